@@ -1,0 +1,22 @@
+"""nongate_np: a sequence-learning engine in NumPy and Numba.
+
+A small reverse-mode autograd engine with hand-derived backward passes, PyTorch-compatible
+modules and a gradient-checking toolkit. See README.md and docs/math.md.
+"""
+
+__version__ = "0.1.0"
+
+# NOTE: tensor first: it imports autograd and ops at its end, which need Tensor defined.
+from .tensor import Tensor, tensor
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, where, cast,
+                  matmul, sum, mean, max, reshape, transpose, permute, concat, stack, getitem,
+                  embedding, softmax, log_softmax, cross_entropy, mse_loss,
+                  binary_cross_entropy_with_logits, dropout)
+from .ops import __all__ as _ops_all
+from .rng import seed
+from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
+
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "seed", "zeros", "ones", "full", "zeros_like", "ones_like",
+           "randn", "rand", *_ops_all]

@@ -1,0 +1,244 @@
+"""Graph recording and reverse-mode differentiation.
+
+An op is a :class:`Function` subclass with two static methods working on plain ndarrays:
+``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``. ``Function.apply`` unwraps
+Tensor arguments, runs ``forward`` and, when gradients are enabled and some input requires
+one, records a :class:`Node` on the outputs. ``backward`` walks the recorded nodes in
+reverse topological order with an explicit stack (no recursion, so a chain of 100,000 ops
+is fine) and accumulates ``.grad`` on the leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
+           "is_grad_enabled", "backward"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Grad mode
+# ---------------------------------------------------------------------------------------------
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph (the default)."""
+    return _grad_mode.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Switch graph recording on or off, as a call, a context manager or a decorator."""
+
+    def __init__(self, mode: bool):
+        self.prev = _grad_mode.enabled
+        self.mode = bool(mode)
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        _grad_mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """Context manager (and decorator) in which ops record no graph: inference mode."""
+
+    def __enter__(self):
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
+
+    def __enter__(self):
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = True
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions and graph nodes
+# ---------------------------------------------------------------------------------------------
+
+class Context:
+    """What ``forward`` hands to ``backward``: saved arrays and any attributes set on it.
+
+    ``needs_grad[k]`` says whether input ``k`` needs a gradient; ``backward`` returns ``None``
+    for the others and may skip computing them.
+    """
+
+    def __init__(self, needs_grad: tuple[bool, ...]):
+        self.needs_grad = needs_grad
+        self.saved: tuple = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved = arrays
+
+
+class Node:
+    """One recorded op application: the function, its context, and the input tensors."""
+
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "name")
+
+    def __init__(self, fn, ctx, inputs, out_meta):
+        self.fn = fn                    # the Function subclass
+        self.ctx = ctx
+        self.inputs = inputs            # tuple of Tensor-or-None, one per forward argument
+        self.out_meta = out_meta        # tuple of (shape, dtype), one per output
+        self.freed = False
+        self.name = fn.__name__
+
+    def __repr__(self):
+        return f"<Node {self.name}>"
+
+
+class Function:
+    """Base class of every op: ``forward`` and ``backward`` side by side, on ndarrays.
+
+    Arguments that are Tensors arrive in ``forward`` as their ndarray; every other argument
+    (Python scalars, ndarrays, axes, flags) arrives unchanged and gets no gradient.
+    ``forward`` returns one array or a tuple of arrays; ``backward`` receives one gradient
+    per output (zeros for outputs that were not used) and returns one gradient per
+    ``forward`` argument (``None`` where none is needed).
+    """
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args):
+        raw = tuple(a._data if isinstance(a, Tensor) else a for a in args)
+        needs_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        record = _grad_mode.enabled and any(needs_grad)
+        ctx = Context(needs_grad)
+        out = cls.forward(ctx, *raw)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if not record:
+            tensors = tuple(Tensor._wrap(np.asarray(o)) for o in outs)
+        else:
+            outs = tuple(np.asarray(o) for o in outs)
+            inputs = tuple(a if g else None for a, g in zip(args, needs_grad))
+            node = Node(cls, ctx, inputs, tuple((o.shape, o.dtype) for o in outs))
+            tensors = tuple(Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs))
+        return tensors[0] if single else tensors
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------------------------
+
+def _topological_order(root: Node) -> list[Node]:
+    """Nodes reachable from ``root``, each after every node that consumes its outputs.
+
+    Iterative depth-first search; the order is deterministic (inputs visited in order).
+    """
+    order, visited = [], {id(root)}
+    stack = [(root, iter(root.inputs))]
+    while stack:
+        node, it = stack[-1]
+        for t in it:
+            child = t._node if t is not None else None
+            if child is not None and id(child) not in visited:
+                visited.add(id(child))
+                stack.append((child, iter(child.inputs)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    order.reverse()         # post-order reversed: consumers before producers
+    return order
+
+
+def _accumulate(store: dict, key, grad: np.ndarray) -> None:
+    prev = store.get(key)
+    store[key] = grad if prev is None else prev + grad
+
+
+def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
+    """Accumulate d(tensor)/d(leaf) · grad into ``leaf.grad`` for every leaf requiring grad."""
+    if not tensor.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                           "create its inputs with requires_grad=True")
+    if grad is None:
+        if tensor.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicitly created only for a scalar output, but this "
+                f"tensor has shape {tensor.shape}; pass grad= an array of that shape")
+        grad = np.ones(tensor.shape, dtype=tensor.dtype)
+    else:
+        grad = np.asarray(grad._data if isinstance(grad, Tensor) else grad)
+        if grad.shape != tensor.shape:
+            raise ValueError(f"backward: grad has shape {grad.shape}, expected the tensor's "
+                             f"shape {tensor.shape}")
+        grad = grad.astype(tensor.dtype, copy=False)
+
+    if tensor._node is None:                      # backward on a leaf
+        tensor._accumulate_grad(grad)
+        return
+
+    grads: dict = {}                              # (id(node), output index) -> array
+    _accumulate(grads, (id(tensor._node), tensor._index), grad)
+    for node in _topological_order(tensor._node):
+        if node.freed:
+            raise RuntimeError(
+                f"backward: the graph through '{node.name}' was already freed by an earlier "
+                "backward; pass retain_graph=True to the first backward to go through it twice")
+        outs = []
+        for k, (shape, dtype) in enumerate(node.out_meta):
+            g = grads.pop((id(node), k), None)
+            outs.append(np.zeros(shape, dtype) if g is None else g)
+        in_grads = node.fn.backward(node.ctx, *outs)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) != len(node.inputs):
+            raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients, "
+                               f"expected {len(node.inputs)} (one per forward argument)")
+        for t, g in zip(node.inputs, in_grads):
+            if t is None or g is None:
+                continue
+            g = np.asarray(g)
+            if g.shape != t.shape:
+                raise RuntimeError(f"{node.name}.backward returned a gradient of shape "
+                                   f"{g.shape} for an input of shape {t.shape}")
+            if g.dtype != t.dtype:
+                g = g.astype(t.dtype)
+            if t._node is None:
+                t._accumulate_grad(g)
+            else:
+                if t._retains_grad:
+                    t._accumulate_grad(g)
+                _accumulate(grads, (id(t._node), t._index), g)
+        if not retain_graph:
+            node.ctx = None
+            node.freed = True
+

@@ -1,0 +1,1 @@
+"""Kernels: arrays in, arrays out, no autograd. ``reference`` is the specification."""

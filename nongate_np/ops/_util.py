@@ -1,0 +1,58 @@
+"""Helpers shared by the op files: operand conversion, broadcasting, axes."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..tensor import Tensor, as_array
+
+
+def operand(x, op: str):
+    """A Tensor stays a Tensor, a Python/NumPy scalar stays a scalar (so NumPy keeps the
+    tensor's dtype, as torch does), anything else becomes a constant ndarray."""
+    if isinstance(x, (Tensor, numbers.Number, np.generic)) and not isinstance(x, (str, bytes)):
+        return x
+    return as_array(x, what=f"{op}: operand")
+
+
+def tensor_arg(x, op: str) -> Tensor:
+    """Arguments that must be tensors (unary ops): wrap arrays and numbers as constants."""
+    return x if isinstance(x, Tensor) else Tensor(as_array(x, what=f"{op}: argument"))
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` over the axes broadcasting added or stretched, returning ``shape``.
+
+    If ``y = f(broadcast(x))`` then ``dx = Σ over broadcast axes of dy`` (docs/math.md E1).
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape)
+                                      if n == 1 and grad.shape[lead + k] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def broadcast_error(op: str, a, b) -> ValueError:
+    return ValueError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} cannot be broadcast "
+                      "together (aligned from the right, each dimension must be equal or 1)")
+
+
+def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes, validated."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} "
+                             f"dimension(s); expected an int in [{-ndim}, {max(ndim - 1, 0)}]")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis!r} repeats an axis")
+    return tuple(sorted(out))

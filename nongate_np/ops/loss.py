@@ -1,0 +1,169 @@
+"""Loss functions with fused, hand-derived backward. Derivations: docs/math.md E13-E15.
+
+Each takes ``reduction`` in {"mean", "sum", "none"} as torch does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..kernels import reference as ref
+from ..tensor import Tensor, as_array
+from ._util import broadcast_error, operand, tensor_arg
+
+__all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _reduce(loss: np.ndarray, reduction: str, count: int) -> np.ndarray:
+    if reduction == "none":
+        return loss
+    total = np.sum(loss)
+    return total / max(count, 1) if reduction == "mean" else total
+
+
+def _reduce_grad(dy: np.ndarray, reduction: str, count: int, shape: tuple) -> np.ndarray:
+    if reduction == "none":
+        return dy
+    scale = 1.0 / max(count, 1) if reduction == "mean" else 1.0
+    return np.broadcast_to(dy * scale, shape)
+
+
+class CrossEntropy(Function):
+    """ℓ_n = -log softmax(z_n)[t_n];  dz_n = (softmax(z_n) - onehot(t_n)) dℓ_n  (E13).
+
+    z (N, C), t (N,) integer classes; rows whose target is ``ignore_index`` give ℓ = 0 and
+    no gradient, and "mean" divides by the number of the other rows.
+    """
+
+    @staticmethod
+    def forward(ctx, z, target, ignore_index, reduction):
+        valid = target != ignore_index
+        safe_t = np.where(valid, target, 0)
+        logp = ref.log_softmax(z, axis=1)
+        loss = -np.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0] * valid
+        ctx.save_for_backward(logp, safe_t, valid)
+        ctx.reduction, ctx.count = reduction, int(valid.sum())
+        return _reduce(loss, reduction, ctx.count)
+
+    @staticmethod
+    def backward(ctx, dy):
+        logp, safe_t, valid = ctx.saved
+        dl = _reduce_grad(dy, ctx.reduction, ctx.count, valid.shape) * valid
+        dz = np.exp(logp)
+        dz[np.arange(len(safe_t)), safe_t] -= 1
+        return dz * dl[:, None], None, None, None
+
+
+class MSELoss(Function):
+    """ℓ = (x - y)²;  dx = 2 (x - y) dℓ,  dy = -dx  (E14)."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        try:
+            diff = x - y
+        except ValueError:
+            raise broadcast_error("mse_loss", x, y) from None
+        ctx.save_for_backward(diff)
+        ctx.shapes, ctx.reduction = (np.shape(x), np.shape(y)), reduction
+        return _reduce(diff * diff, reduction, diff.size)
+
+    @staticmethod
+    def backward(ctx, dl):
+        (diff,) = ctx.saved
+        dx = 2 * diff * _reduce_grad(dl, ctx.reduction, diff.size, diff.shape)
+        return (dx if ctx.needs_grad[0] else None,
+                -dx if ctx.needs_grad[1] else None, None)
+
+
+class BCEWithLogits(Function):
+    """ℓ = (1 - y) z + w softplus(-z), w = 1 + (p - 1) y  (E15, p = pos_weight);
+    dz = (1 - y) - w σ(-z),  dy = -z + (p - 1) softplus(-z)."""
+
+    @staticmethod
+    def forward(ctx, z, y, pos_weight, reduction):
+        p = 1.0 if pos_weight is None else pos_weight
+        w = 1 + (p - 1) * y
+        sp = ref.softplus(-z)
+        loss = (1 - y) * z + w * sp
+        ctx.save_for_backward(z, y, w, sp, p)
+        ctx.reduction, ctx.shape = reduction, loss.shape
+        return _reduce(loss, reduction, loss.size)
+
+    @staticmethod
+    def backward(ctx, dl):
+        z, y, w, sp, p = ctx.saved
+        dl = _reduce_grad(dl, ctx.reduction, int(np.prod(ctx.shape)), ctx.shape)
+        dz = ((1 - y) - w * ref.sigmoid(-z)) * dl if ctx.needs_grad[0] else None
+        dy = (-z + (p - 1) * sp) * dl if ctx.needs_grad[1] else None
+        return dz, dy, None, None
+
+
+def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy with integer class targets, as ``torch.nn.functional.cross_entropy``.
+
+    ``logits`` (N, C) or (N, C, d1, …) with ``target`` (N,) or (N, d1, …); also (C,) with a
+    scalar target. Targets equal to ``ignore_index`` contribute nothing; a "mean" over a
+    batch with every target ignored is 0 (torch gives NaN).
+    """
+    _check_reduction(reduction, "cross_entropy")
+    z = tensor_arg(logits, "cross_entropy")
+    t = as_array(target.data if isinstance(target, Tensor) else target,
+                 what="cross_entropy: target")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype "
+                        f"{t.dtype}; for probabilities use log_softmax and a sum")
+    if z.ndim == 0:
+        raise ValueError("cross_entropy: logits must be (N, C) or (C,), got a 0-d tensor")
+    unbatched = z.ndim == 1
+    expected = () if unbatched else (z.shape[0],) + z.shape[2:]
+    if t.shape != expected:
+        raise ValueError(f"cross_entropy: target has shape {t.shape}, expected {expected} "
+                         f"for logits of shape {z.shape}")
+    n_classes = z.shape[0] if unbatched else z.shape[1]
+    bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        raise IndexError(f"cross_entropy: target {t[bad].flat[0]} is out of range for "
+                         f"{n_classes} classes (expected 0..{n_classes - 1} or "
+                         f"ignore_index={ignore_index})")
+    # Bring the class axis last and flatten the rest: (M, C).
+    if unbatched:
+        z2 = z.reshape(1, n_classes)
+    else:
+        z2 = z.permute((0, *range(2, z.ndim), 1)).reshape(-1, n_classes)
+    loss = CrossEntropy.apply(z2, t.reshape(-1), ignore_index, reduction)
+    if reduction == "none":
+        loss = loss.reshape(t.shape)
+    return loss
+
+
+def mse_loss(input, target, reduction: str = "mean") -> Tensor:
+    """Mean squared error (x - y)², broadcasting; both sides may require gradients."""
+    _check_reduction(reduction, "mse_loss")
+    return MSELoss.apply(operand(input, "mse_loss"), operand(target, "mse_loss"), reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
+                                     reduction: str = "mean") -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable formula, as torch's function of that name.
+
+    ``target`` holds probabilities in [0, 1] with the logits' shape; ``pos_weight``
+    (broadcast to it) weighs the positive term.
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    z = tensor_arg(logits, "binary_cross_entropy_with_logits")
+    y = operand(target, "binary_cross_entropy_with_logits")
+    if np.shape(y) != z.shape:
+        raise ValueError(f"binary_cross_entropy_with_logits: target has shape {np.shape(y)}, "
+                         f"expected the logits' shape {z.shape}")
+    if pos_weight is not None:
+        pos_weight = as_array(pos_weight.data if isinstance(pos_weight, Tensor)
+                              else pos_weight, what="pos_weight")
+    return BCEWithLogits.apply(z, y, pos_weight, reduction)

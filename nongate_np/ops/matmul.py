@@ -1,0 +1,62 @@
+"""Matrix product with NumPy's batching and broadcasting rules. Derivation: docs/math.md E10."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import operand, unbroadcast
+
+__all__ = ["matmul"]
+
+
+def _mT(x: np.ndarray) -> np.ndarray:
+    return np.swapaxes(x, -1, -2)
+
+
+class MatMul(Function):
+    """C = A B over the last two axes, batch axes broadcast;  dA = dC Bᵀ, dB = Aᵀ dC  (E10).
+
+    A 1-D operand is promoted to a row (A) or column (B) and the added axis removed, as in
+    NumPy; batch axes that were broadcast are summed out of the gradient (E1).
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
+                             f"{a.shape} and {b.shape}; use mul for scalars")
+        k_a = a.shape[-1]
+        k_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if k_a != k_b:
+            raise ValueError(f"matmul: inner dimensions differ: a has shape {a.shape}, b has "
+                             f"shape {b.shape}; a.shape[-1]={k_a} must equal "
+                             f"b.shape[{-2 if b.ndim > 1 else 0}]={k_b}")
+        try:
+            c = np.matmul(a, b)
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of a {a.shape[:-2]} and b "
+                             f"{b.shape[:-2]} cannot be broadcast together") from None
+        ctx.save_for_backward(a, b)
+        return c
+
+    @staticmethod
+    def backward(ctx, dc):
+        a, b = ctx.saved
+        a2 = a[None, :] if a.ndim == 1 else a          # (…, M, K)
+        b2 = b[:, None] if b.ndim == 1 else b          # (…, K, N)
+        dc2 = dc[..., None] if b.ndim == 1 else dc
+        dc2 = dc2[..., None, :] if a.ndim == 1 else dc2
+        da = db = None
+        if ctx.needs_grad[0]:
+            da = unbroadcast(np.matmul(dc2, _mT(b2)), a2.shape).reshape(a.shape)
+        if ctx.needs_grad[1]:
+            db = unbroadcast(np.matmul(_mT(a2), dc2), b2.shape).reshape(b.shape)
+        return da, db
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product ``a @ b`` (batched, broadcasting over leading axes, 1-D promoted)."""
+    return MatMul.apply(operand(a, "matmul"), operand(b, "matmul"))

@@ -1,0 +1,97 @@
+"""Reductions: sum, mean, max over axes. Derivations: docs/math.md E9."""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from ._util import normalize_axes, tensor_arg
+
+__all__ = ["sum", "mean", "max"]
+
+
+def _expand(dy: np.ndarray, axes: tuple, keepdims: bool) -> np.ndarray:
+    """Re-insert the reduced axes of ``dy`` so it broadcasts against the input."""
+    return dy if keepdims else np.expand_dims(dy, axes)
+
+
+class Sum(Function):
+    """y = Σ_axes x;  dx = dy broadcast back over the reduced axes  (E9)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        return np.sum(x, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return np.broadcast_to(_expand(dy, ctx.axes, ctx.keepdims), ctx.shape), None, None
+
+
+class Mean(Function):
+    """y = Σ_axes x / n;  dx = dy / n broadcast back  (E9)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        ctx.n = int(np.prod([x.shape[a] for a in axes]))
+        return np.sum(x, axis=axes, keepdims=keepdims) / ctx.n
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx = np.broadcast_to(_expand(dy, ctx.axes, ctx.keepdims) / ctx.n, ctx.shape)
+        return dx, None, None
+
+
+class Max(Function):
+    """y = max_axes x;  dx = dy ⊙ [x = y] / #ties  (E9).
+
+    Ties share the gradient equally (the subgradient torch's ``amax`` uses). Complex input
+    (complex-step checks) is compared by its real part.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        m = np.max(x.real, axis=axes, keepdims=True)
+        mask = x.real == m
+        count = mask.sum(axis=axes, keepdims=True)
+        ctx.save_for_backward(mask, count)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        if np.iscomplexobj(x):
+            y = np.sum(np.where(mask, x, 0), axis=axes, keepdims=True) / count
+        else:
+            y = m
+        return y if keepdims else np.squeeze(y, axis=axes)
+
+    @staticmethod
+    def backward(ctx, dy):
+        mask, count = ctx.saved
+        return _expand(dy, ctx.axes, ctx.keepdims) * mask / count, None, None
+
+
+def _reduction(fn, name, x, axis, keepdims):
+    x = tensor_arg(x, name)
+    axes = normalize_axes(axis, x.ndim, name)
+    return fn.apply(x, axes, bool(keepdims))
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (None: all axes; an int or a tuple of ints)."""
+    return _reduction(Sum, "sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis`` (None: all axes)."""
+    return _reduction(Mean, "mean", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis`` (values only, like ``torch.amax``); ties share the gradient."""
+    x = tensor_arg(x, "max")
+    if x.size == 0:
+        raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+    return _reduction(Max, "max", x, axis, keepdims)
+
+

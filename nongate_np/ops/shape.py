@@ -1,0 +1,224 @@
+"""Ops that move values without changing them: reshape, permute, concat, stack, indexing,
+embedding lookup. Their backward routes each gradient back to where the value came from
+(docs/math.md E16-E17)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor, as_array
+from ._util import normalize_axes, tensor_arg
+
+__all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding"]
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  dx = dy viewed with x's shape  (E16)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                             f"({x.size} elements) into shape {shape}") from None
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy.reshape(ctx.shape), None
+
+
+class Permute(Function):
+    """y = x with axes permuted by p;  dx = dy permuted by p⁻¹  (E16)."""
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.inverse = tuple(np.argsort(dims))
+        return np.transpose(x, dims)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return np.transpose(dy, ctx.inverse), None
+
+
+class Concat(Function):
+    """y = [x_1, …, x_n] along an axis;  dx_k = the k-th slice of dy  (E16)."""
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        ctx.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, dy):
+        parts = np.split(dy, ctx.splits, axis=ctx.axis)
+        return (None, *(p if need else None for p, need in zip(parts, ctx.needs_grad[1:])))
+
+
+class Stack(Function):
+    """y = x_1, …, x_n stacked on a new axis;  dx_k = dy[…, k, …]  (E16)."""
+
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        return np.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return (None, *(np.take(dy, k, axis=ctx.axis) if need else None
+                        for k, need in enumerate(ctx.needs_grad[1:])))
+
+
+def _is_basic(index) -> bool:
+    """True when ``x[index]`` is NumPy basic indexing (a view: no element read twice)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, numbers.Integral))
+               for p in parts)
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros with dy scattered back, summing repeated indices  (E17)."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        try:
+            return x[index]
+        except IndexError as err:
+            raise IndexError(f"getitem: index {_describe(index)} does not fit a tensor of "
+                             f"shape {x.shape}: {err}") from None
+
+    @staticmethod
+    def backward(ctx, dy):
+        dx = np.zeros(ctx.shape, ctx.dtype)
+        if _is_basic(ctx.index):
+            dx[ctx.index] = dy
+        else:
+            np.add.at(dx, ctx.index, dy)     # NOTE: add.at sums repeated indices; += would not
+        return dx, None
+
+
+class Embedding(Function):
+    """y[…] = W[ids[…]];  dW[k] = Σ_{ids = k} dy (padding row gets none)  (E17)."""
+
+    @staticmethod
+    def forward(ctx, weight, ids, padding_idx):
+        ctx.shape, ctx.ids, ctx.padding_idx = weight.shape, ids, padding_idx
+        return weight[ids]
+
+    @staticmethod
+    def backward(ctx, dy):
+        dw = np.zeros(ctx.shape, dy.dtype)
+        np.add.at(dw, ctx.ids.reshape(-1), dy.reshape(-1, ctx.shape[1]))
+        if ctx.padding_idx is not None:
+            dw[ctx.padding_idx] = 0
+        return dw, None, None
+
+
+def _describe(index) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    shown = [f"array{p.shape}" if isinstance(p, np.ndarray) else repr(p) for p in parts]
+    return "[" + ", ".join(shown) + "]"
+
+
+def reshape(x, shape) -> Tensor:
+    """``x`` with a new shape (one entry may be -1), as ``np.reshape``."""
+    x = tensor_arg(x, "reshape")
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
+    return Reshape.apply(x, shape)
+
+
+def permute(x, dims) -> Tensor:
+    """``x`` with its axes reordered: output axis k is input axis ``dims[k]``."""
+    x = tensor_arg(x, "permute")
+    dims = tuple(int(d) % max(x.ndim, 1) for d in dims)
+    if sorted(dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} is not a permutation of the {x.ndim} axes of "
+                         f"a tensor of shape {x.shape}")
+    return Permute.apply(x, dims)
+
+
+def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """``x`` with axes ``dim0`` and ``dim1`` swapped (torch's ``transpose``)."""
+    x = tensor_arg(x, "transpose")
+    dims = list(range(x.ndim))
+    a, b = (normalize_axes(d, x.ndim, "transpose")[0] for d in (dim0, dim1))
+    dims[a], dims[b] = dims[b], dims[a]
+    return Permute.apply(x, tuple(dims))
+
+
+def _sequence_args(tensors, op: str) -> list[Tensor]:
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__") or len(tensors) == 0:
+        raise TypeError(f"{op}: expected a non-empty list of tensors, got "
+                        f"{type(tensors).__name__}")
+    return [tensor_arg(t, op) for t in tensors]
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (torch.cat / np.concatenate)."""
+    xs = _sequence_args(tensors, "concat")
+    ax = normalize_axes(axis, xs[0].ndim, "concat")[0]
+    for k, x in enumerate(xs):
+        if x.ndim != xs[0].ndim or x.shape[:ax] + x.shape[ax + 1:] != \
+                xs[0].shape[:ax] + xs[0].shape[ax + 1:]:
+            raise ValueError(f"concat: tensor {k} has shape {x.shape} but tensor 0 has shape "
+                             f"{xs[0].shape}; all dimensions except axis {axis} must match")
+    return Concat.apply(ax, *xs)
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join equally shaped tensors along a new axis (torch.stack / np.stack)."""
+    xs = _sequence_args(tensors, "stack")
+    for k, x in enumerate(xs):
+        if x.shape != xs[0].shape:
+            raise ValueError(f"stack: tensor {k} has shape {x.shape} but tensor 0 has shape "
+                             f"{xs[0].shape}; all must be equal")
+    ax = normalize_axes(axis, xs[0].ndim + 1, "stack")[0]
+    return Stack.apply(ax, *xs)
+
+
+def _index_part(p):
+    if isinstance(p, Tensor):
+        p = p.data
+    if isinstance(p, (list, np.ndarray)):
+        p = as_array(p, what="getitem: index")
+        if p.dtype.kind not in "biu":
+            raise IndexError(f"getitem: index arrays must be integer or boolean, got dtype "
+                             f"{p.dtype}")
+    return p
+
+
+def getitem(x, index) -> Tensor:
+    """``x[index]``: basic (ints, slices, None, ...) and integer/boolean-array indexing."""
+    x = tensor_arg(x, "getitem")
+    index = tuple(_index_part(p) for p in index) if isinstance(index, tuple) \
+        else _index_part(index)
+    return GetItem.apply(x, index)
+
+
+def embedding(weight, ids, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (V, D) picked by the integer array ``ids``: shape ids.shape + (D,).
+
+    ``padding_idx``: that row receives no gradient (torch's ``nn.Embedding`` convention).
+    """
+    weight = tensor_arg(weight, "embedding")
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape "
+                         f"{weight.shape}")
+    ids = as_array(ids.data if isinstance(ids, Tensor) else ids, what="embedding: ids")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be an integer array, got dtype {ids.dtype}")
+    n = weight.shape[0]
+    if ids.size and (ids.min() < 0 or ids.max() >= n):
+        bad = ids[(ids < 0) | (ids >= n)].flat[0]
+        raise IndexError(f"embedding: id {bad} is out of range for {n} embeddings; expected "
+                         f"ids in [0, {n - 1}]")
+    if padding_idx is not None and not -n <= padding_idx < n:
+        raise ValueError(f"embedding: padding_idx {padding_idx} is out of range for {n} "
+                         "embeddings")
+    return Embedding.apply(weight, ids, None if padding_idx is None else padding_idx % n)

@@ -1,0 +1,64 @@
+"""Softmax and log-softmax along one axis. Derivations: docs/math.md E11-E12."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..kernels import reference as ref
+from ..tensor import Tensor
+from ._util import normalize_axes, tensor_arg
+
+__all__ = ["softmax", "log_softmax"]
+
+
+class Softmax(Function):
+    """y = e^{x-m} / Σ e^{x-m} (m = max x);  dx = y ⊙ (dy - Σ dy ⊙ y)  (E11)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = ref.softmax(x, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        return y * (dy - np.sum(dy * y, axis=ctx.axis, keepdims=True)), None
+
+
+class LogSoftmax(Function):
+    """y = x - m - log Σ e^{x-m};  dx = dy - softmax(x) Σ dy  (E12)."""
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        y = ref.log_softmax(x, axis)
+        ctx.save_for_backward(y)
+        ctx.axis = axis
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        return dy - np.exp(y) * np.sum(dy, axis=ctx.axis, keepdims=True), None
+
+
+def _axis(x: Tensor, axis: int, op: str) -> int:
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{op}: axis must be one int, got {axis!r}")
+    if x.ndim == 0:
+        raise ValueError(f"{op}: needs at least one dimension, got a 0-d tensor")
+    return normalize_axes(axis, x.ndim, op)[0]
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    """Softmax along ``axis`` (max-shifted, so any finite input is safe)."""
+    x = tensor_arg(x, "softmax")
+    return Softmax.apply(x, _axis(x, axis, "softmax"))
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """log(softmax(x)) along ``axis``, computed without forming softmax (stable)."""
+    x = tensor_arg(x, "log_softmax")
+    return LogSoftmax.apply(x, _axis(x, axis, "log_softmax"))

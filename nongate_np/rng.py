@@ -1,0 +1,27 @@
+"""The library's one random-number generator, so that ``seed(s)`` makes runs reproducible.
+
+Parameter initialisation, dropout masks and the tensor factories draw from it. A fixed seed
+gives bit-identical weights and training runs (same library version, same backend, same
+thread count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["seed", "generator"]
+
+_generator = np.random.default_rng()
+
+
+def seed(value: int) -> None:
+    """Reseed the library's generator (``torch.manual_seed`` for this library)."""
+    global _generator
+    if not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"seed: expected a non-negative int, got {value!r}")
+    _generator = np.random.default_rng(int(value))
+
+
+def generator() -> np.random.Generator:
+    """The generator the library draws from (reseeded by :func:`seed`)."""
+    return _generator

@@ -1,0 +1,273 @@
+"""Tensor: an ndarray plus what reverse-mode differentiation needs. No math here.
+
+Every method that computes something forwards to the op of the same name in
+``nongate_np.ops``; the ops hold the forward and the hand-derived backward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Tensor", "tensor", "as_array"]
+
+_DIFFERENTIABLE_KINDS = "fc"      # floating and complex dtypes can carry gradients
+
+
+def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
+    """Convert ``data`` to a numeric ndarray, refusing strings and Python objects."""
+    if isinstance(data, Tensor):
+        data = data._data
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"{what}: expected numbers or an array of numbers, got "
+                        f"{type(data).__name__} {data!r:.40}")
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what}: cannot convert {type(data).__name__} to a numeric array "
+                        f"({err})") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{what}: expected a numeric array (bool, int, float or complex), got "
+                        f"dtype {arr.dtype}; strings and Python objects are not tensors")
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it.
+
+    Parameters
+    ----------
+    data : array_like
+        Numbers, nested lists or an ndarray. The dtype follows NumPy's rules (Python floats
+        become float64); ndarrays are used without a copy when no ``dtype`` is given.
+    requires_grad : bool
+        Record ops on this tensor so ``backward`` can fill ``.grad``. Only floating and
+        complex dtypes may require gradients.
+    dtype : numpy dtype, optional
+    """
+
+    __slots__ = ("_data", "grad", "_requires_grad", "_node", "_index", "_retains_grad",
+                 "__weakref__")
+    __array_ufunc__ = None        # ndarray (op) Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self._data = as_array(data, dtype, what="Tensor")
+        self.grad: np.ndarray | None = None
+        self._node = None          # the autograd Node that produced this tensor, if any
+        self._index = 0            # which output of that node
+        self._retains_grad = False
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray, node=None, index: int = 0) -> "Tensor":
+        """Wrap an op's output without conversion or checks (internal)."""
+        t = cls.__new__(cls)
+        t._data, t.grad, t._node, t._index = array, None, node, index
+        t._retains_grad = False
+        t._requires_grad = node is not None
+        return t
+
+    # -- data -------------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The underlying ndarray (writable; changing it in place is not recorded)."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = as_array(value, what="Tensor.data")
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if flag and self._data.dtype.kind not in _DIFFERENTIABLE_KINDS:
+            raise TypeError(f"only floating point and complex tensors can require gradients, "
+                            f"got dtype {self._data.dtype}")
+        if not flag and self._node is not None:
+            raise RuntimeError("requires_grad can only be switched off on a leaf tensor; "
+                               "use .detach() to cut a tensor from the graph")
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        self.requires_grad = flag
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        """The recorded node that produced this tensor (``None`` for leaves)."""
+        return self._node
+
+    shape = property(lambda self: self._data.shape)
+    dtype = property(lambda self: self._data.dtype)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied), as ``torch.Tensor.numpy``."""
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python scalar, "
+                             f"this one has shape {self.shape}")
+        return self._data.item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self):
+        for k in range(len(self)):
+            yield self[k]
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, prefix="tensor(", separator=", ", precision=4)
+        extra = ""
+        if self._node is not None:
+            extra = f", grad_fn={self._node.name}"
+        elif self._requires_grad:
+            extra = ", requires_grad=True"
+        if self._data.dtype != np.float64:
+            extra = f", dtype={self._data.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    __hash__ = object.__hash__
+
+    # -- autograd ---------------------------------------------------------------------------
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._wrap(self._data)
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor during backward (leaves always keep it)."""
+        if not self._requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retains_grad = True
+
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        ``grad`` is required unless the tensor holds one element. The graph is freed
+        afterwards unless ``retain_graph=True``.
+        """
+        _autograd.backward(self, grad, retain_graph=retain_graph)
+
+    def _accumulate_grad(self, g: np.ndarray) -> None:
+        if self.grad is None:
+            self.grad = np.array(g, dtype=self._data.dtype, copy=True)
+        else:
+            self.grad += g
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # -- conversions ------------------------------------------------------------------------
+    def astype(self, dtype) -> "Tensor":
+        return _ops.cast(self, dtype)
+
+    to = astype
+
+    def double(self) -> "Tensor":
+        return _ops.cast(self, np.float64)
+
+    def float(self) -> "Tensor":
+        return _ops.cast(self, np.float32)
+
+    # -- operators --------------------------------------------------------------------------
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.sub(self, other)
+    def __rsub__(self, other): return _ops.sub(other, self)
+    def __mul__(self, other): return _ops.mul(self, other)
+    def __rmul__(self, other): return _ops.mul(other, self)
+    def __truediv__(self, other): return _ops.div(self, other)
+    def __rtruediv__(self, other): return _ops.div(other, self)
+    def __pow__(self, other): return _ops.pow(self, other)
+    def __rpow__(self, other): return _ops.pow(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.neg(self)
+    def __pos__(self): return self
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        raise TypeError("Tensor does not support item assignment (it would break the graph); "
+                        "build the new tensor with where(), concat() or stack(), or write "
+                        "into .data outside of autograd")
+
+    # Comparisons give plain boolean tensors: they have no gradient.
+    def _compare(self, other, op):
+        other = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self._data, other))
+
+    def __lt__(self, other): return self._compare(other, np.less)
+    def __le__(self, other): return self._compare(other, np.less_equal)
+    def __gt__(self, other): return self._compare(other, np.greater)
+    def __ge__(self, other): return self._compare(other, np.greater_equal)
+    def __eq__(self, other): return self._compare(other, np.equal)
+    def __ne__(self, other): return self._compare(other, np.not_equal)
+
+    # -- methods named as torch's -----------------------------------------------------------
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def pow(self, exponent): return _ops.pow(self, exponent)
+    def matmul(self, other): return _ops.matmul(self, other)
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def softmax(self, axis=-1): return _ops.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
+
+    def reshape(self, *shape):
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    view = reshape
+
+    def transpose(self, dim0=-2, dim1=-1): return _ops.transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _ops.permute(self, dims[0] if len(dims) == 1 else dims)
+
+    @property
+    def T(self) -> "Tensor":
+        """All axes reversed (NumPy's ``.T``)."""
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Create a Tensor (a copy of ``data``), as ``torch.tensor``."""
+    return Tensor(np.array(as_array(data, dtype, what="tensor"), copy=True),
+                  requires_grad=requires_grad)
+
+
+# NOTE: imported last because both modules need Tensor defined first.
+from . import autograd as _autograd
+from . import ops as _ops
