@@ -233,6 +233,12 @@ class Tensor:
     def __ne__(self, other): return self._compare(other, np.not_equal)
 
     # -- methods named as torch's -----------------------------------------------------------
+    def add(self, other): return _ops.add(self, other)
+    def sub(self, other): return _ops.sub(self, other)
+    def mul(self, other): return _ops.mul(self, other)
+    def div(self, other): return _ops.div(self, other)
+    def neg(self): return _ops.neg(self)
+    def where(self, cond, other): return _ops.where(cond, self, other)
     def exp(self): return _ops.exp(self)
     def log(self): return _ops.log(self)
     def tanh(self): return _ops.tanh(self)

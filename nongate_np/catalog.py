@@ -1,0 +1,91 @@
+"""The gradient-check catalog: one seeded, fixed-shape case per differentiable op.
+
+``nongate-np gradcheck`` runs every case by every method. Later fused ops (LSTM, attention
+pooling) add their cases here. Shapes are small so the whole catalog checks in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import ops
+
+__all__ = ["Case", "CASES"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One op to check: ``fn(*inputs(rng))``; ``analytic`` allows complex-step."""
+    name: str
+    fn: Callable
+    inputs: Callable[[np.random.Generator], list]
+    analytic: bool = True
+
+
+def _normal(*shape):
+    return lambda rng: [rng.standard_normal(shape)]
+
+
+def _positive(*shape):
+    return lambda rng: [rng.uniform(0.5, 2.0, shape)]
+
+
+def _pair(a_shape, b_shape, positive_b=False):
+    def make(rng):
+        b = rng.uniform(0.5, 2.0, b_shape) if positive_b else rng.standard_normal(b_shape)
+        return [rng.standard_normal(a_shape), b]
+    return make
+
+
+def _away_from_zero(*shape):
+    def make(rng):
+        x = rng.standard_normal(shape)
+        return [np.where(np.abs(x) < 0.1, 0.1 * np.sign(x) + 0.1 * (x == 0), x)]
+    return make
+
+
+def _distinct(*shape):
+    return lambda rng: [rng.permutation(int(np.prod(shape))).reshape(shape) * 0.3
+                        + rng.uniform(-0.05, 0.05, shape)]
+
+
+_COND = np.array([[True, False, True], [False, False, True]])
+_IDS = np.array([[0, 2, 2], [4, 1, 0]])
+_TARGETS = np.array([0, 2, -100, 1])
+
+CASES: list[Case] = [
+    Case("add", ops.add, _pair((2, 3), (3,))),
+    Case("sub", ops.sub, _pair((2, 1), (1, 3))),
+    Case("mul", ops.mul, _pair((2, 3), (2, 1))),
+    Case("div", ops.div, _pair((2, 3), (3,), positive_b=True)),
+    Case("neg", ops.neg, _normal(2, 3)),
+    Case("pow", ops.pow, lambda rng: [rng.uniform(0.5, 2, (2, 3)), rng.standard_normal(3)]),
+    Case("exp", ops.exp, _normal(2, 3)),
+    Case("log", ops.log, _positive(2, 3)),
+    Case("tanh", ops.tanh, _normal(2, 3)),
+    Case("sigmoid", ops.sigmoid, _normal(2, 3)),
+    Case("relu", ops.relu, _away_from_zero(2, 3)),
+    Case("where", lambda a, b: ops.where(_COND, a, b), _pair((2, 3), (3,))),
+    Case("matmul", ops.matmul, _pair((2, 3, 4), (4, 2))),
+    Case("sum", lambda x: ops.sum(x, axis=1), _normal(2, 3, 2)),
+    Case("mean", lambda x: ops.mean(x, axis=(0, 2), keepdims=True), _normal(2, 3, 2)),
+    Case("max", lambda x: ops.max(x, axis=0), _distinct(3, 4)),
+    Case("reshape", lambda x: ops.reshape(x, (3, 2)) * np.arange(6.0).reshape(3, 2),
+         _normal(2, 3)),
+    Case("transpose", lambda x: ops.transpose(x, 0, 2), _normal(2, 3, 4)),
+    Case("permute", lambda x: ops.permute(x, (2, 0, 1)), _normal(2, 3, 4)),
+    Case("concat", lambda a, b: ops.concat([a, b], axis=1), _pair((2, 3), (2, 2))),
+    Case("stack", lambda a, b: ops.stack([a, b], axis=1), _pair((2, 3), (2, 3))),
+    Case("getitem", lambda x: x[np.array([0, 2, 2]), 1:], _normal(3, 4)),
+    Case("embedding", lambda w: ops.embedding(w, _IDS), _normal(5, 3)),
+    Case("softmax", lambda x: ops.softmax(x, axis=0), _normal(3, 4)),
+    Case("log_softmax", lambda x: ops.log_softmax(x, axis=1), _normal(3, 4)),
+    Case("cross_entropy", lambda z: ops.cross_entropy(z, _TARGETS), _normal(4, 3)),
+    Case("mse_loss", ops.mse_loss, _pair((2, 3), (2, 3))),
+    Case("binary_cross_entropy_with_logits",
+         ops.binary_cross_entropy_with_logits,
+         lambda rng: [rng.standard_normal((2, 3)), rng.uniform(0, 1, (2, 3))]),
+]

@@ -1,0 +1,118 @@
+"""Element-wise ops: gradients by central differences, complex-step, directional, and torch."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nongate_np as ng
+from nongate_np import testing as nt
+from tests.helpers import assert_gradients, assert_matches_torch
+
+BINARY = {
+    "add": (ng.add, lambda a, b: a + b),
+    "sub": (ng.sub, lambda a, b: a - b),
+    "mul": (ng.mul, lambda a, b: a * b),
+    "div": (ng.div, lambda a, b: a / b),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_binary_broadcasting(name, data, shapes):
+    ours, theirs = BINARY[name]
+    a = data.draw(nt.arrays(shapes[0]))
+    # a divisor stays away from 0
+    b = data.draw(nt.positive_arrays(shapes[1]) if name == "div" else nt.arrays(shapes[1]))
+    assert_gradients(ours, [a, b])
+    assert_matches_torch(ours, theirs, [a, b])
+
+
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_pow_tensor_base_and_exponent(data, shapes):
+    a = data.draw(nt.positive_arrays(shapes[0]))
+    b = data.draw(nt.arrays(shapes[1], low=-1.5, high=2.5))
+    assert_gradients(ng.pow, [a, b])
+    assert_matches_torch(ng.pow, lambda x, y: x ** y, [a, b])
+
+
+@pytest.mark.parametrize("exponent", [2, 3.5, -1.0, 0.5])
+@given(x=nt.positive_arrays(nt.shapes()))
+def test_pow_scalar_exponent(exponent, x):
+    assert_gradients(lambda t: t ** exponent, [x])
+    assert_matches_torch(lambda t: t ** exponent, lambda t: t ** exponent, [x])
+
+
+@given(x=nt.arrays(nt.shapes()))
+def test_scalar_operands_on_either_side(x):
+    def f(t):
+        return (2.5 - t) * 3.0 / (4.0 + t * t) + 2.0 ** t
+    assert_gradients(f, [x])
+    assert_matches_torch(f, f, [x])
+
+
+UNARY = {
+    "neg": (ng.neg, lambda t: -t, nt.arrays),
+    "exp": (ng.exp, lambda t: t.exp(), nt.arrays),
+    "log": (ng.log, lambda t: t.log(), nt.positive_arrays),
+    "tanh": (ng.tanh, lambda t: t.tanh(), nt.arrays),
+    "sigmoid": (ng.sigmoid, lambda t: t.sigmoid(), nt.arrays),
+    "relu": (ng.relu, lambda t: t.relu(), lambda s: nt.arrays(s, away_from=(0.0,))),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+@given(data=st.data(), shape=nt.shapes())
+def test_unary(name, data, shape):
+    ours, theirs, values = UNARY[name]
+    x = data.draw(values(shape))
+    assert_gradients(ours, [x])
+    assert_matches_torch(ours, theirs, [x])
+
+
+@given(data=st.data(), shapes=nt.broadcastable_shapes(3))
+def test_where(data, shapes):
+    cond = data.draw(nt.index_arrays(shapes[0], 2)).astype(bool)
+    a, b = data.draw(nt.arrays(shapes[1])), data.draw(nt.arrays(shapes[2]))
+    f = lambda x, y: ng.where(cond, x, y)  # noqa: E731
+    assert_gradients(f, [a, b])
+    torch = pytest.importorskip("torch")
+    assert_matches_torch(f, lambda x, y: torch.where(torch.tensor(cond), x, y), [a, b])
+
+
+def test_sigmoid_and_exp_saturate_without_overflow():
+    x = ng.Tensor(np.array([-1e4, -800.0, 0.0, 800.0, 1e4]), requires_grad=True)
+    with np.errstate(all="raise"):
+        y = ng.sigmoid(x)
+        y.sum().backward()
+    np.testing.assert_array_equal(y.data, [0.0, 0.0, 0.5, 1.0, 1.0])
+    assert np.all(np.isfinite(x.grad))
+
+
+def test_relu_subgradient_at_zero_is_zero_like_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 2.0])
+    assert_matches_torch(ng.relu, torch.relu, [x])
+
+
+def test_cast_gradient_returns_in_the_input_dtype():
+    x = ng.Tensor(np.array([1.5, -2.0]), requires_grad=True)
+    y = x.astype(np.float32)
+    assert y.dtype == np.float32
+    (y * 3).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_python_scalars_keep_the_tensor_dtype():
+    x = ng.Tensor(np.ones(3, np.float32), requires_grad=True)
+    y = (x * 2.0 + 1.0) / 3.0 - 0.5
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_broadcast_error_names_both_shapes():
+    a, b = ng.Tensor(np.ones((2, 3))), ng.Tensor(np.ones((4,)))
+    for op in (ng.add, ng.sub, ng.mul, ng.div):
+        with pytest.raises(ValueError, match=r"\(2, 3\) and \(4,\)"):
+            op(a, b)

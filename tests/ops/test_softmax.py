@@ -1,0 +1,30 @@
+"""softmax and log_softmax along a drawn axis."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nongate_np as ng
+from nongate_np import testing as nt
+from tests.helpers import assert_gradients, assert_matches_torch
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(data=st.data(), shape=nt.shapes(min_dims=1))
+def test_softmax_family(name, data, shape):
+    x = data.draw(nt.arrays(shape, low=-3, high=3))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    ours = lambda t: getattr(ng, name)(t, axis=axis)  # noqa: E731
+    assert_gradients(ours, [x])
+    torch = pytest.importorskip("torch")
+    assert_matches_torch(ours, lambda t: getattr(torch, name)(t, dim=axis), [x])
+
+
+def test_huge_logits_stay_finite():
+    x = ng.Tensor(np.array([[1e4, -1e4, 0.0], [5e3, 5e3, -5e3]]), requires_grad=True)
+    with np.errstate(all="raise"):
+        y = ng.log_softmax(x, axis=1)
+        (y * np.arange(3.0)).sum().backward()
+        p = ng.softmax(x, axis=1)
+    assert np.all(np.isfinite(y.data)) and np.all(np.isfinite(x.grad))
+    np.testing.assert_allclose(p.data.sum(axis=1), 1.0)

@@ -1,0 +1,55 @@
+"""The ``nongate-np`` command: the gradcheck table passes, and fails loudly on a wrong op."""
+
+import subprocess
+import sys
+
+from nongate_np import catalog, cli
+from nongate_np.autograd import Function
+
+
+def test_gradcheck_command_checks_every_op_by_every_method(capsys):
+    assert cli.main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    for case in catalog.CASES:
+        for method in cli.METHODS:
+            assert any(line.split()[:2] == [case.name, method] and line.endswith("pass")
+                       for line in out.splitlines()), f"no passing row for {case.name} {method}"
+    n = len(catalog.CASES) * 3
+    assert f"{n}/{n} checks passed" in out
+
+
+class WrongSquare(Function):
+    """y = x², with the backward of x³ planted as a bug."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        return dy * 3 * x * x
+
+
+def test_gradcheck_command_fails_on_a_wrong_backward(monkeypatch, capsys):
+    bad = catalog.Case("wrong_square", WrongSquare.apply,
+                       lambda rng: [rng.standard_normal((2, 3))])
+    monkeypatch.setattr(catalog, "CASES", [bad])
+    assert cli.main(["gradcheck", "--verbose"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAIL") >= 3
+    assert "0/3 checks passed" in out
+    assert "worst" in out            # the verbose report names the worst element
+
+
+def test_module_entry_point_runs_a_filtered_check():
+    proc = subprocess.run([sys.executable, "-m", "nongate_np", "gradcheck", "--op", "tanh",
+                           "--method", "complex_step"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "1/1 checks passed" in proc.stdout
+
+
+def test_unknown_op_filter_is_reported():
+    assert cli.main(["gradcheck", "--op", "no_such_op"]) == 2

@@ -1,0 +1,200 @@
+"""The autograd engine: graph recording, accumulation, freeing, grad modes, Tensor basics."""
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np.autograd import Function
+
+
+def leaf(*shape, seed=0):
+    return ng.Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
+
+
+def test_fan_out_gradients_accumulate():
+    x = leaf(3)
+    y = x * x + x * 3 + ng.exp(x)           # x used four times
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 2 * x.data + 3 + np.exp(x.data), rtol=1e-15)
+
+
+def test_diamond_graph_visits_each_node_once():
+    calls = []
+
+    class Counting(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            calls.append(1)
+            return g
+
+    x = leaf(2)
+    shared = Counting.apply(x)
+    (shared * 2 + shared * 3).sum().backward()
+    assert len(calls) == 1
+    np.testing.assert_allclose(x.grad, [5.0, 5.0])
+
+
+def test_grad_accumulates_across_backward_calls_until_zeroed():
+    x = leaf(2)
+    (x * 2).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_allclose(x.grad, [5.0, 5.0])
+    x.zero_grad()
+    assert x.grad is None
+
+
+def test_inputs_without_requires_grad_get_no_grad():
+    x, c = leaf(2), ng.Tensor(np.ones(2))
+    (x * c).sum().backward()
+    assert c.grad is None and x.grad is not None
+
+
+def test_long_chain_is_iterative_not_recursive():
+    x = leaf(1)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0])
+
+
+def test_topological_order_is_deterministic():
+    def run():
+        x = leaf(4, seed=1)
+        y = ng.tanh(x) * ng.sigmoid(x) + x.exp().sum() * x
+        y.backward(np.arange(4.0))
+        return x.grad
+    np.testing.assert_array_equal(run(), run())
+
+
+def test_graph_is_freed_unless_retained():
+    x = leaf(3)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 4 * x.data)
+    with pytest.raises(RuntimeError, match="already freed.*retain_graph=True"):
+        y.backward()
+
+
+def test_backward_on_non_scalar_needs_grad():
+    y = leaf(2, 3) * 2
+    with pytest.raises(RuntimeError, match=r"only for a scalar output.*shape \(2, 3\)"):
+        y.backward()
+    with pytest.raises(ValueError, match=r"grad has shape \(3,\), expected .*\(2, 3\)"):
+        y.backward(np.ones(3))
+    y.backward(np.ones((2, 3)))
+
+
+def test_backward_without_graph_is_an_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        ng.Tensor(np.ones(2)).sum().backward()
+
+
+def test_no_grad_records_nothing_and_nests():
+    x = leaf(2)
+    with ng.no_grad():
+        y = x * 2
+        with ng.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert z.requires_grad
+    assert ng.is_grad_enabled()
+
+    @ng.no_grad()
+    def infer(t):
+        return t * 2
+    assert not infer(x).requires_grad
+
+
+def test_detach_cuts_the_graph_and_shares_data():
+    x = leaf(2)
+    d = x.detach()
+    assert not d.requires_grad and d.data is x.data
+    (x * d).sum().backward()
+    np.testing.assert_allclose(x.grad, x.data)
+
+
+def test_retain_grad_on_intermediate():
+    x = leaf(3)
+    h = x * 2
+    h.retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad, 2 * h.data)
+    np.testing.assert_allclose(x.grad, 4 * h.data)
+
+
+def test_numpy_interop():
+    x = leaf(3)
+    y = np.ones(3) + x                   # ndarray on the left defers to Tensor
+    assert isinstance(y, ng.Tensor) and y.requires_grad
+    np.testing.assert_array_equal(np.asarray(x), x.data)
+    assert x.numpy() is x.data
+    assert (x > 0).dtype == np.bool_ and not (x > 0).requires_grad
+    assert x.shape == (3,) and x.ndim == 1 and x.dtype == np.float64 and len(x) == 3
+
+
+def test_data_is_writable():
+    x = leaf(2)
+    x.data[0] = 5.0
+    assert x.data[0] == 5.0
+    x.data = np.zeros(2)
+    np.testing.assert_array_equal(x.numpy(), [0.0, 0.0])
+
+
+@pytest.mark.parametrize("bad", ["abc", b"xy", np.array(["a", "b"]),
+                                 np.array([object(), 1], dtype=object), [1, "a"]])
+def test_strings_and_objects_are_refused(bad):
+    with pytest.raises(TypeError):
+        ng.Tensor(bad)
+
+
+def test_integer_tensors_cannot_require_grad():
+    with pytest.raises(TypeError, match="only floating point and complex"):
+        ng.Tensor(np.arange(3), requires_grad=True)
+
+
+def test_item_assignment_is_refused_with_a_hint():
+    with pytest.raises(TypeError, match="where\\(\\)"):
+        leaf(2)[0] = 1.0
+
+
+def test_backward_returning_wrong_shape_is_reported():
+    class Bad(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a.sum()
+
+        @staticmethod
+        def backward(ctx, g):
+            return np.ones(7)
+
+    with pytest.raises(RuntimeError, match=r"Bad.backward returned a gradient of shape \(7,\)"):
+        Bad.apply(leaf(3)).backward()
+
+
+def test_multi_output_function_gets_zeros_for_unused_outputs():
+    class Split(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2, a * 3
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            return 2 * g1 + 3 * g2
+
+    x = leaf(2)
+    first, _ = Split.apply(x)
+    first.sum().backward()
+    np.testing.assert_allclose(x.grad, [2.0, 2.0])
+
+
+def test_seed_makes_factories_reproducible():
+    ng.seed(3)
+    a = ng.randn(4).data
+    ng.seed(3)
+    np.testing.assert_array_equal(ng.randn(4).data, a)
