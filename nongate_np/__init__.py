@@ -15,6 +15,7 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, w
                   binary_cross_entropy_with_logits, dropout)
 from .ops import __all__ as _ops_all
 from .rng import seed
+from . import nn, optim
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled",

@@ -139,6 +139,8 @@ class Function:
         raw = tuple(a._data if isinstance(a, Tensor) else a for a in args)
         needs_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = _grad_mode.enabled and any(needs_grad)
+        if not record:
+            needs_grad = (False,) * len(args)      # under no_grad nothing needs a gradient
         ctx = Context(needs_grad)
         out = cls.forward(ctx, *raw)
         single = not isinstance(out, tuple)

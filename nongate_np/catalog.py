@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from . import ops
+from .ops.lstm import lstm, lstm_layer
 
 __all__ = ["Case", "CASES"]
 
@@ -55,6 +56,33 @@ def _distinct(*shape):
 _COND = np.array([[True, False, True], [False, False, True]])
 _IDS = np.array([[0, 2, 2], [4, 1, 0]])
 _TARGETS = np.array([0, 2, -100, 1])
+_LENGTHS = np.array([4, 1, 3])
+
+
+def _lstm_layer_inputs(T=4, B=3, I=2, H=3, P=None):
+    p = P or H
+    shapes = [(T, B, I), (B, p), (B, H), (4 * H, I), (4 * H, p), (4 * H,), (4 * H,)]
+    if P:
+        shapes.append((P, H))
+    return lambda rng: [rng.uniform(-1, 1, s) for s in shapes]
+
+
+_STACK_NAMES = [f"{w}_l{k}{d}" for k in range(2) for d in ("", "_reverse")
+                for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+
+
+def _lstm_stack_inputs(rng, T=4, B=3, I=2, H=3):
+    arrays = [rng.uniform(-1, 1, s) for s in [(T, B, I), (4, B, H), (4, B, H)]]
+    for name in _STACK_NAMES:
+        rows = 4 * H
+        cols = I if name.startswith("weight_ih_l0") else (2 * H if "ih" in name else H)
+        arrays.append(rng.uniform(-1, 1, (rows, cols) if name.startswith("weight") else rows))
+    return arrays
+
+
+def _lstm_stack(x, h0, c0, *weights):
+    return lstm(x, h0, c0, dict(zip(_STACK_NAMES, weights)), num_layers=2,
+                bidirectional=True, lengths=_LENGTHS)
 
 CASES: list[Case] = [
     Case("add", ops.add, _pair((2, 3), (3,))),
@@ -88,4 +116,9 @@ CASES: list[Case] = [
     Case("binary_cross_entropy_with_logits",
          ops.binary_cross_entropy_with_logits,
          lambda rng: [rng.standard_normal((2, 3)), rng.uniform(0, 1, (2, 3))]),
+    Case("lstm_layer", lstm_layer, _lstm_layer_inputs()),
+    Case("lstm_layer (reverse, lengths)",
+         lambda *a: lstm_layer(*a, lengths=_LENGTHS, reverse=True), _lstm_layer_inputs()),
+    Case("lstm_layer (proj_size=2)", lstm_layer, _lstm_layer_inputs(P=2)),
+    Case("lstm (2 layers, bidirectional, lengths)", _lstm_stack, _lstm_stack_inputs),
 ]

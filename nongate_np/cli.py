@@ -24,7 +24,8 @@ def _gradcheck(args) -> int:
               file=sys.stderr)
         return 2
     methods = args.method or list(METHODS)
-    header = f"{'op':<34} {'method':<13} {'max rel err':>11} {'max abs err':>11}  result"
+    width = max(len(c.name) for c in cases)
+    header = f"{'op':<{width}} {'method':<13} {'max rel err':>11} {'max abs err':>11}  result"
     print(header)
     print("-" * len(header))
     failures, start = 0, time.perf_counter()
@@ -38,7 +39,7 @@ def _gradcheck(args) -> int:
                 rep = gradcheck(case.fn, inputs, method=method, seed=args.seed,
                                 raise_exception=False, name=case.name)
             failures += not rep.passed
-            print(f"{case.name:<34} {method:<13} {rep.max_rel_error:>11.1e} "
+            print(f"{case.name:<{width}} {method:<13} {rep.max_rel_error:>11.1e} "
                   f"{rep.max_abs_error:>11.1e}  {'pass' if rep.passed else 'FAIL'}")
             if not rep.passed and args.verbose:
                 print(rep)

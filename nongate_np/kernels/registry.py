@@ -1,0 +1,98 @@
+"""The kernel contract and the choice of backend (scipy.fft-like, no uarray).
+
+A fused op asks ``kernels()`` for the active backend's module and calls the functions named
+in ``REQUIRED``; every backend module exports exactly those names with the same signatures,
+so one test can run against all of them and compare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import warnings
+
+__all__ = ["REQUIRED", "BackendUnavailable", "backend", "set_global_backend",
+           "get_backend", "available_backends", "kernels"]
+
+REQUIRED = ("lstm_forward", "lstm_backward")
+
+_BACKENDS = {"numpy": "nongate_np.kernels.reference",
+             "numba": "nongate_np.kernels.cpu",
+             "cuda": "nongate_np.kernels.cuda"}
+_INSTALL_HINT = {"numba": "the Numba CPU kernels are not written yet (issue 6)",
+                 "cuda": "needs numba-cuda and a GPU (or NUMBA_ENABLE_CUDASIM=1)"}
+
+# NOTE: "numpy" until the Numba kernels exist; then the default becomes "numba".
+_global = "numpy"
+_current: contextvars.ContextVar = contextvars.ContextVar("nongate_backend", default=None)
+
+
+class BackendUnavailable(ImportError):
+    """A known backend that cannot be loaded here."""
+
+
+def _check_name(name: str) -> None:
+    if name not in _BACKENDS:
+        valid = ", ".join(repr(n) for n in _BACKENDS)
+        raise ValueError(f"unknown backend {name!r}; expected one of {valid}")
+
+
+def _load(name: str):
+    _check_name(name)
+    try:
+        module = importlib.import_module(_BACKENDS[name])
+    except ImportError as err:
+        raise BackendUnavailable(f"backend {name!r} is unavailable: "
+                                 f"{_INSTALL_HINT.get(name, err)} ({err})") from err
+    missing = [f for f in REQUIRED if not hasattr(module, f)]
+    if missing:
+        raise BackendUnavailable(f"backend {name!r} lacks kernels {missing}")
+    return module
+
+
+def available_backends() -> list[str]:
+    """The backends that load on this machine."""
+    names = []
+    for name in _BACKENDS:
+        try:
+            _load(name)
+            names.append(name)
+        except BackendUnavailable:
+            pass
+    return names
+
+
+def get_backend() -> str:
+    """The name of the active backend."""
+    return _current.get() or _global
+
+
+def set_global_backend(name: str) -> None:
+    """Make ``name`` the backend outside of any ``backend(...)`` block."""
+    global _global
+    _load(name)
+    _global = name
+
+
+@contextlib.contextmanager
+def backend(name: str, *, only: bool = True):
+    """Use backend ``name`` inside the block. With ``only=False`` an unavailable backend
+    falls back to "numpy" with one warning; otherwise it raises BackendUnavailable."""
+    try:
+        module = _load(name)
+    except BackendUnavailable as err:
+        if only:
+            raise
+        warnings.warn(f"{err}; falling back to 'numpy'", RuntimeWarning, stacklevel=3)
+        name, module = "numpy", _load("numpy")
+    token = _current.set(name)
+    try:
+        yield module
+    finally:
+        _current.reset(token)
+
+
+def kernels():
+    """The active backend's kernel module."""
+    return _load(get_backend())

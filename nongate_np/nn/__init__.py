@@ -1,0 +1,16 @@
+"""Neural-network modules, as ``torch.nn``: Module, Parameter, layers and containers.
+
+Parameter and buffer names, their order and ``state_dict`` keys are torch's, so weights can
+be exchanged with an equivalent PyTorch model (``{k: v.numpy() for k, v in
+torch_model.state_dict().items()}`` loads unchanged).
+"""
+
+from . import init
+from .containers import ModuleList, Sequential
+from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .lstm import LSTM
+from .module import IncompatibleKeys, Module, Parameter, StateDictError
+
+__all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
+           "Dropout", "LSTM", "Sequential", "ModuleList", "ReLU", "Tanh", "Sigmoid", "Identity",
+           "init"]

@@ -1,0 +1,194 @@
+"""Basic layers, as torch's: Linear, Embedding, Dropout and activation modules.
+
+Parameters are created in the constructor's ``dtype`` (float32 by default, torch's default
+dtype) and initialised as torch initialises them by default, drawing from
+``nongate_np.rng.generator()``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter, float_dtype
+
+__all__ = ["Linear", "Embedding", "Dropout", "ReLU", "Tanh", "Sigmoid", "Identity"]
+
+
+def _count(value, name: str, where: str, minimum: int = 0) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < minimum:
+        raise ValueError(f"{where}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class Linear(Module):
+    """y = x Wᵀ + b, as ``torch.nn.Linear``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    bias : bool, default True
+    dtype : floating dtype, default np.float32
+
+    Attributes
+    ----------
+    weight : Parameter (out_features, in_features), initialised U(-k, k), k = 1/sqrt(in_features)
+    bias : Parameter (out_features,) or None, initialised U(-k, k)
+
+    Shapes: x (*, in_features) -> y (*, out_features).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype=np.float32):
+        super().__init__()
+        self.in_features = _count(in_features, "in_features", "Linear")
+        self.out_features = _count(out_features, "out_features", "Linear")
+        dt = float_dtype(dtype, "Linear")
+        self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_features, dt))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Torch's default: weight and bias both U(-1/sqrt(in), 1/sqrt(in)) (weight first).
+
+        NOTE: torch writes this as kaiming_uniform_(a=sqrt(5)), whose bound simplifies to
+        1/sqrt(fan_in); a layer with in_features=0 gets zeros.
+        """
+        k = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+        init.uniform_(self.weight, -k, k)
+        if self.bias is not None:
+            init.uniform_(self.bias, -k, k)
+
+    def forward(self, x) -> Tensor:
+        if np.shape(x)[-1:] != (self.in_features,):
+            raise ValueError(f"Linear: input has shape {np.shape(x)}, expected its last "
+                             f"dimension to be in_features={self.in_features}")
+        y = ops.matmul(x, ops.transpose(self.weight))
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Embedding(Module):
+    """A lookup table: ``y[...] = weight[ids[...]]``, as ``torch.nn.Embedding``.
+
+    Parameters
+    ----------
+    num_embeddings, embedding_dim : int
+    padding_idx : int, optional
+        That row is initialised to zeros and never receives a gradient (negative values
+        count from the end, as in torch).
+    dtype : floating dtype, default np.float32
+
+    Attributes
+    ----------
+    weight : Parameter (num_embeddings, embedding_dim), initialised N(0, 1)
+
+    Shapes: ids (*) integer -> y (*, embedding_dim).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 dtype=np.float32, _weight=None):
+        super().__init__()
+        self.num_embeddings = _count(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = _count(embedding_dim, "embedding_dim", "Embedding")
+        if padding_idx is not None:
+            n = self.num_embeddings
+            if not isinstance(padding_idx, numbers.Integral) or not -n <= padding_idx < n:
+                raise ValueError(f"Embedding: padding_idx must be an int in [{-n}, {n - 1}] "
+                                 f"for num_embeddings={n}, got {padding_idx!r}")
+            padding_idx = int(padding_idx) % n
+        self.padding_idx = padding_idx
+        dt = float_dtype(dtype, "Embedding")
+        if _weight is None:
+            self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt))
+            self.reset_parameters()
+        else:
+            self.weight = Parameter(np.array(_weight, dtype=dt, copy=True))
+
+    def reset_parameters(self) -> None:
+        """Torch's default: N(0, 1), the padding row zero."""
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
+                        dtype=None) -> "Embedding":
+        """An Embedding holding a copy of the 2-D array ``embeddings`` (rows are vectors);
+        ``freeze`` makes its weight not require grad. ``dtype`` defaults to the array's."""
+        arr = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
+        if arr.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: expected a 2-D array "
+                             f"(num_embeddings, embedding_dim), got shape {arr.shape}")
+        emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx,
+                  dtype=arr.dtype if dtype is None else dtype, _weight=arr)
+        emb.weight.requires_grad = not freeze
+        return emb
+
+    def forward(self, ids) -> Tensor:
+        return ops.embedding(self.weight, ids, self.padding_idx)
+
+    def extra_repr(self) -> str:
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+
+
+class Dropout(Module):
+    """Inverted dropout, as ``torch.nn.Dropout``: in training mode each element is zeroed
+    with probability ``p`` and the rest scaled by 1/(1-p); in eval mode the identity.
+
+    The mask is drawn from ``nongate_np.rng.generator()``.
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real) \
+                or not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p!r}")
+        self.p = float(p)
+
+    def forward(self, x) -> Tensor:
+        return ops.dropout(x, self.p, training=self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class ReLU(Module):
+    """max(x, 0), element-wise."""
+
+    def forward(self, x) -> Tensor:
+        return ops.relu(x)
+
+
+class Tanh(Module):
+    """tanh(x), element-wise."""
+
+    def forward(self, x) -> Tensor:
+        return ops.tanh(x)
+
+
+class Sigmoid(Module):
+    """σ(x) = 1/(1 + e^{-x}), element-wise, without overflow."""
+
+    def forward(self, x) -> Tensor:
+        return ops.sigmoid(x)
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, as ``torch.nn.Identity``)."""
+
+    def forward(self, x):
+        return x

@@ -1,0 +1,181 @@
+"""``nn.LSTM``: a drop-in for ``torch.nn.LSTM`` on the fused, hand-derived LSTM op."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .. import ops
+from ..ops.lstm import lstm, lstm_weight_names
+from ..tensor import Tensor, as_array
+from . import init
+from .layers import _count
+from .module import Module, Parameter, float_dtype
+
+__all__ = ["LSTM"]
+
+
+class LSTM(Module):
+    """Multi-layer, optionally bidirectional LSTM with PyTorch's interface and weight layout.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    num_layers : int, default 1
+    bias : bool, default True
+    batch_first : bool, default False
+        Input and output are (B, T, ·) instead of (T, B, ·).
+    dropout : float, default 0
+        Dropout on the outputs of every layer but the last, in training mode.
+    bidirectional : bool, default False
+    proj_size : int, default 0
+        If > 0, h_t = W_hr (o ⊙ tanh c_t) has proj_size features (0 < proj_size < hidden_size).
+    dtype : floating dtype, default np.float32
+
+    Parameters are PyTorch's: ``weight_ih_l{k}`` (4H, I_k), ``weight_hh_l{k}`` (4H, P),
+    ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H), ``weight_hr_l{k}`` (P, H), with suffix
+    ``_reverse`` for the backward direction; gate order i, f, g, o; all initialised
+    U(-1/√H, 1/√H). ``state_dict()`` therefore loads into ``torch.nn.LSTM`` and back.
+
+    Forward: ``lstm(x, hx=None, lengths=None) -> (output, (h_n, c_n))`` with x (T, B, I)
+    (or (B, T, I) when batch_first, or (T, I) unbatched), hx = (h0 (L·D, B, P),
+    c0 (L·D, B, H)), output (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H), D = 2 if
+    bidirectional else 1. ``lengths`` (B,) gives each sequence's length: the result equals
+    PyTorch's on a packed sequence (padded steps output zeros, states stop at each
+    sequence's end, the reverse direction starts at each sequence's last step). Passing
+    the returned (h_n, c_n) to the next call continues the sequences exactly.
+    The math: docs/math.md L1-L15; each layer and direction is one fused autograd node.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, dtype=np.float32):
+        super().__init__()
+        self.input_size = _count(input_size, "input_size", "LSTM", 1)
+        self.hidden_size = _count(hidden_size, "hidden_size", "LSTM", 1)
+        self.num_layers = _count(num_layers, "num_layers", "LSTM", 1)
+        self.proj_size = _count(proj_size, "proj_size", "LSTM", 0)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"LSTM: proj_size must be smaller than hidden_size "
+                             f"({self.hidden_size}), got {self.proj_size}")
+        if not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+            raise ValueError(f"LSTM: dropout must be a probability in [0, 1], got {dropout!r}")
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        dt = float_dtype(dtype, "LSTM")
+        H, P = self.hidden_size, self.proj_size or self.hidden_size
+        D = 2 if bidirectional else 1
+        shapes = {"weight_ih": lambda k: (4 * H, input_size if k == 0 else D * P),
+                  "weight_hh": lambda k: (4 * H, P), "bias_ih": lambda k: (4 * H,),
+                  "bias_hh": lambda k: (4 * H,), "weight_hr": lambda k: (P, H)}
+        for k in range(self.num_layers):
+            for reverse in (False, True)[:D]:
+                for name in lstm_weight_names(k, reverse, self.bias, self.proj_size > 0):
+                    shape = shapes[name.split("_l")[0]](k)
+                    setattr(self, name, Parameter(np.empty(shape, dt)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every parameter U(-1/√H, 1/√H), in registration order (torch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (follows ``to()``)."""
+        return self.weight_ih_l0.dtype
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def forward(self, x, hx=None, lengths=None):
+        x = self._check_input(x)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = ops.reshape(x, (x.shape[0], 1, x.shape[1]))
+        elif self.batch_first:
+            x = ops.transpose(x, 0, 1)
+        T, B = x.shape[:2]
+        lengths = self._check_lengths(lengths, T, B)
+        h0, c0 = self._check_hx(hx, B, unbatched)
+        weights = {name: p for name, p in self.named_parameters()}
+        y, h_n, c_n = lstm(x, h0, c0, weights, num_layers=self.num_layers,
+                           bidirectional=self.bidirectional, lengths=lengths,
+                           dropout=self.dropout, training=self.training)
+        if unbatched:
+            return ops.reshape(y, (T, y.shape[2])), (h_n[:, 0], c_n[:, 0])
+        if self.batch_first:
+            y = ops.transpose(y, 0, 1)
+        return y, (h_n, c_n)
+
+    # -- validation: every error names the argument, what was expected and what was given ----
+    def _check_input(self, x) -> Tensor:
+        data = x.data if isinstance(x, Tensor) else as_array(x, what="LSTM: input")
+        if data.dtype.kind != "f":
+            raise TypeError(f"LSTM: input must be floating point ({self.dtype}), got dtype "
+                            f"{data.dtype}; convert it, e.g. x.astype(np.{self.dtype})")
+        if data.dtype != self.dtype:
+            raise TypeError(f"LSTM: input is {data.dtype} but the module's parameters are "
+                            f"{self.dtype}; convert the input or the module "
+                            f"(lstm.to(np.{data.dtype}))")
+        layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
+        if data.ndim not in (2, 3):
+            raise ValueError(f"LSTM: input must be 3-D {layout} or 2-D (T, I) unbatched, got "
+                             f"shape {data.shape}")
+        if data.shape[-1] != self.input_size:
+            raise ValueError(f"LSTM: input has {data.shape[-1]} features (shape {data.shape}), "
+                             f"expected input_size={self.input_size}")
+        return x if isinstance(x, Tensor) else Tensor(data)
+
+    def _check_lengths(self, lengths, T: int, B: int):
+        if lengths is None:
+            return None
+        arr = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
+                       what="LSTM: lengths")
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"LSTM: lengths must be integers, got dtype {arr.dtype}")
+        if arr.shape != (B,):
+            raise ValueError(f"LSTM: lengths has shape {arr.shape}, expected (B,) = ({B},), "
+                             "one length per sequence in the batch")
+        if arr.size and (arr.min() < 0 or arr.max() > T):
+            bad = arr[(arr < 0) | (arr > T)][0]
+            raise ValueError(f"LSTM: lengths must lie in [0, T] = [0, {T}], got {bad}")
+        return arr.astype(np.int64)
+
+    def _check_hx(self, hx, B: int, unbatched: bool):
+        L = self.num_layers * self.num_directions
+        H, P = self.hidden_size, self.proj_size or self.hidden_size
+        if hx is None:
+            return np.zeros((L, B, P), self.dtype), np.zeros((L, B, H), self.dtype)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTM: hx must be a tuple (h0, c0), got {type(hx).__name__}")
+        checked = []
+        for name, state, size in (("h0", hx[0], P), ("c0", hx[1], H)):
+            expected = (L, size) if unbatched else (L, B, size)
+            data = state.data if isinstance(state, Tensor) else as_array(state, what=name)
+            if data.shape != expected:
+                what = "(num_layers·num_directions, " + ("" if unbatched else "B, ") + \
+                    ("P)" if name == "h0" else "H)")
+                raise ValueError(f"LSTM: hx {name} has shape {data.shape}, expected {what} = "
+                                 f"{expected}")
+            if data.dtype != self.dtype:
+                raise TypeError(f"LSTM: hx {name} is {data.dtype}, expected {self.dtype} like "
+                                f"the module's parameters")
+            if unbatched:
+                state = ops.reshape(state, (L, 1, size))
+            checked.append(state)
+        return checked
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        for name, default in (("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False), ("proj_size", 0)):
+            if getattr(self, name) != default:
+                s += f", {name}={getattr(self, name)}"
+        return s

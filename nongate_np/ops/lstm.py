@@ -1,0 +1,102 @@
+"""The fused LSTM op: one autograd node for a whole sequence of one layer and direction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..kernels.registry import kernels
+from ..tensor import Tensor
+from .random import dropout as dropout_op
+from .shape import concat, stack
+
+__all__ = ["lstm_layer", "lstm", "lstm_weight_names"]
+
+
+class LSTMLayer(Function):
+    """One layer, one direction, the whole sequence (PyTorch layout, gates i|f|g|o).
+
+    Shapes: x (T, B, I), h0 (B, P), c0 (B, H), w_ih (4H, I), w_hh (4H, P), b_ih, b_hh (4H,)
+    or None, w_hr (P, H) or None (P = H without projection), lengths (B,) or None.
+    Returns y (T, B, P), h_n (B, P), c_n (B, H).
+
+    Forward  docs/math.md L1-L6: a_t = x_t W_ihᵀ + h_{t-1} W_hhᵀ + b;  i, f, o = σ(.), g = tanh(.)
+                                 c_t = f⊙c_{t-1} + i⊙g;  h_t = (o⊙tanh c_t) W_hrᵀ
+    Backward docs/math.md L7-L14 (BPTT): the step loop carries δh and δc; dX, dW_ih, dW_hh
+    and the biases are GEMMs over all T·B rows after the loop.
+    Saved: activated gates (T, B, 4H), c and tanh c (T, B, H) each, and the output y, which
+    is shared with the caller: 6·B·H values per step besides y (L15).
+    """
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
+        b = _bias(b_ih, b_hh, w_hh)
+        ctx.kernels = kernels()     # NOTE: backward must use the backend that made the cache
+        y, h_n, c_n, ctx.cache = ctx.kernels.lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr,
+                                                          lengths, reverse, any(ctx.needs_grad))
+        return y, h_n, c_n
+
+    @staticmethod
+    def backward(ctx, dy, dh_n, dc_n):
+        dx, dh0, dc0, dw_ih, dw_hh, db, dw_hr = ctx.kernels.lstm_backward(ctx.cache, dy, dh_n,
+                                                                           dc_n)
+        need = ctx.needs_grad
+        return tuple(g if n else None for g, n in zip(
+            (dx, dh0, dc0, dw_ih, dw_hh, db, db, dw_hr, None, None), need))
+
+
+def _bias(b_ih, b_hh, w_hh):
+    if b_ih is None and b_hh is None:
+        return np.zeros(w_hh.shape[0], w_hh.dtype)
+    return (0 if b_ih is None else b_ih) + (0 if b_hh is None else b_hh)
+
+
+def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None,
+               reverse=False) -> tuple[Tensor, Tensor, Tensor]:
+    """Run one LSTM layer and direction over a (T, B, I) sequence; see :class:`LSTMLayer`.
+
+    Arguments are Tensors (or arrays, taken as constants); shapes are not re-validated here:
+    ``nn.LSTM`` checks them and names the argument in its errors.
+    """
+    return LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, bool(reverse))
+
+
+def lstm_weight_names(layer: int, reverse: bool, bias: bool, proj: bool) -> list[str]:
+    """PyTorch's parameter names for one layer and direction, in PyTorch's order."""
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    names = [f"weight_ih{suffix}", f"weight_hh{suffix}"]
+    if bias:
+        names += [f"bias_ih{suffix}", f"bias_hh{suffix}"]
+    if proj:
+        names.append(f"weight_hr{suffix}")
+    return names
+
+
+def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
+         lengths=None, dropout: float = 0.0, training: bool = False):
+    """A stacked (and optionally bidirectional) LSTM on (T, B, I) input: each layer and
+    direction is one fused :class:`LSTMLayer` node.
+
+    ``weights`` maps PyTorch's names (``weight_ih_l0``, ``bias_hh_l1_reverse``, …) to
+    tensors; h0 (L·D, B, P) and c0 (L·D, B, H). Layer k > 0 reads the concatenated outputs of
+    layer k - 1's directions, with dropout between layers when ``training``.
+    Returns y (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H).
+    """
+    directions = (False, True) if bidirectional else (False,)
+    layer_input, h_n, c_n = x, [], []
+    for k in range(num_layers):
+        outputs = []
+        for d, reverse in enumerate(directions):
+            suffix = f"_l{k}" + ("_reverse" if reverse else "")
+            y, h, c = lstm_layer(
+                layer_input, h0[k * len(directions) + d], c0[k * len(directions) + d],
+                weights[f"weight_ih{suffix}"], weights[f"weight_hh{suffix}"],
+                weights.get(f"bias_ih{suffix}"), weights.get(f"bias_hh{suffix}"),
+                weights.get(f"weight_hr{suffix}"), lengths, reverse)
+            outputs.append(y)
+            h_n.append(h)
+            c_n.append(c)
+        layer_input = outputs[0] if len(outputs) == 1 else concat(outputs, axis=2)
+        if dropout and training and k < num_layers - 1:
+            layer_input = dropout_op(layer_input, dropout, training=True)
+    return layer_input, stack(h_n), stack(c_n)

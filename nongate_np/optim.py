@@ -1,0 +1,454 @@
+"""Optimisers, as ``torch.optim``: SGD, Adam, AdamW, and gradient clipping.
+
+The update formulas are torch 2.x's, operation for operation (its single-tensor CPU path),
+so a float64 run agrees with torch to rounding. Updates are written in place into
+``p.data`` with NumPy and record nothing in the autograd graph; a parameter whose ``.grad``
+is None is skipped (its state is untouched).
+
+``state_dict()`` holds only plain ndarrays and Python scalars (lists/tuples of them for
+hyper-parameters such as ``betas``), with torch's layout: ``{"state": {index: {...}},
+"param_groups": [{..., "params": [index, ...]}]}``, parameters numbered by their position
+across the groups. It can therefore be stored as .npz + JSON without pickle.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .autograd import enable_grad
+from .tensor import Tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
+           "required"]
+
+
+class _Required:
+    """Sentinel for a hyper-parameter with no default (SGD's ``lr``)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _Required()
+
+
+def _check_number(where: str, name: str, value, low: float = 0.0, high: float | None = None,
+                  high_open: bool = True) -> None:
+    """Raise a ValueError unless ``low <= value`` (and ``value < high`` or ``<= high``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
+    ok = low <= value and (high is None or (value < high if high_open else value <= high))
+    if not ok:
+        bound = f">= {low}" if high is None else \
+            f"in [{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{where}: {name} must be {bound}, got {value!r}")
+
+
+def _plain(value):
+    """A hyper-parameter as a Python scalar (or a tuple of them) for ``state_dict``."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+class Optimizer:
+    """Base class: parameter groups, per-parameter state, ``zero_grad``, ``step``, and the
+    state_dict round trip. Subclasses define ``_validate(hp)`` and ``_update(p, grad, state,
+    group)``.
+
+    Parameters
+    ----------
+    params : iterable of Tensor, or iterable of dict
+        The parameters to optimise (e.g. ``model.parameters()``), or parameter groups:
+        dicts with a ``"params"`` entry and any hyper-parameters that override ``defaults``.
+    defaults : dict
+        Hyper-parameters used by groups that do not set them.
+    """
+
+    _scalar_state: tuple[str, ...] = ("step",)   # state entries that are Python scalars
+
+    def __init__(self, params, defaults: dict):
+        name = type(self).__name__
+        if isinstance(params, (Tensor, dict)):
+            raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts "
+                            f"(parameter groups), got a single {type(params).__name__}; "
+                            f"wrap it in a list")
+        self.defaults = dict(defaults)
+        self._validate({k: v for k, v in self.defaults.items() if v is not required})
+        self.state: dict = {}               # Tensor -> dict of state arrays and scalars
+        self.param_groups: list[dict] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{name} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def _validate(self, hp: dict) -> None:  # pragma: no cover - interface
+        """Raise ValueError for invalid hyper-parameters (given those present in ``hp``)."""
+
+    def _update(self, p: Tensor, grad: np.ndarray, state: dict,
+                group: dict) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def add_param_group(self, group: dict) -> None:
+        """Add a parameter group (a dict with ``"params"``); missing hyper-parameters come
+        from ``defaults``."""
+        name = type(self).__name__
+        if not isinstance(group, dict):
+            raise TypeError(f"{name}: a parameter group must be a dict, got "
+                            f"{type(group).__name__}")
+        if "params" not in group:
+            raise ValueError(f"{name}: a parameter group needs a 'params' entry, got keys "
+                             f"{sorted(group)}")
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(f"{name}: parameters must be given in a fixed order; a set's "
+                            "order changes between runs, use a list")
+        params = list(params)
+        for k, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                hint = (" (named_parameters() yields (name, param) pairs: pass "
+                        "parameters())" if isinstance(p, tuple) else "")
+                raise TypeError(f"{name}: can only optimise Tensors, but parameter {k} is a "
+                                f"{type(p).__name__}{hint}")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: parameter {k} is not a leaf tensor (it was "
+                                 f"computed by {p.grad_fn.name}); optimise the leaves")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{name}: parameter {k} has dtype {p.dtype}; only floating "
+                                "point parameters can be optimised")
+        new = {"params": params}
+        for key, default in self.defaults.items():
+            value = group.get(key, default)
+            if value is required:
+                raise ValueError(f"{name}: parameter group {len(self.param_groups)} does not "
+                                 f"specify the required hyper-parameter {key!r}")
+            new[key] = _plain(value)
+        for key, value in group.items():
+            if key not in new:
+                new[key] = value
+        self._validate(new)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or seen & {id(p) for p in params}:
+            raise ValueError(f"{name}: some parameters appear more than once (within a group "
+                             "or in more than one group)")
+        self.param_groups.append(new)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (to None, or to zeros in place)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def step(self, closure: Callable[[], object] | None = None):
+        """Update every parameter that has a gradient, in place.
+
+        ``closure``, if given, re-evaluates the model and returns the loss (it is called with
+        gradients enabled, before the update); its value is returned.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = np.asarray(p.grad)
+                if grad.shape != p.shape:
+                    raise ValueError(f"{type(self).__name__}.step: a parameter of shape "
+                                     f"{p.shape} has a gradient of shape {grad.shape}")
+                self._update(p, grad, self.state.setdefault(p, {}), group)
+        return loss
+
+    # -- state_dict -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"state": {index: {name: ndarray copy or scalar}}, "param_groups": [...]}``.
+
+        Parameters are numbered by position across the groups (torch's convention).
+        """
+        index, groups = {}, []
+        for group in self.param_groups:
+            packed = {k: _plain(v) for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index[id(p)] = len(index)
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {
+                        k: np.array(v, copy=True) if isinstance(v, np.ndarray) else _plain(v)
+                        for k, v in self.state[p].items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyper-parameters and per-parameter state saved by :meth:`state_dict`.
+
+        The optimiser must hold the same number of groups, each with the same number of
+        parameters as when it was saved; parameters are matched by position. State keys may
+        be strings of digits (as after a JSON round trip); arrays are copied and cast to
+        their parameter's dtype, and must have its shape.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            got = sorted(state_dict) if isinstance(state_dict, dict) else \
+                type(state_dict).__name__
+            raise ValueError(f"{name}: expected a dict with keys 'state' and 'param_groups', "
+                             f"got {got}")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}: the state has {len(saved_groups)} parameter groups, "
+                             f"this optimiser has {len(self.param_groups)}")
+        params = []
+        for k, (mine, saved) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(f"{name}: parameter group {k} has {len(saved['params'])} "
+                                 f"parameters in the state but {len(mine['params'])} here")
+            params += [(int(i), p) for i, p in zip(saved["params"], mine["params"])]
+        by_index = dict(params)
+        new_state = {}
+        for key, entries in state_dict["state"].items():
+            idx = int(key)
+            if idx not in by_index:
+                raise ValueError(f"{name}: the state has an entry for parameter {idx}, but "
+                                 f"the groups number parameters {sorted(by_index)}")
+            p = by_index[idx]
+            new_state[p] = {k: self._restore(k, v, p, idx, name) for k, v in entries.items()}
+        new_groups = []
+        for mine, saved in zip(self.param_groups, saved_groups):
+            group = dict(mine)
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = tuple(v) if isinstance(mine.get(k), tuple) else _plain(v)
+            self._validate(group)
+            new_groups.append(group)
+        self.param_groups, self.state = new_groups, new_state
+
+    def _restore(self, key: str, value, p: Tensor, idx: int, where: str):
+        if key in self._scalar_state:
+            return _plain(np.asarray(value).item())
+        arr = np.asarray(value)
+        if arr.shape != p.shape:
+            raise ValueError(f"{where}: state {key!r} of parameter {idx} has shape "
+                             f"{arr.shape}, expected the parameter's shape {p.shape}")
+        return np.array(arr, dtype=p.dtype if arr.dtype.kind == "f" else arr.dtype, copy=True)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for k, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {k}")
+            lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
+        return "\n".join(lines + [")"])
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, as ``torch.optim.SGD`` (torch 2.x)::
+
+        g ← ∇θ (−∇θ if maximize);   g ← g + λ θ            (weight_decay λ ≠ 0)
+        b ← g at the first step, else μ b + (1 − τ) g       (momentum μ ≠ 0, dampening τ)
+        g ← g + μ b if nesterov else b
+        θ ← θ − γ g                                        (lr γ)
+
+    State per parameter: ``momentum_buffer`` (when μ ≠ 0).
+    """
+
+    def __init__(self, params, lr: float = required, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
+                 *, maximize: bool = False):
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def _validate(self, hp: dict) -> None:
+        if "lr" in hp:
+            _check_number("SGD", "lr", hp["lr"])
+        _check_number("SGD", "momentum", hp["momentum"])
+        _check_number("SGD", "dampening", hp["dampening"], 0.0, 1.0, high_open=False)
+        _check_number("SGD", "weight_decay", hp["weight_decay"])
+        if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
+            raise ValueError(f"SGD: nesterov=True requires momentum > 0 and dampening = 0, "
+                             f"got momentum={hp['momentum']}, dampening={hp['dampening']}")
+
+    def _update(self, p, grad, state, group):
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        param = p.data
+        if group["maximize"]:
+            grad = -grad
+        if wd != 0:
+            grad = grad + wd * param
+        if mu != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(grad, copy=True)
+            else:
+                buf *= mu
+                buf += (1 - group["dampening"]) * grad
+            grad = grad + mu * buf if group["nesterov"] else buf
+        param += -lr * grad
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), as ``torch.optim.Adam`` (torch 2.x)::
+
+        t ← t + 1;   g ← ∇θ (−∇θ if maximize)
+        θ ← θ (1 − γλ)  if decoupled_weight_decay  else  g ← g + λ θ      (λ ≠ 0)
+        m ← lerp(m, g, 1 − β1);   v ← β2 v + (1 − β2) g²
+        v̂ ← max(v̂, v) if amsgrad (the denominator then uses v̂)
+        θ ← θ − (γ / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + ε)
+
+    State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
+    ``max_exp_avg_sq``; the names are torch's.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 maximize: bool = False, decoupled_weight_decay: bool = False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    def _validate(self, hp: dict) -> None:
+        where = type(self).__name__
+        _check_number(where, "lr", hp["lr"])
+        _check_number(where, "eps", hp["eps"])
+        betas = hp["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{where}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for k, b in enumerate(betas):
+            _check_number(where, f"betas[{k}]", b, 0.0, 1.0)
+        _check_number(where, "weight_decay", hp["weight_decay"])
+
+    def _update(self, p, grad, state, group):
+        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        param = p.data
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if group["maximize"]:
+            grad = -grad
+        state["step"] += 1
+        step = state["step"]
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * wd
+            else:
+                grad = grad + wd * param
+        _lerp_(exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+        step_size = lr / bias_correction1
+        if group["amsgrad"]:
+            if "max_exp_avg_sq" not in state:     # amsgrad switched on after some steps
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+            second = np.maximum(state["max_exp_avg_sq"], exp_avg_sq,
+                                out=state["max_exp_avg_sq"])
+        else:
+            second = exp_avg_sq
+        denom = np.sqrt(second) / bias_correction2_sqrt + eps
+        param += -step_size * exp_avg / denom
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``:
+    the parameter is first shrunk, ``θ ← θ (1 − γλ)``, and λ never enters the moments.
+    Otherwise the update is :class:`Adam`'s; the default ``weight_decay`` is 1e-2.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
+                 maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, w: float) -> None:
+    """a ← a + w (b − a), in place, with torch's two-sided formula (exact at w = 1)."""
+    if abs(w) < 0.5:
+        a += w * (b - a)
+    else:
+        a[...] = b - (b - a) * (1 - w)
+
+
+def _grads(parameters) -> list[np.ndarray]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    grads = []
+    for k, p in enumerate(parameters):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"expected Tensors (e.g. model.parameters()), but item {k} is a "
+                            f"{type(p).__name__}")
+        if p.grad is not None:
+            grads.append(p.grad)
+    return grads
+
+
+def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
+    """Scale the gradients in place so their joint norm is at most ``max_norm``, as
+    ``torch.nn.utils.clip_grad_norm_``.
+
+    The total norm is the ``norm_type``-norm of the per-parameter norms (as if all
+    gradients were one vector); ``norm_type`` may be ``inf`` (largest absolute entry). Each
+    gradient is multiplied by ``c = max_norm / (total + 1e-6)`` when ``c < 1`` (also when the
+    total is not finite, as torch, unless ``error_if_nonfinite``). Parameters without a
+    gradient are skipped.
+
+    Returns
+    -------
+    float
+        The total norm before clipping (0.0 when no parameter has a gradient).
+    """
+    grads = _grads(parameters)
+    norm_type = float(norm_type)
+    if not (norm_type > 0):
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+    _check_number("clip_grad_norm_", "max_norm", max_norm)
+    if not grads:
+        return 0.0
+    if math.isinf(norm_type):
+        norms = [float(np.max(np.abs(g))) if g.size else 0.0 for g in grads]
+        total = max(norms)
+    else:
+        # NOTE: accumulate in float64 even for float32 gradients.
+        norms = [np.linalg.norm(np.ravel(g).astype(np.float64, copy=False), norm_type)
+                 for g in grads]
+        total = float(np.linalg.norm(np.asarray(norms), norm_type))
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is {total}, so they cannot be clipped; pass "
+                           "error_if_nonfinite=False to scale them by it anyway")
+    clip_coef = max_norm / (total + 1e-6)
+    if not clip_coef >= 1.0:            # NOTE: also for a NaN total, as torch
+        for g in grads:
+            g *= clip_coef
+    return total
+
+
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
+    """Clip every gradient entry to [-clip_value, clip_value] in place, as torch's."""
+    _check_number("clip_grad_value_", "clip_value", clip_value)
+    for g in _grads(parameters):
+        np.clip(g, -clip_value, clip_value, out=g)

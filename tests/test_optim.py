@@ -1,0 +1,364 @@
+"""nongate_np.optim: SGD / Adam / AdamW against torch step by step (float64), gradient
+clipping against torch, the state_dict round trip, hyper-parameter validation."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import numbers
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np import nn, optim
+
+SHAPES = [(3, 4), (5,), ()]
+N_STEPS = 5
+
+# (our class name, kwargs) — torch's class of the same name takes the same kwargs.
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.05, momentum=0.9)),
+    ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.1, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.02)),
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.02, maximize=True)),
+    ("Adam", dict()),
+    ("Adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6)),
+    ("Adam", dict(lr=0.05, amsgrad=True)),
+    ("Adam", dict(lr=0.05, weight_decay=0.1)),
+    ("Adam", dict(lr=0.05, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("AdamW", dict()),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True, betas=(0.5, 0.9))),
+]
+
+
+def _config_id(cfg):
+    name, kw = cfg
+    return name + "(" + ",".join(f"{k}={v}" for k, v in kw.items()) + ")"
+
+
+def _initial(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s) for s in SHAPES]
+
+
+def _grad_sequence(seed=1):
+    """Fixed random gradients; parameter 2 has no gradient at step 2 (it must be skipped)."""
+    rng = np.random.default_rng(seed)
+    seq = []
+    for step in range(N_STEPS):
+        grads = [rng.standard_normal(s) for s in SHAPES]
+        if step == 2:
+            grads[2] = None
+        seq.append(grads)
+    return seq
+
+
+def _run_ours(name, kw, init, grads, steps):
+    params = [nn.Parameter(w.copy()) for w in init]
+    opt = getattr(optim, name)(params, **kw)
+    for g in grads[:steps]:
+        for p, gk in zip(params, g):
+            p.grad = None if gk is None else gk.copy()
+        opt.step()
+    return params, opt
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_config_id)
+def test_matches_torch_with_fixed_gradients(cfg):
+    torch = pytest.importorskip("torch")
+    name, kw = cfg
+    init, grads = _initial(), _grad_sequence()
+    ours, _ = _run_ours(name, kw, init, grads, N_STEPS)
+    theirs = [torch.nn.Parameter(torch.tensor(w.copy())) for w in init]
+    opt = getattr(torch.optim, name)(theirs, **kw)
+    for g in grads:
+        for p, gk in zip(theirs, g):
+            p.grad = None if gk is None else torch.tensor(gk.copy())
+        opt.step()
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=f"{_config_id(cfg)}: parameter {k}")
+        assert not np.array_equal(a.data, init[k]), "the parameter did not move"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_matches_torch_on_a_quadratic_with_groups_and_lr_change(name):
+    """Gradients from each library's own autograd of 0.5·|A w - b|² + 0.5·|c|²; two groups
+    with different hyper-parameters; the learning rate of group 0 is changed mid-run."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    A, b = rng.standard_normal((6, 4)), rng.standard_normal(6)
+    w0, c0 = rng.standard_normal(4), rng.standard_normal(3)
+    extra = {"SGD": dict(momentum=0.9)}.get(name, {})
+
+    def groups(w, c):
+        return [{"params": [w], "lr": 0.05}, {"params": [c], "lr": 0.01, "weight_decay": 0.1}]
+
+    w, c = nn.Parameter(w0.copy()), nn.Parameter(c0.copy())
+    tw, tc = (torch.nn.Parameter(torch.tensor(v.copy())) for v in (w0, c0))
+    ours = getattr(optim, name)(groups(w, c), lr=0.02, **extra)
+    theirs = getattr(torch.optim, name)(groups(tw, tc), lr=0.02, **extra)
+    At, bt = torch.tensor(A), torch.tensor(b)
+    for step in range(8):
+        if step == 4:
+            ours.param_groups[0]["lr"] = theirs.param_groups[0]["lr"] = 0.2
+        ours.zero_grad()
+        theirs.zero_grad()
+        r = ng.matmul(A, w) - b
+        (0.5 * (r * r).sum() + 0.5 * (c * c).sum()).backward()
+        rt = At @ tw - bt
+        (0.5 * (rt * rt).sum() + 0.5 * (tc * tc).sum()).backward()
+        ours.step()
+        theirs.step()
+    for a, t, label in ((w, tw, "w"), (c, tc, "c")):
+        np.testing.assert_allclose(a.data, t.detach().numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=f"{name}: {label}")
+
+
+def test_parameters_without_grad_are_skipped_and_zero_grad():
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(2))
+    opt = optim.Adam([a, b], lr=0.1)
+    a.grad = np.ones(2)
+    opt.step()
+    np.testing.assert_array_equal(b.data, np.ones(2))
+    assert b not in opt.state and opt.state[a]["step"] == 1
+    assert np.all(a.data < 1)
+    opt.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_step_closure_returns_loss():
+    w = nn.Parameter(np.array([3.0]))
+    opt = optim.SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == 9.0
+    np.testing.assert_allclose(w.data, [3.0 - 0.25 * 6.0])
+
+
+# ---------------------------------------------------------------------------------------------
+# state_dict
+# ---------------------------------------------------------------------------------------------
+
+def _is_plain(x) -> bool:
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biuf"
+    if isinstance(x, (list, tuple)):
+        return all(_is_plain(v) for v in x)
+    if isinstance(x, dict):
+        return all(isinstance(k, (str, int)) and _is_plain(v) for k, v in x.items())
+    return x is None or isinstance(x, (bool, int, float, str))
+
+
+def _npz_json_round_trip(sd: dict) -> dict:
+    """Store the arrays in an .npz and everything else as JSON (no pickle), and read back:
+    what a checkpoint file would do."""
+    arrays, meta = {}, {"param_groups": sd["param_groups"], "state": {}}
+    for idx, entry in sd["state"].items():
+        meta["state"][idx] = {}
+        for key, v in entry.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"{idx}/{key}"] = v
+                meta["state"][idx][key] = {"npz": f"{idx}/{key}"}
+            else:
+                meta["state"][idx][key] = v
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    buf.seek(0)
+    loaded = np.load(buf, allow_pickle=False)
+    meta = json.loads(json.dumps(meta))
+    for entry in meta["state"].values():
+        for key, v in entry.items():
+            if isinstance(v, dict):
+                entry[key] = loaded[v["npz"]]
+    return meta
+
+
+@pytest.mark.parametrize("cfg", [CONFIGS[5], CONFIGS[6], CONFIGS[11], CONFIGS[14]],
+                         ids=_config_id)
+def test_state_dict_round_trip_continues_bitwise(cfg):
+    name, kw = cfg
+    init, grads = _initial(), _grad_sequence()
+    straight, _ = _run_ours(name, kw, init, grads, 5)
+
+    first, opt = _run_ours(name, kw, init, grads, 3)
+    at_step3 = [p.data.copy() for p in first]
+    sd = opt.state_dict()
+    assert _is_plain(sd), sd
+    assert sd["param_groups"][0]["params"] == [0, 1, 2]
+    snapshot = {i: {k: np.copy(v) for k, v in e.items()} for i, e in sd["state"].items()}
+    opt.step()                                       # later steps must not change the saved state
+    for i, e in sd["state"].items():
+        for k, v in e.items():
+            np.testing.assert_array_equal(v, snapshot[i][k], err_msg=f"state {i}/{k}")
+
+    resumed_params = [nn.Parameter(w) for w in at_step3]
+    fresh = getattr(optim, name)(resumed_params, **kw)
+    fresh.load_state_dict(_npz_json_round_trip(sd))
+    for g in grads[3:5]:
+        for p, gk in zip(resumed_params, g):
+            p.grad = None if gk is None else gk.copy()
+        fresh.step()
+    for k, (a, b) in enumerate(zip(resumed_params, straight)):
+        assert np.array_equal(a.data, b.data), f"{_config_id(cfg)}: parameter {k} differs"
+
+
+def test_load_state_dict_restores_hyper_parameters_and_checks_layout():
+    a, b = nn.Parameter(np.ones(2)), nn.Parameter(np.ones(3))
+    src = optim.Adam([{"params": [a]}, {"params": [b], "lr": 0.5}], betas=(0.8, 0.9))
+    dst = optim.Adam([{"params": [nn.Parameter(np.ones(2))]},
+                      {"params": [nn.Parameter(np.ones(3))]}])
+    dst.load_state_dict(json.loads(json.dumps(src.state_dict())))
+    assert dst.param_groups[1]["lr"] == 0.5 and dst.param_groups[0]["betas"] == (0.8, 0.9)
+    with pytest.raises(ValueError, match="2 parameter groups"):
+        optim.Adam([nn.Parameter(np.ones(2))]).load_state_dict(src.state_dict())
+    with pytest.raises(ValueError, match="group 1 has 1 parameters in the state but 2"):
+        optim.Adam([{"params": [nn.Parameter(np.ones(2))]},
+                    {"params": [nn.Parameter(np.ones(3)), nn.Parameter(np.ones(1))]}]
+                   ).load_state_dict(src.state_dict())
+    a.grad, b.grad = np.ones(2), np.ones(3)
+    src.step()
+    wrong = optim.Adam([{"params": [nn.Parameter(np.ones(2))]},
+                        {"params": [nn.Parameter(np.ones(4))]}])
+    with pytest.raises(ValueError, match=r"exp_avg.*shape \(3,\).*\(4,\)"):
+        wrong.load_state_dict(src.state_dict())
+
+
+@pytest.mark.torch
+def test_torch_optimizer_state_loads_and_continues_like_torch():
+    torch = pytest.importorskip("torch")
+    init, grads = _initial(), _grad_sequence()
+    kw = dict(lr=0.05, amsgrad=True, weight_decay=0.1)
+    theirs = [torch.nn.Parameter(torch.tensor(w.copy())) for w in init]
+    topt = torch.optim.Adam(theirs, **kw)
+    for step, g in enumerate(grads):
+        if step == 3:
+            tsd = topt.state_dict()
+            state = {i: {k: v.numpy().copy() for k, v in e.items()}
+                     for i, e in tsd["state"].items()}
+            ours = [nn.Parameter(p.detach().numpy().copy()) for p in theirs]
+            opt = optim.Adam(ours, **kw)
+            opt.load_state_dict({"state": state, "param_groups": tsd["param_groups"]})
+        for p, gk in zip(theirs, g):
+            p.grad = None if gk is None else torch.tensor(gk.copy())
+        topt.step()
+        if step >= 3:
+            for p, gk in zip(ours, g):
+                p.grad = None if gk is None else gk.copy()
+            opt.step()
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=f"parameter {k}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+def _p():
+    return [nn.Parameter(np.zeros(2))]
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: optim.SGD(_p(), lr=-0.1), "lr must be >= 0"),
+    (lambda: optim.SGD(_p(), lr=0.1, momentum=-0.5), "momentum must be >= 0"),
+    (lambda: optim.SGD(_p(), lr=0.1, weight_decay=-1), "weight_decay must be >= 0"),
+    (lambda: optim.SGD(_p(), lr=0.1, nesterov=True), "nesterov=True requires momentum > 0"),
+    (lambda: optim.SGD(_p(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+     "dampening = 0"),
+    (lambda: optim.SGD(_p()), "required hyper-parameter 'lr'"),
+    (lambda: optim.SGD([{"params": _p(), "lr": -1.0}], lr=0.1), "lr must be >= 0"),
+    (lambda: optim.Adam(_p(), lr=-1e-3), "lr must be >= 0"),
+    (lambda: optim.Adam(_p(), betas=(1.0, 0.999)), r"betas\[0\] must be in \[0.0, 1.0\)"),
+    (lambda: optim.Adam(_p(), betas=(0.9, -0.1)), r"betas\[1\] must be in"),
+    (lambda: optim.Adam(_p(), betas=(0.9,)), "betas must be a pair"),
+    (lambda: optim.Adam(_p(), eps=-1.0), "eps must be >= 0"),
+    (lambda: optim.Adam(_p(), weight_decay=-0.1), "weight_decay must be >= 0"),
+    (lambda: optim.AdamW(_p(), betas=(0.9, 1.0)), r"AdamW: betas\[1\]"),
+    (lambda: optim.Adam(_p(), lr=float("nan")), "lr must be >= 0"),
+    (lambda: optim.Adam([]), "empty parameter list"),
+    (lambda: optim.Adam(_p() * 2), "more than once"),
+])
+def test_invalid_hyper_parameters_raise_value_error(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_invalid_params_raise_type_error():
+    with pytest.raises(TypeError, match="single Parameter"):
+        optim.SGD(nn.Parameter(np.zeros(2)), lr=0.1)
+    with pytest.raises(TypeError, match="pass parameters\\(\\)"):
+        optim.SGD(nn.Linear(2, 2).named_parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="can only optimise Tensors"):
+        optim.SGD([np.zeros(2)], lr=0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient clipping
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.torch
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    torch = pytest.importorskip("torch")
+    grads = [g for g in _grad_sequence()[0] if g is not None]
+    ours = [nn.Parameter(np.zeros(g.shape)) for g in grads] + [nn.Parameter(np.zeros(2))]
+    theirs = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    for p, t, g in zip(ours, theirs, grads):
+        p.grad, t.grad = g.copy(), torch.tensor(g.copy())
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type)   # the last one has no grad
+    ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert isinstance(total, float)
+    np.testing.assert_allclose(total, ttotal.item(), rtol=1e-12)
+    for k, (p, t) in enumerate(zip(ours, theirs)):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=f"clipped gradient {k}")
+    clipped = max_norm < total
+    assert clipped == any(not np.array_equal(p.grad, g) for p, g in zip(ours, grads))
+
+
+def test_clip_grad_norm_independent_formula_and_errors():
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal((4, 3)), rng.standard_normal(5)]
+    ps = [nn.Parameter(np.zeros(g.shape)) for g in grads]
+    for p, g in zip(ps, grads):
+        p.grad = g.copy()
+    flat = np.concatenate([g.ravel() for g in grads])
+    total = optim.clip_grad_norm_(ps, 1.0)
+    assert total == pytest.approx(math.sqrt(np.sum(flat ** 2)), rel=1e-14)
+    new = np.concatenate([p.grad.ravel() for p in ps])
+    np.testing.assert_allclose(np.sqrt(np.sum(new ** 2)), total / (total + 1e-6), rtol=1e-14)
+    assert optim.clip_grad_norm_([nn.Parameter(np.zeros(2))], 1.0) == 0.0
+    ps[0].grad[0, 0] = np.nan
+    with pytest.raises(RuntimeError, match="non-finite|nan"):
+        optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
+    with pytest.raises(ValueError, match="norm_type"):
+        optim.clip_grad_norm_(ps, 1.0, norm_type=0)
+
+
+def test_clip_grad_value():
+    p = nn.Parameter(np.zeros(4))
+    p.grad = np.array([-3.0, -0.5, 0.2, 9.0])
+    optim.clip_grad_value_([p], 1.0)
+    np.testing.assert_array_equal(p.grad, np.clip([-3.0, -0.5, 0.2, 9.0], -1.0, 1.0))
+
+
+def test_repr_lists_groups():
+    text = repr(optim.SGD(_p(), lr=0.1, momentum=0.9))
+    assert text.startswith("SGD (") and "Parameter Group 0" in text and "momentum: 0.9" in text
+    assert isinstance(optim.Adam(_p()).param_groups[0]["lr"], numbers.Real)
