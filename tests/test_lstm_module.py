@@ -1,0 +1,132 @@
+"""nn.LSTM: gradients of the whole stack by complex-step and central differences, streaming,
+unbatched input, and the errors bad input gets."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nongate_np as ng
+from nongate_np.gradcheck import gradcheck
+from nongate_np.ops.lstm import lstm
+from nongate_np import testing as nt
+from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
+
+
+@st.composite
+def stacks(draw):
+    T, B, I, H = draw(nt.lstm_sizes(max_T=4, max_B=3, max_I=3, max_H=3))
+    L, bi = draw(st.integers(1, 2)), draw(st.booleans())
+    proj = draw(st.integers(0, H - 1))
+    ng.seed(draw(st.integers(0, 1000)))
+    module = ng.nn.LSTM(I, H, num_layers=L, bidirectional=bi, proj_size=proj,
+                        dtype=np.float64)
+    D, P = 1 + bi, proj or H
+    arrays = {k: v for k, v in module.state_dict().items()}
+    arrays["x"] = draw(nt.arrays((T, B, I)))
+    arrays["h0"] = draw(nt.arrays((L * D, B, P)))
+    arrays["c0"] = draw(nt.arrays((L * D, B, H)))
+    lengths = draw(st.none() | st.lists(st.integers(0, T), min_size=B, max_size=B)
+                   .map(np.array))
+    return arrays, dict(num_layers=L, bidirectional=bi, lengths=lengths)
+
+
+@given(case=stacks())
+def test_every_gradient_of_the_stack_by_complex_step_and_central(case):
+    arrays, kw = case
+
+    def f(x, h0, c0, **weights):
+        return lstm(x, h0, c0, weights, **kw)
+    rep = gradcheck(f, arrays, method="complex_step", name="lstm")
+    assert rep.max_rel_error <= COMPLEX_STEP_MAX_REL, str(rep)
+    rep = gradcheck(f, arrays, method="central", name="lstm")
+    assert rep.max_rel_error <= CENTRAL_MAX_REL, str(rep)
+
+
+@given(T=st.integers(2, 8), data=st.data(), proj=st.booleans(), layers=st.integers(1, 2))
+def test_streaming_in_chunks_equals_one_call(T, data, proj, layers):
+    ng.seed(data.draw(st.integers(0, 1000)))
+    m = ng.nn.LSTM(3, 4, num_layers=layers, proj_size=2 if proj else 0, dtype=np.float64)
+    B = 3
+    x = data.draw(nt.arrays((T, B, 3)))
+    lengths = np.array(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B)))
+    with ng.no_grad():
+        whole, (h_whole, c_whole) = m(x, lengths=lengths)
+        cuts = sorted(set(data.draw(st.lists(st.integers(1, T - 1), max_size=3))))
+        for bounds in (list(zip([0] + cuts, cuts + [T])), [(t, t + 1) for t in range(T)]):
+            hx, pieces = None, []
+            for a, b in bounds:
+                chunk_lengths = np.clip(lengths - a, 0, b - a)
+                y, hx = m(x[a:b], hx, lengths=chunk_lengths)
+                pieces.append(y.data)
+            np.testing.assert_allclose(np.concatenate(pieces), whole.data, rtol=1e-12,
+                                       atol=1e-15, err_msg=f"chunks {bounds}")
+            np.testing.assert_allclose(hx[0].data, h_whole.data, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(hx[1].data, c_whole.data, rtol=1e-12, atol=1e-15)
+
+
+def test_unbatched_input_equals_a_batch_of_one():
+    m = ng.nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    y, (h, c) = m(x)
+    yb, (hb, cb) = m(x[:, None])
+    assert y.shape == (5, 8) and h.shape == (4, 4)
+    np.testing.assert_array_equal(y.data, yb.data[:, 0])
+    np.testing.assert_array_equal(h.data, hb.data[:, 0])
+
+
+def test_parameter_names_and_initialisation():
+    m = ng.nn.LSTM(3, 16, num_layers=2, bidirectional=True, proj_size=4)
+    names = [n for n, _ in m.named_parameters()]
+    assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                         "weight_hr_l0"]
+    assert "weight_ih_l1_reverse" in names and len(names) == 20
+    assert m.weight_ih_l1.shape == (64, 8) and m.weight_hh_l0.shape == (64, 4)
+    for n, p in m.named_parameters():
+        assert np.abs(p.data).max() <= 0.25, n      # U(-1/sqrt(16), 1/sqrt(16))
+        assert p.dtype == np.float32
+
+
+def test_dropout_between_layers_only_in_training():
+    m = ng.nn.LSTM(2, 3, num_layers=2, dropout=0.5, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((4, 2, 2))
+    m.eval()
+    a, b = m(x)[0].data, m(x)[0].data
+    np.testing.assert_array_equal(a, b)
+    m.train()
+    assert not np.allclose(m(x)[0].data, a)
+
+
+@pytest.fixture
+def lstm64():
+    return ng.nn.LSTM(3, 4, num_layers=2, dtype=np.float64)
+
+
+def test_bad_input_errors_name_the_argument(lstm64):
+    x = np.zeros((5, 2, 3))
+    cases = [
+        (np.zeros((5, 2, 7)), {}, ValueError, r"input has 7 features.*input_size=3"),
+        (np.zeros((5, 2, 3, 1)), {}, ValueError, r"3-D \(T, B, I\).*\(5, 2, 3, 1\)"),
+        (np.zeros((5, 2, 3), np.int64), {}, TypeError, "floating point.*int64"),
+        (np.zeros((5, 2, 3), np.float32), {}, TypeError, "float32 but .* float64"),
+        (x, {"lengths": np.array([1, 6])}, ValueError, r"\[0, T\] = \[0, 5\], got 6"),
+        (x, {"lengths": np.array([-1, 2])}, ValueError, r"got -1"),
+        (x, {"lengths": np.array([1, 2, 3])}, ValueError, r"shape \(3,\), expected \(B,\)"),
+        (x, {"lengths": np.array([1.0, 2.0])}, TypeError, "integers"),
+        (x, {"hx": (np.zeros((2, 3, 4)), np.zeros((2, 2, 4)))}, ValueError,
+         r"h0 has shape \(2, 3, 4\), expected .* = \(2, 2, 4\)"),
+        (x, {"hx": (np.zeros((2, 2, 4)), np.zeros((1, 2, 4)))}, ValueError,
+         r"c0 has shape \(1, 2, 4\)"),
+        (x, {"hx": np.zeros((2, 2, 4))}, TypeError, r"tuple \(h0, c0\)"),
+    ]
+    for inp, kw, err, msg in cases:
+        with pytest.raises(err, match=msg):
+            lstm64(inp, **kw)
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="proj_size must be smaller than hidden_size"):
+        ng.nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="dropout"):
+        ng.nn.LSTM(3, 4, dropout=1.5)
+    with pytest.raises(ValueError, match="hidden_size"):
+        ng.nn.LSTM(3, 0)
