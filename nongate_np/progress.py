@@ -1,0 +1,52 @@
+"""A small live progress bar (steps, rate, ETA and running values) for the command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m:d}:{s:02d}"
+
+
+class ProgressBar:
+    """``bar.update(loss=0.41)`` after each step; redraws at most ``fps`` times a second on a
+    terminal (every ``total // 4`` steps elsewhere, so logs stay short); ``close()`` ends it."""
+
+    def __init__(self, total: int, desc: str = "", stream=None, width: int = 24,
+                 fps: float = 10.0):
+        self.total, self.desc, self.width = max(int(total), 1), desc, width
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.count, self.values = 0, {}
+        self.start = self._last = time.perf_counter()
+        self._min_interval = 1.0 / fps
+
+    def line(self) -> str:
+        elapsed = time.perf_counter() - self.start
+        frac = self.count / self.total
+        filled = int(frac * self.width)
+        eta = elapsed / self.count * (self.total - self.count) if self.count else 0.0
+        values = " ".join(f"{k} {v:.4g}" for k, v in self.values.items())
+        return (f"{self.desc} [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{self.count}/{self.total} {values} ETA {_clock(eta)}").strip()
+
+    def update(self, n: int = 1, **values) -> None:
+        self.count = min(self.count + n, self.total)
+        self.values.update(values)
+        now = time.perf_counter()
+        if self.tty:
+            if now - self._last >= self._min_interval or self.count == self.total:
+                self.stream.write("\r" + self.line().ljust(79))
+                self.stream.flush()
+                self._last = now
+        elif self.count == self.total or self.count % max(self.total // 4, 1) == 0:
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.line().ljust(79) + "\n")
+            self.stream.flush()
