@@ -17,7 +17,9 @@ from .ops import __all__ as _ops_all
 from .rng import seed
 from . import nn, optim
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
+from .gradcheck import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "zeros", "ones", "full", "zeros_like", "ones_like",
-           "randn", "rand", *_ops_all]
+           "randn", "rand", "gradcheck", "numeric_gradient", "GradcheckError",
+           "GradcheckReport", "nn", "optim", *_ops_all]

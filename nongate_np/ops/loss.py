@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import Function
 from ..kernels import reference as ref
 from ..tensor import Tensor, as_array
-from ._util import broadcast_error, operand, tensor_arg
+from ._util import broadcast_error, operand, tensor_arg, unbroadcast
 
 __all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
 
@@ -79,8 +79,9 @@ class MSELoss(Function):
     def backward(ctx, dl):
         (diff,) = ctx.saved
         dx = 2 * diff * _reduce_grad(dl, ctx.reduction, diff.size, diff.shape)
-        return (dx if ctx.needs_grad[0] else None,
-                -dx if ctx.needs_grad[1] else None, None)
+        sx, sy = ctx.shapes                                        # broadcast operands (E1)
+        return (unbroadcast(dx, sx) if ctx.needs_grad[0] else None,
+                unbroadcast(-dx, sy) if ctx.needs_grad[1] else None, None)
 
 
 class BCEWithLogits(Function):
