@@ -1,0 +1,50 @@
+"""The kernel registry: the contract, selection, and no silent fallback."""
+
+import warnings
+
+import pytest
+
+from nongate_np.kernels import reference, registry
+
+
+def test_reference_exports_the_whole_contract():
+    missing = [name for name in registry.REQUIRED if not callable(getattr(reference, name,
+                                                                          None))]
+    assert not missing
+
+
+def test_unknown_backend_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown backend 'cupy'; expected one of 'numpy', "
+                                         "'numba', 'cuda'"):
+        with registry.backend("cupy"):
+            pass
+
+
+def test_context_manager_selects_and_restores():
+    before = registry.get_backend()
+    with registry.backend("numpy") as mod:
+        assert mod is reference and registry.get_backend() == "numpy"
+        assert registry.kernels() is reference
+    assert registry.get_backend() == before
+
+
+def test_unavailable_backend_raises_unless_fallback_is_asked_for():
+    unavailable = [n for n in ("numba", "cuda") if n not in registry.available_backends()]
+    if not unavailable:
+        pytest.skip("every backend loads here")
+    name = unavailable[0]
+    with pytest.raises(registry.BackendUnavailable, match=f"backend '{name}' is unavailable"):
+        with registry.backend(name):
+            pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with registry.backend(name, only=False) as mod:
+            assert mod is reference
+    assert len(caught) == 1 and "falling back to 'numpy'" in str(caught[0].message)
+
+
+def test_set_global_backend_validates():
+    with pytest.raises(ValueError, match="unknown backend"):
+        registry.set_global_backend("nope")
+    registry.set_global_backend("numpy")
+    assert registry.get_backend() == "numpy"
