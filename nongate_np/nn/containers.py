@@ -10,7 +10,7 @@ import numbers
 from collections import OrderedDict
 from typing import Iterable, Iterator
 
-from .module import Module
+from .module import Module, build_module, module_spec, register_savable
 
 __all__ = ["Sequential", "ModuleList"]
 
@@ -24,6 +24,7 @@ def _index(idx, n: int, where: str) -> int:
     return int(idx) % n
 
 
+@register_savable
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(a, b)(x) == b(a(x))``.
 
@@ -63,12 +64,23 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def config(self) -> dict:
+        """``{"modules": [{"name", "class", "config"}, ...]}``, the children in order."""
+        return {"modules": [{"name": name, **module_spec(m)}
+                            for name, m in self._modules.items()]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        return cls(OrderedDict((spec["name"], build_module(spec))
+                               for spec in config["modules"]))
+
     def forward(self, x):
         for m in self._modules.values():
             x = m(x)
         return x
 
 
+@register_savable
 class ModuleList(Module):
     """A list of modules whose parameters are registered, named "0", "1", ...
 
@@ -98,6 +110,14 @@ class ModuleList(Module):
     def append(self, module: Module) -> "ModuleList":
         self.add_module(str(len(self)), module)
         return self
+
+    def config(self) -> dict:
+        """``{"modules": [{"class", "config"}, ...]}``, the elements in order."""
+        return {"modules": [module_spec(m) for m in self]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ModuleList":
+        return cls(build_module(spec) for spec in config["modules"])
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
         for m in modules:

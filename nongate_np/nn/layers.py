@@ -15,7 +15,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter, float_dtype
+from .module import Module, Parameter, float_dtype, register_savable
 
 __all__ = ["Linear", "Embedding", "Dropout", "ReLU", "Tanh", "Sigmoid", "Identity"]
 
@@ -27,6 +27,7 @@ def _count(value, name: str, where: str, minimum: int = 0) -> int:
     return int(value)
 
 
+@register_savable
 class Linear(Module):
     """y = x Wᵀ + b, as ``torch.nn.Linear``.
 
@@ -75,11 +76,16 @@ class Linear(Module):
         y = ops.matmul(x, ops.transpose(self.weight))
         return y if self.bias is None else y + self.bias
 
+    def config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "bias": self.bias is not None, "dtype": str(self.weight.dtype)}
+
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
 
+@register_savable
 class Embedding(Module):
     """A lookup table: ``y[...] = weight[ids[...]]``, as ``torch.nn.Embedding``.
 
@@ -140,11 +146,16 @@ class Embedding(Module):
     def forward(self, ids) -> Tensor:
         return ops.embedding(self.weight, ids, self.padding_idx)
 
+    def config(self) -> dict:
+        return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
+                "padding_idx": self.padding_idx, "dtype": str(self.weight.dtype)}
+
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
 
 
+@register_savable
 class Dropout(Module):
     """Inverted dropout, as ``torch.nn.Dropout``: in training mode each element is zeroed
     with probability ``p`` and the rest scaled by 1/(1-p); in eval mode the identity.
@@ -162,10 +173,14 @@ class Dropout(Module):
     def forward(self, x) -> Tensor:
         return ops.dropout(x, self.p, training=self.training)
 
+    def config(self) -> dict:
+        return {"p": self.p}
+
     def extra_repr(self) -> str:
         return f"p={self.p}"
 
 
+@register_savable
 class ReLU(Module):
     """max(x, 0), element-wise."""
 
@@ -173,6 +188,7 @@ class ReLU(Module):
         return ops.relu(x)
 
 
+@register_savable
 class Tanh(Module):
     """tanh(x), element-wise."""
 
@@ -180,6 +196,7 @@ class Tanh(Module):
         return ops.tanh(x)
 
 
+@register_savable
 class Sigmoid(Module):
     """σ(x) = 1/(1 + e^{-x}), element-wise, without overflow."""
 
@@ -187,6 +204,7 @@ class Sigmoid(Module):
         return ops.sigmoid(x)
 
 
+@register_savable
 class Identity(Module):
     """Returns its input unchanged (a placeholder, as ``torch.nn.Identity``)."""
 

@@ -12,11 +12,12 @@ from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
 from .layers import _count
-from .module import Module, Parameter, float_dtype
+from .module import Module, Parameter, float_dtype, register_savable
 
 __all__ = ["LSTM"]
 
 
+@register_savable
 class LSTM(Module):
     """Multi-layer, optionally bidirectional LSTM with PyTorch's interface and weight layout.
 
@@ -169,6 +170,13 @@ class LSTM(Module):
                 state = ops.reshape(state, (L, 1, size))
             checked.append(state)
         return checked
+
+    def config(self) -> dict:
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
+                "num_layers": self.num_layers, "bias": self.bias,
+                "batch_first": self.batch_first, "dropout": self.dropout,
+                "bidirectional": self.bidirectional, "proj_size": self.proj_size,
+                "dtype": str(self.dtype)}
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

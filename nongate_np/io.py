@@ -1,0 +1,520 @@
+"""Checkpoints without pickle: ``save(model, path)`` and ``load(path)``.
+
+A checkpoint is one ``.npz`` file (a zip of ``.npy`` arrays, readable by ``np.load`` alone):
+
+================================  ===========================================================
+entry                             holds
+================================  ===========================================================
+``__config__``                    uint8 array: UTF-8 JSON, described below
+``model/<key>``                   one per ``state_dict`` entry, under torch's key name
+                                  (``model/weight_ih_l0``, ``model/0.bias``), dtype kept
+``optimizer/state/<i>/<name>``    the optimiser's per-parameter arrays (``exp_avg``, ...)
+================================  ===========================================================
+
+The JSON config::
+
+    {"format": "nongate_np.checkpoint", "format_version": 1, "library_version": "0.1.0",
+     "kind": "module",                        # or "state_dict" (a plain dict was saved)
+     "model": {"class": "LSTM", "config": {"input_size": 8, ..., "dtype": "float64"}},
+     "training": true,                        # the model's mode, restored on load
+     "frozen": ["embed.weight"],              # parameters with requires_grad False
+     "tied": [["a.weight", "b.weight"]],      # state keys that are one shared array
+     "weights": ["weight_ih_l0", ...],        # state_dict keys, in order
+     "optimizer": {"class": "Adam", "defaults": {...},
+                   "param_groups": [{"params": ["weight_ih_l0", ...], "lr": 0.001, ...}],
+                   "state": {"0": {"scalars": {"step": 3},
+                                   "arrays": {"exp_avg": "optimizer/state/0/exp_avg"}}}},
+     "extra": {...}}                          # the user's JSON, as given
+
+Models are rebuilt by registered class name (``nn.module.register_savable``), never by
+import path, and files are read with ``np.load(..., allow_pickle=False)`` only: loading a
+checkpoint runs no code from it. Writes are atomic: a temporary file in the target's
+directory is written, flushed, fsync'ed and renamed over the target, so a crash during
+``save`` leaves the previous file intact (and, at worst, a stale ``.<name>.*.tmp`` file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import __version__
+from . import optim
+from .nn.module import Module, StateDictError, build_module, module_spec
+from .tensor import Tensor
+
+__all__ = ["save", "load", "load_weights", "Checkpoint", "CheckpointError", "FORMAT",
+           "FORMAT_VERSION"]
+
+FORMAT = "nongate_np.checkpoint"
+FORMAT_VERSION = 1
+CONFIG_KEY = "__config__"
+_MODEL = "model/"
+_OPTIMIZERS = {cls.__name__: cls for cls in (optim.SGD, optim.Adam, optim.AdamW)}
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable nongate_np checkpoint: damaged, truncated, foreign,
+    written by a newer format, or naming a model class this process does not know."""
+
+
+@dataclass(repr=False)
+class Checkpoint:
+    """What :func:`load` returns.
+
+    Attributes
+    ----------
+    model : Module or None
+        The rebuilt model with its weights, mode (train/eval) and frozen parameters
+        restored; None when a plain state dict was saved.
+    optimizer : Optimizer or None
+        Rebuilt over ``model.parameters()`` with its hyper-parameters and state, so
+        training continues exactly; None when none was saved.
+    extra : dict
+        The ``extra=`` given to :func:`save` (after a JSON round trip: tuples are lists).
+    config : dict
+        The whole JSON config (see the module docstring).
+    version : str
+        The nongate_np version that wrote the file.
+    state_dict : dict of str to ndarray
+        The saved weights under their ``state_dict`` keys.
+    optimizer_state : dict or None
+        The optimiser's ``state_dict()`` as saved, for loading into an optimiser you build.
+    path : str
+    """
+
+    model: Module | None
+    optimizer: optim.Optimizer | None
+    extra: dict
+    config: dict
+    version: str
+    state_dict: dict = field(default_factory=dict)
+    optimizer_state: dict | None = None
+    path: str = ""
+
+    def __repr__(self) -> str:
+        model, opt = (None if x is None else type(x).__name__
+                      for x in (self.model, self.optimizer))
+        return (f"Checkpoint(path={self.path!r}, model={model}, optimizer={opt}, "
+                f"version={self.version!r}, "
+                f"weights={len(self.state_dict)}, extra keys={sorted(self.extra)})")
+
+
+# -- save ------------------------------------------------------------------------------------
+def save(obj, path, *, optimizer: optim.Optimizer | None = None,
+         extra: dict | None = None) -> None:
+    """Write ``obj`` (and optionally its optimiser) to ``path`` as one ``.npz`` checkpoint.
+
+    Parameters
+    ----------
+    obj : Module or mapping of str to array
+        A model whose class (and every sub-module's class) is registered with
+        ``register_savable``, or a plain ``state_dict``.
+    path : str or os.PathLike
+        The file to write, exactly as named (no ``.npz`` is appended). An existing file is
+        replaced atomically; a symlink is followed.
+    optimizer : Optimizer, optional
+        SGD, Adam or AdamW over parameters of ``obj`` (which must then be a Module).
+    extra : dict, optional
+        JSON-ready values to keep (epoch, metrics, ...): str keys; str, int, float, bool,
+        None, lists and dicts (NumPy scalars are converted, tuples become lists).
+
+    Raises
+    ------
+    TypeError
+        Unregistered module class, non-JSON values in ``extra`` or a config, object arrays.
+    ValueError
+        The optimiser holds parameters that are not in ``obj``.
+    """
+    path = os.fspath(path)
+    config, arrays = _pack(obj, optimizer, extra)
+    blob = json.dumps(config, ensure_ascii=False).encode("utf-8")
+    arrays = {CONFIG_KEY: np.frombuffer(blob, dtype=np.uint8), **arrays}
+    _atomic_write(os.path.realpath(path), arrays)
+
+
+def _pack(obj, optimizer, extra) -> tuple[dict, dict]:
+    """The JSON config and the arrays to store, everything validated before any write."""
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION,
+              "library_version": __version__}
+    if isinstance(obj, Module):
+        spec = _json_ready(module_spec(obj), f"the config of {type(obj).__name__}")
+        state = obj.state_dict()
+        params = list(obj.named_parameters(remove_duplicate=False))
+        config.update(kind="module", model=spec, training=bool(obj.training),
+                      frozen=[n for n, p in obj.named_parameters() if not p.requires_grad],
+                      tied=_tied_groups(obj))
+    elif isinstance(obj, Mapping):
+        params = []
+        if optimizer is not None:
+            raise TypeError("save: optimizer= needs the model itself (a Module), so that its "
+                            "parameters can be named; got a plain state dict")
+        state = {_check_key(k): _state_array(k, v) for k, v in obj.items()}
+        config.update(kind="state_dict")
+    else:
+        raise TypeError(f"save: expected a Module or a state dict (mapping of names to "
+                        f"arrays), got {type(obj).__name__}")
+    for key, arr in state.items():
+        if arr.dtype.hasobject:
+            raise TypeError(f"save: state {key!r} has dtype {arr.dtype}; only numeric arrays "
+                            "can be saved (object arrays would need pickle)")
+    config["weights"] = list(state)
+    arrays = {_MODEL + key: arr for key, arr in state.items()}
+    config["optimizer"] = None
+    if optimizer is not None:
+        config["optimizer"], opt_arrays = _pack_optimizer(optimizer, params, type(obj))
+        arrays.update(opt_arrays)
+    config["extra"] = _json_ready({} if extra is None else extra, "extra")
+    if not isinstance(config["extra"], dict):
+        raise TypeError(f"save: extra must be a dict, got {type(extra).__name__}")
+    return config, arrays
+
+
+def _pack_optimizer(opt, named_params, model_cls) -> tuple[dict, dict]:
+    cls_name = type(opt).__name__
+    if _OPTIMIZERS.get(cls_name) is not type(opt):
+        raise TypeError(f"save: cannot save a {cls_name} optimiser; supported are "
+                        f"{sorted(_OPTIMIZERS)} (save opt.state_dict() arrays yourself)")
+    names = {}
+    for name, p in named_params:
+        names.setdefault(id(p), name)
+    sd = opt.state_dict()
+    groups = []
+    for k, (group, packed) in enumerate(zip(opt.param_groups, sd["param_groups"])):
+        foreign = [i for i, p in enumerate(group["params"]) if id(p) not in names]
+        if foreign:
+            raise ValueError(f"save: the optimiser's parameter group {k} holds "
+                             f"{len(foreign)} parameter(s) (positions {foreign[:5]}) that are "
+                             f"not parameters of the {model_cls.__name__} being saved")
+        hp = {key: value for key, value in packed.items() if key != "params"}
+        groups.append({"params": [names[id(p)] for p in group["params"]], **hp})
+    state, arrays = {}, {}
+    for idx, entries in sd["state"].items():
+        scalars, stored = {}, {}
+        for key, value in entries.items():
+            if isinstance(value, np.ndarray):
+                stored[key] = f"optimizer/state/{idx}/{key}"
+                arrays[stored[key]] = value
+            else:
+                scalars[key] = value
+        state[str(idx)] = {"scalars": scalars, "arrays": stored}
+    defaults = {k: v for k, v in opt.defaults.items() if v is not optim.required}
+    packed = {"class": cls_name, "defaults": defaults, "param_groups": groups, "state": state}
+    return _json_ready(packed, f"the {cls_name} optimiser's state"), arrays
+
+
+def _tied_groups(model: Module) -> list[list[str]]:
+    """State keys that name one shared array, e.g. ``[["enc.weight", "dec.weight"]]``."""
+    by_id: dict[int, list[str]] = {}
+    for name, value in [*model.named_parameters(remove_duplicate=False),
+                        *model.named_buffers(remove_duplicate=False)]:
+        by_id.setdefault(id(value), []).append(name)
+    return [names for names in by_id.values() if len(names) > 1]
+
+
+def _check_key(key) -> str:
+    if not isinstance(key, str) or not key:
+        raise TypeError(f"save: state dict keys must be non-empty str, got {key!r}")
+    return key
+
+
+def _state_array(key, value) -> np.ndarray:
+    arr = value.data if isinstance(value, Tensor) else value
+    if not isinstance(arr, np.ndarray):
+        arr = np.asarray(arr)
+    return arr
+
+
+def _json_ready(value, where: str):
+    """A copy of ``value`` that ``json`` writes and reads back unchanged, or a TypeError
+    naming where the bad value sits (``extra['metrics'][2]``)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    if isinstance(value, (int, float)):
+        return int(value) if isinstance(value, int) else float(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v, f"{where}[{k}]") for k, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"save: {where} has the key {k!r} ({type(k).__name__}); JSON "
+                                "keys must be str (json would silently turn it into a str)")
+            out[k] = _json_ready(v, f"{where}[{k!r}]")
+        return out
+    hint = " (use .tolist(), or save arrays as weights)" if isinstance(value, np.ndarray) \
+        else ""
+    raise TypeError(f"save: {where} is a {type(value).__name__}, which JSON cannot hold; "
+                    f"use str, int, float, bool, None, lists and dicts{hint}")
+
+
+# -- the atomic write ----------------------------------------------------------------------
+def _write_array(f, arr: np.ndarray) -> None:
+    """One ``.npy`` member (separate so tests can slow it down)."""
+    np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+
+
+def _atomic_write(path: str, arrays: dict) -> None:
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"save: the directory {directory!r} for {path!r} does not "
+                                "exist")
+    mode = _new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # NOTE: uncompressed, as np.savez; zip64 so members over 4 GiB work.
+            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for name, arr in arrays.items():
+                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                        _write_array(member, arr)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _new_file_mode(path: str) -> int:
+    """The replaced file's permissions, or what ``open()`` would give a new file (mkstemp
+    makes 0o600)."""
+    with contextlib.suppress(OSError):
+        return os.stat(path).st_mode & 0o7777
+    umask = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/status") as status:     # Linux: read without changing it
+            umask = int(next(l for l in status if l.startswith("Umask:")).split()[1], 8)
+    if umask is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# -- load ------------------------------------------------------------------------------------
+def load(path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save` and rebuild what it holds.
+
+    Returns
+    -------
+    Checkpoint
+        ``.model`` (weights loaded strictly; same train/eval mode and frozen parameters as
+        when saved), ``.optimizer``, ``.extra``, ``.config``, ``.version``,
+        ``.state_dict``, ``.optimizer_state``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    CheckpointError
+        Not a zip/npz (text, empty, truncated, corrupted), an npz without a nongate_np
+        config, a newer format version, an unregistered model class, or a config the
+        class refuses; the message names the path.
+    StateDictError
+        The weights do not fit the model the config builds (message prefixed by the path).
+    """
+    path = os.fspath(path)
+    config, arrays = _read(path)
+    weights = {key: arrays[_MODEL + key] for key in config["weights"]}
+    ckpt = Checkpoint(model=None, optimizer=None, extra=config.get("extra") or {},
+                      config=config, version=config.get("library_version", "?"),
+                      state_dict=weights, path=path)
+    if config["kind"] == "module":
+        ckpt.model = _rebuild_model(path, config, weights)
+    elif config["kind"] != "state_dict":
+        raise CheckpointError(f"{path}: unknown checkpoint kind {config['kind']!r}; expected "
+                              "'module' or 'state_dict'")
+    if config.get("optimizer") is not None:
+        ckpt.optimizer_state = _optimizer_state(path, config["optimizer"], arrays)
+        if ckpt.model is not None:
+            ckpt.optimizer = _rebuild_optimizer(path, config["optimizer"],
+                                                ckpt.optimizer_state, ckpt.model)
+    return ckpt
+
+
+def load_weights(path) -> dict[str, np.ndarray]:
+    """Only the saved ``state_dict`` (``{key: ndarray}``), without rebuilding the model:
+    for ``my_model.load_state_dict(load_weights(path))``. Raises as :func:`load`."""
+    path = os.fspath(path)
+    config, arrays = _read(path)
+    return {key: arrays[_MODEL + key] for key in config["weights"]}
+
+
+def _read(path: str) -> tuple[dict, dict]:
+    """The validated JSON config and every array it names, read eagerly (so a damaged
+    member is reported here, naming ``path``)."""
+    damaged = f"{path}: not a nongate_np checkpoint, or the file is damaged"
+    with open(path, "rb") as f:          # FileNotFoundError, PermissionError: as they are
+        try:
+            data = np.load(f, allow_pickle=False)
+        except Exception as exc:
+            raise CheckpointError(f"{damaged} (it cannot be read as an .npz archive: "
+                                  f"{type(exc).__name__}: {exc})") from exc
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: holds a single .npy array, not a nongate_np "
+                                  "checkpoint (an .npz archive with a config)")
+        with data:
+            if CONFIG_KEY not in data.files:
+                names = ", ".join(data.files[:8]) + (", ..." if len(data.files) > 8 else "")
+                raise CheckpointError(f"{path}: an .npz archive but not a nongate_np "
+                                      f"checkpoint: it has no {CONFIG_KEY!r} entry (its "
+                                      f"entries: {names or 'none'}); read it with np.load")
+            config = _parse_config(path, _member(data, CONFIG_KEY, path, damaged))
+            names = [_MODEL + key for key in config["weights"]]
+            opt = config.get("optimizer")
+            if opt is not None:
+                names += [a for e in opt["state"].values() for a in e["arrays"].values()]
+            arrays = {name: _member(data, name, path, damaged) for name in names}
+    return config, arrays
+
+
+def _member(data, name: str, path: str, damaged: str) -> np.ndarray:
+    if name not in data.files:
+        raise CheckpointError(f"{damaged}: the entry {name!r} that its config lists is "
+                              "missing")
+    try:
+        return data[name]
+    except Exception as exc:
+        raise CheckpointError(f"{damaged}: the entry {name!r} cannot be read "
+                              f"({type(exc).__name__}: {exc})") from exc
+
+
+def _parse_config(path: str, raw: np.ndarray) -> dict:
+    try:
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"{CONFIG_KEY} has dtype {raw.dtype} and shape {raw.shape}, "
+                             "expected 1-D uint8 (UTF-8 JSON)")
+        config = json.loads(raw.tobytes().decode("utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError(f"the config is a JSON {type(config).__name__}, not an object")
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: not a nongate_np checkpoint, or the file is damaged "
+                              f"(its config cannot be read: {exc})") from exc
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: has a {CONFIG_KEY!r} entry but its format is "
+                              f"{config.get('format')!r}, not {FORMAT!r}")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by nongate_np {config.get('library_version', '?')} in checkpoint "
+            f"format {version}; this nongate_np ({__version__}) reads formats up to "
+            f"{FORMAT_VERSION}. Upgrade nongate_np to load it")
+    problems = [k for k in ("kind", "weights") if k not in config]
+    if problems or not isinstance(config.get("weights"), list) \
+            or not all(isinstance(k, str) for k in config["weights"]):
+        raise CheckpointError(f"{path}: the config is malformed (missing or invalid "
+                              f"{problems or ['weights']}); the file is damaged or was edited")
+    opt = config.get("optimizer")
+    if opt is not None and not (isinstance(opt, dict) and isinstance(opt.get("state"), dict)
+                                and all(isinstance(e, dict) and isinstance(e.get("arrays"),
+                                                                           dict)
+                                        for e in opt["state"].values())):
+        raise CheckpointError(f"{path}: the optimiser section of the config is malformed")
+    return config
+
+
+def _rebuild_model(path: str, config: dict, weights: dict) -> Module:
+    spec = config.get("model")
+    try:
+        model = build_module(spec)
+    except KeyError as exc:        # an unregistered class name
+        raise CheckpointError(f"{path}: {exc.args[0]}") from exc
+    except Exception as exc:
+        cls = spec.get("class") if isinstance(spec, dict) else None
+        raise CheckpointError(f"{path}: the model ({cls}) cannot be rebuilt from its saved "
+                              f"config: {type(exc).__name__}: {exc}") from exc
+    targets = [*model.named_parameters(remove_duplicate=False),
+               *model.named_buffers(remove_duplicate=False)]
+    for key, target in targets:
+        dest = target.data if isinstance(target, Tensor) else target
+        if key in weights and weights[key].dtype != dest.dtype:
+            raise CheckpointError(f"{path}: the weight {key!r} is stored as "
+                                  f"{weights[key].dtype} but the saved config builds "
+                                  f"{dest.dtype}; the file is damaged or was edited")
+    try:
+        model.load_state_dict(weights, strict=True)
+    except StateDictError as exc:
+        raise StateDictError(f"{path}: the weights do not fit the model its config builds. "
+                             f"{exc}", exc.missing_keys, exc.unexpected_keys,
+                             exc.shape_mismatches) from exc
+    saved_ties = {frozenset(g) for g in config.get("tied", [])}
+    if {frozenset(g) for g in _tied_groups(model)} != saved_ties:
+        raise CheckpointError(f"{path}: the saved model shared parameters as "
+                              f"{sorted(map(sorted, saved_ties))}, but its class's constructor "
+                              f"rebuilds {sorted(map(sorted, _tied_groups(model)))}; loading "
+                              "would silently change which weights are tied. Build the model "
+                              "yourself and use load_weights()")
+    params = dict(model.named_parameters())
+    for name in config.get("frozen", []):
+        if name not in params:
+            raise CheckpointError(f"{path}: the config lists the frozen parameter {name!r}, "
+                                  "which the model does not have; the file is damaged")
+        params[name].requires_grad = False
+    model.train(bool(config.get("training", True)))
+    return model
+
+
+def _optimizer_state(path: str, opt: dict, arrays: dict) -> dict:
+    """The optimiser's ``state_dict()`` form: parameters numbered across the groups."""
+    try:
+        groups, start = [], 0
+        for group in opt["param_groups"]:
+            n = len(group["params"])
+            groups.append({**{k: v for k, v in group.items() if k != "params"},
+                           "params": list(range(start, start + n))})
+            start += n
+        state = {int(idx): {**entry.get("scalars", {}),
+                            **{k: arrays[a] for k, a in entry["arrays"].items()}}
+                 for idx, entry in opt["state"].items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the optimiser section of the config is malformed "
+                              f"({type(exc).__name__}: {exc})") from exc
+    return {"state": state, "param_groups": groups}
+
+
+def _rebuild_optimizer(path: str, opt: dict, state: dict, model: Module):
+    cls = _OPTIMIZERS.get(opt.get("class"))
+    if cls is None:
+        raise CheckpointError(f"{path}: unknown optimiser class {opt.get('class')!r}; "
+                              f"expected one of {sorted(_OPTIMIZERS)}")
+    params = dict(model.named_parameters())
+    try:
+        groups = [{**{k: v for k, v in g.items() if k != "params"},
+                   "params": [params[name] for name in g["params"]]}
+                  for g in opt["param_groups"]]
+        accepted = inspect.signature(cls).parameters
+        # NOTE: JSON turned tuple hyper-parameters (betas) into lists; optim keeps tuples.
+        defaults = {k: tuple(v) if isinstance(v, list) else v
+                    for k, v in opt.get("defaults", {}).items() if k in accepted}
+        optimizer = cls(groups, **defaults)
+        optimizer.load_state_dict(state)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: the {cls.__name__} optimiser cannot be rebuilt from "
+                              f"its saved state: {type(exc).__name__}: {exc}") from exc
+    return optimizer

@@ -1,0 +1,556 @@
+"""nongate_np.save / load: round trips (models, optimiser state, plain state dicts), the
+atomic write (a writer killed mid-save), damaged and foreign files, and the registry of
+savable module classes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np import io as ngio
+from nongate_np import nn
+from nongate_np.nn import module as nn_module
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+def _randomise(model: nn.Module, seed: int) -> None:
+    """Overwrite every parameter with values no initialiser would draw, so a loaded model
+    can only match by reading them from the file."""
+    rng = np.random.default_rng(seed)
+    for p in model.parameters():
+        p.data[...] = rng.normal(0.0, 0.7, p.shape)
+
+
+def _lstm() -> nn.LSTM:
+    model = nn.LSTM(5, 7, num_layers=2, bidirectional=True, proj_size=3, batch_first=True,
+                    dtype=np.float64)
+    _randomise(model, 1)
+    return model
+
+
+def _sequential() -> nn.Sequential:
+    pretrained = np.random.default_rng(2).normal(size=(13, 6)).astype(np.float32)
+    model = nn.Sequential(OrderedDict([
+        ("embed", nn.Embedding.from_pretrained(pretrained, freeze=True, padding_idx=0)),
+        ("hidden", nn.Linear(6, 8)),
+        ("act", nn.ReLU()),
+        ("drop", nn.Dropout(0.25)),
+        ("out", nn.Sequential(nn.Linear(8, 4, bias=False), nn.Tanh(), nn.Identity(),
+                              nn.Linear(4, 2), nn.Sigmoid())),
+    ]))
+    _randomise(model, 3)
+    return model.double().eval()
+
+
+def _ids() -> np.ndarray:
+    return np.random.default_rng(4).integers(0, 13, size=(3, 5))
+
+
+def _lstm_input() -> np.ndarray:
+    return np.random.default_rng(5).normal(size=(2, 6, 5))
+
+
+def _assert_same_state(a: dict, b: dict, what: str) -> None:
+    assert list(a) == list(b), f"{what}: keys differ: {list(a)} vs {list(b)}"
+    for key in a:
+        assert a[key].dtype == b[key].dtype, f"{what}: dtype of {key!r}"
+        assert a[key].shape == b[key].shape, f"{what}: shape of {key!r}"
+        assert a[key].tobytes() == b[key].tobytes(), f"{what}: {key!r} differs bitwise"
+
+
+# ---------------------------------------------------------------------------------------------
+# round trips
+# ---------------------------------------------------------------------------------------------
+
+def test_lstm_round_trip_is_bit_identical(tmp_path):
+    model = _lstm()
+    x = _lstm_input()
+    y, (h, c) = model(x)
+    ng.save(model, tmp_path / "lstm.npz")       # a pathlib.Path works as well as a str
+
+    ng.seed(12345)                              # a different init: weights must come from disk
+    ckpt = ng.load(str(tmp_path / "lstm.npz"))
+    loaded = ckpt.model
+    assert type(loaded) is nn.LSTM
+    assert loaded.config() == model.config()
+    assert loaded.config()["dtype"] == "float64" and loaded.proj_size == 3
+    _assert_same_state(loaded.state_dict(), model.state_dict(), "LSTM state_dict")
+    for p, q in zip(loaded.parameters(), model.parameters()):
+        assert not np.shares_memory(p.data, q.data)
+    y2, (h2, c2) = loaded(x)
+    np.testing.assert_array_equal(y2.data, y.data, err_msg="LSTM output")
+    np.testing.assert_array_equal(h2.data, h.data, err_msg="LSTM h_n")
+    np.testing.assert_array_equal(c2.data, c.data, err_msg="LSTM c_n")
+    assert ckpt.optimizer is None and ckpt.extra == {} and ckpt.version == ng.__version__
+
+
+def test_sequential_round_trip_keeps_config_mode_and_frozen(tmp_path):
+    model = _sequential()
+    ids = _ids()
+    expected = model(ids).data
+    path = tmp_path / "seq.npz"
+    ng.save(model, path, extra={"epoch": np.int64(7), "metrics": {"acc": np.float32(0.5)},
+                                "history": (1.5, None, True, "x")})
+
+    ckpt = ng.load(path)
+    loaded = ckpt.model
+    assert type(loaded) is nn.Sequential and repr(loaded) == repr(model)
+    assert loaded.config() == model.config()
+    assert [n for n, _ in loaded.named_modules()] == [n for n, _ in model.named_modules()]
+    # .double() after construction: the config records the dtype the weights have now
+    assert loaded.hidden.weight.dtype == np.float64
+    assert not any(m.training for m in loaded.modules()), "eval mode was not restored"
+    assert loaded.embed.weight.requires_grad is False and loaded.hidden.weight.requires_grad
+    assert loaded.embed.padding_idx == 0
+    _assert_same_state(loaded.state_dict(), model.state_dict(), "Sequential state_dict")
+    np.testing.assert_array_equal(loaded(ids).data, expected, err_msg="Sequential output")
+    assert ckpt.extra == {"epoch": 7, "metrics": {"acc": 0.5},
+                          "history": [1.5, None, True, "x"]}
+    _assert_same_state(ng.load_weights(path), model.state_dict(), "load_weights")
+
+
+def _train_steps(model: nn.LSTM, opt, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        x = rng.normal(size=(2, 6, 5))
+        target = rng.normal(size=(2, 6, 6))
+        y, _ = model(x)
+        opt.zero_grad()
+        ng.mse_loss(y, target).backward()
+        opt.step()
+
+
+def _adam_groups(model):
+    first = [p for n, p in model.named_parameters() if n.endswith("l0")]
+    rest = [p for n, p in model.named_parameters() if not n.endswith("l0")]
+    return ng.optim.Adam([{"params": first, "lr": 2e-2},
+                          {"params": rest, "betas": (0.8, 0.99)}],
+                         lr=1e-2, amsgrad=True, weight_decay=1e-3)
+
+
+@pytest.mark.parametrize("make_opt", [
+    _adam_groups,
+    lambda m: ng.optim.AdamW(m.parameters(), lr=3e-2),
+    lambda m: ng.optim.SGD(m.parameters(), lr=5e-2, momentum=0.9, nesterov=True),
+], ids=["adam-groups-amsgrad", "adamw", "sgd-nesterov"])
+def test_optimizer_continues_bit_identically(tmp_path, make_opt):
+    model = _lstm()
+    opt = make_opt(model)
+    _train_steps(model, opt, 3, seed=10)
+    ng.save(model, tmp_path / "ckpt.npz", optimizer=opt, extra={"step": 3})
+
+    ckpt = ng.load(tmp_path / "ckpt.npz")
+    assert type(ckpt.optimizer) is type(opt) and ckpt.extra == {"step": 3}
+    assert ckpt.optimizer.defaults == opt.defaults
+    saved, restored = opt.state_dict(), ckpt.optimizer.state_dict()
+    assert restored["param_groups"] == saved["param_groups"]
+    # continue both runs on the same data: every parameter must agree bit for bit
+    _train_steps(model, opt, 2, seed=11)
+    _train_steps(ckpt.model, ckpt.optimizer, 2, seed=11)
+    _assert_same_state(ckpt.model.state_dict(), model.state_dict(), "after 2 more steps")
+
+
+def test_plain_state_dict_round_trip(tmp_path):
+    state = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "count": np.int64(4),
+             "mask": np.array([True, False]), "t": ng.tensor([1.0, 2.0])}
+    ng.save(state, tmp_path / "sd.npz", extra={"note": "plain"})
+    ckpt = ng.load(tmp_path / "sd.npz")
+    assert ckpt.model is None and ckpt.optimizer is None and ckpt.extra == {"note": "plain"}
+    expected = {"w": state["w"], "count": np.asarray(4, np.int64), "mask": state["mask"],
+                "t": np.array([1.0, 2.0])}
+    _assert_same_state(ckpt.state_dict, expected, "plain state dict")
+    _assert_same_state(ng.load_weights(tmp_path / "sd.npz"), expected, "load_weights")
+
+
+def test_the_file_is_a_plain_npz_with_a_json_config(tmp_path):
+    model = nn.Linear(3, 2)
+    ng.save(model, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        assert sorted(data.files) == ["__config__", "model/bias", "model/weight"]
+        np.testing.assert_array_equal(data["model/weight"], model.weight.data)
+        config = json.loads(data["__config__"].tobytes().decode("utf-8"))
+    assert config["format"] == "nongate_np.checkpoint" and config["format_version"] == 1
+    assert config["model"] == {"class": "Linear", "config": {
+        "in_features": 3, "out_features": 2, "bias": True, "dtype": "float32"}}
+
+
+# ---------------------------------------------------------------------------------------------
+# save-time errors: nothing is written
+# ---------------------------------------------------------------------------------------------
+
+class _Unregistered(nn.Module):
+    def __init__(self, n=2):
+        super().__init__()
+        self.w = nn.Parameter(np.zeros(n))
+
+
+class _MyLinear(nn.Linear):     # a subclass of a registered class is not itself registered
+    pass
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: _Unregistered(), "_Unregistered"),
+    (lambda: nn.Sequential(nn.Linear(2, 2), _Unregistered()), "_Unregistered"),
+    (lambda: _MyLinear(2, 2), "_MyLinear"),
+])
+def test_unregistered_class_is_refused_by_name(tmp_path, make, name):
+    with pytest.raises(TypeError, match=f"{name}.*register_savable"):
+        ng.save(make(), tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("extra, where", [
+    ({"w": np.zeros(2)}, r"extra\['w'\] is a ndarray"),
+    ({1: "a"}, "key 1"),
+    ({"f": {1.0, 2.0}}, r"extra\['f'\] is a set"),
+])
+def test_non_json_extra_is_refused_and_the_old_file_kept(tmp_path, extra, where):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Linear(2, 2), path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match=where):
+        ng.save(nn.Linear(2, 2), path, extra=extra)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_optimizer_over_foreign_parameters_is_refused(tmp_path):
+    model, other = nn.Linear(2, 2), nn.Linear(2, 2)
+    opt = ng.optim.SGD(list(model.parameters()) + list(other.parameters()), lr=0.1)
+    with pytest.raises(ValueError, match="not parameters of the Linear"):
+        ng.save(model, tmp_path / "m.npz", optimizer=opt)
+    with pytest.raises(TypeError, match="optimizer= needs the model"):
+        ng.save(model.state_dict(), tmp_path / "m.npz", optimizer=opt)
+
+
+# ---------------------------------------------------------------------------------------------
+# atomicity
+# ---------------------------------------------------------------------------------------------
+
+_WRITER = textwrap.dedent('''
+    import sys, time
+    import numpy as np
+    import nongate_np as ng
+    from nongate_np import io as ngio
+
+    path, ready, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    model = ng.nn.Sequential(ng.nn.Linear(300, 400, dtype=np.float64), ng.nn.Tanh())
+    for p in model.parameters():
+        p.data[...] = 0.25                       # unlike the checkpoint already at path
+    real_write = ngio._write_array
+
+    def stalling_write(f, arr):
+        if arr.size < 100_000:                   # only the big weight stalls
+            return real_write(f, arr)
+        import io
+        buf = io.BytesIO()
+        real_write(buf, arr)
+        data = buf.getvalue()
+        f.write(data[: len(data) // 2])           # half of it reaches the temporary file
+        f.flush()
+        open(ready, "w").close()
+        time.sleep(60)                            # ... and the writer is killed here
+        f.write(data[len(data) // 2:])
+
+    if mode == "stall":
+        ngio._write_array = stalling_write
+    ng.save(model, path)
+''')
+
+
+def _start_writer(tmp_path, path, mode):
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, str(script), str(path), str(ready), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, ready
+
+
+def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
+    ckdir = tmp_path / "ck"
+    ckdir.mkdir()
+    path = ckdir / "model.npz"
+    model = nn.Sequential(nn.Linear(300, 400, dtype=np.float64), nn.Tanh())
+    _randomise(model, 7)
+    x = np.random.default_rng(8).normal(size=(4, 300))
+    expected = model(x).data
+    ng.save(model, path)
+    before = path.read_bytes()
+
+    proc, ready = _start_writer(tmp_path, path, "stall")
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert proc.poll() is None, f"the writer exited early: {proc.stderr.read()!r}"
+            assert time.monotonic() < deadline, "the writer never reached the big weight"
+            time.sleep(0.01)
+        temps = [n for n in os.listdir(ckdir) if n != "model.npz"]
+        assert len(temps) == 1 and temps[0].startswith(".model.npz.") and \
+            temps[0].endswith(".tmp"), os.listdir(ckdir)
+        assert os.path.getsize(ckdir / temps[0]) > 400_000, "killed before writing much"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    assert path.read_bytes() == before, "the previous checkpoint was touched"
+    loaded = ng.load(path).model
+    np.testing.assert_array_equal(loaded(x).data, expected, err_msg="after the killed save")
+    # what a non-atomic save would have left at the path is detected as damaged
+    with pytest.raises(ng.CheckpointError, match="damaged"):
+        ng.load(ckdir / temps[0])
+
+
+def test_the_same_writer_left_to_finish_replaces_the_checkpoint(tmp_path):
+    """The control for the test above: the writer does target ``path``."""
+    path = tmp_path / "model.npz"
+    ng.save(nn.Linear(2, 2), path)
+    proc, _ = _start_writer(tmp_path, path, "finish")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err.decode()
+    loaded = ng.load(path).model
+    assert isinstance(loaded, nn.Sequential)
+    assert np.all(loaded[0].weight.data == 0.25)
+    assert sorted(os.listdir(tmp_path)) == ["model.npz", "writer.py"]
+
+
+def test_an_exception_mid_save_removes_the_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Linear(2, 2), path)
+    before = path.read_bytes()
+
+    def failing_write(f, arr):
+        f.write(b"\x93NUMPY partial")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(ngio, "_write_array", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        ng.save(nn.Linear(3, 3), path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_save_keeps_the_replaced_files_permissions(tmp_path):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Linear(2, 2), path)
+    os.chmod(path, 0o640)
+    ng.save(nn.Linear(2, 2), path)
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+# ---------------------------------------------------------------------------------------------
+# damaged, foreign and hostile files
+# ---------------------------------------------------------------------------------------------
+
+def _good_file(tmp_path):
+    path = tmp_path / "good.npz"
+    model = nn.Sequential(nn.Linear(200, 300, dtype=np.float64), nn.Tanh())
+    ng.save(model, path)
+    return path, path.read_bytes()
+
+
+def _flip_middle(raw):
+    b = bytearray(raw)
+    mid = len(b) // 2
+    b[mid:mid + 8] = bytes(v ^ 0xFF for v in b[mid:mid + 8])
+    return bytes(b)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_flip_middle, "damaged.*Bad CRC"),
+    (lambda raw: raw[: len(raw) // 2], "damaged"),
+    (lambda raw: raw[:-1], "damaged"),
+    (lambda raw: b"", "damaged"),
+    (lambda raw: b"epoch,loss\n1,0.5\n", "damaged"),
+], ids=["flipped-bytes", "truncated-half", "truncated-1-byte", "empty", "text"])
+def test_damaged_file_raises_checkpoint_error_naming_it(tmp_path, damage, message):
+    _, raw = _good_file(tmp_path)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(damage(raw))
+    with pytest.raises(ng.CheckpointError, match=message) as info:
+        ng.load(bad)
+    assert str(bad) in str(info.value)
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(ng.CheckpointError):
+        ng.load_weights(bad)
+
+
+def test_single_byte_flips_are_detected_or_harmless(tmp_path):
+    """Flip sampled bytes of a small checkpoint: every load either raises CheckpointError or
+    returns exactly the saved weights and config (a flip in an unused zip header field)."""
+    model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Tanh(), nn.Linear(4, 2))
+    opt = ng.optim.Adam(model.parameters())
+    model(np.ones((2, 3))).sum().backward()
+    opt.step()
+    path = tmp_path / "m.npz"
+    ng.save(model, path, optimizer=opt)
+    ref = ng.load(path)
+    raw = path.read_bytes()
+    bad = tmp_path / "bad.npz"
+    outcomes = {"detected": 0, "harmless": 0}
+    for i in np.random.default_rng(0).choice(len(raw), size=200, replace=False):
+        b = bytearray(raw)
+        b[i] ^= 0x5A
+        bad.write_bytes(bytes(b))
+        try:
+            ckpt = ng.load(bad)
+        except ng.CheckpointError:
+            outcomes["detected"] += 1
+            continue
+        assert ckpt.config == ref.config, f"byte {i}: config changed silently"
+        _assert_same_state(ckpt.state_dict, ref.state_dict, f"byte {i}")
+        s, r = ckpt.optimizer.state_dict()["state"], ref.optimizer.state_dict()["state"]
+        for k in r:
+            for name in r[k]:
+                assert np.array_equal(s[k][name], r[k][name]), f"byte {i}: {name}"
+        outcomes["harmless"] += 1
+    assert outcomes["detected"] > 100, outcomes
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.npz"):
+        ng.load(tmp_path / "nothing.npz")
+
+
+def test_foreign_npz_and_npy_are_refused(tmp_path):
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.zeros(3), b=np.ones(2))
+    with pytest.raises(ng.CheckpointError, match="not a nongate_np checkpoint.*entries: a, b"
+                       ) as info:
+        ng.load(foreign)
+    assert str(foreign) in str(info.value)
+    single = tmp_path / "single.npy"
+    np.save(single, np.zeros(3))
+    with pytest.raises(ng.CheckpointError, match="single .npy array") as info:
+        ng.load(single)
+    assert str(single) in str(info.value)
+
+
+_UNPICKLED = []
+
+
+class _Hostile:
+    def __reduce__(self):
+        return (_UNPICKLED.append, ("ran code from the file",))
+
+
+def test_object_arrays_are_never_unpickled(tmp_path):
+    path = tmp_path / "hostile.npz"
+    ng.save(nn.Linear(2, 2), path)
+    with np.load(path) as data:
+        entries = {name: data[name] for name in data.files}
+    entries["model/weight"] = np.array([_Hostile()], dtype=object)
+    np.savez(path, **entries)                  # np.savez pickles the object array
+    with pytest.raises(ng.CheckpointError, match="model/weight.*cannot be read") as info:
+        ng.load(path)
+    assert str(path) in str(info.value)
+    assert _UNPICKLED == [], "load unpickled an object array"
+
+
+def _rewrite_config(path, edit):
+    with np.load(path) as data:
+        entries = {name: data[name] for name in data.files}
+    config = json.loads(entries["__config__"].tobytes().decode("utf-8"))
+    edit(config)
+    entries["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    np.savez(path, **entries)
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Linear(2, 2), path)
+    _rewrite_config(path, lambda c: c.update(format_version=ngio.FORMAT_VERSION + 1,
+                                             library_version="9.0"))
+    with pytest.raises(ng.CheckpointError, match=r"nongate_np 9\.0 in checkpoint format 2.*"
+                       r"reads formats up to 1.*Upgrade") as info:
+        ng.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_unknown_model_class_lists_the_registered_ones(tmp_path):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Linear(2, 2), path)
+    _rewrite_config(path, lambda c: c["model"].update({"class": "Unheard"}))
+    with pytest.raises(ng.CheckpointError, match=r"unknown module class 'Unheard'.*'LSTM'.*"
+                       r"'Linear'") as info:
+        ng.load(path)
+    assert str(path) in str(info.value)
+    ng.load_weights(path)       # the weights alone still load
+
+
+def test_weights_that_do_not_fit_the_config_raise_state_dict_error(tmp_path):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), path)
+    _rewrite_config(path, lambda c: c["model"]["config"]["modules"][0]["config"].update(
+        out_features=4))
+    with pytest.raises(nn.StateDictError, match=r"shape mismatch for '0.weight'") as info:
+        ng.load(path)
+    assert str(path) in str(info.value)
+    assert info.value.shape_mismatches[0][0] == "0.weight"
+
+
+def test_a_config_the_class_refuses_is_a_checkpoint_error(tmp_path):
+    path = tmp_path / "m.npz"
+    ng.save(nn.Dropout(0.1), path)
+    _rewrite_config(path, lambda c: c["model"]["config"].update(p=3.0))
+    with pytest.raises(ng.CheckpointError, match=r"\(Dropout\) cannot be rebuilt.*p must be"):
+        ng.load(path)
+
+
+def test_shared_children_that_the_constructor_does_not_tie_are_refused(tmp_path):
+    shared = nn.Linear(3, 3)
+    path = tmp_path / "tied.npz"
+    ng.save(nn.Sequential(shared, nn.Tanh(), shared), path)
+    with pytest.raises(ng.CheckpointError, match="silently change which weights are tied"):
+        ng.load(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry
+# ---------------------------------------------------------------------------------------------
+
+@nn_module.register_savable(name="test_io.Scaler")
+class _Scaler(nn.Module):
+    def __init__(self, size, dtype="float32"):
+        super().__init__()
+        self.w = nn.Parameter(np.ones(size, dtype))
+        self.register_buffer("calls", np.zeros((), np.int64))
+
+    def config(self):
+        return {"size": self.w.shape[0], "dtype": str(self.w.dtype)}
+
+    def forward(self, x):
+        return x * self.w
+
+
+def test_a_user_class_registers_and_round_trips(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3, dtype=np.float64), _Scaler(3, "float64"))
+    _randomise(model, 9)
+    model[1].calls[...] = 5
+    ng.save(model, tmp_path / "m.npz")
+    loaded = ng.load(tmp_path / "m.npz").model
+    assert type(loaded[1]) is _Scaler and int(loaded[1].calls) == 5
+    x = np.random.default_rng(1).normal(size=(2, 4))
+    np.testing.assert_array_equal(loaded(x).data, model(x).data, err_msg="custom module")
+    assert nn_module.savable_modules()["test_io.Scaler"] is _Scaler
+
+
+def test_a_taken_name_is_not_silently_reused():
+    with pytest.raises(ValueError, match="'Linear' is taken by nongate_np.nn.layers.Linear"):
+        @nn_module.register_savable(name="Linear")
+        class Other(nn.Module):
+            pass
+    with pytest.raises(TypeError, match="subclass of Module"):
+        nn_module.register_savable(int)
