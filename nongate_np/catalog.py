@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from . import ops
+from .ops.attention import attention_pool
 from .ops.lstm import lstm, lstm_layer
 
 __all__ = ["Case", "CASES"]
@@ -84,6 +85,31 @@ def _lstm_stack(x, h0, c0, *weights):
     return lstm(x, h0, c0, dict(zip(_STACK_NAMES, weights)), num_layers=2,
                 bidirectional=True, lengths=_LENGTHS)
 
+_MASK = np.array([[True, True, False, True], [False, False, False, False],
+                  [True, False, True, False]])
+_ATTENTION_ARGS = {"additive": (), "gated": ("w_gate", "b_gate"),
+                   "weight_gated": ("w_step", "b_step")}
+
+
+def _attention_inputs(kind, Q, value_proj, B=3, T=4, D=3, A=2, Dv=2):
+    shapes = {"h": (B, T, D), "w_proj": (A, D), "b_proj": (A,), "query": (Q, A),
+              "w_gate": (A, D), "b_gate": (A,), "w_step": (Q, D), "b_step": (Q,),
+              "w_value": (Dv, D), "b_value": (Dv,)}
+    names = ["h", "w_proj", "b_proj", "query", *_ATTENTION_ARGS[kind]]
+    if value_proj:
+        names += ["w_value", "b_value"]
+    return lambda rng: [rng.uniform(-1.5, 1.5, shapes[n]) for n in names]
+
+
+def _attention(kind, value_proj):
+    names = list(_ATTENTION_ARGS[kind]) + (["w_value", "b_value"] if value_proj else [])
+
+    def pool(h, w_proj, b_proj, query, *rest):
+        return attention_pool(h, w_proj, b_proj, query, kind=kind, mask=_MASK,
+                              **dict(zip(names, rest)))
+    return pool
+
+
 CASES: list[Case] = [
     Case("add", ops.add, _pair((2, 3), (3,))),
     Case("sub", ops.sub, _pair((2, 1), (1, 3))),
@@ -121,4 +147,10 @@ CASES: list[Case] = [
          lambda *a: lstm_layer(*a, lengths=_LENGTHS, reverse=True), _lstm_layer_inputs()),
     Case("lstm_layer (proj_size=2)", lstm_layer, _lstm_layer_inputs(P=2)),
     Case("lstm (2 layers, bidirectional, lengths)", _lstm_stack, _lstm_stack_inputs),
+    Case("attention_pool (additive, mask, Q=2)", _attention("additive", False),
+         _attention_inputs("additive", 2, False)),
+    Case("attention_pool (gated, mask, Q=3, value_proj)", _attention("gated", True),
+         _attention_inputs("gated", 3, True)),
+    Case("attention_pool (weight_gated, mask, Q=2, value_proj)",
+         _attention("weight_gated", True), _attention_inputs("weight_gated", 2, True)),
 ]

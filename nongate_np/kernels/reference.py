@@ -165,3 +165,191 @@ def lstm_backward(cache, dy, dh_n, dc_n):
         m = gates[:, :, 3 * H:] * tcs                                  # m_t = o ⊙ tanh c_t (L4)
         dw_hr = dh_seq.reshape(T * B, -1).T @ m.reshape(T * B, H)      # L8
     return dx, dh, dc, dw_ih, dw_hh, db, dw_hr
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention pooling over time (docs/math.md A1-A17)
+# ---------------------------------------------------------------------------------------------
+
+ATTENTION_KINDS = ("additive", "gated", "weight_gated")
+
+
+def _affine(x2: np.ndarray, w: np.ndarray, b) -> np.ndarray:
+    """x2 wᵀ + b for all rows of x2 at once (b may be None)."""
+    y = x2 @ w.T
+    return y if b is None else y + b
+
+
+def _rows_to_bqt(x2: np.ndarray, B: int, T: int) -> np.ndarray:
+    """(B·T, Q) row-major per (b, t) -> (B, Q, T), the layout of scores and weights."""
+    return x2.reshape(B, T, -1).transpose(0, 2, 1)
+
+
+def _bqt_to_rows(x: np.ndarray) -> np.ndarray:
+    """(B, Q, T) -> (B·T, Q), the inverse of ``_rows_to_bqt``."""
+    B, Q, T = x.shape
+    return x.transpose(0, 2, 1).reshape(B * T, Q)
+
+
+def attention_scores(h, w_proj, b_proj, w_gate, b_gate, query):
+    """Scores e (B, Q, T) of every step for every query (A1, A2).
+
+    Shapes: h (B, T, D); w_proj, w_gate (A, D); b_proj, b_gate (A,) or None; query (Q, A).
+    ``w_gate`` None is the additive kind (A1), otherwise the gated kind (A2).
+    Returns e and the activations the backward needs: r = tanh(h Vᵀ + b_V) (B·T, A) and
+    s = σ(h Uᵀ + b_U) (B·T, A) or None.
+    """
+    B, T, D = h.shape
+    h2 = h.reshape(B * T, D)
+    r = np.tanh(_affine(h2, w_proj, b_proj))                           # A1
+    s = None if w_gate is None else sigmoid(_affine(h2, w_gate, b_gate))  # A2
+    u = r if s is None else r * s
+    e = _rows_to_bqt(u @ query.T, B, T)                                # A1: e = w_qᵀ u_t
+    return e, r, s
+
+
+def masked_softmax(e: np.ndarray, mask) -> np.ndarray:
+    """α = m e^{e − M} / Σ_t m e^{e − M} over the last axis; zero on a row without a valid
+    step (A3). e (B, Q, T); mask (B, T) booleans or None (every step valid)."""
+    if mask is None:
+        return softmax(e, axis=-1)
+    valid = mask[:, None, :]                                           # (B, 1, T)
+    any_valid = np.any(valid, axis=-1, keepdims=True)
+    M = np.max(np.where(valid, e.real, -np.inf), axis=-1, keepdims=True, initial=-np.inf)
+    M = np.where(any_valid, M, 0)          # NOTE: an all-masked row has no max; any shift will do
+    # NOTE: masked scores are replaced before exp, so a huge padded score cannot overflow
+    p = np.where(valid, np.exp(np.where(valid, e - M, 0)), 0)
+    S = np.sum(p, axis=-1, keepdims=True)
+    return p / np.where(any_valid, S, 1)   # NOTE: S ≥ 1 on rows with a valid step; 0/1 else
+
+
+def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
+                      w_value, b_value, kind, keep_cache):
+    """Forward of attention pooling over time, all kinds (A1-A5).
+
+    Shapes: h (B, T, D); mask (B, T) booleans or None; w_proj (A, D), b_proj (A,);
+    w_gate (A, D), b_gate (A,) (``kind="gated"``, else ignored); query (Q, A);
+    w_step (Q, D), b_step (Q,) (``kind="weight_gated"``, else ignored); w_value (D', D),
+    b_value (D',) or None (no value projection: v = h, D' = D). Biases may be None.
+
+    Returns pooled (B, Q, D'), the weights ω (B, Q, T) and, when ``keep_cache``, what the
+    backward needs (A15): r (B·T, A), s (B·T, A) or None, α (B, Q, T), γ (B, Q, T) or None,
+    v (B, T, D'); the input, mask and parameters are referenced, not copied.
+    """
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"attention_forward: unknown kind {kind!r}; expected one of "
+                         f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
+    B, T, D = h.shape
+    h2 = h.reshape(B * T, D)
+    gated = kind == "gated"
+    e, r, s = attention_scores(h, w_proj, b_proj, w_gate if gated else None,
+                               b_gate if gated else None, query)
+    alpha = masked_softmax(e, mask)                                    # A3
+    gamma = None
+    if kind == "weight_gated":
+        gamma = _rows_to_bqt(sigmoid(_affine(h2, w_step, b_step)), B, T)  # A4
+        weights = gamma * alpha
+    else:
+        weights = alpha
+    v = h if w_value is None else _affine(h2, w_value, b_value).reshape(B, T, -1)  # A5
+    pooled = weights @ v                                               # A5: (Q×T)(T×D') per b
+    # NOTE: both outputs take the dtype of all inputs, even one that does not depend on
+    # them (the weights on w_value): a complex step in any input gives complex outputs
+    used = [h, w_proj, b_proj, query, w_value, b_value]
+    if gated:
+        used += [w_gate, b_gate]
+    if gamma is not None:
+        used += [w_step, b_step]
+    dtype = np.result_type(*(a for a in used if a is not None))
+    pooled, weights = pooled.astype(dtype, copy=False), weights.astype(dtype, copy=False)
+    cache = None
+    if keep_cache:
+        cache = (h, mask, w_proj, w_gate if gated else None, query,
+                 w_step if gamma is not None else None, w_value, r, s, alpha, gamma, v)
+    return pooled, weights, cache
+
+
+def attention_backward(cache, dpooled, dweights):
+    """Backward of attention pooling (A6-A14), given the adjoints of both outputs.
+
+    dpooled (B, Q, D'), dweights (B, Q, T). Returns dh (B, T, D), dw_proj (A, D),
+    db_proj (A,), dw_gate (A, D), db_gate (A,), dquery (Q, A), dw_step (Q, D),
+    db_step (Q,), dw_value (D', D), db_value (D',); None for what the kind does not have.
+    """
+    h, mask, w_proj, w_gate, query, w_step, w_value, r, s, alpha, gamma, v = cache
+    B, T, D = h.shape
+    h2 = h.reshape(B * T, D)
+    weights = alpha if gamma is None else gamma * alpha
+    domega = dweights + dpooled @ v.transpose(0, 2, 1)                 # A6: dω
+    dv = weights.transpose(0, 2, 1) @ dpooled                          # A6: (B, T, D')
+    if gamma is None:
+        dalpha = domega
+    else:
+        dalpha = domega * gamma                                        # A7
+        dy_step = _bqt_to_rows(domega * alpha * gamma * (1 - gamma))   # A7: (B·T, Q)
+    de = alpha * (dalpha - np.sum(alpha * dalpha, axis=-1, keepdims=True))  # A8
+    dE = _bqt_to_rows(de)                                              # (B·T, Q)
+    u = r if s is None else r * s
+    du = dE @ query                                                    # A9
+    dquery = dE.T @ u
+    if s is None:
+        dz = du * (1 - r * r)                                          # A10
+    else:
+        dz = du * s * (1 - r * r)                                      # A11
+        dy_gate = du * r * s * (1 - s)
+    dh2 = dz @ w_proj                                                  # A13
+    dw_proj, db_proj = dz.T @ h2, dz.sum(axis=0)
+    dw_gate = db_gate = dw_step = db_step = dw_value = db_value = None
+    if s is not None:
+        dh2 = dh2 + dy_gate @ w_gate
+        dw_gate, db_gate = dy_gate.T @ h2, dy_gate.sum(axis=0)
+    if gamma is not None:
+        dh2 = dh2 + dy_step @ w_step
+        dw_step, db_step = dy_step.T @ h2, dy_step.sum(axis=0)
+    dv2 = dv.reshape(B * T, -1)
+    if w_value is None:
+        dh2 = dh2 + dv2                                                # A12: v = h
+    else:
+        dh2 = dh2 + dv2 @ w_value                                      # A12
+        dw_value, db_value = dv2.T @ h2, dv2.sum(axis=0)
+    return (dh2.reshape(B, T, D), dw_proj, db_proj, dw_gate, db_gate, dquery, dw_step,
+            db_step, dw_value, db_value)
+
+
+def online_pool_init(B: int, Q: int, Dv: int, dtype=np.float64):
+    """The empty online-pooling state (A16): running max μ = −∞ (B, Q), running denominator
+    l = 0 (B, Q) and running numerator n = 0 (B, Q, D')."""
+    return (np.full((B, Q), -np.inf), np.zeros((B, Q), dtype), np.zeros((B, Q, Dv), dtype))
+
+
+def online_pool_update(state, scores, values, mask, gate=None):
+    """Fold a chunk of steps into the online-pooling state (A16); forward only, no grad.
+
+    state from ``online_pool_init`` or a previous update (None: start empty); scores
+    (B, Q, t); values v (B, t, D'); mask (B, t) booleans or None; gate γ (B, Q, t), the
+    step gate of the weight-gated kind, or None. Returns the new state (μ, l, n).
+    """
+    B, Q, _ = scores.shape
+    if state is None:
+        dtype = np.result_type(scores, values, *(() if gate is None else (gate,)))
+        state = online_pool_init(B, Q, values.shape[-1], dtype)
+    run_max, run_sum, run_vec = state
+    valid = np.ones(scores.shape, bool) if mask is None else \
+        np.broadcast_to(mask[:, None, :], scores.shape)
+    chunk_max = np.max(np.where(valid, scores.real, -np.inf), axis=-1, initial=-np.inf)
+    new_max = np.maximum(run_max, chunk_max)                           # A16: μ'
+    shift = np.where(np.isfinite(new_max), new_max, 0)
+    # NOTE: c = e^{μ − μ'}; μ = −∞ (nothing seen) gives e^{−∞} = 0, never ∞ − ∞
+    c = np.exp(np.where(np.isfinite(run_max), run_max - shift, -np.inf))
+    p = np.where(valid, np.exp(np.where(valid, scores - shift[..., None], 0)), 0)
+    weighted = p if gate is None else gate * p
+    return (new_max, c * run_sum + p.sum(axis=-1),                     # A16: l'
+            c[..., None] * run_vec + weighted @ values)                # A16: n'
+
+
+def online_pool_result(state):
+    """The pooled vectors (B, Q, D') from an online-pooling state: n / l, or 0 for a
+    sequence without a valid step so far (A17)."""
+    run_max, run_sum, run_vec = state
+    seen = np.isfinite(run_max)
+    return np.where(seen[..., None], run_vec / np.where(seen, run_sum, 1)[..., None], 0)

@@ -15,7 +15,7 @@ import warnings
 __all__ = ["REQUIRED", "BackendUnavailable", "backend", "set_global_backend",
            "get_backend", "available_backends", "kernels"]
 
-REQUIRED = ("lstm_forward", "lstm_backward")
+REQUIRED = ("lstm_forward", "lstm_backward", "attention_forward", "attention_backward")
 
 _BACKENDS = {"numpy": "nongate_np.kernels.reference",
              "numba": "nongate_np.kernels.cpu",
@@ -47,7 +47,8 @@ def _load(name: str):
                                  f"{_INSTALL_HINT.get(name, err)} ({err})") from err
     missing = [f for f in REQUIRED if not hasattr(module, f)]
     if missing:
-        raise BackendUnavailable(f"backend {name!r} lacks kernels {missing}")
+        raise BackendUnavailable(f"backend {name!r} is unavailable: it lacks the kernels "
+                                 f"{missing} (not written yet)")
     return module
 
 

@@ -8,9 +8,10 @@ torch_model.state_dict().items()}`` loads unchanged).
 from . import init
 from .containers import ModuleList, Sequential
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .attention import AttentionPooling
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
-           "Dropout", "LSTM", "Sequential", "ModuleList", "ReLU", "Tanh", "Sigmoid", "Identity",
-           "init"]
+           "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ReLU", "Tanh",
+           "Sigmoid", "Identity", "init"]

@@ -1,0 +1,181 @@
+"""``nn.AttentionPooling``: pool a sequence of vectors with Q queries on the fused op."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops.attention import ATTENTION_KINDS, attention_pool, lengths_to_mask
+from ..tensor import Tensor, as_array
+from . import init
+from .layers import Linear, _count
+from .module import Module, Parameter, float_dtype, register_savable
+
+__all__ = ["AttentionPooling"]
+
+
+@register_savable
+class AttentionPooling(Module):
+    """Attention pooling over time: additive, gated (Ilse et al. 2018) or weight-gated.
+
+    Parameters
+    ----------
+    input_size : int
+        D, the features of each step.
+    attn_size : int
+        A, the size of the attention space u_t.
+    kind : {"additive", "gated", "weight_gated"}, default "gated"
+        additive: u_t = tanh(V h_t + b_V); gated: u_t = tanh(V h_t + b_V) ⊙ σ(U h_t + b_U);
+        weight_gated scores like additive and multiplies each softmax weight by a step gate
+        σ(g_qᵀ h_t + b_g), so its weights need not sum to one.
+    num_queries : int, default 1
+        Q queries pool at once, sharing V (and U); e_{q,t} = w_qᵀ u_t.
+    value_proj : bool, default False
+        Pool v_t = W_v h_t + b_v instead of h_t.
+    value_size : int, optional
+        D', the size of v_t with a value projection (default D).
+    dtype : floating dtype, default np.float32
+
+    Parameters (names fixed, so weights can be exchanged): ``proj.weight`` (A, D) and
+    ``proj.bias`` (A) for V, b_V; ``gate.weight`` (A, D), ``gate.bias`` (A) for U, b_U
+    (gated); ``query`` (Q, A); ``step_gate.weight`` (Q, D), ``step_gate.bias`` (Q)
+    (weight_gated); ``value.weight`` (D', D), ``value.bias`` (D') (value_proj). The Linear
+    submodules are initialised as torch's Linear, ``query`` U(-1/√A, 1/√A). Their own
+    ``forward`` is not used: the fused op takes their weights.
+
+    Forward: ``pool(h, mask=None, lengths=None) -> (pooled (B, Q, D'), weights (B, Q, T))``
+    with h (B, T, D), mask (B, T) booleans (True = a real step) or lengths (B,). A sequence
+    without a valid step pools to zeros with zero weights and zero gradient.
+    The math: docs/math.md A1-A15; the whole pooling is one fused autograd node.
+    """
+
+    def __init__(self, input_size: int, attn_size: int, kind: str = "gated",
+                 num_queries: int = 1, value_proj: bool = False, value_size: int | None = None,
+                 dtype=np.float32):
+        super().__init__()
+        where = "AttentionPooling"
+        self.input_size = _count(input_size, "input_size", where, 1)
+        self.attn_size = _count(attn_size, "attn_size", where, 1)
+        self.num_queries = _count(num_queries, "num_queries", where, 1)
+        if kind not in ATTENTION_KINDS:
+            raise ValueError(f"{where}: unknown kind {kind!r}; expected one of "
+                             f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
+        self.kind, self.value_proj = kind, bool(value_proj)
+        if value_size is not None:
+            value_size = _count(value_size, "value_size", where, 1)
+            if not self.value_proj and value_size != self.input_size:
+                raise ValueError(f"{where}: value_size={value_size} needs value_proj=True "
+                                 f"(without a value projection the pooled size is "
+                                 f"input_size={self.input_size})")
+        self.value_size = value_size if value_size is not None else self.input_size
+        dt = float_dtype(dtype, where)
+        D, A, Q = self.input_size, self.attn_size, self.num_queries
+        self.proj = Linear(D, A, dtype=dt)
+        if kind == "gated":
+            self.gate = Linear(D, A, dtype=dt)
+        self.query = Parameter(np.empty((Q, A), dt))
+        if kind == "weight_gated":
+            self.step_gate = Linear(D, Q, dtype=dt)
+        if self.value_proj:
+            self.value = Linear(D, self.value_size, dtype=dt)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Linear submodules as torch's Linear (U(-1/√D, 1/√D)); query U(-1/√A, 1/√A)."""
+        self.proj.reset_parameters()
+        if self.kind == "gated":
+            self.gate.reset_parameters()
+        k = 1.0 / math.sqrt(self.attn_size)
+        init.uniform_(self.query, -k, k)
+        if self.kind == "weight_gated":
+            self.step_gate.reset_parameters()
+        if self.value_proj:
+            self.value.reset_parameters()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (follows ``to()``)."""
+        return self.proj.weight.dtype
+
+    @property
+    def output_size(self) -> int:
+        """D', the size of each pooled vector."""
+        return self.value_size
+
+    def forward(self, h, mask=None, lengths=None) -> tuple[Tensor, Tensor]:
+        h = self._check_input(h)
+        B, T, _ = h.shape
+        mask = self._check_mask(mask, lengths, B, T)
+        gated, weight_gated = self.kind == "gated", self.kind == "weight_gated"
+        return attention_pool(
+            h, self.proj.weight, self.proj.bias, self.query, kind=self.kind,
+            w_gate=self.gate.weight if gated else None,
+            b_gate=self.gate.bias if gated else None,
+            w_step=self.step_gate.weight if weight_gated else None,
+            b_step=self.step_gate.bias if weight_gated else None,
+            w_value=self.value.weight if self.value_proj else None,
+            b_value=self.value.bias if self.value_proj else None, mask=mask)
+
+    # -- validation: every error names the argument, what was expected and what was given ----
+    def _check_input(self, h) -> Tensor:
+        data = h.data if isinstance(h, Tensor) else as_array(h, what="AttentionPooling: h")
+        if data.dtype.kind != "f":
+            raise TypeError(f"AttentionPooling: h must be floating point ({self.dtype}), got "
+                            f"dtype {data.dtype}; convert it, e.g. h.astype(np.{self.dtype})")
+        if data.dtype != self.dtype:
+            raise TypeError(f"AttentionPooling: h is {data.dtype} but the module's parameters "
+                            f"are {self.dtype}; convert the input or the module "
+                            f"(pool.to(np.{data.dtype}))")
+        if data.ndim != 3:
+            raise ValueError(f"AttentionPooling: h must be 3-D (B, T, D), got {data.ndim}-D "
+                             f"shape {data.shape}")
+        if data.shape[-1] != self.input_size:
+            raise ValueError(f"AttentionPooling: h has {data.shape[-1]} features (shape "
+                             f"{data.shape}), expected input_size={self.input_size}")
+        return h if isinstance(h, Tensor) else Tensor(data)
+
+    @staticmethod
+    def _check_mask(mask, lengths, B: int, T: int):
+        if mask is not None and lengths is not None:
+            raise ValueError("AttentionPooling: give mask or lengths, not both")
+        if lengths is not None:
+            arr = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
+                           what="AttentionPooling: lengths")
+            if arr.dtype.kind not in "iu":
+                raise TypeError(f"AttentionPooling: lengths must be integers, got dtype "
+                                f"{arr.dtype}")
+            if arr.shape != (B,):
+                raise ValueError(f"AttentionPooling: lengths has shape {arr.shape}, expected "
+                                 f"(B,) = ({B},), one length per sequence in the batch")
+            if arr.size and (arr.min() < 0 or arr.max() > T):
+                bad = arr[(arr < 0) | (arr > T)][0]
+                raise ValueError(f"AttentionPooling: lengths must lie in [0, T] = [0, {T}], "
+                                 f"got {bad}")
+            return lengths_to_mask(arr, T)
+        if mask is None:
+            return None
+        arr = as_array(mask.data if isinstance(mask, Tensor) else mask,
+                       what="AttentionPooling: mask")
+        if arr.dtype != np.bool_:
+            raise TypeError(f"AttentionPooling: mask must be boolean (True = a real step), got "
+                            f"dtype {arr.dtype}; use e.g. mask.astype(bool) or lengths=")
+        if arr.shape != (B, T):
+            raise ValueError(f"AttentionPooling: mask has shape {arr.shape}, expected (B, T) = "
+                             f"{(B, T)} from h")
+        return arr
+
+    def config(self) -> dict:
+        """The constructor's arguments (JSON-ready), for saving the module without pickle."""
+        return {"input_size": self.input_size, "attn_size": self.attn_size, "kind": self.kind,
+                "num_queries": self.num_queries, "value_proj": self.value_proj,
+                "value_size": self.value_size if self.value_proj else None,
+                "dtype": str(self.dtype)}
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.attn_size}, kind={self.kind!r}"
+        if self.num_queries != 1:
+            s += f", num_queries={self.num_queries}"
+        if self.value_proj:
+            s += f", value_proj=True, value_size={self.value_size}"
+        return s

@@ -1,0 +1,124 @@
+"""The fused attention-pooling op: one autograd node pools a whole batch of sequences."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ..kernels.reference import ATTENTION_KINDS
+from ..kernels.registry import kernels
+from ..tensor import Tensor, as_array
+
+__all__ = ["AttentionPool", "attention_pool", "lengths_to_mask", "ATTENTION_KINDS"]
+
+
+class AttentionPool(Function):
+    """Attention pooling over time with Q queries, masked softmax, three kinds.
+
+    Shapes: h (B, T, D); w_proj (A, D), b_proj (A,); w_gate (A, D), b_gate (A,) (gated);
+    query (Q, A); w_step (Q, D), b_step (Q,) (weight_gated); w_value (D', D), b_value (D',)
+    (value projection; without it D' = D); mask (B, T) booleans or None; biases may be None.
+    Returns pooled (B, Q, D') and weights ω (B, Q, T); both are differentiable.
+
+    Forward  docs/math.md A1-A5:  u_t = tanh(V h_t + b_V) [⊙ σ(U h_t + b_U) gated];
+             e_{q,t} = w_qᵀ u_t;  α = masked softmax over t (A3);
+             ω = σ(g_qᵀ h_t + b_G) ⊙ α (weight_gated) or α;  pooled_q = Σ_t ω_{q,t} v_t
+    Backward docs/math.md A6-A14: the masked-softmax Jacobian (A8), the tanh and gate terms
+             (A10, A11), the step gate's product rule (A7); every parameter gradient and dh
+             are GEMMs over all B·T rows (A13). Padded steps and all-masked rows get zero.
+    Saved (A15): r = tanh(Z) (B·T·A values), s = σ(Y) (B·T·A, gated only), α (B·Q·T),
+    γ (B·Q·T, weight_gated only), v (B·T·D', value projection only); h, the mask and the
+    parameters are referenced, and without step gate the returned weights are α itself.
+    """
+
+    @staticmethod
+    def forward(ctx, h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value,
+                b_value, mask, kind):
+        ctx.kernels = kernels()     # NOTE: backward must use the backend that made the cache
+        pooled, weights, ctx.cache = ctx.kernels.attention_forward(
+            h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_value,
+            kind, any(ctx.needs_grad))
+        return pooled, weights
+
+    @staticmethod
+    def backward(ctx, dpooled, dweights):
+        grads = ctx.kernels.attention_backward(ctx.cache, dpooled, dweights)
+        dh, dw_proj, db_proj, dw_gate, db_gate, dquery, dw_step, db_step, dw_value, \
+            db_value = grads
+        return tuple(g if n else None for g, n in zip(
+            (dh, dw_proj, db_proj, dw_gate, db_gate, dquery, dw_step, db_step, dw_value,
+             db_value, None, None), ctx.needs_grad))
+
+
+def lengths_to_mask(lengths, T: int) -> np.ndarray:
+    """mask[b, t] = t < lengths[b]: (B, T) booleans from (B,) lengths."""
+    return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+
+def _shape(x):
+    return None if x is None else tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+
+
+def _check(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_value,
+           kind) -> None:
+    """Shape checks; every error names the argument, the expected and the given shape."""
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"attention_pool: unknown kind {kind!r}; expected one of "
+                         f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
+    hs = _shape(h)
+    if len(hs) != 3:
+        raise ValueError(f"attention_pool: h must be 3-D (B, T, D), got shape {hs}")
+    B, T, D = hs
+    A = _shape(w_proj)[0] if len(_shape(w_proj)) == 2 else -1
+    Q = _shape(query)[0] if len(_shape(query)) == 2 else -1
+    expected = {"w_proj": (A, D), "b_proj": (A,), "query": (Q, A)}
+    if kind == "gated":
+        if w_gate is None:
+            raise ValueError("attention_pool: kind='gated' needs w_gate (A, D) and b_gate (A,)")
+        expected.update(w_gate=(A, D), b_gate=(A,))
+    if kind == "weight_gated":
+        if w_step is None:
+            raise ValueError("attention_pool: kind='weight_gated' needs w_step (Q, D) and "
+                             "b_step (Q,)")
+        expected.update(w_step=(Q, D), b_step=(Q,))
+    if w_value is not None:
+        Dv = _shape(w_value)[0] if len(_shape(w_value)) == 2 else -1
+        expected.update(w_value=(Dv, D), b_value=(Dv,))
+    given = dict(w_proj=w_proj, b_proj=b_proj, w_gate=w_gate, b_gate=b_gate, query=query,
+                 w_step=w_step, b_step=b_step, w_value=w_value, b_value=b_value)
+    for name, want in expected.items():
+        got = _shape(given[name])
+        if got is not None and got != want:
+            raise ValueError(f"attention_pool: {name} has shape {got}, expected {want} "
+                             f"(B={B}, T={T}, D={D}, A={A}, Q={Q})")
+
+
+def attention_pool(h, w_proj, b_proj, query, *, kind: str = "gated", w_gate=None,
+                   b_gate=None, w_step=None, b_step=None, w_value=None, b_value=None,
+                   mask=None, lengths=None) -> tuple[Tensor, Tensor]:
+    """Pool (B, T, D) sequences into (B, Q, D') vectors; see :class:`AttentionPool`.
+
+    Arguments are Tensors (or arrays, taken as constants). ``mask`` (B, T) booleans or
+    ``lengths`` (B,) ints (not both) mark the valid steps. Returns (pooled, weights).
+    ``nn.AttentionPooling`` validates its input more thoroughly and names the argument.
+    """
+    _check(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_value, kind)
+    B, T, _ = _shape(h)
+    if mask is not None and lengths is not None:
+        raise ValueError("attention_pool: give mask or lengths, not both")
+    if lengths is not None:
+        mask = lengths_to_mask(as_array(lengths, what="attention_pool: lengths"), T)
+    if mask is not None:
+        mask = as_array(mask.data if isinstance(mask, Tensor) else mask,
+                        what="attention_pool: mask")
+        if mask.dtype != np.bool_ or mask.shape != (B, T):
+            raise ValueError(f"attention_pool: mask must be booleans of shape (B, T) = "
+                             f"{(B, T)}, got {mask.dtype} {mask.shape}")
+    if kind != "gated":
+        w_gate = b_gate = None
+    if kind != "weight_gated":
+        w_step = b_step = None
+    if w_value is None:
+        b_value = None
+    return AttentionPool.apply(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
+                               w_value, b_value, mask, kind)
