@@ -49,6 +49,18 @@ def _gradcheck(args) -> int:
     return 1 if failures else 0
 
 
+def _train(args) -> int:
+    from .train import TrainConfig, summary, train_multitask
+
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, n_train=args.n_train,
+                      n_val=args.n_val, attention=args.attention,
+                      loss_weighting=args.loss_weighting, hidden_size=args.hidden_size)
+    metrics = train_multitask(cfg, args.out, quiet=args.quiet)
+    print(summary(metrics))
+    print(f"metrics: {args.out}/metrics.jsonl  checkpoint: {args.out}/model.npz")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nongate-np", description=__doc__)
     parser.add_argument("--version", action="version", version=f"nongate_np {__version__}")
@@ -63,6 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-v", "--verbose", action="store_true", help="print the full report of "
                                                                  "each failure")
     g.set_defaults(run=_gradcheck)
+
+    t = sub.add_parser("train", help="train a model on a synthetic problem")
+    t.add_argument("problem", choices=["multitask"],
+                   help="multitask: two classification tasks whose answers sit at different "
+                        "time steps, one attention query per task")
+    t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--out", default="runs/multitask", help="directory for metrics.jsonl and "
+                                                           "model.npz")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--n-train", type=int, default=1500)
+    t.add_argument("--n-val", type=int, default=300)
+    t.add_argument("--hidden-size", type=int, default=32)
+    t.add_argument("--attention", choices=["additive", "gated", "weight_gated"],
+                   default="gated")
+    t.add_argument("--loss-weighting", choices=["fixed", "uncertainty"], default="fixed")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(run=_train)
     return parser
 
 

@@ -1,0 +1,219 @@
+"""``MultiTaskSequenceModel``: one shared LSTM encoder, one attention query per task, one head
+per task (the seed's "non-gated attention for representation and multi-task learning")."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import ops
+from ..autograd import no_grad
+from ..tensor import Tensor, as_array
+from .attention import AttentionPooling
+from .containers import ModuleList
+from .layers import Embedding, Linear
+from .lstm import LSTM
+from .module import Module, Parameter, float_dtype, register_savable
+
+__all__ = ["MultiTaskSequenceModel", "TASK_KINDS"]
+
+TASK_KINDS = ("classification", "regression", "tagging")
+POOLED_KINDS = ("classification", "regression")     # sequence-level: read a pooled vector
+
+
+def _check_tasks(tasks) -> list[dict]:
+    if not isinstance(tasks, (list, tuple)) or not tasks:
+        raise ValueError("MultiTaskSequenceModel: tasks must be a non-empty list of dicts such "
+                         "as {'name': 'topic', 'kind': 'classification', 'num_classes': 4}")
+    checked, names = [], set()
+    for k, task in enumerate(tasks):
+        if not isinstance(task, dict) or "name" not in task or "kind" not in task:
+            raise ValueError(f"MultiTaskSequenceModel: task {k} must be a dict with 'name' and "
+                             f"'kind', got {task!r}")
+        name, kind = task["name"], task["kind"]
+        if kind not in TASK_KINDS:
+            raise ValueError(f"MultiTaskSequenceModel: task {name!r} has kind {kind!r}; expected "
+                             f"one of {TASK_KINDS}")
+        if name in names:
+            raise ValueError(f"MultiTaskSequenceModel: task name {name!r} appears twice")
+        names.add(name)
+        size_key = "output_size" if kind == "regression" else "num_classes"
+        size = task.get(size_key, 1 if kind == "regression" else None)
+        if not isinstance(size, numbers.Integral) or size < 1:
+            raise ValueError(f"MultiTaskSequenceModel: task {name!r} ({kind}) needs "
+                             f"{size_key} >= 1, got {size!r}")
+        weight = task.get("weight", 1.0)
+        checked.append({"name": name, "kind": kind, size_key: int(size),
+                        "weight": float(weight)})
+    return checked
+
+
+@register_savable
+class MultiTaskSequenceModel(Module):
+    """Shared encoder, per-task attention pooling and heads, and the multi-task loss.
+
+    Parameters
+    ----------
+    tasks : list of dict
+        ``{"name", "kind", "num_classes" | "output_size", "weight"}``; kind is
+        "classification" (one class per sequence), "regression" (``output_size`` values per
+        sequence) or "tagging" (one class per step, read from the LSTM outputs directly).
+        ``weight`` is the fixed loss weight (default 1).
+    vocab_size : int, optional
+        Token-id input (B, T) through an ``Embedding`` (id ``padding_idx`` is padding).
+    input_size : int, optional
+        Feature input (B, T, input_size) through a ``Linear``. Give exactly one of the two.
+    embed_size, hidden_size, num_layers, bidirectional, dropout
+        The input layer's width and the LSTM's settings (batch-first).
+    attn_size, attention, value_proj
+        The attention pooling: one query per sequence-level task, sharing V (and U);
+        ``attention`` is "additive" (non-gated), "gated" or "weight_gated".
+    loss_weighting : "fixed" or "uncertainty"
+        "uncertainty" learns one log-variance s_k per task (Kendall, Gal, Cipolla 2018):
+        L = Σ_k c_k exp(-s_k) L_k + s_k / 2, with c_k = 1 for classification and tagging
+        and 1/2 for regression.
+    """
+
+    def __init__(self, tasks, *, vocab_size: int | None = None, input_size: int | None = None,
+                 embed_size: int = 32, hidden_size: int = 64, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, attn_size: int = 32,
+                 attention: str = "gated", value_proj: bool = False,
+                 loss_weighting: str = "fixed", padding_idx: int | None = 0,
+                 dtype=np.float32):
+        super().__init__()
+        self.tasks = _check_tasks(tasks)
+        if (vocab_size is None) == (input_size is None):
+            raise ValueError("MultiTaskSequenceModel: give exactly one of vocab_size (token-id "
+                             "input) and input_size (feature input)")
+        if loss_weighting not in ("fixed", "uncertainty"):
+            raise ValueError(f"MultiTaskSequenceModel: loss_weighting must be 'fixed' or "
+                             f"'uncertainty', got {loss_weighting!r}")
+        dt = float_dtype(dtype, "MultiTaskSequenceModel")
+        self._config = dict(tasks=self.tasks, vocab_size=vocab_size, input_size=input_size,
+                            embed_size=embed_size, hidden_size=hidden_size,
+                            num_layers=num_layers, bidirectional=bidirectional,
+                            dropout=dropout, attn_size=attn_size, attention=attention,
+                            value_proj=value_proj, loss_weighting=loss_weighting,
+                            padding_idx=padding_idx)
+        self.vocab_size, self.input_size = vocab_size, input_size
+        self.loss_weighting = loss_weighting
+        if vocab_size is not None:
+            self.embed = Embedding(vocab_size, embed_size, padding_idx=padding_idx, dtype=dt)
+        else:
+            self.embed = Linear(input_size, embed_size, dtype=dt)
+        self.lstm = LSTM(embed_size, hidden_size, num_layers=num_layers, batch_first=True,
+                         dropout=dropout, bidirectional=bidirectional, dtype=dt)
+        width = hidden_size * (2 if bidirectional else 1)
+        pooled = [t for t in self.tasks if t["kind"] in POOLED_KINDS]
+        self.pool = AttentionPooling(width, attn_size, kind=attention,
+                                     num_queries=len(pooled), value_proj=value_proj,
+                                     dtype=dt) if pooled else None
+        pooled_width = self.pool.output_size if pooled else width
+        self.heads = ModuleList([
+            Linear(pooled_width if t["kind"] in POOLED_KINDS else width,
+                   t.get("num_classes", t.get("output_size")), dtype=dt)
+            for t in self.tasks])
+        if loss_weighting == "uncertainty":
+            self.log_vars = Parameter(np.zeros(len(self.tasks), dt))
+        else:
+            self.register_parameter("log_vars", None)
+
+    def config(self) -> dict:
+        """The constructor arguments (for ``nongate_np.save``)."""
+        return {**self._config, "dtype": str(self.lstm.dtype)}
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t["name"] for t in self.tasks]
+
+    def _encode_steps(self, x, lengths):
+        """Input layer and LSTM: (B, T, width) outputs and the (B, T) mask."""
+        x = self._check_input(x)
+        B, T = x.shape[:2]
+        lengths = None if lengths is None else np.asarray(lengths)
+        h, _ = self.lstm(self.embed(x), lengths=lengths)
+        mask = None if lengths is None else np.arange(T)[None, :] < lengths[:, None]
+        return h, mask, lengths
+
+    def forward(self, x, lengths=None) -> dict:
+        """Per-task outputs: logits (B, C) for classification, values (B, output_size) for
+        regression, per-step logits (B, T, C) for tagging. Also ``"attention"``: a dict of
+        each sequence-level task's attention weights (B, T)."""
+        h, _, lengths = self._encode_steps(x, lengths)
+        outputs, attention = {}, {}
+        if self.pool is not None:
+            pooled, weights = self.pool(h, lengths=lengths)
+        q = 0
+        for task, head in zip(self.tasks, self.heads):
+            if task["kind"] in POOLED_KINDS:
+                outputs[task["name"]] = head(pooled[:, q])
+                attention[task["name"]] = weights[:, q]
+                q += 1
+            else:
+                outputs[task["name"]] = head(h)
+        outputs["attention"] = attention
+        outputs["lengths"] = lengths
+        return outputs
+
+    def loss(self, outputs: dict, targets: dict):
+        """Weighted sum of the task losses: (total Tensor, {task: float loss}).
+
+        Targets: class ids (B,) for classification, values (B, output_size) or (B,) for
+        regression, class ids (B, T) for tagging (steps past a sequence's length are ignored).
+        """
+        missing = [n for n in self.task_names if n not in targets]
+        if missing:
+            raise KeyError(f"MultiTaskSequenceModel.loss: no targets for tasks {missing}")
+        total, parts = None, {}
+        for k, task in enumerate(self.tasks):
+            out, target = outputs[task["name"]], np.asarray(targets[task["name"]])
+            if task["kind"] == "classification":
+                loss = ops.cross_entropy(out, target)
+            elif task["kind"] == "regression":
+                loss = ops.mse_loss(out, target.reshape(out.shape).astype(out.dtype))
+            else:
+                target = target.copy()
+                if outputs.get("lengths") is not None:
+                    T = target.shape[1]
+                    target[np.arange(T)[None, :] >= outputs["lengths"][:, None]] = -100
+                loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),
+                                         target.reshape(-1))
+            parts[task["name"]] = float(loss.item())
+            if self.log_vars is None:
+                term = loss * task["weight"]
+            else:                                   # Kendall, Gal, Cipolla (2018)
+                s = self.log_vars[k]
+                scale = 0.5 if task["kind"] == "regression" else 1.0
+                term = ops.exp(-s) * loss * scale + s * 0.5
+            total = term if total is None else total + term
+        return total, parts
+
+    def encode(self, x, lengths=None) -> np.ndarray:
+        """The pooled representation of each sequence for each sequence-level task, as an
+        ndarray (B, Q, D') in task order; no graph is built."""
+        if self.pool is None:
+            raise ValueError("encode: the model has no sequence-level task, so no pooling")
+        with no_grad():
+            h, _, lengths = self._encode_steps(x, lengths)
+            pooled, _ = self.pool(h, lengths=lengths)
+        return pooled.data
+
+    def stream(self, batch_size: int = 1):
+        """A :class:`~nongate_np.nn.streaming.StreamingEncoder` over ``batch_size``
+        sequences: feed chunks, read the current embedding (equal to ``encode`` on the
+        steps seen so far)."""
+        from .streaming import StreamingEncoder
+        return StreamingEncoder(self, batch_size)
+
+    def _check_input(self, x):
+        data = x.data if isinstance(x, Tensor) else as_array(x, what="input")
+        if self.vocab_size is not None:
+            if data.dtype.kind not in "iu" or data.ndim != 2:
+                raise TypeError(f"MultiTaskSequenceModel: expected token ids, an integer array "
+                                f"(B, T), got dtype {data.dtype} and shape {data.shape}")
+            return data
+        if data.ndim != 3 or data.shape[-1] != self.input_size:
+            raise ValueError(f"MultiTaskSequenceModel: expected features (B, T, "
+                             f"{self.input_size}), got shape {data.shape}")
+        return x

@@ -1,0 +1,67 @@
+"""Streaming inference: feed a sequence one step or one chunk at a time and read the current
+sequence embedding after each, with O(Q·D') pooling state per sequence (docs/math.md A16).
+
+The LSTM state (h, c) is carried between chunks (a unidirectional LSTM continues exactly,
+L6), and the attention pooling is folded online: a running max of the scores, a running
+Σ e^{e−max} and a running Σ e^{e−max}·v, rescaled whenever the max grows. After the last
+chunk the embedding equals ``model.encode`` on the whole sequence to rounding.
+Inference only: no graph is built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..kernels import reference as ref
+
+__all__ = ["StreamingEncoder"]
+
+
+class StreamingEncoder:
+    """Online encoder for a :class:`MultiTaskSequenceModel` (use ``model.stream(B)``).
+
+    ``update(chunk, lengths=None)`` takes the next steps of B sequences, token ids (B, t)
+    or features (B, t, F), and returns the current embeddings (B, Q, D') in task order.
+    ``lengths`` (B,) says how many of the chunk's t steps are real for each sequence
+    (a sequence that has ended passes 0). ``reset()`` starts new sequences.
+    """
+
+    def __init__(self, model, batch_size: int):
+        if model.lstm.bidirectional:
+            raise ValueError("stream: a bidirectional LSTM reads each sequence backwards from "
+                             "its end, so it cannot run online; use encode() on whole "
+                             "sequences")
+        if model.pool is None:
+            raise ValueError("stream: the model has no sequence-level task, so no pooling")
+        self.model, self.batch_size = model, int(batch_size)
+        self.reset()
+
+    def reset(self) -> None:
+        self.hx = None                 # LSTM (h, c) after the steps seen so far
+        self.state = None              # online-pooling (running max, sum, vector)
+
+    def update(self, chunk, lengths=None) -> np.ndarray:
+        model, pool = self.model, self.model.pool
+        chunk = model._check_input(chunk)
+        B, t = chunk.shape[:2]
+        if B != self.batch_size:
+            raise ValueError(f"stream.update: chunk has batch size {B}, expected "
+                             f"{self.batch_size} (the stream's batch size)")
+        with no_grad():
+            h, self.hx = model.lstm(model.embed(chunk), self.hx, lengths=lengths)
+        h = h.data
+        mask = None if lengths is None else np.arange(t)[None, :] < np.asarray(lengths)[:, None]
+        gated = pool.kind == "gated"
+        e, _, _ = ref.attention_scores(                                    # A1, A2
+            h, pool.proj.weight.data, pool.proj.bias.data,
+            pool.gate.weight.data if gated else None, pool.gate.bias.data if gated else None,
+            pool.query.data)
+        gate = None
+        if pool.kind == "weight_gated":                                    # A4
+            g = h @ pool.step_gate.weight.data.T + pool.step_gate.bias.data
+            gate = ref.sigmoid(g).transpose(0, 2, 1)
+        values = h if not pool.value_proj else h @ pool.value.weight.data.T + \
+            pool.value.bias.data                                           # A5
+        self.state = ref.online_pool_update(self.state, e, values, mask, gate)  # A16
+        return ref.online_pool_result(self.state)                          # A17

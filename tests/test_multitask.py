@@ -1,0 +1,157 @@
+"""The multi-task model, its streaming encoder, and the main training job."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nongate_np as ng
+from nongate_np import cli
+from nongate_np.data import make_two_trigger
+from nongate_np.nn.multitask import MultiTaskSequenceModel
+from nongate_np.train import TrainConfig, evaluate, train_multitask
+
+TASKS = [{"name": "topic", "kind": "classification", "num_classes": 3},
+         {"name": "score", "kind": "regression", "output_size": 2},
+         {"name": "tags", "kind": "tagging", "num_classes": 4}]
+
+
+def small_model(**kw):
+    ng.seed(kw.pop("seed", 0))
+    args = dict(vocab_size=10, embed_size=5, hidden_size=6, attn_size=4, dtype=np.float64)
+    args.update(kw)
+    return MultiTaskSequenceModel(TASKS, **args)
+
+
+@given(kind=st.sampled_from(["additive", "gated", "weight_gated"]), value_proj=st.booleans(),
+       layers=st.integers(1, 2), data=st.data())
+def test_streaming_equals_encode(kind, value_proj, layers, data):
+    m = small_model(attention=kind, value_proj=value_proj, num_layers=layers)
+    B, T = 3, data.draw(st.integers(1, 8))
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    x = rng.integers(1, 10, (B, T))
+    lengths = np.array(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B)))
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, max(T - 1, 1)), max_size=3))))
+    bounds = list(zip([0] + cuts, cuts + [T])) if T > 1 else [(0, T)]
+    stream = m.stream(B)
+    for a, b in bounds:
+        out = stream.update(x[:, a:b], np.clip(lengths - a, 0, b - a))
+    np.testing.assert_allclose(out, m.encode(x, lengths), rtol=1e-12, atol=1e-14)
+
+
+def test_stream_refuses_bidirectional_and_wrong_batch():
+    with pytest.raises(ValueError, match="bidirectional"):
+        small_model(bidirectional=True).stream(2)
+    with pytest.raises(ValueError, match="batch size 3, expected 2"):
+        small_model().stream(2).update(np.ones((3, 4), np.int64))
+
+
+def test_forward_encode_and_outputs():
+    m = small_model()
+    x, lengths = np.random.default_rng(0).integers(1, 10, (4, 7)), np.array([7, 3, 5, 1])
+    out = m(x, lengths=lengths)
+    assert out["topic"].shape == (4, 3) and out["score"].shape == (4, 2)
+    assert out["tags"].shape == (4, 7, 4) and out["attention"]["topic"].shape == (4, 7)
+    w = out["attention"]["score"].data
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    assert np.all(w[np.arange(7)[None, :] >= lengths[:, None]] == 0)
+    emb = m.encode(x, lengths)
+    assert isinstance(emb, np.ndarray) and emb.shape == (4, 2, 6)
+    pooled, _ = m.pool(m.lstm(m.embed(x), lengths=lengths)[0], lengths=lengths)
+    np.testing.assert_allclose(emb, pooled.data, rtol=1e-14)
+
+
+def test_uncertainty_weighting_is_kendalls_formula():
+    m = small_model(loss_weighting="uncertainty")
+    m.log_vars.data[:] = [0.3, -0.2, 0.1]
+    rng = np.random.default_rng(1)
+    x, lengths = rng.integers(1, 10, (4, 6)), np.array([6, 2, 4, 5])
+    targets = {"topic": rng.integers(0, 3, 4), "score": rng.standard_normal((4, 2)),
+               "tags": rng.integers(0, 4, (4, 6))}
+    out = m(x, lengths=lengths)
+    total, parts = m.loss(out, targets)
+    s = m.log_vars.data
+    want = sum(np.exp(-s[k]) * parts[n] * (0.5 if n == "score" else 1.0) + s[k] / 2
+               for k, n in enumerate(["topic", "score", "tags"]))
+    assert total.item() == pytest.approx(want, rel=1e-12)
+    total.backward()
+    np.testing.assert_allclose(m.log_vars.grad, [
+        -np.exp(-s[0]) * parts["topic"] + 0.5, -0.5 * np.exp(-s[1]) * parts["score"] + 0.5,
+        -np.exp(-s[2]) * parts["tags"] + 0.5], rtol=1e-10)
+
+
+def test_tagging_loss_ignores_padding():
+    m = small_model()
+    rng = np.random.default_rng(2)
+    x, lengths = rng.integers(1, 10, (2, 5)), np.array([5, 2])
+    tags = rng.integers(0, 4, (2, 5))
+    out = m(x, lengths=lengths)
+    other = tags.copy()
+    other[1, 2:] = (other[1, 2:] + 1) % 4             # change only padded targets
+    base = {"topic": np.array([0, 1]), "score": np.zeros((2, 2))}
+    assert m.loss(out, {**base, "tags": tags})[1]["tags"] == \
+        m.loss(out, {**base, "tags": other})[1]["tags"]
+
+
+def test_save_load_round_trip_predicts_identically(tmp_path):
+    m = small_model(attention="weight_gated", value_proj=True)
+    x = np.random.default_rng(3).integers(1, 10, (3, 6))
+    ng.save(m, tmp_path / "m.npz")
+    loaded = ng.load(tmp_path / "m.npz").model
+    assert isinstance(loaded, MultiTaskSequenceModel)
+    for name in ("topic", "score", "tags"):
+        np.testing.assert_array_equal(loaded(x)[name].data, m(x)[name].data)
+
+
+def test_task_validation():
+    with pytest.raises(ValueError, match="kind 'ranking'"):
+        MultiTaskSequenceModel([{"name": "a", "kind": "ranking"}], vocab_size=5)
+    with pytest.raises(ValueError, match="appears twice"):
+        MultiTaskSequenceModel([{"name": "a", "kind": "regression"}] * 2, vocab_size=5)
+    with pytest.raises(ValueError, match="num_classes"):
+        MultiTaskSequenceModel([{"name": "a", "kind": "classification"}], vocab_size=5)
+    with pytest.raises(ValueError, match="exactly one of vocab_size"):
+        MultiTaskSequenceModel(TASKS)
+
+
+def test_training_solves_both_tasks_and_attention_finds_each_trigger(tmp_path):
+    metrics = train_multitask(TrainConfig(epochs=6, seed=0), tmp_path, quiet=True)
+    for task in ("A", "B"):
+        assert metrics[f"acc_{task}"] >= 0.95, metrics
+        # each query puts at least 40% of its mass on its own trigger step, under 10% on
+        # the other task's (chance would be about 1/12 on each)
+        assert metrics[f"attn_own_{task}"] >= 0.4, metrics
+        assert metrics[f"attn_other_{task}"] <= 0.1, metrics
+
+
+def test_train_command_writes_metrics_and_a_checkpoint_that_predicts_the_same(tmp_path,
+                                                                            capsys):
+    out = tmp_path / "run"
+    argv = ["train", "multitask", "--epochs", "2", "--n-train", "200", "--n-val", "80",
+            "--out", str(out), "--seed", "3"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr()
+    assert "task A: accuracy" in printed.out and "task B: accuracy" in printed.out
+    assert "epoch 2/2 [" in printed.err                       # the progress bar
+    lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in lines] == [1, 2]
+    ckpt = ng.load(out / "model.npz")
+    assert ckpt.optimizer is not None
+    cfg = TrainConfig(**ckpt.extra["train_config"])
+    data = make_two_trigger(cfg.n_train + cfg.n_val, min_len=cfg.min_len,
+                            max_len=cfg.max_len, num_classes=cfg.num_classes, seed=cfg.seed)
+    again = evaluate(ckpt.model, data.subset(slice(cfg.n_train, None)))
+    for key, value in again.items():
+        assert value == lines[-1][key], key
+
+
+def test_attention_pooling_saves_and_loads(tmp_path):
+    ng.seed(0)
+    pool = ng.nn.AttentionPooling(4, 3, kind="gated", num_queries=2, value_proj=True,
+                                  value_size=5, dtype=np.float64)
+    h = np.random.default_rng(0).standard_normal((2, 6, 4))
+    ng.save(pool, tmp_path / "p.npz")
+    loaded = ng.load(tmp_path / "p.npz").model
+    for a, b in zip(loaded(h, lengths=np.array([6, 2])), pool(h, lengths=np.array([6, 2]))):
+        np.testing.assert_array_equal(a.data, b.data)
