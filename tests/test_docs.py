@@ -8,12 +8,12 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # A citation: "docs/math.md E3", "(E3)", "(E3; ...)", "# E3", and ranges such as "E13-E15".
-CITATION = re.compile(r"(?:math\.md\s+|\(|#\s*)([ELAG])(\d+)(?:-[ELAG]?(\d+))?\b")
+CITATION = re.compile(r"(?:math\.md\s+|\(|#\s*)([ELAGK])(\d+)(?:-[ELAGK]?(\d+))?\b")
 
 
 def _defined_numbers() -> set[str]:
     text = (ROOT / "docs" / "math.md").read_text()
-    return set(re.findall(r"\*\*([ELAG]\d{1,2})[ .*]", text))
+    return set(re.findall(r"\*\*([ELAGK]\d{1,2})[ .*]", text))
 
 
 def _cited_numbers() -> dict[str, set[str]]:

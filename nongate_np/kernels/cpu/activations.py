@@ -1,4 +1,4 @@
-"""Vectorisable exp, sigmoid and tanh for Numba loops (docs/math.md K1-K4).
+"""Vectorisable exp, sigmoid and tanh for Numba loops (docs/math.md K1-K3).
 
 pip's llvmlite has no SVML, so ``np.exp``/``np.tanh`` inside an ``@njit`` loop become one
 libm call per element (exp ≈ 2-4 ns, tanh ≈ 14 ns here). These are branch-free polynomials
