@@ -9,6 +9,7 @@ import numpy as np
 from ..ops.attention import ATTENTION_KINDS, attention_pool, lengths_to_mask
 from ..tensor import Tensor, as_array
 from . import init
+from ._checks import check_features, check_lengths
 from .layers import Linear, _count
 from .module import Module, Parameter, float_dtype, register_savable
 
@@ -119,40 +120,15 @@ class AttentionPooling(Module):
 
     # -- validation: every error names the argument, what was expected and what was given ----
     def _check_input(self, h) -> Tensor:
-        data = h.data if isinstance(h, Tensor) else as_array(h, what="AttentionPooling: h")
-        if data.dtype.kind != "f":
-            raise TypeError(f"AttentionPooling: h must be floating point ({self.dtype}), got "
-                            f"dtype {data.dtype}; convert it, e.g. h.astype(np.{self.dtype})")
-        if data.dtype != self.dtype:
-            raise TypeError(f"AttentionPooling: h is {data.dtype} but the module's parameters "
-                            f"are {self.dtype}; convert the input or the module "
-                            f"(pool.to(np.{data.dtype}))")
-        if data.ndim != 3:
-            raise ValueError(f"AttentionPooling: h must be 3-D (B, T, D), got {data.ndim}-D "
-                             f"shape {data.shape}")
-        if data.shape[-1] != self.input_size:
-            raise ValueError(f"AttentionPooling: h has {data.shape[-1]} features (shape "
-                             f"{data.shape}), expected input_size={self.input_size}")
-        return h if isinstance(h, Tensor) else Tensor(data)
+        return check_features("AttentionPooling", "h", h, self.dtype, self.input_size, (3,),
+                              "3-D (B, T, D)")
 
     @staticmethod
     def _check_mask(mask, lengths, B: int, T: int):
         if mask is not None and lengths is not None:
             raise ValueError("AttentionPooling: give mask or lengths, not both")
         if lengths is not None:
-            arr = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
-                           what="AttentionPooling: lengths")
-            if arr.dtype.kind not in "iu":
-                raise TypeError(f"AttentionPooling: lengths must be integers, got dtype "
-                                f"{arr.dtype}")
-            if arr.shape != (B,):
-                raise ValueError(f"AttentionPooling: lengths has shape {arr.shape}, expected "
-                                 f"(B,) = ({B},), one length per sequence in the batch")
-            if arr.size and (arr.min() < 0 or arr.max() > T):
-                bad = arr[(arr < 0) | (arr > T)][0]
-                raise ValueError(f"AttentionPooling: lengths must lie in [0, T] = [0, {T}], "
-                                 f"got {bad}")
-            return lengths_to_mask(arr, T)
+            return lengths_to_mask(check_lengths("AttentionPooling", lengths, T, B), T)
         if mask is None:
             return None
         arr = as_array(mask.data if isinstance(mask, Tensor) else mask,

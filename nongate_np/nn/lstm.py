@@ -11,6 +11,7 @@ from .. import ops
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
+from ._checks import check_features, check_lengths
 from .layers import _count
 from .module import Module, Parameter, float_dtype, register_savable
 
@@ -115,37 +116,12 @@ class LSTM(Module):
 
     # -- validation: every error names the argument, what was expected and what was given ----
     def _check_input(self, x) -> Tensor:
-        data = x.data if isinstance(x, Tensor) else as_array(x, what="LSTM: input")
-        if data.dtype.kind != "f":
-            raise TypeError(f"LSTM: input must be floating point ({self.dtype}), got dtype "
-                            f"{data.dtype}; convert it, e.g. x.astype(np.{self.dtype})")
-        if data.dtype != self.dtype:
-            raise TypeError(f"LSTM: input is {data.dtype} but the module's parameters are "
-                            f"{self.dtype}; convert the input or the module "
-                            f"(lstm.to(np.{data.dtype}))")
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
-        if data.ndim not in (2, 3):
-            raise ValueError(f"LSTM: input must be 3-D {layout} or 2-D (T, I) unbatched, got "
-                             f"shape {data.shape}")
-        if data.shape[-1] != self.input_size:
-            raise ValueError(f"LSTM: input has {data.shape[-1]} features (shape {data.shape}), "
-                             f"expected input_size={self.input_size}")
-        return x if isinstance(x, Tensor) else Tensor(data)
+        return check_features("LSTM", "input", x, self.dtype, self.input_size, (2, 3),
+                              f"3-D {layout} or 2-D (T, I) unbatched")
 
     def _check_lengths(self, lengths, T: int, B: int):
-        if lengths is None:
-            return None
-        arr = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
-                       what="LSTM: lengths")
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"LSTM: lengths must be integers, got dtype {arr.dtype}")
-        if arr.shape != (B,):
-            raise ValueError(f"LSTM: lengths has shape {arr.shape}, expected (B,) = ({B},), "
-                             "one length per sequence in the batch")
-        if arr.size and (arr.min() < 0 or arr.max() > T):
-            bad = arr[(arr < 0) | (arr > T)][0]
-            raise ValueError(f"LSTM: lengths must lie in [0, T] = [0, {T}], got {bad}")
-        return arr.astype(np.int64)
+        return None if lengths is None else check_lengths("LSTM", lengths, T, B)
 
     def _check_hx(self, hx, B: int, unbatched: bool):
         L = self.num_layers * self.num_directions
