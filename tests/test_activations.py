@@ -10,11 +10,9 @@ import math
 
 import numpy as np
 import pytest
+from numba import njit
 
-pytest.importorskip("numba")
-from numba import njit  # noqa: E402
-
-from nongate_np.kernels.cpu import activations as act  # noqa: E402
+from nongate_np.kernels.cpu import activations as act
 
 
 def _max_rel_error(name, stride, lo_bits=0, hi_bits=2**32):

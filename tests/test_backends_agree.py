@@ -25,7 +25,9 @@ def assert_close(got, want, dtype, what):
 def test_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths):
     T, B, I, H = sizes
     P = data.draw(st.integers(1, H)) if proj else H
-    arr = lambda *s: data.draw(nt.arrays(s, low=-1, high=1)).astype(dtype)  # noqa: E731
+
+    def arr(*shape):
+        return data.draw(nt.arrays(shape, low=-1, high=1)).astype(dtype)
     x, h0, c0 = arr(T, B, I), arr(B, P), arr(B, H)
     w_ih, w_hh, b = arr(4 * H, I), arr(4 * H, P), arr(4 * H)
     w_hr = arr(P, H) if proj else None

@@ -73,7 +73,9 @@ def test_unary(name, data, shape):
 def test_where(data, shapes):
     cond = data.draw(nt.index_arrays(shapes[0], 2)).astype(bool)
     a, b = data.draw(nt.arrays(shapes[1])), data.draw(nt.arrays(shapes[2]))
-    f = lambda x, y: ng.where(cond, x, y)  # noqa: E731
+
+    def f(x, y):
+        return ng.where(cond, x, y)
     assert_gradients(f, [a, b])
     torch = pytest.importorskip("torch")
     assert_matches_torch(f, lambda x, y: torch.where(torch.tensor(cond), x, y), [a, b])

@@ -22,7 +22,9 @@ def shape_and_axis(draw):
 def test_sum_mean(name, data, spec):
     shape, axis, keepdims = spec
     x = data.draw(nt.arrays(shape))
-    ours = lambda t: getattr(ng, name)(t, axis=axis, keepdims=keepdims)  # noqa: E731
+
+    def ours(t):
+        return getattr(ng, name)(t, axis=axis, keepdims=keepdims)
     assert_gradients(ours, [x])
     torch = pytest.importorskip("torch")
     dim = tuple(range(len(shape))) if axis is None else axis
@@ -36,7 +38,9 @@ def test_sum_mean(name, data, spec):
 def test_max_without_ties(data, spec):
     shape, axis, keepdims = spec
     x = data.draw(nt.distinct_arrays(shape))
-    ours = lambda t: ng.max(t, axis=axis, keepdims=keepdims)  # noqa: E731
+
+    def ours(t):
+        return ng.max(t, axis=axis, keepdims=keepdims)
     assert_gradients(ours, [x])
     torch = pytest.importorskip("torch")
     dim = tuple(range(len(shape))) if axis is None else axis

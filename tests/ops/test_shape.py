@@ -12,7 +12,9 @@ from tests.helpers import assert_gradients, assert_matches_torch
 @given(data=st.data(), shape=nt.shapes(min_dims=1))
 def test_reshape_flat_and_back(data, shape):
     x = data.draw(nt.arrays(shape))
-    f = lambda t: ng.reshape(t, (-1,)) * np.arange(t.size)  # noqa: E731
+
+    def f(t):
+        return ng.reshape(t, (-1,)) * np.arange(t.size)
     assert_gradients(f, [x])
     assert_matches_torch(lambda t: ng.reshape(t, shape[::-1]),
                          lambda t: t.reshape(shape[::-1]), [x])
@@ -99,7 +101,9 @@ def test_embedding(data, ids_shape, n, dim, pad):
     w = data.draw(nt.arrays((n, dim)))
     ids = data.draw(nt.index_arrays(ids_shape, n))
     padding_idx = 0 if pad else None
-    f = lambda t: ng.embedding(t, ids, padding_idx=padding_idx)  # noqa: E731
+
+    def f(t):
+        return ng.embedding(t, ids, padding_idx=padding_idx)
     # NOTE: the padding row gets no gradient by design, so only torch is the reference there.
     if padding_idx is None:
         assert_gradients(f, [w])

@@ -14,7 +14,9 @@ from tests.helpers import assert_gradients, assert_matches_torch
 def test_softmax_family(name, data, shape):
     x = data.draw(nt.arrays(shape, low=-3, high=3))
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
-    ours = lambda t: getattr(ng, name)(t, axis=axis)  # noqa: E731
+
+    def ours(t):
+        return getattr(ng, name)(t, axis=axis)
     assert_gradients(ours, [x])
     torch = pytest.importorskip("torch")
     assert_matches_torch(ours, lambda t: getattr(torch, name)(t, dim=axis), [x])
