@@ -18,7 +18,7 @@ import numpy as np
 from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "backward"]
+           "is_grad_enabled", "backward", "GradientShapeError"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,6 +83,18 @@ class enable_grad(contextlib.ContextDecorator):
 # ---------------------------------------------------------------------------------------------
 # Functions and graph nodes
 # ---------------------------------------------------------------------------------------------
+
+class GradientShapeError(RuntimeError):
+    """A Function's backward returned a gradient whose shape is not its argument's.
+
+    ``tensor`` is that argument and ``grad_shape`` the shape given, so callers such as
+    gradcheck can name the input.
+    """
+
+    def __init__(self, message: str, tensor, grad_shape: tuple):
+        super().__init__(message)
+        self.tensor, self.grad_shape = tensor, grad_shape
+
 
 class Context:
     """What ``forward`` hands to ``backward``: saved arrays and any attributes set on it.
@@ -225,13 +237,14 @@ def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
         if len(in_grads) != len(node.inputs):
             raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients, "
                                f"expected {len(node.inputs)} (one per forward argument)")
-        for t, g in zip(node.inputs, in_grads):
+        for k, (t, g) in enumerate(zip(node.inputs, in_grads)):
             if t is None or g is None:
                 continue
             g = np.asarray(g)
             if g.shape != t.shape:
-                raise RuntimeError(f"{node.name}.backward returned a gradient of shape "
-                                   f"{g.shape} for an input of shape {t.shape}")
+                raise GradientShapeError(f"{node.name}.backward returned a gradient of shape "
+                                         f"{g.shape} for argument {k}, whose shape is "
+                                         f"{t.shape}", t, g.shape)
             if g.dtype != t.dtype:
                 g = g.astype(t.dtype)
             if t._node is None:

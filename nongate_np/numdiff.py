@@ -1,0 +1,318 @@
+"""Numerical derivatives of L(x) = Σ_k ⟨v_k, f_k(x)⟩ (docs/math.md G1-G3).
+
+:class:`ScalarLoss` turns a function ``f`` of several inputs and fixed cotangents ``v_k``
+into the scalar L evaluated on plain arrays; the routines below differentiate any
+``loss(arrays) -> scalar`` with respect to ``arrays[k]``. :func:`numeric_gradient` puts the
+two together. ``gradcheck`` compares these numbers with backward.
+
+Step rules (an explicit ``eps`` is used as the absolute step for every element instead):
+
+- central      h_i = ε^(1/3)·max(1, |x_i|)       truncation h²·L'''/6, rounding ε|L|/h (G1)
+- complex-step h_i = 1e-20·max(1, |x_i|)         no subtraction: exact to rounding (G2)
+- directional  h   = ε^(1/3)·max(1, max_i |x_i|) along one direction u (G3)
+
+ε is the machine epsilon of ``arrays[k]``'s dtype. ``arrays[k]`` itself is never modified:
+each routine perturbs a private copy one element at a time and restores it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .autograd import no_grad
+from .tensor import Tensor
+
+__all__ = ["ComplexStepNotApplicable", "ScalarLoss", "numeric_gradient", "central_steps",
+           "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
+           "directional_derivative"]
+
+COMPLEX_STEP = 1e-20
+
+
+class ComplexStepNotApplicable(TypeError):
+    """The function does not carry an imaginary perturbation through to its output."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Derivatives of loss(arrays) with respect to arrays[k]
+# ---------------------------------------------------------------------------------------------
+
+def central_steps(x: np.ndarray, eps=None) -> np.ndarray:
+    """h_i = ε^(1/3)·max(1, |x_i|) (G1), or ``eps`` everywhere."""
+    if eps is not None:
+        return np.full(x.shape, float(eps))
+    return np.finfo(x.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+
+
+def complex_steps(x: np.ndarray, eps=None) -> np.ndarray:
+    """h_i = 1e-20·max(1, |x_i|) (G2), or ``eps`` everywhere."""
+    if eps is not None:
+        return np.full(x.shape, float(eps))
+    return COMPLEX_STEP * np.maximum(1.0, np.abs(x))
+
+
+def directional_step(x: np.ndarray, eps=None) -> float:
+    """h = ε^(1/3)·max(1, max_i |x_i|) (G3), or ``eps``."""
+    if eps is not None:
+        return float(eps)
+    return float(np.finfo(x.dtype).eps ** (1 / 3) * max(1.0, np.max(np.abs(x), initial=0.0)))
+
+
+def _gradient_dtype(x: np.ndarray):
+    return np.complex128 if x.dtype.kind == "c" else np.float64
+
+
+def central_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
+    """∂L/∂x_k by central differences, one element at a time (2·x.size evaluations).
+
+    For a complex ``x`` only the real part is perturbed: that is the complex derivative
+    dL/dz of a holomorphic L, the convention of this engine's backward (no conjugation).
+    """
+    x = arrays[k]
+    work = np.array(x, copy=True, order="C")
+    flat = work.reshape(-1)                      # a view: work is a C-contiguous copy
+    args = list(arrays)
+    args[k] = work
+    steps = central_steps(x, eps).reshape(-1)
+    grad = np.zeros(x.size, _gradient_dtype(x))
+    for i in range(x.size):
+        xi = flat[i]
+        flat[i] = xi + steps[i]
+        up = flat[i] - xi                        # NOTE: the steps actually taken after rounding
+        lp = loss(args)
+        flat[i] = xi - steps[i]
+        down = xi - flat[i]
+        lm = loss(args)
+        flat[i] = xi
+        diff = lp - lm if grad.dtype.kind == "c" else np.real(lp - lm)
+        grad[i] = diff / (up + down)
+    return grad.reshape(x.shape)
+
+
+def complex_step_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
+    """∂L/∂x_k = Im L(x + i h e_i) / h, one element at a time (x.size evaluations).
+
+    ``x`` is cast to complex128 for the evaluation. Raises :class:`ComplexStepNotApplicable`
+    for a complex ``x`` (its imaginary part is taken) or when L comes back real.
+    """
+    x = arrays[k]
+    if x.dtype.kind == "c":
+        raise ComplexStepNotApplicable(
+            f"complex-step is not applicable to a complex input (dtype {x.dtype}): its "
+            "imaginary part is already taken; use method='central'")
+    work = np.array(x, dtype=np.complex128, copy=True, order="C")
+    flat = work.reshape(-1)
+    args = list(arrays)
+    args[k] = work
+    steps = complex_steps(x, eps).reshape(-1)
+    grad = np.zeros(x.size)
+    for i in range(x.size):
+        xi = flat[i]
+        flat[i] = xi + 1j * steps[i]
+        value = loss(args)
+        flat[i] = xi
+        if not np.iscomplexobj(value):
+            raise ComplexStepNotApplicable(
+                "complex-step is not applicable: the function returned a real value for a "
+                "complex input (it drops the imaginary part, e.g. with .real, abs or a cast "
+                "to a real dtype); use method='central'")
+        grad[i] = np.imag(value) / steps[i]
+    return grad.reshape(x.shape)
+
+
+def directional_derivative(loss, arrays: list, k: int, u: np.ndarray, h: float):
+    """(L(x + h u) − L(x − h u)) / 2h, and the direction actually stepped.
+
+    Returns ``(derivative, u_eff)`` with ``u_eff = (x₊ − x₋) / 2h``: rounding moves each
+    element's step a little, and ⟨∇L, u_eff⟩ is what the difference really measures.
+    """
+    x = arrays[k]
+    args = list(arrays)
+    xp = x + (h * u).astype(x.dtype)
+    xm = x - (h * u).astype(x.dtype)
+    args[k] = xp
+    lp = loss(args)
+    args[k] = xm
+    lm = loss(args)
+    u_eff = (xp.astype(_gradient_dtype(x)) - xm) / (2 * h)
+    diff = lp - lm if x.dtype.kind == "c" else np.real(lp - lm)
+    return diff / (2 * h), u_eff
+
+
+# ---------------------------------------------------------------------------------------------
+# L(x) = Σ_k ⟨v_k, f_k(x)⟩ from a function of Tensors
+# ---------------------------------------------------------------------------------------------
+
+def _function_name(fn) -> str:
+    """fn.__name__; ``MyOp.apply`` for a Function's apply; the type's name for a callable."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type):
+        return f"{owner.__name__}.{fn.__name__}"
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+class ScalarLoss:
+    """``fn`` and its inputs as the callable scalar L(arrays) = Σ_k ⟨v_k, f_k⟩.
+
+    Checked inputs (floating/complex ndarrays, Tensors with ``requires_grad=True``, narrowed
+    by ``only``) become private C-contiguous copies in ``arrays``; the others are passed to
+    ``fn`` unchanged (a floating ndarray as a constant Tensor, a Tensor that requires grad
+    detached). The cotangents v_k are drawn at the first call, ``np.random.default_rng(seed)``
+    standard normal per output (1 for a one-element output), unless given.
+    """
+
+    def __init__(self, fn, inputs, *, names=None, only=None, seed=0, name=None,
+                 cotangents=None, array_outputs=False, who="gradcheck"):
+        self.fn, self.seed, self.who = fn, seed, who
+        self.name = name or _function_name(fn)
+        self.array_outputs = array_outputs      # accept ndarray outputs (other frameworks)
+        self.keyword = isinstance(inputs, dict)
+        if isinstance(inputs, (Tensor, np.ndarray)):
+            inputs = [inputs]                   # one array is one input, not a list of rows
+        self.keys = list(inputs) if self.keyword else list(range(len(inputs)))
+        values = list(inputs.values()) if self.keyword else list(inputs)
+        if names is not None and self.keyword:
+            raise ValueError(f"{who}: names= is for positional inputs; a dict's keys already "
+                             "name its inputs")
+        if names is not None and len(names) != len(values):
+            raise ValueError(f"{who}: names= gives {len(names)} names for {len(values)} inputs")
+        self.arrays, self.constants, self.checked = [], [], []
+        self.real_outputs: list = []            # outputs that stayed real in a complex step
+        self.names, self.labels, self.displays = [], [], []
+        for k, (key, v) in enumerate(zip(self.keys, values)):
+            data = v.data if isinstance(v, Tensor) else v
+            floating = isinstance(data, np.ndarray) and data.dtype.kind in "fc"
+            check = floating and (v.requires_grad if isinstance(v, Tensor) else True)
+            self.checked.append(check)
+            self.arrays.append(np.array(data, copy=True, order="C") if check else None)
+            if isinstance(v, Tensor):
+                self.constants.append(v.detach() if v.requires_grad else v)
+            else:
+                self.constants.append(Tensor(v) if floating else v)
+            if self.keyword:                    # (name, label, how an element is written)
+                nm, label, display = str(key), f"input {str(key)!r}", str(key)
+            elif names is not None:
+                nm = str(names[k])
+                label, display = f"input {k} {nm!r}", nm
+            else:
+                nm, label, display = f"input {k}", f"input {k}", f"inputs[{k}]"
+            self.names.append(nm)
+            self.labels.append(label)
+            self.displays.append(display)
+        if only is not None:
+            chosen = {self._resolve(w) for w in
+                      (only if isinstance(only, (list, tuple, set)) else [only])}
+            self.checked = [k in chosen for k in range(len(values))]
+        if not any(self.checked):
+            raise ValueError(f"{who}: no input to check: pass floating-point ndarrays, or "
+                             "Tensors with requires_grad=True")
+        self.cotangents = None if cotangents is None else \
+            [np.asarray(c, dtype=np.float64) for c in cotangents]
+
+    def _resolve(self, wanted) -> int:
+        if isinstance(wanted, (int, np.integer)) and not isinstance(wanted, bool):
+            k = int(wanted)
+            if not 0 <= k < len(self.keys):
+                raise ValueError(f"{self.who}: only={wanted!r} is out of range: there are "
+                                 f"{len(self.keys)} inputs")
+        elif wanted in self.names:
+            k = self.names.index(wanted)
+        else:
+            raise ValueError(f"{self.who}: only={wanted!r} names no input; the inputs are "
+                             + ", ".join(repr(n) for n in self.names))
+        if not self.checked[k]:
+            raise ValueError(f"{self.who}: only={wanted!r}: {self.labels[k]} cannot be checked "
+                             "(pass a floating-point ndarray or a Tensor with "
+                             "requires_grad=True)")
+        return k
+
+    def invoke(self, arrays, requires_grad: bool):
+        """Call fn on ``arrays`` (checked positions) and the constants; return the argument
+        list and the outputs L uses (floating Tensors; arrays too with array_outputs)."""
+        args = [Tensor(a, requires_grad=requires_grad) if c else const
+                for a, c, const in zip(arrays, self.checked, self.constants)]
+        out = self.fn(**dict(zip(self.keys, args))) if self.keyword else self.fn(*args)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        if self.array_outputs:
+            outs = [o if isinstance(o, Tensor) else np.asarray(o) for o in outs
+                    if o is not None]
+        kept = [o for o in outs if isinstance(o, (Tensor, np.ndarray)) and o.dtype.kind in "fc"]
+        if not kept:
+            raise TypeError(f"{self.who}: {self.name} returned {type(out).__name__}; expected "
+                            "a floating-point Tensor or a tuple/list of them")
+        shapes = [tuple(o.shape) for o in kept]
+        if self.cotangents is None:
+            rng = np.random.default_rng(self.seed)
+            self.cotangents = [np.ones(s) if int(np.prod(s)) == 1 else rng.standard_normal(s)
+                               for s in shapes]
+        if shapes != [c.shape for c in self.cotangents]:
+            raise ValueError(f"{self.who}: {self.name} returned outputs of shapes {shapes}; "
+                             f"expected {[c.shape for c in self.cotangents]} (the cotangents', "
+                             "or those of its first call)")
+        return args, kept
+
+    def __call__(self, arrays, complex_step: bool = False):
+        """L(arrays), evaluated without recording a graph."""
+        with no_grad(), warnings.catch_warnings():
+            if complex_step:
+                warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            try:
+                _, outs = self.invoke(arrays, requires_grad=False)
+            except np.exceptions.ComplexWarning as warning:
+                raise ComplexStepNotApplicable(
+                    f"{self.who}: {self.name}: complex-step is not applicable: fn casts a "
+                    f"complex value to a real dtype ({warning}), which drops the imaginary "
+                    "part that carries the derivative; use method='central'") from None
+        datas = [o.data if isinstance(o, Tensor) else o for o in outs]
+        if complex_step:
+            # An output that does not depend on the perturbed input may stay real; if every
+            # output does, nothing carries the perturbation and complex-step cannot work.
+            self.real_outputs = [j for j, d in enumerate(datas) if not np.iscomplexobj(d)]
+            if len(self.real_outputs) == len(datas):
+                raise ComplexStepNotApplicable(
+                    f"{self.who}: {self.name}: complex-step is not applicable: every output "
+                    f"is real ({', '.join(str(d.dtype) for d in datas)}) for a complex input, "
+                    "so fn drops the imaginary part (.real, abs, a cast to a real dtype, a "
+                    "detour through .data into real arrays) or ignores that input; use "
+                    "method='central'")
+        return sum((np.sum(v * d) for v, d in zip(self.cotangents, datas)), 0.0)
+
+    def gradient(self, k: int, method: str, eps=None) -> np.ndarray:
+        """Numerical ∂L/∂x_k by "central" or "complex_step"."""
+        if method == "central":
+            return central_gradient(self, self.arrays, k, eps)
+        return complex_step_gradient(lambda arrays: self(arrays, complex_step=True),
+                                     self.arrays, k, eps)
+
+
+def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int = 0,
+                     only=None, names=None, cotangents=None):
+    """Numerical vector-Jacobian products ∂L/∂x_j, L = Σ_k ⟨v_k, f_k(x)⟩, to compare with
+    any framework's backward.
+
+    ``inputs``, ``only``, ``names``, ``seed`` and ``eps`` are as in ``gradcheck``; ``method``
+    is "central" or "complex_step". ``cotangents`` gives v_k, one array per output (default:
+    the fixed-seed ones gradcheck draws). ``fn`` receives nongate_np Tensors and may return
+    ndarrays (or anything ``np.asarray`` accepts), so it can wrap another framework::
+
+        def f(x, w):                       # x, w: Tensors; np.asarray(x) is their ndarray
+            x, w = np.asarray(x), np.asarray(w)
+            dt = np.result_type(x, w)      # complex128 while complex-stepping one of them
+            return torch.tanh(torch.from_numpy(x.astype(dt)) @
+                              torch.from_numpy(w.astype(dt))).numpy()
+        v = np.ones((3, 2))
+        dx, dw = numeric_gradient(f, [x, w], method="complex_step", cotangents=[v])
+        # against torch: y = torch.tanh(x_t @ w_t); y.backward(torch.from_numpy(v)); x_t.grad
+
+    Returns a list aligned with ``inputs`` (None for inputs not checked), or a dict for a
+    dict of inputs.
+    """
+    if method not in ("central", "complex_step"):
+        raise ValueError(f"numeric_gradient: method must be 'central' or 'complex_step', "
+                         f"got {method!r}")
+    loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, cotangents=cotangents,
+                      array_outputs=True, who="numeric_gradient")
+    grads = [loss.gradient(k, method, eps) if c else None for k, c in enumerate(loss.checked)]
+    return dict(zip(loss.keys, grads)) if loss.keyword else grads

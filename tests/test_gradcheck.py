@@ -1,0 +1,481 @@
+"""gradcheck and numeric_gradient: correct functions pass by every method, wrong gradients
+fail with a report that names the input, the element and both values, and the numbers in
+that report agree with closed forms computed here independently."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import nongate_np as ng
+from nongate_np import testing as nt
+from nongate_np.autograd import Function
+from nongate_np.gradcheck import (TOLERANCES, GradcheckError, gradcheck, numeric_gradient,
+                                  tolerance)
+
+METHODS = ["central", "complex_step", "directional"]
+MAX_REL = {"central": 1e-6, "complex_step": 1e-12, "directional": 1e-6}
+
+
+def _worst(message: str):
+    """(input name, index, analytic, numeric) from the report's 'worst' line."""
+    m = re.search(r"worst\s+(\S+)\[([\d, ]+)\]: analytic=(\S+) numeric=(\S+)", message)
+    assert m, message
+    return (m.group(1), tuple(int(i) for i in m.group(2).split(",")), float(m.group(3)),
+            float(m.group(4)))
+
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+# ---------------------------------------------------------------------------------------------
+# Correct functions pass, and the gradients compared are the right ones
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", METHODS)
+def test_product_passes_and_its_analytic_gradient_is_the_closed_form(method):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    rep = gradcheck(lambda x, y: (x * y).sum(), [x, y], method=method)
+    assert rep.passed and rep.max_rel_error <= MAX_REL[method], str(rep)
+    # L = sum(x*y) is a one-element output, so v = 1 and dL/dx = y, dL/dy = x exactly.
+    np.testing.assert_array_equal(rep.inputs[0].analytic_grad, y, err_msg="dL/dx")
+    np.testing.assert_array_equal(rep.inputs[1].analytic_grad, x, err_msg="dL/dy")
+    if method != "directional":
+        np.testing.assert_allclose(rep.inputs[0].numeric_grad, y, rtol=MAX_REL[method],
+                                   err_msg="numeric dL/dx")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_tanh_of_matmul_passes_against_the_closed_form_vjp(method):
+    rng = np.random.default_rng(1)
+    x, W = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    rep = gradcheck(lambda x, W: ng.tanh(x @ W), [x, W], names=["x", "W"], method=method)
+    assert rep.passed and rep.max_rel_error <= MAX_REL[method], str(rep)
+    v = np.random.default_rng(0).standard_normal((5, 4))      # gradcheck's cotangent, seed 0
+    dz = v * (1 - np.tanh(x @ W) ** 2)
+    np.testing.assert_allclose(rep.inputs[0].analytic_grad, dz @ W.T, rtol=1e-13,
+                               err_msg="dL/dx")
+    np.testing.assert_allclose(rep.inputs[1].analytic_grad, x.T @ dz, rtol=1e-13,
+                               err_msg="dL/dW")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_multi_output_function_with_dict_inputs_passes(method):
+    rng = np.random.default_rng(2)
+    inputs = {"a": rng.standard_normal((2, 3)), "b": rng.uniform(0.5, 2.0, (3,)),
+              "ids": np.array([0, 2])}                        # int array: a constant
+
+    def f(a, b, ids):
+        h = ng.sigmoid(a * b)
+        return h, ng.log(b).sum(), (h * h).mean(axis=1), ids
+
+    rep = gradcheck(f, inputs, method=method, name="three_outputs")
+    assert rep.passed and rep.max_rel_error <= MAX_REL[method], str(rep)
+    assert [r.name for r in rep.inputs] == ["a", "b"]
+    # closed form with the same cotangents: v0 (2, 3) and v2 (2,) from default_rng(0), v1 = 1
+    gen = np.random.default_rng(0)
+    v0, v2 = gen.standard_normal((2, 3)), gen.standard_normal(2)
+    a, b = inputs["a"], inputs["b"]
+    h = _sigmoid(a * b)
+    dh = v0 + v2[:, None] * 2 * h / 3
+    dz = dh * h * (1 - h)
+    np.testing.assert_allclose(rep.inputs[0].analytic_grad, dz * b, rtol=1e-12)
+    np.testing.assert_allclose(rep.inputs[1].analytic_grad, (dz * a).sum(0) + 1 / b,
+                               rtol=1e-12)
+
+
+def test_passing_report_prints_a_table():
+    rng = np.random.default_rng(3)
+    rep = gradcheck(lambda a, w: ng.tanh(a @ w), [rng.standard_normal((3, 2)),
+                                                  rng.standard_normal((2, 2))],
+                    names=["a", "w"], method="complex_step", name="layer")
+    text = str(rep)
+    assert text.splitlines()[0].startswith("gradcheck layer [complex_step")
+    assert "passed" in text.splitlines()[0]
+    for label in ("input 0 'a'", "input 1 'w'"):
+        row = next(line for line in text.splitlines() if label in line)
+        assert row.rstrip().endswith("pass") and "complex_step" in row
+    assert "GradcheckError" not in text
+
+
+def test_complex_inputs_use_the_holomorphic_derivative():
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    for method in ("central", "directional"):
+        rep = gradcheck(lambda z: ng.tanh(z * z), [z], method=method)
+        assert rep.passed, str(rep)
+    v = np.random.default_rng(0).standard_normal(4)
+    np.testing.assert_allclose(rep.inputs[0].analytic_grad,
+                               v * 2 * z / np.cosh(z * z) ** 2, rtol=1e-12)
+    with pytest.raises(TypeError, match="complex-step is not applicable to a complex input"):
+        gradcheck(lambda z: ng.tanh(z * z), [z], method="complex_step")
+
+
+def test_a_correct_function_at_large_scale_passes_and_a_small_bug_there_still_fails():
+    rng = np.random.default_rng(5)
+    x, W = rng.standard_normal((8, 128)), rng.standard_normal((128, 8))
+    for scale in (1e3, 1e6):
+        for method in METHODS:
+            rep = gradcheck(lambda x, W: ng.tanh(x @ W) * scale, [x, W], method=method,
+                            raise_exception=False)
+            assert rep.passed, f"scale {scale:g}, {method}\n{rep}"
+
+    class OnePercentOff(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return 1e6 * np.tanh(x)
+
+        @staticmethod
+        def backward(ctx, dy):
+            (x,) = ctx.saved
+            return dy * 1e6 * (1 - np.tanh(x) ** 2) * 1.01
+
+    for method in METHODS:
+        rep = gradcheck(OnePercentOff.apply, [x[:2, :5]], method=method, raise_exception=False)
+        assert not rep.passed, method
+
+
+def test_central_allows_for_the_rounding_noise_of_large_outputs():
+    # L = Σ v·(tanh x + 1e4): each evaluation of L rounds at ~ε·Σ|v·f| ≈ 4e-10, so the
+    # central difference cannot resolve the O(1) gradient below ~1e-5; complex-step can.
+    x = np.random.default_rng(16).standard_normal(200)
+    rep = gradcheck(lambda t: ng.tanh(t) + 1e4, [x], method="central")
+    v = np.random.default_rng(0).standard_normal(200)
+    M = np.sum(np.abs(v * (np.tanh(x) + 1e4)))
+    expected_noise = 4 * np.finfo(float).eps * M / np.finfo(float).eps ** (1 / 3)
+    assert rep.inputs[0].noise == pytest.approx(expected_noise, rel=1e-6)
+    assert rep.inputs[0].max_abs_error > 1e-7            # above atol + rtol·|n|: noise decides
+    assert gradcheck(lambda t: ng.tanh(t) + 1e4, [x], method="complex_step").max_rel_error \
+        <= 1e-12
+    bad = gradcheck(lambda t: ng.tanh(t) * 1.01 - ng.tanh(t.detach()) * 0.01 + 1e4, [x],
+                    method="central", raise_exception=False)
+    assert not bad.passed and "noise=" in bad.failure_text()
+
+
+def test_caller_inputs_are_left_alone_and_only_restricts_the_check():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(3)
+    w = ng.Tensor(rng.standard_normal(3), requires_grad=True)
+    x0, w0 = x.copy(), w.data.copy()
+    rep = gradcheck(lambda x, w: (x * w).sum(), [x, w], method="central", only=1)
+    assert [r.index for r in rep.inputs] == [1]
+    np.testing.assert_array_equal(rep.inputs[0].analytic_grad, x0)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(w.data, w0)
+    assert w.grad is None
+    gradcheck(lambda x, w: (x * w).sum(), [x, w], method="central", only="input 0")
+    assert w.grad is None                       # an unchecked Tensor is passed detached
+    with pytest.raises(ValueError, match="names no input.*'input 0', 'input 1'"):
+        gradcheck(lambda x, w: (x * w).sum(), [x, w], only="W")
+
+
+# ---------------------------------------------------------------------------------------------
+# Wrong gradients fail, and the report says where and by how much
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", METHODS)
+def test_detached_factor_fails_with_element_and_both_values(method):
+    x = np.random.default_rng(7).uniform(0.5, 2.0, (3, 4))
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x: (x * x.detach()).sum(), {"x": x}, method=method, name="square")
+    msg = str(info.value)
+    assert msg.startswith("GradcheckError: square: d(output)/d(input 'x') mismatch"), msg
+    name, idx, analytic, numeric = _worst(msg)
+    assert name == "x" and len(idx) == 2
+    # true gradient 2x, the wrong analytic one x: check both against x itself
+    assert analytic == pytest.approx(x[idx], rel=1e-4)
+    assert numeric == pytest.approx(2 * x[idx], rel=1e-4)
+    assert "failing     12 / 12 elements (100.0%)" in msg
+    assert 'reproduce   gradcheck(fn, inputs, only="x", seed=0, method="central")' in msg
+    r = info.value.report.inputs[0]
+    assert not info.value.report.passed
+    assert r.worst_index == idx and r.analytic == pytest.approx(x[idx], rel=1e-12)
+    assert r.max_rel_error == pytest.approx(0.5, rel=1e-4)    # |x - 2x| / |2x|
+
+
+class HalfWrongMul(Function):
+    """y = a ⊙ b with a planted bug in the gradient of b only."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.saved
+        return dy * b, dy * a * 1.01
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_bug_in_one_input_names_that_input_only(method):
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(HalfWrongMul.apply, [a, b], names=["a", "b"], method=method)
+    msg = str(info.value)
+    assert msg.startswith("GradcheckError: HalfWrongMul.apply: d(output)/d(input 1 'b')")
+    assert "'a'" not in msg and "input 0" not in msg
+    name, idx, analytic, numeric = _worst(msg)
+    v = np.random.default_rng(0).standard_normal((2, 3))
+    assert name == "b"
+    assert analytic == pytest.approx(1.01 * v[idx] * a[idx], rel=1e-4)
+    assert numeric == pytest.approx(v[idx] * a[idx], rel=1e-4)
+    rep = gradcheck(HalfWrongMul.apply, [a, b], names=["a", "b"], method=method,
+                    raise_exception=False)
+    assert rep.passed is False
+    assert {r.name: r.passed for r in rep.inputs} == {"a": True, "b": False}
+
+
+def test_directional_failure_falls_back_to_the_full_central_check():
+    x = np.random.default_rng(9).standard_normal(4)
+    rep = gradcheck(lambda t: (t * t.detach()).sum(), [x], raise_exception=False)
+    r = rep.inputs[0]
+    assert r.fallback_ran and r.fallback_passed is False and not rep.passed
+    assert r.numeric_grad is not None and r.checked_by == "directional → central"
+    np.testing.assert_allclose(r.numeric_grad, 2 * x, rtol=1e-8)
+    assert "directional → full central difference failed" in rep.failure_text()
+    m = re.search(r"directional <u,J\^T v>=(\S+)  <Ju,v>=(\S+)  \(seed=0\)",
+                  rep.failure_text())
+    assert m and float(m.group(2)) == pytest.approx(2 * float(m.group(1)), rel=1e-4)
+
+
+def test_directional_false_alarm_is_dismissed_by_the_central_check():
+    # One large entry makes the directional step (6e-6·max|x| = 6e-3) cross relu's kink at
+    # the small entries; the per-element central steps (6e-6) do not, and they decide.
+    x = np.array([1000.0, 1e-4, -1e-4, 2e-4, 0.5])
+    rep = gradcheck(lambda t: ng.relu(t).sum(), [x])
+    r = rep.inputs[0]
+    assert rep.passed and r.fallback_ran and r.fallback_passed
+    np.testing.assert_array_equal(r.analytic_grad, [1, 1, 0, 1, 1])
+    assert "directional failed → full central difference passed" in str(rep)
+
+
+def test_report_without_raising_and_worst_rows():
+    x = np.random.default_rng(10).uniform(0.5, 2.0, (3, 4))
+    rep = gradcheck(lambda t: (t * t.detach()).sum(), [x], method="central",
+                    raise_exception=False)
+    assert rep.passed is False
+    rows = rep.worst(4)
+    assert len(rows) == 4
+    assert [r["violation"] for r in rows] == sorted((r["violation"] for r in rows),
+                                                    reverse=True)
+    assert rows[0]["index"] == rep.inputs[0].worst_index
+    for row in rows:
+        assert row["analytic"] == pytest.approx(x[row["index"]], rel=1e-12)
+        assert row["numeric"] == pytest.approx(2 * x[row["index"]], rel=1e-8)
+        assert row["abs"] == pytest.approx(x[row["index"]], rel=1e-8)
+    assert len(rep.worst(100)) == x.size
+
+
+def test_relative_error_is_measured_against_a_thousandth_of_the_scale():
+    # gradient (3, 0): the zero entry's error is measured against 1e-3·3, not against ~0
+    c = np.array([3.0, 0.0])
+    x = np.array([0.7, 0.2])
+    rep = gradcheck(lambda t: (t * c).sum() + 1e-9 * (t.detach() * t).sum(), [x],
+                    method="central", raise_exception=False)
+    r = rep.inputs[0]
+    a, n = r.analytic_grad, r.numeric_grad
+    expect = np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)),
+                                        1e-3 * np.abs(n).max())
+    assert r.max_rel_error == pytest.approx(expect.max(), rel=1e-12)
+    assert expect[1] == pytest.approx(0.2e-9 / 3e-3, rel=0.05)   # n[1] = 4e-10 ± noise
+
+
+def test_complex_step_catches_float32_rounding_that_central_cannot_see():
+    class Float32Backward(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, dy):
+            (x,) = ctx.saved
+            return (2 * x * dy).astype(np.float32).astype(x.dtype)
+
+    x = np.random.default_rng(11).standard_normal(6)
+    assert gradcheck(Float32Backward.apply, [x], method="central").passed
+    with pytest.raises(GradcheckError, match="complex_step"):
+        gradcheck(Float32Backward.apply, [x], method="complex_step")
+
+
+def test_unrecorded_path_is_explained():
+    x = np.random.default_rng(12).standard_normal(3)
+    with pytest.raises(GradcheckError, match="no gradient \\(None, counted as zeros\\)"):
+        gradcheck(lambda t: ng.Tensor(t.data * 2).sum(), [x], method="central")
+
+
+# ---------------------------------------------------------------------------------------------
+# Structural failures: reentrancy, gradient shapes, complex-step applicability, blocks, dtype
+# ---------------------------------------------------------------------------------------------
+
+def test_nondeterministic_backward_is_reported_as_not_reentrant():
+    class Noisy(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, dy):
+            return dy * 2 + np.random.default_rng().standard_normal(dy.shape) * 1e-3
+
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(Noisy.apply, [np.ones(3)], names=["a"])
+    msg = str(info.value)
+    assert msg.startswith("GradcheckError: Noisy.apply: d(output)/d(input 0 'a') is not "
+                          "reentrant: two backward passes differ")
+    assert "3 / 3 elements" in msg
+    rep = gradcheck(Noisy.apply, [np.ones(3)], raise_exception=False, name="noisy")
+    assert not rep.passed and rep.method == "reentrancy"
+
+
+def test_wrongly_shaped_gradient_names_the_input():
+    class WrongShape(Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * b
+
+        @staticmethod
+        def backward(ctx, dy):
+            return dy, dy.sum(axis=0)          # b's gradient lost its first axis
+
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(WrongShape.apply, [np.ones((2, 3)), np.ones((2, 3))], names=["a", "b"],
+                  name="scale")
+    msg = str(info.value)
+    assert msg.startswith("GradcheckError: scale: d(output)/d(input 1 'b') has shape (3,), "
+                          "expected the input's shape (2, 3)"), msg
+    assert "WrongShape.backward" in msg and "'a'" not in msg
+
+
+def test_complex_step_refuses_functions_that_drop_the_imaginary_part():
+    def real_part(t):
+        return ng.Tensor(np.real(t.data)) * 2.0
+
+    with pytest.raises(TypeError, match="real_part: complex-step is not applicable: every "
+                                        "output is real"):
+        gradcheck(real_part, [np.ones(3)], method="complex_step")
+
+
+def test_complex_step_goes_through_the_engine_casts():
+    # cast() keeps a complex value complex at the target precision (E-ops, Cast)
+    rep = gradcheck(lambda t: (t.double() * t).sum(), [np.arange(1.0, 4.0)],
+                    method="complex_step")
+    assert rep.passed and rep.max_rel_error <= 1e-12
+
+
+def test_complex_step_refuses_a_numpy_cast_to_a_real_dtype():
+    def f(t):
+        return ng.Tensor(t.data.astype(np.float64)) * 2.0
+
+    with pytest.raises(TypeError, match="casts a complex value to a real dtype"):
+        gradcheck(f, [np.ones(3)], method="complex_step")
+
+
+def test_block_of_a_planted_bug_is_named():
+    H, I = 3, 2
+    rng = np.random.default_rng(13)
+
+    class GateLayer(Function):
+        """y = tanh(x Wᵀ) with a planted bug in rows 2H:3H (gate g) of dW."""
+
+        @staticmethod
+        def forward(ctx, x, W):
+            y = np.tanh(x @ W.T)
+            ctx.save_for_backward(x, W, y)
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, W, y = ctx.saved
+            dz = dy * (1 - y * y)
+            dW = dz.T @ x
+            dW[2 * H:3 * H] *= 1.5
+            return dz @ W, dW
+
+    blocks = {"W": [(gate, np.s_[j * H:(j + 1) * H]) for j, gate in enumerate("ifgo")]}
+    inputs = {"x": rng.standard_normal((5, I)), "W": rng.standard_normal((4 * H, I))}
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x, W: GateLayer.apply(x, W), inputs, method="central",
+                  blocks=blocks, name="gate_layer")
+    msg = str(info.value)
+    assert "all in block 'g' (W[6:9])" in msg, msg
+    name, idx, _, _ = _worst(msg)
+    assert name == "W" and 2 * H <= idx[0] < 3 * H
+    assert all(row["block"] == "g" for row in info.value.report.worst(3))
+    with pytest.raises(ValueError, match="not inputs"):
+        gradcheck(lambda x, W: GateLayer.apply(x, W), inputs, blocks={"V": blocks["W"]})
+
+
+def test_float32_inputs_warn_naming_the_input():
+    with pytest.warns(UserWarning, match="input #1 'w' is float32; use float64"):
+        rep = gradcheck(lambda a, w: (a * w * w).sum(), [np.ones(3), np.ones(3, np.float32)],
+                        names=["a", "w"], method="central")
+    assert rep.passed
+    assert (rep.inputs[1].atol, rep.inputs[1].rtol) == TOLERANCES[("central", "float32")]
+    assert tolerance("complex_step", np.complex128) == TOLERANCES[("complex_step", "float64")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gradcheck(lambda a: (a * a).sum(), [np.ones(3)])          # float64: no warning
+
+
+# ---------------------------------------------------------------------------------------------
+# numeric_gradient, the part users compare against their own framework
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, rtol", [("central", 1e-8), ("complex_step", 1e-14)])
+def test_numeric_gradient_matches_the_closed_form(method, rtol):
+    rng = np.random.default_rng(14)
+    x, W = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    v = rng.standard_normal((4, 2))
+    dx, dW = numeric_gradient(lambda x, W: ng.tanh(x @ W), [x, W], method=method,
+                              cotangents=[v])
+    dz = v * (1 - np.tanh(x @ W) ** 2)
+    np.testing.assert_allclose(dx, dz @ W.T, rtol=rtol, atol=rtol, err_msg="dx")
+    np.testing.assert_allclose(dW, x.T @ dz, rtol=rtol, atol=rtol, err_msg="dW")
+    grads = numeric_gradient(lambda x, W: ng.tanh(x @ W), {"x": x, "W": W}, method=method,
+                             only="W", cotangents=[v])
+    assert grads["x"] is None
+    np.testing.assert_allclose(grads["W"], x.T @ dz, rtol=rtol, atol=rtol)
+
+
+def test_numeric_gradient_checks_torch_autograd():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(15)
+    x, W = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    v = rng.standard_normal((4, 2))
+
+    def f(x, W):                                  # plain NumPy in, plain NumPy out
+        x, W = np.asarray(x), np.asarray(W)
+        dt = np.result_type(x, W)                 # complex128 while complex-stepping
+        return torch.sigmoid(torch.from_numpy(x.astype(dt)) @
+                             torch.from_numpy(W.astype(dt))).numpy()
+
+    dx, dW = numeric_gradient(f, [x, W], method="complex_step", cotangents=[v])
+    xt = torch.tensor(x, requires_grad=True)
+    Wt = torch.tensor(W, requires_grad=True)
+    torch.sigmoid(xt @ Wt).backward(torch.from_numpy(v))
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(dW, Wt.grad.numpy(), rtol=1e-13, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: over drawn shapes, correct passes and the planted bug fails
+# ---------------------------------------------------------------------------------------------
+
+@given(shape=nt.shapes(min_dims=1, max_dims=2), seed=st.integers(0, 2**16),
+       method=st.sampled_from(METHODS))
+def test_verdicts_hold_over_drawn_shapes(shape, seed, method):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1, 1], shape)
+    rep = gradcheck(lambda t: ng.tanh(t * t), [x], method=method, seed=seed)
+    assert rep.max_rel_error <= MAX_REL[method], str(rep)
+    bad = gradcheck(lambda t: ng.tanh(t * t.detach()), [x], method=method, seed=seed,
+                    raise_exception=False)
+    assert not bad.passed
