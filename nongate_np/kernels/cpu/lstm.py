@@ -142,21 +142,20 @@ def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_hh, w_hr, active, reverse, 
         else:
             dm[:] = dh_t
         for b in range(B):
-            on = active[t, b]
+            if not active[t, b]:
+                da[t, b] = 0                                           # L14
+                continue
+            # NOTE: the branch is per row, so the loop over j has none and vectorises
             for j in range(H):
                 i, f = gates[t, b, j], gates[t, b, H + j]
                 g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
                 tc = tcs[t, b, j]
                 dct = dc[b, j] + dm[b, j] * o * (1 - tc * tc)          # L9
-                if on:
-                    da[t, b, j] = dct * g * i * (1 - i)                # L10-L11
-                    da[t, b, H + j] = dct * c_prev[t, b, j] * f * (1 - f)
-                    da[t, b, 2 * H + j] = dct * i * (1 - g * g)
-                    da[t, b, 3 * H + j] = dm[b, j] * tc * o * (1 - o)
-                    dc[b, j] = dct * f                                 # L12
-                else:
-                    da[t, b, j] = da[t, b, H + j] = 0                  # L14
-                    da[t, b, 2 * H + j] = da[t, b, 3 * H + j] = 0
+                da[t, b, j] = dct * g * i * (1 - i)                    # L10-L11
+                da[t, b, H + j] = dct * c_prev[t, b, j] * f * (1 - f)
+                da[t, b, 2 * H + j] = dct * i * (1 - g * g)
+                da[t, b, 3 * H + j] = dm[b, j] * tc * o * (1 - o)
+                dc[b, j] = dct * f                                     # L12
         np.dot(da[t], w_hh, dh_prev)                                   # L12
         for b in range(B):
             if active[t, b]:
