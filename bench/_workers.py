@@ -1,0 +1,349 @@
+"""Subprocess workers for ``bench/run.py``: one contender (or one measurement) per process.
+
+Called as ``python bench/run.py --worker KIND ARGS_JSON``; prints one JSON object on its
+last stdout line. ``run.py`` sets the thread environment variables before this process
+starts; ``_threads_env`` repeats them here as a safety net before numpy is imported.
+Nothing here imports torch unless the worker is a torch/ONNX/validation one, so each
+contender's thread pools have the process to themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+CONFIGS = {  # name: (T, B, I, H), docs/DESIGN.md "Performance yardsticks"
+    "S1": (64, 1, 16, 32), "S3": (100, 8, 64, 64), "M1": (100, 32, 128, 128),
+    "M2": (100, 32, 128, 256), "L1": (100, 64, 512, 512), "L2": (32, 64, 1024, 1024),
+}
+TASKS = ("infer", "train", "train_attn")
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _threads_env(n: int) -> None:
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, str(n))
+
+
+# -- shared weights and data (numpy only; torch's layout and initialisation) ----------------
+def make_state(cfg: str, dtype: str, seed: int = 0):
+    import numpy as np
+    T, B, I, H = CONFIGS[cfg]
+    A = max(1, H // 2)
+    rng = np.random.default_rng(seed)
+    u = lambda shape, k: rng.uniform(-k, k, shape).astype(dtype)  # noqa: E731
+    k = 1 / math.sqrt(H)
+    lstm = {"weight_ih_l0": u((4 * H, I), k), "weight_hh_l0": u((4 * H, H), k),
+            "bias_ih_l0": u((4 * H,), k), "bias_hh_l0": u((4 * H,), k)}
+    kd = 1 / math.sqrt(H)
+    attn = {"proj.weight": u((A, H), kd), "proj.bias": u((A,), kd),
+            "gate.weight": u((A, H), kd), "gate.bias": u((A,), kd),
+            "query": u((1, A), 1 / math.sqrt(A))}
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    return lstm, attn, x
+
+
+# -- contenders: each returns {task: step()} ------------------------------------------------
+def ours_steps(cfg, dtype, lstm_sd=None, attn_sd=None, x=None):
+    import numpy as np
+    import nongate_np as ng
+    T, B, I, H = CONFIGS[cfg]
+    if lstm_sd is None:
+        lstm_sd, attn_sd, x = make_state(cfg, dtype)
+    lstm = ng.nn.LSTM(I, H, dtype=np.dtype(dtype).type)
+    lstm.load_state_dict(lstm_sd)
+    pool = ng.nn.AttentionPooling(H, max(1, H // 2), kind="gated", dtype=np.dtype(dtype).type)
+    pool.load_state_dict(attn_sd)
+    mods = {"lstm": lstm, "pool": pool}
+
+    def infer():
+        with ng.no_grad():
+            y, (h, c) = lstm(x)
+        return {"y": y, "h": h, "c": c}
+
+    def train():
+        lstm.zero_grad()
+        xt = ng.Tensor(x, requires_grad=True)
+        y, _ = lstm(xt)
+        y.sum().backward()
+        return {"y": y, "x.grad": xt.grad,
+                **{"lstm." + n: p.grad for n, p in lstm.named_parameters()}}
+
+    def train_attn():
+        lstm.zero_grad()
+        pool.zero_grad()
+        xt = ng.Tensor(x, requires_grad=True)
+        y, _ = lstm(xt)
+        pooled, w = pool(y.transpose(0, 1))
+        pooled.sum().backward()
+        return {"pooled": pooled, "weights": w, "x.grad": xt.grad,
+                **{"lstm." + n: p.grad for n, p in lstm.named_parameters()},
+                **{"pool." + n: p.grad for n, p in pool.named_parameters()}}
+    return {"infer": infer, "train": train, "train_attn": train_attn}, mods
+
+
+def torch_steps(cfg, dtype, lstm_sd=None, attn_sd=None, x=None, threads=2):
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(threads)
+    T, B, I, H = CONFIGS[cfg]
+    if lstm_sd is None:
+        lstm_sd, attn_sd, x = make_state(cfg, dtype)
+    tdt = getattr(torch, dtype)
+    lstm = torch.nn.LSTM(I, H, dtype=tdt)
+    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in lstm_sd.items()})
+    ap = {k: torch.nn.Parameter(torch.from_numpy(v.copy())) for k, v in attn_sd.items()}
+    xt0 = torch.from_numpy(x)
+
+    def pool(h):  # h (B, T, D): gated attention pooling (Ilse et al.) in torch ops
+        u = torch.tanh(F.linear(h, ap["proj.weight"], ap["proj.bias"])) * \
+            torch.sigmoid(F.linear(h, ap["gate.weight"], ap["gate.bias"]))
+        w = torch.softmax(u @ ap["query"].T, dim=1).transpose(1, 2)   # (B, 1, T)
+        return w @ h, w
+
+    def infer():
+        with torch.no_grad():
+            y, (h, c) = lstm(xt0)
+        return {"y": y, "h": h, "c": c}
+
+    def zero():
+        for p in list(lstm.parameters()) + list(ap.values()):
+            p.grad = None
+
+    def train():
+        zero()
+        xt = xt0.clone().requires_grad_(True)
+        y, _ = lstm(xt)
+        y.sum().backward()
+        return {"y": y, "x.grad": xt.grad,
+                **{"lstm." + n: p.grad for n, p in lstm.named_parameters()}}
+
+    def train_attn():
+        zero()
+        xt = xt0.clone().requires_grad_(True)
+        y, _ = lstm(xt)
+        pooled, w = pool(y.transpose(0, 1))
+        pooled.sum().backward()
+        return {"pooled": pooled, "weights": w, "x.grad": xt.grad,
+                **{"lstm." + n: p.grad for n, p in lstm.named_parameters()},
+                **{"pool." + n: p.grad for n, p in ap.items()}}
+    return {"infer": infer, "train": train, "train_attn": train_attn}, lstm
+
+
+def onnx_steps(cfg, dtype, threads=2):
+    import tempfile
+    import onnxruntime as ort  # noqa: F401  (ImportError -> unavailable)
+    import torch
+    torch.set_num_threads(1)
+    T, B, I, H = CONFIGS[cfg]
+    lstm_sd, _, x = make_state(cfg, dtype)
+    lstm = torch.nn.LSTM(I, H, dtype=getattr(torch, dtype))
+    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in lstm_sd.items()})
+    path = os.path.join(tempfile.mkdtemp(prefix="nongate_onnx_"), "lstm.onnx")
+    torch.onnx.export(lstm, (torch.from_numpy(x),), path, input_names=["x"],
+                      output_names=["y", "h", "c"], dynamo=False)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+    def infer():
+        y, h, c = sess.run(None, {"x": x})
+        return {"y": y, "h": h, "c": c}
+    return {"infer": infer}
+
+
+# -- timing ---------------------------------------------------------------------------------
+def measure(fn, min_time: float, samples: int) -> dict:
+    """Median ms per call over ``samples`` samples, each an inner loop of >= min_time s."""
+    fn()                                        # warm-up (allocations, JIT, thread pools)
+    t = time.perf_counter()
+    fn()
+    one = time.perf_counter() - t
+    n = max(1, math.ceil(min_time / max(one, 1e-7)))
+    per = []
+    for _ in range(samples):
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        per.append((time.perf_counter() - t) / n * 1e3)
+    per.sort()
+    med = per[len(per) // 2] if len(per) % 2 else 0.5 * (per[len(per) // 2 - 1] + per[len(per) // 2])
+    return {"ms": med, "min": per[0], "max": per[-1], "inner": n}
+
+
+def w_time(a) -> dict:
+    contender, cfg = a["contender"], a["config"]
+    out = {}
+    if contender in ("numba", "numpy"):
+        from nongate_np.kernels.registry import BackendUnavailable, set_global_backend
+        try:
+            set_global_backend(contender)
+        except BackendUnavailable as err:
+            return {"unavailable": str(err)}
+    for dtype in a["dtypes"]:
+        try:
+            if contender == "torch":
+                steps, _ = torch_steps(cfg, dtype, threads=a["threads"])
+            elif contender == "onnx":
+                if dtype != "float32":
+                    continue
+                steps = onnx_steps(cfg, dtype, threads=a["threads"])
+            else:
+                steps, _ = ours_steps(cfg, dtype)
+        except ImportError as err:
+            return {"unavailable": f"{type(err).__name__}: {err}"}
+        for task in a["tasks"]:
+            if task in steps:
+                out[f"{dtype}/{task}"] = measure(steps[task], a["min_time"], a["samples"])
+    return out
+
+
+# -- other measurements ---------------------------------------------------------------------
+def _np(v):
+    import numpy as np
+    if v is None:
+        return None
+    if hasattr(v, "detach"):      # torch tensor or nongate_np Tensor
+        return np.asarray(v.detach().numpy())
+    return np.asarray(v)
+
+
+def w_validate(a) -> dict:
+    """Ours vs torch on the same weights (torch's state_dict loaded into ours) and data."""
+    import numpy as np
+    import torch
+    from nongate_np.kernels.registry import BackendUnavailable, backend
+    cfg, out = a["config"], {}
+    for dtype in a["dtypes"]:
+        torch.manual_seed(0)
+        tsteps, tlstm = torch_steps(cfg, dtype, threads=a["threads"])
+        lstm_sd = {k: v.detach().numpy().copy() for k, v in tlstm.state_dict().items()}
+        _, attn_sd, x = make_state(cfg, dtype)
+        tsteps, _ = torch_steps(cfg, dtype, lstm_sd, attn_sd, x, threads=a["threads"])
+        ref = {task: {k: _np(v) for k, v in tsteps[task]().items()} for task in a["tasks"]}
+        for name in a["backends"]:
+            try:
+                with backend(name):
+                    steps, _ = ours_steps(cfg, dtype, lstm_sd, attn_sd, x)
+                    got = {task: {k: _np(v) for k, v in steps[task]().items()}
+                           for task in a["tasks"]}
+            except BackendUnavailable as err:
+                out[name] = {"unavailable": str(err)}
+                continue
+            for task in a["tasks"]:
+                worst, where, scale = 0.0, None, 1.0
+                for k, r in ref[task].items():
+                    g = got[task].get(k)
+                    if g is None or np.shape(g) != np.shape(r):
+                        worst, where = float("inf"), f"{k}: missing or shape {np.shape(g)}"
+                        break
+                    d = float(np.max(np.abs(g.astype(np.float64) - r))) if r.size else 0.0
+                    s = max(1.0, float(np.max(np.abs(r))) if r.size else 1.0)
+                    if d / s > worst / scale:
+                        worst, where, scale = d, k, s
+                tol = 2e-3 if dtype == "float32" else 1e-9
+                out.setdefault(name, {})[f"{dtype}/{task}"] = {
+                    "max_abs_diff": worst if math.isfinite(worst) else None, "worst": where, "scale": scale,
+                    "ok": bool(worst <= tol * scale)}
+    return out
+
+
+def w_gemm(a) -> dict:
+    import numpy as np
+    n, res = 1024, {}
+    for dtype in ("float32", "float64"):
+        rng = np.random.default_rng(0)
+        x, y = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+        r = measure(lambda: x @ y, a["min_time"], a["samples"])
+        res[dtype] = {"ms": r["ms"], "gflops": 2 * n ** 3 / (r["ms"] * 1e-3) / 1e9}
+    try:
+        import threadpoolctl
+        res["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "num_threads",
+                                             "architecture", "filepath")}
+                       for i in threadpoolctl.threadpool_info()]
+    except ImportError:
+        res["blas"] = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas")
+    res["numpy"] = np.__version__
+    return res
+
+
+def w_mem(a) -> dict:
+    """ru_maxrss delta (MiB) of one training step; baseline after model + input creation."""
+    import gc
+    contender, cfg, dtype = a["contender"], a["config"], a["dtype"]
+    if contender == "torch":
+        steps, _ = torch_steps(cfg, dtype, threads=a["threads"])
+    else:
+        from nongate_np.kernels.registry import BackendUnavailable, set_global_backend
+        try:
+            set_global_backend(contender)
+        except BackendUnavailable as err:
+            return {"unavailable": str(err)}
+        steps, _ = ours_steps(cfg, dtype)
+    gc.collect()
+    rss = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # noqa: E731
+    base = rss()
+    steps[a["task"]]()
+    first = rss() - base
+    for _ in range(2):
+        steps[a["task"]]()
+    return {"baseline_mib": base, "delta_first_mib": first, "delta_3_mib": rss() - base}
+
+
+def w_jit(a) -> dict:
+    """First-call time of the numba kernels (compile from a cold or warm NUMBA_CACHE_DIR)."""
+    import numpy as np
+    t = time.perf_counter()
+    try:
+        import nongate_np.kernels.cpu as K
+    except ImportError as err:
+        return {"unavailable": str(err)}
+    out = {"import_ms": (time.perf_counter() - t) * 1e3, "cache_dir": os.environ.get("NUMBA_CACHE_DIR")}
+    from nongate_np.kernels.registry import BackendUnavailable, set_global_backend
+    try:
+        set_global_backend("numba")
+        full = True
+    except BackendUnavailable as err:
+        full, out["note"] = False, f"whole backend unavailable ({err}); timed the LSTM kernels only"
+    for dtype in ("float32", "float64"):
+        if full:  # every kernel of the backend: one LSTM + gated attention training step
+            steps, _ = ours_steps("S1", dtype)
+            fn = steps["train_attn"]
+        else:
+            T, B, I, H = 8, 2, 4, 8
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((T, B, I)).astype(dtype)
+            h0, c0 = np.zeros((B, H), dtype), np.zeros((B, H), dtype)
+            w_ih, w_hh = rng.standard_normal((4 * H, I)).astype(dtype), rng.standard_normal((4 * H, H)).astype(dtype)
+            b = np.zeros(4 * H, dtype)
+
+            def fn():
+                y, h, c, cache = K.lstm_forward(x, h0, c0, w_ih, w_hh, b, None, None, False, True)
+                K.lstm_backward(cache, np.ones_like(y), np.zeros_like(h), np.zeros_like(c))
+        t = time.perf_counter()
+        fn()
+        first = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        fn()
+        out[dtype] = {"first_call_ms": first, "second_call_ms": (time.perf_counter() - t) * 1e3}
+    return out
+
+
+WORKERS = {"time": w_time, "validate": w_validate, "gemm": w_gemm, "mem": w_mem, "jit": w_jit}
+
+
+def main(kind: str, args_json: str) -> None:
+    a = json.loads(args_json)
+    _threads_env(a.get("threads", 2))
+    try:
+        res = WORKERS[kind](a)
+    except Exception as err:  # reported, not fatal: the parent marks the cell as an error
+        import traceback
+        res = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-2000:]}
+    sys.stdout.write("\n" + json.dumps(res) + "\n")
+    sys.stdout.flush()
