@@ -57,3 +57,199 @@ def test_complex_input_runs_on_the_reference_path():
     got = cpu.lstm_forward(*args, None, None, False, False)[0]
     want = ref.lstm_forward(*args, None, None, False, False)[0]
     np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention pooling
+# ---------------------------------------------------------------------------------------------
+
+def assert_close_or_as_accurate(got, want, truth, spread, dtype, what):
+    """``assert_close`` to the reference; where that fails, the kernel must be as accurate
+    as the dtype allows, normwise against the reference run in a wider dtype on the same
+    inputs (``truth``): within 4x the reference's own error, or 8x ``spread`` (how far the
+    wide results move when the inputs and activations move by a few roundings).
+
+    NOTE: a bias gradient is a sum of terms that cancel (each softmax Jacobian row sums to
+    zero), so there two correct results can differ by far more than rtol, and which one is
+    nearer the truth is chance: their difference is rounding, not a bug."""
+    try:
+        assert_close(got, want, dtype, what)
+    except AssertionError:
+        rtol, _ = TOL[dtype]
+        err, ref_err = np.max(np.abs(got - truth)), np.max(np.abs(want - truth))
+        bound = max(4 * ref_err, 8 * spread, rtol * np.max(np.abs(truth)))
+        assert err <= bound, f"{what}: error {err:.3g} vs the wide reference, the " \
+                             f"reference's {ref_err:.3g}, input-rounding spread {spread:.3g}"
+
+
+def attention_wide(args, dpooled, dweights, dtype, rng=None):
+    """The reference in a wider dtype (float64 for float32, long double for float64) on
+    the same inputs. With ``rng``: every float input multiplied by 1 + δ, |δ| ≤ u (the unit
+    roundoff of ``dtype``), and the saved activations r, s, α, γ by 1 + δ, |δ| ≤ 8u (a few
+    roundings: the error of a float ``dtype`` forward). Returns the outputs and every
+    gradient, as the kernels do."""
+    wide = np.float64 if dtype == np.float32 else np.longdouble
+    u = np.finfo(dtype).eps / 2
+
+    def up(a, k=1):
+        if not (isinstance(a, np.ndarray) and a.dtype in (dtype, wide)):
+            return a
+        a = a.astype(wide)
+        if rng is not None:
+            a = a * (1 + rng.uniform(-1, 1, a.shape).astype(wide) * wide(k * u))
+        return a
+    pooled, weights, cache = ref.attention_forward(*map(up, args), True)
+    if rng is not None:     # the reference's cache (A15): ..., r, s, α, γ, v
+        cache = cache[:7] + tuple(up(a, 8) for a in cache[7:11]) + cache[11:]
+    return (pooled, weights) + ref.attention_backward(cache, up(dpooled), up(dweights))
+
+
+ATTN_GRADS = ("dh", "dw_proj", "db_proj", "dw_gate", "db_gate", "dquery", "dw_step",
+              "db_step", "dw_value", "db_value")
+
+
+def attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases=True):
+    def bias(n):
+        return arr(n) if biases else None
+    return (arr(B, T, D), mask, arr(A, D), bias(A),
+            arr(A, D) if kind == "gated" else None, bias(A) if kind == "gated" else None,
+            arr(Q, A), arr(Q, D) if kind == "weight_gated" else None,
+            bias(Q) if kind == "weight_gated" else None,
+            arr(Dv, D) if value_proj else None, bias(Dv) if value_proj else None, kind)
+
+
+@given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       kind=st.sampled_from(ref.ATTENTION_KINDS), with_mask=st.booleans(),
+       value_proj=st.booleans(), biases=st.booleans())
+def test_attention_kernels_agree(sizes, data, dtype, kind, with_mask, value_proj, biases):
+    B, T, D, A, Q = sizes
+    Dv = data.draw(st.integers(1, 5)) if value_proj else D
+
+    def arr(*shape):
+        return data.draw(nt.arrays(shape, low=-1, high=1)).astype(dtype)
+    mask = None
+    if with_mask:
+        mask = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=T, max_size=T),
+                                           min_size=B, max_size=B)))
+        if data.draw(st.booleans()):
+            mask[data.draw(st.integers(0, B - 1))] = False    # an all-masked row
+    args = attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases)
+    dpooled, dweights = arr(B, Q, Dv), arr(B, Q, T)
+    outs = [k.attention_forward(*args, True) for k in (cpu, ref)]
+    grads = [k.attention_backward(o[2], dpooled, dweights) for k, o in zip((cpu, ref), outs)]
+    got_all = outs[0][:2] + grads[0]
+    want_all = outs[1][:2] + grads[1]
+    truth = attention_wide(args, dpooled, dweights, dtype)
+    spread, rng = [0.0] * len(truth), np.random.default_rng(0)
+    for _ in range(2):
+        moved = attention_wide(args, dpooled, dweights, dtype, rng)
+        spread = [0.0 if t is None else max(sp, float(np.max(np.abs(m - t))))
+                  for sp, m, t in zip(spread, moved, truth)]
+    names = ("pooled", "weights") + ATTN_GRADS
+    for name, got, want, t, sp in zip(names, got_all, want_all, truth, spread):
+        if want is None:
+            assert got is None, name
+            continue
+        assert got.dtype == dtype and got.shape == want.shape, name
+        assert_close_or_as_accurate(got, want, t, sp, dtype, name)
+    if mask is not None:
+        empty = ~mask.any(axis=1)
+        assert not np.any(got_all[0][empty]) and not np.any(got_all[1][empty])
+        assert not np.any(got_all[2][empty])           # dh of an all-masked sequence
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ref.ATTENTION_KINDS)
+def test_attention_huge_scores_stay_finite(kind, dtype):
+    rng = np.random.default_rng(0)
+    B, T, D, A, Q = 3, 5, 4, 3, 2
+
+    def arr(*shape):
+        return rng.uniform(-1, 1, shape).astype(dtype)
+    mask = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], bool)
+    args = list(attention_args(arr, B, T, D, A, Q, D, kind, mask, True))
+    args[6] = (args[6] * 1e4).astype(dtype)            # query: scores of magnitude 1e4
+    for m in (mask, None):
+        args[1] = m
+        with np.errstate(all="raise"):
+            pooled, weights, cache = cpu.attention_forward(*args, True)
+            grads = cpu.attention_backward(cache, arr(B, Q, D), arr(B, Q, T))
+        want = ref.attention_forward(*args, False)
+        for got, w in zip((pooled, weights), want[:2]):
+            assert np.all(np.isfinite(got))
+            assert_close(got, w, dtype, "1e4 scores")
+        assert all(np.all(np.isfinite(g)) for g in grads if g is not None)
+
+
+def test_attention_complex_input_runs_on_the_reference_path():
+    rng = np.random.default_rng(0)
+
+    def arr(*shape):
+        return rng.standard_normal(shape) + 0j
+    args = attention_args(arr, 2, 3, 2, 2, 2, 2, "gated", None, True)
+    got = cpu.attention_forward(*args, True)
+    want = ref.attention_forward(*args, True)
+    for g, w in zip(got[:2], want[:2]):
+        np.testing.assert_array_equal(g, w)
+    dp, dw = arr(2, 2, 2), arr(2, 2, 3)
+    for g, w in zip(cpu.attention_backward(got[2], dp, dw),
+                    ref.attention_backward(want[2], dp, dw)):
+        if w is None:
+            assert g is None
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("value_proj", [False, True])
+@pytest.mark.parametrize("kind", ref.ATTENTION_KINDS)
+def test_attention_module_same_on_numba_and_numpy(kind, value_proj):
+    import nongate_np as ng
+    from nongate_np.kernels import registry
+    ng.seed(0)
+    m = ng.nn.AttentionPooling(4, 3, kind=kind, num_queries=2, value_proj=value_proj,
+                               value_size=5 if value_proj else None, dtype=np.float64)
+    h = np.random.default_rng(1).standard_normal((3, 6, 4))
+    lengths = np.array([6, 2, 0])
+    results = []
+    for name in ("numba", "numpy"):
+        with registry.backend(name):
+            x = ng.tensor(h, requires_grad=True)
+            pooled, weights = m(x, lengths=lengths)
+            m.zero_grad()
+            ((pooled * pooled).sum() + (weights * weights).sum()).backward()
+            results.append((pooled.data, weights.data, x.grad,
+                            {k: p.grad.copy() for k, p in m.named_parameters()}))
+    (p1, w1, g1, pg1), (p2, w2, g2, pg2) = results
+    assert_close(p1, p2, np.float64, "pooled")
+    assert_close(w1, w2, np.float64, "weights")
+    assert_close(g1, g2, np.float64, "dh")
+    for k in pg2:
+        assert_close(pg1[k], pg2[k], np.float64, k)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ref.ATTENTION_KINDS)
+def test_attention_kernels_agree_at_vector_widths(kind, dtype):
+    """Sizes past the SIMD widths, so the vectorised loop bodies and their remainders run."""
+    rng = np.random.default_rng(1)
+    B, T, D, A, Q, Dv = 3, 37, 33, 19, 3, 21
+
+    def arr(*shape):
+        return rng.uniform(-1, 1, shape).astype(dtype)
+    mask = np.arange(T)[None, :] < np.array([37, 5, 0])[:, None]
+    for value_proj in (False, True):
+        args = attention_args(arr, B, T, D, A, Q, Dv if value_proj else D, kind, mask,
+                              value_proj)
+        dpooled, dweights = arr(B, Q, Dv if value_proj else D), arr(B, Q, T)
+        outs = [k.attention_forward(*args, True) for k in (cpu, ref)]
+        grads = [k.attention_backward(o[2], dpooled, dweights)
+                 for k, o in zip((cpu, ref), outs)]
+        truth = attention_wide(args, dpooled, dweights, dtype)
+        names = ("pooled", "weights") + ATTN_GRADS
+        for name, got, want, t in zip(names, outs[0][:2] + grads[0], outs[1][:2] + grads[1],
+                                      truth):
+            if want is None:
+                assert got is None, name
+                continue
+            assert_close_or_as_accurate(got, want, t, 0.0, dtype, name)

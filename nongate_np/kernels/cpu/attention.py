@@ -1,0 +1,314 @@
+"""Numba attention-pooling kernels (docs/math.md A1-A14), with the same signatures and
+results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``).
+
+Every product over the B·T rows is one large GEMM through ``_matmul`` (Numba's ``np.dot``,
+never NumPy's own BLAS):
+
+* forward: ``Z = H [V; U; G_step]ᵀ`` (one GEMM for every projection that scores or gates),
+  ``Eᵀ = W_q uᵀ`` (Q, B·T, unit stride in t) and the value projection ``H W_vᵀ``;
+* backward: the adjoints of all projections are written side by side into one matrix
+  ``Γ = [dZ | dY | dY_step | dv]`` (B·T, K), so that ``dH = Γ [V; U; G_step; W_v]`` and
+  ``d[V; U; G_step; W_v] = Γᵀ H`` are two GEMMs and the biases one column sum.
+
+The element-wise math (tanh, σ, the masked softmax, the gates and their derivatives) is
+fused into ``@njit`` passes with the vectorisable activations of ``activations.py``: inner
+loops with unit-stride stores and no conditional stores (selects instead of branches).
+The per-sequence products ``ω_b v_b`` (A5) and ``dpooled_b v_bᵀ`` (A6) are small GEMMs
+inside a Numba loop over b.
+
+The cache is this backend's own (``_Cache``); complex inputs (complex-step checks) run on
+the reference kernels and keep the reference's cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .. import reference as ref
+from .activations import exp32, exp64
+from .lstm import _matmul, sigmoid, tanh
+
+__all__ = ["attention_forward", "attention_backward"]
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+
+def _exp(x):  # pragma: no cover - replaced by the overload inside jitted code
+    raise NotImplementedError
+
+
+@overload(_exp)
+def _exp_impl(x):
+    return (lambda x: exp32(x)) if x == types.float32 else (lambda x: exp64(x))
+
+
+# --------------------------------------------------------------------------------------------
+# Fused element-wise passes
+# --------------------------------------------------------------------------------------------
+
+@njit(**_JIT)
+def _activations(z, b_proj, b_gate, gated, r, s, u):
+    """A1-A2: r = tanh(Z + b_V), s = σ(Y + b_U), u = r ⊙ s, one pass over the B·T rows;
+    Z = z[:, :A], Y = z[:, A:2A]. Without the gate only r is written (u is r)."""
+    N, A = r.shape
+    for n in range(N):
+        zv = z[n, :A]
+        if gated:
+            zu = z[n, A:2 * A]
+            for j in range(A):
+                rj = tanh(zv[j] + b_proj[j])
+                sj = sigmoid(zu[j] + b_gate[j])
+                r[n, j] = rj
+                s[n, j] = sj
+                u[n, j] = rj * sj
+        else:
+            for j in range(A):
+                r[n, j] = tanh(zv[j] + b_proj[j])
+
+
+@njit(**_JIT)
+def _softmax_gate(e, mask, z, col, b_step, step, alpha, gamma, weights):
+    """A3-A4 per (b, q): α = masked softmax over t of e (Q, B·T), zero on a row without a
+    valid step; γ = σ(z[:, col + q] + b_g), ω = γ ⊙ α (step gate), else ω is α."""
+    B, Q, T = alpha.shape
+    zero = alpha.dtype.type(0)
+    ninf = alpha.dtype.type(-np.inf)
+    for b in range(B):
+        base = b * T
+        for q in range(Q):
+            m = ninf
+            for t in range(T):
+                x = e[q, base + t]
+                m = max(m, x if mask[b, t] else ninf)
+            shift = m if m > ninf else zero   # NOTE: an all-masked row: any shift will do
+            p = alpha[b, q]
+            for t in range(T):
+                on = mask[b, t]
+                # NOTE: masked scores are replaced before exp: a huge padded score cannot
+                # overflow, and the select keeps the loop branch-free
+                v = _exp(e[q, base + t] - shift if on else zero)
+                p[t] = v if on else zero
+            S = zero
+            for t in range(T):
+                S += p[t]
+            S = S if S > zero else alpha.dtype.type(1)   # NOTE: 0 / 1 on an all-masked row
+            for t in range(T):
+                p[t] = p[t] / S
+            if step:
+                g = gamma[b, q]
+                w = weights[b, q]
+                bq = b_step[q]
+                for t in range(T):
+                    gt = sigmoid(z[base + t, col + q] + bq)
+                    g[t] = gt
+                    w[t] = gt * p[t]
+
+
+@njit(**_JIT)
+def _pool(weights, v, pooled):
+    """A5: pooled_b = ω_b v_b, one (Q×T)(T×D') GEMM per sequence."""
+    for b in range(weights.shape[0]):
+        np.dot(weights[b], v[b], pooled[b])
+
+
+@njit(**_JIT)
+def _softmax_backward(dweights, dpooled, v, alpha, gamma, step, de, grad, col):
+    """A6-A8 per (b, q): dω = dweights + dpooled_b v_bᵀ; dα = dω ⊙ γ (or dω) and
+    dy_step = dω ⊙ α ⊙ γ(1 − γ) into grad[:, col + q]; de = α ⊙ (dα − Σ_t α dα) into
+    de (Q, B·T)."""
+    B, Q, T = alpha.shape
+    one = alpha.dtype.type(1)
+    domega = np.empty((Q, T), alpha.dtype)
+    dalpha = np.empty(T, alpha.dtype)
+    for b in range(B):
+        base = b * T
+        np.dot(dpooled[b], v[b].T, domega)                             # A6
+        for q in range(Q):
+            dw = dweights[b, q]
+            a = alpha[b, q]
+            do = domega[q]
+            if step:
+                g = gamma[b, q]
+                for t in range(T):
+                    d = dw[t] + do[t]
+                    dalpha[t] = d * g[t]                               # A7
+                    grad[base + t, col + q] = d * a[t] * g[t] * (one - g[t])
+            else:
+                for t in range(T):
+                    dalpha[t] = dw[t] + do[t]
+            dot = alpha.dtype.type(0)
+            for t in range(T):
+                dot += a[t] * dalpha[t]
+            out = de[q]
+            for t in range(T):
+                out[base + t] = a[t] * (dalpha[t] - dot)               # A8
+
+
+@njit(**_JIT)
+def _value_backward(weights, dpooled, out, col):
+    """A6: dv_{b,t} = Σ_q ω_{b,q,t} dpooled_{b,q} into out[b·T + t, col:col + D']."""
+    B, Q, T = weights.shape
+    Dv = dpooled.shape[2]
+    zero = weights.dtype.type(0)
+    for b in range(B):
+        for t in range(T):
+            row = out[b * T + t, col:col + Dv]
+            for d in range(Dv):
+                row[d] = zero
+            for q in range(Q):
+                w = weights[b, q, t]
+                dp = dpooled[b, q]
+                for d in range(Dv):
+                    row[d] += w * dp[d]
+
+
+@njit(**_JIT)
+def _activations_backward(du, r, s, gated, grad):
+    """A10-A11: dZ = du ⊙ s ⊙ (1 − r²) into grad[:, :A] and, gated, dY = du ⊙ r ⊙ s(1 − s)
+    into grad[:, A:2A] (without the gate s is 1)."""
+    N, A = du.shape
+    one = du.dtype.type(1)
+    for n in range(N):
+        g = grad[n, :A]
+        if gated:
+            gu = grad[n, A:2 * A]
+            for j in range(A):
+                rj, sj, d = r[n, j], s[n, j], du[n, j]
+                g[j] = d * sj * (one - rj * rj)
+                gu[j] = d * rj * sj * (one - sj)
+        else:
+            for j in range(A):
+                rj = r[n, j]
+                g[j] = du[n, j] * (one - rj * rj)
+
+
+# --------------------------------------------------------------------------------------------
+# The kernel contract
+# --------------------------------------------------------------------------------------------
+
+class _Cache:
+    """What this backend's backward needs (A15), in its own layout."""
+
+    __slots__ = ("shape", "h2", "mask", "w_all", "query", "w_value", "r", "s", "u", "alpha",
+                 "gamma", "weights", "v", "gated", "step")
+
+    def __init__(self, **kw):
+        for k, v in kw.items():
+            setattr(self, k, v)
+
+
+def _cast(a, dtype):
+    return None if a is None else np.ascontiguousarray(a, dtype=dtype)
+
+
+def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
+                      w_value, b_value, kind, keep_cache):
+    """Same contract as ``reference.attention_forward``."""
+    if kind not in ref.ATTENTION_KINDS:
+        raise ValueError(f"attention_forward: unknown kind {kind!r}; expected one of "
+                         f"{', '.join(repr(k) for k in ref.ATTENTION_KINDS)}")
+    gated, step = kind == "gated", kind == "weight_gated"
+    used = [h, w_proj, b_proj, query, w_value, b_value]
+    if gated:
+        used += [w_gate, b_gate]
+    if step:
+        used += [w_step, b_step]
+    dtype = np.result_type(*(a for a in used if a is not None))
+    if dtype not in (np.float32, np.float64):   # complex-step checks: the reference kernels
+        return ref.attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step,
+                                     b_step, w_value, b_value, kind, keep_cache)
+    B, T, D = h.shape
+    A, Q = w_proj.shape[0], query.shape[0]
+    N = B * T
+    h2 = np.ascontiguousarray(h, dtype=dtype).reshape(N, D)
+    w_proj, query = _cast(w_proj, dtype), _cast(query, dtype)
+    zeros = np.zeros(max(A, Q), dtype)
+    b_proj = zeros[:A] if b_proj is None else _cast(b_proj, dtype)
+    parts = [w_proj]
+    if gated:
+        w_gate = _cast(w_gate, dtype)
+        b_gate = zeros[:A] if b_gate is None else _cast(b_gate, dtype)
+        parts.append(w_gate)
+    else:
+        w_gate, b_gate = None, zeros[:0]
+    if step:
+        w_step = _cast(w_step, dtype)
+        b_step = zeros[:Q] if b_step is None else _cast(b_step, dtype)
+        parts.append(w_step)
+    else:
+        w_step, b_step = None, zeros[:0]
+    w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    z = _matmul(h2, w_all.T)                                           # A1, A2, A4 (B·T, K)
+    r = np.empty((N, A), dtype)
+    s = np.empty((N, A) if gated else (0, 0), dtype)
+    u = np.empty((N, A), dtype) if gated else r
+    _activations(z, b_proj, b_gate, gated, r, s, u)                    # A1, A2
+    e = _matmul(query, u.T)                                            # A1: Eᵀ (Q, B·T)
+    valid = np.ones((B, T), np.bool_) if mask is None else \
+        np.ascontiguousarray(mask, dtype=np.bool_)
+    alpha = np.empty((B, Q, T), dtype)
+    gamma = np.empty((B, Q, T) if step else (0, 0, 0), dtype)
+    weights = np.empty((B, Q, T), dtype) if step else alpha
+    _softmax_gate(e, valid, z, 2 * A if gated else A, b_step, step, alpha, gamma, weights)
+    if w_value is None:                                                # A5: v = h
+        v = h2.reshape(B, T, D)
+    else:
+        w_value = _cast(w_value, dtype)
+        v = _matmul(h2, w_value.T)
+        if b_value is not None:
+            v += b_value.astype(dtype, copy=False)
+        v = v.reshape(B, T, -1)
+    pooled = np.empty((B, Q, v.shape[2]), dtype)
+    _pool(weights, v, pooled)                                          # A5
+    cache = None
+    if keep_cache:
+        cache = _Cache(shape=(B, T, D), h2=h2, mask=valid, w_all=w_all, query=query,
+                       w_value=w_value, r=r, s=s, u=u, alpha=alpha,
+                       gamma=gamma, weights=weights, v=v, gated=gated, step=step)
+    return pooled, weights, cache
+
+
+def attention_backward(cache, dpooled, dweights):
+    """Same contract as ``reference.attention_backward``."""
+    if not isinstance(cache, _Cache):          # made by the reference path (complex)
+        return ref.attention_backward(cache, dpooled, dweights)
+    B, T, D = cache.shape
+    N = B * T
+    A, Q = cache.r.shape[1], cache.query.shape[0]
+    dtype = cache.r.dtype
+    gated, step, proj_v = cache.gated, cache.step, cache.w_value is not None
+    Dv = cache.v.shape[2]
+    dpooled = np.ascontiguousarray(dpooled, dtype=dtype)
+    dweights = np.ascontiguousarray(dweights, dtype=dtype)
+    col_step = 2 * A if gated else A
+    col_value = col_step + (Q if step else 0)
+    K = col_value + (Dv if proj_v else 0)
+    grad = np.empty((N, K), dtype)                 # Γ = [dZ | dY | dY_step | dv]
+    de = np.empty((Q, N), dtype)
+    _softmax_backward(dweights, dpooled, cache.v, cache.alpha, cache.gamma, step, de, grad,
+                      col_step)                                        # A6-A8
+    if proj_v:
+        _value_backward(cache.weights, dpooled, grad, col_value)       # A6
+    else:
+        dv = np.empty((N, D), dtype)
+        _value_backward(cache.weights, dpooled, dv, 0)
+    du = _matmul(de.T, cache.query)                                    # A9
+    dquery = _matmul(de, cache.u)
+    _activations_backward(du, cache.r, cache.s, gated, grad)           # A10, A11
+    w_all = cache.w_all if not proj_v else np.concatenate([cache.w_all, cache.w_value])
+    dh2 = _matmul(grad, w_all)                                         # A12, A13
+    if not proj_v:
+        dh2 += dv                                                      # A12: v = h
+    dw_all = _matmul(grad.T, cache.h2)                                 # A13
+    db_all = grad.sum(axis=0)
+    dw_gate = db_gate = dw_step = db_step = dw_value = db_value = None
+    if gated:
+        dw_gate, db_gate = dw_all[A:2 * A], db_all[A:2 * A]
+    if step:
+        dw_step, db_step = dw_all[col_step:col_value], db_all[col_step:col_value]
+    if proj_v:
+        dw_value, db_value = dw_all[col_value:], db_all[col_value:]
+    return (dh2.reshape(B, T, D), dw_all[:A], db_all[:A], dw_gate, db_gate, dquery, dw_step,
+            db_step, dw_value, db_value)
