@@ -18,10 +18,12 @@ from .rng import seed
 from . import nn, optim
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
+from .kernels.registry import available_backends, backend, get_backend, set_global_backend
 from .io import Checkpoint, CheckpointError, load, load_weights, save
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "nn", "optim", "save", "load", "load_weights", "Checkpoint",
-           "CheckpointError", *_ops_all]
+           "CheckpointError", "backend", "set_global_backend", "get_backend",
+           "available_backends", *_ops_all]

@@ -48,3 +48,18 @@ def test_set_global_backend_validates():
         registry.set_global_backend("nope")
     registry.set_global_backend("numpy")
     assert registry.get_backend() == "numpy"
+
+
+def test_top_level_selection_runs_the_numba_kernels():
+    import numpy as np
+    import nongate_np as ng
+    if "numba" not in ng.available_backends():
+        pytest.skip("numba backend unavailable")
+    lstm = ng.nn.LSTM(3, 4, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    with ng.backend("numba"):
+        assert ng.get_backend() == "numba"
+        y_numba = lstm(x)[0]
+        assert y_numba.grad_fn.ctx.kernels.__name__ == "nongate_np.kernels.cpu"
+    y_ref = lstm(x)[0]
+    np.testing.assert_allclose(y_numba.data, y_ref.data, rtol=1e-12, atol=1e-15)
