@@ -128,19 +128,17 @@ class MultiTaskSequenceModel(Module):
         return [t["name"] for t in self.tasks]
 
     def _encode_steps(self, x, lengths):
-        """Input layer and LSTM: (B, T, width) outputs and the (B, T) mask."""
+        """Input layer and LSTM: the (B, T, width) outputs and the lengths as an array."""
         x = self._check_input(x)
-        B, T = x.shape[:2]
         lengths = None if lengths is None else np.asarray(lengths)
         h, _ = self.lstm(self.embed(x), lengths=lengths)
-        mask = None if lengths is None else np.arange(T)[None, :] < lengths[:, None]
-        return h, mask, lengths
+        return h, lengths
 
     def forward(self, x, lengths=None) -> dict:
         """Per-task outputs: logits (B, C) for classification, values (B, output_size) for
         regression, per-step logits (B, T, C) for tagging. Also ``"attention"``: a dict of
         each sequence-level task's attention weights (B, T)."""
-        h, _, lengths = self._encode_steps(x, lengths)
+        h, lengths = self._encode_steps(x, lengths)
         outputs, attention = {}, {}
         if self.pool is not None:
             pooled, weights = self.pool(h, lengths=lengths)
@@ -195,7 +193,7 @@ class MultiTaskSequenceModel(Module):
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
-            h, _, lengths = self._encode_steps(x, lengths)
+            h, lengths = self._encode_steps(x, lengths)
             pooled, _ = self.pool(h, lengths=lengths)
         return pooled.data
 
