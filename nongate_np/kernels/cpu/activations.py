@@ -95,7 +95,10 @@ def sigmoid32(x):
     """K2: σ(x) = 1/(1+e^{-|x|}) for x ≥ 0, e^{-|x|}/(1+e^{-|x|}) otherwise (no overflow)."""
     z = exp32(-abs(x))
     s = np.float32(1.0) / (np.float32(1.0) + z)
-    return s if x >= 0 else z * s
+    neg = np.float32(x < 0)
+    # NOTE: an arithmetic select (exact: one term is multiplied by 0); a branch here, once
+    # inlined into the LSTM loop, kept the float64 loop from vectorising (35 → 12 ms, M1)
+    return s * (np.float32(1.0) - neg) + z * s * neg
 
 
 @njit(**_FAST)
@@ -103,15 +106,19 @@ def sigmoid64(x):
     """K2 in float64."""
     z = exp64(-abs(x))
     s = 1.0 / (1.0 + z)
-    return s if x >= 0 else z * s
+    neg = np.float64(x < 0)
+    return s * (1.0 - neg) + z * s * neg
 
 
 @njit(**_FAST)
 def tanh32(x):
     """K3: tanh x = sign(x)(1 - 2/(e^{2|x|}+1)) for |x| ≥ 0.4; the odd Taylor polynomial
-    to x^13 below (no cancellation near 0)."""
+    to x^13 below (no cancellation near 0). Both are computed (the series on x clamped to
+    [-0.4, 0.4], so it stays finite) and one is selected arithmetically."""
     a = abs(x)
     big = np.float32(1.0) - np.float32(2.0) / (exp32(np.float32(2.0) * a) + np.float32(1.0))
+    big = big * np.float32(np.sign(x))
+    x = min(max(x, np.float32(-0.4)), np.float32(0.4))   # the series only where it is used
     x2 = x * x
     p = np.float32(21844 / 6081075)
     p = p * x2 - np.float32(1382 / 155925)
@@ -120,14 +127,16 @@ def tanh32(x):
     p = p * x2 + np.float32(2 / 15)
     p = p * x2 - np.float32(1 / 3)
     small = x + x * x2 * p
-    return small if a < np.float32(0.4) else (big if x > 0 else -big)
+    near0 = np.float32(a < np.float32(0.4))
+    return big * (np.float32(1.0) - near0) + small * near0    # NOTE: arithmetic select
 
 
 @njit(**_FAST)
 def tanh64(x):
     """K3 in float64: the large-|x| formula for |x| ≥ 0.3; Taylor to x^23 below."""
     a = abs(x)
-    big = 1.0 - 2.0 / (exp64(2.0 * a) + 1.0)
+    big = (1.0 - 2.0 / (exp64(2.0 * a) + 1.0)) * np.sign(x)
+    x = min(max(x, -0.3), 0.3)                     # the series only where it is used
     x2 = x * x
     p = -113927491862 / 2900518163668125
     p = p * x2 + 18888466084 / 194896477400625
@@ -141,4 +150,5 @@ def tanh64(x):
     p = p * x2 + 2 / 15
     p = p * x2 - 1 / 3
     small = x + x * x2 * p
-    return small if a < 0.3 else (big if x > 0 else -big)
+    near0 = np.float64(a < 0.3)
+    return big * (1.0 - near0) + small * near0

@@ -27,12 +27,12 @@ def tanh(x):  # pragma: no cover - replaced by the overload inside jitted code
     raise NotImplementedError
 
 
-@overload(sigmoid)
+@overload(sigmoid, inline="always")
 def _sigmoid(x):
     return (lambda x: sigmoid32(x)) if x == types.float32 else (lambda x: sigmoid64(x))
 
 
-@overload(tanh)
+@overload(tanh, inline="always")
 def _tanh(x):
     return (lambda x: tanh32(x)) if x == types.float32 else (lambda x: tanh64(x))
 
