@@ -25,11 +25,11 @@ __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
 # Grad mode
 # ---------------------------------------------------------------------------------------------
 
-class _GradMode(threading.local):
+class _GradState(threading.local):
     enabled = True
 
 
-_grad_mode = _GradMode()
+_grad_mode = _GradState()
 
 
 def is_grad_enabled() -> bool:
@@ -37,15 +37,13 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Switch graph recording on or off, as a call, a context manager or a decorator."""
+class _GradModeContext(contextlib.ContextDecorator):
+    """Sets the grad mode to ``self.mode`` inside a ``with`` block or a decorated call."""
 
-    def __init__(self, mode: bool):
-        self.prev = _grad_mode.enabled
-        self.mode = bool(mode)
-        _grad_mode.enabled = self.mode
+    mode = True
 
     def __enter__(self):
+        self.prev = _grad_mode.enabled
         _grad_mode.enabled = self.mode
         return self
 
@@ -54,30 +52,29 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return False
 
 
-class no_grad(contextlib.ContextDecorator):
+class no_grad(_GradModeContext):
     """Context manager (and decorator) in which ops record no graph: inference mode."""
 
-    def __enter__(self):
-        self.prev = _grad_mode.enabled
-        _grad_mode.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _grad_mode.enabled = self.prev
-        return False
+    mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_GradModeContext):
     """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
 
-    def __enter__(self):
-        self.prev = _grad_mode.enabled
-        _grad_mode.enabled = True
-        return self
+    mode = True
 
-    def __exit__(self, *exc):
-        _grad_mode.enabled = self.prev
-        return False
+
+class set_grad_enabled(_GradModeContext):
+    """Switch graph recording on or off: as a call (takes effect at once), a context
+    manager or a decorator."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+
+    def __enter__(self):
+        return self         # NOTE: the mode was set by __init__, which also saved the old one
 
 
 # ---------------------------------------------------------------------------------------------

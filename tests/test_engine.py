@@ -198,3 +198,14 @@ def test_seed_makes_factories_reproducible():
     a = ng.randn(4).data
     ng.seed(3)
     np.testing.assert_array_equal(ng.randn(4).data, a)
+
+
+def test_set_grad_enabled_as_a_call_and_as_a_context():
+    x = leaf(2)
+    ng.set_grad_enabled(False)
+    assert not (x * 2).requires_grad
+    ng.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+    with ng.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad and ng.is_grad_enabled()
