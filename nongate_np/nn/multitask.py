@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
+from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
 from .attention import AttentionPooling
 from .containers import ModuleList
@@ -173,8 +174,7 @@ class MultiTaskSequenceModel(Module):
             else:
                 target = target.copy()
                 if outputs.get("lengths") is not None:
-                    T = target.shape[1]
-                    target[np.arange(T)[None, :] >= outputs["lengths"][:, None]] = -100
+                    target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100
                 loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),
                                          target.reshape(-1))
             parts[task["name"]] = float(loss.item())

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..kernels import reference as ref
+from ..ops.attention import lengths_to_mask
 
 __all__ = ["StreamingEncoder"]
 
@@ -51,7 +52,7 @@ class StreamingEncoder:
         with no_grad():
             h, self.hx = model.lstm(model.embed(chunk), self.hx, lengths=lengths)
         h = h.data
-        mask = None if lengths is None else np.arange(t)[None, :] < np.asarray(lengths)[:, None]
+        mask = None if lengths is None else lengths_to_mask(lengths, t)
         gated = pool.kind == "gated"
         e, _, _ = ref.attention_scores(                                    # A1, A2
             h, pool.proj.weight.data, pool.proj.bias.data,
