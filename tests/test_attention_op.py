@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 import nongate_np as ng
 from nongate_np import testing as nt
 from nongate_np.gradcheck import GradcheckError, gradcheck
-from nongate_np.kernels import reference as ref
+from nongate_np.kernels import reference as ref, registry
 from nongate_np.ops.attention import AttentionPool, attention_pool, lengths_to_mask
 from tests.attention_composed import composed_attention_pool
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
@@ -182,7 +182,9 @@ def test_kinds_agree_with_the_formulas_in_torch(kind, data):
 
 
 def test_a_planted_backward_bug_is_caught(monkeypatch):
-    """The checks above can fail: a backward that uses α² for α in A8 is reported."""
+    """The checks above can fail: a backward that uses α² for α in A8 is reported (planted
+    in the reference kernels, so run on them)."""
+    monkeypatch.setattr(registry, "_global", "numpy")
     rng = np.random.default_rng(3)
     arrays = {k: rng.uniform(-1, 1, s) for k, s in
               dict(h=(2, 3, 2), **param_shapes("additive", 2, 2, 2)).items()}
@@ -287,7 +289,9 @@ def test_float32_in_float32_out():
 
 @pytest.mark.parametrize("kind, value_proj, per_row", [
     ("additive", False, "A"), ("gated", False, "2A"), ("weight_gated", True, "A+Dv")])
-def test_saved_memory_is_what_the_docstring_says(kind, value_proj, per_row):
+def test_saved_memory_is_what_the_docstring_says(kind, value_proj, per_row, monkeypatch):
+    """A15 for the reference kernels (their cache is the tuple the docstring describes)."""
+    monkeypatch.setattr(registry, "_global", "numpy")
     B, T, D, A, Q, Dv = 3, 5, 4, 6, 2, 7
     rng = np.random.default_rng(6)
     shapes = dict(h=(B, T, D), **param_shapes(kind, D, A, Q, Dv if value_proj else None))

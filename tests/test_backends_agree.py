@@ -1,5 +1,7 @@
 """The Numba CPU kernels agree with the NumPy reference: outputs and every gradient."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -8,6 +10,7 @@ from nongate_np import testing as nt
 from nongate_np.kernels import reference as ref
 
 cpu = pytest.importorskip("nongate_np.kernels.cpu")
+from nongate_np.kernels.cpu import threads  # noqa: E402  (after the importorskip)
 
 # rtol, and an absolute floor relative to the largest reference value (normwise).
 TOL = {np.float64: (1e-12, 1e-13), np.float32: (1e-5, 1e-6)}
@@ -19,10 +22,37 @@ def assert_close(got, want, dtype, what):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=floor * scale, err_msg=what)
 
 
+@contextlib.contextmanager
+def step_loop(parallel):
+    """Force the LSTM step loop serial, or split over threads whatever the size."""
+    before = threads.PARALLEL_MIN_MACS
+    threads.PARALLEL_MIN_MACS = 0 if parallel else 2 ** 62
+    try:
+        yield
+    finally:
+        threads.PARALLEL_MIN_MACS = before
+
+
+def test_the_step_loop_can_split():
+    """The parallel tests below test something: on this machine the loop does split."""
+    with step_loop(parallel=True):
+        bounds = threads.step_chunks(40, 1)
+    if len(bounds) < 3:
+        pytest.skip("one thread, or no OpenMP/TBB layer, or no BLAS thread control here")
+    assert bounds[0] == 0 and bounds[-1] == 40 and np.all(np.diff(bounds) > 0)
+    assert np.all(bounds[1:-1] % 16 == 0)
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
 @given(sizes=nt.lstm_sizes(max_T=6, max_B=4, max_I=5, max_H=6), data=st.data(),
        dtype=st.sampled_from([np.float64, np.float32]), reverse=st.booleans(),
        proj=st.booleans(), with_lengths=st.booleans())
-def test_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths):
+def test_lstm_kernels_agree(parallel, sizes, data, dtype, reverse, proj, with_lengths):
+    with step_loop(parallel):
+        check_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths)
+
+
+def check_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths):
     T, B, I, H = sizes
     P = data.draw(st.integers(1, H)) if proj else H
 

@@ -44,10 +44,25 @@ def test_unavailable_backend_raises_unless_fallback_is_asked_for():
 
 
 def test_set_global_backend_validates():
+    before = registry.get_backend()
     with pytest.raises(ValueError, match="unknown backend"):
         registry.set_global_backend("nope")
-    registry.set_global_backend("numpy")
-    assert registry.get_backend() == "numpy"
+    try:
+        registry.set_global_backend("numpy")
+        assert registry.get_backend() == "numpy"
+    finally:
+        registry.set_global_backend(before)
+
+
+def test_default_is_numba_when_installed_without_importing_it():
+    import importlib.util
+    import subprocess
+    import sys
+    code = ("import sys, nongate_np as ng; print(ng.get_backend(), 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    expected = "numba" if importlib.util.find_spec("numba") else "numpy"
+    assert out == [expected, "False"]
 
 
 def test_top_level_selection_runs_the_numba_kernels():
@@ -61,5 +76,6 @@ def test_top_level_selection_runs_the_numba_kernels():
         assert ng.get_backend() == "numba"
         y_numba = lstm(x)[0]
         assert y_numba.grad_fn.ctx.kernels.__name__ == "nongate_np.kernels.cpu"
-    y_ref = lstm(x)[0]
+    with ng.backend("numpy"):
+        y_ref = lstm(x)[0]
     np.testing.assert_allclose(y_numba.data, y_ref.data, rtol=1e-12, atol=1e-15)

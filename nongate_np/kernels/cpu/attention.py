@@ -1,8 +1,8 @@
 """Numba attention-pooling kernels (docs/math.md A1-A14), with the same signatures and
 results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``).
 
-Every product over the B·T rows is one large GEMM through ``_matmul`` (Numba's ``np.dot``,
-never NumPy's own BLAS):
+Every product over the B·T rows is one large GEMM through ``gemm.matmul`` (Numba's
+``np.dot`` split over the threads, never NumPy's own BLAS):
 
 * forward: ``Z = H [V; U; G_step]ᵀ`` (one GEMM for every projection that scores or gates),
   ``Eᵀ = W_q uᵀ`` (Q, B·T, unit stride in t) and the value projection ``H W_vᵀ``;
@@ -28,7 +28,9 @@ from numba.extending import overload
 
 from .. import reference as ref
 from .activations import exp32, exp64
-from .lstm import _matmul, sigmoid, tanh
+from . import threads
+from .gemm import matmul
+from .lstm import sigmoid, tanh
 
 __all__ = ["attention_forward", "attention_backward"]
 
@@ -203,6 +205,7 @@ def _cast(a, dtype):
     return None if a is None else np.ascontiguousarray(a, dtype=dtype)
 
 
+@threads.owns_cores
 def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
                       w_value, b_value, kind, keep_cache):
     """Same contract as ``reference.attention_forward``."""
@@ -240,12 +243,12 @@ def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_
     else:
         w_step, b_step = None, zeros[:0]
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    z = _matmul(h2, w_all.T)                                           # A1, A2, A4 (B·T, K)
+    z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
     r = np.empty((N, A), dtype)
     s = np.empty((N, A) if gated else (0, 0), dtype)
     u = np.empty((N, A), dtype) if gated else r
     _activations(z, b_proj, b_gate, gated, r, s, u)                    # A1, A2
-    e = _matmul(query, u.T)                                            # A1: Eᵀ (Q, B·T)
+    e = matmul(query, u.T)                                             # A1: Eᵀ (Q, B·T)
     valid = np.ones((B, T), np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
     alpha = np.empty((B, Q, T), dtype)
@@ -256,7 +259,7 @@ def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_
         v = h2.reshape(B, T, D)
     else:
         w_value = _cast(w_value, dtype)
-        v = _matmul(h2, w_value.T)
+        v = matmul(h2, w_value.T)
         if b_value is not None:
             v += b_value.astype(dtype, copy=False)
         v = v.reshape(B, T, -1)
@@ -270,6 +273,7 @@ def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_
     return pooled, weights, cache
 
 
+@threads.owns_cores
 def attention_backward(cache, dpooled, dweights):
     """Same contract as ``reference.attention_backward``."""
     if not isinstance(cache, _Cache):          # made by the reference path (complex)
@@ -294,14 +298,14 @@ def attention_backward(cache, dpooled, dweights):
     else:
         dv = np.empty((N, D), dtype)
         _value_backward(cache.weights, dpooled, dv, 0)
-    du = _matmul(de.T, cache.query)                                    # A9
-    dquery = _matmul(de, cache.u)
+    du = matmul(de.T, cache.query)                                     # A9
+    dquery = matmul(de, cache.u)
     _activations_backward(du, cache.r, cache.s, gated, grad)           # A10, A11
     w_all = cache.w_all if not proj_v else np.concatenate([cache.w_all, cache.w_value])
-    dh2 = _matmul(grad, w_all)                                         # A12, A13
+    dh2 = matmul(grad, w_all)                                          # A12, A13
     if not proj_v:
         dh2 += dv                                                      # A12: v = h
-    dw_all = _matmul(grad.T, cache.h2)                                 # A13
+    dw_all = matmul(grad.T, cache.h2)                                  # A13
     db_all = grad.sum(axis=0)
     dw_gate = db_gate = dw_step = db_step = dw_value = db_value = None
     if gated:

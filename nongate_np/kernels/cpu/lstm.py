@@ -2,18 +2,26 @@
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products (the input projection forward; dX, dW_ih, dW_hh backward) are
-single large GEMMs done by NumPy outside the loop; inside the loop one BLAS call per step
-(h W_hhᵀ forward, δa W_hh backward) and one fused element-wise pass over (B, H) with the
-vectorisable activations of ``activations.py``.
+single large GEMMs outside the loop (``gemm.matmul``); inside the loop, per step, one BLAS
+call (h W_hhᵀ forward, δa W_hh backward) and one fused element-wise pass over (B, H) with
+the vectorisable activations of ``activations.py``.
+
+From ``threads.PARALLEL_MIN_MACS`` per step up, each step is split by hidden units over
+Numba's threads (``threads.step_chunks``): a chunk owns its units' four gate rows of W_hh
+(regrouped by ``chunk_rows``, one BLAS call each), their cell state and their columns of
+every cache array, so chunks never write the same element; forward they all read the full
+h_{t-1}, backward each adds its share of δa W_hh and the shares are summed in a fixed order.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
 from .. import reference as ref
+from . import threads
+from .gemm import matmul
 from .activations import sigmoid32, sigmoid64, tanh32, tanh64
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -38,60 +46,94 @@ def _tanh(x):
 
 
 @njit(**_JIT)
-def _matmul(a, b):
-    """a @ b through the BLAS that Numba links (SciPy's OpenBLAS).
+def _cell_forward(t, j0, j1, xw, h, c, w_chunks, active, slot, gates, cs, tcs, m):
+    """L1-L4 and L6 of step t for the hidden units j0:j1.
 
-    NOTE: every product of this backend goes through here, never through NumPy's own
-    OpenBLAS: two busy-waiting BLAS thread pools in one process steal each other's cores.
-    """
-    return np.dot(a, b)
+    ``w_chunks[4 j0:4 j1]`` holds the W_hh rows of these units, gates i, f, g, o one after
+    the other (``chunk_rows``), so the recurrent product is one BLAS call per chunk.
+    Writes m, c and the cache at ``slot`` for these units only: chunks never share a store.
+    NOTE: every row is reached through views that start at 0, so the inner loop's index is
+    known to be non-negative and it vectorises (an index j0 + u did not: 10x slower)."""
+    B = h.shape[0]
+    H = c.shape[1]
+    n = j1 - j0
+    a = np.dot(h, w_chunks[4 * j0:4 * j1].T)                          # L1 (recurrent)
+    for b in range(B):
+        x_b, a_b, g_b = xw[t, b], a[b], gates[slot, b]
+        xi, xf, xg, xo = (x_b[j0:j1], x_b[H + j0:H + j1], x_b[2 * H + j0:2 * H + j1],
+                          x_b[3 * H + j0:3 * H + j1])
+        gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
+                          g_b[3 * H + j0:3 * H + j1])
+        c_b, m_b = c[b, j0:j1], m[b, j0:j1]
+        cs_b, tc_b = cs[slot, b, j0:j1], tcs[slot, b, j0:j1]
+        on = active[t, b]
+        for u in range(n):
+            i = sigmoid(a_b[u] + xi[u])                                # L2
+            f = sigmoid(a_b[n + u] + xf[u])
+            g = tanh(a_b[2 * n + u] + xg[u])
+            o = sigmoid(a_b[3 * n + u] + xo[u])
+            c_new = f * c_b[u] + i * g                                 # L3
+            tc = tanh(c_new)
+            m_b[u] = o * tc                                            # L4
+            c_b[u] = c_new if on else c_b[u]                           # L6
+            gi[u], gf[u], gg[u], go[u] = i, f, g, o
+            cs_b[u], tc_b[u] = c_b[u], tc
 
 
 @njit(**_JIT)
-def _forward_loop(xw, h, c, w_hh_t, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
-    """L1-L6 step by step; h, c (the initial states, copies) are updated in place."""
+def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
+    """L5-L6: the new hidden state from m (projected if w_hr_t has rows), kept where active."""
+    if w_hr_t.shape[0] > 0:
+        np.dot(m, w_hr_t, h_new)                                       # L5
+    else:
+        h_new[:] = m
+    for b in range(h.shape[0]):
+        if active[t, b]:
+            h[b] = h_new[b]
+            y[t, b] = h_new[b]
+        else:
+            y[t, b] = 0
+
+
+@njit(**_JIT)
+def _forward_loop(xw, h, c, w_chunks, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
+    """L1-L6 step by step on one thread; h, c (copies of the initial states) are updated
+    in place. Without ``keep`` the cache arrays hold one step (slot 0), overwritten."""
     T, B, G = xw.shape
     H = G // 4
-    a = np.empty((B, G), xw.dtype)
-    acts = np.empty((4, B, H), xw.dtype)          # i, f, g, o of this step
-    tc_step = np.empty((B, H), xw.dtype)
     m = np.empty((B, H), xw.dtype)
     h_new = np.empty((B, h.shape[1]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
-        np.dot(h, w_hh_t, a)                                           # L1 (recurrent)
-        # NOTE: one branch-free pass per row with unit-stride stores, so the loop vectorises;
-        # the cache is copied out afterwards (strided stores here cost 5x: measured).
-        for b in range(B):
-            on = active[t, b]
-            for j in range(H):
-                i = sigmoid(a[b, j] + xw[t, b, j])                     # L2
-                f = sigmoid(a[b, H + j] + xw[t, b, H + j])
-                g = tanh(a[b, 2 * H + j] + xw[t, b, 2 * H + j])
-                o = sigmoid(a[b, 3 * H + j] + xw[t, b, 3 * H + j])
-                c_new = f * c[b, j] + i * g                            # L3
-                tc = tanh(c_new)
-                m[b, j] = o * tc                                       # L4
-                c[b, j] = c_new if on else c[b, j]                     # L6
-                acts[0, b, j], acts[1, b, j], acts[2, b, j], acts[3, b, j] = i, f, g, o
-                tc_step[b, j] = tc
-        if keep:
-            for k in range(4):
-                gates[t, :, k * H:(k + 1) * H] = acts[k]
-            cs[t] = c
-            tcs[t] = tc_step
-        if w_hr_t.shape[0] > 0:
-            np.dot(m, w_hr_t, h_new)                                   # L5
-        else:
-            h_new[:] = m
-        for b in range(B):
-            if active[t, b]:
-                h[b] = h_new[b]
-                y[t, b] = h_new[b]
-            else:
-                y[t, b] = 0
+        _cell_forward(t, 0, H, xw, h, c, w_chunks, active, t if keep else 0, gates, cs, tcs, m)
+        _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
+@njit(parallel=True, **_JIT)
+def _forward_loop_parallel(xw, h, c, w_chunks, bounds, w_hr_t, active, reverse, keep, y,
+                           gates, cs, tcs):
+    """``_forward_loop`` with each step's hidden units split over threads by ``bounds``."""
+    T, B, G = xw.shape
+    H = G // 4
+    m = np.empty((B, H), xw.dtype)
+    h_new = np.empty((B, h.shape[1]), xw.dtype)
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        for k in prange(bounds.shape[0] - 1):
+            _cell_forward(t, bounds[k], bounds[k + 1], xw, h, c, w_chunks, active,
+                          t if keep else 0, gates, cs, tcs, m)
+        _emit_forward(t, m, w_hr_t, active, h, h_new, y)
+
+
+def chunk_rows(w_hh, bounds):
+    """W_hh's rows regrouped by chunk: for each chunk j0:j1 its i, f, g, o rows in turn."""
+    H = w_hh.shape[0] // 4
+    rows = np.concatenate([np.arange(g * H + j0, g * H + j1)
+                           for j0, j1 in zip(bounds[:-1], bounds[1:]) for g in range(4)])
+    return np.ascontiguousarray(w_hh[rows])
+
+
+@threads.owns_cores
 def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     """Same contract as ``reference.lstm_forward``."""
     T, B, _ = x.shape
@@ -100,68 +142,129 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
         return ref.lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache)
     active = ref.lstm_active(T, B, lengths)
-    xw = _matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
+    xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
                  w_ih.T.astype(dtype, copy=False))                     # L1, all steps at once
     xw += b
     xw = xw.reshape(T, B, 4 * H)
     P = h0.shape[1]
     h, c = h0.astype(dtype), c0.astype(dtype)
     y = np.empty((T, B, P), dtype)
-    shape = (T, B, 4 * H) if keep_cache else (0, 0, 0)
-    gates = np.empty(shape, dtype)
-    cs = np.empty(shape[:2] + (H,) if keep_cache else shape, dtype)
+    slots = T if keep_cache else 1
+    gates = np.empty((slots, B, 4 * H), dtype)
+    cs = np.empty((slots, B, H), dtype)
     tcs = np.empty_like(cs)
     w_hr_t = np.empty((0, P), dtype) if w_hr is None else w_hr.T.astype(dtype, copy=False)
-    _forward_loop(xw, h, c, w_hh.T.astype(dtype, copy=False), w_hr_t, active, bool(reverse),
-                  bool(keep_cache), y, gates, cs, tcs)
+    bounds = threads.step_chunks(H, B * P * 4 * H)
+    w_chunks = chunk_rows(w_hh.astype(dtype, copy=False), bounds)
+    if len(bounds) > 2:
+        _forward_loop_parallel(xw, h, c, w_chunks, bounds, w_hr_t, active, bool(reverse),
+                               bool(keep_cache), y, gates, cs, tcs)
+    else:
+        _forward_loop(xw, h, c, w_chunks, w_hr_t, active, bool(reverse), bool(keep_cache),
+                      y, gates, cs, tcs)
     cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
         if keep_cache else None
     return y, h, c, cache
 
 
 @njit(**_JIT)
-def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_hh, w_hr, active, reverse, da, dh_seq):
-    """L7-L12 and L14, visiting the steps in the reverse of the forward order; dh, dc (the
-    adjoints of the final states, copies) end as those of the initial states."""
+def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
+    """L7-L8: the adjoint reaching step t's output, and through the projection that of m."""
+    B, P = dh.shape
+    for b in range(B):
+        for k in range(P):
+            dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
+    if w_hr.shape[0] > 0:
+        np.dot(dh_t, w_hr, dm)                                         # L8
+        for b in range(B):
+            for k in range(P):
+                dh_seq[t, b, k] = dh_t[b, k] if active[t, b] else 0
+    else:
+        dm[:] = dh_t
+
+
+@njit(**_JIT)
+def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_chunks, active, da, da_buf,
+                   dh_part):
+    """L9-L12 and L14 of step t for the hidden units j0:j1 (chunk k): their columns of da
+    and dc, and this chunk's share dh_part[k] = da[:, chunk] W_hh[chunk] of dh_{t-1}."""
+    B = dm.shape[0]
+    H = dc.shape[1]
+    n = j1 - j0
+    da_k = da_buf[k, :B * 4 * n].reshape((B, 4 * n))                # in w_chunks' row order
+    for b in range(B):
+        g_b, da_b, dk = gates[t, b], da[t, b], da_k[b]
+        gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
+                          g_b[3 * H + j0:3 * H + j1])
+        di, df, dg, do = (da_b[j0:j1], da_b[H + j0:H + j1], da_b[2 * H + j0:2 * H + j1],
+                          da_b[3 * H + j0:3 * H + j1])
+        tc, cp, dm_b, dc_b = tcs[t, b, j0:j1], c_prev[t, b, j0:j1], dm[b, j0:j1], dc[b, j0:j1]
+        if not active[t, b]:                                           # L14
+            di[:], df[:], dg[:], do[:] = 0, 0, 0, 0
+            dk[:] = 0
+            continue
+        # NOTE: the branch is per row, so the loop over u has none and vectorises
+        for u in range(n):
+            i, f, g, o = gi[u], gf[u], gg[u], go[u]
+            dct = dc_b[u] + dm_b[u] * o * (1 - tc[u] * tc[u])           # L9
+            di[u] = dct * g * i * (1 - i)                              # L10-L11
+            df[u] = dct * cp[u] * f * (1 - f)
+            dg[u] = dct * i * (1 - g * g)
+            do[u] = dm_b[u] * tc[u] * o * (1 - o)
+            dk[u], dk[n + u], dk[2 * n + u], dk[3 * n + u] = di[u], df[u], dg[u], do[u]
+            dc_b[u] = dct * f                                          # L12
+    np.dot(da_k, w_chunks[4 * j0:4 * j1], dh_part[k])                  # L12, this chunk's share
+
+
+@njit(**_JIT)
+def _carry_backward(t, dh_part, active, dh):
+    """L12 summed over the chunks in a fixed order (so a fixed thread count gives the same
+    bits every run), kept only for the active rows (L14)."""
+    for b in range(dh.shape[0]):
+        if active[t, b]:
+            dh[b] = dh_part[0, b]
+            for k in range(1, dh_part.shape[0]):
+                dh[b] += dh_part[k, b]
+
+
+@njit(**_JIT)
+def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_chunks, w_hr, active, reverse, da,
+                   dh_seq):
+    """L7-L12 and L14 on one thread, visiting the steps in the reverse of the forward order;
+    dh, dc (copies of the adjoints of the final states) end as those of the initial states."""
     T, B, G = gates.shape
     H = G // 4
-    proj = w_hr.shape[0] > 0
-    dh_t = np.empty_like(dh)
-    dm = np.empty((B, H), gates.dtype)
-    dh_prev = np.empty_like(dh)
+    dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
+    da_buf = np.empty((1, B * G), gates.dtype)
+    dh_part = np.empty((1,) + dh.shape, gates.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
-        for b in range(B):
-            for k in range(dh.shape[1]):
-                dh_t[b, k] = dh[b, k] + dy[t, b, k]                     # L7
-        if proj:
-            np.dot(dh_t, w_hr, dm)                                     # L8
-            for b in range(B):
-                for k in range(dh.shape[1]):
-                    dh_seq[t, b, k] = dh_t[b, k] if active[t, b] else 0
-        else:
-            dm[:] = dh_t
-        for b in range(B):
-            if not active[t, b]:
-                da[t, b] = 0                                           # L14
-                continue
-            # NOTE: the branch is per row, so the loop over j has none and vectorises
-            for j in range(H):
-                i, f = gates[t, b, j], gates[t, b, H + j]
-                g, o = gates[t, b, 2 * H + j], gates[t, b, 3 * H + j]
-                tc = tcs[t, b, j]
-                dct = dc[b, j] + dm[b, j] * o * (1 - tc * tc)          # L9
-                da[t, b, j] = dct * g * i * (1 - i)                    # L10-L11
-                da[t, b, H + j] = dct * c_prev[t, b, j] * f * (1 - f)
-                da[t, b, 2 * H + j] = dct * i * (1 - g * g)
-                da[t, b, 3 * H + j] = dm[b, j] * tc * o * (1 - o)
-                dc[b, j] = dct * f                                     # L12
-        np.dot(da[t], w_hh, dh_prev)                                   # L12
-        for b in range(B):
-            if active[t, b]:
-                dh[b] = dh_prev[b]
+        _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
+        _cell_backward(t, 0, 0, H, dm, dc, gates, tcs, c_prev, w_chunks, active, da, da_buf,
+                       dh_part)
+        _carry_backward(t, dh_part, active, dh)
 
 
+@njit(parallel=True, **_JIT)
+def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_chunks, bounds, w_hr, active,
+                            reverse, da, dh_seq):
+    """``_backward_loop`` with each step's hidden units split over threads by ``bounds``."""
+    T, B, G = gates.shape
+    H = G // 4
+    n_chunks = bounds.shape[0] - 1
+    dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
+    da_buf = np.empty((n_chunks, B * G), gates.dtype)
+    dh_part = np.empty((n_chunks,) + dh.shape, gates.dtype)
+    for s in range(T):
+        t = s if reverse else T - 1 - s
+        _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
+        for k in prange(n_chunks):
+            _cell_backward(t, k, bounds[k], bounds[k + 1], dm, dc, gates, tcs, c_prev,
+                           w_chunks, active, da, da_buf, dh_part)
+        _carry_backward(t, dh_part, active, dh)
+
+
+@threads.owns_cores
 def lstm_backward(cache, dy, dh_n, dc_n):
     """Same contract as ``reference.lstm_backward``."""
     x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse = cache
@@ -169,6 +272,7 @@ def lstm_backward(cache, dy, dh_n, dc_n):
         return ref.lstm_backward(cache, dy, dh_n, dc_n)
     T, B, _ = x.shape
     H = w_hh.shape[0] // 4
+    P = h0.shape[1]
     dtype = gates.dtype
     c_prev = ref.lstm_previous(cs, c0.astype(dtype), active, reverse)
     da = np.empty_like(gates)
@@ -176,16 +280,23 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     dh = np.array(dh_n, dtype=dtype)
     dc = np.array(dc_n, dtype=dtype)
     w_hr_ = np.empty((0, H), dtype) if w_hr is None else w_hr.astype(dtype, copy=False)
-    _backward_loop(np.ascontiguousarray(dy, dtype=dtype), dh, dc, gates, tcs, c_prev,
-                   w_hh.astype(dtype, copy=False), w_hr_, active, bool(reverse), da, dh_seq)
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    bounds = threads.step_chunks(H, B * P * 4 * H)
+    w_chunks = chunk_rows(w_hh.astype(dtype, copy=False), bounds)
+    if len(bounds) > 2:
+        _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_chunks, bounds, w_hr_,
+                                active, bool(reverse), da, dh_seq)
+    else:
+        _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_chunks, w_hr_, active,
+                       bool(reverse), da, dh_seq)
     h_prev = ref.lstm_previous(y, h0.astype(dtype), active, reverse)   # L13
     da2 = da.reshape(T * B, 4 * H)
-    dx = _matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
-    dw_ih = _matmul(da2.T, np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype))
-    dw_hh = _matmul(da2.T, h_prev.reshape(T * B, -1))
+    dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
+    dw_ih = matmul(da2.T, np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype))
+    dw_hh = matmul(da2.T, h_prev.reshape(T * B, -1))
     db = da2.sum(axis=0)
     dw_hr = None
     if w_hr is not None:
         m = gates[:, :, 3 * H:] * tcs
-        dw_hr = _matmul(dh_seq.reshape(T * B, -1).T, m.reshape(T * B, H))
+        dw_hr = matmul(dh_seq.reshape(T * B, -1).T, m.reshape(T * B, H))
     return dx, dh, dc, dw_ih, dw_hh, db, dw_hr

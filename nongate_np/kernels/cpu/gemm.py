@@ -1,0 +1,73 @@
+"""Matrix products of the Numba backend, split over Numba's threads (docs/math.md K4).
+
+Every product of this backend goes through ``dot`` (inside jitted code) or ``matmul``
+(from Python), never through NumPy's own BLAS: Numba's ``np.dot`` calls SciPy's copy of
+OpenBLAS, which the backend keeps on one thread (``threads.owns_cores``) while Numba's
+pool splits the large products:
+
+* by rows of the result when ``a`` is C-contiguous: ``out[r] = a[r] @ b``;
+* otherwise (``a`` a transposed C array, as in the weight gradients ``δᵀ X``) by the
+  reduction index: ``out = Σ_k a[:, K_k] @ b[K_k]``, the partial products summed in chunk
+  order, so a fixed thread count gives the same bits every run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import threads
+
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+#: Multiply-adds from which a product is split over threads (below, one BLAS call).
+PARALLEL_MIN_MACS = 2_000_000
+
+
+@njit(**_JIT)
+def dot(a, b):
+    """a @ b through the BLAS that Numba links (SciPy's OpenBLAS), on the calling thread."""
+    return np.dot(a, b)
+
+
+@njit(parallel=True, **_JIT)
+def _by_rows(a, b, bounds, out):
+    for k in prange(bounds.shape[0] - 1):
+        r0, r1 = bounds[k], bounds[k + 1]
+        np.dot(a[r0:r1], b, out[r0:r1])
+
+
+@njit(parallel=True, **_JIT)
+def _by_reduction(a_t, b, bounds, out):
+    """out = a_tᵀ b with the reduction index split: chunk k adds a_t[K_k]ᵀ b[K_k]."""
+    n = bounds.shape[0] - 1
+    partial = np.empty((n - 1,) + out.shape, out.dtype)
+    for k in prange(n):
+        r0, r1 = bounds[k], bounds[k + 1]
+        np.dot(a_t[r0:r1].T, b[r0:r1], out if k == 0 else partial[k - 1])
+    for k in range(n - 1):
+        out += partial[k]
+
+
+def _split(n_rows: int, n_chunks: int) -> np.ndarray:
+    step = -(-n_rows // n_chunks)
+    return np.unique(np.minimum(np.arange(n_chunks + 1) * step, n_rows)).astype(np.int64)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for 2-D a, b of one float dtype, split over the threads when large enough."""
+    M, K = a.shape
+    N = b.shape[1]
+    n = threads.parallel_chunks(M * K * N, PARALLEL_MIN_MACS)
+    b = b if (b.flags.c_contiguous or b.flags.f_contiguous) else np.ascontiguousarray(b)
+    if n > 1 and a.flags.c_contiguous and M >= n:
+        out = np.empty((M, N), np.result_type(a, b))
+        _by_rows(a, b, _split(M, n), out)
+        return out
+    if n > 1 and a.T.flags.c_contiguous and K >= n and b.flags.c_contiguous:
+        out = np.empty((M, N), np.result_type(a, b))
+        _by_reduction(a.T, b, _split(K, n), out)
+        return out
+    if not (a.flags.c_contiguous or a.flags.f_contiguous):
+        a = np.ascontiguousarray(a)
+    return dot(a, b)

@@ -1,0 +1,143 @@
+"""Who owns the cores while a kernel of the Numba backend runs (docs/math.md K4).
+
+All parallelism inside the kernels is Numba's thread pool (``prange``): the LSTM step loop
+is split by hidden units, the large products by rows (``gemm.py``), and every thread calls
+BLAS for its own slice. So BLAS itself must run on one thread: OpenBLAS's workers keep
+spinning after a call and steal the cores Numba's threads are using (measured at M1: a
+2-thread input projection before the parallel step loop made the loop 3x slower). While a
+kernel runs (``owns_cores``), the BLAS that Numba's ``np.dot`` calls (SciPy's OpenBLAS) is
+set to one thread; the count is restored when the kernel returns.
+
+Policy, in order:
+
+* work is split only with a threading layer that launches a region in a few microseconds
+  (OpenMP or TBB; the fallback "workqueue" layer measured ~100 µs per region, more than a
+  whole step at the sizes where splitting pays off);
+* only when the BLAS's thread count can be set (OpenBLAS, found from the function pointer
+  Numba calls); otherwise everything runs on the calling thread;
+* only when the work is large enough to pay for the region's launch and join;
+* in as many chunks as ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), so a fixed
+  thread count gives a fixed split and bit-identical results run to run.
+
+NOTE: the BLAS thread count is process-wide: another Python thread calling SciPy's BLAS
+while a kernel runs gets one thread too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+import numpy as np
+
+#: Per-step multiply-adds (B·P·4H) from which the step loop is split over threads. Below
+#: it one step takes a few microseconds and the parallel region's launch and join cost
+#: more than they save (measured: S3 (131k) 0.49 ms serial vs 0.78 ms parallel).
+PARALLEL_MIN_MACS = 500_000
+
+_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
+            "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_")
+_GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads",
+            "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_")
+
+
+class _DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_thread_control():
+    """(get, set) for the thread count of the BLAS behind Numba's ``np.dot``, or None.
+
+    Numba calls ``scipy.linalg.cython_blas``; the library holding its ``sgemm`` is found
+    with ``dladdr`` on that function pointer, so this is the very copy the kernels use."""
+    try:
+        from scipy.linalg import cython_blas
+        capsule = cython_blas.__pyx_capi__["sgemm"]
+        get_name = ctypes.pythonapi.PyCapsule_GetName
+        get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+        get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+        get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+        address = get_ptr(capsule, get_name(capsule))
+        libdl = ctypes.CDLL(ctypes.util.find_library("dl") or None)
+        info = _DlInfo()
+        if not libdl.dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
+            return None
+        lib = ctypes.CDLL(info.dli_fname.decode())
+    except (ImportError, KeyError, OSError, AttributeError, TypeError):
+        return None
+    get = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
+    set_ = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
+    if get is None or set_ is None:
+        return None
+    get.restype, get.argtypes = ctypes.c_int, []
+    set_.restype, set_.argtypes = None, [ctypes.c_int]
+    return get, set_
+
+
+def blas_threads() -> int | None:
+    """The current thread count of the BLAS the kernels call, or None if unknown."""
+    control = _blas_thread_control()
+    return None if control is None else control[0]()
+
+
+def owns_cores(kernel):
+    """Run ``kernel`` with the kernels' BLAS on one thread; restore the count afterwards."""
+    @functools.wraps(kernel)
+    def wrapper(*args, **kwargs):
+        control = _blas_thread_control()
+        if control is None:
+            return kernel(*args, **kwargs)
+        get, set_ = control
+        before = get()
+        set_(1)
+        try:
+            return kernel(*args, **kwargs)
+        finally:
+            set_(before)
+    return wrapper
+
+
+@functools.lru_cache(maxsize=None)
+def _fast_threading_layer() -> bool:
+    """True if Numba can use a threading layer that launches regions quickly."""
+    import numba
+    layer = numba.config.THREADING_LAYER
+    if layer in ("omp", "tbb"):
+        return True
+    if layer not in ("default", "threadsafe", "forksafe"):
+        return False          # "workqueue" asked for explicitly
+    for module in ("omppool", "tbbpool"):
+        try:
+            __import__(f"numba.np.ufunc.{module}")
+            return True
+        except ImportError:
+            continue
+    return False
+
+
+def parallel_chunks(macs: int, min_macs: int) -> int:
+    """How many threads share work of ``macs`` multiply-adds (1: the calling thread)."""
+    import numba
+    n = numba.get_num_threads()
+    if (n < 2 or macs < min_macs or not _fast_threading_layer()
+            or _blas_thread_control() is None):
+        return 1
+    return n
+
+
+def step_chunks(hidden: int, macs_per_step: int) -> np.ndarray:
+    """Bounds (n + 1,) splitting the hidden units 0..H into the n chunks the step loop runs
+    in parallel; ``[0, H]`` (one chunk, the serial loop) when parallel would not pay.
+
+    Chunks are multiples of 16 units where H allows (one cache line of float32), so
+    neighbouring threads do not write the same cache line of the state."""
+    n = min(parallel_chunks(macs_per_step, PARALLEL_MIN_MACS), hidden)
+    if n < 2:
+        return np.array([0, hidden], np.int64)
+    step = -(-hidden // n)
+    if hidden >= 16 * n:
+        step = -(-step // 16) * 16
+    return np.unique(np.minimum(np.arange(0, n + 1) * step, hidden)).astype(np.int64)
