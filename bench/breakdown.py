@@ -1,0 +1,127 @@
+"""Where an LSTM training step of the Numba backend spends its time: its matrix products
+alone, split over the threads exactly as the kernels split them, against the whole step.
+
+    python bench/breakdown.py                  # M1 M2 L1 L2, float32 and float64
+    python bench/breakdown.py --configs M1 --dtypes float32
+
+Per config and dtype it prints, in ms (median of 7 samples after a warm-up):
+
+* ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
+* ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
+* ``recur``: the T per-step recurrent products alone, one chunk per thread, each chunk's
+  BLAS call on its own thread (``lstm._cell_forward``'s product, without the gate math);
+* ``big_bwd``: dX, dW_ih, dW_hh (``gemm.matmul``);
+* ``gemm_train``: every product of a training step: proj + big_bwd + 2·recur (the backward
+  per-step products have the same size as the forward's);
+* the single-thread GFLOP/s of one chunk's recurrent product in the layout the kernels use
+  (``h W_chunkᵀ``, (B, 4H/n)) and transposed (``W_chunk hᵀ``, (4H/n, B)).
+
+The differences ``infer − proj − recur`` and ``train − gemm_train`` are the element-wise
+work (gates, their derivatives, masking, copies) plus the cost of starting and joining a
+parallel region twice per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
+
+CONFIGS = {"S1": (64, 1, 16, 32), "S3": (100, 8, 64, 64), "M1": (100, 32, 128, 128),
+           "M2": (100, 32, 128, 256), "L1": (100, 64, 512, 512), "L2": (32, 64, 1024, 1024)}
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _recurrent_products(h, w_chunks, bounds, T):
+    for _ in range(T):
+        for k in prange(bounds.shape[0] - 1):
+            np.dot(h, w_chunks[4 * bounds[k]:4 * bounds[k + 1]].T)
+
+
+@njit(cache=True, nogil=True)
+def _repeat_dot(a, b, n):
+    for _ in range(n):
+        np.dot(a, b)
+
+
+def _ms(fn, samples=7):
+    fn()
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def measure(name, dtype):
+    T, B, I, H = CONFIGS[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((T, B, I)).astype(dtype)
+    w_ih = (rng.standard_normal((4 * H, I)) / np.sqrt(I)).astype(dtype)
+    w_hh = (rng.standard_normal((4 * H, H)) / np.sqrt(H)).astype(dtype)
+    b = np.zeros(4 * H, dtype)
+    h0, c0 = np.zeros((B, H), dtype), np.zeros((B, H), dtype)
+    bounds = threads.step_chunks(H, B * H * 4 * H)
+    w_chunks = lstm.chunk_rows(w_hh, bounds)
+    x2 = x.reshape(T * B, I)
+    da = rng.standard_normal((T * B, 4 * H)).astype(dtype)
+    h_prev = rng.standard_normal((T * B, H)).astype(dtype)
+
+    def train():
+        y, h, c, cache = lstm.lstm_forward(x, h0, c0, w_ih, w_hh, b, None, None, False, True)
+        lstm.lstm_backward(cache, np.ones_like(y), np.zeros_like(h), np.zeros_like(c))
+
+    @threads.owns_cores
+    def big_backward():
+        gemm.matmul(da, w_ih)
+        gemm.matmul(da.T, x2)
+        gemm.matmul(da.T, h_prev)
+
+    r = {"chunks": len(bounds) - 1,
+         "infer": _ms(lambda: lstm.lstm_forward(x, h0, c0, w_ih, w_hh, b, None, None, False,
+                                                False)),
+         "train": _ms(train),
+         "proj": _ms(threads.owns_cores(lambda: gemm.matmul(x2, w_ih.T))),
+         "recur": _ms(threads.owns_cores(lambda: _recurrent_products(h0, w_chunks, bounds, T))),
+         "big_bwd": _ms(big_backward)}
+    r["gemm_train"] = r["proj"] + r["big_bwd"] + 2 * r["recur"]
+    n = 4 * (bounds[1] - bounds[0])
+    w_chunk = np.ascontiguousarray(w_chunks[:n])
+    h_t = np.ascontiguousarray(h0.T)
+    flops = 2.0 * B * H * n * 50
+    one = threads.owns_cores(lambda a, c: _repeat_dot(a, c, 50))
+    r["gflops_hWt"] = flops / _ms(lambda: one(h0, w_chunk.T)) / 1e6
+    r["gflops_Wht"] = flops / _ms(lambda: one(w_chunk, h_t)) / 1e6
+    return r
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", default="M1,M2,L1,L2")
+    parser.add_argument("--dtypes", default="float32,float64")
+    args = parser.parse_args(argv)
+    cols = ("chunks", "infer", "proj", "recur", "train", "big_bwd", "gemm_train",
+            "gflops_hWt", "gflops_Wht")
+    print(f"NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}; times in ms")
+    print("| cfg | dtype | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 2) + "|")
+    for name in args.configs.split(","):
+        for dtype in args.dtypes.split(","):
+            r = measure(name, np.dtype(dtype).type)
+            cells = [f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols]
+            print(f"| {name} | {dtype} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The Numba backend's use of threads: split products agree with NumPy, BLAS is kept on one
+thread inside a kernel and restored after it, and a fixed thread count gives the same bits
+in every run and process (docs/math.md K4)."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+pytest.importorskip("numba")
+from nongate_np.kernels.cpu import gemm, threads  # noqa: E402  (after the importorskip)
+
+
+@pytest.fixture
+def split_everything(monkeypatch):
+    """Split every product and every step, whatever its size."""
+    monkeypatch.setattr(gemm, "PARALLEL_MIN_MACS", 0)
+    monkeypatch.setattr(threads, "PARALLEL_MIN_MACS", 0)
+    if threads.parallel_chunks(1, 0) < 2:
+        pytest.skip("one thread, or no OpenMP/TBB layer, or no BLAS thread control here")
+
+
+@given(m=st.integers(1, 9), k=st.integers(1, 9), n=st.integers(1, 9),
+       transposed=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2 ** 16))
+def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m) if transposed else (m, k)).astype(dtype)
+    a = a.T if transposed else a
+    b = rng.standard_normal((k, n)).astype(dtype)
+    before = gemm.PARALLEL_MIN_MACS
+    gemm.PARALLEL_MIN_MACS = 0
+    try:
+        got = gemm.matmul(a, b)
+    finally:
+        gemm.PARALLEL_MIN_MACS = before
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert got.dtype == dtype and got.shape == (m, n)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
+
+
+def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored():
+    if threads.blas_threads() is None:
+        pytest.skip("the BLAS thread count cannot be read here")
+    seen = []
+
+    @threads.owns_cores
+    def kernel():
+        seen.append(threads.blas_threads())
+        raise RuntimeError("inside")
+
+    before = threads.blas_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        kernel()
+    assert seen == [1] and threads.blas_threads() == before
+
+
+def test_step_chunks_cover_the_units_in_order(split_everything):
+    for hidden in (2, 5, 31, 32, 33, 128, 1000):
+        bounds = threads.step_chunks(hidden, 1)
+        assert bounds[0] == 0 and bounds[-1] == hidden and np.all(np.diff(bounds) > 0)
+        assert len(bounds) > 2
+    assert len(threads.step_chunks(1, 1)) == 2, "one unit cannot be split"
+
+
+_TRAIN = textwrap.dedent("""
+    import hashlib, numpy as np, nongate_np as ng
+    from nongate_np.kernels.cpu import gemm, threads
+    from nongate_np.nn.multitask import MultiTaskSequenceModel
+    gemm.PARALLEL_MIN_MACS = threads.PARALLEL_MIN_MACS = 0
+    ng.seed(5)
+    tasks = [{"name": "a", "kind": "classification", "num_classes": 3}]
+    model = MultiTaskSequenceModel(tasks, vocab_size=20, embed_size=8, hidden_size=40,
+                                   attn_size=8, dtype=np.float32, num_layers=2)
+    opt = ng.optim.Adam(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x, lengths = rng.integers(1, 20, (6, 9)), rng.integers(1, 10, 6)
+        loss, _ = model.loss(model(x, lengths=lengths), {"a": rng.integers(0, 3, 6)})
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    digest = hashlib.sha256()
+    for p in model.parameters():
+        digest.update(np.ascontiguousarray(p.data).tobytes())
+    print(ng.get_backend(), digest.hexdigest())
+""")
+
+
+def test_same_seed_same_bits_across_processes_with_split_steps(split_everything):
+    runs = [subprocess.run([sys.executable, "-c", _TRAIN], capture_output=True, text=True,
+                           check=True).stdout.split() for _ in range(2)]
+    assert runs[0][0] == "numba"
+    assert runs[0] == runs[1]
