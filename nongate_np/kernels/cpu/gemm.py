@@ -45,8 +45,10 @@ def _by_reduction(a_t, b, bounds, out):
     for k in prange(n):
         r0, r1 = bounds[k], bounds[k + 1]
         np.dot(a_t[r0:r1].T, b[r0:r1], out if k == 0 else partial[k - 1])
-    for k in range(n - 1):
-        out += partial[k]
+    for k in range(n - 1):          # NOTE: loops, not out += partial[k] (seconds of compile)
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] += partial[k, i, j]
 
 
 def _split(n_rows: int, n_chunks: int) -> np.ndarray:

@@ -82,17 +82,18 @@ def _cell_forward(t, j0, j1, xw, h, c, w_chunks, active, slot, gates, cs, tcs, m
 
 @njit(**_JIT)
 def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
-    """L5-L6: the new hidden state from m (projected if w_hr_t has rows), kept where active."""
+    """L5-L6: the new hidden state from m (projected if w_hr_t has rows), kept where active.
+
+    NOTE: element loops, not slice assignments: each ``a[:] = b`` costs seconds of compile."""
+    new = m
     if w_hr_t.shape[0] > 0:
         np.dot(m, w_hr_t, h_new)                                       # L5
-    else:
-        h_new[:] = m
+        new = h_new
     for b in range(h.shape[0]):
-        if active[t, b]:
-            h[b] = h_new[b]
-            y[t, b] = h_new[b]
-        else:
-            y[t, b] = 0
+        on = active[t, b]
+        for k in range(h.shape[1]):
+            h[b, k] = new[b, k] if on else h[b, k]
+            y[t, b, k] = new[b, k] if on else 0
 
 
 @njit(**_JIT)
@@ -171,16 +172,18 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
 def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
     """L7-L8: the adjoint reaching step t's output, and through the projection that of m."""
     B, P = dh.shape
+    proj = w_hr.shape[0] > 0
     for b in range(B):
         for k in range(P):
             dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
-    if w_hr.shape[0] > 0:
+    if proj:
         np.dot(dh_t, w_hr, dm)                                         # L8
-        for b in range(B):
-            for k in range(P):
+    for b in range(B):
+        for k in range(P):
+            if proj:
                 dh_seq[t, b, k] = dh_t[b, k] if active[t, b] else 0
-    else:
-        dm[:] = dh_t
+            else:
+                dm[b, k] = dh_t[b, k]
 
 
 @njit(**_JIT)
@@ -200,8 +203,10 @@ def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_chunks, active, d
                           da_b[3 * H + j0:3 * H + j1])
         tc, cp, dm_b, dc_b = tcs[t, b, j0:j1], c_prev[t, b, j0:j1], dm[b, j0:j1], dc[b, j0:j1]
         if not active[t, b]:                                           # L14
-            di[:], df[:], dg[:], do[:] = 0, 0, 0, 0
-            dk[:] = 0
+            for q in range(4 * n):
+                dk[q] = 0
+            for u in range(n):
+                di[u], df[u], dg[u], do[u] = 0, 0, 0, 0
             continue
         # NOTE: the branch is per row, so the loop over u has none and vectorises
         for u in range(n):
@@ -222,9 +227,11 @@ def _carry_backward(t, dh_part, active, dh):
     bits every run), kept only for the active rows (L14)."""
     for b in range(dh.shape[0]):
         if active[t, b]:
-            dh[b] = dh_part[0, b]
-            for k in range(1, dh_part.shape[0]):
-                dh[b] += dh_part[k, b]
+            for j in range(dh.shape[1]):
+                total = dh_part[0, b, j]
+                for k in range(1, dh_part.shape[0]):
+                    total += dh_part[k, b, j]
+                dh[b, j] = total
 
 
 @njit(**_JIT)
