@@ -8,7 +8,7 @@ the vectorisable activations of ``activations.py``.
 
 From ``threads.PARALLEL_MIN_MACS`` per step up, each step is split by hidden units over
 Numba's threads (``threads.step_chunks``): a chunk owns its units' four gate rows of W_hh
-(regrouped by ``chunk_rows``, one BLAS call each), their cell state and their columns of
+(regrouped by ``chunk_weights``, one BLAS call each), their cell state and their columns of
 every cache array, so chunks never write the same element; forward they all read the full
 h_{t-1}, backward each adds its share of δa W_hh and the shares are summed in a fixed order.
 """
@@ -46,20 +46,21 @@ def _tanh(x):
 
 
 @njit(**_JIT)
-def _cell_forward(t, j0, j1, xw, h, c, w_chunks, active, slot, gates, cs, tcs, m):
-    """L1-L4 and L6 of step t for the hidden units j0:j1.
+def _cell_forward(t, k, j0, j1, xw, h, c, w_t, a, active, slot, gates, cs, tcs, m):
+    """L1-L4 and L6 of step t for the hidden units j0:j1 (chunk k).
 
-    ``w_chunks[4 j0:4 j1]`` holds the W_hh rows of these units, gates i, f, g, o one after
-    the other (``chunk_rows``), so the recurrent product is one BLAS call per chunk.
+    ``w_t[k]`` (P, 4n) holds the transposed W_hh rows of these units, gates i, f, g, o
+    side by side (``chunk_weights``), so the recurrent product is one BLAS call into a[k].
     Writes m, c and the cache at ``slot`` for these units only: chunks never share a store.
     NOTE: every row is reached through views that start at 0, so the inner loop's index is
     known to be non-negative and it vectorises (an index j0 + u did not: 10x slower)."""
     B = h.shape[0]
     H = c.shape[1]
-    n = j1 - j0
-    a = np.dot(h, w_chunks[4 * j0:4 * j1].T)                          # L1 (recurrent)
+    n = w_t.shape[2] // 4                 # the chunk width (the last chunk may use fewer)
+    a_k = a[k]
+    np.dot(h, w_t[k], a_k)                                             # L1 (recurrent)
     for b in range(B):
-        x_b, a_b, g_b = xw[t, b], a[b], gates[slot, b]
+        x_b, a_b, g_b = xw[t, b], a_k[b], gates[slot, b]
         xi, xf, xg, xo = (x_b[j0:j1], x_b[H + j0:H + j1], x_b[2 * H + j0:2 * H + j1],
                           x_b[3 * H + j0:3 * H + j1])
         gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
@@ -67,7 +68,7 @@ def _cell_forward(t, j0, j1, xw, h, c, w_chunks, active, slot, gates, cs, tcs, m
         c_b, m_b = c[b, j0:j1], m[b, j0:j1]
         cs_b, tc_b = cs[slot, b, j0:j1], tcs[slot, b, j0:j1]
         on = active[t, b]
-        for u in range(n):
+        for u in range(j1 - j0):
             i = sigmoid(a_b[u] + xi[u])                                # L2
             f = sigmoid(a_b[n + u] + xf[u])
             g = tanh(a_b[2 * n + u] + xg[u])
@@ -97,41 +98,48 @@ def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
 
 
 @njit(**_JIT)
-def _forward_loop(xw, h, c, w_chunks, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
+def _forward_loop(xw, h, c, w_t, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
     """L1-L6 step by step on one thread; h, c (copies of the initial states) are updated
     in place. Without ``keep`` the cache arrays hold one step (slot 0), overwritten."""
     T, B, G = xw.shape
     H = G // 4
     m = np.empty((B, H), xw.dtype)
     h_new = np.empty((B, h.shape[1]), xw.dtype)
+    a = np.empty((1, B, w_t.shape[2]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
-        _cell_forward(t, 0, H, xw, h, c, w_chunks, active, t if keep else 0, gates, cs, tcs, m)
+        _cell_forward(t, 0, 0, H, xw, h, c, w_t, a, active, t if keep else 0, gates, cs, tcs, m)
         _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
 @njit(parallel=True, **_JIT)
-def _forward_loop_parallel(xw, h, c, w_chunks, bounds, w_hr_t, active, reverse, keep, y,
-                           gates, cs, tcs):
+def _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, reverse, keep, y, gates,
+                           cs, tcs):
     """``_forward_loop`` with each step's hidden units split over threads by ``bounds``."""
     T, B, G = xw.shape
     H = G // 4
     m = np.empty((B, H), xw.dtype)
     h_new = np.empty((B, h.shape[1]), xw.dtype)
+    a = np.empty((w_t.shape[0], B, w_t.shape[2]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
         for k in prange(bounds.shape[0] - 1):
-            _cell_forward(t, bounds[k], bounds[k + 1], xw, h, c, w_chunks, active,
+            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, c, w_t, a, active,
                           t if keep else 0, gates, cs, tcs, m)
         _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
-def chunk_rows(w_hh, bounds):
-    """W_hh's rows regrouped by chunk: for each chunk j0:j1 its i, f, g, o rows in turn."""
+def chunk_weights(w_hh, bounds):
+    """W_hh's rows regrouped by chunk, (n_chunks, 4 n, P) for chunks of n units: chunk k's
+    i, f, g, o rows in turn, zero rows where the last chunk has fewer than n units."""
     H = w_hh.shape[0] // 4
-    rows = np.concatenate([np.arange(g * H + j0, g * H + j1)
-                           for j0, j1 in zip(bounds[:-1], bounds[1:]) for g in range(4)])
-    return np.ascontiguousarray(w_hh[rows])
+    widths = np.diff(bounds)
+    n = int(widths.max())
+    out = np.zeros((len(widths), 4 * n, w_hh.shape[1]), w_hh.dtype)
+    for k, (j0, width) in enumerate(zip(bounds[:-1], widths)):
+        for g in range(4):
+            out[k, g * n:g * n + width] = w_hh[g * H + j0:g * H + j0 + width]
+    return out
 
 
 @threads.owns_cores
@@ -156,13 +164,14 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     tcs = np.empty_like(cs)
     w_hr_t = np.empty((0, P), dtype) if w_hr is None else w_hr.T.astype(dtype, copy=False)
     bounds = threads.step_chunks(H, B * P * 4 * H)
-    w_chunks = chunk_rows(w_hh.astype(dtype, copy=False), bounds)
+    w_t = np.ascontiguousarray(chunk_weights(w_hh.astype(dtype, copy=False), bounds)
+                               .transpose(0, 2, 1))
     if len(bounds) > 2:
-        _forward_loop_parallel(xw, h, c, w_chunks, bounds, w_hr_t, active, bool(reverse),
+        _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, bool(reverse),
                                bool(keep_cache), y, gates, cs, tcs)
     else:
-        _forward_loop(xw, h, c, w_chunks, w_hr_t, active, bool(reverse), bool(keep_cache),
-                      y, gates, cs, tcs)
+        _forward_loop(xw, h, c, w_t, w_hr_t, active, bool(reverse), bool(keep_cache), y,
+                      gates, cs, tcs)
     cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
         if keep_cache else None
     return y, h, c, cache
@@ -187,14 +196,15 @@ def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
 
 
 @njit(**_JIT)
-def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_chunks, active, da, da_buf,
+def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, active, da, da_buf,
                    dh_part):
     """L9-L12 and L14 of step t for the hidden units j0:j1 (chunk k): their columns of da
-    and dc, and this chunk's share dh_part[k] = da[:, chunk] W_hh[chunk] of dh_{t-1}."""
+    and dc, and this chunk's share dh_part[k] = da[:, chunk] W_hh[chunk] of dh_{t-1}
+    (``w_k[k]``, ``chunk_weights``; da_buf's columns of the zero rows stay zero)."""
     B = dm.shape[0]
     H = dc.shape[1]
-    n = j1 - j0
-    da_k = da_buf[k, :B * 4 * n].reshape((B, 4 * n))                # in w_chunks' row order
+    n = w_k.shape[1] // 4
+    da_k = da_buf[k]                                                   # in w_k[k]'s row order
     for b in range(B):
         g_b, da_b, dk = gates[t, b], da[t, b], da_k[b]
         gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
@@ -205,11 +215,11 @@ def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_chunks, active, d
         if not active[t, b]:                                           # L14
             for q in range(4 * n):
                 dk[q] = 0
-            for u in range(n):
+            for u in range(j1 - j0):
                 di[u], df[u], dg[u], do[u] = 0, 0, 0, 0
             continue
         # NOTE: the branch is per row, so the loop over u has none and vectorises
-        for u in range(n):
+        for u in range(j1 - j0):
             i, f, g, o = gi[u], gf[u], gg[u], go[u]
             dct = dc_b[u] + dm_b[u] * o * (1 - tc[u] * tc[u])           # L9
             di[u] = dct * g * i * (1 - i)                              # L10-L11
@@ -218,7 +228,7 @@ def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_chunks, active, d
             do[u] = dm_b[u] * tc[u] * o * (1 - o)
             dk[u], dk[n + u], dk[2 * n + u], dk[3 * n + u] = di[u], df[u], dg[u], do[u]
             dc_b[u] = dct * f                                          # L12
-    np.dot(da_k, w_chunks[4 * j0:4 * j1], dh_part[k])                  # L12, this chunk's share
+    np.dot(da_k, w_k[k], dh_part[k])                                   # L12, this chunk's share
 
 
 @njit(**_JIT)
@@ -235,39 +245,38 @@ def _carry_backward(t, dh_part, active, dh):
 
 
 @njit(**_JIT)
-def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_chunks, w_hr, active, reverse, da,
-                   dh_seq):
+def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, w_hr, active, reverse, da, dh_seq):
     """L7-L12 and L14 on one thread, visiting the steps in the reverse of the forward order;
     dh, dc (copies of the adjoints of the final states) end as those of the initial states."""
     T, B, G = gates.shape
     H = G // 4
     dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
-    da_buf = np.empty((1, B * G), gates.dtype)
+    da_buf = np.zeros((1, B, w_k.shape[1]), gates.dtype)
     dh_part = np.empty((1,) + dh.shape, gates.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
-        _cell_backward(t, 0, 0, H, dm, dc, gates, tcs, c_prev, w_chunks, active, da, da_buf,
+        _cell_backward(t, 0, 0, H, dm, dc, gates, tcs, c_prev, w_k, active, da, da_buf,
                        dh_part)
         _carry_backward(t, dh_part, active, dh)
 
 
 @njit(parallel=True, **_JIT)
-def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_chunks, bounds, w_hr, active,
+def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, bounds, w_hr, active,
                             reverse, da, dh_seq):
     """``_backward_loop`` with each step's hidden units split over threads by ``bounds``."""
     T, B, G = gates.shape
     H = G // 4
     n_chunks = bounds.shape[0] - 1
     dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
-    da_buf = np.empty((n_chunks, B * G), gates.dtype)
+    da_buf = np.zeros((n_chunks, B, w_k.shape[1]), gates.dtype)
     dh_part = np.empty((n_chunks,) + dh.shape, gates.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
         _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
         for k in prange(n_chunks):
-            _cell_backward(t, k, bounds[k], bounds[k + 1], dm, dc, gates, tcs, c_prev,
-                           w_chunks, active, da, da_buf, dh_part)
+            _cell_backward(t, k, bounds[k], bounds[k + 1], dm, dc, gates, tcs, c_prev, w_k,
+                           active, da, da_buf, dh_part)
         _carry_backward(t, dh_part, active, dh)
 
 
@@ -289,13 +298,13 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     w_hr_ = np.empty((0, H), dtype) if w_hr is None else w_hr.astype(dtype, copy=False)
     dy = np.ascontiguousarray(dy, dtype=dtype)
     bounds = threads.step_chunks(H, B * P * 4 * H)
-    w_chunks = chunk_rows(w_hh.astype(dtype, copy=False), bounds)
+    w_k = chunk_weights(w_hh.astype(dtype, copy=False), bounds)
     if len(bounds) > 2:
-        _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_chunks, bounds, w_hr_,
-                                active, bool(reverse), da, dh_seq)
+        _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, bounds, w_hr_, active,
+                                bool(reverse), da, dh_seq)
     else:
-        _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_chunks, w_hr_, active,
-                       bool(reverse), da, dh_seq)
+        _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, w_hr_, active, bool(reverse), da,
+                       dh_seq)
     h_prev = ref.lstm_previous(y, h0.astype(dtype), active, reverse)   # L13
     da2 = da.reshape(T * B, 4 * H)
     dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
