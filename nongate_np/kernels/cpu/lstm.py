@@ -45,21 +45,34 @@ def _tanh(x):
     return (lambda x: tanh32(x)) if x == types.float32 else (lambda x: tanh64(x))
 
 
-@njit(**_JIT)
-def _cell_forward(t, k, j0, j1, xw, h, c, w_t, a, active, slot, gates, cs, tcs, m):
+@njit(inline="always", **_JIT)
+def _cell_math(a_i, a_f, a_g, a_o, c_old):
+    """L2-L3 and tanh(c_t) for one unit from its four pre-activations."""
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), tanh(a_g), sigmoid(a_o)      # L2
+    c_new = f * c_old + i * g                                          # L3
+    return i, f, g, o, c_new, tanh(c_new)
+
+
+@njit(inline="always", **_JIT)
+def _cell_forward(t, k, j0, j1, xw, h, c, w_t, a, active, keep, gates, cs, tcs, m):
     """L1-L4 and L6 of step t for the hidden units j0:j1 (chunk k).
 
     ``w_t[k]`` (P, 4n) holds the transposed W_hh rows of these units, gates i, f, g, o
     side by side (``chunk_weights``), so the recurrent product is one BLAS call into a[k].
-    Writes m, c and the cache at ``slot`` for these units only: chunks never share a store.
+    Writes m, c and (with ``keep``) the cache of step t for these units only: chunks never
+    share a store.
     NOTE: every row is reached through views that start at 0, so the inner loop's index is
-    known to be non-negative and it vectorises (an index j0 + u did not: 10x slower)."""
+    known to be non-negative and it vectorises (an index j0 + u did not: 10x slower).
+    NOTE: the step functions are inlined into the loops (``inline="always"``): compiled
+    once inside each loop rather than alone and again inside the loop (measured: forward
+    compile 5.8 s -> 4.5 s, and S1's serial loop 42 µs -> 29 µs per call)."""
     B = h.shape[0]
     H = c.shape[1]
     n = w_t.shape[2] // 4                 # the chunk width (the last chunk may use fewer)
     a_k = a[k]
     np.dot(h, w_t[k], a_k)                                             # L1 (recurrent)
     for b in range(B):
+        slot = t if keep else 0
         x_b, a_b, g_b = xw[t, b], a_k[b], gates[slot, b]
         xi, xf, xg, xo = (x_b[j0:j1], x_b[H + j0:H + j1], x_b[2 * H + j0:2 * H + j1],
                           x_b[3 * H + j0:3 * H + j1])
@@ -68,20 +81,27 @@ def _cell_forward(t, k, j0, j1, xw, h, c, w_t, a, active, slot, gates, cs, tcs, 
         c_b, m_b = c[b, j0:j1], m[b, j0:j1]
         cs_b, tc_b = cs[slot, b, j0:j1], tcs[slot, b, j0:j1]
         on = active[t, b]
-        for u in range(j1 - j0):
-            i = sigmoid(a_b[u] + xi[u])                                # L2
-            f = sigmoid(a_b[n + u] + xf[u])
-            g = tanh(a_b[2 * n + u] + xg[u])
-            o = sigmoid(a_b[3 * n + u] + xo[u])
-            c_new = f * c_b[u] + i * g                                 # L3
-            tc = tanh(c_new)
-            m_b[u] = o * tc                                            # L4
-            c_b[u] = c_new if on else c_b[u]                           # L6
-            gi[u], gf[u], gg[u], go[u] = i, f, g, o
-            cs_b[u], tc_b[u] = c_b[u], tc
+        # NOTE: two loops rather than a branch on ``keep`` inside one: the branch kept LLVM
+        # from vectorising (measured: inference 10 % slower than with the stores)
+        if keep:
+            for u in range(j1 - j0):
+                i, f, g, o, c_new, tc = _cell_math(a_b[u] + xi[u], a_b[n + u] + xf[u],
+                                                   a_b[2 * n + u] + xg[u],
+                                                   a_b[3 * n + u] + xo[u], c_b[u])
+                m_b[u] = o * tc                                        # L4
+                c_b[u] = c_new if on else c_b[u]                       # L6
+                gi[u], gf[u], gg[u], go[u] = i, f, g, o
+                cs_b[u], tc_b[u] = c_b[u], tc
+        else:
+            for u in range(j1 - j0):
+                i, f, g, o, c_new, tc = _cell_math(a_b[u] + xi[u], a_b[n + u] + xf[u],
+                                                   a_b[2 * n + u] + xg[u],
+                                                   a_b[3 * n + u] + xo[u], c_b[u])
+                m_b[u] = o * tc                                        # L4
+                c_b[u] = c_new if on else c_b[u]                       # L6
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
     """L5-L6: the new hidden state from m (projected if w_hr_t has rows), kept where active.
 
@@ -100,7 +120,7 @@ def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
 @njit(**_JIT)
 def _forward_loop(xw, h, c, w_t, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
     """L1-L6 step by step on one thread; h, c (copies of the initial states) are updated
-    in place. Without ``keep`` the cache arrays hold one step (slot 0), overwritten."""
+    in place. Without ``keep`` the cache arrays hold one step (slot 0) and are not written."""
     T, B, G = xw.shape
     H = G // 4
     m = np.empty((B, H), xw.dtype)
@@ -108,7 +128,7 @@ def _forward_loop(xw, h, c, w_t, w_hr_t, active, reverse, keep, y, gates, cs, tc
     a = np.empty((1, B, w_t.shape[2]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
-        _cell_forward(t, 0, 0, H, xw, h, c, w_t, a, active, t if keep else 0, gates, cs, tcs, m)
+        _cell_forward(t, 0, 0, H, xw, h, c, w_t, a, active, keep, gates, cs, tcs, m)
         _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
@@ -124,8 +144,8 @@ def _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, reverse, keep,
     for s in range(T):
         t = T - 1 - s if reverse else s
         for k in prange(bounds.shape[0] - 1):
-            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, c, w_t, a, active,
-                          t if keep else 0, gates, cs, tcs, m)
+            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, c, w_t, a, active, keep,
+                          gates, cs, tcs, m)
         _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
@@ -177,7 +197,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     return y, h, c, cache
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
     """L7-L8: the adjoint reaching step t's output, and through the projection that of m."""
     B, P = dh.shape
@@ -195,7 +215,7 @@ def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
                 dm[b, k] = dh_t[b, k]
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, active, da, da_buf,
                    dh_part):
     """L9-L12 and L14 of step t for the hidden units j0:j1 (chunk k): their columns of da
@@ -231,7 +251,7 @@ def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, active, da, da
     np.dot(da_k, w_k[k], dh_part[k])                                   # L12, this chunk's share
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _carry_backward(t, dh_part, active, dh):
     """L12 summed over the chunks in a fixed order (so a fixed thread count gives the same
     bits every run), kept only for the active rows (L14)."""
