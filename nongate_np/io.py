@@ -26,7 +26,7 @@ The JSON config::
                                    "arrays": {"exp_avg": "optimizer/state/0/exp_avg"}}}},
      "extra": {...}}                          # the user's JSON, as given
 
-Models are rebuilt by registered class name (``nn.module.register_savable``), never by
+Models are rebuilt by registered class name (``nn.savable.register_savable``), never by
 import path, and files are read with ``np.load(..., allow_pickle=False)`` only: loading a
 checkpoint runs no code from it. Writes are atomic: a temporary file in the target's
 directory is written, flushed, fsync'ed and renamed over the target, so a crash during
@@ -35,12 +35,9 @@ directory is written, flushed, fsync'ed and renamed over the target, so a crash 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import os
-import tempfile
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -48,7 +45,9 @@ import numpy as np
 
 from . import __version__
 from . import optim
-from .nn.module import Module, StateDictError, build_module, module_spec
+from .atomic import write_npz_atomically
+from .nn.module import Module, StateDictError
+from .nn.savable import build_module, module_spec
 from .tensor import Tensor
 
 __all__ = ["save", "load", "load_weights", "Checkpoint", "CheckpointError", "FORMAT",
@@ -138,7 +137,7 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
     config, arrays = _pack(obj, optimizer, extra)
     blob = json.dumps(config, ensure_ascii=False).encode("utf-8")
     arrays = {CONFIG_KEY: np.frombuffer(blob, dtype=np.uint8), **arrays}
-    _atomic_write(os.path.realpath(path), arrays)
+    write_npz_atomically(os.path.realpath(path), arrays)
 
 
 def _pack(obj, optimizer, extra) -> tuple[dict, dict]:
@@ -256,63 +255,6 @@ def _json_ready(value, where: str):
         else ""
     raise TypeError(f"save: {where} is a {type(value).__name__}, which JSON cannot hold; "
                     f"use str, int, float, bool, None, lists and dicts{hint}")
-
-
-# -- the atomic write ----------------------------------------------------------------------
-def _write_array(f, arr: np.ndarray) -> None:
-    """One ``.npy`` member (separate so tests can slow it down)."""
-    np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
-
-
-def _atomic_write(path: str, arrays: dict) -> None:
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save: the directory {directory!r} for {path!r} does not "
-                                "exist")
-    mode = _new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # NOTE: uncompressed, as np.savez; zip64 so members over 4 GiB work.
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for name, arr in arrays.items():
-                    with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                        _write_array(member, arr)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _new_file_mode(path: str) -> int:
-    """The replaced file's permissions, or what ``open()`` would give a new file (mkstemp
-    makes 0o600)."""
-    with contextlib.suppress(OSError):
-        return os.stat(path).st_mode & 0o7777
-    umask = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        with open("/proc/self/status") as status:     # Linux: read without changing it
-            umask = int(next(l for l in status if l.startswith("Umask:")).split()[1], 8)
-    if umask is None:
-        umask = os.umask(0o022)
-        os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -- load ------------------------------------------------------------------------------------

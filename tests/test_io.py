@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np import io as ngio
+from nongate_np import atomic, io as ngio
 from nongate_np import nn
-from nongate_np.nn import module as nn_module
+from nongate_np.nn import savable as nn_savable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,13 +243,13 @@ _WRITER = textwrap.dedent('''
     import sys, time
     import numpy as np
     import nongate_np as ng
-    from nongate_np import io as ngio
+    from nongate_np import atomic
 
     path, ready, mode = sys.argv[1], sys.argv[2], sys.argv[3]
     model = ng.nn.Sequential(ng.nn.Linear(300, 400, dtype=np.float64), ng.nn.Tanh())
     for p in model.parameters():
         p.data[...] = 0.25                       # unlike the checkpoint already at path
-    real_write = ngio._write_array
+    real_write = atomic._write_array
 
     def stalling_write(f, arr):
         if arr.size < 100_000:                   # only the big weight stalls
@@ -265,7 +265,7 @@ _WRITER = textwrap.dedent('''
         f.write(data[len(data) // 2:])
 
     if mode == "stall":
-        ngio._write_array = stalling_write
+        atomic._write_array = stalling_write
     ng.save(model, path)
 ''')
 
@@ -336,7 +336,7 @@ def test_an_exception_mid_save_removes_the_temporary_file(tmp_path, monkeypatch)
         f.write(b"\x93NUMPY partial")
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(ngio, "_write_array", failing_write)
+    monkeypatch.setattr(atomic, "_write_array", failing_write)
     with pytest.raises(OSError, match="disk full"):
         ng.save(nn.Linear(3, 3), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
@@ -521,7 +521,7 @@ def test_shared_children_that_the_constructor_does_not_tie_are_refused(tmp_path)
 # the registry
 # ---------------------------------------------------------------------------------------------
 
-@nn_module.register_savable(name="test_io.Scaler")
+@nn_savable.register_savable(name="test_io.Scaler")
 class _Scaler(nn.Module):
     def __init__(self, size, dtype="float32"):
         super().__init__()
@@ -544,13 +544,13 @@ def test_a_user_class_registers_and_round_trips(tmp_path):
     assert type(loaded[1]) is _Scaler and int(loaded[1].calls) == 5
     x = np.random.default_rng(1).normal(size=(2, 4))
     np.testing.assert_array_equal(loaded(x).data, model(x).data, err_msg="custom module")
-    assert nn_module.savable_modules()["test_io.Scaler"] is _Scaler
+    assert nn_savable.savable_modules()["test_io.Scaler"] is _Scaler
 
 
 def test_a_taken_name_is_not_silently_reused():
     with pytest.raises(ValueError, match="'Linear' is taken by nongate_np.nn.layers.Linear"):
-        @nn_module.register_savable(name="Linear")
+        @nn_savable.register_savable(name="Linear")
         class Other(nn.Module):
             pass
     with pytest.raises(TypeError, match="subclass of Module"):
-        nn_module.register_savable(int)
+        nn_savable.register_savable(int)

@@ -11,7 +11,8 @@ from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .attention import AttentionPooling
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ReLU", "Tanh",
-           "Sigmoid", "Identity", "init"]
+           "Sigmoid", "Identity", "init", "register_savable"]

@@ -10,7 +10,8 @@ import numbers
 from collections import OrderedDict
 from typing import Iterable, Iterator
 
-from .module import Module, build_module, module_spec, register_savable
+from .module import Module
+from .savable import build_module, module_spec, register_savable
 
 __all__ = ["Sequential", "ModuleList"]
 

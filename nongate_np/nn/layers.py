@@ -15,7 +15,8 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter, float_dtype, register_savable
+from .module import Module, Parameter, float_dtype
+from .savable import register_savable
 
 __all__ = ["Linear", "Embedding", "Dropout", "ReLU", "Tanh", "Sigmoid", "Identity"]
 

@@ -13,7 +13,8 @@ from ..tensor import Tensor, as_array
 from . import init
 from ._checks import check_features, check_lengths
 from .layers import _count
-from .module import Module, Parameter, float_dtype, register_savable
+from .module import Module, Parameter, float_dtype
+from .savable import register_savable
 
 __all__ = ["LSTM"]
 

@@ -15,7 +15,8 @@ from .attention import AttentionPooling
 from .containers import ModuleList
 from .layers import Embedding, Linear
 from .lstm import LSTM
-from .module import Module, Parameter, float_dtype, register_savable
+from .module import Module, Parameter, float_dtype
+from .savable import register_savable
 
 __all__ = ["MultiTaskSequenceModel", "TASK_KINDS"]
 
