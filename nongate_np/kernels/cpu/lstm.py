@@ -152,6 +152,8 @@ def _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, reverse, keep,
 def chunk_weights(w_hh, bounds):
     """W_hh's rows regrouped by chunk, (n_chunks, 4 n, P) for chunks of n units: chunk k's
     i, f, g, o rows in turn, zero rows where the last chunk has fewer than n units."""
+    if len(bounds) == 2:                  # one chunk: W_hh as it is (no copy)
+        return np.ascontiguousarray(w_hh)[None]
     H = w_hh.shape[0] // 4
     widths = np.diff(bounds)
     n = int(widths.max())
