@@ -59,6 +59,35 @@ def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored():
     assert seen == [1] and threads.blas_threads() == before
 
 
+def test_overlapping_kernels_in_python_threads_restore_the_count():
+    """Calls that overlap in time (a server's threads) keep BLAS on one thread while any
+    runs, and leave the original count when the last one ends, whatever order they end in
+    (a per-call save/restore fails both: the first to leave restores too early, the last
+    restores the 1 it found)."""
+    import threading
+    if threads.blas_threads() is None:
+        pytest.skip("the BLAS thread count cannot be read here")
+    before = threads.blas_threads()
+    first_inside, may_leave = threading.Event(), threading.Event()
+
+    @threads.owns_cores
+    def first():
+        first_inside.set()
+        may_leave.wait(10)
+
+    @threads.owns_cores
+    def second(worker):
+        may_leave.set()
+        worker.join(10)            # first() has left while second() is still inside
+        return threads.blas_threads()
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    first_inside.wait(10)
+    assert second(worker) == 1, "a kernel still running lost its single-threaded BLAS"
+    assert threads.blas_threads() == before
+
+
 def test_step_chunks_cover_the_units_in_order(split_everything):
     for hidden in (2, 5, 31, 32, 33, 128, 1000):
         bounds = threads.step_chunks(hidden, 1)

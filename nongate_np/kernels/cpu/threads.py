@@ -28,6 +28,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import threading
 
 import numpy as np
 
@@ -83,6 +84,33 @@ def blas_threads() -> int | None:
     return None if control is None else control[0]()
 
 
+class _BlasOwnership:
+    """Nested and concurrent kernel calls share one saved count: the first kernel to enter
+    sets BLAS to one thread, the last to leave restores what it found. (Per-call save and
+    restore is wrong with Python threads: two overlapping calls could leave 1 for good.)"""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.saved = None
+
+    def enter(self, get, set_) -> None:
+        with self.lock:
+            if self.depth == 0:
+                self.saved = get()
+                set_(1)
+            self.depth += 1
+
+    def leave(self, set_) -> None:
+        with self.lock:
+            self.depth -= 1
+            if self.depth == 0:
+                set_(self.saved)
+
+
+_ownership = _BlasOwnership()
+
+
 def owns_cores(kernel):
     """Run ``kernel`` with the kernels' BLAS on one thread; restore the count afterwards."""
     @functools.wraps(kernel)
@@ -91,12 +119,11 @@ def owns_cores(kernel):
         if control is None:
             return kernel(*args, **kwargs)
         get, set_ = control
-        before = get()
-        set_(1)
+        _ownership.enter(get, set_)
         try:
             return kernel(*args, **kwargs)
         finally:
-            set_(before)
+            _ownership.leave(set_)
     return wrapper
 
 
