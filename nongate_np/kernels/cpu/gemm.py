@@ -1,9 +1,9 @@
 """Matrix products of the Numba backend, split over Numba's threads (docs/math.md K4).
 
-Every product of this backend goes through ``dot`` (inside jitted code) or ``matmul``
-(from Python), never through NumPy's own BLAS: Numba's ``np.dot`` calls SciPy's copy of
-OpenBLAS, which the backend keeps on one thread (``threads.owns_cores``) while Numba's
-pool splits the large products:
+Every product of this backend is Numba's ``np.dot`` (inside the jitted step loops) or
+``matmul`` here (from Python), never NumPy's own BLAS: Numba's ``np.dot`` calls SciPy's
+copy of OpenBLAS, which the backend keeps on one thread (``threads.owns_cores``) while
+Numba's pool splits the large products:
 
 * by rows of the result when ``a`` is C-contiguous: ``out[r] = a[r] @ b``;
 * otherwise (``a`` a transposed C array, as in the weight gradients ``δᵀ X``) by the
