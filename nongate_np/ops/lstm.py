@@ -8,7 +8,7 @@ from ..autograd import Function
 from ..kernels.registry import kernels
 from ..tensor import Tensor
 from .random import dropout as dropout_op
-from .shape import concat, reshape, stack
+from .shape import concat, stack
 
 __all__ = ["lstm_layer", "lstm", "lstm_weight_names"]
 
@@ -99,10 +99,4 @@ def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
         layer_input = outputs[0] if len(outputs) == 1 else concat(outputs, axis=2)
         if dropout and training and k < num_layers - 1:
             layer_input = dropout_op(layer_input, dropout, training=True)
-    return layer_input, _stack(h_n), _stack(c_n)
-
-
-def _stack(states: list) -> Tensor:
-    """The final states on a new leading axis (a reshape for one layer: cheaper than stack,
-    which counts at small sizes)."""
-    return reshape(states[0], (1,) + states[0].shape) if len(states) == 1 else stack(states)
+    return layer_input, stack(h_n), stack(c_n)

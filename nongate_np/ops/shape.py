@@ -179,6 +179,8 @@ def stack(tensors, axis: int = 0) -> Tensor:
             raise ValueError(f"stack: tensor {k} has shape {x.shape} but tensor 0 has shape "
                              f"{xs[0].shape}; all must be equal")
     ax = normalize_axes(axis, xs[0].ndim + 1, "stack")[0]
+    if len(xs) == 1:        # a new axis of length 1: a reshape, cheaper than a Stack node
+        return reshape(xs[0], xs[0].shape[:ax] + (1,) + xs[0].shape[ax:])
     return Stack.apply(ax, *xs)
 
 

@@ -228,20 +228,16 @@ def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_
     h2 = np.ascontiguousarray(h, dtype=dtype).reshape(N, D)
     w_proj, query = _cast(w_proj, dtype), _cast(query, dtype)
     zeros = np.zeros(max(A, Q), dtype)
-    b_proj = zeros[:A] if b_proj is None else _cast(b_proj, dtype)
-    parts = [w_proj]
-    if gated:
-        w_gate = _cast(w_gate, dtype)
-        b_gate = zeros[:A] if b_gate is None else _cast(b_gate, dtype)
-        parts.append(w_gate)
-    else:
-        w_gate, b_gate = None, zeros[:0]
-    if step:
-        w_step = _cast(w_step, dtype)
-        b_step = zeros[:Q] if b_step is None else _cast(b_step, dtype)
-        parts.append(w_step)
-    else:
-        w_step, b_step = None, zeros[:0]
+
+    def projection(used, w, b, size):
+        """(weight, bias) cast to dtype, a missing bias as zeros; (None, empty) if unused."""
+        if not used:
+            return None, zeros[:0]
+        return _cast(w, dtype), zeros[:size] if b is None else _cast(b, dtype)
+    _, b_proj = projection(True, w_proj, b_proj, A)
+    w_gate, b_gate = projection(gated, w_gate, b_gate, A)
+    w_step, b_step = projection(step, w_step, b_step, Q)
+    parts = [w for w in (w_proj, w_gate, w_step) if w is not None]
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
     z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
     r = np.empty((N, A), dtype)
