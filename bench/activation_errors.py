@@ -16,7 +16,7 @@ import time
 import numpy as np
 from numba import njit, prange
 
-from nongate_np.kernels.cpu.activations import exp32, sigmoid32, tanh32
+from nongate_np.kernels.cpu.activations import KERNEL_FLAGS, exp32, sigmoid32, tanh32
 
 TINY = 1.1754943508222875e-38       # smallest normal float32
 
@@ -37,7 +37,8 @@ def _tanh_ref(x):
 
 
 def make_sweep(fast, ref, lo, hi):
-    @njit(parallel=True, error_model="numpy")
+    # the kernels' flags (FMA contraction), so the errors are those of the kernels' code
+    @njit(parallel=True, error_model="numpy", fastmath=KERNEL_FLAGS["fastmath"])
     def sweep(start, stop, stride):
         n_chunks = 64
         worst = np.zeros(n_chunks)

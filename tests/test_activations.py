@@ -39,7 +39,7 @@ def test_float32_error_bound_over_the_range(name):
 
 
 def _apply(f):
-    @njit(error_model="numpy")
+    @njit(error_model="numpy", fastmath=act.KERNEL_FLAGS["fastmath"])   # as in the kernels
     def run(x):
         out = np.empty_like(x)
         for i in range(x.size):

@@ -27,14 +27,14 @@ from numba import njit, types
 from numba.extending import overload
 
 from .. import reference as ref
-from .activations import exp32, exp64
+from .activations import KERNEL_FLAGS, exp32, exp64
 from . import threads
 from .gemm import matmul
 from .lstm import sigmoid, tanh
 
 __all__ = ["attention_forward", "attention_backward"]
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_JIT = KERNEL_FLAGS
 
 
 def _exp(x):  # pragma: no cover - replaced by the overload inside jitted code
