@@ -131,11 +131,49 @@ def import_time(n: int, threads: int) -> dict:
 
 
 def train_gflop(cfg: str, task: str) -> float:
+    """GFLOP of a task's matrix products: the LSTM GEMMs 2·T·B·4H·(I+H) once forward, three
+    times for training (forward, input and weight gradients), plus the gated attention's two
+    projections (attn_size H/2) for train_attn."""
     T, B, I, H = CONFIGS[cfg]
-    f = 3 * 2 * T * B * 4 * H * (I + H)
+    passes = 1 if task == "infer" else 3
+    f = passes * 2 * T * B * 4 * H * (I + H)
     if task == "train_attn":
-        f += 3 * 2 * T * B * H * (H // 2) * 2
+        f += passes * 2 * T * B * H * (H // 2) * 2
     return f / 1e9
+
+
+#: issue 6's goals: (dtype, task) -> {config: speed-up over torch}
+GOALS = {("float32", "train_attn"): dict(S1=3, S3=1.5, M1=1.0, M2=1.0, L1=1.1, L2=1.1),
+         ("float64", "train_attn"): dict(S1=5, S3=3, M1=2, M2=2, L1=1.5, L2=1.5),
+         ("float32", "infer"): dict(S1=3, S3=1.5, M1=1.0, M2=1.0, L1=1.1, L2=1.1)}
+
+
+def goal_bounds(res, configs) -> list[str]:
+    """Per goal: the time it allows (torch's median / the goal) against the time the task's
+    matrix products alone take at this run's GEMM peak. A ratio below 1 means the goal
+    cannot be met even with every product at peak and nothing else costing anything."""
+    peak = res.get("gemm_peak", {})
+    out = ["", "### What each goal allows against the products' time at GEMM peak", "",
+           "allowed = torch ms / goal; at peak = the task's GEMM FLOPs / this run's GEMM peak "
+           "(the element-wise work, the step loop and every overhead must fit in the "
+           "difference); ours = our median. allowed / at peak < 1: out of reach on this "
+           "machine for any implementation that does these products.", "",
+           "| dtype | task | cfg | goal | allowed ms | products at peak ms | allowed / at peak "
+           "| ours ms | met |", "|---|---|---|---|---|---|---|---|---|"]
+    for (dtype, task), goals in GOALS.items():
+        if dtype not in peak:
+            continue
+        for cfg in configs:
+            t = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {})
+            torch_ms, ours_ms = t.get("torch", {}).get("ms"), t.get("numba", {}).get("ms")
+            if cfg not in goals or not torch_ms:
+                continue
+            allowed = torch_ms / goals[cfg]
+            at_peak = train_gflop(cfg, task) / peak[dtype]["gflops"] * 1e3
+            met = "yes" if ours_ms and ours_ms <= allowed else "no"
+            out.append(f"| {dtype} | {task} | {cfg} | {goals[cfg]} | {fmt(allowed)} | "
+                       f"{fmt(at_peak)} | {allowed / at_peak:.2f} | {fmt(ours_ms)} | {met} |")
+    return out
 
 
 def fmt(v, digits=3):
@@ -341,6 +379,7 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
                         gf = train_gflop(cfg, task) / (ms * 1e-3) if ms else None
                         row.append(f"{gf:.1f} ({100 * gf / g[dtype]['gflops']:.0f} %)" if gf else "–")
                     out.append("| " + " | ".join(row) + " |")
+        out += goal_bounds(res, configs)
     else:
         out.append(f"GEMM peak failed: {g}")
     out += ["", "### Peak memory, one L1 float32 training step (ru_maxrss delta, MiB)", ""]
