@@ -305,10 +305,12 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
            f"Medians of {res['repeats']} alternating runs (each a median of "
            f"{res['samples']} samples of >= {res['min_time_s'] * 1e3:.0f} ms).", ""]
     la = res.get("loadavg", {})
+    # the end figure includes this run's own workers (2 busy threads): only the start
+    # tells whether something else was running
     out.append(f"Load average (1 min) at start {la.get('start', [0])[0]:.2f}, at end "
-               f"{la.get('end', [0])[0]:.2f}" + (" — **the machine was busy with other work; "
-               "treat the times as noisy**" if max(la.get('start', [0])[0],
-                                                   la.get('end', [0])[0]) > 0.5 else "") + ".")
+               f"{la.get('end', [0])[0]:.2f} (this run's own workers included)"
+               + (" — **the machine was busy with other work at the start; treat the times "
+                  "as noisy**" if la.get('start', [0])[0] > 0.5 else "") + ".")
     out.append("")
     if "onnx" in res["unavailable"]:
         out.append(f"* **onnx unavailable**: {res['unavailable']['onnx']}")
