@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import threads
+from . import threads, workspace
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 
@@ -63,11 +63,11 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     n = threads.parallel_chunks(M * K * N, PARALLEL_MIN_MACS)
     b = b if (b.flags.c_contiguous or b.flags.f_contiguous) else np.ascontiguousarray(b)
     if n > 1 and a.flags.c_contiguous and M >= n:
-        out = np.empty((M, N), np.result_type(a, b))
+        out = workspace.empty((M, N), np.result_type(a, b))
         _by_rows(a, b, _split(M, n), out)
         return out
     if n > 1 and a.T.flags.c_contiguous and K >= n and b.flags.c_contiguous:
-        out = np.empty((M, N), np.result_type(a, b))
+        out = workspace.empty((M, N), np.result_type(a, b))
         _by_reduction(a.T, b, _split(K, n), out)
         return out
     # NOTE: small products in one layout (C, C): copying a small transposed operand costs

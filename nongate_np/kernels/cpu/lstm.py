@@ -20,7 +20,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .. import reference as ref
-from . import threads
+from . import threads, workspace
 from .gemm import matmul
 from .activations import KERNEL_FLAGS, sigmoid32, sigmoid64, tanh32, tanh64
 
@@ -173,11 +173,11 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     xw = xw.reshape(T, B, 4 * H)
     P = h0.shape[1]
     h, c = h0.astype(dtype), c0.astype(dtype)
-    y = np.empty((T, B, P), dtype)
+    y = workspace.empty((T, B, P), dtype)
     slots, rows = (T, B) if keep_cache else (1, 1)
-    gates = np.empty((slots, rows, 4 * H), dtype)
-    cs = np.empty((slots, rows, H), dtype)
-    tcs = np.empty_like(cs)
+    gates = workspace.empty((slots, rows, 4 * H), dtype)
+    cs = workspace.empty((slots, rows, H), dtype)
+    tcs = workspace.empty((slots, rows, H), dtype)
     w_hr_t = np.empty((0, P), dtype) if w_hr is None else w_hr.T.astype(dtype, copy=False)
     bounds = threads.step_chunks(H, B * P * 4 * H)
     w_t = np.ascontiguousarray(chunk_weights(w_hh.astype(dtype, copy=False), bounds)
@@ -308,7 +308,7 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     P = h0.shape[1]
     dtype = gates.dtype
     c_prev = ref.lstm_previous(cs, c0.astype(dtype), active, reverse)
-    da = np.empty_like(gates)
+    da = workspace.empty(gates.shape, dtype)
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
     dh = np.array(dh_n, dtype=dtype)
     dc = np.array(dc_n, dtype=dtype)

@@ -1,0 +1,85 @@
+"""The kernels' buffer pool: a buffer is reused only once no array or view uses it."""
+
+import gc
+
+import numpy as np
+import pytest
+
+from nongate_np.kernels.cpu import workspace
+
+
+@pytest.fixture(autouse=True)
+def empty_pool():
+    workspace.release()
+    yield
+    workspace.release()
+
+
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+def test_a_freed_array_is_reused_for_the_same_size():
+    big = (256, 1024)                                   # 1 MiB of float32
+    a = workspace.empty(big, np.float32)
+    where = _address(a)
+    del a
+    gc.collect()
+    assert workspace.kept_bytes() == 256 * 1024 * 4
+    b = workspace.empty((1024, 256), np.float32)        # same bytes, another shape
+    assert _address(b) == where and b.shape == (1024, 256) and b.flags.c_contiguous
+    assert b.flags.writeable and workspace.kept_bytes() == 0
+
+
+def test_a_view_keeps_the_buffer_out_of_the_pool():
+    a = workspace.empty((512, 512), np.float64)
+    a[...] = 7.0
+    views = (a[1:], a.T, a.reshape(-1)[::3])
+    del a
+    gc.collect()
+    assert workspace.kept_bytes() == 0                  # the views still use it
+    b = workspace.empty((512, 512), np.float64)
+    b[...] = -1.0
+    assert all(np.all(v == 7.0) for v in views)         # not handed out twice
+    del views
+    gc.collect()
+    assert workspace.kept_bytes() == 512 * 512 * 8
+
+
+def test_small_arrays_and_every_dtype_and_shape_form():
+    small = workspace.empty((3, 4), np.float32)
+    assert small.shape == (3, 4) and small.dtype == np.float32
+    del small
+    gc.collect()
+    assert workspace.kept_bytes() == 0                  # below MIN_BYTES: not pooled
+    for shape in (workspace.MIN_BYTES // 8, (workspace.MIN_BYTES // 8,), [2, 4, 8192]):
+        a = workspace.empty(shape, "float64")
+        assert a.dtype == np.float64 and a.size == np.prod(shape)
+
+
+def test_the_pool_keeps_at_most_its_limit(monkeypatch):
+    monkeypatch.setattr(workspace, "LIMIT_BYTES", 3 * workspace.MIN_BYTES)
+    arrays = [workspace.empty(workspace.MIN_BYTES, np.uint8) for _ in range(5)]
+    del arrays
+    gc.collect()
+    assert workspace.kept_bytes() == 3 * workspace.MIN_BYTES
+    workspace.release()
+    assert workspace.kept_bytes() == 0
+
+
+def test_kernel_results_survive_later_calls():
+    """The LSTM cache and outputs stay intact while later calls reuse the pool."""
+    from nongate_np.kernels.cpu import lstm
+    rng = np.random.default_rng(0)
+    T, B, I, H = 20, 16, 32, 64                       # the cache arrays are pooled
+    args = [rng.standard_normal(s) for s in ((T, B, I), (B, H), (B, H), (4 * H, I),
+                                             (4 * H, H), (4 * H,))]
+    y1, h1, c1, cache1 = lstm.lstm_forward(*args, None, None, False, True)
+    y_copy, gates_copy = y1.copy(), cache1[7].copy()
+    for _ in range(3):                                 # other inputs, fresh results
+        other = [a + 1.0 for a in args]
+        out = lstm.lstm_forward(*other, None, None, False, True)
+        del out
+        gc.collect()
+    np.testing.assert_array_equal(y1, y_copy)
+    np.testing.assert_array_equal(cache1[7], gates_copy)
