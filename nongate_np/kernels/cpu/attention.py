@@ -28,7 +28,7 @@ from numba.extending import overload
 
 from .. import reference as ref
 from .activations import KERNEL_FLAGS, exp32, exp64
-from . import threads
+from . import threads, workspace
 from .gemm import matmul
 from .lstm import sigmoid, tanh
 
@@ -240,9 +240,9 @@ def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_
     parts = [w for w in (w_proj, w_gate, w_step) if w is not None]
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
     z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
-    r = np.empty((N, A), dtype)
-    s = np.empty((N, A) if gated else (0, 0), dtype)
-    u = np.empty((N, A), dtype) if gated else r
+    r = workspace.empty((N, A), dtype)
+    s = workspace.empty((N, A) if gated else (0, 0), dtype)
+    u = workspace.empty((N, A), dtype) if gated else r
     _activations(z, b_proj, b_gate, gated, r, s, u)                    # A1, A2
     e = matmul(query, u.T)                                             # A1: Eᵀ (Q, B·T)
     valid = np.ones((B, T), np.bool_) if mask is None else \
@@ -285,14 +285,14 @@ def attention_backward(cache, dpooled, dweights):
     col_step = 2 * A if gated else A
     col_value = col_step + (Q if step else 0)
     K = col_value + (Dv if proj_v else 0)
-    grad = np.empty((N, K), dtype)                 # Γ = [dZ | dY | dY_step | dv]
+    grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_step | dv]
     de = np.empty((Q, N), dtype)
     _softmax_backward(dweights, dpooled, cache.v, cache.alpha, cache.gamma, step, de, grad,
                       col_step)                                        # A6-A8
     if proj_v:
         _value_backward(cache.weights, dpooled, grad, col_value)       # A6
     else:
-        dv = np.empty((N, D), dtype)
+        dv = workspace.empty((N, D), dtype)
         _value_backward(cache.weights, dpooled, dv, 0)
     du = matmul(de.T, cache.query)                                     # A9
     dquery = matmul(de, cache.u)
