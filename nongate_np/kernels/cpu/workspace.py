@@ -19,6 +19,7 @@ buffer cannot return to the pool while any view of it exists.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 
@@ -39,8 +40,8 @@ def empty(shape, dtype) -> np.ndarray:
     global _kept
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    count = int(np.prod(shape, dtype=np.int64))
-    nbytes = count * dtype.itemsize
+    count = math.prod(shape)            # NOTE: not np.prod: 20x slower on a short tuple,
+    nbytes = count * dtype.itemsize     # and this runs several times per small call
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     with _lock:
