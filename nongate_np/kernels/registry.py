@@ -40,7 +40,13 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown backend {name!r}; expected one of {valid}")
 
 
+_loaded: dict = {}      # name -> module, once it has loaded (kernels() runs on every op call)
+
+
 def _load(name: str):
+    module = _loaded.get(name)
+    if module is not None:
+        return module
     _check_name(name)
     try:
         module = importlib.import_module(_BACKENDS[name])
@@ -51,6 +57,7 @@ def _load(name: str):
     if missing:
         raise BackendUnavailable(f"backend {name!r} is unavailable: it lacks the kernels "
                                  f"{missing} (not written yet)")
+    _loaded[name] = module
     return module
 
 
