@@ -10,6 +10,7 @@ from nongate_np.kernels.cpu import workspace
 
 @pytest.fixture(autouse=True)
 def empty_pool():
+    gc.collect()            # arrays of earlier tests return now, not during this test
     workspace.release()
     yield
     workspace.release()
