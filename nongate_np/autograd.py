@@ -145,23 +145,27 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        raw = tuple(a._data if isinstance(a, Tensor) else a for a in args)
-        needs_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        # NOTE: one pass over the arguments: this runs for every op, and at small sizes
+        # (S1 in bench/) the per-op Python cost is a large part of a training step
+        raw, needs_grad = [], []
+        for a in args:
+            is_tensor = isinstance(a, Tensor)
+            raw.append(a._data if is_tensor else a)
+            needs_grad.append(is_tensor and a._requires_grad)
         record = _grad_mode.enabled and any(needs_grad)
-        if not record:
-            needs_grad = (False,) * len(args)      # under no_grad nothing needs a gradient
-        ctx = Context(needs_grad)
+        # under no_grad nothing needs a gradient
+        ctx = Context(tuple(needs_grad) if record else (False,) * len(args))
         out = cls.forward(ctx, *raw)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if not record:
-            tensors = tuple(Tensor._wrap(np.asarray(o)) for o in outs)
+            tensors = [Tensor._wrap(np.asarray(o)) for o in outs]
         else:
-            outs = tuple(np.asarray(o) for o in outs)
+            outs = [np.asarray(o) for o in outs]
             inputs = tuple(a if g else None for a, g in zip(args, needs_grad))
             node = Node(cls, ctx, inputs, tuple((o.shape, o.dtype) for o in outs))
-            tensors = tuple(Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs))
-        return tensors[0] if single else tensors
+            tensors = [Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs)]
+        return tensors[0] if single else tuple(tensors)
 
 
 # ---------------------------------------------------------------------------------------------
