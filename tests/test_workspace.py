@@ -84,3 +84,27 @@ def test_kernel_results_survive_later_calls():
         gc.collect()
     np.testing.assert_array_equal(y1, y_copy)
     np.testing.assert_array_equal(cache1[7], gates_copy)
+
+
+def test_threads_never_share_a_buffer():
+    """Python threads allocating and dropping pooled arrays at once: each array keeps the
+    values its thread wrote (a buffer handed out twice would be overwritten)."""
+    import threading
+    errors = []
+
+    def work(tag):
+        for _ in range(200):
+            a = workspace.empty(workspace.MIN_BYTES // 8, np.float64)
+            a.fill(tag)
+            b = workspace.empty(workspace.MIN_BYTES // 8, np.float64)
+            b.fill(-tag)
+            if not (np.all(a == tag) and np.all(b == -tag)):
+                errors.append(tag)
+            del a, b
+
+    workers = [threading.Thread(target=work, args=(k + 1,)) for k in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []

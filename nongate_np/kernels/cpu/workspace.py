@@ -30,7 +30,9 @@ MIN_BYTES = 1 << 18
 #: Most bytes of free buffers the pool keeps; a buffer beyond it is left to the allocator.
 LIMIT_BYTES = 1 << 30
 
-_lock = threading.Lock()
+# NOTE: re-entrant: a garbage collection inside a locked section can run a finalizer
+# (_give_back) on the same thread
+_lock = threading.RLock()
 _free: dict[int, list[np.ndarray]] = {}
 _kept = 0
 
@@ -52,7 +54,7 @@ def empty(shape, dtype) -> np.ndarray:
     if buf is None:
         buf = np.empty(nbytes, np.uint8)
     owner = np.frombuffer(memoryview(buf), dtype=dtype, count=count)
-    weakref.finalize(owner, _give_back, buf)
+    weakref.finalize(owner, _give_back, buf).atexit = False     # nothing to do at exit
     return owner.reshape(shape)
 
 
