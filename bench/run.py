@@ -130,7 +130,7 @@ def import_time(n: int, threads: int) -> dict:
     return res
 
 
-def train_gflop(cfg: str, task: str) -> float:
+def task_gflop(cfg: str, task: str) -> float:
     """GFLOP of a task's matrix products: the LSTM GEMMs 2·T·B·4H·(I+H) once forward, three
     times for training (forward, input and weight gradients), plus the gated attention's two
     projections (attn_size H/2) for train_attn."""
@@ -169,7 +169,7 @@ def goal_bounds(res, configs) -> list[str]:
             if cfg not in goals or not torch_ms:
                 continue
             allowed = torch_ms / goals[cfg]
-            at_peak = train_gflop(cfg, task) / peak[dtype]["gflops"] * 1e3
+            at_peak = task_gflop(cfg, task) / peak[dtype]["gflops"] * 1e3
             met = "yes" if ours_ms and ours_ms <= allowed else "no"
             out.append(f"| {dtype} | {task} | {cfg} | {goals[cfg]} | {fmt(allowed)} | "
                        f"{fmt(at_peak)} | {allowed / at_peak:.2f} | {fmt(ours_ms)} | {met} |")
@@ -378,7 +378,7 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
                     row = [cfg, dtype, task]
                     for c in who:
                         ms = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {}).get(c, {}).get("ms")
-                        gf = train_gflop(cfg, task) / (ms * 1e-3) if ms else None
+                        gf = task_gflop(cfg, task) / (ms * 1e-3) if ms else None
                         row.append(f"{gf:.1f} ({100 * gf / g[dtype]['gflops']:.0f} %)" if gf else "–")
                     out.append("| " + " | ".join(row) + " |")
         out += goal_bounds(res, configs)
