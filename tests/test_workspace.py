@@ -68,6 +68,25 @@ def test_the_pool_keeps_at_most_its_limit(monkeypatch):
     assert workspace.kept_bytes() == 0
 
 
+def test_the_buffers_freed_longest_ago_go_first(monkeypatch):
+    m = workspace.MIN_BYTES
+    monkeypatch.setattr(workspace, "LIMIT_BYTES", 4 * m)
+    old = workspace.empty(2 * m, np.uint8)
+    del old
+    gc.collect()
+    new = [workspace.empty(m, np.uint8) for _ in range(3)]
+    del new
+    gc.collect()                                        # 2m + 3m > 4m: the 2m one goes
+    assert workspace.kept_bytes() == 3 * m
+    again = workspace.empty(2 * m, np.uint8)            # a new buffer: nothing taken
+    assert workspace.kept_bytes() == 3 * m
+    small = workspace.empty(m, np.uint8)                # from the pool
+    assert workspace.kept_bytes() == 2 * m
+    del again, small
+    workspace.release()
+    assert workspace.kept_bytes() == 0
+
+
 def test_kernel_results_survive_later_calls():
     """The LSTM cache and outputs stay intact while later calls reuse the pool."""
     from nongate_np.kernels.cpu import lstm

@@ -9,7 +9,9 @@ malloc settings and 24 ms with ``MALLOC_TRIM_THRESHOLD_`` raised, the kernels un
 
 ``empty(shape, dtype)`` hands out an array backed by a pooled buffer of exactly that many
 bytes when one is free, else a new one. When the array and every view of it are gone, the
-buffer goes back to the pool (at most ``LIMIT_BYTES`` are kept; ``release()`` empties it).
+buffer goes back to the pool. The pool keeps at most ``LIMIT_BYTES``; beyond that, the
+buffers freed longest ago go back to the allocator first, so sizes no longer asked for
+(variable-length inputs, a finished training run) age out. ``release()`` empties it.
 Arrays below ``MIN_BYTES`` come from ``np.empty``: small blocks are reused by malloc anyway.
 
 NOTE: the buffer is reached through a memoryview, so the array handed out is the one every
@@ -27,19 +29,19 @@ import numpy as np
 
 #: Arrays from this size up are pooled.
 MIN_BYTES = 1 << 18
-#: Most bytes of free buffers the pool keeps; a buffer beyond it is left to the allocator.
-LIMIT_BYTES = 1 << 30
+#: Most bytes of free buffers the pool keeps (an L1 training step of bench/ frees ~250 MB).
+LIMIT_BYTES = 1 << 29
 
 # NOTE: re-entrant: a garbage collection inside a locked section can run a finalizer
 # (_give_back) on the same thread
 _lock = threading.RLock()
-_free: dict[int, list[np.ndarray]] = {}
+_free: dict[int, list[np.ndarray]] = {}     # byte size -> free buffers of that size
+_order: list[np.ndarray] = []               # every free buffer, the longest-free first
 _kept = 0
 
 
 def empty(shape, dtype) -> np.ndarray:
     """Like ``np.empty(shape, dtype)`` (C order); large ones come from the pool."""
-    global _kept
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     count = math.prod(shape)            # NOTE: not np.prod: 20x slower on a short tuple,
@@ -50,7 +52,7 @@ def empty(shape, dtype) -> np.ndarray:
         stack = _free.get(nbytes)
         buf = stack.pop() if stack else None
         if buf is not None:
-            _kept -= nbytes
+            _forget(buf)
     if buf is None:
         buf = np.empty(nbytes, np.uint8)
     owner = np.frombuffer(memoryview(buf), dtype=dtype, count=count)
@@ -60,10 +62,34 @@ def empty(shape, dtype) -> np.ndarray:
 
 def _give_back(buf: np.ndarray) -> None:
     global _kept
+    if buf.nbytes > LIMIT_BYTES:
+        return
     with _lock:
-        if _kept + buf.nbytes <= LIMIT_BYTES:
-            _free.setdefault(buf.nbytes, []).append(buf)
-            _kept += buf.nbytes
+        _free.setdefault(buf.nbytes, []).append(buf)
+        _order.append(buf)
+        _kept += buf.nbytes
+        while _kept > LIMIT_BYTES:                  # the longest-free buffers go first
+            old = _order[0]
+            _drop_from_stack(old)
+            _forget(old)
+
+
+def _drop_from_stack(buf: np.ndarray) -> None:
+    stack = _free[buf.nbytes]
+    for k, other in enumerate(stack):
+        if other is buf:
+            del stack[k]
+            return
+
+
+def _forget(buf: np.ndarray) -> None:
+    """Take ``buf`` (already off its size's stack) out of the order and the count."""
+    global _kept
+    for k, other in enumerate(_order):
+        if other is buf:
+            del _order[k]
+            break
+    _kept -= buf.nbytes
 
 
 def kept_bytes() -> int:
@@ -76,4 +102,5 @@ def release() -> None:
     global _kept
     with _lock:
         _free.clear()
+        _order.clear()
         _kept = 0
