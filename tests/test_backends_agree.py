@@ -24,13 +24,17 @@ def assert_close(got, want, dtype, what):
 
 @contextlib.contextmanager
 def step_loop(parallel):
-    """Force the LSTM step loop serial, or split over threads whatever the size."""
-    before = threads.PARALLEL_MIN_MACS
+    """Force the LSTM step loop serial, or split over threads whatever the size, with each
+    step's products split into one BLAS call per batch row (``gemm.row_blocks``)."""
+    from nongate_np.kernels.cpu import lstm
+    before, blocks = threads.PARALLEL_MIN_MACS, lstm.row_blocks
     threads.PARALLEL_MIN_MACS = 0 if parallel else 2 ** 62
+    if parallel:
+        lstm.row_blocks = lambda rows, k, n: np.arange(rows + 1, dtype=np.int64)
     try:
         yield
     finally:
-        threads.PARALLEL_MIN_MACS = before
+        threads.PARALLEL_MIN_MACS, lstm.row_blocks = before, blocks
 
 
 def test_the_step_loop_can_split():

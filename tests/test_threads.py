@@ -96,11 +96,27 @@ def test_step_chunks_cover_the_units_in_order(split_everything):
     assert len(threads.step_chunks(1, 1)) == 2, "one unit cannot be split"
 
 
+@pytest.mark.parametrize("rows, k, n", [(32, 128, 256), (32, 256, 512), (64, 128, 256),
+                                         (30, 128, 256), (5, 256, 512), (64, 512, 1024),
+                                         (8, 64, 256), (1, 32, 128)])
+def test_row_blocks_cover_the_rows_in_small_blocks(rows, k, n):
+    bounds = gemm.row_blocks(rows, k, n)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == rows and np.all(sizes > 0)
+    if len(sizes) > 1:      # split: small products of whole 4-row groups (but the last)
+        assert np.all(sizes * k * n <= gemm.SMALL_GEMM_MACS)
+        assert np.all(sizes[:-1] % gemm.SMALL_GEMM_ROW_STEP == 0)
+    else:                   # kept whole: no block of 4+ rows would be small, or none needed
+        assert rows * k * n <= gemm.SMALL_GEMM_MACS or \
+            gemm.SMALL_GEMM_ROW_STEP * k * n > gemm.SMALL_GEMM_MACS
+
+
 _TRAIN = textwrap.dedent("""
     import hashlib, numpy as np, nongate_np as ng
-    from nongate_np.kernels.cpu import gemm, threads
+    from nongate_np.kernels.cpu import gemm, lstm, threads
     from nongate_np.nn.multitask import MultiTaskSequenceModel
     gemm.PARALLEL_MIN_MACS = threads.PARALLEL_MIN_MACS = 0
+    lstm.row_blocks = lambda rows, k, n: np.arange(rows + 1, dtype=np.int64)  # one per row
     ng.seed(5)
     tasks = [{"name": "a", "kind": "classification", "num_classes": 3}]
     model = MultiTaskSequenceModel(tasks, vocab_size=20, embed_size=8, hidden_size=40,

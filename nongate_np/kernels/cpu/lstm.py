@@ -21,7 +21,7 @@ from numba.extending import overload
 
 from .. import reference as ref
 from . import threads, workspace
-from .gemm import matmul
+from .gemm import matmul, row_blocks
 from .activations import KERNEL_FLAGS, sigmoid32, sigmoid64, tanh32, tanh64
 
 _JIT = KERNEL_FLAGS
@@ -54,11 +54,12 @@ def _cell_math(a_i, a_f, a_g, a_o, c_old):
 
 
 @njit(inline="always", **_JIT)
-def _cell_forward(t, k, j0, j1, xw, h, c, w_t, a, active, keep, gates, cs, tcs, m):
+def _cell_forward(t, k, j0, j1, xw, h, c, w_t, rows, a, active, keep, gates, cs, tcs, m):
     """L1-L4 and L6 of step t for the hidden units j0:j1 (chunk k).
 
     ``w_t[k]`` (P, 4n) holds the transposed W_hh rows of these units, gates i, f, g, o
-    side by side (``chunk_weights``), so the recurrent product is one BLAS call into a[k].
+    side by side (``chunk_weights``), so the recurrent product is one BLAS call into a[k]
+    per block of batch rows (``rows``, ``gemm.row_blocks``).
     Writes m, c and the cache (step t's with ``keep``, else a scratch row) for these units
     only: chunks never share a store.
     NOTE: every row is reached through views that start at 0, so the inner loop's index is
@@ -72,7 +73,8 @@ def _cell_forward(t, k, j0, j1, xw, h, c, w_t, a, active, keep, gates, cs, tcs, 
     H = c.shape[1]
     n = w_t.shape[2] // 4                 # the chunk width (the last chunk may use fewer)
     a_k = a[k]
-    np.dot(h, w_t[k], a_k)                                             # L1 (recurrent)
+    for r in range(rows.shape[0] - 1):                                 # L1 (recurrent)
+        np.dot(h[rows[r]:rows[r + 1]], w_t[k], a_k[rows[r]:rows[r + 1]])
     for b in range(B):
         # without ``keep`` the cache is one row, rewritten for every row: it stays in L1
         # (measured: writing a (B, 4H) slot per step instead cost 12 % of M1 inference)
@@ -112,7 +114,7 @@ def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
 
 
 @njit(**_JIT)
-def _forward_loop(xw, h, c, w_t, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
+def _forward_loop(xw, h, c, w_t, rows, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
     """L1-L6 step by step on one thread; h, c (copies of the initial states) are updated
     in place. Without ``keep`` the cache arrays hold one row, overwritten (``_cell_forward``)."""
     T, B, G = xw.shape
@@ -122,13 +124,13 @@ def _forward_loop(xw, h, c, w_t, w_hr_t, active, reverse, keep, y, gates, cs, tc
     a = np.empty((1, B, w_t.shape[2]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
-        _cell_forward(t, 0, 0, H, xw, h, c, w_t, a, active, keep, gates, cs, tcs, m)
+        _cell_forward(t, 0, 0, H, xw, h, c, w_t, rows, a, active, keep, gates, cs, tcs, m)
         _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
 @njit(parallel=True, **_JIT)
-def _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, reverse, keep, y, gates,
-                           cs, tcs):
+def _forward_loop_parallel(xw, h, c, w_t, rows, bounds, w_hr_t, active, reverse, keep, y,
+                           gates, cs, tcs):
     """``_forward_loop`` with each step's hidden units split over threads by ``bounds``."""
     T, B, G = xw.shape
     H = G // 4
@@ -138,8 +140,8 @@ def _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, reverse, keep,
     for s in range(T):
         t = T - 1 - s if reverse else s
         for k in prange(bounds.shape[0] - 1):
-            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, c, w_t, a, active, keep,
-                          gates, cs, tcs, m)
+            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, c, w_t, rows, a, active,
+                          keep, gates, cs, tcs, m)
         _emit_forward(t, m, w_hr_t, active, h, h_new, y)
 
 
@@ -182,11 +184,12 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     bounds = threads.step_chunks(H, B * P * 4 * H)
     w_t = np.ascontiguousarray(chunk_weights(w_hh.astype(dtype, copy=False), bounds)
                                .transpose(0, 2, 1))
+    rows = row_blocks(B, P, w_t.shape[2])
     if len(bounds) > 2:
-        _forward_loop_parallel(xw, h, c, w_t, bounds, w_hr_t, active, bool(reverse),
+        _forward_loop_parallel(xw, h, c, w_t, rows, bounds, w_hr_t, active, bool(reverse),
                                bool(keep_cache), y, gates, cs, tcs)
     else:
-        _forward_loop(xw, h, c, w_t, w_hr_t, active, bool(reverse), bool(keep_cache), y,
+        _forward_loop(xw, h, c, w_t, rows, w_hr_t, active, bool(reverse), bool(keep_cache), y,
                       gates, cs, tcs)
     cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
         if keep_cache else None
@@ -212,7 +215,7 @@ def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
 
 
 @njit(inline="always", **_JIT)
-def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, active, da, da_buf,
+def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, rows, active, da, da_buf,
                    dh_part):
     """L9-L12 and L14 of step t for the hidden units j0:j1 (chunk k): their columns of da
     and dc, and this chunk's share dh_part[k] = da[:, chunk] W_hh[chunk] of dh_{t-1}
@@ -245,7 +248,8 @@ def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, active, da, da
             do[u] = dm_b[u] * tc[u] * o * (1 - o)
             ki[u], kf[u], kg[u], ko[u] = di[u], df[u], dg[u], do[u]
             dc_b[u] = dct * f                                          # L12
-    np.dot(da_k, w_k[k], dh_part[k])                                   # L12, this chunk's share
+    for r in range(rows.shape[0] - 1):                                 # L12, this chunk's share
+        np.dot(da_k[rows[r]:rows[r + 1]], w_k[k], dh_part[k, rows[r]:rows[r + 1]])
 
 
 @njit(inline="always", **_JIT)
@@ -262,7 +266,8 @@ def _carry_backward(t, dh_part, active, dh):
 
 
 @njit(**_JIT)
-def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, w_hr, active, reverse, da, dh_seq):
+def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, rows, w_hr, active, reverse, da,
+                   dh_seq):
     """L7-L12 and L14 on one thread, visiting the steps in the reverse of the forward order;
     dh, dc (copies of the adjoints of the final states) end as those of the initial states."""
     T, B, G = gates.shape
@@ -273,13 +278,13 @@ def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, w_hr, active, reverse, d
     for s in range(T):
         t = s if reverse else T - 1 - s
         _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
-        _cell_backward(t, 0, 0, H, dm, dc, gates, tcs, c_prev, w_k, active, da, da_buf,
+        _cell_backward(t, 0, 0, H, dm, dc, gates, tcs, c_prev, w_k, rows, active, da, da_buf,
                        dh_part)
         _carry_backward(t, dh_part, active, dh)
 
 
 @njit(parallel=True, **_JIT)
-def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, bounds, w_hr, active,
+def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, rows, bounds, w_hr, active,
                             reverse, da, dh_seq):
     """``_backward_loop`` with each step's hidden units split over threads by ``bounds``."""
     T, B, G = gates.shape
@@ -293,7 +298,7 @@ def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, bounds, w_hr, a
         _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
         for k in prange(n_chunks):
             _cell_backward(t, k, bounds[k], bounds[k + 1], dm, dc, gates, tcs, c_prev, w_k,
-                           active, da, da_buf, dh_part)
+                           rows, active, da, da_buf, dh_part)
         _carry_backward(t, dh_part, active, dh)
 
 
@@ -316,12 +321,13 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     dy = np.ascontiguousarray(dy, dtype=dtype)
     bounds = threads.step_chunks(H, B * P * 4 * H)
     w_k = chunk_weights(w_hh.astype(dtype, copy=False), bounds)
+    rows = row_blocks(B, w_k.shape[1], P)
     if len(bounds) > 2:
-        _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, bounds, w_hr_, active,
-                                bool(reverse), da, dh_seq)
+        _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, rows, bounds, w_hr_,
+                                active, bool(reverse), da, dh_seq)
     else:
-        _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, w_hr_, active, bool(reverse), da,
-                       dh_seq)
+        _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, rows, w_hr_, active,
+                       bool(reverse), da, dh_seq)
     h_prev = ref.lstm_previous(y, h0.astype(dtype), active, reverse)   # L13
     da2 = da.reshape(T * B, 4 * H)
     dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
