@@ -2,13 +2,14 @@
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products (the input projection forward; dX, dW_ih, dW_hh backward) are
-single large GEMMs outside the loop (``gemm.matmul``); inside the loop, per step, one BLAS
-call (h W_hhᵀ forward, δa W_hh backward) and one fused element-wise pass over (B, H) with
-the vectorisable activations of ``activations.py``.
+single large GEMMs outside the loop (``gemm.matmul``); inside the loop, per step, the
+recurrent product (h W_hhᵀ forward, δa W_hh backward; one BLAS call per block of batch rows,
+``gemm.row_blocks``, sized for OpenBLAS's faster small-matrix path) and one fused
+element-wise pass over (B, H) with the vectorisable activations of ``activations.py``.
 
 From ``threads.PARALLEL_MIN_MACS`` per step up, each step is split by hidden units over
 Numba's threads (``threads.step_chunks``): a chunk owns its units' four gate rows of W_hh
-(regrouped by ``chunk_weights``, one BLAS call each), their cell state and their columns of
+(regrouped by ``chunk_weights``, one product each), their cell state and their columns of
 every cache array, so chunks never write the same element; forward they all read the full
 h_{t-1}, backward each adds its share of δa W_hh and the shares are summed in a fixed order.
 """
