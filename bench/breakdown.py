@@ -9,12 +9,14 @@ Per config and dtype it prints, in ms (median of 7 samples after a warm-up):
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
 * ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
 * ``recur``: the T per-step recurrent products alone, one chunk per thread, each chunk's
-  BLAS call on its own thread (``lstm._cell_forward``'s product, without the gate math);
+  BLAS calls (one per block of batch rows, ``gemm.row_blocks``) on its own thread
+  (``lstm._cell_forward``'s product, without the gate math);
 * ``big_bwd``: dX, dW_ih, dW_hh (``gemm.matmul``);
 * ``gemm_train``: every product of a training step: proj + big_bwd + 2·recur (the backward
   per-step products have the same size as the forward's);
-* the single-thread GFLOP/s of one chunk's recurrent product in the layout the kernels use
-  (``h W_chunkᵀ``, (B, 4H/n)) and transposed (``W_chunk hᵀ``, (4H/n, B)).
+* the single-thread GFLOP/s of one chunk's recurrent product as one BLAS call, in the
+  layout the kernels use (``h W_chunkᵀ``, (B, 4H/n)) and transposed (``W_chunk hᵀ``,
+  (4H/n, B)).
 
 The differences ``infer − proj − recur`` and ``train − gemm_train`` are the element-wise
 work (gates, their derivatives, masking, copies) plus the cost of starting and joining a
@@ -42,10 +44,11 @@ CONFIGS = {"S1": (64, 1, 16, 32), "S3": (100, 8, 64, 64), "M1": (100, 32, 128, 1
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _recurrent_products(h, w_t, a, T):
+def _recurrent_products(h, w_t, rows, a, T):
     for _ in range(T):
         for k in prange(w_t.shape[0]):
-            np.dot(h, w_t[k], a[k])
+            for r in range(rows.shape[0] - 1):
+                np.dot(h[rows[r]:rows[r + 1]], w_t[k], a[k, rows[r]:rows[r + 1]])
 
 
 @njit(cache=True, nogil=True)
@@ -76,6 +79,7 @@ def measure(name, dtype):
     w_k = lstm.chunk_weights(w_hh, bounds)
     w_t = np.ascontiguousarray(w_k.transpose(0, 2, 1))
     a = np.empty((w_t.shape[0], B, w_t.shape[2]), dtype)
+    rows = gemm.row_blocks(B, H, w_t.shape[2])
     x2 = x.reshape(T * B, I)
     da = rng.standard_normal((T * B, 4 * H)).astype(dtype)
     h_prev = rng.standard_normal((T * B, H)).astype(dtype)
@@ -95,7 +99,7 @@ def measure(name, dtype):
                                                 False)),
          "train": _ms(train),
          "proj": _ms(threads.owns_cores(lambda: gemm.matmul(x2, w_ih.T))),
-         "recur": _ms(threads.owns_cores(lambda: _recurrent_products(h0, w_t, a, T))),
+         "recur": _ms(threads.owns_cores(lambda: _recurrent_products(h0, w_t, rows, a, T))),
          "big_bwd": _ms(big_backward)}
     r["gemm_train"] = r["proj"] + r["big_bwd"] + 2 * r["recur"]
     h_t = np.ascontiguousarray(h0.T)
