@@ -43,8 +43,7 @@ def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
         return np.array([0, rows], np.int64)
     m = -(-rows // most)                                   # blocks needed
     step = -(-rows // m)
-    step = -(-step // SMALL_GEMM_ROW_STEP) * SMALL_GEMM_ROW_STEP
-    return np.append(np.arange(0, rows, step), rows).astype(np.int64)
+    return threads.block_bounds(rows, -(-step // SMALL_GEMM_ROW_STEP) * SMALL_GEMM_ROW_STEP)
 
 
 @njit(**_JIT)
@@ -74,11 +73,6 @@ def _by_reduction(a_t, b, bounds, out):
                 out[i, j] += partial[k, i, j]
 
 
-def _split(n_rows: int, n_chunks: int) -> np.ndarray:
-    step = -(-n_rows // n_chunks)
-    return np.unique(np.minimum(np.arange(n_chunks + 1) * step, n_rows)).astype(np.int64)
-
-
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b for 2-D a, b of one float dtype, split over the threads when large enough."""
     M, K = a.shape
@@ -87,11 +81,11 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = b if (b.flags.c_contiguous or b.flags.f_contiguous) else np.ascontiguousarray(b)
     if n > 1 and a.flags.c_contiguous and M >= n:
         out = workspace.empty((M, N), np.result_type(a, b))
-        _by_rows(a, b, _split(M, n), out)
+        _by_rows(a, b, threads.block_bounds(M, -(-M // n)), out)
         return out
     if n > 1 and a.T.flags.c_contiguous and K >= n and b.flags.c_contiguous:
         out = workspace.empty((M, N), np.result_type(a, b))
-        _by_reduction(a.T, b, _split(K, n), out)
+        _by_reduction(a.T, b, threads.block_bounds(K, -(-K // n)), out)
         return out
     # NOTE: small products in one layout (C, C): copying a small transposed operand costs
     # microseconds, each further layout pair a compiled signature (~0.3 s of compile)

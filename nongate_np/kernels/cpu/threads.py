@@ -155,6 +155,11 @@ def parallel_chunks(macs: int, min_macs: int) -> int:
     return n
 
 
+def block_bounds(total: int, step: int) -> np.ndarray:
+    """Bounds (int64) cutting 0..total into blocks of ``step`` (the last may be shorter)."""
+    return np.append(np.arange(0, total, step), total).astype(np.int64)
+
+
 def step_chunks(hidden: int, macs_per_step: int) -> np.ndarray:
     """Bounds (n + 1,) splitting the hidden units 0..H into the n chunks the step loop runs
     in parallel; ``[0, H]`` (one chunk, the serial loop) when parallel would not pay.
@@ -167,4 +172,4 @@ def step_chunks(hidden: int, macs_per_step: int) -> np.ndarray:
     step = -(-hidden // n)
     if hidden >= 16 * n:
         step = -(-step // 16) * 16
-    return np.unique(np.minimum(np.arange(0, n + 1) * step, hidden)).astype(np.int64)
+    return block_bounds(hidden, step)
