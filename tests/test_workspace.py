@@ -58,6 +58,18 @@ def test_small_arrays_and_every_dtype_and_shape_form():
         assert a.dtype == np.float64 and a.size == np.prod(shape)
 
 
+def test_pooled_arrays_and_small_ones_asked_for_start_on_a_cache_line():
+    """The step loops' threads split rows at multiples of 16 float32: each chunk must start
+    a cache line, whatever offset the allocator returned."""
+    for _ in range(4):
+        big = [workspace.empty((k, 1000), np.float32) for k in (300, 301, 303)]
+        small = [workspace.empty((k, 3), np.float64, align=True) for k in (1, 2, 5, 7)]
+        assert all(_address(a) % workspace.ALIGN == 0 for a in big + small)
+        assert all(a.flags.c_contiguous and a.flags.writeable for a in big + small)
+        del big
+        gc.collect()                                    # the next round reuses the buffers
+
+
 def test_the_pool_keeps_at_most_its_limit(monkeypatch):
     monkeypatch.setattr(workspace, "LIMIT_BYTES", 3 * workspace.MIN_BYTES)
     arrays = [workspace.empty(workspace.MIN_BYTES, np.uint8) for _ in range(5)]

@@ -55,14 +55,18 @@ def _cell_math(a_i, a_f, a_g, a_o, c_old):
 
 
 @njit(inline="always", **_JIT)
-def _cell_forward(t, k, j0, j1, xw, h, c, w_t, rows, a, active, keep, gates, cs, tcs, m):
-    """L1-L4 and L6 of step t for the hidden units j0:j1 (chunk k).
+def _cell_forward(t, k, j0, j1, xw, h, h_next, c, w_t, rows, a, active, keep, gates, cs,
+                  tcs, m, y, emit):
+    """L1-L4 and L6 of step t for the hidden units j0:j1 (chunk k), and with ``emit`` (no
+    projection, so h_t = m_t) L5 too: their columns of h_next and y[t].
 
     ``w_t[k]`` (P, 4n) holds the transposed W_hh rows of these units, gates i, f, g, o
     side by side (``chunk_weights``), so the recurrent product is one BLAS call into a[k]
     per block of batch rows (``rows``, ``gemm.row_blocks``).
-    Writes m, c and the cache (step t's with ``keep``, else a scratch row) for these units
-    only: chunks never share a store.
+    Writes m, c, h_next, y and the cache (step t's with ``keep``, else a scratch row) for
+    these units only: chunks never share a store. h (h_{t-1}) is only read: the loops keep
+    two state buffers and swap them every step, so a chunk's h_t cannot reach a chunk still
+    reading h_{t-1}.
     NOTE: every row is reached through views that start at 0, so the inner loop's index is
     known to be non-negative and it vectorises. An index j0 + u or n + u, whose sign Numba
     cannot know, gets a negative-index wrap-around per element and the loads become gathers
@@ -96,54 +100,67 @@ def _cell_forward(t, k, j0, j1, xw, h, c, w_t, rows, a, active, keep, gates, cs,
             c_b[u] = c_new if on else c_b[u]                           # L6
             gi[u], gf[u], gg[u], go[u] = i, f, g, o
             cs_b[u], tc_b[u] = c_b[u], tc
+        if emit:
+            _emit_row(on, m_b, h[b, j0:j1], h_next[b, j0:j1], y[t, b, j0:j1])
 
 
 @njit(inline="always", **_JIT)
-def _emit_forward(t, m, w_hr_t, active, h, h_new, y):
-    """L5-L6: the new hidden state from m (projected if w_hr_t has rows), kept where active.
+def _emit_row(on, new, h_prev, h_next, y_t):
+    """L5-L6 for one row: the new hidden state where active, else the previous one; the
+    output is the new state or 0.
 
     NOTE: element loops, not slice assignments: each ``a[:] = b`` costs seconds of compile."""
-    new = m
-    if w_hr_t.shape[0] > 0:
-        np.dot(m, w_hr_t, h_new)                                       # L5
-        new = h_new
+    for k in range(new.shape[0]):
+        h_next[k] = new[k] if on else h_prev[k]
+        y_t[k] = new[k] if on else 0
+
+
+@njit(inline="always", **_JIT)
+def _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y):
+    """L5-L6 with a projection, once all chunks have written m: h_t = m_t W_hrᵀ."""
+    np.dot(m, w_hr_t, h_proj)                                          # L5
     for b in range(h.shape[0]):
-        on = active[t, b]
-        for k in range(h.shape[1]):
-            h[b, k] = new[b, k] if on else h[b, k]
-            y[t, b, k] = new[b, k] if on else 0
+        _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
 
 
 @njit(**_JIT)
-def _forward_loop(xw, h, c, w_t, rows, w_hr_t, active, reverse, keep, y, gates, cs, tcs):
-    """L1-L6 step by step on one thread; h, c (copies of the initial states) are updated
-    in place. Without ``keep`` the cache arrays hold one row, overwritten (``_cell_forward``)."""
-    T, B, G = xw.shape
-    H = G // 4
-    m = np.empty((B, H), xw.dtype)
-    h_new = np.empty((B, h.shape[1]), xw.dtype)
+def _forward_loop(xw, h_pair, c, w_t, rows, w_hr_t, active, reverse, keep, y, gates,
+                  cs, tcs, m):
+    """L1-L6 step by step on one thread. h_pair[0] holds h_0 and the two halves of h_pair
+    take turns as h_{t-1} and h_t, so h_T ends in h_pair[T % 2]; c (a copy of c_0) is
+    updated in place. Without ``keep`` the cache arrays hold one row, overwritten
+    (``_cell_forward``)."""
+    T, B, _ = xw.shape
+    H = c.shape[1]
+    emit = w_hr_t.shape[0] == 0
+    h_proj = np.empty(h_pair.shape[1:], xw.dtype)
     a = np.empty((1, B, w_t.shape[2]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
-        _cell_forward(t, 0, 0, H, xw, h, c, w_t, rows, a, active, keep, gates, cs, tcs, m)
-        _emit_forward(t, m, w_hr_t, active, h, h_new, y)
+        h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
+        _cell_forward(t, 0, 0, H, xw, h, h_next, c, w_t, rows, a, active, keep, gates,
+                      cs, tcs, m, y, emit)
+        if not emit:
+            _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y)
 
 
 @njit(parallel=True, **_JIT)
-def _forward_loop_parallel(xw, h, c, w_t, rows, bounds, w_hr_t, active, reverse, keep, y,
-                           gates, cs, tcs):
-    """``_forward_loop`` with each step's hidden units split over threads by ``bounds``."""
-    T, B, G = xw.shape
-    H = G // 4
-    m = np.empty((B, H), xw.dtype)
-    h_new = np.empty((B, h.shape[1]), xw.dtype)
+def _forward_loop_parallel(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active, reverse,
+                           keep, y, gates, cs, tcs, m):
+    """``_forward_loop`` with each step's hidden units split over threads by ``bounds``;
+    without a projection the whole step runs in the chunks, with one only L5."""
+    T, B, _ = xw.shape
+    emit = w_hr_t.shape[0] == 0
+    h_proj = np.empty(h_pair.shape[1:], xw.dtype)
     a = np.empty((w_t.shape[0], B, w_t.shape[2]), xw.dtype)
     for s in range(T):
         t = T - 1 - s if reverse else s
+        h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
         for k in prange(bounds.shape[0] - 1):
-            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, c, w_t, rows, a, active,
-                          keep, gates, cs, tcs, m)
-        _emit_forward(t, m, w_hr_t, active, h, h_new, y)
+            _cell_forward(t, k, bounds[k], bounds[k + 1], xw, h, h_next, c, w_t, rows,
+                          a, active, keep, gates, cs, tcs, m, y, emit)
+        if not emit:
+            _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y)
 
 
 def chunk_weights(w_hh, bounds):
@@ -171,67 +188,81 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
         return ref.lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache)
     active = ref.lstm_active(T, B, lengths)
     xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
-                 w_ih.T.astype(dtype, copy=False))                     # L1, all steps at once
+                w_ih.T.astype(dtype, copy=False))                     # L1, all steps at once
     xw += b
     xw = xw.reshape(T, B, 4 * H)
     P = h0.shape[1]
-    h, c = h0.astype(dtype), c0.astype(dtype)
-    y = workspace.empty((T, B, P), dtype)
-    slots, slot_rows = (T, B) if keep_cache else (1, 1)
-    gates = workspace.empty((slots, slot_rows, 4 * H), dtype)
-    cs = workspace.empty((slots, slot_rows, H), dtype)
-    tcs = workspace.empty((slots, slot_rows, H), dtype)
-    w_hr_t = np.empty((0, P), dtype) if w_hr is None else w_hr.T.astype(dtype, copy=False)
     bounds = threads.step_chunks(H, B * P * 4 * H)
+    align = len(bounds) > 2               # threads split the rows: chunks on cache lines
+    h_pair = workspace.empty((2, B, P), dtype, align)
+    h_pair[0] = h0
+    c = workspace.empty((B, H), dtype, align)
+    c[...] = c0
+    m = workspace.empty((B, H), dtype, align)
+    y = workspace.empty((T, B, P), dtype, align)
+    slots, slot_rows = (T, B) if keep_cache else (1, 1)
+    gates = workspace.empty((slots, slot_rows, 4 * H), dtype, align)
+    cs = workspace.empty((slots, slot_rows, H), dtype, align)
+    tcs = workspace.empty((slots, slot_rows, H), dtype, align)
+    w_hr_t = np.empty((0, P), dtype) if w_hr is None else w_hr.T.astype(dtype, copy=False)
     w_t = np.ascontiguousarray(chunk_weights(w_hh.astype(dtype, copy=False), bounds)
                                .transpose(0, 2, 1))
     rows = row_blocks(B, P, w_t.shape[2])
     if len(bounds) > 2:
-        _forward_loop_parallel(xw, h, c, w_t, rows, bounds, w_hr_t, active, bool(reverse),
-                               bool(keep_cache), y, gates, cs, tcs)
+        _forward_loop_parallel(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active,
+                               bool(reverse), bool(keep_cache), y, gates, cs, tcs, m)
     else:
-        _forward_loop(xw, h, c, w_t, rows, w_hr_t, active, bool(reverse), bool(keep_cache), y,
-                      gates, cs, tcs)
+        _forward_loop(xw, h_pair, c, w_t, rows, w_hr_t, active, bool(reverse),
+                      bool(keep_cache), y, gates, cs, tcs, m)
+    h = h_pair[T % 2]
     cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
         if keep_cache else None
     return y, h, c, cache
 
 
 @njit(inline="always", **_JIT)
-def _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
-    """L7-L8: the adjoint reaching step t's output, and through the projection that of m."""
-    B, P = dh.shape
-    proj = w_hr.shape[0] > 0
-    for b in range(B):
-        for k in range(P):
-            dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
-    if proj:
-        np.dot(dh_t, w_hr, dm)                                         # L8
-    for b in range(B):
-        for k in range(P):
-            if proj:
-                dh_seq[t, b, k] = dh_t[b, k] if active[t, b] else 0
-            else:
-                dm[b, k] = dh_t[b, k]
+def _adjoint_direct(t, j0, j1, dh, dy, dm):
+    """L7-L8 without a projection for the units j0:j1: dm_t = dh_t = δh + dy_t."""
+    for b in range(dh.shape[0]):
+        dh_b, dy_b, dm_b = dh[b, j0:j1], dy[t, b, j0:j1], dm[b, j0:j1]
+        for u in range(j1 - j0):
+            dm_b[u] = dh_b[u] + dy_b[u]
 
 
 @njit(inline="always", **_JIT)
-def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, rows, active, da, da_buf,
-                   dh_part):
+def _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
+    """L7-L8 with a projection: dh_t = δh + dy_t, dm_t = dh_t W_hr; dh_t is kept (as
+    dh_seq[t], zero where inactive) for dW_hr."""
+    for b in range(dh.shape[0]):
+        on = active[t, b]
+        for k in range(dh.shape[1]):
+            dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
+            dh_seq[t, b, k] = dh_t[b, k] if on else 0
+    np.dot(dh_t, w_hr, dm)                                             # L8
+
+
+@njit(inline="always", **_JIT)
+def _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, active, da,
+                   da_buf, parts):
     """L9-L12 and L14 of step t for the hidden units j0:j1 (chunk k): their columns of da
-    and dc, and this chunk's share dh_part[k] = da[:, chunk] W_hh[chunk] of dh_{t-1}
-    (``w_k[k]``, ``chunk_weights``; da_buf's columns of the zero rows stay zero)."""
+    and dc, and this chunk's share parts[k] = da[:, chunk] W_hh[chunk] of δh
+    (``w_k[k]``, ``chunk_weights``; da_buf's columns of the zero rows stay zero).
+
+    c_{t-1} (L10) is the cell state cached at t_prev, the step visited before t in the
+    forward, where that step exists and was active, else c_0 (L6)."""
     B = dm.shape[0]
     H = dc.shape[1]
     n = w_k.shape[1] // 4
     da_k = da_buf[k]                                                   # in w_k[k]'s row order
+    has_prev = 0 <= t_prev < gates.shape[0]
     for b in range(B):
         g_b, da_b, dk = gates[t, b], da[t, b], da_k[b]
         gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
                           g_b[3 * H + j0:3 * H + j1])
         di, df, dg, do = (da_b[j0:j1], da_b[H + j0:H + j1], da_b[2 * H + j0:2 * H + j1],
                           da_b[3 * H + j0:3 * H + j1])
-        tc, cp, dm_b, dc_b = tcs[t, b, j0:j1], c_prev[t, b, j0:j1], dm[b, j0:j1], dc[b, j0:j1]
+        tc, dm_b, dc_b = tcs[t, b, j0:j1], dm[b, j0:j1], dc[b, j0:j1]
+        cp = cs[t_prev, b, j0:j1] if has_prev and active[t_prev, b] else c0[b, j0:j1]
         ki, kf, kg, ko = dk[:n], dk[n:2 * n], dk[2 * n:3 * n], dk[3 * n:]
         if not active[t, b]:                                           # L14
             for u in range(n):
@@ -250,57 +281,99 @@ def _cell_backward(t, k, j0, j1, dm, dc, gates, tcs, c_prev, w_k, rows, active, 
             ki[u], kf[u], kg[u], ko[u] = di[u], df[u], dg[u], do[u]
             dc_b[u] = dct * f                                          # L12
     for r in range(rows.shape[0] - 1):                                 # L12, this chunk's share
-        np.dot(da_k[rows[r]:rows[r + 1]], w_k[k], dh_part[k, rows[r]:rows[r + 1]])
+        np.dot(da_k[rows[r]:rows[r + 1]], w_k[k], parts[k, rows[r]:rows[r + 1]])
 
 
 @njit(inline="always", **_JIT)
-def _carry_backward(t, dh_part, active, dh):
-    """L12 summed over the chunks in a fixed order (so a fixed thread count gives the same
-    bits every run), kept only for the active rows (L14)."""
+def _carry_backward(t, parts, active, dh, j0, j1):
+    """L12 for the columns j0:j1 of δh: the chunks' shares of step t summed in a fixed
+    order (so a fixed thread count gives the same bits every run), kept only for the rows
+    active at t (L14)."""
     for b in range(dh.shape[0]):
         if active[t, b]:
-            for j in range(dh.shape[1]):
-                total = dh_part[0, b, j]
-                for k in range(1, dh_part.shape[0]):
-                    total += dh_part[k, b, j]
-                dh[b, j] = total
+            dh_b, first = dh[b, j0:j1], parts[0, b, j0:j1]
+            for u in range(j1 - j0):
+                dh_b[u] = first[u]
+            for k in range(1, parts.shape[0]):
+                part = parts[k, b, j0:j1]
+                for u in range(j1 - j0):
+                    dh_b[u] += part[u]
 
 
 @njit(**_JIT)
-def _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, rows, w_hr, active, reverse, da,
+def _backward_loop(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, w_hr, active, reverse, da,
                    dh_seq):
-    """L7-L12 and L14 on one thread, visiting the steps in the reverse of the forward order;
-    dh, dc (copies of the adjoints of the final states) end as those of the initial states."""
+    """L7-L14 on one thread, visiting the steps in the reverse of the forward order;
+    dh, dc (copies of the adjoints of the final states) end as those of the initial states.
+    The share of δh a step produces (``parts``) is added in at the start of the next step."""
     T, B, G = gates.shape
     H = G // 4
+    P = dh.shape[1]
+    direct = w_hr.shape[0] == 0
     dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
     da_buf = np.zeros((1, B, w_k.shape[1]), gates.dtype)
-    dh_part = np.empty((1,) + dh.shape, gates.dtype)
+    parts = np.empty((2, 1, B, P), gates.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
-        _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
-        _cell_backward(t, 0, 0, H, dm, dc, gates, tcs, c_prev, w_k, rows, active, da, da_buf,
-                       dh_part)
-        _carry_backward(t, dh_part, active, dh)
+        t_prev, t_next = (t + 1, t - 1) if reverse else (t - 1, t + 1)
+        if s > 0:
+            _carry_backward(t_next, parts[(s - 1) % 2], active, dh, 0, P)
+        if direct:
+            _adjoint_direct(t, 0, P, dh, dy, dm)
+        else:
+            _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
+        _cell_backward(t, t_prev, 0, 0, H, dm, dc, gates, tcs, cs, c0, w_k, rows, active, da,
+                       da_buf, parts[s % 2])
+    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, 0, P)
 
 
 @njit(parallel=True, **_JIT)
-def _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, rows, bounds, w_hr, active,
+def _backward_loop_parallel(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, active,
                             reverse, da, dh_seq):
-    """``_backward_loop`` with each step's hidden units split over threads by ``bounds``."""
+    """``_backward_loop`` with each step's hidden units split over threads by ``bounds``.
+    Without a projection the whole step runs in the chunks: each adds up the previous
+    step's shares of δh for its own columns (two ``parts`` buffers, swapped every step, so
+    no chunk writes the shares another is still reading)."""
     T, B, G = gates.shape
     H = G // 4
+    P = dh.shape[1]
+    direct = w_hr.shape[0] == 0
     n_chunks = bounds.shape[0] - 1
     dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
     da_buf = np.zeros((n_chunks, B, w_k.shape[1]), gates.dtype)
-    dh_part = np.empty((n_chunks,) + dh.shape, gates.dtype)
+    parts = np.empty((2, n_chunks, B, P), gates.dtype)
     for s in range(T):
         t = s if reverse else T - 1 - s
-        _adjoint_m(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
+        t_prev, t_next = (t + 1, t - 1) if reverse else (t - 1, t + 1)
+        if not direct:
+            if s > 0:
+                _carry_backward(t_next, parts[(s - 1) % 2], active, dh, 0, P)
+            _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
         for k in prange(n_chunks):
-            _cell_backward(t, k, bounds[k], bounds[k + 1], dm, dc, gates, tcs, c_prev, w_k,
-                           rows, active, da, da_buf, dh_part)
-        _carry_backward(t, dh_part, active, dh)
+            j0, j1 = bounds[k], bounds[k + 1]
+            if direct:
+                if s > 0:
+                    _carry_backward(t_next, parts[(s - 1) % 2], active, dh, j0, j1)
+                _adjoint_direct(t, j0, j1, dh, dy, dm)
+            _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, active,
+                           da, da_buf, parts[s % 2])
+    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, 0, P)
+
+
+def _dw_hh(da, y, h0, active, reverse):
+    """L13's dW_hh = Σ_t δa_tᵀ h_{t-1} without building the (T, B, P) array of h_{t-1}.
+
+    At an active step whose predecessor (in visiting order) was active, h_{t-1} is that
+    step's output y; rows are active on a prefix of their own visiting order (L6), so the
+    only other active steps are each row's first, which start from h_0. Inactive steps have
+    δa = 0 and add nothing, whatever they are paired with."""
+    T, B, G = da.shape
+    first = np.maximum(active.sum(axis=0) - 1, 0) if reverse else np.zeros(B, np.int64)
+    dw = matmul(da[first, np.arange(B)].T, h0)
+    if T > 1:
+        later, earlier = (da[:-1], y[1:]) if reverse else (da[1:], y[:-1])
+        dw += matmul(later.reshape(-1, G).T, earlier.reshape(-1, y.shape[2]))
+    return dw
 
 
 @threads.owns_cores
@@ -313,27 +386,29 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     H = w_hh.shape[0] // 4
     P = h0.shape[1]
     dtype = gates.dtype
-    c_prev = ref.lstm_previous(cs, c0.astype(dtype), active, reverse)
-    da = workspace.empty(gates.shape, dtype)
+    bounds = threads.step_chunks(H, B * P * 4 * H)
+    align = len(bounds) > 2               # threads split the rows: chunks on cache lines
+    da = workspace.empty(gates.shape, dtype, align)
+    dh = workspace.empty((B, P), dtype, align)
+    dh[...] = dh_n
+    dc = workspace.empty((B, H), dtype, align)
+    dc[...] = dc_n
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
-    dh = np.array(dh_n, dtype=dtype)
-    dc = np.array(dc_n, dtype=dtype)
     w_hr_ = np.empty((0, H), dtype) if w_hr is None else w_hr.astype(dtype, copy=False)
     dy = np.ascontiguousarray(dy, dtype=dtype)
-    bounds = threads.step_chunks(H, B * P * 4 * H)
+    h0_, c0_ = (np.ascontiguousarray(v, dtype=dtype) for v in (h0, c0))
     w_k = chunk_weights(w_hh.astype(dtype, copy=False), bounds)
     rows = row_blocks(B, w_k.shape[1], P)
     if len(bounds) > 2:
-        _backward_loop_parallel(dy, dh, dc, gates, tcs, c_prev, w_k, rows, bounds, w_hr_,
+        _backward_loop_parallel(dy, dh, dc, gates, tcs, cs, c0_, w_k, rows, bounds, w_hr_,
                                 active, bool(reverse), da, dh_seq)
     else:
-        _backward_loop(dy, dh, dc, gates, tcs, c_prev, w_k, rows, w_hr_, active,
+        _backward_loop(dy, dh, dc, gates, tcs, cs, c0_, w_k, rows, w_hr_, active,
                        bool(reverse), da, dh_seq)
-    h_prev = ref.lstm_previous(y, h0.astype(dtype), active, reverse)   # L13
     da2 = da.reshape(T * B, 4 * H)
     dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
     dw_ih = matmul(da2.T, np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype))
-    dw_hh = matmul(da2.T, h_prev.reshape(T * B, -1))
+    dw_hh = _dw_hh(da, y, h0_, active, reverse)                        # L13
     db = da2.sum(axis=0)
     dw_hr = None
     if w_hr is not None:
