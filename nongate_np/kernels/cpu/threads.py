@@ -147,10 +147,11 @@ def _fast_threading_layer() -> bool:
 
 def parallel_chunks(macs: int, min_macs: int) -> int:
     """How many threads share work of ``macs`` multiply-adds (1: the calling thread)."""
+    if macs < min_macs:       # NOTE: first: numba.get_num_threads() costs ~0.7 µs a call
+        return 1
     import numba
     n = numba.get_num_threads()
-    if (n < 2 or macs < min_macs or not _fast_threading_layer()
-            or _blas_thread_control() is None):
+    if n < 2 or not _fast_threading_layer() or _blas_thread_control() is None:
         return 1
     return n
 
