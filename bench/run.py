@@ -41,8 +41,10 @@ Method (docs: /work/shared/notes/cpu-measurements.md, "Caveats"):
   flagged and gets no ratio.
 * Also: numpy matmul 1024^3 peak (2 threads, same run) and our training-step GFLOP/s
   against it (FLOPs = 3 x the LSTM GEMMs 2·T·B·4H·(I+H); elementwise work not counted),
-  peak RSS (ru_maxrss delta) of one L1 float32 training step, cold numba compile time
-  (fresh NUMBA_CACHE_DIR) and the first call in a new process with that cache warm,
+  peak RSS (ru_maxrss delta) of one L1 float32 training step, cold numba compile time of
+  every kernel for one dtype (fresh NUMBA_CACHE_DIR; an S1 training + attention step for
+  the serial paths, then an M1 one for the threaded ones) and the same first calls in a new
+  process with that cache warm,
   ``import nongate_np`` time (median of fresh subprocesses) and OPENBLAS_CORETYPE.
 """
 
@@ -394,7 +396,10 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
     for w, r in res.get("jit", {}).items():
         if "float32" in r:
             out.append(f"* {w}: import kernels {r['import_ms']:.0f}; " + "; ".join(
-                f"{d} first {r[d]['first_call_ms']:.0f} (second {r[d]['second_call_ms']:.2f})"
+                f"{d} first {r[d]['first_call_ms']:.0f}" + (
+                    f" = S1 step {r[d]['small_sizes_ms']:.0f} + M1 step (threaded paths) "
+                    f"{r[d]['threaded_ms']:.0f}" if "threaded_ms" in r[d] else "")
+                + f" (second {r[d]['second_call_ms']:.2f})"
                 for d in DTYPES) + (f" — {r['note']}" if "note" in r else ""))
         else:
             out.append(f"* {w}: {r.get('unavailable') or r.get('error', '?')[:300]}")
