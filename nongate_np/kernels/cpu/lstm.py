@@ -2,7 +2,9 @@
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products (the input projection forward; dX, dW_ih, dW_hh backward) are
-single large GEMMs outside the loop (``gemm.matmul``); inside the loop, per step, the
+large GEMMs outside the loop (``gemm.matmul``; dW_hh from the output shifted by one step,
+``_dw_hh``, so neither the previous hidden nor cell states are ever stored as a sequence of
+their own); inside the loop, per step, the
 recurrent product (h W_hhᵀ forward, δa W_hh backward; one BLAS call per block of batch rows,
 ``gemm.row_blocks``, sized for OpenBLAS's faster small-matrix path) and one fused
 element-wise pass over (B, H) with the vectorisable activations of ``activations.py``.
@@ -12,6 +14,9 @@ Numba's threads (``threads.step_chunks``): a chunk owns its units' four gate row
 (regrouped by ``chunk_weights``, one product each), their cell state and their columns of
 every cache array, so chunks never write the same element; forward they all read the full
 h_{t-1}, backward each adds its share of δa W_hh and the shares are summed in a fixed order.
+Without a projection nothing runs between the chunks: the states they read and the ones
+they write are two buffers swapped every step. The arrays they split start on a cache line
+(``workspace.empty(..., align=True)``).
 """
 
 from __future__ import annotations
