@@ -36,7 +36,8 @@ import numpy as np
 
 #: Arrays from this size up are pooled.
 MIN_BYTES = 1 << 18
-#: Where every array handed out starts: a multiple of this many bytes (a cache line).
+#: Where pooled arrays, and small ones asked for, start: a multiple of this many bytes (a
+#: cache line).
 ALIGN = 64
 #: Most bytes of free buffers the pool keeps (an L1 training step of bench/ frees ~250 MB).
 LIMIT_BYTES = 1 << 29
