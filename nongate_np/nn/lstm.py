@@ -118,8 +118,14 @@ class LSTM(Module):
     # -- validation: every error names the argument, what was expected and what was given ----
     def _check_input(self, x) -> Tensor:
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
-        return check_features("LSTM", "input", x, self.dtype, self.input_size, (2, 3),
-                              f"3-D {layout} or 2-D (T, I) unbatched")
+        x = check_features("LSTM", "input", x, self.dtype, self.input_size, (2, 3),
+                           f"3-D {layout} or 2-D (T, I) unbatched")
+        if 0 in x.shape[:-1]:       # as PyTorch: no step to run, no state to return
+            given = layout if x.ndim == 3 else "(T, I)"
+            raise ValueError(f"LSTM: input has shape {x.shape}, layout {given}: expected at "
+                             f"least one step and one sequence; sequences shorter than T are "
+                             f"given by lengths, down to 0")
+        return x
 
     def _check_lengths(self, lengths, T: int, B: int):
         return None if lengths is None else check_lengths("LSTM", lengths, T, B)
