@@ -41,9 +41,7 @@ def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
     most = SMALL_GEMM_MACS // (k * n) // SMALL_GEMM_ROW_STEP * SMALL_GEMM_ROW_STEP
     if most < SMALL_GEMM_ROW_STEP or most >= rows:
         return np.array([0, rows], np.int64)
-    m = -(-rows // most)                                   # blocks needed
-    step = -(-rows // m)
-    return threads.block_bounds(rows, -(-step // SMALL_GEMM_ROW_STEP) * SMALL_GEMM_ROW_STEP)
+    return threads.even_blocks(rows, -(-rows // most), SMALL_GEMM_ROW_STEP)
 
 
 @njit(**_JIT)
@@ -81,11 +79,11 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = b if (b.flags.c_contiguous or b.flags.f_contiguous) else np.ascontiguousarray(b)
     if n > 1 and a.flags.c_contiguous and M >= n:
         out = workspace.empty((M, N), np.result_type(a, b))
-        _by_rows(a, b, threads.block_bounds(M, -(-M // n)), out)
+        _by_rows(a, b, threads.even_blocks(M, n), out)
         return out
     if n > 1 and a.T.flags.c_contiguous and K >= n and b.flags.c_contiguous:
         out = workspace.empty((M, N), np.result_type(a, b))
-        _by_reduction(a.T, b, threads.block_bounds(K, -(-K // n)), out)
+        _by_reduction(a.T, b, threads.even_blocks(K, n), out)
         return out
     # NOTE: small products in one layout (C, C): copying a small transposed operand costs
     # microseconds, each further layout pair a compiled signature (~0.3 s of compile)

@@ -156,8 +156,11 @@ def parallel_chunks(macs: int, min_macs: int) -> int:
     return n
 
 
-def block_bounds(total: int, step: int) -> np.ndarray:
-    """Bounds (int64) cutting 0..total into blocks of ``step`` (the last may be shorter)."""
+def even_blocks(total: int, n: int, multiple: int = 1) -> np.ndarray:
+    """Bounds (int64) cutting 0..total into at most n blocks, as even as blocks whose size
+    is a multiple of ``multiple`` allow (the last may be shorter)."""
+    step = -(-total // n)
+    step = -(-step // multiple) * multiple
     return np.append(np.arange(0, total, step), total).astype(np.int64)
 
 
@@ -170,7 +173,4 @@ def step_chunks(hidden: int, macs_per_step: int) -> np.ndarray:
     n = min(parallel_chunks(macs_per_step, PARALLEL_MIN_MACS), hidden)
     if n < 2:
         return np.array([0, hidden], np.int64)
-    step = -(-hidden // n)
-    if hidden >= 16 * n:
-        step = -(-step // 16) * 16
-    return block_bounds(hidden, step)
+    return even_blocks(hidden, n, 16 if hidden >= 16 * n else 1)
