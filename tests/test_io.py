@@ -183,7 +183,7 @@ def test_the_file_is_a_plain_npz_with_a_json_config(tmp_path):
         np.testing.assert_array_equal(data["model/weight"], model.weight.data)
         config = json.loads(data["__config__"].tobytes().decode("utf-8"))
     assert config["format"] == "nongate_np.checkpoint" and config["format_version"] == 1
-    assert config["model"] == {"class": "Linear", "config": {
+    assert config["model"] == {"class": "Linear", "module": "nongate_np.nn.layers", "config": {
         "in_features": 3, "out_features": 2, "bias": True, "dtype": "float32"}}
 
 
@@ -490,6 +490,26 @@ def test_unknown_model_class_lists_the_registered_ones(tmp_path):
     ng.load_weights(path)       # the weights alone still load
 
 
+def test_a_checkpoint_without_the_module_key_still_loads(tmp_path):
+    """Checkpoints written before specs recorded the defining module."""
+    path = tmp_path / "m.npz"
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh())
+    ng.save(model, path)
+
+    def drop_module(config):
+        del config["model"]["module"]
+        for child in config["model"]["config"]["modules"]:
+            del child["module"]
+
+    _rewrite_config(path, drop_module)
+    loaded = ng.load(path).model
+    _assert_same_state(loaded.state_dict(), model.state_dict(), "old-format checkpoint")
+    _rewrite_config(path, lambda c: c["model"].update({"class": "Unheard"}))
+    with pytest.raises(ng.CheckpointError, match="import the module that defines and "
+                       "registers the class before loading"):
+        ng.load(path)
+
+
 def test_weights_that_do_not_fit_the_config_raise_state_dict_error(tmp_path):
     path = tmp_path / "m.npz"
     ng.save(nn.Sequential(nn.Linear(2, 3), nn.ReLU()), path)
@@ -554,3 +574,154 @@ def test_a_taken_name_is_not_silently_reused():
             pass
     with pytest.raises(TypeError, match="subclass of Module"):
         nn_savable.register_savable(int)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading in a fresh process: no import but nongate_np's own
+# ---------------------------------------------------------------------------------------------
+
+def _run_python(code: str, *args, env_path=None) -> str:
+    env = dict(os.environ)
+    if env_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(env_path), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, f"the subprocess failed:\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_a_multitask_model_loads_after_import_nongate_np_alone(tmp_path):
+    """The README's "In an application" snippet: one process trains and saves, another only
+    imports nongate_np and loads."""
+    _run_python("""
+        import sys
+        import numpy as np
+        import nongate_np as ng
+        from nongate_np.nn.multitask import MultiTaskSequenceModel
+
+        path, out = sys.argv[1], sys.argv[2]
+        model = MultiTaskSequenceModel(
+            [{"name": "topic", "kind": "classification", "num_classes": 3},
+             {"name": "tags", "kind": "tagging", "num_classes": 4}],
+            vocab_size=11, embed_size=5, hidden_size=6, attn_size=4, dtype=np.float64)
+        rng = np.random.default_rng(0)
+        for p in model.parameters():
+            p.data[...] = rng.normal(0.0, 0.5, p.shape)
+        tokens = rng.integers(1, 11, size=(2, 7))
+        with ng.backend("numpy"):
+            np.save(out, model.encode(tokens))
+        np.save(out.replace(".npy", "_tokens.npy"), tokens)
+        ng.save(model.eval(), path)
+    """, tmp_path / "model.npz", tmp_path / "saved.npy")
+    stdout = _run_python("""
+        import sys
+        import numpy as np
+        import nongate_np as ng
+
+        path, tokens, out = sys.argv[1:]
+        model = ng.load(path).model
+        print(type(model).__module__, type(model).__name__, model.training)
+        with ng.backend("numpy"):
+            np.save(out, model.encode(np.load(tokens)))
+    """, tmp_path / "model.npz", tmp_path / "saved_tokens.npy", tmp_path / "loaded.npy")
+    assert stdout.split() == ["nongate_np.nn.multitask", "MultiTaskSequenceModel", "False"]
+    np.testing.assert_array_equal(np.load(tmp_path / "loaded.npy"),
+                                  np.load(tmp_path / "saved.npy"),
+                                  err_msg="encode() of the model loaded in a fresh process")
+
+
+def test_import_nongate_np_registers_every_savable_class_the_library_defines():
+    """Importing every module of the package registers no class that ``import nongate_np``
+    had not already registered (a new savable class must be imported by nongate_np.nn)."""
+    stdout = _run_python("""
+        import importlib, json, pkgutil
+        import nongate_np
+        from nongate_np.nn.savable import savable_modules
+
+        before = sorted(savable_modules())
+        skipped = []
+        for info in pkgutil.walk_packages(nongate_np.__path__, "nongate_np."):
+            if info.name.endswith("__main__"):
+                continue
+            try:
+                importlib.import_module(info.name)
+            except ModuleNotFoundError as exc:   # an optional dependency (cuda, matplotlib)
+                if (exc.name or "").startswith("nongate_np"):
+                    raise
+                skipped.append(info.name)
+        after = {name: cls.__module__ for name, cls in savable_modules().items()}
+        print(json.dumps({"before": before, "after": after, "skipped": skipped}))
+    """)
+    found = json.loads(stdout.splitlines()[-1])
+    library = {name for name, module in found["after"].items()
+               if module.split(".")[0] == "nongate_np"}
+    assert "MultiTaskSequenceModel" in library and "LSTM" in library, found
+    missing = sorted(library - set(found["before"]))
+    assert missing == [], (f"savable classes that `import nongate_np` does not register: "
+                           f"{[(n, found['after'][n]) for n in missing]}; import them in "
+                           f"nongate_np/nn/__init__.py")
+
+
+_USER_MODELS = '''
+import numpy as np
+from nongate_np import nn
+
+
+@nn.register_savable
+class Gain(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.weight = nn.Parameter(np.full(size, 2.0))
+
+    def config(self):
+        return {"size": self.weight.shape[0]}
+
+    def forward(self, x):
+        return x * self.weight
+'''
+
+
+def test_an_unknown_user_class_names_the_module_to_import(tmp_path):
+    package = tmp_path / "userpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "models.py").write_text(_USER_MODELS)
+    path = tmp_path / "gain.npz"
+    _run_python("""
+        import sys
+        import nongate_np as ng
+        from userpkg.models import Gain
+
+        ng.save(ng.nn.Sequential(ng.nn.Linear(2, 3), Gain(3)), sys.argv[1])
+    """, path, env_path=tmp_path)
+
+    # this process never imported userpkg.models (nor can it: it is not on sys.path)
+    assert "userpkg.models" not in sys.modules
+    with pytest.raises(ng.CheckpointError, match=r"unknown module class 'Gain'.*import "
+                       r"userpkg\.models \(which defines and registers 'Gain'\) before "
+                       r"loading") as info:
+        ng.load(path)
+    assert str(path) in str(info.value)
+    assert "userpkg.models" not in sys.modules, "load imported the module named in the file"
+
+    # following the message's advice loads it
+    stdout = _run_python("""
+        import sys
+        import nongate_np as ng
+        import userpkg.models
+
+        print(type(ng.load(sys.argv[1]).model[1]).__name__)
+    """, path, env_path=tmp_path)
+    assert stdout.split() == ["Gain"]
+
+
+def test_a_class_defined_in_a_script_says_so(tmp_path):
+    path = tmp_path / "gain.npz"
+    _run_python(_USER_MODELS + """
+import sys
+import nongate_np as ng
+ng.save(Gain(3), sys.argv[1])
+""", path)
+    with pytest.raises(ng.CheckpointError, match=r"'Gain'.*defined in the script that saved "
+                       r"it \(__main__\): move 'Gain' into a module"):
+        ng.load(path)

@@ -3,6 +3,9 @@
 Parameter and buffer names, their order and ``state_dict`` keys are torch's, so weights can
 be exchanged with an equivalent PyTorch model (``{k: v.numpy() for k, v in
 torch_model.state_dict().items()}`` loads unchanged).
+
+Every savable class the library defines is imported here, so ``nongate_np.load`` rebuilds
+any of them after ``import nongate_np`` alone.
 """
 
 from . import init
@@ -11,8 +14,9 @@ from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .attention import AttentionPooling
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ReLU", "Tanh",
-           "Sigmoid", "Identity", "init", "register_savable"]
+           "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "register_savable"]

@@ -1,5 +1,10 @@
 """Savable modules: a registry of Module classes that ``nongate_np.save`` stores by name and
-``nongate_np.load`` rebuilds from a JSON config, without pickle and without import paths."""
+``nongate_np.load`` rebuilds from a JSON config, without pickle and without import paths.
+
+Every class nongate_np itself registers is imported by ``import nongate_np`` (through
+``nongate_np.nn``), so the library's own models load with no extra import. A spec also records
+the class's defining module, only so that the error for an unregistered class can say what
+to import: loading never imports anything."""
 
 from __future__ import annotations
 
@@ -60,8 +65,11 @@ def savable_modules() -> dict[str, type]:
 
 
 def module_spec(module: Module) -> dict:
-    """``{"class": registered name, "config": module.config()}``: what ``build_module``
-    needs to rebuild ``module`` (without its weights)."""
+    """``{"class": registered name, "module": defining module, "config": module.config()}``:
+    what ``build_module`` needs to rebuild ``module`` (without its weights).
+
+    ``"module"`` (the class's ``__module__``, e.g. ``"mypkg.models"``) is informative only:
+    ``build_module`` names it when the class is not registered, and never imports it."""
     cls = type(module)
     key = cls.__dict__.get("_savable_name")
     if key is None or _SAVABLE.get(key) is not cls:
@@ -73,7 +81,7 @@ def module_spec(module: Module) -> dict:
     if not isinstance(config, dict):
         raise TypeError(f"{cls.__name__}.config() must return a dict of constructor "
                         f"arguments, got {type(config).__name__}")
-    return {"class": key, "config": config}
+    return {"class": key, "module": cls.__module__, "config": config}
 
 
 def build_module(spec: dict) -> Module:
@@ -84,10 +92,21 @@ def build_module(spec: dict) -> Module:
     cls = _SAVABLE.get(spec["class"])
     if cls is None:
         raise KeyError(f"unknown module class {spec['class']!r}; the registered savable "
-                       f"classes are {sorted(_SAVABLE)} (import the module that defines and "
-                       f"registers the class before loading)")
+                       f"classes are {sorted(_SAVABLE)} ({_import_hint(spec)})")
     config = spec["config"]
     if not isinstance(config, dict):
         raise ValueError(f"build_module: the config of {spec['class']} must be a dict, got "
                          f"{type(config).__name__}")
     return cls.from_config(config)
+
+
+def _import_hint(spec: dict) -> str:
+    """How to make an unregistered class known: name the module that defined it when the
+    spec records one (older checkpoints have no "module" key)."""
+    name, where = spec["class"], spec.get("module")
+    if where == "__main__":
+        return (f"it was defined in the script that saved it (__main__): move {name!r} into "
+                f"a module, import that module and register the class before loading")
+    if isinstance(where, str) and where and all(p.isidentifier() for p in where.split(".")):
+        return f"import {where} (which defines and registers {name!r}) before loading"
+    return "import the module that defines and registers the class before loading"
