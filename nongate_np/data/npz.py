@@ -1,0 +1,170 @@
+"""Sequences from a NumPy ``.npz`` archive: ``X`` (N, T, F), optional ``lengths`` (N,) and
+``ids`` (N,), and one ``y_<task>`` array per task."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+
+from .dataset import IGNORE_INDEX, SequenceDataset
+from .errors import DataError, where
+from .labels import preview, resolve_classes, sorted_labels
+
+__all__ = ["load_npz"]
+
+_EXAMPLE = "np.savez(path, X=X, lengths=lengths, y_label=y)"
+
+
+def _open(path):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not a readable .npz archive ({err}); expected one written "
+                        f"by {_EXAMPLE}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: holds a single array {archive.shape}, not an .npz archive "
+                        f"of named arrays; expected one written by {_EXAMPLE}")
+    return archive
+
+
+def _read(archive, path, key: str) -> np.ndarray:
+    try:
+        return archive[key]
+    except ValueError:      # NumPy refuses an object array when allow_pickle=False
+        raise DataError(f"{where(path, array=key)}: holds Python objects (a pickled object "
+                        f"array); expected a numeric or string array, e.g. "
+                        f"X.astype(np.float64)") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise DataError(f"{where(path, array=key)}: cannot be read ({err})") from None
+
+
+def _class_ids(path, key: str, values: np.ndarray, classes, locate):
+    """Class ids of ``values`` (any shape) and the class labels, as text."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    text = [v.decode() if isinstance(v, bytes) else str(v) for v in unique.tolist()]
+    classes = classes or sorted_labels(text)
+    index = {label: k for k, label in enumerate(classes)}
+    for u, label in enumerate(text):
+        if label not in index:
+            first = np.flatnonzero(inverse.ravel() == u)[0]
+            raise DataError(f"{where(path, array=key)}, {locate(first)}: label {label!r} is "
+                            f"not one of the {len(classes)} classes {preview(classes)}")
+    table = np.array([index[label] for label in text], np.int64)
+    return table[inverse].reshape(values.shape), classes
+
+
+def _task(path, key: str, y: np.ndarray, n: int, t: int, mask, classes):
+    """The task dict and target array for the array ``key`` = ``y_<name>``."""
+    name = key[2:]
+    if y.ndim == 0 or y.shape[0] != n:
+        raise DataError(f"{where(path, array=key)}: has shape {y.shape}; expected {n} rows, "
+                        f"one per sequence of X")
+    if y.dtype.kind in "biuUS" and y.ndim == 1:
+        ids, classes = _class_ids(path, key, y, classes, lambda i: f"sequence {i}")
+        return {"name": name, "kind": "classification", "num_classes": len(classes),
+                "classes": classes}, ids
+    if y.dtype.kind in "biu" and y.shape == (n, t):
+        read = mask & (y != IGNORE_INDEX)
+        ids, classes = _class_ids(path, key, y[read], classes,
+                                  lambda k: "sequence {}, step {}".format(
+                                      *np.argwhere(read)[k]))
+        out = np.full((n, t), IGNORE_INDEX, np.int64)
+        out[read] = ids
+        return {"name": name, "kind": "tagging", "num_classes": len(classes),
+                "classes": classes}, out
+    if y.dtype.kind == "f" and y.ndim in (1, 2):
+        y = y.reshape(n, -1).astype(np.float64)
+        if not np.all(np.isfinite(y)):
+            i = int(np.flatnonzero(~np.isfinite(y).all(axis=1))[0])
+            raise DataError(f"{where(path, array=key)}: sequence {i} has a non-finite "
+                            f"target; expected finite numbers")
+        return {"name": name, "kind": "regression", "output_size": y.shape[1]}, y
+    raise DataError(f"{where(path, array=key)}: has shape {y.shape} and dtype {y.dtype}; "
+                    f"expected ({n},) integers or strings (classification), ({n},) or "
+                    f"({n}, k) floats (regression), or ({n}, {t}) integers (tagging)")
+
+
+def load_npz(path, *, classes=None) -> SequenceDataset:
+    """Read sequences saved with ``np.savez``.
+
+    Arrays (any other name is an error, so a misspelt one is not silently ignored):
+
+    ``X`` (N, T, F) numbers
+        The features; values past each length are ignored (the padding).
+    ``lengths`` (N,) integers in [1, T], optional
+        Default: every sequence has T steps.
+    ``ids`` (N,), optional
+        Sequence ids.
+    ``y_<task>``, one per task, its kind read from its shape and dtype
+        (N,) integers, booleans or strings: classification; (N,) or (N, k) floats:
+        regression; (N, T) integers: tagging (one class per step; -100 marks a step no
+        loss reads, as PyTorch's ``ignore_index``).
+
+    Class labels are the values found, as text, in numeric order (or text order for
+    strings); ``classes`` gives them instead, e.g. the training file's.
+
+    Parameters
+    ----------
+    path : str or path-like
+    classes : dict of str to list of str, optional
+        Task name (without ``y_``) to its class labels.
+
+    Returns
+    -------
+    SequenceDataset
+        x (N, T, F) float64, zero past each length.
+
+    Raises
+    ------
+    DataError
+        Not an .npz archive; a pickled object array (the file is read with
+        ``allow_pickle=False``); ``X`` missing or not (N, T, F) numbers; ``lengths`` of
+        the wrong shape or out of [1, T]; NaN or infinity in a valid step; a ``y_`` array
+        of the wrong shape or kind, or with a label not in ``classes``; an unknown array.
+    """
+    with _open(path) as archive:
+        keys = list(archive.files)
+        unknown = [k for k in keys if k not in ("X", "lengths", "ids") and
+                   not (k.startswith("y_") and len(k) > 2)]
+        if unknown:
+            raise DataError(f"{path}: unknown arrays {unknown}; expected 'X', optional "
+                            f"'lengths' and 'ids', and one 'y_<task>' per task")
+        if "X" not in keys:
+            raise DataError(f"{path}: no array 'X'; the archive holds {keys}; expected "
+                            f"X (N, T, F) written by {_EXAMPLE}")
+        arrays = {k: _read(archive, path, k) for k in keys}
+    x = arrays["X"]
+    if x.ndim != 3 or x.dtype.kind not in "biuf" or 0 in x.shape:
+        hint = " (one feature per step: X[..., None])" if x.ndim == 2 else ""
+        raise DataError(f"{where(path, array='X')}: has shape {x.shape} and dtype {x.dtype}; "
+                        f"expected (N, T, F) numbers with N, T, F >= 1{hint}")
+    n, t = x.shape[:2]
+    lengths = arrays.get("lengths", np.full(n, t, np.int64))
+    if lengths.shape != (n,) or lengths.dtype.kind not in "iu":
+        raise DataError(f"{where(path, array='lengths')}: has shape {lengths.shape} and dtype "
+                        f"{lengths.dtype}; expected ({n},) integers, one per sequence of X")
+    if lengths.min() < 1 or lengths.max() > t:
+        i = int(np.flatnonzero((lengths < 1) | (lengths > t))[0])
+        raise DataError(f"{where(path, array='lengths')}: sequence {i} has length "
+                        f"{lengths[i]}; expected 1 <= length <= T = {t}")
+    mask = np.arange(t)[None, :] < lengths[:, None]
+    finite = np.isfinite(x).all(axis=2) | ~mask
+    if not finite.all():
+        i, step = np.argwhere(~finite)[0]
+        raise DataError(f"{where(path, array='X')}: sequence {i}, step {step} holds "
+                        f"{x[i, step][~np.isfinite(x[i, step])][0]}; expected finite numbers "
+                        f"within each length")
+    x = np.where(mask[:, :, None], x, 0).astype(np.float64)
+    names = [k[2:] for k in keys if k.startswith("y_")]
+    labelled = [name for name in names if arrays["y_" + name].dtype.kind != "f"]
+    given = resolve_classes(classes, labelled, path)
+    tasks, targets = [], {}
+    for name in names:
+        task, targets[name] = _task(path, "y_" + name, arrays["y_" + name], n, t, mask,
+                                    given.get(name))
+        tasks.append(task)
+    return SequenceDataset(x, lengths.astype(np.int64), targets, tasks,
+                           ids=arrays.get("ids"), source=str(path))

@@ -1,0 +1,115 @@
+"""Ragged lists of sequences to one zero-padded array and their lengths, and back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["pad_sequences", "unpad_sequences"]
+
+
+def _as_sequence(k: int, seq) -> np.ndarray:
+    try:
+        a = np.asarray(seq)
+    except ValueError as err:         # ragged steps: [[1, 2], [3]]
+        raise DataError(f"pad_sequences: sequence {k} is ragged inside ({err}); expected "
+                        f"(T,) or (T, F) numbers") from None
+    if a.dtype.kind not in "biuf":
+        raise DataError(f"pad_sequences: sequence {k} holds {a.dtype} values; expected "
+                        f"numbers (int, float or bool)")
+    if a.ndim not in (1, 2):
+        raise DataError(f"pad_sequences: sequence {k} has shape {a.shape}; expected (T,) "
+                        f"or (T, F)")
+    if a.shape[0] == 0:
+        raise DataError(f"pad_sequences: sequence {k} is empty; every sequence needs at "
+                        f"least one step")
+    if a.dtype.kind == "f":
+        steps = a.reshape(len(a), -1)
+        bad = ~np.isfinite(steps).all(axis=1)
+        if bad.any():
+            step = int(np.flatnonzero(bad)[0])
+            value = steps[step][~np.isfinite(steps[step])][0]
+            raise DataError(f"pad_sequences: sequence {k} has a non-finite value ({value}) "
+                            f"at step {step}; expected finite numbers")
+    return a
+
+
+def pad_sequences(sequences, *, dtype=None, padding_value=0) -> tuple[np.ndarray, np.ndarray]:
+    """Stack sequences of different lengths into one padded array, batch first.
+
+    What ``torch.nn.utils.rnn.pad_sequence(batch_first=True)`` does, with the lengths
+    returned beside the array and every bad input named.
+
+    Parameters
+    ----------
+    sequences : sequence of array_like
+        N >= 1 sequences, each (T_i,) (token ids, or one value per step) or (T_i, F)
+        (F features per step, the same F for all), with T_i >= 1; lists work too.
+    dtype : dtype, optional
+        Of the result. Default: int64 when every sequence holds integers or booleans
+        (token ids), float64 otherwise.
+    padding_value : scalar
+        Written past each sequence's length (default 0, what the models expect).
+
+    Returns
+    -------
+    x : ndarray (N, T_max) or (N, T_max, F)
+        ``x[i, :lengths[i]]`` is sequence i; the rest is ``padding_value``.
+    lengths : ndarray (N,) int64
+
+    Raises
+    ------
+    DataError
+        No sequences; a sequence that is empty, not numeric, of the wrong rank, ragged
+        inside, or holding NaN or infinity; sequences with different ranks or F; float
+        values that an integer ``dtype`` would truncate. The message names the sequence's
+        index.
+    """
+    if isinstance(sequences, np.ndarray) and sequences.ndim == 0:
+        raise DataError("pad_sequences: expected a list of sequences, got a scalar array")
+    arrays = [_as_sequence(k, seq) for k, seq in enumerate(sequences)]
+    if not arrays:
+        raise DataError("pad_sequences: no sequences given; expected a non-empty list of "
+                        "(T,) or (T, F) arrays")
+    first = arrays[0]
+    for k, a in enumerate(arrays):
+        if a.ndim != first.ndim or a.shape[1:] != first.shape[1:]:
+            want = "(T,)" if first.ndim == 1 else f"(T, {first.shape[1]})"
+            raise DataError(f"pad_sequences: sequence {k} has shape {a.shape} but sequence "
+                            f"0 has {first.shape}; every sequence must be {want}")
+    if dtype is None:
+        integral = all(a.dtype.kind in "biu" for a in arrays)
+        dtype = np.int64 if integral else np.float64
+    dtype = np.dtype(dtype)
+    lengths = np.array([len(a) for a in arrays], np.int64)
+    x = np.full((len(arrays), int(lengths.max()), *first.shape[1:]), padding_value, dtype)
+    for k, a in enumerate(arrays):
+        if dtype.kind in "biu" and a.dtype.kind == "f" and np.any(a != np.trunc(a)):
+            raise DataError(f"pad_sequences: sequence {k} has fractional values but dtype "
+                            f"is {dtype}; pass a float dtype")
+        x[k, :len(a)] = a
+    return x, lengths
+
+
+def unpad_sequences(x, lengths) -> list[np.ndarray]:
+    """The inverse of :func:`pad_sequences`: a list of N arrays ``x[i, :lengths[i]]``.
+
+    Parameters
+    ----------
+    x : ndarray (N, T) or (N, T, F)
+    lengths : array_like (N,) of int in [0, T]
+
+    Raises
+    ------
+    DataError
+        ``lengths`` does not have one entry per sequence, or an entry is out of range.
+    """
+    x, lengths = np.asarray(x), np.asarray(lengths)
+    if x.ndim < 2 or lengths.shape != (x.shape[0],):
+        raise DataError(f"unpad_sequences: expected x (N, T[, F]) and lengths (N,), got "
+                        f"x {x.shape} and lengths {lengths.shape}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > x.shape[1]):
+        raise DataError(f"unpad_sequences: lengths must lie in [0, T={x.shape[1]}], got "
+                        f"{lengths.min()}..{lengths.max()}")
+    return [x[i, :int(n)].copy() for i, n in enumerate(lengths)]
