@@ -1,5 +1,7 @@
 """The Numba CPU backend: the kernel contract of ``registry.REQUIRED`` compiled with
-``@njit(cache=True)`` (imported, and compiled, only when first used)."""
+``@njit`` (imported, and compiled, only when first used). The compiled code is cached in
+``NUMBA_CACHE_DIR`` or the per-user cache folder, never in the package's folder, or not at
+all when neither is writable (``cache.py``)."""
 
 from .attention import attention_backward, attention_forward
 from .lstm import lstm_backward, lstm_forward

@@ -17,8 +17,9 @@ import numpy as np
 from numba import njit, prange
 
 from . import threads, workspace
+from .cache import cache_location
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+_JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
 
 #: Multiply-adds up to which OpenBLAS (SkylakeX kernels, which it picks on this Zen 4 CPU)
 #: runs a product through its small-matrix path, without packing; that path is fast for
