@@ -269,3 +269,11 @@ def test_without_matplotlib_the_message_says_how_to_install_it(tmp_path):
     assert out.count("pip install 'nongate-np[plot]'") == 2, out
     assert not (tmp_path / "h.png").exists()
     assert plot.matplotlib_available()
+
+
+def test_pyplot_state_is_left_alone(tmp_path):
+    pyplot = pytest.importorskip("matplotlib.pyplot")
+    backend, figures = matplotlib.get_backend(), pyplot.get_fignums()
+    plot.plot_history(history(3), tmp_path / "h.png")
+    plot.plot_attention(peaked(), tmp_path / "a.png", tokens=[list("x" * 40)] * 3)
+    assert (matplotlib.get_backend(), pyplot.get_fignums()) == (backend, figures)
