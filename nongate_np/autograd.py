@@ -126,13 +126,55 @@ class Node:
 
 
 class Function:
-    """Base class of every op: ``forward`` and ``backward`` side by side, on ndarrays.
+    """Base class of every op, and of your own: ``forward`` and ``backward`` side by side,
+    on ndarrays (``torch.autograd.Function``'s pattern).
 
-    Arguments that are Tensors arrive in ``forward`` as their ndarray; every other argument
-    (Python scalars, ndarrays, axes, flags) arrives unchanged and gets no gradient.
-    ``forward`` returns one array or a tuple of arrays; ``backward`` receives one gradient
-    per output (zeros for outputs that were not used) and returns one gradient per
-    ``forward`` argument (``None`` where none is needed).
+    Subclass it with two static methods and call ``MyOp.apply(*args)``:
+
+    - ``forward(ctx, *args)``: each Tensor argument arrives as its ndarray; every other
+      argument (Python scalars, ndarrays, axes, flags) arrives unchanged and gets no
+      gradient. It returns one ndarray or a tuple of them; ``apply`` wraps them as Tensors.
+    - ``backward(ctx, *grad_outputs)``: one ndarray per output, shaped like it (zeros for an
+      output that was not used). It returns one gradient per ``forward`` argument, shaped
+      like that argument, or ``None`` (for a non-Tensor argument, and wherever
+      ``ctx.needs_grad[k]`` is False). A gradient of the wrong shape raises
+      :class:`GradientShapeError` naming the op and the argument.
+
+    ``ctx`` (a :class:`Context`) carries what ``backward`` needs:
+
+    - ``ctx.save_for_backward(*arrays)`` stores arrays; ``backward`` reads them back as the
+      tuple ``ctx.saved`` (in the order given; ``()`` if nothing was saved).
+    - ``ctx.needs_grad``: a tuple of bools, one per ``forward`` argument, True where that
+      argument is a Tensor requiring grad and grad mode is on; skip the others' work.
+    - any attribute set on it in ``forward`` (``ctx.axis = axis``) for non-array state.
+
+    The context is freed after ``backward`` unless ``retain_graph=True``. Check a new op's
+    ``backward`` with :func:`nongate_np.gradcheck` by all three methods (complex-step needs
+    ``forward`` to accept complex128 arrays). A complete op, y = a·tanh(x) with a scalar a:
+
+    >>> import numpy as np
+    >>> import nongate_np as ng
+    >>> class ScaledTanh(ng.Function):
+    ...     # y = a·tanh(x):  dx = dy·a·(1 − tanh²x),  da = Σ dy·tanh x
+    ...     @staticmethod
+    ...     def forward(ctx, x, a):
+    ...         t = np.tanh(x)
+    ...         ctx.save_for_backward(t, a)
+    ...         return a * t
+    ...     @staticmethod
+    ...     def backward(ctx, dy):
+    ...         t, a = ctx.saved
+    ...         dx = dy * a * (1 - t * t) if ctx.needs_grad[0] else None
+    ...         da = np.sum(dy * t) if ctx.needs_grad[1] else None
+    ...         return dx, da
+    >>> x = ng.tensor([0.5, -1.0], requires_grad=True)
+    >>> a = ng.tensor(2.0, requires_grad=True)
+    >>> ScaledTanh.apply(x, a).sum().backward()
+    >>> print(np.round(x.grad, 6), np.round(a.grad, 6))
+    [1.572895 0.839949] -0.299477
+    >>> ScaledTanh.apply(x, 2.0).sum().backward()    # a Python float: needs_grad[1] is False
+    >>> ng.gradcheck(ScaledTanh.apply, [x.data, a.data], method="complex_step").passed
+    True
     """
 
     @staticmethod

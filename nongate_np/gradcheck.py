@@ -37,15 +37,18 @@ bit-identical gradients (reentrancy), each shaped like its input.
 
 from __future__ import annotations
 
-import json
+import functools
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .autograd import GradientShapeError, enable_grad
+from .gradcheck_report import (REL_FLOOR, TINY, GradcheckReport, InputReport, format_value,
+                               relative_error, relative_floor)
 from .kernels.registry import get_backend
-from .numdiff import ScalarLoss, directional_derivative, directional_step, numeric_gradient
+from .foreign import conversion_hint, library_of
+from .numdiff import (ArrayLoss, ScalarLoss, directional_derivative, directional_step,
+                      numeric_gradient)
 
 __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
            "InputReport", "TOLERANCES", "METHODS", "tolerance"]
@@ -67,9 +70,7 @@ TOLERANCES = {
     ("directional", "float16"): (5e-2, 1e-1),
     ("complex_step", "float16"): (1e-2, 1e-2),
 }
-REL_FLOOR = 1e-3       # entries are judged against at least 1e-3·max|n|
 NOISE_FACTOR = 4.0     # ν = 4·ε·Σ|v·f| / h
-_TINY = np.finfo(np.float64).tiny
 
 
 def tolerance(method: str, dtype) -> tuple[float, float]:
@@ -87,172 +88,66 @@ class GradcheckError(AssertionError):
         self.report = None if isinstance(report, str) else report
 
 
-@dataclass
-class InputReport:
-    """The check of one input. ``analytic``/``numeric`` are the values at ``worst_index``;
-    the whole arrays are ``analytic_grad``/``numeric_grad`` (``numeric_grad`` is None where
-    only the directional check ran). ``problem`` describes a failure found before any
-    comparison (backward not reentrant, gradient of the wrong shape)."""
-    name: str
-    index: int
-    label: str                       # "input 1 'W'", as messages show it
-    display: str                     # how its elements are written: W -> W[7, 29]
-    shape: tuple
-    dtype: str
-    method: str
-    atol: float = 0.0
-    rtol: float = 0.0
-    eps: float = 0.0                 # the base step: h_i = eps·max(1, |x_i|) unless fixed
-    eps_rule: str = ""
-    noise: float = 0.0               # the largest ν_i allowed for rounding noise
-    passed: bool = True
-    max_abs_error: float = 0.0
-    max_rel_error: float = 0.0
-    worst_index: tuple | None = None
-    analytic: float | complex | None = None
-    numeric: float | complex | None = None
-    n_failing: int = 0
-    directional_analytic: float | None = None    # ⟨u, Jᵀv⟩
-    directional_numeric: float | None = None     # ⟨Ju, v⟩ by central difference
-    fallback_ran: bool = False
-    fallback_passed: bool | None = None
-    blocks: str = ""                 # ", all in block 'g' (W[6:9])"
-    worst_block: str | None = None
-    notes: list = field(default_factory=list)
-    problem: str = ""
-    analytic_grad: np.ndarray | None = field(default=None, repr=False)
-    numeric_grad: np.ndarray | None = field(default=None, repr=False)
-    violation: np.ndarray | None = field(default=None, repr=False)
-    regions: list = field(default_factory=list, repr=False)     # (label, text, mask)
-
-    @property
-    def n_total(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def checked_by(self) -> str:
-        if self.problem:
-            return "backward"
-        return "directional → central" if self.fallback_ran else self.method
-
-    def element(self, idx) -> str:
-        return f"{self.display}[{', '.join(str(i) for i in idx)}]" if idx else self.display
-
-    def block_of(self, idx) -> str | None:
-        """The label of the first block (``blocks=``) holding element ``idx``."""
-        return next((label for label, _, mask in self.regions if mask[idx]), None)
-
-
-@dataclass
-class GradcheckReport:
-    """The result of :func:`gradcheck`: one :class:`InputReport` per checked input."""
-    name: str
-    method: str
-    inputs: list = field(default_factory=list)
-    seed: int = 0
-    backend: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.inputs)
-
-    @property
-    def max_abs_error(self) -> float:
-        return max((r.max_abs_error for r in self.inputs), default=0.0)
-
-    @property
-    def max_rel_error(self) -> float:
-        return max((r.max_rel_error for r in self.inputs), default=0.0)
-
-    def worst(self, k: int = 5) -> list[dict]:
-        """The k elements with the largest violation, over every input compared element by
-        element: dicts with input, index, analytic, numeric, abs, rel, violation, block."""
-        rows = []
-        for r in self.inputs:
-            if r.violation is None:
-                continue
-            a, n = r.analytic_grad, r.numeric_grad
-            rel = _rel_error(a, n)
-            for flat in np.argsort(-r.violation, axis=None, kind="stable")[:k]:
-                idx = tuple(int(i) for i in np.unravel_index(flat, r.shape))
-                rows.append({"input": r.name, "index": idx, "analytic": a[idx].item(),
-                             "numeric": n[idx].item(), "abs": float(abs(a[idx] - n[idx])),
-                             "rel": float(rel[idx]), "violation": float(r.violation[idx]),
-                             "block": r.block_of(idx)})
-        return sorted(rows, key=lambda row: -row["violation"])[:k]
-
-    def __str__(self) -> str:
-        lines = [f"gradcheck {self.name} [{self.method}, backend={self.backend}, "
-                 f"seed={self.seed}]: {'passed' if self.passed else 'FAILED'}",
-                 f"  {'input':<20} {'shape':<14} {'dtype':<10} {'checked by':<22} "
-                 f"{'max abs':>8} {'max rel':>8}  result"]
-        for r in self.inputs:
-            lines.append(f"  {r.label:<20} {str(r.shape):<14} {r.dtype:<10} "
-                         f"{r.checked_by:<22} {r.max_abs_error:>8.1e} {r.max_rel_error:>8.1e}"
-                         f"  {'pass' if r.passed else 'FAIL'}")
-        lines += [f"  {r.label}: directional failed → full central difference passed"
-                  for r in self.inputs if r.fallback_ran and r.passed]
-        if not self.passed:
-            lines.append(self.failure_text())
-        return "\n".join(lines)
-
-    def failure_text(self) -> str:
-        """The message of :class:`GradcheckError`: one block per failing input."""
-        return "\n".join(_failure_block(self, r) for r in self.inputs if not r.passed)
-
-
-def _fmt(value) -> str:
-    if np.iscomplexobj(value):
-        value = complex(value)
-        return f"({value.real:+.4e}{value.imag:+.4e}j)"
-    return f"{float(value):+.4e}"
-
-
-def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
-    head = f"GradcheckError: {rep.name}: d(output)/d({r.label})"
-    if r.problem:
-        return f"{head} {r.problem}"
-    lines = [f"{head} mismatch [backend={rep.backend}]"]
-    method = r.method if not r.fallback_ran else "directional → full central difference " \
-        + ("passed" if r.fallback_passed else "failed")
-    lines.append(f"  method      {method} (eps={r.eps:.1e}{r.eps_rule}, {r.dtype})")
-    noise = (" + noise", f" noise={r.noise:.1e}") if r.noise else ("", "")
-    lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max|n|){noise[0]}"
-                 f"   atol={r.atol:g} rtol={r.rtol:g}{noise[1]}")
-    if r.violation is not None:
-        pct = 100.0 * r.n_failing / max(r.n_total, 1)
-        lines.append(f"  failing     {r.n_failing} / {r.n_total} elements ({pct:.1f}%)"
-                     f"{r.blocks}")
-        idx = r.worst_index
-        rel = _rel_error(r.analytic_grad, r.numeric_grad)[idx]
-        block = f" (block {r.worst_block!r})" if r.worst_block else ""
-        lines.append(f"  worst       {r.element(idx)}: analytic={_fmt(r.analytic)} "
-                     f"numeric={_fmt(r.numeric)} abs={abs(r.analytic - r.numeric):.1e} "
-                     f"rel={rel:.1e}{block}")
-    if r.directional_analytic is not None:
-        lines.append(f"  directional <u,J^T v>={_fmt(r.directional_analytic)}  "
-                     f"<Ju,v>={_fmt(r.directional_numeric)}  (seed={rep.seed})")
-    lines += [f"  note        {note}" for note in r.notes]
-    only = r.index if r.display.startswith("inputs[") else json.dumps(r.name)
-    lines.append(f"  reproduce   gradcheck(fn, inputs, only={only}, seed={rep.seed}, "
-                 f"method=\"central\")")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------------
-# The analytic side: two fresh backward passes
+# The analytic side: two fresh backward passes, or two calls of the claimed gradient
 # ---------------------------------------------------------------------------------------------
 
-def _analytic(loss: ScalarLoss):
+def _analytic(loss: ScalarLoss, grad=None):
     """∂L/∂x per input (None where unchecked), which inputs got no gradient at all, and
-    Σ|v·f| at x. Two backward passes from fresh forwards must agree bit for bit."""
-    first, missing, magnitude = _backward_once(loss)
-    second, _, _ = _backward_once(loss)
-    bad = [_reentrancy_report(loss, k, g1, g2) for k, (g1, g2) in enumerate(zip(first, second))
+    Σ|v·f| at x. Two backward passes from fresh forwards (two calls of ``grad``) must agree
+    bit for bit."""
+    once = _backward_once if grad is None else functools.partial(_claimed_once, grad=grad)
+    first, missing, magnitude = once(loss)
+    second, _, _ = once(loss)
+    bad = [_reentrancy_report(loss, k, g1, g2, claimed=grad is not None)
+           for k, (g1, g2) in enumerate(zip(first, second))
            if g1 is not None and not np.array_equal(g1, g2, equal_nan=True)]
     if bad:
         raise GradcheckError(_report(loss, "reentrancy", bad))
     return first, missing, magnitude
+
+
+def _claimed_once(loss: ArrayLoss, grad):
+    """The gradient ``grad(*inputs, v)`` claims for L = Σ_k ⟨v_k, f_k⟩: Jᵀv per input."""
+    args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays])
+    magnitude = float(sum(np.sum(np.abs(v * o)) for v, o in zip(loss.cotangents, outs)))
+    v = [c.copy() for c in loss.cotangents]
+    result = grad(*[a.copy() if isinstance(a, np.ndarray) else a for a in args],
+                  v[0] if loss.single_output else tuple(v))
+    if len(args) == 1 and not isinstance(result, (tuple, list)):
+        result = (result,)
+    if not isinstance(result, (tuple, list)) or len(result) != len(args):
+        got = f"{len(result)} values" if isinstance(result, (tuple, list)) else \
+            type(result).__name__
+        raise TypeError(f"gradcheck: grad returned {got}; expected a tuple/list of "
+                        f"{len(args)} gradients, one per input of fn (None where there is none)")
+    grads, missing = [], []
+    for k, g in enumerate(result):
+        if not loss.checked[k]:
+            grads.append(None)
+            continue
+        x = loss.arrays[k]
+        missing.append(g is None)
+        g = np.zeros(x.shape, x.dtype) if g is None else _claimed_array(loss, k, g)
+        if g.shape != x.shape:
+            raise GradcheckError(_report(loss, "shape", [_problem(
+                loss, k, f"has shape {g.shape}, expected the input's shape {x.shape}\n"
+                         f"  raised by   grad: its result {k} is the gradient of input {k}")]))
+        grads.append(g)
+    return grads, missing, magnitude
+
+
+def _claimed_array(loss: ArrayLoss, k: int, g) -> np.ndarray:
+    library = library_of(g)
+    if library is not None:
+        raise TypeError(f"gradcheck: grad returned a {library} array for {loss.labels[k]}; "
+                        f"return NumPy arrays: {conversion_hint(library)}")
+    arr = np.asarray(g) if isinstance(g, (np.ndarray, np.generic, float, int)) else None
+    if arr is None or arr.dtype.kind not in "fc":
+        got = type(g).__name__ if arr is None else f"dtype {arr.dtype}"
+        raise TypeError(f"gradcheck: grad returned {got} for {loss.labels[k]}; expected a "
+                        "floating-point ndarray shaped like that input (or None)")
+    return arr
 
 
 def _backward_once(loss: ScalarLoss):
@@ -286,7 +181,7 @@ def _backward_once(loss: ScalarLoss):
 
 def _report(loss: ScalarLoss, method: str, inputs=()) -> GradcheckReport:
     return GradcheckReport(name=loss.name, method=method, inputs=list(inputs), seed=loss.seed,
-                           backend=get_backend())
+                           backend=get_backend(), keyword=loss.keyword)
 
 
 def _problem(loss: ScalarLoss, k: int, problem: str) -> InputReport:
@@ -296,18 +191,20 @@ def _problem(loss: ScalarLoss, k: int, problem: str) -> InputReport:
                        method="backward", passed=False, problem=problem)
 
 
-def _reentrancy_report(loss: ScalarLoss, k: int, g1, g2) -> InputReport:
+def _reentrancy_report(loss: ScalarLoss, k: int, g1, g2, claimed: bool) -> InputReport:
     with np.errstate(invalid="ignore"):
         diff = np.abs(g1 - g2)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), g1.shape))
     r = _problem(loss, k, "")
+    passes, which = ("calls of grad", "fn or grad") if claimed else \
+        ("backward passes", "fn's forward or backward")
     r.problem = (
-        "is not reentrant: two backward passes differ\n"
+        f"is not reentrant: two {passes} differ\n"
         f"  differ      {int(np.count_nonzero(diff))} / {g1.size} elements; the largest at "
-        f"{r.element(idx)}: first={_fmt(g1[idx])} second={_fmt(g2[idx])}\n"
-        "  cause       fn's forward or backward is not deterministic (random numbers, "
-        "np.empty, state kept between calls, a race); seed any randomness inside fn")
+        f"{r.element(idx)}: first={format_value(g1[idx])} second={format_value(g2[idx])}\n"
+        f"  cause       {which} is not deterministic (random numbers, np.empty, state kept "
+        "between calls, a race); seed any randomness inside it")
     r.max_abs_error = float(diff.max())
     r.worst_index, r.analytic, r.numeric = idx, g1[idx].item(), g2[idx].item()
     return r
@@ -332,22 +229,9 @@ def _engine_error_report(loss: ScalarLoss, err: GradientShapeError, args) -> Gra
 # Comparison
 # ---------------------------------------------------------------------------------------------
 
-def _scale(numeric) -> float:
-    n = np.abs(np.asarray(numeric))
-    return REL_FLOOR * float(np.max(n[np.isfinite(n)], initial=0.0))
-
-
-def _rel_error(analytic, numeric) -> np.ndarray:
-    """|a − n| / max(|a|, |n|, 1e-3·max_j|n_j|, tiny); inf where a value is not finite."""
-    a, n = np.asarray(analytic), np.asarray(numeric)
-    with np.errstate(all="ignore"):
-        denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), max(_scale(n), _TINY))
-        return np.where(np.isfinite(a) & np.isfinite(n), np.abs(a - n) / denom, np.inf)
-
-
 def _allowed(numeric, atol, rtol, noise=0.0):
     """atol + rtol·max(|n|, 1e-3·max|n|) + ν, element by element."""
-    return atol + rtol * np.maximum(np.abs(numeric), _scale(numeric)) + noise
+    return atol + rtol * np.maximum(np.abs(numeric), relative_floor(numeric)) + noise
 
 
 def _compare(r: InputReport, analytic, numeric, blocks, noise=0.0) -> None:
@@ -366,7 +250,7 @@ def _compare(r: InputReport, analytic, numeric, blocks, noise=0.0) -> None:
                                                            analytic.shape))
     r.analytic, r.numeric = analytic[r.worst_index].item(), numeric[r.worst_index].item()
     r.max_abs_error = float(err.max())
-    r.max_rel_error = float(np.max(_rel_error(analytic, numeric)))
+    r.max_rel_error = float(np.max(relative_error(analytic, numeric)))
     r.n_failing = int(np.count_nonzero(failing))
     r.passed = r.n_failing == 0
     for what, arr in (("analytic", analytic), ("numeric", numeric)):
@@ -415,21 +299,62 @@ def _block_summary(blocks, r: InputReport, failing: np.ndarray) -> str:
 # The checks
 # ---------------------------------------------------------------------------------------------
 
-def gradcheck(fn, inputs, *, method: str = "directional", eps=None, atol=None, rtol=None,
-              seed: int = 0, raise_exception: bool = True, only=None, names=None,
+def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, atol=None,
+              rtol=None, seed: int = 0, raise_exception: bool = True, only=None, names=None,
               blocks=None, name=None) -> GradcheckReport:
-    """Check ``fn``'s backward against numerical derivatives (methods: module docstring).
+    """Check a gradient against numerical derivatives (methods: module docstring).
+
+    Two uses:
+
+    - ``gradcheck(fn, inputs)`` checks the backward of ``fn``, a function of nongate_np
+      Tensors (this library's ops, or your own :class:`~nongate_np.Function`).
+    - ``gradcheck(f, inputs, grad=vjp)`` checks a gradient computed anywhere else (PyTorch,
+      JAX, by hand): ``f`` maps NumPy arrays to an ndarray or scalar, and ``vjp`` returns
+      the vector-Jacobian product it claims, as JAX's ``jax.vjp`` and PyTorch's
+      ``torch.autograd.grad(out, inputs, grad_outputs=v)`` compute it. Complex-step then
+      needs ``f`` to compute in complex128 when given a complex128 input; if it cannot,
+      gradcheck says so (use central or directional).
+
+    A PyTorch function and the gradient PyTorch computes for it::
+
+        import torch
+
+        def f(x, w):                      # float64 ndarrays in, an ndarray out
+            return torch.tanh(torch.from_numpy(x) @ torch.from_numpy(w)).numpy()
+
+        def f_vjp(x, w, v):               # v: the cotangent, shaped like f's output
+            xt = torch.tensor(x, requires_grad=True)
+            wt = torch.tensor(w, requires_grad=True)
+            out = torch.tanh(xt @ wt)
+            gx, gw = torch.autograd.grad(out, (xt, wt), grad_outputs=torch.from_numpy(v))
+            return gx.numpy(), gw.numpy()
+
+        x, w = np.random.randn(4, 3), np.random.randn(3, 2)    # float64
+        print(gradcheck(f, [x, w], grad=f_vjp, names=["x", "w"], method="central"))
+
+    With JAX (``jax_enable_x64`` on): ``grad=lambda x, w, v: [np.asarray(g) for g in
+    jax.vjp(f, x, w)[1](v)]`` with ``f`` returning ``np.asarray(...)``.
 
     Parameters
     ----------
     fn : callable
-        ``fn(*inputs)``, or ``fn(**inputs)`` for a dict, returning a Tensor or a tuple/list
-        of Tensors. It must be deterministic (seed any randomness inside it).
+        Without ``grad``: ``fn(*inputs)``, or ``fn(**inputs)`` for a dict, returning a
+        Tensor or a tuple/list of Tensors. With ``grad``: ``fn(*inputs)`` on ndarrays,
+        returning a floating-point ndarray or scalar or a tuple/list of them. It must be
+        deterministic (seed any randomness inside it).
     inputs : sequence or dict of ndarray / Tensor
         Floating/complex ndarrays and Tensors with ``requires_grad=True`` are checked (each
-        becomes a fresh leaf Tensor; the caller's arrays are never modified); everything
-        else is passed through as a constant. Use float64: float32 inputs warn and get the
-        float32 tolerances.
+        becomes a fresh leaf Tensor, or with ``grad`` a fresh ndarray; the caller's arrays
+        are never modified); everything else is passed through as a constant. Use float64:
+        float32 inputs warn and get the float32 tolerances. With ``grad``: a sequence of
+        ndarrays (no Tensors, no dict; ``names=`` names them).
+    grad : callable, optional
+        ``grad(*inputs, v) -> gradients``: the vector-Jacobian product Jᵀv that is checked.
+        ``v`` is a float64 ndarray shaped like ``fn``'s output (a tuple of them when ``fn``
+        returns a tuple; for a one-element output it is 1, so the result is the gradient).
+        It returns one ndarray per input, shaped like it (None for an input it gives no
+        gradient, or a bare ndarray when there is one input). It is called twice and must
+        give identical results.
     method : "directional" (default), "central" or "complex_step"
     eps : float, optional
         One absolute step for every element instead of the step rule.
@@ -458,15 +383,21 @@ def gradcheck(fn, inputs, *, method: str = "directional", eps=None, atol=None, r
     Raises
     ------
     GradcheckError
-        A gradient mismatch, a backward that is not reentrant (two passes differ), or a
-        gradient shaped unlike its input; ``str()`` is the report, ``.report`` the object.
+        A gradient mismatch, a backward (or ``grad``) that is not reentrant (two passes
+        differ), or a gradient shaped unlike its input; ``str()`` is the report (its
+        ``reproduce`` line is the call that checks the failing input alone by the failing
+        method), ``.report`` the object.
     TypeError
-        ``method="complex_step"`` on a function that drops the imaginary part.
+        ``method="complex_step"`` on a function that drops the imaginary part or cannot take
+        complex input; a PyTorch/JAX array among the inputs, or a function calling PyTorch/JAX
+        given without ``grad`` (the message says how to convert and how to use ``grad``);
+        ``grad`` returning anything but one floating-point ndarray (or None) per input.
     """
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {', '.join(map(repr, METHODS))}, "
                          f"got {method!r}")
-    loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, name=name)
+    loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, name=name) if grad is None \
+        else ArrayLoss(fn, inputs, names=names, only=only, seed=seed, name=name)
     blocks = blocks or {}
     unknown = [b for b in blocks if b not in loss.names]
     if unknown:
@@ -480,19 +411,23 @@ def gradcheck(fn, inputs, *, method: str = "directional", eps=None, atol=None, r
                           f"({x.dtype} tolerances apply: atol={a_tol:g}, rtol={r_tol:g})",
                           UserWarning, stacklevel=2)
     try:
-        grads, missing, magnitude = _analytic(loss)
+        grads, missing, magnitude = _analytic(loss, grad)
     except GradcheckError as err:
         if raise_exception:
             raise
         return err.report
     report = _report(loss, method)
+    report.claimed = grad is not None
+    report.options = {key: value for key, value in (("eps", eps), ("atol", atol),
+                                                    ("rtol", rtol)) if value is not None}
     for j, k in enumerate(k for k, c in enumerate(loss.checked) if c):
         r = _check_input(loss, k, grads[k], method, eps, atol, rtol, magnitude,
                          blocks.get(loss.names[k]))
         if missing[j] and not r.passed:
-            r.notes.append("backward gave this input no gradient (None, counted as zeros): fn "
-                           "reaches it only through unrecorded paths (.data, .numpy(), "
-                           "detach) or the graph is cut")
+            r.notes.append("grad returned None for this input (counted as zeros)" if report.claimed
+                           else "backward gave this input no gradient (None, counted as "
+                           "zeros): fn reaches it only through unrecorded paths (.data, "
+                           ".numpy(), detach) or the graph is cut")
         report.inputs.append(r)
     if raise_exception and not report.passed:
         raise GradcheckError(report)
@@ -554,5 +489,5 @@ def _directional(loss: ScalarLoss, k: int, grad, r: InputReport, eps, rounding) 
     err = float(abs(analytic - numeric)) if finite else np.inf
     r.max_abs_error = err
     r.max_rel_error = err / max(abs(analytic), abs(numeric),
-                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))), _TINY)
+                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))), TINY)
     r.passed = bool(err <= bound)

@@ -22,9 +22,11 @@ import warnings
 import numpy as np
 
 from .autograd import no_grad
+from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
 from .tensor import Tensor
 
-__all__ = ["ComplexStepNotApplicable", "ScalarLoss", "numeric_gradient", "central_steps",
+__all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradient",
+           "central_steps",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
            "directional_derivative"]
 
@@ -163,13 +165,15 @@ class ScalarLoss:
     standard normal per output (1 for a one-element output), unless given.
     """
 
+    takes_arrays = False                        # fn takes Tensors (ArrayLoss: ndarrays)
+
     def __init__(self, fn, inputs, *, names=None, only=None, seed=0, name=None,
                  cotangents=None, array_outputs=False, who="gradcheck"):
         self.fn, self.seed, self.who = fn, seed, who
         self.name = name or _function_name(fn)
         self.array_outputs = array_outputs      # accept ndarray outputs (other frameworks)
         self.keyword = isinstance(inputs, dict)
-        if isinstance(inputs, (Tensor, np.ndarray)):
+        if isinstance(inputs, (Tensor, np.ndarray)) or library_of(inputs):
             inputs = [inputs]                   # one array is one input, not a list of rows
         self.keys = list(inputs) if self.keyword else list(range(len(inputs)))
         values = list(inputs.values()) if self.keyword else list(inputs)
@@ -182,6 +186,7 @@ class ScalarLoss:
         self.real_outputs: list = []            # outputs that stayed real in a complex step
         self.names, self.labels, self.displays = [], [], []
         for k, (key, v) in enumerate(zip(self.keys, values)):
+            self._refuse_foreign(k, key, v)
             data = v.data if isinstance(v, Tensor) else v
             floating = isinstance(data, np.ndarray) and data.dtype.kind in "fc"
             check = floating and (v.requires_grad if isinstance(v, Tensor) else True)
@@ -211,6 +216,16 @@ class ScalarLoss:
         self.cotangents = None if cotangents is None else \
             [np.asarray(c, dtype=np.float64) for c in cotangents]
 
+    def _refuse_foreign(self, k: int, key, v) -> None:
+        """A PyTorch/JAX array among the inputs: say how to convert it and how to check it."""
+        library = library_of(v)
+        if library is None:
+            return
+        what = f"input {key!r}" if self.keyword else f"input {k}"
+        also = "" if self.takes_arrays or self.array_outputs else "; " + vjp_hint(library)
+        raise TypeError(f"{self.who}: {what} is a {library} array ({_type_name(v)}); "
+                        f"{self.who} takes NumPy arrays: {conversion_hint(library)}{also}")
+
     def _resolve(self, wanted) -> int:
         if isinstance(wanted, (int, np.integer)) and not isinstance(wanted, bool):
             k = int(wanted)
@@ -233,16 +248,36 @@ class ScalarLoss:
         list and the outputs L uses (floating Tensors; arrays too with array_outputs)."""
         args = [Tensor(a, requires_grad=requires_grad) if c else const
                 for a, c, const in zip(arrays, self.checked, self.constants)]
-        out = self.fn(**dict(zip(self.keys, args))) if self.keyword else self.fn(*args)
+        try:
+            out = self.fn(**dict(zip(self.keys, args))) if self.keyword else self.fn(*args)
+        except TypeError as err:
+            library = library_in_traceback(err)
+            if library is None:
+                raise
+            fix = vjp_hint(library) if not self.array_outputs else \
+                f"convert each Tensor t with np.asarray(t) before handing it to {library}"
+            raise TypeError(f"{self.who}: {self.name} calls {library}, which cannot take the "
+                            f"nongate_np Tensors {self.who} passes to it ({err}); {fix}") from err
         outs = out if isinstance(out, (tuple, list)) else (out,)
+        for o in outs:
+            library = library_of(o)
+            if library is not None:
+                raise TypeError(f"{self.who}: {self.name} returned a {library} array "
+                                f"({_type_name(o)}); " + (
+                                    f"return NumPy arrays: {conversion_hint(library)}"
+                                    if self.array_outputs else vjp_hint(library)))
         if self.array_outputs:
             outs = [o if isinstance(o, Tensor) else np.asarray(o) for o in outs
                     if o is not None]
         kept = [o for o in outs if isinstance(o, (Tensor, np.ndarray)) and o.dtype.kind in "fc"]
         if not kept:
-            raise TypeError(f"{self.who}: {self.name} returned {type(out).__name__}; expected "
+            raise TypeError(f"{self.who}: {self.name} returned {_type_name(out)}; expected "
                             "a floating-point Tensor or a tuple/list of them")
-        shapes = [tuple(o.shape) for o in kept]
+        self._draw_cotangents([tuple(o.shape) for o in kept])
+        return args, kept
+
+    def _draw_cotangents(self, shapes: list) -> None:
+        """v_k at the first call; later calls must return outputs of the same shapes."""
         if self.cotangents is None:
             rng = np.random.default_rng(self.seed)
             self.cotangents = [np.ones(s) if int(np.prod(s)) == 1 else rng.standard_normal(s)
@@ -251,7 +286,6 @@ class ScalarLoss:
             raise ValueError(f"{self.who}: {self.name} returned outputs of shapes {shapes}; "
                              f"expected {[c.shape for c in self.cotangents]} (the cotangents', "
                              "or those of its first call)")
-        return args, kept
 
     def __call__(self, arrays, complex_step: bool = False):
         """L(arrays), evaluated without recording a graph."""
@@ -285,6 +319,85 @@ class ScalarLoss:
             return central_gradient(self, self.arrays, k, eps)
         return complex_step_gradient(lambda arrays: self(arrays, complex_step=True),
                                      self.arrays, k, eps)
+
+
+def _type_name(obj) -> str:
+    """``torch.Tensor``, ``numpy.ndarray``, ``float``: the type as a user would write it."""
+    cls = type(obj)
+    return cls.__qualname__ if cls.__module__ == "builtins" else \
+        f"{cls.__module__.split('.')[0]}.{cls.__qualname__}"
+
+
+class ArrayLoss(ScalarLoss):
+    """L(arrays) = Σ_k ⟨v_k, f_k⟩ for a function on NumPy arrays (any framework's, wrapped).
+
+    ``fn(*arrays)`` receives the checked inputs as C-contiguous copies (float64 ones stay
+    float64; complex128 while complex-stepping) and every other input unchanged, and returns
+    an ndarray, a scalar, or a tuple/list of them, all floating-point. ``single_output`` is
+    True when it returns one value (not a tuple/list): the cotangent handed to a claimed
+    vector-Jacobian product is then one array, else a tuple.
+    """
+
+    takes_arrays = True
+
+    def __init__(self, fn, inputs, *, names=None, only=None, seed=0, name=None,
+                 who="gradcheck"):
+        if isinstance(inputs, dict):
+            raise TypeError(f"{who}: with grad=, pass the inputs as a list (names= names "
+                            "them), not a dict: fn and grad are called with positional "
+                            "arguments, grad(*inputs, v)")
+        one = isinstance(inputs, (np.ndarray, Tensor)) or library_of(inputs)
+        inputs = [inputs] if one else list(inputs)
+        for k, v in enumerate(inputs):
+            if isinstance(v, Tensor):
+                raise TypeError(f"{who}: input {k} is a nongate_np Tensor, but with grad= fn "
+                                "takes NumPy arrays: pass t.numpy(); or drop grad= to check "
+                                "the backward of a function of nongate_np Tensors")
+        super().__init__(fn, inputs, names=names, only=only, seed=seed, name=name,
+                         array_outputs=True, who=who)
+        self.constants = inputs               # unchecked inputs are passed as they are
+        self.single_output = True
+
+    def invoke(self, arrays, requires_grad: bool = False):
+        """Call fn on ``arrays`` (checked positions) and the constants; return the argument
+        list and the outputs as ndarrays."""
+        args = [a if c else const for a, c, const in zip(arrays, self.checked, self.constants)]
+        out = self.fn(*args)
+        self.single_output = not isinstance(out, (tuple, list))
+        outs = [self._output(j, o) for j, o in enumerate([out] if self.single_output else out)]
+        self._draw_cotangents([o.shape for o in outs])
+        return args, outs
+
+    def _output(self, j: int, value) -> np.ndarray:
+        library = library_of(value)
+        if library is not None:
+            raise TypeError(f"{self.who}: {self.name} returned a {library} array "
+                            f"({_type_name(value)}) as output {j}; with grad=, fn returns "
+                            f"NumPy arrays: {conversion_hint(library)}")
+        arr = np.asarray(value) if isinstance(value, (np.ndarray, np.generic, float, complex,
+                                                      int)) else None
+        if arr is None or arr.dtype.kind not in "fc":
+            got = _type_name(value) if arr is None else f"dtype {arr.dtype}"
+            raise TypeError(f"{self.who}: {self.name} returned {got} as output {j}; expected "
+                            "a floating-point ndarray or scalar (or a tuple/list of them)")
+        return arr
+
+    def __call__(self, arrays, complex_step: bool = False):
+        if not complex_step:
+            return super().__call__(arrays)
+        try:
+            return super().__call__(arrays, complex_step=True)
+        except ComplexStepNotApplicable:
+            raise
+        except Exception as err:
+            # fn worked on the real inputs already (the analytic side called it): the
+            # complex input is what it cannot take
+            raise ComplexStepNotApplicable(
+                f"{self.who}: {self.name}: complex-step is not applicable: fn raised "
+                f"{type(err).__name__} ({err}) on a complex128 input. Complex-step needs fn "
+                "to compute in complex arithmetic (convert every input to their common "
+                "dtype, np.result_type(*inputs), before the framework sees it); otherwise "
+                "use method='central' or 'directional'") from err
 
 
 def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int = 0,

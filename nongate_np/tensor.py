@@ -47,7 +47,6 @@ class Tensor:
 
     __slots__ = ("_data", "grad", "_requires_grad", "_node", "_index", "_retains_grad",
                  "__weakref__")
-    __array_ufunc__ = None        # ndarray (op) Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         self._data = as_array(data, dtype, what="Tensor")
@@ -126,6 +125,16 @@ class Tensor:
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on a Tensor: ``ndarray (op) Tensor`` goes to the Tensor's reflected
+        operator (``a + t`` is ``t.__radd__(a)``, recorded); every other ufunc raises
+        TypeError naming the nongate_np op to use, or ``t.numpy()`` for the raw values."""
+        reflected = _REFLECTED.get(ufunc.__name__)
+        if (reflected and method == "__call__" and not kwargs and len(inputs) == 2
+                and not isinstance(inputs[0], Tensor) and inputs[1] is self):
+            return getattr(self, reflected)(inputs[0])
+        raise TypeError(_ufunc_message(ufunc, method, kwargs))
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -266,6 +275,33 @@ class Tensor:
     def T(self) -> "Tensor":
         """All axes reversed (NumPy's ``.T``)."""
         return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+
+# The ufuncs behind ndarray's binary operators, and the Tensor method that computes
+# ``ndarray (op) Tensor``: the reflected operator, or the mirrored comparison.
+_REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
+              "divide": "__rtruediv__", "power": "__rpow__", "matmul": "__rmatmul__",
+              "less": "__gt__", "less_equal": "__ge__", "greater": "__lt__",
+              "greater_equal": "__le__", "equal": "__eq__", "not_equal": "__ne__"}
+# NumPy ufunc name -> nongate_np op name, where they differ
+_OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
+             "negative": "neg", "power": "pow", "exp": "exp", "log": "log", "tanh": "tanh",
+             "matmul": "matmul"}
+
+
+def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
+    name = ufunc.__name__
+    call = f"np.{name}" + ("" if method == "__call__" else f".{method}")
+    if "out" in kwargs:
+        return (f"{call} cannot write into an ndarray from a nongate_np Tensor (out=, or an "
+                "in-place operator such as a += t): write a = a + t, which gives a Tensor, or "
+                "use t.numpy() for the raw values")
+    op = _OP_NAMES.get(name) if method == "__call__" else None
+    args = "t" if ufunc.nin == 1 else ", ".join("ab"[:ufunc.nin])
+    recorded = f"ng.{op}({args}), which autograd records, or " if op else ""
+    raw = f"{call}(t.numpy())" if ufunc.nin == 1 else f"{call} on each Tensor's t.numpy()"
+    return (f"{call} does not take a nongate_np Tensor: use {recorded}{raw} for the raw "
+            "values (not recorded for autograd)")
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
