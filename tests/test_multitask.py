@@ -1,16 +1,14 @@
 """The multi-task model, its streaming encoder, and the main training job."""
 
-import json
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import nongate_np as ng
-from nongate_np import cli
-from nongate_np.data import make_two_trigger
+from nongate_np.data import SequenceDataset, make_two_trigger
 from nongate_np.nn.multitask import MultiTaskSequenceModel
-from nongate_np.train import TrainConfig, evaluate, train_multitask
+from nongate_np.training import fit
 
 TASKS = [{"name": "topic", "kind": "classification", "num_classes": 3},
          {"name": "score", "kind": "regression", "output_size": 2},
@@ -115,35 +113,33 @@ def test_task_validation():
         MultiTaskSequenceModel(TASKS)
 
 
-def test_training_solves_both_tasks_and_attention_finds_each_trigger(tmp_path):
-    metrics = train_multitask(TrainConfig(epochs=6, seed=0), tmp_path, quiet=True)
-    for task in ("A", "B"):
-        assert metrics[f"acc_{task}"] >= 0.95, metrics
+def _two_trigger_dataset(n, seed):
+    d = make_two_trigger(n, seed=seed)
+    tasks = [{"name": name, "kind": "classification", "num_classes": d.num_classes}
+             for name in ("A", "B")]
+    return d, SequenceDataset(x=d.tokens, lengths=d.lengths, tasks=tasks,
+                              targets={"A": d.labels[0], "B": d.labels[1]})
+
+
+def test_fit_solves_both_tasks_and_attention_finds_each_trigger():
+    raw, data = _two_trigger_dataset(1800, seed=0)
+    train, val = data.subset(np.arange(1500)), data.subset(np.arange(1500, 1800))
+    ng.seed(0)
+    model = MultiTaskSequenceModel(train.model_tasks(), vocab_size=raw.vocab_size,
+                                   embed_size=16, hidden_size=32, attn_size=16)
+    history = fit(model, train, val, epochs=6, lr=0.01, seed=0)
+    assert [r["epoch"] for r in history.epochs] == list(range(1, 7))
+    best = history.best
+    with ng.no_grad():
+        weights = model.eval()(val.x, lengths=val.lengths)["attention"]
+    rows = np.arange(len(val))
+    for k, task in enumerate(("A", "B")):
+        assert best[f"val/{task}/accuracy"] >= 0.95, best
+        own = weights[task].data[rows, raw.positions[k][1500:]]
+        other = weights[task].data[rows, raw.positions[1 - k][1500:]]
         # each query puts at least 40% of its mass on its own trigger step, under 10% on
         # the other task's (chance would be about 1/12 on each)
-        assert metrics[f"attn_own_{task}"] >= 0.4, metrics
-        assert metrics[f"attn_other_{task}"] <= 0.1, metrics
-
-
-def test_train_command_writes_metrics_and_a_checkpoint_that_predicts_the_same(tmp_path,
-                                                                            capsys):
-    out = tmp_path / "run"
-    argv = ["train", "multitask", "--epochs", "2", "--n-train", "200", "--n-val", "80",
-            "--out", str(out), "--seed", "3"]
-    assert cli.main(argv) == 0
-    printed = capsys.readouterr()
-    assert "task A: accuracy" in printed.out and "task B: accuracy" in printed.out
-    assert "epoch 2/2 [" in printed.err                       # the progress bar
-    lines = [json.loads(s) for s in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [m["epoch"] for m in lines] == [1, 2]
-    ckpt = ng.load(out / "model.npz")
-    assert ckpt.optimizer is not None
-    cfg = TrainConfig(**ckpt.extra["train_config"])
-    data = make_two_trigger(cfg.n_train + cfg.n_val, min_len=cfg.min_len,
-                            max_len=cfg.max_len, num_classes=cfg.num_classes, seed=cfg.seed)
-    again = evaluate(ckpt.model, data.subset(slice(cfg.n_train, None)))
-    for key, value in again.items():
-        assert value == lines[-1][key], key
+        assert own.mean() >= 0.4 and other.mean() <= 0.1, (task, own.mean(), other.mean())
 
 
 def test_attention_pooling_saves_and_loads(tmp_path):

@@ -75,6 +75,15 @@ class MultiTaskSequenceModel(Module):
         "uncertainty" learns one log-variance s_k per task (Kendall, Gal, Cipolla 2018):
         L = Σ_k c_k exp(-s_k) L_k + s_k / 2, with c_k = 1 for classification and tagging
         and 1/2 for regression.
+    padding_idx : int or None
+        Token input: the id of padding (default 0). Padding is never attended to: it is
+        masked out of the pooling, and when ``lengths`` is not given each sequence ends
+        after its last non-padding token (so trailing padding is not read by the LSTM).
+    normalize_input : bool
+        Feature input: standardise every feature as x' = (x − mean) / std before the input
+        layer, with ``input_mean`` and ``input_std`` (F,) buffers set by
+        :meth:`set_input_normalization` from the training data and saved with the weights,
+        so ``encode`` and prediction apply the training statistics to raw features.
     """
 
     def __init__(self, tasks, *, vocab_size: int | None = None, input_size: int | None = None,
@@ -82,7 +91,7 @@ class MultiTaskSequenceModel(Module):
                  bidirectional: bool = False, dropout: float = 0.0, attn_size: int = 32,
                  attention: str = "gated", value_proj: bool = False,
                  loss_weighting: str = "fixed", padding_idx: int | None = 0,
-                 dtype=np.float32):
+                 normalize_input: bool = False, dtype=np.float32):
         super().__init__()
         self.tasks = _check_tasks(tasks)
         if (vocab_size is None) == (input_size is None):
@@ -97,13 +106,21 @@ class MultiTaskSequenceModel(Module):
                             num_layers=num_layers, bidirectional=bidirectional,
                             dropout=dropout, attn_size=attn_size, attention=attention,
                             value_proj=value_proj, loss_weighting=loss_weighting,
-                            padding_idx=padding_idx)
+                            padding_idx=padding_idx, normalize_input=normalize_input)
+        if normalize_input and input_size is None:
+            raise ValueError("MultiTaskSequenceModel: normalize_input applies to feature input "
+                             "(input_size); token ids are not standardised")
         self.vocab_size, self.input_size = vocab_size, input_size
+        self.padding_idx = padding_idx if vocab_size is not None else None
         self.loss_weighting = loss_weighting
         if vocab_size is not None:
             self.embed = Embedding(vocab_size, embed_size, padding_idx=padding_idx, dtype=dt)
+            self.padding_idx = self.embed.padding_idx
         else:
             self.embed = Linear(input_size, embed_size, dtype=dt)
+        if normalize_input:
+            self.register_buffer("input_mean", np.zeros(input_size, dt))
+            self.register_buffer("input_std", np.ones(input_size, dt))
         self.lstm = LSTM(embed_size, hidden_size, num_layers=num_layers, batch_first=True,
                          dropout=dropout, bidirectional=bidirectional, dtype=dt)
         width = hidden_size * (2 if bidirectional else 1)
@@ -129,21 +146,70 @@ class MultiTaskSequenceModel(Module):
     def task_names(self) -> list[str]:
         return [t["name"] for t in self.tasks]
 
+    def set_input_normalization(self, mean, std) -> None:
+        """Set the (F,) feature statistics used by ``normalize_input`` (std > 0)."""
+        if not self._config["normalize_input"]:
+            raise ValueError("set_input_normalization: the model was built without "
+                             "normalize_input=True")
+        dt = self.input_mean.dtype
+        mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        for name, arr in (("mean", mean), ("std", std)):
+            if arr.shape != (self.input_size,) or not np.all(np.isfinite(arr)):
+                raise ValueError(f"set_input_normalization: {name} must hold {self.input_size} "
+                                 f"finite values (one per feature), got shape {arr.shape}")
+        if np.any(std <= 0):
+            raise ValueError(f"set_input_normalization: std must be > 0, got min {std.min()}")
+        self.input_mean[...] = mean.astype(dt)
+        self.input_std[...] = std.astype(dt)
+
+    def _infer_lengths(self, x, lengths, allow_empty: bool = False):
+        """Token input without ``lengths``: each sequence ends after its last non-padding
+        token, so trailing padding is never read (a stream's ended sequence may be empty)."""
+        if lengths is not None:
+            return np.asarray(lengths)
+        if self.padding_idx is None:
+            return None
+        real = x != self.padding_idx
+        lengths = np.where(real.any(axis=1), x.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
+        empty = np.flatnonzero(lengths == 0)
+        if empty.size and not allow_empty:
+            raise ValueError(f"MultiTaskSequenceModel: sequence {int(empty[0])} holds only "
+                             f"padding (id {self.padding_idx}); every sequence needs a real "
+                             "token")
+        return lengths
+
+    def pooling_mask(self, x, lengths) -> np.ndarray | None:
+        """The (B, T) steps the attention may read: within ``lengths``, and never a padding
+        token."""
+        mask = None if lengths is None else lengths_to_mask(lengths, x.shape[1])
+        if self.padding_idx is not None:
+            real = x != self.padding_idx
+            mask = real if mask is None else mask & real
+        return mask
+
     def _encode_steps(self, x, lengths):
-        """Input layer and LSTM: the (B, T, width) outputs and the lengths as an array."""
+        """Input layer and LSTM: the (B, T, width) outputs, the lengths (an array or None)
+        and the pooling mask."""
         x = self._check_input(x)
-        lengths = None if lengths is None else np.asarray(lengths)
-        h, _ = self.lstm(self.embed(x), lengths=lengths)
-        return h, lengths
+        lengths = self._infer_lengths(x, lengths)
+        h, _ = self.lstm(self.input_layer(x), lengths=lengths)     # validates lengths
+        return h, lengths, self.pooling_mask(x, lengths)
+
+    def input_layer(self, x):
+        """The LSTM's input: the embedding of token ids, or the linear map of the features
+        (standardised first with ``normalize_input``). x as checked by ``_check_input``."""
+        if self._config["normalize_input"]:
+            x = (x - self.input_mean) / self.input_std
+        return self.embed(x)
 
     def forward(self, x, lengths=None) -> dict:
         """Per-task outputs: logits (B, C) for classification, values (B, output_size) for
         regression, per-step logits (B, T, C) for tagging. Also ``"attention"``: a dict of
         each sequence-level task's attention weights (B, T)."""
-        h, lengths = self._encode_steps(x, lengths)
+        h, lengths, mask = self._encode_steps(x, lengths)
         outputs, attention = {}, {}
         if self.pool is not None:
-            pooled, weights = self.pool(h, lengths=lengths)
+            pooled, weights = self.pool(h, mask=mask)
         q = 0
         for task, head in zip(self.tasks, self.heads):
             if task["kind"] in POOLED_KINDS:
@@ -190,12 +256,14 @@ class MultiTaskSequenceModel(Module):
 
     def encode(self, x, lengths=None) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
-        ndarray (B, Q, D') in task order; no graph is built."""
+        ndarray (B, Q, D') in task order; no graph is built. Padding tokens are never
+        attended to (see ``padding_idx``); raw features are standardised with the saved
+        statistics when the model was built with ``normalize_input``."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
-            h, lengths = self._encode_steps(x, lengths)
-            pooled, _ = self.pool(h, lengths=lengths)
+            h, _, mask = self._encode_steps(x, lengths)
+            pooled, _ = self.pool(h, mask=mask)
         return pooled.data
 
     def stream(self, batch_size: int = 1):

@@ -14,7 +14,6 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..kernels import reference as ref
-from ..ops.attention import lengths_to_mask
 
 __all__ = ["StreamingEncoder"]
 
@@ -49,10 +48,11 @@ class StreamingEncoder:
         if B != self.batch_size:
             raise ValueError(f"stream.update: chunk has batch size {B}, expected "
                              f"{self.batch_size} (the stream's batch size)")
+        lengths = model._infer_lengths(chunk, lengths, allow_empty=True)
         with no_grad():
-            h, self.hx = model.lstm(model.embed(chunk), self.hx, lengths=lengths)
+            h, self.hx = model.lstm(model.input_layer(chunk), self.hx, lengths=lengths)
         h = h.data
-        mask = None if lengths is None else lengths_to_mask(lengths, t)
+        mask = model.pooling_mask(chunk, lengths)
         gated = pool.kind == "gated"
         e, _, _ = ref.attention_scores(                                    # A1, A2
             h, pool.proj.weight.data, pool.proj.bias.data,

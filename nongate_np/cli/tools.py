@@ -1,4 +1,4 @@
-"""The ``nongate-np`` command (also ``python -m nongate_np``)."""
+"""``nongate-np gradcheck | info | bench``: the checking and measuring tools."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ import warnings
 
 import numpy as np
 
-from . import __version__
-
 METHODS = ("central", "complex_step", "directional")
 
 
 def _gradcheck(args) -> int:
-    from .catalog import CASES
-    from .gradcheck import gradcheck
+    from ..catalog import CASES
+    from ..gradcheck import gradcheck
 
     cases = [c for c in CASES if not args.op or any(s in c.name for s in args.op)]
     if not cases:
@@ -49,22 +47,18 @@ def _gradcheck(args) -> int:
     return 1 if failures else 0
 
 
-def _train(args) -> int:
-    from .train import TrainConfig, summary, train_multitask
-
-    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, n_train=args.n_train,
-                      n_val=args.n_val, attention=args.attention,
-                      loss_weighting=args.loss_weighting, hidden_size=args.hidden_size)
-    metrics = train_multitask(cfg, args.out, quiet=args.quiet)
-    print(summary(metrics))
-    print(f"metrics: {args.out}/metrics.jsonl  checkpoint: {args.out}/model.npz")
+def _info(args) -> int:
+    from ..sysinfo import format_info, info
+    print(format_info(info()))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nongate-np", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"nongate_np {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _bench(args) -> int:
+    from .. import benchmark
+    return benchmark.main(args.bench_args)
+
+
+def add_parsers(sub) -> None:
     g = sub.add_parser("gradcheck", help="check every op's backward against numerical "
                                          "derivatives and print a table")
     g.add_argument("--op", action="append", help="only ops whose name contains this "
@@ -76,29 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "each failure")
     g.set_defaults(run=_gradcheck)
 
-    t = sub.add_parser("train", help="train a model on a synthetic problem")
-    t.add_argument("problem", choices=["multitask"],
-                   help="multitask: two classification tasks whose answers sit at different "
-                        "time steps, one attention query per task")
-    t.add_argument("--epochs", type=int, default=6)
-    t.add_argument("--out", default="runs/multitask", help="directory for metrics.jsonl and "
-                                                           "model.npz")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--n-train", type=int, default=1500)
-    t.add_argument("--n-val", type=int, default=300)
-    t.add_argument("--hidden-size", type=int, default=32)
-    t.add_argument("--attention", choices=["additive", "gated", "weight_gated"],
-                   default="gated")
-    t.add_argument("--loss-weighting", choices=["fixed", "uncertainty"], default="fixed")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.set_defaults(run=_train)
-    return parser
+    i = sub.add_parser("info", help="versions, backends, CPU and threads, the Numba cache, "
+                                    "whether a GPU is usable")
+    i.set_defaults(run=_info)
 
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    b = sub.add_parser("bench", help="benchmark against PyTorch (--quick: about a minute)",
+                       add_help=False)
+    b.add_argument("bench_args", nargs=argparse.REMAINDER,
+                   help="the benchmark's options (nongate-np bench --help)")
+    b.set_defaults(run=_bench)

@@ -1,0 +1,66 @@
+"""The ``nongate-np`` command (also ``python -m nongate_np``): a thin layer over the public
+Python API (:mod:`nongate_np.training`, :mod:`nongate_np.data`, :func:`nongate_np.load`).
+
+Bad options and bad files end with a one-line error on stderr and exit status 2, never a
+traceback (set ``NONGATE_NP_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+
+__all__ = ["main", "build_parser", "CLIError"]
+
+
+class CLIError(Exception):
+    """A user error the command reports in one line (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line: ``nongate-np train: error: ... (see --help)``."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import tools, train, use
+    parser = _Parser(prog="nongate-np", description="A sequence-learning engine in NumPy and "
+                     "Numba: train, encode, predict, sample, check gradients, benchmark.")
+    parser.add_argument("--version", action="version", version=f"nongate_np {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
+    train.add_parser(sub)
+    use.add_parsers(sub)
+    tools.add_parsers(sub)
+    return parser
+
+
+def _user_errors() -> tuple:
+    from ..data import DataError
+    from ..io import CheckpointError
+    from ..nn.module import StateDictError
+    return (CLIError, DataError, CheckpointError, StateDictError, ValueError, OSError)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"nongate-np {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _user_errors() as exc:
+        if os.environ.get("NONGATE_NP_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"nongate-np {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

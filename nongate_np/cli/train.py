@@ -1,0 +1,184 @@
+"""``nongate-np train [text | ts FILE | csv FILE | npz FILE]``: the main job (text, the
+default) or the user's own sequences."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+
+from . import CLIError
+
+KINDS = ("text", "ts", "csv", "npz")
+ATTENTION = ("additive", "gated", "weight_gated")
+
+EPILOG = """\
+kinds:
+  text          the multi-task model on the standard library's own .py files (no file):
+                next-character prediction at every step and which package a chunk comes
+                from; held-out bits per character and package accuracy beside baselines
+  ts FILE       a UCR/UEA .ts file (univariate or multivariate, any lengths, class labels)
+  csv FILE      a long table: one row per step; --id-col, --order-col, --feature-cols,
+                --label-cols choose the columns (each label column is one task)
+  npz FILE      arrays X (N, T, F), lengths (N,), one y_<task> per task
+
+--out DIR receives model.npz (best epoch), last.npz (for --resume), metrics.jsonl (one
+JSON object per epoch), summary.json (best epoch, validation and test metrics) and, with
+matplotlib (pip install 'nongate-np[plot]'), curves.png and attention_<task>.png.
+"""
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
+        return value
+    return parse
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
+    return value
+
+
+def _columns(text):
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def add_parser(sub) -> None:
+    from ..training.jobs import FILE_DEFAULTS, TEXT_DEFAULTS
+    t = sub.add_parser("train", help="train a model (default: the main job on the standard "
+                                     "library's text)",
+                       description="Train the multi-task attention model.", epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("kind", nargs="?", choices=KINDS, default="text", help="what to train on")
+    t.add_argument("file", nargs="?", help="the training file (ts, csv, npz)")
+    t.add_argument("--test", metavar="FILE", help="a test file in the same format: its "
+                                                  "metrics go into summary.json")
+    common = t.add_argument_group("every kind")
+    common.add_argument("--out", metavar="DIR", help="output folder (default runs/<kind>)")
+    common.add_argument("--epochs", type=_non_negative_int,
+                        help=f"epochs (default {TEXT_DEFAULTS['epochs']} for text, "
+                             f"{FILE_DEFAULTS['epochs']} for files; early stopping may end "
+                             "sooner)")
+    common.add_argument("--seed", type=_non_negative_int, default=0)
+    common.add_argument("--hidden-size", type=_positive(int),
+                        help=f"LSTM units (default {TEXT_DEFAULTS['hidden_size']} for text, "
+                             f"{FILE_DEFAULTS['hidden_size']} for files)")
+    common.add_argument("--attention", choices=ATTENTION, default="gated",
+                        help="attention pooling kind (default gated)")
+    common.add_argument("--batch-size", type=_positive(int))
+    common.add_argument("--lr", type=_positive(float), help="Adam's learning rate "
+                                                            "(default 3e-3)")
+    common.add_argument("--patience", type=_non_negative_int,
+                        help="stop after this many epochs without a better validation loss "
+                             "(0: never stop early)")
+    common.add_argument("--resume", action="store_true",
+                        help="continue the run in --out (weights, optimizer state, history) "
+                             "up to --epochs")
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    text = t.add_argument_group("text")
+    text.add_argument("--chunk-len", type=_positive(int), default=128,
+                      help="characters per chunk (default 128)")
+    text.add_argument("--packages", type=_columns, help="comma-separated standard-library "
+                                                        "packages (default: eight)")
+    text.add_argument("--max-chunks", type=_positive(int), default=400,
+                      help="at most this many chunks per package and split (default 400)")
+    table = t.add_argument_group("csv")
+    table.add_argument("--id-col", default="id", help="sequence-id column (default id)")
+    table.add_argument("--order-col", help="column to order the steps by (default: file "
+                                           "order)")
+    table.add_argument("--feature-cols", type=_columns, help="comma-separated (default: every "
+                                                             "other numeric column)")
+    table.add_argument("--label-cols", type=_columns,
+                       help="comma-separated; each is one classification task (default: a "
+                            "column named label)")
+    t.set_defaults(run=run)
+
+
+def _options(args):
+    from ..training.jobs import FILE_DEFAULTS, TEXT_DEFAULTS, TrainOptions
+    defaults = TEXT_DEFAULTS if args.kind == "text" else FILE_DEFAULTS
+    out = args.out or os.path.join("runs", args.kind if args.kind == "text"
+                                   else pathlib.Path(args.file).stem)
+    pick = {k: getattr(args, k) if getattr(args, k) is not None else defaults[k]
+            for k in ("epochs", "hidden_size", "batch_size", "lr", "patience")}
+    pick["patience"] = pick["patience"] or None
+    return TrainOptions(out=out, seed=args.seed, attention=args.attention,
+                        resume=args.resume, quiet=args.quiet, **pick)
+
+
+def _check(args) -> None:
+    if args.kind == "text":
+        if args.file or args.test:
+            raise CLIError("train text takes no file (it reads the standard library); for "
+                           "your own data use train ts|csv|npz FILE")
+        return
+    if not args.file:
+        raise CLIError(f"train {args.kind} needs a FILE (nongate-np train {args.kind} "
+                       "TRAIN_FILE [--test TEST_FILE])")
+    for path in filter(None, (args.file, args.test)):
+        if not os.path.isfile(path):
+            raise CLIError(f"no such file: {path}")
+    csv_only = [o for o in ("order_col", "feature_cols", "label_cols")
+                if getattr(args, o) is not None]
+    if args.kind != "csv" and csv_only:
+        raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
+
+
+def run(args) -> int:
+    from ..training import jobs
+    _check(args)
+    opts = _options(args)
+    if args.kind == "text":
+        summary = jobs.train_text(opts, packages=args.packages, chunk_len=args.chunk_len,
+                                  max_chunks_per_package=args.max_chunks)
+    else:
+        loader_options = {}
+        if args.kind == "csv":
+            loader_options = {"id_col": args.id_col, "order_col": args.order_col,
+                              "feature_cols": args.feature_cols,
+                              "label_cols": args.label_cols}
+        summary = jobs.train_file(args.kind, args.file, opts, test_path=args.test,
+                                  loader_options=loader_options)
+    print(report(summary, opts.out))
+    return 0
+
+
+def report(summary: dict, out) -> str:
+    """The lines printed at the end of a run."""
+    best = summary["best_epoch"]
+    lines = [f"trained {summary['epochs_run']} epoch(s) in {summary['train_seconds']:.1f} s"
+             + (f"; best epoch {best}" if best is not None else "")
+             + (" (stopped early)" if summary["stopped_early"] else "")]
+    base = summary.get("baselines", {})
+    for split in ("val", "test"):
+        for task, metrics in summary.get(split, {}).items():
+            if not isinstance(metrics, dict):
+                continue
+            parts = []
+            for name, value in metrics.items():
+                if name == "loss":
+                    continue
+                text = f"{name} {value:.4f}"
+                ref = base.get(task, {}).get(name)
+                if ref is not None:
+                    text += f" (baseline {ref:.4f})"
+                parts.append(text)
+            lines.append(f"{split:>4} {task}: " + ", ".join(parts))
+    lines.append(f"files: {out}/model.npz, metrics.jsonl, summary.json"
+                 + ("".join(f", {os.path.basename(p)}" for p in summary["pictures"])))
+    if not summary["pictures"]:
+        lines.append("pictures: pip install 'nongate-np[plot]' (matplotlib) for training "
+                     "curves and attention heatmaps")
+    return "\n".join(lines)
+

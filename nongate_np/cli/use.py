@@ -1,0 +1,142 @@
+"""``nongate-np encode | predict | sample``: use a checkpoint written by ``nongate-np train``.
+
+The checkpoint says how its input is read (``extra["data"]``: the kind, the classes, the
+vocabulary, the loader's options), so INPUT is read exactly as the training data was: a
+``.py``/text file or folder for a text model, a ``.ts``/``.csv``/``.npz`` file otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+
+import numpy as np
+
+from . import CLIError
+
+
+def add_parsers(sub) -> None:
+    e = sub.add_parser("encode", help="turn sequences into vectors (one per sequence-level "
+                                      "task) with a trained model")
+    e.add_argument("checkpoint", help="model.npz written by nongate-np train")
+    e.add_argument("input", help="sequences in the format the model was trained on")
+    e.add_argument("--out", required=True, metavar="EMB.npy",
+                   help="where to write the (N, tasks, D) float array")
+    e.set_defaults(run=encode)
+
+    p = sub.add_parser("predict", help="per-task predictions of a trained model")
+    p.add_argument("checkpoint", help="model.npz written by nongate-np train")
+    p.add_argument("input", help="sequences in the format the model was trained on")
+    p.add_argument("--out", metavar="PRED.csv", help="write a CSV (id, then label and "
+                                                     "probability per task) instead of "
+                                                     "printing every row")
+    p.set_defaults(run=predict)
+
+    s = sub.add_parser("sample", help="generate text from a model trained by nongate-np "
+                                      "train (text)")
+    s.add_argument("checkpoint", help="model.npz of a text run")
+    s.add_argument("--prompt", default="def ", help="the text to continue (default 'def ')")
+    s.add_argument("--length", type=int, default=400, help="characters to generate")
+    s.add_argument("--temperature", type=float, default=0.7,
+                   help="> 0; lower is more conservative (default 0.7)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(run=sample)
+
+
+def _load(path):
+    from ..io import load
+    if not os.path.isfile(path):
+        raise CLIError(f"no such checkpoint: {path}")
+    ckpt = load(path)
+    meta = ckpt.extra.get("data")
+    if ckpt.model is None or not isinstance(meta, dict) or "kind" not in meta:
+        raise CLIError(f"{path} was not written by nongate-np train (it has no data "
+                       "description); use the Python API: ng.load(path).model.encode(x, "
+                       "lengths)")
+    return ckpt.model.eval(), meta
+
+
+def read_input(meta: dict, path: str):
+    """INPUT read as the model's training data was (a SequenceDataset)."""
+    if meta["kind"] == "text":
+        from ..data.text import CharVocab, text_files
+        return text_files([path], CharVocab(tuple(meta["chars"])),
+                          chunk_len=meta["chunk_len"])
+    from ..data import load_sequences
+    if not os.path.isfile(path):
+        raise CLIError(f"no such file: {path}")
+    classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
+    return load_sequences(path, classes=classes, **meta.get("options", {}))
+
+
+def encode(args) -> int:
+    model, meta = _load(args.checkpoint)
+    data = read_input(meta, args.input)
+    if model.pool is None:
+        raise CLIError("the model has no sequence-level task, so nothing to encode")
+    parts = [model.encode(data.x[i:i + 256], data.lengths[i:i + 256])
+             for i in range(0, len(data), 256)]
+    emb = np.concatenate(parts)
+    np.save(args.out, emb)
+    names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
+    print(f"{args.out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
+          f" x {emb.shape[2]} values, {emb.dtype}")
+    return 0
+
+
+def predict(args) -> int:
+    from ..training import evaluate, predict as predict_all
+    model, meta = _load(args.checkpoint)
+    data = read_input(meta, args.input)
+    preds = predict_all(model, data)
+    tasks = [t for t in model.tasks if t["kind"] != "tagging"]
+    classes = {t["name"]: t.get("classes") for t in meta.get("tasks", [])}
+    if meta["kind"] == "text":
+        classes["package"] = meta["packages"]
+    ids = data.ids if data.ids is not None else np.arange(len(data))
+    header = ["id"]
+    for t in tasks:
+        header += [t["name"]] + (["probability"] if t["kind"] == "classification" else [])
+    rows = []
+    for i in range(len(data)):
+        row = [str(ids[i])]
+        for t in tasks:
+            value = preds[t["name"]][i]
+            if t["kind"] == "classification":
+                names = classes.get(t["name"]) or []
+                k = int(value)
+                row += [names[k] if k < len(names) else str(k),
+                        f"{preds['probabilities'][t['name']][i, k]:.3f}"]
+            else:
+                row.append(" ".join(f"{v:.6g}" for v in np.ravel(value)))
+        rows.append(row)
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+        print(f"{args.out}: {len(rows)} predictions")
+    else:
+        writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    scored = evaluate(model, data)
+    for t in tasks:
+        if f"{t['name']}/accuracy" in scored:
+            print(f"{t['name']}: accuracy {scored[t['name'] + '/accuracy']:.4f} on "
+                  f"{len(data)} labelled sequences", file=sys.stderr)
+    return 0
+
+
+def sample(args) -> int:
+    from ..data.text import CharVocab
+    from ..training import sample_text
+    model, meta = _load(args.checkpoint)
+    if meta["kind"] != "text":
+        raise CLIError(f"{args.checkpoint} was trained on {meta['kind']} data, not text; "
+                       "sample needs a model from nongate-np train (text)")
+    text = sample_text(model, CharVocab(tuple(meta["chars"])), args.prompt,
+                       length=args.length, temperature=args.temperature, seed=args.seed)
+    print(args.prompt + text)
+    return 0

@@ -1,0 +1,261 @@
+"""The training jobs behind ``nongate-np train``: build a model for a data set, fit it with
+early stopping, and write what a run leaves in its output folder.
+
+``--out DIR`` receives
+
+==================  ========================================================================
+file                holds
+==================  ========================================================================
+``model.npz``       the best epoch's model (``nongate_np.load``), with what the data needs
+                    to be read again: ``extra["data"]`` (kind, classes, vocabulary, options)
+``last.npz``        the last epoch's model, optimiser state and history: ``--resume``
+``metrics.jsonl``   one JSON object per epoch (keys as :class:`~nongate_np.training.History`)
+``summary.json``    best epoch, its validation metrics, ``"test"``: each task's metrics on the
+                    test set (when one is given), the baselines, timings, the data
+``*.png``           with matplotlib: ``curves.png`` and ``attention_<task>.png``
+==================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import rng
+from ..io import load, save
+from ..nn.multitask import MultiTaskSequenceModel
+from ..optim import Adam
+from .callbacks import Callback, JSONLines, ProgressBar
+from .loop import History, evaluate, fit
+
+__all__ = ["TrainOptions", "build_model", "run", "ResumeError"]
+
+
+class ResumeError(ValueError):
+    """``--resume`` found no run to continue, or one made with other data or options."""
+
+
+@dataclass
+class TrainOptions:
+    """The options every ``train`` subcommand shares (``nongate-np train --help``)."""
+    out: str = "runs/train"
+    epochs: int = 10
+    seed: int = 0
+    batch_size: int = 32
+    lr: float = 3e-3
+    hidden_size: int = 64
+    embed_size: int = 32
+    attn_size: int = 32
+    attention: str = "gated"
+    patience: int | None = 5
+    resume: bool = False
+    quiet: bool = False
+    plots: bool = True
+
+
+def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTaskSequenceModel:
+    """A MultiTaskSequenceModel sized for ``train`` (tokens or features) and ``opts``."""
+    rng.seed(opts.seed)
+    inputs = ({"vocab_size": len(train.vocab)} if train.is_tokens
+              else {"input_size": train.feature_size, "normalize_input": normalize_input})
+    return MultiTaskSequenceModel(train.model_tasks(), embed_size=opts.embed_size,
+                                  hidden_size=opts.hidden_size, attn_size=opts.attn_size,
+                                  attention=opts.attention, **inputs)
+
+
+class _Checkpoints(Callback):
+    """``model.npz`` at every new best epoch, ``last.npz`` after every epoch."""
+
+    def __init__(self, out: pathlib.Path, data_meta: dict, opts: TrainOptions):
+        self.out, self.data_meta, self.opts = out, data_meta, opts
+
+    def on_epoch_end(self, epoch, record, model, optimizer, history):
+        if record["best"]:
+            save(model, self.out / "model.npz",
+                 extra={"data": self.data_meta, "epoch": epoch, "metrics": record})
+        save(model, self.out / "last.npz", optimizer=optimizer,
+             extra={"data": self.data_meta, "options": asdict(self.opts),
+                    "history": history.epochs, "best_epoch": history.best_epoch,
+                    "best_value": history.best_value})
+
+
+def _resume(out: pathlib.Path, model, optimizer_args: dict, data_meta: dict,
+            opts: TrainOptions):
+    """(optimizer, history, initial_epoch) of the run in ``out``."""
+    path = out / "last.npz"
+    if not path.exists():
+        raise ResumeError(f"--resume: no earlier run in {out} (no last.npz); drop --resume "
+                          "to start one")
+    ckpt = load(path)
+    if ckpt.extra.get("data") != data_meta:
+        raise ResumeError(f"--resume: the run in {out} was trained on other data or data "
+                          "options; use another --out, or drop --resume")
+    saved = ckpt.extra.get("options", {})
+    for key in ("hidden_size", "embed_size", "attn_size", "attention", "seed", "batch_size"):
+        if saved.get(key) != getattr(opts, key):
+            raise ResumeError(f"--resume: the run in {out} used --{key.replace('_', '-')} "
+                              f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
+                              "same model options")
+    model.load_state_dict(ckpt.state_dict)
+    optimizer = Adam(model.parameters(), **optimizer_args)
+    optimizer.load_state_dict(ckpt.optimizer_state)
+    history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
+                      best_value=ckpt.extra["best_value"])
+    if (out / "model.npz").exists():
+        history.best_state = load(out / "model.npz").state_dict
+    initial = history.last["epoch"] if history.epochs else 0
+    return optimizer, history, initial
+
+
+def _nested(flat: dict) -> dict:
+    """``{"package/accuracy": 0.9, "loss": 1.2}`` -> ``{"package": {"accuracy": 0.9},
+    "loss": 1.2}``."""
+    out: dict = {}
+    for key, value in flat.items():
+        if "/" in key:
+            task, metric = key.split("/", 1)
+            out.setdefault(task, {})[metric] = value
+        else:
+            out[key] = value
+    return out
+
+
+def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
+        baselines: dict | None = None, token_text=None, stream=None) -> dict:
+    """Fit ``model`` and write the run's files into ``opts.out``; return the summary.
+
+    ``token_text(dataset, i)`` gives the per-step labels of sequence i for the attention
+    pictures (characters for text); ``baselines`` go into the summary as given.
+    """
+    out = pathlib.Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stream = sys.stderr if stream is None else stream
+    optimizer_args = {"lr": opts.lr}
+    if opts.resume:
+        optimizer, history, initial = _resume(out, model, optimizer_args, data_meta, opts)
+    else:
+        optimizer, history, initial = Adam(model.parameters(), **optimizer_args), None, 0
+    callbacks = [JSONLines(out / "metrics.jsonl", append=opts.resume),
+                 _Checkpoints(out, data_meta, opts)]
+    if not opts.quiet:
+        show = ["val/loss", *(f"val/{t['name']}/bits_per_token" for t in model.tasks
+                              if t["kind"] == "tagging"),
+                *(f"val/{t['name']}/accuracy" for t in model.tasks
+                  if t["kind"] == "classification")]
+        callbacks.insert(0, ProgressBar(opts.epochs, stream=stream, show=show))
+    start = time.perf_counter()
+    history = fit(model, train, val, epochs=opts.epochs, batch_size=opts.batch_size,
+                  optimizer=optimizer, patience=opts.patience, seed=opts.seed,
+                  callbacks=callbacks, initial_epoch=initial, history=history)
+    if history.best_epoch is None:       # nothing trained or nothing monitored: keep as is
+        save(model, out / "model.npz", extra={"data": data_meta, "epoch": initial,
+                                              "metrics": history.last})
+    summary = {"best_epoch": history.best_epoch, "epochs_run": len(history.epochs),
+               "stopped_early": history.stopped_early,
+               "train_seconds": time.perf_counter() - start,
+               "val": _nested({k[4:]: v for k, v in history.best.items()
+                               if k.startswith("val/")}),
+               "baselines": baselines or {}, "data": _describe(train, val, test)}
+    if test is not None and len(test):
+        summary["test"] = _nested(evaluate(model, test))
+    tmp = out / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, out / "summary.json")          # never a half-written summary
+    summary["pictures"] = _pictures(out, model, history, test if test is not None else val,
+                                    token_text)
+    return summary
+
+
+def _describe(*splits) -> dict:
+    names = ("train", "val", "test")
+    return {name: len(d) for name, d in zip(names, splits) if d is not None}
+
+
+def _pictures(out: pathlib.Path, model, history, data, token_text) -> list[str]:
+    """Training curves and each pooled task's attention over a few held-out sequences;
+    an empty list (and a hint printed by the CLI) without matplotlib."""
+    from .. import plot
+    if not plot.matplotlib_available():
+        return []
+    written = []
+    if history.epochs:
+        written.append(plot.plot_history(history.epochs, out / "curves.png"))
+    if data is not None and len(data) and model.pool is not None:
+        n = min(4, len(data))
+        sub = data.subset(np.arange(n))
+        model.eval()
+        from ..autograd import no_grad
+        with no_grad():
+            outputs = model(sub.x, lengths=sub.lengths)
+        for task, weights in outputs["attention"].items():
+            tokens = None if token_text is None else [token_text(sub, i) for i in range(n)]
+            written.append(plot.plot_attention(weights.data, out / f"attention_{task}.png",
+                                               lengths=sub.lengths, tokens=tokens, task=task))
+    return [os.fspath(p) for p in written]
+
+
+# -- the jobs --------------------------------------------------------------------------------
+TEXT_DEFAULTS = dict(epochs=6, hidden_size=128, batch_size=32, lr=3e-3, patience=3)
+FILE_DEFAULTS = dict(epochs=40, hidden_size=64, batch_size=16, lr=3e-3, patience=8)
+
+
+def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
+               max_chunks_per_package: int | None = 400, val_chunks: int = 120,
+               stream=None) -> dict:
+    """The main job: the multi-task model on the standard library's own source text.
+
+    Tasks ``next_char`` (tagging) and ``package`` (classification) over chunks of
+    ``chunk_len`` characters (:func:`nongate_np.data.text.stdlib_corpus`); the summary holds
+    the held-out bits per character and package accuracy beside the unigram and
+    majority-class baselines.
+    """
+    from ..data import text
+    corpus = text.stdlib_corpus(packages or text.DEFAULT_PACKAGES, chunk_len=chunk_len,
+                                max_chunks_per_package=max_chunks_per_package,
+                                seed=opts.seed)
+    val = corpus.val.subset(np.random.default_rng(opts.seed).permutation(
+        len(corpus.val))[:val_chunks * len(corpus.packages)]) if val_chunks else corpus.val
+    meta = {"kind": "text", "chunk_len": chunk_len, "chars": list(corpus.vocab.chars),
+            "packages": list(corpus.packages)}
+    baselines = {"next_char": {"bits_per_token": text.unigram_bits_per_char(corpus.train,
+                                                                            corpus.test),
+                               "model": "unigram character frequencies of the training files"},
+                 "package": {"accuracy": text.majority_accuracy(corpus.train, corpus.test),
+                             "model": "the training set's most frequent package"}}
+    model = build_model(corpus.train, opts, normalize_input=False)
+    tokens = corpus.vocab.tokens()
+    summary = run(model, corpus.train, val, corpus.test, opts, meta, baselines=baselines,
+                  token_text=lambda d, i: [tokens[t] for t in d.x[i, :d.lengths[i]]],
+                  stream=stream)
+    summary["files"] = corpus.files
+    return summary
+
+
+def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fraction=0.2,
+               loader_options: dict | None = None, stream=None) -> dict:
+    """Train on the user's own sequences: ``kind`` "ts", "csv" or "npz" (see
+    :mod:`nongate_np.data`). Features are standardised with the training split's statistics
+    (kept in the model); a stratified ``val_fraction`` of the training file is held out
+    for early stopping; ``test_path`` (same format) gives the summary's test metrics."""
+    from ..data import Standardizer, load_sequences
+    loader_options = dict(loader_options or {})
+    data = load_sequences(path, **loader_options)
+    classes = {t["name"]: t["classes"] for t in data.tasks if "classes" in t}
+    test = load_sequences(test_path, classes=classes, **loader_options) \
+        if test_path is not None else None
+    stratify = next((t["name"] for t in data.tasks if t["kind"] == "classification"), None)
+    train, val = data.split(val_fraction, seed=opts.seed, stratify=stratify) \
+        if len(data) >= 4 and val_fraction > 0 else (data, None)
+    model = build_model(train, opts, normalize_input=not train.is_tokens)
+    if not train.is_tokens:
+        scaler = Standardizer().fit(train.x, train.lengths)
+        model.set_input_normalization(scaler.mean, scaler.std)
+    meta = {"kind": kind, "source": os.path.basename(os.fspath(path)),
+            "tasks": data.tasks, "options": loader_options}
+    return run(model, train, val, test, opts, meta, stream=stream)

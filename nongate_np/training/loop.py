@@ -1,0 +1,246 @@
+"""``fit``, ``evaluate`` and ``predict`` for a :class:`~nongate_np.nn.MultiTaskSequenceModel`
+on :class:`~nongate_np.data.SequenceDataset`s: what Keras' ``Model.fit`` does, in ~200 lines.
+
+An epoch shuffles the training set, steps through it in mini-batches (each batch cut to its
+longest sequence), clips the gradient norm and steps the optimiser; then it evaluates the
+validation set and calls the callbacks. Every epoch draws its batch order and dropout masks
+from a generator seeded by ``(seed, epoch)``, so a run resumed at epoch k continues exactly
+as the uninterrupted run would have.
+
+Early stopping watches ``monitor`` (lower is better, the validation loss by default): the
+best epoch's weights are kept in memory and restored at the end (``restore_best``), and
+training stops after ``patience`` epochs without improvement.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import rng
+from ..autograd import no_grad
+from ..data import minibatches
+from ..optim import Adam, clip_grad_norm_
+from .metrics import MetricsMeter
+
+__all__ = ["fit", "evaluate", "predict", "History", "batches"]
+
+
+@dataclass
+class History:
+    """What :func:`fit` returns (and takes back to resume).
+
+    ``epochs``: one dict per epoch, flat keys: ``epoch``, ``train/loss``,
+    ``train/<task>/<metric>``, ``val/loss``, ``val/<task>/<metric>``, ``seconds`` (since the
+    run started), ``best`` (this epoch is the best so far). ``best_epoch``/``best_value``:
+    the epoch with the lowest ``monitor`` and its value; ``best_state``: its weights (not
+    saved with the history). ``stopped_early``: patience ran out.
+    """
+    epochs: list = field(default_factory=list)
+    best_epoch: int | None = None
+    best_value: float | None = None
+    best_state: dict | None = field(default=None, repr=False)
+    stopped_early: bool = False
+
+    @property
+    def last(self) -> dict:
+        return self.epochs[-1] if self.epochs else {}
+
+    @property
+    def best(self) -> dict:
+        """The best epoch's record (the last one when nothing was monitored)."""
+        for rec in self.epochs:
+            if rec["epoch"] == self.best_epoch:
+                return rec
+        return self.last
+
+
+def batches(data, batch_size: int, order=None):
+    """``(x, lengths, targets)`` mini-batches of ``data`` in ``order`` (default: as stored),
+    each cut to its longest sequence so that no step is spent on padding only."""
+    n = len(data)
+    order = np.arange(n) if order is None else order
+    tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        lengths = data.lengths[idx]
+        T = int(lengths.max())
+        targets = {name: y[idx, :T] if name in tagging else y[idx]
+                   for name, y in data.targets.items()}
+        yield data.x[idx, :T], lengths, targets
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _check_fit_args(model, train, epochs, batch_size, patience, initial_epoch):
+    for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1),
+                             ("initial_epoch", initial_epoch, 0)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
+    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+        raise ValueError(f"fit: patience must be an int >= 1 or None, got {patience!r}")
+    if len(train) == 0:
+        raise ValueError("fit: the training set is empty")
+    missing = [n for n in model.task_names if n not in train.targets]
+    if missing:
+        raise ValueError(f"fit: the training set has no targets for the model's tasks "
+                         f"{missing} (it has {sorted(train.targets)})")
+
+
+def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optimizer=None,
+        lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
+        monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
+        callbacks=(), initial_epoch: int = 0, history: History | None = None) -> History:
+    """Train ``model`` on ``train``, evaluating ``val`` after every epoch.
+
+    Parameters
+    ----------
+    model : MultiTaskSequenceModel
+    train, val : SequenceDataset
+        ``val`` is optional; without it nothing is monitored and the last epoch is kept.
+    epochs : int
+        The epoch to stop after (counting the ``initial_epoch`` ones already done).
+    batch_size : int
+    optimizer : Optimizer, optional
+        Default ``Adam(model.parameters(), lr=lr)``.
+    clip_grad_norm : float or None
+        Clip the global gradient norm to this before every step.
+    patience : int or None
+        Stop after this many epochs without a new best ``monitor``; None trains all epochs.
+    monitor : str
+        The key of the epoch record to minimise, e.g. ``"val/loss"`` or
+        ``"val/package/loss"``.
+    restore_best : bool
+        Load the best epoch's weights into ``model`` at the end.
+    seed : int
+        Seeds each epoch's batch order and dropout masks (with the epoch number).
+    callbacks : sequence of Callback
+    initial_epoch, history
+        Resume: the epochs already done and their :class:`History` (its ``best_state``
+        set to the best weights, if they are to be restored).
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, an empty training set, missing targets, or a loss that became
+        NaN or infinite (the message names the epoch and step).
+    """
+    _check_fit_args(model, train, epochs, batch_size, patience, initial_epoch)
+    optimizer = optimizer or Adam(model.parameters(), lr=lr)
+    history = history or History()
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        cb.on_train_begin(model, history)
+    steps = math.ceil(len(train) / batch_size)
+    start, waited = time.perf_counter(), 0
+    if history.epochs and history.best_epoch is not None:
+        waited = history.last["epoch"] - history.best_epoch
+    for epoch in range(initial_epoch + 1, epochs + 1):
+        rng.seed(_epoch_seed(seed, epoch))
+        order = np.random.default_rng(_epoch_seed(seed + 1, epoch)).permutation(len(train))
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch, steps)
+        meter = MetricsMeter(model.tasks)
+        model.train()
+        for step, (x, lengths, targets) in enumerate(batches(train, batch_size, order), 1):
+            out = model(x, lengths=lengths)
+            loss, _ = model.loss(out, targets)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise ValueError(f"fit: the loss became {value} at epoch {epoch}, step {step}; "
+                                 "lower the learning rate or check the data for extreme "
+                                 "values")
+            optimizer.zero_grad()
+            loss.backward()
+            if clip_grad_norm is not None:
+                clip_grad_norm_(model.parameters(), clip_grad_norm)
+            optimizer.step()
+            meter.update(out, targets)
+            for cb in callbacks:
+                cb.on_batch_end(step, value)
+        record = {"epoch": epoch, **{f"train/{k}": v for k, v in meter.result().items()}}
+        if val is not None and len(val):
+            record.update({f"val/{k}": v for k, v in evaluate(model, val).items()})
+        record["seconds"] = time.perf_counter() - start
+        value = record.get(monitor)
+        record["best"] = value is not None and (history.best_value is None
+                                                or value < history.best_value)
+        if record["best"]:
+            history.best_epoch, history.best_value, waited = epoch, value, 0
+            history.best_state = {k: np.array(v) for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+        history.epochs.append(record)
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, record, model, optimizer, history)
+        if patience is not None and value is not None and waited >= patience:
+            history.stopped_early = epoch < epochs
+            break
+    if restore_best and history.best_state is not None:
+        model.load_state_dict(history.best_state)
+    for cb in callbacks:
+        cb.on_train_end(model, history)
+    return history
+
+
+def evaluate(model, data, *, batch_size: int = 256) -> dict:
+    """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
+    ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
+    :mod:`~nongate_np.training.metrics`)."""
+    tasks = [t for t in model.tasks if t["name"] in data.targets]
+    meter = MetricsMeter(tasks)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for x, lengths, targets in batches(data, batch_size):
+                meter.update(model(x, lengths=lengths), targets)
+    finally:
+        model.train(was_training)
+    return meter.result()
+
+
+def predict(model, data, *, batch_size: int = 256) -> dict:
+    """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
+
+    Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
+    tagging (-1 past each length), values (N, k) for regression; and ``"probabilities"``:
+    ``{task: (N, C) softmax}`` for classification tasks.
+    """
+    parts: dict[str, list] = {t["name"]: [] for t in model.tasks}
+    probs: dict[str, list] = {t["name"]: [] for t in model.tasks
+                              if t["kind"] == "classification"}
+    T = data.x.shape[1]
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for x, lengths, _ in batches(data, batch_size):
+                out = model(x, lengths=lengths)
+                for task in model.tasks:
+                    name, value = task["name"], out[task["name"]].data
+                    if task["kind"] == "classification":
+                        z = np.exp(value - value.max(axis=1, keepdims=True))
+                        probs[name].append(z / z.sum(axis=1, keepdims=True))
+                        parts[name].append(value.argmax(axis=1))
+                    elif task["kind"] == "tagging":
+                        ids = np.full((len(x), T), -1, np.int64)
+                        ids[:, :value.shape[1]] = value.argmax(axis=2)
+                        ids[np.arange(T)[None, :] >= lengths[:, None]] = -1
+                        parts[name].append(ids)
+                    else:
+                        parts[name].append(value)
+    finally:
+        model.train(was_training)
+    result = {name: np.concatenate(p) for name, p in parts.items()}
+    result["probabilities"] = {name: np.concatenate(p) for name, p in probs.items()}
+    return result
