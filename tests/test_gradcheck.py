@@ -3,6 +3,7 @@ fail with a report that names the input, the element and both values, and the nu
 that report agree with closed forms computed here independently."""
 
 import re
+import traceback
 import warnings
 
 import numpy as np
@@ -305,6 +306,63 @@ def test_complex_step_catches_float32_rounding_that_central_cannot_see():
     assert gradcheck(Float32Backward.apply, [x], method="central").passed
     with pytest.raises(GradcheckError, match="complex_step"):
         gradcheck(Float32Backward.apply, [x], method="complex_step")
+
+
+def test_the_printed_error_names_its_class_once():
+    rng = np.random.default_rng(17)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda a, b: (a * b * a.detach() * b.detach()).sum(), [a, b],
+                  method="central")
+    assert len(info.value.report.inputs) == 2 and not any(
+        r.passed for r in info.value.report.inputs)       # two failure blocks
+    printed = "".join(traceback.format_exception_only(info.value))
+    assert printed.count("GradcheckError") == 1, printed
+    assert printed.startswith("nongate_np.gradcheck.GradcheckError: <lambda>: d(output)/d("
+                              "input 0) mismatch"), printed
+
+
+def _reproduce_line(message: str) -> str:
+    m = re.search(r"reproduce   (gradcheck\(.*\))", message)
+    assert m, message
+    return m.group(1)
+
+
+def test_reproduce_names_the_failing_method_and_reruns_the_failure():
+    class Float32Backward(Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.save_for_backward(x, w)
+            return x * x * w
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, w = ctx.saved
+            return (2 * x * w * dy).astype(np.float32).astype(x.dtype), dy * x * x
+
+    rng = np.random.default_rng(18)
+    inputs = [rng.standard_normal(6), rng.standard_normal(6)]
+    fn = Float32Backward.apply
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(fn, inputs, names=["x", "w"], method="complex_step", seed=3, rtol=1e-12)
+    line = _reproduce_line(str(info.value))
+    # positional inputs by index (a name would need names= too); the caller's rtol kept
+    assert line == 'gradcheck(fn, inputs, only=0, seed=3, method="complex_step", rtol=1e-12)'
+    with pytest.raises(GradcheckError) as again:
+        eval(line, {"gradcheck": gradcheck, "fn": fn, "inputs": inputs})
+    first, second = info.value.report.inputs[0], again.value.report.inputs[0]
+    assert second.method == "complex_step" and second.worst_index == first.worst_index
+    assert second.analytic == first.analytic and second.numeric == first.numeric
+    # the same function passes by central differences: the method matters to reproduce
+    assert gradcheck(fn, inputs, method="central").passed
+
+
+def test_reproduce_keeps_an_explicit_step():
+    x = np.random.default_rng(19).uniform(0.5, 2.0, 4)
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x: (x * x.detach()).sum(), {"x": x}, method="central", eps=1e-4)
+    assert _reproduce_line(str(info.value)) == \
+        'gradcheck(fn, inputs, only="x", seed=0, method="central", eps=0.0001)'
 
 
 def test_unrecorded_path_is_explained():
