@@ -15,7 +15,8 @@ The JSON config::
 
     {"format": "nongate_np.checkpoint", "format_version": 1, "library_version": "0.1.0",
      "kind": "module",                        # or "state_dict" (a plain dict was saved)
-     "model": {"class": "LSTM", "config": {"input_size": 8, ..., "dtype": "float64"}},
+     "model": {"class": "LSTM", "module": "nongate_np.nn.lstm",  # module: see below
+               "config": {"input_size": 8, ..., "dtype": "float64"}},
      "training": true,                        # the model's mode, restored on load
      "frozen": ["embed.weight"],              # parameters with requires_grad False
      "tied": [["a.weight", "b.weight"]],      # state keys that are one shared array
@@ -28,9 +29,16 @@ The JSON config::
 
 Models are rebuilt by registered class name (``nn.savable.register_savable``), never by
 import path, and files are read with ``np.load(..., allow_pickle=False)`` only: loading a
-checkpoint runs no code from it. Writes are atomic: a temporary file in the target's
-directory is written, flushed, fsync'ed and renamed over the target, so a crash during
-``save`` leaves the previous file intact (and, at worst, a stale ``.<name>.*.tmp`` file).
+checkpoint runs no code from it. Every class nongate_np defines is registered by ``import
+nongate_np``; for another class, the spec's ``"module"`` (its ``__module__``; absent in older
+checkpoints) lets the error name the module to import, which ``load`` itself never does.
+Writes are atomic: a temporary file in the target's directory is written, flushed, fsync'ed
+and renamed over the target, so a crash during ``save`` leaves the previous file intact (and,
+at worst, a stale ``.<name>.*.tmp`` file).
+
+``load`` and ``load_weights`` also read a ``.safetensors`` file (told apart by its content):
+``interop.save_safetensors`` keeps the same config, less the optimiser, in the safetensors
+metadata, so ``load`` rebuilds the model from it too (see ``nongate_np.interop``).
 """
 
 from __future__ import annotations
@@ -131,9 +139,15 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
     TypeError
         Unregistered module class, non-JSON values in ``extra`` or a config, object arrays.
     ValueError
-        The optimiser holds parameters that are not in ``obj``.
+        The optimiser holds parameters that are not in ``obj``; ``path`` ends in
+        ``.safetensors`` (use ``interop.save_safetensors`` for that format).
     """
     path = os.fspath(path)
+    if path.lower().endswith(".safetensors"):
+        raise ValueError(f"save: {path!r} names a .safetensors file, but save writes the "
+                         ".npz checkpoint format (which other libraries cannot read under "
+                         "that name); use save_safetensors(obj, path) from "
+                         "nongate_np.interop, or name the file .npz")
     config, arrays = _pack(obj, optimizer, extra)
     blob = json.dumps(config, ensure_ascii=False).encode("utf-8")
     arrays = {CONFIG_KEY: np.frombuffer(blob, dtype=np.uint8), **arrays}
@@ -142,39 +156,46 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
 
 def _pack(obj, optimizer, extra) -> tuple[dict, dict]:
     """The JSON config and the arrays to store, everything validated before any write."""
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION,
-              "library_version": __version__}
-    if isinstance(obj, Module):
-        spec = _json_ready(module_spec(obj), f"the config of {type(obj).__name__}")
-        state = obj.state_dict()
-        params = list(obj.named_parameters(remove_duplicate=False))
-        config.update(kind="module", model=spec, training=bool(obj.training),
-                      frozen=[n for n, p in obj.named_parameters() if not p.requires_grad],
-                      tied=_tied_groups(obj))
-    elif isinstance(obj, Mapping):
-        params = []
-        if optimizer is not None:
-            raise TypeError("save: optimizer= needs the model itself (a Module), so that its "
-                            "parameters can be named; got a plain state dict")
-        state = {_check_key(k): _state_array(k, v) for k, v in obj.items()}
-        config.update(kind="state_dict")
-    else:
-        raise TypeError(f"save: expected a Module or a state dict (mapping of names to "
-                        f"arrays), got {type(obj).__name__}")
-    for key, arr in state.items():
-        if arr.dtype.hasobject:
-            raise TypeError(f"save: state {key!r} has dtype {arr.dtype}; only numeric arrays "
-                            "can be saved (object arrays would need pickle)")
-    config["weights"] = list(state)
+    if optimizer is not None and not isinstance(obj, Module):
+        raise TypeError("save: optimizer= needs the model itself (a Module), so that its "
+                        "parameters can be named; got a plain state dict")
+    config, state = describe(obj, "save")
     arrays = {_MODEL + key: arr for key, arr in state.items()}
     config["optimizer"] = None
     if optimizer is not None:
+        params = list(obj.named_parameters(remove_duplicate=False))
         config["optimizer"], opt_arrays = _pack_optimizer(optimizer, params, type(obj))
         arrays.update(opt_arrays)
     config["extra"] = _json_ready({} if extra is None else extra, "extra")
     if not isinstance(config["extra"], dict):
         raise TypeError(f"save: extra must be a dict, got {type(extra).__name__}")
     return config, arrays
+
+
+def describe(obj, caller: str) -> tuple[dict, dict]:
+    """The config of a Module or state dict (format, kind, model, training, frozen, tied,
+    weights; no optimiser, no extra) and its ``state_dict``, validated for any container
+    (``caller`` prefixes the errors). Shared with ``interop.save_safetensors``."""
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION,
+              "library_version": __version__}
+    if isinstance(obj, Module):
+        spec = _json_ready(module_spec(obj), f"the config of {type(obj).__name__}", caller)
+        state = obj.state_dict()
+        config.update(kind="module", model=spec, training=bool(obj.training),
+                      frozen=[n for n, p in obj.named_parameters() if not p.requires_grad],
+                      tied=_tied_groups(obj))
+    elif isinstance(obj, Mapping):
+        state = {_check_key(k, caller): _state_array(v) for k, v in obj.items()}
+        config.update(kind="state_dict")
+    else:
+        raise TypeError(f"{caller}: expected a Module or a state dict (mapping of names to "
+                        f"arrays), got {type(obj).__name__}")
+    for key, arr in state.items():
+        if arr.dtype.hasobject:
+            raise TypeError(f"{caller}: state {key!r} has dtype {arr.dtype}; only numeric "
+                            "arrays can be saved (object arrays would need pickle)")
+    config["weights"] = list(state)
+    return config, state
 
 
 def _pack_optimizer(opt, named_params, model_cls) -> tuple[dict, dict]:
@@ -219,20 +240,20 @@ def _tied_groups(model: Module) -> list[list[str]]:
     return [names for names in by_id.values() if len(names) > 1]
 
 
-def _check_key(key) -> str:
+def _check_key(key, caller: str) -> str:
     if not isinstance(key, str) or not key:
-        raise TypeError(f"save: state dict keys must be non-empty str, got {key!r}")
+        raise TypeError(f"{caller}: state dict keys must be non-empty str, got {key!r}")
     return key
 
 
-def _state_array(key, value) -> np.ndarray:
+def _state_array(value) -> np.ndarray:
     arr = value.data if isinstance(value, Tensor) else value
     if not isinstance(arr, np.ndarray):
         arr = np.asarray(arr)
     return arr
 
 
-def _json_ready(value, where: str):
+def _json_ready(value, where: str, caller: str = "save"):
     """A copy of ``value`` that ``json`` writes and reads back unchanged, or a TypeError
     naming where the bad value sits (``extra['metrics'][2]``)."""
     if value is None or isinstance(value, (bool, str)):
@@ -242,45 +263,51 @@ def _json_ready(value, where: str):
     if isinstance(value, (int, float)):
         return int(value) if isinstance(value, int) else float(value)
     if isinstance(value, (list, tuple)):
-        return [_json_ready(v, f"{where}[{k}]") for k, v in enumerate(value)]
+        return [_json_ready(v, f"{where}[{k}]", caller) for k, v in enumerate(value)]
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(f"save: {where} has the key {k!r} ({type(k).__name__}); JSON "
-                                "keys must be str (json would silently turn it into a str)")
-            out[k] = _json_ready(v, f"{where}[{k!r}]")
+                raise TypeError(f"{caller}: {where} has the key {k!r} ({type(k).__name__}); "
+                                "JSON keys must be str (json would silently turn it into a "
+                                "str)")
+            out[k] = _json_ready(v, f"{where}[{k!r}]", caller)
         return out
     hint = " (use .tolist(), or save arrays as weights)" if isinstance(value, np.ndarray) \
         else ""
-    raise TypeError(f"save: {where} is a {type(value).__name__}, which JSON cannot hold; "
+    raise TypeError(f"{caller}: {where} is a {type(value).__name__}, which JSON cannot hold; "
                     f"use str, int, float, bool, None, lists and dicts{hint}")
 
 
 # -- load ------------------------------------------------------------------------------------
 def load(path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save` and rebuild what it holds.
+    """Read a checkpoint written by :func:`save` (or a ``.safetensors`` file written by
+    ``interop.save_safetensors``) and rebuild what it holds.
 
     Returns
     -------
     Checkpoint
         ``.model`` (weights loaded strictly; same train/eval mode and frozen parameters as
         when saved), ``.optimizer``, ``.extra``, ``.config``, ``.version``,
-        ``.state_dict``, ``.optimizer_state``.
+        ``.state_dict``, ``.optimizer_state``. From a safetensors file: no optimiser, and
+        ``.extra`` is the header's metadata (str to str).
 
     Raises
     ------
     FileNotFoundError
         No file at ``path``.
     CheckpointError
-        Not a zip/npz (text, empty, truncated, corrupted), an npz without a nongate_np
-        config, a newer format version, an unregistered model class, or a config the
-        class refuses; the message names the path.
+        Neither an npz nor a safetensors file (text, empty, truncated, corrupted), one
+        without a nongate_np config, a newer format version, an unregistered model class
+        (the message names the module that defined it), or a config the class refuses;
+        the message names the path.
+    ImportError
+        A safetensors file, and the ``safetensors`` package is not installed.
     StateDictError
         The weights do not fit the model the config builds (message prefixed by the path).
     """
     path = os.fspath(path)
-    config, arrays = _read(path)
+    config, arrays = _read_any(path)
     weights = {key: arrays[_MODEL + key] for key in config["weights"]}
     ckpt = Checkpoint(model=None, optimizer=None, extra=config.get("extra") or {},
                       config=config, version=config.get("library_version", "?"),
@@ -300,10 +327,30 @@ def load(path) -> Checkpoint:
 
 def load_weights(path) -> dict[str, np.ndarray]:
     """Only the saved ``state_dict`` (``{key: ndarray}``), without rebuilding the model:
-    for ``my_model.load_state_dict(load_weights(path))``. Raises as :func:`load`."""
+    for ``my_model.load_state_dict(load_weights(path))``. Reads a checkpoint and any
+    ``.safetensors`` file (``interop.load_safetensors``). Raises as :func:`load`."""
     path = os.fspath(path)
+    interop = _interop()
+    if interop.is_safetensors(path):
+        return interop.load_safetensors(path)
     config, arrays = _read(path)
     return {key: arrays[_MODEL + key] for key in config["weights"]}
+
+
+def _interop():
+    # NOTE: imported on use: interop imports this module.
+    from . import interop
+    return interop
+
+
+def _read_any(path: str) -> tuple[dict, dict]:
+    """``_read`` for a checkpoint; the same (config, arrays) from a ``.safetensors`` file
+    that ``interop.save_safetensors`` wrote (told apart by content, not by name)."""
+    interop = _interop()
+    if interop.is_safetensors(path):
+        config, weights = interop.read_checkpoint(path)
+        return config, {_MODEL + key: arr for key, arr in weights.items()}
+    return _read(path)
 
 
 def _read(path: str) -> tuple[dict, dict]:
@@ -314,8 +361,9 @@ def _read(path: str) -> tuple[dict, dict]:
         try:
             data = np.load(f, allow_pickle=False)
         except Exception as exc:
-            raise CheckpointError(f"{damaged} (it cannot be read as an .npz archive: "
-                                  f"{type(exc).__name__}: {exc})") from exc
+            raise CheckpointError(f"{damaged} (it is not a .safetensors file and cannot be "
+                                  f"read as an .npz archive: {type(exc).__name__}: {exc})"
+                                  ) from exc
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise CheckpointError(f"{path}: holds a single .npy array, not a nongate_np "
                                   "checkpoint (an .npz archive with a config)")
@@ -346,18 +394,26 @@ def _member(data, name: str, path: str, damaged: str) -> np.ndarray:
 
 
 def _parse_config(path: str, raw: np.ndarray) -> dict:
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path}: not a nongate_np checkpoint, or the file is damaged "
+                              f"(its config cannot be read: {CONFIG_KEY} has dtype "
+                              f"{raw.dtype} and shape {raw.shape}, expected 1-D uint8 "
+                              "(UTF-8 JSON))")
+    return parse_config(path, raw.tobytes(), f"a {CONFIG_KEY!r} entry")
+
+
+def parse_config(path: str, blob: bytes | str, where: str) -> dict:
+    """The checkpoint config in ``blob`` (UTF-8 JSON), validated; ``where`` names what held
+    it in the file (the npz entry, the safetensors metadata key) for the errors."""
     try:
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise ValueError(f"{CONFIG_KEY} has dtype {raw.dtype} and shape {raw.shape}, "
-                             "expected 1-D uint8 (UTF-8 JSON)")
-        config = json.loads(raw.tobytes().decode("utf-8"))
+        config = json.loads(blob.decode("utf-8") if isinstance(blob, bytes) else blob)
         if not isinstance(config, dict):
             raise ValueError(f"the config is a JSON {type(config).__name__}, not an object")
-    except ValueError as exc:
+    except ValueError as exc:            # UnicodeDecodeError and JSONDecodeError included
         raise CheckpointError(f"{path}: not a nongate_np checkpoint, or the file is damaged "
                               f"(its config cannot be read: {exc})") from exc
     if config.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: has a {CONFIG_KEY!r} entry but its format is "
+        raise CheckpointError(f"{path}: has {where} but its format is "
                               f"{config.get('format')!r}, not {FORMAT!r}")
     version = config.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:

@@ -26,12 +26,13 @@ from nongate_np.nn import savable as nn_savable
 # helpers
 # ---------------------------------------------------------------------------------------------
 
-def _randomise(model: nn.Module, seed: int) -> None:
+def _randomise(model: nn.Module, seed: int) -> nn.Module:
     """Overwrite every parameter with values no initialiser would draw, so a loaded model
-    can only match by reading them from the file."""
+    can only match by reading them from the file; returns the model."""
     rng = np.random.default_rng(seed)
     for p in model.parameters():
         p.data[...] = rng.normal(0.0, 0.7, p.shape)
+    return model
 
 
 def _lstm() -> nn.LSTM:
