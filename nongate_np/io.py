@@ -157,8 +157,8 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
 def _pack(obj, optimizer, extra) -> tuple[dict, dict]:
     """The JSON config and the arrays to store, everything validated before any write."""
     if optimizer is not None and not isinstance(obj, Module):
-        raise TypeError("save: optimizer= needs the model itself (a Module), so that its "
-                        "parameters can be named; got a plain state dict")
+        raise TypeError(f"save: optimizer= needs the model itself (a Module), so that its "
+                        f"parameters can be named; got a {type(obj).__name__}")
     config, state = describe(obj, "save")
     arrays = {_MODEL + key: arr for key, arr in state.items()}
     config["optimizer"] = None

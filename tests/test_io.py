@@ -232,7 +232,7 @@ def test_optimizer_over_foreign_parameters_is_refused(tmp_path):
     opt = ng.optim.SGD(list(model.parameters()) + list(other.parameters()), lr=0.1)
     with pytest.raises(ValueError, match="not parameters of the Linear"):
         ng.save(model, tmp_path / "m.npz", optimizer=opt)
-    with pytest.raises(TypeError, match="optimizer= needs the model"):
+    with pytest.raises(TypeError, match="optimizer= needs the model.*got a dict"):
         ng.save(model.state_dict(), tmp_path / "m.npz", optimizer=opt)
 
 
