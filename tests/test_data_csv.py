@@ -58,6 +58,13 @@ def test_test_file_with_the_training_classes(tmp_path):
     np.testing.assert_array_equal(d.targets["label"], [1])
 
 
+def test_unlabelled_table_ignores_the_training_classes(tmp_path):
+    path = tmp_path / "new.csv"
+    path.write_text("id,v\nq,1\nq,2\n")
+    d = load_csv(path, classes={"label": ["run", "walk"]})
+    assert d.tasks == [] and d.x.shape == (1, 2, 1)
+
+
 def test_semicolons_and_a_byte_order_mark(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes("\ufeffid;v;label\nq;1.5;x\n".encode("utf-8"))

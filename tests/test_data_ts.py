@@ -164,10 +164,11 @@ HEADER = ("@problemName Bad\n@timeStamps false\n@univariate true\n@equalLength f
      r"line 6: expected @seriesLength 3 values, found 2"),
     ("@targetLabel true\n@classLabel false\n@data\n1,2:high\n", {},
      r"line 4: expected a number as the regression target, found 'high'"),
-    ("@targetLabel true\n@classLabel false\n@data\n1,2:0.5\n", {"classes": ["a"]},
-     r"classes= given, but the file is a regression problem"),
-    (HEADER + "1:a\n", {"classes": {"target": ["a"]}},
-     r"classes= names tasks \['target'\] that the file does not have"),
+    ("@targetLabel true\n@classLabel false\n@data\n1,2:0.5\n", {"classes": ["a"]}, None),
+    ("@targetLabel true\n@classLabel false\n@data\n1,2:0.5\n",
+     {"classes": {"label": ["a"]}}, None),
+    ("@classLabel false\n@data\n1,2\n", {"classes": ["a"]}, None),
+    (HEADER + "1:a\n", {"classes": {"other": ["b"]}}, None),
 ])
 def test_bad_ts_files(tmp_path, text, kw, match):
     path = tmp_path / "bad.ts"

@@ -41,16 +41,14 @@ def resolve_classes(classes, task_names: list[str], path) -> dict[str, list[str]
 
     ``classes`` is None, a dict from task name to its class list (for example
     ``{t["name"]: t["classes"] for t in train.tasks if "classes" in t}``), or a plain list
-    when the file has exactly one labelled task.
+    when the file has exactly one labelled task. Classes of tasks that the file does not
+    label are left out, so a training set's classes can be passed to any file, an
+    unlabelled one included.
     """
-    if classes is None:
+    if classes is None or not task_names:
         return {}
     if isinstance(classes, dict):
-        unknown = [name for name in classes if name not in task_names]
-        if unknown:
-            raise DataError(f"{path}: classes= names tasks {unknown} that the file does not "
-                            f"have; its labelled tasks are {task_names}")
-        resolved = classes
+        resolved = {name: labels for name, labels in classes.items() if name in task_names}
     elif len(task_names) == 1:
         resolved = {task_names[0]: classes}
     else:

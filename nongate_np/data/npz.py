@@ -110,7 +110,8 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
     ----------
     path : str or path-like
     classes : dict of str to list of str, optional
-        Task name (without ``y_``) to its class labels.
+        Task name (without ``y_``) to its class labels (a plain list when there is one
+        classification or tagging task); tasks the file does not have are ignored.
 
     Returns
     -------

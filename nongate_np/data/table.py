@@ -106,8 +106,9 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
         label must be the same on every row of a sequence.
     classes : dict of str to list of str, optional
         The class labels of classification and tagging tasks (for example the training
-        file's, when loading a test file). Default: the labels found, in numeric order if
-        all are numbers, else in text order.
+        file's, when loading a test file; a plain list when there is one such task);
+        tasks the file does not have are ignored. Default: the labels found, in numeric
+        order if all are numbers, else in text order.
     delimiter : str
         The field separator (default ",").
 

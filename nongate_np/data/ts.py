@@ -160,7 +160,8 @@ def load_ts(path, *, classes=None) -> SequenceDataset:
     path : str or path-like
     classes : list of str or dict, optional
         The class labels to map to ids 0, 1, ... (for example the TRAIN file's, when
-        loading the TEST file: ``classes=train.tasks[0]["classes"]``). Default: the
+        loading the TEST file: ``classes=train.tasks[0]["classes"]``, or a dict
+        ``{"label": [...]}``); ignored when the file has no class labels. Default: the
         header's ``@classLabel`` labels, in header order.
 
     Returns
@@ -225,9 +226,6 @@ def load_ts(path, *, classes=None) -> SequenceDataset:
                   "classes": names}]
         targets = {"label": ids}
     elif header.get("targetlabel"):
-        if classes is not None:
-            raise DataError(f"{path}: classes= given, but the file is a regression problem "
-                            f"(@targetLabel true)")
         values = np.empty((len(labels), 1))
         for k, label in enumerate(labels):
             try:
