@@ -37,10 +37,8 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
 from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
-
-CONFIGS = {"S1": (64, 1, 16, 32), "S3": (100, 8, 64, 64), "M1": (100, 32, 128, 128),
-           "M2": (100, 32, 128, 256), "L1": (100, 64, 512, 512), "L2": (32, 64, 1024, 1024)}
 
 
 @njit(parallel=True, cache=True, nogil=True)

@@ -1,10 +1,11 @@
-"""Subprocess workers for ``bench/run.py``: one contender (or one measurement) per process.
+"""Subprocess workers of the benchmark: one contender (or one measurement) per process.
 
-Called as ``python bench/run.py --worker KIND ARGS_JSON``; prints one JSON object on its
-last stdout line. ``run.py`` sets the thread environment variables before this process
-starts; ``_threads_env`` repeats them here as a safety net before numpy is imported.
-Nothing here imports torch unless the worker is a torch/ONNX/validation one, so each
-contender's thread pools have the process to themselves.
+Started by :mod:`nongate_np.benchmark.run` as ``python -m nongate_np.benchmark --worker KIND
+ARGS_JSON``; each prints one JSON object on its last stdout line. The parent puts the thread
+counts (``configs.THREAD_VARS``) in the worker's environment, so they hold before numpy is
+imported. Nothing here imports torch unless the worker is a torch, ONNX or validation one,
+and nothing imports numba unless it runs our "numba" backend, so each contender's thread
+pools have the process to themselves.
 """
 
 from __future__ import annotations
@@ -16,18 +17,7 @@ import resource
 import sys
 import time
 
-CONFIGS = {  # name: (T, B, I, H), docs/DESIGN.md "Performance yardsticks"
-    "S1": (64, 1, 16, 32), "S3": (100, 8, 64, 64), "M1": (100, 32, 128, 128),
-    "M2": (100, 32, 128, 256), "L1": (100, 64, 512, 512), "L2": (32, 64, 1024, 1024),
-}
-TASKS = ("infer", "train", "train_attn")
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-               "NUMBA_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def _threads_env(n: int) -> None:
-    for var in THREAD_VARS:
-        os.environ.setdefault(var, str(n))
+from .configs import CONFIGS
 
 
 # -- shared weights and data (numpy only; torch's layout and initialisation) ----------------
@@ -159,8 +149,12 @@ def onnx_steps(cfg, dtype, threads=2):
 
 # -- timing ---------------------------------------------------------------------------------
 def measure(fn, min_time: float, samples: int) -> dict:
-    """Median ms per call over ``samples`` samples, each an inner loop of >= min_time s."""
+    """Median ms per call over ``samples`` samples, each an inner loop of >= min_time s;
+    ``first_ms`` is the warm-up call (for ours: the kernels' load from the Numba cache, or
+    their compile)."""
+    t = time.perf_counter()
     fn()                                        # warm-up (allocations, JIT, thread pools)
+    first = time.perf_counter() - t
     t = time.perf_counter()
     fn()
     one = time.perf_counter() - t
@@ -173,33 +167,35 @@ def measure(fn, min_time: float, samples: int) -> dict:
         per.append((time.perf_counter() - t) / n * 1e3)
     per.sort()
     med = per[len(per) // 2] if len(per) % 2 else 0.5 * (per[len(per) // 2 - 1] + per[len(per) // 2])
-    return {"ms": med, "min": per[0], "max": per[-1], "inner": n}
+    return {"ms": med, "min": per[0], "max": per[-1], "inner": n, "first_ms": first * 1e3}
 
 
 def w_time(a) -> dict:
-    contender, cfg = a["contender"], a["config"]
-    out = {}
+    """{config: {"dtype/task": measure(...)}} of one contender over ``a["configs"]``."""
+    contender, out = a["contender"], {}
     if contender in ("numba", "numpy"):
         from nongate_np.kernels.registry import BackendUnavailable, set_global_backend
         try:
             set_global_backend(contender)
         except BackendUnavailable as err:
             return {"unavailable": str(err)}
-    for dtype in a["dtypes"]:
-        try:
-            if contender == "torch":
-                steps, _ = torch_steps(cfg, dtype, threads=a["threads"])
-            elif contender == "onnx":
-                if dtype != "float32":
-                    continue
-                steps = onnx_steps(cfg, dtype, threads=a["threads"])
-            else:
-                steps, _ = ours_steps(cfg, dtype)
-        except ImportError as err:
-            return {"unavailable": f"{type(err).__name__}: {err}"}
-        for task in a["tasks"]:
-            if task in steps:
-                out[f"{dtype}/{task}"] = measure(steps[task], a["min_time"], a["samples"])
+    for cfg in a["configs"]:
+        cell = out[cfg] = {}
+        for dtype in a["dtypes"]:
+            try:
+                if contender == "torch":
+                    steps, _ = torch_steps(cfg, dtype, threads=a["threads"])
+                elif contender == "onnx":
+                    if dtype != "float32":
+                        continue
+                    steps = onnx_steps(cfg, dtype, threads=a["threads"])
+                else:
+                    steps, _ = ours_steps(cfg, dtype)
+            except ImportError as err:
+                return {"unavailable": f"{type(err).__name__}: {err}"}
+            for task in a["tasks"]:
+                if task in steps:
+                    cell[f"{dtype}/{task}"] = measure(steps[task], a["min_time"], a["samples"])
     return out
 
 
@@ -214,49 +210,61 @@ def _np(v):
 
 
 def w_validate(a) -> dict:
-    """Ours vs torch on the same weights (torch's state_dict loaded into ours) and data."""
+    """Ours vs torch on the same weights (torch's state_dict loaded into ours) and data:
+    {config: {backend: {"dtype/task": {"max_abs_diff", "worst", "scale", "ok"}}}}."""
     import numpy as np
-    import torch
+    try:
+        import torch
+    except ImportError as err:
+        return {"unavailable": f"the check against PyTorch needs torch ({err})"}
     from nongate_np.kernels.registry import BackendUnavailable, backend
-    cfg, out = a["config"], {}
-    for dtype in a["dtypes"]:
-        torch.manual_seed(0)
-        tsteps, tlstm = torch_steps(cfg, dtype, threads=a["threads"])
-        lstm_sd = {k: v.detach().numpy().copy() for k, v in tlstm.state_dict().items()}
-        _, attn_sd, x = make_state(cfg, dtype)
-        tsteps, _ = torch_steps(cfg, dtype, lstm_sd, attn_sd, x, threads=a["threads"])
-        ref = {task: {k: _np(v) for k, v in tsteps[task]().items()} for task in a["tasks"]}
-        for name in a["backends"]:
-            try:
-                with backend(name):
-                    steps, _ = ours_steps(cfg, dtype, lstm_sd, attn_sd, x)
-                    got = {task: {k: _np(v) for k, v in steps[task]().items()}
-                           for task in a["tasks"]}
-            except BackendUnavailable as err:
-                out[name] = {"unavailable": str(err)}
-                continue
-            for task in a["tasks"]:
-                worst, where, scale = 0.0, None, 1.0
-                for k, r in ref[task].items():
-                    g = got[task].get(k)
-                    if g is None or np.shape(g) != np.shape(r):
-                        worst, where = float("inf"), f"{k}: missing or shape {np.shape(g)}"
-                        break
-                    d = float(np.max(np.abs(g.astype(np.float64) - r))) if r.size else 0.0
-                    s = max(1.0, float(np.max(np.abs(r))) if r.size else 1.0)
-                    if d / s > worst / scale:
-                        worst, where, scale = d, k, s
+    out = {}
+    for cfg in a["configs"]:
+        for dtype in a["dtypes"]:
+            torch.manual_seed(0)
+            _, tlstm = torch_steps(cfg, dtype, threads=a["threads"])
+            lstm_sd = {k: v.detach().numpy().copy() for k, v in tlstm.state_dict().items()}
+            _, attn_sd, x = make_state(cfg, dtype)
+            tsteps, _ = torch_steps(cfg, dtype, lstm_sd, attn_sd, x, threads=a["threads"])
+            ref = {task: {k: _np(v) for k, v in tsteps[task]().items()} for task in a["tasks"]}
+            for name in a["backends"]:
+                try:
+                    with backend(name):
+                        steps, _ = ours_steps(cfg, dtype, lstm_sd, attn_sd, x)
+                        got = {task: {k: _np(v) for k, v in steps[task]().items()}
+                               for task in a["tasks"]}
+                except BackendUnavailable as err:
+                    out.setdefault(cfg, {})[name] = {"unavailable": str(err)}
+                    continue
                 tol = 2e-3 if dtype == "float32" else 1e-9
-                out.setdefault(name, {})[f"{dtype}/{task}"] = {
-                    "max_abs_diff": worst if math.isfinite(worst) else None, "worst": where, "scale": scale,
-                    "ok": bool(worst <= tol * scale)}
+                for task in a["tasks"]:
+                    out.setdefault(cfg, {}).setdefault(name, {})[f"{dtype}/{task}"] = \
+                        _compare(ref[task], got[task], tol)
     return out
 
 
+def _compare(ref: dict, got: dict, tol: float) -> dict:
+    """The largest |got - ref| over every output and gradient, relative to max(1, |ref|)."""
+    import numpy as np
+    worst, where, scale = 0.0, None, 1.0
+    for k, r in ref.items():
+        g = got.get(k)
+        if g is None or np.shape(g) != np.shape(r):
+            worst, where = float("inf"), f"{k}: missing or shape {np.shape(g)}"
+            break
+        d = float(np.max(np.abs(g.astype(np.float64) - r))) if r.size else 0.0
+        s = max(1.0, float(np.max(np.abs(r))) if r.size else 1.0)
+        if d / s > worst / scale:
+            worst, where, scale = d, k, s
+    return {"max_abs_diff": worst if math.isfinite(worst) else None, "worst": where,
+            "scale": scale, "ok": bool(worst <= tol * scale)}
+
+
 def w_gemm(a) -> dict:
+    """GFLOP/s of one numpy matmul 1024 x 1024 x 1024 per dtype, and the BLAS behind it."""
     import numpy as np
     n, res = 1024, {}
-    for dtype in ("float32", "float64"):
+    for dtype in a["dtypes"]:
         rng = np.random.default_rng(0)
         x, y = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
         r = measure(lambda: x @ y, a["min_time"], a["samples"])
@@ -351,7 +359,6 @@ WORKERS = {"time": w_time, "validate": w_validate, "gemm": w_gemm, "mem": w_mem,
 
 def main(kind: str, args_json: str) -> None:
     a = json.loads(args_json)
-    _threads_env(a.get("threads", 2))
     try:
         res = WORKERS[kind](a)
     except Exception as err:  # reported, not fatal: the parent marks the cell as an error

@@ -1,0 +1,19 @@
+"""The benchmark: nongate_np's LSTM against PyTorch CPU (and ONNX Runtime), side by side.
+
+Run it as ``nongate-np bench [--quick]``, ``python -m nongate_np.benchmark`` or, from a
+checkout, ``python bench/run.py``; each contender runs in its own worker process
+(``python -m nongate_np.benchmark --worker ...``). ``--quick`` takes about a minute on 2
+cores; a full run, many minutes. The comparison needs the ``bench`` extra
+(``pip install 'nongate-np[bench]'``); without torch only ours is timed.
+
+* :mod:`.configs`: the model sizes (the CONFIGS table), tasks, contenders and goals;
+* :mod:`.run`: the options, the order of the workers, the method;
+* :mod:`.workers`: what each worker process measures;
+* :mod:`.report`: the ratios and the Markdown report.
+"""
+
+from .configs import CONFIGS, CONTENDERS, DTYPES, TASKS
+from .run import add_arguments, build_parser, main, run
+
+__all__ = ["main", "run", "add_arguments", "build_parser", "CONFIGS", "TASKS", "DTYPES",
+           "CONTENDERS"]

@@ -1,0 +1,217 @@
+"""The benchmark's Markdown report, and the speed ratios it and the JSON file hold."""
+
+from __future__ import annotations
+
+from .configs import GOALS, task_gflop
+
+OURS = ("numba", "numpy")
+BENCH_HINT = "pip install 'nongate-np[bench]'"
+
+
+def add_ratios(res: dict) -> dict:
+    """Store ``res["ratios"][config]["dtype/task"][ours] = {"ratio", "best", "checked", "ok"}``
+    and return ``res``.
+
+    ``ratio`` is torch's median ms / ours' median ms (> 1: ours is faster), ``best`` the same
+    of each side's fastest repeat; both are None unless torch and ours were timed and ours
+    passed the correctness gate (``ok``; ``checked`` False when there was no gate, e.g.
+    without torch).
+    """
+    ratios = res["ratios"] = {}
+    for cfg, cell in res.get("timings", {}).items():
+        val = res.get("validation", {}).get(cfg, {})
+        for key, times in cell.items():
+            torch = times.get("torch", {})
+            for c in OURS:
+                mine = times.get(c)
+                if mine is None:
+                    continue
+                gate = val.get(c, {}).get(key) if isinstance(val.get(c), dict) else None
+                ok = bool(gate and gate.get("ok"))
+                timed = bool(torch.get("ms") and mine.get("ms"))
+                ratios.setdefault(cfg, {}).setdefault(key, {})[c] = {
+                    "ratio": torch["ms"] / mine["ms"] if timed and ok else None,
+                    "best": torch["min_ms"] / mine["min_ms"] if timed and ok else None,
+                    "checked": gate is not None, "ok": ok if gate is not None else None}
+    return res
+
+
+def fmt(v, digits=3):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    return f"{v:.{digits}g}"
+
+
+def report(res, configs, tasks, dtypes, contenders) -> str:
+    """The Markdown report of one run (``res`` as :func:`run.measure_all` returns it)."""
+    m = res["machine"]
+    cpu = m["cpu"] + (f" ({m['cpu_llvm_name']}, {m['isa']})" if m.get("cpu_llvm_name") else "")
+    out = [f"## nongate_np yardsticks ({'quick' if res['quick'] else 'full'} run)", "",
+           f"Machine: {cpu}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; "
+           + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+           + f"; threads {res['threads']}; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}. "
+           f"Medians of {res['repeats']} alternating runs (each a median of "
+           f"{res['samples']} samples of >= {res['min_time_s'] * 1e3:.0f} ms).", ""]
+    la = res.get("loadavg", {})
+    # the end figure includes this run's own workers (2 busy threads): only the start
+    # tells whether something else was running
+    out.append(f"Load average (1 min) at start {la.get('start', [0])[0]:.2f}, at end "
+               f"{la.get('end', [0])[0]:.2f} (this run's own workers included)"
+               + (" — **the machine was busy with other work at the start; treat the times "
+                  "as noisy**" if la.get('start', [0])[0] > 0.5 else "") + ".")
+    out.append("")
+    if "onnx" in res["unavailable"]:
+        out.append(f"* **onnx unavailable**: {res['unavailable']['onnx']}")
+    if "torch" in res["unavailable"]:
+        out.append(f"* **torch unavailable, so no ratios and no correctness check**: "
+                   f"{res['unavailable']['torch']}. For the comparison: `{BENCH_HINT}`.")
+    for cfg, d in res.get("unavailable_by_config", {}).items():
+        for c, why in d.items():
+            if c != "torch":
+                out.append(f"* **{c} unavailable for {cfg}**: {why}")
+    out += ["", "Times in ms; ratio = torch ms / ours ms (> 1: we are faster); best = the same "
+            "ratio of each contender's fastest repeat (less sensitive to the machine's slow "
+            "phases, which hit every contender); onnx/ours = "
+            "ONNX Runtime ms / ours ms. ok = ours agrees with torch (max abs diff relative to "
+            "max(1, |torch|): <= 2e-3 f32, 1e-9 f64); WRONG = fast but disagrees, no ratio. "
+            "⚠ = the repeats of that cell differ by > 1.5x (raw runs and minima in the JSON).",
+            ""]
+    ours = [c for c in OURS if c in contenders]
+    cols = list(contenders)
+    ratios = res.get("ratios", {})
+    hdr = ["cfg", "dtype", "task"] + [f"{c} ms" for c in cols] + \
+          [f"torch/{c}" for c in ours] + [f"torch/{c} best" for c in ours] + \
+          (["onnx/" + ours[0]] if "onnx" in cols and ours else []) + \
+          [f"{c} max diff (ok)" for c in ours]
+    out += ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+    for cfg in configs:
+        cell, val = res["timings"].get(cfg, {}), res["validation"].get(cfg, {})
+        for dtype in dtypes:
+            for task in tasks:
+                key = f"{dtype}/{task}"
+                t = {c: cell.get(key, {}).get(c, {}).get("ms") for c in cols}
+                gate = {c: val.get(c, {}).get(key, {}) if isinstance(val.get(c), dict) else {}
+                        for c in ours}
+                rat = {c: ratios.get(cfg, {}).get(key, {}).get(c, {}) for c in ours}
+                noisy = {c: cell.get(key, {}).get(c, {}).get("noisy") for c in cols}
+                row = [cfg, dtype, task] + [fmt(t[c]) + (" ⚠" if noisy[c] else "") for c in cols]
+                for c in ours:
+                    row.append(fmt(rat[c].get("ratio")) if rat[c].get("ratio")
+                               else ("WRONG" if t[c] and gate[c] and not gate[c].get("ok")
+                                     else "–"))
+                for c in ours:
+                    row.append(fmt(rat[c].get("best")))
+                if "onnx" in cols and ours:
+                    best = next((c for c in ours if t[c]), None)
+                    row.append(fmt(t["onnx"] / t[best]) if t.get("onnx") and best else "–")
+                for c in ours:
+                    d = gate[c]
+                    row.append(f"{fmt(d['max_abs_diff'], 2)} ({'ok' if d['ok'] else 'FAIL: ' + str(d['worst'])})" if d
+                               else ("unavail." if c in res.get("unavailable_by_config", {})
+                                     .get(cfg, {}) else "–"))
+                out.append("| " + " | ".join(row) + " |")
+        if "error" in val:
+            out.append(f"\nvalidation of {cfg} failed: {val['error']}\n")
+    if res["quick"]:
+        out += _first_calls(res, configs, tasks, dtypes, cols)
+    out += _gflops(res, configs, tasks, dtypes, ours)
+    if "memory_L1_float32_train" in res:
+        out += ["", "### Peak memory, one L1 float32 training step (ru_maxrss delta, MiB)", ""]
+        for c, r in res["memory_L1_float32_train"].items():
+            out.append(f"* {c}: " + (f"first step +{r['delta_first_mib']:.0f}, after 3 steps "
+                                     f"+{r['delta_3_mib']:.0f} (baseline {r['baseline_mib']:.0f})"
+                                     if "delta_first_mib" in r else
+                                     r.get("unavailable") or r.get("error", "?")[:300]))
+    if "jit" in res:
+        out += ["", "### Numba JIT (first call, ms)", ""]
+        for w, r in res["jit"].items():
+            if "float32" in r:
+                out.append(f"* {w}: import kernels {r['import_ms']:.0f}; " + "; ".join(
+                    f"{d} first {r[d]['first_call_ms']:.0f}" + (
+                        f" = S1 step {r[d]['small_sizes_ms']:.0f} + M1 step (threaded paths) "
+                        f"{r[d]['threaded_ms']:.0f}" if "threaded_ms" in r[d] else "")
+                    + f" (second {r[d]['second_call_ms']:.2f})"
+                    for d in ("float32", "float64")) + (f" — {r['note']}" if "note" in r else ""))
+            else:
+                out.append(f"* {w}: {r.get('unavailable') or r.get('error', '?')[:300]}")
+    it = res.get("import_time", {})
+    if it:
+        out += ["", f"### Import time: `import nongate_np` {it['nongate_np']['median_ms']:.0f} ms "
+                f"median (bare interpreter {it['bare']['median_ms']:.0f} ms); numba imported "
+                f"eagerly: {it['numba_imported_eagerly']}"]
+    for cfg, errs in res.get("errors", {}).items():
+        for c, e in errs.items():
+            out.append(f"\n**error** {cfg}/{c}: {e[-400:]}")
+    return "\n".join(out)
+
+
+def _first_calls(res, configs, tasks, dtypes, cols) -> list[str]:
+    """The first call of each cell in a fresh worker (median over the repeats)."""
+    out = ["", "### First call in a fresh process (ms)", "",
+           "Each worker measures the cells in this order; for ours the first call of a cell "
+           "loads from the Numba cache (or compiles, when the cache is cold) the kernels no "
+           "earlier cell needed. The correctness check ran before, so the cache is warm "
+           "unless caching is off.", "",
+           "| cfg | dtype | task | " + " | ".join(cols) + " |", "|---|---|---|" + "---|" * len(cols)]
+    for cfg in configs:
+        for dtype in dtypes:
+            for task in tasks:
+                cell = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {})
+                out.append(f"| {cfg} | {dtype} | {task} | "
+                           + " | ".join(fmt(cell.get(c, {}).get("first_ms")) for c in cols) + " |")
+    return out
+
+
+def _gflops(res, configs, tasks, dtypes, ours) -> list[str]:
+    g = res.get("gemm_peak", {})
+    out = ["", "### Training-step GFLOP/s vs GEMM peak (numpy matmul 1024³, same run)", ""]
+    peaks = [d for d in dtypes if d in g]
+    if not peaks:
+        return out + [f"GEMM peak failed: {g}"]
+    out.append("Peak: " + ", ".join(f"{d} {g[d]['gflops']:.0f} GFLOP/s" for d in peaks) + ".")
+    who = ours + ["torch"]
+    out += ["", "GFLOP/s (% of the peak of that dtype); FLOPs = 3 x LSTM GEMMs (+ attention "
+            "projections).", "", "| cfg | dtype | task | " + " | ".join(who) + " |",
+            "|---|---|---|" + "---|" * len(who)]
+    for cfg in configs:
+        for dtype in peaks:
+            for task in ("train", "train_attn"):
+                if task not in tasks:
+                    continue
+                row = [cfg, dtype, task]
+                for c in who:
+                    ms = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {}).get(c, {}).get("ms")
+                    gf = task_gflop(cfg, task) / (ms * 1e-3) if ms else None
+                    row.append(f"{gf:.1f} ({100 * gf / g[dtype]['gflops']:.0f} %)" if gf else "–")
+                out.append("| " + " | ".join(row) + " |")
+    return out + goal_bounds(res, configs)
+
+
+def goal_bounds(res, configs) -> list[str]:
+    """Per goal: the time it allows (torch's median / the goal) against the time the task's
+    matrix products alone take at this run's GEMM peak. A ratio below 1 means the goal
+    cannot be met even with every product at peak and nothing else costing anything."""
+    peak = res.get("gemm_peak", {})
+    out = ["", "### What each goal allows against the products' time at GEMM peak", "",
+           "allowed = torch ms / goal; at peak = the task's GEMM FLOPs / this run's GEMM peak "
+           "(the element-wise work, the step loop and every overhead must fit in the "
+           "difference); ours = our median. allowed / at peak < 1: out of reach on this "
+           "machine for any implementation that does these products.", "",
+           "| dtype | task | cfg | goal | allowed ms | products at peak ms | allowed / at peak "
+           "| ours ms | met |", "|---|---|---|---|---|---|---|---|---|"]
+    for (dtype, task), goals in GOALS.items():
+        if dtype not in peak:
+            continue
+        for cfg in configs:
+            t = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {})
+            torch_ms, ours_ms = t.get("torch", {}).get("ms"), t.get("numba", {}).get("ms")
+            if cfg not in goals or not torch_ms:
+                continue
+            allowed = torch_ms / goals[cfg]
+            at_peak = task_gflop(cfg, task) / peak[dtype]["gflops"] * 1e3
+            met = "yes" if ours_ms and ours_ms <= allowed else "no"
+            out.append(f"| {dtype} | {task} | {cfg} | {goals[cfg]} | {fmt(allowed)} | "
+                       f"{fmt(at_peak)} | {allowed / at_peak:.2f} | {fmt(ours_ms)} | {met} |")
+    return out

@@ -1,0 +1,133 @@
+"""The benchmark (``nongate-np bench``, ``bench/run.py``): a quick run end to end on one small
+config, with and without torch; the ratios it stores; bad options."""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from nongate_np import benchmark
+from nongate_np.benchmark.report import add_ratios
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--quick", "--configs", "S1", "--repeats", "1"]
+
+
+def _bench(args, folder, **env):
+    """Run the benchmark as a module in a subprocess; (process, saved results)."""
+    out = folder / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "nongate_np.benchmark", *args, "--out", str(out)],
+                          capture_output=True, text=True, timeout=240,
+                          env={**os.environ, **env}, cwd=folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def without_torch(tmp_path_factory):
+    """A quick run where a torch package that fails to import stands in for no torch."""
+    folder = tmp_path_factory.mktemp("bench_without_torch")
+    hidden = folder / "hide_torch" / "torch"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('torch hidden by test_bench')\n")
+    return (folder, *_bench(TINY, folder, PYTHONPATH=str(hidden.parent)))
+
+
+@pytest.mark.torch
+def test_quick_run_compares_ours_with_torch(tmp_path):
+    pytest.importorskip("torch")
+    proc, res = _bench(TINY, tmp_path)
+    assert res["quick"] and list(res["configs"]) == ["S1"]
+    assert res["contenders"] == ["numba", "torch"] and not res["unavailable"]
+    for key in ("float32/infer", "float32/train"):
+        times = res["timings"]["S1"][key]
+        assert times["numba"]["ms"] > 0 and times["torch"]["ms"] > 0, key
+        assert times["numba"]["first_ms"] > 0, key
+        gate = res["validation"]["S1"]["numba"][key]
+        assert gate["ok"], f"{key}: ours disagrees with torch: {gate}"
+        ratio = res["ratios"]["S1"][key]["numba"]
+        assert ratio["checked"] and ratio["ok"]
+        assert ratio["ratio"] == pytest.approx(times["torch"]["ms"] / times["numba"]["ms"])
+    assert "float64/infer" not in res["timings"]["S1"]        # quick: float32 only
+    assert "memory_L1_float32_train" not in res and "jit" not in res   # no cold compile
+    table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| S1 | float32 |")]
+    assert [ln.split(" | ")[2] for ln in table[:2]] == ["infer", "train"]
+    assert "torch/numba" in proc.stdout and "(ok)" in table[0]
+
+
+def test_quick_run_without_torch_times_ours_and_says_how_to_compare(without_torch):
+    _, proc, res = without_torch
+    assert "torch hidden by test_bench" in res["unavailable"]["torch"]
+    assert "unavailable" in res["validation"]["S1"]
+    for key in ("float32/infer", "float32/train"):
+        assert res["timings"]["S1"][key]["numba"]["ms"] > 0, key
+        assert "torch" not in res["timings"]["S1"][key]
+        assert res["ratios"]["S1"][key]["numba"] == {"ratio": None, "best": None,
+                                                     "checked": False, "ok": None}
+    assert "pip install 'nongate-np[bench]'" in proc.stdout
+    assert "pip install 'nongate-np[bench]'" in proc.stderr
+
+
+def test_saved_run_reprints_the_same_report(without_torch):
+    folder, proc, _ = without_torch
+    again = subprocess.run([sys.executable, "-m", "nongate_np.benchmark", "--report",
+                            str(folder / "bench.json")], capture_output=True, text=True,
+                           timeout=60, cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert "| S1 | float32 | train |" in again.stdout
+    assert again.stdout.strip() == proc.stdout.strip()
+
+
+def _timed(torch_ms, ours_ms, ok):
+    return {"timings": {"M1": {"float32/train": {
+                "torch": {"ms": torch_ms, "min_ms": torch_ms / 2},
+                "numba": {"ms": ours_ms, "min_ms": ours_ms / 4}}}},
+            "validation": {"M1": {"numba": {"float32/train": {"ok": ok}}}}}
+
+
+def test_ratio_is_torch_over_ours_and_only_for_a_checked_result():
+    got = add_ratios(_timed(30.0, 10.0, True))["ratios"]["M1"]["float32/train"]["numba"]
+    assert got == {"ratio": 3.0, "best": 6.0, "checked": True, "ok": True}
+    wrong = add_ratios(_timed(30.0, 10.0, False))["ratios"]["M1"]["float32/train"]["numba"]
+    assert wrong == {"ratio": None, "best": None, "checked": True, "ok": False}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--configs", "S1,X9"], "--configs: expected a comma-separated list of S1, S3"),
+    (["--dtypes", "float16"], "--dtypes: expected a comma-separated list of float32, float64"),
+    (["--contenders", ""], "--contenders: expected a comma-separated list of numba"),
+    (["--repeats", "0"], "--repeats: expected a positive integer; got '0'"),
+    (["--threads", "two"], "--threads: expected a positive integer; got 'two'"),
+    (["--quick", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+])
+def test_bad_option_exits_2_with_one_error_line(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exc:
+        benchmark.main(argv)
+    assert exc.value.code == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if "error:" in ln]
+    assert len(errors) == 1 and expected in errors[0], errors
+
+
+def test_unreadable_saved_run_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "broken.json").write_text("{not json")
+    for path in (tmp_path / "missing.json", tmp_path / "broken.json"):
+        assert benchmark.main(["--report", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: --report {path}: cannot read a saved run") and "\n" not in err
+
+
+def test_options_are_the_same_for_the_cli_and_bench_run():
+    sub = argparse.ArgumentParser(prog="nongate-np bench")
+    benchmark.add_arguments(sub)
+    script = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0, script.stderr
+    options = set(re.findall(r"--[a-z]+", sub.format_help()))
+    assert {"--quick", "--configs", "--repeats", "--out"} <= options
+    assert set(re.findall(r"--[a-z]+", script.stdout)) == options
+    assert "bench/results/latest.json" in script.stdout   # the checkout's default --out
+    assert "DESIGN.md" not in script.stdout
