@@ -116,7 +116,7 @@ class SequenceDataset:
                        f"in {TASK_KINDS}")
         task = dict(task)
         size_key = "output_size" if task["kind"] == "regression" else "num_classes"
-        size = task.get(size_key)
+        size = task.get(size_key, len(task["classes"]) if "classes" in task else None)
         if not isinstance(size, numbers.Integral) or size < 1:
             self._fail(f"task {task['name']!r} ({task['kind']}) needs {size_key} >= 1, got "
                        f"{size!r}")

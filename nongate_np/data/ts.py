@@ -184,6 +184,8 @@ def load_ts(path, *, classes=None) -> SequenceDataset:
     header, start = _parse_header(path, lines)
     _check_header(path, header)
     labelled = bool(header["classlabel"]) or bool(header.get("targetlabel"))
+    # None: @univariate false without @dimensions, so the first series sets the count
+    declared_dims = header["dimensions"] or (1 if header.get("univariate") else None)
     series, labels, line_numbers = [], [], []
     for i in range(start, len(lines)):
         line = lines[i].strip()
@@ -198,9 +200,7 @@ def load_ts(path, *, classes=None) -> SequenceDataset:
                 raise DataError(f"{where(path, i + 1)}: no label; expected "
                                 f"'values:...:label' (the header says the file is labelled)")
             labels.append(fields.pop().strip())
-        dims = header["dimensions"] or (1 if header.get("univariate") else None)
-        if dims is None:
-            dims = len(fields) if not series else series[0].shape[1]
+        dims = declared_dims or (series[0].shape[1] if series else len(fields))
         if len(fields) != dims:
             raise DataError(f"{where(path, i + 1)}: expected {dims} dimension"
                             f"{'s' if dims > 1 else ''} separated by ':', found {len(fields)}")
