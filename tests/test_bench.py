@@ -112,12 +112,17 @@ def test_bad_option_exits_2_with_one_error_line(argv, expected, capsys):
     assert len(errors) == 1 and expected in errors[0], errors
 
 
-def test_unreadable_saved_run_is_one_error_line(tmp_path, capsys):
+def test_unusable_files_are_one_error_line(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("{not json")
-    for path in (tmp_path / "missing.json", tmp_path / "broken.json"):
-        assert benchmark.main(["--report", str(path)]) == 2
+    (tmp_path / "a_file").write_text("")
+    cases = [(["--report", str(tmp_path / "missing.json")], "cannot read a saved run"),
+             (["--report", str(tmp_path / "broken.json")], "cannot read a saved run"),
+             (["--out", str(tmp_path / "a_file" / "x.json")], "cannot create its folder")]
+    for argv, expected in cases:
+        assert benchmark.main(argv, prog="nongate-np bench") == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"error: --report {path}: cannot read a saved run") and "\n" not in err
+        assert err.startswith(f"nongate-np bench: error: {argv[0]} {argv[1]}: {expected}"), err
+        assert "\n" not in err
 
 
 def test_options_are_the_same_for_the_cli_and_bench_run():

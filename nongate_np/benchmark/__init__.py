@@ -13,7 +13,7 @@ cores; a full run, many minutes. The comparison needs the ``bench`` extra
 """
 
 from .configs import CONFIGS, CONTENDERS, DTYPES, TASKS
-from .run import add_arguments, build_parser, main, run
+from .run import BenchmarkError, add_arguments, build_parser, main, run
 
-__all__ = ["main", "run", "add_arguments", "build_parser", "CONFIGS", "TASKS", "DTYPES",
-           "CONTENDERS"]
+__all__ = ["main", "run", "add_arguments", "build_parser", "BenchmarkError", "CONFIGS",
+           "TASKS", "DTYPES", "CONTENDERS"]

@@ -10,4 +10,4 @@ if len(sys.argv) == 4 and sys.argv[1] == "--worker":
 else:
     from .run import main
 
-    sys.exit(main())
+    sys.exit(main(prog="python -m nongate_np.benchmark"))

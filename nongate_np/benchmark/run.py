@@ -127,21 +127,44 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
                         help="only print the tables of a saved run")
 
 
-def build_parser(default_out: str | None = None) -> argparse.ArgumentParser:
+def build_parser(default_out: str | None = None, prog: str | None = None
+                 ) -> argparse.ArgumentParser:
     """The benchmark's own parser (``python -m nongate_np.benchmark``, ``bench/run.py``)."""
     parser = argparse.ArgumentParser(
+        prog=prog,
         description="Time nongate_np's LSTM against PyTorch CPU (and ONNX Runtime) on the "
                     "same model, weights and data, each contender in its own process.")
     add_arguments(parser, default_out)
     return parser
 
 
-def main(argv: list[str] | None = None, default_out: str | None = None) -> int:
+def main(argv: list[str] | None = None, *, default_out: str | None = None,
+         prog: str | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``) and run; returns the exit status.
 
-    Bad options exit with status 2 and a one-line error (argparse's ``SystemExit``).
+    Parameters
+    ----------
+    argv : list of str, optional
+        The options (``--quick``, ``--configs S1,M1``, ...; see :func:`add_arguments`).
+    default_out : str, optional
+        Where the raw results go without ``--out`` (default: not saved).
+    prog : str, optional
+        The command's name in usage and error lines, e.g. ``"nongate-np bench"``.
+
+    Returns
+    -------
+    int
+        0, or 2 after a one-line error on stderr when ``--report``'s file cannot be read or
+        ``--out``'s folder cannot be written. Bad options exit with status 2 and argparse's
+        one-line error (``SystemExit``).
     """
-    return run(build_parser(default_out).parse_args(argv))
+    parser = build_parser(default_out, prog)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except BenchmarkError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
 
 
 # -- workers ----------------------------------------------------------------------------------
@@ -214,17 +237,21 @@ def import_time(n: int, threads: int, cwd: str) -> dict:
 
 
 # -- the run ----------------------------------------------------------------------------------
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+class BenchmarkError(ValueError):
+    """A file option that cannot be used (``--report`` unreadable, ``--out`` unwritable)."""
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark the options in ``args`` (from :func:`add_arguments`) describe.
 
     Prints the Markdown report on stdout and progress on stderr; writes the raw results to
-    ``args.out`` (JSON) unless it is None. Returns 0, or 2 with a one-line error when
-    ``--report``'s file cannot be read or ``--out`` cannot be written.
+    ``args.out`` (JSON) unless it is None. Returns 0.
+
+    Raises
+    ------
+    BenchmarkError
+        (a ValueError) when ``--report``'s file cannot be read or ``--out``'s folder cannot
+        be created or written, before anything is measured.
     """
     if args.report:
         try:
@@ -232,7 +259,8 @@ def run(args: argparse.Namespace) -> int:
                 r = json.load(f)
             configs, tasks, dtypes = list(r["configs"]), r.get("tasks", TASKS), r.get("dtypes", DTYPES)
         except (OSError, ValueError, KeyError, TypeError) as err:
-            return _fail(f"--report {args.report}: cannot read a saved run ({err})")
+            raise BenchmarkError(f"--report {args.report}: cannot read a saved run "
+                                 f"({err})") from err
         cols = r.get("contenders") or [c for c in CONTENDERS
                                        if c != "onnx" or "onnx" not in r["unavailable"]]
         print(report(add_ratios(r), configs, tasks, dtypes, cols))
@@ -241,9 +269,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         except OSError as err:
-            return _fail(f"--out {args.out}: cannot create its folder ({err})")
+            raise BenchmarkError(f"--out {args.out}: cannot create its folder ({err})") from err
         if not os.access(os.path.dirname(os.path.abspath(args.out)), os.W_OK):
-            return _fail(f"--out {args.out}: its folder is not writable")
+            raise BenchmarkError(f"--out {args.out}: its folder is not writable")
     with tempfile.TemporaryDirectory(prefix="nongate_bench_") as cwd:
         # NOTE: workers start in an empty folder, so no nongate_np folder in the caller's
         # current directory shadows the package being measured

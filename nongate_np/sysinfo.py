@@ -1,0 +1,326 @@
+"""What this installation runs on: versions, backends, CPU, threads, BLAS, Numba cache, GPU.
+
+``info()`` gathers it as a dict and ``format_info`` prints it; ``nongate-np info`` is the two
+together. Both are meant for bug reports and for a first look at a new machine, so they
+never raise and never compile a kernel: a part that cannot be found says why instead.
+
+Example::
+
+    >>> from nongate_np.sysinfo import format_info, info
+    >>> print(format_info(info()))           # doctest: +SKIP
+    nongate_np   0.1.0
+    python       3.11.13 (/usr/bin/python3)
+    ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import platform
+import sys
+from importlib import metadata
+
+__all__ = ["info", "format_info", "cpu_info"]
+
+#: required dependencies, then the optional ones (extras "test", "plot", "safetensors", "bench")
+PACKAGES = ("numpy", "numba", "llvmlite", "scipy", "torch", "matplotlib", "safetensors",
+            "onnxruntime")
+NOT_INSTALLED = "not installed"
+
+
+def info() -> dict:
+    """A description of this installation, as plain data (JSON-serialisable).
+
+    Returns
+    -------
+    dict
+        ``nongate_np`` (version str), ``python`` (version str), ``python_executable``,
+        ``platform``, and one dict per part:
+
+        * ``packages``: {distribution name: version str or "not installed"} for
+          :data:`PACKAGES`;
+        * ``backends``: ``available`` (list of names that load), ``default`` (the backend
+          used outside any ``backend(...)`` block), ``unavailable`` ({name: reason});
+        * ``cpu``: see :func:`cpu_info`;
+        * ``threads``: ``numba`` (the size of Numba's thread pool, int), ``numba_source``
+          (where that count comes from), ``blas`` (the thread count of the BLAS the
+          kernels call, or None when it cannot be read);
+        * ``blas``: ``name``, ``version`` and ``detail`` of the BLAS SciPy is built with
+          (Numba's ``np.dot`` calls it), plus ``loaded`` (threadpoolctl's view of every
+          BLAS in the process) when threadpoolctl is installed;
+        * ``numba_cache``: ``path``, ``source``, ``reason`` (where compiled kernels are
+          cached and why there);
+        * ``gpu``: ``usable`` (bool), ``reason`` (one line), ``detail`` (what
+          ``numba.cuda.detect()`` printed or raised, may be empty).
+
+        A part whose lookup failed holds ``{"error": "<exception type>: <message>"}``
+        instead; this function itself never raises.
+
+    Notes
+    -----
+    Imports numba (for the thread count and the GPU check) and scipy, but compiles
+    nothing.
+    """
+    from . import __version__
+
+    return {"nongate_np": __version__,
+            "python": platform.python_version(),
+            "python_executable": sys.executable,
+            "platform": platform.platform(),
+            "packages": _guarded(_packages),
+            "backends": _guarded(_backends),
+            "cpu": _guarded(cpu_info),
+            "threads": _guarded(_threads),
+            "blas": _guarded(_blas),
+            "numba_cache": _guarded(_numba_cache),
+            "gpu": _guarded(_gpu)}
+
+
+def _guarded(part) -> dict:
+    # NOTE: one broken part (an odd platform, a half-installed package) must not hide the
+    # others, which are what a bug report needs
+    try:
+        return part()
+    except Exception as err:
+        return {"error": f"{type(err).__name__}: {err}"}
+
+
+def _packages() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = NOT_INSTALLED
+    return versions
+
+
+def _backends() -> dict:
+    from .kernels import registry
+
+    available = registry.available_backends()
+    unavailable = {}
+    for name in registry._BACKENDS:
+        if name in available:
+            continue
+        try:
+            with registry.backend(name):
+                pass
+        except registry.BackendUnavailable as err:
+            unavailable[name] = str(err)
+    return {"available": available, "default": registry.get_backend(),
+            "unavailable": unavailable}
+
+
+def cpu_info() -> dict:
+    """The CPU this process runs on.
+
+    Returns
+    -------
+    dict
+        ``model`` (the marketing name from /proc/cpuinfo or ``platform.processor()``, may
+        be ""), ``llvm_name`` (LLVM's name for the host CPU, the target Numba compiles for,
+        e.g. "znver4", "skylake-avx512", "apple-m1"; "" without llvmlite), ``isa`` (the
+        widest vector instruction set: "AVX-512", "AVX2", "AVX", "SSE", "NEON" or
+        "unknown"), ``logical_cpus`` (``os.cpu_count()``) and ``usable_cpus`` (the CPUs
+        this process may run on, from its affinity mask where the OS has one).
+    """
+    model, flags = _proc_cpuinfo()
+    llvm_name = ""
+    try:
+        import llvmlite.binding as llvm
+        llvm_name = llvm.get_host_cpu_name()
+        if not flags:
+            # NOTE: no /proc/cpuinfo (macOS, Windows): LLVM's feature list ("+avx2,...")
+            flags = {f[1:] for f in llvm.get_host_cpu_features().flatten().split(",")
+                     if f.startswith("+")}
+    except ImportError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:          # no affinity masks on macOS and Windows
+        usable = os.cpu_count()
+    return {"model": model or platform.processor(), "llvm_name": llvm_name,
+            "isa": _vector_isa(flags), "logical_cpus": os.cpu_count(),
+            "usable_cpus": usable}
+
+
+def _proc_cpuinfo() -> tuple[str, set]:
+    """(model name, feature flags) of the first CPU in /proc/cpuinfo; ("", set()) without it."""
+    model, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not model:
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:   # x86, ARM
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return model, flags
+
+
+def _vector_isa(flags: set) -> str:
+    """The widest vector instruction set in a set of CPU feature flags (Linux's names,
+    which LLVM's feature names share for these)."""
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"),
+                       ("sve", "SVE"), ("asimd", "NEON"), ("neon", "NEON"),
+                       ("sse2", "SSE")):
+        if flag in flags:
+            return name
+    return "unknown"
+
+
+def _threads() -> dict:
+    import numba
+
+    from_env = os.environ.get("NUMBA_NUM_THREADS")
+    out = {"numba": numba.config.NUMBA_NUM_THREADS,
+           "numba_source": (f"NUMBA_NUM_THREADS={from_env}" if from_env
+                            else "default: the number of CPUs"),
+           "blas": None}
+    try:
+        from .kernels.cpu.threads import blas_threads
+        out["blas"] = blas_threads()
+    except ImportError:
+        pass
+    return out
+
+
+def _blas() -> dict:
+    import scipy
+
+    build = scipy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    out = {"name": build.get("name", "unknown"), "version": build.get("version", "unknown"),
+           "detail": build.get("openblas configuration", "")}
+    try:
+        import scipy.linalg  # noqa: F401  (loads SciPy's BLAS, so threadpoolctl sees it)
+        import threadpoolctl
+    except ImportError:
+        return out
+    out["loaded"] = [{k: pool.get(k) for k in ("internal_api", "version", "num_threads",
+                                                "architecture", "filepath")}
+                     for pool in threadpoolctl.threadpool_info()
+                     if pool.get("user_api") == "blas"]
+    return out
+
+
+def _numba_cache() -> dict:
+    try:
+        from .kernels.cpu.cache import cache_location
+    except ImportError:
+        cache_location = None
+    if cache_location is not None:
+        loc = cache_location()
+        return {"path": None if loc.path is None else str(loc.path), "source": loc.source,
+                "reason": loc.reason}
+    # NOTE: without kernels/cpu/cache.py, Numba's own rule: NUMBA_CACHE_DIR, else the
+    # __pycache__ folder beside each source file
+    import numba
+
+    if numba.config.CACHE_DIR:
+        return {"path": numba.config.CACHE_DIR, "source": "NUMBA_CACHE_DIR",
+                "reason": "NUMBA_CACHE_DIR is set."}
+    return {"path": os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels",
+                                 "cpu", "__pycache__"),
+            "source": "numba default", "reason": "beside the kernels' source files."}
+
+
+def _gpu() -> dict:
+    simulator = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+    try:
+        from numba import cuda
+    except Exception as err:   # not only ImportError: a broken CUDA toolkit raises others
+        return {"usable": False, "detail": f"{type(err).__name__}: {err}",
+                "reason": "numba.cuda cannot be imported (pip install numba-cuda)"}
+    if simulator:
+        return {"usable": True, "detail": "",
+                "reason": "NUMBA_ENABLE_CUDASIM=1: Numba's CUDA simulator, on the CPU"}
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            found = cuda.is_available() and cuda.detect()
+        detail = output.getvalue()
+    except Exception as err:
+        found, detail = False, output.getvalue() + f"{type(err).__name__}: {err}"
+    if not found and not detail.strip() and hasattr(cuda, "cuda_error"):
+        detail = str(cuda.cuda_error() or "")
+    detail = detail.strip()
+    if found:
+        names = [line.split(None, 2)[-1] for line in detail.splitlines()
+                 if line.startswith("id ")]
+        return {"usable": True, "detail": detail,
+                "reason": "CUDA device found: " + "; ".join(n.strip() for n in names)}
+    return {"usable": False, "detail": detail, "reason": _why_no_gpu(detail)}
+
+
+def _why_no_gpu(detail: str) -> str:
+    """One line from what Numba said about CUDA."""
+    text = detail.lower()
+    if "driver" in text and ("cannot be found" in text or "not found" in text
+                             or "no such file" in text):
+        return "no CUDA driver (libcuda not found)"
+    if "found 0 cuda devices" in text or "no cuda-capable device" in text \
+            or "cuda_error_no_device" in text:
+        return "no CUDA device"
+    if "0/" in text and "devices are supported" in text:
+        return "CUDA devices found, none supported by Numba"
+    first = next((line.strip() for line in detail.splitlines() if line.strip()), "")
+    return f"CUDA unavailable: {first}" if first else "CUDA unavailable (no reason given)"
+
+
+def format_info(d: dict) -> str:
+    """The report ``nongate-np info`` prints: one ``label  value`` line per fact.
+
+    Parameters
+    ----------
+    d : dict
+        What :func:`info` returned (a part holding ``{"error": ...}`` is printed as such).
+
+    Returns
+    -------
+    str
+        Plain text, no trailing newline.
+    """
+    lines = [("nongate_np", d.get("nongate_np", "?")),
+             ("python", f"{d.get('python', '?')} ({d.get('python_executable', '?')})"),
+             ("platform", d.get("platform", "?"))]
+    pkgs = d.get("packages", {})
+    if "error" in pkgs:
+        lines.append(("packages", pkgs["error"]))
+    else:
+        lines += [(name, version) for name, version in pkgs.items()]
+    b = d.get("backends", {})
+    lines.append(("backends", b["error"] if "error" in b else
+                  f"{', '.join(b['available'])} (default: {b['default']})"))
+    for name, why in b.get("unavailable", {}).items():
+        lines.append((f"  {name}", why))
+    c = d.get("cpu", {})
+    lines.append(("cpu", c["error"] if "error" in c else
+                  f"{c['model'] or 'unknown model'} (llvm: {c['llvm_name'] or '?'}), "
+                  f"{c['isa']}, {c['usable_cpus']} of {c['logical_cpus']} CPUs usable"))
+    t = d.get("threads", {})
+    lines.append(("threads", t["error"] if "error" in t else
+                  f"numba {t['numba']} ({t['numba_source']}), BLAS "
+                  f"{'?' if t['blas'] is None else t['blas']}"))
+    bl = d.get("blas", {})
+    lines.append(("blas", bl["error"] if "error" in bl else
+                  f"{bl['name']} {bl['version']}" + (f" ({bl['detail']})" if bl['detail'] else "")))
+    for pool in bl.get("loaded", []):
+        lines.append(("  loaded", f"{pool['internal_api']} {pool['version']}, "
+                                  f"{pool['num_threads']} threads, {pool['filepath']}"))
+    nc = d.get("numba_cache", {})
+    if "error" in nc:
+        lines.append(("numba cache", nc["error"]))
+    else:
+        where = nc["path"] or ("off" if nc["source"] == "disabled" else "chosen by Numba")
+        lines.append(("numba cache", f"{where} ({nc['source']}: {nc['reason']})"))
+    g = d.get("gpu", {})
+    lines.append(("gpu", g["error"] if "error" in g else
+                  f"{'usable' if g['usable'] else 'not usable'}: {g['reason']}"))
+    width = max(len(label) for label, _ in lines) + 2
+    return "\n".join(f"{label:<{width}}{value}" for label, value in lines)

@@ -1,0 +1,145 @@
+"""``nongate-np info``: every fact is gathered, printed, and a broken part never raises."""
+
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+import nongate_np
+from nongate_np import sysinfo
+from nongate_np.kernels import registry
+
+
+@pytest.fixture(scope="module")
+def facts():
+    return sysinfo.info()
+
+
+def test_info_names_versions_backends_and_cpu(facts):
+    assert facts["nongate_np"] == nongate_np.__version__
+    assert facts["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert facts["packages"]["numpy"] == metadata.version("numpy")
+    assert facts["packages"]["numba"] == metadata.version("numba")
+    assert facts["packages"]["scipy"] == metadata.version("scipy")
+    assert set(facts["packages"]) == set(sysinfo.PACKAGES)
+    assert facts["backends"]["available"] == registry.available_backends()
+    assert facts["backends"]["default"] == registry.get_backend()
+    assert "numpy" in facts["backends"]["available"]
+    assert "cuda" in facts["backends"]["unavailable"] or "cuda" in facts["backends"]["available"]
+    cpu = facts["cpu"]
+    assert cpu["isa"] in ("AVX-512", "AVX2", "AVX", "SVE", "NEON", "SSE", "unknown")
+    assert cpu["logical_cpus"] == os.cpu_count() and 1 <= cpu["usable_cpus"] <= os.cpu_count()
+    json.dumps(facts)                 # plain data, for a bug report
+
+
+def test_info_names_threads_blas_cache_and_gpu(facts):
+    import numba
+    assert facts["threads"]["numba"] == numba.config.NUMBA_NUM_THREADS
+    assert facts["blas"]["name"] and facts["blas"]["version"]
+    cache = facts["numba_cache"]
+    assert set(cache) == {"path", "source", "reason"} and cache["source"] and cache["reason"]
+    gpu = facts["gpu"]
+    assert isinstance(gpu["usable"], bool) and gpu["reason"]
+
+
+def test_format_info_mentions_every_fact(facts):
+    text = sysinfo.format_info(facts)
+    expected = [facts["nongate_np"], facts["python"], facts["python_executable"],
+                *(f"{name}" for name in facts["packages"]),
+                *facts["packages"].values(), *facts["backends"]["available"],
+                f"default: {facts['backends']['default']}", facts["cpu"]["llvm_name"],
+                facts["cpu"]["isa"], f"numba {facts['threads']['numba']}",
+                facts["blas"]["name"], facts["numba_cache"]["source"], facts["gpu"]["reason"]]
+    if facts["numba_cache"]["path"]:
+        expected.append(facts["numba_cache"]["path"])
+    for item in expected:
+        assert str(item) in text, f"{item!r} missing from:\n{text}"
+    labels = [line.split()[0] for line in text.splitlines()]
+    for label in ("nongate_np", "python", "backends", "cpu", "threads", "blas", "gpu"):
+        assert label in labels, label
+
+
+def test_a_missing_package_is_reported_as_not_installed(monkeypatch):
+    real = metadata.version
+
+    def version(name):
+        if name == "torch":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+    monkeypatch.setattr(metadata, "version", version)
+    facts = sysinfo.info()
+    assert facts["packages"]["torch"] == "not installed"
+    line = next(ln for ln in sysinfo.format_info(facts).splitlines() if ln.startswith("torch"))
+    assert line.split(None, 1)[1] == "not installed"
+
+
+def test_a_failing_part_is_reported_not_raised(monkeypatch):
+    def broken():
+        raise OSError("no scipy config here")
+    monkeypatch.setattr(sysinfo, "_blas", broken)
+    facts = sysinfo.info()
+    assert facts["blas"] == {"error": "OSError: no scipy config here"}
+    assert facts["gpu"]["reason"]                     # the other parts are still there
+    blas_line = next(ln for ln in sysinfo.format_info(facts).splitlines()
+                     if ln.startswith("blas"))
+    assert "OSError: no scipy config here" in blas_line
+
+
+def test_format_info_prints_an_info_where_every_part_failed():
+    failed = {"error": "RuntimeError: boom"}
+    text = sysinfo.format_info({"nongate_np": "0", **{part: failed for part in (
+        "packages", "backends", "cpu", "threads", "blas", "numba_cache", "gpu")}})
+    assert text.count("RuntimeError: boom") == 7
+
+
+def test_gpu_without_numba_cuda_says_how_to_get_it(monkeypatch):
+    import numba
+    monkeypatch.delattr(numba, "cuda", raising=False)
+    monkeypatch.setitem(sys.modules, "numba.cuda", None)     # import numba.cuda fails
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    gpu = sysinfo.info()["gpu"]
+    assert gpu["usable"] is False
+    assert "numba.cuda cannot be imported" in gpu["reason"] and "numba-cuda" in gpu["reason"]
+
+
+@pytest.mark.parametrize("detail, reason", [
+    ("CudaSupportError: Error at driver init: \nCUDA driver library cannot be found.",
+     "no CUDA driver (libcuda not found)"),
+    ("Found 0 CUDA devices\nSummary:\n\t0/0 devices are supported", "no CUDA device"),
+    ("CudaSupportError: [100] Call to cuInit results in CUDA_ERROR_NO_DEVICE",
+     "no CUDA device"),
+    ("Found 1 CUDA devices\nid 0  b'Old GPU'  [NOT SUPPORTED: CC < 3.5]\nSummary:\n"
+     "\t0/1 devices are supported", "CUDA devices found, none supported by Numba"),
+    ("", "CUDA unavailable (no reason given)"),
+])
+def test_why_no_gpu_is_one_line(detail, reason):
+    assert sysinfo._why_no_gpu(detail) == reason
+
+
+@pytest.mark.parametrize("flags, isa", [
+    ({"sse2", "avx", "avx2", "avx512f"}, "AVX-512"),
+    ({"sse2", "avx", "avx2", "fma"}, "AVX2"),
+    ({"fp", "asimd", "crc32"}, "NEON"),
+    ({"fp", "asimd", "sve"}, "SVE"),
+    (set(), "unknown"),
+])
+def test_vector_isa_is_the_widest_flag(flags, isa):
+    assert sysinfo._vector_isa(flags) == isa
+
+
+def test_info_compiles_no_kernel(tmp_path):
+    # a fresh cache folder stays without compiled code: info() only looks
+    code = ("from nongate_np.sysinfo import format_info, info; d = info(); "
+            "print(format_info(d)); "
+            "assert not [k for k, v in d.items() if isinstance(v, dict) and 'error' in v], d")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    compiled = [p.name for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert compiled == []
+    assert str(tmp_path) in proc.stdout            # the cache it would use is the one set
+    assert np.__version__ in proc.stdout
