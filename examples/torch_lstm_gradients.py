@@ -1,0 +1,163 @@
+"""This library as the gradient reference for a PyTorch LSTM.
+
+What it shows, in two parts:
+
+1. ``torch.nn.LSTM`` (float64) and ``nongate_np.nn.LSTM`` with the same weights (the state
+   dict is exported as ``{k: v.detach().numpy()}``: same names, same layout, gates i|f|g|o)
+   run on the same input, and every number is compared element by element: the outputs
+   (output, h_n, c_n) and, for the same cotangents, the gradient of every weight and of the
+   input. One line per array gives the maximum absolute and relative error and the worst
+   element with both values (its gate for a weight's rows).
+2. ``gradcheck(f, inputs, grad=vjp)`` checks PyTorch's own autograd of a small LSTM
+   numerically by all three methods: ``f`` runs torch on NumPy arrays (in complex128 when
+   gradcheck complex-steps: torch's LSTM runs with complex weights) and ``vjp`` is
+   ``torch.autograd.grad``.
+
+Run it with ``python examples/torch_lstm_gradients.py`` (``--help`` lists the sizes;
+``--plant-bug`` perturbs one of torch's gradients by one part in a million to show the
+mismatch report). It exits 0 when everything agrees, 1 on any mismatch, and 2 without
+PyTorch (``pip install torch==2.13.0``).
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+import nongate_np as ng
+
+# float64 on both sides: the same math in a different summation order differs by rounding
+# (~1e-15 relative), far below these bounds, and any real difference is far above them
+RTOL, ATOL = 1e-10, 1e-13
+GATES = "ifgo"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seq-len", type=int, default=7, help="T, steps per sequence (default 7)")
+    p.add_argument("--batch", type=int, default=3, help="B, sequences (default 3)")
+    p.add_argument("--input-size", type=int, default=5, help="I (default 5)")
+    p.add_argument("--hidden-size", type=int, default=6, help="H (default 6)")
+    p.add_argument("--num-layers", type=int, default=2, help="stacked layers (default 2)")
+    p.add_argument("--no-bidirectional", dest="bidirectional", action="store_false",
+                   help="one direction only (default: both)")
+    p.add_argument("--seed", type=int, default=0, help="weights, input and cotangents")
+    p.add_argument("--plant-bug", action="store_true",
+                   help="scale torch's d weight_hh_l0 at one element of gate f by 1 + 1e-6")
+    args = p.parse_args(argv)
+    for name in ("seq_len", "batch", "input_size", "hidden_size", "num_layers"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    return args
+
+
+def compare(name: str, ours: np.ndarray, theirs: np.ndarray, hidden_size: int) -> bool:
+    """Print one line: max abs and rel error, the worst element, pass/FAIL."""
+    err = np.abs(ours - theirs)
+    violation = err / (ATOL + RTOL * np.abs(theirs))
+    # relative to the larger value, floored at 1e-3 of the array's scale so that an entry
+    # near zero does not read as 100 % wrong
+    floor = 1e-3 * np.max(np.abs(theirs), initial=0.0)
+    rel = err / np.maximum(np.maximum(np.abs(ours), np.abs(theirs)), max(floor, 1e-300))
+    idx = np.unravel_index(np.argmax(violation), ours.shape)
+    gate = ""
+    if name.startswith(("d weight_ih", "d weight_hh", "d bias")):
+        gate = f" (gate {GATES[idx[0] // hidden_size]})"
+    where = f"{name.removeprefix('d ')}[{', '.join(map(str, idx))}]{gate}"
+    ok = bool(np.all(violation <= 1))
+    print(f"  {name:<24} {str(ours.shape):<12} {err.max():>8.1e} {rel.max():>8.1e}  "
+          f"{where:<38} {ours[idx]:+.15e} {theirs[idx]:+.15e}  {'pass' if ok else 'FAIL'}")
+    return ok
+
+
+def compare_with_torch(torch, args) -> bool:
+    """Part 1: outputs and every gradient of the two LSTMs, element by element."""
+    T, B, I, H = args.seq_len, args.batch, args.input_size, args.hidden_size
+    torch.manual_seed(args.seed)
+    theirs = torch.nn.LSTM(I, H, num_layers=args.num_layers,
+                           bidirectional=args.bidirectional).double()
+    ours = ng.nn.LSTM(I, H, num_layers=args.num_layers, bidirectional=args.bidirectional,
+                      dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+
+    rng = np.random.default_rng(args.seed)
+    x = rng.standard_normal((T, B, I))
+    x_ours = ng.tensor(x, requires_grad=True)
+    x_theirs = torch.tensor(x, requires_grad=True)
+    out_ours, (h_ours, c_ours) = ours(x_ours)
+    out_theirs, (h_theirs, c_theirs) = theirs(x_theirs)
+
+    # the same cotangents on both sides: L = <v0, output> + <v1, h_n> + <v2, c_n>
+    outs_ours, outs_theirs = (out_ours, h_ours, c_ours), (out_theirs, h_theirs, c_theirs)
+    vs = [rng.standard_normal(o.shape) for o in outs_ours]
+    sum((o * v).sum() for o, v in zip(outs_ours, vs)).backward()
+    sum((o * torch.from_numpy(v)).sum() for o, v in zip(outs_theirs, vs)).backward()
+
+    grads_theirs = {name: p.grad.numpy().copy() for name, p in theirs.named_parameters()}
+    if args.plant_bug:
+        grads_theirs["weight_hh_l0"][H + 1, 0] *= 1 + 1e-6      # row H+1: gate f
+
+    print(f"nongate_np (reference) vs torch {torch.__version__}, float64, "
+          f"T={T} B={B} I={I} H={H} layers={args.num_layers} "
+          f"bidirectional={args.bidirectional}; |a-b| <= {ATOL:g} + {RTOL:g}*|b|")
+    print(f"  {'array':<24} {'shape':<12} {'max abs':>8} {'max rel':>8}  {'worst':<38} "
+          f"{'nongate_np':>22} {'torch':>22}  result")
+    ok = True
+    for name, a, b in zip(("output", "h_n", "c_n"), outs_ours, outs_theirs):
+        ok &= compare(name, a.data, b.detach().numpy(), H)
+    ok &= compare("d input", x_ours.grad, x_theirs.grad.numpy(), H)
+    for name, p in ours.named_parameters():
+        ok &= compare(f"d {name}", p.grad, grads_theirs[name], H)
+    return ok
+
+
+def gradcheck_torch(torch, args) -> bool:
+    """Part 2: torch's autograd of a small LSTM, checked numerically by all three methods."""
+    torch.manual_seed(args.seed)
+    lstm = torch.nn.LSTM(2, 3).double()
+    fixed = {k: v.detach() for k, v in lstm.named_parameters()}
+
+    def run(x, w_hh):
+        # every weight in the input's dtype: complex128 while gradcheck complex-steps
+        params = {k: v.to(x.dtype) for k, v in dict(fixed, weight_hh_l0=w_hh).items()}
+        return torch.func.functional_call(lstm, params, (x,))[0]
+
+    def f(x, w_hh):                           # NumPy in, NumPy out
+        dt = np.result_type(x, w_hh)
+        with torch.no_grad():
+            return run(torch.from_numpy(x.astype(dt)),
+                       torch.from_numpy(w_hh.astype(dt))).numpy()
+
+    def f_vjp(x, w_hh, v):                    # what torch claims: Jᵀv for both inputs
+        xt = torch.tensor(x, requires_grad=True)
+        wt = torch.tensor(w_hh, requires_grad=True)
+        gx, gw = torch.autograd.grad(run(xt, wt), (xt, wt), torch.from_numpy(v))
+        return gx.numpy(), gw.numpy()
+
+    x = np.random.default_rng(args.seed).standard_normal((4, 2, 2))
+    inputs = [x, fixed["weight_hh_l0"].numpy().copy()]
+    print("\ntorch's autograd of a small LSTM (T=4, B=2, I=2, H=3), checked numerically:")
+    ok = True
+    for method in ("central", "complex_step", "directional"):
+        report = ng.gradcheck(f, inputs, grad=f_vjp, names=["x", "weight_hh_l0"],
+                              method=method, name="torch.nn.LSTM", raise_exception=False)
+        print(report)
+        ok &= report.passed
+    return ok
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        import torch
+    except ImportError:
+        print("this example needs PyTorch: pip install torch==2.13.0", file=sys.stderr)
+        return 2
+    ok = compare_with_torch(torch, args)
+    ok = gradcheck_torch(torch, args) and ok
+    print(f"\n{'every value agrees' if ok else 'MISMATCH: see the FAIL lines above'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
