@@ -204,3 +204,9 @@ def test_unreadable_files(tmp_path):
         load_sequences(tmp_path / "nope.csv")
     with pytest.raises(DataError, match=r"nope.npz: no such file"):
         load_sequences(tmp_path / "nope.npz")
+    for suffix in (".ts", ".csv", ".npz"):
+        folder = tmp_path / f"folder{suffix}"
+        folder.mkdir()
+        with pytest.raises(DataError, match=re.escape(str(folder)) + ": (cannot read|not a "
+                                                                     "readable)"):
+            load_sequences(folder)

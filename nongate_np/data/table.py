@@ -41,6 +41,8 @@ def _read_rows(path, delimiter: str) -> tuple[list[str], list[tuple[int, list[st
                         f"{err.start}); expected a CSV table") from None
     except csv.Error as err:
         raise DataError(f"{path}: not a readable CSV table ({err})") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read it ({err.strerror})") from None
     if header is None:
         raise DataError(f"{path}: the file is empty; expected a header row, then one row "
                         f"per step")
