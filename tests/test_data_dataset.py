@@ -148,6 +148,16 @@ def test_describe_one_line():
                     f"phase (tagging, 2 classes: a=3, b=3)")
 
 
+def test_describe_quotes_labels_that_would_break_the_line():
+    x = np.array([[2, 3, 4]])
+    d = SequenceDataset(x, [3], {"next": np.array([[3, 4, 1]])},
+                        [{"name": "next", "kind": "tagging",
+                          "classes": ["", "\n", " ", "a", "b"]}], vocab=["", "\n", " ", "a", "b"])
+    text = d.describe()
+    assert "\n" not in text
+    assert text.endswith("next (tagging, 5 classes: ''=0, '\\n'=1, ' '=0, a=1, b=1)")
+
+
 def test_the_multitask_model_takes_the_tasks_and_targets():
     d = load_csv(DATA / "tiny_long.csv", id_col="subject", order_col="t",
                  label_cols=["activity", "fatigue", "phase"],

@@ -120,6 +120,7 @@ class SequenceDataset:
         if not isinstance(size, numbers.Integral) or size < 1:
             self._fail(f"task {task['name']!r} ({task['kind']}) needs {size_key} >= 1, got "
                        f"{size!r}")
+        task[size_key] = int(size)
         if task["kind"] != "regression":
             classes = [str(c) for c in task.get("classes", range(size))]
             if len(classes) != size:
@@ -270,10 +271,17 @@ class SequenceDataset:
                     f"{'s' if task['output_size'] != 1 else ''}, mean {y.mean():.4g}, "
                     f"std {y.std():.4g})")
         counts = np.bincount(y[y != IGNORE_INDEX], minlength=task["num_classes"])
-        shown = ", ".join(f"{label}={c}" for label, c in zip(task["classes"][:6], counts))
+        pairs = zip(task["classes"][:6], counts)
+        shown = ", ".join(f"{_shown(label)}={c}" for label, c in pairs)
         more = ", ..." if task["num_classes"] > 6 else ""
         return (f"{task['name']} ({task['kind']}, {task['num_classes']} classes: "
                 f"{shown}{more})")
+
+
+def _shown(label: str) -> str:
+    """A label as it reads on one line: quoted when empty, padded or unprintable ("\\n")."""
+    plain = label and label.isprintable() and label.strip() == label
+    return label if plain else repr(label)
 
 
 def _stratified_draw(labels: np.ndarray, n_held: int, rng) -> np.ndarray:
