@@ -2,8 +2,10 @@
 
 ``gradcheck(fn, inputs)`` forms the scalar L(x) = Σ_k ⟨v_k, f_k(x)⟩ from the outputs f_k of
 ``fn`` with fixed-seed standard-normal cotangents v_k (v = 1 for a one-element output),
-takes the analytic ∂L/∂x_j (the vector-Jacobian product Jᵀv) from one backward pass and
-compares it with a numerical derivative of L (``nongate_np.numdiff``, docs/math.md G1-G3):
+takes the analytic ∂L/∂x_j (the vector-Jacobian product Jᵀv) from one backward pass (or,
+with ``grad=``, from the product another framework claims for a function on NumPy arrays)
+and compares it with a numerical derivative of L (``nongate_np.numdiff``, docs/math.md
+G1-G3):
 
 - ``"central"``: (L(x + h e_i) − L(x − h e_i)) / 2h per element, h = ε^(1/3)·max(1, |x_i|).
 - ``"complex_step"``: Im L(x + i h e_i) / h, h = 1e-20·max(1, |x_i|): no subtraction, so
@@ -31,8 +33,9 @@ The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max
 so a near-zero entry does not read as 100 % wrong. The worst element is the one with the
 largest violation |a − n| / allowed_i (above 1 fails).
 
-Before any numerical work backward runs twice from fresh forwards and must give
-bit-identical gradients (reentrancy), each shaped like its input.
+Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
+give bit-identical gradients (reentrancy), each shaped like its input. The report's
+classes are in ``nongate_np.gradcheck_report``.
 """
 
 from __future__ import annotations
@@ -332,8 +335,10 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         x, w = np.random.randn(4, 3), np.random.randn(3, 2)    # float64
         print(gradcheck(f, [x, w], grad=f_vjp, names=["x", "w"], method="central"))
 
-    With JAX (``jax_enable_x64`` on): ``grad=lambda x, w, v: [np.asarray(g) for g in
-    jax.vjp(f, x, w)[1](v)]`` with ``f`` returning ``np.asarray(...)``.
+    With JAX (``jax_enable_x64`` on), for a function ``g`` written with ``jax.numpy``::
+
+        gradcheck(lambda x, w: np.asarray(g(x, w)), [x, w],
+                  grad=lambda x, w, v: [np.asarray(d) for d in jax.vjp(g, x, w)[1](v)])
 
     Parameters
     ----------
