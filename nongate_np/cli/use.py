@@ -28,9 +28,10 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("predict", help="per-task predictions of a trained model")
     p.add_argument("checkpoint", help="model.npz written by nongate-np train")
     p.add_argument("input", help="sequences in the format the model was trained on")
-    p.add_argument("--out", metavar="PRED.csv", help="write a CSV (id, then label and "
-                                                     "probability per task) instead of "
-                                                     "printing every row")
+    p.add_argument("--out", metavar="PRED.csv",
+                   help="write a CSV (id, then per task its prediction and, for a "
+                        "classification task, <task>_probability) instead of printing "
+                        "every row")
     p.set_defaults(run=predict)
 
     s = sub.add_parser("sample", help="generate text from a model trained by nongate-np "
@@ -57,8 +58,9 @@ def _load(path):
     return ckpt.model.eval(), meta
 
 
-def read_input(meta: dict, path: str):
-    """INPUT read as the model's training data was (a SequenceDataset)."""
+def read_input(meta: dict, path: str, input_size: int | None = None):
+    """INPUT read as the model's training data was (a SequenceDataset); ``input_size``:
+    the features per step the model reads (a file with another count is a CLIError)."""
     if meta["kind"] == "text":
         from ..data.text import CharVocab, text_files
         return text_files([path], CharVocab(tuple(meta["chars"])),
@@ -66,18 +68,27 @@ def read_input(meta: dict, path: str):
     from ..data import load_sequences
     if not os.path.isfile(path):
         raise CLIError(f"no such file: {path}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix != "." + meta["kind"]:
+        raise CLIError(f"{path}: the model reads .{meta['kind']} files (it was trained by "
+                       f"nongate-np train {meta['kind']}), got {suffix or 'no suffix'!r}")
     classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
-    return load_sequences(path, classes=classes, **meta.get("options", {}))
+    data = load_sequences(path, classes=classes, **meta.get("options", {}))
+    if input_size is not None and data.feature_size != input_size:
+        raise CLIError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
+                       f"trained on {input_size}")
+    return data
 
 
 def encode(args) -> int:
+    from ..training import batches
     model, meta = _load(args.checkpoint)
-    data = read_input(meta, args.input)
+    data = read_input(meta, args.input, model.input_size)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
-    parts = [model.encode(data.x[i:i + 256], data.lengths[i:i + 256])
-             for i in range(0, len(data), 256)]
-    emb = np.concatenate(parts)
+    dtype = next(iter(model.parameters())).dtype          # the loaders give float64
+    emb = np.concatenate([model.encode(x, lengths)
+                          for x, lengths, _ in batches(data, 256, dtype=dtype)])
     np.save(args.out, emb)
     names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
     print(f"{args.out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
@@ -88,7 +99,7 @@ def encode(args) -> int:
 def predict(args) -> int:
     from ..training import evaluate, predict as predict_all
     model, meta = _load(args.checkpoint)
-    data = read_input(meta, args.input)
+    data = read_input(meta, args.input, model.input_size)
     preds = predict_all(model, data)
     tasks = [t for t in model.tasks if t["kind"] != "tagging"]
     classes = {t["name"]: t.get("classes") for t in meta.get("tasks", [])}
@@ -97,7 +108,8 @@ def predict(args) -> int:
     ids = data.ids if data.ids is not None else np.arange(len(data))
     header = ["id"]
     for t in tasks:
-        header += [t["name"]] + (["probability"] if t["kind"] == "classification" else [])
+        header += [t["name"]] + ([f"{t['name']}_probability"]
+                                 if t["kind"] == "classification" else [])
     rows = []
     for i in range(len(data)):
         row = [str(ids[i])]

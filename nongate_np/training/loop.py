@@ -58,9 +58,13 @@ class History:
         return self.last
 
 
-def batches(data, batch_size: int, order=None):
+def batches(data, batch_size: int, order=None, *, dtype=None):
     """``(x, lengths, targets)`` mini-batches of ``data`` in ``order`` (default: as stored),
-    each cut to its longest sequence so that no step is spent on padding only."""
+    each cut to its longest sequence so that no step is spent on padding only.
+
+    ``dtype``: the float type features are cast to (the model's parameters'; the loaders
+    give float64, and the LSTM, as PyTorch's, refuses an input of another float type).
+    Token ids are never cast."""
     n = len(data)
     order = np.arange(n) if order is None else order
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
@@ -70,7 +74,15 @@ def batches(data, batch_size: int, order=None):
         T = int(lengths.max())
         targets = {name: y[idx, :T] if name in tagging else y[idx]
                    for name, y in data.targets.items()}
-        yield data.x[idx, :T], lengths, targets
+        x = data.x[idx, :T]
+        if dtype is not None and not data.is_tokens:
+            x = x.astype(dtype, copy=False)
+        yield x, lengths, targets
+
+
+def _dtype(model) -> np.dtype:
+    """The float type of the model's parameters."""
+    return next(iter(model.parameters())).dtype
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -151,7 +163,8 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             cb.on_epoch_begin(epoch, steps)
         meter = MetricsMeter(model.tasks)
         model.train()
-        for step, (x, lengths, targets) in enumerate(batches(train, batch_size, order), 1):
+        steps_of_epoch = batches(train, batch_size, order, dtype=_dtype(model))
+        for step, (x, lengths, targets) in enumerate(steps_of_epoch, 1):
             out = model(x, lengths=lengths)
             loss, _ = model.loss(out, targets)
             value = loss.item()
@@ -202,7 +215,7 @@ def evaluate(model, data, *, batch_size: int = 256) -> dict:
     model.eval()
     try:
         with no_grad():
-            for x, lengths, targets in batches(data, batch_size):
+            for x, lengths, targets in batches(data, batch_size, dtype=_dtype(model)):
                 meter.update(model(x, lengths=lengths), targets)
     finally:
         model.train(was_training)
@@ -224,7 +237,7 @@ def predict(model, data, *, batch_size: int = 256) -> dict:
     model.eval()
     try:
         with no_grad():
-            for x, lengths, _ in batches(data, batch_size):
+            for x, lengths, _ in batches(data, batch_size, dtype=_dtype(model)):
                 out = model(x, lengths=lengths)
                 for task in model.tasks:
                     name, value = task["name"], out[task["name"]].data
