@@ -129,6 +129,12 @@ def _check(args) -> None:
     for path in filter(None, (args.file, args.test)):
         if not os.path.isfile(path):
             raise CLIError(f"no such file: {path}")
+        suffix = pathlib.Path(path).suffix.lower()
+        if suffix != "." + args.kind:
+            hint = (f"for that file use train {suffix[1:]}" if suffix[1:] in KINDS[1:] else
+                    "the files train reads are .ts, .csv and .npz")
+            raise CLIError(f"train {args.kind} reads .{args.kind} files, got {path} "
+                           f"({suffix or 'no suffix'}); {hint}")
     csv_only = [o for o in ("order_col", "feature_cols", "label_cols")
                 if getattr(args, o) is not None]
     if args.kind != "csv" and csv_only:

@@ -107,7 +107,9 @@ def _resume(out: pathlib.Path, model, optimizer_args: dict, data_meta: dict,
     optimizer.load_state_dict(ckpt.optimizer_state)
     history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
                       best_value=ckpt.extra["best_value"])
-    if (out / "model.npz").exists():
+    # NOTE: with no best epoch (no validation set) model.npz holds the last epoch, not
+    #       weights to restore at the end
+    if history.best_epoch is not None and (out / "model.npz").exists():
         history.best_state = load(out / "model.npz").state_dict
     initial = history.last["epoch"] if history.epochs else 0
     return optimizer, history, initial
@@ -237,15 +239,24 @@ def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
     return summary
 
 
+_LABEL_HINT = {"ts": "class labels (a '@classLabel true ...' header and a label after each "
+                     "series)",
+               "csv": "a label column (--label-cols NAME, default: a column named 'label')",
+               "npz": "at least one y_<task> array"}
+
+
 def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fraction=0.2,
                loader_options: dict | None = None, stream=None) -> dict:
     """Train on the user's own sequences: ``kind`` "ts", "csv" or "npz" (see
     :mod:`nongate_np.data`). Features are standardised with the training split's statistics
     (kept in the model); a stratified ``val_fraction`` of the training file is held out
     for early stopping; ``test_path`` (same format) gives the summary's test metrics."""
-    from ..data import Standardizer, load_sequences
+    from ..data import DataError, Standardizer, load_sequences
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
+    if not data.tasks:
+        raise DataError(f"{path}: no labels to learn; a training file needs "
+                        f"{_LABEL_HINT[kind]}")
     classes = {t["name"]: t["classes"] for t in data.tasks if "classes" in t}
     test = load_sequences(test_path, classes=classes, **loader_options) \
         if test_path is not None else None
