@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 # NOTE: tensor first: it imports autograd and ops at its end, which need Tensor defined.
 from .tensor import Tensor, tensor
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, where, cast,
                   matmul, sum, mean, max, reshape, transpose, permute, concat, stack, getitem,
                   embedding, softmax, log_softmax, cross_entropy, mse_loss,
@@ -20,10 +20,11 @@ from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 from .kernels.registry import available_backends, backend, get_backend, set_global_backend
 from .io import Checkpoint, CheckpointError, load, load_weights, save
+from .interop import load_safetensors, save_safetensors
 
-__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "set_grad_enabled",
+__all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "nn", "optim", "save", "load", "load_weights", "Checkpoint",
-           "CheckpointError", "backend", "set_global_backend", "get_backend",
-           "available_backends", *_ops_all]
+           "CheckpointError", "save_safetensors", "load_safetensors", "backend",
+           "set_global_backend", "get_backend", "available_backends", *_ops_all]

@@ -176,7 +176,7 @@ def report(summary: dict, out) -> str:
                 if name == "loss":
                     continue
                 text = f"{name} {value:.4f}"
-                ref = base.get(task, {}).get(name)
+                ref = base.get(task, {}).get(name) if split == "test" else None
                 if ref is not None:
                     text += f" (baseline {ref:.4f})"
                 parts.append(text)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import rng
+from ..autograd import no_grad
 from ..io import load, save
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
@@ -180,8 +181,9 @@ def _describe(*splits) -> dict:
 
 
 def _pictures(out: pathlib.Path, model, history, data, token_text) -> list[str]:
-    """Training curves and each pooled task's attention over a few held-out sequences;
-    an empty list (and a hint printed by the CLI) without matplotlib."""
+    """Training curves, and each pooled task's attention over four held-out sequences taken
+    across the split (so across the classes, which are stored in order); an empty list
+    without matplotlib (the CLI prints how to get it)."""
     from .. import plot
     if not plot.matplotlib_available():
         return []
@@ -189,17 +191,31 @@ def _pictures(out: pathlib.Path, model, history, data, token_text) -> list[str]:
     if history.epochs:
         written.append(plot.plot_history(history.epochs, out / "curves.png"))
     if data is not None and len(data) and model.pool is not None:
-        n = min(4, len(data))
-        sub = data.subset(np.arange(n))
-        model.eval()
-        from ..autograd import no_grad
+        rows = np.unique(np.linspace(0, len(data) - 1, min(4, len(data))).astype(int))
+        sub = data.subset(rows)
         with no_grad():
-            outputs = model(sub.x, lengths=sub.lengths)
-        for task, weights in outputs["attention"].items():
-            tokens = None if token_text is None else [token_text(sub, i) for i in range(n)]
-            written.append(plot.plot_attention(weights.data, out / f"attention_{task}.png",
-                                               lengths=sub.lengths, tokens=tokens, task=task))
+            outputs = model.eval()(sub.x, lengths=sub.lengths)
+        tokens = None if token_text is None else [token_text(sub, i) for i in range(len(sub))]
+        for task in model.tasks:
+            if task["name"] not in outputs["attention"]:
+                continue
+            written.append(plot.plot_attention(
+                outputs["attention"][task["name"]].data, out / f"attention_{task['name']}.png",
+                lengths=sub.lengths, tokens=tokens, task=task["name"],
+                titles=_titles(task, outputs[task["name"]].data, sub)))
     return [os.fspath(p) for p in written]
+
+
+def _titles(task: dict, output: np.ndarray, data) -> list[str] | None:
+    """"true X, predicted Y" per sequence, for a classification task."""
+    if task["kind"] != "classification":
+        return None
+    names = next((t.get("classes") for t in data.tasks if t["name"] == task["name"]), None)
+    names = names or [str(k) for k in range(task["num_classes"])]
+    predicted = output.argmax(axis=1)
+    true = data.targets.get(task["name"])
+    return [(f"true {names[true[i]]}, " if true is not None else "")
+            + f"predicted {names[predicted[i]]}" for i in range(len(predicted))]
 
 
 # -- the jobs --------------------------------------------------------------------------------
