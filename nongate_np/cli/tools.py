@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
@@ -55,7 +54,7 @@ def _info(args) -> int:
 
 def _bench(args) -> int:
     from .. import benchmark
-    return benchmark.main(args.bench_args)
+    return benchmark.run(args)
 
 
 def add_parsers(sub) -> None:
@@ -74,8 +73,12 @@ def add_parsers(sub) -> None:
                                     "whether a GPU is usable")
     i.set_defaults(run=_info)
 
+    from ..benchmark import add_arguments
     b = sub.add_parser("bench", help="benchmark against PyTorch (--quick: about a minute)",
-                       add_help=False)
-    b.add_argument("bench_args", nargs=argparse.REMAINDER,
-                   help="the benchmark's options (nongate-np bench --help)")
+                       description="Time nongate_np's LSTM against PyTorch CPU (and ONNX "
+                                   "Runtime) on the same model, weights and data, each "
+                                   "contender in its own process.")
+    # NOTE: the benchmark's own options, not a pass-through: argparse's REMAINDER refused
+    #       an option in first place (bench --quick, bench --help)
+    add_arguments(b)
     b.set_defaults(run=_bench)
