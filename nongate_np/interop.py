@@ -36,10 +36,8 @@ Needs the ``safetensors`` package: ``pip install 'nongate-np[safetensors]'``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 
 import numpy as np
@@ -115,7 +113,8 @@ def save_safetensors(obj, path, *, metadata: Mapping[str, str] | None = None) ->
         tensors[key] = np.asarray(arr, order="C")
     header[METADATA_KEY] = json.dumps(config, ensure_ascii=False)
     blob = safetensors.numpy.save(tensors, metadata=header)
-    _write_atomically(os.path.realpath(path), blob)
+    with atomic.replacing(path, "save_safetensors") as f:
+        f.write(blob)
 
 
 def _user_metadata(metadata) -> dict[str, str]:
@@ -134,31 +133,6 @@ def _user_metadata(metadata) -> dict[str, str]:
         raise ValueError(f"save_safetensors: the metadata key {METADATA_KEY!r} is reserved "
                          "for the model's config; choose another key")
     return dict(metadata)
-
-
-def _write_atomically(path: str, blob: bytes) -> None:
-    """``blob`` at ``path``, all or nothing, the way ``atomic.write_npz_atomically`` writes:
-    a temporary file in the same directory, fsync'ed, given the target's permissions and
-    renamed over it; the directory fsync'ed after."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"save_safetensors: the directory {directory!r} for {path!r} "
-                                "does not exist")
-    mode = atomic._new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                               suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    atomic._fsync_directory(directory)
 
 
 # -- load ------------------------------------------------------------------------------------

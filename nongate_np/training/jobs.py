@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import rng
+from ..atomic import write_text_atomically
 from ..autograd import no_grad
 from ..io import load, save
 from ..nn.multitask import MultiTaskSequenceModel
@@ -167,9 +168,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
                "baselines": baselines or {}, "data": _describe(train, val, test)}
     if test is not None and len(test):
         summary["test"] = _nested(evaluate(model, test))
-    tmp = out / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, out / "summary.json")          # never a half-written summary
+    write_text_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     summary["pictures"] = _pictures(out, model, history, test if test is not None else val,
                                     token_text)
     return summary
