@@ -145,6 +145,9 @@ def run(args) -> int:
     from ..training import jobs
     _check(args)
     opts = _options(args)
+    if os.path.exists(opts.out) and not os.path.isdir(opts.out):
+        raise CLIError(f"--out {opts.out}: a file is there; expected a folder (created if "
+                       "missing)")
     if args.kind == "text":
         summary = jobs.train_text(opts, packages=args.packages, chunk_len=args.chunk_len,
                                   max_chunks_per_package=args.max_chunks)
