@@ -54,6 +54,12 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"nongate-np {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # NOTE: the reader of stdout (head, less) stopped early: end quietly with SIGPIPE's
+        #       status, as Unix tools do; stdout goes to devnull so that the interpreter's
+        #       last flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except _user_errors() as exc:
         if os.environ.get("NONGATE_NP_DEBUG"):
             raise
