@@ -151,3 +151,61 @@ def test_attention_pooling_saves_and_loads(tmp_path):
     loaded = ng.load(tmp_path / "p.npz").model
     for a, b in zip(loaded(h, lengths=np.array([6, 2])), pool(h, lengths=np.array([6, 2]))):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@given(kind=st.sampled_from(["additive", "gated", "weight_gated"]), data=st.data())
+def test_padding_is_never_attended_to_without_lengths(kind, data):
+    """Zero-padded tokens without lengths give what the lengths give: the LSTM stops at the
+    last real token and the pooling puts no weight on padding (it used to, silently)."""
+    m = small_model(attention=kind)
+    B, T = 4, data.draw(st.integers(2, 9))
+    rng = np.random.default_rng(data.draw(st.integers(0, 99)))
+    lengths = rng.integers(1, T + 1, B)
+    x = rng.integers(1, 10, (B, T))
+    x[np.arange(T)[None, :] >= lengths[:, None]] = 0
+    np.testing.assert_allclose(m.encode(x), m.encode(x, lengths), rtol=1e-13, atol=1e-15)
+    out = m(x)
+    np.testing.assert_array_equal(out["lengths"], lengths)
+    for name in ("topic", "score"):
+        assert np.all(out["attention"][name].data[x == 0] == 0), name
+    stream = m.stream(B)
+    np.testing.assert_allclose(stream.update(x), m.encode(x, lengths), rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_interior_padding_is_masked_and_all_padding_is_an_error():
+    m = small_model()
+    x = np.array([[3, 0, 4, 5], [2, 2, 0, 0]])
+    w = m(x)["attention"]["topic"].data
+    assert w[0, 1] == 0 and w[1, 2] == 0 and w[1, 3] == 0
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="sequence 1 holds only padding"):
+        m.encode(np.array([[1, 2], [0, 0]]))
+    # without a padding id, every token is read, as given
+    m = small_model(padding_idx=None)
+    assert np.all(m(np.zeros((2, 3), np.int64))["attention"]["topic"].data > 0)
+
+
+def test_normalize_input_applies_the_saved_statistics(tmp_path):
+    tasks = [{"name": "y", "kind": "classification", "num_classes": 2}]
+    ng.seed(0)
+    raw = MultiTaskSequenceModel(tasks, input_size=3, hidden_size=5, embed_size=4,
+                                 attn_size=3, normalize_input=True, dtype=np.float64)
+    ng.seed(0)
+    plain = MultiTaskSequenceModel(tasks, input_size=3, hidden_size=5, embed_size=4,
+                                   attn_size=3, dtype=np.float64)
+    mean, std = np.array([10.0, -2.0, 0.5]), np.array([3.0, 0.1, 1.0])
+    raw.set_input_normalization(mean, std)
+    x = np.random.default_rng(1).normal(mean, std, (2, 6, 3))
+    lengths = np.array([6, 4])
+    np.testing.assert_allclose(raw.encode(x, lengths), plain.encode((x - mean) / std, lengths),
+                               rtol=1e-13)
+    ng.save(raw, tmp_path / "m.npz")
+    loaded = ng.load(tmp_path / "m.npz").model
+    np.testing.assert_array_equal(loaded.encode(x, lengths), raw.encode(x, lengths))
+    with pytest.raises(ValueError, match="std must be > 0"):
+        raw.set_input_normalization(mean, np.zeros(3))
+    with pytest.raises(ValueError, match="3 finite values"):
+        raw.set_input_normalization(mean[:2], std[:2])
+    with pytest.raises(ValueError, match="without normalize_input"):
+        plain.set_input_normalization(mean, std)
