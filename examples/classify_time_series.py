@@ -43,7 +43,7 @@ import pathlib
 import numpy as np
 
 import nongate_np as ng
-from nongate_np.data import Standardizer, load_ts
+from nongate_np.data import DataError, Standardizer, load_ts
 from nongate_np.nn import MultiTaskSequenceModel
 from nongate_np.training import evaluate, fit, predict
 
@@ -119,9 +119,12 @@ def main(argv=None) -> dict:
     """Run the example; return the test figures (also printed)."""
     args = parse_args(argv)
 
-    train_file = load_ts(args.train)
-    classes = train_file.tasks[0]["classes"]
-    test = load_ts(args.test, classes=classes)        # the TRAIN file's label order
+    try:
+        train_file = load_ts(args.train)
+        classes = train_file.tasks[0]["classes"]
+        test = load_ts(args.test, classes=classes)    # the TRAIN file's label order
+    except DataError as err:                          # a missing or malformed file
+        raise SystemExit(f"error: {err}") from None
     train, val = train_file.split(args.val_fraction, seed=args.seed, stratify="label")
     for name, d in (("train", train), ("val", val), ("test", test)):
         print(f"{name:5s} {d.describe()}")

@@ -43,7 +43,7 @@ import numpy as np
 
 import nongate_np as ng
 from nongate_np import plot
-from nongate_np.data import text
+from nongate_np.data import DataError, text
 from nongate_np.nn import MultiTaskSequenceModel
 from nongate_np.training import JSONLines, ProgressBar, evaluate, fit, sample_text
 
@@ -58,7 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--chunk-len", type=int, default=64, help="characters per chunk")
     p.add_argument("--chunks", type=int, default=200,
                    help="at most this many chunks per package in each split")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=3, help="at most this many")
+    p.add_argument("--patience", type=int, default=2,
+                   help="stop after this many epochs without a lower validation loss")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-2)
     p.add_argument("--package-weight", type=float, default=3.0,
@@ -99,10 +101,11 @@ def draw_attention(model, data, vocab, packages, path, rows: int = 4):
 def main(argv=None) -> dict:
     """Run the example; return the test figures and their baselines (also printed)."""
     args = parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-
-    corpus = text.stdlib_corpus(args.packages, chunk_len=args.chunk_len,
-                                max_chunks_per_package=args.chunks, seed=args.seed)
+    try:
+        corpus = text.stdlib_corpus(args.packages, chunk_len=args.chunk_len,
+                                    max_chunks_per_package=args.chunks, seed=args.seed)
+    except DataError as err:                          # e.g. a package that is not there
+        raise SystemExit(f"error: {err}") from None
     for name in ("train", "val", "test"):
         split = getattr(corpus, name)
         print(f"{name:5s} {len(split):4d} chunks from {len(corpus.files[name]):3d} files")
@@ -118,16 +121,17 @@ def main(argv=None) -> dict:
     ng.seed(args.seed)                                  # the initial weights
     model = MultiTaskSequenceModel(tasks, vocab_size=corpus.vocab.size,
                                    hidden_size=args.hidden_size, attention=args.attention)
+    args.out.mkdir(parents=True, exist_ok=True)
     callbacks = [JSONLines(args.out / "metrics.jsonl")]
     if not args.quiet:
         callbacks.append(ProgressBar(args.epochs, stream=sys.stdout,
                                      show=("val/next_char/bits_per_token",
                                            "val/package/accuracy")))
     history = fit(model, corpus.train, corpus.val, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, patience=2, seed=args.seed,
+                  batch_size=args.batch_size, lr=args.lr, patience=args.patience, seed=args.seed,
                   callbacks=callbacks)
     print(f"best epoch {history.best_epoch} of {len(history.epochs)} "
-          f"(validation loss {history.best_value:.4f})")
+          f"(validation loss {history.best_value:.4f}, the tasks' weighted sum)")
 
     test = evaluate(model, corpus.test)
     figures = {
@@ -142,10 +146,10 @@ def main(argv=None) -> dict:
           f"(majority-class baseline {figures['majority_accuracy']:.3f}, "
           f"{len(corpus.packages)} packages)")
 
-    prompt = "def "
+    prompt, temperature = "def ", 0.6
     sample = sample_text(model, corpus.vocab, prompt, length=args.sample_length,
-                         temperature=0.6, seed=args.seed)
-    print(f"sample (temperature 0.6):\n{prompt}{sample}\n" + "-" * 40)
+                         temperature=temperature, seed=args.seed)
+    print(f"sample (temperature {temperature}):\n{prompt}{sample}\n" + "-" * 40)
     figures["sample"] = prompt + sample
 
     if plot.matplotlib_available():
