@@ -88,10 +88,9 @@ def stream_embeddings(model, x, lengths, chunk: int) -> np.ndarray:
     """The embeddings (B, D') after feeding each sequence ``chunk`` steps at a time."""
     stream = model.stream(batch_size=len(x))
     for start in range(0, x.shape[1], chunk):
-        # steps of this chunk that are inside each sequence (0 once a sequence has ended)
+        # the steps of this chunk inside each sequence (0 once a sequence has ended)
         steps = np.clip(lengths - start, 0, chunk)
-        width = min(chunk, x.shape[1] - start)
-        current = stream.update(x[:, start:start + width], lengths=np.minimum(steps, width))
+        current = stream.update(x[:, start:start + chunk], lengths=steps)
     return current[:, 0]
 
 
