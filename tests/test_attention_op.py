@@ -138,7 +138,7 @@ def test_every_combination_by_complex_step(kind, Q, value_proj, mode):
 
 
 def _torch_pool(torch, kind, t, mask):
-    """The formulas of DESIGN.md written in torch (float64)."""
+    """docs/math.md A1-A5 written in torch (float64); an all-masked row pools to 0 (A14)."""
     u = torch.tanh(t["h"] @ t["w_proj"].T + t["b_proj"])
     if kind == "gated":
         u = u * torch.sigmoid(t["h"] @ t["w_gate"].T + t["b_gate"])
