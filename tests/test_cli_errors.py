@@ -1,0 +1,140 @@
+"""Bad options and bad files: exit status 2 and one line on stderr that starts with
+``nongate-np`` and says what was wrong, never a traceback; ``train --epochs 0`` is not an
+error (it used to write a checkpoint, then crash)."""
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np.data.text import stdlib_corpus
+from nongate_np.training import evaluate
+from tests.cli_runs import (GUNPOINT_TEST, TINY_TEXT, TINY_TS, read_json, read_metrics,
+                            run_cli, run_process, train)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Paths the bad invocations name: a trained ts run, a text model, bad files."""
+    folder = tmp_path_factory.mktemp("bad")
+    train(folder / "ts_run", "ts", TINY_TS, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    train(folder / "text_run", *TINY_TEXT, "--epochs", "0")
+    (folder / "notes.txt").write_text("not a time series\n")
+    (folder / "notes.ts").write_text("not a time series\n")
+    (folder / "unlabelled.csv").write_text("id,x\na,1\na,2\nb,3\n")
+    (folder / "a_file").write_text("")
+    header = TINY_TS.read_text().split("@data")[0]
+    (folder / "bad_value.ts").write_text(header + "@data\n1.0,2.0,oops,4.0:a\n")
+    (folder / "two_dims.ts").write_text(header.replace("@univariate true", "@univariate "
+                                                       "false\n@dimensions 2")
+                                        + "@data\n1,2,3,4:5,6,7,8:a\n")
+    good = (folder / "ts_run" / "model.npz").read_bytes()
+    (folder / "corrupt.npz").write_bytes(good[:len(good) // 3])
+    np.savez(folder / "plain.npz", weights=np.ones(3))
+    (folder / "empty").mkdir()
+    return folder
+
+
+TS_MODEL, TEXT_MODEL = "{ts_run}/model.npz", "{text_run}/model.npz"
+T = str(TINY_TS)
+
+# (arguments, a phrase the message must hold); "{x}" names a path in the fixture's folder
+CASES = {
+    "no command": ([], "required: COMMAND"),
+    "unknown command": (["fly"], "invalid choice: 'fly'"),
+    "unknown option": (["train", "--no-such-option"], "unrecognized arguments"),
+    "unknown kind": (["train", "tsv"], "invalid choice: 'tsv'"),
+    "missing file": (["train", "ts"], "train ts needs a FILE"),
+    "nonexistent file": (["train", "ts", "{bad}/nope.ts"], "no such file"),
+    "nonexistent test file": (["train", "ts", T, "--test", "{bad}/nope.ts"], "no such file"),
+    "text file to train ts": (["train", "ts", "{notes.txt}"], "train ts reads .ts files"),
+    "text in a .ts file": (["train", "ts", "{notes.ts}"], "line 1"),
+    "csv file to train npz": (["train", "npz", "{unlabelled.csv}"], "for that file use train csv"),
+    "file to train text": (["train", "text", T], "train text takes no file"),
+    "no labels": (["train", "csv", "{unlabelled.csv}"], "no labels to learn"),
+    "unknown label column": (["train", "csv", "{unlabelled.csv}", "--label-cols", "y"],
+                             "no label column 'y'"),
+    "bad value": (["train", "ts", "{bad_value.ts}"], "oops"),
+    "csv option with ts": (["train", "ts", T, "--order-col", "t"], "--order-col applies to "
+                                                                   "train csv only"),
+    "unknown package": (["train", "--packages", "json,no_such_package"], "no_such_package"),
+    "epochs -1": (["train", "ts", T, "--epochs", "-1"], "--epochs: expected an int >= 0"),
+    "lr abc": (["train", "ts", T, "--lr", "abc"], "--lr: expected a float, got 'abc'"),
+    "hidden size 0": (["train", "ts", T, "--hidden-size", "0"], "expected a value > 0"),
+    "unknown attention": (["train", "ts", T, "--attention", "dot"], "invalid choice: 'dot'"),
+    "out is a file": (["train", "ts", T, "--out", "{a_file}"], "a file is there"),
+    "resume with no run": (["train", "ts", T, "--resume", "--out", "{empty}"],
+                           "no earlier run"),
+    "resume other size": (["train", "ts", T, "--resume", "--epochs", "2", "--hidden-size",
+                           "5", "--out", "{ts_run}"], "--hidden-size 4, not 5"),
+    "resume other data": (["train", "ts", str(GUNPOINT_TEST), "--resume", "--epochs", "2",
+                           "--hidden-size", "4", "--out", "{ts_run}"], "other data"),
+    "nonexistent checkpoint": (["predict", "{bad}/nope.npz", T], "no such checkpoint"),
+    "corrupt checkpoint": (["predict", "{corrupt.npz}", T], "damaged"),
+    "not a checkpoint": (["predict", "{plain.npz}", T], "not a nongate_np checkpoint"),
+    "input of another kind": (["predict", TS_MODEL, "{unlabelled.csv}"], "reads .ts files"),
+    "input of other width": (["encode", TS_MODEL, "{two_dims.ts}", "--out", "{bad}/e.npy"],
+                             "2 feature(s) per step, but the model was trained on 1"),
+    "nonexistent input": (["predict", TS_MODEL, "{bad}/nope.ts"], "no such file"),
+    "encode without --out": (["encode", TS_MODEL, T], "required: --out"),
+    "sample a ts model": (["sample", TS_MODEL], "not text"),
+    "sample temperature 0": (["sample", TEXT_MODEL, "--temperature", "0"], "temperature > 0"),
+    "sample empty prompt": (["sample", TEXT_MODEL, "--prompt", ""], "at least one character"),
+    "bench unknown config": (["bench", "--configs", "XL9"], "XL9"),
+}
+
+
+def _fill(args, folder):
+    """``{name}`` replaced by that path of the fixture's folder (``{bad}``: the folder)."""
+    paths = {"bad": folder, **{p.name: p for p in folder.iterdir()}}
+    out = []
+    for arg in args:
+        for name, path in paths.items():
+            arg = arg.replace("{" + name + "}", str(path))
+        out.append(arg)
+    return out
+
+
+def _assert_one_line_error(code, out, err, phrase):
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("nongate-np"), lines[0]
+    assert "error:" in lines[0] and phrase in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_invocation_is_one_line_and_exit_status_2(case, files, monkeypatch):
+    monkeypatch.chdir(files)              # a run that wrongly starts writes runs/ there
+    args, phrase = CASES[case]
+    code, out, err = run_cli(*_fill(args, files))
+    _assert_one_line_error(code, out, err, phrase)
+
+
+@pytest.mark.parametrize("case", ["nonexistent file", "corrupt checkpoint", "lr abc"])
+def test_the_real_entry_point_prints_no_traceback(case, files):
+    args, phrase = CASES[case]
+    proc = run_process(*_fill(args, files), console_script=False)
+    _assert_one_line_error(proc.returncode, proc.stdout, proc.stderr, phrase)
+
+
+def test_a_failed_resume_leaves_the_earlier_run_as_it_was(files):
+    before = {p.name: p.read_bytes() for p in (files / "ts_run").iterdir()}
+    code, *_ = run_cli(*_fill(CASES["resume other size"][0], files))
+    assert code == 2
+    assert {p.name: p.read_bytes() for p in (files / "ts_run").iterdir()} == before
+
+
+def test_train_zero_epochs_leaves_a_loadable_model_and_a_summary(files):
+    out = files / "text_run"
+    summary = read_json(out / "summary.json")
+    assert summary["epochs_run"] == 0 and summary["best_epoch"] is None
+    assert read_metrics(out) == []
+    model = ng.load(out / "model.npz").model
+    corpus = stdlib_corpus(("json", "email"), chunk_len=32, max_chunks_per_package=30, seed=0)
+    metrics = evaluate(model, corpus.test)
+    assert summary["test"]["package"]["accuracy"] == metrics["package/accuracy"]
+    assert summary["test"]["next_char"]["loss"] == metrics["next_char/loss"]
+    # nothing was trained, so there is nothing to resume
+    code, out_, err = run_cli("train", *TINY_TEXT, "--resume", "--epochs", "1", "--out", out)
+    _assert_one_line_error(code, out_, err, "no earlier run")
