@@ -209,3 +209,16 @@ def test_normalize_input_applies_the_saved_statistics(tmp_path):
         raw.set_input_normalization(mean[:2], std[:2])
     with pytest.raises(ValueError, match="without normalize_input"):
         plain.set_input_normalization(mean, std)
+
+
+def test_feature_arrays_are_cast_to_the_model_dtype():
+    """The loaders give float64; a float32 model encodes them as their float32 cast."""
+    ng.seed(0)
+    m = MultiTaskSequenceModel([{"name": "y", "kind": "classification", "num_classes": 2}],
+                               input_size=3, hidden_size=4, embed_size=4, attn_size=3)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    emb = m.encode(x, np.array([5, 4]))
+    assert emb.dtype == np.float32
+    np.testing.assert_array_equal(emb, m.encode(x.astype(np.float32), np.array([5, 4])))
+    with pytest.raises(TypeError, match="real features"):
+        m.encode(x.astype(np.complex128))

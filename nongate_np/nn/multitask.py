@@ -257,8 +257,9 @@ class MultiTaskSequenceModel(Module):
     def encode(self, x, lengths=None) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
         ndarray (B, Q, D') in task order; no graph is built. Padding tokens are never
-        attended to (see ``padding_idx``); raw features are standardised with the saved
-        statistics when the model was built with ``normalize_input``."""
+        attended to (see ``padding_idx``); feature arrays are cast to the model's dtype and
+        standardised with the saved statistics when the model was built with
+        ``normalize_input``."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
@@ -283,4 +284,10 @@ class MultiTaskSequenceModel(Module):
         if data.ndim != 3 or data.shape[-1] != self.input_size:
             raise ValueError(f"MultiTaskSequenceModel: expected features (B, T, "
                              f"{self.input_size}), got shape {data.shape}")
-        return x
+        if isinstance(x, Tensor):
+            return x                    # a graph input keeps its dtype (checked by the LSTM)
+        if data.dtype.kind not in "iuf":
+            raise TypeError(f"MultiTaskSequenceModel: expected real features, got dtype "
+                            f"{data.dtype}")
+        # NOTE: arrays are cast to the parameters' dtype (the loaders give float64).
+        return data.astype(self.lstm.dtype, copy=False)
