@@ -86,9 +86,7 @@ def encode(args) -> int:
     data = read_input(meta, args.input, model.input_size)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
-    dtype = next(iter(model.parameters())).dtype          # the loaders give float64
-    emb = np.concatenate([model.encode(x, lengths)
-                          for x, lengths, _ in batches(data, 256, dtype=dtype)])
+    emb = np.concatenate([model.encode(x, lengths) for x, lengths, _ in batches(data, 256)])
     np.save(args.out, emb)
     names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
     print(f"{args.out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"

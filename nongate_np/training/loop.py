@@ -58,13 +58,9 @@ class History:
         return self.last
 
 
-def batches(data, batch_size: int, order=None, *, dtype=None):
+def batches(data, batch_size: int, order=None):
     """``(x, lengths, targets)`` mini-batches of ``data`` in ``order`` (default: as stored),
-    each cut to its longest sequence so that no step is spent on padding only.
-
-    ``dtype``: the float type features are cast to (the model's parameters'; the loaders
-    give float64, and the LSTM, as PyTorch's, refuses an input of another float type).
-    Token ids are never cast."""
+    each cut to its longest sequence so that no step is spent on padding only."""
     n = len(data)
     order = np.arange(n) if order is None else order
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
@@ -74,15 +70,7 @@ def batches(data, batch_size: int, order=None, *, dtype=None):
         T = int(lengths.max())
         targets = {name: y[idx, :T] if name in tagging else y[idx]
                    for name, y in data.targets.items()}
-        x = data.x[idx, :T]
-        if dtype is not None and not data.is_tokens:
-            x = x.astype(dtype, copy=False)
-        yield x, lengths, targets
-
-
-def _dtype(model) -> np.dtype:
-    """The float type of the model's parameters."""
-    return next(iter(model.parameters())).dtype
+        yield data.x[idx, :T], lengths, targets
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -163,8 +151,7 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             cb.on_epoch_begin(epoch, steps)
         meter = MetricsMeter(model.tasks)
         model.train()
-        steps_of_epoch = batches(train, batch_size, order, dtype=_dtype(model))
-        for step, (x, lengths, targets) in enumerate(steps_of_epoch, 1):
+        for step, (x, lengths, targets) in enumerate(batches(train, batch_size, order), 1):
             out = model(x, lengths=lengths)
             loss, _ = model.loss(out, targets)
             value = loss.item()
@@ -215,7 +202,7 @@ def evaluate(model, data, *, batch_size: int = 256) -> dict:
     model.eval()
     try:
         with no_grad():
-            for x, lengths, targets in batches(data, batch_size, dtype=_dtype(model)):
+            for x, lengths, targets in batches(data, batch_size):
                 meter.update(model(x, lengths=lengths), targets)
     finally:
         model.train(was_training)
@@ -237,7 +224,7 @@ def predict(model, data, *, batch_size: int = 256) -> dict:
     model.eval()
     try:
         with no_grad():
-            for x, lengths, _ in batches(data, batch_size, dtype=_dtype(model)):
+            for x, lengths, _ in batches(data, batch_size):
                 out = model(x, lengths=lengths)
                 for task in model.tasks:
                     name, value = task["name"], out[task["name"]].data
