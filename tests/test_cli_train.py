@@ -1,0 +1,295 @@
+"""``nongate-np train`` end to end on tiny settings: text (the main job), ts, csv, npz and
+--resume. Each run's files exist and hold what they promise: one metrics row per epoch, a
+training loss that went down, summary.json's test metrics, a model.npz that predicts what
+the trained model did."""
+
+import csv
+import pathlib
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np import plot
+from nongate_np.data import load_csv, load_npz, load_ts
+from nongate_np.data.text import stdlib_corpus
+from nongate_np.training import evaluate, predict
+from nongate_np.training.jobs import FILE_DEFAULTS
+from tests.cli_runs import (GUNPOINT_TEST, GUNPOINT_TRAIN, TINY_TEXT, TINY_TS, read_json,
+                            read_metrics, run_cli, train)
+
+
+def _flat(nested: dict) -> dict:
+    """summary.json's ``{"task": {"metric": v}, "loss": v}`` as evaluate's flat keys."""
+    flat = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}/{metric}": v for metric, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _assert_pictures(out, tasks):
+    if not plot.matplotlib_available():
+        return
+    for name in ["curves.png"] + [f"attention_{t}.png" for t in tasks]:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+# -- text: the main job -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("text")
+    return out, train(out, *TINY_TEXT, "--epochs", "2")
+
+
+def test_text_run_writes_every_file_and_the_loss_goes_down(text_run):
+    out, printed = text_run
+    for name in ("model.npz", "last.npz", "metrics.jsonl", "summary.json"):
+        assert (out / name).is_file(), name
+    rows = read_metrics(out)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["train/loss"] < rows[0]["train/loss"]
+    assert rows[1]["train/next_char/loss"] < rows[0]["train/next_char/loss"]
+    _assert_pictures(out, ["package"])
+    assert "test next_char: accuracy" in printed and "(baseline" in printed
+
+
+def test_text_summary_holds_each_tasks_test_metrics_and_the_baselines(text_run):
+    out, _ = text_run
+    summary = read_json(out / "summary.json")
+    assert summary["epochs_run"] == 2 and summary["best_epoch"] in (1, 2)
+    test = summary["test"]
+    assert set(test["next_char"]) == {"loss", "accuracy", "bits_per_token"}
+    assert set(test["package"]) == {"loss", "accuracy"}
+    assert test["next_char"]["bits_per_token"] == pytest.approx(
+        test["next_char"]["loss"] / np.log(2), rel=1e-12)
+    base = summary["baselines"]
+    assert 0 < base["next_char"]["bits_per_token"] < 8
+    assert 0 < base["package"]["accuracy"] <= 1
+
+
+def test_text_checkpoint_scores_the_test_split_as_summary_says(text_run):
+    out, _ = text_run
+    corpus = stdlib_corpus(("json", "email"), chunk_len=32, max_chunks_per_package=30, seed=0)
+    model = ng.load(out / "model.npz").model
+    assert evaluate(model, corpus.test) == _flat(read_json(out / "summary.json")["test"])
+
+
+def test_text_job_beats_both_baselines_clearly(tmp_path):
+    # Two packages whose text differs (codec tables vs e-mail code); the margins held for
+    # seeds 0-5 (bits/char 0.69-0.95 below the unigram, accuracy 0.895-0.96 vs 0.50)
+    train(tmp_path, "--packages", "encodings,email", "--chunk-len", "64", "--max-chunks",
+          "100", "--epochs", "4", "--hidden-size", "32", "--lr", "0.01", "--seed", "0",
+          "--quiet")
+    summary = read_json(tmp_path / "summary.json")
+    test, base = summary["test"], summary["baselines"]
+    assert test["next_char"]["bits_per_token"] < base["next_char"]["bits_per_token"] - 0.4
+    assert test["package"]["accuracy"] > base["package"]["accuracy"] + 0.3
+
+
+# -- ts: real UCR data ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def gunpoint_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gunpoint")
+    train(out, "ts", GUNPOINT_TRAIN, "--test", GUNPOINT_TEST, "--epochs", "20",
+          "--hidden-size", "16", "--lr", "0.01", "--batch-size", "16", "--attention",
+          "additive", "--seed", "0", "--quiet")
+    return out
+
+
+def test_ts_run_beats_the_majority_class_on_gunpoint(gunpoint_run):
+    out = gunpoint_run
+    summary = read_json(out / "summary.json")
+    labels = load_ts(GUNPOINT_TEST).targets["label"]
+    majority = np.bincount(labels).max() / len(labels)
+    # seeds 0-5 gave 0.59-0.71 against a majority class of 0.507
+    assert summary["test"]["label"]["accuracy"] > majority + 0.05
+    assert summary["data"] == {"train": 40, "val": 10, "test": 150}
+
+
+def test_ts_run_logs_every_epoch_and_keeps_the_best(gunpoint_run):
+    out = gunpoint_run
+    rows, summary = read_metrics(out), read_json(out / "summary.json")
+    assert [r["epoch"] for r in rows] == list(range(1, summary["epochs_run"] + 1))
+    assert rows[-1]["train/loss"] < rows[0]["train/loss"]
+    best = min(rows, key=lambda r: r["val/loss"])
+    assert summary["best_epoch"] == best["epoch"]
+    assert summary["stopped_early"] == (len(rows) < 20)
+    if summary["stopped_early"]:
+        assert len(rows) - best["epoch"] == FILE_DEFAULTS["patience"]
+    assert summary["val"]["label"]["accuracy"] == best["val/label/accuracy"]
+    assert ng.load(out / "model.npz").extra["epoch"] == best["epoch"]
+    _assert_pictures(out, ["label"])
+
+
+def test_ts_checkpoint_scores_the_test_file_as_summary_says(gunpoint_run):
+    out = gunpoint_run
+    ckpt = ng.load(out / "model.npz")
+    test = load_ts(GUNPOINT_TEST, classes={"label": ckpt.extra["data"]["tasks"][0]["classes"]})
+    assert evaluate(ckpt.model, test) == _flat(read_json(out / "summary.json")["test"])
+
+
+# -- csv: a long table, two label columns -----------------------------------------------------
+def _write_long_csv(path, seed: int, n: int = 36):
+    """One row per step, rows shuffled (the order column says the step), two labels:
+    ``trend`` (the steps rise or fall) and ``level`` (the mean of the feature f1)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        trend, level = ("up", "down")[i % 2], ("low", "mid", "high")[i % 3]
+        steps = int(rng.integers(4, 9))
+        f1 = (i % 3) + 0.3 * rng.standard_normal(steps)
+        f2 = (1 if trend == "up" else -1) * np.arange(steps) + 0.2 * rng.standard_normal(steps)
+        rows += [[f"seq{i}", t, f"{f1[t]:.5f}", f"{f2[t]:.5f}", trend, level]
+                 for t in range(steps)]
+    rows = [rows[k] for k in rng.permutation(len(rows))]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "step", "f1", "f2", "trend", "level"])
+        writer.writerows(rows)
+
+
+CSV_OPTIONS = ["--order-col", "step", "--label-cols", "trend,level"]
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("csv")
+    _write_long_csv(folder / "train.csv", seed=1)
+    _write_long_csv(folder / "test.csv", seed=2, n=12)
+    out = folder / "run"
+    train(out, "csv", folder / "train.csv", "--test", folder / "test.csv", *CSV_OPTIONS,
+          "--epochs", "3", "--hidden-size", "8", "--quiet")
+    return folder, out
+
+
+def test_csv_run_has_one_task_per_label_column(csv_run):
+    folder, out = csv_run
+    summary = read_json(out / "summary.json")
+    assert set(summary["test"]["trend"]) == {"loss", "accuracy"}
+    assert set(summary["test"]["level"]) == {"loss", "accuracy"}
+    assert summary["data"]["test"] == 12
+    assert len(read_metrics(out)) == summary["epochs_run"] == 3
+    meta = ng.load(out / "model.npz").extra["data"]
+    assert meta["options"]["order_col"] == "step"
+    assert [t["name"] for t in meta["tasks"]] == ["trend", "level"]
+
+
+def test_csv_predictions_equal_the_models_and_follow_the_order_column(csv_run):
+    folder, out = csv_run
+    code, _, err = run_cli("predict", out / "model.npz", folder / "test.csv", "--out",
+                           folder / "pred.csv")
+    assert code == 0, err
+    with open(folder / "pred.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["id", "trend", "trend_probability", "level", "level_probability"]
+    ckpt = ng.load(out / "model.npz")
+    classes = {t["name"]: t["classes"] for t in ckpt.extra["data"]["tasks"]}
+    data = load_csv(folder / "test.csv", order_col="step", label_cols=["trend", "level"],
+                    classes=classes)
+    want = predict(ckpt.model, data)
+    assert [r[0] for r in rows[1:]] == list(data.ids)
+    for task, col in (("trend", 1), ("level", 3)):
+        assert [r[col] for r in rows[1:]] == [classes[task][k] for k in want[task]], task
+        probs = want["probabilities"][task][np.arange(len(data)), want[task]]
+        assert [r[col + 1] for r in rows[1:]] == [f"{p:.3f}" for p in probs], task
+    # the same table with its rows in another order: the same predictions per id
+    with open(folder / "test.csv", newline="") as f:
+        header, *body = list(csv.reader(f))
+    body = [body[k] for k in np.random.default_rng(3).permutation(len(body))]
+    with open(folder / "shuffled.csv", "w", newline="") as f:
+        csv.writer(f).writerows([header, *body])
+    code, _, err = run_cli("predict", out / "model.npz", folder / "shuffled.csv", "--out",
+                           folder / "pred2.csv")
+    assert code == 0, err
+    with open(folder / "pred2.csv", newline="") as f:
+        again = list(csv.reader(f))
+    assert sorted(again[1:]) == sorted(rows[1:])
+
+
+# -- npz: classification and regression -------------------------------------------------------
+def _write_npz(path, seed: int, n: int):
+    """X (n, 9, 2) with lengths 3..9; y_animal (strings) from the sign of feature 0's
+    mean, y_size (floats) the mean of feature 1."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, 10, n)
+    x = rng.standard_normal((n, 9, 2))
+    x[np.arange(9)[None, :] >= lengths[:, None]] = 0.0
+    mean = x.sum(axis=1) / lengths[:, None]
+    animal = np.where(mean[:, 0] > 0, "cat", "dog")
+    np.savez(path, X=x, lengths=lengths, y_animal=animal, y_size=mean[:, 1])
+
+
+def test_npz_run_reports_classification_and_regression(tmp_path, monkeypatch):
+    _write_npz(tmp_path / "train.npz", seed=1, n=40)
+    _write_npz(tmp_path / "test.npz", seed=2, n=10)
+    monkeypatch.chdir(tmp_path)
+    code, printed, progress = run_cli("train", "npz", "train.npz", "--test", "test.npz",
+                                      "--epochs", "3", "--hidden-size", "8", "--attention",
+                                      "weight_gated")
+    assert code == 0, progress
+    out = tmp_path / "runs" / "train"                    # the default --out: runs/<stem>
+    assert f"files: {pathlib.Path('runs', 'train')}/model.npz" in printed
+    for epoch in (1, 2, 3):                              # no --quiet: a bar per epoch
+        assert f"epoch {epoch}/3" in progress
+    assert "val/loss" in progress
+    summary = read_json(out / "summary.json")
+    assert set(summary["test"]["animal"]) == {"loss", "accuracy"}
+    assert set(summary["test"]["size"]) == {"loss", "mae"}
+    assert len(read_metrics(out)) == 3
+    assert ng.load(out / "model.npz").model.config()["attention"] == "weight_gated"
+
+    code, printed, err = run_cli("predict", out / "model.npz", tmp_path / "test.npz")
+    assert code == 0, err
+    lines = [line.split("\t") for line in printed.splitlines()]
+    assert lines[0] == ["id", "animal", "animal_probability", "size"]
+    ckpt = ng.load(out / "model.npz")
+    want = predict(ckpt.model, load_npz(tmp_path / "test.npz",
+                                        classes={"animal": ["cat", "dog"]}))
+    assert [r[1] for r in lines[1:]] == [["cat", "dog"][k] for k in want["animal"]]
+    assert [r[3] for r in lines[1:]] == [f"{v:.6g}" for v in want["size"][:, 0]]
+    assert f"animal: accuracy {summary['test']['animal']['accuracy']:.4f}" in err
+
+
+def test_without_matplotlib_train_says_how_to_get_the_pictures(tmp_path, monkeypatch):
+    monkeypatch.setattr(plot, "matplotlib_available", lambda: False)
+    printed = train(tmp_path, "ts", TINY_TS, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    assert "pip install 'nongate-np[plot]'" in printed
+    assert not list(tmp_path.glob("*.png"))
+    assert (tmp_path / "model.npz").is_file()
+
+
+# -- --resume ---------------------------------------------------------------------------------
+def _assert_same_run(a, b):
+    for name in ("model.npz", "last.npz"):
+        ca, cb = ng.load(a / name), ng.load(b / name)
+        assert ca.state_dict.keys() == cb.state_dict.keys()
+        for key in ca.state_dict:
+            np.testing.assert_array_equal(ca.state_dict[key], cb.state_dict[key],
+                                          err_msg=f"{name}: {key}")
+    sa, sb = ng.load(a / "last.npz").optimizer_state, ng.load(b / "last.npz").optimizer_state
+    assert sa["state"].keys() == sb["state"].keys()
+    for k in sa["state"]:
+        assert sa["state"][k]["step"] == sb["state"][k]["step"]
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(sa["state"][k][key], sb["state"][k][key],
+                                          err_msg=f"optimizer state {k} {key}")
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert drop(read_metrics(a)) == drop(read_metrics(b))
+
+
+@pytest.mark.parametrize("data", [GUNPOINT_TRAIN, TINY_TS], ids=["with_val", "without_val"])
+def test_resume_continues_exactly_as_the_uninterrupted_run(tmp_path, data):
+    options = ["ts", data, "--hidden-size", "8", "--batch-size", "16", "--quiet"]
+    train(tmp_path / "whole", *options, "--epochs", "3")
+    train(tmp_path / "parts", *options, "--epochs", "1")
+    assert len(read_metrics(tmp_path / "parts")) == 1
+    printed = train(tmp_path / "parts", *options, "--epochs", "3", "--resume")
+    assert printed.startswith("trained 3 epoch(s)")
+    _assert_same_run(tmp_path / "whole", tmp_path / "parts")
+    whole = read_json(tmp_path / "whole" / "summary.json")
+    parts = read_json(tmp_path / "parts" / "summary.json")
+    assert {k: v for k, v in whole.items() if k != "train_seconds"} == {
+        k: v for k, v in parts.items() if k != "train_seconds"}

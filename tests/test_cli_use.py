@@ -1,0 +1,168 @@
+"""``nongate-np predict | encode | sample | info | bench`` on models trained here on tiny
+settings: each prints or writes what the Python API gives for the same checkpoint, and the
+installed console script runs them in a fresh process."""
+
+import json
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np.data import load_ts
+from nongate_np.data.text import CharVocab, stdlib_root, text_files
+from nongate_np.training import predict, sample_text
+from tests.cli_runs import (GUNPOINT_TEST, GUNPOINT_TRAIN, TINY_TEXT, command, process_env,
+                            read_json, run_cli, run_process, train)
+
+TEXT_FILE = stdlib_root() / "json" / "scanner.py"
+
+
+@pytest.fixture(scope="module")
+def ts_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gunpoint")
+    train(out, "ts", GUNPOINT_TRAIN, "--test", GUNPOINT_TEST, "--epochs", "2",
+          "--hidden-size", "8", "--quiet")
+    return out
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("text")
+    train(out, *TINY_TEXT, "--epochs", "1")
+    return out
+
+
+def _gunpoint_test(ckpt):
+    """The test file read as the model's training data was (its classes)."""
+    return load_ts(GUNPOINT_TEST, classes={"label": ckpt.extra["data"]["tasks"][0]["classes"]})
+
+
+def _expected_rows(ckpt) -> list[list[str]]:
+    data = _gunpoint_test(ckpt)
+    want = predict(ckpt.model, data)
+    classes = ckpt.extra["data"]["tasks"][0]["classes"]
+    probs = want["probabilities"]["label"][np.arange(len(data)), want["label"]]
+    return [[str(i), classes[k], f"{p:.3f}"] for i, (k, p) in enumerate(zip(want["label"],
+                                                                           probs))]
+
+
+# -- predict ----------------------------------------------------------------------------------
+def test_predict_prints_the_models_predictions_and_the_summarys_accuracy(ts_run):
+    code, out, err = run_cli("predict", ts_run / "model.npz", GUNPOINT_TEST)
+    assert code == 0, err
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows[0] == ["id", "label", "label_probability"]
+    ckpt = ng.load(ts_run / "model.npz")
+    assert rows[1:] == _expected_rows(ckpt)
+    accuracy = read_json(ts_run / "summary.json")["test"]["label"]["accuracy"]
+    assert err.strip() == f"label: accuracy {accuracy:.4f} on 150 labelled sequences"
+
+
+def test_predict_out_writes_the_same_rows_as_a_csv(ts_run, tmp_path):
+    code, out, err = run_cli("predict", ts_run / "model.npz", GUNPOINT_TEST, "--out",
+                             tmp_path / "pred.csv")
+    assert code == 0, err
+    assert out.strip() == f"{tmp_path / 'pred.csv'}: 150 predictions"
+    lines = (tmp_path / "pred.csv").read_text().splitlines()
+    assert lines[0] == "id,label,label_probability"
+    want = _expected_rows(ng.load(ts_run / "model.npz"))
+    assert [line.split(",") for line in lines[1:]] == want
+
+
+def test_the_console_script_predicts_in_a_fresh_process(ts_run):
+    proc = run_process("predict", ts_run / "model.npz", GUNPOINT_TEST)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert rows[1:] == _expected_rows(ng.load(ts_run / "model.npz"))
+
+
+def test_predict_into_a_reader_that_stops_early_ends_quietly(text_run):
+    # thousands of rows, far more than a pipe holds: the writes after close() fail
+    args = command("predict", text_run / "model.npz", stdlib_root() / "email")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=process_env())
+    first = proc.stdout.readline()
+    proc.stdout.close()                  # as `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=180) == 141, err
+    assert first == "id\tpackage\tpackage_probability\n"
+    assert err == ""
+
+
+# -- encode -----------------------------------------------------------------------------------
+def test_encode_ts_equals_the_models_encoding_of_the_raw_series(ts_run, tmp_path):
+    code, out, err = run_cli("encode", ts_run / "model.npz", GUNPOINT_TEST, "--out",
+                             tmp_path / "emb.npy")
+    assert code == 0, err
+    emb = np.load(tmp_path / "emb.npy")
+    model = ng.load(ts_run / "model.npz").model
+    assert emb.shape == (150, 1, 8) and emb.dtype == np.float32
+    data = load_ts(GUNPOINT_TEST)
+    # raw features: the model standardises them with the training statistics it saved
+    want = model.encode(data.x, data.lengths)
+    np.testing.assert_array_equal(emb, want)
+    assert np.any(model.input_mean != 0) and np.any(model.input_std != 1)
+    assert out.strip() == (f"{tmp_path / 'emb.npy'}: 150 sequences x 1 task(s) (label) x 8 "
+                           "values, float32")
+
+
+def test_encode_text_equals_the_models_encoding_of_the_files_chunks(text_run, tmp_path):
+    code, _, err = run_cli("encode", text_run / "model.npz", TEXT_FILE, "--out",
+                           tmp_path / "emb.npy")
+    assert code == 0, err
+    ckpt = ng.load(text_run / "model.npz")
+    meta = ckpt.extra["data"]
+    data = text_files([TEXT_FILE], CharVocab(tuple(meta["chars"])),
+                      chunk_len=meta["chunk_len"])
+    emb = np.load(tmp_path / "emb.npy")
+    assert emb.shape == (len(data), 1, 16)
+    np.testing.assert_array_equal(emb, ckpt.model.encode(data.x, data.lengths))
+
+
+# -- sample -----------------------------------------------------------------------------------
+def test_sample_prints_the_prompt_and_the_models_text(text_run):
+    args = ("sample", text_run / "model.npz", "--prompt", "def ", "--length", "60")
+    code, out, err = run_cli(*args, "--seed", "3")
+    assert code == 0, err
+    assert out.startswith("def ") and out.endswith("\n")
+    generated = out[len("def "):-1]
+    assert len(generated) == 60
+    ckpt = ng.load(text_run / "model.npz")
+    vocab = CharVocab(tuple(ckpt.extra["data"]["chars"]))
+    assert set(generated) <= set(vocab.chars)
+    assert generated == sample_text(ckpt.model, vocab, "def ", length=60, temperature=0.7,
+                                    seed=3)
+    assert run_cli(*args, "--seed", "3")[1] == out
+    assert run_cli(*args, "--seed", "4")[1] != out
+
+
+# -- info and bench ---------------------------------------------------------------------------
+def test_info_names_versions_backends_cpu_cache_and_gpu():
+    proc = run_process("info")
+    assert proc.returncode == 0, proc.stderr
+    fields = {line.split()[0] for line in proc.stdout.splitlines() if line.strip()}
+    assert {"nongate_np", "python", "numpy", "numba", "scipy", "backends", "cpu", "threads",
+            "gpu"} <= fields
+    assert proc.stdout.startswith(f"nongate_np   {ng.__version__}\n")
+    assert re.search(r"^numba cache +\S", proc.stdout, re.M)
+    assert re.search(r"^backends +numpy, numba", proc.stdout, re.M)
+
+
+def test_bench_help_lists_the_benchmarks_options():
+    code, out, err = run_cli("bench", "--help")
+    assert code == 0, err
+    for option in ("--quick", "--configs", "--repeats", "--contenders", "--out"):
+        assert option in out
+
+
+def test_bench_quick_runs_through_the_command(tmp_path):
+    code, out, err = run_cli("bench", "--quick", "--configs", "S1", "--repeats", "1",
+                             "--contenders", "numba", "--out", tmp_path / "bench.json")
+    assert code == 0, err
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert result["quick"] and list(result["configs"]) == ["S1"]
+    for key in ("float32/infer", "float32/train"):
+        assert result["timings"]["S1"][key]["numba"]["ms"] > 0, key
+    assert "| S1 | float32 | infer |" in out
