@@ -64,7 +64,6 @@ from .report import BENCH_HINT, add_ratios, report
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-
 # -- options ----------------------------------------------------------------------------------
 def _names(valid):
     """An argparse type: a comma-separated list of names, each one of ``valid``."""
@@ -173,7 +172,7 @@ def worker_env(threads: int, **extra) -> dict:
     env = dict(os.environ)
     for var in THREAD_VARS:
         env[var] = str(threads)
-    # NOTE: a checkout run without installing (bench/run.py) finds the package through
+    # a checkout run without installing (bench/run.py) finds the package through
     # sys.path; a worker needs it on PYTHONPATH. An installed one is found anyway.
     site_dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
     if _PACKAGE_PARENT not in site_dirs:
