@@ -131,11 +131,13 @@ def _nested(flat: dict) -> dict:
 
 
 def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
-        baselines: dict | None = None, token_text=None, stream=None) -> dict:
+        baselines: dict | None = None, data_info: dict | None = None, token_text=None,
+        stream=None) -> dict:
     """Fit ``model`` and write the run's files into ``opts.out``; return the summary.
 
     ``token_text(dataset, i)`` gives the per-step labels of sequence i for the attention
-    pictures (characters for text); ``baselines`` go into the summary as given.
+    pictures (characters for text); ``baselines`` go into the summary as given, and
+    ``data_info`` beside the split sizes under ``"data"``.
     """
     out = pathlib.Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +167,8 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
                "train_seconds": time.perf_counter() - start,
                "val": _nested({k[4:]: v for k, v in history.best.items()
                                if k.startswith("val/")}),
-               "baselines": baselines or {}, "data": _describe(train, val, test)}
+               "baselines": baselines or {},
+               "data": {**_describe(train, val, test), **(data_info or {})}}
     if test is not None and len(test):
         summary["test"] = _nested(evaluate(model, test))
     write_text_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -247,11 +250,11 @@ def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
                              "model": "the training set's most frequent package"}}
     model = build_model(corpus.train, opts, normalize_input=False)
     tokens = corpus.vocab.tokens()
-    summary = run(model, corpus.train, val, corpus.test, opts, meta, baselines=baselines,
-                  token_text=lambda d, i: [tokens[t] for t in d.x[i, :d.lengths[i]]],
-                  stream=stream)
-    summary["files"] = corpus.files
-    return summary
+    return run(model, corpus.train, val, corpus.test, opts, meta, baselines=baselines,
+               data_info={"packages": list(corpus.packages), "root": corpus.root,
+                          "files": corpus.files},
+               token_text=lambda d, i: [tokens[t] for t in d.x[i, :d.lengths[i]]],
+               stream=stream)
 
 
 _LABEL_HINT = {"ts": "class labels (a '@classLabel true ...' header and a label after each "
