@@ -22,13 +22,18 @@ class ProgressBar:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.count, self.values = 0, {}
         self.start = self._last = time.perf_counter()
+        self._first = None              # when the first step ended
         self._min_interval = 1.0 / fps
 
     def line(self) -> str:
-        elapsed = time.perf_counter() - self.start
+        now = time.perf_counter()
         frac = self.count / self.total
         filled = int(frac * self.width)
-        eta = elapsed / self.count * (self.total - self.count) if self.count else 0.0
+        # NOTE: the rate leaves out the first step, which may include compiling the kernels.
+        if self.count > 1:
+            eta = (now - self._first) / (self.count - 1) * (self.total - self.count)
+        else:
+            eta = (now - self.start) * (self.total - self.count)
         values = " ".join(f"{k} {v:.4g}" for k, v in self.values.items())
         return (f"{self.desc} [{'#' * filled}{'.' * (self.width - filled)}] "
                 f"{self.count}/{self.total} {values} ETA {_clock(eta)}").strip()
@@ -37,6 +42,8 @@ class ProgressBar:
         self.count = min(self.count + n, self.total)
         self.values.update(values)
         now = time.perf_counter()
+        if self._first is None:
+            self._first = now
         if self.tty:
             if now - self._last >= self._min_interval or self.count == self.total:
                 self.stream.write("\r" + self.line().ljust(79))

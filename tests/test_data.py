@@ -42,3 +42,15 @@ def test_progress_bar_reports_steps_values_and_eta():
     lines = stream.getvalue().splitlines()
     assert lines[-1].startswith("epoch 1/2 [" + "#" * 24 + "] 8/8 loss 0.125 ETA 0:00")
     assert 2 <= len(lines) <= 5       # a log, not one line per step
+
+
+def test_progress_bar_eta_leaves_out_a_slow_first_step(monkeypatch):
+    """The first step may compile the kernels (tens of seconds): the ETA uses the rate of
+    the steps after it."""
+    now = [0.0]
+    monkeypatch.setattr("nongate_np.progress.time.perf_counter", lambda: now[0])
+    bar = ProgressBar(10, stream=io.StringIO())
+    for t in (30.0, 31.0):                          # steps end at 30 and 31 s
+        now[0] = t
+        bar.update()
+    assert bar.line().endswith("ETA 0:08")          # 8 steps left at 1 s each, not 2:04

@@ -141,3 +141,44 @@ def test_same_seed_same_bits_across_processes_with_split_steps(split_everything)
                            check=True).stdout.split() for _ in range(2)]
     assert runs[0][0] == "numba"
     assert runs[0] == runs[1]
+
+
+def test_single_threaded_blas_sets_every_openblas_and_restores_it():
+    """NumPy's and SciPy's OpenBLAS copies both run on one thread inside the block (their
+    idle workers would spin on the cores the step loop splits over), as found before after."""
+    import scipy.linalg
+    assert scipy.linalg.blas            # loads SciPy's copy too
+    controls = threads._every_openblas()
+    if not controls:
+        pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
+    assert len(controls) >= 2          # NumPy and SciPy each bundle one
+    before = [get() for get, _ in controls]
+    controls[0][1](2)                  # a count other than 1 to restore
+    try:
+        expected = [get() for get, _ in controls]
+        with threads.single_threaded_blas():
+            assert [get() for get, _ in controls] == [1] * len(controls)
+            np.ones((64, 64)) @ np.ones((64, 64))
+        assert [get() for get, _ in controls] == expected
+    finally:
+        for (_, set_), n in zip(controls, before):
+            set_(n)
+
+
+def test_fit_runs_numpy_blas_on_one_thread(monkeypatch):
+    import nongate_np as ng
+    from nongate_np.training import loop
+    seen = []
+    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: seen.append(
+        [get() for get, _ in threads._every_openblas()]) or {})
+    monkeypatch.setattr(loop, "get_backend", lambda: "numba")
+    data = ng.data.SequenceDataset(x=np.array([[1, 1, 1], [1, 1, 0]]),
+                                   lengths=np.array([3, 2]),
+                                   tasks=[{"name": "y", "kind": "classification",
+                                           "num_classes": 2}],
+                                   targets={"y": np.array([0, 1])})
+    model = ng.nn.MultiTaskSequenceModel(data.model_tasks(), vocab_size=2, hidden_size=2,
+                                         embed_size=2, attn_size=2)
+    with ng.backend("numpy"):
+        loop.fit(model, data, data, epochs=1)
+    assert seen and all(n == 1 for n in seen[0])

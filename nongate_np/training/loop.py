@@ -10,10 +10,15 @@ as the uninterrupted run would have.
 Early stopping watches ``monitor`` (lower is better, the validation loss by default): the
 best epoch's weights are kept in memory and restored at the end (``restore_best``), and
 training stops after ``patience`` epochs without improvement.
+
+On the Numba backend the three run NumPy's BLAS on one thread: the threaded LSTM kernels
+split each step over the cores, and OpenBLAS's idle workers would spin on them
+(``kernels.cpu.threads.single_threaded_blas``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ import numpy as np
 
 from .. import rng
 from ..autograd import no_grad
-from ..data import minibatches
+from ..kernels.registry import get_backend
 from ..optim import Adam, clip_grad_norm_
 from .metrics import MetricsMeter
 
@@ -73,6 +78,18 @@ def batches(data, batch_size: int, order=None):
         yield data.x[idx, :T], lengths, targets
 
 
+def _kernels_own_the_cores(func):
+    """Run ``func`` with every OpenBLAS on one thread when the Numba kernels are active."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if get_backend() != "numba":
+            return func(*args, **kwargs)
+        from ..kernels.cpu.threads import single_threaded_blas
+        with single_threaded_blas():
+            return func(*args, **kwargs)
+    return wrapper
+
+
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
@@ -92,6 +109,7 @@ def _check_fit_args(model, train, epochs, batch_size, patience, initial_epoch):
                          f"{missing} (it has {sorted(train.targets)})")
 
 
+@_kernels_own_the_cores
 def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optimizer=None,
         lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
         monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
@@ -192,6 +210,7 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     return history
 
 
+@_kernels_own_the_cores
 def evaluate(model, data, *, batch_size: int = 256) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
@@ -209,6 +228,7 @@ def evaluate(model, data, *, batch_size: int = 256) -> dict:
     return meter.result()
 
 
+@_kernels_own_the_cores
 def predict(model, data, *, batch_size: int = 256) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
 

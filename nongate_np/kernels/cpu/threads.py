@@ -25,6 +25,7 @@ while a kernel runs gets one thread too.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -76,6 +77,49 @@ def _blas_thread_control():
     get.restype, get.argtypes = ctypes.c_int, []
     set_.restype, set_.argtypes = None, [ctypes.c_int]
     return get, set_
+
+
+def _every_openblas() -> list[tuple]:
+    """(get, set) for every OpenBLAS copy this process has loaded (NumPy and SciPy each
+    bundle their own), found in /proc/self/maps; an empty list elsewhere."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps
+                            if "openblas" in line.rsplit("/", 1)[-1].lower()})
+    except OSError:
+        return []
+    controls = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        get = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
+        set_ = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
+        if get is not None and set_ is not None:
+            get.restype, get.argtypes = ctypes.c_int, []
+            set_.restype, set_.argtypes = None, [ctypes.c_int]
+            controls.append((get, set_))
+    return controls
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Every loaded OpenBLAS on one thread inside the block, each count restored after.
+
+    For loops that alternate NumPy products (the small ops around the fused kernels) with
+    the threaded kernels: OpenBLAS's workers keep spinning after each product and take
+    the cores the step loop's threads are waiting for (bench/RESULTS.md, "NumPy's BLAS
+    threads"). ``owns_cores`` cannot help there: the spinning starts before a kernel."""
+    controls = _every_openblas()
+    saved = [get() for get, _ in controls]
+    for _, set_ in controls:
+        set_(1)
+    try:
+        yield
+    finally:
+        for (_, set_), count in zip(controls, saved):
+            set_(count)
 
 
 def blas_threads() -> int | None:
