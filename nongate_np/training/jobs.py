@@ -222,7 +222,7 @@ def _titles(task: dict, output: np.ndarray, data) -> list[str] | None:
 
 # -- the jobs --------------------------------------------------------------------------------
 TEXT_DEFAULTS = dict(epochs=6, hidden_size=128, batch_size=32, lr=3e-3, patience=3)
-FILE_DEFAULTS = dict(epochs=40, hidden_size=64, batch_size=16, lr=3e-3, patience=8)
+FILE_DEFAULTS = dict(epochs=150, hidden_size=64, batch_size=8, lr=3e-3, patience=30)
 
 
 def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
