@@ -30,13 +30,15 @@ import numpy as np
 from .. import rng
 from ..atomic import write_text_atomically
 from ..autograd import no_grad
+from ..data import DataError, Standardizer, load_sequences, text
 from ..io import load, save
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
 from .callbacks import Callback, JSONLines, ProgressBar
 from .loop import History, evaluate, fit
 
-__all__ = ["TrainOptions", "build_model", "run", "ResumeError"]
+__all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
+           "build_model", "run", "ResumeError"]
 
 
 class ResumeError(ValueError):
@@ -58,7 +60,6 @@ class TrainOptions:
     patience: int | None = 5
     resume: bool = False
     quiet: bool = False
-    plots: bool = True
 
 
 def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTaskSequenceModel:
@@ -235,7 +236,6 @@ def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
     the held-out bits per character and package accuracy beside the unigram and
     majority-class baselines.
     """
-    from ..data import text
     corpus = text.stdlib_corpus(packages or text.DEFAULT_PACKAGES, chunk_len=chunk_len,
                                 max_chunks_per_package=max_chunks_per_package,
                                 seed=opts.seed)
@@ -269,7 +269,6 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     :mod:`nongate_np.data`). Features are standardised with the training split's statistics
     (kept in the model); a stratified ``val_fraction`` of the training file is held out
     for early stopping; ``test_path`` (same format) gives the summary's test metrics."""
-    from ..data import DataError, Standardizer, load_sequences
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
     if not data.tasks:
