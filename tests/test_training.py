@@ -1,0 +1,123 @@
+"""fit, evaluate and predict on their own (the command line's tests cover the jobs)."""
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np.data import SequenceDataset
+from nongate_np.nn import MultiTaskSequenceModel
+from nongate_np.training import Callback, evaluate, fit, predict
+
+TASKS = [{"name": "c", "kind": "classification", "num_classes": 3},
+         {"name": "r", "kind": "regression", "output_size": 2},
+         {"name": "t", "kind": "tagging", "num_classes": 4}]
+
+
+def dataset(n=24, T=7, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, T + 1, n)
+    x = rng.integers(1, 6, (n, T))
+    x[np.arange(T)[None, :] >= lengths[:, None]] = 0
+    return SequenceDataset(x=x, lengths=lengths, tasks=[dict(t) for t in TASKS],
+                           targets={"c": rng.integers(0, 3, n), "r": rng.normal(size=(n, 2)),
+                                    "t": rng.integers(0, 4, (n, T))})
+
+
+def model(seed=0):
+    ng.seed(seed)
+    return MultiTaskSequenceModel(TASKS, vocab_size=6, embed_size=4, hidden_size=5,
+                                  attn_size=3, dtype=np.float64)
+
+
+def test_evaluate_equals_the_losses_and_accuracies_computed_directly():
+    data, m = dataset(), model()
+    got = evaluate(m, data, batch_size=5)              # batches of unequal lengths
+    with ng.no_grad():
+        out = m.eval()(data.x, lengths=data.lengths)
+        _, parts = m.loss(out, data.targets)
+    for name in ("c", "r", "t"):
+        assert got[f"{name}/loss"] == pytest.approx(parts[name], rel=1e-12), name
+    assert got["loss"] == pytest.approx(sum(parts.values()), rel=1e-12)
+    assert got["c/accuracy"] == np.mean(out["c"].data.argmax(1) == data.targets["c"])
+    valid = data.valid_mask()
+    tags = out["t"].data.argmax(2)
+    assert got["t/accuracy"] == np.mean(tags[valid] == data.targets["t"][valid])
+    assert got["t/bits_per_token"] == pytest.approx(parts["t"] / np.log(2), rel=1e-12)
+    assert got["r/mae"] == pytest.approx(np.mean(np.abs(out["r"].data - data.targets["r"])))
+    pred = predict(m, data, batch_size=5)
+    np.testing.assert_array_equal(pred["c"], out["c"].data.argmax(1))
+    np.testing.assert_array_equal(pred["t"][valid], tags[valid])
+    assert np.all(pred["t"][~valid] == -1)
+    np.testing.assert_allclose(pred["probabilities"]["c"].sum(1), 1.0)
+
+
+class Record(Callback):
+    def __init__(self):
+        self.states, self.calls = {}, []
+
+    def on_epoch_end(self, epoch, record, model, optimizer, history):
+        self.states[epoch] = {k: np.array(v) for k, v in model.state_dict().items()}
+        self.calls.append(("epoch", epoch))
+
+    def on_train_end(self, model, history):
+        self.calls.append(("end", history.best_epoch))
+
+
+def test_fit_keeps_the_best_epoch_and_stops_when_patience_runs_out():
+    train, val = dataset(seed=1), dataset(seed=2)
+    m, rec = model(), Record()
+    history = fit(m, train, val, epochs=30, lr=0.05, patience=2, seed=0, callbacks=[rec])
+    losses = [r["val/loss"] for r in history.epochs]
+    best = int(np.argmin(losses)) + 1
+    assert history.best_epoch == best and history.best_value == min(losses)
+    assert [r["best"] for r in history.epochs] == \
+        [v < min(losses[:k], default=np.inf) for k, v in enumerate(losses)]
+    if history.stopped_early:
+        assert len(losses) == best + 2
+    for key, value in m.state_dict().items():          # the best epoch's weights are back
+        np.testing.assert_array_equal(value, rec.states[best][key], err_msg=key)
+    assert rec.calls[-1] == ("end", best)
+
+
+def test_nothing_learnt_stops_after_patience():
+    m = model()
+    history = fit(m, dataset(seed=1), dataset(seed=2), epochs=10, lr=0.0, patience=3)
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3, 4]
+    assert history.best_epoch == 1 and history.stopped_early
+
+
+def test_same_seed_same_run_and_no_validation_keeps_the_last_epoch():
+    a, b = model(), model()
+    ha = fit(a, dataset(seed=3), epochs=2, seed=5)
+    fit(b, dataset(seed=3), epochs=2, seed=5)
+    for key, value in a.state_dict().items():
+        np.testing.assert_array_equal(value, b.state_dict()[key], err_msg=key)
+    assert ha.best_epoch is None and len(ha.epochs) == 2 and "val/loss" not in ha.last
+
+
+def test_a_loss_that_becomes_nan_is_a_clear_error():
+    class Poison(Callback):
+        def on_batch_end(self, step, loss):
+            if step == 1:
+                m.heads[0].weight.data[...] = np.nan
+
+    m = model()
+    with pytest.raises(ValueError, match="loss became nan at epoch 1, step 2"):
+        fit(m, dataset(), epochs=1, batch_size=8, callbacks=[Poison()])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"epochs": -1}, "epochs must be an int >= 0"),
+    ({"batch_size": 0}, "batch_size must be an int >= 1"),
+    ({"patience": 0}, "patience must be an int >= 1 or None"),
+])
+def test_bad_fit_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fit(model(), dataset(), **kwargs)
+
+
+def test_targets_missing_for_a_task_are_named():
+    data = dataset()
+    data.targets.pop("r")
+    with pytest.raises(ValueError, match=r"no targets for the model's tasks \['r'\]"):
+        fit(model(), data, epochs=1)
