@@ -358,6 +358,11 @@ def _read(path: str) -> tuple[dict, dict]:
     member is reported here, naming ``path``)."""
     damaged = f"{path}: not a nongate_np checkpoint, or the file is damaged"
     with open(path, "rb") as f:          # FileNotFoundError, PermissionError: as they are
+        head = f.read(6)
+        f.seek(0)
+        if not head.startswith((b"PK", b"\x93NUMPY")):
+            raise CheckpointError(f"{damaged} (it is neither an .npz archive nor a "
+                                  f".safetensors file; it starts with {head!r})")
         try:
             data = np.load(f, allow_pickle=False)
         except Exception as exc:

@@ -27,6 +27,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def positive(kind):
+    """An argparse type: ``kind`` (int or float) above zero."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
+        return value
+    return parse
+
+
+def non_negative_int(text):
+    """An argparse type: an int at or above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import tools, train, use
     parser = _Parser(prog="nongate-np", description="A sequence-learning engine in NumPy and "

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 import warnings
 
 import numpy as np
+
+from . import CLIError
 
 METHODS = ("central", "complex_step", "directional")
 
@@ -17,9 +18,7 @@ def _gradcheck(args) -> int:
 
     cases = [c for c in CASES if not args.op or any(s in c.name for s in args.op)]
     if not cases:
-        print(f"no op matches {args.op}; ops: {', '.join(c.name for c in CASES)}",
-              file=sys.stderr)
-        return 2
+        raise CLIError(f"no op matches {args.op}; ops: {', '.join(c.name for c in CASES)}")
     methods = args.method or list(METHODS)
     width = max(len(c.name) for c in cases)
     header = f"{'op':<{width}} {'method':<13} {'max rel err':>11} {'max abs err':>11}  result"

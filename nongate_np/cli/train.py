@@ -7,7 +7,7 @@ import argparse
 import os
 import pathlib
 
-from . import CLIError
+from . import CLIError, non_negative_int, positive
 
 KINDS = ("text", "ts", "csv", "npz")
 ATTENTION = ("additive", "gated", "weight_gated")
@@ -28,28 +28,6 @@ matplotlib (pip install 'nongate-np[plot]'), curves.png and attention_<task>.png
 """
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
-        return value
-    return parse
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
-    return value
-
-
 def _columns(text):
     return [c.strip() for c in text.split(",") if c.strip()]
 
@@ -66,20 +44,20 @@ def add_parser(sub) -> None:
                                                   "metrics go into summary.json")
     common = t.add_argument_group("every kind")
     common.add_argument("--out", metavar="DIR", help="output folder (default runs/<kind>)")
-    common.add_argument("--epochs", type=_non_negative_int,
+    common.add_argument("--epochs", type=non_negative_int,
                         help=f"epochs (default {TEXT_DEFAULTS['epochs']} for text, "
                              f"{FILE_DEFAULTS['epochs']} for files; early stopping may end "
                              "sooner)")
-    common.add_argument("--seed", type=_non_negative_int, default=0)
-    common.add_argument("--hidden-size", type=_positive(int),
+    common.add_argument("--seed", type=non_negative_int, default=0)
+    common.add_argument("--hidden-size", type=positive(int),
                         help=f"LSTM units (default {TEXT_DEFAULTS['hidden_size']} for text, "
                              f"{FILE_DEFAULTS['hidden_size']} for files)")
     common.add_argument("--attention", choices=ATTENTION, default="gated",
                         help="attention pooling kind (default gated)")
-    common.add_argument("--batch-size", type=_positive(int))
-    common.add_argument("--lr", type=_positive(float), help="Adam's learning rate "
+    common.add_argument("--batch-size", type=positive(int))
+    common.add_argument("--lr", type=positive(float), help="Adam's learning rate "
                                                             "(default 3e-3)")
-    common.add_argument("--patience", type=_non_negative_int,
+    common.add_argument("--patience", type=non_negative_int,
                         help="stop after this many epochs without a better validation loss "
                              "(0: never stop early)")
     common.add_argument("--resume", action="store_true",
@@ -87,14 +65,14 @@ def add_parser(sub) -> None:
                              "up to --epochs")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     text = t.add_argument_group("text")
-    text.add_argument("--chunk-len", type=_positive(int), default=128,
+    text.add_argument("--chunk-len", type=positive(int),
                       help="characters per chunk (default 128)")
     text.add_argument("--packages", type=_columns, help="comma-separated standard-library "
                                                         "packages (default: eight)")
-    text.add_argument("--max-chunks", type=_positive(int), default=400,
+    text.add_argument("--max-chunks", type=positive(int),
                       help="at most this many chunks per package and split (default 400)")
     table = t.add_argument_group("csv")
-    table.add_argument("--id-col", default="id", help="sequence-id column (default id)")
+    table.add_argument("--id-col", help="sequence-id column (default id)")
     table.add_argument("--order-col", help="column to order the steps by (default: file "
                                            "order)")
     table.add_argument("--feature-cols", type=_columns, help="comma-separated (default: every "
@@ -123,6 +101,10 @@ def _check(args) -> None:
             raise CLIError("train text takes no file (it reads the standard library); for "
                            "your own data use train ts|csv|npz FILE")
         return
+    text_only = [o for o in ("chunk_len", "packages", "max_chunks")
+                 if getattr(args, o) is not None]
+    if text_only:
+        raise CLIError(f"--{text_only[0].replace('_', '-')} applies to train text only")
     if not args.file:
         raise CLIError(f"train {args.kind} needs a FILE (nongate-np train {args.kind} "
                        "TRAIN_FILE [--test TEST_FILE])")
@@ -135,7 +117,7 @@ def _check(args) -> None:
                     "the files train reads are .ts, .csv and .npz")
             raise CLIError(f"train {args.kind} reads .{args.kind} files, got {path} "
                            f"({suffix or 'no suffix'}); {hint}")
-    csv_only = [o for o in ("order_col", "feature_cols", "label_cols")
+    csv_only = [o for o in ("id_col", "order_col", "feature_cols", "label_cols")
                 if getattr(args, o) is not None]
     if args.kind != "csv" and csv_only:
         raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
@@ -149,12 +131,13 @@ def run(args) -> int:
         raise CLIError(f"--out {opts.out}: a file is there; expected a folder (created if "
                        "missing)")
     if args.kind == "text":
-        summary = jobs.train_text(opts, packages=args.packages, chunk_len=args.chunk_len,
-                                  max_chunks_per_package=args.max_chunks)
+        summary = jobs.train_text(opts, packages=args.packages,
+                                  chunk_len=args.chunk_len or 128,
+                                  max_chunks_per_package=args.max_chunks or 400)
     else:
         loader_options = {}
         if args.kind == "csv":
-            loader_options = {"id_col": args.id_col, "order_col": args.order_col,
+            loader_options = {"id_col": args.id_col or "id", "order_col": args.order_col,
                               "feature_cols": args.feature_cols,
                               "label_cols": args.label_cols}
         summary = jobs.train_file(args.kind, args.file, opts, test_path=args.test,

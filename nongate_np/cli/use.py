@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from . import CLIError
+from . import CLIError, non_negative_int, positive
 
 
 def add_parsers(sub) -> None:
@@ -38,8 +38,9 @@ def add_parsers(sub) -> None:
                                       "train (text)")
     s.add_argument("checkpoint", help="model.npz of a text run")
     s.add_argument("--prompt", default="def ", help="the text to continue (default 'def ')")
-    s.add_argument("--length", type=int, default=400, help="characters to generate")
-    s.add_argument("--temperature", type=float, default=0.7,
+    s.add_argument("--length", type=non_negative_int, default=400,
+                   help="characters to generate")
+    s.add_argument("--temperature", type=positive(float), default=0.7,
                    help="> 0; lower is more conservative (default 0.7)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(run=sample)
@@ -63,6 +64,10 @@ def read_input(meta: dict, path: str, input_size: int | None = None):
     the features per step the model reads (a file with another count is a CLIError)."""
     if meta["kind"] == "text":
         from ..data.text import CharVocab, text_files
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix in (".ts", ".csv", ".npz"):
+            raise CLIError(f"{path}: the model was trained on text (Python source), not on "
+                           f"{suffix} sequences; give it a text file or folder")
         return text_files([path], CharVocab(tuple(meta["chars"])),
                           chunk_len=meta["chunk_len"])
     from ..data import load_sequences

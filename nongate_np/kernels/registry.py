@@ -51,6 +51,10 @@ def _load(name: str):
     try:
         module = importlib.import_module(_BACKENDS[name])
     except ImportError as err:
+        if importlib.util.find_spec(_BACKENDS[name].rsplit(".", 1)[0]) is not None and \
+                err.name == _BACKENDS[name]:
+            raise BackendUnavailable(f"backend {name!r} is unavailable: its kernels "
+                                     f"({_BACKENDS[name]}) are not written yet") from err
         raise BackendUnavailable(f"backend {name!r} is unavailable: "
                                  f"{_INSTALL_HINT.get(name, err)} ({err})") from err
     missing = [f for f in REQUIRED if not hasattr(module, f)]

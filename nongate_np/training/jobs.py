@@ -115,6 +115,9 @@ def _resume(out: pathlib.Path, model, optimizer_args: dict, data_meta: dict,
     if history.best_epoch is not None and (out / "model.npz").exists():
         history.best_state = load(out / "model.npz").state_dict
     initial = history.last["epoch"] if history.epochs else 0
+    if opts.epochs <= initial:
+        raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
+                          f"epoch(s); give --epochs above {initial} to continue it")
     return optimizer, history, initial
 
 
