@@ -102,7 +102,7 @@ def _backends() -> dict:
 
     available = registry.available_backends()
     unavailable = {}
-    for name in registry._BACKENDS:
+    for name in registry.known_backends():
         if name in available:
             continue
         try:

@@ -49,6 +49,12 @@ def test_evaluate_equals_the_losses_and_accuracies_computed_directly():
     np.testing.assert_array_equal(pred["t"][valid], tags[valid])
     assert np.all(pred["t"][~valid] == -1)
     np.testing.assert_allclose(pred["probabilities"]["c"].sum(1), 1.0)
+    assert "attention" not in pred
+    weights = predict(m, data, batch_size=5, attention=True)["attention"]
+    assert sorted(weights) == ["c", "r"]
+    for name in ("c", "r"):
+        np.testing.assert_allclose(weights[name], out["attention"][name].data, rtol=1e-12,
+                                   atol=1e-15, err_msg=name)
 
 
 class Record(Callback):

@@ -14,7 +14,7 @@ import importlib.util
 import warnings
 
 __all__ = ["REQUIRED", "BackendUnavailable", "backend", "set_global_backend",
-           "get_backend", "available_backends", "kernels"]
+           "get_backend", "known_backends", "available_backends", "kernels"]
 
 REQUIRED = ("lstm_forward", "lstm_backward", "attention_forward", "attention_backward")
 
@@ -63,6 +63,11 @@ def _load(name: str):
                                  f"{missing} (not written yet)")
     _loaded[name] = module
     return module
+
+
+def known_backends() -> list[str]:
+    """Every backend name, whether it loads here or not."""
+    return list(_BACKENDS)
 
 
 def available_backends() -> list[str]:

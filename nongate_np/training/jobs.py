@@ -29,13 +29,12 @@ import numpy as np
 
 from .. import rng
 from ..atomic import write_text_atomically
-from ..autograd import no_grad
 from ..data import DataError, Standardizer, load_sequences, text
 from ..io import load, save
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
 from .callbacks import Callback, JSONLines, ProgressBar
-from .loop import History, evaluate, fit
+from .loop import History, evaluate, fit, predict
 
 __all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
            "build_model", "run", "ResumeError"]
@@ -199,26 +198,24 @@ def _pictures(out: pathlib.Path, model, history, data, token_text) -> list[str]:
     if data is not None and len(data) and model.pool is not None:
         rows = np.unique(np.linspace(0, len(data) - 1, min(4, len(data))).astype(int))
         sub = data.subset(rows)
-        with no_grad():
-            outputs = model.eval()(sub.x, lengths=sub.lengths)
+        pred = predict(model, sub, attention=True)
         tokens = None if token_text is None else [token_text(sub, i) for i in range(len(sub))]
         for task in model.tasks:
-            if task["name"] not in outputs["attention"]:
+            name = task["name"]
+            if name not in pred["attention"]:
                 continue
             written.append(plot.plot_attention(
-                outputs["attention"][task["name"]].data, out / f"attention_{task['name']}.png",
-                lengths=sub.lengths, tokens=tokens, task=task["name"],
-                titles=_titles(task, outputs[task["name"]].data, sub)))
+                pred["attention"][name], out / f"attention_{name}.png", lengths=sub.lengths,
+                tokens=tokens, task=name,
+                titles=_titles(task, pred[name], sub) if task["kind"] == "classification"
+                else None))
     return [os.fspath(p) for p in written]
 
 
-def _titles(task: dict, output: np.ndarray, data) -> list[str] | None:
-    """"true X, predicted Y" per sequence, for a classification task."""
-    if task["kind"] != "classification":
-        return None
+def _titles(task: dict, predicted: np.ndarray, data) -> list[str]:
+    """"true X, predicted Y" per sequence of a classification task."""
     names = next((t.get("classes") for t in data.tasks if t["name"] == task["name"]), None)
     names = names or [str(k) for k in range(task["num_classes"])]
-    predicted = output.argmax(axis=1)
     true = data.targets.get(task["name"])
     return [(f"true {names[true[i]]}, " if true is not None else "")
             + f"predicted {names[predicted[i]]}" for i in range(len(predicted))]

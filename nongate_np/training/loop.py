@@ -229,16 +229,19 @@ def evaluate(model, data, *, batch_size: int = 256) -> dict:
 
 
 @_kernels_own_the_cores
-def predict(model, data, *, batch_size: int = 256) -> dict:
+def predict(model, data, *, batch_size: int = 256, attention: bool = False) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
 
     Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
-    tagging (-1 past each length), values (N, k) for regression; and ``"probabilities"``:
-    ``{task: (N, C) softmax}`` for classification tasks.
+    tagging (-1 past each length), values (N, k) for regression; ``"probabilities"``:
+    ``{task: (N, C) softmax}`` for classification tasks; with ``attention=True`` also
+    ``"attention"``: ``{task: (N, T) weights}`` for each pooled task (0 past each length and
+    on padding; docs/math.md A3-A4).
     """
     parts: dict[str, list] = {t["name"]: [] for t in model.tasks}
     probs: dict[str, list] = {t["name"]: [] for t in model.tasks
                               if t["kind"] == "classification"}
+    weights: dict[str, list] = {t["name"]: [] for t in model.tasks if t["kind"] != "tagging"}
     T = data.x.shape[1]
     was_training = model.training
     model.eval()
@@ -246,6 +249,10 @@ def predict(model, data, *, batch_size: int = 256) -> dict:
         with no_grad():
             for x, lengths, _ in batches(data, batch_size):
                 out = model(x, lengths=lengths)
+                for name, w in out["attention"].items():
+                    padded = np.zeros((len(x), T), w.dtype)
+                    padded[:, :w.shape[1]] = w.data
+                    weights[name].append(padded)
                 for task in model.tasks:
                     name, value = task["name"], out[task["name"]].data
                     if task["kind"] == "classification":
@@ -263,4 +270,6 @@ def predict(model, data, *, batch_size: int = 256) -> dict:
         model.train(was_training)
     result = {name: np.concatenate(p) for name, p in parts.items()}
     result["probabilities"] = {name: np.concatenate(p) for name, p in probs.items()}
+    if attention:
+        result["attention"] = {name: np.concatenate(w) for name, w in weights.items() if w}
     return result
