@@ -70,7 +70,7 @@ def add_parser(sub) -> None:
     text.add_argument("--packages", type=_columns, help="comma-separated standard-library "
                                                         "packages (default: eight)")
     text.add_argument("--max-chunks", type=positive(int),
-                      help="at most this many chunks per package and split (default 400)")
+                      help="at most this many chunks per package and split (default 600)")
     table = t.add_argument_group("csv")
     table.add_argument("--id-col", help="sequence-id column (default id)")
     table.add_argument("--order-col", help="column to order the steps by (default: file "
@@ -133,7 +133,7 @@ def run(args) -> int:
     if args.kind == "text":
         summary = jobs.train_text(opts, packages=args.packages,
                                   chunk_len=args.chunk_len or 128,
-                                  max_chunks_per_package=args.max_chunks or 400)
+                                  max_chunks_per_package=args.max_chunks or 600)
     else:
         loader_options = {}
         if args.kind == "csv":

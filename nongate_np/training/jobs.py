@@ -222,12 +222,12 @@ def _titles(task: dict, predicted: np.ndarray, data) -> list[str]:
 
 
 # -- the jobs --------------------------------------------------------------------------------
-TEXT_DEFAULTS = dict(epochs=6, hidden_size=128, batch_size=32, lr=3e-3, patience=3)
+TEXT_DEFAULTS = dict(epochs=4, hidden_size=128, batch_size=32, lr=3e-3, patience=3)
 FILE_DEFAULTS = dict(epochs=150, hidden_size=64, batch_size=8, lr=3e-3, patience=30)
 
 
 def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
-               max_chunks_per_package: int | None = 400, val_chunks: int = 120,
+               max_chunks_per_package: int | None = 600, val_chunks: int = 120,
                stream=None) -> dict:
     """The main job: the multi-task model on the standard library's own source text.
 
