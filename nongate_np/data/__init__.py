@@ -1,5 +1,6 @@
 """Sequences in, padded arrays out: loaders for your own data (``.ts``, CSV, ``.npz``),
-padding, standardisation, and the synthetic two-trigger problem.
+padding, standardisation, the standard library's own source text (:mod:`.text`, the main
+job's data) and the synthetic two-trigger problem.
 
 Every loader returns a :class:`SequenceDataset` and raises :class:`DataError` (a
 ``ValueError``) with the file, the place in it, what was expected and what was found.
@@ -14,7 +15,8 @@ from .standardize import Standardizer
 from .synthetic import TwoTriggerData, make_two_trigger, minibatches
 from .table import load_csv
 from .ts import load_ts
+from . import text
 
 __all__ = ["DataError", "SequenceDataset", "TASK_KINDS", "IGNORE_INDEX", "pad_sequences",
            "unpad_sequences", "Standardizer", "load_ts", "load_csv", "load_npz",
-           "load_sequences", "LOADERS", "TwoTriggerData", "make_two_trigger", "minibatches"]
+           "load_sequences", "LOADERS", "text", "TwoTriggerData", "make_two_trigger", "minibatches"]

@@ -24,6 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dataset import SequenceDataset
+from .errors import DataError
+
 __all__ = ["DEFAULT_PACKAGES", "TextCorpus", "CharVocab", "stdlib_corpus", "stdlib_root",
            "text_files", "unigram_bits_per_char", "majority_accuracy"]
 
@@ -80,9 +83,9 @@ class TextCorpus:
     (-100 past the length) and ``package`` (N,). ``files`` maps each split to the files
     (relative to ``root``) it was cut from.
     """
-    train: object
-    val: object
-    test: object
+    train: SequenceDataset
+    val: SequenceDataset
+    test: SequenceDataset
     vocab: CharVocab
     packages: tuple[str, ...]
     files: dict
@@ -144,8 +147,6 @@ def stdlib_corpus(packages=DEFAULT_PACKAGES, *, chunk_len: int = 128,
     DataError
         A package is missing or has fewer than three files, or fewer than two packages.
     """
-    from . import DataError, SequenceDataset
-
     root = pathlib.Path(root) if root is not None else stdlib_root()
     packages = tuple(packages)
     if len(packages) < 2:
@@ -178,7 +179,7 @@ def stdlib_corpus(packages=DEFAULT_PACKAGES, *, chunk_len: int = 128,
             chunks += windows
             labels += [k] * len(windows)
         datasets[name] = _to_dataset(chunks, np.asarray(labels, np.int64), vocab, packages,
-                                     chunk_len, f"{root} ({name} files)", SequenceDataset)
+                                     chunk_len, f"{root} ({name} files)")
     files = {name: [str(f.relative_to(root)) for _, f in by_split[name]] for name in names}
     return TextCorpus(datasets["train"], datasets["val"], datasets["test"], vocab, packages,
                       files, str(root), chunk_len)
@@ -194,7 +195,6 @@ def text_files(paths, vocab: CharVocab, *, chunk_len: int = 128, min_len: int = 
     DataError
         A path that does not exist, or no chunk of at least ``min_len`` characters.
     """
-    from . import DataError, SequenceDataset
     files = []
     for path in map(pathlib.Path, paths):
         if path.is_dir():
@@ -211,14 +211,13 @@ def text_files(paths, vocab: CharVocab, *, chunk_len: int = 128, min_len: int = 
     if not chunks:
         raise DataError(f"{', '.join(map(str, paths))}: no text chunk of at least {min_len} "
                         "characters")
-    data = _to_dataset(chunks, None, vocab, None, chunk_len, ", ".join(map(str, paths)),
-                       SequenceDataset)
+    data = _to_dataset(chunks, None, vocab, None, chunk_len, ", ".join(map(str, paths)))
     data.ids = np.asarray(ids)
     return data
 
 
-def _to_dataset(chunks, labels, vocab: CharVocab, packages, chunk_len: int, source: str,
-                dataset_cls):
+def _to_dataset(chunks, labels, vocab: CharVocab, packages, chunk_len: int,
+                source: str) -> SequenceDataset:
     n = len(chunks)
     x = np.zeros((n, chunk_len), np.int64)
     target = np.full((n, chunk_len), -100, np.int64)
@@ -236,8 +235,8 @@ def _to_dataset(chunks, labels, vocab: CharVocab, packages, chunk_len: int, sour
         tasks.append({"name": "package", "kind": "classification",
                       "num_classes": len(packages), "classes": list(packages)})
         targets["package"] = labels
-    return dataset_cls(x=x, lengths=lengths, targets=targets, tasks=tasks, vocab=tokens,
-                       ids=None, source=source)
+    return SequenceDataset(x=x, lengths=lengths, targets=targets, tasks=tasks, vocab=tokens,
+                           source=source)
 
 
 def unigram_bits_per_char(train, test) -> float:
