@@ -83,7 +83,7 @@ CASES = {
     "resume to fewer epochs": (["train", "ts", T, "--resume", "--epochs", "1", "--hidden-size",
                                 "4", "--out", "{ts_run}"], "give --epochs above"),
     "text model, ts input": (["predict", TEXT_MODEL, T], "trained on text"),
-    "csv option with ts": (["train", "ts", T, "--id-col", "sid"],
+    "id column with ts": (["train", "ts", T, "--id-col", "sid"],
                            "--id-col applies to train csv"),
     "data file as checkpoint": (["predict", T, T], "neither an .npz archive nor"),
     "text option with ts": (["train", "ts", T, "--chunk-len", "8"], "applies to train text"),
