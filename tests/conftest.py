@@ -1,9 +1,10 @@
 """Hypothesis profiles: ``ci`` (the default; derandomized and bounded so the suite is
 reproducible and fits CI's time) and ``dev`` (explores more). Select with
-HYPOTHESIS_PROFILE=dev."""
+HYPOTHESIS_PROFILE=dev. Tests marked ``torch`` are skipped when torch cannot be imported."""
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -15,3 +16,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_runtest_setup(item):
+    # The skip happens before the test starts, so a torch-parity property is skipped whole;
+    # the properties without torch never skip (tests/no_torch_plugin.py checks it).
+    if item.get_closest_marker("torch") is not None:
+        pytest.importorskip("torch", reason="torch is not installed (tests marked torch compare with PyTorch)")

@@ -16,38 +16,70 @@ BINARY = {
 }
 
 
-@pytest.mark.parametrize("name", BINARY)
-@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
-def test_binary_broadcasting(name, data, shapes):
-    ours, theirs = BINARY[name]
+def _binary_operands(data, shapes, name):
     a = data.draw(nt.arrays(shapes[0]))
     # a divisor stays away from 0
     b = data.draw(nt.positive_arrays(shapes[1]) if name == "div" else nt.arrays(shapes[1]))
-    assert_gradients(ours, [a, b])
-    assert_matches_torch(ours, theirs, [a, b])
+    return a, b
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_binary_broadcasting(name, data, shapes):
+    assert_gradients(BINARY[name][0], _binary_operands(data, shapes, name))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", BINARY)
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_binary_broadcasting_matches_torch(name, data, shapes):
+    ours, theirs = BINARY[name]
+    assert_matches_torch(ours, theirs, _binary_operands(data, shapes, name))
+
+
+def _pow_operands(data, shapes):
+    return (data.draw(nt.positive_arrays(shapes[0])),
+            data.draw(nt.arrays(shapes[1], low=-1.5, high=2.5)))
 
 
 @given(data=st.data(), shapes=nt.broadcastable_shapes(2))
 def test_pow_tensor_base_and_exponent(data, shapes):
-    a = data.draw(nt.positive_arrays(shapes[0]))
-    b = data.draw(nt.arrays(shapes[1], low=-1.5, high=2.5))
-    assert_gradients(ng.pow, [a, b])
-    assert_matches_torch(ng.pow, lambda x, y: x ** y, [a, b])
+    assert_gradients(ng.pow, _pow_operands(data, shapes))
+
+
+@pytest.mark.torch
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_pow_tensor_base_and_exponent_matches_torch(data, shapes):
+    assert_matches_torch(ng.pow, lambda x, y: x ** y, _pow_operands(data, shapes))
 
 
 @pytest.mark.parametrize("exponent", [2, 3.5, -1.0, 0.5])
 @given(x=nt.positive_arrays(nt.shapes()))
 def test_pow_scalar_exponent(exponent, x):
     assert_gradients(lambda t: t ** exponent, [x])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("exponent", [2, 3.5, -1.0, 0.5])
+@given(x=nt.positive_arrays(nt.shapes()))
+def test_pow_scalar_exponent_matches_torch(exponent, x):
     assert_matches_torch(lambda t: t ** exponent, lambda t: t ** exponent, [x])
+
+
+def _scalars_on_either_side(t):
+    """The same expression for our Tensor and torch's: Python scalars on both sides of each op."""
+    return (2.5 - t) * 3.0 / (4.0 + t * t) + 2.0 ** t
 
 
 @given(x=nt.arrays(nt.shapes()))
 def test_scalar_operands_on_either_side(x):
-    def f(t):
-        return (2.5 - t) * 3.0 / (4.0 + t * t) + 2.0 ** t
-    assert_gradients(f, [x])
-    assert_matches_torch(f, f, [x])
+    assert_gradients(_scalars_on_either_side, [x])
+
+
+@pytest.mark.torch
+@given(x=nt.arrays(nt.shapes()))
+def test_scalar_operands_on_either_side_match_torch(x):
+    assert_matches_torch(_scalars_on_either_side, _scalars_on_either_side, [x])
 
 
 UNARY = {
@@ -63,22 +95,36 @@ UNARY = {
 @pytest.mark.parametrize("name", UNARY)
 @given(data=st.data(), shape=nt.shapes())
 def test_unary(name, data, shape):
+    ours, _, values = UNARY[name]
+    assert_gradients(ours, [data.draw(values(shape))])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", UNARY)
+@given(data=st.data(), shape=nt.shapes())
+def test_unary_matches_torch(name, data, shape):
     ours, theirs, values = UNARY[name]
-    x = data.draw(values(shape))
-    assert_gradients(ours, [x])
-    assert_matches_torch(ours, theirs, [x])
+    assert_matches_torch(ours, theirs, [data.draw(values(shape))])
+
+
+def _where_operands(data, shapes):
+    cond = data.draw(nt.index_arrays(shapes[0], 2)).astype(bool)
+    return cond, data.draw(nt.arrays(shapes[1])), data.draw(nt.arrays(shapes[2]))
 
 
 @given(data=st.data(), shapes=nt.broadcastable_shapes(3))
 def test_where(data, shapes):
-    cond = data.draw(nt.index_arrays(shapes[0], 2)).astype(bool)
-    a, b = data.draw(nt.arrays(shapes[1])), data.draw(nt.arrays(shapes[2]))
+    cond, a, b = _where_operands(data, shapes)
+    assert_gradients(lambda x, y: ng.where(cond, x, y), [a, b])
 
-    def f(x, y):
-        return ng.where(cond, x, y)
-    assert_gradients(f, [a, b])
-    torch = pytest.importorskip("torch")
-    assert_matches_torch(f, lambda x, y: torch.where(torch.tensor(cond), x, y), [a, b])
+
+@pytest.mark.torch
+@given(data=st.data(), shapes=nt.broadcastable_shapes(3))
+def test_where_matches_torch(data, shapes):
+    import torch
+    cond, a, b = _where_operands(data, shapes)
+    assert_matches_torch(lambda x, y: ng.where(cond, x, y),
+                         lambda x, y: torch.where(torch.tensor(cond), x, y), [a, b])
 
 
 def test_sigmoid_and_exp_saturate_without_overflow():
@@ -90,8 +136,9 @@ def test_sigmoid_and_exp_saturate_without_overflow():
     assert np.all(np.isfinite(x.grad))
 
 
+@pytest.mark.torch
 def test_relu_subgradient_at_zero_is_zero_like_torch():
-    torch = pytest.importorskip("torch")
+    import torch
     x = np.array([-1.0, 0.0, 2.0])
     assert_matches_torch(ng.relu, torch.relu, [x])
 
