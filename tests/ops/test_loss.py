@@ -11,23 +11,36 @@ from tests.helpers import assert_gradients, assert_matches_torch
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@given(data=st.data(), n=st.integers(1, 5), c=st.integers(1, 4), extra=st.integers(0, 2))
-def test_cross_entropy(reduction, data, n, c, extra):
+@st.composite
+def cross_entropy_cases(draw):
+    """Logits (N, C) or (N, C, d) and targets, the first target ignored (-100) or not."""
+    n, c, extra = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(0, 2))
     shape = (n, c) + ((extra,) if extra else ())
-    z = data.draw(nt.arrays(shape, low=-3, high=3))
-    t = data.draw(nt.index_arrays((n,) + shape[2:], c))
-    ignore = data.draw(st.booleans())
-    if ignore:
+    z = draw(nt.arrays(shape, low=-3, high=3))
+    t = draw(nt.index_arrays((n,) + shape[2:], c))
+    if draw(st.booleans()):
         t.flat[0] = -100
-    def f(x):
-        return ng.cross_entropy(x, t, reduction=reduction)
-    assert_gradients(f, [z])
+    return z, t
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=cross_entropy_cases())
+def test_cross_entropy(reduction, case):
+    z, t = case
+    assert_gradients(lambda x: ng.cross_entropy(x, t, reduction=reduction), [z])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=cross_entropy_cases())
+def test_cross_entropy_matches_torch(reduction, case):
+    import torch
+    z, t = case
     if reduction == "mean" and np.all(t == -100):
         return          # torch gives NaN here by design; ours is 0 (tested below)
-    torch = pytest.importorskip("torch")
-    assert_matches_torch(f, lambda x: torch.nn.functional.cross_entropy(
-        x, torch.tensor(t), reduction=reduction), [z])
+    assert_matches_torch(lambda x: ng.cross_entropy(x, t, reduction=reduction),
+                         lambda x: torch.nn.functional.cross_entropy(
+                             x, torch.tensor(t), reduction=reduction), [z])
 
 
 def test_cross_entropy_all_ignored_is_zero_not_nan():
@@ -51,27 +64,50 @@ def test_cross_entropy_bad_targets():
 @given(data=st.data(), shapes=nt.broadcastable_shapes(2))
 def test_mse_loss_both_sides(reduction, data, shapes):
     a, b = data.draw(nt.arrays(shapes[0])), data.draw(nt.arrays(shapes[1]))
+    assert_gradients(lambda x, y: ng.mse_loss(x, y, reduction=reduction), [a, b])
 
-    def f(x, y):
-        return ng.mse_loss(x, y, reduction=reduction)
-    assert_gradients(f, [a, b])
-    torch = pytest.importorskip("torch")
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_mse_loss_matches_torch(reduction, data, shapes):
+    import torch
+    a, b = data.draw(nt.arrays(shapes[0])), data.draw(nt.arrays(shapes[1]))
     bshape = np.broadcast_shapes(a.shape, b.shape)
-    assert_matches_torch(f, lambda x, y: torch.nn.functional.mse_loss(
-        x.expand(bshape), y.expand(bshape), reduction=reduction), [a, b])
+    assert_matches_torch(lambda x, y: ng.mse_loss(x, y, reduction=reduction),
+                         lambda x, y: torch.nn.functional.mse_loss(
+                             x.expand(bshape), y.expand(bshape), reduction=reduction), [a, b])
+
+
+@st.composite
+def bce_cases(draw):
+    """Logits, targets in [0, 1] of the same shape, and a positive pos_weight or None."""
+    shape = draw(nt.shapes())
+    z = draw(nt.arrays(shape, low=-4, high=4))
+    y = draw(nt.arrays(shape, low=0.0, high=1.0))
+    pw = draw(nt.positive_arrays(shape[-1:] if shape else ())) if draw(st.booleans()) else None
+    return z, y, pw
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@given(data=st.data(), shape=nt.shapes(), weighted=st.booleans())
-def test_bce_with_logits(reduction, data, shape, weighted):
-    z = data.draw(nt.arrays(shape, low=-4, high=4))
-    y = data.draw(nt.arrays(shape, low=0.0, high=1.0))
-    pw = data.draw(nt.positive_arrays(shape[-1:] if shape else ())) if weighted else None
+@given(case=bce_cases())
+def test_bce_with_logits(reduction, case):
+    z, y, pw = case
 
     def f(x, t):
         return ng.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction=reduction)
     assert_gradients(f, [z, y])
-    torch = pytest.importorskip("torch")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=bce_cases())
+def test_bce_with_logits_matches_torch(reduction, case):
+    import torch
+    z, y, pw = case
+
+    def f(x, t):
+        return ng.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction=reduction)
     assert_matches_torch(f, lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
         x, t, pos_weight=None if pw is None else torch.tensor(pw), reduction=reduction), [z, y])
 

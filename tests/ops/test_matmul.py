@@ -13,6 +13,12 @@ from tests.helpers import assert_gradients, assert_matches_torch
 def test_matmul(data, shapes):
     a, b = (data.draw(nt.arrays(s)) for s in shapes)
     assert_gradients(ng.matmul, [a, b])
+
+
+@pytest.mark.torch
+@given(data=st.data(), shapes=nt.matmul_shapes())
+def test_matmul_matches_torch(data, shapes):
+    a, b = (data.draw(nt.arrays(s)) for s in shapes)
     assert_matches_torch(ng.matmul, lambda x, y: x @ y, [a, b])
 
 

@@ -17,38 +17,52 @@ def shape_and_axis(draw):
     return shape, axis, draw(st.booleans())
 
 
+def _torch_dim(shape, axis):
+    """Our axis=None (every axis) written as torch's dim: the tuple of every axis."""
+    return tuple(range(len(shape))) if axis is None else axis
+
+
 @pytest.mark.parametrize("name", ["sum", "mean"])
 @given(data=st.data(), spec=shape_and_axis())
 def test_sum_mean(name, data, spec):
     shape, axis, keepdims = spec
     x = data.draw(nt.arrays(shape))
+    assert_gradients(lambda t: getattr(ng, name)(t, axis=axis, keepdims=keepdims), [x])
 
-    def ours(t):
-        return getattr(ng, name)(t, axis=axis, keepdims=keepdims)
-    assert_gradients(ours, [x])
-    torch = pytest.importorskip("torch")
-    dim = tuple(range(len(shape))) if axis is None else axis
 
-    def theirs(t):
-        return getattr(torch, name)(t, dim=dim, keepdim=keepdims)
-    assert_matches_torch(ours, theirs, [x])
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@given(data=st.data(), spec=shape_and_axis())
+def test_sum_mean_match_torch(name, data, spec):
+    import torch
+    shape, axis, keepdims = spec
+    x = data.draw(nt.arrays(shape))
+    dim = _torch_dim(shape, axis)
+    assert_matches_torch(lambda t: getattr(ng, name)(t, axis=axis, keepdims=keepdims),
+                         lambda t: getattr(torch, name)(t, dim=dim, keepdim=keepdims), [x])
 
 
 @given(data=st.data(), spec=shape_and_axis())
 def test_max_without_ties(data, spec):
     shape, axis, keepdims = spec
     x = data.draw(nt.distinct_arrays(shape))
-
-    def ours(t):
-        return ng.max(t, axis=axis, keepdims=keepdims)
-    assert_gradients(ours, [x])
-    torch = pytest.importorskip("torch")
-    dim = tuple(range(len(shape))) if axis is None else axis
-    assert_matches_torch(ours, lambda t: torch.amax(t, dim=dim, keepdim=keepdims), [x])
+    assert_gradients(lambda t: ng.max(t, axis=axis, keepdims=keepdims), [x])
 
 
+@pytest.mark.torch
+@given(data=st.data(), spec=shape_and_axis())
+def test_max_without_ties_matches_torch_amax(data, spec):
+    import torch
+    shape, axis, keepdims = spec
+    x = data.draw(nt.distinct_arrays(shape))
+    dim = _torch_dim(shape, axis)
+    assert_matches_torch(lambda t: ng.max(t, axis=axis, keepdims=keepdims),
+                         lambda t: torch.amax(t, dim=dim, keepdim=keepdims), [x])
+
+
+@pytest.mark.torch
 def test_max_ties_share_the_gradient_like_torch_amax():
-    torch = pytest.importorskip("torch")
+    import torch
     x = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     assert_matches_torch(lambda t: ng.max(t, axis=1), lambda t: torch.amax(t, dim=1), [x])
     assert_matches_torch(lambda t: ng.max(t), lambda t: torch.amax(t), [x])
