@@ -16,36 +16,68 @@ def test_reshape_flat_and_back(data, shape):
     def f(t):
         return ng.reshape(t, (-1,)) * np.arange(t.size)
     assert_gradients(f, [x])
+
+
+@pytest.mark.torch
+@given(data=st.data(), shape=nt.shapes(min_dims=1))
+def test_reshape_matches_torch(data, shape):
+    x = data.draw(nt.arrays(shape))
     assert_matches_torch(lambda t: ng.reshape(t, shape[::-1]),
                          lambda t: t.reshape(shape[::-1]), [x])
 
 
-@given(data=st.data(), shape=nt.shapes(min_dims=2, max_dims=4))
-def test_permute_and_transpose(data, shape):
-    x = data.draw(nt.arrays(shape))
-    perm = tuple(data.draw(st.permutations(range(len(shape)))))
+@st.composite
+def array_and_permutation(draw):
+    shape = draw(nt.shapes(min_dims=2, max_dims=4))
+    return draw(nt.arrays(shape)), tuple(draw(st.permutations(range(len(shape)))))
+
+
+@given(case=array_and_permutation())
+def test_permute_and_transpose(case):
+    x, perm = case
     assert_gradients(lambda t: ng.permute(t, perm), [x])
+
+
+@pytest.mark.torch
+@given(case=array_and_permutation())
+def test_permute_and_transpose_match_torch(case):
+    x, perm = case
     assert_matches_torch(lambda t: ng.permute(t, perm), lambda t: t.permute(perm), [x])
     assert_matches_torch(lambda t: ng.transpose(t, 0, -1), lambda t: t.transpose(0, -1), [x])
     assert_matches_torch(lambda t: t.T, lambda t: t.permute(tuple(reversed(range(t.ndim)))),
                          [x])
 
 
-@given(data=st.data(), shape=nt.shapes(min_dims=1), n=st.integers(1, 3))
-def test_concat_and_stack(data, shape, n):
-    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
-    sizes = [data.draw(st.integers(1, 3)) for _ in range(n)]
+@st.composite
+def concat_and_stack_cases(draw):
+    """An axis, n arrays that differ in size along it only (to concat), and n arrays of one
+    shape (to stack)."""
+    shape, n = draw(nt.shapes(min_dims=1)), draw(st.integers(1, 3))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    sizes = [draw(st.integers(1, 3)) for _ in range(n)]
     parts = []
     for s in sizes:
         shp = list(shape)
         shp[axis] = s
-        parts.append(data.draw(nt.arrays(tuple(shp))))
-    torch = pytest.importorskip("torch")
+        parts.append(draw(nt.arrays(tuple(shp))))
+    same = [draw(nt.arrays(shape)) for _ in range(n)]
+    return axis, parts, same
+
+
+@given(case=concat_and_stack_cases())
+def test_concat_and_stack(case):
+    axis, parts, same = case
     assert_gradients(lambda *ts: ng.concat(list(ts), axis=axis), parts)
+    assert_gradients(lambda *ts: ng.stack(list(ts), axis=axis), same)
+
+
+@pytest.mark.torch
+@given(case=concat_and_stack_cases())
+def test_concat_and_stack_match_torch(case):
+    import torch
+    axis, parts, same = case
     assert_matches_torch(lambda *ts: ng.concat(list(ts), axis=axis),
                          lambda *ts: torch.cat(ts, dim=axis), parts)
-    same = [data.draw(nt.arrays(shape)) for _ in range(n)]
-    assert_gradients(lambda *ts: ng.stack(list(ts), axis=axis), same)
     assert_matches_torch(lambda *ts: ng.stack(list(ts), axis=axis),
                          lambda *ts: torch.stack(ts, dim=axis), same)
 
@@ -70,46 +102,86 @@ def test_getitem_basic(data, shape):
     x = data.draw(nt.arrays(shape))
     idx = data.draw(basic_index(shape))
     assert_gradients(lambda t: t[idx], [x])
+
+
+@pytest.mark.torch
+@given(data=st.data(), shape=nt.shapes(min_dims=1))
+def test_getitem_basic_matches_torch(data, shape):
+    x = data.draw(nt.arrays(shape))
+    idx = data.draw(basic_index(shape))
     assert_matches_torch(lambda t: t[idx], lambda t: t[idx], [x])
 
 
-@given(data=st.data(), shape=nt.shapes(min_dims=1))
-def test_getitem_integer_arrays_with_repeats(data, shape):
-    x = data.draw(nt.arrays(shape))
-    rows = data.draw(nt.index_arrays((data.draw(st.integers(1, 6)),), shape[0]))
+@st.composite
+def integer_index_cases(draw):
+    """An array, row indices with repeats, and column indices (None for a 1-D array)."""
+    shape = draw(nt.shapes(min_dims=1))
+    x = draw(nt.arrays(shape))
+    rows = draw(nt.index_arrays((draw(st.integers(1, 6)),), shape[0]))
+    cols = draw(nt.index_arrays(rows.shape, shape[1])) if len(shape) > 1 else None
+    return x, rows, cols
+
+
+@given(case=integer_index_cases())
+def test_getitem_integer_arrays_with_repeats(case):
+    x, rows, cols = case
     assert_gradients(lambda t: t[rows], [x])
-    torch = pytest.importorskip("torch")
-    assert_matches_torch(lambda t: t[rows], lambda t: t[torch.tensor(rows)], [x])
-    if len(shape) > 1:
-        cols = data.draw(nt.index_arrays(rows.shape, shape[1]))
+    if cols is not None:
         assert_gradients(lambda t: t[rows, cols], [x])
+
+
+@pytest.mark.torch
+@given(case=integer_index_cases())
+def test_getitem_integer_arrays_match_torch(case):
+    import torch
+    x, rows, cols = case
+    assert_matches_torch(lambda t: t[rows], lambda t: t[torch.tensor(rows)], [x])
+    if cols is not None:
         assert_matches_torch(lambda t: t[rows, cols],
                              lambda t: t[torch.tensor(rows), torch.tensor(cols)], [x])
 
 
-def test_getitem_boolean_mask():
-    torch = pytest.importorskip("torch")
+def _array_and_mask():
     x = np.random.default_rng(0).standard_normal((4, 3))
-    mask = x[:, 0] > 0
+    return x, x[:, 0] > 0
+
+
+def test_getitem_boolean_mask():
+    x, mask = _array_and_mask()
     assert_gradients(lambda t: t[mask], [x])
+
+
+@pytest.mark.torch
+def test_getitem_boolean_mask_matches_torch():
+    import torch
+    x, mask = _array_and_mask()
     assert_matches_torch(lambda t: t[mask], lambda t: t[torch.tensor(mask)], [x])
 
 
-@given(data=st.data(), ids_shape=nt.shapes(min_dims=1, max_dims=2),
-       n=st.integers(1, 5), dim=st.integers(1, 3), pad=st.booleans())
-def test_embedding(data, ids_shape, n, dim, pad):
-    w = data.draw(nt.arrays((n, dim)))
-    ids = data.draw(nt.index_arrays(ids_shape, n))
-    padding_idx = 0 if pad else None
+@st.composite
+def embedding_cases(draw, padding):
+    """A weight (n, dim) and ids of 1 or 2 dims; padding_idx 0 drawn or not when padding."""
+    n, dim = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    w = draw(nt.arrays((n, dim)))
+    ids = draw(nt.index_arrays(draw(nt.shapes(min_dims=1, max_dims=2)), n))
+    return w, ids, (0 if padding and draw(st.booleans()) else None)
 
-    def f(t):
-        return ng.embedding(t, ids, padding_idx=padding_idx)
-    # NOTE: the padding row gets no gradient by design, so only torch is the reference there.
-    if padding_idx is None:
-        assert_gradients(f, [w])
-    torch = pytest.importorskip("torch")
+
+@given(case=embedding_cases(padding=False))
+def test_embedding(case):
+    # the padding row gets no gradient by design, so only torch is the reference there
+    w, ids, _ = case
+    assert_gradients(lambda t: ng.embedding(t, ids), [w])
+
+
+@pytest.mark.torch
+@given(case=embedding_cases(padding=True))
+def test_embedding_matches_torch(case):
+    import torch
+    w, ids, padding_idx = case
     assert_matches_torch(
-        f, lambda t: torch.nn.functional.embedding(torch.tensor(ids), t, padding_idx), [w])
+        lambda t: ng.embedding(t, ids, padding_idx=padding_idx),
+        lambda t: torch.nn.functional.embedding(torch.tensor(ids), t, padding_idx), [w])
 
 
 def test_embedding_rejects_out_of_range_and_float_ids():
