@@ -10,7 +10,7 @@ from nongate_np import testing as nt
 from nongate_np.kernels import reference as ref
 
 cpu = pytest.importorskip("nongate_np.kernels.cpu")
-from nongate_np.kernels.cpu import threads  # noqa: E402  (after the importorskip)
+from nongate_np.kernels.cpu import threads, tuning  # noqa: E402  (after the importorskip)
 
 # rtol, and an absolute floor relative to the largest reference value (normwise).
 TOL = {np.float64: (1e-12, 1e-13), np.float32: (1e-5, 1e-6)}
@@ -26,15 +26,12 @@ def assert_close(got, want, dtype, what):
 def step_loop(parallel):
     """Force the LSTM step loop serial, or split over threads whatever the size, with each
     step's products split into one BLAS call per batch row (``gemm.row_blocks``)."""
-    from nongate_np.kernels.cpu import lstm
-    before, blocks = threads.PARALLEL_MIN_MACS, lstm.row_blocks
-    threads.PARALLEL_MIN_MACS = 0 if parallel else 2 ** 62
-    if parallel:
-        lstm.row_blocks = lambda rows, k, n: np.arange(rows + 1, dtype=np.int64)
-    try:
+    if not parallel:
+        with tuning.force_serial():
+            yield
+        return
+    with tuning.force_split(), tuning.force_row_blocks(1):
         yield
-    finally:
-        threads.PARALLEL_MIN_MACS, lstm.row_blocks = before, blocks
 
 
 def test_the_step_loop_can_split():

@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given, strategies as st
 
 pytest.importorskip("numba")
-from nongate_np.kernels.cpu import gemm, threads  # noqa: E402  (after the importorskip)
+from nongate_np.kernels.cpu import gemm, threads, tuning  # noqa: E402  (after the importorskip)
 
 
 @pytest.fixture
-def split_everything(monkeypatch):
+def split_everything():
     """Split every product and every step, whatever its size."""
-    monkeypatch.setattr(gemm, "PARALLEL_MIN_MACS", 0)
-    monkeypatch.setattr(threads, "PARALLEL_MIN_MACS", 0)
     if threads.parallel_chunks(1, 0) < 2:
         pytest.skip("one thread, or no OpenMP/TBB layer, or no BLAS thread control here")
+    with tuning.force_split():
+        yield
 
 
 @given(m=st.integers(1, 9), k=st.integers(1, 9), n=st.integers(1, 9),
@@ -31,12 +31,8 @@ def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
     a = rng.standard_normal((k, m) if transposed else (m, k)).astype(dtype)
     a = a.T if transposed else a
     b = rng.standard_normal((k, n)).astype(dtype)
-    before = gemm.PARALLEL_MIN_MACS
-    gemm.PARALLEL_MIN_MACS = 0
-    try:
+    with tuning.force_split():
         got = gemm.matmul(a, b)
-    finally:
-        gemm.PARALLEL_MIN_MACS = before
     want = a.astype(np.float64) @ b.astype(np.float64)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     assert got.dtype == dtype and got.shape == (m, n)
@@ -104,31 +100,71 @@ def test_row_blocks_cover_the_rows_in_small_blocks(rows, k, n):
     sizes = np.diff(bounds)
     assert bounds[0] == 0 and bounds[-1] == rows and np.all(sizes > 0)
     if len(sizes) > 1:      # split: small products of whole 4-row groups (but the last)
-        assert np.all(sizes * k * n <= gemm.SMALL_GEMM_MACS)
-        assert np.all(sizes[:-1] % gemm.SMALL_GEMM_ROW_STEP == 0)
+        assert np.all(sizes * k * n <= tuning.ROW_BLOCK_MAX_MACS)
+        assert np.all(sizes[:-1] % tuning.ROW_BLOCK_MULTIPLE == 0)
     else:                   # kept whole: no block of 4+ rows would be small, or none needed
-        assert rows * k * n <= gemm.SMALL_GEMM_MACS or \
-            gemm.SMALL_GEMM_ROW_STEP * k * n > gemm.SMALL_GEMM_MACS
+        assert rows * k * n <= tuning.ROW_BLOCK_MAX_MACS or \
+            tuning.ROW_BLOCK_MULTIPLE * k * n > tuning.ROW_BLOCK_MAX_MACS
+
+
+@pytest.mark.parametrize("rows, per_block", [(1, 1), (7, 1), (7, 3), (8, 4), (3, 5)])
+def test_forced_row_blocks_cover_the_rows_and_are_undone(rows, per_block):
+    before = gemm.row_blocks(rows, 512, 1024)
+    with tuning.force_row_blocks(per_block):
+        bounds = gemm.row_blocks(rows, 512, 1024)
+    assert bounds[0] == 0 and bounds[-1] == rows
+    assert np.all(np.diff(bounds)[:-1] == per_block) and 0 < np.diff(bounds)[-1] <= per_block
+    np.testing.assert_array_equal(gemm.row_blocks(rows, 512, 1024), before)
+
+
+def test_overrides_nest_and_are_restored_after_an_error():
+    start = (tuning.STEP_SPLIT_MIN_MACS, tuning.PRODUCT_SPLIT_MIN_MACS)
+    with pytest.raises(RuntimeError, match="inside"):
+        with tuning.force_serial():
+            assert tuning.STEP_SPLIT_MIN_MACS > 2 ** 60
+            with tuning.force_split():
+                assert (tuning.STEP_SPLIT_MIN_MACS, tuning.PRODUCT_SPLIT_MIN_MACS) == (0, 0)
+            assert tuning.PRODUCT_SPLIT_MIN_MACS > 2 ** 60
+            raise RuntimeError("inside")
+    assert (tuning.STEP_SPLIT_MIN_MACS, tuning.PRODUCT_SPLIT_MIN_MACS) == start
+
+
+def test_forced_serial_never_splits():
+    with tuning.force_serial():
+        assert len(threads.step_chunks(4096, 2 ** 40)) == 2
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: tuning.override(PARALLEL_MIN_MACS=0), TypeError, "unknown knob 'PARALLEL_MIN_MACS'"),
+    (lambda: tuning.override(POOL_LIMIT_BYTES=-1), ValueError, "non-negative int, got -1"),
+    (lambda: tuning.override(STEP_SPLIT_MIN_MACS=0.5), ValueError, "got 0.5"),
+    (lambda: tuning.force_row_blocks(0), ValueError, "positive int, got 0"),
+])
+def test_bad_overrides_say_what_was_expected(call, error, match):
+    before = tuning.POOL_LIMIT_BYTES, tuning.forced_block_rows
+    with pytest.raises(error, match=match):
+        with call():
+            pass
+    assert (tuning.POOL_LIMIT_BYTES, tuning.forced_block_rows) == before
 
 
 _TRAIN = textwrap.dedent("""
     import hashlib, numpy as np, nongate_np as ng
-    from nongate_np.kernels.cpu import gemm, lstm, threads
+    from nongate_np.kernels.cpu import tuning
     from nongate_np.nn.multitask import MultiTaskSequenceModel
-    gemm.PARALLEL_MIN_MACS = threads.PARALLEL_MIN_MACS = 0
-    lstm.row_blocks = lambda rows, k, n: np.arange(rows + 1, dtype=np.int64)  # one per row
     ng.seed(5)
     tasks = [{"name": "a", "kind": "classification", "num_classes": 3}]
     model = MultiTaskSequenceModel(tasks, vocab_size=20, embed_size=8, hidden_size=40,
                                    attn_size=8, dtype=np.float32, num_layers=2)
     opt = ng.optim.Adam(model.parameters(), lr=0.01)
     rng = np.random.default_rng(0)
-    for _ in range(3):
-        x, lengths = rng.integers(1, 20, (6, 9)), rng.integers(1, 10, 6)
-        loss, _ = model.loss(model(x, lengths=lengths), {"a": rng.integers(0, 3, 6)})
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    with tuning.force_split(), tuning.force_row_blocks(1):    # one BLAS call per row
+        for _ in range(3):
+            x, lengths = rng.integers(1, 20, (6, 9)), rng.integers(1, 10, 6)
+            loss, _ = model.loss(model(x, lengths=lengths), {"a": rng.integers(0, 3, 6)})
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     digest = hashlib.sha256()
     for p in model.parameters():
         digest.update(np.ascontiguousarray(p.data).tobytes())
@@ -165,13 +201,19 @@ def test_single_threaded_blas_sets_every_openblas_and_restores_it():
             set_(n)
 
 
-def test_fit_runs_numpy_blas_on_one_thread(monkeypatch):
+def test_fit_runs_numpy_blas_on_one_thread():
     import nongate_np as ng
     from nongate_np.training import loop
+    from nongate_np.training.callbacks import Callback
+    controls = threads._every_openblas()
+    if not controls:
+        pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
     seen = []
-    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: seen.append(
-        [get() for get, _ in threads._every_openblas()]) or {})
-    monkeypatch.setattr(loop, "get_backend", lambda: "numba")
+
+    class BlasThreads(Callback):
+        def on_epoch_begin(self, epoch, steps):
+            seen.append([get() for get, _ in controls])
+
     data = ng.data.SequenceDataset(x=np.array([[1, 1, 1], [1, 1, 0]]),
                                    lengths=np.array([3, 2]),
                                    tasks=[{"name": "y", "kind": "classification",
@@ -179,6 +221,13 @@ def test_fit_runs_numpy_blas_on_one_thread(monkeypatch):
                                    targets={"y": np.array([0, 1])})
     model = ng.nn.MultiTaskSequenceModel(data.model_tasks(), vocab_size=2, hidden_size=2,
                                          embed_size=2, attn_size=2)
-    with ng.backend("numpy"):
-        loop.fit(model, data, data, epochs=1)
+    before = [get() for get, _ in controls]
+    controls[0][1](2)                  # a count other than 1 for fit to change
+    try:
+        with ng.backend("numba"):
+            loop.fit(model, data, data, epochs=1, callbacks=[BlasThreads()])
+        assert controls[0][0]() == 2, "fit did not restore the count it found"
+    finally:
+        for (_, set_), n in zip(controls, before):
+            set_(n)
     assert seen and all(n == 1 for n in seen[0])

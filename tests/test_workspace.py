@@ -5,7 +5,7 @@ import gc
 import numpy as np
 import pytest
 
-from nongate_np.kernels.cpu import workspace
+from nongate_np.kernels.cpu import tuning, workspace
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +52,8 @@ def test_small_arrays_and_every_dtype_and_shape_form():
     assert small.shape == (3, 4) and small.dtype == np.float32
     del small
     gc.collect()
-    assert workspace.kept_bytes() == 0                  # below MIN_BYTES: not pooled
-    for shape in (workspace.MIN_BYTES // 8, (workspace.MIN_BYTES // 8,), [2, 4, 8192]):
+    assert workspace.kept_bytes() == 0                  # below POOL_MIN_BYTES: not pooled
+    for shape in (tuning.POOL_MIN_BYTES // 8, (tuning.POOL_MIN_BYTES // 8,), [2, 4, 8192]):
         a = workspace.empty(shape, "float64")
         assert a.dtype == np.float64 and a.size == np.prod(shape)
 
@@ -70,31 +70,32 @@ def test_pooled_arrays_and_small_ones_asked_for_start_on_a_cache_line():
         gc.collect()                                    # the next round reuses the buffers
 
 
-def test_the_pool_keeps_at_most_its_limit(monkeypatch):
-    monkeypatch.setattr(workspace, "LIMIT_BYTES", 3 * workspace.MIN_BYTES)
-    arrays = [workspace.empty(workspace.MIN_BYTES, np.uint8) for _ in range(5)]
-    del arrays
-    gc.collect()
-    assert workspace.kept_bytes() == 3 * workspace.MIN_BYTES
+def test_the_pool_keeps_at_most_its_limit():
+    m = tuning.POOL_MIN_BYTES
+    with tuning.override(POOL_LIMIT_BYTES=3 * m):
+        arrays = [workspace.empty(m, np.uint8) for _ in range(5)]
+        del arrays
+        gc.collect()
+        assert workspace.kept_bytes() == 3 * m
     workspace.release()
     assert workspace.kept_bytes() == 0
 
 
-def test_the_buffers_freed_longest_ago_go_first(monkeypatch):
-    m = workspace.MIN_BYTES
-    monkeypatch.setattr(workspace, "LIMIT_BYTES", 4 * m)
-    old = workspace.empty(2 * m, np.uint8)
-    del old
-    gc.collect()
-    new = [workspace.empty(m, np.uint8) for _ in range(3)]
-    del new
-    gc.collect()                                        # 2m + 3m > 4m: the 2m one goes
-    assert workspace.kept_bytes() == 3 * m
-    again = workspace.empty(2 * m, np.uint8)            # a new buffer: nothing taken
-    assert workspace.kept_bytes() == 3 * m
-    small = workspace.empty(m, np.uint8)                # from the pool
-    assert workspace.kept_bytes() == 2 * m
-    del again, small
+def test_the_buffers_freed_longest_ago_go_first():
+    m = tuning.POOL_MIN_BYTES
+    with tuning.override(POOL_LIMIT_BYTES=4 * m):
+        old = workspace.empty(2 * m, np.uint8)
+        del old
+        gc.collect()
+        new = [workspace.empty(m, np.uint8) for _ in range(3)]
+        del new
+        gc.collect()                                    # 2m + 3m > 4m: the 2m one goes
+        assert workspace.kept_bytes() == 3 * m
+        again = workspace.empty(2 * m, np.uint8)        # a new buffer: nothing taken
+        assert workspace.kept_bytes() == 3 * m
+        small = workspace.empty(m, np.uint8)            # from the pool
+        assert workspace.kept_bytes() == 2 * m
+        del again, small
     workspace.release()
     assert workspace.kept_bytes() == 0
 
@@ -125,9 +126,9 @@ def test_threads_never_share_a_buffer():
 
     def work(tag):
         for _ in range(200):
-            a = workspace.empty(workspace.MIN_BYTES // 8, np.float64)
+            a = workspace.empty(tuning.POOL_MIN_BYTES // 8, np.float64)
             a.fill(tag)
-            b = workspace.empty(workspace.MIN_BYTES // 8, np.float64)
+            b = workspace.empty(tuning.POOL_MIN_BYTES // 8, np.float64)
             b.fill(-tag)
             if not (np.all(a == tag) and np.all(b == -tag)):
                 errors.append(tag)

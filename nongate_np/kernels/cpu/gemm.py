@@ -16,33 +16,25 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import threads, workspace
+from . import threads, tuning, workspace
 from .cache import cache_location
 
 _JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
 
-#: Multiply-adds up to which OpenBLAS (SkylakeX kernels, which it picks on this Zen 4 CPU)
-#: runs a product through its small-matrix path, without packing; that path is fast for
-#: row counts that are multiples of 4. Measured per core, float32 (float64) GFLOP/s:
-#: 32x128x256 (1.05M) 69 (46), 16x128x256 112 (56), 28x128x256 110 (54), 4x256x512 110
-#: (49), 7x256x512 70 (26), 32x256x512 68 (43); 2x512x1024 11.
-SMALL_GEMM_MACS = 1_000_000
-SMALL_GEMM_ROW_STEP = 4
-
-#: Multiply-adds from which a product is split over threads (below, one BLAS call).
-PARALLEL_MIN_MACS = 2_000_000
-
-
 def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
     """Bounds cutting a (rows, k) x (k, n) product into blocks of rows, each a multiple of
-    SMALL_GEMM_ROW_STEP rows (but the last) within SMALL_GEMM_MACS, as even as that allows;
-    one block when no such block exists or one would do. The step loops make one BLAS call
+    ``tuning.ROW_BLOCK_MULTIPLE`` rows (but the last) within ``tuning.ROW_BLOCK_MAX_MACS``,
+    as even as that allows; one block when no such block exists or one would do (or blocks
+    of ``tuning.forced_block_rows`` rows when forced). The step loops make one BLAS call
     per block: the same product through BLAS's faster path (which may round differently,
     but the same way every run)."""
-    most = SMALL_GEMM_MACS // (k * n) // SMALL_GEMM_ROW_STEP * SMALL_GEMM_ROW_STEP
-    if most < SMALL_GEMM_ROW_STEP or most >= rows:
+    if tuning.forced_block_rows is not None:
+        return np.append(np.arange(0, rows, tuning.forced_block_rows), rows).astype(np.int64)
+    step = tuning.ROW_BLOCK_MULTIPLE
+    most = tuning.ROW_BLOCK_MAX_MACS // (k * n) // step * step
+    if most < step or most >= rows:
         return np.array([0, rows], np.int64)
-    return threads.even_blocks(rows, -(-rows // most), SMALL_GEMM_ROW_STEP)
+    return threads.even_blocks(rows, -(-rows // most), step)
 
 
 @njit(**_JIT)
@@ -76,7 +68,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b for 2-D a, b of one float dtype, split over the threads when large enough."""
     M, K = a.shape
     N = b.shape[1]
-    n = threads.parallel_chunks(M * K * N, PARALLEL_MIN_MACS)
+    n = threads.parallel_chunks(M * K * N, tuning.PRODUCT_SPLIT_MIN_MACS)
     b = b if (b.flags.c_contiguous or b.flags.f_contiguous) else np.ascontiguousarray(b)
     if n > 1 and a.flags.c_contiguous and M >= n:
         out = workspace.empty((M, N), np.result_type(a, b))

@@ -9,14 +9,14 @@ recurrent product (h W_hhᵀ forward, δa W_hh backward; one BLAS call per block
 ``gemm.row_blocks``, sized for OpenBLAS's faster small-matrix path) and one fused
 element-wise pass over (B, H) with the vectorisable activations of ``activations.py``.
 
-From ``threads.PARALLEL_MIN_MACS`` per step up, each step is split by hidden units over
-Numba's threads (``threads.step_chunks``): a chunk owns its units' four gate rows of W_hh
-(regrouped by ``chunk_weights``, one product each), their cell state and their columns of
-every cache array, so chunks never write the same element; forward they all read the full
-h_{t-1}, backward each adds its share of δa W_hh and the shares are summed in a fixed order.
-Without a projection nothing runs between the chunks: the states they read and the ones
-they write are two buffers swapped every step. The arrays they split start on a cache line
-(``workspace.empty(..., align=True)``).
+From ``tuning.STEP_SPLIT_MIN_MACS`` multiply-adds per step up, each step is split by hidden
+units over Numba's threads (``threads.step_chunks``): a chunk owns its units' four gate
+rows of W_hh (regrouped by ``chunk_weights``, one product each), their cell state and their
+columns of every cache array, so chunks never write the same element; forward they all
+read the full h_{t-1}, backward each adds its share of δa W_hh and the shares are summed in
+a fixed order. Without a projection nothing runs between the chunks: the states they read
+and the ones they write are two buffers swapped every step. The arrays they split start on
+a cache line (``workspace.empty(..., align=True)``).
 """
 
 from __future__ import annotations

@@ -33,10 +33,7 @@ import threading
 
 import numpy as np
 
-#: Per-step multiply-adds (B·P·4H) from which the step loop is split over threads. Below
-#: it one step takes a few microseconds and the parallel region's launch and join cost
-#: more than they save (measured: S3 (131k) 0.49 ms serial vs 0.78 ms parallel).
-PARALLEL_MIN_MACS = 500_000
+from . import tuning
 
 _SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
             "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_")
@@ -214,7 +211,7 @@ def step_chunks(hidden: int, macs_per_step: int) -> np.ndarray:
 
     Chunks are multiples of 16 units where H allows (one cache line of float32), so
     neighbouring threads do not write the same cache line of the state."""
-    n = min(parallel_chunks(macs_per_step, PARALLEL_MIN_MACS), hidden)
+    n = min(parallel_chunks(macs_per_step, tuning.STEP_SPLIT_MIN_MACS), hidden)
     if n < 2:
         return np.array([0, hidden], np.int64)
     return even_blocks(hidden, n, 16 if hidden >= 16 * n else 1)

@@ -9,10 +9,11 @@ malloc settings and 24 ms with ``MALLOC_TRIM_THRESHOLD_`` raised, the kernels un
 
 ``empty(shape, dtype)`` hands out an array backed by a pooled buffer of exactly that many
 bytes when one is free, else a new one. When the array and every view of it are gone, the
-buffer goes back to the pool. The pool keeps at most ``LIMIT_BYTES``; beyond that, the
-buffers freed longest ago go back to the allocator first, so sizes no longer asked for
-(variable-length inputs, a finished training run) age out. ``release()`` empties it.
-Arrays below ``MIN_BYTES`` are not pooled: small blocks are reused by malloc anyway.
+buffer goes back to the pool. The pool keeps at most ``tuning.POOL_LIMIT_BYTES``; beyond
+that, the buffers freed longest ago go back to the allocator first, so sizes no longer
+asked for (variable-length inputs, a finished training run) age out. ``release()`` empties
+it. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: small blocks are reused by
+malloc anyway.
 
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
 ``align=True``. The step loops split rows between threads at multiples of 16 float32, and
@@ -34,13 +35,11 @@ import weakref
 
 import numpy as np
 
-#: Arrays from this size up are pooled.
-MIN_BYTES = 1 << 18
+from . import tuning
+
 #: Where pooled arrays, and small ones asked for, start: a multiple of this many bytes (a
 #: cache line).
 ALIGN = 64
-#: Most bytes of free buffers the pool keeps (an L1 training step of bench/ frees ~250 MB).
-LIMIT_BYTES = 1 << 29
 
 # NOTE: re-entrant: a garbage collection inside a locked section can run a finalizer
 # (_give_back) on the same thread
@@ -57,7 +56,7 @@ def empty(shape, dtype, align: bool = False) -> np.ndarray:
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     count = math.prod(shape)            # NOTE: not np.prod: 20x slower on a short tuple,
     nbytes = count * dtype.itemsize     # and this runs several times per small call
-    if nbytes < MIN_BYTES:
+    if nbytes < tuning.POOL_MIN_BYTES:
         return _aligned(nbytes).view(dtype).reshape(shape) if align else np.empty(shape, dtype)
     with _lock:
         stack = _free.get(nbytes)
@@ -80,13 +79,13 @@ def _aligned(nbytes: int) -> np.ndarray:
 
 def _give_back(buf: np.ndarray) -> None:
     global _kept
-    if buf.nbytes > LIMIT_BYTES:
+    if buf.nbytes > tuning.POOL_LIMIT_BYTES:
         return
     with _lock:
         _free.setdefault(buf.nbytes, []).append(buf)
         _order.append(buf)
         _kept += buf.nbytes
-        while _kept > LIMIT_BYTES:                  # the longest-free buffers go first
+        while _kept > tuning.POOL_LIMIT_BYTES:      # the longest-free buffers go first
             old = _order[0]
             _drop_from_stack(old)
             _forget(old)

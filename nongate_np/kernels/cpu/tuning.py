@@ -1,0 +1,109 @@
+"""The tuning knobs of the Numba backend, and context managers that force a path.
+
+Every size from which the backend changes strategy is here, named after what it bounds, so
+retuning for another machine means editing one file (the measurements behind each value:
+bench/KERNEL_NOTES.md). None of them changes what a kernel computes beyond the rounding
+that a different split or BLAS path gives; each path is deterministic for a fixed thread
+count.
+
+The kernels read the knobs at every call (``tuning.STEP_SPLIT_MIN_MACS``, never imported by
+name), so ``override`` and the ``force_*`` context managers take effect on the next call.
+Like the BLAS thread count (``threads.py``), an override is process-wide: it is meant for
+tests and benchmarks, not for code that runs kernels on several Python threads at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+#: Multiply-adds per LSTM step (B·P·4H) from which the step loop is split by hidden units
+#: over Numba's threads (``threads.step_chunks``); below it a parallel region's launch and
+#: join cost more than the step (bench/KERNEL_NOTES.md, "Step loop: parallel threshold").
+STEP_SPLIT_MIN_MACS = 500_000
+
+#: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over Numba's
+#: threads; below it one BLAS call on the calling thread.
+PRODUCT_SPLIT_MIN_MACS = 2_000_000
+
+#: Most multiply-adds of one block of batch rows in the step loops' recurrent products
+#: (``gemm.row_blocks``): up to this size OpenBLAS takes its small-matrix path, without
+#: packing (bench/KERNEL_NOTES.md, "Step loop: row blocks of the recurrent product").
+ROW_BLOCK_MAX_MACS = 1_000_000
+#: The row count of every such block but the last is a multiple of this (OpenBLAS's
+#: small-matrix path is fast for multiples of 4 rows).
+ROW_BLOCK_MULTIPLE = 4
+
+#: Arrays of ``workspace.empty`` from this many bytes up are pooled; smaller blocks are
+#: reused by malloc anyway.
+POOL_MIN_BYTES = 1 << 18
+#: Most bytes of free buffers the workspace pool keeps (an L1 training step of bench/
+#: frees ~250 MB).
+POOL_LIMIT_BYTES = 1 << 29
+
+_KNOBS = ("STEP_SPLIT_MIN_MACS", "PRODUCT_SPLIT_MIN_MACS", "ROW_BLOCK_MAX_MACS",
+          "ROW_BLOCK_MULTIPLE", "POOL_MIN_BYTES", "POOL_LIMIT_BYTES")
+
+#: Rows per block of the step loops' recurrent products when forced (``force_row_blocks``);
+#: None: sized by ROW_BLOCK_MAX_MACS.
+forced_block_rows: int | None = None
+
+_NEVER = 2 ** 62                    # more multiply-adds than any product has
+
+
+@contextlib.contextmanager
+def override(**knobs: int) -> Iterator[None]:
+    """Set knobs of this module (by name, e.g. ``POOL_LIMIT_BYTES=1 << 20``) inside the
+    block; each is restored on leaving, also on an exception. Overrides nest.
+
+    Raises
+    ------
+    TypeError
+        A name that is not a knob of this module.
+    ValueError
+        A value that is not a non-negative int.
+    """
+    for name, value in knobs.items():
+        if name not in _KNOBS:
+            raise TypeError(f"tuning.override: unknown knob {name!r}; expected one of "
+                            f"{', '.join(_KNOBS)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"tuning.override: {name} must be a non-negative int, got "
+                             f"{value!r}")
+    saved = {name: globals()[name] for name in knobs}
+    globals().update(knobs)
+    try:
+        yield
+    finally:
+        globals().update(saved)
+
+
+def force_split() -> contextlib.AbstractContextManager[None]:
+    """Split every LSTM step loop and every product over Numba's threads, whatever its size,
+    inside the block (where this machine splits at all: ``threads.parallel_chunks``)."""
+    return override(STEP_SPLIT_MIN_MACS=0, PRODUCT_SPLIT_MIN_MACS=0)
+
+
+def force_serial() -> contextlib.AbstractContextManager[None]:
+    """Run every LSTM step loop and every product on the calling thread inside the block."""
+    return override(STEP_SPLIT_MIN_MACS=_NEVER, PRODUCT_SPLIT_MIN_MACS=_NEVER)
+
+
+@contextlib.contextmanager
+def force_row_blocks(rows: int) -> Iterator[None]:
+    """Make the step loops' recurrent products one BLAS call per ``rows`` batch rows inside
+    the block, whatever their size (``gemm.row_blocks``).
+
+    Raises
+    ------
+    ValueError
+        ``rows`` is not a positive int.
+    """
+    global forced_block_rows
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"tuning.force_row_blocks: rows must be a positive int, got {rows!r}")
+    saved, forced_block_rows = forced_block_rows, rows
+    try:
+        yield
+    finally:
+        forced_block_rows = saved
