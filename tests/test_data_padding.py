@@ -51,6 +51,7 @@ def test_lists_and_a_given_dtype():
     assert x.dtype == np.float64
 
 
+@pytest.mark.torch
 def test_matches_torch_pad_sequence():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)

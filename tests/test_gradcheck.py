@@ -505,6 +505,7 @@ def test_numeric_gradient_matches_the_closed_form(method, rtol):
     np.testing.assert_allclose(grads["W"], x.T @ dz, rtol=rtol, atol=rtol)
 
 
+@pytest.mark.torch
 def test_numeric_gradient_checks_torch_autograd():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(15)

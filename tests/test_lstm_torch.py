@@ -10,6 +10,7 @@ import nongate_np as ng
 from nongate_np import testing as nt
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 RTOL = 1e-10
 
