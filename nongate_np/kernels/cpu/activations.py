@@ -1,10 +1,11 @@
 """Vectorisable exp, sigmoid and tanh for Numba loops (docs/math.md K1-K3).
 
 pip's llvmlite has no SVML, so ``np.exp``/``np.tanh`` inside an ``@njit`` loop become one
-libm call per element (exp ≈ 2-4 ns, tanh ≈ 14 ns here). These are branch-free polynomials
-built from +, *, min/max, select and one integer-to-float bit cast, which LLVM vectorises
-(AVX-512: 16 float32 lanes). Maximum errors, measured by tests/test_activations.py over
-every float32 value and over a dense float64 sweep, are stated in ``ERROR_BOUNDS``.
+libm call per element (bench/KERNEL_NOTES.md, "Activations: libm calls"). These are
+branch-free polynomials built from +, *, min/max, select and one integer-to-float bit cast,
+which LLVM vectorises (16 float32 lanes with AVX-512, 8 with AVX2). Maximum errors,
+measured by tests/test_activations.py over every float32 value and over a dense float64
+sweep, are stated in ``ERROR_BOUNDS``.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def _float64_from_bits(typingctx, bits):
 #: The flags of every kernel that inlines these functions. Inlining happens in Numba's IR,
 #: so the caller's flags decide the machine code: the error sweeps (tests and
 #: bench/activation_errors.py) compile with the same ones. "contract" lets LLVM fuse a * b + c
-#: into one FMA (one rounding instead of two; measured: exp32 0.41 -> 0.28 ns, tanh64
-#: 2.35 -> 1.64 ns per element). Results stay deterministic on a given CPU. The compiled code
+#: into one FMA: one rounding instead of two, and faster (bench/KERNEL_NOTES.md,
+#: "Activations: FMA contraction"). Results stay deterministic on a given CPU. The compiled code
 #: is cached where ``cache.py`` says (never in the package's folder), or not at all.
 KERNEL_FLAGS = dict(cache=cache_location().enabled, error_model="numpy", nogil=True,
                     fastmath={"contract"})
@@ -109,7 +110,8 @@ def sigmoid32(x):
     s = np.float32(1.0) / (np.float32(1.0) + z)
     neg = np.float32(x < 0)
     # NOTE: an arithmetic select (exact: one term is multiplied by 0); a branch here, once
-    # inlined into the LSTM loop, kept the float64 loop from vectorising (35 → 12 ms, M1)
+    # inlined into the LSTM loop, kept the float64 loop from vectorising
+    # (bench/KERNEL_NOTES.md, "Activations: arithmetic selects")
     return s * (np.float32(1.0) - neg) + z * s * neg
 
 

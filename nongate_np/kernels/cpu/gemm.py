@@ -58,7 +58,9 @@ def _by_reduction(a_t, b, bounds, out):
     for k in prange(n):
         r0, r1 = bounds[k], bounds[k + 1]
         np.dot(a_t[r0:r1].T, b[r0:r1], out if k == 0 else partial[k - 1])
-    for k in range(n - 1):          # NOTE: loops, not out += partial[k] (seconds of compile)
+    # NOTE: loops, not out += partial[k]: slice assignments compile slowly
+    # (bench/KERNEL_NOTES.md, "Compile time: slice assignments")
+    for k in range(n - 1):
         for i in range(out.shape[0]):
             for j in range(out.shape[1]):
                 out[i, j] += partial[k, i, j]
@@ -78,6 +80,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = workspace.empty((M, N), np.result_type(a, b))
         _by_reduction(a.T, b, threads.even_blocks(K, n), out)
         return out
-    # NOTE: small products in one layout (C, C): copying a small transposed operand costs
-    # microseconds, each further layout pair a compiled signature (~0.3 s of compile)
+    # NOTE: small products in one layout (C, C): copying a small transposed operand is
+    # cheaper than compiling a signature per layout pair (bench/KERNEL_NOTES.md, "Compile
+    # time: one layout for small products")
     return dot(np.ascontiguousarray(a), np.ascontiguousarray(b))

@@ -74,11 +74,11 @@ def _cell_forward(t, k, j0, j1, xw, h, h_next, c, w_t, rows, a, active, keep, ga
     reading h_{t-1}.
     NOTE: every row is reached through views that start at 0, so the inner loop's index is
     known to be non-negative and it vectorises. An index j0 + u or n + u, whose sign Numba
-    cannot know, gets a negative-index wrap-around per element and the loads become gathers
-    (j0 + u: 10x slower; n + u on the products' row: 6.4 -> 4.9 ns per unit).
+    cannot know, gets a negative-index wrap-around per element and the loads become
+    gathers (bench/KERNEL_NOTES.md, "Step loop: views that start at 0").
     NOTE: the step functions are inlined into the loops (``inline="always"``): compiled
-    once inside each loop rather than alone and again inside the loop (measured: forward
-    compile 5.8 s -> 4.5 s, and S1's serial loop 42 µs -> 29 µs per call)."""
+    once inside each loop rather than alone and again inside the loop, which compiles
+    faster and runs faster (bench/KERNEL_NOTES.md, "Step loop: inlined step functions")."""
     B = h.shape[0]
     H = c.shape[1]
     n = w_t.shape[2] // 4                 # the chunk width (the last chunk may use fewer)
@@ -87,7 +87,7 @@ def _cell_forward(t, k, j0, j1, xw, h, h_next, c, w_t, rows, a, active, keep, ga
         np.dot(h[rows[r]:rows[r + 1]], w_t[k], a_k[rows[r]:rows[r + 1]])
     for b in range(B):
         # without ``keep`` the cache is one row, rewritten for every row: it stays in L1
-        # (measured: writing a (B, 4H) slot per step instead cost 12 % of M1 inference)
+        # (bench/KERNEL_NOTES.md, "Step loop: inference cache row")
         slot, row = (t, b) if keep else (0, 0)
         x_b, a_b, g_b = xw[t, b], a_k[b], gates[slot, row]
         xi, xf, xg, xo = (x_b[j0:j1], x_b[H + j0:H + j1], x_b[2 * H + j0:2 * H + j1],
@@ -114,7 +114,8 @@ def _emit_row(on, new, h_prev, h_next, y_t):
     """L5-L6 for one row: the new hidden state where active, else the previous one; the
     output is the new state or 0.
 
-    NOTE: element loops, not slice assignments: each ``a[:] = b`` costs seconds of compile."""
+    NOTE: element loops, not slice assignments: each ``a[:] = b`` compiles slowly
+    (bench/KERNEL_NOTES.md, "Compile time: slice assignments")."""
     for k in range(new.shape[0]):
         h_next[k] = new[k] if on else h_prev[k]
         y_t[k] = new[k] if on else 0
@@ -404,7 +405,8 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     rows = row_blocks(B, w_k.shape[1], P)
     # each chunk's δa in w_k's row order; the columns of the padding rows stay zero.
     # NOTE: allocated here: np.zeros inside a parallel function becomes a parallel loop of
-    # its own (measured: 1.2 s more cold compile)
+    # its own, compiled too (bench/KERNEL_NOTES.md, "Compile time: zeroed buffers outside
+    # parallel functions")
     da_buf = np.zeros((len(bounds) - 1, B, w_k.shape[1]), dtype)
     if len(bounds) > 2:
         _backward_loop_parallel(dy, dh, dc, gates, tcs, cs, c0_, w_k, rows, bounds, w_hr_,

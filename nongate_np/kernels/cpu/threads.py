@@ -3,16 +3,16 @@
 All parallelism inside the kernels is Numba's thread pool (``prange``): the LSTM step loop
 is split by hidden units, the large products by rows (``gemm.py``), and every thread calls
 BLAS for its own slice. So BLAS itself must run on one thread: OpenBLAS's workers keep
-spinning after a call and steal the cores Numba's threads are using (measured at M1: a
-2-thread input projection before the parallel step loop made the loop 3x slower). While a
-kernel runs (``owns_cores``), the BLAS that Numba's ``np.dot`` calls (SciPy's OpenBLAS) is
-set to one thread; the count is restored when the kernel returns.
+spinning after a call and steal the cores Numba's threads are using (bench/KERNEL_NOTES.md,
+"Threads: BLAS on one thread inside a kernel"). While a kernel runs (``owns_cores``), the
+BLAS that Numba's ``np.dot`` calls (SciPy's OpenBLAS) is set to one thread; the count is
+restored when the kernel returns.
 
 Policy, in order:
 
-* work is split only with a threading layer that launches a region in a few microseconds
-  (OpenMP or TBB; the fallback "workqueue" layer measured ~100 µs per region, more than a
-  whole step at the sizes where splitting pays off);
+* work is split only with a threading layer that launches a region quickly (OpenMP or
+  TBB; the fallback "workqueue" layer takes longer per region than a whole step at the
+  sizes where splitting pays off: bench/KERNEL_NOTES.md, "Threads: threading layer");
 * only when the BLAS's thread count can be set (OpenBLAS, found from the function pointer
   Numba calls); otherwise everything runs on the calling thread;
 * only when the work is large enough to pay for the region's launch and join;
@@ -188,7 +188,9 @@ def _fast_threading_layer() -> bool:
 
 def parallel_chunks(macs: int, min_macs: int) -> int:
     """How many threads share work of ``macs`` multiply-adds (1: the calling thread)."""
-    if macs < min_macs:       # NOTE: first: numba.get_num_threads() costs ~0.7 µs a call
+    # NOTE: the threshold first: Numba's thread-count query is slow next to a small product
+    # (bench/KERNEL_NOTES.md, "Threads: thread-count query")
+    if macs < min_macs:
         return 1
     import numba
     n = numba.get_num_threads()

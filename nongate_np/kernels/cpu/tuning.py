@@ -23,7 +23,8 @@ from collections.abc import Iterator
 STEP_SPLIT_MIN_MACS = 500_000
 
 #: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over Numba's
-#: threads; below it one BLAS call on the calling thread.
+#: threads; below it one BLAS call on the calling thread costs less than the split
+#: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_SPLIT_MIN_MACS = 2_000_000
 
 #: Most multiply-adds of one block of batch rows in the step loops' recurrent products
@@ -37,8 +38,8 @@ ROW_BLOCK_MULTIPLE = 4
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled; smaller blocks are
 #: reused by malloc anyway.
 POOL_MIN_BYTES = 1 << 18
-#: Most bytes of free buffers the workspace pool keeps (an L1 training step of bench/
-#: frees ~250 MB).
+#: Most bytes of free buffers the workspace pool keeps: more than one training step of the
+#: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 POOL_LIMIT_BYTES = 1 << 29
 
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "PRODUCT_SPLIT_MIN_MACS", "ROW_BLOCK_MAX_MACS",

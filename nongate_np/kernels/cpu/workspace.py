@@ -3,9 +3,8 @@
 A training step allocates the same large arrays at every step (the LSTM's cache of all T
 steps, the input projection, δa, the products' outputs). With glibc, freed memory at the
 top of the heap beyond ``M_TRIM_THRESHOLD`` is handed back to the system, and the next
-step page-faults every page back in, zeroed by the kernel. Measured on this project's
-2-vCPU machine (bench/RESULTS.md): an M1 float32 training step took 36 ms with the default
-malloc settings and 24 ms with ``MALLOC_TRIM_THRESHOLD_`` raised, the kernels unchanged.
+step page-faults every page back in, zeroed by the kernel, which slows a training step
+by a large fraction (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 
 ``empty(shape, dtype)`` hands out an array backed by a pooled buffer of exactly that many
 bytes when one is free, else a new one. When the array and every view of it are gone, the
@@ -18,9 +17,9 @@ malloc anyway.
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
 ``align=True``. The step loops split rows between threads at multiples of 16 float32, and
 glibc's large blocks start 16 bytes past a page, so without this two threads wrote the
-same cache line at every chunk boundary of every row (measured, M1 float32 forward with
-its cache: 4.28 ms misaligned, 3.79 ms aligned). Small arrays are aligned only on request:
-it costs ~2.5 µs against ~0.2 µs for ``np.empty``, and a small call (S1) makes many.
+same cache line at every chunk boundary of every row. Small arrays are aligned only on
+request: aligning costs more than ``np.empty`` itself, and a small call (S1) makes many
+(bench/KERNEL_NOTES.md, "Workspace: cache-line alignment").
 
 NOTE: the buffer is reached through a memoryview, so the array handed out is the one every
 view of it keeps alive (NumPy collapses a view's base only through arrays of one type): the
@@ -54,8 +53,10 @@ def empty(shape, dtype, align: bool = False) -> np.ndarray:
     a cache line, small ones too with ``align``."""
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    count = math.prod(shape)            # NOTE: not np.prod: 20x slower on a short tuple,
-    nbytes = count * dtype.itemsize     # and this runs several times per small call
+    # NOTE: math.prod, not np.prod: much faster on a short tuple, and this runs several
+    # times per small call (bench/KERNEL_NOTES.md, "Workspace: math.prod")
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
     if nbytes < tuning.POOL_MIN_BYTES:
         return _aligned(nbytes).view(dtype).reshape(shape) if align else np.empty(shape, dtype)
     with _lock:
