@@ -89,14 +89,16 @@ def bce_cases(draw):
     return z, y, pw
 
 
+def _bce(pos_weight, reduction):
+    return lambda x, t: ng.binary_cross_entropy_with_logits(x, t, pos_weight=pos_weight,
+                                                            reduction=reduction)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(case=bce_cases())
 def test_bce_with_logits(reduction, case):
     z, y, pw = case
-
-    def f(x, t):
-        return ng.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction=reduction)
-    assert_gradients(f, [z, y])
+    assert_gradients(_bce(pw, reduction), [z, y])
 
 
 @pytest.mark.torch
@@ -105,10 +107,7 @@ def test_bce_with_logits(reduction, case):
 def test_bce_with_logits_matches_torch(reduction, case):
     import torch
     z, y, pw = case
-
-    def f(x, t):
-        return ng.binary_cross_entropy_with_logits(x, t, pos_weight=pw, reduction=reduction)
-    assert_matches_torch(f, lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
+    assert_matches_torch(_bce(pw, reduction), lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
         x, t, pos_weight=None if pw is None else torch.tensor(pw), reduction=reduction), [z, y])
 
 
