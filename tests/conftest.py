@@ -22,4 +22,5 @@ def pytest_runtest_setup(item):
     # The skip happens before the test starts, so a torch-parity property is skipped whole;
     # the properties without torch never skip (tests/no_torch_plugin.py checks it).
     if item.get_closest_marker("torch") is not None:
-        pytest.importorskip("torch", reason="torch is not installed (tests marked torch compare with PyTorch)")
+        pytest.importorskip(
+            "torch", reason="torch is not installed (tests marked torch compare with PyTorch)")

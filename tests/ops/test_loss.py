@@ -107,8 +107,10 @@ def test_bce_with_logits(reduction, case):
 def test_bce_with_logits_matches_torch(reduction, case):
     import torch
     z, y, pw = case
-    assert_matches_torch(_bce(pw, reduction), lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
-        x, t, pos_weight=None if pw is None else torch.tensor(pw), reduction=reduction), [z, y])
+    pos_weight = None if pw is None else torch.tensor(pw)
+    assert_matches_torch(_bce(pw, reduction),
+                         lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
+                             x, t, pos_weight=pos_weight, reduction=reduction), [z, y])
 
 
 def test_bce_with_extreme_logits_is_finite():
