@@ -46,12 +46,24 @@ import warnings
 import numpy as np
 
 from .autograd import GradientShapeError, enable_grad
-from .gradcheck_report import (REL_FLOOR, TINY, GradcheckReport, InputReport, format_value,
-                               relative_error, relative_floor)
-from .kernels.registry import get_backend
 from .foreign import conversion_hint, library_of
-from .numdiff import (ArrayLoss, ScalarLoss, directional_derivative, directional_step,
-                      numeric_gradient)
+from .gradcheck_report import (
+    REL_FLOOR,
+    TINY,
+    GradcheckReport,
+    InputReport,
+    format_value,
+    relative_error,
+    relative_floor,
+)
+from .kernels.registry import get_backend
+from .numdiff import (
+    ArrayLoss,
+    ScalarLoss,
+    directional_derivative,
+    directional_step,
+    numeric_gradient,
+)
 
 __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
            "InputReport", "TOLERANCES", "METHODS", "tolerance"]

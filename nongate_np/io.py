@@ -51,8 +51,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__
-from . import optim
+from . import __version__, optim
 from .atomic import write_npz_atomically
 from .nn.module import Module, StateDictError
 from .nn.savable import build_module, module_spec

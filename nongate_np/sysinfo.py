@@ -309,7 +309,8 @@ def format_info(d: dict) -> str:
                   f"{'?' if t['blas'] is None else t['blas']}"))
     bl = d.get("blas", {})
     lines.append(("blas", bl["error"] if "error" in bl else
-                  f"{bl['name']} {bl['version']}" + (f" ({bl['detail']})" if bl['detail'] else "")))
+                  f"{bl['name']} {bl['version']}"
+                  + (f" ({bl['detail']})" if bl['detail'] else "")))
     for pool in bl.get("loaded", []):
         lines.append(("  loaded", f"{pool['internal_api']} {pool['version']}, "
                                   f"{pool['num_threads']} threads, {pool['filepath']}"))

@@ -6,12 +6,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np import testing as nt
 from nongate_np.gradcheck import GradcheckError, gradcheck
-from nongate_np.kernels import reference as ref, registry
+from nongate_np.kernels import reference as ref
+from nongate_np.kernels import registry
 from nongate_np.ops.attention import AttentionPool, attention_pool, lengths_to_mask
 from tests.attention_composed import composed_attention_pool
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL

@@ -4,7 +4,8 @@ import contextlib
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nongate_np import testing as nt
 from nongate_np.kernels import reference as ref

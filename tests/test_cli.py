@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 from nongate_np import catalog, cli
-from nongate_np.cli import tools
 from nongate_np.autograd import Function
+from nongate_np.cli import tools
 
 
 def test_gradcheck_command_checks_every_op_by_every_method(capsys):

@@ -8,8 +8,16 @@ import pytest
 import nongate_np as ng
 from nongate_np.data.text import stdlib_corpus
 from nongate_np.training import evaluate
-from tests.cli_runs import (GUNPOINT_TEST, TINY_TEXT, TINY_TS, read_json, read_metrics,
-                            run_cli, run_process, train)
+from tests.cli_runs import (
+    GUNPOINT_TEST,
+    TINY_TEXT,
+    TINY_TS,
+    read_json,
+    read_metrics,
+    run_cli,
+    run_process,
+    train,
+)
 
 
 @pytest.fixture(scope="module")

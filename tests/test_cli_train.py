@@ -15,8 +15,16 @@ from nongate_np.data import load_csv, load_npz, load_ts
 from nongate_np.data.text import stdlib_corpus
 from nongate_np.training import evaluate, predict
 from nongate_np.training.jobs import FILE_DEFAULTS
-from tests.cli_runs import (GUNPOINT_TEST, GUNPOINT_TRAIN, TINY_TEXT, TINY_TS, read_json,
-                            read_metrics, run_cli, train)
+from tests.cli_runs import (
+    GUNPOINT_TEST,
+    GUNPOINT_TRAIN,
+    TINY_TEXT,
+    TINY_TS,
+    read_json,
+    read_metrics,
+    run_cli,
+    train,
+)
 
 
 def _flat(nested: dict) -> dict:
@@ -276,7 +284,8 @@ def _assert_same_run(a, b):
         for key in ("exp_avg", "exp_avg_sq"):
             np.testing.assert_array_equal(sa["state"][k][key], sb["state"][k][key],
                                           err_msg=f"optimizer state {k} {key}")
-    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    def drop(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
     assert drop(read_metrics(a)) == drop(read_metrics(b))
 
 

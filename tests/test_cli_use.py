@@ -13,8 +13,17 @@ import nongate_np as ng
 from nongate_np.data import load_ts
 from nongate_np.data.text import CharVocab, stdlib_root, text_files
 from nongate_np.training import predict, sample_text
-from tests.cli_runs import (GUNPOINT_TEST, GUNPOINT_TRAIN, TINY_TEXT, command, process_env,
-                            read_json, run_cli, run_process, train)
+from tests.cli_runs import (
+    GUNPOINT_TEST,
+    GUNPOINT_TRAIN,
+    TINY_TEXT,
+    command,
+    process_env,
+    read_json,
+    run_cli,
+    run_process,
+    train,
+)
 
 TEXT_FILE = stdlib_root() / "json" / "scanner.py"
 

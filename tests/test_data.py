@@ -3,7 +3,8 @@
 import io
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nongate_np.data import make_two_trigger, minibatches
 from nongate_np.progress import ProgressBar

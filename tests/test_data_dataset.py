@@ -5,7 +5,8 @@ import pathlib
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np.data import DataError, SequenceDataset, load_csv, pad_sequences

@@ -3,7 +3,8 @@ unpad_sequences gives it back, and bad sequences are named by their index."""
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nongate_np.data import DataError, pad_sequences, unpad_sequences
 

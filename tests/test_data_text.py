@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from nongate_np.data import DataError
-from nongate_np.data.text import (PAD, UNK, CharVocab, majority_accuracy, stdlib_corpus,
-                                  stdlib_root, text_files, unigram_bits_per_char)
+from nongate_np.data.text import (
+    PAD,
+    UNK,
+    CharVocab,
+    majority_accuracy,
+    stdlib_corpus,
+    stdlib_root,
+    text_files,
+    unigram_bits_per_char,
+)
 
 
 @pytest.fixture(scope="module")

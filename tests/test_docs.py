@@ -42,9 +42,10 @@ def test_every_cited_equation_exists():
 
 
 def test_every_primitive_op_cites_its_equation():
-    from nongate_np.autograd import Function
-    import nongate_np.ops as ops_pkg
     import inspect
+
+    import nongate_np.ops as ops_pkg
+    from nongate_np.autograd import Function
     for module in (ops_pkg.elementwise, ops_pkg.reduce, ops_pkg.matmul, ops_pkg.shape,
                    ops_pkg.softmax, ops_pkg.loss):
         for name, cls in inspect.getmembers(module, inspect.isclass):

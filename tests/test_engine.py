@@ -173,7 +173,8 @@ def test_backward_returning_wrong_shape_is_reported():
         def backward(ctx, g):
             return np.ones(7)
 
-    with pytest.raises(RuntimeError, match=r"Bad.backward returned a gradient of shape \(7,\) for argument 0"):
+    with pytest.raises(RuntimeError, match=r"Bad.backward returned a gradient of shape "
+                                           r"\(7,\) for argument 0"):
         Bad.apply(leaf(3)).backward()
 
 

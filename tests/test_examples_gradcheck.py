@@ -111,7 +111,7 @@ def test_torch_example_compares_every_array_and_checks_torch_numerically():
     # 2 layers × 2 directions × 4 weights, the input, and the three outputs
     assert names[:4] == ["output", "h_n", "c_n", "d input"] and len(rows) == 20, proc.stdout
     assert "d weight_hh_l1_reverse" in names
-    for name, shape, max_abs, max_rel, worst, ours, theirs, verdict in rows:
+    for name, _shape, max_abs, max_rel, _worst, ours, theirs, verdict in rows:
         assert verdict == "pass", name
         assert float(max_rel) <= 1e-10, name
         # the worst element's two printed values differ by at most the array's max abs error

@@ -8,13 +8,13 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np import testing as nt
 from nongate_np.autograd import Function
-from nongate_np.gradcheck import (TOLERANCES, GradcheckError, gradcheck, numeric_gradient,
-                                  tolerance)
+from nongate_np.gradcheck import TOLERANCES, GradcheckError, gradcheck, numeric_gradient, tolerance
 
 METHODS = ["central", "complex_step", "directional"]
 MAX_REL = {"central": 1e-6, "complex_step": 1e-12, "directional": 1e-6}

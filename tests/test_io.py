@@ -17,10 +17,9 @@ import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np import atomic, io as ngio
-from nongate_np import nn
+from nongate_np import atomic, nn
+from nongate_np import io as ngio
 from nongate_np.nn import savable as nn_savable
-
 
 # ---------------------------------------------------------------------------------------------
 # helpers

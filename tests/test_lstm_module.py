@@ -3,12 +3,13 @@ unbatched input, and the errors bad input gets."""
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
+from nongate_np import testing as nt
 from nongate_np.gradcheck import gradcheck
 from nongate_np.ops.lstm import lstm
-from nongate_np import testing as nt
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
 
 
@@ -108,7 +109,8 @@ def test_bad_input_errors_name_the_argument(lstm64):
         (np.zeros((5, 2, 3, 1)), {}, ValueError, r"3-D \(T, B, I\).*\(5, 2, 3, 1\)"),
         (np.zeros((5, 2, 3), np.int64), {}, TypeError, "floating point.*int64"),
         (np.zeros((5, 2, 3), np.float32), {}, TypeError, "float32 but .* float64"),
-        (np.zeros((0, 2, 3)), {}, ValueError, r"shape \(0, 2, 3\), layout \(T, B, I\).*at least one step"),
+        (np.zeros((0, 2, 3)), {}, ValueError,
+         r"shape \(0, 2, 3\), layout \(T, B, I\).*at least one step"),
         (np.zeros((5, 0, 3)), {}, ValueError, r"shape \(5, 0, 3\).*one sequence"),
         (np.zeros((0, 3)), {}, ValueError, r"shape \(0, 3\), layout \(T, I\)"),
         (x, {"lengths": np.array([1, 6])}, ValueError, r"\[0, T\] = \[0, 5\], got 6"),

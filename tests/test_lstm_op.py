@@ -3,13 +3,14 @@ differences and the same LSTM composed from primitive ops; memory; very long seq
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
+from nongate_np import testing as nt
 from nongate_np.gradcheck import gradcheck
 from nongate_np.ops.lstm import LSTMLayer, lstm_layer
-from nongate_np import testing as nt
-from tests.helpers import COMPLEX_STEP_MAX_REL, CENTRAL_MAX_REL
+from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
 from tests.lstm_composed import composed_lstm_layer
 
 NAMES = ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh", "w_hr"]

@@ -4,7 +4,8 @@ for drawn multi-layer, bidirectional, projected, batch-first, variable-length co
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np import testing as nt

@@ -13,7 +13,6 @@ from scipy import stats
 import nongate_np as ng
 from nongate_np import nn
 
-
 # ---------------------------------------------------------------------------------------------
 # Twin models: the same architecture built with nongate_np.nn and with torch.nn
 # ---------------------------------------------------------------------------------------------
@@ -451,7 +450,7 @@ def test_registration_rules():
     del m.child
     assert [n for n, _ in m.named_parameters()] == ["b"]
     with pytest.raises(AttributeError, match="has no attribute 'child'"):
-        m.child
+        _ = m.child
     with pytest.raises(ValueError, match="contain '.'"):
         m.register_buffer("x.y", np.zeros(1))
 

@@ -67,6 +67,7 @@ def test_default_is_numba_when_installed_without_importing_it():
 
 def test_top_level_selection_runs_the_numba_kernels():
     import numpy as np
+
     import nongate_np as ng
     if "numba" not in ng.available_backends():
         pytest.skip("numba backend unavailable")

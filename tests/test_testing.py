@@ -1,7 +1,8 @@
 """The public Hypothesis strategies do what their docstrings promise."""
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nongate_np import testing as nt
 

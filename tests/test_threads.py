@@ -8,7 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytest.importorskip("numba")
 from nongate_np.kernels.cpu import gemm, threads, tuning  # noqa: E402  (after the importorskip)

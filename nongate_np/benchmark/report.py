@@ -75,7 +75,8 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
             "ratio of each contender's fastest repeat (less sensitive to the machine's slow "
             "phases, which hit every contender); onnx/ours = "
             "ONNX Runtime ms / ours ms. max rel diff = max |ours - torch| / max(1, |torch|) "
-            "over every output and gradient; ok = <= 2e-3 f32, 1e-9 f64; WRONG = fast but disagrees, no ratio. "
+            "over every output and gradient; ok = <= 2e-3 f32, 1e-9 f64; "
+            "WRONG = fast but disagrees, no ratio. "
             "⚠ = the repeats of that cell differ by > 1.5x (raw runs and minima in the JSON).",
             ""]
     ours = [c for c in OURS if c in contenders]
@@ -153,7 +154,8 @@ def _first_calls(res, configs, tasks, dtypes, cols) -> list[str]:
            "loads from the Numba cache (or compiles, when the cache is cold) the kernels no "
            "earlier cell needed. The correctness check ran before, so the cache is warm "
            "unless caching is off.", "",
-           "| cfg | dtype | task | " + " | ".join(cols) + " |", "|---|---|---|" + "---|" * len(cols)]
+           "| cfg | dtype | task | " + " | ".join(cols) + " |",
+           "|---|---|---|" + "---|" * len(cols)]
     for cfg in configs:
         for dtype in dtypes:
             for task in tasks:
@@ -181,7 +183,8 @@ def _gflops(res, configs, tasks, dtypes, ours) -> list[str]:
                     continue
                 row = [cfg, dtype, task]
                 for c in who:
-                    ms = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {}).get(c, {}).get("ms")
+                    cell = res["timings"].get(cfg, {}).get(f"{dtype}/{task}", {})
+                    ms = cell.get(c, {}).get("ms")
                     gf = task_gflop(cfg, task) / (ms * 1e-3) if ms else None
                     row.append(f"{gf:.1f} ({100 * gf / g[dtype]['gflops']:.0f} %)" if gf else "–")
                 out.append("| " + " | ".join(row) + " |")

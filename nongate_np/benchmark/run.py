@@ -113,7 +113,8 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
     parser.add_argument("--tasks", type=_names(TASKS), metavar="LIST",
                         help=f"of {','.join(TASKS)} (default all, quick {','.join(q['tasks'])})")
     parser.add_argument("--dtypes", type=_names(DTYPES), metavar="LIST",
-                        help=f"of {','.join(DTYPES)} (default both, quick {','.join(q['dtypes'])})")
+                        help=f"of {','.join(DTYPES)} "
+                             f"(default both, quick {','.join(q['dtypes'])})")
     parser.add_argument("--repeats", type=_positive_int, metavar="N",
                         help=f"alternating runs per contender (default {FULL['repeats']}, "
                              f"quick {q['repeats']})")
@@ -256,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             with open(args.report) as f:
                 r = json.load(f)
-            configs, tasks, dtypes = list(r["configs"]), r.get("tasks", TASKS), r.get("dtypes", DTYPES)
+            configs = list(r["configs"])
+            tasks, dtypes = r.get("tasks", TASKS), r.get("dtypes", DTYPES)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise BenchmarkError(f"--report {args.report}: cannot read a saved run "
                                  f"({err})") from err
@@ -333,7 +335,8 @@ def measure_all(args: argparse.Namespace, cwd: str) -> dict:
                 if "unavailable" in r:
                     res["unavailable"][c] = r["unavailable"]
                     for cfg in group:
-                        res.setdefault("unavailable_by_config", {}).setdefault(cfg, {})[c] = r["unavailable"]
+                        missing = res.setdefault("unavailable_by_config", {})
+                        missing.setdefault(cfg, {})[c] = r["unavailable"]
                     log(f"  {c}: unavailable: {r['unavailable']}"
                         + (f" (for the comparison: {BENCH_HINT})" if c == "torch" else ""))
                     continue
@@ -376,7 +379,8 @@ def _medians(cfg: str, runs: dict) -> dict:
     for c, rs in runs.items():
         for r in rs:
             for key, m in r.get(cfg, {}).items():
-                entry = cell.setdefault(key, {}).setdefault(c, {"runs_ms": [], "first_runs_ms": []})
+                entry = cell.setdefault(key, {}).setdefault(
+                    c, {"runs_ms": [], "first_runs_ms": []})
                 entry["runs_ms"].append(m["ms"])
                 entry["first_runs_ms"].append(m["first_ms"])
     for per_contender in cell.values():

@@ -41,6 +41,7 @@ def make_state(cfg: str, dtype: str, seed: int = 0):
 # -- contenders: each returns {task: step()} ------------------------------------------------
 def ours_steps(cfg, dtype, lstm_sd=None, attn_sd=None, x=None):
     import numpy as np
+
     import nongate_np as ng
     T, B, I, H = CONFIGS[cfg]
     if lstm_sd is None:
@@ -127,6 +128,7 @@ def torch_steps(cfg, dtype, lstm_sd=None, attn_sd=None, x=None, threads=2):
 
 def onnx_steps(cfg, dtype, threads=2):
     import tempfile
+
     import onnxruntime as ort  # noqa: F401  (ImportError -> unavailable)
     import torch
     torch.set_num_threads(1)
@@ -166,7 +168,8 @@ def measure(fn, min_time: float, samples: int) -> dict:
             fn()
         per.append((time.perf_counter() - t) / n * 1e3)
     per.sort()
-    med = per[len(per) // 2] if len(per) % 2 else 0.5 * (per[len(per) // 2 - 1] + per[len(per) // 2])
+    mid = len(per) // 2
+    med = per[mid] if len(per) % 2 else 0.5 * (per[mid - 1] + per[mid])
     return {"ms": med, "min": per[0], "max": per[-1], "inner": n, "first_ms": first * 1e3}
 
 
@@ -212,7 +215,6 @@ def _np(v):
 def w_validate(a) -> dict:
     """Ours vs torch on the same weights (torch's state_dict loaded into ours) and data:
     {config: {backend: {"dtype/task": {"max_abs_diff", "worst", "scale", "ok"}}}}."""
-    import numpy as np
     try:
         import torch
     except ImportError as err:
@@ -311,13 +313,15 @@ def w_jit(a) -> dict:
         import nongate_np.kernels.cpu as K
     except ImportError as err:
         return {"unavailable": str(err)}
-    out = {"import_ms": (time.perf_counter() - t) * 1e3, "cache_dir": os.environ.get("NUMBA_CACHE_DIR")}
+    out = {"import_ms": (time.perf_counter() - t) * 1e3,
+           "cache_dir": os.environ.get("NUMBA_CACHE_DIR")}
     from nongate_np.kernels.registry import BackendUnavailable, set_global_backend
     try:
         set_global_backend("numba")
         full = True
     except BackendUnavailable as err:
-        full, out["note"] = False, f"whole backend unavailable ({err}); timed the LSTM kernels only"
+        full = False
+        out["note"] = f"whole backend unavailable ({err}); timed the LSTM kernels only"
     for dtype in ("float32", "float64"):
         if full:
             # every kernel of the backend for this dtype: one LSTM + gated attention training
@@ -339,7 +343,8 @@ def w_jit(a) -> dict:
         rng = np.random.default_rng(0)
         x = rng.standard_normal((T, B, I)).astype(dtype)
         h0, c0 = np.zeros((B, H), dtype), np.zeros((B, H), dtype)
-        w_ih, w_hh = rng.standard_normal((4 * H, I)).astype(dtype), rng.standard_normal((4 * H, H)).astype(dtype)
+        w_ih = rng.standard_normal((4 * H, I)).astype(dtype)
+        w_hh = rng.standard_normal((4 * H, H)).astype(dtype)
         b = np.zeros(4 * H, dtype)
 
         def fn():
@@ -363,6 +368,7 @@ def main(kind: str, args_json: str) -> None:
         res = WORKERS[kind](a)
     except Exception as err:  # reported, not fatal: the parent marks the cell as an error
         import traceback
-        res = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-2000:]}
+        res = {"error": f"{type(err).__name__}: {err}",
+               "traceback": traceback.format_exc()[-2000:]}
     sys.stdout.write("\n" + json.dumps(res) + "\n")
     sys.stdout.flush()

@@ -33,7 +33,8 @@ def positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a {kind.__name__}, got {text!r}") from None
         if value <= 0:
             raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
         return value
@@ -45,7 +46,7 @@ def non_negative_int(text):
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an int >= 0, got {text}")
     return value

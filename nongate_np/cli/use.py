@@ -100,7 +100,8 @@ def encode(args) -> int:
 
 
 def predict(args) -> int:
-    from ..training import evaluate, predict as predict_all
+    from ..training import evaluate
+    from ..training import predict as predict_all
     model, meta = _load(args.checkpoint)
     data = read_input(meta, args.input, model.input_size)
     preds = predict_all(model, data)

@@ -6,6 +6,7 @@ Every loader returns a :class:`SequenceDataset` and raises :class:`DataError` (a
 ``ValueError``) with the file, the place in it, what was expected and what was found.
 """
 
+from . import text
 from .dataset import IGNORE_INDEX, TASK_KINDS, SequenceDataset
 from .errors import DataError
 from .loaders import LOADERS, load_sequences
@@ -15,8 +16,8 @@ from .standardize import Standardizer
 from .synthetic import TwoTriggerData, make_two_trigger, minibatches
 from .table import load_csv
 from .ts import load_ts
-from . import text
 
 __all__ = ["DataError", "SequenceDataset", "TASK_KINDS", "IGNORE_INDEX", "pad_sequences",
            "unpad_sequences", "Standardizer", "load_ts", "load_csv", "load_npz",
-           "load_sequences", "LOADERS", "text", "TwoTriggerData", "make_two_trigger", "minibatches"]
+           "load_sequences", "LOADERS", "text", "TwoTriggerData", "make_two_trigger",
+           "minibatches"]

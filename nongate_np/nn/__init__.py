@@ -9,9 +9,9 @@ any of them after ``import nongate_np`` alone.
 """
 
 from . import init
+from .attention import AttentionPooling
 from .containers import ModuleList, Sequential
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
-from .attention import AttentionPooling
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .multitask import MultiTaskSequenceModel

@@ -27,8 +27,8 @@ from numba import njit, types
 from numba.extending import overload
 
 from .. import reference as ref
-from .activations import KERNEL_FLAGS, exp32, exp64
 from . import threads, workspace
+from .activations import KERNEL_FLAGS, exp32, exp64
 from .gemm import matmul
 from .lstm import sigmoid, tanh
 

@@ -128,7 +128,7 @@ def _install_locator(root: str) -> str | None:
     (checked on a function of this file), else why not."""
     try:
         from numba.core import caching
-        impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
         locator_class = _package_locator(root)
         probe = locator_class.from_function(_install_locator, __file__)
         if probe is None or not probe.get_cache_path().startswith(root):

@@ -27,8 +27,8 @@ from numba.extending import overload
 
 from .. import reference as ref
 from . import threads, workspace
-from .gemm import matmul, row_blocks
 from .activations import KERNEL_FLAGS, sigmoid32, sigmoid64, tanh32, tanh64
+from .gemm import matmul, row_blocks
 
 _JIT = KERNEL_FLAGS
 
