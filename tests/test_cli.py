@@ -35,11 +35,11 @@ class WrongSquare(Function):
         return dy * 3 * x * x
 
 
-def test_gradcheck_command_fails_on_a_wrong_backward(monkeypatch, capsys):
+def test_gradcheck_command_fails_on_a_wrong_backward(capsys):
     bad = catalog.Case("wrong_square", WrongSquare.apply,
                        lambda rng: [rng.standard_normal((2, 3))])
-    monkeypatch.setattr(catalog, "CASES", [bad])
-    assert cli.main(["gradcheck", "--verbose"]) == 1
+    args = cli.build_parser().parse_args(["gradcheck", "--verbose"])
+    assert args.run(args, cases=[bad]) == 1
     out = capsys.readouterr().out
     assert out.count("FAIL") >= 3
     assert "0/3 checks passed" in out

@@ -12,13 +12,19 @@ from . import CLIError
 METHODS = ("central", "complex_step", "directional")
 
 
-def _gradcheck(args) -> int:
+def _gradcheck(args, cases=None) -> int:
+    """Check each case by each method and print the table; 1 if any check fails, else 0.
+
+    ``cases`` is the list of ``catalog.Case`` to choose from with ``--op`` (default
+    ``catalog.CASES``); a caller with ops of its own checks them through the same table.
+    """
     from ..catalog import CASES
     from ..gradcheck import gradcheck
 
-    cases = [c for c in CASES if not args.op or any(s in c.name for s in args.op)]
+    every = CASES if cases is None else cases
+    cases = [c for c in every if not args.op or any(s in c.name for s in args.op)]
     if not cases:
-        raise CLIError(f"no op matches {args.op}; ops: {', '.join(c.name for c in CASES)}")
+        raise CLIError(f"no op matches {args.op}; ops: {', '.join(c.name for c in every)}")
     methods = args.method or list(METHODS)
     width = max(len(c.name) for c in cases)
     header = f"{'op':<{width}} {'method':<13} {'max rel err':>11} {'max abs err':>11}  result"
