@@ -5,6 +5,7 @@ the trained model did."""
 
 import csv
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -262,9 +263,11 @@ def test_npz_run_reports_classification_and_regression(tmp_path, monkeypatch):
 
 
 def test_without_matplotlib_train_says_how_to_get_the_pictures(tmp_path, monkeypatch):
-    monkeypatch.setattr(plot, "matplotlib_available", lambda: False)
+    # a None entry in sys.modules makes `import matplotlib` raise ImportError (importlib docs)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
     printed = train(tmp_path, "ts", TINY_TS, "--epochs", "1", "--hidden-size", "4", "--quiet")
     assert "pip install 'nongate-np[plot]'" in printed
+    assert not list(tmp_path.glob("*.png"))
     assert not list(tmp_path.glob("*.png"))
     assert (tmp_path / "model.npz").is_file()
 
