@@ -17,11 +17,6 @@ import numpy as np
 __all__ = ["replacing", "write_npz_atomically", "write_text_atomically"]
 
 
-def _write_array(f, arr: np.ndarray) -> None:
-    """One ``.npy`` member (separate so tests can slow it down)."""
-    np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
-
-
 @contextlib.contextmanager
 def replacing(path: str, caller: str = "save"):
     """Yield a binary file that replaces ``path`` when the block ends, all or nothing: a
@@ -59,7 +54,8 @@ def write_npz_atomically(path: str, arrays: dict) -> None:
         with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             for name, arr in arrays.items():
                 with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                    _write_array(member, arr)
+                    np.lib.format.write_array(member, np.asanyarray(arr),
+                                              allow_pickle=False)
 
 
 def write_text_atomically(path, text: str, caller: str = "save") -> None:

@@ -10,16 +10,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np import atomic, nn
 from nongate_np import io as ngio
+from nongate_np import nn
 from nongate_np.nn import savable as nn_savable
+from tests.file_size_limit import file_size_limit, is_file_too_large
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -239,44 +239,31 @@ def test_optimizer_over_foreign_parameters_is_refused(tmp_path):
 # atomicity
 # ---------------------------------------------------------------------------------------------
 
+# The writer is killed by the kernel (SIGXFSZ) once the temporary file reaches KILLED_AT
+# bytes: half of the big weight (960 000 bytes of float64) has reached the disk by then.
+KILLED_AT = 500_000
 _WRITER = textwrap.dedent('''
-    import sys, time
+    import resource, signal, sys
     import numpy as np
     import nongate_np as ng
-    from nongate_np import atomic
 
-    path, ready, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    path, mode, killed_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
     model = ng.nn.Sequential(ng.nn.Linear(300, 400, dtype=np.float64), ng.nn.Tanh())
     for p in model.parameters():
         p.data[...] = 0.25                       # unlike the checkpoint already at path
-    real_write = atomic._write_array
-
-    def stalling_write(f, arr):
-        if arr.size < 100_000:                   # only the big weight stalls
-            return real_write(f, arr)
-        import io
-        buf = io.BytesIO()
-        real_write(buf, arr)
-        data = buf.getvalue()
-        f.write(data[: len(data) // 2])           # half of it reaches the temporary file
-        f.flush()
-        open(ready, "w").close()
-        time.sleep(60)                            # ... and the writer is killed here
-        f.write(data[len(data) // 2:])
-
-    if mode == "stall":
-        atomic._write_array = stalling_write
+    if mode == "killed":
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)      # CPython ignores it by default
+        resource.setrlimit(resource.RLIMIT_FSIZE,
+                           (killed_at, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
     ng.save(model, path)
 ''')
 
 
-def _start_writer(tmp_path, path, mode):
+def _run_writer(tmp_path, path, mode):
     script = tmp_path / "writer.py"
     script.write_text(_WRITER)
-    ready = tmp_path / "ready"
-    proc = subprocess.Popen([sys.executable, str(script), str(path), str(ready), mode],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    return proc, ready
+    return subprocess.run([sys.executable, str(script), str(path), mode, str(KILLED_AT)],
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
@@ -290,21 +277,12 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path):
     ng.save(model, path)
     before = path.read_bytes()
 
-    proc, ready = _start_writer(tmp_path, path, "stall")
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None, f"the writer exited early: {proc.stderr.read()!r}"
-            assert time.monotonic() < deadline, "the writer never reached the big weight"
-            time.sleep(0.01)
-        temps = [n for n in os.listdir(ckdir) if n != "model.npz"]
-        assert len(temps) == 1 and temps[0].startswith(".model.npz.") and \
-            temps[0].endswith(".tmp"), os.listdir(ckdir)
-        assert os.path.getsize(ckdir / temps[0]) > 400_000, "killed before writing much"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    proc = _run_writer(tmp_path, path, "killed")
+    assert proc.returncode == -signal.SIGXFSZ, proc.stderr
+    temps = [n for n in os.listdir(ckdir) if n != "model.npz"]
+    assert len(temps) == 1 and temps[0].startswith(".model.npz.") and \
+        temps[0].endswith(".tmp"), os.listdir(ckdir)
+    assert os.path.getsize(ckdir / temps[0]) == KILLED_AT, "killed elsewhere than mid-save"
 
     assert path.read_bytes() == before, "the previous checkpoint was touched"
     loaded = ng.load(path).model
@@ -318,27 +296,21 @@ def test_the_same_writer_left_to_finish_replaces_the_checkpoint(tmp_path):
     """The control for the test above: the writer does target ``path``."""
     path = tmp_path / "model.npz"
     ng.save(nn.Linear(2, 2), path)
-    proc, _ = _start_writer(tmp_path, path, "finish")
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err.decode()
+    proc = _run_writer(tmp_path, path, "finish")
+    assert proc.returncode == 0, proc.stderr
     loaded = ng.load(path).model
     assert isinstance(loaded, nn.Sequential)
     assert np.all(loaded[0].weight.data == 0.25)
     assert sorted(os.listdir(tmp_path)) == ["model.npz", "writer.py"]
 
 
-def test_an_exception_mid_save_removes_the_temporary_file(tmp_path, monkeypatch):
+def test_an_exception_mid_save_removes_the_temporary_file(tmp_path):
     path = tmp_path / "m.npz"
     ng.save(nn.Linear(2, 2), path)
     before = path.read_bytes()
-
-    def failing_write(f, arr):
-        f.write(b"\x93NUMPY partial")
-        raise OSError("disk full (simulated)")
-
-    monkeypatch.setattr(atomic, "_write_array", failing_write)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError) as err, file_size_limit(len(before) // 2):
         ng.save(nn.Linear(3, 3), path)
+    assert is_file_too_large(err.value), err.value
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
 
 
