@@ -30,8 +30,13 @@ PACKAGES = ("numpy", "numba", "llvmlite", "scipy", "torch", "matplotlib", "safet
 NOT_INSTALLED = "not installed"
 
 
-def info() -> dict:
+def info(packages: tuple[str, ...] = PACKAGES) -> dict:
     """A description of this installation, as plain data (JSON-serialisable).
+
+    Parameters
+    ----------
+    packages : tuple of str
+        The distributions whose versions ``packages`` reports (default :data:`PACKAGES`).
 
     Returns
     -------
@@ -40,7 +45,7 @@ def info() -> dict:
         ``platform``, and one dict per part:
 
         * ``packages``: {distribution name: version str or "not installed"} for
-          :data:`PACKAGES`;
+          ``packages``;
         * ``backends``: ``available`` (list of names that load), ``default`` (the backend
           used outside any ``backend(...)`` block), ``unavailable`` ({name: reason});
         * ``cpu``: see :func:`cpu_info`;
@@ -69,7 +74,7 @@ def info() -> dict:
             "python": platform.python_version(),
             "python_executable": sys.executable,
             "platform": platform.platform(),
-            "packages": _guarded(_packages),
+            "packages": _guarded(lambda: _packages(packages)),
             "backends": _guarded(_backends),
             "cpu": _guarded(cpu_info),
             "threads": _guarded(_threads),
@@ -87,9 +92,9 @@ def _guarded(part) -> dict:
         return {"error": f"{type(err).__name__}: {err}"}
 
 
-def _packages() -> dict:
+def _packages(names) -> dict:
     versions = {}
-    for name in PACKAGES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
