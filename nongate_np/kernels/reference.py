@@ -133,7 +133,7 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     H = w_hh.shape[0] // 4
     c_prev = lstm_previous(cs, c0, active, reverse)                    # c_{t-1}, (T, B, H)
     da = np.zeros_like(gates)
-    dh_seq = np.zeros_like(y) if w_hr is not None else None
+    dh_seq = np.zeros_like(y)              # δh_t for dw_hr (L8); unused without a projection
     dh, dc = dh_n, dc_n
     for t in reversed(lstm_step_order(T, reverse)):
         act = active[t][:, None]

@@ -22,6 +22,8 @@ the reference kernels and keep the reference's cache.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -190,15 +192,25 @@ def _activations_backward(du, r, s, gated, grad):
 # The kernel contract
 # --------------------------------------------------------------------------------------------
 
+@dataclasses.dataclass(slots=True)
 class _Cache:
     """What this backend's backward needs (A15), in its own layout."""
 
-    __slots__ = ("shape", "h2", "mask", "w_all", "query", "w_value", "r", "s", "u", "alpha",
-                 "gamma", "weights", "v", "gated", "step")
-
-    def __init__(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, v)
+    shape: tuple[int, int, int]     # (B, T, D)
+    h2: np.ndarray                  # h as (B·T, D)
+    mask: np.ndarray                # (B, T) bool
+    w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked
+    query: np.ndarray
+    w_value: np.ndarray | None
+    r: np.ndarray
+    s: np.ndarray
+    u: np.ndarray
+    alpha: np.ndarray
+    gamma: np.ndarray
+    weights: np.ndarray
+    v: np.ndarray
+    gated: bool
+    step: bool
 
 
 def _cast(a, dtype):

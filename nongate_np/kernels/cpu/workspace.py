@@ -66,7 +66,7 @@ def empty(shape, dtype, align: bool = False) -> np.ndarray:
             _forget(buf)
     if buf is None:
         buf = _aligned(nbytes)
-    owner = np.frombuffer(memoryview(buf), dtype=dtype, count=count)
+    owner = np.frombuffer(buf.data, dtype=dtype, count=count)     # buf.data: a memoryview
     weakref.finalize(owner, _give_back, buf).atexit = False     # nothing to do at exit
     return owner.reshape(shape)
 
