@@ -14,6 +14,7 @@ import contextlib
 import threading
 
 import numpy as np
+import numpy.typing as npt
 
 from .tensor import Tensor
 
@@ -88,7 +89,7 @@ class GradientShapeError(RuntimeError):
     gradcheck can name the input.
     """
 
-    def __init__(self, message: str, tensor, grad_shape: tuple):
+    def __init__(self, message: str, tensor: Tensor, grad_shape: tuple[int, ...]):
         super().__init__(message)
         self.tensor, self.grad_shape = tensor, grad_shape
 
@@ -104,7 +105,7 @@ class Context:
         self.needs_grad = needs_grad
         self.saved: tuple = ()
 
-    def save_for_backward(self, *arrays) -> None:
+    def save_for_backward(self, *arrays: np.ndarray | None) -> None:
         self.saved = arrays
 
 
@@ -236,12 +237,14 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _accumulate(store: dict, key, grad: np.ndarray) -> None:
+def _accumulate(store: dict[tuple[int, int], np.ndarray], key: tuple[int, int],
+                grad: np.ndarray) -> None:
     prev = store.get(key)
     store[key] = grad if prev is None else prev + grad
 
 
-def backward(tensor: Tensor, grad=None, retain_graph: bool = False) -> None:
+def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
+             retain_graph: bool = False) -> None:
     """Accumulate d(tensor)/d(leaf) · grad into ``leaf.grad`` for every leaf requiring grad."""
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph; "

@@ -8,6 +8,7 @@ the formulas are analytic (no ``abs``, no ``conj``) and any branch is chosen by 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -32,7 +33,8 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.where(pos, x, 0) + np.log1p(np.exp(np.where(pos, -x, x)))
 
 
-def max_real(x: np.ndarray, axis, keepdims: bool = True) -> np.ndarray:
+def max_real(x: np.ndarray, axis: int | tuple[int, ...] | None,
+             keepdims: bool = True) -> np.ndarray:
     """The maximum of the real part: a shift constant for softmax-like formulas."""
     return np.max(x.real, axis=axis, keepdims=keepdims)
 
@@ -58,7 +60,7 @@ def lstm_step_order(T: int, reverse: bool) -> range:
     return range(T - 1, -1, -1) if reverse else range(T)
 
 
-def lstm_active(T: int, B: int, lengths) -> np.ndarray:
+def lstm_active(T: int, B: int, lengths: npt.ArrayLike | None) -> np.ndarray:
     """active[t, b] = t < lengths[b] (all True without lengths): (T, B) booleans (L6)."""
     if lengths is None:
         return np.ones((T, B), dtype=bool)
@@ -110,7 +112,8 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     return y, h, c, cache
 
 
-def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray, reverse: bool):
+def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray,
+                  reverse: bool) -> np.ndarray:
     """The state each step started from (L6): ``seq`` at the step visited just before, if
     that step was active, else the initial state ``first``. (T, B, n) from (T, B, n)."""
     prev = np.empty_like(seq)
@@ -174,7 +177,7 @@ def lstm_backward(cache, dy, dh_n, dc_n):
 ATTENTION_KINDS = ("additive", "gated", "weight_gated")
 
 
-def _affine(x2: np.ndarray, w: np.ndarray, b) -> np.ndarray:
+def _affine(x2: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """x2 wᵀ + b for all rows of x2 at once (b may be None)."""
     y = x2 @ w.T
     return y if b is None else y + b
@@ -208,7 +211,7 @@ def attention_scores(h, w_proj, b_proj, w_gate, b_gate, query):
     return e, r, s
 
 
-def masked_softmax(e: np.ndarray, mask) -> np.ndarray:
+def masked_softmax(e: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """α = m e^{e − M} / Σ_t m e^{e − M} over the last axis; zero on a row without a valid
     step (A3). e (B, Q, T); mask (B, T) booleans or None (every step valid)."""
     if mask is None:
@@ -316,7 +319,8 @@ def attention_backward(cache, dpooled, dweights):
             db_step, dw_value, db_value)
 
 
-def online_pool_init(B: int, Q: int, Dv: int, dtype=np.float64):
+def online_pool_init(B: int, Q: int, Dv: int, dtype: npt.DTypeLike = np.float64
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The empty online-pooling state (A16): running max μ = −∞ (B, Q), running denominator
     l = 0 (B, Q) and running numerator n = 0 (B, Q, D')."""
     return (np.full((B, Q), -np.inf), np.zeros((B, Q), dtype), np.zeros((B, Q, Dv), dtype))

@@ -12,6 +12,8 @@ import contextvars
 import importlib
 import importlib.util
 import warnings
+from collections.abc import Iterator
+from types import ModuleType
 
 __all__ = ["REQUIRED", "BackendUnavailable", "backend", "set_global_backend",
            "get_backend", "known_backends", "available_backends", "kernels"]
@@ -27,7 +29,8 @@ _INSTALL_HINT = {"numba": "needs numba (pip install numba)",
 # NOTE: "numba" whenever numba is installed, decided without importing it (numba takes
 # ~0.24 s to import; it loads, and the kernels compile, on the first kernel call).
 _global = "numba" if importlib.util.find_spec("numba") is not None else "numpy"
-_current: contextvars.ContextVar = contextvars.ContextVar("nongate_backend", default=None)
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("nongate_backend",
+                                                                     default=None)
 
 
 class BackendUnavailable(ImportError):
@@ -40,10 +43,11 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown backend {name!r}; expected one of {valid}")
 
 
-_loaded: dict = {}      # name -> module, once it has loaded (kernels() runs on every op call)
+# name -> module, once it has loaded (kernels() runs on every op call)
+_loaded: dict[str, ModuleType] = {}
 
 
-def _load(name: str):
+def _load(name: str) -> ModuleType:
     module = _loaded.get(name)
     if module is not None:
         return module
@@ -95,7 +99,7 @@ def set_global_backend(name: str) -> None:
 
 
 @contextlib.contextmanager
-def backend(name: str, *, only: bool = True):
+def backend(name: str, *, only: bool = True) -> Iterator[ModuleType]:
     """Use backend ``name`` inside the block. With ``only=False`` an unavailable backend
     falls back to "numpy" with one warning; otherwise it raises BackendUnavailable."""
     try:
@@ -112,6 +116,6 @@ def backend(name: str, *, only: bool = True):
         _current.reset(token)
 
 
-def kernels():
+def kernels() -> ModuleType:
     """The active backend's kernel module."""
     return _load(get_backend())

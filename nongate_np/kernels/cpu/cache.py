@@ -31,6 +31,8 @@ import os
 import sys
 import tempfile
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["CacheLocation", "CacheDisabledWarning", "cache_location"]
 
@@ -69,12 +71,13 @@ class CacheLocation:
         return self.source != "disabled"
 
 
-def _user_cache_dir(environ=os.environ, platform: str = sys.platform) -> str | None:
+def _user_cache_dir(environ: Mapping[str, str] = os.environ,
+                    platform: str = sys.platform) -> str | None:
     """The per-user cache folder of the platform (not created), or None when there is none:
     ``%LOCALAPPDATA%`` on Windows, ``~/Library/Caches`` on macOS, ``$XDG_CACHE_HOME`` (when
     an absolute path, as the XDG spec requires) or ``~/.cache`` elsewhere."""
-    home = environ.get("HOME") or environ.get("USERPROFILE") or os.path.expanduser("~")
-    home = home if os.path.isabs(home) else None       # expanduser("~") is "~" with no home
+    found = environ.get("HOME") or environ.get("USERPROFILE") or os.path.expanduser("~")
+    home = found if os.path.isabs(found) else None       # expanduser("~") is "~" with no home
     if platform == "win32":
         base = environ.get("LOCALAPPDATA") or (home and os.path.join(home, "AppData", "Local"))
     elif platform == "darwin":
@@ -96,7 +99,7 @@ def _writable(path: str) -> str | None:
     return None
 
 
-def _package_locator(root: str):
+def _package_locator(root: str) -> type[Any]:
     """A Numba cache locator class for this package's source files, caching in ``root``;
     None for any other file, so Numba's own locators handle it."""
     from numba.core import caching

@@ -30,6 +30,7 @@ import ctypes
 import ctypes.util
 import functools
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -133,16 +134,16 @@ class _BlasOwnership:
     def __init__(self):
         self.lock = threading.Lock()
         self.depth = 0
-        self.saved = None
+        self.saved = 0          # the count found by the first to enter
 
-    def enter(self, get, set_) -> None:
+    def enter(self, get: Callable[[], int], set_: Callable[[int], None]) -> None:
         with self.lock:
             if self.depth == 0:
                 self.saved = get()
                 set_(1)
             self.depth += 1
 
-    def leave(self, set_) -> None:
+    def leave(self, set_: Callable[[int], None]) -> None:
         with self.lock:
             self.depth -= 1
             if self.depth == 0:

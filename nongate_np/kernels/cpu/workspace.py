@@ -31,8 +31,10 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from collections.abc import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 from . import tuning
 
@@ -48,7 +50,7 @@ _order: list[np.ndarray] = []               # every free buffer, the longest-fre
 _kept = 0
 
 
-def empty(shape, dtype, align: bool = False) -> np.ndarray:
+def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False) -> np.ndarray:
     """Like ``np.empty(shape, dtype)`` (C order); large ones come from the pool and start on
     a cache line, small ones too with ``align``."""
     dtype = np.dtype(dtype)
