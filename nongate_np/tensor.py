@@ -1,10 +1,13 @@
 """Tensor: an ndarray plus what reverse-mode differentiation needs. No math here.
 
-Every method that computes something forwards to the op of the same name in
-``nongate_np.ops``; the ops hold the forward and the hand-derived backward.
+The operators and math methods (``+``, ``@``, ``sum``, ``reshape``, ``.T``, ...) are the ops
+of ``nongate_np.ops``, bound onto this class from one table in ``ops/methods.py`` when the ops
+are imported; this module imports nothing above it.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -184,7 +187,8 @@ class Tensor:
         ``grad`` is required unless the tensor holds one element. The graph is freed
         afterwards unless ``retain_graph=True``.
         """
-        _autograd.backward(self, grad, retain_graph=retain_graph)
+        from .autograd import backward  # autograd imports this module for Tensor
+        backward(self, grad, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self.grad is None:
@@ -195,34 +199,27 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    # -- conversions ------------------------------------------------------------------------
-    def astype(self, dtype) -> "Tensor":
-        return _ops.cast(self, dtype)
+    # -- operators and math methods --------------------------------------------------------
+    # Bound by nongate_np.ops.methods; declared here for type checkers.
+    __add__: Callable[..., Tensor]
+    __radd__: Callable[..., Tensor]
+    __sub__: Callable[..., Tensor]
+    __rsub__: Callable[..., Tensor]
+    __mul__: Callable[..., Tensor]
+    __rmul__: Callable[..., Tensor]
+    __truediv__: Callable[..., Tensor]
+    __rtruediv__: Callable[..., Tensor]
+    __pow__: Callable[..., Tensor]
+    __rpow__: Callable[..., Tensor]
+    __matmul__: Callable[..., Tensor]
+    __rmatmul__: Callable[..., Tensor]
+    __neg__: Callable[..., Tensor]
+    __pos__: Callable[..., Tensor]
+    __getitem__: Callable[..., Tensor]
+    T: Tensor
 
-    to = astype
-
-    def double(self) -> "Tensor":
-        return _ops.cast(self, np.float64)
-
-    def float(self) -> "Tensor":
-        return _ops.cast(self, np.float32)
-
-    # -- operators --------------------------------------------------------------------------
-    def __add__(self, other): return _ops.add(self, other)
-    def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.sub(self, other)
-    def __rsub__(self, other): return _ops.sub(other, self)
-    def __mul__(self, other): return _ops.mul(self, other)
-    def __rmul__(self, other): return _ops.mul(other, self)
-    def __truediv__(self, other): return _ops.div(self, other)
-    def __rtruediv__(self, other): return _ops.div(other, self)
-    def __pow__(self, other): return _ops.pow(self, other)
-    def __rpow__(self, other): return _ops.pow(other, self)
-    def __matmul__(self, other): return _ops.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __neg__(self): return _ops.neg(self)
-    def __pos__(self): return self
-    def __getitem__(self, index): return _ops.getitem(self, index)
+    if TYPE_CHECKING:     # the named methods (sum, reshape, ...) are Any to a type checker
+        def __getattr__(self, name: str) -> Any: ...
 
     def __setitem__(self, index, value):
         raise TypeError("Tensor does not support item assignment (it would break the graph); "
@@ -240,41 +237,6 @@ class Tensor:
     def __ge__(self, other): return self._compare(other, np.greater_equal)
     def __eq__(self, other): return self._compare(other, np.equal)
     def __ne__(self, other): return self._compare(other, np.not_equal)
-
-    # -- methods named as torch's -----------------------------------------------------------
-    def add(self, other): return _ops.add(self, other)
-    def sub(self, other): return _ops.sub(self, other)
-    def mul(self, other): return _ops.mul(self, other)
-    def div(self, other): return _ops.div(self, other)
-    def neg(self): return _ops.neg(self)
-    def where(self, cond, other): return _ops.where(cond, self, other)
-    def exp(self): return _ops.exp(self)
-    def log(self): return _ops.log(self)
-    def tanh(self): return _ops.tanh(self)
-    def sigmoid(self): return _ops.sigmoid(self)
-    def relu(self): return _ops.relu(self)
-    def pow(self, exponent): return _ops.pow(self, exponent)
-    def matmul(self, other): return _ops.matmul(self, other)
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def softmax(self, axis=-1): return _ops.softmax(self, axis)
-    def log_softmax(self, axis=-1): return _ops.log_softmax(self, axis)
-
-    def reshape(self, *shape):
-        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    view = reshape
-
-    def transpose(self, dim0=-2, dim1=-1): return _ops.transpose(self, dim0, dim1)
-
-    def permute(self, *dims):
-        return _ops.permute(self, dims[0] if len(dims) == 1 else dims)
-
-    @property
-    def T(self) -> "Tensor":
-        """All axes reversed (NumPy's ``.T``)."""
-        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
 
 
 # The ufuncs behind ndarray's binary operators, and the Tensor method that computes
@@ -309,7 +271,3 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(np.array(as_array(data, dtype, what="tensor"), copy=True),
                   requires_grad=requires_grad)
 
-
-# NOTE: imported last because both modules need Tensor defined first.
-from . import autograd as _autograd
-from . import ops as _ops

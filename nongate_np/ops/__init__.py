@@ -1,11 +1,13 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
 Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E17).
+Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
 from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .matmul import matmul
+from .methods import bind_tensor_methods
 from .random import dropout
 from .reduce import max, mean, sum
 from .shape import concat, embedding, getitem, permute, reshape, stack, transpose
@@ -15,3 +17,5 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "where", "cast", "matmul", "sum", "mean", "max", "reshape", "transpose", "permute",
            "concat", "stack", "getitem", "embedding", "softmax", "log_softmax",
            "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]
+
+bind_tensor_methods()

@@ -1,0 +1,100 @@
+"""Tensor's operators and math methods, bound from one table to the ops that compute them.
+
+``tensor.py`` holds the data and the graph plumbing and imports nothing above it; this
+module, run by ``nongate_np.ops`` once every op is defined, gives ``Tensor`` its arithmetic
+(as PyTorch binds its ``Tensor`` methods to the functions of ``torch``). A method in
+:data:`SAME_AS_OP` *is* the op, so ``help(Tensor.sum)`` shows ``nongate_np.sum``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
+from .matmul import matmul
+from .reduce import max, mean, sum
+from .shape import getitem, permute, reshape, transpose
+from .softmax import log_softmax, softmax
+
+__all__ = ["SAME_AS_OP", "REFLECTED", "ADAPTED", "bind_tensor_methods"]
+
+# Methods whose arguments are the op's, the tensor first: ``t.NAME(*args)`` is
+# ``op(t, *args)``.
+SAME_AS_OP = {
+    "__add__": add, "__sub__": sub, "__mul__": mul, "__truediv__": div, "__pow__": pow,
+    "__matmul__": matmul, "__neg__": neg, "__getitem__": getitem,
+    "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
+    "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "sum": sum, "mean": mean, "max": max, "softmax": softmax, "log_softmax": log_softmax,
+    "transpose": transpose,
+}
+
+# Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
+REFLECTED = {"__radd__": add, "__rsub__": sub, "__rmul__": mul, "__rtruediv__": div,
+             "__rpow__": pow, "__rmatmul__": matmul}
+
+
+def _reflected(op):
+    def method(self, other):
+        return op(other, self)
+    method.__doc__ = f"``nongate_np.{op.__name__}(other, self)``, the reflected operator."
+    return method
+
+
+# Methods whose arguments differ from the op's, written out.
+def _where(self, cond, other):
+    """``nongate_np.where(cond, self, other)``: self where ``cond`` is true, else other."""
+    return where(cond, self, other)
+
+
+def _reshape(self, *shape):
+    """``nongate_np.reshape``; the shape as one tuple or as separate ints, as torch's."""
+    return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _permute(self, *dims):
+    """``nongate_np.permute``; the dims as one tuple or as separate ints, as torch's."""
+    return permute(self, dims[0] if len(dims) == 1 else dims)
+
+
+def _T(self):
+    """All axes reversed (NumPy's ``.T``)."""
+    return permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+
+def _astype(self, dtype):
+    """``nongate_np.cast(self, dtype)``: converted to ``dtype``, the gradient converted back."""
+    return cast(self, dtype)
+
+
+def _double(self):
+    """``self`` as float64 (recorded, as ``nongate_np.cast``)."""
+    return cast(self, np.float64)
+
+
+def _float(self):
+    """``self`` as float32 (recorded, as ``nongate_np.cast``)."""
+    return cast(self, np.float32)
+
+
+def _pos(self):
+    """``+self``: the tensor itself."""
+    return self
+
+
+# The methods written out above, by name (T is bound as a property).
+ADAPTED = {"where": _where, "reshape": _reshape, "view": _reshape, "permute": _permute,
+           "T": _T, "astype": _astype, "to": _astype, "double": _double,
+           "float": _float, "__pos__": _pos}
+
+
+def bind_tensor_methods() -> None:
+    """Set the methods of the three tables on ``Tensor``, under the tables' names."""
+    for name, op in SAME_AS_OP.items():
+        setattr(Tensor, name, op)
+    written = {**{name: _reflected(op) for name, op in REFLECTED.items()}, **ADAPTED}
+    for name, function in written.items():
+        if not function.__qualname__.startswith("Tensor."):   # aliases keep the first name
+            function.__name__, function.__qualname__ = name, f"Tensor.{name}"
+        setattr(Tensor, name, property(function) if name == "T" else function)
