@@ -6,7 +6,6 @@ modules and a gradient-checking toolkit. See README.md and docs/math.md.
 
 __version__ = "0.1.0"
 
-# NOTE: tensor first: it imports autograd and ops at its end, which need Tensor defined.
 from .tensor import Tensor, tensor
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, where, cast,
