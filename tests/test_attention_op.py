@@ -13,6 +13,7 @@ import nongate_np as ng
 from nongate_np import testing as nt
 from nongate_np.gradcheck import GradcheckError, gradcheck
 from nongate_np.kernels import reference as ref
+from nongate_np.kernels.contract import AttentionParams
 from nongate_np.ops.attention import AttentionPool, attention_pool, lengths_to_mask
 from tests.attention_composed import composed_attention_pool
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
@@ -187,14 +188,13 @@ class _AlphaSquaredBackward(AttentionPool):
 
     @staticmethod
     def backward(ctx, dpooled, dweights):
-        *head, alpha, gamma, v = ctx.cache
-        ctx.cache = (*head, alpha * alpha, gamma, v)
+        ctx.cache = ctx.cache._replace(alpha=ctx.cache.alpha * ctx.cache.alpha)
         return AttentionPool.backward(ctx, dpooled, dweights)
 
 
 def _broken_additive_pool(h, w_proj, b_proj, query, kind):
-    return _AlphaSquaredBackward.apply(h, w_proj, b_proj, None, None, query, None, None, None,
-                                       None, None, kind)
+    return _AlphaSquaredBackward.apply(h, *AttentionParams(w_proj, b_proj, query), None,
+                                       kind)
 
 
 def test_a_planted_backward_bug_is_caught():
@@ -300,7 +300,7 @@ def test_float32_in_float32_out():
 @pytest.mark.parametrize("kind, value_proj, per_row", [
     ("additive", False, "A"), ("gated", False, "2A"), ("weight_gated", True, "A+Dv")])
 def test_saved_memory_is_what_the_docstring_says(kind, value_proj, per_row):
-    """A15 for the reference kernels (their cache is the tuple the docstring describes)."""
+    """A15 for the reference kernels (their cache holds what the docstring describes)."""
     B, T, D, A, Q, Dv = 3, 5, 4, 6, 2, 7
     rng = np.random.default_rng(6)
     shapes = dict(h=(B, T, D), **param_shapes(kind, D, A, Q, Dv if value_proj else None))
@@ -360,10 +360,8 @@ def test_online_pooling_equals_the_batch_forward(kind, data):
     B, T, _ = h.shape
     mask = lengths_to_mask(keywords["lengths"], T)
     get = arrays.get
-    batch, _, _ = ref.attention_forward(h, mask, get("w_proj"), get("b_proj"), get("w_gate"),
-                                        get("b_gate"), get("query"), get("w_step"),
-                                        get("b_step"), get("w_value"), get("b_value"), kind,
-                                        False)
+    params = AttentionParams(**{k: a for k, a in arrays.items() if k != "h"})
+    batch, _, _ = ref.attention_forward(h, params, kind, mask, False)
     cuts = sorted(set(data.draw(st.lists(st.integers(1, max(T - 1, 1)), max_size=3))))
     for bounds in ([(t, t + 1) for t in range(T)], list(zip([0] + cuts, cuts + [T]))):
         state = None

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from nongate_np import testing as nt
 from nongate_np.kernels import reference as ref
+from nongate_np.kernels.contract import AttentionParams
 
 cpu = pytest.importorskip("nongate_np.kernels.cpu")
 from nongate_np.kernels.cpu import threads, tuning  # noqa: E402  (after the importorskip)
@@ -177,24 +178,38 @@ def attention_wide(args, dpooled, dweights, dtype, rng=None):
         if rng is not None:
             a = a * (1 + rng.uniform(-1, 1, a.shape).astype(wide) * wide(k * u))
         return a
-    pooled, weights, cache = ref.attention_forward(*map(up, args), True)
-    if rng is not None:     # the reference's cache (A15): ..., r, s, α, γ, v
-        cache = cache[:7] + tuple(up(a, 8) for a in cache[7:11]) + cache[11:]
-    return (pooled, weights) + ref.attention_backward(cache, up(dpooled), up(dweights))
+    h, params, kind, mask = args
+    pooled, weights, cache = ref.attention_forward(
+        up(h), AttentionParams(*map(up, params)), kind, mask, True)
+    if rng is not None:     # the saved activations of the reference's cache (A15)
+        cache = cache._replace(r=up(cache.r, 8), s=up(cache.s, 8), alpha=up(cache.alpha, 8),
+                               gamma=up(cache.gamma, 8))
+    return (pooled, weights) + outputs_and_grads(ref, cache, up(dpooled), up(dweights))
 
 
-ATTN_GRADS = ("dh", "dw_proj", "db_proj", "dw_gate", "db_gate", "dquery", "dw_step",
-              "db_step", "dw_value", "db_value")
+def outputs_and_grads(k, cache, dpooled, dweights):
+    """``k.attention_backward`` flattened: (dh, then each field of AttentionParams)."""
+    dh, grads = k.attention_backward(cache, dpooled, dweights)
+    return (dh, *grads)
+
+
+ATTN_GRADS = ("dh",) + tuple(f"d{name}" for name in AttentionParams._fields)
 
 
 def attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases=True):
+    """(h, params, kind, mask): the leading arguments of ``attention_forward``."""
     def bias(n):
         return arr(n) if biases else None
-    return (arr(B, T, D), mask, arr(A, D), bias(A),
-            arr(A, D) if kind == "gated" else None, bias(A) if kind == "gated" else None,
-            arr(Q, A), arr(Q, D) if kind == "weight_gated" else None,
-            bias(Q) if kind == "weight_gated" else None,
-            arr(Dv, D) if value_proj else None, bias(Dv) if value_proj else None, kind)
+    gated, step = kind == "gated", kind == "weight_gated"
+    # NOTE: drawn in the kernels' former argument order, so seeded tests keep their inputs
+    h, w_proj, b_proj = arr(B, T, D), arr(A, D), bias(A)
+    w_gate, b_gate = (arr(A, D), bias(A)) if gated else (None, None)
+    query = arr(Q, A)
+    w_step, b_step = (arr(Q, D), bias(Q)) if step else (None, None)
+    w_value, b_value = (arr(Dv, D), bias(Dv)) if value_proj else (None, None)
+    params = AttentionParams(w_proj, b_proj, query, w_gate=w_gate, b_gate=b_gate,
+                             w_step=w_step, b_step=b_step, w_value=w_value, b_value=b_value)
+    return h, params, kind, mask
 
 
 @given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
@@ -216,7 +231,7 @@ def test_attention_kernels_agree(sizes, data, dtype, kind, with_mask, value_proj
     args = attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases)
     dpooled, dweights = arr(B, Q, Dv), arr(B, Q, T)
     outs = [k.attention_forward(*args, True) for k in (cpu, ref)]
-    grads = [k.attention_backward(o[2], dpooled, dweights) for k, o in zip((cpu, ref), outs)]
+    grads = [outputs_and_grads(k, o[2], dpooled, dweights) for k, o in zip((cpu, ref), outs)]
     got_all = outs[0][:2] + grads[0]
     want_all = outs[1][:2] + grads[1]
     truth = attention_wide(args, dpooled, dweights, dtype)
@@ -247,13 +262,13 @@ def test_attention_huge_scores_stay_finite(kind, dtype):
     def arr(*shape):
         return rng.uniform(-1, 1, shape).astype(dtype)
     mask = np.array([[1, 1, 0, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], bool)
-    args = list(attention_args(arr, B, T, D, A, Q, D, kind, mask, True))
-    args[6] = (args[6] * 1e4).astype(dtype)            # query: scores of magnitude 1e4
+    h, params, kind, _ = attention_args(arr, B, T, D, A, Q, D, kind, mask, True)
+    params = params._replace(query=(params.query * 1e4).astype(dtype))  # scores of 1e4
     for m in (mask, None):
-        args[1] = m
+        args = (h, params, kind, m)
         with np.errstate(all="raise"):
             pooled, weights, cache = cpu.attention_forward(*args, True)
-            grads = cpu.attention_backward(cache, arr(B, Q, D), arr(B, Q, T))
+            grads = outputs_and_grads(cpu, cache, arr(B, Q, D), arr(B, Q, T))
         want = ref.attention_forward(*args, False)
         for got, w in zip((pooled, weights), want[:2]):
             assert np.all(np.isfinite(got))
@@ -272,8 +287,8 @@ def test_attention_complex_input_runs_on_the_reference_path():
     for g, w in zip(got[:2], want[:2]):
         np.testing.assert_array_equal(g, w)
     dp, dw = arr(2, 2, 2), arr(2, 2, 3)
-    for g, w in zip(cpu.attention_backward(got[2], dp, dw),
-                    ref.attention_backward(want[2], dp, dw)):
+    for g, w in zip(outputs_and_grads(cpu, got[2], dp, dw),
+                    outputs_and_grads(ref, want[2], dp, dw)):
         if w is None:
             assert g is None
         else:
@@ -322,7 +337,7 @@ def test_attention_kernels_agree_at_vector_widths(kind, dtype):
                               value_proj)
         dpooled, dweights = arr(B, Q, Dv if value_proj else D), arr(B, Q, T)
         outs = [k.attention_forward(*args, True) for k in (cpu, ref)]
-        grads = [k.attention_backward(o[2], dpooled, dweights)
+        grads = [outputs_and_grads(k, o[2], dpooled, dweights)
                  for k, o in zip((cpu, ref), outs)]
         truth = attention_wide(args, dpooled, dweights, dtype)
         names = ("pooled", "weights") + ATTN_GRADS

@@ -7,8 +7,12 @@ the formulas are analytic (no ``abs``, no ``conj``) and any branch is chosen by 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
+
+from .contract import ATTENTION_KINDS, AttentionParams, for_kind, result_dtype
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -174,7 +178,18 @@ def lstm_backward(cache, dy, dh_n, dc_n):
 # Attention pooling over time (docs/math.md A1-A17)
 # ---------------------------------------------------------------------------------------------
 
-ATTENTION_KINDS = ("additive", "gated", "weight_gated")
+class AttentionCache(NamedTuple):
+    """What the reference attention backward needs (A15); the input, mask and parameters
+    are referenced, not copied."""
+
+    h: np.ndarray                   # (B, T, D)
+    mask: np.ndarray | None         # (B, T) bool, None: every step valid
+    params: AttentionParams
+    r: np.ndarray                   # tanh(h Vᵀ + b_V) (B·T, A)
+    s: np.ndarray | None            # σ(h Uᵀ + b_U) (B·T, A), gated only
+    alpha: np.ndarray               # (B, Q, T)
+    gamma: np.ndarray | None        # (B, Q, T), weight_gated only
+    v: np.ndarray                   # (B, T, D')
 
 
 def _affine(x2: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -226,60 +241,56 @@ def masked_softmax(e: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return p / np.where(any_valid, S, 1)   # NOTE: S ≥ 1 on rows with a valid step; 0/1 else
 
 
-def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
-                      w_value, b_value, kind, keep_cache):
+def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
+                      mask: np.ndarray | None, keep_cache: bool
+                      ) -> tuple[np.ndarray, np.ndarray, AttentionCache | None]:
     """Forward of attention pooling over time, all kinds (A1-A5).
 
-    Shapes: h (B, T, D); mask (B, T) booleans or None; w_proj (A, D), b_proj (A,);
-    w_gate (A, D), b_gate (A,) (``kind="gated"``, else ignored); query (Q, A);
-    w_step (Q, D), b_step (Q,) (``kind="weight_gated"``, else ignored); w_value (D', D),
-    b_value (D',) or None (no value projection: v = h, D' = D). Biases may be None.
+    h (B, T, D); params (:class:`~nongate_np.kernels.contract.AttentionParams`): only the
+    fields of ``kind`` are read (w_gate, b_gate for "gated"; w_step, b_step for
+    "weight_gated"); mask (B, T) booleans or None (every step valid).
 
-    Returns pooled (B, Q, D'), the weights ω (B, Q, T) and, when ``keep_cache``, what the
-    backward needs (A15): r (B·T, A), s (B·T, A) or None, α (B, Q, T), γ (B, Q, T) or None,
-    v (B, T, D'); the input, mask and parameters are referenced, not copied.
+    Returns pooled (B, Q, D'), the weights ω (B, Q, T) and, when ``keep_cache``, an
+    :class:`AttentionCache` (A15), else None.
     """
     if kind not in ATTENTION_KINDS:
         raise ValueError(f"attention_forward: unknown kind {kind!r}; expected one of "
                          f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
     B, T, D = h.shape
     h2 = h.reshape(B * T, D)
-    gated = kind == "gated"
-    e, r, s = attention_scores(h, w_proj, b_proj, w_gate if gated else None,
-                               b_gate if gated else None, query)
+    p = for_kind(params, kind)
+    e, r, s = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)
     alpha = masked_softmax(e, mask)                                    # A3
     gamma = None
-    if kind == "weight_gated":
-        gamma = _rows_to_bqt(sigmoid(_affine(h2, w_step, b_step)), B, T)  # A4
+    if p.w_step is not None:           # the step gate's parameters, kept only for its kind
+        gamma = _rows_to_bqt(sigmoid(_affine(h2, p.w_step, p.b_step)), B, T)  # A4
         weights = gamma * alpha
     else:
         weights = alpha
-    v = h if w_value is None else _affine(h2, w_value, b_value).reshape(B, T, -1)  # A5
+    v = h if p.w_value is None else \
+        _affine(h2, p.w_value, p.b_value).reshape(B, T, -1)           # A5
     pooled = weights @ v                                               # A5: (Q×T)(T×D') per b
     # NOTE: both outputs take the dtype of all inputs, even one that does not depend on
     # them (the weights on w_value): a complex step in any input gives complex outputs
-    used = [h, w_proj, b_proj, query, w_value, b_value]
-    if gated:
-        used += [w_gate, b_gate]
-    if gamma is not None:
-        used += [w_step, b_step]
-    dtype = np.result_type(*(a for a in used if a is not None))
+    dtype = result_dtype(h, p)
     pooled, weights = pooled.astype(dtype, copy=False), weights.astype(dtype, copy=False)
     cache = None
     if keep_cache:
-        cache = (h, mask, w_proj, w_gate if gated else None, query,
-                 w_step if gamma is not None else None, w_value, r, s, alpha, gamma, v)
+        cache = AttentionCache(h=h, mask=mask, params=p, r=r, s=s, alpha=alpha, gamma=gamma,
+                               v=v)
     return pooled, weights, cache
 
 
-def attention_backward(cache, dpooled, dweights):
+def attention_backward(cache: AttentionCache, dpooled: np.ndarray, dweights: np.ndarray
+                       ) -> tuple[np.ndarray, AttentionParams]:
     """Backward of attention pooling (A6-A14), given the adjoints of both outputs.
 
-    dpooled (B, Q, D'), dweights (B, Q, T). Returns dh (B, T, D), dw_proj (A, D),
-    db_proj (A,), dw_gate (A, D), db_gate (A,), dquery (Q, A), dw_step (Q, D),
-    db_step (Q,), dw_value (D', D), db_value (D',); None for what the kind does not have.
+    dpooled (B, Q, D'), dweights (B, Q, T). Returns dh (B, T, D) and the gradients as an
+    :class:`~nongate_np.kernels.contract.AttentionParams` of the parameters' shapes; None
+    for what the kind does not have.
     """
-    h, mask, w_proj, w_gate, query, w_step, w_value, r, s, alpha, gamma, v = cache
+    h, p, r, s, alpha, gamma, v = (cache.h, cache.params, cache.r, cache.s, cache.alpha,
+                                   cache.gamma, cache.v)
     B, T, D = h.shape
     h2 = h.reshape(B * T, D)
     weights = alpha if gamma is None else gamma * alpha
@@ -293,30 +304,28 @@ def attention_backward(cache, dpooled, dweights):
     de = alpha * (dalpha - np.sum(alpha * dalpha, axis=-1, keepdims=True))  # A8
     dE = _bqt_to_rows(de)                                              # (B·T, Q)
     u = r if s is None else r * s
-    du = dE @ query                                                    # A9
+    du = dE @ p.query                                                  # A9
     dquery = dE.T @ u
     if s is None:
         dz = du * (1 - r * r)                                          # A10
     else:
         dz = du * s * (1 - r * r)                                      # A11
         dy_gate = du * r * s * (1 - s)
-    dh2 = dz @ w_proj                                                  # A13
-    dw_proj, db_proj = dz.T @ h2, dz.sum(axis=0)
-    dw_gate = db_gate = dw_step = db_step = dw_value = db_value = None
-    if s is not None:
-        dh2 = dh2 + dy_gate @ w_gate
-        dw_gate, db_gate = dy_gate.T @ h2, dy_gate.sum(axis=0)
-    if gamma is not None:
-        dh2 = dh2 + dy_step @ w_step
-        dw_step, db_step = dy_step.T @ h2, dy_step.sum(axis=0)
+    dh2 = dz @ p.w_proj                                                # A13
+    grads = AttentionParams(w_proj=dz.T @ h2, b_proj=dz.sum(axis=0), query=dquery)
+    if s is not None and p.w_gate is not None:     # both set by forward for "gated" alone
+        dh2 = dh2 + dy_gate @ p.w_gate
+        grads = grads._replace(w_gate=dy_gate.T @ h2, b_gate=dy_gate.sum(axis=0))
+    if gamma is not None and p.w_step is not None:  # both set for "weight_gated" alone
+        dh2 = dh2 + dy_step @ p.w_step
+        grads = grads._replace(w_step=dy_step.T @ h2, b_step=dy_step.sum(axis=0))
     dv2 = dv.reshape(B * T, -1)
-    if w_value is None:
+    if p.w_value is None:
         dh2 = dh2 + dv2                                                # A12: v = h
     else:
-        dh2 = dh2 + dv2 @ w_value                                      # A12
-        dw_value, db_value = dv2.T @ h2, dv2.sum(axis=0)
-    return (dh2.reshape(B, T, D), dw_proj, db_proj, dw_gate, db_gate, dquery, dw_step,
-            db_step, dw_value, db_value)
+        dh2 = dh2 + dv2 @ p.w_value                                    # A12
+        grads = grads._replace(w_value=dv2.T @ h2, b_value=dv2.sum(axis=0))
+    return dh2.reshape(B, T, D), grads
 
 
 def online_pool_init(B: int, Q: int, Dv: int, dtype: npt.DTypeLike = np.float64

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels.reference import ATTENTION_KINDS
+from ..kernels.contract import ATTENTION_KINDS, AttentionParams, for_kind
 from ..kernels.registry import kernels
 from ..tensor import Tensor, as_array
 
@@ -29,25 +29,24 @@ class AttentionPool(Function):
     Saved (A15): r = tanh(Z) (B·T·A values), s = σ(Y) (B·T·A, gated only), α (B·Q·T),
     γ (B·Q·T, weight_gated only), v (B·T·D', value projection only); h, the mask and the
     parameters are referenced, and without step gate the returned weights are α itself.
+
+    Inputs, in order: h, the fields of :class:`~nongate_np.kernels.contract.AttentionParams`
+    in their order, mask, kind (``attention_pool`` passes them so).
     """
 
     @staticmethod
-    def forward(ctx, h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value,
-                b_value, mask, kind):
+    def forward(ctx, h, *rest):
+        *values, mask, kind = rest
         ctx.kernels = kernels()     # NOTE: backward must use the backend that made the cache
         pooled, weights, ctx.cache = ctx.kernels.attention_forward(
-            h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_value,
-            kind, any(ctx.needs_grad))
+            h, AttentionParams(*values), kind, mask, any(ctx.needs_grad))
         return pooled, weights
 
     @staticmethod
     def backward(ctx, dpooled, dweights):
-        grads = ctx.kernels.attention_backward(ctx.cache, dpooled, dweights)
-        dh, dw_proj, db_proj, dw_gate, db_gate, dquery, dw_step, db_step, dw_value, \
-            db_value = grads
-        return tuple(g if n else None for g, n in zip(
-            (dh, dw_proj, db_proj, dw_gate, db_gate, dquery, dw_step, db_step, dw_value,
-             db_value, None, None), ctx.needs_grad))
+        dh, grads = ctx.kernels.attention_backward(ctx.cache, dpooled, dweights)
+        return tuple(g if n else None for g, n in zip((dh, *grads, None, None),
+                                                      ctx.needs_grad))
 
 
 def lengths_to_mask(lengths, T: int) -> np.ndarray:
@@ -59,8 +58,7 @@ def _shape(x):
     return None if x is None else tuple(np.shape(x.data if isinstance(x, Tensor) else x))
 
 
-def _check(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_value,
-           kind) -> None:
+def _check(h, params: AttentionParams, kind: str) -> None:
     """Shape checks; every error names the argument, the expected and the given shape."""
     if kind not in ATTENTION_KINDS:
         raise ValueError(f"attention_pool: unknown kind {kind!r}; expected one of "
@@ -69,25 +67,24 @@ def _check(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_
     if len(hs) != 3:
         raise ValueError(f"attention_pool: h must be 3-D (B, T, D), got shape {hs}")
     B, T, D = hs
+    w_proj, query, w_value = params.w_proj, params.query, params.w_value
     A = _shape(w_proj)[0] if len(_shape(w_proj)) == 2 else -1
     Q = _shape(query)[0] if len(_shape(query)) == 2 else -1
     expected = {"w_proj": (A, D), "b_proj": (A,), "query": (Q, A)}
     if kind == "gated":
-        if w_gate is None:
+        if params.w_gate is None:
             raise ValueError("attention_pool: kind='gated' needs w_gate (A, D) and b_gate (A,)")
         expected.update(w_gate=(A, D), b_gate=(A,))
     if kind == "weight_gated":
-        if w_step is None:
+        if params.w_step is None:
             raise ValueError("attention_pool: kind='weight_gated' needs w_step (Q, D) and "
                              "b_step (Q,)")
         expected.update(w_step=(Q, D), b_step=(Q,))
     if w_value is not None:
         Dv = _shape(w_value)[0] if len(_shape(w_value)) == 2 else -1
         expected.update(w_value=(Dv, D), b_value=(Dv,))
-    given = dict(w_proj=w_proj, b_proj=b_proj, w_gate=w_gate, b_gate=b_gate, query=query,
-                 w_step=w_step, b_step=b_step, w_value=w_value, b_value=b_value)
     for name, want in expected.items():
-        got = _shape(given[name])
+        got = _shape(getattr(params, name))
         if got is not None and got != want:
             raise ValueError(f"attention_pool: {name} has shape {got}, expected {want} "
                              f"(B={B}, T={T}, D={D}, A={A}, Q={Q})")
@@ -102,7 +99,10 @@ def attention_pool(h, w_proj, b_proj, query, *, kind: str = "gated", w_gate=None
     ``lengths`` (B,) ints (not both) mark the valid steps. Returns (pooled, weights).
     ``nn.AttentionPooling`` validates its input more thoroughly and names the argument.
     """
-    _check(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step, w_value, b_value, kind)
+    params = AttentionParams(w_proj, b_proj, query, w_gate=w_gate, b_gate=b_gate,
+                             w_step=w_step, b_step=b_step, w_value=w_value,
+                             b_value=None if w_value is None else b_value)
+    _check(h, params, kind)
     B, T, _ = _shape(h)
     if mask is not None and lengths is not None:
         raise ValueError("attention_pool: give mask or lengths, not both")
@@ -114,11 +114,4 @@ def attention_pool(h, w_proj, b_proj, query, *, kind: str = "gated", w_gate=None
         if mask.dtype != np.bool_ or mask.shape != (B, T):
             raise ValueError(f"attention_pool: mask must be booleans of shape (B, T) = "
                              f"{(B, T)}, got {mask.dtype} {mask.shape}")
-    if kind != "gated":
-        w_gate = b_gate = None
-    if kind != "weight_gated":
-        w_step = b_step = None
-    if w_value is None:
-        b_value = None
-    return AttentionPool.apply(h, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
-                               w_value, b_value, mask, kind)
+    return AttentionPool.apply(h, *for_kind(params, kind), mask, kind)

@@ -16,8 +16,8 @@ loops with unit-stride stores and no conditional stores (selects instead of bran
 The per-sequence products ``ω_b v_b`` (A5) and ``dpooled_b v_bᵀ`` (A6) are small GEMMs
 inside a Numba loop over b.
 
-The cache is this backend's own (``_Cache``); complex inputs (complex-step checks) run on
-the reference kernels and keep the reference's cache.
+The cache is this backend's own (``AttentionCache``); complex inputs (complex-step
+checks) run on the reference kernels and keep the reference's cache.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .. import reference as ref
+from ..contract import ATTENTION_KINDS, AttentionParams, for_kind, result_dtype
 from . import threads, workspace
 from .activations import KERNEL_FLAGS, exp32, exp64
 from .gemm import matmul
@@ -193,7 +194,7 @@ def _activations_backward(du, r, s, gated, grad):
 # --------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(slots=True)
-class _Cache:
+class AttentionCache:
     """What this backend's backward needs (A15), in its own layout."""
 
     shape: tuple[int, int, int]     # (B, T, D)
@@ -218,37 +219,35 @@ def _cast(a, dtype):
 
 
 @threads.owns_cores
-def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_step,
-                      w_value, b_value, kind, keep_cache):
-    """Same contract as ``reference.attention_forward``."""
-    if kind not in ref.ATTENTION_KINDS:
+def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
+                      mask: np.ndarray | None, keep_cache: bool
+                      ) -> tuple[np.ndarray, np.ndarray,
+                                 AttentionCache | ref.AttentionCache | None]:
+    """Same contract as ``reference.attention_forward``; the cache is an
+    :class:`AttentionCache` (the reference's for complex input)."""
+    if kind not in ATTENTION_KINDS:
         raise ValueError(f"attention_forward: unknown kind {kind!r}; expected one of "
-                         f"{', '.join(repr(k) for k in ref.ATTENTION_KINDS)}")
+                         f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
     gated, step = kind == "gated", kind == "weight_gated"
-    used = [h, w_proj, b_proj, query, w_value, b_value]
-    if gated:
-        used += [w_gate, b_gate]
-    if step:
-        used += [w_step, b_step]
-    dtype = np.result_type(*(a for a in used if a is not None))
+    p = for_kind(params, kind)
+    dtype = result_dtype(h, p)
     if dtype not in (np.float32, np.float64):   # complex-step checks: the reference kernels
-        return ref.attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step,
-                                     b_step, w_value, b_value, kind, keep_cache)
+        return ref.attention_forward(h, params, kind, mask, keep_cache)
     B, T, D = h.shape
-    A, Q = w_proj.shape[0], query.shape[0]
+    A, Q = p.w_proj.shape[0], p.query.shape[0]
     N = B * T
     h2 = np.ascontiguousarray(h, dtype=dtype).reshape(N, D)
-    w_proj, query = _cast(w_proj, dtype), _cast(query, dtype)
+    w_proj, query = _cast(p.w_proj, dtype), _cast(p.query, dtype)
     zeros = np.zeros(max(A, Q), dtype)
 
-    def projection(used, w, b, size):
+    def projection(w, b, size):
         """(weight, bias) cast to dtype, a missing bias as zeros; (None, empty) if unused."""
-        if not used:
+        if w is None:
             return None, zeros[:0]
         return _cast(w, dtype), zeros[:size] if b is None else _cast(b, dtype)
-    _, b_proj = projection(True, w_proj, b_proj, A)
-    w_gate, b_gate = projection(gated, w_gate, b_gate, A)
-    w_step, b_step = projection(step, w_step, b_step, Q)
+    _, b_proj = projection(w_proj, p.b_proj, A)
+    w_gate, b_gate = projection(p.w_gate, p.b_gate, A)
+    w_step, b_step = projection(p.w_step, p.b_step, Q)
     parts = [w for w in (w_proj, w_gate, w_step) if w is not None]
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
     z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
@@ -263,28 +262,29 @@ def attention_forward(h, mask, w_proj, b_proj, w_gate, b_gate, query, w_step, b_
     gamma = np.empty((B, Q, T) if step else (0, 0, 0), dtype)
     weights = np.empty((B, Q, T), dtype) if step else alpha
     _softmax_gate(e, valid, z, 2 * A if gated else A, b_step, step, alpha, gamma, weights)
+    w_value = _cast(p.w_value, dtype)
     if w_value is None:                                                # A5: v = h
         v = h2.reshape(B, T, D)
     else:
-        w_value = _cast(w_value, dtype)
         v = matmul(h2, w_value.T)
-        if b_value is not None:
-            v += b_value.astype(dtype, copy=False)
+        if p.b_value is not None:
+            v += p.b_value.astype(dtype, copy=False)
         v = v.reshape(B, T, -1)
     pooled = np.empty((B, Q, v.shape[2]), dtype)
     _pool(weights, v, pooled)                                          # A5
     cache = None
     if keep_cache:
-        cache = _Cache(shape=(B, T, D), h2=h2, mask=valid, w_all=w_all, query=query,
-                       w_value=w_value, r=r, s=s, u=u, alpha=alpha,
-                       gamma=gamma, weights=weights, v=v, gated=gated, step=step)
+        cache = AttentionCache(shape=(B, T, D), h2=h2, mask=valid, w_all=w_all,
+                               query=query, w_value=w_value, r=r, s=s, u=u, alpha=alpha,
+                               gamma=gamma, weights=weights, v=v, gated=gated, step=step)
     return pooled, weights, cache
 
 
 @threads.owns_cores
-def attention_backward(cache, dpooled, dweights):
+def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.ndarray,
+                       dweights: np.ndarray) -> tuple[np.ndarray, AttentionParams]:
     """Same contract as ``reference.attention_backward``."""
-    if not isinstance(cache, _Cache):          # made by the reference path (complex)
+    if not isinstance(cache, AttentionCache):   # made by the reference path (complex)
         return ref.attention_backward(cache, dpooled, dweights)
     B, T, D = cache.shape
     N = B * T
@@ -315,12 +315,12 @@ def attention_backward(cache, dpooled, dweights):
         dh2 += dv                                                      # A12: v = h
     dw_all = matmul(grad.T, cache.h2)                                  # A13
     db_all = grad.sum(axis=0)
-    dw_gate = db_gate = dw_step = db_step = dw_value = db_value = None
+    grads = AttentionParams(w_proj=dw_all[:A], b_proj=db_all[:A], query=dquery)
     if gated:
-        dw_gate, db_gate = dw_all[A:2 * A], db_all[A:2 * A]
+        grads = grads._replace(w_gate=dw_all[A:2 * A], b_gate=db_all[A:2 * A])
     if step:
-        dw_step, db_step = dw_all[col_step:col_value], db_all[col_step:col_value]
+        grads = grads._replace(w_step=dw_all[col_step:col_value],
+                               b_step=db_all[col_step:col_value])
     if proj_v:
-        dw_value, db_value = dw_all[col_value:], db_all[col_value:]
-    return (dh2.reshape(B, T, D), dw_all[:A], db_all[:A], dw_gate, db_gate, dquery, dw_step,
-            db_step, dw_value, db_value)
+        grads = grads._replace(w_value=dw_all[col_value:], b_value=db_all[col_value:])
+    return dh2.reshape(B, T, D), grads
