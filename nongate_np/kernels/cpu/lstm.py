@@ -21,6 +21,8 @@ a cache line (``workspace.empty(..., align=True)``).
 
 from __future__ import annotations
 
+from types import FunctionType
+
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
@@ -49,6 +51,26 @@ def _sigmoid(x):
 @overload(tanh, inline="always")
 def _tanh(x):
     return (lambda x: tanh32(x)) if x == types.float32 else (lambda x: tanh64(x))
+
+
+def _serial_and_threaded(loop):
+    """``loop`` compiled twice: on the calling thread (its ``prange`` runs as ``range``) and
+    with ``parallel=True``, so both paths run one source.
+
+    The threaded one compiles a copy under a name of its own: Numba's on-disk cache tells
+    functions apart by file, qualified name and first line, not by compile flags, so the
+    two would otherwise share one cache entry."""
+    twin = FunctionType(loop.__code__, loop.__globals__, f"{loop.__name__}_threaded",
+                        loop.__defaults__, loop.__closure__)
+    twin.__qualname__ = f"{loop.__qualname__}_threaded"
+    return njit(**_JIT)(loop), njit(parallel=True, **_JIT)(twin)
+
+
+@njit(inline="always", **_JIT)
+def _gate_views(v, n, j0, j1):
+    """The units j0:j1 of each gate i, f, g, o in a row ``v`` of four blocks of n units, gates
+    side by side (the order of docs/math.md L1)."""
+    return v[j0:j1], v[n + j0:n + j1], v[2 * n + j0:2 * n + j1], v[3 * n + j0:3 * n + j1]
 
 
 @njit(inline="always", **_JIT)
@@ -90,11 +112,9 @@ def _cell_forward(t, k, j0, j1, xw, h, h_next, c, w_t, rows, a, active, keep, ga
         # (bench/KERNEL_NOTES.md, "Step loop: inference cache row")
         slot, row = (t, b) if keep else (0, 0)
         x_b, a_b, g_b = xw[t, b], a_k[b], gates[slot, row]
-        xi, xf, xg, xo = (x_b[j0:j1], x_b[H + j0:H + j1], x_b[2 * H + j0:2 * H + j1],
-                          x_b[3 * H + j0:3 * H + j1])
-        gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
-                          g_b[3 * H + j0:3 * H + j1])
-        ai, af, ag, ao = a_b[:n], a_b[n:2 * n], a_b[2 * n:3 * n], a_b[3 * n:]
+        xi, xf, xg, xo = _gate_views(x_b, H, j0, j1)
+        gi, gf, gg, go = _gate_views(g_b, H, j0, j1)
+        ai, af, ag, ao = _gate_views(a_b, n, 0, n)
         c_b, m_b = c[b, j0:j1], m[b, j0:j1]
         cs_b, tc_b = cs[slot, row, j0:j1], tcs[slot, row, j0:j1]
         on = active[t, b]
@@ -129,32 +149,14 @@ def _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y):
         _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
 
 
-@njit(**_JIT)
-def _forward_loop(xw, h_pair, c, w_t, rows, w_hr_t, active, reverse, keep, y, gates,
-                  cs, tcs, m):
-    """L1-L6 step by step on one thread. h_pair[0] holds h_0 and the two halves of h_pair
+def _forward_steps(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active, reverse, keep, y, gates,
+                   cs, tcs, m):
+    """L1-L6 step by step, each step's hidden units in the chunks of ``bounds`` (one chunk,
+    ``[0, H]``, on the calling thread); without a projection the whole step runs in the
+    chunks, with one only L5 after them. h_pair[0] holds h_0 and the two halves of h_pair
     take turns as h_{t-1} and h_t, so h_T ends in h_pair[T % 2]; c (a copy of c_0) is
     updated in place. Without ``keep`` the cache arrays hold one row, overwritten
     (``_cell_forward``)."""
-    T, B, _ = xw.shape
-    H = c.shape[1]
-    emit = w_hr_t.shape[0] == 0
-    h_proj = np.empty(h_pair.shape[1:], xw.dtype)
-    a = np.empty((1, B, w_t.shape[2]), xw.dtype)
-    for s in range(T):
-        t = T - 1 - s if reverse else s
-        h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
-        _cell_forward(t, 0, 0, H, xw, h, h_next, c, w_t, rows, a, active, keep, gates,
-                      cs, tcs, m, y, emit)
-        if not emit:
-            _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y)
-
-
-@njit(parallel=True, **_JIT)
-def _forward_loop_parallel(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active, reverse,
-                           keep, y, gates, cs, tcs, m):
-    """``_forward_loop`` with each step's hidden units split over threads by ``bounds``;
-    without a projection the whole step runs in the chunks, with one only L5."""
     T, B, _ = xw.shape
     emit = w_hr_t.shape[0] == 0
     h_proj = np.empty(h_pair.shape[1:], xw.dtype)
@@ -167,6 +169,9 @@ def _forward_loop_parallel(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active, rev
                           a, active, keep, gates, cs, tcs, m, y, emit)
         if not emit:
             _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y)
+
+
+_forward_loop, _forward_loop_threaded = _serial_and_threaded(_forward_steps)
 
 
 def chunk_weights(w_hh, bounds):
@@ -214,12 +219,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     w_t = np.ascontiguousarray(chunk_weights(w_hh.astype(dtype, copy=False), bounds)
                                .transpose(0, 2, 1))
     rows = row_blocks(B, P, w_t.shape[2])
-    if len(bounds) > 2:
-        _forward_loop_parallel(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active,
-                               bool(reverse), bool(keep_cache), y, gates, cs, tcs, m)
-    else:
-        _forward_loop(xw, h_pair, c, w_t, rows, w_hr_t, active, bool(reverse),
-                      bool(keep_cache), y, gates, cs, tcs, m)
+    loop = _forward_loop_threaded if len(bounds) > 2 else _forward_loop
+    loop(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active, bool(reverse), bool(keep_cache), y,
+         gates, cs, tcs, m)
     h = h_pair[T % 2]
     cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
         if keep_cache else None
@@ -263,13 +265,11 @@ def _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, 
     has_prev = 0 <= t_prev < gates.shape[0]
     for b in range(B):
         g_b, da_b, dk = gates[t, b], da[t, b], da_k[b]
-        gi, gf, gg, go = (g_b[j0:j1], g_b[H + j0:H + j1], g_b[2 * H + j0:2 * H + j1],
-                          g_b[3 * H + j0:3 * H + j1])
-        di, df, dg, do = (da_b[j0:j1], da_b[H + j0:H + j1], da_b[2 * H + j0:2 * H + j1],
-                          da_b[3 * H + j0:3 * H + j1])
+        gi, gf, gg, go = _gate_views(g_b, H, j0, j1)
+        di, df, dg, do = _gate_views(da_b, H, j0, j1)
         tc, dm_b, dc_b = tcs[t, b, j0:j1], dm[b, j0:j1], dc[b, j0:j1]
         cp = cs[t_prev, b, j0:j1] if has_prev and active[t_prev, b] else c0[b, j0:j1]
-        ki, kf, kg, ko = dk[:n], dk[n:2 * n], dk[2 * n:3 * n], dk[3 * n:]
+        ki, kf, kg, ko = _gate_views(dk, n, 0, n)
         if not active[t, b]:                                           # L14
             for u in range(n):
                 ki[u], kf[u], kg[u], ko[u] = 0, 0, 0, 0
@@ -306,39 +306,15 @@ def _carry_backward(t, parts, active, dh, j0, j1):
                     dh_b[u] += part[u]
 
 
-@njit(**_JIT)
-def _backward_loop(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, w_hr, active, reverse, da,
-                   da_buf, dh_seq):
-    """L7-L14 on one thread, visiting the steps in the reverse of the forward order;
+def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, active, reverse,
+                    da, da_buf, dh_seq):
+    """L7-L14, visiting the steps in the reverse of the forward order, each step's hidden
+    units in the chunks of ``bounds`` (one chunk, ``[0, H]``, on the calling thread);
     dh, dc (copies of the adjoints of the final states) end as those of the initial states.
-    The share of δh a step produces (``parts``) is added in at the start of the next step."""
-    T, B, G = gates.shape
-    H = G // 4
-    P = dh.shape[1]
-    direct = w_hr.shape[0] == 0
-    dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
-    parts = np.empty((2, 1, B, P), gates.dtype)
-    for s in range(T):
-        t = s if reverse else T - 1 - s
-        t_prev, t_next = (t + 1, t - 1) if reverse else (t - 1, t + 1)
-        if s > 0:
-            _carry_backward(t_next, parts[(s - 1) % 2], active, dh, 0, P)
-        if direct:
-            _adjoint_direct(t, 0, P, dh, dy, dm)
-        else:
-            _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
-        _cell_backward(t, t_prev, 0, 0, H, dm, dc, gates, tcs, cs, c0, w_k, rows, active, da,
-                       da_buf, parts[s % 2])
-    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, 0, P)
-
-
-@njit(parallel=True, **_JIT)
-def _backward_loop_parallel(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, active,
-                            reverse, da, da_buf, dh_seq):
-    """``_backward_loop`` with each step's hidden units split over threads by ``bounds``.
-    Without a projection the whole step runs in the chunks: each adds up the previous
-    step's shares of δh for its own columns (two ``parts`` buffers, swapped every step, so
-    no chunk writes the shares another is still reading)."""
+    The shares of δh a step's chunks produce (``parts``) are added in at the start of the
+    next step: without a projection the whole step runs in the chunks, each adding up the
+    previous step's shares for its own columns (two ``parts`` buffers, swapped every step,
+    so no chunk writes the shares another is still reading)."""
     T, B, G = gates.shape
     H = G // 4
     P = dh.shape[1]
@@ -362,6 +338,9 @@ def _backward_loop_parallel(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w
             _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, active,
                            da, da_buf, parts[s % 2])
     _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, 0, P)
+
+
+_backward_loop, _backward_loop_threaded = _serial_and_threaded(_backward_steps)
 
 
 def _dw_hh(da, y, h0, active, reverse):
@@ -408,12 +387,9 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     # its own, compiled too (bench/KERNEL_NOTES.md, "Compile time: zeroed buffers outside
     # parallel functions")
     da_buf = np.zeros((len(bounds) - 1, B, w_k.shape[1]), dtype)
-    if len(bounds) > 2:
-        _backward_loop_parallel(dy, dh, dc, gates, tcs, cs, c0_, w_k, rows, bounds, w_hr_,
-                                active, bool(reverse), da, da_buf, dh_seq)
-    else:
-        _backward_loop(dy, dh, dc, gates, tcs, cs, c0_, w_k, rows, w_hr_, active,
-                       bool(reverse), da, da_buf, dh_seq)
+    loop = _backward_loop_threaded if len(bounds) > 2 else _backward_loop
+    loop(dy, dh, dc, gates, tcs, cs, c0_, w_k, rows, bounds, w_hr_, active, bool(reverse), da,
+         da_buf, dh_seq)
     da2 = da.reshape(T * B, 4 * H)
     dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
     dw_ih = matmul(da2.T, np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype))
