@@ -22,7 +22,7 @@ LAYERS = [
     ["nn", "optim"],
     # checking and persistence, built on the modules and the ops
     ["numdiff", "gradcheck", "catalog", "io", "interop"],
-    ["training", "train"],
+    ["training"],
     [""],                                    # the package's __init__: the public facade
     ["cli", "benchmark", "sysinfo", "__main__"],
 ]
