@@ -13,7 +13,7 @@ API instead of the command line, so each step can be read and changed:
 4. ``nongate_np.training.evaluate`` on the test files, beside two baselines: the unigram
    character model (bits per character) and the majority package (accuracy);
 5. ``nongate_np.training.sample_text``: a few characters written by the model;
-6. ``nongate_np.plot``: the training curves and where the ``package`` task's attention
+6. ``nongate_np.training.plot``: the training curves and where the ``package`` task's attention
    looks in a few test chunks, each character on a background coloured by its weight.
 
 Run it::
@@ -42,10 +42,9 @@ import sys
 import numpy as np
 
 import nongate_np as ng
-from nongate_np import plot
 from nongate_np.data import DataError, text
 from nongate_np.nn import MultiTaskSequenceModel
-from nongate_np.training import JSONLines, ProgressBar, evaluate, fit, sample_text
+from nongate_np.training import JSONLines, ProgressBar, evaluate, fit, plot, sample_text
 
 DEFAULT_OUT = pathlib.Path("runs", "examples", "stdlib_text_attention")
 

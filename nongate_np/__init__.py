@@ -16,15 +16,16 @@ from .ops import __all__ as _ops_all
 from .rng import seed
 from . import nn, optim
 from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
-from .gradcheck import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
+from .check import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 from .kernels.registry import available_backends, backend, get_backend, set_global_backend
-from .io import Checkpoint, CheckpointError, load, load_weights, save
-from .interop import load_safetensors, save_safetensors
-from . import data, training
+from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_safetensors,
+                 save_safetensors)
+from . import check, data, io, training
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "gradcheck", "numeric_gradient", "GradcheckError",
-           "GradcheckReport", "nn", "optim", "data", "training", "save", "load", "load_weights", "Checkpoint",
-           "CheckpointError", "save_safetensors", "load_safetensors", "backend",
+           "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
+           "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",
+           "load_safetensors", "backend",
            "set_global_backend", "get_backend", "available_backends", *_ops_all]

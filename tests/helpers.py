@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import nongate_np as ng
-from nongate_np.gradcheck import gradcheck
+from nongate_np.check import gradcheck
 
 CENTRAL_MAX_REL = 1e-6        # the bound for central differences, float64
 COMPLEX_STEP_MAX_REL = 1e-12  # the bound for complex-step, float64

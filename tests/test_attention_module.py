@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np.gradcheck import gradcheck
+from nongate_np.check import gradcheck
 from nongate_np.ops.attention import attention_pool
 
 KINDS = ("additive", "gated", "weight_gated")

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nongate_np as ng
-from nongate_np import testing as nt
-from nongate_np.gradcheck import GradcheckError, gradcheck
+from nongate_np.check import GradcheckError, gradcheck
+from nongate_np.check import testing as nt
 from nongate_np.kernels import reference as ref
 from nongate_np.kernels.contract import AttentionParams
 from nongate_np.ops.attention import AttentionPool, attention_pool, lengths_to_mask

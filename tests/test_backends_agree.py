@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nongate_np import testing as nt
+from nongate_np.check import testing as nt
 from nongate_np.kernels import reference as ref
 from nongate_np.kernels.contract import AttentionParams
 

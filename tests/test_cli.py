@@ -3,8 +3,9 @@
 import subprocess
 import sys
 
-from nongate_np import catalog, cli
+from nongate_np import cli
 from nongate_np.autograd import Function
+from nongate_np.check import catalog
 from nongate_np.cli import tools
 
 

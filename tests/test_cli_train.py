@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np import plot
 from nongate_np.data import load_csv, load_npz, load_ts
 from nongate_np.data.text import stdlib_corpus
-from nongate_np.training import evaluate, predict
+from nongate_np.training import evaluate, plot, predict
 from nongate_np.training.jobs import FILE_DEFAULTS
 from tests.cli_runs import (
     GUNPOINT_TEST,

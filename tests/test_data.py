@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nongate_np.data import make_two_trigger, minibatches
-from nongate_np.progress import ProgressBar
+from nongate_np.training.progress import ProgressBar
 
 
 @given(n=st.integers(1, 50), seed=st.integers(0, 1000), lo=st.integers(2, 6),

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from nongate_np import plot
+from nongate_np.training import plot
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

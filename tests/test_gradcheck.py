@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nongate_np as ng
-from nongate_np import testing as nt
 from nongate_np.autograd import Function
-from nongate_np.gradcheck import TOLERANCES, GradcheckError, gradcheck, numeric_gradient, tolerance
+from nongate_np.check import TOLERANCES, GradcheckError, gradcheck, numeric_gradient, tolerance
+from nongate_np.check import testing as nt
 
 METHODS = ["central", "complex_step", "directional"]
 MAX_REL = {"central": 1e-6, "complex_step": 1e-12, "directional": 1e-6}
@@ -318,7 +318,7 @@ def test_the_printed_error_names_its_class_once():
         r.passed for r in info.value.report.inputs)       # two failure blocks
     printed = "".join(traceback.format_exception_only(info.value))
     assert printed.count("GradcheckError") == 1, printed
-    assert printed.startswith("nongate_np.gradcheck.GradcheckError: <lambda>: d(output)/d("
+    assert printed.startswith("nongate_np.check.gradcheck.GradcheckError: <lambda>: d(output)/d("
                               "input 0) mismatch"), printed
 
 

@@ -12,8 +12,8 @@ import pytest
 
 import nongate_np as ng
 from nongate_np import autograd
-from nongate_np.foreign import library_in_traceback, library_of
-from nongate_np.gradcheck import GradcheckError, gradcheck
+from nongate_np.check import GradcheckError, gradcheck
+from nongate_np.check.foreign import library_in_traceback, library_of
 
 METHODS = ["central", "complex_step", "directional"]
 MAX_REL = {"central": 1e-6, "complex_step": 1e-12, "directional": 1e-6}

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nongate_np as ng
-from nongate_np import testing as nt
-from nongate_np.gradcheck import gradcheck
+from nongate_np.check import gradcheck
+from nongate_np.check import testing as nt
 from nongate_np.ops.lstm import LSTMLayer, lstm_layer
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
 from tests.lstm_composed import composed_lstm_layer

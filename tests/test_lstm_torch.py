@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nongate_np as ng
-from nongate_np import testing as nt
+from nongate_np.check import testing as nt
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch

@@ -137,15 +137,15 @@ _HEADER = textwrap.dedent("""\
     import sys
     import nongate_np as ng
     import nongate_np.kernels.cpu
-    from nongate_np import progress
+    from nongate_np.training import progress
     from nongate_np.kernels import registry as reg
-    from nongate_np.progress import ProgressBar
+    from nongate_np.training.progress import ProgressBar
 """)
 
 
 @pytest.mark.parametrize("planted", [
     'monkeypatch.setattr(reg, "_global", "numpy")',
-    'monkeypatch.setattr("nongate_np.progress.time.perf_counter", lambda: 0.0)',
+    'monkeypatch.setattr("nongate_np.training.progress.time.perf_counter", lambda: 0.0)',
     'monkeypatch.delattr(ng.kernels, "cpu")',
     'monkeypatch.setitem(reg._loaded, "numpy", None)',
     'mp.setattr(progress.time, "perf_counter", lambda: 0.0)',
@@ -157,7 +157,7 @@ _HEADER = textwrap.dedent("""\
     "ng.kernels.registry._global += 'x'",
     "a, progress.ProgressBar = 1, None",
     "del reg._loaded",
-    "script = '''\n    from nongate_np import atomic\n    atomic.replacing = None\n'''",
+    "script = '''\n    from nongate_np.io import atomic\n    atomic.replacing = None\n'''",
 ])
 def test_a_planted_patch_is_found(planted):
     source = _HEADER + planted + "\n"

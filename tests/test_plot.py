@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from nongate_np import plot
+from nongate_np.training import plot
 
 matplotlib = pytest.importorskip("matplotlib")
 from matplotlib.image import imread  # noqa: E402  (after the skip: needs matplotlib)
@@ -255,7 +255,7 @@ def test_nan_weights_are_refused_inside_the_sequence_and_ignored_in_padding():
 def test_without_matplotlib_the_message_says_how_to_install_it(tmp_path):
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
-        "from nongate_np import plot\n"
+        "from nongate_np.training import plot\n"
         "assert not plot.matplotlib_available()\n"
         "for call in (plot.require_matplotlib,\n"
         "             lambda: plot.plot_history([{'train/loss': 1.0}], 'h.png')):\n"

@@ -1,4 +1,4 @@
-"""nongate_np.interop: weights in the safetensors format under PyTorch's key names. Round
+"""nongate_np.io.safetensors: weights in the safetensors format under PyTorch's key names. Round
 trips through ``nongate_np.load``, PyTorch reading our files (and we reading PyTorch's) with
 equal outputs, the header, the atomic write, bad files, and the missing package."""
 
@@ -16,7 +16,7 @@ import safetensors.numpy
 
 import nongate_np as ng
 from nongate_np import nn
-from nongate_np.interop import load_safetensors, save_safetensors
+from nongate_np.io.safetensors import load_safetensors, save_safetensors
 from tests.file_size_limit import file_size_limit, is_file_too_large
 from tests.test_io import _assert_same_state, _randomise
 

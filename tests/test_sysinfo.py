@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nongate_np
-from nongate_np import sysinfo
+from nongate_np.cli import sysinfo
 from nongate_np.kernels import registry
 
 
@@ -94,7 +94,7 @@ def test_gpu_without_numba_cuda_says_how_to_get_it():
     # a new process, so that numba.cuda is not loaded yet and its import can be made to fail
     code = ("import json, sys\n"
             "sys.modules['numba.cuda'] = None\n"
-            "from nongate_np import sysinfo\n"
+            "from nongate_np.cli import sysinfo\n"
             "print(json.dumps(sysinfo.info()['gpu']))\n")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -132,7 +132,7 @@ def test_vector_isa_is_the_widest_flag(flags, isa):
 
 def test_info_compiles_no_kernel(tmp_path):
     # a fresh cache folder stays without compiled code: info() only looks
-    code = ("from nongate_np.sysinfo import format_info, info; d = info(); "
+    code = ("from nongate_np.cli.sysinfo import format_info, info; d = info(); "
             "print(format_info(d)); "
             "assert not [k for k, v in d.items() if isinstance(v, dict) and 'error' in v], d")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

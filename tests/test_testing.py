@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nongate_np import testing as nt
+from nongate_np.check import testing as nt
 
 
 @given(data=st.data(), shape=nt.shapes(min_dims=1))

@@ -205,7 +205,7 @@ def log(*a):
 def machine_info() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
-    from ..sysinfo import cpu_info
+    from ..cli.sysinfo import cpu_info
     versions = {}
     for mod in ("numpy", "numba", "scipy", "torch", "onnxruntime"):
         try:

@@ -18,8 +18,8 @@ def _gradcheck(args, cases=None) -> int:
     ``cases`` is the list of ``catalog.Case`` to choose from with ``--op`` (default
     ``catalog.CASES``); a caller with ops of its own checks them through the same table.
     """
-    from ..catalog import CASES
-    from ..gradcheck import gradcheck
+    from ..check import gradcheck
+    from ..check.catalog import CASES
 
     every = CASES if cases is None else cases
     cases = [c for c in every if not args.op or any(s in c.name for s in args.op)]
@@ -52,7 +52,7 @@ def _gradcheck(args, cases=None) -> int:
 
 
 def _info(args) -> int:
-    from ..sysinfo import format_info, info
+    from .sysinfo import format_info, info
     print(format_info(info()))
     return 0
 

@@ -11,7 +11,7 @@ import json
 import math
 import pathlib
 
-from ..progress import ProgressBar as _Bar
+from .progress import ProgressBar as _Bar
 
 __all__ = ["Callback", "ProgressBar", "JSONLines"]
 

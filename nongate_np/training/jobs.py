@@ -28,9 +28,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import rng
-from ..atomic import write_text_atomically
 from ..data import DataError, Standardizer, load_sequences, text
 from ..io import load, save
+from ..io.atomic import write_text_atomically
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
 from .callbacks import Callback, JSONLines, ProgressBar
@@ -189,7 +189,7 @@ def _pictures(out: pathlib.Path, model, history, data, token_text) -> list[str]:
     """Training curves, and each pooled task's attention over four held-out sequences taken
     across the split (so across the classes, which are stored in order); an empty list
     without matplotlib (the CLI prints how to get it)."""
-    from .. import plot
+    from . import plot
     if not plot.matplotlib_available():
         return []
     written = []

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nongate_np as ng
-from nongate_np import testing as nt
+from nongate_np.check import testing as nt
 from tests.helpers import assert_gradients, assert_matches_torch
 
 REDUCTIONS = ["mean", "sum", "none"]

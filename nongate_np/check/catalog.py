@@ -11,9 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import ops
-from .ops.attention import attention_pool
-from .ops.lstm import lstm, lstm_layer
+from .. import ops
+from ..ops.attention import attention_pool
+from ..ops.lstm import lstm, lstm_layer
 
 __all__ = ["Case", "CASES"]
 

@@ -37,8 +37,8 @@ and renamed over the target, so a crash during ``save`` leaves the previous file
 at worst, a stale ``.<name>.*.tmp`` file).
 
 ``load`` and ``load_weights`` also read a ``.safetensors`` file (told apart by its content):
-``interop.save_safetensors`` keeps the same config, less the optimiser, in the safetensors
-metadata, so ``load`` rebuilds the model from it too (see ``nongate_np.interop``).
+``safetensors.save_safetensors`` keeps the same config, less the optimiser, in the safetensors
+metadata, so ``load`` rebuilds the model from it too (see ``nongate_np.io.safetensors``).
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__, optim
+from .. import __version__, optim
+from ..nn.module import Module, StateDictError
+from ..nn.savable import build_module, module_spec
+from ..tensor import Tensor
 from .atomic import write_npz_atomically
-from .nn.module import Module, StateDictError
-from .nn.savable import build_module, module_spec
-from .tensor import Tensor
 
 __all__ = ["save", "load", "load_weights", "Checkpoint", "CheckpointError", "FORMAT",
            "FORMAT_VERSION"]
@@ -139,14 +139,14 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
         Unregistered module class, non-JSON values in ``extra`` or a config, object arrays.
     ValueError
         The optimiser holds parameters that are not in ``obj``; ``path`` ends in
-        ``.safetensors`` (use ``interop.save_safetensors`` for that format).
+        ``.safetensors`` (use ``save_safetensors`` for that format).
     """
     path = os.fspath(path)
     if path.lower().endswith(".safetensors"):
         raise ValueError(f"save: {path!r} names a .safetensors file, but save writes the "
                          ".npz checkpoint format (which other libraries cannot read under "
                          "that name); use save_safetensors(obj, path) from "
-                         "nongate_np.interop, or name the file .npz")
+                         "nongate_np.io, or name the file .npz")
     config, arrays = _pack(obj, optimizer, extra)
     blob = json.dumps(config, ensure_ascii=False).encode("utf-8")
     arrays = {CONFIG_KEY: np.frombuffer(blob, dtype=np.uint8), **arrays}
@@ -174,7 +174,7 @@ def _pack(obj, optimizer, extra) -> tuple[dict, dict]:
 def describe(obj, caller: str) -> tuple[dict, dict]:
     """The config of a Module or state dict (format, kind, model, training, frozen, tied,
     weights; no optimiser, no extra) and its ``state_dict``, validated for any container
-    (``caller`` prefixes the errors). Shared with ``interop.save_safetensors``."""
+    (``caller`` prefixes the errors). Shared with ``safetensors.save_safetensors``."""
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "library_version": __version__}
     if isinstance(obj, Module):
@@ -281,7 +281,7 @@ def _json_ready(value, where: str, caller: str = "save"):
 # -- load ------------------------------------------------------------------------------------
 def load(path) -> Checkpoint:
     """Read a checkpoint written by :func:`save` (or a ``.safetensors`` file written by
-    ``interop.save_safetensors``) and rebuild what it holds.
+    ``safetensors.save_safetensors``) and rebuild what it holds.
 
     Returns
     -------
@@ -327,27 +327,27 @@ def load(path) -> Checkpoint:
 def load_weights(path) -> dict[str, np.ndarray]:
     """Only the saved ``state_dict`` (``{key: ndarray}``), without rebuilding the model:
     for ``my_model.load_state_dict(load_weights(path))``. Reads a checkpoint and any
-    ``.safetensors`` file (``interop.load_safetensors``). Raises as :func:`load`."""
+    ``.safetensors`` file (``safetensors.load_safetensors``). Raises as :func:`load`."""
     path = os.fspath(path)
-    interop = _interop()
-    if interop.is_safetensors(path):
-        return interop.load_safetensors(path)
+    st = _safetensors()
+    if st.is_safetensors(path):
+        return st.load_safetensors(path)
     config, arrays = _read(path)
     return {key: arrays[_MODEL + key] for key in config["weights"]}
 
 
-def _interop():
-    # NOTE: imported on use: interop imports this module.
-    from . import interop
-    return interop
+def _safetensors():
+    # NOTE: imported on use: io.safetensors imports this module.
+    from . import safetensors
+    return safetensors
 
 
 def _read_any(path: str) -> tuple[dict, dict]:
     """``_read`` for a checkpoint; the same (config, arrays) from a ``.safetensors`` file
-    that ``interop.save_safetensors`` wrote (told apart by content, not by name)."""
-    interop = _interop()
-    if interop.is_safetensors(path):
-        config, weights = interop.read_checkpoint(path)
+    that ``safetensors.save_safetensors`` wrote (told apart by content, not by name)."""
+    st = _safetensors()
+    if st.is_safetensors(path):
+        config, weights = st.read_checkpoint(path)
         return config, {_MODEL + key: arr for key, arr in weights.items()}
     return _read(path)
 

@@ -10,7 +10,7 @@ Example::
 
     from hypothesis import given
     import nongate_np as ng
-    from nongate_np import testing as nt
+    from nongate_np.check import testing as nt
 
     @given(nt.arrays(nt.shapes(min_dims=1)))
     def test_tanh_grad(x):
@@ -27,7 +27,7 @@ try:
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as err:  # pragma: no cover - exercised only without hypothesis
-    raise ImportError("nongate_np.testing needs Hypothesis: pip install hypothesis "
+    raise ImportError("nongate_np.check.testing needs Hypothesis: pip install hypothesis "
                       "(or pip install 'nongate-np[test]')") from err
 
 __all__ = ["shapes", "broadcastable_shapes", "matmul_shapes", "arrays", "positive_arrays",

@@ -4,7 +4,7 @@
 ``fn`` with fixed-seed standard-normal cotangents v_k (v = 1 for a one-element output),
 takes the analytic ∂L/∂x_j (the vector-Jacobian product Jᵀv) from one backward pass (or,
 with ``grad=``, from the product another framework claims for a function on NumPy arrays)
-and compares it with a numerical derivative of L (``nongate_np.numdiff``, docs/math.md
+and compares it with a numerical derivative of L (``nongate_np.check.numdiff``, docs/math.md
 G1-G3):
 
 - ``"central"``: (L(x + h e_i) − L(x − h e_i)) / 2h per element, h = ε^(1/3)·max(1, |x_i|).
@@ -35,7 +35,7 @@ largest violation |a − n| / allowed_i (above 1 fails).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
-classes are in ``nongate_np.gradcheck_report``.
+classes are in ``nongate_np.check.report``.
 """
 
 from __future__ import annotations
@@ -45,9 +45,17 @@ import warnings
 
 import numpy as np
 
-from .autograd import GradientShapeError, enable_grad
+from ..autograd import GradientShapeError, enable_grad
+from ..kernels.registry import get_backend
 from .foreign import conversion_hint, library_of
-from .gradcheck_report import (
+from .numdiff import (
+    ArrayLoss,
+    ScalarLoss,
+    directional_derivative,
+    directional_step,
+    numeric_gradient,
+)
+from .report import (
     REL_FLOOR,
     TINY,
     GradcheckReport,
@@ -55,14 +63,6 @@ from .gradcheck_report import (
     format_value,
     relative_error,
     relative_floor,
-)
-from .kernels.registry import get_backend
-from .numdiff import (
-    ArrayLoss,
-    ScalarLoss,
-    directional_derivative,
-    directional_step,
-    numeric_gradient,
 )
 
 __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",

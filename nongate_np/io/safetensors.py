@@ -43,7 +43,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import atomic
-from .io import CheckpointError, describe, parse_config
+from .checkpoint import CheckpointError, describe, parse_config
 
 __all__ = ["save_safetensors", "load_safetensors", "METADATA_KEY"]
 

@@ -21,9 +21,9 @@ import warnings
 
 import numpy as np
 
-from .autograd import no_grad
+from ..autograd import no_grad
+from ..tensor import Tensor
 from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
-from .tensor import Tensor
 
 __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradient",
            "central_steps",

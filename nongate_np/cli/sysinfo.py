@@ -6,7 +6,7 @@ never raise and never compile a kernel: a part that cannot be found says why ins
 
 Example::
 
-    >>> from nongate_np.sysinfo import format_info, info
+    >>> from nongate_np.cli.sysinfo import format_info, info
     >>> print(format_info(info()))           # doctest: +SKIP
     nongate_np   0.1.0
     python       3.11.13 (/usr/bin/python3)
@@ -68,7 +68,7 @@ def info(packages: tuple[str, ...] = PACKAGES) -> dict:
     Imports numba (for the thread count and the GPU check) and scipy, but compiles
     nothing.
     """
-    from . import __version__
+    from .. import __version__
 
     return {"nongate_np": __version__,
             "python": platform.python_version(),
@@ -103,7 +103,7 @@ def _packages(names) -> dict:
 
 
 def _backends() -> dict:
-    from .kernels import registry
+    from ..kernels import registry
 
     available = registry.available_backends()
     unavailable = {}
@@ -189,7 +189,7 @@ def _threads() -> dict:
                             else "default: the number of CPUs"),
            "blas": None}
     try:
-        from .kernels.cpu.threads import blas_threads
+        from ..kernels.cpu.threads import blas_threads
         out["blas"] = blas_threads()
     except ImportError:
         pass
@@ -216,7 +216,7 @@ def _blas() -> dict:
 
 def _numba_cache() -> dict:
     try:
-        from .kernels.cpu.cache import cache_location
+        from ..kernels.cpu.cache import cache_location
     except ImportError:
         cache_location = None
     if cache_location is not None:
