@@ -38,6 +38,7 @@ from numba import njit, prange  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
+from nongate_np.kernels.contract import LSTMParams, LSTMState  # noqa: E402
 from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
 
 
@@ -82,9 +83,11 @@ def measure(name, dtype):
     da = rng.standard_normal((T * B, 4 * H)).astype(dtype)
     h_prev = rng.standard_normal((T * B, H)).astype(dtype)
 
+    state0, params = LSTMState(h0, c0), LSTMParams(w_ih, w_hh, b)
+
     def train():
-        y, h, c, cache = lstm.lstm_forward(x, h0, c0, w_ih, w_hh, b, None, None, False, True)
-        lstm.lstm_backward(cache, np.ones_like(y), np.zeros_like(h), np.zeros_like(c))
+        y, state, cache = lstm.lstm_forward(x, state0, params, None, False, True)
+        lstm.lstm_backward(cache, np.ones_like(y), LSTMState(*map(np.zeros_like, state)))
 
     @threads.owns_cores
     def big_backward():
@@ -93,8 +96,7 @@ def measure(name, dtype):
         gemm.matmul(da.T, h_prev)
 
     r = {"chunks": len(bounds) - 1,
-         "infer": _ms(lambda: lstm.lstm_forward(x, h0, c0, w_ih, w_hh, b, None, None, False,
-                                                False)),
+         "infer": _ms(lambda: lstm.lstm_forward(x, state0, params, None, False, False)),
          "train": _ms(train),
          "proj": _ms(threads.owns_cores(lambda: gemm.matmul(x2, w_ih.T))),
          "recur": _ms(threads.owns_cores(lambda: _recurrent_products(h0, w_t, rows, a, T))),

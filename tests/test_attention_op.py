@@ -342,7 +342,8 @@ def test_op_errors_name_the_argument():
         attention_pool(**dict(arrays, query=np.ones((1, 3))), kind="additive")
     with pytest.raises(ValueError, match="needs w_gate"):
         attention_pool(**arrays, kind="gated")
-    with pytest.raises(ValueError, match=r"mask must be booleans of shape \(B, T\)"):
+    with pytest.raises(ValueError, match=r"attention_pool: mask has shape \(2, 2\), "
+                                         r"expected \(B, T\) = \(2, 3\)"):
         attention_pool(**arrays, kind="additive", mask=np.ones((2, 2), bool))
 
 
@@ -359,7 +360,6 @@ def test_online_pooling_equals_the_batch_forward(kind, data):
     h = arrays["h"]
     B, T, _ = h.shape
     mask = lengths_to_mask(keywords["lengths"], T)
-    get = arrays.get
     params = AttentionParams(**{k: a for k, a in arrays.items() if k != "h"})
     batch, _, _ = ref.attention_forward(h, params, kind, mask, False)
     cuts = sorted(set(data.draw(st.lists(st.integers(1, max(T - 1, 1)), max_size=3))))
@@ -368,14 +368,7 @@ def test_online_pooling_equals_the_batch_forward(kind, data):
         for a, b in bounds:
             if a >= b:
                 continue
-            chunk = h[:, a:b]
-            e = ref.attention_scores(chunk, get("w_proj"), get("b_proj"), get("w_gate"),
-                                     get("b_gate"), get("query"))[0]
-            v = chunk if value_proj is False else chunk @ get("w_value").T + get("b_value")
-            gate = None if kind != "weight_gated" else \
-                ref.sigmoid(chunk @ get("w_step").T + get("b_step")).transpose(0, 2, 1)
-            state = ref.online_pool_update(state, e, v, mask[:, a:b], gate)
-        online = ref.online_pool_result(state)
+            online, state = ref.attention_online(state, h[:, a:b], params, kind, mask[:, a:b])
         np.testing.assert_allclose(online, batch, rtol=1e-12, atol=1e-14,
                                    err_msg=f"online pooling in chunks {bounds}")
 

@@ -1,4 +1,8 @@
-"""The Numba CPU kernels agree with the NumPy reference: outputs and every gradient."""
+"""Every fast backend agrees with the NumPy reference: outputs and every gradient.
+
+The tests run against each registered backend that loads here (``registry``), through the
+kernel contract only (``kernels.contract.Backend``); the CPU backend's step loop runs both
+forced serial and forced split over threads."""
 
 import contextlib
 
@@ -9,10 +13,14 @@ from hypothesis import strategies as st
 
 from nongate_np.check import testing as nt
 from nongate_np.kernels import reference as ref
-from nongate_np.kernels.contract import AttentionParams
+from nongate_np.kernels import registry
+from nongate_np.kernels.contract import ATTENTION_KINDS, AttentionParams, LSTMParams, LSTMState
 
-cpu = pytest.importorskip("nongate_np.kernels.cpu")
-from nongate_np.kernels.cpu import threads, tuning  # noqa: E402  (after the importorskip)
+# every backend but the reference, which they are compared with
+FAST = [name for name in registry.available_backends() if name != "numpy"]
+# (backend, path): the CPU step loop forced serial and forced split; others as they choose
+PATHS = [(name, path) for name in FAST
+         for path in (("serial", "parallel") if name == "numba" else ("default",))]
 
 # rtol, and an absolute floor relative to the largest reference value (normwise).
 TOL = {np.float64: (1e-12, 1e-13), np.float32: (1e-5, 1e-6)}
@@ -25,37 +33,47 @@ def assert_close(got, want, dtype, what):
 
 
 @contextlib.contextmanager
-def step_loop(parallel):
-    """Force the LSTM step loop serial, or split over threads whatever the size, with each
-    step's products split into one BLAS call per batch row (``gemm.row_blocks``)."""
-    if not parallel:
-        with tuning.force_serial():
-            yield
-        return
-    with tuning.force_split(), tuning.force_row_blocks(1):
-        yield
+def kernels_on(name, path="default"):
+    """The backend ``name``'s kernels; for the CPU backend, its LSTM step loop forced serial,
+    or split over threads whatever the size with each step's products split into one BLAS
+    call per batch row (``gemm.row_blocks``)."""
+    with contextlib.ExitStack() as stack:
+        k = stack.enter_context(registry.backend(name))
+        if path != "default":
+            from nongate_np.kernels.cpu import tuning
+            if path == "serial":
+                stack.enter_context(tuning.force_serial())
+            else:
+                stack.enter_context(tuning.force_split())
+                stack.enter_context(tuning.force_row_blocks(1))
+        yield k
 
 
-def test_the_step_loop_can_split():
-    """The parallel tests below test something: on this machine the loop does split."""
-    with step_loop(parallel=True):
-        bounds = threads.step_chunks(40, 1)
-    if len(bounds) < 3:
-        pytest.skip("one thread, or no OpenMP/TBB layer, or no BLAS thread control here")
-    assert bounds[0] == 0 and bounds[-1] == 40 and np.all(np.diff(bounds) > 0)
-    assert np.all(bounds[1:-1] % 16 == 0)
-
-
-@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+@pytest.mark.parametrize("name, path", PATHS)
 @given(sizes=nt.lstm_sizes(max_T=6, max_B=4, max_I=5, max_H=6), data=st.data(),
        dtype=st.sampled_from([np.float64, np.float32]), reverse=st.booleans(),
        proj=st.booleans(), with_lengths=st.booleans())
-def test_lstm_kernels_agree(parallel, sizes, data, dtype, reverse, proj, with_lengths):
-    with step_loop(parallel):
-        check_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths)
+def test_lstm_kernels_agree(name, path, sizes, data, dtype, reverse, proj, with_lengths):
+    with kernels_on(name, path) as fast:
+        check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
-def check_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths):
+def lstm_outputs_and_grads(k, args, lengths, reverse, grads_in):
+    """``k``'s LSTM forward and backward flattened: y, h_n, c_n, dx, dh0, dc0, then each
+    field of LSTMParams's gradients."""
+    x, h0, c0, *weights = args
+    y, state, cache = k.lstm_forward(x, LSTMState(h0, c0), LSTMParams(*weights), lengths,
+                                     reverse, True)
+    dy, dh, dc = grads_in
+    dx, dstate, grads = k.lstm_backward(cache, dy, LSTMState(dh, dc))
+    return (y, *state, dx, *dstate, *grads)
+
+
+LSTM_NAMES = ("y", "h_n", "c_n", "dx", "dh0", "dc0") + tuple(f"d{name}"
+                                                          for name in LSTMParams._fields)
+
+
+def check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths):
     T, B, I, H = sizes
     P = data.draw(st.integers(1, H)) if proj else H
 
@@ -67,9 +85,9 @@ def check_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths):
     lengths = np.array(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B))) \
         if with_lengths else None
     args = (x, h0, c0, w_ih, w_hh, b, w_hr)
-    outs = [k.lstm_forward(*args, lengths, reverse, True) for k in (cpu, ref)]
     dy, dh, dc = arr(T, B, P), arr(B, P), arr(B, H)
-    grads = [k.lstm_backward(o[3], dy, dh, dc) for k, o in zip((cpu, ref), outs)]
+    got_all, want_all = (lstm_outputs_and_grads(k, args, lengths, reverse, (dy, dh, dc))
+                         for k in (fast, ref))
     # the reference in a wider dtype on the same inputs: where the two agree less than
     # rtol, the kernel must be as near to this as the reference is (both round), or within
     # what a few roundings of the inputs and activations move it by (cancellation)
@@ -80,14 +98,12 @@ def check_lstm_kernels_agree(sizes, data, dtype, reverse, proj, with_lengths):
         moved = lstm_wide(args, grads_in, lengths, reverse, dtype, rng)
         spread = [0.0 if t is None else max(sp, float(np.max(np.abs(m - t))))
                   for sp, m, t in zip(spread, moved, truth)]
-    names = ("y", "h_n", "c_n", "dx", "dh0", "dc0", "dw_ih", "dw_hh", "db", "dw_hr")
-    for name, got, want, exact, sp in zip(names, outs[0][:3] + grads[0],
-                                          outs[1][:3] + grads[1], truth, spread):
+    for what, got, want, exact, sp in zip(LSTM_NAMES, got_all, want_all, truth, spread):
         if want is None:
-            assert got is None, name
+            assert got is None, what
             continue
-        assert got.dtype == dtype, name
-        assert_close_or_as_accurate(got, want, exact, sp, dtype, name)
+        assert got.dtype == dtype, what
+        assert_close_or_as_accurate(got, want, exact, sp, dtype, what)
 
 
 def lstm_wide(args, grads_in, lengths, reverse, dtype, rng=None):
@@ -105,38 +121,27 @@ def lstm_wide(args, grads_in, lengths, reverse, dtype, rng=None):
         if rng is not None:
             a = a * (1 + rng.uniform(-1, 1, a.shape).astype(wide) * wide(k * u))
         return a
-    y, h_n, c_n, cache = ref.lstm_forward(*map(up, args), lengths, reverse, True)
-    if rng is not None:     # the reference's cache (L15): x, h0, c0, weights, y, gates, c, tanh c
-        cache = cache[:6] + tuple(up(a, 8) for a in cache[6:10]) + cache[10:]
-    return (y, h_n, c_n) + ref.lstm_backward(cache, *map(up, grads_in))
+    x, h0, c0, *weights = map(up, args)
+    y, state, cache = ref.lstm_forward(x, LSTMState(h0, c0), LSTMParams(*weights), lengths,
+                                       reverse, True)
+    if rng is not None:     # the saved activations of the reference's cache (L15)
+        cache = cache._replace(y=up(cache.y, 8), gates=up(cache.gates, 8), c=up(cache.c, 8),
+                               tanh_c=up(cache.tanh_c, 8))
+    dy, dh, dc = map(up, grads_in)
+    dx, dstate, grads = ref.lstm_backward(cache, dy, LSTMState(dh, dc))
+    return (y, *state, dx, *dstate, *grads)
 
 
-@given(T=st.integers(1, 6), B=st.integers(1, 5), P=st.integers(1, 4),
-       reverse=st.booleans(), data=st.data())
-def test_dw_hh_from_the_shifted_output_equals_the_product_with_h_prev(T, B, P, reverse, data):
-    """docs/math.md L13: dW_hh from y shifted by one step and h0 at each row's first step is
-    δAᵀ H_prev with H_prev rebuilt as the reference does, for any lengths (0 and T too).
-    y is zero at inactive steps and δa is zero there, as the forward and L14 make them."""
-    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
-    lengths = np.array(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B)))
-    active = ref.lstm_active(T, B, lengths)
-    da = rng.standard_normal((T, B, 8)) * active[:, :, None]
-    y = rng.standard_normal((T, B, P)) * active[:, :, None]
-    h0 = rng.standard_normal((B, P))
-    h_prev = ref.lstm_previous(y, h0, active, reverse)
-    want = da.reshape(T * B, -1).T @ h_prev.reshape(T * B, P)
-    np.testing.assert_allclose(cpu.lstm._dw_hh(da, y, h0, active, reverse), want,
-                               rtol=1e-13, atol=1e-13)
-
-
-def test_complex_input_runs_on_the_reference_path():
+@pytest.mark.parametrize("name", FAST)
+def test_complex_input_runs_on_the_reference_path(name):
     rng = np.random.default_rng(0)
     T, B, I, H = 3, 2, 2, 2
-    args = [rng.standard_normal(s) + 0j for s in [(T, B, I), (B, H), (B, H), (4 * H, I),
-                                                  (4 * H, H), (4 * H,)]]
-    got = cpu.lstm_forward(*args, None, None, False, False)[0]
-    want = ref.lstm_forward(*args, None, None, False, False)[0]
-    np.testing.assert_array_equal(got, want)
+    x, h0, c0, *weights = [rng.standard_normal(s) + 0j for s in [
+        (T, B, I), (B, H), (B, H), (4 * H, I), (4 * H, H), (4 * H,)]]
+    args = (x, LSTMState(h0, c0), LSTMParams(*weights), None, False, False)
+    with kernels_on(name) as fast:
+        got = fast.lstm_forward(*args)[0]
+    np.testing.assert_array_equal(got, ref.lstm_forward(*args)[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,9 +219,11 @@ def attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases=True):
 
 @given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
        dtype=st.sampled_from([np.float64, np.float32]),
-       kind=st.sampled_from(ref.ATTENTION_KINDS), with_mask=st.booleans(),
+       kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
        value_proj=st.booleans(), biases=st.booleans())
-def test_attention_kernels_agree(sizes, data, dtype, kind, with_mask, value_proj, biases):
+@pytest.mark.parametrize("name", FAST)
+def test_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
+                                 biases):
     B, T, D, A, Q = sizes
     Dv = data.draw(st.integers(1, 5)) if value_proj else D
 
@@ -230,8 +237,10 @@ def test_attention_kernels_agree(sizes, data, dtype, kind, with_mask, value_proj
             mask[data.draw(st.integers(0, B - 1))] = False    # an all-masked row
     args = attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases)
     dpooled, dweights = arr(B, Q, Dv), arr(B, Q, T)
-    outs = [k.attention_forward(*args, True) for k in (cpu, ref)]
-    grads = [outputs_and_grads(k, o[2], dpooled, dweights) for k, o in zip((cpu, ref), outs)]
+    with kernels_on(name) as fast:
+        outs = [k.attention_forward(*args, True) for k in (fast, ref)]
+        grads = [outputs_and_grads(k, o[2], dpooled, dweights)
+                 for k, o in zip((fast, ref), outs)]
     got_all = outs[0][:2] + grads[0]
     want_all = outs[1][:2] + grads[1]
     truth = attention_wide(args, dpooled, dweights, dtype)
@@ -241,21 +250,22 @@ def test_attention_kernels_agree(sizes, data, dtype, kind, with_mask, value_proj
         spread = [0.0 if t is None else max(sp, float(np.max(np.abs(m - t))))
                   for sp, m, t in zip(spread, moved, truth)]
     names = ("pooled", "weights") + ATTN_GRADS
-    for name, got, want, t, sp in zip(names, got_all, want_all, truth, spread):
+    for what, got, want, t, sp in zip(names, got_all, want_all, truth, spread):
         if want is None:
-            assert got is None, name
+            assert got is None, what
             continue
-        assert got.dtype == dtype and got.shape == want.shape, name
-        assert_close_or_as_accurate(got, want, t, sp, dtype, name)
+        assert got.dtype == dtype and got.shape == want.shape, what
+        assert_close_or_as_accurate(got, want, t, sp, dtype, what)
     if mask is not None:
         empty = ~mask.any(axis=1)
         assert not np.any(got_all[0][empty]) and not np.any(got_all[1][empty])
         assert not np.any(got_all[2][empty])           # dh of an all-masked sequence
 
 
+@pytest.mark.parametrize("name", FAST)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("kind", ref.ATTENTION_KINDS)
-def test_attention_huge_scores_stay_finite(kind, dtype):
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
+def test_attention_huge_scores_stay_finite(name, kind, dtype):
     rng = np.random.default_rng(0)
     B, T, D, A, Q = 3, 5, 4, 3, 2
 
@@ -266,9 +276,9 @@ def test_attention_huge_scores_stay_finite(kind, dtype):
     params = params._replace(query=(params.query * 1e4).astype(dtype))  # scores of 1e4
     for m in (mask, None):
         args = (h, params, kind, m)
-        with np.errstate(all="raise"):
-            pooled, weights, cache = cpu.attention_forward(*args, True)
-            grads = outputs_and_grads(cpu, cache, arr(B, Q, D), arr(B, Q, T))
+        with np.errstate(all="raise"), kernels_on(name) as fast:
+            pooled, weights, cache = fast.attention_forward(*args, True)
+            grads = outputs_and_grads(fast, cache, arr(B, Q, D), arr(B, Q, T))
         want = ref.attention_forward(*args, False)
         for got, w in zip((pooled, weights), want[:2]):
             assert np.all(np.isfinite(got))
@@ -276,38 +286,40 @@ def test_attention_huge_scores_stay_finite(kind, dtype):
         assert all(np.all(np.isfinite(g)) for g in grads if g is not None)
 
 
-def test_attention_complex_input_runs_on_the_reference_path():
+@pytest.mark.parametrize("name", FAST)
+def test_attention_complex_input_runs_on_the_reference_path(name):
     rng = np.random.default_rng(0)
 
     def arr(*shape):
         return rng.standard_normal(shape) + 0j
     args = attention_args(arr, 2, 3, 2, 2, 2, 2, "gated", None, True)
-    got = cpu.attention_forward(*args, True)
+    dp, dw = arr(2, 2, 2), arr(2, 2, 3)
+    with kernels_on(name) as fast:
+        got = fast.attention_forward(*args, True)
+        got_grads = outputs_and_grads(fast, got[2], dp, dw)
     want = ref.attention_forward(*args, True)
     for g, w in zip(got[:2], want[:2]):
         np.testing.assert_array_equal(g, w)
-    dp, dw = arr(2, 2, 2), arr(2, 2, 3)
-    for g, w in zip(outputs_and_grads(cpu, got[2], dp, dw),
-                    outputs_and_grads(ref, want[2], dp, dw)):
+    for g, w in zip(got_grads, outputs_and_grads(ref, want[2], dp, dw)):
         if w is None:
             assert g is None
         else:
             np.testing.assert_array_equal(g, w)
 
 
+@pytest.mark.parametrize("name", FAST)
 @pytest.mark.parametrize("value_proj", [False, True])
-@pytest.mark.parametrize("kind", ref.ATTENTION_KINDS)
-def test_attention_module_same_on_numba_and_numpy(kind, value_proj):
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
+def test_attention_module_same_on_every_backend(name, kind, value_proj):
     import nongate_np as ng
-    from nongate_np.kernels import registry
     ng.seed(0)
     m = ng.nn.AttentionPooling(4, 3, kind=kind, num_queries=2, value_proj=value_proj,
                                value_size=5 if value_proj else None, dtype=np.float64)
     h = np.random.default_rng(1).standard_normal((3, 6, 4))
     lengths = np.array([6, 2, 0])
     results = []
-    for name in ("numba", "numpy"):
-        with registry.backend(name):
+    for backend in (name, "numpy"):
+        with registry.backend(backend):
             x = ng.tensor(h, requires_grad=True)
             pooled, weights = m(x, lengths=lengths)
             m.zero_grad()
@@ -322,9 +334,10 @@ def test_attention_module_same_on_numba_and_numpy(kind, value_proj):
         assert_close(pg1[k], pg2[k], np.float64, k)
 
 
+@pytest.mark.parametrize("name", FAST)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("kind", ref.ATTENTION_KINDS)
-def test_attention_kernels_agree_at_vector_widths(kind, dtype):
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
+def test_attention_kernels_agree_at_vector_widths(name, kind, dtype):
     """Sizes past the SIMD widths, so the vectorised loop bodies and their remainders run."""
     rng = np.random.default_rng(1)
     B, T, D, A, Q, Dv = 3, 37, 33, 19, 3, 21
@@ -336,14 +349,43 @@ def test_attention_kernels_agree_at_vector_widths(kind, dtype):
         args = attention_args(arr, B, T, D, A, Q, Dv if value_proj else D, kind, mask,
                               value_proj)
         dpooled, dweights = arr(B, Q, Dv if value_proj else D), arr(B, Q, T)
-        outs = [k.attention_forward(*args, True) for k in (cpu, ref)]
-        grads = [outputs_and_grads(k, o[2], dpooled, dweights)
-                 for k, o in zip((cpu, ref), outs)]
+        with kernels_on(name) as fast:
+            outs = [k.attention_forward(*args, True) for k in (fast, ref)]
+            grads = [outputs_and_grads(k, o[2], dpooled, dweights)
+                     for k, o in zip((fast, ref), outs)]
         truth = attention_wide(args, dpooled, dweights, dtype)
         names = ("pooled", "weights") + ATTN_GRADS
-        for name, got, want, t in zip(names, outs[0][:2] + grads[0], outs[1][:2] + grads[1],
+        for what, got, want, t in zip(names, outs[0][:2] + grads[0], outs[1][:2] + grads[1],
                                       truth):
             if want is None:
-                assert got is None, name
+                assert got is None, what
                 continue
-            assert_close_or_as_accurate(got, want, t, 0.0, dtype, name)
+            assert_close_or_as_accurate(got, want, t, 0.0, dtype, what)
+
+
+@pytest.mark.parametrize("name", FAST)
+@given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       kind=st.sampled_from(ATTENTION_KINDS), value_proj=st.booleans())
+def test_online_pooling_agrees(name, sizes, data, dtype, kind, value_proj):
+    """attention_online over chunks (A16-A17): each chunk's result equals the reference's
+    online pooling, and after the last chunk the batch forward on the whole sequences."""
+    B, T, D, A, Q = sizes
+    Dv = data.draw(st.integers(1, 5)) if value_proj else D
+
+    def arr(*shape):
+        return data.draw(nt.arrays(shape, low=-1, high=1)).astype(dtype)
+    lengths = np.array(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B)))
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    h, params, _, _ = attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, T), max_size=3))) | {T})
+    state = want_state = None
+    with kernels_on(name) as fast:
+        for a, b in zip([0] + cuts, cuts):
+            got, state = fast.attention_online(state, h[:, a:b], params, kind, mask[:, a:b])
+            want, want_state = ref.attention_online(want_state, h[:, a:b], params, kind,
+                                                    mask[:, a:b])
+            assert got.dtype == want.dtype == dtype
+            assert_close(got, want, dtype, f"online pooling, steps {a}:{b}")
+    batch = ref.attention_forward(h, params, kind, mask, False)[0]
+    assert_close(got, batch, dtype, "online pooling after the last chunk")

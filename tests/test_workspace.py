@@ -5,6 +5,7 @@ import gc
 import numpy as np
 import pytest
 
+from nongate_np.kernels.contract import LSTMParams, LSTMState
 from nongate_np.kernels.cpu import tuning, workspace
 
 
@@ -105,17 +106,20 @@ def test_kernel_results_survive_later_calls():
     from nongate_np.kernels.cpu import lstm
     rng = np.random.default_rng(0)
     T, B, I, H = 20, 16, 32, 64                       # the cache arrays are pooled
-    args = [rng.standard_normal(s) for s in ((T, B, I), (B, H), (B, H), (4 * H, I),
-                                             (4 * H, H), (4 * H,))]
-    y1, h1, c1, cache1 = lstm.lstm_forward(*args, None, None, False, True)
-    y_copy, gates_copy = y1.copy(), cache1[7].copy()
+    x, h0, c0, *weights = [rng.standard_normal(s) for s in (
+        (T, B, I), (B, H), (B, H), (4 * H, I), (4 * H, H), (4 * H,))]
+
+    def forward(shift):
+        return lstm.lstm_forward(x + shift, LSTMState(h0 + shift, c0 + shift),
+                                 LSTMParams(*(w + shift for w in weights)), None, False, True)
+    y1, _, cache1 = forward(0.0)
+    y_copy, gates_copy = y1.copy(), cache1.gates.copy()
     for _ in range(3):                                 # other inputs, fresh results
-        other = [a + 1.0 for a in args]
-        out = lstm.lstm_forward(*other, None, None, False, True)
+        out = forward(1.0)
         del out
         gc.collect()
     np.testing.assert_array_equal(y1, y_copy)
-    np.testing.assert_array_equal(cache1[7], gates_copy)
+    np.testing.assert_array_equal(cache1.gates, gates_copy)
 
 
 def test_threads_never_share_a_buffer():

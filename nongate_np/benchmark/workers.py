@@ -311,6 +311,7 @@ def w_jit(a) -> dict:
     t = time.perf_counter()
     try:
         import nongate_np.kernels.cpu as K
+        from nongate_np.kernels.contract import LSTMParams, LSTMState
     except ImportError as err:
         return {"unavailable": str(err)}
     out = {"import_ms": (time.perf_counter() - t) * 1e3,
@@ -347,9 +348,11 @@ def w_jit(a) -> dict:
         w_hh = rng.standard_normal((4 * H, H)).astype(dtype)
         b = np.zeros(4 * H, dtype)
 
+        state0, params = LSTMState(h0, c0), LSTMParams(w_ih, w_hh, b)
+
         def fn():
-            y, h, c, cache = K.lstm_forward(x, h0, c0, w_ih, w_hh, b, None, None, False, True)
-            K.lstm_backward(cache, np.ones_like(y), np.zeros_like(h), np.zeros_like(c))
+            y, state, cache = K.lstm_forward(x, state0, params, None, False, True)
+            K.lstm_backward(cache, np.ones_like(y), LSTMState(*map(np.zeros_like, state)))
         t = time.perf_counter()
         fn()
         first = (time.perf_counter() - t) * 1e3

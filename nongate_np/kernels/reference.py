@@ -12,7 +12,15 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .contract import ATTENTION_KINDS, AttentionParams, for_kind, result_dtype
+from .contract import (
+    AttentionParams,
+    LSTMParams,
+    LSTMState,
+    OnlinePoolState,
+    check_kind,
+    for_kind,
+    result_dtype,
+)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -71,21 +79,40 @@ def lstm_active(T: int, B: int, lengths: npt.ArrayLike | None) -> np.ndarray:
     return np.arange(T)[:, None] < np.asarray(lengths)[None, :]
 
 
-def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
+class LSTMCache(NamedTuple):
+    """What the LSTM backward needs (L15). The input, the initial state and the weights are
+    referenced, not copied; y is the output returned to the caller."""
+
+    x: np.ndarray                   # (T, B, I)
+    state0: LSTMState               # h0 (B, P), c0 (B, H)
+    params: LSTMParams
+    y: np.ndarray                   # (T, B, P), zero at inactive steps
+    gates: np.ndarray               # activated i|f|g|o (T, B, 4H)
+    c: np.ndarray                   # cell states (T, B, H)
+    tanh_c: np.ndarray              # tanh(c) (T, B, H)
+    active: np.ndarray              # (T, B) bool (L6)
+    reverse: bool
+
+
+def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
+                 lengths: np.ndarray | None, reverse: bool, keep_cache: bool
+                 ) -> tuple[np.ndarray, LSTMState, LSTMCache | None]:
     """Forward of one LSTM layer and direction over the whole sequence (L1-L6).
 
-    Shapes: x (T, B, I); h0 (B, P); c0 (B, H); w_ih (4H, I); w_hh (4H, P); b (4H,) the sum
-    b_ih + b_hh; w_hr (P, H) or None (then P = H); lengths (B,) ints or None.
+    x (T, B, I); state0 (h0 (B, P), c0 (B, H)); params
+    (:class:`~nongate_np.kernels.contract.LSTMParams`: w_ih (4H, I), w_hh (4H, P), b (4H,)
+    the sum b_ih + b_hh, w_hr (P, H) or None); lengths (B,) ints or None (all T steps).
     Gate order i, f, g, o along the 4H axis (PyTorch's).
 
-    Returns y (T, B, P) (zero at steps past a sequence's length), h_n (B, P), c_n (B, H)
-    and, when ``keep_cache``, what backward needs: the activated gates (T, B, 4H), the cell
-    states c (T, B, H), tanh(c) (T, B, H) and the active mask; the output y is shared.
+    Returns y (T, B, P) (zero at steps past a sequence's length), the final state
+    (h_n (B, P), c_n (B, H)) and, when ``keep_cache``, an :class:`LSTMCache`, else None.
     """
+    w_ih, w_hh, b, w_hr = params
+    h0, c0 = state0
     T, B, _ = x.shape
     H = w_hh.shape[0] // 4
     active = lstm_active(T, B, lengths)
-    dtype = np.result_type(x, h0, c0, w_ih, w_hh, b, *(() if w_hr is None else (w_hr,)))
+    dtype = result_dtype(x, state0, params)
 
     xw = (x.reshape(T * B, -1) @ w_ih.T + b).reshape(T, B, 4 * H)    # L1, all steps at once
     y = np.zeros((T, B, h0.shape[1]), dtype)
@@ -111,9 +138,9 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
         if keep_cache:
             gates[t] = np.concatenate([i, f, g, o], axis=1)
             cs[t], tcs[t] = c, tc
-    cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
-        if keep_cache else None
-    return y, h, c, cache
+    cache = LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs, tanh_c=tcs,
+                      active=active, reverse=reverse) if keep_cache else None
+    return y, LSTMState(h, c), cache
 
 
 def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray,
@@ -129,19 +156,24 @@ def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray,
     return np.where(prev_active[:, :, None], prev, first[None])
 
 
-def lstm_backward(cache, dy, dh_n, dc_n):
+def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
+                  ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
     """Back-propagation through time for one layer and direction (L7-L14).
 
-    Returns dx (T, B, I), dh0 (B, P), dc0 (B, H), dw_ih (4H, I), dw_hh (4H, P), db (4H,)
-    (the gradient of both b_ih and b_hh) and dw_hr (P, H) or None.
+    dy (T, B, P) and dstate (dh_n (B, P), dc_n (B, H)): the adjoints of the outputs.
+    Returns dx (T, B, I), the adjoint of the initial state (dh0, dc0) and the weights'
+    gradients as an :class:`~nongate_np.kernels.contract.LSTMParams`: dw_ih (4H, I),
+    dw_hh (4H, P), db (4H,) (that of both b_ih and b_hh) and dw_hr (P, H) or None.
     """
-    x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse = cache
+    x, (h0, c0), (w_ih, w_hh, _, w_hr) = cache.x, cache.state0, cache.params
+    y, gates, cs, tcs = cache.y, cache.gates, cache.c, cache.tanh_c
+    active, reverse = cache.active, cache.reverse
     T, B, _ = x.shape
     H = w_hh.shape[0] // 4
     c_prev = lstm_previous(cs, c0, active, reverse)                    # c_{t-1}, (T, B, H)
     da = np.zeros_like(gates)
     dh_seq = np.zeros_like(y)              # δh_t for dw_hr (L8); unused without a projection
-    dh, dc = dh_n, dc_n
+    dh, dc = dstate
     for t in reversed(lstm_step_order(T, reverse)):
         act = active[t][:, None]
         i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
@@ -171,7 +203,7 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     if w_hr is not None:
         m = gates[:, :, 3 * H:] * tcs                                  # m_t = o ⊙ tanh c_t (L4)
         dw_hr = dh_seq.reshape(T * B, -1).T @ m.reshape(T * B, H)      # L8
-    return dx, dh, dc, dw_ih, dw_hh, db, dw_hr
+    return dx, LSTMState(dh, dc), LSTMParams(dw_ih, dw_hh, db, dw_hr)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +258,22 @@ def attention_scores(h, w_proj, b_proj, w_gate, b_gate, query):
     return e, r, s
 
 
+def _step_gate(h2: np.ndarray, p: AttentionParams, B: int, T: int) -> np.ndarray | None:
+    """γ = σ(h W_Gᵀ + b_G) (B, Q, T), the step gate of the weight-gated kind (A4); None for
+    the other kinds (``p`` without w_step)."""
+    if p.w_step is None:
+        return None
+    return _rows_to_bqt(sigmoid(_affine(h2, p.w_step, p.b_step)), B, T)
+
+
+def _values(h: np.ndarray, h2: np.ndarray, p: AttentionParams) -> np.ndarray:
+    """The pooled values v (B, T, D'): h itself, or h W_vᵀ + b_v with a value projection
+    (A5). h2 is h as (B·T, D)."""
+    if p.w_value is None:
+        return h
+    return _affine(h2, p.w_value, p.b_value).reshape(h.shape[0], h.shape[1], -1)
+
+
 def masked_softmax(e: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """α = m e^{e − M} / Σ_t m e^{e − M} over the last axis; zero on a row without a valid
     step (A3). e (B, Q, T); mask (B, T) booleans or None (every step valid)."""
@@ -253,22 +301,15 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     Returns pooled (B, Q, D'), the weights ω (B, Q, T) and, when ``keep_cache``, an
     :class:`AttentionCache` (A15), else None.
     """
-    if kind not in ATTENTION_KINDS:
-        raise ValueError(f"attention_forward: unknown kind {kind!r}; expected one of "
-                         f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
+    check_kind(kind, "attention_forward")
     B, T, D = h.shape
     h2 = h.reshape(B * T, D)
     p = for_kind(params, kind)
     e, r, s = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)
     alpha = masked_softmax(e, mask)                                    # A3
-    gamma = None
-    if p.w_step is not None:           # the step gate's parameters, kept only for its kind
-        gamma = _rows_to_bqt(sigmoid(_affine(h2, p.w_step, p.b_step)), B, T)  # A4
-        weights = gamma * alpha
-    else:
-        weights = alpha
-    v = h if p.w_value is None else \
-        _affine(h2, p.w_value, p.b_value).reshape(B, T, -1)           # A5
+    gamma = _step_gate(h2, p, B, T)                                    # A4
+    weights = alpha if gamma is None else gamma * alpha
+    v = _values(h, h2, p)                                              # A5
     pooled = weights @ v                                               # A5: (Q×T)(T×D') per b
     # NOTE: both outputs take the dtype of all inputs, even one that does not depend on
     # them (the weights on w_value): a complex step in any input gives complex outputs
@@ -329,13 +370,17 @@ def attention_backward(cache: AttentionCache, dpooled: np.ndarray, dweights: np.
 
 
 def online_pool_init(B: int, Q: int, Dv: int, dtype: npt.DTypeLike = np.float64
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     ) -> OnlinePoolState:
     """The empty online-pooling state (A16): running max μ = −∞ (B, Q), running denominator
     l = 0 (B, Q) and running numerator n = 0 (B, Q, D')."""
-    return (np.full((B, Q), -np.inf), np.zeros((B, Q), dtype), np.zeros((B, Q, Dv), dtype))
+    real = np.finfo(dtype).dtype        # the max is of the real part (complex-step checks)
+    return OnlinePoolState(np.full((B, Q), -np.inf, real), np.zeros((B, Q), dtype),
+                           np.zeros((B, Q, Dv), dtype))
 
 
-def online_pool_update(state, scores, values, mask, gate=None):
+def online_pool_update(state: OnlinePoolState | None, scores: np.ndarray, values: np.ndarray,
+                       mask: np.ndarray | None, gate: np.ndarray | None = None
+                       ) -> OnlinePoolState:
     """Fold a chunk of steps into the online-pooling state (A16); forward only, no grad.
 
     state from ``online_pool_init`` or a previous update (None: start empty); scores
@@ -356,13 +401,30 @@ def online_pool_update(state, scores, values, mask, gate=None):
     c = np.exp(np.where(np.isfinite(run_max), run_max - shift, -np.inf))
     p = np.where(valid, np.exp(np.where(valid, scores - shift[..., None], 0)), 0)
     weighted = p if gate is None else gate * p
-    return (new_max, c * run_sum + p.sum(axis=-1),                     # A16: l'
-            c[..., None] * run_vec + weighted @ values)                # A16: n'
+    return OnlinePoolState(new_max, c * run_sum + p.sum(axis=-1),      # A16: l'
+                           c[..., None] * run_vec + weighted @ values)  # A16: n'
 
 
-def online_pool_result(state):
+def online_pool_result(state: OnlinePoolState) -> np.ndarray:
     """The pooled vectors (B, Q, D') from an online-pooling state: n / l, or 0 for a
     sequence without a valid step so far (A17)."""
     run_max, run_sum, run_vec = state
     seen = np.isfinite(run_max)
     return np.where(seen[..., None], run_vec / np.where(seen, run_sum, 1)[..., None], 0)
+
+
+def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: AttentionParams,
+                     kind: str, mask: np.ndarray | None
+                     ) -> tuple[np.ndarray, OnlinePoolState]:
+    """Attention pooling folded online (A16-A17): the next steps h (B, t, D) of B sequences
+    into ``state`` (None: nothing seen yet); params and mask as for
+    :func:`attention_forward`. Returns the pooling of every step seen so far (B, Q, D') and
+    the new state. After the last chunk the result equals ``attention_forward`` on the
+    whole sequences, to rounding. Forward only."""
+    check_kind(kind, "attention_online")
+    B, T, D = h.shape
+    h2 = h.reshape(B * T, D)
+    p = for_kind(params, kind)
+    e, _, _ = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)  # A1, A2
+    state = online_pool_update(state, e, _values(h, h2, p), mask, _step_gate(h2, p, B, T))
+    return online_pool_result(state), state

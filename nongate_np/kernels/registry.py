@@ -1,8 +1,8 @@
-"""The kernel contract and the choice of backend (scipy.fft-like, no uarray).
+"""The choice of backend (scipy.fft-like, no uarray).
 
-A fused op asks ``kernels()`` for the active backend's module and calls the functions named
-in ``REQUIRED``; every backend module exports exactly those names with the same signatures,
-so one test can run against all of them and compare.
+A fused op asks ``kernels()`` for the active backend's module and calls the kernels of the
+:class:`~nongate_np.kernels.contract.Backend` protocol; every backend module implements it
+with the same signatures, so one test can run against all of them and compare.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import importlib
 import importlib.util
 import warnings
 from collections.abc import Iterator
-from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
-__all__ = ["REQUIRED", "BackendUnavailable", "backend", "set_global_backend",
+from .contract import Backend, backend_members
+
+__all__ = ["BackendUnavailable", "backend", "set_global_backend",
            "get_backend", "known_backends", "available_backends", "kernels"]
-
-REQUIRED = ("lstm_forward", "lstm_backward", "attention_forward", "attention_backward")
 
 _BACKENDS = {"numpy": "nongate_np.kernels.reference",
              "numba": "nongate_np.kernels.cpu",
@@ -44,10 +44,10 @@ def _check_name(name: str) -> None:
 
 
 # name -> module, once it has loaded (kernels() runs on every op call)
-_loaded: dict[str, ModuleType] = {}
+_loaded: dict[str, Backend] = {}
 
 
-def _load(name: str) -> ModuleType:
+def _load(name: str) -> Backend:
     module = _loaded.get(name)
     if module is not None:
         return module
@@ -61,12 +61,12 @@ def _load(name: str) -> ModuleType:
                                      f"({_BACKENDS[name]}) are not written yet") from err
         raise BackendUnavailable(f"backend {name!r} is unavailable: "
                                  f"{_INSTALL_HINT.get(name, err)} ({err})") from err
-    missing = [f for f in REQUIRED if not hasattr(module, f)]
+    missing = [f for f in backend_members() if not hasattr(module, f)]
     if missing:
         raise BackendUnavailable(f"backend {name!r} is unavailable: it lacks the kernels "
                                  f"{missing} (not written yet)")
-    _loaded[name] = module
-    return module
+    _loaded[name] = cast(Backend, module)    # the members checked above; their types by mypy
+    return _loaded[name]
 
 
 def known_backends() -> list[str]:
@@ -99,7 +99,7 @@ def set_global_backend(name: str) -> None:
 
 
 @contextlib.contextmanager
-def backend(name: str, *, only: bool = True) -> Iterator[ModuleType]:
+def backend(name: str, *, only: bool = True) -> Iterator[Backend]:
     """Use backend ``name`` inside the block. With ``only=False`` an unavailable backend
     falls back to "numpy" with one warning; otherwise it raises BackendUnavailable."""
     try:
@@ -116,6 +116,11 @@ def backend(name: str, *, only: bool = True) -> Iterator[ModuleType]:
         _current.reset(token)
 
 
-def kernels() -> ModuleType:
+def kernels() -> Backend:
     """The active backend's kernel module."""
     return _load(get_backend())
+
+
+if TYPE_CHECKING:       # mypy checks each backend module against the protocol
+    from . import cpu, reference
+    _BACKEND_MODULES: tuple[Backend, ...] = (reference, cpu)

@@ -1,5 +1,6 @@
 """Input validation shared by the sequence modules: each error names the argument, what
-was expected and what was given."""
+was expected and what was given. (The step masks and lengths are the ops' to check:
+``ops.attention.step_mask``, ``ops._util.check_lengths``.)"""
 
 from __future__ import annotations
 
@@ -27,17 +28,3 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
                          f"expected input_size={size}")
     return x if isinstance(x, Tensor) else Tensor(data)
 
-
-def check_lengths(where: str, lengths, T: int, B: int) -> np.ndarray:
-    """``lengths`` as an int64 array (B,) with values in [0, T]."""
-    arr = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
-                   what=f"{where}: lengths")
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{where}: lengths must be integers, got dtype {arr.dtype}")
-    if arr.shape != (B,):
-        raise ValueError(f"{where}: lengths has shape {arr.shape}, expected (B,) = ({B},), "
-                         "one length per sequence in the batch")
-    if arr.size and (arr.min() < 0 or arr.max() > T):
-        bad = arr[(arr < 0) | (arr > T)][0]
-        raise ValueError(f"{where}: lengths must lie in [0, T] = [0, {T}], got {bad}")
-    return arr.astype(np.int64)

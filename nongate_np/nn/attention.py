@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 
-from ..ops.attention import ATTENTION_KINDS, attention_pool, lengths_to_mask
-from ..tensor import Tensor, as_array
+from ..kernels.contract import AttentionParams, check_kind
+from ..ops.attention import AttentionPool, step_mask
+from ..tensor import Tensor
 from . import init
-from ._checks import check_features, check_lengths
+from ._checks import check_features
 from .layers import Linear, _count
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
@@ -60,9 +61,7 @@ class AttentionPooling(Module):
         self.input_size = _count(input_size, "input_size", where, 1)
         self.attn_size = _count(attn_size, "attn_size", where, 1)
         self.num_queries = _count(num_queries, "num_queries", where, 1)
-        if kind not in ATTENTION_KINDS:
-            raise ValueError(f"{where}: unknown kind {kind!r}; expected one of "
-                             f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
+        check_kind(kind, where)
         self.kind, self.value_proj = kind, bool(value_proj)
         if value_size is not None:
             value_size = _count(value_size, "value_size", where, 1)
@@ -106,41 +105,25 @@ class AttentionPooling(Module):
         return self.value_size
 
     def forward(self, h, mask=None, lengths=None) -> tuple[Tensor, Tensor]:
-        h = self._check_input(h)
+        # validated here, once: the parameters' shapes hold by construction
+        h = check_features("AttentionPooling", "h", h, self.dtype, self.input_size, (3,),
+                           "3-D (B, T, D)")
         B, T, _ = h.shape
-        mask = self._check_mask(mask, lengths, B, T)
+        mask = step_mask(mask, lengths, B, T, "AttentionPooling")
+        return AttentionPool.apply(h, *self.kernel_params(), mask, self.kind)
+
+    def kernel_params(self) -> AttentionParams:
+        """The parameters as the kernels take them (``kernels.contract.AttentionParams`` of
+        Parameters), None for the fields this kind and configuration do not have."""
         gated, weight_gated = self.kind == "gated", self.kind == "weight_gated"
-        return attention_pool(
-            h, self.proj.weight, self.proj.bias, self.query, kind=self.kind,
+        return AttentionParams(
+            self.proj.weight, self.proj.bias, self.query,
             w_gate=self.gate.weight if gated else None,
             b_gate=self.gate.bias if gated else None,
             w_step=self.step_gate.weight if weight_gated else None,
             b_step=self.step_gate.bias if weight_gated else None,
             w_value=self.value.weight if self.value_proj else None,
-            b_value=self.value.bias if self.value_proj else None, mask=mask)
-
-    # -- validation: every error names the argument, what was expected and what was given ----
-    def _check_input(self, h) -> Tensor:
-        return check_features("AttentionPooling", "h", h, self.dtype, self.input_size, (3,),
-                              "3-D (B, T, D)")
-
-    @staticmethod
-    def _check_mask(mask, lengths, B: int, T: int):
-        if mask is not None and lengths is not None:
-            raise ValueError("AttentionPooling: give mask or lengths, not both")
-        if lengths is not None:
-            return lengths_to_mask(check_lengths("AttentionPooling", lengths, T, B), T)
-        if mask is None:
-            return None
-        arr = as_array(mask.data if isinstance(mask, Tensor) else mask,
-                       what="AttentionPooling: mask")
-        if arr.dtype != np.bool_:
-            raise TypeError(f"AttentionPooling: mask must be boolean (True = a real step), got "
-                            f"dtype {arr.dtype}; use e.g. mask.astype(bool) or lengths=")
-        if arr.shape != (B, T):
-            raise ValueError(f"AttentionPooling: mask has shape {arr.shape}, expected (B, T) = "
-                             f"{(B, T)} from h")
-        return arr
+            b_value=self.value.bias if self.value_proj else None)
 
     def config(self) -> dict:
         """The constructor's arguments (JSON-ready), for saving the module without pickle."""

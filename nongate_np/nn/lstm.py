@@ -8,10 +8,11 @@ import numbers
 import numpy as np
 
 from .. import ops
+from ..ops._util import check_lengths
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
-from ._checks import check_features, check_lengths
+from ._checks import check_features
 from .layers import _count
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable

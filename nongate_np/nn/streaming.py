@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import no_grad
-from ..kernels import reference as ref
+from ..kernels.contract import AttentionParams
+from ..kernels.registry import kernels
 
 __all__ = ["StreamingEncoder"]
 
@@ -39,7 +40,7 @@ class StreamingEncoder:
 
     def reset(self) -> None:
         self.hx = None                 # LSTM (h, c) after the steps seen so far
-        self.state = None              # online-pooling (running max, sum, vector)
+        self.state = None              # OnlinePoolState (running max, sum, vector)
 
     def update(self, chunk, lengths=None) -> np.ndarray:
         model, pool = self.model, self.model.pool
@@ -51,18 +52,7 @@ class StreamingEncoder:
         lengths = model._infer_lengths(chunk, lengths, allow_empty=True)
         with no_grad():
             h, self.hx = model.lstm(model.input_layer(chunk), self.hx, lengths=lengths)
-        h = h.data
-        mask = model.pooling_mask(chunk, lengths)
-        gated = pool.kind == "gated"
-        e, _, _ = ref.attention_scores(                                    # A1, A2
-            h, pool.proj.weight.data, pool.proj.bias.data,
-            pool.gate.weight.data if gated else None, pool.gate.bias.data if gated else None,
-            pool.query.data)
-        gate = None
-        if pool.kind == "weight_gated":                                    # A4
-            g = h @ pool.step_gate.weight.data.T + pool.step_gate.bias.data
-            gate = ref.sigmoid(g).transpose(0, 2, 1)
-        values = h if not pool.value_proj else h @ pool.value.weight.data.T + \
-            pool.value.bias.data                                           # A5
-        self.state = ref.online_pool_update(self.state, e, values, mask, gate)  # A16
-        return ref.online_pool_result(self.state)                          # A17
+        params = AttentionParams(*(None if p is None else p.data for p in pool.kernel_params()))
+        pooled, self.state = kernels().attention_online(                  # A16, A17
+            self.state, h.data, params, pool.kind, model.pooling_mask(chunk, lengths))
+        return pooled

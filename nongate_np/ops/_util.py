@@ -56,3 +56,19 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
     return tuple(sorted(out))
+
+
+def check_lengths(where: str, lengths, T: int, B: int) -> np.ndarray:
+    """``lengths`` as an int64 array (B,) with values in [0, T], or an error naming
+    ``where`` and what was given."""
+    arr = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
+                   what=f"{where}: lengths")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{where}: lengths must be integers, got dtype {arr.dtype}")
+    if arr.shape != (B,):
+        raise ValueError(f"{where}: lengths has shape {arr.shape}, expected (B,) = ({B},), "
+                         "one length per sequence in the batch")
+    if arr.size and (arr.min() < 0 or arr.max() > T):
+        bad = arr[(arr < 0) | (arr > T)][0]
+        raise ValueError(f"{where}: lengths must lie in [0, T] = [0, {T}], got {bad}")
+    return arr.astype(np.int64)

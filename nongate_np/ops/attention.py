@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels.contract import ATTENTION_KINDS, AttentionParams, for_kind
+from ..kernels.contract import ATTENTION_KINDS, AttentionParams, check_kind, for_kind
 from ..kernels.registry import kernels
 from ..tensor import Tensor, as_array
+from ._util import check_lengths
 
-__all__ = ["AttentionPool", "attention_pool", "lengths_to_mask", "ATTENTION_KINDS"]
+__all__ = ["AttentionPool", "attention_pool", "lengths_to_mask", "step_mask",
+           "ATTENTION_KINDS"]
 
 
 class AttentionPool(Function):
@@ -54,15 +56,33 @@ def lengths_to_mask(lengths, T: int) -> np.ndarray:
     return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
 
 
+def step_mask(mask, lengths, B: int, T: int, where: str) -> np.ndarray | None:
+    """The (B, T) booleans of the valid steps from ``mask`` (B, T) booleans or ``lengths``
+    (B,) ints in [0, T] (not both; neither: None, every step valid), checked; an error
+    names ``where``, the argument, what was expected and what was given."""
+    if mask is not None and lengths is not None:
+        raise ValueError(f"{where}: give mask or lengths, not both")
+    if lengths is not None:
+        return lengths_to_mask(check_lengths(where, lengths, T, B), T)
+    if mask is None:
+        return None
+    arr = as_array(mask.data if isinstance(mask, Tensor) else mask, what=f"{where}: mask")
+    if arr.dtype != np.bool_:
+        raise TypeError(f"{where}: mask must be boolean (True = a real step), got dtype "
+                        f"{arr.dtype}; use e.g. mask.astype(bool) or lengths=")
+    if arr.shape != (B, T):
+        raise ValueError(f"{where}: mask has shape {arr.shape}, expected (B, T) = {(B, T)} "
+                         f"from h")
+    return arr
+
+
 def _shape(x):
     return None if x is None else tuple(np.shape(x.data if isinstance(x, Tensor) else x))
 
 
 def _check(h, params: AttentionParams, kind: str) -> None:
     """Shape checks; every error names the argument, the expected and the given shape."""
-    if kind not in ATTENTION_KINDS:
-        raise ValueError(f"attention_pool: unknown kind {kind!r}; expected one of "
-                         f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
+    check_kind(kind, "attention_pool")
     hs = _shape(h)
     if len(hs) != 3:
         raise ValueError(f"attention_pool: h must be 3-D (B, T, D), got shape {hs}")
@@ -97,21 +117,13 @@ def attention_pool(h, w_proj, b_proj, query, *, kind: str = "gated", w_gate=None
 
     Arguments are Tensors (or arrays, taken as constants). ``mask`` (B, T) booleans or
     ``lengths`` (B,) ints (not both) mark the valid steps. Returns (pooled, weights).
-    ``nn.AttentionPooling`` validates its input more thoroughly and names the argument.
+    Raises ValueError (TypeError for a mask or lengths of the wrong dtype) naming the
+    argument, what was expected and what was given.
     """
     params = AttentionParams(w_proj, b_proj, query, w_gate=w_gate, b_gate=b_gate,
                              w_step=w_step, b_step=b_step, w_value=w_value,
                              b_value=None if w_value is None else b_value)
     _check(h, params, kind)
     B, T, _ = _shape(h)
-    if mask is not None and lengths is not None:
-        raise ValueError("attention_pool: give mask or lengths, not both")
-    if lengths is not None:
-        mask = lengths_to_mask(as_array(lengths, what="attention_pool: lengths"), T)
-    if mask is not None:
-        mask = as_array(mask.data if isinstance(mask, Tensor) else mask,
-                        what="attention_pool: mask")
-        if mask.dtype != np.bool_ or mask.shape != (B, T):
-            raise ValueError(f"attention_pool: mask must be booleans of shape (B, T) = "
-                             f"{(B, T)}, got {mask.dtype} {mask.shape}")
+    mask = step_mask(mask, lengths, B, T, "attention_pool")
     return AttentionPool.apply(h, *for_kind(params, kind), mask, kind)

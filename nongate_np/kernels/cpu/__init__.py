@@ -1,9 +1,10 @@
-"""The Numba CPU backend: the kernel contract of ``registry.REQUIRED`` compiled with
+"""The Numba CPU backend: the kernel contract (``contract.Backend``) compiled with
 ``@njit`` (imported, and compiled, only when first used). The compiled code is cached in
 ``NUMBA_CACHE_DIR`` or the per-user cache folder, never in the package's folder, or not at
 all when neither is writable (``cache.py``)."""
 
-from .attention import attention_backward, attention_forward
+from .attention import attention_backward, attention_forward, attention_online
 from .lstm import lstm_backward, lstm_forward
 
-__all__ = ["lstm_forward", "lstm_backward", "attention_forward", "attention_backward"]
+__all__ = ["lstm_forward", "lstm_backward", "attention_forward", "attention_backward",
+           "attention_online"]

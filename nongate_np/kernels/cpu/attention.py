@@ -1,5 +1,6 @@
 """Numba attention-pooling kernels (docs/math.md A1-A14), with the same signatures and
-results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``).
+results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``,
+``attention_online``).
 
 Every product over the B·T rows is one large GEMM through ``gemm.matmul`` (Numba's
 ``np.dot`` split over the threads, never NumPy's own BLAS):
@@ -23,19 +24,20 @@ checks) run on the reference kernels and keep the reference's cache.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
 from .. import reference as ref
-from ..contract import ATTENTION_KINDS, AttentionParams, for_kind, result_dtype
+from ..contract import AttentionParams, OnlinePoolState, check_kind, for_kind, result_dtype
 from . import threads, workspace
 from .activations import KERNEL_FLAGS, exp32, exp64
 from .gemm import matmul
 from .lstm import sigmoid, tanh
 
-__all__ = ["attention_forward", "attention_backward"]
+__all__ = ["attention_forward", "attention_backward", "attention_online"]
 
 _JIT = KERNEL_FLAGS
 
@@ -218,21 +220,24 @@ def _cast(a, dtype):
     return None if a is None else np.ascontiguousarray(a, dtype=dtype)
 
 
-@threads.owns_cores
-def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
-                      mask: np.ndarray | None, keep_cache: bool
-                      ) -> tuple[np.ndarray, np.ndarray,
-                                 AttentionCache | ref.AttentionCache | None]:
-    """Same contract as ``reference.attention_forward``; the cache is an
-    :class:`AttentionCache` (the reference's for complex input)."""
-    if kind not in ATTENTION_KINDS:
-        raise ValueError(f"attention_forward: unknown kind {kind!r}; expected one of "
-                         f"{', '.join(repr(k) for k in ATTENTION_KINDS)}")
-    gated, step = kind == "gated", kind == "weight_gated"
-    p = for_kind(params, kind)
-    dtype = result_dtype(h, p)
-    if dtype not in (np.float32, np.float64):   # complex-step checks: the reference kernels
-        return ref.attention_forward(h, params, kind, mask, keep_cache)
+class _Scores(NamedTuple):
+    """What the forward and the online pooling share: the projections of h and the scores."""
+
+    h2: np.ndarray                  # h as (B·T, D)
+    w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked (K, D)
+    z: np.ndarray                   # h2 w_allᵀ (B·T, K), before the biases
+    r: np.ndarray                   # tanh(Z + b_V) (B·T, A)
+    s: np.ndarray                   # σ(Y + b_U) (B·T, A), gated; (0, 0) otherwise
+    u: np.ndarray                   # r ⊙ s, gated; r otherwise
+    e: np.ndarray                   # scores Eᵀ (Q, B·T)
+    query: np.ndarray               # (Q, A)
+    b_step: np.ndarray              # (Q,), weight_gated; empty otherwise
+    w_value: np.ndarray | None      # (D', D)
+    v: np.ndarray                   # values (B, T, D')
+
+
+def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
+    """A1, A2, A4's projection and A5 for ``p`` (the fields of one kind, ``for_kind``)."""
     B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
     N = B * T
@@ -248,6 +253,7 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     _, b_proj = projection(w_proj, p.b_proj, A)
     w_gate, b_gate = projection(p.w_gate, p.b_gate, A)
     w_step, b_step = projection(p.w_step, p.b_step, Q)
+    gated = w_gate is not None
     parts = [w for w in (w_proj, w_gate, w_step) if w is not None]
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
     z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
@@ -256,12 +262,6 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     u = workspace.empty((N, A), dtype) if gated else r
     _activations(z, b_proj, b_gate, gated, r, s, u)                    # A1, A2
     e = matmul(query, u.T)                                             # A1: Eᵀ (Q, B·T)
-    valid = np.ones((B, T), np.bool_) if mask is None else \
-        np.ascontiguousarray(mask, dtype=np.bool_)
-    alpha = np.empty((B, Q, T), dtype)
-    gamma = np.empty((B, Q, T) if step else (0, 0, 0), dtype)
-    weights = np.empty((B, Q, T), dtype) if step else alpha
-    _softmax_gate(e, valid, z, 2 * A if gated else A, b_step, step, alpha, gamma, weights)
     w_value = _cast(p.w_value, dtype)
     if w_value is None:                                                # A5: v = h
         v = h2.reshape(B, T, D)
@@ -270,14 +270,64 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
         if p.b_value is not None:
             v += p.b_value.astype(dtype, copy=False)
         v = v.reshape(B, T, -1)
-    pooled = np.empty((B, Q, v.shape[2]), dtype)
-    _pool(weights, v, pooled)                                          # A5
+    return _Scores(h2=h2, w_all=w_all, z=z, r=r, s=s, u=u, e=e, query=query, b_step=b_step,
+                   w_value=w_value, v=v)
+
+
+@threads.owns_cores
+def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
+                      mask: np.ndarray | None, keep_cache: bool
+                      ) -> tuple[np.ndarray, np.ndarray,
+                                 AttentionCache | ref.AttentionCache | None]:
+    """Same contract as ``reference.attention_forward``; the cache is an
+    :class:`AttentionCache` (the reference's for complex input)."""
+    check_kind(kind, "attention_forward")
+    gated, step = kind == "gated", kind == "weight_gated"
+    p = for_kind(params, kind)
+    dtype = result_dtype(h, p)
+    if dtype not in (np.float32, np.float64):   # complex-step checks: the reference kernels
+        return ref.attention_forward(h, params, kind, mask, keep_cache)
+    B, T, D = h.shape
+    A, Q = p.w_proj.shape[0], p.query.shape[0]
+    sc = _scores(h, p, dtype)
+    valid = np.ones((B, T), np.bool_) if mask is None else \
+        np.ascontiguousarray(mask, dtype=np.bool_)
+    alpha = np.empty((B, Q, T), dtype)
+    gamma = np.empty((B, Q, T) if step else (0, 0, 0), dtype)
+    weights = np.empty((B, Q, T), dtype) if step else alpha
+    _softmax_gate(sc.e, valid, sc.z, 2 * A if gated else A, sc.b_step, step, alpha, gamma,
+                  weights)                                             # A3, A4
+    pooled = np.empty((B, Q, sc.v.shape[2]), dtype)
+    _pool(weights, sc.v, pooled)                                       # A5
     cache = None
     if keep_cache:
-        cache = AttentionCache(shape=(B, T, D), h2=h2, mask=valid, w_all=w_all,
-                               query=query, w_value=w_value, r=r, s=s, u=u, alpha=alpha,
-                               gamma=gamma, weights=weights, v=v, gated=gated, step=step)
+        cache = AttentionCache(shape=(B, T, D), h2=sc.h2, mask=valid, w_all=sc.w_all,
+                               query=sc.query, w_value=sc.w_value, r=sc.r, s=sc.s, u=sc.u,
+                               alpha=alpha, gamma=gamma, weights=weights, v=sc.v, gated=gated,
+                               step=step)
     return pooled, weights, cache
+
+
+@threads.owns_cores
+def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: AttentionParams,
+                     kind: str, mask: np.ndarray | None
+                     ) -> tuple[np.ndarray, OnlinePoolState]:
+    """Same contract as ``reference.attention_online``: the projections and scores run
+    here; the fold over the chunk's steps (A16, O(B·Q·(t + D')) work) is the reference's."""
+    check_kind(kind, "attention_online")
+    p = for_kind(params, kind)
+    dtype = result_dtype(h, p)
+    if dtype not in (np.float32, np.float64):   # complex input: the reference kernels
+        return ref.attention_online(state, h, params, kind, mask)
+    B, T, _ = h.shape
+    A, Q = p.w_proj.shape[0], p.query.shape[0]
+    sc = _scores(h, p, dtype)
+    e = sc.e.reshape(Q, B, T).transpose(1, 0, 2)                       # (B, Q, T)
+    gamma = None
+    if kind == "weight_gated":                                         # A4
+        gamma = ref.sigmoid(sc.z[:, A:A + Q] + sc.b_step).reshape(B, T, Q).transpose(0, 2, 1)
+    state = ref.online_pool_update(state, e, sc.v, mask, gamma)        # A16
+    return ref.online_pool_result(state), state                        # A17
 
 
 @threads.owns_cores

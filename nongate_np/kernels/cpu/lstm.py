@@ -28,6 +28,7 @@ from numba import njit, prange, types
 from numba.extending import overload
 
 from .. import reference as ref
+from ..contract import LSTMParams, LSTMState, result_dtype
 from . import threads, workspace
 from .activations import KERNEL_FLAGS, sigmoid32, sigmoid64, tanh32, tanh64
 from .gemm import matmul, row_blocks
@@ -190,13 +191,18 @@ def chunk_weights(w_hh, bounds):
 
 
 @threads.owns_cores
-def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
-    """Same contract as ``reference.lstm_forward``."""
+def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
+                 lengths: np.ndarray | None, reverse: bool, keep_cache: bool
+                 ) -> tuple[np.ndarray, LSTMState, ref.LSTMCache | None]:
+    """Same contract as ``reference.lstm_forward``; the cache is the reference's type,
+    whose fields both backwards read."""
+    w_ih, w_hh, b, w_hr = params
+    h0, c0 = state0
     T, B, _ = x.shape
     H = w_hh.shape[0] // 4
-    dtype = np.result_type(x, h0, c0, w_ih, w_hh, b, *(() if w_hr is None else (w_hr,)))
+    dtype = result_dtype(x, state0, params)
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
-        return ref.lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache)
+        return ref.lstm_forward(x, state0, params, lengths, reverse, keep_cache)
     active = ref.lstm_active(T, B, lengths)
     xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
                 w_ih.T.astype(dtype, copy=False))                     # L1, all steps at once
@@ -222,10 +228,10 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b, w_hr, lengths, reverse, keep_cache):
     loop = _forward_loop_threaded if len(bounds) > 2 else _forward_loop
     loop(xw, h_pair, c, w_t, rows, bounds, w_hr_t, active, bool(reverse), bool(keep_cache), y,
          gates, cs, tcs, m)
-    h = h_pair[T % 2]
-    cache = (x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse) \
+    cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
+                          tanh_c=tcs, active=active, reverse=bool(reverse)) \
         if keep_cache else None
-    return y, h, c, cache
+    return y, LSTMState(h_pair[T % 2], c), cache
 
 
 @njit(inline="always", **_JIT)
@@ -360,11 +366,14 @@ def _dw_hh(da, y, h0, active, reverse):
 
 
 @threads.owns_cores
-def lstm_backward(cache, dy, dh_n, dc_n):
+def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
+                  ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
     """Same contract as ``reference.lstm_backward``."""
-    x, h0, c0, w_ih, w_hh, w_hr, y, gates, cs, tcs, active, reverse = cache
-    if gates.dtype.kind == "c":
-        return ref.lstm_backward(cache, dy, dh_n, dc_n)
+    if cache.gates.dtype.kind == "c":
+        return ref.lstm_backward(cache, dy, dstate)
+    x, (h0, c0), (w_ih, w_hh, _, w_hr) = cache.x, cache.state0, cache.params
+    y, gates, cs, tcs = cache.y, cache.gates, cache.c, cache.tanh_c
+    active, reverse = cache.active, cache.reverse
     T, B, _ = x.shape
     H = w_hh.shape[0] // 4
     P = h0.shape[1]
@@ -373,9 +382,9 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     align = len(bounds) > 2               # threads split the rows: chunks on cache lines
     da = workspace.empty(gates.shape, dtype, align)
     dh = workspace.empty((B, P), dtype, align)
-    dh[...] = dh_n
+    dh[...] = dstate.h
     dc = workspace.empty((B, H), dtype, align)
-    dc[...] = dc_n
+    dc[...] = dstate.c
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
     w_hr_ = np.empty((0, H), dtype) if w_hr is None else w_hr.astype(dtype, copy=False)
     dy = np.ascontiguousarray(dy, dtype=dtype)
@@ -399,4 +408,4 @@ def lstm_backward(cache, dy, dh_n, dc_n):
     if w_hr is not None:
         m = gates[:, :, 3 * H:] * tcs
         dw_hr = matmul(dh_seq.reshape(T * B, -1).T, m.reshape(T * B, H))
-    return dx, dh, dc, dw_ih, dw_hh, db, dw_hr
+    return dx, LSTMState(dh, dc), LSTMParams(dw_ih, dw_hh, db, dw_hr)

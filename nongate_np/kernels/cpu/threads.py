@@ -31,10 +31,14 @@ import ctypes.util
 import functools
 import threading
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
 from . import tuning
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
             "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_")
@@ -153,10 +157,10 @@ class _BlasOwnership:
 _ownership = _BlasOwnership()
 
 
-def owns_cores(kernel):
+def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run ``kernel`` with the kernels' BLAS on one thread; restore the count afterwards."""
     @functools.wraps(kernel)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         control = _blas_thread_control()
         if control is None:
             return kernel(*args, **kwargs)
