@@ -134,13 +134,8 @@ class Module:
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add ``param`` (a Parameter, or None for an absent optional one) under ``name``."""
-        params = self._registry("_parameters")
-        _check_name(name, "parameter", self)
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} of "
-                            f"{type(self).__name__}: expected a Parameter or None")
-        self._forget(name, "_parameters")
-        params[name] = param
+        self._register(name, param, "_parameters", Parameter,
+                       f"parameter {name!r} of {type(self).__name__}")
 
     def register_buffer(self, name: str, array, persistent: bool = True) -> None:
         """Add a buffer: an ndarray saved in ``state_dict`` (when ``persistent``) that gets no
@@ -156,15 +151,20 @@ class Module:
 
     def add_module(self, name: str, module: "Module | None") -> None:
         """Add the child ``module`` under ``name`` (``register_module`` is the same)."""
-        modules = self._registry("_modules")
-        _check_name(name, "module", self)
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"cannot assign {type(module).__name__} as child module {name!r}: "
-                            f"expected a Module or None")
-        self._forget(name, "_modules")
-        modules[name] = module
+        self._register(name, module, "_modules", Module, f"child module {name!r}")
 
     register_module = add_module
+
+    def _register(self, name: str, value, registry: str, cls: type, what: str) -> None:
+        """Store ``value`` (an instance of ``cls`` or None) under ``name`` in ``registry``,
+        removing the name from the others; a TypeError names ``what`` it was to be."""
+        entries = self._registry(registry)
+        _check_name(name, registry[1:-1], self)
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(f"cannot assign {type(value).__name__} as {what}: expected a "
+                            f"{cls.__name__} or None")
+        self._forget(name, registry)
+        entries[name] = value
 
     def _forget(self, name: str, keep: str) -> None:
         """Remove ``name`` from the instance dict and every registry but ``keep`` (where a

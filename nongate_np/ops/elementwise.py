@@ -16,7 +16,10 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "relu", "where", "cast"]
 
 
-def _binary(op_name: str, forward, a, b):
+def _binary(ctx, op_name: str, forward, a, b):
+    """``forward(a, b)`` with a broadcasting error that names the op and both shapes; the
+    operands' shapes are kept for :func:`_operand_grads`."""
+    ctx.shapes = (np.shape(a), np.shape(b))
     try:
         return forward(a, b)
     except ValueError as err:
@@ -25,19 +28,24 @@ def _binary(op_name: str, forward, a, b):
         raise
 
 
+def _operand_grads(ctx, da, db):
+    """The gradients of a binary op's operands, each summed back to its own shape (E1).
+    ``da`` and ``db`` are thunks, called only for an operand that needs a gradient."""
+    sa, sb = ctx.shapes
+    return (unbroadcast(da(), sa) if ctx.needs_grad[0] else None,
+            unbroadcast(db(), sb) if ctx.needs_grad[1] else None)
+
+
 class Add(Function):
     """y = a + b;  da = dy, db = dy  (E2)."""
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
-        return _binary("add", np.add, a, b)
+        return _binary(ctx, "add", np.add, a, b)
 
     @staticmethod
     def backward(ctx, dy):
-        sa, sb = ctx.shapes
-        return (unbroadcast(dy, sa) if ctx.needs_grad[0] else None,
-                unbroadcast(dy, sb) if ctx.needs_grad[1] else None)
+        return _operand_grads(ctx, lambda: dy, lambda: dy)
 
 
 class Sub(Function):
@@ -45,14 +53,11 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
-        return _binary("sub", np.subtract, a, b)
+        return _binary(ctx, "sub", np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, dy):
-        sa, sb = ctx.shapes
-        return (unbroadcast(dy, sa) if ctx.needs_grad[0] else None,
-                unbroadcast(-dy, sb) if ctx.needs_grad[1] else None)
+        return _operand_grads(ctx, lambda: dy, lambda: -dy)
 
 
 class Mul(Function):
@@ -61,13 +66,12 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return _binary("mul", np.multiply, a, b)
+        return _binary(ctx, "mul", np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.saved
-        return (unbroadcast(dy * b, np.shape(a)) if ctx.needs_grad[0] else None,
-                unbroadcast(dy * a, np.shape(b)) if ctx.needs_grad[1] else None)
+        return _operand_grads(ctx, lambda: dy * b, lambda: dy * a)
 
 
 class Div(Function):
@@ -75,15 +79,14 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = _binary("div", np.true_divide, a, b)
-        ctx.save_for_backward(a, b, y)
+        y = _binary(ctx, "div", np.true_divide, a, b)
+        ctx.save_for_backward(b, y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        a, b, y = ctx.saved
-        return (unbroadcast(dy / b, np.shape(a)) if ctx.needs_grad[0] else None,
-                unbroadcast(-dy * y / b, np.shape(b)) if ctx.needs_grad[1] else None)
+        b, y = ctx.saved
+        return _operand_grads(ctx, lambda: dy / b, lambda: -dy * y / b)
 
 
 class Neg(Function):
@@ -103,21 +106,19 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = _binary("pow", np.power, a, b)
+        y = _binary(ctx, "pow", np.power, a, b)
         ctx.save_for_backward(a, b, y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         a, b, y = ctx.saved
-        da = db = None
-        if ctx.needs_grad[0]:
-            da = unbroadcast(dy * b * np.power(a, b - 1), np.shape(a))
-        if ctx.needs_grad[1]:
+
+        def db():
             # NOTE: lim_{a→0+} a^b log a = 0 for b > 0; avoid 0·(-inf) = nan there.
             a_safe = np.where(a == 0, 1, a)
-            db = unbroadcast(dy * np.where(a == 0, 0, y * np.log(a_safe)), np.shape(b))
-        return da, db
+            return dy * np.where(a == 0, 0, y * np.log(a_safe))
+        return _operand_grads(ctx, lambda: dy * b * np.power(a, b - 1), db)
 
 
 class Exp(Function):

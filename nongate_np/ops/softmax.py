@@ -12,15 +12,19 @@ from ._util import normalize_axes, tensor_arg
 __all__ = ["softmax", "log_softmax"]
 
 
+def _keep_output(ctx, y, axis):
+    """Save the output y and the axis for the backward, which needs only those; return y."""
+    ctx.save_for_backward(y)
+    ctx.axis = axis
+    return y
+
+
 class Softmax(Function):
     """y = e^{x-m} / Σ e^{x-m} (m = max x);  dx = y ⊙ (dy - Σ dy ⊙ y)  (E11)."""
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = ref.softmax(x, axis)
-        ctx.save_for_backward(y)
-        ctx.axis = axis
-        return y
+        return _keep_output(ctx, ref.softmax(x, axis), axis)
 
     @staticmethod
     def backward(ctx, dy):
@@ -33,10 +37,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        y = ref.log_softmax(x, axis)
-        ctx.save_for_backward(y)
-        ctx.axis = axis
-        return y
+        return _keep_output(ctx, ref.log_softmax(x, axis), axis)
 
     @staticmethod
     def backward(ctx, dy):
