@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # The property files, less the two whose LSTM and model compiles take the time of all the
 # others together (tests/test_lstm_module.py, tests/test_multitask.py) and those of the
 # threaded kernels (tests/test_threads.py, tests/test_backends_agree.py).
-PROPERTY_FILES = ["tests/ops", "tests/test_attention_op.py", "tests/test_data.py",
+PROPERTY_FILES = ["tests/ops", "tests/test_data.py",
                   "tests/test_data_dataset.py", "tests/test_data_padding.py",
                   "tests/test_data_standardize.py", "tests/test_gradcheck.py",
-                  "tests/test_lstm_op.py", "tests/test_testing.py"]
+                  "tests/test_testing.py"]
 
 
 def _run_without_torch(tmp_path, *args):

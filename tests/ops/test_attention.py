@@ -15,8 +15,8 @@ from nongate_np.check import testing as nt
 from nongate_np.kernels import reference as ref
 from nongate_np.kernels.contract import AttentionParams
 from nongate_np.ops.attention import AttentionPool, attention_pool, lengths_to_mask
-from tests.attention_composed import composed_attention_pool
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
+from tests.ops.attention_composed import composed_attention_pool
 
 KINDS = ("additive", "gated", "weight_gated")
 MODES = ("none", "mask", "lengths")

@@ -11,7 +11,7 @@ from nongate_np.check import gradcheck
 from nongate_np.check import testing as nt
 from nongate_np.ops.lstm import LSTMLayer, lstm_layer
 from tests.helpers import CENTRAL_MAX_REL, COMPLEX_STEP_MAX_REL
-from tests.lstm_composed import composed_lstm_layer
+from tests.ops.lstm_composed import composed_lstm_layer
 
 NAMES = ["x", "h0", "c0", "w_ih", "w_hh", "b_ih", "b_hh", "w_hr"]
 
