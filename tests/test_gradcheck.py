@@ -2,6 +2,7 @@
 fail with a report that names the input, the element and both values, and the numbers in
 that report agree with closed forms computed here independently."""
 
+import dataclasses
 import re
 import traceback
 import warnings
@@ -257,6 +258,25 @@ def test_directional_false_alarm_is_dismissed_by_the_central_check():
     assert rep.passed and r.fallback_ran and r.fallback_passed
     np.testing.assert_array_equal(r.analytic_grad, [1, 1, 0, 1, 1])
     assert "directional failed → full central difference passed" in str(rep)
+
+
+def test_the_report_is_assembled_once_from_immutable_parts():
+    x = np.random.default_rng(9).standard_normal(4)
+    rep = gradcheck(lambda t: (t * t.detach()).sum(), [x], raise_exception=False)
+    r = rep.inputs[0]
+    # the directional check failed and the central comparison decided: both parts are kept
+    assert r.directional is not None and not r.directional.passed
+    assert r.comparison is not None and r.comparison.n_failing == x.size
+    assert r.defect is None and (r.atol, r.rtol) == TOLERANCES[("central", "float64")]
+    assert r.worst_index == r.comparison.worst_index and r.max_abs_error == pytest.approx(
+        np.max(np.abs(x)), rel=1e-6)                   # |x - 2x| at the largest |x|
+    assert isinstance(rep.inputs, tuple)
+    for obj, attr in [(rep, "claimed"), (r, "notes"), (r.comparison, "n_failing"),
+                      (r.directional, "passed"), (r.tolerance, "atol"), (r.subject, "label")]:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, attr, None)
+    with pytest.raises(TypeError):
+        rep.options["eps"] = 1.0                       # a read-only mapping
 
 
 def test_report_without_raising_and_worst_rows():

@@ -6,7 +6,7 @@ module              holds
 ==================  ==========================================================================
 ``gradcheck``       :func:`gradcheck`, the tolerance table, :class:`GradcheckError`
 ``numdiff``         numerical derivatives of L = Σ_k ⟨v_k, f_k(x)⟩ (docs/math.md G1-G3)
-``report``          :class:`GradcheckReport`, :class:`InputReport` and their text
+``report``          :class:`GradcheckReport`, :class:`InputReport`, their parts, their text
 ``catalog``         one seeded case per differentiable op, for ``nongate-np gradcheck``
 ``foreign``         recognises PyTorch/JAX/TensorFlow arrays and functions, for messages
 ``testing``         Hypothesis strategies (needs Hypothesis, so it is not imported here)
@@ -36,10 +36,20 @@ from .numdiff import (
     directional_step,
     numeric_gradient,
 )
-from .report import REL_FLOOR
+from .report import (
+    REL_FLOOR,
+    BlockSummary,
+    Comparison,
+    Defect,
+    Directional,
+    Subject,
+    Tolerance,
+    verdict,
+)
 
 __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
-           "InputReport", "TOLERANCES", "METHODS", "tolerance", "REL_FLOOR",
+           "InputReport", "TOLERANCES", "METHODS", "tolerance", "REL_FLOOR", "Subject",
+           "Tolerance", "Defect", "Directional", "Comparison", "BlockSummary", "verdict",
            "ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "central_steps",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
            "directional_derivative", "Case", "CASES", "library_of", "library_in_traceback",

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from types import MappingProxyType
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from ..autograd import GradientShapeError, enable_grad
 from ..kernels.registry import get_backend
 from .foreign import conversion_hint, library_of
 from .numdiff import (
+    COMPLEX_STEP,
     ArrayLoss,
     ScalarLoss,
     directional_derivative,
@@ -58,11 +60,18 @@ from .numdiff import (
 from .report import (
     REL_FLOOR,
     TINY,
+    BlockSummary,
+    Comparison,
+    Defect,
+    Directional,
     GradcheckReport,
     InputReport,
+    Subject,
+    Tolerance,
     format_value,
     relative_error,
     relative_floor,
+    verdict,
 )
 
 __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
@@ -86,6 +95,11 @@ TOLERANCES = {
     ("complex_step", "float16"): (1e-2, 1e-2),
 }
 NOISE_FACTOR = 4.0     # ν = 4·ε·Σ|v·f| / h
+
+# the note on a failing input that got no gradient at all
+_NO_GRADIENT = ("backward gave this input no gradient (None, counted as zeros): fn reaches it "
+                "only through unrecorded paths (.data, .numpy(), detach) or the graph is cut")
+_NO_CLAIMED_GRADIENT = "grad returned None for this input (counted as zeros)"
 
 
 def tolerance(method: str, dtype) -> tuple[float, float]:
@@ -114,7 +128,7 @@ def _analytic(loss: ScalarLoss, grad=None):
     once = _backward_once if grad is None else functools.partial(_claimed_once, grad=grad)
     first, missing, magnitude = once(loss)
     second, _, _ = once(loss)
-    bad = [_reentrancy_report(loss, k, g1, g2, claimed=grad is not None)
+    bad = [_defect(loss, k, _reentrancy(_subject(loss, k), g1, g2, claimed=grad is not None))
            for k, (g1, g2) in enumerate(zip(first, second))
            if g1 is not None and not np.array_equal(g1, g2, equal_nan=True)]
     if bad:
@@ -145,9 +159,9 @@ def _claimed_once(loss: ArrayLoss, grad):
         missing.append(g is None)
         g = np.zeros(x.shape, x.dtype) if g is None else _claimed_array(loss, k, g)
         if g.shape != x.shape:
-            raise GradcheckError(_report(loss, "shape", [_problem(
-                loss, k, f"has shape {g.shape}, expected the input's shape {x.shape}\n"
-                         f"  raised by   grad: its result {k} is the gradient of input {k}")]))
+            raise GradcheckError(_report(loss, "shape", [_defect(loss, k, Defect(
+                f"has shape {g.shape}, expected the input's shape {x.shape}\n"
+                f"  raised by   grad: its result {k} is the gradient of input {k}"))]))
         grads.append(g)
     return grads, missing, magnitude
 
@@ -188,41 +202,46 @@ def _backward_once(loss: ScalarLoss):
         missing.append(t.grad is None)
         g = np.zeros(t.shape, t.dtype) if t.grad is None else np.asarray(t.grad)
         if g.shape != t.shape:
-            raise GradcheckError(_report(loss, "shape", [_problem(
-                loss, k, f"has shape {g.shape}, expected the input's shape {t.shape}")]))
+            raise GradcheckError(_report(loss, "shape", [_defect(loss, k, Defect(
+                f"has shape {g.shape}, expected the input's shape {t.shape}"))]))
         grads.append(g)
     return grads, missing, magnitude
 
 
-def _report(loss: ScalarLoss, method: str, inputs=()) -> GradcheckReport:
-    return GradcheckReport(name=loss.name, method=method, inputs=list(inputs), seed=loss.seed,
-                           backend=get_backend(), keyword=loss.keyword)
+def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
+            options=None) -> GradcheckReport:
+    return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
+                           backend=get_backend(), keyword=loss.keyword, claimed=claimed,
+                           options=MappingProxyType(dict(options or {})))
 
 
-def _problem(loss: ScalarLoss, k: int, problem: str) -> InputReport:
+def _subject(loss: ScalarLoss, k: int, label: str | None = None) -> Subject:
     x = loss.arrays[k]
-    return InputReport(name=loss.names[k], index=k, label=loss.labels[k],
-                       display=loss.displays[k], shape=x.shape, dtype=str(x.dtype),
-                       method="backward", passed=False, problem=problem)
+    return Subject(name=loss.names[k], index=k, label=loss.labels[k] if label is None else label,
+                   display=loss.displays[k], shape=x.shape, dtype=str(x.dtype))
 
 
-def _reentrancy_report(loss: ScalarLoss, k: int, g1, g2, claimed: bool) -> InputReport:
+def _defect(loss: ScalarLoss, k: int, defect: Defect, label: str | None = None) -> InputReport:
+    return InputReport(_subject(loss, k, label), method="backward", defect=defect)
+
+
+def _reentrancy(subject: Subject, g1, g2, claimed: bool) -> Defect:
+    """Two backward passes (two calls of ``grad``) gave different gradients: where and by how
+    much."""
     with np.errstate(invalid="ignore"):
         diff = np.abs(g1 - g2)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), g1.shape))
-    r = _problem(loss, k, "")
     passes, which = ("calls of grad", "fn or grad") if claimed else \
         ("backward passes", "fn's forward or backward")
-    r.problem = (
+    text = (
         f"is not reentrant: two {passes} differ\n"
         f"  differ      {int(np.count_nonzero(diff))} / {g1.size} elements; the largest at "
-        f"{r.element(idx)}: first={format_value(g1[idx])} second={format_value(g2[idx])}\n"
+        f"{subject.element(idx)}: first={format_value(g1[idx])} second={format_value(g2[idx])}\n"
         f"  cause       {which} is not deterministic (random numbers, np.empty, state kept "
         "between calls, a race); seed any randomness inside it")
-    r.max_abs_error = float(diff.max())
-    r.worst_index, r.analytic, r.numeric = idx, g1[idx].item(), g2[idx].item()
-    return r
+    return Defect(text, max_abs_error=float(diff.max()), worst_index=idx,
+                  first=g1[idx].item(), second=g2[idx].item())
 
 
 def _engine_error_report(loss: ScalarLoss, err: GradientShapeError, args) -> GradcheckReport:
@@ -230,13 +249,13 @@ def _engine_error_report(loss: ScalarLoss, err: GradientShapeError, args) -> Gra
     leaves = {id(t): k for k, t in enumerate(args) if loss.checked[k]}
     k = leaves.get(id(err.tensor))
     if k is not None:
-        r = _problem(loss, k, f"has shape {err.grad_shape}, expected the input's shape "
-                              f"{err.tensor.shape}\n  raised by   the autograd engine: {err}")
+        r = _defect(loss, k, Defect(f"has shape {err.grad_shape}, expected the input's shape "
+                                    f"{err.tensor.shape}\n  raised by   the autograd engine: "
+                                    f"{err}"))
     else:
-        r = _problem(loss, loss.checked.index(True), "")
-        r.label = "inputs"
-        r.problem = ("cannot be computed: backward failed for an intermediate tensor inside "
-                     f"fn\n  raised by   the autograd engine: {err}")
+        r = _defect(loss, loss.checked.index(True), Defect(
+            "cannot be computed: backward failed for an intermediate tensor inside "
+            f"fn\n  raised by   the autograd engine: {err}"), label="inputs")
     return _report(loss, "shape", [r])
 
 
@@ -249,31 +268,28 @@ def _allowed(numeric, atol, rtol, noise=0.0):
     return atol + rtol * np.maximum(np.abs(numeric), relative_floor(numeric)) + noise
 
 
-def _compare(r: InputReport, analytic, numeric, blocks, noise=0.0) -> None:
-    """Fill ``r`` from the element-wise comparison of the two gradients of one input."""
-    r.analytic_grad, r.numeric_grad = analytic, numeric
-    r.noise = float(np.max(noise, initial=0.0))
+def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
+    """G2a element by element, for the two gradients of one input; ``noise`` is ν_i."""
     if analytic.size == 0:
-        return
+        return Comparison(analytic, numeric)
     with np.errstate(all="ignore"):
         err = np.where(np.isfinite(analytic) & np.isfinite(numeric),
                        np.abs(analytic - numeric), np.inf)
-        allowed = _allowed(numeric, r.atol, r.rtol, noise)
-        r.violation = np.where(err == 0, 0.0, np.where(allowed > 0, err / allowed, np.inf))
-    failing = r.violation > 1
-    r.worst_index = tuple(int(i) for i in np.unravel_index(np.argmax(r.violation),
-                                                           analytic.shape))
-    r.analytic, r.numeric = analytic[r.worst_index].item(), numeric[r.worst_index].item()
-    r.max_abs_error = float(err.max())
-    r.max_rel_error = float(np.max(relative_error(analytic, numeric)))
-    r.n_failing = int(np.count_nonzero(failing))
-    r.passed = r.n_failing == 0
-    for what, arr in (("analytic", analytic), ("numeric", numeric)):
-        bad = arr.size - int(np.count_nonzero(np.isfinite(arr)))
-        if bad:
-            r.notes.append(f"the {what} gradient has {bad} non-finite value(s)")
-    if blocks:
-        r.blocks = _block_summary(blocks, r, failing)
+        allowed = _allowed(numeric, tol.atol, tol.rtol, noise)
+        violation = np.where(err == 0, 0.0, np.where(allowed > 0, err / allowed, np.inf))
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
+    notes = tuple(f"the {what} gradient has {bad} non-finite value(s)"
+                  for what, bad in (("analytic", _non_finite(analytic)),
+                                    ("numeric", _non_finite(numeric))) if bad)
+    return Comparison(analytic, numeric, violation, worst_index=worst,
+                      analytic=analytic[worst].item(), numeric=numeric[worst].item(),
+                      max_abs_error=float(err.max()),
+                      max_rel_error=float(np.max(relative_error(analytic, numeric))),
+                      n_failing=int(np.count_nonzero(violation > 1)), notes=notes)
+
+
+def _non_finite(arr: np.ndarray) -> int:
+    return arr.size - int(np.count_nonzero(np.isfinite(arr)))
 
 
 def _index_text(index) -> str:
@@ -287,27 +303,31 @@ def _index_text(index) -> str:
     return ", ".join(one(p) for p in (index if isinstance(index, tuple) else (index,)))
 
 
-def _block_summary(blocks, r: InputReport, failing: np.ndarray) -> str:
-    """Fill ``r.regions`` and ``r.worst_block``; describe where the failing elements lie."""
+def _block_summary(subject: Subject, blocks, c: Comparison) -> BlockSummary:
+    """Where the failing elements of a comparison lie among ``blocks``, [(label, index), ...]."""
+    regions = []
     for label, index in blocks:
-        mask = np.zeros(r.shape, bool)
+        mask = np.zeros(subject.shape, bool)
         try:
             mask[index] = True
         except (IndexError, TypeError, ValueError) as err:
-            raise ValueError(f"gradcheck: block {label!r} of {r.label}: {index!r} does not "
-                             f"index an array of shape {r.shape} ({err})") from None
-        r.regions.append((label, f"{r.display}[{_index_text(index)}]", mask))
-    r.worst_block = r.block_of(r.worst_index)
+            raise ValueError(f"gradcheck: block {label!r} of {subject.label}: {index!r} does "
+                             f"not index an array of shape {subject.shape} ({err})") from None
+        regions.append((label, f"{subject.display}[{_index_text(index)}]", mask))
+    worst = next((label for label, _, mask in regions if mask[c.worst_index]), None)
+    failing = c.violation > 1
     counts = [(label, text, int(np.count_nonzero(failing & mask)))
-              for label, text, mask in r.regions]
-    counts = [c for c in counts if c[2]]
-    outside = int(np.count_nonzero(failing & ~np.any([m for *_, m in r.regions], axis=0)))
-    if not r.n_failing:
-        return ""
-    if len(counts) == 1 and not outside:
-        return f", all in block {counts[0][0]!r} ({counts[0][1]})"
-    text = ", by block " + ", ".join(f"{label!r}: {n}" for label, _, n in counts)
-    return text + (f", outside every block: {outside}" if outside else "")
+              for label, text, mask in regions]
+    counts = [count for count in counts if count[2]]
+    outside = int(np.count_nonzero(failing & ~np.any([m for *_, m in regions], axis=0)))
+    if not c.n_failing:
+        text = ""
+    elif len(counts) == 1 and not outside:
+        text = f", all in block {counts[0][0]!r} ({counts[0][1]})"
+    else:
+        text = ", by block " + ", ".join(f"{label!r}: {n}" for label, _, n in counts) + \
+            (f", outside every block: {outside}" if outside else "")
+    return BlockSummary(tuple(regions), text, worst)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,78 +453,104 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         if raise_exception:
             raise
         return err.report
-    report = _report(loss, method)
-    report.claimed = grad is not None
-    report.options = {key: value for key, value in (("eps", eps), ("atol", atol),
-                                                    ("rtol", rtol)) if value is not None}
-    for j, k in enumerate(k for k, c in enumerate(loss.checked) if c):
-        r = _check_input(loss, k, grads[k], method, eps, atol, rtol, magnitude,
-                         blocks.get(loss.names[k]))
-        if missing[j] and not r.passed:
-            r.notes.append("grad returned None for this input (counted as zeros)" if report.claimed
-                           else "backward gave this input no gradient (None, counted as "
-                           "zeros): fn reaches it only through unrecorded paths (.data, "
-                           ".numpy(), detach) or the graph is cut")
-        report.inputs.append(r)
+    claimed = grad is not None
+    checked = [k for k, c in enumerate(loss.checked) if c]
+    inputs = [_check_input(loss, k, grads[k], method, eps=eps, atol=atol, rtol=rtol,
+                           magnitude=magnitude, blocks=blocks.get(loss.names[k]),
+                           missing=missing[j], claimed=claimed)
+              for j, k in enumerate(checked)]
+    options = {key: value for key, value in (("eps", eps), ("atol", atol), ("rtol", rtol))
+               if value is not None}
+    report = _report(loss, method, inputs, claimed=claimed, options=options)
     if raise_exception and not report.passed:
         raise GradcheckError(report)
     return report
 
 
-def _check_input(loss: ScalarLoss, k: int, grad, method, eps, atol, rtol, magnitude, blocks):
+def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol,
+                 magnitude: float, blocks, missing: bool, claimed: bool) -> InputReport:
+    """The check of input k by ``method``: its report, assembled once from the parts.
+    ``magnitude`` is Σ|v·f| at x; ``missing``: backward (or ``grad``) gave it no gradient."""
     x = loss.arrays[k]
-    a_tol, r_tol = tolerance(method, x.dtype)
-    r = InputReport(name=loss.names[k], index=k, label=loss.labels[k],
-                    display=loss.displays[k], shape=x.shape, dtype=str(x.dtype),
-                    method=method, atol=a_tol if atol is None else atol,
-                    rtol=r_tol if rtol is None else rtol)
+    subject = _subject(loss, k)
     rounding = NOISE_FACTOR * float(np.finfo(x.dtype).eps) * magnitude    # ν·h
+    directional = None
     if method == "directional":
-        _directional(loss, k, grad, r, eps, rounding)
-        if r.passed:
-            return r
-        # The fast check failed: the full central check of this input decides (fallback).
-        a_tol, r_tol = tolerance("central", x.dtype)
-        r.atol, r.rtol = a_tol if atol is None else atol, r_tol if rtol is None else rtol
-        r.fallback_ran, method = True, "central"
-    numeric = loss.gradient(k, method, eps)
+        tol = _directional_tolerance(x, eps, rounding, *_tolerance(method, x.dtype, atol, rtol))
+        directional = _directional(loss, k, grad, tol)
+        if directional.passed:
+            return InputReport(subject, method, tol, directional=directional)
+    # After a failed directional check the full central check of this input decides.
+    full = "central" if method == "directional" else method
+    numeric = loss.gradient(k, full, eps)
+    tol, noise = _difference_tolerance(x, full, eps, rounding,
+                                       *_tolerance(full, x.dtype, atol, rtol))
+    comparison = _compare(grad, numeric, tol, noise)
+    summary = _block_summary(subject, blocks, comparison) \
+        if blocks and comparison.compared else None
+    notes = comparison.notes
+    if not verdict(directional, comparison):
+        if full == "complex_step":
+            notes += _complex_step_notes(loss, grad, numeric)
+        if missing:
+            notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
+    return InputReport(subject, method, tol, directional=directional, comparison=comparison,
+                       block_summary=summary, notes=notes)
+
+
+def _tolerance(method: str, dtype, atol, rtol) -> tuple[float, float]:
+    """(atol, rtol): the caller's where given, else ``TOLERANCES``'."""
+    a_tol, r_tol = tolerance(method, dtype)
+    return a_tol if atol is None else atol, r_tol if rtol is None else rtol
+
+
+def _directional_tolerance(x: np.ndarray, eps, rounding: float, atol, rtol) -> Tolerance:
+    """The step h along u (G3) and the rounding noise of L over it."""
+    h = directional_step(x, eps)
+    return Tolerance(atol, rtol, eps=h, noise=float(rounding / h))
+
+
+def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, atol, rtol):
+    """The base step of central differences (G1) or complex-step (G2), and ν_i per element:
+    the rounding noise of L over the step h_i (none for complex-step)."""
     if method == "central":
-        r.eps = float(np.finfo(x.dtype).eps ** (1 / 3)) if eps is None else float(eps)
-        noise = rounding / np.maximum(1.0, np.abs(x)) / r.eps if eps is None else \
-            np.full(x.shape, rounding / r.eps)
+        base = float(np.finfo(x.dtype).eps ** (1 / 3)) if eps is None else float(eps)
+        noise = rounding / np.maximum(1.0, np.abs(x)) / base if eps is None else \
+            np.full(x.shape, rounding / base)
     else:
-        r.eps, noise = 1e-20 if eps is None else float(eps), 0.0
-    r.eps_rule = "·max(1,|x_i|)" if eps is None else ""
-    _compare(r, grad, numeric, blocks, noise)
-    if r.fallback_ran:
-        r.fallback_passed = r.passed
-    if method == "complex_step" and not r.passed:
-        if loss.real_outputs:
-            r.notes.append(f"output(s) {loss.real_outputs} stayed real under complex-step on "
-                           "this input: if they depend on it, fn drops the imaginary part")
-        if not np.any(numeric) and np.any(grad):
-            r.notes.append("complex-step gave exactly 0 everywhere: fn likely drops the "
-                           "imaginary part inside (.data, .real) and rebuilds complex values")
-    return r
+        base, noise = COMPLEX_STEP if eps is None else float(eps), 0.0
+    rule = "·max(1,|x_i|)" if eps is None else ""
+    return Tolerance(atol, rtol, eps=base, eps_rule=rule,
+                     noise=float(np.max(noise, initial=0.0))), noise
 
 
-def _directional(loss: ScalarLoss, k: int, grad, r: InputReport, eps, rounding) -> None:
+def _complex_step_notes(loss: ScalarLoss, grad, numeric) -> tuple[str, ...]:
+    """Why a complex-step check may fail on a correct gradient: fn drops the imaginary part."""
+    notes: tuple[str, ...] = ()
+    if loss.real_outputs:
+        notes += (f"output(s) {loss.real_outputs} stayed real under complex-step on this "
+                  "input: if they depend on it, fn drops the imaginary part",)
+    if not np.any(numeric) and np.any(grad):
+        notes += ("complex-step gave exactly 0 everywhere: fn likely drops the imaginary part "
+                  "inside (.data, .real) and rebuilds complex values",)
+    return notes
+
+
+def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     """G3: ⟨g, u⟩ against (L(x + h u) − L(x − h u)) / 2h for a fixed-seed direction u, with
-    the bound the element-wise criterion implies: Σ_i |u_i|·allowed_i."""
+    the bound the element-wise criterion implies: Σ_i |u_i|·allowed_i + ν."""
     x = loss.arrays[k]
     u = np.random.default_rng([loss.seed, k + 1]).standard_normal(x.shape)
     if u.size:
         u /= np.max(np.abs(u))
-    r.eps = directional_step(x, eps)
-    r.analytic_grad = grad
-    numeric, u_eff = directional_derivative(loss, loss.arrays, k, u, r.eps)
+    numeric, u_eff = directional_derivative(loss, loss.arrays, k, u, tol.eps)
     analytic = np.sum(grad * u_eff)
-    r.noise = float(rounding / r.eps)
-    bound = float(np.sum(np.abs(u_eff) * _allowed(grad, r.atol, r.rtol))) + r.noise
-    r.directional_analytic, r.directional_numeric = analytic.item(), np.asarray(numeric).item()
+    bound = float(np.sum(np.abs(u_eff) * _allowed(grad, tol.atol, tol.rtol))) + tol.noise
     finite = bool(np.isfinite(analytic) and np.isfinite(numeric) and np.all(np.isfinite(grad)))
     err = float(abs(analytic - numeric)) if finite else np.inf
-    r.max_abs_error = err
-    r.max_rel_error = err / max(abs(analytic), abs(numeric),
-                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))), TINY)
-    r.passed = bool(err <= bound)
+    return Directional(analytic=analytic.item(), numeric=np.asarray(numeric).item(),
+                       max_abs_error=err,
+                       max_rel_error=err / max(abs(analytic), abs(numeric),
+                                               REL_FLOOR * float(np.sum(np.abs(grad * u_eff))),
+                                               TINY),
+                       passed=bool(err <= bound), analytic_grad=grad)

@@ -5,88 +5,320 @@ a table, ``report.failure_text()`` the message of ``GradcheckError`` (which elem
 values, the tolerance, and a ``reproduce`` line naming the call that shows the failure again).
 The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j|n_j|, tiny),
 so a near-zero entry does not read as 100 % wrong.
+
+Every part is immutable and built once, by the check that produced it (``gradcheck.py``):
+
+- :class:`Subject`: which input, its label in messages, shape and dtype;
+- :class:`Tolerance`: the criterion of the check that decided (atol, rtol, step, noise ν);
+- :class:`Defect`: a failure found before any comparison (not reentrant, wrongly shaped);
+- :class:`Directional`: the directional check (G3), ⟨u, Jᵀv⟩ against ⟨Ju, v⟩;
+- :class:`Comparison`: the element-wise comparison (G2a), the worst element, how many fail;
+- :class:`BlockSummary`: where the failing elements lie among the blocks given (``blocks=``).
+
+:class:`InputReport` is assembled from them once, :class:`GradcheckReport` from the
+InputReports once.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["GradcheckReport", "InputReport", "REL_FLOOR"]
+__all__ = ["GradcheckReport", "InputReport", "Subject", "Tolerance", "Defect", "Directional",
+           "Comparison", "BlockSummary", "verdict", "REL_FLOOR"]
 
 REL_FLOOR = 1e-3       # entries are judged against at least 1e-3·max|n|
 TINY = np.finfo(np.float64).tiny
 
 
-@dataclass
-class InputReport:
-    """The check of one input. ``analytic``/``numeric`` are the values at ``worst_index``;
-    the whole arrays are ``analytic_grad``/``numeric_grad`` (``numeric_grad`` is None where
-    only the directional check ran). ``problem`` describes a failure found before any
-    comparison (backward not reentrant, gradient of the wrong shape)."""
+@dataclass(frozen=True)
+class Subject:
+    """The checked input, as messages name it."""
     name: str
     index: int
     label: str                       # "input 1 'W'", as messages show it
     display: str                     # how its elements are written: W -> W[7, 29]
     shape: tuple
     dtype: str
-    method: str
-    atol: float = 0.0
-    rtol: float = 0.0
-    eps: float = 0.0                 # the base step: h_i = eps·max(1, |x_i|) unless fixed
-    eps_rule: str = ""
-    noise: float = 0.0               # the largest ν_i allowed for rounding noise
-    passed: bool = True
-    max_abs_error: float = 0.0
-    max_rel_error: float = 0.0
-    worst_index: tuple | None = None
-    analytic: float | complex | None = None
-    numeric: float | complex | None = None
-    n_failing: int = 0
-    directional_analytic: float | None = None    # ⟨u, Jᵀv⟩
-    directional_numeric: float | None = None     # ⟨Ju, v⟩ by central difference
-    fallback_ran: bool = False
-    fallback_passed: bool | None = None
-    blocks: str = ""                 # ", all in block 'g' (W[6:9])"
-    worst_block: str | None = None
-    notes: list = field(default_factory=list)
-    problem: str = ""
-    analytic_grad: np.ndarray | None = field(default=None, repr=False)
-    numeric_grad: np.ndarray | None = field(default=None, repr=False)
-    violation: np.ndarray | None = field(default=None, repr=False)
-    regions: list = field(default_factory=list, repr=False)     # (label, text, mask)
 
     @property
     def n_total(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    @property
-    def checked_by(self) -> str:
-        if self.problem:
-            return "backward"
-        return "directional → central" if self.fallback_ran else self.method
-
     def element(self, idx) -> str:
         return f"{self.display}[{', '.join(str(i) for i in idx)}]" if idx else self.display
 
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The criterion of the check that decided, |a − n| ≤ atol + rtol·max(|n|, floor) + ν_i
+    (docs/math.md G2a), and the step of its numerical derivative."""
+    atol: float
+    rtol: float
+    eps: float                       # the base step: h_i = eps·max(1, |x_i|) unless fixed
+    eps_rule: str = ""               # "·max(1,|x_i|)", or "" for one fixed step
+    noise: float = 0.0               # the largest ν_i allowed for rounding noise
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A failure found before any comparison: backward not reentrant, a gradient of the wrong
+    shape. For reentrancy, the element where the two passes differ most and both values."""
+    text: str                        # the message, after "d(output)/d(input ...)"
+    max_abs_error: float = 0.0
+    worst_index: tuple | None = None
+    first: float | complex | None = None
+    second: float | complex | None = None
+
+
+@dataclass(frozen=True)
+class Directional:
+    """The directional check (G3): ⟨g, u⟩ from the analytic gradient g against the central
+    difference along u; ``passed`` when their gap is within the bound the element-wise
+    criterion implies."""
+    analytic: float                  # ⟨u, Jᵀv⟩
+    numeric: float                   # ⟨Ju, v⟩ by central difference
+    max_abs_error: float
+    max_rel_error: float
+    passed: bool
+    analytic_grad: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The element-wise comparison (G2a) of the analytic and the numerical gradient. The worst
+    element is the one with the largest violation |a − n| / allowed (above 1 fails). An empty
+    input compares nothing: ``violation`` is None and the fields keep their defaults."""
+    analytic_grad: np.ndarray = field(repr=False)
+    numeric_grad: np.ndarray = field(repr=False)
+    violation: np.ndarray | None = field(default=None, repr=False)
+    worst_index: tuple | None = None
+    analytic: float | complex | None = None      # the values at worst_index
+    numeric: float | complex | None = None
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    n_failing: int = 0
+    notes: tuple[str, ...] = ()      # non-finite values on either side
+
+    @property
+    def compared(self) -> bool:
+        return self.violation is not None
+
+    @property
+    def passed(self) -> bool:
+        return self.n_failing == 0
+
+
+@dataclass(frozen=True)
+class BlockSummary:
+    """Where the failing elements lie among the blocks of an input (``blocks=``)."""
+    regions: tuple = field(repr=False)           # (label, text, mask) per block
+    text: str = ""                   # ", all in block 'g' (W[6:9])"; "" when none fails
+    worst: str | None = None         # the block of the worst element
+
     def block_of(self, idx) -> str | None:
-        """The label of the first block (``blocks=``) holding element ``idx``."""
+        """The label of the first block holding element ``idx``."""
         return next((label for label, _, mask in self.regions if mask[idx]), None)
 
 
-@dataclass
+def verdict(directional: Directional | None, comparison: Comparison | None) -> bool:
+    """Whether an input without a defect passes: the element-wise comparison decides where it
+    compared any element (after a failed directional check too), else the directional check,
+    else (nothing to compare) it passes."""
+    if comparison is not None and comparison.compared:
+        return comparison.passed
+    return directional is None or directional.passed
+
+
+@dataclass(frozen=True)
+class InputReport:
+    """The check of one input, assembled from the parts its check produced: a ``defect``
+    alone (``method`` "backward"); the ``directional`` check alone (it passed); or the
+    ``comparison`` of every element, after a failed directional check (the fallback) or
+    for ``method`` "central" and "complex_step".
+
+    The attributes below read the part that decided: ``analytic``/``numeric`` are the values
+    at ``worst_index``, the whole arrays are ``analytic_grad``/``numeric_grad``
+    (``numeric_grad`` is None where only the directional check ran)."""
+    subject: Subject
+    method: str
+    tolerance: Tolerance | None = None           # None for a defect
+    defect: Defect | None = None
+    directional: Directional | None = None
+    comparison: Comparison | None = None
+    block_summary: BlockSummary | None = None
+    notes: tuple[str, ...] = ()
+
+    # -- which input --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.subject.name
+
+    @property
+    def index(self) -> int:
+        return self.subject.index
+
+    @property
+    def label(self) -> str:
+        return self.subject.label
+
+    @property
+    def display(self) -> str:
+        return self.subject.display
+
+    @property
+    def shape(self) -> tuple:
+        return self.subject.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.subject.dtype
+
+    @property
+    def n_total(self) -> int:
+        return self.subject.n_total
+
+    def element(self, idx) -> str:
+        return self.subject.element(idx)
+
+    # -- the verdict and its numbers ----------------------------------------------------------
+    @property
+    def passed(self) -> bool:
+        return self.defect is None and verdict(self.directional, self.comparison)
+
+    @property
+    def problem(self) -> str:
+        return "" if self.defect is None else self.defect.text
+
+    @property
+    def checked_by(self) -> str:
+        if self.defect is not None:
+            return "backward"
+        return "directional → central" if self.fallback_ran else self.method
+
+    @property
+    def fallback_ran(self) -> bool:
+        return self.directional is not None and self.comparison is not None
+
+    @property
+    def fallback_passed(self) -> bool | None:
+        return self.passed if self.fallback_ran else None
+
+    def _deciding(self) -> Defect | Comparison | Directional | None:
+        """The part whose errors the report shows."""
+        if self.defect is not None:
+            return self.defect
+        if self.comparison is not None and self.comparison.compared:
+            return self.comparison
+        return self.directional
+
+    @property
+    def max_abs_error(self) -> float:
+        part = self._deciding()
+        return 0.0 if part is None else part.max_abs_error
+
+    @property
+    def max_rel_error(self) -> float:
+        part = self._deciding()
+        return 0.0 if part is None or isinstance(part, Defect) else part.max_rel_error
+
+    @property
+    def worst_index(self) -> tuple | None:
+        part = self.defect or self.comparison
+        return None if part is None else part.worst_index
+
+    @property
+    def analytic(self) -> float | complex | None:
+        if self.defect is not None:
+            return self.defect.first
+        return None if self.comparison is None else self.comparison.analytic
+
+    @property
+    def numeric(self) -> float | complex | None:
+        if self.defect is not None:
+            return self.defect.second
+        return None if self.comparison is None else self.comparison.numeric
+
+    @property
+    def n_failing(self) -> int:
+        return 0 if self.comparison is None else self.comparison.n_failing
+
+    @property
+    def analytic_grad(self) -> np.ndarray | None:
+        part = self.comparison or self.directional
+        return None if part is None else part.analytic_grad
+
+    @property
+    def numeric_grad(self) -> np.ndarray | None:
+        return None if self.comparison is None else self.comparison.numeric_grad
+
+    @property
+    def violation(self) -> np.ndarray | None:
+        return None if self.comparison is None else self.comparison.violation
+
+    @property
+    def directional_analytic(self) -> float | None:
+        return None if self.directional is None else self.directional.analytic
+
+    @property
+    def directional_numeric(self) -> float | None:
+        return None if self.directional is None else self.directional.numeric
+
+    # -- the tolerance ------------------------------------------------------------------------
+    @property
+    def atol(self) -> float:
+        return 0.0 if self.tolerance is None else self.tolerance.atol
+
+    @property
+    def rtol(self) -> float:
+        return 0.0 if self.tolerance is None else self.tolerance.rtol
+
+    @property
+    def eps(self) -> float:
+        return 0.0 if self.tolerance is None else self.tolerance.eps
+
+    @property
+    def eps_rule(self) -> str:
+        return "" if self.tolerance is None else self.tolerance.eps_rule
+
+    @property
+    def noise(self) -> float:
+        return 0.0 if self.tolerance is None else self.tolerance.noise
+
+    # -- blocks -------------------------------------------------------------------------------
+    @property
+    def blocks(self) -> str:
+        return "" if self.block_summary is None else self.block_summary.text
+
+    @property
+    def worst_block(self) -> str | None:
+        return None if self.block_summary is None else self.block_summary.worst
+
+    @property
+    def regions(self) -> tuple:
+        return () if self.block_summary is None else self.block_summary.regions
+
+    def block_of(self, idx) -> str | None:
+        """The label of the first block (``blocks=``) holding element ``idx``."""
+        return None if self.block_summary is None else self.block_summary.block_of(idx)
+
+
+@dataclass(frozen=True)
 class GradcheckReport:
     """The result of :func:`gradcheck`: one :class:`InputReport` per checked input."""
     name: str
     method: str
-    inputs: list = field(default_factory=list)
+    inputs: tuple = ()
     seed: int = 0
     backend: str = ""
     keyword: bool = False            # inputs were a dict: only= names them
     claimed: bool = False            # the gradient came from grad=, not from backward
-    options: dict = field(default_factory=dict)     # eps, atol, rtol the caller set
+    # eps, atol, rtol the caller set
+    options: Mapping = field(default_factory=lambda: MappingProxyType({}))
 
     def reproduce(self, r: "InputReport") -> str:
         """The call that checks input ``r`` alone by the method whose verdict failed."""
@@ -163,8 +395,8 @@ def format_value(value) -> str:
 def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     # NOTE: no "GradcheckError:" here: Python's traceback already prints the class name
     head = f"{rep.name}: d(output)/d({r.label})"
-    if r.problem:
-        return f"{head} {r.problem}"
+    if r.defect is not None:
+        return f"{head} {r.defect.text}"
     lines = [f"{head} mismatch" + (f" [backend={rep.backend}]" if not rep.claimed else "")]
     method = r.method if not r.fallback_ran else "directional → full central difference " \
         + ("passed" if r.fallback_passed else "failed")
@@ -172,19 +404,19 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     noise = (" + noise", f" noise={r.noise:.1e}") if r.noise else ("", "")
     lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max|n|){noise[0]}"
                  f"   atol={r.atol:g} rtol={r.rtol:g}{noise[1]}")
-    if r.violation is not None:
-        pct = 100.0 * r.n_failing / max(r.n_total, 1)
-        lines.append(f"  failing     {r.n_failing} / {r.n_total} elements ({pct:.1f}%)"
+    c = r.comparison
+    if c is not None and c.compared:
+        pct = 100.0 * c.n_failing / max(r.n_total, 1)
+        lines.append(f"  failing     {c.n_failing} / {r.n_total} elements ({pct:.1f}%)"
                      f"{r.blocks}")
-        idx = r.worst_index
-        rel = relative_error(r.analytic_grad, r.numeric_grad)[idx]
+        rel = relative_error(c.analytic_grad, c.numeric_grad)[c.worst_index]
         block = f" (block {r.worst_block!r})" if r.worst_block else ""
-        lines.append(f"  worst       {r.element(idx)}: analytic={format_value(r.analytic)} "
-                     f"numeric={format_value(r.numeric)} abs={abs(r.analytic - r.numeric):.1e} "
-                     f"rel={rel:.1e}{block}")
-    if r.directional_analytic is not None:
-        lines.append(f"  directional <u,J^T v>={format_value(r.directional_analytic)}  "
-                     f"<Ju,v>={format_value(r.directional_numeric)}  (seed={rep.seed})")
+        lines.append(f"  worst       {r.element(c.worst_index)}: "
+                     f"analytic={format_value(c.analytic)} numeric={format_value(c.numeric)} "
+                     f"abs={abs(c.analytic - c.numeric):.1e} rel={rel:.1e}{block}")
+    if r.directional is not None:
+        lines.append(f"  directional <u,J^T v>={format_value(r.directional.analytic)}  "
+                     f"<Ju,v>={format_value(r.directional.numeric)}  (seed={rep.seed})")
     lines += [f"  note        {note}" for note in r.notes]
     lines.append(f"  reproduce   {rep.reproduce(r)}")
     return "\n".join(lines)
@@ -202,5 +434,3 @@ def relative_error(analytic, numeric) -> np.ndarray:
     with np.errstate(all="ignore"):
         denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), max(relative_floor(n), TINY))
         return np.where(np.isfinite(a) & np.isfinite(n), np.abs(a - n) / denom, np.inf)
-
-
