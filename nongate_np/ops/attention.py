@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels.contract import ATTENTION_KINDS, AttentionParams, check_kind, for_kind
+from ..kernels.contract import ATTENTION_KINDS, AttentionParams, Backend, check_kind, for_kind
 from ..kernels.registry import kernels
 from ..tensor import Tensor, as_array
 from ._util import check_lengths
@@ -39,14 +39,16 @@ class AttentionPool(Function):
     @staticmethod
     def forward(ctx, h, *rest):
         *values, mask, kind = rest
-        ctx.kernels = kernels()     # NOTE: backward must use the backend that made the cache
-        pooled, weights, ctx.cache = ctx.kernels.attention_forward(
+        backend: Backend = kernels()
+        ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
+        pooled, weights, ctx.cache = backend.attention_forward(
             h, AttentionParams(*values), kind, mask, any(ctx.needs_grad))
         return pooled, weights
 
     @staticmethod
     def backward(ctx, dpooled, dweights):
-        dh, grads = ctx.kernels.attention_backward(ctx.cache, dpooled, dweights)
+        backend: Backend = ctx.kernels
+        dh, grads = backend.attention_backward(ctx.cache, dpooled, dweights)
         return tuple(g if n else None for g, n in zip((dh, *grads, None, None),
                                                       ctx.needs_grad))
 

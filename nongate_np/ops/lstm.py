@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels.contract import LSTMParams, LSTMState
+from ..kernels.contract import Backend, LSTMParams, LSTMState
 from ..kernels.registry import kernels
 from ..tensor import Tensor
 from .random import dropout as dropout_op
@@ -32,14 +32,16 @@ class LSTMLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
         params = LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr)
-        ctx.kernels = kernels()     # NOTE: backward must use the backend that made the cache
-        y, (h_n, c_n), ctx.cache = ctx.kernels.lstm_forward(
+        backend: Backend = kernels()
+        ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
+        y, (h_n, c_n), ctx.cache = backend.lstm_forward(
             x, LSTMState(h0, c0), params, lengths, reverse, any(ctx.needs_grad))
         return y, h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
-        dx, (dh0, dc0), grads = ctx.kernels.lstm_backward(ctx.cache, dy, LSTMState(dh_n, dc_n))
+        backend: Backend = ctx.kernels
+        dx, (dh0, dc0), grads = backend.lstm_backward(ctx.cache, dy, LSTMState(dh_n, dc_n))
         return tuple(g if n else None for g, n in zip(
             (dx, dh0, dc0, grads.w_ih, grads.w_hh, grads.b, grads.b, grads.w_hr, None, None),
             ctx.needs_grad))
