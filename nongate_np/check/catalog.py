@@ -144,7 +144,9 @@ CASES: list[Case] = [
          lambda rng: [rng.standard_normal((2, 3)), rng.uniform(0, 1, (2, 3))]),
     Case("lstm_layer", lstm_layer, _lstm_layer_inputs()),
     Case("lstm_layer (reverse, lengths)",
-         lambda *a: lstm_layer(*a, lengths=_LENGTHS, reverse=True), _lstm_layer_inputs()),
+         lambda x, h0, c0, w_ih, w_hh, b_ih, b_hh: lstm_layer(
+             x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths=_LENGTHS, reverse=True),
+         _lstm_layer_inputs()),
     Case("lstm_layer (proj_size=2)", lstm_layer, _lstm_layer_inputs(P=2)),
     Case("lstm (2 layers, bidirectional, lengths)", _lstm_stack, _lstm_stack_inputs),
     Case("attention_pool (additive, mask, Q=2)", _attention("additive", False),

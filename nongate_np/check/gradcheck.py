@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import warnings
 from types import MappingProxyType
+from typing import Callable
 
 import numpy as np
 
@@ -125,9 +126,14 @@ def _analytic(loss: ScalarLoss, grad=None):
     """∂L/∂x per input (None where unchecked), which inputs got no gradient at all, and
     Σ|v·f| at x. Two backward passes from fresh forwards (two calls of ``grad``) must agree
     bit for bit."""
-    once = _backward_once if grad is None else functools.partial(_claimed_once, grad=grad)
-    first, missing, magnitude = once(loss)
-    second, _, _ = once(loss)
+    once: Callable[[], tuple]
+    if grad is None:
+        once = functools.partial(_backward_once, loss)
+    else:
+        assert isinstance(loss, ArrayLoss)      # gradcheck builds one exactly when grad is given
+        once = functools.partial(_claimed_once, loss, grad=grad)
+    first, missing, magnitude = once()
+    second, _, _ = once()
     bad = [_defect(loss, k, _reentrancy(_subject(loss, k), g1, g2, claimed=grad is not None))
            for k, (g1, g2) in enumerate(zip(first, second))
            if g1 is not None and not np.array_equal(g1, g2, equal_nan=True)]
@@ -139,6 +145,7 @@ def _analytic(loss: ScalarLoss, grad=None):
 def _claimed_once(loss: ArrayLoss, grad):
     """The gradient ``grad(*inputs, v)`` claims for L = Σ_k ⟨v_k, f_k⟩: Jᵀv per input."""
     args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays])
+    assert loss.cotangents is not None          # invoke draws them
     magnitude = float(sum(np.sum(np.abs(v * o)) for v, o in zip(loss.cotangents, outs)))
     v = [c.copy() for c in loss.cotangents]
     result = grad(*[a.copy() if isinstance(a, np.ndarray) else a for a in args],
@@ -150,12 +157,14 @@ def _claimed_once(loss: ArrayLoss, grad):
             type(result).__name__
         raise TypeError(f"gradcheck: grad returned {got}; expected a tuple/list of "
                         f"{len(args)} gradients, one per input of fn (None where there is none)")
-    grads, missing = [], []
+    grads: list[np.ndarray | None] = []
+    missing: list[bool] = []
     for k, g in enumerate(result):
         if not loss.checked[k]:
             grads.append(None)
             continue
         x = loss.arrays[k]
+        assert x is not None                    # every checked input has its array
         missing.append(g is None)
         g = np.zeros(x.shape, x.dtype) if g is None else _claimed_array(loss, k, g)
         if g.shape != x.shape:
@@ -183,6 +192,7 @@ def _backward_once(loss: ScalarLoss):
     with enable_grad():
         args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays],
                                  requires_grad=True)
+        assert loss.cotangents is not None      # invoke draws them
         magnitude = float(sum(np.sum(np.abs(v * o.data)) for v, o in zip(loss.cotangents, outs)))
         terms = [(o * v.astype(o.dtype)).sum() for v, o in zip(loss.cotangents, outs)
                  if o.requires_grad]
@@ -194,7 +204,8 @@ def _backward_once(loss: ScalarLoss):
                 total.backward()
             except GradientShapeError as err:
                 raise GradcheckError(_engine_error_report(loss, err, args)) from err
-    grads, missing = [], []
+    grads: list[np.ndarray | None] = []
+    missing: list[bool] = []
     for k, t in enumerate(args):
         if not loss.checked[k]:
             grads.append(None)
@@ -217,6 +228,7 @@ def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
 
 def _subject(loss: ScalarLoss, k: int, label: str | None = None) -> Subject:
     x = loss.arrays[k]
+    assert x is not None                        # only checked inputs are reported
     return Subject(name=loss.names[k], index=k, label=loss.labels[k] if label is None else label,
                    display=loss.displays[k], shape=x.shape, dtype=str(x.dtype))
 
@@ -315,6 +327,7 @@ def _block_summary(subject: Subject, blocks, c: Comparison) -> BlockSummary:
                              f"not index an array of shape {subject.shape} ({err})") from None
         regions.append((label, f"{subject.display}[{_index_text(index)}]", mask))
     worst = next((label for label, _, mask in regions if mask[c.worst_index]), None)
+    assert c.violation is not None              # called only for a comparison that compared
     failing = c.violation > 1
     counts = [(label, text, int(np.count_nonzero(failing & mask)))
               for label, text, mask in regions]
@@ -441,7 +454,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         raise ValueError(f"gradcheck: blocks= names {unknown}, which are not inputs; the "
                          "inputs are " + ", ".join(repr(n) for n in loss.names))
     for k, x in enumerate(loss.arrays):
-        if loss.checked[k] and x.dtype not in (np.float64, np.complex128):
+        if loss.checked[k] and x is not None and x.dtype not in (np.float64, np.complex128):
             a_tol, r_tol = tolerance(method, x.dtype)
             named = "" if loss.displays[k].startswith("inputs[") else f" {loss.names[k]!r}"
             warnings.warn(f"gradcheck: input #{k}{named} is {x.dtype}; use float64 "
@@ -452,6 +465,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     except GradcheckError as err:
         if raise_exception:
             raise
+        assert err.report is not None           # raised with a report, not the pickled str
         return err.report
     claimed = grad is not None
     checked = [k for k, c in enumerate(loss.checked) if c]
@@ -472,6 +486,7 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     """The check of input k by ``method``: its report, assembled once from the parts.
     ``magnitude`` is Σ|v·f| at x; ``missing``: backward (or ``grad``) gave it no gradient."""
     x = loss.arrays[k]
+    assert x is not None                        # only checked inputs are checked
     subject = _subject(loss, k)
     rounding = NOISE_FACTOR * float(np.finfo(x.dtype).eps) * magnitude    # ν·h
     directional = None
@@ -540,6 +555,7 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     """G3: ⟨g, u⟩ against (L(x + h u) − L(x − h u)) / 2h for a fixed-seed direction u, with
     the bound the element-wise criterion implies: Σ_i |u_i|·allowed_i + ν."""
     x = loss.arrays[k]
+    assert x is not None                        # only checked inputs are checked
     u = np.random.default_rng([loss.seed, k + 1]).standard_normal(x.shape)
     if u.size:
         u /= np.max(np.abs(u))

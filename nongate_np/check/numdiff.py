@@ -175,7 +175,8 @@ class ScalarLoss:
         self.keyword = isinstance(inputs, dict)
         if isinstance(inputs, (Tensor, np.ndarray)) or library_of(inputs):
             inputs = [inputs]                   # one array is one input, not a list of rows
-        self.keys = list(inputs) if self.keyword else list(range(len(inputs)))
+        # the dict's keys (fn's keyword names), or the positions
+        self.keys: list = list(inputs) if self.keyword else list(range(len(inputs)))
         values = list(inputs.values()) if self.keyword else list(inputs)
         if names is not None and self.keyword:
             raise ValueError(f"{who}: names= is for positional inputs; a dict's keys already "
@@ -311,6 +312,7 @@ class ScalarLoss:
                     "so fn drops the imaginary part (.real, abs, a cast to a real dtype, a "
                     "detour through .data into real arrays) or ignores that input; use "
                     "method='central'")
+        assert self.cotangents is not None      # invoke draws them
         return sum((np.sum(v * d) for v, d in zip(self.cotangents, datas)), 0.0)
 
     def gradient(self, k: int, method: str, eps=None) -> np.ndarray:

@@ -410,6 +410,7 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
         lines.append(f"  failing     {c.n_failing} / {r.n_total} elements ({pct:.1f}%)"
                      f"{r.blocks}")
         rel = relative_error(c.analytic_grad, c.numeric_grad)[c.worst_index]
+        assert c.analytic is not None and c.numeric is not None     # set when it compared
         block = f" (block {r.worst_block!r})" if r.worst_block else ""
         lines.append(f"  worst       {r.element(c.worst_index)}: "
                      f"analytic={format_value(c.analytic)} numeric={format_value(c.numeric)} "
