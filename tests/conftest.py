@@ -1,11 +1,24 @@
 """Hypothesis profiles: ``ci`` (the default; derandomized and bounded so the suite is
 reproducible and fits CI's time) and ``dev`` (explores more). Select with
-HYPOTHESIS_PROFILE=dev. Tests marked ``torch`` are skipped when torch cannot be imported."""
+HYPOTHESIS_PROFILE=dev. Tests marked ``torch`` are skipped when torch cannot be imported.
+
+The CUDA tests run on a GPU where the driver reports one, else on numba's CUDA simulator:
+the choice is made here, before anything imports numba.cuda (which fixes its target at
+import), unless NUMBA_ENABLE_CUDASIM is set already."""
 
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from nongate_np.kernels import gpu
+
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and not gpu.probe().usable:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+
+def pytest_report_header(config):
+    return f"nongate_np CUDA backend: {gpu.probe().reason}"
 
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=25, print_blob=True,

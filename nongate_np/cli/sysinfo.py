@@ -15,12 +15,12 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import platform
 import sys
 from importlib import metadata
+
+from ..kernels import gpu
 
 __all__ = ["info", "format_info", "cpu_info"]
 
@@ -57,15 +57,17 @@ def info(packages: tuple[str, ...] = PACKAGES) -> dict:
           BLAS in the process) when threadpoolctl is installed;
         * ``numba_cache``: ``path``, ``source``, ``reason`` (where compiled kernels are
           cached and why there);
-        * ``gpu``: ``usable`` (bool), ``reason`` (one line), ``detail`` (what
-          ``numba.cuda.detect()`` printed or raised, may be empty).
+        * ``gpu``: ``usable`` (bool), ``reason`` (one line: what the CUDA backend runs
+          on, or what is missing: numba-cuda, a driver, a device), ``devices`` (names),
+          ``simulator`` (bool); from ``kernels.gpu.probe``, which asks the driver without
+          importing numba.cuda.
 
         A part whose lookup failed holds ``{"error": "<exception type>: <message>"}``
         instead; this function itself never raises.
 
     Notes
     -----
-    Imports numba (for the thread count and the GPU check) and scipy, but compiles
+    Imports numba (for the thread count) and scipy, but compiles
     nothing.
     """
     from .. import __version__
@@ -236,46 +238,9 @@ def _numba_cache() -> dict:
 
 
 def _gpu() -> dict:
-    simulator = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-    try:
-        from numba import cuda
-    except Exception as err:   # not only ImportError: a broken CUDA toolkit raises others
-        return {"usable": False, "detail": f"{type(err).__name__}: {err}",
-                "reason": "numba.cuda cannot be imported (pip install numba-cuda)"}
-    if simulator:
-        return {"usable": True, "detail": "",
-                "reason": "NUMBA_ENABLE_CUDASIM=1: Numba's CUDA simulator, on the CPU"}
-    output = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(output):
-            found = cuda.is_available() and cuda.detect()
-        detail = output.getvalue()
-    except Exception as err:
-        found, detail = False, output.getvalue() + f"{type(err).__name__}: {err}"
-    if not found and not detail.strip() and hasattr(cuda, "cuda_error"):
-        detail = str(cuda.cuda_error() or "")
-    detail = detail.strip()
-    if found:
-        names = [line.split(None, 2)[-1] for line in detail.splitlines()
-                 if line.startswith("id ")]
-        return {"usable": True, "detail": detail,
-                "reason": "CUDA device found: " + "; ".join(n.strip() for n in names)}
-    return {"usable": False, "detail": detail, "reason": _why_no_gpu(detail)}
-
-
-def _why_no_gpu(detail: str) -> str:
-    """One line from what Numba said about CUDA."""
-    text = detail.lower()
-    if "driver" in text and ("cannot be found" in text or "not found" in text
-                             or "no such file" in text):
-        return "no CUDA driver (libcuda not found)"
-    if "found 0 cuda devices" in text or "no cuda-capable device" in text \
-            or "cuda_error_no_device" in text:
-        return "no CUDA device"
-    if "0/" in text and "devices are supported" in text:
-        return "CUDA devices found, none supported by Numba"
-    first = next((line.strip() for line in detail.splitlines() if line.strip()), "")
-    return f"CUDA unavailable: {first}" if first else "CUDA unavailable (no reason given)"
+    status = gpu.probe()
+    return {"usable": status.usable, "reason": status.reason,
+            "devices": list(status.devices), "simulator": status.simulator}
 
 
 def format_info(d: dict) -> str:

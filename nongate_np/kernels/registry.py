@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
+from . import gpu
 from .contract import Backend, backend_members
 
 __all__ = ["BackendUnavailable", "backend", "set_global_backend",
@@ -24,7 +25,7 @@ _BACKENDS = {"numpy": "nongate_np.kernels.reference",
              "numba": "nongate_np.kernels.cpu",
              "cuda": "nongate_np.kernels.cuda"}
 _INSTALL_HINT = {"numba": "needs numba (pip install numba)",
-                 "cuda": "needs numba-cuda and a GPU (or NUMBA_ENABLE_CUDASIM=1)"}
+                 "cuda": f"needs numba-cuda ({gpu.INSTALL_HINT}) and a GPU"}
 
 # NOTE: "numba" whenever numba is installed, decided without importing it (numba takes
 # ~0.24 s to import; it loads, and the kernels compile, on the first kernel call).
@@ -52,13 +53,16 @@ def _load(name: str) -> Backend:
     if module is not None:
         return module
     _check_name(name)
+    if name == "cuda":
+        status = gpu.probe()
+        if not status.usable:
+            raise BackendUnavailable(f"backend 'cuda' is unavailable: {status.reason}")
     try:
         module = importlib.import_module(_BACKENDS[name])
     except ImportError as err:
-        if importlib.util.find_spec(_BACKENDS[name].rsplit(".", 1)[0]) is not None and \
-                err.name == _BACKENDS[name]:
+        if (err.name or "").startswith(_BACKENDS[name]):
             raise BackendUnavailable(f"backend {name!r} is unavailable: its kernels "
-                                     f"({_BACKENDS[name]}) are not written yet") from err
+                                     f"({err.name}) are not written yet") from err
         raise BackendUnavailable(f"backend {name!r} is unavailable: "
                                  f"{_INSTALL_HINT.get(name, err)} ({err})") from err
     missing = [f for f in backend_members() if not hasattr(module, f)]

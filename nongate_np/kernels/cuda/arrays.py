@@ -1,0 +1,81 @@
+"""Device arrays for the CUDA kernels: moving data in and out, allocating results.
+
+A contract function of this backend takes host NumPy arrays or numba.cuda device arrays;
+``to_device`` brings either onto the GPU, and ``returned`` gives a result back in the kind
+the caller passed (kernels/README.md). Results are allocated by ``empty``, which fills them
+with NaN inside ``with poisoned():`` so a test sees any element a kernel failed to write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from numba import cuda
+
+__all__ = ["is_device", "to_device", "to_host", "returned", "empty", "zeros", "poisoned",
+           "result_dtype"]
+
+_poison: contextvars.ContextVar[bool] = contextvars.ContextVar("nongate_cuda_poison",
+                                                               default=False)
+
+
+def is_device(a: Any) -> bool:
+    """True for a numba.cuda device array (the simulator's too)."""
+    return not isinstance(a, np.ndarray) and hasattr(a, "copy_to_host")
+
+
+def to_device(a: Any, dtype: np.dtype | type) -> Any:
+    """``a`` as a device array of ``dtype``: a device array of that dtype as it is, a host
+    array made C-contiguous in ``dtype`` and copied over. None stays None."""
+    if a is None:
+        return None
+    dtype = np.dtype(dtype)
+    if is_device(a):
+        if a.dtype != dtype:
+            raise TypeError(f"CUDA kernels: a device array of {a.dtype} where {dtype} is "
+                            f"needed; convert it first (device arrays are not cast silently)")
+        return a
+    return cuda.to_device(np.ascontiguousarray(a, dtype=dtype))
+
+
+def to_host(a: Any) -> Any:
+    """A host NumPy copy of a device array; a host array or None as it is."""
+    return a.copy_to_host() if is_device(a) else a
+
+
+def returned(a: Any, on_device: bool) -> Any:
+    """A result in the kind the caller passed: the device array, or a host copy."""
+    return a if on_device or a is None else to_host(a)
+
+
+def result_dtype(*arrays: Any) -> np.dtype:
+    """The common dtype of host or device arrays (None skipped)."""
+    return np.result_type(*(np.dtype(a.dtype) for a in arrays if a is not None))
+
+
+def empty(shape: int | tuple[int, ...], dtype: np.dtype | type) -> Any:
+    """An uninitialised device array (NaN in every element inside ``poisoned()``)."""
+    if _poison.get() and np.dtype(dtype).kind == "f":
+        return cuda.to_device(np.full(shape, np.nan, dtype))
+    return cuda.device_array(shape, dtype)
+
+
+def zeros(shape: int | tuple[int, ...], dtype: np.dtype | type) -> Any:
+    """A device array of zeros."""
+    return cuda.to_device(np.zeros(shape, dtype))
+
+
+@contextlib.contextmanager
+def poisoned() -> Iterator[None]:
+    """Inside the block ``empty`` returns NaN-filled arrays: a kernel that leaves an element
+    of its output unwritten shows it as NaN (the tests' check that every element is
+    written)."""
+    token = _poison.set(True)
+    try:
+        yield
+    finally:
+        _poison.reset(token)

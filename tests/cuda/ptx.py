@@ -1,0 +1,30 @@
+"""Compiling CUDA kernels to PTX without a GPU (../shared/notes/cuda-simulator.md §6).
+
+The simulator never type-checks a kernel, so every kernel and device function is also
+compiled by numba's real CUDA target, which needs NVVM (the numba-cuda[cu13] wheels) but
+no GPU. The real target cannot be chosen in a process whose numba.cuda is the simulator's,
+so the compile runs in a fresh interpreter with NUMBA_ENABLE_CUDASIM=0."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CC = (8, 0)          # an explicit compute capability: without one numba asks the driver
+MISSING_NVVM = ("DynamicLibNotFoundError", "libnvrtc", "libnvvm", "NvvmSupportError")
+
+
+def compile_in_subprocess(script: str) -> str:
+    """Run ``script`` (which calls ``cuda.compile_ptx(..., cc=CC)``) on the real target and
+    return its output; skip when the NVVM/NVRTC libraries are not installed, fail on any
+    other error (a kernel that does not type-check)."""
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
+    result = subprocess.run([sys.executable, "-c", f"CC = {CC!r}\n" + textwrap.dedent(script)],
+                            env=env, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        if any(marker in result.stderr for marker in MISSING_NVVM):
+            pytest.skip("NVVM/NVRTC not installed (pip install 'numba-cuda[cu13]')")
+        raise AssertionError(f"PTX compile failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
