@@ -1,0 +1,191 @@
+"""The array functions the primitive ops need, one namespace per device (issue 14's seam).
+
+A primitive op (``ops/``) asks its tensors' device for an :class:`ArrayFunctions`
+namespace and calls it instead of NumPy: :data:`NUMPY` serves the CPU (each function is
+NumPy's, so results are NumPy's bit for bit), ``kernels/cuda/functions.py`` the GPU (numba.cuda
+kernels on device arrays). The set is the small one the ops use, with NumPy's names,
+arguments and results (broadcasting, dtype promotion, empty dimensions), so a reader who
+knows NumPy knows it:
+
+- creation and transfer: ``asarray`` (host data or a scalar onto the device), ``to_host``,
+  ``empty``, ``zeros``, ``full``;
+- element-wise with broadcasting (a Python scalar may stand for either operand):
+  ``add``, ``subtract``, ``multiply``, ``divide``, ``power``, ``maximum``, ``negative``,
+  ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``abs``, ``sqrt``; the
+  comparisons ``equal``, ``not_equal``, ``less``, ``less_equal``, ``greater``,
+  ``greater_equal`` (bool results); ``where``; ``astype``;
+- reductions over axes (a tuple of non-negative axes, or None for all): ``sum``, ``max``;
+  ``softmax`` and ``log_softmax`` along one axis (E11-E12);
+- ``matmul`` (NumPy's, batch dimensions broadcast);
+- layout: ``reshape``, ``transpose`` (axes given), ``broadcast_to``, ``concatenate``,
+  ``stack``, ``getitem`` (basic indexing: ints, slices, None, Ellipsis);
+- indexing by integer arrays: ``take`` (gather along an axis), ``take_along_axis``,
+  ``add_at`` (scatter-add along axis 0, in place: the embedding's backward).
+
+Arrays are the device's own type (``np.ndarray`` here); dtypes float32, float64, bool and
+int64 on every device, complex128 on the CPU only (complex-step checks).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from .reference import log_softmax as _log_softmax
+from .reference import sigmoid as _sigmoid
+from .reference import softmax as _softmax
+
+__all__ = ["ArrayFunctions", "NumPyFunctions", "NUMPY"]
+
+Axes = tuple[int, ...] | None
+
+
+class ArrayFunctions(Protocol):
+    """The namespace of array functions of one device; each as NumPy's function of that
+    name (see the module docstring), the element-wise ones taking their arrays positionally
+    as NumPy's ufuncs do. ``Any`` stands for the device's array type."""
+
+    name: str
+
+    # creation and transfer
+    def asarray(self, data: Any, dtype: Any = None) -> Any: ...
+    def to_host(self, a: Any) -> np.ndarray: ...
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> Any: ...
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any: ...
+    def full(self, shape: tuple[int, ...], value: float, dtype: Any) -> Any: ...
+
+    # element-wise, broadcasting
+    def add(self, a: Any, b: Any, /) -> Any: ...
+    def subtract(self, a: Any, b: Any, /) -> Any: ...
+    def multiply(self, a: Any, b: Any, /) -> Any: ...
+    def divide(self, a: Any, b: Any, /) -> Any: ...
+    def power(self, a: Any, b: Any, /) -> Any: ...
+    def maximum(self, a: Any, b: Any, /) -> Any: ...
+    def negative(self, a: Any, /) -> Any: ...
+    def exp(self, a: Any, /) -> Any: ...
+    def log(self, a: Any, /) -> Any: ...
+    def tanh(self, a: Any, /) -> Any: ...
+    def sigmoid(self, a: Any, /) -> Any: ...
+    def abs(self, a: Any, /) -> Any: ...
+    def sqrt(self, a: Any, /) -> Any: ...
+    def equal(self, a: Any, b: Any, /) -> Any: ...
+    def not_equal(self, a: Any, b: Any, /) -> Any: ...
+    def less(self, a: Any, b: Any, /) -> Any: ...
+    def less_equal(self, a: Any, b: Any, /) -> Any: ...
+    def greater(self, a: Any, b: Any, /) -> Any: ...
+    def greater_equal(self, a: Any, b: Any, /) -> Any: ...
+    def where(self, cond: Any, a: Any, b: Any, /) -> Any: ...
+    def astype(self, a: Any, dtype: Any) -> Any: ...
+
+    # reductions
+    def sum(self, a: Any, axis: Axes = None, keepdims: bool = False) -> Any: ...
+    def max(self, a: Any, axis: Axes = None, keepdims: bool = False) -> Any: ...
+    def softmax(self, a: Any, axis: int = -1) -> Any: ...
+    def log_softmax(self, a: Any, axis: int = -1) -> Any: ...
+
+    # products
+    def matmul(self, a: Any, b: Any, /) -> Any: ...
+
+    # layout
+    def reshape(self, a: Any, shape: tuple[int, ...]) -> Any: ...
+    def transpose(self, a: Any, axes: tuple[int, ...]) -> Any: ...
+    def broadcast_to(self, a: Any, shape: tuple[int, ...]) -> Any: ...
+    def concatenate(self, arrays: list[Any], axis: int = 0) -> Any: ...
+    def stack(self, arrays: list[Any], axis: int = 0) -> Any: ...
+    def getitem(self, a: Any, index: Any) -> Any: ...
+
+    # indexing by integer arrays
+    def take(self, a: Any, indices: Any, axis: int = 0) -> Any: ...
+    def take_along_axis(self, a: Any, indices: Any, axis: int) -> Any: ...
+    def add_at(self, a: Any, indices: Any, values: Any) -> None: ...
+
+
+class NumPyFunctions:
+    """:class:`ArrayFunctions` on the CPU: NumPy's own functions (and the reference
+    kernels' sigmoid and softmax, docs/math.md E6, E11-E12)."""
+
+    name = "cpu"
+
+    def asarray(self, data: Any, dtype: Any = None) -> np.ndarray:
+        return np.asarray(data, dtype=dtype)
+
+    def to_host(self, a: Any) -> np.ndarray:
+        return np.asarray(a)
+
+    def empty(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return np.empty(shape, dtype)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        return np.zeros(shape, dtype)
+
+    def full(self, shape: tuple[int, ...], value: float, dtype: Any) -> np.ndarray:
+        return np.full(shape, value, dtype)
+
+    add = staticmethod(np.add)
+    subtract = staticmethod(np.subtract)
+    multiply = staticmethod(np.multiply)
+    divide = staticmethod(np.true_divide)
+    power = staticmethod(np.power)
+    maximum = staticmethod(np.maximum)
+    negative = staticmethod(np.negative)
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    tanh = staticmethod(np.tanh)
+    sigmoid = staticmethod(_sigmoid)
+    abs = staticmethod(np.abs)
+    sqrt = staticmethod(np.sqrt)
+    equal = staticmethod(np.equal)
+    not_equal = staticmethod(np.not_equal)
+    less = staticmethod(np.less)
+    less_equal = staticmethod(np.less_equal)
+    greater = staticmethod(np.greater)
+    greater_equal = staticmethod(np.greater_equal)
+    where = staticmethod(np.where)
+
+    def astype(self, a: Any, dtype: Any) -> np.ndarray:
+        return np.asarray(a).astype(dtype, copy=False)
+
+    def sum(self, a: Any, axis: Axes = None, keepdims: bool = False) -> np.ndarray:
+        return np.sum(a, axis=axis, keepdims=keepdims)
+
+    def max(self, a: Any, axis: Axes = None, keepdims: bool = False) -> np.ndarray:
+        return np.max(a, axis=axis, keepdims=keepdims)
+
+    def softmax(self, a: Any, axis: int = -1) -> np.ndarray:
+        return _softmax(a, axis)
+
+    def log_softmax(self, a: Any, axis: int = -1) -> np.ndarray:
+        return _log_softmax(a, axis)
+
+    matmul = staticmethod(np.matmul)
+
+    def reshape(self, a: Any, shape: tuple[int, ...]) -> np.ndarray:
+        return np.reshape(a, shape)
+
+    def transpose(self, a: Any, axes: tuple[int, ...]) -> np.ndarray:
+        return np.transpose(a, axes)
+
+    def broadcast_to(self, a: Any, shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(a, shape)
+
+    def concatenate(self, arrays: list[Any], axis: int = 0) -> np.ndarray:
+        return np.concatenate(arrays, axis=axis)
+
+    def stack(self, arrays: list[Any], axis: int = 0) -> np.ndarray:
+        return np.stack(arrays, axis=axis)
+
+    def getitem(self, a: Any, index: Any) -> np.ndarray:
+        return a[index]
+
+    def take(self, a: Any, indices: Any, axis: int = 0) -> np.ndarray:
+        return np.take(a, indices, axis=axis)
+
+    def take_along_axis(self, a: Any, indices: Any, axis: int) -> np.ndarray:
+        return np.take_along_axis(a, indices, axis=axis)
+
+    def add_at(self, a: Any, indices: Any, values: Any) -> None:
+        np.add.at(a, indices, values)
+
+
+NUMPY: ArrayFunctions = NumPyFunctions()
