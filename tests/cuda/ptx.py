@@ -1,4 +1,4 @@
-"""Compiling CUDA kernels to PTX without a GPU (../shared/notes/cuda-simulator.md §6).
+"""Compiling CUDA kernels to PTX without a GPU.
 
 The simulator never type-checks a kernel, so every kernel and device function is also
 compiled by numba's real CUDA target, which needs NVVM (the numba-cuda[cu13] wheels) but

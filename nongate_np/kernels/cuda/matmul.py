@@ -7,8 +7,9 @@ shared memory. Transposed operands are read in place (``trans_a``/``trans_b``), 
 over B·T rows).
 
 The tile is 16 on a GPU and 4 in the simulator, where every CUDA thread is an OS thread and
-a 256-thread block takes seconds (../shared/notes/cuda-simulator.md). Register blocking and
-cuBLAS for the large time-parallel products are the next steps once a GPU measures them.
+a 256-thread block takes seconds (measured in the project's notes on the simulator).
+Register blocking and cuBLAS for the large time-parallel products are the next steps once a
+GPU measures them.
 """
 
 from __future__ import annotations
