@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .device import CPU, DeviceError, device_of
 from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
@@ -191,10 +193,19 @@ class Function:
         # NOTE: one pass over the arguments: this runs for every op, and at small sizes
         # (S1 in bench/) the per-op Python cost is a large part of a training step
         raw, needs_grad = [], []
+        on_gpu = on_cpu = False
         for a in args:
             is_tensor = isinstance(a, Tensor)
             raw.append(a._data if is_tensor else a)
             needs_grad.append(is_tensor and a._requires_grad)
+            if is_tensor:
+                if type(a._data) is np.ndarray:
+                    on_cpu = True
+                else:
+                    on_gpu = True
+        if on_gpu and on_cpu:
+            raise DeviceError(f"{cls.__name__}: its tensors are on two devices, cpu and "
+                              f"cuda; move them to one with .to(...) first")
         record = _grad_mode.enabled and any(needs_grad)
         # under no_grad nothing needs a gradient
         ctx = Context(tuple(needs_grad) if record else (False,) * len(args))
@@ -202,11 +213,12 @@ class Function:
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if not record:
-            tensors = [Tensor._wrap(np.asarray(o)) for o in outs]
+            tensors = [Tensor._wrap(_as_array(o)) for o in outs]
         else:
-            outs = [np.asarray(o) for o in outs]
+            outs = [_as_array(o) for o in outs]
             inputs = tuple(a if g else None for a, g in zip(args, needs_grad))
-            node = Node(cls, ctx, inputs, tuple((o.shape, o.dtype) for o in outs))
+            node = Node(cls, ctx, inputs, tuple((o.shape, o.dtype, device_of(o).xp)
+                                                for o in outs))
             tensors = [Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs)]
         return tensors[0] if single else tuple(tensors)
 
@@ -237,10 +249,21 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _accumulate(store: dict[tuple[int, int], np.ndarray], key: tuple[int, int],
-                grad: np.ndarray) -> None:
+def _as_array(value: Any) -> Any:
+    """An op's result as an array: a host or device array as it is, anything else (a NumPy
+    scalar) through np.asarray."""
+    if type(value) is np.ndarray or device_of(value) is not CPU:
+        return value
+    return np.asarray(value)
+
+
+def _accumulate(store: dict[tuple[int, int], Any], key: tuple[int, int], grad: Any) -> None:
     prev = store.get(key)
-    store[key] = grad if prev is None else prev + grad
+    if prev is None:
+        store[key] = grad
+    else:
+        store[key] = prev + grad if type(prev) is np.ndarray else \
+            device_of(prev).xp.add(prev, grad)
 
 
 def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
@@ -249,34 +272,38 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph; "
                            "create its inputs with requires_grad=True")
+    seed: Any                                     # d(tensor), on the tensor's device
     if grad is None:
         if tensor.size != 1:
             raise RuntimeError(
                 f"backward: grad can be implicitly created only for a scalar output, but this "
                 f"tensor has shape {tensor.shape}; pass grad= an array of that shape")
-        grad = np.ones(tensor.shape, dtype=tensor.dtype)
+        seed = tensor.device.xp.full(tensor.shape, 1, tensor.dtype)
     else:
-        grad = np.asarray(grad._data if isinstance(grad, Tensor) else grad)
-        if grad.shape != tensor.shape:
-            raise ValueError(f"backward: grad has shape {grad.shape}, expected the tensor's "
+        seed = _as_array(grad._data if isinstance(grad, Tensor) else grad)
+        if seed.shape != tensor.shape:
+            raise ValueError(f"backward: grad has shape {seed.shape}, expected the tensor's "
                              f"shape {tensor.shape}")
-        grad = grad.astype(tensor.dtype, copy=False)
+        if device_of(seed) != tensor.device:
+            raise DeviceError(f"backward: grad is on {device_of(seed)}, the tensor on "
+                              f"{tensor.device}")
+        seed = tensor.device.xp.astype(seed, tensor.dtype)
 
     if tensor._node is None:                      # backward on a leaf
-        tensor._accumulate_grad(grad)
+        tensor._accumulate_grad(seed)
         return
 
     grads: dict = {}                              # (id(node), output index) -> array
-    _accumulate(grads, (id(tensor._node), tensor._index), grad)
+    _accumulate(grads, (id(tensor._node), tensor._index), seed)
     for node in _topological_order(tensor._node):
         if node.freed:
             raise RuntimeError(
                 f"backward: the graph through '{node.name}' was already freed by an earlier "
                 "backward; pass retain_graph=True to the first backward to go through it twice")
         outs = []
-        for k, (shape, dtype) in enumerate(node.out_meta):
+        for k, (shape, dtype, xp) in enumerate(node.out_meta):
             g = grads.pop((id(node), k), None)
-            outs.append(np.zeros(shape, dtype) if g is None else g)
+            outs.append(xp.zeros(shape, dtype) if g is None else g)
         in_grads = node.fn.backward(node.ctx, *outs)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
@@ -286,13 +313,13 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
         for k, (t, g) in enumerate(zip(node.inputs, in_grads)):
             if t is None or g is None:
                 continue
-            g = np.asarray(g)
+            g = _as_array(g)
             if g.shape != t.shape:
                 raise GradientShapeError(f"{node.name}.backward returned a gradient of shape "
                                          f"{g.shape} for argument {k}, whose shape is "
                                          f"{t.shape}", t, g.shape)
             if g.dtype != t.dtype:
-                g = g.astype(t.dtype)
+                g = t.device.xp.astype(g, t.dtype)
             if t._node is None:
                 t._accumulate_grad(g)
             else:

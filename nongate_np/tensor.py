@@ -11,15 +11,22 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .device import CPU, Device, device_of, move
+
 __all__ = ["Tensor", "tensor", "as_array"]
 
 _DIFFERENTIABLE_KINDS = "fc"      # floating and complex dtypes can carry gradients
 
 
 def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
-    """Convert ``data`` to a numeric ndarray, refusing strings and Python objects."""
+    """Convert ``data`` to a numeric ndarray, refusing strings and Python objects. A GPU
+    array (a numba.cuda device array) is returned as it is, cast to ``dtype`` if given."""
     if isinstance(data, Tensor):
         data = data._data
+    if device_of(data) is not CPU:
+        if data.dtype.kind not in "biufc":
+            raise TypeError(f"{what}: expected a numeric array, got dtype {data.dtype}")
+        return data if dtype is None else device_of(data).xp.astype(data, dtype)
     if isinstance(data, (str, bytes)):
         raise TypeError(f"{what}: expected numbers or an array of numbers, got "
                         f"{type(data).__name__} {data!r:.40}")
@@ -46,13 +53,18 @@ class Tensor:
         Record ops on this tensor so ``backward`` can fill ``.grad``. Only floating and
         complex dtypes may require gradients.
     dtype : numpy dtype, optional
+    device : "cpu" or "cuda", optional
+        Where the array lives (default: where ``data`` is: the CPU for host data, the GPU
+        for a numba.cuda device array). Raises DeviceError if "cuda" is not usable here.
     """
 
     __slots__ = ("_data", "grad", "_requires_grad", "_node", "_index", "_retains_grad",
                  "__weakref__")
 
-    def __init__(self, data, requires_grad: bool = False, dtype=None):
+    def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         self._data = as_array(data, dtype, what="Tensor")
+        if device is not None:
+            self._data = move(self._data, device)
         self.grad: np.ndarray | None = None
         self._node = None          # the autograd Node that produced this tensor, if any
         self._index = 0            # which output of that node
@@ -111,20 +123,29 @@ class Tensor:
     ndim = property(lambda self: self._data.ndim)
     size = property(lambda self: self._data.size)
 
+    @property
+    def device(self) -> Device:
+        """Where the array lives: ``device("cpu")`` or ``device("cuda")``."""
+        return device_of(self._data)
+
     def numpy(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied), as ``torch.Tensor.numpy``."""
-        return self._data
+        """The values as a host ndarray: on the CPU the underlying array (shared, not
+        copied, as ``torch.Tensor.numpy``); on the GPU a copy."""
+        return self._data if self.device is CPU else self._data.copy_to_host()
 
     def item(self):
         if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python scalar, "
                              f"this one has shape {self.shape}")
-        return self._data.item()
+        return self.numpy().item()
 
     def tolist(self):
-        return self._data.tolist()
+        return self.numpy().tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if self.device is not CPU:
+            raise TypeError(f"a tensor on {self.device} does not convert to a NumPy array "
+                            f"implicitly; use .numpy() (a copy) or .to('cpu')")
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
@@ -158,8 +179,8 @@ class Tensor:
         return int(self.item())
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, prefix="tensor(", separator=", ", precision=4)
-        extra = ""
+        body = np.array2string(self.numpy(), prefix="tensor(", separator=", ", precision=4)
+        extra = "" if self.device is CPU else f", device='{self.device}'"
         if self._node is not None:
             extra = f", grad_fn={self._node.name}"
         elif self._requires_grad:
@@ -191,7 +212,10 @@ class Tensor:
         backward(self, grad, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
-        if self.grad is None:
+        if self.device is not CPU:
+            xp = self.device.xp
+            self.grad = xp.copy(g) if self.grad is None else xp.add(self.grad, g)
+        elif self.grad is None:
             self.grad = np.array(g, dtype=self._data.dtype, copy=True)
         else:
             self.grad += g
@@ -227,16 +251,16 @@ class Tensor:
                         "into .data outside of autograd")
 
     # Comparisons give plain boolean tensors: they have no gradient.
-    def _compare(self, other, op):
+    def _compare(self, other, op: str):
         other = other._data if isinstance(other, Tensor) else other
-        return Tensor._wrap(op(self._data, other))
+        return Tensor._wrap(getattr(self.device.xp, op)(self._data, other))
 
-    def __lt__(self, other): return self._compare(other, np.less)
-    def __le__(self, other): return self._compare(other, np.less_equal)
-    def __gt__(self, other): return self._compare(other, np.greater)
-    def __ge__(self, other): return self._compare(other, np.greater_equal)
-    def __eq__(self, other): return self._compare(other, np.equal)
-    def __ne__(self, other): return self._compare(other, np.not_equal)
+    def __lt__(self, other): return self._compare(other, "less")
+    def __le__(self, other): return self._compare(other, "less_equal")
+    def __gt__(self, other): return self._compare(other, "greater")
+    def __ge__(self, other): return self._compare(other, "greater_equal")
+    def __eq__(self, other): return self._compare(other, "equal")
+    def __ne__(self, other): return self._compare(other, "not_equal")
 
 
 # The ufuncs behind ndarray's binary operators, and the Tensor method that computes
@@ -266,8 +290,13 @@ def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
             "values (not recorded for autograd)")
 
 
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Create a Tensor (a copy of ``data``), as ``torch.tensor``."""
-    return Tensor(np.array(as_array(data, dtype, what="tensor"), copy=True),
-                  requires_grad=requires_grad)
+def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
+    """Create a Tensor (a copy of ``data``), as ``torch.tensor``; ``device`` "cpu" or
+    "cuda" (default: the CPU for host data, the GPU for a device array)."""
+    array = as_array(data, dtype, what="tensor")
+    if device_of(array) is CPU:
+        array = np.array(array, copy=True)
+    elif device is None or device_of(array) == device:
+        array = device_of(array).xp.copy(array)
+    return Tensor(array, requires_grad=requires_grad, device=device)
 

@@ -18,7 +18,7 @@ LAYERS = [
     ["rng", "io.atomic", "check.foreign", "training.progress", "training.plot",
      "check.testing", "check.report", "data"],
     ["kernels"],
-    ["tensor", "autograd", "factories"],
+    ["device", "tensor", "autograd", "factories"],
     ["ops"],
     ["nn", "optim"],
     # checking and persistence, built on the modules and the ops

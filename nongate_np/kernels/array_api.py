@@ -2,13 +2,13 @@
 
 A primitive op (``ops/``) asks its tensors' device for an :class:`ArrayFunctions`
 namespace and calls it instead of NumPy: :data:`NUMPY` serves the CPU (each function is
-NumPy's, so results are NumPy's bit for bit), ``kernels/cuda/functions.py`` the GPU (numba.cuda
-kernels on device arrays). The set is the small one the ops use, with NumPy's names,
-arguments and results (broadcasting, dtype promotion, empty dimensions), so a reader who
-knows NumPy knows it:
+NumPy's, so results are NumPy's bit for bit), the namespace of the ``kernels.cuda``
+package the GPU (numba.cuda kernels on device arrays). The set is the small one the ops
+use, with NumPy's names, arguments and results (broadcasting, dtype promotion, empty
+dimensions), so a reader who knows NumPy knows it:
 
 - creation and transfer: ``asarray`` (host data or a scalar onto the device), ``to_host``,
-  ``empty``, ``zeros``, ``full``;
+  ``empty``, ``zeros``, ``full``, ``copy``;
 - element-wise with broadcasting (a Python scalar may stand for either operand):
   ``add``, ``subtract``, ``multiply``, ``divide``, ``power``, ``maximum``, ``negative``,
   ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``abs``, ``sqrt``; the
@@ -54,6 +54,7 @@ class ArrayFunctions(Protocol):
     def empty(self, shape: tuple[int, ...], dtype: Any) -> Any: ...
     def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any: ...
     def full(self, shape: tuple[int, ...], value: float, dtype: Any) -> Any: ...
+    def copy(self, a: Any) -> Any: ...
 
     # element-wise, broadcasting
     def add(self, a: Any, b: Any, /) -> Any: ...
@@ -121,6 +122,9 @@ class NumPyFunctions:
 
     def full(self, shape: tuple[int, ...], value: float, dtype: Any) -> np.ndarray:
         return np.full(shape, value, dtype)
+
+    def copy(self, a: Any) -> np.ndarray:
+        return np.array(a, copy=True)
 
     add = staticmethod(np.add)
     subtract = staticmethod(np.subtract)

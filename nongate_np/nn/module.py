@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..device import Device, device, device_of, move
 from ..tensor import Tensor, as_array
 
 __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype"]
@@ -439,26 +440,36 @@ class Module:
             elif p.grad is not None:
                 p.grad[...] = 0
 
-    def to(self, dtype) -> "Module":
-        """Convert parameters (and their grads) and floating buffers to ``dtype`` in place.
+    def to(self, target) -> "Module":
+        """Move parameters (and their grads) and buffers to a device ("cpu", "cuda"), or
+        convert the floating ones to a dtype, in place, as ``torch.nn.Module.to``.
 
-        The Parameter objects stay the same, so an optimiser built before keeps working.
-        Only dtypes are supported; ``to("cpu")`` is accepted and does nothing. Returns self.
+        The Parameter objects stay the same, so an optimiser built before keeps working (its
+        state follows its parameters to their device at its next step). Raises ValueError
+        for an unknown device, DeviceError when "cuda" is not usable here, TypeError for a
+        non-floating dtype. Returns self.
         """
-        if isinstance(dtype, str) and dtype == "cpu":
+        if isinstance(target, Device) or (isinstance(target, str) and
+                                          target.split(":")[0] in ("cpu", "cuda")):
+            where = device(target)
+            for p in self.parameters():
+                p.data = move(p.data, where)
+                if p.grad is not None:
+                    p.grad = move(p.grad, where)
+            for m in self.modules():
+                for name, b in m._buffers.items():
+                    if b is not None:
+                        m._buffers[name] = move(b, where)
             return self
-        if isinstance(dtype, str) and dtype.startswith("cuda"):
-            raise NotImplementedError(f"{type(self).__name__}.to({dtype!r}): moving modules "
-                                      "to a GPU is not supported yet; pass a dtype")
-        dt = float_dtype(dtype, f"{type(self).__name__}.to")
+        dt = float_dtype(target, f"{type(self).__name__}.to")
         for p in self.parameters():
-            p.data = p.data.astype(dt)
+            p.data = p.device.xp.astype(p.data, dt)
             if p.grad is not None:
-                p.grad = p.grad.astype(dt)
+                p.grad = p.device.xp.astype(p.grad, dt)
         for m in self.modules():
             for name, b in m._buffers.items():
                 if b is not None and b.dtype.kind == "f":
-                    m._buffers[name] = b.astype(dt)
+                    m._buffers[name] = device_of(b).xp.astype(b, dt)
         return self
 
     def double(self) -> "Module":

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..device import Device
 from ..tensor import Tensor
+from .device import to_device
 from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
 from .matmul import matmul
 from .reduce import max, mean, sum
@@ -68,6 +70,25 @@ def _astype(self, dtype):
     return cast(self, dtype)
 
 
+def _to(self, target):
+    """``self`` on a device ("cpu", "cuda", a Device) or in a dtype, as torch's ``to``;
+    recorded either way (the gradient goes back to self's device and dtype)."""
+    if isinstance(target, Device) or (isinstance(target, str) and
+                                      target.split(":")[0] in ("cpu", "cuda")):
+        return to_device(self, target)
+    return cast(self, target)
+
+
+def _cpu(self):
+    """``self.to("cpu")``."""
+    return to_device(self, "cpu")
+
+
+def _cuda(self):
+    """``self.to("cuda")``."""
+    return to_device(self, "cuda")
+
+
 def _double(self):
     """``self`` as float64 (recorded, as ``nongate_np.cast``)."""
     return cast(self, np.float64)
@@ -85,7 +106,7 @@ def _pos(self):
 
 # The methods written out above, by name (T is bound as a property).
 ADAPTED = {"where": _where, "reshape": _reshape, "view": _reshape, "permute": _permute,
-           "T": _T, "astype": _astype, "to": _astype, "double": _double,
+           "T": _T, "astype": _astype, "to": _to, "cpu": _cpu, "cuda": _cuda, "double": _double,
            "float": _float, "__pos__": _pos}
 
 

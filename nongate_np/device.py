@@ -1,0 +1,106 @@
+"""Devices: where a tensor's array lives, and the array functions the ops call there.
+
+A tensor on the CPU holds a NumPy array, one on the GPU a numba.cuda device array (as
+``torch.device``: ``"cpu"``, ``"cuda"``; one GPU, the current one). An op asks its
+arguments' device for its :class:`~nongate_np.kernels.array_api.ArrayFunctions` (``xp``):
+NumPy on the CPU, the CUDA kernels on the GPU. Moving between devices is explicit
+(``Tensor.to``, ``Module.to``, ``Tensor.numpy`` copies to the host); an op given tensors on
+two devices raises :class:`DeviceError` naming both.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from .kernels import gpu
+from .kernels.array_api import NUMPY, ArrayFunctions
+
+__all__ = ["Device", "DeviceError", "device", "device_of", "move", "CPU", "CUDA"]
+
+
+class DeviceError(RuntimeError):
+    """A device that is not usable here, or tensors of one op on two devices."""
+
+
+class Device:
+    """A device, ``Device("cpu")`` or ``Device("cuda")``; compares equal to its name."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str):
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r})"
+
+    def __str__(self) -> str:
+        return self.type
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Device):
+            return other.type == self.type
+        return isinstance(other, str) and other in (self.type, f"{self.type}:0")
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+    @property
+    def xp(self) -> ArrayFunctions:
+        """The array functions of this device (:mod:`nongate_np.kernels.array_api`);
+        for "cuda" the first use checks that a GPU is usable (:class:`DeviceError`)."""
+        return NUMPY if self.type == "cpu" else _cuda_functions()
+
+
+CPU = Device("cpu")
+CUDA = Device("cuda")
+_DEVICES = {"cpu": CPU, "cuda": CUDA, "cuda:0": CUDA}
+
+
+def device(spec: Device | str) -> Device:
+    """``spec`` ("cpu", "cuda", "cuda:0" or a Device) as a Device; ValueError otherwise."""
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, str) and spec in _DEVICES:
+        return _DEVICES[spec]
+    raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda' (one GPU: 'cuda' "
+                     f"or 'cuda:0')")
+
+
+def device_of(array: Any) -> Device:
+    """The device an array (or a scalar) lives on: a numba.cuda device array is on "cuda",
+    everything else on "cpu"."""
+    if isinstance(array, (np.ndarray, np.generic)) or not hasattr(array, "copy_to_host"):
+        return CPU
+    return CUDA
+
+
+def move(array: Any, to: Device | str) -> Any:
+    """``array`` on the device ``to``: the array itself if it is there already, else a copy
+    (host to GPU, GPU to host). DeviceError if ``to`` is "cuda" and no GPU is usable."""
+    target, source = device(to), device_of(array)
+    if target == source:
+        return array
+    if target is CPU:
+        return source.xp.to_host(array)
+    return target.xp.asarray(array)
+
+
+_cuda: list[ArrayFunctions] = []        # the CUDA namespace, once loaded
+
+
+def _cuda_functions() -> ArrayFunctions:
+    if _cuda:
+        return _cuda[0]
+    status = gpu.probe()
+    if not status.usable:
+        raise DeviceError(f"device 'cuda' is not usable here: {status.reason}")
+    try:
+        module = importlib.import_module("nongate_np.kernels.cuda.functions")
+    except ImportError as err:
+        raise DeviceError(f"device 'cuda' is not usable here: the GPU array functions do not "
+                          f"load ({err})") from err
+    _cuda.append(module.CUDA_FUNCTIONS)
+    return _cuda[0]

@@ -1,0 +1,87 @@
+"""Devices: Tensor.device, moving tensors and modules, and the errors that say what is
+missing (no numba-cuda, no driver, no GPU) or which two devices an op was given."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np.device import CPU, CUDA, DeviceError, device, device_of
+
+
+def test_a_host_tensor_is_on_the_cpu_and_moving_there_is_free():
+    t = ng.tensor([1.0, 2.0], requires_grad=True)
+    assert t.device == "cpu" and t.device is CPU and str(t.device) == "cpu"
+    assert repr(t.device) == "device(type='cpu')"
+    assert t.to("cpu") is t and t.cpu() is t
+    assert ng.tensor([1.0], device="cpu").device is CPU
+    assert t.to(np.float32).dtype == np.float32          # a dtype still casts
+
+
+def test_device_names():
+    assert device("cuda:0") is CUDA and device(CUDA) is CUDA and CUDA == "cuda"
+    with pytest.raises(ValueError, match="unknown device 'tpu'; expected 'cpu' or 'cuda'"):
+        device("tpu")
+    with pytest.raises(ValueError, match="unknown device 'cuda:1'"):
+        ng.tensor([1.0]).to("cuda:1")
+
+
+def _in_fresh_process(code: str, env: dict) -> dict:
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+ATTEMPTS = """
+import json, sys
+{prelude}
+import numpy as np
+import nongate_np as ng
+out = {{}}
+for name, call in [("tensor", lambda: ng.tensor([1.0], device="cuda")),
+                   ("to", lambda: ng.tensor([1.0]).to("cuda")),
+                   ("module", lambda: ng.nn.Linear(2, 3).to("cuda"))]:
+    try:
+        call()
+        out[name] = "moved"
+    except Exception as err:
+        out[name] = f"{{type(err).__name__}}: {{err}}"
+print(json.dumps(out))
+"""
+
+
+def test_cuda_without_numba_cuda_names_the_package_to_install():
+    out = _in_fresh_process(ATTEMPTS.format(prelude="sys.modules['numba_cuda'] = None"),
+                            {"NUMBA_ENABLE_CUDASIM": "0"})
+    for name, message in out.items():
+        assert message == ("DeviceError: device 'cuda' is not usable here: numba-cuda is not "
+                           "installed (pip install 'nongate_np[cuda]')"), name
+
+
+def test_cuda_without_a_gpu_says_what_is_missing():
+    out = _in_fresh_process(ATTEMPTS.format(prelude=""), {"NUMBA_ENABLE_CUDASIM": "0"})
+    from nongate_np.kernels import gpu
+    if gpu.probe().devices:
+        pytest.skip("this machine has a GPU")
+    for name, message in out.items():
+        assert message.startswith("DeviceError: device 'cuda' is not usable here: "), name
+        assert ("no CUDA driver" in message or "no CUDA device" in message
+                or "did not initialise" in message), message
+
+
+def test_an_op_on_two_devices_names_both():
+    cuda = pytest.importorskip("numba.cuda")
+    if not cuda.is_available():
+        pytest.skip("no GPU and not on the simulator")
+    on_gpu = ng.Tensor(cuda.to_device(np.ones(2)))
+    assert on_gpu.device is CUDA and device_of(on_gpu.data) is CUDA
+    with pytest.raises(DeviceError, match="Add: its tensors are on two devices, cpu and cuda"):
+        ng.tensor([1.0, 2.0]) + on_gpu
+    with pytest.raises(TypeError, match="does not convert to a NumPy array implicitly"):
+        np.asarray(on_gpu)
+    np.testing.assert_array_equal(on_gpu.numpy(), [1.0, 1.0])   # an explicit copy
