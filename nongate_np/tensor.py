@@ -131,7 +131,10 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         """The values as a host ndarray: on the CPU the underlying array (shared, not
         copied, as ``torch.Tensor.numpy``); on the GPU a copy."""
-        return self._data if self.device is CPU else self._data.copy_to_host()
+        if self.device is CPU:
+            return self._data
+        on_gpu: Any = self._data          # a numba.cuda device array
+        return on_gpu.copy_to_host()
 
     def item(self):
         if self._data.size != 1:
