@@ -8,19 +8,26 @@ import contextlib
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nongate_np.check import testing as nt
+from nongate_np.kernels import gpu, registry
 from nongate_np.kernels import reference as ref
-from nongate_np.kernels import registry
 from nongate_np.kernels.contract import ATTENTION_KINDS, AttentionParams, LSTMParams, LSTMState
 
 # every backend but the reference, which they are compared with
 FAST = [name for name in registry.available_backends() if name != "numpy"]
+# The CUDA backend on numba's simulator (no GPU here: tests/conftest.py) runs one OS thread
+# per CUDA thread, seconds per example: the Hypothesis properties take it at tiny sizes and
+# few examples (the *_on_the_simulator tests); on a GPU it runs every test as the others do.
+SIMULATED = [name for name in FAST if name == "cuda" and gpu.simulator_requested()]
+FULL = [name for name in FAST if name not in SIMULATED]
 # (backend, path): the CPU step loop forced serial and forced split; others as they choose
-PATHS = [(name, path) for name in FAST
+PATHS = [(name, path) for name in FULL
          for path in (("serial", "parallel") if name == "numba" else ("default",))]
+SIMULATOR_SETTINGS = settings(max_examples=4)
+on_the_simulator = pytest.mark.parametrize("name", SIMULATED)
 
 # rtol, and an absolute floor relative to the largest reference value (normwise).
 TOL = {np.float64: (1e-12, 1e-13), np.float32: (1e-5, 1e-6)}
@@ -55,6 +62,17 @@ def kernels_on(name, path="default"):
        proj=st.booleans(), with_lengths=st.booleans())
 def test_lstm_kernels_agree(name, path, sizes, data, dtype, reverse, proj, with_lengths):
     with kernels_on(name, path) as fast:
+        check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
+
+
+@on_the_simulator
+@SIMULATOR_SETTINGS
+@given(sizes=nt.lstm_sizes(max_T=3, max_B=2, max_I=2, max_H=3), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]), reverse=st.booleans(),
+       proj=st.booleans(), with_lengths=st.booleans())
+def test_lstm_kernels_agree_on_the_simulator(name, sizes, data, dtype, reverse, proj,
+                                             with_lengths):
+    with kernels_on(name) as fast:
         check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
@@ -221,9 +239,27 @@ def attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases=True):
        dtype=st.sampled_from([np.float64, np.float32]),
        kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
        value_proj=st.booleans(), biases=st.booleans())
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", FULL)
 def test_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
                                  biases):
+    check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
+                                  biases)
+
+
+@on_the_simulator
+@SIMULATOR_SETTINGS
+@given(sizes=st.tuples(*(st.integers(1, 2) for _ in range(5))), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
+       value_proj=st.booleans(), biases=st.booleans())
+def test_attention_kernels_agree_on_the_simulator(name, sizes, data, dtype, kind, with_mask,
+                                                  value_proj, biases):
+    check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
+                                  biases)
+
+
+def check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
+                                  biases):
     B, T, D, A, Q = sizes
     Dv = data.draw(st.integers(1, 5)) if value_proj else D
 
@@ -334,7 +370,7 @@ def test_attention_module_same_on_every_backend(name, kind, value_proj):
         assert_close(pg1[k], pg2[k], np.float64, k)
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", FULL)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("kind", ATTENTION_KINDS)
 def test_attention_kernels_agree_at_vector_widths(name, kind, dtype):
@@ -363,11 +399,24 @@ def test_attention_kernels_agree_at_vector_widths(name, kind, dtype):
             assert_close_or_as_accurate(got, want, t, 0.0, dtype, what)
 
 
-@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("name", FULL)
 @given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
        dtype=st.sampled_from([np.float64, np.float32]),
        kind=st.sampled_from(ATTENTION_KINDS), value_proj=st.booleans())
 def test_online_pooling_agrees(name, sizes, data, dtype, kind, value_proj):
+    check_online_pooling_agrees(name, sizes, data, dtype, kind, value_proj)
+
+
+@on_the_simulator
+@SIMULATOR_SETTINGS
+@given(sizes=st.tuples(*(st.integers(1, 2) for _ in range(5))), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       kind=st.sampled_from(ATTENTION_KINDS), value_proj=st.booleans())
+def test_online_pooling_agrees_on_the_simulator(name, sizes, data, dtype, kind, value_proj):
+    check_online_pooling_agrees(name, sizes, data, dtype, kind, value_proj)
+
+
+def check_online_pooling_agrees(name, sizes, data, dtype, kind, value_proj):
     """attention_online over chunks (A16-A17): each chunk's result equals the reference's
     online pooling, and after the last chunk the batch forward on the whole sequences."""
     B, T, D, A, Q = sizes

@@ -126,5 +126,5 @@ def kernels() -> Backend:
 
 
 if TYPE_CHECKING:       # mypy checks each backend module against the protocol
-    from . import cpu, reference
-    _BACKEND_MODULES: tuple[Backend, ...] = (reference, cpu)
+    from . import cpu, cuda, reference
+    _BACKEND_MODULES: tuple[Backend, ...] = (reference, cpu, cuda)

@@ -7,3 +7,9 @@ for tests). Pieces: ``arrays`` (transfers, allocation), ``matmul`` (tiled produc
 sums), ``scalar`` (device math shared with the CPU), ``lstm`` and ``attention`` (the fused
 ops, docs/math.md Parts L and A).
 """
+
+from .attention import attention_backward, attention_forward, attention_online
+from .lstm import lstm_backward, lstm_forward
+
+__all__ = ["lstm_forward", "lstm_backward", "attention_forward", "attention_backward",
+           "attention_online"]

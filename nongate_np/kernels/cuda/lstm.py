@@ -75,6 +75,7 @@ class LSTMCache(NamedTuple):
     tanh_c: Any                     # tanh(c) (T, B, H)
     lengths: Any                    # (B,) ints (T for every row without lengths)
     reverse: bool
+    on_device: bool                 # x was a device array: the backward returns device arrays
 
 
 def _kernels(dtype: Any) -> Any:
@@ -322,7 +323,8 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
         h_prev, c_prev = h_next, c
     h_n, c_n = (h_prev, c_prev) if T else (_copy(h0), _copy(c0))
     cache = LSTMCache(x=x_d, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, w_hr=w_hr, y=y, gates=gates,
-                      c=cs, tanh_c=tcs, lengths=lens, reverse=bool(reverse)) \
+                      c=cs, tanh_c=tcs, lengths=lens, reverse=bool(reverse),
+                      on_device=on_device) \
         if keep_cache else None
     y, h_n, c_n = (arrays.returned(a, on_device) for a in (y, h_n, c_n))
     return y, LSTMState(h_n, c_n), cache
@@ -334,15 +336,15 @@ def lstm_backward(cache: LSTMCache | ref.LSTMCache, dy: Any, dstate: LSTMState
 
     cache from :func:`lstm_forward`; dy (T, B, P); dstate (dh_n (B, P), dc_n (B, H)).
     Returns dx (T, B, I), the adjoint of the initial state and the weights' gradients
-    (dw_ih (4H, I), dw_hh (4H, P), db (4H,), dw_hr (P, H) or None): device arrays if dy
-    is one, else host arrays."""
+    (dw_ih (4H, I), dw_hh (4H, P), db (4H,), dw_hr (P, H) or None): device arrays if the
+    forward's x was one, else host arrays (as ``attention_backward``)."""
     if isinstance(cache, ref.LSTMCache):               # the reference's (complex input)
         return ref.lstm_backward(cache, dy, dstate)
     x, y, gates, cs, tcs = cache.x, cache.y, cache.gates, cache.c, cache.tanh_c
     w_ih, w_hh, w_hr, lens, reverse = (cache.w_ih, cache.w_hh, cache.w_hr, cache.lengths,
                                        cache.reverse)
     dtype = np.dtype(y.dtype)
-    on_device = arrays.is_device(dy)
+    on_device = cache.on_device
     T, B, I = x.shape
     H = w_hh.shape[0] // 4
     P = y.shape[2]
