@@ -1,0 +1,54 @@
+"""Every element-wise kernel (kernels/cuda/elementwise.py) compiles to PTX without a GPU, for
+each loop dtype, and the float32 kernels do their arithmetic in float32 (no .f64
+instruction).
+
+The unary kernel calls the device function ``scalar.sigmoid_dev``, and compiling a call to a
+device function asks the driver for the GPU's compute capability, which fails without one;
+so its body is compiled as a copy whose globals have ``math.tanh`` (the same type, float to
+float) in its place, as tests/cuda/test_cuda_ptx_lstm.py does. The sigmoid itself is
+compiled as a device function by tests/cuda/test_cuda_ptx_base.py."""
+
+import pytest
+
+pytest.importorskip("numba.cuda")
+from tests.cuda.ptx import compile_in_subprocess  # noqa: E402
+
+
+def test_elementwise_kernels_compile_to_ptx():
+    out = compile_in_subprocess("""
+        import math
+        import types
+        import numpy as np
+        from numba import boolean, cuda, float32, float64, from_dtype, int32, int64
+        from numba.core.types import UniTuple
+        from nongate_np.kernels.cuda import elementwise as ew
+
+        def without_device_calls(fn):
+            return types.FunctionType(fn.__code__, {**fn.__globals__, "sigmoid_dev": math.tanh},
+                                      fn.__name__, fn.__defaults__, fn.__closure__)
+
+        axes = UniTuple(int64, 2)
+        for loop in ew.SUPPORTED:
+            k = ew._kernels(loop)
+            v = from_dtype(loop)[::1]
+            unary = (int64, int64, axes, v, axes, v)
+            ptx, _ = cuda.compile_ptx(without_device_calls(k.unary.py_func), unary, cc=CC)
+            assert loop != np.float32 or ".f64" not in ptx, "unary: float64 in float32"
+            ptx, _ = cuda.compile_ptx(k.binary.py_func, (int64, int64, axes, v, axes, v, axes, v),
+                                      cc=CC)
+            assert loop != np.float32 or ".f64" not in ptx, "binary: float64 in float32"
+            print(loop, "ok")
+        # operands of other dtypes than the loop's (converted in the kernel), bool results
+        k = ew._kernels(np.dtype(np.float64))
+        cuda.compile_ptx(k.binary.py_func, (int64, int64, axes, int64[::1], axes, float32[::1],
+                                            axes, boolean[::1]), cc=CC)
+        cuda.compile_ptx(without_device_calls(k.unary.py_func),
+                         (int64, int64, axes, float64[::1], axes, int32[::1]), cc=CC)
+        for c, a, b, o in [(boolean, float32, float32, float32),
+                           (float64, int64, float64, float64), (boolean, int64, boolean, int64)]:
+            cuda.compile_ptx(ew._ternary.py_func, (int64, axes, c[::1], axes, a[::1], axes,
+                                                   b[::1], axes, o[::1]), cc=CC)
+        print("mixed ok")
+    """)
+    assert out.split() == ["bool", "ok", "int32", "ok", "int64", "ok", "float32", "ok",
+                           "float64", "ok", "mixed", "ok"]
