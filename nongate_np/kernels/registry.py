@@ -13,13 +13,16 @@ import importlib
 import importlib.util
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
 
 from . import gpu
 from .contract import Backend, backend_members
 
 __all__ = ["BackendUnavailable", "backend", "set_global_backend",
-           "get_backend", "known_backends", "available_backends", "kernels"]
+           "get_backend", "known_backends", "available_backends", "kernels",
+           "kernels_for"]
 
 _BACKENDS = {"numpy": "nongate_np.kernels.reference",
              "numba": "nongate_np.kernels.cpu",
@@ -123,6 +126,14 @@ def backend(name: str, *, only: bool = True) -> Iterator[Backend]:
 def kernels() -> Backend:
     """The active backend's kernel module."""
     return _load(get_backend())
+
+
+def kernels_for(array: Any) -> Backend:
+    """The kernels for ``array``: the CUDA backend's for a GPU (numba.cuda device) array,
+    else the active backend's."""
+    if not isinstance(array, np.ndarray) and hasattr(array, "copy_to_host"):
+        return _load("cuda")
+    return kernels()
 
 
 if TYPE_CHECKING:       # mypy checks each backend module against the protocol

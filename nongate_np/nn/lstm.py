@@ -134,8 +134,9 @@ class LSTM(Module):
     def _check_hx(self, hx, B: int, unbatched: bool):
         L = self.num_layers * self.num_directions
         H, P = self.hidden_size, self.proj_size or self.hidden_size
-        if hx is None:
-            return np.zeros((L, B, P), self.dtype), np.zeros((L, B, H), self.dtype)
+        if hx is None:                  # zeros on the parameters' device
+            xp = self.weight_ih_l0.device.xp
+            return xp.zeros((L, B, P), self.dtype), xp.zeros((L, B, H), self.dtype)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"LSTM: hx must be a tuple (h0, c0), got {type(hx).__name__}")
         checked = []

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..kernels.contract import AttentionParams
-from ..kernels.registry import kernels
+from ..kernels.registry import kernels_for
 
 __all__ = ["StreamingEncoder"]
 
@@ -53,6 +53,6 @@ class StreamingEncoder:
         with no_grad():
             h, self.hx = model.lstm(model.input_layer(chunk), self.hx, lengths=lengths)
         params = AttentionParams(*(None if p is None else p.data for p in pool.kernel_params()))
-        pooled, self.state = kernels().attention_online(                  # A16, A17
+        pooled, self.state = kernels_for(h.data).attention_online(        # A16, A17
             self.state, h.data, params, pool.kind, model.pooling_mask(chunk, lengths))
         return pooled

@@ -1,12 +1,26 @@
-"""Helpers shared by the op files: operand conversion, broadcasting, axes."""
+"""Helpers shared by the op files: the device's array functions, operand conversion,
+broadcasting, axes."""
 
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
+from ..device import CUDA
+from ..kernels.array_api import NUMPY, ArrayFunctions
 from ..tensor import Tensor, as_array
+
+
+def xp_of(*values: Any) -> ArrayFunctions:
+    """The array functions of the device the arrays among ``values`` live on: the GPU's if
+    one is a GPU array, else NumPy's (``Function.apply`` has checked that an op's tensors
+    share one device)."""
+    for v in values:
+        if type(v) is not np.ndarray and hasattr(v, "copy_to_host"):
+            return CUDA.xp
+    return NUMPY
 
 
 def operand(x, op: str):
@@ -29,12 +43,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """
     if grad.shape == shape:
         return grad
+    xp = xp_of(grad)
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape)
                                       if n == 1 and grad.shape[lead + k] != 1)
     if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+        grad = xp.sum(grad, axis=axes, keepdims=True)
+    return xp.reshape(grad, shape)
 
 
 def broadcast_error(op: str, a, b) -> ValueError:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..kernels.contract import ATTENTION_KINDS, AttentionParams, Backend, check_kind, for_kind
-from ..kernels.registry import kernels
+from ..kernels.registry import kernels_for
 from ..tensor import Tensor, as_array
 from ._util import check_lengths
 
@@ -39,7 +39,7 @@ class AttentionPool(Function):
     @staticmethod
     def forward(ctx, h, *rest):
         *values, mask, kind = rest
-        backend: Backend = kernels()
+        backend: Backend = kernels_for(h)
         ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
         pooled, weights, ctx.cache = backend.attention_forward(
             h, AttentionParams(*values), kind, mask, any(ctx.needs_grad))

@@ -8,20 +8,27 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import reference as ref
+from ..kernels.array_api import NUMPY
 from ..tensor import Tensor
-from ._util import broadcast_error, operand, tensor_arg, unbroadcast
+from ._util import broadcast_error, operand, tensor_arg, unbroadcast, xp_of
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
            "relu", "where", "cast"]
 
 
-def _binary(ctx, op_name: str, forward, a, b):
-    """``forward(a, b)`` with a broadcasting error that names the op and both shapes; the
-    operands' shapes are kept for :func:`_operand_grads`."""
+def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
+    """The device's array function ``forward`` on (a, b), with a broadcasting error that
+    names the op and both shapes; the operands' shapes are kept for
+    :func:`_operand_grads`; with ``keep`` the operands too, as computed with
+    (``ctx.operands``: a host array constant moved to the tensor's device)."""
     ctx.shapes = (np.shape(a), np.shape(b))
+    xp = xp_of(a, b)
+    if xp is not NUMPY:         # a host array constant joins the tensor on its device
+        a, b = (xp.asarray(v) if isinstance(v, np.ndarray) else v for v in (a, b))
+    if keep:
+        ctx.operands = (a, b)
     try:
-        return forward(a, b)
+        return getattr(xp, forward)(a, b)
     except ValueError as err:
         if "broadcast" in str(err):
             raise broadcast_error(op_name, a, b) from None
@@ -41,7 +48,7 @@ class Add(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _binary(ctx, "add", np.add, a, b)
+        return _binary(ctx, "add", "add", a, b)
 
     @staticmethod
     def backward(ctx, dy):
@@ -53,11 +60,11 @@ class Sub(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        return _binary(ctx, "sub", np.subtract, a, b)
+        return _binary(ctx, "sub", "subtract", a, b)
 
     @staticmethod
     def backward(ctx, dy):
-        return _operand_grads(ctx, lambda: dy, lambda: -dy)
+        return _operand_grads(ctx, lambda: dy, lambda: xp_of(dy).negative(dy))
 
 
 class Mul(Function):
@@ -65,13 +72,15 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _binary(ctx, "mul", np.multiply, a, b)
+        y = _binary(ctx, "mul", "multiply", a, b, keep=True)
+        ctx.save_for_backward(*ctx.operands)
+        return y
 
     @staticmethod
     def backward(ctx, dy):
         a, b = ctx.saved
-        return _operand_grads(ctx, lambda: dy * b, lambda: dy * a)
+        xp = xp_of(dy)
+        return _operand_grads(ctx, lambda: xp.multiply(dy, b), lambda: xp.multiply(dy, a))
 
 
 class Div(Function):
@@ -79,14 +88,16 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = _binary(ctx, "div", np.true_divide, a, b)
-        ctx.save_for_backward(b, y)
+        y = _binary(ctx, "div", "divide", a, b, keep=True)
+        ctx.save_for_backward(ctx.operands[1], y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         b, y = ctx.saved
-        return _operand_grads(ctx, lambda: dy / b, lambda: -dy * y / b)
+        xp = xp_of(dy)
+        return _operand_grads(ctx, lambda: xp.divide(dy, b),
+                              lambda: xp.divide(xp.multiply(xp.negative(dy), y), b))
 
 
 class Neg(Function):
@@ -94,11 +105,11 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return np.negative(x)
+        return xp_of(x).negative(x)
 
     @staticmethod
     def backward(ctx, dy):
-        return -dy
+        return xp_of(dy).negative(dy)
 
 
 class Pow(Function):
@@ -106,19 +117,26 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        y = _binary(ctx, "pow", np.power, a, b)
-        ctx.save_for_backward(a, b, y)
+        y = _binary(ctx, "pow", "power", a, b, keep=True)
+        ctx.save_for_backward(*ctx.operands, y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         a, b, y = ctx.saved
+        xp = xp_of(dy)
+
+        def da():
+            # NOTE: a Python-number exponent stays one, so NumPy keeps a's dtype (NEP 50)
+            b_1 = b - 1 if isinstance(b, (int, float, complex)) else xp.subtract(b, 1)
+            return xp.multiply(xp.multiply(dy, b), xp.power(a, b_1))
 
         def db():
             # NOTE: lim_{a→0+} a^b log a = 0 for b > 0; avoid 0·(-inf) = nan there.
-            a_safe = np.where(a == 0, 1, a)
-            return dy * np.where(a == 0, 0, y * np.log(a_safe))
-        return _operand_grads(ctx, lambda: dy * b * np.power(a, b - 1), db)
+            zero = xp.equal(a, 0)
+            a_safe = xp.where(zero, 1, a)
+            return xp.multiply(dy, xp.where(zero, 0, xp.multiply(y, xp.log(a_safe))))
+        return _operand_grads(ctx, da, db)
 
 
 class Exp(Function):
@@ -126,14 +144,14 @@ class Exp(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.exp(x)
+        y = xp_of(x).exp(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved
-        return dy * y
+        return xp_of(dy).multiply(dy, y)
 
 
 class Log(Function):
@@ -142,12 +160,12 @@ class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.log(x)
+        return xp_of(x).log(x)
 
     @staticmethod
     def backward(ctx, dy):
         (x,) = ctx.saved
-        return dy / x
+        return xp_of(dy).divide(dy, x)
 
 
 class Tanh(Function):
@@ -155,14 +173,15 @@ class Tanh(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = np.tanh(x)
+        y = xp_of(x).tanh(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved
-        return dy * (1 - y * y)
+        xp = xp_of(dy)
+        return xp.multiply(dy, xp.subtract(1, xp.multiply(y, y)))
 
 
 class Sigmoid(Function):
@@ -170,14 +189,16 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        y = ref.sigmoid(x)
+        y = xp_of(x).sigmoid(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved
-        return dy * y * (1 - y)     # NOTE: σ' from the saved output, not from x (stable)
+        xp = xp_of(dy)
+        # NOTE: σ' from the saved output, not from x (stable)
+        return xp.multiply(xp.multiply(dy, y), xp.subtract(1, y))
 
 
 class Relu(Function):
@@ -185,14 +206,15 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, x):
-        mask = np.real(x) > 0
+        xp = xp_of(x)
+        mask = xp.greater(np.real(x) if x.dtype.kind == "c" else x, 0)
         ctx.save_for_backward(mask)
-        return x * mask
+        return xp.multiply(x, mask)
 
     @staticmethod
     def backward(ctx, dy):
         (mask,) = ctx.saved
-        return dy * mask
+        return xp_of(dy).multiply(dy, mask)
 
 
 class Where(Function):
@@ -200,10 +222,11 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.cond = cond
+        xp = xp_of(a, b)
+        ctx.cond = cond = xp.asarray(cond)
         ctx.shapes = (np.shape(a), np.shape(b))
         try:
-            return np.where(cond, a, b)
+            return xp.where(cond, a, b)
         except ValueError:
             raise ValueError(f"where: shapes of cond {np.shape(cond)}, a {np.shape(a)} and b "
                              f"{np.shape(b)} cannot be broadcast together") from None
@@ -211,9 +234,10 @@ class Where(Function):
     @staticmethod
     def backward(ctx, dy):
         sa, sb = ctx.shapes
+        xp = xp_of(dy)
         return (None,
-                unbroadcast(np.where(ctx.cond, dy, 0), sa) if ctx.needs_grad[1] else None,
-                unbroadcast(np.where(ctx.cond, 0, dy), sb) if ctx.needs_grad[2] else None)
+                unbroadcast(xp.where(ctx.cond, dy, 0), sa) if ctx.needs_grad[1] else None,
+                unbroadcast(xp.where(ctx.cond, 0, dy), sb) if ctx.needs_grad[2] else None)
 
 
 class Cast(Function):
@@ -228,13 +252,17 @@ class Cast(Function):
         ctx.dtype = x.dtype
         if np.iscomplexobj(x) and dtype.kind == "f":
             dtype = np.result_type(dtype, np.complex64)
-        return x.astype(dtype)
+        xp = xp_of(x)
+        y = xp.astype(x, dtype)
+        return xp.copy(y) if y is x else y       # a new array, as ndarray.astype gives
 
     @staticmethod
     def backward(ctx, dy):
         if np.iscomplexobj(dy) and ctx.dtype.kind != "c":
             dy = dy.real
-        return dy.astype(ctx.dtype), None
+        xp = xp_of(dy)
+        dx = xp.astype(dy, ctx.dtype)
+        return (xp.copy(dx) if dx is dy else dx), None
 
 
 def add(a, b) -> Tensor:
@@ -290,7 +318,8 @@ def relu(x) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     """Element-wise choice: ``a`` where ``cond`` is true, else ``b`` (broadcasting)."""
-    cond = np.asarray(cond._data if isinstance(cond, Tensor) else cond)
+    cond = cond._data if isinstance(cond, Tensor) else cond
+    cond = cond if hasattr(cond, "dtype") and not np.isscalar(cond) else np.asarray(cond)
     if cond.dtype != np.bool_:
         raise TypeError(f"where: cond must be a boolean array, got dtype {cond.dtype}")
     return Where.apply(cond, operand(a, "where"), operand(b, "where"))

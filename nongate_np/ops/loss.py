@@ -5,12 +5,16 @@ Each takes ``reduction`` in {"mean", "sum", "none"} as torch does.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..autograd import Function
+from ..device import DeviceError
 from ..kernels import reference as ref
+from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
-from ._util import broadcast_error, operand, tensor_arg, unbroadcast
+from ._util import broadcast_error, operand, tensor_arg, unbroadcast, xp_of
 
 __all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
 
@@ -25,15 +29,17 @@ def _check_reduction(reduction: str, op: str) -> None:
 def _reduce(loss: np.ndarray, reduction: str, count: int) -> np.ndarray:
     if reduction == "none":
         return loss
-    total = np.sum(loss)
-    return total / max(count, 1) if reduction == "mean" else total
+    xp = xp_of(loss)
+    total = xp.sum(loss)
+    return xp.divide(total, max(count, 1)) if reduction == "mean" else total
 
 
 def _reduce_grad(dy: np.ndarray, reduction: str, count: int, shape: tuple) -> np.ndarray:
     if reduction == "none":
         return dy
+    xp = xp_of(dy)
     scale = 1.0 / max(count, 1) if reduction == "mean" else 1.0
-    return np.broadcast_to(dy * scale, shape)
+    return xp.broadcast_to(xp.multiply(dy, scale), shape)
 
 
 class CrossEntropy(Function):
@@ -45,21 +51,30 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, z, target, ignore_index, reduction):
-        valid = target != ignore_index
+        xp = xp_of(z)
+        valid = target != ignore_index                     # targets stay on the host
         safe_t = np.where(valid, target, 0)
-        logp = ref.log_softmax(z, axis=1)
-        loss = -np.take_along_axis(logp, safe_t[:, None], axis=1)[:, 0] * valid
-        ctx.save_for_backward(logp, safe_t, valid)
+        valid_z = xp.asarray(valid)                        # on z's device
+        logp = xp.log_softmax(z, axis=1)
+        picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)
+        loss = xp.multiply(xp.negative(xp.reshape(picked, (len(safe_t),))), valid_z)
+        ctx.save_for_backward(logp, safe_t, valid_z)
         ctx.reduction, ctx.count = reduction, int(valid.sum())
         return _reduce(loss, reduction, ctx.count)
 
     @staticmethod
     def backward(ctx, dy):
         logp, safe_t, valid = ctx.saved
-        dl = _reduce_grad(dy, ctx.reduction, ctx.count, valid.shape) * valid
-        dz = np.exp(logp)
-        dz[np.arange(len(safe_t)), safe_t] -= 1
-        return dz * dl[:, None], None, None, None
+        xp = xp_of(dy)
+        N, C = logp.shape
+        dl = xp.multiply(_reduce_grad(dy, ctx.reduction, ctx.count, (N,)), valid)
+        dz = xp.exp(logp)
+        # softmax − onehot(t), in place: row n gains −onehot(t_n) (+0 elsewhere: exact, as
+        # exp(logp) ≥ 0 is never −0)
+        minus_onehot = np.zeros((N, C), dz.dtype)
+        minus_onehot[np.arange(N), safe_t] = -1
+        xp.add_at(dz, np.arange(N), xp.asarray(minus_onehot))
+        return xp.multiply(dz, xp.reshape(dl, (N, 1))), None, None, None
 
 
 class MSELoss(Function):
@@ -67,21 +82,25 @@ class MSELoss(Function):
 
     @staticmethod
     def forward(ctx, x, y, reduction):
+        xp = xp_of(x, y)
+        x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
         try:
-            diff = x - y
+            diff = xp.subtract(x, y)
         except ValueError:
             raise broadcast_error("mse_loss", x, y) from None
         ctx.save_for_backward(diff)
         ctx.shapes, ctx.reduction = (np.shape(x), np.shape(y)), reduction
-        return _reduce(diff * diff, reduction, diff.size)
+        return _reduce(xp.multiply(diff, diff), reduction, diff.size)
 
     @staticmethod
     def backward(ctx, dl):
         (diff,) = ctx.saved
-        dx = 2 * diff * _reduce_grad(dl, ctx.reduction, diff.size, diff.shape)
+        xp = xp_of(dl)
+        dx = xp.multiply(xp.multiply(2, diff),
+                         _reduce_grad(dl, ctx.reduction, diff.size, diff.shape))
         sx, sy = ctx.shapes                                        # broadcast operands (E1)
         return (unbroadcast(dx, sx) if ctx.needs_grad[0] else None,
-                unbroadcast(-dx, sy) if ctx.needs_grad[1] else None, None)
+                unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, None)
 
 
 class BCEWithLogits(Function):
@@ -90,6 +109,10 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx, z, y, pos_weight, reduction):
+        if xp_of(z, y) is not NUMPY:
+            raise DeviceError("binary_cross_entropy_with_logits: runs on the CPU only so far "
+                              "(its softplus needs log1p on the GPU); move the logits and "
+                              "targets with .to('cpu')")
         p = 1.0 if pos_weight is None else pos_weight
         w = 1 + (p - 1) * y
         sp = ref.softplus(-z)

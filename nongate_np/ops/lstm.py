@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function
 from ..kernels.contract import Backend, LSTMParams, LSTMState
-from ..kernels.registry import kernels
+from ..kernels.registry import kernels_for
 from ..tensor import Tensor
+from ._util import xp_of
 from .random import dropout as dropout_op
 from .shape import concat, stack
 
@@ -32,7 +31,7 @@ class LSTMLayer(Function):
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
         params = LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr)
-        backend: Backend = kernels()
+        backend: Backend = kernels_for(x)
         ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
         y, (h_n, c_n), ctx.cache = backend.lstm_forward(
             x, LSTMState(h0, c0), params, lengths, reverse, any(ctx.needs_grad))
@@ -48,9 +47,13 @@ class LSTMLayer(Function):
 
 
 def _bias(b_ih, b_hh, w_hh):
+    """b = b_ih + b_hh (L1), on w_hh's device; zeros without biases."""
+    xp = xp_of(w_hh)
     if b_ih is None and b_hh is None:
-        return np.zeros(w_hh.shape[0], w_hh.dtype)
-    return (0 if b_ih is None else b_ih) + (0 if b_hh is None else b_hh)
+        return xp.zeros((w_hh.shape[0],), w_hh.dtype)
+    if b_ih is None or b_hh is None:
+        return b_hh if b_ih is None else b_ih
+    return xp.add(b_ih, b_hh)
 
 
 def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None,

@@ -6,13 +6,15 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import operand, unbroadcast
+from ._util import operand, unbroadcast, xp_of
 
 __all__ = ["matmul"]
 
 
 def _mT(x: np.ndarray) -> np.ndarray:
-    return np.swapaxes(x, -1, -2)
+    """x with its last two axes swapped."""
+    axes = tuple(range(x.ndim))
+    return xp_of(x).transpose(x, axes[:-2] + (axes[-1], axes[-2]))
 
 
 class MatMul(Function):
@@ -24,7 +26,8 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        a, b = np.asarray(a), np.asarray(b)
+        xp = xp_of(a, b)
+        a, b = xp.asarray(a), xp.asarray(b)
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes "
                              f"{a.shape} and {b.shape}; use mul for scalars")
@@ -35,7 +38,7 @@ class MatMul(Function):
                              f"shape {b.shape}; a.shape[-1]={k_a} must equal "
                              f"b.shape[{-2 if b.ndim > 1 else 0}]={k_b}")
         try:
-            c = np.matmul(a, b)
+            c = xp.matmul(a, b)
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of a {a.shape[:-2]} and b "
                              f"{b.shape[:-2]} cannot be broadcast together") from None
@@ -45,15 +48,16 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx, dc):
         a, b = ctx.saved
-        a2 = a[None, :] if a.ndim == 1 else a          # (…, M, K)
-        b2 = b[:, None] if b.ndim == 1 else b          # (…, K, N)
-        dc2 = dc[..., None] if b.ndim == 1 else dc
-        dc2 = dc2[..., None, :] if a.ndim == 1 else dc2
+        xp = xp_of(dc)
+        a2 = xp.reshape(a, (1,) + a.shape) if a.ndim == 1 else a              # (…, M, K)
+        b2 = xp.reshape(b, b.shape + (1,)) if b.ndim == 1 else b              # (…, K, N)
+        dc2 = xp.reshape(dc, dc.shape + (1,)) if b.ndim == 1 else dc
+        dc2 = xp.reshape(dc2, dc2.shape[:-1] + (1, dc2.shape[-1])) if a.ndim == 1 else dc2
         da = db = None
         if ctx.needs_grad[0]:
-            da = unbroadcast(np.matmul(dc2, _mT(b2)), a2.shape).reshape(a.shape)
+            da = xp.reshape(unbroadcast(xp.matmul(dc2, _mT(b2)), a2.shape), a.shape)
         if ctx.needs_grad[1]:
-            db = unbroadcast(np.matmul(_mT(a2), dc2), b2.shape).reshape(b.shape)
+            db = xp.reshape(unbroadcast(xp.matmul(_mT(a2), dc2), b2.shape), b.shape)
         return da, db
 
 

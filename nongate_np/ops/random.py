@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import rng
 from ..tensor import Tensor
 from ._util import tensor_arg
@@ -20,7 +18,9 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout: p must be a probability in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
+    xp = x.device.xp
     if p == 1.0:
-        return mul(x, np.zeros((), x.dtype))
+        return mul(x, xp.zeros((), x.dtype))
+    # NOTE: the mask is drawn on the host (one stream for every device) and moved to x's
     keep = rng.generator().random(x.shape) >= p
-    return mul(x, (keep / (1.0 - p)).astype(x.dtype))
+    return mul(x, xp.asarray((keep / (1.0 - p)).astype(x.dtype)))

@@ -6,14 +6,20 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axes, tensor_arg
+from ._util import normalize_axes, tensor_arg, xp_of
 
 __all__ = ["sum", "mean", "max"]
 
 
-def _expand(dy: np.ndarray, axes: tuple, keepdims: bool) -> np.ndarray:
-    """Re-insert the reduced axes of ``dy`` so it broadcasts against the input."""
-    return dy if keepdims else np.expand_dims(dy, axes)
+def _kept(shape: tuple, axes: tuple) -> tuple:
+    """``shape`` with the reduced ``axes`` kept as length 1 (keepdims' shape)."""
+    return tuple(1 if k in axes else n for k, n in enumerate(shape))
+
+
+def _expand(dy: np.ndarray, shape: tuple, axes: tuple, keepdims: bool) -> np.ndarray:
+    """Re-insert the reduced axes of ``dy`` so it broadcasts against the input of
+    ``shape``."""
+    return dy if keepdims else xp_of(dy).reshape(dy, _kept(shape, axes))
 
 
 class Sum(Function):
@@ -22,11 +28,12 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        return np.sum(x, axis=axes, keepdims=keepdims)
+        return xp_of(x).sum(x, axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, dy):
-        return np.broadcast_to(_expand(dy, ctx.axes, ctx.keepdims), ctx.shape), None, None
+        dx = xp_of(dy).broadcast_to(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), ctx.shape)
+        return dx, None, None
 
 
 class Mean(Function):
@@ -36,11 +43,14 @@ class Mean(Function):
     def forward(ctx, x, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
         ctx.n = int(np.prod([x.shape[a] for a in axes]))
-        return np.sum(x, axis=axes, keepdims=keepdims) / ctx.n
+        xp = xp_of(x)
+        return xp.divide(xp.sum(x, axis=axes, keepdims=keepdims), ctx.n)
 
     @staticmethod
     def backward(ctx, dy):
-        dx = np.broadcast_to(_expand(dy, ctx.axes, ctx.keepdims) / ctx.n, ctx.shape)
+        xp = xp_of(dy)
+        dx = xp.broadcast_to(xp.divide(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), ctx.n),
+                             ctx.shape)
         return dx, None, None
 
 
@@ -53,21 +63,27 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
-        m = np.max(x.real, axis=axes, keepdims=True)
-        mask = x.real == m
-        count = mask.sum(axis=axes, keepdims=True)
+        xp = xp_of(x)
+        real = np.real(x) if np.iscomplexobj(x) else x
+        m = xp.max(real, axis=axes, keepdims=True)
+        mask = xp.equal(real, m)
+        count = xp.sum(mask, axis=axes, keepdims=True)
         ctx.save_for_backward(mask, count)
-        ctx.axes, ctx.keepdims = axes, keepdims
+        ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
         if np.iscomplexobj(x):
-            y = np.sum(np.where(mask, x, 0), axis=axes, keepdims=True) / count
+            y = xp.divide(xp.sum(xp.where(mask, x, 0), axis=axes, keepdims=True), count)
         else:
             y = m
-        return y if keepdims else np.squeeze(y, axis=axes)
+        if keepdims:
+            return y
+        return xp.reshape(y, tuple(n for k, n in enumerate(x.shape) if k not in axes))
 
     @staticmethod
     def backward(ctx, dy):
         mask, count = ctx.saved
-        return _expand(dy, ctx.axes, ctx.keepdims) * mask / count, None, None
+        xp = xp_of(dy)
+        dx = xp.multiply(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), mask)
+        return xp.divide(dx, count), None, None
 
 
 def _reduction(fn, name, x, axis, keepdims):

@@ -9,8 +9,9 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
-from ._util import normalize_axes, tensor_arg
+from ._util import normalize_axes, tensor_arg, xp_of
 
 __all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding"]
 
@@ -22,14 +23,14 @@ class Reshape(Function):
     def forward(ctx, x, shape):
         ctx.shape = x.shape
         try:
-            return x.reshape(shape)
+            return xp_of(x).reshape(x, shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                              f"({x.size} elements) into shape {shape}") from None
 
     @staticmethod
     def backward(ctx, dy):
-        return dy.reshape(ctx.shape), None
+        return xp_of(dy).reshape(dy, ctx.shape), None
 
 
 class Permute(Function):
@@ -37,12 +38,12 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
-        return np.transpose(x, dims)
+        ctx.inverse = tuple(int(d) for d in np.argsort(dims))
+        return xp_of(x).transpose(x, dims)
 
     @staticmethod
     def backward(ctx, dy):
-        return np.transpose(dy, ctx.inverse), None
+        return xp_of(dy).transpose(dy, ctx.inverse), None
 
 
 class Concat(Function):
@@ -51,13 +52,15 @@ class Concat(Function):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
-        ctx.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
-        return np.concatenate(xs, axis=axis)
+        ctx.bounds = np.cumsum([0] + [x.shape[axis] for x in xs]).tolist()
+        return xp_of(*xs).concatenate(list(xs), axis=axis)
 
     @staticmethod
     def backward(ctx, dy):
-        parts = np.split(dy, ctx.splits, axis=ctx.axis)
-        return (None, *(p if need else None for p, need in zip(parts, ctx.needs_grad[1:])))
+        xp, lead = xp_of(dy), (slice(None),) * ctx.axis
+        return (None, *(xp.getitem(dy, lead + (slice(a, b),)) if need else None
+                        for a, b, need in zip(ctx.bounds[:-1], ctx.bounds[1:],
+                                              ctx.needs_grad[1:])))
 
 
 class Stack(Function):
@@ -66,11 +69,12 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
-        return np.stack(xs, axis=axis)
+        return xp_of(*xs).stack(list(xs), axis=axis)
 
     @staticmethod
     def backward(ctx, dy):
-        return (None, *(np.take(dy, k, axis=ctx.axis) if need else None
+        xp, lead = xp_of(dy), (slice(None),) * ctx.axis
+        return (None, *(xp.getitem(dy, lead + (k,)) if need else None
                         for k, need in enumerate(ctx.needs_grad[1:])))
 
 
@@ -87,20 +91,36 @@ class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.dtype, ctx.index = x.shape, x.dtype, index
+        xp = xp_of(x)
         try:
-            return x[index]
+            if xp is NUMPY or _is_basic(index):
+                return xp.getitem(x, index)
+            return xp.take(xp.reshape(x, (-1,)), _flat_positions(x.shape, index))
         except IndexError as err:
             raise IndexError(f"getitem: index {_describe(index)} does not fit a tensor of "
                              f"shape {x.shape}: {err}") from None
 
     @staticmethod
     def backward(ctx, dy):
-        dx = np.zeros(ctx.shape, ctx.dtype)
-        if _is_basic(ctx.index):
-            dx[ctx.index] = dy
-        else:
-            np.add.at(dx, ctx.index, dy)     # NOTE: add.at sums repeated indices; += would not
-        return dx, None
+        xp = xp_of(dy)
+        if xp is NUMPY:
+            dx = np.zeros(ctx.shape, ctx.dtype)
+            if _is_basic(ctx.index):
+                dx[ctx.index] = dy
+            else:
+                np.add.at(dx, ctx.index, dy)    # NOTE: add.at sums repeated indices
+            return dx, None
+        # on a device without item assignment: scatter-add dy into the flat positions
+        positions = _flat_positions(ctx.shape, ctx.index)
+        dx = xp.zeros((int(np.prod(ctx.shape)),), ctx.dtype)
+        xp.add_at(dx, positions.reshape(-1), xp.reshape(dy, (-1,)))
+        return xp.reshape(dx, ctx.shape), None
+
+
+def _flat_positions(shape: tuple, index) -> np.ndarray:
+    """The flat positions in an array of ``shape`` that ``array[index]`` reads, in the
+    result's shape (host ints, so any NumPy index works and is checked here)."""
+    return np.arange(int(np.prod(shape))).reshape(shape)[index]
 
 
 class Embedding(Function):
@@ -109,14 +129,17 @@ class Embedding(Function):
     @staticmethod
     def forward(ctx, weight, ids, padding_idx):
         ctx.shape, ctx.ids, ctx.padding_idx = weight.shape, ids, padding_idx
-        return weight[ids]
+        return xp_of(weight).take(weight, ids, axis=0)
 
     @staticmethod
     def backward(ctx, dy):
-        dw = np.zeros(ctx.shape, dy.dtype)
-        np.add.at(dw, ctx.ids.reshape(-1), dy.reshape(-1, ctx.shape[1]))
-        if ctx.padding_idx is not None:
-            dw[ctx.padding_idx] = 0
+        xp = xp_of(dy)
+        dw = xp.zeros(ctx.shape, dy.dtype)
+        ids, rows = ctx.ids.reshape(-1), xp.reshape(dy, (-1, ctx.shape[1]))
+        if ctx.padding_idx is not None:          # the padding row gets no gradient
+            kept = np.flatnonzero(ids != ctx.padding_idx)
+            ids, rows = ids[kept], xp.take(rows, kept, axis=0)
+        xp.add_at(dw, ids, rows)                 # NOTE: sums repeated ids; += would not
         return dw, None, None
 
 

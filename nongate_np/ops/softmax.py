@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels import reference as ref
 from ..tensor import Tensor
-from ._util import normalize_axes, tensor_arg
+from ._util import normalize_axes, tensor_arg, xp_of
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -24,12 +23,14 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        return _keep_output(ctx, ref.softmax(x, axis), axis)
+        return _keep_output(ctx, xp_of(x).softmax(x, axis), axis)
 
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved
-        return y * (dy - np.sum(dy * y, axis=ctx.axis, keepdims=True)), None
+        xp = xp_of(dy)
+        dot = xp.sum(xp.multiply(dy, y), axis=(ctx.axis,), keepdims=True)
+        return xp.multiply(y, xp.subtract(dy, dot)), None
 
 
 class LogSoftmax(Function):
@@ -37,12 +38,14 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        return _keep_output(ctx, ref.log_softmax(x, axis), axis)
+        return _keep_output(ctx, xp_of(x).log_softmax(x, axis), axis)
 
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved
-        return dy - np.exp(y) * np.sum(dy, axis=ctx.axis, keepdims=True), None
+        xp = xp_of(dy)
+        total = xp.sum(dy, axis=(ctx.axis,), keepdims=True)
+        return xp.subtract(dy, xp.multiply(xp.exp(y), total)), None
 
 
 def _axis(x: Tensor, axis: int, op: str) -> int:

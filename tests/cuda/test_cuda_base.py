@@ -85,3 +85,16 @@ def test_probe_reports_the_simulator_or_a_device():
     status = gpu.probe()
     assert status.usable
     assert status.simulator or status.devices > 0, status
+
+
+def test_the_gpu_namespace_implements_every_array_function():
+    from nongate_np.kernels.array_api import ArrayFunctions
+    from nongate_np.kernels.cuda.functions import CUDA_FUNCTIONS
+    members = [name for name, value in vars(ArrayFunctions).items()
+               if callable(value) and not name.startswith("_")]
+    missing = [name for name in members if not callable(getattr(CUDA_FUNCTIONS, name, None))]
+    assert not missing and CUDA_FUNCTIONS.name == "cuda"
+    x = CUDA_FUNCTIONS.asarray(np.arange(6.0).reshape(2, 3))
+    got = CUDA_FUNCTIONS.sum(CUDA_FUNCTIONS.multiply(x, 2.0), axis=(1,), keepdims=False)
+    np.testing.assert_array_equal(CUDA_FUNCTIONS.to_host(got), [6.0, 24.0])
+    assert CUDA_FUNCTIONS.asarray(np.float64(3.0)).shape == ()      # 0-d stays 0-d

@@ -13,11 +13,21 @@ import contextvars
 from collections.abc import Iterator
 from typing import Any
 
+import numba
 import numpy as np
 from numba import cuda
 
 __all__ = ["is_device", "to_device", "to_host", "returned", "empty", "zeros", "poisoned",
            "result_dtype"]
+
+if numba.config.ENABLE_CUDASIM:
+    # The simulator's device arrays give a shape that refuses negative indices (as a shape
+    # does inside a kernel), where a real device array's shape, read on the host as the
+    # library reads it (``x.shape[-1]``), is a plain tuple: give the host the real
+    # behaviour. Kernels are still type-checked for a GPU by the PTX compile tests.
+    from numba.cuda.simulator.cudadrv import devicearray as _simulated
+
+    _simulated.FakeShape.__getitem__ = tuple.__getitem__
 
 _poison: contextvars.ContextVar[bool] = contextvars.ContextVar("nongate_cuda_poison",
                                                                default=False)
@@ -39,7 +49,7 @@ def to_device(a: Any, dtype: np.dtype | type) -> Any:
             raise TypeError(f"CUDA kernels: a device array of {a.dtype} where {dtype} is "
                             f"needed; convert it first (device arrays are not cast silently)")
         return a
-    return cuda.to_device(np.ascontiguousarray(a, dtype=dtype))
+    return cuda.to_device(np.asarray(a, dtype=dtype, order="C"))   # 0-d stays 0-d
 
 
 def to_host(a: Any) -> Any:

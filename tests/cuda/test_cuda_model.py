@@ -1,0 +1,57 @@
+"""A whole training step of MultiTaskSequenceModel on the GPU (the simulator without one)
+gives the loss and every gradient of the NumPy backend on the CPU, float64, to 1e-10:
+the model moved with ``.to("cuda")``, every op running on the device's array functions and
+the fused LSTM and attention on the CUDA kernels."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba.cuda")
+import nongate_np as ng  # noqa: E402
+from nongate_np.kernels import gpu, registry  # noqa: E402
+
+if not gpu.probe().usable:
+    pytest.skip("no GPU and not on the CUDA simulator", allow_module_level=True)
+
+TASKS = [{"name": "cls", "kind": "classification", "num_classes": 3},
+         {"name": "reg", "kind": "regression", "output_size": 2},
+         {"name": "tag", "kind": "tagging", "num_classes": 4}]
+
+
+def training_step(device, attention, bidirectional, loss_weighting, features):
+    """loss, {parameter name: gradient as a host array} of one step on ``device``."""
+    ng.seed(0)
+    inputs = {"input_size": 3} if features else {"vocab_size": 7}
+    model = ng.nn.MultiTaskSequenceModel(
+        TASKS, embed_size=4, hidden_size=3, attn_size=3, attention=attention,
+        bidirectional=bidirectional, loss_weighting=loss_weighting, dtype=np.float64,
+        **inputs).to(device)
+    rng = np.random.default_rng(1)
+    B, T = 2, 3
+    x = rng.standard_normal((B, T, 3)) if features else rng.integers(1, 7, (B, T))
+    targets = {"cls": rng.integers(0, 3, B), "reg": rng.standard_normal((B, 2)),
+               "tag": rng.integers(0, 4, (B, T))}
+    if features:
+        x = ng.tensor(x, device=device)
+    total, _ = model.loss(model(x, lengths=np.array([3, 2])), targets)
+    total.backward()
+    assert all(p.device == device for p in model.parameters())
+    return total.item(), {name: p.grad.copy_to_host() if device == "cuda" else p.grad
+                          for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("attention, bidirectional, loss_weighting, features", [
+    ("gated", False, "fixed", False),
+    ("weight_gated", True, "uncertainty", True),
+    ("additive", False, "fixed", True),
+])
+def test_a_training_step_on_the_gpu_equals_the_numpy_backend(attention, bidirectional,
+                                                             loss_weighting, features):
+    case = (attention, bidirectional, loss_weighting, features)
+    with registry.backend("numpy"):
+        want_loss, want = training_step("cpu", *case)
+    got_loss, got = training_step("cuda", *case)
+    assert abs(got_loss - want_loss) <= 1e-10
+    assert set(got) == set(want)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-10, err_msg=name)
