@@ -67,9 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple:
     from ..data import DataError
+    from ..device import DeviceError
     from ..io import CheckpointError
     from ..nn.module import StateDictError
-    return (CLIError, DataError, CheckpointError, StateDictError, ValueError, OSError)
+    return (CLIError, DataError, CheckpointError, StateDictError, DeviceError, ValueError,
+            OSError)
 
 
 def main(argv=None) -> int:

@@ -23,6 +23,7 @@ def add_parsers(sub) -> None:
     e.add_argument("input", help="sequences in the format the model was trained on")
     e.add_argument("--out", required=True, metavar="EMB.npy",
                    help="where to write the (N, tasks, D) float array")
+    _device_option(e)
     e.set_defaults(run=encode)
 
     p = sub.add_parser("predict", help="per-task predictions of a trained model")
@@ -32,6 +33,7 @@ def add_parsers(sub) -> None:
                    help="write a CSV (id, then per task its prediction and, for a "
                         "classification task, <task>_probability) instead of printing "
                         "every row")
+    _device_option(p)
     p.set_defaults(run=predict)
 
     s = sub.add_parser("sample", help="generate text from a model trained by nongate-np "
@@ -44,6 +46,12 @@ def add_parsers(sub) -> None:
                    help="> 0; lower is more conservative (default 0.7)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(run=sample)
+
+
+def _device_option(parser) -> None:
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the model runs (default cpu; cuda needs numba-cuda and "
+                             "a GPU: nongate-np info says whether one is usable)")
 
 
 def _load(path):
@@ -88,6 +96,7 @@ def read_input(meta: dict, path: str, input_size: int | None = None):
 def encode(args) -> int:
     from ..training import batches
     model, meta = _load(args.checkpoint)
+    model.to(args.device)
     data = read_input(meta, args.input, model.input_size)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
@@ -103,6 +112,7 @@ def predict(args) -> int:
     from ..training import evaluate
     from ..training import predict as predict_all
     model, meta = _load(args.checkpoint)
+    model.to(args.device)
     data = read_input(meta, args.input, model.input_size)
     preds = predict_all(model, data)
     tasks = [t for t in model.tasks if t["kind"] != "tagging"]

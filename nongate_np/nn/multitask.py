@@ -256,16 +256,16 @@ class MultiTaskSequenceModel(Module):
 
     def encode(self, x, lengths=None) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
-        ndarray (B, Q, D') in task order; no graph is built. Padding tokens are never
-        attended to (see ``padding_idx``); feature arrays are cast to the model's dtype and
-        standardised with the saved statistics when the model was built with
-        ``normalize_input``."""
+        ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph
+        is built. Padding tokens are never attended to (see ``padding_idx``); feature arrays
+        are cast to the model's dtype and standardised with the saved statistics when the
+        model was built with ``normalize_input``."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
             h, _, mask = self._encode_steps(x, lengths)
             pooled, _ = self.pool(h, mask=mask)
-        return pooled.data
+        return pooled.numpy()
 
     def stream(self, batch_size: int = 1):
         """A :class:`~nongate_np.nn.streaming.StreamingEncoder` over ``batch_size``

@@ -251,10 +251,10 @@ def predict(model, data, *, batch_size: int = 256, attention: bool = False) -> d
                 out = model(x, lengths=lengths)
                 for name, w in out["attention"].items():
                     padded = np.zeros((len(x), T), w.dtype)
-                    padded[:, :w.shape[1]] = w.data
+                    padded[:, :w.shape[1]] = w.numpy()
                     weights[name].append(padded)
                 for task in model.tasks:
-                    name, value = task["name"], out[task["name"]].data
+                    name, value = task["name"], out[task["name"]].numpy()
                     if task["kind"] == "classification":
                         z = np.exp(value - value.max(axis=1, keepdims=True))
                         probs[name].append(z / z.sum(axis=1, keepdims=True))
