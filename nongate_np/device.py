@@ -72,7 +72,8 @@ def device(spec: Device | str) -> Device:
 def device_of(array: Any) -> Device:
     """The device an array (or a scalar) lives on: a numba.cuda device array is on "cuda",
     everything else on "cpu"."""
-    if isinstance(array, (np.ndarray, np.generic)) or not hasattr(array, "copy_to_host"):
+    if type(array) is np.ndarray or isinstance(array, (np.ndarray, np.generic)) or \
+            not hasattr(array, "copy_to_host"):
         return CPU
     return CUDA
 

@@ -23,7 +23,7 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
     array (a numba.cuda device array) is returned as it is, cast to ``dtype`` if given."""
     if isinstance(data, Tensor):
         data = data._data
-    if device_of(data) is not CPU:
+    if type(data) is not np.ndarray and device_of(data) is not CPU:
         if data.dtype.kind not in "biufc":
             raise TypeError(f"{what}: expected a numeric array, got dtype {data.dtype}")
         return data if dtype is None else device_of(data).xp.astype(data, dtype)
