@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from .autograd import enable_grad
+from .device import CPU, DeviceError, device_of, move
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
@@ -98,6 +99,12 @@ class Optimizer:
                 group: dict) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def _update_on_gpu(self, p: Tensor, grad: Any, state: dict,
+                       group: dict) -> None:  # pragma: no cover - interface
+        """The same update for a parameter on the GPU, in place, by one fused kernel
+        (``kernels/cuda/optim.py``), its state arrays on the GPU too."""
+        raise NotImplementedError
+
     def add_param_group(self, group: dict) -> None:
         """Add a parameter group (a dict with ``"params"``); missing hyper-parameters come
         from ``defaults``."""
@@ -167,11 +174,16 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = np.asarray(p.grad)
+                on_cpu = type(p.data) is np.ndarray
+                grad = np.asarray(p.grad) if on_cpu else p.grad
                 if grad.shape != p.shape:
                     raise ValueError(f"{type(self).__name__}.step: a parameter of shape "
                                      f"{p.shape} has a gradient of shape {grad.shape}")
-                self._update(p, grad, self.state.setdefault(p, {}), group)
+                state = _follow(self.state.setdefault(p, {}), p)
+                if on_cpu:
+                    self._update(p, grad, state, group)
+                else:
+                    self._update_on_gpu(p, grad, state, group)
         return loss
 
     # -- state_dict -------------------------------------------------------------------------
@@ -193,7 +205,7 @@ class Optimizer:
             for p in group["params"]:
                 if p in self.state:
                     state[index[id(p)]] = {
-                        k: np.array(v, copy=True) if isinstance(v, np.ndarray) else _plain(v)
+                        k: np.array(move(v, CPU), copy=True) if _is_array(v) else _plain(v)
                         for k, v in self.state[p].items()}
         return {"state": state, "param_groups": groups}
 
@@ -302,6 +314,18 @@ class SGD(Optimizer):
             grad = grad + mu * buf if group["nesterov"] else buf
         param += -lr * grad
 
+    def _update_on_gpu(self, p, grad, state, group):
+        mu = group["momentum"]
+        buf = state.get("momentum_buffer")
+        first = mu != 0 and buf is None
+        if first:                       # written, not read, by the first update
+            buf = state["momentum_buffer"] = p.device.xp.empty(p.shape, p.dtype)
+        cuda_optim().sgd_update(p.data, grad, buf if mu != 0 else None, lr=group["lr"],
+                                momentum=mu, dampening=group["dampening"],
+                                weight_decay=group["weight_decay"],
+                                nesterov=group["nesterov"], maximize=group["maximize"],
+                                first=first)
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015), as ``torch.optim.Adam`` (torch 2.x)::
@@ -370,6 +394,23 @@ class Adam(Optimizer):
         denom = np.sqrt(second) / bias_correction2_sqrt + eps
         param += -step_size * exp_avg / denom
 
+    def _update_on_gpu(self, p, grad, state, group):
+        xp = p.device.xp
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros(p.shape, p.dtype)
+            state["exp_avg_sq"] = xp.zeros(p.shape, p.dtype)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = xp.zeros(p.shape, p.dtype)
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        cuda_optim().adam_update(
+            p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+            state.get("max_exp_avg_sq") if group["amsgrad"] else None, lr=group["lr"],
+            beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+            decoupled=group["decoupled_weight_decay"], maximize=group["maximize"],
+            amsgrad=group["amsgrad"], step=state["step"])
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``:
@@ -390,6 +431,25 @@ def _lerp_(a: np.ndarray, b: np.ndarray, w: float) -> None:
         a += w * (b - a)
     else:
         a[...] = b - (b - a) * (1 - w)
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or hasattr(value, "copy_to_host")
+
+
+def _follow(state: dict, p: Tensor) -> dict:
+    """``state`` with its arrays on ``p``'s device (the optimizer state follows its
+    parameter, e.g. after ``Module.to("cuda")``)."""
+    for key, value in state.items():
+        if _is_array(value) and device_of(value) != p.device:
+            state[key] = move(value, p.device)
+    return state
+
+
+def cuda_optim() -> Any:
+    """The GPU's fused optimizer kernels (loaded on the first update of a GPU parameter)."""
+    from .kernels.cuda import optim as kernels
+    return kernels
 
 
 def _grads(parameters) -> list[np.ndarray]:
@@ -428,9 +488,12 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     _check_number("clip_grad_norm_", "max_norm", max_norm)
     if not grads:
         return 0.0
+    if any(type(g) is not np.ndarray for g in grads):
+        return _clip_grad_norm_on_gpu(grads, max_norm, norm_type, error_if_nonfinite)
     if math.isinf(norm_type):
         norms = [float(np.max(np.abs(g))) if g.size else 0.0 for g in grads]
-        total = max(norms)
+        total = float(np.max(norms))    # NOTE: NaN wherever a norm is NaN (Python's max
+                                        # keeps it only when it comes first), as torch
     else:
         # NOTE: accumulate in float64 even for float32 gradients.
         norms = [np.linalg.norm(np.ravel(g).astype(np.float64, copy=False), norm_type)
@@ -447,8 +510,33 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     return total
 
 
+def _clip_grad_norm_on_gpu(grads: list, max_norm: float, norm_type: float,
+                           error_if_nonfinite: bool) -> float:
+    """``clip_grad_norm_`` for gradients on the GPU: the total norm, the coefficient and the
+    scaling stay on the device (``kernels/cuda/optim.py``); the total is read back once,
+    to return it (and to check it with ``error_if_nonfinite``, before scaling)."""
+    if any(type(g) is np.ndarray for g in grads):
+        raise DeviceError("clip_grad_norm_: the gradients are on two devices, cpu and cuda; "
+                          "move the parameters to one with Module.to(...)")
+    kernels = cuda_optim()
+    total_on_gpu = kernels.total_norm(grads, norm_type)
+    if error_if_nonfinite:
+        total = float(total_on_gpu.copy_to_host()[0])
+        if not math.isfinite(total):
+            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                               f"gradients is {total}, so they cannot be clipped; pass "
+                               "error_if_nonfinite=False to scale them by it anyway")
+    kernels.scale_(grads, kernels.clip_coefficient(total_on_gpu, max_norm))
+    return float(total_on_gpu.copy_to_host()[0])
+
+
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
     """Clip every gradient entry to [-clip_value, clip_value] in place, as torch's."""
     _check_number("clip_grad_value_", "clip_value", clip_value)
-    for g in _grads(parameters):
-        np.clip(g, -clip_value, clip_value, out=g)
+    grads = _grads(parameters)
+    on_gpu = [g for g in grads if type(g) is not np.ndarray]
+    if on_gpu:
+        cuda_optim().clip_value_(on_gpu, clip_value)
+    for g in grads:
+        if type(g) is np.ndarray:
+            np.clip(g, -clip_value, clip_value, out=g)

@@ -64,6 +64,9 @@ def add_parser(sub) -> None:
                         help="continue the run in --out (weights, optimizer state, history) "
                              "up to --epochs")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the model trains (default cpu; cuda needs numba-cuda "
+                             "and a GPU: nongate-np info says whether one is usable)")
     text = t.add_argument_group("text")
     text.add_argument("--chunk-len", type=positive(int),
                       help="characters per chunk (default 128)")
@@ -92,7 +95,7 @@ def _options(args):
             for k in ("epochs", "hidden_size", "batch_size", "lr", "patience")}
     pick["patience"] = pick["patience"] or None
     return TrainOptions(out=out, seed=args.seed, attention=args.attention,
-                        resume=args.resume, quiet=args.quiet, **pick)
+                        resume=args.resume, quiet=args.quiet, device=args.device, **pick)
 
 
 def _check(args) -> None:

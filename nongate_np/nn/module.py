@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..device import Device, device, device_of, move
+from ..device import CPU, Device, device, device_of, move
 from ..tensor import Tensor, as_array
 
 __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype"]
@@ -325,10 +325,12 @@ class Module:
     def state_dict(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Parameters and persistent buffers as ``{torch key name: ndarray copy}``.
 
-        The arrays are copies: training further does not change a saved state. Keys and
-        their order are torch's (a parameter shared by two modules appears under both names).
+        The arrays are host copies, whatever the module's device: training further does not
+        change a saved state. Keys and their order are torch's (a parameter shared by two
+        modules appears under both names).
         """
-        return {key: np.array(value.data if isinstance(value, Tensor) else value, copy=True)
+        return {key: np.array(move(value.data if isinstance(value, Tensor) else value, CPU),
+                              copy=True)
                 for key, value in self._state_entries(prefix)}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
@@ -391,7 +393,10 @@ class Module:
                 f"loaded):\n  " + "\n  ".join(problems),
                 missing if strict else [], unexpected if strict else [], mismatched)
         for dest, arr in copies:
-            np.copyto(dest, arr, casting="unsafe")
+            if type(dest) is np.ndarray:
+                np.copyto(dest, arr, casting="unsafe")
+            else:                       # a GPU array: overwritten in place from the host
+                dest.copy_to_device(np.ascontiguousarray(arr, dtype=dest.dtype))
         return IncompatibleKeys(missing, unexpected)
 
     # -- constructor arguments (see register_savable) ---------------------------------------

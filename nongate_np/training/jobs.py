@@ -59,6 +59,7 @@ class TrainOptions:
     patience: int | None = 5
     resume: bool = False
     quiet: bool = False
+    device: str = "cpu"
 
 
 def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTaskSequenceModel:
@@ -142,6 +143,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     pictures (characters for text); ``baselines`` go into the summary as given, and
     ``data_info`` beside the split sizes under ``"data"``.
     """
+    model.to(opts.device)               # before the optimizer: its state follows anyway
     out = pathlib.Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     stream = sys.stderr if stream is None else stream

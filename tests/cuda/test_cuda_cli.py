@@ -55,3 +55,18 @@ def test_device_cuda_without_a_gpu_is_a_one_line_error(run, tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "device 'cuda' is not usable here" in lines[0], proc.stderr
     assert not (tmp_path / "emb.npy").exists()
+
+
+def test_train_on_the_gpu_ends_where_the_cpu_does(tmp_path):
+    """One epoch of ``train --device cuda``: the optimizer steps, the checkpoint (host
+    arrays) and its metrics as on the CPU, float32, to rounding."""
+    import nongate_np as ng
+    tiny = GUNPOINT_TRAIN.parent / "tiny_univariate.ts"
+    for device in ("cpu", "cuda"):
+        train(tmp_path / device, "ts", tiny, "--epochs", "1", "--hidden-size", "3", "--quiet",
+              "--device", device)
+    cpu, cuda = (ng.load(tmp_path / d / "model.npz").model.state_dict()
+                 for d in ("cpu", "cuda"))
+    assert cpu.keys() == cuda.keys()
+    for key in cpu:
+        np.testing.assert_allclose(cuda[key], cpu[key], rtol=1e-4, atol=1e-5, err_msg=key)

@@ -55,3 +55,38 @@ def test_a_training_step_on_the_gpu_equals_the_numpy_backend(attention, bidirect
     assert set(got) == set(want)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-10, err_msg=name)
+
+
+def training_run(device, optimizer, clip):
+    """The parameters (host arrays) after three steps of loss, backward, clipping and the
+    optimizer's update on ``device``."""
+    ng.seed(0)
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:2], vocab_size=7, embed_size=4, hidden_size=3,
+                                         attn_size=3, dtype=np.float64).to(device)
+    opt = optimizer(model.parameters())
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = rng.integers(1, 7, (2, 3))
+        targets = {"cls": rng.integers(0, 3, 2), "reg": rng.standard_normal((2, 2))}
+        opt.zero_grad()
+        total, _ = model.loss(model(x), targets)
+        total.backward()
+        if clip:
+            ng.optim.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+    return {name: p.numpy() for name, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("optimizer, clip", [
+    (lambda ps: ng.optim.Adam(ps, lr=0.05, amsgrad=True), 0.1),
+    (lambda ps: ng.optim.AdamW(ps, lr=0.05), None),
+    (lambda ps: ng.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True), 0.5),
+])
+def test_training_steps_on_the_gpu_equal_the_numpy_backend(optimizer, clip):
+    """Updates, clipping and the optimizer state on the device: three steps end at the
+    parameters the NumPy backend reaches, float64, to 1e-10."""
+    with registry.backend("numpy"):
+        want = training_run("cpu", optimizer, clip)
+    got = training_run("cuda", optimizer, clip)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-10, err_msg=name)
