@@ -11,9 +11,9 @@ dimensions), so a reader who knows NumPy knows it:
   ``empty``, ``zeros``, ``full``, ``copy``;
 - element-wise with broadcasting (a Python scalar may stand for either operand):
   ``add``, ``subtract``, ``multiply``, ``divide``, ``power``, ``maximum``, ``negative``,
-  ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``abs``, ``sqrt``; the
-  comparisons ``equal``, ``not_equal``, ``less``, ``less_equal``, ``greater``,
-  ``greater_equal`` (bool results); ``where``; ``astype``;
+  ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``softplus`` (E15), ``abs``,
+  ``sqrt``; the comparisons ``equal``, ``not_equal``, ``less``, ``less_equal``,
+  ``greater``, ``greater_equal`` (bool results); ``where``; ``astype``;
 - reductions over axes (a tuple of non-negative axes, or None for all): ``sum``, ``max``;
   ``softmax`` and ``log_softmax`` along one axis (E11-E12);
 - ``matmul`` (NumPy's, batch dimensions broadcast);
@@ -35,6 +35,7 @@ import numpy as np
 from .reference import log_softmax as _log_softmax
 from .reference import sigmoid as _sigmoid
 from .reference import softmax as _softmax
+from .reference import softplus as _softplus
 
 __all__ = ["ArrayFunctions", "NumPyFunctions", "NUMPY"]
 
@@ -68,6 +69,7 @@ class ArrayFunctions(Protocol):
     def log(self, a: Any, /) -> Any: ...
     def tanh(self, a: Any, /) -> Any: ...
     def sigmoid(self, a: Any, /) -> Any: ...
+    def softplus(self, a: Any, /) -> Any: ...
     def abs(self, a: Any, /) -> Any: ...
     def sqrt(self, a: Any, /) -> Any: ...
     def equal(self, a: Any, b: Any, /) -> Any: ...
@@ -104,7 +106,7 @@ class ArrayFunctions(Protocol):
 
 class NumPyFunctions:
     """:class:`ArrayFunctions` on the CPU: NumPy's own functions (and the reference
-    kernels' sigmoid and softmax, docs/math.md E6, E11-E12)."""
+    kernels' sigmoid, softplus and softmax, docs/math.md E6, E15, E11-E12)."""
 
     name = "cpu"
 
@@ -137,6 +139,7 @@ class NumPyFunctions:
     log = staticmethod(np.log)
     tanh = staticmethod(np.tanh)
     sigmoid = staticmethod(_sigmoid)
+    softplus = staticmethod(_softplus)
     abs = staticmethod(np.abs)
     sqrt = staticmethod(np.sqrt)
     equal = staticmethod(np.equal)

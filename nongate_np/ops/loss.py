@@ -6,12 +6,12 @@ Each takes ``reduction`` in {"mean", "sum", "none"} as torch does.
 from __future__ import annotations
 
 import numbers
+import operator
 
 import numpy as np
 
 from ..autograd import Function
 from ..device import DeviceError
-from ..kernels import reference as ref
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
 from ._util import broadcast_error, operand, tensor_arg, unbroadcast, xp_of
@@ -103,20 +103,50 @@ class MSELoss(Function):
                 unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, None)
 
 
+def _is_array(v) -> bool:
+    """A host or GPU array (not a Python or NumPy scalar)."""
+    return isinstance(v, np.ndarray) or hasattr(v, "copy_to_host")
+
+
+def _arithmetic(xp):
+    """xp's (add, subtract, multiply), which leave two scalars to Python's operators: a
+    Python float stays weak as in NumPy's own expressions (NEP 50), where ``np.multiply``
+    would make a float64 scalar that promotes float32 arrays."""
+    def of(f, op):
+        return lambda a, b: f(a, b) if _is_array(a) or _is_array(b) else op(a, b)
+    return (of(xp.add, operator.add), of(xp.subtract, operator.sub),
+            of(xp.multiply, operator.mul))
+
+
+def _on_device_of_logits(xp, v, what: str):
+    """An array ``v`` on the logits' device (``xp``): a host array is copied to the GPU, a
+    GPU array beside host logits refused (DeviceError, as for two tensors); a scalar as it
+    is."""
+    if not _is_array(v):
+        return v
+    if xp is NUMPY and xp_of(v) is not NUMPY:
+        raise DeviceError(f"binary_cross_entropy_with_logits: {what} is on cuda and the "
+                          f"logits on cpu; move it to one device with .to(...) first")
+    return xp.asarray(v)
+
+
 class BCEWithLogits(Function):
     """ℓ = (1 - y) z + w softplus(-z), w = 1 + (p - 1) y  (E15, p = pos_weight);
-    dz = (1 - y) - w σ(-z),  dy = -z + (p - 1) softplus(-z)."""
+    dz = (1 - y) - w σ(-z),  dy = -z + (p - 1) softplus(-z).
+
+    Runs on the device of z through its array functions, in the order of the NumPy
+    expressions above (so CPU results are NumPy's bit for bit); a host target or
+    ``pos_weight`` array is copied to z's device."""
 
     @staticmethod
     def forward(ctx, z, y, pos_weight, reduction):
-        if xp_of(z, y) is not NUMPY:
-            raise DeviceError("binary_cross_entropy_with_logits: runs on the CPU only so far "
-                              "(its softplus needs log1p on the GPU); move the logits and "
-                              "targets with .to('cpu')")
-        p = 1.0 if pos_weight is None else pos_weight
-        w = 1 + (p - 1) * y
-        sp = ref.softplus(-z)
-        loss = (1 - y) * z + w * sp
+        xp = xp_of(z)
+        y = _on_device_of_logits(xp, y, "the target")
+        p = 1.0 if pos_weight is None else _on_device_of_logits(xp, pos_weight, "pos_weight")
+        add, sub, mul = _arithmetic(xp)
+        w = add(1, mul(sub(p, 1), y))
+        sp = xp.softplus(xp.negative(z))
+        loss = add(mul(sub(1, y), z), mul(w, sp))
         ctx.save_for_backward(z, y, w, sp, p)
         ctx.reduction, ctx.shape = reduction, loss.shape
         return _reduce(loss, reduction, loss.size)
@@ -124,9 +154,14 @@ class BCEWithLogits(Function):
     @staticmethod
     def backward(ctx, dl):
         z, y, w, sp, p = ctx.saved
+        xp = xp_of(dl)
         dl = _reduce_grad(dl, ctx.reduction, int(np.prod(ctx.shape)), ctx.shape)
-        dz = ((1 - y) - w * ref.sigmoid(-z)) * dl if ctx.needs_grad[0] else None
-        dy = (-z + (p - 1) * sp) * dl if ctx.needs_grad[1] else None
+        add, sub, mul = _arithmetic(xp)
+        dz = dy = None
+        if ctx.needs_grad[0]:
+            dz = mul(sub(sub(1, y), mul(w, xp.sigmoid(xp.negative(z)))), dl)
+        if ctx.needs_grad[1]:
+            dy = mul(add(xp.negative(z), mul(sub(p, 1), sp)), dl)
         return dz, dy, None, None
 
 

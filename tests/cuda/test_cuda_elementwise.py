@@ -21,7 +21,7 @@ RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-15}
 
 ARITHMETIC = ["add", "subtract", "multiply", "divide", "maximum"]
 COMPARISONS = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]
-TRANSCENDENTAL = ["exp", "log", "tanh", "sigmoid", "sqrt"]
+TRANSCENDENTAL = ["exp", "log", "tanh", "sigmoid", "softplus", "sqrt"]
 
 # (shape of a, shape of b): broadcasting both ways, new axes, 0-d, empty axes
 SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (3,)),
@@ -139,7 +139,7 @@ def test_bool_and_integer_arrays_compute_as_numpy(dtype):
     names = ["add", "multiply", "maximum", "divide"] + COMPARISONS
     if dtype is not np.bool_:
         names.append("subtract")
-        for name in ["negative", "abs", "exp", "tanh", "sigmoid"]:
+        for name in ["negative", "abs", "exp", "tanh", "sigmoid", "softplus"]:
             rtol = 1e-15 if name not in ("negative", "abs") else None
             assert_same(*call(name, a), rtol=rtol, what=name)
     else:
@@ -184,6 +184,21 @@ def test_nan_and_infinities_as_numpy(dtype):
         assert_same(*call(name, np.nan, y), what=f"{name} of NaN")
     got, _ = call("sqrt", cuda.to_device(np.array([-0.0], dtype)))
     assert np.signbit(got[0]), "sqrt(-0) is -0"
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softplus_is_the_references_at_large_and_special_arguments(dtype):
+    # E15: x + log1p(e^{-x}) for x ≥ 0, else log1p(e^x); e^{-|x|} ≤ 1, so no argument overflows
+    tiny = np.finfo(dtype).tiny
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 800.0, -800.0, 100.0,
+                  -100.0, 40.0, -40.0, 20.0, -20.0, 1e-10, -1e-10, tiny, -tiny, 3.0, -3.0],
+                 dtype)
+    got, want = call("softplus", cuda.to_device(x))
+    assert_same(got, want, rtol=RTOL[np.dtype(dtype)], what="softplus")
+    exact = ~np.isfinite(x) | (np.abs(x) >= 100)            # x + 0, or 0 (e^{-|x|} tiny)
+    np.testing.assert_array_equal(got[exact], want[exact])
+    np.testing.assert_array_equal(got[[1, 2, 5, 6]], [np.inf, 0.0, dtype(1e30), 0.0])
+    assert np.isnan(got[0]) and got[3] == got[4] == want[3]  # log 2 at ±0
 
 
 def test_where_broadcasts_three_ways_and_promotes_as_numpy():

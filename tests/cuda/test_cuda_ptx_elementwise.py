@@ -6,7 +6,11 @@ The unary kernel calls the device function ``scalar.sigmoid_dev``, and compiling
 device function asks the driver for the GPU's compute capability, which fails without one;
 so its body is compiled as a copy whose globals have ``math.tanh`` (the same type, float to
 float) in its place, as tests/cuda/test_cuda_ptx_lstm.py does. The sigmoid itself is
-compiled as a device function by tests/cuda/test_cuda_ptx_base.py."""
+compiled as a device function by tests/cuda/test_cuda_ptx_base.py.
+
+The softplus op (E15) is also compiled on its own: the unary kernel with its op code typed
+as the literal ``SOFTPLUS``, so numba drops the other ops' branches and the PTX left is
+softplus's two branches (x ≥ 0 and the rest), each storing once."""
 
 import pytest
 
@@ -20,7 +24,7 @@ def test_elementwise_kernels_compile_to_ptx():
         import types
         import numpy as np
         from numba import boolean, cuda, float32, float64, from_dtype, int32, int64
-        from numba.core.types import UniTuple
+        from numba.core.types import UniTuple, literal
         from nongate_np.kernels.cuda import elementwise as ew
 
         def without_device_calls(fn):
@@ -49,6 +53,17 @@ def test_elementwise_kernels_compile_to_ptx():
             cuda.compile_ptx(ew._ternary.py_func, (int64, axes, c[::1], axes, a[::1], axes,
                                                    b[::1], axes, o[::1]), cc=CC)
         print("mixed ok")
+        # softplus alone: its two branches, in float32 arithmetic for float32
+        for loop in [np.dtype(np.float32), np.dtype(np.float64)]:
+            v = from_dtype(loop)[::1]
+            unary = without_device_calls(ew._kernels(loop).unary.py_func)
+            ptx, _ = cuda.compile_ptx(unary, (literal(ew.SOFTPLUS), int64, axes, v, axes, v),
+                                      cc=CC)
+            assert loop != np.float32 or ".f64" not in ptx, "softplus: float64 in float32"
+            stores = ptx.count(f"st.global.{'f32' if loop == np.float32 else 'f64'}")
+            assert stores == 2, f"softplus: {stores} stores, expected one per branch"
+            print("softplus", loop, "ok")
     """)
     assert out.split() == ["bool", "ok", "int32", "ok", "int64", "ok", "float32", "ok",
-                           "float64", "ok", "mixed", "ok"]
+                           "float64", "ok", "mixed", "ok", "softplus", "float32", "ok",
+                           "softplus", "float64", "ok"]

@@ -4,11 +4,12 @@ Python scalar takes the array's dtype where its kind allows), empty and 0-d arra
 views.
 
 Three kernels, one per arity, do all of it: ``unary`` (``negative``, ``exp``, ``log``,
-``tanh``, ``sigmoid`` (docs/math.md E6, ``scalar.sigmoid``), ``abs``, ``sqrt``, and the copy
-behind ``astype``, ``broadcast_to``, ``full`` and ``copy``), ``binary`` (``add``,
-``subtract``, ``multiply``, ``divide``, ``power``, ``maximum`` and the six comparisons) and
-``ternary`` (``where``). The operation is an integer op code picked by a short if-chain in
-the kernel, so one compiled kernel serves every op of its arity.
+``tanh``, ``sigmoid`` (docs/math.md E6, ``scalar.sigmoid``), ``softplus`` (E15, the form of
+``kernels.reference.softplus``), ``abs``, ``sqrt``, and the copy behind ``astype``,
+``broadcast_to``, ``full`` and ``copy``), ``binary`` (``add``, ``subtract``, ``multiply``,
+``divide``, ``power``, ``maximum`` and the six comparisons) and ``ternary`` (``where``). The
+operation is an integer op code picked by a short if-chain in the kernel, so one compiled
+kernel serves every op of its arity.
 
 Layout: the output is C-contiguous, one flat index per element, visited by a grid-stride
 loop (``THREADS`` per block, at most ``MAX_BLOCKS`` blocks). Each operand is passed as a 1-D
@@ -49,7 +50,8 @@ from . import arrays
 from .scalar import sigmoid_dev
 
 __all__ = ["THREADS", "MAX_BLOCKS", "add", "subtract", "multiply", "divide", "power",
-           "maximum", "negative", "exp", "log", "tanh", "sigmoid", "abs", "sqrt", "equal",
+           "maximum", "negative", "exp", "log", "tanh", "sigmoid", "softplus", "abs", "sqrt",
+           "equal",
            "not_equal", "less", "less_equal", "greater", "greater_equal", "where", "astype",
            "broadcast_to", "full", "copy"]
 
@@ -59,7 +61,7 @@ THREADS = 64                         # threads per block
 MAX_BLOCKS = 2 if numba.config.ENABLE_CUDASIM else 4096
 
 # the op codes of the unary kernel
-COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, ABS, SQRT = range(8)
+COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT = range(9)
 # the op codes of the binary kernel (INT_POWER: power of an integer loop)
 (ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, INT_POWER, MAXIMUM, EQUAL, NOT_EQUAL, LESS,
  LESS_EQUAL, GREATER, GREATER_EQUAL) = range(13)
@@ -112,6 +114,11 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
                 out[i] = math.tanh(x)
             elif op == SIGMOID:
                 out[i] = sigmoid_dev(x)                # E6, the stable form
+            elif op == SOFTPLUS:                       # E15: e^{-|x|} ≤ 1, never overflows;
+                if x >= 0:                             # each result rounded to the loop
+                    out[i] = x + ct(math.log1p(ct(math.exp(-x))))  # dtype as NumPy's
+                else:                                  # x < 0 or NaN
+                    out[i] = ct(math.log1p(ct(math.exp(x))))
             elif op == ABS:
                 out[i] = _abs(x)
             else:                                      # SQRT
@@ -465,6 +472,13 @@ def sigmoid(a: Any, /) -> Any:
     """σ(a) = 1 / (1 + e^{−a}) in the stable form of ``scalar.sigmoid`` (docs/math.md E6),
     as ``kernels.reference.sigmoid``; dtypes as ``exp``."""
     return _ufunc("sigmoid", np.exp, SIGMOID, a)
+
+
+def softplus(a: Any, /) -> Any:
+    """softplus(a) = log(1 + e^a) without overflow (docs/math.md E15), as
+    ``kernels.reference.softplus``: a + log1p(e^{−a}) for a ≥ 0, else log1p(e^a) (NaN for
+    NaN, +inf for +inf, 0 for −inf); dtypes as ``exp``."""
+    return _ufunc("softplus", np.exp, SOFTPLUS, a)
 
 
 def abs(a: Any, /) -> Any:

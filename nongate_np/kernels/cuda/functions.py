@@ -51,6 +51,7 @@ class CudaFunctions:
     log = staticmethod(elementwise.log)
     tanh = staticmethod(elementwise.tanh)
     sigmoid = staticmethod(elementwise.sigmoid)
+    softplus = staticmethod(elementwise.softplus)
     abs = staticmethod(elementwise.abs)
     sqrt = staticmethod(elementwise.sqrt)
     equal = staticmethod(elementwise.equal)
