@@ -5,7 +5,15 @@ and float64, and the float32 kernels do their arithmetic in float32 (no .f64 ins
 device function asks the driver for the GPU's compute capability (numba-cuda's
 ``compile_device``), which fails without one. So its body is compiled as a copy whose globals
 have ``math.tanh`` (the same type, float to float) in place of ``sigmoid_dev``; the sigmoid
-itself is compiled as a device function by tests/cuda/test_cuda_ptx_base.py."""
+itself is compiled as a device function by tests/cuda/test_cuda_ptx_base.py.
+
+The persistent forward's kernel ``persistent_forward`` is NOT compiled here: it takes
+``cuda.cg.this_grid()``, and compiling a grid group asks the driver too (CudaSupportError
+without a GPU), as does its calls of the device functions below. Its work is in those device
+functions, ``stage``, ``persistent_cell`` (with the same sigmoid stand-in) and
+``persistent_project``, compiled here as device functions; what is left unchecked without a
+GPU is the kernel's own few lines: the shared array, the initial copies, the step loop and
+the grid syncs."""
 
 import pytest
 
@@ -38,13 +46,20 @@ def test_lstm_kernels_compile_to_ptx():
                 "carry_backward": (int64, v3, v2, lens, v2),
                 "previous": (v3, v2, lens, boolean, v3),
                 "hidden": (v3, v3, v3),
+                # device functions of the persistent forward; w is its shared array
+                "stage": (v2, int64, v1),
+                "persistent_cell": (int64, int64, v1, v3, v1, v2, v2, lens, v2, v3, boolean,
+                                    v3, v3, v3, boolean),
+                "persistent_project": (int64, v2, v2, v2, lens, v2, v3),
             }
-            assert set(sigs) == set(lstm._StepKernels._fields)
+            # the cooperative kernel needs a GPU to compile (the module docstring)
+            assert set(sigs) | {"persistent_forward"} == set(lstm._StepKernels._fields)
+            device = {"stage", "persistent_cell", "persistent_project"}
             for name, sig in sigs.items():
                 fn = getattr(k, name).py_func
-                if name == "cell_forward":
+                if name in ("cell_forward", "persistent_cell"):
                     fn = without_device_calls(fn)
-                ptx, _ = cuda.compile_ptx(fn, sig, cc=CC)
+                ptx, _ = cuda.compile_ptx(fn, sig, device=name in device, cc=CC)
                 if nt == float32:
                     assert ".f64" not in ptx, f"{name}: float64 arithmetic in float32"
             print(nt, "ok")

@@ -9,26 +9,40 @@ built once after the loop from y shifted by one visited step (the kernel ``previ
 reference's ``lstm_previous``): one product over T·B rows, at the cost of a (T, B, P)
 buffer, where the CPU kernels split it into two products to avoid the buffer (``_dw_hh``).
 
-The recurrence is one launch per step, one thread per (batch row b, hidden unit j)
-(``THREADS`` per block, the grid from B·H):
+The forward recurrence runs one of two ways (``_forward_plan`` chooses; tests force either
+with ``force_forward_path``):
+
+- persistent (``_persistent_forward``): one cooperative launch of ``persistent_forward`` for
+  the whole sequence, a grid-wide sync between steps in place of the launch boundary (two
+  per step with a projection: m_t complete before h_t = m_t W_hrᵀ). Block q owns
+  ceil(H / blocks) hidden units, stages their rows of W_hh in shared memory once
+  (``PERSISTENT_SHARED_BYTES`` per block bounds them), and its threads stride over (b, j)
+  of its units (``persistent_cell``), then, with a projection, over (b, k) of its share of
+  the P outputs (``persistent_project``). Chosen when W_hh's slices fit and the block count
+  fits the device's co-resident limit (``max_cooperative_grid_blocks`` of the compiled
+  overload); T = 0 and everything else run per step. The simulator runs blocks one after
+  another and its grid sync is a block barrier (numba/numba#8719), so there its limit is
+  taken as 1 and a multi-block persistent forward is refused: the tests check the
+  persistent path on one block only; a multi-block grid is checked on a GPU alone.
+- per step (``_per_step_forward``): one launch per step, one thread per (batch row b,
+  hidden unit j) (``THREADS`` per block, the grid from B·H), as the backward below.
+
+The step kernels, one thread per (b, j) or (b, k):
 
 - forward, ``cell_forward``: the unit's four pre-activations (its four rows of W_hh against
   h_{t-1}[b]), L2-L4, L6, the cache, and h_t and y_t directly; with a projection it writes
   m_t instead and a second launch per step, one thread per (b, k) of the P outputs, takes
   h_t = m_t W_hrᵀ (``project_forward``). h is double-buffered (every thread of row b reads
   all of h_{t-1}[b], so h_t goes to the other buffer; swapped per step); c is updated in
-  place (each thread reads and writes only its own element).
+  place (each thread reads and writes only its own element). The persistent kernel's
+  device functions do the same per block.
 - backward, per step in the reverse of the forward order: with a projection first
   ``adjoint_projected`` (dh_t = δh + dy_t, L7, per (b, k)); then ``cell_backward`` (L7-L12,
   L14 per (b, j): dm_t, δc and the unit's four columns of δa_t); then ``carry_backward``
   (δh ← δa_t W_hh per (b, k), L12): it needs every unit's δa_t, hence a launch of its own.
 
-Where this goes next on a GPU: a persistent kernel (one cooperative launch for the whole
-sequence, W_hh held in shared memory or registers across steps, a grid-wide sync between
-steps in place of the launch boundary) would replace the per-step launches; it is not
-written, because the CUDA simulator runs the blocks one after another and its grid sync
-is a block barrier (numba/numba#8719), so no test here could check one. Before that, a
-cheaper step: ``cell_forward``'s neighbouring threads (units j, j + 1) read W_hh[j, k] and
+Where this goes next: the backward as a persistent kernel too (W_hh's columns per block);
+and ``cell_forward``'s neighbouring threads (units j, j + 1) read W_hh[j, k] and
 W_hh[j + 1, k], P elements apart; W_hhᵀ stored once per call would make them contiguous.
 
 Every function takes host NumPy or numba.cuda device arrays. The forward gives device
@@ -40,8 +54,11 @@ constants have that type.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, NamedTuple
 
 import numba
 import numpy as np
@@ -53,9 +70,18 @@ from . import arrays
 from .matmul import column_sums, matmul
 from .scalar import sigmoid_dev
 
-__all__ = ["THREADS", "LSTMCache", "lstm_forward", "lstm_backward"]
+__all__ = ["THREADS", "PERSISTENT_SHARED_BYTES", "LSTMCache", "lstm_forward", "lstm_backward",
+           "force_forward_path"]
 
 THREADS = 64                         # threads per block of every step kernel
+#: Bytes of shared memory a block of the persistent forward holds its rows of W_hh in: the
+#: static shared memory a CUDA block may have without an opt-in.
+PERSISTENT_SHARED_BYTES = 48 * 1024
+
+Path = Literal["persistent", "per_step"]
+# (path, blocks or None) forced by ``force_forward_path``; None: chosen by ``_forward_plan``
+_FORCED: contextvars.ContextVar[tuple[Path, int | None] | None] = contextvars.ContextVar(
+    "nongate_np.kernels.cuda.lstm._FORCED", default=None)
 
 
 class LSTMCache(NamedTuple):
@@ -83,6 +109,7 @@ def _kernels(dtype: Any) -> Any:
     keep float32 arithmetic in float32."""
     one = dtype(1)
     zero = dtype(0)
+    W_SLOTS = PERSISTENT_SHARED_BYTES // (dtype.bitwidth // 8)     # noqa: N806 (a shape)
 
     @cuda.jit
     def cell_forward(t, xw, b, w_hh, h_prev, c_in, c_out, lengths, out, y, project, gates,
@@ -239,8 +266,129 @@ def _kernels(dtype: Any) -> Any:
         t, r, j = n // (B * H), (n // H) % B, n % H
         m[t, r, j] = gates[t, r, 3 * H + j] * tcs[t, r, j]
 
+    @cuda.jit(device=True)
+    def stage(w_hh, units, w):
+        """Copy this block's rows of W_hh (gate g, unit j0 + jl, for its ``units`` units from
+        j0) into the shared w, row (g·units + jl) of P; rows past H stay unwritten."""
+        H, P = w_hh.shape[0] // 4, w_hh.shape[1]
+        j0 = cuda.blockIdx.x * units
+        n = cuda.threadIdx.x
+        while n < 4 * units * P:
+            row, k = n // P, n % P
+            g, jl = row // units, row % units
+            if j0 + jl < H:
+                w[n] = w_hh[g * H + j0 + jl, k]
+            n += cuda.blockDim.x
+
+    @cuda.jit(device=True)
+    def persistent_cell(t, units, w, xw, b, h_prev, c, lengths, out, y, project, gates, cs,
+                        tcs, keep):
+        """``cell_forward``'s L1-L4, L6 for this block's units (every row b, the block's
+        threads striding over them), W_hh's rows from the shared w (``stage``); c is
+        updated in place."""
+        B, H = c.shape[0], c.shape[1]
+        P = h_prev.shape[1]
+        j0 = cuda.blockIdx.x * units
+        n = cuda.threadIdx.x
+        while n < B * units:
+            r, jl = n // units, n % units
+            j = j0 + jl
+            if j < H:
+                a_i = xw[t, r, j] + b[j]                               # L1
+                a_f = xw[t, r, H + j] + b[H + j]
+                a_g = xw[t, r, 2 * H + j] + b[2 * H + j]
+                a_o = xw[t, r, 3 * H + j] + b[3 * H + j]
+                for k in range(P):
+                    h = h_prev[r, k]
+                    a_i += h * w[jl * P + k]
+                    a_f += h * w[(units + jl) * P + k]
+                    a_g += h * w[(2 * units + jl) * P + k]
+                    a_o += h * w[(3 * units + jl) * P + k]
+                i = sigmoid_dev(a_i)                                   # L2
+                f = sigmoid_dev(a_f)
+                g = math.tanh(a_g)
+                o = sigmoid_dev(a_o)
+                c_old = c[r, j]
+                c_new = f * c_old + i * g                              # L3
+                tc = math.tanh(c_new)
+                m = o * tc                                             # L4
+                active = t < lengths[r]
+                c_t = c_new if active else c_old                       # L6
+                c[r, j] = c_t
+                if keep:
+                    gates[t, r, j] = i
+                    gates[t, r, H + j] = f
+                    gates[t, r, 2 * H + j] = g
+                    gates[t, r, 3 * H + j] = o
+                    cs[t, r, j] = c_t
+                    tcs[t, r, j] = tc
+                if project:
+                    out[r, j] = m
+                else:                                                  # L5: h_t = m_t
+                    out[r, j] = m if active else h_prev[r, j]          # L6
+                    y[t, r, j] = m if active else zero
+            n += cuda.blockDim.x
+
+    @cuda.jit(device=True)
+    def persistent_project(t, m, w_hr, h_prev, lengths, h_next, y):
+        """``project_forward``'s L5-L6 for this block's share of the P outputs (every row
+        b): h_t = m_t W_hrᵀ, or h_{t-1} and y_t = 0 for an inactive row."""
+        B, P = h_next.shape[0], h_next.shape[1]
+        per = (P + cuda.gridDim.x - 1) // cuda.gridDim.x
+        k0 = cuda.blockIdx.x * per
+        n = cuda.threadIdx.x
+        while n < B * per:
+            r, k = n // per, k0 + n % per
+            if k < P:
+                if t < lengths[r]:
+                    h = m[r, 0] * w_hr[k, 0]
+                    for j in range(1, m.shape[1]):
+                        h += m[r, j] * w_hr[k, j]
+                    h_next[r, k] = h
+                    y[t, r, k] = h
+                else:
+                    h_next[r, k] = h_prev[r, k]
+                    y[t, r, k] = zero
+            n += cuda.blockDim.x
+
+    @cuda.jit
+    def persistent_forward(units, reverse, xw, b, w_hh, w_hr, h0, c0, h_a, h_b, c, m,
+                           lengths, y, project, gates, cs, tcs, keep):
+        """The whole forward recurrence (L1-L6) in one cooperative launch: each block
+        stages its ``units`` units' rows of W_hh in shared memory once, then per step
+        ``persistent_cell`` (and, with ``project``, ``persistent_project``) with a grid
+        sync after each phase in place of a launch boundary. h is double-buffered: step s
+        reads h_b and writes h_a when s is even, the other way round when odd (h0 is
+        copied into h_b first); c starts as a copy of c0. Without a projection ``m`` and
+        ``w_hr`` are unread placeholders."""
+        grid = cuda.cg.this_grid()
+        w = cuda.shared.array(W_SLOTS, dtype)
+        stage(w_hh, units, w)
+        B, P, H = h0.shape[0], h0.shape[1], c0.shape[1]
+        n = cuda.grid(1)
+        while n < B * max(P, H):
+            r = n // max(P, H)
+            q = n % max(P, H)
+            if q < P:
+                h_b[r, q] = h0[r, q]
+            if q < H:
+                c[r, q] = c0[r, q]
+            n += cuda.gridsize(1)
+        grid.sync()               # W_hh staged and the initial state written, grid-wide
+        T = xw.shape[0]
+        for s in range(T):
+            t = T - 1 - s if reverse else s
+            h_prev, h_next = (h_b, h_a) if s % 2 == 0 else (h_a, h_b)
+            persistent_cell(t, units, w, xw, b, h_prev, c, lengths,
+                            m if project else h_next, y, project, gates, cs, tcs, keep)
+            if project:
+                grid.sync()       # every unit's m_t written before any h_t = m_t W_hrᵀ
+                persistent_project(t, m, w_hr, h_prev, lengths, h_next, y)
+            grid.sync()           # h_t complete before step s + 1 reads it
+
     return _StepKernels(cell_forward, project_forward, adjoint_projected, cell_backward,
-                        carry_backward, previous, hidden)
+                        carry_backward, previous, hidden, stage, persistent_cell,
+                        persistent_project, persistent_forward)
 
 
 class _StepKernels(NamedTuple):
@@ -251,6 +399,10 @@ class _StepKernels(NamedTuple):
     carry_backward: Any
     previous: Any
     hidden: Any
+    stage: Any                      # device functions of the persistent forward
+    persistent_cell: Any
+    persistent_project: Any
+    persistent_forward: Any         # the cooperative kernel
 
 
 _KERNELS = {np.dtype(np.float32): _kernels(numba.float32),
@@ -280,6 +432,89 @@ def _lengths(lengths: Any, T: int, B: int) -> Any:
     return arrays.to_device(np.asarray(lengths), np.int64)
 
 
+@contextlib.contextmanager
+def force_forward_path(path: Path, blocks: int | None = None) -> Iterator[None]:
+    """Inside the block every ``lstm_forward`` takes ``path``: "per_step" (a launch per
+    step) or "persistent" (one cooperative launch), the latter on ``blocks`` blocks (None:
+    as ``_forward_plan`` sizes it, ignoring the co-resident limit). For tests and
+    benchmarks; a context variable, so it does not leak into other threads or tasks.
+
+    Raises
+    ------
+    ValueError
+        An unknown path, or blocks < 1 (also at the forward: a forced block count whose
+        slice of W_hh does not fit ``PERSISTENT_SHARED_BYTES``, or more than one block on
+        the simulator).
+    """
+    if path not in ("persistent", "per_step"):
+        raise ValueError(f"force_forward_path: path must be 'persistent' or 'per_step', "
+                         f"got {path!r}")
+    if blocks is not None and blocks < 1:
+        raise ValueError(f"force_forward_path: blocks must be >= 1, got {blocks}")
+    token = _FORCED.set((path, blocks))
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def _units_fit(P: int, itemsize: int) -> int:
+    """The most hidden units whose four rows of W_hh (4·P elements each unit) fit in
+    ``PERSISTENT_SHARED_BYTES``."""
+    return PERSISTENT_SHARED_BYTES // (4 * P * itemsize)
+
+
+def _coresident_blocks(kernel: Any, args: tuple[Any, ...], threads: int) -> int:
+    """How many blocks of ``kernel`` with ``threads`` threads (and its static shared memory)
+    the device runs at once, so that a cooperative launch of that many can sync: asked of
+    the overload compiled for ``args``. 1 on the simulator, whose grid sync is a block
+    barrier (it runs the blocks one after another: numba/numba#8719)."""
+    if numba.config.ENABLE_CUDASIM:
+        return 1
+    overload = kernel.compile(tuple(kernel.typeof_pyval(a) for a in args))
+    return int(overload.max_cooperative_grid_blocks(threads))
+
+
+def _threads(B: int, H: int, P: int, blocks: int) -> int:
+    """Threads per block of the persistent forward: one per (row, unit) of a block's slice
+    and per (row, output) of its share of P, at most ``THREADS`` (they stride beyond)."""
+    units, per = -(-H // blocks), -(-P // blocks)
+    return max(1, min(THREADS, B * max(units, per)))
+
+
+def _forward_plan(T: int, B: int, H: int, P: int, itemsize: int,
+                  coresident: Callable[[], int]) -> int | None:
+    """The block count of the persistent forward, or None for the per-step launches.
+
+    The rule: blocks enough for one thread per (b, j) (B·H / ``THREADS``), but no fewer
+    than W_hh's rows need to fit ``PERSISTENT_SHARED_BYTES`` per block and no more than H
+    (a block owns one unit at least); persistent when that many blocks are co-resident
+    (``coresident()``: how many blocks of ``THREADS`` threads, the most a block has, the
+    device runs at once, ``_coresident_blocks``), else as many as are co-resident if W_hh
+    still fits them, else per step. T = 0 runs no step:
+    per step (which copies the state). ``force_forward_path`` overrides the choice."""
+    forced = _FORCED.get()
+    fit = _units_fit(P, itemsize)
+    need = -(-H // fit) if fit else None
+    if forced is not None:
+        path, blocks = forced
+        if path == "per_step" or T == 0:
+            return None
+        blocks = blocks if blocks is not None else max(need or 1, min(H, -(-B * H // THREADS)))
+        if fit < -(-H // blocks):
+            raise ValueError(f"lstm_forward: W_hh's rows of {-(-H // blocks)} units do not fit "
+                             f"PERSISTENT_SHARED_BYTES ({PERSISTENT_SHARED_BYTES}) per block")
+        if numba.config.ENABLE_CUDASIM and blocks > 1:
+            raise ValueError("lstm_forward: the simulator runs blocks one after another, so "
+                             "a persistent forward there must be one block")
+        return blocks
+    if T == 0 or need is None:
+        return None
+    want = max(need, min(H, -(-B * H // THREADS)))
+    blocks = min(want, coresident())
+    return blocks if blocks >= need else None
+
+
 def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, reverse: bool,
                  keep_cache: bool) -> tuple[Any, LSTMState, LSTMCache | ref.LSTMCache | None]:
     """Same contract as ``reference.lstm_forward`` (L1-L6), on host or device arrays.
@@ -287,8 +522,10 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
     x (T, B, I); state0 (h0 (B, P), c0 (B, H)); params (w_ih (4H, I), w_hh (4H, P), b (4H,),
     w_hr (P, H) or None); lengths (B,) ints in 0..T or None. Returns y (T, B, P), the final
     state and, with ``keep_cache``, an :class:`LSTMCache` (a ``reference.LSTMCache`` for
-    complex input), else None; device arrays if x is one, else host arrays. Raises
-    TypeError for a device array of another dtype than the result's."""
+    complex input), else None; device arrays if x is one, else host arrays. The recurrence
+    runs as one cooperative launch or a launch per step (``_forward_plan``). Raises
+    TypeError for a device array of another dtype than the result's; ValueError as
+    ``force_forward_path`` says."""
     dtype = arrays.result_dtype(x, *state0, *params)
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
         return ref.lstm_forward(x, state0, params, lengths, reverse, keep_cache)
@@ -300,13 +537,41 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
                                   (x, state0.h, state0.c, params.w_ih, params.w_hh, params.b))
     w_hr = arrays.to_device(params.w_hr, dtype)
     lens = _lengths(lengths, T, B)
-    k = _KERNELS[dtype]
     xw = arrays.empty((T, B, 4 * H), dtype)
     matmul(x_d.reshape(T * B, I), w_ih, xw.reshape(T * B, 4 * H), trans_b=True)  # L1
     y = arrays.empty((T, B, P), dtype)
     slots = (T, B) if keep_cache else (1, 1)           # not kept: placeholders, unwritten
     gates = arrays.empty((*slots, 4 * H), dtype)
     cs, tcs = arrays.empty((*slots, H), dtype), arrays.empty((*slots, H), dtype)
+    steps = (xw, b, w_hh, w_hr, h0, c0, lens, bool(reverse), y, gates, cs, tcs,
+             bool(keep_cache))
+    k = _KERNELS[dtype]
+
+    def coresident() -> int:     # asked only when the persistent path is possible
+        args, _ = _persistent_args(k, *steps, units=1)
+        return _coresident_blocks(k.persistent_forward, args, THREADS)
+
+    blocks = _forward_plan(T, B, H, P, dtype.itemsize, coresident)
+    if blocks is None:
+        h_n, c_n = _per_step_forward(k, *steps)
+    else:
+        h_n, c_n = _persistent_forward(k, *steps, blocks=blocks)
+    cache = LSTMCache(x=x_d, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, w_hr=w_hr, y=y, gates=gates,
+                      c=cs, tanh_c=tcs, lengths=lens, reverse=bool(reverse),
+                      on_device=on_device) \
+        if keep_cache else None
+    y, h_n, c_n = (arrays.returned(a, on_device) for a in (y, h_n, c_n))
+    return y, LSTMState(h_n, c_n), cache
+
+
+def _per_step_forward(k: _StepKernels, xw: Any, b: Any, w_hh: Any, w_hr: Any, h0: Any,
+                      c0: Any, lens: Any, reverse: bool, y: Any, gates: Any, cs: Any, tcs: Any,
+                      keep: bool) -> tuple[Any, Any]:
+    """The recurrence as a launch per step (``cell_forward``, and ``project_forward`` with a
+    projection): writes y and, with ``keep``, gates, cs and tcs; returns (h_n, c_n), device
+    arrays of their own."""
+    T, B, H4 = xw.shape
+    H, P, dtype = H4 // 4, h0.shape[1], xw.dtype
     h_pair = (arrays.empty((B, P), dtype), arrays.empty((B, P), dtype))
     c = arrays.empty((B, H), dtype)
     project = w_hr is not None
@@ -317,17 +582,44 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
         t = T - 1 - s if reverse else s
         h_next = h_pair[s % 2]
         k.cell_forward[cell](t, xw, b, w_hh, h_prev, c_prev, c, lens, m if project else h_next,
-                             y, project, gates, cs, tcs, bool(keep_cache))
+                             y, project, gates, cs, tcs, keep)
         if project:
             k.project_forward[proj](t, m, w_hr, h_prev, lens, h_next, y)
         h_prev, c_prev = h_next, c
-    h_n, c_n = (h_prev, c_prev) if T else (_copy(h0), _copy(c0))
-    cache = LSTMCache(x=x_d, h0=h0, c0=c0, w_ih=w_ih, w_hh=w_hh, w_hr=w_hr, y=y, gates=gates,
-                      c=cs, tanh_c=tcs, lengths=lens, reverse=bool(reverse),
-                      on_device=on_device) \
-        if keep_cache else None
-    y, h_n, c_n = (arrays.returned(a, on_device) for a in (y, h_n, c_n))
-    return y, LSTMState(h_n, c_n), cache
+    return (h_prev, c_prev) if T else (_copy(h0), _copy(c0))
+
+
+def _persistent_args(k: _StepKernels, xw: Any, b: Any, w_hh: Any, w_hr: Any, h0: Any,
+                     c0: Any, lens: Any, reverse: bool, y: Any, gates: Any, cs: Any, tcs: Any,
+                     keep: bool, *, units: int) -> tuple[tuple[Any, ...], tuple[Any, Any, Any]]:
+    """``persistent_forward``'s arguments, and the (h_a, h_b, c) buffers it writes."""
+    B, H, P, dtype = h0.shape[0], c0.shape[1], h0.shape[1], xw.dtype
+    h_a, h_b = arrays.empty((B, P), dtype), arrays.empty((B, P), dtype)
+    c = arrays.empty((B, H), dtype)
+    project = w_hr is not None
+    # without a projection the kernel reads neither m nor w_hr: placeholders of the right
+    # types stand in
+    m = arrays.empty((B, H), dtype) if project else c
+    args = (units, reverse, xw, b, w_hh, w_hr if project else w_hh, h0, c0, h_a, h_b, c, m,
+            lens, y, project, gates, cs, tcs, keep)
+    return args, (h_a, h_b, c)
+
+
+def _persistent_forward(k: _StepKernels, xw: Any, b: Any, w_hh: Any, w_hr: Any, h0: Any,
+                        c0: Any, lens: Any, reverse: bool, y: Any, gates: Any, cs: Any,
+                        tcs: Any, keep: bool, *, blocks: int) -> tuple[Any, Any]:
+    """The recurrence (T ≥ 1 steps) as one cooperative launch of ``persistent_forward`` on
+    ``blocks`` blocks, each owning ceil(H / blocks) hidden units whose rows of W_hh it keeps
+    in shared memory (they must fit ``PERSISTENT_SHARED_BYTES``; with a projection each
+    block also owns a share of the P outputs). Writes what ``_per_step_forward`` writes and
+    returns (h_n, c_n), device arrays of their own. On the simulator only one block gives
+    the right result (its grid sync is a block barrier)."""
+    T, B, H4 = xw.shape
+    H, P = H4 // 4, h0.shape[1]
+    args, (h_a, h_b, c) = _persistent_args(k, xw, b, w_hh, w_hr, h0, c0, lens, reverse, y,
+                                           gates, cs, tcs, keep, units=-(-H // blocks))
+    k.persistent_forward[blocks, _threads(B, H, P, blocks)](*args)
+    return (h_a if (T - 1) % 2 == 0 else h_b), c
 
 
 def lstm_backward(cache: LSTMCache | ref.LSTMCache, dy: Any, dstate: LSTMState
