@@ -8,6 +8,9 @@ float64, and the instructions keep the updates bit-identical to NumPy's on a rea
 - no FMA in the update kernels (NVVM contracts a product feeding a sum by default: one
   rounding where NumPy rounds twice), and IEEE division and square root (``div.rn``,
   ``sqrt.rn``; no approximations).
+
+The reduction kernels call kernels/cuda/blocks.py's trees: those are compiled alone and the
+kernels against their declarations (tests/cuda/ptx_blocks.py), which their PTX must call.
 """
 
 import pytest
@@ -20,7 +23,8 @@ def test_optim_kernels_compile_to_ptx():
     out = compile_in_subprocess("""
         import numpy as np
         from numba import cuda, float32, float64, int64, typeof
-        from nongate_np.kernels.cuda import optim
+        from nongate_np.kernels.cuda import blocks, optim
+        from tests.cuda.ptx_blocks import declare, kernel_ptx
 
         def scalars(values):
             return tuple(typeof(v) for v in values)
@@ -28,6 +32,8 @@ def test_optim_kernels_compile_to_ptx():
         def compile(fn, sig):
             return cuda.compile_ptx(fn.py_func, sig, cc=CC)[0]
 
+        trees = {name: declare(name, getattr(blocks, name), (float64[::1], float64), CC)
+                 for name in ("block_sum", "block_max")}
         for nt in (float32, float64):
             dtype = np.dtype(nt.name)
             k = optim._KERNELS[dtype]
@@ -54,9 +60,10 @@ def test_optim_kernels_compile_to_ptx():
                 ptx = compile(k.scale, (v, factor[::1]))
                 assert f"mul.rn.f{nt.bitwidth}" in ptx or f"mul.f{nt.bitwidth}" in ptx
             # the reductions accumulate in float64 whatever the input type
-            compile(optim._partials, (v, int64, float64, float64[::1], int64))
+            kernel_ptx(optim._partials, (v, int64, float64, float64[::1], int64), CC, trees)
             print(nt, "ok")
-        compile(optim._finish, (float64[::1], int64, int64, int64, float64, float64[::1]))
+        kernel_ptx(optim._finish, (float64[::1], int64, int64, int64, float64, float64[::1]),
+                   CC, trees)
         compile(optim._clip_coefficient, (float64[::1], float64, float64[::1]))
         print("reductions ok")
     """)

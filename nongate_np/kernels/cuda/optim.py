@@ -23,14 +23,14 @@ operation order, so the results are bit-identical to NumPy's:
 Gradient clipping (``optim.clip_grad_norm_``, ``clip_grad_value_``), without a host read:
 ``total_norm`` is the norm of all gradients as one vector, accumulated in float64 (per
 array, blocks that stride over it and combine their threads' sums in a shared-memory tree,
-one partial per block; then one block combines the partials of all arrays and takes the
-root), ``clip_coefficient`` turns it into the factor, on the device, and ``scale_``
-multiplies by that device scalar. optim.py computes ``np.linalg.norm`` per array and then
-the norm of the norms; the sum here runs in another order, so the total agrees with it to
-rounding (about 1e-15 relative), not bit for bit. Its max for ``norm_type=inf`` is NaN when
-any entry is NaN, as torch's and ``np.max``'s (Python's ``max`` over per-array norms, which
-optim.py uses, keeps NaN only where it comes first). ``clip_value_`` is ``np.clip``'s in
-place, NaN kept.
+kernels/cuda/blocks.py's, one partial per block; then one block combines the partials of
+all arrays and takes the root), ``clip_coefficient`` turns it into the factor, on the
+device, and ``scale_`` multiplies by that device scalar. optim.py computes
+``np.linalg.norm`` per array and then the norm of the norms; the sum here runs in another
+order, so the total agrees with it to rounding (about 1e-15 relative), not bit for bit.
+Its max for ``norm_type=inf`` is NaN when any entry is NaN, as torch's and ``np.max``'s
+(Python's ``max`` over per-array norms, which optim.py uses, keeps NaN only where it comes
+first). ``clip_value_`` is ``np.clip``'s in place, NaN kept.
 
 Every array must be a C-contiguous numba.cuda device array; the update functions take one
 float dtype (float32 or float64) and one shape for all their arrays.
@@ -48,6 +48,7 @@ from numba import cuda, float64
 from numba.cuda import libdevice
 
 from . import arrays
+from .blocks import TREE_THREADS, block_max, block_sum
 
 __all__ = ["THREADS", "MAX_BLOCKS", "TREE_THREADS", "REDUCE_BLOCKS", "adam_update",
            "sgd_update", "sum_of_squares", "max_abs", "total_norm", "clip_coefficient",
@@ -58,7 +59,7 @@ THREADS = 16 if _SIM else 128          # threads per block of the element-wise k
 # blocks per launch at most, the grid-stride loop covering the rest (few in the simulator,
 # which runs an OS thread per CUDA thread)
 MAX_BLOCKS = 4 if _SIM else 2048
-TREE_THREADS = 8 if _SIM else 128      # threads per block of the reductions; a power of two
+# TREE_THREADS (kernels/cuda/blocks.py): threads per block of the reductions
 REDUCE_BLOCKS = 2 if _SIM else 256     # blocks per array of a reduction, at most
 
 _DTYPES = {np.dtype(np.float32): numba.float32, np.dtype(np.float64): numba.float64}
@@ -165,7 +166,6 @@ def _partials(x, kind, p, partials, first):
     """partials[first + block] = Σ |x|^p (kind _SUM) or max |x| (_MAX) over the elements of
     x this block visits (its threads stride over x, then combine in a tree), in float64."""
     acc = cuda.shared.array(TREE_THREADS, float64)
-    tid = cuda.threadIdx.x
     total = float64(0)
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         v = abs(float64(x[i]))
@@ -178,20 +178,10 @@ def _partials(x, kind, p, partials, first):
             total += v
         else:
             total += v ** p
-    acc[tid] = total
-    cuda.syncthreads()
-    s = TREE_THREADS // 2
-    while s > 0:
-        if tid < s:
-            other = acc[tid + s]
-            if kind == _SUM:
-                acc[tid] += other
-            elif other > acc[tid] or other != other:
-                acc[tid] = other
-        cuda.syncthreads()
-        s //= 2
-    if tid == 0:
-        partials[first + cuda.blockIdx.x] = acc[0]
+    # every thread takes the same branch (one kind per launch), as the trees' syncs need
+    total = block_sum(acc, total) if kind == _SUM else block_max(acc, total)
+    if cuda.threadIdx.x == 0:
+        partials[first + cuda.blockIdx.x] = total
 
 
 @cuda.jit
@@ -199,28 +189,15 @@ def _finish(partials, n, kind, root, inv_p, out):
     """out[0] = the sum (kind _SUM) or max (_MAX) of partials[:n], then its square root
     (root _SQRT) or power inv_p (_POWER); one block."""
     acc = cuda.shared.array(TREE_THREADS, float64)
-    tid = cuda.threadIdx.x
     total = float64(0)
-    for i in range(tid, n, TREE_THREADS):
+    for i in range(cuda.threadIdx.x, n, TREE_THREADS):
         v = partials[i]
         if kind == _SUM:
             total += v
         elif v > total or v != v:
             total = v
-    acc[tid] = total
-    cuda.syncthreads()
-    s = TREE_THREADS // 2
-    while s > 0:
-        if tid < s:
-            other = acc[tid + s]
-            if kind == _SUM:
-                acc[tid] += other
-            elif other > acc[tid] or other != other:
-                acc[tid] = other
-        cuda.syncthreads()
-        s //= 2
-    if tid == 0:
-        total = acc[0]
+    total = block_sum(acc, total) if kind == _SUM else block_max(acc, total)
+    if cuda.threadIdx.x == 0:
         if root == _SQRT:
             total = math.sqrt(total)
         elif root == _POWER:

@@ -17,8 +17,8 @@ Launch layouts, chosen per call:
 - one block per output element (``_*_tree``) when its reduced elements are one contiguous
   run of at least TREE_THREADS (the last axis of a contiguous array: softmax over classes,
   a row sum): the block's threads stride along the run, reading neighbouring elements,
-  then combine their partial results in a tree in shared memory (no warp shuffles: the
-  simulator has none).
+  then combine their partial results in a tree in shared memory (kernels/cuda/blocks.py;
+  no warp shuffles: the simulator has none).
 
 Not yet: a reduction to few outputs of very many elements (``sum(a)`` of a large array)
 runs on one block, or one thread where not contiguous; splitting it over many blocks and
@@ -46,12 +46,13 @@ import numpy as np
 from numba import cuda
 
 from . import arrays
+from .blocks import TREE_THREADS, block_max, block_sum, offset_of
 
 __all__ = ["THREADS", "TREE_THREADS", "sum", "max", "softmax", "log_softmax"]
 
 _SIM = bool(numba.config.ENABLE_CUDASIM)
 THREADS = 16 if _SIM else 128         # one output element (or softmax row) per thread
-TREE_THREADS = 8 if _SIM else 128     # one output element per block; a power of two
+# TREE_THREADS (kernels/cuda/blocks.py): threads per block of the one-block-per-output kernels
 
 # the element types the GPU namespace holds, and numba's names for them
 _NUMBA_TYPES = {np.dtype(np.float32): numba.float32, np.dtype(np.float64): numba.float64,
@@ -66,8 +67,9 @@ Axes = tuple[int, ...] | int | None
 #   [kept lengths | kept input strides | kept output strides | reduced lengths | reduced
 #    input strides], in elements, the last axis varying fastest. Each kernel maps its output
 # element (or row) to the input position ``src`` of its first reduced element and the
-# output position ``dst`` by the same loop; it is written out in each kernel because a
-# kernel calling a device function cannot be compiled without a GPU (tests/cuda/ptx.py).
+# output position ``dst`` by ``offset_of`` over the table's columns; the block trees are
+# ``block_sum`` and ``block_max``
+# (kernels/cuda/blocks.py).
 # ---------------------------------------------------------------------------------------------
 
 @cuda.jit
@@ -76,21 +78,10 @@ def _sum_threads(x, offset, out, table, nk, nr, n_red, zero):
     o = cuda.grid(1)
     if o >= out.size:
         return
-    src = offset
-    rest = o
-    for d in range(nk - 1, -1, -1):
-        n = table[d]
-        src += (rest % n) * table[nk + d]
-        rest //= n
+    src = offset + offset_of(o, table, nk, 0, nk)
     total = zero
     for r in range(n_red):
-        p = src
-        rest = r
-        for d in range(nr - 1, -1, -1):
-            n = table[3 * nk + d]
-            p += (rest % n) * table[3 * nk + nr + d]
-            rest //= n
-        total += x[p]
+        total += x[src + offset_of(r, table, nr, 3 * nk, 3 * nk + nr)]
     out[o] = total
 
 
@@ -100,21 +91,10 @@ def _max_threads(x, offset, out, table, nk, nr, n_red):
     o = cuda.grid(1)
     if o >= out.size:
         return
-    src = offset
-    rest = o
-    for d in range(nk - 1, -1, -1):
-        n = table[d]
-        src += (rest % n) * table[nk + d]
-        rest //= n
+    src = offset + offset_of(o, table, nk, 0, nk)
     m = x[src]
     for r in range(1, n_red):
-        p = src
-        rest = r
-        for d in range(nr - 1, -1, -1):
-            n = table[3 * nk + d]
-            p += (rest % n) * table[3 * nk + nr + d]
-            rest //= n
-        v = x[p]
+        v = x[src + offset_of(r, table, nr, 3 * nk, 3 * nk + nr)]
         if v > m or v != v:
             m = v
     out[o] = m
@@ -126,15 +106,8 @@ def _softmax_threads(x, offset, out, table, nk, n_rows, L, s_in, s_out, log, zer
     row = cuda.grid(1)
     if row >= n_rows:
         return
-    src = offset
-    dst = 0
-    rest = row
-    for d in range(nk - 1, -1, -1):
-        n = table[d]
-        i = rest % n
-        src += i * table[nk + d]
-        dst += i * table[2 * nk + d]
-        rest //= n
+    src = offset + offset_of(row, table, nk, 0, nk)
+    dst = offset_of(row, table, nk, 0, 2 * nk)
     m = x[src]
     for j in range(1, L):
         v = x[src + j * s_in]
@@ -151,6 +124,19 @@ def _softmax_threads(x, offset, out, table, nk, n_rows, L, s_in, s_out, log, zer
             out[dst + j * s_out] = math.exp(shifted) / total                    # E11
 
 
+@cuda.jit(device=True)
+def _thread_max(x, src, L):
+    """The max (NaN wins) of this thread's elements of the contiguous run x[src:src + L],
+    those at j = tid, tid + TREE_THREADS, ...; L >= TREE_THREADS, so every thread has one."""
+    tid = cuda.threadIdx.x
+    m = x[src + tid]
+    for j in range(tid + TREE_THREADS, L, TREE_THREADS):
+        v = x[src + j]
+        if v > m or v != v:
+            m = v
+    return m
+
+
 @functools.cache
 def _sum_tree(acc_type: Any) -> Any:
     """The block-per-output sum of a contiguous run of L elements, with partial sums of
@@ -159,26 +145,13 @@ def _sum_tree(acc_type: Any) -> Any:
     @cuda.jit
     def kernel(x, offset, out, table, nk, L):
         partial = cuda.shared.array(TREE_THREADS, acc_type)
-        tid = cuda.threadIdx.x
-        src = offset
-        rest = cuda.blockIdx.x
-        for d in range(nk - 1, -1, -1):
-            n = table[d]
-            src += (rest % n) * table[nk + d]
-            rest //= n
+        src = offset + offset_of(cuda.blockIdx.x, table, nk, 0, nk)
         total = acc_type(0)
-        for j in range(tid, L, TREE_THREADS):
+        for j in range(cuda.threadIdx.x, L, TREE_THREADS):
             total += x[src + j]
-        partial[tid] = total
-        cuda.syncthreads()
-        s = TREE_THREADS // 2
-        while s > 0:
-            if tid < s:
-                partial[tid] += partial[tid + s]
-            cuda.syncthreads()
-            s //= 2
-        if tid == 0:
-            out[cuda.blockIdx.x] = partial[0]
+        total = block_sum(partial, total)
+        if cuda.threadIdx.x == 0:
+            out[cuda.blockIdx.x] = total
 
     return kernel
 
@@ -191,30 +164,10 @@ def _max_tree(item_type: Any) -> Any:
     @cuda.jit
     def kernel(x, offset, out, table, nk, L):
         partial = cuda.shared.array(TREE_THREADS, item_type)
-        tid = cuda.threadIdx.x
-        src = offset
-        rest = cuda.blockIdx.x
-        for d in range(nk - 1, -1, -1):
-            n = table[d]
-            src += (rest % n) * table[nk + d]
-            rest //= n
-        m = x[src + tid]                # L >= TREE_THREADS: every thread has an element
-        for j in range(tid + TREE_THREADS, L, TREE_THREADS):
-            v = x[src + j]
-            if v > m or v != v:
-                m = v
-        partial[tid] = m
-        cuda.syncthreads()
-        s = TREE_THREADS // 2
-        while s > 0:
-            if tid < s:
-                v = partial[tid + s]
-                if v > partial[tid] or v != v:
-                    partial[tid] = v
-            cuda.syncthreads()
-            s //= 2
-        if tid == 0:
-            out[cuda.blockIdx.x] = partial[0]
+        src = offset + offset_of(cuda.blockIdx.x, table, nk, 0, nk)
+        m = block_max(partial, _thread_max(x, src, L))
+        if cuda.threadIdx.x == 0:
+            out[cuda.blockIdx.x] = m
 
     return kernel
 
@@ -230,43 +183,13 @@ def _softmax_tree(item_type: Any, acc_type: Any) -> Any:
         partial_max = cuda.shared.array(TREE_THREADS, item_type)
         partial_sum = cuda.shared.array(TREE_THREADS, acc_type)
         tid = cuda.threadIdx.x
-        src = offset
-        dst = 0
-        rest = cuda.blockIdx.x
-        for d in range(nk - 1, -1, -1):
-            n = table[d]
-            i = rest % n
-            src += i * table[nk + d]
-            dst += i * table[2 * nk + d]
-            rest //= n
-        m = x[src + tid]                # L >= TREE_THREADS: every thread has an element
-        for j in range(tid + TREE_THREADS, L, TREE_THREADS):
-            v = x[src + j]
-            if v > m or v != v:
-                m = v
-        partial_max[tid] = m
-        cuda.syncthreads()
-        s = TREE_THREADS // 2
-        while s > 0:
-            if tid < s:
-                v = partial_max[tid + s]
-                if v > partial_max[tid] or v != v:
-                    partial_max[tid] = v
-            cuda.syncthreads()
-            s //= 2
-        m = partial_max[0]
+        src = offset + offset_of(cuda.blockIdx.x, table, nk, 0, nk)
+        dst = offset_of(cuda.blockIdx.x, table, nk, 0, 2 * nk)
+        m = block_max(partial_max, _thread_max(x, src, L))
         total = acc_type(0)
         for j in range(tid, L, TREE_THREADS):
             total += math.exp(x[src + j] - m)
-        partial_sum[tid] = total
-        cuda.syncthreads()
-        s = TREE_THREADS // 2
-        while s > 0:
-            if tid < s:
-                partial_sum[tid] += partial_sum[tid + s]
-            cuda.syncthreads()
-            s //= 2
-        total = partial_sum[0]
+        total = block_sum(partial_sum, total)
         for j in range(tid, L, TREE_THREADS):
             shifted = x[src + j] - m
             if log:

@@ -1,0 +1,46 @@
+"""Compiling to PTX, without a GPU, kernels that call device functions (those of
+kernels/cuda/blocks.py, or a module's own).
+
+numba compiles a call to a device-function dispatcher only with a GPU: it asks the driver
+for the compute capability (the notes on the simulator, §6). So each device function is
+compiled alone (``device=True``, an explicit ``cc``), and each caller's body is compiled
+from a copy of its function whose globals name, in place of each callee, an external
+declaration of the callee's real signature (``cuda.declare_device``), as
+test_cuda_ptx_attention.py does for the sigmoid: the whole body is typed and lowered, the
+library untouched. Imported only by the scripts ``tests.cuda.ptx.compile_in_subprocess``
+runs on the real target (NUMBA_ENABLE_CUDASIM=0)."""
+
+import re
+import types
+from typing import Any
+
+from numba import cuda
+
+
+def body(fn: Any, callees: dict[str, Any]) -> Any:
+    """The Python function of ``fn`` (a kernel or device dispatcher) with its globals copied
+    and each name of ``callees`` bound to the declaration given there."""
+    f = fn.py_func
+    names = {**f.__globals__, **callees}
+    return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, f.__closure__)
+
+
+def declare(name: str, fn: Any, args: tuple, cc: tuple[int, int],
+            callees: dict[str, Any] | None = None) -> Any:
+    """Compile the device function ``fn`` alone for the argument types ``args`` (its own
+    callees declared) and return a declaration of its real signature named ``name``."""
+    _, ret = cuda.compile_ptx(body(fn, callees or {}), args, device=True, cc=cc)
+    return cuda.declare_device(name, ret(*args))
+
+
+def kernel_ptx(fn: Any, args: tuple, cc: tuple[int, int],
+               callees: dict[str, Any] | None = None) -> str:
+    """The PTX of the kernel ``fn`` for the argument types ``args``, its callees declared;
+    fails unless it is a kernel that calls each of them."""
+    callees = callees or {}
+    ptx, _ = cuda.compile_ptx(body(fn, callees), args, cc=cc)
+    assert ".entry" in ptx, fn.__name__
+    for name in callees:
+        called = re.search(rf"call\.uni \(retval0\),\s*{name},", ptx)
+        assert called, f"{fn.__name__} never calls {name}"
+    return ptx
