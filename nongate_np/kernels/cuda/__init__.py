@@ -4,8 +4,10 @@ Each kernel takes host NumPy arrays or numba.cuda device arrays and gives its re
 in the kind it was given (kernels/README.md). The registry loads this backend only where
 ``kernels.gpu.probe()`` finds a usable GPU, or the CUDA simulator (NUMBA_ENABLE_CUDASIM=1,
 for tests). Pieces: ``arrays`` (transfers, allocation), ``matmul`` (tiled products, column
-sums), ``scalar`` (device math shared with the CPU), ``lstm`` and ``attention`` (the fused
-ops, docs/math.md Parts L and A).
+sums), ``scalar`` (device math shared with the CPU), ``blocks`` (block-wide tree
+reductions); ``elementwise``, ``reduction``, ``layout`` and ``functions`` (the array
+functions of the device seam); ``optim`` (fused updates, clipping); ``lstm`` and
+``attention`` (the fused ops, docs/math.md Parts L and A).
 """
 
 from .attention import attention_backward, attention_forward, attention_online
