@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..ops._util import check_lengths
+from ..ops._util import check_lengths, xp_of
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
@@ -135,7 +135,7 @@ class LSTM(Module):
         L = self.num_layers * self.num_directions
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         if hx is None:                  # zeros on the parameters' device
-            xp = self.weight_ih_l0.device.xp
+            xp = xp_of(self.weight_ih_l0.data)
             return xp.zeros((L, B, P), self.dtype), xp.zeros((L, B, H), self.dtype)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"LSTM: hx must be a tuple (h0, c0), got {type(hx).__name__}")
