@@ -18,7 +18,8 @@ import numpy as np
 from .kernels import gpu
 from .kernels.array_api import NUMPY, ArrayFunctions
 
-__all__ = ["Device", "DeviceError", "device", "device_of", "move", "CPU", "CUDA"]
+__all__ = ["Device", "DeviceError", "device", "device_of", "move", "from_cuda_array",
+           "CPU", "CUDA"]
 
 
 class DeviceError(RuntimeError):
@@ -87,6 +88,18 @@ def move(array: Any, to: Device | str) -> Any:
     if target is CPU:
         return source.xp.to_host(array)
     return target.xp.asarray(array)
+
+
+def from_cuda_array(obj: Any) -> Any:
+    """A numba.cuda device array viewing ``obj``'s GPU memory without a copy, for any object
+    with ``__cuda_array_interface__`` (a PyTorch CUDA tensor, a CuPy array). DeviceError
+    where no GPU is usable (the CUDA simulator has no such interface)."""
+    _cuda_functions()                   # DeviceError unless "cuda" is usable here
+    from numba import cuda
+    if not hasattr(cuda, "as_cuda_array"):
+        raise DeviceError("__cuda_array_interface__ needs a real GPU; the CUDA simulator "
+                          "does not support it")
+    return cuda.as_cuda_array(obj)
 
 
 _cuda: list[ArrayFunctions] = []        # the CUDA namespace, once loaded

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .device import CPU, Device, device_of, move
+from .device import CPU, Device, device_of, from_cuda_array, move
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -23,6 +23,9 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
     array (a numba.cuda device array) is returned as it is, cast to ``dtype`` if given."""
     if isinstance(data, Tensor):
         data = data._data
+    if type(data) is not np.ndarray and hasattr(data, "__cuda_array_interface__") and \
+            not hasattr(data, "copy_to_host"):      # PyTorch or CuPy GPU data: no copy
+        data = from_cuda_array(data)
     if type(data) is not np.ndarray and device_of(data) is not CPU:
         if data.dtype.kind not in "biufc":
             raise TypeError(f"{what}: expected a numeric array, got dtype {data.dtype}")
@@ -122,6 +125,16 @@ class Tensor:
     dtype = property(lambda self: self._data.dtype)
     ndim = property(lambda self: self._data.ndim)
     size = property(lambda self: self._data.size)
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """The GPU array's interface (a tensor on the GPU only), so PyTorch
+        (``torch.as_tensor(t, device="cuda")``) and CuPy (``cupy.asarray(t)``) read it
+        without a copy."""
+        if self.device is CPU:
+            raise AttributeError("a tensor on the CPU has no __cuda_array_interface__")
+        on_gpu: Any = self._data          # a numba.cuda device array
+        return on_gpu.__cuda_array_interface__
 
     @property
     def device(self) -> Device:
