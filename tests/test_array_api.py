@@ -23,6 +23,7 @@ def test_the_numpy_namespace_gives_numpys_results():
     np.testing.assert_array_equal(NUMPY.add(a, b), a + b)
     np.testing.assert_array_equal(NUMPY.divide(a, 2.0), a / 2.0)
     np.testing.assert_array_equal(NUMPY.sigmoid(a), ref.sigmoid(a))
+    np.testing.assert_array_equal(NUMPY.softplus(a), ref.softplus(a))
     np.testing.assert_array_equal(NUMPY.sum(a, axis=(0, 2), keepdims=True),
                                   a.sum(axis=(0, 2), keepdims=True))
     np.testing.assert_array_equal(NUMPY.log_softmax(b, axis=1), ref.log_softmax(b, 1))
