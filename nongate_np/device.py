@@ -18,7 +18,8 @@ import numpy as np
 from .kernels import gpu
 from .kernels.array_api import NUMPY, ArrayFunctions
 
-__all__ = ["Device", "DeviceError", "device", "device_of", "move", "from_cuda_array",
+__all__ = ["Device", "DeviceError", "device", "device_or_dtype", "device_of", "move",
+           "from_cuda_array",
            "CPU", "CUDA"]
 
 
@@ -68,6 +69,19 @@ def device(spec: Device | str) -> Device:
         return _DEVICES[spec]
     raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda' (one GPU: 'cuda' "
                      f"or 'cuda:0')")
+
+
+def device_or_dtype(spec: Any, where: str) -> Device | np.dtype:
+    """What ``to(spec)`` means: a Device for "cpu", "cuda", "cuda:0" or a Device, else a
+    NumPy dtype; ValueError naming both kinds when ``spec`` is neither (``to("gpu")``)."""
+    if isinstance(spec, Device) or (isinstance(spec, str) and spec in _DEVICES):
+        return device(spec)
+    try:
+        return np.dtype(spec)
+    except TypeError:
+        raise ValueError(f"{where}: unknown device or dtype {spec!r}; devices are 'cpu' and "
+                         f"'cuda' ('cuda:0'), dtypes such as np.float32 or 'float64'"
+                         ) from None
 
 
 def device_of(array: Any) -> Device:

@@ -198,9 +198,9 @@ class Tensor:
         body = np.array2string(self.numpy(), prefix="tensor(", separator=", ", precision=4)
         extra = "" if self.device is CPU else f", device='{self.device}'"
         if self._node is not None:
-            extra = f", grad_fn={self._node.name}"
+            extra += f", grad_fn={self._node.name}"
         elif self._requires_grad:
-            extra = ", requires_grad=True"
+            extra += ", requires_grad=True"
         if self._data.dtype != np.float64:
             extra = f", dtype={self._data.dtype}" + extra
         return f"tensor({body}{extra})"

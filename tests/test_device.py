@@ -26,8 +26,12 @@ def test_device_names():
     assert device("cuda:0") is CUDA and device(CUDA) is CUDA and CUDA == "cuda"
     with pytest.raises(ValueError, match="unknown device 'tpu'; expected 'cpu' or 'cuda'"):
         device("tpu")
-    with pytest.raises(ValueError, match="unknown device 'cuda:1'"):
-        ng.tensor([1.0]).to("cuda:1")
+    for wrong in ("cuda:1", "gpu"):
+        with pytest.raises(ValueError, match=f"to: unknown device or dtype '{wrong}'; "
+                                             "devices are 'cpu' and 'cuda'"):
+            ng.tensor([1.0]).to(wrong)
+        with pytest.raises(ValueError, match=f"Linear.to: unknown device or dtype '{wrong}'"):
+            ng.nn.Linear(2, 3).to(wrong)
 
 
 def _in_fresh_process(code: str, env: dict) -> dict:

@@ -87,5 +87,7 @@ def probe() -> GpuStatus:
                                "for tests", simulator=True)
     devices, why = _devices()
     if not devices:
-        return GpuStatus(False, why)
+        return GpuStatus(False, f"{why}: the GPU code needs an NVIDIA GPU and its driver; "
+                                f"without one, NUMBA_ENABLE_CUDASIM=1 runs it on numba's "
+                                f"CUDA simulator (slow: tiny sizes)")
     return GpuStatus(True, "CUDA device found: " + "; ".join(devices), devices=devices)

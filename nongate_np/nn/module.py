@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..device import CPU, Device, device, device_of, move
+from ..device import CPU, Device, device_of, device_or_dtype, move
 from ..tensor import Tensor, as_array
 
 __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype"]
@@ -454,9 +454,9 @@ class Module:
         for an unknown device, DeviceError when "cuda" is not usable here, TypeError for a
         non-floating dtype. Returns self.
         """
-        if isinstance(target, Device) or (isinstance(target, str) and
-                                          target.split(":")[0] in ("cpu", "cuda")):
-            where = device(target)
+        target = device_or_dtype(target, f"{type(self).__name__}.to")
+        if isinstance(target, Device):
+            where = target
             for p in self.parameters():
                 p.data = move(p.data, where)
                 if p.grad is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..device import Device
+from ..device import Device, device_or_dtype
 from ..tensor import Tensor
 from .device import to_device
 from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
@@ -73,10 +73,8 @@ def _astype(self, dtype):
 def _to(self, target):
     """``self`` on a device ("cpu", "cuda", a Device) or in a dtype, as torch's ``to``;
     recorded either way (the gradient goes back to self's device and dtype)."""
-    if isinstance(target, Device) or (isinstance(target, str) and
-                                      target.split(":")[0] in ("cpu", "cuda")):
-        return to_device(self, target)
-    return cast(self, target)
+    target = device_or_dtype(target, "to")
+    return to_device(self, target) if isinstance(target, Device) else cast(self, target)
 
 
 def _cpu(self):
