@@ -68,6 +68,7 @@ def test_text_summary_holds_each_tasks_test_metrics_and_the_baselines(text_run):
     out, _ = text_run
     summary = read_json(out / "summary.json")
     assert summary["epochs_run"] == 2 and summary["best_epoch"] in (1, 2)
+    assert summary["device"] == "cpu"
     test = summary["test"]
     assert set(test["next_char"]) == {"loss", "accuracy", "bits_per_token"}
     assert set(test["package"]) == {"loss", "accuracy"}

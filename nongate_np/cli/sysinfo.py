@@ -267,8 +267,8 @@ def format_info(d: dict) -> str:
     b = d.get("backends", {})
     lines.append(("backends", b["error"] if "error" in b else
                   f"{', '.join(b['available'])} (default: {b['default']})"))
-    for name, why in b.get("unavailable", {}).items():
-        lines.append((f"  {name}", why))
+    for name, why in b.get("unavailable", {}).items():     # cuda's reason: the gpu line
+        lines.append((f"  {name}", "unavailable: see gpu below" if name == "cuda" else why))
     c = d.get("cpu", {})
     lines.append(("cpu", c["error"] if "error" in c else
                   f"{c['model'] or 'unknown model'} (llvm: {c['llvm_name'] or '?'}), "

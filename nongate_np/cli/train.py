@@ -170,7 +170,7 @@ def report(summary: dict, out) -> str:
                     text += f" (baseline {ref:.4f})"
                 parts.append(text)
             lines.append(f"{split:>4} {task}: " + ", ".join(parts))
-    lines.append(f"files: {out}/model.npz, metrics.jsonl, summary.json"
+    lines.append(f"files: {out}/model.npz, last.npz, metrics.jsonl, summary.json"
                  + ("".join(f", {os.path.basename(p)}" for p in summary["pictures"])))
     if not summary["pictures"]:
         lines.append("pictures: pip install 'nongate-np[plot]' (matplotlib) for training "

@@ -169,7 +169,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
                                               "metrics": history.last})
     summary = {"best_epoch": history.best_epoch, "epochs_run": len(history.epochs),
                "stopped_early": history.stopped_early,
-               "train_seconds": time.perf_counter() - start,
+               "train_seconds": time.perf_counter() - start, "device": opts.device,
                "val": _nested({k[4:]: v for k, v in history.best.items()
                                if k.startswith("val/")}),
                "baselines": baselines or {},

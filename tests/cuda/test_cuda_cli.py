@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("numba.cuda")
 from nongate_np.kernels import gpu  # noqa: E402
-from tests.cli_runs import GUNPOINT_TRAIN, command, run_cli, train  # noqa: E402
+from tests.cli_runs import GUNPOINT_TRAIN, command, read_json, run_cli, train  # noqa: E402
 
 UNLABELLED = GUNPOINT_TRAIN.parent / "tiny_unlabelled.ts"     # two series of 3 and 2 steps
 
@@ -65,6 +65,8 @@ def test_train_on_the_gpu_ends_where_the_cpu_does(tmp_path):
     for device in ("cpu", "cuda"):
         train(tmp_path / device, "ts", tiny, "--epochs", "1", "--hidden-size", "3", "--quiet",
               "--device", device)
+    assert [read_json(tmp_path / d / "summary.json")["device"] for d in ("cpu", "cuda")] == \
+        ["cpu", "cuda"]
     cpu, cuda = (ng.load(tmp_path / d / "model.npz").model.state_dict()
                  for d in ("cpu", "cuda"))
     assert cpu.keys() == cuda.keys()
