@@ -144,8 +144,9 @@ def for_kind(params: AttentionParams, kind: str) -> AttentionParams:
 
 
 def result_dtype(*values: np.ndarray | tuple[np.ndarray | None, ...]) -> np.dtype:
-    """The dtype of a kernel's outputs and gradients: that of every array given, the
-    fields of a parameter set or state included (None fields skipped)."""
+    """The dtype of a kernel's outputs and gradients: that of every array given (host or
+    device: read from each array's dtype), the fields of a parameter set or state included
+    (None fields skipped)."""
     arrays = [a for v in values for a in (v if isinstance(v, tuple) else (v,))
               if a is not None]
-    return np.result_type(*arrays)
+    return np.result_type(*(np.dtype(a.dtype) for a in arrays))

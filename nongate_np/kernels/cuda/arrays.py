@@ -17,8 +17,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-__all__ = ["is_device", "to_device", "to_host", "returned", "empty", "zeros", "poisoned",
-           "result_dtype"]
+__all__ = ["is_device", "to_device", "to_host", "returned", "empty", "zeros", "poisoned"]
 
 if numba.config.ENABLE_CUDASIM:
     # The simulator's device arrays give a shape that refuses negative indices (as a shape
@@ -60,11 +59,6 @@ def to_host(a: Any) -> Any:
 def returned(a: Any, on_device: bool) -> Any:
     """A result in the kind the caller passed: the device array, or a host copy."""
     return a if on_device or a is None else to_host(a)
-
-
-def result_dtype(*arrays: Any) -> np.dtype:
-    """The common dtype of host or device arrays (None skipped)."""
-    return np.result_type(*(np.dtype(a.dtype) for a in arrays if a is not None))
 
 
 def empty(shape: int | tuple[int, ...], dtype: np.dtype | type) -> Any:

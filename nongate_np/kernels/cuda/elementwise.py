@@ -6,7 +6,7 @@ views.
 Three kernels, one per arity, do all of it: ``unary`` (``negative``, ``exp``, ``log``,
 ``tanh``, ``sigmoid`` (docs/math.md E6, ``scalar.sigmoid``), ``softplus`` (E15, the form of
 ``kernels.reference.softplus``), ``abs``, ``sqrt``, and the copy behind ``astype``,
-``broadcast_to``, ``full`` and ``copy``), ``binary`` (``add``, ``subtract``, ``multiply``,
+``broadcast_to`` and ``full``), ``binary`` (``add``, ``subtract``, ``multiply``,
 ``divide``, ``power``, ``maximum`` and the six comparisons) and ``ternary`` (``where``). The
 operation is an integer op code picked by a short if-chain in the kernel, so one compiled
 kernel serves every op of its arity.
@@ -53,7 +53,7 @@ __all__ = ["THREADS", "MAX_BLOCKS", "add", "subtract", "multiply", "divide", "po
            "maximum", "negative", "exp", "log", "tanh", "sigmoid", "softplus", "abs", "sqrt",
            "equal",
            "not_equal", "less", "less_equal", "greater", "greater_equal", "where", "astype",
-           "broadcast_to", "full", "copy"]
+           "broadcast_to", "full"]
 
 THREADS = 64                         # threads per block
 # blocks per launch at most; the grid-stride loop covers the rest (2 in the simulator, which
@@ -522,12 +522,6 @@ def astype(a: Any, dtype: Any) -> Any:
     if a.dtype == dtype:
         return a
     return _unary("astype", np.dtype(a.dtype), dtype, COPY, a)
-
-
-def copy(a: Any) -> Any:
-    """A new C-contiguous device array equal to a (any strides), as NumPy's ``copy``."""
-    a = _array("copy", a)
-    return _unary("copy", np.dtype(a.dtype), np.dtype(a.dtype), COPY, a)
 
 
 def broadcast_to(a: Any, shape: int | tuple[int, ...]) -> Any:

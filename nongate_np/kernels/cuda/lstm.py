@@ -65,7 +65,7 @@ import numpy as np
 from numba import cuda
 
 from .. import reference as ref
-from ..contract import LSTMParams, LSTMState
+from ..contract import LSTMParams, LSTMState, result_dtype
 from . import arrays
 from .matmul import column_sums, matmul
 from .scalar import sigmoid_dev
@@ -526,7 +526,7 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
     runs as one cooperative launch or a launch per step (``_forward_plan``). Raises
     TypeError for a device array of another dtype than the result's; ValueError as
     ``force_forward_path`` says."""
-    dtype = arrays.result_dtype(x, *state0, *params)
+    dtype = result_dtype(x, state0, params)
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
         return ref.lstm_forward(x, state0, params, lengths, reverse, keep_cache)
     on_device = arrays.is_device(x)
