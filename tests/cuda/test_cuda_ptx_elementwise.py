@@ -4,9 +4,8 @@ instruction).
 
 The unary kernel calls the device function ``scalar.sigmoid_dev``, and compiling a call to a
 device function asks the driver for the GPU's compute capability, which fails without one;
-so its body is compiled as a copy whose globals have ``math.tanh`` (the same type, float to
-float) in its place, as tests/cuda/test_cuda_ptx_lstm.py does. The sigmoid itself is
-compiled as a device function by tests/cuda/test_cuda_ptx_base.py.
+so the sigmoid is compiled alone and the body calls a declaration of its real signature
+(tests/cuda/ptx_blocks.py).
 
 The softplus op (E15) is also compiled on its own: the unary kernel with its op code typed
 as the literal ``SOFTPLUS``, so numba drops the other ops' branches and the PTX left is
@@ -20,23 +19,23 @@ from tests.cuda.ptx import compile_in_subprocess  # noqa: E402
 
 def test_elementwise_kernels_compile_to_ptx():
     out = compile_in_subprocess("""
-        import math
-        import types
         import numpy as np
         from numba import boolean, cuda, float32, float64, from_dtype, int32, int64
         from numba.core.types import UniTuple, literal
-        from nongate_np.kernels.cuda import elementwise as ew
+        from nongate_np.kernels.cuda import elementwise as ew, scalar
+        from tests.cuda.ptx_blocks import body, declare
 
-        def without_device_calls(fn):
-            return types.FunctionType(fn.__code__, {**fn.__globals__, "sigmoid_dev": math.tanh},
-                                      fn.__name__, fn.__defaults__, fn.__closure__)
+        def unary_body(kernels, loop):        # calling a declared sigmoid of the loop type
+            nt = from_dtype(loop)
+            sig = declare("sigmoid_dev", scalar.sigmoid_dev, (nt, nt), CC)
+            return body(kernels.unary, {"sigmoid_dev": sig})
 
         axes = UniTuple(int64, 2)
         for loop in ew.SUPPORTED:
             k = ew._kernels(loop)
             v = from_dtype(loop)[::1]
             unary = (int64, int64, axes, v, axes, v)
-            ptx, _ = cuda.compile_ptx(without_device_calls(k.unary.py_func), unary, cc=CC)
+            ptx, _ = cuda.compile_ptx(unary_body(k, loop), unary, cc=CC)
             assert loop != np.float32 or ".f64" not in ptx, "unary: float64 in float32"
             ptx, _ = cuda.compile_ptx(k.binary.py_func, (int64, int64, axes, v, axes, v, axes, v),
                                       cc=CC)
@@ -46,7 +45,7 @@ def test_elementwise_kernels_compile_to_ptx():
         k = ew._kernels(np.dtype(np.float64))
         cuda.compile_ptx(k.binary.py_func, (int64, int64, axes, int64[::1], axes, float32[::1],
                                             axes, boolean[::1]), cc=CC)
-        cuda.compile_ptx(without_device_calls(k.unary.py_func),
+        cuda.compile_ptx(unary_body(k, np.dtype(np.float64)),
                          (int64, int64, axes, float64[::1], axes, int32[::1]), cc=CC)
         for c, a, b, o in [(boolean, float32, float32, float32),
                            (float64, int64, float64, float64), (boolean, int64, boolean, int64)]:
@@ -56,7 +55,7 @@ def test_elementwise_kernels_compile_to_ptx():
         # softplus alone: its two branches, in float32 arithmetic for float32
         for loop in [np.dtype(np.float32), np.dtype(np.float64)]:
             v = from_dtype(loop)[::1]
-            unary = without_device_calls(ew._kernels(loop).unary.py_func)
+            unary = unary_body(ew._kernels(loop), loop)
             ptx, _ = cuda.compile_ptx(unary, (literal(ew.SOFTPLUS), int64, axes, v, axes, v),
                                       cc=CC)
             assert loop != np.float32 or ".f64" not in ptx, "softplus: float64 in float32"

@@ -80,11 +80,8 @@ class _Kernels(NamedTuple):
 
 
 def _kernels(dtype: Any) -> _Kernels:
-    """The element-wise kernels for one element type (``dtype``, a numba float type): typed
-    constants keep float32 arithmetic in float32.
-
-    NOTE: ``sigmoid_dev`` returns float64 for float32 input (its float literals), so its
-    result is cast back to ``dtype`` where it is used."""
+    """The attention kernels for one element type (``dtype``, a numba float type): typed
+    constants keep float32 arithmetic in float32."""
     zero = dtype(0)
     one = dtype(1)
     neg_inf = dtype(-math.inf)      # the running max before any valid step (A3, A16)
@@ -105,7 +102,7 @@ def _kernels(dtype: Any) -> _Kernels:
         rj = math.tanh(z[n, j] + b_all[j])
         r[n, j] = rj
         if gated:
-            sj = dtype(sigmoid_dev(z[n, A + j] + b_all[A + j]))
+            sj = sigmoid_dev(z[n, A + j] + b_all[A + j], one)
             s[n, j] = sj
             u[n, j] = rj * sj
 
@@ -147,7 +144,7 @@ def _kernels(dtype: Any) -> _Kernels:
             a = alpha[b, q, t] / total
             alpha[b, q, t] = a
             if step:
-                g = dtype(sigmoid_dev(z[base + t, col + q] + b_all[col + q]))
+                g = sigmoid_dev(z[base + t, col + q] + b_all[col + q], one)
                 gamma[b, q, t] = g
                 weights[b, q, t] = g * a
 
@@ -265,7 +262,7 @@ def _kernels(dtype: Any) -> _Kernels:
                 total += p                                             # A16: l'
                 w = p
                 if step:
-                    w = p * dtype(sigmoid_dev(z[base + t, col + q] + b_all[col + q]))
+                    w = p * sigmoid_dev(z[base + t, col + q] + b_all[col + q], one)
                 for k in range(Dv):
                     new_vec[b, q, k] += w * v[base + t, k]             # A16: n'
         new_max[b, q] = m

@@ -113,7 +113,7 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
             elif op == TANH:
                 out[i] = math.tanh(x)
             elif op == SIGMOID:
-                out[i] = sigmoid_dev(x)                # E6, the stable form
+                out[i] = sigmoid_dev(x, ct(1))         # E6, the stable form
             elif op == SOFTPLUS:                       # E15: e^{-|x|} ≤ 1, never overflows;
                 if x >= 0:                             # each result rounded to the loop
                     out[i] = x + ct(math.log1p(ct(math.exp(-x))))  # dtype as NumPy's

@@ -132,10 +132,10 @@ def _kernels(dtype: Any) -> Any:
             a_f += h * w_hh[H + j, k]
             a_g += h * w_hh[2 * H + j, k]
             a_o += h * w_hh[3 * H + j, k]
-        i = sigmoid_dev(a_i)                                           # L2
-        f = sigmoid_dev(a_f)
+        i = sigmoid_dev(a_i, one)                                      # L2
+        f = sigmoid_dev(a_f, one)
         g = math.tanh(a_g)
-        o = sigmoid_dev(a_o)
+        o = sigmoid_dev(a_o, one)
         c_old = c_in[r, j]
         c_new = f * c_old + i * g                                      # L3
         tc = math.tanh(c_new)
@@ -304,10 +304,10 @@ def _kernels(dtype: Any) -> Any:
                     a_f += h * w[(units + jl) * P + k]
                     a_g += h * w[(2 * units + jl) * P + k]
                     a_o += h * w[(3 * units + jl) * P + k]
-                i = sigmoid_dev(a_i)                                   # L2
-                f = sigmoid_dev(a_f)
+                i = sigmoid_dev(a_i, one)                              # L2
+                f = sigmoid_dev(a_f, one)
                 g = math.tanh(a_g)
-                o = sigmoid_dev(a_o)
+                o = sigmoid_dev(a_o, one)
                 c_old = c[r, j]
                 c_new = f * c_old + i * g                              # L3
                 tc = math.tanh(c_new)
