@@ -17,7 +17,15 @@ Policy, in order:
   Numba calls); otherwise everything runs on the calling thread;
 * only when the work is large enough to pay for the region's launch and join;
 * in as many chunks as ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), so a fixed
-  thread count gives a fixed split and bit-identical results run to run.
+  thread count gives a fixed split and bit-identical results run to run;
+* never in a forked child (``os.fork``, ``multiprocessing``'s "fork" start method): GNU
+  OpenMP, Numba's "omp" layer on Linux, aborts a child that launches a region when its
+  parent had launched one ("Terminating: fork() called from a process already using GNU
+  OpenMP, this is unsafe"; a Pool whose worker dies so waits for ever). TBB and
+  "workqueue" survive a fork, but one rule for every layer keeps a child's results those
+  of the serial paths, bit-identical to its parent's serial paths (as PyTorch, whose
+  forked DataLoader workers compute on one thread). A process started by "spawn" or
+  "forkserver" is not a fork child of the computing process and splits as usual.
 
 NOTE: the BLAS thread count is process-wide: another Python thread calling SciPy's BLAS
 while a kernel runs gets one thread too.
@@ -29,6 +37,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import os
 import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -156,6 +165,26 @@ class _BlasOwnership:
 
 _ownership = _BlasOwnership()
 
+#: True in a process forked from the one that imported this module: kernels run serially.
+forked = False
+
+
+def _after_fork_in_child() -> None:
+    """Mark the process as a fork child, and drop the parent's BLAS ownership: a kernel
+    running on another thread at the fork left its lock held and BLAS on one thread, and
+    that thread does not exist here."""
+    global forked, _ownership
+    forked = True
+    if _ownership.depth:
+        control = _blas_thread_control()
+        if control is not None:
+            control[1](_ownership.saved)
+    _ownership = _BlasOwnership()
+
+
+if hasattr(os, "register_at_fork"):            # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run ``kernel`` with the kernels' BLAS on one thread; restore the count afterwards."""
@@ -192,10 +221,11 @@ def _fast_threading_layer() -> bool:
 
 
 def parallel_chunks(macs: int, min_macs: int) -> int:
-    """How many threads share work of ``macs`` multiply-adds (1: the calling thread)."""
+    """How many threads share work of ``macs`` multiply-adds (1: the calling thread; always
+    1 in a fork child). Every split of the backend asks here."""
     # NOTE: the threshold first: Numba's thread-count query is slow next to a small product
     # (bench/KERNEL_NOTES.md, "Threads: thread-count query")
-    if macs < min_macs:
+    if macs < min_macs or forked:
         return 1
     import numba
     n = numba.get_num_threads()
