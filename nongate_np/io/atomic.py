@@ -2,19 +2,26 @@
 ``save_safetensors`` and the training job's ``summary.json``.
 
 A crash (or SIGKILL) at any point leaves either the previous file or the new one at the
-target path, never a mix; at worst a stale ``.<name>.*.tmp`` file beside it.
+target path, never a mix; at worst a stale ``.<name>.<pid>.<random>.tmp`` file beside it,
+which the next write to the same path removes (see :func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+import time
 import zipfile
 
 import numpy as np
 
-__all__ = ["replacing", "write_npz_atomically", "write_text_atomically"]
+__all__ = ["replacing", "write_npz_atomically", "write_text_atomically",
+           "remove_stale_temporaries"]
+
+# A temporary file untouched this long, whose writer process is gone, is a killed save's.
+STALE_AFTER_S = 60.0
 
 
 @contextlib.contextmanager
@@ -30,7 +37,11 @@ def replacing(path: str, caller: str = "save"):
         raise FileNotFoundError(f"{caller}: the directory {directory!r} for {path!r} does not "
                                 "exist")
     mode = _new_file_mode(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
+    remove_stale_temporaries(path)
+    # NOTE: the writer's pid in the name lets a later save tell a killed writer's file from a
+    # live one's.
+    fd, tmp = tempfile.mkstemp(dir=directory,
+                               prefix=f".{os.path.basename(path)}.{os.getpid()}.",
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -62,6 +73,45 @@ def write_text_atomically(path, text: str, caller: str = "save") -> None:
     """UTF-8 ``text`` at ``path`` through :func:`replacing`."""
     with replacing(os.fspath(path), caller) as f:
         f.write(text.encode("utf-8"))
+
+
+def remove_stale_temporaries(path: str) -> list[str]:
+    """Remove the temporary files that killed writers of ``path`` left beside it; return
+    their paths.
+
+    Only files named as :func:`replacing` names them (``.<name>.<pid>.<8 random>.tmp``) are
+    considered, and only those whose writer process no longer exists on this machine and
+    which nobody has modified for ``STALE_AFTER_S`` seconds (a writer on another machine or
+    in another PID namespace sharing the directory keeps writing, so its file stays fresh).
+    Anything else, a user's file above all, is left alone; errors are ignored (a cleanup
+    must never fail a save)."""
+    directory, name = os.path.split(os.path.realpath(path))
+    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    with contextlib.suppress(OSError):
+        candidates = os.listdir(directory)
+        for entry in candidates:
+            match = pattern.fullmatch(entry)
+            if match is None or int(match.group(1)) == os.getpid() or \
+                    _process_exists(int(match.group(1))):
+                continue
+            temp = os.path.join(directory, entry)
+            with contextlib.suppress(OSError):
+                if time.time() - os.lstat(temp).st_mtime >= STALE_AFTER_S and \
+                        os.path.isfile(temp) and not os.path.islink(temp):
+                    os.unlink(temp)
+                    removed.append(temp)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True          # someone else's live process, or a pid we cannot test
+    return True
 
 
 def _new_file_mode(path: str) -> int:

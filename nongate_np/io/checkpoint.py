@@ -45,14 +45,16 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import __version__, optim
-from ..nn.module import Module, StateDictError
+from ..nn.module import BuildBudgetError, Module, StateDictError, build_budget
 from ..nn.savable import build_module, module_spec
 from ..tensor import Tensor
 from .atomic import write_npz_atomically
@@ -359,7 +361,11 @@ def _read(path: str) -> tuple[dict, dict]:
     with open(path, "rb") as f:          # FileNotFoundError, PermissionError: as they are
         head = f.read(6)
         f.seek(0)
-        if not head.startswith((b"PK", b"\x93NUMPY")):
+        if head.startswith(b"\x93NUMPY"):
+            # NOTE: refused unread: np.load would allocate whatever shape its header claims.
+            raise CheckpointError(f"{path}: holds a single .npy array, not a nongate_np "
+                                  "checkpoint (an .npz archive with a config)")
+        if not head.startswith(b"PK"):
             raise CheckpointError(f"{damaged} (it is neither an .npz archive nor a "
                                   f".safetensors file; it starts with {head!r})")
         try:
@@ -368,9 +374,6 @@ def _read(path: str) -> tuple[dict, dict]:
             raise CheckpointError(f"{damaged} (it is not a .safetensors file and cannot be "
                                   f"read as an .npz archive: {type(exc).__name__}: {exc})"
                                   ) from exc
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: holds a single .npy array, not a nongate_np "
-                                  "checkpoint (an .npz archive with a config)")
         with data:
             if CONFIG_KEY not in data.files:
                 names = ", ".join(data.files[:8]) + (", ..." if len(data.files) > 8 else "")
@@ -391,10 +394,56 @@ def _member(data, name: str, path: str, damaged: str) -> np.ndarray:
         raise CheckpointError(f"{damaged}: the entry {name!r} that its config lists is "
                               "missing")
     try:
+        _check_member_size(data.zip, name, path, damaged)
         return data[name]
+    except CheckpointError:
+        raise
     except Exception as exc:
         raise CheckpointError(f"{damaged}: the entry {name!r} cannot be read "
                               f"({type(exc).__name__}: {exc})") from exc
+
+
+# Deflate expands at most 1032-fold, so a member claiming more than this many bytes per
+# stored byte is a lie, whatever its CRC (a "zip bomb").
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _check_member_size(archive, name: str, path: str, damaged: str) -> None:
+    """Refuse an ``.npy`` member whose header declares more data than the file holds, before
+    NumPy allocates the declared shape (``np.load`` trusts the header: a forged shape of
+    10**12 floats would allocate 4 TB; one whose product overflows int64 a wrong size).
+
+    The zip's own sizes are checked against the file too: the stored bytes must lie inside
+    the file, and the unpacked size must be reachable from them (equal when stored,
+    at most 1032-fold when deflated). Then the data the header declares (shape x itemsize,
+    in Python ints) must be exactly the member's size less its header. So no load allocates
+    more than the file can fill (for the uncompressed members ``save`` writes: the file's
+    own size)."""
+    info = archive.getinfo(name + ".npy")
+    size = os.fstat(archive.fp.fileno()).st_size
+    if info.compress_size > size - info.header_offset or info.file_size < 0 or \
+            info.file_size > max(info.compress_size, 1) * (
+                1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_MAX_RATIO):
+        raise CheckpointError(f"{damaged}: the zip directory gives the entry {name!r} "
+                              f"{info.file_size} bytes ({info.compress_size} stored), more "
+                              f"than the {size}-byte file can hold")
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)(member)
+        except Exception as exc:
+            raise CheckpointError(f"{damaged}: the entry {name!r} has no valid .npy header "
+                                  f"({type(exc).__name__}: {exc})") from exc
+        header = member.tell()
+    if dtype.hasobject:
+        raise CheckpointError(f"{damaged}: the entry {name!r} cannot be read: it holds "
+                              f"Python objects (dtype {dtype}), which would need pickle")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != info.file_size - header:
+        raise CheckpointError(f"{damaged}: the entry {name!r} declares shape {shape} of "
+                              f"{dtype} ({declared} bytes of data) but holds "
+                              f"{info.file_size - header} bytes; nothing was allocated")
 
 
 def _parse_config(path: str, raw: np.ndarray) -> dict:
@@ -413,7 +462,7 @@ def parse_config(path: str, blob: bytes | str, where: str) -> dict:
         config = json.loads(blob.decode("utf-8") if isinstance(blob, bytes) else blob)
         if not isinstance(config, dict):
             raise ValueError(f"the config is a JSON {type(config).__name__}, not an object")
-    except ValueError as exc:            # UnicodeDecodeError and JSONDecodeError included
+    except (ValueError, RecursionError) as exc:   # Unicode/JSONDecodeError; deep nesting
         raise CheckpointError(f"{path}: not a nongate_np checkpoint, or the file is damaged "
                               f"(its config cannot be read: {exc})") from exc
     if config.get("format") != FORMAT:
@@ -427,26 +476,64 @@ def parse_config(path: str, blob: bytes | str, where: str) -> dict:
             f"{path}: written by nongate_np {config.get('library_version', '?')} in checkpoint "
             f"format {version}; this nongate_np ({__version__}) reads formats up to "
             f"{FORMAT_VERSION}. Upgrade nongate_np to load it")
-    problems = [k for k in ("kind", "weights") if k not in config]
-    if problems or not isinstance(config.get("weights"), list) \
-            or not all(isinstance(k, str) for k in config["weights"]):
-        raise CheckpointError(f"{path}: the config is malformed (missing or invalid "
-                              f"{problems or ['weights']}); the file is damaged or was edited")
+    problems = [f"{key} ({words})" for key, (kind, words) in _SCHEMA.items()
+                if (key in config or key in ("kind", "weights"))
+                and not _fits(config.get(key), kind)]
+    if config.get("kind") == "module" and not _fits(config.get("model"), _MODEL_SPEC):
+        problems.append("model (a dict with str 'class' and dict 'config')")
+    if problems:
+        raise CheckpointError(f"{path}: the config is malformed (missing or invalid: "
+                              f"{'; '.join(problems)}); the file is damaged or was edited")
     opt = config.get("optimizer")
-    if opt is not None and not (isinstance(opt, dict) and isinstance(opt.get("state"), dict)
-                                and all(isinstance(e, dict) and isinstance(e.get("arrays"),
-                                                                           dict)
-                                        for e in opt["state"].values())):
-        raise CheckpointError(f"{path}: the optimiser section of the config is malformed")
+    if opt is not None and not _fits(opt, _OPTIMIZER_SPEC):
+        raise CheckpointError(f"{path}: the optimiser section of the config is malformed "
+                              "(expected class: str, defaults: dict, param_groups: a list of "
+                              "dicts with a list of str 'params', state: str to {scalars: "
+                              "dict, arrays: str to str}); the file is damaged or was edited")
     return config
+
+
+# The shape of a config, checked before any field is used, so a damaged or edited one is a
+# CheckpointError and never a TypeError deep inside load: a type, or [item] for a list of
+# items, {str: value} for a dict of values, or {"key": kind, ...} for required keys.
+_STRS = [str]
+_SCHEMA = {"kind": (str, "a str"), "weights": (_STRS, "a list of str"),
+           "library_version": (str, "a str"), "training": (bool, "a bool"),
+           "frozen": (_STRS, "a list of str"), "tied": ([_STRS], "a list of lists of str"),
+           "extra": (dict, "a dict"), "model": (dict, "a dict")}
+_MODEL_SPEC = {"class": str, "config": dict}
+_OPTIMIZER_SPEC = {"class": str, "defaults": dict,
+                   "param_groups": [{"params": _STRS}],
+                   "state": {str: {"scalars": dict, "arrays": {str: str}}}}
+
+
+def _fits(value, kind) -> bool:
+    """Whether the JSON ``value`` has the shape ``kind`` describes (see ``_SCHEMA``)."""
+    if isinstance(kind, type):
+        return isinstance(value, kind)
+    if isinstance(kind, list):
+        return isinstance(value, list) and all(_fits(v, kind[0]) for v in value)
+    if not isinstance(value, dict):
+        return False
+    if str in kind:
+        return all(_fits(v, kind[str]) for v in value.values())
+    return all(key in value and _fits(value[key], sub) for key, sub in kind.items())
 
 
 def _rebuild_model(path: str, config: dict, weights: dict) -> Module:
     spec = config.get("model")
+    stored = sum(arr.nbytes for arr in weights.values())
     try:
-        model = build_module(spec)
+        # NOTE: the config could describe any size of model; the one it may build is bounded
+        # by the weights the file holds (twice, and 1 MiB, for buffers not saved).
+        with build_budget(2 * stored + 2**20):
+            model = build_module(spec)
     except KeyError as exc:        # an unregistered class name
         raise CheckpointError(f"{path}: {exc.args[0]}") from exc
+    except BuildBudgetError as exc:
+        raise CheckpointError(f"{path}: its config describes a bigger model than the "
+                              f"{stored} bytes of weights it stores ({exc}); the file is "
+                              "damaged or was edited") from exc
     except Exception as exc:
         cls = spec.get("class") if isinstance(spec, dict) else None
         raise CheckpointError(f"{path}: the model ({cls}) cannot be rebuilt from its saved "

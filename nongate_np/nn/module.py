@@ -9,6 +9,8 @@ same order, as the equivalent torch model (``0.weight``, ``encoder.lstm.weight_i
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from collections import namedtuple
 from typing import Callable, Iterator
 
@@ -18,6 +20,41 @@ from ..device import CPU, Device, device_of, device_or_dtype, move
 from ..tensor import Tensor, as_array
 
 __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype"]
+
+
+# NOTE: while nongate_np.load rebuilds a model from a file's config, the bytes its parameters
+# and buffers may take; None outside a load. A context variable, so threads loading in
+# parallel each keep their own.
+_BUILD_BUDGET: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "nongate_np_build_budget", default=None)
+
+
+class BuildBudgetError(MemoryError):
+    """A model being rebuilt by ``nongate_np.load`` registered more parameter and buffer
+    bytes than the checkpoint allows (its config describes a bigger model than its weights)."""
+
+
+@contextlib.contextmanager
+def build_budget(nbytes: int):
+    """Within the block, registering parameters and buffers of more than ``nbytes`` bytes in
+    all raises :class:`BuildBudgetError`, before they are initialised (an ``np.empty``
+    array is not yet in memory): ``nongate_np.load`` bounds a model built from an untrusted
+    config by the weights the file holds."""
+    token = _BUILD_BUDGET.set([nbytes])
+    try:
+        yield
+    finally:
+        _BUILD_BUDGET.reset(token)
+
+
+def _spend(array) -> None:
+    budget = _BUILD_BUDGET.get()
+    if budget is not None and array is not None:
+        budget[0] -= array.nbytes
+        if budget[0] < 0:
+            raise BuildBudgetError(f"registering a {array.dtype} array of shape "
+                                   f"{array.shape} ({array.nbytes} bytes) exceeds the model "
+                                   "size allowed by the checkpoint")
 
 
 def float_dtype(dtype, where: str) -> np.dtype:
@@ -145,6 +182,7 @@ class Module:
         _check_name(name, "buffer", self)
         if array is not None:
             array = as_array(array, what=f"register_buffer({name!r})")
+            _spend(array)
         self._forget(name, "_buffers")
         buffers[name] = array
         if not persistent:
@@ -164,6 +202,8 @@ class Module:
         if value is not None and not isinstance(value, cls):
             raise TypeError(f"cannot assign {type(value).__name__} as {what}: expected a "
                             f"{cls.__name__} or None")
+        if isinstance(value, Parameter):
+            _spend(value.data)
         self._forget(name, registry)
         entries[name] = value
 
