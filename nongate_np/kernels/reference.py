@@ -45,6 +45,20 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.where(pos, x, 0) + np.log1p(np.exp(np.where(pos, -x, x)))
 
 
+def zero_absent(x: np.ndarray, present: np.ndarray | None) -> np.ndarray:
+    """x with every entry of an absent step replaced by 0: x (n0, n1, k) and present
+    (n0, n1) booleans, None when every step is present (x itself is returned then, and when
+    every step is present; else a new array of x's dtype).
+
+    NOTE: a value the mask says is absent must not take part: selected away here, once,
+    before any product, since multiplying it by a zero weight gives NaN for a NaN or inf
+    (0·∞) and padding may hold anything (PyTorch's packed sequences never read it).
+    """
+    if present is None or present.all():
+        return x
+    return np.where(present[..., None], x, x.dtype.type(0))
+
+
 def max_real(x: np.ndarray, axis: int | tuple[int, ...] | None,
              keepdims: bool = True) -> np.ndarray:
     """The maximum of the real part: a shift constant for softmax-like formulas."""
@@ -81,9 +95,10 @@ def lstm_active(T: int, B: int, lengths: npt.ArrayLike | None) -> np.ndarray:
 
 class LSTMCache(NamedTuple):
     """What the LSTM backward needs (L15). The input, the initial state and the weights are
-    referenced, not copied; y is the output returned to the caller."""
+    referenced, not copied (the input is a copy when it had inactive steps, zeroed there:
+    ``zero_absent``); y is the output returned to the caller."""
 
-    x: np.ndarray                   # (T, B, I)
+    x: np.ndarray                   # (T, B, I), zero at inactive steps
     state0: LSTMState               # h0 (B, P), c0 (B, H)
     params: LSTMParams
     y: np.ndarray                   # (T, B, P), zero at inactive steps
@@ -102,7 +117,8 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     x (T, B, I); state0 (h0 (B, P), c0 (B, H)); params
     (:class:`~nongate_np.kernels.contract.LSTMParams`: w_ih (4H, I), w_hh (4H, P), b (4H,)
     the sum b_ih + b_hh, w_hr (P, H) or None); lengths (B,) ints or None (all T steps).
-    Gate order i, f, g, o along the 4H axis (PyTorch's).
+    Gate order i, f, g, o along the 4H axis (PyTorch's). x at steps past a sequence's
+    length is never read: a NaN or inf there changes nothing, forward or backward.
 
     Returns y (T, B, P) (zero at steps past a sequence's length), the final state
     (h_n (B, P), c_n (B, H)) and, when ``keep_cache``, an :class:`LSTMCache`, else None.
@@ -113,6 +129,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     H = w_hh.shape[0] // 4
     active = lstm_active(T, B, lengths)
     dtype = result_dtype(x, state0, params)
+    x = zero_absent(x, active)             # the cache keeps it too, for dW_ih (L13)
 
     xw = (x.reshape(T * B, -1) @ w_ih.T + b).reshape(T, B, 4 * H)    # L1, all steps at once
     y = np.zeros((T, B, h0.shape[1]), dtype)
@@ -212,9 +229,10 @@ def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
 
 class AttentionCache(NamedTuple):
     """What the reference attention backward needs (A15); the input, mask and parameters
-    are referenced, not copied."""
+    are referenced, not copied (the input is a copy when the mask has absent steps, zeroed
+    there: ``zero_absent``)."""
 
-    h: np.ndarray                   # (B, T, D)
+    h: np.ndarray                   # (B, T, D), zero at absent steps
     mask: np.ndarray | None         # (B, T) bool, None: every step valid
     params: AttentionParams
     r: np.ndarray                   # tanh(h Vᵀ + b_V) (B·T, A)
@@ -296,13 +314,15 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
 
     h (B, T, D); params (:class:`~nongate_np.kernels.contract.AttentionParams`): only the
     fields of ``kind`` are read (w_gate, b_gate for "gated"; w_step, b_step for
-    "weight_gated"); mask (B, T) booleans or None (every step valid).
+    "weight_gated"); mask (B, T) booleans or None (every step valid). h at an invalid step
+    is never read: a NaN or inf there changes nothing, forward or backward.
 
     Returns pooled (B, Q, D'), the weights ω (B, Q, T) and, when ``keep_cache``, an
     :class:`AttentionCache` (A15), else None.
     """
     check_kind(kind, "attention_forward")
     B, T, D = h.shape
+    h = zero_absent(h, mask)               # the cache keeps it too, for dW and dh
     h2 = h.reshape(B * T, D)
     p = for_kind(params, kind)
     e, r, s = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)
@@ -423,6 +443,7 @@ def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: Atten
     whole sequences, to rounding. Forward only."""
     check_kind(kind, "attention_online")
     B, T, D = h.shape
+    h = zero_absent(h, mask)
     h2 = h.reshape(B * T, D)
     p = for_kind(params, kind)
     e, _, _ = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)  # A1, A2

@@ -289,7 +289,7 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
         return ref.attention_forward(h, params, kind, mask, keep_cache)
     B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    sc = _scores(h, p, dtype)
+    sc = _scores(ref.zero_absent(h, mask), p, dtype)   # the cache keeps h2, for dW and dh
     valid = np.ones((B, T), np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
     alpha = np.empty((B, Q, T), dtype)
@@ -321,7 +321,7 @@ def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: Atten
         return ref.attention_online(state, h, params, kind, mask)
     B, T, _ = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    sc = _scores(h, p, dtype)
+    sc = _scores(ref.zero_absent(h, mask), p, dtype)
     e = sc.e.reshape(Q, B, T).transpose(1, 0, 2)                       # (B, Q, T)
     gamma = None
     if kind == "weight_gated":                                         # A4

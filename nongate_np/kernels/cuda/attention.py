@@ -40,6 +40,7 @@ from numba import cuda
 from .. import reference as ref
 from ..contract import AttentionParams, OnlinePoolState, check_kind, for_kind, result_dtype
 from . import arrays
+from .lstm import zero_absent
 from .matmul import column_sums, matmul
 from .scalar import sigmoid_dev
 
@@ -351,13 +352,14 @@ class _Scores(NamedTuple):
     v: Any                          # the values (R, D'): h2 itself without a projection
 
 
-def _scores(h: Any, p: AttentionParams, dtype: np.dtype) -> _Scores:
-    """A1, A2, A4's and A5's projections and the scores for ``p`` (one kind's fields)."""
+def _scores(h: Any, mask: Any, p: AttentionParams, dtype: np.dtype) -> _Scores:
+    """A1, A2, A4's and A5's projections and the scores for ``p`` (one kind's fields), from
+    h zeroed at the steps ``mask`` marks absent (``zero_absent``; the cache keeps it)."""
     B, T, D = h.shape
     N = B * T
     lay = _layout(p, D)
     k = _KERNELS[dtype]
-    h2 = arrays.to_device(h, dtype).reshape(N, D)
+    h2 = zero_absent(arrays.to_device(h, dtype), mask).reshape(N, D)
     rows = [0, lay.A, lay.col_step, lay.col_value]
     w_all = _stacked(list(zip((p.w_proj, p.w_gate, p.w_step, p.w_value), rows)),
                      (lay.K, D), dtype)
@@ -413,7 +415,7 @@ def attention_forward(h: Any, params: AttentionParams, kind: str, mask: Any,
         return ref.attention_forward(h, params, kind, mask, keep_cache)
     on_device = arrays.is_device(h)
     B, T, _ = h.shape
-    sc = _scores(h, p, dtype)
+    sc = _scores(h, mask, p, dtype)
     lay, k = sc.layout, _KERNELS[dtype]
     alpha = arrays.empty((B, lay.Q, T), dtype)
     gamma = arrays.empty((B, lay.Q, T), dtype) if lay.step else None
@@ -489,7 +491,7 @@ def attention_online(state: OnlinePoolState | None, h: Any, params: AttentionPar
         return ref.attention_online(state, h, params, kind, mask)
     on_device = arrays.is_device(h)
     B, T, _ = h.shape
-    sc = _scores(h, p, dtype)
+    sc = _scores(h, mask, p, dtype)
     lay, k = sc.layout, _KERNELS[dtype]
     Q, Dv = lay.Q, lay.Dv
     if state is None:                                                  # A16: μ = −∞, l = n = 0

@@ -66,12 +66,12 @@ from numba import cuda
 
 from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
-from . import arrays
+from . import arrays, elementwise
 from .matmul import column_sums, matmul
 from .scalar import sigmoid_dev
 
 __all__ = ["THREADS", "PERSISTENT_SHARED_BYTES", "LSTMCache", "lstm_forward", "lstm_backward",
-           "force_forward_path"]
+           "force_forward_path", "zero_absent"]
 
 THREADS = 64                         # threads per block of every step kernel
 #: Bytes of shared memory a block of the persistent forward holds its rows of W_hh in: the
@@ -423,6 +423,21 @@ def _copy(a: Any) -> Any:
     return out
 
 
+def zero_absent(x: Any, present: Any) -> Any:
+    """``reference.zero_absent`` for a device array x (n0, n1, k): every entry of a step
+    that ``present`` (n0, n1) booleans, host or device, marks absent set to 0, in a new
+    device array; x itself when present is None or all true.
+
+    NOTE: selected away (``elementwise.where``) before any product: a NaN or inf in padding
+    times a zero weight would be NaN."""
+    if present is None:
+        return x
+    present = np.asarray(arrays.to_host(present), np.bool_)
+    if present.all():
+        return x
+    return elementwise.where(arrays.to_device(present[..., None], np.bool_), x, 0)
+
+
 def _lengths(lengths: Any, T: int, B: int) -> Any:
     """The lengths on the device as ints ((B,) filled with T when None)."""
     if lengths is None:
@@ -537,6 +552,8 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
                                   (x, state0.h, state0.c, params.w_ih, params.w_hh, params.b))
     w_hr = arrays.to_device(params.w_hr, dtype)
     lens = _lengths(lengths, T, B)
+    # the cache keeps the zeroed x too, for dW_ih (L13)
+    x_d = zero_absent(x_d, ref.lstm_active(T, B, arrays.to_host(lengths)))
     xw = arrays.empty((T, B, 4 * H), dtype)
     matmul(x_d.reshape(T * B, I), w_ih, xw.reshape(T * B, 4 * H), trans_b=True)  # L1
     y = arrays.empty((T, B, P), dtype)
