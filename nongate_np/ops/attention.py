@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..kernels.contract import ATTENTION_KINDS, AttentionParams, Backend, check_kind, for_kind
+from ..kernels.contract import (
+    ATTENTION_KINDS,
+    AttentionParams,
+    Backend,
+    check_kind,
+    for_kind,
+    result_dtype,
+)
 from ..kernels.registry import kernels_for
 from ..tensor import Tensor, as_array
-from ._util import check_lengths
+from ._util import check_lengths, xp_of
+from .lstm import zero_grads
 
 __all__ = ["AttentionPool", "attention_pool", "lengths_to_mask", "step_mask",
            "ATTENTION_KINDS"]
@@ -31,6 +39,7 @@ class AttentionPool(Function):
     Saved (A15): r = tanh(Z) (B·T·A values), s = σ(Y) (B·T·A, gated only), α (B·Q·T),
     γ (B·Q·T, weight_gated only), v (B·T·D', value projection only); h, the mask and the
     parameters are referenced, and without step gate the returned weights are α itself.
+    An empty batch (B = 0) runs no kernel: empty results and zero gradients.
 
     Inputs, in order: h, the fields of :class:`~nongate_np.kernels.contract.AttentionParams`
     in their order, mask, kind (``attention_pool`` passes them so).
@@ -39,6 +48,13 @@ class AttentionPool(Function):
     @staticmethod
     def forward(ctx, h, *rest):
         *values, mask, kind = rest
+        ctx.empty = h.shape[0] == 0
+        if ctx.empty:
+            ctx.inputs = (h, *values)
+            p = AttentionParams(*values)
+            xp, dtype = xp_of(h, p.w_proj), result_dtype(h, p)
+            Q, Dv = p.query.shape[0], h.shape[2] if p.w_value is None else p.w_value.shape[0]
+            return xp.zeros((0, Q, Dv), dtype), xp.zeros((0, Q, h.shape[1]), dtype)
         backend: Backend = kernels_for(h)
         ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
         pooled, weights, ctx.cache = backend.attention_forward(
@@ -47,6 +63,8 @@ class AttentionPool(Function):
 
     @staticmethod
     def backward(ctx, dpooled, dweights):
+        if ctx.empty:
+            return zero_grads(ctx, ctx.inputs) + (None, None)
         backend: Backend = ctx.kernels
         dh, grads = backend.attention_backward(ctx.cache, dpooled, dweights)
         return tuple(g if n else None for g, n in zip((dh, *grads, None, None),

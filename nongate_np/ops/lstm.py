@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from ..autograd import Function
-from ..kernels.contract import Backend, LSTMParams, LSTMState
+from ..kernels.contract import Backend, LSTMParams, LSTMState, result_dtype
 from ..kernels.registry import kernels_for
 from ..tensor import Tensor
 from ._util import xp_of
 from .random import dropout as dropout_op
 from .shape import concat, stack
 
-__all__ = ["lstm_layer", "lstm", "lstm_weight_names"]
+__all__ = ["lstm_layer", "lstm", "lstm_weight_names", "zero_grads"]
+
+
+def zero_grads(ctx, inputs) -> tuple:
+    """The gradients of a fused op that had nothing to compute (an empty batch): zeros of
+    each input array's shape and dtype where ``ctx.needs_grad`` asks, else None."""
+    xp = xp_of(*(a for a in inputs if a is not None))
+    return tuple(xp.zeros(a.shape, a.dtype) if n and a is not None else None
+                 for a, n in zip(inputs, ctx.needs_grad))
 
 
 class LSTMLayer(Function):
@@ -26,11 +34,18 @@ class LSTMLayer(Function):
     and the biases are GEMMs over all T·B rows after the loop.
     Saved: activated gates (T, B, 4H), c and tanh c (T, B, H) each, and the output y, which
     is shared with the caller: 6·B·H values per step besides y (L15).
+    An empty batch (B = 0) runs no kernel: empty results and zero gradients, as PyTorch.
     """
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
         params = LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr)
+        ctx.empty = x.shape[1] == 0
+        if ctx.empty:
+            ctx.inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+            xp, dtype = xp_of(x, w_hh), result_dtype(x, LSTMState(h0, c0), params)
+            return (xp.zeros((x.shape[0], 0, h0.shape[1]), dtype),
+                    xp.zeros(h0.shape, dtype), xp.zeros(c0.shape, dtype))
         backend: Backend = kernels_for(x)
         ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
         y, (h_n, c_n), ctx.cache = backend.lstm_forward(
@@ -39,6 +54,8 @@ class LSTMLayer(Function):
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
+        if ctx.empty:
+            return zero_grads(ctx, ctx.inputs) + (None, None)
         backend: Backend = ctx.kernels
         dx, (dh0, dc0), grads = backend.lstm_backward(ctx.cache, dy, LSTMState(dh_n, dc_n))
         return tuple(g if n else None for g, n in zip(
