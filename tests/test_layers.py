@@ -18,11 +18,11 @@ LAYERS = [
     ["rng", "io.atomic", "check.foreign", "training.progress", "training.plot",
      "check.testing", "check.report", "data"],
     ["kernels"],
-    ["device", "tensor", "autograd", "factories"],
+    ["device", "tensor", "anomaly", "autograd", "factories"],
     ["ops"],
     ["nn", "optim"],
-    # checking and persistence, built on the modules and the ops
-    ["check", "io"],
+    # checking, persistence and the API fuzz strategies, built on the modules and the ops
+    ["check", "io", "testing"],
     ["training"],
     [""],                                    # the package's __init__: the public facade
     ["cli", "benchmark", "__main__"],

@@ -29,6 +29,7 @@ buffer cannot return to the pool while any view of it exists.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import weakref
 from collections.abc import Iterable
@@ -124,3 +125,16 @@ def release() -> None:
         _free.clear()
         _order.clear()
         _kept = 0
+
+
+def _after_fork_in_child() -> None:
+    """A fresh lock and an empty pool: another thread of the parent may have held the lock
+    at the fork, and no thread of the child would ever release it."""
+    global _lock, _kept
+    _lock = threading.RLock()
+    _free.clear()
+    _order.clear()
+    _kept = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
