@@ -470,11 +470,17 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     """Scale the gradients in place so their joint norm is at most ``max_norm``, as
     ``torch.nn.utils.clip_grad_norm_``.
 
-    The total norm is the ``norm_type``-norm of the per-parameter norms (as if all
-    gradients were one vector); ``norm_type`` may be ``inf`` (largest absolute entry). Each
-    gradient is multiplied by ``c = max_norm / (total + 1e-6)`` when ``c < 1`` (also when the
-    total is not finite, as torch, unless ``error_if_nonfinite``). Parameters without a
-    gradient are skipped.
+    The total norm is the ``norm_type``-norm of all gradients as one vector; ``norm_type``
+    may be ``inf`` (largest absolute entry). It is computed in float64 and scaled by the
+    largest entry, so it is finite for any finite gradients (torch's overflows to inf, e.g.
+    for entries of 1e300, and then zeroes them). Each gradient is multiplied by
+    ``c = max_norm / (total + 1e-6)`` when ``c < 1``; a zero total leaves them as they are.
+    Parameters without a gradient are skipped.
+
+    A non-finite total (an inf or NaN entry): with ``error_if_nonfinite`` a RuntimeError
+    naming the total, before anything is scaled; without it (the default, as torch 2.13)
+    the gradients are scaled as torch scales them: by c = 0 for an inf total (an inf entry
+    becomes NaN, every finite one 0), by NaN for a NaN total; no NumPy warning.
 
     Returns
     -------
@@ -490,24 +496,37 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         return 0.0
     if any(type(g) is not np.ndarray for g in grads):
         return _clip_grad_norm_on_gpu(grads, max_norm, norm_type, error_if_nonfinite)
-    if math.isinf(norm_type):
-        norms = [float(np.max(np.abs(g))) if g.size else 0.0 for g in grads]
-        total = float(np.max(norms))    # NOTE: NaN wherever a norm is NaN (Python's max
-                                        # keeps it only when it comes first), as torch
-    else:
-        # NOTE: accumulate in float64 even for float32 gradients.
-        norms = [np.linalg.norm(np.ravel(g).astype(np.float64, copy=False), norm_type)
-                 for g in grads]
-        total = float(np.linalg.norm(np.asarray(norms), norm_type))
+    total = _total_norm(grads, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                           f"gradients is {total}, so they cannot be clipped; pass "
-                           "error_if_nonfinite=False to scale them by it anyway")
+        raise _nonfinite_norm(total, norm_type)
+    if total == 0.0:                    # nothing to scale (and no division by zero)
+        return total
     clip_coef = max_norm / (total + 1e-6)
     if not clip_coef >= 1.0:            # NOTE: also for a NaN total, as torch
-        for g in grads:
-            g *= clip_coef
+        with np.errstate(invalid="ignore"):     # inf · 0 is NaN, as torch's
+            for g in grads:
+                g *= clip_coef
     return total
+
+
+def _total_norm(grads: list[np.ndarray], norm_type: float) -> float:
+    """The ``norm_type``-norm of the host arrays ``grads`` as one vector, in float64: the
+    largest |entry| m (NaN if any entry is NaN; the total for ``inf``; the total too when
+    m is 0, inf or NaN), else m · ‖g / m‖, whose powers never overflow."""
+    biggest = float(np.max([np.max(np.abs(g)) if g.size else 0.0 for g in grads]))
+    if math.isinf(norm_type) or not 0.0 < biggest < math.inf:
+        return biggest
+    norms = [np.linalg.norm(np.ravel(g).astype(np.float64, copy=False) / biggest, norm_type)
+             for g in grads]
+    with np.errstate(over="ignore"):    # only when the norm itself exceeds the float64 max
+        return biggest * float(np.linalg.norm(np.asarray(norms), norm_type))
+
+
+def _nonfinite_norm(total: float, norm_type: float) -> RuntimeError:
+    return RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                        f"gradients is {total}, so they cannot be clipped; pass "
+                        "error_if_nonfinite=False to scale them by it anyway (as torch: an "
+                        "inf norm zeroes the finite entries, a NaN norm makes all NaN)")
 
 
 def _clip_grad_norm_on_gpu(grads: list, max_norm: float, norm_type: float,
@@ -523,9 +542,7 @@ def _clip_grad_norm_on_gpu(grads: list, max_norm: float, norm_type: float,
     if error_if_nonfinite:
         total = float(total_on_gpu.copy_to_host()[0])
         if not math.isfinite(total):
-            raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                               f"gradients is {total}, so they cannot be clipped; pass "
-                               "error_if_nonfinite=False to scale them by it anyway")
+            raise _nonfinite_norm(total, norm_type)
     kernels.scale_(grads, kernels.clip_coefficient(total_on_gpu, max_norm))
     return float(total_on_gpu.copy_to_host()[0])
 

@@ -161,11 +161,15 @@ class NumPyFunctions:
     def max(self, a: Any, axis: Axes = None, keepdims: bool = False) -> np.ndarray:
         return np.asarray(a).max(axis=axis, keepdims=keepdims)
 
+    # NOTE: x - max x may overflow to -inf (entries ±3e38 in float32), whose e^{-inf} = 0 is
+    # the right limit; a row of -inf gives NaN, as torch: IEEE results, without NumPy's warning
     def softmax(self, a: Any, axis: int = -1) -> np.ndarray:
-        return _softmax(a, axis)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _softmax(a, axis)
 
     def log_softmax(self, a: Any, axis: int = -1) -> np.ndarray:
-        return _log_softmax(a, axis)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _log_softmax(a, axis)
 
     matmul = staticmethod(np.matmul)
 

@@ -202,19 +202,23 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """y = max(x, 0);  dx = dy ⊙ [x > 0]  (E7; the subgradient at 0 is 0, as in torch)."""
+    """y = max(x, 0);  dx = dy where x > 0, else 0  (E7; the subgradient at 0 is 0, as in
+    torch; NaN passes through, as torch's).
+
+    NOTE: a select, not ``x ⊙ [x > 0]``: -inf · 0 and an inf ``dy`` · 0 would give NaN.
+    """
 
     @staticmethod
     def forward(ctx, x):
         xp = xp_of(x)
-        mask = xp.greater(np.real(x) if x.dtype.kind == "c" else x, 0)
-        ctx.save_for_backward(mask)
-        return xp.multiply(x, mask)
+        off = xp.less_equal(np.real(x) if x.dtype.kind == "c" else x, 0)
+        ctx.save_for_backward(off)
+        return xp.where(off, 0, x)
 
     @staticmethod
     def backward(ctx, dy):
-        (mask,) = ctx.saved
-        return xp_of(dy).multiply(dy, mask)
+        (off,) = ctx.saved
+        return xp_of(dy).where(off, 0, dy)
 
 
 class Where(Function):

@@ -20,18 +20,29 @@ __all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
+# NOTE: a loss whose exact value overflows the dtype (e.g. (x - y)² for |x - y| > 1e154 in
+# float64) is inf, the IEEE result, as torch gives it: without NumPy's overflow warning
+_overflow_to_inf = np.errstate(over="ignore")
+
 
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+@_overflow_to_inf
 def _reduce(loss: np.ndarray, reduction: str, count: int) -> np.ndarray:
+    """The losses ``loss`` summed, or summed and divided by ``count`` (at least 1: the mean
+    of no loss is 0), or as they are ("none")."""
     if reduction == "none":
         return loss
     xp = xp_of(loss)
-    total = xp.sum(loss)
-    return xp.divide(total, max(count, 1)) if reduction == "mean" else total
+    # NOTE: float32 losses are summed in float64: their float32 sum can overflow where the
+    # mean does not (each loss near 3e38)
+    wide = xp.astype(loss, np.float64) if loss.dtype == np.float32 else loss
+    total = xp.sum(wide)
+    total = xp.divide(total, max(count, 1)) if reduction == "mean" else total
+    return xp.astype(total, loss.dtype) if wide is not loss else total
 
 
 def _reduce_grad(dy: np.ndarray, reduction: str, count: int, shape: tuple) -> np.ndarray:
@@ -47,6 +58,9 @@ class CrossEntropy(Function):
 
     z (N, C), t (N,) integer classes; rows whose target is ``ignore_index`` give ℓ = 0 and
     no gradient, and "mean" divides by the number of the other rows.
+
+    NOTE: an ignored row is selected away (``where``), never multiplied by 0: its logits
+    may hold -inf (log-probability -inf or NaN), and 0·inf is NaN.
     """
 
     @staticmethod
@@ -57,7 +71,7 @@ class CrossEntropy(Function):
         valid_z = xp.asarray(valid)                        # on z's device
         logp = xp.log_softmax(z, axis=1)
         picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)
-        loss = xp.multiply(xp.negative(xp.reshape(picked, (len(safe_t),))), valid_z)
+        loss = xp.where(valid_z, xp.negative(xp.reshape(picked, (len(safe_t),))), 0)
         ctx.save_for_backward(logp, safe_t, valid_z)
         ctx.reduction, ctx.count = reduction, int(valid.sum())
         return _reduce(loss, reduction, ctx.count)
@@ -67,20 +81,22 @@ class CrossEntropy(Function):
         logp, safe_t, valid = ctx.saved
         xp = xp_of(dy)
         N, C = logp.shape
-        dl = xp.multiply(_reduce_grad(dy, ctx.reduction, ctx.count, (N,)), valid)
+        dl = _reduce_grad(dy, ctx.reduction, ctx.count, (N,))
         dz = xp.exp(logp)
         # softmax − onehot(t), in place: row n gains −onehot(t_n) (+0 elsewhere: exact, as
         # exp(logp) ≥ 0 is never −0)
         minus_onehot = np.zeros((N, C), dz.dtype)
         minus_onehot[np.arange(N), safe_t] = -1
         xp.add_at(dz, np.arange(N), xp.asarray(minus_onehot))
-        return xp.multiply(dz, xp.reshape(dl, (N, 1))), None, None, None
+        return (xp.where(xp.reshape(valid, (N, 1)), xp.multiply(dz, xp.reshape(dl, (N, 1))), 0),
+                None, None, None)
 
 
 class MSELoss(Function):
     """ℓ = (x - y)²;  dx = 2 (x - y) dℓ,  dy = -dx  (E14)."""
 
     @staticmethod
+    @_overflow_to_inf
     def forward(ctx, x, y, reduction):
         xp = xp_of(x, y)
         x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
@@ -93,11 +109,14 @@ class MSELoss(Function):
         return _reduce(xp.multiply(diff, diff), reduction, diff.size)
 
     @staticmethod
+    @_overflow_to_inf
     def backward(ctx, dl):
         (diff,) = ctx.saved
         xp = xp_of(dl)
-        dx = xp.multiply(xp.multiply(2, diff),
-                         _reduce_grad(dl, ctx.reduction, diff.size, diff.shape))
+        # NOTE: 2 (diff dℓ), not (2 diff) dℓ: the same value (×2 is exact) without the
+        # overflow of 2 diff for |diff| > max/2 where the mean's gradient is finite
+        dx = xp.multiply(2, xp.multiply(diff, _reduce_grad(dl, ctx.reduction, diff.size,
+                                                            diff.shape)))
         sx, sy = ctx.shapes                                        # broadcast operands (E1)
         return (unbroadcast(dx, sx) if ctx.needs_grad[0] else None,
                 unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, None)
@@ -139,6 +158,7 @@ class BCEWithLogits(Function):
     ``pos_weight`` array is copied to z's device."""
 
     @staticmethod
+    @_overflow_to_inf
     def forward(ctx, z, y, pos_weight, reduction):
         xp = xp_of(z)
         y = _on_device_of_logits(xp, y, "the target")
@@ -152,6 +172,7 @@ class BCEWithLogits(Function):
         return _reduce(loss, reduction, loss.size)
 
     @staticmethod
+    @_overflow_to_inf
     def backward(ctx, dl):
         z, y, w, sp, p = ctx.saved
         xp = xp_of(dl)
@@ -187,6 +208,9 @@ def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "me
         raise ValueError(f"cross_entropy: target has shape {t.shape}, expected {expected} "
                          f"for logits of shape {z.shape}")
     n_classes = z.shape[0] if unbatched else z.shape[1]
+    if n_classes == 0:
+        raise ValueError(f"cross_entropy: logits of shape {z.shape} have 0 classes; expected "
+                         f"at least one")
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
         raise IndexError(f"cross_entropy: target {t[bad].flat[0]} is out of range for "

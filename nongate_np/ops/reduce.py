@@ -37,18 +37,27 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """y = Σ_axes x / n;  dx = dy / n broadcast back  (E9)."""
+    """y = Σ_axes x / n;  dx = dy / n broadcast back  (E9).
+
+    Over an empty axis (n = 0) y is NaN, as torch's and NumPy's mean, without NumPy's
+    warning; the gradient is then empty or zero.
+    """
 
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
         ctx.n = int(np.prod([x.shape[a] for a in axes]))
         xp = xp_of(x)
-        return xp.divide(xp.sum(x, axis=axes, keepdims=keepdims), ctx.n)
+        total = xp.sum(x, axis=axes, keepdims=keepdims)
+        if ctx.n == 0:                  # NOTE: 0/0 selected as NaN, not computed (a warning)
+            return xp.full(total.shape, np.nan, total.dtype)
+        return xp.divide(total, ctx.n)
 
     @staticmethod
     def backward(ctx, dy):
         xp = xp_of(dy)
+        if ctx.n == 0:                  # no element took part
+            return xp.zeros(ctx.shape, dy.dtype), None, None
         dx = xp.broadcast_to(xp.divide(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), ctx.n),
                              ctx.shape)
         return dx, None, None
@@ -82,7 +91,8 @@ class Max(Function):
     def backward(ctx, dy):
         mask, count = ctx.saved
         xp = xp_of(dy)
-        dx = xp.multiply(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), mask)
+        # NOTE: a select, not dy ⊙ mask: an inf dy at a non-maximal entry must give 0, not NaN
+        dx = xp.where(mask, _expand(dy, ctx.shape, ctx.axes, ctx.keepdims), 0)
         return xp.divide(dx, count), None, None
 
 
@@ -103,10 +113,15 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis`` (values only, like ``torch.amax``); ties share the gradient."""
+    """Maximum over ``axis`` (values only, like ``torch.amax``); ties share the gradient.
+
+    Raises ValueError when a reduced axis is empty (there is no maximum), as torch; an
+    empty tensor reduced over non-empty axes gives an empty result.
+    """
     x = tensor_arg(x, "max")
-    if x.size == 0:
-        raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
-    return _reduction(Max, "max", x, axis, keepdims)
-
-
+    axes = normalize_axes(axis, x.ndim, "max")
+    empty = [a for a in axes if x.shape[a] == 0]
+    if empty:
+        raise ValueError(f"max: cannot reduce over axis {empty[0]} of size 0 (tensor of shape "
+                         f"{x.shape}); reduce over non-empty axes only")
+    return Max.apply(x, axes, bool(keepdims))

@@ -11,8 +11,14 @@ from ._util import normalize_axes, tensor_arg, xp_of
 __all__ = ["softmax", "log_softmax"]
 
 
-def _keep_output(ctx, y, axis):
-    """Save the output y and the axis for the backward, which needs only those; return y."""
+def _forward(ctx, x, axis, fn: str):
+    """The device's ``fn`` (softmax or log_softmax) of x along ``axis``; the output y and
+    the axis are saved for the backward, which needs only those.
+
+    An empty x (as over an empty axis) gives an empty y, as torch, without calling the
+    kernel (the max over an empty axis has no value)."""
+    xp = xp_of(x)
+    y = xp.zeros(x.shape, x.dtype) if x.size == 0 else getattr(xp, fn)(x, axis)
     ctx.save_for_backward(y)
     ctx.axis = axis
     return y
@@ -23,7 +29,7 @@ class Softmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        return _keep_output(ctx, xp_of(x).softmax(x, axis), axis)
+        return _forward(ctx, x, axis, "softmax")
 
     @staticmethod
     def backward(ctx, dy):
@@ -38,7 +44,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, x, axis):
-        return _keep_output(ctx, xp_of(x).log_softmax(x, axis), axis)
+        return _forward(ctx, x, axis, "log_softmax")
 
     @staticmethod
     def backward(ctx, dy):

@@ -251,6 +251,47 @@ def test_clip_grad_norm_of_nan_gradients_is_nan(dtype):
         assert_same(d, t.grad, "NaN")
 
 
+EXTREME = {  # (float64 entries, float32 entries) of the first gradient: issue 15
+    "huge finite": ([1e300, -1e300, 3.0], [3e38, -3e38, 3.0]),
+    "zero": ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+    "inf": ([np.inf, 1.0, 3.0], [np.inf, 1.0, 3.0]),
+    "nan": ([np.nan, 1.0, 3.0], [np.nan, 1.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("norm_type", [2.0, 3.0, math.inf])
+@pytest.mark.parametrize("case", list(EXTREME))
+def test_clip_grad_norm_of_extreme_gradients_agrees_on_the_device(case, dtype, norm_type):
+    """clip_grad_norm_ on GPU tensors returns optim.py's host total and scales as it does:
+    finite for huge finite entries (the norm scaled by the largest entry), untouched for a
+    zero norm, torch's scaling for inf (NaN there, 0 elsewhere) and NaN; no warning."""
+    first = np.array(EXTREME[case][dtype == np.float32], dtype)
+    grads = [first, np.array([[2.0, -1.0]], dtype) * (case != "zero")]
+    host, device = host_tensors(grads), host_tensors(grads)
+    for t in device:
+        t.grad = cuda.to_device(t.grad)
+    want = optim.clip_grad_norm_(host, max_norm=1.0, norm_type=norm_type)
+    got = optim.clip_grad_norm_(device, max_norm=1.0, norm_type=norm_type)
+    if case == "huge finite":
+        big = float(np.max(np.abs(first)))
+        exact = big * np.linalg.norm([1, 1, 0, 0, 0], norm_type)   # the small ones vanish
+        np.testing.assert_allclose(want, exact, rtol=1e-7)
+    if case == "zero":
+        assert want == got == 0.0
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    for d, h in zip(device, host):
+        rtol = 1e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(d.grad.copy_to_host(), h.grad, rtol=rtol, atol=0,
+                                   err_msg=case)
+    assert np.isnan(host[0].grad[0]) == (case in ("inf", "nan")), case
+    if case == "inf":       # torch's: the factor is 0, so inf · 0 = NaN and finite · 0 = 0
+        np.testing.assert_array_equal(host[0].grad[1:], 0.0)
+        np.testing.assert_array_equal(host[1].grad, 0.0)
+    if case == "nan":
+        assert np.isnan(host[1].grad).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_scale_casts_the_factor_as_numpy(dtype):
     """x · f with the float64 factor cast to the array's dtype, as ``g *= python_float``."""

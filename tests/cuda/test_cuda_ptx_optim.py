@@ -22,7 +22,7 @@ from tests.cuda.ptx import compile_in_subprocess  # noqa: E402
 def test_optim_kernels_compile_to_ptx():
     out = compile_in_subprocess("""
         import numpy as np
-        from numba import cuda, float32, float64, int64, typeof
+        from numba import boolean, cuda, float32, float64, int64, typeof
         from nongate_np.kernels.cuda import blocks, optim
         from tests.cuda.ptx_blocks import declare, kernel_ptx
 
@@ -60,10 +60,12 @@ def test_optim_kernels_compile_to_ptx():
                 ptx = compile(k.scale, (v, factor[::1]))
                 assert f"mul.rn.f{nt.bitwidth}" in ptx or f"mul.f{nt.bitwidth}" in ptx
             # the reductions accumulate in float64 whatever the input type
-            kernel_ptx(optim._partials, (v, int64, float64, float64[::1], int64), CC, trees)
+            kernel_ptx(optim._partials, (v, int64, float64, boolean, float64[::1],
+                                        float64[::1], int64),
+                       CC, trees)
             print(nt, "ok")
-        kernel_ptx(optim._finish, (float64[::1], int64, int64, int64, float64, float64[::1]),
-                   CC, trees)
+        kernel_ptx(optim._finish, (float64[::1], int64, int64, int64, float64, boolean,
+                                   float64[::1], float64[::1]), CC, trees)
         compile(optim._clip_coefficient, (float64[::1], float64, float64[::1]))
         print("reductions ok")
     """)

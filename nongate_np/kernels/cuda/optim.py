@@ -21,7 +21,8 @@ operation order, so the results are bit-identical to NumPy's:
   scalars); tests/cuda/test_cuda_ptx_optim.py checks the compiled instructions.
 
 Gradient clipping (``optim.clip_grad_norm_``, ``clip_grad_value_``), without a host read:
-``total_norm`` is the norm of all gradients as one vector, accumulated in float64 (per
+``total_norm`` is the norm of all gradients as one vector, scaled by their largest |entry|
+(a first reduction) and accumulated in float64 (per
 array, blocks that stride over it and combine their threads' sums in a shared-memory tree,
 kernels/cuda/blocks.py's, one partial per block; then one block combines the partials of
 all arrays and takes the root), ``clip_coefficient`` turns it into the factor, on the
@@ -29,8 +30,7 @@ device, and ``scale_`` multiplies by that device scalar. optim.py computes
 ``np.linalg.norm`` per array and then the norm of the norms; the sum here runs in another
 order, so the total agrees with it to rounding (about 1e-15 relative), not bit for bit.
 Its max for ``norm_type=inf`` is NaN when any entry is NaN, as torch's and ``np.max``'s
-(Python's ``max`` over per-array norms, which optim.py uses, keeps NaN only where it comes
-first). ``clip_value_`` is ``np.clip``'s in place, NaN kept.
+as optim.py's. ``clip_value_`` is ``np.clip``'s in place, NaN kept.
 
 Every array must be a C-contiguous numba.cuda device array; the update functions take one
 float dtype (float32 or float64) and one shape for all their arrays.
@@ -39,7 +39,6 @@ float dtype (float32 or float64) and one shape for all their arrays.
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any, NamedTuple
 
 import numba
@@ -78,11 +77,18 @@ class _Kernels(NamedTuple):
     clip: Any
 
 
+def _simulated_mul(a: Any, b: Any) -> Any:
+    """a · b in the simulator, as a GPU computes it: IEEE, without the warning NumPy's
+    scalars give for inf · 0 (NaN: clip_grad_norm_'s factor 0 on an inf gradient)."""
+    with np.errstate(all="ignore"):
+        return a * b
+
+
 def _kernels(nt: Any) -> _Kernels:
     """The element-wise kernels for one element type (``nt``, a numba float type); every
     scalar argument is passed already cast to it, so float32 arithmetic stays float32."""
     if _SIM:
-        mul = operator.mul                   # NOTE: libdevice returns NaN in the simulator
+        mul = _simulated_mul                 # NOTE: libdevice returns NaN in the simulator
     else:
         mul = libdevice.fmul_rn if nt == numba.float32 else libdevice.dmul_rn
     one = nt(1)
@@ -143,7 +149,7 @@ def _kernels(nt: Any) -> _Kernels:
         if f == one:
             return
         for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
-            x[i] = x[i] * f
+            x[i] = mul(x[i], f)
 
     @cuda.jit
     def clip(x, low, high):
@@ -162,22 +168,26 @@ _KERNELS = {dtype: _kernels(nt) for dtype, nt in _DTYPES.items()}
 
 
 @cuda.jit
-def _partials(x, kind, p, partials, first):
-    """partials[first + block] = Σ |x|^p (kind _SUM) or max |x| (_MAX) over the elements of
-    x this block visits (its threads stride over x, then combine in a tree), in float64."""
+def _partials(x, kind, p, scaled, scale, partials, first):
+    """partials[first + block] = Σ (|x| / s)^p (kind _SUM) or max |x| (_MAX) over the
+    elements of x this block visits (its threads stride over x, then combine in a tree), in
+    float64; s = scale[0] when ``scaled`` and it is finite and positive, else 1."""
     acc = cuda.shared.array(TREE_THREADS, float64)
+    s = scale[0] if scaled and 0.0 < scale[0] < math.inf else 1.0
     total = float64(0)
     for i in range(cuda.grid(1), x.size, cuda.gridsize(1)):
         v = abs(float64(x[i]))
         if kind == _MAX:
             if v > total or v != v:
                 total = v
-        elif p == 2.0:
-            total += v * v
-        elif p == 1.0:
-            total += v
         else:
-            total += v ** p
+            v = v / s
+            if p == 2.0:
+                total += v * v
+            elif p == 1.0:
+                total += v
+            else:
+                total += v ** p
     # every thread takes the same branch (one kind per launch), as the trees' syncs need
     total = block_sum(acc, total) if kind == _SUM else block_max(acc, total)
     if cuda.threadIdx.x == 0:
@@ -185,9 +195,11 @@ def _partials(x, kind, p, partials, first):
 
 
 @cuda.jit
-def _finish(partials, n, kind, root, inv_p, out):
+def _finish(partials, n, kind, root, inv_p, scaled, scale, out):
     """out[0] = the sum (kind _SUM) or max (_MAX) of partials[:n], then its square root
-    (root _SQRT) or power inv_p (_POWER); one block."""
+    (root _SQRT) or power inv_p (_POWER); when ``scaled``, times s = scale[0] where s is
+    finite and positive, else s itself (a norm of 0, inf or NaN, the largest |entry|); one
+    block."""
     acc = cuda.shared.array(TREE_THREADS, float64)
     total = float64(0)
     for i in range(cuda.threadIdx.x, n, TREE_THREADS):
@@ -202,6 +214,9 @@ def _finish(partials, n, kind, root, inv_p, out):
             total = math.sqrt(total)
         elif root == _POWER:
             total = total ** inv_p
+        if scaled:
+            s = scale[0]
+            total = total * s if 0.0 < s < math.inf else s
         out[0] = total
 
 
@@ -374,20 +389,23 @@ def _result(name: str, out: Any) -> Any:
     return out.reshape(1)
 
 
-def _reduce(name: str, grads: Any, kind: int, p: float, root: int, out: Any) -> Any:
+def _reduce(name: str, grads: Any, kind: int, p: float, root: int, out: Any,
+            scale: Any = None) -> Any:
     """Launch ``_partials`` per array (one partial per block, side by side), then
-    ``_finish`` over all of them; the (1,) float64 device result."""
+    ``_finish`` over all of them; the (1,) float64 device result. ``scale``: a (1,) float64
+    device array s, the sum taken of (|x| / s)^p and the result multiplied by s (None: 1)."""
     flats = [_flat(name, f"array {k}", a) for k, a in enumerate(grads)]
     flats = [x for x in flats if x.size]
     blocks = [_blocks(x.size, TREE_THREADS, REDUCE_BLOCKS) for x in flats]
     partials = cuda.device_array(max(1, sum(blocks)), np.float64)
+    s = partials if scale is None else scale    # read only when given
     first = 0
     for x, b in zip(flats, blocks):
-        _partials[b, TREE_THREADS](x, kind, float(p), partials, first)
+        _partials[b, TREE_THREADS](x, kind, float(p), scale is not None, s, partials, first)
         first += b
     result = _result(name, out)
     _finish[1, TREE_THREADS](partials, first, kind, root, 1.0 / p if root == _POWER else 1.0,
-                             result)
+                             scale is not None, s, result)
     return result
 
 
@@ -409,7 +427,10 @@ def max_abs(grads: Any, out: Any = None) -> Any:
 
 def total_norm(grads: Any, norm_type: float = 2.0, out: Any = None) -> Any:
     """The ``norm_type``-norm of all arrays as one vector, as ``optim.clip_grad_norm_``'s
-    total: (Σ |x|^p)^(1/p) in float64 (a square root for p = 2), max |x| for p = inf.
+    total: max |x| = m for p = inf; else m (Σ (|x| / m)^p)^(1/p) in float64 (a square root
+    for p = 2), scaled by m so that no power overflows (finite for any finite entries,
+    unless the norm itself exceeds the float64 maximum), and m itself where m is 0, inf or
+    NaN. Two reductions (m, then the sum), no host read.
 
     Returns a (1,) float64 device array (``out`` if given). Raises ValueError unless
     ``norm_type > 0``; as :func:`sum_of_squares` otherwise.
@@ -417,10 +438,11 @@ def total_norm(grads: Any, norm_type: float = 2.0, out: Any = None) -> Any:
     p = float(norm_type)
     if not p > 0:
         raise ValueError(f"total_norm: norm_type must be > 0 or inf, got {norm_type}")
+    biggest = _reduce("total_norm", grads, _MAX, 1.0, _NO_ROOT, out if math.isinf(p) else None)
     if math.isinf(p):
-        return _reduce("total_norm", grads, _MAX, 1.0, _NO_ROOT, out)
+        return biggest
     root = _SQRT if p == 2.0 else _NO_ROOT if p == 1.0 else _POWER
-    return _reduce("total_norm", grads, _SUM, p, root, out)
+    return _reduce("total_norm", grads, _SUM, p, root, out, scale=biggest)
 
 
 def clip_coefficient(norm: Any, max_norm: float, out: Any = None) -> Any:
