@@ -257,3 +257,31 @@ def test_clip_grad_norm_of_huge_finite_gradients_is_finite(dtype, m, norm_type):
     norm = np.linalg.norm([1.0, 1.0], norm_type)
     np.testing.assert_allclose(total, float(dtype(m)) * norm, rtol=1e-15)
     np.testing.assert_allclose(ps[0].grad, np.array([1, -1]) / norm, rtol=1e-6)
+
+
+# -- padded feature steps never reach the multi-task model's input layer --------------------
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_multitask_padded_features_do_not_reach_the_input_layer(bad):
+    """Feature input with lengths: a NaN or inf at a padded step changes nothing, forward or
+    backward (the input layer's dW = xᵀ dx would give 0·inf = NaN): equal to the same batch
+    with zeros there."""
+    from nongate_np.nn.multitask import MultiTaskSequenceModel
+    grads, outs = [], []
+    for pad in (0.0, bad):
+        ng.seed(0)
+        m = MultiTaskSequenceModel([{"name": "y", "kind": "classification", "num_classes": 2}],
+                                   input_size=2, hidden_size=3, embed_size=3, attn_size=2,
+                                   dtype=np.float64)
+        x0 = np.linspace(-1, 1, 12).reshape(2, 3, 2)
+        x0[1, 2] = pad
+        x = ng.tensor(x0, requires_grad=True)
+        out = m(x, np.array([3, 2]))
+        total, _ = m.loss(out, {"y": np.array([0, 1])})
+        total.backward()
+        outs.append(out["y"].numpy())
+        grads.append([m.embed.weight.grad, x.grad])
+    np.testing.assert_array_equal(outs[1], outs[0])
+    for got, want in zip(grads[1], grads[0]):
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, want)

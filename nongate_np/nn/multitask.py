@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
+from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
 from .attention import AttentionPooling
@@ -192,12 +193,23 @@ class MultiTaskSequenceModel(Module):
         and the pooling mask."""
         x = self._check_input(x)
         lengths = self._infer_lengths(x, lengths)
-        h, _ = self.lstm(self.input_layer(x), lengths=lengths)     # validates lengths
+        h, _ = self.lstm(self.input_layer(x, lengths), lengths=lengths)
         return h, lengths, self.pooling_mask(x, lengths)
 
-    def input_layer(self, x):
+    def input_layer(self, x, lengths=None):
         """The LSTM's input: the embedding of token ids, or the linear map of the features
-        (standardised first with ``normalize_input``). x as checked by ``_check_input``."""
+        (standardised first with ``normalize_input``). x as checked by ``_check_input``;
+        ``lengths`` (B,) ints in [0, T] or None (checked: ValueError/TypeError naming them).
+
+        NOTE: feature steps at or past a sequence's length are selected to 0 first: padding
+        may hold anything (NaN, inf), and the input layer's weight gradient xᵀ dx would
+        multiply it by a zero gradient (0·inf = NaN); the LSTM never reads those steps.
+        """
+        if lengths is not None and self.vocab_size is None:
+            B, T = x.shape[:2]
+            steps = lengths_to_mask(check_lengths("MultiTaskSequenceModel", lengths, T, B), T)
+            x = ops.where(steps[..., None], x, 0) if isinstance(x, Tensor) else \
+                np.where(steps[..., None], x, x.dtype.type(0))
         if self._config["normalize_input"]:
             x = (x - self.input_mean) / self.input_std
         return self.embed(x)
