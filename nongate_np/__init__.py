@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from .tensor import Tensor, tensor
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .anomaly import AnomalyError, detect_anomaly
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, where, cast,
                   matmul, sum, mean, max, reshape, transpose, permute, concat, stack, getitem,
                   embedding, softmax, log_softmax, cross_entropy, mse_loss,
@@ -27,5 +28,5 @@ __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_e
            "randn", "rand", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",
-           "load_safetensors", "backend",
+           "load_safetensors", "backend", "detect_anomaly", "AnomalyError",
            "set_global_backend", "get_backend", "available_backends", *_ops_all]

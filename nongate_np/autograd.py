@@ -5,7 +5,8 @@ An op is a :class:`Function` subclass with two static methods working on plain n
 Tensor arguments, runs ``forward`` and, when gradients are enabled and some input requires
 one, records a :class:`Node` on the outputs. ``backward`` walks the recorded nodes in
 reverse topological order with an explicit stack (no recursion, so a chain of 100,000 ops
-is fine) and accumulates ``.grad`` on the leaves.
+is fine) and accumulates ``.grad`` on the leaves. Inside ``detect_anomaly`` both go through
+``anomaly.py``, which checks every output and gradient for NaN and inf.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import anomaly
 from .device import CPU, DeviceError, device_of
 from .tensor import Tensor
 
@@ -33,6 +35,7 @@ class _GradState(threading.local):
 
 
 _grad_mode = _GradState()
+_anomaly = anomaly.state
 
 
 def is_grad_enabled() -> bool:
@@ -114,15 +117,16 @@ class Context:
 class Node:
     """One recorded op application: the function, its context, and the input tensors."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "name")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "name", "site")
 
-    def __init__(self, fn, ctx, inputs, out_meta):
+    def __init__(self, fn, ctx, inputs, out_meta, site=None):
         self.fn = fn                    # the Function subclass
         self.ctx = ctx
         self.inputs = inputs            # tuple of Tensor-or-None, one per forward argument
         self.out_meta = out_meta        # tuple of (shape, dtype), one per output
         self.freed = False
         self.name = fn.__name__
+        self.site = site                # where the user called the op (anomaly mode only)
 
     def __repr__(self):
         return f"<Node {self.name}>"
@@ -209,7 +213,11 @@ class Function:
         record = _grad_mode.enabled and any(needs_grad)
         # under no_grad nothing needs a gradient
         ctx = Context(tuple(needs_grad) if record else (False,) * len(args))
-        out = cls.forward(ctx, *raw)
+        site = None
+        if _anomaly.enabled:
+            out, site = anomaly.run_forward(cls, ctx, raw)
+        else:
+            out = cls.forward(ctx, *raw)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if not record:
@@ -218,7 +226,7 @@ class Function:
             outs = [_as_array(o) for o in outs]
             inputs = tuple(a if g else None for a, g in zip(args, needs_grad))
             node = Node(cls, ctx, inputs, tuple((o.shape, o.dtype, device_of(o).xp)
-                                                for o in outs))
+                                                for o in outs), site)
             tensors = [Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs)]
         return tensors[0] if single else tuple(tensors)
 
@@ -293,6 +301,7 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
         tensor._accumulate_grad(seed)
         return
 
+    checked = _anomaly.enabled                    # read once: the mode at backward's start
     grads: dict = {}                              # (id(node), output index) -> array
     _accumulate(grads, (id(tensor._node), tensor._index), seed)
     for node in _topological_order(tensor._node):
@@ -304,7 +313,10 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
         for k, (shape, dtype, xp) in enumerate(node.out_meta):
             g = grads.pop((id(node), k), None)
             outs.append(xp.zeros(shape, dtype) if g is None else g)
-        in_grads = node.fn.backward(node.ctx, *outs)
+        if checked:
+            in_grads = anomaly.run_backward(node.fn, node.ctx, outs, node.site, node.inputs)
+        else:
+            in_grads = node.fn.backward(node.ctx, *outs)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(node.inputs):
