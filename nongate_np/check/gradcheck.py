@@ -40,6 +40,7 @@ classes are in ``nongate_np.check.report``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from types import MappingProxyType
@@ -54,6 +55,8 @@ from .numdiff import (
     COMPLEX_STEP,
     ArrayLoss,
     ScalarLoss,
+    central_differences_at,
+    central_steps,
     directional_derivative,
     directional_step,
     numeric_gradient,
@@ -275,9 +278,11 @@ def _engine_error_report(loss: ScalarLoss, err: GradientShapeError, args) -> Gra
 # Comparison
 # ---------------------------------------------------------------------------------------------
 
-def _allowed(numeric, atol, rtol, noise=0.0):
-    """atol + rtol·max(|n|, 1e-3·max|n|) + ν, element by element."""
-    return atol + rtol * np.maximum(np.abs(numeric), relative_floor(numeric)) + noise
+def _allowed(numeric, atol, rtol, noise=0.0, floor=None):
+    """atol + rtol·max(|n|, 1e-3·max|n|) + ν, element by element (``floor``: the 1e-3·max|n|
+    of the whole gradient, when ``numeric`` is only some of its elements)."""
+    floor = relative_floor(numeric) if floor is None else floor
+    return atol + rtol * np.maximum(np.abs(numeric), floor) + noise
 
 
 def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
@@ -501,16 +506,116 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     tol, noise = _difference_tolerance(x, full, eps, rounding,
                                        *_tolerance(full, x.dtype, atol, rtol))
     comparison = _compare(grad, numeric, tol, noise)
+    steps = central_steps(x, eps) if full == "central" else None
+    if full == "central" and eps is None and comparison.compared and not comparison.passed:
+        numeric, noise, steps = _step_ladder(loss, k, comparison, tol, noise, rounding)
+        tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
+        comparison = _compare(grad, numeric, tol, noise)
     summary = _block_summary(subject, blocks, comparison) \
         if blocks and comparison.compared else None
     notes = comparison.notes
     if not verdict(directional, comparison):
+        if steps is not None and comparison.compared:
+            notes += (_step_note(loss, k, comparison, tol, steps, rounding),)
         if full == "complex_step":
-            notes += _complex_step_notes(loss, grad, numeric)
+            notes += _complex_step_notes(loss, grad, numeric, comparison)
         if missing:
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
                        block_summary=summary, notes=notes)
+
+
+# The central difference of a failing element is retried with steps 10, 100, ... times
+# smaller, down to ε^(1/3)·min(|x_i|, 1)/10**LADDER_EXTRA (at least LADDER_MIN steps, at
+# most LADDER_MAX): the default step ε^(1/3)·max(1, |x_i|) is far too large where the
+# function varies on a scale below max(1, |x_i|): that of a small |x_i| (log, 1/x, sqrt, x³
+# near 0), or 1 at a large x_i (tanh(x - 1e8)).
+LADDER_MIN, LADDER_EXTRA, LADDER_MAX = 3, 2, 12
+
+
+def _step_ladder(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, noise,
+                 rounding: float):
+    """G1 with smaller steps for the elements the default step fails, so that a correct
+    backward is not accused because the step was too large for the element's magnitude.
+
+    An estimate is accepted only where it has converged: for steps h_(m-1) = 10·h_m, the two
+    estimates agree within the tolerance at h_m (its noise ν = rounding / h_m included).
+    Truncation falls 100-fold per step, so the accepted estimate is within about 1 % of the
+    tolerance of the true derivative, and a wrong analytic value still fails against it. An
+    element whose estimates never converge keeps its default-step estimate (the report
+    then says the step may be the cause). Returns the numeric gradient and ν_i after."""
+    x = loss.arrays[k]
+    assert x is not None and c.violation is not None
+    real = np.finfo(x.dtype).dtype                  # complex128 -> float64
+    numeric = np.array(c.numeric_grad, copy=True).reshape(-1)
+    noise = np.array(np.broadcast_to(noise, x.shape), dtype=np.float64).reshape(-1)
+    magnitude = np.abs(x).reshape(-1).astype(real)
+    todo = np.flatnonzero(c.violation.reshape(-1) > 1)
+    h = central_steps(x).reshape(-1)[todo]
+    # down to the step for a function of scale min(|x_i|, 1): relative to a small x_i, and
+    # absolute (ε^(1/3)) for a large one that varies on scale 1 (tanh(x - 1e8))
+    finest = float(np.finfo(real).eps) ** (1 / 3) * np.clip(magnitude[todo], TINY, 1.0)
+    depth = np.clip(np.ceil(np.log10(h / finest)) + LADDER_EXTRA, LADDER_MIN, LADDER_MAX)
+    smallest = 4 * np.spacing(magnitude[todo]).astype(np.float64)   # x ± h must move x
+    previous = numeric[todo]
+    steps = central_steps(x).reshape(-1)
+    for level in range(1, LADDER_MAX + 1):
+        h = h / 10
+        live = (depth >= level) & (h >= smallest)
+        if not np.any(live):
+            break
+        todo, h, depth, smallest, previous = (v[live] for v in
+                                              (todo, h, depth, smallest, previous))
+        estimate = central_differences_at(loss, loss.arrays, k, todo, h)
+        nu = rounding / h
+        trial = numeric.copy()
+        trial[todo] = estimate
+        with np.errstate(invalid="ignore"):
+            converged = np.abs(previous - estimate) <= _allowed(
+                estimate, tol.atol, tol.rtol, nu, floor=relative_floor(trial))
+        numeric[todo[converged]] = estimate[converged]
+        noise[todo[converged]] = nu[converged]
+        steps[todo[converged]] = h[converged]
+        keep = ~converged
+        todo, h, depth, smallest, previous = (todo[keep], h[keep], depth[keep],
+                                              smallest[keep], estimate[keep])
+    return numeric.reshape(x.shape), noise.reshape(x.shape), steps.reshape(x.shape)
+
+
+def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
+               rounding: float) -> str:
+    """Whether the step could explain the worst element's mismatch, from its central
+    difference at 10h, h and h/10 (h: the step its estimate came from). If the estimates at
+    h and h/10 agree within the tolerance at h/10 (its rounding noise ν included), the
+    derivative is resolved and the step is not the cause; if they do not, the step may be
+    the cause, and the note says which way and what to try."""
+    x = loss.arrays[k]
+    assert x is not None and c.worst_index is not None
+    idx = c.worst_index
+    h = float(steps[idx])
+    flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
+    n_big, n_mid, n_small = central_differences_at(loss, loss.arrays, k, [flat] * 3,
+                                                   [10 * h, h, h / 10])
+    allowed = float(_allowed(n_small, tol.atol, tol.rtol, rounding / (h / 10),
+                             floor=relative_floor(c.numeric_grad)))
+    values = (f"{format_value(n_big)} at 10h, {format_value(n_mid)} at h={h:.1e}, "
+              f"{format_value(n_small)} at h/10")
+    where = _subject(loss, k).element(idx)
+    with np.errstate(invalid="ignore"):
+        resolved = bool(abs(n_mid - n_small) <= allowed)        # False for NaN
+    if resolved:
+        return (f"the step is not the cause: the central difference at {where} is "
+                f"{values} (h and h/10 agree), while the analytic value is "
+                f"{format_value(c.analytic)}")
+    magnitude = float(np.abs(x[idx]))
+    relative = float(np.finfo(x.dtype).eps) ** (1 / 3) * magnitude
+    if 0 < h < relative / 10:
+        way, better = "small", relative
+    else:
+        way, better = "large", min(h / 100, relative) if relative > 0 else h / 100
+    return (f"the finite-difference step may be too {way} for values of magnitude "
+            f"{magnitude:.1e} at {where}: its central difference moves with the step "
+            f"({values}); try eps={better:.1e} or method='complex_step'")
 
 
 def _tolerance(method: str, dtype, atol, rtol) -> tuple[float, float]:
@@ -539,9 +644,20 @@ def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, atol
                      noise=float(np.max(noise, initial=0.0))), noise
 
 
-def _complex_step_notes(loss: ScalarLoss, grad, numeric) -> tuple[str, ...]:
-    """Why a complex-step check may fail on a correct gradient: fn drops the imaginary part."""
-    notes: tuple[str, ...] = ()
+# A complex-step mismatch below this relative size is within what float64 rounding in a
+# backward that subtracts nearly equal terms can produce (rtol 1e-11 is ~5e4 ulps).
+_ROUNDING_SIZED = 1e-8
+
+
+def _complex_step_notes(loss: ScalarLoss, grad, numeric, c: Comparison) -> tuple[str, ...]:
+    """Why a complex-step check may fail: never the step (no subtraction); fn dropping the
+    imaginary part; rounding amplified by cancellation in the backward."""
+    notes: tuple[str, ...] = ("complex-step subtracts nothing, so its step (1e-20·max(1,"
+                              "|x_i|)) is not the cause",)
+    if c.compared and c.max_rel_error < _ROUNDING_SIZED:
+        notes += (f"the mismatch (rel {c.max_rel_error:.1e}) is of the size float64 rounding "
+                  "reaches when the backward subtracts nearly equal terms (cancellation); a "
+                  "wrong formula is usually far larger: compare method='central'",)
     if loss.real_outputs:
         notes += (f"output(s) {loss.real_outputs} stayed real under complex-step on this "
                   "input: if they depend on it, fn drops the imaginary part",)

@@ -31,7 +31,7 @@ except ImportError as err:  # pragma: no cover - exercised only without hypothes
                       "(or pip install 'nongate-np[test]')") from err
 
 __all__ = ["shapes", "broadcastable_shapes", "matmul_shapes", "arrays", "positive_arrays",
-           "distinct_arrays", "index_arrays", "lstm_sizes"]
+           "distinct_arrays", "index_arrays", "lstm_sizes", "scaled_arrays"]
 
 
 def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
@@ -112,3 +112,29 @@ def index_arrays(draw, shape, n: int, *, dtype=np.int64):
 def lstm_sizes(draw, max_T: int = 5, max_B: int = 3, max_I: int = 4, max_H: int = 4):
     """(T, B, I, H) for recurrent layers, including the edge cases T = 1, B = 1, H = 1."""
     return tuple(draw(st.integers(1, m)) for m in (max_T, max_B, max_I, max_H))
+
+
+@st.composite
+def scaled_arrays(draw, shape, *, min_exp: int = -8, max_exp: int = 8, mixed=None,
+                  signed: bool = True, dtype=np.float64):
+    """Arrays of any magnitude: each |x_i| = m_i·10^e with a mantissa m_i in [1, 10) and an
+    exponent e in [min_exp, max_exp]: one e for the whole array (one scale), or one per
+    element (scales mixed in one array; drawn by Hypothesis when ``mixed`` is None, always
+    including both ends of the range). Signs are random when ``signed``, else positive; no
+    element is 0, so a function's kinks and poles at 0 stay out of reach."""
+    if not isinstance(shape, tuple):
+        shape = draw(shape)
+    if mixed is None:
+        mixed = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = int(np.prod(shape, dtype=np.int64))
+    if mixed:
+        exponents = rng.integers(min_exp, max_exp + 1, size=n)
+        exponents[:2] = (min_exp, max_exp)[:n]          # the extremes, where there is room
+        exponents = rng.permutation(exponents)
+    else:
+        exponents = np.full(n, draw(st.integers(min_exp, max_exp)))
+    x = rng.uniform(1.0, 10.0, size=n) * 10.0 ** exponents.astype(np.float64)
+    if signed:
+        x *= rng.choice([-1.0, 1.0], size=n)
+    return x.reshape(shape).astype(dtype)
