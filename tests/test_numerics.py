@@ -285,3 +285,82 @@ def test_multitask_padded_features_do_not_reach_the_input_layer(bad):
     for got, want in zip(grads[1], grads[0]):
         assert np.isfinite(got).all()
         np.testing.assert_array_equal(got, want)
+
+
+# -- IEEE results without NumPy's warnings; bad arguments named (FINDINGS F1-F5) -----------
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_ieee_results_without_warnings(device):
+    """What torch gives, silently: log 0 = -inf, log(-1) = NaN, e^{1e4} = inf, 0/0 = NaN,
+    1/0 = inf, inf·0 = NaN, float32 overflow of a sum or product = inf; and the gradient
+    of log at a subnormal float32 (1/x overflows) = inf."""
+    def t(v, dtype=np.float64):
+        return ng.tensor(np.asarray(v, dtype), device=device)
+    cases = [(ng.log(t([0.0, -1.0])), [-np.inf, np.nan]), (ng.exp(t([1e4])), [np.inf]),
+             (ng.div(t([0.0, 1.0]), t([0.0, 0.0])), [np.nan, np.inf]),
+             (ng.mul(t([-np.inf]), t([0.0])), [np.nan]),
+             (ng.add(t([3e38], np.float32), t([3e38], np.float32)), [np.inf]),
+             (ng.sum(t([3e38, 3e38], np.float32)), np.inf),
+             (ng.matmul(t([[3e38, 3e38]], np.float32), t([[2.0], [2.0]], np.float32)),
+              [[np.inf]])]
+    for k, (got, want) in enumerate(cases):
+        np.testing.assert_array_equal(host(got.data), want, err_msg=f"case {k}")
+    x = ng.tensor(np.array([1e-45], np.float32), requires_grad=True, device=device)
+    ng.log(x).backward()
+    np.testing.assert_array_equal(host(x.grad), [np.inf])
+
+
+def test_mean_of_an_empty_integer_tensor_is_a_float_nan():
+    y = ng.mean(np.zeros((1, 0, 3), np.int64))
+    assert y.dtype == np.float64 and np.isnan(y.item())
+
+
+def test_cast_refuses_what_the_target_cannot_hold():
+    """A float beyond float32's range is inf (as torch); NaN, inf or out-of-range floats to
+    an integer dtype, complex to an integer dtype and an unknown dtype are errors naming
+    cast (NumPy would give an arbitrary integer and a warning)."""
+    np.testing.assert_array_equal(ng.cast(np.array([1.79e308]), np.float32).numpy(), [np.inf])
+    np.testing.assert_array_equal(ng.cast(np.array([2.0**31 - 1, -2.9]), np.int32).numpy(),
+                                  [2**31 - 1, -2])
+    for value, dtype in ((np.nan, np.int64), (-1.2e78, np.int64), (2.0**31, np.int32),
+                         (np.inf, np.int64)):
+        with pytest.raises(ValueError, match=rf"cast: .* cannot be represented in "
+                                             rf"{np.dtype(dtype)}"):
+            ng.cast(np.array([value]), dtype)
+    with pytest.raises(TypeError, match="cast: complex values cannot be cast to int64"):
+        ng.cast(np.array([1 + 2j]), np.int64)
+    with pytest.raises(TypeError, match="cast: unknown dtype 'foo'"):
+        ng.cast(np.ones(2), "foo")
+
+
+def test_bad_arguments_are_named():
+    """Bool tensors where numbers are needed, non-int axes and shapes, 0-d concat, integers
+    to negative powers: TypeError/ValueError naming the op (not NumPy's bare message)."""
+    b = np.array([True, False])
+    for call, err, op in [
+            (lambda: ng.neg(b), TypeError, "neg"), (lambda: ng.sigmoid(b), TypeError, "sigmoid"),
+            (lambda: ng.sub(b, b), TypeError, "sub"), (lambda: ng.softmax(b), TypeError,
+                                                       "softmax"),
+            (lambda: ng.log_softmax(b), TypeError, "log_softmax"),
+            (lambda: ng.mse_loss(b, b), TypeError, "mse_loss"),
+            (lambda: ng.binary_cross_entropy_with_logits(b, np.zeros(2)), TypeError,
+             "binary_cross_entropy_with_logits"),
+            (lambda: ng.sum(np.ones(1), axis=1.5), TypeError, "sum"),
+            (lambda: ng.mean(np.ones((2, 2)), axis=(0, True)), TypeError, "mean"),
+            (lambda: ng.max(np.ones(1), axis=1), ValueError, "max"),
+            (lambda: ng.concat([np.array(0.0), np.array(0.0)]), ValueError, "concat"),
+            (lambda: ng.reshape(np.ones(2), "x"), TypeError, "reshape"),
+            (lambda: ng.pow(np.array(-3), np.array([-3])), ValueError, "pow")]:
+        with pytest.raises(err, match=rf"^{op}: "):
+            call()
+
+
+def test_a_zero_dimensional_tensor_takes_axis_0_or_minus_1_as_torch():
+    """torch.sum(torch.tensor(2.), 0) = 2, also mean and amax; transpose(x, 0, 0) = x."""
+    x = np.array(2.0)
+    for fn in (ng.sum, ng.mean, ng.max):
+        for axis in (0, -1):
+            assert fn(x, axis).item() == 2.0
+    assert ng.transpose(x, 0, -1).item() == 2.0
+    with pytest.raises(ValueError, match=r"axis 1 is out of range .* 0 dimension"):
+        ng.sum(x, 1)

@@ -288,6 +288,10 @@ class MultiTaskSequenceModel(Module):
 
     def _check_input(self, x):
         data = x.data if isinstance(x, Tensor) else as_array(x, what="input")
+        if data.ndim >= 2 and data.shape[1] == 0:      # as the LSTM (and torch): no step
+            raise ValueError(f"MultiTaskSequenceModel: input has shape {data.shape}, layout "
+                             f"(B, T{', F' if self.vocab_size is None else ''}): expected at "
+                             "least one step (T >= 1); an empty batch (B = 0) is fine")
         if self.vocab_size is not None:
             if data.dtype.kind not in "iu" or data.ndim != 2:
                 raise TypeError(f"MultiTaskSequenceModel: expected token ids, an integer array "

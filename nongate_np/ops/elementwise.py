@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..factories import _dtype as checked_dtype
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor
-from ._util import broadcast_error, operand, tensor_arg, unbroadcast, xp_of
+from ._util import broadcast_error, ieee, numeric_arg, operand, tensor_arg, unbroadcast, xp_of
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
            "relu", "where", "cast"]
@@ -32,7 +33,9 @@ def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
     except ValueError as err:
         if "broadcast" in str(err):
             raise broadcast_error(op_name, a, b) from None
-        raise
+        raise ValueError(f"{op_name}: {err}") from None
+    except TypeError as err:        # e.g. NumPy's bool subtract: named by the op
+        raise TypeError(f"{op_name}: {err}") from None
 
 
 def _operand_grads(ctx, da, db):
@@ -43,6 +46,7 @@ def _operand_grads(ctx, da, db):
             unbroadcast(db(), sb) if ctx.needs_grad[1] else None)
 
 
+@ieee
 class Add(Function):
     """y = a + b;  da = dy, db = dy  (E2)."""
 
@@ -55,6 +59,7 @@ class Add(Function):
         return _operand_grads(ctx, lambda: dy, lambda: dy)
 
 
+@ieee
 class Sub(Function):
     """y = a - b;  da = dy, db = -dy  (E2)."""
 
@@ -67,6 +72,7 @@ class Sub(Function):
         return _operand_grads(ctx, lambda: dy, lambda: xp_of(dy).negative(dy))
 
 
+@ieee
 class Mul(Function):
     """y = a ⊙ b;  da = dy ⊙ b, db = dy ⊙ a  (E3)."""
 
@@ -83,6 +89,7 @@ class Mul(Function):
         return _operand_grads(ctx, lambda: xp.multiply(dy, b), lambda: xp.multiply(dy, a))
 
 
+@ieee
 class Div(Function):
     """y = a / b;  da = dy / b, db = -dy ⊙ y / b  (E3)."""
 
@@ -100,6 +107,7 @@ class Div(Function):
                               lambda: xp.divide(xp.multiply(xp.negative(dy), y), b))
 
 
+@ieee
 class Neg(Function):
     """y = -x;  dx = -dy."""
 
@@ -112,6 +120,7 @@ class Neg(Function):
         return xp_of(dy).negative(dy)
 
 
+@ieee
 class Pow(Function):
     """y = a^b;  da = dy ⊙ b a^{b-1},  db = dy ⊙ y log a  (E4; db taken as 0 where a = 0)."""
 
@@ -139,6 +148,7 @@ class Pow(Function):
         return _operand_grads(ctx, da, db)
 
 
+@ieee
 class Exp(Function):
     """y = e^x;  dx = dy ⊙ y  (E5)."""
 
@@ -154,6 +164,7 @@ class Exp(Function):
         return xp_of(dy).multiply(dy, y)
 
 
+@ieee
 class Log(Function):
     """y = log x;  dx = dy / x  (E5)."""
 
@@ -168,6 +179,7 @@ class Log(Function):
         return xp_of(dy).divide(dy, x)
 
 
+@ieee
 class Tanh(Function):
     """y = tanh x;  dx = dy ⊙ (1 - y²)  (E6)."""
 
@@ -184,6 +196,7 @@ class Tanh(Function):
         return xp.multiply(dy, xp.subtract(1, xp.multiply(y, y)))
 
 
+@ieee
 class Sigmoid(Function):
     """y = σ(x);  dx = dy ⊙ y (1 - y)  (E6)."""
 
@@ -201,6 +214,7 @@ class Sigmoid(Function):
         return xp.multiply(xp.multiply(dy, y), xp.subtract(1, y))
 
 
+@ieee
 class Relu(Function):
     """y = max(x, 0);  dx = dy where x > 0, else 0  (E7; the subgradient at 0 is 0, as in
     torch; NaN passes through, as torch's).
@@ -221,6 +235,7 @@ class Relu(Function):
         return xp_of(dy).where(off, 0, dy)
 
 
+@ieee
 class Where(Function):
     """y = cond ? a : b;  da = dy ⊙ cond, db = dy ⊙ ¬cond  (E8)."""
 
@@ -244,6 +259,7 @@ class Where(Function):
                 unbroadcast(xp.where(ctx.cond, 0, dy), sb) if ctx.needs_grad[2] else None)
 
 
+@ieee
 class Cast(Function):
     """y = x as another dtype;  dx = dy as x's dtype.
 
@@ -290,7 +306,7 @@ def div(a, b) -> Tensor:
 
 
 def neg(x) -> Tensor:
-    return Neg.apply(tensor_arg(x, "neg"))
+    return Neg.apply(numeric_arg(x, "neg"))
 
 
 def pow(a, b) -> Tensor:
@@ -299,21 +315,21 @@ def pow(a, b) -> Tensor:
 
 
 def exp(x) -> Tensor:
-    return Exp.apply(tensor_arg(x, "exp"))
+    return Exp.apply(numeric_arg(x, "exp"))
 
 
 def log(x) -> Tensor:
     """Natural logarithm (NaN for negative real input, as NumPy)."""
-    return Log.apply(tensor_arg(x, "log"))
+    return Log.apply(numeric_arg(x, "log"))
 
 
 def tanh(x) -> Tensor:
-    return Tanh.apply(tensor_arg(x, "tanh"))
+    return Tanh.apply(numeric_arg(x, "tanh"))
 
 
 def sigmoid(x) -> Tensor:
     """σ(x) = 1/(1+e^{-x}), computed without overflow for any finite x."""
-    return Sigmoid.apply(tensor_arg(x, "sigmoid"))
+    return Sigmoid.apply(numeric_arg(x, "sigmoid"))
 
 
 def relu(x) -> Tensor:
@@ -330,5 +346,23 @@ def where(cond, a, b) -> Tensor:
 
 
 def cast(x, dtype) -> Tensor:
-    """``x`` converted to ``dtype``; the gradient is converted back."""
-    return Cast.apply(tensor_arg(x, "cast"), np.dtype(dtype))
+    """``x`` converted to ``dtype``; the gradient is converted back.
+
+    A float beyond a floating dtype's range becomes ±inf (as torch). Raises TypeError for
+    an unknown dtype or complex values cast to an integer dtype, ValueError for a float an
+    integer dtype cannot hold (NaN, inf, out of range; NumPy would give an arbitrary
+    integer)."""
+    x = tensor_arg(x, "cast")
+    dt = checked_dtype(dtype, "cast")
+    if dt.kind in "iu" and x.dtype.kind in "fc":
+        if x.dtype.kind == "c":
+            raise TypeError(f"cast: complex values cannot be cast to {dt}; take the real part "
+                            "first")
+        values = xp_of(x.data).to_host(x.data)
+        info = np.iinfo(dt)
+        # NOTE: info.max + 1 is a power of 2, exact in float64, unlike info.max
+        bad = ~np.isfinite(values) | (values < info.min) | (values >= float(info.max) + 1)
+        if bad.any():
+            raise ValueError(f"cast: {values[bad].flat[0]} cannot be represented in {dt} "
+                             f"(range {info.min}..{info.max})")
+    return Cast.apply(x, dt)

@@ -14,15 +14,12 @@ from ..autograd import Function
 from ..device import DeviceError
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
-from ._util import broadcast_error, operand, tensor_arg, unbroadcast, xp_of
+from ._util import broadcast_error, ieee, numeric_arg, operand, unbroadcast, xp_of
 
 __all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
-# NOTE: a loss whose exact value overflows the dtype (e.g. (x - y)² for |x - y| > 1e154 in
-# float64) is inf, the IEEE result, as torch gives it: without NumPy's overflow warning
-_overflow_to_inf = np.errstate(over="ignore")
 
 
 def _check_reduction(reduction: str, op: str) -> None:
@@ -30,7 +27,6 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-@_overflow_to_inf
 def _reduce(loss: np.ndarray, reduction: str, count: int) -> np.ndarray:
     """The losses ``loss`` summed, or summed and divided by ``count`` (at least 1: the mean
     of no loss is 0), or as they are ("none")."""
@@ -53,6 +49,7 @@ def _reduce_grad(dy: np.ndarray, reduction: str, count: int, shape: tuple) -> np
     return xp.broadcast_to(xp.multiply(dy, scale), shape)
 
 
+@ieee
 class CrossEntropy(Function):
     """ℓ_n = -log softmax(z_n)[t_n];  dz_n = (softmax(z_n) - onehot(t_n)) dℓ_n  (E13).
 
@@ -92,11 +89,11 @@ class CrossEntropy(Function):
                 None, None, None)
 
 
+@ieee
 class MSELoss(Function):
     """ℓ = (x - y)²;  dx = 2 (x - y) dℓ,  dy = -dx  (E14)."""
 
     @staticmethod
-    @_overflow_to_inf
     def forward(ctx, x, y, reduction):
         xp = xp_of(x, y)
         x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
@@ -104,12 +101,13 @@ class MSELoss(Function):
             diff = xp.subtract(x, y)
         except ValueError:
             raise broadcast_error("mse_loss", x, y) from None
+        except TypeError as err:    # e.g. NumPy's bool subtract: named by the op
+            raise TypeError(f"mse_loss: {err}") from None
         ctx.save_for_backward(diff)
         ctx.shapes, ctx.reduction = (np.shape(x), np.shape(y)), reduction
         return _reduce(xp.multiply(diff, diff), reduction, diff.size)
 
     @staticmethod
-    @_overflow_to_inf
     def backward(ctx, dl):
         (diff,) = ctx.saved
         xp = xp_of(dl)
@@ -149,6 +147,7 @@ def _on_device_of_logits(xp, v, what: str):
     return xp.asarray(v)
 
 
+@ieee
 class BCEWithLogits(Function):
     """ℓ = (1 - y) z + w softplus(-z), w = 1 + (p - 1) y  (E15, p = pos_weight);
     dz = (1 - y) - w σ(-z),  dy = -z + (p - 1) softplus(-z).
@@ -158,7 +157,6 @@ class BCEWithLogits(Function):
     ``pos_weight`` array is copied to z's device."""
 
     @staticmethod
-    @_overflow_to_inf
     def forward(ctx, z, y, pos_weight, reduction):
         xp = xp_of(z)
         y = _on_device_of_logits(xp, y, "the target")
@@ -172,7 +170,6 @@ class BCEWithLogits(Function):
         return _reduce(loss, reduction, loss.size)
 
     @staticmethod
-    @_overflow_to_inf
     def backward(ctx, dl):
         z, y, w, sp, p = ctx.saved
         xp = xp_of(dl)
@@ -194,7 +191,7 @@ def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "me
     batch with every target ignored is 0 (torch gives NaN).
     """
     _check_reduction(reduction, "cross_entropy")
-    z = tensor_arg(logits, "cross_entropy")
+    z = numeric_arg(logits, "cross_entropy")
     t = as_array(target.data if isinstance(target, Tensor) else target,
                  what="cross_entropy: target")
     if t.dtype.kind not in "iu":
@@ -241,7 +238,7 @@ def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
     (broadcast to it) weighs the positive term.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
-    z = tensor_arg(logits, "binary_cross_entropy_with_logits")
+    z = numeric_arg(logits, "binary_cross_entropy_with_logits")
     y = operand(target, "binary_cross_entropy_with_logits")
     if np.shape(y) != z.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target has shape {np.shape(y)}, "

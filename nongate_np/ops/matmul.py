@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import operand, unbroadcast, xp_of
+from ._util import ieee, operand, unbroadcast, xp_of
 
 __all__ = ["matmul"]
 
@@ -17,6 +17,7 @@ def _mT(x: np.ndarray) -> np.ndarray:
     return xp_of(x).transpose(x, axes[:-2] + (axes[-1], axes[-2]))
 
 
+@ieee
 class MatMul(Function):
     """C = A B over the last two axes, batch axes broadcast;  dA = dC Bᵀ, dB = Aᵀ dC  (E10).
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axes, tensor_arg, xp_of
+from ._util import ieee, normalize_axes, tensor_arg, xp_of
 
 __all__ = ["sum", "mean", "max"]
 
@@ -22,6 +22,7 @@ def _expand(dy: np.ndarray, shape: tuple, axes: tuple, keepdims: bool) -> np.nda
     return dy if keepdims else xp_of(dy).reshape(dy, _kept(shape, axes))
 
 
+@ieee
 class Sum(Function):
     """y = Σ_axes x;  dx = dy broadcast back over the reduced axes  (E9)."""
 
@@ -36,6 +37,7 @@ class Sum(Function):
         return dx, None, None
 
 
+@ieee
 class Mean(Function):
     """y = Σ_axes x / n;  dx = dy / n broadcast back  (E9).
 
@@ -50,7 +52,8 @@ class Mean(Function):
         xp = xp_of(x)
         total = xp.sum(x, axis=axes, keepdims=keepdims)
         if ctx.n == 0:                  # NOTE: 0/0 selected as NaN, not computed (a warning)
-            return xp.full(total.shape, np.nan, total.dtype)
+            dtype = total.dtype if total.dtype.kind in "fc" else np.dtype(np.float64)
+            return xp.full(total.shape, np.nan, dtype)
         return xp.divide(total, ctx.n)
 
     @staticmethod
@@ -63,6 +66,7 @@ class Mean(Function):
         return dx, None, None
 
 
+@ieee
 class Max(Function):
     """y = max_axes x;  dx = dy ⊙ [x = y] / #ties  (E9).
 

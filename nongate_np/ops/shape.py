@@ -152,8 +152,12 @@ def _describe(index) -> str:
 def reshape(x, shape) -> Tensor:
     """``x`` with a new shape (one entry may be -1), as ``np.reshape``."""
     x = tensor_arg(x, "reshape")
-    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(int(s) for s in shape)
-    return Reshape.apply(x, shape)
+    sides = (shape,) if isinstance(shape, numbers.Integral) else \
+        tuple(shape) if isinstance(shape, (tuple, list)) else None
+    if sides is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                                for s in sides):
+        raise TypeError(f"reshape: shape must be an int or a tuple of ints, got {shape!r:.60}")
+    return Reshape.apply(x, tuple(int(s) for s in sides))
 
 
 def permute(x, dims) -> Tensor:
@@ -170,8 +174,9 @@ def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:
     """``x`` with axes ``dim0`` and ``dim1`` swapped (torch's ``transpose``)."""
     x = tensor_arg(x, "transpose")
     dims = list(range(x.ndim))
-    a, b = (normalize_axes(d, x.ndim, "transpose")[0] for d in (dim0, dim1))
-    dims[a], dims[b] = dims[b], dims[a]
+    a, b = (normalize_axes(d, x.ndim, "transpose") for d in (dim0, dim1))
+    if x.ndim:                          # a 0-d tensor (dims 0 or -1, as torch) stays itself
+        dims[a[0]], dims[b[0]] = dims[b[0]], dims[a[0]]
     return Permute.apply(x, tuple(dims))
 
 
@@ -185,6 +190,8 @@ def _sequence_args(tensors, op: str) -> list[Tensor]:
 def concat(tensors, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (torch.cat / np.concatenate)."""
     xs = _sequence_args(tensors, "concat")
+    if xs[0].ndim == 0:
+        raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
     ax = normalize_axes(axis, xs[0].ndim, "concat")[0]
     for k, x in enumerate(xs):
         if x.ndim != xs[0].ndim or x.shape[:ax] + x.shape[ax + 1:] != \

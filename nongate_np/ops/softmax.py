@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import normalize_axes, tensor_arg, xp_of
+from ._util import ieee, normalize_axes, numeric_arg, xp_of
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -24,6 +24,7 @@ def _forward(ctx, x, axis, fn: str):
     return y
 
 
+@ieee
 class Softmax(Function):
     """y = e^{x-m} / Σ e^{x-m} (m = max x);  dx = y ⊙ (dy - Σ dy ⊙ y)  (E11)."""
 
@@ -39,6 +40,7 @@ class Softmax(Function):
         return xp.multiply(y, xp.subtract(dy, dot)), None
 
 
+@ieee
 class LogSoftmax(Function):
     """y = x - m - log Σ e^{x-m};  dx = dy - softmax(x) Σ dy  (E12)."""
 
@@ -64,11 +66,11 @@ def _axis(x: Tensor, axis: int, op: str) -> int:
 
 def softmax(x, axis: int = -1) -> Tensor:
     """Softmax along ``axis`` (max-shifted, so any finite input is safe)."""
-    x = tensor_arg(x, "softmax")
+    x = numeric_arg(x, "softmax")
     return Softmax.apply(x, _axis(x, axis, "softmax"))
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
     """log(softmax(x)) along ``axis``, computed without forming softmax (stable)."""
-    x = tensor_arg(x, "log_softmax")
+    x = numeric_arg(x, "log_softmax")
     return LogSoftmax.apply(x, _axis(x, axis, "log_softmax"))
