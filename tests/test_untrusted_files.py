@@ -503,42 +503,44 @@ def test_sigkill_at_any_point_of_repeated_saves_leaves_a_whole_checkpoint(tmp_pa
         assert values.size == 1 or weights["weight"].std() > 0, values[:3]
         seen.add(float(values[0]) if values.size == 1 else "initial")
     leftovers = sorted(n for n in os.listdir(ckdir) if n != "model.npz")
-    assert all(n.startswith(".model.npz.") and n.endswith(".tmp") for n in leftovers), \
-        leftovers
+    assert all(n.startswith(f".model.npz.{atomic.WRITER_TAG}-") and n.endswith(".tmp")
+               for n in leftovers), leftovers
     assert seen - {"initial"}, f"no save ever finished before the kill: {seen}"
 
-    # a user's files beside it, and a temporary file of a live writer (this process's
-    # parent stands in for one), are never touched
-    user = [".model.npz.backup.tmp", "model.npz.tmp", ".model.npz.12.notes.tmp"]
+    # beside them: a user's files, the temporary file of a live writer (this process's
+    # parent stands in for one), and one from another machine (another tag), fresh
+    user = [".model.npz.backup.tmp", "model.npz.tmp", ".model.npz.12.notes.tmp",
+            f".model.npz.{atomic.WRITER_TAG}-12.notes.tmp"]
     for name in user:
         (ckdir / name).write_text("mine")
-    live = ckdir / f".model.npz.{os.getppid()}.abcd1234.tmp"
-    live.write_text("a live writer's")
-    fresh_dead = leftovers[:1]
-    old = time.time() - 2 * atomic.STALE_AFTER_S
-    for name in [*leftovers, live.name, *user]:
-        os.utime(ckdir / name, (old, old))
-    if fresh_dead:                            # one killed writer's file, touched just now
-        os.utime(ckdir / fresh_dead[0])
+    live = f".model.npz.{atomic.WRITER_TAG}-{os.getppid()}.abcd1234.tmp"
+    elsewhere = ".model.npz.0badc0de-1.abcd1234.tmp"
+    for name in (live, elsewhere):
+        (ckdir / name).write_text("a live writer's")
     ng.save(nn.Linear(2, 2), path)
     remaining = sorted(os.listdir(ckdir))
-    assert remaining == sorted(["model.npz", *user, live.name, *fresh_dead]), remaining
+    assert remaining == sorted(["model.npz", *user, live, elsewhere]), remaining
     assert ng.load(path).model.weight.shape == (2, 2)
+    # the other machine's file, untouched for longer than STALE_AFTER_S, goes too
+    old = time.time() - 2 * atomic.STALE_AFTER_S
+    for name in (*user, live, elsewhere):
+        os.utime(ckdir / name, (old, old))
+    ng.save(nn.Linear(2, 2), path)
+    assert sorted(os.listdir(ckdir)) == sorted(["model.npz", *user, live])
 
 
-def test_a_stale_temporary_file_of_a_dead_writer_is_removed_by_the_next_save(tmp_path):
-    """The deterministic core of the test above: a pid that is gone, an old mtime."""
+def test_a_temporary_file_of_a_dead_writer_is_removed_by_the_next_save(tmp_path):
+    """The deterministic core of the test above: a pid that is gone."""
     path = tmp_path / "m.npz"
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     dead = int(proc.stdout)
-    stale = tmp_path / f".m.npz.{dead}.k2j4_x9q.tmp"
+    stale = tmp_path / f".m.npz.{atomic.WRITER_TAG}-{dead}.k2j4_x9q.tmp"
     stale.write_bytes(b"PK half a checkpoint")
-    other = tmp_path / f".other.npz.{dead}.k2j4_x9q.tmp"     # another target's: kept
+    other = tmp_path / f".other.npz.{atomic.WRITER_TAG}-{dead}.k2j4_x9q.tmp"   # not m.npz's
     other.write_bytes(b"PK")
-    old = time.time() - 2 * atomic.STALE_AFTER_S
-    for p in (stale, other):
-        os.utime(p, (old, old))
+    os.mkdir(tmp_path / f".m.npz.{atomic.WRITER_TAG}-{dead}.dir_0000.tmp")    # not a file
     ng.save(nn.Linear(2, 2), path)
-    assert sorted(os.listdir(tmp_path)) == sorted(["m.npz", other.name])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["m.npz", other.name, f".m.npz.{atomic.WRITER_TAG}-{dead}.dir_0000.tmp"])
     assert atomic.remove_stale_temporaries(tmp_path / "other.npz") == [str(other)]

@@ -2,15 +2,18 @@
 ``save_safetensors`` and the training job's ``summary.json``.
 
 A crash (or SIGKILL) at any point leaves either the previous file or the new one at the
-target path, never a mix; at worst a stale ``.<name>.<pid>.<random>.tmp`` file beside it,
-which the next write to the same path removes (see :func:`remove_stale_temporaries`).
+target path, never a mix; at worst a stale ``.<name>.<tag>-<pid>.<random>.tmp`` file beside
+it, which the next write to the same path removes (see :func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+import socket
+import stat
 import tempfile
 import time
 import zipfile
@@ -20,8 +23,9 @@ import numpy as np
 __all__ = ["replacing", "write_npz_atomically", "write_text_atomically",
            "remove_stale_temporaries"]
 
-# A temporary file untouched this long, whose writer process is gone, is a killed save's.
-STALE_AFTER_S = 60.0
+# A temporary file from another machine or PID namespace, untouched this long, is a killed
+# save's (its writer's pid cannot be checked from here).
+STALE_AFTER_S = 3600.0
 
 
 @contextlib.contextmanager
@@ -41,7 +45,7 @@ def replacing(path: str, caller: str = "save"):
     # NOTE: the writer's pid in the name lets a later save tell a killed writer's file from a
     # live one's.
     fd, tmp = tempfile.mkstemp(dir=directory,
-                               prefix=f".{os.path.basename(path)}.{os.getpid()}.",
+                               prefix=f".{os.path.basename(path)}.{WRITER_TAG}-{os.getpid()}.",
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -79,29 +83,44 @@ def remove_stale_temporaries(path: str) -> list[str]:
     """Remove the temporary files that killed writers of ``path`` left beside it; return
     their paths.
 
-    Only files named as :func:`replacing` names them (``.<name>.<pid>.<8 random>.tmp``) are
-    considered, and only those whose writer process no longer exists on this machine and
-    which nobody has modified for ``STALE_AFTER_S`` seconds (a writer on another machine or
-    in another PID namespace sharing the directory keeps writing, so its file stays fresh).
-    Anything else, a user's file above all, is left alone; errors are ignored (a cleanup
-    must never fail a save)."""
+    Only files named as :func:`replacing` names them, ``.<name>.<tag>-<pid>.<8 random>.tmp``,
+    are considered, and only those whose writer process no longer exists. The tag says where
+    the pid can be judged: one from this machine and PID namespace (the tag of this
+    process) is removed as soon as its pid is gone; one from elsewhere (another machine on a
+    shared file system, another container) only once nobody has modified it for
+    ``STALE_AFTER_S`` seconds, as its pid means nothing here. Anything else, a user's file
+    above all, is left alone; errors are ignored (a cleanup must never fail a save)."""
     directory, name = os.path.split(os.path.realpath(path))
-    pattern = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp")
+    pattern = re.compile(rf"\.{re.escape(name)}\.([0-9a-f]{{8}})-(\d+)\.[a-z0-9_]{{8}}\.tmp")
     removed = []
     with contextlib.suppress(OSError):
-        candidates = os.listdir(directory)
-        for entry in candidates:
+        for entry in os.listdir(directory):
             match = pattern.fullmatch(entry)
-            if match is None or int(match.group(1)) == os.getpid() or \
-                    _process_exists(int(match.group(1))):
+            if match is None:
+                continue
+            tag, pid = match.group(1), int(match.group(2))
+            if tag == WRITER_TAG and (pid == os.getpid() or _process_exists(pid)):
                 continue
             temp = os.path.join(directory, entry)
             with contextlib.suppress(OSError):
-                if time.time() - os.lstat(temp).st_mtime >= STALE_AFTER_S and \
-                        os.path.isfile(temp) and not os.path.islink(temp):
-                    os.unlink(temp)
-                    removed.append(temp)
+                info = os.lstat(temp)
+                if not stat.S_ISREG(info.st_mode) or (
+                        tag != WRITER_TAG and time.time() - info.st_mtime < STALE_AFTER_S):
+                    continue
+                os.unlink(temp)
+                removed.append(temp)
     return removed
+
+
+def _writer_tag() -> str:
+    """8 hex digits naming this machine and PID namespace: where a writer's pid is valid."""
+    namespace = ""
+    with contextlib.suppress(OSError, AttributeError):
+        namespace = os.readlink("/proc/self/ns/pid")     # Linux: "pid:[4026531836]"
+    return hashlib.sha1(f"{socket.gethostname()}|{namespace}".encode()).hexdigest()[:8]
+
+
+WRITER_TAG = _writer_tag()
 
 
 def _process_exists(pid: int) -> bool:
