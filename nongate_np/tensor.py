@@ -20,7 +20,17 @@ _DIFFERENTIABLE_KINDS = "fc"      # floating and complex dtypes can carry gradie
 
 def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
     """Convert ``data`` to a numeric ndarray, refusing strings and Python objects. A GPU
-    array (a numba.cuda device array) is returned as it is, cast to ``dtype`` if given."""
+    array (a numba.cuda device array) is returned as it is, cast to ``dtype`` if given.
+
+    A value beyond a float ``dtype``'s range becomes ±inf, as in PyTorch (no warning).
+
+    Raises
+    ------
+    TypeError
+        Strings, Python objects, an unknown ``dtype``, or complex values for a real dtype.
+    ValueError
+        A NaN, an infinity or a value out of range for an integer ``dtype``.
+    """
     if isinstance(data, Tensor):
         data = data._data
     if type(data) is not np.ndarray and hasattr(data, "__cuda_array_interface__") and \
@@ -34,14 +44,52 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
         raise TypeError(f"{what}: expected numbers or an array of numbers, got "
                         f"{type(data).__name__} {data!r:.40}")
     try:
-        arr = np.asarray(data, dtype=dtype)
+        target = None if dtype is None else np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{what}: unknown dtype {dtype!r}; expected a NumPy dtype such as "
+                        f"np.float32 or 'int64'") from None
+    try:
+        arr = np.asarray(data)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{what}: cannot convert {type(data).__name__} to a numeric array "
                         f"({err})") from None
     if arr.dtype.kind not in "biufc":
+        if isinstance(data, int):           # NumPy keeps an int beyond 64 bits as an object
+            raise ValueError(f"{what}: the integer {data} does not fit in 64 bits")
         raise TypeError(f"{what}: expected a numeric array (bool, int, float or complex), got "
                         f"dtype {arr.dtype}; strings and Python objects are not tensors")
-    return arr
+    if target is None or arr.dtype == target:
+        return arr
+    _check_cast(arr, target, what)
+    # NOTE: overflow to ±inf (float64 → float32) is the IEEE result torch gives, not an error
+    with np.errstate(over="ignore"):
+        return arr.astype(target, copy=False)
+
+
+def _check_cast(arr: np.ndarray, target: np.dtype, what: str) -> None:
+    """Refuse a cast that NumPy would do with a warning or into garbage: complex values to a
+    real dtype (TypeError), and NaN, inf or out-of-range values to an integer one
+    (ValueError, as torch's "cannot be converted ... without overflow")."""
+    if arr.dtype.kind == "c" and target.kind in "iuf":
+        raise TypeError(f"{what}: complex values do not convert to {target} (the imaginary "
+                        f"part would be lost); take .real first")
+    if target.kind not in "iu" or arr.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(target)
+    if arr.dtype.kind in "iu":
+        bad = (arr < info.min) | (arr > info.max) if arr.size else np.zeros(0, bool)
+    else:
+        # NOTE: the bounds as powers of two, exact in every float dtype (info.max is not)
+        upper = 2.0 ** (info.bits - (1 if info.min else 0))
+        lower = -upper if info.min else 0.0
+        with np.errstate(invalid="ignore"):
+            t = np.trunc(arr)
+        bad = ~np.isfinite(t) | (t >= upper) | (t < lower)
+    if np.any(bad):
+        first = arr[np.unravel_index(int(np.argmax(bad)), arr.shape)] if arr.ndim else arr
+        raise ValueError(f"{what}: {int(np.count_nonzero(bad))} value(s) cannot be converted "
+                         f"to {target} without overflow (the first: {first.item()!r}); "
+                         f"{target} holds the integers {info.min} to {info.max}")
 
 
 class Tensor:
@@ -269,7 +317,23 @@ class Tensor:
     # Comparisons give plain boolean tensors: they have no gradient.
     def _compare(self, other, op: str):
         other = other._data if isinstance(other, Tensor) else other
-        return Tensor._wrap(getattr(self.device.xp, op)(self._data, other))
+        if not hasattr(other, "dtype"):
+            other = np.asarray(other)
+            if other.dtype.kind not in "biufc":
+                return NotImplemented       # Python's own result: == False, < TypeError
+        if op not in ("equal", "not_equal") and "c" in (self._data.dtype.kind,
+                                                        other.dtype.kind):
+            raise TypeError(f"{op}: complex numbers have no order (as in PyTorch); compare "
+                            f".real or abs() instead")
+        try:
+            np.broadcast_shapes(self._data.shape, other.shape)
+        except ValueError:
+            raise ValueError(f"{op}: shapes {self._data.shape} and {other.shape} cannot be "
+                             "broadcast together (aligned from the right, each dimension "
+                             "must be equal or 1)") from None
+        # NOTE: NaN compares unequal and unordered, IEEE's answer: no warning (complex ==)
+        with np.errstate(invalid="ignore"):
+            return Tensor._wrap(getattr(self.device.xp, op)(self._data, other))
 
     def __lt__(self, other): return self._compare(other, "less")
     def __le__(self, other): return self._compare(other, "less_equal")

@@ -1,5 +1,7 @@
 """The autograd engine: graph recording, accumulation, freeing, grad modes, Tensor basics."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -210,3 +212,56 @@ def test_set_grad_enabled_as_a_call_and_as_a_context():
     with ng.set_grad_enabled(False):
         assert not (x * 2).requires_grad
     assert (x * 2).requires_grad and ng.is_grad_enabled()
+
+
+@pytest.mark.parametrize("value, dtype, match", [
+    (-1.79e308, np.int64, r"1 value\(s\) cannot be converted to int64 without overflow "
+                          r"\(the first: -1.79e\+308\)"),
+    (np.inf, np.int64, r"to int64 without overflow \(the first: inf\)"),
+    ([np.nan, 1.0], np.int32, r"to int32 without overflow \(the first: nan\)"),
+    ([2.0 ** 63], np.int64, r"the first: 9.223372036854776e\+18"),
+    ([0, 256], np.uint8, r"the first: 256\); uint8 holds the integers 0 to 255"),
+    (-1, np.uint8, r"the first: -1\)"),
+    (2 ** 70, None, r"the integer 1180591620717411303424 does not fit in 64 bits"),
+])
+def test_values_an_integer_dtype_cannot_hold_are_refused(value, dtype, match):
+    """As torch.tensor: "value cannot be converted to type int64_t without overflow"; never
+    NumPy's OverflowError or a garbage cast with a RuntimeWarning (issue 15, F6)."""
+    with pytest.raises(ValueError, match=match):
+        ng.tensor(value, dtype=dtype)
+
+
+def test_integer_casts_at_the_edges_of_the_range_are_exact():
+    assert ng.tensor([-2.0 ** 63, 2.0 ** 63 - 1024], dtype=np.int64).tolist() == \
+        [-2 ** 63, 2 ** 63 - 1024]
+    assert ng.tensor([255.9, -0.9], dtype=np.uint8).tolist() == [255, 0]   # truncation
+
+
+def test_a_float_beyond_float32_is_inf_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = ng.tensor([-1.4e64, 1e39, 1.0], dtype=np.float32)
+    assert t.dtype == np.float32 and t.tolist() == [-np.inf, np.inf, 1.0]
+
+
+def test_bad_dtype_and_complex_to_real_are_type_errors():
+    with pytest.raises(TypeError, match="unknown dtype 'foo'"):
+        ng.tensor([1.0], dtype="foo")
+    with pytest.raises(TypeError, match="complex values do not convert to float32"):
+        ng.tensor([1 + 2j], dtype=np.float32)
+
+
+def test_comparisons_name_the_shapes_and_refuse_complex_order():
+    with pytest.raises(ValueError, match=r"less: shapes \(2, 3\) and \(3, 2, 2\) cannot be "
+                                         r"broadcast"):
+        _ = ng.tensor(np.ones((2, 3))) < ng.tensor(np.ones((3, 2, 2)))
+    with pytest.raises(TypeError, match="less: complex numbers have no order"):
+        _ = ng.tensor(np.array([[5468j]])) < ng.tensor(np.array([np.nan]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = ng.tensor(np.array([5468j, np.nan])) == ng.tensor(np.array([5468j, np.nan]))
+    assert same.tolist() == [True, False]
+    assert (ng.tensor([1.0]) == None) is False          # noqa: E711  (Python's answer)
+    with pytest.raises(TypeError, match="'<' not supported"):
+        _ = ng.tensor([1.0]) < "a"
+    assert (ng.tensor([1.0, 2.0]) < np.array([2.0, 2.0])).tolist() == [True, False]
