@@ -214,10 +214,7 @@ def test_online_pooling_skips_padding(name, fill, kind):
     np.testing.assert_allclose(results[0], np.asarray(whole), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("fill", [np.nan, pytest.param(np.inf, marks=pytest.mark.xfail(
-    strict=True, raises=RuntimeWarning,
-    reason="the model's input layer (nn/multitask.py) still reads padded features: "
-           "/tmp/team15/REQUESTS.md, H1"))])
+@pytest.mark.parametrize("fill", FILLS)
 def test_streaming_encoder_ignores_padded_features(fill):
     from nongate_np.nn.multitask import MultiTaskSequenceModel
     tasks = [{"name": "y", "kind": "classification", "num_classes": 2}]

@@ -51,7 +51,9 @@ class StreamingEncoder:
                              f"{self.batch_size} (the stream's batch size)")
         lengths = model._infer_lengths(chunk, lengths, allow_empty=True)
         with no_grad():
-            h, self.hx = model.lstm(model.input_layer(chunk), self.hx, lengths=lengths)
+            # padded feature steps are selected to 0 before the input layer (never read)
+            h, self.hx = model.lstm(model.input_layer(chunk, lengths), self.hx,
+                                    lengths=lengths)
         params = AttentionParams(*(None if p is None else p.data for p in pool.kernel_params()))
         pooled, self.state = kernels_for(h.data).attention_online(        # A16, A17
             self.state, h.data, params, pool.kind, model.pooling_mask(chunk, lengths))
