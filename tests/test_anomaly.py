@@ -234,3 +234,26 @@ def test_bad_check_nan_says_what_was_expected():
 def test_exported():
     assert "detect_anomaly" in ng.__all__ and "AnomalyError" in ng.__all__
     assert autograd.Node.__slots__[-1] == "site"
+
+
+def test_gpu_arrays_are_checked_too():
+    pytest.importorskip("numba.cuda")
+    from nongate_np.kernels import gpu
+    if not gpu.probe().usable:
+        pytest.skip(gpu.probe().reason)
+    x = ng.tensor([2.0, -1.0], requires_grad=True, device="cuda")
+    # NOTE: the CUDA simulator runs kernels on Python threads, which the block's np.errstate
+    # does not reach: NumPy warns there for inf and NaN, as a real GPU never does
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with ng.detect_anomaly(), pytest.raises(ng.AnomalyError) as info:
+            site = here()
+            ng.log(x)
+        assert "forward output 0 of 'Log' holds NaN (1 of 2 elements, the first at index " \
+               "(1,))" in str(info.value) and site in str(info.value)
+        x = ng.tensor([0.0, 4.0], requires_grad=True, device="cuda")
+        with ng.detect_anomaly():
+            y = (x ** 0.5).sum()
+            with pytest.raises(ng.AnomalyError, match="gradient of 'Pow' with respect to its "
+                                                      "input 0 'a' holds inf"):
+                y.backward()
