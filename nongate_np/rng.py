@@ -2,7 +2,12 @@
 
 Parameter initialisation, dropout masks and the tensor factories draw from it. A fixed seed
 gives bit-identical weights and training runs (same library version, same backend, same
-thread count).
+thread count, same machine: tests/test_determinism.py).
+
+Two things it does not do, as NumPy's and PyTorch's global generators do not: a forked
+child continues its parent's stream, so every worker of a fork Pool draws the same numbers
+(call ``seed(base + worker_id)`` in each where they must differ); and draws from several
+Python threads at once come in an order the scheduler decides.
 """
 
 from __future__ import annotations
