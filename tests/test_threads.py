@@ -232,3 +232,72 @@ def test_fit_runs_numpy_blas_on_one_thread():
         for (_, set_), n in zip(controls, before):
             set_(n)
     assert seen and all(n == 1 for n in seen[0])
+
+
+def _in_fork_child(check) -> int:
+    """The exit code of a forked child that runs ``check()`` (0 if it returns True), waiting
+    at most 60 s (a hung child is killed and counts as failed)."""
+    import os
+    import signal
+    import time
+    pid = os.fork()
+    if pid == 0:                                    # the child: never back into pytest
+        try:
+            code = 0 if check() else 1
+        except BaseException:
+            code = 2
+        os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return -1
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
+def test_a_fork_child_never_splits_and_its_parent_still_does():
+    """GNU OpenMP aborts a fork child that launches a parallel region (issue 15, report 5:
+    the full replay is tests/test_fork.py), so a child runs every kernel serially."""
+    assert _in_fork_child(lambda: threads.forked and
+                          threads.parallel_chunks(2 ** 40, 0) == 1) == 0
+    assert not threads.forked
+    assert threads.parallel_chunks(2 ** 40, 0) == threads.parallel_chunks(2 ** 40, 1)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
+def test_a_fork_child_gets_back_the_blas_count_a_running_kernel_had_saved():
+    """A kernel running on another thread at the fork has set BLAS to one thread; that thread
+    does not exist in the child, which gets the saved count back and owns the cores anew."""
+    import threading
+    if threads.blas_threads() is None:
+        pytest.skip("the BLAS thread count cannot be read here")
+    get, set_ = threads._blas_thread_control()
+    before = get()
+    set_(3)                                         # a count other than 1 to give back
+    inside, may_leave = threading.Event(), threading.Event()
+
+    @threads.owns_cores
+    def kernel():
+        inside.set()
+        may_leave.wait(10)
+
+    def child() -> bool:
+        seen = []
+        threads.owns_cores(lambda: seen.append(threads.blas_threads()))()
+        return get() == 3 and seen == [1]
+
+    worker = threading.Thread(target=kernel)
+    try:
+        worker.start()
+        inside.wait(10)
+        assert threads.blas_threads() == 1
+        assert _in_fork_child(child) == 0
+    finally:
+        may_leave.set()
+        worker.join(10)
+        assert get() == 3
+        set_(before)
