@@ -1,31 +1,70 @@
-"""Tensor factories, as torch's: zeros, ones, full, randn, rand and their ``_like`` forms."""
+"""Tensor factories, as torch's: zeros, ones, full, randn, rand and their ``_like`` forms.
+
+A shape is given as separate ints (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``);
+a side that is not an int >= 0 and a dtype NumPy does not know raise TypeError or ValueError
+naming the factory.
+"""
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
 from . import rng
-from .tensor import Tensor
+from .tensor import Tensor, as_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand"]
 
 
-def _shape(shape) -> tuple:
-    if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+def _shape(shape: tuple, where: str) -> tuple:
+    if len(shape) == 1 and not isinstance(shape[0], (numbers.Integral, np.integer)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"{where}: expected a shape (ints or one tuple of ints), got "
+                        f"{shape!r:.40}")
+    sides = tuple(shape)
+    for s in sides:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Integral, np.integer)):
+            raise TypeError(f"{where}: every side of a shape must be an int, got {s!r:.40} "
+                            f"in {sides!r:.60}")
+        if s < 0:
+            raise ValueError(f"{where}: every side of a shape must be >= 0, got {sides}")
+    return tuple(int(s) for s in sides)
+
+
+def _dtype(dtype, where: str) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: unknown dtype {dtype!r:.40}") from None
 
 
 def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros(_shape(shape), dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(_shape(shape, "zeros"), _dtype(dtype, "zeros")),
+                  requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones(_shape(shape), dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(_shape(shape, "ones"), _dtype(dtype, "ones")),
+                  requires_grad=requires_grad)
 
 
 def full(shape, value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.full(_shape((shape,)), value, dtype), requires_grad=requires_grad)
+    """``shape`` filled with ``value``. A float beyond a floating dtype's range becomes ±inf
+    (as torch); a value an integer dtype cannot hold (NaN, inf, out of range) is a
+    ValueError."""
+    dt = _dtype(dtype, "full")
+    v = as_array(value, what="full: value")
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        if v.dtype.kind == "c" or not np.all(np.isfinite(v)) or \
+                np.any((v < info.min) | (v > info.max)):
+            raise ValueError(f"full: value {value!r:.40} does not fit dtype {dt} "
+                             f"(range {info.min}..{info.max})")
+    with np.errstate(over="ignore"):    # NOTE: float overflow is ±inf, as in torch
+        data = np.full(_shape((shape,), "full"), v, dt)
+    return Tensor(data, requires_grad=requires_grad)
 
 
 def zeros_like(x, requires_grad: bool = False) -> Tensor:
@@ -38,11 +77,11 @@ def ones_like(x, requires_grad: bool = False) -> Tensor:
 
 def randn(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library's generator (see ``seed``)."""
-    data = rng.generator().standard_normal(_shape(shape)).astype(dtype)
-    return Tensor(data, requires_grad=requires_grad)
+    data = rng.generator().standard_normal(_shape(shape, "randn"))
+    return Tensor(data.astype(_dtype(dtype, "randn")), requires_grad=requires_grad)
 
 
 def rand(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the library's generator (see ``seed``)."""
-    data = rng.generator().random(_shape(shape)).astype(dtype)
-    return Tensor(data, requires_grad=requires_grad)
+    data = rng.generator().random(_shape(shape, "rand"))
+    return Tensor(data.astype(_dtype(dtype, "rand")), requires_grad=requires_grad)

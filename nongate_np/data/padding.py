@@ -103,12 +103,13 @@ def unpad_sequences(x, lengths) -> list[np.ndarray]:
     Raises
     ------
     DataError
-        ``lengths`` does not have one entry per sequence, or an entry is out of range.
+        ``lengths`` does not have one entry per sequence, is not integers, or an entry is
+        out of range.
     """
     x, lengths = np.asarray(x), np.asarray(lengths)
-    if x.ndim < 2 or lengths.shape != (x.shape[0],):
-        raise DataError(f"unpad_sequences: expected x (N, T[, F]) and lengths (N,), got "
-                        f"x {x.shape} and lengths {lengths.shape}")
+    if x.ndim < 2 or lengths.shape != (x.shape[0],) or lengths.dtype.kind not in "iu":
+        raise DataError(f"unpad_sequences: expected x (N, T[, F]) and lengths (N,) integers, "
+                        f"got x {x.shape} and lengths {lengths.shape} of dtype {lengths.dtype}")
     if lengths.size and (lengths.min() < 0 or lengths.max() > x.shape[1]):
         raise DataError(f"unpad_sequences: lengths must lie in [0, T={x.shape[1]}], got "
                         f"{lengths.min()}..{lengths.max()}")

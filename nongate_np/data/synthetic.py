@@ -37,6 +37,13 @@ class TwoTriggerData:
                               self.vocab_size, self.num_classes)
 
 
+def _check_counts(where: str, **counts) -> None:
+    """ValueError unless every ``name=(value, least)`` is an int >= least."""
+    for name, (value, least) in counts.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{where}: {name} must be an int >= {least}, got {value!r}")
+
+
 def make_two_trigger(n: int, *, min_len: int = 8, max_len: int = 16, num_classes: int = 3,
                      num_filler: int = 6, seed: int = 0) -> TwoTriggerData:
     """Draw ``n`` sequences of the two-trigger problem.
@@ -44,6 +51,8 @@ def make_two_trigger(n: int, *, min_len: int = 8, max_len: int = 16, num_classes
     Token ids: 0 is padding, 1..num_filler are filler, then num_classes "A" triggers, then
     num_classes "B" triggers. Lengths are uniform in [min_len, max_len].
     """
+    _check_counts("make_two_trigger", n=(n, 0), num_classes=(num_classes, 1),
+                  num_filler=(num_filler, 1))
     if not 2 <= min_len <= max_len:
         raise ValueError(f"make_two_trigger: need 2 <= min_len <= max_len, got {min_len}, "
                          f"{max_len}")
@@ -65,7 +74,9 @@ def make_two_trigger(n: int, *, min_len: int = 8, max_len: int = 16, num_classes
 
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator, shuffle: bool = True):
-    """Index arrays covering range(n) in batches (the last one may be smaller)."""
+    """Index arrays covering range(n) in batches (the last one may be smaller); n an int
+    >= 0 and batch_size an int >= 1, else ValueError."""
+    _check_counts("minibatches", n=(n, 0), batch_size=(batch_size, 1))
     order = rng.permutation(n) if shuffle else np.arange(n)
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size]
