@@ -21,7 +21,6 @@ __all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-
 def _check_reduction(reduction: str, op: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
