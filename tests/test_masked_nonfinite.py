@@ -6,6 +6,8 @@ Right values: PyTorch 2.13's in float64 with packed sequences (the issue's numbe
 torch itself where marked), and the same call with the padding replaced by zeros, which
 must give the same bits (the padding is selected away before any product)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,35 @@ def test_streaming_encoder_ignores_padded_features(fill):
         out = stream.update(x[:, a:b], np.clip(lengths - a, 0, b - a))
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out, m.encode(clean, lengths), rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_layer_checks_lengths_and_shapes():
+    """FINDINGS F7: the public fused op read lengths past the array (a short lengths) and
+    took lengths > T; now every bad argument is an error naming it (no kernel runs)."""
+    from nongate_np.ops.lstm import lstm_layer
+    T, B, I, H = 2, 2, 1, 2
+    rng = np.random.default_rng(0)
+    args = dict(x=(T, B, I), h0=(B, H), c0=(B, H), w_ih=(4 * H, I), w_hh=(4 * H, H),
+                b_ih=(4 * H,), b_hh=(4 * H,))
+    good = {k: rng.standard_normal(s) for k, s in args.items()}
+    y, _, _ = lstm_layer(**good, lengths=np.array([1, 2]))
+    assert np.all(y.data[1, 0] == 0) and np.all(y.data[1, 1] != 0)
+    for lengths, match in (([1], r"lengths has shape \(1,\), expected \(B,\) = \(2,\)"),
+                           ([5, 1], r"lengths must lie in \[0, T\] = \[0, 2\], got 5"),
+                           ([-1, 1], r"got -1")):
+        with pytest.raises(ValueError, match=match):
+            lstm_layer(**good, lengths=np.array(lengths))
+    with pytest.raises(TypeError, match="lengths must be integers"):
+        lstm_layer(**good, lengths=np.array([1.0, 2.0]))
+    for name, shape in (("w_ih", (4 * H, I + 1)), ("w_hh", (4 * H, H + 1)), ("h0", (B, H + 1)),
+                        ("c0", (B + 1, H)), ("b_ih", (4 * H - 1,)), ("b_hh", (H,))):
+        bad = {**good, name: rng.standard_normal(shape)}
+        with pytest.raises(ValueError, match=re.escape(f"lstm_layer: {name} has shape "
+                                                       f"{shape}, expected")):
+            lstm_layer(**bad)
+    with pytest.raises(ValueError, match=r"w_ih must be 2-D \(4H, I\) with H >= 1"):
+        lstm_layer(**{**good, "w_ih": rng.standard_normal((7, I))})
+    with pytest.raises(ValueError, match=r"x must be 3-D \(T, B, I\)"):
+        lstm_layer(**{**good, "x": rng.standard_normal((T, I))})
+    with pytest.raises(ValueError, match=r"w_hr has shape \(3, 1\), expected \(3, 2\)"):
+        lstm_layer(**{**good, "w_hr": rng.standard_normal((3, 1))})

@@ -16,7 +16,7 @@ from ..kernels.contract import (
 from ..kernels.registry import kernels_for
 from ..tensor import Tensor, as_array
 from ._util import check_lengths, xp_of
-from .lstm import zero_grads
+from .lstm import shape_of, zero_grads
 
 __all__ = ["AttentionPool", "attention_pool", "lengths_to_mask", "step_mask",
            "ATTENTION_KINDS"]
@@ -96,20 +96,16 @@ def step_mask(mask, lengths, B: int, T: int, where: str) -> np.ndarray | None:
     return arr
 
 
-def _shape(x):
-    return None if x is None else tuple(np.shape(x.data if isinstance(x, Tensor) else x))
-
-
 def _check(h, params: AttentionParams, kind: str) -> None:
     """Shape checks; every error names the argument, the expected and the given shape."""
     check_kind(kind, "attention_pool")
-    hs = _shape(h)
+    hs = shape_of(h)
     if len(hs) != 3:
         raise ValueError(f"attention_pool: h must be 3-D (B, T, D), got shape {hs}")
     B, T, D = hs
     w_proj, query, w_value = params.w_proj, params.query, params.w_value
-    A = _shape(w_proj)[0] if len(_shape(w_proj)) == 2 else -1
-    Q = _shape(query)[0] if len(_shape(query)) == 2 else -1
+    A = shape_of(w_proj)[0] if len(shape_of(w_proj)) == 2 else -1
+    Q = shape_of(query)[0] if len(shape_of(query)) == 2 else -1
     expected = {"w_proj": (A, D), "b_proj": (A,), "query": (Q, A)}
     if kind == "gated":
         if params.w_gate is None:
@@ -121,10 +117,10 @@ def _check(h, params: AttentionParams, kind: str) -> None:
                              "b_step (Q,)")
         expected.update(w_step=(Q, D), b_step=(Q,))
     if w_value is not None:
-        Dv = _shape(w_value)[0] if len(_shape(w_value)) == 2 else -1
+        Dv = shape_of(w_value)[0] if len(shape_of(w_value)) == 2 else -1
         expected.update(w_value=(Dv, D), b_value=(Dv,))
     for name, want in expected.items():
-        got = _shape(getattr(params, name))
+        got = shape_of(getattr(params, name))
         if got is not None and got != want:
             raise ValueError(f"attention_pool: {name} has shape {got}, expected {want} "
                              f"(B={B}, T={T}, D={D}, A={A}, Q={Q})")
@@ -144,6 +140,6 @@ def attention_pool(h, w_proj, b_proj, query, *, kind: str = "gated", w_gate=None
                              w_step=w_step, b_step=b_step, w_value=w_value,
                              b_value=None if w_value is None else b_value)
     _check(h, params, kind)
-    B, T, _ = _shape(h)
+    B, T, _ = shape_of(h)
     mask = step_mask(mask, lengths, B, T, "attention_pool")
     return AttentionPool.apply(h, *for_kind(params, kind), mask, kind)

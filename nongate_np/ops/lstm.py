@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
 from ..kernels.contract import Backend, LSTMParams, LSTMState, result_dtype
 from ..kernels.registry import kernels_for
 from ..tensor import Tensor
-from ._util import xp_of
+from ._util import check_lengths, xp_of
 from .random import dropout as dropout_op
 from .shape import concat, stack
 
-__all__ = ["lstm_layer", "lstm", "lstm_weight_names", "zero_grads"]
+__all__ = ["lstm_layer", "lstm", "lstm_weight_names", "shape_of", "zero_grads"]
 
 
 def zero_grads(ctx, inputs) -> tuple:
@@ -73,13 +75,47 @@ def _bias(b_ih, b_hh, w_hh):
     return xp.add(b_ih, b_hh)
 
 
+def shape_of(x):
+    """The shape of a Tensor, host or device array (None for None)."""
+    return None if x is None else tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+
+
+def _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+    """Shape checks of :func:`lstm_layer`'s arrays; every error names the argument, the
+    expected and the given shape."""
+    xs, ws = shape_of(x), shape_of(w_ih)
+    if xs is None or len(xs) != 3:
+        raise ValueError(f"lstm_layer: x must be 3-D (T, B, I), got shape {xs}")
+    if ws is None or len(ws) != 2 or ws[0] % 4 or ws[0] == 0:
+        raise ValueError(f"lstm_layer: w_ih must be 2-D (4H, I) with H >= 1, got shape {ws}")
+    T, B, I = xs
+    H = ws[0] // 4
+    P = H if w_hr is None else (shape_of(w_hr) + (-1,))[0]
+    expected = {"w_ih": (4 * H, I), "w_hr": (P, H), "w_hh": (4 * H, P), "b_ih": (4 * H,),
+                "b_hh": (4 * H,), "h0": (B, P), "c0": (B, H)}
+    given = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "w_hr": w_hr, "h0": h0,
+             "c0": c0}
+    for name, want in expected.items():
+        got = shape_of(given[name])
+        if got is None and name in ("w_hh", "h0", "c0"):
+            raise ValueError(f"lstm_layer: {name} is required, shape {want}")
+        if got is not None and got != want:
+            raise ValueError(f"lstm_layer: {name} has shape {got}, expected {want} "
+                             f"(T={T}, B={B}, I={I}, H={H}, P={P}; H from w_ih's 4H rows)")
+    return T, B
+
+
 def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=None,
                reverse=False) -> tuple[Tensor, Tensor, Tensor]:
     """Run one LSTM layer and direction over a (T, B, I) sequence; see :class:`LSTMLayer`.
 
-    Arguments are Tensors (or arrays, taken as constants); shapes are not re-validated here:
-    ``nn.LSTM`` checks them and names the argument in its errors.
+    Arguments are Tensors (or arrays, taken as constants); lengths (B,) ints in [0, T] or
+    None. Raises ValueError (TypeError for lengths that are not integers) naming the
+    argument, what was expected and what was given.
     """
+    T, B = _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
+    if lengths is not None:
+        lengths = check_lengths("lstm_layer", lengths, T, B)
     return LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, bool(reverse))
 
 
