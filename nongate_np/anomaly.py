@@ -52,6 +52,9 @@ __all__ = ["detect_anomaly", "is_anomaly_enabled", "AnomalyError"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# the engine and the ops: frames of the op itself, never where it was called from
+_ENGINE = (os.path.join(_PACKAGE, "autograd.py"), os.path.join(_PACKAGE, "anomaly.py"),
+           os.path.join(_PACKAGE, "ops") + os.sep)
 
 
 class AnomalyError(RuntimeError):
@@ -128,13 +131,21 @@ class detect_anomaly:
 
 
 def call_site() -> str:
-    """``"path:line (in function)"`` of the innermost frame outside this package."""
+    """``"path:line (in function)"`` of the innermost frame outside this package, and, when
+    a module of the package called the op on the way (``nn/lstm.py``), ``", via"`` that
+    line (the engine and ``ops/`` are skipped: they are the op itself)."""
     frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_ENGINE):
+        frame = frame.f_back            # type: ignore[assignment]
+    inner = frame
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back            # type: ignore[assignment]
-    if frame is None:
-        return "inside nongate_np (no caller outside the package)"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno} (in {frame.f_code.co_name})"
+    site = ("inside nongate_np (no caller outside the package)" if frame is None else
+            f"{frame.f_code.co_filename}:{frame.f_lineno} (in {frame.f_code.co_name})")
+    if inner is not None and inner is not frame:
+        path = os.path.relpath(inner.f_code.co_filename, os.path.dirname(_PACKAGE[:-1]))
+        site += f", via {path}:{inner.f_lineno} (in {inner.f_code.co_name})"
+    return site
 
 
 def non_finite(value: Any) -> str | None:

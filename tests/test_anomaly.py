@@ -3,6 +3,7 @@ gradient holds a NaN or an inf, naming the op, the output or the input, and the 
 file that called the op; off, nothing is checked or recorded."""
 
 import inspect
+import os
 import sys
 import threading
 import warnings
@@ -89,6 +90,8 @@ def test_the_fused_lstm_is_checked_forward(backend):
         lstm(x)
     assert info.value.op == "LSTMLayer" and info.value.phase == "forward"
     assert site in str(info.value) and "input 0 'x' held NaN" in str(info.value)
+    assert f"{site} (in test_the_fused_lstm_is_checked_forward), via " \
+           f"{os.path.join('nongate_np', 'nn', 'lstm.py')}:" in str(info.value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
