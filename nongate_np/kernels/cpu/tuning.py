@@ -4,7 +4,8 @@ Every size from which the backend changes strategy is here, named after what it 
 retuning for another machine means editing one file (the measurements behind each value:
 bench/KERNEL_NOTES.md). None of them changes what a kernel computes beyond the rounding
 that a different split or BLAS path gives; each path is deterministic for a fixed thread
-count.
+count. A forked child runs the serial paths whatever the knobs say
+(``threads.parallel_chunks``).
 
 The kernels read the knobs at every call (``tuning.STEP_SPLIT_MIN_MACS``, never imported by
 name), so ``override`` and the ``force_*`` context managers take effect on the next call.
@@ -81,7 +82,8 @@ def override(**knobs: int) -> Iterator[None]:
 
 def force_split() -> contextlib.AbstractContextManager[None]:
     """Split every LSTM step loop and every product over Numba's threads, whatever its size,
-    inside the block (where this machine splits at all: ``threads.parallel_chunks``)."""
+    inside the block (where this machine splits at all, and never in a fork child:
+    ``threads.parallel_chunks``)."""
     return override(STEP_SPLIT_MIN_MACS=0, PRODUCT_SPLIT_MIN_MACS=0)
 
 
