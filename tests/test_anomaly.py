@@ -2,6 +2,7 @@
 gradient holds a NaN or an inf, naming the op, the output or the input, and the line of this
 file that called the op; off, nothing is checked or recorded."""
 
+import doctest
 import inspect
 import os
 import sys
@@ -232,6 +233,11 @@ def test_an_op_created_outside_the_block_says_so():
 def test_bad_check_nan_says_what_was_expected():
     with pytest.raises(TypeError, match="check_nan must be a bool, got str 'yes'"):
         ng.detect_anomaly("yes")
+
+
+def test_the_docstring_example_runs():
+    (test,) = doctest.DocTestFinder(recurse=False).find(ng.detect_anomaly, globs={})
+    assert doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test).failed == 0
 
 
 def test_exported():
