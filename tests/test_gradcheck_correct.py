@@ -173,3 +173,49 @@ def test_a_bug_below_the_step_note_is_told_apart_from_a_step_problem():
                        r"2\.0e-05 at inputs\[0\]\[0\].*try eps=1\.2e-10"):
         gradcheck(lambda t: PlantedReciprocal.apply(t, 1.0, where, 1.0), [x],
                   method="central", eps=1e-6)
+
+
+class CancellingQuotient(Function):
+    """y = x²/(x + x²/2), its backward by the quotient rule: two terms of about 4/x that
+    cancel to about 4/x², so float64 rounding leaves ~1e-11 relative error at x ~ 1e5; at
+    one element the result is multiplied by ``factor``."""
+
+    @staticmethod
+    def forward(ctx, x, where, factor):
+        ctx.save_for_backward(x)
+        ctx.where, ctx.factor = where, factor
+        return x * x / (x + 0.5 * x * x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        den = x + 0.5 * x * x
+        g = dy * (2 * x / den - x * x * (1 + x) / (den * den))
+        g[ctx.where] *= ctx.factor
+        return g, None, None
+
+
+def test_a_complex_step_mismatch_of_rounding_size_is_explained():
+    """The limit of complex-step's rtol 1e-11 (~5e4 ulps): this correct backward subtracts
+    two terms ~2e-6 apart to get ~4e-12, so rounding leaves errors of ~1e-10 relative (in
+    the complex evaluation too) and complex-step flags it; the report says the step is not
+    the cause and the mismatch has the size of rounding in cancellation, and central
+    differences (rtol 1e-6) pass it. A real 1e-3 bug is caught by both."""
+    x = np.array([560639.46223023, 955417.32669334, 229743.65144767, 953784.50242352,
+                  380648.30680944, 480993.80407532])
+    v = _cotangent(x.shape)
+    c = 1 / np.max(np.abs(v / (1 + 0.5 * x) ** 2))     # the largest gradient is 1
+    report = gradcheck(lambda t: CancellingQuotient.apply(t, (0,), 1.0) * c, [x],
+                       method="complex_step", raise_exception=False)
+    assert not report.passed and report.max_rel_error < 1e-8, str(report)
+    notes = " ".join(report.inputs[0].notes)
+    assert "its step (1e-20·max(1,|x_i|)) is not the cause" in notes
+    assert "the size float64 rounding reaches when the backward subtracts nearly equal " \
+        "terms" in notes, notes
+    gradcheck(lambda t: CancellingQuotient.apply(t, (0,), 1.0) * c, [x], method="central")
+    where = (int(np.argmax(np.abs(v / (1 + 0.5 * x) ** 2))),)
+    for method in ("central", "complex_step"):
+        with pytest.raises(GradcheckError) as info:
+            gradcheck(lambda t: CancellingQuotient.apply(t, where, 1.001) * c, [x],
+                      method=method)
+        assert info.value.report.inputs[0].worst_index == where

@@ -15,7 +15,8 @@ G1-G3):
   real dtype, a detour through ``.data`` into real arrays). When every output comes back
   real, gradcheck raises "complex-step is not applicable".
 - ``"directional"`` (default, fast): ⟨∂L/∂x_j, u_j⟩ against the central difference
-  (L(x + h u_j) − L(x − h u_j)) / 2h along a fixed-seed random direction u_j (max-abs 1),
+  (L(x + h u_j) − L(x − h u_j)) / 2h along a fixed-seed random direction u_j (each
+  |u_ji| in [0.5, 1], random signs, so no element's error hides behind a tiny weight),
   h = ε^(1/3)·max(1, max|x_j|): two evaluations per input. On failure the full central
   check of that input decides (torch's fast-then-slow fallback) and the report says so.
 
@@ -32,6 +33,21 @@ far below atol. The directional check uses the bound this implies for ⟨a, u⟩
 The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j|n_j|, tiny),
 so a near-zero entry does not read as 100 % wrong. The worst element is the one with the
 largest violation |a − n| / allowed_i (above 1 fails).
+
+The step h_i = ε^(1/3)·max(1, |x_i|) suits a function that varies on the scale max(1, |x_i|);
+where it does not (log, 1/x, sqrt near a small x_i; tanh(x − 1e8) at a large one), a failing
+element's central difference is retried with steps 10, 100, ... times smaller, down to
+ε^(1/3)·min(|x_i|, 1)/100, and an estimate counts only once two successive steps agree
+within the tolerance (noise ν at the smaller step included): truncation then is below 1 %
+of the tolerance, so a correct backward passes and a wrong value fails against the
+converged estimate (``_step_ladder``). An explicit ``eps`` is used as given. On failure the
+report says whether the step could be the cause: the worst element's central difference at
+10h, h and h/10 either agrees at h and h/10 ("the step is not the cause") or moves ("the
+finite-difference step may be too large for values of magnitude M at x[i]; try eps=... or
+method='complex_step'"). Complex-step subtracts nothing, so its step is never the cause;
+a mismatch there of a relative 1e-11..1e-8 is the size float64 rounding reaches when the
+backward subtracts nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4
+ulps of such loss).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
@@ -672,9 +688,10 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     the bound the element-wise criterion implies: Σ_i |u_i|·allowed_i + ν."""
     x = loss.arrays[k]
     assert x is not None                        # only checked inputs are checked
-    u = np.random.default_rng([loss.seed, k + 1]).standard_normal(x.shape)
-    if u.size:
-        u /= np.max(np.abs(u))
+    # NOTE: every |u_i| in [0.5, 1]: an element with a near-zero weight in u could hide a
+    # wrong gradient there under the other elements' tolerances.
+    rng = np.random.default_rng([loss.seed, k + 1])
+    u = rng.choice([-1.0, 1.0], size=x.shape) * rng.uniform(0.5, 1.0, size=x.shape)
     numeric, u_eff = directional_derivative(loss, loss.arrays, k, u, tol.eps)
     analytic = np.sum(grad * u_eff)
     bound = float(np.sum(np.abs(u_eff) * _allowed(grad, tol.atol, tol.rtol))) + tol.noise
