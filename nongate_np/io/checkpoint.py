@@ -34,7 +34,19 @@ nongate_np``; for another class, the spec's ``"module"`` (its ``__module__``; ab
 checkpoints) lets the error name the module to import, which ``load`` itself never does.
 Writes are atomic: a temporary file in the target's directory is written, flushed, fsync'ed
 and renamed over the target, so a crash during ``save`` leaves the previous file intact (and,
-at worst, a stale ``.<name>.*.tmp`` file).
+at worst, a stale ``.<name>.<tag>-<pid>.*.tmp`` file, which the next save of that path
+removes once its writer is gone: ``atomic.remove_stale_temporaries``).
+
+A checkpoint is untrusted input. Loading runs no code from it (no pickle; classes by
+registered name only), and what it costs is bounded by the file, whatever sizes it
+declares: each ``.npy`` member's header (shape x dtype) must match the bytes the zip holds
+for it, and the zip's sizes the file's, before NumPy allocates anything (a bare ``.npy`` is
+refused unread); the model a config describes may register no more parameter and buffer
+bytes than twice the weights stored, plus 1 MiB (``nn.module.build_budget``), checked
+before its weights are initialised; a safetensors header is limited to 100 MB and its
+offsets checked against the file by the ``safetensors`` package. Every config field is
+type-checked, so a damaged or edited file is a CheckpointError naming the path, never a
+TypeError from deep inside ``load``.
 
 ``load`` and ``load_weights`` also read a ``.safetensors`` file (told apart by its content):
 ``safetensors.save_safetensors`` keeps the same config, less the optimiser, in the safetensors
@@ -297,11 +309,15 @@ def load(path) -> Checkpoint:
     ------
     FileNotFoundError
         No file at ``path``.
+    IsADirectoryError, PermissionError
+        ``path`` is a directory, or cannot be read (as ``open`` raises them, naming it).
     CheckpointError
-        Neither an npz nor a safetensors file (text, empty, truncated, corrupted), one
-        without a nongate_np config, a newer format version, an unregistered model class
-        (the message names the module that defined it), or a config the class refuses;
-        the message names the path.
+        Neither an npz nor a safetensors file (text, empty, truncated, corrupted, a PNG, a
+        torch ``.pt``), one without a nongate_np config, a newer format version, an
+        unregistered model class (the message names the module that defined it), a config
+        the class refuses or that is malformed, an entry whose declared shape needs more
+        bytes than the file holds for it, a config describing a bigger model than the
+        weights stored; the message names the path.
     ImportError
         A safetensors file, and the ``safetensors`` package is not installed.
     StateDictError
