@@ -275,6 +275,18 @@ def _describe(fn: Callable, args: tuple, kwargs: dict) -> str:
     return f"{name}({', '.join(parts)})"
 
 
+def _origin(exc: BaseException) -> str:
+    """``Type: message (at file:line)``, the line where it was raised (or warned)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return f"{type(exc).__name__}: {exc}"
+    path = pathlib.Path(tb.tb_frame.f_code.co_filename).resolve()
+    shown = path.relative_to(_PACKAGE.parent) if _PACKAGE in path.parents else path.name
+    return f"{type(exc).__name__}: {exc} (at {shown}:{tb.tb_lineno})"
+
+
 def check_call(fn: Callable, *args, finite: bool | None = None, errors: tuple = DOCUMENTED_ERRORS,
                allow_warnings: tuple = (), **kwargs) -> Any:
     """Call ``fn(*args, **kwargs)`` under warnings-as-errors and check the property.
@@ -312,16 +324,13 @@ def check_call(fn: Callable, *args, finite: bool | None = None, errors: tuple = 
         try:
             result = fn(*args, **kwargs)
         except Warning as w:
-            raise FuzzFailure("warning", _describe(fn, args, kwargs),
-                              f"{type(w).__name__}: {w}") from w
+            raise FuzzFailure("warning", _describe(fn, args, kwargs), _origin(w)) from w
         except errors as exc:
             if not explained(exc):
-                raise FuzzFailure("message", _describe(fn, args, kwargs),
-                                  f"{type(exc).__name__}: {exc}") from exc
+                raise FuzzFailure("message", _describe(fn, args, kwargs), _origin(exc)) from exc
             return exc
         except Exception as exc:
-            raise FuzzFailure("error type", _describe(fn, args, kwargs),
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise FuzzFailure("error type", _describe(fn, args, kwargs), _origin(exc)) from exc
     if finite is None:
         finite = all_finite((args, kwargs))
     if finite and not all_finite(result):

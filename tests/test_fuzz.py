@@ -18,8 +18,6 @@ findings file); nothing else is filtered.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +33,8 @@ from nongate_np import testing as nt
 from nongate_np.check import testing as ct
 from nongate_np.ops import attention as ops_attention
 from nongate_np.ops import lstm as ops_lstm
+
+from .cli_runs import TINY_TS, run_cli
 
 # The profile's examples per test (ci 25, dev 300): each test draws a multiple of it.
 _BASE = settings.default.max_examples
@@ -60,10 +60,8 @@ class Known:
 # TEMPORARY, the one place violations are tolerated: the open findings by their id in
 # /tmp/team15/FINDINGS.md (docs: the issue 15 findings list). Remove each when it is fixed.
 KNOWN_OPEN: list[Known] = [
-    Known("F6", "message", r"Tensor\.__lt__", r"could not be broadcast"),
-    Known("F6", "warning", r"Tensor\.__lt__", r"invalid value encountered in less"),
-    Known("F6", "error type", r"tensor", r"OverflowError"),
-    Known("F6", "warning", r"tensor", r"overflow encountered in cast"),
+    Known("F12", "warning", r"LSTM|AttentionPooling|backward|MultiTaskSequenceModel.*",
+          r"RuntimeWarning: .* \(at nongate_np/kernels/reference\.py:"),
 ]
 
 
@@ -310,8 +308,9 @@ def lstm_configs(draw):
 
 
 @settings(max_examples=_BASE * 12)
-@given(cfg=lstm_configs(), T=st.integers(0, 3), B=st.integers(0, 2), data=st.data())
-def test_lstm(cfg, T, B, data):
+@given(cfg=lstm_configs(), T=st.integers(0, 3), B=st.integers(0, 2),
+       backend=st.sampled_from(["numba", "numpy"]), data=st.data())
+def test_lstm(cfg, T, B, backend, data):
     lstm = call(ng.nn.LSTM, **cfg)
     if not ok(lstm):
         return
@@ -320,6 +319,14 @@ def test_lstm(cfg, T, B, data):
     xdtype = data.draw(st.sampled_from([cfg["dtype"]] * 3 + list(nt.BAD_DTYPES[:4])))
     x = data.draw(nt.arrays(xdtype, shape))
     lengths = data.draw(st.one_of(st.none(), nt.lengths(B, T), nt.bad_lengths(B, T)))
+    # the initial state: none, the right shapes (h0 (L·D, B, P), c0 (L·D, B, H)) or not
+    LD = cfg["num_layers"] * (2 if cfg["bidirectional"] else 1)
+    P, H = cfg["proj_size"] or cfg["hidden_size"], cfg["hidden_size"]
+    hx = data.draw(st.sampled_from([None, ((LD, B, P), (LD, B, H)), ((LD, B, H + 1), (LD, B, H)),
+                                    ((B, P), (B, H))]))
+    if hx is not None:
+        hx = tuple(data.draw(nt.arrays(cfg["dtype"], s, finite=True, max_magnitude=MODERATE))
+                   for s in hx)
     # padded steps take no part: finite when the steps within the lengths are
     valid = x
     if lengths is not None and x.ndim == 3 and np.asarray(lengths).shape == (B,) \
@@ -327,19 +334,21 @@ def test_lstm(cfg, T, B, data):
         steps = np.arange(T)[:, None] < np.asarray(lengths)[None, :]     # (T, B)
         valid = x[steps.T] if cfg["batch_first"] else x[steps]
     finite = xdtype.kind == "f" and moderate(valid)
-    out = call(lstm, x, lengths=lengths, finite=finite)
-    if ok(out) and out[0].size and xdtype == cfg["dtype"]:
-        y, (h_n, c_n) = out
-        total = y.sum() + h_n.sum() + c_n.sum()
-        call(backward, total, finite=False)
-        call(grads, *lstm.parameters(), finite=finite)
+    with ng.backend(backend):
+        out = call(lstm, x, hx, lengths=lengths, finite=finite)
+        if ok(out) and out[0].size and xdtype == cfg["dtype"]:
+            y, (h_n, c_n) = out
+            total = y.sum() + h_n.sum() + c_n.sum()
+            call(backward, total, finite=False)
+            call(grads, *lstm.parameters(), finite=finite)
 
 
 @settings(max_examples=_BASE * 12)
 @given(kind=st.sampled_from(["additive", "gated", "weight_gated", "dot"]),
        D=st.integers(1, 2), A=sizes, Q=st.integers(1, 2), value_proj=st.booleans(),
-       dtype=nt.float_dtypes(), B=st.integers(0, 2), T=st.integers(0, 3), data=st.data())
-def test_attention_pooling(kind, D, A, Q, value_proj, dtype, B, T, data):
+       dtype=nt.float_dtypes(), B=st.integers(0, 2), T=st.integers(0, 3),
+       backend=st.sampled_from(["numba", "numpy"]), data=st.data())
+def test_attention_pooling(kind, D, A, Q, value_proj, dtype, B, T, backend, data):
     pool = call(ng.nn.AttentionPooling, D, A, kind=kind, num_queries=Q,
                 value_proj=value_proj, dtype=dtype)
     if not ok(pool):
@@ -356,10 +365,11 @@ def test_attention_pooling(kind, D, A, Q, value_proj, dtype, B, T, data):
         np.arange(T)[None, :] < lengths[:, None] if which == "lengths" else None
     valid = h[steps] if steps is not None and h.shape[:2] == (B, T) else h
     finite = hdtype.kind == "f" and moderate(valid)
-    out = call(pool, h, mask=mask, lengths=lengths, finite=finite)
-    if ok(out) and out[0].size and hdtype == dtype:
-        call(backward, out[0].sum(), finite=False)
-        call(grads, *pool.parameters(), finite=finite)
+    with ng.backend(backend):
+        out = call(pool, h, mask=mask, lengths=lengths, finite=finite)
+        if ok(out) and out[0].size and hdtype == dtype:
+            call(backward, out[0].sum(), finite=False)
+            call(grads, *pool.parameters(), finite=finite)
 
 
 @settings(max_examples=_BASE * 6)
@@ -514,42 +524,58 @@ def test_loaders(text, suffix, header, rows):
 
 
 def cli(argv):
-    """main(argv) with its output captured: the exit status (argparse's SystemExit too)
-    and stderr; a user error must be one line naming the command."""
-    from nongate_np.cli import main
-    err = io.StringIO()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
-        try:
-            status = main(argv)
-        except SystemExit as stop:
-            status = stop.code
+    """``nongate-np argv`` in this process: exit status 0, or 2 with one error line naming
+    the command (argparse's errors too), never a traceback."""
+    status, _, err = run_cli(*argv)
     if status == 2:
-        assert err.getvalue().startswith("nongate-np") and \
-            err.getvalue().count("\n") == 1, f"not one error line: {err.getvalue()!r}"
-    assert status in (0, 2), f"exit status {status}, stderr {err.getvalue()!r}"
+        assert err.startswith("nongate-np") and err.count("\n") == 1, \
+            f"not one error line: {err!r}"
+    assert status in (0, 2), f"exit status {status}, stderr {err!r}"
     return status
+
+
+_TRAINED: dict = {}
+
+
+def trained_model() -> str:
+    """A checkpoint of ``nongate-np train`` (one epoch on three series, a few seconds),
+    made once per session."""
+    if not _TRAINED:
+        out = tempfile.mkdtemp(prefix="nongate_fuzz_")
+        status, _, err = run_cli("train", "ts", TINY_TS, "--epochs", "1", "--hidden-size", "2",
+                                 "--out", out, "--quiet")
+        assert status == 0, err
+        _TRAINED["path"] = f"{out}/model.npz"
+    return _TRAINED["path"]
 
 
 @settings(max_examples=_BASE * 8)
 @given(command=st.sampled_from(["train", "encode", "predict", "sample", "frobnicate"]),
        words=st.lists(st.sampled_from(
-           ["csv", "ts", "npz", "text", "FILE", "MODEL", "--epochs", "--batch-size", "--lr",
-            "--seed", "--hidden-size", "--attention", "--device", "--out", "--resume",
-            "--quiet", "--model", "--temperature", "--length", "-1", "0", "1.5", "nan", "x",
-            "gated", "cuda", "--no-such-flag", ""]), max_size=6),
+           ["csv", "ts", "npz", "FILE", "MODEL", "GOOD_MODEL", "GOOD_DATA", "OUT", "--out",
+            "/nonexistent/e.npy", "--epochs", "--batch-size", "--lr", "--seed",
+            "--hidden-size", "--attention", "--device", "--resume", "--quiet", "--prompt",
+            "--temperature", "--length", "-1", "0", "3", "1.5", "nan", "inf", "x", "gated",
+            "cuda", "cpu", "--no-such-flag", ""]), max_size=6),
        text=garbage)
 def test_cli_arguments(command, words, text):
-    """Random argument lists, with files that cannot load (so no job ever starts): exit
-    status 0 or 2 with a one-line error, never a traceback."""
+    """Random argument lists over bad files, a trained model and its data: exit status 0
+    or 2 with a one-line error, never a traceback. No training job starts: train only
+    ever sees files that cannot load (the text job, which reads the standard library, is
+    never asked for)."""
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("FILE", "MODEL"):
             with open(f"{tmp}/{name}", "w") as f:
                 f.write(text)
-        argv = [command] + [f"{tmp}/{w}" if w in ("FILE", "MODEL") else w for w in words]
+        paths = {"FILE": f"{tmp}/FILE", "MODEL": f"{tmp}/MODEL", "OUT": f"{tmp}/out.npy",
+                 "GOOD_MODEL": trained_model(), "GOOD_DATA": str(TINY_TS)}
         if command == "train":
-            argv += ["--out", f"{tmp}/out", "--quiet"]
-            if "text" in argv or not any(w in argv for w in ("csv", "ts", "npz")):
-                return      # the text job reads the standard library: a long job
+            paths.update(GOOD_MODEL=paths["MODEL"], GOOD_DATA=paths["FILE"])
+        argv = [command] + [paths.get(w, w) for w in words]
+        if command == "train":
+            argv += ["--out", f"{tmp}/run", "--quiet"]
+            if not any(w in argv for w in ("csv", "ts", "npz")):
+                return      # the default kind is the text job: a long one
         call(cli, argv)
 
 
