@@ -49,6 +49,10 @@ _REPORT = textwrap.dedent("""
         opt.step()
         return digest(grads + [p.data for p in lstm.parameters()]), 0.0
 
+    def forward_numpy_backend(_):
+        with ng.backend("numpy"):
+            return forward(_)
+
     def numpy_product(_):                       # NumPy's own OpenBLAS, threaded by size
         a = np.arange(512 * 512, dtype=np.float64).reshape(512, 512) % 7
         return digest([a @ a]), 0.0
@@ -63,10 +67,12 @@ _REPORT = textwrap.dedent("""
         with tuning.force_serial():
             parent["serial"] = [forward(0), train_step(0)]
         parent["numpy"] = numpy_product(0)
+        parent["numpy_backend"] = forward_numpy_backend(0)
         child = {}
         with multiprocessing.get_context("fork").Pool(2) as pool:
             for name, fn in [("forward", forward), ("train_step", train_step),
-                             ("numpy", numpy_product), ("splits", splits)]:
+                             ("numpy", numpy_product), ("splits", splits),
+                             ("numpy_backend", forward_numpy_backend)]:
                 try:
                     child[name] = pool.map_async(fn, range(2)).get(timeout=120)
                 except multiprocessing.TimeoutError:
@@ -98,7 +104,7 @@ def report():
 def test_forked_children_compute_instead_of_dying(report):
     child = report["child"]
     assert "hung" not in child.values(), f"a forked child died or hung: {child}"
-    assert set(child) == {"forward", "train_step", "numpy", "splits"}
+    assert set(child) == {"forward", "train_step", "numpy", "splits", "numpy_backend"}
 
 
 def test_a_forked_child_runs_the_serial_paths_bit_identically(report):
@@ -108,6 +114,7 @@ def test_a_forked_child_runs_the_serial_paths_bit_identically(report):
     assert child["train_step"] == [serial_step] * 2
     assert child["splits"] == [[1, 0.0]] * 2
     assert child["numpy"] == [parent["numpy"]] * 2
+    assert child["numpy_backend"] == [parent["numpy_backend"]] * 2
 
 
 def test_the_parent_keeps_splitting_and_agrees_with_the_serial_path(report):
