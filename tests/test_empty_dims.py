@@ -13,11 +13,6 @@ import nongate_np as ng
 from nongate_np import nn
 from nongate_np.kernels import gpu
 
-# NOTE: nn.LSTM lets B = 0 through once tests/test_lstm_module.py stops expecting a ValueError
-# for it (requested from the lead); until then these tests are expected to fail
-PENDING_LSTM = pytest.mark.xfail(strict=True, raises=ValueError,
-                                 reason="nn.LSTM still refuses B = 0 (pending)")
-
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not gpu.probe().usable, reason="no GPU and not on the CUDA simulator"))]
 
@@ -174,7 +169,6 @@ def test_attention_pooling_of_an_empty_batch(kind):
         np.testing.assert_array_equal(p.grad, np.zeros(p.shape), err_msg=name)
 
 
-@PENDING_LSTM
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("num_layers, bidirectional, proj_size, batch_first",
                          [(1, False, 0, False), (2, True, 0, True), (1, False, 2, False)])
@@ -197,7 +191,6 @@ def test_lstm_of_an_empty_batch(device, num_layers, bidirectional, proj_size, ba
             np.testing.assert_array_equal(host(p.grad), np.zeros(p.shape), err_msg=name)
 
 
-@PENDING_LSTM
 def test_lstm_of_an_empty_batch_in_float32_is_the_report():
     """The report's call exactly: float32, default arguments."""
     y, (h, c) = nn.LSTM(3, 4)(np.zeros((5, 0, 3), np.float32))
@@ -205,7 +198,6 @@ def test_lstm_of_an_empty_batch_in_float32_is_the_report():
     assert y.dtype == h.dtype == np.float32
 
 
-@PENDING_LSTM
 @pytest.mark.torch
 def test_lstm_empty_batch_shapes_are_torchs():
     torch = pytest.importorskip("torch")
@@ -229,7 +221,6 @@ def test_lstm_with_zero_steps_is_refused(shape, batch_first, layout):
         m(np.zeros(shape))
 
 
-@PENDING_LSTM
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("tokens", [True, False])
 def test_multitask_model_with_an_empty_batch(device, tokens):

@@ -121,11 +121,12 @@ class LSTM(Module):
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
         x = check_features("LSTM", "input", x, self.dtype, self.input_size, (2, 3),
                            f"3-D {layout} or 2-D (T, I) unbatched")
-        if 0 in x.shape[:-1]:       # as PyTorch: no step to run, no state to return
+        if x.shape[0 if x.ndim == 2 or not self.batch_first else 1] == 0:
+            # as PyTorch: no step to run (an empty batch, B = 0, is fine: empty results)
             given = layout if x.ndim == 3 else "(T, I)"
             raise ValueError(f"LSTM: input has shape {x.shape}, layout {given}: expected at "
-                             f"least one step and one sequence; sequences shorter than T are "
-                             f"given by lengths, down to 0")
+                             f"least one step (T >= 1); sequences shorter than T are given "
+                             f"by lengths, down to 0")
         return x
 
     def _check_lengths(self, lengths, T: int, B: int):
