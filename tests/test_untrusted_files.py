@@ -544,3 +544,73 @@ def test_a_temporary_file_of_a_dead_writer_is_removed_by_the_next_save(tmp_path)
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["m.npz", other.name, f".m.npz.{atomic.WRITER_TAG}-{dead}.dir_0000.tmp"])
     assert atomic.remove_stale_temporaries(tmp_path / "other.npz") == [str(other)]
+
+
+# ---------------------------------------------------------------------------------------------
+# oversized files, unlisted and compressed members
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["npz", "safetensors"])
+def test_junk_appended_is_refused_or_harmless(tmp_path, kind):
+    """A whole checkpoint followed by 1 MiB of junk: refused naming the path, or loaded with
+    exactly the saved weights."""
+    path = tmp_path / f"good.{kind}"
+    (ng.save if kind == "npz" else save_safetensors)(_model(), path)
+    ref = ng.load_weights(path)
+    bad = tmp_path / f"long.{kind}"
+    bad.write_bytes(path.read_bytes() + np.random.default_rng(0).bytes(2**20))
+    try:
+        got = ng.load_weights(bad)
+    except ng.CheckpointError as exc:
+        assert str(bad) in str(exc)
+        return
+    assert list(got) == list(ref)
+    for key in ref:
+        np.testing.assert_array_equal(got[key], ref[key])
+
+
+def test_an_unlisted_member_claiming_1tb_is_never_read(tmp_path):
+    """Only the members the config lists are read: a forged extra one costs nothing."""
+    good = tmp_path / "good.npz"
+    ng.save(_model(), good)
+    path = tmp_path / "extra.npz"
+    _rewrite_npz(good, path, lambda name, raw: None)
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("model/unlisted.npy", _npy_header("<f8", (TB,)) + b"\0" * 64)
+    tracemalloc.start()
+    start = time.perf_counter()
+    ckpt = ng.load(path)
+    seconds, peak = time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sorted(ckpt.state_dict) == sorted(ng.load(good).state_dict)
+    assert seconds < 1.0 and peak < 2**20, (seconds, peak)
+
+
+def test_a_deflated_checkpoint_loads_and_a_zip_bomb_claim_is_refused(tmp_path):
+    """np.savez_compressed-style members are read (zeros compress ~1000-fold, within
+    deflate's 1032 limit); a member whose zip entry claims more than 1032 bytes per stored
+    byte is refused before it is inflated."""
+    model = nn.Linear(1000, 500, dtype=np.float64)
+    for p in model.parameters():
+        p.data[...] = 0.0
+    good = tmp_path / "plain.npz"
+    ng.save(model, good)
+    deflated = tmp_path / "deflated.npz"
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(deflated, "w",
+                                                       zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    loaded = ng.load(deflated).model
+    assert loaded.weight.shape == (500, 1000) and not np.any(loaded.weight.data)
+    with zipfile.ZipFile(deflated) as z:
+        info = z.getinfo("model/weight.npy")
+    assert info.file_size / info.compress_size > 900         # the case is near the limit
+    raw = bytearray(deflated.read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    name = info.filename.encode()
+    while raw[central + 46:central + 46 + len(name)] != name:
+        central = raw.index(b"PK\x01\x02", central + 4)
+    raw[central + 24:central + 28] = struct.pack("<I", 1033 * info.compress_size + 1)
+    bomb = tmp_path / "bomb.npz"
+    bomb.write_bytes(bytes(raw))
+    _refused(bomb, "zip directory gives the entry 'model/weight'")
