@@ -49,7 +49,9 @@ class LSTM(Module):
     bidirectional else 1. ``lengths`` (B,) gives each sequence's length: the result equals
     PyTorch's on a packed sequence (padded steps output zeros, states stop at each
     sequence's end, the reverse direction starts at each sequence's last step). Passing
-    the returned (h_n, c_n) to the next call continues the sequences exactly.
+    the returned (h_n, c_n) to the next call continues the sequences exactly. An empty
+    batch (B = 0) gives empty results and zero weight gradients, as PyTorch; an input with
+    no step (T = 0) is a ValueError naming its shape, as PyTorch refuses it too.
     The math: docs/math.md L1-L15; each layer and direction is one fused autograd node.
     """
 
