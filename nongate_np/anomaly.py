@@ -78,6 +78,13 @@ class _AnomalyState(threading.local):
 state = _AnomalyState()
 
 
+class _SavedModes(threading.local):
+    """The modes a :class:`detect_anomaly` object found on entering, per thread."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[bool, bool]] = []
+
+
 def is_anomaly_enabled() -> bool:
     """True inside :class:`detect_anomaly` on this thread."""
     return state.enabled
@@ -112,15 +119,15 @@ class detect_anomaly:
             raise TypeError(f"detect_anomaly: check_nan must be a bool, got "
                             f"{type(check_nan).__name__} {check_nan!r}")
         self.check_nan = bool(check_nan)
-        self._saved: list[tuple[bool, bool]] = []      # a stack: one object may nest
+        self._saved = _SavedModes()          # per thread, a stack: one object may nest
 
     def __enter__(self) -> detect_anomaly:
-        self._saved.append((state.enabled, state.check_nan))
+        self._saved.stack.append((state.enabled, state.check_nan))
         state.enabled, state.check_nan = True, self.check_nan
         return self
 
     def __exit__(self, *exc: object) -> None:
-        state.enabled, state.check_nan = self._saved.pop()
+        state.enabled, state.check_nan = self._saved.stack.pop()
 
     def __call__(self, func: _F) -> _F:
         @functools.wraps(func)

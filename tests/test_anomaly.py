@@ -200,6 +200,35 @@ def test_the_mode_is_per_thread():
     assert seen == [False]
 
 
+def test_one_object_shared_by_threads_restores_each_threads_mode():
+    """Thread A enters, B enters, A leaves, B leaves: each gets back its own mode."""
+    mode = ng.detect_anomaly()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    after = {}
+
+    def a():
+        with mode:
+            a_in.set()
+            b_in.wait(10)
+        after["a"] = anomaly.is_anomaly_enabled()
+        a_out.set()
+
+    def b():
+        a_in.wait(10)
+        with ng.detect_anomaly(check_nan=False):     # B's own outer mode
+            with mode:
+                b_in.set()
+                a_out.wait(10)
+            after["b"] = (anomaly.is_anomaly_enabled(), anomaly.state.check_nan)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert after == {"a": False, "b": (True, False)}
+
+
 def test_check_nan_false_records_where_a_failing_backward_was_called():
     class Broken(ng.Function):
         @staticmethod
