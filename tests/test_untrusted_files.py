@@ -614,3 +614,28 @@ def test_a_deflated_checkpoint_loads_and_a_zip_bomb_claim_is_refused(tmp_path):
     bomb = tmp_path / "bomb.npz"
     bomb.write_bytes(bytes(raw))
     _refused(bomb, "zip directory gives the entry 'model/weight'")
+
+
+def test_every_np_load_in_the_library_refuses_pickles():
+    """A static guard: each call of np.load / numpy.load / load(...) from numpy in the
+    package passes allow_pickle=False, and nothing imports pickle, marshal or shelve."""
+    import ast
+    import pathlib
+    root = pathlib.Path(ng.__file__).parent
+    calls, unpicklers = [], []
+    for source in root.rglob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                unpicklers += [f"{source.name}: {n}" for n in names
+                               if n.split(".")[0] in ("pickle", "marshal", "shelve", "dill")]
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "load" and isinstance(node.func.value, ast.Name) and \
+                    node.func.value.id in ("np", "numpy"):
+                safe = any(k.arg == "allow_pickle" and isinstance(k.value, ast.Constant)
+                           and k.value.value is False for k in node.keywords)
+                calls.append((f"{source.relative_to(root)}:{node.lineno}", safe))
+    assert calls, "expected the checkpoint reader's np.load"
+    assert all(safe for _, safe in calls), calls
+    assert not unpicklers, unpicklers
