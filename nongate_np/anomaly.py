@@ -61,7 +61,8 @@ class AnomalyError(RuntimeError):
     """A NaN or an inf appeared in an op's output or gradient inside :class:`detect_anomaly`.
 
     Attributes: ``op`` (the Function class's name), ``site`` (``"path:line (in function)"``
-    of the call that created the op, or None if it ran outside anomaly mode), ``phase``
+    of the user's call that created the op, with ``", via"`` the line of the library's
+    module that called it if one did; None if it ran outside anomaly mode), ``phase``
     (``"forward"`` or ``"backward"``) and ``index`` (the output, or for a gradient the
     forward argument, it concerns)."""
 
@@ -132,7 +133,7 @@ class detect_anomaly:
     def __call__(self, func: _F) -> _F:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly(self.check_nan):       # a fresh one per call: threads
+            with self:
                 return func(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
 
