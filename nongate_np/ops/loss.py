@@ -1,6 +1,9 @@
 """Loss functions with fused, hand-derived backward. Derivations: docs/math.md E13-E15.
 
-Each takes ``reduction`` in {"mean", "sum", "none"} as torch does.
+Each takes ``reduction`` in {"mean", "sum", "none"} as torch does. A "mean" over no element
+(zero rows, or every cross_entropy target ignored) is 0, where torch gives NaN. A loss whose
+exact value exceeds the dtype's maximum is inf, silently as in torch; float32 losses are summed
+in float64, so a mean of losses near the float32 maximum stays finite.
 """
 
 from __future__ import annotations
