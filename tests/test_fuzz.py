@@ -111,8 +111,10 @@ def finite_math(ref_fn, *arrays) -> bool:
             return False
 
 
-# IndexError is documented for indexing and for class ids out of range (as torch)
+# IndexError is documented for indexing and for class ids out of range (as torch), and
+# RuntimeError for misusing the autograd graph (backward without a scalar or a graph)
 INDEX_ERRORS = nt.DOCUMENTED_ERRORS + (IndexError,)
+AUTOGRAD_ERRORS = nt.DOCUMENTED_ERRORS + (RuntimeError,)
 # LSTM and attention math is bounded for any finite input, but W x itself overflows (to
 # inf - inf = NaN, in torch too) for inputs near the float range: up to 1e4 is "finite";
 # the same bound keeps a cross-entropy's logit spread finite.
@@ -452,11 +454,25 @@ def test_gradcheck(op, method, x, dtype):
          allow_warnings=(r"gradcheck: input .* is float32",))
 
 
+SAVABLE = [
+    lambda: ng.nn.LSTM(1, 1, dtype=np.float64),
+    lambda: ng.nn.LSTM(2, 2, num_layers=2, bidirectional=True, proj_size=1),
+    lambda: ng.nn.AttentionPooling(2, 1, kind="weight_gated", value_proj=True),
+    lambda: ng.nn.Linear(2, 1),
+    lambda: ng.nn.MultiTaskSequenceModel([dict(name="a", kind="classification", num_classes=2),
+                                          dict(name="b", kind="tagging", num_classes=2)],
+                                         vocab_size=3, embed_size=2, hidden_size=2,
+                                         attn_size=2),
+]
+
+
 @settings(max_examples=_BASE * 4)
-@given(cut=st.integers(0, 4000), flip=st.integers(0, 4000), how=st.sampled_from(
-           ["intact", "truncate", "flip", "garbage", "empty"]))
-def test_save_load(cut, flip, how):
-    model = ng.nn.LSTM(1, 1, dtype=np.float64)
+@given(build=st.sampled_from(SAVABLE), cut=st.integers(0, 4000), flip=st.integers(0, 4000),
+       how=st.sampled_from(["intact", "truncate", "flip", "garbage", "empty"]))
+def test_save_load(build, cut, flip, how):
+    """A saved module loads back equal; the file truncated, with a byte flipped, replaced by
+    garbage or empty gives a CheckpointError (or loads, where the damage missed)."""
+    model = build()
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/m.npz"
         call(ng.save, model, path)
@@ -471,8 +487,12 @@ def test_save_load(cut, flip, how):
         elif how == "empty":
             blob = b""
         open(path, "wb").write(blob)
-        for load in (ng.load, ng.load_weights):
-            call(load, path)
+        call(ng.load, path)
+        weights = call(ng.load_weights, path)
+        if how == "intact":
+            state = model.state_dict()
+            assert weights.keys() == state.keys()
+            assert all(np.array_equal(weights[k], state[k]) for k in state)
     call(ng.load, "/nonexistent/m.npz", errors=nt.DOCUMENTED_ERRORS + (OSError,))
 
 
@@ -499,6 +519,45 @@ def test_padding_and_standardizer(seqs, pad, data):
     call(nd.make_two_trigger, data.draw(st.integers(-1, 3)),
          min_len=data.draw(st.integers(-1, 4)), max_len=data.draw(st.integers(0, 4)),
          num_classes=data.draw(st.integers(0, 3)))
+
+
+@settings(max_examples=_BASE * 6)
+@given(N=st.integers(0, 2), T=st.integers(0, 3), data=st.data())
+def test_load_npz(N, T, data):
+    """Archives of random arrays under the names load_npz reads (and a stray one)."""
+    arrays = {}
+    for name in data.draw(st.lists(st.sampled_from(["X", "lengths", "ids", "y_a", "y_b", "z"]),
+                                   unique=True, max_size=4)):
+        shape = data.draw(st.sampled_from([(N, T, 2), (N,), (N, T), (N + 1,), ()]))
+        dtype = data.draw(st.sampled_from(list(nt.FLOAT_DTYPES) + [np.dtype(np.int64),
+                                                                   np.dtype(np.bool_),
+                                                                   np.dtype("<U3")]))
+        arrays[name] = data.draw(nt.arrays(dtype, shape))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/d.npz"
+        np.savez(path, **arrays)
+        out = call(nd.load_npz, path, finite=False)
+        if isinstance(out, nd.DataError):
+            assert "d.npz" in str(out), f"{out} does not name the file"
+
+
+@settings(max_examples=_BASE * 4)
+@given(x=float_arrays, grad=nt.arrays(some_dtype, nt.shapes()), data=st.data())
+def test_backward_and_state_dicts(x, grad, data):
+    """backward with a gradient of any shape and dtype; load_state_dict with arrays of any
+    shape and dtype under right and wrong names."""
+    t = ng.tensor(x, requires_grad=True)
+    y = call(ng.tanh, t)
+    if ok(y):
+        call(y.backward, data.draw(st.sampled_from([grad, None, np.ones_like(x)])),
+             finite=False, errors=AUTOGRAD_ERRORS)
+    layer = ng.nn.Linear(2, 1, dtype=x.dtype)
+    state = {name: data.draw(nt.arrays(some_dtype, st.sampled_from([(1, 2), (1,), (2,)])))
+             for name in data.draw(st.lists(st.sampled_from(["weight", "bias", "other"]),
+                                            unique=True))}
+    call(layer.load_state_dict, state, strict=data.draw(st.booleans()), finite=False)
+    emb = ng.nn.Embedding(3, 2, dtype=x.dtype)
+    call(emb, data.draw(nt.arrays(some_dtype, nt.shapes(max_dims=2))), errors=INDEX_ERRORS)
 
 
 # Text that is no valid file of any kind: no comma (csv), no '@' (ts), no zip header (npz).
