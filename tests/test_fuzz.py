@@ -602,11 +602,12 @@ def trained_model() -> str:
     """A checkpoint of ``nongate-np train`` (one epoch on three series, a few seconds),
     made once per session."""
     if not _TRAINED:
-        out = tempfile.mkdtemp(prefix="nongate_fuzz_")
+        # removed when the session ends (the object's finalizer)
+        _TRAINED["dir"] = out = tempfile.TemporaryDirectory(prefix="nongate_fuzz_")
         status, _, err = run_cli("train", "ts", TINY_TS, "--epochs", "1", "--hidden-size", "2",
-                                 "--out", out, "--quiet")
+                                 "--out", out.name, "--quiet")
         assert status == 0, err
-        _TRAINED["path"] = f"{out}/model.npz"
+        _TRAINED["path"] = f"{out.name}/model.npz"
     return _TRAINED["path"]
 
 
