@@ -45,10 +45,11 @@ def softplus(x: np.ndarray) -> np.ndarray:
     return np.where(pos, x, 0) + np.log1p(np.exp(np.where(pos, -x, x)))
 
 
-def zero_absent(x: np.ndarray, present: np.ndarray | None) -> np.ndarray:
-    """x with every entry of an absent step replaced by 0: x (n0, n1, k) and present
-    (n0, n1) booleans, None when every step is present (x itself is returned then, and when
-    every step is present; else a new array of x's dtype).
+def zero_absent(x: np.ndarray, present: np.ndarray | None, axis: int) -> np.ndarray:
+    """x (3-D) with every entry of an absent step replaced by 0: present, booleans of x's
+    shape without ``axis`` (e.g. x (T, B, I), present (T, B), axis 2), or None when every
+    step is present. Returns x itself when every step is present, else a new array of x's
+    dtype.
 
     NOTE: a value the mask says is absent must not take part: selected away here, once,
     before any product, since multiplying it by a zero weight gives NaN for a NaN or inf
@@ -56,7 +57,7 @@ def zero_absent(x: np.ndarray, present: np.ndarray | None) -> np.ndarray:
     """
     if present is None or present.all():
         return x
-    return np.where(present[..., None], x, x.dtype.type(0))
+    return np.where(np.expand_dims(present, axis), x, x.dtype.type(0))
 
 
 def max_real(x: np.ndarray, axis: int | tuple[int, ...] | None,
@@ -129,7 +130,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     H = w_hh.shape[0] // 4
     active = lstm_active(T, B, lengths)
     dtype = result_dtype(x, state0, params)
-    x = zero_absent(x, active)             # the cache keeps it too, for dW_ih (L13)
+    x = zero_absent(x, active, 2)          # the cache keeps it too, for dW_ih (L13)
 
     xw = (x.reshape(T * B, -1) @ w_ih.T + b).reshape(T, B, 4 * H)    # L1, all steps at once
     y = np.zeros((T, B, h0.shape[1]), dtype)
@@ -187,6 +188,8 @@ def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
     active, reverse = cache.active, cache.reverse
     T, B, _ = x.shape
     H = w_hh.shape[0] // 4
+    # NOTE: y is 0 at an inactive step whatever the inputs: its adjoint there takes no part
+    dy = zero_absent(dy, active, 2)
     c_prev = lstm_previous(cs, c0, active, reverse)                    # c_{t-1}, (T, B, H)
     da = np.zeros_like(gates)
     dh_seq = np.zeros_like(y)              # δh_t for dw_hr (L8); unused without a projection
@@ -322,7 +325,7 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     """
     check_kind(kind, "attention_forward")
     B, T, D = h.shape
-    h = zero_absent(h, mask)               # the cache keeps it too, for dW and dh
+    h = zero_absent(h, mask, 2)            # the cache keeps it too, for dW and dh
     h2 = h.reshape(B * T, D)
     p = for_kind(params, kind)
     e, r, s = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)
@@ -352,6 +355,8 @@ def attention_backward(cache: AttentionCache, dpooled: np.ndarray, dweights: np.
     """
     h, p, r, s, alpha, gamma, v = (cache.h, cache.params, cache.r, cache.s, cache.alpha,
                                    cache.gamma, cache.v)
+    # NOTE: ω is 0 at an absent step whatever the inputs: its adjoint there takes no part
+    dweights = zero_absent(dweights, cache.mask, 1)
     B, T, D = h.shape
     h2 = h.reshape(B * T, D)
     weights = alpha if gamma is None else gamma * alpha
@@ -443,7 +448,7 @@ def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: Atten
     whole sequences, to rounding. Forward only."""
     check_kind(kind, "attention_online")
     B, T, D = h.shape
-    h = zero_absent(h, mask)
+    h = zero_absent(h, mask, 2)
     h2 = h.reshape(B * T, D)
     p = for_kind(params, kind)
     e, _, _ = attention_scores(h, p.w_proj, p.b_proj, p.w_gate, p.b_gate, p.query)  # A1, A2

@@ -289,7 +289,7 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
         return ref.attention_forward(h, params, kind, mask, keep_cache)
     B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    sc = _scores(ref.zero_absent(h, mask), p, dtype)   # the cache keeps h2, for dW and dh
+    sc = _scores(ref.zero_absent(h, mask, 2), p, dtype)   # the cache keeps h2, for dW, dh
     valid = np.ones((B, T), np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
     alpha = np.empty((B, Q, T), dtype)
@@ -321,7 +321,7 @@ def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: Atten
         return ref.attention_online(state, h, params, kind, mask)
     B, T, _ = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    sc = _scores(ref.zero_absent(h, mask), p, dtype)
+    sc = _scores(ref.zero_absent(h, mask, 2), p, dtype)
     e = sc.e.reshape(Q, B, T).transpose(1, 0, 2)                       # (B, Q, T)
     gamma = None
     if kind == "weight_gated":                                         # A4
@@ -343,7 +343,8 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     gated, step, proj_v = cache.gated, cache.step, cache.w_value is not None
     Dv = cache.v.shape[2]
     dpooled = np.ascontiguousarray(dpooled, dtype=dtype)
-    dweights = np.ascontiguousarray(dweights, dtype=dtype)
+    # NOTE: ω is 0 at an absent step whatever the inputs: its adjoint there takes no part
+    dweights = np.ascontiguousarray(ref.zero_absent(dweights, cache.mask, 1), dtype=dtype)
     col_step = 2 * A if gated else A
     col_value = col_step + (Q if step else 0)
     K = col_value + (Dv if proj_v else 0)

@@ -359,7 +359,7 @@ def _scores(h: Any, mask: Any, p: AttentionParams, dtype: np.dtype) -> _Scores:
     N = B * T
     lay = _layout(p, D)
     k = _KERNELS[dtype]
-    h2 = zero_absent(arrays.to_device(h, dtype), mask).reshape(N, D)
+    h2 = zero_absent(arrays.to_device(h, dtype), mask, 2).reshape(N, D)
     rows = [0, lay.A, lay.col_step, lay.col_value]
     w_all = _stacked(list(zip((p.w_proj, p.w_gate, p.w_step, p.w_value), rows)),
                      (lay.K, D), dtype)
@@ -398,6 +398,7 @@ class AttentionCache(NamedTuple):
     gamma: Any                      # (B, Q, T), weight-gated; None otherwise
     weights: Any                    # ω (B, Q, T): α itself without the step gate
     v: Any                          # (R, D')
+    mask: Any                       # (B, T) bools as given (host or device), or None
     on_device: bool
 
 
@@ -429,7 +430,8 @@ def attention_forward(h: Any, params: AttentionParams, kind: str, mask: Any,
     if keep_cache:
         cache = AttentionCache(layout=lay, shape=h.shape, h2=sc.h2, w_all=sc.w_all,
                                query=sc.query, r=sc.r, s=sc.s, u=sc.u, alpha=alpha,
-                               gamma=gamma, weights=weights, v=sc.v, on_device=on_device)
+                               gamma=gamma, weights=weights, v=sc.v, mask=mask,
+                               on_device=on_device)
     return arrays.returned(pooled, on_device), arrays.returned(weights, on_device), cache
 
 
@@ -446,7 +448,8 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: Any,
     dtype = cache.alpha.dtype
     k = _KERNELS[dtype]
     dpooled = arrays.to_device(dpooled, dtype)
-    dweights = arrays.to_device(dweights, dtype)
+    # NOTE: ω is 0 at an absent step whatever the inputs: its adjoint there takes no part
+    dweights = zero_absent(arrays.to_device(dweights, dtype), cache.mask, 1)
     grad = arrays.empty((N, lay.K), dtype)      # Γ = [dZ | dY | dY_G | dv]
     de = arrays.empty((N, lay.Q), dtype)
     gamma = cache.alpha if cache.gamma is None else cache.gamma

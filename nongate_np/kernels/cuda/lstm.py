@@ -423,10 +423,10 @@ def _copy(a: Any) -> Any:
     return out
 
 
-def zero_absent(x: Any, present: Any) -> Any:
-    """``reference.zero_absent`` for a device array x (n0, n1, k): every entry of a step
-    that ``present`` (n0, n1) booleans, host or device, marks absent set to 0, in a new
-    device array; x itself when present is None or all true.
+def zero_absent(x: Any, present: Any, axis: int) -> Any:
+    """``reference.zero_absent`` for a 3-D device array x: every entry of a step that
+    ``present`` (booleans, host or device, of x's shape without ``axis``) marks absent set
+    to 0, in a new device array; x itself when present is None or all true.
 
     NOTE: selected away (``elementwise.where``) before any product: a NaN or inf in padding
     times a zero weight would be NaN."""
@@ -435,7 +435,7 @@ def zero_absent(x: Any, present: Any) -> Any:
     present = np.asarray(arrays.to_host(present), np.bool_)
     if present.all():
         return x
-    return elementwise.where(arrays.to_device(present[..., None], np.bool_), x, 0)
+    return elementwise.where(arrays.to_device(np.expand_dims(present, axis), np.bool_), x, 0)
 
 
 def _lengths(lengths: Any, T: int, B: int) -> Any:
@@ -553,7 +553,7 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
     w_hr = arrays.to_device(params.w_hr, dtype)
     lens = _lengths(lengths, T, B)
     # the cache keeps the zeroed x too, for dW_ih (L13)
-    x_d = zero_absent(x_d, ref.lstm_active(T, B, arrays.to_host(lengths)))
+    x_d = zero_absent(x_d, ref.lstm_active(T, B, arrays.to_host(lengths)), 2)
     xw = arrays.empty((T, B, 4 * H), dtype)
     matmul(x_d.reshape(T * B, I), w_ih, xw.reshape(T * B, 4 * H), trans_b=True)  # L1
     y = arrays.empty((T, B, P), dtype)
