@@ -364,3 +364,83 @@ def test_a_zero_dimensional_tensor_takes_axis_0_or_minus_1_as_torch():
     assert ng.transpose(x, 0, -1).item() == 2.0
     with pytest.raises(ValueError, match=r"axis 1 is out of range .* 0 dimension"):
         ng.sum(x, 1)
+
+
+# -- any finite input: a Hypothesis property, torch float64 as the reference ---------------
+
+def _finite_arrays(dtype):
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+    width = 32 if dtype == np.float32 else 64
+    elements = st.floats(allow_nan=False, allow_infinity=False, width=width)
+    return hnp.arrays(dtype, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1,
+                                              max_side=4), elements=elements)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_any_finite_input_gives_torchs_value_or_an_honest_inf(dtype):
+    """For arrays of any finite values (subnormals to the largest float, mixed): sigmoid,
+    tanh, softmax, log_softmax, cross_entropy (mean and sum), bce_with_logits and mse_loss
+    give, forward and backward, no warning, no NaN, and torch float64's value rounded to the
+    dtype; inf only where an exact value exceeds the dtype's maximum (a loss element or the
+    result itself: the same float32 overflow torch has)."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    big = float(np.finfo(dtype).max)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    atol = 4 * float(np.finfo(dtype).eps)
+
+    def losses(n, C, data):
+        t = np.asarray(data.draw(st.lists(st.integers(0, C - 1), min_size=n, max_size=n)))
+        y = data.draw(st.floats(0, 1))
+        return {
+            "cross_entropy": (lambda x, r: ng.cross_entropy(x, t, reduction=r),
+                              lambda x, r: F.cross_entropy(x, torch.tensor(t), reduction=r)),
+            "bce": (lambda x, r: ng.binary_cross_entropy_with_logits(
+                        x, np.full(x.shape, y, x.dtype), reduction=r),
+                    lambda x, r: F.binary_cross_entropy_with_logits(
+                        x, torch.full(x.shape, y, dtype=x.dtype), reduction=r)),
+            "mse": (lambda x, r: ng.mse_loss(x, np.zeros(x.shape, x.dtype), reduction=r),
+                    lambda x, r: F.mse_loss(x, torch.zeros(x.shape, dtype=x.dtype),
+                                            reduction=r)),
+        }
+
+    def compare(name, fn, tfn, x0, overflow_ok, cancels=True):
+        scale = max(1.0, float(np.max(np.abs(x0.astype(np.float64))))) if cancels else 1.0
+        x = ng.tensor(x0.copy(), requires_grad=True)
+        y = fn(x)
+        y.sum().backward()
+        tx = torch.tensor(x0.astype(np.float64), requires_grad=True)
+        ty = tfn(tx)
+        ty.sum().backward()
+        for what, got, want, tol in (("forward", y.numpy(), ty.detach().numpy(), atol * scale),
+                                     ("gradient", x.grad, tx.grad.numpy(), atol)):
+            got, want = np.asarray(got, np.float64), np.broadcast_to(want, np.shape(got))
+            msg = f"{name} {what} of {x0!r}"
+            assert not np.isnan(got).any(), msg
+            fits = (np.abs(want) <= big) & ~(overflow_ok & np.isinf(got))
+            np.testing.assert_allclose(got[fits], want[fits], rtol=rtol, atol=tol, err_msg=msg)
+            assert (np.isinf(got) <= ((np.abs(want) > big) | overflow_ok)).all(), msg
+
+    @given(x0=_finite_arrays(dtype), data=st.data())
+    def check(x0, data):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for name, fn, tfn in (("sigmoid", ng.sigmoid, torch.sigmoid),
+                                  ("tanh", ng.tanh, torch.tanh),
+                                  ("softmax", ng.softmax, lambda v: torch.softmax(v, -1)),
+                                  ("log_softmax", ng.log_softmax,
+                                   lambda v: torch.log_softmax(v, -1))):
+                compare(name, fn, tfn, x0, False, cancels=name == "log_softmax")
+            for name, (fn, tfn) in losses(*x0.shape, data).items():
+                tx = torch.tensor(x0.astype(np.float64))
+                element_overflows = bool((tfn(tx, "none").abs() > big).any())
+                for r in ("mean", "sum"):
+                    compare(f"{name} ({r})", lambda v, f=fn, r=r: f(v, r),
+                            lambda v, f=tfn, r=r: f(v, r), x0, element_overflows)
+
+    check()
