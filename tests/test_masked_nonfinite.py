@@ -7,6 +7,7 @@ torch itself where marked), and the same call with the padding replaced by zeros
 must give the same bits (the padding is selected away before any product)."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -248,7 +249,7 @@ def test_streaming_encoder_ignores_padded_features(fill):
 
 
 def test_lstm_layer_checks_lengths_and_shapes():
-    """FINDINGS F7: the public fused op read lengths past the array (a short lengths) and
+    """FINDINGS F7, F13: the public fused op read lengths past the array (a short lengths) and
     took lengths > T; now every bad argument is an error naming it (no kernel runs)."""
     from nongate_np.ops.lstm import lstm_layer
     T, B, I, H = 2, 2, 1, 2
@@ -273,7 +274,52 @@ def test_lstm_layer_checks_lengths_and_shapes():
             lstm_layer(**bad)
     with pytest.raises(ValueError, match=r"w_ih must be 2-D \(4H, I\) with H >= 1"):
         lstm_layer(**{**good, "w_ih": rng.standard_normal((7, I))})
+    with pytest.raises(ValueError, match=r"x has shape \(0, 2, 1\).*at least one step"):
+        lstm_layer(**{**good, "x": np.zeros((0, B, I))})            # FINDINGS F13
     with pytest.raises(ValueError, match=r"x must be 3-D \(T, B, I\)"):
         lstm_layer(**{**good, "x": rng.standard_normal((T, I))})
     with pytest.raises(ValueError, match=r"w_hr has shape \(3, 1\), expected \(3, 2\)"):
         lstm_layer(**{**good, "w_hr": rng.standard_normal((3, 1))})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", BACKENDS)
+def test_attention_over_zero_steps_pools_to_zero(name, kind):
+    """T = 0 (B > 0): every row has no valid step, so it pools to zeros with zero
+    gradients, as a fully masked row does (and the same on every backend)."""
+    ng.seed(0)
+    with registry.backend(name):
+        m = ng.nn.AttentionPooling(3, 2, kind=kind, num_queries=2, dtype=np.float64)
+        h = ng.Tensor(np.zeros((2, 0, 3)), requires_grad=True)
+        pooled, weights = m(h)
+        (pooled.sum() + weights.sum()).backward()
+    np.testing.assert_array_equal(pooled.data, np.zeros((2, 2, 3)))
+    assert weights.shape == (2, 2, 0) and h.grad.shape == (2, 0, 3)
+    for pname, g in _grads(m).items():
+        np.testing.assert_array_equal(g, np.zeros_like(g), err_msg=pname)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_non_finite_valid_steps_give_ieee_results_without_warnings(kind):
+    """FINDINGS F12: ±inf in a valid step (or W h overflowing float32) gives IEEE results
+    (NaN, ±inf) on the reference kernels without a NumPy warning, as on the Numba backend."""
+    h = np.array([[[-np.inf, -3.4e38], [8.96e37, -9.7e20], [1.5e38, -0.0]]], np.float32)
+    x = np.array([[[np.inf]], [[1.0]]], np.float32)
+    results = {}
+    for name in ("numpy", "numba"):
+        ng.seed(0)
+        lstm = ng.nn.LSTM(1, 2)
+        pool = ng.nn.AttentionPooling(2, 1, kind=kind, value_proj=True)
+        with registry.backend(name), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            y, (h_n, c_n) = lstm(x)
+            (y.sum() + h_n.sum() + c_n.sum()).backward()
+            pooled, weights = pool(h, mask=np.array([[True, True, False]]))
+            (pooled.sum() + weights.sum()).backward()
+        results[name] = [y.data, h_n.data, pooled.data, weights.data,
+                         *(p.grad for p in (*lstm.parameters(), *pool.parameters()))]
+    # NOTE: which non-finite value (NaN or ±inf) a sum of them gives depends on its order,
+    # which differs between the backends' products: the finite values are compared
+    for a, b in zip(results["numpy"], results["numba"]):
+        both = np.isfinite(a) & np.isfinite(b)
+        np.testing.assert_allclose(a[both], b[both], rtol=1e-5, atol=1e-6)

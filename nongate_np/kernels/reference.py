@@ -22,6 +22,10 @@ from .contract import (
     result_dtype,
 )
 
+#: Decorator of the kernel functions: IEEE results (inf, NaN) for non-finite input or an
+#: overflow, without NumPy's floating-point warnings, as the Numba and CUDA kernels give them
+_IEEE = np.errstate(all="ignore")
+
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """σ(x) = 1 / (1 + e^{-x}) without overflow for any finite x (docs/math.md E6).
@@ -110,6 +114,7 @@ class LSTMCache(NamedTuple):
     reverse: bool
 
 
+@_IEEE
 def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
                  lengths: np.ndarray | None, reverse: bool, keep_cache: bool
                  ) -> tuple[np.ndarray, LSTMState, LSTMCache | None]:
@@ -174,6 +179,7 @@ def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray,
     return np.where(prev_active[:, :, None], prev, first[None])
 
 
+@_IEEE
 def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
                   ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
     """Back-propagation through time for one layer and direction (L7-L14).
@@ -310,6 +316,7 @@ def masked_softmax(e: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     return p / np.where(any_valid, S, 1)   # NOTE: S ≥ 1 on rows with a valid step; 0/1 else
 
 
+@_IEEE
 def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
                       mask: np.ndarray | None, keep_cache: bool
                       ) -> tuple[np.ndarray, np.ndarray, AttentionCache | None]:
@@ -345,6 +352,7 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     return pooled, weights, cache
 
 
+@_IEEE
 def attention_backward(cache: AttentionCache, dpooled: np.ndarray, dweights: np.ndarray
                        ) -> tuple[np.ndarray, AttentionParams]:
     """Backward of attention pooling (A6-A14), given the adjoints of both outputs.
@@ -403,6 +411,7 @@ def online_pool_init(B: int, Q: int, Dv: int, dtype: npt.DTypeLike = np.float64
                            np.zeros((B, Q, Dv), dtype))
 
 
+@_IEEE
 def online_pool_update(state: OnlinePoolState | None, scores: np.ndarray, values: np.ndarray,
                        mask: np.ndarray | None, gate: np.ndarray | None = None
                        ) -> OnlinePoolState:
@@ -430,6 +439,7 @@ def online_pool_update(state: OnlinePoolState | None, scores: np.ndarray, values
                            c[..., None] * run_vec + weighted @ values)  # A16: n'
 
 
+@_IEEE
 def online_pool_result(state: OnlinePoolState) -> np.ndarray:
     """The pooled vectors (B, Q, D') from an online-pooling state: n / l, or 0 for a
     sequence without a valid step so far (A17)."""
@@ -438,6 +448,7 @@ def online_pool_result(state: OnlinePoolState) -> np.ndarray:
     return np.where(seen[..., None], run_vec / np.where(seen, run_sum, 1)[..., None], 0)
 
 
+@_IEEE
 def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: AttentionParams,
                      kind: str, mask: np.ndarray | None
                      ) -> tuple[np.ndarray, OnlinePoolState]:

@@ -39,7 +39,8 @@ class AttentionPool(Function):
     Saved (A15): r = tanh(Z) (B·T·A values), s = σ(Y) (B·T·A, gated only), α (B·Q·T),
     γ (B·Q·T, weight_gated only), v (B·T·D', value projection only); h, the mask and the
     parameters are referenced, and without step gate the returned weights are α itself.
-    An empty batch (B = 0) runs no kernel: empty results and zero gradients.
+    An empty batch or sequence (B = 0 or T = 0) runs no kernel: zero (or empty) results and
+    zero gradients, as for rows without a valid step.
 
     Inputs, in order: h, the fields of :class:`~nongate_np.kernels.contract.AttentionParams`
     in their order, mask, kind (``attention_pool`` passes them so).
@@ -48,13 +49,14 @@ class AttentionPool(Function):
     @staticmethod
     def forward(ctx, h, *rest):
         *values, mask, kind = rest
-        ctx.empty = h.shape[0] == 0
+        B, T, D = h.shape
+        ctx.empty = B == 0 or T == 0
         if ctx.empty:
             ctx.inputs = (h, *values)
             p = AttentionParams(*values)
             xp, dtype = xp_of(h, p.w_proj), result_dtype(h, p)
-            Q, Dv = p.query.shape[0], h.shape[2] if p.w_value is None else p.w_value.shape[0]
-            return xp.zeros((0, Q, Dv), dtype), xp.zeros((0, Q, h.shape[1]), dtype)
+            Q, Dv = p.query.shape[0], D if p.w_value is None else p.w_value.shape[0]
+            return xp.zeros((B, Q, Dv), dtype), xp.zeros((B, Q, T), dtype)
         backend: Backend = kernels_for(h)
         ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
         pooled, weights, ctx.cache = backend.attention_forward(

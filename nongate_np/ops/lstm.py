@@ -89,6 +89,10 @@ def _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     if ws is None or len(ws) != 2 or ws[0] % 4 or ws[0] == 0:
         raise ValueError(f"lstm_layer: w_ih must be 2-D (4H, I) with H >= 1, got shape {ws}")
     T, B, I = xs
+    if T == 0:
+        raise ValueError(f"lstm_layer: x has shape {xs}, layout (T, B, I): expected at least "
+                         f"one step (T >= 1), as nn.LSTM and PyTorch; sequences shorter than "
+                         f"T are given by lengths, down to 0")
     H = ws[0] // 4
     P = H if w_hr is None else (shape_of(w_hr) + (-1,))[0]
     expected = {"w_ih": (4 * H, I), "w_hr": (P, H), "w_hh": (4 * H, P), "b_ih": (4 * H,),
