@@ -50,21 +50,26 @@ def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
                   requires_grad=requires_grad)
 
 
-def full(shape, value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    """``shape`` filled with ``value``. A float beyond a floating dtype's range becomes ±inf
-    (as torch); a value an integer dtype cannot hold (NaN, inf, out of range) is a
-    ValueError."""
-    dt = _dtype(dtype, "full")
-    v = as_array(value, what="full: value")
+def fill_value(value, dtype, where: str, error: type = ValueError) -> np.ndarray:
+    """``value`` as an array of ``dtype`` to fill with. A float beyond a floating dtype's
+    range becomes ±inf (as torch); a value an integer dtype cannot hold (NaN, inf, out of
+    range, complex) raises ``error`` naming ``where``; an unknown dtype, TypeError."""
+    dt = _dtype(dtype, where)
+    v = as_array(value, what=f"{where}: value")
     if dt.kind in "iu":
         info = np.iinfo(dt)
         if v.dtype.kind == "c" or not np.all(np.isfinite(v)) or \
                 np.any((v < info.min) | (v > info.max)):
-            raise ValueError(f"full: value {value!r:.40} does not fit dtype {dt} "
-                             f"(range {info.min}..{info.max})")
+            raise error(f"{where}: value {value!r:.40} does not fit dtype {dt} "
+                        f"(range {info.min}..{info.max})")
     with np.errstate(over="ignore"):    # NOTE: float overflow is ±inf, as in torch
-        data = np.full(_shape((shape,), "full"), v, dt)
-    return Tensor(data, requires_grad=requires_grad)
+        return v.astype(dt)
+
+
+def full(shape, value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+    """``shape`` filled with ``value`` (see :func:`fill_value`)."""
+    v = fill_value(value, dtype, "full")
+    return Tensor(np.full(_shape((shape,), "full"), v, v.dtype), requires_grad=requires_grad)
 
 
 def zeros_like(x, requires_grad: bool = False) -> Tensor:

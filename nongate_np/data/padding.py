@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factories import fill_value
 from .errors import DataError
 
 __all__ = ["pad_sequences", "unpad_sequences"]
@@ -63,8 +64,8 @@ def pad_sequences(sequences, *, dtype=None, padding_value=0) -> tuple[np.ndarray
     DataError
         No sequences; a sequence that is empty, not numeric, of the wrong rank, ragged
         inside, or holding NaN or infinity; sequences with different ranks or F; float
-        values that an integer ``dtype`` would truncate. The message names the sequence's
-        index.
+        values that an integer ``dtype`` would truncate; a ``padding_value`` the dtype
+        cannot hold. The message names the sequence's index.
     """
     if isinstance(sequences, np.ndarray) and sequences.ndim == 0:
         raise DataError("pad_sequences: expected a list of sequences, got a scalar array")
@@ -81,9 +82,10 @@ def pad_sequences(sequences, *, dtype=None, padding_value=0) -> tuple[np.ndarray
     if dtype is None:
         integral = all(a.dtype.kind in "biu" for a in arrays)
         dtype = np.int64 if integral else np.float64
-    dtype = np.dtype(dtype)
+    pad = fill_value(padding_value, dtype, "pad_sequences: padding_value", DataError)
+    dtype = pad.dtype
     lengths = np.array([len(a) for a in arrays], np.int64)
-    x = np.full((len(arrays), int(lengths.max()), *first.shape[1:]), padding_value, dtype)
+    x = np.full((len(arrays), int(lengths.max()), *first.shape[1:]), pad, dtype)
     for k, a in enumerate(arrays):
         if dtype.kind in "biu" and a.dtype.kind == "f" and np.any(a != np.trunc(a)):
             raise DataError(f"pad_sequences: sequence {k} has fractional values but dtype "
