@@ -219,3 +219,47 @@ def test_a_complex_step_mismatch_of_rounding_size_is_explained():
             gradcheck(lambda t: CancellingQuotient.apply(t, where, 1.001) * c, [x],
                       method=method)
         assert info.value.report.inputs[0].worst_index == where
+
+
+class PlantedExp(Function):
+    """y = exp(x/s): a function of scale s, not |x|; its backward exp(x/s)/s·dy, multiplied
+    by ``factor`` at one element."""
+
+    @staticmethod
+    def forward(ctx, x, s, where, factor):
+        y = np.exp(x / s)
+        ctx.save_for_backward(y)
+        ctx.s, ctx.where, ctx.factor = s, where, factor
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        g = y / ctx.s * dy
+        g[ctx.where] *= ctx.factor
+        return g, None, None, None
+
+
+def test_estimates_far_off_neither_accuse_nor_hide():
+    """exp(x/1e-8) at x ~ 1e-8: the default step (6e-6) moves x/s by 600, so its central
+    differences reach 1e261 and, as the largest |n|, once set the 1e-3·max floor so high
+    that they passed themselves. The floor now comes from min(|a|, |n|) and the step
+    ladder resolves them: the correct backward passes by every method, and a 1e-3 bug at
+    one element (whose gradient is above the floor: here 1e-3 of 2e12) is caught there
+    with the true derivative as the expected value."""
+    x = np.array([-9.55524909e-08, 1.14176424e-08, -7.25671160e-08, -8.89587391e-08,
+                  -5.25121592e-08, 8.72902995e-08, -9.97952263e-08, 9.94019067e-08,
+                  -8.33457984e-08]).reshape(3, 3)
+    s = 1e-8
+    for method in METHODS:
+        gradcheck(lambda x: PlantedExp.apply(x, s, (0, 0), 1.0), {"x": x}, method=method)
+    expected = np.exp(x / s) / s * _cotangent(x.shape)
+    for where in [(2, 1), (1, 2), (0, 1)]:           # gradients 2e12, 2e11, -4e7
+        for method in METHODS:
+            with pytest.raises(GradcheckError) as info:
+                gradcheck(lambda x: PlantedExp.apply(x, s, where, 1.001), {"x": x},
+                          method=method)
+            r = info.value.report.inputs[0]
+            assert r.worst_index == where and r.n_failing == 1, str(info.value)
+            assert r.numeric == pytest.approx(expected[where],
+                                              rel=1e-5 if method != "complex_step" else 1e-12)

@@ -22,17 +22,20 @@ G1-G3):
 
 The verdict per element, a analytic, n numeric, (atol, rtol) from ``TOLERANCES``::
 
-    |a − n| ≤ atol + rtol·max(|n|, 1e-3·max_j|n_j|) + ν_i,    ν_i = 4·ε·Σ_k|v_k·f_k(x)| / h_i
+    |a − n| ≤ atol + rtol·max(|n|, 1e-3·max_j min(|a_j|, |n_j|)) + ν_i,
+    ν_i = 4·ε·Σ_k|v_k·f_k(x)| / h_i
 
 This is torch's ``atol + rtol·|n|`` made scale-free by two terms: entries far below the
-gradient's scale are judged against a thousandth of it, and ν_i (the rounding noise of L
+gradient's scale are judged against a thousandth of it (the scale read where the analytic
+and numeric values agree in size, so an estimate far off on one side cannot set it and hide
+the others), and ν_i (the rounding noise of L
 over the step) is the resolution of a central difference; complex-step has no such noise
 (ν = 0). So a correct function scaled by 1e6 still passes; for O(1) outputs both terms are
 far below atol. The directional check uses the bound this implies for ⟨a, u⟩, namely
 Σ_i |u_i|·(atol + rtol·max(|a_i|, 1e-3·max|a|)) + 4·ε·Σ|v·f| / h.
-The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j|n_j|, tiny),
-so a near-zero entry does not read as 100 % wrong. The worst element is the one with the
-largest violation |a − n| / allowed_i (above 1 fails).
+The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j
+min(|a_j|, |n_j|), tiny), so a near-zero entry does not read as 100 % wrong. The worst
+element is the one with the largest violation |a − n| / allowed_i (above 1 fails).
 
 The step h_i = ε^(1/3)·max(1, |x_i|) suits a function that varies on the scale max(1, |x_i|);
 where it does not (log, 1/x, sqrt near a small x_i; tanh(x − 1e8) at a large one), a failing
@@ -295,8 +298,9 @@ def _engine_error_report(loss: ScalarLoss, err: GradientShapeError, args) -> Gra
 # ---------------------------------------------------------------------------------------------
 
 def _allowed(numeric, atol, rtol, noise=0.0, floor=None):
-    """atol + rtol·max(|n|, 1e-3·max|n|) + ν, element by element (``floor``: the 1e-3·max|n|
-    of the whole gradient, when ``numeric`` is only some of its elements)."""
+    """atol + rtol·max(|n|, floor) + ν, element by element; ``floor`` defaults to 1e-3·max|n|
+    (``relative_floor``; pass the one of the whole gradient, with the analytic side, where
+    there is one)."""
     floor = relative_floor(numeric) if floor is None else floor
     return atol + rtol * np.maximum(np.abs(numeric), floor) + noise
 
@@ -308,7 +312,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
     with np.errstate(all="ignore"):
         err = np.where(np.isfinite(analytic) & np.isfinite(numeric),
                        np.abs(analytic - numeric), np.inf)
-        allowed = _allowed(numeric, tol.atol, tol.rtol, noise)
+        allowed = _allowed(numeric, tol.atol, tol.rtol, noise,
+                           floor=relative_floor(numeric, analytic))
         violation = np.where(err == 0, 0.0, np.where(allowed > 0, err / allowed, np.inf))
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
     notes = tuple(f"the {what} gradient has {bad} non-finite value(s)"
@@ -524,7 +529,8 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     comparison = _compare(grad, numeric, tol, noise)
     steps = central_steps(x, eps) if full == "central" else None
     if full == "central" and eps is None and comparison.compared and not comparison.passed:
-        numeric, noise, steps = _step_ladder(loss, k, comparison, tol, noise, rounding)
+        numeric, noise, steps = _step_ladder(loss, k, grad, comparison, tol, noise,
+                                             rounding)
         tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
         comparison = _compare(grad, numeric, tol, noise)
     summary = _block_summary(subject, blocks, comparison) \
@@ -549,62 +555,88 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
 LADDER_MIN, LADDER_EXTRA, LADDER_MAX = 3, 2, 12
 
 
-def _step_ladder(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, noise,
+def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, noise,
                  rounding: float):
     """G1 with smaller steps for the elements the default step fails, so that a correct
     backward is not accused because the step was too large for the element's magnitude.
 
-    An estimate is accepted only where it has converged: for steps h_(m-1) = 10·h_m, the two
-    estimates agree within the tolerance at h_m (its noise ν = rounding / h_m included).
-    Truncation falls 100-fold per step, so the accepted estimate is within about 1 % of the
-    tolerance of the true derivative, and a wrong analytic value still fails against it. An
-    element whose estimates never converge keeps its default-step estimate (the report
-    then says the step may be the cause). Returns the numeric gradient and ν_i after."""
+    At step h_m = h_(m-1)/10 the tolerance is a_m = atol + rtol·max(|n_m|, floor) + ν_m,
+    ν_m = rounding/h_m (the criterion of the default step). An estimate has *converged*
+    where it agrees with the one at h_(m-1) within a_m: truncation falls 100-fold per step,
+    so it is then within about 1 % of a_m of the true derivative. An element passes at a
+    level where a converged estimate matches the analytic value within a_m. Once two steps
+    agree within the coarser one's tolerance a_(m-1) (its noise ν_m/10) and the estimate
+    does not match (gap g = |a − n|), the descent goes on only while ν_m < g/4, where
+    rounding cannot close the gap: so a backward wrong by more than about 2·a_(m-1) still
+    fails at every level, while an agreement only within the finer step's noise allowance
+    (by chance, truncation still large) does not stop the descent. An element whose steps
+    never agree so is not resolved by central differences; it passes only within the noise
+    ν, as at the default step.
+    The numeric value kept is the matching estimate, else the first converged one, else the
+    default-step one. Returns the numeric gradient, ν_i and the step of each element's
+    estimate."""
     x = loss.arrays[k]
     assert x is not None and c.violation is not None
     real = np.finfo(x.dtype).dtype                  # complex128 -> float64
     numeric = np.array(c.numeric_grad, copy=True).reshape(-1)
     noise = np.array(np.broadcast_to(noise, x.shape), dtype=np.float64).reshape(-1)
+    steps = central_steps(x).reshape(-1)
+    analytic = np.asarray(grad).reshape(-1)
     magnitude = np.abs(x).reshape(-1).astype(real)
-    todo = np.flatnonzero(c.violation.reshape(-1) > 1)
-    h = central_steps(x).reshape(-1)[todo]
+    settled = c.violation.reshape(-1) <= 1         # estimates the comparison accepted
+    todo = np.flatnonzero(~settled)
+    h = steps[todo]
     # down to the step for a function of scale min(|x_i|, 1): relative to a small x_i, and
     # absolute (ε^(1/3)) for a large one that varies on scale 1 (tanh(x - 1e8))
     finest = float(np.finfo(real).eps) ** (1 / 3) * np.clip(magnitude[todo], TINY, 1.0)
     depth = np.clip(np.ceil(np.log10(h / finest)) + LADDER_EXTRA, LADDER_MIN, LADDER_MAX)
     smallest = 4 * np.spacing(magnitude[todo]).astype(np.float64)   # x ± h must move x
     previous = numeric[todo]
-    steps = central_steps(x).reshape(-1)
+    gap = np.full(len(todo), np.inf)               # until a converged estimate mismatches
+    recorded = np.zeros(x.size, bool)
     for level in range(1, LADDER_MAX + 1):
         h = h / 10
-        live = (depth >= level) & (h >= smallest)
+        live = (depth >= level) & (h >= smallest) & (rounding / h < gap / 4)
         if not np.any(live):
             break
-        todo, h, depth, smallest, previous = (v[live] for v in
-                                              (todo, h, depth, smallest, previous))
+        todo, h, depth, smallest, previous, gap = (v[live] for v in
+                                                   (todo, h, depth, smallest, previous, gap))
         estimate = central_differences_at(loss, loss.arrays, k, todo, h)
         nu = rounding / h
-        trial = numeric.copy()
-        trial[todo] = estimate
+        # NOTE: the floor from settled estimates only: one from a step far too large can be
+        # astronomically off (exp over a step 600 times its scale)
+        plain = _allowed(estimate, tol.atol, tol.rtol,
+                         floor=relative_floor(numeric[settled], analytic[settled]))
         with np.errstate(invalid="ignore"):
-            converged = np.abs(previous - estimate) <= _allowed(
-                estimate, tol.atol, tol.rtol, nu, floor=relative_floor(trial))
-        numeric[todo[converged]] = estimate[converged]
-        noise[todo[converged]] = nu[converged]
-        steps[todo[converged]] = h[converged]
-        keep = ~converged
-        todo, h, depth, smallest, previous = (todo[keep], h[keep], depth[keep],
-                                              smallest[keep], estimate[keep])
+            moved = np.abs(previous - estimate)
+            off = np.abs(analytic[todo] - estimate)
+        converged = moved <= plain + nu
+        matches = converged & (off <= plain + nu)
+        # a mismatch counts once the steps agree within the coarser step's tolerance (its
+        # noise is 10 times smaller): agreeing only within the finer one's, they may agree
+        # by chance while truncation is still large
+        first = (moved <= plain + nu / 10) & ~matches & np.isinf(gap)
+        keep = (converged & ~recorded[todo]) | matches
+        numeric[todo[keep]] = estimate[keep]
+        noise[todo[keep]] = nu[keep]
+        steps[todo[keep]] = h[keep]
+        recorded[todo[converged]] = True
+        settled[todo[first | matches]] = True
+        gap = np.where(first, off, gap)
+        left = ~matches
+        todo, h, depth, smallest, previous, gap = (todo[left], h[left], depth[left],
+                                                   smallest[left], estimate[left], gap[left])
     return numeric.reshape(x.shape), noise.reshape(x.shape), steps.reshape(x.shape)
 
 
 def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                rounding: float) -> str:
     """Whether the step could explain the worst element's mismatch, from its central
-    difference at 10h, h and h/10 (h: the step its estimate came from). If the estimates at
-    h and h/10 agree within the tolerance at h/10 (its rounding noise ν included), the
-    derivative is resolved and the step is not the cause; if they do not, the step may be
-    the cause, and the note says which way and what to try."""
+    difference at 10h, h and h/10 (h: the step its estimate came from). Estimates at h and
+    h/10 that agree within the tolerance, with noise within it too, resolve the derivative:
+    the step is not the cause. Estimates that move: the step may be too large (or, for an
+    explicit eps far below ε^(1/3)·|x_i|, too small). Rounding noise above the tolerance:
+    central differences cannot resolve this element at all."""
     x = loss.arrays[k]
     assert x is not None and c.worst_index is not None
     idx = c.worst_index
@@ -612,18 +644,24 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
     n_big, n_mid, n_small = central_differences_at(loss, loss.arrays, k, [flat] * 3,
                                                    [10 * h, h, h / 10])
-    allowed = float(_allowed(n_small, tol.atol, tol.rtol, rounding / (h / 10),
-                             floor=relative_floor(c.numeric_grad)))
+    plain = float(_allowed(n_small, tol.atol, tol.rtol,
+                           floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    noise = rounding / (h / 10)
     values = (f"{format_value(n_big)} at 10h, {format_value(n_mid)} at h={h:.1e}, "
               f"{format_value(n_small)} at h/10")
     where = _subject(loss, k).element(idx)
+    magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):
-        resolved = bool(abs(n_mid - n_small) <= allowed)        # False for NaN
+        resolved = bool(abs(n_mid - n_small) <= plain + noise)     # False for NaN
+    if noise > plain and (resolved or rounding / h > plain):
+        return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
+                f"the rounding noise of L over the step (ν={noise:.1e} at h/10) exceeds the "
+                f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
+                "check it with method='complex_step'")
     if resolved:
         return (f"the step is not the cause: the central difference at {where} is "
                 f"{values} (h and h/10 agree), while the analytic value is "
                 f"{format_value(c.analytic)}")
-    magnitude = float(np.abs(x[idx]))
     relative = float(np.finfo(x.dtype).eps) ** (1 / 3) * magnitude
     if 0 < h < relative / 10:
         way, better = "small", relative

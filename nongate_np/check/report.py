@@ -3,8 +3,8 @@
 :class:`GradcheckReport` holds one :class:`InputReport` per checked input; ``str(report)`` is
 a table, ``report.failure_text()`` the message of ``GradcheckError`` (which element, both
 values, the tolerance, and a ``reproduce`` line naming the call that shows the failure again).
-The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j|n_j|, tiny),
-so a near-zero entry does not read as 100 % wrong.
+The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j
+min(|a_j|, |n_j|), tiny), so a near-zero entry does not read as 100 % wrong.
 
 Every part is immutable and built once, by the check that produced it (``gradcheck.py``):
 
@@ -402,7 +402,8 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
         + ("passed" if r.fallback_passed else "failed")
     lines.append(f"  method      {method} (eps={r.eps:.1e}{r.eps_rule}, {r.dtype})")
     noise = (" + noise", f" noise={r.noise:.1e}") if r.noise else ("", "")
-    lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max|n|){noise[0]}"
+    lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max min(|a|,|n|))"
+                 f"{noise[0]}"
                  f"   atol={r.atol:g} rtol={r.rtol:g}{noise[1]}")
     c = r.comparison
     if c is not None and c.compared:
@@ -423,15 +424,22 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     return "\n".join(lines)
 
 
-def relative_floor(numeric) -> float:
-    """1e-3·max|n| over the finite entries: no element is judged against less."""
-    n = np.abs(np.asarray(numeric))
-    return REL_FLOOR * float(np.max(n[np.isfinite(n)], initial=0.0))
+def relative_floor(numeric, analytic=None) -> float:
+    """1e-3·max_j m_j over the finite entries, m_j = |n_j|, or min(|a_j|, |n_j|) when the
+    analytic gradient is given: no element is judged against less. With the minimum, a
+    value far off on one side (a wrong backward's, a numerical estimate from a step far too
+    large for the function) cannot lift the floor and hide the other elements' errors."""
+    m = np.abs(np.asarray(numeric))
+    if analytic is not None:
+        with np.errstate(invalid="ignore"):
+            m = np.minimum(m, np.abs(np.asarray(analytic)))
+    return REL_FLOOR * float(np.max(m[np.isfinite(m)], initial=0.0))
 
 
 def relative_error(analytic, numeric) -> np.ndarray:
-    """|a − n| / max(|a|, |n|, 1e-3·max_j|n_j|, tiny); inf where a value is not finite."""
+    """|a − n| / max(|a|, |n|, 1e-3·max_j min(|a_j|, |n_j|), tiny); inf where a value is not
+    finite."""
     a, n = np.asarray(analytic), np.asarray(numeric)
     with np.errstate(all="ignore"):
-        denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), max(relative_floor(n), TINY))
+        denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), max(relative_floor(n, a), TINY))
         return np.where(np.isfinite(a) & np.isfinite(n), np.abs(a - n) / denom, np.inf)
