@@ -639,3 +639,22 @@ def test_every_np_load_in_the_library_refuses_pickles():
     assert calls, "expected the checkpoint reader's np.load"
     assert all(safe for _, safe in calls), calls
     assert not unpicklers, unpicklers
+
+
+def test_weights_beyond_the_models_dtype_are_refused_not_cast_to_inf(tmp_path):
+    """FINDINGS F18: float64 weights beyond float32's range (from load_weights of a foreign
+    file) loaded into a float32 model: a StateDictError naming the key, the largest value
+    and the dtype, nothing loaded, no NumPy warning (pytest's filterwarnings would raise
+    it); non-finite values and values in range load as they are."""
+    path = tmp_path / "big.npz"
+    ng.save({"weight": np.array([[np.nan, -2e198]]), "bias": np.zeros(1)}, path)
+    model = nn.Linear(2, 1)
+    before = model.weight.data.copy()
+    with pytest.raises(ng.nn.StateDictError, match=r"'weight' holds finite values up to "
+                       r"2e\+198 \(dtype float64\), beyond the largest float32 \(3.4e\+38\)"):
+        model.load_state_dict(ng.load_weights(path))
+    np.testing.assert_array_equal(model.weight.data, before)
+    model.load_state_dict({"weight": np.array([[np.nan, -np.inf]]),
+                           "bias": np.array([3e38])})
+    assert np.isnan(model.weight.data[0, 0]) and model.weight.data[0, 1] == -np.inf
+    assert model.bias.data[0] == np.float32(3e38)

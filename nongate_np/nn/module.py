@@ -57,6 +57,22 @@ def _spend(array) -> None:
                                    "size allowed by the checkpoint")
 
 
+def _largest(arr: np.ndarray) -> float:
+    """The largest finite magnitude of a real or complex part of ``arr`` (0 if none)."""
+    parts = (arr.real, arr.imag) if np.iscomplexobj(arr) else (arr,)
+    return max((float(np.max(np.abs(p[np.isfinite(p)]), initial=0.0)) for p in parts),
+               default=0.0)
+
+
+def _overflows(arr: np.ndarray, dtype) -> bool:
+    """Whether casting the floating ``arr`` to the floating ``dtype`` would turn finite
+    values into ±inf (float64 beyond 3.4e38 into float32)."""
+    dtype = np.dtype(dtype)
+    if arr.dtype.kind not in "fc" or dtype.kind not in "fc" or arr.size == 0:
+        return False
+    return _largest(arr) > float(np.finfo(dtype).max)
+
+
 def float_dtype(dtype, where: str) -> np.dtype:
     """``dtype`` as a NumPy floating dtype, or a TypeError naming ``where`` it was given."""
     try:
@@ -393,8 +409,9 @@ class Module:
         Raises
         ------
         StateDictError
-            Listing every missing key, every unexpected key and every shape mismatch at
-            once. Nothing is copied when it raises (the load is all or nothing).
+            Listing every missing key, every unexpected key, every shape mismatch and every
+            value that cannot be cast (complex into real, finite values beyond the receiving
+            dtype's range) at once. Nothing is copied when it raises (all or nothing).
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got "
@@ -414,6 +431,11 @@ class Module:
             elif np.iscomplexobj(arr) and not np.iscomplexobj(dest):
                 bad_dtype.append(f"{key!r} holds complex values (dtype {arr.dtype}) but the "
                                  f"module's array is real ({dest.dtype})")
+            elif _overflows(arr, dest.dtype):
+                bad_dtype.append(f"{key!r} holds finite values up to {_largest(arr):.3g} "
+                                 f"(dtype {arr.dtype}), beyond the largest {dest.dtype} "
+                                 f"({np.finfo(dest.dtype).max:.3g}); they would become "
+                                 "±inf")
             else:
                 copies.append((dest, arr))
         problems = []
