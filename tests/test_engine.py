@@ -92,6 +92,21 @@ def test_backward_on_non_scalar_needs_grad():
     y.backward(np.ones((2, 3)))
 
 
+@pytest.mark.parametrize("grad", [np.array("b"), np.array(1 + 2j), np.array(None, object)])
+def test_backward_refuses_a_grad_that_is_not_a_real_number(grad):
+    t = ng.tensor(np.ones(()), requires_grad=True)
+    with pytest.raises(TypeError, match=f"grad must be .* float64, got dtype {grad.dtype}"):
+        (t * 2).backward(grad)
+    assert t.grad is None
+
+
+def test_backward_casts_a_real_grad_to_the_tensor_dtype():
+    t = ng.tensor(np.ones(2), requires_grad=True)
+    (t * 2).backward(np.array([1, 3], np.int32))
+    assert t.grad.dtype == np.float64
+    np.testing.assert_array_equal(t.grad, [2.0, 6.0])
+
+
 def test_backward_without_graph_is_an_error():
     with pytest.raises(RuntimeError, match="does not require grad"):
         ng.Tensor(np.ones(2)).sum().backward()
