@@ -260,3 +260,20 @@ def test_multitask_model_with_zero_steps_is_refused(tokens):
                 "(", r"\(").replace(")", r"\)") + rf", layout {layout}: expected at least "
                 "one step"):
             call(x)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+@pytest.mark.parametrize("kind", ["additive", "gated", "weight_gated"])
+def test_attention_pooling_over_zero_steps_pools_to_zero(backend_name, kind):
+    """T = 0 with B > 0: as a fully masked row, the pooled vectors are zeros (B, Q, D') and
+    the weights (B, Q, 0); every parameter's gradient zeros; both CPU backends agree."""
+    with ng.backend(backend_name):
+        m = nn.AttentionPooling(3, 2, kind=kind, num_queries=2, value_proj=True,
+                                dtype=np.float64)
+        h = leaf((2, 0, 3), "cpu")
+        pooled, weights = m(h)
+        (pooled.sum() + weights.sum()).backward()
+    assert weights.shape == (2, 2, 0) and h.grad.shape == (2, 0, 3)
+    np.testing.assert_array_equal(pooled.data, np.zeros((2, 2, 3)))
+    for name, p in m.named_parameters():
+        np.testing.assert_array_equal(p.grad, np.zeros(p.shape), err_msg=name)

@@ -444,3 +444,15 @@ def test_any_finite_input_gives_torchs_value_or_an_honest_inf(dtype):
                             lambda v, f=tfn, r=r: f(v, r), x0, element_overflows)
 
     check()
+
+
+def test_linear_refuses_a_dtype_of_another_kind():
+    """FINDINGS F15: complex input to real weights (its backward warned, casting a complex
+    gradient), integer and bool input (a silent float64 result) are a TypeError naming the
+    dtypes, as torch refuses mixed kinds; a float of another width still works."""
+    lin = ng.nn.Linear(3, 1)
+    for x in (np.ones(3, complex), np.ones(3, np.int64), np.ones(3, bool)):
+        with pytest.raises(TypeError, match=rf"Linear: input has dtype {x.dtype}, expected "
+                                            r"floating point like the weights \(float32\)"):
+            lin(x)
+    assert lin(np.ones(3)).shape == (1,)

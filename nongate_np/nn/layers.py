@@ -71,6 +71,14 @@ class Linear(Module):
             init.uniform_(self.bias, -k, k)
 
     def forward(self, x) -> Tensor:
+        """x (*, in_features), floating point (complex only with complex weights, as in a
+        complex-step check) -> y (*, out_features). Raises ValueError for another last
+        dimension, TypeError for another kind of dtype (torch refuses mixed kinds too)."""
+        dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+        if dtype.kind not in ("fc" if self.weight.dtype.kind == "c" else "f"):
+            raise TypeError(f"Linear: input has dtype {dtype}, expected floating point like "
+                            f"the weights ({self.weight.dtype}); convert it, e.g. "
+                            f"x.astype(np.{self.weight.dtype})")
         if np.shape(x)[-1:] != (self.in_features,):
             raise ValueError(f"Linear: input has shape {np.shape(x)}, expected its last "
                              f"dimension to be in_features={self.in_features}")
