@@ -263,3 +263,27 @@ def test_estimates_far_off_neither_accuse_nor_hide():
             assert r.worst_index == where and r.n_failing == 1, str(info.value)
             assert r.numeric == pytest.approx(expected[where],
                                               rel=1e-5 if method != "complex_step" else 1e-12)
+
+
+@pytest.mark.parametrize("option, value, error, message", [
+    ("rtol", np.nan, ValueError, "rtol must be a finite number >= 0, got nan"),
+    ("atol", -1.0, ValueError, "atol must be a finite number >= 0, got -1.0"),
+    ("eps", -1.0, ValueError, "eps must be a finite number > 0, got -1.0"),
+    ("eps", 0.0, ValueError, "eps must be a finite number > 0, got 0.0"),
+    ("eps", np.inf, ValueError, "eps must be a finite number > 0, got inf"),
+    ("eps", "x", TypeError, "eps must be a real number, got 'x' \\(str\\)"),
+    ("atol", "x", TypeError, "atol must be a real number, got 'x' \\(str\\)"),
+    ("rtol", True, TypeError, "rtol must be a real number, got True \\(bool\\)"),
+])
+def test_bad_steps_and_tolerances_are_refused_not_blamed_on_the_backward(option, value, error,
+                                                                        message):
+    """FINDINGS F17: a NaN rtol or a negative eps made a correct sigmoid fail; eps=0 divided
+    by zero. Each is now refused naming the argument, by every method and numeric_gradient."""
+    x = np.array([[-0.0625, 1.3933]])
+    for method in METHODS:
+        with pytest.raises(error, match=f"gradcheck: {message}"):
+            gradcheck(ng.sigmoid, [x], method=method, **{option: value})
+    if option == "eps":
+        with pytest.raises(error, match=f"numeric_gradient: {message}"):
+            ng.numeric_gradient(ng.sigmoid, [x], eps=value)
+    gradcheck(ng.sigmoid, [x], method="central", **{option: 1e-5 if option == "eps" else 0})

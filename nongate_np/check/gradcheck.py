@@ -76,6 +76,7 @@ from .numdiff import (
     ScalarLoss,
     central_differences_at,
     central_steps,
+    check_option,
     directional_derivative,
     directional_step,
     numeric_gradient,
@@ -467,11 +468,18 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         ``method="complex_step"`` on a function that drops the imaginary part or cannot take
         complex input; a PyTorch/JAX array among the inputs, or a function calling PyTorch/JAX
         given without ``grad`` (the message says how to convert and how to use ``grad``);
-        ``grad`` returning anything but one floating-point ndarray (or None) per input.
+        ``grad`` returning anything but one floating-point ndarray (or None) per input;
+        ``eps``, ``atol`` or ``rtol`` not a real number.
+    ValueError
+        An unknown ``method``; ``eps`` not finite and > 0, ``atol`` or ``rtol`` not finite
+        and >= 0 (NaN included).
     """
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {', '.join(map(repr, METHODS))}, "
                          f"got {method!r}")
+    eps = check_option("gradcheck", "eps", eps, positive=True)
+    atol = check_option("gradcheck", "atol", atol, positive=False)
+    rtol = check_option("gradcheck", "rtol", rtol, positive=False)
     loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, name=name) if grad is None \
         else ArrayLoss(fn, inputs, names=names, only=only, seed=seed, name=name)
     blocks = blocks or {}

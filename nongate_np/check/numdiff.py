@@ -26,6 +26,7 @@ from ..tensor import Tensor
 from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
 
 __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradient",
+           "check_option",
            "central_steps", "central_differences_at",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
            "directional_derivative"]
@@ -35,6 +36,24 @@ COMPLEX_STEP = 1e-20
 
 class ComplexStepNotApplicable(TypeError):
     """The function does not carry an imaginary perturbation through to its output."""
+
+
+def check_option(who: str, name: str, value, *, positive: bool) -> float | None:
+    """``value`` as a float, None kept: a step (``positive``: finite and > 0) or a
+    tolerance (finite and >= 0). Otherwise a TypeError (not a real number) or ValueError
+    naming the argument: a checker must not accuse a correct backward because of its own
+    arguments."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
+        raise TypeError(f"{who}: {name} must be a real number, got {value!r} "
+                        f"({type(value).__name__})")
+    number = float(value)
+    if not np.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ValueError(f"{who}: {name} must be a finite number "
+                         f"{'> 0' if positive else '>= 0'}, got {value!r}")
+    return number
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,6 +458,7 @@ def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int
     if method not in ("central", "complex_step"):
         raise ValueError(f"numeric_gradient: method must be 'central' or 'complex_step', "
                          f"got {method!r}")
+    eps = check_option("numeric_gradient", "eps", eps, positive=True)
     loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, cotangents=cotangents,
                       array_outputs=True, who="numeric_gradient")
     grads = [loss.gradient(k, method, eps) if c else None for k, c in enumerate(loss.checked)]
