@@ -641,10 +641,11 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                rounding: float) -> str:
     """Whether the step could explain the worst element's mismatch, from its central
     difference at 10h, h and h/10 (h: the step its estimate came from). Estimates at h and
-    h/10 that agree within the tolerance, with noise within it too, resolve the derivative:
-    the step is not the cause. Estimates that move: the step may be too large (or, for an
-    explicit eps far below ε^(1/3)·|x_i|, too small). Rounding noise above the tolerance:
-    central differences cannot resolve this element at all."""
+    h/10 that agree within the tolerance at h/10 (its noise ν included), with the analytic
+    value farther off than that: the step is not the cause. Otherwise, with ν above the
+    noise-free tolerance: central differences cannot resolve the element. Otherwise the
+    estimates move with the step: it may be too large (or, for an explicit eps far below
+    ε^(1/3)·|x_i|, too small)."""
     x = loss.arrays[k]
     assert x is not None and c.worst_index is not None
     idx = c.worst_index
@@ -661,15 +662,16 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):
         resolved = bool(abs(n_mid - n_small) <= plain + noise)     # False for NaN
-    if noise > plain and (resolved or rounding / h > plain):
+        beyond_noise = bool(abs(c.analytic - n_mid) > plain + noise)
+    if resolved and beyond_noise:
+        return (f"the step is not the cause: the central difference at {where} is "
+                f"{values} (h and h/10 agree), while the analytic value is "
+                f"{format_value(c.analytic)}")
+    if noise > plain:
         return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
                 f"the rounding noise of L over the step (ν={noise:.1e} at h/10) exceeds the "
                 f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
                 "check it with method='complex_step'")
-    if resolved:
-        return (f"the step is not the cause: the central difference at {where} is "
-                f"{values} (h and h/10 agree), while the analytic value is "
-                f"{format_value(c.analytic)}")
     relative = float(np.finfo(x.dtype).eps) ** (1 / 3) * magnitude
     if 0 < h < relative / 10:
         way, better = "small", relative
