@@ -237,7 +237,7 @@ class Relu(Function):
 
 @ieee
 class Where(Function):
-    """y = cond ? a : b;  da = dy ⊙ cond, db = dy ⊙ ¬cond  (E8)."""
+    """y = cond ? a : b;  da = dy where cond, else 0; db = dy where not cond, else 0  (E8)."""
 
     @staticmethod
     def forward(ctx, cond, a, b):
