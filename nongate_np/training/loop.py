@@ -65,7 +65,11 @@ class History:
 
 def batches(data, batch_size: int, order=None):
     """``(x, lengths, targets)`` mini-batches of ``data`` in ``order`` (default: as stored),
-    each cut to its longest sequence so that no step is spent on padding only."""
+    each cut to its longest sequence so that no step is spent on padding only. ValueError
+    unless ``batch_size`` is an int >= 1."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
     n = len(data)
     order = np.arange(n) if order is None else order
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
