@@ -30,6 +30,7 @@ from hypothesis.extra import numpy as hnp
 import nongate_np as ng
 from nongate_np import data as nd
 from nongate_np import testing as nt
+from nongate_np import training
 from nongate_np.check import testing as ct
 from nongate_np.ops import attention as ops_attention
 from nongate_np.ops import lstm as ops_lstm
@@ -404,7 +405,7 @@ def test_multitask(tokens, kinds, attention, bidirectional, B, T, data):
         x = data.draw(nt.arrays(data.draw(st.sampled_from([np.float64, np.float32, np.int64])),
                                 (B, T, 2), max_magnitude=MODERATE))
     lengths = data.draw(st.one_of(st.none(), nt.lengths(B, T), nt.bad_lengths(B, T)))
-    finite = not tokens and x.dtype.kind == "f" and nt.all_finite(x)
+    finite = nt.all_finite(x)        # token ids, or features up to MODERATE
     out = call(model, x, lengths=lengths, finite=finite,
                errors=INDEX_ERRORS if tokens else nt.DOCUMENTED_ERRORS)
     if ok(out) and B and T:
@@ -587,6 +588,48 @@ def test_backward_and_state_dicts(x, grad, data):
     call(layer.load_state_dict, state, strict=data.draw(st.booleans()), finite=False)
     emb = ng.nn.Embedding(3, 2, dtype=x.dtype)
     call(emb, data.draw(nt.arrays(some_dtype, nt.shapes(max_dims=2))), errors=INDEX_ERRORS)
+
+
+TRAIN_TASKS = [{"name": "c", "kind": "classification", "num_classes": 2},
+               {"name": "r", "kind": "regression", "output_size": 1},
+               {"name": "t", "kind": "tagging", "num_classes": 2}]
+
+
+@settings(max_examples=_BASE * 2)
+@given(N=st.integers(1, 3), T=st.integers(1, 3), data=st.data(), options=st.fixed_dictionaries(
+    {}, optional={"epochs": st.sampled_from([0, 1, 2, -1, 1.5, True]),
+                  "batch_size": st.sampled_from([1, 2, 0, "x"]),
+                  "patience": st.sampled_from([None, 1, 0]),
+                  "lr": st.sampled_from([1e-3, 0.0, -1.0, np.nan]),
+                  "clip_grad_norm": st.sampled_from([None, 1.0, 0.0, -1.0, np.nan]),
+                  "monitor": st.sampled_from(["val/loss", "loss", "nope"])}))
+def test_training(N, T, data, options):
+    """SequenceDataset over random arrays, then fit, evaluate and predict with good and bad
+    options: the losses are finite when the data is (regression targets up to 1e4)."""
+    # mostly valid, so that training runs: lengths in [1, T], ids in range
+    valid_lengths = hnp.arrays(np.int64, (N,), elements=st.integers(1, T))
+    lengths = data.draw(st.sampled_from([valid_lengths] * 4 + [nt.bad_lengths(N, T)]).flatmap(
+        lambda s: s))
+    ids = data.draw(st.sampled_from([(1, 3), (1, 3), (-1, 4)]))
+    x = data.draw(hnp.arrays(np.int64, (N, T), elements=st.integers(*ids)))
+    if lengths.shape == (N,) and lengths.dtype == np.int64:
+        x[np.arange(T)[None, :] >= lengths[:, None]] = 0       # token input pads with 0
+    regression = data.draw(nt.arrays(np.float64, (N, 1), max_magnitude=MODERATE,
+                                     finite=data.draw(st.sampled_from([True] * 3 + [False]))))
+    ds = call(nd.SequenceDataset, x=x, lengths=lengths, tasks=[dict(t) for t in TRAIN_TASKS],
+              targets={"c": data.draw(hnp.arrays(np.int64, (N,), elements=st.integers(0, 1))),
+                       "r": regression, "t": np.zeros((N, T), np.int64)})
+    if not ok(ds):
+        return
+    ng.seed(0)
+    model = ng.nn.MultiTaskSequenceModel(TRAIN_TASKS, vocab_size=4, embed_size=2,
+                                         hidden_size=2, attn_size=2, dtype=np.float64)
+    finite = nt.all_finite(regression)
+    errors = INDEX_ERRORS      # a token or class id out of range
+    call(training.fit, model, ds, ds, **options, finite=finite, errors=errors)
+    call(training.evaluate, model, ds, batch_size=options.get("batch_size", 2),
+         finite=finite, errors=errors)
+    call(training.predict, model, ds, attention=True, finite=finite, errors=errors)
 
 
 # Text that is no valid file of any kind: no comma (csv), no '@' (ts), no zip header (npz).
