@@ -45,9 +45,11 @@ within the tolerance (noise ν at the smaller step included): truncation then is
 of the tolerance, so a correct backward passes and a wrong value fails against the
 converged estimate (``_step_ladder``). An explicit ``eps`` is used as given. On failure the
 report says whether the step could be the cause: the worst element's central difference at
-10h, h and h/10 either agrees at h and h/10 ("the step is not the cause") or moves ("the
+10h, h and h/10 either agrees at 10h and h ("the step is not the cause") or moves ("the
 finite-difference step may be too large for values of magnitude M at x[i]; try eps=... or
-method='complex_step'"). Complex-step subtracts nothing, so its step is never the cause;
+method='complex_step'"), or, where the rounding noise ν of L exceeds the tolerance, says
+central differences cannot resolve the element. Complex-step subtracts nothing, so its
+step is never the cause;
 a mismatch there of a relative 1e-11..1e-8 is the size float64 rounding reaches when the
 backward subtracts nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4
 ulps of such loss).
@@ -640,9 +642,9 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
 def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                rounding: float) -> str:
     """Whether the step could explain the worst element's mismatch, from its central
-    difference at 10h, h and h/10 (h: the step its estimate came from). Estimates at h and
-    h/10 that agree within the tolerance at h/10 (its noise ν included), with the analytic
-    value farther off than that: the step is not the cause. Otherwise, with ν above the
+    difference at 10h, h and h/10 (h: the step its estimate came from). Estimates at 10h and
+    h that agree within the tolerance at h (its noise ν included), with the analytic value
+    farther off than that: the step is not the cause. Otherwise, with ν above the
     noise-free tolerance: central differences cannot resolve the element. Otherwise the
     estimates move with the step: it may be too large (or, for an explicit eps far below
     ε^(1/3)·|x_i|, too small)."""
@@ -653,23 +655,25 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
     n_big, n_mid, n_small = central_differences_at(loss, loss.arrays, k, [flat] * 3,
                                                    [10 * h, h, h / 10])
-    plain = float(_allowed(n_small, tol.atol, tol.rtol,
+    plain = float(_allowed(n_mid, tol.atol, tol.rtol,
                            floor=relative_floor(c.numeric_grad, c.analytic_grad)))
-    noise = rounding / (h / 10)
+    noise = rounding / h
     values = (f"{format_value(n_big)} at 10h, {format_value(n_mid)} at h={h:.1e}, "
               f"{format_value(n_small)} at h/10")
     where = _subject(loss, k).element(idx)
     magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):
-        resolved = bool(abs(n_mid - n_small) <= plain + noise)     # False for NaN
+        # NOTE: 10h against h: the truncation at h is then 1 % of their gap, and the noise
+        # the larger of the two is ν at h
+        resolved = bool(abs(n_big - n_mid) <= plain + noise)       # False for NaN
         beyond_noise = bool(abs(c.analytic - n_mid) > plain + noise)
     if resolved and beyond_noise:
         return (f"the step is not the cause: the central difference at {where} is "
-                f"{values} (h and h/10 agree), while the analytic value is "
+                f"{values} (10h and h agree), while the analytic value is "
                 f"{format_value(c.analytic)}")
     if noise > plain:
         return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
-                f"the rounding noise of L over the step (ν={noise:.1e} at h/10) exceeds the "
+                f"the rounding noise of L over the step (ν={noise:.1e} at h) exceeds the "
                 f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
                 "check it with method='complex_step'")
     relative = float(np.finfo(x.dtype).eps) ** (1 / 3) * magnitude
