@@ -58,6 +58,7 @@ except ImportError as err:  # pragma: no cover - exercised only without hypothes
     raise ImportError("nongate_np.testing needs Hypothesis: pip install hypothesis "
                       "(or pip install 'nongate-np[test]')") from err
 
+from .anomaly import AnomalyError
 from .autograd import GradientShapeError
 from .check.numdiff import ComplexStepNotApplicable
 from .data.errors import DataError
@@ -84,6 +85,7 @@ LIBRARY_ERRORS = (DataError,                  # ValueError: a data file or array
                   StateDictError,             # RuntimeError: weights do not fit a module
                   GradientShapeError,         # RuntimeError: a backward returned a bad shape
                   DeviceError,                # RuntimeError: a device is missing or mixed
+                  AnomalyError,               # RuntimeError: NaN/inf under detect_anomaly()
                   BackendUnavailable,         # ImportError: a backend cannot be loaded
                   ComplexStepNotApplicable)   # TypeError: a function is not complex-safe
 DOCUMENTED_ERRORS = (ValueError, TypeError) + LIBRARY_ERRORS

@@ -31,6 +31,7 @@ import nongate_np as ng
 from nongate_np import data as nd
 from nongate_np import testing as nt
 from nongate_np import training
+from nongate_np.anomaly import AnomalyError
 from nongate_np.check import testing as ct
 from nongate_np.ops import attention as ops_attention
 from nongate_np.ops import lstm as ops_lstm
@@ -187,6 +188,25 @@ def test_unary_ops(x, axis, data):
     p = data.draw(st.sampled_from([0.0, 0.5, 1.0, -0.1, 2.0]))
     call(ng.dropout, x, p=p,        # kept values are scaled by 1/(1-p): that can overflow
          finite=finite_math(lambda a: a / (1 - p) if p < 1 else 0 * a, x))
+
+
+# Under detect_anomaly a NaN or inf result is an AnomalyError; from finite input where the
+# math is finite there must be none (a false alarm is not an accepted error).
+NO_ANOMALY = tuple(e for e in nt.DOCUMENTED_ERRORS if e is not AnomalyError)
+
+
+@settings(max_examples=_BASE * 4)
+@given(x=float_arrays)
+def test_anomaly_mode(x):
+    with ng.detect_anomaly():
+        for op, ref in UNARY:
+            finite = nt.all_finite(x) if ref is None else finite_math(ref, x)
+            t = ng.tensor(x, requires_grad=True)
+            out = call(op, t, finite=finite,
+                       errors=NO_ANOMALY if finite else nt.DOCUMENTED_ERRORS)
+            if ok(out) and out.size:
+                call(backward, out, finite=False,
+                     errors=NO_ANOMALY if finite and ref is None else nt.DOCUMENTED_ERRORS)
 
 
 @settings(max_examples=_BASE * 8)
