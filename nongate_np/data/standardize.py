@@ -57,8 +57,14 @@ class Standardizer:
             raise DataError("Standardizer.fit: no valid steps (every length is 0)")
         if not np.all(np.isfinite(steps)):
             raise DataError("Standardizer.fit: x holds NaN or infinity in a valid step")
-        self.mean = steps.mean(axis=0)
-        std = np.sqrt(((steps - self.mean) ** 2).mean(axis=0))
+        # NOTE: computed on steps / scale (|z| <= 1): features near the float range do not
+        #       overflow in the sum or the square; std <= max|x| = scale, so it fits too
+        scale = np.abs(steps).max(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        z = steps / scale
+        mean_z = z.mean(axis=0)
+        self.mean = mean_z * scale
+        std = np.minimum(np.sqrt(((z - mean_z) ** 2).mean(axis=0)), 1.0) * scale
         # NOTE: constancy tested as min == max, exactly; a computed std of a constant
         #       column can be a rounding residue instead of 0
         constant = steps.min(axis=0) == steps.max(axis=0)
@@ -80,7 +86,10 @@ class Standardizer:
             raise DataError(f"Standardizer.transform: x has {x.shape[2]} features; the "
                             f"statistics are for {len(self.mean)}")
         out = np.zeros(x.shape, np.float64)
-        out[mask] = (x[mask] - self.mean) / self.std
+        # NOTE: halved first, so x - mean cannot overflow where the standardised value fits;
+        #       one beyond the float range (a tiny std) is ±inf, as IEEE division gives it
+        with np.errstate(over="ignore"):
+            out[mask] = (0.5 * x[mask] - 0.5 * self.mean) / self.std * 2.0
         return out
 
     def to_dict(self) -> dict:
