@@ -650,22 +650,36 @@ def test_training(N, T, data, options):
 garbage = st.text("ab1.-e \n\t:#?", max_size=60)
 
 
+TS_HEADER = ("@problemName p\n@timeStamps false\n@missing {missing}\n@univariate true\n"
+             "@equalLength {equal}\n@seriesLength {length}\n@classLabel true a b\n@data\n")
+
+
 @settings(max_examples=_BASE * 8)
 @given(text=garbage, suffix=st.sampled_from([".csv", ".ts", ".npz", ".txt", ""]),
-       header=st.sampled_from(["", "id,t,x,label\n", "@problemName p\n@data\n"]),
-       rows=st.lists(st.tuples(st.integers(-1, 2), nt.values(), st.sampled_from(
-           ["a", "b", "", "nan", "1"])), max_size=4))
-def test_loaders(text, suffix, header, rows):
-    """Files with random contents, and csv / ts files with a valid header over random rows:
-    each loads or raises DataError (a ValueError) naming the file."""
-    body = "".join(f"{i},{k},{v!r},{label}\n" for k, (i, v, label) in enumerate(rows)) \
-        if header.startswith("id") else "".join(f"{v!r}:{label}\n" for _, v, label in rows)
+       rows=st.lists(st.tuples(st.integers(-1, 2), st.lists(nt.values(), min_size=1,
+                                                           max_size=3),
+                               st.sampled_from(["a", "b", "", "c"])), max_size=4),
+       length=st.integers(0, 3), flags=st.tuples(st.booleans(), st.booleans()))
+def test_loaders(text, suffix, rows, length, flags):
+    """Files of random text, and csv / ts files with a valid header over random rows
+    (values finite or not, labels known or not, series of any length): each loads, with
+    finite features when every value in the file is finite, or raises DataError naming
+    the file."""
+    if suffix == ".ts":
+        header = TS_HEADER.format(missing=str(flags[0]).lower(), equal=str(flags[1]).lower(),
+                                  length=length)
+        body = "".join(",".join(repr(v) for v in vs) + f":{label}\n" for _, vs, label in rows)
+    else:       # csv: one row per step (id, step, value, label)
+        header = "id,t,x,label\n"
+        body = "".join(f"{i},{k},{vs[0]!r},{label}\n" for k, (i, vs, label) in enumerate(rows))
+    finite = all(np.isfinite(v) for _, vs, _ in rows for v in vs)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, content in ((f"g{suffix}", text), (f"h{suffix}", header + body)):
+        for name, content, claim in ((f"g{suffix}", text, False),
+                                     (f"h{suffix}", header + body, finite)):
             path = f"{tmp}/{name}"
             with open(path, "w") as f:
                 f.write(content)
-            out = call(nd.load_sequences, path, finite=False)
+            out = call(nd.load_sequences, path, finite=claim)
             if isinstance(out, nd.DataError):
                 assert path in str(out) or name in str(out), f"{out} does not name {path}"
 
