@@ -33,8 +33,9 @@ def positive(kind):
         try:
             value = kind(text)
         except ValueError:
+            article = "an" if kind.__name__[0] in "aeiou" else "a"
             raise argparse.ArgumentTypeError(
-                f"expected a {kind.__name__}, got {text!r}") from None
+                f"expected {article} {kind.__name__}, got {text!r}") from None
         if value <= 0:
             raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
         return value
