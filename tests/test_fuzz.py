@@ -701,7 +701,7 @@ _TRAINED: dict = {}
 def trained_model() -> str:
     """A checkpoint of ``nongate-np train`` (one epoch on three series, a few seconds),
     made once per session."""
-    if not _TRAINED:
+    if "path" not in _TRAINED:
         # removed when the session ends (the object's finalizer)
         _TRAINED["dir"] = out = tempfile.TemporaryDirectory(prefix="nongate_fuzz_")
         status, _, err = run_cli("train", "ts", TINY_TS, "--epochs", "1", "--hidden-size", "2",
@@ -711,34 +711,61 @@ def trained_model() -> str:
     return _TRAINED["path"]
 
 
+NUMBERS = st.sampled_from(["-1", "0", "1", "3", "1.5", "nan", "inf", "1e-300", "x", ""])
+FILES = st.sampled_from(["FILE", "MODEL", "GOOD_MODEL", "GOOD_DATA", "/nonexistent/f.ts"])
+OPTIONS = {  # each command's options and what their values are drawn from
+    "train": {"--epochs": NUMBERS, "--batch-size": NUMBERS, "--lr": NUMBERS,
+              "--seed": NUMBERS, "--hidden-size": NUMBERS, "--patience": NUMBERS,
+              "--attention": st.sampled_from(["gated", "dot"]),
+              "--device": st.sampled_from(["cpu", "cuda", "gpu"])},
+    # (no "cuda" for encode and predict: on the CUDA simulator a real run takes seconds)
+    "encode": {"--out": st.sampled_from(["OUT", "OUT", "/nonexistent/e.npy", "GOOD_DATA"]),
+               "--device": st.sampled_from(["cpu", "gpu"])},
+    "predict": {"--out": st.sampled_from(["OUT", "/nonexistent/p.csv"]),
+                "--device": st.sampled_from(["cpu", "gpu"])},
+    "sample": {"--prompt": st.sampled_from(["def ", "", "\x00"]), "--length": NUMBERS,
+               "--temperature": NUMBERS, "--seed": NUMBERS},
+}
+# the trained model and its data half of the time, so that encode and predict run
+MODELS = st.one_of(st.just("GOOD_MODEL"), FILES)
+DATA = st.one_of(st.just("GOOD_DATA"), FILES)
+POSITIONALS = {"train": [st.sampled_from(["csv", "ts", "npz"]), FILES],
+               "encode": [MODELS, DATA], "predict": [MODELS, DATA], "sample": [MODELS]}
+
+
+@st.composite
+def cli_argvs(draw):
+    """A command, its positionals (some left out), options with good and bad values, and
+    sometimes a stray word."""
+    command = draw(st.sampled_from(sorted(OPTIONS)))
+    given = draw(st.sampled_from([0, 1, 2, 2, 2]))         # all positionals, mostly
+    argv = [command] + [draw(p) for p in POSITIONALS[command][:given]]
+    for option in draw(st.lists(st.sampled_from(sorted(OPTIONS[command])), max_size=3)):
+        argv += [option, draw(OPTIONS[command][option])]
+    if draw(st.integers(0, 5)) == 0:
+        argv.append(draw(st.sampled_from(["--no-such-flag", "extra", "--help", "-h"])))
+    return argv
+
+
 @settings(max_examples=_BASE * 8)
-@given(command=st.sampled_from(["train", "encode", "predict", "sample", "frobnicate"]),
-       words=st.lists(st.sampled_from(
-           ["csv", "ts", "npz", "FILE", "MODEL", "GOOD_MODEL", "GOOD_DATA", "OUT", "--out",
-            "/nonexistent/e.npy", "--epochs", "--batch-size", "--lr", "--seed",
-            "--hidden-size", "--attention", "--device", "--resume", "--quiet", "--prompt",
-            "--temperature", "--length", "-1", "0", "3", "1.5", "nan", "inf", "x", "gated",
-            "cuda", "cpu", "--no-such-flag", ""]), max_size=6),
-       text=garbage)
-def test_cli_arguments(command, words, text):
-    """Random argument lists over bad files, a trained model and its data: exit status 0
-    or 2 with a one-line error, never a traceback. No training job starts: train only
-    ever sees files that cannot load (the text job, which reads the standard library, is
-    never asked for)."""
+@given(argv=cli_argvs(), text=garbage)
+def test_cli_arguments(argv, text):
+    """Argument lists over bad files, a trained model and its data: exit status 0 or 2 with
+    a one-line error, never a traceback. No training job starts: train only ever sees
+    files that cannot load (the text job, which reads the standard library, is never
+    asked for)."""
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("FILE", "MODEL"):
             with open(f"{tmp}/{name}", "w") as f:
                 f.write(text)
         paths = {"FILE": f"{tmp}/FILE", "MODEL": f"{tmp}/MODEL", "OUT": f"{tmp}/out.npy",
                  "GOOD_MODEL": trained_model(), "GOOD_DATA": str(TINY_TS)}
-        if command == "train":
+        if argv[0] == "train":
             paths.update(GOOD_MODEL=paths["MODEL"], GOOD_DATA=paths["FILE"])
-        argv = [command] + [paths.get(w, w) for w in words]
-        if command == "train":
-            argv += ["--out", f"{tmp}/run", "--quiet"]
-            if not any(w in argv for w in ("csv", "ts", "npz")):
+            if len(argv) < 3 or argv[1] not in ("csv", "ts", "npz"):
                 return      # the default kind is the text job: a long one
-        call(cli, argv)
+            argv = argv + ["--out", f"{tmp}/run", "--quiet"]
+        call(cli, [paths.get(w, w) for w in argv])
 
 
 def test_call_count():
