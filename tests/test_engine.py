@@ -107,6 +107,14 @@ def test_backward_casts_a_real_grad_to_the_tensor_dtype():
     np.testing.assert_array_equal(t.grad, [2.0, 6.0])
 
 
+def test_backward_narrows_a_wide_grad_to_inf_without_a_warning():
+    t = ng.tensor(np.ones((), np.float32), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (t * 2).backward(np.array(1.79e308))
+    assert t.grad.dtype == np.float32 and t.grad == np.inf
+
+
 def test_backward_without_graph_is_an_error():
     with pytest.raises(RuntimeError, match="does not require grad"):
         ng.Tensor(np.ones(2)).sum().backward()

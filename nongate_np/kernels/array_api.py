@@ -151,7 +151,12 @@ class NumPyFunctions:
     where = staticmethod(np.where)
 
     def astype(self, a: Any, dtype: Any) -> np.ndarray:
-        return np.asarray(a).astype(dtype, copy=False)
+        a = np.asarray(a)
+        if a.dtype.kind == "f" and np.dtype(dtype).itemsize < a.dtype.itemsize:
+            # a value beyond the narrower float's range becomes ±inf (IEEE, as torch's .to)
+            with np.errstate(over="ignore"):
+                return a.astype(dtype)
+        return a.astype(dtype, copy=False)
 
     # NOTE: the ndarray methods where an array is given: the same results as np.sum etc.,
     # without their dispatch (about a microsecond a call, per op at small sizes)
