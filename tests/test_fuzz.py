@@ -6,9 +6,13 @@ another exception, never a warning.
 
 "Finite input" per op (the ``finite=`` each call passes): every floating argument finite
 and, where the op can overflow (exp, pow, div, log, sums, products, losses), a float64 /
-longdouble NumPy reference of the math finite within the result's dtype. Bounded ops
-(sigmoid, tanh, relu, softmax, max, shape ops, the LSTM and attention) must be finite for
-any finite input, and the masked ops for any input whose unmasked values are finite.
+longdouble NumPy reference of the math finite within the result's dtype (a reduction's
+bound is the sum of |x|: an intermediate overflow is legitimate). Bounded ops (sigmoid,
+tanh, relu, softmax, max, shape ops) must be finite for any finite input; the modules
+(Linear, LSTM, attention, the multi-task model) for inputs up to 1e4 in magnitude (W x
+itself overflows near the float range, in torch too); the masked ones for any input whose
+unmasked values are; ignored cross-entropy rows, and padded steps, take no part at all.
+Complex, object and string inputs are checked for errors and warnings only.
 
 The calls are counted: the last test asserts that a full run made at least 10,000 (the
 ``ci`` profile; ``HYPOTHESIS_PROFILE=dev`` draws twelve times as many). Known open bugs
@@ -147,7 +151,7 @@ def grads(*params):
 
 # -- ops on one tensor ---------------------------------------------------------------------
 
-def _bounded_sum(x, axis):
+def _abs_sum(x):
     """A bound on every partial sum of a reduction: Σ|x| (intermediate overflow is legit)."""
     with np.errstate(all="ignore"):
         return np.sum(np.abs(_ld(x)))
@@ -175,7 +179,7 @@ def test_unary_ops(x, axis, data):
     call(ng.softmax, x, axis=axis if isinstance(axis, int) else -1)
     call(ng.log_softmax, x, axis=axis if isinstance(axis, int) else -1,
          finite=finite_math(lambda a: a - np.max(a), x) if x.size else None)
-    finite_sum = finite_math(lambda a: _bounded_sum(a, axis), x)
+    finite_sum = finite_math(_abs_sum, x)
     call(ng.sum, x, axis=axis, finite=finite_sum)
     call(ng.mean, x, axis=axis, finite=finite_sum and x.size > 0)   # an empty mean is 0/0
     call(ng.max, x, axis=axis, keepdims=data.draw(st.booleans()))
@@ -253,9 +257,9 @@ def test_binary_ops(ab, data):
     call(ng.concat, [a, b], axis=axis)
     call(ng.stack, [a, b], axis=axis)
     call(ng.mse_loss, a, b, finite=finite_math(
-        lambda x, y: _bounded_sum((np.abs(x) + np.abs(y)) ** 2, None), a, b))
+        lambda x, y: _abs_sum((np.abs(x) + np.abs(y)) ** 2), a, b))
     call(ng.binary_cross_entropy_with_logits, a, b,
-         finite=finite_math(lambda x, y: _bounded_sum(np.abs(x) * (1 + np.abs(y)), None), a, b))
+         finite=finite_math(lambda x, y: _abs_sum(np.abs(x) * (1 + np.abs(y))), a, b))
     ta, tb = call(ng.tensor, a), call(ng.tensor, b)
     if ok(ta) and ok(tb):       # the operators are the ops above: spot-check their binding
         call(ta.__add__, tb, finite=finite_math(np.add, a, b))   # (a bound method: say)
