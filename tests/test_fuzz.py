@@ -71,6 +71,7 @@ class Known:
 KNOWN_OPEN: list[Known] = [
     Known("F15b", "warning", r"backward", r"overflow encountered in cast"),
     Known("F20", "warning", r"Tensor\.backward", r"overflow encountered in cast"),
+    Known("F22", "warning", r"Optimizer\.step", r"RuntimeWarning: .* \(at nongate_np/optim\.py:"),
 ]
 
 
@@ -474,6 +475,41 @@ def test_to(x, target):
     narrowed = target is np.float32 and not fits(x, np.float32)     # overflow to inf: legit
     call(ng.tensor(x).to, target, finite=nt.all_finite(x) and not narrowed)
     call(ng.nn.Linear(2, 1).to, target)
+
+
+@settings(max_examples=_BASE * 4)
+@given(grads=st.lists(float_arrays, min_size=1, max_size=3), data=st.data(),
+       opt=st.sampled_from(["SGD", "Adam", "AdamW"]), options=st.fixed_dictionaries(
+           {}, optional={"lr": st.sampled_from([1e-3, 0.0, -1.0, np.nan, "x"]),
+                         "weight_decay": st.sampled_from([0.0, 0.1, -1.0]),
+                         "momentum": st.sampled_from([0.0, 0.9, -1.0, 2.0])}))
+def test_optimizers_and_clipping(grads, data, opt, options):
+    """clip_grad_norm_ over gradients with special values (a finite norm for finite
+    gradients; RuntimeError for a non-finite one only when asked), then an optimiser step
+    with good and bad hyper-parameters."""
+    params = [ng.nn.Parameter(np.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.copy()
+    max_norm = data.draw(st.sampled_from([1.0, 0.0, 1e-300, -1.0, np.inf, np.nan]))
+    norm_type = data.draw(st.sampled_from([2.0, 1.0, np.inf, 0.0, -1.0]))
+    strict = data.draw(st.booleans())
+    call(ng.optim.clip_grad_norm_, params, max_norm, norm_type=norm_type,
+         error_if_nonfinite=strict, finite=nt.all_finite(grads),
+         errors=AUTOGRAD_ERRORS if strict else nt.DOCUMENTED_ERRORS)
+    if opt == "Adam" or opt == "AdamW":
+        options = {k: v for k, v in options.items() if k != "momentum"}
+    elif "lr" not in options:
+        options["lr"] = 0.1                                   # SGD has no default lr
+    optimizer = call(getattr(ng.optim, opt), params, **options)
+    if ok(optimizer):
+        call(optimizer.step, finite=False)
+        call(grads_and_values, *params,
+             finite=nt.all_finite(grads) and options.get("lr", 1e-3) == 1e-3)
+
+
+def grads_and_values(*params):
+    """Each parameter's value after a step."""
+    return [p.numpy() for p in params]
 
 
 # -- gradcheck, save and load ----------------------------------------------------------------
