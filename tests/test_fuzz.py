@@ -69,8 +69,6 @@ class Known:
 # TEMPORARY, the one place violations are tolerated: the open findings by their id in
 # /tmp/team15/FINDINGS.md (docs: the issue 15 findings list). Remove each when it is fixed.
 KNOWN_OPEN: list[Known] = [
-    Known("F15b", "warning", r"backward", r"overflow encountered in cast"),
-    Known("F20", "warning", r"Tensor\.backward", r"overflow encountered in cast"),
     Known("F22", "warning", r"Optimizer\.step", r"RuntimeWarning: .* \(at nongate_np/optim\.py:"),
 ]
 
