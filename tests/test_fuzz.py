@@ -23,6 +23,7 @@ findings file); nothing else is filtered.
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 
@@ -792,7 +793,7 @@ OPTIONS = {  # each command's options and what their values are drawn from
               "--attention": st.sampled_from(["gated", "dot"]),
               "--device": st.sampled_from(["cpu", "cuda", "gpu"])},
     # (no "cuda" for encode and predict: on the CUDA simulator a real run takes seconds)
-    "encode": {"--out": st.sampled_from(["OUT", "OUT", "/nonexistent/e.npy", "GOOD_DATA"]),
+    "encode": {"--out": st.sampled_from(["OUT", "OUT", "/nonexistent/e.npy", "FILE"]),
                "--device": st.sampled_from(["cpu", "gpu"])},
     "predict": {"--out": st.sampled_from(["OUT", "/nonexistent/p.csv"]),
                 "--device": st.sampled_from(["cpu", "gpu"])},
@@ -831,8 +832,10 @@ def test_cli_arguments(argv, text):
         for name in ("FILE", "MODEL"):
             with open(f"{tmp}/{name}", "w") as f:
                 f.write(text)
+        # every path is in tmp (the data too), so no call can write into the repository
+        shutil.copy(TINY_TS, f"{tmp}/data.ts")
         paths = {"FILE": f"{tmp}/FILE", "MODEL": f"{tmp}/MODEL", "OUT": f"{tmp}/out.npy",
-                 "GOOD_MODEL": trained_model(), "GOOD_DATA": str(TINY_TS)}
+                 "GOOD_MODEL": trained_model(), "GOOD_DATA": f"{tmp}/data.ts"}
         if argv[0] == "train":
             paths.update(GOOD_MODEL=paths["MODEL"], GOOD_DATA=paths["FILE"])
             if len(argv) < 3 or argv[1] not in ("csv", "ts", "npz"):
