@@ -181,7 +181,10 @@ class Optimizer:
                                      f"{p.shape} has a gradient of shape {grad.shape}")
                 state = _follow(self.state.setdefault(p, {}), p)
                 if on_cpu:
-                    self._update(p, grad, state, group)
+                    # IEEE results for huge or non-finite gradients (inf, NaN), as torch's,
+                    # without NumPy's warnings
+                    with np.errstate(all="ignore"):
+                        self._update(p, grad, state, group)
                 else:
                     self._update_on_gpu(p, grad, state, group)
         return loss
@@ -477,7 +480,9 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     ``c = max_norm / (total + 1e-6)`` when ``c < 1``; a zero total leaves them as they are.
     Parameters without a gradient are skipped.
 
-    A non-finite total (an inf or NaN entry): with ``error_if_nonfinite`` a RuntimeError
+    Finite gradients whose norm exceeds the float64 maximum are clipped by the coefficient
+    computed from the scaled norm (a finite, non-zero result) and ``inf`` is returned.
+    A non-finite entry (inf or NaN): with ``error_if_nonfinite`` a RuntimeError
     naming the total, before anything is scaled; without it (the default, as torch 2.13)
     the gradients are scaled as torch scales them: by c = 0 for an inf total (an inf entry
     becomes NaN, every finite one 0), by NaN for a NaN total; no NumPy warning.
@@ -496,12 +501,19 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         return 0.0
     if any(type(g) is not np.ndarray for g in grads):
         return _clip_grad_norm_on_gpu(grads, max_norm, norm_type, error_if_nonfinite)
-    total = _total_norm(grads, norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
+    biggest, relative = _total_norm(grads, norm_type)
+    with np.errstate(over="ignore"):    # only when the norm itself exceeds the float64 max
+        total = biggest * relative
+    if error_if_nonfinite and not math.isfinite(biggest):
         raise _nonfinite_norm(total, norm_type)
     if total == 0.0:                    # nothing to scale (and no division by zero)
         return total
-    clip_coef = max_norm / (total + 1e-6)
+    if math.isinf(total) and math.isfinite(biggest):
+        # finite gradients whose norm exceeds the float range: the coefficient from the
+        # scaled norm (torch's inf norm would zero them)
+        clip_coef = max_norm / biggest / relative
+    else:
+        clip_coef = max_norm / (total + 1e-6)
     if not clip_coef >= 1.0:            # NOTE: also for a NaN total, as torch
         with np.errstate(invalid="ignore"):     # inf · 0 is NaN, as torch's
             for g in grads:
@@ -509,17 +521,16 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     return total
 
 
-def _total_norm(grads: list[np.ndarray], norm_type: float) -> float:
-    """The ``norm_type``-norm of the host arrays ``grads`` as one vector, in float64: the
-    largest |entry| m (NaN if any entry is NaN; the total for ``inf``; the total too when
-    m is 0, inf or NaN), else m · ‖g / m‖, whose powers never overflow."""
+def _total_norm(grads: list[np.ndarray], norm_type: float) -> tuple[float, float]:
+    """The ``norm_type``-norm of the host arrays ``grads`` as one vector, in float64, as
+    (m, ‖g / m‖) with m the largest |entry| (NaN if any entry is NaN), whose powers never
+    overflow; (m, 1) for ``inf`` and when m is 0, inf or NaN. The norm is their product."""
     biggest = float(np.max([np.max(np.abs(g)) if g.size else 0.0 for g in grads]))
     if math.isinf(norm_type) or not 0.0 < biggest < math.inf:
-        return biggest
+        return biggest, 1.0
     norms = [np.linalg.norm(np.ravel(g).astype(np.float64, copy=False) / biggest, norm_type)
              for g in grads]
-    with np.errstate(over="ignore"):    # only when the norm itself exceeds the float64 max
-        return biggest * float(np.linalg.norm(np.asarray(norms), norm_type))
+    return biggest, float(np.linalg.norm(np.asarray(norms), norm_type))
 
 
 def _nonfinite_norm(total: float, norm_type: float) -> RuntimeError:

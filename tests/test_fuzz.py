@@ -69,10 +69,7 @@ class Known:
 
 # TEMPORARY, the one place violations are tolerated: the open findings by their id in
 # /tmp/team15/FINDINGS.md (docs: the issue 15 findings list). Remove each when it is fixed.
-KNOWN_OPEN: list[Known] = [
-    Known("F22", "warning", r"Optimizer\.step", r"RuntimeWarning: .* \(at nongate_np/optim\.py:"),
-    Known("F24", "message", r"MultiTaskSequenceModel\.stream", r"int\(\)"),
-]
+KNOWN_OPEN: list[Known] = []
 
 
 def call(fn, *args, **kwargs):

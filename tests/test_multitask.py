@@ -44,6 +44,10 @@ def test_stream_refuses_bidirectional_and_wrong_batch():
         small_model(bidirectional=True).stream(2)
     with pytest.raises(ValueError, match="batch size 3, expected 2"):
         small_model().stream(2).update(np.ones((3, 4), np.int64))
+    for bad in [0, -1, 1.5, "x", None, True]:
+        with pytest.raises(ValueError, match=f"stream: batch_size must be an int >= 1, got "
+                                             f"{bad!r}"):
+            small_model().stream(bad)
 
 
 def test_forward_encode_and_outputs():

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import numbers
+import warnings
 
 import numpy as np
 import pytest
@@ -362,3 +363,28 @@ def test_repr_lists_groups():
     text = repr(optim.SGD(_p(), lr=0.1, momentum=0.9))
     assert text.startswith("SGD (") and "Parameter Group 0" in text and "momentum: 0.9" in text
     assert isinstance(optim.Adam(_p()).param_groups[0]["lr"], numbers.Real)
+
+
+def test_clip_grad_norm_of_finite_gradients_whose_norm_overflows():
+    # four entries of 1e308: the 2-norm 2e308 exceeds float64, the clipped values do not
+    p = ng.nn.Parameter(np.zeros(4))
+    p.grad = np.full(4, 1e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        total = optim.clip_grad_norm_([p], max_norm=1.0)
+    assert total == math.inf
+    np.testing.assert_allclose(p.grad, np.full(4, 0.5), rtol=1e-15)   # g / ‖g‖, exact 1/2
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.1),
+                                  lambda ps: optim.Adam(ps), lambda ps: optim.AdamW(ps)])
+@pytest.mark.parametrize("grad", [1.7e308, np.inf, np.nan])
+def test_optimizer_step_on_huge_or_non_finite_gradients_gives_ieee_results_silently(make,
+                                                                                       grad):
+    p = ng.nn.Parameter(np.array([1e308, 1.0]))
+    p.grad = np.array([grad, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make([p]).step()
+    # the finite coordinate moves as usual; the other is whatever IEEE arithmetic gives
+    assert np.isfinite(p.data[1]) and p.data[1] < 1.0

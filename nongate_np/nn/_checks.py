@@ -4,9 +4,20 @@ was expected and what was given. (The step masks and lengths are the ops' to che
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..tensor import Tensor, as_array
+
+
+def check_count(value, name: str, where: str, minimum: int = 0) -> int:
+    """``value`` as an int, refusing a bool, a non-integer or one below ``minimum``
+    (ValueError naming ``where`` and ``name``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
+            or value < minimum:
+        raise ValueError(f"{where}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple,

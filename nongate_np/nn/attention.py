@@ -10,8 +10,8 @@ from ..kernels.contract import AttentionParams, check_kind
 from ..ops.attention import AttentionPool, step_mask
 from ..tensor import Tensor
 from . import init
-from ._checks import check_features
-from .layers import Linear, _count
+from ._checks import check_count, check_features
+from .layers import Linear
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -58,13 +58,13 @@ class AttentionPooling(Module):
                  dtype=np.float32):
         super().__init__()
         where = "AttentionPooling"
-        self.input_size = _count(input_size, "input_size", where, 1)
-        self.attn_size = _count(attn_size, "attn_size", where, 1)
-        self.num_queries = _count(num_queries, "num_queries", where, 1)
+        self.input_size = check_count(input_size, "input_size", where, 1)
+        self.attn_size = check_count(attn_size, "attn_size", where, 1)
+        self.num_queries = check_count(num_queries, "num_queries", where, 1)
         check_kind(kind, where)
         self.kind, self.value_proj = kind, bool(value_proj)
         if value_size is not None:
-            value_size = _count(value_size, "value_size", where, 1)
+            value_size = check_count(value_size, "value_size", where, 1)
             if not self.value_proj and value_size != self.input_size:
                 raise ValueError(f"{where}: value_size={value_size} needs value_proj=True "
                                  f"(without a value projection the pooled size is "

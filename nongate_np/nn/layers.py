@@ -15,17 +15,11 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init
+from ._checks import check_count
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
 __all__ = ["Linear", "Embedding", "Dropout", "ReLU", "Tanh", "Sigmoid", "Identity"]
-
-
-def _count(value, name: str, where: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
-        raise ValueError(f"{where}: {name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @register_savable
@@ -49,8 +43,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype=np.float32):
         super().__init__()
-        self.in_features = _count(in_features, "in_features", "Linear")
-        self.out_features = _count(out_features, "out_features", "Linear")
+        self.in_features = check_count(in_features, "in_features", "Linear")
+        self.out_features = check_count(out_features, "out_features", "Linear")
         dt = float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
         if bias:
@@ -116,8 +110,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  dtype=np.float32, _weight=None):
         super().__init__()
-        self.num_embeddings = _count(num_embeddings, "num_embeddings", "Embedding")
-        self.embedding_dim = _count(embedding_dim, "embedding_dim", "Embedding")
+        self.num_embeddings = check_count(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = check_count(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             n = self.num_embeddings
             if not isinstance(padding_idx, numbers.Integral) or not -n <= padding_idx < n:

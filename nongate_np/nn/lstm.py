@@ -12,8 +12,7 @@ from ..ops._util import check_lengths, xp_of
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
-from ._checks import check_features
-from .layers import _count
+from ._checks import check_count, check_features
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -59,10 +58,10 @@ class LSTM(Module):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, dtype=np.float32):
         super().__init__()
-        self.input_size = _count(input_size, "input_size", "LSTM", 1)
-        self.hidden_size = _count(hidden_size, "hidden_size", "LSTM", 1)
-        self.num_layers = _count(num_layers, "num_layers", "LSTM", 1)
-        self.proj_size = _count(proj_size, "proj_size", "LSTM", 0)
+        self.input_size = check_count(input_size, "input_size", "LSTM", 1)
+        self.hidden_size = check_count(hidden_size, "hidden_size", "LSTM", 1)
+        self.num_layers = check_count(num_layers, "num_layers", "LSTM", 1)
+        self.proj_size = check_count(proj_size, "proj_size", "LSTM", 0)
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"LSTM: proj_size must be smaller than hidden_size "
                              f"({self.hidden_size}), got {self.proj_size}")

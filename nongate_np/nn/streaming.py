@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..kernels.contract import AttentionParams
 from ..kernels.registry import kernels_for
+from ._checks import check_count
 
 __all__ = ["StreamingEncoder"]
 
@@ -35,7 +36,8 @@ class StreamingEncoder:
                              "sequences")
         if model.pool is None:
             raise ValueError("stream: the model has no sequence-level task, so no pooling")
-        self.model, self.batch_size = model, int(batch_size)
+        self.model = model
+        self.batch_size = check_count(batch_size, "batch_size", "stream", 1)
         self.reset()
 
     def reset(self) -> None:
