@@ -289,17 +289,17 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
         seed = tensor.device.xp.full(tensor.shape, 1, tensor.dtype)
     else:
         seed = _as_array(grad._data if isinstance(grad, Tensor) else grad)
+        # a real tensor's gradient is real: casting would drop an imaginary part or fail
+        allowed = "fiubc" if tensor.dtype.kind == "c" else "fiub"
+        if seed.dtype.kind not in allowed:
+            raise TypeError(f"backward: grad must be an array of numbers castable to the "
+                            f"tensor's dtype {tensor.dtype}, got dtype {seed.dtype}")
         if seed.shape != tensor.shape:
             raise ValueError(f"backward: grad has shape {seed.shape}, expected the tensor's "
                              f"shape {tensor.shape}")
         if device_of(seed) != tensor.device:
             raise DeviceError(f"backward: grad is on {device_of(seed)}, the tensor on "
                               f"{tensor.device}")
-        # a real tensor's gradient is real: casting would drop an imaginary part or fail
-        allowed = "fiubc" if tensor.dtype.kind == "c" else "fiub"
-        if seed.dtype.kind not in allowed:
-            raise TypeError(f"backward: grad must be an array of numbers castable to the "
-                            f"tensor's dtype {tensor.dtype}, got dtype {seed.dtype}")
         seed = tensor.device.xp.astype(seed, tensor.dtype)
 
     if tensor._node is None:                      # backward on a leaf

@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 from . import rng
-from .tensor import Tensor, as_array
+from .casting import fill_value
+from .tensor import Tensor
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand"]
 
@@ -48,22 +49,6 @@ def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
 def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(_shape(shape, "ones"), _dtype(dtype, "ones")),
                   requires_grad=requires_grad)
-
-
-def fill_value(value, dtype, where: str, error: type = ValueError) -> np.ndarray:
-    """``value`` as an array of ``dtype`` to fill with. A float beyond a floating dtype's
-    range becomes ±inf (as torch); a value an integer dtype cannot hold (NaN, inf, out of
-    range, complex) raises ``error`` naming ``where``; an unknown dtype, TypeError."""
-    dt = _dtype(dtype, where)
-    v = as_array(value, what=f"{where}: value")
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        if v.dtype.kind == "c" or not np.all(np.isfinite(v)) or \
-                np.any((v < info.min) | (v > info.max)):
-            raise error(f"{where}: value {value!r:.40} does not fit dtype {dt} "
-                        f"(range {info.min}..{info.max})")
-    with np.errstate(over="ignore"):    # NOTE: float overflow is ±inf, as in torch
-        return v.astype(dt)
 
 
 def full(shape, value, dtype=np.float64, requires_grad: bool = False) -> Tensor:

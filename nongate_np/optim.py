@@ -39,9 +39,10 @@ required = _Required()
 
 def _check_number(where: str, name: str, value, low: float = 0.0, high: float | None = None,
                   high_open: bool = True) -> None:
-    """Raise a ValueError unless ``low <= value`` (and ``value < high`` or ``<= high``)."""
+    """Raise a TypeError unless ``value`` is a real number, a ValueError unless
+    ``low <= value`` (and ``value < high`` or ``<= high``)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{where}: {name} must be a real number, got {value!r}")
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r}")
     ok = low <= value and (high is None or (value < high if high_open else value <= high))
     if not ok:
         bound = f">= {low}" if high is None else \

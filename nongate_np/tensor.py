@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .casting import check_cast
 from .device import CPU, Device, device_of, from_cuda_array, move
 
 __all__ = ["Tensor", "tensor", "as_array"]
@@ -55,41 +56,28 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
                         f"({err})") from None
     if arr.dtype.kind not in "biufc":
         if isinstance(data, int):           # NumPy keeps an int beyond 64 bits as an object
+            if target is not None and target.kind in "fc":
+                return _big_int_as_float(data, target, what)
             raise ValueError(f"{what}: the integer {data} does not fit in 64 bits")
         raise TypeError(f"{what}: expected a numeric array (bool, int, float or complex), got "
                         f"dtype {arr.dtype}; strings and Python objects are not tensors")
     if target is None or arr.dtype == target:
         return arr
-    _check_cast(arr, target, what)
+    check_cast(arr, target, what)
     # NOTE: overflow to ±inf (float64 → float32) is the IEEE result torch gives, not an error
     with np.errstate(over="ignore"):
         return arr.astype(target, copy=False)
 
 
-def _check_cast(arr: np.ndarray, target: np.dtype, what: str) -> None:
-    """Refuse a cast that NumPy would do with a warning or into garbage: complex values to a
-    real dtype (TypeError), and NaN, inf or out-of-range values to an integer one
-    (ValueError, as torch's "cannot be converted ... without overflow")."""
-    if arr.dtype.kind == "c" and target.kind in "iuf":
-        raise TypeError(f"{what}: complex values do not convert to {target} (the imaginary "
-                        f"part would be lost); take .real first")
-    if target.kind not in "iu" or arr.dtype.kind not in "iuf":
-        return
-    info = np.iinfo(target)
-    if arr.dtype.kind in "iu":
-        bad = (arr < info.min) | (arr > info.max) if arr.size else np.zeros(0, bool)
-    else:
-        # NOTE: the bounds as powers of two, exact in every float dtype (info.max is not)
-        upper = 2.0 ** (info.bits - (1 if info.min else 0))
-        lower = -upper if info.min else 0.0
-        with np.errstate(invalid="ignore"):
-            t = np.trunc(arr)
-        bad = ~np.isfinite(t) | (t >= upper) | (t < lower)
-    if np.any(bad):
-        first = arr[np.unravel_index(int(np.argmax(bad)), arr.shape)] if arr.ndim else arr
-        raise ValueError(f"{what}: {int(np.count_nonzero(bad))} value(s) cannot be converted "
-                         f"to {target} without overflow (the first: {first.item()!r}); "
-                         f"{target} holds the integers {info.min} to {info.max}")
+def _big_int_as_float(value: int, target: np.dtype, what: str) -> np.ndarray:
+    """An int beyond 64 bits as a float ``target`` (as torch.tensor(2**70, dtype=float64))."""
+    try:
+        f = float(value)
+    except OverflowError:
+        raise ValueError(f"{what}: the integer {value!r:.40} is beyond every float "
+                         f"dtype") from None
+    with np.errstate(over="ignore"):    # beyond float32: inf, as above
+        return np.asarray(f).astype(target)
 
 
 class Tensor:

@@ -23,7 +23,7 @@ input.
 Example::
 
     import numpy as np
-    from hypothesis import given, strategies as st
+    from hypothesis import given, settings, strategies as st
     import nongate_np as ng
     from nongate_np import testing as nt
 
@@ -31,6 +31,7 @@ Example::
     def test_tanh_keeps_the_property(x):
         nt.check_call(ng.tanh, x)                  # raises FuzzFailure on a violation
 
+    @settings(deadline=None)        # the first call compiles the LSTM kernels
     @given(data=st.data(), T=st.integers(1, 4), B=st.integers(0, 3))
     def test_lstm_lengths(data, T, B):
         lstm = ng.nn.LSTM(2, 3, dtype=np.float64)

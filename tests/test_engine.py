@@ -100,6 +100,11 @@ def test_backward_refuses_a_grad_that_is_not_a_real_number(grad):
     assert t.grad is None
 
 
+def test_backward_names_a_string_grad_by_its_dtype_before_its_shape():
+    with pytest.raises(TypeError, match="grad must be .* float64, got dtype <U3"):
+        (ng.Tensor(np.ones(3), requires_grad=True) * 2).backward("abc")
+
+
 def test_backward_casts_a_real_grad_to_the_tensor_dtype():
     t = ng.tensor(np.ones(2), requires_grad=True)
     (t * 2).backward(np.array([1, 3], np.int32))

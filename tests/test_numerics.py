@@ -456,3 +456,10 @@ def test_linear_refuses_a_dtype_of_another_kind():
                                             r"floating point like the weights \(float32\)"):
             lin(x)
     assert lin(np.ones(3)).shape == (1,)
+
+
+@pytest.mark.parametrize("call", [lambda b: ng.relu(b), lambda b: ng.mse_loss(b, b)])
+def test_relu_and_mse_refuse_bool_input_naming_the_op(call):
+    """As torch (relu and mse_loss are not defined for Bool); was int64 / NumPy's message."""
+    with pytest.raises(TypeError, match=r"^(relu|mse_loss): not defined for (a )?bool"):
+        call(ng.tensor(np.array([True, False])))

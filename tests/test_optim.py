@@ -388,3 +388,8 @@ def test_optimizer_step_on_huge_or_non_finite_gradients_gives_ieee_results_silen
         make([p]).step()
     # the finite coordinate moves as usual; the other is whatever IEEE arithmetic gives
     assert np.isfinite(p.data[1]) and p.data[1] < 1.0
+
+
+def test_clip_grad_norm_names_a_max_norm_that_is_not_a_number():
+    with pytest.raises(TypeError, match="max_norm must be a real number, got 'a'"):
+        optim.clip_grad_norm_([ng.nn.Parameter(np.ones(2))], "a")

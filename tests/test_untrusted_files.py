@@ -437,6 +437,18 @@ def test_a_config_for_another_model_is_named(tmp_path):
     assert str(path) in str(info.value)
 
 
+@pytest.mark.parametrize("field", ["batch_first", "bidirectional", "bias"])
+def test_a_flag_of_the_wrong_type_is_refused_not_read_as_truthy(tmp_path, field):
+    """A string such as "no" would switch the option on if it were only tested for truth."""
+    good = tmp_path / "good.npz"
+    ng.save(nn.LSTM(3, 2), good)
+    path = tmp_path / "flag.npz"
+    _rewrite_config(good, path, lambda c: c["model"]["config"].update({field: "no"}))
+    with pytest.raises(ng.io.CheckpointError, match=f"{field} must be True or False") as info:
+        ng.load(path)
+    assert str(path) in str(info.value)
+
+
 # ---------------------------------------------------------------------------------------------
 # the measurement the issue asks for: a file claiming 1 TB
 # ---------------------------------------------------------------------------------------------

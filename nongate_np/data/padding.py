@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..factories import fill_value
+from ..casting import fill_value
 from .errors import DataError
 
 __all__ = ["pad_sequences", "unpad_sequences"]

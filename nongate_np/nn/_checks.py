@@ -20,6 +20,14 @@ def check_count(value, name: str, where: str, minimum: int = 0) -> int:
     return int(value)
 
 
+def check_flag(value, name: str, where: str) -> bool:
+    """``value`` as a bool, refusing anything else (TypeError naming ``where`` and
+    ``name``): a truthy string such as "no" would otherwise switch the option on."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r:.40}")
+    return bool(value)
+
+
 def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple,
                    layout: str) -> Tensor:
     """``x`` (the argument ``arg``) as a Tensor with the module's floating dtype, ``ndims``

@@ -10,7 +10,7 @@ from ..kernels.contract import AttentionParams, check_kind
 from ..ops.attention import AttentionPool, step_mask
 from ..tensor import Tensor
 from . import init
-from ._checks import check_count, check_features
+from ._checks import check_count, check_features, check_flag
 from .layers import Linear
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
@@ -62,7 +62,8 @@ class AttentionPooling(Module):
         self.attn_size = check_count(attn_size, "attn_size", where, 1)
         self.num_queries = check_count(num_queries, "num_queries", where, 1)
         check_kind(kind, where)
-        self.kind, self.value_proj = kind, bool(value_proj)
+        self.kind = kind
+        self.value_proj = check_flag(value_proj, "value_proj", where)
         if value_size is not None:
             value_size = check_count(value_size, "value_size", where, 1)
             if not self.value_proj and value_size != self.input_size:

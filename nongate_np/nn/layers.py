@@ -15,7 +15,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from ._checks import check_count
+from ._checks import check_count, check_flag
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -45,6 +45,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_count(in_features, "in_features", "Linear")
         self.out_features = check_count(out_features, "out_features", "Linear")
+        bias = check_flag(bias, "bias", "Linear")
         dt = float_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
         if bias:

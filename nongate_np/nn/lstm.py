@@ -12,7 +12,7 @@ from ..ops._util import check_lengths, xp_of
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
-from ._checks import check_count, check_features
+from ._checks import check_count, check_features, check_flag
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -67,8 +67,10 @@ class LSTM(Module):
                              f"({self.hidden_size}), got {self.proj_size}")
         if not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
             raise ValueError(f"LSTM: dropout must be a probability in [0, 1], got {dropout!r}")
-        self.bias, self.batch_first = bool(bias), bool(batch_first)
-        self.dropout, self.bidirectional = float(dropout), bool(bidirectional)
+        self.bias = check_flag(bias, "bias", "LSTM")
+        self.batch_first = check_flag(batch_first, "batch_first", "LSTM")
+        self.bidirectional = check_flag(bidirectional, "bidirectional", "LSTM")
+        self.dropout = float(dropout)
         dt = float_dtype(dtype, "LSTM")
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         D = 2 if bidirectional else 1

@@ -333,7 +333,7 @@ def sigmoid(x) -> Tensor:
 
 
 def relu(x) -> Tensor:
-    return Relu.apply(tensor_arg(x, "relu"))
+    return Relu.apply(numeric_arg(x, "relu"))
 
 
 def where(cond, a, b) -> Tensor:

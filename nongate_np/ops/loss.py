@@ -229,7 +229,12 @@ def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "me
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     """Mean squared error (x - y)², broadcasting; both sides may require gradients."""
     _check_reduction(reduction, "mse_loss")
-    return MSELoss.apply(operand(input, "mse_loss"), operand(target, "mse_loss"), reduction)
+    x, y = operand(input, "mse_loss"), operand(target, "mse_loss")
+    for side in (x, y):                 # (x − y)² of bools is not defined, as in torch
+        if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
+            raise TypeError("mse_loss: not defined for bool input; convert it first, e.g. "
+                            "x.astype(np.float32)")
+    return MSELoss.apply(x, y, reduction)
 
 
 def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
