@@ -86,6 +86,8 @@ def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     accepts axis 0 or -1, as torch, and has no axis to return (``()``)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:      # the common case, fast
+        return (axis % ndim,)
 
     def is_int(a) -> bool:
         return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))

@@ -152,6 +152,8 @@ def _describe(index) -> str:
 def reshape(x, shape) -> Tensor:
     """``x`` with a new shape (one entry may be -1), as ``np.reshape``."""
     x = tensor_arg(x, "reshape")
+    if type(shape) is tuple and all(type(s) is int for s in shape):    # the common case, fast
+        return Reshape.apply(x, shape)
     sides = (shape,) if isinstance(shape, numbers.Integral) else \
         tuple(shape) if isinstance(shape, (tuple, list)) else None
     if sides is None or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
