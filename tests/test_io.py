@@ -697,3 +697,10 @@ ng.save(Gain(3), sys.argv[1])
     with pytest.raises(ng.CheckpointError, match=r"'Gain'.*defined in the script that saved "
                        r"it \(__main__\): move 'Gain' into a module"):
         ng.load(path)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_save_that_cannot_create_its_temporary_file_names_the_target():
+    """/proc takes no new files: the error names the path the user gave, not our temporary."""
+    with pytest.raises(OSError, match=r"save: cannot write '/proc/x\.npz': a temporary file"):
+        ng.save(ng.nn.Linear(2, 1), "/proc/x.npz")

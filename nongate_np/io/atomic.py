@@ -44,9 +44,13 @@ def replacing(path: str, caller: str = "save"):
     remove_stale_temporaries(path)
     # NOTE: the writer's pid in the name lets a later save tell a killed writer's file from a
     # live one's.
-    fd, tmp = tempfile.mkstemp(dir=directory,
-                               prefix=f".{os.path.basename(path)}.{WRITER_TAG}-{os.getpid()}.",
-                               suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{os.path.basename(path)}.{WRITER_TAG}-{os.getpid()}.",
+            suffix=".tmp")
+    except OSError as err:              # the user named the target, not our temporary file
+        raise type(err)(err.errno, f"{caller}: cannot write {path!r}: a temporary file in "
+                                   f"{directory!r} cannot be created ({err.strerror})") from err
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
