@@ -132,5 +132,9 @@ def test_constructor_errors():
         ng.nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="dropout"):
         ng.nn.LSTM(3, 4, dropout=1.5)
+    with pytest.raises(TypeError, match="dropout must be a number in \\[0, 1\\], got '0.1'"):
+        ng.nn.LSTM(3, 4, dropout="0.1")
+    with pytest.raises(TypeError, match="batch_first must be True or False, got 'no'"):
+        ng.nn.LSTM(3, 4, batch_first="no")
     with pytest.raises(ValueError, match="hidden_size"):
         ng.nn.LSTM(3, 0)

@@ -65,7 +65,9 @@ class LSTM(Module):
         if self.proj_size >= self.hidden_size:
             raise ValueError(f"LSTM: proj_size must be smaller than hidden_size "
                              f"({self.hidden_size}), got {self.proj_size}")
-        if not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"LSTM: dropout must be a number in [0, 1], got {dropout!r}")
+        if not 0 <= dropout <= 1:
             raise ValueError(f"LSTM: dropout must be a probability in [0, 1], got {dropout!r}")
         self.bias = check_flag(bias, "bias", "LSTM")
         self.batch_first = check_flag(batch_first, "batch_first", "LSTM")

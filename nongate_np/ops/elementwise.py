@@ -348,10 +348,11 @@ def where(cond, a, b) -> Tensor:
 def cast(x, dtype) -> Tensor:
     """``x`` converted to ``dtype``; the gradient is converted back.
 
-    A float beyond a floating dtype's range becomes ±inf (as torch). Raises TypeError for
-    an unknown dtype or complex values cast to an integer dtype, ValueError for a float an
-    integer dtype cannot hold (NaN, inf, out of range; NumPy would give an arbitrary
-    integer)."""
+    A float beyond a floating dtype's range becomes ±inf (as torch). Complex input cast to
+    a real floating dtype stays complex at that precision (so a complex-step check passes
+    through ``.float()`` / ``.double()``). Raises TypeError for an unknown dtype or complex
+    values cast to an integer dtype, ValueError for a float an integer dtype cannot hold
+    (NaN, inf, out of range; NumPy would give an arbitrary integer)."""
     x = tensor_arg(x, "cast")
     dt = checked_dtype(dtype, "cast")
     if dt.kind in "iu" and x.dtype.kind in "fc":
