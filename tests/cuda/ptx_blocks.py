@@ -19,10 +19,14 @@ from numba import cuda
 
 def body(fn: Any, callees: dict[str, Any]) -> Any:
     """The Python function of ``fn`` (a kernel or device dispatcher) with its globals copied
-    and each name of ``callees`` bound to the declaration given there."""
+    and each name of ``callees``, a global or a variable of the enclosing factory (a device
+    function defined beside the kernel), bound to the declaration given there."""
     f = fn.py_func
     names = {**f.__globals__, **callees}
-    return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, f.__closure__)
+    closure = f.__closure__ and tuple(
+        types.CellType(callees[name]) if name in callees else cell
+        for name, cell in zip(f.__code__.co_freevars, f.__closure__))
+    return types.FunctionType(f.__code__, names, f.__name__, f.__defaults__, closure)
 
 
 def declare(name: str, fn: Any, args: tuple, cc: tuple[int, int],

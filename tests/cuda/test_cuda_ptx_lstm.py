@@ -1,15 +1,16 @@
 """Every CUDA LSTM kernel (kernels/cuda/lstm.py) compiles to PTX without a GPU, for float32
 and float64, and the float32 kernels do their arithmetic in float32 (no .f64 instruction).
 
-``cell_forward`` calls the device function ``scalar.sigmoid_dev``, and compiling a call to a
-device function asks the driver for the GPU's compute capability (numba-cuda's
-``compile_device``), which fails without one. So the sigmoid is compiled alone and the body
-calls a declaration of its real signature (tests/cuda/ptx_blocks.py).
+``cell_forward`` calls the device function ``cell_update``, which calls
+``scalar.sigmoid_dev``, and compiling a call to a device function asks the driver for the
+GPU's compute capability (numba-cuda's ``compile_device``), which fails without one. So each
+device function is compiled alone and each caller's body calls a declaration of its real
+signature (tests/cuda/ptx_blocks.py).
 
 The persistent forward's kernel ``persistent_forward`` is NOT compiled here: it takes
 ``cuda.cg.this_grid()``, and compiling a grid group asks the driver too (CudaSupportError
 without a GPU), as does its calls of the device functions below. Its work is in those device
-functions, ``stage``, ``persistent_cell`` (calling the same declaration) and
+functions, ``stage``, ``persistent_cell`` (calling the same ``cell_update``) and
 ``persistent_project``, compiled here as device functions; what is left unchecked without a
 GPU is the kernel's own few lines: the shared array, the initial copies, the step loop and
 the grid syncs."""
@@ -31,7 +32,12 @@ def test_lstm_kernels_compile_to_ptx():
             callees = {"sigmoid_dev": declare("sigmoid_dev", scalar.sigmoid_dev, (nt, nt), CC)}
             k = lstm._KERNELS[np.dtype(nt.name)]
             v1, v2, v3, lens = nt[::1], nt[:, ::1], nt[:, :, ::1], int64[::1]
+            update = (int64, int64, int64, nt, nt, nt, nt, nt, v2, lens, v2, v3, boolean, v3,
+                      v3, v3, boolean)
+            # both forward paths call the cell update: it is declared in their bodies
+            callees["cell_update"] = declare("cell_update", k.cell_update, update, CC, callees)
             sigs = {
+                "cell_update": update,
                 "cell_forward": (int64, v3, v1, v2, v2, v2, v2, lens, v2, v3, boolean, v3, v3,
                                  v3, boolean),
                 "project_forward": (int64, v2, v2, v2, lens, v2, v3),
@@ -49,7 +55,7 @@ def test_lstm_kernels_compile_to_ptx():
             }
             # the cooperative kernel needs a GPU to compile (the module docstring)
             assert set(sigs) | {"persistent_forward"} == set(lstm._StepKernels._fields)
-            device = {"stage", "persistent_cell", "persistent_project"}
+            device = {"cell_update", "stage", "persistent_cell", "persistent_project"}
             for name, sig in sigs.items():
                 fn = body(getattr(k, name), callees)
                 ptx, _ = cuda.compile_ptx(fn, sig, device=name in device, cc=CC)

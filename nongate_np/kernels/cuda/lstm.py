@@ -111,6 +111,36 @@ def _kernels(dtype: Any) -> Any:
     zero = dtype(0)
     W_SLOTS = PERSISTENT_SHARED_BYTES // (dtype.bitwidth // 8)     # noqa: N806 (a shape)
 
+    @cuda.jit(device=True)
+    def cell_update(t, r, j, a_i, a_f, a_g, a_o, c_old, h_prev, lengths, out, y, project,
+                    gates, cs, tcs, keep):
+        """L2-L4, L6 of unit j of row r at step t from its pre-activations a (L1), for both
+        forward paths: returns c_t (c_old for an inactive row); ``out`` gets h_t (y_t too)
+        or, with ``project``, m_t; with ``keep`` the cache's gates, c and tanh c at t."""
+        H = cs.shape[2]
+        i = sigmoid_dev(a_i, one)                                      # L2
+        f = sigmoid_dev(a_f, one)
+        g = math.tanh(a_g)
+        o = sigmoid_dev(a_o, one)
+        c_new = f * c_old + i * g                                      # L3
+        tc = math.tanh(c_new)
+        m = o * tc                                                     # L4
+        active = t < lengths[r]
+        c = c_new if active else c_old                                 # L6
+        if keep:
+            gates[t, r, j] = i
+            gates[t, r, H + j] = f
+            gates[t, r, 2 * H + j] = g
+            gates[t, r, 3 * H + j] = o
+            cs[t, r, j] = c
+            tcs[t, r, j] = tc
+        if project:
+            out[r, j] = m
+        else:                                                          # L5: h_t = m_t
+            out[r, j] = m if active else h_prev[r, j]                  # L6
+            y[t, r, j] = m if active else zero
+        return c
+
     @cuda.jit
     def cell_forward(t, xw, b, w_hh, h_prev, c_in, c_out, lengths, out, y, project, gates,
                      cs, tcs, keep):
@@ -132,29 +162,8 @@ def _kernels(dtype: Any) -> Any:
             a_f += h * w_hh[H + j, k]
             a_g += h * w_hh[2 * H + j, k]
             a_o += h * w_hh[3 * H + j, k]
-        i = sigmoid_dev(a_i, one)                                      # L2
-        f = sigmoid_dev(a_f, one)
-        g = math.tanh(a_g)
-        o = sigmoid_dev(a_o, one)
-        c_old = c_in[r, j]
-        c_new = f * c_old + i * g                                      # L3
-        tc = math.tanh(c_new)
-        m = o * tc                                                     # L4
-        active = t < lengths[r]
-        c = c_new if active else c_old                                 # L6
-        c_out[r, j] = c
-        if keep:
-            gates[t, r, j] = i
-            gates[t, r, H + j] = f
-            gates[t, r, 2 * H + j] = g
-            gates[t, r, 3 * H + j] = o
-            cs[t, r, j] = c
-            tcs[t, r, j] = tc
-        if project:
-            out[r, j] = m
-        else:                                                          # L5: h_t = m_t
-            out[r, j] = m if active else h_prev[r, j]                  # L6
-            y[t, r, j] = m if active else zero
+        c_out[r, j] = cell_update(t, r, j, a_i, a_f, a_g, a_o, c_in[r, j], h_prev, lengths,
+                                  out, y, project, gates, cs, tcs, keep)
 
     @cuda.jit
     def project_forward(t, m, w_hr, h_prev, lengths, h_next, y):
@@ -304,29 +313,8 @@ def _kernels(dtype: Any) -> Any:
                     a_f += h * w[(units + jl) * P + k]
                     a_g += h * w[(2 * units + jl) * P + k]
                     a_o += h * w[(3 * units + jl) * P + k]
-                i = sigmoid_dev(a_i, one)                              # L2
-                f = sigmoid_dev(a_f, one)
-                g = math.tanh(a_g)
-                o = sigmoid_dev(a_o, one)
-                c_old = c[r, j]
-                c_new = f * c_old + i * g                              # L3
-                tc = math.tanh(c_new)
-                m = o * tc                                             # L4
-                active = t < lengths[r]
-                c_t = c_new if active else c_old                       # L6
-                c[r, j] = c_t
-                if keep:
-                    gates[t, r, j] = i
-                    gates[t, r, H + j] = f
-                    gates[t, r, 2 * H + j] = g
-                    gates[t, r, 3 * H + j] = o
-                    cs[t, r, j] = c_t
-                    tcs[t, r, j] = tc
-                if project:
-                    out[r, j] = m
-                else:                                                  # L5: h_t = m_t
-                    out[r, j] = m if active else h_prev[r, j]          # L6
-                    y[t, r, j] = m if active else zero
+                c[r, j] = cell_update(t, r, j, a_i, a_f, a_g, a_o, c[r, j], h_prev, lengths,
+                                      out, y, project, gates, cs, tcs, keep)
             n += cuda.blockDim.x
 
     @cuda.jit(device=True)
@@ -386,12 +374,13 @@ def _kernels(dtype: Any) -> Any:
                 persistent_project(t, m, w_hr, h_prev, lengths, h_next, y)
             grid.sync()           # h_t complete before step s + 1 reads it
 
-    return _StepKernels(cell_forward, project_forward, adjoint_projected, cell_backward,
-                        carry_backward, previous, hidden, stage, persistent_cell,
-                        persistent_project, persistent_forward)
+    return _StepKernels(cell_update, cell_forward, project_forward, adjoint_projected,
+                        cell_backward, carry_backward, previous, hidden, stage,
+                        persistent_cell, persistent_project, persistent_forward)
 
 
 class _StepKernels(NamedTuple):
+    cell_update: Any
     cell_forward: Any
     project_forward: Any
     adjoint_projected: Any
