@@ -30,7 +30,8 @@ with ``force_forward_path``):
 The step kernels, one thread per (b, j) or (b, k):
 
 - forward, ``cell_forward``: the unit's four pre-activations (its four rows of W_hh against
-  h_{t-1}[b]), L2-L4, L6, the cache, and h_t and y_t directly; with a projection it writes
+  h_{t-1}[b]), then ``cell_update`` (a device function the persistent kernel's cell calls
+  too): L2-L4, L6, the cache, and h_t and y_t directly; with a projection it writes
   m_t instead and a second launch per step, one thread per (b, k) of the P outputs, takes
   h_t = m_t W_hrᵀ (``project_forward``). h is double-buffered (every thread of row b reads
   all of h_{t-1}[b], so h_t goes to the other buffer; swapped per step); c is updated in
