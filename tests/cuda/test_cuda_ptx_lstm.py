@@ -36,8 +36,11 @@ def test_lstm_kernels_compile_to_ptx():
                       v3, v3, boolean)
             # both forward paths call the cell update: it is declared in their bodies
             callees["cell_update"] = declare("cell_update", k.cell_update, update, CC, callees)
+            project = (int64, int64, int64, v2, v2, v2, lens, v2, v3)
+            callees["project_unit"] = declare("project_unit", k.project_unit, project, CC)
             sigs = {
                 "cell_update": update,
+                "project_unit": project,
                 "cell_forward": (int64, v3, v1, v2, v2, v2, v2, lens, v2, v3, boolean, v3, v3,
                                  v3, boolean),
                 "project_forward": (int64, v2, v2, v2, lens, v2, v3),
@@ -55,7 +58,8 @@ def test_lstm_kernels_compile_to_ptx():
             }
             # the cooperative kernel needs a GPU to compile (the module docstring)
             assert set(sigs) | {"persistent_forward"} == set(lstm._StepKernels._fields)
-            device = {"cell_update", "stage", "persistent_cell", "persistent_project"}
+            device = {"cell_update", "project_unit", "stage", "persistent_cell",
+                      "persistent_project"}
             for name, sig in sigs.items():
                 fn = body(getattr(k, name), callees)
                 ptx, _ = cuda.compile_ptx(fn, sig, device=name in device, cc=CC)

@@ -33,7 +33,8 @@ The step kernels, one thread per (b, j) or (b, k):
   h_{t-1}[b]), then ``cell_update`` (a device function the persistent kernel's cell calls
   too): L2-L4, L6, the cache, and h_t and y_t directly; with a projection it writes
   m_t instead and a second launch per step, one thread per (b, k) of the P outputs, takes
-  h_t = m_t W_hrᵀ (``project_forward``). h is double-buffered (every thread of row b reads
+  h_t = m_t W_hrᵀ (``project_forward``, through ``project_unit``, which the persistent
+  kernel's projection calls too). h is double-buffered (every thread of row b reads
   all of h_{t-1}[b], so h_t goes to the other buffer; swapped per step); c is updated in
   place (each thread reads and writes only its own element). The persistent kernel's
   device functions do the same per block.
@@ -166,15 +167,10 @@ def _kernels(dtype: Any) -> Any:
         c_out[r, j] = cell_update(t, r, j, a_i, a_f, a_g, a_o, c_in[r, j], h_prev, lengths,
                                   out, y, project, gates, cs, tcs, keep)
 
-    @cuda.jit
-    def project_forward(t, m, w_hr, h_prev, lengths, h_next, y):
-        """L5-L6 with a projection, one thread per (b, k): h_t = m_t W_hrᵀ into h_next and
-        y_t (h_{t-1} and 0 for an inactive row)."""
-        n = cuda.grid(1)
-        B, P = h_next.shape[0], h_next.shape[1]
-        if n >= B * P:
-            return
-        r, k = n // P, n % P
+    @cuda.jit(device=True)
+    def project_unit(t, r, k, m, w_hr, h_prev, lengths, h_next, y):
+        """L5-L6 of output k of row r at step t, for both forward paths: h_t = m_t W_hrᵀ
+        into h_next and y_t, or h_{t-1} and y_t = 0 for an inactive row."""
         if t < lengths[r]:
             h = m[r, 0] * w_hr[k, 0]
             for j in range(1, m.shape[1]):
@@ -184,6 +180,16 @@ def _kernels(dtype: Any) -> Any:
         else:
             h_next[r, k] = h_prev[r, k]
             y[t, r, k] = zero
+
+    @cuda.jit
+    def project_forward(t, m, w_hr, h_prev, lengths, h_next, y):
+        """L5-L6 with a projection, one thread per (b, k): h_t = m_t W_hrᵀ into h_next and
+        y_t (h_{t-1} and 0 for an inactive row)."""
+        n = cuda.grid(1)
+        B, P = h_next.shape[0], h_next.shape[1]
+        if n >= B * P:
+            return
+        project_unit(t, n // P, n % P, m, w_hr, h_prev, lengths, h_next, y)
 
     @cuda.jit
     def adjoint_projected(t, dh, dy, lengths, dh_t, dh_seq):
@@ -327,17 +333,9 @@ def _kernels(dtype: Any) -> Any:
         k0 = cuda.blockIdx.x * per
         n = cuda.threadIdx.x
         while n < B * per:
-            r, k = n // per, k0 + n % per
+            k = k0 + n % per
             if k < P:
-                if t < lengths[r]:
-                    h = m[r, 0] * w_hr[k, 0]
-                    for j in range(1, m.shape[1]):
-                        h += m[r, j] * w_hr[k, j]
-                    h_next[r, k] = h
-                    y[t, r, k] = h
-                else:
-                    h_next[r, k] = h_prev[r, k]
-                    y[t, r, k] = zero
+                project_unit(t, n // per, k, m, w_hr, h_prev, lengths, h_next, y)
             n += cuda.blockDim.x
 
     @cuda.jit
@@ -375,7 +373,8 @@ def _kernels(dtype: Any) -> Any:
                 persistent_project(t, m, w_hr, h_prev, lengths, h_next, y)
             grid.sync()           # h_t complete before step s + 1 reads it
 
-    return _StepKernels(cell_update, cell_forward, project_forward, adjoint_projected,
+    return _StepKernels(cell_update, cell_forward, project_unit, project_forward,
+                        adjoint_projected,
                         cell_backward, carry_backward, previous, hidden, stage,
                         persistent_cell, persistent_project, persistent_forward)
 
@@ -383,6 +382,7 @@ def _kernels(dtype: Any) -> Any:
 class _StepKernels(NamedTuple):
     cell_update: Any
     cell_forward: Any
+    project_unit: Any
     project_forward: Any
     adjoint_projected: Any
     cell_backward: Any
