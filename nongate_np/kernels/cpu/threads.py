@@ -18,6 +18,10 @@ Policy, in order:
 * only when the work is large enough to pay for the region's launch and join;
 * in as many chunks as ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), so a fixed
   thread count gives a fixed split and bit-identical results run to run;
+* with GNU OpenMP's idle threads spinning for a short while only (``GOMP_SPINCOUNT``,
+  ``launch_pool``): a thread that spins at a barrier on a core another process also wants
+  keeps its partner, which needs that core, from arriving, and a step loop meeting twice a
+  step then slows down by up to 30x (bench/KERNEL_NOTES.md, "Threads: a busy machine");
 * never in a forked child (``os.fork``, ``multiprocessing``'s "fork" start method): GNU
   OpenMP, Numba's "omp" layer on Linux, aborts a child that launches a region when its
   parent had launched one ("Terminating: fork() called from a process already using GNU
@@ -202,6 +206,49 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+#: Spins of the busy-wait loop of GNU OpenMP's idle threads before they sleep, for Numba's
+#: pool (bench/KERNEL_NOTES.md, "Threads: a busy machine"); GNU's default is 300 000.
+GOMP_SPIN_COUNT = 1000
+_WAIT_VARS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+
+
+def _gomp_loaded() -> bool:
+    """True if GNU OpenMP (libgomp) is already loaded in this process (Linux; False where
+    /proc/self/maps cannot tell)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libgomp" in line.rsplit("/", 1)[-1] for line in maps)
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def launch_pool() -> str:
+    """Start Numba's thread pool, once; its idle threads spin ``GOMP_SPIN_COUNT`` times.
+
+    GNU OpenMP reads its wait policy once, when the library loads, which is when Numba
+    starts the pool with its "omp" threading layer: ``GOMP_SPINCOUNT`` is set in the
+    environment for that moment only and then removed again (so subprocesses, and any other
+    copy of libgomp loaded later, as PyTorch's, see the user's environment). The user's own
+    ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` is left alone.
+
+    Returns what decided the wait policy: ``"short spin"``, ``"user's environment"`` or
+    ``"already loaded"`` (another module had loaded libgomp first: its policy stays)."""
+    import numba
+    if any(var in os.environ for var in _WAIT_VARS):
+        numba.get_num_threads()
+        return "user's environment"
+    if _gomp_loaded():
+        numba.get_num_threads()
+        return "already loaded"
+    os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPIN_COUNT)
+    try:
+        numba.get_num_threads()            # launches the pool: libgomp loads here
+    finally:
+        del os.environ["GOMP_SPINCOUNT"]
+    return "short spin"
+
+
 @functools.lru_cache(maxsize=None)
 def _fast_threading_layer() -> bool:
     """True if Numba can use a threading layer that launches regions quickly."""
@@ -228,6 +275,7 @@ def parallel_chunks(macs: int, min_macs: int) -> int:
     if macs < min_macs or forked:
         return 1
     import numba
+    launch_pool()
     n = numba.get_num_threads()
     if n < 2 or not _fast_threading_layer() or _blas_thread_control() is None:
         return 1
