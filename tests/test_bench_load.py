@@ -254,3 +254,27 @@ def test_goal_lines_say_met_or_missed_by_how_much():
     assert "| torch/ours float32 infer S3 | 0.8 | 1 | **missed** by 20 % |" in lines
     assert "| onnx/ours float32 infer S3 | 1.2 | 1 | met |" in lines
     assert "| numpy backend/ours float32 train M1 | 4 | 5 | **missed** by 20 % |" in lines
+
+
+@linux_only
+def test_sigterm_stops_and_reaps_the_load():
+    import subprocess
+    import time
+    script = ("import json, time\n"
+              "from nongate_np.benchmark import load\n"
+              "with load.sigterm_unwinds():\n"
+              "    try:\n"
+              "        with load.background('spin2') as busy:\n"
+              "            print(json.dumps(busy['pids']), flush=True)\n"
+              "            time.sleep(60)\n"
+              "    finally:\n"
+              "        print(json.dumps(busy['processes']), flush=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = json.loads(proc.stdout.readline())
+    time.sleep(0.2)
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + 15
+    stopped = json.loads(out.strip().splitlines()[-1])          # reaped by the benchmark
+    assert [p["pid"] for p in stopped] == pids and all(p["returncode"] == 0 for p in stopped)
+    assert all(_gone(pid) for pid in pids)

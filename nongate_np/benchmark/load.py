@@ -12,15 +12,17 @@ process running. ``--load`` reproduces it:
 
 :func:`background` starts the load before the first worker and stops it after the last:
 terminated, then killed if it has not exited within a few seconds, and reaped (waited for)
-in every case, on an error or Ctrl-C as well. Each load process also exits by itself when
-its parent is gone (it polls ``os.getppid()``), so a benchmark killed outright leaves no
-busy process behind. Each reports how many loop iterations it ran, the proof it ran.
+in every case, on an error, Ctrl-C or SIGTERM (:func:`sigterm_unwinds`) as well. Each load
+process also exits by itself when its parent is gone (it polls ``os.getppid()``), so a
+benchmark killed outright (SIGKILL) leaves no busy process behind. Each reports how many
+loop iterations it ran, the proof it ran.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -126,6 +128,25 @@ def background(kind: str, env: dict | None = None, ready_timeout: float = 60.0
         yield record
     finally:
         record["processes"] = [_stop(p) for p in procs]
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Inside the block, SIGTERM (``timeout``, ``kill``, a job scheduler) raises SystemExit,
+    so the ``finally`` blocks run as on Ctrl-C: the load is stopped and reaped, and
+    ``subprocess.run`` kills the worker it waits for. Python's default would end the
+    process at once. Outside the main thread (no signal handlers there) it does nothing."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:               # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _wait_ready(p: subprocess.Popen, timeout: float) -> None:

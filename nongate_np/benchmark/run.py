@@ -290,7 +290,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         # NOTE: workers start in an empty folder, so no nongate_np folder in the caller's
         # current directory shadows the package being measured
-        with tempfile.TemporaryDirectory(prefix="nongate_bench_") as cwd, \
+        with load.sigterm_unwinds(), \
+                tempfile.TemporaryDirectory(prefix="nongate_bench_") as cwd, \
                 load.background(args.load) as busy:
             if busy["pids"]:
                 log(f"# load {args.load}: {busy['what']}, pids {busy['pids']}")
