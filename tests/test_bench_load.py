@@ -135,23 +135,29 @@ def test_load_runs_through_failing_workers_and_is_recorded(monkeypatch, tmp_path
 
 
 def test_compile_only_runs_the_compile_workers_alone(monkeypatch, tmp_path, capsys):
-    kinds = []
+    calls = []
 
     def fake(kind, args, timeout, cwd, **env):
-        kinds.append((kind, "NUMBA_CACHE_DIR" in env, tuple(args.get("dtypes", ()))))
-        ms = {"first_call_ms": 12500.0, "small_sizes_ms": 5000.0, "threaded_ms": 7500.0,
+        (dtype,) = args["dtypes"]
+        calls.append((kind, dtype, env["NUMBA_CACHE_DIR"]))
+        first = 12500.0 if dtype == "float32" else 9000.0
+        ms = {"first_call_ms": first, "small_sizes_ms": 5000.0, "threaded_ms": first - 5000,
               "second_call_ms": 3.0}
-        return {"import_ms": 400.0, "float32": ms, "host": {"libraries": {}}}
+        return {"import_ms": 400.0, dtype: ms, "host": {"libraries": {}}}
     monkeypatch.setattr(bench_run, "run_worker", fake)
     out = tmp_path / "c.json"
-    assert benchmark.main(["--compile-only", "--dtypes", "float32", "--out", str(out)]) == 0
-    assert kinds == [("jit", True, ("float32",))] * 2
+    assert benchmark.main(["--compile-only", "--out", str(out)]) == 0
+    # per dtype a fresh cache: a cold then a warm process on it
+    assert [c[:2] for c in calls] == [("jit", "float32")] * 2 + [("jit", "float64")] * 2
+    assert calls[0][2] == calls[1][2] != calls[2][2] == calls[3][2]
     res = json.loads(out.read_text())
     assert res["compile_only"] and res["timings"] == {} and "gemm_peak" not in res
+    assert set(res["jit"]["cold_cache"]) >= {"float32", "float64", "import_ms"}
     printed = capsys.readouterr().out
-    assert "(compile-only run)" in printed
+    assert "(compile-only run)" in printed and "alternating runs" not in printed
     assert "goal: cold compile float32 12.5 s <= 10 s: **missed** by 2.5 s (1.25x the goal)" \
-        in printed and "alternating runs" not in printed
+        in printed
+    assert "goal: cold compile float64 9.0 s <= 10 s: met" in printed
 
 
 # -- the host record -------------------------------------------------------------------------

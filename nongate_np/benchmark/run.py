@@ -33,9 +33,10 @@ Method:
   max(1, |ref|)) must be <= 2e-3 (float32) / 1e-9 (float64). A failing cell is flagged and
   gets no ratio. Without torch there is no gate and no ratio.
 * Full run only: the peak RSS (ru_maxrss delta) of one L1 float32 training step, the cold
-  Numba compile of every kernel for one dtype (fresh NUMBA_CACHE_DIR; an S1 training +
-  attention step for the serial paths, then an M1 one for the threaded ones) and the same
-  first calls in a new process with that cache warm.
+  Numba compile of every kernel per dtype (each in a new process with its own fresh
+  NUMBA_CACHE_DIR; an S1 training + attention step for the serial paths, then an M1 one
+  for the threaded ones) and the same first calls in another new process with that cache
+  warm.
 * Quick run only: each cell's first call in a fresh worker (for ours: the kernels loaded
   from the Numba cache, or compiled if it is cold).
 * Every run: numpy's matmul 1024³ GFLOP/s (the GEMM peak) and the training steps' GFLOP/s
@@ -47,7 +48,7 @@ Method:
 * ``--load blas2`` / ``spin2`` (:mod:`.load`): the loaded-machine run, another process
   keeping the cores busy from before the first worker to after the last;
   ``--against IDLE.json`` compares its ratios with an idle run's (:mod:`.compare`).
-* ``--compile-only``: the cold and warm compile alone (the lead's fresh-cache figure).
+* ``--compile-only``: the cold and warm compile alone, per dtype (``--dtypes``).
 """
 
 from __future__ import annotations
@@ -409,16 +410,28 @@ def measure_all(args: argparse.Namespace, cwd: str, busy: dict | None = None) ->
 
 def _measure_jit(res: dict, base: dict, dtypes: list, timeout: float, cwd: str,
                  t_start: float) -> None:
-    """``res["jit"]``: the first calls with a fresh Numba cache, then with that cache warm
-    in a new process."""
-    log(f"# numba JIT: cold cache, then warm cache in a new process ... "
+    """``res["jit"]``: per dtype, the first calls in a new process with a fresh Numba cache
+    (``cold_cache``), then in another new process with that cache warm (``warm_cache``).
+
+    Each dtype gets its own fresh cache and processes: a model uses one dtype, so its first
+    run pays Numba's own start-up and every kernel it needs, nothing compiled for the other.
+    """
+    log(f"# numba JIT: cold cache, then warm cache in a new process, per dtype ... "
         f"({time.time() - t_start:.0f} s)")
-    with tempfile.TemporaryDirectory(prefix="nongate_numba_cache_") as cache:
-        res["jit"] = {w: run_worker("jit", {**base, "dtypes": dtypes}, timeout, cwd,
-                                    NUMBA_CACHE_DIR=cache)
-                      for w in ("cold_cache", "warm_cache")}
-    res["host"].setdefault("numba", res["jit"]["cold_cache"].pop("host", None))
-    res["jit"]["warm_cache"].pop("host", None)
+    res["jit"] = {"cold_cache": {}, "warm_cache": {}}
+    for dtype in dtypes:
+        with tempfile.TemporaryDirectory(prefix="nongate_numba_cache_") as cache:
+            for w in ("cold_cache", "warm_cache"):
+                r = run_worker("jit", {**base, "dtypes": [dtype]}, timeout, cwd,
+                               NUMBA_CACHE_DIR=cache)
+                if w == "cold_cache":
+                    res["host"].setdefault("numba", r.get("host"))
+                r.pop("host", None)
+                r.pop("cache_dir", None)             # a temporary folder, gone
+                # NOTE: one dict per cache state, as before: import_ms of the first dtype,
+                # an error or "unavailable" of any
+                for key, value in r.items():
+                    res["jit"][w].setdefault(key, value)
 
 
 def _medians(cfg: str, runs: dict) -> dict:
