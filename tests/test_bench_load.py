@@ -195,15 +195,17 @@ def test_torch_record_says_its_capability_and_onednn():
 
 # -- --against -------------------------------------------------------------------------------
 def _saved(load_kind, torch_ms, ours_ms, cpu="Test CPU"):
-    """A tiny saved run: S1 float32 infer and train, ours ("numba") and torch timed."""
+    """A tiny saved run: S1 float32 infer and train_attn (two goal cells), ours ("numba")
+    and torch timed."""
     timings = {key: {"torch": {"ms": t, "min_ms": t}, "numba": {"ms": o, "min_ms": o}}
-               for key, t, o in zip(("float32/infer", "float32/train"), torch_ms, ours_ms)}
+               for key, t, o in zip(("float32/infer", "float32/train_attn"), torch_ms,
+                                    ours_ms)}
     return add_ratios({
         "machine": {"cpu": cpu, "cpu_llvm_name": "testlake", "isa": "AVX2", "cpus": 2,
                     "platform": "test", "python": "3", "versions": {},
                     "OPENBLAS_CORETYPE": "<unset>"},
         "quick": True, "threads": 2, "repeats": 1, "samples": 1, "min_time_s": 0.01,
-        "configs": {"S1": {}}, "tasks": ["infer", "train"], "dtypes": ["float32"],
+        "configs": {"S1": {}}, "tasks": ["infer", "train_attn"], "dtypes": ["float32"],
         "contenders": ["numba", "torch"], "unavailable": {}, "timings": {"S1": timings},
         "validation": {"S1": {"numba": {k: {"ok": True, "max_abs_diff": 0.0, "scale": 1.0,
                                             "worst": None} for k in timings}}},
@@ -218,11 +220,12 @@ def test_against_prints_idle_and_loaded_side_by_side(tmp_path, capsys):
         assert benchmark.main(["--report", str(report), "--against", str(against)]) == 0
         printed = capsys.readouterr().out
         table = printed[printed.index("## Loaded against idle"):]
-        assert "| S1 | float32 | infer | numba | 2 | 2 | 1 | 1.25 | 2 | 1.6 | 0.8 | yes |" \
+        assert "| **S1** | float32 | infer | numba | 2 | 2 | 1 | 1.25 | 2 | 1.6 | 0.8 | yes |" \
             in table
-        assert "| S1 | float32 | train | numba | 4 | 4 | 2 | 5 | 2 | 0.8 | 0.4 | **no** " \
-            "(43 % short) |" in table
-        assert "Goal met in 1 of 2 cells; the worst: S1 float32/train numba at 0.40" in table
+        assert "| **S1** | float32 | train_attn | numba | 4 | 4 | 2 | 5 | 2 | 0.8 | 0.4 | " \
+            "**no** (43 % short) |" in table
+        assert "Goal met in 1 of 2 goal cells" in table
+        assert "the worst: S1 float32/train_attn numba at 0.40" in table
 
 
 def test_two_idle_runs_compare_without_the_goal():
