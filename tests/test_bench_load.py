@@ -79,6 +79,10 @@ def test_load_that_cannot_start_is_one_error_and_leaves_nothing(tmp_path):
     with pytest.raises(load.LoadError, match="numpy hidden by the test"):
         with load.background("blas2", env=env):
             pass
+    with pytest.raises(load.LoadError, match="did not start"):      # not ready in time
+        with load.background("blas2", ready_timeout=0.001):
+            pass
+    assert not os.path.isdir("/proc/self") or _load_children() == []
     with pytest.raises(ValueError, match="unknown load 'blas3'; expected one of none, blas2"):
         with load.background("blas3"):
             pass

@@ -150,12 +150,14 @@ def sigterm_unwinds() -> Iterator[None]:
 
 
 def _wait_ready(p: subprocess.Popen, timeout: float) -> None:
-    # NOTE: readline blocks; the deadline is checked by a poll loop on the pipe instead
-    import selectors
-    with selectors.DefaultSelector() as sel:
-        sel.register(p.stdout, selectors.EVENT_READ)
-        if sel.select(timeout) and (p.stdout.readline().strip() == "ready"):
-            return
+    # NOTE: readline blocks and select() takes no pipes on Windows: a thread reads the line
+    import threading
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(p.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if line and line[0].strip() == "ready":
+        return
     p.kill()
     _, err = p.communicate()
     raise LoadError(f"the load process did not start (exit {p.returncode}): "
