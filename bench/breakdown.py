@@ -11,7 +11,9 @@ and dtype, in ms (median of 7 samples after a warm-up):
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
 * ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
 * ``recur``: the T per-step recurrent products alone, one chunk per thread, each chunk's
-  BLAS calls (one per block of batch rows, ``gemm.row_blocks``) on its own thread
+  BLAS calls (one per block of batch rows, ``gemm.row_blocks``) on its own thread, through
+  the kernels' own product function (``kernels.cpu.blas.gemm`` where it exists, else
+  Numba's ``np.dot``)
   (``lstm._cell_forward``'s product, without the gate math);
 * ``big_bwd``: dX, dW_ih, dW_hh (``gemm.matmul``);
 * ``gemm_train``: every product of a training step: proj + big_bwd + 2·recur (the backward
@@ -44,19 +46,30 @@ from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
 from nongate_np.kernels.contract import LSTMParams, LSTMState  # noqa: E402
 from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
 
+try:
+    # the function the kernels make their products with (kernels/cpu/blas.py chooses the
+    # library), so "recur" times the products the step loop makes, on its library
+    from nongate_np.kernels.cpu.blas import gemm as _product  # noqa: E402
+except ImportError:
+    @njit(inline="always")
+    def _product(a, b, out):
+        np.dot(a, b, out)
 
-@njit(parallel=True, cache=True, nogil=True)
+
+# NOTE: not cached: which _product the code binds can change with no change to this file
+@njit(parallel=True, nogil=True)
 def _recurrent_products(h, w_t, rows, a, T):
     for _ in range(T):
         for k in prange(w_t.shape[0]):
             for r in range(rows.shape[0] - 1):
-                np.dot(h[rows[r]:rows[r + 1]], w_t[k], a[k, rows[r]:rows[r + 1]])
+                _product(h[rows[r]:rows[r + 1]], w_t[k], a[k, rows[r]:rows[r + 1]])
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _repeat_dot(a, b, n):
+    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
     for _ in range(n):
-        np.dot(a, b)
+        _product(a, b, out)
 
 
 def _ms(fn, samples=7):
