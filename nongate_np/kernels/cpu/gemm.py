@@ -1,9 +1,9 @@
 """Matrix products of the Numba backend, split over Numba's threads (docs/math.md K4).
 
-Every product of this backend is Numba's ``np.dot`` (inside the jitted step loops) or
-``matmul`` here (from Python), never NumPy's own BLAS: Numba's ``np.dot`` calls SciPy's
-copy of OpenBLAS, which the backend keeps on one thread (``threads.owns_cores``) while
-Numba's pool splits the large products:
+Every product of this backend is ``blas.gemm`` (inside the jitted step loops) or ``matmul``
+here (from Python), never NumPy's own BLAS: ``blas.gemm`` calls the BLAS chosen in
+``blas.py``, which the backend keeps on one thread (``threads.owns_cores``) while Numba's
+pool splits the large products:
 
 * by rows of the result when ``a`` is C-contiguous: ``out[r] = a[r] @ b``;
 * otherwise (``a`` a transposed C array, as in the weight gradients ``δᵀ X``) by the
@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import threads, tuning, workspace
+from .blas import gemm
 from .cache import cache_location
 
 _JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
@@ -39,15 +40,17 @@ def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
 
 @njit(**_JIT)
 def dot(a, b):
-    """a @ b through the BLAS that Numba links (SciPy's OpenBLAS), on the calling thread."""
-    return np.dot(a, b)
+    """a @ b through the chosen BLAS (``blas.gemm``), on the calling thread."""
+    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    gemm(a, b, out)
+    return out
 
 
 @njit(parallel=True, **_JIT)
 def _by_rows(a, b, bounds, out):
     for k in prange(bounds.shape[0] - 1):
         r0, r1 = bounds[k], bounds[k + 1]
-        np.dot(a[r0:r1], b, out[r0:r1])
+        gemm(a[r0:r1], b, out[r0:r1])
 
 
 @njit(parallel=True, **_JIT)
@@ -57,7 +60,7 @@ def _by_reduction(a_t, b, bounds, out):
     partial = np.empty((n - 1,) + out.shape, out.dtype)
     for k in prange(n):
         r0, r1 = bounds[k], bounds[k + 1]
-        np.dot(a_t[r0:r1].T, b[r0:r1], out if k == 0 else partial[k - 1])
+        gemm(a_t[r0:r1].T, b[r0:r1], out if k == 0 else partial[k - 1])
     # NOTE: loops, not out += partial[k]: slice assignments compile slowly
     # (bench/KERNEL_NOTES.md, "Compile time: slice assignments")
     for k in range(n - 1):
