@@ -17,9 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numba import njit
 
 blas = pytest.importorskip("nongate_np.kernels.cpu.blas")
 from nongate_np.kernels.cpu import threads  # noqa: E402  (after the importorskip)
+
+
+@njit
+def gemm(a, b, out):
+    """blas.gemm from jitted code (it is an intrinsic); each layout a signature of its own."""
+    blas.gemm(a, b, out)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_WHEEL = blas._wheel_library()[0] is not None
@@ -28,8 +36,8 @@ OTHER = "scipy" if CURRENT == "scipy-openblas32" else "scipy-openblas32"
 
 
 def _layouts(x):
-    """``x`` (r, c) in the layouts the kernels pass and those gemm copies: name -> array
-    with x's values."""
+    """``x`` (r, c) in the layouts gemm reads in place (those the kernels pass, and slices
+    typed 'A'): name -> array with x's values."""
     r, c = x.shape
     wide = np.zeros((r + 3, 2 * c + 1), x.dtype)
     wide[1:r + 1, 1:c + 1] = x
@@ -41,9 +49,13 @@ def _layouts(x):
         "row slice": wide[1:r + 1, 1:c + 1],               # rows of unit stride, ld > c
         "slice of transposed": np.asfortranarray(wide)[1:r + 1, 1:c + 1],
         "3-D slice": stacked[1],
-        "strided (copied)": np.repeat(x, 2, axis=1)[:, ::2],
-        "reversed (copied)": np.ascontiguousarray(x[::-1])[::-1],
     }
+
+
+def _strided(x):
+    """``x`` with no unit stride (gemm refuses it): name -> array."""
+    return {"every other column": np.repeat(x, 2, axis=1)[:, ::2],
+            "rows reversed": np.ascontiguousarray(x[::-1])[::-1]}
 
 
 def _reference(a, b):
@@ -67,9 +79,11 @@ def test_gemm_equals_numpy_for_every_layout(dtype, M, K, N):
     for na, a_ in _layouts(a).items():
         for nb, b_ in _layouts(b).items():
             for no, out in (("C", np.full((M, N), np.nan, dtype)),
-                            ("transposed (copied)", np.full((N, M), np.nan, dtype).T),
-                            ("row slice", np.full((M + 2, N + 3), np.nan, dtype)[1:M + 1, :N])):
-                blas.gemm(a_, b_, out)
+                            ("transposed", np.full((N, M), np.nan, dtype).T),
+                            ("row slice", np.full((M + 2, N + 3), np.nan, dtype)[1:M + 1, :N]),
+                            ("slice of transposed",
+                             np.full((N + 2, M + 3), np.nan, dtype).T[1:M + 1, :N])):
+                gemm(a_, b_, out)
                 err = np.abs(out - want)
                 assert np.all(err <= bound), f"{dtype.__name__} a {na}, b {nb}, out {no}: " \
                                              f"worst error {err.max()} ({CURRENT})"
@@ -81,17 +95,31 @@ def test_gemm_repeats_bit_for_bit(dtype):
     a = rng.standard_normal((37, 129)).astype(dtype)
     b = rng.standard_normal((129, 65)).astype(dtype)
     first, second = np.empty((37, 65), dtype), np.empty((37, 65), dtype)
-    blas.gemm(a, b, first)
-    blas.gemm(a, b, second)
+    gemm(a, b, first)
+    gemm(a, b, second)
     assert np.array_equal(first, second)
 
 
 def test_gemm_rejects_mismatched_shapes():
     a, b = np.ones((3, 4)), np.ones((5, 2))
     with pytest.raises(ValueError, match="shapes of a"):
-        blas.gemm(a, b, np.empty((3, 2)))
+        gemm(a, b, np.empty((3, 2)))
     with pytest.raises(ValueError, match="shapes of a"):
-        blas.gemm(a, np.ones((4, 2)), np.empty((2, 3)))
+        gemm(a, np.ones((4, 2)), np.empty((2, 3)))
+
+
+@pytest.mark.parametrize("M, K, N", [(3, 5, 7), (2, 2, 2)])
+def test_gemm_rejects_operands_without_a_unit_stride(M, K, N):
+    a, b, out = np.ones((M, K)), np.ones((K, N)), np.empty((M, N))
+    for x in _strided(a).values():
+        with pytest.raises(ValueError, match="no unit stride"):
+            gemm(x, b, out)
+    for x in _strided(b).values():
+        with pytest.raises(ValueError, match="no unit stride"):
+            gemm(a, x, out)
+    for x in _strided(np.empty((M, N))).values():
+        with pytest.raises(ValueError, match="no unit stride"):
+            gemm(a, b, x)
 
 
 def test_describe_names_the_library_the_products_call():
@@ -127,7 +155,9 @@ def _run(script: str, choice: str | None, cwd: Path,
 
 _OTHER_PATH = """
     import json, numpy as np
+    from numba import njit
     from nongate_np.kernels.cpu import blas
+    gemm = njit(lambda a, b, out: blas.gemm(a, b, out))
     rng = np.random.default_rng(0)
     worst = 0.0
     for dtype in (np.float32, np.float64):
@@ -135,7 +165,7 @@ _OTHER_PATH = """
         for b in (rng.standard_normal((70, 5)).astype(dtype),
                   np.asfortranarray(rng.standard_normal((70, 5)).astype(dtype))):
             out = np.empty((9, 5), dtype)
-            blas.gemm(a, b, out)
+            gemm(a, b, out)
             want = a.astype(np.float64) @ b.astype(np.float64)
             bound = 4 * 70 * np.finfo(dtype).eps * (np.abs(a) @ np.abs(b)).astype(np.float64)
             worst = max(worst, float(np.max(np.abs(out - want) / bound)))
@@ -227,3 +257,25 @@ def test_the_fused_kernels_agree_and_repeat_on_the_other_library(tmp_path):
         capture_output=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
+
+
+def test_row_blocks_only_with_openblas_avx512_kernels(tmp_path):
+    """``gemm.row_blocks`` cuts a step's product into blocks of rows with OpenBLAS's AVX-512
+    kernels only; with its Haswell (AVX2) ones the blocks were slower (bench/KERNEL_NOTES.md,
+    "Step loop: row blocks of the recurrent product")."""
+    from nongate_np.kernels.cpu import gemm as cpu_gemm
+    blocked = len(cpu_gemm.row_blocks(32, 128, 512)) > 2
+    assert blocked == (blas.core() in ("SkylakeX", "Cooperlake", "SapphireRapids"))
+    try:
+        avx2 = " avx2 " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+    except OSError:
+        avx2 = False
+    if not avx2 or blas.core() is None:
+        return                             # OPENBLAS_CORETYPE=Haswell needs AVX2
+    proc = _run("""
+        import json
+        from nongate_np.kernels.cpu import blas, gemm
+        print(json.dumps([blas.core(), gemm.row_blocks(32, 128, 512).tolist()]))
+    """, None, tmp_path, OPENBLAS_CORETYPE="Haswell")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == ["Haswell", [0, 32]]

@@ -2,8 +2,9 @@
 
 ``gemm(a, b, out)`` is ``out = a @ b`` for 2-D float32 or float64 arrays, callable from
 ``@njit`` code on the calling thread; the step loops, ``gemm.matmul`` and the attention
-kernels make all their products through it. It calls the Fortran-interface ``sgemm`` or
-``dgemm`` of one library, picked when this module is first imported:
+kernels make all their products through it. It calls the Fortran-interface ``?gemm`` (or
+``?gemv`` for a row or column vector) of one library, picked when this module is first
+imported:
 
 * ``scipy-openblas32`` (the OpenBLAS wheel NumPy and SciPy build on, BSD) when it is
   installed: newer than the copy SciPy bundles, and faster at the step loop's small float32
@@ -16,7 +17,7 @@ kernels make all their products through it. It calls the Fortran-interface ``sge
 order above. Set it before the kernels load; the choice holds for the process.
 
 How the compiled kernels reach the library: the call is to an external symbol,
-``nongate_np_sgemm`` / ``nongate_np_dgemm``, declared in the kernel's LLVM module the way
+``nongate_np_sgemm``, ``nongate_np_dgemv``, ..., declared in the kernel's LLVM module the way
 Numba declares its own helper functions, and bound to the chosen library's function with
 ``llvmlite.binding.add_symbol`` at import. The cached machine code holds the name, not an
 address, so a kernel loaded from Numba's on-disk cache links to whichever library this
@@ -40,30 +41,27 @@ import sys
 from typing import Any, NamedTuple
 
 import llvmlite.binding as ll
-import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .cache import cache_location
-
-__all__ = ["ENV_VAR", "CHOICES", "gemm", "library", "describe"]
-
-_JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
+__all__ = ["ENV_VAR", "CHOICES", "gemm", "library", "core", "describe"]
 
 #: the environment variable that overrides the choice of library
 ENV_VAR = "NONGATE_NP_BLAS"
 #: its values: the default order, the wheel (required), SciPy's BLAS
 CHOICES = ("auto", "scipy-openblas32", "scipy")
-_SYMBOLS = {"s": "nongate_np_sgemm", "d": "nongate_np_dgemm"}
+#: BLAS function (Fortran name, no prefix) -> the symbol the compiled kernels call
+_SYMBOLS = {f: f"nongate_np_{f}" for f in ("sgemm", "dgemm", "sgemv", "dgemv")}
 _WHEEL = "scipy_openblas32"
 
 
 class _Chosen(NamedTuple):
     name: str                     # "scipy-openblas32" or "scipy"
-    handle: ctypes.CDLL           # the library, or a module that links it (SciPy)
-    addresses: dict[str, int]     # "s"/"d" -> address of the Fortran-interface gemm
+    handle: ctypes.CDLL | None    # the library, or a module that links it (SciPy); None:
+                                  # not found (no dladdr, as on Windows)
+    addresses: dict[str, int]     # "sgemm", ... -> address of the Fortran-interface function
     reason: str                   # why this one, for describe()
 
 
@@ -87,8 +85,8 @@ def _wheel_library() -> tuple[ctypes.CDLL | None, str]:
         lib = ctypes.CDLL(os.path.join(lib_dir, names[0]))
     except OSError as e:
         return None, f"{_WHEEL}'s library does not load ({e})"
-    if not all(hasattr(lib, f"scipy_{p}gemm_") for p in _SYMBOLS):
-        return None, f"{_WHEEL}'s library exports no scipy_sgemm_/scipy_dgemm_"
+    if not all(hasattr(lib, f"scipy_{f}_") for f in _SYMBOLS):
+        return None, f"{_WHEEL}'s library lacks one of scipy_{{s,d}}{{gemm,gemv}}_"
     return lib, f"{_WHEEL} is installed"
 
 
@@ -120,22 +118,20 @@ def _file_of(address: int) -> str | None:
         info = _DlInfo()
         if libdl.dladdr(ctypes.c_void_p(address), ctypes.byref(info)) and info.dli_fname:
             return os.path.realpath(info.dli_fname.decode())
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):     # no libdl (Windows)
         pass
     return None
 
 
 def _scipy_library(reason: str) -> _Chosen:
     try:
-        addresses = {p: _scipy_capsule_address(f"{p}gemm") for p in _SYMBOLS}
-        path = _file_of(addresses["s"])
+        addresses = {f: _scipy_capsule_address(f) for f in _SYMBOLS}
+        path = _file_of(addresses["sgemm"])
         # NOTE: the module that holds cython_blas's functions: a symbol looked up through
         # it is searched in the libraries it links, SciPy's BLAS among them
         handle = ctypes.CDLL(path) if path is not None else None
     except (ImportError, KeyError, OSError, AttributeError, TypeError) as e:
         raise ImportError(f"cannot reach SciPy's BLAS (scipy.linalg.cython_blas): {e}") from e
-    if handle is None:
-        raise ImportError("cannot locate the library of scipy.linalg.cython_blas")
     return _Chosen("scipy", handle, addresses, reason)
 
 
@@ -152,21 +148,22 @@ def _choose() -> _Chosen:
             raise ImportError(f"{ENV_VAR}=scipy-openblas32 but {why} "
                               "(pip install scipy-openblas32)")
         return _scipy_library(f"{why}: SciPy's BLAS")
-    addresses = {p: _address(getattr(lib, f"scipy_{p}gemm_")) for p in _SYMBOLS}
+    addresses = {f: _address(getattr(lib, f"scipy_{f}_")) for f in _SYMBOLS}
     reason = f"{ENV_VAR}=scipy-openblas32" if asked != "auto" else why
     return _Chosen("scipy-openblas32", lib, addresses, reason)
 
 
 _chosen = _choose()
-for _p, _symbol in _SYMBOLS.items():
-    ll.add_symbol(_symbol, _chosen.addresses[_p])
+for _f, _symbol in _SYMBOLS.items():
+    ll.add_symbol(_symbol, _chosen.addresses[_f])
 
 
-def library() -> ctypes.CDLL:
+def library() -> ctypes.CDLL | None:
     """A ctypes handle through which the chosen library's exported functions are found
     (``scipy_openblas_set_num_threads``, ...): the library itself for the wheel, the module
-    of ``scipy.linalg.cython_blas`` (which links SciPy's BLAS) otherwise. For
-    ``threads.py``, which sets the kernels' BLAS to one thread through it."""
+    of ``scipy.linalg.cython_blas`` (which links SciPy's BLAS) otherwise; None when that
+    module's file cannot be found (no ``dladdr``). For ``threads.py``, which sets the
+    kernels' BLAS to one thread through it."""
     return _chosen.handle
 
 
@@ -191,10 +188,19 @@ def _static_description() -> dict[str, Any]:
     # NOTE: the file of OpenBLAS's own function: SciPy's gemm address is in cython_blas
     get_config = getattr(_chosen.handle, "scipy_openblas_get_config", None)
     path = _file_of(_address(get_config)) if get_config is not None else None
-    return {"library": _chosen.name, "path": path or _file_of(_chosen.addresses["s"]),
+    if path is None:                       # not OpenBLAS, or no dladdr (Windows)
+        path = _file_of(_chosen.addresses["sgemm"]) if _chosen.name == "scipy" else \
+            getattr(_chosen.handle, "_name", None)
+    return {"library": _chosen.name, "path": path,
             "version": version, "core": core.decode() if core is not None else None,
             "config": config, "interface": "Fortran sgemm/dgemm, 32-bit integers",
             "reason": _chosen.reason}
+
+
+def core() -> str | None:
+    """The kernel set OpenBLAS picked for this CPU (e.g. "SkylakeX", "Haswell", "Zen";
+    ``OPENBLAS_CORETYPE`` overrides it), or None for a BLAS that is not OpenBLAS."""
+    return _static_description()["core"]
 
 
 def describe() -> dict[str, Any]:
@@ -214,117 +220,186 @@ def describe() -> dict[str, Any]:
     return out
 
 
+_INT32_MAX = 2**31 - 1
+_N, _T = ord("N"), ord("T")
+
+
+def _storage(context, builder, aty, arr):
+    """(col, ld, ok) of a 2-D array (r, c) as BLAS reads it: with ``col`` (i1) true, a
+    column-major r x c matrix (a transposed row-major array), else row-major, i.e. the
+    column-major c x r matrix of its transpose; ld its leading dimension (i64); ok (i1)
+    false when it has no unit stride. Fixed by the type for 'C' and 'F' arrays, read from
+    the strides for 'A'."""
+    i1, i64 = ir.IntType(1), ir.IntType(64)
+    r, c = cgutils.unpack_tuple(builder, arr.shape, 2)
+    one = ir.Constant(i64, 1)
+
+    def at_least_1(v):
+        return builder.select(builder.icmp_signed("<", v, one), one, v)
+
+    if aty.layout in "CF":                 # NOTE: Numba's 'C'/'F' types are contiguous
+        col = aty.layout == "F"
+        return ir.Constant(i1, col), at_least_1(r if col else c), ir.Constant(i1, 1)
+    s0, s1 = cgutils.unpack_tuple(builder, arr.strides, 2)
+    size = ir.Constant(i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
+    zero = ir.Constant(i64, 0)
+
+    def usable(n_lines, line_stride, n_along, unit_stride):
+        """lines of unit stride (or one element), line_stride apart (or one line), no
+        overlap: a BLAS matrix with leading dimension line_stride / size."""
+        unit = builder.or_(builder.icmp_signed("<=", n_along, one),
+                           builder.icmp_signed("==", unit_stride, size))
+        apart = builder.and_(
+            builder.icmp_signed("==", builder.srem(line_stride, size), zero),
+            builder.icmp_signed(">=", line_stride, builder.mul(n_along, size)))
+        one_line = builder.icmp_signed("<=", n_lines, one)
+        ld = builder.select(one_line, at_least_1(n_along),
+                            at_least_1(builder.sdiv(line_stride, size)))
+        return builder.and_(unit, builder.or_(one_line, apart)), ld
+
+    row_ok, row_ld = usable(r, s0, c, s1)
+    col_ok, col_ld = usable(c, s1, r, s0)
+    col = builder.and_(builder.not_(row_ok), col_ok)
+    return col, builder.select(col, col_ld, row_ld), builder.or_(row_ok, col_ok)
+
+
 @intrinsic
-def _xgemm(typingctx, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
-    """C = op(A) op(B) in row-major terms (alpha 1, beta 0), ``ta``/``tb`` 1 for transposed,
-    through the Fortran-interface gemm of the chosen library: column-major, so it computes
-    Cᵀ = op(B)ᵀ op(A)ᵀ. Integers must fit 32 bits."""
-    sig = types.void(ta, tb, m, n, k, a, lda, b, ldb, c, ldc)
+def gemm(typingctx, a, b, out):
+    """out = a @ b through the chosen BLAS, on the calling thread (docs/math.md K4).
+
+    a (M, K), b (K, N), out (M, N): 2-D float32 or float64 arrays of one dtype, each with a
+    unit stride along its rows or its columns (C-contiguous, a transposed C array, slices of
+    rows of either: the layouts the kernels pass), read and written in place; out must not
+    overlap a or b. K = 0 gives zeros. A fixed input gives the same bits every call.
+
+    Raises ValueError (inside jitted code) on mismatched shapes, an operand with no unit
+    stride (pass a copy), or a dimension or stride past 2³¹ − 1 (BLAS's 32-bit integers).
+
+    NOTE: an intrinsic, not an @njit function: one small block of LLVM per call site, no
+    function compiled per layout, and no raise in the caller's IR, which would keep a
+    prange loop around the call serial (bench/KERNEL_NOTES.md, "BLAS: which library the
+    products call").
+    """
+    arrays = (a, b, out)
+    if not all(isinstance(x, types.Array) and x.ndim == 2 for x in arrays):
+        return None
+    if a.dtype not in (types.float32, types.float64) or b.dtype != a.dtype or \
+            out.dtype != a.dtype:
+        return None
+    sig = types.void(a, b, out)
 
     def codegen(context, builder, sig, args):
-        ta, tb, m, n, k, a, lda, b, ldb, c, ldc = args
-        float_t = context.get_value_type(sig.args[5].dtype)
-        ptr = float_t.as_pointer()
-        i8, i32 = ir.IntType(8), ir.IntType(32)
-        symbol = _SYMBOLS["s" if sig.args[5].dtype == types.float32 else "d"]
-        fnty = ir.FunctionType(ir.VoidType(), [i8.as_pointer()] * 2 + [i32.as_pointer()] * 3
-                               + [ptr, ptr, i32.as_pointer(), ptr, i32.as_pointer(), ptr, ptr,
-                                  i32.as_pointer()])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, symbol)
-
-        def data(i, value):
-            return context.make_array(sig.args[i])(context, builder, value).data
-
-        def int32(value):
-            return cgutils.alloca_once_value(builder, builder.trunc(value, i32)
-                                             if value.type.width > 32 else value)
-
-        def trans(flag):                   # 0 -> 'N' (78), 1 -> 'T' (84)
-            code = builder.add(ir.Constant(i8, 78), builder.mul(builder.trunc(flag, i8),
-                                                                ir.Constant(i8, 6)))
-            return cgutils.alloca_once_value(builder, code)
-
-        one = cgutils.alloca_once_value(builder, ir.Constant(float_t, 1.0))
-        zero = cgutils.alloca_once_value(builder, ir.Constant(float_t, 0.0))
-        builder.call(fn, [trans(tb), trans(ta), int32(n), int32(m), int32(k), one,
-                          data(7, b), int32(ldb), data(5, a), int32(lda), zero, data(9, c),
-                          int32(ldc)])
+        i64 = ir.IntType(64)
+        float_t = context.get_value_type(sig.args[0].dtype)
+        views = [context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args)]
+        (M, K), (Kb, N), (Mo, No) = (cgutils.unpack_tuple(builder, v.shape, 2)
+                                     for v in views)
+        mismatch = builder.or_(builder.icmp_signed("!=", Kb, K), builder.or_(
+            builder.icmp_signed("!=", Mo, M), builder.icmp_signed("!=", No, N)))
+        with builder.if_then(mismatch, likely=False):
+            context.call_conv.return_user_exc(
+                builder, ValueError,
+                ("gemm: shapes of a (M, K), b (K, N) and out (M, N) do not match",))
+        zero = ir.Constant(i64, 0)
+        empty = builder.or_(builder.icmp_signed("==", M, zero),
+                            builder.icmp_signed("==", N, zero))
+        with builder.if_else(empty) as (then, otherwise):
+            with then:
+                pass
+            with otherwise:
+                no_k = builder.icmp_signed("==", K, zero)
+                with builder.if_else(no_k, likely=False) as (zeros, product):
+                    with zeros:
+                        with cgutils.for_range(builder, M) as i:
+                            with cgutils.for_range(builder, N) as j:
+                                ptr = cgutils.get_item_pointer(
+                                    context, builder, sig.args[2], views[2],
+                                    [i.index, j.index])
+                                builder.store(ir.Constant(float_t, 0.0), ptr)
+                    with product:
+                        _call(context, builder, sig, views, float_t, M, N, K)
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-@njit(inline="always", **_JIT)
-def _layout(x):
-    """(t, ld) through which BLAS reads the 2-D ``x`` in place: t = 0 with rows of unit
-    stride ld elements apart, t = 1 with columns so (x a transposed row-major array);
-    (-1, 0) when neither (the caller copies)."""
-    r, c = x.shape
-    s = x.itemsize
-    s0, s1 = x.strides
-    if (c <= 1 or s1 == s) and (r <= 1 or (s0 % s == 0 and s0 >= c * s)):
-        return 0, max(s0 // s if r > 1 else c, 1)
-    if (r <= 1 or s0 == s) and (c <= 1 or (s1 % s == 0 and s1 >= r * s)):
-        return 1, max(s1 // s if c > 1 else r, 1)
-    return -1, 0
+def _call(context, builder, sig, views, float_t, M, N, K):
+    """The BLAS call for M, N, K > 0, to the Fortran (column-major) interface: gemv when
+    M or N is 1, else gemm."""
+    i8, i32, i64 = ir.IntType(8), ir.IntType(32), ir.IntType(64)
+    (a_col, lda, a_ok), (b_col, ldb, b_ok), (c_col, ldc, c_ok) = (
+        _storage(context, builder, t, v) for t, v in zip(sig.args, views))
+    strided = builder.not_(builder.and_(a_ok, builder.and_(b_ok, c_ok)))
+    with builder.if_then(strided, likely=False):
+        context.call_conv.return_user_exc(
+            builder, ValueError, ("gemm: an operand has no unit stride; pass a copy",))
+    limit = ir.Constant(i64, _INT32_MAX)
+    too_big = ir.Constant(ir.IntType(1), 0)
+    for v in (M, N, K, lda, ldb, ldc):
+        too_big = builder.or_(too_big, builder.icmp_signed(">", v, limit))
+    with builder.if_then(too_big, likely=False):
+        context.call_conv.return_user_exc(
+            builder, ValueError,
+            ("gemm: a dimension or stride exceeds BLAS's 32-bit integers",))
 
+    def flag(transposed):                  # i1 -> 'T' or 'N'
+        return builder.select(transposed, ir.Constant(i8, _T), ir.Constant(i8, _N))
 
-@njit(inline="always", **_JIT)
-def _copy(src, dst):
-    # NOTE: element loops, not slice assignments (bench/KERNEL_NOTES.md, "Compile time:
-    # slice assignments")
-    for i in range(src.shape[0]):
-        for j in range(src.shape[1]):
-            dst[i, j] = src[i, j]
+    def value(v):
+        return cgutils.alloca_once_value(builder, v)
 
+    def int32(v):
+        return value(builder.trunc(v, i32))
 
-_INT32_MAX = 2**31 - 1
-
-
-@njit(**_JIT)
-def gemm(a, b, out):
-    """out = a @ b through the chosen BLAS, on the calling thread (docs/math.md K4).
-
-    a (M, K), b (K, N), out (M, N): 2-D float32 or float64, one dtype. Any layout: a, b
-    whose rows or columns have unit stride (C-contiguous, transposed C arrays, row slices
-    of either) are read in place, others copied; out is written in place when its rows have
-    unit stride, else through a copy. out must not overlap a or b. K = 0 gives zeros.
-    Raises ValueError on mismatched shapes or a dimension past 2³¹ − 1 (BLAS's 32-bit
-    integers). A fixed input gives the same bits every call.
-    """
-    M, K = a.shape
-    N = b.shape[1]
-    if b.shape[0] != K or out.shape[0] != M or out.shape[1] != N:
-        raise ValueError("gemm: shapes of a (M, K), b (K, N) and out (M, N) do not match")
-    if M > _INT32_MAX or N > _INT32_MAX or K > _INT32_MAX:
-        raise ValueError("gemm: a dimension exceeds BLAS's 32-bit integers")
-    if M == 0 or N == 0:
-        return
-    if K == 0:
-        for i in range(M):
-            for j in range(N):
-                out[i, j] = 0
-        return
-    ta, lda = _layout(a)
-    if ta < 0:
-        a_c = np.empty((M, K), a.dtype)
-        _copy(a, a_c)
-        ta, lda = 0, K
-    else:
-        a_c = a
-    tb, ldb = _layout(b)
-    if tb < 0:
-        b_c = np.empty((K, N), b.dtype)
-        _copy(b, b_c)
-        tb, ldb = 0, N
-    else:
-        b_c = b
-    tc, ldc = _layout(out)
-    if max(lda, ldb, ldc) > _INT32_MAX:
-        raise ValueError("gemm: a stride exceeds BLAS's 32-bit integers")
-    if tc == 0:
-        _xgemm(ta, tb, M, N, K, a_c, lda, b_c, ldb, out, ldc)
-    else:
-        out_c = np.empty((M, N), out.dtype)
-        _xgemm(ta, tb, M, N, K, a_c, lda, b_c, ldb, out_c, N)
-        _copy(out_c, out)
+    ptr = float_t.as_pointer()
+    prefix = "s" if sig.args[0].dtype == types.float32 else "d"
+    one, zero = value(ir.Constant(float_t, 1.0)), value(ir.Constant(float_t, 0.0))
+    i64_1 = ir.Constant(i64, 1)
+    vector = builder.or_(builder.icmp_signed("==", M, i64_1), builder.icmp_signed("==", N, i64_1))
+    # NOTE: a row or column vector through gemv, as Numba's np.dot does: OpenBLAS's gemm
+    # is up to 10x slower there with its Haswell (AVX2) kernels (bench/KERNEL_NOTES.md,
+    # "BLAS: which library the products call")
+    with builder.if_else(vector) as (gemv, gemm):
+        with gemv:
+            # M == 1: y (N) = Bᵀ x with x = a's row; else (N == 1): y (M) = A x with x = b's
+            # column. The matrix as stored is column-major, op 'T' where it is the
+            # transpose of the one wanted; x and y step by 1 or by their ld.
+            row = builder.icmp_signed("==", M, i64_1)
+            mat_col = builder.select(row, b_col, a_col)
+            fnty = ir.FunctionType(ir.VoidType(), [i8.as_pointer()] + [i32.as_pointer()] * 2
+                                   + [ptr, ptr, i32.as_pointer(), ptr, i32.as_pointer(), ptr,
+                                      ptr, i32.as_pointer()])
+            fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                                _SYMBOLS[prefix + "gemv"])
+            trans = builder.select(row, b_col, builder.not_(a_col))
+            stored_rows = builder.select(mat_col, builder.select(row, K, M),
+                                         builder.select(row, N, K))
+            stored_cols = builder.select(mat_col, builder.select(row, N, K),
+                                         builder.select(row, K, M))
+            x_step = builder.select(row, builder.select(a_col, lda, i64_1),
+                                    builder.select(b_col, i64_1, ldb))
+            y_step = builder.select(row, builder.select(c_col, ldc, i64_1),
+                                    builder.select(c_col, i64_1, ldc))
+            builder.call(fn, [value(flag(trans)), int32(stored_rows), int32(stored_cols), one,
+                              builder.select(row, views[1].data, views[0].data),
+                              int32(builder.select(row, ldb, lda)),
+                              builder.select(row, views[0].data, views[1].data),
+                              int32(x_step), zero, views[2].data, int32(y_step)])
+        with gemm:
+            # out column-major: C = op(A) op(B), an operand stored row-major being its
+            # transpose to BLAS ('T'); out row-major is Cᵀ to BLAS: Cᵀ = op(B)ᵀ op(A)ᵀ, B
+            # first, and a row-major operand is then the transpose wanted ('N')
+            fnty = ir.FunctionType(ir.VoidType(), [i8.as_pointer()] * 2
+                                   + [i32.as_pointer()] * 3
+                                   + [ptr, ptr, i32.as_pointer(), ptr, i32.as_pointer(), ptr,
+                                      ptr, i32.as_pointer()])
+            fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                                _SYMBOLS[prefix + "gemm"])
+            builder.call(fn, [
+                value(flag(builder.select(c_col, builder.not_(a_col), b_col))),
+                value(flag(builder.select(c_col, builder.not_(b_col), a_col))),
+                int32(builder.select(c_col, M, N)), int32(builder.select(c_col, N, M)),
+                int32(K), one, builder.select(c_col, views[0].data, views[1].data),
+                int32(builder.select(c_col, lda, ldb)),
+                builder.select(c_col, views[1].data, views[0].data),
+                int32(builder.select(c_col, ldb, lda)), zero, views[2].data, int32(ldc)])

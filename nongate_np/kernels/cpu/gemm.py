@@ -16,21 +16,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import threads, tuning, workspace
+from . import blas, threads, tuning, workspace
 from .blas import gemm
 from .cache import cache_location
 
 _JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
+#: OpenBLAS kernel sets (``blas.core()``) whose small-matrix path the row blocks were
+#: measured on: the AVX-512 ones
+_BLOCKING_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
 
 def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
     """Bounds cutting a (rows, k) x (k, n) product into blocks of rows, each a multiple of
     ``tuning.ROW_BLOCK_MULTIPLE`` rows (but the last) within ``tuning.ROW_BLOCK_MAX_MACS``,
-    as even as that allows; one block when no such block exists or one would do (or blocks
-    of ``tuning.forced_block_rows`` rows when forced). The step loops make one BLAS call
-    per block: the same product through BLAS's faster path (which may round differently,
-    but the same way every run)."""
+    as even as that allows; one block when no such block exists or one would do, or when
+    the BLAS runs kernels other than OpenBLAS's AVX-512 ones (or blocks of
+    ``tuning.forced_block_rows`` rows when forced). The step loops make one BLAS call per
+    block: the same product through BLAS's faster path (which may round differently, but
+    the same way every run)."""
     if tuning.forced_block_rows is not None:
         return np.append(np.arange(0, rows, tuning.forced_block_rows), rows).astype(np.int64)
+    # NOTE: the blocks pay off only with OpenBLAS's AVX-512 kernels; with its Haswell (AVX2)
+    # kernels they make a step's product up to 4x slower (bench/KERNEL_NOTES.md, "Step
+    # loop: row blocks of the recurrent product")
+    if blas.core() not in _BLOCKING_CORES:
+        return np.array([0, rows], np.int64)
     step = tuning.ROW_BLOCK_MULTIPLE
     most = tuning.ROW_BLOCK_MAX_MACS // (k * n) // step * step
     if most < step or most >= rows:
