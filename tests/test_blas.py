@@ -279,3 +279,22 @@ def test_row_blocks_only_with_openblas_avx512_kernels(tmp_path):
     """, None, tmp_path, OPENBLAS_CORETYPE="Haswell")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.splitlines()[-1]) == ["Haswell", [0, 32]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_takes_every_layout_pair_serial_and_split(dtype):
+    """``gemm.matmul``'s one call on the calling thread (C arrays and flags, no copies) and
+    its splits over the threads give NumPy's product for C and transposed operands."""
+    from nongate_np.kernels.cpu import gemm as cpu_gemm
+    from nongate_np.kernels.cpu import tuning
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((13, 70)).astype(dtype)
+    b = rng.standard_normal((70, 9)).astype(dtype)
+    for force in (tuning.force_serial, tuning.force_split):
+        with force():
+            for a_ in (a, np.asfortranarray(a), a[:, ::2].repeat(2, axis=1)):
+                for b_ in (b, np.asfortranarray(b)):
+                    want, bound = _reference(a_, b_)
+                    got = cpu_gemm.matmul(a_, b_)
+                    assert got.shape == want.shape
+                    assert np.all(np.abs(got - want) <= bound), force.__name__

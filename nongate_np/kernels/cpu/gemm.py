@@ -48,10 +48,21 @@ def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
 
 
 @njit(**_JIT)
-def dot(a, b):
-    """a @ b through the chosen BLAS (``blas.gemm``), on the calling thread."""
-    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-    gemm(a, b, out)
+def dot(a_c, a_t, b_c, b_t):
+    """a @ b through the chosen BLAS (``blas.gemm``), on the calling thread, from C arrays:
+    a is a_c, or a_cᵀ when a_t; b likewise. One compiled signature serves every layout
+    pair, without copies (a transposed operand is passed as its C-contiguous transpose)."""
+    M = a_c.shape[1] if a_t else a_c.shape[0]
+    N = b_c.shape[0] if b_t else b_c.shape[1]
+    out = np.empty((M, N), a_c.dtype)
+    if a_t and b_t:
+        gemm(a_c.T, b_c.T, out)
+    elif a_t:
+        gemm(a_c.T, b_c, out)
+    elif b_t:
+        gemm(a_c, b_c.T, out)
+    else:
+        gemm(a_c, b_c, out)
     return out
 
 
@@ -92,7 +103,11 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = workspace.empty((M, N), np.result_type(a, b))
         _by_reduction(a.T, b, threads.even_blocks(K, n), out)
         return out
-    # NOTE: small products in one layout (C, C): copying a small transposed operand is
-    # cheaper than compiling a signature per layout pair (bench/KERNEL_NOTES.md, "Compile
-    # time: one layout for small products")
-    return dot(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    # NOTE: one compiled signature for every layout pair, C arrays and flags: a signature
+    # per pair costs compile time, and a copy of a large transposed operand costs a good
+    # part of the product (bench/KERNEL_NOTES.md, "Compile time: one layout for small
+    # products")
+    a_t = not a.flags.c_contiguous and a.flags.f_contiguous
+    b_t = not b.flags.c_contiguous and b.flags.f_contiguous
+    return dot(a.T if a_t else np.ascontiguousarray(a), a_t,
+               b.T if b_t else np.ascontiguousarray(b), b_t)
