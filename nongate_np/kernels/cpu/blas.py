@@ -193,7 +193,8 @@ def _static_description() -> dict[str, Any]:
             getattr(_chosen.handle, "_name", None)
     return {"library": _chosen.name, "path": path,
             "version": version, "core": core.decode() if core is not None else None,
-            "config": config, "interface": "Fortran sgemm/dgemm, 32-bit integers",
+            "config": config,
+            "interface": "Fortran ?gemm, ?gemv for vectors; 32-bit integers",
             "reason": _chosen.reason}
 
 
