@@ -46,17 +46,11 @@ from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
 from nongate_np.kernels.contract import LSTMParams, LSTMState  # noqa: E402
 from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
 
-try:
-    # the function the kernels make their products with (kernels/cpu/blas.py chooses the
-    # library), so "recur" times the products the step loop makes, on its library
-    from nongate_np.kernels.cpu.blas import gemm as _product  # noqa: E402
-except ImportError:
-    @njit(inline="always")
-    def _product(a, b, out):
-        np.dot(a, b, out)
+# the function the kernels make their products with (kernels/cpu/blas.py chooses the
+# library), so "recur" times the products the step loop makes, on its library
+from nongate_np.kernels.cpu.blas import gemm as _product  # noqa: E402
 
 
-# NOTE: not cached: which _product the code binds can change with no change to this file
 @njit(parallel=True, nogil=True)
 def _recurrent_products(h, w_t, rows, a, T):
     for _ in range(T):

@@ -189,40 +189,15 @@ def _file_of(address: int | None) -> str | None:
     return os.path.realpath(info.dli_fname.decode())
 
 
-def kernel_blas_path() -> str | None:
-    """The file Numba's ``np.dot`` calls into: the ``sgemm`` of SciPy's ``cython_blas``
-    (the copy ``kernels.cpu.threads`` sets to one thread inside a kernel), named by
-    ``dladdr``. SciPy's module may hold a wrapper; :func:`openblas_facts` then names the
-    OpenBLAS behind it. None without SciPy or dladdr."""
-    try:
-        from scipy.linalg import cython_blas
-        capsule = cython_blas.__pyx_capi__["sgemm"]
-        get_name = ctypes.pythonapi.PyCapsule_GetName
-        get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-        get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
-        get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-        address = get_ptr(capsule, get_name(capsule))
-    except (ImportError, KeyError, AttributeError, TypeError, ValueError):
-        return None
-    return _file_of(address)
-
-
 def kernel_blas() -> dict:
     """Which library the Numba kernels' matrix products call, with its version, core and
-    thread count: ``kernels.cpu.blas.describe()`` where that module exists (it chooses the
-    library), else the OpenBLAS behind Numba's ``np.dot`` (:func:`kernel_blas_path`).
-    ``source`` says which of the two answered."""
+    thread count (``kernels.cpu.blas.describe()``: that module chooses the library), or
+    ``{"error": ...}`` when it cannot load (a bad ``NONGATE_NP_BLAS``, no BLAS)."""
     try:
-        from ..kernels.cpu import blas  # type: ignore[attr-defined]
-    except ImportError:
-        blas = None
-    if blas is not None and hasattr(blas, "describe"):
-        return {"source": "nongate_np.kernels.cpu.blas.describe()", **blas.describe()}
-    path = kernel_blas_path()
-    if path is None:
-        return {"source": "numba np.dot", "path": None,
-                "error": "the library behind scipy.linalg.cython_blas could not be found"}
-    return {"source": "numba np.dot -> scipy.linalg.cython_blas", **openblas_facts(path)}
+        from ..kernels.cpu import blas
+    except (ImportError, ValueError) as err:
+        return {"source": "nongate_np.kernels.cpu.blas", "error": str(err)}
+    return {"source": "nongate_np.kernels.cpu.blas.describe()", **blas.describe()}
 
 
 # -- torch and ONNX Runtime -------------------------------------------------------------------
