@@ -40,6 +40,8 @@ def test_info_names_threads_blas_cache_and_gpu(facts):
     import numba
     assert facts["threads"]["numba"] == numba.config.NUMBA_NUM_THREADS
     assert facts["blas"]["name"] and facts["blas"]["version"]
+    kernels = facts["blas"]["kernels"]             # what the Numba kernels' products call
+    assert kernels["library"] in ("scipy-openblas32", "scipy") and kernels["reason"]
     cache = facts["numba_cache"]
     assert set(cache) == {"path", "source", "reason"} and cache["source"] and cache["reason"]
     gpu = facts["gpu"]
@@ -53,7 +55,9 @@ def test_format_info_mentions_every_fact(facts):
                 *facts["packages"].values(), *facts["backends"]["available"],
                 f"default: {facts['backends']['default']}", facts["cpu"]["llvm_name"],
                 facts["cpu"]["isa"], f"numba {facts['threads']['numba']}",
-                facts["blas"]["name"], facts["numba_cache"]["source"], facts["gpu"]["reason"]]
+                facts["blas"]["name"], facts["blas"]["kernels"]["library"],
+                facts["blas"]["kernels"]["reason"], facts["numba_cache"]["source"],
+                facts["gpu"]["reason"]]
     if facts["numba_cache"]["path"]:
         expected.append(facts["numba_cache"]["path"])
     for item in expected:

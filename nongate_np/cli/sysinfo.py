@@ -52,9 +52,10 @@ def info(packages: tuple[str, ...] = PACKAGES) -> dict:
         * ``threads``: ``numba`` (the size of Numba's thread pool, int), ``numba_source``
           (where that count comes from), ``blas`` (the thread count of the BLAS the
           kernels call, or None when it cannot be read);
-        * ``blas``: ``name``, ``version`` and ``detail`` of the BLAS SciPy is built with
-          (Numba's ``np.dot`` calls it), plus ``loaded`` (threadpoolctl's view of every
-          BLAS in the process) when threadpoolctl is installed;
+        * ``blas``: ``kernels`` (the library the Numba kernels' products call and why:
+          ``kernels.cpu.blas.describe()``, or ``{"error": ...}``), ``name``, ``version``
+          and ``detail`` of the BLAS SciPy is built with, plus ``loaded`` (threadpoolctl's
+          view of every BLAS in the process) when threadpoolctl is installed;
         * ``numba_cache``: ``path``, ``source``, ``reason`` (where compiled kernels are
           cached and why there);
         * ``gpu``: ``usable`` (bool), ``reason`` (one line: what the CUDA backend runs
@@ -203,7 +204,7 @@ def _blas() -> dict:
 
     build = scipy.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     out = {"name": build.get("name", "unknown"), "version": build.get("version", "unknown"),
-           "detail": build.get("openblas configuration", "")}
+           "detail": build.get("openblas configuration", ""), "kernels": _kernel_blas()}
     try:
         import scipy.linalg  # noqa: F401  (loads SciPy's BLAS, so threadpoolctl sees it)
         import threadpoolctl
@@ -214,6 +215,15 @@ def _blas() -> dict:
                      for pool in threadpoolctl.threadpool_info()
                      if pool.get("user_api") == "blas"]
     return out
+
+
+def _kernel_blas() -> dict:
+    try:
+        from ..kernels.cpu import blas
+    except (ImportError, ValueError) as err:       # no Numba, a bad NONGATE_NP_BLAS
+        return {"error": str(err)}
+    d = blas.describe()
+    return {k: d.get(k) for k in ("library", "version", "core", "reason", "path")}
 
 
 def _numba_cache() -> dict:
@@ -278,7 +288,12 @@ def format_info(d: dict) -> str:
                   f"numba {t['numba']} ({t['numba_source']}), BLAS "
                   f"{'?' if t['blas'] is None else t['blas']}"))
     bl = d.get("blas", {})
-    lines.append(("blas", bl["error"] if "error" in bl else
+    kb = bl.get("kernels", {})
+    if kb:
+        lines.append(("blas", kb["error"] if "error" in kb else
+                      f"{kb['library']} {kb['version'] or '?'} {kb['core'] or ''}, the "
+                      f"kernels' products ({kb['reason']})"))
+    lines.append(("  scipy" if kb else "blas", bl["error"] if "error" in bl else
                   f"{bl['name']} {bl['version']}"
                   + (f" ({bl['detail']})" if bl['detail'] else "")))
     for pool in bl.get("loaded", []):
