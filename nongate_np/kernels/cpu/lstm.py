@@ -29,8 +29,8 @@ from numba.extending import overload
 
 from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
-from . import threads, workspace
-from .activations import KERNEL_FLAGS, sigmoid32, sigmoid64, tanh32, tanh64
+from . import activations, threads, workspace
+from .activations import KERNEL_FLAGS
 from .gemm import matmul, row_blocks
 
 _JIT = KERNEL_FLAGS
@@ -44,14 +44,19 @@ def tanh(x):  # pragma: no cover - replaced by the overload inside jitted code
     raise NotImplementedError
 
 
-@overload(sigmoid, inline="always")
+# NOTE: not inlined in Numba's IR: LLVM inlines them (bench/KERNEL_NOTES.md, "Compile time:
+# activations inlined by LLVM"). Reached through their module: the dispatchers in this
+# module's namespace are its own kernels (tests/test_cache.py counts them).
+@overload(sigmoid)
 def _sigmoid(x):
-    return (lambda x: sigmoid32(x)) if x == types.float32 else (lambda x: sigmoid64(x))
+    return (lambda x: activations.sigmoid32(x)) if x == types.float32 else \
+        (lambda x: activations.sigmoid64(x))
 
 
-@overload(tanh, inline="always")
+@overload(tanh)
 def _tanh(x):
-    return (lambda x: tanh32(x)) if x == types.float32 else (lambda x: tanh64(x))
+    return (lambda x: activations.tanh32(x)) if x == types.float32 else \
+        (lambda x: activations.tanh64(x))
 
 
 def _serial_and_threaded(loop):
