@@ -147,9 +147,14 @@ def _emit_row(on, new, h_prev, h_next, y_t):
         y_t[k] = new[k] if on else 0
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y):
-    """L5-L6 with a projection, once all chunks have written m: h_t = m_t W_hrᵀ."""
+    """L5-L6 with a projection, once all chunks have written m: h_t = m_t W_hrᵀ.
+
+    NOTE: compiled alone, not inlined like the step functions, as are the backward's
+    ``_adjoint_*`` and ``_carry_backward``: one call per step, and each inlined copy (the
+    threaded loops compile theirs twice) cost more compile than the call costs at run time
+    (bench/KERNEL_NOTES.md, "Compile time: small step helpers compiled alone")."""
     np.dot(m, w_hr_t, h_proj)                                          # L5
     for b in range(h.shape[0]):
         _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
@@ -240,7 +245,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     return y, LSTMState(h_pair[T % 2], c), cache
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _adjoint_direct(t, j0, j1, dh, dy, dm):
     """L7-L8 without a projection for the units j0:j1: dm_t = dh_t = δh + dy_t."""
     for b in range(dh.shape[0]):
@@ -249,7 +254,7 @@ def _adjoint_direct(t, j0, j1, dh, dy, dm):
             dm_b[u] = dh_b[u] + dy_b[u]
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
     """L7-L8 with a projection: dh_t = δh + dy_t, dm_t = dh_t W_hr; dh_t is kept (as
     dh_seq[t], zero where inactive) for dW_hr."""
@@ -302,7 +307,7 @@ def _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, 
         np.dot(da_k[rows[r]:rows[r + 1]], w_k[k], parts[k, rows[r]:rows[r + 1]])
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _carry_backward(t, parts, active, dh, j0, j1):
     """L12 for the columns j0:j1 of δh: the chunks' shares of step t summed in a fixed
     order (so a fixed thread count gives the same bits every run), kept only for the rows
