@@ -339,12 +339,13 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, act
     n_chunks = bounds.shape[0] - 1
     dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
     parts = np.empty((2, n_chunks, B, P), gates.dtype)
+    col0 = np.int64(0)  # NOTE: a literal 0 is a type of its own: one more compile of the callee
     for s in range(T):
         t = s if reverse else T - 1 - s
         t_prev, t_next = (t + 1, t - 1) if reverse else (t - 1, t + 1)
         if not direct:
             if s > 0:
-                _carry_backward(t_next, parts[(s - 1) % 2], active, dh, 0, P)
+                _carry_backward(t_next, parts[(s - 1) % 2], active, dh, col0, P)
             _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
         for k in prange(n_chunks):
             j0, j1 = bounds[k], bounds[k + 1]
@@ -354,7 +355,7 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, act
                 _adjoint_direct(t, j0, j1, dh, dy, dm)
             _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, active,
                            da, da_buf, parts[s % 2])
-    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, 0, P)
+    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, col0, P)
 
 
 _backward_loop, _backward_loop_threaded = _serial_and_threaded(_backward_steps)
