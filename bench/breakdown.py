@@ -2,14 +2,18 @@
 alone, split over the threads exactly as the kernels split them, against the whole step.
 
     python bench/breakdown.py                  # M1 M2 L1 L2, float32 and float64
-    python bench/breakdown.py --configs M1 --dtypes float32
+    python bench/breakdown.py --configs M1,M2  # the two issue 16 asks for
 
-Per config and dtype it prints, in ms (median of 7 samples after a warm-up):
+It first prints the host: the CPU (LLVM's name, vector ISA) and the library the kernels'
+products call (version, OpenBLAS core type: ``benchmark.host.kernel_blas``). Then per config
+and dtype, in ms (median of 7 samples after a warm-up):
 
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
 * ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
 * ``recur``: the T per-step recurrent products alone, one chunk per thread, each chunk's
-  BLAS calls (one per block of batch rows, ``gemm.row_blocks``) on its own thread
+  BLAS calls (one per block of batch rows, ``gemm.row_blocks``) on its own thread, through
+  the kernels' own product function (``kernels.cpu.blas.gemm`` where it exists, else
+  Numba's ``np.dot``)
   (``lstm._cell_forward``'s product, without the gate math);
 * ``big_bwd``: dX, dW_ih, dW_hh (``gemm.matmul``);
 * ``gemm_train``: every product of a training step: proj + big_bwd + 2·recur (the backward
@@ -37,23 +41,29 @@ import numpy as np  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from nongate_np.benchmark import host  # noqa: E402
 from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
 from nongate_np.kernels.contract import LSTMParams, LSTMState  # noqa: E402
 from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
 
+# the function the kernels make their products with (kernels/cpu/blas.py chooses the
+# library), so "recur" times the products the step loop makes, on its library
+from nongate_np.kernels.cpu.blas import gemm as _product  # noqa: E402
 
-@njit(parallel=True, cache=True, nogil=True)
+
+@njit(parallel=True, nogil=True)
 def _recurrent_products(h, w_t, rows, a, T):
     for _ in range(T):
         for k in prange(w_t.shape[0]):
             for r in range(rows.shape[0] - 1):
-                np.dot(h[rows[r]:rows[r + 1]], w_t[k], a[k, rows[r]:rows[r + 1]])
+                _product(h[rows[r]:rows[r + 1]], w_t[k], a[k, rows[r]:rows[r + 1]])
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _repeat_dot(a, b, n):
+    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
     for _ in range(n):
-        np.dot(a, b)
+        _product(a, b, out)
 
 
 def _ms(fn, samples=7):
@@ -117,15 +127,26 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cols = ("chunks", "infer", "proj", "recur", "train", "big_bwd", "gemm_train",
             "gflops_hWt", "gflops_Wht")
+    configs, dtypes = args.configs.split(","), args.dtypes.split(",")
+    bad = [c for c in configs if c not in CONFIGS] + \
+          [d for d in dtypes if d not in ("float32", "float64")]
+    if bad:
+        parser.error(f"unknown config or dtype {', '.join(bad)}; configs: "
+                     f"{', '.join(CONFIGS)}; dtypes: float32, float64")
+    m = host.machine_info()
+    print(f"Host: {m['cpu']} ({m['cpu_llvm_name']}, {m['isa']}), {m['cpus']} CPUs; "
+          f"numpy {m['versions']['numpy']}, numba {m['versions']['numba']}, "
+          f"scipy {m['versions']['scipy']}")
+    print(f"The kernels' {host.describe_record({'kernel_blas': host.kernel_blas()})} "
+          "(threads: outside a kernel; one inside)")
     print(f"NUMBA_NUM_THREADS={os.environ['NUMBA_NUM_THREADS']}; times in ms")
     print("| cfg | dtype | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 2) + "|")
-    for name in args.configs.split(","):
-        for dtype in args.dtypes.split(","):
+    for name in configs:
+        for dtype in dtypes:
             r = measure(name, np.dtype(dtype).type)
             cells = [f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols]
             print(f"| {name} | {dtype} | " + " | ".join(cells) + " |", flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -57,6 +57,10 @@ def test_quick_run_compares_ours_with_torch(tmp_path):
     table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| S1 | float32 |")]
     assert [ln.split(" | ")[2] for ln in table[:2]] == ["infer", "train"]
     assert "torch/numba" in proc.stdout and "(ok)" in table[0]
+    assert res["load"]["kind"] == "none"
+    rec = res["host"]["torch"]["torch"]                       # what torch's worker ran on
+    assert rec["cpu_capability"] and isinstance(rec["mkldnn"], bool)
+    assert "CPU capability" in proc.stdout and "oneDNN" in proc.stdout
 
 
 def test_quick_run_without_torch_times_ours_and_says_how_to_compare(without_torch):
@@ -70,6 +74,20 @@ def test_quick_run_without_torch_times_ours_and_says_how_to_compare(without_torc
                                                      "checked": False, "ok": None}
     assert "pip install 'nongate-np[bench]'" in proc.stdout
     assert "pip install 'nongate-np[bench]'" in proc.stderr
+
+
+def test_the_run_records_the_host_and_the_blas_each_contender_loaded(without_torch):
+    _, proc, res = without_torch
+    m = res["machine"]
+    assert m["cpu_llvm_name"] and m["isa"] and m["cpus"] >= 1
+    products = res["host"]["numba"]["kernel_blas"]         # what the kernels' products call
+    assert "error" not in products and products["version"] and products["path"]
+    for who in ("numba", "gemm (numpy)"):
+        libs = res["host"][who]["libraries"]
+        assert "error" not in libs and libs["source"] in ("threadpoolctl", "/proc/self/maps")
+        if sys.platform.startswith("linux"):
+            assert any(lib["version"] and lib["threads"] for lib in libs["libraries"]), libs
+    assert "* numba: products: " in proc.stdout and f"({m['cpu_llvm_name']}, " in proc.stdout
 
 
 def test_saved_run_reprints_the_same_report(without_torch):

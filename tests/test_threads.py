@@ -301,3 +301,39 @@ def test_a_fork_child_gets_back_the_blas_count_a_running_kernel_had_saved():
         worker.join(10)
         assert get() == 3
         set_(before)
+
+
+_LAUNCH = textwrap.dedent("""
+    import os
+    from nongate_np.kernels.cpu import threads
+    if threads.parallel_chunks(10 ** 9, 1) > 1:
+        print("POLICY", threads.launch_pool(), os.environ.get("GOMP_SPINCOUNT"))
+""")
+
+
+def _launch(env_extra: dict) -> tuple[str, str]:
+    """Start the pool in a fresh process with GNU OpenMP printing the settings it read."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    env.update(OMP_DISPLAY_ENV="verbose", NUMBA_NUM_THREADS="2", **env_extra)
+    run = subprocess.run([sys.executable, "-c", _LAUNCH], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    if "POLICY" not in run.stdout:
+        pytest.skip("no threaded paths here (one thread, or no OpenMP/TBB layer)")
+    return run.stdout, run.stderr
+
+
+def test_the_pool_spins_briefly_and_the_environment_is_given_back():
+    stdout, stderr = _launch({})
+    assert "POLICY short spin None" in stdout          # the variable was removed again
+    if "GOMP_SPINCOUNT" not in stderr:
+        pytest.skip("the threading layer is not GNU OpenMP here")
+    assert f"GOMP_SPINCOUNT = '{threads.GOMP_SPIN_COUNT}'" in stderr
+
+
+def test_the_users_wait_policy_is_left_alone():
+    stdout, stderr = _launch({"GOMP_SPINCOUNT": "12345"})
+    assert "POLICY user's environment 12345" in stdout
+    if "GOMP_SPINCOUNT" in stderr:
+        assert "GOMP_SPINCOUNT = '12345'" in stderr

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .configs import GOALS, task_gflop
+from .configs import COMPILE_GOAL_S, GOALS, NUMPY_GOALS, ONNX_GOALS, task_gflop
+from .host import describe_record
 
 OURS = ("numba", "numpy")
 BENCH_HINT = "pip install 'nongate-np[bench]'"
@@ -48,20 +49,28 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
     """The Markdown report of one run (``res`` as :func:`run.measure_all` returns it)."""
     m = res["machine"]
     cpu = m["cpu"] + (f" ({m['cpu_llvm_name']}, {m['isa']})" if m.get("cpu_llvm_name") else "")
-    out = [f"## nongate_np yardsticks ({'quick' if res['quick'] else 'full'} run)", "",
+    kind = ("compile-only" if res.get("compile_only") else "quick" if res["quick"] else "full")
+    busy = res.get("load", {}).get("kind", "none")
+    out = [f"## nongate_np yardsticks ({kind} run"
+           + (f", loaded machine: --load {busy}" if busy != "none" else "") + ")", "",
            f"Machine: {cpu}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; "
            + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
-           + f"; threads {res['threads']}; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}. "
-           f"Medians of {res['repeats']} alternating runs (each a median of "
-           f"{res['samples']} samples of >= {res['min_time_s'] * 1e3:.0f} ms).", ""]
+           + f"; threads {res['threads']}; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}."
+           + ("" if res.get("compile_only") else
+              f" Medians of {res['repeats']} alternating runs (each a median of "
+              f"{res['samples']} samples of >= {res['min_time_s'] * 1e3:.0f} ms)."), ""]
+    out += _host_lines(res)
     la = res.get("loadavg", {})
     # the end figure includes this run's own workers (2 busy threads): only the start
     # tells whether something else was running
     out.append(f"Load average (1 min) at start {la.get('start', [0])[0]:.2f}, at end "
                f"{la.get('end', [0])[0]:.2f} (this run's own workers included)"
                + (" — **the machine was busy with other work at the start; treat the times "
-                  "as noisy**" if la.get('start', [0])[0] > 0.5 else "") + ".")
+                  "as noisy**" if la.get('start', [0])[0] > 0.5 and busy == "none" else "")
+               + ".")
     out.append("")
+    if res.get("compile_only"):
+        return "\n".join(out + _jit_lines(res))
     if "onnx" in res["unavailable"]:
         out.append(f"* **onnx unavailable**: {res['unavailable']['onnx']}")
     if "torch" in res["unavailable"]:
@@ -124,18 +133,8 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
                                      f"+{r['delta_3_mib']:.0f} (baseline {r['baseline_mib']:.0f})"
                                      if "delta_first_mib" in r else
                                      r.get("unavailable") or r.get("error", "?")[:300]))
-    if "jit" in res:
-        out += ["", "### Numba JIT (first call, ms)", ""]
-        for w, r in res["jit"].items():
-            if "float32" in r:
-                out.append(f"* {w}: import kernels {r['import_ms']:.0f}; " + "; ".join(
-                    f"{d} first {r[d]['first_call_ms']:.0f}" + (
-                        f" = S1 step {r[d]['small_sizes_ms']:.0f} + M1 step (threaded paths) "
-                        f"{r[d]['threaded_ms']:.0f}" if "threaded_ms" in r[d] else "")
-                    + f" (second {r[d]['second_call_ms']:.2f})"
-                    for d in ("float32", "float64")) + (f" — {r['note']}" if "note" in r else ""))
-            else:
-                out.append(f"* {w}: {r.get('unavailable') or r.get('error', '?')[:300]}")
+    out += _jit_lines(res)
+    out += goal_lines(res, configs)
     it = res.get("import_time", {})
     if it:
         out += ["", f"### Import time: `import nongate_np` {it['nongate_np']['median_ms']:.0f} ms "
@@ -145,6 +144,92 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
         for c, e in errs.items():
             out.append(f"\n**error** {cfg}/{c}: {e[-400:]}")
     return "\n".join(out)
+
+
+def _jit_lines(res) -> list[str]:
+    """The first calls with a cold and a warm Numba cache, and the compile goal per dtype."""
+    if "jit" not in res:
+        return []
+    out = ["", "### Numba JIT (first call, ms)", ""]
+    for w, r in res["jit"].items():
+        dtypes = [d for d in ("float32", "float64") if d in r]
+        if dtypes:
+            out.append(f"* {w}: import kernels {r['import_ms']:.0f}; " + "; ".join(
+                f"{d} first {r[d]['first_call_ms']:.0f}" + (
+                    f" = S1 step {r[d]['small_sizes_ms']:.0f} + M1 step (threaded paths) "
+                    f"{r[d]['threaded_ms']:.0f}" if "threaded_ms" in r[d] else "")
+                + f" (second {r[d]['second_call_ms']:.2f})"
+                for d in dtypes) + (f" — {r['note']}" if "note" in r else ""))
+        else:
+            out.append(f"* {w}: {r.get('unavailable') or r.get('error', '?')[:300]}")
+    cold = res["jit"].get("cold_cache", {})
+    for d in ("float32", "float64"):
+        if d in cold:
+            s = cold[d]["first_call_ms"] / 1e3
+            out.append(f"* goal: cold compile {d} {s:.1f} s <= {COMPILE_GOAL_S:g} s: "
+                       + ("met" if s <= COMPILE_GOAL_S else
+                          f"**missed** by {s - COMPILE_GOAL_S:.1f} s "
+                          f"({s / COMPILE_GOAL_S:.2f}x the goal)"))
+    return out
+
+
+def _verdict(value: float | None, goal: float) -> str:
+    """"met" or "missed by N %" (how far ``value`` falls short of ``goal``)."""
+    if value is None:
+        return "–"
+    return "met" if value >= goal else f"**missed** by {100 * (goal - value) / goal:.0f} %"
+
+
+def goal_lines(res, configs) -> list[str]:
+    """Each of issue 16's speed goals this run measured: the ratio, the goal, met or missed
+    by how much (a goal counts when two full runs meet it, on each host)."""
+    rows = []
+    timings = res.get("timings", {})
+    for (dtype, task), goals in GOALS.items():
+        for cfg in configs:
+            if cfg in goals and f"{dtype}/{task}" in timings.get(cfg, {}):
+                r = res.get("ratios", {}).get(cfg, {}).get(f"{dtype}/{task}", {})
+                ratio = r.get("numba", {}).get("ratio")
+                rows.append((f"torch/ours {dtype} {task} {cfg}", ratio, goals[cfg]))
+    for (dtype, task), goals in ONNX_GOALS.items():
+        for cfg in configs:
+            t = timings.get(cfg, {}).get(f"{dtype}/{task}", {})
+            if cfg in goals and "onnx" in t and t.get("numba", {}).get("ms"):
+                rows.append((f"onnx/ours {dtype} {task} {cfg}",
+                             t["onnx"]["ms"] / t["numba"]["ms"], goals[cfg]))
+    for cfg, goal in NUMPY_GOALS.items():
+        for key, t in timings.get(cfg, {}).items():
+            if t.get("numpy", {}).get("ms") and t.get("numba", {}).get("ms"):
+                rows.append((f"numpy backend/ours {key.replace('/', ' ')} {cfg}",
+                             t["numpy"]["ms"] / t["numba"]["ms"], goal))
+    if not rows:
+        return []
+    out = ["", "### Issue 16's goals in this run", "",
+           "A goal counts when two full runs on a host meet it; a quick or loaded run is a "
+           "check, not a verdict.", "", "| goal | this run | at least | |", "|---|---|---|---|"]
+    out += [f"| {name} | {fmt(v)} | {g:g} | {_verdict(v, g)} |" for name, v, g in rows]
+    return out
+
+
+def _host_lines(res) -> list[str]:
+    """What each contender's worker loaded, and the load, under the header's machine line."""
+    out = []
+    busy = res.get("load", {})
+    if busy.get("kind", "none") != "none":
+        procs = busy.get("processes", [])
+        out.append(f"**Loaded machine** (--load {busy['kind']}): {busy.get('what', '?')}, "
+                   "running from before the first worker to after the last"
+                   + (" (" + ", ".join(f"{p.get('iterations')} iterations in "
+                                      f"{p.get('seconds') or 0:.0f} s" for p in procs) + ")"
+                      if procs else "") + ".")
+        out.append("")
+    hosts = {c: r for c, r in res.get("host", {}).items() if r}
+    if hosts:
+        out += ["Libraries each worker loaded (version, OpenBLAS core, threads outside a "
+                "kernel):", ""]
+        out += [f"* {c}: {describe_record(r)}" for c, r in hosts.items()]
+        out.append("")
+    return out
 
 
 def _first_calls(res, configs, tasks, dtypes, cols) -> list[str]:

@@ -33,14 +33,22 @@ Method:
   max(1, |ref|)) must be <= 2e-3 (float32) / 1e-9 (float64). A failing cell is flagged and
   gets no ratio. Without torch there is no gate and no ratio.
 * Full run only: the peak RSS (ru_maxrss delta) of one L1 float32 training step, the cold
-  Numba compile of every kernel for one dtype (fresh NUMBA_CACHE_DIR; an S1 training +
-  attention step for the serial paths, then an M1 one for the threaded ones) and the same
-  first calls in a new process with that cache warm.
+  Numba compile of every kernel per dtype (each in a new process with its own fresh
+  NUMBA_CACHE_DIR; an S1 training + attention step for the serial paths, then an M1 one
+  for the threaded ones) and the same first calls in another new process with that cache
+  warm.
 * Quick run only: each cell's first call in a fresh worker (for ours: the kernels loaded
   from the Numba cache, or compiled if it is cold).
 * Every run: numpy's matmul 1024³ GFLOP/s (the GEMM peak) and the training steps' GFLOP/s
   against it (FLOPs from ``configs.task_gflop``); ``import nongate_np`` time (median of 7
   fresh subprocesses, one in a quick run).
+* The host (:mod:`.host`): the CPU, and per contender the BLAS and OpenMP libraries its
+  worker loaded (version, OpenBLAS core type, threads), for ours the library the kernels'
+  products call, for torch its CPU capability and oneDNN; printed in the report's header.
+* ``--load blas2`` / ``spin2`` (:mod:`.load`): the loaded-machine run, another process
+  keeping the cores busy from before the first worker to after the last;
+  ``--against IDLE.json`` compares its ratios with an idle run's (:mod:`.compare`).
+* ``--compile-only``: the cold and warm compile alone, per dtype (``--dtypes``).
 """
 
 from __future__ import annotations
@@ -49,7 +57,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import site
 import statistics
 import subprocess
@@ -57,7 +64,10 @@ import sys
 import tempfile
 import time
 
+from . import load
+from .compare import compare
 from .configs import CONFIGS, CONTENDERS, DTYPES, FULL, QUICK, TASKS, THREAD_VARS
+from .host import machine_info
 from .report import BENCH_HINT, add_ratios, report
 
 #: the folder holding the nongate_np package this code was imported from
@@ -125,6 +135,18 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
                              + (default_out or "not saved") + ")")
     parser.add_argument("--report", metavar="JSON",
                         help="only print the tables of a saved run")
+    parser.add_argument("--load", choices=tuple(load.LOADS), default="none",
+                        help="the loaded-machine run: for the whole measurement another "
+                             "process keeps the cores busy; blas2: "
+                             + load.LOADS["blas2"] + "; spin2: " + load.LOADS["spin2"]
+                             + " (default none)")
+    parser.add_argument("--against", metavar="JSON",
+                        help="after the tables (of this run, or of --report's), compare its "
+                             "torch/ours ratios cell by cell with this saved run's (the idle "
+                             "one): both ratios, loaded/idle, and whether >= the 0.7 goal")
+    parser.add_argument("--compile-only", action="store_true",
+                        help="measure only the cold compile (fresh Numba cache) and the warm "
+                             "first call, per dtype, against the 10 s goal; nothing else")
 
 
 def build_parser(default_out: str | None = None, prog: str | None = None
@@ -202,23 +224,6 @@ def log(*a):
     print(*a, file=sys.stderr, flush=True)
 
 
-def machine_info() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from ..cli.sysinfo import cpu_info
-    versions = {}
-    for mod in ("numpy", "numba", "scipy", "torch", "onnxruntime"):
-        try:
-            versions[mod] = version(mod)
-        except PackageNotFoundError:
-            versions[mod] = None
-    cpu = cpu_info()
-    return {"cpu": cpu["model"], "cpu_llvm_name": cpu["llvm_name"], "isa": cpu["isa"],
-            "cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": versions,
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "<unset>")}
-
-
 def import_time(n: int, threads: int, cwd: str) -> dict:
     res = {}
     for label, code in (("bare", "pass"), ("nongate_np", "import nongate_np"),
@@ -238,7 +243,19 @@ def import_time(n: int, threads: int, cwd: str) -> dict:
 
 # -- the run ----------------------------------------------------------------------------------
 class BenchmarkError(ValueError):
-    """A file option that cannot be used (``--report`` unreadable, ``--out`` unwritable)."""
+    """An option that cannot be used (``--report`` or ``--against`` unreadable, ``--out``
+    unwritable, a load that does not start)."""
+
+
+def _read_run(option: str, path: str) -> dict:
+    """A saved run (``--report``, ``--against``), its ratios recomputed."""
+    try:
+        with open(path) as f:
+            r = json.load(f)
+        list(r["configs"]), r["machine"], r["timings"]
+        return add_ratios(r)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise BenchmarkError(f"{option} {path}: cannot read a saved run ({err})") from err
 
 
 def run(args: argparse.Namespace) -> int:
@@ -253,18 +270,16 @@ def run(args: argparse.Namespace) -> int:
         (a ValueError) when ``--report``'s file cannot be read or ``--out``'s folder cannot
         be created or written, before anything is measured.
     """
+    against = _read_run("--against", args.against) if args.against else None
     if args.report:
-        try:
-            with open(args.report) as f:
-                r = json.load(f)
-            configs = list(r["configs"])
-            tasks, dtypes = r.get("tasks", TASKS), r.get("dtypes", DTYPES)
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise BenchmarkError(f"--report {args.report}: cannot read a saved run "
-                                 f"({err})") from err
+        r = _read_run("--report", args.report)
+        configs = list(r["configs"])
+        tasks, dtypes = r.get("tasks", TASKS), r.get("dtypes", DTYPES)
         cols = r.get("contenders") or [c for c in CONTENDERS
                                        if c != "onnx" or "onnx" not in r["unavailable"]]
-        print(report(add_ratios(r), configs, tasks, dtypes, cols))
+        print(report(r, configs, tasks, dtypes, cols))
+        if against is not None:
+            print("\n" + compare(r, against))
         return 0
     if args.out:
         try:
@@ -273,23 +288,38 @@ def run(args: argparse.Namespace) -> int:
             raise BenchmarkError(f"--out {args.out}: cannot create its folder ({err})") from err
         if not os.access(os.path.dirname(os.path.abspath(args.out)), os.W_OK):
             raise BenchmarkError(f"--out {args.out}: its folder is not writable")
-    with tempfile.TemporaryDirectory(prefix="nongate_bench_") as cwd:
+    try:
         # NOTE: workers start in an empty folder, so no nongate_np folder in the caller's
         # current directory shadows the package being measured
-        res = measure_all(args, cwd)
+        with load.sigterm_unwinds(), \
+                tempfile.TemporaryDirectory(prefix="nongate_bench_") as cwd, \
+                load.background(args.load) as busy:
+            if busy["pids"]:
+                log(f"# load {args.load}: {busy['what']}, pids {busy['pids']}")
+            res = measure_all(args, cwd, busy)
+    except load.LoadError as err:
+        raise BenchmarkError(f"--load {args.load}: {err}") from err
+    if busy["processes"]:
+        log("# load stopped: " + ", ".join(
+            f"pid {p['pid']} ran {p['iterations']} iterations in {p['seconds'] or 0:.0f} s"
+            for p in busy["processes"]))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(res, f, indent=1)
     print(report(res, res["configs"], res["tasks"], res["dtypes"], res["contenders"]))
+    if against is not None:
+        print("\n" + compare(res, against))
     log(f"# raw results: {args.out or 'not saved (--out FILE keeps them)'}; "
         f"wall {res['wall_s']:.0f} s")
     return 0
 
 
-def measure_all(args: argparse.Namespace, cwd: str) -> dict:
-    """Every measurement of one run, as the dict the report and the JSON file hold."""
+def measure_all(args: argparse.Namespace, cwd: str, busy: dict | None = None) -> dict:
+    """Every measurement of one run, as the dict the report and the JSON file hold;
+    ``busy`` is the load's record (:func:`load.background`), kept as ``res["load"]``."""
     plan = QUICK if args.quick else FULL
-    configs = args.configs or list(plan["configs"])
+    compile_only = getattr(args, "compile_only", False)
+    configs = [] if compile_only else args.configs or list(plan["configs"])
     tasks, dtypes = args.tasks or list(plan["tasks"]), args.dtypes or list(plan["dtypes"])
     contenders = list(args.contenders or plan["contenders"])
     repeats, samples, min_time = args.repeats or plan["repeats"], plan["samples"], plan["min_time"]
@@ -299,15 +329,23 @@ def measure_all(args: argparse.Namespace, cwd: str) -> dict:
            "repeats": repeats, "samples": samples, "min_time_s": min_time,
            "configs": {c: dict(zip("TBIH", CONFIGS[c])) for c in configs},
            "tasks": tasks, "dtypes": dtypes, "unavailable": {}, "timings": {},
-           "validation": {}, "loadavg": {"start": os.getloadavg()}}
+           "validation": {}, "loadavg": {"start": os.getloadavg()},
+           "load": busy or {"kind": "none"}, "compile_only": compile_only, "host": {}}
     if "onnx" in contenders and importlib.util.find_spec("onnxruntime") is None:
         contenders.remove("onnx")
         res["unavailable"]["onnx"] = "onnxruntime is not installed (skipped)"
     res["contenders"] = contenders
     base = {"threads": args.threads, "samples": samples, "min_time": min_time}
 
+    if compile_only:
+        _measure_jit(res, base, dtypes, timeout, cwd, t_start)
+        res["wall_s"] = time.time() - t_start
+        res["loadavg"]["end"] = os.getloadavg()
+        return add_ratios(res)
+
     log(f"# GEMM peak (numpy matmul 1024^3) ... ({time.time() - t_start:.0f} s)")
     res["gemm_peak"] = run_worker("gemm", {**base, "dtypes": dtypes}, timeout, cwd)
+    res["host"]["gemm (numpy)"] = res["gemm_peak"].pop("host", None)
 
     # a full run measures one config per worker, a quick one all configs in each worker
     # (one process start per contender and repeat instead of one per config as well)
@@ -342,6 +380,8 @@ def measure_all(args: argparse.Namespace, cwd: str) -> dict:
                     continue
                 if "error" in r:
                     log(f"  {c}: ERROR {r['error'][-300:]}")
+                elif c not in res["host"]:
+                    res["host"][c] = r.get("host")
                 runs[c].append(r)
             log(f"  repeat {rep + 1}/{repeats} done ({time.time() - t_start:.0f} s, "
                 f"load {os.getloadavg()[0]:.2f})")
@@ -359,17 +399,39 @@ def measure_all(args: argparse.Namespace, cwd: str) -> dict:
             c: run_worker("mem", {**base, "contender": c, "config": "L1", "dtype": "float32",
                                   "task": "train"}, timeout, cwd)
             for c in ("numba", "numpy", "torch") if c in contenders}
-        log(f"# numba JIT: cold cache, then warm cache in a new process ... "
-            f"({time.time() - t_start:.0f} s)")
-        with tempfile.TemporaryDirectory(prefix="nongate_numba_cache_") as cache:
-            res["jit"] = {w: run_worker("jit", base, timeout, cwd, NUMBA_CACHE_DIR=cache)
-                          for w in ("cold_cache", "warm_cache")}
+        _measure_jit(res, base, dtypes, timeout, cwd, t_start)
 
     log(f"# import time ... ({time.time() - t_start:.0f} s)")
     res["import_time"] = import_time(1 if args.quick else 7, args.threads, cwd)
     res["wall_s"] = time.time() - t_start
     res["loadavg"]["end"] = os.getloadavg()
     return add_ratios(res)
+
+
+def _measure_jit(res: dict, base: dict, dtypes: list, timeout: float, cwd: str,
+                 t_start: float) -> None:
+    """``res["jit"]``: per dtype, the first calls in a new process with a fresh Numba cache
+    (``cold_cache``), then in another new process with that cache warm (``warm_cache``).
+
+    Each dtype gets its own fresh cache and processes: a model uses one dtype, so its first
+    run pays Numba's own start-up and every kernel it needs, nothing compiled for the other.
+    """
+    log(f"# numba JIT: cold cache, then warm cache in a new process, per dtype ... "
+        f"({time.time() - t_start:.0f} s)")
+    res["jit"] = {"cold_cache": {}, "warm_cache": {}}
+    for dtype in dtypes:
+        with tempfile.TemporaryDirectory(prefix="nongate_numba_cache_") as cache:
+            for w in ("cold_cache", "warm_cache"):
+                r = run_worker("jit", {**base, "dtypes": [dtype]}, timeout, cwd,
+                               NUMBA_CACHE_DIR=cache)
+                if w == "cold_cache":
+                    res["host"].setdefault("numba", r.get("host"))
+                r.pop("host", None)
+                r.pop("cache_dir", None)             # a temporary folder, gone
+                # NOTE: one dict per cache state, as before: import_ms of the first dtype,
+                # an error or "unavailable" of any
+                for key, value in r.items():
+                    res["jit"][w].setdefault(key, value)
 
 
 def _medians(cfg: str, runs: dict) -> dict:

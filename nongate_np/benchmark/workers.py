@@ -263,7 +263,8 @@ def _compare(ref: dict, got: dict, tol: float) -> dict:
 
 
 def w_gemm(a) -> dict:
-    """GFLOP/s of one numpy matmul 1024 x 1024 x 1024 per dtype, and the BLAS behind it."""
+    """GFLOP/s of one numpy matmul 1024 x 1024 x 1024 per dtype (the BLAS behind it: the
+    worker's ``host`` record)."""
     import numpy as np
     n, res = 1024, {}
     for dtype in a["dtypes"]:
@@ -271,13 +272,6 @@ def w_gemm(a) -> dict:
         x, y = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
         r = measure(lambda: x @ y, a["min_time"], a["samples"])
         res[dtype] = {"ms": r["ms"], "gflops": 2 * n ** 3 / (r["ms"] * 1e-3) / 1e9}
-    try:
-        import threadpoolctl
-        res["blas"] = [{k: i.get(k) for k in ("internal_api", "version", "num_threads",
-                                             "architecture", "filepath")}
-                       for i in threadpoolctl.threadpool_info()]
-    except ImportError:
-        res["blas"] = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas")
     res["numpy"] = np.__version__
     return res
 
@@ -323,7 +317,7 @@ def w_jit(a) -> dict:
     except BackendUnavailable as err:
         full = False
         out["note"] = f"whole backend unavailable ({err}); timed the LSTM kernels only"
-    for dtype in ("float32", "float64"):
+    for dtype in a.get("dtypes", ("float32", "float64")):
         if full:
             # every kernel of the backend for this dtype: one LSTM + gated attention training
             # step at S1 (the serial step loops, single-call products), then at M1 (the step
@@ -363,12 +357,18 @@ def w_jit(a) -> dict:
 
 
 WORKERS = {"time": w_time, "validate": w_validate, "gemm": w_gemm, "mem": w_mem, "jit": w_jit}
+#: the workers whose result also says what the process ran on (host.worker_record), and
+#: as which contender when the arguments do not say
+RECORDED = {"time": None, "gemm": "numpy", "jit": "numba"}
 
 
 def main(kind: str, args_json: str) -> None:
     a = json.loads(args_json)
     try:
         res = WORKERS[kind](a)
+        if kind in RECORDED and "unavailable" not in res:
+            from .host import worker_record
+            res["host"] = worker_record(a.get("contender") or RECORDED[kind])
     except Exception as err:  # reported, not fatal: the parent marks the cell as an error
         import traceback
         res = {"error": f"{type(err).__name__}: {err}",

@@ -2,8 +2,8 @@
 results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``,
 ``attention_online``).
 
-Every product over the B·T rows is one large GEMM through ``gemm.matmul`` (Numba's
-``np.dot`` split over the threads, never NumPy's own BLAS):
+Every product over the B·T rows is one large GEMM through ``gemm.matmul`` (``blas.gemm``
+split over the threads, never NumPy's own BLAS):
 
 * forward: ``Z = H [V; U; G_step]ᵀ`` (one GEMM for every projection that scores or gates),
   ``Eᵀ = W_q uᵀ`` (Q, B·T, unit stride in t) and the value projection ``H W_vᵀ``;
@@ -34,6 +34,7 @@ from .. import reference as ref
 from ..contract import AttentionParams, OnlinePoolState, check_kind, for_kind, result_dtype
 from . import threads, workspace
 from .activations import KERNEL_FLAGS, exp32, exp64
+from .blas import gemm
 from .gemm import matmul
 from .lstm import sigmoid, tanh
 
@@ -117,7 +118,7 @@ def _softmax_gate(e, mask, z, col, b_step, step, alpha, gamma, weights):
 def _pool(weights, v, pooled):
     """A5: pooled_b = ω_b v_b, one (Q×T)(T×D') GEMM per sequence."""
     for b in range(weights.shape[0]):
-        np.dot(weights[b], v[b], pooled[b])
+        gemm(weights[b], v[b], pooled[b])
 
 
 @njit(**_JIT)
@@ -131,7 +132,7 @@ def _softmax_backward(dweights, dpooled, v, alpha, gamma, step, de, grad, col):
     dalpha = np.empty(T, alpha.dtype)
     for b in range(B):
         base = b * T
-        np.dot(dpooled[b], v[b].T, domega)                             # A6
+        gemm(dpooled[b], v[b].T, domega)                               # A6
         for q in range(Q):
             dw = dweights[b, q]
             a = alpha[b, q]

@@ -31,6 +31,7 @@ from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
 from . import activations, threads, workspace
 from .activations import KERNEL_FLAGS
+from .blas import gemm
 from .gemm import matmul, row_blocks
 
 _JIT = KERNEL_FLAGS
@@ -112,7 +113,7 @@ def _cell_forward(t, k, j0, j1, xw, h, h_next, c, w_t, rows, a, active, keep, ga
     n = w_t.shape[2] // 4                 # the chunk width (the last chunk may use fewer)
     a_k = a[k]
     for r in range(rows.shape[0] - 1):                                 # L1 (recurrent)
-        np.dot(h[rows[r]:rows[r + 1]], w_t[k], a_k[rows[r]:rows[r + 1]])
+        gemm(h[rows[r]:rows[r + 1]], w_t[k], a_k[rows[r]:rows[r + 1]])
     for b in range(B):
         # without ``keep`` the cache is one row, rewritten for every row: it stays in L1
         # (bench/KERNEL_NOTES.md, "Step loop: inference cache row")
@@ -155,7 +156,7 @@ def _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y):
     ``_adjoint_*`` and ``_carry_backward``: one call per step, and each inlined copy (the
     threaded loops compile theirs twice) cost more compile than the call costs at run time
     (bench/KERNEL_NOTES.md, "Compile time: small step helpers compiled alone")."""
-    np.dot(m, w_hr_t, h_proj)                                          # L5
+    gemm(m, w_hr_t, h_proj)                                            # L5
     for b in range(h.shape[0]):
         _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
 
@@ -263,7 +264,7 @@ def _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
         for k in range(dh.shape[1]):
             dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
             dh_seq[t, b, k] = dh_t[b, k] if on else 0
-    np.dot(dh_t, w_hr, dm)                                             # L8
+    gemm(dh_t, w_hr, dm)                                               # L8
 
 
 @njit(inline="always", **_JIT)
@@ -304,7 +305,7 @@ def _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, 
             ki[u], kf[u], kg[u], ko[u] = di[u], df[u], dg[u], do[u]
             dc_b[u] = dct * f                                          # L12
     for r in range(rows.shape[0] - 1):                                 # L12, this chunk's share
-        np.dot(da_k[rows[r]:rows[r + 1]], w_k[k], parts[k, rows[r]:rows[r + 1]])
+        gemm(da_k[rows[r]:rows[r + 1]], w_k[k], parts[k, rows[r]:rows[r + 1]])
 
 
 @njit(**_JIT)

@@ -5,19 +5,23 @@ is split by hidden units, the large products by rows (``gemm.py``), and every th
 BLAS for its own slice. So BLAS itself must run on one thread: OpenBLAS's workers keep
 spinning after a call and steal the cores Numba's threads are using (bench/KERNEL_NOTES.md,
 "Threads: BLAS on one thread inside a kernel"). While a kernel runs (``owns_cores``), the
-BLAS that Numba's ``np.dot`` calls (SciPy's OpenBLAS) is set to one thread; the count is
-restored when the kernel returns.
+BLAS that the kernels' products call (``blas.py``: the scipy-openblas32 wheel or SciPy's
+OpenBLAS) is set to one thread; the count is restored when the kernel returns.
 
 Policy, in order:
 
 * work is split only with a threading layer that launches a region quickly (OpenMP or
   TBB; the fallback "workqueue" layer takes longer per region than a whole step at the
   sizes where splitting pays off: bench/KERNEL_NOTES.md, "Threads: threading layer");
-* only when the BLAS's thread count can be set (OpenBLAS, found from the function pointer
-  Numba calls); otherwise everything runs on the calling thread;
+* only when the BLAS's thread count can be set (OpenBLAS, found through
+  ``blas.library()``); otherwise everything runs on the calling thread;
 * only when the work is large enough to pay for the region's launch and join;
 * in as many chunks as ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), so a fixed
   thread count gives a fixed split and bit-identical results run to run;
+* with GNU OpenMP's idle threads spinning for a short while only (``GOMP_SPINCOUNT``,
+  ``launch_pool``): a thread that spins at a barrier on a core another process also wants
+  keeps its partner, which needs that core, from arriving, and a step loop meeting twice a
+  step then slows down by up to 30x (bench/KERNEL_NOTES.md, "Threads: a busy machine");
 * never in a forked child (``os.fork``, ``multiprocessing``'s "fork" start method): GNU
   OpenMP, Numba's "omp" layer on Linux, aborts a child that launches a region when its
   parent had launched one ("Terminating: fork() called from a process already using GNU
@@ -35,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import os
 import threading
@@ -55,31 +58,16 @@ _GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads",
             "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_")
 
 
-class _DlInfo(ctypes.Structure):
-    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
-                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
-
-
 @functools.lru_cache(maxsize=None)
 def _blas_thread_control():
-    """(get, set) for the thread count of the BLAS behind Numba's ``np.dot``, or None.
-
-    Numba calls ``scipy.linalg.cython_blas``; the library holding its ``sgemm`` is found
-    with ``dladdr`` on that function pointer, so this is the very copy the kernels use."""
+    """(get, set) for the thread count of the BLAS the kernels call (``blas.library()``:
+    the scipy-openblas32 wheel or SciPy's BLAS), or None when it has no such functions."""
     try:
-        from scipy.linalg import cython_blas
-        capsule = cython_blas.__pyx_capi__["sgemm"]
-        get_name = ctypes.pythonapi.PyCapsule_GetName
-        get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-        get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
-        get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-        address = get_ptr(capsule, get_name(capsule))
-        libdl = ctypes.CDLL(ctypes.util.find_library("dl") or None)
-        info = _DlInfo()
-        if not libdl.dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
-            return None
-        lib = ctypes.CDLL(info.dli_fname.decode())
-    except (ImportError, KeyError, OSError, AttributeError, TypeError):
+        from .blas import library
+        lib = library()
+    except (ImportError, ValueError):      # no BLAS, or a bad NONGATE_NP_BLAS
+        return None
+    if lib is None:
         return None
     get = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
     set_ = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
@@ -202,6 +190,49 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+#: Spins of the busy-wait loop of GNU OpenMP's idle threads before they sleep, for Numba's
+#: pool (bench/KERNEL_NOTES.md, "Threads: a busy machine"); GNU's default is 300 000.
+GOMP_SPIN_COUNT = 1000
+_WAIT_VARS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+
+
+def _gomp_loaded() -> bool:
+    """True if GNU OpenMP (libgomp) is already loaded in this process (Linux; False where
+    /proc/self/maps cannot tell)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return any("libgomp" in line.rsplit("/", 1)[-1] for line in maps)
+    except OSError:
+        return False
+
+
+@functools.lru_cache(maxsize=None)
+def launch_pool() -> str:
+    """Start Numba's thread pool, once; its idle threads spin ``GOMP_SPIN_COUNT`` times.
+
+    GNU OpenMP reads its wait policy once, when the library loads, which is when Numba
+    starts the pool with its "omp" threading layer: ``GOMP_SPINCOUNT`` is set in the
+    environment for that moment only and then removed again (so subprocesses, and any other
+    copy of libgomp loaded later, as PyTorch's, see the user's environment). The user's own
+    ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` is left alone.
+
+    Returns what decided the wait policy: ``"short spin"``, ``"user's environment"`` or
+    ``"already loaded"`` (another module had loaded libgomp first: its policy stays)."""
+    import numba
+    if any(var in os.environ for var in _WAIT_VARS):
+        numba.get_num_threads()
+        return "user's environment"
+    if _gomp_loaded():
+        numba.get_num_threads()
+        return "already loaded"
+    os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPIN_COUNT)
+    try:
+        numba.get_num_threads()            # launches the pool: libgomp loads here
+    finally:
+        del os.environ["GOMP_SPINCOUNT"]
+    return "short spin"
+
+
 @functools.lru_cache(maxsize=None)
 def _fast_threading_layer() -> bool:
     """True if Numba can use a threading layer that launches regions quickly."""
@@ -228,6 +259,7 @@ def parallel_chunks(macs: int, min_macs: int) -> int:
     if macs < min_macs or forked:
         return 1
     import numba
+    launch_pool()
     n = numba.get_num_threads()
     if n < 2 or not _fast_threading_layer() or _blas_thread_control() is None:
         return 1
