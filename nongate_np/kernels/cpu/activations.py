@@ -46,15 +46,18 @@ def _float64_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-#: The flags of every kernel that inlines these functions. Inlining happens in Numba's IR,
-#: so the caller's flags decide the machine code: the error sweeps (tests and
-#: bench/activation_errors.py) compile with the same ones. "contract" lets LLVM fuse a * b + c
-#: into one FMA: one rounding instead of two, and faster (bench/KERNEL_NOTES.md,
-#: "Activations: FMA contraction"). Results stay deterministic on a given CPU. The compiled code
-#: is cached where ``cache.py`` says (never in the package's folder), or not at all.
+#: The flags of these functions and of every kernel that calls them; the error sweeps (tests
+#: and bench/activation_errors.py) compile their callers with the same ones. "contract" lets
+#: LLVM fuse a * b + c into one FMA: one rounding instead of two, and faster
+#: (bench/KERNEL_NOTES.md, "Activations: FMA contraction"). Results stay deterministic on a
+#: given CPU. The compiled code is cached where ``cache.py`` says (never in the package's
+#: folder), or not at all.
 KERNEL_FLAGS = dict(cache=cache_location().enabled, error_model="numpy", nogil=True,
                     fastmath={"contract"})
-_FAST = dict(KERNEL_FLAGS, inline="always")
+# NOTE: each function below is compiled once per dtype, not inlined in Numba's IR
+# (``inline="always"``): LLVM inlines it into each calling loop all the same (same machine
+# code, same bits), while Numba's inlining parsed and typed it again at every call site
+# (bench/KERNEL_NOTES.md, "Compile time: activations inlined by LLVM")
 
 # K1: exp(x) = 2^k e^r, k = round(x / ln 2), r = x - k ln 2 (Cody-Waite: ln 2 = hi + lo with
 # hi exact in few bits so k*hi is exact), |r| <= ln2/2, e^r by its Taylor polynomial.
@@ -63,7 +66,7 @@ _LN2_HI_32, _LN2_LO_32 = np.float32(0.693359375), np.float32(-2.12194440e-4)
 _LN2_HI_64, _LN2_LO_64 = 0.693147180369123816490, 1.90821492927058770002e-10
 
 
-@njit(**_FAST)
+@njit(**KERNEL_FLAGS)
 def exp32(x):
     """K1 in float32: e^x for x in [-87.3, 88] (clamped outside: saturates, never inf)."""
     x = min(max(x, np.float32(-87.3)), np.float32(88.0))
@@ -80,7 +83,7 @@ def exp32(x):
     return p * _float32_from_bits((np.int32(k) + np.int32(127)) << np.int32(23))
 
 
-@njit(**_FAST)
+@njit(**KERNEL_FLAGS)
 def exp64(x):
     """K1 in float64: e^x for x in [-708, 709] (clamped outside)."""
     x = min(max(x, -708.0), 709.0)
@@ -103,7 +106,7 @@ def exp64(x):
     return p * _float64_from_bits((np.int64(k) + np.int64(1023)) << np.int64(52))
 
 
-@njit(**_FAST)
+@njit(**KERNEL_FLAGS)
 def sigmoid32(x):
     """K2: σ(x) = 1/(1+e^{-|x|}) for x ≥ 0, e^{-|x|}/(1+e^{-|x|}) otherwise (no overflow)."""
     z = exp32(-abs(x))
@@ -115,7 +118,7 @@ def sigmoid32(x):
     return s * (np.float32(1.0) - neg) + z * s * neg
 
 
-@njit(**_FAST)
+@njit(**KERNEL_FLAGS)
 def sigmoid64(x):
     """K2 in float64."""
     z = exp64(-abs(x))
@@ -124,7 +127,7 @@ def sigmoid64(x):
     return s * (1.0 - neg) + z * s * neg
 
 
-@njit(**_FAST)
+@njit(**KERNEL_FLAGS)
 def tanh32(x):
     """K3: tanh x = sign(x)(1 - 2/(e^{2|x|}+1)) for |x| ≥ 0.4; the odd Taylor polynomial
     to x^13 below (no cancellation near 0). Both are computed (the series on x clamped to
@@ -145,7 +148,7 @@ def tanh32(x):
     return big * (np.float32(1.0) - near0) + small * near0    # NOTE: arithmetic select
 
 
-@njit(**_FAST)
+@njit(**KERNEL_FLAGS)
 def tanh64(x):
     """K3 in float64: the large-|x| formula for |x| ≥ 0.3; Taylor to x^23 below."""
     a = abs(x)

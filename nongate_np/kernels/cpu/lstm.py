@@ -29,8 +29,8 @@ from numba.extending import overload
 
 from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
-from . import threads, workspace
-from .activations import KERNEL_FLAGS, sigmoid32, sigmoid64, tanh32, tanh64
+from . import activations, threads, workspace
+from .activations import KERNEL_FLAGS
 from .blas import gemm
 from .gemm import matmul, row_blocks
 
@@ -45,14 +45,19 @@ def tanh(x):  # pragma: no cover - replaced by the overload inside jitted code
     raise NotImplementedError
 
 
-@overload(sigmoid, inline="always")
+# NOTE: not inlined in Numba's IR: LLVM inlines them (bench/KERNEL_NOTES.md, "Compile time:
+# activations inlined by LLVM"). Reached through their module: the dispatchers in this
+# module's namespace are its own kernels (tests/test_cache.py counts them).
+@overload(sigmoid)
 def _sigmoid(x):
-    return (lambda x: sigmoid32(x)) if x == types.float32 else (lambda x: sigmoid64(x))
+    return (lambda x: activations.sigmoid32(x)) if x == types.float32 else \
+        (lambda x: activations.sigmoid64(x))
 
 
-@overload(tanh, inline="always")
+@overload(tanh)
 def _tanh(x):
-    return (lambda x: tanh32(x)) if x == types.float32 else (lambda x: tanh64(x))
+    return (lambda x: activations.tanh32(x)) if x == types.float32 else \
+        (lambda x: activations.tanh64(x))
 
 
 def _serial_and_threaded(loop):
@@ -143,9 +148,14 @@ def _emit_row(on, new, h_prev, h_next, y_t):
         y_t[k] = new[k] if on else 0
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _emit_projected(t, m, w_hr_t, active, h, h_next, h_proj, y):
-    """L5-L6 with a projection, once all chunks have written m: h_t = m_t W_hrᵀ."""
+    """L5-L6 with a projection, once all chunks have written m: h_t = m_t W_hrᵀ.
+
+    NOTE: compiled alone, not inlined like the step functions, as are the backward's
+    ``_adjoint_*`` and ``_carry_backward``: one call per step, and each inlined copy (the
+    threaded loops compile theirs twice) cost more compile than the call costs at run time
+    (bench/KERNEL_NOTES.md, "Compile time: small step helpers compiled alone")."""
     gemm(m, w_hr_t, h_proj)                                            # L5
     for b in range(h.shape[0]):
         _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
@@ -236,7 +246,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     return y, LSTMState(h_pair[T % 2], c), cache
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _adjoint_direct(t, j0, j1, dh, dy, dm):
     """L7-L8 without a projection for the units j0:j1: dm_t = dh_t = δh + dy_t."""
     for b in range(dh.shape[0]):
@@ -245,7 +255,7 @@ def _adjoint_direct(t, j0, j1, dh, dy, dm):
             dm_b[u] = dh_b[u] + dy_b[u]
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq):
     """L7-L8 with a projection: dh_t = δh + dy_t, dm_t = dh_t W_hr; dh_t is kept (as
     dh_seq[t], zero where inactive) for dW_hr."""
@@ -298,7 +308,7 @@ def _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, 
         gemm(da_k[rows[r]:rows[r + 1]], w_k[k], parts[k, rows[r]:rows[r + 1]])
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _carry_backward(t, parts, active, dh, j0, j1):
     """L12 for the columns j0:j1 of δh: the chunks' shares of step t summed in a fixed
     order (so a fixed thread count gives the same bits every run), kept only for the rows
@@ -330,12 +340,13 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, act
     n_chunks = bounds.shape[0] - 1
     dh_t, dm = np.empty_like(dh), np.empty((B, H), gates.dtype)
     parts = np.empty((2, n_chunks, B, P), gates.dtype)
+    col0 = np.int64(0)  # NOTE: a literal 0 is a type of its own: one more compile of the callee
     for s in range(T):
         t = s if reverse else T - 1 - s
         t_prev, t_next = (t + 1, t - 1) if reverse else (t - 1, t + 1)
         if not direct:
             if s > 0:
-                _carry_backward(t_next, parts[(s - 1) % 2], active, dh, 0, P)
+                _carry_backward(t_next, parts[(s - 1) % 2], active, dh, col0, P)
             _adjoint_projected(t, dh, dy, w_hr, active, dh_t, dm, dh_seq)
         for k in prange(n_chunks):
             j0, j1 = bounds[k], bounds[k + 1]
@@ -345,7 +356,7 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_k, rows, bounds, w_hr, act
                 _adjoint_direct(t, j0, j1, dh, dy, dm)
             _cell_backward(t, t_prev, k, j0, j1, dm, dc, gates, tcs, cs, c0, w_k, rows, active,
                            da, da_buf, parts[s % 2])
-    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, 0, P)
+    _carry_backward(T - 1 if reverse else 0, parts[(T - 1) % 2], active, dh, col0, P)
 
 
 _backward_loop, _backward_loop_threaded = _serial_and_threaded(_backward_steps)
