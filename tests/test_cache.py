@@ -147,9 +147,11 @@ def test_kernels_cache_in_the_user_cache_folder(user_cache_runs):
     compiled = [f for f in r["cached"] if f.startswith(os.path.join("nongate_np", "numba"))
                 and f.endswith((".nbi", ".nbc"))]
     assert compiled, r["cached"]
-    # the first process compiles and saves, the second loads what it saved
+    # the first process compiles and saves, the second loads what it calls and compiles
+    # nothing (a kernel that only other kernels call is inside their cached code: loaded on
+    # its own only when a new signature of a caller compiles)
     assert r["first"]["misses"] > 0 and r["first"]["hits"] == 0
-    assert r["second"]["hits"] == r["first"]["misses"] and r["second"]["misses"] == 0
+    assert 0 < r["second"]["hits"] <= r["first"]["misses"] and r["second"]["misses"] == 0
 
 
 def test_kernels_write_nothing_into_the_package_folder(user_cache_runs):
