@@ -58,26 +58,21 @@ def _worker(configs, dtypes, samples, min_time):
     from nongate_np.kernels.cpu import blas
     from nongate_np.kernels.cpu.gemm import row_blocks
 
-    # NOTE: whole products unsliced: a slice of a transposed array is typed 'A', which
-    # np.dot copies first and the kernels never pass
-    @njit(nogil=True)
-    def with_gemm(a, b, c, bounds, reps):
-        for _ in range(reps):
-            if bounds.shape[0] == 2:
-                blas.gemm(a, b, c)
-                continue
-            for r in range(bounds.shape[0] - 1):
-                blas.gemm(a[bounds[r]:bounds[r + 1]], b, c[bounds[r]:bounds[r + 1]])
+    def timed(product):
+        """A loop of ``reps`` products through ``product``, whole or in row blocks."""
+        # NOTE: whole products unsliced: a slice of a transposed array is typed 'A', which
+        # np.dot copies first and the kernels never pass
+        @njit(nogil=True)
+        def loop(a, b, c, bounds, reps):
+            for _ in range(reps):
+                if bounds.shape[0] == 2:
+                    product(a, b, c)
+                    continue
+                for r in range(bounds.shape[0] - 1):
+                    product(a[bounds[r]:bounds[r + 1]], b, c[bounds[r]:bounds[r + 1]])
+        return loop
 
-    @njit(nogil=True)
-    def with_np_dot(a, b, c, bounds, reps):
-        for _ in range(reps):
-            if bounds.shape[0] == 2:
-                np.dot(a, b, c)
-                continue
-            for r in range(bounds.shape[0] - 1):
-                np.dot(a[bounds[r]:bounds[r + 1]], b, c[bounds[r]:bounds[r + 1]])
-
+    with_gemm, with_np_dot = timed(blas.gemm), timed(np.dot)
     calls = {"blas.gemm": with_gemm}
     if blas.describe()["library"] == "scipy":
         calls["np.dot"] = with_np_dot
