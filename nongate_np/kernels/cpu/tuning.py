@@ -24,9 +24,9 @@ from collections.abc import Iterator
 STEP_SPLIT_MIN_MACS = 500_000
 
 #: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over Numba's
-#: threads; below it one BLAS call on the calling thread costs less than the split
-#: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
-PRODUCT_SPLIT_MIN_MACS = 2_000_000
+#: threads; below it one BLAS call on the calling thread costs less than the split, whose
+#: threads may have to be woken (bench/KERNEL_NOTES.md, "Products: parallel threshold").
+PRODUCT_SPLIT_MIN_MACS = 20_000_000
 
 #: Most multiply-adds of one block of batch rows in the step loops' recurrent products
 #: (``gemm.row_blocks``): up to this size OpenBLAS takes its small-matrix path, without
