@@ -31,8 +31,9 @@ Policy, in order:
   forked DataLoader workers compute on one thread). A process started by "spawn" or
   "forkserver" is not a fork child of the computing process and splits as usual.
 
-NOTE: the BLAS thread count is process-wide: another Python thread calling SciPy's BLAS
-while a kernel runs gets one thread too.
+NOTE: the BLAS thread count is per library and process-wide: another Python thread calling
+the same library while a kernel runs (SciPy's BLAS, when ``blas.py`` chose it) gets one
+thread too.
 """
 
 from __future__ import annotations
