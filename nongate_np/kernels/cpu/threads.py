@@ -79,17 +79,22 @@ def _blas_thread_control():
     return get, set_
 
 
+def _loaded_libraries(fragment: str) -> list[str]:
+    """Paths of the libraries this process has mapped whose file name contains ``fragment``
+    (any case), from /proc/self/maps; an empty list where it cannot be read (not Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split()[-1] for line in maps
+                           if fragment in line.rsplit("/", 1)[-1].lower()})
+    except OSError:
+        return []
+
+
 def _every_openblas() -> list[tuple]:
     """(get, set) for every OpenBLAS copy this process has loaded (NumPy and SciPy each
     bundle their own), found in /proc/self/maps; an empty list elsewhere."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps
-                            if "openblas" in line.rsplit("/", 1)[-1].lower()})
-    except OSError:
-        return []
     controls = []
-    for path in paths:
+    for path in _loaded_libraries("openblas"):
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -197,16 +202,6 @@ GOMP_SPIN_COUNT = 1000
 _WAIT_VARS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
 
 
-def _gomp_loaded() -> bool:
-    """True if GNU OpenMP (libgomp) is already loaded in this process (Linux; False where
-    /proc/self/maps cannot tell)."""
-    try:
-        with open("/proc/self/maps") as maps:
-            return any("libgomp" in line.rsplit("/", 1)[-1] for line in maps)
-    except OSError:
-        return False
-
-
 @functools.lru_cache(maxsize=None)
 def launch_pool() -> str:
     """Start Numba's thread pool, once; its idle threads spin ``GOMP_SPIN_COUNT`` times.
@@ -220,18 +215,16 @@ def launch_pool() -> str:
     Returns what decided the wait policy: ``"short spin"``, ``"user's environment"`` or
     ``"already loaded"`` (another module had loaded libgomp first: its policy stays)."""
     import numba
-    if any(var in os.environ for var in _WAIT_VARS):
-        numba.get_num_threads()
-        return "user's environment"
-    if _gomp_loaded():
-        numba.get_num_threads()
-        return "already loaded"
-    os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPIN_COUNT)
+    policy = ("user's environment" if any(var in os.environ for var in _WAIT_VARS)
+              else "already loaded" if _loaded_libraries("libgomp") else "short spin")
+    if policy == "short spin":
+        os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPIN_COUNT)
     try:
         numba.get_num_threads()            # launches the pool: libgomp loads here
     finally:
-        del os.environ["GOMP_SPINCOUNT"]
-    return "short spin"
+        if policy == "short spin":
+            del os.environ["GOMP_SPINCOUNT"]
+    return policy
 
 
 @functools.lru_cache(maxsize=None)
