@@ -10,21 +10,21 @@ and dtype, in ms (median of 7 samples after a warm-up):
 
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
 * ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
-* ``recur``: the T per-step recurrent products alone, one chunk per thread, each chunk's
-  BLAS calls (one per block of batch rows, ``gemm.row_blocks``) on its own thread, through
-  the kernels' own product function (``kernels.cpu.blas.gemm`` where it exists, else
-  Numba's ``np.dot``)
-  (``lstm._cell_forward``'s product, without the gate math);
+* ``recur``: the T per-step recurrent products alone, split by batch rows as the step
+  loop splits them (``threads.batch_chunks``), each chunk's T·(one BLAS call per block of
+  its rows, ``gemm.row_blocks``) on its own thread, through the kernels' own product
+  function (``kernels.cpu.blas.gemm``): ``lstm._forward_steps``'s products, without the
+  gate math;
 * ``big_bwd``: dX, dW_ih, dW_hh (``gemm.matmul``);
 * ``gemm_train``: every product of a training step: proj + big_bwd + 2·recur (the backward
   per-step products have the same size as the forward's);
 * the single-thread GFLOP/s of one chunk's recurrent product as one BLAS call, in the
-  layout the kernels use (``h W_chunkᵀ``, (B, 4H/n)) and transposed (``W_chunk hᵀ``,
-  (4H/n, B)).
+  layout the kernels use (``h_k W_hhᵀ``, (B/n, 4H)) and transposed (``W_hh h_kᵀ``,
+  (4H, B/n)).
 
 The differences ``infer − proj − recur`` and ``train − gemm_train`` are the element-wise
-work (gates, their derivatives, masking, copies) plus the cost of starting and joining a
-parallel region twice per step.
+work (gates, their derivatives, masking, copies) plus the cost of starting and joining the
+threads once per kernel call.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import time
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
 
 import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
+from numba import njit  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from nongate_np.benchmark import host  # noqa: E402
@@ -51,12 +51,12 @@ from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
 from nongate_np.kernels.cpu.blas import gemm as _product  # noqa: E402
 
 
-@njit(parallel=True, nogil=True)
+@njit(nogil=True)
 def _recurrent_products(h, w_t, rows, a, T):
+    """One chunk's T recurrent products, as ``lstm._forward_steps`` makes them."""
     for _ in range(T):
-        for k in prange(w_t.shape[0]):
-            for r in range(rows.shape[0] - 1):
-                _product(h[rows[r]:rows[r + 1]], w_t[k], a[k, rows[r]:rows[r + 1]])
+        for r in range(rows.shape[0] - 1):
+            _product(h[rows[r]:rows[r + 1]], w_t, a[rows[r]:rows[r + 1]])
 
 
 @njit(nogil=True)
@@ -84,11 +84,10 @@ def measure(name, dtype):
     w_hh = (rng.standard_normal((4 * H, H)) / np.sqrt(H)).astype(dtype)
     b = np.zeros(4 * H, dtype)
     h0, c0 = np.zeros((B, H), dtype), np.zeros((B, H), dtype)
-    bounds = threads.step_chunks(H, B * H * 4 * H)
-    w_k = lstm.chunk_weights(w_hh, bounds)
-    w_t = np.ascontiguousarray(w_k.transpose(0, 2, 1))
-    a = np.empty((w_t.shape[0], B, w_t.shape[2]), dtype)
-    rows = gemm.row_blocks(B, H, w_t.shape[2])
+    bounds = threads.batch_chunks(B, T * B * H * 4 * H)
+    w_t = np.ascontiguousarray(w_hh.T)
+    a = np.empty((B, 4 * H), dtype)
+    rows = [gemm.row_blocks(int(r1 - r0), H, 4 * H) + r0 for r0, r1 in zip(bounds, bounds[1:])]
     x2 = x.reshape(T * B, I)
     da = rng.standard_normal((T * B, 4 * H)).astype(dtype)
     h_prev = rng.standard_normal((T * B, H)).astype(dtype)
@@ -109,14 +108,15 @@ def measure(name, dtype):
          "infer": _ms(lambda: lstm.lstm_forward(x, state0, params, None, False, False)),
          "train": _ms(train),
          "proj": _ms(threads.owns_cores(lambda: gemm.matmul(x2, w_ih.T))),
-         "recur": _ms(threads.owns_cores(lambda: _recurrent_products(h0, w_t, rows, a, T))),
+         "recur": _ms(threads.owns_cores(lambda: threads.run_chunks(
+             lambda k: _recurrent_products(h0, w_t, rows[k], a, T), len(rows)))),
          "big_bwd": _ms(big_backward)}
     r["gemm_train"] = r["proj"] + r["big_bwd"] + 2 * r["recur"]
-    h_t = np.ascontiguousarray(h0.T)
-    flops = 2.0 * B * H * w_k.shape[1] * 50
+    h_k = h0[:bounds[1]]                  # chunk 0's rows
+    flops = 2.0 * h_k.shape[0] * H * 4 * H * 50
     one = threads.owns_cores(lambda a, c: _repeat_dot(a, c, 50))
-    r["gflops_hWt"] = flops / _ms(lambda: one(h0, w_t[0])) / 1e6
-    r["gflops_Wht"] = flops / _ms(lambda: one(w_k[0], h_t)) / 1e6
+    r["gflops_hWt"] = flops / _ms(lambda: one(h_k, w_t)) / 1e6
+    r["gflops_Wht"] = flops / _ms(lambda: one(w_hh, np.ascontiguousarray(h_k.T))) / 1e6
     return r
 
 

@@ -49,7 +49,7 @@ def info(packages: tuple[str, ...] = PACKAGES) -> dict:
         * ``backends``: ``available`` (list of names that load), ``default`` (the backend
           used outside any ``backend(...)`` block), ``unavailable`` ({name: reason});
         * ``cpu``: see :func:`cpu_info`;
-        * ``threads``: ``numba`` (the size of Numba's thread pool, int), ``numba_source``
+        * ``threads``: ``numba`` (the thread count the kernels split into, int), ``numba_source``
           (where that count comes from), ``blas`` (the thread count of the BLAS the
           kernels call, or None when it cannot be read);
         * ``blas``: ``kernels`` (the library the Numba kernels' products call and why:

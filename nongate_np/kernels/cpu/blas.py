@@ -276,9 +276,8 @@ def gemm(typingctx, a, b, out):
     Raises ValueError (inside jitted code) on mismatched shapes, an operand with no unit
     stride (pass a copy), or a dimension or stride past 2³¹ − 1 (BLAS's 32-bit integers).
 
-    NOTE: an intrinsic, not an @njit function: one small block of LLVM per call site, no
-    function compiled per layout, and no raise in the caller's IR, which would keep a
-    prange loop around the call serial (bench/KERNEL_NOTES.md, "BLAS: which library the
+    NOTE: an intrinsic, not an @njit function: one small block of LLVM per call site, and
+    no function compiled per layout (bench/KERNEL_NOTES.md, "BLAS: which library the
     products call").
     """
     arrays = (a, b, out)

@@ -1,35 +1,32 @@
 """Who owns the cores while a kernel of the Numba backend runs (docs/math.md K4).
 
-All parallelism inside the kernels is Numba's thread pool (``prange``): the LSTM step loop
-is split by hidden units, the large products by rows (``gemm.py``), and every thread calls
-BLAS for its own slice. So BLAS itself must run on one thread: OpenBLAS's workers keep
-spinning after a call and steal the cores Numba's threads are using (bench/KERNEL_NOTES.md,
-"Threads: BLAS on one thread inside a kernel"). While a kernel runs (``owns_cores``), the
-BLAS that the kernels' products call (``blas.py``: the scipy-openblas32 wheel or SciPy's
-OpenBLAS) is set to one thread; the count is restored when the kernel returns.
+The kernels' parallelism is one pool of Python threads (``run_chunks``), each running a
+jitted function that releases the GIL: the LSTM step loop is split by batch rows (each
+thread runs the whole loop on its rows, ``batch_chunks``), the large products by rows or by
+the reduction index (``gemm.py``), and every thread calls BLAS for its own slice. Numba's
+own pool (``prange``) is not used: a ``parallel=True`` function is compiled a second time
+for the threaded path, and its waiting threads spin on cores other processes may want
+(bench/KERNEL_NOTES.md, "Threads: one pool of Python threads"). BLAS itself must run on
+one thread: OpenBLAS's workers keep spinning after a call and steal the cores the kernels'
+threads are using (bench/KERNEL_NOTES.md, "Threads: BLAS on one thread inside a kernel").
+While a kernel runs (``owns_cores``), the BLAS that the kernels' products call (``blas.py``:
+the scipy-openblas32 wheel or SciPy's OpenBLAS) is set to one thread; the count is restored
+when the kernel returns.
 
 Policy, in order:
 
-* work is split only with a threading layer that launches a region quickly (OpenMP or
-  TBB; the fallback "workqueue" layer takes longer per region than a whole step at the
-  sizes where splitting pays off: bench/KERNEL_NOTES.md, "Threads: threading layer");
 * only when the BLAS's thread count can be set (OpenBLAS, found through
   ``blas.library()``); otherwise everything runs on the calling thread;
-* only when the work is large enough to pay for the region's launch and join;
-* in as many chunks as ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``), so a fixed
-  thread count gives a fixed split and bit-identical results run to run;
-* with GNU OpenMP's idle threads spinning for a short while only (``GOMP_SPINCOUNT``,
-  ``launch_pool``): a thread that spins at a barrier on a core another process also wants
-  keeps its partner, which needs that core, from arriving, and a step loop meeting twice a
-  step then slows down by up to 30x (bench/KERNEL_NOTES.md, "Threads: a busy machine");
-* never in a forked child (``os.fork``, ``multiprocessing``'s "fork" start method): GNU
-  OpenMP, Numba's "omp" layer on Linux, aborts a child that launches a region when its
-  parent had launched one ("Terminating: fork() called from a process already using GNU
-  OpenMP, this is unsafe"; a Pool whose worker dies so waits for ever). TBB and
-  "workqueue" survive a fork, but one rule for every layer keeps a child's results those
-  of the serial paths, bit-identical to its parent's serial paths (as PyTorch, whose
-  forked DataLoader workers compute on one thread). A process started by "spawn" or
-  "forkserver" is not a fork child of the computing process and splits as usual.
+* only when the work is large enough to pay for the threads' start and join
+  (``tuning.py``);
+* in as many chunks as ``num_threads()`` (``NUMBA_NUM_THREADS``, or
+  ``numba.set_num_threads``), so a fixed thread count gives a fixed split and
+  bit-identical results run to run;
+* never in a forked child (``os.fork``, ``multiprocessing``'s "fork" start method): the
+  pool's threads are not copied into the child, and the serial paths keep a child's
+  results bit-identical to its parent's serial paths (as PyTorch, whose forked DataLoader
+  workers compute on one thread). A process started by "spawn" or "forkserver" is not a
+  fork child of the computing process and splits as usual.
 
 NOTE: the BLAS thread count is per library and process-wide: another Python thread calling
 the same library while a kernel runs (SciPy's BLAS, when ``blas.py`` chose it) gets one
@@ -38,6 +35,7 @@ thread too.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import ctypes
 import functools
@@ -166,9 +164,10 @@ forked = False
 def _after_fork_in_child() -> None:
     """Mark the process as a fork child, and drop the parent's BLAS ownership: a kernel
     running on another thread at the fork left its lock held and BLAS on one thread, and
-    that thread does not exist here."""
-    global forked, _ownership
+    that thread does not exist here; nor do the pool's threads."""
+    global forked, _ownership, _pool, _pool_workers, _pool_lock
     forked = True
+    _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
     if _ownership.depth:
         control = _blas_thread_control()
         if control is not None:
@@ -196,53 +195,68 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
-#: Spins of the busy-wait loop of GNU OpenMP's idle threads before they sleep, for Numba's
-#: pool (bench/KERNEL_NOTES.md, "Threads: a busy machine"); GNU's default is 300 000.
-GOMP_SPIN_COUNT = 1000
-_WAIT_VARS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
+def num_threads() -> int:
+    """The thread count the kernels split into: Numba's (``NUMBA_NUM_THREADS``, or what
+    ``numba.set_num_threads`` set on the calling thread).
 
-
-@functools.lru_cache(maxsize=None)
-def launch_pool() -> str:
-    """Start Numba's thread pool, once; its idle threads spin ``GOMP_SPIN_COUNT`` times.
-
-    GNU OpenMP reads its wait policy once, when the library loads, which is when Numba
-    starts the pool with its "omp" threading layer: ``GOMP_SPINCOUNT`` is set in the
-    environment for that moment only and then removed again (so subprocesses, and any other
-    copy of libgomp loaded later, as PyTorch's, see the user's environment). The user's own
-    ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY`` is left alone.
-
-    Returns what decided the wait policy: ``"short spin"``, ``"user's environment"`` or
-    ``"already loaded"`` (another module had loaded libgomp first: its policy stays)."""
+    NOTE: read without launching Numba's own thread pool, which the kernels never use
+    (``numba.set_num_threads`` launches it, and then its value is read)."""
     import numba
-    policy = ("user's environment" if any(var in os.environ for var in _WAIT_VARS)
-              else "already loaded" if _loaded_libraries("libgomp") else "short spin")
-    if policy == "short spin":
-        os.environ["GOMP_SPINCOUNT"] = str(GOMP_SPIN_COUNT)
+    from numba.np.ufunc import parallel as numba_parallel
+    if getattr(numba_parallel, "_is_initialized", True):
+        return numba.get_num_threads()
+    return numba.config.NUMBA_NUM_THREADS
+
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_workers = 0
+_pool_lock = threading.Lock()
+_worker = threading.local()
+
+
+def _mark_worker() -> None:
+    _worker.inside = True
+
+
+def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The process's pool of at least ``workers`` threads, started on first use."""
+    global _pool, _pool_workers
+    with _pool_lock:
+        if _pool is None or _pool_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                workers, thread_name_prefix="nongate_np-kernel", initializer=_mark_worker)
+            _pool_workers = workers
+        return _pool
+
+
+def run_chunks(chunk: Callable[[int], object], n: int) -> None:
+    """``chunk(k)`` for k in 0..n-1: chunk 0 on the calling thread, the others on the
+    process's pool of Python threads, each running a jitted function that releases the GIL
+    (``nogil=True``); returns when every chunk has. An exception of a chunk is raised here
+    once all have ended (the lowest k's first), so no chunk still writes to buffers the
+    caller goes on to use or free.
+
+    Chunks run serially, in order, when n is 1 or the caller is itself one of the pool's
+    threads (a pool waiting on its own threads could wait for ever).
+
+    NOTE: Python threads, not Numba's ``prange``: a kernel is compiled once for both the
+    serial and the threaded path, and a waiting thread sleeps instead of spinning on a
+    core another process wants (bench/KERNEL_NOTES.md, "Threads: one pool of Python
+    threads")."""
+    if n <= 1 or getattr(_worker, "inside", False):
+        for k in range(n):
+            chunk(k)
+        return
+    pool = _executor(n - 1)
+    futures = [pool.submit(chunk, k) for k in range(1, n)]
     try:
-        numba.get_num_threads()            # launches the pool: libgomp loads here
+        chunk(0)
     finally:
-        if policy == "short spin":
-            del os.environ["GOMP_SPINCOUNT"]
-    return policy
-
-
-@functools.lru_cache(maxsize=None)
-def _fast_threading_layer() -> bool:
-    """True if Numba can use a threading layer that launches regions quickly."""
-    import numba
-    layer = numba.config.THREADING_LAYER
-    if layer in ("omp", "tbb"):
-        return True
-    if layer not in ("default", "threadsafe", "forksafe"):
-        return False          # "workqueue" asked for explicitly
-    for module in ("omppool", "tbbpool"):
-        try:
-            __import__(f"numba.np.ufunc.{module}")
-            return True
-        except ImportError:
-            continue
-    return False
+        concurrent.futures.wait(futures)
+    for future in futures:
+        future.result()
 
 
 def parallel_chunks(macs: int, min_macs: int) -> int:
@@ -252,10 +266,8 @@ def parallel_chunks(macs: int, min_macs: int) -> int:
     # (bench/KERNEL_NOTES.md, "Threads: thread-count query")
     if macs < min_macs or forked:
         return 1
-    import numba
-    launch_pool()
-    n = numba.get_num_threads()
-    if n < 2 or not _fast_threading_layer() or _blas_thread_control() is None:
+    n = num_threads()
+    if n < 2 or _blas_thread_control() is None:
         return 1
     return n
 
@@ -268,13 +280,9 @@ def even_blocks(total: int, n: int, multiple: int = 1) -> np.ndarray:
     return np.append(np.arange(0, total, step), total).astype(np.int64)
 
 
-def step_chunks(hidden: int, macs_per_step: int) -> np.ndarray:
-    """Bounds (n + 1,) splitting the hidden units 0..H into the n chunks the step loop runs
-    in parallel; ``[0, H]`` (one chunk, the serial loop) when parallel would not pay.
-
-    Chunks are multiples of 16 units where H allows (one cache line of float32), so
-    neighbouring threads do not write the same cache line of the state."""
-    n = min(parallel_chunks(macs_per_step, tuning.STEP_SPLIT_MIN_MACS), hidden)
-    if n < 2:
-        return np.array([0, hidden], np.int64)
-    return even_blocks(hidden, n, 16 if hidden >= 16 * n else 1)
+def batch_chunks(batch: int, macs: int) -> np.ndarray:
+    """Bounds (n + 1,) splitting the batch rows 0..B of a step loop of ``macs``
+    multiply-adds into the n chunks that run their whole loops in parallel, each on its own
+    rows; ``[0, B]`` (one chunk, on the calling thread) when a split would not pay."""
+    n = min(parallel_chunks(macs, tuning.STEP_SPLIT_MIN_MACS), batch)
+    return even_blocks(batch, max(n, 1))

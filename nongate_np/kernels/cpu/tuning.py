@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-#: Multiply-adds per LSTM step (B·P·4H) from which the step loop is split by hidden units
-#: over Numba's threads (``threads.step_chunks``); below it a parallel region's launch and
-#: join cost more than the step (bench/KERNEL_NOTES.md, "Step loop: parallel threshold").
-STEP_SPLIT_MIN_MACS = 500_000
+#: Multiply-adds of the recurrent products of one step-loop call (T·B·P·4H) from which its
+#: batch rows are split over the threads (``threads.batch_chunks``); below it the threads'
+#: start and join and the smaller products cost more than the split saves
+#: (bench/KERNEL_NOTES.md, "Threads: one pool of Python threads").
+STEP_SPLIT_MIN_MACS = 10_000_000
 
-#: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over Numba's
+#: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over the
 #: threads; below it one BLAS call on the calling thread costs less than the split, whose
 #: threads may have to be woken (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_SPLIT_MIN_MACS = 20_000_000
@@ -81,7 +82,7 @@ def override(**knobs: int) -> Iterator[None]:
 
 
 def force_split() -> contextlib.AbstractContextManager[None]:
-    """Split every LSTM step loop and every product over Numba's threads, whatever its size,
+    """Split every LSTM step loop and every product over the threads, whatever its size,
     inside the block (where this machine splits at all, and never in a fork child:
     ``threads.parallel_chunks``)."""
     return override(STEP_SPLIT_MIN_MACS=0, PRODUCT_SPLIT_MIN_MACS=0)
