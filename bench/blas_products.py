@@ -1,15 +1,17 @@
-"""The step loop's products on each BLAS the Numba backend can call (bench/KERNEL_NOTES.md,
-"BLAS: which library the products call").
+"""The step loop's products on each BLAS the Numba backend can call, and the recurrent ones
+with the weight packed once (bench/KERNEL_NOTES.md, "BLAS: which library the products
+call", "Step loop: packed recurrent weight").
 
 One thread, CPU time per call (the best of 5 samples), float32 and float64, from an
 ``@njit`` loop as the kernels call them: ``blas.gemm`` on the scipy-openblas32 wheel and
 on SciPy's BLAS (each in its own process, ``NONGATE_NP_BLAS``), and Numba's ``np.dot``
-(SciPy's BLAS, the call the kernels made before ``blas.py``). Shapes, per configuration
-(T, B, I, H; P = H):
+(SciPy's BLAS, the call the kernels made before ``blas.py``); for the recurrent products
+also ``packed``, the kernels' own product on the weight packed once (``packed.packed_gemm``,
+docs/math.md K5). Shapes, per configuration (T, B, I, H; P = H):
 
-* ``fwd n``: the recurrent product of a step split in n chunks, (B, P) @ (P, 4H/n), whole
-  and, where ``gemm.row_blocks`` cuts it, in the kernels' row blocks;
-* ``bwd n``: the backward's share, (B, 4H/n) @ (4H/n, P), likewise;
+* ``fwd n``: the recurrent product of a step with the batch split in n chunks,
+  (B/n, P) @ (P, 4H);
+* ``bwd n``: the backward's, (B/n, 4H) @ (4H, P);
 * ``x W_ihᵀ``: the input projection (T·B, I) @ (I, 4H) (W_ih transposed in place);
 * ``δAᵀ X``: dW_ih, (4H, T·B) @ (T·B, I) with δA transposed in place.
 
@@ -37,17 +39,18 @@ sys.path.insert(0, os.path.dirname(HERE))      # this checkout's package, instal
 LIBRARIES = ("scipy-openblas32", "scipy")
 
 
-def _cases(configs, row_blocks):
+def _cases(configs):
+    """(cfg, name, (M, K, N), which operand is transposed in place, recurrent?)"""
     from nongate_np.benchmark.configs import CONFIGS
     for cfg in configs:
         T, B, I, H = CONFIGS[cfg]
         P = H
         for n in (1, 2):
-            w = 4 * H // n
-            yield cfg, f"fwd n={n}", (B, P, w), "", row_blocks(B, P, w)
-            yield cfg, f"bwd n={n}", (B, w, P), "", row_blocks(B, w, P)
-        yield cfg, "x W_ihᵀ", (T * B, I, 4 * H), "b", None
-        yield cfg, "δAᵀ X", (4 * H, T * B, I), "a", None
+            rows = -(-B // n)
+            yield cfg, f"fwd n={n}", (rows, P, 4 * H), "", True
+            yield cfg, f"bwd n={n}", (rows, 4 * H, P), "", True
+        yield cfg, "x W_ihᵀ", (T * B, I, 4 * H), "b", False
+        yield cfg, "δAᵀ X", (4 * H, T * B, I), "a", False
 
 
 def _worker(configs, dtypes, samples, min_time):
@@ -56,52 +59,49 @@ def _worker(configs, dtypes, samples, min_time):
     from numba import njit
 
     from nongate_np.kernels.cpu import blas
-    from nongate_np.kernels.cpu.gemm import row_blocks
+    from nongate_np.kernels.cpu.packed import pack, packed_gemm, panel_width
 
     def timed(product):
-        """A loop of ``reps`` products through ``product``, whole or in row blocks."""
-        # NOTE: whole products unsliced: a slice of a transposed array is typed 'A', which
-        # np.dot copies first and the kernels never pass
+        """A loop of ``reps`` products through ``product``."""
         @njit(nogil=True)
-        def loop(a, b, c, bounds, reps):
+        def loop(a, b, c, reps):
             for _ in range(reps):
-                if bounds.shape[0] == 2:
-                    product(a, b, c)
-                    continue
-                for r in range(bounds.shape[0] - 1):
-                    product(a[bounds[r]:bounds[r + 1]], b, c[bounds[r]:bounds[r + 1]])
+                product(a, b, c)
         return loop
 
-    with_gemm, with_np_dot = timed(blas.gemm), timed(np.dot)
+    with_gemm = timed(blas.gemm)
     calls = {"blas.gemm": with_gemm}
     if blas.describe()["library"] == "scipy":
-        calls["np.dot"] = with_np_dot
+        calls["np.dot"] = timed(np.dot)
+    with_packed = timed(packed_gemm)
     rng = np.random.default_rng(0)
     for dtype in dtypes:
-        for cfg, name, (M, K, N), transposed, blocks in _cases(configs, row_blocks):
+        for cfg, name, (M, K, N), transposed, recurrent in _cases(configs):
             a = rng.standard_normal((K, M) if transposed == "a" else (M, K)).astype(dtype)
             b = rng.standard_normal((N, K) if transposed == "b" else (K, N)).astype(dtype)
             a = a.T if transposed == "a" else a
             b = b.T if transposed == "b" else b
-            splits = [("whole", np.array([0, M], np.int64))]
-            if blocks is not None and len(blocks) > 2:
-                splits.append((f"rows {'+'.join(map(str, np.diff(blocks)))}", blocks))
-            for split, bounds in splits:
-                c = np.empty((M, N), dtype)
-                for call in calls.values():
-                    call(a, b, c, bounds, 1)                   # compile
-                t0 = time.thread_time()
-                with_gemm(a, b, c, bounds, 1)
-                reps = max(1, int(min_time / max(time.thread_time() - t0, 1e-7)))
-                best = dict.fromkeys(calls, float("inf"))
-                for _ in range(samples):
-                    for what, call in calls.items():
-                        t0 = time.thread_time()
-                        call(a, b, c, bounds, reps)
-                        best[what] = min(best[what], (time.thread_time() - t0) / reps)
-                print(json.dumps({"cfg": cfg, "dtype": dtype, "case": name, "split": split,
-                                  "shape": f"{M}x{K}x{N}",
-                                  "us": {k: v * 1e6 for k, v in best.items()}}), flush=True)
+            c = np.empty((M, N), dtype)
+            args = {what: (a, b, c) for what in calls}
+            if recurrent:
+                calls["packed"] = with_packed
+                args["packed"] = (a, pack(b, dtype), np.empty((M, panel_width(N, dtype)),
+                                                              dtype))
+            for what, call in calls.items():
+                call(*args[what], 1)                           # compile
+            t0 = time.thread_time()
+            with_gemm(a, b, c, 1)
+            reps = max(1, int(min_time / max(time.thread_time() - t0, 1e-7)))
+            best = dict.fromkeys(calls, float("inf"))
+            for _ in range(samples):
+                for what, call in calls.items():
+                    t0 = time.thread_time()
+                    call(*args[what], reps)
+                    best[what] = min(best[what], (time.thread_time() - t0) / reps)
+            calls.pop("packed", None)
+            print(json.dumps({"cfg": cfg, "dtype": dtype, "case": name,
+                              "shape": f"{M}x{K}x{N}",
+                              "us": {k: v * 1e6 for k, v in best.items()}}), flush=True)
 
 
 def main() -> int:
@@ -135,17 +135,17 @@ def main() -> int:
                               env=env, capture_output=True, text=True, check=True)
         for line in proc.stdout.splitlines():
             row = json.loads(line)
-            key = (row["cfg"], row["dtype"], row["case"], row["split"], row["shape"])
-            for call, us in row["us"].items():
-                results.setdefault(key, {})[f"{call} {library}"] = us
+            key = (row["cfg"], row["dtype"], row["case"], row["shape"])
+            for call, us in row["us"].items():      # packed: the same code in each library's run
+                results.setdefault(key, {})[call if call == "packed" else f"{call} {library}"] = us
     for library, d in described.items():
         print(f"# {library}: {d['config']} ({d['path']})")
     columns = sorted({c for r in results.values() for c in r}, reverse=True)
-    print("| cfg | dtype | product | rows | " + " | ".join(columns) + " |")
-    print("|---" * (4 + len(columns)) + "|")
-    for (cfg, dtype, case, split, shape), row in results.items():
+    print("| cfg | dtype | product | " + " | ".join(columns) + " |")
+    print("|---" * (3 + len(columns)) + "|")
+    for (cfg, dtype, case, shape), row in results.items():
         cells = " | ".join(f"{row[c]:.3g}" if c in row else "–" for c in columns)
-        print(f"| {cfg} | {dtype} | {case} {shape} | {split} | {cells} |")
+        print(f"| {cfg} | {dtype} | {case} {shape} | {cells} |")
     return 0
 
 

@@ -11,16 +11,15 @@ and dtype, in ms (median of 7 samples after a warm-up):
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
 * ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
 * ``recur``: the T per-step recurrent products alone, split by batch rows as the step
-  loop splits them (``threads.batch_chunks``), each chunk's T·(one BLAS call per block of
-  its rows, ``gemm.row_blocks``) on its own thread, through the kernels' own product
-  function (``kernels.cpu.blas.gemm``): ``lstm._forward_steps``'s products, without the
-  gate math;
+  loop splits them (``threads.batch_chunks``), each chunk's T products on its own thread,
+  through the kernels' own product with W_hhᵀ packed once (``kernels.cpu.packed``,
+  docs/math.md K5): ``lstm._forward_steps``'s products, without the gate math;
 * ``big_bwd``: dX, dW_ih, dW_hh (``gemm.matmul``);
 * ``gemm_train``: every product of a training step: proj + big_bwd + 2·recur (the backward
   per-step products have the same size as the forward's);
-* the single-thread GFLOP/s of one chunk's recurrent product as one BLAS call, in the
-  layout the kernels use (``h_k W_hhᵀ``, (B/n, 4H)) and transposed (``W_hh h_kᵀ``,
-  (4H, B/n)).
+* the single-thread GFLOP/s of one chunk's recurrent product ``h_k W_hhᵀ`` (B/n, 4H):
+  packed, as the kernels make it, and as one call to the BLAS the kernels' other products
+  call (``kernels.cpu.blas.gemm``), which packs W_hhᵀ at every call.
 
 The differences ``infer − proj − recur`` and ``train − gemm_train`` are the element-wise
 work (gates, their derivatives, masking, copies) plus the cost of starting and joining the
@@ -45,25 +44,27 @@ from nongate_np.benchmark import host  # noqa: E402
 from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
 from nongate_np.kernels.contract import LSTMParams, LSTMState  # noqa: E402
 from nongate_np.kernels.cpu import gemm, lstm, threads  # noqa: E402
-
-# the function the kernels make their products with (kernels/cpu/blas.py chooses the
-# library), so "recur" times the products the step loop makes, on its library
-from nongate_np.kernels.cpu.blas import gemm as _product  # noqa: E402
+from nongate_np.kernels.cpu.blas import gemm as _blas_product  # noqa: E402
+from nongate_np.kernels.cpu.packed import pack, packed_gemm, panel_width  # noqa: E402
 
 
 @njit(nogil=True)
-def _recurrent_products(h, w_t, rows, a, T):
+def _recurrent_products(h, w_p, b0, b1, a, T):
     """One chunk's T recurrent products, as ``lstm._forward_steps`` makes them."""
     for _ in range(T):
-        for r in range(rows.shape[0] - 1):
-            _product(h[rows[r]:rows[r + 1]], w_t, a[rows[r]:rows[r + 1]])
+        packed_gemm(h[b0:b1], w_p, a[b0:b1])
 
 
 @njit(nogil=True)
-def _repeat_dot(a, b, n):
-    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+def _repeat_blas(a, b, out, n):
     for _ in range(n):
-        _product(a, b, out)
+        _blas_product(a, b, out)
+
+
+@njit(nogil=True)
+def _repeat_packed(a, b, out, n):
+    for _ in range(n):
+        packed_gemm(a, b, out)
 
 
 def _ms(fn, samples=7):
@@ -86,8 +87,8 @@ def measure(name, dtype):
     h0, c0 = np.zeros((B, H), dtype), np.zeros((B, H), dtype)
     bounds = threads.batch_chunks(B, T * B * H * 4 * H)
     w_t = np.ascontiguousarray(w_hh.T)
-    a = np.empty((B, 4 * H), dtype)
-    rows = [gemm.row_blocks(int(r1 - r0), H, 4 * H) + r0 for r0, r1 in zip(bounds, bounds[1:])]
+    w_p = pack(w_t, dtype)
+    a = np.empty((B, panel_width(4 * H, dtype)), dtype)
     x2 = x.reshape(T * B, I)
     da = rng.standard_normal((T * B, 4 * H)).astype(dtype)
     h_prev = rng.standard_normal((T * B, H)).astype(dtype)
@@ -109,14 +110,16 @@ def measure(name, dtype):
          "train": _ms(train),
          "proj": _ms(threads.owns_cores(lambda: gemm.matmul(x2, w_ih.T))),
          "recur": _ms(threads.owns_cores(lambda: threads.run_chunks(
-             lambda k: _recurrent_products(h0, w_t, rows[k], a, T), len(rows)))),
+             lambda k: _recurrent_products(h0, w_p, int(bounds[k]), int(bounds[k + 1]), a,
+                                           T), len(bounds) - 1))),
          "big_bwd": _ms(big_backward)}
     r["gemm_train"] = r["proj"] + r["big_bwd"] + 2 * r["recur"]
     h_k = h0[:bounds[1]]                  # chunk 0's rows
     flops = 2.0 * h_k.shape[0] * H * 4 * H * 50
-    one = threads.owns_cores(lambda a, c: _repeat_dot(a, c, 50))
-    r["gflops_hWt"] = flops / _ms(lambda: one(h_k, w_t)) / 1e6
-    r["gflops_Wht"] = flops / _ms(lambda: one(w_hh, np.ascontiguousarray(h_k.T))) / 1e6
+    out = a[:h_k.shape[0]]
+    r["gflops_packed"] = flops / _ms(lambda: _repeat_packed(h_k, w_p, out, 50)) / 1e6
+    blas = threads.owns_cores(lambda: _repeat_blas(h_k, w_t, out[:, :4 * H], 50))
+    r["gflops_blas"] = flops / _ms(blas) / 1e6
     return r
 
 
@@ -126,7 +129,7 @@ def main(argv=None):
     parser.add_argument("--dtypes", default="float32,float64")
     args = parser.parse_args(argv)
     cols = ("chunks", "infer", "proj", "recur", "train", "big_bwd", "gemm_train",
-            "gflops_hWt", "gflops_Wht")
+            "gflops_packed", "gflops_blas")
     configs, dtypes = args.configs.split(","), args.dtypes.split(",")
     bad = [c for c in configs if c not in CONFIGS] + \
           [d for d in dtypes if d not in ("float32", "float64")]

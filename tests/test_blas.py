@@ -1,4 +1,4 @@
-"""``blas.gemm``, the one product of the Numba backend, and the choice of its library
+"""``blas.gemm``, the BLAS product of the Numba backend, and the choice of its library
 (``kernels/cpu/blas.py``).
 
 The products equal NumPy's to rounding for every layout the kernels pass (and the layouts
@@ -257,28 +257,6 @@ def test_the_fused_kernels_agree_and_repeat_on_the_other_library(tmp_path):
         capture_output=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert " passed" in proc.stdout
-
-
-def test_row_blocks_only_with_openblas_avx512_kernels(tmp_path):
-    """``gemm.row_blocks`` cuts a step's product into blocks of rows with OpenBLAS's AVX-512
-    kernels only; with its Haswell (AVX2) ones the blocks were slower (bench/KERNEL_NOTES.md,
-    "Step loop: row blocks of the recurrent product")."""
-    from nongate_np.kernels.cpu import gemm as cpu_gemm
-    blocked = len(cpu_gemm.row_blocks(32, 128, 512)) > 2
-    assert blocked == (blas.core() in ("SkylakeX", "Cooperlake", "SapphireRapids"))
-    try:
-        avx2 = " avx2 " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
-    except OSError:
-        avx2 = False
-    if not avx2 or blas.core() is None:
-        return                             # OPENBLAS_CORETYPE=Haswell needs AVX2
-    proc = _run("""
-        import json
-        from nongate_np.kernels.cpu import blas, gemm
-        print(json.dumps([blas.core(), gemm.row_blocks(32, 128, 512).tolist()]))
-    """, None, tmp_path, OPENBLAS_CORETYPE="Haswell")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.splitlines()[-1]) == ["Haswell", [0, 32]]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

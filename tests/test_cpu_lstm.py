@@ -15,7 +15,7 @@ from nongate_np.kernels.cpu import threads, tuning  # noqa: E402  (after the imp
 
 def test_the_step_loop_can_split():
     """The parallel path of the agreement tests tests something: here the loop does split."""
-    with tuning.force_split(), tuning.force_row_blocks(1):
+    with tuning.force_split():
         bounds = threads.batch_chunks(5, 1)
     if len(bounds) < 3:
         pytest.skip("one thread, or no BLAS thread control here")

@@ -135,33 +135,6 @@ def test_run_chunks_from_a_pool_thread_runs_serially_and_returns():
     assert inner == [0, 1, 2]
 
 
-@pytest.mark.parametrize("rows, k, n", [(32, 128, 256), (32, 256, 512), (64, 128, 256),
-                                         (30, 128, 256), (5, 256, 512), (64, 512, 1024),
-                                         (8, 64, 256), (1, 32, 128)])
-def test_row_blocks_cover_the_rows_in_small_blocks(rows, k, n):
-    bounds = gemm.row_blocks(rows, k, n)
-    sizes = np.diff(bounds)
-    assert bounds[0] == 0 and bounds[-1] == rows and np.all(sizes > 0)
-    if gemm.blas.core() not in gemm._BLOCKING_CORES:     # blocks measured slower there
-        assert len(sizes) == 1
-    elif len(sizes) > 1:      # split: small products of whole 4-row groups (but the last)
-        assert np.all(sizes * k * n <= tuning.ROW_BLOCK_MAX_MACS)
-        assert np.all(sizes[:-1] % tuning.ROW_BLOCK_MULTIPLE == 0)
-    else:                   # kept whole: no block of 4+ rows would be small, or none needed
-        assert rows * k * n <= tuning.ROW_BLOCK_MAX_MACS or \
-            tuning.ROW_BLOCK_MULTIPLE * k * n > tuning.ROW_BLOCK_MAX_MACS
-
-
-@pytest.mark.parametrize("rows, per_block", [(1, 1), (7, 1), (7, 3), (8, 4), (3, 5)])
-def test_forced_row_blocks_cover_the_rows_and_are_undone(rows, per_block):
-    before = gemm.row_blocks(rows, 512, 1024)
-    with tuning.force_row_blocks(per_block):
-        bounds = gemm.row_blocks(rows, 512, 1024)
-    assert bounds[0] == 0 and bounds[-1] == rows
-    assert np.all(np.diff(bounds)[:-1] == per_block) and 0 < np.diff(bounds)[-1] <= per_block
-    np.testing.assert_array_equal(gemm.row_blocks(rows, 512, 1024), before)
-
-
 def test_overrides_nest_and_are_restored_after_an_error():
     start = (tuning.STEP_SPLIT_MIN_MACS, tuning.PRODUCT_SPLIT_MIN_MACS)
     with pytest.raises(RuntimeError, match="inside"):
@@ -183,14 +156,13 @@ def test_forced_serial_never_splits():
     (lambda: tuning.override(PARALLEL_MIN_MACS=0), TypeError, "unknown knob 'PARALLEL_MIN_MACS'"),
     (lambda: tuning.override(POOL_LIMIT_BYTES=-1), ValueError, "non-negative int, got -1"),
     (lambda: tuning.override(STEP_SPLIT_MIN_MACS=0.5), ValueError, "got 0.5"),
-    (lambda: tuning.force_row_blocks(0), ValueError, "positive int, got 0"),
 ])
 def test_bad_overrides_say_what_was_expected(call, error, match):
-    before = tuning.POOL_LIMIT_BYTES, tuning.forced_block_rows
+    before = tuning.POOL_LIMIT_BYTES
     with pytest.raises(error, match=match):
         with call():
             pass
-    assert (tuning.POOL_LIMIT_BYTES, tuning.forced_block_rows) == before
+    assert tuning.POOL_LIMIT_BYTES == before
 
 
 _TRAIN = textwrap.dedent("""
@@ -203,7 +175,7 @@ _TRAIN = textwrap.dedent("""
                                    attn_size=8, dtype=np.float32, num_layers=2)
     opt = ng.optim.Adam(model.parameters(), lr=0.01)
     rng = np.random.default_rng(0)
-    with tuning.force_split(), tuning.force_row_blocks(1):    # one BLAS call per row
+    with tuning.force_split():
         for _ in range(3):
             x, lengths = rng.integers(1, 20, (6, 9)), rng.integers(1, 10, 6)
             loss, _ = model.loss(model(x, lengths=lengths), {"a": rng.integers(0, 3, 6)})

@@ -1,8 +1,9 @@
 """Matrix products of the Numba backend, split over threads (docs/math.md K4).
 
-Every product of this backend is ``blas.gemm`` (inside the jitted step loops) or ``matmul``
-here (from Python), never NumPy's own BLAS: ``blas.gemm`` calls the BLAS chosen in
-``blas.py``, which the backend keeps on one thread (``threads.owns_cores``) while
+Every product of this backend is ``blas.gemm`` (inside the jitted attention kernels),
+``matmul`` here (from Python) or, for the step loops' products with a weight used at every
+step, ``packed.packed_gemm`` (K5); never NumPy's own BLAS. ``blas.gemm`` calls the BLAS
+chosen in ``blas.py``, which the backend keeps on one thread (``threads.owns_cores``) while
 ``matmul`` splits the large products over the backend's threads (``threads.run_chunks``).
 """
 
@@ -11,35 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import blas, threads, tuning, workspace
+from . import threads, tuning, workspace
 from .blas import gemm
 from .cache import cache_location
 
 _JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
-#: OpenBLAS kernel sets (``blas.core()``) whose small-matrix path the row blocks were
-#: measured on: the AVX-512 ones
-_BLOCKING_CORES = ("SkylakeX", "Cooperlake", "SapphireRapids")
-
-def row_blocks(rows: int, k: int, n: int) -> np.ndarray:
-    """Bounds cutting a (rows, k) x (k, n) product into blocks of rows, each a multiple of
-    ``tuning.ROW_BLOCK_MULTIPLE`` rows (but the last) within ``tuning.ROW_BLOCK_MAX_MACS``,
-    as even as that allows; one block when no such block exists or one would do, or when
-    the BLAS runs kernels other than OpenBLAS's AVX-512 ones (or blocks of
-    ``tuning.forced_block_rows`` rows when forced). The step loops make one BLAS call per
-    block: the same product through BLAS's faster path (which may round differently, but
-    the same way every run)."""
-    if tuning.forced_block_rows is not None:
-        return np.append(np.arange(0, rows, tuning.forced_block_rows), rows).astype(np.int64)
-    # NOTE: the blocks pay off only with OpenBLAS's AVX-512 kernels; with its Haswell (AVX2)
-    # kernels they make a step's product up to 4x slower (bench/KERNEL_NOTES.md, "Step
-    # loop: row blocks of the recurrent product")
-    if blas.core() not in _BLOCKING_CORES:
-        return np.array([0, rows], np.int64)
-    step = tuning.ROW_BLOCK_MULTIPLE
-    most = tuning.ROW_BLOCK_MAX_MACS // (k * n) // step * step
-    if most < step or most >= rows:
-        return np.array([0, rows], np.int64)
-    return threads.even_blocks(rows, -(-rows // most), step)
 
 
 @njit(**_JIT)

@@ -5,8 +5,8 @@ The time-parallel products (the input projection forward; dX, dW_ih, dW_hh backw
 large GEMMs outside the loop (``gemm.matmul``; dW_hh from the output shifted by one step,
 ``_dw_hh``, so neither the previous hidden nor cell states are ever stored as a sequence of
 their own); inside the loop, per step, the
-recurrent product (h W_hhᵀ forward, δa W_hh backward; one BLAS call per block of batch rows,
-``gemm.row_blocks``, sized for OpenBLAS's faster small-matrix path) and one fused
+recurrent product (h W_hhᵀ forward, δa W_hh backward, and the projection's where there is
+one: ``packed.packed_gemm``, the weight packed once per call, K5) and one fused
 element-wise pass over (B, H) with the vectorisable activations of ``activations.py``.
 
 From ``tuning.STEP_SPLIT_MIN_MACS`` multiply-adds per call up, the batch rows are split
@@ -27,8 +27,8 @@ from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
 from . import activations, threads, workspace
 from .activations import KERNEL_FLAGS
-from .blas import gemm
-from .gemm import matmul, row_blocks
+from .gemm import matmul
+from .packed import pack, packed_gemm, panel_width
 
 _JIT = KERNEL_FLAGS
 
@@ -107,57 +107,56 @@ def _emit_row(on, new, h_prev, h_next, y_t):
     """L5-L6 for one row: the new hidden state where active, else the previous one; the
     output is the new state or 0.
 
+    ``new`` may be longer (a packed product's padded row): its first len(h_next) count.
+
     NOTE: element loops, not slice assignments: each ``a[:] = b`` compiles slowly
     (bench/KERNEL_NOTES.md, "Compile time: slice assignments")."""
-    for k in range(new.shape[0]):
+    for k in range(h_next.shape[0]):
         h_next[k] = new[k] if on else h_prev[k]
         y_t[k] = new[k] if on else 0
 
 
 @njit(**_JIT)
-def _emit_projected(t, b0, b1, m, w_hr_t, active, h, h_next, h_proj, y):
-    """L5-L6 with a projection for the batch rows b0:b1: h_t = m_t W_hrᵀ.
+def _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y):
+    """L5-L6 with a projection for the batch rows b0:b1: h_t = m_t W_hrᵀ (W_hrᵀ packed,
+    w_hr_p, K5).
 
     NOTE: compiled alone, not inlined like the step functions, as is the backward's
     ``_adjoint_projected``: one call per step, and each inlined copy cost more compile than
     the call costs at run time (bench/KERNEL_NOTES.md, "Compile time: small step helpers
     compiled alone")."""
-    gemm(m[b0:b1], w_hr_t, h_proj[b0:b1])                              # L5
+    packed_gemm(m[b0:b1], w_hr_p, h_proj[b0:b1])                       # L5
     for b in range(b0, b1):
         _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
 
 
 @njit(**_JIT)
-def _forward_steps(xw, h_pair, c, w_t, rows, chunk, w_hr_t, active, reverse, keep, y, gates,
-                   cs, tcs, m, a, h_proj):
-    """L1-L6 step by step for the batch rows rows[0]:rows[-1] (chunk ``chunk`` of a split
-    by rows, or all of them), the recurrent product one BLAS call per block of rows
-    (``rows``, ``gemm.row_blocks``). h_pair[0] holds h_0 and the two halves of h_pair take
-    turns as h_{t-1} and h_t, so h_T ends in h_pair[T % 2]; c (a copy of c_0) is updated in
-    place; a and h_proj are scratch. Without ``keep`` the cache arrays hold one row per
+def _forward_steps(xw, h_pair, c, w_p, b0, b1, chunk, w_hr_p, active, reverse, keep, y,
+                   gates, cs, tcs, m, a, h_proj):
+    """L1-L6 step by step for the batch rows b0:b1 (chunk ``chunk`` of a split by rows, or
+    all of them), the recurrent product with W_hhᵀ packed once (w_p, K5). h_pair[0] holds
+    h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T ends in
+    h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch (rows as
+    wide as w_p's panels). Without ``keep`` the cache arrays hold one row per
     chunk, overwritten every step (it stays in L1: bench/KERNEL_NOTES.md, "Step loop:
     inference cache row"). Chunks read and write only their own rows of every array."""
     T = xw.shape[0]
-    b0, b1 = rows[0], rows[rows.shape[0] - 1]
-    emit = w_hr_t.shape[0] == 0
+    emit = w_hr_p.shape[0] == 0
     for s in range(T):
         t = T - 1 - s if reverse else s
         h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
-        for r in range(rows.shape[0] - 1):                             # L1 (recurrent)
-            gemm(h[rows[r]:rows[r + 1]], w_t, a[rows[r]:rows[r + 1]])
+        packed_gemm(h[b0:b1], w_p, a[b0:b1])                          # L1 (recurrent)
         for b in range(b0, b1):
             slot, row = (t, b) if keep else (0, chunk)
             _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, m, y,
                           emit)
         if not emit:
-            _emit_projected(t, b0, b1, m, w_hr_t, active, h, h_next, h_proj, y)
+            _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y)
 
 
-def _chunk_rows(bounds: np.ndarray, k: int, right: tuple[int, int]) -> np.ndarray:
-    """Chunk k's rows bounds[k]:bounds[k + 1] in blocks for its products with a right
-    operand of shape ``right`` (``gemm.row_blocks``), as row bounds of the whole batch."""
-    b0, b1 = int(bounds[k]), int(bounds[k + 1])
-    return row_blocks(b1 - b0, *right) + b0
+def _packed(w: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """w packed for ``packed_gemm`` (K5); for no w, an empty one (no panels)."""
+    return np.empty((0, 0, 1), dtype) if w is None else pack(w, dtype)
 
 
 @threads.owns_cores
@@ -188,18 +187,18 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     c = workspace.empty((B, H), dtype, align)
     c[...] = c0
     m = workspace.empty((B, H), dtype, align)
-    a = workspace.empty((B, 4 * H), dtype, align)
-    h_proj = workspace.empty((B, P), dtype, align)
+    a = workspace.empty((B, panel_width(4 * H, dtype)), dtype, align)
+    h_proj = workspace.empty((B, panel_width(P, dtype)), dtype, align)
     y = workspace.empty((T, B, P), dtype, align)
     slots, slot_rows = (T, B) if keep_cache else (1, n_chunks)
     gates = workspace.empty((slots, slot_rows, 4 * H), dtype, align)
     cs = workspace.empty((slots, slot_rows, H), dtype, align)
     tcs = workspace.empty((slots, slot_rows, H), dtype, align)
-    w_hr_t = np.empty((0, P), dtype) if w_hr is None else w_hr.T.astype(dtype, copy=False)
-    w_t = np.ascontiguousarray(w_hh.T, dtype=dtype)
+    w_hr_p = _packed(None if w_hr is None else w_hr.T, dtype)
+    w_p = _packed(w_hh.T, dtype)
 
     def chunk(k: int) -> None:
-        _forward_steps(xw, h_pair, c, w_t, _chunk_rows(bounds, k, w_t.shape), k, w_hr_t,
+        _forward_steps(xw, h_pair, c, w_p, int(bounds[k]), int(bounds[k + 1]), k, w_hr_p,
                        active, bool(reverse), bool(keep_cache), y, gates, cs, tcs, m, a,
                        h_proj)
 
@@ -211,15 +210,15 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
 
 
 @njit(**_JIT)
-def _adjoint_projected(t, b0, b1, dh, dy, w_hr, active, dh_t, dm, dh_seq):
-    """L7-L8 with a projection for the batch rows b0:b1: dh_t = δh + dy_t, dm_t = dh_t W_hr;
-    dh_t is kept (as dh_seq[t], zero where inactive) for dW_hr."""
+def _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq):
+    """L7-L8 with a projection for the batch rows b0:b1: dh_t = δh + dy_t, dm_t = dh_t W_hr
+    (W_hr packed, w_hr_p, K5); dh_t is kept (as dh_seq[t], zero where inactive) for dW_hr."""
     for b in range(b0, b1):
         on = active[t, b]
         for k in range(dh.shape[1]):
             dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
             dh_seq[t, b, k] = dh_t[b, k] if on else 0
-    gemm(dh_t[b0:b1], w_hr, dm[b0:b1])                                 # L8
+    packed_gemm(dh_t[b0:b1], w_hr_p, dm[b0:b1])                        # L8
 
 
 @njit(inline="always", **_JIT)
@@ -250,16 +249,15 @@ def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
 
 
 @njit(**_JIT)
-def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_hh, rows, w_hr, active, reverse, da,
+def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active, reverse, da,
                     dh_t, dm, carry, dh_seq):
-    """L7-L14 for the batch rows rows[0]:rows[-1] (a chunk of a split by rows, or all of
-    them), visiting the steps in the reverse of the forward order; the product δa_t W_hh
-    one BLAS call per block of rows (``rows``, ``gemm.row_blocks``). dh, dc (copies of the
+    """L7-L14 for the batch rows b0:b1 (a chunk of a split by rows, or all of them),
+    visiting the steps in the reverse of the forward order; the product δa_t W_hh with W_hh
+    packed once (w_p, K5). dh, dc (copies of the
     adjoints of the final states) end as those of the initial states; dh_t, dm and carry
     are scratch. Chunks read and write only their own rows of every array."""
     T = gates.shape[0]
-    b0, b1 = rows[0], rows[rows.shape[0] - 1]
-    direct = w_hr.shape[0] == 0
+    direct = w_hr_p.shape[0] == 0
     for s in range(T):
         t = s if reverse else T - 1 - s
         t_prev = t + 1 if reverse else t - 1
@@ -268,11 +266,10 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_hh, rows, w_hr, active, re
                 for k in range(dh.shape[1]):
                     dm[b, k] = dh[b, k] + dy[t, b, k]
         else:
-            _adjoint_projected(t, b0, b1, dh, dy, w_hr, active, dh_t, dm, dh_seq)
+            _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq)
         for b in range(b0, b1):
             _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da)
-        for r in range(rows.shape[0] - 1):                             # L12: δa_t W_hh
-            gemm(da[t, rows[r]:rows[r + 1]], w_hh, carry[rows[r]:rows[r + 1]])
+        packed_gemm(da[t, b0:b1], w_p, carry[b0:b1])                   # L12: δa_t W_hh
         for b in range(b0, b1):                                        # L14: active rows
             if active[t, b]:
                 for k in range(dh.shape[1]):
@@ -316,18 +313,19 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     dh[...] = dstate.h
     dc = workspace.empty((B, H), dtype, align)
     dc[...] = dstate.c
-    dh_t, carry = (workspace.empty((B, P), dtype, align) for _ in range(2))
-    dm = workspace.empty((B, H), dtype, align)
+    dh_t = workspace.empty((B, P), dtype, align)
+    carry = workspace.empty((B, panel_width(P, dtype)), dtype, align)
+    dm = workspace.empty((B, panel_width(H, dtype)), dtype, align)
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
-    w_hr_ = np.empty((0, H), dtype) if w_hr is None else w_hr.astype(dtype, copy=False)
+    w_hr_p = _packed(w_hr, dtype)
     dy = np.ascontiguousarray(dy, dtype=dtype)
     h0_, c0_ = (np.ascontiguousarray(v, dtype=dtype) for v in (h0, c0))
-    w_hh_ = np.ascontiguousarray(w_hh, dtype=dtype)
+    w_p = _packed(w_hh, dtype)
 
     def chunk(k: int) -> None:
-        _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_hh_,
-                        _chunk_rows(bounds, k, w_hh_.shape), w_hr_, active, bool(reverse), da,
-                        dh_t, dm, carry, dh_seq)
+        _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_p, int(bounds[k]),
+                        int(bounds[k + 1]), w_hr_p, active, bool(reverse), da, dh_t, dm,
+                        carry, dh_seq)
 
     threads.run_chunks(chunk, n_chunks)
     da2 = da.reshape(T * B, 4 * H)

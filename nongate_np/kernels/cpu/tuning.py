@@ -29,14 +29,6 @@ STEP_SPLIT_MIN_MACS = 10_000_000
 #: threads may have to be woken (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_SPLIT_MIN_MACS = 20_000_000
 
-#: Most multiply-adds of one block of batch rows in the step loops' recurrent products
-#: (``gemm.row_blocks``): up to this size OpenBLAS takes its small-matrix path, without
-#: packing (bench/KERNEL_NOTES.md, "Step loop: row blocks of the recurrent product").
-ROW_BLOCK_MAX_MACS = 1_000_000
-#: The row count of every such block but the last is a multiple of this (OpenBLAS's
-#: small-matrix path is fast for multiples of 4 rows).
-ROW_BLOCK_MULTIPLE = 4
-
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled; smaller blocks are
 #: reused by malloc anyway.
 POOL_MIN_BYTES = 1 << 18
@@ -44,12 +36,8 @@ POOL_MIN_BYTES = 1 << 18
 #: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 POOL_LIMIT_BYTES = 1 << 29
 
-_KNOBS = ("STEP_SPLIT_MIN_MACS", "PRODUCT_SPLIT_MIN_MACS", "ROW_BLOCK_MAX_MACS",
-          "ROW_BLOCK_MULTIPLE", "POOL_MIN_BYTES", "POOL_LIMIT_BYTES")
-
-#: Rows per block of the step loops' recurrent products when forced (``force_row_blocks``);
-#: None: sized by ROW_BLOCK_MAX_MACS.
-forced_block_rows: int | None = None
+_KNOBS = ("STEP_SPLIT_MIN_MACS", "PRODUCT_SPLIT_MIN_MACS", "POOL_MIN_BYTES",
+          "POOL_LIMIT_BYTES")
 
 _NEVER = 2 ** 62                    # more multiply-adds than any product has
 
@@ -91,23 +79,3 @@ def force_split() -> contextlib.AbstractContextManager[None]:
 def force_serial() -> contextlib.AbstractContextManager[None]:
     """Run every LSTM step loop and every product on the calling thread inside the block."""
     return override(STEP_SPLIT_MIN_MACS=_NEVER, PRODUCT_SPLIT_MIN_MACS=_NEVER)
-
-
-@contextlib.contextmanager
-def force_row_blocks(rows: int) -> Iterator[None]:
-    """Make the step loops' recurrent products one BLAS call per ``rows`` batch rows inside
-    the block, whatever their size (``gemm.row_blocks``).
-
-    Raises
-    ------
-    ValueError
-        ``rows`` is not a positive int.
-    """
-    global forced_block_rows
-    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-        raise ValueError(f"tuning.force_row_blocks: rows must be a positive int, got {rows!r}")
-    saved, forced_block_rows = forced_block_rows, rows
-    try:
-        yield
-    finally:
-        forced_block_rows = saved

@@ -1,0 +1,178 @@
+"""The recurrent product with the weight packed once per call (docs/math.md K5).
+
+Inside the step loop the same weight W (K, N) multiplies a new left operand every step.
+A BLAS packs W again at every call; here it is packed once, before the loop, into panels of
+``NR`` columns (:func:`pack`), and :func:`packed_gemm` runs a register-blocked kernel over
+them: ``MR`` rows by one panel of accumulators, kept in vector registers for the whole
+reduction over k, the panel streamed from L1 once per block of rows, as oneDNN's packed RNN
+weights and BLIS's microkernels do.
+
+The kernel is written in LLVM IR through an intrinsic, with vectors of 64 bytes
+(``<16 x float>``, ``<8 x double>``): Numba's loop vectoriser keeps no accumulator in a
+register across a reduction (bench/KERNEL_NOTES.md, "Step loop: packed recurrent weight"),
+and LLVM splits each vector into the target's registers (two on AVX2, one on AVX-512).
+The sums run in k order, with FMA where the CPU has it: the same bits every call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+__all__ = ["MR", "NR", "pack", "packed_gemm", "panel_width"]
+
+#: Rows of the result per block: MR accumulators of one panel, plus the panel's vector and
+#: one broadcast, fit AVX2's 16 vector registers (two registers per 64-byte vector)
+MR = 6
+#: Columns per panel, by dtype: one 64-byte vector
+NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
+
+
+def panel_width(n: int, dtype: np.dtype) -> int:
+    """n rounded up to whole panels: the width of a result that :func:`packed_gemm` writes."""
+    nr = NR[np.dtype(dtype)]
+    return -(-n // nr) * nr
+
+
+def pack(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """W (K, N) as panels (ceil(N / NR), K, NR) of ``dtype``, the columns past N zero."""
+    dtype = np.dtype(dtype)
+    K, N = w.shape
+    nr = NR[dtype]
+    wp = np.zeros((K, panel_width(N, dtype)), dtype)
+    wp[:, :N] = w
+    return np.ascontiguousarray(wp.reshape(K, wp.shape[1] // nr, nr).transpose(1, 0, 2))
+
+
+@intrinsic
+def packed_gemm(typingctx, a, wp, out):
+    """out[:, :NP·NR] = a @ W, W packed by :func:`pack` as wp (NP, K, NR) (docs/math.md K5).
+
+    a (M, K) and out (M, ≥ NP·NR) are 2-D C-contiguous float32 or float64 arrays (or row
+    slices of them) of wp's dtype; out's columns past N are W's zero padding times a: 0.
+    Raises ValueError (inside jitted code) when a's columns are not wp's K or out is
+    narrower than NP·NR.
+    """
+    if not (isinstance(a, types.Array) and isinstance(wp, types.Array)
+            and isinstance(out, types.Array)):
+        return None
+    if (a.ndim, wp.ndim, out.ndim) != (2, 3, 2) or a.layout != "C" or wp.layout != "C" \
+            or out.layout != "C":
+        return None
+    if a.dtype not in (types.float32, types.float64) or wp.dtype != a.dtype \
+            or out.dtype != a.dtype:
+        return None
+    sig = types.void(a, wp, out)
+
+    def codegen(context, builder, sig, args):
+        _emit(context, builder, sig, args)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _emit(context, builder, sig, args):
+    """The loops of :func:`packed_gemm`: panels, then blocks of MR rows, then the last
+    M mod MR rows one block of their own size (:func:`_block`)."""
+    i64 = ir.IntType(64)
+    nr = 16 if sig.args[0].dtype == types.float32 else 8
+    a, wp, out = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args))
+    M, K = cgutils.unpack_tuple(builder, a.shape, 2)
+    NP, Kw, _ = cgutils.unpack_tuple(builder, wp.shape, 3)
+    Mo, No = cgutils.unpack_tuple(builder, out.shape, 2)
+    bad = builder.or_(builder.icmp_signed("!=", Kw, K), builder.or_(
+        builder.icmp_signed("!=", Mo, M),
+        builder.icmp_signed("<", No, builder.mul(NP, ir.Constant(i64, nr)))))
+    with builder.if_then(bad, likely=False):
+        context.call_conv.return_user_exc(
+            builder, ValueError,
+            ("packed_gemm: a (M, K), wp (NP, K, NR) and out (M, >= NP*NR) do not match",))
+    kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, out, K)
+    mr = ir.Constant(i64, MR)
+    full = builder.sdiv(M, mr)
+    tail = builder.srem(M, mr)
+    with cgutils.for_range(builder, NP) as jp:
+        panel = builder.gep(wp.data, [builder.mul(jp.index, builder.mul(K, ir.Constant(
+            i64, nr)))])
+        with cgutils.for_range(builder, full) as blk:
+            kernel.block(MR, builder.mul(blk.index, mr), panel, jp.index)
+        i0 = builder.mul(full, mr)
+        switch_end = builder.append_basic_block("packed.tail.end")
+        switch = builder.switch(tail, switch_end)
+        for rows in range(1, MR):
+            case = builder.append_basic_block(f"packed.tail.{rows}")
+            switch.add_case(ir.Constant(i64, rows), case)
+            builder.position_at_end(case)
+            kernel.block(rows, i0, panel, jp.index)
+            builder.branch(switch_end)
+        builder.position_at_end(switch_end)
+
+
+class _Kernel:
+    """Emits the block kernel: ``rows`` rows from i0 times one panel, out[i0:i0+rows,
+    panel columns] = Σ_k a[i0:i0+rows, k] ⊗ panel[k], the accumulators allocas of vectors
+    that LLVM keeps in registers. With fewer than 4 rows, each row's sum over k is split into
+    U = 4 // rows interleaved partial sums (k mod U), added at the end, so that U chains of
+    FMAs are in flight instead of one: a single row would otherwise wait on the FMA latency
+    at every k."""
+
+    def __init__(self, context, builder, dtype, nr, a, out, K):
+        self.c, self.b, self.nr, self.K = context, builder, nr, K
+        self.float_t = context.get_value_type(dtype)
+        self.vec_t = ir.VectorType(self.float_t, nr)
+        self.align = context.get_abi_sizeof(self.float_t)
+        name = f"llvm.fmuladd.v{nr}{'f32' if nr == 16 else 'f64'}"
+        self.fmuladd = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.vec_t, [self.vec_t] * 3), name)
+        i8p = ir.IntType(8).as_pointer()
+        self.a_base, self.o_base = (builder.bitcast(v.data, i8p) for v in (a, out))
+        self.a_row, self.o_row = (cgutils.unpack_tuple(builder, v.strides, 2)[0]
+                                  for v in (a, out))         # bytes
+        self.accs = [cgutils.alloca_once(builder, self.vec_t) for _ in range(MR)]
+
+    def _row(self, base, stride, row):
+        b = self.b
+        return b.bitcast(b.gep(base, [b.mul(row, stride)]), self.float_t.as_pointer())
+
+    def block(self, rows, i0, panel, jp):
+        b, i64, nr = self.b, ir.IntType(64), self.nr
+        u = max(1, 4 // rows)                    # partial sums per row
+        a_rows = [self._row(self.a_base, self.a_row, b.add(i0, ir.Constant(i64, r)))
+                  for r in range(rows)]
+        accs = self.accs[:rows * u] if rows * u <= MR else \
+            [cgutils.alloca_once(b, self.vec_t) for _ in range(rows * u)]
+        for acc in accs:
+            b.store(ir.Constant(self.vec_t, [0.0] * nr), acc)
+        undef = ir.Constant(self.vec_t, ir.Undefined)
+        lane0 = ir.Constant(ir.VectorType(ir.IntType(32), nr), [0] * nr)
+        uc = ir.Constant(i64, u)
+
+        def step(k, part):
+            vec = b.load(b.bitcast(b.gep(panel, [b.mul(k, ir.Constant(i64, nr))]),
+                                   self.vec_t.as_pointer()), align=self.align)
+            for r in range(rows):
+                s = b.load(b.gep(a_rows[r], [k]))
+                splat = b.shuffle_vector(b.insert_element(undef, s, ir.Constant(
+                    ir.IntType(32), 0)), undef, lane0)
+                acc = accs[r * u + part]
+                b.store(b.call(self.fmuladd, [splat, vec, b.load(acc)]), acc)
+
+        with cgutils.for_range(b, b.sdiv(self.K, uc)) as kk:
+            for part in range(u):
+                step(b.add(b.mul(kk.index, uc), ir.Constant(i64, part)), part)
+        with cgutils.for_range(b, b.srem(self.K, uc)) as kk:    # the last K mod U
+            step(b.add(b.mul(b.sdiv(self.K, uc), uc), kk.index), 0)
+        col = b.mul(jp, ir.Constant(i64, nr))
+        for r in range(rows):
+            total = b.load(accs[r * u])
+            if u == 4:                           # ((p0 + p1) + (p2 + p3)), fixed order
+                total = b.fadd(b.fadd(total, b.load(accs[r * u + 1])),
+                               b.fadd(b.load(accs[r * u + 2]), b.load(accs[r * u + 3])))
+            elif u == 2:
+                total = b.fadd(total, b.load(accs[r * u + 1]))
+            dst = self._row(self.o_base, self.o_row, b.add(i0, ir.Constant(i64, r)))
+            b.store(total, b.bitcast(b.gep(dst, [col]), self.vec_t.as_pointer()),
+                    align=self.align)

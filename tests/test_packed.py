@@ -1,0 +1,77 @@
+"""``packed.packed_gemm``, the step loops' product with a weight packed once (docs/math.md
+K5): NumPy's product to rounding for every block shape (whole blocks of 6 rows, each
+shorter last block, a single row), the padding columns zero, row slices as the chunks pass
+them, the same bits every call, and a clear error for operands that do not match."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numba import njit
+
+cpu = pytest.importorskip("nongate_np.kernels.cpu")
+from nongate_np.kernels.cpu import packed  # noqa: E402  (after the importorskip)
+
+EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
+
+
+@njit
+def _product(a, wp, out):
+    packed.packed_gemm(a, wp, out)
+
+
+@njit
+def _rows(a, r0, r1, wp, out):
+    packed.packed_gemm(a[r0:r1], wp, out[r0:r1])
+
+
+def _check(got, a, w, dtype):
+    """got equals a @ w within K + 2 roundings of Σ|a||w| (the sum's error bound)."""
+    a64, w64 = a.astype(np.float64), w.astype(np.float64)
+    want = a64 @ w64
+    bound = (a.shape[1] + 2) * EPS[dtype] * (np.abs(a64) @ np.abs(w64)) + 1e-300
+    assert np.all(np.abs(got[:, :w.shape[1]] - want) <= bound)
+    np.testing.assert_array_equal(got[:, w.shape[1]:], 0)      # W's zero padding
+
+
+@settings(max_examples=60, deadline=None)
+@given(M=st.integers(0, 20), K=st.integers(0, 40), N=st.integers(1, 40),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 32 - 1))
+def test_packed_product_equals_numpy(M, K, N, dtype, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    w = rng.standard_normal((K, N)).astype(dtype)
+    wp = packed.pack(w, dtype)
+    assert wp.shape == (packed.panel_width(N, dtype) // packed.NR[np.dtype(dtype)], K,
+                        packed.NR[np.dtype(dtype)])
+    out = np.full((M, packed.panel_width(N, dtype)), np.nan, dtype)
+    _product(a, wp, out)
+    _check(out, a, w, dtype)
+    again = np.empty_like(out)
+    _product(a, wp, again)
+    np.testing.assert_array_equal(again, out)                   # same bits every call
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("r0, r1", [(0, 13), (2, 9), (5, 6), (7, 7)])
+def test_row_slices_write_only_their_rows(dtype, r0, r1):
+    """A chunk's call on rows r0:r1 of the batch: those rows of the product, no others."""
+    rng = np.random.default_rng(r0 * 31 + r1)
+    a = rng.standard_normal((13, 33)).astype(dtype)
+    w = rng.standard_normal((33, 50)).astype(dtype)
+    out = np.full((13, packed.panel_width(50, dtype)), 7.0, dtype)
+    _rows(a, r0, r1, packed.pack(w, dtype), out)
+    _check(out[r0:r1], a[r0:r1], w, dtype)
+    untouched = np.ones(13, bool)
+    untouched[r0:r1] = False
+    assert np.all(out[untouched] == 7.0)
+
+
+def test_operands_that_do_not_match_are_refused():
+    a = np.ones((3, 5), np.float32)
+    wp = packed.pack(np.ones((4, 20), np.float32), np.float32)      # K = 4, not 5
+    with pytest.raises(ValueError, match=r"a \(M, K\), wp \(NP, K, NR\)"):
+        _product(a, wp, np.empty((3, 32), np.float32))
+    wp = packed.pack(np.ones((5, 20), np.float32), np.float32)      # 2 panels: 32 columns
+    with pytest.raises(ValueError, match=r"out \(M, >= NP\*NR\)"):
+        _product(a, wp, np.empty((3, 20), np.float32))
