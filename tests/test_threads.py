@@ -135,6 +135,39 @@ def test_run_chunks_from_a_pool_thread_runs_serially_and_returns():
     assert inner == [0, 1, 2]
 
 
+def test_run_chunks_raises_a_worker_chunks_error_and_the_pool_still_works():
+    def chunk(k):
+        if k == 1:
+            raise KeyError("chunk 1 failed")
+
+    with pytest.raises(KeyError, match="chunk 1 failed"):
+        threads.run_chunks(chunk, 2)
+    done = []
+    threads.run_chunks(done.append, 2)
+    assert sorted(done) == [0, 1]
+
+
+def test_run_chunks_from_two_threads_at_once_runs_every_chunk_of_both():
+    """A second caller while the pool is busy runs its chunks itself, not after waiting."""
+    import threading
+    import time
+    seen = {"a": [], "b": []}
+    started = threading.Event()
+
+    def slow(k):
+        started.set()
+        time.sleep(0.2)
+        seen["a"].append(k)
+
+    other = threading.Thread(target=threads.run_chunks, args=(slow, 2))
+    other.start()
+    started.wait(5)
+    threads.run_chunks(seen["b"].append, 3)           # the pool is busy with "a"
+    assert seen["a"] == [], "the second caller waited for the first one's chunks"
+    other.join(5)
+    assert sorted(seen["a"]) == [0, 1] and seen["b"] == [0, 1, 2]
+
+
 def test_overrides_nest_and_are_restored_after_an_error():
     start = (tuning.STEP_SPLIT_MIN_MACS, tuning.PRODUCT_SPLIT_MIN_MACS)
     with pytest.raises(RuntimeError, match="inside"):

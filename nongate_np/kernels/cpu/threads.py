@@ -35,7 +35,6 @@ thread too.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import ctypes
 import functools
@@ -165,9 +164,9 @@ def _after_fork_in_child() -> None:
     """Mark the process as a fork child, and drop the parent's BLAS ownership: a kernel
     running on another thread at the fork left its lock held and BLAS on one thread, and
     that thread does not exist here; nor do the pool's threads."""
-    global forked, _ownership, _pool, _pool_workers, _pool_lock
+    global forked, _ownership, _pool, _pool_busy, _pool_lock
     forked = True
-    _pool, _pool_workers, _pool_lock = None, 0, threading.Lock()
+    _pool, _pool_busy, _pool_lock = [], threading.Lock(), threading.Lock()
     if _ownership.depth:
         control = _blas_thread_control()
         if control is not None:
@@ -208,27 +207,59 @@ def num_threads() -> int:
     return numba.config.NUMBA_NUM_THREADS
 
 
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-_pool_workers = 0
+class _Worker:
+    """One thread of the pool: runs ``fn(k)`` once per :meth:`start`, and signals its end
+    to :meth:`join`.
+
+    NOTE: two locks handed back and forth, not a ThreadPoolExecutor: a split costs one
+    lock release and one acquire each way, about 13 µs on a 2-core host against 45 µs
+    through an executor's futures and queue (bench/KERNEL_NOTES.md, "Threads: dispatch
+    cost")."""
+
+    def __init__(self, name: str) -> None:
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._job: tuple[Callable[[int], object], int] | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def _loop(self) -> None:
+        _worker.inside = True
+        while True:
+            self._go.acquire()
+            assert self._job is not None
+            fn, k = self._job
+            try:
+                fn(k)
+            except BaseException as e:      # raised in the caller, by join
+                self._error = e
+            self._done.release()
+
+    def start(self, fn: Callable[[int], object], k: int) -> None:
+        self._job, self._error = (fn, k), None
+        self._go.release()
+
+    def join(self) -> BaseException | None:
+        """Wait for the chunk to end; its exception, if it raised one."""
+        self._done.acquire()
+        error, self._job, self._error = self._error, None, None
+        return error
+
+
+_pool: list[_Worker] = []
+#: held by the caller whose chunks the pool runs; another caller meanwhile runs serially
+_pool_busy = threading.Lock()
 _pool_lock = threading.Lock()
 _worker = threading.local()
 
 
-def _mark_worker() -> None:
-    _worker.inside = True
-
-
-def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    """The process's pool of at least ``workers`` threads, started on first use."""
-    global _pool, _pool_workers
+def _workers(n: int) -> list[_Worker]:
+    """The pool's first n threads, started on first use."""
     with _pool_lock:
-        if _pool is None or _pool_workers < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                workers, thread_name_prefix="nongate_np-kernel", initializer=_mark_worker)
-            _pool_workers = workers
-        return _pool
+        while len(_pool) < n:
+            _pool.append(_Worker(f"nongate_np-kernel-{len(_pool)}"))
+        return _pool[:n]
 
 
 def run_chunks(chunk: Callable[[int], object], n: int) -> None:
@@ -238,25 +269,33 @@ def run_chunks(chunk: Callable[[int], object], n: int) -> None:
     once all have ended (the lowest k's first), so no chunk still writes to buffers the
     caller goes on to use or free.
 
-    Chunks run serially, in order, when n is 1 or the caller is itself one of the pool's
-    threads (a pool waiting on its own threads could wait for ever).
+    Chunks run serially, in order, when n is 1, when the caller is itself one of the pool's
+    threads (a pool waiting on its own threads could wait for ever), or when another thread
+    is using the pool (no caller waits for another's kernels).
 
     NOTE: Python threads, not Numba's ``prange``: a kernel is compiled once for both the
     serial and the threaded path, and a waiting thread sleeps instead of spinning on a
     core another process wants (bench/KERNEL_NOTES.md, "Threads: one pool of Python
     threads")."""
-    if n <= 1 or getattr(_worker, "inside", False):
+    if n <= 1 or getattr(_worker, "inside", False) or not _pool_busy.acquire(blocking=False):
         for k in range(n):
             chunk(k)
         return
-    pool = _executor(n - 1)
-    futures = [pool.submit(chunk, k) for k in range(1, n)]
     try:
-        chunk(0)
+        workers = _workers(n - 1)
+        for k, w in enumerate(workers, start=1):
+            w.start(chunk, k)
+        errors: list[BaseException | None] = []
+        try:
+            chunk(0)
+        except BaseException as e:
+            errors.append(e)
+        errors += [w.join() for w in workers]
     finally:
-        concurrent.futures.wait(futures)
-    for future in futures:
-        future.result()
+        _pool_busy.release()
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def parallel_chunks(macs: int, min_macs: int) -> int:

@@ -21,13 +21,13 @@ from collections.abc import Iterator
 #: Multiply-adds of the recurrent products of one step-loop call (T·B·P·4H) from which its
 #: batch rows are split over the threads (``threads.batch_chunks``); below it the threads'
 #: start and join and the smaller products cost more than the split saves
-#: (bench/KERNEL_NOTES.md, "Threads: one pool of Python threads").
-STEP_SPLIT_MIN_MACS = 10_000_000
+#: (bench/KERNEL_NOTES.md, "Step loop: parallel threshold").
+STEP_SPLIT_MIN_MACS = 3_000_000
 
 #: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over the
-#: threads; below it one BLAS call on the calling thread costs less than the split, whose
-#: threads may have to be woken (bench/KERNEL_NOTES.md, "Products: parallel threshold").
-PRODUCT_SPLIT_MIN_MACS = 20_000_000
+#: threads; below it one BLAS call on the calling thread costs less than the split
+#: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
+PRODUCT_SPLIT_MIN_MACS = 4_000_000
 
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled; smaller blocks are
 #: reused by malloc anyway.
