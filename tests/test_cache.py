@@ -129,8 +129,13 @@ def user_cache_runs():
         before = _files(package)
         env = _env(site, home, xdg)
         first, second = _run(LSTM_SCRIPT, env, base), _run(LSTM_SCRIPT, env, base)
-        yield dict(package=package, xdg=xdg, before=before, after=_files(package),
-                   cached=_files(xdg), first=first, second=second)
+        after, cached = _files(package), _files(xdg)
+        # an edit of a file the LSTM kernels only call into (the activations)
+        activations = package / "kernels" / "cpu" / "activations.py"
+        activations.write_text(activations.read_text() + "\n# edited\n")
+        edited = _run(LSTM_SCRIPT, env, base)
+        yield dict(package=package, xdg=xdg, before=before, after=after, cached=cached,
+                   first=first, second=second, edited=edited)
     finally:
         _remove(base)
 
@@ -152,6 +157,24 @@ def test_kernels_cache_in_the_user_cache_folder(user_cache_runs):
     # its own only when a new signature of a caller compiles)
     assert r["first"]["misses"] > 0 and r["first"]["hits"] == 0
     assert 0 < r["second"]["hits"] <= r["first"]["misses"] and r["second"]["misses"] == 0
+
+
+def test_an_edited_callee_file_recompiles_its_callers(user_cache_runs):
+    """A kernel's cached code holds the activations it calls: editing activations.py must
+    not leave the LSTM kernels running the old ones from the cache."""
+    edited = user_cache_runs["edited"]
+    assert edited["misses"] > 0, edited
+
+
+def test_the_kernel_sources_stamp_follows_every_file(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("not a source\n")
+    first = cache.kernel_sources_stamp(str(tmp_path))
+    assert [name for name, *_ in first] == ["a.py"]
+    cache._stamp.cache_clear()
+    (tmp_path / "b.py").write_text("y = 2\n")
+    assert cache.kernel_sources_stamp(str(tmp_path)) != first
+    cache._stamp.cache_clear()
 
 
 def test_kernels_write_nothing_into_the_package_folder(user_cache_runs):

@@ -13,7 +13,9 @@ available`` instead of compiling. So this package's kernels are cached
    ``%LOCALAPPDATA%`` on Windows. A cache locator put first in Numba's list picks it, for
    this package's source files only: the user's own ``@njit(cache=True)`` functions keep
    Numba's defaults. Numba names each entry after the source folder's path (each install
-   has its own entries) and checks the source file's content hash (an upgrade recompiles);
+   has its own entries) and checks the source file's stamp, to which this locator adds the
+   stamps of every kernel file (``kernel_sources_stamp``: an edit of a callee's file, or an
+   upgrade, recompiles the kernels that call it);
 3. else nowhere: the kernels are decorated with ``cache=False``, compile again in every
    process, and one :class:`CacheDisabledWarning` says why and how to enable the cache.
 
@@ -39,6 +41,8 @@ __all__ = ["CacheLocation", "CacheDisabledWarning", "cache_location"]
 #: The package whose source files the locator applies to (``nongate_np/``).
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 _SUBFOLDER = os.path.join("nongate_np", "numba")
+#: The Numba kernels' source files, which call each other (``kernel_sources_stamp``).
+_KERNEL_DIR = os.path.dirname(os.path.realpath(__file__))
 
 
 class CacheDisabledWarning(UserWarning):
@@ -99,6 +103,22 @@ def _writable(path: str) -> str | None:
     return None
 
 
+def kernel_sources_stamp(folder: str = _KERNEL_DIR) -> tuple[tuple[str, int, int], ...]:
+    """(name, mtime in ns, size) of every ``.py`` file of the kernels' folder: part of the
+    freshness stamp of each cached kernel of this package."""
+    return _stamp(folder)
+
+
+@functools.lru_cache(maxsize=None)
+def _stamp(folder: str) -> tuple[tuple[str, int, int], ...]:
+    entries = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".py"):
+            st = os.stat(os.path.join(folder, name))
+            entries.append((name, st.st_mtime_ns, st.st_size))
+    return tuple(entries)
+
+
 def _package_locator(root: str) -> type[Any]:
     """A Numba cache locator class for this package's source files, caching in ``root``;
     None for any other file, so Numba's own locators handle it."""
@@ -114,6 +134,12 @@ def _package_locator(root: str) -> type[Any]:
 
         def get_cache_path(self):
             return self._package_cache_path
+
+        def get_source_stamp(self):
+            # NOTE: a kernel's cached machine code holds its callees from the other kernel
+            # files (the activations, the packed product), so an edit of any of them must
+            # recompile it; Numba's stamp covers the function's own file only
+            return super().get_source_stamp(), kernel_sources_stamp()
 
         @classmethod
         def from_function(cls, py_func, py_file):

@@ -11,7 +11,8 @@ The kernel is written in LLVM IR through an intrinsic, with vectors of 64 bytes
 (``<16 x float>``, ``<8 x double>``): Numba's loop vectoriser keeps no accumulator in a
 register across a reduction (bench/KERNEL_NOTES.md, "Step loop: packed recurrent weight"),
 and LLVM splits each vector into the target's registers (two on AVX2, one on AVX-512).
-The sums run in k order, with FMA where the CPU has it: the same bits every call.
+The sums run in k order (in interleaved partial sums for a block of fewer than 4 rows),
+with FMA where the CPU has it: the same bits every call.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def packed_gemm(typingctx, a, wp, out):
 
 def _emit(context, builder, sig, args):
     """The loops of :func:`packed_gemm`: panels, then blocks of MR rows, then the last
-    M mod MR rows one block of their own size (:func:`_block`)."""
+    M mod MR rows one block of their own size (:meth:`_Kernel.block`)."""
     i64 = ir.IntType(64)
     nr = 16 if sig.args[0].dtype == types.float32 else 8
     a, wp, out = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args))
@@ -120,7 +121,7 @@ class _Kernel:
     at every k."""
 
     def __init__(self, context, builder, dtype, nr, a, out, K):
-        self.c, self.b, self.nr, self.K = context, builder, nr, K
+        self.b, self.nr, self.K = builder, nr, K
         self.float_t = context.get_value_type(dtype)
         self.vec_t = ir.VectorType(self.float_t, nr)
         self.align = context.get_abi_sizeof(self.float_t)
@@ -142,8 +143,7 @@ class _Kernel:
         u = max(1, 4 // rows)                    # partial sums per row
         a_rows = [self._row(self.a_base, self.a_row, b.add(i0, ir.Constant(i64, r)))
                   for r in range(rows)]
-        accs = self.accs[:rows * u] if rows * u <= MR else \
-            [cgutils.alloca_once(b, self.vec_t) for _ in range(rows * u)]
+        accs = self.accs[:rows * u]              # rows · u <= MR for every rows <= MR
         for acc in accs:
             b.store(ir.Constant(self.vec_t, [0.0] * nr), acc)
         undef = ir.Constant(self.vec_t, ir.Undefined)
