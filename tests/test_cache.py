@@ -171,10 +171,10 @@ def test_the_kernel_sources_stamp_follows_every_file(tmp_path):
     (tmp_path / "notes.txt").write_text("not a source\n")
     first = cache.kernel_sources_stamp(str(tmp_path))
     assert [name for name, *_ in first] == ["a.py"]
-    cache._stamp.cache_clear()
+    cache.kernel_sources_stamp.cache_clear()
     (tmp_path / "b.py").write_text("y = 2\n")
     assert cache.kernel_sources_stamp(str(tmp_path)) != first
-    cache._stamp.cache_clear()
+    cache.kernel_sources_stamp.cache_clear()
 
 
 def test_kernels_write_nothing_into_the_package_folder(user_cache_runs):

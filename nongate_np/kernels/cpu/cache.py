@@ -103,14 +103,10 @@ def _writable(path: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def kernel_sources_stamp(folder: str = _KERNEL_DIR) -> tuple[tuple[str, int, int], ...]:
     """(name, mtime in ns, size) of every ``.py`` file of the kernels' folder: part of the
-    freshness stamp of each cached kernel of this package."""
-    return _stamp(folder)
-
-
-@functools.lru_cache(maxsize=None)
-def _stamp(folder: str) -> tuple[tuple[str, int, int], ...]:
+    freshness stamp of each cached kernel of this package (read once per process)."""
     entries = []
     for name in sorted(os.listdir(folder)):
         if name.endswith(".py"):

@@ -164,9 +164,9 @@ def _after_fork_in_child() -> None:
     """Mark the process as a fork child, and drop the parent's BLAS ownership: a kernel
     running on another thread at the fork left its lock held and BLAS on one thread, and
     that thread does not exist here; nor do the pool's threads."""
-    global forked, _ownership, _pool, _pool_busy, _pool_lock
+    global forked, _ownership, _pool, _pool_busy
     forked = True
-    _pool, _pool_busy, _pool_lock = [], threading.Lock(), threading.Lock()
+    _pool, _pool_busy = [], threading.Lock()
     if _ownership.depth:
         control = _blas_thread_control()
         if control is not None:
@@ -250,16 +250,14 @@ class _Worker:
 _pool: list[_Worker] = []
 #: held by the caller whose chunks the pool runs; another caller meanwhile runs serially
 _pool_busy = threading.Lock()
-_pool_lock = threading.Lock()
 _worker = threading.local()
 
 
 def _workers(n: int) -> list[_Worker]:
-    """The pool's first n threads, started on first use."""
-    with _pool_lock:
-        while len(_pool) < n:
-            _pool.append(_Worker(f"nongate_np-kernel-{len(_pool)}"))
-        return _pool[:n]
+    """The pool's first n threads, started on first use (by the holder of ``_pool_busy``)."""
+    while len(_pool) < n:
+        _pool.append(_Worker(f"nongate_np-kernel-{len(_pool)}"))
+    return _pool[:n]
 
 
 def run_chunks(chunk: Callable[[int], object], n: int) -> None:
