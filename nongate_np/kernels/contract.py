@@ -147,6 +147,11 @@ def result_dtype(*values: np.ndarray | tuple[np.ndarray | None, ...]) -> np.dtyp
     """The dtype of a kernel's outputs and gradients: that of every array given (host or
     device: read from each array's dtype), the fields of a parameter set or state included
     (None fields skipped)."""
-    arrays = [a for v in values for a in (v if isinstance(v, tuple) else (v,))
-              if a is not None]
-    return np.result_type(*(np.dtype(a.dtype) for a in arrays))
+    dtypes = set()
+    for v in values:
+        for a in v if isinstance(v, tuple) else (v,):
+            if a is not None:
+                dtypes.add(a.dtype)
+    # NOTE: one dtype (the usual case) needs no promotion: this runs at every kernel call
+    return np.dtype(dtypes.pop()) if len(dtypes) == 1 else \
+        np.result_type(*(np.dtype(d) for d in dtypes))

@@ -173,7 +173,8 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
         return ref.lstm_forward(x, state0, params, lengths, reverse, keep_cache)
     active = ref.lstm_active(T, B, lengths)
-    x = ref.zero_absent(x, active, 2)     # the cache keeps it too, for dW_ih (L13)
+    if lengths is not None:
+        x = ref.zero_absent(x, active, 2)     # the cache keeps it too, for dW_ih (L13)
     xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
                 w_ih.T.astype(dtype, copy=False))                     # L1, all steps at once
     xw += b

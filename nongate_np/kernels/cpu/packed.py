@@ -43,9 +43,15 @@ def pack(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     K, N = w.shape
     nr = NR[dtype]
-    wp = np.zeros((K, panel_width(N, dtype)), dtype)
-    wp[:, :N] = w
-    return np.ascontiguousarray(wp.reshape(K, wp.shape[1] // nr, nr).transpose(1, 0, 2))
+    full, rest = divmod(N, nr)
+    wp = np.empty((full + (rest > 0), K, nr), dtype)
+    # NOTE: one strided copy into the panels' view, no padded intermediate: this runs at
+    # every kernel call (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")
+    wp[:full].transpose(1, 0, 2)[...] = w[:, :full * nr].reshape(K, full, nr)
+    if rest:
+        wp[full, :, rest:] = 0
+        wp[full, :, :rest] = w[:, full * nr:]
+    return wp
 
 
 @intrinsic

@@ -43,8 +43,6 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import numpy as np
-
 from . import tuning
 
 _P = ParamSpec("_P")
@@ -309,15 +307,14 @@ def parallel_chunks(macs: int, min_macs: int) -> int:
     return n
 
 
-def even_blocks(total: int, n: int, multiple: int = 1) -> np.ndarray:
-    """Bounds (int64) cutting 0..total into at most n blocks, as even as blocks whose size
-    is a multiple of ``multiple`` allow (the last may be shorter)."""
-    step = -(-total // n)
-    step = -(-step // multiple) * multiple
-    return np.append(np.arange(0, total, step), total).astype(np.int64)
+def even_blocks(total: int, n: int) -> tuple[int, ...]:
+    """Bounds cutting 0..total into at most n blocks as even as can be (the last may be
+    shorter); a tuple of ints, cheaper than an array at every small call."""
+    step = max(-(-total // n), 1)
+    return tuple(range(0, total, step)) + (total,)
 
 
-def batch_chunks(batch: int, macs: int) -> np.ndarray:
+def batch_chunks(batch: int, macs: int) -> tuple[int, ...]:
     """Bounds (n + 1,) splitting the batch rows 0..B of a step loop of ``macs``
     multiply-adds into the n chunks that run their whole loops in parallel, each on its own
     rows; ``[0, B]`` (one chunk, on the calling thread) when a split would not pay."""
