@@ -34,6 +34,8 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
     """
     if isinstance(data, Tensor):
         data = data._data
+    if type(data) is np.ndarray and dtype is None and data.dtype.kind in "biufc":
+        return data                 # the common case, first: this runs at every call
     if type(data) is not np.ndarray and hasattr(data, "__cuda_array_interface__") and \
             not hasattr(data, "copy_to_host"):      # PyTorch or CuPy GPU data: no copy
         data = from_cuda_array(data)

@@ -138,3 +138,22 @@ def test_constructor_errors():
         ng.nn.LSTM(3, 4, batch_first="no")
     with pytest.raises(ValueError, match="hidden_size"):
         ng.nn.LSTM(3, 0)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inference_without_a_graph_gives_the_graph_paths_bits(backend, dtype):
+    """Under no_grad the layers' kernels run on the arrays directly (ops.lstm's path
+    without autograd nodes): the same outputs, bit for bit, as with a graph, and no graph."""
+    m = ng.nn.LSTM(5, 7, num_layers=2, bidirectional=True, proj_size=3, dtype=dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 4, 5)).astype(dtype)
+    hx = tuple(rng.standard_normal((4, 4, n)).astype(dtype) for n in (3, 7))
+    lengths = np.array([6, 2, 0, 5])
+    with ng.backend(backend):
+        graph = m(ng.Tensor(x, requires_grad=True), hx, lengths=lengths)
+        with ng.no_grad():
+            plain = m(x, hx, lengths=lengths)
+    for got, want in zip((plain[0], *plain[1]), (graph[0], *graph[1])):
+        np.testing.assert_array_equal(got.data, want.data)
+        assert not got.requires_grad and want.requires_grad

@@ -111,7 +111,7 @@ class LSTM(Module):
         T, B = x.shape[:2]
         lengths = self._check_lengths(lengths, T, B)
         h0, c0 = self._check_hx(hx, B, unbatched)
-        weights = {name: p for name, p in self.named_parameters()}
+        weights = {name: p for name, p in self._parameters.items() if p is not None}
         y, h_n, c_n = lstm(x, h0, c0, weights, num_layers=self.num_layers,
                            bidirectional=self.bidirectional, lengths=lengths,
                            dropout=self.dropout, training=self.training)
@@ -141,8 +141,9 @@ class LSTM(Module):
         L = self.num_layers * self.num_directions
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         if hx is None:                  # zeros on the parameters' device
-            xp = xp_of(self.weight_ih_l0.data)
-            return xp.zeros((L, B, P), self.dtype), xp.zeros((L, B, H), self.dtype)
+            w = self.weight_ih_l0.data
+            xp = xp_of(w)
+            return xp.zeros((L, B, P), w.dtype), xp.zeros((L, B, H), w.dtype)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"LSTM: hx must be a tuple (h0, c0), got {type(hx).__name__}")
         checked = []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from .. import anomaly
+from ..autograd import Function, is_grad_enabled
 from ..kernels.contract import Backend, LSTMParams, LSTMState, result_dtype
 from ..kernels.registry import kernels_for
 from ..tensor import Tensor
@@ -77,7 +78,10 @@ def _bias(b_ih, b_hh, w_hh):
 
 def shape_of(x):
     """The shape of a Tensor, host or device array (None for None)."""
-    return None if x is None else tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+    if x is None:
+        return None
+    shape = getattr(x, "shape", None)       # NOTE: np.shape is slow next to a small call
+    return tuple(np.shape(x) if shape is None else shape)
 
 
 def _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
@@ -145,6 +149,8 @@ def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
     Returns y (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H).
     """
     directions = (False, True) if bidirectional else (False,)
+    if _constant(x, h0, c0, weights) and not (dropout and training and num_layers > 1):
+        return _lstm_constant(x, h0, c0, weights, num_layers, directions, lengths)
     layer_input, h_n, c_n = x, [], []
     for k in range(num_layers):
         outputs = []
@@ -162,3 +168,54 @@ def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
         if dropout and training and k < num_layers - 1:
             layer_input = dropout_op(layer_input, dropout, training=True)
     return layer_input, stack(h_n), stack(c_n)
+
+
+def _constant(x, h0, c0, weights: dict) -> bool:
+    """Whether :func:`lstm` records no graph: grad mode off or no Tensor requiring grad
+    among its arguments, host arrays with a batch (B ≥ 1), no anomaly checks."""
+    if anomaly.is_anomaly_enabled():
+        return False
+    values = (x, h0, c0, *weights.values())
+    grad = is_grad_enabled()
+    for v in values:
+        if isinstance(v, Tensor):
+            if grad and v.requires_grad:
+                return False
+            v = v.data
+        if v is not None and type(v) is not np.ndarray:
+            return False
+    shape = shape_of(x)
+    return len(shape) == 3 and shape[1] > 0
+
+
+def _data(v):
+    return v.data if isinstance(v, Tensor) else v
+
+
+def _lstm_constant(x, h0, c0, weights: dict, num_layers: int, directions: tuple, lengths):
+    """:func:`lstm` without a graph: each layer's kernel called on the arrays directly, with
+    the op's checks, so the results are :class:`LSTMLayer`'s to the bit. Inference at small
+    sizes (S1) spends as long in the nodes as in the kernels (bench/KERNEL_NOTES.md,
+    "Kernel calls: Python overhead")."""
+    layer_input, h_n, c_n = _data(x), [], []
+    for k in range(num_layers):
+        outputs = []
+        for d, reverse in enumerate(directions):
+            suffix = f"_l{k}" + ("_reverse" if reverse else "")
+            w_ih, w_hh, b_ih, b_hh, w_hr = (_data(weights.get(name + suffix)) for name in (
+                "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+            state = LSTMState(_data(h0)[k * len(directions) + d],
+                              _data(c0)[k * len(directions) + d])
+            T, B = _check(layer_input, *state, w_ih, w_hh, b_ih, b_hh, w_hr)
+            if lengths is not None:
+                lengths = check_lengths("lstm_layer", lengths, T, B)
+            y, (h, c), _ = kernels_for(layer_input).lstm_forward(
+                layer_input, state, LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr),
+                lengths, reverse, False)
+            outputs.append(y)
+            h_n.append(h)
+            c_n.append(c)
+        layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+    # NOTE: one state needs no np.stack, which is slow next to a small call
+    h_n, c_n = (s[0][None] if len(s) == 1 else np.stack(s) for s in (h_n, c_n))
+    return Tensor._wrap(layer_input), Tensor._wrap(h_n), Tensor._wrap(c_n)
