@@ -81,6 +81,7 @@ def main(argv=None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         print(f"nongate-np {args.command}: interrupted", file=sys.stderr)
+        _abort_other_ranks(130)
         return 130
     except BrokenPipeError:
         # NOTE: the reader of stdout (head, less) stopped early: end quietly with SIGPIPE's
@@ -92,8 +93,33 @@ def main(argv=None) -> int:
         if os.environ.get("NONGATE_NP_DEBUG"):
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"nongate-np {args.command}: error: {message}", file=sys.stderr)
+        print(f"nongate-np {args.command}: error{_rank()}: {message}", file=sys.stderr)
+        _abort_other_ranks(2)
         return 2
+
+
+def _rank() -> str:
+    """" (rank k of n)" in a job of several MPI ranks, else nothing."""
+    comm = _mpi_world()
+    return "" if comm is None else f" (rank {comm.Get_rank()} of {comm.Get_size()})"
+
+
+def _mpi_world():
+    """MPI's COMM_WORLD when this command runs as one of several MPI ranks (mpi4py already
+    imported by the command), else None."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or mpi.COMM_WORLD.Get_size() < 2:
+        return None
+    return mpi.COMM_WORLD
+
+
+def _abort_other_ranks(status: int) -> None:
+    """End every rank of the job: the others would wait for this one in their next
+    collective forever."""
+    comm = _mpi_world()
+    if comm is not None:
+        sys.stderr.flush()
+        comm.Abort(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,10 @@ kinds:
 --out DIR receives model.npz (best epoch), last.npz (for --resume), metrics.jsonl (one
 JSON object per epoch), summary.json (best epoch, validation and test metrics) and, with
 matplotlib (pip install 'nongate-np[plot]'), curves.png and attention_<task>.png.
+
+data parallel over MPI (pip install 'nongate-np[mpi]'): mpiexec -n 2 nongate-np train ...
+  each rank trains on its share of every batch; the weights equal one process's (to
+  rounding); only rank 0 writes files and shows progress; an error on any rank ends the job.
 """
 
 
@@ -64,6 +68,8 @@ def add_parser(sub) -> None:
                         help="continue the run in --out (weights, optimizer state, history) "
                              "up to --epochs")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="the model's floating-point type (default float32)")
     common.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the model trains (default cpu; cuda needs numba-cuda "
                              "and a GPU: nongate-np info says whether one is usable)")
@@ -95,7 +101,8 @@ def _options(args):
             for k in ("epochs", "hidden_size", "batch_size", "lr", "patience")}
     pick["patience"] = pick["patience"] or None
     return TrainOptions(out=out, seed=args.seed, attention=args.attention,
-                        resume=args.resume, quiet=args.quiet, device=args.device, **pick)
+                        resume=args.resume, quiet=args.quiet, device=args.device,
+                        dtype=args.dtype, **pick)
 
 
 def _check(args) -> None:
@@ -127,7 +134,10 @@ def _check(args) -> None:
 
 
 def run(args) -> int:
+    from ..distributed import abort_on_error, launched_by_mpi
     from ..training import jobs
+    if launched_by_mpi():        # an error on any rank ends them all (the others would wait)
+        abort_on_error()
     _check(args)
     opts = _options(args)
     if os.path.exists(opts.out) and not os.path.isdir(opts.out):
@@ -145,7 +155,8 @@ def run(args) -> int:
                               "label_cols": args.label_cols}
         summary = jobs.train_file(args.kind, args.file, opts, test_path=args.test,
                                   loader_options=loader_options)
-    print(report(summary, opts.out))
+    if summary.get("rank", 0) == 0:
+        print(report(summary, opts.out))
     return 0
 
 

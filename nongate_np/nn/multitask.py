@@ -234,37 +234,67 @@ class MultiTaskSequenceModel(Module):
         outputs["lengths"] = lengths
         return outputs
 
-    def loss(self, outputs: dict, targets: dict):
+    def loss(self, outputs: dict, targets: dict, *, counts: dict | None = None,
+             share: float = 1.0):
         """Weighted sum of the task losses: (total Tensor, {task: float loss}).
 
         Targets: class ids (B,) for classification, values (B, output_size) or (B,) for
         regression, class ids (B, T) for tagging (steps past a sequence's length are ignored).
+
+        Each task's loss is the mean of its items (rows, regression values, valid tagging
+        steps, as :meth:`loss_counts` counts them). Data-parallel training
+        (``nongate_np.distributed``) passes ``counts``, each task's items in the whole global
+        batch, and ``share``, this rank's fraction of the batch's rows: each loss is then the
+        sum over these outputs' items divided by the batch's count, and the term of the
+        uncertainty weighting that does not depend on the data is taken ``share`` times, so
+        the ranks' losses, and gradients, add up to the whole batch's.
         """
         missing = [n for n in self.task_names if n not in targets]
         if missing:
             raise KeyError(f"MultiTaskSequenceModel.loss: no targets for tasks {missing}")
+        reduction = "mean" if counts is None else "sum"
         total, parts = None, {}
         for k, task in enumerate(self.tasks):
-            out, target = outputs[task["name"]], np.asarray(targets[task["name"]])
+            out, target = outputs[task["name"]], self._loss_target(task, outputs, targets)
             if task["kind"] == "classification":
-                loss = ops.cross_entropy(out, target)
+                loss = ops.cross_entropy(out, target, reduction=reduction)
             elif task["kind"] == "regression":
-                loss = ops.mse_loss(out, target.reshape(out.shape).astype(out.dtype))
+                loss = ops.mse_loss(out, target.reshape(out.shape).astype(out.dtype),
+                                    reduction=reduction)
             else:
-                target = target.copy()
-                if outputs.get("lengths") is not None:
-                    target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100
                 loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),
-                                         target.reshape(-1))
+                                         target.reshape(-1), reduction=reduction)
+            if counts is not None:
+                loss = loss / max(counts[task["name"]], 1)
             parts[task["name"]] = float(loss.item())
             if self.log_vars is None:
                 term = loss * task["weight"]
             else:                                   # Kendall, Gal, Cipolla (2018)
                 s = self.log_vars[k]
                 scale = 0.5 if task["kind"] == "regression" else 1.0
-                term = ops.exp(-s) * loss * scale + s * 0.5
+                term = ops.exp(-s) * loss * scale + s * (0.5 * share)
             total = term if total is None else total + term
         return total, parts
+
+    def loss_counts(self, targets: dict, lengths=None) -> dict:
+        """The number of items each task's loss averages over, for these targets: values
+        (regression), targets other than -100 (classification rows; tagging steps within
+        ``lengths``)."""
+        counts = {}
+        for task in self.tasks:
+            target = self._loss_target(task, {"lengths": lengths}, targets)
+            counts[task["name"]] = int(target.size if task["kind"] == "regression"
+                                       else np.count_nonzero(target != -100))
+        return counts
+
+    @staticmethod
+    def _loss_target(task: dict, outputs: dict, targets: dict) -> np.ndarray:
+        """A task's targets as its loss takes them: tagging steps past a length set to -100."""
+        target = np.asarray(targets[task["name"]])
+        if task["kind"] == "tagging" and outputs.get("lengths") is not None:
+            target = target.copy()
+            target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100
+        return target
 
     def encode(self, x, lengths=None) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an

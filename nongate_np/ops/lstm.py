@@ -217,5 +217,5 @@ def _lstm_constant(x, h0, c0, weights: dict, num_layers: int, directions: tuple,
             c_n.append(c)
         layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
     # NOTE: one state needs no np.stack, which is slow next to a small call
-    h_n, c_n = (s[0][None] if len(s) == 1 else np.stack(s) for s in (h_n, c_n))
-    return Tensor._wrap(layer_input), Tensor._wrap(h_n), Tensor._wrap(c_n)
+    h_all, c_all = (s[0][None] if len(s) == 1 else np.stack(s) for s in (h_n, c_n))
+    return Tensor._wrap(layer_input), Tensor._wrap(h_all), Tensor._wrap(c_all)

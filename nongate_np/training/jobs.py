@@ -60,6 +60,7 @@ class TrainOptions:
     resume: bool = False
     quiet: bool = False
     device: str = "cpu"
+    dtype: str = "float32"
 
 
 def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTaskSequenceModel:
@@ -69,7 +70,8 @@ def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTas
               else {"input_size": train.feature_size, "normalize_input": normalize_input})
     return MultiTaskSequenceModel(train.model_tasks(), embed_size=opts.embed_size,
                                   hidden_size=opts.hidden_size, attn_size=opts.attn_size,
-                                  attention=opts.attention, **inputs)
+                                  attention=opts.attention, dtype=np.dtype(opts.dtype),
+                                  **inputs)
 
 
 class _Checkpoints(Callback):
@@ -100,7 +102,8 @@ def _resume(out: pathlib.Path, model, optimizer_args: dict, data_meta: dict,
         raise ResumeError(f"--resume: the run in {out} was trained on other data or data "
                           "options; use another --out, or drop --resume")
     saved = ckpt.extra.get("options", {})
-    for key in ("hidden_size", "embed_size", "attn_size", "attention", "seed", "batch_size"):
+    for key in ("hidden_size", "embed_size", "attn_size", "attention", "seed", "batch_size",
+                "dtype"):
         if saved.get(key) != getattr(opts, key):
             raise ResumeError(f"--resume: the run in {out} used --{key.replace('_', '-')} "
                               f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
@@ -142,16 +145,24 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     ``token_text(dataset, i)`` gives the per-step labels of sequence i for the attention
     pictures (characters for text); ``baselines`` go into the summary as given, and
     ``data_info`` beside the split sizes under ``"data"``.
+
+    Started by an MPI launcher (``mpiexec -n N``) with more than one rank, it trains data
+    parallel (``nongate_np.distributed``): every rank runs this with the same data and
+    options, and only rank 0 writes files and shows progress; the others return the same
+    summary with ``"pictures"`` empty.
     """
     model.to(opts.device)               # before the optimizer: its state follows anyway
     out = pathlib.Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stream = sys.stderr if stream is None else stream
     optimizer_args = {"lr": opts.lr}
     if opts.resume:
         optimizer, history, initial = _resume(out, model, optimizer_args, data_meta, opts)
     else:
         optimizer, history, initial = Adam(model.parameters(), **optimizer_args), None, 0
+    dp = _data_parallel(model, opts)
+    if dp is not None and not dp.is_root:
+        return _follow(model, train, val, test, opts, optimizer, history, initial, dp)
+    out.mkdir(parents=True, exist_ok=True)
+    stream = sys.stderr if stream is None else stream
     callbacks = [JSONLines(out / "metrics.jsonl", append=opts.resume),
                  _Checkpoints(out, data_meta, opts)]
     if not opts.quiet:
@@ -161,9 +172,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
                   if t["kind"] == "classification")]
         callbacks.insert(0, ProgressBar(opts.epochs, stream=stream, show=show))
     start = time.perf_counter()
-    history = fit(model, train, val, epochs=opts.epochs, batch_size=opts.batch_size,
-                  optimizer=optimizer, patience=opts.patience, seed=opts.seed,
-                  callbacks=callbacks, initial_epoch=initial, history=history)
+    history = _fit(model, train, val, opts, optimizer, history, initial, dp, callbacks)
     if history.best_epoch is None:       # nothing trained or nothing monitored: keep as is
         save(model, out / "model.npz", extra={"data": data_meta, "epoch": initial,
                                               "metrics": history.last})
@@ -175,10 +184,40 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
                "baselines": baselines or {},
                "data": {**_describe(train, val, test), **(data_info or {})}}
     if test is not None and len(test):
-        summary["test"] = _nested(evaluate(model, test))
+        summary["test"] = _nested(evaluate(model, test, data_parallel=dp))
     write_text_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     summary["pictures"] = _pictures(out, model, history, test if test is not None else val,
                                     token_text)
+    return summary
+
+
+def _fit(model, train, val, opts, optimizer, history, initial, dp, callbacks=()) -> History:
+    return fit(model, train, val, epochs=opts.epochs, batch_size=opts.batch_size,
+               optimizer=optimizer, patience=opts.patience, seed=opts.seed,
+               callbacks=callbacks, initial_epoch=initial, history=history,
+               data_parallel=dp)
+
+
+def _data_parallel(model, opts: TrainOptions):
+    """A DataParallel over MPI's ranks when an MPI launcher started more than one, else
+    None."""
+    from ..distributed import DataParallel, launched_by_mpi
+    if not launched_by_mpi():
+        return None
+    dp = DataParallel(model) if opts.device == "cpu" else None
+    if dp is None:
+        raise ValueError(f"train under MPI runs on the CPU only, got --device {opts.device}")
+    return dp if dp.world_size > 1 else None
+
+
+def _follow(model, train, val, test, opts, optimizer, history, initial, dp) -> dict:
+    """A rank other than 0 under MPI: the same training and collectives as rank 0, no
+    files."""
+    history = _fit(model, train, val, opts, optimizer, history, initial, dp)
+    summary = {"best_epoch": history.best_epoch, "epochs_run": len(history.epochs),
+               "stopped_early": history.stopped_early, "pictures": [], "rank": dp.rank}
+    if test is not None and len(test):
+        summary["test"] = _nested(evaluate(model, test, data_parallel=dp))
     return summary
 
 

@@ -64,16 +64,15 @@ class History:
 
 
 def batches(data, batch_size: int, order=None):
-    """``(x, lengths, targets)`` mini-batches of ``data`` in ``order`` (default: as stored),
-    each cut to its longest sequence so that no step is spent on padding only. ValueError
-    unless ``batch_size`` is an int >= 1."""
+    """``(x, lengths, targets)`` mini-batches of the rows ``order`` of ``data`` (default:
+    every row, as stored), each cut to its longest sequence so that no step is spent on
+    padding only. ValueError unless ``batch_size`` is an int >= 1."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    n = len(data)
-    order = np.arange(n) if order is None else order
+    order = np.arange(len(data)) if order is None else order
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
-    for start in range(0, n, batch_size):
+    for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
         lengths = data.lengths[idx]
         T = int(lengths.max())
@@ -117,7 +116,8 @@ def _check_fit_args(model, train, epochs, batch_size, patience, initial_epoch):
 def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optimizer=None,
         lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
         monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
-        callbacks=(), initial_epoch: int = 0, history: History | None = None) -> History:
+        callbacks=(), initial_epoch: int = 0, history: History | None = None,
+        data_parallel=None) -> History:
     """Train ``model`` on ``train``, evaluating ``val`` after every epoch.
 
     Parameters
@@ -145,6 +145,14 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     initial_epoch, history
         Resume: the epochs already done and their :class:`History` (its ``best_state``
         set to the best weights, if they are to be restored).
+    data_parallel : nongate_np.distributed.DataParallel, optional
+        Train over its MPI ranks: every rank calls ``fit`` with the same arguments and
+        data; each runs forward and backward on its share of every batch, each task's loss
+        divided by the whole batch's count of items (``model.loss(counts=...)``), and one
+        Allreduce per step gives every rank the batch's gradient and loss, so every rank
+        takes the step one process would (to rounding). The epoch's metrics are summed
+        over the ranks, validation included (each rank evaluates a share). Give
+        ``callbacks`` only on the rank that writes (rank 0).
 
     Returns
     -------
@@ -173,25 +181,24 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             cb.on_epoch_begin(epoch, steps)
         meter = MetricsMeter(model.tasks)
         model.train()
-        for step, (x, lengths, targets) in enumerate(batches(train, batch_size, order), 1):
-            out = model(x, lengths=lengths)
-            loss, _ = model.loss(out, targets)
-            value = loss.item()
+        for step, start in enumerate(range(0, len(train), batch_size), 1):
+            value = _train_step(model, train, order[start:start + batch_size], optimizer,
+                                meter, data_parallel)
             if not math.isfinite(value):
                 raise ValueError(f"fit: the loss became {value} at epoch {epoch}, step {step}; "
                                  "lower the learning rate or check the data for extreme "
                                  "values")
-            optimizer.zero_grad()
-            loss.backward()
             if clip_grad_norm is not None:
                 clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
-            meter.update(out, targets)
             for cb in callbacks:
                 cb.on_batch_end(step, value)
+        if data_parallel is not None:
+            meter.set_totals(data_parallel.all_reduce(meter.totals()))
         record = {"epoch": epoch, **{f"train/{k}": v for k, v in meter.result().items()}}
         if val is not None and len(val):
-            record.update({f"val/{k}": v for k, v in evaluate(model, val).items()})
+            record.update({f"val/{k}": v for k, v in evaluate(
+                model, val, data_parallel=data_parallel).items()})
         record["seconds"] = time.perf_counter() - start
         value = record.get(monitor)
         record["best"] = value is not None and (history.best_value is None
@@ -214,21 +221,50 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     return history
 
 
+def _train_step(model, data, idx, optimizer, meter, dp) -> float:
+    """Forward and backward on the batch ``idx`` (this rank's share of it with a
+    DataParallel ``dp``), the gradient left in the parameters; the batch's loss."""
+    mine = idx if dp is None else dp.share(idx)
+    optimizer.zero_grad()
+    value = 0.0
+    if len(mine):
+        (x, lengths, targets), = batches(data, len(mine), mine)
+        out = model(x, lengths=lengths)
+        if dp is None:
+            loss, _ = model.loss(out, targets)
+        else:
+            (_, all_lengths, all_targets), = batches(data, len(idx), idx)
+            loss, _ = model.loss(out, targets, counts=model.loss_counts(all_targets,
+                                                                        all_lengths),
+                                 share=len(mine) / len(idx))
+        value = loss.item()
+        if math.isfinite(value):
+            loss.backward()
+        meter.update(out, targets)
+    if dp is not None:
+        value = dp.all_reduce_gradients(weight=1.0, value=value)
+    return value
+
+
 @_kernels_own_the_cores
-def evaluate(model, data, *, batch_size: int = 256) -> dict:
+def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
-    :mod:`~nongate_np.training.metrics`)."""
+    :mod:`~nongate_np.training.metrics`). With ``data_parallel`` (see :func:`fit`) each
+    rank evaluates its share of the rows and the sums are added up over the ranks."""
     tasks = [t for t in model.tasks if t["name"] in data.targets]
     meter = MetricsMeter(tasks)
+    rows = None if data_parallel is None else data_parallel.share(np.arange(len(data)))
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            for x, lengths, targets in batches(data, batch_size):
+            for x, lengths, targets in batches(data, batch_size, rows):
                 meter.update(model(x, lengths=lengths), targets)
     finally:
         model.train(was_training)
+    if data_parallel is not None:
+        meter.set_totals(data_parallel.all_reduce(meter.totals()))
     return meter.result()
 
 

@@ -82,6 +82,17 @@ class MetricsMeter:
             out = outputs[name]
             meter.update(out.data if hasattr(out, "data") else out, targets[name])
 
+    def totals(self) -> np.ndarray:
+        """The running sums and counts of every task, flat (to add up across processes)."""
+        return np.array([[m.loss_sum, m.hits, m.abs_sum, m.count] for m in self.meters],
+                        np.float64).reshape(-1)
+
+    def set_totals(self, totals: np.ndarray) -> None:
+        """Replace the running sums and counts by ``totals`` (as :meth:`totals` gives)."""
+        for m, (loss_sum, hits, abs_sum, count) in zip(self.meters, totals.reshape(-1, 4)):
+            m.loss_sum, m.hits, m.abs_sum, m.count = float(loss_sum), float(hits), \
+                float(abs_sum), int(count)
+
     def result(self) -> dict:
         flat, total = {}, 0.0
         for meter in self.meters:

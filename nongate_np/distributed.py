@@ -1,0 +1,219 @@
+"""Data-parallel training over MPI, as PyTorch's DistributedDataParallel (extra ``mpi``:
+mpi4py and an MPI from PyPI).
+
+Every rank holds the whole model and draws the same global batches in the same order (same
+seed); each takes its share of every batch (:meth:`DataParallel.share`), runs forward and
+backward on it, and one Allreduce of a flat, preallocated buffer gives every rank the
+gradient of the whole batch (:meth:`DataParallel.all_reduce_gradients`). The optimizer then
+takes the same step on every rank, so the weights stay identical without being sent again.
+Adopting it in a loop of one's own::
+
+    dp = DataParallel(model)                        # rank 0's parameters to every rank
+    for idx in batches:                             # the same global batches on every rank
+        mine = dp.share(idx)                        # this rank's rows of the batch
+        loss = loss_fn(model(x[mine]), y[mine])     # a mean over those rows
+        optimizer.zero_grad()
+        loss.backward()
+        dp.all_reduce_gradients()                   # the whole batch's mean gradient
+        clip_grad_norm_(model.parameters(), 5.0)    # on the global norm: same on every rank
+        optimizer.step()
+
+Start it with ``mpiexec -n N`` before the usual command line. The shares of a batch
+differ by at most one row and are weighted by their sizes, so an uneven last batch gives
+the gradient of its mean over all its rows, as one process would (docs/distributed.md). A
+rank whose share is empty runs no forward and adds zeros.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DataParallel", "abort_on_error", "launched_by_mpi", "split_bounds"]
+
+#: Environment variables an MPI launcher sets in every process it starts (MPICH's Hydra
+#: and others through PMI, Open MPI, PMIx launchers such as srun)
+_LAUNCHER_VARS = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK")
+
+
+def launched_by_mpi() -> bool:
+    """Whether this process was started by an MPI launcher (``mpiexec``, ``srun``), read from
+    the environment without importing mpi4py (which would initialise MPI)."""
+    return any(v in os.environ for v in _LAUNCHER_VARS)
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError as err:
+        raise ImportError("nongate_np.distributed needs mpi4py and an MPI library: "
+                          "pip install 'nongate_np[mpi]' (mpi4py and MPICH from PyPI)") from err
+    return MPI
+
+
+def abort_on_error(comm=None) -> None:
+    """Make an uncaught exception on any rank end the whole job: the rank and its error are
+    printed to stderr, then ``MPI_Abort`` stops every rank, instead of the others waiting
+    forever in their next collective."""
+    MPI = _mpi()
+    comm = comm or MPI.COMM_WORLD
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(f"nongate_np.distributed: rank {comm.Get_rank()} of "
+                         f"{comm.Get_size()} failed, aborting the job:\n{text}")
+        sys.stderr.flush()
+        if comm.Get_size() > 1:
+            comm.Abort(1)
+        previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+class DataParallel:
+    """Data parallelism for ``model`` over the ranks of ``comm`` (default MPI's COMM_WORLD).
+
+    On construction every rank checks that it holds the same parameters (names, shapes,
+    dtypes) and receives rank ``root``'s values, so all start from the same weights.
+
+    Parameters
+    ----------
+    model : Module
+        Its parameters, in ``named_parameters()`` order, are the ones synchronised.
+    comm : mpi4py communicator, optional
+    root : int
+        The rank whose parameters every rank starts from.
+
+    Raises
+    ------
+    ImportError
+        Without mpi4py (``pip install 'nongate_np[mpi]'``).
+    ValueError
+        The ranks' models differ (the message names the first rank that differs and how).
+    """
+
+    def __init__(self, model, comm=None, *, root: int = 0):
+        MPI = _mpi()
+        self.comm = comm or MPI.COMM_WORLD
+        self.rank, self.world_size = self.comm.Get_rank(), self.comm.Get_size()
+        self.model = model
+        named = list(model.named_parameters())
+        self._params = [p for _, p in named]
+        signature = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
+        _check_same(self.comm.allgather(signature), self.rank)
+        self.dtype = np.result_type(*(p.dtype for p in self._params)) if self._params \
+            else np.dtype(np.float64)
+        sizes = [int(np.prod(p.shape)) for p in self._params]
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        # one buffer for every parameter and one number (the batch's loss), allocated once:
+        # the Allreduce of each step and the broadcast at the start send it whole
+        self._buffer = np.zeros(int(self._offsets[-1]) + 1, self.dtype)
+        self._share = (0, 0)            # (rows of this rank, rows of the batch)
+        self.broadcast_parameters(root)
+
+    # -- the model's weights --------------------------------------------------------------
+    def broadcast_parameters(self, root: int = 0) -> None:
+        """Every rank's parameters set to rank ``root``'s (in place)."""
+        if self.rank == root:
+            self._pack(p.data for p in self._params)
+        self.comm.Bcast(self._buffer, root=root)
+        for p, view in zip(self._params, self._views()):
+            np.copyto(p.data, view.reshape(p.shape))
+
+    # -- the batches ----------------------------------------------------------------------
+    def share(self, batch: Sequence | np.ndarray) -> Any:
+        """This rank's part of a global ``batch`` (an index array, a list, anything that
+        slices): the rows [start, stop) of a split into ``world_size`` contiguous parts
+        whose sizes differ by at most one (the first ``len % world_size`` ranks take one
+        more). Remembers both sizes, which weigh this rank's gradient in
+        :meth:`all_reduce_gradients`."""
+        n = len(batch)
+        start, stop = split_bounds(n, self.world_size)[self.rank:self.rank + 2]
+        self._share = (stop - start, n)
+        return batch[start:stop]
+
+    # -- the gradients --------------------------------------------------------------------
+    def all_reduce_gradients(self, weight: float | None = None, value: float = 0.0) -> float:
+        """Every parameter's ``grad`` replaced by Σ_r w_r g_r over the ranks r, the same on
+        every rank: one Allreduce of the flat buffer. ``w_r`` is ``weight``, by default this
+        rank's rows over the batch's (from the last :meth:`share`), so that per-rank means
+        over their rows add up to the mean over the whole batch. A parameter without a
+        gradient on a rank (an empty share, an unused parameter) adds zeros. ``value`` (a
+        number, e.g. this rank's part of the loss) rides in the same Allreduce: the sum
+        over the ranks of ``w_r · value_r`` is returned.
+
+        Raises RuntimeError when no :meth:`share` was taken and no ``weight`` given."""
+        if weight is None:
+            rows, total = self._share
+            if total == 0:
+                raise RuntimeError("all_reduce_gradients: take this rank's share of the batch "
+                                   "with share(batch) first, or pass weight=")
+            weight = rows / total
+        self._pack((p.grad for p in self._params), scale=weight)
+        self._buffer[-1] = weight * value
+        self._sum(self._buffer)
+        for p, view in zip(self._params, self._views()):
+            if p.grad is None or p.grad.shape != p.shape or p.grad.dtype != p.dtype:
+                p.grad = view.reshape(p.shape).astype(p.dtype, copy=True)
+            else:
+                np.copyto(p.grad, view.reshape(p.shape))
+        return float(self._buffer[-1])
+
+    def all_reduce(self, values: np.ndarray) -> np.ndarray:
+        """The sum over the ranks of ``values`` (a float64 array of the same shape on every
+        rank: counts, running sums of metrics), a new array."""
+        out = np.array(values, np.float64)
+        self._sum(out)
+        return out
+
+    def _sum(self, buffer: np.ndarray) -> None:
+        if self.world_size > 1:
+            MPI = _mpi()
+            self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _views(self) -> list[np.ndarray]:
+        o = self._offsets
+        return [self._buffer[o[k]:o[k + 1]] for k in range(len(self._params))]
+
+    def _pack(self, arrays: Iterable, scale: float = 1.0) -> None:
+        for a, view in zip(arrays, self._views()):
+            if a is None:
+                view[...] = 0
+            else:
+                np.multiply(np.asarray(a).reshape(-1), scale, out=view, casting="unsafe")
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this is rank 0, the one that writes files and prints."""
+        return self.rank == 0
+
+
+def split_bounds(n: int, parts: int) -> list[int]:
+    """Bounds (parts + 1) of ``n`` rows split into ``parts`` contiguous shares whose sizes
+    differ by at most one, the larger first."""
+    base, extra = divmod(n, parts)
+    bounds = [0]
+    for r in range(parts):
+        bounds.append(bounds[-1] + base + (r < extra))
+    return bounds
+
+
+def _check_same(signatures: list, rank: int) -> None:
+    first = signatures[0]
+    for r, sig in enumerate(signatures[1:], 1):
+        if sig == first:
+            continue
+        if len(sig) != len(first):
+            why = f"{len(sig)} parameters against rank 0's {len(first)}"
+        else:
+            k = next(k for k, (a, b) in enumerate(zip(sig, first)) if a != b)
+            why = f"parameter {k} is {sig[k]} against rank 0's {first[k]}"
+        raise ValueError(f"DataParallel: the ranks hold different models: rank {r}'s {why} "
+                         f"(this is rank {rank}); build the same model on every rank")

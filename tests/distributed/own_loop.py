@@ -1,0 +1,64 @@
+"""A training loop of one's own made data parallel with nongate_np.distributed, as the
+module docstring shows; run alone or under ``mpiexec -n N``. Writes the final weights of
+rank 0 to the .npz given.
+
+    python tests/distributed/own_loop.py OUT.npz [--raise-on-rank R]
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+import nongate_np as ng
+from nongate_np.data import SequenceDataset
+from nongate_np.distributed import DataParallel, abort_on_error
+from nongate_np.nn import MultiTaskSequenceModel
+from nongate_np.optim import Adam, clip_grad_norm_
+from nongate_np.training.loop import batches
+
+TASKS = [{"name": "c", "kind": "classification", "num_classes": 3},
+         {"name": "r", "kind": "regression", "output_size": 2}]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--raise-on-rank", type=int, default=None)
+    args = parser.parse_args(argv)
+    abort_on_error()
+    rng = np.random.default_rng(0)
+    n, T = 23, 9                                 # batches of 8, 8, 7: an uneven last one
+    lengths = rng.integers(1, T + 1, n)
+    x = rng.standard_normal((n, T, 3))
+    x[np.arange(T)[None, :] >= lengths[:, None]] = 0.0
+    data = SequenceDataset(x=x, lengths=lengths, tasks=[dict(t) for t in TASKS],
+                           targets={"c": rng.integers(0, 3, n), "r": rng.normal(size=(n, 2))})
+    ng.seed(1)
+    model = MultiTaskSequenceModel(TASKS, input_size=3, hidden_size=6, attn_size=4,
+                                   dropout=0.0, dtype=np.float64)
+    dp = DataParallel(model)
+    optimizer = Adam(model.parameters(), lr=0.01)
+    step = 0
+    for epoch in range(3):
+        order = np.random.default_rng(epoch).permutation(n)
+        for start in range(0, n, 8):
+            mine = dp.share(order[start:start + 8])
+            optimizer.zero_grad()
+            if len(mine):
+                (xb, lb, tb), = batches(data, len(mine), mine)
+                loss, _ = model.loss(model(xb, lengths=lb), tb)
+                loss.backward()
+            step += 1
+            if args.raise_on_rank == dp.rank and step == 4:
+                raise ValueError(f"a deliberate failure at step {step}")
+            dp.all_reduce_gradients()
+            clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+    if dp.is_root:
+        np.savez(args.out, **model.state_dict())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

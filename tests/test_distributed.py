@@ -1,0 +1,164 @@
+"""nongate_np.distributed: data-parallel training over MPI gives the weights one process
+gives on the whole batches (to float64 rounding), and a rank that fails ends the job.
+
+The MPI runs start ``mpiexec -n 2`` (extra ``mpi``: mpi4py and MPICH from PyPI); they are
+skipped where mpi4py or mpiexec is missing."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from nongate_np import distributed
+from tests.cli_runs import TINY_TEXT
+
+HERE = pathlib.Path(__file__).parent
+ROOT = HERE.parent
+
+
+def _mpiexec():
+    pytest.importorskip("mpi4py")
+    found = shutil.which("mpiexec", path=str(pathlib.Path(sys.executable).parent)) or \
+        shutil.which("mpiexec")
+    if found is None:
+        pytest.skip("no mpiexec (pip install 'nongate_np[mpi]')")
+    return found
+
+
+def _run(args, ranks=None, timeout=180):
+    """python ARGS, alone or under mpiexec -n ranks; the completed process."""
+    cmd = [sys.executable, *args]
+    if ranks is not None:
+        cmd = [_mpiexec(), "-n", str(ranks), *cmd]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=ROOT)
+
+
+def test_split_bounds_cover_the_rows_with_shares_within_one():
+    for n in range(0, 12):
+        for parts in range(1, 5):
+            b = distributed.split_bounds(n, parts)
+            sizes = np.diff(b)
+            assert b[0] == 0 and b[-1] == n and len(b) == parts + 1
+            assert sizes.max() - sizes.min() <= 1 and np.all(np.diff(sizes) <= 0)
+
+
+def test_launch_is_read_from_the_environment(monkeypatch):
+    for var in distributed._LAUNCHER_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert not distributed.launched_by_mpi()
+    monkeypatch.setenv("PMI_RANK", "0")
+    assert distributed.launched_by_mpi()
+
+
+def test_two_ranks_on_half_batches_give_the_weights_of_one_process(tmp_path):
+    _mpiexec()
+    alone, pair = tmp_path / "alone.npz", tmp_path / "pair.npz"
+    for out, ranks in ((alone, None), (pair, 2)):
+        done = _run(["tests/distributed/own_loop.py", str(out)], ranks)
+        assert done.returncode == 0, done.stderr[-3000:]
+    a, p = np.load(alone), np.load(pair)
+    assert sorted(a.files) == sorted(p.files)
+    moved = 0.0
+    for name in a.files:
+        # 9 optimizer steps; each rank's mean gradient weighed by its rows differs from the
+        # whole batch's only by roundings
+        np.testing.assert_allclose(p[name], a[name], rtol=1e-10, atol=1e-13, err_msg=name)
+        moved = max(moved, float(np.abs(a[name]).max()))
+    assert moved > 0
+
+
+def test_a_rank_that_raises_ends_the_job_with_its_error(tmp_path):
+    _mpiexec()
+    start = time.monotonic()
+    done = _run(["tests/distributed/own_loop.py", str(tmp_path / "x.npz"),
+                 "--raise-on-rank", "1"], 2, timeout=120)
+    assert done.returncode != 0
+    assert "rank 1 of 2 failed" in done.stderr and "a deliberate failure at step 4" in \
+        done.stderr, done.stderr[-3000:]
+    assert time.monotonic() - start < 100
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_ranks_with_different_models_are_refused(tmp_path):
+    _mpiexec()
+    script = tmp_path / "differ.py"
+    script.write_text(textwrap.dedent("""
+        from mpi4py import MPI
+        import nongate_np as ng
+        from nongate_np.distributed import DataParallel
+        rank = MPI.COMM_WORLD.Get_rank()
+        try:
+            DataParallel(ng.nn.Linear(3, 2 + rank))
+        except ValueError as err:
+            print("REFUSED", err)
+    """))
+    done = _run([str(script)], 2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [s for s in done.stdout.splitlines() if s.startswith("REFUSED")]
+    assert len(lines) == 2, done.stdout
+    assert all("rank 1's parameter 0 is ('weight', (3, 3), 'float32') against rank 0's "
+               "('weight', (2, 3), 'float32')" in s for s in lines), lines
+
+
+def test_without_mpi4py_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ImportError, match=r"pip install 'nongate_np\[mpi\]'"):
+        distributed.DataParallel(None)
+
+
+def _train(out, ranks, *args):
+    """nongate-np train ARGS --out OUT, alone or under mpiexec -n ranks; stdout."""
+    done = _run(["-m", "nongate_np", "train", *TINY_TEXT, "--dtype", "float64",
+                 "--batch-size", "7", *args, "--out", str(out)], ranks)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _assert_same_run(a, b):
+    """Two runs' last.npz weights and optimizer state to float64 rounding, and their epochs'
+    metrics."""
+    import nongate_np as ng
+    ca, cb = ng.load(a / "last.npz"), ng.load(b / "last.npz")
+    for name, value in ca.state_dict.items():
+        np.testing.assert_allclose(cb.state_dict[name], value, rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+    ra, rb = ca.extra["history"], cb.extra["history"]
+    assert [r["epoch"] for r in ra] == [r["epoch"] for r in rb]
+    for x, y in zip(ra, rb):
+        for key in ("train/loss", "val/loss", "val/next_char/bits_per_token",
+                    "val/package/accuracy"):
+            assert y[key] == pytest.approx(x[key], rel=1e-9), key
+
+
+def test_train_under_mpiexec_equals_one_process_and_resumes_the_same(tmp_path):
+    """The main job (tagging and classification) with batches of 7 split 4 + 3 on two ranks:
+    the weights of one process, written once by rank 0; then --resume under MPI continues
+    as one process does."""
+    _mpiexec()
+    alone, pair = tmp_path / "alone", tmp_path / "pair"
+    printed = _train(alone, None, "--epochs", "2")
+    printed_pair = _train(pair, 2, "--epochs", "2")
+    assert printed_pair.count("trained 2 epoch(s)") == 1       # rank 0 reports, once
+    assert printed.count("trained 2 epoch(s)") == 1
+    _assert_same_run(alone, pair)
+    _train(alone, None, "--epochs", "3", "--resume")
+    _train(pair, 2, "--epochs", "3", "--resume")
+    _assert_same_run(alone, pair)
+
+
+def test_a_train_error_on_one_rank_ends_every_rank(tmp_path):
+    """--resume with nothing to resume fails on both ranks at once here; the job ends with
+    the error, not a hang."""
+    _mpiexec()
+    done = _run(["-m", "nongate_np", "train", *TINY_TEXT, "--resume", "--out",
+                 str(tmp_path / "none")], 2, timeout=120)
+    assert done.returncode != 0
+    assert "error (rank" in done.stderr and "no earlier run" in done.stderr, done.stderr
