@@ -15,6 +15,9 @@ import numpy as np
 
 from . import CLIError, non_negative_int, positive
 
+#: Sequences per encode call, with or without Dask: the same batches give the same bits
+ENCODE_BATCH = 256
+
 
 def add_parsers(sub) -> None:
     e = sub.add_parser("encode", help="turn sequences into vectors (one per sequence-level "
@@ -22,8 +25,15 @@ def add_parsers(sub) -> None:
     e.add_argument("checkpoint", help="model.npz written by nongate-np train")
     e.add_argument("input", help="sequences in the format the model was trained on")
     e.add_argument("--out", required=True, metavar="EMB.npy",
-                   help="where to write the (N, tasks, D) float array")
+                   help="where to write the (N, tasks, D) float array; with Dask, a name "
+                        "not ending in .npy is a folder of .npy shards and index.json")
     _device_option(e)
+    dask = e.add_mutually_exclusive_group()
+    dask.add_argument("--dask-scheduler", metavar="ADDRESS",
+                      help="encode on this Dask cluster (tcp://host:8786; pip install "
+                           "'nongate-np[dask]'); the result equals the one-process one")
+    dask.add_argument("--workers", type=positive(int), metavar="N",
+                      help="encode on a local Dask cluster of N worker processes")
     e.set_defaults(run=encode)
 
     p = sub.add_parser("predict", help="per-task predictions of a trained model")
@@ -100,12 +110,55 @@ def encode(args) -> int:
     data = read_input(meta, args.input, model.input_size)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
-    emb = np.concatenate([model.encode(x, lengths) for x, lengths, _ in batches(data, 256)])
-    np.save(args.out, emb)
+    if args.dask_scheduler or args.workers:
+        if args.device != "cpu":
+            raise CLIError("--dask-scheduler and --workers encode on the CPU only")
+        emb = _encode_on_dask(args, data)
+        if emb is None:
+            print(f"{args.out}: shards and index.json of {len(data)} sequences")
+            return 0
+    else:
+        emb = np.concatenate([model.encode(x, lengths)
+                              for x, lengths, _ in batches(data, ENCODE_BATCH)])
+        np.save(args.out, emb)
     names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
     print(f"{args.out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
           f" x {emb.shape[2]} values, {emb.dtype}")
     return 0
+
+
+def _encode_on_dask(args, data):
+    """INPUT encoded on a Dask cluster in chunks of whole batches, a few per worker: the
+    array (also saved to --out), or None when --out is a folder of shards."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CLIError("--dask-scheduler and --workers need Dask: pip install "
+                       "'nongate-np[dask]'") from None
+    from ..dask import encode, write_shards
+    cluster = None
+    try:
+        if args.workers:
+            cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                   processes=True, dashboard_address=":0")
+        with Client(cluster or args.dask_scheduler, timeout="10s") as client:
+            workers = max(len(client.scheduler_info()["workers"]), 1)
+            per_chunk = -(-len(data) // (4 * workers))
+            rows = max(ENCODE_BATCH, -(-per_chunk // ENCODE_BATCH) * ENCODE_BATCH)
+            import dask.array as da
+            emb = encode(args.checkpoint, da.from_array(data.x, chunks=(rows,) + (-1,) * (
+                data.x.ndim - 1)), data.lengths, batch_size=ENCODE_BATCH)
+            if not str(args.out).endswith(".npy"):
+                write_shards(emb, args.out)
+                return None
+            emb = emb.compute()
+    except OSError as err:               # no scheduler at that address
+        raise CLIError(f"--dask-scheduler {args.dask_scheduler}: {err}") from None
+    finally:
+        if cluster is not None:
+            cluster.close()
+    np.save(args.out, emb)
+    return emb
 
 
 def predict(args) -> int:

@@ -1,0 +1,142 @@
+"""nongate_np.dask: the Dask encode of a corpus equals the single-process encode exactly and
+in order, on a LocalCluster of 2 worker processes, including a run in which a worker is
+killed mid-way (Dask runs its tasks again). Skipped without dask[distributed]."""
+
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+from nongate_np.data import SequenceDataset
+from nongate_np.nn import MultiTaskSequenceModel
+from nongate_np.training import batches
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+db = pytest.importorskip("dask.bag")
+ngd = pytest.importorskip("nongate_np.dask")
+
+TASKS = [{"name": "c", "kind": "classification", "num_classes": 3},
+         {"name": "r", "kind": "regression", "output_size": 2}]
+BATCH = 32
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A saved token model, 700 sequences and their single-process encoding."""
+    folder = tmp_path_factory.mktemp("dask")
+    ng.seed(0)
+    model = MultiTaskSequenceModel(TASKS, vocab_size=7, embed_size=4, hidden_size=8,
+                                   attn_size=4)
+    ng.save(model, folder / "model.npz")
+    rng = np.random.default_rng(0)
+    n, T = 700, 20
+    lengths = rng.integers(1, T + 1, n)
+    x = rng.integers(1, 7, (n, T))
+    x[np.arange(T)[None] >= lengths[:, None]] = 0
+    data = SequenceDataset(x=x, lengths=lengths, tasks=[dict(t) for t in TASKS],
+                           targets={"c": rng.integers(0, 3, n), "r": rng.normal(size=(n, 2))})
+    model.eval()
+    want = np.concatenate([model.encode(xb, lb) for xb, lb, _ in batches(data, BATCH)])
+    return folder, x, lengths, want
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def test_array_bag_and_shards_equal_one_process_in_order(corpus, client, tmp_path):
+    folder, x, lengths, want = corpus
+    got = ngd.encode(folder / "model.npz", da.from_array(x, chunks=90), lengths,
+                     batch_size=BATCH)
+    assert got.shape == want.shape and got.numblocks[0] > 2       # several partitions
+    np.testing.assert_array_equal(got.compute(), want)
+    seqs = [x[i, :lengths[i]] for i in range(len(x))]
+    bag = db.from_sequence(seqs, partition_size=4 * BATCH)
+    np.testing.assert_array_equal(ngd.encode_bag(folder / "model.npz", bag,
+                                                 batch_size=BATCH).compute(), want)
+    index = ngd.write_shards(got, tmp_path / "shards")
+    assert index == json.loads((tmp_path / "shards" / "index.json").read_text())
+    assert index["shape"] == list(want.shape) and len(index["shards"]) == got.numblocks[0]
+    parts = [np.load(tmp_path / "shards" / s["file"]) for s in index["shards"]]
+    assert [s["start"] for s in index["shards"]] == list(np.cumsum([0] + [len(p) for p in
+                                                                          parts[:-1]]))
+    np.testing.assert_array_equal(np.concatenate(parts), want)
+
+
+def _gate(block, event_name):
+    """The last chunk of the input waits until the test has killed a worker."""
+    distributed.Event(event_name).wait(timeout=60)
+    return block
+
+
+def test_a_worker_killed_mid_way_still_gives_every_row_in_order(corpus, client):
+    folder, x, lengths, want = corpus
+    event = distributed.Event("nongate-go", client=client)
+    event.clear()
+    chunks = 64 * np.ones(len(x) // 64, int).tolist() + [len(x) % 64]
+    src = da.from_array(x, chunks=(tuple(c for c in chunks if c), -1))
+    last = src.numblocks[0] - 1
+    gated = da.concatenate([src.blocks[:last],
+                            src.blocks[last:].map_blocks(_gate, "nongate-go",
+                                                         meta=src._meta)])
+    future = client.compute(ngd.encode(folder / "model.npz", gated, lengths,
+                                       batch_size=BATCH))
+    deadline = time.monotonic() + 60
+    while sum(len(k) for k in client.has_what().values()) < 4:      # results held
+        assert time.monotonic() < deadline and not future.done()
+        time.sleep(0.05)
+    pids = client.run(os.getpid)
+    holder = max(client.has_what().items(), key=lambda kv: len(kv[1]))[0]
+    os.kill(pids[holder], signal.SIGKILL)          # its results are lost mid-computation
+    assert not future.done()
+    event.set()
+    np.testing.assert_array_equal(future.result(timeout=120), want)
+    assert set(client.run(os.getpid).values()) != set(pids.values())   # a new worker
+
+
+def test_bad_input_is_refused_with_what_was_given(corpus, tmp_path):
+    folder, x, lengths, _ = corpus
+    with pytest.raises(ValueError, match=r"x must be \(N, T\) or \(N, T, F\) and lengths "
+                                         r"\(N,\), got shapes \(700, 20\) and \(699,\)"):
+        ngd.encode(folder / "model.npz", x, lengths[:-1])
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
+        ngd.encode(folder / "model.npz", x, lengths, batch_size=0)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        ngd.encode(tmp_path / "missing.npz", x, lengths)
+
+
+def test_the_command_line_on_two_workers_writes_the_one_process_array(tmp_path,
+                                                                      monkeypatch):
+    from tests.cli_runs import run_cli
+    from tests.test_cli_train import _write_npz
+    monkeypatch.chdir(tmp_path)
+    _write_npz(tmp_path / "train.npz", seed=1, n=40)
+    _write_npz(tmp_path / "more.npz", seed=2, n=600)
+    code, _, err = run_cli("train", "npz", "train.npz", "--epochs", "1", "--hidden-size", "4",
+                           "--quiet", "--out", "run")
+    assert code == 0, err
+    outs = {}
+    for name, extra in (("one.npy", []), ("two.npy", ["--workers", "2"]),
+                        ("shards", ["--workers", "2"])):
+        code, printed, err = run_cli("encode", "run/model.npz", "more.npz", "--out", name,
+                                     *extra)
+        assert code == 0, err
+        outs[name] = printed
+    one = np.load("one.npy")
+    assert one.shape[0] == 600
+    np.testing.assert_array_equal(np.load("two.npy"), one)
+    index = json.loads((tmp_path / "shards" / "index.json").read_text())
+    np.testing.assert_array_equal(np.concatenate([np.load(tmp_path / "shards" / s["file"])
+                                                  for s in index["shards"]]), one)
+    code, _, err = run_cli("encode", "run/model.npz", "more.npz", "--out", "x.npy",
+                           "--dask-scheduler", "tcp://127.0.0.1:1")
+    assert code == 2 and "--dask-scheduler tcp://127.0.0.1:1" in err, err
