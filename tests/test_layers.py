@@ -16,7 +16,7 @@ PACKAGE = Path(nongate_np.__file__).parent
 LAYERS = [
     # stand-alone helpers and the data pipeline: they import nothing of the engine
     ["rng", "casting", "io.atomic", "check.foreign", "training.progress", "training.plot",
-     "check.testing", "check.report", "data"],
+     "check.testing", "check.report", "data", "distributed"],
     ["kernels"],
     ["device", "tensor", "anomaly", "autograd", "factories"],
     ["ops"],
@@ -25,7 +25,8 @@ LAYERS = [
     ["check", "io", "testing"],
     ["training"],
     [""],                                    # the package's __init__: the public facade
-    ["cli", "benchmark", "__main__"],
+    # the command line; Dask encoding reads its inputs as the command line does
+    ["cli", "benchmark", "__main__", "dask"],
 ]
 
 # (importer, imported): upward imports that stay for now, each with its reason.
