@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["encode", "encode_bag", "encode_files", "write_shards"]
+__all__ = ["encode", "encode_bag", "encode_files", "write_shards", "worker_env"]
 
 
 def _dask():
@@ -39,6 +39,14 @@ def _dask():
         raise ImportError("nongate_np.dask needs Dask: pip install 'nongate_np[dask]' "
                           "(dask[distributed])") from err
     return dask
+
+
+def worker_env(workers: int) -> dict:
+    """The environment for ``workers`` Dask worker processes on one machine
+    (``LocalCluster(..., env=worker_env(n))``): each one's kernels and BLAS on its share of
+    the cores, so that they do not wait on each other's threads."""
+    per = str(max(1, (os.cpu_count() or 1) // max(workers, 1)))
+    return {"NUMBA_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per, "OMP_NUM_THREADS": per}
 
 
 # -- the model, once per worker process -------------------------------------------------------

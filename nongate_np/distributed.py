@@ -89,6 +89,12 @@ class DataParallel:
     comm : mpi4py communicator, optional
     root : int
         The rank whose parameters every rank starts from.
+    share_cores : bool
+        With several ranks on one machine, give each rank's kernels its share of the cores
+        (``numba.set_num_threads(cores // ranks on this machine)``), as torchrun gives each
+        process one OpenMP thread: threads beyond the cores make every rank wait on the
+        others' (bench/RESULTS.md, "Data parallel over MPI"). Not done when
+        ``NUMBA_NUM_THREADS`` is set: that count is kept.
 
     Raises
     ------
@@ -98,10 +104,12 @@ class DataParallel:
         The ranks' models differ (the message names the first rank that differs and how).
     """
 
-    def __init__(self, model, comm=None, *, root: int = 0):
+    def __init__(self, model, comm=None, *, root: int = 0, share_cores: bool = True):
         MPI = _mpi()
         self.comm = comm or MPI.COMM_WORLD
         self.rank, self.world_size = self.comm.Get_rank(), self.comm.Get_size()
+        if share_cores and "NUMBA_NUM_THREADS" not in os.environ:
+            _share_cores(self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size())
         self.model = model
         named = list(model.named_parameters())
         self._params = [p for _, p in named]
@@ -193,6 +201,14 @@ class DataParallel:
     def is_root(self) -> bool:
         """Whether this is rank 0, the one that writes files and prints."""
         return self.rank == 0
+
+
+def _share_cores(local_ranks: int) -> None:
+    """This rank's kernels on cores // local_ranks threads (at least one)."""
+    if local_ranks > 1:
+        import numba
+        numba.set_num_threads(max(1, min((os.cpu_count() or 1) // local_ranks,
+                                         numba.config.NUMBA_NUM_THREADS)))
 
 
 def split_bounds(n: int, parts: int) -> list[int]:

@@ -135,12 +135,13 @@ def _encode_on_dask(args, data):
     except ImportError:
         raise CLIError("--dask-scheduler and --workers need Dask: pip install "
                        "'nongate-np[dask]'") from None
-    from ..dask import encode, write_shards
+    from ..dask import encode, worker_env, write_shards
     cluster = None
     try:
         if args.workers:
             cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                   processes=True, dashboard_address=":0")
+                                   processes=True, dashboard_address=":0",
+                                   env=worker_env(args.workers))
         with Client(cluster or args.dask_scheduler, timeout="10s") as client:
             workers = max(len(client.scheduler_info()["workers"]), 1)
             per_chunk = -(-len(data) // (4 * workers))
