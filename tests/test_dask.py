@@ -140,3 +140,19 @@ def test_the_command_line_on_two_workers_writes_the_one_process_array(tmp_path,
     code, _, err = run_cli("encode", "run/model.npz", "more.npz", "--out", "x.npy",
                            "--dask-scheduler", "tcp://127.0.0.1:1")
     assert code == 2 and "--dask-scheduler tcp://127.0.0.1:1" in err, err
+
+
+def test_the_command_line_on_a_scheduler_address(corpus, client, tmp_path, monkeypatch):
+    """--dask-scheduler ADDRESS: a cluster started elsewhere (here the module's)."""
+    from tests.cli_runs import run_cli
+    from tests.test_cli_train import _write_npz
+    monkeypatch.chdir(tmp_path)
+    _write_npz(tmp_path / "train.npz", seed=1, n=40)
+    code, _, err = run_cli("train", "npz", "train.npz", "--epochs", "1", "--hidden-size", "4",
+                           "--quiet", "--out", "run")
+    assert code == 0, err
+    for name, extra in (("one.npy", []), ("there.npy", ["--dask-scheduler",
+                                                        client.scheduler.address])):
+        code, _, err = run_cli("encode", "run/model.npz", "train.npz", "--out", name, *extra)
+        assert code == 0, err
+    np.testing.assert_array_equal(np.load("there.npy"), np.load("one.npy"))
