@@ -86,11 +86,8 @@ def exp32(x):
 
 
 @njit(**KERNEL_FLAGS)
-def exp64(x):
-    """K1 in float64: e^x for x in [-708, 709] (clamped outside)."""
-    x = min(max(x, -708.0), 709.0)
-    k = np.floor(x * _LOG2E + 0.5)
-    r = x - k * _LN2_HI_64 - k * _LN2_LO_64
+def _expm1_taylor64(r):
+    """e^r − 1 for |r| ≤ ln2/2 in float64: its Taylor polynomial to r^13 (K1, K3)."""
     p = 1 / 6227020800.0                       # 1/13!
     p = p * r + 1 / 479001600.0
     p = p * r + 1 / 39916800.0
@@ -103,9 +100,17 @@ def exp64(x):
     p = p * r + 1 / 24.0
     p = p * r + 1 / 6.0
     p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p * _float64_from_bits((np.int64(k) + np.int64(1023)) << np.int64(52))
+    return r + r * r * p
+
+
+@njit(**KERNEL_FLAGS)
+def exp64(x):
+    """K1 in float64: e^x for x in [-708, 709] (clamped outside)."""
+    x = min(max(x, -708.0), 709.0)
+    k = np.floor(x * _LOG2E + 0.5)
+    r = x - k * _LN2_HI_64 - k * _LN2_LO_64
+    return (1.0 + _expm1_taylor64(r)) * _float64_from_bits((np.int64(k) + np.int64(1023))
+                                                           << np.int64(52))
 
 
 @njit(**KERNEL_FLAGS)
@@ -123,7 +128,9 @@ def sigmoid64(x):
 @njit(**KERNEL_FLAGS)
 def _expm1_32(z):
     """e^z − 1 for 0 ≤ z ≤ 18 (K3): 2^k (e^r − 1) + (2^k − 1), k, r as in K1; e^r − 1 by its
-    Taylor polynomial, so small z keep their relative accuracy (no 1 to cancel)."""
+    Taylor polynomial, so small z keep their relative accuracy (no 1 to cancel). One term
+    more than ``exp32``'s: here the last term must be below half an ulp of e^r − 1, not of
+    e^r."""
     k = np.floor(z * np.float32(_LOG2E) + np.float32(0.5))
     r = z - k * _LN2_HI_32 - k * _LN2_LO_32
     p = np.float32(1 / 40320)
@@ -139,23 +146,11 @@ def _expm1_32(z):
 
 @njit(**KERNEL_FLAGS)
 def _expm1_64(z):
-    """e^z − 1 for 0 ≤ z ≤ 39 in float64 (K3), as ``_expm1_32`` with Taylor to r^13."""
+    """e^z − 1 for 0 ≤ z ≤ 39 in float64 (K3), as ``_expm1_32``."""
     k = np.floor(z * _LOG2E + 0.5)
     r = z - k * _LN2_HI_64 - k * _LN2_LO_64
-    p = 1 / 6227020800.0                       # 1/13!
-    p = p * r + 1 / 479001600.0
-    p = p * r + 1 / 39916800.0
-    p = p * r + 1 / 3628800.0
-    p = p * r + 1 / 362880.0
-    p = p * r + 1 / 40320.0
-    p = p * r + 1 / 5040.0
-    p = p * r + 1 / 720.0
-    p = p * r + 1 / 120.0
-    p = p * r + 1 / 24.0
-    p = p * r + 1 / 6.0
-    p = p * r + 0.5
     s = _float64_from_bits((np.int64(k) + np.int64(1023)) << np.int64(52))
-    return s * (r + r * r * p) + (s - 1.0)
+    return s * _expm1_taylor64(r) + (s - 1.0)
 
 
 @njit(**KERNEL_FLAGS)
