@@ -21,6 +21,8 @@ import os
 import platform
 import re
 
+from ..sharedlib import file_of
+
 #: file names (without "lib" and version suffixes) of the libraries recorded from the maps
 _LIBRARY_API = (("openblas", "openblas"), ("mkl_rt", "mkl"), ("mkl_core", "mkl"),
                 ("blis", "blis"), ("gomp", "openmp"), ("iomp5", "openmp"), ("omp", "openmp"))
@@ -143,7 +145,7 @@ def openblas_facts(path: str) -> dict:
         config.restype, config.argtypes = ctypes.c_char_p, []
         # NOTE: a handle finds symbols in the libraries it depends on too (SciPy's
         # cython_blas module): name the file that holds the symbol
-        out["path"] = _file_of(ctypes.cast(config, ctypes.c_void_p).value) or path
+        out["path"] = file_of(ctypes.cast(config, ctypes.c_void_p).value) or path
         out["config"] = (config() or b"").decode(errors="replace").strip()
         # e.g. "OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
         words = out["config"].split()
@@ -170,25 +172,6 @@ def _openmp_threads(path: str) -> int | None:
 
 
 # -- ours: the library behind the kernels' products ----------------------------------------
-class _DlInfo(ctypes.Structure):
-    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
-                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
-
-
-def _file_of(address: int | None) -> str | None:
-    """The shared library holding ``address`` (``dladdr``), or None."""
-    if not address:
-        return None
-    try:
-        libdl = ctypes.CDLL(ctypes.util.find_library("dl") or None)
-        info = _DlInfo()
-        if not libdl.dladdr(ctypes.c_void_p(address), ctypes.byref(info)) or not info.dli_fname:
-            return None
-    except (OSError, AttributeError, TypeError):
-        return None
-    return os.path.realpath(info.dli_fname.decode())
-
-
 def kernel_blas() -> dict:
     """Which library the Numba kernels' matrix products call, with its version, core and
     thread count (``kernels.cpu.blas.describe()``: that module chooses the library), or

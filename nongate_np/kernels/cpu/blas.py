@@ -46,6 +46,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ...sharedlib import file_of
+
 __all__ = ["ENV_VAR", "CHOICES", "gemm", "library", "core", "describe"]
 
 #: the environment variable that overrides the choice of library
@@ -101,32 +103,15 @@ def _scipy_capsule_address(name: str) -> int:
     return int(get_ptr(capsule, get_name(capsule)))
 
 
-class _DlInfo(ctypes.Structure):
-    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
-                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
-
-
 def _address(fn: Any) -> int:
     """The address of a ctypes function."""
     return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
-def _file_of(address: int) -> str | None:
-    """The file of the loaded library holding ``address`` (``dladdr``), or None."""
-    try:
-        libdl = ctypes.CDLL(ctypes.util.find_library("dl") or None)
-        info = _DlInfo()
-        if libdl.dladdr(ctypes.c_void_p(address), ctypes.byref(info)) and info.dli_fname:
-            return os.path.realpath(info.dli_fname.decode())
-    except (OSError, AttributeError, TypeError):     # no libdl (Windows)
-        pass
-    return None
-
-
 def _scipy_library(reason: str) -> _Chosen:
     try:
         addresses = {f: _scipy_capsule_address(f) for f in _SYMBOLS}
-        path = _file_of(addresses["sgemm"])
+        path = file_of(addresses["sgemm"])
         # NOTE: the module that holds cython_blas's functions: a symbol looked up through
         # it is searched in the libraries it links, SciPy's BLAS among them
         handle = ctypes.CDLL(path) if path is not None else None
@@ -187,9 +172,9 @@ def _static_description() -> dict[str, Any]:
     version = words[1] if len(words) > 1 and words[0] == "OpenBLAS" else None
     # NOTE: the file of OpenBLAS's own function: SciPy's gemm address is in cython_blas
     get_config = getattr(_chosen.handle, "scipy_openblas_get_config", None)
-    path = _file_of(_address(get_config)) if get_config is not None else None
+    path = file_of(_address(get_config)) if get_config is not None else None
     if path is None:                       # not OpenBLAS, or no dladdr (Windows)
-        path = _file_of(_chosen.addresses["sgemm"]) if _chosen.name == "scipy" else \
+        path = file_of(_chosen.addresses["sgemm"]) if _chosen.name == "scipy" else \
             getattr(_chosen.handle, "_name", None)
     return {"library": _chosen.name, "path": path,
             "version": version, "core": core.decode() if core is not None else None,
