@@ -163,3 +163,12 @@ def test_a_train_error_on_one_rank_ends_every_rank(tmp_path):
                  str(tmp_path / "none")], 2, timeout=120)
     assert done.returncode != 0
     assert "error (rank" in done.stderr and "no earlier run" in done.stderr, done.stderr
+
+
+def test_train_started_by_a_launcher_without_mpi4py_says_what_to_install(monkeypatch,
+                                                                          tmp_path):
+    from tests.cli_runs import run_cli
+    monkeypatch.setenv("PMI_RANK", "0")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    code, _, err = run_cli("train", *TINY_TEXT, "--out", tmp_path / "x")
+    assert code == 2 and "pip install 'nongate_np[mpi]'" in err, err

@@ -137,7 +137,11 @@ def run(args) -> int:
     from ..distributed import abort_on_error, launched_by_mpi
     from ..training import jobs
     if launched_by_mpi():        # an error on any rank ends them all (the others would wait)
-        abort_on_error()
+        try:
+            abort_on_error()
+        except ImportError as err:
+            raise CLIError(f"started by an MPI launcher, so training data parallel: {err}") \
+                from None
     _check(args)
     opts = _options(args)
     if os.path.exists(opts.out) and not os.path.isdir(opts.out):
