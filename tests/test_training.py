@@ -127,3 +127,13 @@ def test_targets_missing_for_a_task_are_named():
     data.targets.pop("r")
     with pytest.raises(ValueError, match=r"no targets for the model's tasks \['r'\]"):
         fit(model(), data, epochs=1)
+
+
+def test_each_epoch_records_the_seconds_since_the_run_started():
+    import time
+    data, m = dataset(), model()
+    start = time.perf_counter()
+    history = fit(m, data, epochs=3, batch_size=5)
+    wall = time.perf_counter() - start
+    seconds = [r["seconds"] for r in history.epochs]
+    assert 0 < seconds[0] < seconds[1] < seconds[2] <= wall, (seconds, wall)

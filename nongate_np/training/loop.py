@@ -181,8 +181,8 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             cb.on_epoch_begin(epoch, steps)
         meter = MetricsMeter(model.tasks)
         model.train()
-        for step, start in enumerate(range(0, len(train), batch_size), 1):
-            value = _train_step(model, train, order[start:start + batch_size], optimizer,
+        for step, first in enumerate(range(0, len(train), batch_size), 1):
+            value = _train_step(model, train, order[first:first + batch_size], optimizer,
                                 meter, data_parallel)
             if not math.isfinite(value):
                 raise ValueError(f"fit: the loss became {value} at epoch {epoch}, step {step}; "
