@@ -131,6 +131,7 @@ def _encode_on_dask(args, data):
     """INPUT encoded on a Dask cluster in chunks of whole batches, a few per worker: the
     array (also saved to --out), or None when --out is a folder of shards."""
     try:
+        import dask.array as da
         from distributed import Client, LocalCluster
     except ImportError:
         raise CLIError("--dask-scheduler and --workers need Dask: pip install "
@@ -146,15 +147,16 @@ def _encode_on_dask(args, data):
             workers = max(len(client.scheduler_info()["workers"]), 1)
             per_chunk = -(-len(data) // (4 * workers))
             rows = max(ENCODE_BATCH, -(-per_chunk // ENCODE_BATCH) * ENCODE_BATCH)
-            import dask.array as da
             emb = encode(args.checkpoint, da.from_array(data.x, chunks=(rows,) + (-1,) * (
                 data.x.ndim - 1)), data.lengths, batch_size=ENCODE_BATCH)
             if not str(args.out).endswith(".npy"):
                 write_shards(emb, args.out)
                 return None
             emb = emb.compute()
-    except OSError as err:               # no scheduler at that address
-        raise CLIError(f"--dask-scheduler {args.dask_scheduler}: {err}") from None
+    except OSError as err:               # no scheduler at that address, no cluster started
+        where = f"--dask-scheduler {args.dask_scheduler}" if args.dask_scheduler else \
+            f"--workers {args.workers}"
+        raise CLIError(f"{where}: {err}") from None
     finally:
         if cluster is not None:
             cluster.close()
