@@ -84,6 +84,16 @@ class _Checkpoint:
         self.dtype = np.dtype(model.lstm.dtype)
         self.input_size = model.input_size
 
+    def array(self, parts: list, rows=None):
+        """The partitions' embeddings (delayed arrays, ``rows`` each if known) joined in
+        order as one Dask array."""
+        da = _dask().array
+        rows = [np.nan] * len(parts) if rows is None else rows
+        blocks = [da.from_delayed(p, shape=(r,) + self.shape, dtype=self.dtype)
+                  for p, r in zip(parts, rows)]
+        return da.concatenate(blocks) if blocks else \
+            da.zeros((0,) + self.shape, dtype=self.dtype)
+
 
 def _encode_arrays(x: np.ndarray, lengths: np.ndarray, digest: str, blob: bytes,
                    batch_size: int) -> np.ndarray:
@@ -141,10 +151,7 @@ def encode(checkpoint, x, lengths, *, batch_size: int = 256):
     parts = [dask.delayed(_encode_arrays, pure=True)(xb, lb, ckpt.digest, ckpt.blob,
                                                      batch_size)
              for xb, lb in zip(x.to_delayed().reshape(-1), lengths.to_delayed())]
-    blocks = [da.from_delayed(p, shape=(int(c),) + ckpt.shape, dtype=ckpt.dtype)
-              for p, c in zip(parts, x.chunks[0])]
-    return da.concatenate(blocks) if blocks else \
-        da.zeros((0,) + ckpt.shape, dtype=ckpt.dtype)
+    return ckpt.array(parts, [int(c) for c in x.chunks[0]])
 
 
 def encode_bag(checkpoint, sequences, *, batch_size: int = 256):
@@ -154,7 +161,6 @@ def encode_bag(checkpoint, sequences, *, batch_size: int = 256):
     ``batch_size``: partitions of whole batches (``dask.bag.from_sequence(seqs,
     partition_size=k * batch_size)``) give exactly the single-process result."""
     dask = _dask()
-    da = dask.array
     ckpt = _Checkpoint(checkpoint)
     _check_batch_size(batch_size)
 
@@ -171,15 +177,13 @@ def encode_bag(checkpoint, sequences, *, batch_size: int = 256):
 
     parts = [dask.delayed(part, pure=True)(p, ckpt.digest, ckpt.blob)
              for p in sequences.to_delayed()]
-    return da.concatenate([da.from_delayed(p, shape=(np.nan,) + ckpt.shape, dtype=ckpt.dtype)
-                           for p in parts])
+    return ckpt.array(parts)
 
 
 def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
     """The embeddings of every file in ``paths``, each read as the model's training data
     was (``nongate-np encode``'s INPUT), one partition per file, in order: a Dask array."""
     dask = _dask()
-    da = dask.array
     ckpt = _Checkpoint(checkpoint)
     _check_batch_size(batch_size)
 
@@ -199,8 +203,7 @@ def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
 
     parts = [dask.delayed(part, pure=True)(os.fspath(p), ckpt.digest, ckpt.blob)
              for p in paths]
-    return da.concatenate([da.from_delayed(p, shape=(np.nan,) + ckpt.shape, dtype=ckpt.dtype)
-                           for p in parts])
+    return ckpt.array(parts)
 
 
 def write_shards(embeddings, folder) -> dict:
