@@ -6,14 +6,16 @@ Tensor arguments, runs ``forward`` and, when gradients are enabled and some inpu
 one, records a :class:`Node` on the outputs. ``backward`` walks the recorded nodes in
 reverse topological order with an explicit stack (no recursion, so a chain of 100,000 ops
 is fine) and accumulates ``.grad`` on the leaves. Inside ``detect_anomaly`` both go through
-``anomaly.py``, which checks every output and gradient for NaN and inf.
+``anomaly.py``, which checks every output and gradient for NaN and inf. At its end a
+backward runs the leaves' post-accumulate-grad hooks, then the callbacks they queued
+(:func:`queue_callback`): how data parallelism reduces the gradients once per backward.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +25,7 @@ from .device import CPU, DeviceError, device_of
 from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "backward", "GradientShapeError"]
+           "is_grad_enabled", "backward", "queue_callback", "GradientShapeError"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,6 +34,7 @@ __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
 
 class _GradState(threading.local):
     enabled = True
+    callbacks: list | None = None    # queue_callback's list while a backward runs
 
 
 _grad_mode = _GradState()
@@ -302,8 +305,44 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
                               f"{tensor.device}")
         seed = tensor.device.xp.astype(seed, tensor.dtype)
 
+    outer, _grad_mode.callbacks = _grad_mode.callbacks, []
+    try:
+        hooked: dict[int, Tensor] = {}            # leaves with hooks this backward reached
+        _run_backward(tensor, seed, retain_graph, hooked)
+        for leaf in hooked.values():              # once per leaf, its gradient complete
+            for hook in list(leaf._hooks or ()):
+                hook(leaf)
+        for callback in _grad_mode.callbacks:     # may queue more: the loop reaches them
+            callback(tensor)
+    finally:
+        _grad_mode.callbacks = outer
+
+
+def queue_callback(callback: Callable[[Tensor], Any]) -> None:
+    """Run ``callback(tensor)`` at the end of the backward now running, after every
+    gradient has been accumulated (``tensor`` is the one backward was called on), as
+    PyTorch's ``Variable._execution_engine.queue_callback``. Queued again in the same
+    backward, it still runs once: each parameter's post-accumulate-grad hook can queue the
+    same callback (nongate_np.distributed reduces the gradients there).
+
+    Raises RuntimeError outside a backward."""
+    if _grad_mode.callbacks is None:
+        raise RuntimeError("queue_callback: no backward is running in this thread; call it "
+                           "from a hook that a backward runs")
+    if callback not in _grad_mode.callbacks:
+        _grad_mode.callbacks.append(callback)
+
+
+def _leaf_gradient(t: Tensor, g: Any, hooked: dict[int, Tensor]) -> None:
+    t._accumulate_grad(g)
+    if t._hooks:
+        hooked[id(t)] = t
+
+
+def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
+                  hooked: dict[int, Tensor]) -> None:
     if tensor._node is None:                      # backward on a leaf
-        tensor._accumulate_grad(seed)
+        _leaf_gradient(tensor, seed, hooked)
         return
 
     checked = _anomaly.enabled                    # read once: the mode at backward's start
@@ -338,7 +377,7 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
             if g.dtype != t.dtype:
                 g = t.device.xp.astype(g, t.dtype)
             if t._node is None:
-                t._accumulate_grad(g)
+                _leaf_gradient(t, g, hooked)
             else:
                 if t._retains_grad:
                     t._accumulate_grad(g)

@@ -2,37 +2,36 @@
 mpi4py and an MPI from PyPI).
 
 Every rank holds the whole model and draws the same global batches in the same order (same
-seed); each takes its share of every batch (:meth:`DataParallel.share`), runs forward and
-backward on it, and one Allreduce of a flat, preallocated buffer gives every rank the
-gradient of the whole batch (:meth:`DataParallel.all_reduce_gradients`). The optimizer then
-takes the same step on every rank, so the weights stay identical without being sent again.
-Adopting it in a loop of one's own::
+seed); each takes its share of every batch, runs forward and backward on it, and at the end
+of the backward one Allreduce of a flat, preallocated buffer gives every rank the gradient
+of the whole batch. The optimizer then takes the same step on every rank, so the weights
+stay identical without being sent again. A loop of one's own adopts it in two lines::
 
-    dp = DataParallel(model)                        # rank 0's parameters to every rank
-    for idx in batches:                             # the same global batches on every rank
-        mine = dp.share(idx)                        # this rank's rows of the batch
-        loss = loss_fn(model(x[mine]), y[mine])     # a mean over those rows
+    dp = DataParallel(model)                        # 1: rank 0's parameters to every rank
+    for idx in dp.shares(batches):                  # 2: this rank's rows of each batch
+        loss = loss_fn(model(x[idx]), y[idx])       # a mean over those rows
         optimizer.zero_grad()
-        loss.backward()
-        dp.all_reduce_gradients()                   # the whole batch's mean gradient
+        loss.backward()                             # ends with the whole batch's gradient
         clip_grad_norm_(model.parameters(), 5.0)    # on the global norm: same on every rank
         optimizer.step()
 
 Start it with ``mpiexec -n N`` before the usual command line. The shares of a batch
 differ by at most one row and are weighted by their sizes, so an uneven last batch gives
-the gradient of its mean over all its rows, as one process would (docs/distributed.md). A
-rank whose share is empty runs no forward and adds zeros.
+the gradient of its mean over all its rows, as one process would (docs/distributed.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
+from . import autograd
 
 __all__ = ["DataParallel", "abort_on_error", "launched_by_mpi", "split_bounds"]
 
@@ -80,7 +79,11 @@ class DataParallel:
     """Data parallelism for ``model`` over the ranks of ``comm`` (default MPI's COMM_WORLD).
 
     On construction every rank checks that it holds the same parameters (names, shapes,
-    dtypes) and receives rank ``root``'s values, so all start from the same weights.
+    dtypes) and receives rank ``root``'s values, so all start from the same weights. From
+    then on every backward that reaches the model's parameters ends with
+    :meth:`all_reduce_gradients` (a hook on each parameter queues it once per backward, as
+    DistributedDataParallel's do), unless it runs inside :meth:`no_sync`; the batch's loss
+    over all the ranks is then in :attr:`loss`.
 
     Parameters
     ----------
@@ -123,7 +126,12 @@ class DataParallel:
         # the Allreduce of each step and the broadcast at the start send it whole
         self._buffer = np.zeros(int(self._offsets[-1]) + 1, self.dtype)
         self._share = (0, 0)            # (rows of this rank, rows of the batch)
+        self._sync = True
+        #: the last backward's loss over every rank's share (the whole batch's), or None
+        self.loss: float | None = None
         self.broadcast_parameters(root)
+        for p in self._params:
+            p.register_post_accumulate_grad_hook(self._on_gradient)
 
     # -- the model's weights --------------------------------------------------------------
     def broadcast_parameters(self, root: int = 0) -> None:
@@ -146,6 +154,44 @@ class DataParallel:
         self._share = (stop - start, n)
         return batch[start:stop]
 
+    def shares(self, batches: Iterable) -> Iterator[Any]:
+        """This rank's share (:meth:`share`) of each of ``batches``, for the loop's ``for``.
+
+        Every rank runs the loop's body for every batch, as the collective in its backward
+        needs: a rank whose share of a batch would be empty (the batch has fewer rows than
+        there are ranks) gets the batch's last row with weight 0, which adds nothing to the
+        gradient or to :attr:`loss`. Empty batches are skipped."""
+        for batch in batches:
+            n = len(batch)
+            if n == 0:
+                continue
+            mine = self.share(batch)
+            if len(mine) == 0:
+                mine = batch[n - 1:n]               # weight 0: share() left (0, n)
+            yield mine
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Backwards inside this block leave each rank's gradient its own (no Allreduce), as
+        DistributedDataParallel's ``no_sync``: for accumulating several micro-batches, or
+        for a loop that calls :meth:`all_reduce_gradients` itself (``fit`` does). The next
+        backward outside it reduces what was accumulated, weighted by the last share."""
+        previous, self._sync = self._sync, False
+        try:
+            yield self
+        finally:
+            self._sync = previous
+
+    def _on_gradient(self, _param) -> None:
+        if self._sync:
+            autograd.queue_callback(self._after_backward)
+
+    def _after_backward(self, root) -> None:
+        value = float(np.real(root.item())) if root.size == 1 else 0.0
+        total = self.all_reduce_gradients(value=value)
+        self.loss = total if root.size == 1 else None
+
+
     # -- the gradients --------------------------------------------------------------------
     def all_reduce_gradients(self, weight: float | None = None, value: float = 0.0) -> float:
         """Every parameter's ``grad`` replaced by Σ_r w_r g_r over the ranks r, the same on
@@ -156,12 +202,17 @@ class DataParallel:
         number, e.g. this rank's part of the loss) rides in the same Allreduce: the sum
         over the ranks of ``w_r · value_r`` is returned.
 
+        Called by every backward outside :meth:`no_sync`; calling it again after one is harmless
+        (the gradients are then the same on every rank, and the weights add up to one).
+
         Raises RuntimeError when no :meth:`share` was taken and no ``weight`` given."""
         if weight is None:
             rows, total = self._share
             if total == 0:
-                raise RuntimeError("all_reduce_gradients: take this rank's share of the batch "
-                                   "with share(batch) first, or pass weight=")
+                raise RuntimeError("DataParallel: this rank has taken no share of a batch, "
+                                   "so its gradient has no weight: loop over "
+                                   "dp.shares(batches) (or take dp.share(batch)), or run "
+                                   "the backward inside dp.no_sync()")
             weight = rows / total
         self._pack((p.grad for p in self._params), scale=weight)
         self._buffer[-1] = weight * value

@@ -82,6 +82,17 @@ def _big_int_as_float(value: int, target: np.dtype, what: str) -> np.ndarray:
         return np.asarray(f).astype(target)
 
 
+class RemovableHandle:
+    """What a hook registration returns: ``remove()`` unregisters the hook (again: nothing)."""
+
+    def __init__(self, hooks: list, hook: Callable) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if any(h is self._hook for h in self._hooks):
+            self._hooks.remove(self._hook)
+
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -100,7 +111,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "_requires_grad", "_node", "_index", "_retains_grad",
-                 "__weakref__")
+                 "_hooks", "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         self._data = as_array(data, dtype, what="Tensor")
@@ -110,6 +121,7 @@ class Tensor:
         self._node = None          # the autograd Node that produced this tensor, if any
         self._index = 0            # which output of that node
         self._retains_grad = False
+        self._hooks: list | None = None     # post-accumulate-grad hooks, see register_...
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -119,6 +131,7 @@ class Tensor:
         t = cls.__new__(cls)
         t._data, t.grad, t._node, t._index = array, None, node, index
         t._retains_grad = False
+        t._hooks = None
         t._requires_grad = node is not None
         return t
 
@@ -264,6 +277,21 @@ class Tensor:
         """
         from .autograd import backward  # autograd imports this module for Tensor
         backward(self, grad, retain_graph=retain_graph)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]
+                                           ) -> "RemovableHandle":
+        """Call ``hook(self)`` once in each backward that reaches this leaf, after its ``.grad``
+        holds the gradient of the whole backward (as PyTorch's method of the same name);
+        returns a handle whose ``remove()`` undoes it.
+
+        Raises RuntimeError on a tensor that is not a leaf requiring grad."""
+        if self._node is not None or not self._requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf tensor that "
+                               "requires grad accumulates a gradient")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return RemovableHandle(self._hooks, hook)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self.device is not CPU:

@@ -58,11 +58,15 @@ def test_launch_is_read_from_the_environment(monkeypatch):
     assert distributed.launched_by_mpi()
 
 
-def test_two_ranks_on_half_batches_give_the_weights_of_one_process(tmp_path):
+@pytest.mark.parametrize("form", [[], ["--explicit"]], ids=["two-lines", "explicit"])
+def test_two_ranks_on_half_batches_give_the_weights_of_one_process(tmp_path, form):
+    """The loop as the module docstring gives it (the reduction inside backward; on the
+    last batch of one row, rank 1 runs it with weight 0), and with the reduction called by
+    hand (rank 1 skips the last batch's forward)."""
     _mpiexec()
     alone, pair = tmp_path / "alone.npz", tmp_path / "pair.npz"
     for out, ranks in ((alone, None), (pair, 2)):
-        done = _run(["tests/distributed/own_loop.py", str(out)], ranks)
+        done = _run(["tests/distributed/own_loop.py", str(out), *form], ranks)
         assert done.returncode == 0, done.stderr[-3000:]
     a, p = np.load(alone), np.load(pair)
     assert sorted(a.files) == sorted(p.files)
@@ -73,6 +77,14 @@ def test_two_ranks_on_half_batches_give_the_weights_of_one_process(tmp_path):
         np.testing.assert_allclose(p[name], a[name], rtol=1e-10, atol=1e-13, err_msg=name)
         moved = max(moved, float(np.abs(a[name]).max()))
     assert moved > 0
+
+
+def test_backward_reduces_once_to_the_whole_batch_and_its_loss():
+    """On each of 2 ranks (tests/distributed/hooks.py): one Allreduce per backward, the
+    gradient and ``dp.loss`` of the whole batch, a share of one row weighted 0 on the rank
+    without rows, and an error naming dp.shares when no share was taken."""
+    done = _run(["tests/distributed/hooks.py"], 2)
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_a_rank_that_raises_ends_the_job_with_its_error(tmp_path):

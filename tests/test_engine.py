@@ -158,6 +158,52 @@ def test_retain_grad_on_intermediate():
     np.testing.assert_allclose(x.grad, 4 * h.data)
 
 
+def test_post_accumulate_grad_hook_runs_once_per_backward_on_the_whole_gradient():
+    x, w = leaf(3), leaf(3, seed=1)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.copy()))
+    ((x * w) + w * w).sum().backward()           # w reached along two edges
+    np.testing.assert_allclose(seen[-1], x.data + 2 * w.data, rtol=1e-15)
+    (x * w).sum().backward()                     # accumulates: the hook sees the sum
+    np.testing.assert_allclose(seen[-1], 2 * x.data + 2 * w.data, rtol=1e-15)
+    assert len(seen) == 2
+    handle.remove()
+    handle.remove()                              # again: nothing
+    (x * w).sum().backward()
+    assert len(seen) == 2
+
+
+def test_post_accumulate_grad_hook_is_for_leaves_that_require_grad():
+    x = leaf(2)
+    with pytest.raises(RuntimeError, match="only a leaf tensor that requires grad"):
+        (x * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(RuntimeError, match="only a leaf tensor that requires grad"):
+        ng.Tensor(np.ones(2)).register_post_accumulate_grad_hook(print)
+
+
+def test_queued_callbacks_run_once_after_every_hook_with_the_root():
+    from nongate_np.autograd import queue_callback
+    a, b = leaf(2), leaf(2, seed=1)
+    events = []
+
+    def end(root):
+        events.append(("end", float(root.item())))
+
+    def hook(t):
+        events.append(("hook", t is a))
+        queue_callback(end)                      # by both hooks: runs once
+
+    a.register_post_accumulate_grad_hook(hook)
+    b.register_post_accumulate_grad_hook(hook)
+    loss = (a * b).sum()
+    loss.backward()
+    assert sorted(events[:2]) == [("hook", False), ("hook", True)]
+    assert events[2] == ("end", pytest.approx(float(loss.item())))
+    assert len(events) == 3
+    with pytest.raises(RuntimeError, match="no backward is running"):
+        queue_callback(print)
+
+
 def test_numpy_interop():
     x = leaf(3)
     y = np.ones(3) + x                   # ndarray on the left defers to Tensor

@@ -16,11 +16,12 @@ PACKAGE = Path(nongate_np.__file__).parent
 LAYERS = [
     # stand-alone helpers and the data pipeline: they import nothing of the engine
     ["rng", "casting", "io.atomic", "check.foreign", "training.progress", "training.plot",
-     "check.testing", "check.report", "data", "distributed", "sharedlib"],
+     "check.testing", "check.report", "data", "sharedlib"],
     ["kernels"],
     ["device", "tensor", "anomaly", "autograd", "factories"],
     ["ops"],
-    ["nn", "optim"],
+    # data parallelism hooks into the backward of a module's parameters
+    ["nn", "optim", "distributed"],
     # checking, persistence and the API fuzz strategies, built on the modules and the ops
     ["check", "io", "testing"],
     ["training"],

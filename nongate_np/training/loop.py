@@ -18,6 +18,7 @@ split each step over the cores, and OpenBLAS's idle workers would spin on them
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import time
@@ -239,7 +240,9 @@ def _train_step(model, data, idx, optimizer, meter, dp) -> float:
                                  share=len(mine) / len(idx))
         value = loss.item()
         if math.isfinite(value):
-            loss.backward()
+            # the loss is already weighted (counts=, share=): reduced below with weight 1
+            with contextlib.nullcontext() if dp is None else dp.no_sync():
+                loss.backward()
         meter.update(out, targets)
     if dp is not None:
         value = dp.all_reduce_gradients(weight=1.0, value=value)

@@ -2,7 +2,10 @@
 module docstring shows; run alone or under ``mpiexec -n N``. Writes the final weights of
 rank 0 to the .npz given.
 
-    python tests/distributed/own_loop.py OUT.npz [--raise-on-rank R]
+    python tests/distributed/own_loop.py OUT.npz [--explicit] [--raise-on-rank R]
+
+By default the loop is the two-line form (``DataParallel(model)``, ``dp.shares(...)``, the
+reduction inside ``backward``); ``--explicit`` takes each share and reduces itself.
 """
 
 import argparse
@@ -25,11 +28,13 @@ TASKS = [{"name": "c", "kind": "classification", "num_classes": 3},
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
+    parser.add_argument("--explicit", action="store_true")
     parser.add_argument("--raise-on-rank", type=int, default=None)
     args = parser.parse_args(argv)
     abort_on_error()
     rng = np.random.default_rng(0)
-    n, T = 23, 9                                 # batches of 8, 8, 7: an uneven last one
+    n, T = 17, 9                                 # batches of 8, 8, 1: on 2 ranks, rank 1
+                                                 # has no row of the last one
     lengths = rng.integers(1, T + 1, n)
     x = rng.standard_normal((n, T, 3))
     x[np.arange(T)[None, :] >= lengths[:, None]] = 0.0
@@ -43,17 +48,18 @@ def main(argv=None):
     step = 0
     for epoch in range(3):
         order = np.random.default_rng(epoch).permutation(n)
-        for start in range(0, n, 8):
-            mine = dp.share(order[start:start + 8])
+        global_batches = [order[start:start + 8] for start in range(0, n, 8)]
+        if args.explicit:
+            explicit(dp, model, data, optimizer, global_batches)
+            continue
+        for mine in dp.shares(global_batches):
+            (xb, lb, tb), = batches(data, len(mine), mine)
+            loss, _ = model.loss(model(xb, lengths=lb), tb)
             optimizer.zero_grad()
-            if len(mine):
-                (xb, lb, tb), = batches(data, len(mine), mine)
-                loss, _ = model.loss(model(xb, lengths=lb), tb)
-                loss.backward()
+            loss.backward()
             step += 1
             if args.raise_on_rank == dp.rank and step == 4:
                 raise ValueError(f"a deliberate failure at step {step}")
-            dp.all_reduce_gradients()
             clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
     # every rank took the same steps: the same weights, bit for bit
@@ -64,6 +70,21 @@ def main(argv=None):
     if dp.is_root:
         np.savez(args.out, **model.state_dict())
     return 0
+
+
+def explicit(dp, model, data, optimizer, global_batches):
+    """One epoch with the reduction called by hand: a share may be empty here."""
+    for idx in global_batches:
+        mine = dp.share(idx)
+        optimizer.zero_grad()
+        if len(mine):
+            (xb, lb, tb), = batches(data, len(mine), mine)
+            loss, _ = model.loss(model(xb, lengths=lb), tb)
+            with dp.no_sync():
+                loss.backward()
+        dp.all_reduce_gradients()
+        clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""What a backward under DataParallel does, checked on every rank; run under ``mpiexec -n 2``.
+Exits non-zero (an AssertionError naming the rank) when something differs.
+
+    python tests/distributed/hooks.py
+"""
+
+import sys
+
+import numpy as np
+
+import nongate_np as ng
+from nongate_np.distributed import DataParallel, abort_on_error
+
+
+def main():
+    abort_on_error()
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))   # 3 + 2 rows
+    ng.seed(1)
+    model = ng.nn.Linear(4, 2, dtype=np.float64)
+    dp = DataParallel(model)
+    params = list(model.parameters())
+
+    def loss_of(rows):
+        return ng.mse_loss(model(ng.tensor(x[rows])), ng.tensor(y[rows]))
+
+    with dp.no_sync():                  # the whole batch on every rank, no reduction
+        whole = loss_of(np.arange(5))
+        whole.backward()
+    expected = [p.grad.copy() for p in params]
+    calls = []
+    reduce = dp._sum
+    dp._sum = lambda buffer: (calls.append(buffer.size), reduce(buffer))
+
+    model.zero_grad()
+    for rows in dp.shares([np.arange(5)]):
+        loss_of(rows).backward()
+    assert len(calls) == 1, f"rank {dp.rank}: {len(calls)} Allreduces for one backward"
+    for p, g in zip(params, expected):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-12, err_msg=f"rank {dp.rank}")
+    assert abs(dp.loss - whole.item()) <= 1e-12 * abs(whole.item()), (dp.rank, dp.loss)
+
+    with dp.no_sync():                  # a batch of one row: rank 1 takes it with weight 0
+        model.zero_grad()
+        loss_of(np.arange(2, 3)).backward()
+        alone = [p.grad.copy() for p in params]
+    model.zero_grad()
+    for rows in dp.shares([np.arange(5)[2:3]]):
+        loss_of(rows).backward()
+    assert len(calls) == 2, f"rank {dp.rank}: {len(calls)} Allreduces for two backwards"
+    for p, g in zip(params, alone):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-12, err_msg=f"rank {dp.rank}")
+
+    other = ng.nn.Linear(4, 2, dtype=np.float64)
+    fresh = DataParallel(other)         # no share taken: the error says what to do
+    try:
+        ng.mse_loss(other(ng.tensor(x)), ng.tensor(y)).backward()
+    except RuntimeError as err:
+        assert "dp.shares(batches)" in str(err), str(err)
+    else:
+        raise AssertionError(f"rank {fresh.rank}: no error without a share")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
