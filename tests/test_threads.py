@@ -40,7 +40,22 @@ def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
 
 
-def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored():
+@pytest.fixture
+def shared_blas(monkeypatch):
+    """owns_cores as for a BLAS other code shares (SciPy's): set and restored per call."""
+    monkeypatch.setattr(threads, "_private_blas_on_one_thread", lambda: False)
+
+
+def test_a_private_blas_is_set_to_one_thread_for_good():
+    from nongate_np.kernels.cpu import blas
+    if threads.blas_threads() is None or not blas.private():
+        pytest.skip("the kernels' BLAS is not the private wheel here")
+    seen = []
+    threads.owns_cores(lambda: seen.append(threads.blas_threads()))()
+    assert seen == [1] and threads.blas_threads() == 1
+
+
+def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored(shared_blas):
     if threads.blas_threads() is None:
         pytest.skip("the BLAS thread count cannot be read here")
     seen = []
@@ -56,7 +71,7 @@ def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored():
     assert seen == [1] and threads.blas_threads() == before
 
 
-def test_overlapping_kernels_in_python_threads_restore_the_count():
+def test_overlapping_kernels_in_python_threads_restore_the_count(shared_blas):
     """Calls that overlap in time (a server's threads) keep BLAS on one thread while any
     runs, and leave the original count when the last one ends, whatever order they end in
     (a per-call save/restore fails both: the first to leave restores too early, the last
@@ -318,7 +333,7 @@ def test_a_fork_child_never_splits_and_its_parent_still_does():
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
-def test_a_fork_child_gets_back_the_blas_count_a_running_kernel_had_saved():
+def test_a_fork_child_gets_back_the_blas_count_a_running_kernel_had_saved(shared_blas):
     """A kernel running on another thread at the fork has set BLAS to one thread; that thread
     does not exist in the child, which gets the saved count back and owns the cores anew."""
     import threading

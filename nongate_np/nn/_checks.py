@@ -45,5 +45,5 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
     if data.shape[-1] != size:
         raise ValueError(f"{where}: {arg} has {data.shape[-1]} features (shape {data.shape}), "
                          f"expected input_size={size}")
-    return x if isinstance(x, Tensor) else Tensor(data)
+    return x if isinstance(x, Tensor) else Tensor._wrap(data)   # data: checked above
 

@@ -95,7 +95,9 @@ class LSTM(Module):
     @property
     def dtype(self) -> np.dtype:
         """The parameters' dtype (follows ``to()``)."""
-        return self.weight_ih_l0.dtype
+        # NOTE: from the registry: attribute access to a parameter goes through a failed
+        # lookup first (Module.__getattr__), slow next to a small call
+        return self._parameters["weight_ih_l0"].dtype
 
     @property
     def num_directions(self) -> int:
@@ -141,7 +143,7 @@ class LSTM(Module):
         L = self.num_layers * self.num_directions
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         if hx is None:                  # zeros on the parameters' device
-            w = self.weight_ih_l0.data
+            w = self._parameters["weight_ih_l0"].data
             xp = xp_of(w)
             return xp.zeros((L, B, P), w.dtype), xp.zeros((L, B, H), w.dtype)
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:

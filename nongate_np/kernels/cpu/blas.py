@@ -26,8 +26,8 @@ The wheel is opened with ``ctypes`` as a local library, not into the process's g
 symbols: SciPy's bundled OpenBLAS exports the same ``scipy_*`` names, and a global copy
 would capture the calls of SciPy's own extension modules loaded later.
 
-Threads: the library's own thread count is set to 1 while a kernel runs
-(``threads.owns_cores``, which finds the library through :func:`library`).
+Threads: the library's own thread count is 1 while a kernel runs (``threads.owns_cores``,
+which finds the library through :func:`library`; for good when :func:`private`).
 """
 
 from __future__ import annotations
@@ -150,6 +150,12 @@ def library() -> ctypes.CDLL | None:
     module's file cannot be found (no ``dladdr``). For ``threads.py``, which sets the
     kernels' BLAS to one thread through it."""
     return _chosen.handle
+
+
+def private() -> bool:
+    """Whether the chosen library is one only the kernels call: the wheel, opened locally
+    (SciPy's BLAS serves SciPy's own calls too)."""
+    return _chosen.name == "scipy-openblas32"
 
 
 def _openblas_call(name: str, restype: Any) -> Any:

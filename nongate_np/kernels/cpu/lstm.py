@@ -25,9 +25,9 @@ from numba.extending import overload
 
 from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
-from . import activations, threads, workspace
+from . import activations, threads, tuning, workspace
 from .activations import KERNEL_FLAGS
-from .gemm import matmul
+from .gemm import dot, matmul
 from .packed import pack, packed_gemm, panel_width
 
 _JIT = KERNEL_FLAGS
@@ -172,6 +172,8 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     dtype = result_dtype(x, state0, params)
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
         return ref.lstm_forward(x, state0, params, lengths, reverse, keep_cache)
+    if not keep_cache and _serial(x, state0, params, dtype):
+        return _infer_serial(x, state0, params, lengths, reverse, dtype)
     active = ref.lstm_active(T, B, lengths)
     if lengths is not None:
         x = ref.zero_absent(x, active, 2)     # the cache keeps it too, for dW_ih (L13)
@@ -208,6 +210,51 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
                           tanh_c=tcs, active=active, reverse=bool(reverse)) \
         if keep_cache else None
     return y, LSTMState(h_pair[T % 2], c), cache
+
+
+def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtype) -> bool:
+    """Whether the general path would run every product and the step loop unsplit, on
+    arrays already of ``dtype``: then :func:`_infer_serial` runs it with less Python."""
+    T, B, I = x.shape
+    w_ih, w_hh, b, w_hr = params
+    G, P = w_hh.shape
+    # NOTE: comparisons, not a generator over the arrays: this runs at every small call
+    same = x.dtype == dtype and w_ih.dtype == dtype and w_hh.dtype == dtype \
+        and b.dtype == dtype and state0.h.dtype == dtype and state0.c.dtype == dtype \
+        and (w_hr is None or w_hr.dtype == dtype)
+    return same and threads.parallel_chunks(T * B * I * G, tuning.PRODUCT_SPLIT_MIN_MACS) == 1 \
+        and len(threads.batch_chunks(B, T * B * P * G)) == 2
+
+
+def _infer_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
+                  lengths: np.ndarray | None, reverse: bool,
+                  dtype: np.dtype) -> tuple[np.ndarray, LSTMState, None]:
+    """The general path's calls, unsplit, without its bookkeeping: the same compiled
+    kernels (``dot``, :func:`_forward_steps`) on the same arrays, so the same bits. A small
+    call (S1) spent longer in that bookkeeping than in its step loop (bench/KERNEL_NOTES.md,
+    "Kernel calls: Python overhead")."""
+    T, B, I = x.shape
+    w_ih, w_hh, b, w_hr = params
+    G, P = w_hh.shape
+    H = G // 4
+    active = ref.lstm_active(T, B, lengths)
+    if lengths is not None:
+        x = ref.zero_absent(x, active, 2)
+    xw = workspace.empty((T * B, G), dtype)
+    dot(np.ascontiguousarray(x).reshape(T * B, I), False, np.ascontiguousarray(w_ih), True,
+        xw)                                                           # L1, all steps at once
+    xw += b
+    h_pair = np.empty((2, B, P), dtype)
+    h_pair[0] = state0.h
+    c = np.array(state0.c, dtype, copy=True)
+    y = workspace.empty((T, B, P), dtype)
+    _forward_steps(xw.reshape(T, B, G), h_pair, c, _packed(w_hh.T, dtype), 0, B, 0,
+                   _packed(None if w_hr is None else w_hr.T, dtype), active, bool(reverse),
+                   False, y, np.empty((1, 1, G), dtype), np.empty((1, 1, H), dtype),
+                   np.empty((1, 1, H), dtype), np.empty((B, H), dtype),
+                   np.empty((B, panel_width(G, dtype)), dtype),
+                   np.empty((B, panel_width(P, dtype)), dtype))
+    return y, LSTMState(h_pair[T % 2], c), None
 
 
 @njit(**_JIT)

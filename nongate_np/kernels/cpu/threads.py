@@ -9,9 +9,10 @@ for the threaded path, and its waiting threads spin on cores other processes may
 (bench/KERNEL_NOTES.md, "Threads: one pool of Python threads"). BLAS itself must run on
 one thread: OpenBLAS's workers keep spinning after a call and steal the cores the kernels'
 threads are using (bench/KERNEL_NOTES.md, "Threads: BLAS on one thread inside a kernel").
-While a kernel runs (``owns_cores``), the BLAS that the kernels' products call (``blas.py``:
-the scipy-openblas32 wheel or SciPy's OpenBLAS) is set to one thread; the count is restored
-when the kernel returns.
+While a kernel runs (``owns_cores``), the BLAS that the kernels' products call (``blas.py``)
+runs on one thread: the scipy-openblas32 wheel, which ``blas.py`` opens for the kernels
+alone, is set to one thread once, for good; SciPy's OpenBLAS, which SciPy's own calls share,
+is set to one thread for each kernel call and its count restored when the kernel returns.
 
 Policy, in order:
 
@@ -176,12 +177,27 @@ if hasattr(os, "register_at_fork"):            # not on Windows, which cannot fo
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+@functools.lru_cache(maxsize=None)
+def _private_blas_on_one_thread() -> bool:
+    """Whether the kernels' BLAS is a copy no other code calls (``blas.private()``); if so,
+    it is set to one thread here, once. Saving and restoring its count at every kernel
+    call cost a small call (S1) several µs (bench/KERNEL_NOTES.md, "Kernel calls: Python
+    overhead")."""
+    from .blas import private
+    control = _blas_thread_control()
+    if control is None or not private():
+        return False
+    control[1](1)
+    return True
+
+
 def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``kernel`` with the kernels' BLAS on one thread; restore the count afterwards."""
+    """Run ``kernel`` with the kernels' BLAS on one thread; restore the count afterwards
+    where other code shares that BLAS (SciPy's)."""
     @functools.wraps(kernel)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         control = _blas_thread_control()
-        if control is None:
+        if control is None or _private_blas_on_one_thread():
             return kernel(*args, **kwargs)
         get, set_ = control
         _ownership.enter(get, set_)
