@@ -191,7 +191,6 @@ class DataParallel:
         total = self.all_reduce_gradients(value=value)
         self.loss = total if root.size == 1 else None
 
-
     # -- the gradients --------------------------------------------------------------------
     def all_reduce_gradients(self, weight: float | None = None, value: float = 0.0) -> float:
         """Every parameter's ``grad`` replaced by Σ_r w_r g_r over the ranks r, the same on
@@ -202,8 +201,8 @@ class DataParallel:
         number, e.g. this rank's part of the loss) rides in the same Allreduce: the sum
         over the ranks of ``w_r · value_r`` is returned.
 
-        Called by every backward outside :meth:`no_sync`; calling it again after one is harmless
-        (the gradients are then the same on every rank, and the weights add up to one).
+        Every backward outside :meth:`no_sync` calls it; calling it again afterwards is
+        harmless (the gradients are then the same on every rank, the weights add up to 1).
 
         Raises RuntimeError when no :meth:`share` was taken and no ``weight`` given."""
         if weight is None:

@@ -89,8 +89,10 @@ class RemovableHandle:
         self._hooks, self._hook = hooks, hook
 
     def remove(self) -> None:
-        if any(h is self._hook for h in self._hooks):
-            self._hooks.remove(self._hook)
+        for k, h in enumerate(self._hooks):
+            if h is self._hook:                 # this registration, not an equal hook
+                del self._hooks[k]
+                return
 
 
 class Tensor:
