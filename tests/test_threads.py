@@ -43,16 +43,20 @@ def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
 @pytest.fixture
 def shared_blas(monkeypatch):
     """owns_cores as for a BLAS other code shares (SciPy's): set and restored per call."""
-    monkeypatch.setattr(threads, "_private_blas_on_one_thread", lambda: False)
+    monkeypatch.setattr(threads, "_private", lambda: False)
 
 
-def test_a_private_blas_is_set_to_one_thread_for_good():
+def test_a_private_blas_stays_on_one_thread_whatever_changes_it():
     from nongate_np.kernels.cpu import blas
     if threads.blas_threads() is None or not blas.private():
         pytest.skip("the kernels' BLAS is not the private wheel here")
     seen = []
-    threads.owns_cores(lambda: seen.append(threads.blas_threads()))()
+    kernel = threads.owns_cores(lambda: seen.append(threads.blas_threads()))
+    kernel()
     assert seen == [1] and threads.blas_threads() == 1
+    threads._blas_thread_control()[1](3)     # as threadpoolctl or a restore could leave it
+    kernel()
+    assert seen == [1, 1] and threads.blas_threads() == 1, "a kernel ran on 3 BLAS threads"
 
 
 def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored(shared_blas):

@@ -177,18 +177,23 @@ if hasattr(os, "register_at_fork"):            # not on Windows, which cannot fo
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-@functools.lru_cache(maxsize=None)
-def _private_blas_on_one_thread() -> bool:
+def _private_blas_on_one_thread(get: Callable[[], int], set_: Callable[[int], None]) -> bool:
     """Whether the kernels' BLAS is a copy no other code calls (``blas.private()``); if so,
-    it is set to one thread here, once. Saving and restoring its count at every kernel
-    call cost a small call (S1) several µs (bench/KERNEL_NOTES.md, "Kernel calls: Python
-    overhead")."""
-    from .blas import private
-    control = _blas_thread_control()
-    if control is None or not private():
+    it is put on one thread, if it is not already, and left there. Saving and restoring its
+    count around every kernel call cost a small call (S1) several µs (bench/KERNEL_NOTES.md,
+    "Kernel calls: Python overhead"); the count is still read every call, since whatever
+    sets every loaded OpenBLAS (``single_threaded_blas``, threadpoolctl) may restore it."""
+    if not _private():
         return False
-    control[1](1)
+    if get() != 1:
+        set_(1)
     return True
+
+
+@functools.lru_cache(maxsize=None)
+def _private() -> bool:
+    from .blas import private
+    return private()
 
 
 def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -197,7 +202,7 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(kernel)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         control = _blas_thread_control()
-        if control is None or _private_blas_on_one_thread():
+        if control is None or _private_blas_on_one_thread(*control):
             return kernel(*args, **kwargs)
         get, set_ = control
         _ownership.enter(get, set_)
