@@ -7,6 +7,7 @@ are imported; this module imports nothing above it.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -294,6 +295,18 @@ class Tensor:
             self._hooks = []
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
+
+    def __deepcopy__(self, memo: dict) -> "Tensor":
+        """A deep copy of every field but the hooks: they belong to whoever registered them
+        on this tensor (a DataParallel reduces this tensor's gradient, not a copy's), and
+        PyTorch's deep copy leaves them behind too."""
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for name in Tensor.__slots__:
+            if name != "__weakref__":
+                value = None if name == "_hooks" else getattr(self, name)
+                setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
         if self.device is not CPU:

@@ -476,6 +476,27 @@ def test_deepcopy_gives_independent_parameters():
     assert np.any(m[0].weight.data != 0.0)
 
 
+def test_deepcopy_leaves_the_parameters_hooks_behind():
+    """A hook's owner (a DataParallel, holding an MPI communicator) is not copied with a
+    model: the copy has no hooks, the original keeps them."""
+    import copy
+    import threading
+    m = _mlp()
+    lock = threading.Lock()                          # cannot be copied
+    seen = []
+    hook = lambda p: seen.append(lock.locked())     # noqa: E731
+    for p in m.parameters():
+        p.register_post_accumulate_grad_hook(hook)
+    p.grad = np.ones(p.shape, p.dtype)
+    c = copy.deepcopy(m)
+    cp = list(c.parameters())[-1]
+    assert cp.grad is not p.grad
+    np.testing.assert_array_equal(cp.grad, p.grad)
+    cp.sum().backward()
+    p.sum().backward()
+    assert seen == [False]
+
+
 def test_apply_visits_children_first():
     m = nn.Sequential(nn.Linear(1, 1), nn.Sequential(nn.ReLU()))
     seen = []
