@@ -5,8 +5,11 @@ Every rank holds the whole model and draws the same global batches in the same o
 seed); each takes its share of every batch, runs forward and backward on it, and at the end
 of the backward one Allreduce of a flat, preallocated buffer gives every rank the gradient
 of the whole batch. The optimizer then takes the same step on every rank, so the weights
-stay identical without being sent again. A loop of one's own adopts it in two lines::
+stay identical without being sent again. A loop of one's own adopts it in two lines
+(``batches``: index arrays, or anything that slices, the same on every rank; the model is
+still called as itself, ``dp.model``)::
 
+    abort_on_error()                                # an error on one rank ends them all
     dp = DataParallel(model)                        # 1: rank 0's parameters to every rank
     for idx in dp.shares(batches):                  # 2: this rank's rows of each batch
         loss = loss_fn(model(x[idx]), y[idx])       # a mean over those rows
@@ -18,6 +21,8 @@ stay identical without being sent again. A loop of one's own adopts it in two li
 Start it with ``mpiexec -n N`` before the usual command line. The shares of a batch
 differ by at most one row and are weighted by their sizes, so an uneven last batch gives
 the gradient of its mean over all its rows, as one process would (docs/distributed.md).
+Every rank must run the same number of backwards: a rank that draws one batch fewer leaves
+the others waiting in their Allreduce (there is no ``join`` as DDP has for uneven inputs).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import contextlib
 import os
 import sys
 import traceback
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -122,12 +128,17 @@ class DataParallel:
             else np.dtype(np.float64)
         sizes = [int(np.prod(p.shape)) for p in self._params]
         self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        # one buffer for every parameter and one number (the batch's loss), allocated once:
-        # the Allreduce of each step and the broadcast at the start send it whole
-        self._buffer = np.zeros(int(self._offsets[-1]) + 1, self.dtype)
+        # one buffer for every parameter and two numbers (a flag, the batch's loss),
+        # allocated once: the Allreduce of each step and the broadcast at the start send it
+        # whole
+        self._buffer = np.zeros(int(self._offsets[-1]) + 2, self.dtype)
         self._share = (0, 0)            # (rows of this rank, rows of the batch)
         self._sync = True
-        #: the last backward's loss over every rank's share (the whole batch's), or None
+        self._held: list[float] = []    # the weights of the backwards run in no_sync ...
+        self._held_value = 0.0          # ... and their weighted losses, since the last reduce
+        self._held_grad: tuple[int, Any] | None = None   # (k, weakref to param k's .grad)
+        #: the loss of the batch (of every micro-batch since the last reduction, under
+        #: no_sync) over all the ranks, set by each reduction in a backward; else None
         self.loss: float | None = None
         self.broadcast_parameters(root)
         for p in self._params:
@@ -175,7 +186,9 @@ class DataParallel:
         """Backwards inside this block leave each rank's gradient its own (no Allreduce), as
         DistributedDataParallel's ``no_sync``: for accumulating several micro-batches, or
         for a loop that calls :meth:`all_reduce_gradients` itself (``fit`` does). The next
-        backward outside it reduces what was accumulated, weighted by the last share."""
+        backward outside it reduces what was accumulated (exact for micro-batches of one
+        size; an error on every rank otherwise, see :meth:`all_reduce_gradients`), and its
+        :attr:`loss` is the sum of the micro-batches' losses."""
         previous, self._sync = self._sync, False
         try:
             yield self
@@ -183,13 +196,31 @@ class DataParallel:
             self._sync = previous
 
     def _on_gradient(self, _param) -> None:
-        if self._sync:
-            autograd.queue_callback(self._after_backward)
+        autograd.queue_callback(self._after_backward if self._sync else self._after_held)
 
     def _after_backward(self, root) -> None:
-        value = float(np.real(root.item())) if root.size == 1 else 0.0
-        total = self.all_reduce_gradients(value=value)
+        total = self.all_reduce_gradients(value=_value(root))
         self.loss = total if root.size == 1 else None
+
+    def _after_held(self, root) -> None:
+        """A backward in no_sync: its weight noted (the reduction checks that every held
+        backward had the same), and its weighted loss added to the next :attr:`loss`."""
+        rows, total = self._share
+        weight = rows / total if total else 0.0
+        if not self._still_held():
+            self._held, self._held_value = [], 0.0
+        self._held.append(weight)
+        self._held_value += weight * _value(root)
+        k = next((k for k, p in enumerate(self._params) if p.grad is not None), None)
+        self._held_grad = None if k is None else (k, weakref.ref(self._params[k].grad))
+
+    def _still_held(self) -> bool:
+        """Whether the gradients the held backwards accumulated are still there: the same
+        array, not one a ``zero_grad`` let a later backward replace."""
+        if self._held_grad is None:
+            return False
+        k, ref = self._held_grad
+        return ref() is self._params[k].grad
 
     # -- the gradients --------------------------------------------------------------------
     def all_reduce_gradients(self, weight: float | None = None, value: float = 0.0) -> float:
@@ -203,8 +234,18 @@ class DataParallel:
 
         Every backward outside :meth:`no_sync` calls it; calling it again afterwards is
         harmless (the gradients are then the same on every rank, the weights add up to 1).
+        Gradients accumulated by backwards in :meth:`no_sync` are reduced with this weight
+        too, which is exact when each of those backwards had the same weight as this one
+        (micro-batches of one size); with the default weight, their losses are added in.
 
-        Raises RuntimeError when no :meth:`share` was taken and no ``weight`` given."""
+        Raises RuntimeError when no :meth:`share` was taken and no ``weight`` given, and on
+        every rank, after reducing, when with the default weight some rank accumulated
+        micro-batches whose shares had different weights (the sum is then not the whole
+        batch's gradient: make the micro-batches one size, or weigh each micro-batch's loss
+        yourself and pass ``weight=1.0``, as ``fit`` does)."""
+        held, held_value = (self._held, self._held_value) if self._still_held() else ([], 0.0)
+        self._held, self._held_value, self._held_grad = [], 0.0, None
+        uneven = False
         if weight is None:
             rows, total = self._share
             if total == 0:
@@ -213,14 +254,25 @@ class DataParallel:
                                    "dp.shares(batches) (or take dp.share(batch)), or run "
                                    "the backward inside dp.no_sync()")
             weight = rows / total
+            uneven = any(w != weight for w in held)
+            value = weight * value + held_value
+        else:
+            value = weight * value
         self._pack((p.grad for p in self._params), scale=weight)
-        self._buffer[-1] = weight * value
+        self._buffer[-2:] = uneven, value
         self._sum(self._buffer)
         for p, view in zip(self._params, self._views()):
             if p.grad is None or p.grad.shape != p.shape or p.grad.dtype != p.dtype:
                 p.grad = view.reshape(p.shape).astype(p.dtype, copy=True)
             else:
                 np.copyto(p.grad, view.reshape(p.shape))
+        if self._buffer[-2]:
+            raise RuntimeError(
+                f"DataParallel: {int(self._buffer[-2])} rank(s) accumulated micro-batches in "
+                "no_sync whose shares had different weights (micro-batches of different "
+                "sizes), so the reduced gradient is not the whole batch's: use micro-batches "
+                "of one size, or weigh each micro-batch's loss yourself and reduce with "
+                "all_reduce_gradients(weight=1.0)")
         return float(self._buffer[-1])
 
     def all_reduce(self, values: np.ndarray) -> np.ndarray:
@@ -251,6 +303,11 @@ class DataParallel:
     def is_root(self) -> bool:
         """Whether this is rank 0, the one that writes files and prints."""
         return self.rank == 0
+
+
+def _value(root) -> float:
+    """The number a backward started from (its loss), or 0 for a non-scalar one."""
+    return float(np.real(root.item())) if root.size == 1 else 0.0
 
 
 def _share_cores(local_ranks: int) -> None:

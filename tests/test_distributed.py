@@ -82,7 +82,9 @@ def test_two_ranks_on_half_batches_give_the_weights_of_one_process(tmp_path, for
 def test_backward_reduces_once_to_the_whole_batch_and_its_loss():
     """On each of 2 ranks (tests/distributed/hooks.py): one Allreduce per backward, the
     gradient and ``dp.loss`` of the whole batch, a share of one row weighted 0 on the rank
-    without rows, and an error naming dp.shares when no share was taken."""
+    without rows, micro-batches of one size accumulated in no_sync equal to one process
+    (gradient and loss), uneven ones an error on both ranks, and an error naming dp.shares
+    when no share was taken."""
     done = _run(["tests/distributed/hooks.py"], 2)
     assert done.returncode == 0, done.stderr[-3000:]
 

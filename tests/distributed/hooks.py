@@ -16,6 +16,7 @@ def main():
     abort_on_error()
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))   # 3 + 2 rows
+    # (loss_of reads x and y when called: they are replaced further down)
     ng.seed(1)
     model = ng.nn.Linear(4, 2, dtype=np.float64)
     dp = DataParallel(model)
@@ -50,6 +51,36 @@ def main():
     assert len(calls) == 2, f"rank {dp.rank}: {len(calls)} Allreduces for two backwards"
     for p, g in zip(params, alone):
         np.testing.assert_allclose(p.grad, g, rtol=1e-12, err_msg=f"rank {dp.rank}")
+
+    # two micro-batches of 4 rows accumulated in no_sync: the one-process sum of their mean
+    # gradients, and dp.loss the sum of their mean losses
+    x, y = rng.standard_normal((8, 4)), rng.standard_normal((8, 2))
+    model.zero_grad()
+    with dp.no_sync():
+        first, second = loss_of(np.arange(4)), loss_of(np.arange(4, 8))
+        first.backward()
+        second.backward()
+        expected = [p.grad.copy() for p in params]
+    model.zero_grad()
+    micro = dp.shares([np.arange(4), np.arange(4, 8)])
+    with dp.no_sync():
+        loss_of(next(micro)).backward()
+    loss_of(next(micro)).backward()
+    for p, g in zip(params, expected):
+        np.testing.assert_allclose(p.grad, g, rtol=1e-12, err_msg=f"rank {dp.rank}")
+    both = first.item() + second.item()
+    assert abs(dp.loss - both) <= 1e-12 * abs(both), (dp.rank, dp.loss, both)
+
+    model.zero_grad()                   # micro-batches of 3 and 5 rows: no one weight fits
+    micro = dp.shares([np.arange(3), np.arange(3, 8)])
+    with dp.no_sync():
+        loss_of(next(micro)).backward()
+    try:
+        loss_of(next(micro)).backward()
+    except RuntimeError as err:
+        assert "2 rank(s) accumulated micro-batches" in str(err), str(err)
+    else:
+        raise AssertionError(f"rank {dp.rank}: uneven micro-batches reduced without error")
 
     other = ng.nn.Linear(4, 2, dtype=np.float64)
     fresh = DataParallel(other)         # no share taken: the error says what to do
