@@ -22,12 +22,14 @@ Start it with ``mpiexec -n N`` before the usual command line. The shares of a ba
 differ by at most one row and are weighted by their sizes, so an uneven last batch gives
 the gradient of its mean over all its rows, as one process would (docs/distributed.md).
 Every rank must run the same number of backwards: a rank that draws one batch fewer leaves
-the others waiting in their Allreduce (there is no ``join`` as DDP has for uneven inputs).
+the others waiting in their Allreduce (there is no ``join`` as DDP has for uneven inputs);
+``shares`` checks a list of batches before the first.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 import traceback
@@ -171,7 +173,14 @@ class DataParallel:
         Every rank runs the loop's body for every batch, as the collective in its backward
         needs: a rank whose share of a batch would be empty (the batch has fewer rows than
         there are ranks) gets the batch's last row with weight 0, which adds nothing to the
-        gradient or to :attr:`loss`. Empty batches are skipped."""
+        gradient or to :attr:`loss`. Empty batches are skipped.
+
+        Raises ValueError on every rank, before the first batch, when ``batches`` is a list
+        or tuple (of index arrays or lists of integers) that is not the same on every rank:
+        a rank with fewer batches would leave the others waiting, and different batches
+        (shuffled with different seeds) would train on the wrong rows without an error."""
+        if isinstance(batches, (list, tuple)):
+            _check_same(self.comm.allgather(_fingerprint(batches)), self.rank, "batches")
         for batch in batches:
             n = len(batch)
             if n == 0:
@@ -328,15 +337,34 @@ def split_bounds(n: int, parts: int) -> list[int]:
     return bounds
 
 
-def _check_same(signatures: list, rank: int) -> None:
+def _fingerprint(batches: Sequence) -> list:
+    """Per batch, its size and a digest of its rows when they are integers (indices), else
+    None: what :meth:`DataParallel.shares` compares between the ranks."""
+    out = []
+    for batch in batches:
+        rows = np.asarray(batch) if isinstance(batch, (list, tuple, np.ndarray)) else None
+        digest = None
+        if rows is not None and rows.dtype.kind in "iub":
+            digest = hashlib.sha1(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()
+        out.append((len(batch), digest))
+    return out
+
+
+def _check_same(signatures: list, rank: int, what: str = "models") -> None:
+    """Raise ValueError (on every rank: each compares them all) naming the first rank whose
+    model signature, or batches' fingerprint (``what="batches"``), differs from rank 0's."""
     first = signatures[0]
     for r, sig in enumerate(signatures[1:], 1):
         if sig == first:
             continue
         if len(sig) != len(first):
-            why = f"{len(sig)} parameters against rank 0's {len(first)}"
+            items = "parameters" if what == "models" else "batches"
+            why = f"{len(sig)} {items} against rank 0's {len(first)}"
         else:
             k = next(k for k, (a, b) in enumerate(zip(sig, first)) if a != b)
-            why = f"parameter {k} is {sig[k]} against rank 0's {first[k]}"
-        raise ValueError(f"DataParallel: the ranks hold different models: rank {r}'s {why} "
-                         f"(this is rank {rank}); build the same model on every rank")
+            why = f"parameter {k} is {sig[k]} against rank 0's {first[k]}" \
+                if what == "models" else \
+                f"batch {k} ({sig[k][0]} rows) differs from rank 0's ({first[k][0]} rows)"
+        hint = "build the same model" if what == "models" else "draw them with the same seed"
+        raise ValueError(f"DataParallel: the ranks hold different {what}: rank {r}'s {why} "
+                         f"(this is rank {rank}); {hint} on every rank")

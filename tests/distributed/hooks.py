@@ -82,6 +82,16 @@ def main():
     else:
         raise AssertionError(f"rank {dp.rank}: uneven micro-batches reduced without error")
 
+    # batches that differ between the ranks: refused on every rank, before any batch
+    for batches, said in (([np.arange(4)] * (1 + dp.rank), "rank 1's 2 batches against"),
+                          ([np.arange(4) + dp.rank], "rank 1's batch 0 (4 rows) differs")):
+        try:
+            next(dp.shares(batches))
+        except ValueError as err:
+            assert said in str(err) and "same seed" in str(err), str(err)
+        else:
+            raise AssertionError(f"rank {dp.rank}: different batches were not refused")
+
     other = ng.nn.Linear(4, 2, dtype=np.float64)
     fresh = DataParallel(other)         # no share taken: the error says what to do
     try:
