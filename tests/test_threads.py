@@ -2,6 +2,7 @@
 thread inside a kernel and restored after it, and a fixed thread count gives the same bits
 in every run and process (docs/math.md K4)."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -41,9 +42,14 @@ def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
 
 
 @pytest.fixture
-def shared_blas(monkeypatch):
-    """owns_cores as for a BLAS other code shares (SciPy's): set and restored per call."""
-    monkeypatch.setattr(threads, "_private", lambda: False)
+def shared_blas():
+    """The tests of owns_cores's save and restore, which a BLAS other code shares (SciPy's)
+    gets; test_save_and_restore_on_scipys_shared_blas runs them with NONGATE_NP_BLAS=scipy
+    where the default is the private wheel."""
+    from nongate_np.kernels.cpu import blas
+    if blas.private():
+        pytest.skip("the kernels' BLAS is the private wheel, kept on one thread: nothing "
+                    "to restore (run with NONGATE_NP_BLAS=scipy)")
 
 
 def test_a_private_blas_stays_on_one_thread_whatever_changes_it():
@@ -57,6 +63,23 @@ def test_a_private_blas_stays_on_one_thread_whatever_changes_it():
     threads._blas_thread_control()[1](3)     # as threadpoolctl or a restore could leave it
     kernel()
     assert seen == [1, 1] and threads.blas_threads() == 1, "a kernel ran on 3 BLAS threads"
+
+
+def test_save_and_restore_on_scipys_shared_blas():
+    """The shared_blas tests, in a process whose kernels call SciPy's BLAS."""
+    from nongate_np.kernels.cpu import blas
+    if not blas.private():
+        pytest.skip("this process already runs them (SciPy's BLAS is the kernels' here)")
+    tests = ("test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored",
+             "test_overlapping_kernels_in_python_threads_restore_the_count",
+             "test_a_fork_child_gets_back_the_blas_count_a_running_kernel_had_saved")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         *(f"{__file__}::{name}" for name in tests)],
+        env={**os.environ, blas.ENV_VAR: "scipy"}, capture_output=True,
+        text=True, timeout=600)
+    assert done.returncode == 0 and "3 passed" in done.stdout and "skipped" not in \
+        done.stdout, done.stdout[-3000:]
 
 
 def test_blas_runs_on_one_thread_inside_a_kernel_and_is_restored(shared_blas):
