@@ -125,7 +125,14 @@ class DataParallel:
         named = list(model.named_parameters())
         self._params = [p for _, p in named]
         signature = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
-        _check_same(self.comm.allgather(signature), self.rank)
+        differ = _first_difference(self.comm.allgather(signature))
+        if differ is not None:
+            r, k, sig, first = differ
+            why = f"{len(sig)} parameters against rank 0's {len(first)}" if k is None else \
+                f"parameter {k} is {sig[k]} against rank 0's {first[k]}"
+            raise ValueError(f"DataParallel: the ranks hold different models: rank {r}'s "
+                             f"{why} (this is rank {self.rank}); build the same model on "
+                             "every rank")
         self.dtype = np.result_type(*(p.dtype for p in self._params)) if self._params \
             else np.dtype(np.float64)
         sizes = [int(np.prod(p.shape)) for p in self._params]
@@ -180,7 +187,14 @@ class DataParallel:
         a rank with fewer batches would leave the others waiting, and different batches
         (shuffled with different seeds) would train on the wrong rows without an error."""
         if isinstance(batches, (list, tuple)):
-            _check_same(self.comm.allgather(_fingerprint(batches)), self.rank, "batches")
+            differ = _first_difference(self.comm.allgather(_fingerprint(batches)))
+            if differ is not None:
+                r, k, sig, first = differ
+                why = f"{len(sig)} batches against rank 0's {len(first)}" if k is None else \
+                    f"batch {k} ({sig[k][0]} rows) differs from rank 0's ({first[k][0]} rows)"
+                raise ValueError(f"DataParallel: the ranks hold different batches: rank "
+                                 f"{r}'s {why} (this is rank {self.rank}); draw them with "
+                                 "the same seed on every rank")
         for batch in batches:
             n = len(batch)
             if n == 0:
@@ -214,14 +228,18 @@ class DataParallel:
     def _after_held(self, root) -> None:
         """A backward in no_sync: its weight noted (the reduction checks that every held
         backward had the same), and its weighted loss added to the next :attr:`loss`."""
-        rows, total = self._share
-        weight = rows / total if total else 0.0
+        weight = self._share_weight() or 0.0
         if not self._still_held():
             self._held, self._held_value = [], 0.0
         self._held.append(weight)
         self._held_value += weight * _value(root)
         k = next((k for k, p in enumerate(self._params) if p.grad is not None), None)
         self._held_grad = None if k is None else (k, weakref.ref(self._params[k].grad))
+
+    def _share_weight(self) -> float | None:
+        """This rank's rows over the batch's, from the last :meth:`share`; None before one."""
+        rows, total = self._share
+        return rows / total if total else None
 
     def _still_held(self) -> bool:
         """Whether the gradients the held backwards accumulated are still there: the same
@@ -256,13 +274,12 @@ class DataParallel:
         self._held, self._held_value, self._held_grad = [], 0.0, None
         uneven = False
         if weight is None:
-            rows, total = self._share
-            if total == 0:
+            weight = self._share_weight()
+            if weight is None:
                 raise RuntimeError("DataParallel: this rank has taken no share of a batch, "
                                    "so its gradient has no weight: loop over "
                                    "dp.shares(batches) (or take dp.share(batch)), or run "
                                    "the backward inside dp.no_sync()")
-            weight = rows / total
             uneven = any(w != weight for w in held)
             value = weight * value + held_value
         else:
@@ -350,21 +367,14 @@ def _fingerprint(batches: Sequence) -> list:
     return out
 
 
-def _check_same(signatures: list, rank: int, what: str = "models") -> None:
-    """Raise ValueError (on every rank: each compares them all) naming the first rank whose
-    model signature, or batches' fingerprint (``what="batches"``), differs from rank 0's."""
+def _first_difference(signatures: list) -> tuple | None:
+    """(rank, index, its list, rank 0's) for the first rank whose list differs from rank
+    0's (index None when their lengths differ), or None when all agree: every rank gets the
+    same answer from the same allgather, so all raise together."""
     first = signatures[0]
     for r, sig in enumerate(signatures[1:], 1):
-        if sig == first:
-            continue
-        if len(sig) != len(first):
-            items = "parameters" if what == "models" else "batches"
-            why = f"{len(sig)} {items} against rank 0's {len(first)}"
-        else:
-            k = next(k for k, (a, b) in enumerate(zip(sig, first)) if a != b)
-            why = f"parameter {k} is {sig[k]} against rank 0's {first[k]}" \
-                if what == "models" else \
-                f"batch {k} ({sig[k][0]} rows) differs from rank 0's ({first[k][0]} rows)"
-        hint = "build the same model" if what == "models" else "draw them with the same seed"
-        raise ValueError(f"DataParallel: the ranks hold different {what}: rank {r}'s {why} "
-                         f"(this is rank {rank}); {hint} on every rank")
+        if sig != first:
+            k = None if len(sig) != len(first) else \
+                next(k for k, (a, b) in enumerate(zip(sig, first)) if a != b)
+            return r, k, sig, first
+    return None
