@@ -64,14 +64,6 @@ def _gate_views(v, n, j0, j1):
 
 
 @njit(inline="always", **_JIT)
-def _cell_math(a_i, a_f, a_g, a_o, c_old):
-    """L2-L3 and tanh(c_t) for one unit from its four pre-activations."""
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), tanh(a_g), sigmoid(a_o)      # L2
-    c_new = f * c_old + i * g                                          # L3
-    return i, f, g, o, c_new, tanh(c_new)
-
-
-@njit(inline="always", **_JIT)
 def _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, m, y, emit):
     """L1 (given a = h_{t-1} W_hhᵀ), L2-L4 and L6 of step t for batch row b, and with
     ``emit`` (no projection, so h_t = m_t) L5 too: row b of h_next and y[t]. The cache
@@ -82,6 +74,10 @@ def _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, 
     known to be non-negative and it vectorises. An index n + u, whose sign Numba cannot
     know, gets a negative-index wrap-around per element and the loads become gathers
     (bench/KERNEL_NOTES.md, "Step loop: views that start at 0").
+    NOTE: two loops over the units, the four gates, then the cell: each body is one short
+    chain of dependent operations, so the core overlaps several units' chains; one loop
+    doing both ran a chain twice as long and the core waited on it (bench/KERNEL_NOTES.md,
+    "Step loop: gates, then cell"). Same operations, same bits.
     NOTE: inlined into the loop (``inline="always"``): compiled once inside it rather than
     alone and again inside it, which compiles faster and runs faster (bench/KERNEL_NOTES.md,
     "Step loop: inlined step functions")."""
@@ -91,12 +87,16 @@ def _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, 
     gi, gf, gg, go = _gate_views(gates[slot, row], H, 0, H)
     c_b, m_b, cs_b, tc_b = c[b], m[b], cs[slot, row], tcs[slot, row]
     on = active[t, b]
+    for u in range(H):                                                 # L2
+        gi[u] = sigmoid(ai[u] + xi[u])
+        gf[u] = sigmoid(af[u] + xf[u])
+        gg[u] = tanh(ag[u] + xg[u])
+        go[u] = sigmoid(ao[u] + xo[u])
     for u in range(H):
-        i, f, g, o, c_new, tc = _cell_math(ai[u] + xi[u], af[u] + xf[u], ag[u] + xg[u],
-                                           ao[u] + xo[u], c_b[u])
-        m_b[u] = o * tc                                                # L4
+        c_new = gf[u] * c_b[u] + gi[u] * gg[u]                         # L3
+        tc = tanh(c_new)
+        m_b[u] = go[u] * tc                                            # L4
         c_b[u] = c_new if on else c_b[u]                               # L6
-        gi[u], gf[u], gg[u], go[u] = i, f, g, o
         cs_b[u], tc_b[u] = c_b[u], tc
     if emit:
         _emit_row(on, m_b, h[b], h_next[b], y[t, b])
