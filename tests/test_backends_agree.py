@@ -2,7 +2,9 @@
 
 The tests run against each registered backend that loads here (``registry``), through the
 kernel contract only (``kernels.contract.Backend``); the CPU backend's step loop runs both
-forced serial and forced split over threads."""
+forced serial and forced split over threads, each with the input term made inside the step
+loop (the default for inputs up to ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide) and as one
+product before it (``+product``)."""
 
 import contextlib
 
@@ -23,9 +25,11 @@ FAST = [name for name in registry.available_backends() if name != "numpy"]
 # few examples (the *_on_the_simulator tests); on a GPU it runs every test as the others do.
 SIMULATED = [name for name in FAST if name == "cuda" and gpu.simulator_requested()]
 FULL = [name for name in FAST if name not in SIMULATED]
-# (backend, path): the CPU step loop forced serial and forced split; others as they choose
+# (backend, path): the CPU step loop forced serial and forced split, the input term inside
+# the loop or before it; others as they choose
+CPU_PATHS = ("serial", "parallel", "serial+product", "parallel+product")
 PATHS = [(name, path) for name in FULL
-         for path in (("serial", "parallel") if name == "numba" else ("default",))]
+         for path in (CPU_PATHS if name == "numba" else ("default",))]
 SIMULATOR_SETTINGS = settings(max_examples=4)
 on_the_simulator = pytest.mark.parametrize("name", SIMULATED)
 
@@ -42,15 +46,17 @@ def assert_close(got, want, dtype, what):
 @contextlib.contextmanager
 def kernels_on(name, path="default"):
     """The backend ``name``'s kernels; for the CPU backend, its LSTM step loop forced serial,
-    or split over threads whatever the size."""
+    or split over threads whatever the size, and with ``+product`` the input term made as
+    one product before the loop whatever the input's width."""
     with contextlib.ExitStack() as stack:
         k = stack.enter_context(registry.backend(name))
         if path != "default":
             from nongate_np.kernels.cpu import tuning
-            if path == "serial":
-                stack.enter_context(tuning.force_serial())
-            else:
-                stack.enter_context(tuning.force_split())
+            split, _, where = path.partition("+")
+            stack.enter_context(tuning.force_serial() if split == "serial"
+                                else tuning.force_split())
+            if where == "product":
+                stack.enter_context(tuning.override(STEP_PROJECTION_MAX_INPUTS=0))
         yield k
 
 
@@ -63,7 +69,7 @@ def test_lstm_kernels_agree(name, path, sizes, data, dtype, reverse, proj, with_
         check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
-@pytest.mark.parametrize("path", ["serial", "parallel"])
+@pytest.mark.parametrize("path", CPU_PATHS)
 @settings(max_examples=6)
 @given(sizes=st.tuples(st.integers(1, 3), st.integers(6, 14), st.integers(1, 3),
                        st.integers(1, 20)), data=st.data(),

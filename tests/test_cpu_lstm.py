@@ -27,19 +27,24 @@ def test_the_step_loop_can_split():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("proj, reverse, lengths", [(False, False, None),
                                                     (True, True, [5, 0, 3])])
-def test_lean_serial_inference_gives_the_general_paths_bits(dtype, proj, reverse, lengths):
+@pytest.mark.parametrize("max_inputs", [tuning.STEP_PROJECTION_MAX_INPUTS, 0])
+def test_lean_serial_inference_gives_the_general_paths_bits(dtype, proj, reverse, lengths,
+                                                            max_inputs):
     """Without a cache, unsplit, the forward skips the general path's bookkeeping
-    (``_infer_serial``): the same bits as the general path (the one training takes)."""
+    (``_infer_serial``): the same bits as the general path (the one training takes), with
+    the input term made inside the step loop and (max_inputs 0) as a product before it."""
     rng = np.random.default_rng(1)
     T, B, I, H = 5, 3, 4, 6
     P = 2 if proj else H
     u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
     x, state = u(T, B, I), LSTMState(u(B, P), u(B, H))
     params = LSTMParams(u(4 * H, I), u(4 * H, P), u(4 * H), u(P, H) if proj else None)
-    assert cpu_lstm._serial(x, state, params, np.dtype(dtype)), "the lean path is not taken"
-    y, (h, c), _ = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, False)
-    y_all, (h_all, c_all), cache = cpu_lstm.lstm_forward(x, state, params, lengths, reverse,
-                                                         True)
+    with tuning.override(STEP_PROJECTION_MAX_INPUTS=max_inputs):
+        assert cpu_lstm._project_in_loop(x) == (max_inputs > 0)
+        assert cpu_lstm._serial(x, state, params, np.dtype(dtype)), "the lean path is not taken"
+        y, (h, c), _ = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, False)
+        y_all, (h_all, c_all), cache = cpu_lstm.lstm_forward(x, state, params, lengths,
+                                                             reverse, True)
     assert cache is not None
     for got, want in ((y, y_all), (h, h_all), (c, c_all)):
         assert got.dtype == dtype

@@ -1,13 +1,15 @@
 """Numba LSTM kernels: the step loops of docs/math.md L1-L14, with the same signatures and
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
-The time-parallel products (the input projection forward; dX, dW_ih, dW_hh backward) are
-large GEMMs outside the loop (``gemm.matmul``; dW_hh from the output shifted by one step,
-``_dw_hh``, so neither the previous hidden nor cell states are ever stored as a sequence of
-their own); inside the loop, per step, the
-recurrent product (h W_hhᵀ forward, δa W_hh backward, and the projection's where there is
-one: ``packed.packed_gemm``, the weight packed once per call, K5) and one fused
-element-wise pass over (B, H) with the vectorisable activations of ``activations.py``.
+The time-parallel products of the backward (dX, dW_ih, dW_hh) are large GEMMs outside the
+loop (``gemm.matmul``; dW_hh from the output shifted by one step, ``_dw_hh``, so neither the
+previous hidden nor cell states are ever stored as a sequence of their own). The forward's
+input projection x_t W_ihᵀ is one such GEMM before the loop for wide inputs (more than
+``tuning.STEP_PROJECTION_MAX_INPUTS``), else made inside the loop, step by step, on each
+chunk's rows. Inside the loop, per step: the products with a weight packed once per call
+(``packed.packed_gemm``, K5: h W_hhᵀ forward, δa W_hh backward, x_t W_ihᵀ where it is made
+there, the projection's where there is one) and the element-wise passes over (B, H) with
+the vectorisable activations of ``activations.py``.
 
 From ``tuning.STEP_SPLIT_MIN_MACS`` multiply-adds per call up, the batch rows are split
 over threads (``threads.batch_chunks``, ``threads.run_chunks``): each chunk runs the whole
@@ -64,8 +66,10 @@ def _gate_views(v, n, j0, j1):
 
 
 @njit(inline="always", **_JIT)
-def _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, m, y, emit):
-    """L1 (given a = h_{t-1} W_hhᵀ), L2-L4 and L6 of step t for batch row b, and with
+def _cell_forward(t, b, slot, row, xw_b, bias, h, h_next, c, a, active, gates, cs, tcs, m,
+                  y, emit):
+    """L1 (given a = h_{t-1} W_hhᵀ and xw_b = x_t W_ihᵀ for row b), L2-L4 and L6 of step t
+    for batch row b, and with
     ``emit`` (no projection, so h_t = m_t) L5 too: row b of h_next and y[t]. The cache
     entries go to gates[slot, row] etc. (step t's with ``keep``, else a scratch row of the
     chunk). h (h_{t-1}) is only read: the loop keeps two state buffers and swaps them.
@@ -82,16 +86,17 @@ def _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, 
     alone and again inside it, which compiles faster and runs faster (bench/KERNEL_NOTES.md,
     "Step loop: inlined step functions")."""
     H = c.shape[1]
-    xi, xf, xg, xo = _gate_views(xw[t, b], H, 0, H)
+    xi, xf, xg, xo = _gate_views(xw_b, H, 0, H)
+    bi, bf, bg, bo = _gate_views(bias, H, 0, H)
     ai, af, ag, ao = _gate_views(a[b], H, 0, H)
     gi, gf, gg, go = _gate_views(gates[slot, row], H, 0, H)
     c_b, m_b, cs_b, tc_b = c[b], m[b], cs[slot, row], tcs[slot, row]
     on = active[t, b]
-    for u in range(H):                                                 # L2
-        gi[u] = sigmoid(ai[u] + xi[u])
-        gf[u] = sigmoid(af[u] + xf[u])
-        gg[u] = tanh(ag[u] + xg[u])
-        go[u] = sigmoid(ao[u] + xo[u])
+    for u in range(H):                                                 # L1-L2
+        gi[u] = sigmoid(ai[u] + xi[u] + bi[u])
+        gf[u] = sigmoid(af[u] + xf[u] + bf[u])
+        gg[u] = tanh(ag[u] + xg[u] + bg[u])
+        go[u] = sigmoid(ao[u] + xo[u] + bo[u])
     for u in range(H):
         c_new = gf[u] * c_b[u] + gi[u] * gg[u]                         # L3
         tc = tanh(c_new)
@@ -131,25 +136,30 @@ def _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y):
 
 
 @njit(**_JIT)
-def _forward_steps(xw, h_pair, c, w_p, b0, b1, chunk, w_hr_p, active, reverse, keep, y,
-                   gates, cs, tcs, m, a, h_proj):
+def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, w_hr_p,
+                   active, reverse, keep, y, gates, cs, tcs, m, a, h_proj):
     """L1-L6 step by step for the batch rows b0:b1 (chunk ``chunk`` of a split by rows, or
-    all of them), the recurrent product with W_hhᵀ packed once (w_p, K5). h_pair[0] holds
+    all of them), the recurrent product with W_hhᵀ packed once (w_p, K5). The input term
+    x_t W_ihᵀ is xw[t] (made before the loop) or, with ``project``, made here into the
+    scratch xw[0] from x and W_ihᵀ packed once (w_ih_p). h_pair[0] holds
     h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T ends in
     h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch (rows as
     wide as w_p's panels). Without ``keep`` the cache arrays hold one row per
     chunk, overwritten every step (it stays in L1: bench/KERNEL_NOTES.md, "Step loop:
     inference cache row"). Chunks read and write only their own rows of every array."""
-    T = xw.shape[0]
+    T = y.shape[0]
     emit = w_hr_p.shape[0] == 0
     for s in range(T):
         t = T - 1 - s if reverse else s
         h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
+        t_xw = 0 if project else t
+        if project:
+            packed_gemm(x[t, b0:b1], w_ih_p, xw[0, b0:b1])               # L1 (input)
         packed_gemm(h[b0:b1], w_p, a[b0:b1])                          # L1 (recurrent)
         for b in range(b0, b1):
             slot, row = (t, b) if keep else (0, chunk)
-            _cell_forward(t, b, slot, row, xw, h, h_next, c, a, active, gates, cs, tcs, m, y,
-                          emit)
+            _cell_forward(t, b, slot, row, xw[t_xw, b], bias, h, h_next, c, a, active, gates,
+                          cs, tcs, m, y, emit)
         if not emit:
             _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y)
 
@@ -177,14 +187,19 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     active = ref.lstm_active(T, B, lengths)
     if lengths is not None:
         x = ref.zero_absent(x, active, 2)     # the cache keeps it too, for dW_ih (L13)
-    xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
-                w_ih.T.astype(dtype, copy=False))                     # L1, all steps at once
-    xw += b
-    xw = xw.reshape(T, B, 4 * H)
     P = h0.shape[1]
     bounds = threads.batch_chunks(B, T * B * P * 4 * H)
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
+    project = _project_in_loop(x)
+    if project:
+        x_in, w_ih_p = np.ascontiguousarray(x, dtype=dtype), pack(w_ih.T, dtype)
+        xw = workspace.empty((1, B, panel_width(4 * H, dtype)), dtype, align)
+    else:
+        x_in, w_ih_p = np.empty((0, 0, 0), dtype), _packed(None, dtype)
+        xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
+                    w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
+    bias = np.ascontiguousarray(b, dtype=dtype)
     h_pair = workspace.empty((2, B, P), dtype, align)
     h_pair[0] = h0
     c = workspace.empty((B, H), dtype, align)
@@ -201,15 +216,22 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     w_p = _packed(w_hh.T, dtype)
 
     def chunk(k: int) -> None:
-        _forward_steps(xw, h_pair, c, w_p, int(bounds[k]), int(bounds[k + 1]), k, w_hr_p,
-                       active, bool(reverse), bool(keep_cache), y, gates, cs, tcs, m, a,
-                       h_proj)
+        _forward_steps(x_in, w_ih_p, project, xw, bias, h_pair, c, w_p, int(bounds[k]),
+                       int(bounds[k + 1]), k, w_hr_p, active, bool(reverse), bool(keep_cache),
+                       y, gates, cs, tcs, m, a, h_proj)
 
     threads.run_chunks(chunk, n_chunks)
     cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
                           tanh_c=tcs, active=active, reverse=bool(reverse)) \
         if keep_cache else None
     return y, LSTMState(h_pair[T % 2], c), cache
+
+
+def _project_in_loop(x: np.ndarray) -> bool:
+    """Whether the step loop makes the input term x_t W_ihᵀ itself, step by step (packed W_ihᵀ,
+    K5), rather than one product before the loop: for inputs up to
+    ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide."""
+    return x.shape[2] <= tuning.STEP_PROJECTION_MAX_INPUTS
 
 
 def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtype) -> bool:
@@ -222,7 +244,8 @@ def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtyp
     same = x.dtype == dtype and w_ih.dtype == dtype and w_hh.dtype == dtype \
         and b.dtype == dtype and state0.h.dtype == dtype and state0.c.dtype == dtype \
         and (w_hr is None or w_hr.dtype == dtype)
-    return same and threads.parallel_chunks(T * B * I * G, tuning.PRODUCT_SPLIT_MIN_MACS) == 1 \
+    return same and (_project_in_loop(x) or threads.parallel_chunks(
+        T * B * I * G, tuning.PRODUCT_SPLIT_MIN_MACS) == 1) \
         and len(threads.batch_chunks(B, T * B * P * G)) == 2
 
 
@@ -240,15 +263,20 @@ def _infer_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     active = ref.lstm_active(T, B, lengths)
     if lengths is not None:
         x = ref.zero_absent(x, active, 2)
-    xw = workspace.empty((T * B, G), dtype)
-    dot(np.ascontiguousarray(x).reshape(T * B, I), False, np.ascontiguousarray(w_ih), True,
-        xw)                                                           # L1, all steps at once
-    xw += b
+    x = np.ascontiguousarray(x)
+    project = _project_in_loop(x)
+    if project:
+        w_ih_p, xw = pack(w_ih.T, dtype), np.empty((1, B, panel_width(G, dtype)), dtype)
+    else:
+        w_ih_p, xw = _packed(None, dtype), workspace.empty((T, B, G), dtype)
+        dot(x.reshape(T * B, I), False, np.ascontiguousarray(w_ih), True,
+            xw.reshape(T * B, G))                                     # L1, all steps at once
     h_pair = np.empty((2, B, P), dtype)
     h_pair[0] = state0.h
     c = np.array(state0.c, dtype, copy=True)
     y = workspace.empty((T, B, P), dtype)
-    _forward_steps(xw.reshape(T, B, G), h_pair, c, _packed(w_hh.T, dtype), 0, B, 0,
+    _forward_steps(x, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
+                   _packed(w_hh.T, dtype), 0, B, 0,
                    _packed(None if w_hr is None else w_hr.T, dtype), active, bool(reverse),
                    False, y, np.empty((1, 1, G), dtype), np.empty((1, 1, H), dtype),
                    np.empty((1, 1, H), dtype), np.empty((B, H), dtype),

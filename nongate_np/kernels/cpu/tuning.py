@@ -24,6 +24,13 @@ from collections.abc import Iterator
 #: (bench/KERNEL_NOTES.md, "Step loop: parallel threshold").
 STEP_SPLIT_MIN_MACS = 3_000_000
 
+#: Widest input (I, features per step) for which the step loop makes the input term
+#: x_t W_ihᵀ itself, step by step, with W_ihᵀ packed once (docs/math.md K5); wider inputs
+#: get one product before the loop. The packed kernel keeps a whole panel of I rows in L1
+#: cache, which stops paying beyond this (bench/KERNEL_NOTES.md, "Step loop: input term
+#: inside the loop").
+STEP_PROJECTION_MAX_INPUTS = 256
+
 #: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over the
 #: threads; below it one BLAS call on the calling thread costs less than the split
 #: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
@@ -36,8 +43,8 @@ POOL_MIN_BYTES = 1 << 18
 #: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 POOL_LIMIT_BYTES = 1 << 29
 
-_KNOBS = ("STEP_SPLIT_MIN_MACS", "PRODUCT_SPLIT_MIN_MACS", "POOL_MIN_BYTES",
-          "POOL_LIMIT_BYTES")
+_KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
+          "POOL_MIN_BYTES", "POOL_LIMIT_BYTES")
 
 _NEVER = 2 ** 62                    # more multiply-adds than any product has
 
