@@ -9,7 +9,10 @@ products call (version, OpenBLAS core type: ``benchmark.host.kernel_blas``). The
 and dtype, in ms (median of 7 samples after a warm-up):
 
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
-* ``proj``: the input projection X W_ihᵀ over all T·B rows (``gemm.matmul``);
+* ``proj``: the input term X W_ihᵀ over all T·B rows, as the kernels make it: for inputs
+  up to ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide, T per-step products of each chunk's
+  rows with W_ihᵀ packed once, split as ``recur`` below; for wider inputs one product
+  before the loop (``gemm.matmul``);
 * ``recur``: the T per-step recurrent products alone, split by batch rows as the step
   loop splits them (``threads.batch_chunks``), each chunk's T products on its own thread,
   through the kernels' own product with W_hhᵀ packed once (``kernels.cpu.packed``,
@@ -56,6 +59,13 @@ def _recurrent_products(h, w_p, b0, b1, a, T):
 
 
 @njit(nogil=True)
+def _input_products(x, w_p, b0, b1, out):
+    """One chunk's T input-term products, as ``lstm._forward_steps`` makes them."""
+    for t in range(x.shape[0]):
+        packed_gemm(x[t, b0:b1], w_p, out[b0:b1])
+
+
+@njit(nogil=True)
 def _repeat_blas(a, b, out, n):
     for _ in range(n):
         _blas_product(a, b, out)
@@ -88,6 +98,7 @@ def measure(name, dtype):
     bounds = threads.batch_chunks(B, T * B * H * 4 * H)
     w_t = np.ascontiguousarray(w_hh.T)
     w_p = pack(w_t, dtype)
+    w_ih_p = pack(w_ih.T, dtype)
     a = np.empty((B, panel_width(4 * H, dtype)), dtype)
     x2 = x.reshape(T * B, I)
     da = rng.standard_normal((T * B, 4 * H)).astype(dtype)
@@ -108,7 +119,10 @@ def measure(name, dtype):
     r = {"chunks": len(bounds) - 1,
          "infer": _ms(lambda: lstm.lstm_forward(x, state0, params, None, False, False)),
          "train": _ms(train),
-         "proj": _ms(threads.owns_cores(lambda: gemm.matmul(x2, w_ih.T))),
+         "proj": _ms(threads.owns_cores(
+             (lambda: threads.run_chunks(lambda k: _input_products(
+                 x, w_ih_p, int(bounds[k]), int(bounds[k + 1]), a), len(bounds) - 1))
+             if lstm._project_in_loop(x) else (lambda: gemm.matmul(x2, w_ih.T)))),
          "recur": _ms(threads.owns_cores(lambda: threads.run_chunks(
              lambda k: _recurrent_products(h0, w_p, int(bounds[k]), int(bounds[k + 1]), a,
                                            T), len(bounds) - 1))),
