@@ -68,8 +68,8 @@ def _gate_views(v, n, j0, j1):
 @njit(inline="always", **_JIT)
 def _cell_forward(t, b, slot, row, xw_b, bias, h, h_next, c, a, active, gates, cs, tcs, m,
                   y, emit):
-    """L1 (given a = h_{t-1} W_hhᵀ and xw_b = x_t W_ihᵀ for row b), L2-L4 and L6 of step t
-    for batch row b, and with
+    """L1 (given a = h_{t-1} W_hhᵀ and xw_b = x_t W_ihᵀ for row b; adds the bias), L2-L4
+    and L6 of step t for batch row b, and with
     ``emit`` (no projection, so h_t = m_t) L5 too: row b of h_next and y[t]. The cache
     entries go to gates[slot, row] etc. (step t's with ``keep``, else a scratch row of the
     chunk). h (h_{t-1}) is only read: the loop keeps two state buffers and swaps them.
