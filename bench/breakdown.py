@@ -111,6 +111,14 @@ def measure(name, dtype):
         lstm.lstm_backward(cache, np.ones_like(y), LSTMState(*map(np.zeros_like, state)))
 
     @threads.owns_cores
+    def input_term():
+        if not lstm._project_in_loop(x):
+            gemm.matmul(x2, w_ih.T)
+            return
+        threads.run_chunks(lambda k: _input_products(x, w_ih_p, int(bounds[k]),
+                                                     int(bounds[k + 1]), a), len(bounds) - 1)
+
+    @threads.owns_cores
     def big_backward():
         gemm.matmul(da, w_ih)
         gemm.matmul(da.T, x2)
@@ -119,10 +127,7 @@ def measure(name, dtype):
     r = {"chunks": len(bounds) - 1,
          "infer": _ms(lambda: lstm.lstm_forward(x, state0, params, None, False, False)),
          "train": _ms(train),
-         "proj": _ms(threads.owns_cores(
-             (lambda: threads.run_chunks(lambda k: _input_products(
-                 x, w_ih_p, int(bounds[k]), int(bounds[k + 1]), a), len(bounds) - 1))
-             if lstm._project_in_loop(x) else (lambda: gemm.matmul(x2, w_ih.T)))),
+         "proj": _ms(input_term),
          "recur": _ms(threads.owns_cores(lambda: threads.run_chunks(
              lambda k: _recurrent_products(h0, w_p, int(bounds[k]), int(bounds[k + 1]), a,
                                            T), len(bounds) - 1))),
