@@ -144,11 +144,17 @@ def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, 
     scratch xw[0] from x and W_ihᵀ packed once (w_ih_p). h_pair[0] holds
     h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T ends in
     h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch (rows as
-    wide as w_p's panels). Without ``keep`` the cache arrays hold one row per
-    chunk, overwritten every step (it stays in L1: bench/KERNEL_NOTES.md, "Step loop:
-    inference cache row"). Chunks read and write only their own rows of every array."""
+    wide as w_p's panels). w_hr_p is W_hrᵀ packed, or None without a projection. Without
+    ``keep`` the cache arrays hold one row per chunk, overwritten every step (it stays in
+    L1: bench/KERNEL_NOTES.md, "Step loop: inference cache row"). Chunks read and write
+    only their own rows of every array.
+
+    NOTE: ``w_hr_p is None`` is decided when Numba compiles the loop (the branches on it
+    are pruned), so a model without a projection never compiles the projection's code, as
+    in :func:`_backward_steps` (bench/KERNEL_NOTES.md, "Compile time: no projection, no
+    projection code")."""
     T = y.shape[0]
-    emit = w_hr_p.shape[0] == 0
+    emit = w_hr_p is None
     for s in range(T):
         t = T - 1 - s if reverse else s
         h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
@@ -160,13 +166,13 @@ def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, 
             slot, row = (t, b) if keep else (0, chunk)
             _cell_forward(t, b, slot, row, xw[t_xw, b], bias, h, h_next, c, a, active, gates,
                           cs, tcs, m, y, emit)
-        if not emit:
+        if w_hr_p is not None:
             _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y)
 
 
-def _packed(w: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
-    """w packed for ``packed_gemm`` (K5); for no w, an empty one (no panels)."""
-    return np.empty((0, 0, 1), dtype) if w is None else pack(w, dtype)
+def _no_panels(dtype: np.dtype) -> np.ndarray:
+    """The packed weight (K5) of a product the step loop does not make: no panels."""
+    return np.empty((0, 0, 1), dtype)
 
 
 @threads.owns_cores
@@ -196,7 +202,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
         x_in, w_ih_p = np.ascontiguousarray(x, dtype=dtype), pack(w_ih.T, dtype)
         xw = workspace.empty((1, B, panel_width(4 * H, dtype)), dtype, align)
     else:
-        x_in, w_ih_p = np.empty((0, 0, 0), dtype), _packed(None, dtype)
+        x_in, w_ih_p = np.empty((0, 0, 0), dtype), _no_panels(dtype)
         xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
                     w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
@@ -212,8 +218,8 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     gates = workspace.empty((slots, slot_rows, 4 * H), dtype, align)
     cs = workspace.empty((slots, slot_rows, H), dtype, align)
     tcs = workspace.empty((slots, slot_rows, H), dtype, align)
-    w_hr_p = _packed(None if w_hr is None else w_hr.T, dtype)
-    w_p = _packed(w_hh.T, dtype)
+    w_hr_p = None if w_hr is None else pack(w_hr.T, dtype)
+    w_p = pack(w_hh.T, dtype)
 
     def chunk(k: int) -> None:
         _forward_steps(x_in, w_ih_p, project, xw, bias, h_pair, c, w_p, int(bounds[k]),
@@ -268,7 +274,7 @@ def _infer_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     if project:
         w_ih_p, xw = pack(w_ih.T, dtype), np.empty((1, B, panel_width(G, dtype)), dtype)
     else:
-        w_ih_p, xw = _packed(None, dtype), workspace.empty((T, B, G), dtype)
+        w_ih_p, xw = _no_panels(dtype), workspace.empty((T, B, G), dtype)
         dot(x.reshape(T * B, I), False, np.ascontiguousarray(w_ih), True,
             xw.reshape(T * B, G))                                     # L1, all steps at once
     h_pair = np.empty((2, B, P), dtype)
@@ -276,8 +282,8 @@ def _infer_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     c = np.array(state0.c, dtype, copy=True)
     y = workspace.empty((T, B, P), dtype)
     _forward_steps(x, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
-                   _packed(w_hh.T, dtype), 0, B, 0,
-                   _packed(None if w_hr is None else w_hr.T, dtype), active, bool(reverse),
+                   pack(w_hh.T, dtype), 0, B, 0,
+                   None if w_hr is None else pack(w_hr.T, dtype), active, bool(reverse),
                    False, y, np.empty((1, 1, G), dtype), np.empty((1, 1, H), dtype),
                    np.empty((1, 1, H), dtype), np.empty((B, H), dtype),
                    np.empty((B, panel_width(G, dtype)), dtype),
@@ -329,15 +335,15 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active,
                     dh_t, dm, carry, dh_seq):
     """L7-L14 for the batch rows b0:b1 (a chunk of a split by rows, or all of them),
     visiting the steps in the reverse of the forward order; the product δa_t W_hh with W_hh
-    packed once (w_p, K5). dh, dc (copies of the
-    adjoints of the final states) end as those of the initial states; dh_t, dm and carry
-    are scratch. Chunks read and write only their own rows of every array."""
+    packed once (w_p, K5); w_hr_p is W_hr packed, or None without a projection (its code
+    then not compiled, as in :func:`_forward_steps`). dh, dc (copies of the adjoints of
+    the final states) end as those of the initial states; dh_t, dm and carry are scratch.
+    Chunks read and write only their own rows of every array."""
     T = gates.shape[0]
-    direct = w_hr_p.shape[0] == 0
     for s in range(T):
         t = s if reverse else T - 1 - s
         t_prev = t + 1 if reverse else t - 1
-        if direct:                                                     # L7-L8: dm_t = dh_t
+        if w_hr_p is None:                                             # L7-L8: dm_t = dh_t
             for b in range(b0, b1):
                 for k in range(dh.shape[1]):
                     dm[b, k] = dh[b, k] + dy[t, b, k]
@@ -393,10 +399,10 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     carry = workspace.empty((B, panel_width(P, dtype)), dtype, align)
     dm = workspace.empty((B, panel_width(H, dtype)), dtype, align)
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
-    w_hr_p = _packed(w_hr, dtype)
+    w_hr_p = None if w_hr is None else pack(w_hr, dtype)
     dy = np.ascontiguousarray(dy, dtype=dtype)
     h0_, c0_ = (np.ascontiguousarray(v, dtype=dtype) for v in (h0, c0))
-    w_p = _packed(w_hh, dtype)
+    w_p = pack(w_hh, dtype)
 
     def chunk(k: int) -> None:
         _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_p, int(bounds[k]),
