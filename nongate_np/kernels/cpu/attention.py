@@ -17,6 +17,11 @@ loops with unit-stride stores and no conditional stores (selects instead of bran
 The per-sequence products ``ω_b v_b`` (A5) and ``dpooled_b v_bᵀ`` (A6) are small GEMMs
 inside a Numba loop over b.
 
+What a kind does not have (the gate's s without the gate, the step gate's γ without the
+step gate) is passed to the kernels as None: Numba prunes the branches on it when it
+compiles each kernel, so a model compiles its own kind's code only (bench/KERNEL_NOTES.md,
+"Compile time: None for what a model does not use").
+
 The cache is this backend's own (``AttentionCache``); complex inputs (complex-step
 checks) run on the reference kernels and keep the reference's cache.
 """
@@ -57,13 +62,13 @@ def _exp_impl(x):
 # --------------------------------------------------------------------------------------------
 
 @njit(**_JIT)
-def _activations(z, b_proj, b_gate, gated, r, s, u):
+def _activations(z, b_proj, b_gate, r, s, u):
     """A1-A2: r = tanh(Z + b_V), s = σ(Y + b_U), u = r ⊙ s, one pass over the B·T rows;
-    Z = z[:, :A], Y = z[:, A:2A]. Without the gate only r is written (u is r)."""
+    Z = z[:, :A], Y = z[:, A:2A]. Without the gate (s None) only r is written (u is r)."""
     N, A = r.shape
     for n in range(N):
         zv = z[n, :A]
-        if gated:
+        if s is not None:
             zu = z[n, A:2 * A]
             for j in range(A):
                 rj = tanh(zv[j] + b_proj[j])
@@ -77,9 +82,10 @@ def _activations(z, b_proj, b_gate, gated, r, s, u):
 
 
 @njit(**_JIT)
-def _softmax_gate(e, mask, z, col, b_step, step, alpha, gamma, weights):
+def _softmax_gate(e, mask, z, col, b_step, alpha, gamma, weights):
     """A3-A4 per (b, q): α = masked softmax over t of e (Q, B·T), zero on a row without a
-    valid step; γ = σ(z[:, col + q] + b_g), ω = γ ⊙ α (step gate), else ω is α."""
+    valid step; with the step gate, γ = σ(z[:, col + q] + b_g) and ω = γ ⊙ α, else (gamma
+    None) ω is α."""
     B, Q, T = alpha.shape
     zero = alpha.dtype.type(0)
     ninf = alpha.dtype.type(-np.inf)
@@ -104,7 +110,7 @@ def _softmax_gate(e, mask, z, col, b_step, step, alpha, gamma, weights):
             S = S if S > zero else alpha.dtype.type(1)   # NOTE: 0 / 1 on an all-masked row
             for t in range(T):
                 p[t] = p[t] / S
-            if step:
+            if gamma is not None:
                 g = gamma[b, q]
                 w = weights[b, q]
                 bq = b_step[q]
@@ -122,10 +128,10 @@ def _pool(weights, v, pooled):
 
 
 @njit(**_JIT)
-def _softmax_backward(dweights, dpooled, v, alpha, gamma, step, de, grad, col):
-    """A6-A8 per (b, q): dω = dweights + dpooled_b v_bᵀ; dα = dω ⊙ γ (or dω) and
-    dy_step = dω ⊙ α ⊙ γ(1 − γ) into grad[:, col + q]; de = α ⊙ (dα − Σ_t α dα) into
-    de (Q, B·T)."""
+def _softmax_backward(dweights, dpooled, v, alpha, gamma, de, grad, col):
+    """A6-A8 per (b, q): dω = dweights + dpooled_b v_bᵀ; with the step gate, dα = dω ⊙ γ
+    and dy_step = dω ⊙ α ⊙ γ(1 − γ) into grad[:, col + q], else (gamma None) dα = dω;
+    de = α ⊙ (dα − Σ_t α dα) into de (Q, B·T)."""
     B, Q, T = alpha.shape
     one = alpha.dtype.type(1)
     domega = np.empty((Q, T), alpha.dtype)
@@ -137,7 +143,7 @@ def _softmax_backward(dweights, dpooled, v, alpha, gamma, step, de, grad, col):
             dw = dweights[b, q]
             a = alpha[b, q]
             do = domega[q]
-            if step:
+            if gamma is not None:
                 g = gamma[b, q]
                 for t in range(T):
                     d = dw[t] + do[t]
@@ -173,14 +179,14 @@ def _value_backward(weights, dpooled, out, col):
 
 
 @njit(**_JIT)
-def _activations_backward(du, r, s, gated, grad):
+def _activations_backward(du, r, s, grad):
     """A10-A11: dZ = du ⊙ s ⊙ (1 − r²) into grad[:, :A] and, gated, dY = du ⊙ r ⊙ s(1 − s)
-    into grad[:, A:2A] (without the gate s is 1)."""
+    into grad[:, A:2A] (without the gate, s None: s is 1)."""
     N, A = du.shape
     one = du.dtype.type(1)
     for n in range(N):
         g = grad[n, :A]
-        if gated:
+        if s is not None:
             gu = grad[n, A:2 * A]
             for j in range(A):
                 rj, sj, d = r[n, j], s[n, j], du[n, j]
@@ -207,10 +213,10 @@ class AttentionCache:
     query: np.ndarray
     w_value: np.ndarray | None
     r: np.ndarray
-    s: np.ndarray
+    s: np.ndarray | None            # None without the gate
     u: np.ndarray
     alpha: np.ndarray
-    gamma: np.ndarray
+    gamma: np.ndarray | None        # None without the step gate
     weights: np.ndarray
     v: np.ndarray
     gated: bool
@@ -228,7 +234,7 @@ class _Scores(NamedTuple):
     w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked (K, D)
     z: np.ndarray                   # h2 w_allᵀ (B·T, K), before the biases
     r: np.ndarray                   # tanh(Z + b_V) (B·T, A)
-    s: np.ndarray                   # σ(Y + b_U) (B·T, A), gated; (0, 0) otherwise
+    s: np.ndarray | None            # σ(Y + b_U) (B·T, A), gated; None otherwise
     u: np.ndarray                   # r ⊙ s, gated; r otherwise
     e: np.ndarray                   # scores Eᵀ (Q, B·T)
     query: np.ndarray               # (Q, A)
@@ -259,9 +265,9 @@ def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
     z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
     r = workspace.empty((N, A), dtype)
-    s = workspace.empty((N, A) if gated else (0, 0), dtype)
+    s = workspace.empty((N, A), dtype) if gated else None
     u = workspace.empty((N, A), dtype) if gated else r
-    _activations(z, b_proj, b_gate, gated, r, s, u)                    # A1, A2
+    _activations(z, b_proj, b_gate, r, s, u)                           # A1, A2
     e = matmul(query, u.T)                                             # A1: Eᵀ (Q, B·T)
     w_value = _cast(p.w_value, dtype)
     if w_value is None:                                                # A5: v = h
@@ -294,9 +300,9 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     valid = np.ones((B, T), np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
     alpha = np.empty((B, Q, T), dtype)
-    gamma = np.empty((B, Q, T) if step else (0, 0, 0), dtype)
+    gamma = np.empty((B, Q, T), dtype) if step else None
     weights = np.empty((B, Q, T), dtype) if step else alpha
-    _softmax_gate(sc.e, valid, sc.z, 2 * A if gated else A, sc.b_step, step, alpha, gamma,
+    _softmax_gate(sc.e, valid, sc.z, 2 * A if gated else A, sc.b_step, alpha, gamma,
                   weights)                                             # A3, A4
     pooled = np.empty((B, Q, sc.v.shape[2]), dtype)
     _pool(weights, sc.v, pooled)                                       # A5
@@ -351,7 +357,7 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     K = col_value + (Dv if proj_v else 0)
     grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_step | dv]
     de = np.empty((Q, N), dtype)
-    _softmax_backward(dweights, dpooled, cache.v, cache.alpha, cache.gamma, step, de, grad,
+    _softmax_backward(dweights, dpooled, cache.v, cache.alpha, cache.gamma, de, grad,
                       col_step)                                        # A6-A8
     if proj_v:
         _value_backward(cache.weights, dpooled, grad, col_value)       # A6
@@ -360,7 +366,7 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
         _value_backward(cache.weights, dpooled, dv, 0)
     du = matmul(de.T, cache.query)                                     # A9
     dquery = matmul(de, cache.u)
-    _activations_backward(du, cache.r, cache.s, gated, grad)           # A10, A11
+    _activations_backward(du, cache.r, cache.s, grad)                  # A10, A11
     w_all = cache.w_all if not proj_v else np.concatenate([cache.w_all, cache.w_value])
     dh2 = matmul(grad, w_all)                                          # A12, A13
     if not proj_v:

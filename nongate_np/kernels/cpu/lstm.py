@@ -151,8 +151,8 @@ def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, 
 
     NOTE: ``w_hr_p is None`` is decided when Numba compiles the loop (the branches on it
     are pruned), so a model without a projection never compiles the projection's code, as
-    in :func:`_backward_steps` (bench/KERNEL_NOTES.md, "Compile time: no projection, no
-    projection code")."""
+    in :func:`_backward_steps` (bench/KERNEL_NOTES.md, "Compile time: None for what a model
+    does not use")."""
     T = y.shape[0]
     emit = w_hr_p is None
     for s in range(T):
