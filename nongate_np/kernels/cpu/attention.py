@@ -219,8 +219,6 @@ class AttentionCache:
     gamma: np.ndarray | None        # None without the step gate
     weights: np.ndarray
     v: np.ndarray
-    gated: bool
-    step: bool
 
 
 def _cast(a, dtype):
@@ -310,8 +308,7 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     if keep_cache:
         cache = AttentionCache(shape=(B, T, D), h2=sc.h2, mask=valid, w_all=sc.w_all,
                                query=sc.query, w_value=sc.w_value, r=sc.r, s=sc.s, u=sc.u,
-                               alpha=alpha, gamma=gamma, weights=weights, v=sc.v, gated=gated,
-                               step=step)
+                               alpha=alpha, gamma=gamma, weights=weights, v=sc.v)
     return pooled, weights, cache
 
 
@@ -347,7 +344,8 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     N = B * T
     A, Q = cache.r.shape[1], cache.query.shape[0]
     dtype = cache.r.dtype
-    gated, step, proj_v = cache.gated, cache.step, cache.w_value is not None
+    gated, step, proj_v = cache.s is not None, cache.gamma is not None, \
+        cache.w_value is not None
     Dv = cache.v.shape[2]
     dpooled = np.ascontiguousarray(dpooled, dtype=dtype)
     # NOTE: ω is 0 at an absent step whatever the inputs: its adjoint there takes no part
