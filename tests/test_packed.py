@@ -1,6 +1,7 @@
 """``packed.packed_gemm``, the step loops' product with a weight packed once (docs/math.md
-K5): NumPy's product to rounding for every block shape (whole blocks of 6 rows, each
-shorter last block, a single row), the padding columns zero, row slices as the chunks pass
+K5), in blocks one and two panels wide whatever this CPU's choice: NumPy's product to
+rounding for every block shape (whole blocks of 6 rows, each shorter last block, a single
+row, an odd last panel), the padding columns zero, row slices as the chunks pass
 them, the same bits every call, and a clear error for operands that do not match."""
 
 import numpy as np
@@ -15,14 +16,22 @@ from nongate_np.kernels.cpu import packed  # noqa: E402  (after the importorskip
 EPS = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
 
 
-@njit
-def _product(a, wp, out):
-    packed.packed_gemm(a, wp, out)
+def _compiled(product):
+    """The product (one panel per block, two, or this CPU's) and a chunk's call of it."""
+    @njit
+    def whole(a, wp, out):
+        product(a, wp, out)
+
+    @njit
+    def rows(a, r0, r1, wp, out):
+        product(a[r0:r1], wp, out[r0:r1])
+
+    return whole, rows
 
 
-@njit
-def _rows(a, r0, r1, wp, out):
-    packed.packed_gemm(a[r0:r1], wp, out[r0:r1])
+PRODUCTS = {f"{p} panels": _compiled(packed.products[p]) for p in packed.products}
+PRODUCTS["this CPU's"] = _compiled(packed.packed_gemm)
+_product = PRODUCTS["this CPU's"][0]
 
 
 def _check(got, a, w, dtype):
@@ -34,10 +43,11 @@ def _check(got, a, w, dtype):
     np.testing.assert_array_equal(got[:, w.shape[1]:], 0)      # W's zero padding
 
 
+@pytest.mark.parametrize("product", sorted(PRODUCTS))
 @settings(max_examples=60, deadline=None)
-@given(M=st.integers(0, 20), K=st.integers(0, 40), N=st.integers(1, 40),
+@given(M=st.integers(0, 20), K=st.integers(0, 40), N=st.integers(1, 60),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 32 - 1))
-def test_packed_product_equals_numpy(M, K, N, dtype, seed):
+def test_packed_product_equals_numpy(product, M, K, N, dtype, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((M, K)).astype(dtype)
     w = rng.standard_normal((K, N)).astype(dtype)
@@ -45,22 +55,24 @@ def test_packed_product_equals_numpy(M, K, N, dtype, seed):
     assert wp.shape == (packed.panel_width(N, dtype) // packed.NR[np.dtype(dtype)], K,
                         packed.NR[np.dtype(dtype)])
     out = np.full((M, packed.panel_width(N, dtype)), np.nan, dtype)
-    _product(a, wp, out)
+    whole, _ = PRODUCTS[product]
+    whole(a, wp, out)
     _check(out, a, w, dtype)
     again = np.empty_like(out)
-    _product(a, wp, again)
+    whole(a, wp, again)
     np.testing.assert_array_equal(again, out)                   # same bits every call
 
 
+@pytest.mark.parametrize("product", sorted(PRODUCTS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("r0, r1", [(0, 13), (2, 9), (5, 6), (7, 7)])
-def test_row_slices_write_only_their_rows(dtype, r0, r1):
+def test_row_slices_write_only_their_rows(product, dtype, r0, r1):
     """A chunk's call on rows r0:r1 of the batch: those rows of the product, no others."""
     rng = np.random.default_rng(r0 * 31 + r1)
     a = rng.standard_normal((13, 33)).astype(dtype)
     w = rng.standard_normal((33, 50)).astype(dtype)
     out = np.full((13, packed.panel_width(50, dtype)), 7.0, dtype)
-    _rows(a, r0, r1, packed.pack(w, dtype), out)
+    PRODUCTS[product][1](a, r0, r1, packed.pack(w, dtype), out)
     _check(out[r0:r1], a[r0:r1], w, dtype)
     untouched = np.ones(13, bool)
     untouched[r0:r1] = False

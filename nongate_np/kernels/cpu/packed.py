@@ -3,9 +3,9 @@
 Inside the step loop the same weight W (K, N) multiplies a new left operand every step.
 A BLAS packs W again at every call; here it is packed once, before the loop, into panels of
 ``NR`` columns (:func:`pack`), and :func:`packed_gemm` runs a register-blocked kernel over
-them: ``MR`` rows by one panel of accumulators, kept in vector registers for the whole
-reduction over k, the panel streamed from L1 once per block of rows, as oneDNN's packed RNN
-weights and BLIS's microkernels do.
+them: ``MR`` rows by ``PANELS`` panels of accumulators, kept in vector registers for the
+whole reduction over k, the panels streamed from L1 once per block of rows, as oneDNN's
+packed RNN weights and BLIS's microkernels do.
 
 The kernel is written in LLVM IR through an intrinsic, with vectors of 64 bytes
 (``<16 x float>``, ``<8 x double>``): Numba's loop vectoriser keeps no accumulator in a
@@ -17,16 +17,18 @@ with FMA where the CPU has it: the same bits every call.
 
 from __future__ import annotations
 
+import llvmlite.binding as ll
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
 __all__ = ["MR", "NR", "pack", "packed_gemm", "panel_width"]
 
 #: Rows of the result per block: MR accumulators of one panel, plus the panel's vector and
-#: one broadcast, fit AVX2's 16 vector registers (two registers per 64-byte vector)
+#: one broadcast, fit AVX2's 16 vector registers (two registers per 64-byte vector); two
+#: panels' (AVX-512) take 15 of its 32
 MR = 6
 #: Columns per panel, by dtype: one 64-byte vector
 NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
@@ -54,15 +56,8 @@ def pack(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return wp
 
 
-@intrinsic
-def packed_gemm(typingctx, a, wp, out):
-    """out[:, :NP·NR] = a @ W, W packed by :func:`pack` as wp (NP, K, NR) (docs/math.md K5).
-
-    a (M, K) and out (M, ≥ NP·NR) are 2-D C-contiguous float32 or float64 arrays (or row
-    slices of them) of wp's dtype; out's columns past N are W's zero padding times a: 0.
-    Raises ValueError (inside jitted code) when a's columns are not wp's K or out is
-    narrower than NP·NR.
-    """
+def _typed(a, wp, out):
+    """The signature of a product on these operand types, or None where they do not fit."""
     if not (isinstance(a, types.Array) and isinstance(wp, types.Array)
             and isinstance(out, types.Array)):
         return None
@@ -72,18 +67,56 @@ def packed_gemm(typingctx, a, wp, out):
     if a.dtype not in (types.float32, types.float64) or wp.dtype != a.dtype \
             or out.dtype != a.dtype:
         return None
-    sig = types.void(a, wp, out)
-
-    def codegen(context, builder, sig, args):
-        _emit(context, builder, sig, args)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return types.void(a, wp, out)
 
 
-def _emit(context, builder, sig, args):
-    """The loops of :func:`packed_gemm`: panels, then blocks of MR rows, then the last
-    M mod MR rows one block of their own size (:meth:`_Kernel.block`)."""
+def _product(panels: int):
+    """The intrinsic of :func:`packed_gemm` with blocks ``panels`` panels wide."""
+
+    @intrinsic
+    def packed_gemm(typingctx, a, wp, out):
+        """out[:, :NP·NR] = a @ W, W packed by :func:`pack` as wp (NP, K, NR) (docs/math.md
+        K5).
+
+        a (M, K) and out (M, ≥ NP·NR) are 2-D C-contiguous float32 or float64 arrays (or
+        row slices of them) of wp's dtype; out's columns past N are W's zero padding times
+        a: 0. Raises ValueError (inside jitted code) when a's columns are not wp's K or out
+        is narrower than NP·NR.
+        """
+        sig = _typed(a, wp, out)
+        if sig is None:
+            return None
+
+        def codegen(context, builder, sig, args):
+            _emit(context, builder, sig, args, panels)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return packed_gemm
+
+
+def wide_registers() -> bool:
+    """Whether Numba compiles for a CPU with AVX-512, where one register holds 64 bytes."""
+    if config.CPU_NAME in (None, "host"):        # Numba's default target: this CPU
+        return bool(ll.get_host_cpu_features().get("avx512f", False))
+    return "+avx512f" in (config.CPU_FEATURES or "")
+
+
+#: Panels per block, by the products' build: 1 (AVX2: a 64-byte vector is two registers,
+#: MR rows of one panel already 2·MR accumulators) or 2 (AVX-512: one register, so two
+#: panels give the 2·MR chains the FMA units need in flight), bench/KERNEL_NOTES.md,
+#: "Step loop: packed recurrent weight"
+PANELS = 2 if wide_registers() else 1
+#: The product by panels per block: each is right on every CPU, ``packed_gemm`` the fast one
+products = {1: _product(1), 2: _product(2)}
+packed_gemm = products[PANELS]
+
+
+def _emit(context, builder, sig, args, panels):
+    """The loops of :func:`packed_gemm`: groups of ``panels`` panels (the last NP mod
+    panels one at a time), then blocks of MR rows, then the last M mod MR rows one block of
+    their own size (:meth:`_Kernel.block`)."""
     i64 = ir.IntType(64)
     nr = 16 if sig.args[0].dtype == types.float32 else 8
     a, wp, out = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args))
@@ -97,37 +130,46 @@ def _emit(context, builder, sig, args):
         context.call_conv.return_user_exc(
             builder, ValueError,
             ("packed_gemm: a (M, K), wp (NP, K, NR) and out (M, >= NP*NR) do not match",))
-    kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, out, K)
+    kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels)
     mr = ir.Constant(i64, MR)
     full = builder.sdiv(M, mr)
     tail = builder.srem(M, mr)
-    with cgutils.for_range(builder, NP) as jp:
-        panel = builder.gep(wp.data, [builder.mul(jp.index, builder.mul(K, ir.Constant(
-            i64, nr)))])
+    i0 = builder.mul(full, mr)
+
+    def rows_of(jp, width):
+        """Every row of the result times panels jp .. jp + width - 1."""
+        group = [builder.add(jp, ir.Constant(i64, p)) for p in range(width)]
         with cgutils.for_range(builder, full) as blk:
-            kernel.block(MR, builder.mul(blk.index, mr), panel, jp.index)
-        i0 = builder.mul(full, mr)
+            kernel.block(MR, builder.mul(blk.index, mr), group)
         switch_end = builder.append_basic_block("packed.tail.end")
         switch = builder.switch(tail, switch_end)
         for rows in range(1, MR):
             case = builder.append_basic_block(f"packed.tail.{rows}")
             switch.add_case(ir.Constant(i64, rows), case)
             builder.position_at_end(case)
-            kernel.block(rows, i0, panel, jp.index)
+            kernel.block(rows, i0, group)
             builder.branch(switch_end)
         builder.position_at_end(switch_end)
 
+    width = ir.Constant(i64, panels)
+    groups = builder.sdiv(NP, width)
+    with cgutils.for_range(builder, groups) as g:
+        rows_of(builder.mul(g.index, width), panels)
+    if panels > 1:
+        with cgutils.for_range(builder, builder.srem(NP, width)) as p:
+            rows_of(builder.add(builder.mul(groups, width), p.index), 1)
+
 
 class _Kernel:
-    """Emits the block kernel: ``rows`` rows from i0 times one panel, out[i0:i0+rows,
-    panel columns] = Σ_k a[i0:i0+rows, k] ⊗ panel[k], the accumulators allocas of vectors
-    that LLVM keeps in registers. With fewer than 4 rows, each row's sum over k is split into
-    U = 4 // rows interleaved partial sums (k mod U), added at the end, so that U chains of
-    FMAs are in flight instead of one: a single row would otherwise wait on the FMA latency
-    at every k."""
+    """Emits the block kernel: ``rows`` rows from i0 times a group of panels,
+    out[i0:i0+rows, the panels' columns] = Σ_k a[i0:i0+rows, k] ⊗ panel[k], the accumulators
+    allocas of vectors that LLVM keeps in registers. When a block has fewer than 4·panels
+    accumulators, each row's sum over k is split into U interleaved partial sums (k mod U),
+    added at the end, so that 4·panels chains of FMAs are in flight: a single row would
+    otherwise wait on the FMA latency at every k."""
 
-    def __init__(self, context, builder, dtype, nr, a, out, K):
-        self.b, self.nr, self.K = builder, nr, K
+    def __init__(self, context, builder, dtype, nr, a, wp, out, K, panels):
+        self.b, self.nr, self.K, self.panels = builder, nr, K, panels
         self.float_t = context.get_value_type(dtype)
         self.vec_t = ir.VectorType(self.float_t, nr)
         self.align = context.get_abi_sizeof(self.float_t)
@@ -138,47 +180,58 @@ class _Kernel:
         self.a_base, self.o_base = (builder.bitcast(v.data, i8p) for v in (a, out))
         self.a_row, self.o_row = (cgutils.unpack_tuple(builder, v.strides, 2)[0]
                                   for v in (a, out))         # bytes
-        self.accs = [cgutils.alloca_once(builder, self.vec_t) for _ in range(MR)]
+        self.wp = wp.data
+        self.accs = [cgutils.alloca_once(builder, self.vec_t) for _ in range(MR * panels)]
 
     def _row(self, base, stride, row):
         b = self.b
         return b.bitcast(b.gep(base, [b.mul(row, stride)]), self.float_t.as_pointer())
 
-    def block(self, rows, i0, panel, jp):
+    def block(self, rows, i0, group):
         b, i64, nr = self.b, ir.IntType(64), self.nr
-        u = max(1, 4 // rows)                    # partial sums per row
+        width = len(group)
+        u = min(4, max(1, 4 * self.panels // (rows * width)))    # partial sums per row
         a_rows = [self._row(self.a_base, self.a_row, b.add(i0, ir.Constant(i64, r)))
                   for r in range(rows)]
-        accs = self.accs[:rows * u]              # rows · u <= MR for every rows <= MR
-        for acc in accs:
-            b.store(ir.Constant(self.vec_t, [0.0] * nr), acc)
+        panels = [b.gep(self.wp, [b.mul(jp, b.mul(self.K, ir.Constant(i64, nr)))])
+                  for jp in group]
+        accs = self.accs[:rows * u * width]      # <= MR · panels for every rows <= MR
+
+        def acc(r, part, p):
+            return accs[(r * u + part) * width + p]
+
+        for v in accs:
+            b.store(ir.Constant(self.vec_t, [0.0] * nr), v)
         undef = ir.Constant(self.vec_t, ir.Undefined)
         lane0 = ir.Constant(ir.VectorType(ir.IntType(32), nr), [0] * nr)
         uc = ir.Constant(i64, u)
 
         def step(k, part):
-            vec = b.load(b.bitcast(b.gep(panel, [b.mul(k, ir.Constant(i64, nr))]),
-                                   self.vec_t.as_pointer()), align=self.align)
+            vecs = [b.load(b.bitcast(b.gep(panel, [b.mul(k, ir.Constant(i64, nr))]),
+                                     self.vec_t.as_pointer()), align=self.align)
+                    for panel in panels]
             for r in range(rows):
                 s = b.load(b.gep(a_rows[r], [k]))
                 splat = b.shuffle_vector(b.insert_element(undef, s, ir.Constant(
                     ir.IntType(32), 0)), undef, lane0)
-                acc = accs[r * u + part]
-                b.store(b.call(self.fmuladd, [splat, vec, b.load(acc)]), acc)
+                for p, vec in enumerate(vecs):
+                    dst = acc(r, part, p)
+                    b.store(b.call(self.fmuladd, [splat, vec, b.load(dst)]), dst)
 
         with cgutils.for_range(b, b.sdiv(self.K, uc)) as kk:
             for part in range(u):
                 step(b.add(b.mul(kk.index, uc), ir.Constant(i64, part)), part)
         with cgutils.for_range(b, b.srem(self.K, uc)) as kk:    # the last K mod U
             step(b.add(b.mul(b.sdiv(self.K, uc), uc), kk.index), 0)
-        col = b.mul(jp, ir.Constant(i64, nr))
         for r in range(rows):
-            total = b.load(accs[r * u])
-            if u == 4:                           # ((p0 + p1) + (p2 + p3)), fixed order
-                total = b.fadd(b.fadd(total, b.load(accs[r * u + 1])),
-                               b.fadd(b.load(accs[r * u + 2]), b.load(accs[r * u + 3])))
-            elif u == 2:
-                total = b.fadd(total, b.load(accs[r * u + 1]))
             dst = self._row(self.o_base, self.o_row, b.add(i0, ir.Constant(i64, r)))
-            b.store(total, b.bitcast(b.gep(dst, [col]), self.vec_t.as_pointer()),
-                    align=self.align)
+            for p, jp in enumerate(group):
+                total = b.load(acc(r, 0, p))
+                if u == 4:                       # ((p0 + p1) + (p2 + p3)), fixed order
+                    total = b.fadd(b.fadd(total, b.load(acc(r, 1, p))),
+                                   b.fadd(b.load(acc(r, 2, p)), b.load(acc(r, 3, p))))
+                elif u == 2:
+                    total = b.fadd(total, b.load(acc(r, 1, p)))
+                col = b.mul(jp, ir.Constant(i64, nr))
+                b.store(total, b.bitcast(b.gep(dst, [col]), self.vec_t.as_pointer()),
+                        align=self.align)
