@@ -29,8 +29,9 @@ def _compiled(product):
     return whole, rows
 
 
-PRODUCTS = {f"{p} panels": _compiled(packed.products[p]) for p in packed.products}
-PRODUCTS["this CPU's"] = _compiled(packed.packed_gemm)
+#: name: (the product, a chunk's call of it, panels per block)
+PRODUCTS = {f"{p}-panel blocks": (*_compiled(packed.products[p]), p) for p in packed.products}
+PRODUCTS["this CPU's"] = (*_compiled(packed.packed_gemm), packed.PANELS)
 _product = PRODUCTS["this CPU's"][0]
 
 
@@ -51,11 +52,13 @@ def test_packed_product_equals_numpy(product, M, K, N, dtype, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((M, K)).astype(dtype)
     w = rng.standard_normal((K, N)).astype(dtype)
-    wp = packed.pack(w, dtype)
-    assert wp.shape == (packed.panel_width(N, dtype) // packed.NR[np.dtype(dtype)], K,
-                        packed.NR[np.dtype(dtype)])
-    out = np.full((M, packed.panel_width(N, dtype)), np.nan, dtype)
-    whole, _ = PRODUCTS[product]
+    whole, _, panels = PRODUCTS[product]
+    nr = packed.NR[np.dtype(dtype)]
+    wp = packed.pack(w, dtype, panels)
+    width = packed.panel_width(N, dtype, panels)
+    assert width % (nr * panels) == 0 and N <= width < N + nr * panels
+    assert wp.shape == (width // nr, K, nr)
+    out = np.full((M, width), np.nan, dtype)
     whole(a, wp, out)
     _check(out, a, w, dtype)
     again = np.empty_like(out)
@@ -71,8 +74,9 @@ def test_row_slices_write_only_their_rows(product, dtype, r0, r1):
     rng = np.random.default_rng(r0 * 31 + r1)
     a = rng.standard_normal((13, 33)).astype(dtype)
     w = rng.standard_normal((33, 50)).astype(dtype)
-    out = np.full((13, packed.panel_width(50, dtype)), 7.0, dtype)
-    PRODUCTS[product][1](a, r0, r1, packed.pack(w, dtype), out)
+    _, rows, panels = PRODUCTS[product]
+    out = np.full((13, packed.panel_width(50, dtype, panels)), 7.0, dtype)
+    rows(a, r0, r1, packed.pack(w, dtype, panels), out)
     _check(out[r0:r1], a[r0:r1], w, dtype)
     untouched = np.ones(13, bool)
     untouched[r0:r1] = False
@@ -84,6 +88,9 @@ def test_operands_that_do_not_match_are_refused():
     wp = packed.pack(np.ones((4, 20), np.float32), np.float32)      # K = 4, not 5
     with pytest.raises(ValueError, match=r"a \(M, K\), wp \(NP, K, NR\)"):
         _product(a, wp, np.empty((3, 32), np.float32))
-    wp = packed.pack(np.ones((5, 20), np.float32), np.float32)      # 2 panels: 32 columns
+    wp = packed.pack(np.ones((5, 20), np.float32), np.float32, 1)   # 2 panels: 32 columns
     with pytest.raises(ValueError, match=r"out \(M, >= NP\*NR\)"):
-        _product(a, wp, np.empty((3, 20), np.float32))
+        PRODUCTS["1-panel blocks"][0](a, wp, np.empty((3, 20), np.float32))
+    wp = packed.pack(np.ones((5, 40), np.float32), np.float32, 1)   # 3 panels
+    with pytest.raises(ValueError, match="NP is not a multiple of 2"):
+        PRODUCTS["2-panel blocks"][0](a, wp, np.empty((3, 48), np.float32))

@@ -34,25 +34,42 @@ MR = 6
 NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
 
 
-def panel_width(n: int, dtype: np.dtype) -> int:
-    """n rounded up to whole panels: the width of a result that :func:`packed_gemm` writes."""
-    nr = NR[np.dtype(dtype)]
-    return -(-n // nr) * nr
+def wide_registers() -> bool:
+    """Whether Numba compiles for a CPU with AVX-512, where one register holds 64 bytes."""
+    if config.CPU_NAME in (None, "host"):        # Numba's default target: this CPU
+        return bool(ll.get_host_cpu_features().get("avx512f", False))
+    return "+avx512f" in (config.CPU_FEATURES or "")
 
 
-def pack(w: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """W (K, N) as panels (ceil(N / NR), K, NR) of ``dtype``, the columns past N zero."""
+#: Panels per block, by the products' build: 1 (AVX2: a 64-byte vector is two registers,
+#: MR rows of one panel already 2·MR accumulators) or 2 (AVX-512: one register, so two
+#: panels give the 2·MR chains the FMA units need in flight), bench/KERNEL_NOTES.md,
+#: "Step loop: packed recurrent weight"
+PANELS = 2 if wide_registers() else 1
+
+
+def panel_width(n: int, dtype: np.dtype, panels: int | None = None) -> int:
+    """n rounded up to whole groups of ``panels`` panels (default :data:`PANELS`): the width
+    of a result that :func:`packed_gemm` writes."""
+    step = NR[np.dtype(dtype)] * (PANELS if panels is None else panels)
+    return -(-n // step) * step
+
+
+def pack(w: np.ndarray, dtype: np.dtype, panels: int | None = None) -> np.ndarray:
+    """W (K, N) as panels (NP, K, NR) of ``dtype``, NP = ceil(N / NR) rounded up to a
+    multiple of ``panels`` (default :data:`PANELS`), the columns past N zero."""
     dtype = np.dtype(dtype)
     K, N = w.shape
     nr = NR[dtype]
     full, rest = divmod(N, nr)
-    wp = np.empty((full + (rest > 0), K, nr), dtype)
+    wp = np.empty((panel_width(N, dtype, panels) // nr, K, nr), dtype)
     # NOTE: one strided copy into the panels' view, no padded intermediate: this runs at
     # every kernel call (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")
     wp[:full].transpose(1, 0, 2)[...] = w[:, :full * nr].reshape(K, full, nr)
     if rest:
         wp[full, :, rest:] = 0
         wp[full, :, :rest] = w[:, full * nr:]
+    wp[full + (rest > 0):] = 0
     return wp
 
 
@@ -80,8 +97,9 @@ def _product(panels: int):
 
         a (M, K) and out (M, ≥ NP·NR) are 2-D C-contiguous float32 or float64 arrays (or
         row slices of them) of wp's dtype; out's columns past N are W's zero padding times
-        a: 0. Raises ValueError (inside jitted code) when a's columns are not wp's K or out
-        is narrower than NP·NR.
+        a: 0. Raises ValueError (inside jitted code) when a's columns are not wp's K, out is
+        narrower than NP·NR, or NP is not a multiple of the panels per block (wp packed by
+        :func:`pack` with other ``panels``).
         """
         sig = _typed(a, wp, out)
         if sig is None:
@@ -96,49 +114,39 @@ def _product(panels: int):
     return packed_gemm
 
 
-def wide_registers() -> bool:
-    """Whether Numba compiles for a CPU with AVX-512, where one register holds 64 bytes."""
-    if config.CPU_NAME in (None, "host"):        # Numba's default target: this CPU
-        return bool(ll.get_host_cpu_features().get("avx512f", False))
-    return "+avx512f" in (config.CPU_FEATURES or "")
-
-
-#: Panels per block, by the products' build: 1 (AVX2: a 64-byte vector is two registers,
-#: MR rows of one panel already 2·MR accumulators) or 2 (AVX-512: one register, so two
-#: panels give the 2·MR chains the FMA units need in flight), bench/KERNEL_NOTES.md,
-#: "Step loop: packed recurrent weight"
-PANELS = 2 if wide_registers() else 1
-#: The product by panels per block: each is right on every CPU, ``packed_gemm`` the fast one
+#: The product by panels per block: each is right on every CPU, ``packed_gemm`` the faster
 products = {1: _product(1), 2: _product(2)}
 packed_gemm = products[PANELS]
 
 
 def _emit(context, builder, sig, args, panels):
-    """The loops of :func:`packed_gemm`: groups of ``panels`` panels (the last NP mod
-    panels one at a time), then blocks of MR rows, then the last M mod MR rows one block of
-    their own size (:meth:`_Kernel.block`)."""
+    """The loops of :func:`packed_gemm`: groups of ``panels`` panels, then blocks of MR
+    rows, then the last M mod MR rows one block of their own size (:meth:`_Kernel.block`).
+    NP must be a multiple of ``panels``: :func:`pack` pads it so."""
     i64 = ir.IntType(64)
     nr = 16 if sig.args[0].dtype == types.float32 else 8
     a, wp, out = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args))
     M, K = cgutils.unpack_tuple(builder, a.shape, 2)
     NP, Kw, _ = cgutils.unpack_tuple(builder, wp.shape, 3)
     Mo, No = cgutils.unpack_tuple(builder, out.shape, 2)
+    width = ir.Constant(i64, panels)
     bad = builder.or_(builder.icmp_signed("!=", Kw, K), builder.or_(
         builder.icmp_signed("!=", Mo, M),
         builder.icmp_signed("<", No, builder.mul(NP, ir.Constant(i64, nr)))))
+    bad = builder.or_(bad, builder.icmp_signed("!=", builder.srem(NP, width), ir.Constant(i64, 0)))
     with builder.if_then(bad, likely=False):
         context.call_conv.return_user_exc(
             builder, ValueError,
-            ("packed_gemm: a (M, K), wp (NP, K, NR) and out (M, >= NP*NR) do not match",))
+            (f"packed_gemm: a (M, K), wp (NP, K, NR) and out (M, >= NP*NR) do not match, "
+             f"or NP is not a multiple of {panels} (pack with panels={panels})",))
     kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels)
     mr = ir.Constant(i64, MR)
     full = builder.sdiv(M, mr)
     tail = builder.srem(M, mr)
     i0 = builder.mul(full, mr)
-
-    def rows_of(jp, width):
-        """Every row of the result times panels jp .. jp + width - 1."""
-        group = [builder.add(jp, ir.Constant(i64, p)) for p in range(width)]
+    with cgutils.for_range(builder, builder.sdiv(NP, width)) as g:
+        group = [builder.add(builder.mul(g.index, width), ir.Constant(i64, p))
+                 for p in range(panels)]
         with cgutils.for_range(builder, full) as blk:
             kernel.block(MR, builder.mul(blk.index, mr), group)
         switch_end = builder.append_basic_block("packed.tail.end")
@@ -150,14 +158,6 @@ def _emit(context, builder, sig, args, panels):
             kernel.block(rows, i0, group)
             builder.branch(switch_end)
         builder.position_at_end(switch_end)
-
-    width = ir.Constant(i64, panels)
-    groups = builder.sdiv(NP, width)
-    with cgutils.for_range(builder, groups) as g:
-        rows_of(builder.mul(g.index, width), panels)
-    if panels > 1:
-        with cgutils.for_range(builder, builder.srem(NP, width)) as p:
-            rows_of(builder.add(builder.mul(groups, width), p.index), 1)
 
 
 class _Kernel:
