@@ -163,13 +163,13 @@ def _emit(context, builder, sig, args, panels):
 class _Kernel:
     """Emits the block kernel: ``rows`` rows from i0 times a group of panels,
     out[i0:i0+rows, the panels' columns] = Σ_k a[i0:i0+rows, k] ⊗ panel[k], the accumulators
-    allocas of vectors that LLVM keeps in registers. When a block has fewer than 4·panels
-    accumulators, each row's sum over k is split into U interleaved partial sums (k mod U),
-    added at the end, so that 4·panels chains of FMAs are in flight: a single row would
-    otherwise wait on the FMA latency at every k."""
+    allocas of vectors that LLVM keeps in registers. With fewer than 4 rows, each row's sum
+    over k is split into U = 4 // rows interleaved partial sums (k mod U), added at the
+    end, so that 4 · panels chains of FMAs are in flight instead of rows · panels: a single
+    row would otherwise wait on the FMA latency at every k."""
 
     def __init__(self, context, builder, dtype, nr, a, wp, out, K, panels):
-        self.b, self.nr, self.K, self.panels = builder, nr, K, panels
+        self.b, self.nr, self.K = builder, nr, K
         self.float_t = context.get_value_type(dtype)
         self.vec_t = ir.VectorType(self.float_t, nr)
         self.align = context.get_abi_sizeof(self.float_t)
@@ -190,12 +190,12 @@ class _Kernel:
     def block(self, rows, i0, group):
         b, i64, nr = self.b, ir.IntType(64), self.nr
         width = len(group)
-        u = min(4, max(1, 4 * self.panels // (rows * width)))    # partial sums per row
+        u = max(1, 4 // rows)                    # partial sums per row
         a_rows = [self._row(self.a_base, self.a_row, b.add(i0, ir.Constant(i64, r)))
                   for r in range(rows)]
         panels = [b.gep(self.wp, [b.mul(jp, b.mul(self.K, ir.Constant(i64, nr)))])
                   for jp in group]
-        accs = self.accs[:rows * u * width]      # <= MR · panels for every rows <= MR
+        accs = self.accs[:rows * u * width]      # <= MR · width for every rows <= MR
 
         def acc(r, part, p):
             return accs[(r * u + part) * width + p]
