@@ -17,6 +17,8 @@ with FMA where the CPU has it: the same bits every call.
 
 from __future__ import annotations
 
+from typing import Any
+
 import llvmlite.binding as ll
 import numpy as np
 from llvmlite import ir
@@ -24,7 +26,8 @@ from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
 
-__all__ = ["MR", "NR", "pack", "packed_gemm", "panel_width"]
+__all__ = ["MR", "NR", "PANELS", "pack", "packed_gemm", "panel_width", "products",
+           "wide_registers"]
 
 #: Rows of the result per block: MR accumulators of one panel, plus the panel's vector and
 #: one broadcast, fit AVX2's 16 vector registers (two registers per 64-byte vector); two
@@ -87,7 +90,7 @@ def _typed(a, wp, out):
     return types.void(a, wp, out)
 
 
-def _product(panels: int):
+def _product(panels: int) -> Any:
     """The intrinsic of :func:`packed_gemm` with blocks ``panels`` panels wide."""
 
     @intrinsic
