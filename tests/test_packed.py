@@ -1,7 +1,7 @@
 """``packed.packed_gemm``, the step loops' product with a weight packed once (docs/math.md
 K5), in blocks one and two panels wide whatever this CPU's choice: NumPy's product to
 rounding for every block shape (whole blocks of 6 rows, each shorter last block, a single
-row, an odd last panel), the padding columns zero, row slices as the chunks pass
+row, an odd panel count), the padding columns zero, row slices as the chunks pass
 them, the same bits every call, and a clear error for operands that do not match."""
 
 import numpy as np

@@ -196,8 +196,8 @@ class _Kernel:
         u = max(1, 4 // rows)                    # partial sums per row
         a_rows = [self._row(self.a_base, self.a_row, b.add(i0, ir.Constant(i64, r)))
                   for r in range(rows)]
-        panels = [b.gep(self.wp, [b.mul(jp, b.mul(self.K, ir.Constant(i64, nr)))])
-                  for jp in group]
+        starts = [b.gep(self.wp, [b.mul(jp, b.mul(self.K, ir.Constant(i64, nr)))])
+                  for jp in group]                # each panel's first row
         accs = self.accs[:rows * u * width]      # <= MR · width for every rows <= MR
 
         def acc(r, part, p):
@@ -212,7 +212,7 @@ class _Kernel:
         def step(k, part):
             vecs = [b.load(b.bitcast(b.gep(panel, [b.mul(k, ir.Constant(i64, nr))]),
                                      self.vec_t.as_pointer()), align=self.align)
-                    for panel in panels]
+                    for panel in starts]
             for r in range(rows):
                 s = b.load(b.gep(a_rows[r], [k]))
                 splat = b.shuffle_vector(b.insert_element(undef, s, ir.Constant(
