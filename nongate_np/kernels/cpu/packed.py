@@ -69,10 +69,9 @@ def pack(w: np.ndarray, dtype: np.dtype, panels: int | None = None) -> np.ndarra
     # NOTE: one strided copy into the panels' view, no padded intermediate: this runs at
     # every kernel call (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")
     wp[:full].transpose(1, 0, 2)[...] = w[:, :full * nr].reshape(K, full, nr)
+    wp[full:] = 0                        # past N: the last partial panel and whole ones
     if rest:
-        wp[full, :, rest:] = 0
         wp[full, :, :rest] = w[:, full * nr:]
-    wp[full + (rest > 0):] = 0
     return wp
 
 
