@@ -505,6 +505,26 @@ def test_float32_inputs_warn_naming_the_input():
         gradcheck(lambda a: (a * a).sum(), [np.ones(3)])          # float64: no warning
 
 
+def test_the_report_names_the_inputs_it_did_not_check():
+    """An integer array is passed through as a constant: a pass must not hide that its
+    gradient was never compared (with grad= as without)."""
+    w = np.random.default_rng(0).standard_normal((3, 2))
+
+    def vjp(x, w, v):
+        d = v * (1 - np.tanh(x @ w) ** 2)
+        return [d @ w.T, x.T @ d]
+
+    rep = gradcheck(lambda x, w: np.tanh(x @ w), [np.ones((4, 3), np.int64), w], grad=vjp,
+                    method="central")
+    assert [r.label for r in rep.inputs] == ["input 1"]
+    assert rep.constants == ("input 0 (int64 (4, 3), not floating point)",)
+    assert str(rep).endswith("not checked (constants): input 0 (int64 (4, 3), not floating "
+                             "point)")
+    rep = gradcheck(lambda x, n: (x * x).sum() * n, [np.ones(3), 2], names=["x", "n"])
+    assert rep.constants == ("input 1 'n' (int)",)
+    assert "not checked" not in str(gradcheck(lambda a: (a * a).sum(), [np.ones(3)]))
+
+
 # ---------------------------------------------------------------------------------------------
 # numeric_gradient, the part users compare against their own framework
 # ---------------------------------------------------------------------------------------------

@@ -115,11 +115,24 @@ def test_a_loss_that_becomes_nan_is_a_clear_error():
 @pytest.mark.parametrize("kwargs, match", [
     ({"epochs": -1}, "epochs must be an int >= 0"),
     ({"batch_size": 0}, "batch_size must be an int >= 1"),
-    ({"patience": 0}, "patience must be an int >= 1 or None"),
+    ({"patience": 0}, r"patience must be an int >= 1, or None never to stop early \(the "
+                      r"command line's --patience 0\)"),
 ])
 def test_bad_fit_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         fit(model(), dataset(), **kwargs)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m, d: fit(m, d.x, epochs=1), "fit: train must be a SequenceDataset, got ndarray"),
+    (lambda m, d: fit(m, d, val=(d.x, d.lengths), epochs=1),
+     "fit: val must be a SequenceDataset, got tuple"),
+    (lambda m, d: evaluate(m, d.x), "evaluate: data must be a SequenceDataset, got ndarray"),
+    (lambda m, d: predict(m, list(d.x)), "predict: data must be a SequenceDataset, got list"),
+])
+def test_arrays_instead_of_a_dataset_are_a_type_error(call, match):
+    with pytest.raises(TypeError, match=match + r"; wrap arrays as SequenceDataset"):
+        call(model(), dataset())
 
 
 def test_targets_missing_for_a_task_are_named():

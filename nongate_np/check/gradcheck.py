@@ -71,6 +71,7 @@ import numpy as np
 
 from ..autograd import GradientShapeError, enable_grad
 from ..kernels.registry import get_backend
+from ..tensor import Tensor
 from .foreign import conversion_hint, library_of
 from .numdiff import (
     COMPLEX_STEP,
@@ -251,6 +252,25 @@ def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
                            options=MappingProxyType(dict(options or {})))
 
 
+def _constants(loss: ScalarLoss) -> tuple:
+    """The inputs passed through unchecked, each as "label (what it is)": an integer array
+    among them may be one the caller meant to check."""
+    values = loss.constants
+    described = []
+    for k, checked in enumerate(loss.checked):
+        if checked:
+            continue
+        v = values[k]
+        data = v.data if isinstance(v, Tensor) else v
+        if isinstance(data, np.ndarray):
+            what = f"{data.dtype} {data.shape}" + (
+                "" if data.dtype.kind in "fc" else ", not floating point")
+        else:
+            what = type(v).__name__
+        described.append(f"{loss.labels[k]} ({what})")
+    return tuple(described)
+
+
 def _subject(loss: ScalarLoss, k: int, label: str | None = None) -> Subject:
     x = loss.arrays[k]
     assert x is not None                        # only checked inputs are reported
@@ -424,7 +444,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     inputs : sequence or dict of ndarray / Tensor
         Floating/complex ndarrays and Tensors with ``requires_grad=True`` are checked (each
         becomes a fresh leaf Tensor, or with ``grad`` a fresh ndarray; the caller's arrays
-        are never modified); everything else is passed through as a constant. Use float64:
+        are never modified); everything else is passed through as a constant, and the report
+        lists it under "not checked" (``constants``). Use float64:
         float32 inputs warn and get the float32 tolerances. With ``grad``: a sequence of
         ndarrays (no Tensors, no dict; ``names=`` names them).
     grad : callable, optional
@@ -457,7 +478,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     Returns
     -------
     GradcheckReport
-        ``passed``, per-input ``inputs``, ``max_abs_error``, ``max_rel_error``, ``worst(k)``.
+        ``passed``, per-input ``inputs``, ``max_abs_error``, ``max_rel_error``, ``worst(k)``,
+        ``constants`` (the inputs not checked).
 
     Raises
     ------
@@ -511,7 +533,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
               for j, k in enumerate(checked)]
     options = {key: value for key, value in (("eps", eps), ("atol", atol), ("rtol", rtol))
                if value is not None}
-    report = _report(loss, method, inputs, claimed=claimed, options=options)
+    report = dataclasses.replace(_report(loss, method, inputs, claimed=claimed,
+                                         options=options), constants=_constants(loss))
     if raise_exception and not report.passed:
         raise GradcheckError(report)
     return report

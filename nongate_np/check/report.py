@@ -319,6 +319,8 @@ class GradcheckReport:
     claimed: bool = False            # the gradient came from grad=, not from backward
     # eps, atol, rtol the caller set
     options: Mapping = field(default_factory=lambda: MappingProxyType({}))
+    # the inputs passed through as constants, each "label (what it is)": not checked
+    constants: tuple = ()
 
     def reproduce(self, r: "InputReport") -> str:
         """The call that checks input ``r`` alone by the method whose verdict failed."""
@@ -372,6 +374,8 @@ class GradcheckReport:
                          f"  {'pass' if r.passed else 'FAIL'}")
         lines += [f"  {r.label}: directional failed → full central difference passed"
                   for r in self.inputs if r.fallback_ran and r.passed]
+        if self.constants:
+            lines.append("  not checked (constants): " + ", ".join(self.constants))
         if not self.passed:
             lines.append(self.failure_text())
         return "\n".join(lines)

@@ -89,7 +89,11 @@ class SequenceDataset:
         elif x.ndim == 3 and x.dtype.kind in "biuf":
             x = x.astype(np.float64, copy=False)
             if not np.all(np.isfinite(x)):
-                self._fail("x holds NaN or infinity; expected finite features")
+                n, t, f = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
+                self._fail(f"x[{n}, {t}, {f}] is {x[n, t, f]} (sequence {n}, step {t}, "
+                           f"feature {f}; the first of {int(np.sum(~np.isfinite(x)))}); "
+                           f"expected finite features, and zeros past each sequence's "
+                           f"length")
         else:
             hint = " (one feature per step: add an axis, x[..., None])" if (
                 x.ndim == 2 and x.dtype.kind == "f") else ""

@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import rng
 from ..autograd import no_grad
+from ..data.dataset import SequenceDataset
 from ..kernels.registry import get_backend
 from ..optim import Adam, clip_grad_norm_
 from .metrics import MetricsMeter
@@ -98,13 +99,27 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _check_fit_args(model, train, epochs, batch_size, patience, initial_epoch):
+def _check_data(where: str, name: str, data) -> None:
+    """TypeError unless ``data`` is a SequenceDataset (the loop reads its targets, lengths
+    and tasks, which bare arrays do not carry)."""
+    if not isinstance(data, SequenceDataset):
+        raise TypeError(f"{where}: {name} must be a SequenceDataset, got "
+                        f"{type(data).__name__}; wrap arrays as SequenceDataset(x, lengths, "
+                        f"targets, tasks) (nongate_np.data) or load a file with load_ts, "
+                        f"load_csv or load_npz")
+
+
+def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch):
+    _check_data("fit", "train", train)
+    if val is not None:
+        _check_data("fit", "val", val)
     for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1),
                              ("initial_epoch", initial_epoch, 0)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
     if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-        raise ValueError(f"fit: patience must be an int >= 1 or None, got {patience!r}")
+        raise ValueError(f"fit: patience must be an int >= 1, or None never to stop early "
+                         f"(the command line's --patience 0), got {patience!r}")
     if len(train) == 0:
         raise ValueError("fit: the training set is empty")
     missing = [n for n in model.task_names if n not in train.targets]
@@ -161,11 +176,13 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
 
     Raises
     ------
+    TypeError
+        ``train`` or ``val`` is not a SequenceDataset.
     ValueError
         Bad arguments, an empty training set, missing targets, or a loss that became
         NaN or infinite (the message names the epoch and step).
     """
-    _check_fit_args(model, train, epochs, batch_size, patience, initial_epoch)
+    _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
     optimizer = optimizer or Adam(model.parameters(), lr=lr)
     history = history or History()
     callbacks = list(callbacks)
@@ -254,7 +271,10 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
     :mod:`~nongate_np.training.metrics`). With ``data_parallel`` (see :func:`fit`) each
-    rank evaluates its share of the rows and the sums are added up over the ranks."""
+    rank evaluates its share of the rows and the sums are added up over the ranks.
+
+    Raises TypeError when ``data`` is not a SequenceDataset."""
+    _check_data("evaluate", "data", data)
     tasks = [t for t in model.tasks if t["name"] in data.targets]
     meter = MetricsMeter(tasks)
     rows = None if data_parallel is None else data_parallel.share(np.arange(len(data)))
@@ -280,7 +300,10 @@ def predict(model, data, *, batch_size: int = 256, attention: bool = False) -> d
     ``{task: (N, C) softmax}`` for classification tasks; with ``attention=True`` also
     ``"attention"``: ``{task: (N, T) weights}`` for each pooled task (0 past each length and
     on padding; docs/math.md A3-A4).
+
+    Raises TypeError when ``data`` is not a SequenceDataset.
     """
+    _check_data("predict", "data", data)
     parts: dict[str, list] = {t["name"]: [] for t in model.tasks}
     probs: dict[str, list] = {t["name"]: [] for t in model.tasks
                               if t["kind"] == "classification"}
