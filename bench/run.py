@@ -3,7 +3,7 @@
 Usage::
 
     python bench/run.py                       # full run: S1 S3 M1 M2 L1 L2, 5 repeats
-    python bench/run.py --quick               # S1 M1 float32, ours vs torch (about a minute)
+    python bench/run.py --quick               # S1 M1 float32, ours vs torch (about 20 s)
     python bench/run.py --configs S1,M1 --out bench/results/latest.json
 
 A checkout's entry point to :mod:`nongate_np.benchmark` (installed: ``nongate-np bench``),

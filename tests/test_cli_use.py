@@ -130,6 +130,16 @@ def test_encode_text_equals_the_models_encoding_of_the_files_chunks(text_run, tm
     np.testing.assert_array_equal(emb, ckpt.model.encode(data.x, data.lengths))
 
 
+def test_encode_and_predict_make_the_folder_of_their_out_file(ts_run, tmp_path):
+    emb, table = tmp_path / "new" / "emb.npy", tmp_path / "also" / "new" / "pred.csv"
+    code, _, err = run_cli("encode", ts_run / "model.npz", GUNPOINT_TEST, "--out", emb)
+    assert code == 0, err
+    assert np.load(emb).shape == (150, 1, 8)
+    code, _, err = run_cli("predict", ts_run / "model.npz", GUNPOINT_TEST, "--out", table)
+    assert code == 0, err
+    assert table.read_text().splitlines()[0] == "id,label,label_probability"
+
+
 # -- sample -----------------------------------------------------------------------------------
 def test_sample_prints_the_prompt_and_the_models_text(text_run):
     args = ("sample", text_run / "model.npz", "--prompt", "def ", "--length", "60")
@@ -145,6 +155,15 @@ def test_sample_prints_the_prompt_and_the_models_text(text_run):
                                     seed=3)
     assert run_cli(*args, "--seed", "3")[1] == out
     assert run_cli(*args, "--seed", "4")[1] != out
+
+
+def test_sample_notes_prompt_characters_the_model_never_saw(text_run):
+    code, out, err = run_cli("sample", text_run / "model.npz", "--prompt", "x日本", "--length",
+                             "5")
+    assert code == 0, err
+    assert out.startswith("x日本") and len(out) == len("x日本") + 5 + 1
+    assert err == ("note: the prompt's '日', '本' are not in the model's vocabulary: read as "
+                   "the unknown character, as rare characters were in training\n")
 
 
 # -- info and bench ---------------------------------------------------------------------------

@@ -704,3 +704,15 @@ def test_a_save_that_cannot_create_its_temporary_file_names_the_target():
     """/proc takes no new files: the error names the path the user gave, not our temporary."""
     with pytest.raises(OSError, match=r"save: cannot write '/proc/x\.npz': a temporary file"):
         ng.save(ng.nn.Linear(2, 1), "/proc/x.npz")
+
+
+@pytest.mark.parametrize("call, where, given", [
+    (lambda: ng.load(None), "load", "NoneType"),
+    (lambda: ng.save(ng.nn.Linear(2, 2), 3), "save", "int"),
+    (lambda: ngio.load_weights(1.5), "load_weights", "float"),
+])
+def test_a_path_that_is_not_a_file_name_is_a_type_error_naming_the_function(call, where,
+                                                                          given):
+    with pytest.raises(TypeError, match=rf"^{where}: path must be a file name \(str or "
+                                        rf"os.PathLike\), got {given}$"):
+        call()

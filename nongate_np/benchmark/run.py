@@ -109,8 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
     """
     q = QUICK
     parser.add_argument("--quick", action="store_true",
-                        help=f"about a minute: {','.join(q['configs'])}, "
-                             f"{','.join(q['dtypes'])}, {' and '.join(q['tasks'])}, "
+                        help=f"about 20 s (a first run's compile: 10 s more): "
+                             f"{','.join(q['configs'])}, {','.join(q['dtypes'])}, "
+                             f"{' and '.join(q['tasks'])}, "
                              f"{' vs '.join(q['contenders'])}, {q['repeats']} repeats, "
                              "short samples, no memory or cold-compile measurement")
     parser.add_argument("--configs", type=_names(CONFIGS), metavar="LIST",

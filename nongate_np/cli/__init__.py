@@ -8,6 +8,7 @@ traceback (set ``NONGATE_NP_DEBUG=1`` to see one).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -28,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def positive(kind):
-    """An argparse type: ``kind`` (int or float) above zero."""
+    """An argparse type: ``kind`` (int or float) above zero, and finite."""
     def parse(text):
         try:
             value = kind(text)
@@ -36,8 +37,8 @@ def positive(kind):
             article = "an" if kind.__name__[0] in "aeiou" else "a"
             raise argparse.ArgumentTypeError(
                 f"expected {article} {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a value > 0, got {text}")
+        if not math.isfinite(value) or value <= 0:      # NaN compares False with 0
+            raise argparse.ArgumentTypeError(f"expected a finite value > 0, got {text}")
         return value
     return parse
 
@@ -63,7 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     use.add_parsers(sub)
     tools.add_parsers(sub)
+    parser.set_defaults(commands=sub.choices)       # each command's parser, for its errors
     return parser
+
+
+def _parse(argv) -> argparse.Namespace:
+    """The arguments; an unknown option is reported by its command's parser, which names
+    the command and its --help (argparse leaves it to the top-level parser)."""
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def _user_errors() -> tuple:
@@ -76,7 +87,7 @@ def _user_errors() -> tuple:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:

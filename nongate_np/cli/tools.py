@@ -79,7 +79,7 @@ def add_parsers(sub) -> None:
     i.set_defaults(run=_info)
 
     from ..benchmark import add_arguments
-    b = sub.add_parser("bench", help="benchmark against PyTorch (--quick: about a minute)",
+    b = sub.add_parser("bench", help="benchmark against PyTorch (--quick: about 20 s)",
                        description="Time nongate_np's LSTM against PyTorch CPU (and ONNX "
                                    "Runtime) on the same model, weights and data, each "
                                    "contender in its own process.")

@@ -47,7 +47,9 @@ def add_parser(sub) -> None:
     t.add_argument("--test", metavar="FILE", help="a test file in the same format: its "
                                                   "metrics go into summary.json")
     common = t.add_argument_group("every kind")
-    common.add_argument("--out", metavar="DIR", help="output folder (default runs/<kind>)")
+    common.add_argument("--out", metavar="DIR",
+                        help="output folder (default runs/text, or runs/<the training file's "
+                             "name without suffix>)")
     common.add_argument("--epochs", type=non_negative_int,
                         help=f"epochs (default {TEXT_DEFAULTS['epochs']} for text, "
                              f"{FILE_DEFAULTS['epochs']} for files; early stopping may end "

@@ -103,8 +103,16 @@ def read_input(meta: dict, path: str, input_size: int | None = None):
     return data
 
 
+def _folder_for(out) -> None:
+    """The folder that will hold the file ``out``, made if missing (as train's --out)."""
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        os.makedirs(folder)             # a file in the way: OSError, naming it
+
+
 def encode(args) -> int:
     from ..training import batches
+    _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
     data = read_input(meta, args.input, model.input_size)
@@ -167,6 +175,8 @@ def _encode_on_dask(args, data):
 def predict(args) -> int:
     from ..training import evaluate
     from ..training import predict as predict_all
+    if args.out:
+        _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
     data = read_input(meta, args.input, model.input_size)
@@ -218,7 +228,14 @@ def sample(args) -> int:
     if meta["kind"] != "text":
         raise CLIError(f"{args.checkpoint} was trained on {meta['kind']} data, not text; "
                        "sample needs a model from nongate-np train (text)")
-    text = sample_text(model, CharVocab(tuple(meta["chars"])), args.prompt,
-                       length=args.length, temperature=args.temperature, seed=args.seed)
+    vocab = CharVocab(tuple(meta["chars"]))
+    unknown = sorted(set(args.prompt) - set(meta["chars"]))
+    if unknown:
+        print(f"note: the prompt's {', '.join(map(repr, unknown))} "
+              f"{'is' if len(unknown) == 1 else 'are'} not in the model's vocabulary: read "
+              f"as the unknown character, as rare characters were in training",
+              file=sys.stderr)
+    text = sample_text(model, vocab, args.prompt, length=args.length,
+                       temperature=args.temperature, seed=args.seed)
     print(args.prompt + text)
     return 0

@@ -70,6 +70,7 @@ from ..nn.module import BuildBudgetError, Module, StateDictError, build_budget
 from ..nn.savable import build_module, module_spec
 from ..tensor import Tensor
 from .atomic import write_npz_atomically
+from .paths import fspath
 
 __all__ = ["save", "load", "load_weights", "Checkpoint", "CheckpointError", "FORMAT",
            "FORMAT_VERSION"]
@@ -155,7 +156,7 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
         The optimiser holds parameters that are not in ``obj``; ``path`` ends in
         ``.safetensors`` (use ``save_safetensors`` for that format).
     """
-    path = os.fspath(path)
+    path = fspath("save", path)
     if path.lower().endswith(".safetensors"):
         raise ValueError(f"save: {path!r} names a .safetensors file, but save writes the "
                          ".npz checkpoint format (which other libraries cannot read under "
@@ -323,7 +324,7 @@ def load(path) -> Checkpoint:
     StateDictError
         The weights do not fit the model the config builds (message prefixed by the path).
     """
-    path = os.fspath(path)
+    path = fspath("load", path)
     config, arrays = _read_any(path)
     weights = {key: arrays[_MODEL + key] for key in config["weights"]}
     ckpt = Checkpoint(model=None, optimizer=None, extra=config.get("extra") or {},
@@ -346,7 +347,7 @@ def load_weights(path) -> dict[str, np.ndarray]:
     """Only the saved ``state_dict`` (``{key: ndarray}``), without rebuilding the model:
     for ``my_model.load_state_dict(load_weights(path))``. Reads a checkpoint and any
     ``.safetensors`` file (``safetensors.load_safetensors``). Raises as :func:`load`."""
-    path = os.fspath(path)
+    path = fspath("load_weights", path)
     st = _safetensors()
     if st.is_safetensors(path):
         return st.load_safetensors(path)

@@ -37,13 +37,13 @@ Needs the ``safetensors`` package: ``pip install 'nongate-np[safetensors]'``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 
 import numpy as np
 
 from . import atomic
 from .checkpoint import CheckpointError, describe, parse_config
+from .paths import fspath
 
 __all__ = ["save_safetensors", "load_safetensors", "METADATA_KEY"]
 
@@ -99,7 +99,7 @@ def save_safetensors(obj, path, *, metadata: Mapping[str, str] | None = None) ->
         The directory of ``path`` does not exist.
     """
     safetensors = _safetensors()
-    path = os.fspath(path)
+    path = fspath("save_safetensors", path)
     header = {"format": "pt", **_user_metadata(metadata)}
     config, state = describe(obj, "save_safetensors")
     tensors = {}
@@ -161,7 +161,7 @@ def load_safetensors(path) -> dict[str, np.ndarray]:
         a nongate_np config in the metadata that does not match the tensors. The message
         names the path.
     """
-    path = os.fspath(path)
+    path = fspath("load_safetensors", path)
     metadata, tensors = _read(path)
     if METADATA_KEY not in metadata:
         return tensors
