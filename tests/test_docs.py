@@ -69,6 +69,26 @@ def test_readme_first_example_runs():
         assert np.all(np.isfinite(leaf.grad))
 
 
+def test_readme_gradcheck_failure_is_what_its_example_prints():
+    """The README's gradcheck example with a planted bug raises, and every line of the
+    failure it shows (the elided ones aside) is in the message the code gives."""
+    import nongate_np as ng
+    from nongate_np.check import GradcheckError
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = next(b.split("```", 1)[0] for b in readme.split("```python\n")[1:]
+                if "f_vjp" in b)
+    shown = readme.split(code, 1)[1].split("```", 3)[2]   # the plain block after it
+    namespace = {"ng": ng, "np": np, "x": ng.tensor(np.ones((2, 3))),
+                 "w": ng.tensor(np.ones((3, 2)))}
+    with pytest.raises(GradcheckError) as info:
+        exec(compile(code, "README.md", "exec"), namespace)
+    message = f"{type(info.value).__module__}.GradcheckError: {info.value}"
+    lines = [line for line in shown.splitlines() if line.strip() not in ("", "...")]
+    assert len(lines) >= 4
+    for line in lines:
+        assert line in message.splitlines(), (line, message)
+
+
 def test_readme_gunpoint_example_learns(monkeypatch):
     """The README's Python block on GunPoint runs as written (its placeholder ragged arrays
     given) and beats the majority class, 0.493 on the test file, which a model that had

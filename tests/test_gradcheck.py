@@ -415,6 +415,43 @@ def test_nondeterministic_backward_is_reported_as_not_reentrant():
     assert not rep.passed and rep.method == "reentrancy"
 
 
+def _tanh_vjp(x, w, v):
+    y = np.tanh(x @ w)
+    dz = v * (1 - y * y)
+    return dz @ w.T, x.T @ dz
+
+
+@pytest.mark.parametrize("claimed", [False, True])
+def test_a_nondeterministic_fn_is_named_not_blamed_on_the_step(claimed):
+    """Every numerical derivative of a noisy fn measures the noise: the report must say fn
+    is not deterministic (where its two outputs differ), not suggest another step."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    noise = np.random.default_rng(1)
+    if claimed:
+        fn, kw = (lambda a, b: np.tanh(a @ b) * (1 + 1e-3 * noise.random())), {"grad": _tanh_vjp}
+    else:
+        fn, kw = (lambda a, b: ng.tanh(a @ b) + float(noise.random())), {}
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(fn, [x, w], **kw)
+    msg = str(info.value)
+    assert "d(output)/d(input 0) cannot be checked: fn is not deterministic" in msg
+    assert re.search(r"two calls at the same inputs gave output 0\[\d, \d\]: first=\S+ "
+                     r"second=\S+ \(8 / 8 elements differ\)", msg), msg
+    assert "step" not in msg
+
+
+@pytest.mark.parametrize("outputs, which", [(lambda t: t.numpy(), ""),
+                                            (lambda t: (t, np.ones(3)), " as output 1")])
+def test_an_ndarray_output_without_grad_is_a_type_error_pointing_to_grad(outputs, which):
+    x, w = np.ones((4, 3)), np.ones((3, 2))
+    with pytest.raises(TypeError, match=re.escape(
+            f"gradcheck: f returned an ndarray{which}; expected Tensors made by nongate_np "
+            "ops, which backward can reach. To check a function on NumPy arrays, pass its "
+            "vector-Jacobian product: gradcheck(fn, inputs, grad=vjp)")):
+        gradcheck(lambda a, b: outputs(ng.tanh(a @ b)), [x, w], name="f")
+
+
 def test_wrongly_shaped_gradient_names_the_input():
     class WrongShape(Function):
         @staticmethod
@@ -580,3 +617,30 @@ def test_verdicts_hold_over_drawn_shapes(shape, seed, method):
     bad = gradcheck(lambda t: ng.tanh(t * t.detach()), [x], method=method, seed=seed,
                     raise_exception=False)
     assert not bad.passed
+
+
+def test_a_directional_pass_on_a_large_input_says_what_it_cannot_see():
+    """The directional bound sums every element's allowance: on a 64 x 64 weight a 1 % error
+    in one element passes it, which the report must say (the central check catches it); on
+    a 4 x 4 weight the same bug fails, and a sharp pass prints no such note."""
+    def check(n, bug, method="directional"):
+        rng = np.random.default_rng(0)
+        x, w = rng.standard_normal((8, n)), rng.standard_normal((n, n)) / 8
+
+        def vjp(x, w, v):
+            dx, dw = _tanh_vjp(x, w, v)
+            dw[1, 0] *= bug
+            return dx, dw
+        return gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp, names=["x", "w"],
+                         method=method, raise_exception=False)
+
+    big = check(64, 1.01)
+    d = big.inputs[1].directional
+    assert big.passed and d is not None and 1e-3 < d.sensitivity < 0.1
+    assert re.search(r"input 1 'w': a directional pass cannot see one element of median size "
+                     r"wrong by less than \d\.\d% \(4096 elements share the bound\); "
+                     r'method="central" compares each element', str(big)), str(big)
+    assert not check(64, 1.01, "central").passed
+    assert not check(4, 1.01).passed
+    sharp = check(4, 1.0)
+    assert sharp.passed and "cannot see" not in str(sharp)

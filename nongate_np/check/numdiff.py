@@ -299,6 +299,18 @@ class ScalarLoss:
         if self.array_outputs:
             outs = [o if isinstance(o, Tensor) else np.asarray(o) for o in outs
                     if o is not None]
+        else:
+            # a floating ndarray is an output backward cannot reach (integer ones, indices
+            # beside the results, are left out of L)
+            arrays = [j for j, o in enumerate(outs)
+                      if isinstance(o, np.ndarray) and o.dtype.kind in "fc"]
+            if arrays:
+                which = "" if len(outs) == 1 else f" as output {arrays[0]}"
+                raise TypeError(f"{self.who}: {self.name} returned an ndarray{which}; "
+                                f"expected Tensors made by nongate_np ops, which backward "
+                                f"can reach. To check a function on NumPy arrays, pass "
+                                f"its vector-Jacobian product: {self.who}(fn, inputs, "
+                                f"grad=vjp)")
         kept = [o for o in outs if isinstance(o, (Tensor, np.ndarray)) and o.dtype.kind in "fc"]
         if not kept:
             raise TypeError(f"{self.who}: {self.name} returned {_type_name(out)}; expected "
@@ -350,8 +362,13 @@ class ScalarLoss:
         """Numerical ∂L/∂x_k by "central" or "complex_step"."""
         if method == "central":
             return central_gradient(self, self.arrays, k, eps)
-        return complex_step_gradient(lambda arrays: self(arrays, complex_step=True),
-                                     self.arrays, k, eps)
+        try:
+            return complex_step_gradient(lambda arrays: self(arrays, complex_step=True),
+                                         self.arrays, k, eps)
+        except ComplexStepNotApplicable as err:
+            if str(err).startswith(f"{self.who}:"):
+                raise
+            raise ComplexStepNotApplicable(f"{self.who}: {self.labels[k]}: {err}") from None
 
 
 def _type_name(obj) -> str:

@@ -86,6 +86,15 @@ class Directional:
     max_rel_error: float
     passed: bool
     analytic_grad: np.ndarray = field(repr=False)
+    # the smallest relative error of one element of median size that fails the check: the
+    # bound over the median of |g_i u_i| (nonzero ones; inf if none); the bound sums every
+    # element's allowance, so it grows with the input's size
+    sensitivity: float = 0.0
+
+
+#: A directional pass whose ``sensitivity`` is above this says so in the report: one element
+#: wrong by less could have passed (method="central" compares each element)
+WEAK_DIRECTIONAL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -374,6 +383,12 @@ class GradcheckReport:
                          f"  {'pass' if r.passed else 'FAIL'}")
         lines += [f"  {r.label}: directional failed → full central difference passed"
                   for r in self.inputs if r.fallback_ran and r.passed]
+        lines += [f"  {r.label}: a directional pass cannot see one element of median size "
+                  f"wrong by less than {r.directional.sensitivity:.1%} ({r.n_total} elements "
+                  f"share the bound); method=\"central\" compares each element"
+                  for r in self.inputs if r.directional is not None and r.passed
+                  and not r.fallback_ran
+                  and WEAK_DIRECTIONAL < r.directional.sensitivity < np.inf]
         if self.constants:
             lines.append("  not checked (constants): " + ", ".join(self.constants))
         if not self.passed:
