@@ -644,3 +644,25 @@ def test_a_directional_pass_on_a_large_input_says_what_it_cannot_see():
     assert not check(4, 1.01).passed
     sharp = check(4, 1.0)
     assert sharp.passed and "cannot see" not in str(sharp)
+
+
+def test_a_claimed_product_that_ignores_v_is_named_in_the_failure():
+    """A vector-Jacobian product written with a cotangent of ones is wrong for the random v
+    gradcheck draws; the note must say so, and a merely wrong product gets no such note."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+
+    def ignores_v(x, w, v):
+        return _tanh_vjp(x, w, np.ones_like(v))
+
+    def doubled(x, w, v):
+        dx, dw = _tanh_vjp(x, w, v)
+        return dx, 2 * dw
+
+    rep = gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=ignores_v, raise_exception=False)
+    assert not rep.passed
+    for r in rep.inputs:
+        assert not r.passed and any("so it ignores the cotangent v" in n for n in r.notes)
+    rep = gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=doubled, raise_exception=False)
+    assert [r.passed for r in rep.inputs] == [True, False]
+    assert not any("ignores the cotangent" in n for n in rep.inputs[1].notes)

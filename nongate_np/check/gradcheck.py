@@ -231,6 +231,27 @@ def _claimed_once(loss: ArrayLoss, grad):
     return grads, missing, magnitude, values
 
 
+_IGNORES_V = ("grad gave the same gradient for 2·v as for v, so it ignores the cotangent v "
+              "(random, shaped like fn's output; not ones): return Jᵀv, e.g. "
+              "torch.autograd.grad(out, inputs, grad_outputs=v) or jax.vjp(f, *inputs)[1](v)")
+
+
+def _ignored_cotangent(loss: ArrayLoss, grad, grads: list, inputs: list) -> list:
+    """The failing inputs' reports, with a note where the claimed product is the same for
+    2v as for v: a vector-Jacobian product that ignores v (``out.sum().backward()``, a
+    cotangent of ones) is the commonest mistake, and no step or tolerance explains it."""
+    saved = loss.cotangents
+    assert saved is not None                    # drawn by the first call
+    loss.cotangents = [2 * c for c in saved]
+    try:
+        doubled = _claimed_once(loss, grad=grad)[0]
+    finally:
+        loss.cotangents = saved
+    return [dataclasses.replace(r, notes=r.notes + (_IGNORES_V,))
+            if not r.passed and np.any(grads[r.index]) and
+            np.array_equal(grads[r.index], doubled[r.index]) else r for r in inputs]
+
+
 def _claimed_array(loss: ArrayLoss, k: int, g) -> np.ndarray:
     library = library_of(g)
     if library is not None:
@@ -562,6 +583,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
                            magnitude=magnitude, blocks=blocks.get(loss.names[k]),
                            missing=missing[j], claimed=claimed)
               for j, k in enumerate(checked)]
+    if isinstance(loss, ArrayLoss) and not all(r.passed for r in inputs):
+        inputs = _ignored_cotangent(loss, grad, grads, inputs)
     options = {key: value for key, value in (("eps", eps), ("atol", atol), ("rtol", rtol))
                if value is not None}
     report = dataclasses.replace(_report(loss, method, inputs, claimed=claimed,

@@ -445,9 +445,11 @@ class ArrayLoss(ScalarLoss):
             raise ComplexStepNotApplicable(
                 f"{self.who}: {self.name}: complex-step is not applicable: fn raised "
                 f"{type(err).__name__} ({err}) on a complex128 input. Complex-step needs fn "
-                "to compute in complex arithmetic (convert every input to their common "
-                "dtype, np.result_type(*inputs), before the framework sees it); otherwise "
-                "use method='central' or 'directional'") from err
+                "to compute in complex arithmetic: where it mixes dtypes, convert every input "
+                "to their common dtype, np.result_type(*inputs), before the framework sees "
+                "it; an op with no complex version (in PyTorch relu, clamp, maximum, "
+                "softplus) cannot be complex-stepped: use method='central' or "
+                "'directional'") from err
 
 
 def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int = 0,
