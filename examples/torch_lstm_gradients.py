@@ -14,8 +14,9 @@ What it shows, in two parts:
    ``torch.autograd.grad``.
 
 Run it with ``python examples/torch_lstm_gradients.py`` (``--help`` lists the sizes;
-``--plant-bug`` perturbs one of torch's gradients by one part in a million to show the
-mismatch report). It exits 0 when everything agrees, 1 on any mismatch, and 2 without
+``--plant-bug`` perturbs one of torch's gradients in part 1 by one part in a million to
+show the mismatch line and its gate; part 2 checks torch's own autograd, which stays
+right). It exits 0 when everything agrees, 1 on any mismatch, and 2 without
 PyTorch (``pip install torch==2.13.0``).
 """
 
