@@ -286,8 +286,8 @@ def attention_scores(h, w_proj, b_proj, w_gate, b_gate, query):
 
 
 def _step_gate(h2: np.ndarray, p: AttentionParams, B: int, T: int) -> np.ndarray | None:
-    """γ = σ(h W_Gᵀ + b_G) (B, Q, T), the step gate of the weight-gated kind (A4); None for
-    the other kinds (``p`` without w_step)."""
+    """γ = σ(h Gᵀ + b_G) (B, Q, T), the step gate of the weight-gated kind (A4: G is
+    w_step); None for the other kinds (``p`` without w_step)."""
     if p.w_step is None:
         return None
     return _rows_to_bqt(sigmoid(_affine(h2, p.w_step, p.b_step)), B, T)

@@ -7,7 +7,7 @@ previous hidden nor cell states are ever stored as a sequence of their own). The
 input projection x_t W_ihᵀ is one such GEMM before the loop for wide inputs (more than
 ``tuning.STEP_PROJECTION_MAX_INPUTS``), else made inside the loop, step by step, on each
 chunk's rows. Inside the loop, per step: the products with a weight packed once per call
-(``packed.packed_gemm``, K5: h W_hhᵀ forward, δa W_hh backward, x_t W_ihᵀ where it is made
+(``packed.packed_gemm``, K5: h W_hhᵀ forward, da W_hh backward, x_t W_ihᵀ where it is made
 there, the projection's where there is one) and the element-wise passes over (B, H) with
 the vectorisable activations of ``activations.py``.
 
@@ -305,8 +305,8 @@ def _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq):
 
 @njit(inline="always", **_JIT)
 def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
-    """L9-L12 of step t for batch row b: its row of δa_t, and δc_{t-1} in dc (L14: both
-    untouched but δa = 0 where the row is inactive).
+    """L9-L12 of step t for batch row b: its row of da_t, and δc_{t-1} in dc (L14: both
+    untouched but da = 0 where the row is inactive).
 
     c_{t-1} (L10) is the cell state cached at t_prev, the step visited before t in the
     forward, where that step exists and was active, else c_0 (L6)."""
@@ -334,7 +334,7 @@ def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
 def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active, reverse, da,
                     dh_t, dm, carry, dh_seq):
     """L7-L14 for the batch rows b0:b1 (a chunk of a split by rows, or all of them),
-    visiting the steps in the reverse of the forward order; the product δa_t W_hh with W_hh
+    visiting the steps in the reverse of the forward order; the product da_t W_hh with W_hh
     packed once (w_p, K5); w_hr_p is W_hr packed, or None without a projection (its code
     then not compiled, as in :func:`_forward_steps`). dh, dc (copies of the adjoints of
     the final states) end as those of the initial states; dh_t, dm and carry are scratch.
@@ -351,7 +351,7 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active,
             _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq)
         for b in range(b0, b1):
             _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da)
-        packed_gemm(da[t, b0:b1], w_p, carry[b0:b1])                   # L12: δa_t W_hh
+        packed_gemm(da[t, b0:b1], w_p, carry[b0:b1])                   # L12: da_t W_hh
         for b in range(b0, b1):                                        # L14: active rows
             if active[t, b]:
                 for k in range(dh.shape[1]):
@@ -359,12 +359,12 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active,
 
 
 def _dw_hh(da, y, h0, active, reverse):
-    """L13's dW_hh = Σ_t δa_tᵀ h_{t-1} without building the (T, B, P) array of h_{t-1}.
+    """L13's dW_hh = Σ_t da_tᵀ h_{t-1} without building the (T, B, P) array of h_{t-1}.
 
     At an active step whose predecessor (in visiting order) was active, h_{t-1} is that
     step's output y; rows are active on a prefix of their own visiting order (L6), so the
     only other active steps are each row's first, which start from h_0. Inactive steps have
-    δa = 0 and add nothing, whatever they are paired with."""
+    da = 0 and add nothing, whatever they are paired with."""
     T, B, G = da.shape
     first = np.maximum(active.sum(axis=0) - 1, 0) if reverse else np.zeros(B, np.int64)
     dw = matmul(da[first, np.arange(B)].T, h0)

@@ -1,7 +1,7 @@
 """Large kernel arrays reused from call to call instead of fresh from the system each time.
 
 A training step allocates the same large arrays at every step (the LSTM's cache of all T
-steps, the input projection, δa, the products' outputs). With glibc, freed memory at the
+steps, the input projection, da, the products' outputs). With glibc, freed memory at the
 top of the heap beyond ``M_TRIM_THRESHOLD`` is handed back to the system, and the next
 step page-faults every page back in, zeroed by the kernel, which slows a training step
 by a large fraction (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").

@@ -40,8 +40,8 @@ The step kernels, one thread per (b, j) or (b, k):
   device functions do the same per block.
 - backward, per step in the reverse of the forward order: with a projection first
   ``adjoint_projected`` (dh_t = δh + dy_t, L7, per (b, k)); then ``cell_backward`` (L7-L12,
-  L14 per (b, j): dm_t, δc and the unit's four columns of δa_t); then ``carry_backward``
-  (δh ← δa_t W_hh per (b, k), L12): it needs every unit's δa_t, hence a launch of its own.
+  L14 per (b, j): dm_t, δc and the unit's four columns of da_t); then ``carry_backward``
+  (δh ← da_t W_hh per (b, k), L12): it needs every unit's da_t, hence a launch of its own.
 
 Where this goes next: the backward as a persistent kernel too (W_hh's columns per block);
 and ``cell_forward``'s neighbouring threads (units j, j + 1) read W_hh[j, k] and
@@ -207,7 +207,7 @@ def _kernels(dtype: Any) -> Any:
     @cuda.jit
     def cell_backward(t, t_prev, dh, dy, dh_t, w_hr, project, dc, gates, cs, tcs, c0,
                       lengths, da):
-        """L7-L12, L14 of step t, one thread per (b, j): the unit's four columns of δa_t
+        """L7-L12, L14 of step t, one thread per (b, j): the unit's four columns of da_t
         (zero for an inactive row) and, for an active row, δc ← dc_t ⊙ f. dm_t is
         δh + dy_t (L7), or dh_t W_hr with ``project`` (L8). c_{t-1} is the cached c at
         t_prev, the step the forward visited before t, if it exists and was active, else
@@ -245,7 +245,7 @@ def _kernels(dtype: Any) -> Any:
 
     @cuda.jit
     def carry_backward(t, da, w_hh, lengths, dh):
-        """L12, L14, one thread per (b, k): δh ← δa_t W_hh for an active row."""
+        """L12, L14, one thread per (b, k): δh ← da_t W_hh for an active row."""
         n = cuda.grid(1)
         B, P = dh.shape[0], dh.shape[1]
         if n >= B * P:
