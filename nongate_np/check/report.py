@@ -78,8 +78,8 @@ class Defect:
 @dataclass(frozen=True)
 class Directional:
     """The directional check (G3): ⟨g, u⟩ from the analytic gradient g against the central
-    difference along u; ``passed`` when their gap is within the bound the element-wise
-    criterion implies."""
+    difference along u; ``passed`` when their gap is within √(Σ_i (|u_i|·allowed_i)²) + ν
+    (docs/math.md G3)."""
     analytic: float                  # ⟨u, Jᵀv⟩
     numeric: float                   # ⟨Ju, v⟩ by central difference
     max_abs_error: float
@@ -87,8 +87,8 @@ class Directional:
     passed: bool
     analytic_grad: np.ndarray = field(repr=False)
     # the smallest relative error of one element of median size that fails the check: the
-    # bound over the median of |g_i u_i| (nonzero ones; inf if none); the bound sums every
-    # element's allowance, so it grows with the input's size
+    # bound over the median of |g_i u_i| (nonzero ones; inf if none); it grows with the
+    # root of the input's size
     sensitivity: float = 0.0
 
 
