@@ -227,6 +227,37 @@ def test_online_pooling_skips_padding(name, fill, kind):
     np.testing.assert_allclose(results[0], np.asarray(whole), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", BACKENDS)
+def test_online_pooling_of_a_non_finite_valid_step_stays_nan_as_the_batch_pooling(name, bad,
+                                                                                 kind):
+    """A NaN or ±inf at a valid step of row 0, in the first chunk or as the row's first
+    step: every later result of that row is NaN, as attention_forward's on the steps seen,
+    never a finite vector (it was 0 once the running max went non-finite); row 1 is
+    untouched."""
+    B, T, D, A, Q = 2, 5, 3, 2, 2
+    rng = np.random.default_rng(3)
+    mask = np.ones((B, T), bool)
+    p = AttentionParams(rng.standard_normal((A, D)), rng.standard_normal(A),
+                        rng.standard_normal((Q, A)), w_gate=rng.standard_normal((A, D)),
+                        b_gate=rng.standard_normal(A), w_step=rng.standard_normal((Q, D)),
+                        b_step=rng.standard_normal(Q))
+    for first in (0, 1):
+        h = rng.standard_normal((B, T, D))
+        h[0, first, :] = bad
+        with registry.backend(name) as k, warnings.catch_warnings():
+            # the simulator evaluates the kernels' float operations in NumPy, which warns
+            warnings.simplefilter("ignore" if name in SIMULATED else "error")
+            state = None
+            for a, b in ((0, 2), (2, 3), (3, T)):
+                pooled, state = k.attention_online(state, h[:, a:b], p, kind, mask[:, a:b])
+                whole, _, _ = k.attention_forward(h[:, :b], p, kind, mask[:, :b], False)
+                pooled, whole = np.asarray(pooled), np.asarray(whole)
+                assert np.all(np.isnan(pooled[0])) and np.all(np.isnan(whole[0])), (a, b)
+                np.testing.assert_allclose(pooled[1], whole[1], rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("fill", FILLS)
 def test_streaming_encoder_ignores_padded_features(fill):
     from nongate_np.nn.multitask import MultiTaskSequenceModel

@@ -1,5 +1,6 @@
 """The multi-task model, its streaming encoder, and the main training job."""
 
+import warnings
 
 import numpy as np
 import pytest
@@ -37,6 +38,33 @@ def test_streaming_equals_encode(kind, value_proj, layers, data):
     for a, b in bounds:
         out = stream.update(x[:, a:b], np.clip(lengths - a, 0, b - a))
     np.testing.assert_allclose(out, m.encode(x, lengths), rtol=1e-12, atol=1e-14)
+
+
+def test_token_ids_outside_the_vocabulary_past_lengths_are_padding():
+    """Applications pad with -1 or any id: past each length it is never looked up, and the
+    result is that of padding with id 0, in one call and streamed; inside a length an
+    unknown id is still an error naming it."""
+    m = small_model().eval()
+    lengths = np.array([3, 1])
+    x = np.array([[3, 4, 5, -1, 99], [7, -1, -1, -1, -1]])
+    zero = np.where(np.arange(5)[None, :] < lengths[:, None], x, 0)
+    np.testing.assert_array_equal(m.encode(x, lengths), m.encode(zero, lengths))
+    stream = m.stream(2)
+    for a, b in ((0, 2), (2, 5)):
+        out = stream.update(x[:, a:b], np.clip(lengths - a, 0, b - a))
+    np.testing.assert_allclose(out, m.encode(zero, lengths), rtol=1e-12, atol=1e-14)
+    with pytest.raises(IndexError, match="id -1 is out of range for 10 embeddings"):
+        m.encode(x, np.array([4, 1]))
+
+
+def test_features_beyond_float32_become_inf_without_a_warning():
+    m = small_model(vocab_size=None, input_size=2, dtype=np.float32).eval()
+    x = np.ones((2, 3, 2))
+    x[0, 1, 0] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = m.encode(x)
+    assert np.all(np.isnan(out[0])) and np.all(np.isfinite(out[1]))
 
 
 def test_stream_refuses_bidirectional_and_wrong_batch():

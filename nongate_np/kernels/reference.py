@@ -431,8 +431,9 @@ def online_pool_update(state: OnlinePoolState | None, scores: np.ndarray, values
     chunk_max = np.max(np.where(valid, scores.real, -np.inf), axis=-1, initial=-np.inf)
     new_max = np.maximum(run_max, chunk_max)                           # A16: μ'
     shift = np.where(np.isfinite(new_max), new_max, 0)
-    # NOTE: c = e^{μ − μ'}; μ = −∞ (nothing seen) gives e^{−∞} = 0, never ∞ − ∞
-    c = np.exp(np.where(np.isfinite(run_max), run_max - shift, -np.inf))
+    # NOTE: c = e^{μ − μ'}; μ = −∞ (nothing seen) gives e^{−∞} = 0, never ∞ − ∞. A NaN or
+    # +∞ μ (a non-finite score seen) stays in the state, as in the batch softmax (A3)
+    c = np.exp(np.where(run_max == -np.inf, -np.inf, run_max - shift))
     p = np.where(valid, np.exp(np.where(valid, scores - shift[..., None], 0)), 0)
     weighted = p if gate is None else gate * p
     return OnlinePoolState(new_max, c * run_sum + p.sum(axis=-1),      # A16: l'
@@ -444,7 +445,7 @@ def online_pool_result(state: OnlinePoolState) -> np.ndarray:
     """The pooled vectors (B, Q, D') from an online-pooling state: n / l, or 0 for a
     sequence without a valid step so far (A17)."""
     run_max, run_sum, run_vec = state
-    seen = np.isfinite(run_max)
+    seen = run_max != -np.inf                   # NaN too: a non-finite score gives NaN
     return np.where(seen[..., None], run_vec / np.where(seen, run_sum, 1)[..., None], 0)
 
 

@@ -201,15 +201,20 @@ class MultiTaskSequenceModel(Module):
         (standardised first with ``normalize_input``). x as checked by ``_check_input``;
         ``lengths`` (B,) ints in [0, T] or None (checked: ValueError/TypeError naming them).
 
-        NOTE: feature steps at or past a sequence's length are selected to 0 first: padding
-        may hold anything (NaN, inf), and the input layer's weight gradient xᵀ dx would
-        multiply it by a zero gradient (0·inf = NaN); the LSTM never reads those steps.
+        NOTE: steps at or past a sequence's length are replaced first, features by 0 and
+        token ids by the padding id: padding may hold anything (NaN, inf, ids outside the
+        vocabulary, such as -1), the input layer's weight gradient xᵀ dx would multiply a
+        non-finite value by a zero gradient (0·inf = NaN), and an id outside the vocabulary
+        has no row to look up; the LSTM never reads those steps.
         """
-        if lengths is not None and self.vocab_size is None:
+        if lengths is not None:
             B, T = x.shape[:2]
             steps = lengths_to_mask(check_lengths("MultiTaskSequenceModel", lengths, T, B), T)
-            x = ops.where(steps[..., None], x, 0) if isinstance(x, Tensor) else \
-                np.where(steps[..., None], x, x.dtype.type(0))
+            if self.vocab_size is not None:
+                x = np.where(steps, x, self.padding_idx or 0)
+            else:
+                x = ops.where(steps[..., None], x, 0) if isinstance(x, Tensor) else \
+                    np.where(steps[..., None], x, x.dtype.type(0))
         if self._config["normalize_input"]:
             x = (x - self.input_mean) / self.input_std
         return self.embed(x)
@@ -301,7 +306,9 @@ class MultiTaskSequenceModel(Module):
         ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph
         is built. Padding tokens are never attended to (see ``padding_idx``); feature arrays
         are cast to the model's dtype and standardised with the saved statistics when the
-        model was built with ``normalize_input``."""
+        model was built with ``normalize_input``. It runs in the module's mode, as every
+        module: in training mode (after ``fit``, or a checkpoint saved then) dropout is
+        active and two calls differ; call ``.eval()`` first."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
@@ -312,7 +319,7 @@ class MultiTaskSequenceModel(Module):
     def stream(self, batch_size: int = 1):
         """A :class:`~nongate_np.nn.streaming.StreamingEncoder` over ``batch_size``
         sequences: feed chunks, read the current embedding (equal to ``encode`` on the
-        steps seen so far)."""
+        steps seen so far, in eval mode: see ``encode``)."""
         from .streaming import StreamingEncoder
         return StreamingEncoder(self, batch_size)
 
@@ -335,5 +342,7 @@ class MultiTaskSequenceModel(Module):
         if data.dtype.kind not in "iuf":
             raise TypeError(f"MultiTaskSequenceModel: expected real features, got dtype "
                             f"{data.dtype}")
-        # NOTE: arrays are cast to the parameters' dtype (the loaders give float64).
-        return data.astype(self.lstm.dtype, copy=False)
+        # NOTE: arrays are cast to the parameters' dtype (the loaders give float64); a value
+        # beyond its range becomes inf without a warning, as ng.tensor(1e39, float32)
+        with np.errstate(over="ignore"):
+            return data.astype(self.lstm.dtype, copy=False)

@@ -238,7 +238,8 @@ def _kernels(dtype: Any) -> _Kernels:
                     new_max, new_sum, new_vec, pooled):
         """A16-A17 per (b, q): fold the chunk's steps into (μ, l, n) with the running-max
         rescaling c = e^{μ − μ'} into (new_max, new_sum, new_vec); pooled = n' / l', or 0
-        while no valid step has been seen."""
+        while no valid step has been seen. A NaN score makes μ NaN for good, so the
+        pooling stays NaN, as the batch softmax gives (A3)."""
         i = cuda.grid(1)
         B, Q, Dv = pooled.shape
         T = mask.shape[1]
@@ -249,11 +250,12 @@ def _kernels(dtype: Any) -> _Kernels:
         mu = run_max[b, q]
         m = mu
         for t in range(T):
-            if mask[b, t] and e[base + t, q] > m:
+            # NOTE: "not <=" takes a NaN score too, and a NaN μ' is never replaced
+            if mask[b, t] and m == m and not e[base + t, q] <= m:
                 m = e[base + t, q]                                     # A16: μ'
         shift = m if m > neg_inf else zero
-        # NOTE: c = 0 while μ = −∞ (nothing seen), never e^{∞ − ∞}
-        c = math.exp(mu - shift) if mu > neg_inf else zero
+        # NOTE: c = 0 while μ = −∞ (nothing seen), never e^{∞ − ∞}; NaN once μ is
+        c = math.exp(mu - shift) if mu > neg_inf or mu != mu else zero
         total = c * run_sum[b, q]
         for k in range(Dv):
             new_vec[b, q, k] = c * run_vec[b, q, k]
@@ -269,7 +271,8 @@ def _kernels(dtype: Any) -> _Kernels:
         new_max[b, q] = m
         new_sum[b, q] = total
         for k in range(Dv):
-            pooled[b, q, k] = new_vec[b, q, k] / total if m > neg_inf else zero  # A17
+            pooled[b, q, k] = new_vec[b, q, k] / total if m > neg_inf or m != m \
+                else zero                                              # A17
 
     return _Kernels(activations, values, softmax_gate, pool, softmax_backward, value_backward,
                     activations_backward, online_fold)
