@@ -44,7 +44,9 @@ import threading
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from . import tuning
+import numpy as np
+
+from . import spin, tuning
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -233,7 +235,11 @@ class _Worker:
     NOTE: two locks handed back and forth, not a ThreadPoolExecutor: a split costs one
     lock release and one acquire each way, about 13 µs on a 2-core host against 45 µs
     through an executor's futures and queue (bench/KERNEL_NOTES.md, "Threads: dispatch
-    cost")."""
+    cost"). Each side watches the other's counter for ``tuning.WATCH_MICROSECONDS``
+    before it sleeps on its lock (``spin.watch``), so that a thread is not asleep, to be
+    woken, when its chunk or its partner's end comes soon (bench/KERNEL_NOTES.md, "Threads:
+    watch, then sleep"); each side releases its lock before it bumps its counter, so the
+    watcher finds the lock free."""
 
     def __init__(self, name: str) -> None:
         self._go, self._done = threading.Lock(), threading.Lock()
@@ -241,11 +247,14 @@ class _Worker:
         self._done.acquire()
         self._job: tuple[Callable[[int], object], int] | None = None
         self._error: BaseException | None = None
+        self._looks = 0
+        self._counts = np.zeros(2, np.int64)      # chunks handed over, chunks ended
         threading.Thread(target=self._loop, name=name, daemon=True).start()
 
     def _loop(self) -> None:
         _worker.inside = True
         while True:
+            spin.watch(self._counts, 0, self._counts[1], self._looks)
             self._go.acquire()
             assert self._job is not None
             fn, k = self._job
@@ -254,13 +263,17 @@ class _Worker:
             except BaseException as e:      # raised in the caller, by join
                 self._error = e
             self._done.release()
+            self._counts[1] += 1
 
     def start(self, fn: Callable[[int], object], k: int) -> None:
         self._job, self._error = (fn, k), None
+        self._looks = spin.looks_now(tuning.WATCH_MICROSECONDS)
         self._go.release()
+        self._counts[0] += 1
 
     def join(self) -> BaseException | None:
         """Wait for the chunk to end; its exception, if it raised one."""
+        spin.watch(self._counts, 1, self._counts[0] - 1, self._looks)
         self._done.acquire()
         error, self._job, self._error = self._error, None, None
         return error

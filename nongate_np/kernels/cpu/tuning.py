@@ -43,8 +43,14 @@ POOL_MIN_BYTES = 1 << 18
 #: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 POOL_LIMIT_BYTES = 1 << 29
 
+#: How long, in µs, a thread of the kernels' pool watches for its next chunk, and the
+#: calling thread for a pool thread's end, before sleeping on a lock; it yields its core
+#: to any other runnable thread between looks (``spin.watch``, bench/KERNEL_NOTES.md,
+#: "Threads: watch, then sleep"). 0: sleep at once.
+WATCH_MICROSECONDS = 10_000
+
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
-          "POOL_MIN_BYTES", "POOL_LIMIT_BYTES")
+          "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS")
 
 _NEVER = 2 ** 62                    # more multiply-adds than any product has
 
