@@ -2,8 +2,8 @@
 
 A thread of ``threads.run_chunks`` that sleeps on a lock as soon as it has nothing to do
 must be woken for the next chunk, and on a virtual machine whose idle vCPUs halt (KVM
-guests without halt polling) that wake took 0.3-3 ms: often longer than the chunk, so the
-split ran serially (bench/KERNEL_NOTES.md, "Threads: watch, then sleep"). OpenMP runtimes
+guests without halt polling) that wake can take longer than the chunk, so that the split
+runs serially (bench/KERNEL_NOTES.md, "Threads: watch, then sleep"). OpenMP runtimes
 spin for the same reason. Here the waiting thread first watches a counter that the other
 thread bumps (:func:`watch`, compiled, without the GIL), yielding its core at every look so
 that another process that wants the core gets it, and only then sleeps on the lock. The
@@ -13,10 +13,10 @@ thread find the lock already released.
 Watching pays only while the machine has a core for each runnable thread. When another
 process wants the cores, a thread that yields at every look gets its core back only after
 that process's time slice, later than a sleeping thread, which the scheduler runs as soon
-as it is woken: the S3 training step under a two-thread BLAS load took 22 ms watching against
-9 ms sleeping. So :func:`looks_now` watches only where it can see that the machine is not
-oversubscribed (Linux's count of running threads, /proc/loadavg, read at most every 50 ms),
-and elsewhere sleeps at once, as before.
+as it is woken (under another process's two-thread BLAS loop the S3 training step was
+2.5x slower watching than sleeping). So :func:`looks_now` watches only where it can see
+that the machine is not oversubscribed (Linux's count of running threads, /proc/loadavg,
+read at most every 50 ms), and elsewhere sleeps at once, as before.
 """
 
 from __future__ import annotations
