@@ -106,7 +106,7 @@ def looks_for(microseconds: int) -> int:
 
 
 _RECHECK_SECONDS = 0.05
-_decided = [-1.0, 0]                 # when looks_now last read the load, what it decided
+_load_read = [-1.0, 1.0]             # when looks_now last read the load; 1.0 if oversubscribed
 
 
 def oversubscribed(loadavg: str = "/proc/loadavg") -> bool:
@@ -124,9 +124,11 @@ def oversubscribed(loadavg: str = "/proc/loadavg") -> bool:
 def looks_now(microseconds: int) -> int:
     """The looks a waiting thread of the pool makes now: :func:`looks_for` ``microseconds``
     while the machine is not :func:`oversubscribed`, else 0 (sleep at once); the load is
-    read again at most every 50 ms."""
+    read again at most every 50 ms, ``microseconds`` at every call (a knob set by
+    ``tuning.override`` holds from the next split)."""
+    if microseconds <= 0:
+        return 0
     now = time.monotonic()
-    if now - _decided[0] > _RECHECK_SECONDS:
-        _decided[0] = now
-        _decided[1] = 0 if microseconds <= 0 or oversubscribed() else looks_for(microseconds)
-    return int(_decided[1])
+    if now - _load_read[0] > _RECHECK_SECONDS:
+        _load_read[:] = [now, float(oversubscribed())]
+    return 0 if _load_read[1] else looks_for(microseconds)
