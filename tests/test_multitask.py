@@ -255,3 +255,18 @@ def test_feature_arrays_are_cast_to_the_model_dtype():
     np.testing.assert_array_equal(emb, m.encode(x.astype(np.float32), np.array([5, 4])))
     with pytest.raises(TypeError, match="real features"):
         m.encode(x.astype(np.complex128))
+
+
+def test_a_tensor_without_a_graph_is_cast_as_an_array_is():
+    """A float64 tensor that does not require grad is data: encode casts it as it casts an
+    ndarray; one that requires grad keeps its dtype, and the LSTM refuses it (as torch)."""
+    ng.seed(0)
+    m = MultiTaskSequenceModel([{"name": "y", "kind": "classification", "num_classes": 2}],
+                               input_size=3, hidden_size=4, embed_size=4, attn_size=3)
+    x = np.random.default_rng(1).standard_normal((2, 5, 3))
+    np.testing.assert_array_equal(m.encode(ng.tensor(x), np.array([5, 3])),
+                                  m.encode(x, np.array([5, 3])))
+    np.testing.assert_array_equal(m.stream(2).update(ng.tensor(x)), m.stream(2).update(x))
+    with pytest.raises(TypeError, match="input is float64 but the module's parameters are "
+                                        "float32"):
+        m(ng.tensor(x, requires_grad=True))

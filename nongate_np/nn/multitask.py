@@ -304,11 +304,12 @@ class MultiTaskSequenceModel(Module):
     def encode(self, x, lengths=None) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
         ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph
-        is built. Padding tokens are never attended to (see ``padding_idx``); feature arrays
-        are cast to the model's dtype and standardised with the saved statistics when the
-        model was built with ``normalize_input``. It runs in the module's mode, as every
-        module: in training mode (after ``fit``, or a checkpoint saved then) dropout is
-        active and two calls differ; call ``.eval()`` first."""
+        is built. Padding tokens are never attended to (see ``padding_idx``); features (an
+        array, or a tensor that does not require grad) are cast to the model's dtype and
+        standardised with the saved statistics when the model was built with
+        ``normalize_input``. It runs in the module's mode, as every module: in training mode
+        (after ``fit``, or a checkpoint saved then) dropout is active and two calls differ;
+        call ``.eval()`` first."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
@@ -337,12 +338,15 @@ class MultiTaskSequenceModel(Module):
         if data.ndim != 3 or data.shape[-1] != self.input_size:
             raise ValueError(f"MultiTaskSequenceModel: expected features (B, T, "
                              f"{self.input_size}), got shape {data.shape}")
-        if isinstance(x, Tensor):
-            return x                    # a graph input keeps its dtype (checked by the LSTM)
+        if isinstance(x, Tensor) and (x.requires_grad or data.dtype.kind == "c"):
+            return x        # a graph input keeps its dtype (the LSTM checks it, as torch's)
         if data.dtype.kind not in "iuf":
             raise TypeError(f"MultiTaskSequenceModel: expected real features, got dtype "
                             f"{data.dtype}")
-        # NOTE: arrays are cast to the parameters' dtype (the loaders give float64); a value
-        # beyond its range becomes inf without a warning, as ng.tensor(1e39, float32)
+        # NOTE: arrays and tensors without a graph are cast to the parameters' dtype (the
+        # loaders give float64); a value beyond its range becomes inf without a warning, as
+        # ng.tensor(1e39, float32)
+        if isinstance(x, Tensor):       # data without a graph, cast on its own device
+            return x if data.dtype == self.lstm.dtype else ops.cast(x, self.lstm.dtype)
         with np.errstate(over="ignore"):
             return data.astype(self.lstm.dtype, copy=False)
