@@ -46,22 +46,21 @@ The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max
 min(|a_j|, |n_j|), tiny), so a near-zero entry does not read as 100 % wrong. The worst
 element is the one with the largest violation |a − n| / allowed_i (above 1 fails).
 
-The step h_i = ε^(1/3)·max(1, |x_i|) suits a function that varies on the scale max(1, |x_i|);
-where it does not (log, 1/x, sqrt near a small x_i; tanh(x − 1e8) at a large one), a failing
-element's central difference is retried with steps 10, 100, ... times smaller, down to
-ε^(1/3)·min(|x_i|, 1)/100, and an estimate counts only once two successive steps agree
-within the tolerance (noise ν at the smaller step included): truncation then is below 1 %
-of the tolerance, so a correct backward passes and a wrong value fails against the
-converged estimate (``_step_ladder``). An explicit ``eps`` is used as given. On failure the
-report says whether the step could be the cause: the worst element's central difference at
-10h, h and h/10 either agrees at 10h and h ("the step is not the cause") or moves ("the
-finite-difference step may be too large for values of magnitude M at x[i]; try eps=... or
-method='complex_step'"), or, where the rounding noise ν of L exceeds the tolerance, says
-central differences cannot resolve the element. Complex-step subtracts nothing, so its
-step is never the cause;
-a mismatch there of a relative 1e-11..1e-8 is the size float64 rounding reaches when the
-backward subtracts nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4
-ulps of such loss).
+The step h_i = ε^(1/3)·max(1, |x_i|) suits a function that varies on the scale max(1,
+|x_i|); where it does not (log, 1/x, sqrt near a small x_i; tanh(x − 1e8) at a large one),
+a failing element's central difference is retried with steps 10, 100, ... times smaller,
+down to ε^(1/3)·min(|x_i|, 1)/100 (3 to 12 levels), and an estimate counts only once two
+successive steps agree within the tolerance (noise ν at the smaller step included):
+truncation then is below about 1 % of the tolerance, so a correct backward passes and a
+wrong value fails against the converged estimate (``_step_ladder``). An explicit ``eps``
+is used as given. On failure the report says whether the step could be the cause: the
+worst element's central difference at 10h, h and h/10 either agrees at 10h and h ("the
+step is not the cause") or moves ("the finite-difference step may be too large for values
+of magnitude M at x[i]; try eps=... or method='complex_step'"), or, where the rounding
+noise ν of L exceeds the tolerance, says central differences cannot resolve the element.
+Complex-step subtracts nothing, so its step is never the cause; a mismatch there of a
+relative 1e-11..1e-8 is the size float64 rounding reaches when the backward subtracts
+nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4 ulps of such loss).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
