@@ -189,6 +189,58 @@ def test_run_chunks_raises_a_worker_chunks_error_and_the_pool_still_works():
     assert sorted(done) == [0, 1]
 
 
+def _slow_second_chunk(out, seconds):
+    import time
+
+    def chunk(k):
+        if k == 1:
+            time.sleep(seconds)
+        out[k] = k
+    return chunk
+
+
+@pytest.mark.skipif(os.name == "nt", reason="os.kill(pid, SIGINT) ends the process on Windows")
+def test_ctrl_c_during_a_split_is_raised_when_every_chunk_has_ended():
+    """Ctrl-C while the caller waits for a worker's chunk: KeyboardInterrupt comes once the
+    chunk has written its results, and the next split waits for its own chunks, not for
+    a release left over from the interrupted one."""
+    import signal
+    import threading
+    threads.run_chunks(lambda k: None, 2)       # the pool's threads up, its wait compiled
+    out = [None, None]
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        threads.run_chunks(_slow_second_chunk(out, 0.5), 2)
+    assert out == [0, 1]
+    for _ in range(3):
+        out = [None, None]
+        threads.run_chunks(_slow_second_chunk(out, 0.2), 2)
+        assert out == [0, 1], "a split returned before its chunks had ended"
+
+
+def test_a_split_left_by_an_exception_retires_its_workers(monkeypatch):
+    """An exception that leaves a split before its joins (a second Ctrl-C at the wrong
+    moment, say) may leave a worker out of step with its locks: the pool replaces the
+    split's workers, so later splits still wait for every chunk."""
+    import time
+    threads.run_chunks(lambda k: None, 2)
+    before = list(threads._pool)
+
+    def interrupted_join(self):
+        raise KeyboardInterrupt("simulated Ctrl-C escaping join")
+
+    with monkeypatch.context() as m:
+        m.setattr(threads._Worker, "join", interrupted_join)
+        with pytest.raises(KeyboardInterrupt):
+            threads.run_chunks(_slow_second_chunk([None, None], 0.3), 2)
+    assert before[0] not in threads._pool
+    time.sleep(0.4)                 # the orphaned chunk ends
+    for _ in range(3):
+        out = [None, None]
+        threads.run_chunks(_slow_second_chunk(out, 0.2), 2)
+        assert out == [0, 1], "a split returned before its chunks had ended"
+
+
 def test_run_chunks_from_two_threads_at_once_runs_every_chunk_of_both():
     """A second caller while the pool is busy runs its chunks itself, not after waiting."""
     import threading

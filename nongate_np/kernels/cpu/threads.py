@@ -265,18 +265,38 @@ class _Worker:
             self._done.release()
             self._counts[1] += 1
 
-    def start(self, fn: Callable[[int], object], k: int) -> None:
-        self._job, self._error = (fn, k), None
-        self._looks = spin.looks_now(tuning.WATCH_MICROSECONDS)
+    def start(self, fn: Callable[[int], object], k: int, looks: int) -> None:
+        self._job, self._error, self._looks = (fn, k), None, looks
         self._go.release()
         self._counts[0] += 1
 
     def join(self) -> BaseException | None:
-        """Wait for the chunk to end; its exception, if it raised one."""
-        spin.watch(self._counts, 1, self._counts[0] - 1, self._looks)
-        self._done.acquire()
+        """Wait for the chunk to end; its exception, if it raised one, else the
+        KeyboardInterrupt that came while waiting, which ``run_chunks`` raises once every
+        chunk has ended."""
+        interrupt = None
+        try:
+            spin.watch(self._counts, 1, self._counts[0] - 1, self._looks)
+            self._done.acquire()
+        except KeyboardInterrupt as e:
+            interrupt = e
+            self._wait_out()
         error, self._job, self._error = self._error, None, None
-        return error
+        return error or interrupt
+
+    def _wait_out(self) -> None:
+        """Wait for the chunk's end after an interrupted join, taking its release unless the
+        interrupted acquire already had (a KeyboardInterrupt can come just after the
+        acquire succeeds); left behind, that release would end the next split's join
+        before its chunk. Further interrupts are ignored until the chunk ends."""
+        while True:
+            try:
+                while self._counts[1] != self._counts[0]:     # not ended: bumped after release
+                    spin.watch(self._counts, 1, self._counts[0] - 1, 1000)
+                self._done.acquire(blocking=False)
+                return
+            except KeyboardInterrupt:
+                continue
 
 
 _pool: list[_Worker] = []
@@ -297,7 +317,8 @@ def run_chunks(chunk: Callable[[int], object], n: int) -> None:
     process's pool of Python threads, each running a jitted function that releases the GIL
     (``nogil=True``); returns when every chunk has. An exception of a chunk is raised here
     once all have ended (the lowest k's first), so no chunk still writes to buffers the
-    caller goes on to use or free.
+    caller goes on to use or free; for the same reason a Ctrl-C (KeyboardInterrupt) while
+    the caller waits for a chunk is raised once that chunk has ended (``_Worker.join``).
 
     Chunks run serially, in order, when n is 1, when the caller is itself one of the pool's
     threads (a pool waiting on its own threads could wait for ever), or when another thread
@@ -311,17 +332,24 @@ def run_chunks(chunk: Callable[[int], object], n: int) -> None:
         for k in range(n):
             chunk(k)
         return
+    started: list[_Worker] = []
+    errors: list[BaseException | None] = []
+    joined = False
     try:
         workers = _workers(n - 1)
+        looks = spin.looks_now(tuning.WATCH_MICROSECONDS)
         for k, w in enumerate(workers, start=1):
-            w.start(chunk, k)
-        errors: list[BaseException | None] = []
+            started.append(w)
+            w.start(chunk, k, looks)
         try:
             chunk(0)
         except BaseException as e:
             errors.append(e)
-        errors += [w.join() for w in workers]
+        errors += [w.join() for w in started]
+        joined = True
     finally:
+        if not joined:      # a started worker may be out of step with its locks: new ones next
+            _pool[:] = [w for w in _pool if w not in started]
         _pool_busy.release()
     for error in errors:
         if error is not None:
