@@ -14,20 +14,21 @@ Watching pays only while the machine has a core for each runnable thread. When a
 process wants the cores, a thread that yields at every look gets its core back only after
 that process's time slice, later than a sleeping thread, which the scheduler runs as soon
 as it is woken (under another process's two-thread BLAS loop the S3 training step was
-2.5x slower watching than sleeping). So :func:`looks_now` watches only where it can see
+2.5x slower watching than sleeping). So :func:`budget_now` watches only where it can see
 that the machine is not oversubscribed (Linux's count of running threads, /proc/loadavg,
-read at most every 50 ms), and elsewhere sleeps at once, as before.
+read at most every 50 ms), and elsewhere sleeps at once, as before. The watch's budget is a
+time, read from a monotonic clock inside the compiled loop: a count of looks would last
+far longer once another process shares the core (each yield then waits out its slice).
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
+import sys
 import time
 
 import llvmlite.binding as ll
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -35,16 +36,24 @@ from numba.extending import intrinsic
 
 from .cache import cache_location
 
-__all__ = ["watch", "looks_for", "looks_now", "oversubscribed"]
+__all__ = ["watch", "ticks_for", "budget_now", "oversubscribed"]
 
-# NOTE: the yield is called by name, resolved at load time, as blas.py's BLAS: a function
-# pointer baked into the compiled code would make Numba refuse to cache it
-_YIELD = "nongate_np_yield_cpu"
+# NOTE: the yield and the clock are called by name, resolved at load time, as blas.py's
+# BLAS: a function pointer baked into the compiled code would make Numba refuse to cache it
+_YIELD, _CLOCK = "nongate_np_yield_cpu", "nongate_np_monotonic_clock"
 if os.name == "nt":
-    _yield_fn = ctypes.windll.kernel32.SwitchToThread      # type: ignore[attr-defined]
+    _kernel32 = ctypes.windll.kernel32                      # type: ignore[attr-defined]
+    _yield_fn, _clock_fn = _kernel32.SwitchToThread, _kernel32.QueryPerformanceCounter
+    _frequency = ctypes.c_int64()
+    _kernel32.QueryPerformanceFrequency(ctypes.byref(_frequency))
+    _TICKS_PER_SECOND = _frequency.value
 else:
-    _yield_fn = ctypes.CDLL(None).sched_yield
-ll.add_symbol(_YIELD, ctypes.cast(_yield_fn, ctypes.c_void_p).value)
+    _libc = ctypes.CDLL(None)
+    _yield_fn, _clock_fn = _libc.sched_yield, _libc.clock_gettime
+    _TICKS_PER_SECOND = 1_000_000_000                       # timespec: ns
+    _MONOTONIC = 6 if sys.platform == "darwin" else 1     # CLOCK_MONOTONIC
+for _name, _fn in ((_YIELD, _yield_fn), (_CLOCK, _clock_fn)):
+    ll.add_symbol(_name, ctypes.cast(_fn, ctypes.c_void_p).value)
 
 
 @intrinsic
@@ -77,58 +86,81 @@ def _yield_cpu(typingctx):
     return sig, codegen
 
 
+@intrinsic
+def _clock(typingctx):
+    """A monotonic clock's reading, in ticks of ``ticks_for`` (clock_gettime's
+    CLOCK_MONOTONIC in ns; QueryPerformanceCounter on Windows)."""
+    sig = types.int64()
+
+    def codegen(context, builder, sig, args):
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        if os.name == "nt":
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(i32, [i64.as_pointer()]), _CLOCK)
+            count = cgutils.alloca_once(builder, i64)
+            builder.call(fn, [count])
+            return builder.load(count)
+        timespec = ir.LiteralStructType([i64, i64])     # time_t tv_sec, long tv_nsec (LP64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i32, [i32, timespec.as_pointer()]), _CLOCK)
+        now = cgutils.alloca_once(builder, timespec)
+        builder.call(fn, [ir.Constant(i32, _MONOTONIC), now])
+        seconds = builder.load(cgutils.gep_inbounds(builder, now, 0, 0))
+        nanoseconds = builder.load(cgutils.gep_inbounds(builder, now, 0, 1))
+        return builder.add(builder.mul(seconds, ir.Constant(i64, 1_000_000_000)), nanoseconds)
+    return sig, codegen
+
+
 @njit(cache=cache_location().enabled, nogil=True)
-def watch(counters, index, old, looks):
-    """Look at counters[index] (int64) up to ``looks`` times, yielding the core after each
-    look; True as soon as it differs from ``old``, False if it never did."""
-    for _ in range(looks):
-        if _load_acquire(counters, index) != old:
-            return True
+def watch(counters, index, old, ticks):
+    """Look at counters[index] (int64) until it differs from ``old`` (True) or ``ticks``
+    of the monotonic clock have passed (False), yielding the core after each look."""
+    end = _clock() + ticks
+    while _load_acquire(counters, index) == old:
+        if _clock() >= end:
+            return False
         _yield_cpu()
-    return _load_acquire(counters, index) != old
+    return True
 
 
-@functools.lru_cache(maxsize=None)
-def _seconds_per_look() -> float:
-    """The time one look of :func:`watch` takes on this machine, measured once (at the
-    first split), on a counter nobody changes."""
-    still = np.zeros(1, np.int64)
-    watch(still, 0, 0, 1)                       # compiled (or loaded) before timing
-    n = 2000
-    start = time.perf_counter()
-    watch(still, 0, 0, n)
-    return max((time.perf_counter() - start) / n, 1e-8)
-
-
-def looks_for(microseconds: int) -> int:
-    """How many looks of :func:`watch` take about ``microseconds`` on an idle core."""
-    return int(microseconds * 1e-6 / _seconds_per_look()) if microseconds > 0 else 0
+def ticks_for(microseconds: int) -> int:
+    """The watch budget of ``microseconds``, in ticks of the clock :func:`watch` reads."""
+    return min(microseconds * _TICKS_PER_SECOND // 1_000_000, 1 << 62) \
+        if microseconds > 0 else 0
 
 
 _RECHECK_SECONDS = 0.05
-_load_read = [-1.0, 1.0]             # when looks_now last read the load; 1.0 if oversubscribed
+_load_read = [-1.0, 1.0]             # when budget_now last read the load; 1.0 if oversubscribed
 
 
 def oversubscribed(loadavg: str = "/proc/loadavg") -> bool:
-    """Whether more threads are running or waiting to run than the machine has cores, from
-    the fourth field of Linux's ``/proc/loadavg`` ("running/total"; this process's own
-    threads included); True where that file cannot be read or parsed (not Linux)."""
+    """Whether more threads are running or waiting to run than this process may use cores,
+    from the fourth field of Linux's ``/proc/loadavg`` ("running/total", machine-wide, this
+    process's own threads included) against the cores this process may run on
+    (``os.sched_getaffinity``: a container or ``taskset`` given 2 of 64 cores counts 2); True
+    where that file cannot be read or parsed (not Linux)."""
     try:
         with open(loadavg, "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return True
-    return running > (os.cpu_count() or 1)
+    return running > _usable_cores()
 
 
-def looks_now(microseconds: int) -> int:
-    """The looks a waiting thread of the pool makes now: :func:`looks_for` ``microseconds``
-    while the machine is not :func:`oversubscribed`, else 0 (sleep at once); the load is
-    read again at most every 50 ms, ``microseconds`` at every call (a knob set by
-    ``tuning.override`` holds from the next split)."""
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def budget_now(microseconds: int) -> int:
+    """The watch budget of a waiting thread of the pool now, in ticks: :func:`ticks_for`
+    ``microseconds`` while the machine is not :func:`oversubscribed`, else 0 (sleep at
+    once); the load is read again at most every 50 ms, ``microseconds`` at every call (a
+    knob set by ``tuning.override`` holds from the next split)."""
     if microseconds <= 0:
         return 0
     now = time.monotonic()
     if now - _load_read[0] > _RECHECK_SECONDS:
         _load_read[:] = [now, float(oversubscribed())]
-    return 0 if _load_read[1] else looks_for(microseconds)
+    return 0 if _load_read[1] else ticks_for(microseconds)

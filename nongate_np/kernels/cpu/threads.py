@@ -247,14 +247,14 @@ class _Worker:
         self._done.acquire()
         self._job: tuple[Callable[[int], object], int] | None = None
         self._error: BaseException | None = None
-        self._looks = 0
+        self._budget = 0                      # watch ticks (spin.watch)
         self._counts = np.zeros(2, np.int64)      # chunks handed over, chunks ended
         threading.Thread(target=self._loop, name=name, daemon=True).start()
 
     def _loop(self) -> None:
         _worker.inside = True
         while True:
-            spin.watch(self._counts, 0, self._counts[1], self._looks)
+            spin.watch(self._counts, 0, self._counts[1], self._budget)
             self._go.acquire()
             assert self._job is not None
             fn, k = self._job
@@ -265,8 +265,8 @@ class _Worker:
             self._done.release()
             self._counts[1] += 1
 
-    def start(self, fn: Callable[[int], object], k: int, looks: int) -> None:
-        self._job, self._error, self._looks = (fn, k), None, looks
+    def start(self, fn: Callable[[int], object], k: int, budget: int) -> None:
+        self._job, self._error, self._budget = (fn, k), None, budget
         self._go.release()
         self._counts[0] += 1
 
@@ -276,7 +276,7 @@ class _Worker:
         chunk has ended."""
         interrupt = None
         try:
-            spin.watch(self._counts, 1, self._counts[0] - 1, self._looks)
+            spin.watch(self._counts, 1, self._counts[0] - 1, self._budget)
             self._done.acquire()
         except KeyboardInterrupt as e:
             interrupt = e
@@ -292,7 +292,7 @@ class _Worker:
         while True:
             try:
                 while self._counts[1] != self._counts[0]:     # not ended: bumped after release
-                    spin.watch(self._counts, 1, self._counts[0] - 1, 1000)
+                    spin.watch(self._counts, 1, self._counts[0] - 1, spin.ticks_for(1000))
                 self._done.acquire(blocking=False)
                 return
             except KeyboardInterrupt:
@@ -337,10 +337,10 @@ def run_chunks(chunk: Callable[[int], object], n: int) -> None:
     joined = False
     try:
         workers = _workers(n - 1)
-        looks = spin.looks_now(tuning.WATCH_MICROSECONDS)
+        budget = spin.budget_now(tuning.WATCH_MICROSECONDS)
         for k, w in enumerate(workers, start=1):
             started.append(w)
-            w.start(chunk, k, looks)
+            w.start(chunk, k, budget)
         try:
             chunk(0)
         except BaseException as e:
