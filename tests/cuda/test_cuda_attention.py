@@ -28,6 +28,26 @@ def assert_close(got, want, dtype, what):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=floor * scale, err_msg=what)
 
 
+def assert_as_accurate(got, want, exact, what, factor=8):
+    """float32: ``got`` is within ``factor`` times the float32 reference's own error of the
+    float64 result of the same inputs (normwise), plus the floor of ``TOL``. An elementwise
+    rtol of 1e-5 holds only where the kernel sums in the reference's order, as the simulator
+    does; a GPU's fused multiply-adds and its reduction order round differently, and a
+    gradient that cancels (dquery: terms near 1 summing to 1e-3) shows it at 1e-5."""
+    own = float(np.max(np.abs(want - exact))) if want.size else 0.0
+    scale = float(np.max(np.abs(exact))) if exact.size else 0.0
+    error = float(np.max(np.abs(got - exact))) if got.size else 0.0
+    assert error <= factor * own + TOL[np.float32][1] * scale, \
+        f"{what}: error {error:.3g} against float64, the float32 reference's {own:.3g}"
+
+
+def as_float64(a):
+    """An array, or each array of AttentionParams, as float64 (None stays None)."""
+    if isinstance(a, AttentionParams):
+        return AttentionParams(*(None if p is None else p.astype(np.float64) for p in a))
+    return a.astype(np.float64)
+
+
 def make_args(rng, dtype, kind, shape, value_proj, biases, mask_kind):
     """(h, params, mask) drawn uniformly from [-1, 1]; mask_kind None, "random" or
     "empty_row" (random with the second sequence all masked)."""
@@ -92,12 +112,17 @@ def test_forward_and_backward_match_the_reference(index):
     with arrays.poisoned():                 # an element a kernel fails to write is NaN
         got = run_both(att, h, params, kind, mask, dpooled, dweights)
     want = run_both(ref, h, params, kind, mask, dpooled, dweights)
-    for what, g, w in zip(NAMES, got, want):
+    exact = run_both(ref, *(as_float64(a) for a in (h, params)), kind, mask,
+                     *(as_float64(a) for a in (dpooled, dweights)))
+    for what, g, w, e in zip(NAMES, got, want, exact):
         if w is None:
             assert g is None, what
             continue
         assert isinstance(g, np.ndarray) and g.dtype == dtype and g.shape == w.shape, what
-        assert_close(g, w, dtype, what)
+        if dtype == np.float32:
+            assert_as_accurate(g, w, e, what)
+        else:
+            assert_close(g, w, dtype, what)
     if mask_kind == "empty_row":            # A14: pools to zero, with zero gradient
         for what, g in zip(NAMES[:3], got[:3]):
             np.testing.assert_array_equal(g[1], 0, err_msg=what)

@@ -46,6 +46,8 @@ def case(shape, kind="contiguous", dtype=np.float64, seed=0):
     if kind == "sliced":            # every other element of the last axis
         base = data(shape[:-1] + (2 * shape[-1],), dtype, seed)
         step = (slice(None),) * (len(shape) - 1) + (slice(None, None, 2),)
+        if base.size == 0:          # numba-cuda cannot slice an empty allocation on a GPU
+            return base[step], dev(base[step])
         return base[step], dev(base)[step]
     if kind == "reversed":          # negative strides on the first axis
         base = data(shape, dtype, seed)
