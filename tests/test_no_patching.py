@@ -25,8 +25,11 @@ PACKAGE = "nongate_np"
 PATCHING_CALLS = {"setattr", "delattr", "setitem", "delitem"}
 
 # (file relative to tests/, the flagged line stripped) -> why it cannot use a public seam.
-# Empty: every test that patched the library has been rewritten.
-ALLOWED: dict[tuple[str, str], str] = {}
+ALLOWED: dict[tuple[str, str], str] = {
+    ("test_threads.py", 'm.setattr(threads._Worker, "join", interrupted_join)'):
+        "an exception that leaves a split between two statements (a second Ctrl-C at that "
+        "moment) cannot be produced on demand; the test raises one where it could come",
+}
 
 
 def _library_names(tree: ast.AST) -> set[str]:

@@ -76,35 +76,43 @@ def test_oversubscribed_reads_the_running_count_and_is_cautious_otherwise(tmp_pa
     assert spin.oversubscribed(str(tmp_path / "missing")) is True
 
 
-def test_the_budget_follows_the_knob_and_the_load(monkeypatch):
+def test_the_budget_follows_the_knob_and_the_load(tmp_path):
     """The knob is read at every split (fcc9d27: it was cached with the load for 50 ms) and
     the load decides between watching and sleeping at once."""
-    monkeypatch.setattr(spin, "oversubscribed", lambda: False)
-    monkeypatch.setattr(spin, "_load_read", [-1.0, 1.0])
-    assert spin.budget_now(10_000) == spin.ticks_for(10_000) > 0
-    assert spin.budget_now(0) == 0
-    assert spin.budget_now(10_000) > 0
+    idle, busy = tmp_path / "idle", tmp_path / "busy"
+    idle.write_text("0.10 0.20 0.30 1/100 4321\n")
+    busy.write_text(f"9.00 9.00 9.00 {(os.cpu_count() or 1) + 1}/900 4321\n")
+    assert spin.budget_now(10_000, str(idle)) == spin.ticks_for(10_000) > 0
+    assert spin.budget_now(0, str(idle)) == 0
+    assert spin.budget_now(10_000, str(idle)) > 0
     with tuning.override(WATCH_MICROSECONDS=0):
-        assert spin.budget_now(tuning.WATCH_MICROSECONDS) == 0
-    monkeypatch.setattr(spin, "oversubscribed", lambda: True)
-    monkeypatch.setattr(spin, "_load_read", [-1.0, 0.0])
-    assert spin.budget_now(10_000) == 0, "watched on an oversubscribed machine"
+        assert spin.budget_now(tuning.WATCH_MICROSECONDS, str(idle)) == 0
+    assert spin.budget_now(10_000, str(busy)) == 0, "watched on an oversubscribed machine"
     assert spin.ticks_for(0) == 0 and spin.ticks_for(10 ** 30) == 1 << 62
 
 
 @pytest.mark.parametrize("watch", [0, 10_000])
-def test_the_pool_waits_for_every_chunk_watching_or_not(monkeypatch, watch):
-    monkeypatch.setattr(spin, "oversubscribed", lambda: False)      # watch where asked to
-    monkeypatch.setattr(spin, "_load_read", [-1.0, 1.0])
+def test_a_worker_waits_for_its_chunk_watching_or_not(watch):
+    """One of the pool's threads, given a watch budget or none: join returns only once the
+    chunk has ended, quick chunks and slow ones."""
+    worker = threads._Worker("test-worker")
+    for seconds in (0.0, 0.0, 0.05, 0.0, 0.05):
+        seen = []
+
+        def chunk(k):
+            time.sleep(seconds)
+            seen.append(k)
+
+        worker.start(chunk, 1, spin.ticks_for(watch))
+        assert worker.join() is None
+        assert seen == [1]
+
+
+@pytest.mark.parametrize("watch", [0, 10_000])
+def test_the_pool_runs_every_chunk_once_whatever_the_knob(watch):
     with tuning.override(WATCH_MICROSECONDS=watch):
         for n in (2, 3):
-            for rounds, seconds in ((50, 0.0), (3, 0.05)):
-                for _ in range(rounds):
-                    seen = []
-
-                    def chunk(k):
-                        time.sleep(seconds if k == n - 1 else 0.0)
-                        seen.append(k)
-
-                    threads.run_chunks(chunk, n)
-                    assert sorted(seen) == list(range(n))
+            for _ in range(50):
+                seen = []
+                threads.run_chunks(seen.append, n)
+                assert sorted(seen) == list(range(n))

@@ -130,7 +130,8 @@ def ticks_for(microseconds: int) -> int:
 
 
 _RECHECK_SECONDS = 0.05
-_load_read = [-1.0, 1.0]             # when budget_now last read the load; 1.0 if oversubscribed
+#: when budget_now last read the load, whether the machine was oversubscribed, which file
+_load_read: list = [-1.0, True, ""]
 
 
 def oversubscribed(loadavg: str = "/proc/loadavg") -> bool:
@@ -153,14 +154,15 @@ def _usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def budget_now(microseconds: int) -> int:
+def budget_now(microseconds: int, loadavg: str = "/proc/loadavg") -> int:
     """The watch budget of a waiting thread of the pool now, in ticks: :func:`ticks_for`
-    ``microseconds`` while the machine is not :func:`oversubscribed`, else 0 (sleep at
-    once); the load is read again at most every 50 ms, ``microseconds`` at every call (a
-    knob set by ``tuning.override`` holds from the next split)."""
+    ``microseconds`` while the machine is not :func:`oversubscribed` (``loadavg``: the file
+    read), else 0 (sleep at once); the file is read again at most every 50 ms,
+    ``microseconds`` at every call (a knob set by ``tuning.override`` holds from the next
+    split)."""
     if microseconds <= 0:
         return 0
     now = time.monotonic()
-    if now - _load_read[0] > _RECHECK_SECONDS:
-        _load_read[:] = [now, float(oversubscribed())]
+    if now - _load_read[0] > _RECHECK_SECONDS or _load_read[2] != loadavg:
+        _load_read[:] = [now, oversubscribed(loadavg), loadavg]
     return 0 if _load_read[1] else ticks_for(microseconds)
