@@ -340,7 +340,9 @@ def _share_cores(local_ranks: int) -> None:
     """This rank's kernels on cores // local_ranks threads (at least one)."""
     if local_ranks > 1:
         import numba
-        numba.set_num_threads(max(1, min((os.cpu_count() or 1) // local_ranks,
+
+        from .kernels.cpu.cores import usable_cores
+        numba.set_num_threads(max(1, min(usable_cores() // local_ranks,
                                          numba.config.NUMBA_NUM_THREADS)))
 
 

@@ -38,7 +38,11 @@ def test_info_names_versions_backends_and_cpu(facts):
 
 def test_info_names_threads_blas_cache_and_gpu(facts):
     import numba
-    assert facts["threads"]["numba"] == numba.config.NUMBA_NUM_THREADS
+
+    from nongate_np.kernels.cpu.cores import usable_cores
+    chosen = "NUMBA_NUM_THREADS" in os.environ        # else Numba's default, capped
+    assert facts["threads"]["numba"] == (numba.config.NUMBA_NUM_THREADS if chosen else
+                                         min(numba.config.NUMBA_NUM_THREADS, usable_cores()))
     assert facts["blas"]["name"] and facts["blas"]["version"]
     kernels = facts["blas"]["kernels"]             # what the Numba kernels' products call
     assert kernels["library"] in ("scipy-openblas32", "scipy") and kernels["reason"]

@@ -133,7 +133,8 @@ def cpu_info() -> dict:
         e.g. "znver4", "skylake-avx512", "apple-m1"; "" without llvmlite), ``isa`` (the
         widest vector instruction set: "AVX-512", "AVX2", "AVX", "SSE", "NEON" or
         "unknown"), ``logical_cpus`` (``os.cpu_count()``) and ``usable_cpus`` (the CPUs
-        this process may run on, from its affinity mask where the OS has one).
+        this process may keep busy: its affinity mask where the OS has one, capped by its
+        cgroup's CPU limit, ``kernels.cpu.cores.usable_cores``).
     """
     model, flags = _proc_cpuinfo()
     llvm_name = ""
@@ -146,13 +147,10 @@ def cpu_info() -> dict:
                      if f.startswith("+")}
     except ImportError:
         pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:          # no affinity masks on macOS and Windows
-        usable = os.cpu_count()
+    from ..kernels.cpu.cores import usable_cores
     return {"model": model or platform.processor(), "llvm_name": llvm_name,
             "isa": _vector_isa(flags), "logical_cpus": os.cpu_count(),
-            "usable_cpus": usable}
+            "usable_cpus": usable_cores()}
 
 
 def _proc_cpuinfo() -> tuple[str, set]:
@@ -184,19 +182,17 @@ def _vector_isa(flags: set) -> str:
 
 
 def _threads() -> dict:
-    import numba
+
+    from ..kernels.cpu.cores import cpu_limit
+    from ..kernels.cpu.threads import blas_threads, num_threads
 
     from_env = os.environ.get("NUMBA_NUM_THREADS")
-    out = {"numba": numba.config.NUMBA_NUM_THREADS,
-           "numba_source": (f"NUMBA_NUM_THREADS={from_env}" if from_env
-                            else "default: the number of CPUs"),
-           "blas": None}
-    try:
-        from ..kernels.cpu.threads import blas_threads
-        out["blas"] = blas_threads()
-    except ImportError:
-        pass
-    return out
+    limit = cpu_limit()
+    return {"numba": num_threads(),
+            "numba_source": (f"NUMBA_NUM_THREADS={from_env}" if from_env else
+                             "default: the usable CPUs" if limit is None else
+                             f"default: the usable CPUs, cgroup CPU limit {limit:g}"),
+            "blas": blas_threads()}
 
 
 def _blas() -> dict:

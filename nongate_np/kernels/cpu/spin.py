@@ -35,6 +35,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .cache import cache_location
+from .cores import usable_cores
 
 __all__ = ["watch", "ticks_for", "budget_now", "oversubscribed"]
 
@@ -138,20 +139,15 @@ def oversubscribed(loadavg: str = "/proc/loadavg") -> bool:
     """Whether more threads are running or waiting to run than this process may use cores,
     from the fourth field of Linux's ``/proc/loadavg`` ("running/total", machine-wide, this
     process's own threads included) against the cores this process may run on
-    (``os.sched_getaffinity``: a container or ``taskset`` given 2 of 64 cores counts 2); True
-    where that file cannot be read or parsed (not Linux)."""
+    (``cores.usable_cores``: a container or ``taskset`` given 2 of 64 cores counts 2, and
+    so does a cgroup CPU limit of 1.5); True where that file cannot be read or parsed (not
+    Linux)."""
     try:
         with open(loadavg, "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return True
-    return running > _usable_cores()
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    return running > usable_cores()
 
 
 def budget_now(microseconds: int, loadavg: str = "/proc/loadavg") -> int:

@@ -21,8 +21,9 @@ Policy, in order:
 * only when the work is large enough to pay for the threads' start and join
   (``tuning.py``);
 * in as many chunks as ``num_threads()`` (``NUMBA_NUM_THREADS``, or
-  ``numba.set_num_threads``), so a fixed thread count gives a fixed split and
-  bit-identical results run to run;
+  ``numba.set_num_threads``; by default the cores the process may use, a cgroup's CPU
+  limit counted), so a fixed thread count gives a fixed split and bit-identical results
+  run to run;
 * never in a forked child (``os.fork``, ``multiprocessing``'s "fork" start method): the
   pool's threads are not copied into the child, and the serial paths keep a child's
   results bit-identical to its parent's serial paths (as PyTorch, whose forked DataLoader
@@ -46,7 +47,7 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
-from . import spin, tuning
+from . import cores, spin, tuning
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -217,15 +218,22 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
 
 def num_threads() -> int:
     """The thread count the kernels split into: Numba's (``NUMBA_NUM_THREADS``, or what
-    ``numba.set_num_threads`` set on the calling thread).
+    ``numba.set_num_threads`` set on the calling thread); where that is Numba's default
+    (the CPUs in the affinity mask) and ``NUMBA_NUM_THREADS`` is not set, capped by the
+    cgroup's CPU limit (``cores.usable_cores``: a container given one CPU of a 64-core host
+    splits into one chunk, not 64 throttled ones).
 
     NOTE: read without launching Numba's own thread pool, which the kernels never use
     (``numba.set_num_threads`` launches it, and then its value is read)."""
     import numba
     from numba.np.ufunc import parallel as numba_parallel
     if getattr(numba_parallel, "_is_initialized", True):
-        return numba.get_num_threads()
-    return numba.config.NUMBA_NUM_THREADS
+        n = numba.get_num_threads()
+    else:
+        n = numba.config.NUMBA_NUM_THREADS
+    if n == numba.config.NUMBA_DEFAULT_NUM_THREADS and "NUMBA_NUM_THREADS" not in os.environ:
+        return min(n, cores.usable_cores())
+    return n
 
 
 class _Worker:
