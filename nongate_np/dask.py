@@ -44,8 +44,11 @@ def _dask():
 def worker_env(workers: int) -> dict:
     """The environment for ``workers`` Dask worker processes on one machine
     (``LocalCluster(..., env=worker_env(n))``): each one's kernels and BLAS on its share of
-    the cores, so that they do not wait on each other's threads."""
-    per = str(max(1, (os.cpu_count() or 1) // max(workers, 1)))
+    the cores this process may keep busy (``cores.usable_cores``: its affinity mask, which
+    the workers inherit, capped by its cgroup's CPU limit), so that they do not wait on
+    each other's threads."""
+    from .cores import usable_cores
+    per = str(max(1, usable_cores() // max(workers, 1)))
     return {"NUMBA_NUM_THREADS": per, "OPENBLAS_NUM_THREADS": per, "OMP_NUM_THREADS": per}
 
 

@@ -102,7 +102,8 @@ class DataParallel:
         The rank whose parameters every rank starts from.
     share_cores : bool
         With several ranks on one machine, give each rank's kernels its share of the cores
-        (``numba.set_num_threads(cores // ranks on this machine)``), as torchrun gives each
+        (``numba.set_num_threads(cores // ranks on this machine)``, a cgroup CPU limit
+        counted, never more than the rank's affinity mask), as torchrun gives each
         process one OpenMP thread: threads beyond the cores make every rank wait on the
         others' (bench/RESULTS.md, "Data parallel over MPI"). Not done when
         ``NUMBA_NUM_THREADS`` is set: that count is kept.
@@ -120,7 +121,7 @@ class DataParallel:
         self.comm = comm or MPI.COMM_WORLD
         self.rank, self.world_size = self.comm.Get_rank(), self.comm.Get_size()
         if share_cores and "NUMBA_NUM_THREADS" not in os.environ:
-            _share_cores(self.comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size())
+            _share_cores(self.comm.Split_type(MPI.COMM_TYPE_SHARED))
         self.model = model
         named = list(model.named_parameters())
         self._params = [p for _, p in named]
@@ -336,14 +337,21 @@ def _value(root) -> float:
     return float(np.real(root.item())) if root.size == 1 else 0.0
 
 
-def _share_cores(local_ranks: int) -> None:
-    """This rank's kernels on cores // local_ranks threads (at least one)."""
+def _share_cores(node) -> None:
+    """This rank's kernels on its share of the machine's cores, at least one: the cores
+    the ranks on this machine (``node``, their communicator) may keep busy together (the
+    union of their affinity masks, capped by the cgroup's CPU limit) divided among them,
+    and never more than this rank's own mask (a launcher that binds ranks to cores has
+    narrowed it already)."""
+    local_ranks = node.Get_size()
     if local_ranks > 1:
         import numba
 
-        from .kernels.cpu.cores import usable_cores
-        numba.set_num_threads(max(1, min(usable_cores() // local_ranks,
-                                         numba.config.NUMBA_NUM_THREADS)))
+        from .cores import affinity, cores_within, cpu_limit
+        own = affinity()
+        together = set().union(*node.allgather(own))
+        share = cores_within(len(together), cpu_limit()) // local_ranks
+        numba.set_num_threads(max(1, min(share, len(own), numba.config.NUMBA_NUM_THREADS)))
 
 
 def split_bounds(n: int, parts: int) -> list[int]:

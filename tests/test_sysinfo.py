@@ -39,10 +39,10 @@ def test_info_names_versions_backends_and_cpu(facts):
 def test_info_names_threads_blas_cache_and_gpu(facts):
     import numba
 
-    from nongate_np.kernels.cpu.cores import usable_cores
-    chosen = "NUMBA_NUM_THREADS" in os.environ        # else Numba's default, capped
-    assert facts["threads"]["numba"] == (numba.config.NUMBA_NUM_THREADS if chosen else
-                                         min(numba.config.NUMBA_NUM_THREADS, usable_cores()))
+    from nongate_np.kernels.cpu.threads import num_threads
+    assert facts["threads"]["numba"] == num_threads()
+    if not os.environ.get("NUMBA_NUM_THREADS"):   # Numba's default, capped by the limit
+        assert facts["threads"]["numba"] <= numba.config.NUMBA_NUM_THREADS
     assert facts["blas"]["name"] and facts["blas"]["version"]
     kernels = facts["blas"]["kernels"]             # what the Numba kernels' products call
     assert kernels["library"] in ("scipy-openblas32", "scipy") and kernels["reason"]

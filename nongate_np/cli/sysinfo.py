@@ -134,7 +134,7 @@ def cpu_info() -> dict:
         widest vector instruction set: "AVX-512", "AVX2", "AVX", "SSE", "NEON" or
         "unknown"), ``logical_cpus`` (``os.cpu_count()``) and ``usable_cpus`` (the CPUs
         this process may keep busy: its affinity mask where the OS has one, capped by its
-        cgroup's CPU limit, ``kernels.cpu.cores.usable_cores``).
+        cgroup's CPU limit, ``nongate_np.cores.usable_cores``).
     """
     model, flags = _proc_cpuinfo()
     llvm_name = ""
@@ -147,7 +147,7 @@ def cpu_info() -> dict:
                      if f.startswith("+")}
     except ImportError:
         pass
-    from ..kernels.cpu.cores import usable_cores
+    from ..cores import usable_cores
     return {"model": model or platform.processor(), "llvm_name": llvm_name,
             "isa": _vector_isa(flags), "logical_cpus": os.cpu_count(),
             "usable_cpus": usable_cores()}
@@ -182,17 +182,18 @@ def _vector_isa(flags: set) -> str:
 
 
 def _threads() -> dict:
+    from numba.np.ufunc import parallel as numba_parallel
 
-    from ..kernels.cpu.cores import cpu_limit
+    from ..cores import cpu_limit
     from ..kernels.cpu.threads import blas_threads, num_threads
-
-    from_env = os.environ.get("NUMBA_NUM_THREADS")
+    from_env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
     limit = cpu_limit()
-    return {"numba": num_threads(),
-            "numba_source": (f"NUMBA_NUM_THREADS={from_env}" if from_env else
-                             "default: the usable CPUs" if limit is None else
-                             f"default: the usable CPUs, cgroup CPU limit {limit:g}"),
-            "blas": blas_threads()}
+    source = ("set in this process (numba.set_num_threads)"
+              if getattr(numba_parallel, "_is_initialized", False) else
+              f"NUMBA_NUM_THREADS={from_env}" if from_env else
+              "default: the usable CPUs" if limit is None else
+              f"default: the usable CPUs, cgroup CPU limit {limit:g}")
+    return {"numba": num_threads(), "numba_source": source, "blas": blas_threads()}
 
 
 def _blas() -> dict:

@@ -34,8 +34,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ...cores import usable_cores
 from .cache import cache_location
-from .cores import usable_cores
 
 __all__ = ["watch", "ticks_for", "budget_now", "oversubscribed"]
 
@@ -138,10 +138,12 @@ _load_read: list = [-1.0, True, ""]
 def oversubscribed(loadavg: str = "/proc/loadavg") -> bool:
     """Whether more threads are running or waiting to run than this process may use cores,
     from the fourth field of Linux's ``/proc/loadavg`` ("running/total", machine-wide, this
-    process's own threads included) against the cores this process may run on
-    (``cores.usable_cores``: a container or ``taskset`` given 2 of 64 cores counts 2, and
-    so does a cgroup CPU limit of 1.5); True where that file cannot be read or parsed (not
-    Linux)."""
+    process's own threads included) against the cores this process may keep busy
+    (``nongate_np.cores.usable_cores``: a ``taskset`` of 2 of 64 cores counts 2, and so
+    does a cgroup CPU limit of 1.5); True where that file cannot be read or parsed (not
+    Linux). The count is the host's, so in a container with a CPU limit on a shared host
+    it is nearly always True: there the threads sleep at once, and a watch does not spend
+    the group's quota."""
     try:
         with open(loadavg, "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])

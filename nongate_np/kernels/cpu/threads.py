@@ -47,7 +47,8 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
-from . import cores, spin, tuning
+from ...cores import usable_cores
+from . import spin, tuning
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -217,9 +218,10 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 def num_threads() -> int:
-    """The thread count the kernels split into: Numba's (``NUMBA_NUM_THREADS``, or what
-    ``numba.set_num_threads`` set on the calling thread); where that is Numba's default
-    (the CPUs in the affinity mask) and ``NUMBA_NUM_THREADS`` is not set, capped by the
+    """The thread count the kernels split into: once Numba's own pool has started
+    (``numba.set_num_threads``, or any ``parallel=True`` function), what
+    ``numba.set_num_threads`` set on the calling thread; before, ``NUMBA_NUM_THREADS``
+    where it is set, else Numba's default (the CPUs of the affinity mask) capped by the
     cgroup's CPU limit (``cores.usable_cores``: a container given one CPU of a 64-core host
     splits into one chunk, not 64 throttled ones).
 
@@ -228,12 +230,18 @@ def num_threads() -> int:
     import numba
     from numba.np.ufunc import parallel as numba_parallel
     if getattr(numba_parallel, "_is_initialized", True):
-        n = numba.get_num_threads()
-    else:
-        n = numba.config.NUMBA_NUM_THREADS
-    if n == numba.config.NUMBA_DEFAULT_NUM_THREADS and "NUMBA_NUM_THREADS" not in os.environ:
-        return min(n, cores.usable_cores())
-    return n
+        return numba.get_num_threads()
+    return _default_threads()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_threads() -> int:
+    """:func:`num_threads` before Numba's pool starts, read once (as Numba reads
+    ``NUMBA_NUM_THREADS`` once)."""
+    import numba
+    if os.environ.get("NUMBA_NUM_THREADS", "").strip():
+        return numba.config.NUMBA_NUM_THREADS
+    return min(numba.config.NUMBA_NUM_THREADS, usable_cores())
 
 
 class _Worker:
