@@ -13,7 +13,11 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+from nongate_np.cores import affinity, usable_cores
 from nongate_np.kernels import gpu
+
+if not os.environ.get("NUMBA_NUM_THREADS", "").strip() and usable_cores() < len(affinity()):
+    os.environ["NUMBA_NUM_THREADS"] = str(len(affinity()))
 
 if "NUMBA_ENABLE_CUDASIM" not in os.environ and not gpu.probe().usable:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
