@@ -222,8 +222,8 @@ def num_threads() -> int:
     (``numba.set_num_threads``, or any ``parallel=True`` function), what
     ``numba.set_num_threads`` set on the calling thread; before, ``NUMBA_NUM_THREADS``
     where it is set, else Numba's default (the CPUs of the affinity mask) capped by the
-    cgroup's CPU limit (``cores.usable_cores``: a container given one CPU of a 64-core host
-    splits into one chunk, not 64 throttled ones).
+    cgroup's CPU limit (``nongate_np.cores.usable_cores``: a container given one CPU of a
+    64-core host splits into one chunk, not 64 throttled ones).
 
     NOTE: read without launching Numba's own thread pool, which the kernels never use
     (``numba.set_num_threads`` launches it, and then its value is read)."""
