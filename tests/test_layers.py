@@ -16,7 +16,7 @@ PACKAGE = Path(nongate_np.__file__).parent
 LAYERS = [
     # stand-alone helpers and the data pipeline: they import nothing of the engine
     ["rng", "casting", "io.atomic", "check.foreign", "training.progress", "training.plot",
-     "check.testing", "check.report", "data", "sharedlib"],
+     "check.testing", "check.report", "data", "sharedlib", "cores"],
     ["kernels"],
     ["device", "tensor", "anomaly", "autograd", "factories"],
     ["ops"],
