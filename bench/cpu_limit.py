@@ -16,7 +16,9 @@ count (ours: the cores the process may use, the limit counted; torch: its own de
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -24,6 +26,11 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))                 # this checkout's package, installed or not
+
+from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
+from nongate_np.benchmark.run import name_list, positive_int  # noqa: E402
+
 TASKS = ("infer", "train_attn")
 
 
@@ -69,17 +76,40 @@ def launch(procs: str | None, who: str, threads: int, args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number; got {text!r}")
+    return value
+
+
+def _thread_counts(text: str) -> list[int]:
+    try:
+        counts = [int(n) for n in text.split(",")]
+    except ValueError:
+        counts = [-1]
+    if not counts or min(counts) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated thread counts >= 0 (0: the default); got {text!r}")
+    return counts
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cpus", type=float, default=1.0, help="the limit, in CPUs")
-    parser.add_argument("--configs", type=lambda s: s.split(","), default=["S3", "M1", "M2"])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--cpus", type=_positive_float, default=1.0,
+                        help="the limit, in CPUs (default 1)")
+    parser.add_argument("--configs", type=name_list(CONFIGS), default=["S3", "M1", "M2"],
+                        metavar="LIST", help="sizes, comma-separated (default S3,M1,M2)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--seconds", type=float, default=3.0,
-                        help="time per cell, many 100 ms periods long")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--threads", type=lambda s: [int(n) for n in s.split(",")],
-                        default=[0, 1], help="thread counts to run, 0: each library's "
-                        "default")
+    parser.add_argument("--seconds", type=_positive_float, default=3.0,
+                        help="time per cell, many 100 ms periods long (default 3)")
+    parser.add_argument("--rounds", type=positive_int, default=2, help="default 2")
+    parser.add_argument("--threads", type=_thread_counts, default=[0, 1], metavar="LIST",
+                        help="thread counts to run, comma-separated, 0: each library's "
+                             "default (default 0,1)")
     parser.add_argument("--out", help="write the raw figures here (JSON)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -87,6 +117,9 @@ def main(argv=None) -> int:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.configs,
                                 args.dtype, args.seconds)))
         return 0
+    if importlib.util.find_spec("torch") is None:
+        sys.exit("bench/cpu_limit.py: needs PyTorch, the other contender: "
+                 "pip install -e '.[bench]' (torch==2.13.0, CPU build)")
     from nongate_np.benchmark.cgroup import CgroupError, cpu_limited
     from nongate_np.benchmark.host import machine_info
     res = {"machine": machine_info(), "cpus": args.cpus, "dtype": args.dtype,

@@ -83,6 +83,7 @@ sys.path.insert(0, ROOT)                   # this checkout's package, installed 
 import numpy as np  # noqa: E402
 
 from nongate_np.benchmark.configs import CONFIGS  # noqa: E402
+from nongate_np.benchmark.run import name_list  # noqa: E402
 from nongate_np.kernels import gpu  # noqa: E402
 from nongate_np.kernels.contract import AttentionParams, LSTMParams, LSTMState  # noqa: E402
 
@@ -855,16 +856,6 @@ def failed(data: dict) -> bool:
 
 
 # -- main ---------------------------------------------------------------------------------------
-def _names(valid: tuple[str, ...] | list[str]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        if not names or any(n not in valid for n in names):
-            raise argparse.ArgumentTypeError(f"expected a comma-separated list of "
-                                             f"{', '.join(valid)}; got {text!r}")
-        return names
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -879,11 +870,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=os.path.join(HERE, "results", "gpu-latest.json"),
                    help="the JSON results, rewritten as they come "
                         "(default bench/results/gpu-latest.json)")
-    p.add_argument("--configs", type=_names(list(BENCH_CONFIGS)),
+    p.add_argument("--configs", type=name_list(list(BENCH_CONFIGS)),
                    help=f"of {','.join(BENCH_CONFIGS)} (default all; ignored with --tiny)")
-    p.add_argument("--tasks", type=_names(TASKS), default=list(TASKS),
+    p.add_argument("--tasks", type=name_list(TASKS), default=list(TASKS),
                    help=f"of {','.join(TASKS)} (default all)")
-    p.add_argument("--dtypes", type=_names(DTYPES), default=list(DTYPES),
+    p.add_argument("--dtypes", type=name_list(DTYPES), default=list(DTYPES),
                    help="of float32,float64 (default both)")
     p.add_argument("--repeats", type=int, default=5,
                    help="timed samples per cell; the median is reported (default 5, "

@@ -75,7 +75,7 @@ _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspat
 
 
 # -- options ----------------------------------------------------------------------------------
-def _names(valid):
+def name_list(valid):
     """An argparse type: a comma-separated list of names, each one of ``valid``."""
     def parse(text: str) -> list[str]:
         names = [n.strip() for n in text.split(",") if n.strip()]
@@ -87,7 +87,7 @@ def _names(valid):
     return parse
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -114,22 +114,22 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
                              f"{' and '.join(q['tasks'])}, "
                              f"{' vs '.join(q['contenders'])}, {q['repeats']} repeats, "
                              "short samples, no memory or cold-compile measurement")
-    parser.add_argument("--configs", type=_names(CONFIGS), metavar="LIST",
+    parser.add_argument("--configs", type=name_list(CONFIGS), metavar="LIST",
                         help=f"comma-separated, of {','.join(CONFIGS)} (sizes T, B, I, H: "
                              + "; ".join(f"{k} {v}" for k, v in CONFIGS.items())
                              + f"; default all, quick {','.join(q['configs'])})")
-    parser.add_argument("--contenders", type=_names(CONTENDERS), metavar="LIST",
+    parser.add_argument("--contenders", type=name_list(CONTENDERS), metavar="LIST",
                         help=f"of {','.join(CONTENDERS)} (default all, quick "
                              f"{','.join(q['contenders'])})")
-    parser.add_argument("--tasks", type=_names(TASKS), metavar="LIST",
+    parser.add_argument("--tasks", type=name_list(TASKS), metavar="LIST",
                         help=f"of {','.join(TASKS)} (default all, quick {','.join(q['tasks'])})")
-    parser.add_argument("--dtypes", type=_names(DTYPES), metavar="LIST",
+    parser.add_argument("--dtypes", type=name_list(DTYPES), metavar="LIST",
                         help=f"of {','.join(DTYPES)} "
                              f"(default both, quick {','.join(q['dtypes'])})")
-    parser.add_argument("--repeats", type=_positive_int, metavar="N",
+    parser.add_argument("--repeats", type=positive_int, metavar="N",
                         help=f"alternating runs per contender (default {FULL['repeats']}, "
                              f"quick {q['repeats']})")
-    parser.add_argument("--threads", type=_positive_int, default=2, metavar="N",
+    parser.add_argument("--threads", type=positive_int, default=2, metavar="N",
                         help="threads for every contender (default 2)")
     parser.add_argument("--out", metavar="JSON", default=default_out,
                         help="write the raw results here (default: "
