@@ -1,9 +1,10 @@
 """Ours and PyTorch under a container's CPU limit: each with its default thread count, and
 each on one thread, in a cgroup limited to ``--cpus`` CPUs (what ``docker run --cpus``
-imposes). Needs root and a mounted cgroup CPU controller (``nongate_np.benchmark.cgroup``).
+imposes). Needs root, a mounted cgroup CPU controller (``nongate_np.benchmark.cgroup``) and
+torch (``pip install -e '.[bench]'``).
 
-    sudo python bench/cpu_limit.py                  # about 4 minutes; prints markdown
-    sudo python bench/cpu_limit.py --out r.json     # and writes the raw figures
+    sudo .venv/bin/python bench/cpu_limit.py               # about 4 minutes; prints markdown
+    sudo .venv/bin/python bench/cpu_limit.py --out r.json  # and writes the raw figures
 
 Each cell is the mean time per call over ``--seconds`` of calls (not a median of short
 samples: under a limit, Linux stops the group's threads for the rest of each 100 ms
@@ -138,15 +139,25 @@ def main(argv=None) -> int:
     return 0
 
 
+def _column(run: str, threads: int) -> str:
+    """"ours default" run on 2 threads -> "ours, default (2 threads)"; "torch 1" ->
+    "torch, 1 thread"."""
+    who, count = run.split(" ", 1)
+    plural = "" if threads == 1 else "s"
+    return f"{who}, default ({threads} thread{plural})" if count == "default" else \
+        f"{who}, {threads} thread{plural}"
+
+
 def report(res: dict) -> str:
     m = res["machine"]
     runs = list(res["rounds"][0])
     ratio = "ours default" in runs and "torch default" in runs
-    head = [f"{r} ({res['rounds'][0][r]['threads']} threads)" for r in runs]
+    head = [_column(r, res["rounds"][0][r]["threads"]) for r in runs]
     head += ["torch default / ours default"] if ratio else []
     lines = [f"Machine: {m['cpu']} ({m['cpu_llvm_name']}, {m['isa']}), {m['cpus']} CPUs; "
-             f"cgroup limit {res['cpus']:g} CPUs, {res['dtype']}, mean ms per call, "
-             f"rounds separated by /", "", "| cell | " + " | ".join(head) + " |",
+             f"cgroup limit {res['cpus']:g} CPU{'' if res['cpus'] == 1 else 's'}, "
+             f"{res['dtype']}, mean ms per call, rounds separated by /", "",
+             "| cell | " + " | ".join(head) + " |",
              "|---" * (len(head) + 1) + "|"]
     for cell in (k for k in res["rounds"][0][runs[0]] if k != "threads"):
         row = [" / ".join(f"{rd[r][cell]:.2f}" for rd in res["rounds"]) for r in runs]

@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import os
 import sys
+import time
 import traceback
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -63,6 +64,10 @@ def _mpi():
     return MPI
 
 
+#: how long a failing rank waits, its error written, before it aborts the job
+_ABORT_GRACE_SECONDS = 0.5
+
+
 def abort_on_error(comm=None) -> None:
     """Make an uncaught exception on any rank end the whole job: the rank and its error are
     printed to stderr, then ``MPI_Abort`` stops every rank, instead of the others waiting
@@ -77,6 +82,9 @@ def abort_on_error(comm=None) -> None:
                          f"{comm.Get_size()} failed, aborting the job:\n{text}")
         sys.stderr.flush()
         if comm.Get_size() > 1:
+            # the launcher forwards a rank's stderr through a pipe, and MPI_Abort could end
+            # the job before it had, losing the message
+            time.sleep(_ABORT_GRACE_SECONDS)
             comm.Abort(1)
         previous(kind, value, tb)
 

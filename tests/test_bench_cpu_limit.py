@@ -51,7 +51,8 @@ def test_the_report_gives_torch_default_over_ours_per_round():
     text = _load().report(res)
     row = next(line for line in text.splitlines() if line.startswith(f"| {cell} |"))
     assert row == f"| {cell} | 2.00 / 4.00 | 5.00 / 3.00 | 2.50 / 0.75 |"
-    assert "ours default (1 threads)" in text and "cgroup limit 1 CPUs" in text
+    assert "| ours, default (1 thread) | torch, default (2 threads) |" in text
+    assert "cgroup limit 1 CPU," in text
 
 
 @pytest.mark.skipif(cpu_hierarchy() is None,

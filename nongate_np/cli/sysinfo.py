@@ -51,7 +51,8 @@ def info(packages: tuple[str, ...] = PACKAGES) -> dict:
         * ``cpu``: see :func:`cpu_info`;
         * ``threads``: ``numba`` (the thread count the kernels split into, int), ``numba_source``
           (where that count comes from), ``blas`` (the thread count of the BLAS the
-          kernels call, or None when it cannot be read);
+          kernels call, outside a kernel: inside one it is 1; or None when it cannot be
+          read);
         * ``blas``: ``kernels`` (the library the Numba kernels' products call and why:
           ``kernels.cpu.blas.describe()``, or ``{"error": ...}``), ``name``, ``version``
           and ``detail`` of the BLAS SciPy is built with, plus ``loaded`` (threadpoolctl's
@@ -283,7 +284,7 @@ def format_info(d: dict) -> str:
     t = d.get("threads", {})
     lines.append(("threads", t["error"] if "error" in t else
                   f"numba {t['numba']} ({t['numba_source']}), BLAS "
-                  f"{'?' if t['blas'] is None else t['blas']}"))
+                  f"{'?' if t['blas'] is None else t['blas']} (1 while a kernel runs)"))
     bl = d.get("blas", {})
     kb = bl.get("kernels", {})
     if kb:
