@@ -5,6 +5,7 @@ create a cgroup, a real one limited to one CPU."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -202,20 +203,17 @@ def _probe(procs, set_threads, **env):
                     reason="no CPU cgroup controller this process may create groups in")
 @pytest.mark.skipif(len(affinity()) < 2, reason="one CPU: the limit changes nothing")
 def test_a_real_cgroup_limited_to_one_cpu_splits_into_one_thread():
-    try:
-        group = cpu_limited(1)
-        procs = group.__enter__()
-    except CgroupError as e:            # e.g. a parent group limited below one CPU
-        pytest.skip(f"cannot make a group limited to one CPU here: {e}")
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            procs = stack.enter_context(cpu_limited(1))
+        except CgroupError as e:        # e.g. a parent group limited below one CPU
+            pytest.skip(f"cannot make a group limited to one CPU here: {e}")
         limit, usable, n, reported, source, chosen = _probe(procs, 2, NUMBA_NUM_THREADS=None)
         assert limit <= 1.0 and (usable, n, reported) == (1, 1, 1)
         assert f"cgroup CPU limit {limit:g}" in source
         assert chosen == 2              # numba.set_num_threads is obeyed, limit or not
         # and so is NUMBA_NUM_THREADS
         assert _probe(procs, 2, NUMBA_NUM_THREADS="2")[2:4] == [2, 2]
-    finally:
-        group.__exit__(None, None, None)
 
 
 @pytest.mark.skipif(cpu_hierarchy() is None,
