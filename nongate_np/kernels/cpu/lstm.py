@@ -309,25 +309,33 @@ def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
     untouched but da = 0 where the row is inactive).
 
     c_{t-1} (L10) is the cell state cached at t_prev, the step visited before t in the
-    forward, where that step exists and was active, else c_0 (L6)."""
-    H = dc.shape[1]
+    forward, where that step exists and was active, else c_0 (L6).
+
+    NOTE: no branch before the loop, only selects inside it: a view made before a branch
+    (a short-circuit ``and``, a view chosen by ``if``, an early return) keeps Numba's
+    reference counting of every view in the row, atomic updates that cost as much as a
+    narrow row's arithmetic (bench/KERNEL_NOTES.md, "Step loop: no branch around a row's
+    views").
+    NOTE: a 1 of the arrays' dtype: Numba types the literal 1 as int64, and float32 with
+    int64 gives float64, so each ``1 - x`` ran the float32 loop in float64."""
+    H, T = dc.shape[1], gates.shape[0]
     di, df, dg, do = _gate_views(da[t, b], H, 0, H)
-    if not active[t, b]:                                               # L14
-        for u in range(H):
-            di[u], df[u], dg[u], do[u] = 0, 0, 0, 0
-        return
     gi, gf, gg, go = _gate_views(gates[t, b], H, 0, H)
     tc, dm_b, dc_b = tcs[t, b], dm[b], dc[b]
-    cp = cs[t_prev, b] if 0 <= t_prev < gates.shape[0] and active[t_prev, b] else c0[b]
-    # NOTE: the branch is per row, so the loop over u has none and vectorises
+    on = active[t, b]
+    tp = min(max(t_prev, 0), T - 1)
+    has_prev = (t_prev >= 0) & (t_prev < T) & active[tp, b]
+    cs_prev, c0_b = cs[tp, b], c0[b]
+    one, zero = dc.dtype.type(1), dc.dtype.type(0)
     for u in range(H):
         i, f, g, o = gi[u], gf[u], gg[u], go[u]
-        dct = dc_b[u] + dm_b[u] * o * (1 - tc[u] * tc[u])               # L9
-        di[u] = dct * g * i * (1 - i)                                  # L10-L11
-        df[u] = dct * cp[u] * f * (1 - f)
-        dg[u] = dct * i * (1 - g * g)
-        do[u] = dm_b[u] * tc[u] * o * (1 - o)
-        dc_b[u] = dct * f                                              # L12
+        cp = cs_prev[u] if has_prev else c0_b[u]
+        dct = dc_b[u] + dm_b[u] * o * (one - tc[u] * tc[u])             # L9
+        di[u] = dct * g * i * (one - i) if on else zero                # L10-L11, L14
+        df[u] = dct * cp * f * (one - f) if on else zero
+        dg[u] = dct * i * (one - g * g) if on else zero
+        do[u] = dm_b[u] * tc[u] * o * (one - o) if on else zero
+        dc_b[u] = dct * f if on else dc_b[u]                           # L12
 
 
 @njit(**_JIT)
