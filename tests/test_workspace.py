@@ -48,6 +48,23 @@ def test_a_view_keeps_the_buffer_out_of_the_pool():
     assert workspace.kept_bytes() == 512 * 512 * 8
 
 
+def test_ascontiguous_copies_into_a_pooled_buffer_only_when_it_must():
+    h = np.random.default_rng(0).standard_normal((32, 100, 64))     # 1.6 MB of float64
+    assert workspace.ascontiguous(h, np.float64) is h                # nothing to copy
+    for view, dtype in ((h.transpose(1, 0, 2), np.float64), (h, np.float32)):
+        first = workspace.ascontiguous(view, dtype)
+        np.testing.assert_array_equal(first, np.ascontiguousarray(view, dtype))
+        assert first.flags.c_contiguous and first.dtype == dtype
+        where = _address(first)
+        del first
+        gc.collect()
+        again = workspace.ascontiguous(view, dtype)                   # the same buffer
+        assert _address(again) == where
+        np.testing.assert_array_equal(again, np.ascontiguousarray(view, dtype))
+        del again
+        gc.collect()
+
+
 def test_small_arrays_and_every_dtype_and_shape_form():
     small = workspace.empty((3, 4), np.float32)
     assert small.shape == (3, 4) and small.dtype == np.float32

@@ -246,7 +246,7 @@ def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
     B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
     N = B * T
-    h2 = np.ascontiguousarray(h, dtype=dtype).reshape(N, D)
+    h2 = workspace.ascontiguous(h, dtype).reshape(N, D)
     w_proj, query = _cast(p.w_proj, dtype), _cast(p.query, dtype)
     zeros = np.zeros(max(A, Q), dtype)
 
@@ -347,9 +347,9 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     gated, step, proj_v = cache.s is not None, cache.gamma is not None, \
         cache.w_value is not None
     Dv = cache.v.shape[2]
-    dpooled = np.ascontiguousarray(dpooled, dtype=dtype)
+    dpooled = workspace.ascontiguous(dpooled, dtype)
     # NOTE: ω is 0 at an absent step whatever the inputs: its adjoint there takes no part
-    dweights = np.ascontiguousarray(ref.zero_absent(dweights, cache.mask, 1), dtype=dtype)
+    dweights = workspace.ascontiguous(ref.zero_absent(dweights, cache.mask, 1), dtype)
     col_step = 2 * A if gated else A
     col_value = col_step + (Q if step else 0)
     K = col_value + (Dv if proj_v else 0)

@@ -408,7 +408,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     dm = workspace.empty((B, panel_width(H, dtype)), dtype, align)
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
     w_hr_p = None if w_hr is None else pack(w_hr, dtype)
-    dy = np.ascontiguousarray(dy, dtype=dtype)
+    dy = workspace.ascontiguous(dy, dtype)
     h0_, c0_ = (np.ascontiguousarray(v, dtype=dtype) for v in (h0, c0))
     w_p = pack(w_hh, dtype)
 

@@ -12,7 +12,8 @@ buffer goes back to the pool. The pool keeps at most ``tuning.POOL_LIMIT_BYTES``
 that, the buffers freed longest ago go back to the allocator first, so sizes no longer
 asked for (variable-length inputs, a finished training run) age out. ``release()`` empties
 it. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: small blocks are reused by
-malloc anyway.
+malloc anyway. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when
+it makes one, in such an array.
 
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
 ``align=True``. The step loops split rows between threads at multiples of 16 float32, and
@@ -72,6 +73,19 @@ def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False)
     owner = np.frombuffer(buf.data, dtype=dtype, count=count)     # buf.data: a memoryview
     weakref.finalize(owner, _give_back, buf).atexit = False     # nothing to do at exit
     return owner.reshape(shape)
+
+
+def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
+    """Like ``np.ascontiguousarray(a, dtype)``: ``a`` itself when it is already C-contiguous
+    of that dtype, else a copy in an array from :func:`empty` (a transposed view, another
+    dtype), so a copy made at every step reuses its buffer instead of faulting its pages
+    back in (bench/KERNEL_NOTES.md, "Workspace: pooled buffers")."""
+    a, dtype = np.asarray(a), np.dtype(dtype)
+    if a.dtype == dtype and a.flags.c_contiguous:
+        return a
+    out = empty(a.shape, dtype)
+    np.copyto(out, a, casting="unsafe")       # the conversion ascontiguousarray makes
+    return out
 
 
 def _aligned(nbytes: int) -> np.ndarray:
