@@ -1,14 +1,13 @@
 """What the Numba kernels compile to, read from their LLVM IR: properties no agreement
-test sees, because the results stay right while the code slows down.
+test sees, because the results stay right while the code slows down (both found in the
+LSTM backward's cell step: bench/KERNEL_NOTES.md, "Step loop: no branch around a row's
+views").
 
-* float32 kernels do their arithmetic in float32. Numba types a literal ``1`` as int64 and
-  float32 with int64 gives float64, so one ``1 - x`` runs a float32 loop in float64; the
-  LSTM backward's cell loop did, unseen, until the IR was read (bench/KERNEL_NOTES.md, "Step
-  loop: no branch around a row's views").
+* float32 kernels do their arithmetic in float32 (a literal ``1`` in ``1 - x`` is int64
+  to Numba, and float32 with int64 gives float64).
 * The step functions that run once per batch row and step (``_cell_forward``,
-  ``_cell_backward``) hold no reference counting: a view made before a branch keeps Numba's
-  atomic count updates in every row, which made the backward's element-wise work two to
-  three times slower at S1 and S3 (bench/KERNEL_NOTES.md, same section).
+  ``_cell_backward``) hold no reference counting (a view made before a branch keeps
+  Numba's atomic count updates in every row).
 
 The first check compiles every kernel a float32 model meets in a subprocess with a fresh
 cache folder (Numba cannot show the IR of code loaded from its cache); the second compiles
@@ -29,8 +28,13 @@ import pytest
 
 pytest.importorskip("numba")
 from numba import njit  # noqa: E402  (after the importorskip)
+from numba.core import config  # noqa: E402
 
 from nongate_np.kernels.cpu import lstm  # noqa: E402
+from nongate_np.kernels.cpu.activations import KERNEL_FLAGS  # noqa: E402
+
+#: the kernels' own compile flags, without the cache (Numba shows no IR of cached code)
+_UNCACHED = {**KERNEL_FLAGS, "cache": False}
 
 #: float64 arithmetic in LLVM IR: a scalar or vector fadd/fsub/fmul/fdiv, or an FMA
 _DOUBLE_OP = r"= (?:fadd|fsub|fmul|fdiv)\b[^=\n]*\bdouble\b|@llvm\.fmuladd\.(?:v\d+)?f64|" \
@@ -82,7 +86,8 @@ SCAN_SCRIPT = textwrap.dedent("""
 
 
 def test_float32_kernels_compute_in_float32(tmp_path):
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_LOCATOR_CLASSES"}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba")
     proc = subprocess.run([sys.executable, "-c", SCAN_SCRIPT, _DOUBLE_OP], env=env,
                           text=True, capture_output=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -96,7 +101,7 @@ def test_float32_kernels_compute_in_float32(tmp_path):
 
 def test_double_op_pattern_finds_float64_arithmetic():
     """The scan's pattern matches what a float32 loop promoted by a literal compiles to."""
-    promoted = njit(cache=False, error_model="numpy")(_one_minus_int_literal)
+    promoted = njit(**_UNCACHED)(_one_minus_int_literal)
     a = np.linspace(0, 1, 16, dtype=np.float32)
     promoted(a, np.empty_like(a))
     ir = promoted.inspect_llvm(promoted.signatures[0])
@@ -122,12 +127,14 @@ def _cell_forward_rows(T, xw, bias, h, h_next, c, a, active, gates, cs, tcs, m, 
 
 
 def _increfs(fn, *args) -> int:
-    compiled = njit(cache=False, error_model="numpy", boundscheck=False)(fn)
+    compiled = njit(**_UNCACHED)(fn)
     compiled(*args)
     ir = compiled.inspect_llvm(compiled.signatures[0])
     return len(re.findall(r"call void @NRT_incref", ir))
 
 
+@pytest.mark.skipif(not config.LLVM_REFPRUNE_PASS,
+                    reason="NUMBA_LLVM_REFPRUNE_PASS=0 keeps every reference count")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_step_functions_hold_no_reference_counting(dtype):
     T, B, H = 3, 2, 16

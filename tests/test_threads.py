@@ -148,6 +148,23 @@ def test_run_chunks_runs_each_chunk_once_off_the_calling_thread():
     assert threading.get_ident() not in (seen[1], seen[2])
 
 
+def test_run_chunks_keeps_nothing_of_its_chunks_once_they_end():
+    """A pool thread drops the split's closure when its chunk ends: kept until the next
+    split, it kept that split's arrays out of the kernels' buffer pool."""
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    big = Big()
+    gone = weakref.ref(big)
+    threads.run_chunks(lambda k, held=big: held, 2)
+    del big
+    gc.collect()
+    assert gone() is None
+
+
 def test_run_chunks_raises_only_after_every_chunk_has_ended():
     """A failing chunk must not let the caller free buffers another chunk still writes."""
     import threading

@@ -52,17 +52,58 @@ def test_ascontiguous_copies_into_a_pooled_buffer_only_when_it_must():
     h = np.random.default_rng(0).standard_normal((32, 100, 64))     # 1.6 MB of float64
     assert workspace.ascontiguous(h, np.float64) is h                # nothing to copy
     for view, dtype in ((h.transpose(1, 0, 2), np.float64), (h, np.float32)):
+        workspace.release()
         first = workspace.ascontiguous(view, dtype)
         np.testing.assert_array_equal(first, np.ascontiguousarray(view, dtype))
         assert first.flags.c_contiguous and first.dtype == dtype
-        where = _address(first)
+        where, nbytes = _address(first), first.nbytes
         del first
         gc.collect()
+        assert workspace.kept_bytes() == nbytes                       # back in the pool
         again = workspace.ascontiguous(view, dtype)                   # the same buffer
-        assert _address(again) == where
+        assert _address(again) == where and workspace.kept_bytes() == 0
         np.testing.assert_array_equal(again, np.ascontiguousarray(view, dtype))
         del again
         gc.collect()
+
+
+def _pooled(a):
+    """Whether ``a`` views a buffer of the pool (NumPy keeps the pool's memoryview as the
+    root base; an array NumPy allocated has none)."""
+    while isinstance(a, np.ndarray):
+        a = a.base
+    return isinstance(a, memoryview)
+
+
+def test_the_kernels_copies_of_transposed_inputs_come_from_the_pool():
+    """The per-step copies that faulted their pages in (KERNEL_NOTES, "Workspace: pooled
+    buffers"): attention's (B, T, D) view of the LSTM's output, and the LSTM backward's
+    (T, B, H) view of attention's gradient."""
+    from nongate_np.kernels.contract import AttentionParams
+    from nongate_np.kernels.cpu import attention, lstm
+    rng = np.random.default_rng(0)
+    T, B, I, H, A = 50, 16, 8, 64, 32                # (T, B, H) float64: 400 KiB, pooled
+    y = rng.standard_normal((T, B, H))
+    params = AttentionParams(w_proj=rng.standard_normal((A, H)), b_proj=np.zeros(A),
+                             query=rng.standard_normal((1, A)))
+    _, _, cache = attention.attention_forward(y.transpose(1, 0, 2), params, "additive", None,
+                                              True)
+    assert _pooled(cache.h2)
+
+    x = rng.standard_normal((T, B, I))
+    params = LSTMParams(rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H)),
+                        np.zeros(4 * H))
+    state = LSTMState(np.zeros((B, H)), np.zeros((B, H)))
+    y, _, cache = lstm.lstm_forward(x, state, params, None, False, True)
+    dy = rng.standard_normal((B, T, H))
+    kept = []
+    for grad in (np.ascontiguousarray(dy.transpose(1, 0, 2)), dy.transpose(1, 0, 2)):
+        gc.collect()
+        workspace.release()
+        lstm.lstm_backward(cache, grad, state)
+        gc.collect()
+        kept.append(workspace.kept_bytes())
+    assert kept[1] - kept[0] == dy.nbytes             # the copy of the view went back too
 
 
 def test_small_arrays_and_every_dtype_and_shape_form():

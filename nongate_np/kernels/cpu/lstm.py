@@ -199,11 +199,11 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     project = _project_in_loop(x)
     if project:
-        x_in, w_ih_p = np.ascontiguousarray(x, dtype=dtype), pack(w_ih.T, dtype)
+        x_in, w_ih_p = workspace.ascontiguous(x, dtype), pack(w_ih.T, dtype)
         xw = workspace.empty((1, B, panel_width(4 * H, dtype)), dtype, align)
     else:
         x_in, w_ih_p = np.empty((0, 0, 0), dtype), _no_panels(dtype)
-        xw = matmul(np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype),
+        xw = matmul(workspace.ascontiguous(x, dtype).reshape(T * B, -1),
                     w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
     h_pair = workspace.empty((2, B, P), dtype, align)
@@ -420,7 +420,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     threads.run_chunks(chunk, n_chunks)
     da2 = da.reshape(T * B, 4 * H)
     dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
-    dw_ih = matmul(da2.T, np.ascontiguousarray(x.reshape(T * B, -1), dtype=dtype))
+    dw_ih = matmul(da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1))
     dw_hh = _dw_hh(da, y, h0_, active, reverse)                        # L13
     db = da2.sum(axis=0)
     dw_hr = None

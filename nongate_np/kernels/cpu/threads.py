@@ -278,6 +278,10 @@ class _Worker:
                 fn(k)
             except BaseException as e:      # raised in the caller, by join
                 self._error = e
+            # NOTE: the chunk's closure goes before the end is signalled: kept until the
+            # next split, it kept that split's arrays out of the workspace pool
+            del fn
+            self._job = None
             self._done.release()
             self._counts[1] += 1
 
@@ -297,7 +301,7 @@ class _Worker:
         except KeyboardInterrupt as e:
             interrupt = e
             self._wait_out()
-        error, self._job, self._error = self._error, None, None
+        error, self._error = self._error, None
         return error or interrupt
 
     def _wait_out(self) -> None:

@@ -76,10 +76,10 @@ def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False)
 
 
 def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
-    """Like ``np.ascontiguousarray(a, dtype)``: ``a`` itself when it is already C-contiguous
-    of that dtype, else a copy in an array from :func:`empty` (a transposed view, another
-    dtype), so a copy made at every step reuses its buffer instead of faulting its pages
-    back in (bench/KERNEL_NOTES.md, "Workspace: pooled buffers")."""
+    """Like ``np.ascontiguousarray(a, dtype)`` (but a 0-d ``a`` stays 0-d): ``a`` itself when
+    it is already C-contiguous of that dtype, else a copy in an array from :func:`empty` (a
+    transposed view, another dtype), so a copy made at every step reuses its buffer instead
+    of faulting its pages back in (bench/KERNEL_NOTES.md, "Workspace: pooled buffers")."""
     a, dtype = np.asarray(a), np.dtype(dtype)
     if a.dtype == dtype and a.flags.c_contiguous:
         return a
