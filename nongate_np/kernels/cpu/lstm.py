@@ -192,18 +192,21 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
         return _infer_serial(x, state0, params, lengths, reverse, dtype)
     active = ref.lstm_active(T, B, lengths)
     if lengths is not None:
-        x = ref.zero_absent(x, active, 2)     # the cache keeps it too, for dW_ih (L13)
+        x = ref.zero_absent(x, active, 2)
+    # NOTE: C-contiguous of the kernels' dtype once here; the cache keeps it for dW_ih (L13),
+    # so the backward need not copy it again
+    x = workspace.ascontiguous(x, dtype)
     P = h0.shape[1]
     bounds = threads.batch_chunks(B, T * B * P * 4 * H)
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     project = _project_in_loop(x)
     if project:
-        x_in, w_ih_p = workspace.ascontiguous(x, dtype), pack(w_ih.T, dtype)
+        x_in, w_ih_p = x, pack(w_ih.T, dtype)
         xw = workspace.empty((1, B, panel_width(4 * H, dtype)), dtype, align)
     else:
         x_in, w_ih_p = np.empty((0, 0, 0), dtype), _no_panels(dtype)
-        xw = matmul(workspace.ascontiguous(x, dtype).reshape(T * B, -1),
+        xw = matmul(x.reshape(T * B, -1),
                     w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
     h_pair = workspace.empty((2, B, P), dtype, align)
