@@ -30,6 +30,24 @@ def test_watch_sees_a_bump_made_by_another_thread_while_it_looks():
     other.join()
 
 
+def test_end_then_watch_bumps_the_end_count_first_and_waits_for_the_next_chunk():
+    """A pool thread's end of a chunk: the caller sees chunks ended = handed over while that
+    thread still watches (without the GIL: this thread reads the count meanwhile), and the
+    next chunk handed over ends its watch."""
+    counts = np.array([1, 0], np.int64)      # one chunk handed over, none ended
+    result: list[bool] = []
+    other = threading.Thread(
+        target=lambda: result.append(spin.end_then_watch(counts, spin.ticks_for(60_000_000))))
+    other.start()
+    assert spin.watch(counts, 1, 0, spin.ticks_for(10_000_000)), "the end was not bumped"
+    assert counts[1] == 1 and other.is_alive(), "stopped watching before the next chunk"
+    counts[0] += 1                            # the next chunk
+    other.join(30)
+    assert result == [True]
+    assert not spin.end_then_watch(counts, 0) and counts[1] == 2, \
+        "no budget: bumps and returns at once"
+
+
 def test_watch_gives_up_when_its_time_is_up_on_a_counter_nobody_changes():
     counts = np.zeros(1, np.int64)
     start = time.perf_counter()

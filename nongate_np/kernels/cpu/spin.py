@@ -37,7 +37,7 @@ from numba.extending import intrinsic
 from ...cores import usable_cores
 from .cache import cache_location
 
-__all__ = ["watch", "ticks_for", "budget_now", "oversubscribed"]
+__all__ = ["watch", "end_then_watch", "ticks_for", "budget_now", "oversubscribed"]
 
 # NOTE: the yield and the clock are called by name, resolved at load time, as blas.py's
 # BLAS: a function pointer baked into the compiled code would make Numba refuse to cache it
@@ -70,6 +70,23 @@ def _load_acquire(typingctx, counters, index):
         array = context.make_array(sig.args[0])(context, builder, args[0])
         ptr = cgutils.get_item_pointer(context, builder, sig.args[0], array, [args[1]])
         return builder.load_atomic(ptr, "acquire", 8)
+    return sig, codegen
+
+
+@intrinsic
+def _store_release(typingctx, counters, index, value):
+    """counters[index] = value, written to memory at once (an atomic store) and after every
+    write before it: another thread reads it with :func:`_load_acquire`."""
+    if not (isinstance(counters, types.Array) and counters.dtype == types.int64
+            and counters.ndim == 1):
+        return None
+    sig = types.void(counters, types.intp, types.int64)
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], array, [args[1]])
+        builder.store_atomic(args[2], ptr, "release", 8)
+        return context.get_dummy_value()
     return sig, codegen
 
 
@@ -122,6 +139,19 @@ def watch(counters, index, old, ticks):
             return False
         _yield_cpu()
     return True
+
+
+@njit(cache=cache_location().enabled, nogil=True)
+def end_then_watch(counters, ticks):
+    """A pool thread's end of a chunk: bump counters[1] (chunks ended), then :func:`watch`
+    counters[0] (chunks handed over) until the next chunk comes or ``ticks`` have passed.
+
+    NOTE: the bump is made here, once the GIL is released, not in Python before this call:
+    the waiting caller, seeing it, takes the GIL at once instead of sleeping until the
+    bumping thread lets it go (bench/KERNEL_NOTES.md, "Threads: the end of a chunk")."""
+    ended = counters[1] + 1
+    _store_release(counters, 1, ended)
+    return watch(counters, 0, ended, ticks)
 
 
 def ticks_for(microseconds: int) -> int:

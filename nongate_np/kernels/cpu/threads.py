@@ -255,7 +255,8 @@ class _Worker:
     before it sleeps on its lock (``spin.watch``), so that a thread is not asleep, to be
     woken, when its chunk or its partner's end comes soon (bench/KERNEL_NOTES.md, "Threads:
     watch, then sleep"); each side releases its lock before it bumps its counter, so the
-    watcher finds the lock free."""
+    watcher finds the lock free. The pool thread bumps its counter without the GIL
+    (``spin.end_then_watch``), so the caller that sees it finds the GIL free too."""
 
     def __init__(self, name: str) -> None:
         self._go, self._done = threading.Lock(), threading.Lock()
@@ -270,7 +271,6 @@ class _Worker:
     def _loop(self) -> None:
         _worker.inside = True
         while True:
-            spin.watch(self._counts, 0, self._counts[1], self._budget)
             self._go.acquire()
             assert self._job is not None
             fn, k = self._job
@@ -283,7 +283,7 @@ class _Worker:
             del fn
             self._job = None
             self._done.release()
-            self._counts[1] += 1
+            spin.end_then_watch(self._counts, self._budget)
 
     def start(self, fn: Callable[[int], object], k: int, budget: int) -> None:
         self._job, self._error, self._budget = (fn, k), None, budget
