@@ -37,15 +37,33 @@ def test_end_then_watch_bumps_the_end_count_first_and_waits_for_the_next_chunk()
     counts = np.array([1, 0], np.int64)      # one chunk handed over, none ended
     result: list[bool] = []
     other = threading.Thread(
-        target=lambda: result.append(spin.end_then_watch(counts, spin.ticks_for(60_000_000))))
+        target=lambda: result.append(
+            spin.end_then_watch(counts, spin.ticks_for(60_000_000), 0)))
     other.start()
     assert spin.watch(counts, 1, 0, spin.ticks_for(10_000_000)), "the end was not bumped"
     assert counts[1] == 1 and other.is_alive(), "stopped watching before the next chunk"
     counts[0] += 1                            # the next chunk
     other.join(30)
     assert result == [True]
-    assert not spin.end_then_watch(counts, 0) and counts[1] == 2, \
-        "no budget: bumps and returns at once"
+    assert not spin.end_then_watch(counts, 0, spin.ticks_for(60_000_000)) \
+        and counts[1] == 2, "no budget: bumps and returns at once, without a grace"
+
+
+def test_end_then_watch_waits_its_grace_once_the_next_chunk_has_come():
+    counts = np.array([1, 0], np.int64)
+    times: list[float] = []
+
+    def pool_thread():
+        spin.end_then_watch(counts, spin.ticks_for(60_000_000), spin.ticks_for(50_000))
+        times.append(time.perf_counter())
+
+    other = threading.Thread(target=pool_thread)
+    other.start()
+    assert spin.watch(counts, 1, 0, spin.ticks_for(10_000_000)), "the end was not bumped"
+    handed_over = time.perf_counter()
+    counts[0] += 1
+    other.join(30)
+    assert times and times[0] - handed_over >= 0.05, "returned before its 50 ms grace"
 
 
 def test_watch_gives_up_when_its_time_is_up_on_a_counter_nobody_changes():

@@ -142,16 +142,25 @@ def watch(counters, index, old, ticks):
 
 
 @njit(cache=cache_location().enabled, nogil=True)
-def end_then_watch(counters, ticks):
+def end_then_watch(counters, ticks, grace):
     """A pool thread's end of a chunk: bump counters[1] (chunks ended), then :func:`watch`
-    counters[0] (chunks handed over) until the next chunk comes or ``ticks`` have passed.
+    counters[0] (chunks handed over) until the next chunk comes or ``ticks`` have passed;
+    once it has come, go on yielding for ``grace`` ticks before returning.
 
     NOTE: the bump is made here, once the GIL is released, not in Python before this call:
     the waiting caller, seeing it, takes the GIL at once instead of sleeping until the
-    bumping thread lets it go (bench/KERNEL_NOTES.md, "Threads: the end of a chunk")."""
+    bumping thread lets it go (bench/KERNEL_NOTES.md, "Threads: the end of a chunk"). The
+    grace is the same at the start: the caller hands a chunk over holding the GIL until its
+    own chunk enters compiled code, and a thread that asks for the GIL meanwhile sleeps
+    until woken ("Threads: the start of a chunk")."""
     ended = counters[1] + 1
     _store_release(counters, 1, ended)
-    return watch(counters, 0, ended, ticks)
+    if not watch(counters, 0, ended, ticks):
+        return False
+    end = _clock() + grace
+    while _clock() < end:
+        _yield_cpu()
+    return True
 
 
 def ticks_for(microseconds: int) -> int:

@@ -255,8 +255,11 @@ class _Worker:
     before it sleeps on its lock (``spin.watch``), so that a thread is not asleep, to be
     woken, when its chunk or its partner's end comes soon (bench/KERNEL_NOTES.md, "Threads:
     watch, then sleep"); each side releases its lock before it bumps its counter, so the
-    watcher finds the lock free. The pool thread bumps its counter without the GIL
-    (``spin.end_then_watch``), so the caller that sees it finds the GIL free too."""
+    watcher finds the lock free. The pool thread bumps its counter without the GIL, and
+    takes the GIL for its next chunk only ``tuning.START_GRACE_MICROSECONDS`` after it
+    came (``spin.end_then_watch``): each side then finds the GIL free instead of sleeping
+    on it (bench/KERNEL_NOTES.md, "Threads: the end of a chunk", "Threads: the start of a
+    chunk")."""
 
     def __init__(self, name: str) -> None:
         self._go, self._done = threading.Lock(), threading.Lock()
@@ -264,7 +267,7 @@ class _Worker:
         self._done.acquire()
         self._job: tuple[Callable[[int], object], int] | None = None
         self._error: BaseException | None = None
-        self._budget = 0                      # watch ticks (spin.watch)
+        self._budget = self._grace = 0        # watch ticks, grace ticks (spin.end_then_watch)
         self._counts = np.zeros(2, np.int64)      # chunks handed over, chunks ended
         threading.Thread(target=self._loop, name=name, daemon=True).start()
 
@@ -283,10 +286,10 @@ class _Worker:
             del fn
             self._job = None
             self._done.release()
-            spin.end_then_watch(self._counts, self._budget)
+            spin.end_then_watch(self._counts, self._budget, self._grace)
 
-    def start(self, fn: Callable[[int], object], k: int, budget: int) -> None:
-        self._job, self._error, self._budget = (fn, k), None, budget
+    def start(self, fn: Callable[[int], object], k: int, budget: int, grace: int = 0) -> None:
+        self._job, self._error, self._budget, self._grace = (fn, k), None, budget, grace
         self._go.release()
         self._counts[0] += 1
 
@@ -358,9 +361,10 @@ def run_chunks(chunk: Callable[[int], object], n: int) -> None:
     try:
         workers = _workers(n - 1)
         budget = spin.budget_now(tuning.WATCH_MICROSECONDS)
+        grace = spin.ticks_for(tuning.START_GRACE_MICROSECONDS) if budget else 0
         for k, w in enumerate(workers, start=1):
             started.append(w)
-            w.start(chunk, k, budget)
+            w.start(chunk, k, budget, grace)
         try:
             chunk(0)
         except BaseException as e:

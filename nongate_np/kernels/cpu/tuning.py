@@ -48,9 +48,15 @@ POOL_LIMIT_BYTES = 1 << 29
 #: to any other runnable thread between looks (``spin.watch``, bench/KERNEL_NOTES.md,
 #: "Threads: watch, then sleep"). 0: sleep at once.
 WATCH_MICROSECONDS = 10_000
+#: How long, in µs, a watching pool thread that has seen its next chunk come waits more
+#: before it takes the GIL, so that the calling thread, which holds it until its own chunk
+#: enters compiled code, has let it go (``spin.end_then_watch``, bench/KERNEL_NOTES.md,
+#: "Threads: the start of a chunk"). 0: take it at once.
+START_GRACE_MICROSECONDS = 5
 
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
-          "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS")
+          "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS",
+          "START_GRACE_MICROSECONDS")
 
 _NEVER = 2 ** 62                    # more multiply-adds than any product has
 
