@@ -36,9 +36,11 @@ STEP_PROJECTION_MAX_INPUTS = 256
 #: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_SPLIT_MIN_MACS = 4_000_000
 
-#: Arrays of ``workspace.empty`` from this many bytes up are pooled; smaller blocks are
-#: reused by malloc anyway.
-POOL_MIN_BYTES = 1 << 18
+#: Arrays of ``workspace.empty`` from this many bytes up are pooled: half glibc's default
+#: mmap threshold (128 KiB), from which malloc hands out fresh pages that fault in at
+#: every step; smaller blocks malloc reuses (bench/KERNEL_NOTES.md, "Workspace: pooled
+#: buffers from 64 KiB").
+POOL_MIN_BYTES = 1 << 16
 #: Most bytes of free buffers the workspace pool keeps: more than one training step of the
 #: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 POOL_LIMIT_BYTES = 1 << 29

@@ -11,8 +11,8 @@ bytes when one is free, else a new one. When the array and every view of it are 
 buffer goes back to the pool. The pool keeps at most ``tuning.POOL_LIMIT_BYTES``; beyond
 that, the buffers freed longest ago go back to the allocator first, so sizes no longer
 asked for (variable-length inputs, a finished training run) age out. ``release()`` empties
-it. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: small blocks are reused by
-malloc anyway. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when
+it. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: malloc reuses small blocks,
+while from its mmap threshold up it maps fresh pages at every call. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when
 it makes one, in such an array.
 
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
