@@ -34,7 +34,7 @@ STEP_PROJECTION_MAX_INPUTS = 256
 #: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over the
 #: threads; below it one BLAS call on the calling thread costs less than the split
 #: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
-PRODUCT_SPLIT_MIN_MACS = 4_000_000
+PRODUCT_SPLIT_MIN_MACS = 2_000_000
 
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled: half glibc's default
 #: mmap threshold (128 KiB), from which malloc hands out fresh pages that fault in at
