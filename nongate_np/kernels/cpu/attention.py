@@ -9,7 +9,8 @@ split over the threads, never NumPy's own BLAS):
   ``Eᵀ = W_q uᵀ`` (Q, B·T, unit stride in t) and the value projection ``H W_vᵀ``;
 * backward: the adjoints of all projections are written side by side into one matrix
   ``Γ = [dZ | dY | dY_step | dv]`` (B·T, K), so that ``dH = Γ [V; U; G_step; W_v]`` and
-  ``d[V; U; G_step; W_v] = Γᵀ H`` are two GEMMs and the biases one column sum.
+  ``d[V; U; G_step; W_v] = Γᵀ H`` are two GEMMs, split over the threads together
+  (``gemm.matmuls``), and the biases one column sum.
 
 The element-wise math (tanh, σ, the masked softmax, the gates and their derivatives) is
 fused into ``@njit`` passes with the vectorisable activations of ``activations.py``: inner
@@ -40,7 +41,7 @@ from ..contract import AttentionParams, OnlinePoolState, check_kind, for_kind, r
 from . import threads, workspace
 from .activations import KERNEL_FLAGS, exp32, exp64
 from .blas import gemm
-from .gemm import matmul
+from .gemm import matmul, matmuls
 from .lstm import sigmoid, tanh
 
 __all__ = ["attention_forward", "attention_backward", "attention_online"]
@@ -366,10 +367,9 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     dquery = matmul(de, cache.u)
     _activations_backward(du, cache.r, cache.s, grad)                  # A10, A11
     w_all = cache.w_all if not proj_v else np.concatenate([cache.w_all, cache.w_value])
-    dh2 = matmul(grad, w_all)                                          # A12, A13
+    dh2, dw_all = matmuls((grad, w_all), (grad.T, cache.h2))          # A12, A13 (one split)
     if not proj_v:
         dh2 += dv                                                      # A12: v = h
-    dw_all = matmul(grad.T, cache.h2)                                  # A13
     db_all = grad.sum(axis=0)
     grads = AttentionParams(w_proj=dw_all[:A], b_proj=db_all[:A], query=dquery)
     if gated:

@@ -53,24 +53,61 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     NOTE: one compiled signature for every layout pair, C arrays and flags: a signature per
     pair costs compile time, and a copy of a large transposed operand costs a good part of
     the product (bench/KERNEL_NOTES.md, "Compile time: one layout for small products")."""
-    M, K = a.shape
-    N = b.shape[1]
-    dtype = np.result_type(a, b)
-    out = workspace.empty((M, N), dtype)
-    n = threads.parallel_chunks(M * K * N, tuning.PRODUCT_SPLIT_MIN_MACS)
-    (a_c, a_t), (b_c, b_t) = _operand(a), _operand(b)
-    if n > 1 and not a_t and M >= n:
-        rows = threads.even_blocks(M, n)
-        threads.run_chunks(lambda k: dot(a_c[rows[k]:rows[k + 1]], False, b_c, b_t,
-                                         out[rows[k]:rows[k + 1]]), len(rows) - 1)
-    elif n > 1 and a_t and not b_t and K >= n:
-        ks = threads.even_blocks(K, n)
-        partial = np.empty((len(ks) - 2, M, N), dtype)
-        threads.run_chunks(lambda k: dot(a_c[ks[k]:ks[k + 1]], True, b_c[ks[k]:ks[k + 1]],
-                                         False, out if k == 0 else partial[k - 1]),
-                           len(ks) - 1)
-        for part in partial:
-            out += part
+    plan = _Plan(a, b)
+    _run([plan], len(plan.parts))
+    return plan.result()
+
+
+def matmuls(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """``[a @ b for a, b in pairs]``, each product split as :func:`matmul` splits it (same
+    parts, same bits), all in one split over the threads: chunk k makes part k of every
+    product, so independent products share one start and one end of the threads instead
+    of one each (bench/KERNEL_NOTES.md, "Products: one split for several")."""
+    plans = [_Plan(a, b) for a, b in pairs]
+    _run(plans, max([len(p.parts) for p in plans]))
+    return [p.result() for p in plans]
+
+
+def _run(plans: list[_Plan], n: int) -> None:
+    """Part k of every plan that has one, for k in 0..n-1, split over the threads."""
+    if n == 1:
+        for p in plans:
+            dot(*p.parts[0])
     else:
-        dot(a_c, a_t, b_c, b_t, out)
-    return out
+        threads.run_chunks(lambda k: [dot(*p.parts[k]) for p in plans if k < len(p.parts)],
+                           n)
+
+
+class _Plan:
+    """One product: its output, the arguments of :func:`dot` for each of its parts (one per
+    chunk) and, split by the reduction index, the partial sums after the first."""
+
+    __slots__ = ("out", "parts", "partial")
+
+    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
+        M, K = a.shape
+        N = b.shape[1]
+        dtype = np.result_type(a, b)
+        out = self.out = workspace.empty((M, N), dtype)
+        self.partial = None
+        n = threads.parallel_chunks(M * K * N, tuning.PRODUCT_SPLIT_MIN_MACS)
+        (a_c, a_t), (b_c, b_t) = _operand(a), _operand(b)
+        if n > 1 and not a_t and M >= n:
+            rows = threads.even_blocks(M, n)
+            self.parts = [(a_c[r0:r1], False, b_c, b_t, out[r0:r1])
+                          for r0, r1 in zip(rows, rows[1:])]
+        elif n > 1 and a_t and not b_t and K >= n:
+            ks = threads.even_blocks(K, n)
+            partial = self.partial = np.empty((len(ks) - 2, M, N), dtype)
+            self.parts = [(a_c[k0:k1], True, b_c[k0:k1], False,
+                           out if i == 0 else partial[i - 1])
+                          for i, (k0, k1) in enumerate(zip(ks, ks[1:]))]
+        else:
+            self.parts = [(a_c, a_t, b_c, b_t, out)]
+
+    def result(self) -> np.ndarray:
+        """The product, once every part has run: the partial sums added in chunk order."""
+        if self.partial is not None:
+            for part in self.partial:
+                self.out += part
+        return self.out

@@ -2,8 +2,9 @@
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products of the backward (dX, dW_ih, dW_hh) are large GEMMs outside the
-loop (``gemm.matmul``; dW_hh from the output shifted by one step, ``_dw_hh``, so neither the
-previous hidden nor cell states are ever stored as a sequence of their own). The forward's
+loop, in one split (``gemm.matmuls``; dW_hh from the output shifted by one step,
+``_dw_hh_terms``, so neither the previous hidden nor cell states are ever stored as a
+sequence of their own). The forward's
 input projection x_t W_ihᵀ is one such GEMM before the loop for wide inputs (more than
 ``tuning.STEP_PROJECTION_MAX_INPUTS``), else made inside the loop, step by step, on each
 chunk's rows. Inside the loop, per step: the products with a weight packed once per call
@@ -29,7 +30,7 @@ from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
 from . import activations, threads, tuning, workspace
 from .activations import KERNEL_FLAGS
-from .gemm import dot, matmul
+from .gemm import dot, matmul, matmuls
 from .packed import pack, packed_gemm, panel_width
 
 _JIT = KERNEL_FLAGS
@@ -369,8 +370,9 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active,
                     dh[b, k] = carry[b, k]
 
 
-def _dw_hh(da, y, h0, active, reverse):
-    """L13's dW_hh = Σ_t da_tᵀ h_{t-1} without building the (T, B, P) array of h_{t-1}.
+def _dw_hh_terms(da, y, h0, active, reverse):
+    """L13's dW_hh = Σ_t da_tᵀ h_{t-1} as the operand pairs of two products whose sum it
+    is, without building the (T, B, P) array of h_{t-1}.
 
     At an active step whose predecessor (in visiting order) was active, h_{t-1} is that
     step's output y; rows are active on a prefix of their own visiting order (L6), so the
@@ -378,11 +380,11 @@ def _dw_hh(da, y, h0, active, reverse):
     da = 0 and add nothing, whatever they are paired with."""
     T, B, G = da.shape
     first = np.maximum(active.sum(axis=0) - 1, 0) if reverse else np.zeros(B, np.int64)
-    dw = matmul(da[first, np.arange(B)].T, h0)
+    terms = [(da[first, np.arange(B)].T, h0)]
     if T > 1:
         later, earlier = (da[:-1], y[1:]) if reverse else (da[1:], y[:-1])
-        dw += matmul(later.reshape(-1, G).T, earlier.reshape(-1, y.shape[2]))
-    return dw
+        terms.append((later.reshape(-1, G).T, earlier.reshape(-1, y.shape[2])))
+    return terms
 
 
 @threads.owns_cores
@@ -422,9 +424,17 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
 
     threads.run_chunks(chunk, n_chunks)
     da2 = da.reshape(T * B, 4 * H)
-    dx = matmul(da2, w_ih.astype(dtype, copy=False)).reshape(x.shape)
-    dw_ih = matmul(da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1))
-    dw_hh = _dw_hh(da, y, h0_, active, reverse)                        # L13
+    # NOTE: the products in one split: each is large only at large sizes, where one split
+    # more costs little, and at small ones the splits' starts and ends cost as much as the
+    # products (bench/KERNEL_NOTES.md, "Products: one split for several")
+    dx, dw_ih, *dw_hh_terms = matmuls(
+        (da2, w_ih.astype(dtype, copy=False)),                         # L13: dX
+        (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih
+        *_dw_hh_terms(da, y, h0_, active, reverse))                    # L13: dW_hh
+    dx = dx.reshape(x.shape)
+    dw_hh = dw_hh_terms[0]
+    for term in dw_hh_terms[1:]:
+        dw_hh += term
     db = da2.sum(axis=0)
     dw_hr = None
     if w_hr is not None:
