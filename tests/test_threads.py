@@ -41,6 +41,26 @@ def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
 
 
+@pytest.mark.parametrize("split", [False, True])
+def test_products_in_one_split_equal_each_alone_bit_for_bit(split):
+    """gemm.matmuls makes each product from the same parts as matmul, summed in the same
+    order: the same bits, for products split by rows, by the reduction index, and too small
+    to split, side by side (a product with fewer parts than the others included)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((64, 24)).astype(np.float32)
+    d = rng.standard_normal((64, 40)).astype(np.float32)
+    w = rng.standard_normal((40, 24)).astype(np.float32)
+    pairs = [(d, w), (d.T, x), (d[:1].T, x[:1]), (x[:2], w.T)]
+    with tuning.force_split() if split else tuning.force_serial():
+        together = gemm.matmuls(*pairs)
+        alone = [gemm.matmul(a, b) for a, b in pairs]
+    for got, want, (a, b) in zip(together, alone, pairs):
+        assert got.shape == (a.shape[0], b.shape[1])
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b.astype(np.float64),
+                                   rtol=1e-5, atol=1e-5)
+
+
 @pytest.fixture
 def shared_blas():
     """The tests of owns_cores's save and restore, which a BLAS other code shares (SciPy's)
