@@ -4,13 +4,13 @@ results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 The time-parallel products of the backward (dX, dW_ih, dW_hh) are large GEMMs outside the
 loop, in one split (``gemm.matmuls``; dW_hh from the output shifted by one step,
 ``_dw_hh_terms``, so neither the previous hidden nor cell states are ever stored as a
-sequence of their own). The forward's
-input projection x_t W_ihᵀ is one such GEMM before the loop for wide inputs (more than
-``tuning.STEP_PROJECTION_MAX_INPUTS``), else made inside the loop, step by step, on each
-chunk's rows. Inside the loop, per step: the products with a weight packed once per call
-(``packed.packed_gemm``, K5: h W_hhᵀ forward, da W_hh backward, x_t W_ihᵀ where it is made
-there, the projection's where there is one) and the element-wise passes over (B, H) with
-the vectorisable activations of ``activations.py``.
+sequence of their own). The forward's input projection x_t W_ihᵀ is one such GEMM before
+the loop for wide inputs (more than ``tuning.STEP_PROJECTION_MAX_INPUTS``), else made
+inside the loop, step by step, on each chunk's rows. Inside the loop, per step: the
+products with a weight packed once per call (``packed.packed_gemm``, K5: h W_hhᵀ forward,
+da W_hh backward, x_t W_ihᵀ where it is made there, the projection's where there is one)
+and the element-wise passes over (B, H) with the vectorisable activations of
+``activations.py``.
 
 From ``tuning.STEP_SPLIT_MIN_MACS`` multiply-adds per call up, the batch rows are split
 over threads (``threads.batch_chunks``, ``threads.run_chunks``): each chunk runs the whole
@@ -424,9 +424,9 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
 
     threads.run_chunks(chunk, n_chunks)
     da2 = da.reshape(T * B, 4 * H)
-    # NOTE: the products in one split: each is large only at large sizes, where one split
-    # more costs little, and at small ones the splits' starts and ends cost as much as the
-    # products (bench/KERNEL_NOTES.md, "Products: one split for several")
+    # NOTE: one split for all the products, not one each: at small sizes (S3) a split's
+    # start and end cost as much as a product (bench/KERNEL_NOTES.md, "Products: one split
+    # for several")
     dx, dw_ih, *dw_hh_terms = matmuls(
         (da2, w_ih.astype(dtype, copy=False)),                         # L13: dX
         (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih

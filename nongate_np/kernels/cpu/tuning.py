@@ -37,8 +37,9 @@ STEP_PROJECTION_MAX_INPUTS = 256
 PRODUCT_SPLIT_MIN_MACS = 2_000_000
 
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled: half glibc's default
-#: mmap threshold (128 KiB), from which malloc hands out fresh pages that fault in at
-#: every step; smaller blocks malloc reuses (bench/KERNEL_NOTES.md, "Workspace: pooled
+#: mmap threshold (128 KiB). Blocks about that large malloc may hand back to the system
+#: when freed (its heap's top trimmed, or their own mapping unmapped) and fault in again
+#: at the next step; smaller ones it reuses (bench/KERNEL_NOTES.md, "Workspace: pooled
 #: buffers from 64 KiB").
 POOL_MIN_BYTES = 1 << 16
 #: Most bytes of free buffers the workspace pool keeps: more than one training step of the

@@ -12,8 +12,9 @@ buffer goes back to the pool. The pool keeps at most ``tuning.POOL_LIMIT_BYTES``
 that, the buffers freed longest ago go back to the allocator first, so sizes no longer
 asked for (variable-length inputs, a finished training run) age out. ``release()`` empties
 it. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: malloc reuses small blocks,
-while from its mmap threshold up it maps fresh pages at every call. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when
-it makes one, in such an array.
+while larger ones it may hand back to the system when freed and fault in again at the
+next step. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when it
+makes one, in such an array.
 
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
 ``align=True``. The step loops split rows between threads at multiples of 16 float32, and
