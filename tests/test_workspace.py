@@ -129,6 +129,26 @@ def test_pooled_arrays_and_small_ones_asked_for_start_on_a_cache_line():
         gc.collect()                                    # the next round reuses the buffers
 
 
+@pytest.mark.parametrize("align", [False, True])
+def test_arrays_from_one_block_are_separate_aligned_and_keep_their_block(align):
+    """empty_many's arrays have the shapes asked for, start on a cache line when aligned,
+    never overlap (a write to one leaves the others as they were), and outlive the name
+    of the block they were carved from; sizes that fill no whole line and empty shapes
+    included, and a block large enough to come from the pool."""
+    shapes = [(2, 3, 5), (7,), (0, 4), (1, 1), (tuning.POOL_MIN_BYTES // 8,)]
+    arrays = workspace.empty_many(shapes, np.float64, align)
+    assert [a.shape for a in arrays] == shapes
+    assert all(a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
+               for a in arrays)
+    if align:
+        assert all(_address(a) % workspace.ALIGN == 0 for a in arrays if a.size)
+    for k, a in enumerate(arrays):
+        a[...] = k
+    gc.collect()
+    for k, a in enumerate(arrays):
+        assert np.all(a == k), f"array {k} was overwritten by another"
+
+
 def test_the_pool_keeps_at_most_its_limit():
     m = tuning.POOL_MIN_BYTES
     with tuning.override(POOL_LIMIT_BYTES=3 * m):

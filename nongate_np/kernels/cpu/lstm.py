@@ -202,26 +202,27 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     project = _project_in_loop(x)
+    G = panel_width(4 * H, dtype)
+    slots, slot_rows = (T, B) if keep_cache else (1, n_chunks)
+    cache_shapes = [(slots, slot_rows, 4 * H), (slots, slot_rows, H), (slots, slot_rows, H)]
+    # NOTE: the small arrays from one block, the cache's too without keep_cache (one row a
+    # chunk): an allocation each took longer than the rest of an S3 call's set-up
+    # (bench/KERNEL_NOTES.md, "Workspace: small arrays from one block")
+    small = [(2, B, P), (B, H), (B, H), (B, G), (B, panel_width(P, dtype)),
+             (1, B, G) if project else (0, 0, 0)]
+    h_pair, c, m, a, h_proj, xw, *rows = workspace.empty_many(
+        small + ([] if keep_cache else cache_shapes), dtype, align)
+    gates, cs, tcs = rows or [workspace.empty(shape, dtype, align) for shape in cache_shapes]
     if project:
         x_in, w_ih_p = x, pack(w_ih.T, dtype)
-        xw = workspace.empty((1, B, panel_width(4 * H, dtype)), dtype, align)
     else:
         x_in, w_ih_p = np.empty((0, 0, 0), dtype), _no_panels(dtype)
         xw = matmul(x.reshape(T * B, -1),
                     w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
-    h_pair = workspace.empty((2, B, P), dtype, align)
     h_pair[0] = h0
-    c = workspace.empty((B, H), dtype, align)
     c[...] = c0
-    m = workspace.empty((B, H), dtype, align)
-    a = workspace.empty((B, panel_width(4 * H, dtype)), dtype, align)
-    h_proj = workspace.empty((B, panel_width(P, dtype)), dtype, align)
     y = workspace.empty((T, B, P), dtype, align)
-    slots, slot_rows = (T, B) if keep_cache else (1, n_chunks)
-    gates = workspace.empty((slots, slot_rows, 4 * H), dtype, align)
-    cs = workspace.empty((slots, slot_rows, H), dtype, align)
-    tcs = workspace.empty((slots, slot_rows, H), dtype, align)
     w_hr_p = None if w_hr is None else pack(w_hr.T, dtype)
     w_p = pack(w_hh.T, dtype)
 
@@ -404,13 +405,11 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     da = workspace.empty(gates.shape, dtype, align)
-    dh = workspace.empty((B, P), dtype, align)
+    dh, dc, dh_t, carry, dm = workspace.empty_many(
+        ((B, P), (B, H), (B, P), (B, panel_width(P, dtype)), (B, panel_width(H, dtype))),
+        dtype, align)                     # one block: as lstm_forward's small arrays
     dh[...] = dstate.h
-    dc = workspace.empty((B, H), dtype, align)
     dc[...] = dstate.c
-    dh_t = workspace.empty((B, P), dtype, align)
-    carry = workspace.empty((B, panel_width(P, dtype)), dtype, align)
-    dm = workspace.empty((B, panel_width(H, dtype)), dtype, align)
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
     w_hr_p = None if w_hr is None else pack(w_hr, dtype)
     dy = workspace.ascontiguous(dy, dtype)

@@ -76,6 +76,25 @@ def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False)
     return owner.reshape(shape)
 
 
+def empty_many(shapes: Iterable[tuple[int, ...]], dtype: npt.DTypeLike,
+               align: bool = False) -> list[np.ndarray]:
+    """``[empty(shape, dtype, align) for shape in shapes]``; with ``align``, the arrays are
+    carved from one block (each starting on a cache line, as ``empty`` gives them): one
+    allocation, not one per array, for the small scratch arrays of a kernel call, where
+    each aligned allocation costs about 2.5 µs (bench/KERNEL_NOTES.md, "Workspace: small
+    arrays from one block"). The block lives as long as any of them."""
+    dtype = np.dtype(dtype)
+    shapes = [tuple(s) for s in shapes]
+    if not align:
+        return [empty(s, dtype) for s in shapes]
+    sizes = [math.prod(s) * dtype.itemsize for s in shapes]
+    starts = [0]
+    for n in sizes:
+        starts.append(starts[-1] + -(-n // ALIGN) * ALIGN)
+    block = empty(starts[-1], np.uint8, align=True)
+    return [np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
+
+
 def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
     """Like ``np.ascontiguousarray(a, dtype)`` (but a 0-d ``a`` stays 0-d): ``a`` itself when
     it is already C-contiguous of that dtype, else a copy in an array from :func:`empty` (a
