@@ -202,14 +202,14 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     project = _project_in_loop(x)
-    G = panel_width(4 * H, dtype)
+    gw = panel_width(4 * H, dtype)           # the gates' rows as the packed products write them
     slots, slot_rows = (T, B) if keep_cache else (1, n_chunks)
     cache_shapes = [(slots, slot_rows, 4 * H), (slots, slot_rows, H), (slots, slot_rows, H)]
     # NOTE: the small arrays from one block, the cache's too without keep_cache (one row a
     # chunk): an allocation each took longer than the rest of an S3 call's set-up
     # (bench/KERNEL_NOTES.md, "Workspace: small arrays from one block")
-    small = [(2, B, P), (B, H), (B, H), (B, G), (B, panel_width(P, dtype)),
-             (1, B, G) if project else (0, 0, 0)]
+    small = [(2, B, P), (B, H), (B, H), (B, gw), (B, panel_width(P, dtype)),
+             (1, B, gw) if project else (0, 0, 0)]
     h_pair, c, m, a, h_proj, xw, *rows = workspace.empty_many(
         small + ([] if keep_cache else cache_shapes), dtype, align)
     gates, cs, tcs = rows or [workspace.empty(shape, dtype, align) for shape in cache_shapes]

@@ -21,7 +21,8 @@ Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones aske
 glibc's large blocks start 16 bytes past a page, so without this two threads wrote the
 same cache line at every chunk boundary of every row. Small arrays are aligned only on
 request: aligning costs more than ``np.empty`` itself, and a small call (S1) makes many
-(bench/KERNEL_NOTES.md, "Workspace: cache-line alignment").
+(bench/KERNEL_NOTES.md, "Workspace: cache-line alignment"); ``empty_many(shapes, dtype,
+align=True)`` carves several such arrays from one block, one allocation for all.
 
 NOTE: the buffer is reached through a memoryview, so the array handed out is the one every
 view of it keeps alive (NumPy collapses a view's base only through arrays of one type): the
