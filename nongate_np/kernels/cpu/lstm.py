@@ -209,7 +209,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     # chunk): an allocation each took longer than the rest of an S3 call's set-up
     # (bench/KERNEL_NOTES.md, "Workspace: small arrays from one block")
     small = [(2, B, P), (B, H), (B, H), (B, gw), (B, panel_width(P, dtype)),
-             (1, B, gw) if project else (0, 0, 0)]
+             (1, B, gw) if project else (0, 0, 0)]     # xw: a step's row, or the product's
     h_pair, c, m, a, h_proj, xw, *rows = workspace.empty_many(
         small + ([] if keep_cache else cache_shapes), dtype, align)
     gates, cs, tcs = rows or [workspace.empty(shape, dtype, align) for shape in cache_shapes]
