@@ -1,5 +1,5 @@
 """The Numba LSTM kernels' own pieces: the step loop's split of the batch over threads,
-the lean serial inference path and dW_hh from the shifted output (their agreement with the
+the lean serial inference path and H_prev from the shifted output (their agreement with the
 reference is tests/test_backends_agree.py's)."""
 
 import numpy as np
@@ -71,17 +71,21 @@ def test_inference_split_over_threads_takes_the_general_path():
 
 @given(T=st.integers(1, 6), B=st.integers(1, 5), P=st.integers(1, 4),
        reverse=st.booleans(), data=st.data())
-def test_dw_hh_from_the_shifted_output_equals_the_product_with_h_prev(T, B, P, reverse, data):
-    """docs/math.md L13: dW_hh from y shifted by one step and h0 at each row's first step is
-    δAᵀ H_prev with H_prev rebuilt as the reference does, for any lengths (0 and T too).
-    y is zero at inactive steps and δa is zero there, as the forward and L14 make them."""
+def test_h_prev_from_the_shifted_output_is_the_references_at_active_steps(T, B, P, reverse,
+                                                                         data):
+    """docs/math.md L13: y shifted by one step and h0 at each row's first step is H_prev as
+    the reference rebuilds it at every active step, for any lengths (0 and T too), so that
+    dW_hh = δAᵀ H_prev: y is zero at inactive steps and δa is zero there, as the forward and
+    L14 make them."""
     rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1)))
     lengths = np.array(data.draw(st.lists(st.integers(0, T), min_size=B, max_size=B)))
     active = ref.lstm_active(T, B, lengths)
     da = rng.standard_normal((T, B, 8)) * active[:, :, None]
     y = rng.standard_normal((T, B, P)) * active[:, :, None]
     h0 = rng.standard_normal((B, P))
-    h_prev = ref.lstm_previous(y, h0, active, reverse)
-    want = da.reshape(T * B, -1).T @ h_prev.reshape(T * B, P)
-    got = sum(a @ b for a, b in cpu.lstm._dw_hh_terms(da, y, h0, active, reverse))
-    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+    want = ref.lstm_previous(y, h0, active, reverse)
+    got = cpu.lstm._h_prev(y, h0, active, reverse)
+    np.testing.assert_array_equal(got[active], want[active])
+    np.testing.assert_allclose(da.reshape(T * B, -1).T @ got.reshape(T * B, P),
+                               da.reshape(T * B, -1).T @ want.reshape(T * B, P),
+                               rtol=1e-13, atol=1e-13)

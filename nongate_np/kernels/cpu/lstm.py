@@ -371,21 +371,28 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active,
                     dh[b, k] = carry[b, k]
 
 
-def _dw_hh_terms(da, y, h0, active, reverse):
-    """L13's dW_hh = Σ_t da_tᵀ h_{t-1} as the operand pairs of two products whose sum it
-    is, without building the (T, B, P) array of h_{t-1}.
+def _h_prev(y, h0, active, reverse):
+    """L13's h_{t-1} of every step, (T, B, P): y shifted by one step in visiting order, and
+    h_0 at each row's first step.
 
     At an active step whose predecessor (in visiting order) was active, h_{t-1} is that
     step's output y; rows are active on a prefix of their own visiting order (L6), so the
     only other active steps are each row's first, which start from h_0. Inactive steps have
-    da = 0 and add nothing, whatever they are paired with."""
-    T, B, G = da.shape
-    first = np.maximum(active.sum(axis=0) - 1, 0) if reverse else np.zeros(B, np.int64)
-    terms = [(da[first, np.arange(B)].T, h0)]
-    if T > 1:
-        later, earlier = (da[:-1], y[1:]) if reverse else (da[1:], y[:-1])
-        terms.append((later.reshape(-1, G).T, earlier.reshape(-1, y.shape[2])))
-    return terms
+    da = 0 and add nothing, whatever they are paired with.
+
+    NOTE: one buffer and one product dAᵀ H_prev over all T·B rows, not a product for the
+    first steps besides one for the rest: that second product wrote a whole (4H, P) result
+    to add, which at L2 cost more than this copy (bench/KERNEL_NOTES.md, "Products: dW_hh
+    as one product")."""
+    T, B, P = y.shape
+    h_prev = workspace.empty((T, B, P), y.dtype)
+    if reverse:
+        h_prev[:-1] = y[1:]
+        h_prev[np.maximum(active.sum(axis=0) - 1, 0), np.arange(B)] = h0
+    else:
+        h_prev[1:] = y[:-1]
+        h_prev[0] = h0
+    return h_prev
 
 
 @threads.owns_cores
@@ -426,14 +433,11 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     # NOTE: one split for all the products, not one each: at small sizes (S3) a split's
     # start and end cost as much as a product (bench/KERNEL_NOTES.md, "Products: one split
     # for several")
-    dx, dw_ih, *dw_hh_terms = matmuls(
+    dx, dw_ih, dw_hh = matmuls(
         (da2, w_ih.astype(dtype, copy=False)),                         # L13: dX
         (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih
-        *_dw_hh_terms(da, y, h0_, active, reverse))                    # L13: dW_hh
+        (da2.T, _h_prev(y, h0_, active, reverse).reshape(T * B, P)))   # L13: dW_hh
     dx = dx.reshape(x.shape)
-    dw_hh = dw_hh_terms[0]
-    for term in dw_hh_terms[1:]:
-        dw_hh += term
     db = da2.sum(axis=0)
     dw_hr = None
     if w_hr is not None:

@@ -7,8 +7,7 @@ dX = dA W_ih, dW_ih = dAᵀ X, dW_hh = dAᵀ H_prev and dW_hr = Σ_t dh_tᵀ m_t
 db = Σ_rows dA by ``matmul.column_sums``. H_prev, the state each step started from, is
 built once after the loop from y shifted by one visited step (the kernel ``previous``, the
 reference's ``lstm_previous``): one product over T·B rows, at the cost of a (T, B, P)
-buffer, where the CPU kernels split it into two products to avoid the buffer
-(``_dw_hh_terms``).
+buffer, as the CPU kernels build it (``_h_prev``).
 
 The forward recurrence runs one of two ways (``_forward_plan`` chooses; tests force either
 with ``force_forward_path``):
