@@ -262,17 +262,22 @@ def test_the_fused_kernels_agree_and_repeat_on_the_other_library(tmp_path):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matmul_takes_every_layout_pair_serial_and_split(dtype):
     """``gemm.matmul``'s one call on the calling thread (C arrays and flags, no copies) and
-    its splits over the threads give NumPy's product for C and transposed operands."""
+    its splits over the threads (a transposed ``a`` by the reduction index, and by rows of
+    the result from ``PRODUCT_ROWS_MIN_BYTES``, here 0) give NumPy's product for C and
+    transposed operands."""
     from nongate_np.kernels.cpu import gemm as cpu_gemm
     from nongate_np.kernels.cpu import tuning
     rng = np.random.default_rng(2)
     a = rng.standard_normal((13, 70)).astype(dtype)
     b = rng.standard_normal((70, 9)).astype(dtype)
-    for force in (tuning.force_serial, tuning.force_split):
-        with force():
+    for force, rows_min in ((tuning.force_serial, tuning.PRODUCT_ROWS_MIN_BYTES),
+                            (tuning.force_split, tuning.PRODUCT_ROWS_MIN_BYTES),
+                            (tuning.force_split, 0)):
+        with force(), tuning.override(PRODUCT_ROWS_MIN_BYTES=rows_min):
             for a_ in (a, np.asfortranarray(a), a[:, ::2].repeat(2, axis=1)):
                 for b_ in (b, np.asfortranarray(b)):
                     want, bound = _reference(a_, b_)
                     got = cpu_gemm.matmul(a_, b_)
                     assert got.shape == want.shape
-                    assert np.all(np.abs(got - want) <= bound), force.__name__
+                    assert np.all(np.abs(got - want) <= bound), (force.__name__, rows_min)
+                    np.testing.assert_array_equal(cpu_gemm.matmul(a_, b_), got)

@@ -94,3 +94,24 @@ def test_operands_that_do_not_match_are_refused():
     wp = packed.pack(np.ones((5, 40), np.float32), np.float32, 1)   # 3 panels
     with pytest.raises(ValueError, match="NP is not a multiple of 2"):
         PRODUCTS["2-panel blocks"][0](a, wp, np.empty((3, 48), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("block_min", [0, 1 << 40])
+def test_pack_in_blocks_of_rows_equals_the_panels(dtype, transposed, block_min):
+    """The panels by their definition, wp[p, k, j] = W[k, p·NR + j] (0 past N), whether the
+    copy runs in blocks of rows (a large weight with contiguous rows, forced here by a
+    threshold of 0 and a block that does not divide K) or at once; float64 weights cast."""
+    from nongate_np.kernels.cpu import tuning
+    rng = np.random.default_rng(7)
+    K, N = 77, 45
+    w = rng.standard_normal((N, K)).T if transposed else rng.standard_normal((K, N))
+    nr = packed.NR[np.dtype(dtype)]
+    want = np.zeros((packed.panel_width(N, dtype) // nr, K, nr), dtype)
+    for p in range(-(-N // nr)):
+        cols = w[:, p * nr:(p + 1) * nr].astype(dtype)
+        want[p, :, :cols.shape[1]] = cols
+    with tuning.override(PACK_BLOCK_MIN_BYTES=block_min, PACK_BLOCK_ROWS=10):
+        got = packed.pack(w, dtype)
+    np.testing.assert_array_equal(got, want)

@@ -48,7 +48,10 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     * by rows of the result when ``a`` is C-contiguous: ``out[r] = a[r] @ b``;
     * otherwise (``a`` a transposed C array, as in the weight gradients ``δᵀ X``) by the
       reduction index: ``out = Σ_k a[:, K_k] @ b[K_k]``, the partial products summed in
-      chunk order, so a fixed thread count gives the same bits every run.
+      chunk order; or, for a result of ``tuning.PRODUCT_ROWS_MIN_BYTES`` and more, by rows
+      too, each chunk reading its columns of a's C array in place.
+
+    A fixed thread count gives the same bits every run.
 
     NOTE: one compiled signature for every layout pair, C arrays and flags: a signature per
     pair costs compile time, and a copy of a large transposed operand costs a good part of
@@ -92,9 +95,14 @@ class _Plan:
         self.partial = None
         n = threads.parallel_chunks(M * K * N, tuning.PRODUCT_SPLIT_MIN_MACS)
         (a_c, a_t), (b_c, b_t) = _operand(a), _operand(b)
-        if n > 1 and not a_t and M >= n:
+        # NOTE: a transposed a by rows too where the result is large: the split by the
+        # reduction index writes a partial result per chunk and adds it in a pass of its own,
+        # which from this size goes to memory (bench/KERNEL_NOTES.md, "Products: parallel
+        # threshold")
+        by_rows = not a_t or (not b_t and out.nbytes >= tuning.PRODUCT_ROWS_MIN_BYTES)
+        if n > 1 and by_rows and M >= n:
             rows = threads.even_blocks(M, n)
-            self.parts = [(a_c[r0:r1], False, b_c, b_t, out[r0:r1])
+            self.parts = [(a_c[:, r0:r1] if a_t else a_c[r0:r1], a_t, b_c, b_t, out[r0:r1])
                           for r0, r1 in zip(rows, rows[1:])]
         elif n > 1 and a_t and not b_t and K >= n:
             ks = threads.even_blocks(K, n)

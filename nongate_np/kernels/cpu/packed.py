@@ -26,6 +26,8 @@ from numba import types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
 
+from . import tuning
+
 __all__ = ["MR", "NR", "PANELS", "pack", "packed_gemm", "panel_width", "products",
            "wide_registers"]
 
@@ -67,8 +69,14 @@ def pack(w: np.ndarray, dtype: np.dtype, panels: int | None = None) -> np.ndarra
     full, rest = divmod(N, nr)
     wp = np.empty((panel_width(N, dtype, panels) // nr, K, nr), dtype)
     # NOTE: one strided copy into the panels' view, no padded intermediate: this runs at
-    # every kernel call (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")
-    wp[:full].transpose(1, 0, 2)[...] = w[:, :full * nr].reshape(K, full, nr)
+    # every kernel call (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead"). A large
+    # weight with contiguous rows goes in blocks of rows: a whole row at once writes across
+    # every panel (bench/KERNEL_NOTES.md, "Step loop: packing a large weight")
+    panels_view, rows = wp[:full].transpose(1, 0, 2), w[:, :full * nr].reshape(K, full, nr)
+    block = max(K if w.strides[1] != w.itemsize or w.nbytes < tuning.PACK_BLOCK_MIN_BYTES
+                else tuning.PACK_BLOCK_ROWS, 1)
+    for k0 in range(0, K, block):
+        panels_view[k0:k0 + block] = rows[k0:k0 + block]
     wp[full:] = 0                        # past N: the last partial panel and whole ones
     if rest:
         wp[full, :, :rest] = w[:, full * nr:]

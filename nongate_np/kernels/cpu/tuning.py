@@ -35,6 +35,20 @@ STEP_PROJECTION_MAX_INPUTS = 256
 #: threads; below it one BLAS call on the calling thread costs less than the split
 #: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_SPLIT_MIN_MACS = 2_000_000
+#: Bytes of a split product's result from which ``gemm.matmul`` splits a product with a
+#: transposed left operand (the weight gradients δᵀX) by rows of the result, like the
+#: others, and not by the reduction index: that split writes a partial result per extra
+#: chunk and adds it in one more pass, which goes to memory at these sizes
+#: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
+PRODUCT_ROWS_MIN_BYTES = 8 << 20
+
+#: Bytes of a weight with contiguous rows (the backward's W_hh) from which ``packed.pack``
+#: copies it into the panels in blocks of ``PACK_BLOCK_ROWS`` rows, not at once: a row
+#: written across all the panels at once strides the whole packed copy, which stops
+#: staying in cache at the largest sizes (bench/KERNEL_NOTES.md, "Step loop: packing a
+#: large weight").
+PACK_BLOCK_MIN_BYTES = 8 << 20
+PACK_BLOCK_ROWS = 32
 
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled: half glibc's default
 #: mmap threshold (128 KiB). Blocks about that large malloc may hand back to the system
@@ -58,6 +72,7 @@ WATCH_MICROSECONDS = 10_000
 START_GRACE_MICROSECONDS = 5
 
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
+          "PRODUCT_ROWS_MIN_BYTES", "PACK_BLOCK_MIN_BYTES", "PACK_BLOCK_ROWS",
           "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS",
           "START_GRACE_MICROSECONDS")
 
