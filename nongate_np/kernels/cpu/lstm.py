@@ -378,7 +378,8 @@ def _h_prev(y, h0, active, reverse):
     At an active step whose predecessor (in visiting order) was active, h_{t-1} is that
     step's output y; rows are active on a prefix of their own visiting order (L6), so the
     only other active steps are each row's first, which start from h_0. Inactive steps have
-    da = 0 and add nothing, whatever they are paired with.
+    da = 0 and add nothing, paired with any finite value: every entry is written (an
+    uninitialised one could hold a NaN, and 0·NaN is NaN).
 
     NOTE: one buffer and one product dAᵀ H_prev over all T·B rows, not a product for the
     first steps besides one for the rest: that second product wrote a whole (4H, P) result
@@ -388,7 +389,8 @@ def _h_prev(y, h0, active, reverse):
     h_prev = workspace.empty((T, B, P), y.dtype)
     if reverse:
         h_prev[:-1] = y[1:]
-        h_prev[np.maximum(active.sum(axis=0) - 1, 0), np.arange(B)] = h0
+        h_prev[-1] = h0
+        h_prev[np.maximum(active.sum(axis=0) - 1, 0), np.arange(B)] = h0   # shorter rows
     else:
         h_prev[1:] = y[:-1]
         h_prev[0] = h0
