@@ -790,9 +790,9 @@ OPTIONS = {  # each command's options and what their values are drawn from
               "--attention": st.sampled_from(["gated", "dot"]),
               "--device": st.sampled_from(["cpu", "cuda", "gpu"])},
     # (no "cuda" for encode and predict: on the CUDA simulator a real run takes seconds)
-    "encode": {"--out": st.sampled_from(["OUT", "OUT", "/nonexistent/e.npy", "FILE"]),
+    "encode": {"--out": st.sampled_from(["OUT", "OUT", "UNWRITABLE", "FILE"]),
                "--device": st.sampled_from(["cpu", "gpu"])},
-    "predict": {"--out": st.sampled_from(["OUT", "/nonexistent/p.csv"]),
+    "predict": {"--out": st.sampled_from(["OUT", "UNWRITABLE"]),
                 "--device": st.sampled_from(["cpu", "gpu"])},
     "sample": {"--prompt": st.sampled_from(["def ", "", "\x00"]), "--length": NUMBERS,
                "--temperature": NUMBERS, "--seed": NUMBERS},
@@ -831,8 +831,11 @@ def test_cli_arguments(argv, text):
                 f.write(text)
         # every path is in tmp (the data too), so no call can write into the repository
         shutil.copy(TINY_TS, f"{tmp}/data.ts")
+        # UNWRITABLE: its folder cannot be made (a file is in the way), as a missing
+        # folder outside tmp could be made by a test run as root
         paths = {"FILE": f"{tmp}/FILE", "MODEL": f"{tmp}/MODEL", "OUT": f"{tmp}/out.npy",
-                 "GOOD_MODEL": trained_model(), "GOOD_DATA": f"{tmp}/data.ts"}
+                 "UNWRITABLE": f"{tmp}/FILE/out", "GOOD_MODEL": trained_model(),
+                 "GOOD_DATA": f"{tmp}/data.ts"}
         if argv[0] == "train":
             paths.update(GOOD_MODEL=paths["MODEL"], GOOD_DATA=paths["FILE"])
             if len(argv) < 3 or argv[1] not in ("csv", "ts", "npz"):
