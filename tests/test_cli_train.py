@@ -183,7 +183,32 @@ def test_csv_run_has_one_task_per_label_column(csv_run):
     assert len(read_metrics(out)) == summary["epochs_run"] == 3
     meta = ng.load(out / "model.npz").extra["data"]
     assert meta["options"]["order_col"] == "step"
+    assert meta["options"]["feature_cols"] == summary["data"]["features"] == ["f1", "f2"]
     assert [t["name"] for t in meta["tasks"]] == ["trend", "level"]
+
+
+def test_csv_predict_reads_the_trained_columns_by_name(csv_run):
+    """A file whose columns come in another order, with one more numeric column, is read
+    by the trained feature names; a feature cell of text is an error naming it, not a
+    column left out."""
+    folder, out = csv_run
+    with open(folder / "test.csv", newline="") as f:
+        header, *body = list(csv.reader(f))
+    moved = [[r[0], r[3], "7", r[1], r[2], r[4], r[5]] for r in body]     # id f2 extra step f1
+    with open(folder / "moved.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["id", "f2", "extra", "step", "f1", "trend", "level"],
+                                 *moved])
+    for name in ("test", "moved"):
+        code, _, err = run_cli("predict", out / "model.npz", folder / f"{name}.csv",
+                               "--out", folder / f"{name}-pred.csv")
+        assert code == 0, err
+    assert (folder / "test-pred.csv").read_text() == (folder / "moved-pred.csv").read_text()
+    moved[4][4] = "x"                                                     # a typo in f1
+    with open(folder / "typo.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["id", "f2", "extra", "step", "f1", "trend", "level"],
+                                 *moved])
+    code, _, err = run_cli("predict", out / "model.npz", folder / "typo.csv")
+    assert code == 2 and "line 6, column 'f1': expected a finite number" in err, err
 
 
 def test_csv_predictions_equal_the_models_and_follow_the_order_column(csv_run):

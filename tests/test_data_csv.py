@@ -45,7 +45,10 @@ def test_defaults_numeric_columns_are_features_and_label_is_the_label(tmp_path):
                     "b,0,5,6,bye,2\n")
     d = load_csv(path)
     assert d.x.shape == (2, 2, 3)                       # step, x, y; comment is text
+    assert d.feature_names == ["step", "x", "y"]
+    assert "3 features (step, x, y)" in d.describe() and d.describe() in repr(d)
     np.testing.assert_array_equal(d.x[0], [[0, 1, 2], [1, 3, 4]])
+    assert d.subset([1]).feature_names == d.feature_names
     assert d.tasks[0]["name"] == "label" and d.tasks[0]["classes"] == ["2", "10"]
     np.testing.assert_array_equal(d.targets["label"], [1, 0])
 
@@ -92,6 +95,9 @@ def test_semicolons_and_a_byte_order_mark(tmp_path):
     ("id,v,label\na,1,x\n", {"feature_cols": ["label"]},
      "feature column 'label' is also the id, order or a label column"),
     ("id,name,label\na,bob,x\n", {}, r"no numeric feature column"),
+    ("id,v,w\na,1,2\na,2,x\na,3,4\n", {}, r"line 3, column 'w': expected a number, found "
+                                        r"'x'; column 'w' holds numbers on other lines.*"
+                                        r"feature_cols"),
     ("id,v,v\na,1,2\n", {}, r"names columns \['v'\] more than once"),
     ("id,v,label\na,1,\n", {}, "line 2, column 'label': empty label"),
     (",v\n,1\n", {"id_col": ""}, "empty sequence id"),

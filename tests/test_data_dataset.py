@@ -149,7 +149,8 @@ def test_describe_one_line():
     text = d.describe()
     assert "\n" not in text
     assert text == (f"{DATA / 'tiny_long.csv'}: 3 sequences, lengths 1..3 (mean 2.0), "
-                    f"2 features; activity (classification, 2 classes: run=2, walk=1); "
+                    f"2 features (speed, heart_rate); "
+                    f"activity (classification, 2 classes: run=2, walk=1); "
                     f"fatigue (regression, 1 output, mean 0.5, std 1.225); "
                     f"phase (tagging, 2 classes: a=3, b=3)")
 

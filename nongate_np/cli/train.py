@@ -187,6 +187,10 @@ def report(summary: dict, out) -> str:
                     text += f" (baseline {ref:.4f})"
                 parts.append(text)
             lines.append(f"{split:>4} {task}: " + ", ".join(parts))
+    features = summary.get("data", {}).get("features")
+    if features:
+        lines.append(f"features per step: {', '.join(features)} (--feature-cols names "
+                     f"them; --order-col orders the steps)")
     lines.append(f"files: {out}/model.npz, last.npz, metrics.jsonl, summary.json"
                  + ("".join(f", {os.path.basename(p)}" for p in summary["pictures"])))
     if not summary["pictures"]:

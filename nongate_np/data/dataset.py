@@ -41,6 +41,8 @@ class SequenceDataset:
         Each sequence's id in its source (the CSV id column, for example).
     source : str
         Where the data came from (a file name), for messages.
+    feature_names : list of str or None
+        The name of each of the F features (a CSV file's columns), or None.
 
     Raises
     ------
@@ -55,6 +57,7 @@ class SequenceDataset:
     vocab: list | None = None
     ids: np.ndarray | None = None
     source: str = "<arrays>"
+    feature_names: list | None = None
 
     def __post_init__(self):
         self.x = self._check_x(np.asarray(self.x))
@@ -68,6 +71,11 @@ class SequenceDataset:
             self.ids = np.asarray(self.ids)
             if self.ids.shape != (n,):
                 self._fail(f"ids has shape {self.ids.shape}; expected ({n},), one per sequence")
+        if self.feature_names is not None:
+            self.feature_names = [str(v) for v in self.feature_names]
+            if self.is_tokens or len(self.feature_names) != self.x.shape[2]:
+                self._fail(f"feature_names has {len(self.feature_names)} names; expected one "
+                           f"per feature of x, shape {self.x.shape}")
         if self.vocab is not None:
             if not self.is_tokens:
                 self._fail("vocab is given but x holds features, not token ids")
@@ -208,7 +216,7 @@ class SequenceDataset:
         return SequenceDataset(
             self.x[rows], self.lengths[rows], {k: v[rows] for k, v in self.targets.items()},
             [dict(task) for task in self.tasks], self.vocab,
-            None if self.ids is None else self.ids[rows], self.source)
+            None if self.ids is None else self.ids[rows], self.source, self.feature_names)
 
     def split(self, fraction: float, *, seed: int = 0, stratify: str | None = None):
         """Split at random into ``(rest, held_out)``, for a validation set.
@@ -256,6 +264,9 @@ class SequenceDataset:
         mask[held] = True
         return self.subset(np.flatnonzero(~mask)), self.subset(np.flatnonzero(mask))
 
+    def __repr__(self) -> str:
+        return f"<SequenceDataset {self.describe()}>"
+
     def describe(self) -> str:
         """One line: source, N, the length range, F (or the vocabulary size) and each task
         with its class counts."""
@@ -265,6 +276,9 @@ class SequenceDataset:
         width = (f"vocabulary of {len(self.vocab)} tokens" if self.vocab is not None else
                  "token ids" if self.is_tokens else
                  f"{self.feature_size} feature{'s' if self.feature_size != 1 else ''}")
+        if self.feature_names is not None:
+            width += f" ({', '.join(self.feature_names[:8])}" + \
+                (", ...)" if len(self.feature_names) > 8 else ")")
         tasks = "; ".join(self._describe_task(t) for t in self.tasks) or "no labels"
         return f"{self.source}: {len(self)} sequences, {span}, {width}; {tasks}"
 

@@ -73,6 +73,27 @@ def _number(path, line: int, column: str, cell: str, what: str) -> float:
     return value
 
 
+def _numeric_columns(path, header, rows, col, used) -> list[str]:
+    """The default features: every column but those ``used`` whose non-empty cells are all
+    numbers. A column of text is left out; one of numbers with some text is an error that
+    names the first text cell, so a typo in a feature column cannot drop it unnoticed."""
+    chosen = []
+    for name in header:
+        if name in used:
+            continue
+        cells = [(line, r[col[name]]) for line, r in rows if r[col[name]]]
+        numeric = [_is_number(cell) for _, cell in cells]
+        if cells and all(numeric):
+            chosen.append(name)
+        elif any(numeric):
+            line, cell = cells[numeric.index(False)]
+            raise DataError(f"{where(path, line, name)}: expected a number, found {cell!r}; "
+                            f"column {name!r} holds numbers on other lines, so it is read "
+                            f"as a feature: fix the cell, or name the features "
+                            f"(feature_cols, --feature-cols) to leave {name!r} out")
+    return chosen
+
+
 def _as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
@@ -97,7 +118,8 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
     feature_cols : list of str, optional
         The feature columns, in this order. Default: every column other than the id,
         order and label columns whose non-empty cells are all numbers; text columns are
-        left out.
+        left out, and a column of numbers with a text cell is an error. The dataset's
+        ``feature_names`` says which were read.
     label_cols : str or list of str, optional
         The label columns, each one task named after its column. Default: the column
         "label" if there is one, else none (an unlabelled table, for ``encode`` and
@@ -124,8 +146,9 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
     DataError
         The file is missing, empty or not UTF-8; a named column is absent or used twice;
         a row has the wrong number of fields; a feature or order cell is not a finite
-        number; a sequence-level label changes within a sequence or is empty; a label is
-        not in ``classes``. Messages give the file, line and column.
+        number (without ``feature_cols``: a column of numbers with a text cell); a
+        sequence-level label changes within a sequence or is empty; a label is not in
+        ``classes``. Messages give the file, line and column.
     """
     header, rows = _read_rows(path, delimiter)
     label_cols = (["label"] if "label" in header else []) if label_cols is None else (
@@ -141,9 +164,7 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
                         f"{used}")
     col = {name: k for k, name in enumerate(header)}
     if feature_cols is None:
-        feature_cols = [name for name in header if name not in used and
-                        any(r[col[name]] for _, r in rows) and
-                        all(_is_number(r[col[name]]) for _, r in rows if r[col[name]])]
+        feature_cols = _numeric_columns(path, header, rows, col, used)
     else:
         feature_cols = _as_list(feature_cols)
         for name in feature_cols:
@@ -191,7 +212,7 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
                                           kinds[name], given.get(name), x.shape[1])
         tasks.append(task)
     return SequenceDataset(x, lengths, targets, tasks, ids=np.array(list(groups)),
-                           source=str(path))
+                           source=str(path), feature_names=list(feature_cols))
 
 
 def _label_task(path, rows, groups, name: str, c: int, kind: str, classes, width: int):

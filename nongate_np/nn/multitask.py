@@ -304,8 +304,10 @@ class MultiTaskSequenceModel(Module):
     def encode(self, x, lengths=None) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
         ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph
-        is built. Padding tokens are never attended to (see ``padding_idx``); features (an
-        array, or a tensor that does not require grad) are cast to the model's dtype and
+        is built. Padding tokens are never attended to (see ``padding_idx``); features
+        have no padding value, so pass ``lengths`` for padded ones (without it every step
+        of x is read). Features (an array, or a tensor that does not require grad) are cast
+        to the model's dtype and
         standardised with the saved statistics when the model was built with
         ``normalize_input``. It runs in the module's mode, as every module: in training mode
         (after ``fit``, or a checkpoint saved then) dropout is active and two calls differ;

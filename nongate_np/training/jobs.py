@@ -312,6 +312,8 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     for early stopping; ``test_path`` (same format) gives the summary's test metrics."""
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
+    if data.feature_names is not None:  # the columns read, which a test file, predict and
+        loader_options["feature_cols"] = data.feature_names     # encode then read by name
     if not data.tasks:
         raise DataError(f"{path}: no labels to learn; a training file needs "
                         f"{_LABEL_HINT[kind]}")
@@ -327,4 +329,5 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
         model.set_input_normalization(scaler.mean, scaler.std)
     meta = {"kind": kind, "source": os.path.basename(os.fspath(path)),
             "tasks": data.tasks, "options": loader_options}
-    return run(model, train, val, test, opts, meta, stream=stream)
+    info = {} if data.feature_names is None else {"features": data.feature_names}
+    return run(model, train, val, test, opts, meta, data_info=info, stream=stream)
