@@ -68,8 +68,8 @@ CASES = {
     "unknown package": (["train", "--packages", "json,no_such_package"], "no_such_package"),
     "epochs -1": (["train", "ts", T, "--epochs", "-1"], "--epochs: expected an int >= 0"),
     "lr abc": (["train", "ts", T, "--lr", "abc"], "--lr: expected a float, got 'abc'"),
-    "lr nan": (["train", "ts", T, "--lr", "nan"], "--lr: expected a finite value > 0, got nan"),
-    "lr inf": (["train", "ts", T, "--lr", "inf"], "--lr: expected a finite value > 0, got inf"),
+    "lr nan": (["train", "ts", T, "--lr", "nan"], "--lr: expected a finite number > 0, got nan"),
+    "lr inf": (["train", "ts", T, "--lr", "inf"], "--lr: expected a finite number > 0, got inf"),
     "unknown train option": (["train", "--bad"], "nongate-np train: error: unrecognized "
                                                  "arguments: --bad (see nongate-np train "
                                                  "--help)"),
@@ -77,7 +77,8 @@ CASES = {
                                                               "unrecognized arguments: --bad "
                                                               "x (see nongate-np gradcheck "
                                                               "--help)"),
-    "hidden size 0": (["train", "ts", T, "--hidden-size", "0"], "expected a finite value > 0"),
+    "hidden size 0": (["train", "ts", T, "--hidden-size", "0"],
+                      "--hidden-size: expected an integer > 0, got 0"),
     "unknown attention": (["train", "ts", T, "--attention", "dot"], "invalid choice: 'dot'"),
     "out is a file": (["train", "ts", T, "--out", "{a_file}"], "a file is there"),
     "resume with no run": (["train", "ts", T, "--resume", "--out", "{empty}"],
@@ -96,7 +97,7 @@ CASES = {
     "encode without --out": (["encode", TS_MODEL, T], "required: --out"),
     "sample a ts model": (["sample", TS_MODEL], "not text"),
     "sample temperature 0": (["sample", TEXT_MODEL, "--temperature", "0"],
-                             "--temperature: expected a finite value > 0"),
+                             "--temperature: expected a finite number > 0"),
     "resume to fewer epochs": (["train", "ts", T, "--resume", "--epochs", "1", "--hidden-size",
                                 "4", "--out", "{ts_run}"], "give --epochs above"),
     "text model, ts input": (["predict", TEXT_MODEL, T], "trained on text"),

@@ -204,7 +204,7 @@ def goal_lines(res, configs) -> list[str]:
                              t["numpy"]["ms"] / t["numba"]["ms"], goal))
     if not rows:
         return []
-    out = ["", "### Issue 16's goals in this run", "",
+    out = ["", "### The speed goals in this run (bench/RESULTS.md)", "",
            "A goal counts when two full runs on a host meet it; a quick or loaded run is a "
            "check, not a verdict.", "", "| goal | this run | at least | |", "|---|---|---|---|"]
     out += [f"| {name} | {fmt(v)} | {g:g} | {_verdict(v, g)} |" for name, v, g in rows]

@@ -38,7 +38,8 @@ def positive(kind):
             raise argparse.ArgumentTypeError(
                 f"expected {article} {kind.__name__}, got {text!r}") from None
         if not math.isfinite(value) or value <= 0:      # NaN compares False with 0
-            raise argparse.ArgumentTypeError(f"expected a finite value > 0, got {text}")
+            what = "an integer" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text}")
         return value
     return parse
 

@@ -54,13 +54,17 @@ def add_parser(sub) -> None:
                         help=f"epochs (default {TEXT_DEFAULTS['epochs']} for text, "
                              f"{FILE_DEFAULTS['epochs']} for files; early stopping may end "
                              "sooner)")
-    common.add_argument("--seed", type=non_negative_int, default=0)
+    common.add_argument("--seed", type=non_negative_int, default=0,
+                        help="seeds the initial weights, the validation split and the "
+                             "batches' order (default 0)")
     common.add_argument("--hidden-size", type=positive(int),
                         help=f"LSTM units (default {TEXT_DEFAULTS['hidden_size']} for text, "
                              f"{FILE_DEFAULTS['hidden_size']} for files)")
     common.add_argument("--attention", choices=ATTENTION, default="gated",
                         help="attention pooling kind (default gated)")
-    common.add_argument("--batch-size", type=positive(int))
+    common.add_argument("--batch-size", type=positive(int),
+                        help=f"sequences per step (default {TEXT_DEFAULTS['batch_size']} for "
+                             f"text, {FILE_DEFAULTS['batch_size']} for files)")
     common.add_argument("--lr", type=positive(float), help="Adam's learning rate "
                                                             "(default 3e-3)")
     common.add_argument("--patience", type=non_negative_int,

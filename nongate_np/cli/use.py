@@ -51,10 +51,11 @@ def add_parsers(sub) -> None:
     s.add_argument("checkpoint", help="model.npz of a text run")
     s.add_argument("--prompt", default="def ", help="the text to continue (default 'def ')")
     s.add_argument("--length", type=non_negative_int, default=400,
-                   help="characters to generate")
+                   help="characters to generate (default 400)")
     s.add_argument("--temperature", type=positive(float), default=0.7,
                    help="> 0; lower is more conservative (default 0.7)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="seeds the sampling (default 0)")
     s.set_defaults(run=sample)
 
 
