@@ -741,6 +741,9 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     noise = rounding / h
     values = (f"{format_value(n_big)} at 10h, {format_value(n_mid)} at h={h:.1e}, "
               f"{format_value(n_small)} at h/10")
+    first = float(central_steps(x)[idx])
+    if h < first:                   # the ladder stepped down from the method's step
+        values += f"; h: the step the check went down to from {first:.1e}"
     where = _subject(loss, k).element(idx)
     magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):
