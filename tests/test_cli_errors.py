@@ -95,6 +95,10 @@ CASES = {
                              "2 feature(s) per step, but the model was trained on 1"),
     "nonexistent input": (["predict", TS_MODEL, "{bad}/nope.ts"], "no such file"),
     "encode without --out": (["encode", TS_MODEL, T], "required: --out"),
+    "encode --out under a file": (["encode", TS_MODEL, T, "--out", "{notes.txt}/e.npy"],
+                                  "--out {notes.txt}/e.npy: cannot write it"),
+    "predict --out a folder": (["predict", TS_MODEL, T, "--out", "{empty}"],
+                               "--out {empty}: cannot write it"),
     "sample a ts model": (["sample", TS_MODEL], "not text"),
     "sample temperature 0": (["sample", TEXT_MODEL, "--temperature", "0"],
                              "--temperature: expected a finite number > 0"),
@@ -136,7 +140,7 @@ def test_bad_invocation_is_one_line_and_exit_status_2(case, files, monkeypatch):
     monkeypatch.chdir(files)              # a run that wrongly starts writes runs/ there
     args, phrase = CASES[case]
     code, out, err = run_cli(*_fill(args, files))
-    _assert_one_line_error(code, out, err, phrase)
+    _assert_one_line_error(code, out, err, _fill([phrase], files)[0])
 
 
 @pytest.mark.parametrize("case", ["nonexistent file", "corrupt checkpoint", "lr abc"])

@@ -187,6 +187,19 @@ def test_csv_run_has_one_task_per_label_column(csv_run):
     assert [t["name"] for t in meta["tasks"]] == ["trend", "level"]
 
 
+def test_a_run_without_validation_says_so(tmp_path):
+    """Fewer than 4 sequences hold none out: the run says it has no early stopping and
+    which epoch model.npz holds; with 4 and more it says nothing of the kind."""
+    for n, expected in ((3, True), (4, False)):
+        path = tmp_path / f"n{n}.csv"
+        path.write_text("id,v,label\n" + "".join(f"s{i},{i},{'xy'[i % 2]}\n"
+                                                for i in range(n)))
+        printed = train(tmp_path / f"run{n}", "csv", path, "--epochs", "2", "--quiet")
+        said = f"no validation split ({n} training sequence(s)" in printed
+        assert said == expected, printed
+        assert ("model.npz holds the last epoch" in printed) == expected
+
+
 def test_csv_predict_reads_the_trained_columns_by_name(csv_run):
     """A file whose columns come in another order, with one more numeric column, is read
     by the trained feature names; a feature cell of text is an error naming it, not a

@@ -191,6 +191,10 @@ def report(summary: dict, out) -> str:
                     text += f" (baseline {ref:.4f})"
                 parts.append(text)
             lines.append(f"{split:>4} {task}: " + ", ".join(parts))
+    if "val" not in summary.get("data", {}):
+        lines.append(f"no validation split ({summary['data'].get('train', 0)} training "
+                     f"sequence(s); 4 or more hold some out): no early stopping, and "
+                     f"model.npz holds the last epoch")
     features = summary.get("data", {}).get("features")
     if features:
         lines.append(f"features per step: {', '.join(features)} (--feature-cols names "

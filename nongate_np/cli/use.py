@@ -7,6 +7,7 @@ vocabulary, the loader's options), so INPUT is read exactly as the training data
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import sys
@@ -108,7 +109,17 @@ def _folder_for(out) -> None:
     """The folder that will hold the file ``out``, made if missing (as train's --out)."""
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
-        os.makedirs(folder)             # a file in the way: OSError, naming it
+        with _writing(out):
+            os.makedirs(folder)         # a file in the way
+
+
+@contextlib.contextmanager
+def _writing(out):
+    """An OSError inside, making or writing ``out``, as a one-line error naming --out."""
+    try:
+        yield
+    except OSError as err:
+        raise CLIError(f"--out {out}: cannot write it: {err.strerror or err}") from None
 
 
 def encode(args) -> int:
@@ -129,7 +140,8 @@ def encode(args) -> int:
     else:
         emb = np.concatenate([model.encode(x, lengths)
                               for x, lengths, _ in batches(data, ENCODE_BATCH)])
-        np.save(args.out, emb)
+        with _writing(args.out):
+            np.save(args.out, emb)
     names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
     print(f"{args.out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
           f" x {emb.shape[2]} values, {emb.dtype}")
@@ -205,7 +217,7 @@ def predict(args) -> int:
                 row.append(" ".join(f"{v:.6g}" for v in np.ravel(value)))
         rows.append(row)
     if args.out:
-        with open(args.out, "w", newline="") as f:
+        with _writing(args.out), open(args.out, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
             writer.writerows(rows)
