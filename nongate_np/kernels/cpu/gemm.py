@@ -53,9 +53,11 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     A fixed thread count gives the same bits every run.
 
-    NOTE: one compiled signature for every layout pair, C arrays and flags: a signature per
-    pair costs compile time, and a copy of a large transposed operand costs a good part of
-    the product (bench/KERNEL_NOTES.md, "Compile time: one layout for small products")."""
+    NOTE: one compiled signature for every layout pair, C arrays and flags (a second, for
+    column blocks of a's C array, only where a transposed ``a`` is split by rows): a
+    signature per pair costs compile time, and a copy of a large transposed operand costs a
+    good part of the product (bench/KERNEL_NOTES.md, "Compile time: one layout for small
+    products")."""
     plan = _Plan(a, b)
     _run([plan], len(plan.parts))
     return plan.result()

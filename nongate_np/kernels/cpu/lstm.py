@@ -2,11 +2,11 @@
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products of the backward (dX, dW_ih, dW_hh) are large GEMMs outside the
-loop, in one split (``gemm.matmuls``; dW_hh from the output shifted by one step,
-``_dw_hh_terms``, so neither the previous hidden nor cell states are ever stored as a
-sequence of their own). The forward's input projection x_t W_ihᵀ is one such GEMM before
-the loop for wide inputs (more than ``tuning.STEP_PROJECTION_MAX_INPUTS``), else made
-inside the loop, step by step, on each chunk's rows. Inside the loop, per step: the
+loop, in one split (``gemm.matmuls``; dW_hh against H_prev built from the output shifted
+by one step, ``_h_prev``, so the cache stores no previous hidden or cell states of its
+own). The forward's input projection x_t W_ihᵀ is one such GEMM before the loop for wide
+inputs (more than ``tuning.STEP_PROJECTION_MAX_INPUTS``), else made inside the loop, step
+by step, on each chunk's rows. Inside the loop, per step: the
 products with a weight packed once per call (``packed.packed_gemm``, K5: h W_hhᵀ forward,
 da W_hh backward, x_t W_ihᵀ where it is made there, the projection's where there is one)
 and the element-wise passes over (B, H) with the vectorisable activations of
