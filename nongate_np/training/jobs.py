@@ -312,8 +312,9 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     for early stopping; ``test_path`` (same format) gives the summary's test metrics."""
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
-    if data.feature_names is not None:  # the columns read, which a test file, predict and
-        loader_options["feature_cols"] = data.feature_names     # encode then read by name
+    # the columns read: a test file, predict and encode then read them by name
+    if data.feature_names is not None:
+        loader_options["feature_cols"] = data.feature_names
     if not data.tasks:
         raise DataError(f"{path}: no labels to learn; a training file needs "
                         f"{_LABEL_HINT[kind]}")
