@@ -127,6 +127,23 @@ def test_bad_input_errors_name_the_argument(lstm64):
             lstm64(inp, **kw)
 
 
+def test_one_layer_op_is_one_node_and_checks_the_states():
+    m = ng.nn.LSTM(3, 4, dtype=np.float64)
+    weights = dict(m.named_parameters())
+    x = ng.Tensor(np.ones((5, 2, 3)), requires_grad=True)
+    h0, c0 = (ng.Tensor(np.full((1, 2, 4), 0.5), requires_grad=True) for _ in range(2))
+    y, h_n, c_n = lstm(x, h0, c0, weights, num_layers=1, bidirectional=False)
+    assert h_n.shape == (1, 2, 4) and c_n.shape == (1, 2, 4)
+    # no stack or index node: every output and both states' gradients meet at the layer
+    assert y._node is h_n._node is c_n._node and y._node.name == "LSTMLayer"
+    assert y._node.inputs[1] is h0 and y._node.inputs[2] is c0
+    bad = (np.zeros((2, 2, 4)), np.zeros((1, 2, 4)))
+    with pytest.raises(ValueError, match=r"h0 and c0 must be \(1, B, ·\).*\(2, 2, 4\)"):
+        lstm(x, *bad, weights, num_layers=1, bidirectional=False)
+    with pytest.raises(ValueError, match=r"c0 has shape \(2, 5\), expected \(2, 4\)"):
+        lstm(x, h0, np.zeros((1, 2, 5)), weights, num_layers=1, bidirectional=False)
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match="proj_size must be smaller than hidden_size"):
         ng.nn.LSTM(3, 4, proj_size=4)

@@ -29,7 +29,8 @@ class LSTMLayer(Function):
 
     Shapes: x (T, B, I), h0 (B, P), c0 (B, H), w_ih (4H, I), w_hh (4H, P), b_ih, b_hh (4H,)
     or None, w_hr (P, H) or None (P = H without projection), lengths (B,) or None.
-    Returns y (T, B, P), h_n (B, P), c_n (B, H).
+    Returns y (T, B, P), h_n (B, P), c_n (B, H). With ``stacked``, h0, c0, h_n and c_n
+    have a leading axis of 1, as a one-layer :func:`lstm` takes and returns them.
 
     Forward  docs/math.md L1-L6: a_t = x_t W_ihᵀ + h_{t-1} W_hhᵀ + b;  i, f, o = σ(.), g = tanh(.)
                                  c_t = f⊙c_{t-1} + i⊙g;  h_t = (o⊙tanh c_t) W_hrᵀ
@@ -41,29 +42,43 @@ class LSTMLayer(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse):
+    def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, reverse, stacked=False):
         params = LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr)
         ctx.empty = x.shape[1] == 0
         if ctx.empty:
             ctx.inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
             xp, dtype = xp_of(x, w_hh), result_dtype(x, LSTMState(h0, c0), params)
-            return (xp.zeros((x.shape[0], 0, h0.shape[1]), dtype),
+            return (xp.zeros((x.shape[0], 0, h0.shape[-1]), dtype),
                     xp.zeros(h0.shape, dtype), xp.zeros(c0.shape, dtype))
+        ctx.stacked = stacked
+        if stacked:
+            h0, c0 = _state_axis(h0, False), _state_axis(c0, False)
         backend: Backend = kernels_for(x)
         ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
         y, (h_n, c_n), ctx.cache = backend.lstm_forward(
             x, LSTMState(h0, c0), params, lengths, reverse, any(ctx.needs_grad))
+        if stacked:
+            return y, _state_axis(h_n, True), _state_axis(c_n, True)
         return y, h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
         if ctx.empty:
-            return zero_grads(ctx, ctx.inputs) + (None, None)
+            return zero_grads(ctx, ctx.inputs) + (None,) * (len(ctx.needs_grad) - 8)
+        if ctx.stacked:
+            dh_n, dc_n = _state_axis(dh_n, False), _state_axis(dc_n, False)
         backend: Backend = ctx.kernels
         dx, (dh0, dc0), grads = backend.lstm_backward(ctx.cache, dy, LSTMState(dh_n, dc_n))
+        if ctx.stacked:
+            dh0, dc0 = _state_axis(dh0, True), _state_axis(dc0, True)
         return tuple(g if n else None for g, n in zip(
-            (dx, dh0, dc0, grads.w_ih, grads.w_hh, grads.b, grads.b, grads.w_hr, None, None),
-            ctx.needs_grad))
+            (dx, dh0, dc0, grads.w_ih, grads.w_hh, grads.b, grads.b, grads.w_hr, None, None,
+             None), ctx.needs_grad))
+
+
+def _state_axis(a, add: bool):
+    """A state (B, ·) as (1, B, ·) (``add``), or (1, B, ·) as (B, ·): a view."""
+    return xp_of(a).reshape(a, (1,) + a.shape if add else a.shape[1:])
 
 
 def _bias(b_ih, b_hh, w_hh):
@@ -87,7 +102,12 @@ def shape_of(x):
 def _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     """Shape checks of :func:`lstm_layer`'s arrays; every error names the argument, the
     expected and the given shape."""
-    xs, ws = shape_of(x), shape_of(w_ih)
+    return _check_shapes(*map(shape_of, (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)))
+
+
+def _check_shapes(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
+    """:func:`_check` on the arrays' shapes (None for an array not given)."""
+    xs, ws = x, w_ih
     if xs is None or len(xs) != 3:
         raise ValueError(f"lstm_layer: x must be 3-D (T, B, I), got shape {xs}")
     if ws is None or len(ws) != 2 or ws[0] % 4 or ws[0] == 0:
@@ -98,13 +118,13 @@ def _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
                          f"one step (T >= 1), as nn.LSTM and PyTorch; sequences shorter than "
                          f"T are given by lengths, down to 0")
     H = ws[0] // 4
-    P = H if w_hr is None else (shape_of(w_hr) + (-1,))[0]
+    P = H if w_hr is None else (w_hr + (-1,))[0]
     expected = {"w_ih": (4 * H, I), "w_hr": (P, H), "w_hh": (4 * H, P), "b_ih": (4 * H,),
                 "b_hh": (4 * H,), "h0": (B, P), "c0": (B, H)}
     given = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "w_hr": w_hr, "h0": h0,
              "c0": c0}
     for name, want in expected.items():
-        got = shape_of(given[name])
+        got = given[name]
         if got is None and name in ("w_hh", "h0", "c0"):
             raise ValueError(f"lstm_layer: {name} is required, shape {want}")
         if got is not None and got != want:
@@ -151,6 +171,8 @@ def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
     directions = (False, True) if bidirectional else (False,)
     if _constant(x, h0, c0, weights) and not (dropout and training and num_layers > 1):
         return _lstm_constant(x, h0, c0, weights, num_layers, directions, lengths)
+    if num_layers == 1 and not bidirectional:
+        return _lstm_one_layer(x, h0, c0, weights, lengths)
     layer_input, h_n, c_n = x, [], []
     for k in range(num_layers):
         outputs = []
@@ -168,6 +190,23 @@ def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
         if dropout and training and k < num_layers - 1:
             layer_input = dropout_op(layer_input, dropout, training=True)
     return layer_input, stack(h_n), stack(c_n)
+
+
+def _lstm_one_layer(x, h0, c0, weights: dict, lengths):
+    """:func:`lstm` of one layer and direction: one :class:`LSTMLayer` node taking and
+    giving the states with their (1, B, ·) axis, without the index and stack nodes around
+    the layer (each a few µs: bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")."""
+    w_ih, w_hh, b_ih, b_hh, w_hr = (weights.get(name) for name in lstm_weight_names(
+        0, False, True, True))
+    states = shape_of(h0), shape_of(c0)
+    if any(s is None or len(s) != 3 or s[0] != 1 for s in states):
+        raise ValueError(f"lstm: h0 and c0 must be (1, B, ·) for one layer and direction, got "
+                         f"shapes {states[0]} and {states[1]}")
+    T, B = _check_shapes(shape_of(x), states[0][1:], states[1][1:],
+                         *map(shape_of, (w_ih, w_hh, b_ih, b_hh, w_hr)))
+    if lengths is not None:
+        lengths = check_lengths("lstm_layer", lengths, T, B)
+    return LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, False, True)
 
 
 def _constant(x, h0, c0, weights: dict) -> bool:

@@ -38,7 +38,7 @@ class Permute(Function):
 
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(int(d) for d in np.argsort(dims))
+        ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))   # p⁻¹
         return xp_of(x).transpose(x, dims)
 
     @staticmethod
