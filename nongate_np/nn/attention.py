@@ -98,7 +98,7 @@ class AttentionPooling(Module):
     @property
     def dtype(self) -> np.dtype:
         """The parameters' dtype (follows ``to()``)."""
-        return self.proj.weight.dtype
+        return self._parameters["query"].dtype      # NOTE: from the registry, as kernel_params
 
     @property
     def output_size(self) -> int:
@@ -116,15 +116,17 @@ class AttentionPooling(Module):
     def kernel_params(self) -> AttentionParams:
         """The parameters as the kernels take them (``kernels.contract.AttentionParams`` of
         Parameters), None for the fields this kind and configuration do not have."""
-        gated, weight_gated = self.kind == "gated", self.kind == "weight_gated"
-        return AttentionParams(
-            self.proj.weight, self.proj.bias, self.query,
-            w_gate=self.gate.weight if gated else None,
-            b_gate=self.gate.bias if gated else None,
-            w_step=self.step_gate.weight if weight_gated else None,
-            b_step=self.step_gate.bias if weight_gated else None,
-            w_value=self.value.weight if self.value_proj else None,
-            b_value=self.value.bias if self.value_proj else None)
+        # NOTE: from the registries: attribute access to a submodule or a parameter goes
+        # through a failed lookup first (Module.__getattr__), slow next to a small call
+        modules = self._modules
+
+        def linear(name: str, present: bool) -> tuple:
+            params = modules[name]._parameters if present else {}
+            return params.get("weight"), params.get("bias")
+        return AttentionParams(*linear("proj", True), self._parameters["query"],
+                               *linear("gate", self.kind == "gated"),
+                               *linear("step_gate", self.kind == "weight_gated"),
+                               *linear("value", self.value_proj))
 
     def config(self) -> dict:
         """The constructor's arguments (JSON-ready), for saving the module without pickle."""
