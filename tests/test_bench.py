@@ -87,7 +87,11 @@ def test_the_run_records_the_host_and_the_blas_each_contender_loaded(without_tor
         assert "error" not in libs and libs["source"] in ("threadpoolctl", "/proc/self/maps")
         if sys.platform.startswith("linux"):
             assert any(lib["version"] and lib["threads"] for lib in libs["libraries"]), libs
-    assert "* numba: products: " in proc.stdout and f"({m['cpu_llvm_name']}, " in proc.stdout
+    target = res["host"]["numba"]["kernel_target"]            # what the kernels run on
+    assert target["cpu"] in (m["cpu_llvm_name"], os.environ.get("NUMBA_CPU_NAME")) \
+        and target["vector_bytes"] in (32, 64)
+    assert f"* numba: kernels compiled for {target['cpu']}, " in proc.stdout
+    assert "-bit vectors; products: " in proc.stdout and f"({m['cpu_llvm_name']}, " in proc.stdout
 
 
 def test_saved_run_reprints_the_same_report(without_torch):

@@ -175,8 +175,27 @@ def test_host_record_names_the_kernels_blas_and_the_loaded_libraries():
     assert libs["source"] in ("threadpoolctl", "/proc/self/maps", "none")
     if sys.platform.startswith("linux"):
         assert any(lib["api"] == "openblas" and lib["version"] for lib in libs["libraries"])
+    target = rec["kernel_target"]
+    assert target["cpu"] and target["vector_bytes"] in (32, 64)
     line = host.describe_record(rec)
-    assert line.startswith("products: ") and "loaded (" in line
+    assert line.startswith(f"kernels compiled for {target['cpu']}, "
+                           f"{target['vector_bytes'] * 8}-bit vectors; products: ")
+    assert "loaded (" in line
+
+
+def test_instruction_set_overrides_are_recorded_and_reported(monkeypatch, tmp_path, capsys):
+    for var in host.ISA_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert host.machine_info()["isa_overrides"] == {}
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("NUMBA_CPU_NAME", "znver3")
+    assert host.machine_info()["isa_overrides"] == {"NUMBA_CPU_NAME": "znver3",
+                                                    "ATEN_CPU_CAPABILITY": "avx2"}
+    saved = _saved("none", (2.0, 4.0), (1.0, 2.0))
+    saved["machine"]["isa_overrides"] = {"NUMBA_CPU_NAME": "znver3"}
+    (tmp_path / "run.json").write_text(json.dumps(saved))
+    assert benchmark.main(["--report", str(tmp_path / "run.json")]) == 0
+    assert "OPENBLAS_CORETYPE=<unset>, NUMBA_CPU_NAME=znver3." in capsys.readouterr().out
 
 
 @linux_only

@@ -31,9 +31,17 @@ _LIBRARY_API = (("openblas", "openblas"), ("mkl_rt", "mkl"), ("mkl_core", "mkl")
 _OPENBLAS_AFFIXES = (("", ""), ("scipy_", ""), ("scipy_", "64_"), ("", "64_"))
 
 
+#: the environment variables that make a contender run narrower code than the CPU has
+#: (``OPENBLAS_CORETYPE=Haswell`` with these gives every contender its AVX2 kernels on an
+#: AVX-512 host): Numba's target, PyTorch's dispatch, oneDNN's and MKL's instruction sets
+ISA_VARS = ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "ATEN_CPU_CAPABILITY",
+            "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
 def machine_info() -> dict:
     """The machine of a run: CPU model, LLVM's name for it, its vector ISA, CPU count,
-    platform, Python, the versions of the packages measured, and ``OPENBLAS_CORETYPE``."""
+    platform, Python, the versions of the packages measured, ``OPENBLAS_CORETYPE``, and
+    ``isa_overrides``: those of :data:`ISA_VARS` that are set (the workers inherit them)."""
     from importlib.metadata import PackageNotFoundError, version
 
     from ..cli.sysinfo import cpu_info
@@ -47,7 +55,8 @@ def machine_info() -> dict:
     return {"cpu": cpu["model"], "cpu_llvm_name": cpu["llvm_name"], "isa": cpu["isa"],
             "cpus": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "versions": versions,
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "<unset>")}
+            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "<unset>"),
+            "isa_overrides": {v: os.environ[v] for v in ISA_VARS if os.environ.get(v)}}
 
 
 def worker_record(contender: str | None = None) -> dict:
@@ -58,6 +67,7 @@ def worker_record(contender: str | None = None) -> dict:
     rec = {"libraries": _guarded(loaded_libraries)}
     if contender == "numba":
         rec["kernel_blas"] = _guarded(kernel_blas)
+        rec["kernel_target"] = _guarded(kernel_target)
     elif contender == "torch":
         rec["torch"] = _guarded(torch_info)
     elif contender == "onnx":
@@ -183,6 +193,19 @@ def kernel_blas() -> dict:
     return {"source": "nongate_np.kernels.cpu.blas.describe()", **blas.describe()}
 
 
+def kernel_target() -> dict:
+    """The CPU the Numba kernels were compiled for (``NUMBA_CPU_NAME``, else this host's
+    LLVM name) and the vector width of the packed products in bytes (64 with AVX-512, else
+    32: ``kernels.cpu.packed.wide_registers``)."""
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    from ..kernels.cpu.packed import wide_registers
+    name = config.CPU_NAME if config.CPU_NAME not in (None, "host") else \
+        llvm.get_host_cpu_name()
+    return {"cpu": name, "vector_bytes": 64 if wide_registers() else 32}
+
+
 # -- torch and ONNX Runtime -------------------------------------------------------------------
 def torch_info() -> dict:
     """torch's version, ``cpu_capability`` (the kernels it dispatches to: "AVX2",
@@ -217,6 +240,10 @@ def describe_record(rec: dict) -> str:
     """One line: the libraries a worker loaded (``api version core, N threads``), and the
     kernels' BLAS or torch's capability."""
     parts = []
+    kt = rec.get("kernel_target")
+    if kt:
+        parts.append(kt["error"] if "error" in kt else
+                     f"kernels compiled for {kt['cpu']}, {kt['vector_bytes'] * 8}-bit vectors")
     kb = rec.get("kernel_blas")
     if kb:
         parts.append("products: " + (kb["error"] if "error" in kb and not kb.get("path")

@@ -55,7 +55,8 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
            + (f", loaded machine: --load {busy}" if busy != "none" else "") + ")", "",
            f"Machine: {cpu}, {m['cpus']} CPUs, {m['platform']}, Python {m['python']}; "
            + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
-           + f"; threads {res['threads']}; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}."
+           + f"; threads {res['threads']}; OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}"
+           + "".join(f", {k}={v}" for k, v in m.get("isa_overrides", {}).items()) + "."
            + ("" if res.get("compile_only") else
               f" Medians of {res['repeats']} alternating runs (each a median of "
               f"{res['samples']} samples of >= {res['min_time_s'] * 1e3:.0f} ms)."), ""]
