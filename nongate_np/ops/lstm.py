@@ -107,17 +107,16 @@ def _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
 
 def _check_shapes(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
     """:func:`_check` on the arrays' shapes (None for an array not given)."""
-    xs, ws = x, w_ih
-    if xs is None or len(xs) != 3:
-        raise ValueError(f"lstm_layer: x must be 3-D (T, B, I), got shape {xs}")
-    if ws is None or len(ws) != 2 or ws[0] % 4 or ws[0] == 0:
-        raise ValueError(f"lstm_layer: w_ih must be 2-D (4H, I) with H >= 1, got shape {ws}")
-    T, B, I = xs
+    if x is None or len(x) != 3:
+        raise ValueError(f"lstm_layer: x must be 3-D (T, B, I), got shape {x}")
+    if w_ih is None or len(w_ih) != 2 or w_ih[0] % 4 or w_ih[0] == 0:
+        raise ValueError(f"lstm_layer: w_ih must be 2-D (4H, I) with H >= 1, got shape {w_ih}")
+    T, B, I = x
     if T == 0:
-        raise ValueError(f"lstm_layer: x has shape {xs}, layout (T, B, I): expected at least "
+        raise ValueError(f"lstm_layer: x has shape {x}, layout (T, B, I): expected at least "
                          f"one step (T >= 1), as nn.LSTM and PyTorch; sequences shorter than "
                          f"T are given by lengths, down to 0")
-    H = ws[0] // 4
+    H = w_ih[0] // 4
     P = H if w_hr is None else (w_hr + (-1,))[0]
     expected = {"w_ih": (4 * H, I), "w_hr": (P, H), "w_hh": (4 * H, P), "b_ih": (4 * H,),
                 "b_hh": (4 * H,), "h0": (B, P), "c0": (B, H)}
