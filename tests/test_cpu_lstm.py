@@ -1,5 +1,5 @@
 """The Numba LSTM kernels' own pieces: the step loop's split of the batch over threads,
-the lean serial inference path and H_prev from the shifted output (their agreement with the
+the lean serial forward and H_prev from the shifted output (their agreement with the
 reference is tests/test_backends_agree.py's)."""
 
 from unittest import mock
@@ -30,29 +30,39 @@ def test_the_step_loop_can_split():
 @pytest.mark.parametrize("proj, reverse, lengths", [(False, False, None),
                                                     (True, True, [5, 0, 3])])
 @pytest.mark.parametrize("max_inputs", [tuning.STEP_PROJECTION_MAX_INPUTS, 0])
-def test_lean_serial_inference_gives_the_general_paths_bits(dtype, proj, reverse, lengths,
-                                                            max_inputs):
-    """Without a cache, unsplit, the forward skips the general path's bookkeeping
-    (``_infer_serial``): the same bits as the general path (the one training takes), with
-    the input term made inside the step loop and (max_inputs 0) as a product before it."""
+def test_lean_serial_forward_gives_the_general_paths_bits(dtype, proj, reverse, lengths,
+                                                          max_inputs):
+    """Unsplit, the forward skips the general path's bookkeeping (``_forward_serial``): the
+    same bits as the general path, outputs and (for training) the cache the backward reads,
+    with the input term made inside the step loop and (max_inputs 0) as a product before
+    it."""
     rng = np.random.default_rng(1)
     T, B, I, H = 5, 3, 4, 6
     P = 2 if proj else H
     u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
     x, state = u(T, B, I), LSTMState(u(B, P), u(B, H))
     params = LSTMParams(u(4 * H, I), u(4 * H, P), u(4 * H), u(P, H) if proj else None)
+
+    def both_calls():
+        return [cpu_lstm.lstm_forward(x, state, params, lengths, reverse, keep)
+                for keep in (False, True)]
     with tuning.override(STEP_PROJECTION_MAX_INPUTS=max_inputs):
         assert cpu_lstm._project_in_loop(x) == (max_inputs > 0)
         assert cpu_lstm._serial(x, state, params, np.dtype(dtype)), "the lean path is not taken"
-        y, (h, c), _ = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, False)
-        y_all, (h_all, c_all), cache = cpu_lstm.lstm_forward(x, state, params, lengths,
-                                                             reverse, True)
-    assert cache is not None
-    for got, want in ((y, y_all), (h, h_all), (c, c_all)):
-        assert got.dtype == dtype
-        np.testing.assert_array_equal(got, want)
+        lean = both_calls()
+        with mock.patch.object(cpu_lstm, "_serial", return_value=False):
+            general = both_calls()
+    for (y, (h, c), cache), (y_g, (h_g, c_g), cache_g) in zip(lean, general):
+        assert (cache is None) == (cache_g is None)
+        for got, want in ((y, y_g), (h, h_g), (c, c_g)):
+            assert got.dtype == dtype
+            np.testing.assert_array_equal(got, want)
+    cache, cache_g = lean[1][2], general[1][2]
+    for field in ("x", "y", "gates", "c", "tanh_c", "active"):
+        np.testing.assert_array_equal(getattr(cache, field), getattr(cache_g, field), field)
+    assert cache.reverse == cache_g.reverse
     ref_y, _, _ = ref.lstm_forward(x, state, params, lengths, reverse, False)
-    np.testing.assert_allclose(y, ref_y, rtol=1e-5 if dtype == np.float32 else 1e-12,
+    np.testing.assert_allclose(lean[0][0], ref_y, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-6 if dtype == np.float32 else 1e-14)
 
 

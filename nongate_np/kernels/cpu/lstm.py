@@ -189,8 +189,8 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     dtype = result_dtype(x, state0, params)
     if dtype.kind == "c":          # complex-step checks run on the reference kernels
         return ref.lstm_forward(x, state0, params, lengths, reverse, keep_cache)
-    if not keep_cache and _serial(x, state0, params, dtype):
-        return _infer_serial(x, state0, params, lengths, reverse, dtype)
+    if _serial(x, state0, params, dtype):
+        return _forward_serial(x, state0, params, lengths, reverse, dtype, keep_cache)
     active = ref.lstm_active(T, B, lengths)
     if lengths is not None:
         x = ref.zero_absent(x, active, 2)
@@ -247,7 +247,7 @@ def _project_in_loop(x: np.ndarray) -> bool:
 
 def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtype) -> bool:
     """Whether the general path would run every product and the step loop unsplit, on
-    arrays already of ``dtype``: then :func:`_infer_serial` runs it with less Python."""
+    arrays already of ``dtype``: then :func:`_forward_serial` runs it with less Python."""
     T, B, I = x.shape
     w_ih, w_hh, b, w_hr = params
     G, P = w_hh.shape
@@ -260,9 +260,9 @@ def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtyp
         and len(threads.batch_chunks(B, T * B * P * G)) == 2
 
 
-def _infer_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
-                  lengths: np.ndarray | None, reverse: bool,
-                  dtype: np.dtype) -> tuple[np.ndarray, LSTMState, None]:
+def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
+                    lengths: np.ndarray | None, reverse: bool, dtype: np.dtype,
+                    keep_cache: bool) -> tuple[np.ndarray, LSTMState, ref.LSTMCache | None]:
     """The general path's calls, unsplit, without its bookkeeping: the same compiled
     kernels (``dot``, :func:`_forward_steps`) on the same arrays, so the same bits. A small
     call (S1) spent longer in that bookkeeping than in its step loop (bench/KERNEL_NOTES.md,
@@ -286,14 +286,18 @@ def _infer_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     h_pair[0] = state0.h
     c = np.array(state0.c, dtype, copy=True)
     y = workspace.empty((T, B, P), dtype)
+    slots, rows = (T, B) if keep_cache else (1, 1)      # without a cache: one scratch row
+    gates, cs, tcs = (workspace.empty((slots, rows, n), dtype) for n in (G, H, H))
     _forward_steps(x, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
                    pack(w_hh.T, dtype), 0, B, 0,
                    None if w_hr is None else pack(w_hr.T, dtype), active, bool(reverse),
-                   False, y, np.empty((1, 1, G), dtype), np.empty((1, 1, H), dtype),
-                   np.empty((1, 1, H), dtype), np.empty((B, H), dtype),
+                   bool(keep_cache), y, gates, cs, tcs, np.empty((B, H), dtype),
                    np.empty((B, panel_width(G, dtype)), dtype),
                    np.empty((B, panel_width(P, dtype)), dtype))
-    return y, LSTMState(h_pair[T % 2], c), None
+    cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
+                          tanh_c=tcs, active=active, reverse=bool(reverse)) \
+        if keep_cache else None
+    return y, LSTMState(h_pair[T % 2], c), cache
 
 
 @njit(**_JIT)
