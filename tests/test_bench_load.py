@@ -310,3 +310,37 @@ def test_sigterm_stops_and_reaps_the_load():
     stopped = json.loads(out.strip().splitlines()[-1])          # reaped by the benchmark
     assert [p["pid"] for p in stopped] == pids and all(p["returncode"] == 0 for p in stopped)
     assert all(_gone(pid) for pid in pids)
+
+
+# -- bench/standing.py: the goals of several hosts side by side -------------------------------
+def _standing_script():
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "bench", "standing.py")
+    spec = importlib.util.spec_from_file_location("standing", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_standing_puts_each_hosts_runs_side_by_side(tmp_path, capsys):
+    standing = _standing_script()
+    runs = {"a1": ((6.0, 4.0), (1.0, 2.0)),        # infer S1 6 (met), train_attn S1 2
+            "a2": ((7.0, 4.0), (2.0, 1.0)),        # 3.5 (met), 4 (met)
+            "b1": ((2.996, 9.0), (1.0, 1.0))}      # 2.996: two decimals would show 3.00
+    for name, (torch_ms, ours_ms) in runs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(_saved("none", torch_ms, ours_ms)))
+    f = lambda name: str(tmp_path / f"{name}.json")  # noqa: E731
+    assert standing.main([f"Host A={f('a1')},{f('a2')}", f"Host B={f('b1')}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| goal (at least) | Host A | Host B |"
+    assert "| torch/ours float32 infer S1 (3) | **6.00 / 3.50** | 2.996 |" in lines
+    assert "| torch/ours float32 train_attn S1 (3) | 2.00 / 4.00 | **9.00** |" in lines
+
+
+def test_standing_names_a_bad_argument_or_file(tmp_path, capsys):
+    standing = _standing_script()
+    with pytest.raises(SystemExit) as exit_:
+        standing.main(["no-equals-sign.json"])
+    assert exit_.value.code == 2
+    assert "expected HOST=FILE[,FILE...], got 'no-equals-sign.json'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="cannot read the saved run .*missing.json"):
+        standing.main([f"A={tmp_path / 'missing.json'}"])

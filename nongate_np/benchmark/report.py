@@ -184,7 +184,21 @@ def _verdict(value: float | None, goal: float) -> str:
 def goal_lines(res, configs) -> list[str]:
     """Each of issue 16's speed goals this run measured: the ratio, the goal, met or missed
     by how much (a goal counts when two full runs meet it, on each host)."""
-    rows = []
+    rows = goal_values(res, configs)
+    if not rows:
+        return []
+    out = ["", "### The speed goals in this run (bench/RESULTS.md)", "",
+           "A goal counts when two full runs on a host meet it; a quick or loaded run is a "
+           "check, not a verdict.", "", "| goal | this run | at least | |", "|---|---|---|---|"]
+    out += [f"| {name} | {fmt(v)} | {g:g} | {_verdict(v, g)} |" for name, v, g in rows]
+    return out
+
+
+def goal_values(res, configs) -> list[tuple[str, float | None, float]]:
+    """(goal's name, this run's value, the goal) for each of issue 16's speed goals the run
+    ``res`` measured on ``configs``: torch/ours (configs.GOALS), ONNX Runtime/ours
+    (ONNX_GOALS) and the NumPy backend/ours (NUMPY_GOALS)."""
+    rows: list[tuple[str, float | None, float]] = []
     timings = res.get("timings", {})
     for (dtype, task), goals in GOALS.items():
         for cfg in configs:
@@ -203,13 +217,7 @@ def goal_lines(res, configs) -> list[str]:
             if t.get("numpy", {}).get("ms") and t.get("numba", {}).get("ms"):
                 rows.append((f"numpy backend/ours {key.replace('/', ' ')} {cfg}",
                              t["numpy"]["ms"] / t["numba"]["ms"], goal))
-    if not rows:
-        return []
-    out = ["", "### The speed goals in this run (bench/RESULTS.md)", "",
-           "A goal counts when two full runs on a host meet it; a quick or loaded run is a "
-           "check, not a verdict.", "", "| goal | this run | at least | |", "|---|---|---|---|"]
-    out += [f"| {name} | {fmt(v)} | {g:g} | {_verdict(v, g)} |" for name, v, g in rows]
-    return out
+    return rows
 
 
 def _host_lines(res) -> list[str]:
