@@ -73,11 +73,14 @@ def pack(w: np.ndarray, dtype: np.dtype, panels: int | None = None) -> np.ndarra
     # weight with contiguous rows goes in blocks of rows: a whole row at once writes across
     # every panel (bench/KERNEL_NOTES.md, "Step loop: packing a large weight")
     panels_view, rows = wp[:full].transpose(1, 0, 2), w[:, :full * nr].reshape(K, full, nr)
-    block = max(K if w.strides[1] != w.itemsize or w.nbytes < tuning.PACK_BLOCK_MIN_BYTES
-                else tuning.PACK_BLOCK_ROWS, 1)
-    for k0 in range(0, K, block):
-        panels_view[k0:k0 + block] = rows[k0:k0 + block]
-    wp[full:] = 0                        # past N: the last partial panel and whole ones
+    if w.strides[1] != w.itemsize or w.nbytes < tuning.PACK_BLOCK_MIN_BYTES:
+        panels_view[...] = rows
+    else:
+        block = max(tuning.PACK_BLOCK_ROWS, 1)
+        for k0 in range(0, K, block):
+            panels_view[k0:k0 + block] = rows[k0:k0 + block]
+    if full < len(wp):
+        wp[full:] = 0                    # past N: the last partial panel and whole ones
     if rest:
         wp[full, :, :rest] = w[:, full * nr:]
     return wp
