@@ -2,8 +2,7 @@
 full runs side by side, one column per host, bold where every run of that host meets the
 goal (a goal counts when two full runs on a host meet it: bench/RESULTS.md).
 
-    python bench/standing.py "Zen 4=bench/results/A.json,bench/results/B.json" \\
-                             "Zen 3=bench/results/C.json,bench/results/D.json"
+    python bench/standing.py "Zen 4=A.json,B.json" "Zen 3=C.json,D.json"
 
 Each argument is ``HOST=FILE[,FILE...]`` (files written by ``nongate-np bench --out``); the
 values are each run's own (``benchmark.report.goal_values``): torch time / ours, ONNX
