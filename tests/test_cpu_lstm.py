@@ -66,6 +66,47 @@ def test_lean_serial_forward_gives_the_general_paths_bits(dtype, proj, reverse, 
                                atol=1e-6 if dtype == np.float32 else 1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("proj, reverse, lengths", [(False, False, None),
+                                                    (True, True, [5, 0, 3, 2, 4, 1, 5])])
+@pytest.mark.parametrize("max_inputs", [tuning.STEP_PROJECTION_MAX_INPUTS, 0])
+def test_weights_packed_by_each_chunk_give_the_callers_panels_bits(dtype, split, proj, reverse,
+                                                                  lengths, max_inputs):
+    """Each chunk packing W_hh (and W_ihᵀ) itself (``own``, small weights) and the caller
+    packing them once for every chunk (``OWN_PANELS_MAX_BYTES`` 0): the same bits, forward
+    (outputs, cache) and backward (every gradient), serial and split over threads, with the
+    input term inside the step loop and before it. A weight that is not C-contiguous (W_hh
+    here in Fortran order) is packed the same."""
+    rng = np.random.default_rng(3)
+    T, B, I, H = 5, 7, 4, 6
+    P = 2 if proj else H
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
+    x, state = u(T, B, I), LSTMState(u(B, P), u(B, H))
+    params = LSTMParams(u(4 * H, I), np.asfortranarray(u(4 * H, P)),
+                        u(4 * H), u(P, H) if proj else None)
+    assert not params.w_hh.flags.c_contiguous
+    dy, dstate = u(T, B, P), LSTMState(u(B, P), u(B, H))
+
+    def forward_and_backward():
+        y, (h, c), cache = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, True)
+        y_infer, _, _ = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, False)
+        dx, (dh0, dc0), grads = cpu_lstm.lstm_backward(cache, dy, dstate)
+        return (y, h, c, cache.gates, cache.c, cache.tanh_c, y_infer, dx, dh0, dc0,
+                *(g for g in grads if g is not None))
+    with tuning.force_split() if split else tuning.force_serial(), \
+            tuning.override(STEP_PROJECTION_MAX_INPUTS=max_inputs):
+        assert cpu_lstm._own_panels(params.w_hh, np.dtype(dtype))
+        own = forward_and_backward()
+        with tuning.override(OWN_PANELS_MAX_BYTES=0):
+            assert not cpu_lstm._own_panels(params.w_hh, np.dtype(dtype))
+            shared = forward_and_backward()
+    assert len(own) == len(shared) == 13 + proj
+    for k, (got, want) in enumerate(zip(own, shared)):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
+
+
 def test_inference_split_over_threads_takes_the_general_path():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 2)).astype(np.float32)

@@ -96,22 +96,35 @@ def test_operands_that_do_not_match_are_refused():
         PRODUCTS["2-panel blocks"][0](a, wp, np.empty((3, 48), np.float32))
 
 
+@njit
+def _packed_in_compiled_code(w):
+    return packed.packed_weight(w)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("transposed", [False, True])
-@pytest.mark.parametrize("block_min", [0, 1 << 40])
-def test_pack_in_blocks_of_rows_equals_the_panels(dtype, transposed, block_min):
-    """The panels by their definition, wp[p, k, j] = W[k, p·NR + j] (0 past N), whether the
-    copy runs in blocks of rows (a large weight with contiguous rows, forced here by a
-    threshold of 0 and a block that does not divide K) or at once; float64 weights cast."""
-    from nongate_np.kernels.cpu import tuning
+@pytest.mark.parametrize("layout", ["C", "transposed", "strided"])
+@pytest.mark.parametrize("K, N", [(77, 45), (3, 16), (0, 5), (4, 0)])
+def test_pack_equals_the_panels_by_definition(dtype, layout, K, N):
+    """The panels by their definition, wp[p, k, j] = W[k, p·NR + j] (0 past N), from
+    Python (``pack``, float64 weights cast) and inside compiled code (``packed_weight``),
+    for W in C order, a transposed view and a strided view; N a whole panel, a partial
+    one, none; K empty."""
     rng = np.random.default_rng(7)
-    K, N = 77, 45
-    w = rng.standard_normal((N, K)).T if transposed else rng.standard_normal((K, N))
+    w = {"C": lambda: rng.standard_normal((K, N)),
+         "transposed": lambda: rng.standard_normal((N, K)).T,
+         "strided": lambda: rng.standard_normal((K, 2 * N))[:, ::2]}[layout]()
     nr = packed.NR[np.dtype(dtype)]
     want = np.zeros((packed.panel_width(N, dtype) // nr, K, nr), dtype)
     for p in range(-(-N // nr)):
         cols = w[:, p * nr:(p + 1) * nr].astype(dtype)
         want[p, :, :cols.shape[1]] = cols
-    with tuning.override(PACK_BLOCK_MIN_BYTES=block_min, PACK_BLOCK_ROWS=10):
-        got = packed.pack(w, dtype)
-    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(packed.pack(w, dtype), want)
+    np.testing.assert_array_equal(_packed_in_compiled_code(w.astype(dtype)), want)
+
+
+def test_pack_into_refuses_panels_that_do_not_hold_the_weight():
+    w = np.ones((5, 20), np.float32)
+    with pytest.raises(ValueError, match=r"wp \(NP, K, NR\) does not hold W \(K, N\)"):
+        packed.pack_into(w, np.empty((2, 4, 16), np.float32))       # K = 4, not 5
+    with pytest.raises(ValueError, match="does not hold"):
+        packed.pack_into(w, np.empty((1, 5, 16), np.float32))       # 16 columns, not 20

@@ -31,7 +31,7 @@ from ..contract import LSTMParams, LSTMState, result_dtype
 from . import activations, threads, tuning, workspace
 from .activations import KERNEL_FLAGS
 from .gemm import dot, matmul, matmuls
-from .packed import pack, packed_gemm, panel_width
+from .packed import pack, packed_gemm, packed_weight, panel_width
 
 _JIT = KERNEL_FLAGS
 
@@ -137,12 +137,16 @@ def _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y):
 
 
 @njit(**_JIT)
-def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, w_hr_p,
-                   active, reverse, keep, y, gates, cs, tcs, m, a, h_proj):
+def _forward_steps(x, w_ih, w_ih_p, project, xw, bias, h_pair, c, w_hh, w_p, own, b0, b1,
+                   chunk, w_hr_p, active, reverse, keep, y, gates, cs, tcs, m, a, h_proj):
     """L1-L6 step by step for the batch rows b0:b1 (chunk ``chunk`` of a split by rows, or
     all of them), the recurrent product with W_hhᵀ packed once (w_p, K5). The input term
     x_t W_ihᵀ is xw[t] (made before the loop) or, with ``project``, made here into the
-    scratch xw[0] from x and W_ihᵀ packed once (w_ih_p). h_pair[0] holds
+    scratch xw[0] from x and W_ihᵀ packed once (w_ih_p). With ``own`` the chunk packs
+    W_hhᵀ and W_ihᵀ itself from w_hh and w_ih (C-contiguous, the kernels' dtype) instead of
+    reading the caller's w_p and w_ih_p: the thread that reads the panels writes them, into
+    its own cache (bench/KERNEL_NOTES.md, "Step loop: each thread packs its own
+    weight"). h_pair[0] holds
     h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T ends in
     h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch (rows as
     wide as w_p's panels). w_hr_p is W_hrᵀ packed, or None without a projection. Without
@@ -156,6 +160,10 @@ def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, 
     does not use")."""
     T = y.shape[0]
     emit = w_hr_p is None
+    if own:
+        w_p = packed_weight(w_hh.T)
+        if project:
+            w_ih_p = packed_weight(w_ih.T)
     for s in range(T):
         t = T - 1 - s if reverse else s
         h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
@@ -172,8 +180,30 @@ def _forward_steps(x, w_ih_p, project, xw, bias, h_pair, c, w_p, b0, b1, chunk, 
 
 
 def _no_panels(dtype: np.dtype) -> np.ndarray:
-    """The packed weight (K5) of a product the step loop does not make: no panels."""
+    """The packed weight (K5) of a product the step loop does not make, or that each chunk
+    packs itself: no panels."""
     return np.empty((0, 0, 1), dtype)
+
+
+def _no_weight(dtype: np.dtype) -> np.ndarray:
+    """The weight of a product the step loop does not make."""
+    return np.empty((0, 0), dtype)
+
+
+def _own_panels(w_hh: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether each chunk of a step loop packs its weights itself (``own``): W_hh up to
+    ``tuning.OWN_PANELS_MAX_BYTES`` in the kernels' dtype. Above, the caller packs them
+    once for all the chunks, into huge pages (``packed.pack``)."""
+    return w_hh.size * dtype.itemsize <= tuning.OWN_PANELS_MAX_BYTES
+
+
+def _step_weight(w: np.ndarray, dtype: np.dtype, own: bool, transpose: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A weight as a step loop takes it: W C-contiguous of ``dtype``, which each chunk
+    packs itself with ``own``, and the caller's panels of Wᵀ (``transpose``) or W without
+    (K5), else none."""
+    w = np.ascontiguousarray(w, dtype)
+    return w, _no_panels(dtype) if own else pack(w.T if transpose else w, dtype)
 
 
 @threads.owns_cores
@@ -213,10 +243,11 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     h_pair, c, m, a, h_proj, xw, *rows = workspace.empty_many(
         small + ([] if keep_cache else cache_shapes), dtype, align)
     gates, cs, tcs = rows or [workspace.empty(shape, dtype, align) for shape in cache_shapes]
+    own = _own_panels(w_hh, dtype)
     if project:
-        x_in, w_ih_p = x, pack(w_ih.T, dtype)
+        x_in, (w_ih_k, w_ih_p) = x, _step_weight(w_ih, dtype, own, True)
     else:
-        x_in, w_ih_p = np.empty((0, 0, 0), dtype), _no_panels(dtype)
+        x_in, w_ih_k, w_ih_p = np.empty((0, 0, 0), dtype), _no_weight(dtype), _no_panels(dtype)
         xw = matmul(x.reshape(T * B, -1),
                     w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
@@ -224,12 +255,12 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     c[...] = c0
     y = workspace.empty((T, B, P), dtype, align)
     w_hr_p = None if w_hr is None else pack(w_hr.T, dtype)
-    w_p = pack(w_hh.T, dtype)
+    w_hh_k, w_p = _step_weight(w_hh, dtype, own, True)
 
     def chunk(k: int) -> None:
-        _forward_steps(x_in, w_ih_p, project, xw, bias, h_pair, c, w_p, int(bounds[k]),
-                       int(bounds[k + 1]), k, w_hr_p, active, bool(reverse), bool(keep_cache),
-                       y, gates, cs, tcs, m, a, h_proj)
+        _forward_steps(x_in, w_ih_k, w_ih_p, project, xw, bias, h_pair, c, w_hh_k, w_p, own,
+                       int(bounds[k]), int(bounds[k + 1]), k, w_hr_p, active, bool(reverse),
+                       bool(keep_cache), y, gates, cs, tcs, m, a, h_proj)
 
     threads.run_chunks(chunk, n_chunks)
     cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
@@ -276,10 +307,13 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
         x = ref.zero_absent(x, active, 2)
     x = np.ascontiguousarray(x)
     project = _project_in_loop(x)
+    own = _own_panels(w_hh, dtype)
     if project:
-        w_ih_p, xw = pack(w_ih.T, dtype), np.empty((1, B, panel_width(G, dtype)), dtype)
+        (w_ih_k, w_ih_p), xw = _step_weight(w_ih, dtype, own, True), \
+            np.empty((1, B, panel_width(G, dtype)), dtype)
     else:
-        w_ih_p, xw = _no_panels(dtype), workspace.empty((T, B, G), dtype)
+        w_ih_k, w_ih_p = _no_weight(dtype), _no_panels(dtype)
+        xw = workspace.empty((T, B, G), dtype)
         dot(x.reshape(T * B, I), False, np.ascontiguousarray(w_ih), True,
             xw.reshape(T * B, G))                                     # L1, all steps at once
     h_pair = np.empty((2, B, P), dtype)
@@ -288,8 +322,8 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     y = workspace.empty((T, B, P), dtype)
     slots, rows = (T, B) if keep_cache else (1, 1)      # without a cache: one scratch row
     gates, cs, tcs = (workspace.empty((slots, rows, n), dtype) for n in (G, H, H))
-    _forward_steps(x, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
-                   pack(w_hh.T, dtype), 0, B, 0,
+    _forward_steps(x, w_ih_k, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
+                   *_step_weight(w_hh, dtype, own, True), own, 0, B, 0,
                    None if w_hr is None else pack(w_hr.T, dtype), active, bool(reverse),
                    bool(keep_cache), y, gates, cs, tcs, np.empty((B, H), dtype),
                    np.empty((B, panel_width(G, dtype)), dtype),
@@ -348,14 +382,17 @@ def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
 
 
 @njit(**_JIT)
-def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_p, b0, b1, w_hr_p, active, reverse, da,
-                    dh_t, dm, carry, dh_seq):
+def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_hh, w_p, own, b0, b1, w_hr_p, active,
+                    reverse, da, dh_t, dm, carry, dh_seq):
     """L7-L14 for the batch rows b0:b1 (a chunk of a split by rows, or all of them),
     visiting the steps in the reverse of the forward order; the product da_t W_hh with W_hh
-    packed once (w_p, K5); w_hr_p is W_hr packed, or None without a projection (its code
+    packed once (w_p, K5; with ``own`` packed here from w_hh, as in
+    :func:`_forward_steps`); w_hr_p is W_hr packed, or None without a projection (its code
     then not compiled, as in :func:`_forward_steps`). dh, dc (copies of the adjoints of
     the final states) end as those of the initial states; dh_t, dm and carry are scratch.
     Chunks read and write only their own rows of every array."""
+    if own:
+        w_p = packed_weight(w_hh)
     T = gates.shape[0]
     for s in range(T):
         t = s if reverse else T - 1 - s
@@ -427,10 +464,11 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     w_hr_p = None if w_hr is None else pack(w_hr, dtype)
     dy = workspace.ascontiguous(dy, dtype)
     h0_, c0_ = (np.ascontiguousarray(v, dtype=dtype) for v in (h0, c0))
-    w_p = pack(w_hh, dtype)
+    own = _own_panels(w_hh, dtype)
+    w_hh_k, w_p = _step_weight(w_hh, dtype, own, False)
 
     def chunk(k: int) -> None:
-        _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_p, int(bounds[k]),
+        _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_hh_k, w_p, own, int(bounds[k]),
                         int(bounds[k + 1]), w_hr_p, active, bool(reverse), da, dh_t, dm,
                         carry, dh_seq)
 

@@ -2,10 +2,11 @@
 
 Inside the step loop the same weight W (K, N) multiplies a new left operand every step.
 A BLAS packs W again at every call; here it is packed once, before the loop, into panels of
-``NR`` columns (:func:`pack`), and :func:`packed_gemm` runs a register-blocked kernel over
-them: ``MR`` rows by ``PANELS`` panels of accumulators, kept in vector registers for the
-whole reduction over k, the panels streamed from L1 once per block of rows, as oneDNN's
-packed RNN weights and BLIS's microkernels do.
+``NR`` columns (:func:`pack` from Python, :func:`packed_weight` inside compiled code, both
+through the compiled copy :func:`pack_into`), and :func:`packed_gemm` runs a
+register-blocked kernel over them: ``MR`` rows by ``PANELS`` panels of accumulators, kept
+in vector registers for the whole reduction over k, the panels streamed from L1 once per
+block of rows, as oneDNN's packed RNN weights and BLIS's microkernels do.
 
 The kernel is written in LLVM IR through an intrinsic, with vectors of 64 bytes
 (``<16 x float>``, ``<8 x double>``): Numba's loop vectoriser keeps no accumulator in a
@@ -22,14 +23,14 @@ from typing import Any
 import llvmlite.binding as ll
 import numpy as np
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils, config
 from numba.extending import intrinsic
 
-from . import tuning
+from .activations import KERNEL_FLAGS
 
-__all__ = ["MR", "NR", "PANELS", "pack", "packed_gemm", "panel_width", "products",
-           "wide_registers"]
+__all__ = ["MR", "NR", "PANELS", "pack", "pack_into", "packed_gemm", "packed_weight",
+           "panel_width", "products", "wide_registers"]
 
 #: Rows of the result per block: MR accumulators of one panel, plus the panel's vector and
 #: one broadcast, fit AVX2's 16 vector registers (two registers per 64-byte vector); two
@@ -62,27 +63,55 @@ def panel_width(n: int, dtype: np.dtype, panels: int | None = None) -> int:
 
 def pack(w: np.ndarray, dtype: np.dtype, panels: int | None = None) -> np.ndarray:
     """W (K, N) as panels (NP, K, NR) of ``dtype``, NP = ceil(N / NR) rounded up to a
-    multiple of ``panels`` (default :data:`PANELS`), the columns past N zero."""
+    multiple of ``panels`` (default :data:`PANELS`), the columns past N zero.
+
+    NOTE: the panels from ``np.empty``, which asks Linux for huge pages for a large array;
+    Numba's allocation inside compiled code does not, and at the largest sizes the copy
+    then faulted its pages in 2.5x slower (bench/KERNEL_NOTES.md, "Step loop: packing a
+    large weight")."""
     dtype = np.dtype(dtype)
     K, N = w.shape
     nr = NR[dtype]
-    full, rest = divmod(N, nr)
     wp = np.empty((panel_width(N, dtype, panels) // nr, K, nr), dtype)
-    # NOTE: one strided copy into the panels' view, no padded intermediate: this runs at
-    # every kernel call (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead"). A large
-    # weight with contiguous rows goes in blocks of rows: a whole row at once writes across
-    # every panel (bench/KERNEL_NOTES.md, "Step loop: packing a large weight")
-    panels_view, rows = wp[:full].transpose(1, 0, 2), w[:, :full * nr].reshape(K, full, nr)
-    if w.strides[1] != w.itemsize or w.nbytes < tuning.PACK_BLOCK_MIN_BYTES:
-        panels_view[...] = rows
-    else:
-        block = max(tuning.PACK_BLOCK_ROWS, 1)
-        for k0 in range(0, K, block):
-            panels_view[k0:k0 + block] = rows[k0:k0 + block]
-    if full < len(wp):
-        wp[full:] = 0                    # past N: the last partial panel and whole ones
-    if rest:
-        wp[full, :, :rest] = w[:, full * nr:]
+    pack_into(w.astype(dtype, copy=False), wp)
+    return wp
+
+
+@njit(**KERNEL_FLAGS)
+def pack_into(w, wp):
+    """wp[p, k, j] = W[k, p·NR + j], 0 past N: W (K, N) of any layout into the panels wp
+    (NP, K, NR) of its dtype (docs/math.md K5), NP·NR at least N. Raises ValueError
+    (inside jitted code) where wp's shape does not fit W's."""
+    K, N = w.shape
+    NP, nr = wp.shape[0], wp.shape[2]
+    if wp.shape[1] != K or NP * nr < N:
+        raise ValueError("pack_into: wp (NP, K, NR) does not hold W (K, N)")
+    full = N // nr
+    for p in range(full):
+        for k in range(K):
+            for j in range(nr):
+                wp[p, k, j] = w[k, p * nr + j]
+    for p in range(full, NP):             # the last partial panel, then whole padding
+        for k in range(K):
+            for j in range(nr):
+                n = p * nr + j
+                wp[p, k, j] = w[k, n] if n < N else 0
+
+
+@njit(inline="always", **KERNEL_FLAGS)
+def packed_weight(w):
+    """W (K, N), float32 or float64, as new panels (NP, K, NR) of :data:`PANELS` panels per
+    block: :func:`pack` inside compiled code, for a weight small enough that its pages
+    need no huge pages (bench/KERNEL_NOTES.md, "Step loop: each thread packs its own
+    weight").
+
+    NOTE: inlined by Numba: compiled alone, LLVM optimised its copy loops again in it and
+    in each step loop that calls it, about 0.5 s more cold compile per dtype."""
+    K, N = w.shape
+    nr = 64 // w.itemsize
+    step = nr * PANELS
+    wp = np.empty((-(-N // step) * PANELS, K, nr), w.dtype)
+    pack_into(w, wp)
     return wp
 
 

@@ -42,13 +42,12 @@ PRODUCT_SPLIT_MIN_MACS = 2_000_000
 #: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_ROWS_MIN_BYTES = 8 << 20
 
-#: Bytes of a weight with contiguous rows (the backward's W_hh) from which ``packed.pack``
-#: copies it into the panels in blocks of ``PACK_BLOCK_ROWS`` rows, not at once: a row
-#: written across all the panels at once strides the whole packed copy, which stops
-#: staying in cache at the largest sizes (bench/KERNEL_NOTES.md, "Step loop: packing a
-#: large weight").
-PACK_BLOCK_MIN_BYTES = 8 << 20
-PACK_BLOCK_ROWS = 32
+#: Bytes of W_hh in the kernels' dtype up to which each chunk of a step loop packs its
+#: weights itself, on the thread that reads them, instead of one copy packed by the caller
+#: and read by every thread: rewriting panels that another core read at the last call
+#: waits on that core's cache (bench/KERNEL_NOTES.md, "Step loop: each thread packs its
+#: own weight").
+OWN_PANELS_MAX_BYTES = 2 << 20
 
 #: Arrays of ``workspace.empty`` from this many bytes up are pooled: half glibc's default
 #: mmap threshold (128 KiB). Blocks about that large malloc may hand back to the system
@@ -72,7 +71,7 @@ WATCH_MICROSECONDS = 10_000
 START_GRACE_MICROSECONDS = 5
 
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
-          "PRODUCT_ROWS_MIN_BYTES", "PACK_BLOCK_MIN_BYTES", "PACK_BLOCK_ROWS",
+          "PRODUCT_ROWS_MIN_BYTES", "OWN_PANELS_MAX_BYTES",
           "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS",
           "START_GRACE_MICROSECONDS")
 
