@@ -256,12 +256,14 @@ def attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases=True):
 @given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
        dtype=st.sampled_from([np.float64, np.float32]),
        kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
-       value_proj=st.booleans(), biases=st.booleans())
+       value_proj=st.booleans(), biases=st.booleans(), time_major=st.booleans())
 @pytest.mark.parametrize("name", FULL)
 def test_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
-                                 biases):
+                                 biases, time_major):
+    """``time_major``: h (B, T, D) is the transpose of a C-contiguous (T, B, D) array, as an
+    LSTM's output passed as ``y.transpose(0, 1)``."""
     check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
-                                  biases)
+                                  biases, time_major)
 
 
 @on_the_simulator
@@ -277,7 +279,7 @@ def test_attention_kernels_agree_on_the_simulator(name, sizes, data, dtype, kind
 
 
 def check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
-                                  biases):
+                                  biases, time_major=False):
     B, T, D, A, Q = sizes
     Dv = data.draw(st.integers(1, 5)) if value_proj else D
 
@@ -290,6 +292,9 @@ def check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, val
         if data.draw(st.booleans()):
             mask[data.draw(st.integers(0, B - 1))] = False    # an all-masked row
     args = attention_args(arr, B, T, D, A, Q, Dv, kind, mask, value_proj, biases)
+    if time_major:
+        args = (np.ascontiguousarray(args[0].transpose(1, 0, 2)).transpose(1, 0, 2),
+                *args[1:])
     dpooled, dweights = arr(B, Q, Dv), arr(B, Q, T)
     with kernels_on(name) as fast:
         outs = [k.attention_forward(*args, True) for k in (fast, ref)]
@@ -314,6 +319,39 @@ def check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, val
         empty = ~mask.any(axis=1)
         assert not np.any(got_all[0][empty]) and not np.any(got_all[1][empty])
         assert not np.any(got_all[2][empty])           # dh of an all-masked sequence
+
+
+@pytest.mark.parametrize("kind", ATTENTION_KINDS)
+@pytest.mark.parametrize("value_proj", [False, True])
+def test_time_major_input_is_read_in_place(kind, value_proj):
+    """The Numba kernels read an LSTM's time-major output (h = y.transpose(0, 1), y (T, B,
+    D) C-contiguous) where it lies, and give dh in the same layout, so the LSTM's backward
+    reads it without a copy; the results are those of h copied into batch-major order."""
+    if "numba" not in FULL:
+        pytest.skip("the Numba backend does not load here")
+    rng = np.random.default_rng(4)
+    B, T, D, A, Q = 3, 5, 4, 3, 2
+
+    def arr(*shape):
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+    h, params, kind, _ = attention_args(arr, B, T, D, A, Q, 2 if value_proj else D, kind,
+                                        None, value_proj)
+    y = np.ascontiguousarray(h.transpose(1, 0, 2))
+    dpooled, dweights = arr(B, Q, 2 if value_proj else D), arr(B, Q, T)
+    with kernels_on("numba") as fast:
+        results = []
+        for given in (y.transpose(1, 0, 2), np.ascontiguousarray(h)):
+            pooled, weights, cache = fast.attention_forward(given, params, kind, None, True)
+            results.append((pooled, weights, cache,
+                            outputs_and_grads(fast, cache, dpooled, dweights)))
+    (*in_place, cache, grads), (*copied, _, grads_c) = results
+    assert np.shares_memory(cache.h2, y)
+    assert grads[0].transpose(1, 0, 2).flags.c_contiguous            # dh, time-major
+    for got, want in zip((*in_place, *grads), (*copied, *grads_c)):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", FAST)

@@ -83,19 +83,19 @@ def _activations(z, b_proj, b_gate, r, s, u):
 
 
 @njit(**_JIT)
-def _softmax_gate(e, mask, z, col, b_step, alpha, gamma, weights):
+def _softmax_gate(e, mask, z, col, b_step, sb, st, alpha, gamma, weights):
     """A3-A4 per (b, q): α = masked softmax over t of e (Q, B·T), zero on a row without a
     valid step; with the step gate, γ = σ(z[:, col + q] + b_g) and ω = γ ⊙ α, else (gamma
-    None) ω is α."""
+    None) ω is α. (b, t) is row b·sb + t·st of e's columns and z's rows (:func:`_rows`)."""
     B, Q, T = alpha.shape
     zero = alpha.dtype.type(0)
     ninf = alpha.dtype.type(-np.inf)
     for b in range(B):
-        base = b * T
+        base = b * sb
         for q in range(Q):
             m = ninf
             for t in range(T):
-                x = e[q, base + t]
+                x = e[q, base + t * st]
                 m = max(m, x if mask[b, t] else ninf)
             shift = m if m > ninf else zero   # NOTE: an all-masked row: any shift will do
             p = alpha[b, q]
@@ -103,7 +103,7 @@ def _softmax_gate(e, mask, z, col, b_step, alpha, gamma, weights):
                 on = mask[b, t]
                 # NOTE: masked scores are replaced before exp: a huge padded score cannot
                 # overflow, and the select keeps the loop branch-free
-                v = _exp(e[q, base + t] - shift if on else zero)
+                v = _exp(e[q, base + t * st] - shift if on else zero)
                 p[t] = v if on else zero
             S = zero
             for t in range(T):
@@ -116,30 +116,33 @@ def _softmax_gate(e, mask, z, col, b_step, alpha, gamma, weights):
                 w = weights[b, q]
                 bq = b_step[q]
                 for t in range(T):
-                    gt = sigmoid(z[base + t, col + q] + bq)
+                    gt = sigmoid(z[base + t * st, col + q] + bq)
                     g[t] = gt
                     w[t] = gt * p[t]
 
 
 @njit(**_JIT)
-def _pool(weights, v, pooled):
-    """A5: pooled_b = ω_b v_b, one (Q×T)(T×D') GEMM per sequence."""
+def _pool(weights, v, sb, st, pooled):
+    """A5: pooled_b = ω_b v_b, one (Q×T)(T×D') GEMM per sequence; v_b is the rows b·sb +
+    t·st of v (B·T, D') (:func:`_rows`)."""
+    T = weights.shape[2]
     for b in range(weights.shape[0]):
-        gemm(weights[b], v[b], pooled[b])
+        gemm(weights[b], v[b * sb:b * sb + T * st:st], pooled[b])
 
 
 @njit(**_JIT)
-def _softmax_backward(dweights, dpooled, v, alpha, gamma, de, grad, col):
+def _softmax_backward(dweights, dpooled, v, sb, st, alpha, gamma, de, grad, col):
     """A6-A8 per (b, q): dω = dweights + dpooled_b v_bᵀ; with the step gate, dα = dω ⊙ γ
     and dy_step = dω ⊙ α ⊙ γ(1 − γ) into grad[:, col + q], else (gamma None) dα = dω;
-    de = α ⊙ (dα − Σ_t α dα) into de (Q, B·T)."""
+    de = α ⊙ (dα − Σ_t α dα) into de (Q, B·T). (b, t) is row b·sb + t·st of v (B·T, D'),
+    grad and de's columns (:func:`_rows`)."""
     B, Q, T = alpha.shape
     one = alpha.dtype.type(1)
     domega = np.empty((Q, T), alpha.dtype)
     dalpha = np.empty(T, alpha.dtype)
     for b in range(B):
-        base = b * T
-        gemm(dpooled[b], v[b].T, domega)                               # A6
+        base = b * sb
+        gemm(dpooled[b], v[base:base + T * st:st].T, domega)           # A6
         for q in range(Q):
             dw = dweights[b, q]
             a = alpha[b, q]
@@ -149,7 +152,7 @@ def _softmax_backward(dweights, dpooled, v, alpha, gamma, de, grad, col):
                 for t in range(T):
                     d = dw[t] + do[t]
                     dalpha[t] = d * g[t]                               # A7
-                    grad[base + t, col + q] = d * a[t] * g[t] * (one - g[t])
+                    grad[base + t * st, col + q] = d * a[t] * g[t] * (one - g[t])
             else:
                 for t in range(T):
                     dalpha[t] = dw[t] + do[t]
@@ -158,18 +161,19 @@ def _softmax_backward(dweights, dpooled, v, alpha, gamma, de, grad, col):
                 dot += a[t] * dalpha[t]
             out = de[q]
             for t in range(T):
-                out[base + t] = a[t] * (dalpha[t] - dot)               # A8
+                out[base + t * st] = a[t] * (dalpha[t] - dot)          # A8
 
 
 @njit(**_JIT)
-def _value_backward(weights, dpooled, out, col):
-    """A6: dv_{b,t} = Σ_q ω_{b,q,t} dpooled_{b,q} into out[b·T + t, col:col + D']."""
+def _value_backward(weights, dpooled, out, col, sb, st):
+    """A6: dv_{b,t} = Σ_q ω_{b,q,t} dpooled_{b,q} into out[b·sb + t·st, col:col + D']
+    (:func:`_rows`)."""
     B, Q, T = weights.shape
     Dv = dpooled.shape[2]
     zero = weights.dtype.type(0)
     for b in range(B):
         for t in range(T):
-            row = out[b * T + t, col:col + Dv]
+            row = out[b * sb + t * st, col:col + Dv]
             for d in range(Dv):
                 row[d] = zero
             for q in range(Q):
@@ -208,7 +212,8 @@ class AttentionCache:
     """What this backend's backward needs (A15), in its own layout."""
 
     shape: tuple[int, int, int]     # (B, T, D)
-    h2: np.ndarray                  # h as (B·T, D)
+    h2: np.ndarray                  # h as (B·T, D) rows, (b, t) at row b·sb + t·st
+    rows: tuple[int, int]           # (sb, st): (T, 1), or (1, B) for time-major rows
     mask: np.ndarray                # (B, T) bool
     w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked
     query: np.ndarray
@@ -219,7 +224,7 @@ class AttentionCache:
     alpha: np.ndarray
     gamma: np.ndarray | None        # None without the step gate
     weights: np.ndarray
-    v: np.ndarray
+    v: np.ndarray                   # values (B·T, D'), rows as h2's
 
 
 def _cast(a, dtype):
@@ -229,7 +234,8 @@ def _cast(a, dtype):
 class _Scores(NamedTuple):
     """What the forward and the online pooling share: the projections of h and the scores."""
 
-    h2: np.ndarray                  # h as (B·T, D)
+    h2: np.ndarray                  # h as (B·T, D) rows, (b, t) at row b·sb + t·st
+    rows: tuple[int, int]           # (sb, st) (:func:`_rows`)
     w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked (K, D)
     z: np.ndarray                   # h2 w_allᵀ (B·T, K), before the biases
     r: np.ndarray                   # tanh(Z + b_V) (B·T, A)
@@ -239,15 +245,30 @@ class _Scores(NamedTuple):
     query: np.ndarray               # (Q, A)
     b_step: np.ndarray              # (Q,), weight_gated; empty otherwise
     w_value: np.ndarray | None      # (D', D)
-    v: np.ndarray                   # values (B, T, D')
+    v: np.ndarray                   # values (B·T, D'), rows as h2's
+
+
+def _rows(h: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, tuple[int, int]]:
+    """h (B, T, D) as the (B·T, D) rows the kernels read, (b, t) at row b·sb + t·st, and
+    (sb, st): h's own memory where it is C-contiguous (T, 1) or the transpose of a
+    C-contiguous time-major array (1, B: an LSTM's output y (T, B, D) passed as
+    ``y.transpose(0, 1)``), else a batch-major copy of it.
+
+    NOTE: time-major rows taken as they are: the copy into batch-major order, and its
+    gradient's copy back for the LSTM's backward, took 5 % of an M1 training step
+    (bench/KERNEL_NOTES.md, "Attention: time-major rows")."""
+    B, T, D = h.shape
+    time_major = h.transpose(1, 0, 2)
+    if h.dtype == dtype and not h.flags.c_contiguous and time_major.flags.c_contiguous:
+        return time_major.reshape(T * B, D), (1, B)
+    return workspace.ascontiguous(h, dtype).reshape(B * T, D), (T, 1)
 
 
 def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
     """A1, A2, A4's projection and A5 for ``p`` (the fields of one kind, ``for_kind``)."""
-    B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    N = B * T
-    h2 = workspace.ascontiguous(h, dtype).reshape(N, D)
+    h2, rows = _rows(h, dtype)
+    N = h2.shape[0]
     w_proj, query = _cast(p.w_proj, dtype), _cast(p.query, dtype)
     zeros = np.zeros(max(A, Q), dtype)
 
@@ -269,15 +290,11 @@ def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
     _activations(z, b_proj, b_gate, r, s, u)                           # A1, A2
     e = matmul(query, u.T)                                             # A1: Eᵀ (Q, B·T)
     w_value = _cast(p.w_value, dtype)
-    if w_value is None:                                                # A5: v = h
-        v = h2.reshape(B, T, D)
-    else:
-        v = matmul(h2, w_value.T)
-        if p.b_value is not None:
-            v += p.b_value.astype(dtype, copy=False)
-        v = v.reshape(B, T, -1)
-    return _Scores(h2=h2, w_all=w_all, z=z, r=r, s=s, u=u, e=e, query=query, b_step=b_step,
-                   w_value=w_value, v=v)
+    v = h2 if w_value is None else matmul(h2, w_value.T)               # A5: v = h, or H W_vᵀ
+    if w_value is not None and p.b_value is not None:
+        v += p.b_value.astype(dtype, copy=False)
+    return _Scores(h2=h2, rows=rows, w_all=w_all, z=z, r=r, s=s, u=u, e=e, query=query,
+                   b_step=b_step, w_value=w_value, v=v)
 
 
 @threads.owns_cores
@@ -301,15 +318,16 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     alpha = np.empty((B, Q, T), dtype)
     gamma = np.empty((B, Q, T), dtype) if step else None
     weights = np.empty((B, Q, T), dtype) if step else alpha
-    _softmax_gate(sc.e, valid, sc.z, 2 * A if gated else A, sc.b_step, alpha, gamma,
-                  weights)                                             # A3, A4
-    pooled = np.empty((B, Q, sc.v.shape[2]), dtype)
-    _pool(weights, sc.v, pooled)                                       # A5
+    _softmax_gate(sc.e, valid, sc.z, 2 * A if gated else A, sc.b_step, *sc.rows, alpha,
+                  gamma, weights)                                      # A3, A4
+    pooled = np.empty((B, Q, sc.v.shape[1]), dtype)
+    _pool(weights, sc.v, *sc.rows, pooled)                             # A5
     cache = None
     if keep_cache:
-        cache = AttentionCache(shape=(B, T, D), h2=sc.h2, mask=valid, w_all=sc.w_all,
-                               query=sc.query, w_value=sc.w_value, r=sc.r, s=sc.s, u=sc.u,
-                               alpha=alpha, gamma=gamma, weights=weights, v=sc.v)
+        cache = AttentionCache(shape=(B, T, D), h2=sc.h2, rows=sc.rows, mask=valid,
+                               w_all=sc.w_all, query=sc.query, w_value=sc.w_value, r=sc.r,
+                               s=sc.s, u=sc.u, alpha=alpha, gamma=gamma, weights=weights,
+                               v=sc.v)
     return pooled, weights, cache
 
 
@@ -326,12 +344,13 @@ def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: Atten
         return ref.attention_online(state, h, params, kind, mask)
     B, T, _ = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    sc = _scores(ref.zero_absent(h, mask, 2), p, dtype)
+    # NOTE: batch-major rows whatever h's layout: the fold reads e and v per sequence
+    sc = _scores(workspace.ascontiguous(ref.zero_absent(h, mask, 2), dtype), p, dtype)
     e = sc.e.reshape(Q, B, T).transpose(1, 0, 2)                       # (B, Q, T)
     gamma = None
     if kind == "weight_gated":                                         # A4
         gamma = ref.sigmoid(sc.z[:, A:A + Q] + sc.b_step).reshape(B, T, Q).transpose(0, 2, 1)
-    state = ref.online_pool_update(state, e, sc.v, mask, gamma)        # A16
+    state = ref.online_pool_update(state, e, sc.v.reshape(B, T, -1), mask, gamma)   # A16
     return ref.online_pool_result(state), state                        # A17
 
 
@@ -347,7 +366,8 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     dtype = cache.r.dtype
     gated, step, proj_v = cache.s is not None, cache.gamma is not None, \
         cache.w_value is not None
-    Dv = cache.v.shape[2]
+    Dv = cache.v.shape[1]
+    sb, st = cache.rows
     dpooled = workspace.ascontiguous(dpooled, dtype)
     # NOTE: ω is 0 at an absent step whatever the inputs: its adjoint there takes no part
     dweights = workspace.ascontiguous(ref.zero_absent(dweights, cache.mask, 1), dtype)
@@ -356,13 +376,13 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     K = col_value + (Dv if proj_v else 0)
     grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_step | dv]
     de = np.empty((Q, N), dtype)
-    _softmax_backward(dweights, dpooled, cache.v, cache.alpha, cache.gamma, de, grad,
+    _softmax_backward(dweights, dpooled, cache.v, sb, st, cache.alpha, cache.gamma, de, grad,
                       col_step)                                        # A6-A8
     if proj_v:
-        _value_backward(cache.weights, dpooled, grad, col_value)       # A6
+        _value_backward(cache.weights, dpooled, grad, col_value, sb, st)   # A6
     else:
         dv = workspace.empty((N, D), dtype)
-        _value_backward(cache.weights, dpooled, dv, 0)
+        _value_backward(cache.weights, dpooled, dv, 0, sb, st)
     du = matmul(de.T, cache.query)                                     # A9
     dquery = matmul(de, cache.u)
     _activations_backward(du, cache.r, cache.s, grad)                  # A10, A11
@@ -379,4 +399,5 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
                                b_step=db_all[col_step:col_value])
     if proj_v:
         grads = grads._replace(w_value=dw_all[col_value:], b_value=db_all[col_value:])
-    return dh2.reshape(B, T, D), grads
+    dh = dh2.reshape(B, T, D) if st == 1 else dh2.reshape(T, B, D).transpose(1, 0, 2)
+    return dh, grads                                                   # rows as h's
