@@ -255,8 +255,8 @@ def _rows(h: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, tuple[int, int]]:
     ``y.transpose(0, 1)``), else a batch-major copy of it.
 
     NOTE: time-major rows taken as they are: the copy into batch-major order, and its
-    gradient's copy back for the LSTM's backward, took 5 % of an M1 training step
-    (bench/KERNEL_NOTES.md, "Attention: time-major rows")."""
+    gradient's copy back for the LSTM's backward, took one to two per cent of an S3 or
+    M1 training step (bench/KERNEL_NOTES.md, "Attention: time-major rows")."""
     B, T, D = h.shape
     time_major = h.transpose(1, 0, 2)
     if h.dtype == dtype and not h.flags.c_contiguous and time_major.flags.c_contiguous:
