@@ -77,8 +77,9 @@ def _pooled(a):
 
 def test_the_kernels_copies_of_transposed_inputs_come_from_the_pool():
     """The per-step copies that faulted their pages in (KERNEL_NOTES, "Workspace: pooled
-    buffers"): attention's (B, T, D) view of the LSTM's output, and the LSTM backward's
-    (T, B, H) view of attention's gradient."""
+    buffers"): attention's copy of a (B, T, D) view it cannot read in place (every other
+    step of a longer array; the LSTM's time-major output it reads where it lies), and the
+    LSTM backward's (T, B, H) view of a gradient."""
     from nongate_np.kernels.contract import AttentionParams
     from nongate_np.kernels.cpu import attention, lstm
     rng = np.random.default_rng(0)
@@ -88,7 +89,11 @@ def test_the_kernels_copies_of_transposed_inputs_come_from_the_pool():
                              query=rng.standard_normal((1, A)))
     _, _, cache = attention.attention_forward(y.transpose(1, 0, 2), params, "additive", None,
                                               True)
+    assert np.shares_memory(cache.h2, y) and not _pooled(cache.h2)     # read in place
+    every_other = rng.standard_normal((B, 2 * T, H))[:, ::2]
+    _, _, cache = attention.attention_forward(every_other, params, "additive", None, True)
     assert _pooled(cache.h2)
+    del cache
 
     x = rng.standard_normal((T, B, I))
     params = LSTMParams(rng.standard_normal((4 * H, I)), rng.standard_normal((4 * H, H)),
