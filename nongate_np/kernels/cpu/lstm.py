@@ -184,11 +184,6 @@ def _no_panels(dtype: np.dtype) -> np.ndarray:
     return np.empty((0, 0, 1), dtype)
 
 
-def _no_weight(dtype: np.dtype) -> np.ndarray:
-    """The weight of a product the step loop does not make."""
-    return np.empty((0, 0), dtype)
-
-
 def _own_panels(w_hh: np.ndarray, dtype: np.dtype) -> bool:
     """Whether each chunk of a step loop packs its weights itself (``own``): W_hh up to
     ``tuning.OWN_PANELS_MAX_BYTES`` in the kernels' dtype. Above, the caller packs them
@@ -203,6 +198,15 @@ def _step_weight(w: np.ndarray, dtype: np.dtype, own: bool, transpose: bool
     (K5), else none."""
     w = np.ascontiguousarray(w, dtype)
     return w, _no_panels(dtype) if own else pack(w.T if transpose else w, dtype)
+
+
+def _input_weight(w_ih: np.ndarray, dtype: np.dtype, own: bool, project: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """W_ih as :func:`_step_weight` gives it where the step loop makes the input term
+    (``project``), else no weight and no panels."""
+    if project:
+        return _step_weight(w_ih, dtype, own, True)
+    return np.empty((0, 0), dtype), _no_panels(dtype)
 
 
 @threads.owns_cores
@@ -243,10 +247,11 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
         small + ([] if keep_cache else cache_shapes), dtype, align)
     gates, cs, tcs = rows or [workspace.empty(shape, dtype, align) for shape in cache_shapes]
     own = _own_panels(w_hh, dtype)
+    w_ih_k, w_ih_p = _input_weight(w_ih, dtype, own, project)
     if project:
-        x_in, (w_ih_k, w_ih_p) = x, _step_weight(w_ih, dtype, own, True)
+        x_in = x
     else:
-        x_in, w_ih_k, w_ih_p = np.empty((0, 0, 0), dtype), _no_weight(dtype), _no_panels(dtype)
+        x_in = np.empty((0, 0, 0), dtype)
         xw = matmul(x.reshape(T * B, -1),
                     w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
@@ -307,11 +312,10 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     x = np.ascontiguousarray(x)
     project = _project_in_loop(x)
     own = _own_panels(w_hh, dtype)
+    w_ih_k, w_ih_p = _input_weight(w_ih, dtype, own, project)
     if project:
-        (w_ih_k, w_ih_p), xw = _step_weight(w_ih, dtype, own, True), \
-            np.empty((1, B, panel_width(G, dtype)), dtype)
+        xw = np.empty((1, B, panel_width(G, dtype)), dtype)
     else:
-        w_ih_k, w_ih_p = _no_weight(dtype), _no_panels(dtype)
         xw = workspace.empty((T, B, G), dtype)
         dot(x.reshape(T * B, I), False, np.ascontiguousarray(w_ih), True,
             xw.reshape(T * B, G))                                     # L1, all steps at once
