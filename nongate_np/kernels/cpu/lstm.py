@@ -386,17 +386,23 @@ def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
 
 @njit(**_JIT)
 def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_hh, w_p, own, b0, b1, w_hr_p, active,
-                    reverse, da, dh_t, dm, carry, dh_seq):
+                    reverse, da, dh_t, dm, carry, db_rows, dh_seq):
     """L7-L14 for the batch rows b0:b1 (a chunk of a split by rows, or all of them),
     visiting the steps in the reverse of the forward order; the product da_t W_hh with W_hh
     packed once (w_p, K5; with ``own`` packed here from w_hh, as in
     :func:`_forward_steps`); w_hr_p is W_hr packed, or None without a projection (its code
     then not compiled, as in :func:`_forward_steps`). dh, dc (copies of the adjoints of
     the final states) end as those of the initial states; dh_t, dm and carry are scratch.
+    db_rows[b] ends as Σ_t da_t[b], row b's share of L13's db, summed while da_t is in
+    cache (bench/KERNEL_NOTES.md, "Step loop: the bias gradient in the backward's loop").
     Chunks read and write only their own rows of every array."""
     if own:
         w_p = packed_weight(w_hh)
     T = gates.shape[0]
+    G = da.shape[2]
+    for b in range(b0, b1):
+        for u in range(G):
+            db_rows[b, u] = 0
     for s in range(T):
         t = s if reverse else T - 1 - s
         t_prev = t + 1 if reverse else t - 1
@@ -408,6 +414,9 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_hh, w_p, own, b0, b1, w_hr
             _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq)
         for b in range(b0, b1):
             _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da)
+            da_b, db_b = da[t, b], db_rows[b]
+            for u in range(G):                                         # L13: db
+                db_b[u] += da_b[u]
         packed_gemm(da[t, b0:b1], w_p, carry[b0:b1])                   # L12: da_t W_hh
         for b in range(b0, b1):                                        # L14: active rows
             if active[t, b]:
@@ -458,9 +467,9 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     da = workspace.empty(gates.shape, dtype, align)
-    dh, dc, dh_t, carry, dm = workspace.empty_many(
-        ((B, P), (B, H), (B, P), (B, panel_width(P, dtype)), (B, panel_width(H, dtype))),
-        dtype, align)                     # one block: as lstm_forward's small arrays
+    dh, dc, dh_t, carry, dm, db_rows = workspace.empty_many(
+        ((B, P), (B, H), (B, P), (B, panel_width(P, dtype)), (B, panel_width(H, dtype)),
+         (B, panel_width(4 * H, dtype))), dtype, align)   # one block: as lstm_forward's
     dh[...] = dstate.h
     dc[...] = dstate.c
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
@@ -473,7 +482,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     def chunk(k: int) -> None:
         _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_hh_k, w_p, own, int(bounds[k]),
                         int(bounds[k + 1]), w_hr_p, active, bool(reverse), da, dh_t, dm,
-                        carry, dh_seq)
+                        carry, db_rows, dh_seq)
 
     threads.run_chunks(chunk, n_chunks)
     da2 = da.reshape(T * B, 4 * H)
@@ -485,7 +494,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
         (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih
         (da2.T, _h_prev(y, h0_, active, reverse).reshape(T * B, P)))   # L13: dW_hh
     dx = dx.reshape(x.shape)
-    db = da2.sum(axis=0)
+    db = db_rows[:, :4 * H].sum(axis=0)                    # L13: the rows' sums, in order
     dw_hr = None
     if w_hr is not None:
         m = gates[:, :, 3 * H:] * tcs
