@@ -83,6 +83,25 @@ def test_lstm_kernels_agree_on_whole_row_blocks(path, sizes, data, dtype, revers
         check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
+numba_only = pytest.mark.skipif("numba" not in FULL, reason="the Numba backend does not load")
+
+
+@numba_only
+@pytest.mark.parametrize("path", ["serial+product", "parallel+product"])
+@settings(max_examples=4)
+@given(sizes=st.tuples(st.integers(1, 3), st.integers(6, 9), st.just(32),
+                       st.sampled_from([4, 8])), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]), reverse=st.booleans(),
+       proj=st.booleans(), with_lengths=st.booleans())
+def test_lstm_kernels_agree_with_products_on_the_packed_kernel(path, sizes, data, dtype,
+                                                               reverse, proj, with_lengths):
+    """32 inputs and 4H of 16 or 32: with ``tuning.PACKED_PRODUCT_MIN_MACS`` 0, dX and the
+    input term before the loop run on the packed kernel (docs/math.md K5), as at M1."""
+    from nongate_np.kernels.cpu import tuning
+    with kernels_on("numba", path) as fast, tuning.override(PACKED_PRODUCT_MIN_MACS=0):
+        check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
+
+
 @on_the_simulator
 @SIMULATOR_SETTINGS
 @given(sizes=nt.lstm_sizes(max_T=3, max_B=2, max_I=2, max_H=3), data=st.data(),
@@ -264,6 +283,23 @@ def test_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, valu
     LSTM's output passed as ``y.transpose(0, 1)``."""
     check_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, value_proj,
                                   biases, time_major)
+
+
+@numba_only
+@settings(max_examples=8)
+@given(sizes=st.tuples(st.integers(1, 4), st.integers(1, 6), st.just(32), st.just(16),
+                       st.integers(1, 3)), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
+       value_proj=st.booleans(), biases=st.booleans(), time_major=st.booleans())
+def test_attention_kernels_agree_with_products_on_the_packed_kernel(
+        sizes, data, dtype, kind, with_mask, value_proj, biases, time_major):
+    """D = 32 and A = 16: with ``tuning.PACKED_PRODUCT_MIN_MACS`` 0, the projections'
+    product (where 2A or A is whole panel groups) and dh run on the packed kernel (K5)."""
+    from nongate_np.kernels.cpu import tuning
+    with tuning.override(PACKED_PRODUCT_MIN_MACS=0):
+        check_attention_kernels_agree("numba", sizes, data, dtype, kind, with_mask,
+                                      value_proj, biases, time_major)
 
 
 @on_the_simulator

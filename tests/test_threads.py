@@ -41,6 +41,44 @@ def test_split_matmul_equals_numpy(m, k, n, transposed, dtype, seed):
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
 
 
+@given(m=st.integers(1, 20), k=st.integers(1, 9), groups=st.integers(1, 2),
+       extra=st.sampled_from([0, 3]), b_transposed=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), split=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_products_on_the_packed_kernel_equal_numpy(m, k, groups, extra, b_transposed, dtype,
+                                                  split, seed):
+    """From ``tuning.PACKED_PRODUCT_MIN_MACS`` (0 here) a product with a C-contiguous left
+    operand and a width of whole panel groups runs on the packed kernel (K5), each thread
+    packing b, transposed or not: the product to rounding, the same bits at every call. A
+    width that is not whole panel groups, or a transposed left operand, stays on the BLAS."""
+    from nongate_np.kernels.cpu.packed import panel_width
+    n = panel_width(1, dtype) * groups + extra
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if b_transposed else (k, n)).astype(dtype)
+    b = b.T if b_transposed else b
+    with tuning.override(PACKED_PRODUCT_MIN_MACS=0), \
+            tuning.force_split() if split else tuning.force_serial():
+        assert (gemm._Plan(a, b).kernel is gemm.packed_dot) == (extra == 0)
+        if m > 1 and k > 1:                       # a transposed C array: the BLAS
+            assert gemm._Plan(np.asfortranarray(a), b).kernel is gemm.dot
+        got, again = gemm.matmul(a, b), gemm.matmul(a, b)
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert got.dtype == dtype and got.shape == (m, n)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
+    np.testing.assert_array_equal(got, again)
+
+
+def test_the_packed_kernel_takes_only_small_right_operands():
+    """A right operand above ``tuning.PACKED_PRODUCT_MAX_BYTES`` stays on the BLAS."""
+    a, b = np.ones((4, 64), np.float32), np.ones((64, 32), np.float32)
+    with tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_PRODUCT_MAX_BYTES=b.nbytes):
+        assert gemm._Plan(a, b).kernel is gemm.packed_dot
+    with tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_PRODUCT_MAX_BYTES=b.nbytes - 1):
+        assert gemm._Plan(a, b).kernel is gemm.dot
+
+
 @pytest.mark.parametrize("split", [False, True])
 def test_products_in_one_split_equal_each_alone_bit_for_bit(split):
     """gemm.matmuls makes each product from the same parts as matmul, summed in the same

@@ -4,7 +4,9 @@ Every product of this backend is ``blas.gemm`` (inside the jitted attention kern
 ``matmul`` here (from Python) or, for the step loops' products with a weight used at every
 step, ``packed.packed_gemm`` (K5); never NumPy's own BLAS. ``blas.gemm`` calls the BLAS
 chosen in ``blas.py``, which the backend keeps on one thread (``threads.owns_cores``) while
-``matmul`` splits the large products over the backend's threads (``threads.run_chunks``).
+``matmul`` splits the large products over the backend's threads (``threads.run_chunks``),
+each part through ``blas.gemm`` or, for a large product with a small right operand, the
+packed kernel (``packed_dot``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from numba import njit
 from . import threads, tuning, workspace
 from .blas import gemm
 from .cache import cache_location
+from .packed import packed_gemm, packed_weight, panel_width
 
 _JIT = dict(cache=cache_location().enabled, error_model="numpy", nogil=True)
 
@@ -33,6 +36,14 @@ def dot(a_c, a_t, b_c, b_t, out):
         gemm(a_c, b_c.T, out)
     else:
         gemm(a_c, b_c, out)
+
+
+@njit(**_JIT)
+def packed_dot(a_c, a_t, b_c, b_t, out):
+    """out = a_c @ b through the packed kernel (K5), b (b_c, or b_cᵀ when b_t) packed
+    here, by the thread that reads it: :func:`dot`'s arguments, a_c C-contiguous (a_t
+    False) and out as wide as b's panels."""
+    packed_gemm(a_c, packed_weight(b_c.T) if b_t else packed_weight(b_c), out)
 
 
 def _operand(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -77,17 +88,17 @@ def _run(plans: list[_Plan], n: int) -> None:
     """Part k of every plan that has one, for k in 0..n-1, split over the threads."""
     if n == 1:
         for p in plans:
-            dot(*p.parts[0])
+            p.kernel(*p.parts[0])
     else:
-        threads.run_chunks(lambda k: [dot(*p.parts[k]) for p in plans if k < len(p.parts)],
-                           n)
+        threads.run_chunks(lambda k: [p.kernel(*p.parts[k]) for p in plans
+                                      if k < len(p.parts)], n)
 
 
 class _Plan:
     """One product: its output, the arguments of :func:`dot` for each of its parts (one per
     chunk) and, split by the reduction index, the partial sums after the first."""
 
-    __slots__ = ("out", "parts", "partial")
+    __slots__ = ("out", "parts", "partial", "kernel")
 
     def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
         M, K = a.shape
@@ -97,6 +108,7 @@ class _Plan:
         self.partial = None
         n = threads.parallel_chunks(M * K * N, tuning.PRODUCT_SPLIT_MIN_MACS)
         (a_c, a_t), (b_c, b_t) = _operand(a), _operand(b)
+        self.kernel = packed_dot if _packed(M, K, N, a_t, dtype) else dot
         # NOTE: a transposed a by rows too where the result is large: the split by the
         # reduction index writes a partial result per chunk and adds it in a pass of its own,
         # which from this size goes to memory (bench/KERNEL_NOTES.md, "Products: parallel
@@ -121,3 +133,14 @@ class _Plan:
             for part in self.partial:
                 self.out += part
         return self.out
+
+
+def _packed(M: int, K: int, N: int, a_t: bool, dtype: np.dtype) -> bool:
+    """Whether a product runs on the packed kernel (:func:`packed_dot`) rather than the
+    BLAS: a C-contiguous ``a``, a width of whole panel groups, at least
+    ``tuning.PACKED_PRODUCT_MIN_MACS`` multiply-adds and b of at most
+    ``tuning.PACKED_PRODUCT_MAX_BYTES`` (bench/KERNEL_NOTES.md, "Products: the packed
+    kernel over many rows")."""
+    return not a_t and M * K * N >= tuning.PACKED_PRODUCT_MIN_MACS \
+        and K * N * dtype.itemsize <= tuning.PACKED_PRODUCT_MAX_BYTES \
+        and N == panel_width(N, dtype)

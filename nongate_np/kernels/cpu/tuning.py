@@ -42,6 +42,14 @@ PRODUCT_SPLIT_MIN_MACS = 2_000_000
 #: (bench/KERNEL_NOTES.md, "Products: parallel threshold").
 PRODUCT_ROWS_MIN_BYTES = 8 << 20
 
+#: Multiply-adds of one product (M·K·N) with a C-contiguous left operand from which
+#: ``gemm.matmul`` runs it on the packed kernel (docs/math.md K5), each thread packing its
+#: own copy of the right operand, rather than on the BLAS; and the most bytes of that
+#: right operand, whose panels every row block streams through (bench/KERNEL_NOTES.md,
+#: "Products: the packed kernel over many rows").
+PACKED_PRODUCT_MIN_MACS = 40_000_000
+PACKED_PRODUCT_MAX_BYTES = 1 << 20
+
 #: Bytes of W_hh in the kernels' dtype up to which each chunk of a step loop packs its
 #: weights itself, on the thread that reads them, instead of one copy packed by the caller
 #: and read by every thread: rewriting panels that another core read at the last call
@@ -71,7 +79,8 @@ WATCH_MICROSECONDS = 10_000
 START_GRACE_MICROSECONDS = 5
 
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
-          "PRODUCT_ROWS_MIN_BYTES", "OWN_PANELS_MAX_BYTES",
+          "PRODUCT_ROWS_MIN_BYTES", "PACKED_PRODUCT_MIN_MACS",
+          "PACKED_PRODUCT_MAX_BYTES", "OWN_PANELS_MAX_BYTES",
           "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS",
           "START_GRACE_MICROSECONDS")
 
