@@ -8,6 +8,7 @@ are imported; this module imports nothing above it.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -18,6 +19,14 @@ from .device import CPU, Device, device_of, from_cuda_array, move
 __all__ = ["Tensor", "tensor", "as_array"]
 
 _DIFFERENTIABLE_KINDS = "fc"      # floating and complex dtypes can carry gradients
+
+
+@functools.cache
+def _autograd() -> Any:
+    """The autograd module, imported at the first backward: it imports this one (for
+    Tensor). Cached, since an import statement at every backward costs about a µs."""
+    from . import autograd
+    return autograd
 
 
 def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
@@ -278,8 +287,7 @@ class Tensor:
         ``grad`` is required unless the tensor holds one element. The graph is freed
         afterwards unless ``retain_graph=True``.
         """
-        from .autograd import backward  # autograd imports this module for Tensor
-        backward(self, grad, retain_graph=retain_graph)
+        _autograd().backward(self, grad, retain_graph=retain_graph)
 
     def register_post_accumulate_grad_hook(self, hook: Callable[["Tensor"], None]
                                            ) -> "RemovableHandle":

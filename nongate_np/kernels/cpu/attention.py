@@ -165,9 +165,9 @@ def _softmax_backward(dweights, dpooled, v, sb, st, alpha, gamma, de, grad, col)
 
 
 @njit(**_JIT)
-def _value_backward(weights, dpooled, out, col, sb, st):
+def _value_backward(weights, dpooled, out, col, sb, st, add):
     """A6: dv_{b,t} = Σ_q ω_{b,q,t} dpooled_{b,q} into out[b·sb + t·st, col:col + D']
-    (:func:`_rows`)."""
+    (:func:`_rows`), or with ``add`` added to what is there (A12's dh where v = h)."""
     B, Q, T = weights.shape
     Dv = dpooled.shape[2]
     zero = weights.dtype.type(0)
@@ -175,7 +175,7 @@ def _value_backward(weights, dpooled, out, col, sb, st):
         for t in range(T):
             row = out[b * sb + t * st, col:col + Dv]
             for d in range(Dv):
-                row[d] = zero
+                row[d] = row[d] if add else zero
             for q in range(Q):
                 w = weights[b, q, t]
                 dp = dpooled[b, q]
@@ -379,17 +379,14 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     _softmax_backward(dweights, dpooled, cache.v, sb, st, cache.alpha, cache.gamma, de, grad,
                       col_step)                                        # A6-A8
     if proj_v:
-        _value_backward(cache.weights, dpooled, grad, col_value, sb, st)   # A6
-    else:
-        dv = workspace.empty((N, D), dtype)
-        _value_backward(cache.weights, dpooled, dv, 0, sb, st)
+        _value_backward(cache.weights, dpooled, grad, col_value, sb, st, False)   # A6
     du = matmul(de.T, cache.query)                                     # A9
     dquery = matmul(de, cache.u)
     _activations_backward(du, cache.r, cache.s, grad)                  # A10, A11
     w_all = cache.w_all if not proj_v else np.concatenate([cache.w_all, cache.w_value])
     dh2, dw_all = matmuls((grad, w_all), (grad.T, cache.h2))          # A12, A13 (one split)
-    if not proj_v:
-        dh2 += dv                                                      # A12: v = h
+    if not proj_v:                                                     # A6, A12: v = h
+        _value_backward(cache.weights, dpooled, dh2, 0, sb, st, True)
     db_all = grad.sum(axis=0)
     grads = AttentionParams(w_proj=dw_all[:A], b_proj=db_all[:A], query=dquery)
     if gated:
