@@ -95,8 +95,9 @@ def _run(plans: list[_Plan], n: int) -> None:
 
 
 class _Plan:
-    """One product: its output, the arguments of :func:`dot` for each of its parts (one per
-    chunk) and, split by the reduction index, the partial sums after the first."""
+    """One product: its output, its kernel (:func:`dot`, or :func:`packed_dot` where
+    :func:`_packed` says so) with the arguments for each of its parts (one per chunk) and,
+    split by the reduction index, the partial sums after the first."""
 
     __slots__ = ("out", "parts", "partial", "kernel")
 
