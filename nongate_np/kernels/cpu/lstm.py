@@ -146,9 +146,9 @@ def _forward_steps(x, w_ih, w_ih_p, project, xw, bias, h_pair, c, w_hh, w_p, own
     W_hhᵀ and W_ihᵀ itself from w_hh and w_ih (C-contiguous, the kernels' dtype) instead of
     reading the caller's w_p and w_ih_p: the thread that reads the panels writes them, into
     its own cache (bench/KERNEL_NOTES.md, "Step loop: each thread packs its own weight").
-    h_pair[0] holds h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T ends in
-    h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch (rows as
-    wide as w_p's panels). w_hr_p is W_hrᵀ packed, or None without a projection. Without
+    h_pair[0] holds h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T
+    ends in h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch
+    (rows as wide as w_p's panels). w_hr_p is W_hrᵀ packed, or None without a projection. Without
     ``keep`` the cache arrays hold one row per chunk, overwritten every step (it stays in
     L1: bench/KERNEL_NOTES.md, "Step loop: inference cache row"). Chunks read and write
     only their own rows of every array.

@@ -89,9 +89,8 @@ def empty_many(shapes: Iterable[tuple[int, ...]], dtype: npt.DTypeLike,
     if not align:
         # NOTE: a small one straight from np.empty, as empty would make it, without its
         # checks: a small call (S1) asks for several at once
-        small = -(-tuning.POOL_MIN_BYTES // dtype.itemsize)
-        return [np.empty(s, dtype) if math.prod(s) < small else empty(s, dtype)
-                for s in shapes]
+        return [np.empty(s, dtype) if math.prod(s) * dtype.itemsize < tuning.POOL_MIN_BYTES
+                else empty(s, dtype) for s in shapes]
     sizes = [math.prod(s) * dtype.itemsize for s in shapes]
     starts = [0]
     for n in sizes:
