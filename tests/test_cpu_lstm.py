@@ -145,3 +145,33 @@ def test_h_prev_from_the_shifted_output_is_the_references_at_active_steps(T, B, 
     np.testing.assert_allclose(da.reshape(T * B, -1).T @ got.reshape(T * B, P),
                                da.reshape(T * B, -1).T @ want.reshape(T * B, P),
                                rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("reverse, lengths", [(False, None), (False, [5, 0, 3, 2]),
+                                              (True, [5, 0, 3, 2])])
+def test_h_prev_kept_by_the_forward_is_the_shifted_output(dtype, split, reverse, lengths):
+    """The forward direction's cache holds L13's H_prev as a view ([h_0; y] in one buffer),
+    equal to what ``_h_prev`` builds from y at every step, inactive ones too; the reverse
+    direction's holds none. The backward gives the same bits reading the view as building
+    H_prev itself."""
+    rng = np.random.default_rng(4)
+    T, B, I, H = 5, 4, 3, 6
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
+    x, state = u(T, B, I), LSTMState(u(B, H), u(B, H))
+    params = LSTMParams(u(4 * H, I), u(4 * H, H), u(4 * H), None)
+    dy, dstate = u(T, B, H), LSTMState(u(B, H), u(B, H))
+    with tuning.force_split() if split else tuning.force_serial():
+        y, _, cache = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, True)
+        if reverse:
+            assert cache.h_prev is None
+            return
+        assert np.shares_memory(cache.h_prev, y)
+        built = cpu_lstm._h_prev(y, state.h, cache.active, reverse)
+        np.testing.assert_array_equal(cache.h_prev, built)
+        kept = cpu_lstm.lstm_backward(cache, dy, dstate)
+        rebuilt = cpu_lstm.lstm_backward(cache._replace(h_prev=None), dy, dstate)
+    for got, want in zip((kept[0], *kept[1], *kept[2][:3]),
+                         (rebuilt[0], *rebuilt[1], *rebuilt[2][:3])):
+        np.testing.assert_array_equal(got, want)

@@ -112,6 +112,9 @@ class LSTMCache(NamedTuple):
     tanh_c: np.ndarray              # tanh(c) (T, B, H)
     active: np.ndarray              # (T, B) bool (L6)
     reverse: bool
+    # L13's h_{t-1} of every step (T, B, P) where the forward kept y right after h_0 in one
+    # buffer (a view of it: no copy in the backward), else None
+    h_prev: np.ndarray | None = None
 
 
 @_IEEE

@@ -257,7 +257,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     bias = np.ascontiguousarray(b, dtype=dtype)
     h_pair[0] = h0
     c[...] = c0
-    y = workspace.empty((T, B, P), dtype, align)
+    y, h_prev = _output(h_pair[0], T, reverse, keep_cache, align)
     w_hr_p = None if w_hr is None else pack(w_hr.T, dtype)
     w_hh_k, w_p = _step_weight(w_hh, dtype, own, True)
 
@@ -268,9 +268,26 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
 
     threads.run_chunks(chunk, n_chunks)
     cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
-                          tanh_c=tcs, active=active, reverse=bool(reverse)) \
+                          tanh_c=tcs, active=active, reverse=bool(reverse), h_prev=h_prev) \
         if keep_cache else None
     return y, LSTMState(h_pair[T % 2], c), cache
+
+
+def _output(h0: np.ndarray, T: int, reverse: bool, keep_cache: bool, align: bool = False
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The forward's output y (T, B, P), uninitialised, and L13's h_{t-1} of every step for
+    the backward: for a cache of the forward direction, y is the last T of T + 1 steps of
+    one buffer whose first is h_0, so h_{t-1} is that buffer's first T steps, a view; else
+    None (the backward builds it, :func:`_h_prev`).
+
+    NOTE: a view, not a copy of y shifted by one step in the backward, a pass over y that
+    showed from S1 to M2 (bench/KERNEL_NOTES.md, "Products: dW_hh's h_{t-1} as a view")."""
+    B, P = h0.shape
+    if not keep_cache or reverse:
+        return workspace.empty((T, B, P), h0.dtype, align), None
+    hs = workspace.empty((T + 1, B, P), h0.dtype, align)
+    hs[0] = h0
+    return hs[1:], hs[:-1]
 
 
 def _project_in_loop(x: np.ndarray) -> bool:
@@ -322,7 +339,7 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     h_pair = np.empty((2, B, P), dtype)
     h_pair[0] = state0.h
     c = np.array(state0.c, dtype, copy=True)
-    y = workspace.empty((T, B, P), dtype)
+    y, h_prev = _output(h_pair[0], T, reverse, keep_cache)
     slots, rows = (T, B) if keep_cache else (1, 1)      # without a cache: one scratch row
     gates, cs, tcs = (workspace.empty((slots, rows, n), dtype) for n in (G, H, H))
     _forward_steps(x, w_ih_k, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
@@ -332,7 +349,7 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
                    np.empty((B, panel_width(G, dtype)), dtype),
                    np.empty((B, panel_width(P, dtype)), dtype))
     cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
-                          tanh_c=tcs, active=active, reverse=bool(reverse)) \
+                          tanh_c=tcs, active=active, reverse=bool(reverse), h_prev=h_prev) \
         if keep_cache else None
     return y, LSTMState(h_pair[T % 2], c), cache
 
@@ -492,7 +509,8 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     dx, dw_ih, dw_hh = matmuls(
         (da2, w_ih.astype(dtype, copy=False)),                         # L13: dX
         (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih
-        (da2.T, _h_prev(y, h0_, active, reverse).reshape(T * B, P)))   # L13: dW_hh
+        (da2.T, (_h_prev(y, h0_, active, reverse) if cache.h_prev is None
+                 else cache.h_prev).reshape(T * B, P)))                # L13: dW_hh
     dx = dx.reshape(x.shape)
     db = db_rows[:, :4 * H].sum(axis=0)                    # L13: the rows' sums, in order
     dw_hr = None

@@ -46,12 +46,13 @@ from . import tuning
 #: cache line).
 ALIGN = 64
 
-# NOTE: re-entrant: a garbage collection inside a locked section can run a finalizer
-# (_give_back) on the same thread
+# NOTE: re-entrant: a garbage collection inside a locked section can run a weak reference's
+# callback (_released) on the same thread
 _lock = threading.RLock()
 _free: dict[int, list[np.ndarray]] = {}     # byte size -> free buffers of that size
 _order: list[np.ndarray] = []               # every free buffer, the longest-free first
 _kept = 0
+_lent: dict[int, tuple[weakref.ref, np.ndarray]] = {}   # id(ref) -> (ref, buffer) in use
 
 
 def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False) -> np.ndarray:
@@ -73,7 +74,10 @@ def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False)
     if buf is None:
         buf = _aligned(nbytes)
     owner = np.frombuffer(buf.data, dtype=dtype, count=count)     # buf.data: a memoryview
-    weakref.finalize(owner, _give_back, buf).atexit = False     # nothing to do at exit
+    # NOTE: a weak reference with a callback, not weakref.finalize, whose object and
+    # registry cost more at every call (bench/KERNEL_NOTES.md, "Workspace: pooled buffers")
+    ref = weakref.ref(owner, _released)
+    _lent[id(ref)] = ref, buf
     return owner.reshape(shape)
 
 
@@ -117,6 +121,13 @@ def _aligned(nbytes: int) -> np.ndarray:
     raw = np.empty(nbytes + ALIGN, np.uint8)
     start = -raw.ctypes.data % ALIGN
     return raw[start:start + nbytes]
+
+
+def _released(ref: weakref.ref) -> None:
+    """The callback of the weak reference to an array :func:`empty` handed out, called once
+    the array and every view of it are gone: its buffer back to the pool."""
+    _, buf = _lent.pop(id(ref))
+    _give_back(buf)
 
 
 def _give_back(buf: np.ndarray) -> None:
