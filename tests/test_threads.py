@@ -79,6 +79,38 @@ def test_the_packed_kernel_takes_only_small_right_operands():
         assert gemm._Plan(a, b).kernel is gemm.dot
 
 
+@given(m=st.integers(2, 20), k=st.integers(2, 40), groups=st.integers(1, 2),
+       extra=st.sampled_from([0, 3]), dtype=st.sampled_from([np.float32, np.float64]),
+       split=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_weight_gradients_on_the_packed_kernel_equal_numpy(m, k, groups, extra, dtype, split,
+                                                           seed):
+    """From ``tuning.PACKED_TRANSPOSED_MIN_MACS`` (0 here) a product with a transposed left
+    operand (δᵀX) and a width of whole panel groups runs on the packed kernel, which reads
+    a's C array in place, unsplit or split by the reduction index: the product to
+    rounding, the same bits at every call. Split by rows (a large result), or with a part
+    above ``tuning.PACKED_TRANSPOSED_MAX_ELEMENTS``, it stays on the BLAS."""
+    from nongate_np.kernels.cpu.packed import panel_width
+    n = panel_width(1, dtype) * groups + extra
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((k, m)).astype(dtype).T    # the transpose of a C array (m, k > 1)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    with tuning.override(PACKED_TRANSPOSED_MIN_MACS=0), \
+            tuning.force_split() if split else tuning.force_serial():
+        plan = gemm._Plan(a, b)
+        assert (plan.kernel is gemm.packed_dot) == (extra == 0)
+        got, again = gemm.matmul(a, b), gemm.matmul(a, b)
+        with tuning.override(PRODUCT_ROWS_MIN_BYTES=0):       # split by rows: the BLAS
+            assert gemm._Plan(a, b).kernel is gemm.dot or len(plan.parts) == 1
+        k_part = plan.parts[0][2].shape[0]
+        with tuning.override(PACKED_TRANSPOSED_MAX_ELEMENTS=k_part * max(m, n) - 1):
+            assert gemm._Plan(a, b).kernel is gemm.dot
+    want = a.astype(np.float64) @ b.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert got.dtype == dtype and got.shape == (m, n)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.sqrt(k))
+    np.testing.assert_array_equal(got, again)
+
+
 @pytest.mark.parametrize("split", [False, True])
 def test_products_in_one_split_equal_each_alone_bit_for_bit(split):
     """gemm.matmuls makes each product from the same parts as matmul, summed in the same

@@ -5,8 +5,8 @@ Every product of this backend is ``blas.gemm`` (inside the jitted attention kern
 step, ``packed.packed_gemm`` (K5); never NumPy's own BLAS. ``blas.gemm`` calls the BLAS
 chosen in ``blas.py``, which the backend keeps on one thread (``threads.owns_cores``) while
 ``matmul`` splits the large products over the backend's threads (``threads.run_chunks``),
-each part through ``blas.gemm`` or, for a large product with a small right operand, the
-packed kernel (``packed_dot``).
+each part through ``blas.gemm`` or, for a large product with a small right operand and
+for the weight gradients at moderate sizes, the packed kernel (``packed_dot``).
 """
 
 from __future__ import annotations
@@ -40,10 +40,15 @@ def dot(a_c, a_t, b_c, b_t, out):
 
 @njit(**_JIT)
 def packed_dot(a_c, a_t, b_c, b_t, out):
-    """out = a_c @ b through the packed kernel (K5), b (b_c, or b_cᵀ when b_t) packed
-    here, by the thread that reads it: :func:`dot`'s arguments, a_c C-contiguous (a_t
-    False) and out as wide as b's panels."""
-    packed_gemm(a_c, packed_weight(b_c.T) if b_t else packed_weight(b_c), out)
+    """out = a @ b through the packed kernel (K5), b (b_c, or b_cᵀ when b_t) packed here,
+    by the thread that reads it: :func:`dot`'s arguments, a_c C-contiguous (a is a_c, or
+    with a_t its transpose, which the kernel reads in place) and out as wide as b's
+    panels."""
+    w = packed_weight(b_c.T) if b_t else packed_weight(b_c)
+    if a_t:
+        packed_gemm(a_c.T, w, out)
+    else:
+        packed_gemm(a_c, w, out)
 
 
 def _operand(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -109,7 +114,6 @@ class _Plan:
         self.partial = None
         n = threads.parallel_chunks(M * K * N, tuning.PRODUCT_SPLIT_MIN_MACS)
         (a_c, a_t), (b_c, b_t) = _operand(a), _operand(b)
-        self.kernel = packed_dot if _packed(M, K, N, a_t, dtype) else dot
         # NOTE: a transposed a by rows too where the result is large: the split by the
         # reduction index writes a partial result per chunk and adds it in a pass of its own,
         # which from this size goes to memory (bench/KERNEL_NOTES.md, "Products: parallel
@@ -127,6 +131,11 @@ class _Plan:
                           for i, (k0, k1) in enumerate(zip(ks, ks[1:]))]
         else:
             self.parts = [(a_c, a_t, b_c, b_t, out)]
+        # the reduction's length in one part; None for a transposed a split by rows (a
+        # block of its C array's columns), which stays on the BLAS
+        k_part = None if a_t and len(self.parts) > 1 and self.partial is None else \
+            self.parts[0][2].shape[1 if b_t else 0]
+        self.kernel = packed_dot if _packed(M, K, N, a_t, b_t, k_part, dtype) else dot
 
     def result(self) -> np.ndarray:
         """The product, once every part has run: the partial sums added in chunk order."""
@@ -136,12 +145,24 @@ class _Plan:
         return self.out
 
 
-def _packed(M: int, K: int, N: int, a_t: bool, dtype: np.dtype) -> bool:
+def _packed(M: int, K: int, N: int, a_t: bool, b_t: bool, k_part: int | None,
+            dtype: np.dtype) -> bool:
     """Whether a product runs on the packed kernel (:func:`packed_dot`) rather than the
-    BLAS: a C-contiguous ``a``, a width of whole panel groups, at least
-    ``tuning.PACKED_PRODUCT_MIN_MACS`` multiply-adds and b of at most
-    ``tuning.PACKED_PRODUCT_MAX_BYTES`` (bench/KERNEL_NOTES.md, "Products: the packed
-    kernel over many rows")."""
-    return not a_t and M * K * N >= tuning.PACKED_PRODUCT_MIN_MACS \
-        and K * N * dtype.itemsize <= tuning.PACKED_PRODUCT_MAX_BYTES \
-        and N == panel_width(N, dtype)
+    BLAS: a width of whole panel groups and
+
+    * a C-contiguous ``a``: at least ``tuning.PACKED_PRODUCT_MIN_MACS`` multiply-adds and
+      b of at most ``tuning.PACKED_PRODUCT_MAX_BYTES`` (bench/KERNEL_NOTES.md, "Products:
+      the packed kernel over many rows");
+    * a transposed ``a`` (the weight gradients δᵀX), unsplit or split by the reduction
+      index (``k_part`` rows of a's C array and of b a part; None: split by rows), b not
+      transposed: at least ``tuning.PACKED_TRANSPOSED_MIN_MACS`` multiply-adds, and each
+      operand's part of at most ``tuning.PACKED_TRANSPOSED_MAX_ELEMENTS`` (bench/KERNEL_NOTES.md,
+      "Products: the packed kernel for the weight gradients")."""
+    if N != panel_width(N, dtype):
+        return False
+    if a_t:
+        return not b_t and k_part is not None \
+            and M * K * N >= tuning.PACKED_TRANSPOSED_MIN_MACS \
+            and k_part * max(M, N) <= tuning.PACKED_TRANSPOSED_MAX_ELEMENTS
+    return M * K * N >= tuning.PACKED_PRODUCT_MIN_MACS \
+        and K * N * dtype.itemsize <= tuning.PACKED_PRODUCT_MAX_BYTES

@@ -120,8 +120,7 @@ def _typed(a, wp, out):
     if not (isinstance(a, types.Array) and isinstance(wp, types.Array)
             and isinstance(out, types.Array)):
         return None
-    if (a.ndim, wp.ndim, out.ndim) != (2, 3, 2) or a.layout != "C" or wp.layout != "C" \
-            or out.layout != "C":
+    if (a.ndim, wp.ndim, out.ndim) != (2, 3, 2) or wp.layout != "C" or out.layout != "C":
         return None
     if a.dtype not in (types.float32, types.float64) or wp.dtype != a.dtype \
             or out.dtype != a.dtype:
@@ -137,11 +136,13 @@ def _product(panels: int) -> Any:
         """out[:, :NP·NR] = a @ W, W packed by :func:`pack` as wp (NP, K, NR) (docs/math.md
         K5).
 
-        a (M, K) and out (M, ≥ NP·NR) are 2-D C-contiguous float32 or float64 arrays (or
-        row slices of them) of wp's dtype; out's columns past N are W's zero padding times
-        a: 0. Raises ValueError (inside jitted code) when a's columns are not wp's K, out is
-        narrower than NP·NR, or NP is not a multiple of the panels per block (wp packed by
-        :func:`pack` with other ``panels``).
+        a (M, K) and out (M, ≥ NP·NR) are 2-D float32 or float64 arrays of wp's dtype, out
+        C-contiguous (or a row slice of such an array), a of any layout (the transpose of a
+        C array is read in place: the rows of a block are adjacent elements there); out's
+        columns past N are W's zero padding times a: 0. Raises ValueError (inside jitted
+        code) when a's columns are not wp's K, out is narrower than NP·NR, or NP is not a
+        multiple of the panels per block (wp packed by :func:`pack` with other
+        ``panels``).
         """
         sig = _typed(a, wp, out)
         if sig is None:
@@ -181,7 +182,8 @@ def _emit(context, builder, sig, args, panels):
             builder, ValueError,
             (f"packed_gemm: a (M, K), wp (NP, K, NR) and out (M, >= NP*NR) do not match, "
              f"or NP is not a multiple of {panels} (pack with panels={panels})",))
-    kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels)
+    kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels,
+                     sig.args[0].layout)
     mr = ir.Constant(i64, MR)
     full = builder.sdiv(M, mr)
     tail = builder.srem(M, mr)
@@ -210,7 +212,7 @@ class _Kernel:
     end, so that 4 · panels chains of FMAs are in flight instead of rows · panels: a single
     row would otherwise wait on the FMA latency at every k."""
 
-    def __init__(self, context, builder, dtype, nr, a, wp, out, K, panels):
+    def __init__(self, context, builder, dtype, nr, a, wp, out, K, panels, a_layout):
         self.b, self.nr, self.K = builder, nr, K
         self.float_t = context.get_value_type(dtype)
         self.vec_t = ir.VectorType(self.float_t, nr)
@@ -222,6 +224,10 @@ class _Kernel:
         self.a_base, self.o_base = (builder.bitcast(v.data, i8p) for v in (a, out))
         self.a_row, self.o_row = (cgutils.unpack_tuple(builder, v.strides, 2)[0]
                                   for v in (a, out))         # bytes
+        # bytes from one column of a to the next, read from its strides; None where a is
+        # C-contiguous (one element: the loads index elements)
+        self.a_col = None if a_layout == "C" else \
+            cgutils.unpack_tuple(builder, a.strides, 2)[1]
         self.wp = wp.data
         self.accs = [cgutils.alloca_once(builder, self.vec_t) for _ in range(MR * panels)]
 
@@ -235,6 +241,8 @@ class _Kernel:
         u = max(1, 4 // rows)                    # partial sums per row
         a_rows = [self._row(self.a_base, self.a_row, b.add(i0, ir.Constant(i64, r)))
                   for r in range(rows)]
+        if self.a_col is not None:
+            a_rows = [b.bitcast(v, ir.IntType(8).as_pointer()) for v in a_rows]
         starts = [b.gep(self.wp, [b.mul(jp, b.mul(self.K, ir.Constant(i64, nr)))])
                   for jp in group]                # each panel's first row
         accs = self.accs[:rows * u * width]      # <= MR · width for every rows <= MR
@@ -253,7 +261,11 @@ class _Kernel:
                                      self.vec_t.as_pointer()), align=self.align)
                     for panel in starts]
             for r in range(rows):
-                s = b.load(b.gep(a_rows[r], [k]))
+                if self.a_col is None:
+                    s = b.load(b.gep(a_rows[r], [k]))
+                else:
+                    s = b.load(b.bitcast(b.gep(a_rows[r], [b.mul(k, self.a_col)]),
+                                         self.float_t.as_pointer()))
                 splat = b.shuffle_vector(b.insert_element(undef, s, ir.Constant(
                     ir.IntType(32), 0)), undef, lane0)
                 for p, vec in enumerate(vecs):

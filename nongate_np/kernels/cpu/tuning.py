@@ -49,6 +49,13 @@ PRODUCT_ROWS_MIN_BYTES = 8 << 20
 #: "Products: the packed kernel over many rows").
 PACKED_PRODUCT_MIN_MACS = 40_000_000
 PACKED_PRODUCT_MAX_BYTES = 1 << 20
+#: The same for a product with a transposed left operand (the weight gradients δᵀX), unsplit
+#: or split by the reduction index: its multiply-adds, and the most elements of each
+#: operand's part (its rows of the reduction index): one part packs its rows of the right
+#: operand and streams its rows of the left one's C array once per panel group
+#: (bench/KERNEL_NOTES.md, "Products: the packed kernel for the weight gradients").
+PACKED_TRANSPOSED_MIN_MACS = 2_000_000
+PACKED_TRANSPOSED_MAX_ELEMENTS = 1 << 20
 
 #: Bytes of W_hh in the kernels' dtype up to which each chunk of a step loop packs its
 #: weights itself, on the thread that reads them, instead of one copy packed by the caller
@@ -80,7 +87,8 @@ START_GRACE_MICROSECONDS = 5
 
 _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
           "PRODUCT_ROWS_MIN_BYTES", "PACKED_PRODUCT_MIN_MACS",
-          "PACKED_PRODUCT_MAX_BYTES", "OWN_PANELS_MAX_BYTES",
+          "PACKED_PRODUCT_MAX_BYTES", "PACKED_TRANSPOSED_MIN_MACS",
+          "PACKED_TRANSPOSED_MAX_ELEMENTS", "OWN_PANELS_MAX_BYTES",
           "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS",
           "START_GRACE_MICROSECONDS")
 
