@@ -119,22 +119,23 @@ class _Plan:
         # which from this size goes to memory (bench/KERNEL_NOTES.md, "Products: parallel
         # threshold")
         by_rows = not a_t or (not b_t and out.nbytes >= tuning.PRODUCT_ROWS_MIN_BYTES)
+        # the reduction's length in one part; None for a transposed a split by rows (a
+        # block of its C array's columns), which stays on the BLAS
+        k_part: int | None = K
         if n > 1 and by_rows and M >= n:
+            k_part = None if a_t else K
             rows = threads.even_blocks(M, n)
             self.parts = [(a_c[:, r0:r1] if a_t else a_c[r0:r1], a_t, b_c, b_t, out[r0:r1])
                           for r0, r1 in zip(rows, rows[1:])]
         elif n > 1 and a_t and not b_t and K >= n:
             ks = threads.even_blocks(K, n)
+            k_part = ks[1] - ks[0]
             partial = self.partial = np.empty((len(ks) - 2, M, N), dtype)
             self.parts = [(a_c[k0:k1], True, b_c[k0:k1], False,
                            out if i == 0 else partial[i - 1])
                           for i, (k0, k1) in enumerate(zip(ks, ks[1:]))]
         else:
             self.parts = [(a_c, a_t, b_c, b_t, out)]
-        # the reduction's length in one part; None for a transposed a split by rows (a
-        # block of its C array's columns), which stays on the BLAS
-        k_part = None if a_t and len(self.parts) > 1 and self.partial is None else \
-            self.parts[0][2].shape[1 if b_t else 0]
         self.kernel = packed_dot if _packed(M, K, N, a_t, b_t, k_part, dtype) else dot
 
     def result(self) -> np.ndarray:

@@ -492,7 +492,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
     w_hr_p = None if w_hr is None else pack(w_hr, dtype)
     dy = workspace.ascontiguous(dy, dtype)
-    h0_, c0_ = (np.ascontiguousarray(v, dtype=dtype) for v in (h0, c0))
+    c0_ = np.ascontiguousarray(c0, dtype=dtype)
     own = _own_panels(w_hh, dtype)
     w_hh_k, w_p = _step_weight(w_hh, dtype, own, False)
 
@@ -509,8 +509,8 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     dx, dw_ih, dw_hh = matmuls(
         (da2, w_ih.astype(dtype, copy=False)),                         # L13: dX
         (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih
-        (da2.T, (_h_prev(y, h0_, active, reverse) if cache.h_prev is None
-                 else cache.h_prev).reshape(T * B, P)))                # L13: dW_hh
+        (da2.T, (_h_prev(y, np.ascontiguousarray(h0, dtype=dtype), active, reverse)
+                 if cache.h_prev is None else cache.h_prev).reshape(T * B, P)))   # L13: dW_hh
     dx = dx.reshape(x.shape)
     db = db_rows[:, :4 * H].sum(axis=0)                    # L13: the rows' sums, in order
     dw_hr = None
