@@ -227,9 +227,10 @@ class Function:
             tensors = [Tensor._wrap(_as_array(o)) for o in outs]
         else:
             outs = [_as_array(o) for o in outs]
-            inputs = tuple(a if g else None for a, g in zip(args, needs_grad))
-            node = Node(cls, ctx, inputs, tuple((o.shape, o.dtype, device_of(o).xp)
-                                                for o in outs), site)
+            # NOTE: tuples of lists, not of generators: faster for a few items
+            inputs = tuple([a if g else None for a, g in zip(args, needs_grad)])
+            node = Node(cls, ctx, inputs, tuple([(o.shape, o.dtype, device_of(o).xp)
+                                                 for o in outs]), site)
             tensors = [Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs)]
         return tensors[0] if single else tuple(tensors)
 
@@ -370,12 +371,13 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
             if t is None or g is None:
                 continue
             g = _as_array(g)
-            if g.shape != t.shape:
+            data = t._data              # NOTE: not t.shape, t.dtype: properties, per input
+            if g.shape != data.shape:
                 raise GradientShapeError(f"{node.name}.backward returned a gradient of shape "
                                          f"{g.shape} for argument {k}, whose shape is "
-                                         f"{t.shape}", t, g.shape)
-            if g.dtype != t.dtype:
-                g = t.device.xp.astype(g, t.dtype)
+                                         f"{data.shape}", t, g.shape)
+            if g.dtype != data.dtype:
+                g = t.device.xp.astype(g, data.dtype)
             if t._node is None:
                 _leaf_gradient(t, g, hooked)
             else:

@@ -317,7 +317,7 @@ class Tensor:
         return new
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
-        if self.device is not CPU:
+        if type(self._data) is not np.ndarray and self.device is not CPU:
             xp = self.device.xp
             self.grad = xp.copy(g) if self.grad is None else xp.add(self.grad, g)
         elif self.grad is None:

@@ -185,6 +185,13 @@ class NumPyFunctions:
         return np.asarray(a).transpose(axes)
 
     def broadcast_to(self, a: Any, shape: tuple[int, ...]) -> np.ndarray:
+        a = np.asarray(a)
+        if a.size == 1 and a.ndim <= len(shape) and not a.dtype.hasobject:
+            # NOTE: one value (the gradient of a full sum) as a read-only view with zero
+            # strides, made directly: np.broadcast_to's checks cost a small step µs
+            view = np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
+            view.flags.writeable = False
+            return view
         return np.broadcast_to(a, shape)
 
     def concatenate(self, arrays: list[Any], axis: int = 0) -> np.ndarray:

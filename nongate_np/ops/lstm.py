@@ -78,17 +78,20 @@ class LSTMLayer(Function):
 
 def _state_axis(a, add: bool):
     """A state (B, ·) as (1, B, ·) (``add``), or (1, B, ·) as (B, ·): a view."""
+    if type(a) is np.ndarray:       # NOTE: indexing, faster than a reshape at a small call
+        return a[None] if add else a[0]
     return xp_of(a).reshape(a, (1,) + a.shape if add else a.shape[1:])
 
 
 def _bias(b_ih, b_hh, w_hh):
     """b = b_ih + b_hh (L1), on w_hh's device; zeros without biases."""
-    xp = xp_of(w_hh)
     if b_ih is None and b_hh is None:
-        return xp.zeros((w_hh.shape[0],), w_hh.dtype)
+        return xp_of(w_hh).zeros((w_hh.shape[0],), w_hh.dtype)
     if b_ih is None or b_hh is None:
         return b_hh if b_ih is None else b_ih
-    return xp.add(b_ih, b_hh)
+    if type(b_ih) is np.ndarray and type(b_hh) is np.ndarray:
+        return b_ih + b_hh
+    return xp_of(w_hh).add(b_ih, b_hh)
 
 
 def shape_of(x):
@@ -118,12 +121,15 @@ def _check_shapes(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr):
                          f"T are given by lengths, down to 0")
     H = w_ih[0] // 4
     P = H if w_hr is None else (w_hr + (-1,))[0]
-    expected = {"w_ih": (4 * H, I), "w_hr": (P, H), "w_hh": (4 * H, P), "b_ih": (4 * H,),
-                "b_hh": (4 * H,), "h0": (B, P), "c0": (B, H)}
-    given = {"w_ih": w_ih, "w_hh": w_hh, "b_ih": b_ih, "b_hh": b_hh, "w_hr": w_hr, "h0": h0,
-             "c0": c0}
-    for name, want in expected.items():
-        got = given[name]
+    # NOTE: comparisons of tuples before the loop that names the culprit: this runs at
+    # every call, and a small call (S1) feels its microseconds
+    if (w_ih, w_hh, h0, c0) == ((4 * H, I), (4 * H, P), (B, P), (B, H)) and \
+            b_ih in (None, (4 * H,)) and b_hh in (None, (4 * H,)) and w_hr in (None, (P, H)):
+        return T, B
+    expected = ((4 * H, I), (P, H), (4 * H, P), (4 * H,), (4 * H,), (B, P), (B, H))
+    given = (w_ih, w_hr, w_hh, b_ih, b_hh, h0, c0)
+    for name, want, got in zip(("w_ih", "w_hr", "w_hh", "b_ih", "b_hh", "h0", "c0"),
+                               expected, given):
         if got is None and name in ("w_hh", "h0", "c0"):
             raise ValueError(f"lstm_layer: {name} is required, shape {want}")
         if got is not None and got != want:
@@ -155,6 +161,10 @@ def lstm_weight_names(layer: int, reverse: bool, bias: bool, proj: bool) -> list
     if proj:
         names.append(f"weight_hr{suffix}")
     return names
+
+
+#: the parameter names of a one-layer, one-direction LSTM with biases and projection
+_LAYER_0 = tuple(lstm_weight_names(0, False, True, True))
 
 
 def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
@@ -195,8 +205,7 @@ def _lstm_one_layer(x, h0, c0, weights: dict, lengths):
     """:func:`lstm` of one layer and direction: one :class:`LSTMLayer` node taking and
     giving the states with their (1, B, ·) axis, without the index and stack nodes around
     the layer (each a few µs: bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")."""
-    w_ih, w_hh, b_ih, b_hh, w_hr = (weights.get(name) for name in lstm_weight_names(
-        0, False, True, True))
+    w_ih, w_hh, b_ih, b_hh, w_hr = [weights.get(name) for name in _LAYER_0]
     states = shape_of(h0), shape_of(c0)
     if any(s is None or len(s) != 3 or s[0] != 1 for s in states):
         raise ValueError(f"lstm: h0 and c0 must be (1, B, ·) for one layer and direction, got "

@@ -214,7 +214,7 @@ class AttentionCache:
     shape: tuple[int, int, int]     # (B, T, D)
     h2: np.ndarray                  # h as (B·T, D) rows, (b, t) at row b·sb + t·st
     rows: tuple[int, int]           # (sb, st): (T, 1), or (1, B) for time-major rows
-    mask: np.ndarray                # (B, T) bool
+    mask: np.ndarray | None         # (B, T) bool; None: every step present
     w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked
     query: np.ndarray
     w_value: np.ndarray | None
@@ -324,7 +324,8 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     _pool(weights, sc.v, *sc.rows, pooled)                             # A5
     cache = None
     if keep_cache:
-        cache = AttentionCache(shape=(B, T, D), h2=sc.h2, rows=sc.rows, mask=valid,
+        cache = AttentionCache(shape=(B, T, D), h2=sc.h2, rows=sc.rows,
+                               mask=None if mask is None else valid,
                                w_all=sc.w_all, query=sc.query, w_value=sc.w_value, r=sc.r,
                                s=sc.s, u=sc.u, alpha=alpha, gamma=gamma, weights=weights,
                                v=sc.v)

@@ -74,6 +74,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     signature per pair costs compile time, and a copy of a large transposed operand costs a
     good part of the product (bench/KERNEL_NOTES.md, "Compile time: one layout for small
     products")."""
+    if _unsplit(a, b):
+        return _dot(a, b)
     plan = _Plan(a, b)
     _run([plan], len(plan.parts))
     return plan.result()
@@ -84,9 +86,30 @@ def matmuls(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
     parts, same bits), all in one split over the threads: chunk k makes part k of every
     product, so independent products share one start and one end of the threads instead
     of one each (bench/KERNEL_NOTES.md, "Products: one split for several")."""
+    if all(_unsplit(a, b) for a, b in pairs):
+        return [_dot(a, b) for a, b in pairs]
     plans = [_Plan(a, b) for a, b in pairs]
     _run(plans, max([len(p.parts) for p in plans]))
     return [p.result() for p in plans]
+
+
+def _unsplit(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a @ b is below every threshold of a split and of the packed kernel, so that
+    :class:`_Plan` would make it one :func:`dot` call whatever the layouts."""
+    macs = a.shape[0] * a.shape[1] * b.shape[1]
+    return macs < tuning.PRODUCT_SPLIT_MIN_MACS and macs < tuning.PACKED_PRODUCT_MIN_MACS \
+        and macs < tuning.PACKED_TRANSPOSED_MIN_MACS
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b as one :func:`dot` call, as :class:`_Plan` makes a product it does not split.
+
+    NOTE: without the plan's object and its split decisions: a small call (S1) makes nine
+    such products a training step (bench/KERNEL_NOTES.md, "Kernel calls: Python
+    overhead")."""
+    out = workspace.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    dot(*_operand(a), *_operand(b), out)
+    return out
 
 
 def _run(plans: list[_Plan], n: int) -> None:

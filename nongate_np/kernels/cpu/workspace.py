@@ -59,7 +59,8 @@ def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False)
     """Like ``np.empty(shape, dtype)`` (C order); large ones come from the pool and start on
     a cache line, small ones too with ``align``."""
     dtype = np.dtype(dtype)
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if type(shape) is not tuple:        # NOTE: the kernels pass tuples: skip the checks
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     # NOTE: math.prod, not np.prod: much faster on a short tuple, and this runs several
     # times per small call (bench/KERNEL_NOTES.md, "Workspace: math.prod")
     count = math.prod(shape)
