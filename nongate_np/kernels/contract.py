@@ -137,6 +137,9 @@ def for_kind(params: AttentionParams, kind: str) -> AttentionParams:
     """``params`` with None for the fields ``kind`` does not read: the gate's unless
     "gated", the step gate's unless "weight_gated"."""
     gated, step = kind == "gated", kind == "weight_gated"
+    if (gated or params.w_gate is None and params.b_gate is None) and \
+            (step or params.w_step is None and params.b_step is None):
+        return params       # NOTE: the usual case, without namedtuple's slow _replace
     return params._replace(w_gate=params.w_gate if gated else None,
                            b_gate=params.b_gate if gated else None,
                            w_step=params.w_step if step else None,

@@ -31,6 +31,7 @@ buffer cannot return to the pool while any view of it exists.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import threading
@@ -96,11 +97,11 @@ def empty_many(shapes: Iterable[tuple[int, ...]], dtype: npt.DTypeLike,
         # checks: a small call (S1) asks for several at once
         return [np.empty(s, dtype) if math.prod(s) * dtype.itemsize < tuning.POOL_MIN_BYTES
                 else empty(s, dtype) for s in shapes]
-    sizes = [math.prod(s) * dtype.itemsize for s in shapes]
-    starts = [0]
-    for n in sizes:
-        starts.append(starts[-1] + -(-n // ALIGN) * ALIGN)
-    block = empty(starts[-1], np.uint8, align=True)
+    starts, total = [], 0
+    for s in shapes:
+        starts.append(total)
+        total += -(-math.prod(s) * dtype.itemsize // ALIGN) * ALIGN
+    block = empty(total, np.uint8, align=True)
     return [np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
 
 
@@ -120,7 +121,10 @@ def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
 def _aligned(nbytes: int) -> np.ndarray:
     """``nbytes`` uninitialised bytes (uint8) starting at a multiple of ``ALIGN``."""
     raw = np.empty(nbytes + ALIGN, np.uint8)
-    start = -raw.ctypes.data % ALIGN
+    # NOTE: the address through a ctypes view of the buffer: ``raw.ctypes.data`` builds a
+    # helper object that costs three times as long (bench/KERNEL_NOTES.md, "Workspace:
+    # small arrays from one block")
+    start = -ctypes.addressof(ctypes.c_char.from_buffer(raw)) % ALIGN
     return raw[start:start + nbytes]
 
 
