@@ -188,7 +188,7 @@ class NumPyFunctions:
         a = np.asarray(a)
         if a.size == 1 and a.ndim <= len(shape) and not a.dtype.hasobject:
             # NOTE: one value (the gradient of a full sum) as a read-only view with zero
-            # strides, made directly: np.broadcast_to's checks cost a small step µs
+            # strides, made directly: np.broadcast_to's checks cost a small step a few µs
             view = np.ndarray(shape, a.dtype, a, 0, (0,) * len(shape))
             view.flags.writeable = False
             return view

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import anomaly
@@ -163,8 +165,11 @@ def lstm_weight_names(layer: int, reverse: bool, bias: bool, proj: bool) -> list
     return names
 
 
-#: the parameter names of a one-layer, one-direction LSTM with biases and projection
-_LAYER_0 = tuple(lstm_weight_names(0, False, True, True))
+@functools.lru_cache(maxsize=None)
+def _names(layer: int, reverse: bool) -> tuple[str, ...]:
+    """:func:`lstm_weight_names` with biases and projection, made once per layer and
+    direction: the f-strings cost a small call (S1) a few µs each time."""
+    return tuple(lstm_weight_names(layer, reverse, True, True))
 
 
 def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
@@ -205,7 +210,7 @@ def _lstm_one_layer(x, h0, c0, weights: dict, lengths):
     """:func:`lstm` of one layer and direction: one :class:`LSTMLayer` node taking and
     giving the states with their (1, B, ·) axis, without the index and stack nodes around
     the layer (each a few µs: bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")."""
-    w_ih, w_hh, b_ih, b_hh, w_hr = [weights.get(name) for name in _LAYER_0]
+    w_ih, w_hh, b_ih, b_hh, w_hr = [weights.get(name) for name in _names(0, False)]
     states = shape_of(h0), shape_of(c0)
     if any(s is None or len(s) != 3 or s[0] != 1 for s in states):
         raise ValueError(f"lstm: h0 and c0 must be (1, B, ·) for one layer and direction, got "
@@ -248,9 +253,8 @@ def _lstm_constant(x, h0, c0, weights: dict, num_layers: int, directions: tuple,
     for k in range(num_layers):
         outputs = []
         for d, reverse in enumerate(directions):
-            suffix = f"_l{k}" + ("_reverse" if reverse else "")
-            w_ih, w_hh, b_ih, b_hh, w_hr = (_data(weights.get(name + suffix)) for name in (
-                "weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"))
+            w_ih, w_hh, b_ih, b_hh, w_hr = [_data(weights.get(name))
+                                            for name in _names(k, reverse)]
             state = LSTMState(_data(h0)[k * len(directions) + d],
                               _data(c0)[k * len(directions) + d])
             T, B = _check(layer_input, *state, w_ih, w_hh, b_ih, b_hh, w_hr)

@@ -124,7 +124,7 @@ def _aligned(nbytes: int) -> np.ndarray:
     # NOTE: the address through a ctypes view of the buffer: ``raw.ctypes.data`` builds a
     # helper object that costs three times as long (bench/KERNEL_NOTES.md, "Workspace:
     # small arrays from one block")
-    start = -ctypes.addressof(ctypes.c_char.from_buffer(raw)) % ALIGN
+    start = -ctypes.addressof(ctypes.c_char.from_buffer(raw.data)) % ALIGN
     return raw[start:start + nbytes]
 
 
