@@ -191,12 +191,11 @@ def lstm(x, h0, c0, weights: dict, *, num_layers: int, bidirectional: bool,
     for k in range(num_layers):
         outputs = []
         for d, reverse in enumerate(directions):
-            suffix = f"_l{k}" + ("_reverse" if reverse else "")
+            w_ih, w_hh, b_ih, b_hh, w_hr = _names(k, reverse)
             y, h, c = lstm_layer(
                 layer_input, h0[k * len(directions) + d], c0[k * len(directions) + d],
-                weights[f"weight_ih{suffix}"], weights[f"weight_hh{suffix}"],
-                weights.get(f"bias_ih{suffix}"), weights.get(f"bias_hh{suffix}"),
-                weights.get(f"weight_hr{suffix}"), lengths, reverse)
+                weights[w_ih], weights[w_hh], weights.get(b_ih), weights.get(b_hh),
+                weights.get(w_hr), lengths, reverse)
             outputs.append(y)
             h_n.append(h)
             c_n.append(c)
