@@ -116,13 +116,13 @@ def _one_minus_int_literal(a, out):
 def _cell_backward_rows(T, dm, dc, gates, tcs, cs, c0, active, da):
     for t in range(T):
         for b in range(dc.shape[0]):
-            lstm._cell_backward(t, t - 1, b, dm, dc, gates, tcs, cs, c0, active, da)
+            lstm._cell_backward(t, t - 1, b, b, dm, dc, gates, tcs, cs, c0, active, da)
 
 
 def _cell_forward_rows(T, xw, bias, h, h_next, c, a, active, gates, cs, tcs, m, y):
     for t in range(T):
         for b in range(c.shape[0]):
-            lstm._cell_forward(t, b, t, b, xw[t, b], bias, h, h_next, c, a, active, gates, cs,
+            lstm._cell_forward(t, b, b, t, b, xw[t, b], bias, h, h_next, c, a, active, gates, cs,
                                tcs, m, y, True)
 
 

@@ -154,6 +154,34 @@ def test_arrays_from_one_block_are_separate_aligned_and_keep_their_block(align):
         assert np.all(a == k), f"array {k} was overwritten by another"
 
 
+@pytest.mark.parametrize("groups", [
+    [[(4, 64), (2, 4, 64)], [(4, 64), (2, 4, 64)]],          # S3's two chunks, in part
+    [[(3, 5)], [(0, 7), (1,)], [(700, 3)]],                    # odd sizes, an empty one
+    [[(tuning.POOL_MIN_BYTES // 8,)], [(2,)]],                 # a block from the pool
+])
+def test_groups_apart_lie_in_pages_of_their_own(groups):
+    """empty_apart gives each group the arrays empty_many would (shapes, cache-line
+    starts, no overlap), and no page holds arrays of two groups."""
+    out = workspace.empty_apart(groups, np.float32)
+    assert [[a.shape for a in g] for g in out] == groups
+    pages = []
+    for g in out:
+        assert all(a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
+                   for a in g)
+        assert all(_address(a) % workspace.ALIGN == 0 for a in g if a.size)
+        spans = [(_address(a), _address(a) + a.nbytes) for a in g if a.size]
+        pages.append({p for lo, hi in spans
+                      for p in range(lo // workspace.PAGE, (hi - 1) // workspace.PAGE + 1)})
+    for i in range(len(pages)):
+        for j in range(i + 1, len(pages)):
+            assert not pages[i] & pages[j], f"groups {i} and {j} share a page"
+    for k, a in enumerate(a for g in out for a in g):
+        a[...] = k
+    gc.collect()
+    for k, a in enumerate(a for g in out for a in g):
+        assert np.all(a == k), f"array {k} was overwritten by another"
+
+
 def test_the_pool_keeps_at_most_its_limit():
     m = tuning.POOL_MIN_BYTES
     with tuning.override(POOL_LIMIT_BYTES=3 * m):

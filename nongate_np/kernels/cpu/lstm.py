@@ -67,13 +67,14 @@ def _gate_views(v, n, j0, j1):
 
 
 @njit(inline="always", **_JIT)
-def _cell_forward(t, b, slot, row, xw_b, bias, h, h_next, c, a, active, gates, cs, tcs, m,
-                  y, emit):
-    """L1 (given a = h_{t-1} W_hhᵀ and xw_b = x_t W_ihᵀ for row b; adds the bias), L2-L4
-    and L6 of step t for batch row b, and with
-    ``emit`` (no projection, so h_t = m_t) L5 too: row b of h_next and y[t]. The cache
-    entries go to gates[slot, row] etc. (step t's with ``keep``, else a scratch row of the
-    chunk). h (h_{t-1}) is only read: the loop keeps two state buffers and swaps them.
+def _cell_forward(t, b, r, slot, row, xw_b, bias, h, h_next, c, a, active, gates, cs, tcs,
+                  m, y, emit):
+    """L1 (given a = h_{t-1} W_hhᵀ and xw_b = x_t W_ihᵀ for batch row b; adds the bias),
+    L2-L4 and L6 of step t for batch row b, and with ``emit`` (no projection, so h_t = m_t)
+    L5 too: y[t, b] and row r of h_next. b indexes the batch (active, y); r the chunk's own
+    arrays a, c, m, h, h_next, which hold its rows from row 0. The cache entries go to
+    gates[slot, row] etc. (step t's with ``keep``, else the chunk's scratch row). h
+    (h_{t-1}) is only read: the loop keeps two state buffers and swaps them.
 
     NOTE: every row is reached through views that start at 0, so the inner loop's index is
     known to be non-negative and it vectorises. An index n + u, whose sign Numba cannot
@@ -89,9 +90,9 @@ def _cell_forward(t, b, slot, row, xw_b, bias, h, h_next, c, a, active, gates, c
     H = c.shape[1]
     xi, xf, xg, xo = _gate_views(xw_b, H, 0, H)
     bi, bf, bg, bo = _gate_views(bias, H, 0, H)
-    ai, af, ag, ao = _gate_views(a[b], H, 0, H)
+    ai, af, ag, ao = _gate_views(a[r], H, 0, H)
     gi, gf, gg, go = _gate_views(gates[slot, row], H, 0, H)
-    c_b, m_b, cs_b, tc_b = c[b], m[b], cs[slot, row], tcs[slot, row]
+    c_b, m_b, cs_b, tc_b = c[r], m[r], cs[slot, row], tcs[slot, row]
     on = active[t, b]
     for u in range(H):                                                 # L1-L2
         gi[u] = sigmoid(ai[u] + xi[u] + bi[u])
@@ -105,7 +106,7 @@ def _cell_forward(t, b, slot, row, xw_b, bias, h, h_next, c, a, active, gates, c
         c_b[u] = c_new if on else c_b[u]                               # L6
         cs_b[u], tc_b[u] = c_b[u], tc
     if emit:
-        _emit_row(on, m_b, h[b], h_next[b], y[t, b])
+        _emit_row(on, m_b, h[r], h_next[r], y[t, b])
 
 
 @njit(inline="always", **_JIT)
@@ -123,35 +124,38 @@ def _emit_row(on, new, h_prev, h_next, y_t):
 
 
 @njit(**_JIT)
-def _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y):
-    """L5-L6 with a projection for the batch rows b0:b1: h_t = m_t W_hrᵀ (W_hrᵀ packed,
-    w_hr_p, K5).
+def _emit_projected(t, b0, m, w_hr_p, active, h, h_next, h_proj, y):
+    """L5-L6 with a projection for a chunk's rows, batch rows b0 on: h_t = m_t W_hrᵀ (W_hrᵀ
+    packed, w_hr_p, K5); m, h, h_next and h_proj are the chunk's own, from row 0.
 
     NOTE: compiled alone, not inlined like the step functions, as is the backward's
     ``_adjoint_projected``: one call per step, and each inlined copy cost more compile than
     the call costs at run time (bench/KERNEL_NOTES.md, "Compile time: small step helpers
     compiled alone")."""
-    packed_gemm(m[b0:b1], w_hr_p, h_proj[b0:b1])                       # L5
-    for b in range(b0, b1):
-        _emit_row(active[t, b], h_proj[b], h[b], h_next[b], y[t, b])
+    packed_gemm(m, w_hr_p, h_proj)                                     # L5
+    for r in range(m.shape[0]):
+        _emit_row(active[t, b0 + r], h_proj[r], h[r], h_next[r], y[t, b0 + r])
 
 
 @njit(**_JIT)
 def _forward_steps(x, w_ih, w_ih_p, project, xw, bias, h_pair, c, w_hh, w_p, own, b0, b1,
-                   chunk, w_hr_p, active, reverse, keep, y, gates, cs, tcs, m, a, h_proj):
-    """L1-L6 step by step for the batch rows b0:b1 (chunk ``chunk`` of a split by rows, or
-    all of them), the recurrent product with W_hhᵀ packed once (w_p, K5). The input term
+                   w_hr_p, active, reverse, keep, y, gates, cs, tcs, m, a, h_proj):
+    """L1-L6 step by step for the batch rows b0:b1 (a chunk of a split by rows, or all of
+    them), the recurrent product with W_hhᵀ packed once (w_p, K5). The input term
     x_t W_ihᵀ is xw[t] (made before the loop) or, with ``project``, made here into the
-    scratch xw[0] from x and W_ihᵀ packed once (w_ih_p). With ``own`` the chunk packs
+    chunk's scratch xw[0] from x and W_ihᵀ packed once (w_ih_p). With ``own`` the chunk packs
     W_hhᵀ and W_ihᵀ itself from w_hh and w_ih (C-contiguous, the kernels' dtype) instead of
     reading the caller's w_p and w_ih_p: the thread that reads the panels writes them, into
     its own cache (bench/KERNEL_NOTES.md, "Step loop: each thread packs its own weight").
-    h_pair[0] holds h_0 and the two halves of h_pair take turns as h_{t-1} and h_t, so h_T
-    ends in h_pair[T % 2]; c (a copy of c_0) is updated in place; a and h_proj are scratch
-    (rows as wide as w_p's panels). w_hr_p is W_hrᵀ packed, or None without a projection. Without
-    ``keep`` the cache arrays hold one row per chunk, overwritten every step (it stays in
-    L1: bench/KERNEL_NOTES.md, "Step loop: inference cache row"). Chunks read and write
-    only their own rows of every array.
+    x, y, active (and xw without ``project``) are the whole batch's, read and written at
+    rows b0:b1; h_pair, c, m, a, h_proj (and xw with ``project``) are the chunk's own, its
+    b1 - b0 rows from row 0, in pages apart from the other chunks' (bench/KERNEL_NOTES.md,
+    "Step loop: each chunk's rows apart"). h_pair[0] holds h_0 and the two halves of
+    h_pair take turns as h_{t-1} and h_t, so h_T ends in h_pair[T % 2]; c (a copy of c_0)
+    is updated in place; a and h_proj are scratch (rows as wide as w_p's panels). w_hr_p
+    is W_hrᵀ packed, or None without a projection. With ``keep`` the cache arrays are the
+    whole batch's (T, B, ...); without, the chunk's one scratch row, overwritten every step
+    (it stays in L1: bench/KERNEL_NOTES.md, "Step loop: inference cache row").
 
     NOTE: ``w_hr_p is None`` is decided when Numba compiles the loop (the branches on it
     are pruned), so a model without a projection never compiles the projection's code, as
@@ -168,14 +172,17 @@ def _forward_steps(x, w_ih, w_ih_p, project, xw, bias, h_pair, c, w_hh, w_p, own
         h, h_next = h_pair[s % 2], h_pair[1 - s % 2]
         t_xw = 0 if project else t
         if project:
-            packed_gemm(x[t, b0:b1], w_ih_p, xw[0, b0:b1])               # L1 (input)
-        packed_gemm(h[b0:b1], w_p, a[b0:b1])                          # L1 (recurrent)
-        for b in range(b0, b1):
-            slot, row = (t, b) if keep else (0, chunk)
-            _cell_forward(t, b, slot, row, xw[t_xw, b], bias, h, h_next, c, a, active, gates,
-                          cs, tcs, m, y, emit)
+            packed_gemm(x[t, b0:b1], w_ih_p, xw[0])                       # L1 (input)
+        packed_gemm(h, w_p, a)                                         # L1 (recurrent)
+        for r in range(b1 - b0):
+            b = b0 + r
+            slot, row = (t, b) if keep else (0, 0)
+            # NOTE: the indices chosen, not the view: a view chosen by a branch keeps
+            # reference counting in the loop ("Step loop: no branch around a row's views")
+            _cell_forward(t, b, r, slot, row, xw[t_xw, r if project else b], bias, h, h_next,
+                          c, a, active, gates, cs, tcs, m, y, emit)
         if w_hr_p is not None:
-            _emit_projected(t, b0, b1, m, w_hr_p, active, h, h_next, h_proj, y)
+            _emit_projected(t, b0, m, w_hr_p, active, h, h_next, h_proj, y)
 
 
 def _no_panels(dtype: np.dtype) -> np.ndarray:
@@ -236,41 +243,49 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     project = _project_in_loop(x)
     gw = panel_width(4 * H, dtype)           # the gates' rows as the packed products write them
-    slots, slot_rows = (T, B) if keep_cache else (1, n_chunks)
-    cache_shapes = [(slots, slot_rows, 4 * H), (slots, slot_rows, H), (slots, slot_rows, H)]
-    # NOTE: the small arrays from one block, the cache's too without keep_cache (one row a
-    # chunk): an allocation each took longer than the rest of an S3 call's set-up
-    # (bench/KERNEL_NOTES.md, "Workspace: small arrays from one block")
-    small = [(2, B, P), (B, H), (B, H), (B, gw), (B, panel_width(P, dtype)),
-             (1, B, gw) if project else (0, 0, 0)]     # xw: a step's row, or the product's
-    h_pair, c, m, a, h_proj, xw, *rows = workspace.empty_many(
-        small + ([] if keep_cache else cache_shapes), dtype, align)
-    gates, cs, tcs = rows or [workspace.empty(shape, dtype, align) for shape in cache_shapes]
+    # NOTE: each chunk's state and scratch rows (and its cache row without keep_cache) in
+    # pages of their own, all from one block: an allocation each took longer than the rest
+    # of an S3 call's set-up (bench/KERNEL_NOTES.md, "Workspace: small arrays from one
+    # block", "Step loop: each chunk's rows apart")
+    per_chunk = workspace.empty_apart(
+        [[(2, n, P), (n, H), (n, H), (n, gw), (n, panel_width(P, dtype)),
+          (1, n, gw) if project else (0, 0, 0)]      # xw: a step's row, or the product's
+         + ([] if keep_cache else [(1, 1, 4 * H), (1, 1, H), (1, 1, H)])
+         for n in [b1 - b0 for b0, b1 in zip(bounds, bounds[1:])] or [0]], dtype)  # B = 0
+    cache_rows = [workspace.empty((T, B, k), dtype, align) for k in (4 * H, H, H)] \
+        if keep_cache else []
     own = _own_panels(w_hh, dtype)
     w_ih_k, w_ih_p = _input_weight(w_ih, dtype, own, project)
-    if project:
-        x_in = x
-    else:
-        x_in = np.empty((0, 0, 0), dtype)
-        xw = matmul(x.reshape(T * B, -1),
-                    w_ih.T.astype(dtype, copy=False)).reshape(T, B, 4 * H)  # L1, all steps
+    xw_all = None if project else matmul(x.reshape(T * B, -1), w_ih.T.astype(
+        dtype, copy=False)).reshape(T, B, 4 * H)                      # L1, all steps
     bias = np.ascontiguousarray(b, dtype=dtype)
-    h_pair[0] = h0
-    c[...] = c0
-    y, h_prev = _output(h_pair[0], T, reverse, keep_cache, align)
+    for (h_pair, c, *_), b0, b1 in zip(per_chunk, bounds, bounds[1:]):
+        h_pair[0] = h0[b0:b1]
+        c[...] = c0[b0:b1]
+    y, h_prev = _output(np.asarray(h0, dtype), T, reverse, keep_cache, align)
     w_hr_p = None if w_hr is None else pack(w_hr.T, dtype)
     w_hh_k, w_p = _step_weight(w_hh, dtype, own, True)
 
     def chunk(k: int) -> None:
-        _forward_steps(x_in, w_ih_k, w_ih_p, project, xw, bias, h_pair, c, w_hh_k, w_p, own,
-                       int(bounds[k]), int(bounds[k + 1]), k, w_hr_p, active, bool(reverse),
+        h_pair, c, m, a, h_proj, xw, *rows = per_chunk[k]
+        gates, cs, tcs = cache_rows or rows
+        _forward_steps(x if project else x[:0], w_ih_k, w_ih_p, project,
+                       xw if project else xw_all, bias, h_pair, c, w_hh_k, w_p, own,
+                       int(bounds[k]), int(bounds[k + 1]), w_hr_p, active, bool(reverse),
                        bool(keep_cache), y, gates, cs, tcs, m, a, h_proj)
 
     threads.run_chunks(chunk, n_chunks)
-    cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=gates, c=cs,
-                          tanh_c=tcs, active=active, reverse=bool(reverse), h_prev=h_prev) \
-        if keep_cache else None
-    return y, LSTMState(h_pair[T % 2], c), cache
+    cache = ref.LSTMCache(x=x, state0=state0, params=params, y=y, gates=cache_rows[0],
+                          c=cache_rows[1], tanh_c=cache_rows[2], active=active,
+                          reverse=bool(reverse), h_prev=h_prev) if keep_cache else None
+    return y, _joined([(h_pair[T % 2], c) for h_pair, c, *_ in per_chunk]), cache
+
+
+def _joined(states: list[tuple[np.ndarray, np.ndarray]]) -> LSTMState:
+    """The whole batch's state from the chunks' (h, c), in row order."""
+    if len(states) == 1:
+        return LSTMState(*states[0])
+    return LSTMState(*(np.concatenate(part) for part in zip(*states)))
 
 
 def _output(h0: np.ndarray, T: int, reverse: bool, keep_cache: bool, align: bool = False
@@ -343,7 +358,7 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     slots, rows = (T, B) if keep_cache else (1, 1)      # without a cache: one scratch row
     gates, cs, tcs = (workspace.empty((slots, rows, n), dtype) for n in (G, H, H))
     _forward_steps(x, w_ih_k, w_ih_p, project, xw, np.ascontiguousarray(b), h_pair, c,
-                   *_step_weight(w_hh, dtype, own, True), own, 0, B, 0,
+                   *_step_weight(w_hh, dtype, own, True), own, 0, B,
                    None if w_hr is None else pack(w_hr.T, dtype), active, bool(reverse),
                    bool(keep_cache), y, gates, cs, tcs, np.empty((B, H), dtype),
                    np.empty((B, panel_width(G, dtype)), dtype),
@@ -355,21 +370,24 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
 
 
 @njit(**_JIT)
-def _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq):
-    """L7-L8 with a projection for the batch rows b0:b1: dh_t = δh + dy_t, dm_t = dh_t W_hr
-    (W_hr packed, w_hr_p, K5); dh_t is kept (as dh_seq[t], zero where inactive) for dW_hr."""
-    for b in range(b0, b1):
+def _adjoint_projected(t, b0, dh, dy, w_hr_p, active, dh_t, dm, dh_seq):
+    """L7-L8 with a projection for a chunk's rows, batch rows b0 on: dh_t = δh + dy_t,
+    dm_t = dh_t W_hr (W_hr packed, w_hr_p, K5); dh_t is kept (as dh_seq[t], zero where
+    inactive) for dW_hr. dh, dh_t and dm are the chunk's own, from row 0."""
+    for r in range(dh.shape[0]):
+        b = b0 + r
         on = active[t, b]
         for k in range(dh.shape[1]):
-            dh_t[b, k] = dh[b, k] + dy[t, b, k]                        # L7
-            dh_seq[t, b, k] = dh_t[b, k] if on else 0
-    packed_gemm(dh_t[b0:b1], w_hr_p, dm[b0:b1])                        # L8
+            dh_t[r, k] = dh[r, k] + dy[t, b, k]                        # L7
+            dh_seq[t, b, k] = dh_t[r, k] if on else 0
+    packed_gemm(dh_t, w_hr_p, dm)                                      # L8
 
 
 @njit(inline="always", **_JIT)
-def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
-    """L9-L12 of step t for batch row b: its row of da_t, and δc_{t-1} in dc (L14: both
-    untouched but da = 0 where the row is inactive).
+def _cell_backward(t, t_prev, b, r, dm, dc, gates, tcs, cs, c0, active, da):
+    """L9-L12 of step t for batch row b: its row of da_t, and δc_{t-1} in row r of dc (L14:
+    both untouched but da = 0 where the row is inactive). b indexes the batch (the cache,
+    c0, active, da); r the chunk's own arrays dm and dc, which hold its rows from row 0.
 
     c_{t-1} (L10) is the cell state cached at t_prev, the step visited before t in the
     forward, where that step exists and was active, else c_0 (L6).
@@ -384,7 +402,7 @@ def _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da):
     H, T = dc.shape[1], gates.shape[0]
     di, df, dg, do = _gate_views(da[t, b], H, 0, H)
     gi, gf, gg, go = _gate_views(gates[t, b], H, 0, H)
-    tc, dm_b, dc_b = tcs[t, b], dm[b], dc[b]
+    tc, dm_b, dc_b = tcs[t, b], dm[r], dc[r]
     on = active[t, b]
     tp = min(max(t_prev, 0), T - 1)
     has_prev = (t_prev >= 0) & (t_prev < T) & active[tp, b]
@@ -408,37 +426,42 @@ def _backward_steps(dy, dh, dc, gates, tcs, cs, c0, w_hh, w_p, own, b0, b1, w_hr
     visiting the steps in the reverse of the forward order; the product da_t W_hh with W_hh
     packed once (w_p, K5; with ``own`` packed here from w_hh, as in
     :func:`_forward_steps`); w_hr_p is W_hr packed, or None without a projection (its code
-    then not compiled, as in :func:`_forward_steps`). dh, dc (copies of the adjoints of
-    the final states) end as those of the initial states; dh_t, dm and carry are scratch.
-    db_rows[b] ends as Σ_t da_t[b], row b's share of L13's db, summed while da_t is in
-    cache (bench/KERNEL_NOTES.md, "Step loop: the bias gradient in the backward's loop").
-    Chunks read and write only their own rows of every array."""
+    then not compiled, as in :func:`_forward_steps`). dy, the cache, c0, active, da and
+    dh_seq are the whole batch's, read and written at rows b0:b1; dh, dc, dh_t, dm, carry
+    and db_rows are the chunk's own, its rows from row 0, in pages apart from the other
+    chunks' (bench/KERNEL_NOTES.md, "Step loop: each chunk's rows apart"). dh, dc (copies
+    of the adjoints of the final states) end as those of the initial states; dh_t, dm and
+    carry are scratch. db_rows[r] ends as Σ_t da_t[b0 + r], that row's share of L13's db,
+    summed while da_t is in cache (bench/KERNEL_NOTES.md, "Step loop: the bias gradient in
+    the backward's loop")."""
     if own:
         w_p = packed_weight(w_hh)
     T = gates.shape[0]
     G = da.shape[2]
-    for b in range(b0, b1):
+    n = b1 - b0
+    for r in range(n):
         for u in range(G):
-            db_rows[b, u] = 0
+            db_rows[r, u] = 0
     for s in range(T):
         t = s if reverse else T - 1 - s
         t_prev = t + 1 if reverse else t - 1
         if w_hr_p is None:                                             # L7-L8: dm_t = dh_t
-            for b in range(b0, b1):
+            for r in range(n):
                 for k in range(dh.shape[1]):
-                    dm[b, k] = dh[b, k] + dy[t, b, k]
+                    dm[r, k] = dh[r, k] + dy[t, b0 + r, k]
         else:
-            _adjoint_projected(t, b0, b1, dh, dy, w_hr_p, active, dh_t, dm, dh_seq)
-        for b in range(b0, b1):
-            _cell_backward(t, t_prev, b, dm, dc, gates, tcs, cs, c0, active, da)
-            da_b, db_b = da[t, b], db_rows[b]
+            _adjoint_projected(t, b0, dh, dy, w_hr_p, active, dh_t, dm, dh_seq)
+        for r in range(n):
+            b = b0 + r
+            _cell_backward(t, t_prev, b, r, dm, dc, gates, tcs, cs, c0, active, da)
+            da_b, db_b = da[t, b], db_rows[r]
             for u in range(G):                                         # L13: db
                 db_b[u] += da_b[u]
-        packed_gemm(da[t, b0:b1], w_p, carry[b0:b1])                   # L12: da_t W_hh
-        for b in range(b0, b1):                                        # L14: active rows
-            if active[t, b]:
+        packed_gemm(da[t, b0:b1], w_p, carry)                          # L12: da_t W_hh
+        for r in range(n):                                             # L14: active rows
+            if active[t, b0 + r]:
                 for k in range(dh.shape[1]):
-                    dh[b, k] = carry[b, k]
+                    dh[r, k] = carry[r, k]
 
 
 def _h_prev(y, h0, active, reverse):
@@ -484,11 +507,14 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     da = workspace.empty(gates.shape, dtype, align)
-    dh, dc, dh_t, carry, dm, db_rows = workspace.empty_many(
-        ((B, P), (B, H), (B, P), (B, panel_width(P, dtype)), (B, panel_width(H, dtype)),
-         (B, panel_width(4 * H, dtype))), dtype, align)   # one block: as lstm_forward's
-    dh[...] = dstate.h
-    dc[...] = dstate.c
+    # NOTE: each chunk's rows in pages of their own, as lstm_forward's
+    per_chunk = workspace.empty_apart(
+        [[(n, P), (n, H), (n, P), (n, panel_width(P, dtype)), (n, panel_width(H, dtype)),
+          (n, panel_width(4 * H, dtype))]
+         for n in [b1 - b0 for b0, b1 in zip(bounds, bounds[1:])] or [0]], dtype)  # B = 0
+    for (dh, dc, *_), b0, b1 in zip(per_chunk, bounds, bounds[1:]):
+        dh[...] = dstate.h[b0:b1]
+        dc[...] = dstate.c[b0:b1]
     dh_seq = np.zeros_like(y) if w_hr is not None else np.empty((0, 0, 0), dtype)
     w_hr_p = None if w_hr is None else pack(w_hr, dtype)
     dy = workspace.ascontiguous(dy, dtype)
@@ -497,6 +523,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     w_hh_k, w_p = _step_weight(w_hh, dtype, own, False)
 
     def chunk(k: int) -> None:
+        dh, dc, dh_t, carry, dm, db_rows = per_chunk[k]
         _backward_steps(dy, dh, dc, gates, tcs, cs, c0_, w_hh_k, w_p, own, int(bounds[k]),
                         int(bounds[k + 1]), w_hr_p, active, bool(reverse), da, dh_t, dm,
                         carry, db_rows, dh_seq)
@@ -512,9 +539,11 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
         (da2.T, (_h_prev(y, np.ascontiguousarray(h0, dtype=dtype), active, reverse)
                  if cache.h_prev is None else cache.h_prev).reshape(T * B, P)))   # L13: dW_hh
     dx = dx.reshape(x.shape)
-    db = db_rows[:, :4 * H].sum(axis=0)                    # L13: the rows' sums, in order
+    db_parts = [rows[5][:, :4 * H] for rows in per_chunk]      # L13: the rows' sums, in order
+    db = (db_parts[0] if len(db_parts) == 1 else np.concatenate(db_parts)).sum(axis=0)
     dw_hr = None
     if w_hr is not None:
         m = gates[:, :, 3 * H:] * tcs
         dw_hr = matmul(dh_seq.reshape(T * B, -1).T, m.reshape(T * B, H))
-    return dx, LSTMState(dh, dc), LSTMParams(dw_ih, dw_hh, db, dw_hr)
+    return dx, _joined([(dh, dc) for dh, dc, *_ in per_chunk]), LSTMParams(dw_ih, dw_hh, db,
+                                                                          dw_hr)

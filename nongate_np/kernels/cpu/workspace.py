@@ -46,6 +46,9 @@ from . import tuning
 #: Where pooled arrays, and small ones asked for, start: a multiple of this many bytes (a
 #: cache line).
 ALIGN = 64
+#: Where each group of :func:`empty_apart` starts, and the unit its size is rounded up to:
+#: a page, which the CPU's prefetchers do not cross.
+PAGE = 4096
 
 # NOTE: re-entrant: a garbage collection inside a locked section can run a weak reference's
 # callback (_released) on the same thread
@@ -105,6 +108,32 @@ def empty_many(shapes: Iterable[tuple[int, ...]], dtype: npt.DTypeLike,
     return [np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
 
 
+def empty_apart(groups: Iterable[Iterable[tuple[int, ...]]], dtype: npt.DTypeLike
+                ) -> list[list[np.ndarray]]:
+    """``[empty_many(shapes, dtype, align=True) for shapes in groups]`` from one block, each
+    group in whole pages of its own: for the rows that each thread of a split writes at
+    every step. Rows of two threads in one array, or in arrays side by side, sit next to
+    each other in memory; a thread's prefetches then fetch lines the other thread is
+    writing, and the two cores take those lines from each other at every step
+    (bench/KERNEL_NOTES.md, "Step loop: each chunk's rows apart"). The block lives as long
+    as any of the arrays."""
+    dtype = np.dtype(dtype)
+    layout, total = [], 0
+    for shapes in groups:
+        shapes = [tuple(s) for s in shapes]
+        starts = []
+        for s in shapes:
+            starts.append(total)
+            total += -(-math.prod(s) * dtype.itemsize // ALIGN) * ALIGN
+        total = -(-total // PAGE) * PAGE
+        layout.append((starts, shapes))
+    raw = empty(total + PAGE, np.uint8)
+    first = -_address(raw) % PAGE
+    block = raw[first:first + total]
+    return [[np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
+            for starts, shapes in layout]
+
+
 def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
     """Like ``np.ascontiguousarray(a, dtype)`` (but a 0-d ``a`` stays 0-d): ``a`` itself when
     it is already C-contiguous of that dtype, else a copy in an array from :func:`empty` (a
@@ -121,11 +150,17 @@ def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
 def _aligned(nbytes: int) -> np.ndarray:
     """``nbytes`` uninitialised bytes (uint8) starting at a multiple of ``ALIGN``."""
     raw = np.empty(nbytes + ALIGN, np.uint8)
-    # NOTE: the address through a ctypes view of the buffer: ``raw.ctypes.data`` builds a
-    # helper object that costs three times as long (bench/KERNEL_NOTES.md, "Workspace:
-    # small arrays from one block")
-    start = -ctypes.addressof(ctypes.c_char.from_buffer(raw.data)) % ALIGN
+    start = -_address(raw) % ALIGN
     return raw[start:start + nbytes]
+
+
+def _address(raw: np.ndarray) -> int:
+    """The address of a writable uint8 array's first byte.
+
+    NOTE: through a ctypes view of its buffer: ``raw.ctypes.data`` builds a helper object
+    that costs three times as long (bench/KERNEL_NOTES.md, "Workspace: small arrays from
+    one block")."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(raw.data))
 
 
 def _released(ref: weakref.ref) -> None:
