@@ -22,7 +22,8 @@ glibc's large blocks start 16 bytes past a page, so without this two threads wro
 same cache line at every chunk boundary of every row. Small arrays are aligned only on
 request: aligning costs more than ``np.empty`` itself, and a small call (S1) makes many
 (bench/KERNEL_NOTES.md, "Workspace: cache-line alignment"); ``empty_many(shapes, dtype,
-align=True)`` carves several such arrays from one block, one allocation for all.
+align=True)`` carves several such arrays from one block, one allocation for all, and
+``empty_apart`` the arrays of several threads, each thread's in pages of their own.
 
 NOTE: the buffer is reached through a memoryview, so the array handed out is the one every
 view of it keeps alive (NumPy collapses a view's base only through arrays of one type): the
@@ -47,7 +48,7 @@ from . import tuning
 #: cache line).
 ALIGN = 64
 #: Where each group of :func:`empty_apart` starts, and the unit its size is rounded up to:
-#: a page, which the CPU's prefetchers do not cross.
+#: a page (the CPU's prefetchers stay within one).
 PAGE = 4096
 
 # NOTE: re-entrant: a garbage collection inside a locked section can run a weak reference's
@@ -112,11 +113,10 @@ def empty_apart(groups: Iterable[Iterable[tuple[int, ...]]], dtype: npt.DTypeLik
                 ) -> list[list[np.ndarray]]:
     """``[empty_many(shapes, dtype, align=True) for shapes in groups]`` from one block, each
     group in whole pages of its own: for the rows that each thread of a split writes at
-    every step. Rows of two threads in one array, or in arrays side by side, sit next to
-    each other in memory; a thread's prefetches then fetch lines the other thread is
-    writing, and the two cores take those lines from each other at every step
-    (bench/KERNEL_NOTES.md, "Step loop: each chunk's rows apart"). The block lives as long
-    as any of the arrays."""
+    every step. Rows of two threads side by side in memory, even on separate cache lines,
+    slowed both threads at every step, less the further apart they were, and hardly at
+    all from a page on (bench/KERNEL_NOTES.md, "Step loop: each chunk's rows apart"). The
+    block lives as long as any of the arrays."""
     dtype = np.dtype(dtype)
     layout, total = [], 0
     for shapes in groups:
