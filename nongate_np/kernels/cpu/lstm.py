@@ -251,7 +251,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
         [[(2, n, P), (n, H), (n, H), (n, gw), (n, panel_width(P, dtype)),
           (1, n, gw) if project else (0, 0, 0)]      # xw: a step's row, or the product's
          + ([] if keep_cache else [(1, 1, 4 * H), (1, 1, H), (1, 1, H)])
-         for n in [b1 - b0 for b0, b1 in zip(bounds, bounds[1:])] or [0]], dtype)  # B = 0
+         for n in _chunk_rows(bounds)], dtype)
     cache_rows = [workspace.empty((T, B, k), dtype, align) for k in (4 * H, H, H)] \
         if keep_cache else []
     own = _own_panels(w_hh, dtype)
@@ -279,6 +279,12 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
                           c=cache_rows[1], tanh_c=cache_rows[2], active=active,
                           reverse=bool(reverse), h_prev=h_prev) if keep_cache else None
     return y, _joined([(h_pair[T % 2], c) for h_pair, c, *_ in per_chunk]), cache
+
+
+def _chunk_rows(bounds: tuple[int, ...]) -> list[int]:
+    """The rows of each chunk of a split by ``bounds``; one chunk of none for B = 0, whose
+    split has no chunk, so the kernel still has (empty) states to return."""
+    return [b1 - b0 for b0, b1 in zip(bounds, bounds[1:])] or [0]
 
 
 def _joined(states: list[tuple[np.ndarray, np.ndarray]]) -> LSTMState:
@@ -511,7 +517,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     per_chunk = workspace.empty_apart(
         [[(n, P), (n, H), (n, P), (n, panel_width(P, dtype)), (n, panel_width(H, dtype)),
           (n, panel_width(4 * H, dtype))]
-         for n in [b1 - b0 for b0, b1 in zip(bounds, bounds[1:])] or [0]], dtype)  # B = 0
+         for n in _chunk_rows(bounds)], dtype)
     for (dh, dc, *_), b0, b1 in zip(per_chunk, bounds, bounds[1:]):
         dh[...] = dstate.h[b0:b1]
         dc[...] = dstate.c[b0:b1]

@@ -101,12 +101,20 @@ def empty_many(shapes: Iterable[tuple[int, ...]], dtype: npt.DTypeLike,
         # checks: a small call (S1) asks for several at once
         return [np.empty(s, dtype) if math.prod(s) * dtype.itemsize < tuning.POOL_MIN_BYTES
                 else empty(s, dtype) for s in shapes]
-    starts, total = [], 0
+    starts, total = _offsets(shapes, dtype, 0)
+    block = empty(total, np.uint8, align=True)
+    return [np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
+
+
+def _offsets(shapes: list[tuple[int, ...]], dtype: np.dtype, start: int
+             ) -> tuple[list[int], int]:
+    """Where each array of ``shapes`` starts in a block, from byte ``start`` on, each on a
+    cache line; and the byte after the last."""
+    starts, total = [], start
     for s in shapes:
         starts.append(total)
         total += -(-math.prod(s) * dtype.itemsize // ALIGN) * ALIGN
-    block = empty(total, np.uint8, align=True)
-    return [np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
+    return starts, total
 
 
 def empty_apart(groups: Iterable[Iterable[tuple[int, ...]]], dtype: npt.DTypeLike
@@ -121,10 +129,7 @@ def empty_apart(groups: Iterable[Iterable[tuple[int, ...]]], dtype: npt.DTypeLik
     layout, total = [], 0
     for shapes in groups:
         shapes = [tuple(s) for s in shapes]
-        starts = []
-        for s in shapes:
-            starts.append(total)
-            total += -(-math.prod(s) * dtype.itemsize // ALIGN) * ALIGN
+        starts, total = _offsets(shapes, dtype, total)
         total = -(-total // PAGE) * PAGE
         layout.append((starts, shapes))
     raw = empty(total + PAGE, np.uint8)
