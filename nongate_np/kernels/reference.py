@@ -94,7 +94,9 @@ def lstm_step_order(T: int, reverse: bool) -> range:
 def lstm_active(T: int, B: int, lengths: npt.ArrayLike | None) -> np.ndarray:
     """active[t, b] = t < lengths[b] (all True without lengths): (T, B) booleans (L6)."""
     if lengths is None:
-        return np.ones((T, B), dtype=bool)
+        active = np.empty((T, B), bool)
+        active.fill(True)                   # NOTE: faster than np.ones at a small call
+        return active
     return np.arange(T)[:, None] < np.asarray(lengths)[None, :]
 
 

@@ -247,7 +247,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     # pages of their own, all from one block: an allocation each took longer than the rest
     # of an S3 call's set-up (bench/KERNEL_NOTES.md, "Workspace: small arrays from one
     # block", "Step loop: each chunk's rows apart")
-    per_chunk = workspace.empty_apart(
+    per_chunk = _chunk_arrays(
         [[(2, n, P), (n, H), (n, H), (n, gw), (n, panel_width(P, dtype)),
           (1, n, gw) if project else (0, 0, 0)]      # xw: a step's row, or the product's
          + ([] if keep_cache else [(1, 1, 4 * H), (1, 1, H), (1, 1, H)])
@@ -285,6 +285,17 @@ def _chunk_rows(bounds: tuple[int, ...]) -> list[int]:
     """The rows of each chunk of a split by ``bounds``; one chunk of none for B = 0, whose
     split has no chunk, so the kernel still has (empty) states to return."""
     return [b1 - b0 for b0, b1 in zip(bounds, bounds[1:])] or [0]
+
+
+def _chunk_arrays(groups: list[list[tuple[int, ...]]], dtype: np.dtype
+                  ) -> list[list[np.ndarray]]:
+    """Each chunk's state and scratch arrays, of ``groups``' shapes: in pages apart
+    (``workspace.empty_apart``) where threads split the rows; for one chunk, which has no
+    other to keep apart from, as ``np.empty`` makes them (``workspace.empty_many``),
+    without the block's set-up, which a small call (S1) feels."""
+    if len(groups) == 1:
+        return [workspace.empty_many(groups[0], dtype)]
+    return workspace.empty_apart(groups, dtype)
 
 
 def _joined(states: list[tuple[np.ndarray, np.ndarray]]) -> LSTMState:
@@ -514,7 +525,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     da = workspace.empty(gates.shape, dtype, align)
     # NOTE: each chunk's rows in pages of their own, as lstm_forward's
-    per_chunk = workspace.empty_apart(
+    per_chunk = _chunk_arrays(
         [[(n, P), (n, H), (n, P), (n, panel_width(P, dtype)), (n, panel_width(H, dtype)),
           (n, panel_width(4 * H, dtype))]
          for n in _chunk_rows(bounds)], dtype)
