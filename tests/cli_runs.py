@@ -17,6 +17,7 @@ from nongate_np import cli
 DATA = pathlib.Path(__file__).parent / "data"
 GUNPOINT_TRAIN = DATA / "GunPoint_TRAIN.ts"
 GUNPOINT_TEST = DATA / "GunPoint_TEST.ts"
+BASIC_MOTIONS_TEST = DATA / "BasicMotions_TEST.ts"
 TINY_TS = DATA / "tiny_univariate.ts"          # three labelled series: too few for a val split
 
 # The main job on the smallest settings that still train both tasks (a few seconds).

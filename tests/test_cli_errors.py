@@ -9,6 +9,7 @@ import nongate_np as ng
 from nongate_np.data.text import stdlib_corpus
 from nongate_np.training import evaluate
 from tests.cli_runs import (
+    BASIC_MOTIONS_TEST,
     GUNPOINT_TEST,
     TINY_TEXT,
     TINY_TS,
@@ -93,6 +94,11 @@ CASES = {
     "input of another kind": (["predict", TS_MODEL, "{unlabelled.csv}"], "reads .ts files"),
     "input of other width": (["encode", TS_MODEL, "{two_dims.ts}", "--out", "{bad}/e.npy"],
                              "2 feature(s) per step, but the model was trained on 1"),
+    # an encode needs no labels: the width is named, not the model's unknown classes
+    "input of other width and classes": (["encode", TS_MODEL, str(BASIC_MOTIONS_TEST),
+                                          "--out", "{bad}/e.npy"],
+                                         "6 feature(s) per step, but the model was "
+                                         "trained on 1"),
     "nonexistent input": (["predict", TS_MODEL, "{bad}/nope.ts"], "no such file"),
     "encode without --out": (["encode", TS_MODEL, T], "required: --out"),
     "encode --out under a file": (["encode", TS_MODEL, T, "--out", "{notes.txt}/e.npy"],

@@ -52,6 +52,9 @@ def test_tagging_targets_are_ignored_past_each_length():
 @pytest.mark.parametrize("kw, match", [
     ({"x": np.ones((2, 3))}, r"x has shape \(2, 3\) and dtype float64; expected token ids "
                              r"\(N, T\) int or features \(N, T, F\) float \(one feature"),
+    ({"x": [np.ones((3, 1)), np.ones((2, 1))]},
+     r"x: item \[0\] has shape \(3, 1\) and item \[1\] \(2, 1\); sequences of different "
+     r"lengths must be padded .*pad_sequences"),
     ({"x": np.ones((2, 3, 1)), "lengths": [3, 4]}, r"lengths must lie in \[1, T=3\]"),
     ({"x": np.ones((2, 3, 1)), "lengths": [3, 0]}, r"lengths must lie in \[1, T=3\]"),
     ({"x": np.ones((2, 3, 1)), "lengths": [3, 2]}, "zero past each sequence's length"),

@@ -91,19 +91,20 @@ def test_readme_gradcheck_failure_is_what_its_example_prints():
 
 def test_readme_gunpoint_example_learns(monkeypatch):
     """The README's Python block on GunPoint runs as written (its placeholder ragged arrays
-    given) and beats the majority class, 0.493 on the test file, which a model that had
-    not learned (ln 2 loss) scored in an earlier version of the block."""
-    import nongate_np as ng
+    and their labels given) and beats the majority class, 0.493 on the test file, which a
+    model that had not learned (ln 2 loss) scored in an earlier version of the block."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
     code = next(b for b in blocks if "GunPoint_TRAIN.ts" in b)
     monkeypatch.chdir(ROOT)                      # the block's paths are the checkout's
-    namespace = {"ng": ng, "list_of_arrays": [np.ones((5, 1)), np.ones((3, 1))]}
+    namespace = {"list_of_arrays": [np.ones((5, 1)), np.ones((3, 1))],
+                 "labels": np.array([1, 0])}
     exec(compile(code, "README.md", "exec"), namespace)
     scores = namespace["evaluate"](namespace["model"], namespace["test"])
     majority = np.bincount(namespace["test"].targets["label"]).max() / len(namespace["test"])
     assert scores["label/accuracy"] > majority + 0.05
     assert namespace["x"].shape == (2, 5, 1) and list(namespace["lengths"]) == [5, 3]
+    assert len(namespace["mine"]) == 2 and list(namespace["mine"].targets["label"]) == [1, 0]
 
 
 # ---------------------------------------------------------------------------------------------

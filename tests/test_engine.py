@@ -229,6 +229,18 @@ def test_strings_and_objects_are_refused(bad):
         ng.Tensor(bad)
 
 
+@pytest.mark.parametrize("bad, where", [
+    ([[1.0, 2.0], [3.0]], r"item \[0\] has shape \(2,\) and item \[1\] \(1,\)"),
+    ([[[1, 2], [3]]], r"item \[0\]\[0\] has shape \(2,\) and item \[0\]\[1\] \(1,\)"),
+    ((np.ones((5, 1)), np.ones((3, 1))), r"item \[0\] has shape \(5, 1\) and item \[1\] "
+                                         r"\(3, 1\)"),
+])
+def test_ragged_sequences_are_refused_with_a_pointer_to_padding(bad, where):
+    with pytest.raises(ValueError, match=where + r"; sequences of different lengths must be "
+                                                 r"padded .*pad_sequences"):
+        ng.tensor(bad)
+
+
 def test_integer_tensors_cannot_require_grad():
     with pytest.raises(TypeError, match="only floating point and complex"):
         ng.Tensor(np.arange(3), requires_grad=True)

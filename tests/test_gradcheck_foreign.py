@@ -98,6 +98,34 @@ def test_several_outputs_get_a_tuple_of_cotangents():
         gradcheck(two, [x, w], grad=lambda x, w, v: f_vjp(x, w, v[0]), method="central")
 
 
+def test_a_vjp_that_cannot_take_v_is_told_how_it_is_called():
+    """A VJP written without v, or taking the inputs as one list, fails before it runs with
+    gradcheck's call grad(*inputs, v) and grad's own signature; the library's TypeError,
+    not Python's bare "takes 2 positional arguments"."""
+    x, w = _inputs()
+    for bad, sig in ((lambda x, w: f_vjp(x, w, 1.0), r"\(x, w\)"),
+                     (lambda inputs, v: f_vjp(*inputs, v), r"\(inputs, v\)")):
+        with pytest.raises(TypeError, match=r"grad is called as grad\(\*inputs, v\), with "
+                                            r"fn's 2 input\(s\) and the cotangent v .* 3 "
+                                            r"positional arguments; grad" + sig +
+                                            r" cannot take them"):
+            gradcheck(f, [x, w], grad=bad, method="central")
+    assert gradcheck(f, [x, w], grad=lambda *a: f_vjp(*a), method="central").passed
+
+
+def test_no_checkable_input_names_what_each_input_is():
+    """Lists and integer arrays are held constant; when nothing is left, the message says
+    what each input was."""
+    x, w = _inputs()
+    with pytest.raises(ValueError, match=r"no input to check \(input 0 is a list; input 1 is "
+                                         r"an ndarray of dtype int64\): pass floating-point "
+                                         r"ndarrays"):
+        gradcheck(f, [x.tolist(), w.astype(np.int64)], grad=f_vjp, method="central")
+    with pytest.raises(ValueError, match=r"input 0 is a float64 Tensor without "
+                                         r"requires_grad"):
+        gradcheck(lambda t: (t * t).sum(), [ng.tensor(x)])
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_a_wrong_vjp_fails_naming_the_input_the_element_and_both_values(method):
     x, w = _inputs(3)

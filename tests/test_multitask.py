@@ -257,6 +257,23 @@ def test_feature_arrays_are_cast_to_the_model_dtype():
         m.encode(x.astype(np.complex128))
 
 
+def test_token_input_of_the_wrong_rank_or_dtype_is_named():
+    """One sequence of token ids without its batch axis is a shape error with the fix; float
+    tokens are a dtype error."""
+    m = MultiTaskSequenceModel([{"name": "y", "kind": "classification", "num_classes": 2}],
+                               vocab_size=5, hidden_size=4, embed_size=4, attn_size=3)
+    with pytest.raises(ValueError, match=r"expected token ids of shape \(B, T\), got shape "
+                                         r"\(3,\) \(one sequence: add a batch axis, "
+                                         r"tokens\[None\]\)"):
+        m.encode(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"got shape \(1, 3, 1\)$"):
+        m.encode(np.array([[[1], [2], [3]]]))
+    with pytest.raises(TypeError, match=r"expected token ids, an integer array \(B, T\), got "
+                                        r"dtype float64"):
+        m.encode(np.array([[1.0, 2.0]]))
+    assert m.encode(np.array([[1, 2, 3]])).shape[0] == 1
+
+
 def test_a_tensor_without_a_graph_is_cast_as_an_array_is():
     """A float64 tensor that does not require grad is data: encode casts it as it casts an
     ndarray; one that requires grad keeps its dtype, and the LSTM refuses it (as torch)."""

@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import warnings
 from types import MappingProxyType
 from typing import Callable
@@ -201,6 +202,23 @@ def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
                   first=a[idx].item(), second=b[idx].item())
 
 
+def _check_signature(grad, n_inputs: int) -> None:
+    """TypeError, with how gradcheck calls it, where ``grad`` cannot take ``n_inputs`` + 1
+    positional arguments (a VJP written without v, or as grad(inputs, v)); nothing where
+    its signature cannot be read (a builtin)."""
+    try:
+        signature = inspect.signature(grad)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*range(n_inputs + 1))
+    except TypeError as err:
+        raise TypeError(f"gradcheck: grad is called as grad(*inputs, v), with fn's "
+                        f"{n_inputs} input(s) and the cotangent v (shaped like fn's output: "
+                        f"a tuple for several outputs), {n_inputs + 1} positional arguments; "
+                        f"grad{signature} cannot take them ({err})") from None
+
+
 def _claimed_once(loss: ArrayLoss, grad):
     """The gradient ``grad(*inputs, v)`` claims for L = Σ_k ⟨v_k, f_k⟩: Jᵀv per input."""
     args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays])
@@ -208,8 +226,10 @@ def _claimed_once(loss: ArrayLoss, grad):
     assert loss.cotangents is not None          # invoke draws them
     magnitude = float(sum(np.sum(np.abs(v * o)) for v, o in zip(loss.cotangents, outs)))
     v = [c.copy() for c in loss.cotangents]
-    result = grad(*[a.copy() if isinstance(a, np.ndarray) else a for a in args],
-                  v[0] if loss.single_output else tuple(v))
+    call = [a.copy() if isinstance(a, np.ndarray) else a for a in args] + \
+        [v[0] if loss.single_output else tuple(v)]
+    _check_signature(grad, len(args))
+    result = grad(*call)
     if len(args) == 1 and not isinstance(result, (tuple, list)):
         result = (result,)
     if not isinstance(result, (tuple, list)) or len(result) != len(args):
@@ -739,11 +759,11 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     plain = float(_allowed(n_mid, tol.atol, tol.rtol,
                            floor=relative_floor(c.numeric_grad, c.analytic_grad)))
     noise = rounding / h
-    values = (f"{format_value(n_big)} at 10h, {format_value(n_mid)} at h={h:.1e}, "
-              f"{format_value(n_small)} at h/10")
     first = float(central_steps(x)[idx])
-    if h < first:                   # the ladder stepped down from the method's step
-        values += f"; h: the step the check went down to from {first:.1e}"
+    # NOTE: h < first where the ladder stepped down from the method's step
+    reduced = f" (the check stepped down to it from {first:.1e})" if h < first else ""
+    values = (f"{format_value(n_mid)} with the step h = {h:.1e}{reduced}, "
+              f"{format_value(n_big)} with 10h, {format_value(n_small)} with h/10")
     where = _subject(loss, k).element(idx)
     magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):

@@ -184,6 +184,18 @@ def _function_name(fn) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
 
 
+
+def _kind_of(value) -> str:
+    """What a gradcheck input is, for the message that says none of them can be checked:
+    its type, and its dtype where it has one."""
+    if isinstance(value, Tensor):
+        grad = "" if value.requires_grad else " without requires_grad"
+        return f"a {value.dtype} Tensor{grad}"
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
 class ScalarLoss:
     """``fn`` and its inputs as the callable scalar L(arrays) = Σ_k ⟨v_k, f_k⟩.
 
@@ -241,8 +253,11 @@ class ScalarLoss:
                       (only if isinstance(only, (list, tuple, set)) else [only])}
             self.checked = [k in chosen for k in range(len(values))]
         if not any(self.checked):
-            raise ValueError(f"{who}: no input to check: pass floating-point ndarrays, or "
-                             "Tensors with requires_grad=True")
+            given = "; ".join(f"{label} is {_kind_of(v)}"
+                              for label, v in zip(self.labels, values))
+            raise ValueError(f"{who}: no input to check ({given}): pass floating-point "
+                             "ndarrays (np.asarray(x, dtype=np.float64)), or Tensors with "
+                             "requires_grad=True; other inputs are held constant")
         self.cotangents = None if cotangents is None else \
             [np.asarray(c, dtype=np.float64) for c in cotangents]
 

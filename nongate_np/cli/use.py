@@ -79,9 +79,11 @@ def _load(path):
     return ckpt.model.eval(), meta
 
 
-def read_input(meta: dict, path: str, input_size: int | None = None):
+def read_input(meta: dict, path: str, input_size: int | None = None, labels: bool = True):
     """INPUT read as the model's training data was (a SequenceDataset); ``input_size``:
-    the features per step the model reads (a file with another count is a CLIError)."""
+    the features per step the model reads (a file with another count is a CLIError).
+    Without ``labels`` (encode, which reads none), a file's labels are its own, not mapped
+    to the model's classes: one the model never saw is no error."""
     if meta["kind"] == "text":
         from ..data.text import CharVocab, text_files
         suffix = os.path.splitext(path)[1].lower()
@@ -98,7 +100,8 @@ def read_input(meta: dict, path: str, input_size: int | None = None):
         raise CLIError(f"{path}: the model reads .{meta['kind']} files (it was trained by "
                        f"nongate-np train {meta['kind']}), got {suffix or 'no suffix'!r}")
     classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
-    data = load_sequences(path, classes=classes, **meta.get("options", {}))
+    data = load_sequences(path, classes=classes if labels else None,
+                          **meta.get("options", {}))
     if input_size is not None and data.feature_size != input_size:
         raise CLIError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
                        f"trained on {input_size}")
@@ -127,7 +130,7 @@ def encode(args) -> int:
     _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
-    data = read_input(meta, args.input, model.input_size)
+    data = read_input(meta, args.input, model.input_size, labels=False)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
     if args.dask_scheduler or args.workers:

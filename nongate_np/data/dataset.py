@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..tensor import as_array
 from .errors import DataError
 
 __all__ = ["SequenceDataset", "TASK_KINDS", "IGNORE_INDEX"]
@@ -60,7 +61,11 @@ class SequenceDataset:
     feature_names: list | None = None
 
     def __post_init__(self):
-        self.x = self._check_x(np.asarray(self.x))
+        try:
+            x = as_array(self.x, what="x")
+        except (TypeError, ValueError) as err:      # strings, objects, ragged sequences
+            self._fail(str(err))
+        self.x = self._check_x(x)
         n, t = self.x.shape[:2]
         self.lengths = self._check_lengths(np.asarray(self.lengths), n, t)
         if np.any(self.x[~self.valid_mask()]):

@@ -333,9 +333,14 @@ class MultiTaskSequenceModel(Module):
                              f"(B, T{', F' if self.vocab_size is None else ''}): expected at "
                              "least one step (T >= 1); an empty batch (B = 0) is fine")
         if self.vocab_size is not None:
-            if data.dtype.kind not in "iu" or data.ndim != 2:
+            if data.dtype.kind not in "iu":
                 raise TypeError(f"MultiTaskSequenceModel: expected token ids, an integer array "
                                 f"(B, T), got dtype {data.dtype} and shape {data.shape}")
+            if data.ndim != 2:
+                hint = " (one sequence: add a batch axis, tokens[None])" if data.ndim == 1 \
+                    else ""
+                raise ValueError(f"MultiTaskSequenceModel: expected token ids of shape (B, T), "
+                                 f"got shape {data.shape}{hint}")
             return data
         if data.ndim != 3 or data.shape[-1] != self.input_size:
             raise ValueError(f"MultiTaskSequenceModel: expected features (B, T, "
