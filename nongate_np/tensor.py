@@ -65,11 +65,11 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
     try:
         arr = np.asarray(data)
     except (TypeError, ValueError) as err:
-        ragged = _ragged(data)
+        # NOTE: imported here, on an error only: the data package is not needed otherwise
+        from .data.padding import ragged_error
+        ragged = ragged_error(data, what)
         if ragged is not None:
-            raise ValueError(f"{what}: {ragged}; sequences of different lengths must be "
-                             f"padded to one length first: nongate_np.data.pad_sequences("
-                             f"sequences) gives the padded array and the lengths") from None
+            raise ragged from None
         raise TypeError(f"{what}: cannot convert {type(data).__name__} to a numeric array "
                         f"({err})") from None
     if arr.dtype.kind not in "biufc":
@@ -85,22 +85,6 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
     # NOTE: overflow to ±inf (float64 → float32) is the IEEE result torch gives, not an error
     with np.errstate(over="ignore"):
         return arr.astype(target, copy=False)
-
-
-def _ragged(data: Any, where: str = "") -> str | None:
-    """Where nested lists or tuples have items of different shapes, as "item [0] has shape
-    (5, 1) and item [1] (3, 1)" (``where``: the path to ``data``), else None."""
-    if not isinstance(data, (list, tuple)):
-        return None
-    shapes: list[tuple] = []
-    for k, item in enumerate(data):
-        try:
-            shapes.append(np.shape(item))
-        except ValueError:                  # the item itself is ragged
-            return _ragged(item, f"{where}[{k}]")
-        if shapes[k] != shapes[0]:
-            return f"item {where}[0] has shape {shapes[0]} and item {where}[{k}] {shapes[k]}"
-    return None
 
 
 def _big_int_as_float(value: int, target: np.dtype, what: str) -> np.ndarray:

@@ -184,7 +184,6 @@ def _function_name(fn) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
 
 
-
 def _kind_of(value) -> str:
     """What a gradcheck input is, for the message that says none of them can be checked:
     its type, and its dtype where it has one."""

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tensor import as_array
 from .errors import DataError
+from .padding import ragged_error
 
 __all__ = ["SequenceDataset", "TASK_KINDS", "IGNORE_INDEX"]
 
@@ -62,9 +62,12 @@ class SequenceDataset:
 
     def __post_init__(self):
         try:
-            x = as_array(self.x, what="x")
-        except (TypeError, ValueError) as err:      # strings, objects, ragged sequences
-            self._fail(str(err))
+            x = np.asarray(self.x)
+        except ValueError:
+            ragged = ragged_error(self.x, "x")
+            if ragged is None:
+                raise
+            raise self._error(str(ragged)) from None
         self.x = self._check_x(x)
         n, t = self.x.shape[:2]
         self.lengths = self._check_lengths(np.asarray(self.lengths), n, t)
@@ -91,8 +94,11 @@ class SequenceDataset:
 
     # -- validation -------------------------------------------------------------------------
 
+    def _error(self, message: str) -> DataError:
+        return DataError(f"SequenceDataset ({self.source}): {message}")
+
     def _fail(self, message: str):
-        raise DataError(f"SequenceDataset ({self.source}): {message}")
+        raise self._error(message)
 
     def _check_x(self, x: np.ndarray) -> np.ndarray:
         if x.ndim == 2 and x.dtype.kind in "biu":

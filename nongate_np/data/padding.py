@@ -7,7 +7,35 @@ import numpy as np
 from ..casting import fill_value
 from .errors import DataError
 
-__all__ = ["pad_sequences", "unpad_sequences"]
+__all__ = ["pad_sequences", "unpad_sequences", "ragged_error"]
+
+
+def ragged_error(data, what: str) -> ValueError | None:
+    """The error for ``data`` (named ``what``) where it is nested lists or tuples of
+    sequences of different lengths, naming two items of different shapes and the remedy,
+    :func:`pad_sequences`; None where it is not (NumPy's own error then stands)."""
+    where = _ragged_items(data)
+    if where is None:
+        return None
+    return ValueError(f"{what}: {where}; sequences of different lengths must be padded to "
+                      f"one length first: nongate_np.data.pad_sequences(sequences) gives the "
+                      f"padded array and the lengths")
+
+
+def _ragged_items(data, where: str = "") -> str | None:
+    """"item [0] has shape (5, 1) and item [1] (3, 1)": the first two items of different
+    shapes in nested lists or tuples (``where``: the path to ``data``), else None."""
+    if not isinstance(data, (list, tuple)):
+        return None
+    shapes: list[tuple] = []
+    for k, item in enumerate(data):
+        try:
+            shapes.append(np.shape(item))
+        except ValueError:                  # the item itself is ragged
+            return _ragged_items(item, f"{where}[{k}]")
+        if shapes[k] != shapes[0]:
+            return f"item {where}[0] has shape {shapes[0]} and item {where}[{k}] {shapes[k]}"
+    return None
 
 
 def _as_sequence(k: int, seq) -> np.ndarray:
