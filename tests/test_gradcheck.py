@@ -531,7 +531,7 @@ def test_block_of_a_planted_bug_is_named():
 
 
 def test_float32_inputs_warn_naming_the_input():
-    with pytest.warns(UserWarning, match="input #1 'w' is float32; use float64"):
+    with pytest.warns(UserWarning, match="input 1 'w' is float32; use float64"):
         rep = gradcheck(lambda a, w: (a * w * w).sum(), [np.ones(3), np.ones(3, np.float32)],
                         names=["a", "w"], method="central")
     assert rep.passed

@@ -6,6 +6,7 @@ import doctest
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -96,6 +97,71 @@ def test_several_outputs_get_a_tuple_of_cotangents():
         assert rep.passed and rep.max_rel_error <= MAX_REL[method], str(rep)
     with pytest.raises(GradcheckError, match=r"d\(output\)/d\(input 0\) mismatch"):
         gradcheck(two, [x, w], grad=lambda x, w, v: f_vjp(x, w, v[0]), method="central")
+
+
+W32 = np.random.default_rng(5).standard_normal((3, 2)).astype(np.float32)
+
+
+def f32(x):
+    """A float32 model fed float64: computes in float32, its result cast up."""
+    return np.tanh(x.astype(np.float32) @ W32).astype(np.float64)
+
+
+def f32_vjp(x, v):
+    y = np.tanh(x.astype(np.float32) @ W32)
+    return ((v.astype(np.float32) * (1 - y * y)) @ W32.T).astype(np.float64)
+
+
+def test_a_float32_model_fed_float64_is_checked_at_float32_precision():
+    """Its outputs are float32 values: gradcheck says so and takes float32's steps and
+    tolerances, so the correct backward passes (with float64's steps, too small for fn's
+    rounding, it failed with a wrong diagnosis) and a 30 % error at one element is named."""
+    x = np.random.default_rng(6).standard_normal((4, 3))
+    computes = r"fn computes in float32: its outputs are float32 values, while input 0 'x' is "
+    with pytest.warns(UserWarning, match=computes + r"float64; .*model\.double\(\)"):
+        rep = gradcheck(f32, [x], grad=f32_vjp, names=["x"], method="central")
+    assert rep.passed and rep.inputs[0].tolerance.rtol == 1e-2, str(rep)
+
+    def bug(x, v):
+        g = f32_vjp(x, v)
+        g[1, 2] *= 1.3
+        return g
+    with pytest.warns(UserWarning, match=computes):
+        with pytest.raises(GradcheckError, match=r"(?s)failing +1 / 12 .*worst +x\[1, 2\].*"
+                                                  r"note +fn computes in float32"):
+            gradcheck(f32, [x], grad=bug, names=["x"], method="central")
+
+
+def test_float64_outputs_that_are_float32_numbers_by_nature_warn_nothing():
+    """Short values (0.5, 3.0, 0) are float32 numbers in any precision: no warning."""
+    x = np.array([0.5, 1.5, -2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert gradcheck(lambda x: 2 * x, [x], grad=lambda x, v: 2 * v,
+                         method="central").passed
+
+
+def test_a_kink_is_named_not_blamed_on_the_backward_or_the_step():
+    """relu at 0: central differences average the slopes 0 and v; the report says fn is not
+    differentiable there, with both one-sided slopes. A smooth function with a planted
+    error keeps the usual note."""
+    x = np.array([[0.0, 1.0, -2.0], [0.5, -0.3, 2.0]])
+
+    def relu_vjp(x, v):
+        return v * (x > 0)
+    with pytest.raises(GradcheckError, match=r"note +fn is not differentiable at "
+                                             r"inputs\[0\]\[0, 0\]: its slope left of it is "
+                                             r"\+0\.0000e\+00 and right of it \S+ \(one-sided"):
+        gradcheck(lambda x: np.maximum(x, 0.0), [x], grad=relu_vjp, method="central")
+
+    def tanh_bug(x, v):
+        g = v * (1 - np.tanh(x) ** 2)
+        g[0, 1] *= 1.01
+        return g
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(np.tanh, [x], grad=tanh_bug, method="central")
+    assert "not differentiable" not in str(info.value)
+    assert "the step is not the cause" in str(info.value)
 
 
 def test_a_vjp_that_cannot_take_v_is_told_how_it_is_called():

@@ -92,6 +92,9 @@ from .numdiff import (
     directional_derivative,
     directional_step,
     numeric_gradient,
+    one_sided_differences_at,
+    output_precision,
+    working_dtype,
 )
 from .report import (
     REL_FLOOR,
@@ -158,9 +161,9 @@ class GradcheckError(AssertionError):
 # ---------------------------------------------------------------------------------------------
 
 def _analytic(loss: ScalarLoss, grad=None):
-    """∂L/∂x per input (None where unchecked), which inputs got no gradient at all, and
-    Σ|v·f| at x. Two backward passes from fresh forwards (two calls of ``grad``) must agree
-    bit for bit."""
+    """∂L/∂x per input (None where unchecked), which inputs got no gradient at all, Σ|v·f|
+    at x and fn's outputs there. Two backward passes from fresh forwards (two calls of
+    ``grad``) must agree bit for bit."""
     once: Callable[[], tuple]
     if grad is None:
         once = functools.partial(_backward_once, loss)
@@ -180,7 +183,7 @@ def _analytic(loss: ScalarLoss, grad=None):
            if g1 is not None and not np.array_equal(g1, g2, equal_nan=True)]
     if bad:
         raise GradcheckError(_report(loss, "reentrancy", bad))
-    return first, missing, magnitude
+    return first, missing, magnitude, values
 
 
 def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
@@ -591,16 +594,17 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         if loss.checked[k] and x is not None and x.dtype not in (np.float64, np.complex128):
             a_tol, r_tol = tolerance(method, x.dtype)
             named = "" if loss.displays[k].startswith("inputs[") else f" {loss.names[k]!r}"
-            warnings.warn(f"gradcheck: input #{k}{named} is {x.dtype}; use float64 "
+            warnings.warn(f"gradcheck: input {k}{named} is {x.dtype}; use float64 "
                           f"({x.dtype} tolerances apply: atol={a_tol:g}, rtol={r_tol:g})",
                           UserWarning, stacklevel=2)
     try:
-        grads, missing, magnitude = _analytic(loss, grad)
+        grads, missing, magnitude, values = _analytic(loss, grad)
     except GradcheckError as err:
         if raise_exception:
             raise
         assert err.report is not None           # raised with a report, not the pickled str
         return err.report
+    _coarser_outputs(loss, method, values)
     claimed = grad is not None
     checked = [k for k, c in enumerate(loss.checked) if c]
     inputs = [_check_input(loss, k, grads[k], method, eps=eps, atol=atol, rtol=rtol,
@@ -618,6 +622,30 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     return report
 
 
+def _coarser_outputs(loss: ScalarLoss, method: str, values) -> None:
+    """Where fn's outputs show that it computes in float32 while a checked input is
+    float64 (a float32 PyTorch model fed float64 arrays, its result cast up or not): a
+    warning, and ``loss.precision`` set, so that the steps, the rounding noise and the
+    tolerances are float32's. With float64's, the steps are below what fn resolves and
+    its rounding is taken for a wrong gradient or for a step problem."""
+    precision = output_precision(values)
+    if precision is None:
+        return
+    finer = [k for k, x in enumerate(loss.arrays) if loss.checked[k] and x is not None
+             and working_dtype(x, precision) != working_dtype(x)]
+    if not finer:
+        return
+    loss.precision = precision
+    a_tol, r_tol = tolerance(method, precision)
+    shown = ", ".join(loss.labels[k] for k in finer)
+    warnings.warn(f"gradcheck: fn computes in {precision}: its outputs are {precision} "
+                  f"values, while {shown} {'is' if len(finer) == 1 else 'are'} float64; its "
+                  f"rounding limits what finite differences can check, so {precision} steps "
+                  f"and tolerances apply (atol={a_tol:g}, rtol={r_tol:g}). For a precise "
+                  f"check, run it in float64 (a PyTorch model: model.double(), and float64 "
+                  f"inputs)", UserWarning, stacklevel=3)
+
+
 def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol,
                  magnitude: float, blocks, missing: bool, claimed: bool) -> InputReport:
     """The check of input k by ``method``: its report, assembled once from the parts.
@@ -625,20 +653,22 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     x = loss.arrays[k]
     assert x is not None                        # only checked inputs are checked
     subject = _subject(loss, k)
-    rounding = NOISE_FACTOR * float(np.finfo(x.dtype).eps) * magnitude    # ν·h
+    work = working_dtype(x, loss.precision)     # x's dtype, or the coarser one fn uses
+    rounding = NOISE_FACTOR * float(np.finfo(work).eps) * magnitude    # ν·h
     directional = None
     if method == "directional":
-        tol = _directional_tolerance(x, eps, rounding, *_tolerance(method, x.dtype, atol, rtol))
+        tol = _directional_tolerance(x, eps, rounding, loss.precision,
+                                     *_tolerance(method, work, atol, rtol))
         directional = _directional(loss, k, grad, tol)
         if directional.passed:
             return InputReport(subject, method, tol, directional=directional)
     # After a failed directional check the full central check of this input decides.
     full = "central" if method == "directional" else method
     numeric = loss.gradient(k, full, eps)
-    tol, noise = _difference_tolerance(x, full, eps, rounding,
-                                       *_tolerance(full, x.dtype, atol, rtol))
+    tol, noise = _difference_tolerance(x, full, eps, rounding, work,
+                                       *_tolerance(full, work, atol, rtol))
     comparison = _compare(grad, numeric, tol, noise)
-    steps = central_steps(x, eps) if full == "central" else None
+    steps = central_steps(x, eps, loss.precision) if full == "central" else None
     if full == "central" and eps is None and comparison.compared and not comparison.passed:
         numeric, noise, steps = _step_ladder(loss, k, grad, comparison, tol, noise,
                                              rounding)
@@ -648,6 +678,9 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         if blocks and comparison.compared else None
     notes = comparison.notes
     if not verdict(directional, comparison):
+        if work != working_dtype(x):
+            notes += (f"fn computes in {work} (its outputs are {work} values): {work} steps "
+                      f"and tolerances apply; run it in float64 for a precise check",)
         if steps is not None and comparison.compared:
             notes += (_step_note(loss, k, comparison, tol, steps, rounding),)
         if full == "complex_step":
@@ -688,10 +721,10 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     estimate."""
     x = loss.arrays[k]
     assert x is not None and c.violation is not None
-    real = np.finfo(x.dtype).dtype                  # complex128 -> float64
+    real = working_dtype(x, loss.precision)         # complex128 -> float64
     numeric = np.array(c.numeric_grad, copy=True).reshape(-1)
     noise = np.array(np.broadcast_to(noise, x.shape), dtype=np.float64).reshape(-1)
-    steps = central_steps(x).reshape(-1)
+    steps = central_steps(x, None, loss.precision).reshape(-1)
     analytic = np.asarray(grad).reshape(-1)
     magnitude = np.abs(x).reshape(-1).astype(real)
     settled = c.violation.reshape(-1) <= 1         # estimates the comparison accepted
@@ -759,7 +792,7 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     plain = float(_allowed(n_mid, tol.atol, tol.rtol,
                            floor=relative_floor(c.numeric_grad, c.analytic_grad)))
     noise = rounding / h
-    first = float(central_steps(x)[idx])
+    first = float(central_steps(x, None, loss.precision)[idx])
     # NOTE: h < first where the ladder stepped down from the method's step
     reduced = f" (the check stepped down to it from {first:.1e})" if h < first else ""
     values = (f"{format_value(n_mid)} with the step h = {h:.1e}{reduced}, "
@@ -771,6 +804,9 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
         # the larger of the two is ν at h
         resolved = bool(abs(n_big - n_mid) <= plain + noise)       # False for NaN
         beyond_noise = bool(abs(c.analytic - n_mid) > plain + noise)
+    kink = _kink_note(loss, k, flat, h, plain, noise, where)
+    if kink is not None:
+        return kink
     if resolved and beyond_noise:
         return (f"the step is not the cause: the central difference at {where} is "
                 f"{values} (10h and h agree), while the analytic value is "
@@ -780,7 +816,7 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                 f"the rounding noise of L over the step (ν={noise:.1e} at h) exceeds the "
                 f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
                 "check it with method='complex_step'")
-    relative = float(np.finfo(x.dtype).eps) ** (1 / 3) * magnitude
+    relative = float(np.finfo(working_dtype(x, loss.precision)).eps) ** (1 / 3) * magnitude
     if 0 < h < relative / 10:
         way, better = "small", relative
     else:
@@ -790,23 +826,49 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
             f"({values}); try eps={better:.1e} or method='complex_step'")
 
 
+def _kink_note(loss: ScalarLoss, k: int, flat: int, h: float, plain: float, noise: float,
+               where: str) -> str | None:
+    """Where L has a kink at the element (relu, abs, max at a tie): its slopes left and
+    right of it differ, by as much at h/10 as at h (for a smooth L the gap shrinks with
+    the step), and by more than the tolerance and the rounding of a one-sided difference
+    allow. Central differences then average the two slopes, and no step resolves them:
+    the note says so, instead of blaming the backward or the step."""
+    left, right = one_sided_differences_at(loss, loss.arrays, k, flat, h)
+    left_fine, right_fine = one_sided_differences_at(loss, loss.arrays, k, flat, h / 10)
+    gap, gap_fine = abs(right - left), abs(right_fine - left_fine)
+    # NOTE: a one-sided difference at h/10 carries twice the noise of the central one at h
+    # (one step, not two, and 10 times smaller): 20 ν
+    if not (gap_fine > plain + 20 * noise and gap_fine > gap / 2):
+        return None
+    return (f"fn is not differentiable at {where}: its slope left of it is "
+            f"{format_value(left_fine)} and right of it {format_value(right_fine)} "
+            f"(one-sided differences with the step {h / 10:.1e}; {format_value(left)} and "
+            f"{format_value(right)} with {h:.1e}), so central differences give their mean at "
+            f"any step, and the backward's value there is one choice among them (PyTorch's "
+            f"relu takes 0 at 0): check fn at inputs away from the kink")
+
+
 def _tolerance(method: str, dtype, atol, rtol) -> tuple[float, float]:
     """(atol, rtol): the caller's where given, else ``TOLERANCES``'."""
     a_tol, r_tol = tolerance(method, dtype)
     return a_tol if atol is None else atol, r_tol if rtol is None else rtol
 
 
-def _directional_tolerance(x: np.ndarray, eps, rounding: float, atol, rtol) -> Tolerance:
-    """The step h along u (G3) and the rounding noise of L over it."""
-    h = directional_step(x, eps)
+def _directional_tolerance(x: np.ndarray, eps, rounding: float, precision, atol, rtol
+                           ) -> Tolerance:
+    """The step h along u (G3) and the rounding noise of L over it (``precision``: the
+    dtype fn computes in, :func:`working_dtype`)."""
+    h = directional_step(x, eps, precision)
     return Tolerance(atol, rtol, eps=h, noise=float(rounding / h))
 
 
-def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, atol, rtol):
+def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, work, atol,
+                          rtol):
     """The base step of central differences (G1) or complex-step (G2), and ν_i per element:
-    the rounding noise of L over the step h_i (none for complex-step)."""
+    the rounding noise of L over the step h_i (none for complex-step); ``work``: the dtype
+    whose ε sets the step (:func:`working_dtype`)."""
     if method == "central":
-        base = float(np.finfo(x.dtype).eps ** (1 / 3)) if eps is None else float(eps)
+        base = float(np.finfo(work).eps ** (1 / 3)) if eps is None else float(eps)
         noise = rounding / np.maximum(1.0, np.abs(x)) / base if eps is None else \
             np.full(x.shape, rounding / base)
     else:

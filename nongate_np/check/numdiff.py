@@ -27,7 +27,8 @@ from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
 
 __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradient",
            "check_option",
-           "central_steps", "central_differences_at",
+           "central_steps", "central_differences_at", "one_sided_differences_at",
+           "working_dtype", "output_precision",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
            "directional_derivative"]
 
@@ -60,11 +61,49 @@ def check_option(who: str, name: str, value, *, positive: bool) -> float | None:
 # Derivatives of loss(arrays) with respect to arrays[k]
 # ---------------------------------------------------------------------------------------------
 
-def central_steps(x: np.ndarray, eps=None) -> np.ndarray:
-    """h_i = ε^(1/3)·max(1, |x_i|) (G1), or ``eps`` everywhere."""
+def central_steps(x: np.ndarray, eps=None, precision=None) -> np.ndarray:
+    """h_i = ε^(1/3)·max(1, |x_i|) (G1), or ``eps`` everywhere. ε is that of x's dtype, or
+    of ``precision`` where given: the dtype the function computes in, when coarser (a
+    float32 model fed float64 inputs, :func:`working_dtype`)."""
     if eps is not None:
         return np.full(x.shape, float(eps))
-    return np.finfo(x.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+    return np.finfo(working_dtype(x, precision)).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
+
+
+def working_dtype(x: np.ndarray, precision=None) -> np.dtype:
+    """The real dtype whose rounding limits a finite difference in x: x's, or the coarser
+    ``precision`` the function computes in."""
+    real = np.finfo(x.dtype).dtype                  # complex128 -> float64
+    if precision is None:
+        return real
+    coarse = np.finfo(np.dtype(precision)).dtype
+    return coarse if np.finfo(coarse).eps > np.finfo(real).eps else real
+
+
+def output_precision(values) -> np.dtype | None:
+    """float32 where a function's outputs show that it computes in float32: an output of
+    dtype float32 (or complex64), or float64 outputs whose every value is a float32 number
+    (a float32 model whose result is cast up), at least one of them with more significant
+    bits than a short decimal has; else None. A float64 computation rounds to a float32
+    number by chance with odds of about 2^-29 per value."""
+    coarse = False
+    for v in values:
+        v = np.asarray(v)
+        if v.dtype.kind not in "fc":
+            continue
+        if np.finfo(v.dtype).eps >= np.finfo(np.float32).eps:
+            return np.dtype(np.float32)
+        finite = v[np.isfinite(v)].reshape(-1)
+        if v.dtype.kind == "c":
+            finite = np.concatenate([finite.real, finite.imag])
+        if finite.size == 0:
+            continue
+        with np.errstate(over="ignore"):
+            if not np.array_equal(finite.astype(np.float32).astype(v.dtype), finite):
+                return None
+        mantissa = np.frexp(finite)[0] * 2.0 ** 12      # more than 12 significant bits
+        coarse = coarse or bool(np.any(mantissa != np.round(mantissa)))
+    return np.dtype(np.float32) if coarse else None
 
 
 def complex_steps(x: np.ndarray, eps=None) -> np.ndarray:
@@ -74,11 +113,12 @@ def complex_steps(x: np.ndarray, eps=None) -> np.ndarray:
     return COMPLEX_STEP * np.maximum(1.0, np.abs(x))
 
 
-def directional_step(x: np.ndarray, eps=None) -> float:
-    """h = ε^(1/3)·max(1, max_i |x_i|) (G3), or ``eps``."""
+def directional_step(x: np.ndarray, eps=None, precision=None) -> float:
+    """h = ε^(1/3)·max(1, max_i |x_i|) (G3), or ``eps``; ε as in :func:`central_steps`."""
     if eps is not None:
         return float(eps)
-    return float(np.finfo(x.dtype).eps ** (1 / 3) * max(1.0, np.max(np.abs(x), initial=0.0)))
+    return float(np.finfo(working_dtype(x, precision)).eps ** (1 / 3)
+                 * max(1.0, np.max(np.abs(x), initial=0.0)))
 
 
 def _gradient_dtype(x: np.ndarray):
@@ -93,8 +133,8 @@ def central_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
     """
     x = arrays[k]
     every = np.arange(x.size)
-    return central_differences_at(loss, arrays, k, every,
-                                  central_steps(x, eps).reshape(-1)).reshape(x.shape)
+    steps = central_steps(x, eps, getattr(loss, "precision", None))
+    return central_differences_at(loss, arrays, k, every, steps.reshape(-1)).reshape(x.shape)
 
 
 def central_differences_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarray:
@@ -120,6 +160,27 @@ def central_differences_at(loss, arrays: list, k: int, flat_indices, steps) -> n
         diff = lp - lm if out.dtype.kind == "c" else np.real(lp - lm)
         out[j] = diff / (up + down)
     return out
+
+
+def one_sided_differences_at(loss, arrays: list, k: int, flat_index: int, h: float
+                             ) -> tuple[float, float]:
+    """The slopes of L left and right of element ``flat_index`` of ``arrays[k]``:
+    ((L(x) − L(x − h e_i)) / step down, (L(x + h e_i) − L(x)) / step up), the steps as
+    actually taken after rounding (3 evaluations). Where they differ by more than the
+    step explains, L has a kink there."""
+    work = np.array(arrays[k], copy=True, order="C")
+    flat = work.reshape(-1)
+    args = list(arrays)
+    args[k] = work
+    xi = flat[flat_index]
+    centre = loss(args)
+    flat[flat_index] = xi + h
+    up = flat[flat_index] - xi
+    right = np.real(loss(args) - centre) / up
+    flat[flat_index] = xi - h
+    down = xi - flat[flat_index]
+    left = np.real(centre - loss(args)) / down
+    return float(left), float(right)
 
 
 def complex_step_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
@@ -225,6 +286,9 @@ class ScalarLoss:
             raise ValueError(f"{who}: names= gives {len(names)} names for {len(values)} inputs")
         self.arrays, self.constants, self.checked = [], [], []
         self.real_outputs: list = []            # outputs that stayed real in a complex step
+        # the dtype fn computes in where its outputs show one coarser than the inputs'
+        # (gradcheck sets it from the first call: numdiff.output_precision)
+        self.precision: np.dtype | None = None
         self.names, self.labels, self.displays = [], [], []
         for k, (key, v) in enumerate(zip(self.keys, values)):
             self._refuse_foreign(k, key, v)
