@@ -133,12 +133,18 @@ def test_a_float32_model_fed_float64_is_checked_at_float32_precision():
 
 
 def test_float64_outputs_that_are_float32_numbers_by_nature_warn_nothing():
-    """Short values (0.5, 3.0, 0) are float32 numbers in any precision: no warning."""
-    x = np.array([0.5, 1.5, -2.0])
+    """Short values (0.5, 3.0, 0) are float32 numbers in any precision; so is exact float64
+    arithmetic on inputs that are float32 numbers (data loaded as float32, then cast): no
+    warning, and float64's steps, which do not cross relu's kink at an input 1e-3 from it
+    (float32's, 4.9e-3, would)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert gradcheck(lambda x: 2 * x, [x], grad=lambda x, v: 2 * v,
-                         method="central").passed
+        assert gradcheck(lambda x: 2 * x, [np.array([0.5, 1.5, -2.0])],
+                         grad=lambda x, v: 2 * v, method="central").passed
+        x = np.float32([1e-3, -1e-3, 0.7, -1.3]).astype(np.float64)
+        rep = gradcheck(lambda x: 2 * np.maximum(x, 0.0), [x],
+                        grad=lambda x, v: 2 * v * (x > 0), method="central")
+        assert rep.passed, str(rep)
 
 
 def test_a_kink_is_named_not_blamed_on_the_backward_or_the_step():

@@ -628,7 +628,8 @@ def _coarser_outputs(loss: ScalarLoss, method: str, values) -> None:
     warning, and ``loss.precision`` set, so that the steps, the rounding noise and the
     tolerances are float32's. With float64's, the steps are below what fn resolves and
     its rounding is taken for a wrong gradient or for a step problem."""
-    precision = output_precision(values)
+    precision = output_precision(values, [x for k, x in enumerate(loss.arrays)
+                                          if loss.checked[k] and x is not None])
     if precision is None:
         return
     finer = [k for k, x in enumerate(loss.arrays) if loss.checked[k] and x is not None

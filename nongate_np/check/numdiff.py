@@ -70,6 +70,17 @@ def central_steps(x: np.ndarray, eps=None, precision=None) -> np.ndarray:
     return np.finfo(working_dtype(x, precision)).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
 
 
+def _float32_numbers(x: np.ndarray) -> bool:
+    """Whether every finite value of a float64 (or complex128) array is a float32 number."""
+    if x.dtype.kind not in "fc":
+        return True
+    finite = x[np.isfinite(x)].reshape(-1)
+    if x.dtype.kind == "c":
+        finite = np.concatenate([finite.real, finite.imag])
+    with np.errstate(over="ignore"):
+        return bool(np.array_equal(finite.astype(np.float32).astype(finite.dtype), finite))
+
+
 def working_dtype(x: np.ndarray, precision=None) -> np.dtype:
     """The real dtype whose rounding limits a finite difference in x: x's, or the coarser
     ``precision`` the function computes in."""
@@ -80,12 +91,17 @@ def working_dtype(x: np.ndarray, precision=None) -> np.dtype:
     return coarse if np.finfo(coarse).eps > np.finfo(real).eps else real
 
 
-def output_precision(values) -> np.dtype | None:
+def output_precision(values, inputs=()) -> np.dtype | None:
     """float32 where a function's outputs show that it computes in float32: an output of
     dtype float32 (or complex64), or float64 outputs whose every value is a float32 number
     (a float32 model whose result is cast up), at least one of them with more significant
-    bits than a short decimal has; else None. A float64 computation rounds to a float32
-    number by chance with odds of about 2^-29 per value."""
+    bits than a short decimal has, while some of the float64 ``inputs`` are not float32
+    numbers; else None. A float64 computation rounds to a float32 number by chance with
+    odds of about 2^-29 per value; but exact float64 arithmetic (a selection, a reshape, a
+    product by a power of 2) on inputs that are float32 numbers gives float32 numbers too."""
+    if all(_float32_numbers(np.asarray(x)) for x in inputs):
+        values = [v for v in values if np.finfo(np.asarray(v).dtype).eps
+                  >= np.finfo(np.float32).eps]           # only a float32 dtype then tells
     coarse = False
     for v in values:
         v = np.asarray(v)
@@ -93,14 +109,11 @@ def output_precision(values) -> np.dtype | None:
             continue
         if np.finfo(v.dtype).eps >= np.finfo(np.float32).eps:
             return np.dtype(np.float32)
+        if not _float32_numbers(v):
+            return None
         finite = v[np.isfinite(v)].reshape(-1)
         if v.dtype.kind == "c":
             finite = np.concatenate([finite.real, finite.imag])
-        if finite.size == 0:
-            continue
-        with np.errstate(over="ignore"):
-            if not np.array_equal(finite.astype(np.float32).astype(v.dtype), finite):
-                return None
         mantissa = np.frexp(finite)[0] * 2.0 ** 12      # more than 12 significant bits
         coarse = coarse or bool(np.any(mantissa != np.round(mantissa)))
     return np.dtype(np.float32) if coarse else None
