@@ -70,13 +70,18 @@ def central_steps(x: np.ndarray, eps=None, precision=None) -> np.ndarray:
     return np.finfo(working_dtype(x, precision)).eps ** (1 / 3) * np.maximum(1.0, np.abs(x))
 
 
+def _finite_parts(x: np.ndarray) -> np.ndarray:
+    """The finite values of a floating array, flat; a complex one's real and imaginary
+    parts."""
+    finite = x[np.isfinite(x)].reshape(-1)
+    return np.concatenate([finite.real, finite.imag]) if x.dtype.kind == "c" else finite
+
+
 def _float32_numbers(x: np.ndarray) -> bool:
     """Whether every finite value of a float64 (or complex128) array is a float32 number."""
     if x.dtype.kind not in "fc":
         return True
-    finite = x[np.isfinite(x)].reshape(-1)
-    if x.dtype.kind == "c":
-        finite = np.concatenate([finite.real, finite.imag])
+    finite = _finite_parts(x)
     with np.errstate(over="ignore"):
         return bool(np.array_equal(finite.astype(np.float32).astype(finite.dtype), finite))
 
@@ -111,10 +116,7 @@ def output_precision(values, inputs=()) -> np.dtype | None:
             return np.dtype(np.float32)
         if not _float32_numbers(v):
             return None
-        finite = v[np.isfinite(v)].reshape(-1)
-        if v.dtype.kind == "c":
-            finite = np.concatenate([finite.real, finite.imag])
-        mantissa = np.frexp(finite)[0] * 2.0 ** 12      # more than 12 significant bits
+        mantissa = np.frexp(_finite_parts(v))[0] * 2.0 ** 12    # more than 12 significant bits
         coarse = coarse or bool(np.any(mantissa != np.round(mantissa)))
     return np.dtype(np.float32) if coarse else None
 
