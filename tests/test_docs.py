@@ -15,28 +15,50 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "nongate_np"
-# A citation: "docs/math.md E3", "(E3)", "(E3; ...)", "# E3", and ranges such as "E13-E15".
-CITATION = re.compile(r"(?:math\.md\s+|\(|#\s*)([ELAGK])(\d+)(?:-[ELAGK]?(\d+))?\b")
+# A citation: "docs/math.md E3", "(E3)", "(E3; ...)", "# E3", a label with a letter ("G2a"),
+# ranges such as "E13-E15" or "E13-15", and lists such as "(A10, A11)" or "(L3 and L4)".
+LABEL = r"[ELAGK]\d+[a-z]?"
+CITATION = re.compile(rf"(?:math\.md\s+|\(|#\s*)({LABEL}(?:\s*,\s*{LABEL}|\s+and\s+{LABEL}"
+                      rf"|-[ELAGK]?\d+\b)*)")
+
+
+def _labels(citation: str) -> list[str]:
+    """The labels of one citation, its ranges expanded: "E13-15, A2" -> E13, E14, E15, A2."""
+    labels, letter, previous = [], "", 0
+    for dash, part, number, suffix in re.findall(r"(-)?([ELAGK]?)(\d+)([a-z]?)", citation):
+        letter = part or letter
+        first = previous + 1 if dash else int(number)
+        labels += [f"{letter}{k}" for k in range(first, int(number))]
+        labels.append(f"{letter}{number}{suffix}")
+        previous = int(number)
+    return labels
 
 
 def _defined_numbers() -> set[str]:
     text = (ROOT / "docs" / "math.md").read_text(encoding="utf-8")
-    return set(re.findall(r"\*\*([ELAGK]\d{1,2})[ .*]", text))
+    return set(re.findall(r"\*\*([ELAGK]\d{1,2}[a-z]?)[ .*]", text))
 
 
 def _cited_numbers() -> dict[str, set[str]]:
     cited = {}
     for path in PACKAGE.rglob("*.py"):
-        for part, first, last in CITATION.findall(path.read_text(encoding="utf-8")):
-            for k in range(int(first), int(last or first) + 1):
-                cited.setdefault(f"{part}{k}", set()).add(path.name)
+        for citation in CITATION.findall(path.read_text(encoding="utf-8")):
+            for label in _labels(citation):
+                cited.setdefault(label, set()).add(path.name)
     return cited
+
+
+def test_citations_are_parsed_with_their_ranges_lists_and_letters():
+    assert _labels("E13-E15") == _labels("E13-15") == ["E13", "E14", "E15"]
+    found = [_labels(c) for c in CITATION.findall("(A10, A11) # G2a, docs/math.md L3 and L4 "
+                                                  "(E3, 4 µs)")]
+    assert found == [["A10", "A11"], ["G2a"], ["L3", "L4"], ["E3"]]
 
 
 def test_every_cited_equation_exists():
     defined = _defined_numbers()
     assert len(_cited_numbers()) >= 17, "citations in the code are not parsed"
-    assert {"E1", "E10", "E17", "G2"} <= defined, "math.md headings are not parsed"
+    assert {"E1", "E10", "E17", "G2", "G2a"} <= defined, "math.md headings are not parsed"
     missing = {n: sorted(files) for n, files in _cited_numbers().items() if n not in defined}
     assert not missing, f"cited in code but not defined in docs/math.md: {missing}"
 

@@ -111,7 +111,9 @@ class LSTMCache(NamedTuple):
     y: np.ndarray                   # (T, B, P), zero at inactive steps
     gates: np.ndarray               # activated i|f|g|o (T, B, 4H)
     c: np.ndarray                   # cell states (T, B, H)
-    tanh_c: np.ndarray              # tanh(c) (T, B, H)
+    # tanh(c_t) (T, B, H) at active steps; at an inactive one, whose row the backward
+    # masks (L14), tanh of the step's candidate c_t while c keeps the carried state (L6)
+    tanh_c: np.ndarray
     active: np.ndarray              # (T, B) bool (L6)
     reverse: bool
     # L13's h_{t-1} of every step (T, B, P) where the forward kept y right after h_0 in one

@@ -155,7 +155,7 @@ def _forward_steps(x, w_ih, w_ih_p, project, xw, bias, h_pair, c, w_hh, w_p, own
     is updated in place; a and h_proj are scratch (rows as wide as w_p's panels). w_hr_p
     is W_hrᵀ packed, or None without a projection. With ``keep`` the cache arrays are the
     whole batch's (T, B, ...); without, the chunk's one scratch row, overwritten every step
-    (it stays in L1: bench/KERNEL_NOTES.md, "Step loop: inference cache row").
+    (it stays in the L1 cache: bench/KERNEL_NOTES.md, "Step loop: inference cache row").
 
     NOTE: ``w_hr_p is None`` is decided when Numba compiles the loop (the branches on it
     are pruned), so a model without a projection never compiles the projection's code, as
@@ -493,8 +493,8 @@ def _h_prev(y, h0, active, reverse):
 
     NOTE: one buffer and one product dAᵀ H_prev over all T·B rows, not a product for the
     first steps besides one for the rest: that second product wrote a whole (4H, P) result
-    to add, which at L2 cost more than this copy (bench/KERNEL_NOTES.md, "Products: dW_hh
-    as one product")."""
+    to add, which at the benchmark's L2 size cost more than this copy (bench/KERNEL_NOTES.md,
+    "Products: dW_hh as one product")."""
     T, B, P = y.shape
     h_prev = workspace.empty((T, B, P), y.dtype)
     if reverse:

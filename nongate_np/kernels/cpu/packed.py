@@ -5,8 +5,8 @@ A BLAS packs W again at every call; here it is packed once, before the loop, int
 ``NR`` columns (:func:`pack` from Python, :func:`packed_weight` inside compiled code, both
 through the compiled copy :func:`pack_into`), and :func:`packed_gemm` runs a
 register-blocked kernel over them: ``MR`` rows by ``PANELS`` panels of accumulators, kept
-in vector registers for the whole reduction over k, the panels streamed from L1 once per
-block of rows, as oneDNN's packed RNN weights and BLIS's microkernels do.
+in vector registers for the whole reduction over k, the panels streamed from the L1 cache
+once per block of rows, as oneDNN's packed RNN weights and BLIS's microkernels do.
 
 The kernel is written in LLVM IR through an intrinsic, with vectors of 64 bytes
 (``<16 x float>``, ``<8 x double>``): Numba's loop vectoriser keeps no accumulator in a
