@@ -104,16 +104,17 @@ def output_precision(values, inputs=()) -> np.dtype | None:
     numbers; else None. A float64 computation rounds to a float32 number by chance with
     odds of about 2^-29 per value; but exact float64 arithmetic (a selection, a reshape, a
     product by a power of 2) on inputs that are float32 numbers gives float32 numbers too."""
-    if all(_float32_numbers(np.asarray(x)) for x in inputs):
-        values = [v for v in values if np.finfo(np.asarray(v).dtype).eps
-                  >= np.finfo(np.float32).eps]           # only a float32 dtype then tells
-    coarse = False
+    coarse, by_values = False, None
     for v in values:
         v = np.asarray(v)
         if v.dtype.kind not in "fc":
             continue
         if np.finfo(v.dtype).eps >= np.finfo(np.float32).eps:
             return np.dtype(np.float32)
+        if by_values is None:           # read once, at the first float64 output
+            by_values = not all(_float32_numbers(np.asarray(x)) for x in inputs)
+        if not by_values:               # only a float32 dtype then tells
+            continue
         if not _float32_numbers(v):
             return None
         mantissa = np.frexp(_finite_parts(v))[0] * 2.0 ** 12    # more than 12 significant bits
