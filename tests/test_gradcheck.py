@@ -648,6 +648,43 @@ def test_a_directional_pass_on_a_large_input_says_what_it_cannot_see():
     assert sharp.passed and sharp.inputs[1].directional.sensitivity < 1e-3
     assert "cannot see" not in str(sharp)
 
+def test_an_element_wise_pass_names_the_elements_it_cannot_resolve():
+    """A float32 central check allows atol and float32's rounding noise: an element of
+    small size 10 % wrong passes it. The report must name such elements (how many, their
+    sizes, what allows it) and that float64 resolves them; the same error in float64 must
+    fail, and a float64 pass prints no such line."""
+    rng = np.random.default_rng(0)
+    x64, w64 = rng.standard_normal((8, 16)), rng.standard_normal((16, 32))
+
+    def check(dtype, bug, target=(0, 0)):
+        def vjp(x, w, v):
+            dx, dw = _tanh_vjp(x, w, v)
+            dw[target] *= bug
+            return dx, dw
+        with warnings.catch_warnings():             # "input 0 'x' is float32; use float64"
+            warnings.simplefilter("ignore")
+            return gradcheck(lambda x, w: np.tanh(x @ w), [x64.astype(dtype),
+                                                            w64.astype(dtype)],
+                             grad=vjp, names=["x", "w"], method="central",
+                             raise_exception=False)
+
+    size = np.abs(check(np.float64, 1.0).inputs[1].numeric_grad)
+    target = np.unravel_index(np.argmin(np.where(size > 0.02, size, np.inf)), size.shape)
+    blind = check(np.float32, 1.1, target)
+    c = blind.inputs[1].comparison
+    assert blind.passed and c.n_blind > 0
+    assert c.blind_sizes[0] <= abs(c.numeric_grad[target]) <= c.blind_sizes[1]
+    assert re.search(r"input 1 'w': \d+ of 512 elements \(\|n\| from \S+ to \S+\) could be "
+                     r"10% wrong and pass: atol=0.001 and the rounding noise of L over the step "
+                     r"\(up to \S+\) allow that much; a float64 check resolves them",
+                     str(blind)), str(blind)
+    caught = check(np.float64, 1.1, target)
+    assert not caught.passed and caught.inputs[1].worst_index == target
+    sharp = check(np.float64, 1.0)
+    assert sharp.passed and sharp.inputs[1].comparison.n_blind == 0
+    assert "could be" not in str(sharp)
+
+
 def test_a_claimed_product_that_ignores_v_is_named_in_the_failure():
     """A vector-Jacobian product written with a cotangent of ones is wrong for the random v
     gradcheck draws; the note must say so, and a merely wrong product gets no such note."""

@@ -44,7 +44,9 @@ often that check runs, never a verdict; the sum Σ_i |u_i|·allowed_i, which no 
 gradient can exceed, let one element 1 % wrong in a 64 x 64 weight pass.
 The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j
 min(|a_j|, |n_j|), tiny), so a near-zero entry does not read as 100 % wrong. The worst
-element is the one with the largest violation |a − n| / allowed_i (above 1 fails).
+element is the one with the largest violation |a − n| / allowed_i (above 1 fails). A passing
+comparison names the elements (at or above the floor) whose allowance exceeds 10 % of |n|
+(``report.BLIND_ERROR``): atol and ν_i let them be that wrong and pass, as in float32.
 
 The step h_i = ε^(1/3)·max(1, |x_i|) suits a function that varies on the scale max(1,
 |x_i|); where it does not (log, 1/x, sqrt near a small x_i; tanh(x − 1e8) at a large one),
@@ -97,6 +99,7 @@ from .numdiff import (
     working_dtype,
 )
 from .report import (
+    BLIND_ERROR,
     REL_FLOOR,
     TINY,
     BlockSummary,
@@ -414,9 +417,16 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
     with np.errstate(all="ignore"):
         err = np.where(np.isfinite(analytic) & np.isfinite(numeric),
                        np.abs(analytic - numeric), np.inf)
-        allowed = _allowed(numeric, tol.atol, tol.rtol, noise,
-                           floor=relative_floor(numeric, analytic))
+        floor = relative_floor(numeric, analytic)
+        allowed = _allowed(numeric, tol.atol, tol.rtol, noise, floor=floor)
         violation = np.where(err == 0, 0.0, np.where(allowed > 0, err / allowed, np.inf))
+        size = np.abs(numeric)
+        blind = (size >= floor) & (size > 0) & (allowed > BLIND_ERROR * size)
+        n_blind = int(np.count_nonzero(blind))
+        blind_sizes = (float(size[blind].min()), float(size[blind].max())) if n_blind \
+            else (0.0, 0.0)
+        blind_noise = float(np.broadcast_to(noise, size.shape)[blind].max()) if n_blind \
+            else 0.0
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
     notes = tuple(f"the {what} gradient has {bad} non-finite value(s)"
                   for what, bad in (("analytic", _non_finite(analytic)),
@@ -425,7 +435,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
                       analytic=analytic[worst].item(), numeric=numeric[worst].item(),
                       max_abs_error=float(err.max()),
                       max_rel_error=float(np.max(relative_error(analytic, numeric))),
-                      n_failing=int(np.count_nonzero(violation > 1)), notes=notes)
+                      n_failing=int(np.count_nonzero(violation > 1)), notes=notes,
+                      n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise)
 
 
 def _non_finite(arr: np.ndarray) -> int:
@@ -860,7 +871,8 @@ def _directional_tolerance(x: np.ndarray, eps, rounding: float, precision, atol,
     """The step h along u (G3) and the rounding noise of L over it (``precision``: the
     dtype fn computes in, :func:`working_dtype`)."""
     h = directional_step(x, eps, precision)
-    return Tolerance(atol, rtol, eps=h, noise=float(rounding / h))
+    return Tolerance(atol, rtol, eps=h, noise=float(rounding / h),
+                     dtype=working_dtype(x, precision).name)
 
 
 def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, work, atol,
@@ -876,7 +888,7 @@ def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, work
         base, noise = COMPLEX_STEP if eps is None else float(eps), 0.0
     rule = "·max(1,|x_i|)" if eps is None else ""
     return Tolerance(atol, rtol, eps=base, eps_rule=rule,
-                     noise=float(np.max(noise, initial=0.0))), noise
+                     noise=float(np.max(noise, initial=0.0)), dtype=np.dtype(work).name), noise
 
 
 # A complex-step mismatch below this relative size is within what float64 rounding in a

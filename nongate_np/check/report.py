@@ -29,7 +29,7 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = ["GradcheckReport", "InputReport", "Subject", "Tolerance", "Defect", "Directional",
-           "Comparison", "BlockSummary", "verdict", "REL_FLOOR"]
+           "Comparison", "BlockSummary", "verdict", "REL_FLOOR", "BLIND_ERROR"]
 
 REL_FLOOR = 1e-3       # entries are judged against at least 1e-3·max|n|
 TINY = np.finfo(np.float64).tiny
@@ -62,6 +62,7 @@ class Tolerance:
     eps: float                       # the base step: h_i = eps·max(1, |x_i|) unless fixed
     eps_rule: str = ""               # "·max(1,|x_i|)", or "" for one fixed step
     noise: float = 0.0               # the largest ν_i allowed for rounding noise
+    dtype: str = ""                  # whose ε sets the step and ν, and whose TOLERANCES apply
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class Directional:
 #: wrong by less could have passed (method="central" compares each element)
 WEAK_DIRECTIONAL = 1e-3
 
+#: An element-wise pass names the elements that could be wrong by this relative error and
+#: still pass (``Comparison.n_blind``): atol and the rounding noise ν_i allow that much
+BLIND_ERROR = 0.1
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -112,6 +117,12 @@ class Comparison:
     max_rel_error: float = 0.0
     n_failing: int = 0
     notes: tuple[str, ...] = ()      # non-finite values on either side
+    # the elements at or above the relative floor whose allowance exceeds BLIND_ERROR·|n|
+    # (they could be that wrong and pass), the least and largest |n| among them, and their
+    # largest ν_i
+    n_blind: int = 0
+    blind_sizes: tuple[float, float] = (0.0, 0.0)
+    blind_noise: float = 0.0
 
     @property
     def compared(self) -> bool:
@@ -389,6 +400,8 @@ class GradcheckReport:
                   for r in self.inputs if r.directional is not None and r.passed
                   and not r.fallback_ran
                   and WEAK_DIRECTIONAL < r.directional.sensitivity < np.inf]
+        lines += [_blind_line(r) for r in self.inputs
+                  if r.passed and r.comparison is not None and r.comparison.n_blind]
         if self.constants:
             lines.append("  not checked (constants): " + ", ".join(self.constants))
         if not self.passed:
@@ -402,6 +415,25 @@ class GradcheckReport:
     def failure_text(self) -> str:
         """The message of :class:`GradcheckError`: one block per failing input."""
         return "\n".join(_failure_block(self, r) for r in self.inputs if not r.passed)
+
+
+def _blind_line(r: InputReport) -> str:
+    """The elements of a passing element-wise check that could be BLIND_ERROR wrong and
+    pass, what allows it (atol, the rounding noise ν_i), and what resolves them."""
+    c = r.comparison
+    assert c is not None and r.tolerance is not None
+    noise = f" and the rounding noise of L over the step (up to {c.blind_noise:.1e})" \
+        if c.blind_noise else ""
+    if r.tolerance.dtype in ("float32", "float16"):
+        remedy = "; a float64 check resolves them"
+    elif c.blind_noise > r.atol:
+        remedy = '; method="complex_step" has no rounding noise'
+    else:
+        remedy = ""
+    lo, hi = c.blind_sizes
+    return (f"  {r.label}: {c.n_blind} of {r.n_total} elements (|n| from {lo:.1e} to "
+            f"{hi:.1e}) could be {BLIND_ERROR:.0%} wrong and pass: atol={r.atol:g}{noise} "
+            f"allow that much{remedy}")
 
 
 def format_value(value) -> str:
