@@ -4,6 +4,8 @@ import gc
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nongate_np.kernels.contract import LSTMParams, LSTMState
 from nongate_np.kernels.cpu import tuning, workspace
@@ -59,7 +61,7 @@ def test_ascontiguous_copies_into_a_pooled_buffer_only_when_it_must():
         where, nbytes = _address(first), first.nbytes
         del first
         gc.collect()
-        assert workspace.kept_bytes() == nbytes                       # back in the pool
+        assert workspace.kept_bytes() == workspace.size_class(nbytes)   # back in the pool
         again = workspace.ascontiguous(view, dtype)                   # the same buffer
         assert _address(again) == where and workspace.kept_bytes() == 0
         np.testing.assert_array_equal(again, np.ascontiguousarray(view, dtype))
@@ -108,7 +110,7 @@ def test_the_kernels_copies_of_transposed_inputs_come_from_the_pool():
         lstm.lstm_backward(cache, grad, state)
         gc.collect()
         kept.append(workspace.kept_bytes())
-    assert kept[1] - kept[0] == dy.nbytes             # the copy of the view went back too
+    assert kept[1] - kept[0] == workspace.size_class(dy.nbytes)   # the view's copy went back too
 
 
 def test_small_arrays_and_every_dtype_and_shape_form():
@@ -180,6 +182,65 @@ def test_groups_apart_lie_in_pages_of_their_own(groups):
     gc.collect()
     for k, a in enumerate(a for g in out for a in g):
         assert np.all(a == k), f"array {k} was overwritten by another"
+
+
+@given(st.integers(1, 1 << 40))
+def test_a_size_class_wastes_at_most_a_quarter(nbytes):
+    size = workspace.size_class(nbytes)
+    assert nbytes <= size <= nbytes * 1.25
+    top = 1 << (size.bit_length() - 1)
+    assert size % (top // 4 or 1) == 0                  # 2^k times 1, 1.25, 1.5 or 1.75
+    assert workspace.size_class(size) == size
+
+
+def test_varying_shapes_reuse_buffers_of_their_class():
+    """A service's requests of ever new shapes: each array takes a free buffer of its size
+    class, so the pool holds one buffer per class used, not one per shape."""
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1 << 20, 2 << 20, 200)         # 1 to 2 MiB, 200 different sizes
+    for n in sizes:
+        a = workspace.empty(int(n), np.uint8)
+        a[-1] = 1                                       # the array's own bytes are usable
+        del a
+        gc.collect()
+    classes = {workspace.size_class(int(n)) for n in sizes}
+    assert len(classes) <= 5 and workspace.kept_bytes() == sum(classes)
+
+
+def test_set_limit_trims_the_pool_and_rejects_a_bad_value():
+    m = tuning.POOL_MIN_BYTES
+    saved = workspace.limit()
+    try:
+        arrays = [workspace.empty(m, np.uint8) for _ in range(4)]
+        del arrays
+        gc.collect()
+        assert workspace.kept_bytes() == 4 * m
+        workspace.set_limit(2 * m)
+        assert workspace.limit() == 2 * m and workspace.kept_bytes() == 2 * m
+        workspace.set_limit(0)
+        assert workspace.kept_bytes() == 0
+        for bad in (-1, 1.5, "64M", True):
+            with pytest.raises(ValueError, match="expected a non-negative number of bytes"):
+                workspace.set_limit(bad)
+        assert workspace.limit() == 0
+    finally:
+        workspace.set_limit(saved)
+
+
+@pytest.mark.parametrize("text, expected", [("", 1 << 29), ("65536", 65536), ("256M", 256 << 20),
+                                            ("1g", 1 << 30), ("64 KiB", 64 << 10),
+                                            ("0", 0)])
+def test_the_limit_from_the_environment(monkeypatch, text, expected):
+    monkeypatch.setenv("NONGATE_NP_WORKSPACE_LIMIT", text)
+    assert tuning._bytes_from_environment("NONGATE_NP_WORKSPACE_LIMIT", 1 << 29) == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "-5", "1.5G", "12 T"])
+def test_a_bad_limit_in_the_environment_names_the_variable(monkeypatch, text):
+    monkeypatch.setenv("NONGATE_NP_WORKSPACE_LIMIT", text)
+    with pytest.raises(ValueError, match=r"NONGATE_NP_WORKSPACE_LIMIT: expected a number of "
+                                         r"bytes such as 268435456 or 256M, got"):
+        tuning._bytes_from_environment("NONGATE_NP_WORKSPACE_LIMIT", 1 << 29)
 
 
 def test_the_pool_keeps_at_most_its_limit():

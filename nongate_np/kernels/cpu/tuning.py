@@ -16,6 +16,8 @@ tests and benchmarks, not for code that runs kernels on several Python threads a
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 from collections.abc import Iterator
 
 #: Multiply-adds of the recurrent products of one step-loop call (T·B·P·4H) from which its
@@ -71,8 +73,23 @@ OWN_PANELS_MAX_BYTES = 2 << 20
 #: buffers from 64 KiB").
 POOL_MIN_BYTES = 1 << 16
 #: Most bytes of free buffers the workspace pool keeps: more than one training step of the
-#: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
-POOL_LIMIT_BYTES = 1 << 29
+#: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers");
+#: the environment variable NONGATE_NP_WORKSPACE_LIMIT sets another (``workspace.set_limit``).
+def _bytes_from_environment(name: str, default: int) -> int:
+    """The environment variable ``name`` as a number of bytes: digits, optionally with a K,
+    M or G suffix (binary units: 256M is 256 MiB; a trailing "B" or "iB" is allowed), or
+    ``default`` where it is unset or empty. Raises ValueError naming the variable otherwise."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    match = re.fullmatch(r"(\d+)\s*([KMG]?)(?:i?B)?", text, flags=re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"{name}: expected a number of bytes such as 268435456 or 256M, "
+                         f"got {text!r}")
+    return int(match[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[match[2].upper()]
+
+
+POOL_LIMIT_BYTES = _bytes_from_environment("NONGATE_NP_WORKSPACE_LIMIT", 1 << 29)
 
 #: How long, in µs, a thread of the kernels' pool watches for its next chunk, and the
 #: calling thread for a pool thread's end, before sleeping on a lock; it yields its core

@@ -6,15 +6,20 @@ top of the heap beyond ``M_TRIM_THRESHOLD`` is handed back to the system, and th
 step page-faults every page back in, zeroed by the kernel, which slows a training step
 by a large fraction (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 
-``empty(shape, dtype)`` hands out an array backed by a pooled buffer of exactly that many
-bytes when one is free, else a new one. When the array and every view of it are gone, the
-buffer goes back to the pool. The pool keeps at most ``tuning.POOL_LIMIT_BYTES``; beyond
-that, the buffers freed longest ago go back to the allocator first, so sizes no longer
-asked for (variable-length inputs, a finished training run) age out. ``release()`` empties
-it. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: malloc reuses small blocks,
-while larger ones it may hand back to the system when freed and fault in again at the
-next step. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when it
-makes one, in such an array.
+``empty(shape, dtype)`` hands out an array backed by a pooled buffer of its size class
+(its bytes rounded up to 2^k times 1, 1.25, 1.5 or 1.75) when one is free, else a new one.
+When the array and every view of it are gone, the buffer goes back to the pool. Classes,
+not exact sizes, so that inputs of varying shapes (a service's requests) reuse buffers
+instead of filling the pool with sizes never asked for again; at most a quarter of a
+buffer goes unused, and its pages are never touched unless a larger array of the class
+uses them. The pool keeps at most ``tuning.POOL_LIMIT_BYTES`` (``set_limit``, or the
+environment variable ``NONGATE_NP_WORKSPACE_LIMIT``); beyond that, the buffers freed
+longest ago go back to the allocator first, so sizes no longer asked for (a finished
+training run) age out. ``release()`` empties it and asks the allocator to hand its free
+memory back to the system. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: malloc
+reuses small blocks, while larger ones it may hand back to the system when freed and fault
+in again at the next step. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its
+copy, when it makes one, in such an array.
 
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
 ``align=True``. The step loops split rows between threads at multiples of 16 float32, and
@@ -72,19 +77,27 @@ def empty(shape: int | Iterable[int], dtype: npt.DTypeLike, align: bool = False)
     nbytes = count * dtype.itemsize
     if nbytes < tuning.POOL_MIN_BYTES:
         return _aligned(nbytes).view(dtype).reshape(shape) if align else np.empty(shape, dtype)
+    size = size_class(nbytes)
     with _lock:
-        stack = _free.get(nbytes)
+        stack = _free.get(size)
         buf = stack.pop() if stack else None
         if buf is not None:
             _forget(buf)
     if buf is None:
-        buf = _aligned(nbytes)
+        buf = _aligned(size)
     owner = np.frombuffer(buf.data, dtype=dtype, count=count)     # buf.data: a memoryview
     # NOTE: a weak reference with a callback, not weakref.finalize, whose object and
     # registry cost more at every call (bench/KERNEL_NOTES.md, "Workspace: pooled buffers")
     ref = weakref.ref(owner, _released)
     _lent[id(ref)] = ref, buf
     return owner.reshape(shape)
+
+
+def size_class(nbytes: int) -> int:
+    """The bytes of the pooled buffer an array of ``nbytes`` gets: ``nbytes`` rounded up
+    to 2^k times 1, 1.25, 1.5 or 1.75 (its three leading bits)."""
+    step = 1 << max(nbytes.bit_length() - 3, 0)
+    return -(-nbytes // step) * step
 
 
 def empty_many(shapes: Iterable[tuple[int, ...]], dtype: npt.DTypeLike,
@@ -183,10 +196,7 @@ def _give_back(buf: np.ndarray) -> None:
         _free.setdefault(buf.nbytes, []).append(buf)
         _order.append(buf)
         _kept += buf.nbytes
-        while _kept > tuning.POOL_LIMIT_BYTES:      # the longest-free buffers go first
-            old = _order[0]
-            _drop_from_stack(old)
-            _forget(old)
+        _trim_pool()
 
 
 def _drop_from_stack(buf: np.ndarray) -> None:
@@ -213,12 +223,60 @@ def kept_bytes() -> int:
 
 
 def release() -> None:
-    """Hand every free buffer back to the allocator."""
+    """Hand every free buffer back to the allocator, and ask it (glibc's ``malloc_trim``,
+    where there is one) to return the memory it keeps free to the system."""
     global _kept
     with _lock:
         _free.clear()
         _order.clear()
         _kept = 0
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """glibc keeps freed blocks below its (adaptive) mmap threshold in its heap, counted
+    in the process's resident memory: ``malloc_trim(0)`` returns their pages. Nothing
+    elsewhere (macOS, Windows, musl)."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+        trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None) if os.name == "posix" else None
+    except OSError:
+        return None
+
+
+def limit() -> int:
+    """Most bytes of free buffers the pool keeps (``tuning.POOL_LIMIT_BYTES``)."""
+    return tuning.POOL_LIMIT_BYTES
+
+
+def set_limit(nbytes: int) -> None:
+    """Keep at most ``nbytes`` of free buffers (default 512 MiB, or the environment variable
+    ``NONGATE_NP_WORKSPACE_LIMIT`` read at import: bytes, or with a K, M or G suffix in
+    binary units); the buffers freed longest ago go now if the pool holds more. 0 pools
+    nothing: every large array is fresh from the allocator, and a training step
+    page-faults its arrays in again (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
+
+    Raises ValueError for a value that is not a non-negative int."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+        raise ValueError(f"workspace.set_limit: expected a non-negative number of bytes, "
+                         f"got {nbytes!r}")
+    tuning.POOL_LIMIT_BYTES = int(nbytes)
+    with _lock:
+        _trim_pool()
+
+
+def _trim_pool() -> None:
+    """The longest-free buffers out until the pool keeps at most the limit (lock held)."""
+    while _kept > tuning.POOL_LIMIT_BYTES:
+        old = _order[0]
+        _drop_from_stack(old)
+        _forget(old)
 
 
 def _after_fork_in_child() -> None:
