@@ -57,6 +57,42 @@ def test_evaluate_equals_the_losses_and_accuracies_computed_directly():
                                    atol=1e-15, err_msg=name)
 
 
+def test_predict_on_arrays_equals_predict_on_their_dataset():
+    """A service's sequences as arrays (no labels): token ids with lengths inferred from
+    padding, as nested lists, and features with lengths, where what lies past a length
+    (NaN included) is not read and a NaN within one is an error, not a NaN prediction."""
+    data, m = dataset(), model()
+    want = predict(m, data, batch_size=5, attention=True)
+    for x, lengths in ((data.x, None), (data.x.tolist(), data.lengths)):
+        got = predict(m, x, lengths, batch_size=5, attention=True)
+        for name in ("c", "r", "t"):
+            np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+        np.testing.assert_array_equal(got["probabilities"]["c"], want["probabilities"]["c"])
+        np.testing.assert_array_equal(got["attention"]["c"], want["attention"]["c"])
+    with pytest.raises(TypeError, match="lengths is given by the SequenceDataset"):
+        predict(m, data, data.lengths)
+
+    ng.seed(0)
+    features = MultiTaskSequenceModel(TASKS[:1], input_size=2, hidden_size=4, attn_size=3,
+                                      dtype=np.float64)
+    rng = np.random.default_rng(1)
+    lengths = np.array([5, 1, 3])
+    x = rng.normal(size=(3, 5, 2))
+    x[np.arange(5)[None, :] >= lengths[:, None]] = np.nan       # padding holds anything
+    got = predict(features, x, lengths)["probabilities"]["c"]
+    with ng.no_grad():
+        logits = features.eval()(np.nan_to_num(x), lengths=lengths)["c"].numpy()
+    np.testing.assert_allclose(got, np.exp(logits) / np.exp(logits).sum(1, keepdims=True),
+                               rtol=1e-12)
+    x[0, 2, 1] = np.nan
+    with pytest.raises(ng.data.DataError, match=r"x\[0, 2, 1\] is nan"):
+        predict(features, x, lengths)
+    with pytest.raises(ng.data.DataError, match=r"lengths must lie in \[1, T=5\]"):
+        predict(features, np.zeros((3, 5, 2)), [5, 0, 3])
+    with pytest.raises(ValueError, match=r"expected features \(B, T, 2\), got shape"):
+        predict(features, np.zeros((3, 5, 4)))
+
+
 class Record(Callback):
     def __init__(self):
         self.states, self.calls = {}, []
@@ -128,7 +164,6 @@ def test_bad_fit_arguments(kwargs, match):
     (lambda m, d: fit(m, d, val=(d.x, d.lengths), epochs=1),
      "fit: val must be a SequenceDataset, got tuple"),
     (lambda m, d: evaluate(m, d.x), "evaluate: data must be a SequenceDataset, got ndarray"),
-    (lambda m, d: predict(m, list(d.x)), "predict: data must be a SequenceDataset, got list"),
 ])
 def test_arrays_instead_of_a_dataset_are_a_type_error(call, match):
     with pytest.raises(TypeError, match=match + r"; wrap arrays as SequenceDataset"):

@@ -109,6 +109,22 @@ def _check_data(where: str, name: str, data) -> None:
                         f"load_csv or load_npz")
 
 
+def _as_dataset(model, x, lengths) -> SequenceDataset:
+    """Unlabelled sequences as a SequenceDataset for :func:`predict`: x checked and cast as
+    the model reads it, each sequence's length given or as the model infers it, zero past
+    it (the dataset's padding)."""
+    x = model._check_input(x)
+    n, t = x.shape[:2]
+    lengths = model._infer_lengths(x, lengths)
+    lengths = np.full(n, t, np.int64) if lengths is None else np.asarray(lengths)
+    if lengths.shape != (n,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"predict: lengths must be {n} integers (N,), one per sequence, got "
+                         f"shape {lengths.shape} and dtype {lengths.dtype}")
+    steps = np.arange(t) < np.clip(lengths, 0, t)[:, None]
+    x = np.where(steps if x.ndim == 2 else steps[..., None], x, 0)
+    return SequenceDataset(x, lengths, {}, [])
+
+
 def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch):
     _check_data("fit", "train", train)
     if val is not None:
@@ -292,8 +308,16 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
 
 
 @_kernels_own_the_cores
-def predict(model, data, *, batch_size: int = 256, attention: bool = False) -> dict:
+def predict(model, data, lengths=None, *, batch_size: int = 256,
+            attention: bool = False) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
+
+    ``data`` is a SequenceDataset (its targets, if any, are not read), or the sequences
+    themselves: features (N, T, F) or token ids (N, T), an array or nested lists, with
+    ``lengths`` (N,) ints in [1, T] (default: every step of a feature sequence; a token
+    sequence up to its last non-padding token, as the model reads it). Arrays pass the
+    dataset's checks: a NaN or infinity within a sequence's length is a DataError, not a
+    NaN prediction; what lies past a length is not read.
 
     Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
     tagging (-1 past each length), values (N, k) for regression; ``"probabilities"``:
@@ -301,9 +325,16 @@ def predict(model, data, *, batch_size: int = 256, attention: bool = False) -> d
     ``"attention"``: ``{task: (N, T) weights}`` for each pooled task (0 past each length and
     on padding; docs/math.md A3-A4).
 
-    Raises TypeError when ``data`` is not a SequenceDataset.
+    Raises ValueError or TypeError (naming the expected layout) for arrays of another
+    shape or dtype than the model reads, DataError for lengths outside [1, T] or values
+    that are not finite, and TypeError for ``lengths`` given with a SequenceDataset.
     """
-    _check_data("predict", "data", data)
+    if isinstance(data, SequenceDataset):
+        if lengths is not None:
+            raise TypeError("predict: lengths is given by the SequenceDataset; pass lengths "
+                            "only with arrays")
+    else:
+        data = _as_dataset(model, data, lengths)
     parts: dict[str, list] = {t["name"]: [] for t in model.tasks}
     probs: dict[str, list] = {t["name"]: [] for t in model.tasks
                               if t["kind"] == "classification"}
