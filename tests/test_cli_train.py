@@ -337,7 +337,8 @@ def test_resume_continues_exactly_as_the_uninterrupted_run(tmp_path, data):
     train(tmp_path / "parts", *options, "--epochs", "1")
     assert len(read_metrics(tmp_path / "parts")) == 1
     printed = train(tmp_path / "parts", *options, "--epochs", "3", "--resume")
-    assert printed.startswith("trained 3 epoch(s)")
+    assert printed.startswith("trained epochs 2-3 in "), printed
+    assert "s (resumed after epoch 1)" in printed.splitlines()[0], printed
     _assert_same_run(tmp_path / "whole", tmp_path / "parts")
     whole = read_json(tmp_path / "whole" / "summary.json")
     parts = read_json(tmp_path / "parts" / "summary.json")

@@ -396,6 +396,17 @@ def test_missing_file_raises_file_not_found(tmp_path):
         ng.load(tmp_path / "nothing.npz")
 
 
+def test_saving_onto_a_directory_names_it_and_leaves_it_alone(tmp_path):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    (folder / "kept.txt").write_text("mine")
+    with pytest.raises(IsADirectoryError, match=r"save: '.*runs' is a directory; give the "
+                                                r"path of a file"):
+        ng.save(ng.nn.Linear(2, 3), folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["kept.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]     # no temporary left
+
+
 def test_foreign_npz_and_npy_are_refused(tmp_path):
     foreign = tmp_path / "foreign.npz"
     np.savez(foreign, a=np.zeros(3), b=np.ones(2))

@@ -172,8 +172,13 @@ def run(args) -> int:
 
 def report(summary: dict, out) -> str:
     """The lines printed at the end of a run."""
-    best = summary["best_epoch"]
-    lines = [f"trained {summary['epochs_run']} epoch(s) in {summary['train_seconds']:.1f} s"
+    best, initial, total = summary["best_epoch"], summary.get("initial_epoch", 0), \
+        summary["epochs_run"]
+    # NOTE: after --resume, the epochs of this run, which the time covers
+    done = f"epochs {initial + 1}-{total}" if initial and total > initial else \
+        f"{total - initial} epoch(s)"
+    lines = [f"trained {done} in {summary['train_seconds']:.1f} s"
+             + (f" (resumed after epoch {initial})" if initial else "")
              + (f"; best epoch {best}" if best is not None else "")
              + (" (stopped early)" if summary["stopped_early"] else "")]
     base = summary.get("baselines", {})

@@ -9,6 +9,7 @@ it, which the next write to the same path removes (see :func:`remove_stale_tempo
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -40,6 +41,9 @@ def replacing(path: str, caller: str = "save"):
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"{caller}: the directory {directory!r} for {path!r} does not "
                                 "exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, f"{caller}: {path!r} is a directory; give the "
+                                              f"path of a file (in it, or beside it)")
     mode = _new_file_mode(path)
     remove_stale_temporaries(path)
     # NOTE: the writer's pid in the name lets a later save tell a killed writer's file from a

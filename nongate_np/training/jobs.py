@@ -188,6 +188,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     write_text_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     summary["pictures"] = _pictures(out, model, history, test if test is not None else val,
                                     token_text)
+    summary["initial_epoch"] = initial          # not in summary.json: as if run at once
     return summary
 
 
@@ -215,7 +216,8 @@ def _follow(model, train, val, test, opts, optimizer, history, initial, dp) -> d
     files."""
     history = _fit(model, train, val, opts, optimizer, history, initial, dp)
     summary = {"best_epoch": history.best_epoch, "epochs_run": len(history.epochs),
-               "stopped_early": history.stopped_early, "pictures": [], "rank": dp.rank}
+               "stopped_early": history.stopped_early, "pictures": [], "rank": dp.rank,
+               "initial_epoch": initial}
     if test is not None and len(test):
         summary["test"] = _nested(evaluate(model, test, data_parallel=dp))
     return summary
