@@ -10,7 +10,8 @@ by a large fraction (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 (its bytes rounded up to 2^k times 1, 1.25, 1.5 or 1.75) when one is free, else a new one.
 When the array and every view of it are gone, the buffer goes back to the pool. Classes,
 not exact sizes, so that inputs of varying shapes (a service's requests) reuse buffers
-instead of filling the pool with sizes never asked for again; at most a quarter of a
+instead of filling the pool with sizes never asked for again (bench/KERNEL_NOTES.md,
+"Workspace: size classes"); at most a quarter of a
 buffer goes unused, and its pages are never touched unless a larger array of the class
 uses them. The pool keeps at most ``tuning.POOL_LIMIT_BYTES`` (``set_limit``, or the
 environment variable ``NONGATE_NP_WORKSPACE_LIMIT``); beyond that, the buffers freed
