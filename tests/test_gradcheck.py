@@ -685,6 +685,33 @@ def test_an_element_wise_pass_names_the_elements_it_cannot_resolve():
     assert "could be" not in str(sharp)
 
 
+def test_a_smaller_step_never_passes_what_the_default_step_resolves():
+    """Large outputs that do not depend on x make the rounding noise ν large; a smaller
+    step's ν is 10 times larger again. An element 30 % wrong fails at the default step,
+    where truncation (sin: h²/6) is far below the gap: stepping down must not pass it
+    within the finer step's noise (it did), and the report keeps the default step's
+    estimate and noise. The correct backward passes."""
+    x = np.random.default_rng(0).standard_normal(5)
+
+    def f(x):
+        return np.concatenate([np.full(50, 1e5), np.sin(x)])
+
+    def check(bug):
+        def vjp(x, v):
+            g = v[50:] * np.cos(x)
+            g[2] *= bug
+            return g
+        return gradcheck(f, [x], grad=vjp, method="central", raise_exception=False)
+
+    assert check(1.0).passed
+    for bug in (1.3, 2.0):
+        caught = check(bug)
+        r = caught.inputs[0]
+        assert not caught.passed and r.worst_index == (2,), str(caught)
+        assert r.noise == check(1.0).inputs[0].noise            # the default step's ν
+        assert "the step is not the cause" in caught.failure_text(), caught.failure_text()
+
+
 def test_a_claimed_product_that_ignores_v_is_named_in_the_failure():
     """A vector-Jacobian product written with a cotangent of ones is wrong for the random v
     gradcheck draws; the note must say so, and a merely wrong product gets no such note."""

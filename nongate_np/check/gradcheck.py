@@ -54,11 +54,15 @@ a failing element's central difference is retried with steps 10, 100, ... times 
 down to ε^(1/3)·min(|x_i|, 1)/100 (3 to 12 levels), and an estimate counts only once two
 successive steps agree within the tolerance (noise ν at the smaller step included):
 truncation then is below about 1 % of the tolerance, so a correct backward passes and a
-wrong value fails against the converged estimate (``_step_ladder``). An explicit ``eps``
+wrong value fails against the converged estimate (``_step_ladder``). It counts only where
+the default step can be the cause (its truncation, about |n(10h) − n(h)|/99, could explain
+the gap, or the smaller step moved the estimate beyond both steps' rounding): elsewhere
+the smaller step's larger noise would pass an error the default step resolves. An explicit ``eps``
 is used as given. On failure the report says whether the step could be the cause: the
-worst element's central difference at 10h, h and h/10 either agrees at 10h and h ("the
-step is not the cause") or moves ("the finite-difference step may be too large for values
-of magnitude M at x[i]; try eps=... or method='complex_step'"), or, where the rounding
+worst element's central difference at 10h, h and h/10 either shows a truncation at h
+(about 1/99 of the change from 10h) too small to explain the gap ("the step is not the
+cause") or moves ("the finite-difference step may be too large for values of magnitude M
+at x[i]; try eps=... or method='complex_step'"), or, where the rounding
 noise ν of L exceeds the tolerance, says central differences cannot resolve the element.
 Complex-step subtracts nothing, so its step is never the cause; a mismatch there of a
 relative 1e-11..1e-8 is the size float64 rounding reaches when the backward subtracts
@@ -715,6 +719,11 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
                  rounding: float):
     """G1 with smaller steps for the elements the default step fails, so that a correct
     backward is not accused because the step was too large for the element's magnitude.
+    A smaller step's estimate counts only where the default step can be the cause: its
+    truncation, read at 10h, could explain the gap (``_truncation_may_explain``), or the
+    estimate moved away from the default one by more than the default's allowance and the
+    finer step's noise; elsewhere the default step resolves the element better than any
+    finer step (whose ν is 10^m times larger) and its verdict stands.
 
     At step h_m = h_(m-1)/10 the tolerance is a_m = atol + rtol·max(|n_m|, floor) + ν_m,
     ν_m = rounding/h_m (the criterion of the default step). An estimate has *converged*
@@ -748,6 +757,16 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     depth = np.clip(np.ceil(np.log10(h / finest)) + LADDER_EXTRA, LADDER_MIN, LADDER_MAX)
     smallest = 4 * np.spacing(magnitude[todo]).astype(np.float64)   # x ± h must move x
     previous = numeric[todo]
+    # NOTE: a finer step's verdict counts only where the default step can be the cause:
+    # its noise allowance (ν 10^m times the default's) would pass an error that the
+    # default step resolves. The cause shows at 10h (``_truncation_may_explain``) or, where
+    # 10h is beyond the function's scale, as the finer estimate moving away from the
+    # default one by more than both steps' rounding (``shifted``)
+    default = numeric[todo]
+    default_allowed = _allowed(default, tol.atol, tol.rtol, noise[todo],
+                               floor=relative_floor(c.numeric_grad, c.analytic_grad))
+    explained = _truncation_may_explain(loss, k, todo, h, default, analytic[todo],
+                                        default_allowed)
     gap = np.full(len(todo), np.inf)               # until a converged estimate mismatches
     recorded = np.zeros(x.size, bool)
     for level in range(1, LADDER_MAX + 1):
@@ -755,8 +774,9 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
         live = (depth >= level) & (h >= smallest) & (rounding / h < gap / 4)
         if not np.any(live):
             break
-        todo, h, depth, smallest, previous, gap = (v[live] for v in
-                                                   (todo, h, depth, smallest, previous, gap))
+        todo, h, depth, smallest, previous, gap, default, default_allowed, explained = (
+            v[live] for v in (todo, h, depth, smallest, previous, gap, default,
+                              default_allowed, explained))
         estimate = central_differences_at(loss, loss.arrays, k, todo, h)
         nu = rounding / h
         # NOTE: the floor from settled estimates only: one from a step far too large can be
@@ -766,7 +786,8 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
         with np.errstate(invalid="ignore"):
             moved = np.abs(previous - estimate)
             off = np.abs(analytic[todo] - estimate)
-        converged = moved <= plain + nu
+            shifted = ~np.isfinite(default) | (np.abs(default - estimate) > default_allowed + nu)
+        converged = (moved <= plain + nu) & (explained | shifted)
         matches = converged & (off <= plain + nu)
         # a mismatch counts once the steps agree within the coarser step's tolerance (its
         # noise is 10 times smaller): agreeing only within the finer one's, they may agree
@@ -780,17 +801,34 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
         settled[todo[first | matches]] = True
         gap = np.where(first, off, gap)
         left = ~matches
-        todo, h, depth, smallest, previous, gap = (todo[left], h[left], depth[left],
-                                                   smallest[left], estimate[left], gap[left])
+        todo, h, depth, smallest, previous, gap, default, default_allowed, explained = (
+            todo[left], h[left], depth[left], smallest[left], estimate[left], gap[left],
+            default[left], default_allowed[left], explained[left])
     return numeric.reshape(x.shape), noise.reshape(x.shape), steps.reshape(x.shape)
+
+
+def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analytic,
+                            allowed) -> np.ndarray:
+    """Which failing elements' gap |a − n| the truncation error of their step h could
+    explain, read from the estimate at 10h (noise 10 times smaller than at h): n(h) = g +
+    c₂h² + …, so the truncation at h is about |n(10h) − n(h)| / 99. ``allowed``: the
+    allowance at h. Not finite at either step: the step may be the cause (a pole within
+    10h)."""
+    if not len(todo):
+        return np.zeros(0, bool)
+    coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
+    with np.errstate(invalid="ignore"):
+        explained = np.abs(coarse - estimate) / 99 + allowed >= np.abs(analytic - estimate)
+    return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
 
 
 def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                rounding: float) -> str:
     """Whether the step could explain the worst element's mismatch, from its central
-    difference at 10h, h and h/10 (h: the step its estimate came from). Estimates at 10h and
-    h that agree within the tolerance at h (its noise ν included), with the analytic value
-    farther off than that: the step is not the cause. Otherwise, with ν above the
+    difference at 10h, h and h/10 (h: the step its estimate came from). The truncation
+    error at h is about |n(10h) − n(h)| / 99 (``_truncation_may_explain``); where it and
+    the tolerance at h (its noise ν included) fall short of the gap to the analytic
+    value: the step is not the cause. Otherwise, with ν above the
     noise-free tolerance: central differences cannot resolve the element. Otherwise the
     estimates move with the step: it may be too large (or, for an explicit eps far below
     ε^(1/3)·|x_i|, too small)."""
@@ -812,17 +850,17 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     where = _subject(loss, k).element(idx)
     magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):
-        # NOTE: 10h against h: the truncation at h is then 1 % of their gap, and the noise
-        # the larger of the two is ν at h
-        resolved = bool(abs(n_big - n_mid) <= plain + noise)       # False for NaN
-        beyond_noise = bool(abs(c.analytic - n_mid) > plain + noise)
+        truncation = abs(n_big - n_mid) / 99
+        gap = abs(c.analytic - n_mid)
+        not_the_step = bool(truncation + plain + noise < gap)      # False for NaN
     kink = _kink_note(loss, k, flat, h, plain, noise, where)
     if kink is not None:
         return kink
-    if resolved and beyond_noise:
+    if not_the_step:
         return (f"the step is not the cause: the central difference at {where} is "
-                f"{values} (10h and h agree), while the analytic value is "
-                f"{format_value(c.analytic)}")
+                f"{values}; its truncation error at h, about 1/99 of the change from 10h "
+                f"({truncation:.1e}), cannot explain the gap ({gap:.1e}) to the analytic "
+                f"value {format_value(c.analytic)}")
     if noise > plain:
         return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
                 f"the rounding noise of L over the step (ν={noise:.1e} at h) exceeds the "
