@@ -366,15 +366,37 @@ def test_reproduce_names_the_failing_method_and_reruns_the_failure():
     with pytest.raises(GradcheckError) as info:
         gradcheck(fn, inputs, names=["x", "w"], method="complex_step", seed=3, rtol=1e-12)
     line = _reproduce_line(str(info.value))
-    # positional inputs by index (a name would need names= too); the caller's rtol kept
-    assert line == 'gradcheck(fn, inputs, only=0, seed=3, method="complex_step", rtol=1e-12)'
+    # names= repeated, so the rerun labels the elements as the first run did; rtol kept
+    assert line == 'gradcheck(fn, inputs, names=["x", "w"], only="x", seed=3, ' \
+        'method="complex_step", rtol=1e-12)'
     with pytest.raises(GradcheckError) as again:
         eval(line, {"gradcheck": gradcheck, "fn": fn, "inputs": inputs})
-    first, second = info.value.report.inputs[0], again.value.report.inputs[0]
+    assert "worst       x[" in str(again.value)
+    first, second = info.value.report["x"], again.value.report[0]
     assert second.method == "complex_step" and second.worst_index == first.worst_index
     assert second.analytic == first.analytic and second.numeric == first.numeric
     # the same function passes by central differences: the method matters to reproduce
     assert gradcheck(fn, inputs, method="central").passed
+
+
+def test_a_report_looks_inputs_up_by_name_or_argument_position():
+    """report.inputs counts checked inputs only; report[...] takes fn's argument position or
+    the name, and says which inputs it has where none matches."""
+    x, ids, w = np.ones((2, 3)), np.array([0, 1]), np.full((3, 2), 0.5)
+    report = gradcheck(lambda x, ids, w: np.tanh(x @ w)[ids], [x, ids, w],
+                       grad=lambda x, ids, w, v: _tanh_grads(x, w, ids, v),
+                       names=["x", "ids", "w"], raise_exception=False)
+    assert report[2] is report["w"] is report.inputs[1]
+    with pytest.raises(KeyError, match=r"no checked input 'ids'; the checked inputs are "
+                                       r"input 0 'x', input 2 'w'"):
+        report["ids"]
+
+
+def _tanh_grads(x, w, ids, v):
+    full = np.zeros((x.shape[0], w.shape[1]))
+    np.add.at(full, ids, v)
+    dx, dw = _tanh_vjp(x, w, full)
+    return dx, None, dw
 
 
 def test_reproduce_keeps_an_explicit_step():
@@ -437,7 +459,7 @@ def test_a_nondeterministic_fn_is_named_not_blamed_on_the_step(claimed):
     msg = str(info.value)
     assert "d(output)/d(input 0) cannot be checked: fn is not deterministic" in msg
     assert re.search(r"two calls at the same inputs gave output 0\[\d, \d\]: first=\S+ "
-                     r"second=\S+ \(8 / 8 elements differ\)", msg), msg
+                     r"second=\S+ abs=\S+ \(8 / 8 elements differ\)", msg), msg
     assert "step" not in msg
 
 
@@ -710,6 +732,24 @@ def test_a_smaller_step_never_passes_what_the_default_step_resolves():
         assert not caught.passed and r.worst_index == (2,), str(caught)
         assert r.noise == check(1.0).inputs[0].noise            # the default step's ν
         assert "the step is not the cause" in caught.failure_text(), caught.failure_text()
+
+
+@pytest.mark.parametrize("method", ["central", "complex_step"])
+def test_outputs_not_finite_at_x_are_named_not_blamed_on_the_step(method):
+    """log at a negative input: fn(x) holds NaN, so L and every numerical derivative are
+    meaningless. The report must say so, not suggest another step or blame the backward."""
+    x = np.array([0.5, -1.0, 2.0])
+
+    def f(x):
+        with np.errstate(invalid="ignore"):
+            return np.log(x) * 2.0
+
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(f, [x], grad=lambda x, v: 2.0 * v / x, method=method)
+    text = str(info.value)
+    assert "fn's output 0 is not finite at these inputs (1 of 3 values NaN or infinite, " \
+        "the first at [1]), nor is L" in text, text
+    assert "step may be too large" not in text and "is not the cause" not in text, text
 
 
 def test_a_claimed_product_that_ignores_v_is_named_in_the_failure():

@@ -118,7 +118,8 @@ def test_a_float32_model_fed_float64_is_checked_at_float32_precision():
     rounding, it failed with a wrong diagnosis) and a 30 % error at one element is named."""
     x = np.random.default_rng(6).standard_normal((4, 3))
     computes = r"fn computes in float32: its outputs are float32 values, while input 0 'x' is "
-    with pytest.warns(UserWarning, match=computes + r"float64; .*model\.double\(\)"):
+    with pytest.warns(UserWarning, match=computes + r"float64; .*model\.double\(\).*"
+                                           r"jax_enable_x64"):
         rep = gradcheck(f32, [x], grad=f32_vjp, names=["x"], method="central")
     assert rep.passed and rep.inputs[0].tolerance.rtol == 1e-2, str(rep)
 
@@ -127,7 +128,9 @@ def test_a_float32_model_fed_float64_is_checked_at_float32_precision():
         g[1, 2] *= 1.3
         return g
     with pytest.warns(UserWarning, match=computes):
-        with pytest.raises(GradcheckError, match=r"(?s)failing +1 / 12 .*worst +x\[1, 2\].*"
+        with pytest.raises(GradcheckError, match=r"(?s)method +central \(eps=\S+, float64 "
+                                                  r"input, float32 steps and tolerances\).*"
+                                                  r"failing +1 / 12 .*worst +x\[1, 2\].*"
                                                   r"note +fn computes in float32"):
             gradcheck(f32, [x], grad=bug, names=["x"], method="central")
 
@@ -147,6 +150,22 @@ def test_float64_outputs_that_are_float32_numbers_by_nature_warn_nothing():
         assert rep.passed, str(rep)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_cotangent_comes_in_each_outputs_dtype(dtype):
+    """A framework's VJP takes v in its output's dtype (JAX refuses a float64 cotangent for
+    a float32 output): grad gets it so, and the check passes a correct gradient."""
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dtype)
+
+    def vjp(x, v):
+        if v.dtype != x.dtype:
+            raise TypeError(f"expected a {x.dtype} cotangent, got {v.dtype}")
+        return v * (1 - np.tanh(x) ** 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # "input 0 is float32; use float64"
+        report = gradcheck(np.tanh, [x], grad=vjp, method="central", raise_exception=False)
+    assert report.passed, str(report)
+
+
 def test_a_kink_is_named_not_blamed_on_the_backward_or_the_step():
     """relu at 0: central differences average the slopes 0 and v; the report says fn is not
     differentiable there, with both one-sided slopes. A smooth function with a planted
@@ -160,14 +179,22 @@ def test_a_kink_is_named_not_blamed_on_the_backward_or_the_step():
                                              r"\+0\.0000e\+00 and right of it \S+ \(one-sided"):
         gradcheck(lambda x: np.maximum(x, 0.0), [x], grad=relu_vjp, method="central")
 
+    # complex-step: the real part picks relu's 0 branch at 0, the backward takes slope 1
+    with pytest.raises(GradcheckError, match=r"note +fn is not differentiable at "
+                                             r"inputs\[0\]\[0, 0\]: .*complex-step the slope of "
+                                             r"the branch the real part picks"):
+        gradcheck(lambda x: np.where(x.real > 0, x, 0), [x],
+                  grad=lambda x, v: v * (x >= 0), method="complex_step")
+
     def tanh_bug(x, v):
         g = v * (1 - np.tanh(x) ** 2)
         g[0, 1] *= 1.01
         return g
-    with pytest.raises(GradcheckError) as info:
-        gradcheck(np.tanh, [x], grad=tanh_bug, method="central")
-    assert "not differentiable" not in str(info.value)
-    assert "the step is not the cause" in str(info.value)
+    for method in ("central", "complex_step"):
+        with pytest.raises(GradcheckError) as info:
+            gradcheck(np.tanh, [x], grad=tanh_bug, method=method)
+        assert "not differentiable" not in str(info.value)
+        assert "is not the cause" in str(info.value)
 
 
 def test_a_vjp_that_cannot_take_v_is_told_how_it_is_called():
@@ -221,7 +248,8 @@ def test_a_wrong_vjp_fails_naming_the_input_the_element_and_both_values(method):
     # the reproduce line carries grad= and reruns the same failure
     line = re.search(r"reproduce   (gradcheck\(.*\))", msg).group(1)
     failed_by = "complex_step" if method == "complex_step" else "central"
-    assert line == f'gradcheck(fn, inputs, grad=grad, only=1, seed=0, method="{failed_by}")'
+    assert line == f'gradcheck(fn, inputs, grad=grad, names=["x", "w"], only="w", seed=0, ' \
+        f'method="{failed_by}")'
     with pytest.raises(GradcheckError) as again:
         eval(line, {"gradcheck": gradcheck, "fn": f, "inputs": [x, w], "grad": vjp_bug})
     assert again.value.report.inputs[0].worst_index == (2, 1)

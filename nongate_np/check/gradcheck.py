@@ -204,7 +204,7 @@ def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
     text = (
         f"cannot be checked: fn is not deterministic\n"
         f"  differ      two calls at the same inputs gave {at}: "
-        f"first={format_value(a[idx])} second={format_value(b[idx])} "
+        f"first={format_value(a[idx])} second={format_value(b[idx])} abs={diff[idx]:.1e} "
         f"({int(np.count_nonzero(diff))} / {a.size} elements differ)\n"
         f"  cause       random numbers, np.empty, state kept between calls or a race in fn; "
         f"seed any randomness inside it")
@@ -234,8 +234,13 @@ def _claimed_once(loss: ArrayLoss, grad):
     args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays])
     values = [np.array(o) for o in outs]        # copies: fn may reuse its output's memory
     assert loss.cotangents is not None          # invoke draws them
+    # NOTE: v in each output's dtype, as a framework's VJP takes it (JAX refuses a float64
+    # cotangent for a float32 output); rounded there once, so that L and Jᵀv share it
+    loss.cotangents = [c.astype(o.dtype).astype(c.dtype) if o.dtype.kind == "f" else c
+                       for c, o in zip(loss.cotangents, outs)]
     magnitude = float(sum(np.sum(np.abs(v * o)) for v, o in zip(loss.cotangents, outs)))
-    v = [c.copy() for c in loss.cotangents]
+    v = [c.astype(o.dtype) if o.dtype.kind == "f" else c.copy()
+         for c, o in zip(loss.cotangents, outs)]
     call = [a.copy() if isinstance(a, np.ndarray) else a for a in args] + \
         [v[0] if loss.single_output else tuple(v)]
     _check_signature(grad, len(args))
@@ -335,7 +340,8 @@ def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
             options=None) -> GradcheckReport:
     return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
                            backend=get_backend(), keyword=loss.keyword, claimed=claimed,
-                           options=MappingProxyType(dict(options or {})))
+                           options=MappingProxyType(dict(options or {})),
+                           names=loss.given_names)
 
 
 def _constants(loss: ScalarLoss) -> tuple:
@@ -380,7 +386,8 @@ def _reentrancy(subject: Subject, g1, g2, claimed: bool) -> Defect:
     text = (
         f"is not reentrant: two {passes} differ\n"
         f"  differ      {int(np.count_nonzero(diff))} / {g1.size} elements; the largest at "
-        f"{subject.element(idx)}: first={format_value(g1[idx])} second={format_value(g2[idx])}\n"
+        f"{subject.element(idx)}: first={format_value(g1[idx])} second={format_value(g2[idx])} "
+        f"abs={diff[idx]:.1e}\n"
         f"  cause       {which} is not deterministic (random numbers, np.empty, state kept "
         "between calls, a race); seed any randomness inside it")
     return Defect(text, max_abs_error=float(diff.max()), worst_index=idx,
@@ -528,6 +535,19 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         gradcheck(lambda x, w: np.asarray(g(x, w)), [x, w],
                   grad=lambda x, w, v: [np.asarray(d) for d in jax.vjp(g, x, w)[1](v)])
 
+    A JAX pytree of parameters (nested dicts of arrays) goes in as its leaves, named by
+    their paths, for ``loss(params)`` written with ``jax.numpy`` (``jax.jit`` it first:
+    central differences call it twice per element)::
+
+        from jax.tree_util import keystr, tree_flatten_with_path, tree_unflatten
+        paths, leaves = zip(*tree_flatten_with_path(params)[0])
+        tree = jax.tree_util.tree_structure(params)
+        f = lambda *ls: np.asarray(loss(tree_unflatten(tree, ls)))
+        f_vjp = lambda *a: [np.asarray(d) for d in jax.tree_util.tree_leaves(
+            jax.vjp(loss, tree_unflatten(tree, a[:-1]))[1](a[-1])[0])]
+        gradcheck(f, [np.asarray(l) for l in leaves], grad=f_vjp,
+                  names=[keystr(p) for p in paths])
+
     Parameters
     ----------
     fn : callable
@@ -622,9 +642,10 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     _coarser_outputs(loss, method, values)
     claimed = grad is not None
     checked = [k for k, c in enumerate(loss.checked) if c]
+    not_finite = _non_finite_outputs(values)
     inputs = [_check_input(loss, k, grads[k], method, eps=eps, atol=atol, rtol=rtol,
                            magnitude=magnitude, blocks=blocks.get(loss.names[k]),
-                           missing=missing[j], claimed=claimed)
+                           missing=missing[j], claimed=claimed, not_finite=not_finite)
               for j, k in enumerate(checked)]
     if isinstance(loss, ArrayLoss) and not all(r.passed for r in inputs):
         inputs = _ignored_cotangent(loss, grad, grads, inputs)
@@ -659,13 +680,35 @@ def _coarser_outputs(loss: ScalarLoss, method: str, values) -> None:
                   f"rounding limits what finite differences can check, so {precision} steps "
                   f"and tolerances apply (atol={a_tol:g}, rtol={r_tol:g}). For a precise "
                   f"check, run it in float64 (a PyTorch model: model.double(), and float64 "
-                  f"inputs)", UserWarning, stacklevel=3)
+                  f"inputs; JAX: jax.config.update('jax_enable_x64', True))", UserWarning,
+                  stacklevel=3)
+
+
+def _non_finite_outputs(values) -> str | None:
+    """The note for a failure where fn's outputs at x are not all finite, or None."""
+    for j, v in enumerate(values):
+        v = np.asarray(v)
+        if v.dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(v)
+        if np.any(bad):
+            first = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+            return (f"fn's output {j} is not finite at these inputs ({int(bad.sum())} of "
+                    f"{v.size} values NaN or infinite, the first at [{first}]), nor is L: "
+                    "its numerical derivatives mean nothing whatever the step or method, so "
+                    "neither the step nor the backward is shown wrong; make fn finite there "
+                    "(a log or sqrt outside its domain; or padding multiplied by zero, "
+                    "0·NaN being NaN: select it away with where)")
+    return None
 
 
 def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol,
-                 magnitude: float, blocks, missing: bool, claimed: bool) -> InputReport:
+                 magnitude: float, blocks, missing: bool, claimed: bool,
+                 not_finite: str | None = None) -> InputReport:
     """The check of input k by ``method``: its report, assembled once from the parts.
-    ``magnitude`` is Σ|v·f| at x; ``missing``: backward (or ``grad``) gave it no gradient."""
+    ``magnitude`` is Σ|v·f| at x; ``missing``: backward (or ``grad``) gave it no gradient;
+    ``not_finite``: the note that fn's outputs at x are not finite, which then replaces
+    the notes on the step."""
     x = loss.arrays[k]
     assert x is not None                        # only checked inputs are checked
     subject = _subject(loss, k)
@@ -697,10 +740,14 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         if work != working_dtype(x):
             notes += (f"fn computes in {work} (its outputs are {work} values): {work} steps "
                       f"and tolerances apply; run it in float64 for a precise check",)
-        if steps is not None and comparison.compared:
+        if not_finite is not None:
+            notes += (not_finite,)
+        elif steps is not None and comparison.compared:
             notes += (_step_note(loss, k, comparison, tol, steps, rounding),)
-        if full == "complex_step":
-            notes += _complex_step_notes(loss, grad, numeric, comparison)
+        if full == "complex_step" and not_finite is None and comparison.compared:
+            kink = _complex_step_kink(loss, k, comparison, tol, rounding)
+            notes += (kink,) if kink is not None else \
+                _complex_step_notes(loss, grad, numeric, comparison)
         if missing:
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
@@ -876,6 +923,21 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
             f"({values}); try eps={better:.1e} or method='complex_step'")
 
 
+def _complex_step_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance,
+                       rounding: float) -> str | None:
+    """The kink note (:func:`_kink_note`) for a complex-step failure's worst element, from
+    real one-sided differences at the central step: at relu's 0 or a tie of max the branch
+    the real part picks gives one slope, the backward may give another."""
+    x = loss.arrays[k]
+    assert x is not None and c.worst_index is not None
+    idx = c.worst_index
+    h = float(central_steps(x, None, loss.precision)[idx])
+    flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
+    plain = float(_allowed(c.numeric_grad[idx], tol.atol, tol.rtol,
+                           floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    return _kink_note(loss, k, flat, h, plain, rounding / h, _subject(loss, k).element(idx))
+
+
 def _kink_note(loss: ScalarLoss, k: int, flat: int, h: float, plain: float, noise: float,
                where: str) -> str | None:
     """Where L has a kink at the element (relu, abs, max at a tie): its slopes left and
@@ -894,8 +956,9 @@ def _kink_note(loss: ScalarLoss, k: int, flat: int, h: float, plain: float, nois
             f"{format_value(left_fine)} and right of it {format_value(right_fine)} "
             f"(one-sided differences with the step {h / 10:.1e}; {format_value(left)} and "
             f"{format_value(right)} with {h:.1e}), so central differences give their mean at "
-            f"any step, and the backward's value there is one choice among them (PyTorch's "
-            f"relu takes 0 at 0): check fn at inputs away from the kink")
+            f"any step, complex-step the slope of the branch the real part picks, and the "
+            f"backward's value there is one choice among them (PyTorch takes 0 for relu and "
+            f"abs at 0): check fn at inputs away from the kink")
 
 
 def _tolerance(method: str, dtype, atol, rtol) -> tuple[float, float]:

@@ -306,6 +306,8 @@ class ScalarLoss:
         # (gradcheck sets it from the first call: numdiff.output_precision)
         self.precision: np.dtype | None = None
         self.names, self.labels, self.displays = [], [], []
+        # the names= the caller gave positional inputs (a report's reproduce line repeats them)
+        self.given_names = () if names is None or self.keyword else tuple(map(str, names))
         for k, (key, v) in enumerate(zip(self.keys, values)):
             self._refuse_foreign(k, key, v)
             data = v.data if isinstance(v, Tensor) else v

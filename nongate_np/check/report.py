@@ -341,14 +341,28 @@ class GradcheckReport:
     options: Mapping = field(default_factory=lambda: MappingProxyType({}))
     # the inputs passed through as constants, each "label (what it is)": not checked
     constants: tuple = ()
+    names: tuple = ()                # the names= given to positional inputs, if any
+
+    def __getitem__(self, key: int | str) -> InputReport:
+        """The report of one checked input, by its name (``names=``, or a dict input's key)
+        or by its position among fn's arguments (``inputs[k]`` counts checked inputs only).
+
+        Raises KeyError naming the checked inputs where none is ``key``."""
+        for r in self.inputs:
+            if (r.name == key) if isinstance(key, str) else (r.index == key):
+                return r
+        raise KeyError(f"gradcheck report: no checked input {key!r}; the checked inputs are "
+                       + ", ".join(r.label for r in self.inputs))
 
     def reproduce(self, r: "InputReport") -> str:
-        """The call that checks input ``r`` alone by the method whose verdict failed."""
+        """The call that checks input ``r`` alone by the method whose verdict failed (fn,
+        inputs and grad stand for the caller's own)."""
         # NOTE: after a failed directional check the full central check decided
         method = "central" if r.fallback_ran else r.method
-        # NOTE: positional inputs by index: a name would need names= as well
-        only = json.dumps(r.name) if self.keyword else r.index
+        # NOTE: positional inputs by name only with names= repeated
+        only = json.dumps(r.name) if self.keyword or self.names else r.index
         args = ["fn", "inputs"] + (["grad=grad"] if self.claimed else [])
+        args += [f"names={json.dumps(list(self.names))}"] if self.names else []
         args += [f"only={only}", f"seed={self.seed}", f"method={json.dumps(method)}"]
         args += [f"{key}={value!r}" for key, value in self.options.items()]
         return f"gradcheck({', '.join(args)})"
@@ -451,7 +465,11 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     lines = [f"{head} mismatch" + (f" [backend={rep.backend}]" if not rep.claimed else "")]
     method = r.method if not r.fallback_ran else "directional → full central difference " \
         + ("passed" if r.fallback_passed else "failed")
-    lines.append(f"  method      {method} (eps={r.eps:.1e}{r.eps_rule}, {r.dtype})")
+    # NOTE: a float32 model fed float64: the input's dtype, and whose steps apply
+    work = r.tolerance.dtype if r.tolerance is not None else ""
+    coarser = work != "" and np.finfo(work).bits < np.finfo(r.dtype).bits
+    dtype = f"{r.dtype} input, {work} steps and tolerances" if coarser else r.dtype
+    lines.append(f"  method      {method} (eps={r.eps:.1e}{r.eps_rule}, {dtype})")
     noise = (" + noise", f" noise={r.noise:.1e}") if r.noise else ("", "")
     lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max min(|a|,|n|))"
                  f"{noise[0]}"
