@@ -530,14 +530,14 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         x, w = np.random.randn(4, 3), np.random.randn(3, 2)    # float64
         print(gradcheck(f, [x, w], grad=f_vjp, names=["x", "w"], method="central"))
 
-    With JAX (``jax_enable_x64`` on), for a function ``g`` written with ``jax.numpy``::
+    With JAX (``jax_enable_x64`` on), for a function ``g`` written with ``jax.numpy`` and
+    compiled with ``jax.jit`` (central differences call it twice per element)::
 
         gradcheck(lambda x, w: np.asarray(g(x, w)), [x, w],
                   grad=lambda x, w, v: [np.asarray(d) for d in jax.vjp(g, x, w)[1](v)])
 
     A JAX pytree of parameters (nested dicts of arrays) goes in as its leaves, named by
-    their paths, for ``loss(params)`` written with ``jax.numpy`` (``jax.jit`` it first:
-    central differences call it twice per element)::
+    their paths, for ``loss(params)`` written with ``jax.numpy`` (and jitted)::
 
         from jax.tree_util import keystr, tree_flatten_with_path, tree_unflatten
         paths, leaves = zip(*tree_flatten_with_path(params)[0])
