@@ -698,7 +698,8 @@ def test_an_element_wise_pass_names_the_elements_it_cannot_resolve():
     assert c.blind_sizes[0] <= abs(c.numeric_grad[target]) <= c.blind_sizes[1]
     assert re.search(r"input 1 'w': \d+ of 512 elements \(\|n\| from \S+ to \S+\) could be "
                      r"10% wrong and pass: atol=0.001 and the rounding noise of L over the step "
-                     r"\(up to \S+\) allow that much; a float64 check resolves them",
+                     r"\(up to \S+\) allow that much; a float64 check resolves them, as "
+                     r'does method="complex_step" where fn computes in complex arithmetic',
                      str(blind)), str(blind)
     caught = check(np.float64, 1.1, target)
     assert not caught.passed and caught.inputs[1].worst_index == target

@@ -439,7 +439,9 @@ def _blind_line(r: InputReport) -> str:
     noise = f" and the rounding noise of L over the step (up to {c.blind_noise:.1e})" \
         if c.blind_noise else ""
     if r.tolerance.dtype in ("float32", "float16"):
-        remedy = "; a float64 check resolves them"
+        remedy = "; a float64 check resolves them" + (
+            "" if r.method == "complex_step" else
+            ', as does method="complex_step" where fn computes in complex arithmetic')
     elif c.blind_noise > r.atol:
         remedy = '; method="complex_step" has no rounding noise'
     else:
