@@ -57,13 +57,13 @@ truncation then is below about 1 % of the tolerance, so a correct backward passe
 wrong value fails against the converged estimate (``_step_ladder``). It counts only where
 the default step can be the cause (its truncation, about |n(10h) − n(h)|/99, could explain
 the gap, or the smaller step moved the estimate beyond both steps' rounding): elsewhere
-the smaller step's larger noise would pass an error the default step resolves. An explicit ``eps``
-is used as given. On failure the report says whether the step could be the cause: the
-worst element's central difference at 10h, h and h/10 either shows a truncation at h
+the smaller step's larger noise would pass an error the default step resolves. An explicit
+``eps`` is used as given. On failure the report says whether the step could be the cause:
+the worst element's central difference at 10h, h and h/10 either shows a truncation at h
 (about 1/99 of the change from 10h) too small to explain the gap ("the step is not the
 cause") or moves ("the finite-difference step may be too large for values of magnitude M
-at x[i]; try eps=... or method='complex_step'"), or, where the rounding
-noise ν of L exceeds the tolerance, says central differences cannot resolve the element.
+at x[i]; try eps=... or method='complex_step'"), or, where the rounding noise ν of L
+exceeds the tolerance, says central differences cannot resolve the element.
 Complex-step subtracts nothing, so its step is never the cause; a mismatch there of a
 relative 1e-11..1e-8 is the size float64 rounding reaches when the backward subtracts
 nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4 ulps of such loss).
@@ -804,11 +804,7 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     depth = np.clip(np.ceil(np.log10(h / finest)) + LADDER_EXTRA, LADDER_MIN, LADDER_MAX)
     smallest = 4 * np.spacing(magnitude[todo]).astype(np.float64)   # x ± h must move x
     previous = numeric[todo]
-    # NOTE: a finer step's verdict counts only where the default step can be the cause:
-    # its noise allowance (ν 10^m times the default's) would pass an error that the
-    # default step resolves. The cause shows at 10h (``_truncation_may_explain``) or, where
-    # 10h is beyond the function's scale, as the finer estimate moving away from the
-    # default one by more than both steps' rounding (``shifted``)
+    # the default step's estimate and allowance, and whether it can be the cause (above)
     default = numeric[todo]
     default_allowed = _allowed(default, tol.atol, tol.rtol, noise[todo],
                                floor=relative_floor(c.numeric_grad, c.analytic_grad))

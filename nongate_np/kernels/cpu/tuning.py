@@ -72,9 +72,8 @@ OWN_PANELS_MAX_BYTES = 2 << 20
 #: at the next step; smaller ones it reuses (bench/KERNEL_NOTES.md, "Workspace: pooled
 #: buffers from 64 KiB").
 POOL_MIN_BYTES = 1 << 16
-#: Most bytes of free buffers the workspace pool keeps: more than one training step of the
-#: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers");
-#: the environment variable NONGATE_NP_WORKSPACE_LIMIT sets another (``workspace.set_limit``).
+
+
 def _bytes_from_environment(name: str, default: int) -> int:
     """The environment variable ``name`` as a number of bytes: digits, optionally with a K,
     M or G suffix (binary units: 256M is 256 MiB; a trailing "B" or "iB" is allowed), or
@@ -89,6 +88,9 @@ def _bytes_from_environment(name: str, default: int) -> int:
     return int(match[1]) << {"": 0, "K": 10, "M": 20, "G": 30}[match[2].upper()]
 
 
+#: Most bytes of free buffers the workspace pool keeps: more than one training step of the
+#: benchmark's largest sizes frees (bench/KERNEL_NOTES.md, "Workspace: pooled buffers");
+#: the environment variable NONGATE_NP_WORKSPACE_LIMIT sets another (``workspace.set_limit``).
 POOL_LIMIT_BYTES = _bytes_from_environment("NONGATE_NP_WORKSPACE_LIMIT", 1 << 29)
 
 #: How long, in µs, a thread of the kernels' pool watches for its next chunk, and the

@@ -11,16 +11,16 @@ by a large fraction (bench/KERNEL_NOTES.md, "Workspace: pooled buffers").
 When the array and every view of it are gone, the buffer goes back to the pool. Classes,
 not exact sizes, so that inputs of varying shapes (a service's requests) reuse buffers
 instead of filling the pool with sizes never asked for again (bench/KERNEL_NOTES.md,
-"Workspace: size classes"); at most a quarter of a
-buffer goes unused, and its pages are never touched unless a larger array of the class
-uses them. The pool keeps at most ``tuning.POOL_LIMIT_BYTES`` (``set_limit``, or the
-environment variable ``NONGATE_NP_WORKSPACE_LIMIT``); beyond that, the buffers freed
-longest ago go back to the allocator first, so sizes no longer asked for (a finished
-training run) age out. ``release()`` empties it and asks the allocator to hand its free
-memory back to the system. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: malloc
-reuses small blocks, while larger ones it may hand back to the system when freed and fault
-in again at the next step. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its
-copy, when it makes one, in such an array.
+"Workspace: size classes"); at most a quarter of a buffer goes unused, and its pages are
+never touched unless a larger array of the class uses them. The pool keeps at most
+``tuning.POOL_LIMIT_BYTES`` (``set_limit``, or the environment variable
+``NONGATE_NP_WORKSPACE_LIMIT``); beyond that, the buffers freed longest ago go back to the
+allocator first, so sizes no longer asked for (a finished training run) age out.
+``release()`` empties it and asks the allocator to hand its free memory back to the
+system. Arrays below ``tuning.POOL_MIN_BYTES`` are not pooled: malloc reuses small blocks,
+while larger ones it may hand back to the system when freed and fault in again at the next
+step. ``ascontiguous(a, dtype)`` is ``np.ascontiguousarray`` with its copy, when it makes
+one, in such an array.
 
 Pooled arrays start on a cache line (``ALIGN`` bytes), and so do small ones asked for with
 ``align=True``. The step loops split rows between threads at multiples of 16 float32, and
