@@ -30,6 +30,7 @@ from .. import rng
 from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..kernels.registry import get_backend
+from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
 from .metrics import MetricsMeter
 
@@ -120,7 +121,7 @@ def _as_dataset(model, x, lengths) -> SequenceDataset:
     if lengths.shape != (n,) or lengths.dtype.kind not in "iu":
         raise ValueError(f"predict: lengths must be {n} integers (N,), one per sequence, got "
                          f"shape {lengths.shape} and dtype {lengths.dtype}")
-    steps = np.arange(t) < np.clip(lengths, 0, t)[:, None]
+    steps = lengths_to_mask(lengths, t)
     x = np.where(steps if x.ndim == 2 else steps[..., None], x, 0)
     return SequenceDataset(x, lengths, {}, [])
 
