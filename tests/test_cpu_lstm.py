@@ -107,6 +107,46 @@ def test_weights_packed_by_each_chunk_give_the_callers_panels_bits(dtype, split,
         np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse, lengths, state_dtype", [(False, None, None),
+                                                           (True, [5, 0, 3], np.float64)])
+@pytest.mark.parametrize("B", [1, 3])
+def test_lean_serial_backward_gives_the_general_paths_bits(dtype, reverse, lengths,
+                                                           state_dtype, B):
+    """Unsplit and without a projection, the backward skips the general path's bookkeeping
+    (``_backward_serial``): every gradient the same bits as the general path's, for one row
+    (whose bias gradient is that row's sum, not a sum over rows) and several, with lengths,
+    reversed, and with adjoints of the final states in another dtype; and the reference's
+    values."""
+    rng = np.random.default_rng(4)
+    T, I, H = 5, 4, 6
+    lengths = None if lengths is None else lengths[:B]
+    u = lambda *shape, d=dtype: rng.uniform(-0.5, 0.5, shape).astype(d)  # noqa: E731
+    x, state = u(T, B, I), LSTMState(u(B, H), u(B, H))
+    params = LSTMParams(u(4 * H, I), u(4 * H, H), u(4 * H), None)
+    _, _, cache = cpu_lstm.lstm_forward(x, state, params, lengths, reverse, True)
+    dy = u(T, B, H)
+    dstate = LSTMState(u(B, H, d=state_dtype or dtype), u(B, H, d=state_dtype or dtype))
+    with tuning.force_serial():
+        assert cpu_lstm._serial_backward(threads.batch_chunks(B, 1), None)
+        with mock.patch.object(cpu_lstm, "_backward_serial",
+                               wraps=cpu_lstm._backward_serial) as lean_path:
+            dx, (dh0, dc0), grads = cpu_lstm.lstm_backward(cache, dy, dstate)
+        assert lean_path.call_count == 1, "the lean path is not taken"
+        with mock.patch.object(cpu_lstm, "_serial_backward", return_value=False):
+            dx_g, (dh0_g, dc0_g), grads_g = cpu_lstm.lstm_backward(cache, dy, dstate)
+    assert grads.w_hr is None and grads_g.w_hr is None
+    for k, (got, want) in enumerate(zip((dx, dh0, dc0, *grads[:3]),
+                                        (dx_g, dh0_g, dc0_g, *grads_g[:3]))):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want, err_msg=f"gradient {k}")
+    _, _, ref_cache = ref.lstm_forward(x, state, params, lengths, reverse, True)
+    ref_dx, _, ref_grads = ref.lstm_backward(ref_cache, dy, dstate)
+    tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-13)
+    for got, want in ((dx, ref_dx), (grads.w_hh, ref_grads.w_hh), (grads.b, ref_grads.b)):
+        np.testing.assert_allclose(got, want, **tol)
+
+
 def test_inference_split_over_threads_takes_the_general_path():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 2)).astype(np.float32)

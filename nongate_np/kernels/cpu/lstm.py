@@ -507,6 +507,45 @@ def _h_prev(y, h0, active, reverse):
     return h_prev
 
 
+def _serial_backward(bounds: tuple[int, ...], w_hr: np.ndarray | None) -> bool:
+    """Whether :func:`lstm_backward`'s step loop runs as one chunk (split by ``bounds``)
+    without a projection: then :func:`_backward_serial` runs it with less Python."""
+    return len(bounds) == 2 and w_hr is None
+
+
+def _backward_serial(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
+                     ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
+    """:func:`lstm_backward`'s calls for one chunk and no projection, without the general
+    path's bookkeeping (the chunks' arrays and loop, the closure run by
+    ``threads.run_chunks``, the rows' sums joined): the same compiled kernels on the same
+    values, so the same bits, as :func:`_forward_serial` for the forward."""
+    x, (h0, c0), (w_ih, w_hh, _, _) = cache.x, cache.state0, cache.params
+    gates = cache.gates
+    T, B, _ = x.shape
+    G, P = w_hh.shape
+    dtype = gates.dtype
+    dh = np.array(dstate.h, dtype, copy=True)
+    dc = np.array(dstate.c, dtype, copy=True)
+    dh_t, carry, dm, db_rows = workspace.empty_many(
+        ((B, P), (B, panel_width(P, dtype)), (B, panel_width(G // 4, dtype)),
+         (B, panel_width(G, dtype))), dtype)
+    da = workspace.empty(gates.shape, dtype)
+    own = _own_panels(w_hh, dtype)
+    _backward_steps(workspace.ascontiguous(dy, dtype), dh, dc, gates, cache.tanh_c, cache.c,
+                    np.ascontiguousarray(c0, dtype=dtype), *_step_weight(w_hh, dtype, own, False),
+                    own, 0, B, None, cache.active, bool(cache.reverse), da, dh_t, dm, carry,
+                    db_rows, np.empty((0, 0, 0), dtype))
+    da2 = da.reshape(T * B, G)
+    h_prev = _h_prev(cache.y, np.ascontiguousarray(h0, dtype=dtype), cache.active,
+                     cache.reverse) if cache.h_prev is None else cache.h_prev
+    dx, dw_ih, dw_hh = matmuls(                                        # L13, as lstm_backward
+        (da2, w_ih.astype(dtype, copy=False)),
+        (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),
+        (da2.T, h_prev.reshape(T * B, P)))
+    db = db_rows[0, :G].copy() if B == 1 else db_rows[:, :G].sum(axis=0)
+    return dx.reshape(x.shape), LSTMState(dh, dc), LSTMParams(dw_ih, dw_hh, db, None)
+
+
 @threads.owns_cores
 def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
                   ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
@@ -522,6 +561,8 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     dtype = gates.dtype
     bounds = threads.batch_chunks(B, T * B * P * 4 * H)
     n_chunks = len(bounds) - 1
+    if _serial_backward(bounds, w_hr):
+        return _backward_serial(cache, dy, dstate)
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
     da = workspace.empty(gates.shape, dtype, align)
     # NOTE: each chunk's rows in pages of their own, as lstm_forward's
