@@ -518,7 +518,8 @@ def _backward_serial(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     """:func:`lstm_backward`'s calls for one chunk and no projection, without the general
     path's bookkeeping (the chunks' arrays and loop, the closure run by
     ``threads.run_chunks``, the rows' sums joined): the same compiled kernels on the same
-    values, so the same bits, as :func:`_forward_serial` for the forward."""
+    values, so the same bits, as :func:`_forward_serial` for the forward
+    (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")."""
     x, (h0, c0), (w_ih, w_hh, _, _) = cache.x, cache.state0, cache.params
     gates = cache.gates
     T, B, _ = x.shape
