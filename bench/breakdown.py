@@ -9,9 +9,10 @@ products call (version, OpenBLAS core type: ``benchmark.host.kernel_blas``). The
 and dtype, in ms (median of 7 samples after a warm-up):
 
 * ``infer``: the whole forward kernel (no cache); ``train``: forward + backward kernels;
-* ``proj``: the input term X W_ihᵀ over all T·B rows, as the kernels make it: for inputs
-  up to ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide, T per-step products of each chunk's
-  rows with W_ihᵀ packed once, split as ``recur`` below; for wider inputs one product
+* ``proj``: the input term X W_ihᵀ over all T·B rows, as the kernels make it: where the
+  step loop makes it (``lstm._project_in_loop``: inputs up to
+  ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide, chunks of enough rows), T per-step products of
+  each chunk's rows with W_ihᵀ packed once, split as ``recur`` below; else one product
   before the loop (``gemm.matmul``);
 * ``recur``: the T per-step recurrent products alone, split by batch rows as the step
   loop splits them (``threads.batch_chunks``), each chunk's T products on its own thread,
@@ -112,7 +113,7 @@ def measure(name, dtype):
 
     @threads.owns_cores
     def input_term():
-        if not lstm._project_in_loop(x):
+        if not lstm._project_in_loop(x, min(np.diff(bounds)), 4 * H):
             gemm.matmul(x2, w_ih.T)
             return
         threads.run_chunks(lambda k: _input_products(x, w_ih_p, int(bounds[k]),

@@ -3,8 +3,8 @@
 The tests run against each registered backend that loads here (``registry``), through the
 kernel contract only (``kernels.contract.Backend``); the CPU backend's step loop runs both
 forced serial and forced split over threads, each with the input term made inside the step
-loop (the default for inputs up to ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide) and as one
-product before it (``+product``)."""
+loop (the default for inputs up to ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide on chunks of
+enough rows) and as one product before it (``+product``), each forced whatever the sizes."""
 
 import contextlib
 
@@ -46,8 +46,9 @@ def assert_close(got, want, dtype, what):
 @contextlib.contextmanager
 def kernels_on(name, path="default"):
     """The backend ``name``'s kernels; for the CPU backend, its LSTM step loop forced serial,
-    or split over threads whatever the size, and with ``+product`` the input term made as
-    one product before the loop whatever the input's width."""
+    or split over threads whatever the size, and the input term made inside the loop, or
+    with ``+product`` as one product before it, whatever the input's width and the chunks'
+    rows."""
     with contextlib.ExitStack() as stack:
         k = stack.enter_context(registry.backend(name))
         if path != "default":
@@ -55,8 +56,7 @@ def kernels_on(name, path="default"):
             split, _, where = path.partition("+")
             stack.enter_context(tuning.force_serial() if split == "serial"
                                 else tuning.force_split())
-            if where == "product":
-                stack.enter_context(tuning.override(STEP_PROJECTION_MAX_INPUTS=0))
+            stack.enter_context(tuning.force_projection(where or "loop"))
         yield k
 
 

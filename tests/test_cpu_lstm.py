@@ -29,13 +29,12 @@ def test_the_step_loop_can_split():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("proj, reverse, lengths", [(False, False, None),
                                                     (True, True, [5, 0, 3])])
-@pytest.mark.parametrize("max_inputs", [tuning.STEP_PROJECTION_MAX_INPUTS, 0])
+@pytest.mark.parametrize("where", ["loop", "product"])
 def test_lean_serial_forward_gives_the_general_paths_bits(dtype, proj, reverse, lengths,
-                                                          max_inputs):
+                                                          where):
     """Unsplit, the forward skips the general path's bookkeeping (``_forward_serial``): the
     same bits as the general path, outputs and (for training) the cache the backward reads,
-    with the input term made inside the step loop and (max_inputs 0) as a product before
-    it."""
+    with the input term made inside the step loop and as a product before it."""
     rng = np.random.default_rng(1)
     T, B, I, H = 5, 3, 4, 6
     P = 2 if proj else H
@@ -46,8 +45,8 @@ def test_lean_serial_forward_gives_the_general_paths_bits(dtype, proj, reverse, 
     def both_calls():
         return [cpu_lstm.lstm_forward(x, state, params, lengths, reverse, keep)
                 for keep in (False, True)]
-    with tuning.override(STEP_PROJECTION_MAX_INPUTS=max_inputs):
-        assert cpu_lstm._project_in_loop(x) == (max_inputs > 0)
+    with tuning.force_projection(where):
+        assert cpu_lstm._project_in_loop(x, B, 4 * H) == (where == "loop")
         assert cpu_lstm._serial(x, state, params, np.dtype(dtype)), "the lean path is not taken"
         lean = both_calls()
         with mock.patch.object(cpu_lstm, "_serial", return_value=False):
@@ -70,9 +69,9 @@ def test_lean_serial_forward_gives_the_general_paths_bits(dtype, proj, reverse, 
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("proj, reverse, lengths", [(False, False, None),
                                                     (True, True, [5, 0, 3, 2, 4, 1, 5])])
-@pytest.mark.parametrize("max_inputs", [tuning.STEP_PROJECTION_MAX_INPUTS, 0])
+@pytest.mark.parametrize("where", ["loop", "product"])
 def test_weights_packed_by_each_chunk_give_the_callers_panels_bits(dtype, split, proj, reverse,
-                                                                  lengths, max_inputs):
+                                                                  lengths, where):
     """Each chunk packing W_hh (and W_ihᵀ) itself (``own``, small weights) and the caller
     packing them once for every chunk (``OWN_PANELS_MAX_BYTES`` 0): the same bits, forward
     (outputs, cache) and backward (every gradient), serial and split over threads, with the
@@ -95,7 +94,7 @@ def test_weights_packed_by_each_chunk_give_the_callers_panels_bits(dtype, split,
         return (y, h, c, cache.gates, cache.c, cache.tanh_c, y_infer, dx, dh0, dc0,
                 *(g for g in grads if g is not None))
     with tuning.force_split() if split else tuning.force_serial(), \
-            tuning.override(STEP_PROJECTION_MAX_INPUTS=max_inputs):
+            tuning.force_projection(where):
         assert cpu_lstm._own_panels(params.w_hh, np.dtype(dtype))
         own = forward_and_backward()
         with tuning.override(OWN_PANELS_MAX_BYTES=0):
@@ -145,6 +144,25 @@ def test_lean_serial_backward_gives_the_general_paths_bits(dtype, reverse, lengt
     tol = dict(rtol=1e-4, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-13)
     for got, want in ((dx, ref_dx), (grads.w_hh, ref_grads.w_hh), (grads.b, ref_grads.b)):
         np.testing.assert_allclose(got, want, **tol)
+
+
+def test_the_input_term_is_made_in_the_loop_on_chunks_of_enough_rows():
+    """bench/KERNEL_NOTES.md, "Step loop: input term on few rows": one row per chunk, or
+    inputs wider than STEP_PROJECTION_MAX_INPUTS, get one product before the loop; two rows
+    only for a small W_ihᵀ; three rows and more always."""
+    x = lambda I: np.empty((2, 1, I), np.float32)  # noqa: E731
+    small = tuning.STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS // (4 * 64)
+    assert not cpu_lstm._project_in_loop(x(16), 1, 4 * 32)
+    assert cpu_lstm._project_in_loop(x(small), 2, 4 * 64)
+    assert not cpu_lstm._project_in_loop(x(small + 1), 2, 4 * 64)
+    assert cpu_lstm._project_in_loop(x(tuning.STEP_PROJECTION_MAX_INPUTS), 3, 4 * 1024)
+    assert not cpu_lstm._project_in_loop(x(tuning.STEP_PROJECTION_MAX_INPUTS + 1), 64, 4 * 8)
+    with tuning.force_projection("loop"):
+        assert cpu_lstm._project_in_loop(x(4096), 1, 4 * 1024)
+    with tuning.force_projection("product"):
+        assert not cpu_lstm._project_in_loop(x(1), 64, 4)
+    with pytest.raises(ValueError, match="'loop' or 'product', got 'inside'"):
+        tuning.force_projection("inside")
 
 
 def test_inference_split_over_threads_takes_the_general_path():

@@ -5,8 +5,9 @@ The time-parallel products of the backward (dX, dW_ih, dW_hh) are large GEMMs ou
 loop, in one split (``gemm.matmuls``; dW_hh against H_prev built from the output shifted
 by one step, ``_h_prev``, so the cache stores no previous hidden or cell states of its
 own). The forward's input projection x_t W_ihᵀ is one such GEMM before the loop for wide
-inputs (more than ``tuning.STEP_PROJECTION_MAX_INPUTS``), else made inside the loop, step
-by step, on each chunk's rows. Inside the loop, per step: the
+inputs (more than ``tuning.STEP_PROJECTION_MAX_INPUTS``) and for chunks of few rows
+(``_project_in_loop``), else made inside the loop, step by step, on each chunk's rows.
+Inside the loop, per step: the
 products with a weight packed once per call (``packed.packed_gemm``, K5: h W_hhᵀ forward,
 da W_hh backward, x_t W_ihᵀ where it is made there, the projection's where there is one)
 and the element-wise passes over (B, H) with the vectorisable activations of
@@ -241,7 +242,7 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     bounds = threads.batch_chunks(B, T * B * P * 4 * H)
     n_chunks = len(bounds) - 1
     align = n_chunks > 1                  # threads split the rows: rows on cache lines
-    project = _project_in_loop(x)
+    project = _project_in_loop(x, min(_chunk_rows(bounds)), 4 * H)
     gw = panel_width(4 * H, dtype)           # the gates' rows as the packed products write them
     # NOTE: each chunk's state and scratch rows (and its cache row without keep_cache) in
     # pages of their own, all from one block: an allocation each took longer than the rest
@@ -322,11 +323,18 @@ def _output(h0: np.ndarray, T: int, reverse: bool, keep_cache: bool, align: bool
     return hs[1:], hs[:-1]
 
 
-def _project_in_loop(x: np.ndarray) -> bool:
-    """Whether the step loop makes the input term x_t W_ihᵀ itself, step by step (packed W_ihᵀ,
-    K5), rather than one product before the loop: for inputs up to
-    ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide."""
-    return x.shape[2] <= tuning.STEP_PROJECTION_MAX_INPUTS
+def _project_in_loop(x: np.ndarray, rows: int, G: int) -> bool:
+    """Whether the step loop makes the input term x_t W_ihᵀ itself, step by step (packed
+    W_ihᵀ, K5), rather than one product before the loop: for inputs up to
+    ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide, where the fewest ``rows`` of a chunk reuse
+    each weight loaded enough (``tuning.STEP_PROJECTION_MIN_ROWS``; at that many rows,
+    W_ihᵀ of G = 4H columns up to ``tuning.STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS``
+    elements)."""
+    I = x.shape[2]
+    if I > tuning.STEP_PROJECTION_MAX_INPUTS or rows < tuning.STEP_PROJECTION_MIN_ROWS:
+        return False
+    return rows > tuning.STEP_PROJECTION_MIN_ROWS or \
+        I * G <= tuning.STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS
 
 
 def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtype) -> bool:
@@ -339,7 +347,7 @@ def _serial(x: np.ndarray, state0: LSTMState, params: LSTMParams, dtype: np.dtyp
     same = x.dtype == dtype and w_ih.dtype == dtype and w_hh.dtype == dtype \
         and b.dtype == dtype and state0.h.dtype == dtype and state0.c.dtype == dtype \
         and (w_hr is None or w_hr.dtype == dtype)
-    return same and (_project_in_loop(x) or threads.parallel_chunks(
+    return same and (_project_in_loop(x, B, G) or threads.parallel_chunks(
         T * B * I * G, tuning.PRODUCT_SPLIT_MIN_MACS) == 1) \
         and len(threads.batch_chunks(B, T * B * P * G)) == 2
 
@@ -359,7 +367,7 @@ def _forward_serial(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     if lengths is not None:
         x = ref.zero_absent(x, active, 2)
     x = np.ascontiguousarray(x)
-    project = _project_in_loop(x)
+    project = _project_in_loop(x, B, G)
     own = _own_panels(w_hh, dtype)
     w_ih_k, w_ih_p = _input_weight(w_ih, dtype, own, project)
     if project:

@@ -32,6 +32,14 @@ STEP_SPLIT_MIN_MACS = 3_000_000
 #: cache, which stops paying beyond this (bench/KERNEL_NOTES.md, "Step loop: input term
 #: inside the loop").
 STEP_PROJECTION_MAX_INPUTS = 256
+#: Fewest rows a chunk of the step loop needs to make the input term itself: on one row
+#: each weight the packed kernel loads serves one multiply-add, and W_ihᵀ, read again at
+#: every step, costs more than one product before the loop (bench/KERNEL_NOTES.md, "Step
+#: loop: input term on few rows").
+STEP_PROJECTION_MIN_ROWS = 2
+#: On chunks of just ``STEP_PROJECTION_MIN_ROWS`` rows, the most elements (I·4H) W_ihᵀ may
+#: have for the loop to make the input term (same note).
+STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS = 32768
 
 #: Multiply-adds of one product (M·K·N) from which ``gemm.matmul`` splits it over the
 #: threads; below it one BLAS call on the calling thread costs less than the split
@@ -104,7 +112,8 @@ WATCH_MICROSECONDS = 10_000
 #: "Threads: the start of a chunk"). 0: take it at once.
 START_GRACE_MICROSECONDS = 5
 
-_KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "PRODUCT_SPLIT_MIN_MACS",
+_KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "STEP_PROJECTION_MIN_ROWS",
+          "STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS", "PRODUCT_SPLIT_MIN_MACS",
           "PRODUCT_ROWS_MIN_BYTES", "PACKED_PRODUCT_MIN_MACS",
           "PACKED_PRODUCT_MAX_BYTES", "PACKED_TRANSPOSED_MIN_MACS",
           "PACKED_TRANSPOSED_MAX_ELEMENTS", "OWN_PANELS_MAX_BYTES",
@@ -151,3 +160,16 @@ def force_split() -> contextlib.AbstractContextManager[None]:
 def force_serial() -> contextlib.AbstractContextManager[None]:
     """Run every LSTM step loop and every product on the calling thread inside the block."""
     return override(STEP_SPLIT_MIN_MACS=_NEVER, PRODUCT_SPLIT_MIN_MACS=_NEVER)
+
+
+def force_projection(where: str) -> contextlib.AbstractContextManager[None]:
+    """Make every LSTM forward's input term x_t W_ihᵀ inside the step loop (``"loop"``),
+    whatever the input's width and the chunks' rows, or as one product before it
+    (``"product"``), inside the block. Raises ValueError for another ``where``."""
+    if where == "loop":
+        return override(STEP_PROJECTION_MAX_INPUTS=_NEVER, STEP_PROJECTION_MIN_ROWS=0,
+                        STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS=_NEVER)
+    if where == "product":
+        return override(STEP_PROJECTION_MAX_INPUTS=0)
+    raise ValueError(f"tuning.force_projection: where must be 'loop' or 'product', got "
+                     f"{where!r}")
