@@ -56,11 +56,13 @@ def test_tagging_targets_are_ignored_past_each_length():
      r"x: item \[0\] has shape \(3, 1\) and item \[1\] \(2, 1\); sequences of different "
      r"lengths must be padded .*pad_sequences"),
     ({"x": np.ones((2, 3, 1)), "lengths": [3, 4]}, r"lengths must lie in \[1, T=3\]"),
-    ({"x": np.ones((2, 3, 1)), "lengths": [3, 0]}, r"lengths must lie in \[1, T=3\]"),
+    ({"x": np.ones((2, 3, 1)), "lengths": [3, 0]},
+     r"lengths must lie in \[1, T=3\] \(a sequence has at least one step\): lengths\[1\] is 0 "
+     r"\(the first of 1 outside\)"),
     ({"x": np.ones((2, 3, 1)), "lengths": [3, 2]}, "zero past each sequence's length"),
     ({"x": np.where(np.arange(6).reshape(2, 3, 1) == 4, np.nan, 1.0)},
      r"x\[1, 1, 0\] is nan \(sequence 1, step 1, feature 0; the first of 1\); expected "
-     r"finite features, and zeros past each sequence's length"),
+     r"finite features$"),
     ({"x": np.where(np.arange(6).reshape(2, 3, 1) >= 2, -np.inf, 0.0), "lengths": [2, 3]},
      r"x\[0, 2, 0\] is -inf .*the first of 4\)"),
     ({"targets": {"c": np.array([0, 3])}}, r"target 'c' has class ids 0..3; expected ids in "

@@ -111,8 +111,7 @@ class SequenceDataset:
                 n, t, f = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
                 self._fail(f"x[{n}, {t}, {f}] is {x[n, t, f]} (sequence {n}, step {t}, "
                            f"feature {f}; the first of {int(np.sum(~np.isfinite(x)))}); "
-                           f"expected finite features, and zeros past each sequence's "
-                           f"length")
+                           f"expected finite features")
         else:
             hint = " (one feature per step: add an axis, x[..., None])" if (
                 x.ndim == 2 and x.dtype.kind == "f") else ""
@@ -127,9 +126,12 @@ class SequenceDataset:
         if lengths.shape != (n,) or lengths.dtype.kind not in "iu":
             self._fail(f"lengths has shape {lengths.shape} and dtype {lengths.dtype}; "
                        f"expected ({n},) integers")
-        if lengths.min() < 1 or lengths.max() > t:
-            self._fail(f"lengths must lie in [1, T={t}], found {lengths.min()}.."
-                       f"{lengths.max()}")
+        outside = np.flatnonzero((lengths < 1) | (lengths > t))
+        if outside.size:
+            k = int(outside[0])
+            self._fail(f"lengths must lie in [1, T={t}] (a sequence has at least one "
+                       f"step): lengths[{k}] is {lengths[k]} (the first of {outside.size} "
+                       f"outside)")
         return lengths.astype(np.int64, copy=False)
 
     def _check_task(self, k: int, task) -> dict:

@@ -392,6 +392,13 @@ def _read(path: str) -> tuple[dict, dict]:
                                   f"read as an .npz archive: {type(exc).__name__}: {exc})"
                                   ) from exc
         with data:
+            if CONFIG_KEY not in data.files and any(
+                    name.endswith("data.pkl") for name in data.files):
+                raise CheckpointError(
+                    f"{path}: a PyTorch file (torch.save's archive, pickled), not a nongate_np "
+                    f"checkpoint; in PyTorch, load it and pass {{k: v.numpy() for k, v in "
+                    f"state_dict.items()}} to model.load_state_dict, or save it with "
+                    f"safetensors.torch.save_file and read that with ng.load_safetensors")
             if CONFIG_KEY not in data.files:
                 names = ", ".join(data.files[:8]) + (", ..." if len(data.files) > 8 else "")
                 raise CheckpointError(f"{path}: an .npz archive but not a nongate_np "

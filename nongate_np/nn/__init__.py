@@ -11,6 +11,7 @@ any of them after ``import nongate_np`` alone.
 from . import init
 from .attention import AttentionPooling
 from .containers import ModuleList, Sequential
+from .functional_call import functional_call
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
@@ -19,4 +20,5 @@ from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ReLU", "Tanh",
-           "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "register_savable"]
+           "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "register_savable",
+           "functional_call"]

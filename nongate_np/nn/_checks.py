@@ -28,15 +28,31 @@ def check_flag(value, name: str, where: str) -> bool:
     return bool(value)
 
 
+def complex_step_pair(given: np.dtype, expected: np.dtype) -> bool:
+    """Whether ``given`` and ``expected`` differ only as a complex-step check makes them:
+    one complex, the other floating, of one precision (complex128 and float64)."""
+    return given != expected and given.kind in "fc" and expected.kind in "fc" \
+        and np.result_type(given, 1j) == np.result_type(expected, 1j)
+
+
 def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple,
                    layout: str) -> Tensor:
     """``x`` (the argument ``arg``) as a Tensor with the module's floating dtype, ``ndims``
-    dimensions and ``size`` features on the last axis."""
-    data = x.data if isinstance(x, Tensor) else as_array(x, what=f"{where}: {arg}")
-    if data.dtype.kind != "f":
+    dimensions and ``size`` features on the last axis. Nested lists (which have no dtype of
+    their own) are converted to that dtype; complex input or parameters of one precision
+    with the other (complex128 and float64) are taken as they are, for complex-step
+    gradient checks (docs/math.md G2)."""
+    if x is None:
+        raise TypeError(f"{where}: {arg} must be an array of {dtype} features, got None")
+    if isinstance(x, Tensor) or hasattr(x, "dtype"):
+        data = x.data if isinstance(x, Tensor) else as_array(x, what=f"{where}: {arg}")
+    else:
+        data = as_array(x, dtype, what=f"{where}: {arg}")
+    complex_step = complex_step_pair(data.dtype, np.dtype(dtype))
+    if data.dtype.kind != "f" and not complex_step:
         raise TypeError(f"{where}: {arg} must be floating point ({dtype}), got dtype "
                         f"{data.dtype}; convert it, e.g. {arg}.astype(np.{dtype})")
-    if data.dtype != dtype:
+    if data.dtype != dtype and not complex_step:
         raise TypeError(f"{where}: {arg} is {data.dtype} but the module's parameters are "
                         f"{dtype}; convert the {arg} or the module (.to(np.{data.dtype}))")
     if data.ndim not in ndims:

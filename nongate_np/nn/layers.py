@@ -15,7 +15,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from ._checks import check_count, check_flag
+from ._checks import check_count, check_flag, complex_step_pair
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -66,11 +66,13 @@ class Linear(Module):
             init.uniform_(self.bias, -k, k)
 
     def forward(self, x) -> Tensor:
-        """x (*, in_features), floating point (complex only with complex weights, as in a
-        complex-step check) -> y (*, out_features). Raises ValueError for another last
-        dimension, TypeError for another kind of dtype (torch refuses mixed kinds too)."""
+        """x (*, in_features), floating point -> y (*, out_features). Complex x only with
+        complex weights or of the weights' precision (complex128 for float64), as in a
+        complex-step check (docs/math.md G2). Raises ValueError for another last dimension,
+        TypeError for another kind of dtype (torch refuses mixed kinds too)."""
         dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-        if dtype.kind not in ("fc" if self.weight.dtype.kind == "c" else "f"):
+        if dtype.kind not in ("fc" if self.weight.dtype.kind == "c"
+                              or complex_step_pair(dtype, self.weight.dtype) else "f"):
             raise TypeError(f"Linear: input has dtype {dtype}, expected floating point like "
                             f"the weights ({self.weight.dtype}); convert it, e.g. "
                             f"x.astype(np.{self.weight.dtype})")

@@ -12,7 +12,7 @@ from ..ops._util import check_lengths, xp_of
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
-from ._checks import check_count, check_features, check_flag
+from ._checks import check_count, check_features, check_flag, complex_step_pair
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -157,7 +157,7 @@ class LSTM(Module):
                     ("P)" if name == "h0" else "H)")
                 raise ValueError(f"LSTM: hx {name} has shape {data.shape}, expected {what} = "
                                  f"{expected}")
-            if data.dtype != self.dtype:
+            if data.dtype != self.dtype and not complex_step_pair(data.dtype, self.dtype):
                 raise TypeError(f"LSTM: hx {name} is {data.dtype}, expected {self.dtype} like "
                                 f"the module's parameters")
             if unbatched:

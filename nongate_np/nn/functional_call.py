@@ -1,0 +1,94 @@
+"""Call a module with some of its parameters and buffers replaced, as
+``torch.func.functional_call``: the way to take a model's weights as a function's inputs
+(``gradcheck`` over a model's own parameters, a Jacobian with respect to them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..tensor import Tensor, as_array
+from .module import Module
+
+__all__ = ["functional_call"]
+
+
+def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
+                    args: Any = (), kwargs: Mapping[str, Any] | None = None) -> Any:
+    """``module(*args, **kwargs)`` with the parameters and buffers named in
+    ``parameters_and_buffers`` (state_dict names, e.g. ``"lstm.weight_hh_l0"``) replaced by
+    the values given, for this call only; the module's own are put back on return, also on
+    an exception. As ``torch.func.functional_call`` (one dict; ``args`` a tuple, or one
+    argument alone; a parameter shared under several names is replaced under all of them,
+    as its ``tie_weights=True``).
+
+    A value may be a Tensor, whose gradient the call's graph then reaches instead of the
+    module's parameter's, or an array (a constant). Its shape must be the replaced one's;
+    its dtype may differ (float64 weights in a float32 model, complex128 ones for a
+    complex-step check; the modules then take input of the same precision).
+
+    To check the gradients of a model's own parameters (docs/math.md G1-G3):
+
+    >>> import numpy as np
+    >>> import nongate_np as ng
+    >>> lstm = ng.nn.LSTM(3, 4, dtype=np.float64)
+    >>> x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    >>> names = ["weight_ih_l0", "weight_hh_l0"]
+    >>> def loss(w_ih, w_hh):
+    ...     y, _ = ng.nn.functional_call(lstm, dict(zip(names, (w_ih, w_hh))), (x,))
+    ...     return (y * y).sum()
+    >>> params = dict(lstm.named_parameters())
+    >>> ng.gradcheck(loss, [params[n].data for n in names], names=names,
+    ...              method="complex_step").passed
+    True
+
+    Raises
+    ------
+    KeyError
+        A name that is neither a parameter nor a buffer of ``module`` (the message lists
+        the module's names).
+    ValueError
+        A value whose shape is not the replaced one's.
+    TypeError
+        ``module`` not a Module, or a value that is not numbers.
+    """
+    if not isinstance(module, Module):
+        raise TypeError(f"functional_call: module must be an nn.Module, got "
+                        f"{type(module).__name__}")
+    slots = _slots(module)
+    replaced = []
+    for name, value in parameters_and_buffers.items():
+        if name not in slots:
+            known = sorted(slots)
+            raise KeyError(f"functional_call: {name!r} is not a parameter or buffer of "
+                           f"{type(module).__name__}; its names are {known}")
+        current = slots[name][2]
+        value = value if isinstance(value, Tensor) else Tensor(
+            as_array(value, what=f"functional_call: {name!r}"))
+        if value.shape != current.shape:
+            raise ValueError(f"functional_call: {name!r} has shape {value.shape}, expected "
+                             f"{current.shape} like the module's")
+        replaced += [(where, k, value) for where, k, held in slots.values()
+                     if held is current]
+    saved = [(where, k, where[k]) for where, k, _ in replaced]
+    try:
+        for where, k, value in replaced:
+            where[k] = value
+        call_args = args if isinstance(args, tuple) else (args,)
+        return module(*call_args, **(kwargs or {}))
+    finally:
+        for where, k, original in reversed(saved):
+            where[k] = original
+
+
+def _slots(module: Module) -> dict[str, tuple[dict, str, Any]]:
+    """Each parameter's and buffer's state_dict name -> (its registry, key, value), shared
+    ones under every name they have."""
+    slots = {}
+    for prefix, sub in module.named_modules(remove_duplicate=False):
+        for registry in (sub._parameters, sub._buffers):
+            for key, value in registry.items():
+                if value is not None:
+                    slots[prefix + ("." if prefix else "") + key] = (registry, key, value)
+    return slots
+
