@@ -115,6 +115,28 @@ def test_lstm_kernels_agree_on_the_simulator(name, sizes, data, dtype, reverse, 
         check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
+@pytest.mark.parametrize("name", FAST)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_both_directions_at_once_are_each_directions_own_call(name, dtype):
+    """``lstm_forward_bidirectional`` gives each direction's ``lstm_forward`` result to the
+    bit (however the backend runs the two), and the reference's values."""
+    rng = np.random.default_rng(7)
+    T, B, I, H = 3, 2, 3, 4
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
+    x, lengths = u(T, B, I), np.array([3, 1])
+    states = tuple(LSTMState(u(B, H), u(B, H)) for _ in range(2))
+    params = tuple(LSTMParams(u(4 * H, I), u(4 * H, H), u(4 * H), None) for _ in range(2))
+    with kernels_on(name) as fast:
+        both = fast.lstm_forward_bidirectional(x, states, params, lengths, False)
+        alone = [fast.lstm_forward(x, states[d], params[d], lengths, bool(d), False)
+                 for d in (0, 1)]
+    for d in (0, 1):
+        for got, want in zip((both[d][0], *both[d][1]), (alone[d][0], *alone[d][1])):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+        y_ref = ref.lstm_forward(x, states[d], params[d], lengths, bool(d), False)[0]
+        assert_close(np.asarray(both[d][0]), y_ref, dtype, f"y of direction {d}")
+
+
 def lstm_outputs_and_grads(k, args, lengths, reverse, grads_in):
     """``k``'s LSTM forward and backward flattened: y, h_n, c_n, dx, dh0, dc0, then each
     field of LSTMParams's gradients."""

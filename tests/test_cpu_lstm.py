@@ -165,6 +165,44 @@ def test_the_input_term_is_made_in_the_loop_on_chunks_of_enough_rows():
         tuning.force_projection("inside")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("B, lengths", [(1, None), (1, [2]), (5, [4, 0, 1, 4, 2])])
+@pytest.mark.parametrize("keep_cache", [False, True])
+def test_two_directions_at_once_give_each_directions_own_bits(dtype, B, lengths, keep_cache):
+    """A bidirectional layer's directions on two threads at once (``lstm_forward_bidirectional``,
+    for one sequence worth a split) or one after the other (several, or not worth a
+    split): each direction's outputs (and cache) the bits of its own ``lstm_forward``; and
+    so on one thread (``threads.num_threads`` 1)."""
+    rng = np.random.default_rng(5)
+    T, I, H = 4, 3, 5
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
+    x = u(T, B, I)
+    states = tuple(LSTMState(u(B, H), u(B, H)) for _ in range(2))
+    params = tuple(LSTMParams(u(4 * H, I), u(4 * H, H), u(4 * H), None) for _ in range(2))
+
+    def fields(result):
+        y, (h, c), cache = result
+        return [y, h, c] + ([] if cache is None else [cache.gates, cache.c, cache.tanh_c])
+    for split in (tuning.force_split, tuning.force_serial):
+        with split():
+            assert cpu_lstm._directions_apart(x, params[0]) == (
+                split is tuning.force_split and B == 1 and threads.num_threads() > 1)
+            alone = [cpu_lstm.lstm_forward(x, states[d], params[d], lengths, bool(d),
+                                           keep_cache) for d in (0, 1)]
+            both = cpu_lstm.lstm_forward_bidirectional(x, states, params, lengths, keep_cache)
+            with mock.patch.object(threads, "num_threads", return_value=1):
+                one_thread = cpu_lstm.lstm_forward_bidirectional(x, states, params, lengths,
+                                                                 keep_cache)
+                alone_one_thread = [cpu_lstm.lstm_forward(x, states[d], params[d], lengths,
+                                                          bool(d), keep_cache) for d in (0, 1)]
+        for d in (0, 1):
+            for got, want in zip(fields(both[d]) + fields(one_thread[d]),
+                                 fields(alone[d]) + fields(alone_one_thread[d])):
+                np.testing.assert_array_equal(got, want)
+    ref_y, _, _ = ref.lstm_forward(x, states[1], params[1], lengths, True, False)
+    np.testing.assert_allclose(both[1][0], ref_y, rtol=1e-5, atol=1e-6)
+
+
 def test_inference_split_over_threads_takes_the_general_path():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 2)).astype(np.float32)

@@ -91,6 +91,15 @@ class Backend(Protocol):
         (T, B, P), the final state and, with ``keep_cache``, the cache (else None)."""
         ...
 
+    def lstm_forward_bidirectional(self, x: np.ndarray, states: tuple[LSTMState, LSTMState],
+                                   params: tuple[LSTMParams, LSTMParams],
+                                   lengths: np.ndarray | None, keep_cache: bool
+                                   ) -> tuple[tuple[np.ndarray, LSTMState, Any], ...]:
+        """Both directions of one layer over x: (the forward direction's result, the
+        reverse one's), each as :meth:`lstm_forward` gives it from ``states[d]`` and
+        ``params[d]``, to the bit; a backend may run the two at once."""
+        ...
+
     def lstm_backward(self, cache: Any, dy: np.ndarray, dstate: LSTMState
                       ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
         """BPTT (L7-L14) from the adjoints of y and of the final state: returns dx, the

@@ -187,6 +187,16 @@ def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray,
 
 
 @_IEEE
+def lstm_forward_bidirectional(x: np.ndarray, states: tuple[LSTMState, LSTMState],
+                               params: tuple[LSTMParams, LSTMParams],
+                               lengths: np.ndarray | None, keep_cache: bool
+                               ) -> tuple[tuple[np.ndarray, LSTMState, LSTMCache | None], ...]:
+    """Both directions of one layer: :func:`lstm_forward` from ``states[0]`` with
+    ``params[0]`` forward, then from ``states[1]`` with ``params[1]`` reversed."""
+    return tuple(lstm_forward(x, states[d], params[d], lengths, bool(d), keep_cache)
+                 for d in (0, 1))
+
+
 def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
                   ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
     """Back-propagation through time for one layer and direction (L7-L14).

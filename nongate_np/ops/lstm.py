@@ -250,22 +250,26 @@ def _lstm_constant(x, h0, c0, weights: dict, num_layers: int, directions: tuple,
     "Kernel calls: Python overhead")."""
     layer_input, h_n, c_n = _data(x), [], []
     for k in range(num_layers):
-        outputs = []
+        states, params = [], []
         for d, reverse in enumerate(directions):
             w_ih, w_hh, b_ih, b_hh, w_hr = [_data(weights.get(name))
                                             for name in _names(k, reverse)]
-            state = LSTMState(_data(h0)[k * len(directions) + d],
-                              _data(c0)[k * len(directions) + d])
-            T, B = _check(layer_input, *state, w_ih, w_hh, b_ih, b_hh, w_hr)
+            states.append(LSTMState(_data(h0)[k * len(directions) + d],
+                                    _data(c0)[k * len(directions) + d]))
+            T, B = _check(layer_input, *states[-1], w_ih, w_hh, b_ih, b_hh, w_hr)
             if lengths is not None:
                 lengths = check_lengths("lstm_layer", lengths, T, B)
-            y, (h, c), _ = kernels_for(layer_input).lstm_forward(
-                layer_input, state, LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr),
-                lengths, reverse, False)
-            outputs.append(y)
+            params.append(LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), w_hr))
+        backend = kernels_for(layer_input)
+        results = backend.lstm_forward_bidirectional(
+            layer_input, (states[0], states[-1]), (params[0], params[-1]), lengths, False) \
+            if len(directions) == 2 else \
+            [backend.lstm_forward(layer_input, states[0], params[0], lengths, False, False)]
+        for _, (h, c), _ in results:
             h_n.append(h)
             c_n.append(c)
-        layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=2)
+        layer_input = results[0][0] if len(results) == 1 else \
+            np.concatenate([y for y, _, _ in results], axis=2)
     # NOTE: one state needs no np.stack, which is slow next to a small call
     h_all, c_all = (s[0][None] if len(s) == 1 else np.stack(s) for s in (h_n, c_n))
     return Tensor._wrap(layer_input), Tensor._wrap(h_all), Tensor._wrap(c_all)

@@ -4,7 +4,7 @@
 all when neither is writable (``cache.py``)."""
 
 from .attention import attention_backward, attention_forward, attention_online
-from .lstm import lstm_backward, lstm_forward
+from .lstm import lstm_backward, lstm_forward, lstm_forward_bidirectional
 
-__all__ = ["lstm_forward", "lstm_backward", "attention_forward", "attention_backward",
-           "attention_online"]
+__all__ = ["lstm_forward", "lstm_forward_bidirectional", "lstm_backward", "attention_forward",
+           "attention_backward", "attention_online"]

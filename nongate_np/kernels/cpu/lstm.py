@@ -282,6 +282,39 @@ def lstm_forward(x: np.ndarray, state0: LSTMState, params: LSTMParams,
     return y, _joined([(h_pair[T % 2], c) for h_pair, c, *_ in per_chunk]), cache
 
 
+def lstm_forward_bidirectional(x: np.ndarray, states: tuple[LSTMState, LSTMState],
+                               params: tuple[LSTMParams, LSTMParams],
+                               lengths: np.ndarray | None, keep_cache: bool
+                               ) -> tuple[tuple[np.ndarray, LSTMState, ref.LSTMCache | None],
+                                          ...]:
+    """Same contract as ``reference.lstm_forward_bidirectional``: the two directions at
+    once, each :func:`lstm_forward` on a thread of its own, where :func:`_directions_apart`
+    says so (its own split then runs its chunks one after the other, in the same order, so
+    the same bits); else one after the other."""
+    def direction(d: int) -> tuple[np.ndarray, LSTMState, ref.LSTMCache | None]:
+        return lstm_forward(x, states[d], params[d], lengths, bool(d), keep_cache)
+    if not _directions_apart(x, params[0]):
+        return direction(0), direction(1)
+    results: list = [None, None]
+
+    def chunk(d: int) -> None:
+        results[d] = direction(d)
+    threads.run_chunks(chunk, 2)
+    return tuple(results)
+
+
+def _directions_apart(x: np.ndarray, params: LSTMParams) -> bool:
+    """Whether a bidirectional layer runs its two directions on two threads at once: where
+    one direction's step loop is worth splitting over the threads but has one row (a
+    single sequence), which a split by rows cannot share, so one thread would idle. A
+    direction split by rows would run its chunks one after the other on its thread,
+    slower than unsplit (bench/KERNEL_NOTES.md, "Step loop: two directions at once")."""
+    T, B, _ = x.shape
+    G, P = params.w_hh.shape
+    macs = T * B * P * G
+    return B == 1 and threads.parallel_chunks(macs, tuning.STEP_SPLIT_MIN_MACS) >= 2
+
+
 def _chunk_rows(bounds: tuple[int, ...]) -> list[int]:
     """The rows of each chunk of a split by ``bounds``; one chunk of none for B = 0, whose
     split has no chunk, so the kernel still has (empty) states to return."""

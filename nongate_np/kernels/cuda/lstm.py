@@ -571,6 +571,15 @@ def lstm_forward(x: Any, state0: LSTMState, params: LSTMParams, lengths: Any, re
     return y, LSTMState(h_n, c_n), cache
 
 
+def lstm_forward_bidirectional(x: Any, states: tuple[LSTMState, LSTMState],
+                               params: tuple[LSTMParams, LSTMParams], lengths: Any,
+                               keep_cache: bool) -> tuple[tuple[Any, LSTMState, Any], ...]:
+    """Same contract as ``reference.lstm_forward_bidirectional``: the two directions one
+    after the other, each :func:`lstm_forward`."""
+    return tuple(lstm_forward(x, states[d], params[d], lengths, bool(d), keep_cache)
+                 for d in (0, 1))
+
+
 def _per_step_forward(k: _StepKernels, xw: Any, b: Any, w_hh: Any, w_hr: Any, h0: Any,
                       c0: Any, lens: Any, reverse: bool, y: Any, gates: Any, cs: Any, tcs: Any,
                       keep: bool) -> tuple[Any, Any]:
