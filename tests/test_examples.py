@@ -128,7 +128,7 @@ def test_stream_embeddings_handles_sequences_that_end_at_different_steps():
 
 
 @pytest.mark.parametrize("script", ["stdlib_text_attention.py", "classify_time_series.py",
-                                    "retrieval.py"])
+                                    "retrieval.py", "port_torch_model.py"])
 def test_example_runs_as_a_program(script, tmp_path):
     """``python examples/X.py --help`` exits 0 with the usage; a bad option exits 2."""
     ok = subprocess.run([sys.executable, str(EXAMPLES / script), "--help"],
@@ -146,3 +146,29 @@ def test_time_series_example_exits_0_as_a_program(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "model.npz").is_file() and "loaded back" in proc.stdout
+
+
+def test_port_example_agrees_with_torch_and_after_loading(tmp_path, capsys):
+    """examples/port_torch_model.py: the ported model's logits are PyTorch's, and the same
+    (logits and encode) after ng.save / ng.load; its files are kept in --out."""
+    pytest.importorskip("torch")
+    example = _load("port_torch_model.py")
+    assert example.main(["--out", str(tmp_path), "--hidden-size", "5"]) == 0
+    out = capsys.readouterr().out
+    for check in ("logits, nongate_np against PyTorch", "logits after ng.save / ng.load",
+                  "encode() after ng.save / ng.load"):
+        assert re.search(re.escape(check) + r" +max abs difference \S+  ok$", out, re.M), out
+    assert (tmp_path / "weights.npz").is_file() and (tmp_path / "model.npz").is_file()
+
+
+def test_port_example_reports_a_mismatch(monkeypatch, capsys):
+    """The comparison can fail: logits 1 % off PyTorch's give FAIL and exit status 1."""
+    pytest.importorskip("torch")
+    example = _load("port_torch_model.py")
+    forward = example.SequenceClassifier.forward
+    monkeypatch.setattr(example.SequenceClassifier, "forward",
+                        lambda self, x, lengths: forward(self, x, lengths) * 1.01)
+    assert example.main(["--hidden-size", "5", "--num-layers", "1"]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"logits, nongate_np against PyTorch .*FAIL$", out, re.M), out
+    assert out.rstrip().endswith("MISMATCH")
