@@ -186,7 +186,6 @@ def lstm_previous(seq: np.ndarray, first: np.ndarray, active: np.ndarray,
     return np.where(prev_active[:, :, None], prev, first[None])
 
 
-@_IEEE
 def lstm_forward_bidirectional(x: np.ndarray, states: tuple[LSTMState, LSTMState],
                                params: tuple[LSTMParams, LSTMParams],
                                lengths: np.ndarray | None, keep_cache: bool
@@ -197,6 +196,7 @@ def lstm_forward_bidirectional(x: np.ndarray, states: tuple[LSTMState, LSTMState
                  for d in (0, 1))
 
 
+@_IEEE
 def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
                   ) -> tuple[np.ndarray, LSTMState, LSTMParams]:
     """Back-propagation through time for one layer and direction (L7-L14).
