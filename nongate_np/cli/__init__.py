@@ -11,6 +11,7 @@ import argparse
 import math
 import os
 import sys
+import time
 
 from .. import __version__
 
@@ -131,6 +132,9 @@ def _abort_other_ranks(status: int) -> None:
     comm = _mpi_world()
     if comm is not None:
         sys.stderr.flush()
+        # NOTE: a moment for the launcher to pass the message on: an abort can end the job
+        # before mpiexec forwards what a rank wrote last (a test saw an empty stderr)
+        time.sleep(0.5)
         comm.Abort(status)
 
 
