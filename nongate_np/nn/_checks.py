@@ -39,9 +39,9 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
                    layout: str) -> Tensor:
     """``x`` (the argument ``arg``) as a Tensor with the module's floating dtype, ``ndims``
     dimensions and ``size`` features on the last axis. Nested lists (which have no dtype of
-    their own) are converted to that dtype; complex input or parameters of one precision
-    with the other (complex128 and float64) are taken as they are, for complex-step
-    gradient checks (docs/math.md G2)."""
+    their own) are converted to that dtype; complex input with parameters of its precision,
+    or the reverse (complex128 and float64), is taken as it is, for complex-step gradient
+    checks (docs/math.md G2)."""
     if x is None:
         raise TypeError(f"{where}: {arg} must be an array of {dtype} features, got None")
     if isinstance(x, Tensor) or hasattr(x, "dtype"):

@@ -91,4 +91,3 @@ def _slots(module: Module) -> dict[str, tuple[dict, str, Any]]:
                 if value is not None:
                     slots[prefix + ("." if prefix else "") + key] = (registry, key, value)
     return slots
-

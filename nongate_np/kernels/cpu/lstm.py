@@ -7,11 +7,10 @@ by one step, ``_h_prev``, so the cache stores no previous hidden or cell states 
 own). The forward's input projection x_t W_ihᵀ is one such GEMM before the loop for wide
 inputs (more than ``tuning.STEP_PROJECTION_MAX_INPUTS``) and for chunks of few rows
 (``_project_in_loop``), else made inside the loop, step by step, on each chunk's rows.
-Inside the loop, per step: the
-products with a weight packed once per call (``packed.packed_gemm``, K5: h W_hhᵀ forward,
-da W_hh backward, x_t W_ihᵀ where it is made there, the projection's where there is one)
-and the element-wise passes over (B, H) with the vectorisable activations of
-``activations.py``.
+Inside the loop, per step: the products with a weight packed once per call
+(``packed.packed_gemm``, K5: h W_hhᵀ forward, da W_hh backward, x_t W_ihᵀ where it is made
+there, the projection's where there is one) and the element-wise passes over (B, H) with
+the vectorisable activations of ``activations.py``.
 
 From ``tuning.STEP_SPLIT_MIN_MACS`` multiply-adds per call up, the batch rows are split
 over threads (``threads.batch_chunks``, ``threads.run_chunks``): each chunk runs the whole
@@ -288,9 +287,8 @@ def lstm_forward_bidirectional(x: np.ndarray, states: tuple[LSTMState, LSTMState
                                ) -> tuple[tuple[np.ndarray, LSTMState, ref.LSTMCache | None],
                                           ...]:
     """Same contract as ``reference.lstm_forward_bidirectional``: the two directions at
-    once, each :func:`lstm_forward` on a thread of its own, where :func:`_directions_apart`
-    says so (its own split then runs its chunks one after the other, in the same order, so
-    the same bits); else one after the other."""
+    once, each :func:`lstm_forward` (one chunk: the same bits) on a thread of its own,
+    where :func:`_directions_apart` says so; else one after the other."""
     def direction(d: int) -> tuple[np.ndarray, LSTMState, ref.LSTMCache | None]:
         return lstm_forward(x, states[d], params[d], lengths, bool(d), keep_cache)
     if not _directions_apart(x, params[0]):
