@@ -145,13 +145,20 @@ def test_bad_calls_name_what_was_expected():
 
 def test_the_modules_input_checks():
     """A nested list takes the module's dtype (it has none of its own); None and complex
-    input of another precision are refused, naming what was expected."""
+    input of another precision than the parameters are refused, naming what was expected;
+    complex input with complex parameters of its dtype (all replaced through
+    functional_call) runs."""
     lstm = ng.nn.LSTM(3, 4, dtype=np.float32)
     y, _ = lstm(X[:, :2].tolist())
     assert y.dtype == np.float32
     with pytest.raises(TypeError, match="input must be an array of float32 features, got None"):
         lstm(None)
-    with pytest.raises(TypeError, match="must be floating point"):
+    one_precision = r"complex-step check needs both of one precision.*\.to\(np\.float64\)"
+    with pytest.raises(TypeError, match="input is complex128 and the module's parameters "
+                                        "float32: a " + one_precision):
         lstm(X.astype(np.complex128))
-    with pytest.raises(TypeError, match="must be floating point"):
+    with pytest.raises(TypeError, match=one_precision):
         ng.nn.LSTM(3, 4, dtype=np.float64)(X.astype(np.complex64))
+    complex_weights = {n: p.data.astype(np.complex128) for n, p in lstm.named_parameters()}
+    y, _ = ng.nn.functional_call(lstm, complex_weights, X.astype(np.complex128))
+    assert y.dtype == np.complex128

@@ -773,3 +773,19 @@ def test_a_claimed_product_that_ignores_v_is_named_in_the_failure():
     rep = gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=doubled, raise_exception=False)
     assert [r.passed for r in rep.inputs] == [True, False]
     assert not any("ignores the cotangent" in n for n in rep.inputs[1].notes)
+
+
+@pytest.mark.parametrize("method", ["central", "directional"])
+def test_an_input_the_output_does_not_depend_on_is_named_in_a_passing_report(method):
+    """A model's weights passed to gradcheck but never read (the model's own Parameters
+    used instead): both gradients are zero, the check passes, and the report says so for
+    that input alone."""
+    rng = np.random.default_rng(0)
+    x, w, unused = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    report = ng.gradcheck(lambda x, w, b: ng.tanh(x @ w).sum(), [x, w, unused],
+                          names=["x", "w", "b"], method=method)
+    assert report.passed and report["b"].unused
+    assert not report["w"].unused and not report["x"].unused
+    lines = [line for line in str(report).splitlines() if "exactly zero" in line]
+    assert len(lines) == 1 and lines[0].startswith("  input 2 'b': the gradient is exactly "
+                                                   "zero at every element")

@@ -207,7 +207,8 @@ def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
         f"first={format_value(a[idx])} second={format_value(b[idx])} abs={diff[idx]:.1e} "
         f"({int(np.count_nonzero(diff))} / {a.size} elements differ)\n"
         f"  cause       random numbers, np.empty, state kept between calls or a race in fn; "
-        f"seed any randomness inside it")
+        f"seed any randomness inside it (ng.rng.seed(0) at its start), or put a model with "
+        f"dropout in eval mode (model.eval())")
     return Defect(text, max_abs_error=float(diff.max()), worst_index=idx,
                   first=a[idx].item(), second=b[idx].item())
 

@@ -277,6 +277,18 @@ class InputReport:
         return None if self.comparison is None else self.comparison.numeric_grad
 
     @property
+    def unused(self) -> bool:
+        """Whether both gradients are exactly zero at every element (the numeric one, or
+        the directional check's ⟨Ju, v⟩ where no element was compared): fn's output does
+        not depend on this input at x, as when the input is never read."""
+        a, n = self.analytic_grad, self.numeric_grad
+        if a is None or a.size == 0 or np.any(a != 0):
+            return False
+        if n is not None:
+            return not np.any(n != 0)
+        return self.directional is not None and self.directional.numeric == 0
+
+    @property
     def violation(self) -> np.ndarray | None:
         return None if self.comparison is None else self.comparison.violation
 
@@ -416,6 +428,10 @@ class GradcheckReport:
                   and WEAK_DIRECTIONAL < r.directional.sensitivity < np.inf]
         lines += [_blind_line(r) for r in self.inputs
                   if r.passed and r.comparison is not None and r.comparison.n_blind]
+        lines += [f"  {r.label}: the gradient is exactly zero at every element, analytic and "
+                  f"numeric: the output does not depend on this input at x (is it read? a "
+                  f"model's weights go in through ng.nn.functional_call)"
+                  for r in self.inputs if r.passed and r.unused]
         if self.constants:
             lines.append("  not checked (constants): " + ", ".join(self.constants))
         if not self.passed:

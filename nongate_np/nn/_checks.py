@@ -48,11 +48,19 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
         data = x.data if isinstance(x, Tensor) else as_array(x, what=f"{where}: {arg}")
     else:
         data = as_array(x, dtype, what=f"{where}: {arg}")
-    complex_step = complex_step_pair(data.dtype, np.dtype(dtype))
-    if data.dtype.kind != "f" and not complex_step:
+    dtype = np.dtype(dtype)
+    accepted = (data.dtype == dtype and dtype.kind in "fc") or \
+        complex_step_pair(data.dtype, dtype)
+    if not accepted and "c" in (data.dtype.kind, dtype.kind) and \
+            {data.dtype.kind, dtype.kind} <= {"f", "c"}:
+        raise TypeError(f"{where}: {arg} is {data.dtype} and the module's parameters "
+                        f"{dtype}: a complex-step check needs both of one precision, "
+                        f"float64 for the steps to be exact; convert the module "
+                        f"(.to(np.float64)) and the {arg}")
+    if data.dtype.kind != "f" and not accepted:
         raise TypeError(f"{where}: {arg} must be floating point ({dtype}), got dtype "
                         f"{data.dtype}; convert it, e.g. {arg}.astype(np.{dtype})")
-    if data.dtype != dtype and not complex_step:
+    if not accepted:
         raise TypeError(f"{where}: {arg} is {data.dtype} but the module's parameters are "
                         f"{dtype}; convert the {arg} or the module (.to(np.{data.dtype}))")
     if data.ndim not in ndims:

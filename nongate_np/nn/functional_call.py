@@ -42,6 +42,15 @@ def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
     ...              method="complex_step").passed
     True
 
+    Every parameter of a model, and its input too: ``names = [n for n, _ in
+    model.named_parameters()]``, ``fn = lambda x, *ws: loss(functional_call(model,
+    dict(zip(names, ws)), (x,)))`` and ``gradcheck(fn, [x, *(p.data for _, p in
+    model.named_parameters())], names=["x", *names])``; gradcheck makes fresh leaves of
+    them, so the model's own parameters keep their values and get no ``.grad``. Check a
+    float64 model (``model.to(np.float64)``) in eval mode, or seed its dropout
+    (``ng.rng.seed``) inside fn. Weights gradcheck is given but fn never reads (the model's
+    own used instead of the call's) are reported as ones the output does not depend on.
+
     Raises
     ------
     KeyError
