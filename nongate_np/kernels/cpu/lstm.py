@@ -559,7 +559,7 @@ def _backward_serial(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     ``threads.run_chunks``, the rows' sums joined): the same compiled kernels on the same
     values, so the same bits, as :func:`_forward_serial` for the forward
     (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")."""
-    x, (h0, c0), (w_ih, w_hh, _, _) = cache.x, cache.state0, cache.params
+    x, c0, w_hh = cache.x, cache.state0.c, cache.params.w_hh
     gates = cache.gates
     T, B, _ = x.shape
     G, P = w_hh.shape
@@ -575,15 +575,29 @@ def _backward_serial(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
                     np.ascontiguousarray(c0, dtype=dtype), *_step_weight(w_hh, dtype, own, False),
                     own, 0, B, None, cache.active, bool(cache.reverse), da, dh_t, dm, carry,
                     db_rows, np.empty((0, 0, 0), dtype))
-    da2 = da.reshape(T * B, G)
+    dx, dw_ih, dw_hh = _weight_products(cache, da)
+    db = db_rows[0, :G].copy() if B == 1 else db_rows[:, :G].sum(axis=0)
+    return dx, LSTMState(dh, dc), LSTMParams(dw_ih, dw_hh, db, None)
+
+
+def _weight_products(cache: ref.LSTMCache, da: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L13's products over all T·B rows: dX (T, B, I), dW_ih and dW_hh (against H_prev, the
+    cache's view or built from the output, :func:`_h_prev`)."""
+    x, h0, w_ih = cache.x, cache.state0.h, cache.params.w_ih
+    T, B, _ = x.shape
+    dtype = da.dtype
+    da2 = da.reshape(T * B, -1)
     h_prev = _h_prev(cache.y, np.ascontiguousarray(h0, dtype=dtype), cache.active,
                      cache.reverse) if cache.h_prev is None else cache.h_prev
-    dx, dw_ih, dw_hh = matmuls(                                        # L13, as lstm_backward
-        (da2, w_ih.astype(dtype, copy=False)),
-        (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),
-        (da2.T, h_prev.reshape(T * B, P)))
-    db = db_rows[0, :G].copy() if B == 1 else db_rows[:, :G].sum(axis=0)
-    return dx.reshape(x.shape), LSTMState(dh, dc), LSTMParams(dw_ih, dw_hh, db, None)
+    # NOTE: one split for all the products, not one each: at small sizes (S3) a split's
+    # start and end cost as much as a product (bench/KERNEL_NOTES.md, "Products: one split
+    # for several")
+    dx, dw_ih, dw_hh = matmuls(
+        (da2, w_ih.astype(dtype, copy=False)),                         # dX
+        (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # dW_ih
+        (da2.T, h_prev.reshape(T * B, h0.shape[1])))                   # dW_hh
+    return dx.reshape(x.shape), dw_ih, dw_hh
 
 
 @threads.owns_cores
@@ -592,7 +606,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
     """Same contract as ``reference.lstm_backward``."""
     if cache.gates.dtype.kind == "c":
         return ref.lstm_backward(cache, dy, dstate)
-    x, (h0, c0), (w_ih, w_hh, _, w_hr) = cache.x, cache.state0, cache.params
+    x, (h0, c0), (_, w_hh, _, w_hr) = cache.x, cache.state0, cache.params
     y, gates, cs, tcs = cache.y, cache.gates, cache.c, cache.tanh_c
     active, reverse = cache.active, cache.reverse
     T, B, _ = x.shape
@@ -627,16 +641,7 @@ def lstm_backward(cache: ref.LSTMCache, dy: np.ndarray, dstate: LSTMState
                         carry, db_rows, dh_seq)
 
     threads.run_chunks(chunk, n_chunks)
-    da2 = da.reshape(T * B, 4 * H)
-    # NOTE: one split for all the products, not one each: at small sizes (S3) a split's
-    # start and end cost as much as a product (bench/KERNEL_NOTES.md, "Products: one split
-    # for several")
-    dx, dw_ih, dw_hh = matmuls(
-        (da2, w_ih.astype(dtype, copy=False)),                         # L13: dX
-        (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # L13: dW_ih
-        (da2.T, (_h_prev(y, np.ascontiguousarray(h0, dtype=dtype), active, reverse)
-                 if cache.h_prev is None else cache.h_prev).reshape(T * B, P)))   # L13: dW_hh
-    dx = dx.reshape(x.shape)
+    dx, dw_ih, dw_hh = _weight_products(cache, da)                     # L13
     db_parts = [rows[5][:, :4 * H] for rows in per_chunk]      # L13: the rows' sums, in order
     db = (db_parts[0] if len(db_parts) == 1 else np.concatenate(db_parts)).sum(axis=0)
     dw_hr = None
