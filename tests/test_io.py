@@ -364,7 +364,7 @@ def test_single_byte_flips_are_detected_or_harmless(tmp_path):
     returns exactly the saved weights and config (a flip in an unused zip header field)."""
     model = nn.Sequential(nn.Linear(3, 4, dtype=np.float64), nn.Tanh(), nn.Linear(4, 2))
     opt = ng.optim.Adam(model.parameters())
-    model(np.ones((2, 3))).sum().backward()
+    model[2](model[1](model[0](np.ones((2, 3)))).astype(np.float32)).sum().backward()
     opt.step()
     path = tmp_path / "m.npz"
     ng.save(model, path, optimizer=opt)

@@ -35,10 +35,12 @@ def complex_step_pair(given: np.dtype, expected: np.dtype) -> bool:
         and np.result_type(given, 1j) == np.result_type(expected, 1j)
 
 
-def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple,
-                   layout: str) -> Tensor:
+def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple | None,
+                   layout: str, size_name: str = "input_size") -> Tensor:
     """``x`` (the argument ``arg``) as a Tensor with the module's floating dtype, ``ndims``
-    dimensions and ``size`` features on the last axis. Nested lists (which have no dtype of
+    dimensions (None: any from 1 up) and ``size`` features (the module's ``size_name``) on
+    the last axis; TypeError for another dtype (as torch, which refuses float64 input to a
+    float32 module), ValueError for another shape. Nested lists (which have no dtype of
     their own) are converted to that dtype; complex input with parameters of its precision,
     or the reverse (complex128 and float64), is taken as it is, for complex-step gradient
     checks (docs/math.md G2)."""
@@ -62,12 +64,13 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
                         f"{data.dtype}; convert it, e.g. {arg}.astype(np.{dtype})")
     if not accepted:
         raise TypeError(f"{where}: {arg} is {data.dtype} but the module's parameters are "
-                        f"{dtype}; convert the {arg} or the module (.to(np.{data.dtype}))")
-    if data.ndim not in ndims:
+                        f"{dtype}; convert the {arg} ({arg}.astype(np.{dtype})) or the "
+                        f"module (.to(np.{data.dtype}))")
+    if data.ndim not in (ndims or range(1, 33)):
         raise ValueError(f"{where}: {arg} must be {layout}, got {data.ndim}-D shape "
                          f"{data.shape}")
     if data.shape[-1] != size:
         raise ValueError(f"{where}: {arg} has {data.shape[-1]} features (shape {data.shape}), "
-                         f"expected input_size={size}")
+                         f"expected {size_name}={size}")
     return x if isinstance(x, Tensor) else Tensor._wrap(data)   # data: checked above
 

@@ -15,7 +15,7 @@ import numpy as np
 from .. import ops
 from ..tensor import Tensor
 from . import init
-from ._checks import check_count, check_flag, complex_step_pair
+from ._checks import check_count, check_features, check_flag
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
@@ -66,20 +66,17 @@ class Linear(Module):
             init.uniform_(self.bias, -k, k)
 
     def forward(self, x) -> Tensor:
-        """x (*, in_features), floating point -> y (*, out_features). Complex x only with
-        complex weights or of the weights' precision (complex128 for float64), as in a
-        complex-step check (docs/math.md G2). Raises ValueError for another last dimension,
-        TypeError for another kind of dtype (torch refuses mixed kinds too)."""
-        dtype = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
-        if dtype.kind not in ("fc" if self.weight.dtype.kind == "c"
-                              or complex_step_pair(dtype, self.weight.dtype) else "f"):
-            raise TypeError(f"Linear: input has dtype {dtype}, expected floating point like "
-                            f"the weights ({self.weight.dtype}); convert it, e.g. "
-                            f"x.astype(np.{self.weight.dtype})")
-        if np.shape(x)[-1:] != (self.in_features,):
-            raise ValueError(f"Linear: input has shape {np.shape(x)}, expected its last "
-                             f"dimension to be in_features={self.in_features}")
-        y = ops.matmul(x, ops.transpose(self.weight))
+        """x (*, in_features) of the weights' dtype -> y (*, out_features). Complex x only
+        with complex weights or of the weights' precision (complex128 for float64), as in a
+        complex-step check (docs/math.md G2); nested lists take the weights' dtype. Raises
+        ValueError for another last dimension, TypeError for another dtype (torch refuses
+        float64 input to float32 weights too)."""
+        checked = check_features("Linear", "input", x, self.weight.dtype, self.in_features,
+                                 None, "(*, in_features)", "in_features")
+        # NOTE: an array stays an array, which the product takes on the weights' device (a
+        # model on the GPU is fed host arrays by predict and encode)
+        y = ops.matmul(x if isinstance(x, Tensor) else checked._data,
+                       ops.transpose(self.weight))
         return y if self.bias is None else y + self.bias
 
     def config(self) -> dict:
