@@ -148,6 +148,11 @@ CASES: list[Case] = [
              x, h0, c0, w_ih, w_hh, b_ih, b_hh, lengths=_LENGTHS, reverse=True),
          _lstm_layer_inputs()),
     Case("lstm_layer (proj_size=2)", lstm_layer, _lstm_layer_inputs(P=2)),
+    # an inactive step's dh is the carried one: dW_hr masks it (docs/math.md L8, L14)
+    Case("lstm_layer (proj_size=2, lengths)",
+         lambda x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr: lstm_layer(
+             x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths=_LENGTHS),
+         _lstm_layer_inputs(P=2)),
     Case("lstm (2 layers, bidirectional, lengths)", _lstm_stack, _lstm_stack_inputs),
     Case("attention_pool (additive, mask, Q=2)", _attention("additive", False),
          _attention_inputs("additive", 2, False)),

@@ -83,7 +83,7 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# LSTM, one layer and one direction over a whole sequence (docs/math.md L1-L14)
+# LSTM, one layer and one direction over a whole sequence (docs/math.md L1-L15)
 # ---------------------------------------------------------------------------------------------
 
 def lstm_step_order(T: int, reverse: bool) -> range:

@@ -1,15 +1,16 @@
-"""Numba attention-pooling kernels (docs/math.md A1-A14), with the same signatures and
+"""Numba attention-pooling kernels (docs/math.md A1-A17), with the same signatures and
 results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``,
 ``attention_online``).
 
 Every product over the B·T rows is one large GEMM through ``gemm.matmul`` (``blas.gemm``
 split over the threads, never NumPy's own BLAS):
 
-* forward: ``Z = H [V; U; G_step]ᵀ`` (one GEMM for every projection that scores or gates),
-  ``Eᵀ = W_q uᵀ`` (Q, B·T, unit stride in t) and the value projection ``H W_vᵀ``;
+* forward: ``H [V; U; G]ᵀ`` (one GEMM for every projection that scores or gates: Z, Y
+  and Y_G before their biases), ``Eᵀ = W uᵀ`` (Q, B·T, unit stride in t) and the value
+  projection ``H W_vᵀ``;
 * backward: the adjoints of all projections are written side by side into one matrix
-  ``Γ = [dZ | dY | dY_step | dv]`` (B·T, K), so that ``dH = Γ [V; U; G_step; W_v]`` and
-  ``d[V; U; G_step; W_v] = Γᵀ H`` are two GEMMs, split over the threads together
+  ``Γ = [dZ | dY | dY_G | dv]`` (B·T, K), so that ``dH = Γ [V; U; G; W_v]`` and
+  ``d[V; U; G; W_v] = Γᵀ H`` are two GEMMs, split over the threads together
   (``gemm.matmuls``), and the biases one column sum.
 
 The element-wise math (tanh, σ, the masked softmax, the gates and their derivatives) is
@@ -64,8 +65,9 @@ def _exp_impl(x):
 
 @njit(**_JIT)
 def _activations(z, b_proj, b_gate, r, s, u):
-    """A1-A2: r = tanh(Z + b_V), s = σ(Y + b_U), u = r ⊙ s, one pass over the B·T rows;
-    Z = z[:, :A], Y = z[:, A:2A]. Without the gate (s None) only r is written (u is r)."""
+    """A1-A2: r = tanh(Z), s = σ(Y), u = r ⊙ s, one pass over the B·T rows;
+    Z = z[:, :A] + b_V, Y = z[:, A:2A] + b_U (z holds the products H Vᵀ, H Uᵀ without their
+    biases). Without the gate (s None) only r is written (u is r)."""
     N, A = r.shape
     for n in range(N):
         zv = z[n, :A]
@@ -375,7 +377,7 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     col_step = 2 * A if gated else A
     col_value = col_step + (Q if step else 0)
     K = col_value + (Dv if proj_v else 0)
-    grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_step | dv]
+    grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_G | dv]
     de = np.empty((Q, N), dtype)
     _softmax_backward(dweights, dpooled, cache.v, sb, st, cache.alpha, cache.gamma, de, grad,
                       col_step)                                        # A6-A8

@@ -1,4 +1,4 @@
-"""Numba LSTM kernels: the step loops of docs/math.md L1-L14, with the same signatures and
+"""Numba LSTM kernels: the step loops of docs/math.md L1-L15, with the same signatures and
 results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products of the backward (dX, dW_ih, dW_hh) are large GEMMs outside the

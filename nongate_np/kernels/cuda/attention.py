@@ -93,8 +93,9 @@ def _kernels(dtype: Any) -> _Kernels:
 
     @cuda.jit
     def activations(z, b_all, gated, r, s, u):
-        """A1-A2: r = tanh(Z + b_V), s = σ(Y + b_U), u = r ⊙ s, one thread per (row, j);
-        Z = z[:, :A], Y = z[:, A:2A]. Without the gate only r is written (u is r)."""
+        """A1-A2: r = tanh(Z), s = σ(Y), u = r ⊙ s, one thread per (row, j);
+        Z = z[:, :A] + b_V, Y = z[:, A:2A] + b_U (z holds H Vᵀ, H Uᵀ without their biases).
+        Without the gate only r is written (u is r)."""
         i = cuda.grid(1)
         N, A = r.shape
         if i >= N * A:
