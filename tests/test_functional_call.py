@@ -75,6 +75,45 @@ def test_complex_step_on_the_input_through_the_modules():
     assert report.passed, report
 
 
+class WithLoss(ng.nn.Module):
+    """A multi-task model and its loss in one forward, so that functional_call replaces
+    log_vars, which only the loss reads, too (the pattern functional_call's docstring
+    gives)."""
+
+    def __init__(self, model, targets):
+        super().__init__()
+        self.model, self.targets = model, targets
+
+    def forward(self, x, lengths):
+        return self.model.loss(self.model(x, lengths), self.targets)[0]
+
+
+@pytest.mark.parametrize("method", ["central", "complex_step"])
+def test_gradcheck_of_a_multitask_model_and_its_loss(method):
+    """Every parameter of MultiTaskSequenceModel with uncertainty weighting, log_vars
+    included, through its loss; complex step ran into float() of the complex task losses."""
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 3},
+             {"name": "r", "kind": "regression", "output_size": 2},
+             {"name": "t", "kind": "tagging", "num_classes": 2}]
+    ng.rng.seed(0)
+    model = ng.nn.MultiTaskSequenceModel(tasks, input_size=3, embed_size=3, hidden_size=3,
+                                         attn_size=2, loss_weighting="uncertainty",
+                                         dtype=np.float64)
+    model.log_vars.data[...] = [0.3, -0.4, 0.2]
+    rng = np.random.default_rng(1)
+    targets = {"c": TARGET, "r": rng.standard_normal((3, 2)), "t": rng.integers(0, 2, (3, 6))}
+    wrapped = WithLoss(model, targets)
+    names = [n for n, _ in wrapped.named_parameters()]
+    assert "model.log_vars" in names
+
+    def fn(*ws):
+        return ng.nn.functional_call(wrapped, dict(zip(names, ws)), (X, LENGTHS))
+    report = ng.gradcheck(fn, [p.data for _, p in wrapped.named_parameters()], names=names,
+                          method=method)
+    assert report.passed, report
+    assert not any(r.unused for r in report.inputs), report
+
+
 def test_a_planted_error_in_a_parameters_gradient_is_found():
     """A function whose backward for one parameter is off by 10 %: the check through
     functional_call names that parameter alone."""

@@ -1,5 +1,6 @@
 """The multi-task model, its streaming encoder, and the main training job."""
 
+import re
 import warnings
 
 import numpy as np
@@ -91,6 +92,28 @@ def test_forward_encode_and_outputs():
     assert isinstance(emb, np.ndarray) and emb.shape == (4, 2, 6)
     pooled, _ = m.pool(m.lstm(m.embed(x), lengths=lengths)[0], lengths=lengths)
     np.testing.assert_allclose(emb, pooled.data, rtol=1e-14)
+
+
+@pytest.mark.parametrize("value, dtype, says", [
+    (np.nan, np.float64, "is nan, "), (-np.inf, np.float64, "is -inf (or beyond float64"),
+    (1e39, np.float32, "is inf (or beyond float32's range")])
+def test_encode_names_a_feature_that_is_not_finite_within_a_length(value, dtype, says):
+    """encode gave NaN vectors for a NaN feature (and for 1e39 cast to float32) where
+    predict raised; past a length anything may stand (the padding)."""
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 2}]
+    ng.seed(0)
+    m = MultiTaskSequenceModel(tasks, input_size=3, embed_size=4, hidden_size=5, attn_size=2,
+                               dtype=dtype).eval()
+    x, lengths = np.zeros((3, 6, 3)), np.array([6, 4, 2])
+    x[2, 3, 1] = value                           # padding: not read
+    assert np.all(np.isfinite(m.encode(x, lengths)))
+    x[1, 2, 0] = value
+    with pytest.raises(ng.data.DataError,
+                       match=rf"^encode: .* x\[1, 2, 0\] {re.escape(says)}.*first of 1$"):
+        m.encode(x, lengths)
+    with pytest.raises(ng.data.DataError, match="the first of 2; if it is padding, pass "
+                                                "lengths"):
+        m.encode(x)
 
 
 def test_uncertainty_weighting_is_kendalls_formula():

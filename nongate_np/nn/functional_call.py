@@ -51,6 +51,12 @@ def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
     (``ng.rng.seed``) inside fn. Weights gradcheck is given but fn never reads (the model's
     own used instead of the call's) are reported as ones the output does not depend on.
 
+    Only the call sees the values given: what is computed after it from the module's
+    parameters sees the module's own. ``MultiTaskSequenceModel.loss`` reads ``log_vars``, so
+    to check it too, call a Module whose ``forward`` runs both (``return
+    self.model.loss(self.model(x, lengths), targets)[0]``), with the names it gives them
+    (``"model.log_vars"``).
+
     Raises
     ------
     KeyError

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..autograd import no_grad
+from ..data.errors import DataError
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -50,6 +51,24 @@ def _check_tasks(tasks) -> list[dict]:
         checked.append({"name": name, "kind": kind, size_key: int(size),
                         "weight": float(weight)})
     return checked
+
+
+def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
+    """DataError naming the first feature within a sequence's length that is not finite
+    in the model's dtype: a NaN in one step makes the whole sequence's vector NaN."""
+    data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    if lengths is not None:
+        data = np.where(lengths_to_mask(np.asarray(lengths), data.shape[1])[..., None],
+                        data, 0)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        n, t, f = (int(i) for i in np.argwhere(bad)[0])
+        value = data[n, t, f]
+        what = "" if np.isnan(value) else \
+            f" (or beyond {dtype}'s range, ±{np.finfo(dtype).max:.2g})"
+        raise DataError(f"{where}: features must be finite within each sequence's length: "
+                        f"x[{n}, {t}, {f}] is {value}{what}, the first of {int(bad.sum())}"
+                        + ("; if it is padding, pass lengths" if lengths is None else ""))
 
 
 @register_savable
@@ -188,11 +207,14 @@ class MultiTaskSequenceModel(Module):
             mask = real if mask is None else mask & real
         return mask
 
-    def _encode_steps(self, x, lengths):
+    def _encode_steps(self, x, lengths, finite: str | None = None):
         """Input layer and LSTM: the (B, T, width) outputs, the lengths (an array or None)
-        and the pooling mask."""
+        and the pooling mask. With ``finite`` (the caller's name), features that are not
+        finite within a sequence's length are a DataError."""
         x = self._check_input(x)
         lengths = self._infer_lengths(x, lengths)
+        if finite and self.vocab_size is None:
+            _check_finite(finite, x, lengths, self.lstm.dtype)
         h, _ = self.lstm(self.input_layer(x, lengths), lengths=lengths)
         return h, lengths, self.pooling_mask(x, lengths)
 
@@ -271,7 +293,8 @@ class MultiTaskSequenceModel(Module):
                                          target.reshape(-1), reduction=reduction)
             if counts is not None:
                 loss = loss / max(counts[task["name"]], 1)
-            parts[task["name"]] = float(loss.item())
+            # the real part: a complex-step check (docs/math.md G2) runs the loss in complex
+            parts[task["name"]] = float(loss.item().real)
             if self.log_vars is None:
                 term = loss * task["weight"]
             else:                                   # Kendall, Gal, Cipolla (2018)
@@ -311,11 +334,15 @@ class MultiTaskSequenceModel(Module):
         standardised with the saved statistics when the model was built with
         ``normalize_input``. It runs in the module's mode, as every module: in training mode
         (after ``fit``, or a checkpoint saved then) dropout is active and two calls differ;
-        call ``.eval()`` first."""
+        call ``.eval()`` first.
+
+        Raises DataError (``nongate_np.data``) for a NaN or an infinity within a sequence's
+        length, or a value beyond the model's dtype (1e39 for float32), naming the first
+        (not a NaN vector); ValueError or TypeError for another shape or kind of input."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
-            h, _, mask = self._encode_steps(x, lengths)
+            h, _, mask = self._encode_steps(x, lengths, finite="encode")
             pooled, _ = self.pool(h, mask=mask)
         return pooled.numpy()
 
