@@ -344,3 +344,77 @@ def test_resume_continues_exactly_as_the_uninterrupted_run(tmp_path, data):
     parts = read_json(tmp_path / "parts" / "summary.json")
     assert {k: v for k, v in whole.items() if k != "train_seconds"} == {
         k: v for k, v in parts.items() if k != "train_seconds"}
+
+
+def test_resume_keeps_the_runs_learning_rate_and_a_new_lr_applies_from_there(tmp_path):
+    """Without --lr a resumed run goes on at its own rate (not the default); with one, the
+    new rate is used from the next epoch, said on stderr, and recorded in last.npz."""
+    options = ["ts", TINY_TS, "--hidden-size", "4", "--quiet"]
+    train(tmp_path, *options, "--epochs", "1", "--lr", "0.01")
+    code, _, err = run_cli("train", *options, "--epochs", "2", "--resume", "--out", tmp_path)
+    assert code == 0 and "learning rate" not in err, err
+    last = ng.load(tmp_path / "last.npz")
+    assert last.optimizer_state["param_groups"][0]["lr"] == 0.01
+    assert last.extra["options"]["lr"] == 0.01
+    code, _, err = run_cli("train", *options, "--epochs", "3", "--resume", "--lr", "0.001",
+                           "--out", tmp_path)
+    assert code == 0 and "--resume: learning rate 0.01 -> 0.001 from here on" in err, err
+    last = ng.load(tmp_path / "last.npz")
+    assert last.optimizer_state["param_groups"][0]["lr"] == 0.001
+    assert last.extra["options"]["lr"] == 0.001
+    assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2, 3]
+
+
+def test_resume_after_an_epoch_interrupted_between_its_files(tmp_path):
+    """An epoch whose metrics line and model.npz were written but not its last.npz (a run
+    killed there): the resumed run lists each epoch once and ends as the uninterrupted
+    run."""
+    options = ["ts", GUNPOINT_TRAIN, "--hidden-size", "8", "--batch-size", "16", "--quiet",
+               "--patience", "0"]
+    train(tmp_path / "whole", *options, "--epochs", "3")
+    parts = tmp_path / "parts"
+    train(parts, *options, "--epochs", "2")
+    last = ng.load(parts / "last.npz")
+    with (parts / "metrics.jsonl").open("a") as f:          # epoch 3's line, written first
+        f.write((parts / "metrics.jsonl").read_text().splitlines()[-1] + "\n")
+    best = ng.load(parts / "model.npz")
+    ng.save(best.model, parts / "model.npz", extra={**best.extra, "epoch": 3})
+    train(parts, *options, "--epochs", "3", "--resume")
+    assert [r["epoch"] for r in read_metrics(parts)] == [1, 2, 3]
+    assert last.extra["best_epoch"] in (1, 2)
+    _assert_same_run(tmp_path / "whole", parts)
+
+
+def test_resume_takes_model_npz_as_the_best_weights_only_if_it_is_that_epochs(tmp_path):
+    from nongate_np.training import jobs
+    train(tmp_path, "ts", GUNPOINT_TRAIN, "--hidden-size", "4", "--epochs", "2", "--quiet")
+    last = ng.load(tmp_path / "last.npz")
+    opts = jobs.TrainOptions(**{**last.extra["options"], "epochs": 3, "resume": True})
+
+    def best_state():
+        return jobs._resume(tmp_path, ng.load(tmp_path / "last.npz").model,
+                            last.extra["data"], opts)[1].best_state
+    best = ng.load(tmp_path / "model.npz")
+    assert best.extra["epoch"] == last.extra["best_epoch"]
+    kept = best_state()
+    assert kept is not None and all(np.array_equal(kept[k], v)
+                                    for k, v in best.state_dict.items())
+    ng.save(best.model, tmp_path / "model.npz", extra={**best.extra, "epoch": 3})
+    assert best_state() is None
+
+
+def test_a_ctrl_c_while_an_epochs_files_are_written_comes_after_both(tmp_path):
+    """The SIGINT arrives during the block that writes model.npz and last.npz: both are
+    written, then the KeyboardInterrupt is raised; the handler is Python's again after."""
+    import os
+    import signal
+
+    from nongate_np.training import jobs
+    written = []
+    with pytest.raises(KeyboardInterrupt):
+        with jobs._interrupt_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            written.append("model.npz")
+            written.append("last.npz")
+    assert written == ["model.npz", "last.npz"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

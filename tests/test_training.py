@@ -177,6 +177,38 @@ def test_targets_missing_for_a_task_are_named():
         fit(model(), data, epochs=1)
 
 
+def _with_task(data, name, **change):
+    """``data`` with task ``name`` declared otherwise (its targets as they are)."""
+    tasks = [{**{k: v for k, v in t.items() if k != "classes"}, **change}
+             if t["name"] == name else t for t in data.tasks]
+    return SequenceDataset(data.x, data.lengths, data.targets, tasks)
+
+
+@pytest.mark.parametrize("name, change, model_has, data_has", [
+    ("c", {"num_classes": 5}, "num_classes=3", "num_classes=5"),
+    ("t", {"num_classes": 9}, "num_classes=4", "num_classes=9"),
+    ("c", {"kind": "tagging"}, "classification", "tagging"),
+    ("r", {"kind": "classification", "num_classes": 2}, "regression with output_size=2",
+     "classification with num_classes=2")])
+def test_a_task_of_another_size_or_kind_than_the_models_is_named(name, change, model_has,
+                                                                   data_has):
+    """evaluate read class ids past the model's as a NumPy IndexError, and a dataset that
+    counts its classes otherwise (ids meaning other classes) passed silently."""
+    data = dataset()
+    if change.get("kind") == "tagging":
+        data.targets[name] = np.zeros(data.x.shape, np.int64)
+    if change.get("kind") == "classification":
+        data.targets[name] = np.zeros(len(data), np.int64)
+    bad = _with_task(data, name, **change)
+    where = rf"task '{name}' is [^,]*{model_has}[^,]* in the model, but [^;]*{data_has}[^;]* in"
+    with pytest.raises(ValueError, match=rf"^evaluate: {where} data"):
+        evaluate(model(), bad)
+    with pytest.raises(ValueError, match=rf"^fit: {where} train"):
+        fit(model(), bad, epochs=1)
+    with pytest.raises(ValueError, match=rf"^fit: {where} val"):
+        fit(model(), data, bad, epochs=1)
+
+
 def test_each_epoch_records_the_seconds_since_the_run_started():
     import time
     data, m = dataset(), model()
@@ -185,3 +217,26 @@ def test_each_epoch_records_the_seconds_since_the_run_started():
     wall = time.perf_counter() - start
     seconds = [r["seconds"] for r in history.epochs]
     assert 0 < seconds[0] < seconds[1] < seconds[2] <= wall, (seconds, wall)
+
+
+def test_fit_warns_when_input_statistics_were_never_set():
+    """normalize_input=True without set_input_normalization trained on raw features in
+    silence (a newcomer's data did not learn); with the statistics set, no warning."""
+    import warnings
+
+    from nongate_np.data import Standardizer
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 2}]
+    ng.seed(0)
+    m = MultiTaskSequenceModel(tasks, input_size=2, embed_size=3, hidden_size=4, attn_size=2,
+                               normalize_input=True, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    data = SequenceDataset(rng.normal(50, 20, (8, 5, 2)), np.full(8, 5),
+                           {"c": rng.integers(0, 2, 8)}, tasks)
+    with pytest.warns(UserWarning, match=r"^fit: the model standardises its input .* "
+                                         r"model.set_input_normalization\(s.mean, s.std\)"):
+        fit(m, data, epochs=1)
+    s = Standardizer().fit(data.x, data.lengths)
+    m.set_input_normalization(s.mean, s.std)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(m, data, epochs=1)

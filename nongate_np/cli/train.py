@@ -72,7 +72,8 @@ def add_parser(sub) -> None:
                              "(0: never stop early)")
     common.add_argument("--resume", action="store_true",
                         help="continue the run in --out (weights, optimizer state, history) "
-                             "up to --epochs")
+                             "up to --epochs, with the same options; a new --lr applies from "
+                             "there on")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     common.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="the model's floating-point type (default float32)")
@@ -105,6 +106,9 @@ def _options(args):
                                    else pathlib.Path(args.file).stem)
     pick = {k: getattr(args, k) if getattr(args, k) is not None else defaults[k]
             for k in ("epochs", "hidden_size", "batch_size", "lr", "patience")}
+    if args.resume and args.lr is None:
+        pick["lr"] = None               # the run's own, from its optimizer state
+
     pick["patience"] = pick["patience"] or None
     return TrainOptions(out=out, seed=args.seed, attention=args.attention,
                         resume=args.resume, quiet=args.quiet, device=args.device,

@@ -11,6 +11,7 @@ import json
 import math
 import pathlib
 
+from ..io.atomic import write_text_atomically
 from .progress import ProgressBar as _Bar
 
 __all__ = ["Callback", "ProgressBar", "JSONLines"]
@@ -63,15 +64,26 @@ class ProgressBar(Callback):
 
 class JSONLines(Callback):
     """Append each epoch's record to ``path`` as one JSON object per line (non-finite
-    values written as null, so every line is valid JSON)."""
+    values written as null, so every line is valid JSON).
 
-    def __init__(self, path, *, append: bool = False):
+    The file starts empty, or with ``append`` as it is, or holding exactly ``records``
+    (a resumed run's ``History.epochs``: the lines of an epoch that was interrupted before
+    its checkpoint go, so no epoch is listed twice)."""
+
+    def __init__(self, path, *, append: bool = False, records: list[dict] | None = None):
         self.path = pathlib.Path(path)
-        if not append:
+        if records is not None:
+            write_text_atomically(self.path, "".join(_line(r) for r in records),
+                                  "JSONLines")
+        elif not append:
             self.path.write_text("")
 
     def on_epoch_end(self, epoch, record, model, optimizer, history):
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                 for k, v in record.items()}
         with self.path.open("a") as f:
-            f.write(json.dumps(clean) + "\n")
+            f.write(_line(record))
+
+
+def _line(record: dict) -> str:
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+             for k, v in record.items()}
+    return json.dumps(clean) + "\n"

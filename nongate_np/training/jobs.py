@@ -18,12 +18,15 @@ file                holds
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
+import signal
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -51,7 +54,7 @@ class TrainOptions:
     epochs: int = 10
     seed: int = 0
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float | None = 3e-3             # None with resume: the run's own
     hidden_size: int = 64
     embed_size: int = 32
     attn_size: int = 32
@@ -75,24 +78,44 @@ def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTas
 
 
 class _Checkpoints(Callback):
-    """``model.npz`` at every new best epoch, ``last.npz`` after every epoch."""
+    """``model.npz`` at every new best epoch, ``last.npz`` after every epoch: the two as one,
+    a Ctrl-C meanwhile taken once both are written (``_interrupt_deferred``)."""
 
     def __init__(self, out: pathlib.Path, data_meta: dict, opts: TrainOptions):
         self.out, self.data_meta, self.opts = out, data_meta, opts
 
     def on_epoch_end(self, epoch, record, model, optimizer, history):
-        if record["best"]:
-            save(model, self.out / "model.npz",
-                 extra={"data": self.data_meta, "epoch": epoch, "metrics": record})
-        save(model, self.out / "last.npz", optimizer=optimizer,
-             extra={"data": self.data_meta, "options": asdict(self.opts),
-                    "history": history.epochs, "best_epoch": history.best_epoch,
-                    "best_value": history.best_value})
+        with _interrupt_deferred():
+            if record["best"]:
+                save(model, self.out / "model.npz",
+                     extra={"data": self.data_meta, "epoch": epoch, "metrics": record})
+            save(model, self.out / "last.npz", optimizer=optimizer,
+                 extra={"data": self.data_meta, "options": asdict(self.opts),
+                        "history": history.epochs, "best_epoch": history.best_epoch,
+                        "best_value": history.best_value})
 
 
-def _resume(out: pathlib.Path, model, optimizer_args: dict, data_meta: dict,
-            opts: TrainOptions):
-    """(optimizer, history, initial_epoch) of the run in ``out``."""
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Hold a Ctrl-C (SIGINT) back until the block ends, then raise it: an epoch's
+    ``model.npz`` without its ``last.npz`` would pair the history with another epoch's best
+    weights. Only the main thread receives signals; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)        # Python's default raises KeyboardInterrupt
+
+
+def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
+    """(optimizer, history, initial_epoch, note) of the run in ``out``; ``note`` says what
+    changes from it (a new learning rate), or is empty."""
     path = out / "last.npz"
     if not path.exists():
         raise ResumeError(f"--resume: no earlier run in {out} (no last.npz); drop --resume "
@@ -109,19 +132,29 @@ def _resume(out: pathlib.Path, model, optimizer_args: dict, data_meta: dict,
                               f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
                               "same model options")
     model.load_state_dict(ckpt.state_dict)
-    optimizer = Adam(model.parameters(), **optimizer_args)
-    optimizer.load_state_dict(ckpt.optimizer_state)
+    optimizer = Adam(model.parameters())
+    optimizer.load_state_dict(ckpt.optimizer_state)         # the run's learning rate too
+    note = ""
+    if opts.lr is not None and opts.lr != optimizer.param_groups[0]["lr"]:
+        # the one option a resumed run may change: to fine-tune at a lower rate
+        note = f"learning rate {optimizer.param_groups[0]['lr']} -> {opts.lr} from here on"
+        for group in optimizer.param_groups:
+            group["lr"] = opts.lr
     history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
                       best_value=ckpt.extra["best_value"])
     # NOTE: with no best epoch (no validation set) model.npz holds the last epoch, not
-    #       weights to restore at the end
-    if history.best_epoch is not None and (out / "model.npz").exists():
-        history.best_state = load(out / "model.npz").state_dict
+    #       weights to restore at the end; one of another epoch than the history's best
+    #       (a run killed between the two saves) is not that epoch's either
+    best = out / "model.npz"
+    if history.best_epoch is not None and best.exists():
+        kept = load(best)
+        if kept.extra.get("epoch") == history.best_epoch:
+            history.best_state = kept.state_dict
     initial = history.last["epoch"] if history.epochs else 0
     if opts.epochs <= initial:
         raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
                           f"epoch(s); give --epochs above {initial} to continue it")
-    return optimizer, history, initial
+    return optimizer, history, initial, note
 
 
 def _nested(flat: dict) -> dict:
@@ -139,12 +172,13 @@ def _nested(flat: dict) -> dict:
 
 def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         baselines: dict | None = None, data_info: dict | None = None, token_text=None,
-        stream=None) -> dict:
+        stream=None, intro: str = "") -> dict:
     """Fit ``model`` and write the run's files into ``opts.out``; return the summary.
 
     ``token_text(dataset, i)`` gives the per-step labels of sequence i for the attention
     pictures (characters for text); ``baselines`` go into the summary as given, and
-    ``data_info`` beside the split sizes under ``"data"``.
+    ``data_info`` beside the split sizes under ``"data"``; ``intro`` is shown before the
+    first epoch (what the data was read as), unless ``opts.quiet``.
 
     Started by an MPI launcher (``mpiexec -n N``) with more than one rank, it trains data
     parallel (``nongate_np.distributed``): every rank runs this with the same data and
@@ -153,17 +187,23 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     """
     model.to(opts.device)               # before the optimizer: its state follows anyway
     out = pathlib.Path(opts.out)
-    optimizer_args = {"lr": opts.lr}
+    note = ""
     if opts.resume:
-        optimizer, history, initial = _resume(out, model, optimizer_args, data_meta, opts)
+        optimizer, history, initial, note = _resume(out, model, data_meta, opts)
     else:
-        optimizer, history, initial = Adam(model.parameters(), **optimizer_args), None, 0
+        optimizer, history, initial = Adam(model.parameters(), lr=opts.lr), None, 0
+    opts = replace(opts, lr=optimizer.param_groups[0]["lr"])    # as last.npz records it
     dp = _data_parallel(model, opts)
     if dp is not None and not dp.is_root:
         return _follow(model, train, val, test, opts, optimizer, history, initial, dp)
     out.mkdir(parents=True, exist_ok=True)
     stream = sys.stderr if stream is None else stream
-    callbacks = [JSONLines(out / "metrics.jsonl", append=opts.resume),
+    if intro and not opts.quiet:
+        stream.write(intro)
+    if note:                             # --quiet too: it changes what the run does
+        stream.write(f"--resume: {note}\n")
+    callbacks = [JSONLines(out / "metrics.jsonl",
+                           records=history.epochs if history is not None else None),
                  _Checkpoints(out, data_meta, opts)]
     if not opts.quiet:
         show = ["val/loss", *(f"val/{t['name']}/bits_per_token" for t in model.tasks
@@ -333,4 +373,9 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     meta = {"kind": kind, "source": os.path.basename(os.fspath(path)),
             "tasks": data.tasks, "options": loader_options}
     info = {} if data.feature_names is None else {"features": data.feature_names}
-    return run(model, train, val, test, opts, meta, data_info=info, stream=stream)
+    # NOTE: before the first epoch, so that a column read as a feature or a task of the
+    # wrong kind shows at once, not after the run
+    intro = "".join(f"{split}: {d.describe()}\n" for split, d in (("train", data),
+                                                                  ("test", test)) if d)
+    return run(model, train, val, test, opts, meta, data_info=info, stream=stream,
+               intro=intro)

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 from .. import rng
 from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
+from ..device import move
 from ..kernels.registry import get_backend
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
@@ -110,6 +112,30 @@ def _check_data(where: str, name: str, data) -> None:
                         f"load_csv or load_npz")
 
 
+def _check_tasks(where: str, name: str, model, data) -> None:
+    """ValueError unless each of the model's tasks that ``data`` has targets for is the
+    same kind and size there: class ids are positions in a list of classes, so a dataset
+    with another count numbers them otherwise (a test file without one of the training
+    file's classes, loaded without its ``classes``), and ids past the model's would be
+    read as no class at all."""
+    given = {t["name"]: t for t in data.tasks}
+    for task in model.tasks:
+        theirs = given.get(task["name"])
+        if theirs is None or _kind_and_size(theirs) == _kind_and_size(task):
+            continue
+        hint = "; load it with the training set's classes (classes= of load_csv, load_npz, " \
+            "load_ts) so that each class keeps its id" \
+            if task["kind"] == theirs["kind"] != "regression" else ""
+        raise ValueError(f"{where}: task {task['name']!r} is {_kind_and_size(task)} in the "
+                         f"model, but {_kind_and_size(theirs)} in {name}{hint}")
+
+
+def _kind_and_size(task: dict) -> str:
+    """"classification with num_classes=3", "regression with output_size=2", ..."""
+    key = "output_size" if task["kind"] == "regression" else "num_classes"
+    return f"{task['kind']} with {key}={task[key]}"
+
+
 def _as_dataset(model, x, lengths) -> SequenceDataset:
     """Unlabelled sequences as a SequenceDataset for :func:`predict`: x checked and cast as
     the model reads it, each sequence's length given or as the model infers it, zero past
@@ -143,6 +169,17 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
     if missing:
         raise ValueError(f"fit: the training set has no targets for the model's tasks "
                          f"{missing} (it has {sorted(train.targets)})")
+    _check_tasks("fit", "train", model, train)
+    if val is not None:
+        _check_tasks("fit", "val", model, val)
+    if getattr(model, "_config", {}).get("normalize_input") and \
+            not np.any(move(model.input_mean, "cpu")) and \
+            np.all(move(model.input_std, "cpu") == 1):
+        warnings.warn("fit: the model standardises its input (normalize_input=True) but its "
+                      "statistics are still mean 0 and std 1, so features reach it as they "
+                      "are; set them first: s = Standardizer().fit(train.x, train.lengths); "
+                      "model.set_input_normalization(s.mean, s.std) (nongate_np.data)",
+                      UserWarning, stacklevel=4)
 
 
 @_kernels_own_the_cores
@@ -196,8 +233,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     TypeError
         ``train`` or ``val`` is not a SequenceDataset.
     ValueError
-        Bad arguments, an empty training set, missing targets, or a loss that became
-        NaN or infinite (the message names the epoch and step).
+        Bad arguments, an empty training set, missing targets, a task of another kind or
+        size than the model's (classes counted otherwise), or a loss that became NaN or
+        infinite (the message names the epoch and step).
     """
     _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
     optimizer = optimizer or Adam(model.parameters(), lr=lr)
@@ -290,8 +328,10 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     :mod:`~nongate_np.training.metrics`). With ``data_parallel`` (see :func:`fit`) each
     rank evaluates its share of the rows and the sums are added up over the ranks.
 
-    Raises TypeError when ``data`` is not a SequenceDataset."""
+    Raises TypeError when ``data`` is not a SequenceDataset, ValueError when one of its
+    tasks differs in kind or size from the model's."""
     _check_data("evaluate", "data", data)
+    _check_tasks("evaluate", "data", model, data)
     tasks = [t for t in model.tasks if t["name"] in data.targets]
     meter = MetricsMeter(tasks)
     rows = None if data_parallel is None else data_parallel.share(np.arange(len(data)))
