@@ -267,6 +267,7 @@ class MultiTaskSequenceModel(Module):
 
         Targets: class ids (B,) for classification, values (B, output_size) or (B,) for
         regression, class ids (B, T) for tagging (steps past a sequence's length are ignored).
+        The losses and their weighting: docs/math.md M1-M3.
 
         Each task's loss is the mean of its items (rows, regression values, valid tagging
         steps, as :meth:`loss_counts` counts them). Data-parallel training
@@ -291,13 +292,13 @@ class MultiTaskSequenceModel(Module):
             else:
                 loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),
                                          target.reshape(-1), reduction=reduction)
-            if counts is not None:
+            if counts is not None:                  # M1: the ranks' sums add up
                 loss = loss / max(counts[task["name"]], 1)
             # the real part: a complex-step check (docs/math.md G2) runs the loss in complex
             parts[task["name"]] = float(loss.item().real)
             if self.log_vars is None:
-                term = loss * task["weight"]
-            else:                                   # Kendall, Gal, Cipolla (2018)
+                term = loss * task["weight"]        # M2
+            else:                                   # M3: Kendall, Gal, Cipolla (2018)
                 s = self.log_vars[k]
                 scale = 0.5 if task["kind"] == "regression" else 1.0
                 term = ops.exp(-s) * loss * scale + s * (0.5 * share)
