@@ -418,3 +418,30 @@ def test_a_ctrl_c_while_an_epochs_files_are_written_comes_after_both(tmp_path):
             written.append("last.npz")
     assert written == ["model.npz", "last.npz"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_interrupted_train_says_where_its_epochs_are_and_how_to_go_on(tmp_path,
+                                                                         monkeypatch):
+    """Ctrl-C after epoch 2's files: exit status 130, and the message names the folder and
+    --resume (it said only "interrupted"); before any epoch, no such hint."""
+    from nongate_np.training import jobs
+    saved = jobs._Checkpoints.on_epoch_end
+
+    def then_interrupt(self, epoch, *args):
+        saved(self, epoch, *args)
+        if epoch == 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(jobs._Checkpoints, "on_epoch_end", then_interrupt)
+    options = ["train", "ts", TINY_TS, "--hidden-size", "4", "--epochs", "5", "--quiet"]
+    code, _, err = run_cli(*options, "--out", tmp_path / "run")
+    assert code == 130
+    assert err.strip() == (f"nongate-np train: interrupted; the finished epochs are in "
+                           f"{tmp_path / 'run'} (last.npz): run the same command with "
+                           f"--resume to go on from there")
+    assert ng.load(tmp_path / "run" / "last.npz").extra["history"][-1]["epoch"] == 2
+
+    def at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(jobs, "_fit", at_once)
+    code, _, err = run_cli(*options, "--out", tmp_path / "new")
+    assert code == 130 and err.strip() == "nongate-np train: interrupted"

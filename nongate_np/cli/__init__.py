@@ -93,7 +93,8 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print(f"nongate-np {args.command}: interrupted", file=sys.stderr)
+        hint = args.on_interrupt(args) if hasattr(args, "on_interrupt") else ""
+        print(f"nongate-np {args.command}: interrupted{hint}", file=sys.stderr)
         _abort_other_ranks(130)
         return 130
     except BrokenPipeError:

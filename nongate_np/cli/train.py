@@ -96,7 +96,7 @@ def add_parser(sub) -> None:
     table.add_argument("--label-cols", type=_columns,
                        help="comma-separated; each is one classification task (default: a "
                             "column named label)")
-    t.set_defaults(run=run)
+    t.set_defaults(run=run, on_interrupt=_resume_hint)
 
 
 def _options(args):
@@ -141,6 +141,18 @@ def _check(args) -> None:
                 if getattr(args, o) is not None]
     if args.kind != "csv" and csv_only:
         raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
+
+
+def _resume_hint(args) -> str:
+    """What an interrupted train leaves: where the finished epochs are, and how to go on."""
+    try:
+        out = _options(args).out
+    except Exception:           # noqa: BLE001 - the hint must not hide the interrupt
+        return ""
+    if not os.path.isfile(os.path.join(out, "last.npz")):
+        return ""
+    return (f"; the finished epochs are in {out} (last.npz): run the same command with "
+            f"--resume to go on from there")
 
 
 def run(args) -> int:
