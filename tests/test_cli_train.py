@@ -187,6 +187,31 @@ def test_csv_run_has_one_task_per_label_column(csv_run):
     assert [t["name"] for t in meta["tasks"]] == ["trend", "level"]
 
 
+def test_csv_label_cols_take_a_kind_and_train_says_what_it_read(tmp_path):
+    """--label-cols NAME:regression makes a numeric column a regression task (without the
+    kind it is a classification of its distinct values), and predict reads the file as
+    train did; the data's description comes before the first epoch (on stderr)."""
+    path = tmp_path / "t.csv"
+    rows = [f"s{i},{t},{(i % 3) + 0.1 * t:.3f},{'ab'[i % 2]},{i * 0.25:.2f}\n"
+            for i in range(12) for t in range(3)]
+    path.write_text("id,step,f,label,energy\n" + "".join(rows))
+    options = ["train", "csv", path, "--order-col", "step", "--epochs", "1",
+               "--hidden-size", "4", "--label-cols", "label,energy:regression"]
+    code, _, err = run_cli(*options, "--out", tmp_path / "run")
+    assert code == 0, err
+    first = err.splitlines()[0]
+    assert first.startswith(f"train: {path}: 12 sequences, length 3, 1 feature (f); "
+                            f"label (classification, 2 classes: a=6, b=6); energy "
+                            f"(regression, 1 output, mean 1.375"), first
+    tasks = {t["name"]: t for t in ng.load(tmp_path / "run" / "model.npz").model.tasks}
+    assert tasks["energy"]["kind"] == "regression" and tasks["energy"]["output_size"] == 1
+    code, out, err = run_cli("predict", tmp_path / "run" / "model.npz", path)
+    assert code == 0 and len(out.splitlines()) == 13, err
+    code, _, err = run_cli(*options[:-1], "label,energy:colour", "--out", tmp_path / "bad")
+    assert code == 2 and "'energy:colour': the kind after ':' must be one of " \
+        "classification, regression, tagging" in err, err
+
+
 def test_a_run_without_validation_says_so(tmp_path):
     """Fewer than 4 sequences hold none out: the run says it has no early stopping and
     which epoch model.npz holds; with 4 and more it says nothing of the kind."""

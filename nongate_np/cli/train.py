@@ -19,7 +19,8 @@ kinds:
                 from; held-out bits per character and package accuracy beside baselines
   ts FILE       a UCR/UEA .ts file (univariate or multivariate, any lengths, class labels)
   csv FILE      a long table: one row per step; --id-col, --order-col, --feature-cols,
-                --label-cols choose the columns (each label column is one task)
+                --label-cols choose the columns (each label column is one task:
+                --label-cols label,energy:regression)
   npz FILE      arrays X (N, T, F), lengths (N,), one y_<task> per task
 
 --out DIR receives model.npz (best epoch), last.npz (for --resume), metrics.jsonl (one
@@ -34,6 +35,21 @@ data parallel over MPI (pip install 'nongate-np[mpi]'): mpiexec -n 2 nongate-np 
 
 def _columns(text):
     return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _labels(text) -> tuple[list[str], dict[str, str]]:
+    """--label-cols: the columns, and the kinds given as NAME:KIND."""
+    from ..data import TASK_KINDS
+    names, kinds = [], {}
+    for item in _columns(text):
+        name, _, kind = item.partition(":")
+        if kind and kind not in TASK_KINDS:
+            raise argparse.ArgumentTypeError(f"{item!r}: the kind after ':' must be one of "
+                                             f"{', '.join(TASK_KINDS)}")
+        names.append(name.strip())
+        if kind:
+            kinds[name.strip()] = kind
+    return names, kinds
 
 
 def add_parser(sub) -> None:
@@ -93,9 +109,10 @@ def add_parser(sub) -> None:
                                            "order)")
     table.add_argument("--feature-cols", type=_columns, help="comma-separated (default: every "
                                                              "other numeric column)")
-    table.add_argument("--label-cols", type=_columns,
-                       help="comma-separated; each is one classification task (default: a "
-                            "column named label)")
+    table.add_argument("--label-cols", type=_labels,
+                       help="comma-separated; each is one task, a classification unless "
+                            "written NAME:regression or NAME:tagging (default: a column "
+                            "named label)")
     t.set_defaults(run=run, on_interrupt=_resume_hint)
 
 
@@ -176,9 +193,10 @@ def run(args) -> int:
     else:
         loader_options = {}
         if args.kind == "csv":
+            label_cols, kinds = args.label_cols or (None, {})
             loader_options = {"id_col": args.id_col or "id", "order_col": args.order_col,
-                              "feature_cols": args.feature_cols,
-                              "label_cols": args.label_cols}
+                              "feature_cols": args.feature_cols, "label_cols": label_cols,
+                              **({"task_kinds": kinds} if kinds else {})}
         summary = jobs.train_file(args.kind, args.file, opts, test_path=args.test,
                                   loader_options=loader_options)
     if summary.get("rank", 0) == 0:
