@@ -80,6 +80,24 @@ def test_predict_out_writes_the_same_rows_as_a_csv(ts_run, tmp_path):
     assert [line.split(",") for line in lines[1:]] == want
 
 
+def test_predict_a_file_with_a_class_the_model_never_saw(ts_run, tmp_path):
+    """A label outside the model's classes: every sequence is still predicted, and a note
+    says why no accuracy is given (the whole file was refused)."""
+    lines = GUNPOINT_TEST.read_text().splitlines()
+    lines = ["@classLabel true 1 2 3" if line.startswith("@classLabel") else line
+             for line in lines]
+    first = lines.index("@data") + 1
+    lines[first] = lines[first].rsplit(":", 1)[0] + ":3"
+    path = tmp_path / "new_class.ts"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run_cli("predict", ts_run / "model.npz", path)
+    assert code == 0, err
+    assert [line.split("\t") for line in out.splitlines()][1:] == \
+        _expected_rows(ng.load(ts_run / "model.npz"))
+    assert re.fullmatch(r"note: .*new_class.ts.*: label '3' is not one of the 2 classes .*; "
+                        r"predicted without scoring the labels", err.strip()), err
+
+
 def test_the_console_script_predicts_in_a_fresh_process(ts_run):
     proc = run_process("predict", ts_run / "model.npz", GUNPOINT_TEST)
     assert proc.returncode == 0, proc.stderr

@@ -195,7 +195,14 @@ def predict(args) -> int:
         _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
-    data = read_input(meta, args.input, model.input_size)
+    from ..data.errors import UnknownLabelError
+    scored = True
+    try:
+        data = read_input(meta, args.input, model.input_size)
+    except UnknownLabelError as err:    # the sequences can still be predicted, not scored
+        data = read_input(meta, args.input, model.input_size, labels=False)
+        scored = False
+        print(f"note: {err}; predicted without scoring the labels", file=sys.stderr)
     preds = predict_all(model, data)
     tasks = [t for t in model.tasks if t["kind"] != "tagging"]
     classes = {t["name"]: t.get("classes") for t in meta.get("tasks", [])}
@@ -229,10 +236,10 @@ def predict(args) -> int:
         writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-    scored = evaluate(model, data)
+    metrics = evaluate(model, data) if scored else {}
     for t in tasks:
-        if f"{t['name']}/accuracy" in scored:
-            print(f"{t['name']}: accuracy {scored[t['name'] + '/accuracy']:.4f} on "
+        if f"{t['name']}/accuracy" in metrics:
+            print(f"{t['name']}: accuracy {metrics[t['name'] + '/accuracy']:.4f} on "
                   f"{len(data)} labelled sequences", file=sys.stderr)
     return 0
 

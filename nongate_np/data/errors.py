@@ -3,7 +3,7 @@ that says where in a file the problem is."""
 
 from __future__ import annotations
 
-__all__ = ["DataError", "where"]
+__all__ = ["DataError", "UnknownLabelError", "where"]
 
 
 class DataError(ValueError):
@@ -12,6 +12,11 @@ class DataError(ValueError):
     The message names the file (and the line, column or array where known), what was
     expected and what was found, so the command line can print it as a one-line error.
     """
+
+
+class UnknownLabelError(DataError):
+    """A label that is not one of the classes given (``classes=``, the training file's):
+    the file's sequences can be read, its labels cannot be scored."""
 
 
 def where(path, line: int | None = None, column: str | None = None,

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, UnknownLabelError
 
 __all__ = ["sorted_labels", "resolve_classes", "encode_labels", "preview"]
 
@@ -70,15 +70,15 @@ def encode_labels(labels, classes: list[str], locate) -> np.ndarray:
 
     Raises
     ------
-    DataError
-        A label is not in ``classes``.
+    UnknownLabelError
+        A label is not in ``classes`` (a DataError).
     """
     index = {label: k for k, label in enumerate(classes)}
     ids = np.empty(len(labels), np.int64)
     for i, label in enumerate(labels):
         k = index.get(label)
         if k is None:
-            raise DataError(f"{locate(i)}: label {label!r} is not one of the "
+            raise UnknownLabelError(f"{locate(i)}: label {label!r} is not one of the "
                             f"{len(classes)} classes {preview(classes)}")
         ids[i] = k
     return ids

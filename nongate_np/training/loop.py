@@ -118,7 +118,7 @@ def _check_tasks(where: str, name: str, model, data) -> None:
     with another count numbers them otherwise (a test file without one of the training
     file's classes, loaded without its ``classes``), and ids past the model's would be
     read as no class at all."""
-    given = {t["name"]: t for t in data.tasks}
+    given = {t["name"]: t for t in data.tasks if t["name"] in data.targets}
     for task in model.tasks:
         theirs = given.get(task["name"])
         if theirs is None or _kind_and_size(theirs) == _kind_and_size(task):
