@@ -775,11 +775,11 @@ def test_a_claimed_product_that_ignores_v_is_named_in_the_failure():
     assert not any("ignores the cotangent" in n for n in rep.inputs[1].notes)
 
 
-@pytest.mark.parametrize("method", ["central", "directional"])
+@pytest.mark.parametrize("method", ["central", "directional", "complex_step"])
 def test_an_input_the_output_does_not_depend_on_is_named_in_a_passing_report(method):
     """A model's weights passed to gradcheck but never read (the model's own Parameters
     used instead): both gradients are zero, the check passes, and the report says so for
-    that input alone."""
+    that input alone (complex-step raised ComplexStepNotApplicable for the whole call)."""
     rng = np.random.default_rng(0)
     x, w, unused = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
     report = ng.gradcheck(lambda x, w, b: ng.tanh(x @ w).sum(), [x, w, unused],
@@ -789,3 +789,15 @@ def test_an_input_the_output_does_not_depend_on_is_named_in_a_passing_report(met
     lines = [line for line in str(report).splitlines() if "exactly zero" in line]
     assert len(lines) == 1 and lines[0].startswith("  input 2 'b': the gradient is exactly "
                                                    "zero at every element")
+
+
+def test_complex_step_of_an_input_read_through_its_real_part_is_still_refused():
+    """An input that is read, but only its real part, keeps the output real as an unread
+    one does: it is not taken as unread (its analytic gradient is not zero)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+
+    def real_of_w(x, w):
+        return ng.tanh(x @ ng.tensor(np.real(w.data))).sum()
+    with pytest.raises(TypeError, match="complex-step is not applicable: every output is real"):
+        ng.gradcheck(real_of_w, [x, w], method="complex_step")
