@@ -411,14 +411,12 @@ def test_resume_after_an_epoch_interrupted_between_its_files(tmp_path):
 
 
 def test_resume_takes_model_npz_as_the_best_weights_only_if_it_is_that_epochs(tmp_path):
-    from nongate_np.training import jobs
+    from nongate_np.training import resume
     train(tmp_path, "ts", GUNPOINT_TRAIN, "--hidden-size", "4", "--epochs", "2", "--quiet")
     last = ng.load(tmp_path / "last.npz")
-    opts = jobs.TrainOptions(**{**last.extra["options"], "epochs": 3, "resume": True})
 
     def best_state():
-        return jobs._resume(tmp_path, ng.load(tmp_path / "last.npz").model,
-                            last.extra["data"], opts)[1].best_state
+        return resume(tmp_path, ng.load(tmp_path / "last.npz").model)[1].best_state
     best = ng.load(tmp_path / "model.npz")
     assert best.extra["epoch"] == last.extra["best_epoch"]
     kept = best_state()
@@ -434,10 +432,10 @@ def test_a_ctrl_c_while_an_epochs_files_are_written_comes_after_both(tmp_path):
     import os
     import signal
 
-    from nongate_np.training import jobs
+    from nongate_np.training import checkpoints
     written = []
     with pytest.raises(KeyboardInterrupt):
-        with jobs._interrupt_deferred():
+        with checkpoints._interrupt_deferred():
             os.kill(os.getpid(), signal.SIGINT)
             written.append("model.npz")
             written.append("last.npz")
@@ -449,14 +447,14 @@ def test_an_interrupted_train_says_where_its_epochs_are_and_how_to_go_on(tmp_pat
                                                                          monkeypatch):
     """Ctrl-C after epoch 2's files: exit status 130, and the message names the folder and
     --resume (it said only "interrupted"); before any epoch, no such hint."""
-    from nongate_np.training import jobs
-    saved = jobs._Checkpoints.on_epoch_end
+    from nongate_np.training import ModelCheckpoint, jobs
+    saved = ModelCheckpoint.on_epoch_end
 
     def then_interrupt(self, epoch, *args):
         saved(self, epoch, *args)
         if epoch == 2:
             raise KeyboardInterrupt
-    monkeypatch.setattr(jobs._Checkpoints, "on_epoch_end", then_interrupt)
+    monkeypatch.setattr(ModelCheckpoint, "on_epoch_end", then_interrupt)
     options = ["train", "ts", TINY_TS, "--hidden-size", "4", "--epochs", "5", "--quiet"]
     code, _, err = run_cli(*options, "--out", tmp_path / "run")
     assert code == 130

@@ -240,3 +240,50 @@ def test_fit_warns_when_input_statistics_were_never_set():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit(m, data, epochs=1)
+
+
+def test_a_run_continued_with_resume_equals_one_never_stopped(tmp_path):
+    """fit with ModelCheckpoint for 2 epochs, a new model resumed from its folder for 2
+    more: the weights, the optimiser state and the history equal those of 4 epochs at once;
+    model.npz holds the best epoch's weights."""
+    from nongate_np.training import ModelCheckpoint, resume
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    whole = model()
+    ran = fit(whole, train, val, epochs=4, batch_size=5, seed=3,
+              callbacks=[ModelCheckpoint(tmp_path / "whole")])
+    first = model()
+    fit(first, train, val, epochs=2, batch_size=5, seed=3,
+        callbacks=[ModelCheckpoint(tmp_path / "parts", extra={"note": "mine"})])
+    again = model(seed=9)                  # other initial weights: resume replaces them
+    optimizer, history, done = resume(tmp_path / "parts", again)
+    assert done == 2 and [r["epoch"] for r in history.epochs] == [1, 2]
+    assert optimizer.param_groups[0]["lr"] == 1e-3          # fit's default, as saved
+    rest = fit(again, train, val, epochs=4, batch_size=5, seed=3, optimizer=optimizer,
+               history=history, initial_epoch=done,
+               callbacks=[ModelCheckpoint(tmp_path / "parts", extra={"note": "mine"})])
+
+    def plain(h):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in h.epochs]
+    assert plain(rest) == plain(ran) and rest.best_epoch == ran.best_epoch
+    for k, v in whole.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[k], v, err_msg=k)
+    for name in ("model.npz", "last.npz"):
+        a, b = ng.load(tmp_path / "whole" / name), ng.load(tmp_path / "parts" / name)
+        for k, v in a.state_dict.items():
+            np.testing.assert_array_equal(b.state_dict[k], v, err_msg=f"{name}: {k}")
+    assert ng.load(tmp_path / "parts" / "model.npz").extra["epoch"] == ran.best_epoch
+    assert ng.load(tmp_path / "parts" / "last.npz").extra["note"] == "mine"
+
+
+def test_resume_says_what_is_missing():
+    from nongate_np.training import resume
+    with pytest.raises(FileNotFoundError, match=r"resume: no run to continue in .*no "
+                                                r"last.npz"):
+        resume("/nonexistent/run", model())
+
+
+def test_resume_refuses_a_checkpoint_that_is_not_a_runs(tmp_path):
+    from nongate_np.training import resume
+    ng.save(model(), tmp_path / "last.npz")
+    with pytest.raises(ng.io.CheckpointError, match="not a run's last epoch"):
+        resume(tmp_path, model())

@@ -18,13 +18,10 @@ file                holds
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import pathlib
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -36,7 +33,8 @@ from ..io import load, save
 from ..io.atomic import write_text_atomically
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
-from .callbacks import Callback, JSONLines, ProgressBar
+from .callbacks import JSONLines, ProgressBar
+from .checkpoints import ModelCheckpoint, resume
 from .loop import History, evaluate, fit, predict
 
 __all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
@@ -77,42 +75,6 @@ def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTas
                                   **inputs)
 
 
-class _Checkpoints(Callback):
-    """``model.npz`` at every new best epoch, ``last.npz`` after every epoch: the two as one,
-    a Ctrl-C meanwhile taken once both are written (``_interrupt_deferred``)."""
-
-    def __init__(self, out: pathlib.Path, data_meta: dict, opts: TrainOptions):
-        self.out, self.data_meta, self.opts = out, data_meta, opts
-
-    def on_epoch_end(self, epoch, record, model, optimizer, history):
-        with _interrupt_deferred():
-            if record["best"]:
-                save(model, self.out / "model.npz",
-                     extra={"data": self.data_meta, "epoch": epoch, "metrics": record})
-            save(model, self.out / "last.npz", optimizer=optimizer,
-                 extra={"data": self.data_meta, "options": asdict(self.opts),
-                        "history": history.epochs, "best_epoch": history.best_epoch,
-                        "best_value": history.best_value})
-
-
-@contextlib.contextmanager
-def _interrupt_deferred():
-    """Hold a Ctrl-C (SIGINT) back until the block ends, then raise it: an epoch's
-    ``model.npz`` without its ``last.npz`` would pair the history with another epoch's best
-    weights. Only the main thread receives signals; elsewhere the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and callable(previous):
-        previous(signal.SIGINT, None)        # Python's default raises KeyboardInterrupt
-
-
 def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
     """(optimizer, history, initial_epoch, note) of the run in ``out``; ``note`` says what
     changes from it (a new learning rate), or is empty."""
@@ -131,26 +93,13 @@ def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
             raise ResumeError(f"--resume: the run in {out} used --{key.replace('_', '-')} "
                               f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
                               "same model options")
-    model.load_state_dict(ckpt.state_dict)
-    optimizer = Adam(model.parameters())
-    optimizer.load_state_dict(ckpt.optimizer_state)         # the run's learning rate too
+    optimizer, history, initial = resume(out, model)
     note = ""
     if opts.lr is not None and opts.lr != optimizer.param_groups[0]["lr"]:
         # the one option a resumed run may change: to fine-tune at a lower rate
         note = f"learning rate {optimizer.param_groups[0]['lr']} -> {opts.lr} from here on"
         for group in optimizer.param_groups:
             group["lr"] = opts.lr
-    history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
-                      best_value=ckpt.extra["best_value"])
-    # NOTE: with no best epoch (no validation set) model.npz holds the last epoch, not
-    #       weights to restore at the end; one of another epoch than the history's best
-    #       (a run killed between the two saves) is not that epoch's either
-    best = out / "model.npz"
-    if history.best_epoch is not None and best.exists():
-        kept = load(best)
-        if kept.extra.get("epoch") == history.best_epoch:
-            history.best_state = kept.state_dict
-    initial = history.last["epoch"] if history.epochs else 0
     if opts.epochs <= initial:
         raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
                           f"epoch(s); give --epochs above {initial} to continue it")
@@ -204,7 +153,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         stream.write(f"--resume: {note}\n")
     callbacks = [JSONLines(out / "metrics.jsonl",
                            records=history.epochs if history is not None else None),
-                 _Checkpoints(out, data_meta, opts)]
+                 ModelCheckpoint(out, extra={"data": data_meta, "options": asdict(opts)})]
     if not opts.quiet:
         show = ["val/loss", *(f"val/{t['name']}/bits_per_token" for t in model.tasks
                               if t["kind"] == "tagging"),

@@ -214,7 +214,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     callbacks : sequence of Callback
     initial_epoch, history
         Resume: the epochs already done and their :class:`History` (its ``best_state``
-        set to the best weights, if they are to be restored).
+        set to the best weights, if they are to be restored), as
+        :func:`~nongate_np.training.resume` reads them from a
+        :class:`~nongate_np.training.ModelCheckpoint`'s folder.
     data_parallel : nongate_np.distributed.DataParallel, optional
         Train over its MPI ranks: every rank calls ``fit`` with the same arguments and
         data; each runs forward and backward on its share of every batch, each task's loss

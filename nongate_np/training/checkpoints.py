@@ -1,0 +1,126 @@
+"""A training run's files, to keep its best weights and to continue it later: the
+:class:`ModelCheckpoint` callback writes them during :func:`~nongate_np.training.fit`, and
+:func:`resume` reads them back (Keras' ``ModelCheckpoint`` and ``BackupAndRestore``).
+
+``FOLDER/model.npz`` holds the best epoch's model, ``FOLDER/last.npz`` the last epoch's model
+with its optimiser state and the run's :class:`~nongate_np.training.History`. Both are
+``nongate_np.save`` checkpoints (no pickle). A run continued from them goes on exactly as
+one never stopped: :func:`fit` draws each epoch's batches from ``(seed, epoch)``::
+
+    fit(model, train, val, epochs=10, callbacks=[ModelCheckpoint("runs/a")])
+    ...                                       # stopped: Ctrl-C, a crash, a new process
+    optimizer, history, done = resume("runs/a", model)
+    fit(model, train, val, epochs=20, optimizer=optimizer, history=history,
+        initial_epoch=done, callbacks=[ModelCheckpoint("runs/a")])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import signal
+import threading
+
+from ..io import load, save
+from ..io.checkpoint import _rebuild_optimizer
+from .callbacks import Callback
+from .loop import History
+
+__all__ = ["ModelCheckpoint", "resume"]
+
+
+class ModelCheckpoint(Callback):
+    """After every epoch, ``folder/last.npz`` (the model, its optimiser's state and the
+    history: what :func:`resume` reads); at every new best epoch (``record["best"]``: the
+    lowest validation loss so far, or every epoch without validation data) first
+    ``folder/model.npz``. The two are written as one: a Ctrl-C meanwhile is taken once both
+    are (a ``model.npz`` without its ``last.npz`` would pair the history with another
+    epoch's best weights).
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Made if missing.
+    extra : dict, optional
+        JSON-ready entries stored in both files' ``extra`` beside the run's own (``epoch``
+        and ``metrics`` in ``model.npz``; ``history``, ``best_epoch``, ``best_value`` in
+        ``last.npz``): how the data was read, the options of the run.
+    """
+
+    def __init__(self, folder, extra: dict | None = None):
+        self.folder = pathlib.Path(folder)
+        self.extra = dict(extra or {})
+
+    def on_train_begin(self, model, history) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch_end(self, epoch, record, model, optimizer, history) -> None:
+        with _interrupt_deferred():
+            if record["best"]:
+                save(model, self.folder / "model.npz",
+                     extra={**self.extra, "epoch": epoch, "metrics": record})
+            save(model, self.folder / "last.npz", optimizer=optimizer,
+                 extra={**self.extra, "history": history.epochs,
+                        "best_epoch": history.best_epoch, "best_value": history.best_value})
+
+
+def resume(folder, model):
+    """What :func:`~nongate_np.training.fit` needs to continue the run that a
+    :class:`ModelCheckpoint` wrote into ``folder``: ``(optimizer, history, initial_epoch)``.
+
+    ``model`` (built as the run's was, and on the device it is to train on) gets the last
+    epoch's weights; ``optimizer`` is the run's class with its state (learning rate
+    included: set ``param_groups[k]["lr"]`` to change it) on ``model``'s parameters;
+    ``history`` holds the run's epochs and, where ``model.npz`` is the best epoch's, its
+    weights, which ``fit`` restores at the end; ``initial_epoch`` is the last epoch done.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``last.npz`` in ``folder``.
+    CheckpointError
+        ``last.npz`` is not a run's checkpoint (no optimiser state or history), or is
+        damaged.
+    StateDictError
+        Its weights do not fit ``model`` (another architecture or size).
+    """
+    from ..io import CheckpointError
+    path = pathlib.Path(folder) / "last.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"resume: no run to continue in {folder} (no last.npz); a "
+                                "ModelCheckpoint callback writes it")
+    ckpt = load(path)
+    if ckpt.optimizer_state is None or "history" not in ckpt.extra:
+        raise CheckpointError(f"{path}: not a run's last epoch (no optimiser state or "
+                              "history); ModelCheckpoint writes one")
+    model.load_state_dict(ckpt.state_dict)
+    optimizer = _rebuild_optimizer(str(path), ckpt.config["optimizer"], ckpt.optimizer_state,
+                                   model)
+    history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
+                      best_value=ckpt.extra["best_value"])
+    # NOTE: with no best epoch (no validation set) model.npz holds the last epoch, not
+    #       weights to restore at the end; one of another epoch than the history's best
+    #       (a run killed between the two saves) is not that epoch's either
+    best = pathlib.Path(folder) / "model.npz"
+    if history.best_epoch is not None and best.is_file():
+        kept = load(best)
+        if kept.extra.get("epoch") == history.best_epoch:
+            history.best_state = kept.state_dict
+    return optimizer, history, history.last["epoch"] if history.epochs else 0
+
+
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Hold a Ctrl-C (SIGINT) back until the block ends, then raise it. Only the main
+    thread receives signals; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)        # Python's default raises KeyboardInterrupt
