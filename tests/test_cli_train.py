@@ -190,7 +190,8 @@ def test_csv_run_has_one_task_per_label_column(csv_run):
 def test_csv_label_cols_take_a_kind_and_train_says_what_it_read(tmp_path):
     """--label-cols NAME:regression makes a numeric column a regression task (without the
     kind it is a classification of its distinct values), and predict reads the file as
-    train did; the data's description comes before the first epoch (on stderr)."""
+    train did; the data's description comes before the first epoch (on stderr); a
+    semicolon table with --delimiter trains the same run."""
     path = tmp_path / "t.csv"
     rows = [f"s{i},{t},{(i % 3) + 0.1 * t:.3f},{'ab'[i % 2]},{i * 0.25:.2f}\n"
             for i in range(12) for t in range(3)]
@@ -206,6 +207,16 @@ def test_csv_label_cols_take_a_kind_and_train_says_what_it_read(tmp_path):
     tasks = {t["name"]: t for t in ng.load(tmp_path / "run" / "model.npz").model.tasks}
     assert tasks["energy"]["kind"] == "regression" and tasks["energy"]["output_size"] == 1
     code, out, err = run_cli("predict", tmp_path / "run" / "model.npz", path)
+    assert code == 0 and len(out.splitlines()) == 13, err
+    semi = tmp_path / "s.csv"
+    semi.write_text(path.read_text().replace(",", ";"))
+    code, _, err = run_cli(*options[:2], semi, *options[3:], "--delimiter", ";", "--out",
+                           tmp_path / "semi")
+    assert code == 0, err
+    for name in ("model.npz", "last.npz"):        # the same run, the file read alike
+        a, b = ng.load(tmp_path / "run" / name), ng.load(tmp_path / "semi" / name)
+        assert all(np.array_equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
+    code, out, err = run_cli("predict", tmp_path / "semi" / "model.npz", semi)
     assert code == 0 and len(out.splitlines()) == 13, err
     code, _, err = run_cli(*options[:-1], "label,energy:colour", "--out", tmp_path / "bad")
     assert code == 2 and "'energy:colour': the kind after ':' must be one of " \

@@ -122,3 +122,19 @@ def test_not_utf8(tmp_path):
     path.write_bytes("id,v,label\na,1,caf\xe9\n".encode("latin-1"))
     with pytest.raises(DataError, match="not a UTF-8 text file"):
         load_csv(path)
+
+
+def test_a_table_with_another_separator_is_named_and_reads_with_it(tmp_path):
+    """A semicolon table read as one column: the message asks whether ';' is the
+    separator and names both ways to give it; with it, the table reads as the comma one."""
+    rows = ["id,t,f,label", "a,0,1.5,x", "a,1,2.5,x", "b,0,0.5,y"]
+    comma, semi = tmp_path / "c.csv", tmp_path / "s.csv"
+    comma.write_text("\n".join(rows) + "\n")
+    semi.write_text("\n".join(r.replace(",", ";") for r in rows) + "\n")
+    with pytest.raises(DataError, match=re.escape(
+            "one column holding ';': is that the separator? (load_csv's delimiter=';', the "
+            "command line's --delimiter ';')")):
+        load_csv(semi)
+    a, b = load_csv(comma, order_col="t"), load_csv(semi, order_col="t", delimiter=";")
+    np.testing.assert_array_equal(a.x, b.x)
+    assert a.targets["label"].tolist() == b.targets["label"].tolist()

@@ -109,6 +109,7 @@ def add_parser(sub) -> None:
                                            "order)")
     table.add_argument("--feature-cols", type=_columns, help="comma-separated (default: every "
                                                              "other numeric column)")
+    table.add_argument("--delimiter", help="field separator (default ,)")
     table.add_argument("--label-cols", type=_labels,
                        help="comma-separated; each is one task, a classification unless "
                             "written NAME:regression or NAME:tagging (default: a column "
@@ -154,7 +155,7 @@ def _check(args) -> None:
                     "the files train reads are .ts, .csv and .npz")
             raise CLIError(f"train {args.kind} reads .{args.kind} files, got {path} "
                            f"({suffix or 'no suffix'}); {hint}")
-    csv_only = [o for o in ("id_col", "order_col", "feature_cols", "label_cols")
+    csv_only = [o for o in ("id_col", "order_col", "feature_cols", "label_cols", "delimiter")
                 if getattr(args, o) is not None]
     if args.kind != "csv" and csv_only:
         raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
@@ -196,7 +197,8 @@ def run(args) -> int:
             label_cols, kinds = args.label_cols or (None, {})
             loader_options = {"id_col": args.id_col or "id", "order_col": args.order_col,
                               "feature_cols": args.feature_cols, "label_cols": label_cols,
-                              **({"task_kinds": kinds} if kinds else {})}
+                              **({"task_kinds": kinds} if kinds else {}),
+                              **({"delimiter": args.delimiter} if args.delimiter else {})}
         summary = jobs.train_file(args.kind, args.file, opts, test_path=args.test,
                                   loader_options=loader_options)
     if summary.get("rank", 0) == 0:

@@ -98,6 +98,17 @@ def _as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _delimiter_hint(header: list[str], delimiter: str) -> str:
+    """A header read as one column holding another separator: say which, and how."""
+    if len(header) != 1:
+        return ""
+    found = next((d for d in (";", "\t", "|", ",") if d != delimiter and d in header[0]),
+                 None)
+    return "" if found is None else (f", one column holding {found!r}: is that the "
+                                     f"separator? (load_csv's delimiter={found!r}, the "
+                                     f"command line's --delimiter {found!r})")
+
+
 def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_cols=None,
              label_cols=None, task_kinds=None, classes=None,
              delimiter: str = ",") -> SequenceDataset:
@@ -158,7 +169,7 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
                           + ["label"] * len(label_cols)):
         if name not in header:
             raise DataError(f"{path}: no {role} column {name!r}; the columns are "
-                            f"{preview(header)}")
+                            f"{preview(header)}{_delimiter_hint(header, delimiter)}")
     if len(set(used)) != len(used):
         raise DataError(f"{path}: a column is used twice among id, order and label columns "
                         f"{used}")
