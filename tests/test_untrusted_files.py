@@ -317,6 +317,29 @@ def test_any_edited_config_field_is_a_checkpoint_error_or_loads(tmp_path, _adam_
             assert str(path) in str(exc), str(exc)
 
 
+def test_a_model_option_this_version_does_not_know_names_the_writers_version(tmp_path):
+    """A checkpoint from a later release whose model config has an option this one lacks:
+    the CheckpointError says which version wrote it; from this version, it does not."""
+    good = tmp_path / "good.npz"
+    ng.save(nn.Linear(3, 4), good)
+
+    def edit(version):
+        def apply(config):
+            config["library_version"] = version
+            config["model"]["config"]["new_option"] = True
+        return apply
+    later, same = tmp_path / "later.npz", tmp_path / "same.npz"
+    _rewrite_config(good, later, edit("99.0.0"))
+    _rewrite_config(good, same, edit(ng.__version__))
+    with pytest.raises(ng.CheckpointError, match=rf"new_option.* \(written by nongate_np "
+                                                 rf"99.0.0; this is {ng.__version__}, which "
+                                                 rf"may not know all of its options\)"):
+        ng.load(later)
+    with pytest.raises(ng.CheckpointError, match="new_option") as info:
+        ng.load(same)
+    assert "written by" not in str(info.value)
+
+
 def test_a_config_naming_a_dangerous_class_runs_nothing(tmp_path):
     """Class names are looked up among the registered savable classes only, never imported:
     'os.system' and a path to a builtin are unknown classes."""

@@ -544,6 +544,17 @@ def _fits(value, kind) -> bool:
     return all(key in value and _fits(value[key], sub) for key, sub in kind.items())
 
 
+def _later(version, than: str) -> bool:
+    """Whether the release ``version`` ("0.2.0") comes after ``than``; False for anything
+    that is not numbers and dots."""
+    def parts(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split("."))
+    try:
+        return parts(version) > parts(than)
+    except (AttributeError, ValueError):
+        return False
+
+
 def _rebuild_model(path: str, config: dict, weights: dict) -> Module:
     spec = config.get("model")
     stored = sum(arr.nbytes for arr in weights.values())
@@ -560,8 +571,11 @@ def _rebuild_model(path: str, config: dict, weights: dict) -> Module:
                               "damaged or was edited") from exc
     except Exception as exc:
         cls = spec.get("class") if isinstance(spec, dict) else None
+        written = config.get("library_version")
+        newer = f" (written by nongate_np {written}; this is {__version__}, which may not " \
+            "know all of its options)" if _later(written, __version__) else ""
         raise CheckpointError(f"{path}: the model ({cls}) cannot be rebuilt from its saved "
-                              f"config: {type(exc).__name__}: {exc}") from exc
+                              f"config: {type(exc).__name__}: {exc}{newer}") from exc
     targets = [*model.named_parameters(remove_duplicate=False),
                *model.named_buffers(remove_duplicate=False)]
     for key, target in targets:
