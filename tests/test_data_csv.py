@@ -86,7 +86,10 @@ def test_semicolons_and_a_byte_order_mark(tmp_path):
     ("id,v,w\na,1,2\na,oops,3\n", {"feature_cols": ["v", "w"]},
      r"line 3, column 'v': expected a finite number \(a feature\), found 'oops'"),
     ("id,v\na,nan\n", {}, r"line 2, column 'v': expected a finite number \(a feature\), "
-                          r"found 'nan'"),
+                          r"found 'nan' \(the first of 1 such cells, in 1 sequence: 'a'\)"),
+    ("id,v,w\na,1,inf\nb,2,3\nc,nan,\nc,1,-inf\n", {},
+     r"line 2, column 'w': .*found 'inf' \(the first of 4 such cells, in 2 sequences: 'a', "
+     r"'c'\)"),
     ("id,v\na,\na,1\n", {}, r"line 2, column 'v': expected a finite number"),
     ("id,v,label\na,1,x\nb,2\n", {}, "line 3: expected 3 fields .* found 2"),
     ("seq,v\na,1\n", {}, r"no id column 'id'; the columns are \['seq', 'v'\]"),

@@ -76,7 +76,12 @@ def test_features_and_targets_round_trip(tmp_path):
      r"array 'lengths': sequence 1 has length 4; expected 1 <= length <= T = 3"),
     ({"X": np.ones((2, 3, 1)), "lengths": np.array([0, 3])}, r"sequence 0 has length 0"),
     ({"X": np.array([[[1.0], [np.nan]], [[1.0], [1.0]]])},
-     r"array 'X': sequence 0, step 1 holds nan; expected finite numbers within each length"),
+     r"array 'X': sequence 0, step 1 holds nan; expected finite numbers within each length "
+     r"\(the first of 1 such values, in 1 sequence: 0\)"),
+    ({"X": np.array([[[1.0], [np.nan]], [[np.inf], [-np.inf]], [[2.0], [np.nan]]]),
+      "lengths": np.array([2, 2, 1])},         # the last NaN is past its length: padding
+     r"sequence 0, step 1 holds nan; .* \(the first of 3 such values, in 2 sequences: 0, "
+     r"1\)"),
     ({"X": np.ones((2, 3, 1)), "y_label": np.array([1, 2, 3])},
      r"array 'y_label': has shape \(3,\); expected 2 rows"),
     ({"X": np.ones((2, 3, 1)), "y_label": np.ones((2, 3, 4))},

@@ -155,9 +155,13 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
     finite = np.isfinite(x).all(axis=2) | ~mask
     if not finite.all():
         i, step = np.argwhere(~finite)[0]
+        bad = ~np.isfinite(x) & mask[:, :, None]
+        rows = np.flatnonzero(bad.any(axis=(1, 2)))
+        shown = ", ".join(str(r) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
         raise DataError(f"{where(path, array='X')}: sequence {i}, step {step} holds "
                         f"{x[i, step][~np.isfinite(x[i, step])][0]}; expected finite numbers "
-                        f"within each length")
+                        f"within each length (the first of {int(bad.sum())} such values, in "
+                        f"{len(rows)} sequence{'s' if len(rows) != 1 else ''}: {shown})")
     x = np.where(mask[:, :, None], x, 0).astype(np.float64)
     names = [k[2:] for k in keys if k.startswith("y_")]
     labelled = [name for name in names if arrays["y_" + name].dtype.kind != "f"]

@@ -73,6 +73,25 @@ def _number(path, line: int, column: str, cell: str, what: str) -> float:
     return value
 
 
+def _extent(rows, groups: dict, columns: list[int]) -> str:
+    """" (the first of 7 such cells, in 3 sequences: 'a', 'b', 'c')": the feature cells
+    that are not finite numbers, and their sequences."""
+    def bad(cell: str) -> bool:
+        try:
+            return not math.isfinite(float(cell))
+        except ValueError:
+            return True
+    count, where_bad = 0, []
+    for seq_id, members in groups.items():
+        n = sum(bad(rows[r][1][c]) for r in members for c in columns)
+        count += n
+        if n:
+            where_bad.append(seq_id)
+    shown = ", ".join(repr(i) for i in where_bad[:5]) + (", ..." if len(where_bad) > 5 else "")
+    return (f" (the first of {count} such cells, in {len(where_bad)} sequence"
+            f"{'s' if len(where_bad) != 1 else ''}: {shown})")
+
+
 def _numeric_columns(path, header, rows, col, used) -> list[str]:
     """The default features: every column but those ``used`` whose non-empty cells are all
     numbers. A column of text is left out; one of numbers with some text is an error that
@@ -211,8 +230,12 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
                     raise DataError(f"{where(path, rows[b][0], order_col)}: sequence "
                                     f"{seq_id!r} has two steps with order {order[a]:g} "
                                     f"(lines {rows[a][0]} and {rows[b][0]})")
-    steps = [[[_number(path, rows[r][0], name, rows[r][1][col[name]], "a feature")
-               for name in feature_cols] for r in members] for members in groups.values()]
+    try:
+        steps = [[[_number(path, rows[r][0], name, rows[r][1][col[name]], "a feature")
+                   for name in feature_cols] for r in members] for members in groups.values()]
+    except DataError as err:     # the first bad cell, and how many more: one fix, not many
+        raise DataError(f"{err}{_extent(rows, groups, [col[n] for n in feature_cols])}") \
+            from None
     x, lengths = pad_sequences(steps, dtype=np.float64)
 
     given = resolve_classes(classes, [n for n in label_cols if kinds[n] != "regression"],
