@@ -86,6 +86,13 @@ def batches(data, batch_size: int, order=None):
         yield data.x[idx, :T], lengths, targets
 
 
+def _by_length(data, rows: np.ndarray) -> np.ndarray:
+    """``rows`` ordered by their sequences' lengths (stable): inference batches of similar
+    lengths, each cut to its longest, spend few steps on padding (for lengths spread
+    evenly, about half the steps of batches in data's order)."""
+    return rows[np.argsort(data.lengths[rows], kind="stable")]
+
+
 def _kernels_own_the_cores(func):
     """Run ``func`` with every OpenBLAS on one thread when the Numba kernels are active."""
     @functools.wraps(func)
@@ -328,7 +335,8 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
     :mod:`~nongate_np.training.metrics`). With ``data_parallel`` (see :func:`fit`) each
-    rank evaluates its share of the rows and the sums are added up over the ranks.
+    rank evaluates its share of the rows and the sums are added up over the ranks. The
+    sequences run in batches of similar lengths (sorted by length).
 
     Raises TypeError when ``data`` is not a SequenceDataset, ValueError when one of its
     tasks differs in kind or size from the model's."""
@@ -336,7 +344,9 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     _check_tasks("evaluate", "data", model, data)
     tasks = [t for t in model.tasks if t["name"] in data.targets]
     meter = MetricsMeter(tasks)
-    rows = None if data_parallel is None else data_parallel.share(np.arange(len(data)))
+    rows = np.arange(len(data)) if data_parallel is None else \
+        data_parallel.share(np.arange(len(data)))
+    rows = _by_length(data, rows)
     was_training = model.training
     model.eval()
     try:
@@ -360,7 +370,8 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     ``lengths`` (N,) ints in [1, T] (default: every step of a feature sequence; a token
     sequence up to its last non-padding token, as the model reads it). Arrays pass the
     dataset's checks: a NaN or infinity within a sequence's length is a DataError, not a
-    NaN prediction; what lies past a length is not read.
+    NaN prediction; what lies past a length is not read. The sequences run in batches of
+    similar lengths (sorted by length); the results are in ``data``'s order.
 
     Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
     tagging (-1 past each length), values (N, k) for regression; ``"probabilities"``:
@@ -383,11 +394,12 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
                               if t["kind"] == "classification"}
     weights: dict[str, list] = {t["name"]: [] for t in model.tasks if t["kind"] != "tagging"}
     T = data.x.shape[1]
+    order = _by_length(data, np.arange(len(data)))
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            for x, lengths, _ in batches(data, batch_size):
+            for x, lengths, _ in batches(data, batch_size, order):
                 out = model(x, lengths=lengths)
                 for name, w in out["attention"].items():
                     padded = np.zeros((len(x), T), w.dtype)
@@ -408,8 +420,12 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
                         parts[name].append(value)
     finally:
         model.train(was_training)
-    result = {name: np.concatenate(p) for name, p in parts.items()}
-    result["probabilities"] = {name: np.concatenate(p) for name, p in probs.items()}
+    back = np.argsort(order)                    # the batches' rows back in data's order
+
+    def joined(pieces: list) -> np.ndarray:
+        return np.concatenate(pieces)[back]
+    result = {name: joined(p) for name, p in parts.items()}
+    result["probabilities"] = {name: joined(p) for name, p in probs.items()}
     if attention:
-        result["attention"] = {name: np.concatenate(w) for name, w in weights.items() if w}
+        result["attention"] = {name: joined(w) for name, w in weights.items() if w}
     return result
