@@ -454,28 +454,30 @@ def test_a_ctrl_c_while_an_epochs_files_are_written_comes_after_both(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_an_interrupted_train_says_where_its_epochs_are_and_how_to_go_on(tmp_path,
-                                                                         monkeypatch):
-    """Ctrl-C after epoch 2's files: exit status 130, and the message names the folder and
-    --resume (it said only "interrupted"); before any epoch, no such hint."""
-    from nongate_np.training import ModelCheckpoint, jobs
-    saved = ModelCheckpoint.on_epoch_end
+def test_an_interrupted_train_says_where_its_epochs_are_and_how_to_go_on(tmp_path):
+    """Ctrl-C (SIGINT) in a real process once an epoch's files are written: exit status
+    130, and the message names the folder and --resume (it said only "interrupted")."""
+    import signal
+    import subprocess
+    import time
 
-    def then_interrupt(self, epoch, *args):
-        saved(self, epoch, *args)
-        if epoch == 2:
-            raise KeyboardInterrupt
-    monkeypatch.setattr(ModelCheckpoint, "on_epoch_end", then_interrupt)
-    options = ["train", "ts", TINY_TS, "--hidden-size", "4", "--epochs", "5", "--quiet"]
-    code, _, err = run_cli(*options, "--out", tmp_path / "run")
-    assert code == 130
-    assert err.strip() == (f"nongate-np train: interrupted; the finished epochs are in "
-                           f"{tmp_path / 'run'} (last.npz): run the same command with "
-                           f"--resume to go on from there")
-    assert ng.load(tmp_path / "run" / "last.npz").extra["history"][-1]["epoch"] == 2
-
-    def at_once(*args, **kwargs):
-        raise KeyboardInterrupt
-    monkeypatch.setattr(jobs, "_fit", at_once)
-    code, _, err = run_cli(*options, "--out", tmp_path / "new")
-    assert code == 130 and err.strip() == "nongate-np train: interrupted"
+    from tests.cli_runs import command, process_env
+    out = tmp_path / "run"
+    proc = subprocess.Popen(command("train", "ts", GUNPOINT_TRAIN, "--hidden-size", "4",
+                                    "--epochs", "100000", "--quiet", "--out", out),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=process_env())
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "last.npz").exists() and time.monotonic() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == (f"nongate-np train: interrupted; the finished epochs are in {out} "
+                           f"(last.npz): run the same command with --resume to go on from "
+                           f"there"), err
+    assert ng.load(out / "last.npz").extra["history"][-1]["epoch"] >= 1

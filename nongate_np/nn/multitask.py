@@ -214,7 +214,9 @@ class MultiTaskSequenceModel(Module):
         x = self._check_input(x)
         lengths = self._infer_lengths(x, lengths)
         if finite and self.vocab_size is None:
-            _check_finite(finite, x, lengths, self.lstm.dtype)
+            checked = None if lengths is None else check_lengths(
+                "MultiTaskSequenceModel", lengths, x.shape[1], x.shape[0])
+            _check_finite(finite, x, checked, self.lstm.dtype)
         h, _ = self.lstm(self.input_layer(x, lengths), lengths=lengths)
         return h, lengths, self.pooling_mask(x, lengths)
 

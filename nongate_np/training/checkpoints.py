@@ -2,8 +2,9 @@
 :class:`ModelCheckpoint` callback writes them during :func:`~nongate_np.training.fit`, and
 :func:`resume` reads them back (Keras' ``ModelCheckpoint`` and ``BackupAndRestore``).
 
-``FOLDER/model.npz`` holds the best epoch's model, ``FOLDER/last.npz`` the last epoch's model
-with its optimiser state and the run's :class:`~nongate_np.training.History`. Both are
+In the run's folder, ``model.npz`` holds the best epoch's model, ``last.npz`` the last
+epoch's model with its optimiser state and the run's :class:`~nongate_np.training.History`;
+both are
 ``nongate_np.save`` checkpoints (no pickle). A run continued from them goes on exactly as
 one never stopped: :func:`fit` draws each epoch's batches from ``(seed, epoch)``::
 
@@ -30,10 +31,10 @@ __all__ = ["ModelCheckpoint", "resume"]
 
 
 class ModelCheckpoint(Callback):
-    """After every epoch, ``folder/last.npz`` (the model, its optimiser's state and the
+    """After every epoch, ``last.npz`` in ``folder`` (the model, its optimiser's state and the
     history: what :func:`resume` reads); at every new best epoch (``record["best"]``: the
     lowest validation loss so far, or every epoch without validation data) first
-    ``folder/model.npz``. The two are written as one: a Ctrl-C meanwhile is taken once both
+    ``model.npz``. The two are written as one: a Ctrl-C meanwhile is taken once both
     are (a ``model.npz`` without its ``last.npz`` would pair the history with another
     epoch's best weights).
 
