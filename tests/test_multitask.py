@@ -38,7 +38,11 @@ def test_streaming_equals_encode(kind, value_proj, layers, data):
     stream = m.stream(B)
     for a, b in bounds:
         out = stream.update(x[:, a:b], np.clip(lengths - a, 0, b - a))
-    np.testing.assert_allclose(out, m.encode(x, lengths), rtol=1e-12, atol=1e-14)
+    seen = lengths > 0              # encode refuses an empty sequence; a stream has it zero
+    np.testing.assert_array_equal(out[~seen], 0)
+    if seen.any():
+        np.testing.assert_allclose(out[seen], m.encode(x[seen], lengths[seen]), rtol=1e-12,
+                                   atol=1e-14)
 
 
 def test_token_ids_outside_the_vocabulary_past_lengths_are_padding():
@@ -54,8 +58,12 @@ def test_token_ids_outside_the_vocabulary_past_lengths_are_padding():
     for a, b in ((0, 2), (2, 5)):
         out = stream.update(x[:, a:b], np.clip(lengths - a, 0, b - a))
     np.testing.assert_allclose(out, m.encode(zero, lengths), rtol=1e-12, atol=1e-14)
-    with pytest.raises(IndexError, match="id -1 is out of range for 10 embeddings"):
+    with pytest.raises(ng.data.DataError, match=r"^encode: token ids must lie in \[0, 10\) "
+                                                r"\(vocab_size\) within each sequence's "
+                                                r"length: x\[0, 3\] is -1, the first of 1$"):
         m.encode(x, np.array([4, 1]))
+    with pytest.raises(IndexError, match="id -1 is out of range for 10 embeddings"):
+        m(x, lengths=np.array([4, 1]))                # the forward: as torch's Embedding
 
 
 def test_features_beyond_float32_become_inf_without_a_warning():
@@ -115,6 +123,26 @@ def test_encode_names_a_feature_that_is_not_finite_within_a_length(value, dtype,
     with pytest.raises(ng.data.DataError, match="the first of 2; if it is padding, pass "
                                                 "lengths"):
         m.encode(x)
+
+
+def test_encode_and_predict_name_a_token_id_outside_the_vocabulary_and_an_empty_sequence():
+    """An id past the vocabulary was an IndexError from deep in the embedding, naming no
+    position (predict: a DataError naming a SequenceDataset the user never built); a
+    length of 0 gave encode a zero vector where predict refused it."""
+    from nongate_np.training import predict
+    m = small_model().eval()
+    x, lengths = np.array([[3, 4, 5, 0], [7, 2, 12, 0]]), np.array([3, 3])
+    for call, where in ((m.encode, "encode"), (lambda *a: predict(m, *a), "predict")):
+        with pytest.raises(ng.data.DataError, match=rf"^{where}: token ids must lie in "
+                                                    rf"\[0, 10\) .*x\[1, 2\] is 12, the "
+                                                    rf"first of 1$"):
+            call(x, lengths)
+        with pytest.raises(ng.data.DataError, match=rf"^{where}: .*x\[0, 1\] is -1, the first "
+                                                    rf"of 2; if it is padding, pass lengths"):
+            call(np.array([[3, -1, -1], [4, 5, 6]]))
+        with pytest.raises(ng.data.DataError, match=rf"^{where}: lengths must lie in \[1, T=4\] "
+                                                    rf".*lengths\[1\] is 0, the first of 1"):
+            call(np.array([[3, 4, 5, 0], [7, 2, 1, 0]]), np.array([3, 0]))
 
 
 def test_uncertainty_weighting_is_kendalls_formula():

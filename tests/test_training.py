@@ -287,3 +287,34 @@ def test_resume_refuses_a_checkpoint_that_is_not_a_runs(tmp_path):
     ng.save(model(), tmp_path / "last.npz")
     with pytest.raises(ng.io.CheckpointError, match="not a run's last epoch"):
         resume(tmp_path, model())
+
+
+def test_fit_names_a_token_id_outside_the_vocabulary_before_any_step():
+    """An id past the model's vocabulary in the validation set failed after a whole epoch
+    of training (in the training set: at a random step), as an IndexError naming no
+    sequence; features for a token model, or another width, were deep errors."""
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    val.x[5, 0] = 6                                 # the model has vocab_size=6
+    steps = []
+
+    class Count(Callback):
+        def on_batch_end(self, step, loss):
+            steps.append(step)
+    with pytest.raises(ng.data.DataError, match=r"^fit: val: token ids must lie in \[0, 6\) "
+                                                r".*x\[5, 0\] is 6, the first of 1$"):
+        fit(model(), train, val, epochs=1, callbacks=[Count()])
+    assert steps == []
+    with pytest.raises(ng.data.DataError, match=r"^evaluate: data: token ids .*x\[5, 0\]"):
+        evaluate(model(), val)
+    ng.seed(0)
+    features = MultiTaskSequenceModel(TASKS, input_size=3, embed_size=4, hidden_size=5,
+                                      attn_size=3, dtype=np.float64)
+    with pytest.raises(ValueError, match=r"^fit: train holds token ids \(24, 7\), but the "
+                                         r"model reads features$"):
+        fit(features, train, epochs=1)
+    wide = SequenceDataset(np.ones((4, 5, 2)), np.full(4, 5), {"c": np.zeros(4, np.int64),
+                           "r": np.zeros((4, 2)), "t": np.zeros((4, 5), np.int64)},
+                           [dict(t) for t in TASKS])
+    with pytest.raises(ValueError, match=r"^evaluate: data has 2 features per step, but the "
+                                         r"model reads 3 \(input_size\)$"):
+        evaluate(features, wide)

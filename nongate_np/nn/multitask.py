@@ -58,8 +58,7 @@ def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
     in the model's dtype: a NaN in one step makes the whole sequence's vector NaN."""
     data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if lengths is not None:
-        data = np.where(lengths_to_mask(np.asarray(lengths), data.shape[1])[..., None],
-                        data, 0)
+        data = np.where(lengths_to_mask(lengths, data.shape[1])[..., None], data, 0)
     bad = ~np.isfinite(data)
     if bad.any():
         n, t, f = (int(i) for i in np.argwhere(bad)[0])
@@ -69,6 +68,23 @@ def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
         raise DataError(f"{where}: features must be finite within each sequence's length: "
                         f"x[{n}, {t}, {f}] is {value}{what}, the first of {int(bad.sum())}"
                         + ("; if it is padding, pass lengths" if lengths is None else ""))
+
+
+def check_ids(where: str, x: np.ndarray, lengths, vocab_size: int,
+              lengths_given: bool = True) -> None:
+    """DataError naming the first token id within a sequence's length (``lengths`` (B,) or
+    None: every step) outside [0, vocab_size), and how many there are: the embedding has
+    no row for it. Without ``lengths_given`` a negative id is said to be padding perhaps."""
+    inside = np.ones(x.shape, bool) if lengths is None else lengths_to_mask(lengths,
+                                                                             x.shape[1])
+    bad = inside & ((x < 0) | (x >= vocab_size))
+    if bad.any():
+        n, t = (int(i) for i in np.argwhere(bad)[0])
+        hint = "; if it is padding, pass lengths or pad with the padding id" \
+            if not lengths_given and x[n, t] < 0 else ""
+        raise DataError(f"{where}: token ids must lie in [0, {vocab_size}) (vocab_size) within "
+                        f"each sequence's length: x[{n}, {t}] is {x[n, t]}, the first of "
+                        f"{int(bad.sum())}{hint}")
 
 
 @register_savable
@@ -198,6 +214,34 @@ class MultiTaskSequenceModel(Module):
                              "token")
         return lengths
 
+    def check_values(self, where: str, x, lengths, lengths_given: bool = True):
+        """What ``encode`` and ``predict`` check before running: ``lengths`` (B,) integers
+        in [1, T] (an empty sequence has nothing to encode), and within each length finite
+        features or token ids in [0, vocab_size). DataError naming ``where`` and the first
+        value that is not, ValueError or TypeError for lengths of another count or dtype.
+        ``x`` as ``_check_input`` returns it; returns the lengths as an int64 array (or
+        None)."""
+        B, T = x.shape[:2]
+        if lengths is not None:
+            lengths = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
+                               what=f"{where}: lengths")
+            if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+                raise ValueError(f"{where}: lengths must be {B} integers (B,), one per "
+                                 f"sequence, got shape {lengths.shape} and dtype "
+                                 f"{lengths.dtype}")
+            outside = np.flatnonzero((lengths < 1) | (lengths > T))
+            if outside.size:
+                k = int(outside[0])
+                raise DataError(f"{where}: lengths must lie in [1, T={T}] (an empty sequence "
+                                f"has nothing to encode): lengths[{k}] is {lengths[k]}, the "
+                                f"first of {outside.size} outside")
+            lengths = lengths.astype(np.int64, copy=False)
+        if self.vocab_size is not None:
+            check_ids(where, np.asarray(x), lengths, self.vocab_size, lengths_given)
+        else:
+            _check_finite(where, x, lengths, self.lstm.dtype)
+        return lengths
+
     def pooling_mask(self, x, lengths) -> np.ndarray | None:
         """The (B, T) steps the attention may read: within ``lengths``, and never a padding
         token."""
@@ -207,16 +251,15 @@ class MultiTaskSequenceModel(Module):
             mask = real if mask is None else mask & real
         return mask
 
-    def _encode_steps(self, x, lengths, finite: str | None = None):
+    def _encode_steps(self, x, lengths, check: str | None = None):
         """Input layer and LSTM: the (B, T, width) outputs, the lengths (an array or None)
-        and the pooling mask. With ``finite`` (the caller's name), features that are not
-        finite within a sequence's length are a DataError."""
+        and the pooling mask. With ``check`` (the caller's name), :meth:`check_values`
+        first."""
         x = self._check_input(x)
+        given = lengths is not None
         lengths = self._infer_lengths(x, lengths)
-        if finite and self.vocab_size is None:
-            checked = None if lengths is None else check_lengths(
-                "MultiTaskSequenceModel", lengths, x.shape[1], x.shape[0])
-            _check_finite(finite, x, checked, self.lstm.dtype)
+        if check:
+            lengths = self.check_values(check, x, lengths, given)
         h, _ = self.lstm(self.input_layer(x, lengths), lengths=lengths)
         return h, lengths, self.pooling_mask(x, lengths)
 
@@ -340,12 +383,13 @@ class MultiTaskSequenceModel(Module):
         call ``.eval()`` first.
 
         Raises DataError (``nongate_np.data``) for a NaN or an infinity within a sequence's
-        length, or a value beyond the model's dtype (1e39 for float32), naming the first
-        (not a NaN vector); ValueError or TypeError for another shape or kind of input."""
+        length, or a value beyond the model's dtype (1e39 for float32), a token id outside
+        the vocabulary there, or a length of 0, naming the first (not a NaN or zero
+        vector); ValueError or TypeError for another shape or kind of input."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         with no_grad():
-            h, _, mask = self._encode_steps(x, lengths, finite="encode")
+            h, _, mask = self._encode_steps(x, lengths, check="encode")
             pooled, _ = self.pool(h, mask=mask)
         return pooled.numpy()
 

@@ -32,6 +32,7 @@ from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..device import move
 from ..kernels.registry import get_backend
+from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
 from .metrics import MetricsMeter
@@ -137,6 +138,25 @@ def _check_tasks(where: str, name: str, model, data) -> None:
                          f"model, but {_kind_and_size(theirs)} in {name}{hint}")
 
 
+def _check_inputs(where: str, name: str, model, data) -> None:
+    """Before any step: ``data``'s sequences are what ``model`` reads (token ids for a model
+    with a vocabulary, else features of its width; ValueError), and its ids lie in the
+    vocabulary (a DataError naming the first that does not), rather than an error from
+    the embedding in the middle of an epoch."""
+    if not hasattr(model, "vocab_size"):        # not a MultiTaskSequenceModel
+        return
+    vocab_size = model.vocab_size
+    if data.is_tokens != (vocab_size is not None):
+        raise ValueError(f"{where}: {name} holds {'token ids' if data.is_tokens else 'features'}"
+                         f" {data.x.shape}, but the model reads "
+                         f"{'token ids' if vocab_size is not None else 'features'}")
+    if vocab_size is not None:
+        check_ids(f"{where}: {name}", data.x, data.lengths, vocab_size)
+    elif data.feature_size != model.input_size:
+        raise ValueError(f"{where}: {name} has {data.feature_size} features per step, but the "
+                         f"model reads {model.input_size} (input_size)")
+
+
 def _kind_and_size(task: dict) -> str:
     """"classification with num_classes=3", "regression with output_size=2", ..."""
     key = "output_size" if task["kind"] == "regression" else "num_classes"
@@ -149,11 +169,9 @@ def _as_dataset(model, x, lengths) -> SequenceDataset:
     it (the dataset's padding)."""
     x = model._check_input(x)
     n, t = x.shape[:2]
-    lengths = model._infer_lengths(x, lengths)
-    lengths = np.full(n, t, np.int64) if lengths is None else np.asarray(lengths)
-    if lengths.shape != (n,) or lengths.dtype.kind not in "iu":
-        raise ValueError(f"predict: lengths must be {n} integers (N,), one per sequence, got "
-                         f"shape {lengths.shape} and dtype {lengths.dtype}")
+    given = lengths is not None
+    lengths = model.check_values("predict", x, model._infer_lengths(x, lengths), given)
+    lengths = np.full(n, t, np.int64) if lengths is None else lengths
     steps = lengths_to_mask(lengths, t)
     x = np.where(steps if x.ndim == 2 else steps[..., None], x, 0)
     return SequenceDataset(x, lengths, {}, [])
@@ -176,9 +194,10 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
     if missing:
         raise ValueError(f"fit: the training set has no targets for the model's tasks "
                          f"{missing} (it has {sorted(train.targets)})")
-    _check_tasks("fit", "train", model, train)
-    if val is not None:
-        _check_tasks("fit", "val", model, val)
+    for name, data in (("train", train), ("val", val)):
+        if data is not None:
+            _check_inputs("fit", name, model, data)
+            _check_tasks("fit", name, model, data)
     if getattr(model, "_config", {}).get("normalize_input") and \
             not np.any(move(model.input_mean, "cpu")) and \
             np.all(move(model.input_std, "cpu") == 1):
@@ -341,6 +360,7 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     Raises TypeError when ``data`` is not a SequenceDataset, ValueError when one of its
     tasks differs in kind or size from the model's."""
     _check_data("evaluate", "data", data)
+    _check_inputs("evaluate", "data", model, data)
     _check_tasks("evaluate", "data", model, data)
     tasks = [t for t in model.tasks if t["name"] in data.targets]
     meter = MetricsMeter(tasks)
