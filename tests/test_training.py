@@ -318,3 +318,18 @@ def test_fit_names_a_token_id_outside_the_vocabulary_before_any_step():
     with pytest.raises(ValueError, match=r"^evaluate: data has 2 features per step, but the "
                                          r"model reads 3 \(input_size\)$"):
         evaluate(features, wide)
+
+
+@pytest.mark.parametrize("empty, T", [(np.zeros((0, 7), np.int64), 7), ([], 0)])
+def test_predict_of_no_sequences_is_empty(empty, T):
+    """A service's empty request: every result with 0 rows, of its shape and dtype, as
+    encode gives (it was a DataError, and an empty list a TypeError about float64)."""
+    m = model()
+    got = predict(m, empty, attention=True)
+    full = predict(m, dataset(n=3), attention=True)
+    assert got["c"].shape == (0,) and got["t"].shape == (0, T) and got["r"].shape == (0, 2)
+    assert got["probabilities"]["c"].shape == (0, 3)
+    assert sorted(got["attention"]) == ["c", "r"] and got["attention"]["c"].shape == (0, T)
+    for name in ("c", "t", "r"):
+        assert got[name].dtype == full[name].dtype, name
+    assert got["probabilities"]["c"].dtype == full["probabilities"]["c"].dtype

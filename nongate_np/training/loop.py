@@ -164,10 +164,9 @@ def _kind_and_size(task: dict) -> str:
 
 
 def _as_dataset(model, x, lengths) -> SequenceDataset:
-    """Unlabelled sequences as a SequenceDataset for :func:`predict`: x checked and cast as
-    the model reads it, each sequence's length given or as the model infers it, zero past
-    it (the dataset's padding)."""
-    x = model._check_input(x)
+    """Unlabelled sequences as a SequenceDataset for :func:`predict`: x as the model's
+    ``_check_input`` returns it, each sequence's length given or as the model infers it,
+    zero past it (the dataset's padding)."""
     n, t = x.shape[:2]
     given = lengths is not None
     lengths = model.check_values("predict", x, model._infer_lengths(x, lengths), given)
@@ -175,6 +174,24 @@ def _as_dataset(model, x, lengths) -> SequenceDataset:
     steps = lengths_to_mask(lengths, t)
     x = np.where(steps if x.ndim == 2 else steps[..., None], x, 0)
     return SequenceDataset(x, lengths, {}, [])
+
+
+def _no_predictions(model, T: int, attention: bool) -> dict:
+    """:func:`predict`'s result for no sequences: each array with 0 rows, of its shape."""
+    result: dict = {}
+    for task in model.tasks:
+        if task["kind"] == "classification":
+            result[task["name"]] = np.zeros(0, np.int64)
+        elif task["kind"] == "tagging":
+            result[task["name"]] = np.zeros((0, T), np.int64)
+        else:
+            result[task["name"]] = np.zeros((0, task["output_size"]), model.lstm.dtype)
+    result["probabilities"] = {t["name"]: np.zeros((0, t["num_classes"]), model.lstm.dtype)
+                               for t in model.tasks if t["kind"] == "classification"}
+    if attention:
+        result["attention"] = {t["name"]: np.zeros((0, T), model.lstm.dtype)
+                               for t in model.tasks if t["kind"] != "tagging"}
+    return result
 
 
 def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch):
@@ -391,7 +408,8 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     sequence up to its last non-padding token, as the model reads it). Arrays pass the
     dataset's checks: a NaN or infinity within a sequence's length is a DataError, not a
     NaN prediction; what lies past a length is not read. The sequences run in batches of
-    similar lengths (sorted by length); the results are in ``data``'s order.
+    similar lengths (sorted by length); the results are in ``data``'s order. No sequences
+    (an empty array or list) give results with 0 rows.
 
     Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
     tagging (-1 past each length), values (N, k) for regression; ``"probabilities"``:
@@ -407,8 +425,13 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
         if lengths is not None:
             raise TypeError("predict: lengths is given by the SequenceDataset; pass lengths "
                             "only with arrays")
+    elif isinstance(data, (list, tuple)) and len(data) == 0:
+        return _no_predictions(model, 0, attention)        # no sequences: empty results
     else:
-        data = _as_dataset(model, data, lengths)
+        x = model._check_input(data)
+        if len(x) == 0:
+            return _no_predictions(model, x.shape[1], attention)
+        data = _as_dataset(model, x, lengths)
     parts: dict[str, list] = {t["name"]: [] for t in model.tasks}
     probs: dict[str, list] = {t["name"]: [] for t in model.tasks
                               if t["kind"] == "classification"}
