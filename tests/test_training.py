@@ -333,3 +333,24 @@ def test_predict_of_no_sequences_is_empty(empty, T):
     for name in ("c", "t", "r"):
         assert got[name].dtype == full[name].dtype, name
     assert got["probabilities"]["c"].dtype == full["probabilities"]["c"].dtype
+
+
+def test_evaluate_warns_when_a_task_seems_renamed():
+    """A dataset whose task "r" is named "score": evaluate scored the others in silence,
+    so "loss" meant something else; labels merely left out give no warning."""
+    import warnings
+    data = dataset()
+    renamed = SequenceDataset(data.x, data.lengths,
+                              {"c": data.targets["c"], "score": data.targets["r"],
+                               "t": data.targets["t"]},
+                              [dict(t, name="score") if t["name"] == "r" else dict(t)
+                               for t in data.tasks])
+    with pytest.warns(UserWarning, match=r"^evaluate: data has no targets for the model's "
+                                         r"tasks \['r'\] but has \['score'\], .* \"loss\" "
+                                         r"sums only \['c', 't'\]$"):
+        evaluate(model(), renamed)
+    partial = SequenceDataset(data.x, data.lengths, {"c": data.targets["c"]},
+                              [dict(t) for t in data.tasks if t["name"] == "c"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(evaluate(model(), partial)) == {"loss", "c/loss", "c/accuracy"}

@@ -375,11 +375,19 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     sequences run in batches of similar lengths (sorted by length).
 
     Raises TypeError when ``data`` is not a SequenceDataset, ValueError when one of its
-    tasks differs in kind or size from the model's."""
+    tasks differs in kind or size from the model's; warns (UserWarning) when some of the
+    model's tasks have no targets in ``data`` while it has targets of other names (a task
+    renamed: ``"loss"`` then sums fewer tasks)."""
     _check_data("evaluate", "data", data)
     _check_inputs("evaluate", "data", model, data)
     _check_tasks("evaluate", "data", model, data)
     tasks = [t for t in model.tasks if t["name"] in data.targets]
+    missing = [t["name"] for t in model.tasks if t["name"] not in data.targets]
+    extra = sorted(set(data.targets) - {t["name"] for t in model.tasks})
+    if missing and extra:       # a task renamed or misspelt, rather than labels left out
+        warnings.warn(f"evaluate: data has no targets for the model's tasks {missing} but has "
+                      f"{extra}, which the model does not have; \"loss\" sums only "
+                      f"{[t['name'] for t in tasks]}", UserWarning, stacklevel=3)
     meter = MetricsMeter(tasks)
     rows = np.arange(len(data)) if data_parallel is None else \
         data_parallel.share(np.arange(len(data)))
