@@ -68,6 +68,8 @@ def test_features_and_targets_round_trip(tmp_path):
     ({"X": np.ones((2, 3))}, r"array 'X': has shape \(2, 3\) .* expected \(N, T, F\) .* "
                              r"X\[\.\.\., None\]"),
     ({"X": np.ones((2, 0, 1))}, r"array 'X': has shape \(2, 0, 1\)"),
+    ({"X": np.ones((2, 3), np.int64)}, r"array 'X': has shape \(2, 3\) and dtype int64; .*; "
+                                       r"token ids \(N, T\) are not read from .npz files"),
     ({"X": np.ones((2, 3, 1)), "lengths": np.array([3])},
      r"array 'lengths': has shape \(1,\) .* expected \(2,\) integers"),
     ({"X": np.ones((2, 3, 1)), "lengths": np.array([3.0, 1.0])},

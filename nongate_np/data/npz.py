@@ -139,7 +139,11 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
         arrays = {k: _read(archive, path, k) for k in keys}
     x = arrays["X"]
     if x.ndim != 3 or x.dtype.kind not in "biuf" or 0 in x.shape:
-        hint = " (one feature per step: X[..., None])" if x.ndim == 2 else ""
+        hint = "" if x.ndim != 2 else (
+            "; token ids (N, T) are not read from .npz files (a model with a vocabulary "
+            "takes them as a SequenceDataset, nongate_np.data, in Python); one number per "
+            "step: X[..., None]" if x.dtype.kind in "iu" else
+            " (one feature per step: X[..., None])")
         raise DataError(f"{where(path, array='X')}: has shape {x.shape} and dtype {x.dtype}; "
                         f"expected (N, T, F) numbers with N, T, F >= 1{hint}")
     n, t = x.shape[:2]
