@@ -354,3 +354,29 @@ def test_evaluate_warns_when_a_task_seems_renamed():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert set(evaluate(model(), partial)) == {"loss", "c/loss", "c/accuracy"}
+
+
+def test_resuming_a_run_that_stopped_early_stays_stopped(tmp_path):
+    """The uninterrupted run stopped at epoch 4 (patience 3, nothing learnt); the same run
+    resumed from its files with more epochs runs none more (it ran one, then stopped
+    again), says it stopped early and restores the best weights; a larger patience goes
+    on."""
+    from nongate_np.training import ModelCheckpoint, resume
+    train, val = dataset(seed=1), dataset(seed=2)
+    first = fit(model(), train, val, epochs=10, lr=0.0, patience=3,
+                callbacks=[ModelCheckpoint(tmp_path)])
+    assert first.stopped_early and len(first.epochs) == 4
+    again = model(seed=5)
+    optimizer, history, done = resume(tmp_path, again)
+    assert not history.stopped_early                    # not stored: fit works it out
+    later = fit(again, train, val, epochs=20, optimizer=optimizer, history=history,
+                initial_epoch=done, patience=3)
+    assert [r["epoch"] for r in later.epochs] == [1, 2, 3, 4] and later.stopped_early
+    best = ng.load(tmp_path / "model.npz").state_dict
+    for k, v in again.state_dict().items():
+        np.testing.assert_array_equal(v, best[k], err_msg=k)
+    m = model(seed=5)
+    optimizer, history, done = resume(tmp_path, m)
+    longer = fit(m, train, val, epochs=6, optimizer=optimizer, history=history,
+                 initial_epoch=done, patience=5)
+    assert [r["epoch"] for r in longer.epochs] == [1, 2, 3, 4, 5, 6]

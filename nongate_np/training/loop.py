@@ -292,7 +292,10 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     start, waited = time.perf_counter(), 0
     if history.epochs and history.best_epoch is not None:
         waited = history.last["epoch"] - history.best_epoch
-    for epoch in range(initial_epoch + 1, epochs + 1):
+    # a resumed run that had run out of patience stopped there: no more epochs, as then
+    stopped = patience is not None and history.best_epoch is not None and waited >= patience
+    history.stopped_early = stopped and initial_epoch < epochs
+    for epoch in range(initial_epoch + 1, initial_epoch if stopped else epochs + 1):
         rng.seed(_epoch_seed(seed, epoch))
         order = np.random.default_rng(_epoch_seed(seed + 1, epoch)).permutation(len(train))
         for cb in callbacks:
