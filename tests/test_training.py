@@ -380,3 +380,17 @@ def test_resuming_a_run_that_stopped_early_stays_stopped(tmp_path):
     longer = fit(m, train, val, epochs=6, optimizer=optimizer, history=history,
                  initial_epoch=done, patience=5)
     assert [r["epoch"] for r in longer.epochs] == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_into_a_model_of_another_size_says_which_options_differ(tmp_path):
+    from nongate_np.training import ModelCheckpoint, resume
+    fit(model(), dataset(), epochs=1, callbacks=[ModelCheckpoint(tmp_path)])
+    ng.seed(0)
+    other = MultiTaskSequenceModel(TASKS, vocab_size=6, embed_size=4, hidden_size=7,
+                                   attn_size=3, dtype=np.float64)
+    with pytest.raises(ng.nn.StateDictError) as info:
+        resume(tmp_path, other)
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("resume: Error(s) in loading state_dict")
+    assert lines[-1] == "the run's model has hidden_size=5 where this one has 7"
+    assert ("lstm.weight_hh_l0", (28, 7), (20, 5)) in info.value.shape_mismatches

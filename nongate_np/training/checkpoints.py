@@ -24,6 +24,7 @@ import threading
 
 from ..io import load, save
 from ..io.checkpoint import _rebuild_optimizer
+from ..nn.module import StateDictError
 from .callbacks import Callback
 from .loop import History
 
@@ -94,7 +95,12 @@ def resume(folder, model):
     if ckpt.optimizer_state is None or "history" not in ckpt.extra:
         raise CheckpointError(f"{path}: not a run's last epoch (no optimiser state or "
                               "history); ModelCheckpoint writes one")
-    model.load_state_dict(ckpt.state_dict)
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except StateDictError as err:
+        raise StateDictError(f"resume: {err}{_differences(ckpt.config.get('model'), model)}",
+                             err.missing_keys, err.unexpected_keys,
+                             err.shape_mismatches) from None
     optimizer = _rebuild_optimizer(str(path), ckpt.config["optimizer"], ckpt.optimizer_state,
                                    model)
     history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
@@ -108,6 +114,19 @@ def resume(folder, model):
         if kept.extra.get("epoch") == history.best_epoch:
             history.best_state = kept.state_dict
     return optimizer, history, history.last["epoch"] if history.epochs else 0
+
+
+def _differences(saved: dict | None, model) -> str:
+    """"the run's model has hidden_size=32 where this one has 64", a line: the options of the
+    saved model's config that differ from ``model``'s (empty if there is nothing to
+    compare)."""
+    theirs = (saved or {}).get("config") if isinstance(saved, dict) else None
+    ours = model.config() if hasattr(model, "config") else None
+    if not isinstance(theirs, dict) or not isinstance(ours, dict):
+        return ""
+    differ = [f"{k}={theirs[k]!r} where this one has {ours[k]!r}" for k in theirs
+              if k in ours and theirs[k] != ours[k]]
+    return "\nthe run's model has " + ", ".join(differ) if differ else ""
 
 
 @contextlib.contextmanager
