@@ -145,6 +145,25 @@ def test_encode_and_predict_name_a_token_id_outside_the_vocabulary_and_an_empty_
             call(np.array([[3, 4, 5, 0], [7, 2, 1, 0]]), np.array([3, 0]))
 
 
+@pytest.mark.parametrize("tokens", [True, False])
+def test_encode_in_batches_by_length_gives_each_sequences_own_vector(tokens):
+    """Rows run sorted by length in batches of batch_size, each cut to its longest: every
+    row equals that sequence encoded alone, in x's order, whatever the batch size."""
+    size = {} if tokens else {"vocab_size": None, "input_size": 2}
+    m = small_model(**size).eval()
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 9, 7)
+    x = rng.integers(1, 10, (7, 8)) if tokens else rng.standard_normal((7, 8, 2))
+    alone = np.concatenate([m.encode(x[i:i + 1, :n], np.array([n]))
+                            for i, n in enumerate(lengths)])
+    for batch_size in (1, 3, 256):
+        np.testing.assert_allclose(m.encode(x, lengths, batch_size=batch_size), alone,
+                                   rtol=1e-12, atol=1e-14, err_msg=str(batch_size))
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="encode: batch_size must be an int >= 1"):
+            m.encode(x, lengths, batch_size=bad)
+
+
 def test_uncertainty_weighting_is_kendalls_formula():
     m = small_model(loss_weighting="uncertainty")
     m.log_vars.data[:] = [0.3, -0.2, 0.1]

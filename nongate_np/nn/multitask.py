@@ -370,7 +370,7 @@ class MultiTaskSequenceModel(Module):
             target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100
         return target
 
-    def encode(self, x, lengths=None) -> np.ndarray:
+    def encode(self, x, lengths=None, *, batch_size: int = 256) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
         ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph
         is built. Padding tokens are never attended to (see ``padding_idx``); features
@@ -382,15 +382,38 @@ class MultiTaskSequenceModel(Module):
         (after ``fit``, or a checkpoint saved then) dropout is active and two calls differ;
         call ``.eval()`` first.
 
+        Arrays run in batches of ``batch_size`` sequences of similar lengths (sorted by
+        length), each cut to its longest; the result is in x's order.
+
         Raises DataError (``nongate_np.data``) for a NaN or an infinity within a sequence's
         length, or a value beyond the model's dtype (1e39 for float32), a token id outside
         the vocabulary there, or a length of 0, naming the first (not a NaN or zero
         vector); ValueError or TypeError for another shape or kind of input."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"encode: batch_size must be an int >= 1, got {batch_size!r}")
         with no_grad():
-            h, _, mask = self._encode_steps(x, lengths, check="encode")
-            pooled, _ = self.pool(h, mask=mask)
+            if isinstance(x, Tensor):           # on its device, as it is: one call
+                return self._pooled(*self._encode_steps(x, lengths, check="encode"))
+            x = self._check_input(x)
+            given = lengths is not None
+            lengths = self.check_values("encode", x, self._infer_lengths(x, lengths), given)
+            if len(x) == 0:                     # no sequences: empty, of the right shape
+                return self._pooled(*self._encode_steps(x, lengths))
+            if lengths is None:
+                lengths = np.full(len(x), x.shape[1], np.int64)
+            order = np.argsort(lengths, kind="stable")
+            pieces = []
+            for start in range(0, len(x), batch_size):
+                rows = order[start:start + batch_size]
+                T = int(lengths[rows].max())
+                pieces.append(self._pooled(*self._encode_steps(x[rows, :T], lengths[rows])))
+        return np.concatenate(pieces)[np.argsort(order)]
+
+    def _pooled(self, h, lengths, mask) -> np.ndarray:
+        pooled, _ = self.pool(h, mask=mask)
         return pooled.numpy()
 
     def stream(self, batch_size: int = 1):
