@@ -59,7 +59,11 @@ def test_tagging_targets_are_ignored_past_each_length():
     ({"x": np.ones((2, 3, 1)), "lengths": [3, 0]},
      r"lengths must lie in \[1, T=3\] \(a sequence has at least one step\): lengths\[1\] is 0 "
      r"\(the first of 1 outside\)"),
-    ({"x": np.ones((2, 3, 1)), "lengths": [3, 2]}, "zero past each sequence's length"),
+    ({"x": np.ones((2, 3, 1)), "lengths": [3, 2]},
+     r"zero past each sequence's length \(padding\): sequence 1 \(length 2\) holds a "
+     r"non-zero value at step 2, the first of 1 such steps"),
+    ({"x": np.array([[1, 2, 3], [4, 5, 6]]), "lengths": [1, 3]},
+     r"sequence 0 \(length 1\) holds a non-zero value at step 1, the first of 2 such steps"),
     ({"x": np.where(np.arange(6).reshape(2, 3, 1) == 4, np.nan, 1.0)},
      r"x\[1, 1, 0\] is nan \(sequence 1, step 1, feature 0; the first of 1\); expected "
      r"finite features$"),

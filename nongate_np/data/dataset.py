@@ -71,8 +71,14 @@ class SequenceDataset:
         self.x = self._check_x(x)
         n, t = self.x.shape[:2]
         self.lengths = self._check_lengths(np.asarray(self.lengths), n, t)
-        if np.any(self.x[~self.valid_mask()]):
-            self._fail("x must be zero past each sequence's length (padding)")
+        past = ~self.valid_mask()
+        nonzero = np.argwhere(past & (self.x.any(axis=2) if self.x.ndim == 3 else self.x != 0))
+        if nonzero.size:
+            k, step = (int(i) for i in nonzero[0])
+            self._fail(f"x must be zero past each sequence's length (padding): sequence {k} "
+                       f"(length {self.lengths[k]}) holds a non-zero value at step {step}, "
+                       f"the first of {len(nonzero)} such steps; pad_sequences pads with "
+                       f"zeros, or pass the lengths the data has")
         self.tasks = [self._check_task(k, task) for k, task in enumerate(self.tasks)]
         self.targets = self._check_targets(self.targets)
         if self.ids is not None:
