@@ -4,9 +4,9 @@
 
 In the run's folder, ``model.npz`` holds the best epoch's model, ``last.npz`` the last
 epoch's model with its optimiser state and the run's :class:`~nongate_np.training.History`;
-both are
-``nongate_np.save`` checkpoints (no pickle). A run continued from them goes on exactly as
-one never stopped: :func:`fit` draws each epoch's batches from ``(seed, epoch)``::
+both are ``nongate_np.save`` checkpoints (no pickle). A run continued from them goes on
+exactly as one never stopped: :func:`fit` draws each epoch's batches from ``(seed,
+epoch)``::
 
     fit(model, train, val, epochs=10, callbacks=[ModelCheckpoint("runs/a")])
     ...                                       # stopped: Ctrl-C, a crash, a new process
