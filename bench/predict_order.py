@@ -1,6 +1,7 @@
 """``training.predict`` on sequences of spread lengths: batches of similar lengths (sorted by
 length, as predict forms them) against batches in the data's order (as before), each batch
-cut to its longest sequence either way.
+cut to its longest sequence either way; and ``encode`` of all of them in one call, in
+batches of 256 by length (as it runs them) against one batch of every row (as before).
 
     python bench/predict_order.py                  # about 30 s on 2 cores; prints a table
     python bench/predict_order.py --n 4000 --lengths 5,300 --hidden 64
@@ -45,6 +46,7 @@ def main(argv=None) -> None:
                                          hidden_size=args.hidden, attn_size=32).eval()
     by_length = loop._by_length
     orders = {"data order": lambda data, rows: rows, "by length": by_length}
+    x = data.x.astype(np.float32)
     times: dict[str, list[float]] = {name: [] for name in orders}
     predict(model, data, batch_size=args.batch_size)              # compile, warm up
     for _ in range(args.repeats):
@@ -54,19 +56,30 @@ def main(argv=None) -> None:
             predict(model, data, batch_size=args.batch_size)
             times[name].append(time.perf_counter() - start)
     loop._by_length = by_length
-    padded = {"data order": sum(int(lengths[i:i + args.batch_size].max()) * len(
-                  lengths[i:i + args.batch_size]) for i in range(0, args.n, args.batch_size)),
-              "by length": sum(int(s[i:i + args.batch_size].max()) * len(
-                  s[i:i + args.batch_size]) for s in [np.sort(lengths)]
-                  for i in range(0, args.n, args.batch_size))}
+    encodes = {"encode, one batch": len(x), "encode, batches by length": args.batch_size}
+    for name in encodes:
+        times[name] = []
+    for _ in range(args.repeats):
+        for name, size in encodes.items():
+            start = time.perf_counter()
+            model.encode(x, lengths, batch_size=size)
+            times[name].append(time.perf_counter() - start)
+    def steps(lens: np.ndarray, size: int) -> int:
+        return sum(int(lens[i:i + size].max()) * len(lens[i:i + size])
+                   for i in range(0, len(lens), size))
+    padded = {"data order": steps(lengths, args.batch_size),
+              "by length": steps(np.sort(lengths), args.batch_size),
+              "encode, one batch": args.n * int(lengths.max()),
+              "encode, batches by length": steps(np.sort(lengths), args.batch_size)}
     cpu = cpu_info()
     print(f"{cpu['model']} ({cpu['llvm_name']}, {cpu['isa']}, {cpu['usable_cpus']} CPUs); "
           f"{args.n} sequences, lengths {lo}-{hi} (mean "
           f"{lengths.mean():.0f}), F={args.features}, H={args.hidden}, batches of "
           f"{args.batch_size}, float32\n")
-    print("| order | steps run | median s | ratio |\n| --- | --- | --- | --- |")
-    base = statistics.median(times["data order"])
-    for name in orders:
+    print("| call | steps run | median s | speed-up |\n| --- | --- | --- | --- |")
+    for name in times:
+        base = statistics.median(times["encode, one batch" if "encode" in name
+                                       else "data order"])
         med = statistics.median(times[name])
         print(f"| {name} | {padded[name]} | {med:.3f} | {base / med:.2f} |")
 
