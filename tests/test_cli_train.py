@@ -277,7 +277,7 @@ def test_csv_predictions_equal_the_models_and_follow_the_order_column(csv_run):
     for task, col in (("trend", 1), ("level", 3)):
         assert [r[col] for r in rows[1:]] == [classes[task][k] for k in want[task]], task
         probs = want["probabilities"][task][np.arange(len(data)), want[task]]
-        assert [r[col + 1] for r in rows[1:]] == [f"{p:.3f}" for p in probs], task
+        assert [r[col + 1] for r in rows[1:]] == [f"{p:.6g}" for p in probs], task
     # the same table with its rows in another order: the same predictions per id
     with open(folder / "test.csv", newline="") as f:
         header, *body = list(csv.reader(f))

@@ -53,7 +53,7 @@ def _expected_rows(ckpt) -> list[list[str]]:
     want = predict(ckpt.model, data)
     classes = ckpt.extra["data"]["tasks"][0]["classes"]
     probs = want["probabilities"]["label"][np.arange(len(data)), want["label"]]
-    return [[str(i), classes[k], f"{p:.3f}"] for i, (k, p) in enumerate(zip(want["label"],
+    return [[str(i), classes[k], f"{p:.6g}"] for i, (k, p) in enumerate(zip(want["label"],
                                                                            probs))]
 
 

@@ -222,7 +222,7 @@ def predict(args) -> int:
                 names = classes.get(t["name"]) or []
                 k = int(value)
                 row += [names[k] if k < len(names) else str(k),
-                        f"{preds['probabilities'][t['name']][i, k]:.3f}"]
+                        f"{preds['probabilities'][t['name']][i, k]:.6g}"]
             else:
                 row.append(" ".join(f"{v:.6g}" for v in np.ravel(value)))
         rows.append(row)
