@@ -260,6 +260,35 @@ def test_csv_predict_reads_the_trained_columns_by_name(csv_run):
     assert code == 2 and "line 6, column 'f1': expected a finite number" in err, err
 
 
+def test_read_as_trained_gives_python_what_predict_reads(csv_run, tmp_path):
+    """A run's model used from Python: read_as_trained reads a new file with the run's
+    columns, order and classes (a newcomer dug them out of extra by hand), and predict
+    then gives the command line's classes; the wrong kind of file is a DataError."""
+    from nongate_np.data import DataError
+    from nongate_np.training import read_as_trained
+    folder, out = csv_run
+    ckpt = ng.load(out / "model.npz")
+    data = read_as_trained(out / "model.npz", folder / "test.csv")
+    assert data.feature_names == ["f1", "f2"] and len(data) == 12
+    assert [t["classes"] for t in data.tasks] == [t["classes"]
+                                                 for t in ckpt.extra["data"]["tasks"]]
+    want = load_csv(folder / "test.csv", classes={t["name"]: t["classes"]
+                                                  for t in ckpt.extra["data"]["tasks"]},
+                    **ckpt.extra["data"]["options"])
+    np.testing.assert_array_equal(data.x, want.x)
+    code, printed, err = run_cli("predict", out / "model.npz", folder / "test.csv")
+    assert code == 0, err
+    got = predict(ckpt.model, read_as_trained(ckpt, folder / "test.csv"))
+    names = ckpt.extra["data"]["tasks"][0]["classes"]
+    assert [r.split("\t")[1] for r in printed.splitlines()[1:]] == \
+        [names[k] for k in got["trend"]]
+    (tmp_path / "x.npz").write_bytes(b"")
+    with pytest.raises(DataError, match=r"x.npz: the model reads .csv files"):
+        read_as_trained(ckpt, tmp_path / "x.npz")
+    with pytest.raises(ValueError, match="not written by nongate-np train"):
+        read_as_trained({"nothing": 1}, folder / "test.csv")
+
+
 def test_csv_predictions_equal_the_models_and_follow_the_order_column(csv_run):
     folder, out = csv_run
     code, _, err = run_cli("predict", out / "model.npz", folder / "test.csv", "--out",

@@ -80,32 +80,9 @@ def _load(path):
 
 
 def read_input(meta: dict, path: str, input_size: int | None = None, labels: bool = True):
-    """INPUT read as the model's training data was (a SequenceDataset); ``input_size``:
-    the features per step the model reads (a file with another count is a CLIError).
-    Without ``labels`` (encode, which reads none), a file's labels are its own, not mapped
-    to the model's classes: one the model never saw is no error."""
-    if meta["kind"] == "text":
-        from ..data.text import CharVocab, text_files
-        suffix = os.path.splitext(path)[1].lower()
-        if suffix in (".ts", ".csv", ".npz"):
-            raise CLIError(f"{path}: the model was trained on text (Python source), not on "
-                           f"{suffix} sequences; give it a text file or folder")
-        return text_files([path], CharVocab(tuple(meta["chars"])),
-                          chunk_len=meta["chunk_len"])
-    from ..data import load_sequences
-    if not os.path.isfile(path):
-        raise CLIError(f"no such file: {path}")
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix != "." + meta["kind"]:
-        raise CLIError(f"{path}: the model reads .{meta['kind']} files (it was trained by "
-                       f"nongate-np train {meta['kind']}), got {suffix or 'no suffix'!r}")
-    classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
-    data = load_sequences(path, classes=classes if labels else None,
-                          **meta.get("options", {}))
-    if input_size is not None and data.feature_size != input_size:
-        raise CLIError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
-                       f"trained on {input_size}")
-    return data
+    """INPUT read as the model's training data was: ``training.read_as_trained``."""
+    from ..training import read_as_trained
+    return read_as_trained(meta, path, input_size, labels=labels)
 
 
 def _folder_for(out) -> None:

@@ -38,7 +38,7 @@ from .checkpoints import ModelCheckpoint, resume
 from .loop import History, evaluate, fit, predict
 
 __all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
-           "build_model", "run", "ResumeError"]
+           "read_as_trained", "build_model", "run", "ResumeError"]
 
 
 class ResumeError(ValueError):
@@ -104,6 +104,53 @@ def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
         raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
                           f"epoch(s); give --epochs above {initial} to continue it")
     return optimizer, history, initial, note
+
+
+def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: bool = True):
+    """The sequences in ``path`` read as a ``nongate-np train`` run read its training data,
+    for its model: the same loader, loader options (columns, delimiter, task kinds) and
+    class labels, or for a text model its vocabulary. A SequenceDataset for ``predict``,
+    ``evaluate`` or ``encode``.
+
+    ``checkpoint`` is the run's ``model.npz`` (a path or what ``nongate_np.load`` gives), or
+    its ``extra["data"]``; ``input_size``, the features per step the model reads (taken from
+    the checkpoint's model when not given). Without ``labels`` a file's labels are its own,
+    not mapped to the model's classes: one the model never saw is no error.
+
+    Raises DataError (``nongate_np.data``) for a missing file, a file of another kind than
+    the training data's, or another count of features; ValueError for a checkpoint that
+    ``nongate-np train`` did not write.
+    """
+    meta = checkpoint
+    if not isinstance(checkpoint, dict):
+        ckpt = load(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+        meta = ckpt.extra.get("data")
+        if input_size is None and ckpt.model is not None:
+            input_size = getattr(ckpt.model, "input_size", None)
+    if not isinstance(meta, dict) or "kind" not in meta:
+        raise ValueError("read_as_trained: the checkpoint was not written by nongate-np train "
+                         "(it has no data description); read the data yourself")
+    path = os.fspath(path)
+    if meta["kind"] == "text":
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix in (".ts", ".csv", ".npz"):
+            raise DataError(f"{path}: the model was trained on text (Python source), not on "
+                            f"{suffix} sequences; give it a text file or folder")
+        return text.text_files([path], text.CharVocab(tuple(meta["chars"])),
+                               chunk_len=meta["chunk_len"])
+    if not os.path.isfile(path):
+        raise DataError(f"no such file: {path}")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix != "." + meta["kind"]:
+        raise DataError(f"{path}: the model reads .{meta['kind']} files (it was trained by "
+                        f"nongate-np train {meta['kind']}), got {suffix or 'no suffix'!r}")
+    classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
+    data = load_sequences(path, classes=classes if labels else None,
+                          **meta.get("options", {}))
+    if input_size is not None and data.feature_size != input_size:
+        raise DataError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
+                        f"trained on {input_size}")
+    return data
 
 
 def _nested(flat: dict) -> dict:
