@@ -200,8 +200,8 @@ def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
     input_size = ckpt.input_size
 
     def part(path, digest, blob):
-        from .cli.use import read_input
-        data = read_input(meta, path, input_size, labels=False)
+        from .training import read_as_trained
+        data = read_as_trained(meta, path, input_size, labels=False)
         return _encode_arrays(data.x, data.lengths, digest, blob, batch_size)
 
     parts = [dask.delayed(part, pure=True)(os.fspath(p), ckpt.digest, ckpt.blob)
