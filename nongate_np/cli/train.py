@@ -126,7 +126,6 @@ def _options(args):
             for k in ("epochs", "hidden_size", "batch_size", "lr", "patience")}
     if args.resume and args.lr is None:
         pick["lr"] = None               # the run's own, from its optimizer state
-
     pick["patience"] = pick["patience"] or None
     return TrainOptions(out=out, seed=args.seed, attention=args.attention,
                         resume=args.resume, quiet=args.quiet, device=args.device,

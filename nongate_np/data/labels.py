@@ -79,6 +79,6 @@ def encode_labels(labels, classes: list[str], locate) -> np.ndarray:
         k = index.get(label)
         if k is None:
             raise UnknownLabelError(f"{locate(i)}: label {label!r} is not one of the "
-                            f"{len(classes)} classes {preview(classes)}")
+                                    f"{len(classes)} classes {preview(classes)}")
         ids[i] = k
     return ids
