@@ -552,3 +552,48 @@ def test_function_is_exported_and_its_docstring_example_runs():
     assert result.failed == 0
     for name in ("save_for_backward", "ctx.saved", "ctx.needs_grad"):
         assert name in autograd.Function.__doc__
+
+
+def _tanh_and_count(x, w):
+    """tanh(x @ w) beside a large output that does not move (a running count)."""
+    return np.tanh(x @ w), np.array(1e12) + 0.0 * x.sum()
+
+
+def _vjp_and_count(x, w, v, wrong=1.0):
+    dz = v[0] * (1 - np.tanh(x @ w) ** 2)
+    return wrong * (dz @ w.T), x.T @ dz
+
+
+@pytest.mark.parametrize("method", ["central", "directional"])
+def test_a_large_output_that_does_not_move_hides_no_error(method):
+    """An output of 1e12 beside the real one: its |v·f| went into the noise allowance, and
+    the sum L rounded the other output's change away, so a 50 % error in dx passed (and a
+    correct dW, checked on that rounded L, would have failed). Each output's change is now
+    taken before the sum, and only outputs that move count in the allowance."""
+    x, w = _inputs(7)
+    ok = gradcheck(_tanh_and_count, [x, w], grad=_vjp_and_count, method=method)
+    assert ok.passed, ok
+    bad = gradcheck(_tanh_and_count, [x, w], method=method, raise_exception=False,
+                    grad=lambda x, w, v: _vjp_and_count(x, w, v, wrong=1.5))
+    assert not bad.inputs[0].passed and bad.inputs[1].passed, bad
+
+
+def test_a_function_that_changes_its_input_in_place_is_refused():
+    """x -= x.mean() inside fn: every estimate read its step back from the moved x, so a
+    wrong backward passed the directional check and central blamed a kink."""
+    x, w = _inputs(7)
+
+    def centres_in_place(x, w):
+        x -= x.mean()
+        return np.tanh(x @ w)
+    with pytest.raises(ValueError, match=r"gradcheck: fn changed input 0 in place .* work on "
+                                         r"a copy"):
+        gradcheck(centres_in_place, [x, w], grad=f_vjp)
+
+
+def test_a_named_scalar_input_is_said_to_be_held_constant():
+    x, _ = _inputs(7)
+    with pytest.warns(UserWarning, match=r"input 1 't' is a scalar \(float\), held constant "
+                                         r"and not checked; pass np.array\(2.0\)"):
+        gradcheck(lambda x, t: np.tanh(x * t), [x, 2.0], names=["x", "t"],
+                  grad=lambda x, t, v: (v * t * (1 - np.tanh(x * t) ** 2), None))

@@ -84,7 +84,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..autograd import GradientShapeError, enable_grad
+from ..autograd import GradientShapeError, enable_grad, no_grad
 from ..kernels.registry import get_backend
 from ..tensor import Tensor
 from .foreign import conversion_hint, library_of
@@ -191,7 +191,32 @@ def _analytic(loss: ScalarLoss, grad=None):
            if g1 is not None and not np.array_equal(g1, g2, equal_nan=True)]
     if bad:
         raise GradcheckError(_report(loss, "reentrancy", bad))
-    return first, missing, magnitude, values
+    loss.reference = values                     # L then takes each output's change first
+    return first, missing, _moving_magnitude(loss, values, magnitude), values
+
+
+def _moving_magnitude(loss: ScalarLoss, values: list, magnitude: float) -> float:
+    """Σ|v·f| over the output elements that move when fn's checked inputs do (fn evaluated
+    once more, each input moved by a random 1e-3 of its scale): the rounding in L(x ± h)
+    comes from those, while an output that does not depend on the inputs is the same bits
+    at x + h and x − h. Counting a large constant output's |v·f| in ν hid a 100 % error
+    behind its allowance. ``magnitude`` (all of Σ|v·f|) where the outputs cannot be
+    compared."""
+    rng = np.random.default_rng(1)
+    moved = [a if a is None or not checked else
+             (a + 1e-3 * np.maximum(1.0, np.abs(a)) * rng.choice([-1.0, 1.0], a.shape)
+              ).astype(a.dtype) for a, checked in zip(loss.arrays, loss.checked)]
+    with no_grad(), np.errstate(all="ignore"):
+        _, outs = loss.invoke(moved, requires_grad=False)
+    assert loss.cotangents is not None          # invoke draws them
+    total = 0.0
+    for v, at_x, o in zip(loss.cotangents, values, outs):
+        there = np.asarray(o.data if isinstance(o, Tensor) else o)
+        if there.shape != at_x.shape:
+            return magnitude
+        moves = ~((at_x == there) | (np.isnan(at_x) & np.isnan(there)))
+        total += float(np.sum(np.abs(v * at_x)[moves]))
+    return total
 
 
 def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
@@ -234,6 +259,7 @@ def _check_signature(grad, n_inputs: int) -> None:
 def _claimed_once(loss: ArrayLoss, grad):
     """The gradient ``grad(*inputs, v)`` claims for L = Σ_k ⟨v_k, f_k⟩: Jᵀv per input."""
     args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays])
+    _unchanged_inputs(loss, args)
     values = [np.array(o) for o in outs]        # copies: fn may reuse its output's memory
     assert loss.cotangents is not None          # invoke draws them
     # NOTE: v in each output's dtype, as a framework's VJP takes it (JAX refuses a float64
@@ -291,6 +317,20 @@ def _ignored_cotangent(loss: ArrayLoss, grad, grads: list, inputs: list) -> list
     return [dataclasses.replace(r, notes=r.notes + (_IGNORES_V,))
             if not r.passed and np.any(grads[r.index]) and
             np.array_equal(grads[r.index], doubled[r.index]) else r for r in inputs]
+
+
+def _unchanged_inputs(loss: ArrayLoss, args: list) -> None:
+    """ValueError where fn changed one of its checked inputs in place: every estimate
+    evaluates fn at x ± h and reads the step it took back from x, so a function that moves
+    x measures nothing it can be compared with (its backward then passed, or a kink was
+    blamed)."""
+    for k, (given, x) in enumerate(zip(args, loss.arrays)):
+        if x is not None and loss.checked[k] and not np.array_equal(given, x, equal_nan=True):
+            raise ValueError(f"gradcheck: fn changed {loss.labels[k]} in place "
+                             f"(x -= ..., torch.from_numpy(x).sub_(...), which shares x's "
+                             f"memory); the checks evaluate fn at x ± h and need it to leave "
+                             f"its inputs as they are: work on a copy (x = x.copy(), "
+                             f"torch.tensor(x))")
 
 
 def _claimed_array(loss: ArrayLoss, k: int, g) -> np.ndarray:

@@ -302,6 +302,8 @@ class ScalarLoss:
             raise ValueError(f"{who}: names= gives {len(names)} names for {len(values)} inputs")
         self.arrays, self.constants, self.checked = [], [], []
         self.real_outputs: list = []            # outputs that stayed real in a complex step
+        # fn's outputs at x, which L subtracts (gradcheck sets them): see __call__
+        self.reference: list | None = None
         # the dtype fn computes in where its outputs show one coarser than the inputs'
         # (gradcheck sets it from the first call: numdiff.output_precision)
         self.precision: np.dtype | None = None
@@ -329,6 +331,12 @@ class ScalarLoss:
             self.names.append(nm)
             self.labels.append(label)
             self.displays.append(display)
+            if names is not None and isinstance(v, (float, np.floating)):
+                # a named scalar is one the caller means to check, but a scalar is held
+                # constant: its gradient would be ignored without a word in the verdict
+                warnings.warn(f"{who}: {label} is a scalar ({type(v).__name__}), held "
+                              f"constant and not checked; pass np.array({float(v)!r}) to "
+                              f"check its gradient", UserWarning, stacklevel=4)
         if only is not None:
             chosen = {self._resolve(w) for w in
                       (only if isinstance(only, (list, tuple, set)) else [only])}
@@ -452,7 +460,13 @@ class ScalarLoss:
                     "detour through .data into real arrays) or ignores that input; use "
                     "method='central'")
         assert self.cotangents is not None      # invoke draws them
-        return sum((np.sum(v * d) for v, d in zip(self.cotangents, datas)), 0.0)
+        # NOTE: Σ⟨v, f − f(x)⟩ with the outputs at x set as ``reference``: the same
+        # derivatives, but each output's change is taken before the sum, so a large output
+        # that does not move (a count, a constant) cannot round away the others' changes
+        ref = self.reference if self.reference is not None and \
+            [np.shape(r) for r in self.reference] == [np.shape(d) for d in datas] \
+            else [0.0] * len(datas)
+        return sum((np.sum(v * (d - r)) for v, d, r in zip(self.cotangents, datas, ref)), 0.0)
 
     def gradient(self, k: int, method: str, eps=None) -> np.ndarray:
         """Numerical ∂L/∂x_k by "central" or "complex_step"."""
