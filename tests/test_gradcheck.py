@@ -461,6 +461,8 @@ def test_a_nondeterministic_fn_is_named_not_blamed_on_the_step(claimed):
     assert re.search(r"two calls at the same inputs gave output 0\[\d, \d\]: first=\S+ "
                      r"second=\S+ abs=\S+ \(8 / 8 elements differ\)", msg), msg
     assert "step" not in msg
+    assert "ng.rng.seed(0) for nongate_np, torch.manual_seed(0), a fixed jax.random key" \
+        in msg                          # the advice fits torch and JAX code too
 
 
 @pytest.mark.parametrize("outputs, which", [(lambda t: t.numpy(), ""),

@@ -597,3 +597,15 @@ def test_a_named_scalar_input_is_said_to_be_held_constant():
                                          r"and not checked; pass np.array\(2.0\)"):
         gradcheck(lambda x, t: np.tanh(x * t), [x, 2.0], names=["x", "t"],
                   grad=lambda x, t, v: (v * t * (1 - np.tanh(x * t) ** 2), None))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11's")
+def test_an_error_inside_grad_says_how_gradcheck_called_it():
+    x, w = _inputs(7)
+
+    def swapped(x, w, v):                  # the arguments in the wrong order
+        return f_vjp(v, x, w)
+    with pytest.raises(ValueError) as info:
+        gradcheck(f, [x, w], grad=swapped)
+    assert info.value.__notes__ == ["gradcheck called grad(*inputs, v) with inputs of shapes "
+                                    "(4, 3), (3, 2) and v shaped like fn's output ((4, 2))"]

@@ -233,8 +233,9 @@ def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
         f"first={format_value(a[idx])} second={format_value(b[idx])} abs={diff[idx]:.1e} "
         f"({int(np.count_nonzero(diff))} / {a.size} elements differ)\n"
         f"  cause       random numbers, np.empty, state kept between calls or a race in fn; "
-        f"seed any randomness inside it (ng.rng.seed(0) at its start), or put a model with "
-        f"dropout in eval mode (model.eval())")
+        f"seed any randomness inside it at its start (ng.rng.seed(0) for nongate_np, "
+        f"torch.manual_seed(0), a fixed jax.random key), or put a model with dropout in "
+        f"eval mode (model.eval())")
     return Defect(text, max_abs_error=float(diff.max()), worst_index=idx,
                   first=a[idx].item(), second=b[idx].item())
 
@@ -272,7 +273,15 @@ def _claimed_once(loss: ArrayLoss, grad):
     call = [a.copy() if isinstance(a, np.ndarray) else a for a in args] + \
         [v[0] if loss.single_output else tuple(v)]
     _check_signature(grad, len(args))
-    result = grad(*call)
+    try:
+        result = grad(*call)
+    except Exception as err:
+        if hasattr(err, "add_note"):        # Python 3.11 on: the error says what was called
+            shapes = ", ".join(str(np.shape(a)) for a in call[:-1])
+            err.add_note(f"gradcheck called grad(*inputs, v) with inputs of shapes {shapes} "
+                         f"and v shaped like fn's output{'s' if len(v) > 1 else ''} "
+                         f"({', '.join(str(c.shape) for c in v)})")
+        raise
     if len(args) == 1 and not isinstance(result, (tuple, list)):
         result = (result,)
     if not isinstance(result, (tuple, list)) or len(result) != len(args):
