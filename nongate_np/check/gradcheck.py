@@ -806,7 +806,7 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         if full == "complex_step" and not_finite is None and comparison.compared:
             kink = _complex_step_kink(loss, k, comparison, tol, rounding)
             notes += (kink,) if kink is not None else \
-                _complex_step_notes(loss, grad, numeric, comparison)
+                _complex_step_notes(loss, k, grad, numeric, comparison)
         if missing:
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
@@ -1063,11 +1063,26 @@ def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, work
 _ROUNDING_SIZED = 1e-8
 
 
-def _complex_step_notes(loss: ScalarLoss, grad, numeric, c: Comparison) -> tuple[str, ...]:
-    """Why a complex-step check may fail: never the step (no subtraction); fn dropping the
-    imaginary part; rounding amplified by cancellation in the backward."""
+def _complex_step_notes(loss: ScalarLoss, k: int, grad, numeric, c: Comparison
+                        ) -> tuple[str, ...]:
+    """Why a complex-step check may fail: never the step (no subtraction); fn not analytic
+    (abs, a conjugate: the central difference at the worst element then agrees with the
+    backward); fn dropping the imaginary part; rounding amplified by cancellation in the
+    backward."""
     notes: tuple[str, ...] = ("complex-step subtracts nothing, so its step (1e-20·max(1,"
                               "|x_i|)) is not the cause",)
+    x = loss.arrays[k]
+    assert x is not None and c.worst_index is not None  # a compared, checked input
+    assert c.analytic is not None and c.numeric is not None
+    flat = int(np.ravel_multi_index(c.worst_index, x.shape)) if x.ndim else 0
+    step = central_steps(x, None, loss.precision).reshape(-1)[flat]
+    central = central_differences_at(loss, loss.arrays, k, [flat], [step])[0]
+    if abs(central - c.analytic) <= 1e-6 * max(abs(c.analytic), abs(central), TINY) + \
+            1e-8 < abs(c.numeric - c.analytic):
+        notes += (f"the central difference at the worst element, {central:+.4e}, agrees with "
+                  f"the analytic value: complex-step's estimate is the one off, as where fn "
+                  f"is not complex-analytic (abs, a conjugate, max or relu on a complex "
+                  f"value); check fn by method='central'",)
     if c.compared and c.max_rel_error < _ROUNDING_SIZED:
         notes += (f"the mismatch (rel {c.max_rel_error:.1e}) is of the size float64 rounding "
                   "reaches when the backward subtracts nearly equal terms (cancellation); a "
