@@ -630,3 +630,27 @@ def test_complex_step_through_abs_says_the_function_is_not_analytic():
     assert any(n.startswith("the central difference at the worst element") and
                "agrees with the analytic value: complex-step's estimate is the one off"
                in n for n in report.inputs[0].notes), report
+
+
+@pytest.mark.parametrize("method", ["central", "directional"])
+def test_a_constant_offset_that_swamps_the_differences_is_inconclusive(method):
+    """L + 1e10 (a loss's constant offset): its rounding alone allows more than half of
+    every element, so a 50 % error passed; now the verdict fails as inconclusive, for the
+    right gradient too, and says what to do; complex step tells them apart."""
+    x, w = _inputs(7)
+
+    def offset(x, w):
+        return (np.tanh(x @ w) ** 2).sum() + 1e10
+
+    def vjp(x, w, v, wrong=1.0):
+        t = np.tanh(x @ w)
+        dz = v * 2 * t * (1 - t ** 2)
+        return wrong * (dz @ w.T), x.T @ dz
+    for grad in (vjp, lambda x, w, v: vjp(x, w, v, wrong=1.5)):
+        report = gradcheck(offset, [x, w], grad=grad, method=method, raise_exception=False)
+        assert not report.passed, report
+        assert any(n.startswith("inconclusive: the rounding of fn's outputs at x") and
+                   "method='complex_step'" in n for n in report.inputs[0].notes), report
+    assert gradcheck(offset, [x, w], grad=vjp, method="complex_step").passed
+    assert not gradcheck(offset, [x, w], grad=lambda x, w, v: vjp(x, w, v, wrong=1.5),
+                         method="complex_step", raise_exception=False).passed

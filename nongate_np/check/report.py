@@ -100,6 +100,10 @@ WEAK_DIRECTIONAL = 1e-3
 #: An element-wise pass names the elements that could be wrong by this relative error and
 #: still pass (``Comparison.n_blind``): atol and the rounding noise ν_i allow that much
 BLIND_ERROR = 0.1
+#: A comparison is inconclusive, and fails, when at every element at or above the relative
+#: floor the rounding noise ν_i alone allows this relative error (``Comparison.unresolved``):
+#: a gradient that wrong would pass everywhere (an output with a large constant term)
+UNRESOLVED_ERROR = 0.5
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class Comparison:
     n_blind: int = 0
     blind_sizes: tuple[float, float] = (0.0, 0.0)
     blind_noise: float = 0.0
+    unresolved: bool = False         # every element allows UNRESOLVED_ERROR: inconclusive
 
     @property
     def compared(self) -> bool:
@@ -130,7 +135,7 @@ class Comparison:
 
     @property
     def passed(self) -> bool:
-        return self.n_failing == 0
+        return self.n_failing == 0 and not self.unresolved
 
 
 @dataclass(frozen=True)
