@@ -204,9 +204,8 @@ def _moving_magnitude(loss: ScalarLoss, values: list, magnitude: float) -> float
     behind its allowance. ``magnitude`` (all of Σ|v·f|) where the outputs cannot be
     compared."""
     rng = np.random.default_rng(1)
-    moved = [a if a is None or not checked else
-             (a + 1e-3 * np.maximum(1.0, np.abs(a)) * rng.choice([-1.0, 1.0], a.shape)
-              ).astype(a.dtype) for a, checked in zip(loss.arrays, loss.checked)]
+    moved = [a if a is None or not checked else _moved(a, rng)
+             for a, checked in zip(loss.arrays, loss.checked)]
     with no_grad(), np.errstate(all="ignore"):
         _, outs = loss.invoke(moved, requires_grad=False)
     assert loss.cotangents is not None          # invoke draws them
@@ -829,12 +828,16 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
 def _ignored(loss: ScalarLoss, k: int) -> bool:
     """Whether L is exactly the same with input k moved by a random real step of 1e-3 of
     its scale: fn does not read it (one that reads it, even only its real part, changes)."""
-    x = np.asarray(loss.arrays[k])
-    step = 1e-3 * np.maximum(1.0, np.abs(x)) * \
-        np.random.default_rng(0).choice([-1.0, 1.0], x.shape)
     moved = list(loss.arrays)
-    moved[k] = (x + step).astype(x.dtype)
+    moved[k] = _moved(np.asarray(loss.arrays[k]), np.random.default_rng(0))
     return bool(loss(moved) == loss(loss.arrays))
+
+
+def _moved(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """x with each element moved by 1e-3 of its scale (at least 1e-3), up or down at
+    random: far beyond rounding, small enough to stay in fn's domain."""
+    return (x + 1e-3 * np.maximum(1.0, np.abs(x)) * rng.choice([-1.0, 1.0], x.shape)
+            ).astype(x.dtype)
 
 
 # The central difference of a failing element is retried with steps 10, 100, ... times

@@ -79,12 +79,6 @@ def _load(path):
     return ckpt.model.eval(), meta
 
 
-def read_input(meta: dict, path: str, input_size: int | None = None, labels: bool = True):
-    """INPUT read as the model's training data was: ``training.read_as_trained``."""
-    from ..training import read_as_trained
-    return read_as_trained(meta, path, input_size, labels=labels)
-
-
 def _folder_for(out) -> None:
     """The folder that will hold the file ``out``, made if missing (as train's --out)."""
     folder = os.path.dirname(os.path.abspath(out))
@@ -103,11 +97,11 @@ def _writing(out):
 
 
 def encode(args) -> int:
-    from ..training import batches
+    from ..training import batches, read_as_trained
     _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
-    data = read_input(meta, args.input, model.input_size, labels=False)
+    data = read_as_trained(meta, args.input, model.input_size, labels=False)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
     if args.dask_scheduler or args.workers:
@@ -166,7 +160,7 @@ def _encode_on_dask(args, data):
 
 
 def predict(args) -> int:
-    from ..training import evaluate
+    from ..training import evaluate, read_as_trained
     from ..training import predict as predict_all
     if args.out:
         _folder_for(args.out)
@@ -175,9 +169,9 @@ def predict(args) -> int:
     from ..data.errors import UnknownLabelError
     scored = True
     try:
-        data = read_input(meta, args.input, model.input_size)
+        data = read_as_trained(meta, args.input, model.input_size)
     except UnknownLabelError as err:    # the sequences can still be predicted, not scored
-        data = read_input(meta, args.input, model.input_size, labels=False)
+        data = read_as_trained(meta, args.input, model.input_size, labels=False)
         scored = False
         print(f"note: {err}; predicted without scoring the labels", file=sys.stderr)
     preds = predict_all(model, data)

@@ -86,12 +86,18 @@ def resume(folder, model):
     StateDictError
         Its weights do not fit ``model`` (another architecture or size).
     """
-    from ..io import CheckpointError
     path = pathlib.Path(folder) / "last.npz"
     if not path.is_file():
         raise FileNotFoundError(f"resume: no run to continue in {folder} (no last.npz); a "
                                 "ModelCheckpoint callback writes it")
-    ckpt = load(path)
+    return resume_from(load(path), folder, model)
+
+
+def resume_from(ckpt, folder, model):
+    """:func:`resume` from ``last.npz`` loaded already (``ckpt``, what ``nongate_np.load``
+    gives), for a caller that read it first (the command line checks its options)."""
+    from ..io import CheckpointError
+    path = pathlib.Path(folder) / "last.npz"
     if ckpt.optimizer_state is None or "history" not in ckpt.extra:
         raise CheckpointError(f"{path}: not a run's last epoch (no optimiser state or "
                               "history); ModelCheckpoint writes one")

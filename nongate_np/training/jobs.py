@@ -34,7 +34,7 @@ from ..io.atomic import write_text_atomically
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
 from .callbacks import JSONLines, ProgressBar
-from .checkpoints import ModelCheckpoint, resume
+from .checkpoints import ModelCheckpoint, resume_from
 from .loop import History, evaluate, fit, predict
 
 __all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
@@ -93,7 +93,7 @@ def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
             raise ResumeError(f"--resume: the run in {out} used --{key.replace('_', '-')} "
                               f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
                               "same model options")
-    optimizer, history, initial = resume(out, model)
+    optimizer, history, initial = resume_from(ckpt, out, model)
     note = ""
     if opts.lr is not None and opts.lr != optimizer.param_groups[0]["lr"]:
         # the one option a resumed run may change: to fine-tune at a lower rate
