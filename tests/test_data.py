@@ -54,3 +54,29 @@ def test_progress_bar_eta_leaves_out_a_slow_first_step():
         now[0] = t
         bar.update()
     assert bar.line().endswith("ETA 0:08")          # 8 steps left at 1 s each, not 2:04
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_with_a_delay_stays_silent_for_a_short_task():
+    """delay=2: nothing before 2 s, not even on close; a task that outlives it is drawn."""
+    now = [0.0]
+    stream = _Terminal()
+    bar = ProgressBar(10, "short", stream=stream, clock=lambda: now[0], delay=2.0)
+    for t in (0.5, 1.0, 1.5):
+        now[0] = t
+        bar.update()
+    bar.close()
+    assert stream.getvalue() == ""
+    now[0] = 0.0
+    bar = ProgressBar(10, "long", stream=stream, clock=lambda: now[0], delay=2.0)
+    for t in (1.0, 2.5):
+        now[0] = t
+        bar.update()
+    bar.close()
+    drawn = stream.getvalue().split("\r")
+    assert drawn[0] == "" and all(d.startswith("long [") for d in drawn[1:]), drawn
+    assert "2/10" in drawn[-1] and drawn[-1].endswith("\n"), drawn

@@ -803,3 +803,23 @@ def test_complex_step_of_an_input_read_through_its_real_part_is_still_refused():
         return ng.tanh(x @ ng.tensor(np.real(w.data))).sum()
     with pytest.raises(TypeError, match="complex-step is not applicable: every output is real"):
         ng.gradcheck(real_of_w, [x, w], method="complex_step")
+
+
+def test_progress_shows_a_bar_over_the_evaluations_when_asked(capsys):
+    """progress=True: a bar on stderr counting fn's evaluations (2 per element by central
+    differences, 1 by complex-step), ending at the total; None (stderr not a terminal
+    here) and False: nothing."""
+    x = np.linspace(-1.0, 1.0, 40)
+    for method, total in (("central", 80), ("complex_step", 40)):
+        gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], method=method, progress=True)
+        err = capsys.readouterr().err
+        name = method.replace("_", "-")
+        assert f"gradcheck input 0: {name} [" in err, err
+        assert err.splitlines()[-1].startswith(f"gradcheck input 0: {name} [{'#' * 24}] "
+                                               f"{total}/{total}"), err
+    for progress in (None, False):
+        gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], method="central",
+                  progress=progress)
+        assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match=r"progress must be True, False or None, got 'yes'"):
+        gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], progress="yes")

@@ -197,6 +197,82 @@ def test_a_kink_is_named_not_blamed_on_the_backward_or_the_step():
         assert "is not the cause" in str(info.value)
 
 
+def test_an_error_beside_a_kink_is_named_too():
+    """relu's kink at [0, 0] is the worst element; a planted 30 % error at [1, 0], where relu
+    is smooth, was hidden behind the kink's note. Both are named now, by either method; a
+    correct relu gets the kink's note alone."""
+    x = np.array([[0.0, 1.0, -2.0], [0.5, -0.3, 2.0]])
+
+    def relu_vjp(x, v, wrong=1.0):
+        g = v * (x >= 0)
+        g[1, 0] *= wrong
+        return g
+    for method, fn in (("central", lambda x: np.maximum(x, 0.0)),
+                       ("complex_step", lambda x: np.where(x.real > 0, x, 0))):
+        bad = gradcheck(fn, [x], grad=lambda x, v: relu_vjp(x, v, 1.3), method=method,
+                        raise_exception=False)
+        assert bad.inputs[0].worst_index == (0, 0), bad
+        text = str(bad)
+        assert "fn is not differentiable at inputs[0][0, 0]" in text, text
+        assert re.search(r"note +beside the kink, inputs\[0\]\[1, 0\] fails too, where fn is "
+                         r"differentiable", text), text
+        assert "step is not the cause" in text.split("beside the kink")[1], text
+        right = gradcheck(fn, [x], grad=relu_vjp, method=method, raise_exception=False)
+        assert "not differentiable at inputs[0][0, 0]" in str(right), right
+        assert "beside the kink" not in str(right), right
+
+
+def _tanh_and_norms(x, w):
+    y = np.tanh(x @ w)
+    return y, (y ** 2).sum(1), np.array(7.0)
+
+
+def _tanh_and_norms_vjp(x, w, v, wrong=1.0):
+    """Jᵀv of ``_tanh_and_norms``, with ``wrong`` scaling output 1's part only."""
+    vy, vs, _ = v
+    y = np.tanh(x @ w)
+    gz = (vy + wrong * 2 * y * vs[:, None]) * (1 - y ** 2)
+    return gz @ w.T, x.T @ gz
+
+
+@pytest.mark.parametrize("method", ["central", "complex_step", "directional"])
+def test_a_mismatch_is_traced_to_the_output_whose_part_is_wrong(method):
+    """Three outputs, a 20 % error in the part of Jᵀv that comes from output 1: the report
+    names output 1 with its two values, and outputs 0 and 2 as agreeing."""
+    x, w = _inputs(3)
+    bad = gradcheck(_tanh_and_norms, [x, w], names=["x", "w"], method=method,
+                    grad=lambda x, w, v: _tanh_and_norms_vjp(x, w, v, wrong=1.2),
+                    raise_exception=False)
+    for r in bad.inputs:
+        assert not r.passed
+        notes = [n for n in r.notes if n.startswith("fn has 3 outputs")]
+        assert len(notes) == 1, r.notes
+        assert re.match(r"fn has 3 outputs: the mismatch at [xw]\[\d, \d\] lies in output "
+                        r"1's part \(analytic \S+, numerical \S+\); those of outputs 0 and "
+                        r"2 agree", notes[0]), notes[0]
+    assert gradcheck(_tanh_and_norms, [x, w], grad=_tanh_and_norms_vjp, method=method).passed
+
+
+def test_the_engine_path_traces_a_mismatch_to_its_output():
+    """A Function with two outputs whose backward is wrong for the second only."""
+    class SinCos(ng.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return np.sin(x), np.cos(x)
+
+        @staticmethod
+        def backward(ctx, ds, dc):
+            (x,) = ctx.saved
+            return ds * np.cos(x) + dc * np.sin(x)          # the sign of d cos is lost
+
+    x = ng.tensor(np.linspace(0.3, 1.2, 5), requires_grad=True)
+    with pytest.raises(GradcheckError, match=r"fn has 2 outputs: the mismatch at \S+ lies in "
+                                             r"output 1's part \(analytic \S+, numerical "
+                                             r"\S+\); output 0's agrees"):
+        gradcheck(SinCos.apply, [x], method="central")
+
+
 def test_a_vjp_that_cannot_take_v_is_told_how_it_is_called():
     """A VJP written without v, or taking the inputs as one list, fails before it runs with
     gradcheck's call grad(*inputs, v) and grad's own signature; the library's TypeError,

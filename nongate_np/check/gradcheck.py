@@ -67,6 +67,11 @@ exceeds the tolerance, says central differences cannot resolve the element.
 Complex-step subtracts nothing, so its step is never the cause; a mismatch there of a
 relative 1e-11..1e-8 is the size float64 rounding reaches when the backward subtracts
 nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4 ulps of such loss).
+Where the worst element is a kink of fn (its one-sided slopes differ at h and at h/10),
+the note says so, and the worst failing element where fn is smooth, if any among the next
+``KINK_SCAN``, gets its own note. Where fn has several outputs, the worst element's
+analytic and numerical values are split into one part per output (L with the other
+cotangents zero), and the note names the outputs whose part fails.
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
@@ -75,9 +80,11 @@ classes are in ``nongate_np.check.report``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
+import sys
 import warnings
 from types import MappingProxyType
 from typing import Callable
@@ -96,6 +103,8 @@ from .numdiff import (
     central_differences_at,
     central_steps,
     check_option,
+    complex_step_at,
+    complex_steps,
     directional_derivative,
     directional_step,
     numeric_gradient,
@@ -143,6 +152,8 @@ TOLERANCES = {
     ("complex_step", "float16"): (1e-2, 1e-2),
 }
 NOISE_FACTOR = 4.0     # ν = 4·ε·Σ|v·f| / h
+# seconds an element-wise check runs before its progress bar shows (progress=None)
+PROGRESS_DELAY = 2.0
 
 # the note on a failing input that got no gradient at all
 _NO_GRADIENT = ("backward gave this input no gradient (None, counted as zeros): fn reaches it "
@@ -326,6 +337,80 @@ def _ignored_cotangent(loss: ArrayLoss, grad, grads: list, inputs: list) -> list
     return [dataclasses.replace(r, notes=r.notes + (_IGNORES_V,))
             if not r.passed and np.any(grads[r.index]) and
             np.array_equal(grads[r.index], doubled[r.index]) else r for r in inputs]
+
+
+def _output_parts(loss: ScalarLoss, grad, inputs: list, magnitude: float) -> list:
+    """The failing inputs' reports, with a note on which of fn's outputs the mismatch at
+    the worst element comes from: L = Σ_j ⟨v_j, f_j⟩, so the backward and the numerical
+    derivative split into one part per output, each computed with the other cotangents
+    set to zero. A part fails where its gap exceeds the element's allowance (with the
+    whole L's rounding noise ν, an upper bound on the part's)."""
+    saved = loss.cotangents
+    assert saved is not None                    # drawn by the first call
+    failing = [r for r in inputs if not r.passed and r.comparison is not None
+               and r.comparison.compared and r.comparison.worst_index is not None]
+    parts: dict[int, list] = {r.index: [] for r in failing}
+    try:
+        for j in range(len(saved)):
+            loss.cotangents = [c if i == j else np.zeros_like(c) for i, c in enumerate(saved)]
+            analytic = (_backward_once(loss) if grad is None else
+                        _claimed_once(loss, grad))[0]           # type: ignore[arg-type]
+            for r in failing:
+                parts[r.index].append(_output_part(loss, r, analytic[r.index], magnitude))
+    finally:
+        loss.cotangents = saved
+    return [r if r.index not in parts else
+            dataclasses.replace(r, notes=r.notes + _output_note(r, parts[r.index]))
+            for r in inputs]
+
+
+def _output_part(loss: ScalarLoss, r: InputReport, analytic: np.ndarray, magnitude: float
+                 ) -> tuple[float, float, bool]:
+    """(analytic, numerical, fails) of the current cotangents' L at r's worst element, by
+    the method r's comparison used (the default step; the central steps' noise)."""
+    c, tol = r.comparison, r.tolerance
+    assert c is not None and c.worst_index is not None and tol is not None
+    x = loss.arrays[r.index]
+    assert x is not None
+    idx = c.worst_index
+    flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
+    numeric = None
+    if r.method == "complex_step":
+        try:
+            numeric = complex_step_at(lambda a: loss(a, complex_step=True), loss.arrays,
+                                      r.index, [flat], complex_steps(x).reshape(-1)[[flat]])[0]
+            noise = 0.0
+        except ComplexStepNotApplicable:
+            pass                                # this output stays real: central decides
+    if numeric is None:
+        h = float(central_steps(x, None, loss.precision).reshape(-1)[flat])
+        numeric = central_differences_at(loss, loss.arrays, r.index, [flat], [h])[0]
+        work = working_dtype(x, loss.precision)
+        noise = NOISE_FACTOR * float(np.finfo(work).eps) * magnitude / h
+    a = analytic[idx].item()
+    allowed = float(_allowed(numeric, tol.atol, tol.rtol, noise,
+                             floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    return a, numeric.item(), bool(abs(a - numeric) > allowed)
+
+
+def _output_note(r: InputReport, parts: list) -> tuple[str, ...]:
+    """"the mismatch at x[i] lies in output 1's part (...); output 0's part agrees": the
+    outputs whose backward to look at, or nothing where no part fails alone."""
+    c = r.comparison
+    assert c is not None and c.worst_index is not None
+    bad = [j for j, (_, _, fails) in enumerate(parts) if fails]
+    if not bad:
+        return ()
+
+    def values(j):
+        a, n, _ = parts[j]
+        return f"analytic {format_value(a)}, numerical {format_value(n)}"
+    good = [str(j) for j in range(len(parts)) if j not in bad]
+    lies = "; ".join(f"output {j}'s part ({values(j)})" for j in bad)
+    agree = "" if not good else f"; output {good[0]}'s agrees" if len(good) == 1 else \
+        f"; those of outputs {', '.join(good[:-1])} and {good[-1]} agree"
+    return (f"fn has {len(parts)} outputs: the mismatch at {r.element(c.worst_index)} lies "
+            f"in {lies}{agree} (each part: L with the other outputs' cotangents zero)",)
 
 
 def _unchanged_inputs(loss: ArrayLoss, args: list) -> None:
@@ -555,7 +640,7 @@ def _block_summary(subject: Subject, blocks, c: Comparison) -> BlockSummary:
 
 def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, atol=None,
               rtol=None, seed: int = 0, raise_exception: bool = True, only=None, names=None,
-              blocks=None, name=None) -> GradcheckReport:
+              blocks=None, name=None, progress: bool | None = None) -> GradcheckReport:
     """Check a gradient against numerical derivatives (methods: module docstring).
 
     Two uses:
@@ -644,6 +729,10 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         report says in which block the failing elements and the worst one lie.
     name : str, optional
         The function's name in messages (default ``fn.__name__``).
+    progress : bool or None
+        A bar on stderr over each element-wise check (central differences evaluate fn twice
+        per element, complex-step once: 100,000 elements take minutes): True always, False
+        never, None (default) on a terminal once a check has run ``PROGRESS_DELAY`` (2) s.
 
     Returns
     -------
@@ -671,6 +760,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {', '.join(map(repr, METHODS))}, "
                          f"got {method!r}")
+    if progress not in (None, True, False):
+        raise TypeError(f"gradcheck: progress must be True, False or None, got {progress!r}")
     eps = check_option("gradcheck", "eps", eps, positive=True)
     atol = check_option("gradcheck", "atol", atol, positive=False)
     rtol = check_option("gradcheck", "rtol", rtol, positive=False)
@@ -701,10 +792,13 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     not_finite = _non_finite_outputs(values)
     inputs = [_check_input(loss, k, grads[k], method, eps=eps, atol=atol, rtol=rtol,
                            magnitude=magnitude, blocks=blocks.get(loss.names[k]),
-                           missing=missing[j], claimed=claimed, not_finite=not_finite)
+                           missing=missing[j], claimed=claimed, not_finite=not_finite,
+                           progress=progress)
               for j, k in enumerate(checked)]
     if isinstance(loss, ArrayLoss) and not all(r.passed for r in inputs):
         inputs = _ignored_cotangent(loss, grad, grads, inputs)
+    if len(loss.cotangents or ()) > 1 and not all(r.passed for r in inputs):
+        inputs = _output_parts(loss, grad, inputs, magnitude)
     options = {key: value for key, value in (("eps", eps), ("atol", atol), ("rtol", rtol))
                if value is not None}
     report = dataclasses.replace(_report(loss, method, inputs, claimed=claimed,
@@ -760,7 +854,7 @@ def _non_finite_outputs(values) -> str | None:
 
 def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol,
                  magnitude: float, blocks, missing: bool, claimed: bool,
-                 not_finite: str | None = None) -> InputReport:
+                 not_finite: str | None = None, progress: bool | None = None) -> InputReport:
     """The check of input k by ``method``: its report, assembled once from the parts.
     ``magnitude`` is Σ|v·f| at x; ``missing``: backward (or ``grad``) gave it no gradient;
     ``not_finite``: the note that fn's outputs at x are not finite, which then replaces
@@ -780,7 +874,8 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     # After a failed directional check the full central check of this input decides.
     full = "central" if method == "directional" else method
     try:
-        numeric = loss.gradient(k, full, eps)
+        with _progress(loss, k, full, progress):
+            numeric = loss.gradient(k, full, eps)
     except ComplexStepNotApplicable:
         # fn's outputs stayed real: it drops the imaginary part, or never reads this input,
         # which central differences report as a zero gradient; so does complex-step then
@@ -814,15 +909,38 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         if not_finite is not None:
             notes += (not_finite,)
         elif steps is not None and comparison.compared:
-            notes += (_step_note(loss, k, comparison, tol, steps, rounding),)
+            notes += _step_notes(loss, k, comparison, tol, steps, rounding)
         if full == "complex_step" and not_finite is None and comparison.compared:
             kink = _complex_step_kink(loss, k, comparison, tol, rounding)
-            notes += (kink,) if kink is not None else \
+            notes += kink if kink else \
                 _complex_step_notes(loss, k, grad, numeric, comparison)
         if missing:
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
                        block_summary=summary, notes=notes)
+
+
+@contextlib.contextmanager
+def _progress(loss: ScalarLoss, k: int, method: str, progress: bool | None):
+    """A progress bar over the evaluations of L in the element-wise check of input k, as
+    ``gradcheck``'s ``progress`` asks."""
+    tty = getattr(sys.stderr, "isatty", None)
+    if progress is False or (progress is None and not (tty is not None and tty())):
+        yield
+        return
+    # imported here: training imports check
+    from ..training.progress import ProgressBar
+    x = loss.arrays[k]
+    assert x is not None
+    bar = ProgressBar((2 if method == "central" else 1) * x.size,
+                      f"gradcheck {loss.labels[k]}: {method.replace('_', '-')}",
+                      delay=0.0 if progress else PROGRESS_DELAY)
+    loss.evaluated = bar.update
+    try:
+        yield
+    finally:
+        loss.evaluated = None
+        bar.close()
 
 
 def _ignored(loss: ScalarLoss, k: int) -> bool:
@@ -951,19 +1069,52 @@ def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analyti
     return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
 
 
+# Where the worst element is a kink, up to KINK_SCAN more failing elements (the worst
+# first) are tried for one where fn is differentiable: a real error beside a kink is named.
+KINK_SCAN = 8
+
+
+def _step_notes(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
+                rounding: float) -> tuple[str, ...]:
+    """The step note of the worst element (``_step_note``); where that element is a kink,
+    also the note of the worst failing element that is not one, if any."""
+    note, kink = _step_note(loss, k, c, tol, steps, rounding, c.worst_index)
+    if not kink:
+        return (note,)
+    for idx in _next_failing(c, KINK_SCAN):
+        other, other_kink = _step_note(loss, k, c, tol, steps, rounding, idx)
+        if not other_kink:
+            return note, _beside_kink(loss, k, idx) + other
+    return (note,)
+
+
+def _next_failing(c: Comparison, n: int) -> list[tuple]:
+    """The indices of the failing elements after the worst, by decreasing violation: at
+    most ``n``."""
+    assert c.violation is not None
+    flat = np.flatnonzero(c.violation.reshape(-1) > 1)
+    order = flat[np.argsort(-c.violation.reshape(-1)[flat], kind="stable")][1:n + 1]
+    return [tuple(int(i) for i in np.unravel_index(f, c.violation.shape)) for f in order]
+
+
+def _beside_kink(loss: ScalarLoss, k: int, idx) -> str:
+    return (f"beside the kink, {_subject(loss, k).element(idx)} fails too, where fn is "
+            f"differentiable (its one-sided slopes agree); ")
+
+
 def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
-               rounding: float) -> str:
-    """Whether the step could explain the worst element's mismatch, from its central
-    difference at 10h, h and h/10 (h: the step its estimate came from). The truncation
-    error at h is about |n(10h) − n(h)| / 99 (``_truncation_may_explain``); where it and
-    the tolerance at h (its noise ν included) fall short of the gap to the analytic
-    value: the step is not the cause. Otherwise, with ν above the
-    noise-free tolerance: central differences cannot resolve the element. Otherwise the
-    estimates move with the step: it may be too large (or, for an explicit eps far below
+               rounding: float, idx) -> tuple[str, bool]:
+    """(note, kink): whether the step could explain element ``idx``'s mismatch, from its
+    central difference at 10h, h and h/10 (h: the step its estimate came from), and
+    whether fn has a kink there (the note is then the kink's, :func:`_kink_note`). The
+    truncation error at h is about |n(10h) − n(h)| / 99 (``_truncation_may_explain``);
+    where it and the tolerance at h (its noise ν included) fall short of the gap to the
+    analytic value: the step is not the cause. Otherwise, with ν above the noise-free
+    tolerance: central differences cannot resolve the element. Otherwise the estimates
+    move with the step: it may be too large (or, for an explicit eps far below
     ε^(1/3)·|x_i|, too small)."""
     x = loss.arrays[k]
-    assert x is not None and c.worst_index is not None
-    idx = c.worst_index
+    assert x is not None
     h = float(steps[idx])
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
     n_big, n_mid, n_small = central_differences_at(loss, loss.arrays, k, [flat] * 3,
@@ -980,21 +1131,22 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     magnitude = float(np.abs(x[idx]))
     with np.errstate(invalid="ignore"):
         truncation = abs(n_big - n_mid) / 99
-        gap = abs(c.analytic - n_mid)
+        analytic = c.analytic_grad[idx].item()
+        gap = abs(analytic - n_mid)
         not_the_step = bool(truncation + plain + noise < gap)      # False for NaN
     kink = _kink_note(loss, k, flat, h, plain, noise, where)
     if kink is not None:
-        return kink
+        return kink, True
     if not_the_step:
         return (f"the step is not the cause: the central difference at {where} is "
                 f"{values}; its truncation error at h, about 1/99 of the change from 10h "
                 f"({truncation:.1e}), cannot explain the gap ({gap:.1e}) to the analytic "
-                f"value {format_value(c.analytic)}")
+                f"value {format_value(analytic)}"), False
     if noise > plain:
         return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
                 f"the rounding noise of L over the step (ν={noise:.1e} at h) exceeds the "
                 f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
-                "check it with method='complex_step'")
+                "check it with method='complex_step'"), False
     relative = float(np.finfo(working_dtype(x, loss.precision)).eps) ** (1 / 3) * magnitude
     if 0 < h < relative / 10:
         way, better = "small", relative
@@ -1002,17 +1154,33 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
         way, better = "large", min(h / 100, relative) if relative > 0 else h / 100
     return (f"the finite-difference step may be too {way} for values of magnitude "
             f"{magnitude:.1e} at {where}: its central difference moves with the step "
-            f"({values}); try eps={better:.1e} or method='complex_step'")
+            f"({values}); try eps={better:.1e} or method='complex_step'"), False
 
 
 def _complex_step_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance,
-                       rounding: float) -> str | None:
+                       rounding: float) -> tuple[str, ...]:
     """The kink note (:func:`_kink_note`) for a complex-step failure's worst element, from
     real one-sided differences at the central step: at relu's 0 or a tie of max the branch
-    the real part picks gives one slope, the backward may give another."""
+    the real part picks gives one slope, the backward may give another. Empty where the
+    worst element is no kink; with the worst failing element that is not one, if any."""
+    assert c.worst_index is not None
+    kink = _element_kink(loss, k, c, tol, rounding, c.worst_index)
+    if kink is None:
+        return ()
+    for idx in _next_failing(c, KINK_SCAN):
+        if _element_kink(loss, k, c, tol, rounding, idx) is None:
+            return kink, _beside_kink(loss, k, idx) + (
+                f"the analytic value is {format_value(c.analytic_grad[idx])}, complex-step's "
+                f"{format_value(c.numeric_grad[idx])}, and complex-step subtracts nothing, so "
+                f"its step is not the cause")
+    return (kink,)
+
+
+def _element_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, rounding: float,
+                  idx) -> str | None:
+    """:func:`_kink_note` at element ``idx``, with one-sided steps of the central size."""
     x = loss.arrays[k]
-    assert x is not None and c.worst_index is not None
-    idx = c.worst_index
+    assert x is not None
     h = float(central_steps(x, None, loss.precision)[idx])
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
     plain = float(_allowed(c.numeric_grad[idx], tol.atol, tol.rtol,

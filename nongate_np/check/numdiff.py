@@ -18,6 +18,7 @@ each routine perturbs a private copy one element at a time and restores it.
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import numpy as np
 
@@ -30,7 +31,7 @@ __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradi
            "central_steps", "central_differences_at", "one_sided_differences_at",
            "working_dtype", "output_precision",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
-           "directional_derivative"]
+           "complex_step_at", "directional_derivative"]
 
 COMPLEX_STEP = 1e-20
 
@@ -206,6 +207,16 @@ def complex_step_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
     for a complex ``x`` (its imaginary part is taken) or when L comes back real.
     """
     x = arrays[k]
+    every = np.arange(x.size)
+    steps = complex_steps(x, eps).reshape(-1)
+    return complex_step_at(loss, arrays, k, every, steps).reshape(x.shape)
+
+
+def complex_step_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarray:
+    """Im L(x + i h e_i) / h for each flat index i of ``arrays[k]`` with its own step h (G2):
+    1 evaluation per index, with x cast to complex128. Raises
+    :class:`ComplexStepNotApplicable` as :func:`complex_step_gradient` does."""
+    x = arrays[k]
     if x.dtype.kind == "c":
         raise ComplexStepNotApplicable(
             f"complex-step is not applicable to a complex input (dtype {x.dtype}): its "
@@ -214,11 +225,10 @@ def complex_step_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
     flat = work.reshape(-1)
     args = list(arrays)
     args[k] = work
-    steps = complex_steps(x, eps).reshape(-1)
-    grad = np.zeros(x.size)
-    for i in range(x.size):
+    out = np.zeros(len(flat_indices))
+    for j, (i, h) in enumerate(zip(flat_indices, steps)):
         xi = flat[i]
-        flat[i] = xi + 1j * steps[i]
+        flat[i] = xi + 1j * h
         value = loss(args)
         flat[i] = xi
         if not np.iscomplexobj(value):
@@ -226,8 +236,8 @@ def complex_step_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
                 "complex-step is not applicable: the function returned a real value for a "
                 "complex input (it drops the imaginary part, e.g. with .real, abs or a cast "
                 "to a real dtype); use method='central'")
-        grad[i] = np.imag(value) / steps[i]
-    return grad.reshape(x.shape)
+        out[j] = np.imag(value) / h
+    return out
 
 
 def directional_derivative(loss, arrays: list, k: int, u: np.ndarray, h: float):
@@ -302,6 +312,8 @@ class ScalarLoss:
             raise ValueError(f"{who}: names= gives {len(names)} names for {len(values)} inputs")
         self.arrays, self.constants, self.checked = [], [], []
         self.real_outputs: list = []            # outputs that stayed real in a complex step
+        # called after each evaluation of L (gradcheck's progress bar), or None
+        self.evaluated: Callable[[], None] | None = None
         # fn's outputs at x, which L subtracts (gradcheck sets them): see __call__
         self.reference: list | None = None
         # the dtype fn computes in where its outputs show one coarser than the inputs'
@@ -460,6 +472,8 @@ class ScalarLoss:
                     "detour through .data into real arrays) or ignores that input; use "
                     "method='central'")
         assert self.cotangents is not None      # invoke draws them
+        if self.evaluated is not None:
+            self.evaluated()
         # NOTE: Σ⟨v, f − f(x)⟩ with the outputs at x set as ``reference``: the same
         # derivatives, but each output's change is taken before the sum, so a large output
         # that does not move (a count, a constant) cannot round away the others' changes

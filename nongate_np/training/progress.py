@@ -16,12 +16,15 @@ class ProgressBar:
     terminal (every ``total // 4`` steps elsewhere, so logs stay short); ``close()`` ends it.
 
     ``clock`` is the time source, a callable returning seconds as a float (default
-    ``time.perf_counter``); the rate and the ETA are measured with it.
+    ``time.perf_counter``); the rate and the ETA are measured with it. With ``delay`` (in
+    seconds) nothing is written until that long after the start, so a short task stays
+    silent.
     """
 
     def __init__(self, total: int, desc: str = "", stream=None, width: int = 24,
-                 fps: float = 10.0, clock=time.perf_counter):
+                 fps: float = 10.0, clock=time.perf_counter, delay: float = 0.0):
         self.total, self.desc, self.width = max(int(total), 1), desc, width
+        self.delay, self._shown = delay, delay <= 0
         self.stream = sys.stderr if stream is None else stream
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.count, self.values = 0, {}
@@ -49,6 +52,10 @@ class ProgressBar:
         now = self.clock()
         if self._first is None:
             self._first = now
+        if not self._shown:
+            if now - self.start < self.delay:
+                return
+            self._shown = True
         if self.tty:
             if now - self._last >= self._min_interval or self.count == self.total:
                 self.stream.write("\r" + self.line().ljust(79))
@@ -59,6 +66,6 @@ class ProgressBar:
             self.stream.flush()
 
     def close(self) -> None:
-        if self.tty:
+        if self.tty and self._shown:
             self.stream.write("\r" + self.line().ljust(79) + "\n")
             self.stream.flush()
