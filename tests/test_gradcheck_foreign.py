@@ -273,6 +273,45 @@ def test_the_engine_path_traces_a_mismatch_to_its_output():
         gradcheck(SinCos.apply, [x], method="central")
 
 
+def _affine_tanh_vjp(x, w, b, v, bug):
+    z = (1 - np.tanh(x @ w + b) ** 2) * v
+    gx, gw, gb = z @ w.T, x.T @ z, z.sum(0)
+    gw[bug] *= 1.1
+    return gx, gw, gb
+
+
+@pytest.mark.parametrize("bug, region", [
+    (np.s_[:, 2], "exactly w[:, 2]"),                 # one column
+    (np.s_[1, 4:8], "exactly w[1, 4:8]"),            # one gate's run in one row
+    (np.s_[:, ::2], "exactly w[:, 0:8:2]"),           # every other column
+    (np.s_[[0, 3], 5], "exactly w[[0, 3], 5]"),       # two rows of one column
+    (np.s_[[0, 1, 1], [1, 1, 6]], "all within w[0:2, [1, 6]]"),   # a partial box
+])
+def test_the_failing_line_says_where_in_the_input_the_failures_lie(bug, region):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 8)), rng.standard_normal(8)
+    report = gradcheck(lambda x, w, b: np.tanh(x @ w + b), [x, w, b], names=["x", "w", "b"],
+                       grad=lambda *a: _affine_tanh_vjp(*a, bug), method="central",
+                       raise_exception=False)
+    line = next(line for line in str(report).splitlines() if "failing" in line)
+    expected = np.zeros((4, 8), bool)
+    expected[bug] = True
+    assert line.endswith(f"failing     {expected.sum()} / 32 elements "
+                         f"({100 * expected.sum() / 32:.1f}%), {region}"), line
+    assert report["x"].passed and report["b"].passed
+
+
+def test_failures_without_a_pattern_or_alone_get_no_region():
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 8)), rng.standard_normal(8)
+    for bug in (np.s_[[0, 1, 2, 3, 0], [0, 2, 5, 7, 4]], np.s_[2, 3]):
+        report = gradcheck(lambda x, w, b: np.tanh(x @ w + b), [x, w, b], names=["x", "w", "b"],
+                           grad=lambda *a: _affine_tanh_vjp(*a, bug), method="central",
+                           raise_exception=False)
+        line = next(line for line in str(report).splitlines() if "failing" in line)
+        assert re.fullmatch(r" +failing +\d+ / 32 elements \(\S+%\)", line), line
+
+
 def test_a_vjp_that_cannot_take_v_is_told_how_it_is_called():
     """A VJP written without v, or taking the inputs as one list, fails before it runs with
     gradcheck's call grad(*inputs, v) and grad's own signature; the library's TypeError,

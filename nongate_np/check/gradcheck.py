@@ -71,7 +71,9 @@ Where the worst element is a kink of fn (its one-sided slopes differ at h and at
 the note says so, and the worst failing element where fn is smooth, if any among the next
 ``KINK_SCAN``, gets its own note. Where fn has several outputs, the worst element's
 analytic and numerical values are split into one part per output (L with the other
-cotangents zero), and the note names the outputs whose part fails.
+cotangents zero), and the note names the outputs whose part fails. Without ``blocks=``,
+the failing line names the region the failures lie in where an axis narrows them down (a
+row, a column, a run or stride of them: ``_failing_region``).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
@@ -634,6 +636,47 @@ def _block_summary(subject: Subject, blocks, c: Comparison) -> BlockSummary:
     return BlockSummary(tuple(regions), text, worst)
 
 
+def _failing_region(subject: Subject, c: Comparison) -> BlockSummary | None:
+    """Where more than one element fails and the failures lie in part of the input along
+    some axis (a row, a column, a run or stride of them: a gate's rows, a broadcast bias),
+    the smallest such region: ", exactly W[2, :]" where every element of it fails, ", all
+    within W[4:8, :]" where some do. None where no axis narrows them down."""
+    if not c.compared or c.n_failing < 2:
+        return None
+    assert c.violation is not None
+    failing = c.violation > 1
+    axes = []
+    for a, n in enumerate(failing.shape):
+        hit = np.flatnonzero(np.any(failing, axis=tuple(i for i in range(failing.ndim)
+                                                         if i != a)))
+        axes.append(_axis_text(hit, n))
+    if all(text == ":" for text, _ in axes):
+        return None
+    box = np.zeros_like(failing)
+    box[np.ix_(*[index for _, index in axes])] = True
+    region = f"{subject.display}[{', '.join(text for text, _ in axes)}]"
+    full = int(np.count_nonzero(box)) == c.n_failing
+    return BlockSummary((), f", {'exactly' if full else 'all within'} {region}", None)
+
+
+def _axis_text(hit: np.ndarray, n: int) -> tuple[str, np.ndarray]:
+    """How the indices ``hit`` along an axis of ``n`` are written in a region (":" where
+    no short form covers them), and the indices the text stands for."""
+    every = np.arange(n)
+    if len(hit) == n:
+        return ":", every
+    if len(hit) == 1:
+        return str(int(hit[0])), hit
+    step = int(hit[1] - hit[0])
+    if np.all(np.diff(hit) == step) and (step == 1 or len(hit) >= 3):
+        if step == 1:
+            return f"{int(hit[0])}:{int(hit[-1]) + 1}", hit
+        return f"{int(hit[0])}:{min(int(hit[-1]) + step, n)}:{step}", hit
+    if len(hit) <= 4:
+        return "[" + ", ".join(str(int(i)) for i in hit) + "]", hit
+    return ":", every
+
+
 # ---------------------------------------------------------------------------------------------
 # The checks
 # ---------------------------------------------------------------------------------------------
@@ -893,7 +936,7 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
         comparison = _compare(grad, numeric, tol, noise)
     summary = _block_summary(subject, blocks, comparison) \
-        if blocks and comparison.compared else None
+        if blocks and comparison.compared else _failing_region(subject, comparison)
     notes = comparison.notes
     if comparison.unresolved:
         notes += (f"inconclusive: the rounding of fn's outputs at x (noise ν up to "
