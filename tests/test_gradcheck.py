@@ -823,3 +823,6 @@ def test_progress_shows_a_bar_over_the_evaluations_when_asked(capsys):
         assert capsys.readouterr().err == ""
     with pytest.raises(TypeError, match=r"progress must be True, False or None, got 'yes'"):
         gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], progress="yes")
+    numeric_gradient(ng.tanh, [x], method="complex_step", progress=True)
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
+        f"numeric_gradient input 0: complex-step [{'#' * 24}] 40/40")

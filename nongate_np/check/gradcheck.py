@@ -82,11 +82,9 @@ classes are in ``nongate_np.check.report``.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
-import sys
 import warnings
 from types import MappingProxyType
 from typing import Callable
@@ -112,6 +110,7 @@ from .numdiff import (
     numeric_gradient,
     one_sided_differences_at,
     output_precision,
+    progress_bar,
     working_dtype,
 )
 from .report import (
@@ -154,8 +153,6 @@ TOLERANCES = {
     ("complex_step", "float16"): (1e-2, 1e-2),
 }
 NOISE_FACTOR = 4.0     # ν = 4·ε·Σ|v·f| / h
-# seconds an element-wise check runs before its progress bar shows (progress=None)
-PROGRESS_DELAY = 2.0
 
 # the note on a failing input that got no gradient at all
 _NO_GRADIENT = ("backward gave this input no gradient (None, counted as zeros): fn reaches it "
@@ -775,7 +772,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     progress : bool or None
         A bar on stderr over each element-wise check (central differences evaluate fn twice
         per element, complex-step once: 100,000 elements take minutes): True always, False
-        never, None (default) on a terminal once a check has run ``PROGRESS_DELAY`` (2) s.
+        never, None (default) on a terminal once a check has run 2 s (``PROGRESS_DELAY``).
 
     Returns
     -------
@@ -917,7 +914,7 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     # After a failed directional check the full central check of this input decides.
     full = "central" if method == "directional" else method
     try:
-        with _progress(loss, k, full, progress):
+        with progress_bar(loss, k, full, progress):
             numeric = loss.gradient(k, full, eps)
     except ComplexStepNotApplicable:
         # fn's outputs stayed real: it drops the imaginary part, or never reads this input,
@@ -961,29 +958,6 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
                        block_summary=summary, notes=notes)
-
-
-@contextlib.contextmanager
-def _progress(loss: ScalarLoss, k: int, method: str, progress: bool | None):
-    """A progress bar over the evaluations of L in the element-wise check of input k, as
-    ``gradcheck``'s ``progress`` asks."""
-    tty = getattr(sys.stderr, "isatty", None)
-    if progress is False or (progress is None and not (tty is not None and tty())):
-        yield
-        return
-    # imported here: training imports check
-    from ..training.progress import ProgressBar
-    x = loss.arrays[k]
-    assert x is not None
-    bar = ProgressBar((2 if method == "central" else 1) * x.size,
-                      f"gradcheck {loss.labels[k]}: {method.replace('_', '-')}",
-                      delay=0.0 if progress else PROGRESS_DELAY)
-    loss.evaluated = bar.update
-    try:
-        yield
-    finally:
-        loss.evaluated = None
-        bar.close()
 
 
 def _ignored(loss: ScalarLoss, k: int) -> bool:

@@ -17,6 +17,8 @@ each routine perturbs a private copy one element at a time and restores it.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from typing import Callable
 
@@ -31,9 +33,11 @@ __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradi
            "central_steps", "central_differences_at", "one_sided_differences_at",
            "working_dtype", "output_precision",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
-           "complex_step_at", "directional_derivative"]
+           "complex_step_at", "directional_derivative", "progress_bar", "PROGRESS_DELAY"]
 
 COMPLEX_STEP = 1e-20
+# seconds a numerical gradient runs before its progress bar shows (progress=None)
+PROGRESS_DELAY = 2.0
 
 
 class ComplexStepNotApplicable(TypeError):
@@ -576,12 +580,37 @@ class ArrayLoss(ScalarLoss):
                 "'directional'") from err
 
 
+@contextlib.contextmanager
+def progress_bar(loss: ScalarLoss, k: int, method: str, progress: bool | None):
+    """A progress bar on stderr over the evaluations of L while input k's numerical
+    gradient is computed by ``method``: always for ``progress`` True, never for False, for
+    None on a terminal once it has run ``PROGRESS_DELAY`` seconds."""
+    tty = getattr(sys.stderr, "isatty", None)
+    if progress is False or (progress is None and not (tty is not None and tty())):
+        yield
+        return
+    # imported here: training imports check
+    from ..training.progress import ProgressBar
+    x = loss.arrays[k]
+    assert x is not None
+    bar = ProgressBar((2 if method == "central" else 1) * x.size,
+                      f"{loss.who} {loss.labels[k]}: {method.replace('_', '-')}",
+                      delay=0.0 if progress else PROGRESS_DELAY)
+    loss.evaluated = bar.update
+    try:
+        yield
+    finally:
+        loss.evaluated = None
+        bar.close()
+
+
 def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int = 0,
-                     only=None, names=None, cotangents=None):
+                     only=None, names=None, cotangents=None, progress: bool | None = None):
     """Numerical vector-Jacobian products ∂L/∂x_j, L = Σ_k ⟨v_k, f_k(x)⟩, to compare with
     any framework's backward.
 
-    ``inputs``, ``only``, ``names``, ``seed`` and ``eps`` are as in ``gradcheck``; ``method``
+    ``inputs``, ``only``, ``names``, ``seed``, ``eps`` and ``progress`` are as in
+    ``gradcheck``; ``method``
     is "central" or "complex_step". ``cotangents`` gives v_k, one array per output (default:
     the fixed-seed ones gradcheck draws). ``fn`` receives nongate_np Tensors and may return
     ndarrays (or anything ``np.asarray`` accepts), so it can wrap another framework::
@@ -604,5 +633,11 @@ def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int
     eps = check_option("numeric_gradient", "eps", eps, positive=True)
     loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, cotangents=cotangents,
                       array_outputs=True, who="numeric_gradient")
-    grads = [loss.gradient(k, method, eps) if c else None for k, c in enumerate(loss.checked)]
+    if progress not in (None, True, False):
+        raise TypeError(f"numeric_gradient: progress must be True, False or None, got "
+                        f"{progress!r}")
+    grads = []
+    for k, c in enumerate(loss.checked):
+        with progress_bar(loss, k, method, progress if c else False):
+            grads.append(loss.gradient(k, method, eps) if c else None)
     return dict(zip(loss.keys, grads)) if loss.keyword else grads
