@@ -14,7 +14,9 @@ backward runs the leaves' post-accumulate-grad hooks, then the callbacks they qu
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -25,7 +27,8 @@ from .device import CPU, DeviceError, device_of
 from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "backward", "queue_callback", "GradientShapeError"]
+           "is_grad_enabled", "backward", "queue_callback", "GradientShapeError",
+           "mark_changed"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,6 +90,68 @@ class set_grad_enabled(_GradModeContext):
 
 
 # ---------------------------------------------------------------------------------------------
+# In-place changes
+# ---------------------------------------------------------------------------------------------
+
+class _Changes:
+    """The arrays changed in place through the library since the program started: each
+    memory block's root array (weakly held) and the epoch of its latest change. A node
+    records the epoch at its forward pass; a backward checks its saved arrays only where
+    the epoch has moved since, so a training loop (forward, backward, then the step) pays
+    nothing."""
+    counter = itertools.count(1)
+    epoch = 0
+    roots: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def _root(array: Any) -> Any:
+    """The array that owns ``array``'s memory (itself unless it is a view)."""
+    while isinstance(getattr(array, "base", None), np.ndarray):
+        array = array.base
+    return array
+
+
+def mark_changed(array: Any) -> None:
+    """Record that ``array`` (a parameter's data, a buffer) was changed in place: a backward
+    through a node that saved it, or a view of its memory, before the change raises
+    RuntimeError instead of computing a gradient at values the forward pass never used
+    (PyTorch's version counter). The optimizers, ``load_state_dict``, ``nn.init`` and the
+    in-place operators (``x -= y`` under ``no_grad``) call it; a change made directly to
+    ``.data`` is not seen (as in PyTorch)."""
+    root = _root(array)
+    epoch = next(_Changes.counter)
+    roots = _Changes.roots
+    if len(roots) > 4096:                        # forget the roots that were freed
+        for key in [key for key, (ref, _) in roots.items() if ref() is None]:
+            del roots[key]
+    roots[id(root)] = (weakref.ref(root), epoch)
+    _Changes.epoch = epoch
+
+
+def _changed_since(array: Any, epoch: int) -> bool:
+    root = _root(array)
+    entry = _Changes.roots.get(id(root))
+    return entry is not None and entry[0]() is root and entry[1] > epoch
+
+
+def _check_saved(node: "Node") -> None:
+    """RuntimeError where an array ``node`` saved for backward (in ``ctx.saved`` or as an
+    attribute, alone or in a tuple/list) was changed in place after its forward pass."""
+    held = list(node.ctx.saved)
+    for value in vars(node.ctx).values():
+        held += list(value) if isinstance(value, (tuple, list)) else [value]
+    for array in held:
+        if hasattr(array, "shape") and hasattr(array, "dtype") and \
+                _changed_since(array, node.epoch):
+            raise RuntimeError(
+                f"backward: '{node.name}' saved an array of shape {array.shape} for its "
+                f"backward that was changed in place after the forward pass (by an optimizer "
+                f"step, load_state_dict, or an in-place operator such as -= under no_grad), "
+                f"so the gradient would be computed at values the forward pass never used; "
+                f"call backward before changing it, or run the forward pass again")
+
+
+# ---------------------------------------------------------------------------------------------
 # Functions and graph nodes
 # ---------------------------------------------------------------------------------------------
 
@@ -120,13 +185,14 @@ class Context:
 class Node:
     """One recorded op application: the function, its context, and the input tensors."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "freed", "name", "site")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "epoch", "freed", "name", "site")
 
-    def __init__(self, fn, ctx, inputs, out_meta, site=None):
+    def __init__(self, fn, ctx, inputs, out_meta, epoch=0, site=None):
         self.fn = fn                    # the Function subclass
         self.ctx = ctx
         self.inputs = inputs            # tuple of Tensor-or-None, one per forward argument
         self.out_meta = out_meta        # tuple of (shape, dtype), one per output
+        self.epoch = epoch              # _Changes.epoch at the forward pass
         self.freed = False
         self.name = fn.__name__
         self.site = site                # where the user called the op (anomaly mode only)
@@ -230,7 +296,7 @@ class Function:
             # NOTE: tuples of lists, not of generators: faster for a few items
             inputs = tuple([a if g else None for a, g in zip(args, needs_grad)])
             node = Node(cls, ctx, inputs, tuple([(o.shape, o.dtype, device_of(o).xp)
-                                                 for o in outs]), site)
+                                                 for o in outs]), _Changes.epoch, site)
             tensors = [Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs)]
         return tensors[0] if single else tuple(tensors)
 
@@ -354,6 +420,8 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
             raise RuntimeError(
                 f"backward: the graph through '{node.name}' was already freed by an earlier "
                 "backward; pass retain_graph=True to the first backward to go through it twice")
+        if node.epoch != _Changes.epoch:
+            _check_saved(node)
         outs = []
         for k, (shape, dtype, xp) in enumerate(node.out_meta):
             g = grads.pop((id(node), k), None)

@@ -170,6 +170,7 @@ class DataParallel:
         self.comm.Bcast(self._buffer, root=root)
         for p, view in zip(self._params, self._views()):
             np.copyto(p.data, view.reshape(p.shape))
+            autograd.mark_changed(p.data)
 
     # -- the batches ----------------------------------------------------------------------
     def share(self, batch: Sequence | np.ndarray) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .autograd import enable_grad
+from .autograd import enable_grad, mark_changed
 from .device import CPU, DeviceError, device_of, move
 from .tensor import Tensor
 
@@ -188,6 +188,7 @@ class Optimizer:
                         self._update(p, grad, state, group)
                 else:
                     self._update_on_gpu(p, grad, state, group)
+                mark_changed(p.data)        # a graph that saved p can no longer backward
         return loss
 
     # -- state_dict -------------------------------------------------------------------------

@@ -356,6 +356,63 @@ class Tensor:
     if TYPE_CHECKING:     # the named methods (sum, reshape, ...) are Any to a type checker
         def __getattr__(self, name: str) -> Any: ...
 
+    # -- in-place arithmetic ----------------------------------------------------------------
+    # NOTE: the ignores: mypy sees __add__ as the Callable attribute declared above
+    def __iadd__(self, other) -> Tensor:  # type: ignore[misc]
+        return self._in_place("add", other)
+
+    def __isub__(self, other) -> Tensor:  # type: ignore[misc]
+        return self._in_place("sub", other)
+
+    def __imul__(self, other) -> Tensor:  # type: ignore[misc]
+        return self._in_place("mul", other)
+
+    def __itruediv__(self, other) -> Tensor:  # type: ignore[misc]
+        return self._in_place("truediv", other)
+
+    def _in_place(self, op: str, other) -> "Tensor":
+        """``x op= y``, as PyTorch where the result is not recorded (under ``no_grad``, or
+        when neither side requires grad): x's values change in place (its dtype kept, the
+        result cast ``same_kind``), and a backward through a graph that saved the old
+        values raises instead of computing a wrong gradient (``autograd.mark_changed``).
+        Where the result is recorded, x is rebound to it (``x = x op y``: the gradient of
+        PyTorch's in-place op, but other references to x keep the old tensor).
+
+        Raises RuntimeError on a leaf that requires grad while gradients are on (PyTorch's
+        rule: wrap a manual update in ``with no_grad():``) and on a tensor recorded in a
+        graph under ``no_grad``; ValueError where the result's shape is not x's (an in-place
+        op does not broadcast x); TypeError where its dtype cannot be cast to x's."""
+        symbol = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/="}[op]
+        autograd = _autograd()
+        grad_on = autograd.is_grad_enabled()
+        if grad_on and self._requires_grad and self._node is None:
+            raise RuntimeError(f"{symbol} on a leaf tensor that requires grad would change "
+                               f"it outside the graph; update it inside `with "
+                               f"nongate_np.no_grad():` (as an optimizer does), or build a new "
+                               f"tensor (x = x {symbol[0]} y)")
+        if not grad_on and self._node is not None:
+            raise RuntimeError(f"{symbol} under no_grad on a tensor recorded in a graph would "
+                               f"change values its backward may need; use x = x {symbol[0]} y, "
+                               f"or x.detach() first")
+        result = getattr(self, f"__{op}__")(other)
+        if result._requires_grad:               # recorded: x is rebound to the result
+            return result
+        data = result._data
+        if data.shape != self._data.shape:
+            raise ValueError(f"{symbol}: the result has shape {data.shape}, the tensor "
+                             f"{self._data.shape}; an in-place operation cannot broadcast "
+                             f"the tensor it changes")
+        if not np.can_cast(data.dtype, self._data.dtype, "same_kind"):
+            raise TypeError(f"{symbol}: the result's dtype {data.dtype} cannot be cast to the "
+                            f"tensor's {self._data.dtype} in place")
+        if type(self._data) is np.ndarray:
+            np.copyto(self._data, data, casting="same_kind")
+        else:                                   # a GPU array, overwritten on the device
+            on_gpu: Any = self._data
+            on_gpu.copy_to_device(self.device.xp.astype(data, self._data.dtype))
+        autograd.mark_changed(self._data)
+        return self
+
     def __setitem__(self, index, value):
         raise TypeError("Tensor does not support item assignment (it would break the graph); "
                         "build the new tensor with where(), concat() or stack(), or write "

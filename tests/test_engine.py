@@ -351,3 +351,87 @@ def test_comparisons_name_the_shapes_and_refuse_complex_order():
     with pytest.raises(TypeError, match="'<' not supported"):
         _ = ng.tensor([1.0]) < "a"
     assert (ng.tensor([1.0, 2.0]) < np.array([2.0, 2.0])).tolist() == [True, False]
+
+
+# -- in-place changes and the version counter ---------------------------------------------
+
+def test_backward_after_an_optimizer_step_on_a_saved_input_raises():
+    """loss2 saved w before the step; its backward would use the stepped w (a silently wrong
+    gradient: 2·w_new instead of 2·w_old). An op that saves nothing of w (an addition) still
+    backpropagates, as in PyTorch."""
+    w = leaf(3)
+    opt = ng.optim.SGD([w], lr=0.1)
+    loss1, loss2, linear = (w * w).sum(), (w * w).sum(), (w + 1.0).sum()
+    loss1.backward()
+    opt.step()
+    with pytest.raises(RuntimeError, match=r"'Mul' saved an array of shape \(3,\) for its "
+                                           r"backward that was changed in place after the "
+                                           r"forward pass"):
+        loss2.backward()
+    w.grad = None
+    linear.backward()
+    np.testing.assert_array_equal(w.grad, np.ones(3))
+
+
+def test_load_state_dict_and_in_place_operators_move_the_version():
+    model = ng.nn.Linear(3, 2).to(np.float64)
+    x = ng.Tensor(np.ones((1, 3)))
+    loss = model(x).sum()
+    model.load_state_dict(model.state_dict())
+    with pytest.raises(RuntimeError, match=r"changed in place after the forward pass"):
+        loss.backward()                          # through the transposed view of the weight
+    c = ng.Tensor(np.full(3, 2.0))               # a constant saved by Mul
+    w = leaf(3)
+    loss = (w * c).sum()
+    c += 1.0
+    with pytest.raises(RuntimeError, match=r"'Mul' saved an array of shape \(3,\)"):
+        loss.backward()
+
+
+def test_manual_sgd_under_no_grad_updates_the_parameter_in_place():
+    """PyTorch's idiom `with no_grad(): w -= lr * w.grad` changes w itself: the same tensor,
+    still a leaf requiring grad, at the values SGD computes (it made a new constant tensor,
+    and a loop over model.parameters() trained nothing)."""
+    model, reference = ng.nn.Linear(3, 2).to(np.float64), ng.nn.Linear(3, 2).to(np.float64)
+    reference.load_state_dict(model.state_dict())
+    opt = ng.optim.SGD(reference.parameters(), lr=0.1)
+    x = ng.Tensor(np.random.default_rng(1).standard_normal((4, 3)))
+    params = list(model.parameters())
+    for _ in range(3):
+        for m in (model, reference):
+            m.zero_grad()
+            (m(x) ** 2).sum().backward()
+        with ng.no_grad():
+            for p in model.parameters():
+                p -= 0.1 * p.grad
+        opt.step()
+    assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+    assert all(p.requires_grad and p.is_leaf for p in model.parameters())
+    for p, q in zip(model.parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-14)
+
+
+def test_in_place_operators_follow_pytorchs_rules():
+    w = leaf(3)
+    with pytest.raises(RuntimeError, match=r"\+= on a leaf tensor that requires grad .*"
+                                           r"no_grad\(\)"):
+        w += 1.0
+    h = w * 2.0
+    h += w                                       # recorded: h is rebound, the gradient right
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad, np.full(3, 3.0))
+    g = w * 2.0
+    with ng.no_grad(), pytest.raises(RuntimeError, match=r"recorded in a graph"):
+        g -= 1.0
+    x = ng.Tensor(np.zeros(3, np.float32))
+    same = x
+    x += np.float64(1.5)
+    x *= 2
+    x /= ng.Tensor(np.array([1.0, 2.0, 3.0]))
+    assert x is same and x.dtype == np.float32
+    np.testing.assert_array_equal(x.data, np.float32([3.0, 1.5, 1.0]))
+    with pytest.raises(ValueError, match=r"result has shape \(2, 3\), the tensor \(3,\)"):
+        x += np.ones((2, 3))
+    i = ng.Tensor(np.arange(3))
+    with pytest.raises(TypeError, match=r"dtype float64 cannot be cast to the tensor's int64"):
+        i += 0.5

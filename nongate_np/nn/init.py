@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import rng
+from ..autograd import mark_changed
 from ..tensor import Tensor
 
 __all__ = ["uniform_", "normal_", "constant_", "zeros_", "ones_", "calculate_fan_in_and_fan_out",
@@ -23,6 +24,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor or Parameter, got {type(tensor).__name__}")
     tensor.data[...] = values
+    mark_changed(tensor.data)
     return tensor
 
 

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..autograd import mark_changed
 from ..device import CPU, Device, device_of, device_or_dtype, move
 from ..tensor import Tensor, as_array
 
@@ -459,6 +460,7 @@ class Module:
                 np.copyto(dest, arr, casting="unsafe")
             else:                       # a GPU array: overwritten in place from the host
                 dest.copy_to_device(np.ascontiguousarray(arr, dtype=dest.dtype))
+            mark_changed(dest)
         return IncompatibleKeys(missing, unexpected)
 
     # -- constructor arguments (see register_savable) ---------------------------------------

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .. import ops
-from ..autograd import no_grad
+from ..autograd import mark_changed, no_grad
 from ..data.errors import DataError
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
@@ -197,6 +197,8 @@ class MultiTaskSequenceModel(Module):
             raise ValueError(f"set_input_normalization: std must be > 0, got min {std.min()}")
         self.input_mean[...] = mean.astype(dt)
         self.input_std[...] = std.astype(dt)
+        mark_changed(self.input_mean)
+        mark_changed(self.input_std)
 
     def _infer_lengths(self, x, lengths, allow_empty: bool = False):
         """Token input without ``lengths``: each sequence ends after its last non-padding
