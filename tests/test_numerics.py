@@ -468,3 +468,22 @@ def test_relu_and_mse_refuse_bool_input_naming_the_op(call):
     """As torch (relu and mse_loss are not defined for Bool); was int64 / NumPy's message."""
     with pytest.raises(TypeError, match=r"^(relu|mse_loss): not defined for (a )?bool"):
         call(ng.tensor(np.array([True, False])))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_power_at_zero_base_and_zero_exponent_as_torch(device):
+    """d(a^b)/da is 0 where b = 0, also at a = 0 (it was 0·inf = NaN, so the polynomial
+    Σ c_k x^k had a NaN gradient at 0); d(a^b)/db at a = 0 is 0 for b ≥ 0 and −inf for
+    b < 0. Values: PyTorch 2.13 (torch.pow's backward), written out."""
+    a = leaf([0.0, 0.0, 0.0, 0.0, 2.0], device)
+    b = leaf([-1.0, 0.0, 0.5, 2.0, 0.0], device)
+    (a ** b).sum().backward()
+    np.testing.assert_array_equal(host(a.grad), [-np.inf, 0.0, np.inf, 0.0, 0.0])
+    np.testing.assert_array_equal(host(b.grad), [-np.inf, 0.0, 0.0, 0.0, np.log(2.0)])
+    x = leaf(0.0, device)
+    coefficients = ng.tensor([1.0, 2.0, 3.0], device=device)
+    (x ** ng.tensor([0.0, 1.0, 2.0], device=device) * coefficients).sum().backward()
+    assert host(x.grad) == 2.0
+    x = leaf([0.0, 3.0], device)
+    (x ** 0).sum().backward()                   # a Python exponent of 0
+    np.testing.assert_array_equal(host(x.grad), [0.0, 0.0])

@@ -122,7 +122,8 @@ class Neg(Function):
 
 @ieee
 class Pow(Function):
-    """y = a^b;  da = dy ⊙ b a^{b-1},  db = dy ⊙ y log a  (E4; db taken as 0 where a = 0)."""
+    """y = a^b;  da = dy ⊙ b a^{b-1},  db = dy ⊙ y log a  (E4; da taken as 0 where b = 0, db
+    as 0 where a = 0 and b ≥ 0, as PyTorch)."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -137,12 +138,22 @@ class Pow(Function):
 
         def da():
             # NOTE: a Python-number exponent stays one, so NumPy keeps a's dtype (NEP 50)
-            b_1 = b - 1 if isinstance(b, (int, float, complex)) else xp.subtract(b, 1)
-            return xp.multiply(xp.multiply(dy, b), xp.power(a, b_1))
+            if isinstance(b, (int, float, complex)):
+                if b == 0:                      # a^0 = 1 is constant, even at a = 0
+                    return xp.zeros(dy.shape, dy.dtype)
+                return xp.multiply(xp.multiply(dy, b), xp.power(a, b - 1))
+            # NOTE: where b = 0, b a^{b-1} is 0·inf = NaN at a = 0; the derivative is 0
+            grad = xp.multiply(xp.multiply(dy, b), xp.power(a, xp.subtract(b, 1)))
+            return xp.where(xp.equal(b, 0), 0, grad)
 
         def db():
-            # NOTE: lim_{a→0+} a^b log a = 0 for b > 0; avoid 0·(-inf) = nan there.
-            zero = xp.equal(a, 0)
+            # NOTE: lim_{a→0+} a^b log a = 0 for b ≥ 0 (a^0 = 1 is constant); avoid
+            # 0·(-inf) = nan there. For b < 0 it is y log a = inf·(-inf) = -inf, as torch.
+            # (A complex b, CPU only, by its real part.)
+            real_b = np.real(b) if np.iscomplexobj(b) else b
+            non_negative = bool(real_b >= 0) if np.ndim(real_b) == 0 and \
+                not hasattr(real_b, "copy_to_host") else xp.greater_equal(real_b, 0)
+            zero = xp.where(xp.equal(a, 0), non_negative, False)
             a_safe = xp.where(zero, 1, a)
             return xp.multiply(dy, xp.where(zero, 0, xp.multiply(y, xp.log(a_safe))))
         return _operand_grads(ctx, da, db)
