@@ -288,16 +288,21 @@ class Function:
         else:
             out = cls.forward(ctx, *raw)
         single = not isinstance(out, tuple)
+        if single and isinstance(out, list):
+            raise TypeError(f"{cls.__name__}.forward returned a list; return one array, or a "
+                            f"tuple of arrays for several outputs")
         outs = (out,) if single else out
         if not record:
-            tensors = [Tensor._wrap(_as_array(o)) for o in outs]
+            tensors = [Tensor._wrap(_as_array(o, cls)) for o in outs]
         else:
-            outs = [_as_array(o) for o in outs]
+            outs = [_as_array(o, cls) for o in outs]
             # NOTE: tuples of lists, not of generators: faster for a few items
             inputs = tuple([a if g else None for a, g in zip(args, needs_grad)])
             node = Node(cls, ctx, inputs, tuple([(o.shape, o.dtype, device_of(o).xp)
                                                  for o in outs]), _Changes.epoch, site)
-            tensors = [Tensor._wrap(o, node=node, index=k) for k, o in enumerate(outs)]
+            # an integer or bool output (a cast to int, indices) has no gradient, as in torch
+            tensors = [Tensor._wrap(o, node=node, index=k) if o.dtype.kind in "fc"
+                       else Tensor._wrap(o) for k, o in enumerate(outs)]
         return tensors[0] if single else tuple(tensors)
 
 
@@ -327,12 +332,17 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def _as_array(value: Any) -> Any:
+def _as_array(value: Any, fn: Any = None, phase: str = "forward") -> Any:
     """An op's result as an array: a host or device array as it is, anything else (a NumPy
-    scalar) through np.asarray."""
+    scalar) through np.asarray. With ``fn`` (the Function), TypeError where that is not an
+    array of numbers (a string, an object), naming ``fn.forward`` or ``fn.backward``."""
     if type(value) is np.ndarray or device_of(value) is not CPU:
         return value
-    return np.asarray(value)
+    array = np.asarray(value)
+    if fn is not None and array.dtype.kind not in "biufc":
+        raise TypeError(f"{fn.__name__}.{phase} returned {type(value).__name__} (as an array, "
+                        f"dtype {array.dtype}); expected an ndarray of numbers")
+    return array
 
 
 def _accumulate(store: dict[tuple[int, int], Any], key: tuple[int, int], grad: Any) -> None:
@@ -431,6 +441,9 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
         else:
             in_grads = node.fn.backward(node.ctx, *outs)
         if not isinstance(in_grads, tuple):
+            if isinstance(in_grads, list):
+                raise TypeError(f"{node.name}.backward returned a list; return a tuple of "
+                                f"gradients, one per forward argument (or one array for one)")
             in_grads = (in_grads,)
         if len(in_grads) != len(node.inputs):
             raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients, "
@@ -438,7 +451,7 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
         for k, (t, g) in enumerate(zip(node.inputs, in_grads)):
             if t is None or g is None:
                 continue
-            g = _as_array(g)
+            g = _as_array(g, node.fn, "backward")
             data = t._data              # NOTE: not t.shape, t.dtype: properties, per input
             if g.shape != data.shape:
                 raise GradientShapeError(f"{node.name}.backward returned a gradient of shape "

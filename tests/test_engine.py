@@ -435,3 +435,45 @@ def test_in_place_operators_follow_pytorchs_rules():
     i = ng.Tensor(np.arange(3))
     with pytest.raises(TypeError, match=r"dtype float64 cannot be cast to the tensor's int64"):
         i += 0.5
+
+
+def test_an_integer_output_has_no_gradient():
+    """A cast to int64 (truncation: piecewise constant) carried the graph, so x got
+    gradient 1 through it; as in torch it is a constant now."""
+    x = leaf(3)
+    k = ng.cast(x, np.int64)
+    assert not k.requires_grad and k.grad_fn is None
+    w = leaf(3, seed=1)
+    (k * w + x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.ones(3))          # through "+ x" only
+    np.testing.assert_array_equal(w.grad, k.data)
+
+
+def test_a_custom_op_returning_a_list_or_a_string_is_told_what_to_return():
+    class TwoAsList(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return [a * 2, a * 3]
+
+    class Text(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return "abcd"
+
+    class GradAsList(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, dy):
+            return [dy]
+    x = leaf(3)
+    with pytest.raises(TypeError, match=r"TwoAsList.forward returned a list; return one "
+                                        r"array, or a tuple of arrays for several outputs"):
+        TwoAsList.apply(x)
+    with pytest.raises(TypeError, match=r"Text.forward returned str \(as an array, dtype "
+                                        r"<U4\); expected an ndarray of numbers"):
+        Text.apply(x)
+    with pytest.raises(TypeError, match=r"GradAsList.backward returned a list; return a tuple"):
+        GradAsList.apply(x).sum().backward()

@@ -357,7 +357,8 @@ def where(cond, a, b) -> Tensor:
 
 
 def cast(x, dtype) -> Tensor:
-    """``x`` converted to ``dtype``; the gradient is converted back.
+    """``x`` converted to ``dtype``; the gradient is converted back (to an integer or bool
+    dtype: a constant, with no gradient, as in torch).
 
     A float beyond a floating dtype's range becomes ±inf (as torch). Complex input cast to
     a real floating dtype stays complex at that precision (so a complex-step check passes
