@@ -13,7 +13,7 @@ backward runs the leaves' post-accumulate-grad hooks, then the callbacks they qu
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import itertools
 import threading
 import weakref
@@ -49,19 +49,37 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-class _GradModeContext(contextlib.ContextDecorator):
-    """Sets the grad mode to ``self.mode`` inside a ``with`` block or a decorated call."""
+class _GradModeContext:
+    """Sets the grad mode to ``self.mode`` inside a ``with`` block or a decorated call.
+
+    The modes it replaced are kept on a stack, so one instance may be entered again inside
+    itself; a decorated function enters a fresh instance at each call (recursion, threads).
+    """
 
     mode = True
 
+    def __init__(self, mode: bool | None = None):
+        if mode is not None:
+            self.mode = bool(mode)
+        self._prev: list[bool] = []
+
     def __enter__(self):
-        self.prev = _grad_mode.enabled
+        self._prev.append(_grad_mode.enabled)
         _grad_mode.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _grad_mode.enabled = self.prev
+        _grad_mode.enabled = self._prev.pop()
         return False
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def decorated(*args, **kwargs):
+            with _GradModeContext(mode):
+                return fn(*args, **kwargs)
+        return decorated
 
 
 class no_grad(_GradModeContext):
@@ -78,15 +96,20 @@ class enable_grad(_GradModeContext):
 
 class set_grad_enabled(_GradModeContext):
     """Switch graph recording on or off: as a call (takes effect at once), a context
-    manager or a decorator."""
+    manager (the mode before it comes back at its end) or a decorator (the mode is set
+    during each call of the function only, as in PyTorch)."""
 
     def __init__(self, mode: bool):
-        self.mode = bool(mode)
-        self.prev = _grad_mode.enabled
+        super().__init__(mode)
+        self._prev.append(_grad_mode.enabled)
         _grad_mode.enabled = self.mode
 
     def __enter__(self):
         return self         # NOTE: the mode was set by __init__, which also saved the old one
+
+    def __call__(self, fn: Callable) -> Callable:
+        _grad_mode.enabled = self._prev.pop()   # as a decorator it changes nothing now
+        return super().__call__(fn)
 
 
 # ---------------------------------------------------------------------------------------------

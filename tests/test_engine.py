@@ -477,3 +477,30 @@ def test_a_custom_op_returning_a_list_or_a_string_is_told_what_to_return():
         Text.apply(x)
     with pytest.raises(TypeError, match=r"GradAsList.backward returned a list; return a tuple"):
         GradAsList.apply(x).sum().backward()
+
+
+def test_grad_mode_decorators_restore_the_mode_after_every_call():
+    """A recursive no_grad function, two functions sharing one no_grad object, and
+    set_grad_enabled(False) as a decorator left gradients off for the rest of the program
+    (the later graphs were not recorded); now each call restores the mode, as in torch."""
+    @ng.no_grad()
+    def depth(n):
+        return ng.is_grad_enabled() if n == 0 else depth(n - 1)
+    assert depth(3) is False and ng.is_grad_enabled()
+    shared = ng.no_grad()
+    inner = shared(lambda: ng.is_grad_enabled())
+    outer = shared(lambda: inner())
+    assert outer() is False and ng.is_grad_enabled()
+
+    @ng.set_grad_enabled(False)
+    def off():
+        return ng.is_grad_enabled()
+    assert ng.is_grad_enabled()                  # decorating changes nothing
+    assert off() is False and ng.is_grad_enabled()
+    with shared:
+        with shared:
+            assert not ng.is_grad_enabled()
+        assert not ng.is_grad_enabled()
+    assert ng.is_grad_enabled()
+    x = leaf(2)
+    assert (x * 2).requires_grad                 # graphs are recorded again
