@@ -504,3 +504,36 @@ def test_grad_mode_decorators_restore_the_mode_after_every_call():
     assert ng.is_grad_enabled()
     x = leaf(2)
     assert (x * 2).requires_grad                 # graphs are recorded again
+
+
+@pytest.mark.torch
+def test_mixed_dtypes_promote_as_pytorch():
+    """NumPy widens float32 beside an int64 array, a 0-d float64 array or a NumPy float64
+    scalar (NEP 50) to float64; torch keeps float32, and so does the engine now (attention
+    scores divided by np.sqrt(d) stayed float32 in torch, became float64 here)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    cases = [(np.float32, (3,), np.float64, ()), (np.float32, (3,), np.int64, (3,)),
+             (np.int32, (3,), np.float64, ()), (np.float32, (3,), np.complex128, ()),
+             (np.float64, (3,), np.complex64, (3,)), (np.int32, (3,), np.int64, ()),
+             (np.bool_, (3,), np.int64, ()), (np.float32, (), np.int64, (3,)),
+             (np.float32, (3,), np.float64, (3,)), (np.float64, (), np.float32, (2, 3))]
+    for ta, sa, tb, sb in cases:
+        a = (rng.standard_normal(sa) * 3).astype(ta)
+        b = (rng.standard_normal(sb) * 3 + 1).astype(tb)
+        for op in ("add", "mul", "sub"):
+            if np.bool_ in (ta, tb) and op == "sub":
+                continue                         # torch refuses a bool subtraction
+            ours = getattr(ng, op)(ng.Tensor(a), ng.Tensor(b))
+            theirs = getattr(torch, op)(torch.from_numpy(np.asarray(a)),
+                                        torch.from_numpy(np.asarray(b)))
+            assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch."), (op, ta, tb)
+            np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+    q = ng.Tensor(np.ones((2, 8), np.float32), requires_grad=True)
+    scores = (q @ q.T) / np.sqrt(8)              # a NumPy float64 scalar
+    assert scores.dtype == np.float32
+    scores.sum().backward()
+    assert q.grad.dtype == np.float32
+    c = ng.Tensor(np.float64(2.0), requires_grad=True)    # a 0-d float64 parameter
+    (q * c).sum().backward()
+    assert c.grad.dtype == np.float64 and c.grad == pytest.approx(16.0)

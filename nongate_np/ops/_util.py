@@ -37,9 +37,12 @@ def ieee(cls):
 
 
 def operand(x, op: str):
-    """A Tensor stays a Tensor, a Python/NumPy scalar stays a scalar (so NumPy keeps the
-    tensor's dtype, as torch does), anything else becomes a constant ndarray."""
-    if isinstance(x, (Tensor, numbers.Number, np.generic)) and not isinstance(x, (str, bytes)):
+    """A Tensor stays a Tensor, a Python scalar stays one and a NumPy scalar becomes one (so
+    NumPy keeps the tensor's dtype, as torch does for both: ``q / np.sqrt(8)`` stays
+    float32), anything else becomes a constant ndarray."""
+    if isinstance(x, np.generic) and not isinstance(x, (str, bytes)):
+        return x.item()
+    if isinstance(x, (Tensor, numbers.Number)) and not isinstance(x, (str, bytes)):
         return x
     return as_array(x, what=f"{op}: operand")
 

@@ -26,6 +26,7 @@ def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
     xp = xp_of(a, b)
     if xp is not NUMPY:         # a host array constant joins the tensor on its device
         a, b = (xp.asarray(v) if isinstance(v, np.ndarray) else v for v in (a, b))
+    a, b = _promoted(xp, a, b)
     if keep:
         ctx.operands = (a, b)
     try:
@@ -36,6 +37,40 @@ def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
         raise ValueError(f"{op_name}: {err}") from None
     except TypeError as err:        # e.g. NumPy's bool subtract: named by the op
         raise TypeError(f"{op_name}: {err}") from None
+
+
+# PyTorch's type categories: an operand of a lower one never widens the dtype of a higher
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
+def _promoted(xp, a, b):
+    """(a, b) cast to PyTorch's result dtype where NumPy's differs (E1): a bool or integer
+    array beside a floating or complex one takes that one's dtype (float32 with int64 stays
+    float32; NumPy gives float64), and a 0-d array beside a dimensioned one of its category
+    takes the dimensioned one's (float32 with a 0-d float64 stays float32), a 0-d complex
+    beside a floating one the complex type of its precision (complex64 for float32).
+    Elsewhere, and for Python scalars (weak in NumPy as in torch), NumPy's promotion is
+    torch's."""
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is None or db is None or da == db:
+        return a, b
+    ca, cb = _CATEGORY.get(da.kind), _CATEGORY.get(db.kind)
+    if ca is None or cb is None:
+        return a, b
+    a0, b0 = len(a.shape) == 0, len(b.shape) == 0
+    target = None
+    if min(ca, cb) <= 1 < max(ca, cb):
+        target = da if ca > cb else db
+    elif a0 != b0:
+        zero_cat, dim_cat, dim_dtype = (ca, cb, db) if a0 else (cb, ca, da)
+        if zero_cat <= dim_cat:
+            target = dim_dtype
+        elif zero_cat == 3 and dim_cat == 2:
+            target = np.result_type(dim_dtype, np.complex64)
+    if target is None:
+        return a, b
+    return (a if da == target else xp.astype(a, target),
+            b if db == target else xp.astype(b, target))
 
 
 def _operand_grads(ctx, da, db):
