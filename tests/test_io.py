@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -311,7 +312,23 @@ def test_an_exception_mid_save_removes_the_temporary_file(tmp_path):
     with pytest.raises(OSError) as err, file_size_limit(len(before) // 2):
         ng.save(nn.Linear(3, 3), path)
     assert is_file_too_large(err.value), err.value
+    assert str(path) in str(err.value) and "unchanged" in str(err.value)    # it named no path
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_save_onto_a_named_pipe_or_a_device_refuses_and_leaves_it(tmp_path):
+    """The temporary file was renamed over whatever the path named, so a FIFO became a
+    regular file (and, run as root, ng.save(m, "/dev/null") would delete /dev/null)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"save: .*fifo' is a named pipe \(FIFO\), not a "
+                                         r"regular file"):
+        ng.save(nn.Linear(2, 2), fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.listdir(tmp_path) == ["fifo"]
+    with pytest.raises(ValueError, match=r"'/dev/null' is a character device"):
+        ng.save(nn.Linear(2, 2), "/dev/null")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
 def test_save_keeps_the_replaced_files_permissions(tmp_path):

@@ -44,6 +44,12 @@ def replacing(path: str, caller: str = "save"):
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"{caller}: {path!r} is a directory; give the "
                                               f"path of a file (in it, or beside it)")
+    kind = _special_kind(path)
+    if kind is not None:
+        # NOTE: the rename would delete it (a FIFO, /dev/null itself when run as root)
+        raise ValueError(f"{caller}: {path!r} is {kind}, not a regular file; a checkpoint "
+                         f"is written to a new file that replaces the old one, which would "
+                         f"remove it: give the path of a regular file")
     mode = _new_file_mode(path)
     remove_stale_temporaries(path)
     # NOTE: the writer's pid in the name lets a later save tell a killed writer's file from a
@@ -62,11 +68,33 @@ def replacing(path: str, caller: str = "save"):
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if err.filename is not None or str(path) in str(err):
+            raise
+        # a full disk (ENOSPC), a file-size limit: name the file, which stays as it was
+        raise type(err)(err.errno, f"{caller}: cannot write {path!r} ({err.strerror}); the "
+                                   f"file there, if any, is unchanged") from err
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _special_kind(path: str) -> str | None:
+    """What ``path`` is where it exists and is not a regular file (a FIFO, a device, a
+    socket); None for a regular file or no file."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character "
+                       "device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None
 
 
 def write_npz_atomically(path: str, arrays: dict) -> None:
