@@ -584,3 +584,25 @@ def test_the_kernels_never_start_numbas_pool_and_follow_its_thread_count():
         pytest.skip("no BLAS thread control here: the kernels run serially")
     assert "SPLIT 2 NUMBA_POOL False" in run.stdout
     assert "AFTER_SET 1" in run.stdout
+
+
+def test_overlapping_single_threaded_blas_blocks_restore_the_count_once():
+    """Two predict calls on two threads: the second block saved the first's 1 and, leaving
+    last, left NumPy's BLAS on one thread for the rest of the process."""
+    controls = threads._every_openblas()
+    if not controls:
+        pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
+    get, set_ = controls[0]
+    before = get()
+    set_(2)
+    try:
+        first, second = threads.single_threaded_blas(), threads.single_threaded_blas()
+        first.__enter__()
+        second.__enter__()              # opened while the first holds BLAS at 1
+        assert get() == 1
+        first.__exit__(None, None, None)
+        assert get() == 1               # the second block is still open
+        second.__exit__(None, None, None)
+        assert get() == 2
+    finally:
+        set_(before)

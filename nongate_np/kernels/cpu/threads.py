@@ -110,21 +110,19 @@ def _every_openblas() -> list[tuple]:
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Every loaded OpenBLAS on one thread inside the block, each count restored after.
+    """Every loaded OpenBLAS on one thread inside the block, each count restored after the
+    last block still open ends (nested and concurrent blocks share one saved count, as
+    kernel calls do: ``_BlasOwnership``).
 
     For loops that alternate NumPy products (the small ops around the fused kernels) with
     the threaded kernels: OpenBLAS's workers keep spinning after each product and take
     the cores the step loop's threads are waiting for (bench/RESULTS.md, "NumPy's BLAS
     threads"). ``owns_cores`` cannot help there: the spinning starts before a kernel."""
-    controls = _every_openblas()
-    saved = [get() for get, _ in controls]
-    for _, set_ in controls:
-        set_(1)
+    _every_ownership.enter(_every_openblas)
     try:
         yield
     finally:
-        for (_, set_), count in zip(controls, saved):
-            set_(count)
+        _every_ownership.leave()
 
 
 def blas_threads() -> int | None:
@@ -134,30 +132,41 @@ def blas_threads() -> int | None:
 
 
 class _BlasOwnership:
-    """Nested and concurrent kernel calls share one saved count: the first kernel to enter
-    sets BLAS to one thread, the last to leave restores what it found. (Per-call save and
-    restore is wrong with Python threads: two overlapping calls could leave 1 for good.)"""
+    """Nested and concurrent users of some BLAS copies share one saved count per copy: the
+    first to enter sets each to one thread, the last to leave restores what it found.
+    (Per-call save and restore is wrong with Python threads: two overlapping calls could
+    leave 1 for good, as two overlapping ``predict`` calls did for NumPy's BLAS.)"""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.depth = 0
-        self.saved = 0          # the count found by the first to enter
+        self.saved: list[tuple[Callable[[int], None], int]] = []   # (set, count found)
 
-    def enter(self, get: Callable[[], int], set_: Callable[[int], None]) -> None:
+    def enter(self, controls: Callable[[], list[tuple]]) -> None:
+        """``controls()`` gives the (get, set) pairs; called only by the first to enter."""
         with self.lock:
             if self.depth == 0:
-                self.saved = get()
-                set_(1)
+                self.saved = [(set_, get()) for get, set_ in controls()]
+                for set_, _ in self.saved:
+                    set_(1)
             self.depth += 1
 
-    def leave(self, set_: Callable[[int], None]) -> None:
+    def leave(self) -> None:
         with self.lock:
+            if self.depth == 0:     # a fork child leaving its parent's block: restored
+                return
             self.depth -= 1
             if self.depth == 0:
-                set_(self.saved)
+                self.restore()
+
+    def restore(self) -> None:
+        for set_, count in self.saved:
+            set_(count)
+        self.saved = []
 
 
-_ownership = _BlasOwnership()
+_ownership = _BlasOwnership()             # the kernels' BLAS (owns_cores)
+_every_ownership = _BlasOwnership()       # every loaded OpenBLAS (single_threaded_blas)
 
 #: True in a process forked from the one that imported this module: kernels run serially.
 forked = False
@@ -167,14 +176,13 @@ def _after_fork_in_child() -> None:
     """Mark the process as a fork child, and drop the parent's BLAS ownership: a kernel
     running on another thread at the fork left its lock held and BLAS on one thread, and
     that thread does not exist here; nor do the pool's threads."""
-    global forked, _ownership, _pool, _pool_busy
+    global forked, _ownership, _every_ownership, _pool, _pool_busy
     forked = True
     _pool, _pool_busy = [], threading.Lock()
-    if _ownership.depth:
-        control = _blas_thread_control()
-        if control is not None:
-            control[1](_ownership.saved)
-    _ownership = _BlasOwnership()
+    for ownership in (_ownership, _every_ownership):
+        if ownership.depth:
+            ownership.restore()
+    _ownership, _every_ownership = _BlasOwnership(), _BlasOwnership()
 
 
 if hasattr(os, "register_at_fork"):            # not on Windows, which cannot fork
@@ -208,12 +216,11 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
         control = _blas_thread_control()
         if control is None or _private_blas_on_one_thread(*control):
             return kernel(*args, **kwargs)
-        get, set_ = control
-        _ownership.enter(get, set_)
+        _ownership.enter(lambda: [control])
         try:
             return kernel(*args, **kwargs)
         finally:
-            _ownership.leave(set_)
+            _ownership.leave()
     return wrapper
 
 
