@@ -394,3 +394,44 @@ def test_resume_into_a_model_of_another_size_says_which_options_differ(tmp_path)
     assert lines[0].startswith("resume: Error(s) in loading state_dict")
     assert lines[-1] == "the run's model has hidden_size=5 where this one has 7"
     assert ("lstm.weight_hh_l0", (28, 7), (20, 5)) in info.value.shape_mismatches
+
+
+def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
+    """predict and evaluate ran model.eval() and restored the mode after: a thread training
+    the same model lost its dropout meanwhile (its weights came out different), and two
+    overlapping calls left the model in eval mode for good. The mode is now the calling
+    thread's: another thread's Dropout still drops while one is inside evaluating()."""
+    import threading
+
+    from nongate_np import nn
+    drop = nn.Dropout(0.5)
+    inside, done = threading.Event(), threading.Event()
+
+    def serving():
+        with nn.evaluating():
+            assert not drop.training
+            inside.set()
+            done.wait(10)
+    server = threading.Thread(target=serving)
+    server.start()
+    try:
+        assert inside.wait(10)
+        assert drop.training                     # this thread still trains
+        ng.seed(0)
+        assert np.count_nonzero(drop(ng.Tensor(np.ones(1000))).data == 0) > 300
+    finally:
+        done.set()
+        server.join()
+
+    data = dataset()
+    m = MultiTaskSequenceModel(TASKS, vocab_size=6, embed_size=4, hidden_size=5, attn_size=3,
+                               dtype=np.float64, dropout=0.5)
+    assert m.training
+    got = predict(m, data)
+    evaluated = evaluate(m, data)
+    assert m.training                            # untouched, not switched and back
+    m.eval()
+    want = predict(m, data)
+    for name in ("c", "r", "t"):
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert evaluate(m, data) == evaluated

@@ -14,11 +14,11 @@ from .containers import ModuleList, Sequential
 from .functional_call import functional_call
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .lstm import LSTM
-from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
 from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ReLU", "Tanh",
            "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "register_savable",
-           "functional_call"]
+           "functional_call", "evaluating"]

@@ -20,7 +20,8 @@ from ..autograd import mark_changed
 from ..device import CPU, Device, device_of, device_or_dtype, move
 from ..tensor import Tensor, as_array
 
-__all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype"]
+__all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype",
+           "evaluating"]
 
 
 # NOTE: while nongate_np.load rebuilds a model from a file's config, the bytes its parameters
@@ -28,6 +29,25 @@ __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_d
 # parallel each keep their own.
 _BUILD_BUDGET: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "nongate_np_build_budget", default=None)
+
+
+# True inside ``evaluating()``: every module of this thread (context) runs in eval mode
+_EVALUATING: contextvars.ContextVar[bool] = contextvars.ContextVar("nongate_np_evaluating",
+                                                                   default=False)
+
+
+@contextlib.contextmanager
+def evaluating():
+    """Inside the block, in the calling thread only (a ``contextvars`` context), every
+    module reads ``training`` as False: Dropout and the LSTM's dropout are off, whatever
+    mode the module was set to, and nothing is changed on it. ``predict``, ``evaluate`` and
+    ``sample_text`` run inside it, so one model can serve predictions on some threads while
+    another thread trains it (``model.eval()`` there switched the trainer's dropout off)."""
+    token = _EVALUATING.set(True)
+    try:
+        yield
+    finally:
+        _EVALUATING.reset(token)
 
 
 class BuildBudgetError(MemoryError):
@@ -167,8 +187,8 @@ class Module:
     Attributes
     ----------
     training : bool
-        True in training mode (the default), False after :meth:`eval`; layers such as
-        Dropout read it.
+        True in training mode (the default), False after :meth:`eval` and, in the calling
+        thread, inside :func:`evaluating`; layers such as Dropout read it.
     """
 
     def __init__(self):
@@ -177,6 +197,14 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
+
+    @property
+    def training(self) -> bool:
+        return self.__dict__["training"] and not _EVALUATING.get()
+
+    @training.setter
+    def training(self, mode: bool) -> None:
+        self.__dict__["training"] = bool(mode)
 
     # -- registration -----------------------------------------------------------------------
     def _registry(self, what: str) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import no_grad
+from ..nn.module import evaluating
 
 __all__ = ["sample_text"]
 
@@ -49,18 +50,13 @@ def sample_text(model, vocab, prompt: str = "\n", *, length: int = 300,
     rng = np.random.default_rng(seed)
     ids = vocab.encode(prompt)[None, :]
     out, hx = [], None
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for _ in range(length):
-                h, hx = model.lstm(model.input_layer(ids), hx)
-                logits = head(h[:, -1]).data[0].astype(np.float64) / temperature
-                logits[:2] = -np.inf                     # never padding or unknown
-                p = np.exp(logits - logits.max())
-                nxt = int(rng.choice(len(p), p=p / p.sum()))
-                out.append(nxt)
-                ids = np.array([[nxt]], np.int64)
-    finally:
-        model.train(was_training)
+    with evaluating(), no_grad():               # the mode stays this thread's
+        for _ in range(length):
+            h, hx = model.lstm(model.input_layer(ids), hx)
+            logits = head(h[:, -1]).data[0].astype(np.float64) / temperature
+            logits[:2] = -np.inf                         # never padding or unknown
+            p = np.exp(logits - logits.max())
+            nxt = int(rng.choice(len(p), p=p / p.sum()))
+            out.append(nxt)
+            ids = np.array([[nxt]], np.int64)
     return vocab.decode(out)

@@ -32,6 +32,7 @@ from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..device import move
 from ..kernels.registry import get_backend
+from ..nn.module import evaluating
 from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
@@ -395,14 +396,11 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     rows = np.arange(len(data)) if data_parallel is None else \
         data_parallel.share(np.arange(len(data)))
     rows = _by_length(data, rows)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for x, lengths, targets in batches(data, batch_size, rows):
-                meter.update(model(x, lengths=lengths), targets)
-    finally:
-        model.train(was_training)
+    # NOTE: evaluating(), not model.eval(): the mode stays this thread's, so a thread
+    # training the same model keeps its dropout
+    with evaluating(), no_grad():
+        for x, lengths, targets in batches(data, batch_size, rows):
+            meter.update(model(x, lengths=lengths), targets)
     if data_parallel is not None:
         meter.set_totals(data_parallel.all_reduce(meter.totals()))
     return meter.result()
@@ -449,31 +447,26 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     weights: dict[str, list] = {t["name"]: [] for t in model.tasks if t["kind"] != "tagging"}
     T = data.x.shape[1]
     order = _by_length(data, np.arange(len(data)))
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for x, lengths, _ in batches(data, batch_size, order):
-                out = model(x, lengths=lengths)
-                for name, w in out["attention"].items():
-                    padded = np.zeros((len(x), T), w.dtype)
-                    padded[:, :w.shape[1]] = w.numpy()
-                    weights[name].append(padded)
-                for task in model.tasks:
-                    name, value = task["name"], out[task["name"]].numpy()
-                    if task["kind"] == "classification":
-                        z = np.exp(value - value.max(axis=1, keepdims=True))
-                        probs[name].append(z / z.sum(axis=1, keepdims=True))
-                        parts[name].append(value.argmax(axis=1))
-                    elif task["kind"] == "tagging":
-                        ids = np.full((len(x), T), -1, np.int64)
-                        ids[:, :value.shape[1]] = value.argmax(axis=2)
-                        ids[np.arange(T)[None, :] >= lengths[:, None]] = -1
-                        parts[name].append(ids)
-                    else:
-                        parts[name].append(value)
-    finally:
-        model.train(was_training)
+    with evaluating(), no_grad():
+        for x, lengths, _ in batches(data, batch_size, order):
+            out = model(x, lengths=lengths)
+            for name, w in out["attention"].items():
+                padded = np.zeros((len(x), T), w.dtype)
+                padded[:, :w.shape[1]] = w.numpy()
+                weights[name].append(padded)
+            for task in model.tasks:
+                name, value = task["name"], out[task["name"]].numpy()
+                if task["kind"] == "classification":
+                    z = np.exp(value - value.max(axis=1, keepdims=True))
+                    probs[name].append(z / z.sum(axis=1, keepdims=True))
+                    parts[name].append(value.argmax(axis=1))
+                elif task["kind"] == "tagging":
+                    ids = np.full((len(x), T), -1, np.int64)
+                    ids[:, :value.shape[1]] = value.argmax(axis=2)
+                    ids[np.arange(T)[None, :] >= lengths[:, None]] = -1
+                    parts[name].append(ids)
+                else:
+                    parts[name].append(value)
     back = np.argsort(order)                    # the batches' rows back in data's order
 
     def joined(pieces: list) -> np.ndarray:
