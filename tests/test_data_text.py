@@ -64,6 +64,13 @@ def test_vocabulary_round_trip_and_unknown_characters():
     np.testing.assert_array_equal(ids, [2, 3, UNK])
     assert vocab.decode([PAD, 2, 3, PAD]) == "ab"
     assert vocab.tokens()[:2] == ["", "\ufffd"]
+    # predict's tagging ids: -1 past a sequence's length (it read the last character)
+    assert vocab.decode(np.array([[2, 3, -1, -1], [3, 2, 2, -1]])) == "abbaa"
+    with pytest.raises(ValueError, match=r"id 4 is outside the vocabulary \(ids 0..3; -1 and "
+                                         r"0 are padding\)"):
+        vocab.decode([2, 4])
+    with pytest.raises(ValueError, match=r"id -2 is outside"):
+        vocab.decode([-2])
 
 
 def test_baselines_equal_their_definitions(corpus):

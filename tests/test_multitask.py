@@ -146,6 +146,18 @@ def test_encode_and_predict_name_a_token_id_outside_the_vocabulary_and_an_empty_
 
 
 @pytest.mark.parametrize("tokens", [True, False])
+def test_encode_of_an_empty_list_is_empty_as_predicts(tokens):
+    """A service's empty request: predict gave empty results, encode a ValueError about the
+    shape (0,)."""
+    size = {} if tokens else {"vocab_size": None, "input_size": 2}
+    m = small_model(**size).eval()
+    one = m.encode(np.ones((1, 3), np.int64) if tokens else np.ones((1, 3, 2)))
+    for empty in ([], ()):
+        got = m.encode(empty)
+        assert got.shape == (0,) + one.shape[1:] and got.dtype == one.dtype
+
+
+@pytest.mark.parametrize("tokens", [True, False])
 def test_encode_in_batches_by_length_gives_each_sequences_own_vector(tokens):
     """Rows run sorted by length in batches of batch_size, each cut to its longest: every
     row equals that sequence encoded alone, in x's order, whatever the batch size."""

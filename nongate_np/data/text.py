@@ -70,8 +70,18 @@ class CharVocab:
         return np.fromiter((index.get(c, UNK) for c in text), np.int64, len(text))
 
     def decode(self, ids) -> str:
+        """The text of ``ids`` (any shape, read in order), leaving out padding: ``PAD`` and
+        the -1 that ``predict`` gives past a sequence's length. Raises ValueError for another
+        id outside [0, size), naming it (a negative id read the table from its end)."""
+        flat = np.asarray(ids).ravel()
+        if flat.dtype.kind not in "iu" and flat.size:
+            raise TypeError(f"CharVocab.decode: expected integer ids, got dtype {flat.dtype}")
+        bad = flat[(flat < -1) | (flat >= self.size)]
+        if bad.size:
+            raise ValueError(f"CharVocab.decode: id {int(bad[0])} is outside the vocabulary "
+                             f"(ids 0..{self.size - 1}; -1 and {PAD} are padding)")
         table = self.tokens()
-        return "".join(table[int(i)] for i in np.asarray(ids).ravel() if int(i) != PAD)
+        return "".join(table[i] for i in flat.tolist() if i > PAD)
 
 
 @dataclass

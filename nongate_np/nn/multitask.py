@@ -399,6 +399,9 @@ class MultiTaskSequenceModel(Module):
         with no_grad():
             if isinstance(x, Tensor):           # on its device, as it is: one call
                 return self._pooled(*self._encode_steps(x, lengths, check="encode"))
+            if isinstance(x, (list, tuple)) and len(x) == 0:    # no sequences, as predict
+                x = np.zeros((0, 1), np.int64) if self.vocab_size is not None else \
+                    np.zeros((0, 1, self.input_size), self.lstm.dtype)
             x = self._check_input(x)
             given = lengths is not None
             lengths = self.check_values("encode", x, self._infer_lengths(x, lengths), given)
