@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from ..device import DeviceError, move
 from ..tensor import Tensor, as_array
 
 
@@ -36,14 +37,15 @@ def complex_step_pair(given: np.dtype, expected: np.dtype) -> bool:
 
 
 def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple | None,
-                   layout: str, size_name: str = "input_size") -> Tensor:
+                   layout: str, size_name: str = "input_size", device=None) -> Tensor:
     """``x`` (the argument ``arg``) as a Tensor with the module's floating dtype, ``ndims``
     dimensions (None: any from 1 up) and ``size`` features (the module's ``size_name``) on
     the last axis; TypeError for another dtype (as torch, which refuses float64 input to a
     float32 module), ValueError for another shape. Nested lists (which have no dtype of
     their own) are converted to that dtype; complex input with parameters of its precision,
     or the reverse (complex128 and float64), is taken as it is, for complex-step gradient
-    checks (docs/math.md G2)."""
+    checks (docs/math.md G2). With ``device`` (the module's), a host array is moved there
+    and a Tensor elsewhere is a DeviceError naming ``where``, as torch refuses it."""
     if x is None:
         raise TypeError(f"{where}: {arg} must be an array of {dtype} features, got None")
     if isinstance(x, Tensor) or hasattr(x, "dtype"):
@@ -72,5 +74,10 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
     if data.shape[-1] != size:
         raise ValueError(f"{where}: {arg} has {data.shape[-1]} features (shape {data.shape}), "
                          f"expected {size_name}={size}")
-    return x if isinstance(x, Tensor) else Tensor._wrap(data)   # data: checked above
+    if isinstance(x, Tensor):
+        if device is not None and x.device != device:
+            raise DeviceError(f"{where}: {arg} is on {x.device}, the module's parameters on "
+                              f"{device}; move it with {arg}.to('{device}')")
+        return x
+    return Tensor._wrap(data if device is None else move(data, device))   # checked above
 

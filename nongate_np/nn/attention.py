@@ -108,7 +108,7 @@ class AttentionPooling(Module):
     def forward(self, h, mask=None, lengths=None) -> tuple[Tensor, Tensor]:
         # validated here, once: the parameters' shapes hold by construction
         h = check_features("AttentionPooling", "h", h, self.dtype, self.input_size, (3,),
-                           "3-D (B, T, D)")
+                           "3-D (B, T, D)", device=self._parameters["query"].device)
         B, T, _ = h.shape
         mask = step_mask(mask, lengths, B, T, "AttentionPooling")
         return AttentionPool.apply(h, *self.kernel_params(), mask, self.kind)

@@ -100,6 +100,11 @@ class LSTM(Module):
         return self._parameters["weight_ih_l0"].dtype
 
     @property
+    def device(self):
+        """Where the parameters are (follows ``to()``)."""
+        return self._parameters["weight_ih_l0"].device
+
+    @property
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
@@ -127,7 +132,8 @@ class LSTM(Module):
     def _check_input(self, x) -> Tensor:
         layout = "(B, T, I)" if self.batch_first else "(T, B, I)"
         x = check_features("LSTM", "input", x, self.dtype, self.input_size, (2, 3),
-                           f"3-D {layout} or 2-D (T, I) unbatched")
+                           f"3-D {layout} or 2-D (T, I) unbatched",
+                           device=self.device)
         if x.shape[0 if x.ndim == 2 or not self.batch_first else 1] == 0:
             # as PyTorch: no step to run (an empty batch, B = 0, is fine: empty results)
             given = layout if x.ndim == 3 else "(T, I)"

@@ -10,6 +10,7 @@ import numpy as np
 from .. import ops
 from ..autograd import mark_changed, no_grad
 from ..data.errors import DataError
+from ..device import DeviceError
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -429,6 +430,10 @@ class MultiTaskSequenceModel(Module):
         return StreamingEncoder(self, batch_size)
 
     def _check_input(self, x):
+        if isinstance(x, Tensor) and x.device != self.lstm.device:
+            raise DeviceError(f"MultiTaskSequenceModel: input is on {x.device}, the model on "
+                              f"{self.lstm.device}; move it with input.to('{self.lstm.device}') "
+                              f"(an ndarray is moved for you)")
         data = x.data if isinstance(x, Tensor) else as_array(x, what="input")
         if data.ndim >= 2 and data.shape[1] == 0:      # as the LSTM (and torch): no step
             raise ValueError(f"MultiTaskSequenceModel: input has shape {data.shape}, layout "

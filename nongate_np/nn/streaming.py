@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import no_grad
+from ..device import CPU, move
 from ..kernels.contract import AttentionParams
 from ..kernels.registry import kernels_for
 from ._checks import check_count
@@ -24,7 +25,8 @@ class StreamingEncoder:
     """Online encoder for a :class:`MultiTaskSequenceModel` (use ``model.stream(B)``).
 
     ``update(chunk, lengths=None)`` takes the next steps of B sequences, token ids (B, t)
-    or features (B, t, F), and returns the current embeddings (B, Q, D') in task order.
+    or features (B, t, F), and returns the current embeddings (B, Q, D') in task order, a
+    host ndarray whatever the model's device (as ``encode``).
     ``lengths`` (B,) says how many of the chunk's t steps are real for each sequence
     (a sequence that has ended passes 0). ``reset()`` starts new sequences.
     """
@@ -59,4 +61,4 @@ class StreamingEncoder:
         params = AttentionParams(*(None if p is None else p.data for p in pool.kernel_params()))
         pooled, self.state = kernels_for(h.data).attention_online(        # A16, A17
             self.state, h.data, params, pool.kind, model.pooling_mask(chunk, lengths))
-        return pooled
+        return move(pooled, CPU)        # a device array has no NumPy methods on a real GPU

@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("numba.cuda")
 import nongate_np as ng  # noqa: E402
+from nongate_np.device import DeviceError  # noqa: E402
 from nongate_np.kernels import gpu, registry  # noqa: E402
 
 if not gpu.probe().usable:
@@ -90,3 +91,36 @@ def test_training_steps_on_the_gpu_equal_the_numpy_backend(optimizer, clip):
     got = training_run("cuda", optimizer, clip)
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-10, err_msg=name)
+
+
+def test_modules_on_the_gpu_take_host_arrays_and_name_a_host_tensor():
+    """LSTM and AttentionPooling refused the host arrays Linear and the model take ("its
+    tensors are on two devices", naming an internal op); a host Tensor (which torch refuses
+    too) is now named with the module and the fix."""
+    lstm = ng.nn.LSTM(4, 3, batch_first=True).to("cuda")
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    y, _ = lstm(x)
+    assert y.device == "cuda"
+    pooled, _ = ng.nn.AttentionPooling(4, 3).to("cuda")(x)
+    assert pooled.device == "cuda"
+    with pytest.raises(DeviceError, match=r"^LSTM: input is on cpu, the module's "
+                                             r"parameters on cuda; move it with "
+                                             r"input.to\('cuda'\)"):
+        lstm(ng.tensor(x))
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:1], input_size=4, hidden_size=3, attn_size=3)
+    with pytest.raises(DeviceError, match=r"^MultiTaskSequenceModel: input is on cpu, the "
+                                             r"model on cuda"):
+        model.to("cuda")(ng.tensor(x))
+
+
+def test_streaming_on_the_gpu_returns_host_arrays_as_encode():
+    """stream().update returned the device array: on a real GPU it has no NumPy methods."""
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:1], input_size=4, hidden_size=3,
+                                         attn_size=3).eval()
+    x = np.random.default_rng(1).standard_normal((2, 5, 4)).astype(np.float32)
+    want = model.encode(x)
+    stream = model.to("cuda").stream(2)
+    stream.update(x[:, :2])
+    got = stream.update(x[:, 2:])
+    assert type(got) is np.ndarray and type(model.encode(x)) is np.ndarray
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
