@@ -78,6 +78,24 @@ def test_cuda_without_a_gpu_says_what_is_missing():
                 or "did not initialise" in message), message
 
 
+def test_the_simulator_asked_for_after_numba_cuda_was_imported_is_named():
+    """numba.cuda fixes its target when imported: the variable set later made the probe
+    report the simulator while numba stayed on the real target, and .to("cuda") failed
+    nine frames deep in numba with "CUDA driver library cannot be found"."""
+    pytest.importorskip("numba.cuda")
+    from nongate_np.kernels import gpu
+    if gpu.probe().devices:
+        pytest.skip("this machine has a GPU")
+    prelude = ("import os\nfrom numba import cuda\ncuda.is_available()\n"
+               "os.environ['NUMBA_ENABLE_CUDASIM'] = '1'")
+    out = _in_fresh_process(ATTEMPTS.format(prelude=prelude), {"NUMBA_ENABLE_CUDASIM": "0"})
+    for name, message in out.items():
+        assert message.startswith("DeviceError: device 'cuda' is not usable here: "), name
+        assert message.endswith("(NUMBA_ENABLE_CUDASIM was set after numba.cuda was imported, "
+                                "which fixed its target then: set it before, in the shell or "
+                                "at the top of the program)"), message
+
+
 def test_an_op_on_two_devices_names_both():
     cuda = pytest.importorskip("numba.cuda")
     if not cuda.is_available():

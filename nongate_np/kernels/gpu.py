@@ -38,6 +38,15 @@ def simulator_requested() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0").strip() not in ("", "0")
 
 
+def _fixed_target() -> bool | None:
+    """Whether numba.cuda, once imported, runs on the simulator (its target is fixed then,
+    whatever NUMBA_ENABLE_CUDASIM says later); None before it is imported."""
+    if "numba.cuda" not in sys.modules:
+        return None
+    from numba import config
+    return bool(config.ENABLE_CUDASIM)
+
+
 def _driver_names() -> list[str]:
     if sys.platform == "win32":
         return ["nvcuda.dll"]
@@ -82,12 +91,18 @@ def probe() -> GpuStatus:
     """Whether the CUDA backend can run here, and why (not). Never raises."""
     if importlib.util.find_spec("numba_cuda") is None:
         return GpuStatus(False, f"numba-cuda is not installed ({INSTALL_HINT})")
-    if simulator_requested():
+    fixed = _fixed_target()
+    simulator = simulator_requested() if fixed is None else fixed
+    late = "" if fixed is None or fixed == simulator_requested() else (
+        f" (NUMBA_ENABLE_CUDASIM was {'set' if simulator_requested() else 'unset'} after "
+        f"numba.cuda was imported, which fixed its target then: set it before, in the shell "
+        f"or at the top of the program)")
+    if simulator:
         return GpuStatus(True, "the CUDA simulator (NUMBA_ENABLE_CUDASIM=1): correct, slow, "
-                               "for tests", simulator=True)
+                               "for tests" + late, simulator=True)
     devices, why = _devices()
     if not devices:
         return GpuStatus(False, f"{why}: the GPU code needs an NVIDIA GPU and its driver; "
                                 f"without one, NUMBA_ENABLE_CUDASIM=1 runs it on numba's "
-                                f"CUDA simulator (slow: tiny sizes)")
-    return GpuStatus(True, "CUDA device found: " + "; ".join(devices), devices=devices)
+                                f"CUDA simulator (slow: tiny sizes){late}")
+    return GpuStatus(True, "CUDA device found: " + "; ".join(devices) + late, devices=devices)
