@@ -108,8 +108,9 @@ GOALS = {"float32": {"S1": 0.7, "S3": 0.7, "M1": 0.7, "M2": 1.0, "LONG": 1.0, "L
 SWAP_THREADS = 128                          # threads per block of _swap01
 NO_ALGO = ("PyTorch does not expose which cuDNN RNN algorithm nn.LSTM uses, so none is "
            "reported; the torch_kernels section lists the CUDA kernels it was seen to launch")
-NO_MODEL = ("multi-task model training step on the GPU: not measured; the device seam for "
-            "whole models (Tensor.to('cuda'), ops on device arrays) is not built yet")
+NO_MODEL = ("multi-task model training step on the GPU: not timed here (the kernels are); a "
+            "whole model runs on the GPU with .to('cuda'), its steps checked against the NumPy "
+            "backend by tests/cuda/test_cuda_model.py")
 
 
 # -- the run's record: budget, incremental JSON, guarded sections --------------------------------

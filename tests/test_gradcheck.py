@@ -826,3 +826,21 @@ def test_progress_shows_a_bar_over_the_evaluations_when_asked(capsys):
     numeric_gradient(ng.tanh, [x], method="complex_step", progress=True)
     assert capsys.readouterr().err.splitlines()[-1].startswith(
         f"numeric_gradient input 0: complex-step [{'#' * 24}] 40/40")
+
+
+def test_complex_step_says_it_checked_the_reference_kernels():
+    """Complex input runs the fused kernels' NumPy reference path on every backend, so a
+    complex-step pass under the numba (or cuda) backend does not check that backend's
+    kernels; the report says so, and which methods do."""
+    lstm = ng.nn.LSTM(3, 2).to(np.float64)
+    x = np.random.default_rng(0).standard_normal((4, 2, 3))
+    line = ('the fused LSTM and attention kernels take complex input on the NumPy reference '
+            'path, whatever the backend: method="central" or "directional" checks the numba '
+            "backend's")
+    with ng.backend("numba"):
+        assert line in str(gradcheck(lambda x: lstm(x)[0], [x], method="complex_step"))
+        assert "reference path" not in str(gradcheck(lambda x: lstm(x)[0], [x],
+                                                     method="central"))
+    with ng.backend("numpy"):
+        assert "reference path" not in str(gradcheck(lambda x: lstm(x)[0], [x],
+                                                     method="complex_step"))

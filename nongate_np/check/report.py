@@ -437,6 +437,10 @@ class GradcheckReport:
                   f"numeric: the output does not depend on this input at x (is it read? a "
                   f"model's weights go in through ng.nn.functional_call)"
                   for r in self.inputs if r.passed and r.unused]
+        if self._reference_kernels():
+            lines.append(f"  the fused LSTM and attention kernels take complex input on the "
+                         f"NumPy reference path, whatever the backend: method=\"central\" or "
+                         f"\"directional\" checks the {self.backend} backend's")
         if self.constants:
             lines.append("  not checked (constants): " + ", ".join(self.constants))
         if not self.passed:
@@ -446,6 +450,11 @@ class GradcheckReport:
     def _backend(self) -> str:
         # a gradient claimed through grad= ran none of this library's kernels
         return "" if self.claimed else f", backend={self.backend}"
+
+    def _reference_kernels(self) -> bool:
+        """Whether the kernels that ran are the reference ones, not the backend's: the
+        fused kernels take complex input on the reference path only (kernels/registry)."""
+        return self.method == "complex_step" and not self.claimed and self.backend != "numpy"
 
     def failure_text(self) -> str:
         """The message of :class:`GradcheckError`: one block per failing input."""
@@ -485,7 +494,8 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     head = f"{rep.name}: d(output)/d({r.label})"
     if r.defect is not None:
         return f"{head} {r.defect.text}"
-    lines = [f"{head} mismatch" + (f" [backend={rep.backend}]" if not rep.claimed else "")]
+    ran = "numpy reference: complex input" if rep._reference_kernels() else rep.backend
+    lines = [f"{head} mismatch" + (f" [backend={ran}]" if not rep.claimed else "")]
     method = r.method if not r.fallback_ran else "directional → full central difference " \
         + ("passed" if r.fallback_passed else "failed")
     # NOTE: a float32 model fed float64: the input's dtype, and whose steps apply

@@ -107,8 +107,11 @@ def set_global_backend(name: str) -> None:
 
 @contextlib.contextmanager
 def backend(name: str, *, only: bool = True) -> Iterator[Backend]:
-    """Use backend ``name`` inside the block. With ``only=False`` an unavailable backend
-    falls back to "numpy" with one warning; otherwise it raises BackendUnavailable."""
+    """Use backend ``name`` inside the block, in the calling thread only (a ``contextvars``
+    context): a thread started inside it runs the global backend (``set_global_backend``)
+    unless it enters a block of its own, or is started with ``contextvars.copy_context()``.
+    With ``only=False`` an unavailable backend falls back to "numpy" with one warning;
+    otherwise it raises BackendUnavailable."""
     try:
         module = _load(name)
     except BackendUnavailable as err:
