@@ -448,6 +448,8 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
     checked = _anomaly.enabled                    # read once: the mode at backward's start
     grads: dict = {}                              # (id(node), output index) -> array
     _accumulate(grads, (id(tensor._node), tensor._index), seed)
+    if tensor._retains_grad:                      # its gradient is the seed, as torch's
+        tensor._accumulate_grad(seed)
     for node in _topological_order(tensor._node):
         if node.freed:
             raise RuntimeError(

@@ -537,3 +537,34 @@ def test_mixed_dtypes_promote_as_pytorch():
     c = ng.Tensor(np.float64(2.0), requires_grad=True)    # a 0-d float64 parameter
     (q * c).sum().backward()
     assert c.grad.dtype == np.float64 and c.grad == pytest.approx(16.0)
+
+
+def test_retain_grad_on_the_tensor_backward_starts_from():
+    """loss.retain_grad(); loss.backward() left loss.grad None (torch: 1), as did a non-leaf
+    given its own gradient."""
+    x = leaf(3)
+    loss = (x * x).sum()
+    loss.retain_grad()
+    loss.backward()
+    assert loss.grad == 1.0
+    h = x * 2.0
+    h.retain_grad()
+    g = np.array([1.0, -2.0, 0.5])
+    h.backward(g)
+    np.testing.assert_array_equal(h.grad, g)
+
+
+def test_permute_refuses_a_dim_out_of_range_as_torch():
+    """Dims were taken modulo ndim: permute(1, 3, 2) on 3 axes gave shape (3, 2, 4) and
+    (0, 1, 5) the tensor unchanged."""
+    x = leaf(2, 3, 4)
+    for dims, bad in (((1, 3, 2), 3), ((0, 1, 5), 5), ((1, -4, 2), -4)):
+        with pytest.raises(ValueError, match=rf"permute: dim {bad} is out of range for a "
+                                             rf"tensor of shape \(2, 3, 4\) \(expected one in "
+                                             rf"\[-3, 2\]\)"):
+            ng.permute(x, dims)
+    with pytest.raises(ValueError, match=r"dims \(1, 1, 2\) is not a permutation"):
+        ng.permute(x, (1, 1, 2))
+    with pytest.raises(TypeError, match=r"dims must be a sequence of 3 ints, got int 0"):
+        ng.permute(x, 0)
+    assert ng.permute(x, (-1, 0, 1)).shape == (4, 2, 3)

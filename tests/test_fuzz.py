@@ -254,8 +254,12 @@ def test_binary_ops(ab, data):
     axis = data.draw(st.integers(-3, 3))
     call(ng.concat, [a, b], axis=axis)
     call(ng.stack, [a, b], axis=axis)
-    call(ng.mse_loss, a, b, finite=finite_math(
-        lambda x, y: _abs_sum((np.abs(x) + np.abs(y)) ** 2), a, b))
+    try:        # a target that widens the input warns by design (tests/ops/test_loss.py)
+        wide = np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        wide = a
+    call(ng.mse_loss, wide, b, finite=finite_math(
+        lambda x, y: _abs_sum((np.abs(x) + np.abs(y)) ** 2), wide, b))
     call(ng.binary_cross_entropy_with_logits, a, b,
          finite=finite_math(lambda x, y: _abs_sum(np.abs(x) * (1 + np.abs(y))), a, b))
     ta, tb = call(ng.tensor, a), call(ng.tensor, b)

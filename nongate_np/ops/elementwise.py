@@ -352,6 +352,7 @@ def div(a, b) -> Tensor:
 
 
 def neg(x) -> Tensor:
+    """-x, element by element; dx = -dy (E2). TypeError for a bool tensor, as torch."""
     return Neg.apply(numeric_arg(x, "neg"))
 
 
@@ -361,15 +362,19 @@ def pow(a, b) -> Tensor:
 
 
 def exp(x) -> Tensor:
+    """e^x, element by element (inf beyond the dtype's range, without a warning); dx = dy·y
+    (E5)."""
     return Exp.apply(numeric_arg(x, "exp"))
 
 
 def log(x) -> Tensor:
-    """Natural logarithm (NaN for negative real input, as NumPy)."""
+    """Natural logarithm (NaN for negative real input, -inf at 0, without a warning, as
+    torch); dx = dy / x (E5)."""
     return Log.apply(numeric_arg(x, "log"))
 
 
 def tanh(x) -> Tensor:
+    """tanh x, element by element; dx = dy·(1 − y²) from the saved output (E6)."""
     return Tanh.apply(numeric_arg(x, "tanh"))
 
 
@@ -379,6 +384,8 @@ def sigmoid(x) -> Tensor:
 
 
 def relu(x) -> Tensor:
+    """max(x, 0), element by element; dx = dy where x > 0, else 0 (0 at x = 0, as torch:
+    E7)."""
     return Relu.apply(numeric_arg(x, "relu"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+import warnings
 
 import numpy as np
 
@@ -227,9 +228,21 @@ def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "me
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
-    """Mean squared error (x - y)², broadcasting; both sides may require gradients."""
+    """Mean squared error (x - y)², broadcasting; both sides may require gradients. A target
+    that broadcasts the input to a larger shape warns (torch warns on any other shape):
+    (N, 1) against (N,) gives (N, N), seldom what was meant; a scalar target does not."""
     _check_reduction(reduction, "mse_loss")
     x, y = operand(input, "mse_loss"), operand(target, "mse_loss")
+    if np.shape(x) != np.shape(y):
+        try:
+            both = np.broadcast_shapes(np.shape(x), np.shape(y))
+        except ValueError:              # MSELoss names the shapes that do not broadcast
+            both = None
+        if both is not None and both != np.shape(x):
+            warnings.warn(f"mse_loss: the target has shape {np.shape(y)}, the input "
+                          f"{np.shape(x)}; they broadcast to {both}, which is likely not "
+                          f"what you meant (torch warns too): give both one shape",
+                          UserWarning, stacklevel=2)
     for side in (x, y):                 # (x − y)² of bools is not defined, as in torch
         if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
             raise TypeError("mse_loss: not defined for bool input; convert it first, e.g. "

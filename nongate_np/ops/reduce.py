@@ -118,9 +118,12 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis`` (values only, like ``torch.amax``); ties share the gradient.
+    Unlike ``torch.max(x, dim)``, which returns (values, indices), this returns the values
+    alone: ``values, idx = x.max(1)`` would unpack rows; the indices are
+    ``x.numpy().argmax(axis)``.
 
-    Raises ValueError when a reduced axis is empty (there is no maximum), as torch; an
-    empty tensor reduced over non-empty axes gives an empty result.
+    Raises ValueError when a reduced axis is empty (there is no maximum; torch raises too);
+    an empty tensor reduced over non-empty axes gives an empty result.
     """
     x = tensor_arg(x, "max")
     axes = normalize_axes(axis, x.ndim, "max")

@@ -163,13 +163,28 @@ def reshape(x, shape) -> Tensor:
 
 
 def permute(x, dims) -> Tensor:
-    """``x`` with its axes reordered: output axis k is input axis ``dims[k]``."""
+    """``x`` with its axes reordered: output axis k is input axis ``dims[k]``; each dim in
+    [-ndim, ndim), negative ones counted from the end (torch's ``permute``). Raises
+    ValueError for a dim out of that range (as every op's axis) or dims that are not a
+    permutation (a repeat, or too few), TypeError for dims that are not a sequence of
+    ints."""
     x = tensor_arg(x, "permute")
-    dims = tuple(int(d) % max(x.ndim, 1) for d in dims)
-    if sorted(dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {dims} is not a permutation of the {x.ndim} axes of "
-                         f"a tensor of shape {x.shape}")
-    return Permute.apply(x, dims)
+    if isinstance(dims, (int, np.integer)) or not hasattr(dims, "__iter__"):
+        raise TypeError(f"permute: dims must be a sequence of {x.ndim} ints, got "
+                        f"{type(dims).__name__} {dims!r}")
+    given = tuple(dims)
+    n = max(x.ndim, 1)                  # the range torch allows a 0-d tensor too
+    for d in given:
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
+            raise TypeError(f"permute: dims must be ints, got {type(d).__name__} {d!r}")
+        if not -n <= d < n:
+            raise ValueError(f"permute: dim {d} is out of range for a tensor of shape "
+                             f"{x.shape} (expected one in [{-n}, {n - 1}])")
+    normal = tuple(int(d) % n for d in given)
+    if sorted(normal) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {given} is not a permutation of the {x.ndim} axes "
+                         f"of a tensor of shape {x.shape}")
+    return Permute.apply(x, normal)
 
 
 def transpose(x, dim0: int = -2, dim1: int = -1) -> Tensor:
