@@ -6,8 +6,11 @@ sent to each worker once) and each worker process builds the model once
 (:func:`_model`). A partition is encoded in batches of ``batch_size`` sequences, each cut to
 its longest sequence, exactly as :meth:`MultiTaskSequenceModel.encode` is called on
 :func:`nongate_np.training.batches` in one process; the partitions hold whole batches, so
-the result equals the single-process encoding bit for bit, in order. A worker that dies is
-replaced by Dask, which runs its tasks again: the result is the same (docs/distributed.md).
+the result equals, in order, the single-process encoding with the same kernel thread count
+(``NUMBA_NUM_THREADS``) bit for bit; with another count it agrees to float rounding (up to
+about 4e-7 in float32, 1e-16 in float64: the kernels split their sums by thread). A worker
+that dies is replaced by Dask, which runs its tasks again: the result is the same
+(docs/distributed.md).
 
     from dask.distributed import Client, LocalCluster
     from nongate_np.dask import encode
@@ -22,6 +25,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import tempfile
 from collections.abc import Sequence
 
@@ -54,21 +58,41 @@ def worker_env(workers: int) -> dict:
 
 # -- the model, once per worker process -------------------------------------------------------
 @functools.lru_cache(maxsize=4)
-def _model(digest: str, blob: bytes):
+def _model(digest: str, blob: bytes, name: str):
     """The checkpoint's model in eval mode, built once per process for each checkpoint
-    (``digest`` its SHA-256, the cache key)."""
-    from .io import load
+    (``digest`` its SHA-256; ``name`` the caller's path, for errors)."""
+    from .io import CheckpointError, load
     fd, path = tempfile.mkstemp(suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
-        model = load(path).model
+        try:
+            model = load(path).model
+        except CheckpointError as err:
+            # NOTE: the file read is a temporary copy of the bytes; the user knows their path
+            message = str(err).replace(path, name)
+            if "unknown module class" in message and _on_worker():
+                message += ("; on a Dask worker the module that registers the class must "
+                            "be imported there too: start the workers with `dask worker "
+                            "ADDRESS --preload MODULE` (a module name or a .py path), or "
+                            "install the module where they run (docs/distributed.md)")
+            raise CheckpointError(message) from None
     finally:
         os.unlink(path)
     if model is None or getattr(model, "pool", None) is None:
-        raise ValueError("nongate_np.dask.encode: the checkpoint holds no model with a "
-                         "sequence-level task, so nothing to encode")
+        raise ValueError(f"nongate_np.dask.encode: the checkpoint {name} holds no model with "
+                         "a sequence-level task, so nothing to encode")
     return model.eval()
+
+
+def _on_worker() -> bool:
+    """Whether this runs inside a Dask distributed worker."""
+    try:
+        from distributed import get_worker
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
 
 
 class _Checkpoint:
@@ -76,16 +100,25 @@ class _Checkpoint:
 
     def __init__(self, checkpoint):
         dask = _dask()
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            # NOTE: a path, not a model: each worker loads the file's bytes itself, so no
+            # model object (nor its class) is pickled
+            raise TypeError(f"nongate_np.dask: checkpoint must be the path of a checkpoint "
+                            f"file (str or os.PathLike), got {type(checkpoint).__name__}: "
+                            f"the workers build the model from the file's bytes; save a "
+                            f"model first with nongate_np.save(model, 'model.npz')")
         path = pathlib.Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"nongate_np.dask: no checkpoint at {path}")
         blob = path.read_bytes()
+        self.name = os.fspath(checkpoint)
         self.digest = hashlib.sha256(blob).hexdigest()
         self.blob = dask.delayed(blob, pure=True)
-        model = _model(self.digest, blob)          # checked here, before any task runs
+        model = _model(self.digest, blob, self.name)   # checked here, before any task runs
         self.shape = (model.pool.num_queries, model.pool.output_size)
         self.dtype = np.dtype(model.lstm.dtype)
         self.input_size = model.input_size
+        self.vocab_size = model.vocab_size
 
     def array(self, parts: list, rows=None):
         """The partitions' embeddings (delayed arrays, ``rows`` each if known) joined in
@@ -98,34 +131,120 @@ class _Checkpoint:
             da.zeros((0,) + self.shape, dtype=self.dtype)
 
 
-def _encode_arrays(x: np.ndarray, lengths: np.ndarray, digest: str, blob: bytes,
-                   batch_size: int) -> np.ndarray:
-    """One partition: rows of x (n, T[, F]) with their lengths, in batches of
-    ``batch_size`` each cut to its longest sequence (as ``training.batches``)."""
-    model = _model(digest, blob)
+def _encode_arrays(x: np.ndarray, lengths, digest: str, blob: bytes, name: str,
+                   batch_size: int, first: int = 0, within: str = "") -> np.ndarray:
+    """One partition: rows of x (n, T[, F]) with their lengths (or None: as
+    ``model.encode`` without them), in batches of ``batch_size`` each cut to its longest
+    sequence (as ``training.batches``). ``first`` is the partition's first row in the
+    input and ``within`` names the partition where rows of the input cannot be named
+    (a bag's partition, a file): errors name those rows."""
+    model = _model(digest, blob, name)
     out = []
     for start in range(0, len(x), batch_size):
-        lb = np.asarray(lengths[start:start + batch_size])
-        T = max(int(lb.max()), 1)
-        out.append(model.encode(x[start:start + batch_size, :T], lb))
+        xb = x[start:start + batch_size]
+        lb = None
+        if lengths is not None:
+            lb = np.asarray(lengths[start:start + batch_size])
+            if lb.dtype.kind in "iu" and lb.shape == (len(xb),) and len(lb):
+                xb = xb[:, :max(int(lb.max()), 1)]
+        try:
+            out.append(model.encode(xb, lb))
+        except ValueError as err:           # DataError included: name the input's rows
+            raise _at_rows(err, first + start, len(xb), within) from None
     if not out:
         return np.empty((0, model.pool.num_queries, model.pool.output_size), model.lstm.dtype)
     return np.concatenate(out)
 
 
+def _at_rows(err: ValueError, first: int, rows: int, within: str) -> ValueError:
+    """``err`` of ``model.encode`` on the ``rows`` rows from ``first`` on, its rows
+    renamed from the batch's to the input's (``x[i, ...]``, ``lengths[i]``, ``sequence
+    i``), of the same class."""
+    def shift(m: re.Match) -> str:
+        return f"{m.group(1)}{int(m.group(2)) + first}"
+    message = re.sub(r"(\bx\[|\blengths\[|\bsequence )(\d+)", shift, str(err))
+    message = re.sub(r"^encode: ", "nongate_np.dask.encode: ", message)
+    message = re.sub(r"the first of (\d+)",
+                     rf"the first of \1 in rows {first}-{first + rows - 1}", message)
+    if within:
+        message += f" (rows of {within})"
+    return type(err)(message)
+
+
+def _partition_rows(n: int, batch_size: int, workers: int) -> int:
+    """Rows per partition: whole batches, about 4 partitions per worker, so that every
+    worker has work and a slow or lost one holds back little of it."""
+    per = -(-n // (4 * max(workers, 1)))
+    return max(batch_size, -(-per // batch_size) * batch_size)
+
+
+def _workers() -> int:
+    """The current Dask client's workers, else the cores of this process (the threads
+    of Dask's default scheduler)."""
+    try:
+        from distributed import default_client
+        return max(len(default_client().scheduler_info()["workers"]), 1)
+    except (ImportError, ValueError):
+        from .cores import usable_cores
+        return usable_cores()
+
+
+def _check_arrays(ckpt: _Checkpoint, x, lengths) -> None:
+    """What can be checked before any task runs: the shapes and dtypes of x and lengths
+    against each other and the model (token ids or features of its input size)."""
+    where = "nongate_np.dask.encode"
+    if x.ndim not in (2, 3) or lengths is not None and (
+            lengths.ndim != 1 or x.shape[0] != lengths.shape[0]):
+        raise ValueError(f"{where}: x must be (N, T) or (N, T, F) and lengths (N,), got "
+                         f"shapes {x.shape} and {None if lengths is None else lengths.shape}")
+    if lengths is not None and lengths.dtype.kind not in "iu":
+        raise ValueError(f"{where}: lengths must be {lengths.shape[0]} integers (N,), one "
+                         f"per sequence, got dtype {lengths.dtype}")
+    if x.shape[1] == 0:
+        raise ValueError(f"{where}: x has shape {x.shape}: expected at least one step "
+                         "(T >= 1)")
+    if ckpt.vocab_size is not None:
+        if x.ndim != 2 or x.dtype.kind not in "iu":
+            raise ValueError(f"{where}: the checkpoint {ckpt.name} takes token ids, an "
+                             f"integer array (N, T), got dtype {x.dtype} and shape {x.shape}")
+    elif x.ndim != 3 or x.shape[2] != ckpt.input_size or x.dtype.kind not in "iuf":
+        raise ValueError(f"{where}: the checkpoint {ckpt.name} takes real features (N, T, "
+                         f"{ckpt.input_size}), got dtype {x.dtype} and shape {x.shape}")
+
+
+def _as_dask(x, what: str):
+    """x as a Dask array; a ragged list is told to use ``encode_bag``."""
+    da = _dask().array
+    if isinstance(x, da.Array):
+        return x
+    try:
+        x = np.asarray(x)
+    except ValueError as err:           # NumPy's "inhomogeneous shape"
+        raise ValueError(f"nongate_np.dask.encode: {what} must be one array, (N, T) or "
+                         "(N, T, F) zero-padded past each length; got sequences of "
+                         "different lengths: encode them with encode_bag(checkpoint, "
+                         "dask.bag.from_sequence(seqs, partition_size=k * batch_size)), or "
+                         f"pad them ({err})") from None
+    return x
+
+
 # -- inputs ------------------------------------------------------------------------------------
-def encode(checkpoint, x, lengths, *, batch_size: int = 256):
+def encode(checkpoint, x, lengths=None, *, batch_size: int = 256):
     """The embeddings (N, tasks, D') of the sequences x as a Dask array, in order.
 
     Parameters
     ----------
     checkpoint : path
-        ``model.npz`` written by ``nongate-np train`` or ``nongate_np.save``.
+        ``model.npz`` written by ``nongate-np train`` or ``nongate_np.save`` (a path,
+        not a model: every worker builds the model from the file's bytes).
     x : dask.array.Array or ndarray
-        (N, T) token ids or (N, T, F) features, zero past each length; chunked along N
-        only (it is rechunked to whole batches).
-    lengths : dask.array.Array or ndarray
-        (N,) ints in [1, T].
+        (N, T) integer token ids or (N, T, F) real features (F the model's input size),
+        zero past each length; chunked along N only (it is rechunked to whole batches).
+        An ndarray is cut into partitions of whole batches, about 4 per worker of the
+        current Dask client (per core without one).
+    lengths : dask.array.Array, ndarray or None
+        (N,) ints in [1, T]. None, as in ``model.encode``: token ids end after their last
+        non-padding token, features are read to T.
     batch_size : int
         Sequences per ``encode`` call, as in one process.
 
@@ -133,59 +252,75 @@ def encode(checkpoint, x, lengths, *, batch_size: int = 256):
     ------
     ImportError
         Without Dask (``pip install 'nongate_np[dask]'``).
+    TypeError
+        A checkpoint that is not a path (a model object).
     FileNotFoundError, CheckpointError, ValueError
-        No checkpoint, not a checkpoint, no sequence-level task, or shapes that do not
-        match (N of x and lengths).
+        No checkpoint, not a checkpoint, no sequence-level task, or shapes and dtypes that
+        do not match (N of x and lengths, integer lengths, token ids or features of the
+        model's input size), or a ragged list: before any task runs.
+    DataError
+        When computed: a NaN, an infinity or a token id outside the vocabulary within a
+        sequence's length, or a length outside [1, T], naming its row of x.
     """
     dask = _dask()
     da = dask.array
     ckpt = _Checkpoint(checkpoint)
-    x, lengths = da.asarray(x), da.asarray(lengths)
-    if lengths.ndim != 1 or x.ndim not in (2, 3) or x.shape[0] != lengths.shape[0]:
-        raise ValueError(f"nongate_np.dask.encode: x must be (N, T) or (N, T, F) and lengths "
-                         f"(N,), got shapes {x.shape} and {lengths.shape}")
+    plain = not isinstance(x, da.Array)
+    x = da.asarray(_as_dask(x, "x"))
+    lengths = None if lengths is None else da.asarray(_as_dask(lengths, "lengths"))
+    _check_arrays(ckpt, x, lengths)
     _check_batch_size(batch_size)
     n = x.shape[0]
-    # NOTE: whole batches per chunk, so each batch is the one a single process would form
-    rows = max(batch_size, (max(x.chunks[0], default=1) // batch_size) * batch_size)
+    if plain:   # NOTE: Dask's own chunks (~128 MiB) would give one worker every row
+        rows = _partition_rows(n, batch_size, _workers())
+    else:       # NOTE: whole batches per chunk, so each batch is the one a process forms
+        rows = max(batch_size, (max(x.chunks[0], default=1) // batch_size) * batch_size)
     bounds = list(range(0, n, rows)) + [n]
     x = x.rechunk({0: tuple(np.diff(bounds)) or (0,)} | {k: -1 for k in range(1, x.ndim)})
-    lengths = lengths.rechunk({0: x.chunks[0]})
+    xs = x.to_delayed().reshape(-1)
+    ls = [None] * len(xs) if lengths is None else lengths.rechunk({0: x.chunks[0]}).to_delayed()
     parts = [dask.delayed(_encode_arrays, pure=True)(xb, lb, ckpt.digest, ckpt.blob,
-                                                     batch_size)
-             for xb, lb in zip(x.to_delayed().reshape(-1), lengths.to_delayed())]
+                                                     ckpt.name, batch_size, int(first))
+             for xb, lb, first in zip(xs, ls, bounds)]
     return ckpt.array(parts, [int(c) for c in x.chunks[0]])
 
 
 def encode_bag(checkpoint, sequences, *, batch_size: int = 256):
     """The embeddings of a Dask bag of sequences (each an array (T,) of token ids or
     (T, F) of features, T ≥ 1), in the bag's order, as a Dask array (its chunk sizes are
-    known once computed). Each partition is padded and encoded in batches of
-    ``batch_size``: partitions of whole batches (``dask.bag.from_sequence(seqs,
-    partition_size=k * batch_size)``) give exactly the single-process result."""
+    known once computed). Each partition is padded (token ids as integers, features in
+    the type of all its sequences together, as ``model.encode`` on the padded array) and
+    encoded in batches of ``batch_size``: partitions of whole batches
+    (``dask.bag.from_sequence(seqs, partition_size=k * batch_size)``) give exactly the
+    single-process result. Errors name the partition and the row within it."""
     dask = _dask()
     ckpt = _Checkpoint(checkpoint)
     _check_batch_size(batch_size)
 
-    def part(seqs, digest, blob):
+    def part(seqs, k, digest, blob, name):
         seqs = [np.asarray(s) for s in seqs]
         if not seqs:
-            return _encode_arrays(np.empty((0, 1)), np.empty(0, int), digest, blob,
+            return _encode_arrays(np.empty((0, 1)), np.empty(0, int), digest, blob, name,
                                   batch_size)
         T = max(len(s) for s in seqs)
-        x = np.zeros((len(seqs), T) + seqs[0].shape[1:], seqs[0].dtype)
+        # NOTE: in the type of every sequence, not the first's: an int64 first one
+        # truncated later float rows, a float32 one rounded float64 rows
+        dtype = functools.reduce(np.promote_types, {s.dtype for s in seqs})
+        x = np.zeros((len(seqs), T) + seqs[0].shape[1:], dtype)
         for i, s in enumerate(seqs):
             x[i, :len(s)] = s
-        return _encode_arrays(x, np.array([len(s) for s in seqs]), digest, blob, batch_size)
+        return _encode_arrays(x, np.array([len(s) for s in seqs]), digest, blob, name,
+                              batch_size, within=f"the bag's partition {k}")
 
-    parts = [dask.delayed(part, pure=True)(p, ckpt.digest, ckpt.blob)
-             for p in sequences.to_delayed()]
+    parts = [dask.delayed(part, pure=True)(p, k, ckpt.digest, ckpt.blob, ckpt.name)
+             for k, p in enumerate(sequences.to_delayed())]
     return ckpt.array(parts)
 
 
 def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
     """The embeddings of every file in ``paths``, each read as the model's training data
-    was (``nongate-np encode``'s INPUT), one partition per file, in order: a Dask array."""
+    was (``nongate-np encode``'s INPUT), one partition per file, in order: a Dask array.
+    Errors name the file and the row within it."""
     dask = _dask()
     ckpt = _Checkpoint(checkpoint)
     _check_batch_size(batch_size)
@@ -199,12 +334,13 @@ def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
 
     input_size = ckpt.input_size
 
-    def part(path, digest, blob):
+    def part(path, digest, blob, name):
         from .training import read_as_trained
         data = read_as_trained(meta, path, input_size, labels=False)
-        return _encode_arrays(data.x, data.lengths, digest, blob, batch_size)
+        return _encode_arrays(data.x, data.lengths, digest, blob, name, batch_size,
+                              within=path)
 
-    parts = [dask.delayed(part, pure=True)(os.fspath(p), ckpt.digest, ckpt.blob)
+    parts = [dask.delayed(part, pure=True)(os.fspath(p), ckpt.digest, ckpt.blob, ckpt.name)
              for p in paths]
     return ckpt.array(parts)
 

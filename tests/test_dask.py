@@ -1,21 +1,26 @@
-"""nongate_np.dask: the Dask encode of a corpus equals the single-process encode exactly and
-in order, on a LocalCluster of 2 worker processes, including a run in which a worker is
-killed mid-way (Dask runs its tasks again). Skipped without dask[distributed]."""
+"""nongate_np.dask: the Dask encode of a corpus equals the single-process encode with the
+same kernel thread count exactly and in order, on a LocalCluster of 2 worker processes,
+including a run in which a worker is killed mid-way (Dask runs its tasks again). Skipped
+without dask[distributed]."""
 
 import json
 import os
 import signal
+import subprocess
 import time
 
 import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np.data import SequenceDataset
+from nongate_np.data import DataError, SequenceDataset
+from nongate_np.io import CheckpointError
+from nongate_np.kernels.cpu.threads import num_threads
 from nongate_np.nn import MultiTaskSequenceModel
 from nongate_np.training import batches
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 db = pytest.importorskip("dask.bag")
 ngd = pytest.importorskip("nongate_np.dask")
@@ -46,9 +51,23 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def features(tmp_path_factory):
+    """A saved float64 feature model (2 inputs) and the model itself, in eval mode."""
+    path = tmp_path_factory.mktemp("dask_features") / "features.npz"
+    ng.seed(0)
+    model = MultiTaskSequenceModel(TASKS[:1], input_size=2, hidden_size=8, attn_size=8,
+                                   dtype=np.float64)
+    ng.save(model, path)
+    return path, model.eval()
+
+
+@pytest.fixture(scope="module")
 def client():
+    # NOTE: the workers' kernels split into as many threads as this process's, which the
+    # bits depend on (corpus's `want` is computed here)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as cluster, \
+                                  dashboard_address=":0",
+                                  env={"NUMBA_NUM_THREADS": str(num_threads())}) as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -116,7 +135,7 @@ def test_bad_input_is_refused_with_what_was_given(corpus, tmp_path):
 
 def test_the_command_line_on_two_workers_writes_the_one_process_array(tmp_path,
                                                                       monkeypatch):
-    from tests.cli_runs import run_cli
+    from tests.cli_runs import command, process_env, run_cli
     from tests.test_cli_train import _write_npz
     monkeypatch.chdir(tmp_path)
     _write_npz(tmp_path / "train.npz", seed=1, n=40)
@@ -125,12 +144,17 @@ def test_the_command_line_on_two_workers_writes_the_one_process_array(tmp_path,
                            "--quiet", "--out", "run")
     assert code == 0, err
     outs = {}
-    for name, extra in (("one.npy", []), ("two.npy", ["--workers", "2"]),
-                        ("shards", ["--workers", "2"])):
+    for name, extra in (("two.npy", ["--workers", "2"]), ("shards", ["--workers", "2"])):
         code, printed, err = run_cli("encode", "run/model.npz", "more.npz", "--out", name,
                                      *extra)
         assert code == 0, err
         outs[name] = printed
+    # the one-process run with the workers' kernel thread count: the same bits
+    threads = ngd.worker_env(2)["NUMBA_NUM_THREADS"]
+    done = subprocess.run(command("encode", "run/model.npz", "more.npz", "--out", "one.npy",
+                                  console_script=False), capture_output=True, text=True,
+                          timeout=180, env=dict(process_env(), NUMBA_NUM_THREADS=threads))
+    assert done.returncode == 0, done.stderr
     one = np.load("one.npy")
     assert one.shape[0] == 600
     np.testing.assert_array_equal(np.load("two.npy"), one)
@@ -156,3 +180,87 @@ def test_the_command_line_on_a_scheduler_address(corpus, client, tmp_path, monke
         code, _, err = run_cli("encode", "run/model.npz", "train.npz", "--out", name, *extra)
         assert code == 0, err
     np.testing.assert_array_equal(np.load("there.npy"), np.load("one.npy"))
+
+
+def test_a_bag_is_padded_in_the_type_of_all_its_sequences(features):
+    """A partition whose first sequence is int64 (or float32) is padded as float64, as
+    model.encode of the padded floats: the first's type truncated (or rounded) the rest."""
+    path, model = features
+    rng = np.random.default_rng(0)
+    seqs = [rng.standard_normal((L, 2)) for L in (5, 7, 3, 6)]
+    for first in (np.array([[1, 0], [2, 1], [0, 3]]), seqs[0].astype(np.float32)):
+        given = [first] + seqs[1:]
+        padded = np.zeros((4, 7, 2))
+        for i, s in enumerate(given):
+            padded[i, :len(s)] = s
+        with dask.config.set(scheduler="synchronous"):
+            got = ngd.encode_bag(path, db.from_sequence(given, npartitions=1)).compute()
+        np.testing.assert_array_equal(got, model.encode(padded, [len(s) for s in given]))
+
+
+def test_errors_name_the_rows_of_the_input_and_shapes_are_checked_before_compute(
+        corpus, features):
+    folder, x, lengths, _ = corpus
+    bad = x.copy()
+    bad[300, 0] = 9                                       # outside the vocabulary of 7
+    emb = ngd.encode(folder / "model.npz", da.from_array(bad, chunks=128), lengths,
+                     batch_size=BATCH)
+    with dask.config.set(scheduler="synchronous"), \
+            pytest.raises(DataError, match=r"x\[300, 0\] is 9, the first of 1 in rows "
+                                           r"288-319"):
+        emb.compute()
+    short = lengths.copy()
+    short[650] = 0
+    with dask.config.set(scheduler="synchronous"), \
+            pytest.raises(DataError, match=r"lengths\[650\] is 0"):
+        ngd.encode(folder / "model.npz", x, short, batch_size=BATCH).compute()
+    # refused when the graph is built, no compute
+    with pytest.raises(ValueError, match="lengths must be 700 integers .* got dtype float64"):
+        ngd.encode(folder / "model.npz", x, lengths.astype(float))
+    with pytest.raises(ValueError, match=r"takes token ids, an integer array \(N, T\), got "
+                                         r"dtype float64 and shape \(700, 20, 2\)"):
+        ngd.encode(folder / "model.npz", np.zeros((700, 20, 2)), lengths)
+    with pytest.raises(ValueError, match=r"takes real features \(N, T, 2\), got dtype "
+                                         r"float64 and shape \(700, 20, 3\)"):
+        ngd.encode(features[0], np.zeros((700, 20, 3)), lengths)
+
+
+def test_lengths_are_optional_as_in_model_encode(corpus):
+    """Token ids without lengths end after their last non-padding token."""
+    folder, x, lengths, want = corpus
+    with dask.config.set(scheduler="synchronous"):
+        got = ngd.encode(folder / "model.npz", da.from_array(x, chunks=96), None,
+                         batch_size=BATCH).compute()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_a_ragged_list_or_a_model_is_told_what_to_give(corpus):
+    folder, x, lengths, _ = corpus
+    with pytest.raises(ValueError, match="sequences of different lengths: encode them with "
+                                         "encode_bag"):
+        ngd.encode(folder / "model.npz", [x[0, :3], x[1, :5]], [3, 5])
+    with pytest.raises(TypeError, match=r"checkpoint must be the path .* got "
+                                        r"MultiTaskSequenceModel.*nongate_np.save\(model"):
+        ngd.encode(ng.load(folder / "model.npz").model, x, lengths)
+
+
+def test_a_class_unknown_on_the_workers_names_the_checkpoint_and_preload(client, tmp_path):
+    """The class is registered here only (inside the test: no worker imports it), so the
+    workers cannot rebuild the model: the error names the user's file, not a copy."""
+    @ng.nn.register_savable(name="test_dask.Custom")
+    class Custom(MultiTaskSequenceModel):
+        pass
+
+    ng.seed(0)
+    ng.save(Custom(TASKS[:1], input_size=2, hidden_size=4, attn_size=4), tmp_path / "c.npz")
+    emb = ngd.encode(tmp_path / "c.npz", np.zeros((4, 3, 2)), np.full(4, 3))
+    with pytest.raises(CheckpointError, match=rf"^{tmp_path / 'c.npz'}: unknown module class "
+                                              r"'test_dask.Custom'.*--preload"):
+        emb.compute()
+
+
+def test_an_ndarray_is_cut_so_that_every_worker_gets_partitions(corpus, client):
+    folder, x, lengths, want = corpus
+    got = ngd.encode(folder / "model.npz", x, lengths, batch_size=BATCH)
+    assert got.numblocks[0] >= 4 * 2 and set(got.chunks[0][:-1]) == {96}  # whole batches
+    np.testing.assert_array_equal(got.compute(), want)

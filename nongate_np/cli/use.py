@@ -126,7 +126,6 @@ def _encode_on_dask(args, data):
     """INPUT encoded on a Dask cluster in chunks of whole batches, a few per worker: the
     array (also saved to --out), or None when --out is a folder of shards."""
     try:
-        import dask.array as da
         from distributed import Client, LocalCluster
     except ImportError:
         raise CLIError("--dask-scheduler and --workers need Dask: pip install "
@@ -138,12 +137,9 @@ def _encode_on_dask(args, data):
             cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                    processes=True, dashboard_address=":0",
                                    env=worker_env(args.workers))
-        with Client(cluster or args.dask_scheduler, timeout="10s") as client:
-            workers = max(len(client.scheduler_info()["workers"]), 1)
-            per_chunk = -(-len(data) // (4 * workers))
-            rows = max(ENCODE_BATCH, -(-per_chunk // ENCODE_BATCH) * ENCODE_BATCH)
-            emb = encode(args.checkpoint, da.from_array(data.x, chunks=(rows,) + (-1,) * (
-                data.x.ndim - 1)), data.lengths, batch_size=ENCODE_BATCH)
+        with Client(cluster or args.dask_scheduler, timeout="10s"):
+            # an ndarray: encode cuts it into whole batches, about 4 per worker of this client
+            emb = encode(args.checkpoint, data.x, data.lengths, batch_size=ENCODE_BATCH)
             if not str(args.out).endswith(".npy"):
                 write_shards(emb, args.out)
                 return None
