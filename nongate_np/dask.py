@@ -8,14 +8,15 @@ its longest sequence, exactly as :meth:`MultiTaskSequenceModel.encode` is called
 :func:`nongate_np.training.batches` in one process; the partitions hold whole batches, so
 the result equals, in order, the single-process encoding with the same kernel thread count
 (``NUMBA_NUM_THREADS``) bit for bit; with another count it agrees to float rounding (up to
-about 4e-7 in float32, 1e-16 in float64: the kernels split their sums by thread). A worker
-that dies is replaced by Dask, which runs its tasks again: the result is the same
+about 4e-7 in float32, 6e-17 in float64: the kernels split their sums by thread; on a
+``dask worker``, set the count on its command: ``NUMBA_NUM_THREADS=2 dask worker ...``).
+A worker that dies is replaced by Dask, which runs its tasks again: the result is the same
 (docs/distributed.md).
 
     from dask.distributed import Client, LocalCluster
     from nongate_np.dask import encode
     client = Client(LocalCluster(n_workers=2, threads_per_worker=1))
-    emb = encode("runs/text/model.npz", x, lengths).compute()      # x a Dask array
+    emb = encode("runs/text/model.npz", x, lengths).compute()      # x Dask or NumPy
 """
 
 from __future__ import annotations

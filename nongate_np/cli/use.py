@@ -32,9 +32,12 @@ def add_parsers(sub) -> None:
     dask = e.add_mutually_exclusive_group()
     dask.add_argument("--dask-scheduler", metavar="ADDRESS",
                       help="encode on this Dask cluster (tcp://host:8786; pip install "
-                           "'nongate-np[dask]'); the result equals the one-process one")
+                           "'nongate-np[dask]'); the same bits as one process with the "
+                           "workers' kernel thread count (NUMBA_NUM_THREADS), else equal "
+                           "to float rounding")
     dask.add_argument("--workers", type=positive(int), metavar="N",
-                      help="encode on a local Dask cluster of N worker processes")
+                      help="encode on a local Dask cluster of N worker processes, each "
+                           "with the cores / N kernel threads")
     e.set_defaults(run=encode)
 
     p = sub.add_parser("predict", help="per-task predictions of a trained model")
