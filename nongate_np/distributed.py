@@ -70,23 +70,26 @@ _ABORT_GRACE_SECONDS = 0.5
 
 def abort_on_error(comm=None) -> None:
     """Make an uncaught exception on any rank end the whole job: the rank and its error are
-    printed to stderr, then ``MPI_Abort`` stops every rank, instead of the others waiting
-    forever in their next collective."""
+    printed to stderr (once), then ``MPI_Abort`` stops every rank, instead of the others
+    waiting forever in their next collective. A job of one rank prints the usual traceback."""
     MPI = _mpi()
     comm = comm or MPI.COMM_WORLD
     previous = sys.excepthook
 
     def hook(kind, value, tb):
+        if comm.Get_size() == 1:            # nothing to abort: the usual traceback
+            previous(kind, value, tb)
+            return
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(f"nongate_np.distributed: rank {comm.Get_rank()} of "
                          f"{comm.Get_size()} failed, aborting the job:\n{text}")
         sys.stderr.flush()
-        if comm.Get_size() > 1:
-            # the launcher forwards a rank's stderr through a pipe, and MPI_Abort could end
-            # the job before it had, losing the message
-            time.sleep(_ABORT_GRACE_SECONDS)
-            comm.Abort(1)
-        previous(kind, value, tb)
+        # the launcher forwards a rank's stderr through a pipe, and MPI_Abort could end
+        # the job before it had, losing the message
+        time.sleep(_ABORT_GRACE_SECONDS)
+        # not the previous hook after it: MPICH's MPI_Abort returns in the calling rank,
+        # and the traceback would be printed a second time
+        comm.Abort(1)
 
     sys.excepthook = hook
 

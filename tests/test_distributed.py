@@ -97,8 +97,42 @@ def test_a_rank_that_raises_ends_the_job_with_its_error(tmp_path):
     assert done.returncode != 0
     assert "rank 1 of 2 failed" in done.stderr and "a deliberate failure at step 4" in \
         done.stderr, done.stderr[-3000:]
+    # once: the hook alone, not the previous excepthook again after MPI_Abort returned
+    assert done.stderr.count("a deliberate failure at step 4") == 1, done.stderr[-3000:]
     assert time.monotonic() - start < 100
     assert not (tmp_path / "x.npz").exists()
+
+
+class _AbortReturns:
+    """A communicator of 2 whose Abort returns, as MPICH's does in the calling rank."""
+
+    def __init__(self):
+        self.aborted = []
+
+    def Get_rank(self):
+        return 1
+
+    def Get_size(self):
+        return 2
+
+    def Abort(self, status):
+        self.aborted.append(status)
+
+
+def test_the_failing_rank_prints_its_traceback_once(monkeypatch, capsys):
+    pytest.importorskip("mpi4py")
+    earlier = []
+    monkeypatch.setattr(sys, "excepthook", lambda *exc: earlier.append(exc))
+    comm = _AbortReturns()
+    distributed.abort_on_error(comm)
+    try:
+        raise ValueError("a deliberate failure")
+    except ValueError as err:
+        sys.excepthook(type(err), err, err.__traceback__)
+    said = capsys.readouterr().err
+    assert comm.aborted == [1] and earlier == [], earlier
+    assert said.count("ValueError: a deliberate failure") == 1, said
+    assert said.startswith("nongate_np.distributed: rank 1 of 2 failed"), said
 
 
 def test_ranks_with_different_models_are_refused(tmp_path):
