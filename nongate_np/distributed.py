@@ -217,6 +217,49 @@ class DataParallel:
                 mine = batch[n - 1:n]               # weight 0: share() left (0, n)
             yield mine
 
+    def check_agreement(self, where: str, items: dict, *, hint: str,
+                        error: Exception | None = None) -> None:
+        """Raise ValueError on every rank unless every rank gave the same ``items``: one
+        allgather, which every rank must reach at the same point (before the first step),
+        so that ranks asked for different work fail together rather than wait in each
+        other's collectives or train different models.
+
+        ``items`` maps what must agree (``"epochs"``, ``"train data"``) to a value compared
+        with ``==`` and shown with ``repr`` (a number, a string, a digest of arrays from
+        hashlib). ``error``: this rank's own error in checking its arguments,
+        if any; it rides in the same allgather, so that a rank whose arguments were refused
+        does not leave the others waiting: this rank raises ``error`` itself, the others a
+        ValueError naming the rank and its message. ``where`` starts every message (``fit``),
+        and ``hint`` ends the one about disagreeing items (what to do about it).
+
+        Raises
+        ------
+        ValueError
+            Some items differ between the ranks: each is named, with its value on every
+            rank (ranks that agree grouped), and this rank's number. Or another rank's
+            ``error``.
+        """
+        said = None if error is None else f"{type(error).__name__}: {error}"
+        gathered = self.comm.allgather((said, list(items.items())))
+        if error is not None:
+            raise error
+        refused = next(((r, text) for r, (text, _) in enumerate(gathered) if text), None)
+        if refused is not None:
+            raise ValueError(f"{where}: rank {refused[0]} refused its arguments, so no rank "
+                             f"trains: {refused[1]} (this is rank {self.rank})")
+        if _first_difference([pairs for _, pairs in gathered]) is None:
+            return
+        per_rank = [dict(pairs) for _, pairs in gathered]
+        names = list(dict.fromkeys(name for values in per_rank for name in values))
+        missing = object()
+        parts = []
+        for name in names:
+            values = [values.get(name, missing) for values in per_rank]
+            if any(v != values[0] for v in values[1:]):
+                parts.append(f"{name} ({_per_rank(values, missing)})")
+        raise ValueError(f"{where}: the ranks disagree on {'; '.join(parts)} (this is rank "
+                         f"{self.rank}); {hint}")
+
     @contextlib.contextmanager
     def no_sync(self):
         """Backwards inside this block leave each rank's gradient its own (no Allreduce), as
@@ -387,6 +430,36 @@ def _fingerprint(batches: Sequence) -> list:
             digest = hashlib.sha1(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()
         out.append((len(batch), digest))
     return out
+
+
+def _digest(*arrays) -> str:
+    """A short digest (12 hex digits of SHA-1) of ``arrays``: their dtypes, shapes and
+    bytes, for :meth:`DataParallel.check_agreement` to compare data the ranks must hold
+    alike (``None`` among them counts as itself)."""
+    h = hashlib.sha1()
+    for a in arrays:
+        if a is None:
+            h.update(b"None;")
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.reshape(-1).view(np.uint8).data)
+    return h.hexdigest()[:12]
+
+
+def _per_rank(values: list, missing: object) -> str:
+    """"3 on rank 0, 2 on ranks 1, 2": each value once, with the ranks that gave it."""
+    groups: list[tuple[Any, list[int]]] = []
+    for r, value in enumerate(values):
+        for seen, ranks in groups:
+            if seen == value and (seen is missing) == (value is missing):
+                ranks.append(r)
+                break
+        else:
+            groups.append((value, [r]))
+    return ", ".join(f"{'missing' if value is missing else repr(value)} on rank"
+                     f"{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
+                     for value, ranks in groups)
 
 
 def _first_difference(signatures: list) -> tuple | None:

@@ -4,6 +4,7 @@ gives on the whole batches (to float64 rounding), and a rank that fails ends the
 The MPI runs start ``mpiexec -n 2`` (extra ``mpi``: mpi4py and MPICH from PyPI); they are
 skipped where mpi4py or mpiexec is missing."""
 
+import json
 import os
 import pathlib
 import shutil
@@ -157,6 +158,43 @@ def test_ranks_with_different_models_are_refused(tmp_path):
                "('weight', (2, 3), 'float32')" in said, said
 
 
+# what each case of tests/distributed/disagree.py gives rank 1 otherwise: the ranks'
+# disagreement as fit names it
+DISAGREEMENTS = {
+    "epochs": "epochs (2 on rank 0, 3 on rank 1)",                    # would wait forever
+    "initial_epoch": "initial_epoch (0 on rank 0, 1 on rank 1)",
+    "rows": "train items (24 on rank 0, 20 on rank 1); train data (x, lengths, targets) (",
+    "batch_size": "batch_size (7 on rank 0, 5 on rank 1)",          # MPI: Message truncated
+    "seed": "seed (0 on rank 0, 1 on rank 1)",                      # silently wrong
+    "shard": "train data (x, lengths, targets) (",
+    "clip": "clip_grad_norm (5.0 on rank 0, 1.0 on rank 1)",
+}
+
+
+def test_fit_on_ranks_asked_for_different_runs_raises_on_every_rank(tmp_path):
+    """Before any step, fit's one allgather finds what differs, and every rank raises
+    the same error naming it (rather than waiting in a collective the other rank never
+    reaches, meeting one of another size, or training a model that is no one's)."""
+    _mpiexec()
+    done = _run(["tests/distributed/disagree.py", str(tmp_path)], 2, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for case, what in DISAGREEMENTS.items():
+        for rank in (0, 1):
+            message = said[rank][case]
+            assert message is not None and message.startswith(
+                f"fit: the ranks disagree on {what}"), (case, rank, message)
+            assert f"(this is rank {rank}); every rank must call fit with the same " \
+                   "arguments and the whole dataset" in message, message
+    assert said[0]["clip"].count(" on rank ") == 2, said[0]["clip"]     # nothing else differs
+    # a rank whose own arguments are refused tells the others, which raise too
+    assert said[1]["refused"] == "fit: batch_size must be an int >= 1, got 0"
+    assert said[0]["refused"] == ("fit: rank 1 refused its arguments, so no rank trains: "
+                                  "ValueError: fit: batch_size must be an int >= 1, got 0 "
+                                  "(this is rank 0)")
+    assert said[0]["same"] is None and said[1]["same"] is None
+
+
 def test_without_mpi4py_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ImportError, match=r"pip install 'nongate_np\[mpi\]'"):
@@ -216,6 +254,24 @@ def test_train_on_a_small_file_under_mpiexec_equals_one_process(tmp_path):
     _train(alone, None, "--epochs", "3", data=data)
     _train(pair, 2, "--epochs", "3", data=data)
     _assert_same_run(alone, pair)
+
+
+def test_train_with_other_options_per_rank_fails_on_every_rank(tmp_path):
+    """mpiexec's MPMD form with --epochs 3 on rank 0 and 2 on rank 1: each rank says
+    what differs and the job ends (it waited forever)."""
+    from tests.test_cli_train import _write_npz
+    mpiexec = _mpiexec()
+    _write_npz(tmp_path / "small.npz", seed=3, n=30)
+    cmd = [sys.executable, "-m", "nongate_np", "train", "npz", str(tmp_path / "small.npz"),
+           "--hidden-size", "6", "--quiet", "--out", str(tmp_path / "run")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1"}
+    done = subprocess.run([mpiexec, "-n", "1", *cmd, "--epochs", "3", ":", "-n", "1", *cmd,
+                           "--epochs", "2"], capture_output=True, text=True, timeout=90,
+                          env=env, cwd=ROOT)
+    assert done.returncode != 0
+    assert "error (rank" in done.stderr and "fit: the ranks disagree on epochs (3 on rank " \
+        "0, 2 on rank 1)" in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "run" / "last.npz").exists()
 
 
 def test_a_train_error_on_one_rank_ends_every_rank(tmp_path):

@@ -283,9 +283,16 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         size than the model's (classes counted otherwise), or a loss that became NaN or
         infinite (the message names the epoch and step).
     """
-    _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
-    optimizer = optimizer or Adam(model.parameters(), lr=lr)
-    history = history or History()
+    if data_parallel is None:
+        _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
+        optimizer = optimizer or Adam(model.parameters(), lr=lr)
+        history = history or History()
+    else:
+        optimizer, history = _agree(model, train, val, data_parallel, optimizer, history,
+                                    epochs=epochs, batch_size=batch_size, lr=lr,
+                                    clip_grad_norm=clip_grad_norm, patience=patience,
+                                    monitor=monitor, restore_best=restore_best, seed=seed,
+                                    initial_epoch=initial_epoch)
     callbacks = list(callbacks)
     for cb in callbacks:
         cb.on_train_begin(model, history)
@@ -341,6 +348,68 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     for cb in callbacks:
         cb.on_train_end(model, history)
     return history
+
+
+def _agree(model, train, val, dp, optimizer, history, **options):
+    """fit's checks under DataParallel ``dp``, and then that every rank asks for the same
+    run, in one allgather before any step (``dp.check_agreement``): ranks with other epoch
+    counts or step counts would wait in each other's collectives (or fail in one with
+    MPI's "Message truncated"), and other data, seeds or options would train a model
+    that is no one's, without an error. (optimizer, history), as fit starts from them."""
+    error = None
+    try:
+        _check_fit_args(model, train, val, options["epochs"], options["batch_size"],
+                        options["patience"], options["initial_epoch"])
+        optimizer = optimizer or Adam(model.parameters(), lr=options["lr"])
+        history = history or History()
+    except (TypeError, ValueError) as err:
+        error = err                     # told to the other ranks, then raised here
+    items: dict = {}
+    if error is None and dp.world_size > 1:
+        from ..distributed import _digest
+        items = {"train items": len(train), "val items": 0 if val is None else len(val),
+                 **{k: options[k] for k in ("batch_size", "epochs", "initial_epoch",
+                                            "seed", "clip_grad_norm", "patience",
+                                            "monitor", "restore_best")},
+                 "train data (x, lengths, targets)": _data_digest(_digest, train),
+                 "val data (x, lengths, targets)": _data_digest(_digest, val),
+                 "history (epochs, best epoch, best value)": (
+                     len(history.epochs), history.best_epoch, history.best_value),
+                 "optimizer": _describe_optimizer(optimizer),
+                 "optimizer state": _digest(*_state_arrays(optimizer.state_dict()["state"])),
+                 "model state (weights, buffers)": _digest(*(np.asarray(move(v, "cpu"))
+                                            for v in model.state_dict().values()))}
+    dp.check_agreement("fit", items, error=error,
+                       hint="every rank must call fit with the same arguments and the "
+                            "whole dataset: DataParallel gives each rank its share of "
+                            "every batch, so do not split the data between the ranks")
+    return optimizer, history
+
+
+def _data_digest(digest, data) -> str | None:
+    """A digest of a dataset's sequences, lengths and targets (by task name), or None."""
+    if data is None:
+        return None
+    names = sorted(data.targets)
+    return digest(data.x, data.lengths, np.array(names, dtype=str),
+                  *(data.targets[n] for n in names))
+
+
+def _describe_optimizer(optimizer) -> str:
+    """"Adam [{'lr': 0.001, ...} on 9 parameters]": its class and hyper-parameters."""
+    groups = []
+    for group in optimizer.param_groups:
+        settings = {k: v for k, v in group.items() if k != "params"}
+        groups.append(f"{settings} on {len(group['params'])} parameters")
+    return f"{type(optimizer).__name__} [{'; '.join(groups)}]"
+
+
+def _state_arrays(state: dict):
+    """The optimizer's state (its step counts, moments), in a fixed order."""
+    for index in sorted(state):
+        for name in sorted(state[index]):
+            value = state[index][name]
+            yield np.asarray(value) if not isinstance(value, np.ndarray) else value
 
 
 def _train_step(model, data, idx, optimizer, meter, dp) -> float:
