@@ -268,7 +268,11 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         Allreduce per step gives every rank the batch's gradient and loss, so every rank
         takes the step one process would (to rounding). The epoch's metrics are summed
         over the ranks, validation included (each rank evaluates a share). Give
-        ``callbacks`` only on the rank that writes (rank 0).
+        ``callbacks`` only on the rank that writes (rank 0). Before the first step (of a
+        resumed run too) one allgather checks that the ranks agree: the counts of training
+        and validation items, ``batch_size``, ``epochs``, ``initial_epoch``, ``seed``,
+        ``clip_grad_norm``, ``patience``, ``monitor``, ``restore_best``, the history, the
+        optimizer and its state, and digests of the data and the model's state.
 
     Returns
     -------
@@ -281,7 +285,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     ValueError
         Bad arguments, an empty training set, missing targets, a task of another kind or
         size than the model's (classes counted otherwise), or a loss that became NaN or
-        infinite (the message names the epoch and step).
+        infinite (the message names the epoch and step). With ``data_parallel``, on every
+        rank before any step: ranks that disagree (each item that differs named, with its
+        value on each rank), or another rank's arguments refused (its rank and error).
     """
     if data_parallel is None:
         _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
