@@ -34,6 +34,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -91,6 +92,7 @@ def abort_on_error(comm=None) -> None:
         # and the traceback would be printed a second time
         comm.Abort(1)
 
+    hook.aborts_the_job = True                  # type: ignore[attr-defined]
     sys.excepthook = hook
 
 
@@ -125,12 +127,24 @@ class DataParallel:
         Without mpi4py (``pip install 'nongate_np[mpi]'``).
     ValueError
         The ranks' models differ (the message names the first rank that differs and how).
+
+    Warns
+    -----
+    UserWarning
+        With several ranks and no :func:`abort_on_error` (nor ``python -m mpi4py``): an
+        uncaught error on one rank would leave the others waiting forever.
     """
 
     def __init__(self, model, comm=None, *, root: int = 0, share_cores: bool = True):
         MPI = _mpi()
         self.comm = comm or MPI.COMM_WORLD
         self.rank, self.world_size = self.comm.Get_rank(), self.comm.Get_size()
+        if self.world_size > 1 and not getattr(sys.excepthook, "aborts_the_job", False) \
+                and "mpi4py.run" not in sys.modules:
+            warnings.warn("DataParallel: an uncaught error on one rank would leave the others "
+                          "waiting forever in their next Allreduce; call nongate_np."
+                          "distributed.abort_on_error() first (nongate-np train does), or run "
+                          "the script with python -m mpi4py", UserWarning, stacklevel=2)
         if share_cores and "NUMBA_NUM_THREADS" not in os.environ:
             _share_cores(self.comm.Split_type(MPI.COMM_TYPE_SHARED))
         self.model = model

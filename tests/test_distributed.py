@@ -291,3 +291,27 @@ def test_train_started_by_a_launcher_without_mpi4py_says_what_to_install(monkeyp
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     code, _, err = run_cli("train", *TINY_TEXT, "--out", tmp_path / "x")
     assert code == 2 and "pip install 'nongate_np[mpi]'" in err, err
+
+
+_WITHOUT_ABORT = """
+import sys, warnings
+import nongate_np as ng
+from nongate_np.distributed import DataParallel, abort_on_error
+if sys.argv[1] == "abort":
+    abort_on_error()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    DataParallel(ng.nn.Linear(2, 2))
+print("warned" if any("waiting forever" in str(w.message) for w in caught) else "quiet")
+"""
+
+
+def test_data_parallel_without_abort_on_error_warns_on_every_rank():
+    """A rank that raises without abort_on_error leaves the others in their next Allreduce
+    for good: the job hangs (docs/distributed.md). Building DataParallel so says."""
+    for how, want in (("plain", "warned"), ("abort", "quiet")):
+        done = _run(["-c", _WITHOUT_ABORT, how], ranks=2, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        other = "quiet" if want == "warned" else "warned"     # the ranks' lines may interleave
+        assert done.stdout.count(want) == 2 and other not in done.stdout, \
+            (how, done.stdout, done.stderr[-2000:])
