@@ -11,7 +11,8 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .anomaly import AnomalyError, detect_anomaly
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, where, cast,
                   matmul, sum, mean, max, reshape, transpose, permute, concat, stack, getitem,
-                  embedding, softmax, log_softmax, cross_entropy, mse_loss,
+                  embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, cross_entropy,
+                  mse_loss,
                   binary_cross_entropy_with_logits, dropout)
 from .ops import __all__ as _ops_all
 from .rng import seed

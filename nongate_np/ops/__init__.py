@@ -10,12 +10,24 @@ from .matmul import matmul
 from .methods import bind_tensor_methods
 from .random import dropout
 from .reduce import max, mean, sum
-from .shape import concat, embedding, getitem, permute, reshape, stack, transpose
+from .shape import (
+    concat,
+    embedding,
+    flatten,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
 from .softmax import log_softmax, softmax
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
            "where", "cast", "matmul", "sum", "mean", "max", "reshape", "transpose", "permute",
-           "concat", "stack", "getitem", "embedding", "softmax", "log_softmax",
+           "concat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
+           "softmax", "log_softmax",
            "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]
 
 bind_tensor_methods()

@@ -83,6 +83,17 @@ def broadcast_error(op: str, a, b) -> ValueError:
                       "together (aligned from the right, each dimension must be equal or 1)")
 
 
+def torch_alias(op: str, name: str, value, alias: str, alias_value, default):
+    """``value``, or ``alias_value`` where only torch's name for the argument was given
+    (``dim`` for ``axis``, ``keepdim`` for ``keepdims``); TypeError naming both when both
+    were."""
+    if alias_value is None:
+        return default if value is None else value
+    if value is not None:
+        raise TypeError(f"{op}: give {name} or {alias} (torch's name for it), not both")
+    return alias_value
+
+
 def normalize_axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes, validated:
     TypeError for a non-int, ValueError for an axis out of range or repeated. A 0-d tensor

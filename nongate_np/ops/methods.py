@@ -16,7 +16,7 @@ from .device import to_device
 from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
 from .matmul import matmul
 from .reduce import max, mean, sum
-from .shape import getitem, permute, reshape, transpose
+from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
 
 __all__ = ["SAME_AS_OP", "REFLECTED", "ADAPTED", "bind_tensor_methods"]
@@ -29,7 +29,7 @@ SAME_AS_OP = {
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
     "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "sum": sum, "mean": mean, "max": max, "softmax": softmax, "log_softmax": log_softmax,
-    "transpose": transpose,
+    "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
@@ -102,10 +102,26 @@ def _pos(self):
     return self
 
 
+def _clone(self):
+    """A copy of ``self`` in the graph (the gradient passes through unchanged), as torch's
+    ``clone``."""
+    return cast(self, self.dtype)
+
+
+def _numel(self):
+    """The number of elements (torch's ``numel()``; NumPy's ``size`` property)."""
+    return self.size
+
+
+def _dim(self):
+    """The number of axes (torch's ``dim()``; NumPy's ``ndim`` property)."""
+    return self.ndim
+
+
 # The methods written out above, by name (T is bound as a property).
 ADAPTED = {"where": _where, "reshape": _reshape, "view": _reshape, "permute": _permute,
            "T": _T, "astype": _astype, "to": _to, "cpu": _cpu, "cuda": _cuda, "double": _double,
-           "float": _float, "__pos__": _pos}
+           "float": _float, "__pos__": _pos, "clone": _clone, "numel": _numel, "dim": _dim}
 
 
 def bind_tensor_methods() -> None:

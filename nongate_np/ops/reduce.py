@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ieee, normalize_axes, tensor_arg, xp_of
+from ._util import ieee, normalize_axes, tensor_arg, torch_alias, xp_of
 
 __all__ = ["sum", "mean", "max"]
 
@@ -100,23 +100,29 @@ class Max(Function):
         return xp.divide(dx, count), None, None
 
 
-def _reduction(fn, name, x, axis, keepdims):
+def _reduction(fn, name, x, axis, keepdims, dim, keepdim):
     x = tensor_arg(x, name)
+    axis = torch_alias(name, "axis", axis, "dim", dim, None)
+    keepdims = torch_alias(name, "keepdims", keepdims, "keepdim", keepdim, False)
     axes = normalize_axes(axis, x.ndim, name)
     return fn.apply(x, axes, bool(keepdims))
 
 
-def sum(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis`` (None: all axes; an int or a tuple of ints)."""
-    return _reduction(Sum, "sum", x, axis, keepdims)
+def sum(x, axis=None, keepdims: bool | None = None, *, dim=None,
+        keepdim: bool | None = None) -> Tensor:
+    """Sum over ``axis`` (None: all axes; an int or a tuple of ints); ``dim`` and
+    ``keepdim`` are torch's names for ``axis`` and ``keepdims``."""
+    return _reduction(Sum, "sum", x, axis, keepdims, dim, keepdim)
 
 
-def mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis`` (None: all axes)."""
-    return _reduction(Mean, "mean", x, axis, keepdims)
+def mean(x, axis=None, keepdims: bool | None = None, *, dim=None,
+         keepdim: bool | None = None) -> Tensor:
+    """Arithmetic mean over ``axis`` (None: all axes); ``dim``, ``keepdim`` as in ``sum``."""
+    return _reduction(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 
-def max(x, axis=None, keepdims: bool = False) -> Tensor:
+def max(x, axis=None, keepdims: bool | None = None, *, dim=None,
+        keepdim: bool | None = None) -> Tensor:
     """Maximum over ``axis`` (values only, like ``torch.amax``); ties share the gradient.
     Unlike ``torch.max(x, dim)``, which returns (values, indices), this returns the values
     alone: ``values, idx = x.max(1)`` would unpack rows; the indices are
@@ -126,6 +132,8 @@ def max(x, axis=None, keepdims: bool = False) -> Tensor:
     an empty tensor reduced over non-empty axes gives an empty result.
     """
     x = tensor_arg(x, "max")
+    axis = torch_alias("max", "axis", axis, "dim", dim, None)
+    keepdims = torch_alias("max", "keepdims", keepdims, "keepdim", keepdim, False)
     axes = normalize_axes(axis, x.ndim, "max")
     empty = [a for a in axes if x.shape[a] == 0]
     if empty:

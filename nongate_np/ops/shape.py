@@ -13,7 +13,8 @@ from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
 from ._util import normalize_axes, tensor_arg, xp_of
 
-__all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding"]
+__all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding",
+           "unsqueeze", "squeeze", "flatten"]
 
 
 class Reshape(Function):
@@ -160,6 +161,40 @@ def reshape(x, shape) -> Tensor:
                                 for s in sides):
         raise TypeError(f"reshape: shape must be an int or a tuple of ints, got {shape!r:.60}")
     return Reshape.apply(x, tuple(int(s) for s in sides))
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    """``x`` with a new axis of size 1 at ``dim`` (in [-ndim-1, ndim], as torch's): a
+    reshape, so its gradient is dy reshaped back (E16)."""
+    x = tensor_arg(x, "unsqueeze")
+    (axis,) = normalize_axes(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, dim=None) -> Tensor:
+    """``x`` without its axes of size 1 (``dim`` None), or without the axes ``dim`` (an int
+    or a tuple) where their size is 1, others left as they are (torch's rule): a reshape
+    (E16)."""
+    x = tensor_arg(x, "squeeze")
+    axes = range(x.ndim) if dim is None else normalize_axes(dim, x.ndim, "squeeze")
+    drop = {a for a in axes if x.shape[a] == 1}
+    return reshape(x, tuple(n for a, n in enumerate(x.shape) if a not in drop))
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """``x`` with the axes ``start_dim`` to ``end_dim`` (both included) merged into one, as
+    torch's ``flatten``: a reshape (E16). ValueError where ``start_dim`` comes after
+    ``end_dim``."""
+    x = tensor_arg(x, "flatten")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    (start,) = normalize_axes(start_dim, x.ndim, "flatten")
+    (end,) = normalize_axes(end_dim, x.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"tensor of shape {x.shape}")
+    merged = int(np.prod(x.shape[start:end + 1], dtype=np.int64))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
 def permute(x, dims) -> Tensor:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
-from ._util import ieee, normalize_axes, numeric_arg, xp_of
+from ._util import ieee, normalize_axes, numeric_arg, torch_alias, xp_of
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -64,13 +64,17 @@ def _axis(x: Tensor, axis: int, op: str) -> int:
     return normalize_axes(axis, x.ndim, op)[0]
 
 
-def softmax(x, axis: int = -1) -> Tensor:
-    """Softmax along ``axis`` (max-shifted, so any finite input is safe)."""
+def softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Softmax along ``axis`` (default -1; ``dim`` is torch's name for it), max-shifted, so
+    any finite input is safe."""
     x = numeric_arg(x, "softmax")
+    axis = torch_alias("softmax", "axis", axis, "dim", dim, -1)
     return Softmax.apply(x, _axis(x, axis, "softmax"))
 
 
-def log_softmax(x, axis: int = -1) -> Tensor:
-    """log(softmax(x)) along ``axis``, computed without forming softmax (stable)."""
+def log_softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """log(softmax(x)) along ``axis`` (default -1; ``dim`` as in ``softmax``), computed
+    without forming softmax (stable)."""
     x = numeric_arg(x, "log_softmax")
+    axis = torch_alias("log_softmax", "axis", axis, "dim", dim, -1)
     return LogSoftmax.apply(x, _axis(x, axis, "log_softmax"))

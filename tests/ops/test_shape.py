@@ -203,3 +203,49 @@ def test_shape_errors_name_the_shapes():
         a.reshape(4)
     with pytest.raises(IndexError, match=r"shape \(2, 3\)"):
         a[5]
+
+
+@st.composite
+def array_and_axis(draw):
+    """An array with some size-1 axes, and an axis in [-ndim, ndim)."""
+    shape = draw(st.lists(st.sampled_from([1, 1, 2, 3]), min_size=1, max_size=4)).copy()
+    return draw(nt.arrays(tuple(shape))), draw(st.integers(-len(shape), len(shape) - 1))
+
+
+@pytest.mark.torch
+@given(case=array_and_axis())
+def test_unsqueeze_squeeze_flatten_clone_match_torch(case):
+    """torch's shape methods a torch user reaches for, with their gradients (reshapes)."""
+    x, axis = case
+    assert_matches_torch(lambda t: t.unsqueeze(axis), lambda t: t.unsqueeze(axis), [x])
+    assert_matches_torch(lambda t: ng.unsqueeze(t, -1), lambda t: t.unsqueeze(-1), [x])
+    assert_matches_torch(lambda t: t.squeeze(), lambda t: t.squeeze(), [x])
+    assert_matches_torch(lambda t: t.squeeze(axis), lambda t: t.squeeze(axis), [x])
+    assert_matches_torch(lambda t: t.flatten(), lambda t: t.flatten(), [x])
+    assert_matches_torch(lambda t: t.flatten(axis), lambda t: t.flatten(axis), [x])
+    assert_matches_torch(lambda t: t.flatten(0, axis), lambda t: t.flatten(0, axis), [x])
+    assert_matches_torch(lambda t: t.clone() * 2.0, lambda t: t.clone() * 2.0, [x])
+    t = ng.Tensor(x)
+    assert t.numel() == x.size and t.dim() == x.ndim
+    assert t.clone().data is not t.data
+
+
+@pytest.mark.torch
+@given(case=array_and_axis())
+def test_reductions_and_softmax_take_torchs_dim_and_keepdim(case):
+    x, axis = case
+    for name in ("sum", "mean"):
+        assert_matches_torch(lambda t: getattr(t, name)(dim=axis, keepdim=True),
+                             lambda t: getattr(t, name)(dim=axis, keepdim=True), [x])
+    assert_matches_torch(lambda t: t.max(dim=axis), lambda t: t.amax(dim=axis), [x])
+    assert_matches_torch(lambda t: t.softmax(dim=axis), lambda t: t.softmax(dim=axis), [x])
+    assert_matches_torch(lambda t: ng.log_softmax(t, dim=axis),
+                         lambda t: t.log_softmax(dim=axis), [x])
+    with pytest.raises(TypeError, match=r"sum: give axis or dim \(torch's name for it\), not "
+                                        r"both"):
+        ng.sum(ng.Tensor(x), axis=axis, dim=axis)
+
+
+def test_flatten_refuses_a_start_after_its_end():
+    with pytest.raises(ValueError, match=r"flatten: start_dim 2 comes after end_dim 1"):
+        ng.flatten(ng.Tensor(np.zeros((2, 3, 4))), 2, 1)
