@@ -47,7 +47,7 @@ def test_tiny_run_measures_and_checks_every_config_task_and_dtype(tmp_path):
     assert table == data["markdown"] and table in p.stdout
     assert sum(line.startswith("| TINY | 3, 2, 3, 4 |") for line in table.splitlines()) == 6
     assert "does not expose which cuDNN RNN algorithm" in table
-    assert "multi-task model training step on the GPU: not measured" in table
+    assert "multi-task model training step on the GPU: not timed here" in table
     if torch_there and not data["environment"]["torch_cuda_available"]:
         assert "torch: no CUDA device" in table
 
