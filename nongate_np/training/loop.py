@@ -430,9 +430,10 @@ def _train_step(model, data, idx, optimizer, meter, dp) -> float:
         if dp is None:
             loss, _ = model.loss(out, targets)
         else:
-            (_, all_lengths, all_targets), = batches(data, len(idx), idx)
+            # the whole batch's counts need its targets and lengths, not its inputs
+            all_targets = {name: y[idx] for name, y in data.targets.items()}
             loss, _ = model.loss(out, targets, counts=model.loss_counts(all_targets,
-                                                                        all_lengths),
+                                                                        data.lengths[idx]),
                                  share=len(mine) / len(idx))
         value = loss.item()
         if math.isfinite(value):
