@@ -13,6 +13,7 @@ backward runs the leaves' post-accumulate-grad hooks, then the callbacks they qu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import threading
@@ -52,8 +53,9 @@ def is_grad_enabled() -> bool:
 class _GradModeContext:
     """Sets the grad mode to ``self.mode`` inside a ``with`` block or a decorated call.
 
-    The modes it replaced are kept on a stack, so one instance may be entered again inside
-    itself; a decorated function enters a fresh instance at each call (recursion, threads).
+    The modes it replaced are kept on a stack per thread, so one instance may be entered
+    again inside itself, or from several threads; a decorated function enters a fresh
+    context at each call (recursion, threads).
     """
 
     mode = True
@@ -61,7 +63,13 @@ class _GradModeContext:
     def __init__(self, mode: bool | None = None):
         if mode is not None:
             self.mode = bool(mode)
-        self._prev: list[bool] = []
+        self._local = threading.local()
+
+    @property
+    def _prev(self) -> list[bool]:
+        if not hasattr(self._local, "prev"):
+            self._local.prev = []
+        return self._local.prev
 
     def __enter__(self):
         self._prev.append(_grad_mode.enabled)
@@ -82,14 +90,32 @@ class _GradModeContext:
         return decorated
 
 
-class no_grad(_GradModeContext):
-    """Context manager (and decorator) in which ops record no graph: inference mode."""
+class _NoArguments(_GradModeContext):
+    """A mode context that takes no argument: ``@no_grad`` without parentheses decorates
+    the function, as PyTorch's does (``no_grad(True)`` would read as a mode)."""
+
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        if fn is None:
+            return super().__new__(cls)
+        if not callable(fn):
+            raise TypeError(f"{cls.__name__}() takes no arguments (or decorates a function), "
+                            f"got {fn!r}")
+        return cls()(fn)
+
+    def __init__(self, fn: Callable | None = None):
+        super().__init__()
+
+
+class no_grad(_NoArguments):
+    """Context manager (and decorator, with or without parentheses) in which ops record no
+    graph: inference mode."""
 
     mode = False
 
 
-class enable_grad(_GradModeContext):
-    """Context manager (and decorator) that turns recording back on inside ``no_grad``."""
+class enable_grad(_NoArguments):
+    """Context manager (and decorator, with or without parentheses) that turns recording
+    back on inside ``no_grad``."""
 
     mode = True
 
@@ -105,7 +131,9 @@ class set_grad_enabled(_GradModeContext):
         _grad_mode.enabled = self.mode
 
     def __enter__(self):
-        return self         # NOTE: the mode was set by __init__, which also saved the old one
+        # NOTE: the mode was set by __init__, which also saved the old one; entered again
+        # after that block ended, it sets the mode as any context does
+        return self if self._prev else super().__enter__()
 
     def __call__(self, fn: Callable) -> Callable:
         _grad_mode.enabled = self._prev.pop()   # as a decorator it changes nothing now
@@ -121,34 +149,50 @@ class _Changes:
     memory block's root array (weakly held) and the epoch of its latest change. A node
     records the epoch at its forward pass; a backward checks its saved arrays only where
     the epoch has moved since, so a training loop (forward, backward, then the step) pays
-    nothing."""
+    nothing. The registry is per process; a change made by another thread while a forward
+    pass runs may go unseen by that node."""
     counter = itertools.count(1)
     epoch = 0
     roots: dict[int, tuple[weakref.ref, int]] = {}
+    lock = threading.Lock()
+    sweep_at = 4096                 # forget the freed roots when the registry reaches this
 
 
 def _root(array: Any) -> Any:
-    """The array that owns ``array``'s memory (itself unless it is a view)."""
+    """The array that owns ``array``'s memory (itself unless it is a view): an ndarray's
+    ``base``; a GPU array's allocation (its ``gpu_data``, which views share)."""
     while isinstance(getattr(array, "base", None), np.ndarray):
         array = array.base
+    if not isinstance(array, np.ndarray):       # numba.cuda: a view's pointer names its owner
+        owner = getattr(getattr(array, "gpu_data", None), "owner", None)
+        if owner is not None:
+            return owner
     return array
 
 
 def mark_changed(array: Any) -> None:
-    """Record that ``array`` (a parameter's data, a buffer) was changed in place: a backward
-    through a node that saved it, or a view of its memory, before the change raises
-    RuntimeError instead of computing a gradient at values the forward pass never used
-    (PyTorch's version counter). The optimizers, ``load_state_dict``, ``nn.init`` and the
-    in-place operators (``x -= y`` under ``no_grad``) call it; a change made directly to
-    ``.data`` is not seen (as in PyTorch)."""
+    """Record that ``array`` (a parameter's data, a buffer; or a Tensor's) was changed in
+    place: a backward through a node that saved it, or a view of its memory, before the
+    change raises RuntimeError instead of computing a gradient at values the forward pass
+    never used (PyTorch's version counter). The optimizers, ``load_state_dict``,
+    ``nn.init`` and the in-place operators (``x -= y`` under ``no_grad``) call it; a change
+    made directly to ``.data`` is not seen (as in PyTorch) unless this is called after it.
+    Raises TypeError for anything but an array or a Tensor."""
+    if isinstance(array, Tensor):
+        array = array._data
+    if not (hasattr(array, "shape") and hasattr(array, "dtype")):
+        raise TypeError(f"mark_changed: expected an array or a Tensor, got "
+                        f"{type(array).__name__}")
     root = _root(array)
-    epoch = next(_Changes.counter)
-    roots = _Changes.roots
-    if len(roots) > 4096:                        # forget the roots that were freed
-        for key in [key for key, (ref, _) in roots.items() if ref() is None]:
-            del roots[key]
-    roots[id(root)] = (weakref.ref(root), epoch)
-    _Changes.epoch = epoch
+    with _Changes.lock:
+        epoch = next(_Changes.counter)
+        roots = _Changes.roots
+        if len(roots) >= _Changes.sweep_at:     # forget the roots that were freed
+            for key in [key for key, (ref, _) in roots.items() if ref() is None]:
+                del roots[key]
+            _Changes.sweep_at = max(4096, 2 * len(roots))   # so each sweep pays for itself
+        roots[id(root)] = (weakref.ref(root), epoch)
+        _Changes.epoch = epoch
 
 
 def _changed_since(array: Any, epoch: int) -> bool:
@@ -157,15 +201,29 @@ def _changed_since(array: Any, epoch: int) -> bool:
     return entry is not None and entry[0]() is root and entry[1] > epoch
 
 
+def _held_arrays(value: Any, depth: int = 4) -> list:
+    """The arrays in ``value``: itself, or inside its tuples (named ones too), lists, dicts
+    and dataclasses (the kernels' caches and their parameters), down to ``depth`` levels."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return [value]
+    if depth == 0:
+        return []
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [a for v in value for a in _held_arrays(v, depth - 1)]
+    return []
+
+
 def _check_saved(node: "Node") -> None:
     """RuntimeError where an array ``node`` saved for backward (in ``ctx.saved`` or as an
-    attribute, alone or in a tuple/list) was changed in place after its forward pass."""
-    held = list(node.ctx.saved)
-    for value in vars(node.ctx).values():
-        held += list(value) if isinstance(value, (tuple, list)) else [value]
+    attribute, alone or inside tuples, lists and dicts, as the fused kernels' caches hold
+    their weights) was changed in place after its forward pass."""
+    held = _held_arrays([node.ctx.saved, *vars(node.ctx).values()])
     for array in held:
-        if hasattr(array, "shape") and hasattr(array, "dtype") and \
-                _changed_since(array, node.epoch):
+        if _changed_since(array, node.epoch):
             raise RuntimeError(
                 f"backward: '{node.name}' saved an array of shape {array.shape} for its "
                 f"backward that was changed in place after the forward pass (by an optimizer "

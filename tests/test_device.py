@@ -86,8 +86,9 @@ def test_the_simulator_asked_for_after_numba_cuda_was_imported_is_named():
     from nongate_np.kernels import gpu
     if gpu.probe().devices:
         pytest.skip("this machine has a GPU")
-    prelude = ("import os\nfrom numba import cuda\ncuda.is_available()\n"
-               "os.environ['NUMBA_ENABLE_CUDASIM'] = '1'")
+    # a CPU compile after it: numba.config re-reads the variable then, numba.cuda does not
+    prelude = ("import os\nfrom numba import cuda, njit\ncuda.is_available()\n"
+               "os.environ['NUMBA_ENABLE_CUDASIM'] = '1'\nnjit(lambda a: a + 1)(1)")
     out = _in_fresh_process(ATTEMPTS.format(prelude=prelude), {"NUMBA_ENABLE_CUDASIM": "0"})
     for name, message in out.items():
         assert message.startswith("DeviceError: device 'cuda' is not usable here: "), name

@@ -568,3 +568,72 @@ def test_permute_refuses_a_dim_out_of_range_as_torch():
     with pytest.raises(TypeError, match=r"dims must be a sequence of 3 ints, got int 0"):
         ng.permute(x, 0)
     assert ng.permute(x, (-1, 0, 1)).shape == (4, 2, 3)
+
+
+def test_no_grad_without_parentheses_decorates_and_a_mode_argument_is_refused():
+    """@no_grad (torch accepts it) built no_grad(mode=func) and the call returned a function;
+    no_grad(True) switched gradients on; a set_grad_enabled object entered twice raised
+    IndexError."""
+    @ng.no_grad
+    def inside():
+        return ng.is_grad_enabled()
+    assert inside() is False and ng.is_grad_enabled()
+    with pytest.raises(TypeError, match=r"no_grad\(\) takes no arguments"):
+        ng.no_grad(True)
+    off = ng.set_grad_enabled(False)
+    with off:
+        pass
+    with off:
+        assert not ng.is_grad_enabled()
+    assert ng.is_grad_enabled()
+
+
+def test_one_no_grad_object_entered_on_two_threads_restores_each_threads_mode():
+    import threading
+    shared, ready, release = ng.no_grad(), threading.Barrier(2), threading.Event()
+    seen = {}
+
+    def worker(name, start):
+        ng.set_grad_enabled(start)
+        with shared:
+            ready.wait(10)
+            release.wait(10)
+        seen[name] = ng.is_grad_enabled()
+    threads = [threading.Thread(target=worker, args=(n, m)) for n, m in (("a", True),
+                                                                         ("b", False))]
+    for t in threads:
+        t.start()
+    release.set()
+    for t in threads:
+        t.join()
+    assert seen == {"a": True, "b": False}
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_fused_kernels_weights_changed_after_its_forward_are_named(backend):
+    """The LSTM and attention keep their weights inside the kernel's cache (a named tuple,
+    a dataclass): an optimizer step before their backward gave x a gradient off by 0.1
+    without a word."""
+    with ng.backend(backend):
+        for module in (ng.nn.LSTM(3, 2), ng.nn.AttentionPooling(3, 2)):
+            module = module.to(np.float64)
+            x = ng.Tensor(np.random.default_rng(0).standard_normal((2, 4, 3)),
+                          requires_grad=True)
+            out = module(x)[0]
+            for p in module.parameters():
+                p.grad = np.ones(p.shape)
+            ng.optim.SGD(module.parameters(), lr=0.5).step()
+            with pytest.raises(RuntimeError, match=r"saved an array of shape .* changed in "
+                                                   r"place after the forward pass"):
+                out.sum().backward()
+
+
+def test_mark_changed_takes_a_tensor_and_refuses_anything_else():
+    w = leaf(3)
+    loss = (w * w).sum()
+    ng.autograd.mark_changed(w)                  # the Tensor, not its .data
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+    with pytest.raises(TypeError, match=r"mark_changed: expected an array or a Tensor, got "
+                                        r"int"):
+        ng.autograd.mark_changed(3)

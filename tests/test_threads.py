@@ -606,3 +606,25 @@ def test_overlapping_single_threaded_blas_blocks_restore_the_count_once():
         assert get() == 2
     finally:
         set_(before)
+
+
+def test_a_kernel_call_and_a_single_threaded_blas_block_share_the_saved_count():
+    """A kernel on SciPy's BLAS (not the private wheel) and a predict block on another
+    thread each saved and restored it: the kernel, ending first, put it back to 2 inside
+    the block, and the block, ending last, left it at 1."""
+    controls = threads._every_openblas()
+    if not controls:
+        pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
+    get, set_ = controls[0]
+    before = get()
+    set_(2)
+    try:
+        kernel = threads._ownership.enter(lambda: [controls[0]])    # as owns_cores does
+        block = threads.single_threaded_blas()
+        block.__enter__()
+        threads._ownership.leave(kernel)
+        assert get() == 1                        # the block still holds it
+        block.__exit__(None, None, None)
+        assert get() == 2
+    finally:
+        set_(before)

@@ -40,11 +40,11 @@ def simulator_requested() -> bool:
 
 def _fixed_target() -> bool | None:
     """Whether numba.cuda, once imported, runs on the simulator (its target is fixed then,
-    whatever NUMBA_ENABLE_CUDASIM says later); None before it is imported."""
+    whatever NUMBA_ENABLE_CUDASIM says later); None before it is imported. Read from the
+    module it loaded, not numba.config, which re-reads the variable at every compile."""
     if "numba.cuda" not in sys.modules:
         return None
-    from numba import config
-    return bool(config.ENABLE_CUDASIM)
+    return "numba.cuda.simulator_init" in sys.modules
 
 
 def _driver_names() -> list[str]:

@@ -111,18 +111,18 @@ def _every_openblas() -> list[tuple]:
 @contextlib.contextmanager
 def single_threaded_blas():
     """Every loaded OpenBLAS on one thread inside the block, each count restored after the
-    last block still open ends (nested and concurrent blocks share one saved count, as
-    kernel calls do: ``_BlasOwnership``).
+    last block still open ends (nested and concurrent blocks, and kernel calls, share one
+    saved count per copy: ``_BlasOwnership``).
 
     For loops that alternate NumPy products (the small ops around the fused kernels) with
     the threaded kernels: OpenBLAS's workers keep spinning after each product and take
     the cores the step loop's threads are waiting for (bench/RESULTS.md, "NumPy's BLAS
     threads"). ``owns_cores`` cannot help there: the spinning starts before a kernel."""
-    _every_ownership.enter(_every_openblas)
+    keys = _ownership.enter(_every_openblas)
     try:
         yield
     finally:
-        _every_ownership.leave()
+        _ownership.leave(keys)
 
 
 def blas_threads() -> int | None:
@@ -132,41 +132,49 @@ def blas_threads() -> int | None:
 
 
 class _BlasOwnership:
-    """Nested and concurrent users of some BLAS copies share one saved count per copy: the
-    first to enter sets each to one thread, the last to leave restores what it found.
-    (Per-call save and restore is wrong with Python threads: two overlapping calls could
-    leave 1 for good, as two overlapping ``predict`` calls did for NumPy's BLAS.)"""
+    """Nested and concurrent users of the BLAS copies share one saved count per copy (keyed
+    by the address of its thread-count setter, so a kernel call and a ``predict`` block
+    that both hold SciPy's agree): the first to enter sets it to one thread, the last to
+    leave restores what that first one found. (Per-call save and restore is wrong with
+    Python threads: two overlapping calls could leave 1 for good, as two overlapping
+    ``predict`` calls did for NumPy's BLAS.)"""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.depth = 0
-        self.saved: list[tuple[Callable[[int], None], int]] = []   # (set, count found)
+        self.held: dict[int, list] = {}     # setter address -> [depth, set, count found]
 
-    def enter(self, controls: Callable[[], list[tuple]]) -> None:
-        """``controls()`` gives the (get, set) pairs; called only by the first to enter."""
+    def enter(self, controls: Callable[[], list[tuple]]) -> list[int]:
+        """Hold the (get, set) pairs ``controls()`` gives; returns the keys to leave."""
+        keys = []
         with self.lock:
-            if self.depth == 0:
-                self.saved = [(set_, get()) for get, set_ in controls()]
-                for set_, _ in self.saved:
+            for get, set_ in controls():
+                key = ctypes.cast(set_, ctypes.c_void_p).value or id(set_)
+                entry = self.held.get(key)
+                if entry is None:
+                    entry = self.held[key] = [0, set_, get()]
                     set_(1)
-            self.depth += 1
+                entry[0] += 1
+                keys.append(key)
+        return keys
 
-    def leave(self) -> None:
+    def leave(self, keys: list[int]) -> None:
         with self.lock:
-            if self.depth == 0:     # a fork child leaving its parent's block: restored
-                return
-            self.depth -= 1
-            if self.depth == 0:
-                self.restore()
+            for key in keys:
+                entry = self.held.get(key)
+                if entry is None:       # a fork child leaving its parent's block: restored
+                    continue
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del self.held[key]
+                    entry[1](entry[2])
 
     def restore(self) -> None:
-        for set_, count in self.saved:
+        for _, set_, count in self.held.values():
             set_(count)
-        self.saved = []
+        self.held = {}
 
 
-_ownership = _BlasOwnership()             # the kernels' BLAS (owns_cores)
-_every_ownership = _BlasOwnership()       # every loaded OpenBLAS (single_threaded_blas)
+_ownership = _BlasOwnership()       # every BLAS a kernel call or single_threaded_blas holds
 
 #: True in a process forked from the one that imported this module: kernels run serially.
 forked = False
@@ -176,13 +184,11 @@ def _after_fork_in_child() -> None:
     """Mark the process as a fork child, and drop the parent's BLAS ownership: a kernel
     running on another thread at the fork left its lock held and BLAS on one thread, and
     that thread does not exist here; nor do the pool's threads."""
-    global forked, _ownership, _every_ownership, _pool, _pool_busy
+    global forked, _ownership, _pool, _pool_busy
     forked = True
     _pool, _pool_busy = [], threading.Lock()
-    for ownership in (_ownership, _every_ownership):
-        if ownership.depth:
-            ownership.restore()
-    _ownership, _every_ownership = _BlasOwnership(), _BlasOwnership()
+    _ownership.restore()
+    _ownership = _BlasOwnership()
 
 
 if hasattr(os, "register_at_fork"):            # not on Windows, which cannot fork
@@ -216,11 +222,11 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
         control = _blas_thread_control()
         if control is None or _private_blas_on_one_thread(*control):
             return kernel(*args, **kwargs)
-        _ownership.enter(lambda: [control])
+        keys = _ownership.enter(lambda: [control])
         try:
             return kernel(*args, **kwargs)
         finally:
-            _ownership.leave()
+            _ownership.leave(keys)
     return wrapper
 
 
