@@ -286,6 +286,8 @@ def _affine_tanh_vjp(x, w, b, v, bug):
     (np.s_[:, ::2], "exactly w[:, 0:8:2]"),           # every other column
     (np.s_[[0, 3], 5], "exactly w[[0, 3], 5]"),       # two rows of one column
     (np.s_[[0, 1, 1], [1, 1, 6]], "all within w[0:2, [1, 6]]"),   # a partial box
+    # two list axes would read as NumPy's two elements (0, 0) and (2, 2): one list at most
+    (np.s_[[0, 2], [0, 2]], "all within w[[0, 2], :]"),
 ])
 def test_the_failing_line_says_where_in_the_input_the_failures_lie(bug, region):
     rng = np.random.default_rng(0)

@@ -316,6 +316,18 @@ def test_an_exception_mid_save_removes_the_temporary_file(tmp_path):
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.npz"]
 
 
+def test_an_os_error_without_an_errno_keeps_its_message(tmp_path):
+    """An OSError raised with a message only (a quota a file system reports so) was rebuilt
+    as "[Errno None] ... (None)"."""
+    from nongate_np.io.atomic import replacing
+    path = tmp_path / "m.npz"
+    with pytest.raises(OSError, match=r"^save: cannot write .*m\.npz' \(quota exceeded\); "
+                                      r"the file there, if any, is unchanged$"):
+        with replacing(str(path)):
+            raise OSError("quota exceeded")
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 def test_save_onto_a_named_pipe_or_a_device_refuses_and_leaves_it(tmp_path):
     """The temporary file was renamed over whatever the path named, so a FIFO became a

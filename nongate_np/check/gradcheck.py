@@ -647,6 +647,11 @@ def _failing_region(subject: Subject, c: Comparison) -> BlockSummary | None:
         hit = np.flatnonzero(np.any(failing, axis=tuple(i for i in range(failing.ndim)
                                                          if i != a)))
         axes.append(_axis_text(hit, n))
+    # NOTE: one list axis at most: with two, W[[0, 2], [0, 2]] would read as NumPy's two
+    # elements, not the box of four it stands for
+    lists = [a for a, (text, _) in enumerate(axes) if text.startswith("[")]
+    for a in lists[1:]:
+        axes[a] = (":", np.arange(failing.shape[a]))
     if all(text == ":" for text, _ in axes):
         return None
     box = np.zeros_like(failing)

@@ -74,8 +74,11 @@ def replacing(path: str, caller: str = "save"):
         if err.filename is not None or str(path) in str(err):
             raise
         # a full disk (ENOSPC), a file-size limit: name the file, which stays as it was
-        raise type(err)(err.errno, f"{caller}: cannot write {path!r} ({err.strerror}); the "
-                                   f"file there, if any, is unchanged") from err
+        why = err.strerror or str(err)
+        message = f"{caller}: cannot write {path!r} ({why}); the file there, if any, is " \
+                  f"unchanged"
+        raise (type(err)(err.errno, message) if err.errno is not None else
+               type(err)(message)) from err
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

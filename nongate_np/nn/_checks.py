@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..device import DeviceError, move
+from ..device import CPU, DeviceError, device_of, move
 from ..tensor import Tensor, as_array
 
 
@@ -44,14 +44,20 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
     float32 module), ValueError for another shape. Nested lists (which have no dtype of
     their own) are converted to that dtype; complex input with parameters of its precision,
     or the reverse (complex128 and float64), is taken as it is, for complex-step gradient
-    checks (docs/math.md G2). With ``device`` (the module's), a host array is moved there
-    and a Tensor elsewhere is a DeviceError naming ``where``, as torch refuses it."""
+    checks (docs/math.md G2). With ``device`` (the module's), a host array is moved there;
+    a Tensor elsewhere, or a GPU array given to a module on the CPU, is a DeviceError naming
+    ``where``, as torch refuses them."""
     if x is None:
         raise TypeError(f"{where}: {arg} must be an array of {dtype} features, got None")
     if isinstance(x, Tensor) or hasattr(x, "dtype"):
         data = x.data if isinstance(x, Tensor) else as_array(x, what=f"{where}: {arg}")
     else:
         data = as_array(x, dtype, what=f"{where}: {arg}")
+    if device is not None and not isinstance(x, Tensor) and device_of(data) is not CPU \
+            and device_of(data) != device:
+        raise DeviceError(f"{where}: {arg} is a {device_of(data)} array, the module's "
+                          f"parameters on {device}; move the module (.to('cuda')) or the "
+                          f"{arg} (copy_to_host())")
     dtype = np.dtype(dtype)
     accepted = (data.dtype == dtype and dtype.kind in "fc") or \
         complex_step_pair(data.dtype, dtype)

@@ -272,7 +272,8 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         resumed run too) one allgather checks that the ranks agree: the counts of training
         and validation items, ``batch_size``, ``epochs``, ``initial_epoch``, ``seed``,
         ``clip_grad_norm``, ``patience``, ``monitor``, ``restore_best``, the history, the
-        optimizer and its state, and digests of the data and the model's state.
+        optimizer and its state, and digests of the data and the model's state (SHA-1 over
+        every array's bytes, once per call: a cost in proportion to the data's size).
 
     Returns
     -------
@@ -363,28 +364,29 @@ def _agree(model, train, val, dp, optimizer, history, **options):
     MPI's "Message truncated"), and other data, seeds or options would train a model
     that is no one's, without an error. (optimizer, history), as fit starts from them."""
     error = None
+    items: dict = {}
     try:
         _check_fit_args(model, train, val, options["epochs"], options["batch_size"],
                         options["patience"], options["initial_epoch"])
         optimizer = optimizer or Adam(model.parameters(), lr=options["lr"])
         history = history or History()
-    except (TypeError, ValueError) as err:
+        if dp.world_size > 1:
+            from ..distributed import _digest
+            items = {"train items": len(train), "val items": 0 if val is None else len(val),
+                     **{k: options[k] for k in ("batch_size", "epochs", "initial_epoch",
+                                                "seed", "clip_grad_norm", "patience",
+                                                "monitor", "restore_best")},
+                     "train data (x, lengths, targets)": _data_digest(_digest, train),
+                     "val data (x, lengths, targets)": _data_digest(_digest, val),
+                     "history (epochs, best epoch, best value)": (
+                         len(history.epochs), history.best_epoch, history.best_value),
+                     "optimizer": _describe_optimizer(optimizer),
+                     "optimizer state": _digest(*_state_arrays(
+                         optimizer.state_dict()["state"])),
+                     "model state (weights, buffers)": _digest(*(
+                         np.asarray(move(v, "cpu")) for v in model.state_dict().values()))}
+    except Exception as err:            # any error: the other ranks must hear of it
         error = err                     # told to the other ranks, then raised here
-    items: dict = {}
-    if error is None and dp.world_size > 1:
-        from ..distributed import _digest
-        items = {"train items": len(train), "val items": 0 if val is None else len(val),
-                 **{k: options[k] for k in ("batch_size", "epochs", "initial_epoch",
-                                            "seed", "clip_grad_norm", "patience",
-                                            "monitor", "restore_best")},
-                 "train data (x, lengths, targets)": _data_digest(_digest, train),
-                 "val data (x, lengths, targets)": _data_digest(_digest, val),
-                 "history (epochs, best epoch, best value)": (
-                     len(history.epochs), history.best_epoch, history.best_value),
-                 "optimizer": _describe_optimizer(optimizer),
-                 "optimizer state": _digest(*_state_arrays(optimizer.state_dict()["state"])),
-                 "model state (weights, buffers)": _digest(*(np.asarray(move(v, "cpu"))
-                                            for v in model.state_dict().values()))}
     dp.check_agreement("fit", items, error=error,
                        hint="every rank must call fit with the same arguments and the "
                             "whole dataset: DataParallel gives each rank its share of "

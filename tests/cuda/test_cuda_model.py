@@ -111,6 +111,10 @@ def test_modules_on_the_gpu_take_host_arrays_and_name_a_host_tensor():
     with pytest.raises(DeviceError, match=r"^MultiTaskSequenceModel: input is on cpu, the "
                                              r"model on cuda"):
         model.to("cuda")(ng.tensor(x))
+    from numba import cuda
+    with pytest.raises(DeviceError, match=r"^LSTM: input is a cuda array, the module's "
+                                          r"parameters on cpu"):
+        ng.nn.LSTM(4, 3, batch_first=True)(cuda.to_device(x))     # not copied in silence
 
 
 def test_streaming_on_the_gpu_returns_host_arrays_as_encode():
