@@ -195,6 +195,31 @@ def mark_changed(array: Any) -> None:
         _Changes.epoch = epoch
 
 
+def rebase(tensor: Tensor, result: Tensor) -> None:
+    """Make ``tensor`` hold ``result`` (a recorded ``tensor op other`` of its shape and
+    dtype): its array and its place in the graph, as PyTorch's in-place ops do. The nodes
+    recorded before, which read the old value (``result``'s own among them), still route
+    its gradient to the node that produced that value: ``tensor._rebased`` keeps it, by
+    epoch (``_producer``)."""
+    with _Changes.lock:
+        epoch = next(_Changes.counter)
+        _Changes.epoch = epoch
+    if tensor._rebased is None:
+        tensor._rebased = []
+    tensor._rebased.append((epoch, tensor._node, tensor._index))
+    tensor._data, tensor._node, tensor._index = result._data, result._node, result._index
+    tensor._requires_grad = True
+
+
+def _producer(tensor: Tensor, epoch: int) -> tuple[Any, int]:
+    """(node, output index) of the value of ``tensor`` a node recorded at ``epoch`` read:
+    the one it had then, before any later in-place op (``rebase``)."""
+    for switched, node, index in tensor._rebased or ():
+        if epoch < switched:
+            return node, index
+    return tensor._node, tensor._index
+
+
 def _changed_since(array: Any, epoch: int) -> bool:
     root = _root(array)
     entry = _Changes.roots.get(id(root))
@@ -401,7 +426,9 @@ def _topological_order(root: Node) -> list[Node]:
     while stack:
         node, it = stack[-1]
         for t in it:
-            child = t._node if t is not None else None
+            if t is None:
+                continue
+            child = t._node if t._rebased is None else _producer(t, node.epoch)[0]
             if child is not None and id(child) not in visited:
                 visited.add(id(child))
                 stack.append((child, iter(child.inputs)))
@@ -542,12 +569,14 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
                                          f"{data.shape}", t, g.shape)
             if g.dtype != data.dtype:
                 g = t.device.xp.astype(g, data.dtype)
-            if t._node is None:
+            produced, index = (t._node, t._index) if t._rebased is None else \
+                _producer(t, node.epoch)
+            if produced is None:
                 _leaf_gradient(t, g, hooked)
             else:
-                if t._retains_grad:
+                if t._retains_grad and produced is t._node:
                     t._accumulate_grad(g)
-                _accumulate(grads, (id(t._node), t._index), g)
+                _accumulate(grads, (id(produced), index), g)
         if not retain_graph:
             node.ctx = None
             node.freed = True

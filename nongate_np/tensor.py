@@ -129,7 +129,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "_requires_grad", "_node", "_index", "_retains_grad",
-                 "_hooks", "__weakref__")
+                 "_hooks", "_rebased", "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         self._data = as_array(data, dtype, what="Tensor")
@@ -140,6 +140,9 @@ class Tensor:
         self._index = 0            # which output of that node
         self._retains_grad = False
         self._hooks: list | None = None     # post-accumulate-grad hooks, see register_...
+        # the (epoch, node, index) this tensor had before each recorded in-place op, for the
+        # nodes recorded before it (autograd.rebase); None until the first
+        self._rebased: list | None = None
         self._requires_grad = False
         self.requires_grad = requires_grad
 
@@ -150,6 +153,7 @@ class Tensor:
         t._data, t.grad, t._node, t._index = array, None, node, index
         t._retains_grad = False
         t._hooks = None
+        t._rebased = None
         t._requires_grad = node is not None
         return t
 
@@ -371,32 +375,27 @@ class Tensor:
         return self._in_place("truediv", other)
 
     def _in_place(self, op: str, other) -> "Tensor":
-        """``x op= y``, as PyTorch where the result is not recorded (under ``no_grad``, or
-        when neither side requires grad): x's values change in place (its dtype kept, the
-        result cast ``same_kind``), and a backward through a graph that saved the old
+        """``x op= y`` as PyTorch: x itself holds the result (its dtype kept: the result is
+        cast ``same_kind``; its shape kept: y broadcasts to it, never the reverse).
+
+        Where the result is not recorded (under ``no_grad``, or when neither side requires
+        grad) x's array changes in place, and a backward through a node that saved the old
         values raises instead of computing a wrong gradient (``autograd.mark_changed``).
-        Where the result is recorded, x is rebound to it (``x = x op y``: the gradient of
-        PyTorch's in-place op, but other references to x keep the old tensor).
+        Where it is recorded, x takes the result's place in the graph (a new array, its
+        node): every reference to x sees the new value, and the nodes recorded before keep
+        reading the old one, as PyTorch's version of x they saved (``autograd.rebase``).
 
         Raises RuntimeError on a leaf that requires grad while gradients are on (PyTorch's
-        rule: wrap a manual update in ``with no_grad():``) and on a tensor recorded in a
-        graph under ``no_grad``; ValueError where the result's shape is not x's (an in-place
-        op does not broadcast x); TypeError where its dtype cannot be cast to x's."""
+        rule: wrap a manual update in ``with no_grad():``); ValueError where the result's
+        shape is not x's; TypeError where its dtype cannot be cast to x's."""
         symbol = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/="}[op]
         autograd = _autograd()
-        grad_on = autograd.is_grad_enabled()
-        if grad_on and self._requires_grad and self._node is None:
+        if autograd.is_grad_enabled() and self._requires_grad and self._node is None:
             raise RuntimeError(f"{symbol} on a leaf tensor that requires grad would change "
                                f"it outside the graph; update it inside `with "
                                f"nongate_np.no_grad():` (as an optimizer does), or build a new "
                                f"tensor (x = x {symbol[0]} y)")
-        if not grad_on and self._node is not None:
-            raise RuntimeError(f"{symbol} under no_grad on a tensor recorded in a graph would "
-                               f"change values its backward may need; use x = x {symbol[0]} y, "
-                               f"or x.detach() first")
         result = getattr(self, f"__{op}__")(other)
-        if result._requires_grad:               # recorded: x is rebound to the result
-            return result
         data = result._data
         if data.shape != self._data.shape:
             raise ValueError(f"{symbol}: the result has shape {data.shape}, the tensor "
@@ -405,6 +404,11 @@ class Tensor:
         if not np.can_cast(data.dtype, self._data.dtype, "same_kind"):
             raise TypeError(f"{symbol}: the result's dtype {data.dtype} cannot be cast to the "
                             f"tensor's {self._data.dtype} in place")
+        if result._requires_grad:               # recorded: x takes the result's place
+            if data.dtype != self._data.dtype:
+                result = result.astype(self._data.dtype)
+            autograd.rebase(self, result)
+            return self
         if type(self._data) is np.ndarray:
             np.copyto(self._data, data, casting="same_kind")
         else:                                   # a GPU array, overwritten on the device
@@ -414,9 +418,32 @@ class Tensor:
         return self
 
     def __setitem__(self, index, value):
-        raise TypeError("Tensor does not support item assignment (it would break the graph); "
-                        "build the new tensor with where(), concat() or stack(), or write "
-                        "into .data outside of autograd")
+        """``x[index] = value`` where nothing is recorded (under ``no_grad``, or when
+        neither side requires grad): written into x's array in place (``same_kind`` cast),
+        as ``x[0] -= 1`` ends. With gradients on and either side requiring grad it is
+        refused (TypeError): build the new tensor with ``where``, ``concat`` or ``stack``."""
+        autograd = _autograd()
+        if autograd.is_grad_enabled() and (
+                self._requires_grad or (isinstance(value, Tensor) and value._requires_grad)):
+            raise TypeError("Tensor item assignment is not recorded in the graph; build the new "
+                            "tensor with where(), concat() or stack(), or assign under "
+                            "nongate_np.no_grad() (as x[0] -= 1 does on a parameter)")
+        if type(self._data) is not np.ndarray:
+            raise TypeError("Tensor item assignment on the GPU is not supported; build the new "
+                            "tensor with where(), concat() or stack()")
+        given = value._data if isinstance(value, Tensor) else value
+        index = index._data if isinstance(index, Tensor) else index
+        try:
+            with np.errstate(all="ignore"):
+                target = self._data[index]
+                if isinstance(target, np.ndarray) and np.may_share_memory(target, self._data):
+                    np.copyto(target, given, casting="same_kind")
+                else:                       # an element, or integer-array indices: a copy
+                    self._data[index] = np.asarray(given).astype(self._data.dtype,
+                                                                 casting="same_kind")
+        except (TypeError, ValueError, IndexError) as err:
+            raise type(err)(f"Tensor item assignment: {err}") from None
+        autograd.mark_changed(self._data)
 
     # Comparisons give plain boolean tensors: they have no gradient.
     def _compare(self, other, op: str):

@@ -375,11 +375,15 @@ def test_backward_after_an_optimizer_step_on_a_saved_input_raises():
 
 def test_load_state_dict_and_in_place_operators_move_the_version():
     model = ng.nn.Linear(3, 2).to(np.float64)
-    x = ng.Tensor(np.ones((1, 3)))
+    x = ng.Tensor(np.ones((1, 3)), requires_grad=True)      # dx reads the weight
     loss = model(x).sum()
     model.load_state_dict(model.state_dict())
     with pytest.raises(RuntimeError, match=r"changed in place after the forward pass"):
         loss.backward()                          # through the transposed view of the weight
+    constant = model(ng.Tensor(np.ones((1, 3)))).sum()      # dW reads x only, as in torch
+    model.load_state_dict(model.state_dict())
+    constant.backward()
+    np.testing.assert_array_equal(model.weight.grad, np.ones((2, 3)))
     c = ng.Tensor(np.full(3, 2.0))               # a constant saved by Mul
     w = leaf(3)
     loss = (w * c).sum()
@@ -421,8 +425,15 @@ def test_in_place_operators_follow_pytorchs_rules():
     h.sum().backward()
     np.testing.assert_array_equal(w.grad, np.full(3, 3.0))
     g = w * 2.0
-    with ng.no_grad(), pytest.raises(RuntimeError, match=r"recorded in a graph"):
-        g -= 1.0
+    e = ng.exp(g)                                # saves its output, not g
+    t = ng.tanh(g)                               # saves its output too
+    with ng.no_grad():
+        g -= 1.0                                 # in place, as torch: values change
+    np.testing.assert_array_equal(g.data, 2.0 * w.data - 1.0)
+    w.grad = None
+    (e.sum() + t.sum()).backward()               # neither read g: the gradient stands
+    np.testing.assert_allclose(w.grad, 2.0 * (np.exp(2.0 * w.data) +
+                                               1 - np.tanh(2.0 * w.data) ** 2))
     x = ng.Tensor(np.zeros(3, np.float32))
     same = x
     x += np.float64(1.5)
@@ -637,3 +648,87 @@ def test_mark_changed_takes_a_tensor_and_refuses_anything_else():
     with pytest.raises(TypeError, match=r"mark_changed: expected an array or a Tensor, got "
                                         r"int"):
         ng.autograd.mark_changed(3)
+
+
+@pytest.mark.torch
+def test_a_recorded_in_place_op_changes_the_tensor_itself_as_torch():
+    """h += b on a tensor in the graph rebound the name: a helper updating its argument
+    changed nothing, an alias kept the old value, and the gradient was that of h without
+    the update. h now takes the result's place; nodes recorded before read the old h."""
+    torch = pytest.importorskip("torch")
+    a0 = np.array([1.0, -2.0, 0.5])
+
+    def add_bias_(t, b):
+        t += b
+
+    def run(lib):
+        w = lib.tensor(a0, requires_grad=True)
+        h = w * 2
+        alias = h
+        before = h * 3                           # recorded before: reads the old h
+        add_bias_(h, 1.0)
+        h.retain_grad()
+        ((h * h).sum() + before.sum()).backward()
+        values = h.detach().numpy() if lib is torch else h.numpy()
+        return alias is h, np.asarray(values), np.asarray(w.grad), np.asarray(h.grad)
+    ours, theirs = run(ng), run(torch)
+    assert ours[0] and theirs[0]
+    for got, want in zip(ours[1:], theirs[1:]):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+
+
+def test_a_recorded_in_place_op_keeps_the_tensors_dtype_and_shape():
+    w32 = ng.Tensor(np.ones(3, np.float32), requires_grad=True)
+    h = w32 * 2
+    h += ng.Tensor(np.ones(3), requires_grad=True)           # float64: cast back, recorded
+    assert h.dtype == np.float32 and h.requires_grad
+    h.sum().backward()
+    np.testing.assert_array_equal(w32.grad, np.full(3, 2.0, np.float32))
+    g = w32 * 1
+    with pytest.raises(ValueError, match=r"result has shape \(2, 3\), the tensor \(3,\)"):
+        g += ng.Tensor(np.ones((2, 3), np.float32))
+    ids = ng.Tensor(np.arange(3))
+    with pytest.raises(TypeError, match=r"dtype float32 cannot be cast to the tensor's int64"):
+        ids += w32
+
+
+def test_item_assignment_outside_the_graph_writes_in_place():
+    """W[0] -= 10 under no_grad changed W, then raised TypeError from __setitem__; x[1] += 5
+    on a plain tensor raised too. Both are PyTorch idioms."""
+    W = ng.Tensor(np.zeros((2, 2)), requires_grad=True)
+    loss = (W * W).sum()                         # Mul saved W
+    with ng.no_grad():
+        W[0] -= 10
+    np.testing.assert_array_equal(W.data, [[-10.0, -10.0], [0.0, 0.0]])
+    with pytest.raises(RuntimeError, match="changed in place"):
+        loss.backward()
+    x = ng.Tensor(np.zeros(3))
+    x[1] += 5
+    x[x.data > 4] = 7.0
+    x[ng.Tensor(np.array([0]))] = np.float64(2.0)
+    np.testing.assert_array_equal(x.data, [2.0, 7.0, 0.0])
+    with pytest.raises(TypeError, match=r"item assignment is not recorded in the graph"):
+        W[1] = 1.0
+    with pytest.raises(IndexError, match=r"Tensor item assignment: index 5 is out of bounds"):
+        x[5] = 1.0
+
+
+def test_an_op_saves_only_the_operands_its_gradients_read():
+    """w·x with a constant x, and x @ W.T with a constant x, saved w and W too, so a step
+    between two backwards through them raised where PyTorch computes the gradient."""
+    w = leaf(3)
+    x = ng.Tensor(np.array([1.0, 2.0, 3.0]))
+    y = (x * w).sum()
+    with ng.no_grad():
+        w -= 1.0
+    y.backward()
+    np.testing.assert_array_equal(w.grad, x.data)
+    W = leaf(2, 3, seed=1)
+    X = ng.Tensor(np.random.default_rng(2).standard_normal((4, 3)))
+    pred = X @ W.T
+    first, second = (pred ** 2).sum(), pred.sum()
+    first.backward(retain_graph=True)
+    ng.optim.SGD([W], lr=0.1).step()
+    W.grad = None
+    second.backward()
+    np.testing.assert_allclose(W.grad, np.tile(X.data.sum(0), (2, 1)))

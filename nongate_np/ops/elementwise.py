@@ -114,7 +114,12 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         y = _binary(ctx, "mul", "multiply", a, b, keep=True)
-        ctx.save_for_backward(*ctx.operands)
+        a, b = ctx.operands
+        del ctx.operands
+        # NOTE: each operand only where the other's gradient needs it, as PyTorch saves:
+        # a weight stepped before the backward of w·x with constant x is not read again
+        ctx.save_for_backward(a if ctx.needs_grad[1] else None,
+                              b if ctx.needs_grad[0] else None)
         return y
 
     @staticmethod
@@ -132,6 +137,7 @@ class Div(Function):
     def forward(ctx, a, b):
         y = _binary(ctx, "div", "divide", a, b, keep=True)
         ctx.save_for_backward(ctx.operands[1], y)
+        del ctx.operands                # a is not needed: y stands for it
         return y
 
     @staticmethod

@@ -43,22 +43,26 @@ class MatMul(Function):
         except ValueError:
             raise ValueError(f"matmul: batch dimensions of a {a.shape[:-2]} and b "
                              f"{b.shape[:-2]} cannot be broadcast together") from None
-        ctx.save_for_backward(a, b)
+        # NOTE: each operand only where the other's gradient needs it, as PyTorch saves
+        ctx.shapes = (a.shape, b.shape)
+        ctx.save_for_backward(a if ctx.needs_grad[1] else None,
+                              b if ctx.needs_grad[0] else None)
         return c
 
     @staticmethod
     def backward(ctx, dc):
         a, b = ctx.saved
+        sa, sb = ctx.shapes
         xp = xp_of(dc)
-        a2 = xp.reshape(a, (1,) + a.shape) if a.ndim == 1 else a              # (…, M, K)
-        b2 = xp.reshape(b, b.shape + (1,)) if b.ndim == 1 else b              # (…, K, N)
-        dc2 = xp.reshape(dc, dc.shape + (1,)) if b.ndim == 1 else dc
-        dc2 = xp.reshape(dc2, dc2.shape[:-1] + (1, dc2.shape[-1])) if a.ndim == 1 else dc2
+        a2 = (1,) + sa if len(sa) == 1 else sa                               # (…, M, K)
+        b2 = sb + (1,) if len(sb) == 1 else sb                               # (…, K, N)
+        dc2 = xp.reshape(dc, dc.shape + (1,)) if len(sb) == 1 else dc
+        dc2 = xp.reshape(dc2, dc2.shape[:-1] + (1, dc2.shape[-1])) if len(sa) == 1 else dc2
         da = db = None
         if ctx.needs_grad[0]:
-            da = xp.reshape(unbroadcast(xp.matmul(dc2, _mT(b2)), a2.shape), a.shape)
+            da = xp.reshape(unbroadcast(xp.matmul(dc2, _mT(xp.reshape(b, b2))), a2), sa)
         if ctx.needs_grad[1]:
-            db = xp.reshape(unbroadcast(xp.matmul(_mT(a2), dc2), b2.shape), b.shape)
+            db = xp.reshape(unbroadcast(xp.matmul(_mT(xp.reshape(a, a2)), dc2), b2), sb)
         return da, db
 
 
