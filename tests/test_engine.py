@@ -732,3 +732,39 @@ def test_an_op_saves_only_the_operands_its_gradients_read():
     W.grad = None
     second.backward()
     np.testing.assert_allclose(W.grad, np.tile(X.data.sum(0), (2, 1)))
+
+
+@pytest.mark.torch
+def test_where_concat_stack_and_mse_promote_and_matmul_refuses_mixed_dtypes_as_pytorch():
+    """where(mask, float32 scores, ng.tensor(-1e9)) gave float64, as did concat of float32
+    and int64 and mse_loss against an int64 target (a float32 Linear then refused the
+    result); float32 @ float64 gave float64 where torch raises."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    f32 = rng.standard_normal((2, 3)).astype(np.float32)
+    i64 = rng.integers(0, 5, (2, 3))
+    mask = f32 > 0
+    cases = [
+        (lambda m: m.where(ng.Tensor(mask), ng.Tensor(f32), ng.Tensor(np.float64(-1e9))),
+         lambda t: t.where(torch.from_numpy(mask), torch.from_numpy(f32),
+                           torch.tensor(-1e9, dtype=torch.float64))),
+        (lambda m: m.where(ng.Tensor(mask), ng.Tensor(f32), ng.Tensor(i64)),
+         lambda t: t.where(torch.from_numpy(mask), torch.from_numpy(f32),
+                           torch.from_numpy(i64))),
+        (lambda m: m.concat([ng.Tensor(f32), ng.Tensor(i64)]),
+         lambda t: t.cat([torch.from_numpy(f32), torch.from_numpy(i64)])),
+        (lambda m: m.stack([ng.Tensor(i64), ng.Tensor(f32)]),
+         lambda t: t.stack([torch.from_numpy(i64), torch.from_numpy(f32)])),
+        (lambda m: m.mse_loss(ng.Tensor(f32), ng.Tensor(i64)),
+         lambda t: t.nn.functional.mse_loss(torch.from_numpy(f32), torch.from_numpy(i64))),
+    ]
+    for ours, theirs in cases:
+        got, want = ours(ng), theirs(torch)
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), (got.dtype, want.dtype)
+        np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-6)
+    x = ng.Tensor(f32, requires_grad=True)
+    ng.concat([x, ng.Tensor(i64)]).sum().backward()
+    assert x.grad.dtype == np.float32
+    with pytest.raises(TypeError, match=r"matmul: a is float32 and b is float64"):
+        ng.Tensor(f32) @ ng.Tensor(f32.T.astype(np.float64))
+    assert (ng.Tensor(f32.astype(np.complex64)) @ ng.Tensor(f32.T)).dtype == np.complex64

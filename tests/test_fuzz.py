@@ -104,12 +104,14 @@ def fits(ref, dtype) -> bool:
 
 def finite_math(ref_fn, *arrays) -> bool:
     """The 'finite input' rule of an op that can overflow: every input finite and the
-    reference finite in the result dtype (the widest floating input's). Complex, object
-    and string inputs make no finiteness claim (only the error and warning checks apply)."""
+    reference finite in the result dtype (the widest floating input's, a 0-d one not
+    counted beside a dimensioned one: PyTorch's rule). Complex, object and string inputs
+    make no finiteness claim (only the error and warning checks apply)."""
     if not nt.all_finite(arrays) or any(np.asarray(a).dtype.kind not in "biuf" for a in arrays):
         return False
-    floats = [a.dtype for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-    dtype = np.result_type(*floats) if floats else np.float64
+    floats = [a for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    floats = [a for a in floats if a.ndim] or floats
+    dtype = np.result_type(*(a.dtype for a in floats)) if floats else np.float64
     with np.errstate(all="ignore"):
         try:
             return fits(ref_fn(*[_ld(a) for a in arrays]), dtype)

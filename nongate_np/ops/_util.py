@@ -83,6 +83,52 @@ def broadcast_error(op: str, a, b) -> ValueError:
                       "together (aligned from the right, each dimension must be equal or 1)")
 
 
+# PyTorch's type categories: an operand of a lower one never widens the dtype of a higher
+CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
+def result_dtype_as_torch(dtypes) -> np.dtype:
+    """The dtype PyTorch gives a list of tensors joined or combined (``cat``, ``stack``,
+    ``where``'s two branches): NumPy's promotion among the dtypes of the highest category
+    present (and of the floating ones beside a complex one), so integers never widen a
+    float (float32 with int64 stays float32; NumPy gives float64)."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    top = max(CATEGORY.get(d.kind, 0) for d in dtypes)
+    kept = [d for d in dtypes if CATEGORY.get(d.kind, 0) >= min(top, 2)] if top >= 2 \
+        else dtypes
+    return np.result_type(*kept)
+
+
+def promoted_as_torch(xp, a, b):
+    """(a, b) cast to PyTorch's result dtype where NumPy's differs (E1): a bool or integer
+    array beside a floating or complex one takes that one's dtype (float32 with int64 stays
+    float32; NumPy gives float64), and a 0-d array beside a dimensioned one of its category
+    takes the dimensioned one's (float32 with a 0-d float64 stays float32), a 0-d complex
+    beside a floating one the complex type of its precision (complex64 for float32).
+    Elsewhere, and for Python scalars (weak in NumPy as in torch), NumPy's promotion is
+    torch's."""
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is None or db is None or da == db:
+        return a, b
+    ca, cb = CATEGORY.get(da.kind), CATEGORY.get(db.kind)
+    if ca is None or cb is None:
+        return a, b
+    a0, b0 = len(a.shape) == 0, len(b.shape) == 0
+    target = None
+    if min(ca, cb) <= 1 < max(ca, cb):
+        target = da if ca > cb else db
+    elif a0 != b0:
+        zero_cat, dim_cat, dim_dtype = (ca, cb, db) if a0 else (cb, ca, da)
+        if zero_cat <= dim_cat:
+            target = dim_dtype
+        elif zero_cat == 3 and dim_cat == 2:
+            target = np.result_type(dim_dtype, np.complex64)
+    if target is None:
+        return a, b
+    return (a if da == target else xp.astype(a, target),
+            b if db == target else xp.astype(b, target))
+
+
 def torch_alias(op: str, name: str, value, alias: str, alias_value, default):
     """``value``, or ``alias_value`` where only torch's name for the argument was given
     (``dim`` for ``axis``, ``keepdim`` for ``keepdims``); TypeError naming both when both

@@ -11,7 +11,16 @@ from ..autograd import Function
 from ..factories import _dtype as checked_dtype
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor
-from ._util import broadcast_error, ieee, numeric_arg, operand, tensor_arg, unbroadcast, xp_of
+from ._util import (
+    broadcast_error,
+    ieee,
+    numeric_arg,
+    operand,
+    promoted_as_torch,
+    tensor_arg,
+    unbroadcast,
+    xp_of,
+)
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
            "relu", "where", "cast"]
@@ -26,7 +35,7 @@ def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
     xp = xp_of(a, b)
     if xp is not NUMPY:         # a host array constant joins the tensor on its device
         a, b = (xp.asarray(v) if isinstance(v, np.ndarray) else v for v in (a, b))
-    a, b = _promoted(xp, a, b)
+    a, b = promoted_as_torch(xp, a, b)
     if keep:
         ctx.operands = (a, b)
     try:
@@ -37,40 +46,6 @@ def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
         raise ValueError(f"{op_name}: {err}") from None
     except TypeError as err:        # e.g. NumPy's bool subtract: named by the op
         raise TypeError(f"{op_name}: {err}") from None
-
-
-# PyTorch's type categories: an operand of a lower one never widens the dtype of a higher
-_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
-
-
-def _promoted(xp, a, b):
-    """(a, b) cast to PyTorch's result dtype where NumPy's differs (E1): a bool or integer
-    array beside a floating or complex one takes that one's dtype (float32 with int64 stays
-    float32; NumPy gives float64), and a 0-d array beside a dimensioned one of its category
-    takes the dimensioned one's (float32 with a 0-d float64 stays float32), a 0-d complex
-    beside a floating one the complex type of its precision (complex64 for float32).
-    Elsewhere, and for Python scalars (weak in NumPy as in torch), NumPy's promotion is
-    torch's."""
-    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    if da is None or db is None or da == db:
-        return a, b
-    ca, cb = _CATEGORY.get(da.kind), _CATEGORY.get(db.kind)
-    if ca is None or cb is None:
-        return a, b
-    a0, b0 = len(a.shape) == 0, len(b.shape) == 0
-    target = None
-    if min(ca, cb) <= 1 < max(ca, cb):
-        target = da if ca > cb else db
-    elif a0 != b0:
-        zero_cat, dim_cat, dim_dtype = (ca, cb, db) if a0 else (cb, ca, da)
-        if zero_cat <= dim_cat:
-            target = dim_dtype
-        elif zero_cat == 3 and dim_cat == 2:
-            target = np.result_type(dim_dtype, np.complex64)
-    if target is None:
-        return a, b
-    return (a if da == target else xp.astype(a, target),
-            b if db == target else xp.astype(b, target))
 
 
 def _operand_grads(ctx, da, db):
@@ -296,6 +271,8 @@ class Where(Function):
         xp = xp_of(a, b)
         ctx.cond = cond = xp.asarray(cond)
         ctx.shapes = (np.shape(a), np.shape(b))
+        # torch's dtype: where(mask, scores, ng.tensor(-1e9)) stays float32
+        a, b = promoted_as_torch(xp, a, b)
         try:
             return xp.where(cond, a, b)
         except ValueError:

@@ -18,7 +18,15 @@ from ..autograd import Function
 from ..device import DeviceError
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
-from ._util import broadcast_error, ieee, numeric_arg, operand, unbroadcast, xp_of
+from ._util import (
+    broadcast_error,
+    ieee,
+    numeric_arg,
+    operand,
+    promoted_as_torch,
+    unbroadcast,
+    xp_of,
+)
 
 __all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
 
@@ -100,6 +108,7 @@ class MSELoss(Function):
     def forward(ctx, x, y, reduction):
         xp = xp_of(x, y)
         x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
+        x, y = promoted_as_torch(xp, x, y)      # an int64 target leaves float32 as float32
         try:
             diff = xp.subtract(x, y)
         except ValueError:

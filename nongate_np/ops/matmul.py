@@ -67,5 +67,13 @@ class MatMul(Function):
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product ``a @ b`` (batched, broadcasting over leading axes, 1-D promoted)."""
-    return MatMul.apply(operand(a, "matmul"), operand(b, "matmul"))
+    """Matrix product ``a @ b`` (batched, broadcasting over leading axes, 1-D promoted).
+    Both of one dtype, as torch requires (TypeError otherwise: float32 @ float64 silently
+    gave float64), or complex and real of one precision (a complex-step check)."""
+    a, b = operand(a, "matmul"), operand(b, "matmul")
+    da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+    if da is not None and db is not None and da != db and not (
+            {da.kind, db.kind} == {"c", "f"} and np.finfo(da).dtype == np.finfo(db).dtype):
+        raise TypeError(f"matmul: a is {da} and b is {db}; convert one to the other's dtype "
+                        f"(.astype(np.{da})), as torch, which refuses mixed dtypes too")
+    return MatMul.apply(a, b)

@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
-from ._util import normalize_axes, tensor_arg, xp_of
+from ._util import normalize_axes, result_dtype_as_torch, tensor_arg, xp_of
 
 __all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding",
            "unsqueeze", "squeeze", "flatten"]
@@ -47,6 +47,13 @@ class Permute(Function):
         return xp_of(dy).transpose(dy, ctx.inverse), None
 
 
+def _joined_as_torch(xp, xs) -> list:
+    """``xs`` in the dtype PyTorch joins them in (``result_dtype_as_torch``: float32 with
+    int64 stays float32); each gradient is cast back to its input's dtype."""
+    target = result_dtype_as_torch([x.dtype for x in xs])
+    return [x if x.dtype == target else xp.astype(x, target) for x in xs]
+
+
 class Concat(Function):
     """y = [x_1, …, x_n] along an axis;  dx_k = the k-th slice of dy  (E16)."""
 
@@ -54,7 +61,8 @@ class Concat(Function):
     def forward(ctx, axis, *xs):
         ctx.axis = axis
         ctx.bounds = np.cumsum([0] + [x.shape[axis] for x in xs]).tolist()
-        return xp_of(*xs).concatenate(list(xs), axis=axis)
+        xp = xp_of(*xs)
+        return xp.concatenate(_joined_as_torch(xp, xs), axis=axis)
 
     @staticmethod
     def backward(ctx, dy):
@@ -70,7 +78,8 @@ class Stack(Function):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
-        return xp_of(*xs).stack(list(xs), axis=axis)
+        xp = xp_of(*xs)
+        return xp.stack(_joined_as_torch(xp, xs), axis=axis)
 
     @staticmethod
     def backward(ctx, dy):
