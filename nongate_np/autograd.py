@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import itertools
 import threading
 import weakref
@@ -82,12 +83,42 @@ class _GradModeContext:
 
     def __call__(self, fn: Callable) -> Callable:
         mode = self.mode
+        if inspect.isgeneratorfunction(fn):
+            return _generator_in_mode(fn, mode)
 
         @functools.wraps(fn)
         def decorated(*args, **kwargs):
             with _GradModeContext(mode):
                 return fn(*args, **kwargs)
         return decorated
+
+
+def _generator_in_mode(fn: Callable, mode: bool) -> Callable:
+    """``fn``, a generator function, run in grad mode ``mode`` each time it resumes (its
+    body runs at each ``next``, not at the call), the caller's mode between, as PyTorch's
+    decorators do."""
+    @functools.wraps(fn)
+    def decorated(*args, **kwargs):
+        gen = fn(*args, **kwargs)
+        try:
+            with _GradModeContext(mode):
+                value = next(gen)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    with _GradModeContext(mode):
+                        gen.close()
+                    raise
+                except BaseException as err:    # thrown in: the generator may handle it
+                    with _GradModeContext(mode):
+                        value = gen.throw(err)
+                else:
+                    with _GradModeContext(mode):
+                        value = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+    return decorated
 
 
 class _NoArguments(_GradModeContext):

@@ -443,11 +443,18 @@ def _is_array(value: Any) -> bool:
 
 
 def _follow(state: dict, p: Tensor) -> dict:
-    """``state`` with its arrays on ``p``'s device (the optimizer state follows its
-    parameter, e.g. after ``Module.to("cuda")``)."""
+    """``state`` with its arrays on ``p``'s device and, for those shaped like ``p``, in its
+    floating dtype (the optimizer state follows its parameter, e.g. after
+    ``Module.to("cuda")`` or ``.double()``: float32 moments beside float64 weights would
+    round each step's update)."""
     for key, value in state.items():
-        if _is_array(value) and device_of(value) != p.device:
-            state[key] = move(value, p.device)
+        if not _is_array(value):
+            continue
+        if device_of(value) != p.device:
+            value = state[key] = move(value, p.device)
+        if value.dtype != p.dtype and value.dtype.kind in "fc" and p.dtype.kind in "fc" \
+                and tuple(value.shape) == tuple(p.shape):
+            state[key] = p.device.xp.astype(value, p.dtype)
     return state
 
 

@@ -768,3 +768,61 @@ def test_where_concat_stack_and_mse_promote_and_matmul_refuses_mixed_dtypes_as_p
     with pytest.raises(TypeError, match=r"matmul: a is float32 and b is float64"):
         ng.Tensor(f32) @ ng.Tensor(f32.T.astype(np.float64))
     assert (ng.Tensor(f32.astype(np.complex64)) @ ng.Tensor(f32.T)).dtype == np.complex64
+
+
+def test_a_decorated_generator_runs_in_the_mode_at_each_resumption():
+    """@no_grad on a generator function set the mode only for the call, which returns the
+    generator at once: its body ran with gradients on."""
+    w = leaf(2)
+
+    @ng.no_grad()
+    def batches():
+        for _ in range(2):
+            yield (w * 2).requires_grad, ng.is_grad_enabled()
+        return "done"
+    gen = batches()
+    assert next(gen) == (False, False) and ng.is_grad_enabled()   # the caller's mode between
+    assert next(gen) == (False, False)
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "done"
+
+    @ng.enable_grad
+    def recorded():
+        received = yield (w * 2).requires_grad
+        yield received
+    with ng.no_grad():
+        gen = recorded()
+        assert next(gen) is True and gen.send("sent") == "sent"
+
+
+def test_view_refuses_a_layout_it_cannot_view_and_to_returns_self_where_nothing_changes():
+    """x.T.view(-1) copied, so an in-place change to it did not reach x (torch raises);
+    .float() on a float32 tensor returned a copy (torch returns the tensor)."""
+    x = ng.Tensor(np.arange(6.0).reshape(2, 3))
+    v = x.view(3, 2)
+    with ng.no_grad():
+        v += 1.0
+    np.testing.assert_array_equal(x.data, np.arange(6.0).reshape(2, 3) + 1)
+    with pytest.raises(ValueError, match=r"view: a tensor of shape \(3, 2\) .* cannot be "
+                                         r"viewed as shape \(6,\) without a copy"):
+        x.T.view(-1)
+    f = ng.Tensor(np.ones(2, np.float32))
+    assert f.float() is f and f.to(np.float32) is f and f.to("cpu") is f
+    assert f.double() is not f and f.double().dtype == np.float64
+
+
+def test_adam_state_follows_its_parameters_dtype():
+    """After model.double() the moments stayed float32 beside float64 weights (torch
+    raises); they follow the parameter now, as they follow its device."""
+    model = ng.nn.Linear(3, 2)                   # float32
+    opt = ng.optim.Adam(model.parameters(), lr=0.1)
+    x = ng.Tensor(np.ones((4, 3), np.float32))
+    model(x).sum().backward()
+    opt.step()
+    model.double()
+    opt.zero_grad()
+    model(ng.Tensor(np.ones((4, 3)))).sum().backward()
+    opt.step()
+    assert all(v.dtype == np.float64 for state in opt.state.values() for v in state.values()
+               if isinstance(v, np.ndarray) and v.ndim)

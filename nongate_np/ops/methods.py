@@ -55,6 +55,19 @@ def _reshape(self, *shape):
     return reshape(self, shape[0] if len(shape) == 1 else shape)
 
 
+def _view(self, *shape):
+    """``reshape`` that must not copy, as torch's ``view``: ValueError where the layout
+    (a transposed tensor) cannot be read in the new shape without a copy, since an
+    in-place change to the result would then not reach ``self``."""
+    out = reshape(self, shape[0] if len(shape) == 1 else shape)
+    if type(self.data) is np.ndarray and self.size and \
+            not np.may_share_memory(out.data, self.data):
+        raise ValueError(f"view: a tensor of shape {self.shape} and strides "
+                         f"{self.data.strides} cannot be viewed as shape {out.shape} "
+                         f"without a copy; use reshape (a copy) or clone() first")
+    return out
+
+
 def _permute(self, *dims):
     """``nongate_np.permute``; the dims as one tuple or as separate ints, as torch's."""
     return permute(self, dims[0] if len(dims) == 1 else dims)
@@ -72,9 +85,12 @@ def _astype(self, dtype):
 
 def _to(self, target):
     """``self`` on a device ("cpu", "cuda", a Device) or in a dtype, as torch's ``to``;
-    recorded either way (the gradient goes back to self's device and dtype)."""
+    recorded either way (the gradient goes back to self's device and dtype); ``self``
+    itself where it is there already, as torch's."""
     target = device_or_dtype(target, "to")
-    return to_device(self, target) if isinstance(target, Device) else cast(self, target)
+    if isinstance(target, Device):
+        return self if self.device == target else to_device(self, target)
+    return self if self.dtype == target else cast(self, target)
 
 
 def _cpu(self):
@@ -88,13 +104,15 @@ def _cuda(self):
 
 
 def _double(self):
-    """``self`` as float64 (recorded, as ``nongate_np.cast``)."""
-    return cast(self, np.float64)
+    """``self`` as float64 (recorded, as ``nongate_np.cast``; ``self`` itself where it is
+    float64 already, as torch's)."""
+    return self if self.dtype == np.float64 else cast(self, np.float64)
 
 
 def _float(self):
-    """``self`` as float32 (recorded, as ``nongate_np.cast``)."""
-    return cast(self, np.float32)
+    """``self`` as float32 (recorded, as ``nongate_np.cast``; ``self`` itself where it is
+    float32 already, as torch's)."""
+    return self if self.dtype == np.float32 else cast(self, np.float32)
 
 
 def _pos(self):
@@ -119,7 +137,7 @@ def _dim(self):
 
 
 # The methods written out above, by name (T is bound as a property).
-ADAPTED = {"where": _where, "reshape": _reshape, "view": _reshape, "permute": _permute,
+ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _permute,
            "T": _T, "astype": _astype, "to": _to, "cpu": _cpu, "cuda": _cuda, "double": _double,
            "float": _float, "__pos__": _pos, "clone": _clone, "numel": _numel, "dim": _dim}
 
