@@ -586,45 +586,42 @@ def test_the_kernels_never_start_numbas_pool_and_follow_its_thread_count():
     assert "AFTER_SET 1" in run.stdout
 
 
-def test_overlapping_single_threaded_blas_blocks_restore_the_count_once():
-    """Two predict calls on two threads: the second block saved the first's 1 and, leaving
-    last, left NumPy's BLAS on one thread for the rest of the process."""
+@pytest.fixture
+def openblas_at_two():
+    """The first loaded OpenBLAS's (get, set), its thread count set to 2 (restored after)."""
     controls = threads._every_openblas()
     if not controls:
         pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
     get, set_ = controls[0]
     before = get()
     set_(2)
-    try:
-        first, second = threads.single_threaded_blas(), threads.single_threaded_blas()
-        first.__enter__()
-        second.__enter__()              # opened while the first holds BLAS at 1
-        assert get() == 1
-        first.__exit__(None, None, None)
-        assert get() == 1               # the second block is still open
-        second.__exit__(None, None, None)
-        assert get() == 2
-    finally:
-        set_(before)
+    yield get, set_
+    set_(before)
 
 
-def test_a_kernel_call_and_a_single_threaded_blas_block_share_the_saved_count():
+def test_overlapping_single_threaded_blas_blocks_restore_the_count_once(openblas_at_two):
+    """Two predict calls on two threads: the second block saved the first's 1 and, leaving
+    last, left NumPy's BLAS on one thread for the rest of the process."""
+    get, _ = openblas_at_two
+    first, second = threads.single_threaded_blas(), threads.single_threaded_blas()
+    first.__enter__()
+    second.__enter__()                  # opened while the first holds BLAS at 1
+    assert get() == 1
+    first.__exit__(None, None, None)
+    assert get() == 1                   # the second block is still open
+    second.__exit__(None, None, None)
+    assert get() == 2
+
+
+def test_a_kernel_call_and_a_single_threaded_blas_block_share_the_saved_count(openblas_at_two):
     """A kernel on SciPy's BLAS (not the private wheel) and a predict block on another
     thread each saved and restored it: the kernel, ending first, put it back to 2 inside
     the block, and the block, ending last, left it at 1."""
-    controls = threads._every_openblas()
-    if not controls:
-        pytest.skip("no OpenBLAS found in /proc/self/maps (not Linux, or another BLAS)")
-    get, set_ = controls[0]
-    before = get()
-    set_(2)
-    try:
-        kernel = threads._ownership.enter(lambda: [controls[0]])    # as owns_cores does
-        block = threads.single_threaded_blas()
-        block.__enter__()
-        threads._ownership.leave(kernel)
-        assert get() == 1                        # the block still holds it
-        block.__exit__(None, None, None)
-        assert get() == 2
-    finally:
-        set_(before)
+    get, set_ = openblas_at_two
+    kernel = threads._ownership.enter(lambda: [(get, set_)])    # as owns_cores does
+    block = threads.single_threaded_blas()
+    block.__enter__()
+    threads._ownership.leave(kernel)
+    assert get() == 1                   # the block still holds it
+    block.__exit__(None, None, None)
+    assert get() == 2
