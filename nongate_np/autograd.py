@@ -13,6 +13,7 @@ backward runs the leaves' post-accumulate-grad hooks, then the callbacks they qu
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import inspect
@@ -64,6 +65,14 @@ class _GradModeContext:
     def __init__(self, mode: bool | None = None):
         if mode is not None:
             self.mode = bool(mode)
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict:
+        # a thread's stack of modes is its own: a copy starts with none
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
         self._local = threading.local()
 
     @property
@@ -160,14 +169,18 @@ class set_grad_enabled(_GradModeContext):
         super().__init__(mode)
         self._prev.append(_grad_mode.enabled)
         _grad_mode.enabled = self.mode
+        self._local.pending = True      # the first block is the one __init__ opened
 
     def __enter__(self):
-        # NOTE: the mode was set by __init__, which also saved the old one; entered again
-        # after that block ended, it sets the mode as any context does
-        return self if self._prev else super().__enter__()
+        if getattr(self._local, "pending", False):
+            self._local.pending = False     # the mode was set by __init__, which saved the old
+            return self
+        return super().__enter__()
 
     def __call__(self, fn: Callable) -> Callable:
-        _grad_mode.enabled = self._prev.pop()   # as a decorator it changes nothing now
+        if getattr(self._local, "pending", False):
+            self._local.pending = False
+            _grad_mode.enabled = self._prev.pop()   # as a decorator it changes nothing now
         return super().__call__(fn)
 
 
@@ -183,7 +196,8 @@ class _Changes:
     nothing. The registry is per process; a change made by another thread while a forward
     pass runs may go unseen by that node."""
     counter = itertools.count(1)
-    epoch = 0
+    epoch = 0                       # the clock nodes record: the latest change or rebase
+    changed = 0                     # the epoch of the latest mark_changed
     roots: dict[int, tuple[weakref.ref, int]] = {}
     lock = threading.Lock()
     sweep_at = 4096                 # forget the freed roots when the registry reaches this
@@ -223,31 +237,32 @@ def mark_changed(array: Any) -> None:
                 del roots[key]
             _Changes.sweep_at = max(4096, 2 * len(roots))   # so each sweep pays for itself
         roots[id(root)] = (weakref.ref(root), epoch)
-        _Changes.epoch = epoch
+        _Changes.epoch = _Changes.changed = epoch
 
 
 def rebase(tensor: Tensor, result: Tensor) -> None:
-    """Make ``tensor`` hold ``result`` (a recorded ``tensor op other`` of its shape and
-    dtype): its array and its place in the graph, as PyTorch's in-place ops do. The nodes
-    recorded before, which read the old value (``result``'s own among them), still route
-    its gradient to the node that produced that value: ``tensor._rebased`` keeps it, by
-    epoch (``_producer``)."""
+    """Give ``tensor`` the place of ``result`` in the graph (a recorded op on a snapshot of
+    its old value, whose values the caller has written into ``tensor``'s array), as
+    PyTorch's in-place ops do. The nodes recorded before, which read the old value, still
+    route its gradient to the node that produced it: ``tensor._rebased`` keeps it, by epoch
+    (``_producer``)."""
     with _Changes.lock:
         epoch = next(_Changes.counter)
         _Changes.epoch = epoch
     if tensor._rebased is None:
         tensor._rebased = []
     tensor._rebased.append((epoch, tensor._node, tensor._index))
-    tensor._data, tensor._node, tensor._index = result._data, result._node, result._index
+    tensor._node, tensor._index = result._node, result._index
     tensor._requires_grad = True
 
 
 def _producer(tensor: Tensor, epoch: int) -> tuple[Any, int]:
     """(node, output index) of the value of ``tensor`` a node recorded at ``epoch`` read:
     the one it had then, before any later in-place op (``rebase``)."""
-    for switched, node, index in tensor._rebased or ():
-        if epoch < switched:
-            return node, index
+    history = tensor._rebased or ()
+    k = bisect.bisect_right(history, epoch, key=lambda entry: entry[0])
+    if k < len(history):
+        return history[k][1], history[k][2]
     return tensor._node, tensor._index
 
 
@@ -571,7 +586,7 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
             raise RuntimeError(
                 f"backward: the graph through '{node.name}' was already freed by an earlier "
                 "backward; pass retain_graph=True to the first backward to go through it twice")
-        if node.epoch != _Changes.epoch:
+        if node.epoch < _Changes.changed:
             _check_saved(node)
         outs = []
         for k, (shape, dtype, xp) in enumerate(node.out_meta):
@@ -609,6 +624,8 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
                     t._accumulate_grad(g)
                 _accumulate(grads, (id(produced), index), g)
         if not retain_graph:
-            node.ctx = None
+            # NOTE: the inputs too: an in-place op leaves a cycle (the tensor, its new node,
+            # an older node reading it) that would wait for the cycle collector
+            node.ctx, node.inputs = None, (None,) * len(node.inputs)
             node.freed = True
 

@@ -314,6 +314,14 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
+    def __setstate__(self, state) -> None:
+        """Unpickling: every slot pickled, and those a tensor pickled by an earlier version
+        lacks (``_rebased``) at their defaults."""
+        self._rebased = None
+        _, slots = state if isinstance(state, tuple) else (state, None)
+        for name, value in (slots or {}).items():
+            setattr(self, name, value)
+
     def __deepcopy__(self, memo: dict) -> "Tensor":
         """A deep copy of every field but the hooks: they belong to whoever registered them
         on this tensor (a DataParallel reduces this tensor's gradient, not a copy's), and
@@ -375,27 +383,46 @@ class Tensor:
         return self._in_place("truediv", other)
 
     def _in_place(self, op: str, other) -> "Tensor":
-        """``x op= y`` as PyTorch: x itself holds the result (its dtype kept: the result is
-        cast ``same_kind``; its shape kept: y broadcasts to it, never the reverse).
+        """``x op= y`` as PyTorch: x's array takes the result in place (x's dtype kept: the
+        result is cast ``same_kind``; its shape kept: y broadcasts to it, never the
+        reverse), so every reference to x and every view of its array sees it, and a
+        backward through a node that saved the old values raises instead of computing a
+        wrong gradient (``autograd.mark_changed``, PyTorch's version counter).
 
-        Where the result is not recorded (under ``no_grad``, or when neither side requires
-        grad) x's array changes in place, and a backward through a node that saved the old
-        values raises instead of computing a wrong gradient (``autograd.mark_changed``).
-        Where it is recorded, x takes the result's place in the graph (a new array, its
-        node): every reference to x sees the new value, and the nodes recorded before keep
-        reading the old one, as PyTorch's version of x they saved (``autograd.rebase``).
+        Where the result is recorded (gradients on, either side requiring grad), the op
+        runs on a snapshot of x's old value and x takes its place in the graph; the nodes
+        recorded before route their gradient to the value they read (``autograd.rebase``).
 
         Raises RuntimeError on a leaf that requires grad while gradients are on (PyTorch's
-        rule: wrap a manual update in ``with no_grad():``); ValueError where the result's
-        shape is not x's; TypeError where its dtype cannot be cast to x's."""
+        rule: wrap a manual update in ``with no_grad():``), and for a recorded op on a view
+        of another tensor's array (its graph would miss the change: write
+        ``x = x op y``); ValueError where the result's shape is not x's; TypeError where its
+        dtype cannot be cast to x's."""
         symbol = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/="}[op]
         autograd = _autograd()
-        if autograd.is_grad_enabled() and self._requires_grad and self._node is None:
+        grad_on = autograd.is_grad_enabled()
+        if grad_on and self._requires_grad and self._node is None:
             raise RuntimeError(f"{symbol} on a leaf tensor that requires grad would change "
                                f"it outside the graph; update it inside `with "
                                f"nongate_np.no_grad():` (as an optimizer does), or build a new "
                                f"tensor (x = x {symbol[0]} y)")
-        result = getattr(self, f"__{op}__")(other)
+        recorded = grad_on and (self._requires_grad or (isinstance(other, Tensor)
+                                                         and other._requires_grad))
+        source = self
+        if recorded:
+            if getattr(self._data, "base", None) is not None:
+                raise RuntimeError(f"{symbol} on a view of another tensor's array (a slice, "
+                                   f"a transpose, a reshape) inside the graph: the other "
+                                   f"tensor's graph would miss the change; write "
+                                   f"x = x {symbol[0]} y, or clone() first")
+            # the op reads a snapshot: x's array is overwritten below, and the snapshot is
+            # what the op's node saves and routes to
+            source = Tensor._wrap(self.device.xp.copy(self._data), node=self._node,
+                                  index=self._index)
+            source._requires_grad = self._requires_grad
+            if other is self:
+                other = source
+        result = getattr(source, f"__{op}__")(other)
         data = result._data
         if data.shape != self._data.shape:
             raise ValueError(f"{symbol}: the result has shape {data.shape}, the tensor "
@@ -404,17 +431,17 @@ class Tensor:
         if not np.can_cast(data.dtype, self._data.dtype, "same_kind"):
             raise TypeError(f"{symbol}: the result's dtype {data.dtype} cannot be cast to the "
                             f"tensor's {self._data.dtype} in place")
-        if result._requires_grad:               # recorded: x takes the result's place
-            if data.dtype != self._data.dtype:
-                result = result.astype(self._data.dtype)
-            autograd.rebase(self, result)
-            return self
+        if recorded and data.dtype != self._data.dtype:
+            result = result.astype(self._data.dtype)
+            data = result._data
         if type(self._data) is np.ndarray:
             np.copyto(self._data, data, casting="same_kind")
         else:                                   # a GPU array, overwritten on the device
             on_gpu: Any = self._data
             on_gpu.copy_to_device(self.device.xp.astype(data, self._data.dtype))
         autograd.mark_changed(self._data)
+        if recorded:
+            autograd.rebase(self, result)
         return self
 
     def __setitem__(self, index, value):

@@ -826,3 +826,97 @@ def test_adam_state_follows_its_parameters_dtype():
     opt.step()
     assert all(v.dtype == np.float64 for state in opt.state.values() for v in state.values()
                if isinstance(v, np.ndarray) and v.ndim)
+
+
+def test_in_place_writes_through_views_outside_the_graph_and_refuses_them_inside():
+    """A recorded op on a view (h.T *= 2) gave the view a new array: h kept its values and
+    its graph missed the change (x.grad 1 where torch gives 2). Outside the graph the view
+    writes through, as in torch; inside, it is refused."""
+    x = leaf(2, 3)
+    h = x * 1.0
+    with pytest.raises(RuntimeError, match=r"\*= on a view of another tensor's array .* "
+                                           r"clone\(\) first"):
+        t = h.T
+        t *= 2.0
+    with ng.no_grad():
+        row = h[0]
+        row += 100.0
+    np.testing.assert_array_equal(h.data[0], x.data[0] + 100.0)
+
+
+@pytest.mark.torch
+def test_in_place_ops_raise_where_pytorchs_version_counter_does():
+    """h = tanh(x); h += 1: tanh saved its output, now changed, so the backward raises as
+    torch's does; h = a / b; h += 1 under no_grad does not (Div saves its operands, as
+    torch's), and gives torch's gradient."""
+    torch = pytest.importorskip("torch")
+    x = leaf(3)
+    h = ng.tanh(x)
+    h += 1.0
+    with pytest.raises(RuntimeError, match=r"'Tanh' saved an array of shape \(3,\)"):
+        h.sum().backward()
+    th = torch.tanh(torch.tensor(x.data, requires_grad=True))
+    th += 1.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        th.sum().backward()
+    a, b = leaf(4), ng.Tensor(np.arange(2.0, 6.0), requires_grad=True)
+    q = a / b
+    with ng.no_grad():
+        q += 1.0
+    q.sum().backward()
+    tb = torch.tensor(np.arange(2.0, 6.0), requires_grad=True)
+    tq = torch.tensor(a.data) / tb
+    with torch.no_grad():
+        tq += 1.0
+    tq.sum().backward()
+    np.testing.assert_allclose(b.grad, tb.grad.numpy(), rtol=1e-15)
+
+
+def test_a_graph_is_freed_by_its_backward_without_the_cycle_collector():
+    """A backward frees each node's inputs with its context: an intermediate the caller
+    no longer holds goes at once, though the loss (and its node) lives on; and h += b
+    leaves no reference cycle (h, its new node, the node reading its old value), whose
+    arrays waited for gc (29 of 60 steps' alive, 130 MiB against 23)."""
+    import gc
+    import weakref
+    x = leaf(1000)
+    gc.disable()
+    try:
+        inner = ng.tanh(x * 2.0)
+        loss = (inner * 3.0).sum()
+        alive = weakref.ref(inner)
+        del inner
+        loss.backward()
+        assert alive() is None and loss.grad_fn is not None
+        h = x * 2.0
+        h += x
+        alive = weakref.ref(h.data)
+        h.sum().backward()
+        del h
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
+def test_grad_mode_objects_nest_copy_and_unpickle():
+    import copy
+    import pickle
+    off = ng.set_grad_enabled(False)
+    with off:
+        with off:
+            assert not ng.is_grad_enabled()
+        assert not ng.is_grad_enabled()
+    assert ng.is_grad_enabled()
+    for clone in (copy.deepcopy(ng.no_grad()), pickle.loads(pickle.dumps(ng.no_grad()))):
+        with clone:
+            assert not ng.is_grad_enabled()
+        assert ng.is_grad_enabled()
+
+
+def test_a_tensor_pickled_before_rebase_existed_unpickles():
+    t = ng.Tensor.__new__(ng.Tensor)
+    t.__setstate__((None, {"_data": np.ones(2), "grad": None, "_requires_grad": True,
+                           "_node": None, "_index": 0, "_retains_grad": False,
+                           "_hooks": None}))
+    (t * 2).sum().backward()
+    np.testing.assert_array_equal(t.grad, [2.0, 2.0])

@@ -106,21 +106,25 @@ class Mul(Function):
 
 @ieee
 class Div(Function):
-    """y = a / b;  da = dy / b, db = -dy ⊙ y / b  (E3)."""
+    """y = a / b;  da = dy / b, db = -dy ⊙ (a / b) / b  (E3)."""
 
     @staticmethod
     def forward(ctx, a, b):
         y = _binary(ctx, "div", "divide", a, b, keep=True)
-        ctx.save_for_backward(ctx.operands[1], y)
-        del ctx.operands                # a is not needed: y stands for it
+        a, b = ctx.operands
+        del ctx.operands
+        # NOTE: the operands, not y, as PyTorch: y is the caller's to change in place
+        # (h = a / b; h += 1 under no_grad), and a is read only for db
+        ctx.save_for_backward(a if ctx.needs_grad[1] else None, b)
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        b, y = ctx.saved
+        a, b = ctx.saved
         xp = xp_of(dy)
         return _operand_grads(ctx, lambda: xp.divide(dy, b),
-                              lambda: xp.divide(xp.multiply(xp.negative(dy), y), b))
+                              lambda: xp.divide(xp.multiply(xp.negative(dy),
+                                                            xp.divide(a, b)), b))
 
 
 @ieee
