@@ -42,6 +42,11 @@ class _GradState(threading.local):
     enabled = True
     callbacks: list | None = None    # queue_callback's list while a backward runs
 
+    def __init__(self):
+        # the modes the open grad-mode blocks of this thread replaced, innermost last: a
+        # ``with`` block ends in the thread it began, after the blocks opened inside it
+        self.saved: list[bool] = []
+
 
 _grad_mode = _GradState()
 _anomaly = anomaly.state
@@ -55,9 +60,9 @@ def is_grad_enabled() -> bool:
 class _GradModeContext:
     """Sets the grad mode to ``self.mode`` inside a ``with`` block or a decorated call.
 
-    The modes it replaced are kept on a stack per thread, so one instance may be entered
-    again inside itself, or from several threads; a decorated function enters a fresh
-    context at each call (recursion, threads).
+    The mode a block replaced is kept on its thread's stack (``_GradState.saved``), so one
+    instance may be entered again inside itself, or from several threads; a decorated
+    function enters a fresh context at each call (recursion, threads).
     """
 
     mode = True
@@ -65,29 +70,14 @@ class _GradModeContext:
     def __init__(self, mode: bool | None = None):
         if mode is not None:
             self.mode = bool(mode)
-        self._local = threading.local()
-
-    def __getstate__(self) -> dict:
-        # a thread's stack of modes is its own: a copy starts with none
-        return {k: v for k, v in self.__dict__.items() if k != "_local"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._local = threading.local()
-
-    @property
-    def _prev(self) -> list[bool]:
-        if not hasattr(self._local, "prev"):
-            self._local.prev = []
-        return self._local.prev
 
     def __enter__(self):
-        self._prev.append(_grad_mode.enabled)
+        _grad_mode.saved.append(_grad_mode.enabled)
         _grad_mode.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _grad_mode.enabled = self._prev.pop()
+        _grad_mode.enabled = _grad_mode.saved.pop()
         return False
 
     def __call__(self, fn: Callable) -> Callable:
@@ -167,20 +157,21 @@ class set_grad_enabled(_GradModeContext):
 
     def __init__(self, mode: bool):
         super().__init__(mode)
-        self._prev.append(_grad_mode.enabled)
+        self._prev = _grad_mode.enabled
         _grad_mode.enabled = self.mode
-        self._local.pending = True      # the first block is the one __init__ opened
+        self._pending = True            # the first block is the one __init__ opened
 
     def __enter__(self):
-        if getattr(self._local, "pending", False):
-            self._local.pending = False     # the mode was set by __init__, which saved the old
+        if self._pending:               # the mode was set by __init__; its exit restores
+            self._pending = False       # the mode __init__ found
+            _grad_mode.saved.append(self._prev)
             return self
         return super().__enter__()
 
     def __call__(self, fn: Callable) -> Callable:
-        if getattr(self._local, "pending", False):
-            self._local.pending = False
-            _grad_mode.enabled = self._prev.pop()   # as a decorator it changes nothing now
+        if self._pending:               # as a decorator it changes nothing now
+            self._pending = False
+            _grad_mode.enabled = self._prev
         return super().__call__(fn)
 
 
