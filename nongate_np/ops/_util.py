@@ -40,6 +40,8 @@ def operand(x, op: str):
     """A Tensor stays a Tensor, a Python scalar stays one and a NumPy scalar becomes one (so
     NumPy keeps the tensor's dtype, as torch does for both: ``q / np.sqrt(8)`` stays
     float32), anything else becomes a constant ndarray."""
+    if type(x) is Tensor or type(x) is float or type(x) is int:     # the common cases, fast
+        return x
     if isinstance(x, np.generic) and not isinstance(x, (str, bytes)):
         return x.item()
     if isinstance(x, (Tensor, numbers.Number)) and not isinstance(x, (str, bytes)):
@@ -108,7 +110,7 @@ def promoted_as_torch(xp, a, b):
     Elsewhere, and for Python scalars (weak in NumPy as in torch), NumPy's promotion is
     torch's."""
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    if da is None or db is None or da == db:
+    if da is db or da is None or db is None or da == db:
         return a, b
     ca, cb = CATEGORY.get(da.kind), CATEGORY.get(db.kind)
     if ca is None or cb is None:

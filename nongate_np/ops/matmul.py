@@ -60,9 +60,11 @@ class MatMul(Function):
         dc2 = xp.reshape(dc2, dc2.shape[:-1] + (1, dc2.shape[-1])) if len(sa) == 1 else dc2
         da = db = None
         if ctx.needs_grad[0]:
-            da = xp.reshape(unbroadcast(xp.matmul(dc2, _mT(xp.reshape(b, b2))), a2), sa)
+            b_2 = b if len(sb) > 1 else xp.reshape(b, b2)
+            da = xp.reshape(unbroadcast(xp.matmul(dc2, _mT(b_2)), a2), sa)
         if ctx.needs_grad[1]:
-            db = xp.reshape(unbroadcast(xp.matmul(_mT(xp.reshape(a, a2)), dc2), b2), sb)
+            a_2 = a if len(sa) > 1 else xp.reshape(a, a2)
+            db = xp.reshape(unbroadcast(xp.matmul(_mT(a_2), dc2), b2), sb)
         return da, db
 
 
@@ -72,7 +74,7 @@ def matmul(a, b) -> Tensor:
     gave float64), or complex and real of one precision (a complex-step check)."""
     a, b = operand(a, "matmul"), operand(b, "matmul")
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
-    if da is not None and db is not None and da != db and not (
+    if da is not db and da is not None and db is not None and da != db and not (
             {da.kind, db.kind} == {"c", "f"} and np.finfo(da).dtype == np.finfo(db).dtype):
         raise TypeError(f"matmul: a is {da} and b is {db}; convert one to the other's dtype "
                         f"(.astype(np.{da})), as torch, which refuses mixed dtypes too")
