@@ -211,7 +211,7 @@ def mark_changed(array: Any) -> None:
     place: a backward through a node that saved it, or a view of its memory, before the
     change raises RuntimeError instead of computing a gradient at values the forward pass
     never used (PyTorch's version counter). The optimizers, ``load_state_dict``,
-    ``nn.init`` and the in-place operators (``x -= y`` under ``no_grad``) call it; a change
+    ``nn.init``, the in-place operators (``x -= y``) and item assignment call it; a change
     made directly to ``.data`` is not seen (as in PyTorch) unless this is called after it.
     Raises TypeError for anything but an array or a Tensor."""
     if isinstance(array, Tensor):
@@ -289,7 +289,7 @@ def _check_saved(node: "Node") -> None:
             raise RuntimeError(
                 f"backward: '{node.name}' saved an array of shape {array.shape} for its "
                 f"backward that was changed in place after the forward pass (by an optimizer "
-                f"step, load_state_dict, or an in-place operator such as -= under no_grad), "
+                f"step, load_state_dict, or an in-place operator such as -=), "
                 f"so the gradient would be computed at values the forward pass never used; "
                 f"call backward before changing it, or run the forward pass again")
 
