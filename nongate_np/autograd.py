@@ -617,6 +617,6 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
         if not retain_graph:
             # NOTE: the inputs too: an in-place op leaves a cycle (the tensor, its new node,
             # an older node reading it) that would wait for the cycle collector
-            node.ctx, node.inputs = None, (None,) * len(node.inputs)
+            node.ctx, node.inputs = None, ()
             node.freed = True
 

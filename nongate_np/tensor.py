@@ -461,13 +461,9 @@ class Tensor:
         given = value._data if isinstance(value, Tensor) else value
         index = index._data if isinstance(index, Tensor) else index
         try:
-            with np.errstate(all="ignore"):
-                target = self._data[index]
-                if isinstance(target, np.ndarray) and np.may_share_memory(target, self._data):
-                    np.copyto(target, given, casting="same_kind")
-                else:                       # an element, or integer-array indices: a copy
-                    self._data[index] = np.asarray(given).astype(self._data.dtype,
-                                                                 casting="same_kind")
+            with np.errstate(all="ignore"):     # NumPy's assignment writes in place
+                self._data[index] = np.asarray(given).astype(self._data.dtype,
+                                                             casting="same_kind", copy=False)
         except (TypeError, ValueError, IndexError) as err:
             raise type(err)(f"Tensor item assignment: {err}") from None
         autograd.mark_changed(self._data)
