@@ -598,7 +598,8 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
         for k, (t, g) in enumerate(zip(node.inputs, in_grads)):
             if t is None or g is None:
                 continue
-            g = _as_array(g, node.fn, "backward")
+            if type(g) is not np.ndarray:
+                g = _as_array(g, node.fn, "backward")
             data = t._data              # NOTE: not t.shape, t.dtype: properties, per input
             if g.shape != data.shape:
                 raise GradientShapeError(f"{node.name}.backward returned a gradient of shape "

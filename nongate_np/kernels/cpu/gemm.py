@@ -107,7 +107,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     NOTE: without the plan's object and its split decisions: a small call (S1) makes nine
     such products a training step (bench/KERNEL_NOTES.md, "Kernel calls: Python
     overhead")."""
-    out = workspace.empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    out = workspace.empty((a.shape[0], b.shape[1]), a.dtype)      # one dtype: matmul's contract
     dot(*_operand(a), *_operand(b), out)
     return out
 
