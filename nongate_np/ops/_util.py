@@ -102,7 +102,7 @@ def result_dtype_as_torch(dtypes) -> np.dtype:
 
 
 def promoted_as_torch(xp, a, b):
-    """(a, b) cast to PyTorch's result dtype where NumPy's differs (E1): a bool or integer
+    """(a, b) cast to PyTorch's result dtype where NumPy's differs: a bool or integer
     array beside a floating or complex one takes that one's dtype (float32 with int64 stays
     float32; NumPy gives float64), and a 0-d array beside a dimensioned one of its category
     takes the dimensioned one's (float32 with a 0-d float64 stays float32), a 0-d complex
