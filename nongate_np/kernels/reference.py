@@ -215,8 +215,8 @@ def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
     dy = zero_absent(dy, active, 2)
     c_prev = lstm_previous(cs, c0, active, reverse)                    # c_{t-1}, (T, B, H)
     da = np.zeros_like(gates)
-    dh_seq = np.zeros_like(y)              # δh_t for dw_hr (L8); unused without a projection
-    dh, dc = dstate
+    dh_seq = np.zeros_like(y)              # [active_t] ⊙ dh_t for dw_hr (L8, L14)
+    dh, dc = dstate                        # the carries δh and δc (L7-L14)
     for t in reversed(lstm_step_order(T, reverse)):
         act = active[t][:, None]
         i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
