@@ -228,10 +228,9 @@ def lstm_backward(cache: LSTMCache, dy: np.ndarray, dstate: LSTMState
             dm = dh_t @ w_hr                                           # L8
             dh_seq[t] = np.where(act, dh_t, 0)
         dc_t = dc + dm * o * (1 - tc * tc)                             # L9
-        da_t = np.concatenate([dc_t * g * i * (1 - i),                 # L10-L11
-                               dc_t * c_prev[t] * f * (1 - f),
-                               dc_t * i * (1 - g * g),
-                               dm * tc * o * (1 - o)], axis=1)
+        di, df, dg, d_o = dc_t * g, dc_t * c_prev[t], dc_t * i, dm * tc  # L10
+        da_t = np.concatenate([di * i * (1 - i), df * f * (1 - f),     # L11, i|f|g|o
+                               dg * (1 - g * g), d_o * o * (1 - o)], axis=1)
         da[t] = np.where(act, da_t, 0)                                 # L14
         dh = np.where(act, da[t] @ w_hh, dh)                           # L12, L14
         dc = np.where(act, dc_t * f, dc)
