@@ -390,17 +390,17 @@ def attention_backward(cache: AttentionCache, dpooled: np.ndarray, dweights: np.
         dalpha = domega
     else:
         dalpha = domega * gamma                                        # A7
-        dy_step = _bqt_to_rows(domega * alpha * gamma * (1 - gamma))   # A7: (B·T, Q)
+        dy_step = _bqt_to_rows(domega * alpha * gamma * (1 - gamma))   # A7: dY_G (B·T, Q)
     de = alpha * (dalpha - np.sum(alpha * dalpha, axis=-1, keepdims=True))  # A8
-    dE = _bqt_to_rows(de)                                              # (B·T, Q)
+    dE = _bqt_to_rows(de)                                              # A9: dE (B·T, Q)
     u = r if s is None else r * s
     du = dE @ p.query                                                  # A9
-    dquery = dE.T @ u
+    dquery = dE.T @ u                                                  # A9: dW
     if s is None:
-        dz = du * (1 - r * r)                                          # A10
+        dz = du * (1 - r * r)                                          # A10: dZ
     else:
-        dz = du * s * (1 - r * r)                                      # A11
-        dy_gate = du * r * s * (1 - s)
+        dz = du * s * (1 - r * r)                                      # A11: dZ
+        dy_gate = du * r * s * (1 - s)                                 # A11: dY
     dh2 = dz @ p.w_proj                                                # A13
     grads = AttentionParams(w_proj=dz.T @ h2, b_proj=dz.sum(axis=0), query=dquery)
     if s is not None and p.w_gate is not None:     # both set by forward for "gated" alone
@@ -441,7 +441,7 @@ def online_pool_update(state: OnlinePoolState | None, scores: np.ndarray, values
     if state is None:
         dtype = np.result_type(scores, values, *(() if gate is None else (gate,)))
         state = online_pool_init(B, Q, values.shape[-1], dtype)
-    run_max, run_sum, run_vec = state
+    run_max, run_sum, run_vec = state                                  # μ, l, n (A16)
     valid = np.ones(scores.shape, bool) if mask is None else \
         np.broadcast_to(mask[:, None, :], scores.shape)
     chunk_max = np.max(np.where(valid, scores.real, -np.inf), axis=-1, initial=-np.inf)
