@@ -3,6 +3,7 @@ fail with a report that names the input, the element and both values, and the nu
 that report agree with closed forms computed here independently."""
 
 import dataclasses
+import math
 import re
 import traceback
 import warnings
@@ -517,6 +518,46 @@ def test_complex_step_refuses_a_numpy_cast_to_a_real_dtype():
 
     with pytest.raises(TypeError, match="casts a complex value to a real dtype"):
         gradcheck(f, [np.ones(3)], method="complex_step")
+
+
+@pytest.mark.parametrize("kernel", ["numba", "scipy"])
+def test_complex_step_through_a_forward_that_cannot_take_complex_says_so(kernel):
+    """A Function whose forward calls a Numba kernel compiled for float64 (or a scipy.special
+    function with no complex loop) raised Numba's 20-line TypingError (scipy's TypeError)
+    from deep inside the kernel; as with grad=, the error now says complex-step is not
+    applicable, what fn raised and what to use, and the same op passes by central."""
+    import numba
+    from scipy import special
+
+    @numba.njit
+    def nb_tanh(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out.flat[i] = math.tanh(x.flat[i])      # math.tanh has no complex version
+        return out
+
+    forward = nb_tanh if kernel == "numba" else (lambda x: 2 * special.expit(2 * x) - 1)
+
+    class KernelTanh(Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = forward(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):
+            (y,) = ctx.saved
+            return dy * (1 - y * y)
+
+    x = np.random.default_rng(3).standard_normal((2, 3))
+    assert gradcheck(KernelTanh.apply, [x], method="central").passed
+    expected = "TypingError" if kernel == "numba" else "TypeError"
+    with pytest.raises(TypeError, match=rf"KernelTanh.apply: complex-step is not applicable: "
+                                        rf"fn raised {expected} \(.*\) on a complex128 input.*"
+                                        r"use method='central' or 'directional'") as info:
+        gradcheck(KernelTanh.apply, [x], method="complex_step")
+    assert "\n" not in str(info.value)
 
 
 def test_block_of_a_planted_bug_is_named():

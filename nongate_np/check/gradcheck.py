@@ -13,7 +13,9 @@ G1-G3):
   where, relu and friends are fine only away from their kinks (branches are chosen by the
   real part), and fn must not conjugate or drop the imaginary part (``.real``, a cast to a
   real dtype, a detour through ``.data`` into real arrays). When every output comes back
-  real, gradcheck raises "complex-step is not applicable".
+  real, or fn raises on the complex input (a Numba kernel compiled for float64, a
+  scipy.special function with no complex loop), gradcheck raises "complex-step is not
+  applicable", naming what fn raised.
 - ``"directional"`` (default, fast): ⟨∂L/∂x_j, u_j⟩ against the central difference
   (L(x + h u_j) − L(x − h u_j)) / 2h along a fixed-seed random direction u_j (each
   |u_ji| in [0.5, 1], random signs, so no element's error hides behind a tiny weight),

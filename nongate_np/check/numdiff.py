@@ -297,6 +297,11 @@ class ScalarLoss:
     """
 
     takes_arrays = False                        # fn takes Tensors (ArrayLoss: ndarrays)
+    # what to do where fn raised on a complex input (complex-step)
+    _complex_advice = ("every Function.forward it calls must accept complex128 arrays, and "
+                       "code with no complex version cannot be complex-stepped: a Numba "
+                       "kernel compiled for float64, scipy.special functions such as expit, "
+                       "math.* functions")
 
     def __init__(self, fn, inputs, *, names=None, only=None, seed=0, name=None,
                  cotangents=None, array_outputs=False, who="gradcheck"):
@@ -463,6 +468,18 @@ class ScalarLoss:
                     f"{self.who}: {self.name}: complex-step is not applicable: fn casts a "
                     f"complex value to a real dtype ({warning}), which drops the imaginary "
                     "part that carries the derivative; use method='central'") from None
+            except ComplexStepNotApplicable:
+                raise
+            except Exception as err:
+                if not complex_step:
+                    raise
+                # NOTE: fn worked on the real inputs already (gradcheck's backward pass
+                # called it): the complex input is what it cannot take
+                raise ComplexStepNotApplicable(
+                    f"{self.who}: {self.name}: complex-step is not applicable: fn raised "
+                    f"{type(err).__name__} ({_first_line(err)}) on a complex128 input. "
+                    f"Complex-step needs fn to compute in complex arithmetic: "
+                    f"{self._complex_advice}; use method='central' or 'directional'") from err
         datas = [o.data if isinstance(o, Tensor) else o for o in outs]
         if complex_step:
             # An output that does not depend on the perturbed input may stay real; if every
@@ -499,6 +516,13 @@ class ScalarLoss:
             raise ComplexStepNotApplicable(f"{self.who}: {self.labels[k]}: {err}") from None
 
 
+def _first_line(err: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, cut at ``limit`` characters (Numba's typing
+    errors run to dozens of lines; the chained traceback keeps them whole)."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _type_name(obj) -> str:
     """``torch.Tensor``, ``numpy.ndarray``, ``float``: the type as a user would write it."""
     cls = type(obj)
@@ -517,6 +541,10 @@ class ArrayLoss(ScalarLoss):
     """
 
     takes_arrays = True
+    _complex_advice = ("where it mixes dtypes, convert every input to their common dtype, "
+                       "np.result_type(*inputs), before the framework sees it; an op with no "
+                       "complex version (in PyTorch relu, clamp, maximum, softplus) cannot be "
+                       "complex-stepped")
 
     def __init__(self, fn, inputs, *, names=None, only=None, seed=0, name=None,
                  who="gradcheck"):
@@ -559,25 +587,6 @@ class ArrayLoss(ScalarLoss):
             raise TypeError(f"{self.who}: {self.name} returned {got} as output {j}; expected "
                             "a floating-point ndarray or scalar (or a tuple/list of them)")
         return arr
-
-    def __call__(self, arrays, complex_step: bool = False):
-        if not complex_step:
-            return super().__call__(arrays)
-        try:
-            return super().__call__(arrays, complex_step=True)
-        except ComplexStepNotApplicable:
-            raise
-        except Exception as err:
-            # fn worked on the real inputs already (the analytic side called it): the
-            # complex input is what it cannot take
-            raise ComplexStepNotApplicable(
-                f"{self.who}: {self.name}: complex-step is not applicable: fn raised "
-                f"{type(err).__name__} ({err}) on a complex128 input. Complex-step needs fn "
-                "to compute in complex arithmetic: where it mixes dtypes, convert every input "
-                "to their common dtype, np.result_type(*inputs), before the framework sees "
-                "it; an op with no complex version (in PyTorch relu, clamp, maximum, "
-                "softplus) cannot be complex-stepped: use method='central' or "
-                "'directional'") from err
 
 
 @contextlib.contextmanager
