@@ -749,6 +749,55 @@ def test_complex_step_through_abs_says_the_function_is_not_analytic():
                in n for n in report.inputs[0].notes), report
 
 
+def test_complex_step_through_abs_does_not_pass_a_gradient_that_misses_the_abs_term():
+    """softsign x / (1 + |x|): complex-step differentiates |x| as a constant (np.abs of a
+    complex value is real), so a vjp that misses the derivative through |x| agreed with it
+    to 1e-16 and passed. A directional central check now confirms every complex-step pass;
+    it fails here, the full central check decides, and the note says why complex-step
+    agreed."""
+    x = np.random.default_rng(8).standard_normal((3, 4))
+
+    def softsign(x):
+        return x / (1 + np.abs(x))
+
+    def wrong(x, v):
+        return v / (1 + np.abs(x))          # misses the abs term: should be squared
+
+    def right(x, v):
+        return v / (1 + np.abs(x)) ** 2
+
+    assert gradcheck(softsign, [x], grad=right, method="central").passed
+    report = gradcheck(softsign, [x], grad=wrong, method="complex_step",
+                       raise_exception=False)
+    r = report.inputs[0]
+    assert not report.passed and r.checked_by == "directional → central"
+    v = np.random.default_rng(0).standard_normal(x.shape)
+    np.testing.assert_allclose(r.numeric_grad, right(x, v), rtol=1e-6,
+                               err_msg="the central gradient that decided")
+    assert r.notes[0].startswith("complex-step agreed with the claimed gradient (max rel ")
+    assert "fn is not complex-analytic here" in r.notes[0]
+    assert 'method="central"' in report.reproduce(r)
+
+
+def test_complex_step_through_abs_in_a_function_is_confirmed_by_central_too():
+    """The engine path: a Function whose forward takes np.abs of its input and whose
+    backward misses that term passed by complex-step."""
+    class Softsign(ng.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x / (1 + np.abs(x))
+
+        @staticmethod
+        def backward(ctx, dy):
+            (x,) = ctx.saved
+            return dy / (1 + np.abs(x))     # should be squared
+
+    x = np.random.default_rng(9).standard_normal(5)
+    with pytest.raises(GradcheckError, match="complex-step agreed with the backward"):
+        gradcheck(Softsign.apply, [x], method="complex_step")
+
+
 @pytest.mark.parametrize("method", ["central", "directional"])
 def test_a_constant_offset_that_swamps_the_differences_is_inconclusive(method):
     """L + 1e10 (a loss's constant offset): its rounding alone allows more than half of

@@ -15,7 +15,11 @@ G1-G3):
   real dtype, a detour through ``.data`` into real arrays). When every output comes back
   real, or fn raises on the complex input (a Numba kernel compiled for float64, a
   scipy.special function with no complex loop), gradcheck raises "complex-step is not
-  applicable", naming what fn raised.
+  applicable", naming what fn raised. A fn that takes complex input but is not analytic
+  (np.abs, torch.abs, a variance of a complex value) differentiates something else, and a
+  backward missing the same term agrees with it: so every complex-step pass is confirmed by
+  the directional check below (two real evaluations of fn), whose failure sends the input
+  to the full central check; where that fails too, it decides, and the report says why.
 - ``"directional"`` (default, fast): ⟨∂L/∂x_j, u_j⟩ against the central difference
   (L(x + h u_j) − L(x − h u_j)) / 2h along a fixed-seed random direction u_j (each
   |u_ji| in [0.5, 1], random signs, so no element's error hides behind a tiny weight),
@@ -963,8 +967,38 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
                 _complex_step_notes(loss, k, grad, numeric, comparison)
         if missing:
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
-    return InputReport(subject, method, tol, directional=directional, comparison=comparison,
-                       block_summary=summary, notes=notes)
+    report = InputReport(subject, method, tol, directional=directional, comparison=comparison,
+                         block_summary=summary, notes=notes)
+    if full == "complex_step" and report.passed and not_finite is None and comparison.compared:
+        return _complex_step_cross_check(loss, k, grad, report, magnitude=magnitude,
+                                         blocks=blocks, missing=missing, claimed=claimed,
+                                         progress=progress)
+    return report
+
+
+def _complex_step_cross_check(loss: ScalarLoss, k: int, grad, passed: InputReport, **options
+                              ) -> InputReport:
+    """A complex-step pass, confirmed by the directional check (G3: two real evaluations of
+    fn), or overturned by the full central check it falls back to. Where fn is not
+    complex-analytic (abs, a conjugate, a norm or variance of a complex value), complex-step
+    measures the derivative of another function, and a backward that misses the same term
+    (the derivative through |x|) agreed with it and passed. Only a central check that
+    fails with evidence overturns the pass: one that cannot resolve fn (its rounding
+    noise; non-finite values) leaves complex-step's verdict, which has no such noise."""
+    central = _check_input(loss, k, grad, "directional", eps=None, atol=None, rtol=None,
+                           **options)
+    c = central.comparison
+    if central.passed or c is None or not c.compared or c.unresolved or not c.n_failing:
+        return passed
+    assert passed.comparison is not None
+    side = "claimed gradient" if options["claimed"] else "backward"
+    note = (f"complex-step agreed with the {side} "
+            f"(max rel {passed.comparison.max_rel_error:.1e}), but central differences do "
+            f"not: fn is not complex-analytic here (abs, a conjugate, max, relu, or a norm "
+            f"or variance of a complex value: np.abs, torch.abs, jnp.abs, x.var()), so "
+            f"complex-step measured the derivative of another function, and a gradient that "
+            f"agrees with it may miss the same term; the central check decides")
+    return dataclasses.replace(central, notes=(note,) + central.notes)
 
 
 def _ignored(loss: ScalarLoss, k: int) -> bool:
