@@ -406,6 +406,61 @@ def test_the_callers_arrays_are_left_alone():
     np.testing.assert_array_equal(w, w0)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_fn_and_grad_see_the_memory_layout_the_caller_passed(method):
+    """A transposed (Fortran-ordered) x and a strided w[:, ::2] reached fn and grad as
+    C-contiguous copies, so a function that mishandles such inputs (a custom op assuming
+    a contiguous buffer) was never run on them; torch.autograd.gradcheck perturbs the input
+    as given. Every call now sees the caller's strides (complex-step: the same layout at
+    complex128's item size)."""
+    rng = np.random.default_rng(10)
+    x = np.asfortranarray(rng.standard_normal((4, 3)))
+    w = rng.standard_normal((3, 4))[:, ::2]
+    assert not x.flags.c_contiguous and not w.flags.c_contiguous
+    seen = set()
+
+    def layout(a):
+        scale = a.dtype.itemsize // 8           # 2 for complex128
+        return tuple(st // scale for st in a.strides)
+
+    def f_seen(x, w):
+        seen.add((layout(x), layout(w)))
+        return f(x, w)
+
+    def vjp_seen(x, w, v):
+        seen.add((layout(x), layout(w)))
+        return f_vjp(x, w, v)
+
+    rep = gradcheck(f_seen, [x, w], grad=vjp_seen, method=method)
+    assert rep.passed, str(rep)
+    assert seen == {(x.strides, w.strides)}
+
+
+def test_a_function_sees_the_memory_layout_the_caller_passed():
+    seen = set()
+
+    class Tanh(ng.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.add(x.strides if x.dtype == np.float64 else "complex")
+            y = np.tanh(x)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, dy):
+            (y,) = ctx.saved
+            return dy * (1 - y * y)
+
+    x = np.random.default_rng(11).standard_normal((5, 6))[::-1, 1::2]
+    for method in METHODS:
+        assert gradcheck(Tanh.apply, [x], method=method).passed
+    assert seen == {x.strides, "complex"}
+    # a broadcast view's elements share memory: it is checked as a dense copy, one element
+    # moved at a time (moving the shared one would move a whole column)
+    assert gradcheck(Tanh.apply, [np.broadcast_to(x[0], (3, 3))], method="central").passed
+
+
 def test_none_for_a_checked_input_counts_as_zero_and_is_explained():
     x, w = _inputs(6)
     with pytest.raises(GradcheckError, match="grad returned None for this input"):

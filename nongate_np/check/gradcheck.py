@@ -113,6 +113,7 @@ from .numdiff import (
     complex_steps,
     directional_derivative,
     directional_step,
+    layout_copy,
     numeric_gradient,
     one_sided_differences_at,
     output_precision,
@@ -275,7 +276,7 @@ def _check_signature(grad, n_inputs: int) -> None:
 
 def _claimed_once(loss: ArrayLoss, grad):
     """The gradient ``grad(*inputs, v)`` claims for L = Σ_k ⟨v_k, f_k⟩: Jᵀv per input."""
-    args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays])
+    args, outs = loss.invoke([None if a is None else layout_copy(a) for a in loss.arrays])
     _unchanged_inputs(loss, args)
     values = [np.array(o) for o in outs]        # copies: fn may reuse its output's memory
     assert loss.cotangents is not None          # invoke draws them
@@ -286,7 +287,7 @@ def _claimed_once(loss: ArrayLoss, grad):
     magnitude = float(sum(np.sum(np.abs(v * o)) for v, o in zip(loss.cotangents, outs)))
     v = [c.astype(o.dtype) if o.dtype.kind == "f" else c.copy()
          for c, o in zip(loss.cotangents, outs)]
-    call = [a.copy() if isinstance(a, np.ndarray) else a for a in args] + \
+    call = [layout_copy(a) if isinstance(a, np.ndarray) else a for a in args] + \
         [v[0] if loss.single_output else tuple(v)]
     _check_signature(grad, len(args))
     try:
@@ -447,7 +448,8 @@ def _claimed_array(loss: ArrayLoss, k: int, g) -> np.ndarray:
 
 def _backward_once(loss: ScalarLoss):
     with enable_grad():
-        args, outs = loss.invoke([None if a is None else a.copy() for a in loss.arrays],
+        args, outs = loss.invoke([None if a is None else layout_copy(a)
+                                  for a in loss.arrays],
                                  requires_grad=True)
         values = [np.array(o.data) for o in outs]
         assert loss.cotangents is not None      # invoke draws them
@@ -749,8 +751,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         deterministic (seed any randomness inside it).
     inputs : sequence or dict of ndarray / Tensor
         Floating/complex ndarrays and Tensors with ``requires_grad=True`` are checked (each
-        becomes a fresh leaf Tensor, or with ``grad`` a fresh ndarray; the caller's arrays
-        are never modified); everything else is passed through as a constant, and the report
+        becomes a fresh leaf Tensor, or with ``grad`` a fresh ndarray, laid out in memory as
+        the caller's: a transposed or strided input reaches fn so; the caller's arrays are
+        never modified); everything else is passed through as a constant, and the report
         lists it under "not checked" (``constants``). Use float64:
         float32 inputs warn and get the float32 tolerances. With ``grad``: a sequence of
         ndarrays (no Tensors, no dict; ``names=`` names them).
@@ -1012,8 +1015,10 @@ def _ignored(loss: ScalarLoss, k: int) -> bool:
 def _moved(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """x with each element moved by 1e-3 of its scale (at least 1e-3), up or down at
     random: far beyond rounding, small enough to stay in fn's domain."""
-    return (x + 1e-3 * np.maximum(1.0, np.abs(x)) * rng.choice([-1.0, 1.0], x.shape)
-            ).astype(x.dtype)
+    moved = layout_copy(x)                      # fn sees the caller's memory layout
+    moved += (1e-3 * np.maximum(1.0, np.abs(x)) * rng.choice([-1.0, 1.0], x.shape)
+              ).astype(x.dtype)
+    return moved
 
 
 # The central difference of a failing element is retried with steps 10, 100, ... times

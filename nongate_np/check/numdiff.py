@@ -29,7 +29,7 @@ from ..tensor import Tensor
 from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
 
 __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradient",
-           "check_option",
+           "check_option", "layout_copy",
            "central_steps", "central_differences_at", "one_sided_differences_at",
            "working_dtype", "output_precision",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
@@ -158,26 +158,64 @@ def central_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
     return central_differences_at(loss, arrays, k, every, steps.reshape(-1)).reshape(x.shape)
 
 
+# A strided input whose elements span more than this many times its size (x[::1000]) is
+# copied densely, in its axes' memory order, instead of into a buffer as sparse as its own.
+LAYOUT_SPAN = 16
+
+
+def layout_copy(x: np.ndarray, dtype=None) -> np.ndarray:
+    """A copy of ``x`` (cast to ``dtype`` where given) laid out in memory as ``x`` is: C- or
+    Fortran-ordered, transposed, or strided with gaps (``w[:, ::2]``), so that fn sees the
+    layout the caller passed, as torch.autograd.gradcheck perturbs the input itself. An
+    input whose elements overlap (a broadcast view, a stride of 0) or that spans more than
+    ``LAYOUT_SPAN`` times its size gets a dense copy in its axes' memory order."""
+    dtype = np.dtype(x.dtype if dtype is None else dtype)
+    if x.flags.c_contiguous or x.flags.f_contiguous:
+        return np.array(x, dtype=dtype, copy=True, order="F" if not x.flags.c_contiguous
+                        else "C")
+    item = x.dtype.itemsize
+    sides = [(abs(st), n) for st, n in zip(x.strides, x.shape) if n > 1]
+    nested = all(st > 0 and st % item == 0 for st, _ in sides) and all(
+        big >= small * n for (small, n), (big, _) in zip(sorted(sides), sorted(sides)[1:]))
+    span = 1 + sum((n - 1) * st // item for st, n in sides)
+    if not nested or not sides or span > LAYOUT_SPAN * x.size:
+        return np.array(x, dtype=dtype, copy=True, order="K")
+    buffer = np.zeros(span, dtype)
+    # NOTE: a negative stride (x[::-1]) starts its axis at the far end of the buffer
+    start = sum((n - 1) * -st // item for st, n in zip(x.strides, x.shape) if st < 0)
+    out = np.lib.stride_tricks.as_strided(
+        buffer[start:], x.shape, [st // item * dtype.itemsize for st in x.strides])
+    out[...] = x
+    return out
+
+
+def _element_indices(shape: tuple, flat_indices) -> list:
+    """The index tuple of each flat (C-order) index into an array of ``shape``."""
+    if not shape:
+        return [()] * len(flat_indices)
+    coords = np.unravel_index(np.asarray(flat_indices, dtype=np.intp), shape)
+    return list(zip(*(c.tolist() for c in coords)))
+
+
 def central_differences_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarray:
     """(L(x + h e_i) − L(x − h e_i)) / (actual step up + down) for each flat index i of
     ``arrays[k]`` with its own step h (G1): 2 evaluations per index. The divisor is the
     step actually taken after rounding x ± h, so no rounding of the step itself is blamed
     on the function."""
     x = arrays[k]
-    work = np.array(x, copy=True, order="C")
-    flat = work.reshape(-1)                      # a view: work is a C-contiguous copy
+    work = layout_copy(x)
     args = list(arrays)
     args[k] = work
     out = np.zeros(len(flat_indices), _gradient_dtype(x))
-    for j, (i, h) in enumerate(zip(flat_indices, steps)):
-        xi = flat[i]
-        flat[i] = xi + h
-        up = flat[i] - xi                        # NOTE: the steps actually taken after rounding
+    for j, (i, h) in enumerate(zip(_element_indices(x.shape, flat_indices), steps)):
+        xi = work[i]
+        work[i] = xi + h
+        up = work[i] - xi                        # NOTE: the steps actually taken after rounding
         lp = loss(args)
-        flat[i] = xi - h
-        down = xi - flat[i]
+        work[i] = xi - h
+        down = xi - work[i]
         lm = loss(args)
-        flat[i] = xi
+        work[i] = xi
         diff = lp - lm if out.dtype.kind == "c" else np.real(lp - lm)
         out[j] = diff / (up + down)
     return out
@@ -189,17 +227,17 @@ def one_sided_differences_at(loss, arrays: list, k: int, flat_index: int, h: flo
     ((L(x) − L(x − h e_i)) / step down, (L(x + h e_i) − L(x)) / step up), the steps as
     actually taken after rounding (3 evaluations). Where they differ by more than the
     step explains, L has a kink there."""
-    work = np.array(arrays[k], copy=True, order="C")
-    flat = work.reshape(-1)
+    work = layout_copy(arrays[k])
+    (i,) = _element_indices(work.shape, [flat_index])
     args = list(arrays)
     args[k] = work
-    xi = flat[flat_index]
+    xi = work[i]
     centre = loss(args)
-    flat[flat_index] = xi + h
-    up = flat[flat_index] - xi
+    work[i] = xi + h
+    up = work[i] - xi
     right = np.real(loss(args) - centre) / up
-    flat[flat_index] = xi - h
-    down = xi - flat[flat_index]
+    work[i] = xi - h
+    down = xi - work[i]
     left = np.real(centre - loss(args)) / down
     return float(left), float(right)
 
@@ -225,16 +263,15 @@ def complex_step_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarr
         raise ComplexStepNotApplicable(
             f"complex-step is not applicable to a complex input (dtype {x.dtype}): its "
             "imaginary part is already taken; use method='central'")
-    work = np.array(x, dtype=np.complex128, copy=True, order="C")
-    flat = work.reshape(-1)
+    work = layout_copy(x, np.complex128)
     args = list(arrays)
     args[k] = work
     out = np.zeros(len(flat_indices))
-    for j, (i, h) in enumerate(zip(flat_indices, steps)):
-        xi = flat[i]
-        flat[i] = xi + 1j * h
+    for j, (i, h) in enumerate(zip(_element_indices(x.shape, flat_indices), steps)):
+        xi = work[i]
+        work[i] = xi + 1j * h
         value = loss(args)
-        flat[i] = xi
+        work[i] = xi
         if not np.iscomplexobj(value):
             raise ComplexStepNotApplicable(
                 "complex-step is not applicable: the function returned a real value for a "
@@ -252,8 +289,9 @@ def directional_derivative(loss, arrays: list, k: int, u: np.ndarray, h: float):
     """
     x = arrays[k]
     args = list(arrays)
-    xp = x + (h * u).astype(x.dtype)
-    xm = x - (h * u).astype(x.dtype)
+    xp, xm = layout_copy(x), layout_copy(x)     # in place: x's memory layout is kept
+    xp += (h * u).astype(x.dtype)
+    xm -= (h * u).astype(x.dtype)
     args[k] = xp
     lp = loss(args)
     args[k] = xm
@@ -290,7 +328,8 @@ class ScalarLoss:
     """``fn`` and its inputs as the callable scalar L(arrays) = Σ_k ⟨v_k, f_k⟩.
 
     Checked inputs (floating/complex ndarrays, Tensors with ``requires_grad=True``, narrowed
-    by ``only``) become private C-contiguous copies in ``arrays``; the others are passed to
+    by ``only``) become private copies in ``arrays``, laid out in memory as the caller's
+    (:func:`layout_copy`: a transposed or strided input stays so); the others are passed to
     ``fn`` unchanged (a floating ndarray as a constant Tensor, a Tensor that requires grad
     detached). The cotangents v_k are drawn at the first call, ``np.random.default_rng(seed)``
     standard normal per output (1 for a one-element output), unless given.
@@ -337,7 +376,7 @@ class ScalarLoss:
             floating = isinstance(data, np.ndarray) and data.dtype.kind in "fc"
             check = floating and (v.requires_grad if isinstance(v, Tensor) else True)
             self.checked.append(check)
-            self.arrays.append(np.array(data, copy=True, order="C") if check else None)
+            self.arrays.append(layout_copy(data) if check else None)
             if isinstance(v, Tensor):
                 self.constants.append(v.detach() if v.requires_grad else v)
             else:
@@ -533,8 +572,9 @@ def _type_name(obj) -> str:
 class ArrayLoss(ScalarLoss):
     """L(arrays) = Σ_k ⟨v_k, f_k⟩ for a function on NumPy arrays (any framework's, wrapped).
 
-    ``fn(*arrays)`` receives the checked inputs as C-contiguous copies (float64 ones stay
-    float64; complex128 while complex-stepping) and every other input unchanged, and returns
+    ``fn(*arrays)`` receives the checked inputs as copies laid out in memory as the caller's
+    (float64 ones stay float64; complex128 while complex-stepping) and every other input
+    unchanged, and returns
     an ndarray, a scalar, or a tuple/list of them, all floating-point. ``single_output`` is
     True when it returns one value (not a tuple/list): the cotangent handed to a claimed
     vector-Jacobian product is then one array, else a tuple.
