@@ -1,6 +1,6 @@
 """The loaded-machine run: other processes keep the cores busy while the benchmark measures.
 
-Issue 16 measured a two-thread step loop collapse (M1 float32 training step + attention
+Issue 16 measured a two-thread step loop collapse (the M1 float32 training step + attention
 from 0.82 to 0.07 of torch's speed) beside one other process running a two-thread NumPy
 matrix-product loop; its goal is each ratio at least 0.7 times its idle value with that
 process running. ``--load`` reproduces it:
