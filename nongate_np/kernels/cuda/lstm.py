@@ -3,11 +3,11 @@ and results as ``kernels/reference.py`` (``lstm_forward``, ``lstm_backward``).
 
 The time-parallel products are ``matmul.matmul`` outside the step loop: forward the input
 term x W_ihᵀ of every step at once (L1; the bias is added in the step kernel); backward
-dX = dA W_ih, dW_ih = dAᵀ X, dW_hh = dAᵀ H_prev and dW_hr = Σ_t ([active_t] ⊙ dh_t)ᵀ m_t (L8, L13, L14), and
-db = Σ_rows dA by ``matmul.column_sums``. H_prev, the state each step started from, is
-built once after the loop from y shifted by one visited step (the kernel ``previous``, the
-reference's ``lstm_previous``): one product over T·B rows, at the cost of a (T, B, P)
-buffer, as the CPU kernels build it (``_h_prev``).
+dX = dA W_ih, dW_ih = dAᵀ X, dW_hh = dAᵀ H_prev and dW_hr = Σ_t ([active_t] ⊙ dh_t)ᵀ m_t
+(L8, L13, L14), and db = Σ_rows dA by ``matmul.column_sums``. H_prev, the state each step
+started from, is built once after the loop from y shifted by one visited step (the kernel
+``previous``, the reference's ``lstm_previous``): one product over T·B rows, at the cost of
+a (T, B, P) buffer, as the CPU kernels build it (``_h_prev``).
 
 The forward recurrence runs one of two ways (``_forward_plan`` chooses; tests force either
 with ``force_forward_path``):
