@@ -40,6 +40,9 @@ def files(tmp_path_factory):
     (folder / "corrupt.npz").write_bytes(good[:len(good) // 3])
     np.savez(folder / "plain.npz", weights=np.ones(3))
     (folder / "empty").mkdir()
+    x = np.arange(24.0).reshape(4, 3, 2)
+    np.savez(folder / "float_target.npz", X=x, y_v=np.array([0.5, 1.5, 2.5, 3.5]))
+    np.savez(folder / "int_target.npz", X=x, y_v=np.array([0, 1, 2, 3]))
     return folder
 
 
@@ -88,6 +91,15 @@ CASES = {
                            "5", "--out", "{ts_run}"], "--hidden-size 4, not 5"),
     "resume other data": (["train", "ts", str(GUNPOINT_TEST), "--resume", "--epochs", "2",
                            "--hidden-size", "4", "--out", "{ts_run}"], "other data"),
+    # found before the first epoch (it was found after the run, its test metrics lost)
+    "test file of other width": (["train", "ts", T, "--test", "{two_dims.ts}", "--out",
+                                  "{bad}/not_started"],
+                                 "{two_dims.ts}: 2 feature(s) per step, but the training "
+                                 "file"),
+    "test task of another kind": (["train", "npz", "{float_target.npz}", "--test",
+                                   "{int_target.npz}", "--out", "{bad}/not_started"],
+                                  "task 'v' is read as classification, but the training "
+                                  "file {float_target.npz} has it as regression"),
     "nonexistent checkpoint": (["predict", "{bad}/nope.npz", T], "no such checkpoint"),
     "corrupt checkpoint": (["predict", "{corrupt.npz}", T], "damaged"),
     "not a checkpoint": (["predict", "{plain.npz}", T], "not a nongate_np checkpoint"),
@@ -161,6 +173,12 @@ def test_a_failed_resume_leaves_the_earlier_run_as_it_was(files):
     code, *_ = run_cli(*_fill(CASES["resume other size"][0], files))
     assert code == 2
     assert {p.name: p.read_bytes() for p in (files / "ts_run").iterdir()} == before
+
+
+def test_a_test_file_the_model_cannot_read_stops_the_run_before_it_starts(files):
+    code, *_ = run_cli(*_fill(CASES["test file of other width"][0], files))
+    assert code == 2
+    assert not (files / "not_started").exists()
 
 
 def test_train_zero_epochs_leaves_a_loadable_model_and_a_summary(files):

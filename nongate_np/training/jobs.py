@@ -342,12 +342,32 @@ _LABEL_HINT = {"ts": "class labels (a '@classLabel true ...' header and a label 
                "npz": "at least one y_<task> array"}
 
 
+def _check_test(path, data, test_path, test) -> None:
+    """DataError, before any epoch, when the model of the training file ``path`` could not
+    be scored on the test file: another count of features per step, or a task of the same
+    name but another kind (an ``.npz`` target of integers where the training file's were
+    floats). Found after the run, it lost the run's test metrics."""
+    if test.feature_size != data.feature_size:
+        raise DataError(f"{test_path}: {test.feature_size} feature(s) per step, but the "
+                        f"training file {path} has {data.feature_size}; --test needs a file "
+                        f"with the training file's features")
+    kinds = {t["name"]: t["kind"] for t in data.tasks}
+    for task in test.tasks:
+        kind = kinds.get(task["name"], task["kind"])
+        if kind != task["kind"]:
+            raise DataError(f"{test_path}: task {task['name']!r} is read as {task['kind']}, "
+                            f"but the training file {path} has it as {kind}; --test needs "
+                            f"its targets of the same kind")
+
+
 def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fraction=0.2,
                loader_options: dict | None = None, stream=None) -> dict:
     """Train on the user's own sequences: ``kind`` "ts", "csv" or "npz" (see
     :mod:`nongate_np.data`). Features are standardised with the training split's statistics
     (kept in the model); a stratified ``val_fraction`` of the training file is held out
-    for early stopping; ``test_path`` (same format) gives the summary's test metrics."""
+    for early stopping; ``test_path`` (same format) gives the summary's test metrics. A
+    test file with another count of features, or a task of another kind, is a DataError
+    before the first epoch."""
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
     # the columns read: a test file, predict and encode then read them by name
@@ -359,6 +379,8 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     classes = {t["name"]: t["classes"] for t in data.tasks if "classes" in t}
     test = load_sequences(test_path, classes=classes, **loader_options) \
         if test_path is not None else None
+    if test is not None:
+        _check_test(path, data, test_path, test)
     stratify = next((t["name"] for t in data.tasks if t["kind"] == "classification"), None)
     train, val = data.split(val_fraction, seed=opts.seed, stratify=stratify) \
         if len(data) >= 4 and val_fraction > 0 else (data, None)
