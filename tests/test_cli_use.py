@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np.data import load_ts
+from nongate_np.data import load_npz, load_ts
 from nongate_np.data.text import CharVocab, stdlib_root, text_files
-from nongate_np.training import predict, sample_text
+from nongate_np.training import evaluate, predict, sample_text
 from tests.cli_runs import (
     GUNPOINT_TEST,
     GUNPOINT_TRAIN,
@@ -96,6 +96,24 @@ def test_predict_a_file_with_a_class_the_model_never_saw(ts_run, tmp_path):
         _expected_rows(ng.load(ts_run / "model.npz"))
     assert re.fullmatch(r"note: .*new_class.ts.*: label '3' is not one of the 2 classes .*; "
                         r"predicted without scoring the labels", err.strip()), err
+
+
+def test_predict_scores_a_regression_task_as_train_does(tmp_path):
+    """A labelled file with a regression task: its mean absolute error on stderr beside the
+    accuracy (it printed the accuracy only), each as evaluate gives it."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 5, 2))
+    path = tmp_path / "both.npz"
+    np.savez(path, X=x, y_kind=np.arange(12) % 2, y_level=x.mean(axis=(1, 2)))
+    train(tmp_path / "run", "npz", path, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    code, _, err = run_cli("predict", tmp_path / "run" / "model.npz", path)
+    assert code == 0, err
+    ckpt = ng.load(tmp_path / "run" / "model.npz")
+    data = load_npz(path, classes={"kind": ckpt.extra["data"]["tasks"][0]["classes"]})
+    metrics = evaluate(ckpt.model.eval(), data)
+    assert err.splitlines() == [
+        f"kind: accuracy {metrics['kind/accuracy']:.4f} on 12 labelled sequences",
+        f"level: mae {metrics['level/mae']:.4f} on 12 labelled sequences"]
 
 
 def test_the_console_script_predicts_in_a_fresh_process(ts_run):

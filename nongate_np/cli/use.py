@@ -46,7 +46,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", metavar="PRED.csv",
                    help="write a CSV (id, then per task its prediction and, for a "
                         "classification task, <task>_probability) instead of printing "
-                        "every row")
+                        "every row; with labels in INPUT, each task's metrics (accuracy, "
+                        "mae) go to stderr either way")
     _device_option(p)
     p.set_defaults(run=predict)
 
@@ -208,9 +209,13 @@ def predict(args) -> int:
         writer.writerows(rows)
     metrics = evaluate(model, data) if scored else {}
     for t in tasks:
-        if f"{t['name']}/accuracy" in metrics:
-            print(f"{t['name']}: accuracy {metrics[t['name'] + '/accuracy']:.4f} on "
-                  f"{len(data)} labelled sequences", file=sys.stderr)
+        # every metric but the loss, as train's summary: accuracy, mae for a regression
+        prefix = t["name"] + "/"
+        scores = [f"{key[len(prefix):]} {value:.4f}" for key, value in metrics.items()
+                  if key.startswith(prefix) and key != prefix + "loss"]
+        if scores:
+            print(f"{t['name']}: {', '.join(scores)} on {len(data)} labelled sequences",
+                  file=sys.stderr)
     return 0
 
 
