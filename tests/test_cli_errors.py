@@ -115,6 +115,9 @@ CASES = {
     "encode without --out": (["encode", TS_MODEL, T], "required: --out"),
     "encode --out under a file": (["encode", TS_MODEL, T, "--out", "{notes.txt}/e.npy"],
                                   "--out {notes.txt}/e.npy: cannot write it"),
+    # np.save wrote {empty}.npy beside the folder, and said it wrote {empty}
+    "encode --out a folder": (["encode", TS_MODEL, T, "--out", "{empty}"],
+                              "--out {empty}: a folder is there"),
     "predict --out a folder": (["predict", TS_MODEL, T, "--out", "{empty}"],
                                "--out {empty}: cannot write it"),
     "sample a ts model": (["sample", TS_MODEL], "not text"),

@@ -153,6 +153,24 @@ def test_encode_ts_equals_the_models_encoding_of_the_raw_series(ts_run, tmp_path
                            "values, float32")
 
 
+def test_encode_names_the_file_it_writes_and_overwrites_an_older_one(ts_run, tmp_path):
+    """--out without .npy: the file written is OUT.npy, as np.load reads it, and the message
+    names it (it named OUT, which did not exist); an older file there is overwritten."""
+    (tmp_path / "emb.npy").write_bytes(b"an older, longer file" * 1000)
+    code, out, err = run_cli("encode", ts_run / "model.npz", GUNPOINT_TEST, "--out",
+                             tmp_path / "emb")
+    assert code == 0, err
+    assert out.startswith(f"{tmp_path / 'emb.npy'}: 150 sequences"), out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.npy"]
+    want = ng.load(ts_run / "model.npz").model.encode(*_as_read(GUNPOINT_TEST))
+    np.testing.assert_array_equal(np.load(tmp_path / "emb.npy"), want)
+
+
+def _as_read(path):
+    data = load_ts(path)
+    return data.x, data.lengths
+
+
 def test_encode_text_equals_the_models_encoding_of_the_files_chunks(text_run, tmp_path):
     code, _, err = run_cli("encode", text_run / "model.npz", TEXT_FILE, "--out",
                            tmp_path / "emb.npy")

@@ -26,8 +26,10 @@ def add_parsers(sub) -> None:
     e.add_argument("checkpoint", help="model.npz written by nongate-np train")
     e.add_argument("input", help="sequences in the format the model was trained on")
     e.add_argument("--out", required=True, metavar="EMB.npy",
-                   help="where to write the (N, tasks, D) float array; with Dask, a name "
-                        "not ending in .npy is a folder of .npy shards and index.json")
+                   help="the .npy file to write the (N, tasks, D) float array to (.npy "
+                        "is added to a name without it; the file is replaced whole); with "
+                        "Dask, a name not ending in .npy is a folder of .npy shards and "
+                        "index.json")
     _device_option(e)
     dask = e.add_mutually_exclusive_group()
     dask.add_argument("--dask-scheduler", metavar="ADDRESS",
@@ -101,14 +103,17 @@ def _writing(out):
 
 
 def encode(args) -> int:
+    from ..io.atomic import replacing
     from ..training import batches, read_as_trained
+    dask = bool(args.dask_scheduler or args.workers)
+    out = args.out if dask else _npy_file(args.out)
     _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
     data = read_as_trained(meta, args.input, model.input_size, labels=False)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
-    if args.dask_scheduler or args.workers:
+    if dask:
         if args.device != "cpu":
             raise CLIError("--dask-scheduler and --workers encode on the CPU only")
         emb = _encode_on_dask(args, data)
@@ -118,12 +123,23 @@ def encode(args) -> int:
     else:
         emb = np.concatenate([model.encode(x, lengths)
                               for x, lengths, _ in batches(data, ENCODE_BATCH)])
-        with _writing(args.out):
-            np.save(args.out, emb)
+        with _writing(args.out), replacing(out, caller="encode") as f:
+            np.save(f, emb)
     names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
-    print(f"{args.out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
+    print(f"{out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
           f" x {emb.shape[2]} values, {emb.dtype}")
     return 0
+
+
+def _npy_file(out) -> str:
+    """The file ``encode --out OUT`` writes: OUT, with ``.npy`` added when it has another
+    suffix, as ``np.save`` and ``np.load`` name it (the message named OUT, which was not
+    written). A folder is a CLIError (``np.save`` wrote OUT.npy beside it)."""
+    if os.path.isdir(out):
+        raise CLIError(f"--out {out}: a folder is there; expected the name of a .npy file "
+                       f"(e.g. {os.path.join(out, 'emb.npy')})")
+    return out if str(out).endswith(".npy") else f"{out}.npy"
+
 
 
 def _encode_on_dask(args, data):
