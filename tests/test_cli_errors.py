@@ -101,6 +101,14 @@ CASES = {
                                   "task 'v' is read as classification, but the training "
                                   "file {float_target.npz} has it as regression"),
     "nonexistent checkpoint": (["predict", "{bad}/nope.npz", T], "no such checkpoint"),
+    # a run's --out folder given as the checkpoint: it read "no such checkpoint"
+    "run folder as checkpoint": (["predict", "{ts_run}", T],
+                                 "{ts_run} is a folder, not a checkpoint; its model is "
+                                 "{ts_run}/model.npz"),
+    "folder as checkpoint": (["encode", "{empty}", T, "--out", "{bad}/e.npy"],
+                             "{empty} is a folder, not a checkpoint; give the model.npz"),
+    "folder as input": (["predict", TS_MODEL, "{empty}"],
+                        "{empty} is a folder; the model reads one .ts file"),
     "corrupt checkpoint": (["predict", "{corrupt.npz}", T], "damaged"),
     "not a checkpoint": (["predict", "{plain.npz}", T], "not a nongate_np checkpoint"),
     "input of another kind": (["predict", TS_MODEL, "{unlabelled.csv}"], "reads .ts files"),

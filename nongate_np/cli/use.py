@@ -74,6 +74,11 @@ def _device_option(parser) -> None:
 
 def _load(path):
     from ..io import load
+    if os.path.isdir(path):             # the run's --out folder, most likely
+        inside = os.path.join(path, "model.npz")
+        hint = f"; its model is {inside}" if os.path.isfile(inside) else \
+            "; give the model.npz that nongate-np train wrote"
+        raise CLIError(f"{path} is a folder, not a checkpoint{hint}")
     if not os.path.isfile(path):
         raise CLIError(f"no such checkpoint: {path}")
     ckpt = load(path)

@@ -117,9 +117,9 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
     the checkpoint's model when not given). Without ``labels`` a file's labels are its own,
     not mapped to the model's classes: one the model never saw is no error.
 
-    Raises DataError (``nongate_np.data``) for a missing file, a file of another kind than
-    the training data's, or another count of features; ValueError for a checkpoint that
-    ``nongate-np train`` did not write.
+    Raises DataError (``nongate_np.data``) for a missing file, a folder (but for a text
+    model, which reads one), a file of another kind than the training data's, or another
+    count of features; ValueError for a checkpoint that ``nongate-np train`` did not write.
     """
     meta = checkpoint
     if not isinstance(checkpoint, dict):
@@ -138,6 +138,8 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
                             f"{suffix} sequences; give it a text file or folder")
         return text.text_files([path], text.CharVocab(tuple(meta["chars"])),
                                chunk_len=meta["chunk_len"])
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a folder; the model reads one .{meta['kind']} file")
     if not os.path.isfile(path):
         raise DataError(f"no such file: {path}")
     suffix = os.path.splitext(path)[1].lower()
