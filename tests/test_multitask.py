@@ -208,6 +208,33 @@ def test_tagging_loss_ignores_padding():
         m.loss(out, {**base, "tags": other})[1]["tags"]
 
 
+@pytest.mark.parametrize("score, phrase", [
+    (np.zeros((2, 3)), r"task 'score' has targets of shape \(2, 3\); expected \(2, 2\)"),
+    # NumPy could reshape it, rows and values mixed: it was read so, without an error
+    (np.zeros((1, 4)), r"task 'score' has targets of shape \(1, 4\); expected \(2, 2\)"),
+    (np.zeros(2), r"task 'score' has targets of shape \(2,\); expected \(2, 2\)"),
+    (np.array([[0.0, 1.0], [np.nan, 2.0]]), r"task 'score' has a target that is not finite "
+                                            r"in row 1 \(\[nan  2\.\]\), the first of 1"),
+    (np.array([["a", "b"], ["c", "d"]]), r"task 'score' has targets of dtype <U1"),
+])
+def test_loss_names_regression_targets_it_cannot_read(score, phrase):
+    """Not NumPy's reshape error, nor a NaN loss: the task, the shape it needs, the row."""
+    m = small_model()
+    x, lengths = np.random.default_rng(2).integers(1, 10, (2, 5)), np.array([5, 2])
+    targets = {"topic": np.array([0, 1]), "score": score, "tags": np.zeros((2, 5), int)}
+    with pytest.raises(ValueError, match=phrase):
+        m.loss(m(x, lengths=lengths), targets)
+
+
+def test_loss_takes_one_value_per_row_for_a_single_output():
+    ng.seed(0)
+    m = MultiTaskSequenceModel([{"name": "v", "kind": "regression"}], vocab_size=10,
+                               hidden_size=4, dtype=np.float64)
+    out = m(np.array([[1, 2], [3, 4]]))
+    assert m.loss(out, {"v": np.array([1.0, 2.0])})[1]["v"] == \
+        m.loss(out, {"v": np.array([[1.0], [2.0]])})[1]["v"]
+
+
 def test_save_load_round_trip_predicts_identically(tmp_path):
     m = small_model(attention="weight_gated", value_proj=True)
     x = np.random.default_rng(3).integers(1, 10, (3, 6))

@@ -71,6 +71,28 @@ def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
                         + ("; if it is padding, pass lengths" if lengths is None else ""))
 
 
+def _regression_target(task: dict, target: np.ndarray, shape: tuple) -> np.ndarray:
+    """A regression task's targets as its outputs' ``shape`` (B, k): (B, k), or (B,) when
+    k is 1. ValueError for another shape (one that NumPy could reshape, (1, B) say, was read
+    in the wrong order) or for a value that is not finite (the loss was NaN)."""
+    B, k = shape
+    if target.shape != (B, k) and not (k == 1 and target.shape == (B,)):
+        raise ValueError(f"MultiTaskSequenceModel.loss: task {task['name']!r} has targets "
+                         f"of shape {target.shape}; expected ({B}, {k})"
+                         + (f" or ({B},)" if k == 1 else "")
+                         + f": one row of output_size={k} values per sequence")
+    if target.dtype.kind not in "biufc":
+        raise ValueError(f"MultiTaskSequenceModel.loss: task {task['name']!r} has targets of "
+                         f"dtype {target.dtype}; expected numbers (regression)")
+    bad = ~np.isfinite(target.reshape(B, k)).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"MultiTaskSequenceModel.loss: task {task['name']!r} has a target "
+                         f"that is not finite in row {row} ({target[row]}), the first of "
+                         f"{int(bad.sum())}; expected finite values (the loss would be NaN)")
+    return target.reshape(B, k)
+
+
 def check_ids(where: str, x: np.ndarray, lengths, vocab_size: int,
               lengths_given: bool = True) -> None:
     """DataError naming the first token id within a sequence's length (``lengths`` (B,) or
@@ -317,6 +339,10 @@ class MultiTaskSequenceModel(Module):
         regression, class ids (B, T) for tagging (steps past a sequence's length are ignored).
         The losses and their weighting: docs/math.md M1-M3.
 
+        Raises KeyError for a task without targets, ValueError for regression targets of
+        another shape or holding NaN or infinity (naming the task and the first such row;
+        the loss was NaN), IndexError for a class id out of range.
+
         Each task's loss is the mean of its items (rows, regression values, valid tagging
         steps, as :meth:`loss_counts` counts them). Data-parallel training
         (``nongate_np.distributed``) passes ``counts``, each task's items in the whole global
@@ -335,8 +361,8 @@ class MultiTaskSequenceModel(Module):
             if task["kind"] == "classification":
                 loss = ops.cross_entropy(out, target, reduction=reduction)
             elif task["kind"] == "regression":
-                loss = ops.mse_loss(out, target.reshape(out.shape).astype(out.dtype),
-                                    reduction=reduction)
+                target = _regression_target(task, target, out.shape)
+                loss = ops.mse_loss(out, target.astype(out.dtype), reduction=reduction)
             else:
                 loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),
                                          target.reshape(-1), reduction=reduction)
