@@ -510,3 +510,25 @@ def test_an_interrupted_train_says_where_its_epochs_are_and_how_to_go_on(tmp_pat
                            f"(last.npz): run the same command with --resume to go on from "
                            f"there"), err
     assert ng.load(out / "last.npz").extra["history"][-1]["epoch"] >= 1
+
+
+def test_a_regression_target_in_other_units_trains_as_the_same_target(tmp_path):
+    """Regression targets are standardised with the training split's statistics, kept in
+    the model: a target in kWh (thousands) trains as the same target near 1 does, and
+    predictions come back in kWh. Unstandardised, its squared error (millions) swamped the
+    class task's loss and the head's outputs stayed near 0."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 6, 2))
+    level = x.mean(axis=(1, 2))
+    runs = {}
+    for name, scale, offset in (("unit", 1.0, 0.0), ("kwh", 5000.0, 8000.0)):
+        path = tmp_path / f"{name}.npz"
+        np.savez(path, X=x, y_kind=(level > 0).astype(int), y_level=level * scale + offset)
+        train(tmp_path / name, "npz", path, "--epochs", "3", "--hidden-size", "4",
+              "--quiet")
+        model = ng.load(tmp_path / name / "model.npz").model
+        runs[name] = predict(model, x)
+    np.testing.assert_array_equal(runs["kwh"]["kind"], runs["unit"]["kind"])
+    # float32 rounding of the two scales only
+    np.testing.assert_allclose((runs["kwh"]["level"] - 8000.0) / 5000.0, runs["unit"]["level"],
+                               rtol=1e-3, atol=1e-4, err_msg="level, in kWh / 5000")

@@ -235,6 +235,51 @@ def test_loss_takes_one_value_per_row_for_a_single_output():
         m.loss(out, {"v": np.array([[1.0], [2.0]])})[1]["v"]
 
 
+def _regression_model(normalize_targets):
+    ng.seed(0)
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 2},
+             {"name": "v", "kind": "regression", "output_size": 2}]
+    return MultiTaskSequenceModel(tasks, input_size=3, hidden_size=5, dtype=np.float64,
+                                  normalize_targets=normalize_targets)
+
+
+def test_normalize_targets_predicts_in_the_targets_units_and_trains_on_z(tmp_path):
+    """y = mean + std·z out of the model, ((y - t) / std)² into its loss and evaluate's, and
+    the statistics saved with the weights."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((4, 6, 3)), rng.standard_normal((4, 2)) * 500 + 8000
+    plain, scaled = _regression_model(False), _regression_model(True)
+    mean, std = np.array([8000.0, -3.0]), np.array([500.0, 0.25])
+    scaled.set_target_normalization("v", mean, std)
+    z, y = plain(x)["v"].numpy(), scaled(x)["v"].numpy()
+    np.testing.assert_allclose(y, mean + std * z, rtol=1e-12, err_msg="outputs")
+    out = scaled(x)
+    targets = {"c": np.array([0, 1, 1, 0]), "v": t}
+    total, parts = scaled.loss(out, targets)
+    assert parts["v"] == pytest.approx(np.mean(((y - t) / std) ** 2), rel=1e-12)
+    data = SequenceDataset(x, np.full(4, 6), targets, [
+        {"name": "c", "kind": "classification", "num_classes": 2},
+        {"name": "v", "kind": "regression", "output_size": 2}])
+    metrics = ng.training.evaluate(scaled, data)
+    assert metrics["v/loss"] == pytest.approx(parts["v"], rel=1e-10)
+    assert metrics["v/mae"] == pytest.approx(np.mean(np.abs(y - t)), rel=1e-10)
+    ng.save(scaled, tmp_path / "m.npz")
+    np.testing.assert_array_equal(ng.load(tmp_path / "m.npz").model(x)["v"].numpy(), y)
+
+
+@pytest.mark.parametrize("call, phrase", [
+    (lambda m: m.set_target_normalization("c", [0.0], [1.0]), "'c' is not a regression task"),
+    (lambda m: m.set_target_normalization("v", [0.0], [1.0, 1.0]), "mean of 'v' must hold 2"),
+    (lambda m: m.set_target_normalization("v", [0.0, 1.0], [1.0, 0.0]), "std of 'v' must be"),
+    (lambda m: m.set_target_normalization("v", [0.0, np.nan], [1.0, 1.0]), "finite"),
+])
+def test_set_target_normalization_names_what_it_cannot_take(call, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        call(_regression_model(True))
+    with pytest.raises(ValueError, match="built without normalize_targets"):
+        _regression_model(False).set_target_normalization("v", [0.0, 0.0], [1.0, 1.0])
+
+
 def test_save_load_round_trip_predicts_identically(tmp_path):
     m = small_model(attention="weight_gated", value_proj=True)
     x = np.random.default_rng(3).integers(1, 10, (3, 6))

@@ -10,7 +10,7 @@ import numpy as np
 from .. import ops
 from ..autograd import mark_changed, no_grad
 from ..data.errors import DataError
-from ..device import DeviceError
+from ..device import DeviceError, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -143,6 +143,15 @@ class MultiTaskSequenceModel(Module):
         layer, with ``input_mean`` and ``input_std`` (F,) buffers set by
         :meth:`set_input_normalization` from the training data and saved with the weights,
         so ``encode`` and prediction apply the training statistics to raw features.
+    normalize_targets : bool
+        Regression tasks: each head predicts the standardised target, z = (y − mean) / std,
+        and the model returns y = mean + std·z, in the targets' own units, with
+        ``target_mean`` and ``target_std`` (R,) buffers (R: the regression tasks' outputs,
+        in task order) set by :meth:`set_target_normalization` from the training targets
+        and saved with the weights. A regression task's loss is then the mean squared
+        error of z, ((y − target) / std)², so a target in the thousands trains as one near 1
+        does, beside the other tasks' losses (its raw squared error in the millions swamped
+        them, and the head's initial outputs near 0 were far from it).
     """
 
     def __init__(self, tasks, *, vocab_size: int | None = None, input_size: int | None = None,
@@ -150,7 +159,8 @@ class MultiTaskSequenceModel(Module):
                  bidirectional: bool = False, dropout: float = 0.0, attn_size: int = 32,
                  attention: str = "gated", value_proj: bool = False,
                  loss_weighting: str = "fixed", padding_idx: int | None = 0,
-                 normalize_input: bool = False, dtype=np.float32):
+                 normalize_input: bool = False, normalize_targets: bool = False,
+                 dtype=np.float32):
         super().__init__()
         self.tasks = _check_tasks(tasks)
         if (vocab_size is None) == (input_size is None):
@@ -165,7 +175,8 @@ class MultiTaskSequenceModel(Module):
                             num_layers=num_layers, bidirectional=bidirectional,
                             dropout=dropout, attn_size=attn_size, attention=attention,
                             value_proj=value_proj, loss_weighting=loss_weighting,
-                            padding_idx=padding_idx, normalize_input=normalize_input)
+                            padding_idx=padding_idx, normalize_input=normalize_input,
+                            normalize_targets=normalize_targets)
         if normalize_input and input_size is None:
             raise ValueError("MultiTaskSequenceModel: normalize_input applies to feature input "
                              "(input_size); token ids are not standardised")
@@ -180,6 +191,18 @@ class MultiTaskSequenceModel(Module):
         if normalize_input:
             self.register_buffer("input_mean", np.zeros(input_size, dt))
             self.register_buffer("input_std", np.ones(input_size, dt))
+        # each regression task's columns of target_mean and target_std
+        self._target_columns, start = {}, 0
+        for task in self.tasks:
+            if task["kind"] == "regression":
+                self._target_columns[task["name"]] = slice(start, start + task["output_size"])
+                start += task["output_size"]
+        if normalize_targets:
+            if not start:
+                raise ValueError("MultiTaskSequenceModel: normalize_targets applies to "
+                                 "regression tasks; the model has none")
+            self.register_buffer("target_mean", np.zeros(start, dt))
+            self.register_buffer("target_std", np.ones(start, dt))
         self.lstm = LSTM(embed_size, hidden_size, num_layers=num_layers, batch_first=True,
                          dropout=dropout, bidirectional=bidirectional, dtype=dt)
         width = hidden_size * (2 if bidirectional else 1)
@@ -222,6 +245,43 @@ class MultiTaskSequenceModel(Module):
         self.input_std[...] = std.astype(dt)
         mark_changed(self.input_mean)
         mark_changed(self.input_std)
+
+    def set_target_normalization(self, task: str, mean, std) -> None:
+        """Set regression task ``task``'s target statistics (output_size,) used by
+        ``normalize_targets`` (finite; std > 0), e.g. the training targets' mean and
+        standard deviation per column. ValueError for a model built without
+        ``normalize_targets``, a task that is not a regression, or other statistics."""
+        if not self._config["normalize_targets"]:
+            raise ValueError("set_target_normalization: the model was built without "
+                             "normalize_targets=True")
+        if task not in self._target_columns:
+            raise ValueError(f"set_target_normalization: {task!r} is not a regression task "
+                             f"of the model; its regression tasks are "
+                             f"{list(self._target_columns)}")
+        cols = self._target_columns[task]
+        size = cols.stop - cols.start
+        mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        for name, arr in (("mean", mean), ("std", std)):
+            if arr.shape not in ((size,), (1, size)) and not (size == 1 and arr.shape == ()) \
+                    or not np.all(np.isfinite(arr)):
+                raise ValueError(f"set_target_normalization: {name} of {task!r} must hold "
+                                 f"{size} finite value(s) (output_size), got shape {arr.shape}")
+        if np.any(std <= 0):
+            raise ValueError(f"set_target_normalization: std of {task!r} must be > 0, got "
+                             f"min {std.min()}")
+        dt = self.target_mean.dtype
+        self.target_mean[cols] = mean.reshape(size).astype(dt)
+        self.target_std[cols] = std.reshape(size).astype(dt)
+        mark_changed(self.target_mean)
+        mark_changed(self.target_std)
+
+    def _target_scale(self, task: dict):
+        """(mean, std) of a regression task's targets with ``normalize_targets``, else
+        None."""
+        if not self._config["normalize_targets"] or task["kind"] != "regression":
+            return None
+        cols = self._target_columns[task["name"]]
+        return self.target_mean[cols], self.target_std[cols]
 
     def _infer_lengths(self, x, lengths, allow_empty: bool = False):
         """Token input without ``lengths``: each sequence ends after its last non-padding
@@ -313,7 +373,8 @@ class MultiTaskSequenceModel(Module):
 
     def forward(self, x, lengths=None) -> dict:
         """Per-task outputs: logits (B, C) for classification, values (B, output_size) for
-        regression, per-step logits (B, T, C) for tagging. Also ``"attention"``: a dict of
+        regression (in the targets' units with ``normalize_targets``), per-step logits
+        (B, T, C) for tagging. Also ``"attention"``: a dict of
         each sequence-level task's attention weights (B, T)."""
         h, lengths, mask = self._encode_steps(x, lengths)
         outputs, attention = {}, {}
@@ -323,6 +384,9 @@ class MultiTaskSequenceModel(Module):
         for task, head in zip(self.tasks, self.heads):
             if task["kind"] in POOLED_KINDS:
                 outputs[task["name"]] = head(pooled[:, q])
+                scale = self._target_scale(task)
+                if scale is not None:           # z in the targets' units: mean + std·z
+                    outputs[task["name"]] = outputs[task["name"]] * scale[1] + scale[0]
                 attention[task["name"]] = weights[:, q]
                 q += 1
             else:
@@ -361,8 +425,11 @@ class MultiTaskSequenceModel(Module):
             if task["kind"] == "classification":
                 loss = ops.cross_entropy(out, target, reduction=reduction)
             elif task["kind"] == "regression":
-                target = _regression_target(task, target, out.shape)
-                loss = ops.mse_loss(out, target.astype(out.dtype), reduction=reduction)
+                target = _regression_target(task, target, out.shape).astype(out.dtype)
+                scale = self._target_scale(task)
+                if scale is not None:           # the error of z: ((y - target) / std)^2
+                    out, target = out / scale[1], target / move(scale[1], "cpu")
+                loss = ops.mse_loss(out, target, reduction=reduction)
             else:
                 loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),
                                          target.reshape(-1), reduction=reduction)

@@ -64,15 +64,26 @@ class TrainOptions:
     dtype: str = "float32"
 
 
-def build_model(train, opts: TrainOptions, *, normalize_input: bool) -> MultiTaskSequenceModel:
-    """A MultiTaskSequenceModel sized for ``train`` (tokens or features) and ``opts``."""
+def build_model(train, opts: TrainOptions, *, normalize_input: bool,
+                normalize_targets: bool = False) -> MultiTaskSequenceModel:
+    """A MultiTaskSequenceModel sized for ``train`` (tokens or features) and ``opts``; with
+    ``normalize_targets`` (and a regression task), the regression targets' statistics set
+    from ``train``'s."""
     rng.seed(opts.seed)
     inputs = ({"vocab_size": len(train.vocab)} if train.is_tokens
               else {"input_size": train.feature_size, "normalize_input": normalize_input})
-    return MultiTaskSequenceModel(train.model_tasks(), embed_size=opts.embed_size,
-                                  hidden_size=opts.hidden_size, attn_size=opts.attn_size,
-                                  attention=opts.attention, dtype=np.dtype(opts.dtype),
-                                  **inputs)
+    regression = [t["name"] for t in train.tasks if t["kind"] == "regression"]
+    model = MultiTaskSequenceModel(train.model_tasks(), embed_size=opts.embed_size,
+                                   hidden_size=opts.hidden_size, attn_size=opts.attn_size,
+                                   attention=opts.attention, dtype=np.dtype(opts.dtype),
+                                   normalize_targets=normalize_targets and bool(regression),
+                                   **inputs)
+    if normalize_targets:
+        for name in regression:
+            y = train.targets[name]
+            std = y.std(axis=0)
+            model.set_target_normalization(name, y.mean(axis=0), np.where(std > 0, std, 1.0))
+    return model
 
 
 def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
@@ -365,9 +376,10 @@ def _check_test(path, data, test_path, test) -> None:
 def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fraction=0.2,
                loader_options: dict | None = None, stream=None) -> dict:
     """Train on the user's own sequences: ``kind`` "ts", "csv" or "npz" (see
-    :mod:`nongate_np.data`). Features are standardised with the training split's statistics
-    (kept in the model); a stratified ``val_fraction`` of the training file is held out
-    for early stopping; ``test_path`` (same format) gives the summary's test metrics. A
+    :mod:`nongate_np.data`). Features, and regression targets, are standardised with the
+    training split's statistics (kept in the model: predictions are in the targets'
+    units); a stratified ``val_fraction`` of the training file is held out for early
+    stopping; ``test_path`` (same format) gives the summary's test metrics. A
     test file with another count of features, or a task of another kind, is a DataError
     before the first epoch."""
     loader_options = dict(loader_options or {})
@@ -386,7 +398,8 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     stratify = next((t["name"] for t in data.tasks if t["kind"] == "classification"), None)
     train, val = data.split(val_fraction, seed=opts.seed, stratify=stratify) \
         if len(data) >= 4 and val_fraction > 0 else (data, None)
-    model = build_model(train, opts, normalize_input=not train.is_tokens)
+    model = build_model(train, opts, normalize_input=not train.is_tokens,
+                        normalize_targets=True)
     if not train.is_tokens:
         scaler = Standardizer().fit(train.x, train.lengths)
         model.set_input_normalization(scaler.mean, scaler.std)

@@ -195,6 +195,17 @@ def _no_predictions(model, T: int, attention: bool) -> dict:
     return result
 
 
+def _meter(model, tasks) -> MetricsMeter:
+    """A MetricsMeter whose regression losses are the model's training losses: of the
+    standardised targets where the model has ``normalize_targets``."""
+    target_std = {}
+    for task in tasks:
+        scale = model._target_scale(task) if hasattr(model, "_target_scale") else None
+        if scale is not None:
+            target_std[task["name"]] = move(scale[1], "cpu")
+    return MetricsMeter(tasks, target_std=target_std)
+
+
 def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch):
     _check_data("fit", "train", train)
     if val is not None:
@@ -315,7 +326,7 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         order = np.random.default_rng(_epoch_seed(seed + 1, epoch)).permutation(len(train))
         for cb in callbacks:
             cb.on_epoch_begin(epoch, steps)
-        meter = MetricsMeter(model.tasks)
+        meter = _meter(model, model.tasks)
         model.train()
         for step, first in enumerate(range(0, len(train), batch_size), 1):
             value = _train_step(model, train, order[first:first + batch_size], optimizer,
@@ -470,7 +481,7 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
         warnings.warn(f"evaluate: data has no targets for the model's tasks {missing} but has "
                       f"{extra}, which the model does not have; \"loss\" sums only "
                       f"{[t['name'] for t in tasks]}", UserWarning, stacklevel=3)
-    meter = MetricsMeter(tasks)
+    meter = _meter(model, tasks)
     rows = np.arange(len(data)) if data_parallel is None else \
         data_parallel.share(np.arange(len(data)))
     rows = _by_length(data, rows)

@@ -8,7 +8,9 @@ classification     ``loss`` (mean cross-entropy, nats), ``accuracy``
 tagging            ``loss`` (mean cross-entropy per valid step, nats), ``accuracy``,
                    ``bits_per_token`` (the same cross-entropy in bits: for characters, the
                    bits per character of language modelling)
-regression         ``loss`` (mean squared error, as the training loss), ``mae``
+regression         ``loss`` (mean squared error, as the training loss: of the standardised
+                   target, ((y - target) / std)^2, for a model with ``normalize_targets``),
+                   ``mae`` (in the targets' units)
 =================  ===========================================================================
 """
 
@@ -29,10 +31,13 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
 
 
 class TaskMeter:
-    """Running sums of one task's metrics; ``update`` per batch, ``result`` at the end."""
+    """Running sums of one task's metrics; ``update`` per batch, ``result`` at the end.
+    ``target_std`` (k,): a regression's loss is the squared error divided by it, squared
+    (a model's ``normalize_targets``)."""
 
-    def __init__(self, task: dict):
+    def __init__(self, task: dict, target_std=None):
         self.task = task
+        self.target_std = None if target_std is None else np.asarray(target_std, np.float64)
         self.loss_sum = self.hits = self.abs_sum = 0.0
         self.count = 0
 
@@ -43,7 +48,8 @@ class TaskMeter:
         output = np.asarray(output, np.float64)
         if kind == "regression":
             err = output - np.asarray(target, np.float64).reshape(output.shape)
-            self.loss_sum += float(np.sum(err * err))
+            z = err if self.target_std is None else err / self.target_std
+            self.loss_sum += float(np.sum(z * z))
             self.abs_sum += float(np.sum(np.abs(err)))
             self.count += err.size
             return
@@ -71,10 +77,12 @@ class TaskMeter:
 class MetricsMeter:
     """Every task's meter; ``result()`` gives flat keys ``"<task>/<metric>"`` and ``"loss"``,
     the tasks' losses summed with their fixed weights (the training objective with
-    ``loss_weighting="fixed"``)."""
+    ``loss_weighting="fixed"``). ``target_std``: task name to its regression targets' std
+    (k,), for a model with ``normalize_targets``."""
 
-    def __init__(self, tasks: list[dict]):
-        self.meters = [TaskMeter(t) for t in tasks]
+    def __init__(self, tasks: list[dict], target_std: dict | None = None):
+        target_std = target_std or {}
+        self.meters = [TaskMeter(t, target_std.get(t["name"])) for t in tasks]
 
     def update(self, outputs: dict, targets: dict) -> None:
         for meter in self.meters:
