@@ -373,6 +373,16 @@ def _check_test(path, data, test_path, test) -> None:
                             f"its targets of the same kind")
 
 
+def _normalizes_targets(opts: TrainOptions) -> bool:
+    """Whether the run standardises its regression targets: a new one does; one resumed
+    from a version that did not, goes on without (its last.npz has no statistics)."""
+    last = pathlib.Path(opts.out) / "last.npz"
+    if not opts.resume or not last.is_file():
+        return True
+    model = load(last).model
+    return bool(getattr(model, "_config", {}).get("normalize_targets", True))
+
+
 def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fraction=0.2,
                loader_options: dict | None = None, stream=None) -> dict:
     """Train on the user's own sequences: ``kind`` "ts", "csv" or "npz" (see
@@ -399,7 +409,7 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     train, val = data.split(val_fraction, seed=opts.seed, stratify=stratify) \
         if len(data) >= 4 and val_fraction > 0 else (data, None)
     model = build_model(train, opts, normalize_input=not train.is_tokens,
-                        normalize_targets=True)
+                        normalize_targets=_normalizes_targets(opts))
     if not train.is_tokens:
         scaler = Standardizer().fit(train.x, train.lengths)
         model.set_input_normalization(scaler.mean, scaler.std)
