@@ -13,7 +13,7 @@ import pytest
 import nongate_np as ng
 from nongate_np.data import load_csv, load_npz, load_ts
 from nongate_np.data.text import stdlib_corpus
-from nongate_np.training import evaluate, jobs, plot, predict
+from nongate_np.training import evaluate, plot, predict
 from nongate_np.training.jobs import FILE_DEFAULTS
 from tests.cli_runs import (
     GUNPOINT_TEST,
@@ -534,15 +534,27 @@ def test_a_regression_target_in_other_units_trains_as_the_same_target(tmp_path):
                                rtol=1e-3, atol=1e-4, err_msg="level, in kWh / 5000")
 
 
-def test_a_run_whose_targets_were_not_standardised_resumes_without(tmp_path, monkeypatch):
+def _as_before_target_statistics(last: pathlib.Path) -> None:
+    """Rewrite a run's last.npz as a version before standardised targets wrote it: the
+    model's config without normalize_targets, its state without the statistics."""
+    ckpt = ng.load(last)
+    config = {k: v for k, v in ckpt.model.config().items() if k != "normalize_targets"}
+    old = type(ckpt.model)(**config)
+    old.load_state_dict({k: v for k, v in ckpt.state_dict.items()
+                         if not k.startswith("target_")})
+    optimizer = type(ckpt.optimizer)(old.parameters())
+    optimizer.load_state_dict(ckpt.optimizer.state_dict())
+    ng.save(old, last, optimizer=optimizer, extra=ckpt.extra)
+
+
+def test_a_run_whose_targets_were_not_standardised_resumes_without(tmp_path):
     """A run from before targets were standardised (its last.npz has no statistics) goes on
     as it began, not with 'missing keys: target_mean, target_std'."""
     x = np.random.default_rng(0).standard_normal((8, 4, 2))
     path = tmp_path / "d.npz"
     np.savez(path, X=x, y_level=x.mean(axis=(1, 2)))
-    with monkeypatch.context() as m:
-        m.setattr(jobs, "_normalizes_targets", lambda opts: False)     # the old version
-        train(tmp_path / "run", "npz", path, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    train(tmp_path / "run", "npz", path, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    _as_before_target_statistics(tmp_path / "run" / "last.npz")
     train(tmp_path / "run", "npz", path, "--epochs", "2", "--hidden-size", "4", "--quiet",
           "--resume")
     assert [row["epoch"] for row in read_metrics(tmp_path / "run")] == [1, 2]
