@@ -63,18 +63,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("train", nargs="?", type=pathlib.Path, default=DATA / "GunPoint_TRAIN.ts",
                    help="the TRAIN .ts file")
     p.add_argument("--test", type=pathlib.Path, default=None,
-                   help="the TEST .ts file (default: TRAIN's name with _TRAIN -> _TEST)")
+                   help="the TEST .ts file; when not given, TRAIN's name with _TRAIN -> _TEST")
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of the TRAIN file held out for early stopping")
     p.add_argument("--epochs", type=int, default=60, help="at most this many")
     p.add_argument("--patience", type=int, default=15,
                    help="stop after this many epochs without a lower validation loss")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--hidden-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=8, help="sequences per training step")
+    p.add_argument("--lr", type=float, default=1e-2, help="Adam's learning rate")
+    p.add_argument("--hidden-size", type=int, default=32, help="LSTM hidden size H")
     p.add_argument("--attention", choices=("additive", "gated", "weight_gated"),
-                   default="gated")
-    p.add_argument("--seed", type=int, default=0)
+                   default="gated", help="the attention pooling's kind")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the weights, the split and the batch order")
     p.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
                    help="folder for model.npz")
     args = p.parse_args(argv)

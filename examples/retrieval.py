@@ -47,14 +47,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the TRAIN .ts file: the model is trained on it and it is the "
                         "collection searched")
     p.add_argument("--test", type=pathlib.Path, default=None,
-                   help="the TEST .ts file, the queries (default: TRAIN's name with "
-                        "_TRAIN -> _TEST)")
+                   help="the TEST .ts file, the queries; when not given, TRAIN's name "
+                        "with _TRAIN -> _TEST")
     p.add_argument("-k", type=int, default=5, help="neighbours per query")
     p.add_argument("--epochs", type=int, default=30, help="at most this many")
-    p.add_argument("--patience", type=int, default=8)
-    p.add_argument("--hidden-size", type=int, default=32)
+    p.add_argument("--patience", type=int, default=8,
+                   help="stop after this many epochs without a lower validation loss")
+    p.add_argument("--hidden-size", type=int, default=32, help="LSTM hidden size H")
     p.add_argument("--chunk", type=int, default=16, help="steps per chunk when streaming")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seeds the weights, the split and the batch order")
     args = p.parse_args(argv)
     if args.test is None:
         if "_TRAIN" not in args.train.name:
