@@ -834,6 +834,31 @@ def test_complex_step_through_abs_does_not_pass_a_gradient_that_misses_the_abs_t
     assert 'method="central"' in report.reproduce(r)
 
 
+def test_the_central_check_confirming_complex_step_takes_the_callers_tolerances():
+    """A gradient 3e-5 off (rel) with rtol=1e-4 passed complex-step, and the central check
+    confirming it ran with the default rtol=1e-6: it failed, blaming an fn (sin) that is
+    analytic, and its reproduce line (with rtol=1e-4) passed. The caller's atol and rtol
+    apply to both; the missing |x| term is still found under them."""
+    x = np.random.default_rng(12).standard_normal(5)
+
+    def near(x, v):
+        return v * np.cos(x) * (1 + 3e-5)
+
+    report = gradcheck(np.sin, [x], grad=near, method="complex_step", rtol=1e-4,
+                       raise_exception=False)
+    assert report.passed, str(report)
+    assert report.inputs[0].checked_by == "complex_step"
+    assert not gradcheck(np.sin, [x], grad=near, method="complex_step",
+                         raise_exception=False).passed
+
+    def softsign(x):
+        return x / (1 + np.abs(x))
+
+    with pytest.raises(GradcheckError, match="complex-step agreed with the claimed gradient"):
+        gradcheck(softsign, [x], grad=lambda x, v: v / (1 + np.abs(x)),
+                  method="complex_step", rtol=1e-4, atol=1e-6)
+
+
 def test_complex_step_through_abs_in_a_function_is_confirmed_by_central_too():
     """The engine path: a Function whose forward takes np.abs of its input and whose
     backward misses that term passed by complex-step."""

@@ -973,9 +973,9 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
     report = InputReport(subject, method, tol, directional=directional, comparison=comparison,
                          block_summary=summary, notes=notes)
     if full == "complex_step" and report.passed and not_finite is None and comparison.compared:
-        return _complex_step_cross_check(loss, k, grad, report, magnitude=magnitude,
-                                         blocks=blocks, missing=missing, claimed=claimed,
-                                         progress=progress)
+        return _complex_step_cross_check(loss, k, grad, report, atol=atol, rtol=rtol,
+                                         magnitude=magnitude, blocks=blocks, missing=missing,
+                                         claimed=claimed, progress=progress)
     return report
 
 
@@ -987,9 +987,10 @@ def _complex_step_cross_check(loss: ScalarLoss, k: int, grad, passed: InputRepor
     measures the derivative of another function, and a backward that misses the same term
     (the derivative through |x|) agreed with it and passed. Only a central check that
     fails with evidence overturns the pass: one that cannot resolve fn (its rounding
-    noise; non-finite values) leaves complex-step's verdict, which has no such noise."""
-    central = _check_input(loss, k, grad, "directional", eps=None, atol=None, rtol=None,
-                           **options)
+    noise; non-finite values) leaves complex-step's verdict, which has no such noise. The
+    caller's ``atol`` and ``rtol`` (in ``options``) apply to it as to complex-step: a
+    gradient within them is not overturned for missing the default tolerances."""
+    central = _check_input(loss, k, grad, "directional", eps=None, **options)
     c = central.comparison
     if central.passed or c is None or not c.compared or c.unresolved or not c.n_failing:
         return passed
