@@ -534,6 +534,23 @@ def test_a_regression_target_in_other_units_trains_as_the_same_target(tmp_path):
                                rtol=1e-3, atol=1e-4, err_msg="level, in kWh / 5000")
 
 
+def test_a_constant_regression_target_is_centred_not_scaled(tmp_path):
+    """A target that is the same in every training row (0.1 here) got its computed std, a
+    rounding residue of 1.4e-17, as its scale: its loss was ((y - 0.1) / 1.4e-17)^2, 1e16
+    from the first epoch, and swamped the class task's. As a constant feature, it is
+    centred with std 1."""
+    x = np.random.default_rng(0).standard_normal((25, 6, 2))
+    path = tmp_path / "c.npz"
+    np.savez(path, X=x, y_kind=(x.mean(axis=(1, 2)) > 0).astype(int),
+             y_level=np.full(25, 0.1))
+    train(tmp_path / "run", "npz", path, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    model = ng.load(tmp_path / "run" / "model.npz").model
+    np.testing.assert_array_equal(model.target_std, [1.0], err_msg="target_std")
+    np.testing.assert_allclose(model.target_mean, [0.1], rtol=1e-6, err_msg="target_mean")
+    row = read_metrics(tmp_path / "run")[0]
+    assert row["train/level/loss"] < 10 and row["val/loss"] < 10, row
+
+
 def _as_before_target_statistics(last: pathlib.Path) -> None:
     """Rewrite a run's last.npz as a version before standardised targets wrote it: the
     model's config without normalize_targets, its state without the statistics."""

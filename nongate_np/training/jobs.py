@@ -80,9 +80,11 @@ def build_model(train, opts: TrainOptions, *, normalize_input: bool,
                                    **inputs)
     if normalize_targets:
         for name in regression:
-            y = train.targets[name]
-            std = y.std(axis=0)
-            model.set_target_normalization(name, y.mean(axis=0), np.where(std > 0, std, 1.0))
+            y = train.targets[name]                 # (N, k): as N sequences of one step
+            # NOTE: the features' statistics: a constant column gets std 1, not its computed
+            # std's rounding residue (1e-17 for 0.1s), which scaled its loss by 1e34
+            scaler = Standardizer().fit(y[:, None, :], np.ones(len(y), np.int64))
+            model.set_target_normalization(name, scaler.mean, scaler.std)
     return model
 
 
