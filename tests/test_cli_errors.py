@@ -43,6 +43,7 @@ def files(tmp_path_factory):
     x = np.arange(24.0).reshape(4, 3, 2)
     np.savez(folder / "float_target.npz", X=x, y_v=np.array([0.5, 1.5, 2.5, 3.5]))
     np.savez(folder / "int_target.npz", X=x, y_v=np.array([0, 1, 2, 3]))
+    np.savez(folder / "wide_target.npz", X=x, y_v=np.arange(8.0).reshape(4, 2))
     return folder
 
 
@@ -100,6 +101,10 @@ CASES = {
                                    "{int_target.npz}", "--out", "{bad}/not_started"],
                                   "task 'v' is read as classification, but the training "
                                   "file {float_target.npz} has it as regression"),
+    "test regression of another width": (["train", "npz", "{float_target.npz}", "--test",
+                                          "{wide_target.npz}", "--out", "{bad}/not_started"],
+                                         "task 'v' has 2 value(s) per sequence, but the "
+                                         "training file {float_target.npz} has 1"),
     "nonexistent checkpoint": (["predict", "{bad}/nope.npz", T], "no such checkpoint"),
     # a run's --out folder given as the checkpoint: it read "no such checkpoint"
     "run folder as checkpoint": (["predict", "{ts_run}", T],
@@ -186,8 +191,10 @@ def test_a_failed_resume_leaves_the_earlier_run_as_it_was(files):
     assert {p.name: p.read_bytes() for p in (files / "ts_run").iterdir()} == before
 
 
-def test_a_test_file_the_model_cannot_read_stops_the_run_before_it_starts(files):
-    code, *_ = run_cli(*_fill(CASES["test file of other width"][0], files))
+@pytest.mark.parametrize("case", ["test file of other width", "test task of another kind",
+                                  "test regression of another width"])
+def test_a_test_file_the_model_cannot_read_stops_the_run_before_it_starts(files, case):
+    code, *_ = run_cli(*_fill(CASES[case][0], files))
     assert code == 2
     assert not (files / "not_started").exists()
 
