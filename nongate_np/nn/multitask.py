@@ -427,7 +427,7 @@ class MultiTaskSequenceModel(Module):
             elif task["kind"] == "regression":
                 target = _regression_target(task, target, out.shape).astype(out.dtype)
                 scale = self._target_scale(task)
-                if scale is not None:           # the error of z: ((y - target) / std)^2
+                if scale is not None:           # M1: the error of z, ((y - target) / std)^2
                     out, target = out / scale[1], target / move(scale[1], "cpu")
                 loss = ops.mse_loss(out, target, reduction=reduction)
             else:
