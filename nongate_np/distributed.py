@@ -99,8 +99,10 @@ def abort_on_error(comm=None) -> None:
 class DataParallel:
     """Data parallelism for ``model`` over the ranks of ``comm`` (default MPI's COMM_WORLD).
 
-    On construction every rank checks that it holds the same parameters (names, shapes,
-    dtypes) and receives rank ``root``'s values, so all start from the same weights. From
+    On construction every rank checks that it holds the same parameters and buffers (names,
+    shapes, dtypes) and receives rank ``root``'s values of both, so all start from the same
+    weights and the same statistics (a model's ``input_mean``, ``target_std``), as
+    DistributedDataParallel broadcasts the module's buffers. From
     then on every backward that reaches the model's parameters ends with
     :meth:`all_reduce_gradients` (a hook on each parameter queues it once per backward, as
     DistributedDataParallel's do), unless it runs inside :meth:`no_sync`; the batch's loss
@@ -150,15 +152,17 @@ class DataParallel:
         self.model = model
         named = list(model.named_parameters())
         self._params = [p for _, p in named]
-        signature = [(n, tuple(p.shape), str(p.dtype)) for n, p in named]
-        differ = _first_difference(self.comm.allgather(signature))
-        if differ is not None:
-            r, k, sig, first = differ
-            why = f"{len(sig)} parameters against rank 0's {len(first)}" if k is None else \
-                f"parameter {k} is {sig[k]} against rank 0's {first[k]}"
-            raise ValueError(f"DataParallel: the ranks hold different models: rank {r}'s "
-                             f"{why} (this is rank {self.rank}); build the same model on "
-                             "every rank")
+        self._buffers = [b for _, b in model.named_buffers()]
+        for what, members in (("parameter", named), ("buffer", model.named_buffers())):
+            signature = [(n, tuple(a.shape), str(a.dtype)) for n, a in members]
+            differ = _first_difference(self.comm.allgather(signature))
+            if differ is not None:
+                r, k, sig, first = differ
+                why = f"{len(sig)} {what}s against rank 0's {len(first)}" if k is None \
+                    else f"{what} {k} is {sig[k]} against rank 0's {first[k]}"
+                raise ValueError(f"DataParallel: the ranks hold different models: rank {r}'s "
+                                 f"{why} (this is rank {self.rank}); build the same model on "
+                                 "every rank")
         self.dtype = np.result_type(*(p.dtype for p in self._params)) if self._params \
             else np.dtype(np.float64)
         sizes = [int(np.prod(p.shape)) for p in self._params]
@@ -181,13 +185,19 @@ class DataParallel:
 
     # -- the model's weights --------------------------------------------------------------
     def broadcast_parameters(self, root: int = 0) -> None:
-        """Every rank's parameters set to rank ``root``'s (in place)."""
+        """Every rank's parameters and buffers set to rank ``root``'s (in place)."""
         if self.rank == root:
             self._pack(p.data for p in self._params)
         self.comm.Bcast(self._buffer, root=root)
         for p, view in zip(self._params, self._views()):
             np.copyto(p.data, view.reshape(p.shape))
             autograd.mark_changed(p.data)
+        for b in self._buffers:
+            sent = np.ascontiguousarray(b)      # Bcast needs one block of memory
+            self.comm.Bcast(sent, root=root)
+            if sent is not b:
+                np.copyto(b, sent)
+            autograd.mark_changed(b)
 
     # -- the batches ----------------------------------------------------------------------
     def share(self, batch: Sequence | np.ndarray) -> Any:

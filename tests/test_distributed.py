@@ -158,6 +158,37 @@ def test_ranks_with_different_models_are_refused(tmp_path):
                "('weight', (2, 3), 'float32')" in said, said
 
 
+def test_every_rank_starts_from_the_root_buffers(tmp_path):
+    """The statistics a model keeps in buffers (input_mean, target_std) are rank 0's on
+    every rank after DataParallel, as its weights are: a rank that set its own from its
+    share of the data would standardise with other values."""
+    _mpiexec()
+    script = tmp_path / "buffers.py"
+    script.write_text(textwrap.dedent("""
+        import pathlib, sys
+        import numpy as np
+        from mpi4py import MPI
+        from nongate_np.distributed import DataParallel
+        from nongate_np.nn import MultiTaskSequenceModel
+        rank = MPI.COMM_WORLD.Get_rank()
+        tasks = [{"name": "y", "kind": "regression", "output_size": 2}]
+        model = MultiTaskSequenceModel(tasks, input_size=3, hidden_size=4, attn_size=4,
+                                       normalize_input=True, normalize_targets=True)
+        model.set_input_normalization(np.full(3, rank + 1.0), np.full(3, rank + 2.0))
+        model.set_target_normalization("y", [rank, -rank], [rank + 3.0, rank + 4.0])
+        DataParallel(model)
+        np.savez(pathlib.Path(sys.argv[1], f"rank{rank}.npz"),
+                 **{n: b for n, b in model.named_buffers()})
+    """))
+    done = _run([str(script), str(tmp_path)], 2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    root, other = (np.load(tmp_path / f"rank{r}.npz") for r in (0, 1))
+    assert sorted(root.files) == ["input_mean", "input_std", "target_mean", "target_std"]
+    for name in root.files:
+        np.testing.assert_array_equal(other[name], root[name], err_msg=name)
+    np.testing.assert_array_equal(root["target_std"], [3.0, 4.0])    # rank 0's own
+
+
 # what each case of tests/distributed/disagree.py gives rank 1 otherwise: the ranks'
 # disagreement as fit names it
 DISAGREEMENTS = {
