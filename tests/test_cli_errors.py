@@ -2,6 +2,9 @@
 ``nongate-np`` and says what was wrong, never a traceback; ``train --epochs 0`` is not an
 error (it used to write a checkpoint, then crash)."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 
@@ -40,6 +43,7 @@ def files(tmp_path_factory):
     (folder / "corrupt.npz").write_bytes(good[:len(good) // 3])
     np.savez(folder / "plain.npz", weights=np.ones(3))
     (folder / "empty").mkdir()
+    (folder / "shelf.npy").mkdir()
     x = np.arange(24.0).reshape(4, 3, 2)
     np.savez(folder / "float_target.npz", X=x, y_v=np.array([0.5, 1.5, 2.5, 3.5]))
     np.savez(folder / "int_target.npz", X=x, y_v=np.array([0, 1, 2, 3]))
@@ -131,6 +135,9 @@ CASES = {
     # np.save wrote {empty}.npy beside the folder, and said it wrote {empty}
     "encode --out a folder": (["encode", TS_MODEL, T, "--out", "{empty}"],
                               "--out {empty}: a folder is there"),
+    # the whole input was encoded first, then replacing() found them
+    "encode --out OUT, OUT.npy a folder": (["encode", TS_MODEL, T, "--out", "{bad}/shelf"],
+                                           "{shelf.npy} is a folder"),
     "predict --out a folder": (["predict", TS_MODEL, T, "--out", "{empty}"],
                                "--out {empty}: cannot write it"),
     "sample a ts model": (["sample", TS_MODEL], "not text"),
@@ -182,6 +189,17 @@ def test_the_real_entry_point_prints_no_traceback(case, files):
     args, phrase = CASES[case]
     proc = run_process(*_fill(args, files), console_script=False)
     _assert_one_line_error(proc.returncode, proc.stdout, proc.stderr, phrase)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_encode_does_not_replace_a_fifo(files, tmp_path):
+    """A FIFO as --out: one line (replacing() raised a ValueError, a traceback), and the
+    FIFO is still there."""
+    fifo = tmp_path / "pipe.npy"
+    os.mkfifo(fifo)
+    code, out, err = run_cli(*_fill(["encode", TS_MODEL, T, "--out", str(fifo)], files))
+    _assert_one_line_error(code, out, err, f"{fifo} is not a regular file")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
 def test_a_failed_resume_leaves_the_earlier_run_as_it_was(files):

@@ -111,7 +111,9 @@ def encode(args) -> int:
     from ..io.atomic import replacing
     from ..training import batches, read_as_trained
     dask = bool(args.dask_scheduler or args.workers)
-    out = args.out if dask else _npy_file(args.out)
+    # NOTE: checked before the encoding, which can take long; with Dask, an OUT without
+    # .npy names a folder of shards
+    out = args.out if dask and not str(args.out).endswith(".npy") else _npy_file(args.out)
     _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
@@ -128,8 +130,8 @@ def encode(args) -> int:
     else:
         emb = np.concatenate([model.encode(x, lengths)
                               for x, lengths, _ in batches(data, ENCODE_BATCH)])
-        with _writing(args.out), replacing(out, caller="encode") as f:
-            np.save(f, emb)
+    with _writing(args.out), replacing(out, caller="encode") as f:
+        np.save(f, emb)
     names = [t["name"] for t in model.tasks if t["kind"] != "tagging"]
     print(f"{out}: {emb.shape[0]} sequences x {emb.shape[1]} task(s) ({', '.join(names)})"
           f" x {emb.shape[2]} values, {emb.dtype}")
@@ -139,17 +141,26 @@ def encode(args) -> int:
 def _npy_file(out) -> str:
     """The file ``encode --out OUT`` writes: OUT, with ``.npy`` added when it has another
     suffix, as ``np.save`` and ``np.load`` name it (the message named OUT, which was not
-    written). A folder is a CLIError (``np.save`` wrote OUT.npy beside it)."""
+    written). A CLIError where OUT is a folder (``np.save`` wrote OUT.npy beside it), or
+    where that file is a folder or not a regular file (a FIFO, a device: the file written
+    replaces it)."""
     if os.path.isdir(out):
         raise CLIError(f"--out {out}: a folder is there; expected the name of a .npy file "
                        f"(e.g. {os.path.join(out, 'emb.npy')})")
-    return out if str(out).endswith(".npy") else f"{out}.npy"
+    name = str(out) if str(out).endswith(".npy") else f"{out}.npy"
+    if os.path.isdir(name):
+        raise CLIError(f"--out {out}: {name} is a folder; expected the name of a .npy file")
+    if os.path.exists(name) and not os.path.isfile(name):
+        raise CLIError(f"--out {out}: {name} is not a regular file (a FIFO, a device); the "
+                       f"embeddings are written to a new file that replaces it: give another "
+                       f"name")
+    return name
 
 
 
 def _encode_on_dask(args, data):
     """INPUT encoded on a Dask cluster in chunks of whole batches, a few per worker: the
-    array (also saved to --out), or None when --out is a folder of shards."""
+    array (for --out OUT.npy), or None when --out is a folder of shards, written here."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -176,7 +187,6 @@ def _encode_on_dask(args, data):
     finally:
         if cluster is not None:
             cluster.close()
-    np.save(args.out, emb)
     return emb
 
 
