@@ -242,6 +242,26 @@ def test_fit_warns_when_input_statistics_were_never_set():
         fit(m, data, epochs=1)
 
 
+def test_fit_warns_when_the_target_statistics_were_never_set():
+    """normalize_targets with the statistics at mean 0, std 1: the targets are learnt in
+    their own units, silently, unless fit says so (as for normalize_input)."""
+    import warnings
+    tasks = [{"name": "y", "kind": "regression", "output_size": 2}]
+    ng.seed(0)
+    m = MultiTaskSequenceModel(tasks, input_size=2, embed_size=3, hidden_size=4, attn_size=2,
+                               normalize_targets=True, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    y = rng.normal(3000, 200, (8, 2))
+    data = SequenceDataset(rng.normal(0, 1, (8, 5, 2)), np.full(8, 5), {"y": y}, tasks)
+    with pytest.warns(UserWarning, match=r"^fit: the model standardises its regression "
+                                         r"targets .* model.set_target_normalization\(name, "):
+        fit(m, data, epochs=1)
+    m.set_target_normalization("y", y.mean(axis=0), y.std(axis=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(m, data, epochs=1)
+
+
 def test_a_run_continued_with_resume_equals_one_never_stopped(tmp_path):
     """fit with ModelCheckpoint for 2 epochs, a new model resumed from its folder for 2
     more: the weights, the optimiser state and the history equal those of 4 epochs at once;

@@ -235,6 +235,14 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
                       "are; set them first: s = Standardizer().fit(train.x, train.lengths); "
                       "model.set_input_normalization(s.mean, s.std) (nongate_np.data)",
                       UserWarning, stacklevel=4)
+    if getattr(model, "_config", {}).get("normalize_targets") and \
+            not np.any(move(model.target_mean, "cpu")) and \
+            np.all(move(model.target_std, "cpu") == 1):
+        warnings.warn("fit: the model standardises its regression targets "
+                      "(normalize_targets=True) but their statistics are still mean 0 and "
+                      "std 1, so the targets are learnt in their own units; set them first, "
+                      "per regression task: model.set_target_normalization(name, "
+                      "y.mean(axis=0), y.std(axis=0))", UserWarning, stacklevel=4)
 
 
 @_kernels_own_the_cores
