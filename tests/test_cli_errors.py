@@ -133,6 +133,10 @@ CASES = {
     "encode --out under a file": (["encode", TS_MODEL, T, "--out", "{notes.txt}/e.npy"],
                                   "--out {notes.txt}/e.npy: cannot write it"),
     # np.save wrote {empty}.npy beside the folder, and said it wrote {empty}
+    # [Errno 2] No such file or directory: '.../e', not naming --out
+    "train --out under a file": (["train", "ts", T, "--epochs", "1", "--hidden-size", "4",
+                                  "--out", "{a_file}/run"],
+                                 "--out {a_file}/run: cannot make the run's folder"),
     "encode --out a folder": (["encode", TS_MODEL, T, "--out", "{empty}"],
                               "--out {empty}: a folder is there"),
     # the whole input was encoded first, then replacing() found them

@@ -207,7 +207,11 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     dp = _data_parallel(model, opts)
     if dp is not None and not dp.is_root:
         return _follow(model, train, val, test, opts, optimizer, history, initial, dp)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:              # the user named the folder: say which option
+        raise type(err)(err.errno, f"--out {out}: cannot make the run's folder "
+                                   f"({err.strerror})") from None
     stream = sys.stderr if stream is None else stream
     if intro and not opts.quiet:
         stream.write(intro)
