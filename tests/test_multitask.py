@@ -429,6 +429,22 @@ def test_token_input_of_the_wrong_rank_or_dtype_is_named():
     assert m.encode(np.array([[1, 2, 3]])).shape[0] == 1
 
 
+@pytest.mark.parametrize("input_size, shape, says", [
+    (1, (2, 5), r"\(2, 5\) \(series of one feature per step: add the feature axis, "
+                r"x\[\.\.\., None\]\)"),
+    (3, (5, 3), r"\(5, 3\) \(one sequence: add a batch axis, x\[None\]\)"),
+    (3, (2, 5, 4), r"\(2, 5, 4\)$"),
+])
+def test_feature_input_of_the_wrong_rank_is_named_with_the_fix(input_size, shape, says):
+    """pad_sequences of 1-D series gives (N, T), one sequence is (T, F): each a shape error
+    that says which axis to add; another width has no such fix."""
+    m = MultiTaskSequenceModel([{"name": "y", "kind": "classification", "num_classes": 2}],
+                               input_size=input_size, hidden_size=4, attn_size=3)
+    with pytest.raises(ValueError, match=rf"expected features \(B, T, {input_size}\), got "
+                                         rf"shape {says}"):
+        m.encode(np.zeros(shape))
+
+
 def test_a_tensor_without_a_graph_is_cast_as_an_array_is():
     """A float64 tensor that does not require grad is data: encode casts it as it casts an
     ndarray; one that requires grad keeps its dtype, and the LSTM refuses it (as torch)."""

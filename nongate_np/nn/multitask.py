@@ -543,8 +543,13 @@ class MultiTaskSequenceModel(Module):
                                  f"got shape {data.shape}{hint}")
             return data
         if data.ndim != 3 or data.shape[-1] != self.input_size:
+            hint = ""
+            if data.ndim == 2 and self.input_size == 1:
+                hint = " (series of one feature per step: add the feature axis, x[..., None])"
+            elif data.ndim == 2 and data.shape[-1] == self.input_size:
+                hint = " (one sequence: add a batch axis, x[None])"
             raise ValueError(f"MultiTaskSequenceModel: expected features (B, T, "
-                             f"{self.input_size}), got shape {data.shape}")
+                             f"{self.input_size}), got shape {data.shape}{hint}")
         if isinstance(x, Tensor) and (x.requires_grad or data.dtype.kind == "c"):
             return x        # a graph input keeps its dtype (the LSTM checks it, as torch's)
         if data.dtype.kind not in "iuf":
