@@ -346,7 +346,8 @@ def test_npz_run_reports_classification_and_regression(tmp_path, monkeypatch):
     assert f"files: {pathlib.Path('runs', 'train')}/model.npz" in printed
     for epoch in (1, 2, 3):                              # no --quiet: a bar per epoch
         assert f"epoch {epoch}/3" in progress
-    assert "val/loss" in progress
+    for shown in ("val/loss", "val/animal/accuracy", "val/size/mae"):   # every task's
+        assert shown in progress, shown
     summary = read_json(out / "summary.json")
     assert set(summary["test"]["animal"]) == {"loss", "accuracy"}
     assert set(summary["test"]["size"]) == {"loss", "mae"}

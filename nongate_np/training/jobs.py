@@ -224,7 +224,8 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         show = ["val/loss", *(f"val/{t['name']}/bits_per_token" for t in model.tasks
                               if t["kind"] == "tagging"),
                 *(f"val/{t['name']}/accuracy" for t in model.tasks
-                  if t["kind"] == "classification")]
+                  if t["kind"] == "classification"),
+                *(f"val/{t['name']}/mae" for t in model.tasks if t["kind"] == "regression")]
         callbacks.insert(0, ProgressBar(opts.epochs, stream=stream, show=show))
     start = time.perf_counter()
     history = _fit(model, train, val, opts, optimizer, history, initial, dp, callbacks)
