@@ -36,6 +36,7 @@ from ..nn.module import evaluating
 from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
+from ..tensor import Tensor
 from .metrics import MetricsMeter
 
 __all__ = ["fit", "evaluate", "predict", "History", "batches"]
@@ -509,7 +510,8 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
 
     ``data`` is a SequenceDataset (its targets, if any, are not read), or the sequences
-    themselves: features (N, T, F) or token ids (N, T), an array or nested lists, with
+    themselves: features (N, T, F) or token ids (N, T), an array, nested lists or a
+    Tensor on the model's device (DeviceError on another), with
     ``lengths`` (N,) ints in [1, T] (default: every step of a feature sequence; a token
     sequence up to its last non-padding token, as the model reads it). Arrays pass the
     dataset's checks: a NaN or infinity within a sequence's length is a DataError, not a
@@ -534,7 +536,10 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     elif isinstance(data, (list, tuple)) and len(data) == 0:
         return _no_predictions(model, 0, attention)        # no sequences: empty results
     else:
+        # NOTE: a tensor on the model's device (the GPU's too) is read as host data: the
+        # dataset below, its padding and its batches are host arrays
         x = model._check_input(data)
+        x = x.numpy() if isinstance(x, Tensor) else move(x, "cpu")
         if len(x) == 0:
             return _no_predictions(model, x.shape[1], attention)
         data = _as_dataset(model, x, lengths)

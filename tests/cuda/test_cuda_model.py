@@ -128,3 +128,19 @@ def test_streaming_on_the_gpu_returns_host_arrays_as_encode():
     got = stream.update(x[:, 2:])
     assert type(got) is np.ndarray and type(model.encode(x)) is np.ndarray
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_takes_a_feature_tensor_on_the_gpu_as_encode_does():
+    """predict(model, features on cuda) was a TypeError from deep in the dataset ("a tensor
+    on cuda does not convert to a NumPy array implicitly"), while encode took it."""
+    from nongate_np.training import predict
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:2], input_size=4, hidden_size=3, attn_size=3,
+                                         dtype=np.float64).eval()
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    want = predict(model, x)
+    model.to("cuda")
+    got = predict(model, ng.tensor(x, device="cuda"), lengths=[3, 3])
+    assert got["cls"].tolist() == want["cls"].tolist()
+    np.testing.assert_allclose(got["reg"], want["reg"], rtol=1e-12, atol=1e-12, err_msg="reg")
+    with pytest.raises(DeviceError, match="input is on cpu, the model on cuda"):
+        predict(model, ng.tensor(x))
