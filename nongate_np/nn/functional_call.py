@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..device import CPU, DeviceError, device_of, move
 from ..tensor import Tensor, as_array
 from .module import Module
 
@@ -23,7 +24,9 @@ def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
     as its ``tie_weights=True``).
 
     A value may be a Tensor, whose gradient the call's graph then reaches instead of the
-    module's parameter's, or an array (a constant). Its shape must be the replaced one's;
+    module's parameter's, or an array (a constant; from the host it is moved to the
+    module's device). A Tensor must be on the replaced one's device. Its shape must be the
+    replaced one's;
     its dtype may differ (float64 weights in a float32 model, complex128 ones for a
     complex-step check; the modules then take input of the same precision).
 
@@ -66,6 +69,9 @@ def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
         A value whose shape is not the replaced one's.
     TypeError
         ``module`` not a Module, or a value that is not numbers.
+    DeviceError
+        A Tensor on another device than the value it replaces (a host Tensor given to a
+        model on the GPU: ``w.to("cuda")``), or a GPU array given to a module on the CPU.
     """
     if not isinstance(module, Module):
         raise TypeError(f"functional_call: module must be an nn.Module, got "
@@ -78,8 +84,7 @@ def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
             raise KeyError(f"functional_call: {name!r} is not a parameter or buffer of "
                            f"{type(module).__name__}; its names are {known}")
         current = slots[name][2]
-        value = value if isinstance(value, Tensor) else Tensor(
-            as_array(value, what=f"functional_call: {name!r}"))
+        value = _on_device(name, value, current)
         if value.shape != current.shape:
             raise ValueError(f"functional_call: {name!r} has shape {value.shape}, expected "
                              f"{current.shape} like the module's")
@@ -94,6 +99,27 @@ def functional_call(module: Module, parameters_and_buffers: Mapping[str, Any],
     finally:
         for where, k, original in reversed(saved):
             where[k] = original
+
+
+def _on_device(name: str, value: Any, current: Any) -> Tensor:
+    """``value`` for the slot holding ``current`` as a Tensor on ``current``'s device: an
+    array from the host is moved there (as the modules move host input); a Tensor or a GPU
+    array on another device is a DeviceError naming ``name`` (the module's op would name
+    its own input, and the wrong fix)."""
+    there = current.device if isinstance(current, Tensor) else device_of(current)
+    if isinstance(value, Tensor):
+        if value.device != there:
+            raise DeviceError(f"functional_call: {name!r} is on {value.device}, the module's "
+                              f"on {there}; move it with .to('{there}')")
+        return value
+    data = as_array(value, what=f"functional_call: {name!r}")
+    if device_of(data) != there:
+        if device_of(data) is not CPU:
+            raise DeviceError(f"functional_call: {name!r} is a {device_of(data)} array, the "
+                              f"module's on {there}; move the module (.to('cuda')) or the "
+                              f"value (copy_to_host())")
+        data = move(data, there)
+    return Tensor(data)
 
 
 def _slots(module: Module) -> dict[str, tuple[dict, str, Any]]:

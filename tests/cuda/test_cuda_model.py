@@ -144,3 +144,26 @@ def test_predict_takes_a_feature_tensor_on_the_gpu_as_encode_does():
     np.testing.assert_allclose(got["reg"], want["reg"], rtol=1e-12, atol=1e-12, err_msg="reg")
     with pytest.raises(DeviceError, match="input is on cpu, the model on cuda"):
         predict(model, ng.tensor(x))
+
+
+def test_functional_call_on_the_gpu_moves_host_arrays_and_names_a_host_tensor():
+    """A host weight given to functional_call on a GPU model read "LSTM: input is on cuda,
+    the module's parameters on cpu; move it with input.to('cpu')": the wrong thing named
+    and the wrong fix. Arrays are now moved, as the modules move host input; a host Tensor
+    is a DeviceError naming the weight and .to('cuda')."""
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:2], input_size=4, hidden_size=3, attn_size=3,
+                                         dtype=np.float64).to("cuda")
+    x = np.random.default_rng(4).standard_normal((2, 3, 4))
+    w = np.random.default_rng(5).standard_normal((12, 32))
+    want = ng.nn.functional_call(model, {"lstm.weight_ih_l0": ng.tensor(w, device="cuda")},
+                                 (x,))["reg"].numpy()
+    got = ng.nn.functional_call(model, {"lstm.weight_ih_l0": w}, (x,))["reg"]
+    assert got.device == "cuda"
+    np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=0, err_msg="reg")
+    with pytest.raises(DeviceError, match=r"^functional_call: 'lstm.weight_ih_l0' is on cpu, "
+                                          r"the module's on cuda; move it with .to\('cuda'\)"):
+        ng.nn.functional_call(model, {"lstm.weight_ih_l0": ng.tensor(w)}, (x,))
+    from numba import cuda
+    with pytest.raises(DeviceError, match=r"^functional_call: 'lstm.weight_ih_l0' is a cuda "
+                                          r"array, the module's on cpu"):
+        ng.nn.functional_call(model.to("cpu"), {"lstm.weight_ih_l0": cuda.to_device(w)}, (x,))
