@@ -54,6 +54,14 @@ def _check_tasks(tasks) -> list[dict]:
     return checked
 
 
+def _host(value) -> np.ndarray:
+    """Data the model reads on the host (lengths, targets) as a host array, whichever
+    device its Tensor or array is on."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    return np.asarray(move(value, "cpu"))
+
+
 def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
     """DataError naming the first feature within a sequence's length that is not finite
     in the model's dtype: a NaN in one step makes the whole sequence's vector NaN."""
@@ -287,7 +295,7 @@ class MultiTaskSequenceModel(Module):
         """Token input without ``lengths``: each sequence ends after its last non-padding
         token, so trailing padding is never read (a stream's ended sequence may be empty)."""
         if lengths is not None:
-            return np.asarray(lengths)
+            return _host(lengths)
         if self.padding_idx is None:
             return None
         real = x != self.padding_idx
@@ -308,8 +316,9 @@ class MultiTaskSequenceModel(Module):
         None)."""
         B, T = x.shape[:2]
         if lengths is not None:
-            lengths = as_array(lengths.data if isinstance(lengths, Tensor) else lengths,
+            lengths = as_array(_host(lengths) if isinstance(lengths, Tensor) else lengths,
                                what=f"{where}: lengths")
+            lengths = move(lengths, "cpu")
             if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
                 raise ValueError(f"{where}: lengths must be {B} integers (B,), one per "
                                  f"sequence, got shape {lengths.shape} and dtype "
@@ -400,7 +409,8 @@ class MultiTaskSequenceModel(Module):
         """Weighted sum of the task losses: (total Tensor, {task: float loss}).
 
         Targets: class ids (B,) for classification, values (B, output_size) or (B,) for
-        regression, class ids (B, T) for tagging (steps past a sequence's length are ignored).
+        regression, class ids (B, T) for tagging (steps past a sequence's length are ignored);
+        arrays, or Tensors on either device (read as host values).
         The losses and their weighting: docs/math.md M1-M3.
 
         Raises KeyError for a task without targets, ValueError for regression targets of
@@ -460,7 +470,7 @@ class MultiTaskSequenceModel(Module):
     @staticmethod
     def _loss_target(task: dict, outputs: dict, targets: dict) -> np.ndarray:
         """A task's targets as its loss takes them: tagging steps past a length set to -100."""
-        target = np.asarray(targets[task["name"]])
+        target = _host(targets[task["name"]])
         if task["kind"] == "tagging" and outputs.get("lengths") is not None:
             target = target.copy()
             target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100

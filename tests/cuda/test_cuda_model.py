@@ -167,3 +167,23 @@ def test_functional_call_on_the_gpu_moves_host_arrays_and_names_a_host_tensor():
     with pytest.raises(DeviceError, match=r"^functional_call: 'lstm.weight_ih_l0' is a cuda "
                                           r"array, the module's on cpu"):
         ng.nn.functional_call(model.to("cpu"), {"lstm.weight_ih_l0": cuda.to_device(w)}, (x,))
+
+
+def test_targets_and_lengths_may_be_tensors_on_the_gpu():
+    """Targets and lengths given as Tensors on the model's device (as torch users keep
+    them) were a TypeError from inside the loss ("a tensor on cuda does not convert to a
+    NumPy array implicitly"); they are read as their host values."""
+    ng.seed(0)
+    model = ng.nn.MultiTaskSequenceModel(TASKS, vocab_size=7, embed_size=4, hidden_size=3,
+                                         attn_size=3, dtype=np.float64).to("cuda")
+    rng = np.random.default_rng(6)
+    x, lengths = rng.integers(1, 7, (2, 3)), np.array([3, 2])
+    targets = {"cls": rng.integers(0, 3, 2), "reg": rng.standard_normal((2, 2)),
+               "tag": rng.integers(0, 4, (2, 3))}
+    want, want_parts = model.loss(model(x, lengths=lengths), targets)
+    on_gpu = {name: ng.tensor(y, device="cuda") for name, y in targets.items()}
+    got, parts = model.loss(model(x, lengths=ng.tensor(lengths, device="cuda")), on_gpu)
+    assert abs(got.item() - want.item()) <= 1e-12
+    assert parts.keys() == want_parts.keys()
+    np.testing.assert_allclose(model.encode(x, ng.tensor(lengths, device="cuda")),
+                               model.encode(x, lengths), rtol=0, atol=0, err_msg="encode")
