@@ -569,6 +569,15 @@ class Module:
                     m._buffers[name] = device_of(b).xp.astype(b, dt)
         return self
 
+    def cpu(self) -> "Module":
+        """``self.to("cpu")``, as ``torch.nn.Module.cpu`` and ``Tensor.cpu``."""
+        return self.to("cpu")
+
+    def cuda(self) -> "Module":
+        """``self.to("cuda")``, as ``torch.nn.Module.cuda`` and ``Tensor.cuda`` (DeviceError
+        when no GPU is usable here)."""
+        return self.to("cuda")
+
     def double(self) -> "Module":
         return self.to(np.float64)
 

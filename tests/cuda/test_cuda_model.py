@@ -187,3 +187,16 @@ def test_targets_and_lengths_may_be_tensors_on_the_gpu():
     assert parts.keys() == want_parts.keys()
     np.testing.assert_allclose(model.encode(x, ng.tensor(lengths, device="cuda")),
                                model.encode(x, lengths), rtol=0, atol=0, err_msg="encode")
+
+
+def test_modules_have_cuda_and_cpu_as_tensors_do():
+    """Tensor.cuda() and .cpu() existed, Module's did not ("'Linear' object has no
+    attribute 'cuda'"), though a torch user moves a model with model.cuda()."""
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:1], input_size=4, hidden_size=3, attn_size=3,
+                                         normalize_input=True)
+    assert model.cuda() is model
+    assert all(type(b) is not np.ndarray for b in model.buffers())
+    assert {str(p.device) for p in model.parameters()} == {"cuda"}
+    assert model.cpu() is model
+    assert {str(p.device) for p in model.parameters()} == {"cpu"}
+    assert all(type(b) is np.ndarray for b in model.buffers())
