@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 from collections import namedtuple
 from typing import Callable, Iterator
 
@@ -568,6 +569,24 @@ class Module:
                 if b is not None and b.dtype.kind == "f":
                     m._buffers[name] = device_of(b).xp.astype(b, dt)
         return self
+
+    def __deepcopy__(self, memo: dict) -> "Module":
+        """A deep copy on the same device, as torch's: the GPU arrays of the parameters,
+        their gradients and the buffers are copied on the GPU (a numba.cuda device array has
+        no deep copy of its own: the simulator's gave a host array, silently moving the copy
+        to the CPU)."""
+        for m in self.modules():
+            arrays = [*m._buffers.values()]
+            for p in m._parameters.values():
+                if p is not None:
+                    arrays += [p.data, p.grad]
+            for arr in arrays:
+                if arr is not None and device_of(arr) is not CPU and id(arr) not in memo:
+                    memo[id(arr)] = device_of(arr).xp.copy(arr)
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     def cpu(self) -> "Module":
         """``self.to("cpu")``, as ``torch.nn.Module.cpu`` and ``Tensor.cpu``."""

@@ -200,3 +200,27 @@ def test_modules_have_cuda_and_cpu_as_tensors_do():
     assert model.cpu() is model
     assert {str(p.device) for p in model.parameters()} == {"cpu"}
     assert all(type(b) is np.ndarray for b in model.buffers())
+
+
+def test_a_deep_copy_of_a_model_on_the_gpu_stays_there():
+    """copy.deepcopy (a training loop's "best model so far") of a model on the GPU came back
+    on the CPU: a numba.cuda device array has no deep copy of its own (the simulator's
+    gave its host array). The copy is on the GPU, independent of the original, with the
+    same weights, buffers and gradients."""
+    import copy
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:2], input_size=4, hidden_size=3, attn_size=3,
+                                         normalize_input=True, dtype=np.float64).to("cuda")
+    x = np.random.default_rng(7).standard_normal((2, 3, 4))
+    total, _ = model.loss(model(x), {"cls": np.array([0, 2]), "reg": np.ones((2, 2))})
+    total.backward()
+    twin = copy.deepcopy(model)
+    assert {str(p.device) for p in twin.parameters()} == {"cuda"}
+    assert all(type(b) is not np.ndarray for b in twin.buffers())
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        assert q is not p and q.data is not p.data, name
+        np.testing.assert_allclose(q.numpy(), p.numpy(), rtol=0, atol=0, err_msg=name)
+        np.testing.assert_allclose(q.grad.copy_to_host(), p.grad.copy_to_host(), rtol=0,
+                                   atol=0, err_msg=f"{name}.grad")
+    twin.lstm.weight_hh_l0.data = ng.tensor(np.zeros((12, 3)), device="cuda").data
+    assert np.abs(model.lstm.weight_hh_l0.numpy()).max() > 0
+    assert copy.deepcopy(model.to("cpu")).lstm.weight_hh_l0.device == "cpu"
