@@ -398,8 +398,9 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     dh2, dw_all = matmuls((grad, w_all), (grad.T, cache.h2))          # A12, A13 (one split)
     if not proj_v:                                                     # A6, A12: v = h
         _value_backward(cache.weights, dpooled, dh2, 0, sb, st, True)
-    # NOTE: the column sums as a product with ones: a sum over axis 0 of a C array is
-    # NumPy's slow strided reduction, twice as long at a small call (S1)
+    # NOTE: the column sums as a product with ones, faster than NumPy's reduction over
+    # the strided axis (bench/KERNEL_NOTES.md, "Attention: bias gradients as a product
+    # with ones")
     db_all = matmul(_filled((1, N), 1, dtype), grad)[0]           # A13: Σ_rows
     fields = dict(w_proj=dw_all[:A], b_proj=db_all[:A], query=dquery)
     if gated:
