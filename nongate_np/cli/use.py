@@ -157,7 +157,6 @@ def _npy_file(out) -> str:
     return name
 
 
-
 def _encode_on_dask(args, data):
     """INPUT encoded on a Dask cluster in chunks of whole batches, a few per worker: the
     array (for --out OUT.npy), or None when --out is a folder of shards, written here."""

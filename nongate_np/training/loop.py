@@ -228,22 +228,28 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
         if data is not None:
             _check_inputs("fit", name, model, data)
             _check_tasks("fit", name, model, data)
-    if getattr(model, "_config", {}).get("normalize_input") and \
-            not np.any(move(model.input_mean, "cpu")) and \
-            np.all(move(model.input_std, "cpu") == 1):
-        warnings.warn("fit: the model standardises its input (normalize_input=True) but its "
-                      "statistics are still mean 0 and std 1, so features reach it as they "
-                      "are; set them first: s = Standardizer().fit(train.x, train.lengths); "
-                      "model.set_input_normalization(s.mean, s.std) (nongate_np.data)",
-                      UserWarning, stacklevel=4)
-    if getattr(model, "_config", {}).get("normalize_targets") and \
-            not np.any(move(model.target_mean, "cpu")) and \
-            np.all(move(model.target_std, "cpu") == 1):
-        warnings.warn("fit: the model standardises its regression targets "
-                      "(normalize_targets=True) but their statistics are still mean 0 and "
-                      "std 1, so the targets are learnt in their own units; set them first, "
-                      "per regression task: model.set_target_normalization(name, "
-                      "y.mean(axis=0), y.std(axis=0))", UserWarning, stacklevel=4)
+    config = getattr(model, "_config", {})
+    for flag, (mean, std, what) in _STATISTICS.items():
+        if config.get(flag) and not np.any(move(getattr(model, mean), "cpu")) and \
+                np.all(move(getattr(model, std), "cpu") == 1):
+            warnings.warn(f"fit: the model standardises {what}", UserWarning, stacklevel=4)
+
+
+# a model's standardisation flag -> (its mean and std buffers, what fit warns while they
+# are still mean 0 and std 1: never set)
+_STATISTICS = {
+    "normalize_input": (
+        "input_mean", "input_std",
+        "its input (normalize_input=True) but its statistics are still mean 0 and std 1, so "
+        "features reach it as they are; set them first: s = Standardizer().fit(train.x, "
+        "train.lengths); model.set_input_normalization(s.mean, s.std) (nongate_np.data)"),
+    "normalize_targets": (
+        "target_mean", "target_std",
+        "its regression targets (normalize_targets=True) but their statistics are still "
+        "mean 0 and std 1, so the targets are learnt in their own units; set them first, "
+        "per regression task: model.set_target_normalization(name, y.mean(axis=0), "
+        "y.std(axis=0))"),
+}
 
 
 @_kernels_own_the_cores
