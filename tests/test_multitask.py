@@ -301,6 +301,26 @@ def test_task_validation():
         MultiTaskSequenceModel(TASKS)
 
 
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1.0, "2", None, [1, 2]])
+def test_a_task_weight_that_is_not_a_finite_number_at_least_zero_is_named(weight):
+    # a NaN weight gave a NaN loss, a string a bare "could not convert" or was read as a float
+    tasks = [{"name": "topic", "kind": "classification", "num_classes": 3, "weight": weight}]
+    with pytest.raises(ValueError, match=r"task 'topic' needs a weight that is a finite "
+                                         r"number >= 0, got " + re.escape(repr(weight))):
+        MultiTaskSequenceModel(tasks, vocab_size=5)
+
+
+def test_uncertainty_weighting_warns_that_it_does_not_use_the_fixed_weights():
+    tasks = [dict(TASKS[0], weight=3.0), TASKS[1], dict(TASKS[2], weight=0.0)]
+    with pytest.warns(UserWarning, match=r"fixed weights of tasks \['topic', 'tags'\] are "
+                                         r"not used"):
+        MultiTaskSequenceModel(tasks, vocab_size=5, loss_weighting="uncertainty")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MultiTaskSequenceModel(tasks, vocab_size=5)                  # fixed: they are used
+        MultiTaskSequenceModel(TASKS, vocab_size=5, loss_weighting="uncertainty")
+
+
 def _two_trigger_dataset(n, seed):
     d = make_two_trigger(n, seed=seed)
     tasks = [{"name": name, "kind": "classification", "num_classes": d.num_classes}

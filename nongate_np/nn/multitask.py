@@ -3,7 +3,9 @@ per task (the seed's "non-gated attention for representation and multi-task lear
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -49,6 +51,11 @@ def _check_tasks(tasks) -> list[dict]:
             raise ValueError(f"MultiTaskSequenceModel: task {name!r} ({kind}) needs "
                              f"{size_key} >= 1, got {size!r}")
         weight = task.get("weight", 1.0)
+        # NOTE: a NaN weight made the total loss NaN and a negative one maximised the task's loss
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) \
+                or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"MultiTaskSequenceModel: task {name!r} needs a weight that is a "
+                             f"finite number >= 0, got {weight!r}")
         checked.append({"name": name, "kind": kind, size_key: int(size),
                         "weight": float(weight)})
     return checked
@@ -128,7 +135,8 @@ class MultiTaskSequenceModel(Module):
         ``{"name", "kind", "num_classes" | "output_size", "weight"}``; kind is
         "classification" (one class per sequence), "regression" (``output_size`` values per
         sequence) or "tagging" (one class per step, read from the LSTM outputs directly).
-        ``weight`` is the fixed loss weight (default 1).
+        ``weight`` is the fixed loss weight, a finite number >= 0 (default 1); with
+        ``loss_weighting="uncertainty"`` it is not used (a weight other than 1 warns).
     vocab_size : int, optional
         Token-id input (B, T) through an ``Embedding`` (id ``padding_idx`` is padding).
     input_size : int, optional
@@ -160,6 +168,13 @@ class MultiTaskSequenceModel(Module):
         error of z, ((y − target) / std)², so a target in the thousands trains as one near 1
         does, beside the other tasks' losses (its raw squared error in the millions swamped
         them, and the head's initial outputs near 0 were far from it).
+
+    Raises
+    ------
+    ValueError
+        A task that is not a dict with a known ``kind``, a name given twice, a size < 1, a
+        ``weight`` that is not a finite number >= 0; both or neither of ``vocab_size`` and
+        ``input_size``; an unknown ``loss_weighting``.
     """
 
     def __init__(self, tasks, *, vocab_size: int | None = None, input_size: int | None = None,
@@ -177,6 +192,13 @@ class MultiTaskSequenceModel(Module):
         if loss_weighting not in ("fixed", "uncertainty"):
             raise ValueError(f"MultiTaskSequenceModel: loss_weighting must be 'fixed' or "
                              f"'uncertainty', got {loss_weighting!r}")
+        weighted = [t["name"] for t in self.tasks if t["weight"] != 1.0]
+        if loss_weighting == "uncertainty" and weighted:
+            # NOTE: a warning, not an error: a checkpoint saved with such weights still loads
+            warnings.warn(f"MultiTaskSequenceModel: loss_weighting='uncertainty' learns each "
+                          f"task's weight (docs/math.md M3), so the fixed weights of tasks "
+                          f"{weighted} are not used; drop them or use loss_weighting='fixed'",
+                          UserWarning, stacklevel=2)
         dt = float_dtype(dtype, "MultiTaskSequenceModel")
         self._config = dict(tasks=self.tasks, vocab_size=vocab_size, input_size=input_size,
                             embed_size=embed_size, hidden_size=hidden_size,
