@@ -20,6 +20,7 @@ report of the buggy variant, and exits 0 when the correct op passes every check 
 planted bug is caught (1 otherwise).
 """
 
+import argparse
 import sys
 
 import numpy as np
@@ -75,7 +76,9 @@ class SoftplusBuggy(Softplus):
         return dy * s, np.sum(dy * x * s / beta)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    # no options: the parser gives the examples' common --help, and names a mistyped option
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     rng = np.random.default_rng(0)
     # both branches, and |β x| up to ~90 where a naive log(1 + exp(β x)) overflows in float32
     x = np.concatenate([rng.standard_normal(10) * 3, [-60.0, -0.5, 0.0, 0.5, 60.0]])

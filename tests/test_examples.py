@@ -128,7 +128,8 @@ def test_stream_embeddings_handles_sequences_that_end_at_different_steps():
 
 
 @pytest.mark.parametrize("script", ["stdlib_text_attention.py", "classify_time_series.py",
-                                    "retrieval.py", "port_torch_model.py"])
+                                    "retrieval.py", "port_torch_model.py", "custom_op.py",
+                                    "torch_lstm_gradients.py"])
 def test_example_runs_as_a_program(script, tmp_path):
     """``python examples/X.py --help`` exits 0 with the usage; a bad option exits 2."""
     ok = subprocess.run([sys.executable, str(EXAMPLES / script), "--help"],

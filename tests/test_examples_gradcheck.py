@@ -76,7 +76,7 @@ def test_custom_op_example_exits_nonzero_when_the_correct_op_is_wrong(monkeypatc
         return dx * 1.01, dbeta
 
     monkeypatch.setattr(mod.Softplus, "backward", staticmethod(backward))
-    assert mod.main() == 1
+    assert mod.main([]) == 1
     assert "correct op passes all three checks: NO" in capsys.readouterr().out
 
 
