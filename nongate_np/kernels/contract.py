@@ -64,8 +64,8 @@ class AttentionParams(NamedTuple):
 class OnlinePoolState(NamedTuple):
     """Attention pooling folded over the steps seen so far (docs/math.md A16), per sequence
     and query: the running max μ of the scores (B, Q), −∞ before any valid step; the running
-    denominator l = Σ_t e^{e_t − μ} (B, Q); the running numerator n = Σ_t ω̃_t v_t
-    (B, Q, D')."""
+    denominator l = Σ_t m_t e^{e_t − μ} (B, Q); the running numerator
+    n = Σ_t m_t γ_t e^{e_t − μ} v_t (B, Q, D'), γ_t = 1 without step gate."""
 
     run_max: np.ndarray
     run_sum: np.ndarray
