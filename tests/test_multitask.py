@@ -271,7 +271,9 @@ def test_normalize_targets_predicts_in_the_targets_units_and_trains_on_z(tmp_pat
     (lambda m: m.set_target_normalization("c", [0.0], [1.0]), "'c' is not a regression task"),
     (lambda m: m.set_target_normalization("v", [0.0], [1.0, 1.0]), "mean of 'v' must hold 2"),
     (lambda m: m.set_target_normalization("v", [0.0, 1.0], [1.0, 0.0]), "std of 'v' must be"),
-    (lambda m: m.set_target_normalization("v", [0.0, np.nan], [1.0, 1.0]), "finite"),
+    (lambda m: m.set_target_normalization("v", [0.0, np.nan], [1.0, 1.0]),
+     r"mean of 'v' must hold 2 finite value\(s\) \(output_size\), got nan at index 1"),
+    (lambda m: m.set_target_normalization("v", [0.0], [1.0, 1.0]), r"got shape \(1,\)"),
 ])
 def test_set_target_normalization_names_what_it_cannot_take(call, phrase):
     with pytest.raises(ValueError, match=phrase):
@@ -413,8 +415,10 @@ def test_normalize_input_applies_the_saved_statistics(tmp_path):
     np.testing.assert_array_equal(loaded.encode(x, lengths), raw.encode(x, lengths))
     with pytest.raises(ValueError, match="std must be > 0"):
         raw.set_input_normalization(mean, np.zeros(3))
-    with pytest.raises(ValueError, match="3 finite values"):
+    with pytest.raises(ValueError, match=r"3 finite values \(one per feature\), got shape \(2,\)"):
         raw.set_input_normalization(mean[:2], std[:2])
+    with pytest.raises(ValueError, match="std must hold 3 finite values .*, got inf at index 2"):
+        raw.set_input_normalization(mean, np.array([1.0, 2.0, np.inf]))   # not "got shape (3,)"
     with pytest.raises(ValueError, match="without normalize_input"):
         plain.set_input_normalization(mean, std)
 

@@ -69,6 +69,20 @@ def _host(value) -> np.ndarray:
     return np.asarray(move(value, "cpu"))
 
 
+def _check_statistic(where: str, name: str, arr: np.ndarray, shapes: list, expected: str
+                     ) -> None:
+    """ValueError naming what a normalisation statistic must hold and what ``arr`` holds
+    instead: another shape than ``shapes``, or a NaN or infinity (with its index)."""
+    if arr.shape in shapes and np.all(np.isfinite(arr)):
+        return
+    if arr.shape not in shapes:
+        given = f"shape {arr.shape}"
+    else:
+        i = int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])
+        given = f"{arr.ravel()[i]} at index {i}"
+    raise ValueError(f"{where}: {name} must hold {expected}, got {given}")
+
+
 def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
     """DataError naming the first feature within a sequence's length that is not finite
     in the model's dtype: a NaN in one step makes the whole sequence's vector NaN."""
@@ -266,9 +280,8 @@ class MultiTaskSequenceModel(Module):
         dt = self.input_mean.dtype
         mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
         for name, arr in (("mean", mean), ("std", std)):
-            if arr.shape != (self.input_size,) or not np.all(np.isfinite(arr)):
-                raise ValueError(f"set_input_normalization: {name} must hold {self.input_size} "
-                                 f"finite values (one per feature), got shape {arr.shape}")
+            _check_statistic("set_input_normalization", name, arr, [(self.input_size,)],
+                             f"{self.input_size} finite values (one per feature)")
         if np.any(std <= 0):
             raise ValueError(f"set_input_normalization: std must be > 0, got min {std.min()}")
         self.input_mean[...] = mean.astype(dt)
@@ -292,10 +305,9 @@ class MultiTaskSequenceModel(Module):
         size = cols.stop - cols.start
         mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
         for name, arr in (("mean", mean), ("std", std)):
-            if arr.shape not in ((size,), (1, size)) and not (size == 1 and arr.shape == ()) \
-                    or not np.all(np.isfinite(arr)):
-                raise ValueError(f"set_target_normalization: {name} of {task!r} must hold "
-                                 f"{size} finite value(s) (output_size), got shape {arr.shape}")
+            _check_statistic("set_target_normalization", f"{name} of {task!r}", arr,
+                             [(size,), (1, size)] + ([()] if size == 1 else []),
+                             f"{size} finite value(s) (output_size)")
         if np.any(std <= 0):
             raise ValueError(f"set_target_normalization: std of {task!r} must be > 0, got "
                              f"min {std.min()}")
