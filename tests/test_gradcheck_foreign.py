@@ -15,6 +15,7 @@ import nongate_np as ng
 from nongate_np import autograd
 from nongate_np.check import GradcheckError, gradcheck
 from nongate_np.check.foreign import library_in_traceback, library_of
+from nongate_np.check.numdiff import layout_copy
 
 METHODS = ["central", "complex_step", "directional"]
 MAX_REL = {"central": 1e-6, "complex_step": 1e-12, "directional": 1e-6}
@@ -434,6 +435,34 @@ def test_fn_and_grad_see_the_memory_layout_the_caller_passed(method):
     rep = gradcheck(f_seen, [x, w], grad=vjp_seen, method=method)
     assert rep.passed, str(rep)
     assert seen == {(x.strides, w.strides)}
+
+
+def _allocation(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory, at the end of its ``.base`` chain (through
+    as_strided's wrapper too)."""
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("view", [np.s_[::2], np.s_[::-3], np.s_[::15], np.s_[:, 1::5]])
+def test_a_layout_copy_takes_no_more_memory_than_the_input_spans_or_twice_its_size(dtype,
+                                                                                   view):
+    """layout_copy kept any gap up to 16 times an input's size at the copy's own item
+    size: complex-step's complex128 copy of a float32 x[::15] took 240 bytes per element
+    (60 times x's 4), 4 times the memory x itself spans. The copy now takes no more than
+    x spans or twice a dense copy, whichever is larger, and keeps x's strides exactly
+    where its dtype is x's."""
+    x = np.arange(900, dtype=dtype).reshape(30, 30)[view]
+    low, high = np.lib.array_utils.byte_bounds(x)
+    for cast in (None, np.complex128):
+        out = layout_copy(x, cast)
+        np.testing.assert_array_equal(out, x, err_msg=f"{x.dtype} {view} as {cast}")
+        allocated = _allocation(out).nbytes
+        assert allocated <= max(high - low, 2 * out.nbytes), \
+            (x.dtype, view, cast, allocated, high - low, out.nbytes)
+    assert layout_copy(x).strides == x.strides
 
 
 def test_a_function_sees_the_memory_layout_the_caller_passed():

@@ -752,7 +752,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     inputs : sequence or dict of ndarray / Tensor
         Floating/complex ndarrays and Tensors with ``requires_grad=True`` are checked (each
         becomes a fresh leaf Tensor, or with ``grad`` a fresh ndarray, laid out in memory as
-        the caller's: a transposed or strided input reaches fn so; the caller's arrays are
+        the caller's: a transposed or strided input reaches fn so, except one spread over
+        more than 16 times its size, or 2 times while complex-stepping, which arrives
+        densely in its axes' order: ``numdiff.layout_copy``; the caller's arrays are
         never modified); everything else is passed through as a constant, and the report
         lists it under "not checked" (``constants``). Use float64:
         float32 inputs warn and get the float32 tolerances. With ``grad``: a sequence of

@@ -161,14 +161,23 @@ def central_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
 # A strided input whose elements span more than this many times its size (x[::1000]) is
 # copied densely, in its axes' memory order, instead of into a buffer as sparse as its own.
 LAYOUT_SPAN = 16
+# The same for a copy at a wider dtype than the input's (complex-step's complex128 of a
+# float64 or float32 input): there every gap costs the wider item, memory beyond what the
+# input itself spans, so gaps are kept up to twice the size only (w[:, ::2]).
+LAYOUT_SPAN_WIDER = 2
 
 
 def layout_copy(x: np.ndarray, dtype=None) -> np.ndarray:
     """A copy of ``x`` (cast to ``dtype`` where given) laid out in memory as ``x`` is: C- or
-    Fortran-ordered, transposed, or strided with gaps (``w[:, ::2]``), so that fn sees the
-    layout the caller passed, as torch.autograd.gradcheck perturbs the input itself. An
-    input whose elements overlap (a broadcast view, a stride of 0) or that spans more than
-    ``LAYOUT_SPAN`` times its size gets a dense copy in its axes' memory order."""
+    Fortran-ordered, transposed, or strided with gaps (``w[:, ::2]``) or negative strides,
+    the strides counted in elements, so that fn sees the layout the caller passed, as
+    torch.autograd.gradcheck perturbs the input itself.
+
+    An input whose elements overlap (a broadcast view, a stride of 0), or that spans more
+    than ``LAYOUT_SPAN`` times its size (``LAYOUT_SPAN_WIDER`` where ``dtype`` has a wider
+    item than ``x``), gets a dense copy in its axes' memory order instead. The memory
+    allocated is therefore at most the larger of what ``x`` spans in its own buffer and
+    ``LAYOUT_SPAN_WIDER`` times the result's ``nbytes``."""
     dtype = np.dtype(x.dtype if dtype is None else dtype)
     if x.flags.c_contiguous or x.flags.f_contiguous:
         return np.array(x, dtype=dtype, copy=True, order="F" if not x.flags.c_contiguous
@@ -178,7 +187,8 @@ def layout_copy(x: np.ndarray, dtype=None) -> np.ndarray:
     nested = all(st > 0 and st % item == 0 for st, _ in sides) and all(
         big >= small * n for (small, n), (big, _) in zip(sorted(sides), sorted(sides)[1:]))
     span = 1 + sum((n - 1) * st // item for st, n in sides)
-    if not nested or not sides or span > LAYOUT_SPAN * x.size:
+    widest = LAYOUT_SPAN_WIDER if dtype.itemsize > item else LAYOUT_SPAN
+    if not nested or not sides or span > widest * x.size:
         return np.array(x, dtype=dtype, copy=True, order="K")
     buffer = np.zeros(span, dtype)
     # NOTE: a negative stride (x[::-1]) starts its axis at the far end of the buffer
