@@ -31,7 +31,7 @@ from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "backward", "queue_callback", "GradientShapeError",
-           "mark_changed"]
+           "mark_changed", "graph_devices"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,6 +475,14 @@ def _topological_order(root: Node) -> list[Node]:
             order.append(node)
     order.reverse()         # post-order reversed: consumers before producers
     return order
+
+
+def graph_devices(tensor: Tensor) -> set[str]:
+    """The devices ("cpu", "cuda") that the ops recorded behind ``tensor`` put their outputs
+    on: the graph its backward walks. Empty for a leaf or a result recorded by no op."""
+    if tensor._node is None:
+        return set()
+    return {xp.name for node in _topological_order(tensor._node) for _, _, xp in node.out_meta}
 
 
 def _as_array(value: Any, fn: Any = None, phase: str = "forward") -> Any:

@@ -97,7 +97,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..autograd import GradientShapeError, enable_grad, no_grad
+from ..autograd import GradientShapeError, enable_grad, graph_devices, no_grad
 from ..kernels.registry import get_backend
 from ..tensor import Tensor
 from .foreign import conversion_hint, library_of
@@ -460,6 +460,7 @@ def _backward_once(loss: ScalarLoss):
             total = terms[0]
             for t in terms[1:]:
                 total = total + t
+            loss.devices = graph_devices(total)     # the report names what ran
             try:
                 total.backward()
             except GradientShapeError as err:
@@ -481,10 +482,23 @@ def _backward_once(loss: ScalarLoss):
 
 def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
             options=None) -> GradcheckReport:
+    backend, device = _backend_that_ran(loss)
     return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
-                           backend=get_backend(), keyword=loss.keyword, claimed=claimed,
-                           options=MappingProxyType(dict(options or {})),
+                           backend=backend, device=device, keyword=loss.keyword,
+                           claimed=claimed, options=MappingProxyType(dict(options or {})),
                            names=loss.given_names)
+
+
+def _backend_that_ran(loss: ScalarLoss) -> tuple[str, str]:
+    """(backend, device): "cuda" and the GPU's name where an op of fn ran on the GPU (its
+    fused ops then run the CUDA kernels, whatever the active backend), else the active
+    backend and "" (the CPU)."""
+    backend = "cuda" if "cuda" in loss.devices else get_backend()
+    if backend != "cuda":
+        return backend, ""
+    # NOTE: imported here, where the GPU ran: numba.cuda is loaded already
+    from ..kernels.cuda.arrays import device_name
+    return backend, device_name()
 
 
 def _constants(loss: ScalarLoss) -> tuple:
@@ -794,7 +808,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     -------
     GradcheckReport
         ``passed``, per-input ``inputs``, ``max_abs_error``, ``max_rel_error``, ``worst(k)``,
-        ``constants`` (the inputs not checked).
+        ``constants`` (the inputs not checked), ``backend`` and ``device``: the kernels that
+        ran, "cuda" and the GPU's name where an op of fn ran on the GPU, else the active
+        backend and "".
 
     Raises
     ------

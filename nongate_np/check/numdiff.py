@@ -377,6 +377,8 @@ class ScalarLoss:
         # the dtype fn computes in where its outputs show one coarser than the inputs'
         # (gradcheck sets it from the first call: numdiff.output_precision)
         self.precision: np.dtype | None = None
+        # the devices fn's recorded ops ran on (gradcheck reads them from the graph)
+        self.devices: set[str] = set()
         self.names, self.labels, self.displays = [], [], []
         # the names= the caller gave positional inputs (a report's reproduce line repeats them)
         self.given_names = () if names is None or self.keyword else tuple(map(str, names))

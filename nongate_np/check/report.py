@@ -351,7 +351,8 @@ class GradcheckReport:
     method: str
     inputs: tuple = ()
     seed: int = 0
-    backend: str = ""
+    backend: str = ""                # the kernels that ran: the active backend's, or "cuda"
+    device: str = ""                 # the GPU's name where backend is "cuda"
     keyword: bool = False            # inputs were a dict: only= names them
     claimed: bool = False            # the gradient came from grad=, not from backward
     # eps, atol, rtol the caller set
@@ -449,7 +450,11 @@ class GradcheckReport:
 
     def _backend(self) -> str:
         # a gradient claimed through grad= ran none of this library's kernels
-        return "" if self.claimed else f", backend={self.backend}"
+        return "" if self.claimed else f", backend={self._ran()}"
+
+    def _ran(self) -> str:
+        """The backend, and the device where it is a GPU."""
+        return self.backend + (f", device={self.device}" if self.device else "")
 
     def _reference_kernels(self) -> bool:
         """Whether the kernels that ran are the reference ones, not the backend's: the
@@ -494,7 +499,7 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     head = f"{rep.name}: d(output)/d({r.label})"
     if r.defect is not None:
         return f"{head} {r.defect.text}"
-    ran = "numpy reference: complex input" if rep._reference_kernels() else rep.backend
+    ran = "numpy reference: complex input" if rep._reference_kernels() else rep._ran()
     lines = [f"{head} mismatch" + (f" [backend={ran}]" if not rep.claimed else "")]
     method = r.method if not r.fallback_ran else "directional → full central difference " \
         + ("passed" if r.fallback_passed else "failed")

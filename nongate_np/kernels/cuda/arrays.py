@@ -17,7 +17,10 @@ import numba
 import numpy as np
 from numba import cuda
 
-__all__ = ["is_device", "to_device", "to_host", "returned", "empty", "zeros", "poisoned"]
+from .. import gpu
+
+__all__ = ["is_device", "to_device", "to_host", "returned", "empty", "zeros", "poisoned",
+           "device_name"]
 
 if numba.config.ENABLE_CUDASIM:
     # The simulator's device arrays give a shape that refuses negative indices (as a shape
@@ -30,6 +33,15 @@ if numba.config.ENABLE_CUDASIM:
 
 _poison: contextvars.ContextVar[bool] = contextvars.ContextVar("nongate_cuda_poison",
                                                                default=False)
+
+
+def device_name() -> str:
+    """The current GPU's name as its driver gives it; "CUDA simulator" on the simulator,
+    whose devices have none."""
+    if gpu.probe().simulator:                   # the target numba.cuda was imported with
+        return "CUDA simulator"
+    name = cuda.get_current_device().name
+    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
 
 
 def is_device(a: Any) -> bool:
