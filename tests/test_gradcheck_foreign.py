@@ -490,6 +490,32 @@ def test_a_function_sees_the_memory_layout_the_caller_passed():
     assert gradcheck(Tanh.apply, [np.broadcast_to(x[0], (3, 3))], method="central").passed
 
 
+def test_an_integer_output_beside_the_values_is_left_out_and_grad_gets_none_for_it():
+    """fn returning (values, indices), as torch.max(x, dim=1) does, was refused with grad=
+    ("returned dtype int64 as output 1"), where a function of Tensors has its integer
+    outputs left out of L. Now they are left out here too, and grad's v holds None in
+    their place (torch.autograd.grad's grad_outputs take None there)."""
+    x = np.random.default_rng(12).standard_normal((3, 4))
+    seen = []
+
+    def row_max(x):
+        return np.max(np.exp(x), axis=1), np.argmax(x, axis=1)
+
+    def row_max_vjp(x, v, scale=1.0):
+        seen.append(v[1])
+        g = np.zeros_like(x)
+        rows = np.arange(x.shape[0])
+        g[rows, np.argmax(x, axis=1)] = scale * v[0] * np.exp(np.max(x, axis=1))
+        return (g,)
+
+    for method in METHODS:
+        rep = gradcheck(row_max, [x], grad=row_max_vjp, method=method)
+        assert rep.passed, str(rep)
+    assert seen and all(v is None for v in seen)
+    with pytest.raises(GradcheckError, match=r"worst\s+inputs\[0\]\[\d, \d\]"):
+        gradcheck(row_max, [x], grad=lambda x, v: row_max_vjp(x, v, 1.5), method="central")
+
+
 def test_none_for_a_checked_input_counts_as_zero_and_is_explained():
     x, w = _inputs(6)
     with pytest.raises(GradcheckError, match="grad returned None for this input"):

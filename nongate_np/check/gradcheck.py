@@ -287,8 +287,12 @@ def _claimed_once(loss: ArrayLoss, grad):
     magnitude = float(sum(np.sum(np.abs(v * o)) for v, o in zip(loss.cotangents, outs)))
     v = [c.astype(o.dtype) if o.dtype.kind == "f" else c.copy()
          for c, o in zip(loss.cotangents, outs)]
+    # NOTE: None where fn returned integers or bools: torch.autograd.grad takes it there
+    given = iter(v)
+    every = [None if j in loss.integral else next(given)
+             for j in range(len(v) + len(loss.integral))]
     call = [layout_copy(a) if isinstance(a, np.ndarray) else a for a in args] + \
-        [v[0] if loss.single_output else tuple(v)]
+        [every[0] if loss.single_output else tuple(every)]
     _check_signature(grad, len(args))
     try:
         result = grad(*call)
@@ -761,7 +765,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     fn : callable
         Without ``grad``: ``fn(*inputs)``, or ``fn(**inputs)`` for a dict, returning a
         Tensor or a tuple/list of Tensors. With ``grad``: ``fn(*inputs)`` on ndarrays,
-        returning a floating-point ndarray or scalar or a tuple/list of them. It must be
+        returning a floating-point ndarray or scalar or a tuple/list of them. Integer and
+        bool outputs (indices beside the values) are left out of the check. It must be
         deterministic (seed any randomness inside it).
     inputs : sequence or dict of ndarray / Tensor
         Floating/complex ndarrays and Tensors with ``requires_grad=True`` are checked (each
@@ -776,7 +781,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     grad : callable, optional
         ``grad(*inputs, v) -> gradients``: the vector-Jacobian product Jᵀv that is checked.
         ``v`` is a float64 ndarray shaped like ``fn``'s output (a tuple of them when ``fn``
-        returns a tuple; for a one-element output it is 1, so the result is the gradient).
+        returns a tuple, with None in the place of an integer or bool output; for a
+        one-element output it is 1, so the result is the gradient).
         It returns one ndarray per input, shaped like it (None for an input it gives no
         gradient, or a bare ndarray when there is one input). It is called twice and must
         give identical results.

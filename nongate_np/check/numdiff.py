@@ -587,9 +587,11 @@ class ArrayLoss(ScalarLoss):
     ``fn(*arrays)`` receives the checked inputs as copies laid out in memory as the caller's
     (float64 ones stay float64; complex128 while complex-stepping) and every other input
     unchanged, and returns
-    an ndarray, a scalar, or a tuple/list of them, all floating-point. ``single_output`` is
-    True when it returns one value (not a tuple/list): the cotangent handed to a claimed
-    vector-Jacobian product is then one array, else a tuple.
+    an ndarray, a scalar, or a tuple/list of them, floating-point; integer and bool ones
+    (indices beside the values, as torch.max gives) are left out of L, their positions in
+    ``integral``. ``single_output`` is True when it returns one value (not a tuple/list):
+    the cotangent handed to a claimed vector-Jacobian product is then one array, else a
+    tuple, with None in the place of each integer or bool output.
     """
 
     takes_arrays = True
@@ -615,6 +617,7 @@ class ArrayLoss(ScalarLoss):
                          array_outputs=True, who=who)
         self.constants = inputs               # unchecked inputs are passed as they are
         self.single_output = True
+        self.integral: tuple[int, ...] = ()   # positions of fn's integer and bool outputs
 
     def invoke(self, arrays, requires_grad: bool = False):
         """Call fn on ``arrays`` (checked positions) and the constants; return the argument
@@ -622,7 +625,15 @@ class ArrayLoss(ScalarLoss):
         args = [a if c else const for a, c, const in zip(arrays, self.checked, self.constants)]
         out = self.fn(*args)
         self.single_output = not isinstance(out, (tuple, list))
-        outs = [self._output(j, o) for j, o in enumerate([out] if self.single_output else out)]
+        every = [self._output(j, o) for j, o in enumerate([out] if self.single_output else out)]
+        # as in backward's path (ScalarLoss.invoke): indices beside the values are left out
+        self.integral = tuple(j for j, o in enumerate(every) if o.dtype.kind not in "fc")
+        outs = [o for o in every if o.dtype.kind in "fc"]
+        if not outs:
+            raise TypeError(f"{self.who}: {self.name} returned dtype {every[0].dtype} as "
+                            "output 0; expected a floating-point ndarray or scalar (integer "
+                            "and bool outputs are left out of the check, and fn returned no "
+                            "other)")
         self._draw_cotangents([o.shape for o in outs])
         return args, outs
 
@@ -634,10 +645,11 @@ class ArrayLoss(ScalarLoss):
                             f"NumPy arrays: {conversion_hint(library)}")
         arr = np.asarray(value) if isinstance(value, (np.ndarray, np.generic, float, complex,
                                                       int)) else None
-        if arr is None or arr.dtype.kind not in "fc":
+        if arr is None or arr.dtype.kind not in "fciub":
             got = _type_name(value) if arr is None else f"dtype {arr.dtype}"
             raise TypeError(f"{self.who}: {self.name} returned {got} as output {j}; expected "
-                            "a floating-point ndarray or scalar (or a tuple/list of them)")
+                            "a floating-point ndarray or scalar (or a tuple/list of them; "
+                            "integer and bool ones are left out)")
         return arr
 
 
