@@ -31,7 +31,7 @@ from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "backward", "queue_callback", "GradientShapeError",
-           "mark_changed", "graph_devices"]
+           "mark_changed", "recorded_ops"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,12 +477,14 @@ def _topological_order(root: Node) -> list[Node]:
     return order
 
 
-def graph_devices(tensor: Tensor) -> set[str]:
-    """The devices ("cpu", "cuda") that the ops recorded behind ``tensor`` put their outputs
-    on: the graph its backward walks. Empty for a leaf or a result recorded by no op."""
+def recorded_ops(tensor: Tensor) -> set[tuple[str, str]]:
+    """The ops recorded behind ``tensor`` (the graph its backward walks), each as (its
+    Function's name, the device its outputs went to: "cpu" or "cuda"). Empty for a leaf or
+    a result recorded by no op."""
     if tensor._node is None:
         return set()
-    return {xp.name for node in _topological_order(tensor._node) for _, _, xp in node.out_meta}
+    return {(node.name, xp.name) for node in _topological_order(tensor._node)
+            for _, _, xp in node.out_meta}
 
 
 def _as_array(value: Any, fn: Any = None, phase: str = "forward") -> Any:

@@ -274,6 +274,41 @@ def test_the_engine_path_traces_a_mismatch_to_its_output():
         gradcheck(SinCos.apply, [x], method="central")
 
 
+
+def test_outputs_are_named_as_fn_numbers_them_when_an_integer_output_comes_first():
+    """An integer output before the floating ones is left out of L; the note still names
+    outputs by their place in fn's tuple (it said "2 outputs ... output 1" for output 2 of
+    3), through grad= and through the engine."""
+    x = np.random.default_rng(3).standard_normal(4)
+
+    def fn(x):
+        return np.argsort(x), np.sin(x), np.exp(x)
+
+    def vjp(x, v):                          # output 2's part doubled
+        return (v[1] * np.cos(x) + 2 * v[2] * np.exp(x),)
+
+    expected = (r"fn has 3 outputs \(1 integer or bool, left out\): the mismatch at \S+ "
+                r"lies in output 2's part \(analytic \S+, numerical \S+\); output 1's agrees")
+    with pytest.raises(GradcheckError, match=expected):
+        gradcheck(fn, [x], grad=vjp, method="central")
+
+    class SinExp(ng.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return np.sin(x), np.exp(x)
+
+        @staticmethod
+        def backward(ctx, ds, de):
+            (x,) = ctx.saved
+            return ds * np.cos(x) + 2 * de * np.exp(x)
+
+    def engine_fn(t):
+        return (np.argsort(t.numpy()), *SinExp.apply(t))
+
+    with pytest.raises(GradcheckError, match=expected):
+        gradcheck(engine_fn, [ng.tensor(x, requires_grad=True)], method="central")
+
 def _affine_tanh_vjp(x, w, b, v, bug):
     z = (1 - np.tanh(x @ w + b) ** 2) * v
     gx, gw, gb = z @ w.T, x.T @ z, z.sum(0)

@@ -97,8 +97,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..autograd import GradientShapeError, enable_grad, graph_devices, no_grad
+from ..autograd import GradientShapeError, enable_grad, no_grad, recorded_ops
 from ..kernels.registry import get_backend
+from ..ops.attention import AttentionPool
+from ..ops.lstm import LSTMLayer
 from ..tensor import Tensor
 from .foreign import conversion_hint, library_of
 from .numdiff import (
@@ -143,6 +145,10 @@ __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
            "InputReport", "TOLERANCES", "METHODS", "tolerance"]
 
 METHODS = ("central", "complex_step", "directional")
+
+#: the ops whose kernels the backend gives (the others are NumPy's on every CPU backend): a
+#: complex-step check runs them on the NumPy reference, which the report then says
+_FUSED = (LSTMLayer.__name__, AttentionPool.__name__)
 
 # (atol, rtol) by method and the precision of the checked input (complex128 uses float64's
 # row). Central float64 keeps ~10 correct digits (G1): rtol=1e-6 leaves 4 digits of margin
@@ -370,7 +376,7 @@ def _output_parts(loss: ScalarLoss, grad, inputs: list, magnitude: float) -> lis
     finally:
         loss.cotangents = saved
     return [r if r.index not in parts else
-            dataclasses.replace(r, notes=r.notes + _output_note(r, parts[r.index]))
+            dataclasses.replace(r, notes=r.notes + _output_note(r, parts[r.index], loss))
             for r in inputs]
 
 
@@ -403,9 +409,10 @@ def _output_part(loss: ScalarLoss, r: InputReport, analytic: np.ndarray, magnitu
     return a, numeric.item(), bool(abs(a - numeric) > allowed)
 
 
-def _output_note(r: InputReport, parts: list) -> tuple[str, ...]:
+def _output_note(r: InputReport, parts: list, loss: ScalarLoss) -> tuple[str, ...]:
     """"the mismatch at x[i] lies in output 1's part (...); output 0's part agrees": the
-    outputs whose backward to look at, or nothing where no part fails alone."""
+    outputs whose backward to look at, numbered as fn returns them (``parts`` holds those in
+    L, ``loss.positions``), or nothing where no part fails alone."""
     c = r.comparison
     assert c is not None and c.worst_index is not None
     bad = [j for j, (_, _, fails) in enumerate(parts) if fails]
@@ -415,12 +422,16 @@ def _output_note(r: InputReport, parts: list) -> tuple[str, ...]:
     def values(j):
         a, n, _ = parts[j]
         return f"analytic {format_value(a)}, numerical {format_value(n)}"
-    good = [str(j) for j in range(len(parts)) if j not in bad]
-    lies = "; ".join(f"output {j}'s part ({values(j)})" for j in bad)
+    number = loss.positions
+    good = [str(number[j]) for j in range(len(parts)) if j not in bad]
+    lies = "; ".join(f"output {number[j]}'s part ({values(j)})" for j in bad)
     agree = "" if not good else f"; output {good[0]}'s agrees" if len(good) == 1 else \
         f"; those of outputs {', '.join(good[:-1])} and {good[-1]} agree"
-    return (f"fn has {len(parts)} outputs: the mismatch at {r.element(c.worst_index)} lies "
-            f"in {lies}{agree} (each part: L with the other outputs' cotangents zero)",)
+    left = loss.n_outputs - len(parts)
+    out = "" if not left else f" ({left} integer or bool, left out)"
+    return (f"fn has {loss.n_outputs} outputs{out}: the mismatch at "
+            f"{r.element(c.worst_index)} lies in {lies}{agree} (each part: L with the other "
+            f"outputs' cotangents zero)",)
 
 
 def _unchanged_inputs(loss: ArrayLoss, args: list) -> None:
@@ -464,7 +475,7 @@ def _backward_once(loss: ScalarLoss):
             total = terms[0]
             for t in terms[1:]:
                 total = total + t
-            loss.devices = graph_devices(total)     # the report names what ran
+            loss.ops = recorded_ops(total)          # the report names what ran
             try:
                 total.backward()
             except GradientShapeError as err:
@@ -490,14 +501,15 @@ def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
     return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
                            backend=backend, device=device, keyword=loss.keyword,
                            claimed=claimed, options=MappingProxyType(dict(options or {})),
-                           names=loss.given_names)
+                           names=loss.given_names,
+                           fused=any(name in _FUSED for name, _ in loss.ops))
 
 
 def _backend_that_ran(loss: ScalarLoss) -> tuple[str, str]:
     """(backend, device): "cuda" and the GPU's name where an op of fn ran on the GPU (its
     fused ops then run the CUDA kernels, whatever the active backend), else the active
     backend and "" (the CPU)."""
-    backend = "cuda" if "cuda" in loss.devices else get_backend()
+    backend = "cuda" if any(device == "cuda" for _, device in loss.ops) else get_backend()
     if backend != "cuda":
         return backend, ""
     # NOTE: imported here, where the GPU ran: numba.cuda is loaded already

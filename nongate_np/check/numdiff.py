@@ -377,8 +377,12 @@ class ScalarLoss:
         # the dtype fn computes in where its outputs show one coarser than the inputs'
         # (gradcheck sets it from the first call: numdiff.output_precision)
         self.precision: np.dtype | None = None
-        # the devices fn's recorded ops ran on (gradcheck reads them from the graph)
-        self.devices: set[str] = set()
+        # fn's recorded ops, (Function name, device) (gradcheck reads them from the graph)
+        self.ops: set[tuple[str, str]] = set()
+        # fn's output number of each output in L (integer and bool ones are left out), and
+        # how many it returns: a report names outputs as fn numbers them
+        self.positions: tuple[int, ...] = (0,)
+        self.n_outputs = 1
         self.names, self.labels, self.displays = [], [], []
         # the names= the caller gave positional inputs (a report's reproduce line repeats them)
         self.given_names = () if names is None or self.keyword else tuple(map(str, names))
@@ -472,9 +476,10 @@ class ScalarLoss:
                                 f"({_type_name(o)}); " + (
                                     f"return NumPy arrays: {conversion_hint(library)}"
                                     if self.array_outputs else vjp_hint(library)))
+        numbered = list(enumerate(outs))
         if self.array_outputs:
-            outs = [o if isinstance(o, Tensor) else np.asarray(o) for o in outs
-                    if o is not None]
+            numbered = [(j, o if isinstance(o, Tensor) else np.asarray(o)) for j, o in numbered
+                        if o is not None]
         else:
             # a floating ndarray is an output backward cannot reach (integer ones, indices
             # beside the results, are left out of L)
@@ -487,12 +492,14 @@ class ScalarLoss:
                                 f"can reach. To check a function on NumPy arrays, pass "
                                 f"its vector-Jacobian product: {self.who}(fn, inputs, "
                                 f"grad=vjp)")
-        kept = [o for o in outs if isinstance(o, (Tensor, np.ndarray)) and o.dtype.kind in "fc"]
+        kept = [(j, o) for j, o in numbered
+                if isinstance(o, (Tensor, np.ndarray)) and o.dtype.kind in "fc"]
         if not kept:
             raise TypeError(f"{self.who}: {self.name} returned {_type_name(out)}; expected "
                             "a floating-point Tensor or a tuple/list of them")
-        self._draw_cotangents([tuple(o.shape) for o in kept])
-        return args, kept
+        self.positions, self.n_outputs = tuple(j for j, _ in kept), len(outs)
+        self._draw_cotangents([tuple(o.shape) for _, o in kept])
+        return args, [o for _, o in kept]
 
     def _draw_cotangents(self, shapes: list) -> None:
         """v_k at the first call; later calls must return outputs of the same shapes."""
@@ -628,7 +635,9 @@ class ArrayLoss(ScalarLoss):
         every = [self._output(j, o) for j, o in enumerate([out] if self.single_output else out)]
         # as in backward's path (ScalarLoss.invoke): indices beside the values are left out
         self.integral = tuple(j for j, o in enumerate(every) if o.dtype.kind not in "fc")
-        outs = [o for o in every if o.dtype.kind in "fc"]
+        self.positions = tuple(j for j, o in enumerate(every) if o.dtype.kind in "fc")
+        self.n_outputs = len(every)
+        outs = [every[j] for j in self.positions]
         if not outs:
             raise TypeError(f"{self.who}: {self.name} returned dtype {every[0].dtype} as "
                             "output 0; expected a floating-point ndarray or scalar (integer "

@@ -355,6 +355,7 @@ class GradcheckReport:
     device: str = ""                 # the GPU's name where backend is "cuda"
     keyword: bool = False            # inputs were a dict: only= names them
     claimed: bool = False            # the gradient came from grad=, not from backward
+    fused: bool = False              # fn ran a fused kernel (the LSTM, attention pooling)
     # eps, atol, rtol the caller set
     options: Mapping = field(default_factory=lambda: MappingProxyType({}))
     # the inputs passed through as constants, each "label (what it is)": not checked
@@ -458,8 +459,10 @@ class GradcheckReport:
 
     def _reference_kernels(self) -> bool:
         """Whether the kernels that ran are the reference ones, not the backend's: the
-        fused kernels take complex input on the reference path only (kernels/registry)."""
-        return self.method == "complex_step" and not self.claimed and self.backend != "numpy"
+        fused kernels take complex input on the reference path only (kernels/registry); the
+        other ops are NumPy's on every CPU backend."""
+        return self.method == "complex_step" and not self.claimed and self.fused \
+            and self.backend != "numpy"
 
     def failure_text(self) -> str:
         """The message of :class:`GradcheckError`: one block per failing input."""
