@@ -104,11 +104,27 @@ CASES = {
     "test task of another kind": (["train", "npz", "{float_target.npz}", "--test",
                                    "{int_target.npz}", "--out", "{bad}/not_started"],
                                   "task 'v' is read as classification, but the training "
-                                  "file {float_target.npz} has it as regression"),
+                                  "file {float_target.npz} has it as regression; --test "
+                                  "needs its targets of the same kind (.npz: --task-kinds "
+                                  "v:regression reads both so)"),
     "test regression of another width": (["train", "npz", "{float_target.npz}", "--test",
                                           "{wide_target.npz}", "--out", "{bad}/not_started"],
                                          "task 'v' has 2 value(s) per sequence, but the "
                                          "training file {float_target.npz} has 1"),
+    "task kinds misspelt": (["train", "npz", "{int_target.npz}", "--task-kinds",
+                             "v:regresion"],
+                            "'v:regresion': the kind after ':' must be one of"),
+    "task kinds without a kind": (["train", "npz", "{int_target.npz}", "--task-kinds", "v"],
+                                  "expected NAME:KIND for each task"),
+    "task kinds of no task": (["train", "npz", "{int_target.npz}", "--task-kinds",
+                               "w:regression"],
+                              "task_kinds (--task-kinds) names ['w'], but the file's tasks "
+                              "are ['v']"),
+    "float targets as classes": (["train", "npz", "{float_target.npz}", "--task-kinds",
+                                  "v:classification"],
+                                 "array 'y_v': declared classification"),
+    "task kinds with ts": (["train", "ts", T, "--task-kinds", "v:regression"],
+                           "--task-kinds applies to train npz only"),
     "nonexistent checkpoint": (["predict", "{bad}/nope.npz", T], "no such checkpoint"),
     # a run's --out folder given as the checkpoint: it read "no such checkpoint"
     "run folder as checkpoint": (["predict", "{ts_run}", T],

@@ -366,6 +366,34 @@ def test_npz_run_reports_classification_and_regression(tmp_path, monkeypatch):
     assert f"animal: accuracy {summary['test']['animal']['accuracy']:.4f}" in err
 
 
+def test_npz_task_kinds_train_integer_targets_as_a_regression(tmp_path):
+    """Integer targets (a year) are read as classes (test_data_npz); --task-kinds
+    year:regression makes them one value per sequence, scored by mae, and predict and
+    --test read them so."""
+    rng = np.random.default_rng(0)
+    for name, n in (("train", 12), ("test", 5)):
+        x = rng.standard_normal((n, 5, 2))
+        np.savez(tmp_path / f"{name}.npz", X=x,
+                 y_year=np.round(2000 + 10 * x[:, :, 0].mean(axis=1)).astype(int))
+    options = ["npz", tmp_path / "train.npz", "--test", tmp_path / "test.npz", "--epochs",
+               "1", "--hidden-size", "4", "--quiet"]
+    code, printed, err = run_cli("train", *options, "--task-kinds", "year:regression",
+                                 "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "test year: mae " in printed, printed
+    ckpt = ng.load(tmp_path / "run" / "model.npz")
+    assert [(t["name"], t["kind"]) for t in ckpt.model.tasks] == [("year", "regression")]
+    code, printed, err = run_cli("predict", tmp_path / "run" / "model.npz",
+                                 tmp_path / "test.npz")
+    assert code == 0, err
+    want = predict(ckpt.model, load_npz(tmp_path / "test.npz",
+                                        task_kinds={"year": "regression"}))
+    lines = [line.split("\t") for line in printed.splitlines()]
+    assert lines[0] == ["id", "year"]
+    assert [r[1] for r in lines[1:]] == [f"{v:.6g}" for v in want["year"][:, 0]]
+    assert "year: mae " in err, err
+
+
 def test_without_matplotlib_train_says_how_to_get_the_pictures(tmp_path, monkeypatch):
     # a None entry in sys.modules makes `import matplotlib` raise ImportError (importlib docs)
     monkeypatch.setitem(sys.modules, "matplotlib", None)

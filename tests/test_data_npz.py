@@ -126,3 +126,49 @@ def test_not_an_archive(tmp_path):
     with pytest.raises(DataError, match=r"single.npz: holds a single array \(3,\), not an "
                                         r"\.npz archive"):
         load_npz(single)
+
+
+def test_task_kinds_read_integer_targets_as_a_regression(tmp_path):
+    """Integer targets (a count, a year) are classes unless task_kinds names their kind;
+    a regression target may be (N,) or (N, k) integers; a kind for a task the file lacks
+    is ignored (an unlabelled file read as the training file was)."""
+    year = np.array([1999, 2004, 2011])
+    counts = np.array([[0, 3], [2, 5], [7, 1]])
+    path = save(tmp_path, X=np.ones((3, 4, 1)), y_year=year, y_counts=counts,
+                y_label=np.array([1, 0, 1]))
+    with pytest.raises(DataError, match=r"'y_counts': has shape \(3, 2\) and dtype int64; "
+                                        r"expected .* or a kind named in task_kinds"):
+        load_npz(path)
+    assert load_npz(path, task_kinds={"counts": "regression"}).tasks[0] == {
+        "name": "year", "kind": "classification", "num_classes": 3,
+        "classes": ["1999", "2004", "2011"]}
+    d = load_npz(path, task_kinds={"year": "regression", "counts": "regression",
+                                   "label": "classification", "absent": "tagging"})
+    kinds = {t["name"]: (t["kind"], t.get("output_size")) for t in d.tasks}
+    assert kinds == {"year": ("regression", 1), "counts": ("regression", 2),
+                     "label": ("classification", None)}
+    np.testing.assert_array_equal(d.targets["year"], year[:, None].astype(np.float64))
+    np.testing.assert_array_equal(d.targets["counts"], counts.astype(np.float64))
+    assert d.targets["year"].dtype == np.float64
+    np.testing.assert_array_equal(d.targets["label"], [1, 0, 1])
+
+
+@pytest.mark.parametrize("arrays, kinds, match", [
+    ({"y_v": np.array([0.0, 1.0])}, {"v": "classification"},
+     r"array 'y_v': declared classification \(task_kinds, --task-kinds\), but has shape "
+     r"\(2,\) and dtype float64; a classification target is \(2,\) integers, booleans or "
+     r"strings; class labels that are floats: y.astype\(int\)"),
+    ({"y_v": np.array([0, 1])}, {"v": "tagging"},
+     r"array 'y_v': declared tagging .* has shape \(2,\) and dtype int64; a tagging target "
+     r"is \(2, 3\) integers"),
+    ({"y_v": np.array(["a", "b"])}, {"v": "regression"},
+     r"array 'y_v': declared regression .* dtype <U1; a regression target is \(2,\) or "
+     r"\(2, k\) numbers"),
+    ({"y_v": np.array([0, 1])}, {"v": "regresion"},
+     r"task_kinds has 'v': 'regresion'; expected one of \('classification', 'regression', "
+     r"'tagging'\)"),
+])
+def test_a_kind_that_cannot_apply_is_named(tmp_path, arrays, kinds, match):
+    path = save(tmp_path, X=np.ones((2, 3, 1)), **arrays)
+    with pytest.raises(DataError, match=re.escape(str(path)) + ".*" + match):
+        load_npz(path, task_kinds=kinds)

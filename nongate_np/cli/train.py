@@ -21,7 +21,9 @@ kinds:
   csv FILE      a long table: one row per step; --id-col, --order-col, --feature-cols,
                 --label-cols choose the columns (each label column is one task:
                 --label-cols label,energy:regression)
-  npz FILE      arrays X (N, T, F), lengths (N,), one y_<task> per task
+  npz FILE      arrays X (N, T, F), lengths (N,), one y_<task> per task, its kind read
+                from its dtype (integers and strings: classes; floats: a regression)
+                unless --task-kinds names it: --task-kinds year:regression
 
 --out DIR receives model.npz (best epoch), last.npz (for --resume), metrics.jsonl (one
 JSON object per epoch), summary.json (best epoch, validation and test metrics) and, with
@@ -50,6 +52,18 @@ def _labels(text) -> tuple[list[str], dict[str, str]]:
         if kind:
             kinds[name.strip()] = kind
     return names, kinds
+
+
+def _task_kinds(text) -> dict[str, str]:
+    """--task-kinds: NAME:KIND for each task named, as --label-cols writes a kind."""
+    from ..data import TASK_KINDS
+    names, kinds = _labels(text)
+    bare = [name for name in names if name not in kinds or not name]
+    if bare or not names:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME:KIND for each task, KIND one of {', '.join(TASK_KINDS)} (e.g. "
+            f"year:regression), got {text!r}")
+    return kinds
 
 
 def add_parser(sub) -> None:
@@ -114,6 +128,11 @@ def add_parser(sub) -> None:
                        help="comma-separated; each is one task, a classification unless "
                             "written NAME:regression or NAME:tagging (default: a column "
                             "named label)")
+    arrays = t.add_argument_group("npz")
+    arrays.add_argument("--task-kinds", type=_task_kinds, metavar="NAME:KIND,...",
+                        help="the kind of each y_<NAME> array named, where its dtype would "
+                             "read it otherwise: integers are classes unless written "
+                             "NAME:regression (a count, a year); floats are a regression")
     t.set_defaults(run=run, on_interrupt=_resume_hint)
 
 
@@ -158,6 +177,9 @@ def _check(args) -> None:
                 if getattr(args, o) is not None]
     if args.kind != "csv" and csv_only:
         raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
+    if args.kind != "npz" and args.task_kinds is not None:
+        hint = "; csv: --label-cols NAME:KIND" if args.kind == "csv" else ""
+        raise CLIError(f"--task-kinds applies to train npz only{hint}")
 
 
 def _resume_hint(args) -> str:
@@ -198,6 +220,8 @@ def run(args) -> int:
                               "feature_cols": args.feature_cols, "label_cols": label_cols,
                               **({"task_kinds": kinds} if kinds else {}),
                               **({"delimiter": args.delimiter} if args.delimiter else {})}
+        elif args.task_kinds:
+            loader_options = {"task_kinds": args.task_kinds}
         summary = jobs.train_file(args.kind, args.file, opts, test_path=args.test,
                                   loader_options=loader_options)
     if summary.get("rank", 0) == 0:

@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 
-from .dataset import IGNORE_INDEX, SequenceDataset
+from .dataset import IGNORE_INDEX, TASK_KINDS, SequenceDataset
 from .errors import DataError, where
 from .labels import preview, resolve_classes, sorted_labels
 
@@ -56,38 +56,78 @@ def _class_ids(path, key: str, values: np.ndarray, classes, locate):
     return table[inverse].reshape(values.shape), classes
 
 
-def _task(path, key: str, y: np.ndarray, n: int, t: int, mask, classes):
-    """The task dict and target array for the array ``key`` = ``y_<name>``."""
+# Each kind's targets: the dtype kinds and shapes it takes, and the words for a message.
+_FITS = {"classification": ("biuUS", lambda y, n, t: y.ndim == 1),
+         "regression": ("biuf", lambda y, n, t: y.ndim in (1, 2)),
+         "tagging": ("biu", lambda y, n, t: y.shape == (n, t))}
+_EXPECTED = {"classification": "({n},) integers, booleans or strings",
+             "regression": "({n},) or ({n}, k) numbers",
+             "tagging": "({n}, {t}) integers"}
+
+
+def _inferred_kind(y: np.ndarray, n: int, t: int) -> str | None:
+    """The kind a ``y_`` array is read as when ``task_kinds`` does not name it: floats are a
+    regression, other numbers and strings classes (per step when (N, T)); None if none
+    fits."""
+    if y.dtype.kind == "f":
+        return "regression" if y.ndim in (1, 2) else None
+    for kind in ("classification", "tagging"):
+        dtypes, shape_fits = _FITS[kind]
+        if y.dtype.kind in dtypes and shape_fits(y, n, t):
+            return kind
+    return None
+
+
+def _task(path, key: str, y: np.ndarray, n: int, t: int, mask, classes, kind: str):
+    """The task dict and target array for the array ``key`` = ``y_<name>`` read as
+    ``kind``."""
     name = key[2:]
-    if y.ndim == 0 or y.shape[0] != n:
-        raise DataError(f"{where(path, array=key)}: has shape {y.shape}; expected {n} rows, "
-                        f"one per sequence of X")
-    if y.dtype.kind in "biuUS" and y.ndim == 1:
+    if kind == "classification":
         ids, classes = _class_ids(path, key, y, classes, lambda i: f"sequence {i}")
-        return {"name": name, "kind": "classification", "num_classes": len(classes),
+        return {"name": name, "kind": kind, "num_classes": len(classes),
                 "classes": classes}, ids
-    if y.dtype.kind in "biu" and y.shape == (n, t):
+    if kind == "tagging":
         read = mask & (y != IGNORE_INDEX)
         ids, classes = _class_ids(path, key, y[read], classes,
                                   lambda k: "sequence {}, step {}".format(
                                       *np.argwhere(read)[k]))
         out = np.full((n, t), IGNORE_INDEX, np.int64)
         out[read] = ids
-        return {"name": name, "kind": "tagging", "num_classes": len(classes),
+        return {"name": name, "kind": kind, "num_classes": len(classes),
                 "classes": classes}, out
-    if y.dtype.kind == "f" and y.ndim in (1, 2):
-        y = y.reshape(n, -1).astype(np.float64)
-        if not np.all(np.isfinite(y)):
-            i = int(np.flatnonzero(~np.isfinite(y).all(axis=1))[0])
-            raise DataError(f"{where(path, array=key)}: sequence {i} has a non-finite "
-                            f"target; expected finite numbers")
-        return {"name": name, "kind": "regression", "output_size": y.shape[1]}, y
-    raise DataError(f"{where(path, array=key)}: has shape {y.shape} and dtype {y.dtype}; "
-                    f"expected ({n},) integers or strings (classification), ({n},) or "
-                    f"({n}, k) floats (regression), or ({n}, {t}) integers (tagging)")
+    y = y.reshape(n, -1).astype(np.float64)
+    if not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y).all(axis=1))[0])
+        raise DataError(f"{where(path, array=key)}: sequence {i} has a non-finite "
+                        f"target; expected finite numbers")
+    return {"name": name, "kind": kind, "output_size": y.shape[1]}, y
 
 
-def load_npz(path, *, classes=None) -> SequenceDataset:
+def _kind(path, key: str, y: np.ndarray, n: int, t: int, declared: str | None) -> str:
+    """The kind of the array ``key``: ``declared`` (from ``task_kinds``) if its dtype and
+    shape fit it, else the one they imply; a DataError where neither fits."""
+    if y.ndim == 0 or y.shape[0] != n:
+        raise DataError(f"{where(path, array=key)}: has shape {y.shape}; expected {n} rows, "
+                        f"one per sequence of X")
+    if declared is None:
+        kind = _inferred_kind(y, n, t)
+        if kind is None:
+            raise DataError(f"{where(path, array=key)}: has shape {y.shape} and dtype "
+                            f"{y.dtype}; expected ({n},) integers or strings "
+                            f"(classification), ({n},) or ({n}, k) floats (regression), or "
+                            f"({n}, {t}) integers (tagging), or a kind named in task_kinds")
+        return kind
+    dtypes, shape_fits = _FITS[declared]
+    if y.dtype.kind not in dtypes or not shape_fits(y, n, t):
+        hint = "; class labels that are floats: y.astype(int)" if (
+            declared != "regression" and y.dtype.kind == "f") else ""
+        raise DataError(f"{where(path, array=key)}: declared {declared} (task_kinds, "
+                        f"--task-kinds), but has shape {y.shape} and dtype {y.dtype}; a "
+                        f"{declared} target is {_EXPECTED[declared].format(n=n, t=t)}{hint}")
+    return declared
+
+
+def load_npz(path, *, classes=None, task_kinds=None) -> SequenceDataset:
     """Read sequences saved with ``np.savez``.
 
     Arrays (any other name is an error, so a misspelt one is not silently ignored):
@@ -98,7 +138,8 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
         Default: every sequence has T steps.
     ``ids`` (N,), optional
         Sequence ids.
-    ``y_<task>``, one per task, its kind read from its shape and dtype
+    ``y_<task>``, one per task, its kind read from its shape and dtype unless
+        ``task_kinds`` names it
         (N,) integers, booleans or strings: classification; (N,) or (N, k) floats:
         regression; (N, T) integers: tagging (one class per step; -100 marks a step no
         loss reads, as PyTorch's ``ignore_index``).
@@ -112,6 +153,12 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
     classes : dict of str to list of str, optional
         Task name (without ``y_``) to its class labels (a plain list when there is one
         classification or tagging task); tasks the file does not have are ignored.
+    task_kinds : dict of str to str, optional
+        Task name (without ``y_``) to its kind, "classification", "regression" or
+        "tagging", where the dtype would read it otherwise: integer targets (counts, a
+        year) are classes unless given as ``{"year": "regression"}``. A regression target
+        may be (N,) or (N, k) integers or floats; tasks the file does not have are ignored
+        (as for ``classes``).
 
     Returns
     -------
@@ -124,8 +171,15 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
         Not an .npz archive; a pickled object array (the file is read with
         ``allow_pickle=False``); ``X`` missing or not (N, T, F) numbers; ``lengths`` of
         the wrong shape or out of [1, T]; NaN or infinity in a valid step; a ``y_`` array
-        of the wrong shape or kind, or with a label not in ``classes``; an unknown array.
+        of the wrong shape or kind, or with a label not in ``classes``; an unknown array;
+        a kind in ``task_kinds`` that is not one of the three, or that the array's dtype
+        and shape cannot be (floats as classes, (N,) values as tagging).
     """
+    task_kinds = dict(task_kinds or {})
+    for name, kind in task_kinds.items():
+        if kind not in TASK_KINDS:
+            raise DataError(f"{path}: task_kinds has {name!r}: {kind!r}; expected one of "
+                            f"{TASK_KINDS}")
     with _open(path) as archive:
         keys = list(archive.files)
         unknown = [k for k in keys if k not in ("X", "lengths", "ids") and
@@ -168,12 +222,14 @@ def load_npz(path, *, classes=None) -> SequenceDataset:
                         f"{len(rows)} sequence{'s' if len(rows) != 1 else ''}: {shown})")
     x = np.where(mask[:, :, None], x, 0).astype(np.float64)
     names = [k[2:] for k in keys if k.startswith("y_")]
-    labelled = [name for name in names if arrays["y_" + name].dtype.kind != "f"]
-    given = resolve_classes(classes, labelled, path)
+    kinds = {name: _kind(path, "y_" + name, arrays["y_" + name], n, t, task_kinds.get(name))
+             for name in names}
+    given = resolve_classes(classes, [name for name in names if kinds[name] != "regression"],
+                            path)
     tasks, targets = [], {}
     for name in names:
         task, targets[name] = _task(path, "y_" + name, arrays["y_" + name], n, t, mask,
-                                    given.get(name))
+                                    given.get(name), kinds[name])
         tasks.append(task)
     return SequenceDataset(x, lengths.astype(np.int64), targets, tasks,
                            ids=arrays.get("ids"), source=str(path))

@@ -376,9 +376,11 @@ def _check_test(path, data, test_path, test) -> None:
     for task in test.tasks:
         kind = trained.get(task["name"], task)["kind"]
         if kind != task["kind"]:
+            hint = f" (.npz: --task-kinds {task['name']}:{kind} reads both so)" if (
+                str(test_path).lower().endswith(".npz")) else ""
             raise DataError(f"{test_path}: task {task['name']!r} is read as {task['kind']}, "
                             f"but the training file {path} has it as {kind}; --test needs "
-                            f"its targets of the same kind")
+                            f"its targets of the same kind{hint}")
         size = trained.get(task["name"], task).get("output_size")
         if kind == "regression" and size != task.get("output_size"):
             raise DataError(f"{test_path}: task {task['name']!r} has "
@@ -405,7 +407,8 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     units); a stratified ``val_fraction`` of the training file is held out for early
     stopping; ``test_path`` (same format) gives the summary's test metrics. A
     test file with another count of features, or a task of another kind, is a DataError
-    before the first epoch."""
+    before the first epoch, as is a ``loader_options["task_kinds"]`` entry for a task the
+    training file does not have (``--task-kinds``)."""
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
     # the columns read: a test file, predict and encode then read them by name
@@ -414,6 +417,12 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     if not data.tasks:
         raise DataError(f"{path}: no labels to learn; a training file needs "
                         f"{_LABEL_HINT[kind]}")
+    # NOTE: a loader ignores a kind for a task its file lacks (an unlabelled file read as
+    #       the training one was); the training file lacking it is a misspelt name
+    named = sorted(set(loader_options.get("task_kinds", {})) - {t["name"] for t in data.tasks})
+    if named:
+        raise DataError(f"{path}: task_kinds (--task-kinds) names {named}, but the file's "
+                        f"tasks are {[t['name'] for t in data.tasks]}")
     classes = {t["name"]: t["classes"] for t in data.tasks if "classes" in t}
     test = load_sequences(test_path, classes=classes, **loader_options) \
         if test_path is not None else None
