@@ -88,14 +88,21 @@ def build_model(train, opts: TrainOptions, *, normalize_input: bool,
     return model
 
 
-def _resume(out: pathlib.Path, model, data_meta: dict, opts: TrainOptions):
-    """(optimizer, history, initial_epoch, note) of the run in ``out``; ``note`` says what
-    changes from it (a new learning rate), or is empty."""
-    path = out / "last.npz"
-    if not path.exists():
+def _last_run(opts: TrainOptions):
+    """The ``last.npz`` of the run that ``--resume`` continues, loaded; None without
+    ``--resume``. ResumeError where there is none."""
+    if not opts.resume:
+        return None
+    out = pathlib.Path(opts.out)
+    if not (out / "last.npz").exists():
         raise ResumeError(f"--resume: no earlier run in {out} (no last.npz); drop --resume "
                           "to start one")
-    ckpt = load(path)
+    return load(out / "last.npz")
+
+
+def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions):
+    """(optimizer, history, initial_epoch, note) of the run in ``out``, whose ``last.npz``
+    is ``ckpt``; ``note`` says what changes from it (a new learning rate), or is empty."""
     if ckpt.extra.get("data") != data_meta:
         raise ResumeError(f"--resume: the run in {out} was trained on other data or data "
                           "options; use another --out, or drop --resume")
@@ -183,13 +190,15 @@ def _nested(flat: dict) -> dict:
 
 def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         baselines: dict | None = None, data_info: dict | None = None, token_text=None,
-        stream=None, intro: str = "") -> dict:
+        stream=None, intro: str = "", last=None) -> dict:
     """Fit ``model`` and write the run's files into ``opts.out``; return the summary.
 
     ``token_text(dataset, i)`` gives the per-step labels of sequence i for the attention
     pictures (characters for text); ``baselines`` go into the summary as given, and
     ``data_info`` beside the split sizes under ``"data"``; ``intro`` is shown before the
-    first epoch (what the data was read as), unless ``opts.quiet``.
+    first epoch (what the data was read as), unless ``opts.quiet``. With ``opts.resume``
+    the run in ``opts.out`` goes on from its ``last.npz``: ``last``, where the caller loaded
+    it already (:func:`train_file`, whose model depends on it), else read here.
 
     Started by an MPI launcher (``mpiexec -n N``) with more than one rank, it trains data
     parallel (``nongate_np.distributed``): every rank runs this with the same data and
@@ -200,7 +209,8 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     out = pathlib.Path(opts.out)
     note = ""
     if opts.resume:
-        optimizer, history, initial, note = _resume(out, model, data_meta, opts)
+        optimizer, history, initial, note = _resume(
+            out, _last_run(opts) if last is None else last, model, data_meta, opts)
     else:
         optimizer, history, initial = Adam(model.parameters(), lr=opts.lr), None, 0
     opts = replace(opts, lr=optimizer.param_groups[0]["lr"])    # as last.npz records it
@@ -389,14 +399,13 @@ def _check_test(path, data, test_path, test) -> None:
                             f"the same width")
 
 
-def _normalizes_targets(opts: TrainOptions) -> bool:
-    """Whether the run standardises its regression targets: a new one does; one resumed
-    from a version that did not, goes on without (its last.npz has no statistics)."""
-    last = pathlib.Path(opts.out) / "last.npz"
-    if not opts.resume or not last.is_file():
+def _normalizes_targets(last) -> bool:
+    """Whether the run standardises its regression targets: a new one (``last`` None)
+    does; one resumed from a version that did not, goes on without (its ``last.npz``,
+    ``last``, has no statistics)."""
+    if last is None:
         return True
-    model = load(last).model
-    return bool(getattr(model, "_config", {}).get("normalize_targets", True))
+    return bool(getattr(last.model, "_config", {}).get("normalize_targets", True))
 
 
 def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fraction=0.2,
@@ -431,8 +440,9 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     stratify = next((t["name"] for t in data.tasks if t["kind"] == "classification"), None)
     train, val = data.split(val_fraction, seed=opts.seed, stratify=stratify) \
         if len(data) >= 4 and val_fraction > 0 else (data, None)
+    last = _last_run(opts)              # read once: it decides the model, then resumes it
     model = build_model(train, opts, normalize_input=not train.is_tokens,
-                        normalize_targets=_normalizes_targets(opts))
+                        normalize_targets=_normalizes_targets(last))
     if not train.is_tokens:
         scaler = Standardizer().fit(train.x, train.lengths)
         model.set_input_normalization(scaler.mean, scaler.std)
@@ -444,4 +454,4 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     intro = "".join(f"{split}: {d.describe()}\n" for split, d in (("train", data),
                                                                   ("test", test)) if d)
     return run(model, train, val, test, opts, meta, data_info=info, stream=stream,
-               intro=intro)
+               intro=intro, last=last)
