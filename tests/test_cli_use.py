@@ -98,6 +98,24 @@ def test_predict_a_file_with_a_class_the_model_never_saw(ts_run, tmp_path):
                         r"predicted without scoring the labels", err.strip()), err
 
 
+def test_predict_an_npz_file_with_a_class_the_model_never_saw(tmp_path):
+    """As for a .ts file: an .npz whose y_ array holds a class the model never saw is
+    predicted whole with the note (it ended in "label '5' is not one of the 2 classes")."""
+    x = np.random.default_rng(0).standard_normal((8, 4, 2))
+    np.savez(tmp_path / "train.npz", X=x, y_label=(x.mean(axis=(1, 2)) > 0).astype(int))
+    np.savez(tmp_path / "new.npz", X=x[:3], y_label=np.array([0, 5, 1]))
+    train(tmp_path / "run", "npz", tmp_path / "train.npz", "--epochs", "1", "--hidden-size",
+          "4", "--quiet")
+    code, out, err = run_cli("predict", tmp_path / "run" / "model.npz", tmp_path / "new.npz")
+    assert code == 0, err
+    model = ng.load(tmp_path / "run" / "model.npz").model
+    assert [line.split("\t")[1] for line in out.splitlines()[1:]] == \
+        [str(k) for k in predict(model, x[:3])["label"]]
+    assert re.fullmatch(r"note: .*new.npz, array 'y_label', sequence 1: label '5' is not "
+                        r"one of the 2 classes .*; predicted without scoring the labels",
+                        err.strip()), err
+
+
 def test_predict_scores_a_regression_task_as_train_does(tmp_path):
     """A labelled file with a regression task: its mean absolute error on stderr beside the
     accuracy (it printed the accuracy only), each as evaluate gives it."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from .dataset import IGNORE_INDEX, TASK_KINDS, SequenceDataset
 from .errors import DataError, where
-from .labels import preview, resolve_classes, sorted_labels
+from .labels import encode_labels, resolve_classes, sorted_labels
 
 __all__ = ["load_npz"]
 
@@ -42,17 +42,13 @@ def _read(archive, path, key: str) -> np.ndarray:
 
 
 def _class_ids(path, key: str, values: np.ndarray, classes, locate):
-    """Class ids of ``values`` (any shape) and the class labels, as text."""
+    """Class ids of ``values`` (any shape) and the class labels, as text; an
+    UnknownLabelError for a label not in ``classes`` (predict still reads the file)."""
     unique, inverse = np.unique(values, return_inverse=True)
     text = [v.decode() if isinstance(v, bytes) else str(v) for v in unique.tolist()]
     classes = classes or sorted_labels(text)
-    index = {label: k for k, label in enumerate(classes)}
-    for u, label in enumerate(text):
-        if label not in index:
-            first = np.flatnonzero(inverse.ravel() == u)[0]
-            raise DataError(f"{where(path, array=key)}, {locate(first)}: label {label!r} is "
-                            f"not one of the {len(classes)} classes {preview(classes)}")
-    table = np.array([index[label] for label in text], np.int64)
+    table = encode_labels(text, classes, lambda u: f"{where(path, array=key)}, "
+                          f"{locate(np.flatnonzero(inverse.ravel() == u)[0])}")
     return table[inverse].reshape(values.shape), classes
 
 
