@@ -260,6 +260,31 @@ def test_csv_predict_reads_the_trained_columns_by_name(csv_run):
     assert code == 2 and "line 6, column 'f1': expected a finite number" in err, err
 
 
+def test_csv_run_with_label_cols_predicts_and_encodes_a_file_without_them(csv_run):
+    """A run trained with --label-cols predicts and encodes a new table that has no label
+    columns (an application's input): the same predictions as for the labelled table, no
+    scores. Both ended in "no label column 'trend'"."""
+    folder, out = csv_run
+    with open(folder / "test.csv", newline="") as f:
+        rows = [r[:4] for r in csv.reader(f)]                # id, step, f1, f2
+    with open(folder / "no_labels.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    code, labelled, _ = run_cli("predict", out / "model.npz", folder / "test.csv")
+    assert code == 0
+    code, printed, err = run_cli("predict", out / "model.npz", folder / "no_labels.csv")
+    assert code == 0, err
+    assert printed == labelled
+    assert "accuracy" not in err, err
+    code, _, err = run_cli("encode", out / "model.npz", folder / "no_labels.csv", "--out",
+                           folder / "no_labels.npy")
+    assert code == 0, err
+    ckpt = ng.load(out / "model.npz")
+    data = load_csv(folder / "test.csv", **ckpt.extra["data"]["options"])
+    np.testing.assert_array_equal(np.load(folder / "no_labels.npy"),
+                                  ckpt.model.eval().encode(data.x, lengths=data.lengths),
+                                  err_msg="encode of the table without its labels")
+
+
 def test_read_as_trained_gives_python_what_predict_reads(csv_run, tmp_path):
     """A run's model used from Python: read_as_trained reads a new file with the run's
     columns, order and classes (a newcomer dug them out of extra by hand), and predict

@@ -15,8 +15,9 @@ class DataError(ValueError):
 
 
 class UnknownLabelError(DataError):
-    """A label that is not one of the classes given (``classes=``, the training file's):
-    the file's sequences can be read, its labels cannot be scored."""
+    """A label that is not one of the classes given (``classes=``, the training file's), or
+    a label column the table lacks: the file's sequences can be read, its labels cannot be
+    scored."""
 
 
 def where(path, line: int | None = None, column: str | None = None,

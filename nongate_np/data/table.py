@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .dataset import IGNORE_INDEX, TASK_KINDS, SequenceDataset
-from .errors import DataError, where
+from .errors import DataError, UnknownLabelError, where
 from .labels import encode_labels, preview, resolve_classes, sorted_labels
 from .padding import pad_sequences
 
@@ -174,7 +174,8 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
     Raises
     ------
     DataError
-        The file is missing, empty or not UTF-8; a named column is absent or used twice;
+        The file is missing, empty or not UTF-8; a named column is absent (a label column:
+        UnknownLabelError, a DataError) or used twice;
         a row has the wrong number of fields; a feature or order cell is not a finite
         number (without ``feature_cols``: a column of numbers with a text cell); a
         sequence-level label changes within a sequence or is empty; a label is not in
@@ -187,8 +188,10 @@ def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_
     for name, role in zip(used, ["id"] + (["order"] if order_col else [])
                           + ["label"] * len(label_cols)):
         if name not in header:
-            raise DataError(f"{path}: no {role} column {name!r}; the columns are "
-                            f"{preview(header)}{_delimiter_hint(header, delimiter)}")
+            # NOTE: without its labels a table's sequences can still be read (predict)
+            error = UnknownLabelError if role == "label" else DataError
+            raise error(f"{path}: no {role} column {name!r}; the columns are "
+                        f"{preview(header)}{_delimiter_hint(header, delimiter)}")
     if len(set(used)) != len(used):
         raise DataError(f"{path}: a column is used twice among id, order and label columns "
                         f"{used}")

@@ -135,7 +135,8 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
     ``checkpoint`` is the run's ``model.npz`` (a path or what ``nongate_np.load`` gives), or
     its ``extra["data"]``; ``input_size``, the features per step the model reads (taken from
     the checkpoint's model when not given). Without ``labels`` a file's labels are its own,
-    not mapped to the model's classes: one the model never saw is no error.
+    not mapped to the model's classes: one the model never saw is no error; a table's label
+    columns are not read, so a table without them (an application's input) is read too.
 
     Raises DataError (``nongate_np.data``) for a missing file, a folder (but for a text
     model, which reads one), a file of another kind than the training data's, or another
@@ -167,8 +168,10 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
         raise DataError(f"{path}: the model reads .{meta['kind']} files (it was trained by "
                         f"nongate-np train {meta['kind']}), got {suffix or 'no suffix'!r}")
     classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
-    data = load_sequences(path, classes=classes if labels else None,
-                          **meta.get("options", {}))
+    options = dict(meta.get("options", {}))
+    if not labels and meta["kind"] == "csv":
+        options.update(label_cols=[], task_kinds=None)
+    data = load_sequences(path, classes=classes if labels else None, **options)
     if input_size is not None and data.feature_size != input_size:
         raise DataError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
                         f"trained on {input_size}")
