@@ -72,6 +72,13 @@ CASES = {
     "unknown label column": (["train", "csv", "{unlabelled.csv}", "--label-cols", "y"],
                              "no label column 'y'"),
     "bad value": (["train", "ts", "{bad_value.ts}"], "oops"),
+    # text took them and trained without them
+    "csv option with text": (["train", *TINY_TEXT, "--epochs", "0", "--label-cols", "y",
+                              "--out", "{bad}/not_started"],
+                             "--label-cols applies to train csv only"),
+    "npz option with text": (["train", *TINY_TEXT, "--epochs", "0", "--task-kinds",
+                              "y:regression", "--out", "{bad}/not_started"],
+                             "--task-kinds applies to train npz only"),
     "csv option with ts": (["train", "ts", T, "--order-col", "t"], "--order-col applies to "
                                                                    "train csv only"),
     "unknown package": (["train", "--packages", "json,no_such_package"], "no_such_package"),

@@ -152,6 +152,13 @@ def _options(args):
 
 
 def _check(args) -> None:
+    csv_only = [o for o in ("id_col", "order_col", "feature_cols", "label_cols", "delimiter")
+                if getattr(args, o) is not None]
+    if args.kind != "csv" and csv_only:
+        raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
+    if args.kind != "npz" and args.task_kinds is not None:
+        hint = "; csv: --label-cols NAME:KIND" if args.kind == "csv" else ""
+        raise CLIError(f"--task-kinds applies to train npz only{hint}")
     if args.kind == "text":
         if args.file or args.test:
             raise CLIError("train text takes no file (it reads the standard library); for "
@@ -173,13 +180,6 @@ def _check(args) -> None:
                     "the files train reads are .ts, .csv and .npz")
             raise CLIError(f"train {args.kind} reads .{args.kind} files, got {path} "
                            f"({suffix or 'no suffix'}); {hint}")
-    csv_only = [o for o in ("id_col", "order_col", "feature_cols", "label_cols", "delimiter")
-                if getattr(args, o) is not None]
-    if args.kind != "csv" and csv_only:
-        raise CLIError(f"--{csv_only[0].replace('_', '-')} applies to train csv only")
-    if args.kind != "npz" and args.task_kinds is not None:
-        hint = "; csv: --label-cols NAME:KIND" if args.kind == "csv" else ""
-        raise CLIError(f"--task-kinds applies to train npz only{hint}")
 
 
 def _resume_hint(args) -> str:
