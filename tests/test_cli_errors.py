@@ -48,6 +48,7 @@ def files(tmp_path_factory):
     np.savez(folder / "float_target.npz", X=x, y_v=np.array([0.5, 1.5, 2.5, 3.5]))
     np.savez(folder / "int_target.npz", X=x, y_v=np.array([0, 1, 2, 3]))
     np.savez(folder / "wide_target.npz", X=x, y_v=np.arange(8.0).reshape(4, 2))
+    np.savez(folder / "renamed_target.npz", X=x, y_w=np.array([0.5, 1.5, 2.5, 3.5]))
     return folder
 
 
@@ -132,6 +133,12 @@ CASES = {
                                  "array 'y_v': declared classification"),
     "task kinds with ts": (["train", "ts", T, "--task-kinds", "v:regression"],
                            "--task-kinds applies to train npz only"),
+    # it trained, then scored nothing: summary.json's test {"loss": 0.0} and a warning
+    "test task the training file lacks": (["train", "npz", "{float_target.npz}", "--test",
+                                           "{renamed_target.npz}", "--out",
+                                           "{bad}/not_started"],
+                                          "{renamed_target.npz}: task 'w' is not one of the "
+                                          "training file's tasks ['v']"),
     "nonexistent checkpoint": (["predict", "{bad}/nope.npz", T], "no such checkpoint"),
     # a run's --out folder given as the checkpoint: it read "no such checkpoint"
     "run folder as checkpoint": (["predict", "{ts_run}", T],
@@ -237,7 +244,8 @@ def test_a_failed_resume_leaves_the_earlier_run_as_it_was(files):
 
 
 @pytest.mark.parametrize("case", ["test file of other width", "test task of another kind",
-                                  "test regression of another width"])
+                                  "test regression of another width",
+                                  "test task the training file lacks"])
 def test_a_test_file_the_model_cannot_read_stops_the_run_before_it_starts(files, case):
     code, *_ = run_cli(*_fill(CASES[case][0], files))
     assert code == 2

@@ -377,24 +377,29 @@ _LABEL_HINT = {"ts": "class labels (a '@classLabel true ...' header and a label 
 
 def _check_test(path, data, test_path, test) -> None:
     """DataError, before any epoch, when the model of the training file ``path`` could not
-    be scored on the test file: another count of features per step, a task of the same
-    name but another kind (an ``.npz`` target of integers where the training file's were
-    floats), or a regression of another output_size (an ``.npz`` target (N, 2) where the
-    training file's was (N,)). Found after the run, it lost the run's test metrics."""
+    be scored on the test file: another count of features per step, a task the training
+    file does not have (a renamed ``y_`` array), a task of the same name but another kind
+    (an ``.npz`` target of integers where the training file's were floats), or a
+    regression of another output_size (an ``.npz`` target (N, 2) where the training file's
+    was (N,)). Found after the run, it lost the run's test metrics."""
     if test.feature_size != data.feature_size:
         raise DataError(f"{test_path}: {test.feature_size} feature(s) per step, but the "
                         f"training file {path} has {data.feature_size}; --test needs a file "
                         f"with the training file's features")
     trained = {t["name"]: t for t in data.tasks}
     for task in test.tasks:
-        kind = trained.get(task["name"], task)["kind"]
+        if task["name"] not in trained:     # a renamed array: its targets never scored
+            raise DataError(f"{test_path}: task {task['name']!r} is not one of the training "
+                            f"file's tasks {list(trained)} ({path}); --test needs the "
+                            f"training file's task names")
+        kind = trained[task["name"]]["kind"]
         if kind != task["kind"]:
             hint = f" (.npz: --task-kinds {task['name']}:{kind} reads both so)" if (
                 str(test_path).lower().endswith(".npz")) else ""
             raise DataError(f"{test_path}: task {task['name']!r} is read as {task['kind']}, "
                             f"but the training file {path} has it as {kind}; --test needs "
                             f"its targets of the same kind{hint}")
-        size = trained.get(task["name"], task).get("output_size")
+        size = trained[task["name"]].get("output_size")
         if kind == "regression" and size != task.get("output_size"):
             raise DataError(f"{test_path}: task {task['name']!r} has "
                             f"{task.get('output_size')} value(s) per sequence, but the "
