@@ -21,15 +21,18 @@ still called as itself, ``dp.model``)::
 Start it with ``mpiexec -n N`` before the usual command line. The shares of a batch
 differ by at most one row and are weighted by their sizes, so an uneven last batch gives
 the gradient of its mean over all its rows, as one process would (docs/distributed.md).
-Every rank must run the same number of backwards: a rank that draws one batch fewer leaves
-the others waiting in their Allreduce (there is no ``join`` as DDP has for uneven inputs);
-``shares`` checks a list of batches before the first.
+Every rank must run the same number of backwards, on batches of the same sizes: ``shares``
+checks a list of batches before the first, and any other iterable (a generator) batch by
+batch, and raises on every rank where they differ rather than leave one waiting in its
+Allreduce. There is no ``join`` as DDP has for uneven inputs: drop an uneven last batch or
+pad it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import sys
 import time
@@ -219,10 +222,23 @@ class DataParallel:
         there are ranks) gets the batch's last row with weight 0, which adds nothing to the
         gradient or to :attr:`loss`. Empty batches are skipped.
 
-        Raises ValueError on every rank, before the first batch, when ``batches`` is a list
-        or tuple (of index arrays or lists of integers) that is not the same on every rank:
-        a rank with fewer batches would leave the others waiting, and different batches
-        (shuffled with different seeds) would train on the wrong rows without an error."""
+        A list or tuple (of index arrays or lists of integers) is compared between the
+        ranks once, before the first batch: their counts, sizes and a digest of their
+        indices. Any other iterable (a generator, a data loader) is compared batch by
+        batch, as it is drawn: before each batch one Allgather of an integer per rank, its
+        batch's row count or that it has none left, so that ranks that run out at
+        different batches, or draw batches of different sizes, raise together rather than
+        wait in an Allreduce the others never reach; the loop ends when every rank has run
+        out. The contents of a generator's batches are not compared (only their sizes).
+
+        Raises
+        ------
+        ValueError
+            On every rank, when the ranks' batches differ: a list's before the first batch
+            (a rank with fewer batches would leave the others waiting, and different batches,
+            shuffled with different seeds, would train on the wrong rows without an error);
+            an iterable's at the first batch whose row counts differ (the message names the
+            batch, counted from 0, and each rank's rows or "no batch left")."""
         if isinstance(batches, (list, tuple)):
             differ = _first_difference(self.comm.allgather(_fingerprint(batches)))
             if differ is not None:
@@ -232,6 +248,8 @@ class DataParallel:
                 raise ValueError(f"DataParallel: the ranks hold different batches: rank "
                                  f"{r}'s {why} (this is rank {self.rank}); draw them with "
                                  "the same seed on every rank")
+        elif self.world_size > 1:
+            batches = self._agreed(batches)
         for batch in batches:
             n = len(batch)
             if n == 0:
@@ -240,6 +258,27 @@ class DataParallel:
             if len(mine) == 0:
                 mine = batch[n - 1:n]               # weight 0: share() left (0, n)
             yield mine
+
+    def _agreed(self, batches: Iterable) -> Iterator[Any]:
+        """``batches`` one by one, each after every rank has said its row count (-1: none
+        left) in one Allgather, until every rank has run out; ValueError on every rank at
+        the first batch whose counts differ."""
+        said, rows = np.empty(1, np.int64), np.empty(self.world_size, np.int64)
+        drawn = iter(batches)
+        for k in itertools.count():
+            batch: Any = next(drawn, _NO_BATCH)
+            said[0] = -1 if batch is _NO_BATCH else len(batch)
+            self.comm.Allgather(said, rows)
+            if (rows != rows[0]).any():
+                counts = _per_rank(rows.tolist(), show=lambda n: "no batch left" if n < 0
+                                   else f"{n} row{'s' if n != 1 else ''}")
+                raise ValueError(f"DataParallel: the ranks drew different batches: batch {k}: "
+                                 f"{counts} (this is rank {self.rank}); draw the same "
+                                 "batches on every rank (the same seed), and for an uneven "
+                                 "end drop the last batch or pad it")
+            if rows[0] < 0:
+                return
+            yield batch
 
     def check_agreement(self, where: str, items: dict, *, hint: str,
                         error: Exception | None = None) -> None:
@@ -471,8 +510,14 @@ def _digest(*arrays) -> str:
     return h.hexdigest()[:12]
 
 
-def _per_rank(values: list, missing: object) -> str:
-    """"3 on rank 0, 2 on ranks 1, 2": each value once, with the ranks that gave it."""
+#: what an iterable of batches gives :meth:`DataParallel._agreed` once it has run out
+_NO_BATCH = object()
+
+
+def _per_rank(values: list, missing: object = None, show=repr) -> str:
+    """"3 on rank 0, 2 on ranks 1, 2": each value once, shown by ``show``, with the ranks
+    that gave it; ``missing`` (check_agreement's mark for an item a rank lacks) shows as
+    "missing"."""
     groups: list[tuple[Any, list[int]]] = []
     for r, value in enumerate(values):
         for seen, ranks in groups:
@@ -481,7 +526,7 @@ def _per_rank(values: list, missing: object) -> str:
                 break
         else:
             groups.append((value, [r]))
-    return ", ".join(f"{'missing' if value is missing else repr(value)} on rank"
+    return ", ".join(f"{'missing' if value is missing else show(value)} on rank"
                      f"{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
                      for value, ranks in groups)
 

@@ -226,6 +226,43 @@ def test_fit_on_ranks_asked_for_different_runs_raises_on_every_rank(tmp_path):
     assert said[0]["same"] is None and said[1]["same"] is None
 
 
+# what each case of tests/distributed/uneven.py gives rank 1 otherwise: its rows (or none)
+# at the first batch that differs
+UNEVEN = {
+    "fewer": "batch 2: 4 rows on rank 0, no batch left on rank 1",   # rank 0 waited forever
+    "more": "batch 2: no batch left on rank 0, 4 rows on rank 1",
+    "size": "batch 1: 4 rows on rank 0, 3 rows on rank 1",           # mis-weighted
+    "empty": "batch 1: 4 rows on rank 0, 0 rows on rank 1",
+    "first": "batch 0: 4 rows on rank 0, no batch left on rank 1",
+}
+
+
+def test_shares_of_generators_that_differ_raises_on_every_rank(tmp_path):
+    """Over a generator, shares compares each batch's row count between the ranks before
+    yielding it: a rank that runs out first, or draws a batch of another size, fails on
+    every rank with the batch named (rather than leaving the other waiting in its
+    Allreduce, or weighing the shares wrongly), and generators that agree train as the
+    same batches given as a list do."""
+    _mpiexec()
+    done = _run(["tests/distributed/uneven.py", str(tmp_path)], 2, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for case, what in UNEVEN.items():
+        for rank in (0, 1):
+            assert said[rank][case] == (
+                f"DataParallel: the ranks drew different batches: {what} (this is rank "
+                f"{rank}); draw the same batches on every rank (the same seed), and for an "
+                "uneven end drop the last batch or pad it"), (case, rank, said[rank][case])
+    assert said[0]["same"] is None and said[1]["same"] is None
+    root = np.load(tmp_path / "rank0.npz")
+    for rank in (0, 1):
+        weights = np.load(tmp_path / f"rank{rank}.npz")
+        for name in ("weight", "bias"):
+            np.testing.assert_allclose(weights[f"generator/{name}"], root[f"list/{name}"],
+                                       rtol=1e-12, err_msg=f"rank {rank}: {name}")
+    assert np.abs(root["generator/weight"] - root["start/weight"]).max() > 1e-3   # trained
+
+
 def test_without_mpi4py_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ImportError, match=r"pip install 'nongate_np\[mpi\]'"):
