@@ -308,8 +308,8 @@ class DataParallel:
             raise error
         refused = next(((r, text) for r, (text, _) in enumerate(gathered) if text), None)
         if refused is not None:
-            raise ValueError(f"{where}: rank {refused[0]} refused its arguments, so no rank "
-                             f"trains: {refused[1]} (this is rank {self.rank})")
+            raise ValueError(f"{where}: rank {refused[0]} refused its arguments, so every "
+                             f"rank stops: {refused[1]} (this is rank {self.rank})")
         if _first_difference([pairs for _, pairs in gathered]) is None:
             return
         per_rank = [dict(pairs) for _, pairs in gathered]

@@ -220,10 +220,57 @@ def test_fit_on_ranks_asked_for_different_runs_raises_on_every_rank(tmp_path):
     assert said[0]["clip"].count(" on rank ") == 2, said[0]["clip"]     # nothing else differs
     # a rank whose own arguments are refused tells the others, which raise too
     assert said[1]["refused"] == "fit: batch_size must be an int >= 1, got 0"
-    assert said[0]["refused"] == ("fit: rank 1 refused its arguments, so no rank trains: "
+    assert said[0]["refused"] == ("fit: rank 1 refused its arguments, so every rank stops: "
                                   "ValueError: fit: batch_size must be an int >= 1, got 0 "
                                   "(this is rank 0)")
     assert said[0]["same"] is None and said[1]["same"] is None
+
+
+# what each case of tests/distributed/evaluate.py gives rank 1 otherwise: the ranks'
+# disagreement as evaluate names it
+EVALUATE_DISAGREEMENTS = {
+    "rows": "items (30 on rank 0, 20 on rank 1); data (x, lengths, targets) (",   # silent
+    "data": "data (x, lengths, targets) (",                                        # silent
+    "weights": "model state (weights, buffers) (",                                 # silent
+    "tasks": "tasks evaluated (['c', 'r'] on rank 0, ['c'] on rank 1); data (",   # truncated
+}
+
+
+def test_evaluate_on_ranks_asked_for_different_evaluations_raises_on_every_rank(tmp_path):
+    """evaluate(data_parallel=dp) checks in one allgather, as fit does, that the ranks
+    evaluate the same data with the same weights: other rows, data or weights added up
+    metrics that are no one's without an error, other tasks died in MPI's "Message
+    truncated", and a rank whose arguments were refused left the other waiting forever.
+    Ranks that agree (each with its own batch size) give one process's metrics."""
+    _mpiexec()
+    done = _run(["tests/distributed/evaluate.py", str(tmp_path)], 2, timeout=90)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    for case, what in EVALUATE_DISAGREEMENTS.items():
+        for rank in (0, 1):
+            message = said[rank][case]
+            assert isinstance(message, str) and message.startswith(
+                f"evaluate: the ranks disagree on {what}"), (case, rank, message)
+            assert f"(this is rank {rank}); every rank must call evaluate with the same " \
+                   "model and the whole dataset" in message, message
+    assert said[0]["weights"].count(" on rank ") == 2, said[0]["weights"]   # nothing else
+    assert said[1]["refused"] == "batch_size must be an int >= 1, got 0"
+    assert said[0]["refused"] == ("evaluate: rank 1 refused its arguments, so every rank "
+                                  "stops: ValueError: batch_size must be an int >= 1, got 0 "
+                                  "(this is rank 0)")
+    assert said[1]["none"].startswith("evaluate: data must be a SequenceDataset, got "
+                                      "NoneType"), said[1]["none"]
+    assert said[0]["none"].startswith("evaluate: rank 1 refused its arguments, so every "
+                                      "rank stops: TypeError: evaluate: data must be a "
+                                      "SequenceDataset"), said[0]["none"]
+    for rank in (0, 1):
+        alone = said[rank]["alone"]
+        assert len(alone) == 5
+        for case in ("same", "batch_size"):
+            assert said[rank][case].keys() == alone.keys(), (case, rank)
+            for key, value in alone.items():
+                assert said[rank][case][key] == pytest.approx(value, rel=1e-12), \
+                    (case, rank, key)
 
 
 # what each case of tests/distributed/uneven.py gives rank 1 otherwise: its rows (or none)

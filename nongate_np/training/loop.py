@@ -75,9 +75,7 @@ def batches(data, batch_size: int, order=None):
     """``(x, lengths, targets)`` mini-batches of the rows ``order`` of ``data`` (default:
     every row, as stored), each cut to its longest sequence so that no step is spent on
     padding only. ValueError unless ``batch_size`` is an int >= 1."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    _check_batch_size(batch_size)
     order = np.arange(len(data)) if order is None else order
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
     for start in range(0, len(order), batch_size):
@@ -87,6 +85,12 @@ def batches(data, batch_size: int, order=None):
         targets = {name: y[idx, :T] if name in tagging else y[idx]
                    for name, y in data.targets.items()}
         yield data.x[idx, :T], lengths, targets
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
 
 
 def _by_length(data, rows: np.ndarray) -> np.ndarray:
@@ -359,8 +363,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             meter.set_totals(data_parallel.all_reduce(meter.totals()))
         record = {"epoch": epoch, **{f"train/{k}": v for k, v in meter.result().items()}}
         if val is not None and len(val):
-            record.update({f"val/{k}": v for k, v in evaluate(
-                model, val, data_parallel=data_parallel).items()})
+            # the ranks agreed on val and the model before the first step (_agree)
+            record.update({f"val/{k}": v for k, v in _evaluate(
+                model, val, _evaluated_tasks(model, val), data_parallel).items()})
         record["seconds"] = time.perf_counter() - start
         value = record.get(monitor)
         record["best"] = value is not None and (history.best_value is None
@@ -409,8 +414,7 @@ def _agree(model, train, val, dp, optimizer, history, **options):
                      "optimizer": _describe_optimizer(optimizer),
                      "optimizer state": _digest(*_state_arrays(
                          optimizer.state_dict()["state"])),
-                     "model state (weights, buffers)": _digest(*(
-                         np.asarray(move(v, "cpu")) for v in model.state_dict().values()))}
+                     "model state (weights, buffers)": _model_digest(_digest, model)}
     except Exception as err:            # any error: the other ranks must hear of it
         error = err                     # told to the other ranks, then raised here
     dp.check_agreement("fit", items, error=error,
@@ -427,6 +431,11 @@ def _data_digest(digest, data) -> str | None:
     names = sorted(data.targets)
     return digest(data.x, data.lengths, np.array(names, dtype=str),
                   *(data.targets[n] for n in names))
+
+
+def _model_digest(digest, model) -> str:
+    """A digest of the model's state: its weights and buffers."""
+    return digest(*(np.asarray(move(v, "cpu")) for v in model.state_dict().values()))
 
 
 def _describe_optimizer(optimizer) -> str:
@@ -478,14 +487,47 @@ def _train_step(model, data, idx, optimizer, meter, dp) -> float:
 def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
-    :mod:`~nongate_np.training.metrics`). With ``data_parallel`` (see :func:`fit`) each
-    rank evaluates its share of the rows and the sums are added up over the ranks. The
-    sequences run in batches of similar lengths (sorted by length).
+    :mod:`~nongate_np.training.metrics`). The sequences run in batches of similar lengths
+    (sorted by length).
+
+    With ``data_parallel`` (see :func:`fit`) every rank calls it with the same model and
+    the whole ``data``; each evaluates its share of the rows and the sums are added up over
+    the ranks. First, one allgather checks that the ranks agree, as fit's does: the count
+    of items, the tasks evaluated, and digests of the data (``x``, ``lengths``, targets)
+    and of the model's state (SHA-1 over every array's bytes: a cost in proportion to the
+    data's size). ``batch_size`` may differ between the ranks.
 
     Raises TypeError when ``data`` is not a SequenceDataset, ValueError when one of its
-    tasks differs in kind or size from the model's; warns (UserWarning) when some of the
-    model's tasks have no targets in ``data`` while it has targets of other names (a task
-    renamed: ``"loss"`` then sums fewer tasks)."""
+    tasks differs in kind or size from the model's or ``batch_size`` is not an int >= 1;
+    warns (UserWarning) when some of the model's tasks have no targets in ``data`` while it
+    has targets of other names (a task renamed: ``"loss"`` then sums fewer tasks). With
+    ``data_parallel``, on every rank before evaluating: ValueError when the ranks disagree
+    (each item that differs named, with its value on each rank), or naming another rank
+    whose arguments were refused and its error, rather than a rank waiting forever in the
+    others' Allreduce or metrics added up over other data or weights."""
+    dp = data_parallel
+    if dp is None or dp.world_size == 1:
+        _check_batch_size(batch_size)
+        return _evaluate(model, data, _evaluated_tasks(model, data), dp, batch_size)
+    error, items, tasks = None, {}, []
+    try:
+        _check_batch_size(batch_size)
+        tasks = _evaluated_tasks(model, data)
+        from ..distributed import _digest
+        items = {"items": len(data), "tasks evaluated": [t["name"] for t in tasks],
+                 "data (x, lengths, targets)": _data_digest(_digest, data),
+                 "model state (weights, buffers)": _model_digest(_digest, model)}
+    except Exception as err:            # any error: the other ranks must hear of it
+        error = err                     # told to the other ranks, then raised here
+    dp.check_agreement("evaluate", items, error=error,
+                       hint="every rank must call evaluate with the same model and the "
+                            "whole dataset: DataParallel gives each rank its share of "
+                            "the rows, so do not split the data between the ranks")
+    return _evaluate(model, data, tasks, dp, batch_size)
+
+
+def _evaluated_tasks(model, data) -> list[dict]:
+    """evaluate's checks of ``data``, and the model's tasks it has targets for."""
     _check_data("evaluate", "data", data)
     _check_inputs("evaluate", "data", model, data)
     _check_tasks("evaluate", "data", model, data)
@@ -495,18 +537,23 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     if missing and extra:       # a task renamed or misspelt, rather than labels left out
         warnings.warn(f"evaluate: data has no targets for the model's tasks {missing} but has "
                       f"{extra}, which the model does not have; \"loss\" sums only "
-                      f"{[t['name'] for t in tasks]}", UserWarning, stacklevel=3)
+                      f"{[t['name'] for t in tasks]}", UserWarning, stacklevel=4)
+    return tasks
+
+
+def _evaluate(model, data, tasks, dp, batch_size: int = 256) -> dict:
+    """evaluate's metrics of ``tasks`` on checked ``data``, over the ranks of ``dp`` (if
+    any) without checking that they agree."""
     meter = _meter(model, tasks)
-    rows = np.arange(len(data)) if data_parallel is None else \
-        data_parallel.share(np.arange(len(data)))
+    rows = np.arange(len(data)) if dp is None else dp.share(np.arange(len(data)))
     rows = _by_length(data, rows)
     # NOTE: evaluating(), not model.eval(): the mode stays this thread's, so a thread
     # training the same model keeps its dropout
     with evaluating(), no_grad():
         for x, lengths, targets in batches(data, batch_size, rows):
             meter.update(model(x, lengths=lengths), targets)
-    if data_parallel is not None:
-        meter.set_totals(data_parallel.all_reduce(meter.totals()))
+    if dp is not None:
+        meter.set_totals(dp.all_reduce(meter.totals()))
     return meter.result()
 
 
