@@ -389,6 +389,29 @@ def test_train_with_other_options_per_rank_fails_on_every_rank(tmp_path):
     assert not (tmp_path / "run" / "last.npz").exists()
 
 
+def test_train_with_a_test_file_on_one_rank_only_fails_before_training(tmp_path):
+    """mpiexec's MPMD form with --test on rank 0 only: rank 0 waited forever in the test
+    split's evaluation after the training, which rank 1 never joined; now both ranks say
+    what differs before any step."""
+    from tests.test_cli_train import _write_npz
+    mpiexec = _mpiexec()
+    _write_npz(tmp_path / "small.npz", seed=3, n=30)
+    _write_npz(tmp_path / "test.npz", seed=4, n=12)
+    cmd = [sys.executable, "-m", "nongate_np", "train", "npz", str(tmp_path / "small.npz"),
+           "--hidden-size", "6", "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1"}
+    done = subprocess.run([mpiexec, "-n", "1", *cmd, "--test", str(tmp_path / "test.npz"),
+                           ":", "-n", "1", *cmd], capture_output=True, text=True, timeout=90,
+                          env=env, cwd=ROOT)
+    assert done.returncode != 0
+    for rank in (0, 1):
+        assert f"error (rank {rank} of 2): train: the ranks disagree on test items (12 on " \
+            f"rank 0, 0 on rank 1); test data (x, lengths, targets) (" in done.stderr, \
+            done.stderr[-3000:]
+    assert "same --test file" in done.stderr, done.stderr[-3000:]
+    assert not (tmp_path / "run" / "last.npz").exists()
+
+
 def test_a_train_error_on_one_rank_ends_every_rank(tmp_path):
     """--resume with nothing to resume fails on both ranks at once here; the job ends with
     the error, not a hang."""

@@ -35,7 +35,7 @@ from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
 from .callbacks import JSONLines, ProgressBar
 from .checkpoints import ModelCheckpoint, resume_from
-from .loop import History, evaluate, fit, predict
+from .loop import History, _data_digest, evaluate, fit, predict
 
 __all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
            "read_as_trained", "build_model", "run", "ResumeError"]
@@ -218,6 +218,8 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         optimizer, history, initial = Adam(model.parameters(), lr=opts.lr), None, 0
     opts = replace(opts, lr=optimizer.param_groups[0]["lr"])    # as last.npz records it
     dp = _data_parallel(model, opts)
+    if dp is not None:
+        _agree_on_test(dp, test)
     if dp is not None and not dp.is_root:
         return _follow(model, train, val, test, opts, optimizer, history, initial, dp)
     try:
@@ -278,6 +280,18 @@ def _data_parallel(model, opts: TrainOptions):
     if dp is None:
         raise ValueError(f"train under MPI runs on the CPU only, got --device {opts.device}")
     return dp if dp.world_size > 1 else None
+
+
+def _agree_on_test(dp, test) -> None:
+    """ValueError on every rank unless every rank holds the same test split, checked before
+    training (fit checks the others): its evaluation at the end is collective, so a rank
+    without one would leave the others waiting forever, and one with other data would fail
+    them all after the training."""
+    from ..distributed import _digest
+    dp.check_agreement("train", {"test items": 0 if test is None else len(test),
+                                 "test data (x, lengths, targets)": _data_digest(_digest, test)},
+                       hint="every rank must run the same command line, with the same "
+                            "--test file")
 
 
 def _follow(model, train, val, test, opts, optimizer, history, initial, dp) -> dict:
