@@ -32,6 +32,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .nn._checks import check_count
+
 __all__ = ["encode", "encode_bag", "encode_files", "write_shards", "worker_env"]
 
 
@@ -270,7 +272,7 @@ def encode(checkpoint, x, lengths=None, *, batch_size: int = 256):
     x = da.asarray(_as_dask(x, "x"))
     lengths = None if lengths is None else da.asarray(_as_dask(lengths, "lengths"))
     _check_arrays(ckpt, x, lengths)
-    _check_batch_size(batch_size)
+    check_count(batch_size, "batch_size", "nongate_np.dask", 1)
     n = x.shape[0]
     if plain:   # NOTE: Dask's own chunks (~128 MiB) would give one worker every row
         rows = _partition_rows(n, batch_size, _workers())
@@ -296,7 +298,7 @@ def encode_bag(checkpoint, sequences, *, batch_size: int = 256):
     single-process result. Errors name the partition and the row within it."""
     dask = _dask()
     ckpt = _Checkpoint(checkpoint)
-    _check_batch_size(batch_size)
+    check_count(batch_size, "batch_size", "nongate_np.dask", 1)
 
     def part(seqs, k, digest, blob, name):
         seqs = [np.asarray(s) for s in seqs]
@@ -324,7 +326,7 @@ def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
     Errors name the file and the row within it."""
     dask = _dask()
     ckpt = _Checkpoint(checkpoint)
-    _check_batch_size(batch_size)
+    check_count(batch_size, "batch_size", "nongate_np.dask", 1)
 
     from .io import load
     meta = load(checkpoint).extra.get("data")
@@ -369,8 +371,3 @@ def write_shards(embeddings, folder) -> dict:
     return index
 
 
-def _check_batch_size(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"nongate_np.dask: batch_size must be an int >= 1, got "
-                         f"{batch_size!r}")

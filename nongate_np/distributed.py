@@ -21,7 +21,7 @@ still called as itself, ``dp.model``)::
 Start it with ``mpiexec -n N`` before the usual command line. The shares of a batch
 differ by at most one row and are weighted by their sizes, so an uneven last batch gives
 the gradient of its mean over all its rows, as one process would (docs/distributed.md).
-Every rank must run the same number of backwards, on batches of the same sizes: ``shares``
+Every rank must run the same number of backwards, on the same batches: ``shares``
 checks a list of batches before the first, and any other iterable (a generator) batch by
 batch, and raises on every rank where they differ rather than leave one waiting in its
 Allreduce. There is no ``join`` as DDP has for uneven inputs: drop an uneven last batch or
@@ -225,11 +225,12 @@ class DataParallel:
         A list or tuple (of index arrays or lists of integers) is compared between the
         ranks once, before the first batch: their counts, sizes and a digest of their
         indices. Any other iterable (a generator, a data loader) is compared batch by
-        batch, as it is drawn: before each batch one Allgather of an integer per rank, its
-        batch's row count or that it has none left, so that ranks that run out at
-        different batches, or draw batches of different sizes, raise together rather than
-        wait in an Allreduce the others never reach; the loop ends when every rank has run
-        out. The contents of a generator's batches are not compared (only their sizes).
+        batch, as it is drawn: before each batch one Allgather of two integers per rank,
+        its batch's row count (or that it has none left) and a digest of its indices, so
+        that ranks that run out at different batches, or draw batches of different sizes
+        or rows, raise together rather than wait in an Allreduce the others never reach or
+        train on the wrong rows; the loop ends when every rank has run out. Rows that are
+        not integer indices are compared by size only.
 
         Raises
         ------
@@ -237,8 +238,9 @@ class DataParallel:
             On every rank, when the ranks' batches differ: a list's before the first batch
             (a rank with fewer batches would leave the others waiting, and different batches,
             shuffled with different seeds, would train on the wrong rows without an error);
-            an iterable's at the first batch whose row counts differ (the message names the
-            batch, counted from 0, and each rank's rows or "no batch left")."""
+            an iterable's at the first batch whose row counts or indices differ (the
+            message names the batch, counted from 0, and each rank's rows or "no batch
+            left", or the first rank whose rows differ from rank 0's)."""
         if isinstance(batches, (list, tuple)):
             differ = _first_difference(self.comm.allgather(_fingerprint(batches)))
             if differ is not None:
@@ -261,22 +263,27 @@ class DataParallel:
 
     def _agreed(self, batches: Iterable) -> Iterator[Any]:
         """``batches`` one by one, each after every rank has said its row count (-1: none
-        left) in one Allgather, until every rank has run out; ValueError on every rank at
-        the first batch whose counts differ."""
-        said, rows = np.empty(1, np.int64), np.empty(self.world_size, np.int64)
+        left) and a digest of its indices (0 for rows that are not integers) in one
+        Allgather, until every rank has run out; ValueError on every rank at the first
+        batch whose counts or indices differ."""
+        said = np.empty(2, np.int64)
+        heard = np.empty((self.world_size, 2), np.int64)
         drawn = iter(batches)
         for k in itertools.count():
             batch: Any = next(drawn, _NO_BATCH)
-            said[0] = -1 if batch is _NO_BATCH else len(batch)
-            self.comm.Allgather(said, rows)
-            if (rows != rows[0]).any():
-                counts = _per_rank(rows.tolist(), show=lambda n: "no batch left" if n < 0
-                                   else f"{n} row{'s' if n != 1 else ''}")
+            if batch is _NO_BATCH:
+                said[:] = -1, 0
+            else:
+                n, digest = _batch_fingerprint(batch)
+                said[:] = n, 0 if digest is None else int(digest[:15], 16)   # 60 bits
+            self.comm.Allgather(said, heard)
+            differ = _batches_differ(heard)
+            if differ is not None:
                 raise ValueError(f"DataParallel: the ranks drew different batches: batch {k}: "
-                                 f"{counts} (this is rank {self.rank}); draw the same "
-                                 "batches on every rank (the same seed), and for an uneven "
-                                 "end drop the last batch or pad it")
-            if rows[0] < 0:
+                                 f"{differ} (this is rank {self.rank}); draw the same batches "
+                                 "on every rank (the same seed), and for an uneven end drop "
+                                 "the last batch or pad it")
+            if heard[0, 0] < 0:
                 return
             yield batch
 
@@ -482,17 +489,35 @@ def split_bounds(n: int, parts: int) -> list[int]:
     return bounds
 
 
+def _batches_differ(heard: np.ndarray) -> str | None:
+    """How the ranks' batches differ, from each rank's (row count, digest of its indices)
+    (rows of ``heard``; -1 rows: none left): their counts, or the first rank whose indices
+    differ from rank 0's; None where they agree."""
+    rows, digests = heard[:, 0], heard[:, 1]
+    if (rows != rows[0]).any():
+        return _per_rank(rows.tolist(), show=lambda n: "no batch left" if n < 0
+                         else f"{n} row{'s' if n != 1 else ''}")
+    if (digests != digests[0]).any():
+        other = int(np.flatnonzero(digests != digests[0])[0])
+        return (f"{rows[0]} row{'s' if rows[0] != 1 else ''} on every rank, other rows on "
+                f"rank {other} than on rank 0")
+    return None
+
+
 def _fingerprint(batches: Sequence) -> list:
-    """Per batch, its size and a digest of its rows when they are integers (indices), else
-    None: what :meth:`DataParallel.shares` compares between the ranks."""
-    out = []
-    for batch in batches:
-        rows = np.asarray(batch) if isinstance(batch, (list, tuple, np.ndarray)) else None
-        digest = None
-        if rows is not None and rows.dtype.kind in "iub":
-            digest = hashlib.sha1(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()
-        out.append((len(batch), digest))
-    return out
+    """:func:`_batch_fingerprint` of each batch: what :meth:`DataParallel.shares` compares
+    between the ranks for a list of batches."""
+    return [_batch_fingerprint(batch) for batch in batches]
+
+
+def _batch_fingerprint(batch: Any) -> tuple[int, str | None]:
+    """A batch's size and a hex digest of its rows when they are integers (indices), else
+    None."""
+    rows = np.asarray(batch) if isinstance(batch, (list, tuple, np.ndarray)) else None
+    digest = None
+    if rows is not None and rows.dtype.kind in "iub":
+        digest = hashlib.sha1(np.ascontiguousarray(rows, np.int64).tobytes()).hexdigest()
+    return len(batch), digest
 
 
 def _digest(*arrays) -> str:

@@ -254,10 +254,10 @@ def test_evaluate_on_ranks_asked_for_different_evaluations_raises_on_every_rank(
             assert f"(this is rank {rank}); every rank must call evaluate with the same " \
                    "model and the whole dataset" in message, message
     assert said[0]["weights"].count(" on rank ") == 2, said[0]["weights"]   # nothing else
-    assert said[1]["refused"] == "batch_size must be an int >= 1, got 0"
+    assert said[1]["refused"] == "evaluate: batch_size must be an int >= 1, got 0"
     assert said[0]["refused"] == ("evaluate: rank 1 refused its arguments, so every rank "
-                                  "stops: ValueError: batch_size must be an int >= 1, got 0 "
-                                  "(this is rank 0)")
+                                  "stops: ValueError: evaluate: batch_size must be an int "
+                                  ">= 1, got 0 (this is rank 0)")
     assert said[1]["none"].startswith("evaluate: data must be a SequenceDataset, got "
                                       "NoneType"), said[1]["none"]
     assert said[0]["none"].startswith("evaluate: rank 1 refused its arguments, so every "
@@ -281,12 +281,14 @@ UNEVEN = {
     "size": "batch 1: 4 rows on rank 0, 3 rows on rank 1",           # mis-weighted
     "empty": "batch 1: 4 rows on rank 0, 0 rows on rank 1",
     "first": "batch 0: 4 rows on rank 0, no batch left on rank 1",
+    "rows": "batch 1: 4 rows on every rank, other rows on rank 1 than on rank 0",
 }
 
 
 def test_shares_of_generators_that_differ_raises_on_every_rank(tmp_path):
-    """Over a generator, shares compares each batch's row count between the ranks before
-    yielding it: a rank that runs out first, or draws a batch of another size, fails on
+    """Over a generator, shares compares each batch's row count and indices between the
+    ranks before yielding it: a rank that runs out first, or draws a batch of another size
+    or other rows, fails on
     every rank with the batch named (rather than leaving the other waiting in its
     Allreduce, or weighing the shares wrongly), and generators that agree train as the
     same batches given as a list do."""

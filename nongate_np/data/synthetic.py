@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..nn._checks import check_count
+
 __all__ = ["TwoTriggerData", "make_two_trigger", "minibatches"]
 
 
@@ -40,8 +42,7 @@ class TwoTriggerData:
 def _check_counts(where: str, **counts) -> None:
     """ValueError unless every ``name=(value, least)`` is an int >= least."""
     for name, (value, least) in counts.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{where}: {name} must be an int >= {least}, got {value!r}")
+        check_count(value, name, where, least)
 
 
 def make_two_trigger(n: int, *, min_len: int = 8, max_len: int = 16, num_classes: int = 3,

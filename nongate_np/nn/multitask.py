@@ -16,6 +16,7 @@ from ..device import DeviceError, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
+from ._checks import check_count
 from .attention import AttentionPooling
 from .containers import ModuleList
 from .layers import Embedding, Linear
@@ -531,9 +532,7 @@ class MultiTaskSequenceModel(Module):
         vector); ValueError or TypeError for another shape or kind of input."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"encode: batch_size must be an int >= 1, got {batch_size!r}")
+        check_count(batch_size, "batch_size", "encode", 1)
         with no_grad():
             if isinstance(x, Tensor):           # on its device, as it is: one call
                 return self._pooled(*self._encode_steps(x, lengths, check="encode"))

@@ -32,6 +32,7 @@ from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..device import move
 from ..kernels.registry import get_backend
+from ..nn._checks import check_count
 from ..nn.module import evaluating
 from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
@@ -75,7 +76,7 @@ def batches(data, batch_size: int, order=None):
     """``(x, lengths, targets)`` mini-batches of the rows ``order`` of ``data`` (default:
     every row, as stored), each cut to its longest sequence so that no step is spent on
     padding only. ValueError unless ``batch_size`` is an int >= 1."""
-    _check_batch_size(batch_size)
+    check_count(batch_size, "batch_size", "batches", 1)
     order = np.arange(len(data)) if order is None else order
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
     for start in range(0, len(order), batch_size):
@@ -85,12 +86,6 @@ def batches(data, batch_size: int, order=None):
         targets = {name: y[idx, :T] if name in tagging else y[idx]
                    for name, y in data.targets.items()}
         yield data.x[idx, :T], lengths, targets
-
-
-def _check_batch_size(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
 
 
 def _by_length(data, rows: np.ndarray) -> np.ndarray:
@@ -217,8 +212,7 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
         _check_data("fit", "val", val)
     for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1),
                              ("initial_epoch", initial_epoch, 0)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"fit: {name} must be an int >= {low}, got {value!r}")
+        check_count(value, name, "fit", low)
     if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
         raise ValueError(f"fit: patience must be an int >= 1, or None never to stop early "
                          f"(the command line's --patience 0), got {patience!r}")
@@ -507,11 +501,11 @@ def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     others' Allreduce or metrics added up over other data or weights."""
     dp = data_parallel
     if dp is None or dp.world_size == 1:
-        _check_batch_size(batch_size)
+        check_count(batch_size, "batch_size", "evaluate", 1)
         return _evaluate(model, data, _evaluated_tasks(model, data), dp, batch_size)
     error, items, tasks = None, {}, []
     try:
-        _check_batch_size(batch_size)
+        check_count(batch_size, "batch_size", "evaluate", 1)
         tasks = _evaluated_tasks(model, data)
         from ..distributed import _digest
         items = {"items": len(data), "tasks evaluated": [t["name"] for t in tasks],

@@ -1,6 +1,7 @@
 """``DataParallel.shares`` over generators (not lists) that differ between the ranks; run
 under ``mpiexec -n 2``. Each case trains on the batches a generator yields, rank 1's with
-one batch fewer or one of another size than rank 0's (or the same, the last cases), and
+one batch fewer, one of another size or of other rows than rank 0's (or the same, the last
+case), and
 records what the loop raised on each rank, or None; rank r writes ``OUT/rank<r>.json``:
 {case: message}, and ``OUT/rank<r>.npz``: the weights after the "same" case and after the
 same batches given as a list, and before training.
@@ -35,6 +36,12 @@ def train(dp, model, batches, x, y):
     return {n: p.data.copy() for n, p in model.named_parameters()}
 
 
+def runs(sizes):
+    """Batches of consecutive rows of these sizes, from row 0."""
+    bounds = np.cumsum([0, *sizes])
+    return [np.arange(a, a + n) for a, n in zip(bounds, sizes)]
+
+
 def main(out):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((ROWS, 4)), rng.standard_normal((ROWS, 2))
@@ -43,27 +50,27 @@ def main(out):
     start = {n: p.data.copy() for n, p in model.named_parameters()}
     dp = DataParallel(model)
     other = dp.rank == 1
-    # each case: the sizes of the batches this rank's generator yields, in turn
+    # each case: the batches this rank's generator yields, in turn, as runs of rows
     cases = {
-        "fewer": [4, 4] if other else [4, 4, 4],            # rank 1 runs out first
-        "more": [4, 4, 4] if other else [4, 4],
-        "size": [4, 3, 4] if other else [4, 4, 4],          # batch 1: 4 rows against 3
-        "empty": [4, 0, 4] if other else [4, 4, 4],
-        "first": [] if other else [4],                      # no batch at all on rank 1
-        "same": [5, 0, 1, 6],                   # an empty batch skipped; rank 1 gets the
+        "fewer": runs([4, 4] if other else [4, 4, 4]),      # rank 1 runs out first
+        "more": runs([4, 4, 4] if other else [4, 4]),
+        "size": runs([4, 3, 4] if other else [4, 4, 4]),    # batch 1: 4 rows against 3
+        "empty": runs([4, 0, 4] if other else [4, 4, 4]),
+        "first": runs([] if other else [4]),                # no batch at all on rank 1
+        # batch 1 of the same size, other rows (shuffled with another seed)
+        "rows": [np.arange(0, 4), np.arange(5, 9) if other else np.arange(4, 8)],
+        "same": runs([5, 0, 1, 6]),             # an empty batch skipped; rank 1 gets the
     }                                           # one-row batch's row with weight 0
     said = {}
-    for case, sizes in cases.items():
-        bounds = np.cumsum([0, *sizes])
+    for case, batches in cases.items():
         model.load_state_dict(start)
         try:
-            weights = train(dp, model, (np.arange(a, a + n) for a, n in zip(bounds, sizes)),
-                            x, y)
+            weights = train(dp, model, iter(batches), x, y)
             said[case] = None
         except ValueError as err:
             said[case] = str(err)
     model.load_state_dict(start)
-    listed = train(dp, model, [np.arange(a, a + n) for a, n in zip(bounds, sizes)], x, y)
+    listed = train(dp, model, cases["same"], x, y)
     np.savez(pathlib.Path(out, f"rank{dp.rank}.npz"),
              **{f"generator/{n}": w for n, w in weights.items()},
              **{f"list/{n}": w for n, w in listed.items()},
