@@ -19,7 +19,7 @@ from .kernels import gpu
 from .kernels.array_api import NUMPY, ArrayFunctions
 
 __all__ = ["Device", "DeviceError", "device", "device_or_dtype", "device_of", "move",
-           "from_cuda_array",
+           "from_cuda_array", "memo_device_copies", "move_unpickled",
            "CPU", "CUDA"]
 
 
@@ -114,6 +114,26 @@ def from_cuda_array(obj: Any) -> Any:
         raise DeviceError("__cuda_array_interface__ needs a real GPU; the CUDA simulator "
                           "does not support it")
     return cuda.as_cuda_array(obj)
+
+
+def memo_device_copies(arrays: Any, memo: dict) -> None:
+    """Enter a copy on the GPU of each numba.cuda device array among ``arrays`` (None and host
+    arrays are skipped) in a ``copy.deepcopy`` memo, so a deep copy keeps it on the GPU: a
+    device array has no deep copy of its own (the simulator's gives its host array)."""
+    for arr in arrays:
+        if arr is not None and device_of(arr) is not CPU and id(arr) not in memo:
+            memo[id(arr)] = device_of(arr).xp.copy(arr)
+
+
+def move_unpickled(array: Any, to: str, what: str) -> Any:
+    """``move(array, to)`` for the host copy of an array pickled on ``to`` (part of ``what``,
+    "a tensor", "a Linear"); a DeviceError naming ``.cpu()`` where ``to`` is not usable."""
+    try:
+        return move(array, to)
+    except DeviceError as err:
+        raise DeviceError(f"unpickling {what} pickled on {to}: {err}; move it to the CPU "
+                          f"with .cpu() before pickling to read it where there is no GPU"
+                          ) from None
 
 
 _cuda: list[ArrayFunctions] = []        # the CUDA namespace, once loaded

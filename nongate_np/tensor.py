@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .casting import check_cast
-from .device import CPU, Device, device_of, from_cuda_array, move
+from .device import (
+    CPU,
+    Device,
+    device_of,
+    from_cuda_array,
+    memo_device_copies,
+    move,
+    move_unpickled,
+)
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -314,18 +322,50 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
+    def _slots(self) -> dict:
+        return {name: getattr(self, name) for name in Tensor.__slots__
+                if name != "__weakref__" and hasattr(self, name)}
+
+    def __copy__(self) -> "Tensor":
+        """A shallow copy: a new tensor sharing every field, its arrays too (on the GPU
+        as well: pickling's host copies are not taken)."""
+        new = type(self).__new__(type(self))
+        new.__setstate__((None, self._slots()))
+        return new
+
+    def __getstate__(self) -> tuple[None, dict]:
+        """Pickling: every slot set. A tensor on the GPU pickles its data and gradient as
+        host copies and the device they return to, as PyTorch's CUDA tensors (a numba.cuda
+        device array does not pickle: the simulator's recursed without end, a GPU's holds a
+        pointer)."""
+        slots = self._slots()
+        if device_of(self._data) is not CPU:
+            slots.update(_data=move(self._data, CPU), _device=str(device_of(self._data)),
+                         grad=None if self.grad is None else move(self.grad, CPU))
+        return None, slots
+
     def __setstate__(self, state) -> None:
         """Unpickling: every slot pickled, and those a tensor pickled by an earlier version
-        lacks (``_rebased``) at their defaults."""
+        lacks (``_rebased``) at their defaults; the data and gradient of a tensor pickled
+        on the GPU go back to it (DeviceError, naming ``.cpu()``, where no GPU is usable)."""
         self._rebased = None
         _, slots = state if isinstance(state, tuple) else (state, None)
-        for name, value in (slots or {}).items():
+        slots = dict(slots or {})
+        where = slots.pop("_device", None)
+        for name, value in slots.items():
             setattr(self, name, value)
+        if where is not None:
+            self._data = move_unpickled(self._data, where, "a tensor")
+            if self.grad is not None:
+                self.grad = move(self.grad, where)
 
     def __deepcopy__(self, memo: dict) -> "Tensor":
         """A deep copy of every field but the hooks: they belong to whoever registered them
         on this tensor (a DataParallel reduces this tensor's gradient, not a copy's), and
-        PyTorch's deep copy leaves them behind too."""
+        PyTorch's deep copy leaves them behind too. A tensor on the GPU is copied there (a
+        numba.cuda device array has no deep copy of its own: the simulator's gave its host
+        array, silently moving the copy to the CPU)."""
+        memo_device_copies((self._data, self.grad), memo)
         new = type(self).__new__(type(self))
         memo[id(self)] = new
         for name in Tensor.__slots__:

@@ -18,7 +18,15 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..autograd import mark_changed
-from ..device import CPU, Device, device_of, device_or_dtype, move
+from ..device import (
+    CPU,
+    Device,
+    device_of,
+    device_or_dtype,
+    memo_device_copies,
+    move,
+    move_unpickled,
+)
 from ..tensor import Tensor, as_array
 
 __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype",
@@ -570,19 +578,36 @@ class Module:
                     m._buffers[name] = device_of(b).xp.astype(b, dt)
         return self
 
+    def __getstate__(self) -> dict:
+        """Pickling: the module's fields, its buffers on the GPU as host copies with the
+        device they return to, as torch's (a numba.cuda device array does not pickle; the
+        parameters pickle themselves: ``Tensor.__getstate__``)."""
+        state = dict(self.__dict__)
+        on_gpu = {name: str(device_of(b)) for name, b in self._buffers.items()
+                  if b is not None and device_of(b) is not CPU}
+        if on_gpu:
+            state["_buffers"] = {name: b if name not in on_gpu else move(b, CPU)
+                                 for name, b in self._buffers.items()}
+            state["_buffer_devices"] = on_gpu
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling: the buffers pickled on the GPU go back to it (DeviceError, naming
+        ``.cpu()``, where no GPU is usable)."""
+        state = dict(state)
+        on_gpu = state.pop("_buffer_devices", {})
+        self.__dict__.update(state)
+        for name, where in on_gpu.items():
+            self._buffers[name] = move_unpickled(self._buffers[name], where,
+                                                 f"a {type(self).__name__}")
+
     def __deepcopy__(self, memo: dict) -> "Module":
         """A deep copy on the same device, as torch's: the GPU arrays of the parameters,
         their gradients and the buffers are copied on the GPU (a numba.cuda device array has
         no deep copy of its own: the simulator's gave a host array, silently moving the copy
         to the CPU)."""
-        for m in self.modules():
-            arrays = [*m._buffers.values()]
-            for p in m._parameters.values():
-                if p is not None:
-                    arrays += [p.data, p.grad]
-            for arr in arrays:
-                if arr is not None and device_of(arr) is not CPU and id(arr) not in memo:
-                    memo[id(arr)] = device_of(arr).xp.copy(arr)
+        for m in self.modules():         # the parameters' arrays: Tensor.__deepcopy__
+            memo_device_copies(m._buffers.values(), memo)
         new = type(self).__new__(type(self))
         memo[id(self)] = new
         new.__dict__.update(copy.deepcopy(self.__dict__, memo))

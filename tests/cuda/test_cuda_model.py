@@ -224,3 +224,28 @@ def test_a_deep_copy_of_a_model_on_the_gpu_stays_there():
     twin.lstm.weight_hh_l0.data = ng.tensor(np.zeros((12, 3)), device="cuda").data
     assert np.abs(model.lstm.weight_hh_l0.numpy()).max() > 0
     assert copy.deepcopy(model.to("cpu")).lstm.weight_hh_l0.device == "cpu"
+
+
+def test_a_model_on_the_gpu_pickles_to_the_gpu():
+    """pickle.loads(pickle.dumps(model)) of a model on the GPU recursed without end on the
+    simulator (the buffers' and parameters' device arrays do not pickle). It unpickles on
+    the GPU, with the weights, buffers and gradients, and computes what the original does."""
+    import pickle
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:2], input_size=4, hidden_size=3, attn_size=3,
+                                         normalize_input=True, dtype=np.float64)
+    x = np.random.default_rng(8).standard_normal((2, 3, 4))
+    model.set_input_normalization(x.mean(axis=(0, 1)), x.std(axis=(0, 1)))
+    model.to("cuda")
+    total, _ = model.loss(model(x), {"cls": np.array([0, 2]), "reg": np.ones((2, 2))})
+    total.backward()
+    twin = pickle.loads(pickle.dumps(model))
+    assert {str(p.device) for p in twin.parameters()} == {"cuda"}
+    assert all(type(b) is type(model.input_mean) for b in twin.buffers())
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        np.testing.assert_array_equal(q.grad.copy_to_host(), p.grad.copy_to_host(),
+                                      err_msg=f"{name}.grad")
+    for (name, b), c in zip(model.named_buffers(), twin.buffers()):
+        np.testing.assert_array_equal(c.copy_to_host(), b.copy_to_host(), err_msg=name)
+    np.testing.assert_array_equal(twin.eval().encode(x), model.eval().encode(x),
+                                  err_msg="encode")
+
