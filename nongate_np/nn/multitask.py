@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from ..autograd import mark_changed, no_grad
 from ..data.errors import DataError
-from ..device import DeviceError, move
+from ..device import DeviceError, device_of, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -412,6 +412,10 @@ class MultiTaskSequenceModel(Module):
                 x = ops.where(steps[..., None], x, 0) if isinstance(x, Tensor) else \
                     np.where(steps[..., None], x, x.dtype.type(0))
         if self._config["normalize_input"]:
+            # NOTE: host input moves to the statistics' device first: NumPy would copy the
+            # buffers from the GPU at every batch to subtract them on the host
+            if not isinstance(x, Tensor):
+                x = Tensor(move(x, device_of(self.input_mean)))
             x = (x - self.input_mean) / self.input_std
         return self.embed(x)
 

@@ -14,6 +14,7 @@ from nongate_np.kernels import gpu, registry  # noqa: E402
 if not gpu.probe().usable:
     pytest.skip("no GPU and not on the CUDA simulator", allow_module_level=True)
 
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
 TASKS = [{"name": "cls", "kind": "classification", "num_classes": 3},
          {"name": "reg", "kind": "regression", "output_size": 2},
          {"name": "tag", "kind": "tagging", "num_classes": 4}]
@@ -249,3 +250,53 @@ def test_a_model_on_the_gpu_pickles_to_the_gpu():
     np.testing.assert_array_equal(twin.eval().encode(x), model.eval().encode(x),
                                   err_msg="encode")
 
+
+def _host_copies(call) -> int:
+    """How many times numba.cuda copied a device array to the host during ``call()``, seen by
+    a profiler (nothing replaced): ``copy_to_host`` and NumPy's implicit conversions of a
+    device array (a GPU array's ``__array__``, the simulator's ``__array_struct__``)."""
+    import sys
+    seen = []
+
+    def profile(frame, event, arg):
+        if event != "call" or "devicearray" not in frame.f_code.co_filename:
+            return
+        name = frame.f_code.co_name
+        if name in ("copy_to_host", "__array__") or (
+                name == "__getattr__" and frame.f_locals.get("attrname") in (
+                    "__array__", "__array_struct__", "__array_interface__")):
+            seen.append(name)
+    sys.setprofile(profile)
+    try:
+        call()
+    finally:
+        sys.setprofile(None)
+    return len(seen)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_input_on_the_gpu_copies_no_statistics_to_the_host(dtype):
+    """A model on the GPU given host features with normalize_input computed x − mean on the
+    host: NumPy copied the (F,) input_mean and input_std buffers to the host at every batch.
+    The features now move to the GPU first and are standardised there: a forward pass
+    copies to the host what the same model without normalize_input copies, and gives
+    the CPU model's outputs."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 4)).astype(dtype)
+    models = {}
+    for normalize in (True, False):
+        ng.seed(0)
+        models[normalize] = ng.nn.MultiTaskSequenceModel(
+            TASKS[:2], input_size=4, hidden_size=3, attn_size=3, normalize_input=normalize,
+            dtype=dtype).eval()
+    models[True].set_input_normalization(rng.standard_normal(4), rng.uniform(0.5, 2.0, 4))
+    want = models[True](x)
+    for model in models.values():
+        model.to("cuda")
+    got = models[True](x)
+    for name in ("cls", "reg"):
+        np.testing.assert_allclose(got[name].numpy(), want[name].numpy(), rtol=TOL[dtype],
+                                   atol=TOL[dtype], err_msg=name)
+    for lengths in (None, np.array([3, 2])):
+        assert _host_copies(lambda: models[True](x, lengths=lengths)) == \
+            _host_copies(lambda: models[False](x, lengths=lengths)), f"lengths={lengths}"
