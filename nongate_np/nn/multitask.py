@@ -477,7 +477,10 @@ class MultiTaskSequenceModel(Module):
                 target = _regression_target(task, target, out.shape).astype(out.dtype)
                 scale = self._target_scale(task)
                 if scale is not None:           # M1: the error of z, ((y - target) / std)^2
-                    out, target = out / scale[1], target / move(scale[1], "cpu")
+                    # NOTE: divided where std lives: moving it to the host copied it from
+                    # the GPU at every step
+                    target = Tensor(move(target, device_of(scale[1]))) / scale[1]
+                    out = out / scale[1]
                 loss = ops.mse_loss(out, target, reduction=reduction)
             else:
                 loss = ops.cross_entropy(ops.reshape(out, (-1, out.shape[-1])),

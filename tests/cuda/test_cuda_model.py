@@ -300,3 +300,45 @@ def test_normalize_input_on_the_gpu_copies_no_statistics_to_the_host(dtype):
     for lengths in (None, np.array([3, 2])):
         assert _host_copies(lambda: models[True](x, lengths=lengths)) == \
             _host_copies(lambda: models[False](x, lengths=lengths)), f"lengths={lengths}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalize_targets_on_the_gpu_copies_no_statistics_to_the_host(dtype):
+    """A regression loss with normalize_targets divided the host targets by the target_std
+    buffer moved to the host: a copy from the GPU at every training step. The targets now
+    move to the GPU and are divided there: a training step copies to the host what the
+    same model without normalize_targets copies, and gives the CPU model's loss and
+    gradients."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 3, 4)).astype(dtype)
+    targets = {"cls": np.array([0, 2]), "reg": rng.standard_normal((2, 2)) * 10 + 5}
+    models = {}
+    for normalize in (True, False):
+        ng.seed(0)
+        models[normalize] = ng.nn.MultiTaskSequenceModel(
+            TASKS[:2], input_size=4, hidden_size=3, attn_size=3, normalize_targets=normalize,
+            dtype=dtype)
+    models[True].set_target_normalization("reg", [4.0, 6.0], [8.0, 12.0])
+
+    def step(model):
+        model.zero_grad()
+        total, _ = model.loss(model(x), targets)
+        total.backward()
+        return total
+
+    def gradients(model):
+        return {name: p.grad.copy_to_host() if p.device == "cuda" else p.grad
+                for name, p in model.named_parameters()}
+
+    want_loss = step(models[True]).item()
+    want = gradients(models[True])
+    for model in models.values():
+        model.to("cuda")
+    got_loss = step(models[True]).item()
+    got = gradients(models[True])
+    np.testing.assert_allclose(got_loss, want_loss, rtol=TOL[dtype], err_msg="loss")
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=TOL[dtype], atol=TOL[dtype],
+                                   err_msg=name)
+    assert _host_copies(lambda: step(models[True])) == \
+        _host_copies(lambda: step(models[False]))
