@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
-from ._util import normalize_axes, result_dtype_as_torch, tensor_arg, xp_of
+from ._util import normalize_axes, result_dtype_as_torch, tensor_arg, torch_alias, xp_of
 
 __all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding",
            "unsqueeze", "squeeze", "flatten"]
@@ -248,8 +248,10 @@ def _sequence_args(tensors, op: str) -> list[Tensor]:
     return [tensor_arg(t, op) for t in tensors]
 
 
-def concat(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (torch.cat / np.concatenate)."""
+def concat(tensors, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (torch.cat / np.concatenate); ``axis`` defaults
+    to 0, ``dim`` is torch's name for it (TypeError if both are given)."""
+    axis = torch_alias("concat", "axis", axis, "dim", dim, 0)
     xs = _sequence_args(tensors, "concat")
     if xs[0].ndim == 0:
         raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -262,8 +264,10 @@ def concat(tensors, axis: int = 0) -> Tensor:
     return Concat.apply(ax, *xs)
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join equally shaped tensors along a new axis (torch.stack / np.stack)."""
+def stack(tensors, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Join equally shaped tensors along a new axis (torch.stack / np.stack); ``axis``
+    defaults to 0, ``dim`` is torch's name for it (TypeError if both are given)."""
+    axis = torch_alias("stack", "axis", axis, "dim", dim, 0)
     xs = _sequence_args(tensors, "stack")
     for k, x in enumerate(xs):
         if x.shape != xs[0].shape:

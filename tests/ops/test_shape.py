@@ -81,6 +81,18 @@ def test_concat_and_stack_match_torch(case):
                          lambda *ts: torch.cat(ts, dim=axis), parts)
     assert_matches_torch(lambda *ts: ng.stack(list(ts), axis=axis),
                          lambda *ts: torch.stack(ts, dim=axis), same)
+    # torch's keyword, as sum, softmax and the other ops with an axis take it
+    assert_matches_torch(lambda *ts: ng.concat(list(ts), dim=axis),
+                         lambda *ts: torch.cat(ts, dim=axis), parts)
+    assert_matches_torch(lambda *ts: ng.stack(list(ts), dim=axis),
+                         lambda *ts: torch.stack(ts, dim=axis), same)
+
+
+def test_concat_and_stack_refuse_both_axis_and_dim():
+    a = ng.Tensor(np.ones((2, 3)))
+    for op in (ng.concat, ng.stack):
+        with pytest.raises(TypeError, match="give axis or dim"):
+            op([a, a], axis=0, dim=1)
 
 
 @st.composite
