@@ -144,6 +144,24 @@ def test_one_layer_op_is_one_node_and_checks_the_states():
         lstm(x, h0, np.zeros((1, 2, 5)), weights, num_layers=1, bidirectional=False)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_states_as_nested_lists_take_the_parameters_dtype(dtype, layers):
+    """hx given as nested lists, as the input may be: the parameters' dtype, the results of
+    the same states as arrays (float32 refused the lists as 'float64'; float64 passed them
+    on to the op, an AttributeError 'list' object has no attribute 'shape')."""
+    m = ng.nn.LSTM(3, 4, num_layers=layers, dtype=dtype)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 2, 3)).astype(dtype)
+    hx = tuple(rng.standard_normal((layers, 2, 4)).astype(dtype) for _ in range(2))
+    for inp, states in ((x, hx), (x[:, 0], tuple(s[:, 0] for s in hx))):   # unbatched too
+        want = m(inp, states)
+        got = m(inp.tolist(), tuple(s.tolist() for s in states))
+        for name, g, w in zip(("output", "h_n", "c_n"), (got[0], *got[1]), (want[0], *want[1])):
+            assert g.dtype == dtype, name
+            np.testing.assert_array_equal(g.data, w.data, err_msg=name)
+
+
 def test_constructor_errors():
     with pytest.raises(ValueError, match="proj_size must be smaller than hidden_size"):
         ng.nn.LSTM(3, 4, proj_size=4)

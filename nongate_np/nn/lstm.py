@@ -45,7 +45,8 @@ class LSTM(Module):
     Forward: ``lstm(x, hx=None, lengths=None) -> (output, (h_n, c_n))`` with x (T, B, I)
     (or (B, T, I) when batch_first, or (T, I) unbatched), hx = (h0 (L·D, B, P),
     c0 (L·D, B, H)), output (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H), D = 2 if
-    bidirectional else 1. ``lengths`` (B,) gives each sequence's length: the result equals
+    bidirectional else 1. x, h0 and c0 have the parameters' dtype (else a TypeError);
+    nested lists take it. ``lengths`` (B,) gives each sequence's length: the result equals
     PyTorch's on a packed sequence (padded steps output zeros, states stop at each
     sequence's end, the reverse direction starts at each sequence's last step). Passing
     the returned (h_n, c_n) to the next call continues the sequences exactly. An empty
@@ -157,7 +158,12 @@ class LSTM(Module):
         checked = []
         for name, state, size in (("h0", hx[0], P), ("c0", hx[1], H)):
             expected = (L, size) if unbatched else (L, B, size)
-            data = state.data if isinstance(state, Tensor) else as_array(state, what=name)
+            if not isinstance(state, Tensor):
+                # NOTE: nested lists have no dtype of their own: they take the parameters'
+                # (as the input does), and go on as the array, not as lists
+                state = as_array(state, None if hasattr(state, "dtype") else self.dtype,
+                                 what=f"LSTM: hx {name}")
+            data = state.data if isinstance(state, Tensor) else state
             if data.shape != expected:
                 what = "(num_layers·num_directions, " + ("" if unbatched else "B, ") + \
                     ("P)" if name == "h0" else "H)")
