@@ -445,6 +445,11 @@ def test_registration_rules():
     assert [n for n, _ in m.named_parameters()][:2] == ["b", "a"]
     with pytest.raises(TypeError, match="expected a Parameter or None"):
         m.a = ng.Tensor(np.zeros(2))
+    # a module on a parameter's name too, as torch (it replaced the parameter silently)
+    with pytest.raises(TypeError, match="cannot assign Linear as parameter 'a' of M: "
+                                        "expected a Parameter or None"):
+        m.a = nn.Linear(1, 1)
+    assert [n for n, _ in m.named_parameters()][:2] == ["b", "a"]
     m.a = None
     assert [n for n, _ in m.named_parameters()] == ["b", "child.weight", "child.bias"]
     del m.child

@@ -274,13 +274,16 @@ class Module:
         d = self.__dict__
         if isinstance(value, Parameter):
             self.register_parameter(name, value)
-        elif isinstance(value, Module):
-            self.add_module(name, value)
         elif "_parameters" in d and name in d["_parameters"]:
+            # NOTE: before the Module case, as torch: a module assigned to a parameter's
+            # name is refused, not registered in its place (which dropped the parameter
+            # from state_dict without a word)
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as parameter {name!r} "
                                 f"of {type(self).__name__}: expected a Parameter or None")
             d["_parameters"][name] = None
+        elif isinstance(value, Module):
+            self.add_module(name, value)
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} as child module "
