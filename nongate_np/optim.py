@@ -71,6 +71,14 @@ class Optimizer:
         dicts with a ``"params"`` entry and any hyper-parameters that override ``defaults``.
     defaults : dict
         Hyper-parameters used by groups that do not set them.
+
+    Raises
+    ------
+    TypeError
+        ``params`` is not such an iterable (a single Tensor, a Module itself: pass its
+        ``parameters()``), or holds something other than floating point Tensors.
+    ValueError
+        No parameters, one given twice, a non-leaf tensor, or an invalid hyper-parameter.
     """
 
     _scalar_state: tuple[str, ...] = ("step",)   # state entries that are Python scalars
@@ -81,6 +89,13 @@ class Optimizer:
             raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts "
                             f"(parameter groups), got a single {type(params).__name__}; "
                             f"wrap it in a list")
+        if hasattr(params, "named_parameters") or not hasattr(params, "__iter__"):
+            # NOTE: a Module (duck-typed: nn is above this layer) would give Python's
+            # "object is not iterable", or a Sequential its modules, not parameters
+            hint = "; pass its parameters(), e.g. model.parameters()" if \
+                hasattr(params, "named_parameters") else ""
+            raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts "
+                            f"(parameter groups), got {type(params).__name__}{hint}")
         self.defaults = dict(defaults)
         self._validate({k: v for k, v in self.defaults.items() if v is not required})
         self.state: dict = {}               # Tensor -> dict of state arrays and scalars

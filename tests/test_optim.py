@@ -306,6 +306,15 @@ def test_invalid_params_raise_type_error():
         optim.SGD(nn.Linear(2, 2).named_parameters(), lr=0.1)
     with pytest.raises(TypeError, match="can only optimise Tensors"):
         optim.SGD([np.zeros(2)], lr=0.1)
+    # the model itself (Python's "'Linear' object is not iterable"; a Sequential's modules
+    # were taken for parameters), and no iterable at all
+    for model in (nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2))):
+        with pytest.raises(TypeError, match=f"got {type(model).__name__}; pass its "
+                                            r"parameters\(\), e.g. model.parameters\(\)"):
+            optim.Adam(model)
+    with pytest.raises(TypeError, match="params should be an iterable of Tensors or of dicts "
+                                        r"\(parameter groups\), got NoneType"):
+        optim.SGD(None, lr=0.1)
 
 
 # ---------------------------------------------------------------------------------------------
