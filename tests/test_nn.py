@@ -543,3 +543,10 @@ def test_module_list():
     layers[1] = new
     assert layers[1] is new and [n for n, _ in layers.named_children()] == ["0", "1", "2", "3"]
     assert len(layers[:2]) == 2
+    # a single module where an iterable of them is expected: Python's "'Linear' object is
+    # not iterable" before, torch names what extend expects
+    for make in (lambda m: nn.ModuleList(m), lambda m: layers.extend(m)):
+        with pytest.raises(TypeError, match="ModuleList.extend: expected an iterable of "
+                                            "Modules, got Linear; wrap a single module"):
+            make(nn.Linear(2, 2))
+    assert len(layers) == 4

@@ -121,6 +121,11 @@ class ModuleList(Module):
         return cls(build_module(spec) for spec in config["modules"])
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        """Append each module of the iterable ``modules``; TypeError for a single module
+        that is not one (``extend([m])``, not ``extend(m)``)."""
+        if not hasattr(modules, "__iter__"):
+            raise TypeError(f"{type(self).__name__}.extend: expected an iterable of Modules, "
+                            f"got {type(modules).__name__}; wrap a single module in a list")
         for m in modules:
             self.append(m)
         return self
