@@ -55,6 +55,11 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
         data = data._data
     if type(data) is np.ndarray and dtype is None and data.dtype.kind in "biufc":
         return data                 # the common case, first: this runs at every call
+    if type(data) is not np.ndarray and getattr(data, "requires_grad", False) is True \
+            and hasattr(data, "detach"):
+        # a torch tensor in a graph (a model's parameter) refuses its NumPy and CUDA array
+        # views: its values, as torch.tensor(t) and load_state_dict take them
+        data = data.detach()
     if type(data) is not np.ndarray and hasattr(data, "__cuda_array_interface__") and \
             not hasattr(data, "copy_to_host"):      # PyTorch or CuPy GPU data: no copy
         data = from_cuda_array(data)
@@ -267,7 +272,13 @@ class Tensor:
             yield self[k]
 
     def __bool__(self) -> bool:
-        return bool(self._data)
+        """The truth of a one-element tensor; RuntimeError for any other size, as torch's
+        (``if (x > 0).any():``, not ``if x > 0:``)."""
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self._data.size} elements "
+                               f"(shape {tuple(self._data.shape)}) is ambiguous: use "
+                               f".any() or .all()")
+        return bool(self.item())
 
     def __float__(self) -> float:
         return float(self.item())

@@ -920,3 +920,20 @@ def test_a_tensor_pickled_before_rebase_existed_unpickles():
                            "_hooks": None}))
     (t * 2).sum().backward()
     np.testing.assert_array_equal(t.grad, [2.0, 2.0])
+
+
+@pytest.mark.torch
+def test_truth_value_of_a_tensor_is_that_of_one_element_as_torch():
+    """``if x > 0:`` on several elements is torch's RuntimeError naming .any()/.all() (it
+    let NumPy's ValueError through); one element, of any shape, is its truth."""
+    torch = pytest.importorskip("torch")
+    for values in ([2.0], [[0.0]], 3.0, 0.0):
+        assert bool(ng.tensor(values) > 1) == bool(torch.tensor(values) > 1), values
+    for values in ([1.0, 2.0], [], [[1.0], [2.0]]):
+        with pytest.raises(RuntimeError) as theirs:
+            bool(torch.tensor(values) > 0)
+        with pytest.raises(RuntimeError, match=r"Boolean value of a Tensor with \d+ elements "
+                                               r"\(shape .*\) is ambiguous: use .any\(\) or "
+                                               r"\.all\(\)"):
+            bool(ng.tensor(values) > 0)
+        assert "ambiguous" in str(theirs.value)

@@ -550,3 +550,20 @@ def test_module_list():
                                             "Modules, got Linear; wrap a single module"):
             make(nn.Linear(2, 2))
     assert len(layers) == 4
+
+
+@pytest.mark.torch
+def test_torch_parameters_load_as_torch_loads_them():
+    """``dict(model.named_parameters())``: torch tensors that require grad, whose NumPy
+    view torch refuses; loaded by value, as torch's load_state_dict takes them (torch's
+    "Can't call numpy() on Tensor that requires grad" came through)."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Linear(3, 2).double()
+    ours = nn.Linear(3, 2, dtype=np.float64)
+    result = ours.load_state_dict(dict(theirs.named_parameters()))
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(ours.weight.data, theirs.weight.detach().numpy())
+    np.testing.assert_array_equal(ours.bias.data, theirs.bias.detach().numpy())
+    copied = ng.tensor(theirs.weight)
+    assert not copied.requires_grad and copied.grad_fn is None
+    np.testing.assert_array_equal(copied.data, theirs.weight.detach().numpy())
