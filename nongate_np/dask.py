@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .nn._checks import check_count
+from .arguments import check_count
 
 __all__ = ["encode", "encode_bag", "encode_files", "write_shards", "worker_env"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn._checks import check_count
+from ..arguments import check_count
 
 __all__ = ["TwoTriggerData", "make_two_trigger", "minibatches"]
 

@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 
+from ..arguments import check_count, check_flag
 from ..kernels.contract import AttentionParams, check_kind
 from ..ops.attention import AttentionPool, step_mask
 from ..tensor import Tensor
 from . import init
-from ._checks import check_count, check_features, check_flag
+from ._checks import check_features
 from .layers import Linear
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable

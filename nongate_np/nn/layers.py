@@ -13,9 +13,10 @@ import numbers
 import numpy as np
 
 from .. import ops
+from ..arguments import check_count, check_flag
 from ..tensor import Tensor
 from . import init
-from ._checks import check_count, check_features, check_flag
+from ._checks import check_features
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 

@@ -8,11 +8,12 @@ import numbers
 import numpy as np
 
 from .. import ops
+from ..arguments import check_count, check_flag
 from ..ops._util import check_lengths, xp_of
 from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
-from ._checks import check_count, check_features, check_flag, complex_step_pair
+from ._checks import check_features, complex_step_pair
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 

@@ -10,13 +10,13 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..arguments import check_count
 from ..autograd import mark_changed, no_grad
 from ..data.errors import DataError
 from ..device import DeviceError, device_of, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
-from ._checks import check_count
 from .attention import AttentionPooling
 from .containers import ModuleList
 from .layers import Embedding, Linear

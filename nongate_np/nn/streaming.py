@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arguments import check_count
 from ..autograd import no_grad
 from ..device import CPU, move
 from ..kernels.contract import AttentionParams
 from ..kernels.registry import kernels_for
-from ._checks import check_count
 
 __all__ = ["StreamingEncoder"]
 

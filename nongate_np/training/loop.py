@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import rng
+from ..arguments import check_count
 from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..device import move
 from ..kernels.registry import get_backend
-from ..nn._checks import check_count
 from ..nn.module import evaluating
 from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
