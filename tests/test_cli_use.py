@@ -116,6 +116,35 @@ def test_predict_an_npz_file_with_a_class_the_model_never_saw(tmp_path):
                         err.strip()), err
 
 
+def test_predict_notes_the_tasks_the_model_does_not_have(tmp_path, recwarn):
+    """An .npz with a task the model does not have (a renamed y_ array) is predicted with a
+    one-line note naming it and the model's tasks, and its own tasks scored as without it
+    (it printed evaluate's UserWarning and the source line that raised it)."""
+    x = np.random.default_rng(0).standard_normal((8, 4, 2))
+    np.savez(tmp_path / "train.npz", X=x, y_year=2000 + np.arange(8) % 2)
+    np.savez(tmp_path / "other.npz", X=x[:3], y_other=np.arange(3))
+    np.savez(tmp_path / "both.npz", X=x[:3], y_year=np.array([2000, 2001, 2000]),
+             y_other=np.arange(3))
+    train(tmp_path / "run", "npz", tmp_path / "train.npz", "--epochs", "1", "--hidden-size",
+          "4", "--quiet")
+    note = ("note: {}: task 'other' is not one of the model's tasks ['year']; predicted "
+            "without scoring it")
+    code, out, err = run_cli("predict", tmp_path / "run" / "model.npz", tmp_path / "other.npz")
+    assert code == 0, err
+    assert len(out.splitlines()) == 1 + 3, out
+    assert err.splitlines() == [note.format(tmp_path / "other.npz")]
+    code, _, err = run_cli("predict", tmp_path / "run" / "model.npz", tmp_path / "both.npz")
+    assert code == 0, err
+    ckpt = ng.load(tmp_path / "run" / "model.npz")
+    data = load_npz(tmp_path / "both.npz",
+                    classes={"year": ckpt.extra["data"]["tasks"][0]["classes"]})
+    accuracy = np.mean(predict(ckpt.model, data)["year"] == data.targets["year"])
+    assert err.splitlines() == [note.format(tmp_path / "both.npz"),
+                                f"year: accuracy {accuracy:.4f} on 3 labelled sequences"]
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)], \
+        [str(w.message) for w in recwarn]
+
+
 def test_predict_scores_a_regression_task_as_train_does(tmp_path):
     """A labelled file with a regression task: its mean absolute error on stderr beside the
     accuracy (it printed the accuracy only), each as evaluate gives it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import os
 import sys
 
@@ -204,6 +205,16 @@ def predict(args) -> int:
         data = read_as_trained(meta, args.input, model.input_size, labels=False)
         scored = False
         print(f"note: {err}; predicted without scoring the labels", file=sys.stderr)
+    trained = [t["name"] for t in model.tasks]
+    other = [t["name"] for t in data.tasks if t["name"] not in trained]
+    if other:                            # a renamed y_ array, say: evaluate would warn
+        one = len(other) == 1
+        print(f"note: {args.input}: task{'' if one else 's'} {', '.join(map(repr, other))} "
+              f"{'is' if one else 'are'} not one of the model's tasks {trained}; predicted "
+              f"without scoring {'it' if one else 'them'}", file=sys.stderr)
+        data = dataclasses.replace(
+            data, tasks=[t for t in data.tasks if t["name"] in trained],
+            targets={k: v for k, v in data.targets.items() if k in trained})
     preds = predict_all(model, data)
     tasks = [t for t in model.tasks if t["kind"] != "tagging"]
     classes = {t["name"]: t.get("classes") for t in meta.get("tasks", [])}
