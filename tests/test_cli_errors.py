@@ -103,7 +103,9 @@ CASES = {
     "resume other size": (["train", "ts", T, "--resume", "--epochs", "2", "--hidden-size",
                            "5", "--out", "{ts_run}"], "--hidden-size 4, not 5"),
     "resume other data": (["train", "ts", str(GUNPOINT_TEST), "--resume", "--epochs", "2",
-                           "--hidden-size", "4", "--out", "{ts_run}"], "other data"),
+                           "--hidden-size", "4", "--out", "{ts_run}"],
+                          "other data or data options (training file: 'tiny_univariate.ts' "
+                          "at the start, 'GunPoint_TEST.ts' now; tasks: "),
     # found before the first epoch (it was found after the run, its test metrics lost)
     "test file of other width": (["train", "ts", T, "--test", "{two_dims.ts}", "--out",
                                   "{bad}/not_started"],

@@ -484,6 +484,43 @@ def test_resume_keeps_the_runs_learning_rate_and_a_new_lr_applies_from_there(tmp
     assert [r["epoch"] for r in read_metrics(tmp_path)] == [1, 2, 3]
 
 
+RESUMED_DATA = {  # kind, the options at the start, those on resuming, what the error names
+    "npz": ("npz", ["--task-kinds", "year:regression"], [],
+            "--task-kinds: 'year:regression' at the start, none now; tasks: year (regression, "
+            "1 output) at the start, year (classification, 3 classes: 2000, 2001, 2002) now"),
+    "csv": ("csv", ["--label-cols", "year:regression"], ["--label-cols", "year",
+                                                           "--order-col", "t"],
+            "--order-col: none at the start, 't' now; --feature-cols: 't,x' at the start, "
+            "'x' now; --label-cols: 'year:regression' at the start, 'year' now; tasks: year "
+            "(regression, 1 output) at the start, year (classification, 3 classes: 2000, "
+            "2001, 2002) now"),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUMED_DATA))
+def test_resume_with_other_data_options_names_each_that_changed(tmp_path, case):
+    """A resumed run read with other data options stops naming each that differs from its
+    start, from what to what (it said only "trained on other data or data options")."""
+    kind, before, after, changes = RESUMED_DATA[case]
+    x = np.random.default_rng(0).standard_normal((8, 4))
+    year = 2000 + np.arange(8) % 3
+    path = tmp_path / f"train.{kind}"
+    if kind == "npz":
+        np.savez(path, X=x[:, :, None], y_year=year)
+    else:
+        path.write_text("id,t,x,year\n" + "".join(f"s{i},{t},{x[i, t]},{year[i]}\n"
+                                                   for i in range(8) for t in range(4)))
+    options = [kind, path, "--hidden-size", "4", "--quiet"]
+    run = tmp_path / "run"
+    train(run, *options, "--epochs", "1", *before)
+    code, out, err = run_cli("train", *options, *after, "--epochs", "2", "--resume",
+                             "--out", run)
+    assert code == 2, (out, err)
+    assert err.splitlines() == [
+        f"nongate-np train: error: --resume: the run in {run} was trained on other data or "
+        f"data options ({changes}); use another --out, or drop --resume"]
+
+
 def test_resume_after_an_epoch_interrupted_between_its_files(tmp_path):
     """An epoch whose metrics line and model.npz were written but not its last.npz (a run
     killed there): the resumed run lists each epoch once and ends as the uninterrupted

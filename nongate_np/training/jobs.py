@@ -103,9 +103,12 @@ def _last_run(opts: TrainOptions):
 def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions):
     """(optimizer, history, initial_epoch, note) of the run in ``out``, whose ``last.npz``
     is ``ckpt``; ``note`` says what changes from it (a new learning rate), or is empty."""
-    if ckpt.extra.get("data") != data_meta:
+    saved_data = ckpt.extra.get("data")
+    if saved_data != data_meta:
+        changes = _data_changes(saved_data or {}, data_meta)
         raise ResumeError(f"--resume: the run in {out} was trained on other data or data "
-                          "options; use another --out, or drop --resume")
+                          f"options{f' ({changes})' if changes else ''}; use another --out, "
+                          "or drop --resume")
     saved = ckpt.extra.get("options", {})
     for key in ("hidden_size", "embed_size", "attn_size", "attention", "seed", "batch_size",
                 "dtype"):
@@ -124,6 +127,58 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions)
         raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
                           f"epoch(s); give --epochs above {initial} to continue it")
     return optimizer, history, initial, note
+
+
+def _data_changes(saved: dict, now: dict) -> str:
+    """What differs between the data description a run started with (``saved``, from its
+    ``last.npz``) and this command's (``now``): "--task-kinds: 'year:regression' at the
+    start, none now" for each item, joined by "; "."""
+    before, after = _as_given(saved), _as_given(now)
+    return "; ".join(f"{item}: {before.get(item, 'none')} at the start, "
+                     f"{after.get(item, 'none')} now"
+                     for item in dict.fromkeys([*before, *after])
+                     if before.get(item) != after.get(item))
+
+
+def _as_given(meta: dict) -> dict[str, str]:
+    """A data description (``extra["data"]``: train_file's or train_text's) as the data
+    and options that give it, each value shown as the command line writes it."""
+    options = dict(meta.get("options", {}))
+    kinds = dict(options.pop("task_kinds", None) or {})
+    if options.get("label_cols"):       # csv: the kinds are --label-cols NAME:KIND
+        options["label_cols"] = [f"{c}:{kinds.pop(c)}" if c in kinds else c
+                                 for c in options["label_cols"]]
+    if kinds:
+        options["task_kinds"] = [f"{name}:{kind}" for name, kind in kinds.items()]
+    options.update({key: meta[key] for key in ("chunk_len", "packages") if key in meta})
+    given = {"data kind": meta.get("kind"), "training file": meta.get("source"),
+             **{f"--{key.replace('_', '-')}": value for key, value in options.items()}}
+    shown = {item: _shown_value(value) for item, value in given.items()}
+    if "chars" in meta:
+        shown["vocabulary"] = f"{len(meta['chars'])} characters"
+    if meta.get("tasks"):
+        shown["tasks"] = ", ".join(map(_shown_task, meta["tasks"]))
+    return shown
+
+
+def _shown_value(value) -> str:
+    """A value as the command line writes it: 'a,b' for a list, 'x' for a name, 128; none
+    for an option not given."""
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        value = ",".join(map(str, value))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _shown_task(task: dict) -> str:
+    """'year (regression, 1 output)', 'kind (classification, 2 classes: cat, dog)'."""
+    if task["kind"] == "regression":
+        size = task.get("output_size", 1)
+        return f"{task['name']} (regression, {size} output{'s' if size != 1 else ''})"
+    classes = list(map(str, task.get("classes", [])))
+    return (f"{task['name']} ({task['kind']}, {len(classes)} classes: "
+            f"{', '.join(classes[:6])}{', ...' if len(classes) > 6 else ''})")
 
 
 def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: bool = True):
