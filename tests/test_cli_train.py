@@ -419,6 +419,21 @@ def test_npz_task_kinds_train_integer_targets_as_a_regression(tmp_path):
     assert "year: mae " in err, err
 
 
+def test_a_task_of_one_class_is_noted_with_what_train_read(tmp_path):
+    """A task whose training file holds one class only trains (classes= may add others
+    later), with a note naming the task and its class, --quiet too (it reported "accuracy
+    1.0000" and nothing else)."""
+    path = tmp_path / "one.npz"
+    np.savez(path, X=np.random.default_rng(0).standard_normal((5, 4, 2)),
+             y_a=np.zeros(5, int), y_b=np.arange(5) % 2)
+    code, _, err = run_cli("train", "npz", path, "--epochs", "1", "--hidden-size", "4",
+                           "--quiet", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert err.splitlines() == [f"note: {path}: task 'a' has one class only, '0': the model "
+                                f"learns to predict it always, and its accuracy of 1 says "
+                                f"nothing"]
+
+
 def test_without_matplotlib_train_says_how_to_get_the_pictures(tmp_path, monkeypatch):
     # a None entry in sys.modules makes `import matplotlib` raise ImportError (importlib docs)
     monkeypatch.setitem(sys.modules, "matplotlib", None)

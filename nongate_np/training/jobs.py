@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from .. import rng
-from ..data import DataError, Standardizer, load_sequences, text
+from ..data import IGNORE_INDEX, DataError, Standardizer, load_sequences, text
 from ..io import load, save
 from ..io.atomic import write_text_atomically
 from ..nn.multitask import MultiTaskSequenceModel
@@ -248,13 +248,15 @@ def _nested(flat: dict) -> dict:
 
 def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         baselines: dict | None = None, data_info: dict | None = None, token_text=None,
-        stream=None, intro: str = "", last=None) -> dict:
+        stream=None, intro: str = "", notes: str = "", last=None) -> dict:
     """Fit ``model`` and write the run's files into ``opts.out``; return the summary.
 
     ``token_text(dataset, i)`` gives the per-step labels of sequence i for the attention
     pictures (characters for text); ``baselines`` go into the summary as given, and
     ``data_info`` beside the split sizes under ``"data"``; ``intro`` is shown before the
-    first epoch (what the data was read as), unless ``opts.quiet``. With ``opts.resume``
+    first epoch (what the data was read as), unless ``opts.quiet``; ``notes`` after it, a
+    line each (what the data holds that the user should know), ``opts.quiet`` too. With
+    ``opts.resume``
     the run in ``opts.out`` goes on from its ``last.npz``: ``last``, where the caller loaded
     it already (:func:`train_file`, whose model depends on it), else read here.
 
@@ -285,6 +287,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     stream = sys.stderr if stream is None else stream
     if intro and not opts.quiet:
         stream.write(intro)
+    stream.write(notes)
     if note:                             # --quiet too: it changes what the run does
         stream.write(f"--resume: {note}\n")
     callbacks = [JSONLines(out / "metrics.jsonl",
@@ -531,4 +534,21 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     intro = "".join(f"{split}: {d.describe()}\n" for split, d in (("train", data),
                                                                   ("test", test)) if d)
     return run(model, train, val, test, opts, meta, data_info=info, stream=stream,
-               intro=intro, last=last)
+               intro=intro, notes=_one_class_notes(path, data), last=last)
+
+
+def _one_class_notes(path, data) -> str:
+    """A note for each task of classes that holds one class only in the training file
+    ``path`` (``data``): not an error, as ``classes=`` may add others later, but it trains
+    to predict that class always and scores an accuracy of 1 (it said nothing)."""
+    notes = ""
+    for task in data.tasks:
+        if task["kind"] == "regression":
+            continue
+        y = data.targets[task["name"]]
+        present = np.unique(y[y != IGNORE_INDEX])
+        if len(present) == 1:
+            notes += (f"note: {path}: task {task['name']!r} has one class only, "
+                      f"{task['classes'][present[0]]!r}: the model learns to predict it "
+                      f"always, and its accuracy of 1 says nothing\n")
+    return notes
