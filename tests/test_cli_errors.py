@@ -126,6 +126,17 @@ CASES = {
                             "'v:regresion': the kind after ':' must be one of"),
     "task kinds without a kind": (["train", "npz", "{int_target.npz}", "--task-kinds", "v"],
                                   "expected NAME:KIND for each task"),
+    "task kinds without a name": (["train", "npz", "{int_target.npz}", "--task-kinds",
+                                   ":regression"], "expected NAME:KIND for each task"),
+    # refused when parsed, as --task-kinds (load_csv ended in "no label column ''")
+    "label cols without a name": (["train", "csv", "{unlabelled.csv}", "--label-cols",
+                                   "x,:regression"],
+                                  "argument --label-cols: expected NAME or NAME:KIND for each "
+                                  "label column, KIND one of classification, regression, "
+                                  "tagging (e.g. label,energy:regression), got 'x,:regression'"),
+    # read as a classification: a kind left out after its ':'
+    "label cols with no kind after ':'": (["train", "csv", "{unlabelled.csv}", "--label-cols",
+                                           "x:"], "'x:': the kind after ':' must be one of"),
     "task kinds of no task": (["train", "npz", "{int_target.npz}", "--task-kinds",
                                "w:regression"],
                               "task_kinds (--task-kinds) names ['w'], but the file's tasks "

@@ -39,31 +39,42 @@ def _columns(text):
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
-def _labels(text) -> tuple[list[str], dict[str, str]]:
-    """--label-cols: the columns, and the kinds given as NAME:KIND."""
+def _named_kinds(text, *, kinds_needed: bool) -> tuple[list[str], dict[str, str]]:
+    """``NAME[:KIND],...`` as --label-cols and --task-kinds write it: the names, and the
+    kinds given. ArgumentTypeError for no names, an empty name, a KIND not in TASK_KINDS
+    or, with ``kinds_needed``, a name without one."""
     from ..data import TASK_KINDS
+    expected, example = ("NAME:KIND for each task", "year:regression") if kinds_needed \
+        else ("NAME or NAME:KIND for each label column", "label,energy:regression")
+    malformed = argparse.ArgumentTypeError(f"expected {expected}, KIND one of "
+                                           f"{', '.join(TASK_KINDS)} (e.g. {example}), got "
+                                           f"{text!r}")
+    items = _columns(text)
+    if not items:
+        raise malformed
     names, kinds = [], {}
-    for item in _columns(text):
-        name, _, kind = item.partition(":")
-        if kind and kind not in TASK_KINDS:
+    for item in items:
+        name, colon, kind = item.partition(":")
+        name = name.strip()
+        if not name or (kinds_needed and not colon):
+            raise malformed
+        if colon and kind not in TASK_KINDS:
             raise argparse.ArgumentTypeError(f"{item!r}: the kind after ':' must be one of "
                                              f"{', '.join(TASK_KINDS)}")
-        names.append(name.strip())
-        if kind:
-            kinds[name.strip()] = kind
+        names.append(name)
+        if colon:
+            kinds[name] = kind
     return names, kinds
+
+
+def _labels(text) -> tuple[list[str], dict[str, str]]:
+    """--label-cols: the columns, and the kinds given as NAME:KIND."""
+    return _named_kinds(text, kinds_needed=False)
 
 
 def _task_kinds(text) -> dict[str, str]:
     """--task-kinds: NAME:KIND for each task named, as --label-cols writes a kind."""
-    from ..data import TASK_KINDS
-    names, kinds = _labels(text)
-    bare = [name for name in names if name not in kinds or not name]
-    if bare or not names:
-        raise argparse.ArgumentTypeError(
-            f"expected NAME:KIND for each task, KIND one of {', '.join(TASK_KINDS)} (e.g. "
-            f"year:regression), got {text!r}")
-    return kinds
+    return _named_kinds(text, kinds_needed=True)[1]
 
 
 def add_parser(sub) -> None:
