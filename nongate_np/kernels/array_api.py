@@ -8,7 +8,8 @@ use, with NumPy's names, arguments and results (broadcasting, dtype promotion, e
 dimensions), so a reader who knows NumPy knows it:
 
 - creation and transfer: ``asarray`` (host data or a scalar onto the device), ``to_host``,
-  ``empty``, ``zeros``, ``full``, ``copy``;
+  ``empty``, ``zeros``, ``full``, ``copy``; ``copyto`` (into an array of the device, in
+  place: the one way to overwrite one, as a GPU's device arrays refuse ``a[...] = v``);
 - element-wise with broadcasting (a Python scalar may stand for either operand):
   ``add``, ``subtract``, ``multiply``, ``divide``, ``power``, ``maximum``, ``negative``,
   ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``softplus`` (E15), ``abs``,
@@ -28,7 +29,7 @@ int64 on every device, complex128 on the CPU only (complex-step checks).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -37,9 +38,10 @@ from .reference import sigmoid as _sigmoid
 from .reference import softmax as _softmax
 from .reference import softplus as _softplus
 
-__all__ = ["ArrayFunctions", "NumPyFunctions", "NUMPY"]
+__all__ = ["ArrayFunctions", "NumPyFunctions", "NUMPY", "Casting"]
 
 Axes = tuple[int, ...] | None
+Casting = Literal["no", "equiv", "safe", "same_kind", "unsafe"]     # NumPy's casting rules
 
 
 class ArrayFunctions(Protocol):
@@ -56,6 +58,7 @@ class ArrayFunctions(Protocol):
     def zeros(self, shape: tuple[int, ...], dtype: Any) -> Any: ...
     def full(self, shape: tuple[int, ...], value: float, dtype: Any) -> Any: ...
     def copy(self, a: Any) -> Any: ...
+    def copyto(self, dst: Any, src: Any, casting: Casting = "same_kind") -> None: ...
 
     # element-wise, broadcasting
     def add(self, a: Any, b: Any, /) -> Any: ...
@@ -127,6 +130,9 @@ class NumPyFunctions:
 
     def copy(self, a: Any) -> np.ndarray:
         return np.array(a, copy=True)
+
+    def copyto(self, dst: Any, src: Any, casting: Casting = "same_kind") -> None:
+        np.copyto(dst, src, casting=casting)
 
     add = staticmethod(np.add)
     subtract = staticmethod(np.subtract)

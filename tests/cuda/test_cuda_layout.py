@@ -1,6 +1,6 @@
 """kernels/cuda/layout.py against NumPy (the CPU namespace ``NUMPY``), on the simulator
 without a GPU (tests/conftest.py chooses): copy, reshape, transpose, concatenate, stack,
-getitem, take, take_along_axis, add_at and matmul, on contiguous and strided device
+getitem, take, take_along_axis, add_at, copyto and matmul, on contiguous and strided device
 arrays (a sliced view; in the simulator also a reversed one and a broadcast one, which
 numba's GPU arrays make differently), 0-d and empty shapes, every dtype where it applies, and each
 result NaN-poisoned before the kernels write it. Moves and gathers are compared exactly;
@@ -361,6 +361,52 @@ def test_add_at_refuses_as_numpy():
         gpu.add_at(np.zeros((3, 2)), [0], 1.0)
     with pytest.raises(TypeError, match="bool"):
         gpu.add_at(dev(np.zeros(3, bool)), [0], True)
+
+
+# ------------------------------------------------------------------------------- copyto
+
+SOURCES = {"scalar": lambda shape: 2.5, "host": lambda shape: data(shape, np.float64, 3),
+           "host row": lambda shape: data(shape[-1:], np.float64, 3),
+           "device": lambda shape: dev(data(shape, np.float64, 3)),
+           "device float32 row": lambda shape: dev(data(shape[-1:], np.float32, 3))}
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "broadcast"])    # read-only
+@pytest.mark.parametrize("shape", [(3, 4), (), (0, 3)])
+def test_copyto_writes_through_any_strides_as_numpy(shape, kind, source):
+    """``copyto`` writes dst in place (a memcpy or the strided kernel), the source
+    broadcast and cast as NumPy's ``copyto`` does."""
+    host, d = case(shape, kind, np.float64, 1)
+    src = SOURCES[source](shape)
+    want = host.copy()
+    NUMPY.copyto(want, got(src) if arrays.is_device(src) else src)
+    assert gpu.copyto(d, src) is None
+    assert_same(d, want)
+
+
+def test_copyto_leaves_the_rest_of_a_sliced_array_alone():
+    base = data((3, 4), np.float64, 1)
+    d = dev(base)
+    gpu.copyto(d[:, ::2], 0.0)
+    base[:, ::2] = 0.0
+    assert_same(d, base)
+
+
+def test_copyto_casts_and_refuses_as_numpy():
+    d = dev(np.zeros(3, np.int64))
+    gpu.copyto(d, dev(np.array([1.7, -2.2, 3.0])), casting="unsafe")
+    assert_same(d, np.array([1, -2, 3]))
+    with pytest.raises(TypeError, match="cannot cast float64 to int64 according to the rule "
+                                        "'same_kind'"):
+        gpu.copyto(d, dev(np.ones(3)))
+    with pytest.raises(TypeError, match=r"copyto: Cannot cast .*float64.*int64.*'same_kind'"):
+        gpu.copyto(d, 1.5)
+    with pytest.raises(ValueError, match=r"shape \(3,\) cannot be broadcast to the "
+                                         r"destination's shape \(3, 2\)"):
+        gpu.copyto(dev(np.zeros((3, 2))), dev(np.ones(3)))
+    with pytest.raises(TypeError, match="dst must be a device array"):
+        gpu.copyto(np.zeros(3), 1.0)
 
 
 # ------------------------------------------------------------------------------- matmul

@@ -39,6 +39,7 @@ class CudaFunctions:
 
     full = staticmethod(elementwise.full)
     copy = staticmethod(layout.copy)
+    copyto = staticmethod(layout.copyto)
 
     add = staticmethod(elementwise.add)
     subtract = staticmethod(elementwise.subtract)

@@ -1,7 +1,7 @@
 """The GPU namespace's layout, indexing and product functions (``kernels/array_api.py``), as
-NumPy's of the same names, on numba.cuda device arrays: ``copy``, ``reshape``,
-``transpose``, ``concatenate``, ``stack``, ``getitem`` (basic indexing), ``take``,
-``take_along_axis``, ``add_at`` (in place) and ``matmul``.
+NumPy's of the same names, on numba.cuda device arrays: ``copy``, ``copyto`` (in place),
+``reshape``, ``transpose``, ``concatenate``, ``stack``, ``getitem`` (basic indexing),
+``take``, ``take_along_axis``, ``add_at`` (in place) and ``matmul``.
 
 How: every array is read as NumPy sees it, a :class:`Strided` description: a 1-D device
 array over the memory of its elements, the offset of element 0 in it, the shape and the
@@ -13,9 +13,9 @@ three kernels do all the work, each one thread per output element in a grid-stri
   its indices, and the source and destination offsets follow from two sets of strides
   (``meta`` = shape | source strides | destination strides, a small int64 device array).
   It serves ``copy`` (and the contiguous copy the others make of a strided input where
-  they need one), ``transpose`` (the permuted strides), ``getitem`` (the sliced strides),
-  ``concatenate``/``stack`` (each input into its block of the result) and dtype casts
-  (the store converts).
+  they need one), ``copyto`` (into dst's strides, the source broadcast), ``transpose``
+  (the permuted strides), ``getitem`` (the sliced strides), ``concatenate``/``stack``
+  (each input into its block of the result) and dtype casts (the store converts).
 - ``_gather_kernel``: out = src[…, k, …] with k read from an index array through its own
   strides; ``take`` and ``take_along_axis`` differ only in the strides they pass
   (docs/math.md E17, the forward).
@@ -53,11 +53,13 @@ import numba
 import numpy as np
 from numba import cuda
 
+from ..array_api import Casting
 from . import arrays
 from . import matmul as _matmul
 
-__all__ = ["THREADS", "MAX_BLOCKS", "Strided", "strided", "copy", "reshape", "transpose",
-           "concatenate", "stack", "getitem", "take", "take_along_axis", "add_at", "matmul"]
+__all__ = ["THREADS", "MAX_BLOCKS", "Strided", "strided", "copy", "copyto", "reshape",
+           "transpose", "concatenate", "stack", "getitem", "take", "take_along_axis", "add_at",
+           "matmul"]
 
 SIMULATOR = bool(numba.config.ENABLE_CUDASIM)
 THREADS = 64                                   # threads per block of every kernel here
@@ -277,6 +279,48 @@ def copy(a: Any) -> Any:
     """A new C-contiguous device array with ``a``'s elements (any strides in), as
     ``np.array(a, copy=True)``."""
     return _copy(strided(_device(a, "copy")))
+
+
+def copyto(dst: Any, src: Any, casting: Casting = "same_kind") -> None:
+    """``np.copyto(dst, src, casting=casting)`` into the device array ``dst`` (any strides),
+    in place: ``src`` (a device array, host data or a scalar) broadcast to dst's shape and
+    converted to its dtype. The in-place write for device arrays, whose ``dst[...] = src``
+    a GPU refuses (numba.cuda's index arithmetic has no Ellipsis; the simulator accepts it).
+
+    A C-contiguous ``dst`` given a C-contiguous source of its shape and dtype is one
+    ``copy_to_device`` (a memcpy); otherwise the strided-copy kernel writes through dst's
+    strides, reading src with stride 0 along the broadcast axes (a scalar: one element
+    copied over, then broadcast). ``src`` must not overlap ``dst`` in memory (the kernel's
+    writes have no order). Raises TypeError for a host ``dst`` or a conversion ``casting``
+    forbids (a host source is converted by NumPy, with its rules), ValueError where src's
+    shape does not broadcast to dst's."""
+    if not arrays.is_device(dst):
+        raise TypeError(f"copyto: dst must be a device array (it is written in place), got "
+                        f"{type(dst).__name__}")
+    if arrays.is_device(src):
+        if not np.can_cast(src.dtype, dst.dtype, casting):
+            raise TypeError(f"copyto: cannot cast {src.dtype} to {dst.dtype} according to "
+                            f"the rule {casting!r}")
+    else:
+        host = np.empty(np.shape(src), dst.dtype)
+        try:
+            np.copyto(host, src, casting=casting)
+        except TypeError as err:
+            raise TypeError(f"copyto: {err}") from None
+        src = host
+    shape = tuple(int(n) for n in dst.shape)
+    if (tuple(src.shape) == shape and src.dtype == dst.dtype and dst.is_c_contiguous()
+            and (isinstance(src, np.ndarray) or src.is_c_contiguous())):
+        dst.copy_to_device(src)
+        return
+    source = strided(_device(src, "copyto"))
+    steps = _broadcast_strides(source.shape, source.strides, shape)
+    if steps is None:
+        raise ValueError(f"copyto: a source of shape {source.shape} cannot be broadcast to "
+                         f"the destination's shape {shape}")
+    target = strided(dst)
+    _copy_into(Strided(source.memory, source.offset, shape, steps), target.memory,
+               target.offset, target.strides)
 
 
 def reshape(a: Any, shape: int | tuple[int, ...]) -> Any:
