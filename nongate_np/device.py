@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from .kernels import gpu
-from .kernels.array_api import NUMPY, ArrayFunctions
+from .kernels.array_api import NUMPY, ArrayFunctions, Casting
 
 __all__ = ["Device", "DeviceError", "device", "device_or_dtype", "device_of", "move",
-           "from_cuda_array", "memo_device_copies", "move_unpickled",
+           "copy_into", "from_cuda_array", "memo_device_copies", "move_unpickled",
            "CPU", "CUDA"]
 
 
@@ -102,6 +102,18 @@ def move(array: Any, to: Device | str) -> Any:
     if target is CPU:
         return source.xp.to_host(array)
     return target.xp.asarray(array)
+
+
+def copy_into(dest: Any, source: Any, casting: Casting = "same_kind") -> None:
+    """Write ``source`` (an array on either device, host data or a scalar) into the array
+    ``dest`` in place, on dest's device: ``np.copyto(dest, source, casting=casting)``
+    (broadcast to dest's shape, converted to its dtype). Use it, never ``dest[...] = v``,
+    for an array that may live on the GPU: numba.cuda's device arrays refuse an Ellipsis
+    index on a GPU (the simulator accepts it, so only a real GPU would fail)."""
+    where = device_of(dest)
+    if where is CPU:
+        source = move(source, CPU)      # an explicit copy, not NumPy converting a GPU array
+    where.xp.copyto(dest, source, casting)
 
 
 def from_cuda_array(obj: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .autograd import enable_grad, mark_changed
-from .device import CPU, DeviceError, device_of, move
+from .device import CPU, DeviceError, copy_into, device_of, move
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
@@ -174,7 +174,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    copy_into(p.grad, 0)
 
     def step(self, closure: Callable[[], object] | None = None):
         """Update every parameter that has a gradient, in place.

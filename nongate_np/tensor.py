@@ -17,6 +17,7 @@ from .casting import check_cast
 from .device import (
     CPU,
     Device,
+    copy_into,
     device_of,
     from_cuda_array,
     memo_device_copies,
@@ -485,11 +486,7 @@ class Tensor:
         if recorded and data.dtype != self._data.dtype:
             result = result.astype(self._data.dtype)
             data = result._data
-        if type(self._data) is np.ndarray:
-            np.copyto(self._data, data, casting="same_kind")
-        else:                                   # a GPU array, overwritten on the device
-            on_gpu: Any = self._data
-            on_gpu.copy_to_device(self.device.xp.astype(data, self._data.dtype))
+        copy_into(self._data, data)
         autograd.mark_changed(self._data)
         if recorded:
             autograd.rebase(self, result)

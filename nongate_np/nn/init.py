@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import rng
 from ..autograd import mark_changed
+from ..device import copy_into
 from ..tensor import Tensor
 
 __all__ = ["uniform_", "normal_", "constant_", "zeros_", "ones_", "calculate_fan_in_and_fan_out",
@@ -23,7 +24,7 @@ __all__ = ["uniform_", "normal_", "constant_", "zeros_", "ones_", "calculate_fan
 def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"init: expected a Tensor or Parameter, got {type(tensor).__name__}")
-    tensor.data[...] = values
+    copy_into(tensor.data, values, casting="unsafe")    # as ``data[...] = values`` casts
     mark_changed(tensor.data)
     return tensor
 

@@ -21,6 +21,7 @@ from ..autograd import mark_changed
 from ..device import (
     CPU,
     Device,
+    copy_into,
     device_of,
     device_or_dtype,
     memo_device_copies,
@@ -496,10 +497,7 @@ class Module:
                 f"loaded):\n  " + "\n  ".join(problems),
                 missing if strict else [], unexpected if strict else [], mismatched)
         for dest, arr in copies:
-            if type(dest) is np.ndarray:
-                np.copyto(dest, arr, casting="unsafe")
-            else:                       # a GPU array: overwritten in place from the host
-                dest.copy_to_device(np.ascontiguousarray(arr, dtype=dest.dtype))
+            copy_into(dest, arr, casting="unsafe")
             mark_changed(dest)
         return IncompatibleKeys(missing, unexpected)
 
@@ -547,7 +545,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad[...] = 0
+                copy_into(p.grad, 0)
 
     def to(self, target) -> "Module":
         """Move parameters (and their grads) and buffers to a device ("cpu", "cuda"), or

@@ -13,7 +13,7 @@ from .. import ops
 from ..arguments import check_count
 from ..autograd import mark_changed, no_grad
 from ..data.errors import DataError
-from ..device import DeviceError, device_of, move
+from ..device import DeviceError, copy_into, device_of, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -278,15 +278,14 @@ class MultiTaskSequenceModel(Module):
         if not self._config["normalize_input"]:
             raise ValueError("set_input_normalization: the model was built without "
                              "normalize_input=True")
-        dt = self.input_mean.dtype
         mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
         for name, arr in (("mean", mean), ("std", std)):
             _check_statistic("set_input_normalization", name, arr, [(self.input_size,)],
                              f"{self.input_size} finite values (one per feature)")
         if np.any(std <= 0):
             raise ValueError(f"set_input_normalization: std must be > 0, got min {std.min()}")
-        self.input_mean[...] = mean.astype(dt)
-        self.input_std[...] = std.astype(dt)
+        copy_into(self.input_mean, mean)
+        copy_into(self.input_std, std)
         mark_changed(self.input_mean)
         mark_changed(self.input_std)
 
@@ -312,9 +311,8 @@ class MultiTaskSequenceModel(Module):
         if np.any(std <= 0):
             raise ValueError(f"set_target_normalization: std of {task!r} must be > 0, got "
                              f"min {std.min()}")
-        dt = self.target_mean.dtype
-        self.target_mean[cols] = mean.reshape(size).astype(dt)
-        self.target_std[cols] = std.reshape(size).astype(dt)
+        copy_into(self.target_mean[cols], mean.reshape(size))
+        copy_into(self.target_std[cols], std.reshape(size))
         mark_changed(self.target_mean)
         mark_changed(self.target_std)
 
