@@ -567,3 +567,110 @@ def test_torch_parameters_load_as_torch_loads_them():
     copied = ng.tensor(theirs.weight)
     assert not copied.requires_grad and copied.grad_fn is None
     np.testing.assert_array_equal(copied.data, theirs.weight.detach().numpy())
+
+
+def _module_dict_story(lib, dtype):
+    """A model holding a ModuleDict, then the same dict operations applied to it in ``lib``
+    (nongate_np.nn or torch.nn): construction from a dict, update from pairs, overwriting a
+    key (which keeps its position), a new key, del, pop. Returns (model, popped)."""
+    kw = {"dtype": dtype}
+
+    class Net(lib.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = lib.Linear(3, 4, **kw)
+            self.heads = lib.ModuleDict({"b": lib.Linear(4, 2, **kw), "a": lib.Tanh()})
+            self.tail = lib.Linear(4, 1, bias=False, **kw)
+
+    net = Net()
+    heads = net.heads
+    heads.update([("z", lib.Linear(4, 5, **kw)), ["c", lib.Linear(4, 3, bias=False, **kw)]])
+    heads["b"] = lib.Sequential(lib.Linear(4, 6, **kw), lib.ReLU())
+    heads["d"] = lib.ModuleDict({"deep": lib.Linear(2, 2, **kw)})
+    del heads["a"]
+    popped = heads.pop("c")
+    return net, popped
+
+
+@pytest.mark.torch
+def test_module_dict_matches_torch():
+    torch = pytest.importorskip("torch")
+    ours, our_popped = _module_dict_story(nn, np.float64)
+    theirs, their_popped = _module_dict_story(torch.nn, torch.float64)
+    assert list(ours.heads.keys()) == list(theirs.heads.keys())
+    assert list(ours.heads) == list(theirs.heads), "iteration gives the keys, as torch"
+    assert [type(m).__name__ for m in ours.heads.values()] == \
+        [type(m).__name__ for m in theirs.heads.values()]
+    assert [k for k, _ in ours.heads.items()] == [k for k, _ in theirs.heads.items()]
+    assert len(ours.heads) == len(theirs.heads)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [n for n, _ in our_popped.named_parameters()] == \
+        [n for n, _ in their_popped.named_parameters()]
+    for key in ("b", "z", "d", "a", "c", 3):
+        assert (key in ours.heads) == (key in theirs.heads), key
+    # torch's weights load under the same keys and give the same outputs
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    for key in ("b", "z"):
+        np.testing.assert_allclose(ours.heads[key](x).data,
+                                   theirs.heads[key](torch.from_numpy(x)).detach().numpy(),
+                                   rtol=1e-12, atol=0, err_msg=f"heads[{key!r}]")
+    ours.heads.clear()
+    theirs.heads.clear()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert len(ours.heads) == 0
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("bad, error", [
+    (lambda d, lib: d.__setitem__(1, lib.ReLU()), TypeError),       # key not a str
+    (lambda d, lib: d.__setitem__("x", np.zeros(2)), TypeError),    # value not a Module
+    (lambda d, lib: d.update({("x",): lib.ReLU()}), TypeError),
+    (lambda d, lib: d.update(3), TypeError),                        # not iterable
+    (lambda d, lib: d.update([3]), TypeError),                      # a pair not iterable
+    (lambda d, lib: d.update([("x", lib.ReLU(), 1)]), ValueError),  # not a pair
+    (lambda d, lib: d["missing"], KeyError),
+    (lambda d, lib: d.pop("missing"), KeyError),
+    (lambda d, lib: d.__delitem__("missing"), KeyError),
+])
+def test_module_dict_errors_as_torch(bad, error):
+    torch = pytest.importorskip("torch")
+    for lib in (nn, torch.nn):
+        d = lib.ModuleDict({"a": lib.ReLU()})
+        with pytest.raises(error):
+            bad(d, lib)
+        assert list(d.keys()) == ["a"], f"{lib.__name__}: a refused entry changed the dict"
+
+
+def test_module_dict_error_messages():
+    d = nn.ModuleDict({"a": nn.ReLU()})
+    with pytest.raises(TypeError, match="module name should be a str, got int"):
+        d[1] = nn.ReLU()
+    with pytest.raises(TypeError, match="cannot assign ndarray as child module 'x': expected "
+                                        "a Module or None"):
+        d["x"] = np.zeros(2)
+    with pytest.raises(KeyError, match=r"ModuleDict has no key 'b'; its keys are \['a'\]"):
+        d["b"]
+    with pytest.raises(TypeError, match="ModuleDict.update should be called with an iterable "
+                                        "of key/value pairs, but got int"):
+        nn.ModuleDict(3)
+    with pytest.raises(ValueError, match="element #1 has length 1; 2 is required"):
+        d.update([("y", nn.ReLU()), ("z",)])
+    with pytest.raises(ValueError, match="would hide the attribute ModuleDict.keys"):
+        d["keys"] = nn.ReLU()
+
+
+def test_module_dict_save_load_round_trip(tmp_path):
+    model = nn.ModuleDict({"enc": nn.Linear(3, 4, dtype=np.float64),
+                           "heads": nn.ModuleDict([("y", nn.Linear(4, 2, dtype=np.float64)),
+                                                   ("act", nn.Tanh())])})
+    for p in model.parameters():
+        p.data[...] = np.random.default_rng(1).normal(size=p.shape)
+    ng.save(model, tmp_path / "md.npz")
+    loaded = ng.load(tmp_path / "md.npz").model
+    assert type(loaded) is nn.ModuleDict and list(loaded.keys()) == ["enc", "heads"]
+    assert list(loaded.heads.keys()) == ["y", "act"]
+    for (k, v), (k2, v2) in zip(loaded.state_dict().items(), model.state_dict().items()):
+        assert k == k2
+        np.testing.assert_array_equal(v, v2, err_msg=k)

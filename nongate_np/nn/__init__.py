@@ -10,7 +10,7 @@ any of them after ``import nongate_np`` alone.
 
 from . import init
 from .attention import AttentionPooling
-from .containers import ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .lstm import LSTM
@@ -19,6 +19,6 @@ from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
-           "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ReLU", "Tanh",
-           "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "register_savable",
-           "functional_call", "evaluating"]
+           "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
+           "ReLU", "Tanh", "Sigmoid", "Identity", "MultiTaskSequenceModel", "init",
+           "register_savable", "functional_call", "evaluating"]
