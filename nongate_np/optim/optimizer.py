@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .autograd import enable_grad, mark_changed
-from .device import CPU, DeviceError, copy_into, device_of, move
-from .tensor import Tensor
+from ..autograd import enable_grad, mark_changed
+from ..device import CPU, DeviceError, copy_into, device_of, move
+from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
            "required"]
@@ -475,7 +475,7 @@ def _follow(state: dict, p: Tensor) -> dict:
 
 def cuda_optim() -> Any:
     """The GPU's fused optimizer kernels (loaded on the first update of a GPU parameter)."""
-    from .kernels.cuda import optim as kernels
+    from ..kernels.cuda import optim as kernels
     return kernels
 
 
