@@ -1,7 +1,12 @@
-"""Optimisers, as ``torch.optim``: SGD, Adam, AdamW and gradient clipping
-(``optimizer.py``; their update formulas are torch's)."""
+"""Optimisers and learning-rate schedules, as ``torch.optim``.
 
+``optimizer``: SGD, Adam, AdamW and gradient clipping (their update formulas are torch's).
+``lr_scheduler``: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR and
+ReduceLROnPlateau, which set an optimiser's ``param_groups[k]["lr"]`` epoch by epoch.
+"""
+
+from . import lr_scheduler
 from .optimizer import SGD, Adam, AdamW, Optimizer, clip_grad_norm_, clip_grad_value_, required
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
-           "required"]
+           "required", "lr_scheduler"]
