@@ -661,6 +661,20 @@ def test_module_dict_error_messages():
         d["keys"] = nn.ReLU()
 
 
+@pytest.mark.parametrize("name", ["_modules", "_parameters", "_buffers", "_non_persistent"])
+def test_registry_names_are_refused(name):
+    # they dropped the Module's registry itself: every later call was an AttributeError
+    d = nn.ModuleDict({"a": nn.Linear(1, 1)})
+    for register in (lambda: d.__setitem__(name, nn.ReLU()),
+                     lambda: d.register_parameter(name, nn.Parameter(np.zeros(1))),
+                     lambda: d.register_buffer(name, np.zeros(1))):
+        with pytest.raises(ValueError, match=f"name '{name}' would overwrite Module's own "
+                                             "registry"):
+            register()
+    assert list(d.keys()) == ["a"] and [n for n, _ in d.named_parameters()] == ["a.weight",
+                                                                               "a.bias"]
+
+
 def test_module_dict_save_load_round_trip(tmp_path):
     model = nn.ModuleDict({"enc": nn.Linear(3, 4, dtype=np.float64),
                            "heads": nn.ModuleDict([("y", nn.Linear(4, 2, dtype=np.float64)),

@@ -173,6 +173,10 @@ class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpect
         return super().__repr__()
 
 
+# the registries every Module keeps in its instance dict
+_INTERNAL = ("_parameters", "_buffers", "_non_persistent", "_modules")
+
+
 def _check_name(name, kind: str, owner) -> None:
     if not isinstance(name, str):
         raise TypeError(f"{kind} name should be a str, got {type(name).__name__}")
@@ -181,6 +185,10 @@ def _check_name(name, kind: str, owner) -> None:
     if hasattr(type(owner), name):
         raise ValueError(f"{kind} name {name!r} would hide the attribute "
                          f"{type(owner).__name__}.{name}; choose another name")
+    if name in _INTERNAL:
+        # NOTE: registering it dropped the registry itself from the instance (torch: KeyError)
+        raise ValueError(f"{kind} name {name!r} would overwrite Module's own registry "
+                         f"{name!r}; choose another name")
 
 
 def _add_indent(text: str, spaces: int) -> str:
