@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from . import autograd
+from .device import CPU, DeviceError
 
 __all__ = ["DataParallel", "abort_on_error", "launched_by_mpi", "split_bounds"]
 
@@ -130,6 +131,8 @@ class DataParallel:
     ------
     ImportError
         Without mpi4py (``pip install 'nongate_np[mpi]'``).
+    DeviceError
+        The model's parameters are on the GPU: DataParallel reduces host arrays.
     ValueError
         The ranks' models differ (the message names the first rank that differs and how).
 
@@ -154,6 +157,10 @@ class DataParallel:
             _share_cores(self.comm.Split_type(MPI.COMM_TYPE_SHARED))
         self.model = model
         named = list(model.named_parameters())
+        gpu = next(((n, p) for n, p in named if p.device is not CPU), None)
+        if gpu is not None:         # the reduction packs the gradients in a host buffer
+            raise DeviceError(f"DataParallel: runs on the CPU only, and the model's parameter "
+                              f"{gpu[0]} is on {gpu[1].device}: call model.cpu() first")
         self._params = [p for _, p in named]
         self._buffers = [b for _, b in model.named_buffers()]
         for what, members in (("parameter", named), ("buffer", model.named_buffers())):

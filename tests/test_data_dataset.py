@@ -172,6 +172,10 @@ def test_describe_quotes_labels_that_would_break_the_line():
     text = d.describe()
     assert "\n" not in text
     assert text.endswith("next (tagging, 5 classes: ''=0, '\\n'=1, ' '=0, a=1, b=1)")
+    # one class reads as one ("1 class", not "1 classes")
+    one = SequenceDataset(x, [3], {"next": np.array([[0, 0, 0]])},
+                          [{"name": "next", "kind": "tagging", "classes": ["a"]}])
+    assert one.describe().endswith("next (tagging, 1 class: a=3)"), one.describe()
 
 
 def test_the_multitask_model_takes_the_tasks_and_targets():

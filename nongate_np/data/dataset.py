@@ -311,8 +311,8 @@ class SequenceDataset:
         pairs = zip(task["classes"][:6], counts)
         shown = ", ".join(f"{_shown(label)}={c}" for label, c in pairs)
         more = ", ..." if task["num_classes"] > 6 else ""
-        return (f"{task['name']} ({task['kind']}, {task['num_classes']} classes: "
-                f"{shown}{more})")
+        n = task["num_classes"]
+        return f"{task['name']} ({task['kind']}, {n} class{'es' if n != 1 else ''}: {shown}{more})"
 
 
 def _shown(label: str) -> str:

@@ -342,3 +342,26 @@ def test_normalize_targets_on_the_gpu_copies_no_statistics_to_the_host(dtype):
                                    err_msg=name)
     assert _host_copies(lambda: step(models[True])) == \
         _host_copies(lambda: step(models[False]))
+
+
+class _OneRank:
+    """A communicator of one rank: DataParallel's checks before its first collective."""
+
+    def Get_rank(self):
+        return 0
+
+    def Get_size(self):
+        return 1
+
+
+def test_data_parallel_refuses_a_model_on_the_gpu():
+    """DataParallel reduces host arrays (np.copyto into the parameters, one host buffer for
+    MPI): a GPU model is a DeviceError naming a parameter and model.cpu(), before any
+    collective, not a NumPy error at the first broadcast."""
+    pytest.importorskip("mpi4py")
+    from nongate_np.distributed import DataParallel
+    model = ng.nn.Linear(3, 2, dtype=np.float64).to("cuda")
+    with pytest.raises(DeviceError, match=r"DataParallel: runs on the CPU only, and the "
+                                          r"model's parameter weight is on cuda(:0)?: call "
+                                          r"model\.cpu\(\) first"):
+        DataParallel(model, _OneRank(), share_cores=False)
