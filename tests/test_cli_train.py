@@ -5,6 +5,7 @@ the trained model did."""
 
 import csv
 import pathlib
+import shutil
 import sys
 
 import numpy as np
@@ -656,6 +657,25 @@ def test_a_constant_regression_target_is_centred_not_scaled(tmp_path):
     row = read_metrics(tmp_path / "run")[0]
     assert row["train/level/loss"] < 10 and row["val/loss"] < 10, row
 
+
+
+def test_resume_with_other_max_chunks_names_it_and_an_older_run_resumes(text_run, tmp_path):
+    """The text job records --max-chunks, which changes its training data: resuming with
+    another is refused naming it (it trained on silently); a run from before it was
+    recorded resumes as it did."""
+    out, _ = text_run
+    options = [o if o != "30" else "31" for o in TINY_TEXT]
+    code, printed, err = run_cli("train", *options, "--epochs", "3", "--resume", "--out", out)
+    assert code == 2, (printed, err)
+    assert "(--max-chunks: 30 at the start, 31 now)" in err, err
+    older = tmp_path / "older"
+    shutil.copytree(out, older)
+    ckpt = ng.load(older / "last.npz")
+    extra = {**ckpt.extra, "data": {k: v for k, v in ckpt.extra["data"].items()
+                                    if k != "max_chunks"}}
+    ng.save(ckpt.model, older / "last.npz", optimizer=ckpt.optimizer, extra=extra)
+    train(older, *TINY_TEXT, "--epochs", "3", "--resume")
+    assert [row["epoch"] for row in read_metrics(older)] == [1, 2, 3]
 
 def _as_before_target_statistics(last: pathlib.Path) -> None:
     """Rewrite a run's last.npz as a version before standardised targets wrote it: the

@@ -100,10 +100,18 @@ def _last_run(opts: TrainOptions):
     return load(out / "last.npz")
 
 
+#: keys of a data description that earlier versions did not record (the text job's
+#: --max-chunks): a run without them is not refused for it
+_RECORDED_LATER = ("max_chunks",)
+
+
 def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions):
     """(optimizer, history, initial_epoch, note) of the run in ``out``, whose ``last.npz``
     is ``ckpt``; ``note`` says what changes from it (a new learning rate), or is empty."""
     saved_data = ckpt.extra.get("data")
+    if saved_data is not None:      # a run from before a key was recorded resumes as it was
+        data_meta = {k: v for k, v in data_meta.items()
+                     if k in saved_data or k not in _RECORDED_LATER}
     if saved_data != data_meta:
         changes = _data_changes(saved_data or {}, data_meta)
         raise ResumeError(f"--resume: the run in {out} was trained on other data or data "
@@ -150,7 +158,8 @@ def _as_given(meta: dict) -> dict[str, str]:
                                  for c in options["label_cols"]]
     if kinds:
         options["task_kinds"] = [f"{name}:{kind}" for name, kind in kinds.items()]
-    options.update({key: meta[key] for key in ("chunk_len", "packages") if key in meta})
+    options.update({key: meta[key] for key in ("chunk_len", "packages", "max_chunks")
+                    if key in meta})
     given = {"data kind": meta.get("kind"), "training file": meta.get("source"),
              **{f"--{key.replace('_', '-')}": value for key, value in options.items()}}
     shown = {item: _shown_value(value) for item, value in given.items()}
@@ -426,7 +435,7 @@ def train_text(opts: TrainOptions, *, packages=None, chunk_len: int = 128,
     val = corpus.val.subset(np.random.default_rng(opts.seed).permutation(
         len(corpus.val))[:val_chunks * len(corpus.packages)]) if val_chunks else corpus.val
     meta = {"kind": "text", "chunk_len": chunk_len, "chars": list(corpus.vocab.chars),
-            "packages": list(corpus.packages)}
+            "packages": list(corpus.packages), "max_chunks": max_chunks_per_package}
     baselines = {"next_char": {"bits_per_token": text.unigram_bits_per_char(corpus.train,
                                                                             corpus.test),
                                "model": "unigram character frequencies of the training files"},
