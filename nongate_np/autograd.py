@@ -328,7 +328,7 @@ class Context:
 class Node:
     """One recorded op application: the function, its context, and the input tensors."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "epoch", "freed", "name", "site")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "epoch", "freed", "name", "hooks", "site")
 
     def __init__(self, fn, ctx, inputs, out_meta, epoch=0, site=None):
         self.fn = fn                    # the Function subclass
@@ -339,6 +339,7 @@ class Node:
         self.freed = False
         self.name = fn.__name__
         self.site = site                # where the user called the op (anomaly mode only)
+        self.hooks = None               # output index -> its Tensor.register_hook hooks
 
     def __repr__(self):
         return f"<Node {self.name}>"
@@ -500,13 +501,40 @@ def _as_array(value: Any, fn: Any = None, phase: str = "forward") -> Any:
     return array
 
 
+def _add(a: Any, b: Any) -> Any:
+    return a + b if type(a) is np.ndarray else device_of(a).xp.add(a, b)
+
+
 def _accumulate(store: dict[tuple[int, int], Any], key: tuple[int, int], grad: Any) -> None:
     prev = store.get(key)
-    if prev is None:
-        store[key] = grad
-    else:
-        store[key] = prev + grad if type(prev) is np.ndarray else \
-            device_of(prev).xp.add(prev, grad)
+    store[key] = grad if prev is None else _add(prev, grad)
+
+
+def _run_grad_hooks(hooks: list, g: Any) -> Any:
+    """``g`` passed through ``hooks`` (Tensor.register_hook) in order: each gets the
+    gradient as a Tensor; a result replaces it, ``None`` keeps it."""
+    for hook in list(hooks):                     # a copy: a hook may remove itself
+        result = hook(Tensor._wrap(g))
+        if result is None:
+            continue
+        new = result._data if isinstance(result, Tensor) else result
+        name = getattr(hook, "__name__", repr(hook))
+        if not (hasattr(new, "shape") and hasattr(new, "dtype")):
+            raise TypeError(f"register_hook: hook '{name}' returned {type(result).__name__}; "
+                            f"expected a Tensor, an ndarray or None")
+        if new.shape != g.shape:
+            raise RuntimeError(f"register_hook: hook '{name}' returned a gradient of shape "
+                               f"{tuple(new.shape)} for a tensor of shape {tuple(g.shape)}; "
+                               f"return one of the tensor's shape, or None to keep it")
+        if new.dtype != g.dtype:
+            raise RuntimeError(f"register_hook: hook '{name}' returned a gradient of dtype "
+                               f"{new.dtype} for a tensor of dtype {g.dtype}; cast it "
+                               f"(.astype({str(g.dtype)!r}))")
+        if device_of(new) != device_of(g):
+            raise DeviceError(f"register_hook: hook '{name}' returned a gradient on "
+                              f"{device_of(new)} for a tensor on {device_of(g)}")
+        g = new
+    return g
 
 
 def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
@@ -565,23 +593,50 @@ def queue_callback(callback: Callable[[Tensor], Any]) -> None:
         _grad_mode.callbacks.append(callback)
 
 
-def _leaf_gradient(t: Tensor, g: Any, hooked: dict[int, Tensor]) -> None:
+def _leaf_gradient(t: Tensor, g: Any, hooked: dict[int, Tensor], held: dict[int, list]) -> None:
+    if t._grad_hooks:           # its hooks get the sum over all its uses: held to the end
+        entry = held.get(id(t))
+        if entry is None:
+            held[id(t)] = [t, g]
+        else:
+            entry[1] = _add(entry[1], g)
+        return
     t._accumulate_grad(g)
     if t._hooks:
         hooked[id(t)] = t
 
 
+def _release_held(held: dict[int, list], hooked: dict[int, Tensor]) -> None:
+    """Each leaf's held gradient through its hooks, then into its ``.grad``."""
+    for t, g in held.values():
+        t._accumulate_grad(_run_grad_hooks(t._grad_hooks or [], g))
+        if t._hooks:
+            hooked[id(t)] = t
+
+
+def _retain(t: Tensor, g: Any, node: Node, index: int, retained: dict) -> None:
+    """``t.grad += g`` for a tensor that retains its gradient; where hooks are registered on
+    it, after them (``retained``), as in PyTorch: its ``.grad`` is what they returned."""
+    if node.hooks is not None and index in node.hooks:
+        retained[(id(node), index)] = t
+    else:
+        t._accumulate_grad(g)
+
+
 def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
                   hooked: dict[int, Tensor]) -> None:
+    held: dict[int, list] = {}                    # id(leaf) -> [leaf, gradient], hooked leaves
     if tensor._node is None:                      # backward on a leaf
-        _leaf_gradient(tensor, seed, hooked)
+        _leaf_gradient(tensor, seed, hooked, held)
+        _release_held(held, hooked)
         return
 
     checked = _anomaly.enabled                    # read once: the mode at backward's start
     grads: dict = {}                              # (id(node), output index) -> array
+    retained: dict = {}                           # (id(node), output index) -> tensor, see _retain
     _accumulate(grads, (id(tensor._node), tensor._index), seed)
     if tensor._retains_grad:                      # its gradient is the seed, as torch's
-        tensor._accumulate_grad(seed)
+        _retain(tensor, seed, tensor._node, tensor._index, retained)
     for node in _topological_order(tensor._node):
         if node.freed:
             raise RuntimeError(
@@ -590,8 +645,15 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
         if node.epoch < _Changes.changed:
             _check_saved(node)
         outs = []
+        hooks = node.hooks
         for k, (shape, dtype, xp) in enumerate(node.out_meta):
             g = grads.pop((id(node), k), None)
+            if hooks is not None and g is not None:
+                # the total gradient of output k is known here, before it flows on
+                g = _run_grad_hooks(hooks.get(k, ()), g)
+                t = retained.pop((id(node), k), None)
+                if t is not None:
+                    t._accumulate_grad(g)
             outs.append(xp.zeros(shape, dtype) if g is None else g)
         if checked:
             in_grads = anomaly.run_backward(node.fn, node.ctx, outs, node.site, node.inputs)
@@ -620,14 +682,14 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
             produced, index = (t._node, t._index) if t._rebased is None else \
                 _producer(t, node.epoch)
             if produced is None:
-                _leaf_gradient(t, g, hooked)
+                _leaf_gradient(t, g, hooked, held)
             else:
                 if t._retains_grad and produced is t._node:
-                    t._accumulate_grad(g)
+                    _retain(t, g, produced, index, retained)
                 _accumulate(grads, (id(produced), index), g)
         if not retain_graph:
             # NOTE: the inputs too: an in-place op leaves a cycle (the tensor, its new node,
             # an older node reading it) that would wait for the cycle collector
             node.ctx, node.inputs = None, ()
             node.freed = True
-
+    _release_held(held, hooked)

@@ -143,7 +143,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "_requires_grad", "_node", "_index", "_retains_grad",
-                 "_hooks", "_rebased", "__weakref__")
+                 "_hooks", "_grad_hooks", "_rebased", "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
         self._data = as_array(data, dtype, what="Tensor")
@@ -154,6 +154,7 @@ class Tensor:
         self._index = 0            # which output of that node
         self._retains_grad = False
         self._hooks: list | None = None     # post-accumulate-grad hooks, see register_...
+        self._grad_hooks: list | None = None    # a leaf's register_hook hooks
         # the (epoch, node, index) this tensor had before each recorded in-place op, for the
         # nodes recorded before it (autograd.rebase); None until the first
         self._rebased: list | None = None
@@ -166,7 +167,7 @@ class Tensor:
         t = cls.__new__(cls)
         t._data, t.grad, t._node, t._index = array, None, node, index
         t._retains_grad = False
-        t._hooks = None
+        t._hooks = t._grad_hooks = None
         t._rebased = None
         t._requires_grad = node is not None
         return t
@@ -334,6 +335,56 @@ class Tensor:
         self._hooks.append(hook)
         return RemovableHandle(self._hooks, hook)
 
+    def register_hook(self, hook: Callable[["Tensor"], Any]) -> "RemovableHandle":
+        """Call ``hook(grad)`` each time a backward computes the gradient with respect to
+        this tensor, as PyTorch's ``Tensor.register_hook``.
+
+        ``grad`` is a Tensor (no graph) holding the whole gradient of this backward: the sum
+        over every use of the tensor. On a leaf the hooks run before it is added to
+        ``.grad`` (and before the post-accumulate-grad hooks), once the backward has walked
+        the graph; on a non-leaf, before it flows on to the op that made the tensor (a
+        retained ``.grad`` gets what the hooks returned). Hooks run in the order registered;
+        each gets what the one before returned. A hook registered before an in-place op on
+        the tensor sees the gradient of the value it had then, as in PyTorch.
+
+        Parameters
+        ----------
+        hook : callable, ``hook(grad: Tensor) -> Tensor | ndarray | None``
+            ``None`` leaves the gradient as it is; a Tensor or an array of the gradient's
+            shape, dtype and device replaces it.
+
+        Returns
+        -------
+        RemovableHandle
+            ``handle.remove()`` unregisters the hook.
+
+        Raises
+        ------
+        RuntimeError
+            Here, on a tensor that does not require grad (PyTorch's message); during the
+            backward, when a hook returns another shape or dtype (the message names both).
+        TypeError, DeviceError
+            During the backward, when a hook returns something that is not an array or a
+            Tensor, or one on another device.
+        """
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        hooks: list
+        if self._node is None:
+            if self._grad_hooks is None:
+                self._grad_hooks = []
+            hooks = self._grad_hooks
+        else:
+            # on the node's output, not the tensor: an in-place op later moves the tensor to
+            # a new node, and PyTorch's hook stays with the value it was registered on
+            node = self._node
+            if node.hooks is None:
+                node.hooks = {}
+            hooks = node.hooks.setdefault(self._index, [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
     def _slots(self) -> dict:
         return {name: getattr(self, name) for name in Tensor.__slots__
                 if name != "__weakref__" and hasattr(self, name)}
@@ -346,11 +397,13 @@ class Tensor:
         return new
 
     def __getstate__(self) -> tuple[None, dict]:
-        """Pickling: every slot set. A tensor on the GPU pickles its data and gradient as
+        """Pickling: every slot set but the ``register_hook`` hooks (left behind, as
+        PyTorch's). A tensor on the GPU pickles its data and gradient as
         host copies and the device they return to, as PyTorch's CUDA tensors (a numba.cuda
         device array does not pickle: the simulator's recursed without end, a GPU's holds a
         pointer)."""
         slots = self._slots()
+        slots.pop("_grad_hooks", None)
         if device_of(self._data) is not CPU:
             slots.update(_data=move(self._data, CPU), _device=str(device_of(self._data)),
                          grad=None if self.grad is None else move(self.grad, CPU))
@@ -358,9 +411,10 @@ class Tensor:
 
     def __setstate__(self, state) -> None:
         """Unpickling: every slot pickled, and those a tensor pickled by an earlier version
-        lacks (``_rebased``) at their defaults; the data and gradient of a tensor pickled
-        on the GPU go back to it (DeviceError, naming ``.cpu()``, where no GPU is usable)."""
-        self._rebased = None
+        lacks (``_rebased``, ``_grad_hooks``) at their defaults; the data and gradient of a
+        tensor pickled on the GPU go back to it (DeviceError, naming ``.cpu()``, where no GPU
+        is usable)."""
+        self._rebased = self._grad_hooks = None
         _, slots = state if isinstance(state, tuple) else (state, None)
         slots = dict(slots or {})
         where = slots.pop("_device", None)
@@ -382,7 +436,7 @@ class Tensor:
         memo[id(self)] = new
         for name in Tensor.__slots__:
             if name != "__weakref__":
-                value = None if name == "_hooks" else getattr(self, name)
+                value = None if name in ("_hooks", "_grad_hooks") else getattr(self, name)
                 setattr(new, name, copy.deepcopy(value, memo))
         return new
 
