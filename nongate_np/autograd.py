@@ -6,7 +6,9 @@ Tensor arguments, runs ``forward`` and, when gradients are enabled and some inpu
 one, records a :class:`Node` on the outputs. ``backward`` walks the recorded nodes in
 reverse topological order with an explicit stack (no recursion, so a chain of 100,000 ops
 is fine) and accumulates ``.grad`` on the leaves. Inside ``detect_anomaly`` both go through
-``anomaly.py``, which checks every output and gradient for NaN and inf. At its end a
+``anomaly.py``, which checks every output and gradient for NaN and inf. A tensor's
+``register_hook`` hooks get its whole gradient: a non-leaf's before it flows on to the op
+that made it, a leaf's once the graph is walked, before it is added to ``.grad``. At its end a
 backward runs the leaves' post-accumulate-grad hooks, then the callbacks they queued
 (:func:`queue_callback`): how data parallelism reduces the gradients once per backward.
 """
