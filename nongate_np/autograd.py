@@ -343,6 +343,18 @@ class Node:
         self.site = site                # where the user called the op (anomaly mode only)
         self.hooks = None               # output index -> its Tensor.register_hook hooks
 
+    def __getstate__(self) -> tuple[None, dict]:
+        """Pickling and deep copies: every slot but the ``register_hook`` hooks, left
+        behind as PyTorch's (a lambda would not pickle; they belong to the tensor's owner)."""
+        return None, {name: None if name == "hooks" else getattr(self, name)
+                      for name in Node.__slots__ if hasattr(self, name)}
+
+    def __setstate__(self, state: tuple[None, dict]) -> None:
+        """Unpickling, a node pickled before ``hooks`` existed too."""
+        self.hooks = None
+        for name, value in (state[1] or {}).items():
+            setattr(self, name, value)
+
     def __repr__(self):
         return f"<Node {self.name}>"
 

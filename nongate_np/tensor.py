@@ -391,9 +391,10 @@ class Tensor:
 
     def __copy__(self) -> "Tensor":
         """A shallow copy: a new tensor sharing every field, its arrays too (on the GPU
-        as well: pickling's host copies are not taken)."""
+        as well: pickling's host copies are not taken), but not the hooks: a hook
+        registered on the copy would fire on the original (PyTorch's copy has none)."""
         new = type(self).__new__(type(self))
-        new.__setstate__((None, self._slots()))
+        new.__setstate__((None, {**self._slots(), "_hooks": None, "_grad_hooks": None}))
         return new
 
     def __getstate__(self) -> tuple[None, dict]:

@@ -702,3 +702,22 @@ def test_a_run_whose_targets_were_not_standardised_resumes_without(tmp_path):
           "--resume")
     assert [row["epoch"] for row in read_metrics(tmp_path / "run")] == [1, 2]
     assert not ng.load(tmp_path / "run" / "model.npz").model._config["normalize_targets"]
+
+
+def test_train_file_takes_task_kinds_none_as_the_loaders_do(tmp_path):
+    """``loader_options={"task_kinds": None}`` (what load_npz and read_as_trained take for
+    "from the dtype") trains; it was a bare TypeError ('NoneType' is not iterable)."""
+    from nongate_np.training.jobs import TrainOptions, train_file
+    x = np.random.default_rng(0).standard_normal((8, 4, 2))
+    path = tmp_path / "d.npz"
+    np.savez(path, X=x, y_level=x.mean(axis=(1, 2)))
+    opts = TrainOptions(out=str(tmp_path / "run"), epochs=1, hidden_size=4, quiet=True)
+    summary = train_file("npz", path, opts, loader_options={"task_kinds": None})
+    assert summary["epochs_run"] == 1
+    assert (tmp_path / "run" / "model.npz").is_file()
+
+
+def test_a_resume_error_shows_one_class_as_one():
+    from nongate_np.training.jobs import _shown_task
+    assert _shown_task({"name": "a", "kind": "classification", "classes": ["0"]}) == \
+        "a (classification, 1 class: 0)"

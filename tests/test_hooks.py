@@ -228,3 +228,42 @@ def test_a_deep_copy_or_a_pickled_copy_leaves_the_hooks_behind_as_torch():
         for y in copies:
             (y * 2).sum().backward()
             np.testing.assert_allclose(values(y.grad), 2.0, err_msg=f"{lib.__name__}")
+
+
+def test_a_non_leafs_hooks_stay_behind_in_its_copies_and_pickles():
+    """A non-leaf keeps its hooks on the node that made it: a deep copy or a pickle of the
+    tensor (its graph with it: torch copies leaves only) took them along, and a lambda made
+    it unpicklable; they stay behind, as a leaf's do."""
+    x = ng.tensor(X0, requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: g * 10)
+    for z in (copy.deepcopy(y), pickle.loads(pickle.dumps(y))):
+        leaf = z._node.inputs[0]
+        z.sum().backward()
+        np.testing.assert_allclose(values(leaf.grad), 2.0)
+    y.sum().backward()                                      # the original keeps its hook
+    np.testing.assert_allclose(values(x.grad), 20.0)
+
+
+def test_a_shallow_copy_has_no_hooks_of_its_own_origin():
+    """copy.copy shared the hooks list: a hook registered on the copy fired on the original
+    (torch's copy has no hooks)."""
+    for lib in LIBS:
+        x = lib.tensor(X0, requires_grad=True)
+        x.register_hook(lambda g: None)
+        c = copy.copy(x)
+        c.register_hook(lambda g: g * 100)
+        (x * 1).sum().backward()
+        np.testing.assert_allclose(values(x.grad), 1.0, err_msg=f"{lib.__name__}")
+
+
+def test_a_graph_pickled_before_hooks_existed_runs_its_backward():
+    """A node pickled by a version without the hooks slot (its state lacks it) unpickles
+    with none, and the backward through it runs."""
+    x = ng.tensor(X0, requires_grad=True)
+    y = x * 2
+    state = y._node.__getstate__()
+    del state[1]["hooks"]
+    node = type(y._node).__new__(type(y._node))
+    node.__setstate__(state)
+    assert node.hooks is None and node.name == y._node.name

@@ -402,3 +402,20 @@ def test_optimizer_step_on_huge_or_non_finite_gradients_gives_ieee_results_silen
 def test_clip_grad_norm_names_a_max_norm_that_is_not_a_number():
     with pytest.raises(TypeError, match="max_norm must be a real number, got 'a'"):
         optim.clip_grad_norm_([ng.nn.Parameter(np.ones(2))], "a")
+
+
+def test_the_required_sentinel_stays_itself_through_pickles_and_copies():
+    """SGD built from groups keeps ``required`` in its defaults: pickles of it from before
+    optim was a package name ``nongate_np.optim._Required`` (they failed to load), and a
+    copy or unpickled sentinel must still be ``required`` (the checks test ``is``)."""
+    import copy
+    import pickle
+    old = b"cnongate_np.optim\n_Required\n)\x81."      # NEWOBJ of the class as it was named
+    assert pickle.loads(old) is optim.required
+    assert copy.deepcopy(optim.required) is optim.required
+    model = nn.Linear(2, 1)
+    sgd = optim.SGD([{"params": model.parameters(), "lr": 0.1}])
+    again = pickle.loads(pickle.dumps(sgd))
+    assert again.defaults["lr"] is optim.required
+    with pytest.raises((TypeError, ValueError), match="lr"):
+        optim.SGD(model.parameters())

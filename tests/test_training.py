@@ -153,6 +153,8 @@ def test_a_loss_that_becomes_nan_is_a_clear_error():
     ({"batch_size": 0}, "batch_size must be an int >= 1"),
     ({"patience": 0}, r"patience must be an int >= 1, or None never to stop early \(the "
                       r"command line's --patience 0\)"),
+    ({"patience": True}, r"patience must be an int >= 1, or None never to stop early"),
+    ({"patience": "3"}, r"patience must be an int >= 1, or None never to stop early"),
 ])
 def test_bad_fit_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

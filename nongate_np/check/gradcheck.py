@@ -428,7 +428,7 @@ def _output_note(r: InputReport, parts: list, loss: ScalarLoss) -> tuple[str, ..
     agree = "" if not good else f"; output {good[0]}'s agrees" if len(good) == 1 else \
         f"; those of outputs {', '.join(good[:-1])} and {good[-1]} agree"
     left = loss.n_outputs - len(parts)
-    out = "" if not left else f" ({left} integer or bool, left out)"
+    out = "" if not left else f" ({left} not floating-point, left out)"
     return (f"fn has {loss.n_outputs} outputs{out}: the mismatch at "
             f"{r.element(c.worst_index)} lies in {lies}{agree} (each part: L with the other "
             f"outputs' cotangents zero)",)

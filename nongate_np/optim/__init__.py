@@ -7,6 +7,7 @@ ReduceLROnPlateau, which set an optimiser's ``param_groups[k]["lr"]`` epoch by e
 
 from . import lr_scheduler
 from .optimizer import SGD, Adam, AdamW, Optimizer, clip_grad_norm_, clip_grad_value_, required
+from .optimizer import _Required as _Required  # pickles from before optim was a package
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
            "required", "lr_scheduler"]

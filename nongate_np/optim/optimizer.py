@@ -28,7 +28,15 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_va
 
 
 class _Required:
-    """Sentinel for a hyper-parameter with no default (SGD's ``lr``)."""
+    """Sentinel for a hyper-parameter with no default (SGD's ``lr``): one instance, which
+    unpickling and deep copies give back too (the optimisers test ``is required``)."""
+
+    _instance: "_Required | None" = None
+
+    def __new__(cls) -> "_Required":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
 
     def __repr__(self) -> str:
         return "<required parameter>"

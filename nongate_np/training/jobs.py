@@ -186,8 +186,9 @@ def _shown_task(task: dict) -> str:
         size = task.get("output_size", 1)
         return f"{task['name']} (regression, {size} output{'s' if size != 1 else ''})"
     classes = list(map(str, task.get("classes", [])))
-    return (f"{task['name']} ({task['kind']}, {len(classes)} classes: "
-            f"{', '.join(classes[:6])}{', ...' if len(classes) > 6 else ''})")
+    n = len(classes)
+    return (f"{task['name']} ({task['kind']}, {n} class{'es' if n != 1 else ''}: "
+            f"{', '.join(classes[:6])}{', ...' if n > 6 else ''})")
 
 
 def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: bool = True):
@@ -517,7 +518,7 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
                         f"{_LABEL_HINT[kind]}")
     # NOTE: a loader ignores a kind for a task its file lacks (an unlabelled file read as
     #       the training one was); the training file lacking it is a misspelt name
-    named = sorted(set(loader_options.get("task_kinds", {})) - {t["name"] for t in data.tasks})
+    named = sorted(set(loader_options.get("task_kinds") or {}) - {t["name"] for t in data.tasks})
     if named:
         raise DataError(f"{path}: task_kinds (--task-kinds) names {named}, but the file's "
                         f"tasks are {[t['name'] for t in data.tasks]}")

@@ -213,7 +213,8 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
     for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1),
                              ("initial_epoch", initial_epoch, 0)):
         check_count(value, name, "fit", low)
-    if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
+    if patience is not None and (isinstance(patience, bool)
+                                 or not isinstance(patience, (int, np.integer)) or patience < 1):
         raise ValueError(f"fit: patience must be an int >= 1, or None never to stop early "
                          f"(the command line's --patience 0), got {patience!r}")
     if len(train) == 0:
