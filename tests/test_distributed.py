@@ -199,6 +199,7 @@ DISAGREEMENTS = {
     "seed": "seed (0 on rank 0, 1 on rank 1)",                      # silently wrong
     "shard": "train data (x, lengths, targets) (",
     "clip": "clip_grad_norm (5.0 on rank 0, 1.0 on rank 1)",
+    "scheduler": "scheduler and its state (",
 }
 
 

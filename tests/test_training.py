@@ -457,3 +457,73 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
     for name in ("c", "r", "t"):
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
     assert evaluate(m, data) == evaluated
+
+
+@pytest.mark.parametrize("build", [
+    lambda opt: ng.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    lambda opt: ng.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-4),
+    # mode="max" on a falling loss: no epoch improves, so each one cuts the rate
+    lambda opt: ng.optim.lr_scheduler.ReduceLROnPlateau(opt, "max", factor=0.5, patience=0),
+], ids=["StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"])
+def test_fit_steps_a_scheduler_once_per_epoch_and_a_resumed_run_continues_it(tmp_path, build):
+    """Each epoch trains with the rate the schedule gives it (torch's: the scheduler
+    stepped by hand after each epoch of a run of fit's own steps), and a run stopped and
+    resumed from its ModelCheckpoint, with the scheduler built again on the resumed
+    optimiser, goes on with the same rates and the same weights as the run never stopped
+    (before, a resumed schedule started again from its first epoch)."""
+    from nongate_np.training import ModelCheckpoint, resume
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+
+    def run(m, epochs, folder, optimizer=None, **resumed):
+        optimizer = optimizer or ng.optim.Adam(m.parameters(), lr=0.02)
+        return fit(m, train, val, epochs=epochs, batch_size=5, seed=3, optimizer=optimizer,
+                   scheduler=build(optimizer), callbacks=[ModelCheckpoint(folder)], **resumed)
+    whole = model()
+    ran = run(whole, 5, tmp_path / "whole")
+    rates = [r["lr"] for r in ran.epochs]
+    # the same rates from the scheduler stepped by hand, as a torch user would
+    opt = ng.optim.Adam(model().parameters(), lr=0.02)
+    sched, expected = build(opt), []
+    for record in ran.epochs:
+        expected.append(opt.param_groups[0]["lr"])
+        if isinstance(sched, ng.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(record["val/loss"])
+        else:
+            sched.step()
+    assert rates == expected and len(set(rates)) > 1, rates
+    assert ran.scheduler_state["class"] == type(sched).__name__
+
+    run(model(), 2, tmp_path / "parts")
+    again = model(seed=9)
+    optimizer, history, done = resume(tmp_path / "parts", again)
+    rest = run(again, 5, tmp_path / "parts", optimizer, history=history, initial_epoch=done)
+    assert [r["lr"] for r in rest.epochs] == rates
+    for k, v in whole.state_dict().items():
+        np.testing.assert_array_equal(again.state_dict()[k], v, err_msg=k)
+    assert ng.load(tmp_path / "parts" / "last.npz").extra["scheduler"] == ran.scheduler_state
+
+
+def test_fit_refuses_a_scheduler_it_cannot_step():
+    from nongate_np.optim.lr_scheduler import ReduceLROnPlateau, StepLR
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    m = model()
+    opt = ng.optim.Adam(m.parameters())
+    with pytest.raises(TypeError, match="fit: scheduler must be a learning-rate scheduler .*"
+                                        "got Adam"):
+        fit(m, train, val, optimizer=opt, scheduler=opt)
+    other = StepLR(ng.optim.Adam(m.parameters()), step_size=1)
+    for optimizer in (opt, None):
+        with pytest.raises(ValueError, match="schedules another optimiser than fit's"):
+            fit(m, train, val, optimizer=optimizer, scheduler=other)
+    with pytest.raises(ValueError, match="ReduceLROnPlateau steps on monitor='val/loss', "
+                                         "which needs validation data"):
+        fit(m, train, optimizer=opt, scheduler=ReduceLROnPlateau(opt))
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau steps on monitor='val/nope', "
+                                         r"which epoch 1's record lacks; it has \['train/"):
+        fit(m, train, val, epochs=1, optimizer=opt, monitor="val/nope",
+            scheduler=ReduceLROnPlateau(opt))
+    history = fit(m, train, val, epochs=1, optimizer=opt, scheduler=StepLR(opt, 1))
+    with pytest.raises(ValueError, match="the history holds the state of a StepLR scheduler, "
+                                         "and the scheduler given is a ReduceLROnPlateau"):
+        fit(m, train, val, epochs=2, optimizer=opt, history=history, initial_epoch=1,
+            scheduler=ReduceLROnPlateau(opt))

@@ -13,6 +13,10 @@ epoch)``::
     optimizer, history, done = resume("runs/a", model)
     fit(model, train, val, epochs=20, optimizer=optimizer, history=history,
         initial_epoch=done, callbacks=[ModelCheckpoint("runs/a")])
+
+A learning-rate scheduler given to ``fit`` is saved with the history; to resume it, build it
+again on the resumed optimiser and pass it too (``fit(..., scheduler=StepLR(optimizer,
+10))``): it goes on from the saved state.
 """
 
 from __future__ import annotations
@@ -45,8 +49,9 @@ class ModelCheckpoint(Callback):
         Made if missing.
     extra : dict, optional
         JSON-ready entries stored in both files' ``extra`` beside the run's own (``epoch``
-        and ``metrics`` in ``model.npz``; ``history``, ``best_epoch``, ``best_value`` in
-        ``last.npz``): how the data was read, the options of the run.
+        and ``metrics`` in ``model.npz``; ``history``, ``best_epoch``, ``best_value`` and,
+        where fit has a learning-rate scheduler, ``scheduler`` in ``last.npz``): how the
+        data was read, the options of the run.
     """
 
     def __init__(self, folder, extra: dict | None = None):
@@ -61,9 +66,12 @@ class ModelCheckpoint(Callback):
             if record["best"]:
                 save(model, self.folder / "model.npz",
                      extra={**self.extra, "epoch": epoch, "metrics": record})
+            run = {"history": history.epochs, "best_epoch": history.best_epoch,
+                   "best_value": history.best_value}
+            if history.scheduler_state is not None:
+                run["scheduler"] = history.scheduler_state
             save(model, self.folder / "last.npz", optimizer=optimizer,
-                 extra={**self.extra, "history": history.epochs,
-                        "best_epoch": history.best_epoch, "best_value": history.best_value})
+                 extra={**self.extra, **run})
 
 
 def resume(folder, model):
@@ -110,7 +118,8 @@ def resume_from(ckpt, folder, model):
     optimizer = _rebuild_optimizer(str(path), ckpt.config["optimizer"], ckpt.optimizer_state,
                                    model)
     history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
-                      best_value=ckpt.extra["best_value"])
+                      best_value=ckpt.extra["best_value"],
+                      scheduler_state=ckpt.extra.get("scheduler"))
     # NOTE: with no best epoch (no validation set) model.npz holds the last epoch, not
     #       weights to restore at the end; one of another epoch than the history's best
     #       (a run killed between the two saves) is not that epoch's either

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import time
 import warnings
@@ -37,6 +38,7 @@ from ..nn.module import evaluating
 from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
+from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from ..tensor import Tensor
 from .metrics import MetricsMeter
 
@@ -49,15 +51,19 @@ class History:
 
     ``epochs``: one dict per epoch, flat keys: ``epoch``, ``train/loss``,
     ``train/<task>/<metric>``, ``val/loss``, ``val/<task>/<metric>``, ``seconds`` (since the
-    run started), ``best`` (this epoch is the best so far). ``best_epoch``/``best_value``:
+    run started), ``lr`` (the learning rate the epoch trained with, the first parameter
+    group's), ``best`` (this epoch is the best so far). ``best_epoch``/``best_value``:
     the epoch with the lowest ``monitor`` and its value; ``best_state``: its weights (not
-    saved with the history). ``stopped_early``: patience ran out.
+    saved with the history). ``stopped_early``: patience ran out. ``scheduler_state``:
+    ``{"class": name, "state": state_dict}`` of fit's learning-rate scheduler after the
+    last epoch (plain data, saved with the history), or None without one.
     """
     epochs: list = field(default_factory=list)
     best_epoch: int | None = None
     best_value: float | None = None
     best_state: dict | None = field(default=None, repr=False)
     stopped_early: bool = False
+    scheduler_state: dict | None = None
 
     @property
     def last(self) -> dict:
@@ -256,7 +262,7 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
         monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
         callbacks=(), initial_epoch: int = 0, history: History | None = None,
-        data_parallel=None) -> History:
+        data_parallel=None, scheduler: LRScheduler | None = None) -> History:
     """Train ``model`` on ``train``, evaluating ``val`` after every epoch.
 
     Parameters
@@ -269,6 +275,14 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     batch_size : int
     optimizer : Optimizer, optional
         Default ``Adam(model.parameters(), lr=lr)``.
+    scheduler : nongate_np.optim.lr_scheduler.LRScheduler, optional
+        A learning-rate schedule on ``optimizer`` (torch's schedulers: StepLR,
+        CosineAnnealingLR, ...), stepped once after every epoch's validation;
+        ``ReduceLROnPlateau`` is stepped with the epoch's ``monitor`` value. Its state goes
+        into the history (``History.scheduler_state``), which a
+        :class:`~nongate_np.training.ModelCheckpoint` saves: resumed with that history and
+        a scheduler built as before on the resumed optimiser, the schedule continues where
+        it stopped (the optimiser's rates set to the scheduler's last ones).
     clip_grad_norm : float or None
         Clip the global gradient norm to this before every step.
     patience : int or None
@@ -307,21 +321,26 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     Raises
     ------
     TypeError
-        ``train`` or ``val`` is not a SequenceDataset.
+        ``train`` or ``val`` is not a SequenceDataset; ``scheduler`` is not a scheduler.
     ValueError
         Bad arguments, an empty training set, missing targets, a task of another kind or
-        size than the model's (classes counted otherwise), or a loss that became NaN or
-        infinite (the message names the epoch and step). With ``data_parallel``, on every
+        size than the model's (classes counted otherwise), a scheduler on another
+        optimiser than ``optimizer`` (or without ``optimizer``), a ``ReduceLROnPlateau``
+        whose ``monitor`` the epochs do not record (no validation data), a history holding
+        another kind of scheduler's state, or a loss that became NaN or infinite (the
+        message names the epoch and step). With ``data_parallel``, on every
         rank before any step: ranks that disagree (each item that differs named, with its
         value on each rank), or another rank's arguments refused (its rank and error).
     """
     if data_parallel is None:
         _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
+        _check_scheduler(scheduler, optimizer, val, monitor)
         optimizer = optimizer or Adam(model.parameters(), lr=lr)
         history = history or History()
+        _resume_scheduler(scheduler, history)
     else:
         optimizer, history = _agree(model, train, val, data_parallel, optimizer, history,
-                                    epochs=epochs, batch_size=batch_size, lr=lr,
+                                    scheduler, epochs=epochs, batch_size=batch_size, lr=lr,
                                     clip_grad_norm=clip_grad_norm, patience=patience,
                                     monitor=monitor, restore_best=restore_best, seed=seed,
                                     initial_epoch=initial_epoch)
@@ -362,7 +381,11 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             record.update({f"val/{k}": v for k, v in _evaluate(
                 model, val, _evaluated_tasks(model, val), data_parallel).items()})
         record["seconds"] = time.perf_counter() - start
+        record["lr"] = optimizer.param_groups[0]["lr"]
         value = record.get(monitor)
+        if scheduler is not None:
+            _step_scheduler(scheduler, value, monitor, record)
+            history.scheduler_state = _scheduler_state(scheduler)
         record["best"] = value is not None and (history.best_value is None
                                                 or value < history.best_value)
         if record["best"]:
@@ -383,7 +406,59 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     return history
 
 
-def _agree(model, train, val, dp, optimizer, history, **options):
+def _check_scheduler(scheduler, optimizer, val, monitor: str) -> None:
+    """fit's checks of ``scheduler``: a scheduler of fit's own optimiser (given), and a
+    plateau's metric recorded."""
+    if scheduler is None:
+        return
+    if not isinstance(scheduler, LRScheduler):
+        raise TypeError(f"fit: scheduler must be a learning-rate scheduler of "
+                        f"nongate_np.optim.lr_scheduler (StepLR, ReduceLROnPlateau, ...), "
+                        f"got {type(scheduler).__name__}")
+    if optimizer is None or scheduler.optimizer is not optimizer:
+        raise ValueError("fit: the scheduler schedules another optimiser than fit's; build "
+                         "the optimiser, the scheduler on it, and pass both: opt = "
+                         "Adam(model.parameters()); fit(..., optimizer=opt, "
+                         "scheduler=StepLR(opt, step_size=10))")
+    if isinstance(scheduler, ReduceLROnPlateau) and monitor.startswith("val/") and \
+            (val is None or len(val) == 0):
+        raise ValueError(f"fit: ReduceLROnPlateau steps on monitor={monitor!r}, which needs "
+                         "validation data; pass val, or monitor='train/loss'")
+
+
+def _scheduler_state(scheduler) -> dict:
+    return {"class": type(scheduler).__name__, "state": scheduler.state_dict()}
+
+
+def _resume_scheduler(scheduler, history: History) -> None:
+    """A resumed run's schedule where it stopped: the history's scheduler state into
+    ``scheduler``, and its last rates into the optimiser (building the scheduler on the
+    resumed optimiser reset them to the first epoch's)."""
+    saved = history.scheduler_state
+    if scheduler is None or saved is None:
+        return
+    if saved.get("class") != type(scheduler).__name__:
+        raise ValueError(f"fit: the history holds the state of a {saved.get('class')} "
+                         f"scheduler, and the scheduler given is a "
+                         f"{type(scheduler).__name__}; resume with the run's own kind of "
+                         "scheduler")
+    scheduler.load_state_dict(saved["state"])
+    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
+        group["lr"] = lr
+
+
+def _step_scheduler(scheduler, value, monitor: str, record: dict) -> None:
+    if not isinstance(scheduler, ReduceLROnPlateau):
+        scheduler.step()
+    elif value is None:
+        raise ValueError(f"fit: ReduceLROnPlateau steps on monitor={monitor!r}, which epoch "
+                         f"{record['epoch']}'s record lacks; it has "
+                         f"{sorted(k for k in record if '/' in k)}")
+    else:
+        scheduler.step(value)
+
+
+def _agree(model, train, val, dp, optimizer, history, scheduler, **options):
     """fit's checks under DataParallel ``dp``, and then that every rank asks for the same
     run, in one allgather before any step (``dp.check_agreement``): ranks with other epoch
     counts or step counts would wait in each other's collectives (or fail in one with
@@ -394,8 +469,10 @@ def _agree(model, train, val, dp, optimizer, history, **options):
     try:
         _check_fit_args(model, train, val, options["epochs"], options["batch_size"],
                         options["patience"], options["initial_epoch"])
+        _check_scheduler(scheduler, optimizer, val, options["monitor"])
         optimizer = optimizer or Adam(model.parameters(), lr=options["lr"])
         history = history or History()
+        _resume_scheduler(scheduler, history)
         if dp.world_size > 1:
             from ..distributed import _digest
             items = {"train items": len(train), "val items": 0 if val is None else len(val),
@@ -409,6 +486,8 @@ def _agree(model, train, val, dp, optimizer, history, **options):
                      "optimizer": _describe_optimizer(optimizer),
                      "optimizer state": _digest(*_state_arrays(
                          optimizer.state_dict()["state"])),
+                     "scheduler and its state": None if scheduler is None else
+                     json.dumps(_scheduler_state(scheduler), sort_keys=True, default=repr),
                      "model state (weights, buffers)": _model_digest(_digest, model)}
     except Exception as err:            # any error: the other ranks must hear of it
         error = err                     # told to the other ranks, then raised here

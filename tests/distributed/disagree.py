@@ -18,6 +18,7 @@ import nongate_np as ng
 from nongate_np.data import SequenceDataset
 from nongate_np.distributed import DataParallel
 from nongate_np.nn import MultiTaskSequenceModel
+from nongate_np.optim.lr_scheduler import StepLR
 from nongate_np.training import fit
 
 TASKS = [{"name": "c", "kind": "classification", "num_classes": 2}]
@@ -51,11 +52,15 @@ def main(out):
         "shard": dict(train=half, val=None),
         "clip": dict(clip_grad_norm=1.0 if other else 5.0),
         "refused": dict(batch_size=0 if other else 7),
+        "scheduler": dict(scheduler=2 if other else 1),
         "same": dict(),
     }
     said = {}
     for case, kwargs in cases.items():
         kwargs = {"train": train, "val": val, "epochs": 2, "batch_size": 7, **kwargs}
+        if "scheduler" in kwargs:             # a StepLR of this step size on fit's optimiser
+            kwargs["optimizer"] = ng.optim.Adam(model.parameters())
+            kwargs["scheduler"] = StepLR(kwargs["optimizer"], step_size=kwargs["scheduler"])
         try:
             fit(model, kwargs.pop("train"), kwargs.pop("val"), data_parallel=dp, **kwargs)
             said[case] = None
