@@ -462,9 +462,10 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
 @pytest.mark.parametrize("build", [
     lambda opt: ng.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
     lambda opt: ng.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-4),
+    lambda opt: ng.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.7 ** epoch),
     # mode="max" on a falling loss: no epoch improves, so each one cuts the rate
     lambda opt: ng.optim.lr_scheduler.ReduceLROnPlateau(opt, "max", factor=0.5, patience=0),
-], ids=["StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"])
+], ids=["StepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau"])
 def test_fit_steps_a_scheduler_once_per_epoch_and_a_resumed_run_continues_it(tmp_path, build):
     """Each epoch trains with the rate the schedule gives it (torch's: the scheduler
     stepped by hand after each epoch of a run of fit's own steps), and a run stopped and
@@ -527,3 +528,24 @@ def test_fit_refuses_a_scheduler_it_cannot_step():
                                          "and the scheduler given is a ReduceLROnPlateau"):
         fit(m, train, val, epochs=2, optimizer=opt, history=history, initial_epoch=1,
             scheduler=ReduceLROnPlateau(opt))
+
+
+def test_a_rate_set_after_resume_is_kept_by_a_resumed_schedule(tmp_path):
+    """As in torch, where the optimiser's state (its rates) is loaded after the scheduler
+    is built: a rate changed by hand on the resumed optimiser (to fine-tune) is the one the
+    schedule goes on from."""
+    from nongate_np.optim.lr_scheduler import StepLR
+    from nongate_np.training import ModelCheckpoint, resume
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    m = model()
+    opt = ng.optim.Adam(m.parameters(), lr=0.02)
+    fit(m, train, val, epochs=2, optimizer=opt, scheduler=StepLR(opt, 2, gamma=0.5),
+        callbacks=[ModelCheckpoint(tmp_path)])
+    again = model()
+    optimizer, history, done = resume(tmp_path, again)
+    assert optimizer.param_groups[0]["lr"] == 0.01              # halved after epoch 2
+    optimizer.param_groups[0]["lr"] = 0.004
+    rest = fit(again, train, val, epochs=4, optimizer=optimizer, history=history,
+               initial_epoch=done, scheduler=StepLR(optimizer, 2, gamma=0.5))
+    assert [r["lr"] for r in rest.epochs] == [0.02, 0.02, 0.004, 0.004]
+    assert optimizer.param_groups[0]["lr"] == 0.002

@@ -38,7 +38,7 @@ from ..nn.module import evaluating
 from ..nn.multitask import check_ids
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
-from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+from ..optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 from ..tensor import Tensor
 from .metrics import MetricsMeter
 
@@ -282,7 +282,7 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         into the history (``History.scheduler_state``), which a
         :class:`~nongate_np.training.ModelCheckpoint` saves: resumed with that history and
         a scheduler built as before on the resumed optimiser, the schedule continues where
-        it stopped (the optimiser's rates set to the scheduler's last ones).
+        it stopped, from the optimiser's resumed rates.
     clip_grad_norm : float or None
         Clip the global gradient norm to this before every step.
     patience : int or None
@@ -432,8 +432,9 @@ def _scheduler_state(scheduler) -> dict:
 
 def _resume_scheduler(scheduler, history: History) -> None:
     """A resumed run's schedule where it stopped: the history's scheduler state into
-    ``scheduler``, and its last rates into the optimiser (building the scheduler on the
-    resumed optimiser reset them to the first epoch's)."""
+    ``scheduler``. The optimiser's rates stay as resumed (or as the caller then set them),
+    as torch's order of loading leaves them, except under a ``LambdaLR``: its rates do not
+    follow the optimiser's, and building it reset them to the first epoch's."""
     saved = history.scheduler_state
     if scheduler is None or saved is None:
         return
@@ -443,8 +444,9 @@ def _resume_scheduler(scheduler, history: History) -> None:
                          f"{type(scheduler).__name__}; resume with the run's own kind of "
                          "scheduler")
     scheduler.load_state_dict(saved["state"])
-    for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
-        group["lr"] = lr
+    if isinstance(scheduler, LambdaLR):
+        for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
+            group["lr"] = lr
 
 
 def _step_scheduler(scheduler, value, monitor: str, record: dict) -> None:
