@@ -721,3 +721,45 @@ def test_a_resume_error_shows_one_class_as_one():
     from nongate_np.training.jobs import _shown_task
     assert _shown_task({"name": "a", "kind": "classification", "classes": ["0"]}) == \
         "a (classification, 1 class: 0)"
+
+
+def test_lr_schedule_plateau_halves_the_rate_and_a_resumed_run_goes_on_with_it(tmp_path):
+    """--lr-schedule plateau halves the rate after half of --patience epochs without a
+    better validation loss; a run stopped inside the plateau and resumed gives the same
+    rates, weights and optimiser state as the run never stopped (the schedule's counters
+    are in last.npz)."""
+    options = ["ts", GUNPOINT_TRAIN, "--hidden-size", "8", "--batch-size", "16", "--lr",
+               "0.05", "--patience", "4", "--lr-schedule", "plateau", "--quiet"]
+    train(tmp_path / "whole", *options, "--epochs", "7")
+    rows = read_metrics(tmp_path / "whole")
+    best, bad, rates = float("inf"), 0, [0.05]
+    for row in rows[:-1]:                       # the rates the rule gives, epoch by epoch
+        better = row["val/loss"] < best * (1 - 1e-4)        # torch's relative threshold
+        bad = 0 if better else bad + 1
+        best = row["val/loss"] if better else best
+        rates.append(rates[-1] / 2 if bad == 2 else rates[-1])
+        bad = 0 if bad == 2 else bad
+    assert [r["lr"] for r in rows] == rates and rates[-1] < 0.05, rows
+    train(tmp_path / "parts", *options, "--epochs", "5")
+    train(tmp_path / "parts", *options, "--epochs", "7", "--resume")
+    _assert_same_run(tmp_path / "whole", tmp_path / "parts")
+
+
+def test_lr_schedule_resumes_only_as_the_run_began_and_needs_a_validation_split(tmp_path):
+    options = ["ts", TINY_TS, "--hidden-size", "4", "--quiet"]
+    code, _, err = run_cli("train", *options, "--lr-schedule", "plateau", "--out", tmp_path)
+    assert code == 2 and "--lr-schedule plateau follows the validation loss, and this " \
+                          "data gives no validation split" in err, err
+    train(tmp_path, *options, "--epochs", "1")
+    ckpt = ng.load(tmp_path / "last.npz")
+    assert ckpt.extra["options"]["lr_schedule"] == "constant"
+    code, _, err = run_cli("train", *options, "--epochs", "2", "--resume", "--lr-schedule",
+                           "plateau", "--out", tmp_path)
+    assert code == 2 and f"--resume: the run in {tmp_path} used --lr-schedule constant, " \
+                         "not plateau" in err, err
+    # a run from before --lr-schedule was recorded had a constant rate, and resumes so
+    options_then = {k: v for k, v in ckpt.extra["options"].items() if k != "lr_schedule"}
+    ng.save(ckpt.model, tmp_path / "last.npz", optimizer=ckpt.optimizer,
+            extra={**ckpt.extra, "options": options_then})
+    train(tmp_path, *options, "--epochs", "2", "--resume")
+    assert [row["epoch"] for row in read_metrics(tmp_path)] == [1, 2]

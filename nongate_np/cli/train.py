@@ -11,6 +11,7 @@ from . import CLIError, non_negative_int, positive
 
 KINDS = ("text", "ts", "csv", "npz")
 ATTENTION = ("additive", "gated", "weight_gated")
+LR_SCHEDULES = ("constant", "plateau")
 
 EPILOG = """\
 kinds:
@@ -108,6 +109,10 @@ def add_parser(sub) -> None:
                              f"text, {FILE_DEFAULTS['batch_size']} for files)")
     common.add_argument("--lr", type=positive(float), help="Adam's learning rate "
                                                             "(default 3e-3)")
+    common.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
+                        help="constant (default), or plateau: halve the learning rate after "
+                             "half of --patience epochs (at least 1; 5 with --patience 0) "
+                             "without a better validation loss")
     common.add_argument("--patience", type=non_negative_int,
                         help="stop after this many epochs without a better validation loss "
                              "(0: never stop early)")
@@ -159,7 +164,7 @@ def _options(args):
     pick["patience"] = pick["patience"] or None
     return TrainOptions(out=out, seed=args.seed, attention=args.attention,
                         resume=args.resume, quiet=args.quiet, device=args.device,
-                        dtype=args.dtype, **pick)
+                        dtype=args.dtype, lr_schedule=args.lr_schedule, **pick)
 
 
 def _check(args) -> None:

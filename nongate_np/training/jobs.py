@@ -33,6 +33,7 @@ from ..io import load, save
 from ..io.atomic import write_text_atomically
 from ..nn.multitask import MultiTaskSequenceModel
 from ..optim import Adam
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import JSONLines, ProgressBar
 from .checkpoints import ModelCheckpoint, resume_from
 from .loop import History, _data_digest, evaluate, fit, predict
@@ -62,6 +63,7 @@ class TrainOptions:
     quiet: bool = False
     device: str = "cpu"
     dtype: str = "float32"
+    lr_schedule: str = "constant"       # or "plateau" (_scheduler)
 
 
 def build_model(train, opts: TrainOptions, *, normalize_input: bool,
@@ -106,8 +108,9 @@ _RECORDED_LATER = ("max_chunks",)
 
 
 def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions):
-    """(optimizer, history, initial_epoch, note) of the run in ``out``, whose ``last.npz``
-    is ``ckpt``; ``note`` says what changes from it (a new learning rate), or is empty."""
+    """(optimizer, history, initial_epoch, note, lr) of the run in ``out``, whose
+    ``last.npz`` is ``ckpt``; ``note`` says what changes from it (a new learning rate), or
+    is empty; ``lr`` is the run's ``--lr`` from here on (its rate before any schedule)."""
     saved_data = ckpt.extra.get("data")
     if saved_data is not None:      # a run from before a key was recorded resumes as it was
         data_meta = {k: v for k, v in data_meta.items()
@@ -124,17 +127,25 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions)
             raise ResumeError(f"--resume: the run in {out} used --{key.replace('_', '-')} "
                               f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
                               "same model options")
+    schedule = saved.get("lr_schedule", "constant")     # not recorded before it existed
+    if schedule != opts.lr_schedule:
+        raise ResumeError(f"--resume: the run in {out} used --lr-schedule {schedule}, not "
+                          f"{opts.lr_schedule}; resume with the same schedule")
     optimizer, history, initial = resume_from(ckpt, out, model)
     note = ""
-    if opts.lr is not None and opts.lr != optimizer.param_groups[0]["lr"]:
+    current = optimizer.param_groups[0]["lr"]
+    # NOTE: against the run's --lr, not its current rate, which a schedule may have lowered
+    lr = saved.get("lr", current)
+    if opts.lr is not None and opts.lr != lr:
         # the one option a resumed run may change: to fine-tune at a lower rate
-        note = f"learning rate {optimizer.param_groups[0]['lr']} -> {opts.lr} from here on"
+        note = f"learning rate {current} -> {opts.lr} from here on"
+        lr = opts.lr
         for group in optimizer.param_groups:
-            group["lr"] = opts.lr
+            group["lr"] = lr
     if opts.epochs <= initial:
         raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
                           f"epoch(s); give --epochs above {initial} to continue it")
-    return optimizer, history, initial, note
+    return optimizer, history, initial, note, lr
 
 
 def _data_changes(saved: dict, now: dict) -> str:
@@ -279,11 +290,15 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     out = pathlib.Path(opts.out)
     note = ""
     if opts.resume:
-        optimizer, history, initial, note = _resume(
+        optimizer, history, initial, note, lr = _resume(
             out, _last_run(opts) if last is None else last, model, data_meta, opts)
     else:
         optimizer, history, initial = Adam(model.parameters(), lr=opts.lr), None, 0
-    opts = replace(opts, lr=optimizer.param_groups[0]["lr"])    # as last.npz records it
+        lr = optimizer.param_groups[0]["lr"]
+    opts = replace(opts, lr=lr)                 # as last.npz records it
+    if opts.lr_schedule == "plateau" and (val is None or not len(val)):
+        raise ValueError("--lr-schedule plateau follows the validation loss, and this data "
+                         "gives no validation split; use --lr-schedule constant")
     dp = _data_parallel(model, opts)
     if dp is not None:
         _agree_on_test(dp, test)
@@ -335,7 +350,22 @@ def _fit(model, train, val, opts, optimizer, history, initial, dp, callbacks=())
     return fit(model, train, val, epochs=opts.epochs, batch_size=opts.batch_size,
                optimizer=optimizer, patience=opts.patience, seed=opts.seed,
                callbacks=callbacks, initial_epoch=initial, history=history,
-               data_parallel=dp)
+               data_parallel=dp, scheduler=_scheduler(optimizer, opts))
+
+
+def _scheduler(optimizer, opts: TrainOptions):
+    """The schedule of ``--lr-schedule`` on ``optimizer``: None for "constant"; for
+    "plateau" the rate halved at the end of every run of half the early-stopping patience
+    (at least 1 epoch; 5 without early stopping) epochs without a better validation loss.
+    A resumed run's goes on from its saved state (``fit``)."""
+    if opts.lr_schedule == "constant":
+        return None
+    if opts.lr_schedule != "plateau":
+        raise ValueError(f"TrainOptions.lr_schedule must be 'constant' or 'plateau', got "
+                         f"{opts.lr_schedule!r}")
+    waits = max(1, opts.patience // 2) if opts.patience else 5
+    # torch's patience counts the epochs without a better value that it lets pass
+    return ReduceLROnPlateau(optimizer, factor=0.5, patience=waits - 1)
 
 
 def _data_parallel(model, opts: TrainOptions):
