@@ -763,3 +763,27 @@ def test_lr_schedule_resumes_only_as_the_run_began_and_needs_a_validation_split(
             extra={**ckpt.extra, "options": options_then})
     train(tmp_path, *options, "--epochs", "2", "--resume")
     assert [row["epoch"] for row in read_metrics(tmp_path)] == [1, 2]
+
+
+def test_train_into_a_folder_holding_a_run_is_refused_unless_resumed_or_overwritten(tmp_path):
+    """A second train into the same --out replaced the first run's model, checkpoint and
+    metrics without a word (a typo'd command lost a long run); now it stops before
+    training, naming the run and the three ways on, and --overwrite replaces every file
+    of the earlier run (none left beside the new one's)."""
+    options = ["ts", TINY_TS, "--hidden-size", "4", "--quiet"]
+    train(tmp_path, *options, "--epochs", "2")
+    (tmp_path / "attention_gone.png").write_bytes(b"an earlier run's picture")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    code, _, err = run_cli("train", *options, "--epochs", "1", "--out", tmp_path)
+    assert code == 2, err
+    assert f"--out {tmp_path} holds an earlier run (model.npz, last.npz, metrics.jsonl, ...," \
+           " 2 epoch(s)); --resume continues it, --overwrite replaces it, or give another " \
+           "--out" in err, err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    code, _, err = run_cli("train", *options, "--resume", "--overwrite", "--out", tmp_path)
+    assert code == 2 and "--resume continues the run in --out and --overwrite replaces it" \
+                         in err, err
+    train(tmp_path, *options, "--epochs", "1", "--overwrite")
+    assert [row["epoch"] for row in read_metrics(tmp_path)] == [1]
+    assert not (tmp_path / "attention_gone.png").exists()
+    assert ng.load(tmp_path / "last.npz").extra["history"][-1]["epoch"] == 1

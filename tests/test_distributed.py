@@ -415,6 +415,30 @@ def test_train_with_a_test_file_on_one_rank_only_fails_before_training(tmp_path)
     assert not (tmp_path / "run" / "last.npz").exists()
 
 
+def test_train_into_a_run_under_mpiexec_is_refused_on_every_rank(tmp_path):
+    """Rank 0, which writes, finds an earlier run in --out and refuses; the other rank
+    hears of it in the agreement before any step and stops too (not a wait in fit's
+    collectives), and the earlier run's files are untouched."""
+    from tests.test_cli_train import _write_npz
+    mpiexec = _mpiexec()
+    _write_npz(tmp_path / "small.npz", seed=3, n=30)
+    data = ["npz", str(tmp_path / "small.npz"), "--hidden-size", "6", "--quiet"]
+    _train(tmp_path / "run", None, "--epochs", "1", data=data)
+    before = (tmp_path / "run" / "last.npz").read_bytes()
+    cmd = [sys.executable, "-m", "nongate_np", "train", *data, "--epochs", "2", "--out",
+           str(tmp_path / "run")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_NUM_THREADS": "1"}
+    done = subprocess.run([mpiexec, "-n", "2", *cmd], capture_output=True, text=True,
+                          timeout=90, env=env, cwd=ROOT)
+    assert done.returncode != 0
+    said = f"--out {tmp_path / 'run'} holds an earlier run (model.npz, last.npz, " \
+           "metrics.jsonl, ..., 1 epoch(s)); --resume continues it, --overwrite replaces it"
+    assert f"error (rank 0 of 2): {said}" in done.stderr, done.stderr[-3000:]
+    assert "error (rank 1 of 2): train: rank 0 refused its arguments, so every rank stops: " \
+           f"FileExistsError: {said}" in done.stderr, done.stderr[-3000:]
+    assert (tmp_path / "run" / "last.npz").read_bytes() == before
+
+
 def test_a_train_error_on_one_rank_ends_every_rank(tmp_path):
     """--resume with nothing to resume fails on both ranks at once here; the job ends with
     the error, not a hang."""

@@ -120,6 +120,9 @@ def add_parser(sub) -> None:
                         help="continue the run in --out (weights, optimizer state, history) "
                              "up to --epochs, with the same options; a new --lr applies from "
                              "there on")
+    common.add_argument("--overwrite", action="store_true",
+                        help="replace the earlier run in --out (without it, or --resume, a "
+                             "folder holding a run is refused)")
     common.add_argument("--quiet", action="store_true", help="no progress bar")
     common.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="the model's floating-point type (default float32)")
@@ -163,11 +166,15 @@ def _options(args):
         pick["lr"] = None               # the run's own, from its optimizer state
     pick["patience"] = pick["patience"] or None
     return TrainOptions(out=out, seed=args.seed, attention=args.attention,
-                        resume=args.resume, quiet=args.quiet, device=args.device,
+                        resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
+                        device=args.device,
                         dtype=args.dtype, lr_schedule=args.lr_schedule, **pick)
 
 
 def _check(args) -> None:
+    if args.resume and args.overwrite:
+        raise CLIError("--resume continues the run in --out and --overwrite replaces it: "
+                       "give one")
     csv_only = [o for o in ("id_col", "order_col", "feature_cols", "label_cols", "delimiter")
                 if getattr(args, o) is not None]
     if args.kind != "csv" and csv_only:

@@ -60,6 +60,7 @@ class TrainOptions:
     attention: str = "gated"
     patience: int | None = 5
     resume: bool = False
+    overwrite: bool = False             # replace an earlier run in ``out`` (else refused)
     quiet: bool = False
     device: str = "cpu"
     dtype: str = "float32"
@@ -300,8 +301,11 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
         raise ValueError("--lr-schedule plateau follows the validation loss, and this data "
                          "gives no validation split; use --lr-schedule constant")
     dp = _data_parallel(model, opts)
+    clash = _earlier_run(out, opts) if dp is None or dp.is_root else None   # root writes
     if dp is not None:
-        _agree_on_test(dp, test)
+        _agree_on_test(dp, test, clash)
+    elif clash is not None:
+        raise clash
     if dp is not None and not dp.is_root:
         return _follow(model, train, val, test, opts, optimizer, history, initial, dp)
     try:
@@ -380,16 +384,42 @@ def _data_parallel(model, opts: TrainOptions):
     return dp if dp.world_size > 1 else None
 
 
-def _agree_on_test(dp, test) -> None:
+def _agree_on_test(dp, test, error: Exception | None = None) -> None:
     """ValueError on every rank unless every rank holds the same test split, checked before
     training (fit checks the others): its evaluation at the end is collective, so a rank
     without one would leave the others waiting forever, and one with other data would fail
-    them all after the training."""
+    them all after the training. ``error``: this rank's own refusal (the root's
+    :func:`_earlier_run`), raised on every rank."""
     from ..distributed import _digest
     dp.check_agreement("train", {"test items": 0 if test is None else len(test),
                                  "test data (x, lengths, targets)": _data_digest(_digest, test)},
                        hint="every rank must run the same command line, with the same "
-                            "--test file")
+                            "--test file", error=error)
+
+
+#: the files a run writes into its folder (the attention pictures: attention_<task>.png)
+_RUN_FILES = ("model.npz", "last.npz", "metrics.jsonl", "summary.json", "curves.png")
+
+
+def _earlier_run(out: pathlib.Path, opts: TrainOptions) -> Exception | None:
+    """A FileExistsError where ``out`` holds an earlier run and ``opts`` neither resumes
+    nor overwrites it (a new run would replace its files without a word); with
+    ``overwrite``, the earlier run's files removed, so that none is left beside the new
+    run's. None where the run may go on."""
+    found = [f for f in _RUN_FILES if (out / f).is_file()] + sorted(
+        p.name for p in out.glob("attention_*.png")) if out.is_dir() else []
+    if not found or opts.resume:
+        return None
+    if not opts.overwrite:
+        epochs = ""
+        if (out / "metrics.jsonl").is_file():
+            epochs = f", {len((out / 'metrics.jsonl').read_text().splitlines())} epoch(s)"
+        return FileExistsError(f"--out {out} holds an earlier run ({', '.join(found[:3])}"
+                               f"{', ...' if len(found) > 3 else ''}{epochs}); --resume "
+                               "continues it, --overwrite replaces it, or give another --out")
+    for name in found:
+        (out / name).unlink()
+    return None
 
 
 def _follow(model, train, val, test, opts, optimizer, history, initial, dp) -> dict:
