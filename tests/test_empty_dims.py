@@ -83,12 +83,30 @@ def test_max_over_empty_axes(device):
     """As torch.amax: over a non-empty axis of an empty tensor, an empty result; over an
     empty axis (or all axes of an empty tensor), a ValueError naming the axis and shape."""
     x = leaf((0, 3), device)
-    y = ng.max(x, 1)
+    y = ng.amax(x, 1)
     backward(y, device)
     assert y.shape == (0,) and host(x.grad).shape == (0, 3)
     for axis in (0, None, (0, 1)):
         with pytest.raises(ValueError, match=r"axis 0 of size 0 .*\(0, 3\)"):
-            ng.max(leaf((0, 3), device), axis)
+            ng.amax(leaf((0, 3), device), axis)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", ["max", "min", "argmax", "argmin"])
+def test_max_min_argmax_argmin_over_empty_axes(device, name):
+    """Along a non-empty axis of an empty tensor, empty values and indices (and gradient);
+    along an empty axis, or over all axes of an empty tensor, a ValueError, as torch."""
+    x = leaf((0, 3), device)
+    y = getattr(ng, name)(x, 1)
+    if name in ("max", "min"):
+        assert y.indices.shape == (0,)
+        y = y.values
+        backward(y, device)
+        assert host(x.grad).shape == (0, 3)
+    assert y.shape == (0,)
+    for axis in (0, None):
+        with pytest.raises(ValueError, match=r"axis 0 of size 0 .*\(0, 3\)"):
+            getattr(ng, name)(leaf((0, 3), device), axis)
 
 
 @pytest.mark.parametrize("device", DEVICES)

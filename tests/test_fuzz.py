@@ -182,7 +182,11 @@ def test_unary_ops(x, axis, data):
     finite_sum = finite_math(_abs_sum, x)
     call(ng.sum, x, axis=axis, finite=finite_sum)
     call(ng.mean, x, axis=axis, finite=finite_sum and x.size > 0)   # an empty mean is 0/0
-    call(ng.max, x, axis=axis, keepdims=data.draw(st.booleans()))
+    keepdims = data.draw(st.booleans())
+    call(ng.amax, x, axis=axis, keepdims=keepdims)
+    call(ng.amin, x, axis=axis, keepdims=keepdims)
+    call(ng.max, x, axis)
+    call(ng.argmin, x, axis, keepdims=keepdims)
     call(ng.reshape, x, data.draw(st.one_of(nt.shapes(), st.just((-1,)), st.just((2, -1)),
                                             st.just("x"))))
     call(ng.transpose, x, data.draw(st.integers(-4, 3)), data.draw(st.integers(-4, 3)))

@@ -96,10 +96,10 @@ def test_relu_of_infinities_and_nan(device, dtype):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_max_inf_upstream_gradient_at_a_non_maximum(device):
-    """max's gradient selects the maxima (ties share it): an inf upstream gradient reaches
+    """amax's gradient selects the maxima (ties share it): an inf upstream gradient reaches
     only them, 0 elsewhere (0·inf would be NaN)."""
     x = leaf([[1.0, 3.0, 3.0], [-np.inf, 0.0, -1.0]], device)
-    y = ng.max(x, axis=1)
+    y = ng.amax(x, axis=1)
     y.backward(ng.tensor(np.array([np.inf, 4.0]), device=device))
     np.testing.assert_array_equal(host(y.data), [3.0, 0.0])
     np.testing.assert_array_equal(host(x.grad), [[0, np.inf, np.inf], [0, 4.0, 0]])
@@ -348,6 +348,8 @@ def test_bad_arguments_are_named():
             (lambda: ng.sum(np.ones(1), axis=1.5), TypeError, "sum"),
             (lambda: ng.mean(np.ones((2, 2)), axis=(0, True)), TypeError, "mean"),
             (lambda: ng.max(np.ones(1), axis=1), ValueError, "max"),
+            (lambda: ng.amin(np.ones(1), axis=1), ValueError, "amin"),
+            (lambda: ng.argmax(np.ones(1), axis=(0,)), TypeError, "argmax"),
             (lambda: ng.concat([np.array(0.0), np.array(0.0)]), ValueError, "concat"),
             (lambda: ng.reshape(np.ones(2), "x"), TypeError, "reshape"),
             (lambda: ng.pow(np.array(-3), np.array([-3])), ValueError, "pow")]:
@@ -358,7 +360,7 @@ def test_bad_arguments_are_named():
 def test_a_zero_dimensional_tensor_takes_axis_0_or_minus_1_as_torch():
     """torch.sum(torch.tensor(2.), 0) = 2, also mean and amax; transpose(x, 0, 0) = x."""
     x = np.array(2.0)
-    for fn in (ng.sum, ng.mean, ng.max):
+    for fn in (ng.sum, ng.mean, ng.amax, ng.amin):
         for axis in (0, -1):
             assert fn(x, axis).item() == 2.0
     assert ng.transpose(x, 0, -1).item() == 2.0

@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E17).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E18).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -9,7 +9,7 @@ from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .matmul import matmul
 from .methods import bind_tensor_methods
 from .random import dropout
-from .reduce import max, mean, sum
+from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import (
     concat,
     embedding,
@@ -25,7 +25,8 @@ from .shape import (
 from .softmax import log_softmax, softmax
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
-           "where", "cast", "matmul", "sum", "mean", "max", "reshape", "transpose", "permute",
+           "where", "cast", "matmul", "sum", "mean", "max", "min", "amax", "amin", "argmax",
+           "argmin", "reshape", "transpose", "permute",
            "concat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",
            "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]

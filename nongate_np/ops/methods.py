@@ -15,7 +15,7 @@ from ..tensor import Tensor
 from .device import to_device
 from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
 from .matmul import matmul
-from .reduce import max, mean, sum
+from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
 
@@ -28,7 +28,8 @@ SAME_AS_OP = {
     "__matmul__": matmul, "__neg__": neg, "__getitem__": getitem,
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
     "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
-    "sum": sum, "mean": mean, "max": max, "softmax": softmax, "log_softmax": log_softmax,
+    "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
+    "argmax": argmax, "argmin": argmin, "softmax": softmax, "log_softmax": log_softmax,
     "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
 }
 

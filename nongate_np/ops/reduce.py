@@ -1,14 +1,18 @@
-"""Reductions: sum, mean, max over axes. Derivations: docs/math.md E9."""
+"""Reductions: sum, mean, amax and amin over axes (E9); max and min, along one axis with the
+index they select (E18); argmax and argmin. Derivations: docs/math.md E9, E18."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import ieee, normalize_axes, tensor_arg, torch_alias, xp_of
+from .shape import reshape
 
-__all__ = ["sum", "mean", "max"]
+__all__ = ["sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin"]
 
 
 def _kept(shape: tuple, axes: tuple) -> tuple:
@@ -66,27 +70,46 @@ class Mean(Function):
         return dx, None, None
 
 
+def _selection_key(x, smallest: bool):
+    """What max (min) compares: x (-x: min x = -max(-x), exactly), by the real part of
+    complex input."""
+    xp = xp_of(x)
+    real = np.real(x) if np.iscomplexobj(x) else x
+    if smallest and real.dtype == np.bool_:     # bools have no negation; int8 orders them
+        real = xp.astype(real, np.int8)
+    return xp.negative(real) if smallest else real
+
+
+def _hits(key, m):
+    """Where ``key`` is its maximum ``m``: the NaNs where ``m`` is NaN (NaN equals
+    nothing, itself included)."""
+    xp = xp_of(key)
+    return xp.where(xp.not_equal(m, m), xp.not_equal(key, key), xp.equal(key, m))
+
+
 @ieee
 class Max(Function):
-    """y = max_axes x;  dx = dy ⊙ [x = y] / #ties  (E9).
+    """y = max_axes x (or min_axes x, ``smallest``);  dx = dy ⊙ [x = y] / #ties  (E9).
 
-    Ties share the gradient equally (the subgradient torch's ``amax`` uses). Complex input
-    (complex-step checks) is compared by its real part.
+    Ties share the gradient equally (the subgradient torch's ``amax``, ``amin`` and full
+    ``max``, ``min`` use). Where y is NaN, ``nan_hits`` (torch's full ``max``, ``min``) gives
+    the NaNs as the ties; else no element equals y and the gradient is NaN (torch's
+    ``amax``). Complex input (complex-step checks) is compared by its real part.
     """
 
     @staticmethod
-    def forward(ctx, x, axes, keepdims):
+    def forward(ctx, x, axes, keepdims, smallest, nan_hits):
         xp = xp_of(x)
-        real = np.real(x) if np.iscomplexobj(x) else x
-        m = xp.max(real, axis=axes, keepdims=True)
-        mask = xp.equal(real, m)
+        key = _selection_key(x, smallest)
+        m = xp.max(key, axis=axes, keepdims=True)
+        mask = _hits(key, m) if nan_hits else xp.equal(key, m)
         count = xp.sum(mask, axis=axes, keepdims=True)
         ctx.save_for_backward(mask, count)
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
         if np.iscomplexobj(x):
             y = xp.divide(xp.sum(xp.where(mask, x, 0), axis=axes, keepdims=True), count)
         else:
-            y = m
+            y = xp.negative(m) if smallest else m
         if keepdims:
             return y
         return xp.reshape(y, tuple(n for k, n in enumerate(x.shape) if k not in axes))
@@ -97,15 +120,71 @@ class Max(Function):
         xp = xp_of(dy)
         # NOTE: a select, not dy ⊙ mask: an inf dy at a non-maximal entry must give 0, not NaN
         dx = xp.where(mask, _expand(dy, ctx.shape, ctx.axes, ctx.keepdims), 0)
-        return xp.divide(dx, count), None, None
+        return xp.divide(dx, count), None, None, None, None
 
 
-def _reduction(fn, name, x, axis, keepdims, dim, keepdim):
+def _positions(xp, shape: tuple, axis: int, reverse: bool = False):
+    """0, 1, ..., n-1 (or n-1, ..., 0) along ``axis`` of ``shape``, int64, length 1
+    elsewhere, on the device of ``xp``: compared with an index, it broadcasts."""
+    n = shape[axis]
+    k = np.arange(n - 1, -1, -1) if reverse else np.arange(n)
+    return xp.asarray(k.reshape(tuple(n if a == axis else 1 for a in range(len(shape)))))
+
+
+def _first_max_index(key, axis: int):
+    """The index of the first maximum of ``key`` along ``axis`` (kept as length 1), int64:
+    the first NaN where there is one, as torch's ``max``/``argmax`` on the CPU."""
+    xp = xp_of(key)
+    hit = _hits(key, xp.max(key, axis=(axis,), keepdims=True))
+    # NOTE: no argmax on every device: the first hit is the one with the largest n-1-k
+    last = xp.max(xp.where(hit, _positions(xp, key.shape, axis, reverse=True), -1),
+                  axis=(axis,), keepdims=True)
+    return xp.subtract(key.shape[axis] - 1, last)
+
+
+@ieee
+class SelectMax(Function):
+    """values, indices = max (or min, ``smallest``) of x along ``axis``;
+    dx = dy at the selected (first) index, 0 elsewhere  (E18).
+
+    Shapes: x (..., n, ...) → values, indices (..., ...) (or (..., 1, ...) with
+    ``keepdims``); indices int64 (no gradient). Saved: the indices.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims, smallest):
+        xp = xp_of(x)
+        idx = _first_max_index(_selection_key(x, smallest), axis)
+        # NOTE: the selected element itself, not the maximum: its imaginary part (a complex
+        # step) and its sign of zero come with it
+        values = xp.take_along_axis(x, idx, axis)
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.axis, ctx.keepdims = x.shape, axis, keepdims
+        # NOTE: the indices returned are a copy: an in-place change to them leaves the saved
+        indices = xp.copy(idx)
+        if keepdims:
+            return values, indices
+        kept = tuple(n for k, n in enumerate(x.shape) if k != axis)
+        return xp.reshape(values, kept), xp.reshape(indices, kept)
+
+    @staticmethod
+    def backward(ctx, dy, _):
+        (idx,) = ctx.saved
+        xp = xp_of(dy)
+        chosen = xp.equal(_positions(xp, ctx.shape, ctx.axis), idx)
+        # NOTE: a select, as E9's: an inf dy never meets a 0 of the mask
+        dx = xp.where(chosen, _expand(dy, ctx.shape, (ctx.axis,), ctx.keepdims), 0)
+        return dx, None, None, None
+
+
+def _reduction(fn, name, x, axis, keepdims, dim, keepdim, *args):
     x = tensor_arg(x, name)
     axis = torch_alias(name, "axis", axis, "dim", dim, None)
     keepdims = torch_alias(name, "keepdims", keepdims, "keepdim", keepdim, False)
     axes = normalize_axes(axis, x.ndim, name)
-    return fn.apply(x, axes, bool(keepdims))
+    if fn is Max:
+        _check_nonempty(name, x, axes)
+    return fn.apply(x, axes, bool(keepdims), *args)
 
 
 def sum(x, axis=None, keepdims: bool | None = None, *, dim=None,
@@ -121,22 +200,136 @@ def mean(x, axis=None, keepdims: bool | None = None, *, dim=None,
     return _reduction(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 
-def max(x, axis=None, keepdims: bool | None = None, *, dim=None,
-        keepdim: bool | None = None) -> Tensor:
-    """Maximum over ``axis`` (values only, like ``torch.amax``); ties share the gradient.
-    Unlike ``torch.max(x, dim)``, which returns (values, indices), this returns the values
-    alone: ``values, idx = x.max(1)`` would unpack rows; the indices are
-    ``x.numpy().argmax(axis)``.
+class MaxResult(NamedTuple):
+    """``max(x, dim)``'s result, as ``torch.return_types.max``: ``values`` (x's dtype, with
+    a gradient) and ``indices`` (int64, none); unpacks and indexes as a pair."""
+
+    values: Tensor
+    indices: Tensor
+
+
+class MinResult(NamedTuple):
+    """``min(x, dim)``'s result, as ``torch.return_types.min``; fields as :class:`MaxResult`."""
+
+    values: Tensor
+    indices: Tensor
+
+
+# torch's type names: the repr reads "max(values=..., indices=...)"
+MaxResult.__name__, MinResult.__name__ = "max", "min"
+
+
+def _check_nonempty(name: str, x: Tensor, axes: tuple) -> None:
+    """ValueError where a reduced axis is empty: there is no extreme (torch raises too)."""
+    empty = [a for a in axes if x.shape[a] == 0]
+    if empty:
+        raise ValueError(f"{name}: cannot reduce over axis {empty[0]} of size 0 (tensor of "
+                         f"shape {x.shape}); reduce over non-empty axes only")
+
+
+def _one_dim(name: str, dim, x: Tensor) -> int:
+    """``dim`` as a non-negative axis of ``x`` whose length is not 0 (0 for a 0-d ``x``):
+    TypeError for anything but an int (torch's max, min, argmax, argmin reduce one dim),
+    ValueError out of range or over an empty axis."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, (bool, np.bool_)):
+        given = type(dim).__name__ if isinstance(dim, (Tensor, np.ndarray)) else repr(dim)
+        raise TypeError(f"{name}: dim must be an int (one axis, as torch's {name}; amax and "
+                        f"amin reduce several), got {given:.60}")
+    axes = normalize_axes(dim, x.ndim, name)
+    _check_nonempty(name, x, axes)
+    return axes[0] if axes else 0
+
+
+def _extreme(name: str, x, axis, keepdims, dim, keepdim, smallest: bool):
+    """max and min: over every axis, one 0-d tensor (E9); along ``dim``, (values, indices)
+    (E18)."""
+    x = tensor_arg(x, name)
+    axis = torch_alias(name, "axis", axis, "dim", dim, None)
+    keepdims = torch_alias(name, "keepdims", keepdims, "keepdim", keepdim, None)
+    if axis is None:
+        if keepdims is not None:
+            raise TypeError(f"{name}: keepdim needs a dim (torch's {name}(x) reduces every axis "
+                            f"and takes none); use a{name}(x, keepdim=True)")
+        axes = tuple(range(x.ndim))
+        _check_nonempty(name, x, axes)
+        return Max.apply(x, axes, False, smallest, True)
+    axis = _one_dim(name, axis, x)
+    if x.ndim == 0:             # torch: dim 0 of a 0-d tensor, a 0-d result either way
+        x, keepdims = reshape(x, (1,)), False
+    values, indices = SelectMax.apply(x, axis, bool(keepdims), smallest)
+    return (MinResult if smallest else MaxResult)(values, indices)
+
+
+def max(x, axis=None, keepdims: bool | None = None, *, dim=None, keepdim: bool | None = None):
+    """The maximum of ``x``, as ``torch.max``: over every axis (no ``axis``) a 0-d tensor,
+    ties sharing the gradient (E9); along the one axis ``axis`` (an int) a named tuple
+    ``(values, indices)`` (:class:`MaxResult`), the indices int64, the first of ties selected
+    and given the whole gradient (E18). ``dim`` and ``keepdim`` are torch's names for
+    ``axis`` and ``keepdims``.
+
+    NaN is the maximum (max propagates it; its first occurrence is the index), as torch. Complex
+    input (complex-step checks) is compared by its real part.
+
+    Shapes: x (..., n, ...) → values, indices (..., ...), or (..., 1, ...) with ``keepdims``.
+    Raises TypeError for an ``axis`` other than one int (several axes: :func:`amax`) and for
+    ``keepdims`` without an axis, ValueError for an axis out of range or of length 0.
+    """
+    return _extreme("max", x, axis, keepdims, dim, keepdim, smallest=False)
+
+
+def min(x, axis=None, keepdims: bool | None = None, *, dim=None, keepdim: bool | None = None):
+    """The minimum of ``x``, as ``torch.min``: as :func:`max` (E9, E18), the result along an
+    axis a :class:`MinResult`; NaN is the minimum too (it propagates)."""
+    return _extreme("min", x, axis, keepdims, dim, keepdim, smallest=True)
+
+
+def amax(x, axis=None, keepdims: bool | None = None, *, dim=None,
+         keepdim: bool | None = None) -> Tensor:
+    """Maximum over ``axis`` (None: all axes; an int or a tuple of ints), the values only, as
+    ``torch.amax``; ties share the gradient (E9). ``dim``, ``keepdim`` as in ``sum``.
 
     Raises ValueError when a reduced axis is empty (there is no maximum; torch raises too);
     an empty tensor reduced over non-empty axes gives an empty result.
     """
-    x = tensor_arg(x, "max")
-    axis = torch_alias("max", "axis", axis, "dim", dim, None)
-    keepdims = torch_alias("max", "keepdims", keepdims, "keepdim", keepdim, False)
-    axes = normalize_axes(axis, x.ndim, "max")
-    empty = [a for a in axes if x.shape[a] == 0]
-    if empty:
-        raise ValueError(f"max: cannot reduce over axis {empty[0]} of size 0 (tensor of shape "
-                         f"{x.shape}); reduce over non-empty axes only")
-    return Max.apply(x, axes, bool(keepdims))
+    return _reduction(Max, "amax", x, axis, keepdims, dim, keepdim, False, False)
+
+
+def amin(x, axis=None, keepdims: bool | None = None, *, dim=None,
+         keepdim: bool | None = None) -> Tensor:
+    """Minimum over ``axis``, the values only, as ``torch.amin``; as :func:`amax` (E9)."""
+    return _reduction(Max, "amin", x, axis, keepdims, dim, keepdim, True, False)
+
+
+def _arg(name: str, x, axis, keepdims, dim, keepdim, smallest: bool) -> Tensor:
+    """argmax and argmin: the index of the first maximum (minimum), int64, no gradient."""
+    x = tensor_arg(x, name)
+    axis = torch_alias(name, "axis", axis, "dim", dim, None)
+    keepdims = bool(torch_alias(name, "keepdims", keepdims, "keepdim", keepdim, False))
+    xp = xp_of(x.data)
+    key = _selection_key(x.data, smallest)
+    if axis is None:            # torch: the index into the flattened tensor
+        _check_nonempty(name, x, tuple(range(x.ndim)))
+        shape = (1,) * x.ndim if keepdims else ()
+        key, axis = xp.reshape(key, (x.size,)), 0
+    else:
+        axis = _one_dim(name, axis, x)
+        if x.ndim == 0:
+            key = xp.reshape(key, (1,))
+        shape = (_kept(x.shape, (axis,)) if keepdims else
+                 tuple(n for k, n in enumerate(x.shape) if k != axis))
+    return Tensor._wrap(xp.reshape(_first_max_index(key, axis), shape))
+
+
+def argmax(x, axis=None, keepdims: bool | None = None, *, dim=None,
+           keepdim: bool | None = None) -> Tensor:
+    """The index of the maximum along ``axis`` (an int), as ``torch.argmax``: int64, no
+    gradient; the first of ties, the first NaN where there is one. With no ``axis``, the
+    index into the flattened tensor (``keepdims``: every axis kept as length 1). ``dim``,
+    ``keepdim`` are torch's names. Errors as :func:`max`'s."""
+    return _arg("argmax", x, axis, keepdims, dim, keepdim, smallest=False)
+
+
+def argmin(x, axis=None, keepdims: bool | None = None, *, dim=None,
+           keepdim: bool | None = None) -> Tensor:
+    """The index of the minimum, as ``torch.argmin``; as :func:`argmax`."""
+    return _arg("argmin", x, axis, keepdims, dim, keepdim, smallest=True)
