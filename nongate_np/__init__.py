@@ -9,8 +9,9 @@ __version__ = "0.1.0"
 from .tensor import Tensor, tensor
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .anomaly import AnomalyError, detect_anomaly
-from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, where, cast,
-                  matmul, sum, mean, max, min, amax, amin, argmax, argmin, reshape, transpose, permute, concat, stack, getitem,
+from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, abs, sqrt,
+                  clamp, clip, where, cast, matmul, sum, mean, max, min, amax, amin, argmax,
+                  argmin, reshape, transpose, permute, concat, stack, getitem,
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, cross_entropy,
                   mse_loss,
                   binary_cross_entropy_with_logits, dropout)

@@ -159,7 +159,7 @@ def _abs_sum(x):
 
 UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.neg, None), (ng.tanh, None), (ng.sigmoid, None), (ng.relu, None),
-    (ng.exp, np.exp), (ng.log, np.log),
+    (ng.abs, None), (ng.exp, np.exp), (ng.log, np.log), (ng.sqrt, np.sqrt),
 ]
 
 

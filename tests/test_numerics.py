@@ -350,6 +350,7 @@ def test_bad_arguments_are_named():
             (lambda: ng.max(np.ones(1), axis=1), ValueError, "max"),
             (lambda: ng.amin(np.ones(1), axis=1), ValueError, "amin"),
             (lambda: ng.argmax(np.ones(1), axis=(0,)), TypeError, "argmax"),
+            (lambda: ng.clamp(np.ones(1)), TypeError, "clamp"),
             (lambda: ng.concat([np.array(0.0), np.array(0.0)]), ValueError, "concat"),
             (lambda: ng.reshape(np.ones(2), "x"), TypeError, "reshape"),
             (lambda: ng.pow(np.array(-3), np.array([-3])), ValueError, "pow")]:

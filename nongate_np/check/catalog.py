@@ -129,6 +129,8 @@ CASES: list[Case] = [
     Case("amax", lambda x: ops.amax(x, axis=0), _distinct(3, 4)),
     Case("max", lambda x: ops.max(x, 1).values, _distinct(3, 4)),
     Case("min", lambda x: ops.min(x, -1, keepdim=True).values, _distinct(3, 4)),
+    Case("abs", ops.abs, _away_from_zero(2, 3)),
+    Case("sqrt", ops.sqrt, _positive(2, 3)),
     Case("reshape", lambda x: ops.reshape(x, (3, 2)) * np.arange(6.0).reshape(3, 2),
          _normal(2, 3)),
     Case("transpose", lambda x: ops.transpose(x, 0, 2), _normal(2, 3, 4)),

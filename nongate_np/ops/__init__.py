@@ -1,10 +1,28 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E18).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E21).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
-from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
+from .elementwise import (
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    div,
+    exp,
+    log,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from .matmul import matmul
 from .methods import bind_tensor_methods
@@ -25,8 +43,8 @@ from .shape import (
 from .softmax import log_softmax, softmax
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
-           "where", "cast", "matmul", "sum", "mean", "max", "min", "amax", "amin", "argmax",
-           "argmin", "reshape", "transpose", "permute",
+           "abs", "sqrt", "clamp", "clip", "where", "cast", "matmul", "sum", "mean", "max", "min",
+           "amax", "amin", "argmax", "argmin", "reshape", "transpose", "permute",
            "concat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",
            "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]

@@ -1,9 +1,11 @@
-"""Element-wise ops with NumPy broadcasting. Derivations: docs/math.md E1-E8.
+"""Element-wise ops with NumPy broadcasting. Derivations: docs/math.md E1-E8, E19-E21.
 
 Binary ops reduce the gradient of a broadcast operand back to its own shape (E1).
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from ._util import (
 )
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
-           "relu", "where", "cast"]
+           "relu", "abs", "sqrt", "clamp", "clip", "where", "cast"]
 
 
 def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
@@ -266,6 +268,86 @@ class Relu(Function):
         return xp_of(dy).where(off, 0, dy)
 
 
+def _real(x):
+    """What the piecewise ops compare: x, or its real part for complex input (a complex step
+    rides along on the piece x falls in)."""
+    return np.real(x) if np.iscomplexobj(x) else x
+
+
+@ieee
+class Abs(Function):
+    """y = |x|;  dx = dy where x > 0, -dy where x < 0, 0 at ±0 and at NaN  (E19; torch's
+    sign(x), as a select). Complex input: ±x by the sign of its real part."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        ctx.save_for_backward(x)
+        if np.iscomplexobj(x):
+            return xp.where(xp.less(np.real(x), 0), xp.negative(x), x)
+        return xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        real = _real(x)
+        # NOTE: selects, not dy ⊙ sign(x): an inf dy at x = 0 gives 0, not NaN (E7's reason)
+        return xp.where(xp.greater(real, 0), dy, xp.where(xp.less(real, 0), xp.negative(dy), 0))
+
+
+@ieee
+class Sqrt(Function):
+    """y = √x;  dx = dy / (2y)  (E20; inf at x = 0 and NaN for x < 0, as torch)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = xp_of(x).sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        xp = xp_of(dy)
+        return xp.divide(dy, xp.multiply(y, 2))
+
+
+def _beyond(xp, v, bound, compare):
+    """Where ``v`` lies beyond the scalar ``bound`` (``compare``: ``xp.less`` for a lower,
+    ``xp.greater`` for an upper one); everywhere for a NaN bound, which torch then gives."""
+    if bound != bound:
+        return xp.full(v.shape, True, np.bool_)
+    return compare(v, bound)
+
+
+@ieee
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dx = dy where lo ≤ x ≤ hi, else 0  (E21; both bounds
+    inclusive, as torch). ``lo``, ``hi``: Python numbers or None (no bound). Saved: the mask
+    where the gradient passes (bool, x's shape)."""
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        xp = xp_of(x)
+        passes = xp.full(x.shape, True, np.bool_)
+        y = x
+        if lo is not None:
+            y = xp.where(_beyond(xp, _real(y), lo, xp.less), lo, y)
+            passes = xp.greater_equal(_real(x), lo)
+        if hi is not None:
+            # NOTE: applied after lo, so lo > hi gives hi everywhere, as torch
+            y = xp.where(_beyond(xp, _real(y), hi, xp.greater), hi, y)
+            passes = xp.where(passes, xp.less_equal(_real(x), hi), False)
+        ctx.save_for_backward(passes)
+        return xp.copy(y) if y is x else y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (passes,) = ctx.saved
+        return xp_of(dy).where(passes, dy, 0), None, None
+
+
 @ieee
 class Where(Function):
     """y = cond ? a : b;  da = dy where cond, else 0; db = dy where not cond, else 0  (E8)."""
@@ -374,6 +456,61 @@ def relu(x) -> Tensor:
     """max(x, 0), element by element; dx = dy where x > 0, else 0 (0 at x = 0, as torch:
     E7)."""
     return Relu.apply(numeric_arg(x, "relu"))
+
+
+def abs(x) -> Tensor:
+    """|x|, element by element, as ``torch.abs``; dx = dy·sign(x), 0 at x = 0 and at NaN
+    (E19). Complex input (complex-step checks) is signed by its real part: the gradient
+    holds away from 0. TypeError for a bool tensor, as torch."""
+    return Abs.apply(numeric_arg(x, "abs"))
+
+
+def sqrt(x) -> Tensor:
+    """√x, element by element, as ``torch.sqrt`` (NaN for x < 0, without a warning); dx =
+    dy / (2√x), inf at x = 0 (E20). An integer tensor gives float32, as torch. TypeError for
+    a bool tensor."""
+    x = numeric_arg(x, "sqrt")
+    return Sqrt.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
+
+
+def _bound(value, which: str, op: str):
+    """A clamp bound: None, or a real Python number (a NumPy scalar becomes one, so the
+    tensor keeps its dtype); TypeError for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return value.item() if isinstance(value, np.generic) else value
+    raise TypeError(f"{op}: {which} must be a real number (int or float) or None, got "
+                    f"{type(value).__name__}; tensor bounds are not supported (use "
+                    f"where(x < lo, lo, x) for a tensor lo)")
+
+
+def clamp(x, min=None, max=None) -> Tensor:
+    """x limited to [min, max], element by element, as ``torch.clamp`` (alias ``clip``):
+    y = min(max(x, min), max), so min > max gives max everywhere; dx = dy where
+    min ≤ x ≤ max (both bounds inclusive), 0 elsewhere (E21).
+
+    ``min``, ``max``: Python (or NumPy) real numbers or None, at least one given; tensor
+    bounds are not supported. NaN in x, or a NaN bound, gives NaN, as torch. The dtype is
+    x's; an integer tensor with a float bound gives float32, as torch. Raises TypeError when
+    both bounds are None, for a bound that is not a real number, and for a bool tensor.
+    """
+    return _clamp("clamp", x, min, max)
+
+
+def _clamp(op: str, x, lo, hi) -> Tensor:
+    x = numeric_arg(x, op)
+    lo, hi = _bound(lo, "min", op), _bound(hi, "max", op)
+    if lo is None and hi is None:
+        raise TypeError(f"{op}: at least one of min or max must be given (not None)")
+    if x.dtype.kind in "iu" and any(isinstance(b, float) for b in (lo, hi)):
+        x = cast(x, np.float32)     # torch's default dtype, not NumPy's float64
+    return Clamp.apply(x, lo, hi)
+
+
+def clip(x, min=None, max=None) -> Tensor:
+    """``clamp``, under NumPy's and torch's other name (errors name ``clip``)."""
+    return _clamp("clip", x, min, max)
 
 
 def where(cond, a, b) -> Tensor:

@@ -13,7 +13,25 @@ import numpy as np
 from ..device import Device, device_or_dtype
 from ..tensor import Tensor
 from .device import to_device
-from .elementwise import add, cast, div, exp, log, mul, neg, pow, relu, sigmoid, sub, tanh, where
+from .elementwise import (
+    abs,
+    add,
+    cast,
+    clamp,
+    clip,
+    div,
+    exp,
+    log,
+    mul,
+    neg,
+    pow,
+    relu,
+    sigmoid,
+    sqrt,
+    sub,
+    tanh,
+    where,
+)
 from .matmul import matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
@@ -27,7 +45,8 @@ SAME_AS_OP = {
     "__add__": add, "__sub__": sub, "__mul__": mul, "__truediv__": div, "__pow__": pow,
     "__matmul__": matmul, "__neg__": neg, "__getitem__": getitem,
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
-    "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "abs": abs,
+    "sqrt": sqrt, "clamp": clamp, "clip": clip,
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin, "softmax": softmax, "log_softmax": log_softmax,
     "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,

@@ -90,6 +90,16 @@ UNARY = {
     "tanh": (ng.tanh, lambda t: t.tanh(), nt.arrays),
     "sigmoid": (ng.sigmoid, lambda t: t.sigmoid(), nt.arrays),
     "relu": (ng.relu, lambda t: t.relu(), lambda s: nt.arrays(s, away_from=(0.0,))),
+    # abs is not complex-analytic at 0; complex input is signed by its real part, so the
+    # complex step holds away from 0 (the kink), as central differences do
+    "abs": (ng.abs, lambda t: t.abs(), lambda s: nt.arrays(s, away_from=(0.0,))),
+    "sqrt": (ng.sqrt, lambda t: t.sqrt(), nt.positive_arrays),
+    "clamp": (lambda t: ng.clamp(t, -1.0, 0.5), lambda t: t.clamp(-1.0, 0.5),
+              lambda s: nt.arrays(s, away_from=(-1.0, 0.5))),
+    "clamp_min": (lambda t: t.clamp(min=0.25), lambda t: t.clamp(min=0.25),
+                  lambda s: nt.arrays(s, away_from=(0.25,))),
+    "clip_max": (lambda t: ng.clip(t, max=-0.5), lambda t: t.clip(max=-0.5),
+                 lambda s: nt.arrays(s, away_from=(-0.5,))),
 }
 
 
@@ -166,3 +176,93 @@ def test_broadcast_error_names_both_shapes():
     for op in (ng.add, ng.sub, ng.mul, ng.div):
         with pytest.raises(ValueError, match=r"\(2, 3\) and \(4,\)"):
             op(a, b)
+
+
+# -- abs, sqrt, clamp at their kinks and edges, against torch (E18-E20) -------------------
+
+def _assert_unary_like_torch(ours, theirs, x, dtype, what):
+    """Output and gradient (of a random cotangent) of ``ours`` equal torch's exactly, NaN
+    and infinities included, in ``dtype``."""
+    import torch
+    x = np.asarray(x, dtype)
+    a, b = ng.Tensor(x.copy(), requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = ours(a), theirs(b)
+    assert y.dtype == dtype, what
+    np.testing.assert_array_equal(y.data, ty.detach().numpy(), err_msg=f"{what}: output")
+    v = np.random.default_rng(0).uniform(0.5, 2.0, y.shape).astype(dtype)
+    y.backward(v)
+    ty.backward(torch.tensor(v))
+    np.testing.assert_array_equal(a.grad, b.grad.numpy(), err_msg=f"{what}: gradient")
+
+
+EDGES = [0.0, -0.0, 1.0, 2.0, -1.5, 3.0, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_abs_and_sqrt_at_zero_infinities_and_nan_like_torch(dtype):
+    """abs: gradient sign(x), 0 at ±0 and at NaN; sqrt: gradient inf at 0, NaN below."""
+    import torch
+    _assert_unary_like_torch(ng.abs, torch.abs, EDGES, dtype, "abs")
+    _assert_unary_like_torch(ng.sqrt, torch.sqrt, EDGES, dtype, "sqrt")
+
+
+CLAMPS = [dict(min=1.0, max=2.0), dict(min=1.0), dict(max=2.0), dict(min=2.0, max=1.0),
+          dict(min=1, max=1), dict(min=-np.inf, max=np.inf), dict(min=np.nan),
+          dict(max=np.nan)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bounds", CLAMPS, ids=str)
+def test_clamp_at_its_bounds_and_nan_like_torch(dtype, bounds):
+    """The gradient passes where min <= x <= max (both bounds inclusive); NaN propagates;
+    min > max gives max everywhere, as torch's min(max(x, min), max)."""
+    import torch
+    _assert_unary_like_torch(lambda t: ng.clamp(t, **bounds),
+                             lambda t: torch.clamp(t, **bounds), EDGES, dtype, f"clamp{bounds}")
+    _assert_unary_like_torch(lambda t: t.clip(**bounds), lambda t: t.clip(**bounds), EDGES,
+                             dtype, f"clip{bounds}")
+
+
+@pytest.mark.torch
+@given(x=nt.arrays(nt.shapes()))
+def test_clamp_positional_bounds_match_torch(x):
+    import torch
+    assert_matches_torch(lambda t: ng.clamp(t, -0.5, 1.0), lambda t: torch.clamp(t, -0.5, 1.0),
+                         [x])
+
+
+@pytest.mark.torch
+def test_clamp_of_integers_like_torch():
+    """An integer tensor stays integer with integer bounds and becomes float32 with a
+    float bound (torch's default dtype)."""
+    import torch
+    x = np.array([-3, 0, 2, 9])
+    for bounds in (dict(min=0), dict(min=0, max=4), dict(min=0.5), dict(max=2.5)):
+        got, want = ng.clamp(x, **bounds), torch.clamp(torch.tensor(x), **bounds)
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch."), bounds
+        np.testing.assert_array_equal(got.data, want.numpy(), err_msg=str(bounds))
+
+
+def test_clamp_errors_name_what_was_expected():
+    x = ng.Tensor(np.ones(3))
+    with pytest.raises(TypeError, match="clamp: at least one of min or max must be given"):
+        ng.clamp(x)
+    with pytest.raises(TypeError, match="clip: at least one of min or max must be given"):
+        x.clip(None, None)
+    with pytest.raises(TypeError, match=r"clamp: min must be a real number \(int or float\)"
+                                        r" or None, got ndarray"):
+        ng.clamp(x, np.zeros(3))
+    with pytest.raises(TypeError, match=r"clamp: max must be a real number .* got Tensor"):
+        ng.clamp(x, max=x)
+    with pytest.raises(TypeError, match="clamp: not defined for a bool tensor"):
+        ng.clamp(np.array([True]), 0)
+    for op in (ng.abs, ng.sqrt):
+        with pytest.raises(TypeError, match=f"{op.__name__}: not defined for a bool tensor"):
+            op(np.array([True]))
+
+
+def test_tensor_methods_are_the_ops():
+    for name in ("abs", "sqrt", "clamp", "clip"):
+        assert getattr(ng.Tensor, name) is getattr(ng, name)
