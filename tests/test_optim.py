@@ -20,6 +20,8 @@ N_STEPS = 5
 
 # (our class name, kwargs) — torch's class of the same name takes the same kwargs.
 CONFIGS = [
+    ("SGD", dict()),                    # torch's default lr
+    ("SGD", dict(momentum=0.9)),
     ("SGD", dict(lr=0.1)),
     ("SGD", dict(lr=0.05, momentum=0.9)),
     ("SGD", dict(lr=0.05, momentum=0.8, dampening=0.3)),
@@ -281,7 +283,6 @@ def _p():
     (lambda: optim.SGD(_p(), lr=0.1, nesterov=True), "nesterov=True requires momentum > 0"),
     (lambda: optim.SGD(_p(), lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
      "dampening = 0"),
-    (lambda: optim.SGD(_p()), "required hyper-parameter 'lr'"),
     (lambda: optim.SGD([{"params": _p(), "lr": -1.0}], lr=0.1), "lr must be >= 0"),
     (lambda: optim.Adam(_p(), lr=-1e-3), "lr must be >= 0"),
     (lambda: optim.Adam(_p(), betas=(1.0, 0.999)), r"betas\[0\] must be in \[0.0, 1.0\)"),
@@ -405,17 +406,24 @@ def test_clip_grad_norm_names_a_max_norm_that_is_not_a_number():
 
 
 def test_the_required_sentinel_stays_itself_through_pickles_and_copies():
-    """SGD built from groups keeps ``required`` in its defaults: pickles of it from before
-    optim was a package name ``nongate_np.optim._Required`` (they failed to load), and a
-    copy or unpickled sentinel must still be ``required`` (the checks test ``is``)."""
+    """An SGD pickled when its lr had no default keeps ``required`` in its defaults: pickles
+    from before optim was a package name ``nongate_np.optim._Required`` (they failed to
+    load), and a copy or unpickled sentinel must still be ``required`` (the checks test
+    ``is``): such an optimiser still steps, and refuses a group without an lr."""
     import copy
     import pickle
     old = b"cnongate_np.optim\n_Required\n)\x81."      # NEWOBJ of the class as it was named
     assert pickle.loads(old) is optim.required
     assert copy.deepcopy(optim.required) is optim.required
     model = nn.Linear(2, 1)
-    sgd = optim.SGD([{"params": model.parameters(), "lr": 0.1}])
+    sgd = optim.SGD([{"params": [model.weight], "lr": 0.1}])
+    sgd.defaults["lr"] = optim.required            # as SGD's defaults were before lr had one
     again = pickle.loads(pickle.dumps(sgd))
     assert again.defaults["lr"] is optim.required
-    with pytest.raises((TypeError, ValueError), match="lr"):
-        optim.SGD(model.parameters())
+    with pytest.raises(ValueError, match="required hyper-parameter 'lr'"):
+        again.add_param_group({"params": [nn.Parameter(np.zeros(2))]})
+    w = again.param_groups[0]["params"][0]
+    before = w.numpy().copy()
+    w.grad = np.ones(w.shape)
+    again.step()
+    np.testing.assert_allclose(w.numpy(), before - 0.1, rtol=1e-15)

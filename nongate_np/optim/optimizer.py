@@ -28,7 +28,8 @@ __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_va
 
 
 class _Required:
-    """Sentinel for a hyper-parameter with no default (SGD's ``lr``): one instance, which
+    """Sentinel for a hyper-parameter with no default, as ``torch.optim.optimizer.required``
+    (an SGD pickled before its ``lr`` had torch's default holds it): one instance, which
     unpickling and deep copies give back too (the optimisers test ``is required``)."""
 
     _instance: "_Required | None" = None
@@ -305,10 +306,11 @@ class SGD(Optimizer):
         g ← g + μ b if nesterov else b
         θ ← θ − γ g                                        (lr γ)
 
-    State per parameter: ``momentum_buffer`` (when μ ≠ 0).
+    State per parameter: ``momentum_buffer`` (when μ ≠ 0). The default ``lr`` is torch's,
+    1e-3.
     """
 
-    def __init__(self, params, lr: float = required, momentum: float = 0.0,
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
                  *, maximize: bool = False):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
