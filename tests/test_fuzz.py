@@ -535,12 +535,11 @@ def test_optimizers_and_clipping(grads, data, opt, options):
         total = np.max(np.abs(flat), initial=0) if norm_type == np.inf else \
             np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type) if norm_type > 0 else 0
     call(ng.optim.clip_grad_norm_, params, max_norm, norm_type=norm_type,
-         error_if_nonfinite=strict, finite=nt.all_finite(grads) and fits(total, np.float64),
+         error_if_nonfinite=strict,
+         finite=nt.all_finite(grads) and fits(total, np.result_type(*grads)),
          errors=AUTOGRAD_ERRORS if strict else nt.DOCUMENTED_ERRORS)
     if opt == "Adam" or opt == "AdamW":
         options = {k: v for k, v in options.items() if k != "momentum"}
-    elif "lr" not in options:
-        options["lr"] = 0.1                                   # SGD has no default lr
     optimizer = call(getattr(ng.optim, opt), params, **options)
     if ok(optimizer):
         call(optimizer.step, finite=False)

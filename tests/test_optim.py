@@ -323,24 +323,75 @@ def test_invalid_params_raise_type_error():
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 @pytest.mark.parametrize("max_norm", [0.5, 1e3])
-def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype):
+    """The total is torch's: a 0-d Tensor of the gradients' dtype, outside any graph (ours
+    sums in float64 and rounds once, torch in the gradients' dtype: float32 agrees to its
+    rounding); the gradients are scaled as torch scales them."""
     torch = pytest.importorskip("torch")
-    grads = [g for g in _grad_sequence()[0] if g is not None]
-    ours = [nn.Parameter(np.zeros(g.shape)) for g in grads] + [nn.Parameter(np.zeros(2))]
-    theirs = [torch.nn.Parameter(torch.zeros(g.shape, dtype=torch.float64)) for g in grads]
+    grads = [g.astype(dtype) for g in _grad_sequence()[0] if g is not None]
+    ours = [nn.Parameter(np.zeros(g.shape, dtype)) for g in grads] + \
+        [nn.Parameter(np.zeros(2, dtype))]
+    theirs = [torch.nn.Parameter(torch.zeros(g.shape, dtype=getattr(torch, dtype.__name__)))
+              for g in grads]
     for p, t, g in zip(ours, theirs, grads):
         p.grad, t.grad = g.copy(), torch.tensor(g.copy())
     total = optim.clip_grad_norm_(ours, max_norm, norm_type)   # the last one has no grad
     ttotal = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
-    assert isinstance(total, float)
-    np.testing.assert_allclose(total, ttotal.item(), rtol=1e-12)
+    assert isinstance(total, ng.Tensor) and total.shape == () and total.device == "cpu"
+    assert total.dtype == dtype == ttotal.numpy().dtype and not total.requires_grad
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(total.item(), ttotal.item(), rtol=rtol)
     for k, (p, t) in enumerate(zip(ours, theirs)):
-        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12, atol=1e-15,
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=rtol, atol=1e-15,
                                    err_msg=f"clipped gradient {k}")
     clipped = max_norm < total
     assert clipped == any(not np.array_equal(p.grad, g) for p, g in zip(ours, grads))
+
+
+@pytest.mark.torch
+def test_clip_grad_norm_of_mixed_or_no_gradients_and_foreach_as_torch():
+    """float32 and float64 gradients: a float64 total, as torch's; no gradient: 0; an empty
+    generator: torch's warning; ``foreach`` (a choice of implementation in torch) is
+    accepted and changes nothing, for clip_grad_value_ too."""
+    torch = pytest.importorskip("torch")
+
+    def both(values):
+        ps, ts = [], []
+        for v in values:
+            ps.append(nn.Parameter(np.zeros(v.shape, v.dtype)))
+            ps[-1].grad = v.copy()
+            ts.append(torch.nn.Parameter(torch.zeros(v.shape,
+                                                     dtype=getattr(torch, v.dtype.name))))
+            ts[-1].grad = torch.tensor(v.copy())
+        return ps, ts
+
+    ps, ts = both([np.array([3.0, 4.0], np.float32), np.array([12.0])])   # exact: 13
+    total = optim.clip_grad_norm_(ps, 1.0)
+    want = torch.nn.utils.clip_grad_norm_(ts, 1.0)
+    assert total.dtype == np.float64 == want.numpy().dtype
+    np.testing.assert_allclose(total.item(), want.item(), rtol=1e-15)
+    none = optim.clip_grad_norm_([nn.Parameter(np.zeros(2))], 1.0)
+    assert isinstance(none, ng.Tensor) and none.shape == () and float(none) == 0.0
+    with pytest.warns(UserWarning, match="`parameters` is an empty generator, no gradient "
+                                         "clipping will occur"):
+        assert float(optim.clip_grad_norm_((p for p in []), 1.0)) == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optim.clip_grad_norm_([], 1.0)          # a list: no warning, as torch
+    values = [np.array([3.0, -4.0]), np.array([12.0])]
+    results = []
+    for foreach in (None, True, False):
+        ps, _ = both(values)
+        total = optim.clip_grad_norm_(ps, 1.0, foreach=foreach)
+        optim.clip_grad_value_(ps, 0.5, foreach=foreach)
+        results.append((total.item(), [p.grad.copy() for p in ps]))
+    for total, grads in results[1:]:
+        assert total == results[0][0]
+        for g, g0 in zip(grads, results[0][1]):
+            np.testing.assert_array_equal(g, g0)
 
 
 def test_clip_grad_norm_independent_formula_and_errors():
@@ -375,15 +426,18 @@ def test_repr_lists_groups():
     assert isinstance(optim.Adam(_p()).param_groups[0]["lr"], numbers.Real)
 
 
-def test_clip_grad_norm_of_finite_gradients_whose_norm_overflows():
-    # four entries of 1e308: the 2-norm 2e308 exceeds float64, the clipped values do not
-    p = ng.nn.Parameter(np.zeros(4))
-    p.grad = np.full(4, 1e308)
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e308), (np.float32, 3e38)])
+def test_clip_grad_norm_of_finite_gradients_whose_norm_overflows(dtype, big):
+    # four entries of 1e308 (3e38): the 2-norm 2e308 (6e38) exceeds float64 (float32), the
+    # clipped values do not; the total, in the gradients' dtype, is inf
+    p = ng.nn.Parameter(np.zeros(4, dtype))
+    p.grad = np.full(4, big, dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         total = optim.clip_grad_norm_([p], max_norm=1.0)
-    assert total == math.inf
-    np.testing.assert_allclose(p.grad, np.full(4, 0.5), rtol=1e-15)   # g / ‖g‖, exact 1/2
+    assert total.dtype == dtype and total.item() == math.inf
+    rtol = 1e-15 if dtype == np.float64 else 1e-7
+    np.testing.assert_allclose(p.grad, np.full(4, 0.5), rtol=rtol)   # g / ‖g‖, exact 1/2
 
 
 @pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1, weight_decay=0.1),

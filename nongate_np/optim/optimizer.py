@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
+import warnings
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -489,21 +491,27 @@ def cuda_optim() -> Any:
     return kernels
 
 
-def _grads(parameters) -> list[np.ndarray]:
+def _grads(parameters, where: str) -> list[np.ndarray]:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
+    elif isinstance(parameters, types.GeneratorType):
+        parameters = list(parameters)
+        if not parameters:              # torch's warning: a used-up generator clips nothing
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will "
+                          "occur.", UserWarning, stacklevel=3)
     grads = []
     for k, p in enumerate(parameters):
         if not isinstance(p, Tensor):
-            raise TypeError(f"expected Tensors (e.g. model.parameters()), but item {k} is a "
-                            f"{type(p).__name__}")
+            raise TypeError(f"{where}: expected Tensors (e.g. model.parameters()), but item "
+                            f"{k} is a {type(p).__name__}")
         if p.grad is not None:
             grads.append(p.grad)
     return grads
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach: bool | None = None) -> Tensor:
     """Scale the gradients in place so their joint norm is at most ``max_norm``, as
     ``torch.nn.utils.clip_grad_norm_``.
 
@@ -512,7 +520,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     largest entry, so it is finite for any finite gradients (torch's overflows to inf, e.g.
     for entries of 1e300, and then zeroes them). Each gradient is multiplied by
     ``c = max_norm / (total + 1e-6)`` when ``c < 1``; a zero total leaves them as they are.
-    Parameters without a gradient are skipped.
+    Parameters without a gradient are skipped; an empty generator warns, as torch's.
 
     Finite gradients whose norm exceeds the float64 maximum are clipped by the coefficient
     computed from the scaled norm (a finite, non-zero result) and ``inf`` is returned.
@@ -520,28 +528,35 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
     naming the total, before anything is scaled; without it (the default, as torch 2.13)
     the gradients are scaled as torch scales them: by c = 0 for an inf total (an inf entry
     becomes NaN, every finite one 0), by NaN for a NaN total; no NumPy warning.
+    ``foreach`` picks an implementation in torch; there is one here, so it is accepted
+    and changes nothing (as torch's on CPU and CUDA tensors).
 
     Returns
     -------
-    float
-        The total norm before clipping (0.0 when no parameter has a gradient).
+    Tensor
+        The total norm before clipping, as torch's: 0-d, of the gradients' dtype (the
+        promoted one for mixed dtypes; a norm beyond its range is inf), on their device,
+        outside any graph; ``float(total)`` gives the number. A float64 0 when no
+        parameter has a gradient.
     """
-    grads = _grads(parameters)
+    grads = _grads(parameters, "clip_grad_norm_")
     norm_type = float(norm_type)
     if not (norm_type > 0):
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
     _check_number("clip_grad_norm_", "max_norm", max_norm)
     if not grads:
-        return 0.0
+        return Tensor(np.array(0.0))
+    dtype = np.result_type(*(g.dtype for g in grads))
     if any(type(g) is not np.ndarray for g in grads):
-        return _clip_grad_norm_on_gpu(grads, max_norm, norm_type, error_if_nonfinite)
+        return _clip_grad_norm_on_gpu(grads, max_norm, norm_type, error_if_nonfinite, dtype)
     biggest, relative = _total_norm(grads, norm_type)
     with np.errstate(over="ignore"):    # only when the norm itself exceeds the float64 max
         total = biggest * relative
+        result = Tensor(np.array(total, dtype))     # and here the gradients' dtype's max
     if error_if_nonfinite and not math.isfinite(biggest):
         raise _nonfinite_norm(total, norm_type)
     if total == 0.0:                    # nothing to scale (and no division by zero)
-        return total
+        return result
     if math.isinf(total) and math.isfinite(biggest):
         # finite gradients whose norm exceeds the float range: the coefficient from the
         # scaled norm (torch's inf norm would zero them)
@@ -552,7 +567,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         with np.errstate(invalid="ignore"):     # inf · 0 is NaN, as torch's
             for g in grads:
                 g *= clip_coef
-    return total
+    return result
 
 
 def _total_norm(grads: list[np.ndarray], norm_type: float) -> tuple[float, float]:
@@ -575,10 +590,10 @@ def _nonfinite_norm(total: float, norm_type: float) -> RuntimeError:
 
 
 def _clip_grad_norm_on_gpu(grads: list, max_norm: float, norm_type: float,
-                           error_if_nonfinite: bool) -> float:
+                           error_if_nonfinite: bool, dtype: np.dtype) -> Tensor:
     """``clip_grad_norm_`` for gradients on the GPU: the total norm, the coefficient and the
-    scaling stay on the device (``kernels/cuda/optim.py``); the total is read back once,
-    to return it (and to check it with ``error_if_nonfinite``, before scaling)."""
+    scaling stay on the device (``kernels/cuda/optim.py``), and so does the total returned;
+    it is read back only to check it with ``error_if_nonfinite``, before scaling."""
     if any(type(g) is np.ndarray for g in grads):
         raise DeviceError("clip_grad_norm_: the gradients are on two devices, cpu and cuda; "
                           "move the parameters to one with Module.to(...)")
@@ -589,13 +604,16 @@ def _clip_grad_norm_on_gpu(grads: list, max_norm: float, norm_type: float,
         if not math.isfinite(total):
             raise _nonfinite_norm(total, norm_type)
     kernels.scale_(grads, kernels.clip_coefficient(total_on_gpu, max_norm))
-    return float(total_on_gpu.copy_to_host()[0])
+    xp = device_of(total_on_gpu).xp
+    return Tensor(xp.astype(xp.reshape(total_on_gpu, ()), dtype))
 
 
-def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
-    """Clip every gradient entry to [-clip_value, clip_value] in place, as torch's."""
+def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,
+                     foreach: bool | None = None) -> None:
+    """Clip every gradient entry to [-clip_value, clip_value] in place, as torch's
+    (``foreach`` is accepted and changes nothing, as in :func:`clip_grad_norm_`)."""
     _check_number("clip_grad_value_", "clip_value", clip_value)
-    grads = _grads(parameters)
+    grads = _grads(parameters, "clip_grad_value_")
     on_gpu = [g for g in grads if type(g) is not np.ndarray]
     if on_gpu:
         cuda_optim().clip_value_(on_gpu, clip_value)
