@@ -398,13 +398,15 @@ class Tensor:
         return new
 
     def __getstate__(self) -> tuple[None, dict]:
-        """Pickling: every slot set but the ``register_hook`` hooks (left behind, as
-        PyTorch's). A tensor on the GPU pickles its data and gradient as
-        host copies and the device they return to, as PyTorch's CUDA tensors (a numba.cuda
-        device array does not pickle: the simulator's recursed without end, a GPU's holds a
-        pointer)."""
+        """Pickling: every slot set but the hooks, ``register_hook``'s and the
+        post-accumulate-grad ones (left behind, as PyTorch's: a lambda would make the tensor,
+        and a model holding it, unpicklable). A tensor on the GPU pickles its data and
+        gradient as host copies and the device they return to, as PyTorch's CUDA tensors (a
+        numba.cuda device array does not pickle: the simulator's recursed without end, a
+        GPU's holds a pointer)."""
         slots = self._slots()
         slots.pop("_grad_hooks", None)
+        slots["_hooks"] = None
         if device_of(self._data) is not CPU:
             slots.update(_data=move(self._data, CPU), _device=str(device_of(self._data)),
                          grad=None if self.grad is None else move(self.grad, CPU))

@@ -267,3 +267,33 @@ def test_a_graph_pickled_before_hooks_existed_runs_its_backward():
     node = type(y._node).__new__(type(y._node))
     node.__setstate__(state)
     assert node.hooks is None and node.name == y._node.name
+
+
+def test_post_accumulate_grad_hooks_stay_behind_in_pickles_copies_and_checkpoints(tmp_path):
+    """A lambda post-accumulate-grad hook on a parameter made the model unpicklable; torch
+    pickles, deep-copies and saves its tensors without these hooks, silently (its warning is
+    for register_hook hooks only). The copies' backward calls none; the original keeps its."""
+    def model_with_hook(lib, calls):
+        model = lib.nn.Linear(3, 1).double()
+        model.weight.register_post_accumulate_grad_hook(lambda p: calls.append(1))
+        return model
+
+    for lib in LIBS:
+        calls: list = []
+        model = model_with_hook(lib, calls)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            copies = [pickle.loads(pickle.dumps(model)), copy.deepcopy(model)]
+        for twin in copies:
+            twin(lib.tensor(X0)).sum().backward()
+            np.testing.assert_allclose(values(twin.weight.grad), [X0], err_msg=lib.__name__)
+        assert calls == [], lib.__name__
+        model(lib.tensor(X0)).sum().backward()
+        assert calls == [1], lib.__name__
+    calls = []
+    model = model_with_hook(ng, calls)
+    ng.save(model, tmp_path / "model.npz")
+    loaded = ng.load(tmp_path / "model.npz").model
+    loaded(ng.tensor(X0)).sum().backward()
+    assert calls == []
+    np.testing.assert_array_equal(loaded.weight.numpy(), model.weight.numpy())
