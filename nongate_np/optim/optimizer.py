@@ -13,6 +13,7 @@ across the groups. It can therefore be stored as .npz + JSON without pickle.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import types
@@ -22,7 +23,15 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd import enable_grad, mark_changed
-from ..device import CPU, DeviceError, copy_into, device_of, move
+from ..device import (
+    CPU,
+    DeviceError,
+    copy_into,
+    device_of,
+    memo_device_copies,
+    move,
+    move_unpickled,
+)
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm_", "clip_grad_value_",
@@ -216,6 +225,44 @@ class Optimizer:
                     self._update_on_gpu(p, grad, state, group)
                 mark_changed(p.data)        # a graph that saved p can no longer backward
         return loss
+
+    # -- pickling and copies --------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """Pickling: the optimiser's fields, its state arrays on the GPU as host copies with
+        the device they return to, as a Module's buffers (a numba.cuda device array does
+        not pickle; the parameters pickle themselves: ``Tensor.__getstate__``)."""
+        fields = dict(self.__dict__)
+        devices = [{key: str(device_of(v)) for key, v in entries.items()
+                    if _is_array(v) and device_of(v) is not CPU}
+                   for entries in self.state.values()]
+        if any(devices):
+            fields["state"] = {p: {key: move(v, CPU) if key in on_gpu else v
+                                   for key, v in entries.items()}
+                               for (p, entries), on_gpu in zip(self.state.items(), devices)}
+            fields["_state_devices"] = devices      # one dict per entry of state, in order
+        return fields
+
+    def __setstate__(self, fields: dict) -> None:
+        """Unpickling: the state arrays pickled on the GPU go back to it (DeviceError,
+        naming ``.cpu()``, where no GPU is usable)."""
+        fields = dict(fields)
+        devices = fields.pop("_state_devices", [])
+        self.__dict__.update(fields)
+        for entries, on_gpu in zip(self.state.values(), devices):
+            for key, where in on_gpu.items():
+                entries[key] = move_unpickled(entries[key], where,
+                                              f"{type(self).__name__}'s state")
+
+    def __deepcopy__(self, memo: dict) -> "Optimizer":
+        """A deep copy on the same devices, as torch's: the state arrays on the GPU are
+        copied there (a numba.cuda device array has no deep copy of its own: the
+        simulator's gave a host array, left there until the next step)."""
+        for entries in self.state.values():
+            memo_device_copies(entries.values(), memo)
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return new
 
     # -- state_dict -------------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -251,6 +251,48 @@ def test_a_model_on_the_gpu_pickles_to_the_gpu():
                                   err_msg="encode")
 
 
+def _step(model, opt, seed):
+    """One optimiser step of ``model`` on a fixed batch: the same gradients for a twin."""
+    x = np.random.default_rng(seed).standard_normal((2, 4))
+    opt.zero_grad()
+    model(ng.tensor(x, device="cuda")).sum().backward()
+    opt.step()
+
+
+@pytest.mark.parametrize("make", [lambda ps: ng.optim.Adam(ps, lr=0.1, amsgrad=True),
+                                  lambda ps: ng.optim.SGD(ps, lr=0.1, momentum=0.9)],
+                         ids=["Adam", "SGD"])
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_an_optimizer_of_a_model_on_the_gpu_pickles_and_copies_to_the_gpu(how, make):
+    """pickle.loads(pickle.dumps(opt)) recursed without end on the simulator (its state's
+    device arrays do not pickle) and copy.deepcopy(opt) gave host state (moved back only
+    by the next step). The copy's state is on the GPU, equal to the original's and
+    independent of it: a step of each with the same gradients gives the same weights."""
+    import copy
+    import pickle
+    model = ng.nn.Linear(4, 3, dtype=np.float64).to("cuda")
+    opt = make(model.parameters())
+    _step(model, opt, 0)
+    pair = (model, opt)
+    twin, twin_opt = pickle.loads(pickle.dumps(pair)) if how == "pickle" else \
+        copy.deepcopy(pair)
+    assert list(twin_opt.state) == list(twin.parameters())
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        assert twin_opt.state[q].keys() == opt.state[p].keys(), name
+        for key, value in opt.state[p].items():
+            copied = twin_opt.state[q][key]
+            if isinstance(value, int):
+                assert copied == value, f"{name} {key}"
+                continue
+            assert type(copied) is type(value) and copied is not value, f"{name} {key}"
+            np.testing.assert_array_equal(copied.copy_to_host(), value.copy_to_host(),
+                                          err_msg=f"{name} {key}")
+    _step(model, opt, 1)
+    _step(twin, twin_opt, 1)
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        np.testing.assert_array_equal(q.numpy(), p.numpy(), err_msg=name)
+
+
 def _host_copies(call) -> int:
     """How many times numba.cuda copied a device array to the host during ``call()``, seen by
     a profiler (nothing replaced): ``copy_to_host`` and NumPy's implicit conversions of a
