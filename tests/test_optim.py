@@ -303,8 +303,6 @@ def test_invalid_hyper_parameters_raise_value_error(make, match):
 def test_invalid_params_raise_type_error():
     with pytest.raises(TypeError, match="single Parameter"):
         optim.SGD(nn.Parameter(np.zeros(2)), lr=0.1)
-    with pytest.raises(TypeError, match="pass parameters\\(\\)"):
-        optim.SGD(nn.Linear(2, 2).named_parameters(), lr=0.1)
     with pytest.raises(TypeError, match="can only optimise Tensors"):
         optim.SGD([np.zeros(2)], lr=0.1)
     # the model itself (Python's "'Linear' object is not iterable"; a Sequential's modules
@@ -316,6 +314,50 @@ def test_invalid_params_raise_type_error():
     with pytest.raises(TypeError, match="params should be an iterable of Tensors or of dicts "
                                         r"\(parameter groups\), got NoneType"):
         optim.SGD(None, lr=0.1)
+
+
+@pytest.mark.torch
+def test_named_parameters_are_taken_as_torch(tmp_path):
+    """torch 2.13 takes (name, parameter) pairs (``model.named_parameters()``): the group and
+    its state_dict keep ``param_names``, the steps are the same; mixing named and unnamed
+    parameters, in a group or across groups, is torch's ValueError. The names survive a
+    state_dict round trip and a checkpoint."""
+    torch = pytest.importorskip("torch")
+    ours = nn.Linear(3, 2, dtype=np.float64)
+    theirs = torch.nn.Linear(3, 2).double()
+    with torch.no_grad():
+        for p, t in zip(ours.parameters(), theirs.parameters()):
+            t.copy_(torch.tensor(p.numpy()))
+    opt = optim.Adam(ours.named_parameters(), lr=0.1)
+    topt = torch.optim.Adam(theirs.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["param_names"] == topt.param_groups[0]["param_names"]
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    for _ in range(2):
+        ours(ng.tensor(x)).sum().backward()
+        theirs(torch.tensor(x)).sum().backward()
+        opt.step()
+        topt.step()
+    for (name, p), (_, t) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-12, err_msg=name)
+    saved = opt.state_dict()["param_groups"][0]
+    assert saved["param_names"] == topt.state_dict()["param_groups"][0]["param_names"]
+    again = optim.Adam(ours.parameters())
+    sd = opt.state_dict()
+    again.load_state_dict({"state": sd["state"],
+                           "param_groups": json.loads(json.dumps(sd["param_groups"]))})
+    assert again.param_groups[0]["param_names"] == ["weight", "bias"]
+    ng.save(ours, tmp_path / "m.npz", optimizer=opt)
+    assert ng.load(tmp_path / "m.npz").optimizer.param_groups[0]["param_names"] == \
+        ["weight", "bias"]
+    for lib, model in ((optim, ours), (torch.optim, theirs)):
+        named = list(model.named_parameters())
+        with pytest.raises(ValueError, match="all optimizer params should be with/without "
+                                             "names. Some param names are missing"):
+            lib.SGD([named[0], named[1][1]], lr=0.1)
+        with pytest.raises(ValueError, match="all optimizer param groups should be "
+                                             "with/without names. cannot add param group "
+                                             "without names to the optimizer"):
+            lib.SGD([{"params": named[:1]}, {"params": [named[1][1]]}], lr=0.1)
 
 
 # ---------------------------------------------------------------------------------------------

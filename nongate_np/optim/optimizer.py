@@ -143,7 +143,12 @@ class Optimizer:
 
     def add_param_group(self, group: dict) -> None:
         """Add a parameter group (a dict with ``"params"``); missing hyper-parameters come
-        from ``defaults``."""
+        from ``defaults``.
+
+        ``"params"`` holds Tensors, or (name, Tensor) pairs as ``named_parameters()`` yields
+        them (torch 2.6+): the names are kept under ``"param_names"`` (and in
+        ``state_dict()``). ValueError, with torch's message, when some parameters have names
+        and others not, in this group or across the groups."""
         name = type(self).__name__
         if not isinstance(group, dict):
             raise TypeError(f"{name}: a parameter group must be a dict, got "
@@ -158,19 +163,27 @@ class Optimizer:
             raise TypeError(f"{name}: parameters must be given in a fixed order; a set's "
                             "order changes between runs, use a list")
         params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple) and len(p) == 2]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some "
+                                 "param names are missing")
+            params = [p for _, p in params]
+        if self.param_groups and bool(names) != ("param_names" in self.param_groups[0]):
+            raise ValueError("all optimizer param groups should be with/without names. "
+                             f"cannot add param group {'with' if names else 'without'} names "
+                             "to the optimizer")
         for k, p in enumerate(params):
             if not isinstance(p, Tensor):
-                hint = (" (named_parameters() yields (name, param) pairs: pass "
-                        "parameters())" if isinstance(p, tuple) else "")
                 raise TypeError(f"{name}: can only optimise Tensors, but parameter {k} is a "
-                                f"{type(p).__name__}{hint}")
+                                f"{type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(f"{name}: parameter {k} is not a leaf tensor (it was "
                                  f"computed by {p.grad_fn.name}); optimise the leaves")
             if p.dtype.kind != "f":
                 raise TypeError(f"{name}: parameter {k} has dtype {p.dtype}; only floating "
                                 "point parameters can be optimised")
-        new = {"params": params}
+        new: dict = {"params": params, **({"param_names": names} if names else {})}
         for key, default in self.defaults.items():
             value = group.get(key, default)
             if value is required:
@@ -272,7 +285,8 @@ class Optimizer:
         """
         index, groups = {}, []
         for group in self.param_groups:
-            packed = {k: _plain(v) for k, v in group.items() if k != "params"}
+            packed = {k: list(v) if k == "param_names" else _plain(v)
+                      for k, v in group.items() if k != "params"}
             packed["params"] = []
             for p in group["params"]:
                 index[id(p)] = len(index)
@@ -324,7 +338,9 @@ class Optimizer:
         for mine, saved in zip(self.param_groups, saved_groups):
             group = dict(mine)
             for k, v in saved.items():
-                if k != "params":
+                if k == "param_names":
+                    group[k] = list(v)
+                elif k != "params":
                     group[k] = tuple(v) if isinstance(mine.get(k), tuple) else _plain(v)
             self._validate(group)
             new_groups.append(group)
