@@ -13,8 +13,7 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   clamp, clip, where, cast, matmul, sum, mean, max, min, amax, amin, argmax,
                   argmin, reshape, transpose, permute, concat, stack, getitem,
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, cross_entropy,
-                  mse_loss,
-                  binary_cross_entropy_with_logits, dropout)
+                  nll_loss, mse_loss, binary_cross_entropy_with_logits, dropout)
 from .ops import __all__ as _ops_all
 from .rng import seed
 from . import nn, optim

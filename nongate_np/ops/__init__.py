@@ -23,7 +23,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss
+from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from .matmul import matmul
 from .methods import bind_tensor_methods
 from .random import dropout
@@ -47,6 +47,6 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "amax", "amin", "argmax", "argmin", "reshape", "transpose", "permute",
            "concat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",
-           "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]
+           "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]
 
 bind_tensor_methods()

@@ -1,4 +1,5 @@
-"""Loss functions with fused, hand-derived backward. Derivations: docs/math.md E13-E15.
+"""Loss functions with fused, hand-derived backward. Derivations: docs/math.md E13-E15
+(E13a, E13b, E13c: weights, label smoothing, probability targets, nll_loss).
 
 Each takes ``reduction`` in {"mean", "sum", "none"} as torch does. A "mean" over no element
 (zero rows, or every cross_entropy target ignored) is 0, where torch gives NaN. A loss whose
@@ -24,11 +25,14 @@ from ._util import (
     numeric_arg,
     operand,
     promoted_as_torch,
+    result_dtype_as_torch,
+    tensor_arg,
     unbroadcast,
     xp_of,
 )
+from .elementwise import cast
 
-__all__ = ["cross_entropy", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -38,9 +42,10 @@ def _check_reduction(reduction: str, op: str) -> None:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _reduce(loss: np.ndarray, reduction: str, count: int) -> np.ndarray:
-    """The losses ``loss`` summed, or summed and divided by ``count`` (at least 1: the mean
-    of no loss is 0), or as they are ("none")."""
+def _reduce(loss: np.ndarray, reduction: str, count: float) -> np.ndarray:
+    """The losses ``loss`` summed, or summed and divided by ``count`` (the number of losses
+    or their total weight; 0 counts as 1, so the mean of no loss is 0), or as they are
+    ("none")."""
     if reduction == "none":
         return loss
     xp = xp_of(loss)
@@ -48,56 +53,91 @@ def _reduce(loss: np.ndarray, reduction: str, count: int) -> np.ndarray:
     # mean does not (each loss near 3e38)
     wide = xp.astype(loss, np.float64) if loss.dtype == np.float32 else loss
     total = xp.sum(wide)
-    total = xp.divide(total, max(count, 1)) if reduction == "mean" else total
+    total = xp.divide(total, count or 1) if reduction == "mean" else total
     return xp.astype(total, loss.dtype) if wide is not loss else total
 
 
-def _reduce_grad(dy: np.ndarray, reduction: str, count: int, shape: tuple) -> np.ndarray:
+def _reduce_grad(dy: np.ndarray, reduction: str, count: float, shape: tuple) -> np.ndarray:
     if reduction == "none":
         return dy
     xp = xp_of(dy)
-    scale = 1.0 / max(count, 1) if reduction == "mean" else 1.0
+    scale = 1.0 / (count or 1) if reduction == "mean" else 1.0
     return xp.broadcast_to(xp.multiply(dy, scale), shape)
+
+
+def _row_weighted_nll(xp, y, q):
+    """ℓ_n = −Σ_c q_nc y_nc (E13a), summing only the classes with q_nc ≠ 0.
+
+    NOTE: the classes with q = 0 are selected away, never multiplied by 0: their
+    log-probability may be −inf (a masked logit) or NaN (a row of −inf only, ignored)."""
+    M = y.shape[0]
+    terms = xp.where(xp.not_equal(q, 0), xp.multiply(q, y), 0)
+    return xp.negative(xp.reshape(xp.sum(terms, axis=(1,)), (M,)))
+
+
+def _dl_column(ctx, dl):
+    """The upstream gradient of each row's loss, as a column (M, 1)."""
+    M = ctx.rows
+    return xp_of(dl).reshape(_reduce_grad(dl, ctx.reduction, ctx.divisor, (M,)), (M, 1))
+
+
+def _counted_only(xp, counted, d):
+    """``d`` (M, C) with the rows not counted set to 0 by selection (an inf upstream gradient
+    or a NaN log-probability there gives 0, not NaN)."""
+    return xp.where(xp.reshape(counted, (len(counted), 1)), d, 0)
+
+
+@ieee
+class NLLLoss(Function):
+    """ℓ_n = −Σ_c q_nc y_nc  (E13a);  dy = −q dℓ,  dq = −y dℓ  (E13a, E13c).
+
+    y (M, C) log-probabilities; q (M, C) each row's class coefficients (E13b: the weighted,
+    smoothed one-hot of its target; E13c: weighted, smoothed probabilities), a constant
+    array or a Tensor; ``counted`` (M,) bool, False for a row whose target is ignored (its q
+    is 0). The "mean" divides the sum by ``divisor`` (0 counts as 1: no weight gives 0).
+    Saved: y and q.
+    """
+
+    @staticmethod
+    def forward(ctx, y, q, counted, divisor, reduction):
+        xp = xp_of(y)
+        ctx.save_for_backward(y, q, counted)
+        ctx.rows, ctx.reduction, ctx.divisor = y.shape[0], reduction, divisor
+        return _reduce(_row_weighted_nll(xp, y, q), reduction, divisor)
+
+    @staticmethod
+    def backward(ctx, dl):
+        y, q, counted = ctx.saved
+        xp = xp_of(dl)
+        dl = _dl_column(ctx, dl)
+        dy = _counted_only(xp, counted, xp.negative(xp.multiply(q, dl)))     # E13a
+        dq = xp.negative(xp.multiply(y, dl)) if ctx.needs_grad[1] else None  # E13c
+        return dy, dq, None, None, None
 
 
 @ieee
 class CrossEntropy(Function):
-    """ℓ_n = -log softmax(z_n)[t_n];  dz_n = (softmax(z_n) - onehot(t_n)) dℓ_n  (E13).
+    """NLLLoss of log_softmax(z) in one node: ℓ_n = −Σ_c q_nc log softmax(z_n)_c;
+    dz_n = (softmax(z_n) Σ_c q_nc − q_n) dℓ_n  (E13, E13a).
 
-    z (N, C), t (N,) integer classes; rows whose target is ``ignore_index`` give ℓ = 0 and
-    no gradient, and "mean" divides by the number of the other rows.
-
-    NOTE: an ignored row is selected away (``where``), never multiplied by 0: its logits
-    may hold -inf (log-probability -inf or NaN), and 0·inf is NaN.
+    z (M, C) logits, the class axis last; q, ``counted``, ``divisor`` as in NLLLoss. Saved:
+    log_softmax(z) (softmax is its exp) and q.
     """
 
     @staticmethod
-    def forward(ctx, z, target, ignore_index, reduction):
-        xp = xp_of(z)
-        valid = target != ignore_index                     # targets stay on the host
-        safe_t = np.where(valid, target, 0)
-        valid_z = xp.asarray(valid)                        # on z's device
-        logp = xp.log_softmax(z, axis=1)
-        picked = xp.take_along_axis(logp, safe_t[:, None], axis=1)
-        loss = xp.where(valid_z, xp.negative(xp.reshape(picked, (len(safe_t),))), 0)
-        ctx.save_for_backward(logp, safe_t, valid_z)
-        ctx.reduction, ctx.count = reduction, int(valid.sum())
-        return _reduce(loss, reduction, ctx.count)
+    def forward(ctx, z, q, counted, divisor, reduction):
+        y = xp_of(z).log_softmax(z, axis=1)
+        return NLLLoss.forward(ctx, y, q, counted, divisor, reduction)
 
     @staticmethod
-    def backward(ctx, dy):
-        logp, safe_t, valid = ctx.saved
-        xp = xp_of(dy)
-        N, C = logp.shape
-        dl = _reduce_grad(dy, ctx.reduction, ctx.count, (N,))
-        dz = xp.exp(logp)
-        # softmax − onehot(t), in place: row n gains −onehot(t_n) (+0 elsewhere: exact, as
-        # exp(logp) ≥ 0 is never −0)
-        minus_onehot = np.zeros((N, C), dz.dtype)
-        minus_onehot[np.arange(N), safe_t] = -1
-        xp.add_at(dz, np.arange(N), xp.asarray(minus_onehot))
-        return (xp.where(xp.reshape(valid, (N, 1)), xp.multiply(dz, xp.reshape(dl, (N, 1))), 0),
-                None, None, None)
+    def backward(ctx, dl):
+        y, q, counted = ctx.saved
+        xp = xp_of(dl)
+        dl = _dl_column(ctx, dl)
+        total = xp.sum(q, axis=(1,), keepdims=True)
+        dz = xp.multiply(xp.subtract(xp.multiply(xp.exp(y), total), q), dl)     # E13a
+        dq = xp.negative(xp.multiply(y, dl)) if ctx.needs_grad[1] else None    # E13c
+        return _counted_only(xp, counted, dz), dq, None, None, None
 
 
 @ieee
@@ -195,45 +235,220 @@ class BCEWithLogits(Function):
         return dz, dy, None, None
 
 
-def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy with integer class targets, as ``torch.nn.functional.cross_entropy``.
+def _classes_last(x: Tensor) -> Tensor:
+    """(C,) → (1, C) and (N, C, d1, …) → (N·d1·…, C): one row per prediction (E16)."""
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if x.ndim > 2:
+        x = x.permute((0, *range(2, x.ndim), 1))
+    return x.reshape(-1, n_classes)
 
-    ``logits`` (N, C) or (N, C, d1, …) with ``target`` (N,) or (N, d1, …); also (C,) with a
-    scalar target. Targets equal to ``ignore_index`` contribute nothing; a "mean" over a
-    batch with every target ignored is 0 (torch gives NaN).
-    """
-    _check_reduction(reduction, "cross_entropy")
-    z = numeric_arg(logits, "cross_entropy")
-    t = as_array(target.data if isinstance(target, Tensor) else target,
-                 what="cross_entropy: target")
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype "
-                        f"{t.dtype}; for probabilities use log_softmax and a sum")
-    if z.ndim == 0:
-        raise ValueError("cross_entropy: logits must be (N, C) or (C,), got a 0-d tensor")
-    unbatched = z.ndim == 1
-    expected = () if unbatched else (z.shape[0],) + z.shape[2:]
-    if t.shape != expected:
-        raise ValueError(f"cross_entropy: target has shape {t.shape}, expected {expected} "
-                         f"for logits of shape {z.shape}")
-    n_classes = z.shape[0] if unbatched else z.shape[1]
+
+def _checked_input(x, op: str) -> Tensor:
+    """The logits (log-probabilities for nll_loss): (C,) or (N, C, d1, …) with C ≥ 1."""
+    what = "logits" if op == "cross_entropy" else "input"
+    x = numeric_arg(x, op)
+    if x.ndim == 0:
+        raise ValueError(f"{op}: {what} must be (N, C) or (C,), got a 0-d tensor")
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     if n_classes == 0:
-        raise ValueError(f"cross_entropy: logits of shape {z.shape} have 0 classes; expected "
-                         f"at least one")
+        raise ValueError(f"{op}: {what} of shape {x.shape} have 0 classes; expected at "
+                         f"least one")
+    return x
+
+
+def _real_dtype(dtype) -> np.dtype:
+    """float64 for float64 and complex128 (a complex-step check), float32 for float32."""
+    return np.empty(0, dtype).real.dtype
+
+
+def _checked_weight(weight, x: Tensor, op: str):
+    """``weight`` as a Tensor or array of shape (C,) and the input's precision: its real
+    dtype, or the complex one (a complex-step check); a list or tuple takes the real dtype.
+    ValueError for another shape, TypeError for another dtype, as torch."""
+    if weight is None:
+        return None
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    want = _real_dtype(x.dtype)
+    if isinstance(weight, (list, tuple)):
+        weight = as_array(weight, want, what=f"{op}: weight")
+    elif not isinstance(weight, Tensor):
+        weight = as_array(weight, what=f"{op}: weight")
+    if weight.shape != (n_classes,):
+        raise ValueError(f"{op}: weight must have shape ({n_classes},) (one per class), got "
+                         f"{weight.shape}")
+    if _real_dtype(weight.dtype) != want:       # complex of that precision: a complex-step
+        raise TypeError(f"{op}: weight must be {want} like the input, got {weight.dtype}; "
+                        f"convert it, e.g. weight.astype(np.{want})")
+    return weight
+
+
+def _class_coefficients(op: str, x: Tensor, target, weight, ignore_index: int,
+                        label_smoothing: float):
+    """q (M, C), counted (M,), the mean's divisor and the shape of the unreduced loss for
+    integer class targets (E13b):
+    q_n = (1 − ε) w_{t_n} onehot(t_n) + (ε/C) w for a counted row, 0 for an ignored one;
+    the divisor is Σ w_{t_n} over the counted rows (their number without weights), as
+    torch. Built on the host, where the targets are, and moved to the input's device."""
+    t = as_array(target.data if isinstance(target, Tensor) else target, what=f"{op}: target")
+    unbatched = x.ndim == 1
+    expected = () if unbatched else (x.shape[0],) + x.shape[2:]
+    if t.dtype.kind not in "iu":
+        also = " or probabilities of the logits' shape " + str(x.shape) \
+            if op == "cross_entropy" else ""
+        raise TypeError(f"{op}: target must hold integer class indices of shape {expected}"
+                        f"{also}, got {t.dtype} of shape {t.shape}")
+    if t.shape != expected:
+        raise ValueError(f"{op}: target has shape {t.shape}, expected {expected} for input "
+                         f"of shape {x.shape}")
+    n_classes = x.shape[0] if unbatched else x.shape[1]
     bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
     if bad.any():
-        raise IndexError(f"cross_entropy: target {t[bad].flat[0]} is out of range for "
-                         f"{n_classes} classes (expected 0..{n_classes - 1} or "
+        raise IndexError(f"{op}: target {t[bad].flat[0]} is out of range for {n_classes} "
+                         f"classes (expected 0..{n_classes - 1} or "
                          f"ignore_index={ignore_index})")
-    # Bring the class axis last and flatten the rest: (M, C).
-    if unbatched:
-        z2 = z.reshape(1, n_classes)
-    else:
-        z2 = z.permute((0, *range(2, z.ndim), 1)).reshape(-1, n_classes)
-    loss = CrossEntropy.apply(z2, t.reshape(-1), ignore_index, reduction)
+    if isinstance(weight, Tensor):
+        if weight.requires_grad:
+            raise ValueError(f"{op}: not differentiable with respect to weight for class "
+                             f"targets (as in torch); pass weight.detach()")
+        weight = weight.data
+    t = t.reshape(-1)
+    counted = t != ignore_index
+    safe_t = np.where(counted, t, 0)
+    w = np.ones(n_classes) if weight is None else xp_of(weight).to_host(weight)
+    dtype = np.result_type(_real_dtype(x.dtype), w.dtype)
+    # NOTE: q is formed in (at least) float64 and rounded once to the input's precision
+    w = w.astype(np.result_type(w.dtype, np.float64))
+    rows = np.arange(len(t))
+    q = np.zeros((len(t), n_classes), w.dtype)
+    if label_smoothing:
+        q[:] = (label_smoothing / n_classes) * w
+    q[rows, safe_t] += (1 - label_smoothing) * w[safe_t]
+    q[~counted] = 0
+    divisor = float(w[safe_t[counted]].sum()) if weight is not None else int(counted.sum())
+    xp = xp_of(x.data)
+    return xp.asarray(q.astype(dtype)), xp.asarray(counted), divisor, expected
+
+
+def _probability_coefficients(target, weight, label_smoothing: float) -> Tensor:
+    """q (M, C) = w ⊙ ((1 − ε) p + ε/C) for probability targets p of the logits' shape
+    (E13c), built with autograd ops: the gradient reaches p (and a weight Tensor that
+    requires one), as in torch. Every row counts; the mean divides by their number."""
+    p = _classes_last(tensor_arg(target, "cross_entropy"))
+    n_classes = p.shape[1]
+    if label_smoothing:
+        p = p * (1 - label_smoothing) + label_smoothing / n_classes
+    return p if weight is None else p * weight
+
+
+def _check_label_smoothing(label_smoothing) -> None:
+    if not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"cross_entropy: label_smoothing must be a float in [0, 1], got "
+                        f"{type(label_smoothing).__name__}")
+    if not 0 <= float(label_smoothing) <= 1:    # NaN fails too (torch ignores it silently)
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+
+
+def _check_ignore_index(ignore_index, op: str) -> None:
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"{op}: ignore_index must be an int, got "
+                        f"{type(ignore_index).__name__}; torch's third positional argument "
+                        f"is weight: pass weight=... by keyword")
+
+
+def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "mean", *,
+                  weight=None, label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy, as ``torch.nn.functional.cross_entropy``.
+
+    ``logits`` (N, C) or (N, C, d1, …), or (C,) unbatched. ``target`` either integer class
+    indices (N,) or (N, d1, …) (a scalar for (C,)), or class probabilities of the logits'
+    shape (floating; they receive a gradient too). ``weight`` (C,), of the logits' dtype,
+    rescales each class; ``label_smoothing`` ε in [0, 1] mixes each target with the uniform
+    distribution: (1 − ε)·NLL + ε·(mean over the classes of −log p), weighted as torch.
+
+    Class targets equal to ``ignore_index`` contribute nothing, and "mean" divides by the
+    summed weight of the other targets (their number without ``weight``); a mean with no
+    weight to divide by (every target ignored) is 0, where torch gives NaN. Probability
+    targets: "mean" divides by the number of rows (N·d1·…), and ``ignore_index`` must stay
+    negative, as torch. Returns a 0-d tensor, or the target's shape for ``reduction="none"``
+    (the batch shape for probabilities). Equations: docs/math.md E13, E13a, E13b, E13c.
+
+    ``weight`` and ``label_smoothing`` are keyword-only: torch's third positional argument
+    is ``weight``, ours ``ignore_index`` (an array there is a TypeError saying so).
+
+    Raises
+    ------
+    ValueError
+        An unknown reduction, a 0-d or 0-class input, a target or weight of the wrong shape,
+        ``label_smoothing`` outside [0, 1], ``ignore_index`` ≥ 0 with probabilities, a weight
+        that requires a gradient with class targets (torch: not differentiable).
+    TypeError
+        Non-integer class targets, integer probabilities, a weight of another dtype than
+        the logits', a non-integer ``ignore_index``.
+    IndexError
+        A class target outside 0..C-1 that is not ``ignore_index``.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    _check_ignore_index(ignore_index, "cross_entropy")
+    _check_label_smoothing(label_smoothing)
+    z = _checked_input(logits, "cross_entropy")
+    weight = _checked_weight(weight, z, "cross_entropy")
+    if np.shape(target.data if isinstance(target, Tensor) else target) == z.shape:
+        return _cross_entropy_with_probabilities(z, target, weight, ignore_index, reduction,
+                                                 label_smoothing)
+    q, counted, divisor, shape = _class_coefficients("cross_entropy", z, target, weight,
+                                                     ignore_index, label_smoothing)
+    loss = CrossEntropy.apply(_classes_last(z), q, counted, divisor, reduction)
+    return loss.reshape(shape) if reduction == "none" else loss
+
+
+def _cross_entropy_with_probabilities(z: Tensor, target, weight, ignore_index: int,
+                                      reduction: str, label_smoothing: float) -> Tensor:
+    p = target if isinstance(target, Tensor) else as_array(target, what="cross_entropy: "
+                                                                          "target")
+    if p.dtype.kind not in "fc":
+        raise TypeError(f"cross_entropy: a target of the logits' shape {z.shape} holds class "
+                        f"probabilities, and class probabilities must be floating, got "
+                        f"{p.dtype}")
+    if ignore_index >= 0:
+        raise ValueError(f"cross_entropy: ignore_index is not supported for probability "
+                         f"targets (got {ignore_index}), as in torch")
+    dtype = result_dtype_as_torch([z.dtype, p.dtype])   # float32 with float64: float64
+    if z.dtype != dtype:
+        z = cast(z, dtype)
+    if p.dtype != dtype:
+        p = cast(p, dtype)
+    q = _probability_coefficients(p, weight, label_smoothing)
+    rows = q.shape[0]
+    counted = xp_of(z.data).asarray(np.ones(rows, bool))
+    loss = CrossEntropy.apply(_classes_last(z), q, counted, rows, reduction)
     if reduction == "none":
-        loss = loss.reshape(t.shape)
+        loss = loss.reshape(() if z.ndim == 1 else (z.shape[0],) + z.shape[2:])
     return loss
+
+
+def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class targets, as ``torch.nn.functional.nll_loss``:
+    ℓ_n = −w_{t_n} x_{n,t_n} (docs/math.md E13a, E13b with ε = 0); ``cross_entropy`` is this
+    after a log_softmax over the classes.
+
+    ``log_probs`` (N, C) or (N, C, d1, …), or (C,) unbatched; ``target`` integer class
+    indices (N,) or (N, d1, …) (a scalar for (C,)); ``weight`` (C,) of the input's dtype.
+    Targets equal to ``ignore_index`` contribute nothing; "mean" divides by the summed
+    weight of the other targets (0 where there is none; torch: NaN). Returns a 0-d tensor,
+    or the target's shape for ``reduction="none"``.
+
+    Raises ValueError, TypeError and IndexError as :func:`cross_entropy` for class targets.
+    """
+    _check_reduction(reduction, "nll_loss")
+    _check_ignore_index(ignore_index, "nll_loss")
+    x = _checked_input(log_probs, "nll_loss")
+    weight = _checked_weight(weight, x, "nll_loss")
+    q, counted, divisor, shape = _class_coefficients("nll_loss", x, target, weight,
+                                                     ignore_index, 0.0)
+    loss = NLLLoss.apply(_classes_last(x), q, counted, divisor, reduction)
+    return loss.reshape(shape) if reduction == "none" else loss
 
 
 def mse_loss(input, target, reduction: str = "mean") -> Tensor:
