@@ -201,38 +201,44 @@ def _on_device_of_logits(xp, v, what: str):
 
 @ieee
 class BCEWithLogits(Function):
-    """ℓ = (1 - y) z + w softplus(-z), w = 1 + (p - 1) y  (E15, p = pos_weight);
-    dz = (1 - y) - w σ(-z),  dy = -z + (p - 1) softplus(-z).
+    """ℓ = ω [(1 - y) z + w softplus(-z)], w = 1 + (p - 1) y  (E15, p = pos_weight, ω the
+    rescaling weight, 1 if None); dz = ω [(1 - y) - w σ(-z)],  dy = ω [-z + (p - 1)
+    softplus(-z)].
 
     Runs on the device of z through its array functions, in the order of the NumPy
-    expressions above (so CPU results are NumPy's bit for bit); a host target or
-    ``pos_weight`` array is copied to z's device."""
+    expressions above (so CPU results are NumPy's bit for bit); a host target, ``pos_weight``
+    or ``weight`` array is copied to z's device."""
 
     @staticmethod
-    def forward(ctx, z, y, pos_weight, reduction):
+    def forward(ctx, z, y, pos_weight, weight, reduction):
         xp = xp_of(z)
         y = _on_device_of_logits(xp, y, "the target")
         p = 1.0 if pos_weight is None else _on_device_of_logits(xp, pos_weight, "pos_weight")
+        omega = None if weight is None else _on_device_of_logits(xp, weight, "weight")
         add, sub, mul = _arithmetic(xp)
         w = add(1, mul(sub(p, 1), y))
         sp = xp.softplus(xp.negative(z))
         loss = add(mul(sub(1, y), z), mul(w, sp))
-        ctx.save_for_backward(z, y, w, sp, p)
+        if omega is not None:
+            loss = mul(omega, loss)
+        ctx.save_for_backward(z, y, w, sp, p, omega)
         ctx.reduction, ctx.shape = reduction, loss.shape
         return _reduce(loss, reduction, loss.size)
 
     @staticmethod
     def backward(ctx, dl):
-        z, y, w, sp, p = ctx.saved
+        z, y, w, sp, p, omega = ctx.saved
         xp = xp_of(dl)
         dl = _reduce_grad(dl, ctx.reduction, int(np.prod(ctx.shape)), ctx.shape)
         add, sub, mul = _arithmetic(xp)
+        if omega is not None:
+            dl = mul(omega, dl)
         dz = dy = None
         if ctx.needs_grad[0]:
             dz = mul(sub(sub(1, y), mul(w, xp.sigmoid(xp.negative(z)))), dl)
         if ctx.needs_grad[1]:
             dy = mul(add(xp.negative(z), mul(sub(p, 1), sp)), dl)
-        return dz, dy, None, None
+        return dz, dy, None, None, None
 
 
 def _classes_last(x: Tensor) -> Tensor:
@@ -475,11 +481,18 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
 
 
 def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
-                                     reduction: str = "mean") -> Tensor:
-    """Sigmoid + binary cross-entropy in one stable formula, as torch's function of that name.
+                                     reduction: str = "mean", *, weight=None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable formula, as torch's function of that name
+    (docs/math.md E15).
 
     ``target`` holds probabilities in [0, 1] with the logits' shape; ``pos_weight``
-    (broadcast to it) weighs the positive term.
+    (broadcast to it) weighs the positive term; ``weight`` (broadcast to it, without
+    widening it) rescales each element's loss, and "mean" still divides by the number of
+    elements, as torch. Both weights are constants (torch: not differentiable). ``weight``
+    is keyword-only: torch's third positional argument is ``weight``, ours ``pos_weight``.
+
+    Raises ValueError for an unknown reduction, a target of another shape or a ``weight``
+    that does not broadcast to the logits' shape.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = numeric_arg(logits, "binary_cross_entropy_with_logits")
@@ -487,7 +500,21 @@ def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
     if np.shape(y) != z.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: target has shape {np.shape(y)}, "
                          f"expected the logits' shape {z.shape}")
+    # NOTE: both weights take the logits' precision, so float32 logits give a float32 loss
+    # beside NumPy's default float64 weights, as torch
+    precision = _real_dtype(z.dtype)
     if pos_weight is not None:
         pos_weight = as_array(pos_weight.data if isinstance(pos_weight, Tensor)
-                              else pos_weight, what="pos_weight")
-    return BCEWithLogits.apply(z, y, pos_weight, reduction)
+                              else pos_weight, precision, what="pos_weight")
+    if weight is not None:
+        weight = as_array(weight.data if isinstance(weight, Tensor) else weight, precision,
+                          what="weight")
+        try:
+            widened = np.broadcast_shapes(weight.shape, z.shape) != z.shape
+        except ValueError:
+            widened = True
+        if widened:
+            raise ValueError(f"binary_cross_entropy_with_logits: weight of shape "
+                             f"{weight.shape} does not broadcast to the logits' shape "
+                             f"{z.shape} (aligned from the right, each dimension equal or 1)")
+    return BCEWithLogits.apply(z, y, pos_weight, weight, reduction)

@@ -1,4 +1,5 @@
-"""Losses: cross-entropy (ignore_index, reductions, extra dims), MSE, BCE with logits."""
+"""Losses: cross-entropy (ignore_index, reductions, extra dims), MSE, BCE with logits
+(pos_weight, weight). Weights and smoothing of cross_entropy: test_cross_entropy.py."""
 
 import warnings
 
@@ -91,24 +92,29 @@ def test_mse_loss_matches_torch(reduction, data, shapes):
 
 @st.composite
 def bce_cases(draw):
-    """Logits, targets in [0, 1] of the same shape, and a positive pos_weight or None."""
+    """Logits, targets in [0, 1] of the same shape, a positive pos_weight or None, and a
+    rescaling weight (any sign, broadcast to the logits' shape) or None."""
     shape = draw(nt.shapes())
     z = draw(nt.arrays(shape, low=-4, high=4))
     y = draw(nt.arrays(shape, low=0.0, high=1.0))
     pw = draw(nt.positive_arrays(shape[-1:] if shape else ())) if draw(st.booleans()) else None
-    return z, y, pw
+    w = None
+    if draw(st.booleans()):
+        w_shape = draw(st.sampled_from([shape, shape[-1:], (1,) * len(shape), ()]))
+        w = draw(nt.arrays(w_shape, low=-2, high=2))
+    return z, y, pw, w
 
 
-def _bce(pos_weight, reduction):
-    return lambda x, t: ng.binary_cross_entropy_with_logits(x, t, pos_weight=pos_weight,
-                                                            reduction=reduction)
+def _bce(pos_weight, weight, reduction):
+    return lambda x, t: ng.binary_cross_entropy_with_logits(
+        x, t, pos_weight=pos_weight, weight=weight, reduction=reduction)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(case=bce_cases())
 def test_bce_with_logits(reduction, case):
-    z, y, pw = case
-    assert_gradients(_bce(pw, reduction), [z, y])
+    z, y, pw, w = case
+    assert_gradients(_bce(pw, w, reduction), [z, y])
 
 
 @pytest.mark.torch
@@ -116,11 +122,46 @@ def test_bce_with_logits(reduction, case):
 @given(case=bce_cases())
 def test_bce_with_logits_matches_torch(reduction, case):
     import torch
-    z, y, pw = case
+    z, y, pw, w = case
     pos_weight = None if pw is None else torch.tensor(pw)
-    assert_matches_torch(_bce(pw, reduction),
+    weight = None if w is None else torch.tensor(w)
+    assert_matches_torch(_bce(pw, w, reduction),
                          lambda x, t: torch.nn.functional.binary_cross_entropy_with_logits(
-                             x, t, pos_weight=pos_weight, reduction=reduction), [z, y])
+                             x, t, weight=weight, pos_weight=pos_weight,
+                             reduction=reduction), [z, y])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_weights_float32_matches_torch(reduction):
+    """float32 logits with float64 weights: a float32 loss, as torch."""
+    import torch
+    rng = np.random.default_rng(5)
+    z = (3 * rng.standard_normal((4, 3))).astype(np.float32)
+    y = rng.random((4, 3)).astype(np.float32)
+    w, pw = rng.uniform(0, 2, 3), rng.uniform(0.5, 2, 3)    # float64: float32 losses still
+    x, tx = ng.Tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+    loss = ng.binary_cross_entropy_with_logits(x, y, weight=w, pos_weight=pw,
+                                               reduction=reduction)
+    tloss = torch.nn.functional.binary_cross_entropy_with_logits(
+        tx, torch.tensor(y), weight=torch.tensor(w), pos_weight=torch.tensor(pw),
+        reduction=reduction)
+    loss.sum().backward()
+    tloss.sum().backward()
+    assert loss.dtype == x.grad.dtype == np.float32
+    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=2e-6, err_msg="loss")
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), rtol=2e-6, atol=1e-7,
+                               err_msg="gradient of the logits")
+
+
+def test_bce_with_logits_weight_errors():
+    z = ng.Tensor(np.zeros((2, 3)))
+    y = np.full((2, 3), 0.5)
+    with pytest.raises(ValueError, match=r"weight of shape \(4, 2, 3\) does not broadcast "
+                                         r"to the logits' shape \(2, 3\)"):
+        ng.binary_cross_entropy_with_logits(z, y, weight=np.ones((4, 2, 3)))
+    with pytest.raises(ValueError, match=r"weight of shape \(2,\) does not broadcast"):
+        ng.binary_cross_entropy_with_logits(z, y, weight=np.ones(2))
 
 
 def test_bce_with_extreme_logits_is_finite():
