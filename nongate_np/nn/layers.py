@@ -15,6 +15,7 @@ import numpy as np
 from .. import ops
 from ..arguments import check_count, check_flag
 from ..tensor import Tensor
+from . import functional as F
 from . import init
 from ._checks import check_features
 from .module import Module, Parameter, float_dtype
@@ -76,9 +77,7 @@ class Linear(Module):
                                  None, "(*, in_features)", "in_features")
         # NOTE: an array stays an array, which the product takes on the weights' device (a
         # model on the GPU is fed host arrays by predict and encode)
-        y = ops.matmul(x if isinstance(x, Tensor) else checked._data,
-                       ops.transpose(self.weight))
-        return y if self.bias is None else y + self.bias
+        return F.linear(x if isinstance(x, Tensor) else checked._data, self.weight, self.bias)
 
     def config(self) -> dict:
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -1,0 +1,69 @@
+"""The functional ops, as ``torch.nn.functional``: ``import nongate_np.nn.functional as F``.
+
+The library's ops under torch's names and argument order; each is the op itself (the same
+function as ``nongate_np.NAME``), except ``embedding``, which takes torch's order (ids first),
+and ``linear``, the product a ``Linear`` layer computes.
+"""
+
+from __future__ import annotations
+
+from .. import ops
+from ..ops import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dropout,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
+from ..tensor import Tensor, as_array
+
+__all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "dropout", "cross_entropy", "nll_loss", "mse_loss",
+           "binary_cross_entropy_with_logits"]
+
+
+def linear(input, weight, bias=None) -> Tensor:
+    """y = input weightᵀ + bias, as ``torch.nn.functional.linear`` (docs/math.md E10, E1).
+
+    ``input`` (*, in_features); ``weight`` (out_features, in_features), or (in_features,)
+    for y (*); ``bias`` (out_features,) or None. The dtypes must agree as for ``matmul``.
+    An array input stays an array, which the product takes on the weight's device.
+
+    Raises ValueError for a 0-d input, a weight that is not 1-D or 2-D, another number of
+    input features, a bias of another shape or a bias beside a 1-D weight; TypeError (from
+    ``matmul``) for dtypes that differ.
+    """
+    x = input if isinstance(input, Tensor) else as_array(input, what="linear: input")
+    w = weight if isinstance(weight, Tensor) else as_array(weight, what="linear: weight")
+    if w.ndim not in (1, 2):
+        raise ValueError(f"linear: weight must be (out_features, in_features) or "
+                         f"(in_features,), got shape {w.shape}")
+    if x.ndim == 0:
+        raise ValueError("linear: input must be (*, in_features), got a 0-d tensor")
+    if x.shape[-1] != w.shape[-1]:
+        raise ValueError(f"linear: input has {x.shape[-1]} features on its last axis (shape "
+                         f"{x.shape}), weight of shape {w.shape} expects {w.shape[-1]}")
+    if w.ndim == 1:
+        if bias is not None:        # torch refuses it too: its product needs a matrix
+            raise ValueError("linear: a 1-D weight takes no bias; give weight as "
+                             "(1, in_features) for one output feature with a bias")
+        return ops.matmul(x, w)
+    y = ops.matmul(x, ops.transpose(w))
+    if bias is None:
+        return y
+    if tuple(bias.shape if hasattr(bias, "shape") else ()) != (w.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({w.shape[0]},) (out_features), got "
+                         f"{tuple(getattr(bias, 'shape', ()))}")
+    return y + bias
+
+
+def embedding(input, weight, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (V, D) picked by the integer ids ``input``: shape input.shape + (D,),
+    as ``torch.nn.functional.embedding`` (ids first; ``nongate_np.embedding`` takes the
+    weight first). The ``padding_idx`` row gets no gradient (docs/math.md E17)."""
+    return ops.embedding(weight, input, padding_idx)

@@ -1,0 +1,136 @@
+"""``nongate_np.nn.functional``, torch's ``torch.nn.functional`` for the ops the library has:
+the names exist in torch, re-export the library's ops (one implementation), take torch's
+argument order (``embedding``, ``softmax(x, dim)``), and ``linear`` is torch's, values and
+gradients (docs/math.md E10, E1)."""
+
+import numpy as np
+import pytest
+
+import nongate_np as ng
+import nongate_np.nn.functional as F
+from tests.helpers import assert_gradients, assert_matches_torch
+
+RE_EXPORTED = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+               "relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
+
+
+def test_the_namespace():
+    assert sorted(F.__all__) == sorted(RE_EXPORTED + ["embedding", "linear"])
+    assert ng.nn.functional is F
+    for name in RE_EXPORTED:              # the library's op itself, not a second version
+        assert getattr(F, name) is getattr(ng, name), name
+
+
+@pytest.mark.torch
+def test_every_name_is_torchs():
+    import torch.nn.functional as TF
+    missing = [name for name in F.__all__ if not hasattr(TF, name)]
+    assert not missing
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_takes_torchs_dim(name):
+    import torch
+    x = np.random.default_rng(0).standard_normal((2, 3, 4))
+    for call, tcall in ((lambda f, a: f(a, 1), lambda f, a: f(a, 1)),
+                        (lambda f, a: f(a, dim=0), lambda f, a: f(a, dim=0))):
+        assert_matches_torch(lambda a: call(getattr(F, name), a),
+                             lambda a: tcall(getattr(torch.nn.functional, name), a), [x])
+
+
+@pytest.mark.torch
+def test_embedding_takes_torchs_argument_order():
+    """F.embedding(input, weight, padding_idx): the ids first, as torch (ng.embedding takes
+    the weight first); the padding row gets no gradient."""
+    import torch
+    ids = np.array([[0, 2, 1], [2, 2, 3]])
+    w = np.random.default_rng(1).standard_normal((4, 5))
+    assert_matches_torch(lambda a: F.embedding(ids, a, padding_idx=2),
+                         lambda a: torch.nn.functional.embedding(torch.tensor(ids), a,
+                                                                 padding_idx=2), [w])
+
+
+LINEAR_CASES = {"2-D, bias": ((4, 3), (5, 3), (5,)),
+                "batched, bias": ((2, 4, 3), (5, 3), (5,)),
+                "no bias": ((4, 3), (5, 3), None),
+                "1-D input": ((3,), (5, 3), (5,)),
+                "1-D weight": ((4, 3), (3,), None),
+                "1 feature": ((4, 1), (1, 1), (1,))}
+
+
+def _linear_inputs(case):
+    rng = np.random.default_rng(2)
+    return [rng.standard_normal(s) for s in LINEAR_CASES[case] if s is not None]
+
+
+@pytest.mark.parametrize("case", list(LINEAR_CASES))
+def test_linear_gradients(case):
+    assert_gradients(lambda x, w, *b: F.linear(x, w, *b), _linear_inputs(case))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", list(LINEAR_CASES))
+def test_linear_matches_torch(case):
+    import torch
+    assert_matches_torch(lambda x, w, *b: F.linear(x, w, *b),
+                         lambda x, w, *b: torch.nn.functional.linear(x, w, *b),
+                         _linear_inputs(case))
+
+
+@pytest.mark.torch
+def test_linear_float32_matches_torch():
+    import torch
+    x, w, b = (a.astype(np.float32) for a in _linear_inputs("batched, bias"))
+    ours = F.linear(x, w, b)
+    theirs = torch.nn.functional.linear(*(torch.tensor(a) for a in (x, w, b)))
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_linear_is_nn_linear():
+    m = ng.nn.Linear(3, 2, dtype=np.float64)
+    x = np.random.default_rng(3).standard_normal((4, 3))
+    np.testing.assert_array_equal(F.linear(x, m.weight, m.bias).data, m(x).data)
+
+
+def test_linear_errors():
+    x, w = np.ones((4, 3)), np.ones((5, 3))
+    with pytest.raises(ValueError, match=r"linear: weight must be \(out_features, "
+                                         r"in_features\) or \(in_features,\), got shape "
+                                         r"\(1, 5, 3\)"):
+        F.linear(x, np.ones((1, 5, 3)))
+    with pytest.raises(ValueError, match=r"linear: input has 3 features on its last axis "
+                                         r"\(shape \(4, 3\)\), weight of shape \(5, 2\) "
+                                         r"expects 2"):
+        F.linear(x, np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"linear: input must be \(\*, in_features\), got "
+                                         r"a 0-d tensor"):
+        F.linear(np.float64(1.0), w)
+    with pytest.raises(ValueError, match=r"linear: bias must have shape \(5,\) "
+                                         r"\(out_features\), got \(3,\)"):
+        F.linear(x, w, np.ones(3))
+    with pytest.raises(ValueError, match=r"linear: a 1-D weight takes no bias"):
+        F.linear(x, np.ones(3), np.ones(()))
+
+
+@pytest.mark.torch
+def test_a_torch_training_step_reads_the_same():
+    """A torch user's step, F for F: linear, relu, dropout (off), log_softmax, nll_loss and
+    cross_entropy with label smoothing and class weights; the same loss and gradients."""
+    import torch
+    TF = torch.nn.functional
+    rng = np.random.default_rng(4)
+    x, t = rng.standard_normal((6, 4)), np.array([0, 2, 1, 1, -100, 2])
+    w1, b1, w2, b2 = (rng.standard_normal(s) for s in ((5, 4), (5,), (3, 5), (3,)))
+    cw = np.array([1.0, 2.0, 0.5])
+
+    def step(f, x, w1, b1, w2, b2, target, cw):
+        h = f.dropout(f.relu(f.linear(x, w1, b1)), p=0.5, training=False)
+        z = f.linear(h, w2, b2)
+        return (f.cross_entropy(z, target, weight=cw, label_smoothing=0.1)
+                + f.nll_loss(f.log_softmax(z, dim=1), target, weight=cw))
+
+    assert_matches_torch(lambda *p: step(F, x, *p, t, cw),
+                         lambda *p: step(TF, torch.tensor(x), *p, torch.tensor(t),
+                                         torch.tensor(cw)), [w1, b1, w2, b2])
