@@ -10,12 +10,12 @@ import nongate_np as ng
 import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
-RE_EXPORTED = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
-               "relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
+RE_EXPORTED = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
+LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 
 
 def test_the_namespace():
-    assert sorted(F.__all__) == sorted(RE_EXPORTED + ["embedding", "linear"])
+    assert sorted(F.__all__) == sorted(RE_EXPORTED + LOSSES + ["embedding", "linear"])
     assert ng.nn.functional is F
     for name in RE_EXPORTED:              # the library's op itself, not a second version
         assert getattr(F, name) is getattr(ng, name), name
@@ -134,3 +134,47 @@ def test_a_torch_training_step_reads_the_same():
     assert_matches_torch(lambda *p: step(F, x, *p, t, cw),
                          lambda *p: step(TF, torch.tensor(x), *p, torch.tensor(t),
                                          torch.tensor(cw)), [w1, b1, w2, b2])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_the_losses_take_torchs_positional_order(reduction):
+    """A torch call moved over as it is: F.cross_entropy(x, t, w) and
+    F.binary_cross_entropy_with_logits(x, y, w) read w as torch does (the class weight, the
+    element weight), where the library's own functions read their third argument as
+    ignore_index and pos_weight; values and gradients as torch's."""
+    import torch
+    import torch.nn.functional as TF
+    rng = np.random.default_rng(1)
+    z, w = rng.standard_normal((6, 4)), rng.uniform(0.2, 2.0, 4)
+    t = np.array([0, 3, 1, 1, 2, 0])
+    tw = torch.from_numpy(w)
+    assert_matches_torch(lambda a: F.cross_entropy(a, ng.tensor(t), w, None, 1, None, reduction),
+                         lambda a: TF.cross_entropy(a, torch.from_numpy(t), tw, None, 1, None,
+                                                    reduction), [z])
+    assert_matches_torch(lambda a: F.nll_loss(a, ng.tensor(t), w, None, 1, None, reduction),
+                         lambda a: TF.nll_loss(a, torch.from_numpy(t), tw, None, 1, None,
+                                               reduction), [z - 3.0])
+    y, e, pos = rng.uniform(0, 1, (6, 4)), rng.uniform(0.2, 2.0, (6, 4)), rng.uniform(0.5, 3, 4)
+    assert_matches_torch(
+        lambda a: F.binary_cross_entropy_with_logits(a, ng.tensor(y), e, None, None, reduction,
+                                                     pos),
+        lambda a: TF.binary_cross_entropy_with_logits(a, torch.from_numpy(y),
+                                                      torch.from_numpy(e), None, None,
+                                                      reduction, torch.from_numpy(pos)), [z])
+    assert_matches_torch(lambda a, b: F.mse_loss(a, b, None, None, reduction),
+                         lambda a, b: TF.mse_loss(a, b, None, None, reduction),
+                         [z, z[::-1].copy()])
+
+
+def test_the_losses_refuse_torchs_deprecated_arguments():
+    z, t = ng.tensor(np.zeros((2, 3))), ng.tensor(np.array([0, 2]))
+    for call in (lambda: F.cross_entropy(z, t, size_average=False),
+                 lambda: F.nll_loss(z, t, reduce=False),
+                 lambda: F.mse_loss(z, z, False),
+                 lambda: F.binary_cross_entropy_with_logits(z, z, None, True)):
+        with pytest.raises(ValueError, match="size_average and reduce .deprecated in torch. "
+                                             "are not supported; use reduction="):
+            call()
+    with pytest.raises(ValueError, match="mse_loss: weight= is not supported"):
+        F.mse_loss(z, z, weight=np.ones(3))

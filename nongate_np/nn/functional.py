@@ -1,25 +1,18 @@
 """The functional ops, as ``torch.nn.functional``: ``import nongate_np.nn.functional as F``.
 
-The library's ops under torch's names and argument order; each is the op itself (the same
-function as ``nongate_np.NAME``), except ``embedding``, which takes torch's order (ids first),
-and ``linear``, the product a ``Linear`` layer computes.
+The library's ops under torch's names and argument order. The activations, ``softmax``,
+``log_softmax`` and ``dropout`` are the ops themselves (the same functions as
+``nongate_np.NAME``); the losses take torch's positional order (``cross_entropy(input,
+target, weight)``, where ``nongate_np.cross_entropy``'s third is ``ignore_index``) and call
+the library's; ``embedding`` takes torch's order (ids first); ``linear`` is the product a
+``Linear`` layer computes. torch's long-deprecated ``size_average`` and ``reduce`` are
+refused (``reduction=`` says the same).
 """
 
 from __future__ import annotations
 
 from .. import ops
-from ..ops import (
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    dropout,
-    log_softmax,
-    mse_loss,
-    nll_loss,
-    relu,
-    sigmoid,
-    softmax,
-    tanh,
-)
+from ..ops import dropout, log_softmax, relu, sigmoid, softmax, tanh
 from ..tensor import Tensor, as_array
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
@@ -67,3 +60,45 @@ def embedding(input, weight, padding_idx: int | None = None) -> Tensor:
     as ``torch.nn.functional.embedding`` (ids first; ``nongate_np.embedding`` takes the
     weight first). The ``padding_idx`` row gets no gradient (docs/math.md E17)."""
     return ops.embedding(weight, input, padding_idx)
+
+
+def _no_legacy(where: str, size_average, reduce) -> None:
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{where}: size_average and reduce (deprecated in torch) are not "
+                         "supported; use reduction='mean', 'sum' or 'none'")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """``nongate_np.cross_entropy`` in torch's argument order (docs/math.md E13-E13c)."""
+    _no_legacy("cross_entropy", size_average, reduce)
+    return ops.cross_entropy(input, target, ignore_index, reduction, weight=weight,
+                             label_smoothing=label_smoothing)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    """``nongate_np.nll_loss`` in torch's argument order (docs/math.md E13a)."""
+    _no_legacy("nll_loss", size_average, reduce)
+    return ops.nll_loss(input, target, weight, ignore_index, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None) -> Tensor:
+    """``nongate_np.mse_loss`` in torch's argument order (docs/math.md E14); torch's
+    ``weight=`` is not supported (ValueError)."""
+    _no_legacy("mse_loss", size_average, reduce)
+    if weight is not None:
+        raise ValueError("mse_loss: weight= is not supported; multiply the loss of "
+                         "reduction='none' by the weights, then reduce")
+    return ops.mse_loss(input, target, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """``nongate_np.binary_cross_entropy_with_logits`` in torch's argument order (its third
+    is ``weight``, ours ``pos_weight``; docs/math.md E15)."""
+    _no_legacy("binary_cross_entropy_with_logits", size_average, reduce)
+    return ops.binary_cross_entropy_with_logits(input, target, pos_weight, reduction,
+                                                weight=weight)
