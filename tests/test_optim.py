@@ -511,7 +511,7 @@ def test_the_required_sentinel_stays_itself_through_pickles_and_copies():
     old = b"cnongate_np.optim\n_Required\n)\x81."      # NEWOBJ of the class as it was named
     assert pickle.loads(old) is optim.required
     assert copy.deepcopy(optim.required) is optim.required
-    model = nn.Linear(2, 1)
+    model = nn.Linear(2, 1, dtype=np.float64)      # float64: the expected step is exact
     sgd = optim.SGD([{"params": [model.weight], "lr": 0.1}])
     sgd.defaults["lr"] = optim.required            # as SGD's defaults were before lr had one
     again = pickle.loads(pickle.dumps(sgd))
