@@ -873,33 +873,70 @@ def test_an_error_inside_grad_says_how_gradcheck_called_it():
                                     "(4, 3), (3, 2) and v shaped like fn's output ((4, 2))"]
 
 
-def test_complex_step_through_abs_says_the_function_is_not_analytic():
-    """abs of a complex value drops the step's imaginary part: a correct backward fails by
-    complex step, and the report said only that the step was not the cause; the central
-    difference at the worst element now shows the backward right and complex step off."""
-    x, w = _inputs(7)
+def test_complex_step_through_abs_lets_the_central_difference_decide_both_ways():
+    """|x|² + sin x, as torch.abs(t)**2 computes it: abs of a complex value is real, so
+    complex-step sees no |x|² term. The right vjp 2x + cos x FAILED by complex-step (while a
+    note said central agreed with it), and a wrong one, cos x, agreeing with complex-step,
+    was decided by central. Now complex-step's estimate, off the central difference beyond
+    central's error bound, does not apply to either: central decides both, and the report
+    says which elements, why, and to use method="central"."""
+    x = np.random.default_rng(0).standard_normal((3, 4))
 
-    def with_abs(x, w):
-        return np.tanh(x @ w) + 0.1 * np.abs(x).sum(-1, keepdims=True)
+    def abs2(x):
+        return (np.abs(x) ** 2 + np.sin(x)).sum()
 
-    def right(x, w, v):
-        dx, dw = f_vjp(x, w, v)
-        return dx + 0.1 * np.sign(x) * v.sum(-1, keepdims=True), dw
-    assert gradcheck(with_abs, [x, w], grad=right, method="central").passed
-    report = gradcheck(with_abs, [x, w], grad=right, method="complex_step",
+    def right(x, v):
+        return v * (2 * x + np.cos(x))
+
+    def wrong(x, v):
+        return v * np.cos(x)                # misses the |x|² term, as complex-step does
+
+    for grad, passes in ((right, True), (wrong, False)):
+        report = gradcheck(abs2, [x], grad=grad, names=["x"], method="complex_step",
+                           raise_exception=False)
+        r = report.inputs[0]
+        assert report.passed is passes and r.checked_by == "complex_step → central", report
+        np.testing.assert_allclose(r.numeric_grad, right(x, 1.0), rtol=1e-6,
+                                   err_msg="the central gradient that decided")
+        assert re.match(r"complex-step does not apply: its estimate is off the central "
+                        r"difference by more than central's error bound at 12 / 12 elements "
+                        r"\(x\[\d, \d\]: complex-step \S+, central \S+; also x\[\d, \d\], "
+                        r"x\[\d, \d\], \.\.\.\), so fn is likely not complex-analytic",
+                        r.inapplicable), r.inapplicable
+        assert r.inapplicable.endswith('check fn with method="central"'), r.inapplicable
+        shown = f"  {r.label}: {r.inapplicable}" if passes else f"  note        {r.inapplicable}"
+        assert shown in str(report).splitlines(), str(report)
+    assert 'method="central"' in report.reproduce(r)
+    assert r.notes[0].startswith("complex-step agreed with the claimed gradient (max rel "), r
+
+
+def test_complex_step_consistent_with_central_fails_a_bug_only_it_can_see():
+    """A vjp rounded to float32 (a relative 1e-8) is within central differences' error bound,
+    and central passes it. Complex-step's estimate agrees with central's there (sin is
+    analytic), so complex-step applies, and its tight tolerance fails the gradient; the
+    report says central agrees with complex-step's estimate."""
+    x = np.random.default_rng(3).standard_normal((3, 4))
+
+    def stray_float32(x, v):
+        return (v * np.cos(x)).astype(np.float32).astype(np.float64)
+
+    assert gradcheck(np.sin, [x], grad=stray_float32, method="central").passed
+    report = gradcheck(np.sin, [x], grad=stray_float32, method="complex_step",
                        raise_exception=False)
-    assert not report.inputs[0].passed
-    assert any(n.startswith("the central difference at the worst element") and
-               "agrees with the analytic value: complex-step's estimate is the one off"
-               in n for n in report.inputs[0].notes), report
+    r = report.inputs[0]
+    assert not report.passed and r.checked_by == "complex_step" and not r.inapplicable, report
+    assert any(n.startswith("central differences agree with complex-step's estimate within "
+                            "their error bound at every element, so fn is complex-analytic "
+                            "here") for n in r.notes), r.notes
+    assert 'method="complex_step"' in report.reproduce(r)
 
 
 def test_complex_step_through_abs_does_not_pass_a_gradient_that_misses_the_abs_term():
     """softsign x / (1 + |x|): complex-step differentiates |x| as a constant (np.abs of a
     complex value is real), so a vjp that misses the derivative through |x| agreed with it
-    to 1e-16 and passed. A directional central check now confirms every complex-step pass;
-    it fails here, the full central check decides, and the note says why complex-step
-    agreed."""
+    to 1e-16 and passed. A directional central check of complex-step's estimate now confirms
+    every complex-step pass; it fails here, complex-step's estimate is off the full central
+    difference, so central decides (G2b), and the notes say why complex-step agreed."""
     x = np.random.default_rng(8).standard_normal((3, 4))
 
     def softsign(x):
@@ -915,12 +952,12 @@ def test_complex_step_through_abs_does_not_pass_a_gradient_that_misses_the_abs_t
     report = gradcheck(softsign, [x], grad=wrong, method="complex_step",
                        raise_exception=False)
     r = report.inputs[0]
-    assert not report.passed and r.checked_by == "directional → central"
+    assert not report.passed and r.checked_by == "complex_step → central"
     v = np.random.default_rng(0).standard_normal(x.shape)
     np.testing.assert_allclose(r.numeric_grad, right(x, v), rtol=1e-6,
                                err_msg="the central gradient that decided")
     assert r.notes[0].startswith("complex-step agreed with the claimed gradient (max rel ")
-    assert "fn is not complex-analytic here" in r.notes[0]
+    assert "fn is likely not complex-analytic" in r.inapplicable
     assert 'method="central"' in report.reproduce(r)
 
 

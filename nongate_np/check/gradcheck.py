@@ -16,10 +16,14 @@ G1-G3):
   real, or fn raises on the complex input (a Numba kernel compiled for float64, a
   scipy.special function with no complex loop), gradcheck raises "complex-step is not
   applicable", naming what fn raised. A fn that takes complex input but is not analytic
-  (np.abs, torch.abs, a variance of a complex value) differentiates something else, and a
-  backward missing the same term agrees with it: so every complex-step pass is confirmed by
-  the directional check below (two real evaluations of fn), whose failure sends the input
-  to the full central check; where that fails too, it decides, and the report says why.
+  (np.abs, torch.abs, a variance of a complex value) differentiates something else, so
+  complex-step's estimate is itself checked against real central differences (G2b): after
+  a pass by the directional check below (two real evaluations of fn), after a failure (or
+  a failed directional check) element by element. Where it is off the central difference
+  beyond central's own error bound at any element, complex-step does not apply to the input
+  and the full central check decides, right gradient or wrong, the report naming those
+  elements (checked by "complex_step → central"); where it agrees, complex-step's verdict
+  stands at its tight tolerance, so a bug below central's resolution still fails.
 - ``"directional"`` (default, fast): ⟨∂L/∂x_j, u_j⟩ against the central difference
   (L(x + h u_j) − L(x − h u_j)) / 2h along a fixed-seed random direction u_j (each
   |u_ji| in [0.5, 1], random signs, so no element's error hides behind a tiny weight),
@@ -944,11 +948,13 @@ def _non_finite_outputs(values) -> str | None:
 
 def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol,
                  magnitude: float, blocks, missing: bool, claimed: bool,
-                 not_finite: str | None = None, progress: bool | None = None) -> InputReport:
+                 not_finite: str | None = None, progress: bool | None = None,
+                 numeric=None) -> InputReport:
     """The check of input k by ``method``: its report, assembled once from the parts.
     ``magnitude`` is Σ|v·f| at x; ``missing``: backward (or ``grad``) gave it no gradient;
     ``not_finite``: the note that fn's outputs at x are not finite, which then replaces
-    the notes on the step."""
+    the notes on the step; ``numeric``: the element-wise estimate at the method's step,
+    where the caller has it already."""
     x = loss.arrays[k]
     assert x is not None                        # only checked inputs are checked
     subject = _subject(loss, k)
@@ -963,28 +969,24 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
             return InputReport(subject, method, tol, directional=directional)
     # After a failed directional check the full central check of this input decides.
     full = "central" if method == "directional" else method
-    try:
-        with progress_bar(loss, k, full, progress):
-            numeric = loss.gradient(k, full, eps)
-    except ComplexStepNotApplicable:
-        # fn's outputs stayed real: it drops the imaginary part, or never reads this input,
-        # which central differences report as a zero gradient; so does complex-step then
-        if grad is not None and not np.any(grad) and _ignored(loss, k):
-            numeric = np.zeros(np.shape(grad))
-        else:
-            raise
-    tol, noise = _difference_tolerance(x, full, eps, rounding, work,
-                                       *_tolerance(full, work, atol, rtol))
-    comparison = _compare(grad, numeric, tol, noise)
-    steps = central_steps(x, eps, loss.precision) if full == "central" else None
-    if full == "central" and eps is None and comparison.compared and not comparison.passed:
-        numeric, noise, steps = _step_ladder(loss, k, grad, comparison, tol, noise,
-                                             rounding)
-        tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
-        comparison = _compare(grad, numeric, tol, noise)
+    if numeric is None:
+        numeric = _estimate(loss, k, grad, full, eps, progress)
+    comparison, tol, steps = _element_wise(loss, k, grad, numeric, full, eps, atol, rtol,
+                                           rounding)
+    notes = comparison.notes
+    if full == "complex_step" and not_finite is None and comparison.compared:
+        central, agreement = _against_central(loss, k, comparison, rounding, progress)
+        if agreement is not None and np.any(_off_central(agreement)):
+            return _central_decides(loss, k, grad, central, agreement, comparison,
+                                    atol=atol, rtol=rtol, magnitude=magnitude, blocks=blocks,
+                                    missing=missing, claimed=claimed, progress=progress)
+        if agreement is not None and not comparison.passed:
+            notes += ("central differences agree with complex-step's estimate within their "
+                      "error bound at every element, so fn is complex-analytic here and "
+                      "complex-step's verdict stands (it resolves errors below central "
+                      "differences' bound)",)
     summary = _block_summary(subject, blocks, comparison) \
         if blocks and comparison.compared else _failing_region(subject, comparison)
-    notes = comparison.notes
     if comparison.unresolved:
         notes += (f"inconclusive: the rounding of fn's outputs at x (noise ν up to "
                   f"{tol.noise:.1e}, from Σ|v·f| = {magnitude:.1e}) alone allows a "
@@ -1002,43 +1004,116 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
             notes += _step_notes(loss, k, comparison, tol, steps, rounding)
         if full == "complex_step" and not_finite is None and comparison.compared:
             kink = _complex_step_kink(loss, k, comparison, tol, rounding)
-            notes += kink if kink else \
-                _complex_step_notes(loss, k, grad, numeric, comparison)
+            notes += kink if kink else _complex_step_notes(loss, grad, numeric, comparison)
         if missing:
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
-    report = InputReport(subject, method, tol, directional=directional, comparison=comparison,
-                         block_summary=summary, notes=notes)
-    if full == "complex_step" and report.passed and not_finite is None and comparison.compared:
-        return _complex_step_cross_check(loss, k, grad, report, atol=atol, rtol=rtol,
-                                         magnitude=magnitude, blocks=blocks, missing=missing,
-                                         claimed=claimed, progress=progress)
-    return report
+    return InputReport(subject, method, tol, directional=directional, comparison=comparison,
+                       block_summary=summary, notes=notes)
 
 
-def _complex_step_cross_check(loss: ScalarLoss, k: int, grad, passed: InputReport, **options
-                              ) -> InputReport:
-    """A complex-step pass, confirmed by the directional check (G3: two real evaluations of
-    fn), or overturned by the full central check it falls back to. Where fn is not
-    complex-analytic (abs, a conjugate, a norm or variance of a complex value), complex-step
-    measures the derivative of another function, and a backward that misses the same term
-    (the derivative through |x|) agreed with it and passed. Only a central check that
-    fails with evidence overturns the pass: one that cannot resolve fn (its rounding
-    noise; non-finite values) leaves complex-step's verdict, which has no such noise. The
-    caller's ``atol`` and ``rtol`` (in ``options``) apply to it as to complex-step: a
-    gradient within them is not overturned for missing the default tolerances."""
-    central = _check_input(loss, k, grad, "directional", eps=None, **options)
-    c = central.comparison
-    if central.passed or c is None or not c.compared or c.unresolved or not c.n_failing:
-        return passed
-    assert passed.comparison is not None
-    side = "claimed gradient" if options["claimed"] else "backward"
-    note = (f"complex-step agreed with the {side} "
-            f"(max rel {passed.comparison.max_rel_error:.1e}), but central differences do "
-            f"not: fn is not complex-analytic here (abs, a conjugate, max, relu, or a norm "
-            f"or variance of a complex value: np.abs, torch.abs, jnp.abs, x.var()), so "
-            f"complex-step measured the derivative of another function, and a gradient that "
-            f"agrees with it may miss the same term; the central check decides")
-    return dataclasses.replace(central, notes=(note,) + central.notes)
+def _estimate(loss: ScalarLoss, k: int, grad, method: str, eps, progress) -> np.ndarray:
+    """∂L/∂x_k at every element by ``method`` (G1 at the default step, or G2)."""
+    try:
+        with progress_bar(loss, k, method, progress):
+            return loss.gradient(k, method, eps)
+    except ComplexStepNotApplicable:
+        # fn's outputs stayed real: it drops the imaginary part, or never reads this input,
+        # which central differences report as a zero gradient; so does complex-step then
+        if grad is not None and not np.any(grad) and _ignored(loss, k):
+            return np.zeros(np.shape(grad))
+        raise
+
+
+def _element_wise(loss: ScalarLoss, k: int, grad, numeric, method: str, eps, atol, rtol,
+                  rounding: float) -> tuple[Comparison, Tolerance, np.ndarray | None]:
+    """G2a at every element of input k, ``grad`` against the estimate ``numeric`` by
+    ``method``; central's failing elements retried with smaller steps (``_step_ladder``).
+    Returns the comparison, its tolerance and the steps of central's estimates (None for
+    complex-step)."""
+    x = loss.arrays[k]
+    assert x is not None
+    work = working_dtype(x, loss.precision)
+    tol, noise = _difference_tolerance(x, method, eps, rounding, work,
+                                       *_tolerance(method, work, atol, rtol))
+    comparison = _compare(grad, numeric, tol, noise)
+    steps = central_steps(x, eps, loss.precision) if method == "central" else None
+    if method == "central" and eps is None and comparison.compared and not comparison.passed:
+        numeric, noise, steps = _step_ladder(loss, k, grad, comparison, tol, noise, rounding)
+        tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
+        comparison = _compare(grad, numeric, tol, noise)
+    return comparison, tol, steps
+
+
+def _against_central(loss: ScalarLoss, k: int, c: Comparison, rounding: float, progress
+                     ) -> tuple[np.ndarray | None, Comparison | None]:
+    """G2b: complex-step's estimate (``c.numeric_grad``) against real central differences,
+    by central's own tolerances (the caller's atol and rtol are for the verdict, not for
+    what central differences resolve). Where complex-step passed, the directional check
+    (G3, two evaluations of fn) of its estimate first: where that passes, (None, None).
+    Else the central estimate at the default step and the element-wise comparison of
+    complex-step's estimate with it (step ladder included): a central step too large for
+    fn is not taken for complex-step being off."""
+    x = loss.arrays[k]
+    assert x is not None
+    estimate = c.numeric_grad
+    if c.passed:
+        work = working_dtype(x, loss.precision)
+        tol = _directional_tolerance(x, None, rounding, loss.precision,
+                                     *tolerance("directional", work))
+        if _directional(loss, k, estimate, tol).passed:
+            return None, None
+    central = _estimate(loss, k, None, "central", None, progress)
+    agreement, _, _ = _element_wise(loss, k, estimate, central, "central", None, None, None,
+                                    rounding)
+    return central, agreement
+
+
+def _off_central(agreement: Comparison) -> np.ndarray:
+    """Where complex-step's estimate is off the central difference beyond central's
+    allowance (G2b), both finite: nowhere where central differences cannot resolve fn (its
+    rounding noise), which leaves complex-step's verdict, with no such noise."""
+    assert agreement.violation is not None
+    if agreement.unresolved:
+        return np.zeros(agreement.violation.shape, bool)
+    return (agreement.violation > 1) & np.isfinite(agreement.analytic_grad) & \
+        np.isfinite(agreement.numeric_grad)
+
+
+def _central_decides(loss: ScalarLoss, k: int, grad, central: np.ndarray | None,
+                     agreement: Comparison, complex_step: Comparison, **options
+                     ) -> InputReport:
+    """G2b: complex-step's estimate is off the central difference beyond central's error
+    bound, so fn is not complex-analytic here (abs, a conjugate, max, a real-only branch)
+    and complex-step measured the derivative of another function: the full central check
+    decides, and the report says where complex-step was off and why. A gradient that
+    agreed with complex-step may miss the same term, and a note says so."""
+    report = _check_input(loss, k, grad, "central", eps=None, numeric=central, **options)
+    off = _off_central(agreement)
+    assert agreement.violation is not None
+    order = np.argsort(-np.where(off, agreement.violation, -1.0), axis=None, kind="stable")
+    shown = [tuple(int(i) for i in np.unravel_index(f, off.shape))
+             for f in order[:min(3, int(np.count_nonzero(off)))]]
+    first = shown[0]
+    also = [report.element(idx) for idx in shown[1:]] + \
+        (["..."] if np.count_nonzero(off) > len(shown) else [])
+    inapplicable = (
+        f"complex-step does not apply: its estimate is off the central difference by more "
+        f"than central's error bound at {int(np.count_nonzero(off))} / {off.size} elements "
+        f"({report.element(first)}: complex-step "
+        f"{format_value(agreement.analytic_grad[first])}, central "
+        f"{format_value(agreement.numeric_grad[first])}"
+        + (f"; also {', '.join(also)}" if also else "") +
+        "), so fn is likely not complex-analytic (abs, a conjugate, max or relu, or a norm or "
+        "variance of a complex value: np.abs, torch.abs, jnp.abs, x.var()) and complex-step "
+        "differentiates another function: the central difference decided; check fn with "
+        'method="central"')
+    notes = report.notes
+    if complex_step.passed:
+        side = "claimed gradient" if options["claimed"] else "backward"
+        notes = (f"complex-step agreed with the {side} (max rel "
+                 f"{complex_step.max_rel_error:.1e}): a gradient that agrees with it may miss "
+                 f"the same term",) + notes
+    return dataclasses.replace(report, notes=notes, inapplicable=inapplicable)
 
 
 def _ignored(loss: ScalarLoss, k: int) -> bool:
@@ -1347,26 +1422,12 @@ def _difference_tolerance(x: np.ndarray, method: str, eps, rounding: float, work
 _ROUNDING_SIZED = 1e-8
 
 
-def _complex_step_notes(loss: ScalarLoss, k: int, grad, numeric, c: Comparison
-                        ) -> tuple[str, ...]:
-    """Why a complex-step check may fail: never the step (no subtraction); fn not analytic
-    (abs, a conjugate: the central difference at the worst element then agrees with the
-    backward); fn dropping the imaginary part; rounding amplified by cancellation in the
-    backward."""
+def _complex_step_notes(loss: ScalarLoss, grad, numeric, c: Comparison) -> tuple[str, ...]:
+    """Why a complex-step check that applies (G2b) may fail: never the step (no
+    subtraction); fn dropping the imaginary part; rounding amplified by cancellation in
+    the backward."""
     notes: tuple[str, ...] = ("complex-step subtracts nothing, so its step (1e-20·max(1,"
                               "|x_i|)) is not the cause",)
-    x = loss.arrays[k]
-    assert x is not None and c.worst_index is not None  # a compared, checked input
-    assert c.analytic is not None and c.numeric is not None
-    flat = int(np.ravel_multi_index(c.worst_index, x.shape)) if x.ndim else 0
-    step = central_steps(x, None, loss.precision).reshape(-1)[flat]
-    central = central_differences_at(loss, loss.arrays, k, [flat], [step])[0]
-    if abs(central - c.analytic) <= 1e-6 * max(abs(c.analytic), abs(central), TINY) + \
-            1e-8 < abs(c.numeric - c.analytic):
-        notes += (f"the central difference at the worst element, {central:+.4e}, agrees with "
-                  f"the analytic value: complex-step's estimate is the one off, as where fn "
-                  f"is not complex-analytic (abs, a conjugate, max or relu on a complex "
-                  f"value); check fn by method='central'",)
     if c.compared and c.max_rel_error < _ROUNDING_SIZED:
         notes += (f"the mismatch (rel {c.max_rel_error:.1e}) is of the size float64 rounding "
                   "reaches when the backward subtracts nearly equal terms (cancellation); a "

@@ -177,6 +177,9 @@ class InputReport:
     comparison: Comparison | None = None
     block_summary: BlockSummary | None = None
     notes: tuple[str, ...] = ()
+    # where complex-step was asked for and the central check decided (G2b): why complex-step
+    # did not apply (its estimate is off central's); "" where the requested method decided
+    inapplicable: str = ""
 
     # -- which input --------------------------------------------------------------------------
     @property
@@ -223,6 +226,8 @@ class InputReport:
     def checked_by(self) -> str:
         if self.defect is not None:
             return "backward"
+        if self.inapplicable:
+            return "complex_step → central"
         return "directional → central" if self.fallback_ran else self.method
 
     @property
@@ -427,6 +432,8 @@ class GradcheckReport:
                          f"  {'pass' if r.passed else 'FAIL'}")
         lines += [f"  {r.label}: directional failed → full central difference passed"
                   for r in self.inputs if r.fallback_ran and r.passed]
+        lines += [f"  {r.label}: {r.inapplicable}" for r in self.inputs
+                  if r.inapplicable and r.passed]
         lines += [f"  {r.label}: a directional pass cannot see one element of median size "
                   f"wrong by less than {r.directional.sensitivity:.1%} ({r.n_total} elements "
                   f"share the bound); method=\"central\" compares each element"
@@ -529,7 +536,7 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     if r.directional is not None:
         lines.append(f"  directional <u,J^T v>={format_value(r.directional.analytic)}  "
                      f"<Ju,v>={format_value(r.directional.numeric)}  (seed={rep.seed})")
-    lines += [f"  note        {note}" for note in r.notes]
+    lines += [f"  note        {note}" for note in (r.inapplicable, *r.notes) if note]
     lines.append(f"  reproduce   {rep.reproduce(r)}")
     return "\n".join(lines)
 
