@@ -30,9 +30,10 @@ G1-G3):
   h = ε^(1/3)·max(1, max|x_j|): two evaluations per input. On failure the full central
   check of that input decides (torch's fast-then-slow fallback) and the report says so.
   Its bound (below) grows with the root of the input's size, and so does the error of one
-  element it can see: where one element of median size could be wrong by more than 0.1 %
-  and pass (``Directional.sensitivity``: about 0.01 % for a 64 x 64 weight, 0.2 % for
-  1024 x 1024), the report says so; ``method="central"`` compares each element.
+  element it can see (``Directional.sensitivity``, the relative error one element of
+  median size needs to fail: about 0.01 % for a 64 x 64 weight, 0.2 % for 1024 x 1024).
+  The table says a directional row bounds one projection, not each element, and gives
+  its sensitivity ("pass (sees ≥ 3.7e-05)"); ``method="central"`` compares each element.
 
 The verdict per element, a analytic, n numeric, (atol, rtol) from ``TOLERANCES``::
 
