@@ -173,8 +173,43 @@ def test_caller_inputs_are_left_alone_and_only_restricts_the_check():
     assert w.grad is None
     gradcheck(lambda x, w: (x * w).sum(), [x, w], method="central", only="input 0")
     assert w.grad is None                       # an unchecked Tensor is passed detached
-    with pytest.raises(ValueError, match="names no input.*'input 0', 'input 1'"):
+    with pytest.raises(ValueError, match="names no input.*'x', 'w'"):
         gradcheck(lambda x, w: (x * w).sum(), [x, w], only="W")
+
+
+def test_positional_inputs_are_named_by_fns_parameters():
+    """README's tour did report["w"] after gradcheck(lambda x, w: ..., [x, w]) without
+    names= and got a KeyError ("input 0, input 1"). Positional inputs now take fn's
+    positional parameter names where it has one per input; the label's "input k" still
+    finds them, and a failure's reproduce line names the input without repeating names=."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    report = gradcheck(lambda x, w: ng.tanh(x @ w).sum(), [x, w], method="complex_step")
+    assert report["w"] is report.inputs[1] and report["input 1"] is report.inputs[1]
+    assert [r.label for r in report.inputs] == ["input 0 'x'", "input 1 'w'"]
+    with pytest.raises(KeyError, match="the checked inputs are input 0 'x', input 1 'w'"):
+        report["W"]
+
+    def vjp(x, w, v):
+        dx, dw = _tanh_vjp(x, w, v)
+        return 2 * dx, dw
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp)
+    msg = str(info.value)
+    assert "d(output)/d(input 0 'x') mismatch" in msg and "worst       x[" in msg, msg
+    assert 'reproduce   gradcheck(fn, inputs, grad=grad, only="x", seed=0, ' \
+        'method="central")' in msg, msg
+    assert not gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp, only="x",
+                         raise_exception=False).passed
+    with pytest.raises(ValueError, match="only='W' names no input; the inputs are 'x', 'w'"):
+        gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=_tanh_vjp, only="W")
+
+    # no name per input where fn takes *args (alone or after named ones); names= wins
+    for fn in (lambda *a: np.tanh(a[0] @ a[1]), lambda x, *rest: np.tanh(x @ rest[0])):
+        rep = gradcheck(fn, [x, w], grad=_tanh_vjp)
+        assert [r.label for r in rep.inputs] == ["input 0", "input 1"], rep
+    rep = gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=_tanh_vjp, names=["a", "b"])
+    assert [r.name for r in rep.inputs] == ["a", "b"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +375,7 @@ def test_the_printed_error_names_its_class_once():
     printed = "".join(traceback.format_exception_only(info.value))
     assert printed.count("GradcheckError") == 1, printed
     assert printed.startswith("nongate_np.check.gradcheck.GradcheckError: <lambda>: d(output)/d("
-                              "input 0) mismatch"), printed
+                              "input 0 'a') mismatch"), printed
 
 
 def _reproduce_line(message: str) -> str:
@@ -458,7 +493,7 @@ def test_a_nondeterministic_fn_is_named_not_blamed_on_the_step(claimed):
     with pytest.raises(GradcheckError) as info:
         gradcheck(fn, [x, w], **kw)
     msg = str(info.value)
-    assert "d(output)/d(input 0) cannot be checked: fn is not deterministic" in msg
+    assert "d(output)/d(input 0 'a') cannot be checked: fn is not deterministic" in msg
     assert re.search(r"two calls at the same inputs gave output 0\[\d, \d\]: first=\S+ "
                      r"second=\S+ abs=\S+ \(8 / 8 elements differ\)", msg), msg
     assert "step" not in msg
@@ -618,9 +653,9 @@ def test_the_report_names_the_inputs_it_did_not_check():
 
     rep = gradcheck(lambda x, w: np.tanh(x @ w), [np.ones((4, 3), np.int64), w], grad=vjp,
                     method="central")
-    assert [r.label for r in rep.inputs] == ["input 1"]
-    assert rep.constants == ("input 0 (int64 (4, 3), not floating point)",)
-    assert str(rep).endswith("not checked (constants): input 0 (int64 (4, 3), not floating "
+    assert [r.label for r in rep.inputs] == ["input 1 'w'"]
+    assert rep.constants == ("input 0 'x' (int64 (4, 3), not floating point)",)
+    assert str(rep).endswith("not checked (constants): input 0 'x' (int64 (4, 3), not floating "
                              "point)")
     rep = gradcheck(lambda x, n: (x * x).sum() * n, [np.ones(3), 2], names=["x", "n"])
     assert rep.constants == ("input 1 'n' (int)",)
@@ -885,8 +920,8 @@ def test_progress_shows_a_bar_over_the_evaluations_when_asked(capsys):
         gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], method=method, progress=True)
         err = capsys.readouterr().err
         name = method.replace("_", "-")
-        assert f"gradcheck input 0: {name} [" in err, err
-        assert err.splitlines()[-1].startswith(f"gradcheck input 0: {name} [{'#' * 24}] "
+        assert f"gradcheck input 0 'x': {name} [" in err, err
+        assert err.splitlines()[-1].startswith(f"gradcheck input 0 'x': {name} [{'#' * 24}] "
                                                f"{total}/{total}"), err
     for progress in (None, False):
         gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], method="central",
@@ -896,7 +931,7 @@ def test_progress_shows_a_bar_over_the_evaluations_when_asked(capsys):
         gradcheck(ng.tanh, [ng.tensor(x, requires_grad=True)], progress="yes")
     numeric_gradient(ng.tanh, [x], method="complex_step", progress=True)
     assert capsys.readouterr().err.splitlines()[-1].startswith(
-        f"numeric_gradient input 0: complex-step [{'#' * 24}] 40/40")
+        f"numeric_gradient input 0 'x': complex-step [{'#' * 24}] 40/40")
 
 
 def test_complex_step_says_it_checked_the_reference_kernels():

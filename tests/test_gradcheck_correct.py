@@ -69,7 +69,7 @@ def test_the_step_rule_that_used_to_accuse_log_near_zero_now_passes():
     assert not report.passed
     note = next(n for n in report.inputs[0].notes if "step" in n)
     assert re.search(r"the finite-difference step may be too large for values of magnitude "
-                     r"\d\.\de-0[4-8] at inputs\[0\]\[\d\]: its central difference moves "
+                     r"\d\.\de-0[4-8] at x\[\d\]: its central difference moves "
                      r"with the step .*; try eps=\S+ or method='complex_step'", note), note
 
 
@@ -166,7 +166,7 @@ def test_a_bug_below_the_step_note_is_told_apart_from_a_step_problem():
     x = np.array([2e-5, 3.0])
     where = (0,)
     with pytest.raises(GradcheckError, match=r"the step is not the cause: the central "
-                       r"difference at inputs\[0\]\[0\] is \S+ with the step h = \S+( "
+                       r"difference at t\[0\] is \S+ with the step h = \S+( "
                        r"\(the check stepped down to it from \S+\))?, \S+ with 10h, \S+ "
                        r"with h/10; its truncation error at h, about 1/99 of the change "
                        r"from 10h \(\S+\), cannot explain the gap \(\S+\) to the "
@@ -174,7 +174,7 @@ def test_a_bug_below_the_step_note_is_told_apart_from_a_step_problem():
         gradcheck(lambda t: PlantedReciprocal.apply(t, 1.0, where, 1.001), [x],
                   method="central")
     with pytest.raises(GradcheckError, match=r"step may be too large for values of magnitude "
-                       r"2\.0e-05 at inputs\[0\]\[0\].*try eps=1\.2e-10"):
+                       r"2\.0e-05 at t\[0\].*try eps=1\.2e-10"):
         gradcheck(lambda t: PlantedReciprocal.apply(t, 1.0, where, 1.0), [x],
                   method="central", eps=1e-6)
 

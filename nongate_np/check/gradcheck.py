@@ -506,7 +506,7 @@ def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
     return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
                            backend=backend, device=device, keyword=loss.keyword,
                            claimed=claimed, options=MappingProxyType(dict(options or {})),
-                           names=loss.given_names,
+                           names=loss.given_names, named=loss.named,
                            fused=any(name in _FUSED for name, _ in loss.ops))
 
 
@@ -815,7 +815,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     only : name, index or list of them
         Check only these inputs (the others become constants).
     names : list of str, optional
-        Names of positional inputs for messages (default "input 0", "input 1", ...).
+        Names of positional inputs for messages, ``only=`` and ``report[name]``. Default:
+        fn's positional parameter names where it has one per input (``lambda x, w: ...``
+        names them "x" and "w"), else "input 0", "input 1", ... (``*args``, no signature).
     blocks : dict, optional
         ``{input name: [(label, index), ...]}``, e.g. for an LSTM weight of shape (4H, I)
         ``{"W": [("i", np.s_[0:H]), ("f", np.s_[H:2*H]), ("g", ...), ("o", ...)]}``: the

@@ -18,6 +18,7 @@ each routine perturbs a private copy one element at a time and restores it.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import warnings
 from typing import Callable
@@ -323,6 +324,20 @@ def _function_name(fn) -> str:
     return getattr(fn, "__name__", None) or type(fn).__name__
 
 
+def parameter_names(fn, n: int) -> list[str] | None:
+    """The names of fn's first ``n`` positional parameters, where they name its ``n``
+    positional inputs one each: None where fn takes ``*args`` or fewer positional
+    parameters, or has no signature to read (a builtin)."""
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters) or len(positional) < n:
+        return None
+    return [p.name for p in positional[:n]]
+
+
 def _kind_of(value) -> str:
     """What a gradcheck input is, for the message that says none of them can be checked:
     its type, and its dtype where it has one."""
@@ -386,6 +401,11 @@ class ScalarLoss:
         self.names, self.labels, self.displays = [], [], []
         # the names= the caller gave positional inputs (a report's reproduce line repeats them)
         self.given_names = () if names is None or self.keyword else tuple(map(str, names))
+        named_by_caller = names is not None
+        if not named_by_caller and not self.keyword:
+            names = parameter_names(fn, len(values))     # None: "input 0", "input 1", ...
+        # whether every input has a name (a dict's key, names=, fn's parameter) for only=
+        self.named = self.keyword or names is not None
         for k, (key, v) in enumerate(zip(self.keys, values)):
             self._refuse_foreign(k, key, v)
             data = v.data if isinstance(v, Tensor) else v
@@ -407,7 +427,7 @@ class ScalarLoss:
             self.names.append(nm)
             self.labels.append(label)
             self.displays.append(display)
-            if names is not None and isinstance(v, (float, np.floating)):
+            if named_by_caller and isinstance(v, (float, np.floating)):
                 # a named scalar is one the caller means to check, but a scalar is held
                 # constant: its gradient would be ignored without a word in the verdict
                 warnings.warn(f"{who}: {label} is a scalar ({type(v).__name__}), held "
@@ -444,6 +464,8 @@ class ScalarLoss:
                                  f"{len(self.keys)} inputs")
         elif wanted in self.names:
             k = self.names.index(wanted)
+        elif not self.keyword and wanted in [f"input {j}" for j in range(len(self.keys))]:
+            k = int(wanted.split()[1])          # the label's form of a named input
         else:
             raise ValueError(f"{self.who}: only={wanted!r} names no input; the inputs are "
                              + ", ".join(repr(n) for n in self.names))

@@ -362,14 +362,20 @@ class GradcheckReport:
     # the inputs passed through as constants, each "label (what it is)": not checked
     constants: tuple = ()
     names: tuple = ()                # the names= given to positional inputs, if any
+    named: bool = False              # every input has a name (names=, a key, fn's parameter)
 
     def __getitem__(self, key: int | str) -> InputReport:
-        """The report of one checked input, by its name (``names=``, or a dict input's key)
-        or by its position among fn's arguments (``inputs[k]`` counts checked inputs only).
+        """The report of one checked input, by its name (``names=``, a dict input's key, or
+        fn's positional parameter), as its label reads ("input 1") or by its position among
+        fn's arguments (``inputs[k]`` counts checked inputs only).
 
         Raises KeyError naming the checked inputs where none is ``key``."""
         for r in self.inputs:
-            if (r.name == key) if isinstance(key, str) else (r.index == key):
+            if isinstance(key, str):
+                found = key == r.name or (not self.keyword and key == f"input {r.index}")
+            else:
+                found = r.index == key
+            if found:
                 return r
         raise KeyError(f"gradcheck report: no checked input {key!r}; the checked inputs are "
                        + ", ".join(r.label for r in self.inputs))
@@ -379,8 +385,9 @@ class GradcheckReport:
         inputs and grad stand for the caller's own)."""
         # NOTE: after a failed directional check the full central check decided
         method = "central" if r.fallback_ran else r.method
-        # NOTE: positional inputs by name only with names= repeated
-        only = json.dumps(r.name) if self.keyword or self.names else r.index
+        # NOTE: by name where a rerun names the input the same: a key, names= repeated, or
+        # fn's own parameter
+        only = json.dumps(r.name) if self.named else r.index
         args = ["fn", "inputs"] + (["grad=grad"] if self.claimed else [])
         args += [f"names={json.dumps(list(self.names))}"] if self.names else []
         args += [f"only={only}", f"seed={self.seed}", f"method={json.dumps(method)}"]
