@@ -804,6 +804,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         gradient, or a bare ndarray when there is one input). It is called twice and must
         give identical results.
     method : "directional" (default), "central" or "complex_step"
+        "complex_step" decides where its estimate agrees with central differences; where
+        it is off them (fn not complex-analytic: abs, max), central decides (G2b) and the
+        report says so ("checked by complex_step → central").
     eps : float, optional
         One absolute step for every element instead of the step rule.
     atol, rtol : float, optional

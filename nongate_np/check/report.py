@@ -160,7 +160,8 @@ class InputReport:
     """The check of one input, assembled from the parts its check produced: a ``defect``
     alone (``method`` "backward"); the ``directional`` check alone (it passed); or the
     ``comparison`` of every element, after a failed directional check (the fallback) or
-    for ``method`` "central" and "complex_step".
+    for ``method`` "central" and "complex_step" (``method`` "central" with ``inapplicable``
+    set where complex-step was asked for but its estimate is off central's: G2b).
 
     The attributes below read the part that decided: ``analytic``/``numeric`` are the values
     at ``worst_index``, the whole arrays are ``analytic_grad``/``numeric_grad``
