@@ -77,8 +77,9 @@ def test_semicolons_and_a_byte_order_mark(tmp_path):
 
 @pytest.mark.parametrize("text, kw, match", [
     ("id,v,label\na,1,x\na,2,y\n", {}, r"line 3, column 'label': sequence 'a' has label 'y' "
-                                       r"here but 'x' on line 2.*task_kinds=\{'label': "
-                                       r"'tagging'\}"),
+                                       r"here but 'x' on line 2; .*\(per-step labels: "
+                                       r"--label-cols label:tagging, task_kinds=\{'label': "
+                                       r"'tagging'\} in Python\)"),
     ("id,t,v\na,0,1\na,0,2\n", {"order_col": "t"}, r"line 3, column 't': sequence 'a' has two "
                                                    r"steps with order 0 \(lines 2 and 3\)"),
     ("id,t,v\na,x,1\n", {"order_col": "t"}, r"line 2, column 't': expected a finite number "

@@ -87,7 +87,8 @@ def test_features_and_targets_round_trip(tmp_path):
     ({"X": np.ones((2, 3, 1)), "y_label": np.array([1, 2, 3])},
      r"array 'y_label': has shape \(3,\); expected 2 rows"),
     ({"X": np.ones((2, 3, 1)), "y_label": np.ones((2, 3, 4))},
-     r"array 'y_label': has shape \(2, 3, 4\) and dtype float64; expected \(2,\) integers"),
+     r"array 'y_label': has shape \(2, 3, 4\) and dtype float64; expected \(2,\) integers"
+     r".*, or a kind named in task_kinds \(--task-kinds\)$"),
     ({"X": np.ones((2, 3, 1)), "y_tag": np.ones((2, 5), np.int64)},
      r"array 'y_tag': has shape \(2, 5\) and dtype int64.*\(2, 3\) integers \(tagging\)"),
     ({"X": np.ones((2, 3, 1)), "y_score": np.array([1.0, np.inf])},

@@ -111,7 +111,8 @@ def _kind(path, key: str, y: np.ndarray, n: int, t: int, declared: str | None) -
             raise DataError(f"{where(path, array=key)}: has shape {y.shape} and dtype "
                             f"{y.dtype}; expected ({n},) integers or strings "
                             f"(classification), ({n},) or ({n}, k) floats (regression), or "
-                            f"({n}, {t}) integers (tagging), or a kind named in task_kinds")
+                            f"({n}, {t}) integers (tagging), or a kind named in task_kinds "
+                            f"(--task-kinds)")
         return kind
     dtypes, shape_fits = _FITS[declared]
     if y.dtype.kind not in dtypes or not shape_fits(y, n, t):

@@ -279,7 +279,8 @@ def _label_task(path, rows, groups, name: str, c: int, kind: str, classes, width
                 raise DataError(f"{where(path, rows[r][0], name)}: sequence {seq_id!r} has "
                                 f"label {rows[r][1][c]!r} here but {first[1][c]!r} on line "
                                 f"{first[0]}; a {kind} label is one value per sequence "
-                                f"(per-step labels: task_kinds={{{name!r}: 'tagging'}})")
+                                f"(per-step labels: --label-cols {name}:tagging, "
+                                f"task_kinds={{{name!r}: 'tagging'}} in Python)")
     labels = [rows[members[0]][1][c] for _, members in groups]
     lines = [rows[members[0]][0] for _, members in groups]
     if kind == "regression":
