@@ -109,6 +109,23 @@ def test_pickled_object_arrays_are_refused(tmp_path):
         load_npz(path)
 
 
+def test_a_ragged_x_is_refused_with_how_to_pad_it(tmp_path):
+    """X saved as an object array of sequences of different lengths: the message says how
+    to save them padded, with their lengths (a cast as for other object arrays cannot
+    work), and is not unpickled to find out."""
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.ones((3, 2)), np.ones((5, 2))
+    path = tmp_path / "ragged.npz"
+    np.savez(path, X=ragged, y_label=np.array(["a", "b"]))
+    with pytest.raises(DataError) as err:
+        load_npz(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}, array 'X': holds Python objects"), message
+    assert "X, lengths = nongate_np.data.pad_sequences(sequences)" in message, message
+    assert "np.savez(path, X=X, lengths=lengths, " in message, message
+    assert "astype" not in message, message
+
+
 def test_unknown_label_with_given_classes(tmp_path):
     path = save(tmp_path, X=np.ones((2, 3, 1)), y_label=np.array([0, 5]))
     with pytest.raises(DataError, match=r"array 'y_label', sequence 1: label '5' is not one "

@@ -34,9 +34,16 @@ def _read(archive, path, key: str) -> np.ndarray:
     try:
         return archive[key]
     except ValueError:      # NumPy refuses an object array when allow_pickle=False
+        # NOTE: not unpickled to look inside; an object X is most likely ragged sequences,
+        #       which no cast can make (N, T, F)
+        fix = (f"expected (N, T, F) numbers; sequences of different lengths are saved "
+               f"padded, with their lengths: X, lengths = "
+               f"nongate_np.data.pad_sequences(sequences), then {_EXAMPLE}"
+               if key == "X" else
+               f"expected a numeric or string array, e.g. {key}.astype(np.float64) or "
+               f"{key}.astype(str)")
         raise DataError(f"{where(path, array=key)}: holds Python objects (a pickled object "
-                        f"array); expected a numeric or string array, e.g. "
-                        f"X.astype(np.float64)") from None
+                        f"array); {fix}") from None
     except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise DataError(f"{where(path, array=key)}: cannot be read ({err})") from None
 
