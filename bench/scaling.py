@@ -104,7 +104,7 @@ def _mpiexec() -> str:
     found = shutil.which("mpiexec", path=str(pathlib.Path(sys.executable).parent)) or \
         shutil.which("mpiexec")
     if found is None:
-        sys.exit("bench/scaling.py: no mpiexec; pip install 'nongate_np[mpi]'")
+        sys.exit("bench/scaling.py: no mpiexec; pip install mpi4py mpich")
     return found
 
 

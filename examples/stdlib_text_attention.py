@@ -24,7 +24,7 @@ Run it::
 It prints the data, one line per epoch, then the test figures beside their baselines, a
 sample, and the files written into ``--out`` (default ``runs/examples/stdlib_text_attention``,
 relative to the current folder): ``metrics.jsonl``, ``curves.png`` and
-``attention_package.png`` (the pictures need matplotlib: ``pip install 'nongate-np[plot]'``;
+``attention_package.png`` (the pictures need matplotlib: ``pip install matplotlib``;
 without it they are skipped with that hint). With the defaults it runs in well under a minute
 on 2 cores once Numba's compiled code is cached (the first run of the library on a machine
 compiles the kernels first, which adds a few seconds and is cached).

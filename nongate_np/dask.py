@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .arguments import check_count
+from .extras import install_hint
 
 __all__ = ["encode", "encode_bag", "encode_files", "write_shards", "worker_env"]
 
@@ -43,8 +44,7 @@ def _dask():
         import dask.array
         import dask.bag
     except ImportError as err:
-        raise ImportError("nongate_np.dask needs Dask: pip install 'nongate_np[dask]' "
-                          "(dask[distributed])") from err
+        raise ImportError(f"nongate_np.dask needs Dask: {install_hint('dask')}") from err
     return dask
 
 
@@ -254,7 +254,7 @@ def encode(checkpoint, x, lengths=None, *, batch_size: int = 256):
     Raises
     ------
     ImportError
-        Without Dask (``pip install 'nongate_np[dask]'``).
+        Without Dask (``pip install 'dask[distributed]'``).
     TypeError
         A checkpoint that is not a path (a model object).
     FileNotFoundError, CheckpointError, ValueError

@@ -46,6 +46,7 @@ import numpy as np
 
 from . import autograd
 from .device import CPU, DeviceError
+from .extras import install_hint
 
 __all__ = ["DataParallel", "abort_on_error", "launched_by_mpi", "split_bounds"]
 
@@ -65,7 +66,7 @@ def _mpi():
         from mpi4py import MPI
     except ImportError as err:
         raise ImportError("nongate_np.distributed needs mpi4py and an MPI library: "
-                          "pip install 'nongate_np[mpi]' (mpi4py and MPICH from PyPI)") from err
+                          f"{install_hint('mpi')}") from err
     return MPI
 
 
@@ -130,7 +131,7 @@ class DataParallel:
     Raises
     ------
     ImportError
-        Without mpi4py (``pip install 'nongate_np[mpi]'``).
+        Without mpi4py (``pip install mpi4py mpich``).
     DeviceError
         The model's parameters are on the GPU: DataParallel reduces host arrays.
     ValueError

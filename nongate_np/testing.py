@@ -40,7 +40,7 @@ Example::
         lengths = data.draw(nt.lengths(B, T) | nt.bad_lengths(B, T))
         nt.check_call(lstm, x, lengths=lengths)     # a result, or an error naming lengths
 
-Requires Hypothesis (``pip install nongate-np[test]``).
+Requires Hypothesis (``pip install hypothesis``).
 """
 
 from __future__ import annotations
@@ -52,12 +52,14 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .extras import install_hint
+
 try:
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as err:  # pragma: no cover - exercised only without hypothesis
-    raise ImportError("nongate_np.testing needs Hypothesis: pip install hypothesis "
-                      "(or pip install 'nongate-np[test]')") from err
+    raise ImportError(f"nongate_np.testing needs Hypothesis: "
+                      f"{install_hint('test')}") from err
 
 from .anomaly import AnomalyError
 from .autograd import GradientShapeError

@@ -64,7 +64,8 @@ def test_cuda_without_numba_cuda_names_the_package_to_install():
                             {"NUMBA_ENABLE_CUDASIM": "0"})
     for name, message in out.items():
         assert message == ("DeviceError: device 'cuda' is not usable here: numba-cuda is not "
-                           "installed (pip install 'nongate_np[cuda]')"), name
+                           "installed (pip install 'numba-cuda[cu13]' (or, in the checkout, pip "
+                           "install -e '.[cuda]'))"), name
 
 
 def test_cuda_without_a_gpu_says_what_is_missing():

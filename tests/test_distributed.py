@@ -28,7 +28,7 @@ def _mpiexec():
     found = shutil.which("mpiexec", path=str(pathlib.Path(sys.executable).parent)) or \
         shutil.which("mpiexec")
     if found is None:
-        pytest.skip("no mpiexec (pip install 'nongate_np[mpi]')")
+        pytest.skip("no mpiexec (pip install mpi4py mpich)")
     return found
 
 
@@ -455,7 +455,8 @@ def test_train_started_by_a_launcher_without_mpi4py_says_what_to_install(monkeyp
     monkeypatch.setenv("PMI_RANK", "0")
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     code, _, err = run_cli("train", *TINY_TEXT, "--out", tmp_path / "x")
-    assert code == 2 and "pip install 'nongate_np[mpi]'" in err, err
+    assert code == 2 and "pip install mpi4py mpich (or, in the checkout, pip install -e " \
+        "'.[mpi]')" in err, err
 
 
 _WITHOUT_ABORT = """

@@ -15,8 +15,9 @@ PACKAGE = Path(nongate_np.__file__).parent
 # Lowest first. A module belongs to the layer of its longest listed prefix.
 LAYERS = [
     # stand-alone helpers and the data pipeline: they import nothing of the engine
-    ["rng", "arguments", "casting", "io.atomic", "check.foreign", "training.progress",
-     "training.plot", "check.testing", "check.report", "data", "sharedlib", "cores"],
+    ["rng", "arguments", "extras", "casting", "io.atomic", "check.foreign",
+     "training.progress", "training.plot", "check.testing", "check.report", "data",
+     "sharedlib", "cores"],
     ["kernels"],
     ["device", "tensor", "anomaly", "autograd", "factories"],
     ["ops"],

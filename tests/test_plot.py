@@ -266,7 +266,8 @@ def test_without_matplotlib_the_message_says_how_to_install_it(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                          text=True, check=True).stdout
-    assert out.count("pip install 'nongate-np[plot]'") == 2, out
+    assert out.count("pip install matplotlib (or, in the checkout, pip install -e "
+                     "'.[plot]')") == 2, out
     assert not (tmp_path / "h.png").exists()
     assert plot.matplotlib_available()
 

@@ -110,7 +110,8 @@ def test_gpu_without_numba_cuda_says_how_to_get_it():
     assert proc.returncode == 0, proc.stderr
     gpu = json.loads(proc.stdout)
     assert gpu["usable"] is False and gpu["devices"] == []
-    assert gpu["reason"] == "numba-cuda is not installed (pip install 'nongate_np[cuda]')"
+    assert gpu["reason"] == ("numba-cuda is not installed (pip install 'numba-cuda[cu13]' "
+                             "(or, in the checkout, pip install -e '.[cuda]'))")
 
 
 def test_gpu_without_a_driver_or_on_the_simulator_says_which():

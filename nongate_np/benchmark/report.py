@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from ..extras import install_hint
 from .configs import COMPILE_GOAL_S, GOALS, NUMPY_GOALS, ONNX_GOALS, task_gflop
 from .host import describe_record
 
 OURS = ("numba", "numpy")
-BENCH_HINT = "pip install 'nongate-np[bench]'"
+BENCH_HINT = install_hint("bench")
 
 
 def add_ratios(res: dict) -> dict:

@@ -16,19 +16,21 @@ Example::
     def test_tanh_grad(x):
         ng.gradcheck(lambda t: ng.tanh(t), [x], method="complex_step")
 
-Requires Hypothesis (``pip install nongate-np[test]``).
+Requires Hypothesis (``pip install hypothesis``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..extras import install_hint
+
 try:
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 except ImportError as err:  # pragma: no cover - exercised only without hypothesis
-    raise ImportError("nongate_np.check.testing needs Hypothesis: pip install hypothesis "
-                      "(or pip install 'nongate-np[test]')") from err
+    raise ImportError(f"nongate_np.check.testing needs Hypothesis: "
+                      f"{install_hint('test')}") from err
 
 __all__ = ["shapes", "broadcastable_shapes", "matmul_shapes", "arrays", "positive_arrays",
            "distinct_arrays", "index_arrays", "lstm_sizes", "scaled_arrays"]

@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from ..extras import install_hint
 from . import CLIError, non_negative_int, positive
 
 #: Sequences per encode call, with or without Dask: the same batches give the same bits
@@ -35,7 +36,7 @@ def add_parsers(sub) -> None:
     dask = e.add_mutually_exclusive_group()
     dask.add_argument("--dask-scheduler", metavar="ADDRESS",
                       help="encode on this Dask cluster (tcp://host:8786; pip install "
-                           "'nongate-np[dask]'); the same bits as one process with the "
+                           "'dask[distributed]'); the same bits as one process with the "
                            "workers' kernel thread count (NUMBA_NUM_THREADS), else equal "
                            "to float rounding")
     dask.add_argument("--workers", type=positive(int), metavar="N",
@@ -164,8 +165,8 @@ def _encode_on_dask(args, data):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise CLIError("--dask-scheduler and --workers need Dask: pip install "
-                       "'nongate-np[dask]'") from None
+        raise CLIError(f"--dask-scheduler and --workers need Dask: "
+                       f"{install_hint('dask')}") from None
     from ..dask import encode, worker_env, write_shards
     cluster = None
     try:

@@ -31,7 +31,7 @@ stored once per key. Writes are atomic, as ``nongate_np.save``'s. Loading runs n
 file is raw tensors and a JSON header, and its model class is looked up among the
 registered savable classes.
 
-Needs the ``safetensors`` package: ``pip install 'nongate-np[safetensors]'``.
+Needs the ``safetensors`` package: ``pip install safetensors``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..extras import install_hint
 from . import atomic
 from .checkpoint import CheckpointError, describe, parse_config
 from .paths import fspath
@@ -48,7 +49,7 @@ from .paths import fspath
 __all__ = ["save_safetensors", "load_safetensors", "METADATA_KEY"]
 
 METADATA_KEY = "nongate_np"
-INSTALL_HINT = "pip install 'nongate-np[safetensors]'"
+INSTALL_HINT = install_hint("safetensors")
 # safetensors' dtype names for the NumPy dtypes it holds; NumPy has no bfloat16 or float8.
 _DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16,
            "I16": np.int16, "U32": np.uint32, "I32": np.int32, "U64": np.uint64,

@@ -16,9 +16,11 @@ import os
 import sys
 from typing import NamedTuple
 
+from ..extras import install_hint
+
 __all__ = ["GpuStatus", "probe", "simulator_requested"]
 
-INSTALL_HINT = "pip install 'nongate_np[cuda]'"
+INSTALL_HINT = install_hint("cuda")
 
 
 class GpuStatus(NamedTuple):

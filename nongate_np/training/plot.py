@@ -1,7 +1,7 @@
 """Pictures of a training run: the learning curves of ``metrics.jsonl`` and each task's
 attention weights over held-out sequences (over the characters, for text).
 
-Needs matplotlib (``pip install 'nongate-np[plot]'``); importing this module does not. The
+Needs matplotlib (``pip install matplotlib``); importing this module does not. The
 figures are ``matplotlib.figure.Figure`` objects drawn by the Agg canvas, never through
 ``pyplot``, so a program that uses pyplot keeps its own backend and figure list.
 
@@ -17,7 +17,9 @@ import warnings
 
 import numpy as np
 
-INSTALL_HINT = "pip install 'nongate-np[plot]'"
+from ..extras import install_hint
+
+INSTALL_HINT = install_hint("plot")
 
 # metric name -> (axis label with its unit, factor from the stored value to the drawn one)
 METRIC_LABELS = {
