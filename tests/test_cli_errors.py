@@ -188,6 +188,17 @@ CASES = {
     "predict --out a folder": (["predict", TS_MODEL, T, "--out", "{empty}"],
                                "--out {empty}: cannot write it"),
     "sample a ts model": (["sample", TS_MODEL], "not text"),
+    # predict and encode read a csv INPUT with it; other files have no separator
+    "delimiter with ts input": (["predict", TS_MODEL, T, "--delimiter", ";"],
+                                "--delimiter applies to csv input only; {ts_run}/model.npz "
+                                "reads .ts files"),
+    "delimiter with text input": (["encode", TEXT_MODEL, "{notes.txt}", "--delimiter", ";",
+                                   "--out", "{bad}/e.npy"],
+                                  "--delimiter applies to csv input only; "
+                                  "{text_run}/model.npz reads text"),
+    "delimiter of two characters": (["predict", TS_MODEL, T, "--delimiter", ";;"],
+                                    "argument --delimiter: expected one character (\\t: a "
+                                    "tab), got ';;'"),
     "sample temperature 0": (["sample", TEXT_MODEL, "--temperature", "0"],
                              "--temperature: expected a finite number > 0"),
     "resume to fewer epochs": (["train", "ts", T, "--resume", "--epochs", "1", "--hidden-size",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import nongate_np as ng
-from nongate_np.data import load_csv, load_npz, load_ts
+from nongate_np.data import DataError, load_csv, load_npz, load_ts
 from nongate_np.data.text import stdlib_corpus
 from nongate_np.training import evaluate, plot, predict
 from nongate_np.training.jobs import FILE_DEFAULTS
@@ -313,6 +313,41 @@ def test_read_as_trained_gives_python_what_predict_reads(csv_run, tmp_path):
         read_as_trained(ckpt, tmp_path / "x.npz")
     with pytest.raises(ValueError, match="not written by nongate-np train"):
         read_as_trained({"nothing": 1}, folder / "test.csv")
+
+
+def test_predict_and_encode_read_a_table_with_another_separator(csv_run, tmp_path):
+    """A new table with semicolons: without --delimiter the error asks for it as predict
+    takes it; with it, predict and encode give what they give for the comma table, and
+    read_as_trained takes delimiter= as well (None: the run's)."""
+    from nongate_np.training import read_as_trained
+    folder, out = csv_run
+    semi = tmp_path / "semi.csv"
+    semi.write_text((folder / "test.csv").read_text().replace(",", ";"))
+    model = out / "model.npz"
+    code, _, err = run_cli("predict", model, semi)
+    assert code == 2 and "is that the separator? (--delimiter ';' on the command line, " \
+        "delimiter=';' in Python)" in err, err
+    want = run_cli("predict", model, folder / "test.csv")
+    assert want[0] == 0, want[2]
+    assert run_cli("predict", model, semi, "--delimiter", ";") == want
+    for path, options in ((folder / "test.csv", ()), (semi, ("--delimiter", ";"))):
+        code, _, err = run_cli("encode", model, path, *options, "--out", tmp_path / "e.npy")
+        assert code == 0, err
+        emb = np.load(tmp_path / "e.npy")
+        if not options:
+            first = emb
+    np.testing.assert_array_equal(emb, first)
+    a = read_as_trained(model, folder / "test.csv")
+    b = read_as_trained(model, semi, delimiter=";")
+    np.testing.assert_array_equal(a.x, b.x)
+    assert {k: v.tolist() for k, v in a.targets.items()} == \
+        {k: v.tolist() for k, v in b.targets.items()}
+    with pytest.raises(DataError, match="is that the separator"):
+        read_as_trained(model, semi)
+    with pytest.raises(ValueError, match=r"read_as_trained: delimiter=';' applies to csv "
+                                         r"input only; the model reads \.npz files"):
+        read_as_trained({"kind": "npz", "tasks": [], "options": {}}, tmp_path / "x.npz",
+                        delimiter=";")
 
 
 def test_csv_predictions_equal_the_models_and_follow_the_order_column(csv_run):

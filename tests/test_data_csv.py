@@ -136,8 +136,8 @@ def test_a_table_with_another_separator_is_named_and_reads_with_it(tmp_path):
     comma.write_text("\n".join(rows) + "\n")
     semi.write_text("\n".join(r.replace(",", ";") for r in rows) + "\n")
     with pytest.raises(DataError, match=re.escape(
-            "one column holding ';': is that the separator? (load_csv's delimiter=';', the "
-            "command line's --delimiter ';')")):
+            "one column holding ';': is that the separator? (--delimiter ';' on the command "
+            "line, delimiter=';' in Python)")):
         load_csv(semi)
     a, b = load_csv(comma, order_col="t"), load_csv(semi, order_col="t", delimiter=";")
     np.testing.assert_array_equal(a.x, b.x)

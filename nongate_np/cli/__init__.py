@@ -56,6 +56,16 @@ def non_negative_int(text):
     return value
 
 
+def one_character(text):
+    """An argparse type: a field separator, one character; ``\\t`` (as typed) is a tab."""
+    if text == "\\t":
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (\\t: a tab), got "
+                                         f"{text!r}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import tools, train, use
     parser = _Parser(prog="nongate-np", description="A sequence-learning engine in NumPy and "

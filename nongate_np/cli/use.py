@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from ..extras import install_hint
-from . import CLIError, non_negative_int, positive
+from . import CLIError, non_negative_int, one_character, positive
 
 #: Sequences per encode call, with or without Dask: the same batches give the same bits
 ENCODE_BATCH = 256
@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
                         "is added to a name without it; the file is replaced whole); with "
                         "Dask, a name not ending in .npy is a folder of .npy shards and "
                         "index.json")
-    _device_option(e)
+    _input_options(e)
     dask = e.add_mutually_exclusive_group()
     dask.add_argument("--dask-scheduler", metavar="ADDRESS",
                       help="encode on this Dask cluster (tcp://host:8786; pip install "
@@ -52,7 +52,7 @@ def add_parsers(sub) -> None:
                         "classification task, <task>_probability) instead of printing "
                         "every row; with labels in INPUT, each task's metrics (accuracy, "
                         "mae) go to stderr either way")
-    _device_option(p)
+    _input_options(p)
     p.set_defaults(run=predict)
 
     s = sub.add_parser("sample", help="generate text from a model trained by nongate-np "
@@ -68,10 +68,23 @@ def add_parsers(sub) -> None:
     s.set_defaults(run=sample)
 
 
-def _device_option(parser) -> None:
+def _input_options(parser) -> None:
+    parser.add_argument("--delimiter", type=one_character, metavar="CHAR",
+                        help="a csv INPUT's field separator (default: the training file's)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where the model runs (default cpu; cuda needs numba-cuda and "
                              "a GPU: nongate-np info says whether one is usable)")
+
+
+def _read_input(args, meta, model, *, labels: bool = True):
+    """INPUT read as the model's training data was (read_as_trained), with --delimiter."""
+    from ..training import read_as_trained
+    from ..training.jobs import _reads
+    if args.delimiter is not None and meta["kind"] != "csv":
+        raise CLIError(f"--delimiter applies to csv input only; {args.checkpoint} reads "
+                       f"{_reads(meta['kind'])}")
+    return read_as_trained(meta, args.input, model.input_size, labels=labels,
+                           delimiter=args.delimiter)
 
 
 def _load(path):
@@ -111,7 +124,7 @@ def _writing(out):
 
 def encode(args) -> int:
     from ..io.atomic import replacing
-    from ..training import batches, read_as_trained
+    from ..training import batches
     dask = bool(args.dask_scheduler or args.workers)
     # NOTE: checked before the encoding, which can take long; with Dask, an OUT without
     # .npy names a folder of shards
@@ -119,7 +132,7 @@ def encode(args) -> int:
     _folder_for(args.out)
     model, meta = _load(args.checkpoint)
     model.to(args.device)
-    data = read_as_trained(meta, args.input, model.input_size, labels=False)
+    data = _read_input(args, meta, model, labels=False)
     if model.pool is None:
         raise CLIError("the model has no sequence-level task, so nothing to encode")
     if dask:
@@ -192,7 +205,7 @@ def _encode_on_dask(args, data):
 
 
 def predict(args) -> int:
-    from ..training import evaluate, read_as_trained
+    from ..training import evaluate
     from ..training import predict as predict_all
     if args.out:
         _folder_for(args.out)
@@ -201,9 +214,9 @@ def predict(args) -> int:
     from ..data.errors import UnknownLabelError
     scored = True
     try:
-        data = read_as_trained(meta, args.input, model.input_size)
+        data = _read_input(args, meta, model)
     except UnknownLabelError as err:    # the sequences can still be predicted, not scored
-        data = read_as_trained(meta, args.input, model.input_size, labels=False)
+        data = _read_input(args, meta, model, labels=False)
         scored = False
         print(f"note: {err}; predicted without scoring the labels", file=sys.stderr)
     trained = [t["name"] for t in model.tasks]

@@ -123,9 +123,11 @@ def _delimiter_hint(header: list[str], delimiter: str) -> str:
         return ""
     found = next((d for d in (";", "\t", "|", ",") if d != delimiter and d in header[0]),
                  None)
+    # NOTE: both spellings: load_csv, load_sequences and read_as_trained take delimiter=,
+    #       train csv, predict and encode --delimiter
     return "" if found is None else (f", one column holding {found!r}: is that the "
-                                     f"separator? (load_csv's delimiter={found!r}, the "
-                                     f"command line's --delimiter {found!r})")
+                                     f"separator? (--delimiter {found!r} on the command "
+                                     f"line, delimiter={found!r} in Python)")
 
 
 def load_csv(path, *, id_col: str = "id", order_col: str | None = None, feature_cols=None,

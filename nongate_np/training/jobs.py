@@ -203,7 +203,8 @@ def _shown_task(task: dict) -> str:
             f"{', '.join(classes[:6])}{', ...' if n > 6 else ''})")
 
 
-def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: bool = True):
+def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: bool = True,
+                    delimiter: str | None = None):
     """The sequences in ``path`` read as a ``nongate-np train`` run read its training data,
     for its model: the same loader, loader options (columns, delimiter, task kinds) and
     class labels, or for a text model its vocabulary. A SequenceDataset for ``predict``,
@@ -214,10 +215,12 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
     the checkpoint's model when not given). Without ``labels`` a file's labels are its own,
     not mapped to the model's classes: one the model never saw is no error; a table's label
     columns are not read, so a table without them (an application's input) is read too.
+    ``delimiter`` is a csv table's field separator (default None: the training file's).
 
     Raises DataError (``nongate_np.data``) for a missing file, a folder (but for a text
     model, which reads one), a file of another kind than the training data's, or another
-    count of features; ValueError for a checkpoint that ``nongate-np train`` did not write.
+    count of features; ValueError for a checkpoint that ``nongate-np train`` did not write,
+    or a ``delimiter`` for a model that reads no csv tables.
     """
     meta = checkpoint
     if not isinstance(checkpoint, dict):
@@ -228,6 +231,9 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
     if not isinstance(meta, dict) or "kind" not in meta:
         raise ValueError("read_as_trained: the checkpoint was not written by nongate-np train "
                          "(it has no data description); read the data yourself")
+    if delimiter is not None and meta["kind"] != "csv":
+        raise ValueError(f"read_as_trained: delimiter={delimiter!r} applies to csv input "
+                         f"only; the model reads {_reads(meta['kind'])}")
     path = os.fspath(path)
     if meta["kind"] == "text":
         suffix = os.path.splitext(path)[1].lower()
@@ -246,6 +252,8 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
                         f"nongate-np train {meta['kind']}), got {suffix or 'no suffix'!r}")
     classes = {t["name"]: t["classes"] for t in meta["tasks"] if t.get("classes")}
     options = dict(meta.get("options", {}))
+    if delimiter is not None:
+        options["delimiter"] = delimiter
     if not labels and meta["kind"] == "csv":
         options.update(label_cols=[], task_kinds=None)
     data = load_sequences(path, classes=classes if labels else None, **options)
@@ -253,6 +261,11 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
         raise DataError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
                         f"trained on {input_size}")
     return data
+
+
+def _reads(kind: str) -> str:
+    """What a model trained on data of ``kind`` reads: "text", ".ts files"."""
+    return "text" if kind == "text" else f".{kind} files"
 
 
 def _nested(flat: dict) -> dict:
