@@ -315,6 +315,30 @@ def test_read_as_trained_gives_python_what_predict_reads(csv_run, tmp_path):
         read_as_trained({"nothing": 1}, folder / "test.csv")
 
 
+def test_read_as_trained_says_how_to_read_a_file_for_a_model_saved_in_python(csv_run,
+                                                                           tmp_path):
+    """A model saved by ng.save without the run's data description: the error says how to
+    read the file with the model's classes, which the model now keeps."""
+    from nongate_np.training import read_as_trained
+    folder, out = csv_run
+    model = ng.load(out / "model.npz").model
+    ng.save(model, tmp_path / "mine.npz")
+    with pytest.raises(ValueError) as err:
+        read_as_trained(tmp_path / "mine.npz", folder / "test.csv")
+    assert str(err.value) == (
+        f"read_as_trained: {tmp_path / 'mine.npz'} was not written by nongate-np train (it "
+        f"has no data description, extra['data']); read the file as the training file was, "
+        f"with the model's classes: load_sequences(path, **the_loader_options, "
+        f"classes={{t['name']: t['classes'] for t in model.tasks if 'classes' in t}})")
+    tasks = ng.load(tmp_path / "mine.npz").model.tasks
+    options = ng.load(out / "model.npz").extra["data"]["options"]
+    data = load_csv(folder / "test.csv", **options,
+                    classes={t["name"]: t["classes"] for t in tasks if "classes" in t})
+    want = read_as_trained(out / "model.npz", folder / "test.csv")
+    assert data.tasks == want.tasks
+    np.testing.assert_array_equal(data.targets["trend"], want.targets["trend"])
+
+
 def test_predict_and_encode_read_a_table_with_another_separator(csv_run, tmp_path):
     """A new table with semicolons: without --delimiter the error asks for it as predict
     takes it; with it, predict and encode give what they give for the comma table, and

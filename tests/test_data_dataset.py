@@ -32,7 +32,9 @@ def test_defaults_filled_and_shapes_normalised():
     d = make()
     assert d.targets["r"].shape == (10, 1) and d.targets["r"].dtype == np.float64
     assert d.tasks[0]["classes"] == ["0", "1", "2"]
-    assert d.model_tasks() == [{"name": "c", "kind": "classification", "num_classes": 3},
+    # the classes go into the model, so that its checkpoint names them
+    assert d.model_tasks() == [{"name": "c", "kind": "classification", "num_classes": 3,
+                                "classes": ["0", "1", "2"]},
                                {"name": "r", "kind": "regression", "output_size": 1}]
     assert len(d) == 10 and d.feature_size == 2 and not d.is_tokens
     assert d.max_len == d.lengths.max()

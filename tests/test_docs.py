@@ -125,6 +125,7 @@ def test_readme_gunpoint_example_learns(monkeypatch):
     scores = namespace["evaluate"](namespace["model"], namespace["test"])
     majority = np.bincount(namespace["test"].targets["label"]).max() / len(namespace["test"])
     assert scores["label/accuracy"] > majority + 0.05
+    assert namespace["names"] == namespace["train"].tasks[0]["classes"] == ["1", "2"]
     assert namespace["x"].shape == (2, 5, 1) and list(namespace["lengths"]) == [5, 3]
     assert len(namespace["mine"]) == 2 and list(namespace["mine"].targets["label"]) == [1, 0]
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import nongate_np as ng
 from nongate_np.data import SequenceDataset, make_two_trigger
 from nongate_np.nn.multitask import MultiTaskSequenceModel
-from nongate_np.training import fit
+from nongate_np.training import fit, predict
 
 TASKS = [{"name": "topic", "kind": "classification", "num_classes": 3},
          {"name": "score", "kind": "regression", "output_size": 2},
@@ -301,6 +301,43 @@ def test_task_validation():
         MultiTaskSequenceModel([{"name": "a", "kind": "classification"}], vocab_size=5)
     with pytest.raises(ValueError, match="exactly one of vocab_size"):
         MultiTaskSequenceModel(TASKS)
+
+
+def test_a_models_tasks_keep_their_class_names_through_save_and_load(tmp_path):
+    """A model built from a dataset's model_tasks() keeps each task's class names, as
+    given, through ng.save and ng.load, so that a class id predicted maps back to its name
+    (they were dropped, and only the command line's checkpoint kept them); a model without
+    them saves and loads without."""
+    x = np.random.default_rng(0).standard_normal((4, 3, 2))
+    data = SequenceDataset(x, np.full(4, 3), {"speed": np.array([1, 0, 1, 0]),
+                                              "level": np.array([0.5, 1.0, 1.5, 2.0])},
+                           [{"name": "speed", "kind": "classification",
+                             "classes": ["fast", "slow"]},
+                            {"name": "level", "kind": "regression", "output_size": 1}])
+    ng.seed(0)
+    model = MultiTaskSequenceModel(data.model_tasks(), input_size=2, hidden_size=4)
+    ng.save(model, tmp_path / "m.npz")
+    loaded = ng.load(tmp_path / "m.npz").model
+    assert [t.get("classes") for t in loaded.tasks] == [["fast", "slow"], None]
+    names = loaded.tasks[0]["classes"]
+    assert [names[k] for k in predict(loaded, x)["speed"]] == \
+        [names[k] for k in predict(model, x)["speed"]]
+    plain = MultiTaskSequenceModel(TASKS, vocab_size=5)
+    ng.save(plain, tmp_path / "plain.npz")
+    assert ng.load(tmp_path / "plain.npz").model.tasks == plain.tasks
+    assert all("classes" not in t for t in plain.tasks)
+
+
+@pytest.mark.parametrize("classes, match", [
+    (["a"], r"task 'topic' has 1 class name\(s\) \['a'\] for num_classes=3"),
+    ("abc", r"task 'topic' has classes 'abc'; expected a list of 3 class names"),
+])
+def test_class_names_that_cannot_name_the_classes_are_refused(classes, match):
+    tasks = [dict(TASKS[0], classes=classes)]
+    with pytest.raises(ValueError, match=match):
+        MultiTaskSequenceModel(tasks, vocab_size=5)
+    with pytest.raises(ValueError, match="task 'score' is a regression: it has no classes"):
+        MultiTaskSequenceModel([dict(TASKS[1], classes=["a"])], vocab_size=5)
 
 
 @pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1.0, "2", None, [1, 2]])

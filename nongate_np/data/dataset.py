@@ -222,8 +222,9 @@ class SequenceDataset:
         return np.arange(self.x.shape[1])[None, :] < self.lengths[:, None]
 
     def model_tasks(self) -> list[dict]:
-        """The tasks as ``MultiTaskSequenceModel(tasks=...)`` takes them (no "classes")."""
-        return [{k: v for k, v in task.items() if k != "classes"} for task in self.tasks]
+        """The tasks as ``MultiTaskSequenceModel(tasks=...)`` takes them, with their
+        "classes": the model keeps them, and so does its checkpoint."""
+        return [dict(task) for task in self.tasks]
 
     def subset(self, idx) -> "SequenceDataset":
         """The sequences ``idx`` selects (an index array, a boolean mask or a slice), in

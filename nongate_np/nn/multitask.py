@@ -58,8 +58,29 @@ def _check_tasks(tasks) -> list[dict]:
             raise ValueError(f"MultiTaskSequenceModel: task {name!r} needs a weight that is a "
                              f"finite number >= 0, got {weight!r}")
         checked.append({"name": name, "kind": kind, size_key: int(size),
-                        "weight": float(weight)})
+                        "weight": float(weight), **_classes(task, int(size))})
     return checked
+
+
+def _classes(task: dict, size: int) -> dict:
+    """``{"classes": [...]}`` of a task that names its classes (as text, so that the
+    checkpoint's JSON keeps them as given), else ``{}``; ValueError for names that cannot
+    name the ``size`` classes."""
+    if "classes" not in task:
+        return {}
+    name, classes = task["name"], task["classes"]
+    if task["kind"] == "regression":
+        raise ValueError(f"MultiTaskSequenceModel: task {name!r} is a regression: it has no "
+                         f"classes, got {classes!r}")
+    if not isinstance(classes, (list, tuple)):
+        raise ValueError(f"MultiTaskSequenceModel: task {name!r} has classes {classes!r}; "
+                         f"expected a list of {size} class names")
+    names = [str(c) for c in classes]
+    # NOTE: not required distinct: a text model's vocabulary may show two ids alike
+    if len(names) != size:
+        raise ValueError(f"MultiTaskSequenceModel: task {name!r} has {len(names)} class "
+                         f"name(s) {names} for num_classes={size}")
+    return {"classes": names}
 
 
 def _host(value) -> np.ndarray:
@@ -147,11 +168,15 @@ class MultiTaskSequenceModel(Module):
     Parameters
     ----------
     tasks : list of dict
-        ``{"name", "kind", "num_classes" | "output_size", "weight"}``; kind is
+        ``{"name", "kind", "num_classes" | "output_size", "weight", "classes"}``; kind is
         "classification" (one class per sequence), "regression" (``output_size`` values per
         sequence) or "tagging" (one class per step, read from the LSTM outputs directly).
         ``weight`` is the fixed loss weight, a finite number >= 0 (default 1); with
         ``loss_weighting="uncertainty"`` it is not used (a weight other than 1 warns).
+        ``classes``, optional, names a classification or tagging task's classes in id order
+        (``SequenceDataset.model_tasks()`` gives them): kept in ``tasks`` and the
+        checkpoint, so that a predicted id maps back to its name,
+        ``model.tasks[k]["classes"][id]``.
     vocab_size : int, optional
         Token-id input (B, T) through an ``Embedding`` (id ``padding_idx`` is padding).
     input_size : int, optional
@@ -188,7 +213,8 @@ class MultiTaskSequenceModel(Module):
     ------
     ValueError
         A task that is not a dict with a known ``kind``, a name given twice, a size < 1, a
-        ``weight`` that is not a finite number >= 0; both or neither of ``vocab_size`` and
+        ``weight`` that is not a finite number >= 0, ``classes`` that are not ``num_classes``
+        names (or any for a regression); both or neither of ``vocab_size`` and
         ``input_size``; an unknown ``loss_weighting``.
     """
 

@@ -229,8 +229,15 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
         if input_size is None and ckpt.model is not None:
             input_size = getattr(ckpt.model, "input_size", None)
     if not isinstance(meta, dict) or "kind" not in meta:
-        raise ValueError("read_as_trained: the checkpoint was not written by nongate-np train "
-                         "(it has no data description); read the data yourself")
+        # NOTE: its loader options (columns, order, kinds) are nowhere: a guess could read
+        #       another table than the training file's without a word
+        what = os.fspath(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else \
+            "the checkpoint"
+        raise ValueError(f"read_as_trained: {what} was not written by nongate-np train (it has "
+                         f"no data description, extra['data']); read the file as the training "
+                         f"file was, with the model's classes: load_sequences(path, "
+                         f"**the_loader_options, classes={{t['name']: t['classes'] for t in "
+                         f"model.tasks if 'classes' in t}})")
     if delimiter is not None and meta["kind"] != "csv":
         raise ValueError(f"read_as_trained: delimiter={delimiter!r} applies to csv input "
                          f"only; the model reads {_reads(meta['kind'])}")
