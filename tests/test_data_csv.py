@@ -106,6 +106,9 @@ def test_semicolons_and_a_byte_order_mark(tmp_path):
     ("id,v,label\na,1,\n", {}, "line 2, column 'label': empty label"),
     (",v\n,1\n", {"id_col": ""}, "empty sequence id"),
     ("", {}, "the file is empty"),
+    # a TypeError of the csv module, a traceback from train csv --delimiter
+    ("id,v\na,1\n", {"delimiter": "ab"}, r"delimiter \(--delimiter\) must be one "
+                                           r"character, got 'ab'"),
     ("id,v\n", {}, "a header but no data rows"),
     ("id,v,label\na,1,x\n", {"task_kinds": {"label": "ranking"}},
      r"task_kinds has 'label': 'ranking'"),

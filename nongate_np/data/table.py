@@ -18,6 +18,10 @@ __all__ = ["load_csv"]
 
 def _read_rows(path, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the data rows, each with its line number; blank lines skipped."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        # NOTE: csv's own TypeError was a traceback from train csv --delimiter
+        raise DataError(f"{path}: delimiter (--delimiter) must be one character, got "
+                        f"{delimiter!r}")
     try:
         # NOTE: utf-8-sig drops the byte-order mark spreadsheet programs write
         with open(path, newline="", encoding="utf-8-sig") as f:
