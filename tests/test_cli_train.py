@@ -339,6 +339,26 @@ def test_read_as_trained_says_how_to_read_a_file_for_a_model_saved_in_python(csv
     np.testing.assert_array_equal(data.targets["trend"], want.targets["trend"])
 
 
+def test_a_zero_padded_npz_without_lengths_trains_with_a_one_line_warning(tmp_path):
+    """X zero-padded and no 'lengths': train says so on one line of stderr (Python's
+    display added the warning's file and source line), then trains as before; predict
+    reads the file with the same warning."""
+    x = np.random.default_rng(0).standard_normal((8, 4, 2)) + 3
+    x[::2, 2:] = 0
+    path = tmp_path / "padded.npz"
+    np.savez(path, X=x, y_label=np.arange(8) % 2)
+    code, _, err = run_cli("train", "npz", path, "--epochs", "1", "--hidden-size", "4",
+                           "--quiet", "--out", tmp_path / "run")
+    assert code == 0, err
+    warning = (f"warning: {path}: 4 of 8 sequences end in all-zero steps, read as data: "
+               f"without an array 'lengths' every sequence is T = 4 steps long; if the zeros "
+               f"are padding, save each sequence's length: np.savez(path, X=X, "
+               f"lengths=lengths, y_label=y)")
+    assert err.splitlines() == [warning], err
+    code, _, err = run_cli("predict", tmp_path / "run" / "model.npz", path)
+    assert code == 0 and err.splitlines()[0] == warning, err
+
+
 def test_predict_and_encode_read_a_table_with_another_separator(csv_run, tmp_path):
     """A new table with semicolons: without --delimiter the error asks for it as predict
     takes it; with it, predict and encode give what they give for the comma table, and

@@ -2,6 +2,7 @@
 array's shape and dtype."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -124,6 +125,34 @@ def test_a_ragged_x_is_refused_with_how_to_pad_it(tmp_path):
     assert "X, lengths = nongate_np.data.pad_sequences(sequences)" in message, message
     assert "np.savez(path, X=X, lengths=lengths, " in message, message
     assert "astype" not in message, message
+
+
+def test_zero_padded_x_without_lengths_warns_and_still_loads(tmp_path):
+    """No 'lengths' and X zero-padded: every sequence would be read at full length, its
+    padding as data. One warning names how many sequences end in all-zero steps and the
+    fix; the file loads as before (zeros can be real data), and with 'lengths', or
+    without zero endings, nothing is said."""
+    rng = np.random.default_rng(0)
+    lengths = np.array([5, 2, 3, 5, 4, 1])
+    x = rng.standard_normal((6, 5, 2)) + 3
+    x[np.arange(5)[None, :] >= lengths[:, None]] = 0
+    path = save(tmp_path, X=x, y_label=np.arange(6) % 2)
+    with pytest.warns(UserWarning) as caught:
+        d = load_npz(path)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        f"{path}: 4 of 6 sequences end in all-zero steps, read as data: without an array "
+        f"'lengths' every sequence is T = 5 steps long; if the zeros are padding, save "
+        f"each sequence's length: np.savez(path, X=X, lengths=lengths, y_label=y)")
+    np.testing.assert_array_equal(d.lengths, [5] * 6)
+    np.testing.assert_array_equal(d.x, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_npz(save(tmp_path, X=x, lengths=lengths, y_label=np.arange(6) % 2))
+        load_npz(save(tmp_path, X=x + 10, y_label=np.arange(6) % 2))
+        x[0, -1] = 0                # one sequence of twenty: its zeros are likely data
+        load_npz(save(tmp_path, X=np.concatenate([x[:1], np.repeat(x[:1] + 10, 19, axis=0)]),
+                      y_label=np.arange(20) % 2))
 
 
 def test_unknown_label_with_given_classes(tmp_path):

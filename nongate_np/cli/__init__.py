@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 from .. import __version__
 
@@ -98,8 +99,21 @@ def _user_errors() -> tuple:
             OSError)
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the command's notes are shown: one line on stderr, without the file,
+    line and source line of the library that raised it."""
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = _parse(argv)
+    # NOTE: restored on return: main() called from Python leaves the caller's display alone
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 
 import numpy as np
@@ -14,6 +15,9 @@ from .labels import encode_labels, resolve_classes, sorted_labels
 __all__ = ["load_npz"]
 
 _EXAMPLE = "np.savez(path, X=X, lengths=lengths, y_label=y)"
+#: the share of sequences ending in an all-zero step from which X without lengths is
+#: likely zero-padded
+_PADDED_SHARE = 0.1
 
 
 def _open(path):
@@ -46,6 +50,17 @@ def _read(archive, path, key: str) -> np.ndarray:
                         f"array); {fix}") from None
     except (OSError, zipfile.BadZipFile, EOFError) as err:
         raise DataError(f"{where(path, array=key)}: cannot be read ({err})") from None
+
+
+def _warn_if_padded(path, x: np.ndarray) -> None:
+    """A UserWarning where X, read without lengths, looks zero-padded: a noticeable share
+    of its sequences end in an all-zero step. Not an error: zeros can be real data."""
+    ending = int(np.sum(np.all(x[:, -1] == 0, axis=-1)))
+    if ending and ending >= _PADDED_SHARE * len(x):
+        warnings.warn(f"{path}: {ending} of {len(x)} sequences end in all-zero steps, read as "
+                      f"data: without an array 'lengths' every sequence is T = {x.shape[1]} "
+                      f"steps long; if the zeros are padding, save each sequence's length: "
+                      f"{_EXAMPLE}", UserWarning, stacklevel=3)
 
 
 def _class_ids(path, key: str, values: np.ndarray, classes, locate):
@@ -169,6 +184,13 @@ def load_npz(path, *, classes=None, task_kinds=None) -> SequenceDataset:
     SequenceDataset
         x (N, T, F) float64, zero past each length.
 
+    Warns
+    -----
+    UserWarning
+        No ``lengths`` while a tenth or more of the sequences end in an all-zero step: X
+        is likely zero-padded, and its padding is read as data (zeros can be real data, so
+        it loads).
+
     Raises
     ------
     DataError
@@ -205,6 +227,8 @@ def load_npz(path, *, classes=None, task_kinds=None) -> SequenceDataset:
         raise DataError(f"{where(path, array='X')}: has shape {x.shape} and dtype {x.dtype}; "
                         f"expected (N, T, F) numbers with N, T, F >= 1{hint}")
     n, t = x.shape[:2]
+    if "lengths" not in arrays:
+        _warn_if_padded(path, x)
     lengths = arrays.get("lengths", np.full(n, t, np.int64))
     if lengths.shape != (n,) or lengths.dtype.kind not in "iu":
         raise DataError(f"{where(path, array='lengths')}: has shape {lengths.shape} and dtype "
