@@ -315,7 +315,8 @@ def test_shares_of_generators_that_differ_raises_on_every_rank(tmp_path):
 
 def test_without_mpi4py_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
-    with pytest.raises(ImportError, match=r"pip install 'nongate_np\[mpi\]'"):
+    with pytest.raises(ImportError, match=r"pip install mpi4py mpich \(or, in the checkout, "
+                                          r"pip install -e '\.\[mpi\]'\)"):
         distributed.DataParallel(None)
 
 
