@@ -6,15 +6,18 @@ from __future__ import annotations
 
 __all__ = ["EXTRAS", "install_hint"]
 
-#: each extra of pyproject.toml and the packages a hint names (those the feature imports;
-#: tests/test_extras.py checks them against pyproject.toml)
+#: each extra of pyproject.toml and the packages a hint names (those the feature imports),
+#: pinned where pyproject.toml pins them (tests/test_extras.py checks them against it)
 EXTRAS = {"plot": ["matplotlib"],
           "safetensors": ["safetensors"],
           "dask": ["dask[distributed]"],
           "mpi": ["mpi4py", "mpich"],
           "cuda": ["numba-cuda[cu13]"],
-          "bench": ["torch", "onnx", "onnxruntime", "threadpoolctl"],
+          "bench": ["torch==2.13.0", "onnx==1.23.1", "onnxruntime==1.30.0", "threadpoolctl"],
           "test": ["hypothesis"]}
+
+#: PyTorch's index of CPU builds: from PyPI alone, Linux gets the CUDA build (several GB)
+_TORCH_CPU = "https://download.pytorch.org/whl/cpu"
 
 
 def install_hint(extra: str) -> str:
@@ -24,4 +27,6 @@ def install_hint(extra: str) -> str:
         raise KeyError(f"install_hint: no extra {extra!r}; the extras are {list(EXTRAS)}")
     # NOTE: a name with brackets is quoted: zsh expands them as a pattern
     names = " ".join(f"'{p}'" if "[" in p else p for p in EXTRAS[extra])
-    return f"pip install {names} (or, in the checkout, pip install -e '.[{extra}]')"
+    index = f" --extra-index-url {_TORCH_CPU}" if any(
+        p.startswith("torch") for p in EXTRAS[extra]) else ""
+    return f"pip install {names}{index} (or, in the checkout, pip install -e '.[{extra}]')"

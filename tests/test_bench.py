@@ -72,7 +72,8 @@ def test_quick_run_without_torch_times_ours_and_says_how_to_compare(without_torc
         assert "torch" not in res["timings"]["S1"][key]
         assert res["ratios"]["S1"][key]["numba"] == {"ratio": None, "best": None,
                                                      "checked": False, "ok": None}
-    hint = "pip install torch onnx onnxruntime threadpoolctl (or, in the checkout, pip " \
+    hint = "pip install torch==2.13.0 onnx==1.23.1 onnxruntime==1.30.0 threadpoolctl " \
+        "--extra-index-url https://download.pytorch.org/whl/cpu (or, in the checkout, pip " \
         "install -e '.[bench]')"
     assert hint in proc.stdout
     assert hint in proc.stderr

@@ -518,7 +518,8 @@ def test_without_matplotlib_train_says_how_to_get_the_pictures(tmp_path, monkeyp
     # a None entry in sys.modules makes `import matplotlib` raise ImportError (importlib docs)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     printed = train(tmp_path, "ts", TINY_TS, "--epochs", "1", "--hidden-size", "4", "--quiet")
-    assert "pip install 'nongate-np[plot]'" in printed
+    assert "pictures: pip install matplotlib (or, in the checkout, pip install -e " \
+           "'.[plot]') for training curves" in printed
     assert not list(tmp_path.glob("*.png"))
     assert not list(tmp_path.glob("*.png"))
     assert (tmp_path / "model.npz").is_file()

@@ -14,10 +14,7 @@ ROOT = pathlib.Path(__file__).parent.parent
 PACKAGE = pathlib.Path(nongate_np.__file__).parent
 
 # files that still print an extra of the package, each with its reason
-EXCEPTIONS = {
-    # its owner is changing the file: extras.install_hint("plot") replaces its three
-    "cli/train.py",
-}
+EXCEPTIONS: dict[str, str] = {}    # file -> why it may
 
 
 def _extras_of_pyproject() -> dict[str, list[str]]:
@@ -29,11 +26,29 @@ def _extras_of_pyproject() -> dict[str, list[str]]:
             for extra, reqs in project["optional-dependencies"].items()}
 
 
-def test_each_hints_packages_are_in_the_extra_pyproject_lists():
-    declared = _extras_of_pyproject()
+def _pins_of_pyproject() -> dict[str, dict[str, str]]:
+    """Per extra, each requirement pinned with == in pyproject.toml: its name -> the pin as
+    written."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {extra: {req.split("==")[0]: req.split(";")[0].strip() for req in reqs
+                    if "==" in req}
+            for extra, reqs in project["optional-dependencies"].items()}
+
+
+def test_each_hints_packages_are_in_the_extra_pyproject_lists_with_its_pins():
+    """An unpinned torch from PyPI is the CUDA build (several GB) and another version than
+    the one measured: a hint pins what pyproject.toml pins, torch with its CPU index."""
+    declared, pins = _extras_of_pyproject(), _pins_of_pyproject()
     assert set(EXTRAS) == set(declared)
     for extra, packages in EXTRAS.items():
-        assert packages and set(packages) <= set(declared[extra]), extra
+        names = [p.split("==")[0] for p in packages]
+        assert names and set(names) <= set(declared[extra]), extra
+        for name, package in zip(names, packages):
+            assert package == pins[extra].get(name, name), (extra, package)
+    assert install_hint("bench").startswith(
+        "pip install torch==2.13.0 onnx==1.23.1 onnxruntime==1.30.0 threadpoolctl "
+        "--extra-index-url https://download.pytorch.org/whl/cpu (or, in the checkout")
 
 
 def test_a_hint_names_the_packages_and_the_checkouts_extra():

@@ -4,8 +4,8 @@ Run it as ``nongate-np bench [--quick]``, ``python -m nongate_np.benchmark`` or,
 checkout, ``python bench/run.py``; each contender runs in its own worker process
 (``python -m nongate_np.benchmark --worker ...``). ``--quick`` takes about 20 s on 2 cores
 (a first run compiles the kernels too: about 10 s more); a full run, many minutes. The
-comparison needs the ``bench`` extra's packages (``pip install torch onnx onnxruntime
-threadpoolctl``); without torch only ours is timed.
+comparison needs the ``bench`` extra's packages (``nongate_np.extras.install_hint("bench")``
+says how: torch pinned, from its CPU index); without torch only ours is timed.
 
 * :mod:`.configs`: the model sizes (the CONFIGS table), tasks, contenders and goals;
 * :mod:`.run`: the options, the order of the workers, the method;

@@ -7,7 +7,7 @@ import argparse
 import os
 import pathlib
 
-from . import CLIError, non_negative_int, positive
+from . import CLIError, non_negative_int, one_character, positive
 
 KINDS = ("text", "ts", "csv", "npz")
 ATTENTION = ("additive", "gated", "weight_gated")
@@ -28,9 +28,9 @@ kinds:
 
 --out DIR receives model.npz (best epoch), last.npz (for --resume), metrics.jsonl (one
 JSON object per epoch), summary.json (best epoch, validation and test metrics) and, with
-matplotlib (pip install 'nongate-np[plot]'), curves.png and attention_<task>.png.
+matplotlib, curves.png and attention_<task>.png.
 
-data parallel over MPI (pip install 'nongate-np[mpi]'): mpiexec -n 2 nongate-np train ...
+data parallel over MPI (mpi4py): mpiexec -n 2 nongate-np train ...
   each rank trains on its share of every batch; the weights equal one process's (to
   rounding); only rank 0 writes files and shows progress; an error on any rank ends the job.
 """
@@ -142,7 +142,8 @@ def add_parser(sub) -> None:
                                            "order)")
     table.add_argument("--feature-cols", type=_columns, help="comma-separated (default: every "
                                                              "other numeric column)")
-    table.add_argument("--delimiter", help="field separator (default ,)")
+    table.add_argument("--delimiter", type=one_character, metavar="CHAR",
+                       help="field separator, one character (default ,; \\t: a tab)")
     table.add_argument("--label-cols", type=_labels,
                        help="comma-separated; each is one task, a classification unless "
                             "written NAME:regression or NAME:tagging (default: a column "
@@ -289,7 +290,8 @@ def report(summary: dict, out) -> str:
     lines.append(f"files: {out}/model.npz, last.npz, metrics.jsonl, summary.json"
                  + ("".join(f", {os.path.basename(p)}" for p in summary["pictures"])))
     if not summary["pictures"]:
-        lines.append("pictures: pip install 'nongate-np[plot]' (matplotlib) for training "
-                     "curves and attention heatmaps")
+        from ..extras import install_hint
+        lines.append(f"pictures: {install_hint('plot')} for training curves and attention "
+                     "heatmaps")
     return "\n".join(lines)
 
