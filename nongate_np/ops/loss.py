@@ -294,7 +294,7 @@ def _class_coefficients(op: str, x: Tensor, target, weight, ignore_index: int,
     integer class targets (E13b):
     q_n = (1 − ε) w_{t_n} onehot(t_n) + (ε/C) w for a counted row, 0 for an ignored one;
     the divisor is Σ w_{t_n} over the counted rows (their number without weights), as
-    torch. Built on the host, where the targets are, and moved to the input's device."""
+    torch. q has the input's precision and is made on its device."""
     t = as_array(target.data if isinstance(target, Tensor) else target, what=f"{op}: target")
     unbatched = x.ndim == 1
     expected = () if unbatched else (x.shape[0],) + x.shape[2:]
@@ -320,19 +320,25 @@ def _class_coefficients(op: str, x: Tensor, target, weight, ignore_index: int,
     t = t.reshape(-1)
     counted = t != ignore_index
     safe_t = np.where(counted, t, 0)
-    w = np.ones(n_classes) if weight is None else xp_of(weight).to_host(weight)
-    dtype = np.result_type(_real_dtype(x.dtype), w.dtype)
-    # NOTE: q is formed in (at least) float64 and rounded once to the input's precision
-    w = w.astype(np.result_type(w.dtype, np.float64))
-    rows = np.arange(len(t))
-    q = np.zeros((len(t), n_classes), w.dtype)
-    if label_smoothing:
-        q[:] = (label_smoothing / n_classes) * w
-    q[rows, safe_t] += (1 - label_smoothing) * w[safe_t]
-    q[~counted] = 0
-    divisor = float(w[safe_t[counted]].sum()) if weight is not None else int(counted.sum())
+    w = None if weight is None else xp_of(weight).to_host(weight)
+    # NOTE: the input's precision (a weight has it already): float32 logits give float32
+    # coefficients and a float32 loss, as torch's
+    dtype = _real_dtype(x.dtype) if w is None else w.dtype
+    # NOTE: each coefficient formed in (at least) float64 and rounded once to that dtype
+    wide = np.ones(n_classes) if w is None else w.astype(np.result_type(w.dtype, np.float64))
+    spread = (label_smoothing / n_classes) * wide                  # every class's share
+    on_target = np.where(counted, (1 - label_smoothing) * wide[safe_t] + spread[safe_t], 0)
+    divisor = float(wide[safe_t[counted]].sum()) if w is not None else int(counted.sum())
+    # NOTE: q made on the input's device from its rows and columns (M + C numbers), not
+    # made on the host and copied there whole (M·C)
     xp = xp_of(x.data)
-    return xp.asarray(q.astype(dtype)), xp.asarray(counted), divisor, expected
+    hit = xp.equal(xp.asarray(np.arange(n_classes).reshape(1, n_classes)),
+                   xp.asarray(safe_t.reshape(-1, 1)))
+    q = xp.where(hit, xp.asarray(on_target.astype(dtype).reshape(-1, 1)),
+                 xp.asarray(spread.astype(dtype).reshape(1, -1)))
+    if label_smoothing:                                         # an ignored row's q is 0
+        q = xp.where(xp.asarray(counted.reshape(-1, 1)), q, 0)
+    return q, xp.asarray(counted), divisor, expected
 
 
 def _probability_coefficients(target, weight, label_smoothing: float) -> Tensor:

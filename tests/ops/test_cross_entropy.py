@@ -157,21 +157,26 @@ def _float32_parity(ours, theirs, z, target):
 @pytest.mark.torch
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("eps", [0.0, 0.3])
-def test_float32_class_targets_match_torch(reduction, eps):
+@pytest.mark.parametrize("weighted", [True, False], ids=["weight", "no_weight"])
+def test_float32_class_targets_match_torch(reduction, eps, weighted):
+    """float32 logits give a float32 loss and gradient, with class weights or without
+    (without, the coefficients were float64: a float64 loss and float64 arithmetic for every
+    float32 model)."""
     import torch
     F = torch.nn.functional
     rng = np.random.default_rng(0)
     z = (3 * rng.standard_normal((6, 5, 2))).astype(np.float32)
     t = rng.integers(0, 5, (6, 2))
     t[0, 0] = t[3, 1] = -100
-    w = rng.uniform(0.2, 3.0, 5).astype(np.float32)
+    w = rng.uniform(0.2, 3.0, 5).astype(np.float32) if weighted else None
+    tw = torch.tensor(w) if weighted else None
     _float32_parity(lambda x, y: ng.cross_entropy(x, y, weight=w, label_smoothing=eps,
                                                   reduction=reduction),
-                    lambda x, y: F.cross_entropy(x, y, weight=torch.tensor(w),
-                                                 label_smoothing=eps, reduction=reduction),
+                    lambda x, y: F.cross_entropy(x, y, weight=tw, label_smoothing=eps,
+                                                 reduction=reduction),
                     z, t)
     _float32_parity(lambda x, y: ng.nll_loss(x, y, w, reduction=reduction),
-                    lambda x, y: F.nll_loss(x, y, torch.tensor(w), reduction=reduction),
+                    lambda x, y: F.nll_loss(x, y, tw, reduction=reduction),
                     z, t)
 
 
