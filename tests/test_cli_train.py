@@ -837,6 +837,13 @@ def test_lr_schedule_resumes_only_as_the_run_began_and_needs_a_validation_split(
                            "plateau", "--out", tmp_path)
     assert code == 2 and f"--resume: the run in {tmp_path} used --lr-schedule constant, " \
                          "not plateau" in err, err
+    plateau = ["ts", GUNPOINT_TRAIN, "--hidden-size", "4", "--quiet", "--lr-schedule",
+               "plateau", "--out", tmp_path / "plateau"]
+    code, _, err = run_cli("train", *plateau, "--epochs", "1", "--patience", "4")
+    assert code == 0, err
+    code, _, err = run_cli("train", *plateau, "--epochs", "2", "--patience", "6", "--resume")
+    assert code == 2 and "used --patience 4 with --lr-schedule plateau, whose wait follows " \
+                         "it; resume with --patience 4" in err, err
     # a run from before --lr-schedule was recorded had a constant rate, and resumes so
     options_then = {k: v for k, v in ckpt.extra["options"].items() if k != "lr_schedule"}
     ng.save(ckpt.model, tmp_path / "last.npz", optimizer=ckpt.optimizer,

@@ -127,6 +127,27 @@ def test_state_dict_round_trip_resumes_identically(schedule):
                                    err_msg=f"{name}: resumed lr at epoch {e}")
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("schedule", [s for s in SCHEDULES if s[0] != "LambdaLR"], ids=_id)
+def test_torchs_state_dict_resumes_ours_as_torch_goes_on(schedule):
+    """A torch run's scheduler state (a migrated torch checkpoint) loads into ours: torch's
+    call bookkeeping (_get_lr_called_within_step, _is_initial) was refused as unknown
+    keys; ours then goes on with torch's rates."""
+    torch = pytest.importorskip("torch")
+    name, kw = schedule
+    params = [torch.zeros(2, requires_grad=True) for _ in LRS]
+    topt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], lr=1.0)
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kw)
+    _epochs(topt, tsched, 12)
+    opt, sched = _ours(name, kw)
+    opt.load_state_dict({"state": {}, "param_groups": [
+        {k: v for k, v in g.items()} for g in topt.state_dict()["param_groups"]]})
+    sched.load_state_dict(tsched.state_dict())
+    ours, theirs = _epochs(opt, sched, EPOCHS - 12, 12), _epochs(topt, tsched, EPOCHS - 12, 12)
+    for e, (a, b) in enumerate(zip(ours, theirs), 13):
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-15, atol=0, err_msg=f"{name}: {e}")
+
+
 def test_lambda_state_keeps_callable_objects_attributes():
     opt, sched = _ours("LambdaLR", dict(lr_lambda=[Warmup(5), lambda e: 1.0, Warmup(2)]))
     sched.lr_lambdas[0].epochs = 9

@@ -549,3 +549,15 @@ def test_a_rate_set_after_resume_is_kept_by_a_resumed_schedule(tmp_path):
                initial_epoch=done, scheduler=StepLR(optimizer, 2, gamma=0.5))
     assert [r["lr"] for r in rest.epochs] == [0.02, 0.02, 0.004, 0.004]
     assert optimizer.param_groups[0]["lr"] == 0.002
+
+
+def test_a_history_with_a_schedule_resumed_without_a_scheduler_warns(tmp_path):
+    """The schedule would stop without a word (the rate frozen where it was)."""
+    from nongate_np.optim.lr_scheduler import StepLR
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    m = model()
+    opt = ng.optim.Adam(m.parameters(), lr=0.02)
+    history = fit(m, train, val, epochs=1, optimizer=opt, scheduler=StepLR(opt, 1))
+    with pytest.warns(UserWarning, match="the history holds a StepLR scheduler's state and no "
+                                         "scheduler is given"):
+        fit(m, train, val, epochs=2, optimizer=opt, history=history, initial_epoch=1)

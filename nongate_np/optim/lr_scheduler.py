@@ -24,6 +24,7 @@ there is no warning for a scheduler stepped before its optimiser.
 
 from __future__ import annotations
 
+import collections
 import math
 import numbers
 import types
@@ -171,9 +172,11 @@ class LRScheduler:
         return {key: _copy(getattr(self, key)) for key in self._counters + self._hyper}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned (after a JSON round trip too). The
-        optimiser's own state (its current ``lr`` and ``initial_lr``) is restored by its
-        ``load_state_dict``, not here.
+        """Restore what :meth:`state_dict` returned (after a JSON round trip too), or what
+        torch's scheduler of the same class returned (its call bookkeeping,
+        ``_get_lr_called_within_step`` and ``_is_initial``, is left out). The optimiser's own
+        state (its current ``lr`` and ``initial_lr``) is restored by its ``load_state_dict``,
+        not here.
 
         Raises
         ------
@@ -185,6 +188,8 @@ class LRScheduler:
         """
         where = f"{type(self).__name__}.load_state_dict"
         expected = set(self._counters + self._hyper)
+        if isinstance(state_dict, Mapping):     # torch's own bookkeeping: nothing to restore
+            state_dict = {k: v for k, v in state_dict.items() if k not in _TORCH_PRIVATE}
         if not isinstance(state_dict, Mapping) or set(state_dict) != expected:
             got = sorted(state_dict) if isinstance(state_dict, Mapping) else \
                 type(state_dict).__name__
@@ -204,6 +209,10 @@ class LRScheduler:
             for key, value in old.items():
                 setattr(self, key, value)
             raise
+
+
+#: keys of torch's scheduler states that hold its own call bookkeeping (torch 2.13)
+_TORCH_PRIVATE = ("_get_lr_called_within_step", "_is_initial", "verbose")
 
 
 def _copy(value):
@@ -279,6 +288,12 @@ class MultiStepLR(LRScheduler):
             return self._lrs()
         factor = self.gamma ** self.milestones.count(self.last_epoch)
         return [lr * factor for lr in self._lrs()]
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        milestones = state_dict.get("milestones") if isinstance(state_dict, Mapping) else None
+        if isinstance(milestones, collections.Counter):     # torch's form: as ours
+            state_dict = {**state_dict, "milestones": sorted(milestones.elements())}
+        super().load_state_dict(state_dict)
 
 
 class ExponentialLR(LRScheduler):

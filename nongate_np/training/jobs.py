@@ -132,6 +132,11 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions)
     if schedule != opts.lr_schedule:
         raise ResumeError(f"--resume: the run in {out} used --lr-schedule {schedule}, not "
                           f"{opts.lr_schedule}; resume with the same schedule")
+    if schedule == "plateau" and saved.get("patience") != opts.patience:
+        # the plateau's wait follows --patience, and its saved state keeps the run's
+        raise ResumeError(f"--resume: the run in {out} used --patience "
+                          f"{saved.get('patience') or 0} with --lr-schedule plateau, whose "
+                          f"wait follows it; resume with --patience {saved.get('patience') or 0}")
     optimizer, history, initial = resume_from(ckpt, out, model)
     note = ""
     current = optimizer.param_groups[0]["lr"]

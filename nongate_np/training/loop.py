@@ -282,7 +282,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         into the history (``History.scheduler_state``), which a
         :class:`~nongate_np.training.ModelCheckpoint` saves: resumed with that history and
         a scheduler built as before on the resumed optimiser, the schedule continues where
-        it stopped, from the optimiser's resumed rates.
+        it stopped, from the optimiser's resumed rates (the saved state, hyper-parameters
+        included, replaces the new scheduler's, as torch's ``load_state_dict``). A history
+        holding a scheduler's state resumed without one warns.
     clip_grad_norm : float or None
         Clip the global gradient norm to this before every step.
     patience : int or None
@@ -436,6 +438,11 @@ def _resume_scheduler(scheduler, history: History) -> None:
     as torch's order of loading leaves them, except under a ``LambdaLR``: its rates do not
     follow the optimiser's, and building it reset them to the first epoch's."""
     saved = history.scheduler_state
+    if saved is not None and scheduler is None:
+        warnings.warn(f"fit: the history holds a {saved.get('class')} scheduler's state and no "
+                      "scheduler is given, so the learning rate stays as it is; pass "
+                      "scheduler= built as in the run to go on with its schedule",
+                      UserWarning, stacklevel=4)
     if scheduler is None or saved is None:
         return
     if saved.get("class") != type(scheduler).__name__:
