@@ -579,6 +579,102 @@ def test_a_user_class_registers_and_round_trips(tmp_path):
     assert nn_savable.savable_modules()["test_io.Scaler"] is _Scaler
 
 
+@nn_savable.register_savable(name="test_io.Net")
+class _Net(nn.Module):
+    """A user's model whose config() records no dtype: it is converted after construction."""
+
+    def __init__(self):
+        super().__init__()
+        self.l = nn.Linear(3, 2)
+        self.register_buffer("scale", np.full(2, 0.5, np.float32))
+
+    def config(self):
+        return {}
+
+    def forward(self, x):
+        return self.l(x) * self.scale
+
+
+def _net_steps(model: nn.Module, opt, seed: int) -> None:
+    x = np.random.default_rng(seed).normal(size=(4, 3))
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+
+
+@pytest.mark.parametrize("convert", [lambda m: m.double(), lambda m: m.l.double()],
+                         ids=["double", "mixed"])
+def test_a_model_converted_after_construction_round_trips_with_its_optimizer(tmp_path,
+                                                                              convert):
+    """``Net().double()`` whose config() does not say so: the file records each floating
+    weight's dtype, load converts the rebuilt model to it; the optimiser's state follows."""
+    model = _randomise(_Net(), 5)
+    convert(model)
+    opt = ng.optim.Adam(model.parameters(), lr=0.01)
+    _net_steps(model, opt, seed=6)
+    path = tmp_path / "net.npz"
+    ng.save(model, path, optimizer=opt)
+
+    ckpt = ng.load(path)
+    _assert_same_state(ckpt.model.state_dict(), model.state_dict(), "converted model")
+    assert ckpt.model.l.weight.dtype == np.float64
+    for saved, restored in zip(opt.state_dict()["state"].values(),
+                               ckpt.optimizer.state_dict()["state"].values()):
+        assert restored["exp_avg"].dtype == saved["exp_avg"].dtype == np.float64
+    _net_steps(model, opt, seed=7)
+    _net_steps(ckpt.model, ckpt.optimizer, seed=7)
+    _assert_same_state(ckpt.model.state_dict(), model.state_dict(), "after one more step")
+
+
+def _store_as(key: str, dtype):
+    def edit(entries):
+        entries["model/" + key] = entries["model/" + key].astype(dtype)
+    return edit
+
+
+def _declare(key: str, dtype: str):
+    def edit(entries):
+        config = json.loads(entries["__config__"].tobytes().decode("utf-8"))
+        config["dtypes"][key] = dtype
+        entries["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_store_as("l.weight", np.float32), r"'l.weight' saved as float64, but .* float32"),
+    (_store_as("l.bias", np.float16), r"'l.bias' saved as float64, but .* float16"),
+    (_declare("l.weight", "float32"), r"'l.weight' is stored as float64 but .*float32"),
+    (_declare("l.weight", "float16"), r"'l.weight' saved as float16, but .* float64"),
+    (_declare("l.weight", "int64"), r"'l.weight' saved as int64, but .* float64"),
+], ids=["weight-edited", "bias-edited", "declared-float32", "declared-float16",
+        "declared-int64"])
+def test_stored_dtypes_that_disagree_with_the_declared_ones_are_refused(tmp_path, edit,
+                                                                         message):
+    path = tmp_path / "net.npz"
+    ng.save(_Net().double(), path)
+    with np.load(path) as data:
+        entries = {name: data[name] for name in data.files}
+    edit(entries)
+    np.savez(path, **entries)
+    with pytest.raises(ng.CheckpointError, match=message) as info:
+        ng.load(path)
+    assert str(path) in str(info.value) and "damaged or was edited" in str(info.value)
+
+
+def test_a_checkpoint_without_dtypes_loads_as_before(tmp_path):
+    """Files written before the per-weight dtypes: the config alone decides, as it did."""
+    path = tmp_path / "old.npz"
+    model = _randomise(nn.Sequential(nn.Linear(2, 3), nn.Tanh()).double(), 8)
+    ng.save(model, path)
+    _rewrite_config(path, lambda c: c.pop("dtypes"))
+    _assert_same_state(ng.load(path).model.state_dict(), model.state_dict(), "old file")
+    ng.save(_Net().double(), path)
+    _rewrite_config(path, lambda c: c.pop("dtypes"))
+    with pytest.raises(ng.CheckpointError, match="'l.weight' is stored as float64 but the "
+                       "saved config builds float32"):
+        ng.load(path)
+
+
 def test_a_taken_name_is_not_silently_reused():
     with pytest.raises(ValueError, match="'Linear' is taken by nongate_np.nn.layers.Linear"):
         @nn_savable.register_savable(name="Linear")

@@ -18,7 +18,7 @@ import nongate_np as ng
 from nongate_np import nn
 from nongate_np.io.safetensors import load_safetensors, save_safetensors
 from tests.file_size_limit import file_size_limit, is_file_too_large
-from tests.test_io import _assert_same_state, _randomise
+from tests.test_io import _assert_same_state, _Net, _randomise
 
 RTOL, ATOL = 1e-10, 1e-12     # float64 against torch, as tests/test_lstm_torch.py
 
@@ -88,6 +88,15 @@ def test_multitask_model_keeps_mode_and_frozen_parameters(tmp_path):
                                   err_msg="encode() of the loaded model")
     np.testing.assert_array_equal(loaded(tokens)["tags"].data, model(tokens)["tags"].data,
                                   err_msg="tagging logits of the loaded model")
+
+
+def test_a_model_converted_after_construction_round_trips(tmp_path):
+    """The per-weight dtypes travel in the metadata too: ``Net().double()`` loads."""
+    model = _randomise(_Net(), 4).double()
+    path = tmp_path / "net.safetensors"
+    save_safetensors(model, path)
+    loaded = ng.load(path).model
+    _assert_same_state(loaded.state_dict(), model.state_dict(), "Net().double()")
 
 
 def test_a_state_dict_of_any_layout_round_trips_by_value(tmp_path):

@@ -274,7 +274,8 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70)
                      | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
 _PATHS = [("kind",), ("weights",), ("weights", 0), ("model",), ("model", "class"),
           ("model", "config"), ("model", "config", "in_features"), ("training",),
-          ("frozen",), ("tied",), ("extra",), ("format_version",), ("library_version",),
+          ("frozen",), ("tied",), ("dtypes",), ("dtypes", "0.weight"), ("extra",),
+          ("format_version",), ("library_version",),
           ("optimizer",), ("optimizer", "class"), ("optimizer", "defaults"),
           ("optimizer", "param_groups"), ("optimizer", "param_groups", 0),
           ("optimizer", "param_groups", 0, "params"), ("optimizer", "param_groups", 0, "lr"),

@@ -20,12 +20,19 @@ The JSON config::
      "training": true,                        # the model's mode, restored on load
      "frozen": ["embed.weight"],              # parameters with requires_grad False
      "tied": [["a.weight", "b.weight"]],      # state keys that are one shared array
+     "dtypes": {"weight_ih_l0": "float64", ...},  # each floating weight's dtype (see below)
      "weights": ["weight_ih_l0", ...],        # state_dict keys, in order
      "optimizer": {"class": "Adam", "defaults": {...},
                    "param_groups": [{"params": ["weight_ih_l0", ...], "lr": 0.001, ...}],
                    "state": {"0": {"scalars": {"step": 3},
                                    "arrays": {"exp_avg": "optimizer/state/0/exp_avg"}}}},
      "extra": {...}}                          # the user's JSON, as given
+
+``"dtypes"`` lets a model converted after construction (``Net().double()``, whose
+``config()`` does not record a dtype) load: ``load`` builds the model from its config, gives
+each floating parameter and buffer the dtype listed for it, then refuses any weight stored
+in a dtype other than its parameter's, as for a file without ``"dtypes"`` (written before
+they were recorded), where the config alone decides.
 
 Models are rebuilt by registered class name (``nn.savable.register_savable``), never by
 import path, and files are read with ``np.load(..., allow_pickle=False)`` only: loading a
@@ -197,7 +204,8 @@ def describe(obj, caller: str) -> tuple[dict, dict]:
         state = obj.state_dict()
         config.update(kind="module", model=spec, training=bool(obj.training),
                       frozen=[n for n, p in obj.named_parameters() if not p.requires_grad],
-                      tied=_tied_groups(obj))
+                      tied=_tied_groups(obj), dtypes={key: arr.dtype.name for key, arr
+                                                      in state.items() if arr.dtype.kind == "f"})
     elif isinstance(obj, Mapping):
         state = {_check_key(k, caller): _state_array(v) for k, v in obj.items()}
         config.update(kind="state_dict")
@@ -524,7 +532,8 @@ _STRS = [str]
 _SCHEMA = {"kind": (str, "a str"), "weights": (_STRS, "a list of str"),
            "library_version": (str, "a str"), "training": (bool, "a bool"),
            "frozen": (_STRS, "a list of str"), "tied": ([_STRS], "a list of lists of str"),
-           "extra": (dict, "a dict"), "model": (dict, "a dict")}
+           "extra": (dict, "a dict"), "model": (dict, "a dict"),
+           "dtypes": ({str: str}, "a dict of str to str")}
 _MODEL_SPEC = {"class": str, "config": dict}
 _OPTIMIZER_SPEC = {"class": str, "defaults": dict,
                    "param_groups": [{"params": _STRS}],
@@ -576,6 +585,7 @@ def _rebuild_model(path: str, config: dict, weights: dict) -> Module:
             "know all of its options)" if _later(written, __version__) else ""
         raise CheckpointError(f"{path}: the model ({cls}) cannot be rebuilt from its saved "
                               f"config: {type(exc).__name__}: {exc}{newer}") from exc
+    _to_saved_dtypes(path, model, config.get("dtypes", {}), weights)
     targets = [*model.named_parameters(remove_duplicate=False),
                *model.named_buffers(remove_duplicate=False)]
     for key, target in targets:
@@ -605,6 +615,28 @@ def _rebuild_model(path: str, config: dict, weights: dict) -> Module:
         params[name].requires_grad = False
     model.train(bool(config.get("training", True)))
     return model
+
+
+def _to_saved_dtypes(path: str, model: Module, dtypes: dict, weights: dict) -> None:
+    """Give each parameter and buffer of ``model`` the floating dtype ``dtypes`` lists for
+    it, where its config built another (a model converted after construction). Only to the
+    dtype its weight is stored in, so the model stays within the build budget."""
+    for prefix, module in model.named_modules():
+        for key, value in [*module.named_parameters(prefix, recurse=False),
+                           *module.named_buffers(prefix, recurse=False)]:
+            declared = dtypes.get(key)
+            if declared is None or declared == value.dtype.name or key not in weights:
+                continue                   # a missing weight: the strict load reports it
+            stored = weights[key].dtype
+            if stored.kind != "f" or stored.name != declared:
+                raise CheckpointError(f"{path}: its config lists the weight {key!r} saved as "
+                                      f"{declared}, but the file stores it as {stored} and "
+                                      f"the config builds {value.dtype}; the file is damaged "
+                                      "or was edited")
+            if isinstance(value, Tensor):
+                value.data = value.data.astype(stored)
+            else:
+                setattr(module, key.rpartition(".")[2], value.astype(stored))
 
 
 def _optimizer_state(path: str, opt: dict, arrays: dict) -> dict:
