@@ -675,6 +675,39 @@ def test_a_checkpoint_without_dtypes_loads_as_before(tmp_path):
         ng.load(path)
 
 
+@nn_savable.register_savable(name="test_io.NoArgs")
+class _NoArgs(nn.Module):
+    """An ``__init__`` callable with no arguments, and no config(): the default serves."""
+
+    def __init__(self, size=3, *args, **kwargs):
+        super().__init__()
+        self.w = nn.Parameter(np.arange(size, dtype=np.float64))
+
+
+@nn_savable.register_savable(name="test_io.NeedsSize")
+class _NeedsSize(nn.Module):
+    def __init__(self, size):
+        super().__init__()
+        self.w = nn.Parameter(np.zeros(size))
+
+
+def test_a_class_callable_without_arguments_needs_no_config(tmp_path):
+    model = _NoArgs()
+    model.w.data[...] = [4.0, 5.0, 6.0]
+    assert model.config() == {}
+    ng.save(model, tmp_path / "m.npz")
+    loaded = ng.load(tmp_path / "m.npz").model
+    assert type(loaded) is _NoArgs
+    _assert_same_state(loaded.state_dict(), model.state_dict(), "_NoArgs")
+
+
+def test_a_class_whose_init_needs_arguments_must_define_config(tmp_path):
+    with pytest.raises(NotImplementedError, match=r"_NeedsSize does not define config\(\): "
+                       r"add a method returning its constructor arguments.*requires size"):
+        ng.save(_NeedsSize(2), tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_taken_name_is_not_silently_reused():
     with pytest.raises(ValueError, match="'Linear' is taken by nongate_np.nn.layers.Linear"):
         @nn_savable.register_savable(name="Linear")

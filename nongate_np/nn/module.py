@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import inspect
 from collections import namedtuple
 from typing import Callable, Iterator
 
@@ -515,13 +516,18 @@ class Module:
 
         ``type(m).from_config(m.config())`` builds a module with the same parameter names
         and shapes (freshly initialised). Layers taking arguments override this; the
-        default serves only classes whose ``__init__`` takes none.
+        default, ``{}``, serves classes whose ``__init__`` can be called with no arguments
+        (rebuilt with its defaults: a module built with other arguments must return them).
+        Raises NotImplementedError for a class whose ``__init__`` requires arguments.
         """
-        if type(self).__init__ is Module.__init__:
+        required = [name for name, p in inspect.signature(type(self)).parameters.items()
+                    if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if not required:
             return {}
         raise NotImplementedError(f"{type(self).__name__} does not define config(): add a "
                                   f"method returning its constructor arguments as a dict "
-                                  f"(see nongate_np.nn.module.register_savable)")
+                                  f"(its __init__ requires {', '.join(required)}; see "
+                                  f"nongate_np.nn.register_savable)")
 
     @classmethod
     def from_config(cls, config: dict) -> "Module":

@@ -22,8 +22,10 @@ def register_savable(cls=None, *, name: str | None = None):
     The class states its constructor arguments in ``config()`` (a JSON-ready dict: ints,
     floats, bools, str, None, lists, dicts; dtypes as strings such as "float32"), and
     ``from_config(config)`` rebuilds it (the default is ``cls(**config)``). A class whose
-    ``__init__`` takes no arguments needs no ``config()``. Only registered names are ever
-    looked up on load, never import paths, so a checkpoint cannot run arbitrary code::
+    ``__init__`` can be called with no arguments needs no ``config()`` (it is rebuilt with
+    its defaults; the dtype its weights were converted to with ``.double()`` is kept by the
+    checkpoint). Only registered names are ever looked up on load, never import paths, so
+    a checkpoint cannot run arbitrary code::
 
         @register_savable
         class Scaler(Module):
