@@ -176,6 +176,27 @@ def test_plain_state_dict_round_trip(tmp_path):
     _assert_same_state(ng.load_weights(tmp_path / "sd.npz"), expected, "load_weights")
 
 
+def test_torchs_checkpoint_dict_is_refused_with_ours(tmp_path):
+    """``{"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}``: the
+    error names torch's pattern and gives ours; nothing is written."""
+    model = nn.Linear(2, 2)
+    opt = ng.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"'model' is a dict.*a dict of state dicts is "
+                       r"PyTorch's checkpoint.*ng.save\(model, path, optimizer=opt, "
+                       r"extra=\{'epoch': 3\}\).*ng.save\(model.state_dict\(\), path\)"):
+        ng.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3},
+                tmp_path / "ckpt.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_checkpoint_given_to_load_state_dict_names_its_state_dict(tmp_path):
+    model = nn.Linear(2, 2)
+    ng.save(model, tmp_path / "m.npz")
+    with pytest.raises(TypeError, match=r"expected a mapping of names to arrays, got "
+                       r"Checkpoint.*ng.load\(path\).state_dict.*ng.load_weights\(path\)"):
+        model.load_state_dict(ng.load(tmp_path / "m.npz"))
+
+
 def test_the_file_is_a_plain_npz_with_a_json_config(tmp_path):
     model = nn.Linear(3, 2)
     ng.save(model, tmp_path / "m.npz")

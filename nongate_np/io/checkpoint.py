@@ -207,6 +207,14 @@ def describe(obj, caller: str) -> tuple[dict, dict]:
                       tied=_tied_groups(obj), dtypes={key: arr.dtype.name for key, arr
                                                       in state.items() if arr.dtype.kind == "f"})
     elif isinstance(obj, Mapping):
+        nested = [key for key, value in obj.items() if isinstance(value, Mapping)]
+        if nested:
+            raise TypeError(f"{caller}: state {nested[0]!r} is a dict: a dict of state dicts is "
+                            "PyTorch's checkpoint ({'model': model.state_dict(), 'optimizer': "
+                            "opt.state_dict(), 'epoch': 3}); here save the model itself, "
+                            "ng.save(model, path, optimizer=opt, extra={'epoch': 3}), which "
+                            "ng.load rebuilds with its optimiser, or ng.save(model.state_dict(), "
+                            "path) for the weights alone")
         state = {_check_key(k, caller): _state_array(v) for k, v in obj.items()}
         config.update(kind="state_dict")
     else:

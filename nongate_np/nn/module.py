@@ -465,8 +465,11 @@ class Module:
             dtype's range) at once. Nothing is copied when it raises (all or nothing).
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            checkpoint = isinstance(getattr(state_dict, "state_dict", None), dict)
+            hint = (": pass its weights, ng.load(path).state_dict, or read them alone with "
+                    "ng.load_weights(path)") if checkpoint else ""
             raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got "
-                            f"{type(state_dict).__name__}")
+                            f"{type(state_dict).__name__}{hint}")
         entries = list(self._state_entries())
         expected = {key for key, _ in entries}
         missing = [key for key, _ in entries if key not in state_dict]
