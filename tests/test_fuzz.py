@@ -662,7 +662,7 @@ def test_load_npz(N, T, data):
         np.savez(path, **arrays)
         # X without lengths that looks zero-padded: the documented warning
         out = call(nd.load_npz, path, finite=False,
-                   allow_warnings=(r"sequences end in all-zero steps, read as data",))
+                   allow_warnings=(r".*: \d+ of \d+ sequences end in all-zero steps",))
         if isinstance(out, nd.DataError):
             assert "d.npz" in str(out), f"{out} does not name the file"
 
