@@ -125,6 +125,42 @@ class RemovableHandle:
                 return
 
 
+
+class Size(int):
+    """A tensor's ``size``: its number of elements, as NumPy's ``size`` (an int), and also
+    torch's ``size`` method: ``t.size()`` is the shape (a tuple) and ``t.size(dim)`` the
+    length of axis ``dim`` (negative counts from the end), so code written for either reads
+    it. Raises IndexError for an axis out of range, TypeError for a ``dim`` that is not an
+    int, as torch."""
+
+    _shape: tuple
+
+    def __new__(cls, shape: tuple) -> "Size":
+        n = 1
+        for k in shape:
+            n *= k
+        size = super().__new__(cls, n)
+        size._shape = tuple(shape)
+        return size
+
+    def __reduce__(self):
+        return int, (int(self),)            # pickled and copied as the count it is
+
+    def __call__(self, dim: int | None = None):
+        shape = self._shape
+        if dim is None:
+            return shape
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"size(): dim must be an int, got {type(dim).__name__}")
+        if not shape:
+            raise IndexError(f"size(): dimension specified as {dim} but the tensor has no "
+                             f"dimensions (a 0-d tensor)")
+        if not -len(shape) <= dim < len(shape):
+            raise IndexError(f"size(): dimension out of range (expected to be in range of "
+                             f"[{-len(shape)}, {len(shape) - 1}], but got {dim}) for a "
+                             f"tensor of shape {shape}")
+        return shape[dim]
+
 class Tensor:
     """An n-dimensional array that can record the ops applied to it.
 
@@ -212,7 +248,8 @@ class Tensor:
     shape = property(lambda self: self._data.shape)
     dtype = property(lambda self: self._data.dtype)
     ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
+    #: the element count (NumPy's ``size``), callable as torch's ``size()`` / ``size(dim)``
+    size = property(lambda self: Size(self._data.shape))
 
     @property
     def __cuda_array_interface__(self) -> dict:

@@ -261,3 +261,29 @@ def test_reductions_and_softmax_take_torchs_dim_and_keepdim(case):
 def test_flatten_refuses_a_start_after_its_end():
     with pytest.raises(ValueError, match=r"flatten: start_dim 2 comes after end_dim 1"):
         ng.flatten(ng.Tensor(np.zeros((2, 3, 4))), 2, 1)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("shape", [(3, 4, 5), (7,), (2, 0, 3), ()])
+def test_size_is_numpys_count_and_torchs_method(shape):
+    """t.size is the element count as in NumPy (an int: arithmetic, comparisons, JSON,
+    pickle) and, called, torch's size(): the shape, or one axis's length (torch code's
+    x.size(0) raised "'int' object is not callable")."""
+    import json
+    import pickle
+
+    import torch
+    x, tx = ng.tensor(np.zeros(shape)), torch.zeros(shape)
+    assert x.size == tx.numel() == np.zeros(shape).size and isinstance(x.size, int)
+    assert x.size + 1 == tx.numel() + 1 and json.loads(json.dumps(x.size)) == tx.numel()
+    assert pickle.loads(pickle.dumps(x.size)) == tx.numel()
+    assert x.size() == tuple(tx.size())
+    for dim in range(-len(shape), len(shape)):
+        assert x.size(dim) == tx.size(dim), dim
+    for dim in (len(shape), -len(shape) - 1):
+        with pytest.raises(IndexError):
+            tx.size(dim)
+        with pytest.raises(IndexError, match="size\\(\\): dimension"):
+            x.size(dim)
+    with pytest.raises(TypeError, match="size\\(\\): dim must be an int, got float"):
+        x.size(1.0)
