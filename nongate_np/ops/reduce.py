@@ -70,14 +70,25 @@ class Mean(Function):
         return dx, None, None
 
 
+def _reversed(a):
+    """An order-reversing map that undoes itself (E18): −a for floats (exact), the bitwise
+    complement ~a for integers, not a for bools."""
+    xp = xp_of(a)
+    if a.dtype == np.bool_:
+        return xp.equal(a, False)
+    if a.dtype.kind in "iu":
+        # NOTE: ~a as (all bits set) − a: −1 − a signed, iinfo.max − a unsigned; a subtraction
+        # that never overflows (−a does at iinfo.min), and the GPU namespace has no invert
+        ones = -1 if a.dtype.kind == "i" else int(np.iinfo(a.dtype).max)
+        return xp.subtract(ones, a)
+    return xp.negative(a)
+
+
 def _selection_key(x, smallest: bool):
-    """What max (min) compares: x (-x: min x = -max(-x), exactly), by the real part of
-    complex input."""
-    xp = xp_of(x)
+    """What max (min) compares: x (its order reversed, E18), by the real part of complex
+    input."""
     real = np.real(x) if np.iscomplexobj(x) else x
-    if smallest and real.dtype == np.bool_:     # bools have no negation; int8 orders them
-        real = xp.astype(real, np.int8)
-    return xp.negative(real) if smallest else real
+    return _reversed(real) if smallest else real
 
 
 def _hits(key, m):
@@ -109,7 +120,7 @@ class Max(Function):
         if np.iscomplexobj(x):
             y = xp.divide(xp.sum(xp.where(mask, x, 0), axis=axes, keepdims=True), count)
         else:
-            y = xp.negative(m) if smallest else m
+            y = _reversed(m) if smallest else m
         if keepdims:
             return y
         return xp.reshape(y, tuple(n for k, n in enumerate(x.shape) if k not in axes))

@@ -250,3 +250,63 @@ def test_argmax_argmin_match_torch(dtype, name, case):
 def test_axis_out_of_range_is_a_clear_error():
     with pytest.raises(ValueError, match="axis 2 is out of range for a tensor with 2"):
         ng.sum(ng.Tensor(np.ones((2, 3))), axis=2)
+
+
+# -- integers and bools: min is not -max(-x) there ----------------------------------------
+
+def _integer_extremes(dtype):
+    """Rows holding the dtype's smallest and largest values (0 for unsigned), with ties."""
+    i = np.iinfo(dtype)
+    return np.array([[1, i.max, 5, i.min, i.min], [i.max, i.max, 0, i.max, 1],
+                     [i.min, 0, i.max, 0, i.min]], dtype)
+
+
+BOOLS = np.array([[True, False, True, False], [True, True, True, True],
+                  [False, False, False, False]])
+
+
+def _assert_same(got, want, what):
+    """``got`` (ours) equals torch's ``want`` exactly, dtype included."""
+    want = want.numpy()
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype}, torch {want.dtype}"
+    np.testing.assert_array_equal(got.data, want, err_msg=what)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.int64, np.bool_])
+@pytest.mark.parametrize("name", ["min", "max"])
+def test_min_max_of_integers_and_bools_match_torch(name, dtype):
+    """min was -max(-x): -1 wrapped for unsigned ints, -iinfo.min overflowed, and bools
+    came back int8; values, indices and dtypes are torch's at iinfo.min and iinfo.max."""
+    import torch
+    x = BOOLS if dtype is np.bool_ else _integer_extremes(dtype)
+    ours, theirs = ng.Tensor(x), torch.tensor(x)
+    _assert_same(getattr(ng, name)(ours), getattr(torch, name)(theirs), f"{name}(x)")
+    for dims in (0, 1, (0, 1)):
+        _assert_same(getattr(ng, f"a{name}")(ours, dims), getattr(torch, f"a{name}")(theirs, dims),
+                     f"a{name}(x, {dims})")
+    for dim in (0, 1):
+        got, want = getattr(ng, name)(ours, dim), getattr(torch, name)(theirs, dim)
+        _assert_same(got.values, want.values, f"{name}(x, {dim}).values")
+        _assert_same(got.indices, want.indices, f"{name}(x, {dim}).indices")
+        # torch's argmin and argmax refuse bools: the indices of min(x, dim) instead
+        _assert_same(getattr(ng, f"arg{name}")(ours, dim), want.indices, f"arg{name}(x, {dim})")
+    flat = getattr(torch, name)(theirs.flatten(), 0).indices
+    _assert_same(getattr(ng, f"arg{name}")(ours), flat, f"arg{name}(x)")
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("name", ["min", "max"])
+def test_min_max_of_wide_unsigned_integers_match_numpy(name, dtype):
+    """torch 2.13 has no min or max of these dtypes; NumPy's are the reference."""
+    x = _integer_extremes(dtype)
+    ours = ng.Tensor(x)
+    want_values, want_indices = getattr(np, name)(x, 1), getattr(np, f"arg{name}")(x, 1)
+    got = getattr(ng, name)(ours, 1)
+    assert got.values.dtype == dtype
+    np.testing.assert_array_equal(got.values.data, want_values, err_msg=f"{name}(x, 1).values")
+    np.testing.assert_array_equal(got.indices.data, want_indices, err_msg=f"{name}(x, 1).indices")
+    assert getattr(ng, name)(ours).item() == getattr(np, name)(x)
+    np.testing.assert_array_equal(getattr(ng, f"a{name}")(ours, 0).data, getattr(np, name)(x, 0),
+                                  err_msg=f"a{name}(x, 0)")
+    assert getattr(ng, f"arg{name}")(ours).item() == getattr(np, f"arg{name}")(x)
