@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E21).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E22).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -13,6 +13,8 @@ from .elementwise import (
     div,
     exp,
     log,
+    maximum,
+    minimum,
     mul,
     neg,
     pow,
@@ -43,8 +45,9 @@ from .shape import (
 from .softmax import log_softmax, softmax
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
-           "abs", "sqrt", "clamp", "clip", "where", "cast", "matmul", "sum", "mean", "max", "min",
-           "amax", "amin", "argmax", "argmin", "reshape", "transpose", "permute",
+           "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast", "matmul",
+           "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
+           "transpose", "permute",
            "concat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",
            "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]

@@ -1,4 +1,4 @@
-"""Element-wise ops with NumPy broadcasting. Derivations: docs/math.md E1-E8, E19-E21.
+"""Element-wise ops with NumPy broadcasting. Derivations: docs/math.md E1-E8, E19-E22.
 
 Binary ops reduce the gradient of a broadcast operand back to its own shape (E1).
 """
@@ -6,6 +6,7 @@ Binary ops reduce the gradient of a broadcast operand back to its own shape (E1)
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 import numpy as np
 
@@ -25,12 +26,13 @@ from ._util import (
 )
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
-           "relu", "abs", "sqrt", "clamp", "clip", "where", "cast"]
+           "relu", "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast"]
 
 
-def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
-    """The device's array function ``forward`` on (a, b), with a broadcasting error that
-    names the op and both shapes; the operands' shapes are kept for
+def _binary(ctx, op_name: str, forward, a, b, keep: bool = False):
+    """The device's array function ``forward`` (its name, or a function ``(xp, a, b)``) on
+    (a, b), with a broadcasting error that names the op and both shapes; the operands'
+    shapes are kept for
     :func:`_operand_grads`; with ``keep`` the operands too, as computed with
     (``ctx.operands``: a host array constant moved to the tensor's device)."""
     ctx.shapes = (np.shape(a), np.shape(b))
@@ -40,8 +42,9 @@ def _binary(ctx, op_name: str, forward: str, a, b, keep: bool = False):
     a, b = promoted_as_torch(xp, a, b)
     if keep:
         ctx.operands = (a, b)
+    compute = getattr(xp, forward) if isinstance(forward, str) else partial(forward, xp)
     try:
-        return getattr(xp, forward)(a, b)
+        return compute(a, b)
     except ValueError as err:
         if "broadcast" in str(err):
             raise broadcast_error(op_name, a, b) from None
@@ -348,6 +351,41 @@ class Clamp(Function):
         return xp_of(dy).where(passes, dy, 0), None, None
 
 
+def _compare_and_select(xp, a, b, smallest: bool):
+    """max(a, b) (min with ``smallest``), broadcast, and the masks E22's gradient reads:
+    (y, where a wins, where b wins, where they tie). NaN in either operand is y; at a tie y
+    is a (±0: torch's sign of zero varies). Complex input is compared by its real part."""
+    ra, rb = _real(a), _real(b)
+    beats = xp.less if smallest else xp.greater
+    a_wins, b_wins = beats(ra, rb), beats(rb, ra)
+    y = xp.where(b_wins, b, xp.where(xp.not_equal(rb, rb), b, a))
+    return y, a_wins, b_wins, xp.equal(ra, rb)
+
+
+@ieee
+class Maximum(Function):
+    """y = max(a, b) element-wise (min(a, b) with ``smallest``);  da = dy where a wins,
+    db = dy where b wins, dy/2 to each at a tie, dy to both where either is NaN  (E22, as
+    torch). Saved: the three masks (bool, the broadcast shape)."""
+
+    @staticmethod
+    def forward(ctx, a, b, smallest):
+        name = "minimum" if smallest else "maximum"
+        y, a_wins, b_wins, ties = _binary(ctx, name, partial(_compare_and_select,
+                                                             smallest=smallest), a, b)
+        ctx.save_for_backward(a_wins, b_wins, ties)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        a_wins, b_wins, ties = ctx.saved
+        xp = xp_of(dy)
+        share = xp.where(ties, xp.divide(dy, 2), dy)                # E22: ½ each at a tie
+        # NOTE: selects, as E7: an inf dy gives the losing operand 0, not NaN
+        return (*_operand_grads(ctx, lambda: xp.where(b_wins, 0, share),
+                                lambda: xp.where(a_wins, 0, share)), None)
+
+
 @ieee
 class Where(Function):
     """y = cond ? a : b;  da = dy where cond, else 0; db = dy where not cond, else 0  (E8)."""
@@ -511,6 +549,20 @@ def _clamp(op: str, x, lo, hi) -> Tensor:
 def clip(x, min=None, max=None) -> Tensor:
     """``clamp``, under NumPy's and torch's other name (errors name ``clip``)."""
     return _clamp("clip", x, min, max)
+
+
+def maximum(a, b) -> Tensor:
+    """The element-wise maximum of ``a`` and ``b``, broadcast, as ``torch.maximum`` (and
+    ``max(a, b)``): NaN where either is NaN; the dtype torch promotes to. The gradient goes
+    to the larger operand, half to each at a tie, the whole to both at a NaN (E22, torch's).
+    Raises ValueError where the shapes do not broadcast."""
+    return Maximum.apply(tensor_arg(a, "maximum"), tensor_arg(b, "maximum"), False)
+
+
+def minimum(a, b) -> Tensor:
+    """The element-wise minimum of ``a`` and ``b``, as ``torch.minimum`` (and ``min(a, b)``);
+    as :func:`maximum`, the gradient to the smaller operand (E22)."""
+    return Maximum.apply(tensor_arg(a, "minimum"), tensor_arg(b, "minimum"), True)
 
 
 def where(cond, a, b) -> Tensor:

@@ -1,5 +1,6 @@
 """Reductions: sum, mean, amax and amin over axes (E9); max and min, along one axis with the
-index they select (E18); argmax and argmin. Derivations: docs/math.md E9, E18."""
+index they select (E18), or of two tensors (elementwise.py, E22); argmax and argmin.
+Derivations: docs/math.md E9, E18."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import ieee, normalize_axes, tensor_arg, torch_alias, xp_of
+from .elementwise import maximum, minimum
 from .shape import reshape
 
 __all__ = ["sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin"]
@@ -253,10 +255,16 @@ def _one_dim(name: str, dim, x: Tensor) -> int:
 
 def _extreme(name: str, x, axis, keepdims, dim, keepdim, smallest: bool):
     """max and min: over every axis, one 0-d tensor (E9); along ``dim``, (values, indices)
-    (E18)."""
+    (E18); with a tensor or array second argument, torch's element-wise max(a, b) (E22)."""
     x = tensor_arg(x, name)
     axis = torch_alias(name, "axis", axis, "dim", dim, None)
     keepdims = torch_alias(name, "keepdims", keepdims, "keepdim", keepdim, None)
+    if isinstance(axis, (Tensor, np.ndarray)):
+        pairwise = "minimum" if smallest else "maximum"
+        if keepdims is not None:
+            raise TypeError(f"{name}: keepdim with a second tensor: {name}(a, b) is the "
+                            f"element-wise {pairwise}(a, b), as torch's, and keeps no dim")
+        return (minimum if smallest else maximum)(x, axis)
     if axis is None:
         if keepdims is not None:
             raise TypeError(f"{name}: keepdim needs a dim (torch's {name}(x) reduces every axis "
@@ -282,6 +290,7 @@ def max(x, axis=None, keepdims: bool | None = None, *, dim=None, keepdim: bool |
     input (complex-step checks) is compared by its real part.
 
     Shapes: x (..., n, ...) → values, indices (..., ...), or (..., 1, ...) with ``keepdims``.
+    ``max(x, other)`` with a tensor or array ``other`` is ``maximum(x, other)`` (E22), as torch.
     Raises TypeError for an ``axis`` other than one int (several axes: :func:`amax`) and for
     ``keepdims`` without an axis, ValueError for an axis out of range or of length 0.
     """
@@ -290,7 +299,8 @@ def max(x, axis=None, keepdims: bool | None = None, *, dim=None, keepdim: bool |
 
 def min(x, axis=None, keepdims: bool | None = None, *, dim=None, keepdim: bool | None = None):
     """The minimum of ``x``, as ``torch.min``: as :func:`max` (E9, E18), the result along an
-    axis a :class:`MinResult`; NaN is the minimum too (it propagates)."""
+    axis a :class:`MinResult`; NaN is the minimum too (it propagates). ``min(x, other)`` is
+    ``minimum(x, other)``."""
     return _extreme("min", x, axis, keepdims, dim, keepdim, smallest=True)
 
 

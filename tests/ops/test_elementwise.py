@@ -266,3 +266,81 @@ def test_clamp_errors_name_what_was_expected():
 def test_tensor_methods_are_the_ops():
     for name in ("abs", "sqrt", "clamp", "clip"):
         assert getattr(ng.Tensor, name) is getattr(ng, name)
+
+
+# -- maximum and minimum of two tensors (E22) ---------------------------------------------
+
+PAIRWISE = {"maximum": ("maximum", "max"), "minimum": ("minimum", "min")}
+
+
+@pytest.mark.parametrize("name", PAIRWISE)
+@given(data=st.data(), shapes=nt.broadcastable_shapes(2))
+def test_maximum_minimum_gradients_away_from_ties(name, data, shapes):
+    # on grids offset by 1/2 from each other: every pair differs by at least 1/2
+    a = np.asarray(np.round(data.draw(nt.arrays(shapes[0]))) + 0.25)
+    b = np.asarray(np.round(data.draw(nt.arrays(shapes[1]))) + 0.75)
+    assert_gradients(getattr(ng, name), [a, b])
+
+
+PAIRS_WITH_TIES_AND_NAN = (
+    np.array([1.0, 3.0, 2.0, np.nan, 1.0, np.nan, 0.0, -0.0, np.inf, -np.inf]),
+    np.array([2.0, 1.0, 2.0, 1.0, np.nan, np.nan, -0.0, 0.0, np.inf, 5.0]),
+)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", PAIRWISE)
+def test_maximum_minimum_with_ties_and_nan_like_torch(name, dtype):
+    """Values, dtype and gradients are torch's (the sign of a zero at a ±0 tie is not: torch's
+    depends on the length, vectorized or not): all to the
+    larger (smaller), halves at ties, the whole to both where one is NaN; the same through
+    max(a, b) (min(a, b)) and the Tensor methods, a broadcast operand's summed back (E1)."""
+    import torch
+    a, b = (x.astype(dtype) for x in PAIRS_WITH_TIES_AND_NAN)
+    b_rows = np.stack([b, b[::-1]])                         # (2, n) against a's (n,)
+    v = np.arange(1.0, 1 + b_rows.size, dtype=dtype).reshape(b_rows.shape)
+    op, reduction = PAIRWISE[name]
+    calls = {f"{name}(a, b)": lambda lib, a, b: getattr(lib, name)(a, b),
+             f"{reduction}(a, b)": lambda lib, a, b: getattr(lib, reduction)(a, b),
+             f"a.{name}(b)": lambda lib, a, b: getattr(a, name)(b),
+             f"a.{reduction}(b)": lambda lib, a, b: getattr(a, reduction)(b)}
+    for what, call in calls.items():
+        ours = [ng.Tensor(x, requires_grad=True) for x in (a, b_rows)]
+        theirs = [torch.tensor(x, requires_grad=True) for x in (a, b_rows)]
+        got, want = call(ng, *ours), call(torch, *theirs)
+        assert got.dtype == dtype, f"{what}: dtype {got.dtype}"
+        np.testing.assert_array_equal(got.data, want.detach().numpy(), err_msg=what)
+        got.backward(v)
+        want.backward(torch.tensor(v))
+        for k, (x, t) in enumerate(zip(ours, theirs)):
+            np.testing.assert_array_equal(x.grad, t.grad.numpy(),
+                                          err_msg=f"{what}: gradient of operand {k}")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int64, np.bool_])
+@pytest.mark.parametrize("name", PAIRWISE)
+def test_maximum_minimum_of_integers_and_bools_like_torch(name, dtype):
+    import torch
+    if dtype is np.bool_:
+        a, b = np.array([True, False, True, False]), np.array([True, True, False, False])
+    else:
+        i = np.iinfo(dtype)
+        a, b = np.array([i.min, i.max, 0, 5], dtype), np.array([i.max, i.min, 1, 5], dtype)
+    got, want = getattr(ng, name)(a, ng.Tensor(b)), getattr(torch, name)(torch.tensor(a),
+                                                                          torch.tensor(b))
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got.data, want.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("name", PAIRWISE)
+def test_max_min_with_an_array_second_and_their_errors(name):
+    op, reduction = PAIRWISE[name]
+    a, b = ng.Tensor([1.0, 4.0]), np.array([2.0, 3.0])
+    np.testing.assert_array_equal(getattr(ng, reduction)(a, b).data,
+                                  getattr(np, name)(a.data, b), err_msg=f"{reduction}(a, b)")
+    with pytest.raises(TypeError, match=rf"{reduction}: keepdim .*{name}\(a, b\)"):
+        getattr(ng, reduction)(a, b, keepdim=True)
+    with pytest.raises(ValueError, match=rf"{name}: .*\(2,\).*\(3,\)"):
+        getattr(ng, name)(a, np.ones(3))
