@@ -325,6 +325,13 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its Python number, as torch's (``f"{loss:.3f}"``); any
+        other as ``object.__format__`` (``str(t)`` for an empty spec, else TypeError)."""
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), prefix="tensor(", separator=", ", precision=4)
         extra = "" if self.device is CPU else f", device='{self.device}'"

@@ -937,3 +937,19 @@ def test_truth_value_of_a_tensor_is_that_of_one_element_as_torch():
                                                r"\.all\(\)"):
             bool(ng.tensor(values) > 0)
         assert "ambiguous" in str(theirs.value)
+
+
+@pytest.mark.torch
+def test_format_of_a_0d_tensor_is_that_of_its_item_as_torch():
+    """f"{loss:.3f}" on a 0-d tensor (a loss, clip_grad_norm_'s norm) raised "unsupported
+    format string"; torch formats item(), and any other tensor as object.__format__ (an
+    empty spec: str(t), any other a TypeError)."""
+    torch = pytest.importorskip("torch")
+    for value, spec in ((1.23456, ".3f"), (1.23456, ""), (1.23456, "e"), (5, "d"), (5, ">4"),
+                        (True, "")):
+        ours = ng.tensor(value)
+        assert format(ours, spec) == format(torch.tensor(ours.numpy()), spec), (value, spec)
+    t = ng.tensor([1.0, 2.0])
+    assert f"{t}" == str(t)
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{t:.3f}"
