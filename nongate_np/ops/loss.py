@@ -486,6 +486,26 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     return MSELoss.apply(x, y, reduction)
 
 
+def _elementwise_weight(v, name: str, z: Tensor, precision):
+    """A weight of binary_cross_entropy_with_logits (``pos_weight``, ``weight``) as a
+    constant array of ``precision``, or None; ValueError naming it where its shape does not
+    broadcast to the logits' shape ``z.shape`` without widening it."""
+    if v is None:
+        return None
+    v = as_array(v.data if isinstance(v, Tensor) else v, precision, what=name)
+    try:
+        widened = np.broadcast_shapes(v.shape, z.shape) != z.shape
+    except ValueError:
+        widened = True
+    if widened:
+        last = f"({z.shape[-1]},), one per class of the last axis, " if z.ndim else ""
+        raise ValueError(f"binary_cross_entropy_with_logits: {name} of shape {v.shape} does "
+                         f"not broadcast to the logits' shape {z.shape} (aligned from the "
+                         f"right, each dimension equal or 1, as torch: e.g. {last}or "
+                         f"{z.shape})")
+    return v
+
+
 def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
                                      reduction: str = "mean", *, weight=None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable formula, as torch's function of that name
@@ -497,8 +517,8 @@ def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
     elements, as torch. Both weights are constants (torch: not differentiable). ``weight``
     is keyword-only: torch's third positional argument is ``weight``, ours ``pos_weight``.
 
-    Raises ValueError for an unknown reduction, a target of another shape or a ``weight``
-    that does not broadcast to the logits' shape.
+    Raises ValueError for an unknown reduction, a target of another shape or a
+    ``pos_weight`` or ``weight`` that does not broadcast to the logits' shape.
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = numeric_arg(logits, "binary_cross_entropy_with_logits")
@@ -509,18 +529,6 @@ def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
     # NOTE: both weights take the logits' precision, so float32 logits give a float32 loss
     # beside NumPy's default float64 weights, as torch
     precision = _real_dtype(z.dtype)
-    if pos_weight is not None:
-        pos_weight = as_array(pos_weight.data if isinstance(pos_weight, Tensor)
-                              else pos_weight, precision, what="pos_weight")
-    if weight is not None:
-        weight = as_array(weight.data if isinstance(weight, Tensor) else weight, precision,
-                          what="weight")
-        try:
-            widened = np.broadcast_shapes(weight.shape, z.shape) != z.shape
-        except ValueError:
-            widened = True
-        if widened:
-            raise ValueError(f"binary_cross_entropy_with_logits: weight of shape "
-                             f"{weight.shape} does not broadcast to the logits' shape "
-                             f"{z.shape} (aligned from the right, each dimension equal or 1)")
+    pos_weight = _elementwise_weight(pos_weight, "pos_weight", z, precision)
+    weight = _elementwise_weight(weight, "weight", z, precision)
     return BCEWithLogits.apply(z, y, pos_weight, weight, reduction)

@@ -1,6 +1,7 @@
 """Losses: cross-entropy (ignore_index, reductions, extra dims), MSE, BCE with logits
 (pos_weight, weight). Weights and smoothing of cross_entropy: test_cross_entropy.py."""
 
+import re
 import warnings
 
 import numpy as np
@@ -162,6 +163,16 @@ def test_bce_with_logits_weight_errors():
         ng.binary_cross_entropy_with_logits(z, y, weight=np.ones((4, 2, 3)))
     with pytest.raises(ValueError, match=r"weight of shape \(2,\) does not broadcast"):
         ng.binary_cross_entropy_with_logits(z, y, weight=np.ones(2))
+
+
+@pytest.mark.parametrize("shape", [(2,), (4, 2, 3), (2, 2)])
+def test_bce_with_logits_pos_weight_of_a_wrong_shape_is_named(shape):
+    """It raised NumPy's "operands could not be broadcast together" from inside the op."""
+    z, y = ng.Tensor(np.zeros((2, 3))), np.full((2, 3), 0.5)
+    with pytest.raises(ValueError, match=rf"binary_cross_entropy_with_logits: pos_weight of "
+                                         rf"shape {re.escape(str(shape))} does not broadcast to "
+                                         rf"the logits' shape \(2, 3\) \(aligned from the right"):
+        ng.binary_cross_entropy_with_logits(z, y, pos_weight=np.ones(shape))
 
 
 def test_bce_with_extreme_logits_is_finite():
