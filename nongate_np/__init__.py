@@ -11,13 +11,15 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .anomaly import AnomalyError, detect_anomaly
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, abs, sqrt,
                   clamp, clip, maximum, minimum, where, cast, matmul, sum, mean, max, min,
-                  amax, amin, argmax, argmin, reshape, transpose, permute, concat, stack, getitem,
+                  amax, amin, argmax, argmin, reshape, transpose, permute, concat, cat, stack,
+                  getitem,
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, cross_entropy,
                   nll_loss, mse_loss, binary_cross_entropy_with_logits, dropout)
 from .ops import __all__ as _ops_all
-from .rng import seed
+from .rng import manual_seed, seed
 from . import nn, optim
-from .factories import zeros, ones, full, zeros_like, ones_like, randn, rand
+from .factories import (zeros, ones, full, zeros_like, ones_like, randn, rand, arange,
+                        from_numpy)
 from .check import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 from .kernels.registry import available_backends, backend, get_backend, set_global_backend
 from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_safetensors,
@@ -25,8 +27,8 @@ from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_saf
 from . import check, data, io, training
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "seed", "zeros", "ones", "full", "zeros_like", "ones_like",
-           "randn", "rand", "gradcheck", "numeric_gradient", "GradcheckError",
+           "is_grad_enabled", "seed", "manual_seed", "zeros", "ones", "full", "zeros_like", "ones_like",
+           "randn", "rand", "arange", "from_numpy", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",
            "load_safetensors", "backend", "detect_anomaly", "AnomalyError",

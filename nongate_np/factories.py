@@ -1,4 +1,5 @@
-"""Tensor factories, as torch's: zeros, ones, full, randn, rand and their ``_like`` forms.
+"""Tensor factories, as torch's: zeros, ones, full, randn, rand and their ``_like`` forms,
+arange and from_numpy.
 
 A shape is given as separate ints (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``);
 a side that is not an int >= 0 and a dtype NumPy does not know raise TypeError or ValueError
@@ -15,7 +16,8 @@ from . import rng
 from .casting import fill_value
 from .tensor import Tensor
 
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand"]
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
+           "from_numpy"]
 
 
 def _shape(shape: tuple, where: str) -> tuple:
@@ -75,3 +77,36 @@ def rand(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the library's generator (see ``seed``)."""
     data = rng.generator().random(_shape(shape, "rand"))
     return Tensor(data.astype(_dtype(dtype, "rand")), requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``start, start + step, ...`` below ``end`` (``arange(n)``: 0 to n - 1), as torch's:
+    int64 when every bound is an int, else float64 (this library's default float; torch's is
+    float32), unless ``dtype`` is given. Raises TypeError for a bound that is not a real
+    number, ValueError for a step of 0."""
+    if end is None:
+        start, end = 0, start
+    bounds = (start, end, step)
+    for b in bounds:
+        if isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real):
+            raise TypeError(f"arange: start, end and step must be real numbers, got {b!r:.40}")
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    integral = all(isinstance(b, (numbers.Integral, np.integer)) for b in bounds)
+    kind = np.int64 if integral else np.float64
+    data = np.arange(start, end, step, dtype=kind)
+    if dtype is not None:
+        data = data.astype(_dtype(dtype, "arange"))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory (a change to one shows in the other), as
+    ``torch.from_numpy``. Raises TypeError for anything but an ndarray of numbers or bools."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}; "
+                        f"nongate_np.tensor(...) copies any array-like")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: expected an array of numbers or bools, got dtype "
+                        f"{array.dtype}")
+    return Tensor(array)

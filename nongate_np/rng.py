@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["seed", "generator"]
+__all__ = ["seed", "manual_seed", "generator"]
 
 _generator = np.random.default_rng()
 
@@ -25,6 +25,12 @@ def seed(value: int) -> None:
     if not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"seed: expected a non-negative int, got {value!r}")
     _generator = np.random.default_rng(int(value))
+
+
+def manual_seed(value: int) -> None:
+    """:func:`seed` under torch's name (``torch.manual_seed``); returns None (torch returns
+    its generator)."""
+    seed(value)
 
 
 def generator() -> np.random.Generator:

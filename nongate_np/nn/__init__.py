@@ -8,7 +8,7 @@ Every savable class the library defines is imported here, so ``nongate_np.load``
 any of them after ``import nongate_np`` alone.
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
@@ -21,4 +21,4 @@ from .savable import register_savable
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "functional",
-           "register_savable", "functional_call", "evaluating"]
+           "utils", "register_savable", "functional_call", "evaluating"]

@@ -31,6 +31,7 @@ from .methods import bind_tensor_methods
 from .random import dropout
 from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import (
+    cat,
     concat,
     embedding,
     flatten,
@@ -48,7 +49,7 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast", "matmul",
            "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
            "transpose", "permute",
-           "concat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
+           "concat", "cat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",
            "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]
 

@@ -137,6 +137,22 @@ def _float(self):
     return self if self.dtype == np.float32 else cast(self, np.float32)
 
 
+def _long(self):
+    """``self`` as int64 (torch's ``long()``; no gradient flows through an integer result;
+    ``self`` itself where it is int64 already)."""
+    return self if self.dtype == np.int64 else cast(self, np.int64)
+
+
+def _int(self):
+    """``self`` as int32 (torch's ``int()``; no gradient flows through an integer result)."""
+    return self if self.dtype == np.int32 else cast(self, np.int32)
+
+
+def _bool(self):
+    """``self`` as bool (torch's ``bool()``: nonzero is True; no gradient)."""
+    return self if self.dtype == np.bool_ else cast(self, np.bool_)
+
+
 def _pos(self):
     """``+self``: the tensor itself."""
     return self
@@ -161,7 +177,8 @@ def _dim(self):
 # The methods written out above, by name (T is bound as a property).
 ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _permute,
            "T": _T, "astype": _astype, "to": _to, "cpu": _cpu, "cuda": _cuda, "double": _double,
-           "float": _float, "__pos__": _pos, "clone": _clone, "numel": _numel, "dim": _dim}
+           "float": _float, "long": _long, "int": _int, "bool": _bool, "__pos__": _pos,
+           "clone": _clone, "numel": _numel, "dim": _dim}
 
 
 def bind_tensor_methods() -> None:

@@ -13,7 +13,7 @@ from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
 from ._util import normalize_axes, result_dtype_as_torch, tensor_arg, torch_alias, xp_of
 
-__all__ = ["reshape", "transpose", "permute", "concat", "stack", "getitem", "embedding",
+__all__ = ["reshape", "transpose", "permute", "concat", "cat", "stack", "getitem", "embedding",
            "unsqueeze", "squeeze", "flatten"]
 
 
@@ -262,6 +262,10 @@ def concat(tensors, axis: int | None = None, *, dim: int | None = None) -> Tenso
             raise ValueError(f"concat: tensor {k} has shape {x.shape} but tensor 0 has shape "
                              f"{xs[0].shape}; all dimensions except axis {axis} must match")
     return Concat.apply(ax, *xs)
+
+
+#: torch's other name for :func:`concat` (``torch.cat``)
+cat = concat
 
 
 def stack(tensors, axis: int | None = None, *, dim: int | None = None) -> Tensor:
