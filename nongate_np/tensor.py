@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -136,10 +137,7 @@ class Size(int):
     _shape: tuple
 
     def __new__(cls, shape: tuple) -> "Size":
-        n = 1
-        for k in shape:
-            n *= k
-        size = super().__new__(cls, n)
+        size = super().__new__(cls, math.prod(shape))
         size._shape = tuple(shape)
         return size
 

@@ -432,7 +432,7 @@ def _earlier_run(out: pathlib.Path, opts: TrainOptions) -> Exception | None:
     ``overwrite``, the earlier run's files removed, so that none is left beside the new
     run's. None where the run may go on."""
     found = [f for f in _RUN_FILES if (out / f).is_file()] + sorted(
-        p.name for p in out.glob("attention_*.png")) if out.is_dir() else []
+        p.name for p in out.glob("attention_*.png"))           # none where out is missing
     if not found or opts.resume:
         return None
     if not opts.overwrite:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import nongate_np as ng
 from nongate_np.check import testing as nt
 from tests.helpers import assert_gradients, assert_matches_torch
+from tests.ops.test_loss import cross_entropy_cases
 
 REDUCTIONS = ["mean", "sum", "none"]
 SMOOTHING = st.sampled_from([0.0, 0.1, 1.0]) | st.floats(0.0, 1.0)
@@ -19,13 +20,8 @@ SMOOTHING = st.sampled_from([0.0, 0.1, 1.0]) | st.floats(0.0, 1.0)
 def class_cases(draw):
     """Logits (N, C) or (N, C, d), class targets (the first ignored or not), positive class
     weights or None, a label smoothing in [0, 1]."""
-    n, c, extra = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(0, 2))
-    shape = (n, c) + ((extra,) if extra else ())
-    z = draw(nt.arrays(shape, low=-3, high=3))
-    t = draw(nt.index_arrays((n,) + shape[2:], c))
-    if draw(st.booleans()):
-        t.flat[0] = -100
-    w = draw(nt.positive_arrays((c,))) if draw(st.booleans()) else None
+    z, t = draw(cross_entropy_cases())
+    w = draw(nt.positive_arrays((z.shape[1],))) if draw(st.booleans()) else None
     return z, t, w, draw(SMOOTHING)
 
 
