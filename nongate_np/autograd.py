@@ -235,10 +235,10 @@ def mark_changed(array: Any) -> None:
 
 def rebase(tensor: Tensor, result: Tensor) -> None:
     """Give ``tensor`` the place of ``result`` in the graph (a recorded op on a snapshot of
-    its old value, whose values the caller has written into ``tensor``'s array), as
-    PyTorch's in-place ops do. The nodes recorded before, which read the old value, still
-    route its gradient to the node that produced it: ``tensor._rebased`` keeps it, by epoch
-    (``_producer``)."""
+    its old value, whose values the caller has just written into ``tensor``'s array and
+    marked changed, ``mark_changed``), as PyTorch's in-place ops do. The nodes recorded
+    before, which read the old value, still route its gradient to the node that produced
+    it: ``tensor._rebased`` keeps it, by epoch (``_producer``)."""
     with _Changes.lock:
         epoch = next(_Changes.counter)
         _Changes.epoch = epoch
@@ -247,6 +247,32 @@ def rebase(tensor: Tensor, result: Tensor) -> None:
     tensor._rebased.append((epoch, tensor._node, tensor._index))
     tensor._node, tensor._index = result._node, result._index
     tensor._requires_grad = True
+    _save_tensor_for_output(tensor, result)
+
+
+def _save_tensor_for_output(tensor: Tensor, result: Tensor) -> None:
+    """Where the op that made ``result`` saved its output (exp, tanh, sigmoid), it holds
+    ``tensor``'s array from now on, which ``rebase``'s caller has just written with the
+    same values: a later in-place change of the tensor raises at backward, as PyTorch's
+    (whose in-place op saves the tensor itself), and the copy is freed. The node's epoch
+    moves to that write (the latest ``mark_changed``), the only change since its forward
+    pass, unless another array it saved shares the tensor's memory (a view of it): that
+    change is real, and the node keeps its copy."""
+    node: Node | None = result._node
+    if node is None:
+        return
+    out, array, ctx = result._data, tensor._data, node.ctx
+    names = [name for name, value in vars(ctx).items() if value is out]
+    if not (names or any(a is out for a in ctx.saved)):
+        return
+    root = _root(array)
+    if any(a is not out and _root(a) is root
+           for a in _held_arrays([ctx.saved, *vars(ctx).values()])):
+        return
+    ctx.saved = tuple(array if a is out else a for a in ctx.saved)
+    for name in names:
+        setattr(ctx, name, array)
+    node.epoch = _Changes.changed
 
 
 def _producer(tensor: Tensor, epoch: int) -> tuple[Any, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import operator
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -520,74 +521,81 @@ class Tensor:
         def __getattr__(self, name: str) -> Any: ...
 
     # -- in-place arithmetic ----------------------------------------------------------------
+    # The named in-place methods (add_, zero_, copy_, ...) are bound by ops/methods.py from
+    # ops/inplace.py; they and these operators all run _in_place.
     # NOTE: the ignores: mypy sees __add__ as the Callable attribute declared above
     def __iadd__(self, other) -> Tensor:  # type: ignore[misc]
-        return self._in_place("add", other)
+        return self._in_place("+=", operator.add, other, instead="x = x + y")
 
     def __isub__(self, other) -> Tensor:  # type: ignore[misc]
-        return self._in_place("sub", other)
+        return self._in_place("-=", operator.sub, other, instead="x = x - y")
 
     def __imul__(self, other) -> Tensor:  # type: ignore[misc]
-        return self._in_place("mul", other)
+        return self._in_place("*=", operator.mul, other, instead="x = x * y")
 
     def __itruediv__(self, other) -> Tensor:  # type: ignore[misc]
-        return self._in_place("truediv", other)
+        return self._in_place("/=", operator.truediv, other, instead="x = x / y")
 
-    def _in_place(self, op: str, other) -> "Tensor":
-        """``x op= y`` as PyTorch: x's array takes the result in place (x's dtype kept: the
-        result is cast ``same_kind``; its shape kept: y broadcasts to it, never the
-        reverse), so every reference to x and every view of its array sees it, and a
+    def _in_place(self, name: str, compute: Callable[..., Tensor], *args,
+                  instead: str | None = None) -> "Tensor":
+        """``x op= y`` and torch's ``x.op_(y)``: x's array takes ``compute(x, *args)`` (ops,
+        recorded as any) in place, as PyTorch. x's dtype is kept (the result is cast
+        ``same_kind``) and its shape (the arguments broadcast to it, never the reverse),
+        so every reference to x and every view of its array sees the result, and a
         backward through a node that saved the old values raises instead of computing a
-        wrong gradient (``autograd.mark_changed``, PyTorch's version counter).
+        wrong gradient (``autograd.mark_changed``, PyTorch's version counter). Returns x.
 
-        Where the result is recorded (gradients on, either side requiring grad), the op
-        runs on a snapshot of x's old value and x takes its place in the graph; the nodes
-        recorded before route their gradient to the value they read (``autograd.rebase``).
+        Where the result is recorded (gradients on, x or a Tensor argument requiring
+        grad), ``compute`` runs on a snapshot of x's old value (an argument that is x
+        too) and x takes the result's place in the graph (not an integer result's: it has
+        no gradient); the nodes recorded before route their gradient to the value they read
+        (``autograd.rebase``; docs/math.md E23).
+        ``name`` is the operator or method the errors name; ``instead`` the out-of-place
+        code they suggest.
 
         Raises RuntimeError on a leaf that requires grad while gradients are on (PyTorch's
         rule: wrap a manual update in ``with no_grad():``), and for a recorded op on a view
-        of another tensor's array (its graph would miss the change: write
-        ``x = x op y``); ValueError where the result's shape is not x's; TypeError where its
-        dtype cannot be cast to x's."""
-        symbol = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/="}[op]
+        of another tensor's array (its graph would miss the change: write ``instead``);
+        ValueError where the result's shape is not x's; TypeError where its dtype cannot
+        be cast to x's; and what ``compute`` raises."""
         autograd = _autograd()
         grad_on = autograd.is_grad_enabled()
         if grad_on and self._requires_grad and self._node is None:
-            raise RuntimeError(f"{symbol} on a leaf tensor that requires grad would change "
+            raise RuntimeError(f"{name} on a leaf tensor that requires grad would change "
                                f"it outside the graph; update it inside `with "
-                               f"nongate_np.no_grad():` (as an optimizer does), or build a new "
-                               f"tensor (x = x {symbol[0]} y)")
-        recorded = grad_on and (self._requires_grad or (isinstance(other, Tensor)
-                                                         and other._requires_grad))
+                               f"nongate_np.no_grad():` (as an optimizer does)"
+                               + (f", or build a new tensor ({instead})" if instead else ""))
+        recorded = grad_on and (self._requires_grad or any(
+            isinstance(a, Tensor) and a._requires_grad for a in args))
         source = self
         if recorded:
             if getattr(self._data, "base", None) is not None:
-                raise RuntimeError(f"{symbol} on a view of another tensor's array (a slice, "
+                raise RuntimeError(f"{name} on a view of another tensor's array (a slice, "
                                    f"a transpose, a reshape) inside the graph: the other "
-                                   f"tensor's graph would miss the change; write "
-                                   f"x = x {symbol[0]} y, or clone() first")
+                                   f"tensor's graph would miss the change; "
+                                   + (f"write {instead}, or " if instead else "")
+                                   + "clone() first")
             # the op reads a snapshot: x's array is overwritten below, and the snapshot is
             # what the op's node saves and routes to
             source = Tensor._wrap(self.device.xp.copy(self._data), node=self._node,
                                   index=self._index)
             source._requires_grad = self._requires_grad
-            if other is self:
-                other = source
-        result = getattr(source, f"__{op}__")(other)
+            args = tuple(source if a is self else a for a in args)
+        result = compute(source, *args)
         data = result._data
         if data.shape != self._data.shape:
-            raise ValueError(f"{symbol}: the result has shape {data.shape}, the tensor "
+            raise ValueError(f"{name}: the result has shape {data.shape}, the tensor "
                              f"{self._data.shape}; an in-place operation cannot broadcast "
                              f"the tensor it changes")
         if not np.can_cast(data.dtype, self._data.dtype, "same_kind"):
-            raise TypeError(f"{symbol}: the result's dtype {data.dtype} cannot be cast to the "
+            raise TypeError(f"{name}: the result's dtype {data.dtype} cannot be cast to the "
                             f"tensor's {self._data.dtype} in place")
         if recorded and data.dtype != self._data.dtype:
             result = result.astype(self._data.dtype)
             data = result._data
         copy_into(self._data, data)
         autograd.mark_changed(self._data)
-        if recorded:
+        if recorded and result._node is not None:    # an integer result has no gradient
             autograd.rebase(self, result)
         return self
 

@@ -34,6 +34,7 @@ from .elementwise import (
     tanh,
     where,
 )
+from .inplace import IN_PLACE
 from .matmul import matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
@@ -182,10 +183,12 @@ ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _perm
 
 
 def bind_tensor_methods() -> None:
-    """Set the methods of the three tables on ``Tensor``, under the tables' names."""
+    """Set the methods of the three tables, and the in-place methods of
+    ``ops/inplace.py`` (``add_``, ``copy_``, ...), on ``Tensor`` under the tables' names."""
     for name, op in SAME_AS_OP.items():
         setattr(Tensor, name, op)
-    written = {**{name: _reflected(op) for name, op in REFLECTED.items()}, **ADAPTED}
+    written = {**{name: _reflected(op) for name, op in REFLECTED.items()}, **ADAPTED,
+               **IN_PLACE}
     for name, function in written.items():
         if not function.__qualname__.startswith("Tensor."):   # aliases keep the first name
             function.__name__, function.__qualname__ = name, f"Tensor.{name}"

@@ -164,6 +164,22 @@ def _tensor_add_in_place():
     return add, lambda: [t.data], [np.arange(6.0).reshape(2, 3) + 1]
 
 
+def _tensor_method(name, *args, **kwargs):
+    """``t.NAME(*args)`` on a GPU tensor under no_grad (a parameter's update), and the
+    values the same call gives on the CPU."""
+    def build():
+        start = np.arange(6.0).reshape(2, 3)
+        host = ng.tensor(start)
+        getattr(host, name)(*args, **kwargs)
+        t = ng.tensor(start, device="cuda", requires_grad=True)
+
+        def call():
+            with ng.no_grad():
+                getattr(t, name)(*args, **kwargs)
+        return call, lambda: [t.data], [host.numpy()]
+    return build
+
+
 CALLS = {
     "Module.zero_grad(set_to_none=False)": _module_zero_grad,
     "SGD.zero_grad(set_to_none=False)": _optimizer_zero_grad,
@@ -174,6 +190,11 @@ CALLS = {
     "set_target_normalization": _target_normalization,
     "load_state_dict": _load_state_dict,
     "Tensor +=": _tensor_add_in_place,
+    "Tensor.zero_": _tensor_method("zero_"),
+    "Tensor.fill_": _tensor_method("fill_", -1.5),
+    "Tensor.copy_ from the CPU": _tensor_method("copy_", np.array([1.0, 2.0, 3.0])),
+    "Tensor.add_": _tensor_method("add_", np.ones(3), alpha=-0.5),
+    "Tensor.clamp_": _tensor_method("clamp_", 1.0, 4.0),
 }
 
 
