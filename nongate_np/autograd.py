@@ -272,7 +272,7 @@ def _save_tensor_for_output(tensor: Tensor, result: Tensor) -> None:
     ctx.saved = tuple(array if a is out else a for a in ctx.saved)
     for name in names:
         setattr(ctx, name, array)
-    node.epoch = _Changes.changed
+    node.epoch = max(node.epoch, _Changes.changed)
 
 
 def _producer(tensor: Tensor, epoch: int) -> tuple[Any, int]:
