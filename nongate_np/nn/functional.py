@@ -85,13 +85,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
              weight=None) -> Tensor:
-    """``nongate_np.mse_loss`` in torch's argument order (docs/math.md E14); torch's
-    ``weight=`` is not supported (ValueError)."""
+    """``nongate_np.mse_loss`` in torch's argument order, with torch 2.13's ``weight`` (of
+    the input's shape; "mean" divides by its sum: docs/math.md E14, E14a)."""
     _no_legacy("mse_loss", size_average, reduce)
-    if weight is not None:
-        raise ValueError("mse_loss: weight= is not supported; multiply the loss of "
-                         "reduction='none' by the weights, then reduce")
-    return ops.mse_loss(input, target, reduction)
+    return ops.mse_loss(input, target, reduction, weight=weight)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,

@@ -1,5 +1,6 @@
 """Loss functions with fused, hand-derived backward. Derivations: docs/math.md E13-E15
-(E13a, E13b, E13c: weights, label smoothing, probability targets, nll_loss).
+(E13a, E13b, E13c: weights, label smoothing, probability targets, nll_loss; E14a: mse_loss's
+weight).
 
 Each takes ``reduction`` in {"mean", "sum", "none"} as torch does. A "mean" over no element
 (zero rows, or every cross_entropy target ignored) is 0, where torch gives NaN. A loss whose
@@ -140,13 +141,27 @@ class CrossEntropy(Function):
         return _counted_only(xp, counted, dz), dq, None, None, None
 
 
+def _wide(xp, a):
+    """``a`` in float64 where it is float32: sums of float32 losses and weights are taken
+    in float64 (see _reduce)."""
+    return xp.astype(a, np.float64) if a.dtype == np.float32 else a
+
+
 @ieee
 class MSELoss(Function):
-    """ℓ = (x - y)²;  dx = 2 (x - y) dℓ,  dy = -dx  (E14)."""
+    """ℓ = (x - y)²;  dx = 2 (x - y) dℓ,  dy = -dx  (E14). With a weight w of x's shape
+    (E14a): ℓ = w (x - y)², "mean" ℓ̄ = Σ ℓ / D with D = Σ w (1 where Σ w = 0), whose
+    elements' dℓ is dℓ̄ / D; dx = 2 (x - y) w dℓ, dy = -dx, dw = Σ_broadcast (x - y)² dℓ,
+    less ℓ̄ dℓ̄ / D for "mean" (where Σ w ≠ 0).
+
+    x, y broadcast (E1); w (a constant array, or a Tensor that gets its gradient) None or
+    of x's shape, promoted with (x - y)² as torch. Saved: x - y, and w and (x - y)² with a
+    weight; for its "mean", D and ℓ̄ (0 where Σ w = 0) as 0-d arrays on the device.
+    """
 
     @staticmethod
-    def forward(ctx, x, y, reduction):
-        xp = xp_of(x, y)
+    def forward(ctx, x, y, w, reduction):
+        xp = xp_of(x, y, w)
         x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
         x, y = promoted_as_torch(xp, x, y)      # an int64 target leaves float32 as float32
         try:
@@ -155,21 +170,45 @@ class MSELoss(Function):
             raise broadcast_error("mse_loss", x, y) from None
         except TypeError as err:    # e.g. NumPy's bool subtract: named by the op
             raise TypeError(f"mse_loss: {err}") from None
-        ctx.save_for_backward(diff)
         ctx.shapes, ctx.reduction = (np.shape(x), np.shape(y)), reduction
-        return _reduce(xp.multiply(diff, diff), reduction, diff.size)
+        sq = xp.multiply(diff, diff)
+        if w is None:
+            ctx.save_for_backward(diff, None, None)
+            return _reduce(sq, reduction, diff.size)
+        sq, w = promoted_as_torch(xp, sq, xp.asarray(w))   # a bool or int w takes sq's dtype
+        loss = xp.multiply(w, sq)
+        ctx.save_for_backward(diff, w, sq)
+        if reduction != "mean":
+            return _reduce(loss, reduction, loss.size)
+        total, weights = xp.sum(_wide(xp, loss)), xp.sum(_wide(xp, w))
+        nothing = xp.equal(weights, 0)
+        # NOTE: D and ℓ̄ stay 0-d device arrays: a Python number would copy Σ w to the host
+        ctx.divisor = xp.where(nothing, 1, weights)                           # E14a
+        mean = xp.divide(total, ctx.divisor)
+        ctx.mean = xp.where(nothing, 0, mean)
+        return xp.astype(mean, loss.dtype)
 
     @staticmethod
     def backward(ctx, dl):
-        (diff,) = ctx.saved
+        diff, w, sq = ctx.saved
         xp = xp_of(dl)
+        shape = diff.shape if w is None else np.broadcast_shapes(diff.shape, w.shape)
+        if w is not None and ctx.reduction == "mean":
+            g = xp.divide(dl, ctx.divisor)                                    # dℓ/D (E14a)
+            dl = xp.broadcast_to(xp.astype(g, dl.dtype), shape)
+        else:
+            dl = _reduce_grad(dl, ctx.reduction, diff.size, shape)
         # NOTE: 2 (diff dℓ), not (2 diff) dℓ: the same value (×2 is exact) without the
         # overflow of 2 diff for |diff| > max/2 where the mean's gradient is finite
-        dx = xp.multiply(2, xp.multiply(diff, _reduce_grad(dl, ctx.reduction, diff.size,
-                                                            diff.shape)))
+        dx = xp.multiply(2, xp.multiply(diff, dl if w is None else xp.multiply(w, dl)))
         sx, sy = ctx.shapes                                        # broadcast operands (E1)
+        dw = None
+        if w is not None and ctx.needs_grad[2]:
+            dw = unbroadcast(xp.multiply(sq, dl), w.shape)                    # E14a
+            if ctx.reduction == "mean":
+                dw = xp.subtract(dw, xp.astype(xp.multiply(ctx.mean, g), dw.dtype))
         return (unbroadcast(dx, sx) if ctx.needs_grad[0] else None,
-                unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, None)
+                unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, dw, None)
 
 
 def _is_array(v) -> bool:
@@ -463,10 +502,22 @@ def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
     return loss.reshape(shape) if reduction == "none" else loss
 
 
-def mse_loss(input, target, reduction: str = "mean") -> Tensor:
-    """Mean squared error (x - y)², broadcasting; both sides may require gradients. A target
-    that broadcasts the input to a larger shape warns (torch warns on any other shape):
-    (N, 1) against (N,) gives (N, N), seldom what was meant; a scalar target does not."""
+def mse_loss(input, target, reduction: str = "mean", *, weight=None) -> Tensor:
+    """Mean squared error (x - y)², broadcasting; both sides may require gradients
+    (docs/math.md E14). A target that broadcasts the input to a larger shape warns (torch
+    warns on any other shape): (N, 1) against (N,) gives (N, N), seldom what was meant; a
+    scalar target does not.
+
+    ``weight`` (torch 2.13's), of the input's shape exactly as torch requires, multiplies
+    each loss: ℓ = w (x - y)², and "mean" divides their sum by Σ w (E14a), by 1 where
+    Σ w = 0 (0 for zero weights; torch: NaN). A bool weight is a mask. It may be a Tensor
+    that requires a gradient, and gets it, as in torch; its dtype promotes with the loss's
+    as torch's (float64 beside float32 gives float64). Keyword-only: torch's third
+    positional argument is ``size_average``.
+
+    Raises ValueError for an unknown reduction, shapes that do not broadcast or a weight of
+    another shape than the input's; TypeError for bool input or target.
+    """
     _check_reduction(reduction, "mse_loss")
     x, y = operand(input, "mse_loss"), operand(target, "mse_loss")
     if np.shape(x) != np.shape(y):
@@ -483,7 +534,12 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
         if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
             raise TypeError("mse_loss: not defined for bool input; convert it first, e.g. "
                             "x.astype(np.float32)")
-    return MSELoss.apply(x, y, reduction)
+    if weight is not None:
+        weight = operand(weight, "mse_loss")
+        if np.shape(weight) != np.shape(x):
+            raise ValueError(f"mse_loss: weight must have the input's shape {np.shape(x)} "
+                             f"(as torch), got {np.shape(weight)}")
+    return MSELoss.apply(x, y, weight, reduction)
 
 
 def _elementwise_weight(v, name: str, z: Tensor, precision):
