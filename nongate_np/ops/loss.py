@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -502,11 +504,24 @@ def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
     return loss.reshape(shape) if reduction == "none" else loss
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _callers_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning issued by the function calling this one name
+    the first line outside nongate_np: the user's call, whether it reached the op directly,
+    through ``nn.functional`` or through a module's forward."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1      # type: ignore[assignment]
+    return level
+
+
 def mse_loss(input, target, reduction: str = "mean", *, weight=None) -> Tensor:
     """Mean squared error (x - y)², broadcasting; both sides may require gradients
-    (docs/math.md E14). A target that broadcasts the input to a larger shape warns (torch
-    warns on any other shape): (N, 1) against (N,) gives (N, N), seldom what was meant; a
-    scalar target does not.
+    (docs/math.md E14). A target that broadcasts the input to a larger shape warns, at the
+    caller's line (torch warns on any other shape): (N, 1) against (N,) gives (N, N), seldom
+    what was meant; a scalar target does not.
 
     ``weight`` (torch 2.13's), of the input's shape exactly as torch requires, multiplies
     each loss: ℓ = w (x - y)², and "mean" divides their sum by Σ w (E14a), by 1 where
@@ -529,7 +544,7 @@ def mse_loss(input, target, reduction: str = "mean", *, weight=None) -> Tensor:
             warnings.warn(f"mse_loss: the target has shape {np.shape(y)}, the input "
                           f"{np.shape(x)}; they broadcast to {both}, which is likely not "
                           f"what you meant (torch warns too): give both one shape",
-                          UserWarning, stacklevel=2)
+                          UserWarning, stacklevel=_callers_stacklevel())
     for side in (x, y):                 # (x − y)² of bools is not defined, as in torch
         if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
             raise TypeError("mse_loss: not defined for bool input; convert it first, e.g. "

@@ -1,6 +1,7 @@
 """mse_loss's ``weight=`` (torch 2.13's): ℓ = w (x − y)², "mean" dividing by Σ w
 (docs/math.md E14a); gradients to the input, the target and the weight, checked three ways
-and against torch (unweighted: test_loss.py)."""
+and against torch (unweighted: test_loss.py). The warning for a target that widens the
+input names the caller's line."""
 
 import warnings
 
@@ -97,3 +98,13 @@ def test_a_weight_of_another_shape_than_the_input_is_refused():
                                               r"\(2, 3\) \(as torch\), got "):
             ng.mse_loss(x, x, weight=weight)
 
+
+def test_the_broadcast_warning_names_the_callers_line():
+    """Called directly or through nn.functional, the warning points at the line that called
+    the loss, not at one inside nongate_np (the module: tests/test_nn_loss.py)."""
+    x, y = ng.tensor(np.zeros(3)), np.zeros((2, 1))
+    for call in (lambda: ng.mse_loss(x, y), lambda: F.mse_loss(x, y),
+                 lambda: F.mse_loss(x, y, weight=np.ones(3))):
+        with pytest.warns(UserWarning, match="mse_loss: the target has shape") as caught:
+            call()
+        assert [w.filename for w in caught] == [__file__]
