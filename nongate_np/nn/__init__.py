@@ -1,4 +1,4 @@
-"""Neural-network modules, as ``torch.nn``: Module, Parameter, layers and containers.
+"""Neural-network modules, as ``torch.nn``: Module, Parameter, layers, containers and losses.
 
 Parameter and buffer names, their order and ``state_dict`` keys are torch's, so weights can
 be exchanged with an equivalent PyTorch model (``{k: v.numpy() for k, v in
@@ -13,6 +13,7 @@ from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
 from .multitask import MultiTaskSequenceModel
@@ -21,4 +22,5 @@ from .savable import register_savable
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "functional",
-           "utils", "register_savable", "functional_call", "evaluating"]
+           "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
+           "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]

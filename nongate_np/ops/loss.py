@@ -393,20 +393,22 @@ def _probability_coefficients(target, weight, label_smoothing: float) -> Tensor:
     return p if weight is None else p * weight
 
 
-def _check_label_smoothing(label_smoothing) -> None:
+def _check_label_smoothing(label_smoothing, op: str = "cross_entropy") -> None:
     if not isinstance(label_smoothing, numbers.Real):
-        raise TypeError(f"cross_entropy: label_smoothing must be a float in [0, 1], got "
+        raise TypeError(f"{op}: label_smoothing must be a float in [0, 1], got "
                         f"{type(label_smoothing).__name__}")
     if not 0 <= float(label_smoothing) <= 1:    # NaN fails too (torch ignores it silently)
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                         f"{label_smoothing}")
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
 
 
-def _check_ignore_index(ignore_index, op: str) -> None:
+def _check_ignore_index(ignore_index, op: str, positional_hint: bool = True) -> None:
+    """TypeError for a non-int ``ignore_index``; where ``op`` is a function, the hint that
+    torch's third positional argument (an array there, most likely) is its weight."""
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        hint = ("; torch's third positional argument is weight: pass weight=... by keyword"
+                if positional_hint else "")
         raise TypeError(f"{op}: ignore_index must be an int, got "
-                        f"{type(ignore_index).__name__}; torch's third positional argument "
-                        f"is weight: pass weight=... by keyword")
+                        f"{type(ignore_index).__name__}{hint}")
 
 
 def cross_entropy(logits, target, ignore_index: int = -100, reduction: str = "mean", *,

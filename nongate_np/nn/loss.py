@@ -1,0 +1,162 @@
+"""The loss modules, as ``torch.nn``'s: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss.
+
+Each keeps its constructor's arguments and, called as ``loss_fn(input, target)``, calls the
+functional op of its loss with them (``nongate_np.nn.functional``; equations docs/math.md
+E13-E15). The constructors take torch's arguments, names, order and defaults. ``weight`` and
+``pos_weight`` are buffers, as torch's: in ``state_dict`` under those keys when given (absent
+when None), moved by ``.to("cuda")`` and converted by ``.double()`` and ``.float()`` with the
+model that holds the loss; each shares the array it was given, as torch's buffer shares its
+tensor. The arguments are checked at construction by the functional ops' own checks, named
+by the class (``CrossEntropyLoss: reduction must be one of ...``); what needs the input (the
+weight's length, its dtype against the input's) is checked by the op at the call. torch's
+deprecated ``size_average`` and ``reduce`` are refused (torch maps them to ``reduction``
+with a warning). The ``repr`` is torch's (``CrossEntropyLoss()``): the arguments are
+attributes (``reduction``, ``ignore_index``, ``label_smoothing``) and buffers, as there.
+"""
+
+from __future__ import annotations
+
+from ..ops.loss import _check_ignore_index, _check_label_smoothing, _check_reduction
+from ..tensor import Tensor, as_array
+from . import functional as F
+from .functional import _no_legacy
+from .module import Module
+
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+
+
+class _Loss(Module):
+    """``reduction`` checked and kept; torch's deprecated arguments refused."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__()
+        name = type(self).__name__
+        _no_legacy(name, size_average, reduce)
+        _check_reduction(reduction, name)
+        self.reduction = reduction
+
+    def _weight_buffer(self, name: str, array, class_weights: bool) -> None:
+        """Register ``array`` (array_like or None) as the buffer ``name``. Class weights
+        (cross-entropy, NLL) must be 1-D and floating, as the op takes them: (C,) of the
+        input's floating dtype; another is refused here (ValueError, TypeError) rather than
+        at every call. BCE's weights may be any numbers: the op casts them to the input's
+        precision."""
+        where = f"{type(self).__name__}: {name}"
+        if array is not None:
+            array = as_array(array, what=where)
+        if class_weights and array is not None:
+            if array.ndim != 1:
+                raise ValueError(f"{where} must have shape (C,) (one per class), got "
+                                 f"{array.shape}")
+            if array.dtype.kind not in "fc":
+                raise TypeError(f"{where} must be floating (the input's dtype), got "
+                                f"{array.dtype}; convert it, e.g. weight.astype(np.float32)")
+        self.register_buffer(name, array)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy, as ``torch.nn.CrossEntropyLoss``: ``F.cross_entropy(input,
+    target, weight, ignore_index=, reduction=, label_smoothing=)`` (docs/math.md E13-E13c).
+
+    Parameters
+    ----------
+    weight : array_like (C,), floating, optional
+        Class weights, a buffer; of the input's dtype at the call (``.float()`` or
+        ``.double()`` converts it with the model).
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    ignore_index : int, default -100
+        Class targets equal to it count for nothing.
+    reduction : {"mean", "sum", "none"}
+    label_smoothing : float in [0, 1], default 0.0
+
+    Shapes: input (N, C) or (N, C, d1, …) or (C,); target class indices (N,) or
+    (N, d1, …) or (), or probabilities of the input's shape. Returns a 0-d tensor, or the
+    target's (batch) shape with ``reduction="none"``.
+
+    Raises ValueError (an unknown reduction, ``label_smoothing`` outside [0, 1], a weight
+    that is not 1-D, a deprecated argument) or TypeError (a non-int ``ignore_index``, a
+    non-number ``label_smoothing``, a non-floating weight) at construction; at the call, the
+    errors of ``F.cross_entropy``.
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100,
+                 reduce=None, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(size_average, reduce, reduction)
+        name = type(self).__name__
+        _check_ignore_index(ignore_index, name, positional_hint=False)
+        _check_label_smoothing(label_smoothing, name)
+        self._weight_buffer("weight", weight, class_weights=True)
+        self.ignore_index = int(ignore_index)
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, input, target) -> Tensor:
+        return F.cross_entropy(input, target, weight=self.weight,
+                               ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """Negative log-likelihood of class targets, as ``torch.nn.NLLLoss``: ``F.nll_loss(input,
+    target, weight, ignore_index=, reduction=)`` (docs/math.md E13a, E13b).
+
+    Parameters: ``weight``, ``size_average``, ``ignore_index``, ``reduce``, ``reduction``
+    as :class:`CrossEntropyLoss`. Shapes: input log-probabilities (N, C) or (N, C, d1, …)
+    or (C,); target class indices (N,) or (N, d1, …) or (). Raises as
+    :class:`CrossEntropyLoss` at construction; at the call, the errors of ``F.nll_loss``.
+    """
+
+    def __init__(self, weight=None, size_average=None, ignore_index: int = -100,
+                 reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        _check_ignore_index(ignore_index, type(self).__name__, positional_hint=False)
+        self._weight_buffer("weight", weight, class_weights=True)
+        self.ignore_index = int(ignore_index)
+
+    def forward(self, input, target) -> Tensor:
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class MSELoss(_Loss):
+    """Mean squared error (x - y)², as ``torch.nn.MSELoss``: ``F.mse_loss(input, target,
+    reduction=)`` (docs/math.md E14). Shapes: input (*), target (*) of the input's shape (one
+    that broadcasts it larger warns). Raises ValueError for an unknown reduction or a
+    deprecated argument at construction."""
+
+    def forward(self, input, target) -> Tensor:
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid and binary cross-entropy in one stable formula, as
+    ``torch.nn.BCEWithLogitsLoss``: ``F.binary_cross_entropy_with_logits(input, target,
+    weight, reduction=, pos_weight=)`` (docs/math.md E15).
+
+    Parameters
+    ----------
+    weight : array_like, optional
+        Each element's rescaling weight, broadcast to the input's shape; a buffer.
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+    pos_weight : array_like, optional
+        The positive term's weight, broadcast to the input's shape (e.g. one per class of
+        the last axis); a buffer.
+
+    Both weights take the input's precision at the call. Shapes: input (*), target (*) of
+    the input's shape. Raises ValueError for an unknown reduction or a deprecated argument,
+    TypeError for weights that are not numbers, at construction; at the call, the errors of
+    ``F.binary_cross_entropy_with_logits`` (a weight that does not broadcast to the input).
+    """
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
+                 pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self._weight_buffer("weight", weight, class_weights=False)
+        self._weight_buffer("pos_weight", pos_weight, class_weights=False)
+
+    def forward(self, input, target) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

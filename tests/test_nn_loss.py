@@ -1,0 +1,316 @@
+"""The loss modules, as torch.nn's: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss.
+
+Each against torch's module of the same constructor arguments in float64 (values and
+gradients, every reduction, with and without weights, ignore_index, label smoothing); their
+gradients equal the functional op's; ``weight`` and ``pos_weight`` are buffers under torch's
+``state_dict`` keys, converted by ``.double()``; bad constructor arguments fail at
+construction with the functional ops' messages, naming the class."""
+
+import inspect
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import nongate_np as ng
+import nongate_np.nn.functional as F
+from nongate_np.check import testing as nt
+from tests.helpers import assert_matches_torch
+
+REDUCTIONS = ["mean", "sum", "none"]
+NAMES = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+
+
+def copies(kwargs):
+    """The arguments with their arrays copied: a buffer shares its array (as torch's), and
+    loading a state_dict writes into it."""
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
+
+
+def modules(name, **kwargs):
+    """(ours, torch's) built from the same arguments, arrays given to torch as tensors."""
+    import torch
+    theirs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v
+              for k, v in kwargs.items()}
+    return getattr(ng.nn, name)(**copies(kwargs)), getattr(torch.nn, name)(**theirs)
+
+
+def test_the_modules_are_exported():
+    for name in NAMES:
+        cls = getattr(ng.nn, name)
+        assert issubclass(cls, ng.nn.Module) and name in ng.nn.__all__, name
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", NAMES)
+def test_the_constructors_take_torchs_arguments(name):
+    """Names, order, defaults and kinds, so a torch call moves over as it is."""
+    import torch
+
+    def params(cls):
+        return [(p.name, p.default, p.kind)
+                for p in inspect.signature(cls).parameters.values()]
+    assert params(getattr(ng.nn, name)) == params(getattr(torch.nn, name))
+
+
+@st.composite
+def class_cases(draw):
+    """Logits (N, C) or (N, C, d), integer targets (some maybe ignored), class weights or
+    None, an ignore_index (the default, or a class) and a label smoothing."""
+    n, c, extra = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(0, 2))
+    shape = (n, c) + ((extra,) if extra else ())
+    z = draw(nt.arrays(shape, low=-3, high=3))
+    ignore_index = draw(st.sampled_from([-100, 0, c - 1]))
+    t = draw(nt.index_arrays((n,) + shape[2:], c))
+    if draw(st.booleans()):
+        t.flat[0] = ignore_index
+    weight = draw(nt.positive_arrays((c,))) if draw(st.booleans()) else None
+    smoothing = draw(st.sampled_from([0.0, 0.2, 1.0]))
+    return z, t, weight, ignore_index, smoothing
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=class_cases())
+def test_cross_entropy_loss_matches_torch(reduction, case):
+    import torch
+    z, t, weight, ignore_index, smoothing = case
+    # torch's mean over no counted target is NaN by design, ours 0 (tests/ops/test_loss.py)
+    assume(reduction != "mean" or np.any(t != ignore_index))
+    ours, theirs = modules("CrossEntropyLoss", weight=weight, ignore_index=ignore_index,
+                           reduction=reduction, label_smoothing=smoothing)
+    assert_matches_torch(lambda x: ours(x, t), lambda x: theirs(x, torch.from_numpy(t)), [z])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data(), shape=nt.shapes(min_dims=1, max_dims=3),
+       smoothing=st.sampled_from([0.0, 0.3]), weighted=st.booleans())
+def test_cross_entropy_loss_with_probabilities_matches_torch(reduction, data, shape,
+                                                             smoothing, weighted):
+    """Probability targets get torch's gradient too."""
+    z = data.draw(nt.arrays(shape, low=-3, high=3))
+    p = data.draw(nt.arrays(shape, low=0.0, high=1.0))
+    classes = shape[0] if len(shape) == 1 else shape[1]
+    weight = data.draw(nt.positive_arrays((classes,))) if weighted else None
+    ours, theirs = modules("CrossEntropyLoss", weight=weight, reduction=reduction,
+                           label_smoothing=smoothing)
+    assert_matches_torch(ours, theirs, [z, p])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=class_cases())
+def test_nll_loss_matches_torch(reduction, case):
+    import torch
+    z, t, weight, ignore_index, _ = case
+    assume(reduction != "mean" or np.any(t != ignore_index))
+    ours, theirs = modules("NLLLoss", weight=weight, ignore_index=ignore_index,
+                           reduction=reduction)
+    assert_matches_torch(lambda x: ours(x, t), lambda x: theirs(x, torch.from_numpy(t)),
+                         [z - 3.0])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data(), shape=nt.shapes())
+def test_mse_loss_matches_torch(reduction, data, shape):
+    a, b = data.draw(nt.arrays(shape)), data.draw(nt.arrays(shape))
+    ours, theirs = modules("MSELoss", reduction=reduction)
+    assert_matches_torch(ours, theirs, [a, b])
+
+
+@st.composite
+def bce_cases(draw):
+    """Logits, targets in [0, 1] of their shape, a weight broadcast to it or None, a
+    positive pos_weight (one per class of the last axis) or None."""
+    shape = draw(nt.shapes())
+    z = draw(nt.arrays(shape, low=-4, high=4))
+    y = draw(nt.arrays(shape, low=0.0, high=1.0))
+    w = draw(nt.arrays(draw(st.sampled_from([shape, shape[-1:], ()])), low=-2, high=2)) \
+        if draw(st.booleans()) else None
+    pw = draw(nt.positive_arrays(shape[-1:])) if draw(st.booleans()) else None
+    return z, y, w, pw
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=bce_cases())
+def test_bce_with_logits_loss_matches_torch(reduction, case):
+    z, y, w, pw = case
+    ours, theirs = modules("BCEWithLogitsLoss", weight=w, reduction=reduction, pos_weight=pw)
+    assert_matches_torch(ours, theirs, [z, y])
+
+
+# (module name, constructor arguments, functional call with the same arguments, inputs)
+RNG = np.random.default_rng(3)
+Z, CLASSES = RNG.standard_normal((5, 3, 2)), np.array([[0, 2], [1, 1], [2, 0], [1, 2],
+                                                        [0, 0]])
+W3, PROBS = RNG.uniform(0.5, 2.0, 3), RNG.uniform(0.0, 1.0, (5, 3, 2))
+Y, E = RNG.uniform(0.0, 1.0, (5, 3, 2)), RNG.uniform(-1.0, 2.0, (3, 2))
+THROUGH_F = [
+    ("CrossEntropyLoss", dict(weight=W3, ignore_index=1, reduction="sum",
+                              label_smoothing=0.25),
+     lambda x, t: F.cross_entropy(x, t, W3, None, 1, None, "sum", 0.25), [Z, CLASSES]),
+    ("CrossEntropyLoss", dict(weight=W3, label_smoothing=0.1),
+     lambda x, p: F.cross_entropy(x, p, weight=W3, label_smoothing=0.1), [Z, PROBS]),
+    ("NLLLoss", dict(weight=W3, ignore_index=0),
+     lambda x, t: F.nll_loss(x, t, W3, ignore_index=0), [Z, CLASSES]),
+    ("MSELoss", dict(reduction="none"), lambda x, y: F.mse_loss(x, y, reduction="none"),
+     [Z, Y]),
+    ("BCEWithLogitsLoss", dict(weight=E, reduction="sum", pos_weight=W3[:2]),
+     lambda x, y: F.binary_cross_entropy_with_logits(x, y, E, reduction="sum",
+                                                     pos_weight=W3[:2]), [Z, Y]),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, functional, inputs", THROUGH_F,
+                         ids=[f"{case[0]}-{k}" for k, case in enumerate(THROUGH_F)])
+def test_the_modules_give_the_functional_ops_values_and_gradients(name, kwargs, functional,
+                                                                  inputs):
+    """The module is the functional op with its constructor's arguments: the same loss and
+    the same gradients, bit for bit (floating inputs all receive one)."""
+    results = []
+    for fn in (getattr(ng.nn, name)(**copies(kwargs)), functional):
+        args = [ng.tensor(a, requires_grad=True) if a.dtype.kind == "f" else a for a in inputs]
+        loss = fn(*args)
+        loss.backward(np.random.default_rng(0).standard_normal(loss.shape))
+        results.append([loss.numpy()] + [a.grad for a in args if isinstance(a, ng.Tensor)])
+    for k, (got, want) in enumerate(zip(*results)):
+        np.testing.assert_array_equal(got, want, err_msg=f"{name}: output {k}")
+
+
+BUFFERS = [
+    ("CrossEntropyLoss", {}),
+    ("CrossEntropyLoss", dict(weight=W3, ignore_index=2, reduction="sum",
+                              label_smoothing=0.1)),
+    ("NLLLoss", {}),
+    ("NLLLoss", dict(weight=W3)),
+    ("MSELoss", dict(reduction="none")),
+    ("BCEWithLogitsLoss", {}),
+    ("BCEWithLogitsLoss", dict(weight=E)),
+    ("BCEWithLogitsLoss", dict(pos_weight=W3)),
+    ("BCEWithLogitsLoss", dict(weight=E, pos_weight=W3)),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, kwargs", BUFFERS,
+                         ids=[f"{n}-{'-'.join(k) or 'default'}" for n, k in BUFFERS])
+def test_state_dict_and_repr_are_torchs(name, kwargs):
+    """The weights are buffers: in state_dict under torch's keys and order when given, not
+    at all when None; the repr is torch's; torch's state_dict loads."""
+    ours, theirs = modules(name, **kwargs)
+    state = {k: v.numpy() for k, v in theirs.state_dict().items()}
+    assert list(ours.state_dict()) == list(state)
+    assert [k for k, _ in ours.named_buffers()] == [k for k, _ in theirs.named_buffers()]
+    assert list(ours.parameters()) == []
+    for key, value in ours.state_dict().items():
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+    assert repr(ours) == repr(theirs)
+    assert ours.load_state_dict({k: 2 * v for k, v in state.items()}) is not None
+    for key in state:
+        np.testing.assert_array_equal(getattr(ours, key), 2 * state[key], err_msg=key)
+    for attr in ("reduction", "ignore_index", "label_smoothing"):
+        if hasattr(theirs, attr):
+            assert getattr(ours, attr) == getattr(theirs, attr), attr
+
+
+@pytest.mark.torch
+def test_a_loss_inside_a_model_is_saved_and_moved_with_it():
+    """A criterion assigned to a model is a child: its weight is in the model's state_dict
+    as in torch (``criterion.weight``), and ``.double()`` converts it with the weights."""
+    import torch
+
+    class Net(ng.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = ng.nn.Linear(2, 3)
+            self.criterion = ng.nn.CrossEntropyLoss(weight=W3.astype(np.float32))
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 3)
+            self.criterion = torch.nn.CrossEntropyLoss(weight=torch.ones(3))
+
+    net = Net()
+    assert list(net.state_dict()) == list(TorchNet().state_dict())
+    net.double()
+    assert net.criterion.weight.dtype == np.float64 and net.linear.weight.dtype == np.float64
+    x = ng.tensor(RNG.standard_normal((4, 2)))
+    loss = net.criterion(net.linear(x), np.array([0, 2, 1, 1]))
+    loss.backward()
+    assert loss.dtype == np.float64 and net.linear.weight.grad is not None
+
+
+def test_the_weight_follows_float_and_double():
+    loss_fn = ng.nn.CrossEntropyLoss(weight=W3.copy())
+    z = ng.tensor(Z[:, :, 0].astype(np.float32), requires_grad=True)
+    with pytest.raises(TypeError, match="cross_entropy: weight must be float32 like the "
+                                        "input, got float64"):
+        loss_fn(z, CLASSES[:, 0])
+    assert loss_fn.float() is loss_fn and loss_fn.weight.dtype == np.float32
+    assert loss_fn(z, CLASSES[:, 0]).dtype == np.float32
+    bce = ng.nn.BCEWithLogitsLoss(weight=E.astype(np.float32), pos_weight=W3[:2]).double()
+    assert bce.weight.dtype == bce.pos_weight.dtype == np.float64
+
+
+LEGACY = "size_average and reduce .deprecated in torch. are not supported; use reduction="
+BAD = [
+    ("CrossEntropyLoss", dict(reduction="avg"), ValueError,
+     r"^CrossEntropyLoss: reduction must be one of \('mean', 'sum', 'none'\), got 'avg'$"),
+    ("NLLLoss", dict(reduction=None), ValueError, r"^NLLLoss: reduction must be one of"),
+    ("MSELoss", dict(reduction="elementwise_mean"), ValueError,
+     r"^MSELoss: reduction must be one of"),
+    ("BCEWithLogitsLoss", dict(reduction="Mean"), ValueError,
+     r"^BCEWithLogitsLoss: reduction must be one of"),
+    ("CrossEntropyLoss", dict(size_average=False), ValueError, "^CrossEntropyLoss: " + LEGACY),
+    ("NLLLoss", dict(reduce=False), ValueError, "^NLLLoss: " + LEGACY),
+    ("MSELoss", dict(size_average=True), ValueError, "^MSELoss: " + LEGACY),
+    ("BCEWithLogitsLoss", dict(reduce=True), ValueError, "^BCEWithLogitsLoss: " + LEGACY),
+    ("CrossEntropyLoss", dict(label_smoothing=-0.1), ValueError,
+     r"^CrossEntropyLoss: label_smoothing must be in \[0, 1\], got -0.1$"),
+    ("CrossEntropyLoss", dict(label_smoothing=1.5), ValueError,
+     r"^CrossEntropyLoss: label_smoothing must be in \[0, 1\], got 1.5$"),
+    ("CrossEntropyLoss", dict(label_smoothing=float("nan")), ValueError,
+     r"^CrossEntropyLoss: label_smoothing must be in \[0, 1\], got nan$"),
+    ("CrossEntropyLoss", dict(label_smoothing="0.1"), TypeError,
+     r"^CrossEntropyLoss: label_smoothing must be a float in \[0, 1\], got str$"),
+    ("CrossEntropyLoss", dict(ignore_index=1.0), TypeError,
+     r"^CrossEntropyLoss: ignore_index must be an int, got float$"),
+    ("NLLLoss", dict(ignore_index=True), TypeError,
+     r"^NLLLoss: ignore_index must be an int, got bool$"),
+    ("CrossEntropyLoss", dict(weight=np.ones((2, 3))), ValueError,
+     r"^CrossEntropyLoss: weight must have shape \(C,\) \(one per class\), got \(2, 3\)$"),
+    ("NLLLoss", dict(weight=np.array(1.0)), ValueError,
+     r"^NLLLoss: weight must have shape \(C,\) \(one per class\), got \(\)$"),
+    ("CrossEntropyLoss", dict(weight=np.array([1, 2, 3])), TypeError,
+     r"^CrossEntropyLoss: weight must be floating \(the input's dtype\), got int64"),
+    ("NLLLoss", dict(weight="abc"), TypeError, r"NLLLoss: weight"),
+    ("BCEWithLogitsLoss", dict(pos_weight="abc"), TypeError, r"BCEWithLogitsLoss: pos_weight"),
+]
+
+
+@pytest.mark.parametrize("name, kwargs, error, match", BAD,
+                         ids=[f"{b[0]}-{k}" for k, b in enumerate(BAD)])
+def test_bad_constructor_arguments_fail_at_construction(name, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        getattr(ng.nn, name)(**kwargs)
+
+
+def test_bce_weights_of_another_shape_fail_at_the_call():
+    """Their shape is checked against the logits' (known only then), by the op."""
+    loss_fn = ng.nn.BCEWithLogitsLoss(pos_weight=np.ones(3))
+    with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: pos_weight of "
+                                         r"shape \(3,\) does not broadcast"):
+        loss_fn(ng.tensor(Y[:, 0, :]), Y[:, 1, :])
+
+
+def test_the_mse_broadcast_warning_names_the_callers_line():
+    """A target that widens the input warns at the line that called the module, not at its
+    forward inside nongate_np (the functional calls: tests/ops/test_mse_loss.py)."""
+    with pytest.warns(UserWarning, match="mse_loss: the target has shape") as caught:
+        ng.nn.MSELoss()(ng.tensor(np.zeros(3)), np.zeros((2, 1)))
+    assert [w.filename for w in caught] == [__file__]
