@@ -11,8 +11,8 @@ from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_
 from .anomaly import AnomalyError, detect_anomaly
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, abs, sqrt,
                   clamp, clip, maximum, minimum, where, cast, matmul, sum, mean, max, min,
-                  amax, amin, argmax, argmin, reshape, transpose, permute, concat, cat, stack,
-                  getitem,
+                  amax, amin, argmax, argmin, var, std, norm, topk, gather, reshape,
+                  transpose, permute, concat, cat, stack, getitem,
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, cross_entropy,
                   nll_loss, mse_loss, binary_cross_entropy_with_logits, dropout)
 from .ops import __all__ as _ops_all

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,6 +198,83 @@ def test_unary_ops(x, axis, data):
     p = data.draw(st.sampled_from([0.0, 0.5, 1.0, -0.1, 2.0]))
     call(ng.dropout, x, p=p,        # kept values are scaled by 1/(1-p): that can overflow
          finite=finite_math(lambda a: a / (1 - p) if p < 1 else 0 * a, x))
+
+
+def _quiet(ref):
+    """A NumPy reference run without its warnings (ddof >= N, an empty slice): NaN where
+    NumPy refuses the arguments, so the call under test makes no finiteness claim."""
+    def run(*arrays):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return ref(*arrays)
+            except (TypeError, IndexError):
+                return np.nan
+    return run
+
+
+def _norm_ref(p, axis):
+    """The vector p-norm, for a longdouble input (whose range holds every power of a
+    float64 here)."""
+    def ref(a):
+        a = np.abs(a)
+        if p in (np.inf, -np.inf):
+            return np.max(a, axis=axis) if p > 0 else np.min(a, axis=axis)
+        if p == 0:
+            return np.sum(a != 0, axis=axis)
+        return np.sum(a ** p, axis=axis) ** (1 / p)
+    return ref
+
+
+@settings(max_examples=_BASE * 4)
+@given(x=any_arrays, axis=axes, data=st.data())
+def test_statistics_and_selection(x, axis, data):
+    """var, std and norm (finite wherever the longdouble result fits the dtype; std's and
+    the p >= 1 norms' gradients are bounded), topk and gather (they move values: finite
+    for finite input, gradients too)."""
+    keepdim = data.draw(st.booleans())
+    correction = data.draw(st.sampled_from([0, 1, 2, 0.5, -1, "x", float("nan")]))
+    numeric = isinstance(correction, (int, float))
+    for name, root in (("var", False), ("std", True)):
+        ref = _quiet(lambda a, root=root: (np.sqrt if root else np.asarray)(
+            np.var(a, axis=axis, ddof=correction)))
+        finite = finite_math(ref, x) if numeric else None
+        y = call(getattr(ng, name), x, axis, correction=correction, keepdim=keepdim,
+                 finite=finite)
+        if root and ok(y) and x.dtype.kind == "f" and x.size:
+            t = ng.tensor(x, requires_grad=True)
+            out = call(ng.std, t, axis, correction=correction, finite=finite)
+            if ok(out):
+                call(backward, out, finite=False)
+                call(grad_of, t, finite=nt.all_finite(x))
+    p = data.draw(st.sampled_from([2, 1, 3, 0.5, np.inf, -np.inf, 0, "fro", -1, "nuc"]))
+    order = 2 if p == "fro" else p
+    finite = finite_math(_quiet(_norm_ref(order, axis)), x) if p not in (-1, "nuc") else None
+    y = call(ng.norm, x, p, axis, keepdim, finite=finite)
+    if ok(y) and x.dtype.kind == "f" and x.size:
+        t = ng.tensor(x, requires_grad=True)
+        out = call(ng.norm, t, p, axis, finite=finite)
+        if ok(out):
+            call(backward, out, finite=False)
+            bounded = order in (np.inf, -np.inf, 0) or order >= 1   # (|x|/y)^(p-1) <= 1
+            call(grad_of, t, finite=bounded and nt.all_finite(x))
+    dim = data.draw(st.one_of(st.integers(-4, 3), st.just((0, 1)), st.just(1.5)))
+    k = data.draw(st.one_of(st.integers(-1, 5), st.just(1.0)))
+    result = call(ng.topk, x, k, dim, data.draw(st.booleans()))
+    if ok(result) and x.dtype.kind == "f" and result.values.size:
+        t = ng.tensor(x, requires_grad=True)
+        values = call(ng.topk, t, k, dim).values
+        call(backward, values, finite=False)
+        call(grad_of, t, finite=nt.all_finite(x))
+    index = data.draw(st.one_of(
+        hnp.arrays(np.int64, st.just(x.shape), elements=st.integers(-1, 4)),
+        hnp.arrays(np.int64, nt.shapes(), elements=st.integers(0, 3)),
+        st.just(np.zeros(x.shape)), st.just("a")))
+    result = call(ng.gather, x, dim, index, errors=INDEX_ERRORS)
+    if ok(result) and x.dtype.kind == "f" and result.size:
+        t = ng.tensor(x, requires_grad=True)
+        call(backward, call(ng.gather, t, dim, index, errors=INDEX_ERRORS), finite=False)
+        call(grad_of, t, finite=nt.all_finite(x))
 
 
 # Under detect_anomaly a NaN or inf result is an AnomalyError; from finite input where the

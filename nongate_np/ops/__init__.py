@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E23).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E27).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -25,6 +25,7 @@ from .elementwise import (
     tanh,
     where,
 )
+from .index import gather, topk
 from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from .matmul import matmul
 from .methods import bind_tensor_methods
@@ -44,10 +45,12 @@ from .shape import (
     unsqueeze,
 )
 from .softmax import log_softmax, softmax
+from .statistics import norm, std, var
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
            "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast", "matmul",
-           "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "reshape",
+           "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+           "norm", "topk", "gather", "reshape",
            "transpose", "permute",
            "concat", "cat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",

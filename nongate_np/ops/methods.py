@@ -34,11 +34,13 @@ from .elementwise import (
     tanh,
     where,
 )
+from .index import gather, topk
 from .inplace import IN_PLACE
 from .matmul import matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
+from .statistics import norm, std, var
 
 __all__ = ["SAME_AS_OP", "REFLECTED", "ADAPTED", "bind_tensor_methods"]
 
@@ -51,7 +53,8 @@ SAME_AS_OP = {
     "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "abs": abs,
     "sqrt": sqrt, "clamp": clamp, "clip": clip, "maximum": maximum, "minimum": minimum,
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
-    "argmax": argmax, "argmin": argmin, "softmax": softmax, "log_softmax": log_softmax,
+    "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm, "topk": topk,
+    "gather": gather, "softmax": softmax, "log_softmax": log_softmax,
     "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
 }
 
