@@ -11,7 +11,8 @@ import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
 RE_EXPORTED = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
-LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+          "binary_cross_entropy_with_logits"]
 
 
 def test_the_namespace():

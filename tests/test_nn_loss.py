@@ -1,4 +1,5 @@
-"""The loss modules, as torch.nn's: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss.
+"""The loss modules, as torch.nn's: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss,
+BCEWithLogitsLoss.
 
 Each against torch's module of the same constructor arguments in float64 (values and
 gradients, every reduction, with and without weights, ignore_index, label smoothing); their
@@ -19,7 +20,7 @@ from nongate_np.check import testing as nt
 from tests.helpers import assert_matches_torch
 
 REDUCTIONS = ["mean", "sum", "none"]
-NAMES = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+NAMES = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 def copies(kwargs):
@@ -121,6 +122,29 @@ def test_mse_loss_matches_torch(reduction, data, shape):
     assert_matches_torch(ours, theirs, [a, b])
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data(), shape=nt.shapes())
+def test_l1_loss_matches_torch(reduction, data, shape):
+    a = data.draw(nt.arrays(shape, away_from=(0.0,), margin=0.5))
+    b = data.draw(nt.arrays(shape, low=-0.4, high=0.4))      # no kink: |a − b| ≥ 0.1
+    ours, theirs = modules("L1Loss", reduction=reduction)
+    assert_matches_torch(ours, theirs, [a, b])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(data=st.data(), shape=nt.shapes(), weighted=st.booleans())
+def test_bce_loss_matches_torch(reduction, data, shape, weighted):
+    """Probabilities away from the clamp (at 0 and 1: tests/ops/test_l1_bce.py)."""
+    x = data.draw(nt.arrays(shape, low=0.05, high=0.95))
+    y = data.draw(nt.arrays(shape, low=0.0, high=1.0))
+    w = data.draw(nt.arrays(data.draw(st.sampled_from([shape, shape[-1:], ()])), low=-2,
+                            high=2)) if weighted else None
+    ours, theirs = modules("BCELoss", weight=w, reduction=reduction)
+    assert_matches_torch(ours, theirs, [x, y])
+
+
 @st.composite
 def bce_cases(draw):
     """Logits, targets in [0, 1] of their shape, a weight broadcast to it or None, a
@@ -159,6 +183,9 @@ THROUGH_F = [
      lambda x, t: F.nll_loss(x, t, W3, ignore_index=0), [Z, CLASSES]),
     ("MSELoss", dict(reduction="none"), lambda x, y: F.mse_loss(x, y, reduction="none"),
      [Z, Y]),
+    ("L1Loss", dict(reduction="sum"), lambda x, y: F.l1_loss(x, y, reduction="sum"), [Z, Y]),
+    ("BCELoss", dict(weight=E, reduction="none"),
+     lambda x, y: F.binary_cross_entropy(x, y, E, reduction="none"), [PROBS, Y]),
     ("BCEWithLogitsLoss", dict(weight=E, reduction="sum", pos_weight=W3[:2]),
      lambda x, y: F.binary_cross_entropy_with_logits(x, y, E, reduction="sum",
                                                      pos_weight=W3[:2]), [Z, Y]),
@@ -188,6 +215,10 @@ BUFFERS = [
     ("NLLLoss", {}),
     ("NLLLoss", dict(weight=W3)),
     ("MSELoss", dict(reduction="none")),
+    ("L1Loss", {}),
+    ("L1Loss", dict(reduction="none")),
+    ("BCELoss", {}),
+    ("BCELoss", dict(weight=E, reduction="sum")),
     ("BCEWithLogitsLoss", {}),
     ("BCEWithLogitsLoss", dict(weight=E)),
     ("BCEWithLogitsLoss", dict(pos_weight=W3)),
@@ -255,6 +286,9 @@ def test_the_weight_follows_float_and_double():
     assert loss_fn(z, CLASSES[:, 0]).dtype == np.float32
     bce = ng.nn.BCEWithLogitsLoss(weight=E.astype(np.float32), pos_weight=W3[:2]).double()
     assert bce.weight.dtype == bce.pos_weight.dtype == np.float64
+    probabilities = ng.nn.BCELoss(weight=E).float()
+    assert probabilities.weight.dtype == np.float32
+    assert probabilities(PROBS.astype(np.float32), Y.astype(np.float32)).dtype == np.float32
 
 
 LEGACY = "size_average and reduce .deprecated in torch. are not supported; use reduction="
@@ -264,6 +298,11 @@ BAD = [
     ("NLLLoss", dict(reduction=None), ValueError, r"^NLLLoss: reduction must be one of"),
     ("MSELoss", dict(reduction="elementwise_mean"), ValueError,
      r"^MSELoss: reduction must be one of"),
+    ("L1Loss", dict(reduction="avg"), ValueError, r"^L1Loss: reduction must be one of"),
+    ("BCELoss", dict(reduction="Sum"), ValueError, r"^BCELoss: reduction must be one of"),
+    ("L1Loss", dict(reduce=False), ValueError, "^L1Loss: " + LEGACY),
+    ("BCELoss", dict(size_average=True), ValueError, "^BCELoss: " + LEGACY),
+    ("BCELoss", dict(weight="abc"), TypeError, r"BCELoss: weight"),
     ("BCEWithLogitsLoss", dict(reduction="Mean"), ValueError,
      r"^BCEWithLogitsLoss: reduction must be one of"),
     ("CrossEntropyLoss", dict(size_average=False), ValueError, "^CrossEntropyLoss: " + LEGACY),
@@ -306,6 +345,12 @@ def test_bce_weights_of_another_shape_fail_at_the_call():
     with pytest.raises(ValueError, match="binary_cross_entropy_with_logits: pos_weight of "
                                          r"shape \(3,\) does not broadcast"):
         loss_fn(ng.tensor(Y[:, 0, :]), Y[:, 1, :])
+
+
+def test_bce_loss_refuses_what_is_not_a_probability_at_the_call():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: every element of the input "
+                                         r"must be a probability in \[0, 1\]"):
+        ng.nn.BCELoss()(ng.tensor(Z), Y)
 
 
 def test_the_mse_broadcast_warning_names_the_callers_line():

@@ -13,7 +13,7 @@ from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
-from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
 from .multitask import MultiTaskSequenceModel
@@ -23,4 +23,4 @@ __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear"
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
-           "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+           "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]

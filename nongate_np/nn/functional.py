@@ -16,8 +16,8 @@ from ..ops import dropout, log_softmax, relu, sigmoid, softmax, tanh
 from ..tensor import Tensor, as_array
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
-           "dropout", "cross_entropy", "nll_loss", "mse_loss",
-           "binary_cross_entropy_with_logits"]
+           "dropout", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
+           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 
 def linear(input, weight, bias=None) -> Tensor:
@@ -89,6 +89,22 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     the input's shape; "mean" divides by its sum: docs/math.md E14, E14a)."""
     _no_legacy("mse_loss", size_average, reduce)
     return ops.mse_loss(input, target, reduction, weight=weight)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+            weight=None) -> Tensor:
+    """``nongate_np.l1_loss`` in torch's argument order, with torch 2.13's ``weight`` (of
+    the input's shape; "mean" divides by its sum: docs/math.md E14b, E14a)."""
+    _no_legacy("l1_loss", size_average, reduce)
+    return ops.l1_loss(input, target, reduction, weight=weight)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """``nongate_np.binary_cross_entropy`` in torch's argument order (the same as ours, with
+    the deprecated two refused; docs/math.md E15a)."""
+    _no_legacy("binary_cross_entropy", size_average, reduce)
+    return ops.binary_cross_entropy(input, target, weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,

@@ -1,4 +1,5 @@
-"""The loss modules, as ``torch.nn``'s: CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss.
+"""The loss modules, as ``torch.nn``'s: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss,
+BCEWithLogitsLoss.
 
 Each keeps its constructor's arguments and, called as ``loss_fn(input, target)``, calls the
 functional op of its loss with them (``nongate_np.nn.functional``; equations docs/math.md
@@ -22,7 +23,7 @@ from . import functional as F
 from .functional import _no_legacy
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
 
 
 class _Loss(Module):
@@ -126,6 +127,46 @@ class MSELoss(_Loss):
 
     def forward(self, input, target) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error |x - y|, as ``torch.nn.L1Loss``: ``F.l1_loss(input, target,
+    reduction=)`` (docs/math.md E14b). Shapes: input (*), target (*) of the input's shape (one
+    that broadcasts it larger warns). Raises ValueError for an unknown reduction or a
+    deprecated argument at construction."""
+
+    def forward(self, input, target) -> Tensor:
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities, as ``torch.nn.BCELoss``:
+    ``F.binary_cross_entropy(input, target, weight, reduction=)`` (docs/math.md E15a), each
+    log clamped at −100 as torch.
+
+    Parameters
+    ----------
+    weight : array_like, optional
+        Each element's rescaling weight, broadcast to the input's shape; a buffer, of the
+        input's precision at the call.
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: input (*) probabilities in [0, 1], target (*) in [0, 1] of the input's shape.
+    Raises ValueError for an unknown reduction or a deprecated argument, TypeError for a
+    weight that is not numbers, at construction; at the call, the errors of
+    ``F.binary_cross_entropy`` (an input or target outside [0, 1], a weight that does not
+    broadcast to the input).
+    """
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self._weight_buffer("weight", weight, class_weights=False)
+
+    def forward(self, input, target) -> Tensor:
+        return F.binary_cross_entropy(input, target, weight=self.weight,
+                                      reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):

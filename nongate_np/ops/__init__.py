@@ -26,7 +26,14 @@ from .elementwise import (
     where,
 )
 from .index import gather, topk
-from .loss import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
+from .loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+)
 from .matmul import matmul
 from .methods import bind_tensor_methods
 from .random import dropout
@@ -54,6 +61,7 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "transpose", "permute",
            "concat", "cat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
            "softmax", "log_softmax",
-           "cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits", "dropout"]
+           "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "dropout"]
 
 bind_tensor_methods()

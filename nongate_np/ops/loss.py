@@ -1,6 +1,6 @@
 """Loss functions with fused, hand-derived backward. Derivations: docs/math.md E13-E15
 (E13a, E13b, E13c: weights, label smoothing, probability targets, nll_loss; E14a: mse_loss's
-weight).
+weight; E14b: l1_loss; E15a: binary_cross_entropy on probabilities).
 
 Each takes ``reduction`` in {"mean", "sum", "none"} as torch does. A "mean" over no element
 (zero rows, or every cross_entropy target ignored) is 0, where torch gives NaN. A loss whose
@@ -35,7 +35,8 @@ from ._util import (
 )
 from .elementwise import cast
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -149,6 +150,84 @@ def _wide(xp, a):
     return xp.astype(a, np.float64) if a.dtype == np.float32 else a
 
 
+def _pointwise_forward(ctx, x, y, w, reduction, op, value):
+    """The forward of a loss s(x - y) per element, weighted by ``w`` (E14a): the shared body
+    of MSELoss (s = d², E14) and L1Loss (s = |d|, E14b); ``value(xp, d)`` gives s. Saved:
+    d = x - y, and w and s with a weight; for its "mean", D and ℓ̄ (0 where Σ w = 0) as 0-d
+    arrays on the device."""
+    xp = xp_of(x, y, w)
+    x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
+    x, y = promoted_as_torch(xp, x, y)      # an int64 target leaves float32 as float32
+    try:
+        diff = xp.subtract(x, y)
+    except ValueError:
+        raise broadcast_error(op, x, y) from None
+    except TypeError as err:    # e.g. NumPy's bool subtract: named by the op
+        raise TypeError(f"{op}: {err}") from None
+    ctx.shapes, ctx.reduction = (np.shape(x), np.shape(y)), reduction
+    s = value(xp, diff)
+    if w is None:
+        ctx.save_for_backward(diff, None, None)
+        return _reduce(s, reduction, diff.size)
+    s, w = promoted_as_torch(xp, s, xp.asarray(w))     # a bool or int w takes s's dtype
+    loss = xp.multiply(w, s)
+    ctx.save_for_backward(diff, w, s)
+    if reduction != "mean":
+        return _reduce(loss, reduction, loss.size)
+    total, weights = xp.sum(_wide(xp, loss)), xp.sum(_wide(xp, w))
+    nothing = xp.equal(weights, 0)
+    # NOTE: D and ℓ̄ stay 0-d device arrays: a Python number would copy Σ w to the host
+    ctx.divisor = xp.where(nothing, 1, weights)                               # E14a
+    mean = xp.divide(total, ctx.divisor)
+    ctx.mean = xp.where(nothing, 0, mean)
+    return xp.astype(mean, loss.dtype)
+
+
+def _pointwise_backward(ctx, dl, slope):
+    """dx = s'(d) w dℓ, dy = -dx, dw = Σ_broadcast s dℓ (less ℓ̄ dℓ̄ / D for a weighted
+    "mean"), E14a; ``slope(xp, d, g)`` gives s'(d) g."""
+    diff, w, s = ctx.saved
+    xp = xp_of(dl)
+    shape = diff.shape if w is None else np.broadcast_shapes(diff.shape, w.shape)
+    if w is not None and ctx.reduction == "mean":
+        g = xp.divide(dl, ctx.divisor)                                        # dℓ/D (E14a)
+        dl = xp.broadcast_to(xp.astype(g, dl.dtype), shape)
+    else:
+        dl = _reduce_grad(dl, ctx.reduction, diff.size, shape)
+    dx = slope(xp, diff, dl if w is None else xp.multiply(w, dl))
+    sx, sy = ctx.shapes                                            # broadcast operands (E1)
+    dw = None
+    if w is not None and ctx.needs_grad[2]:
+        dw = unbroadcast(xp.multiply(s, dl), w.shape)                         # E14a
+        if ctx.reduction == "mean":
+            dw = xp.subtract(dw, xp.astype(xp.multiply(ctx.mean, g), dw.dtype))
+    return (unbroadcast(dx, sx) if ctx.needs_grad[0] else None,
+            unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, dw, None)
+
+
+def _squared(xp, d):
+    return xp.multiply(d, d)
+
+
+def _twice(xp, d, g):
+    # NOTE: 2 (d g), not (2 d) g: the same value (×2 is exact) without the overflow of 2 d
+    # for |d| > max/2 where the mean's gradient is finite
+    return xp.multiply(2, xp.multiply(d, g))                                  # E14
+
+
+def _absolute(xp, d):
+    """|d|; complex d (a complex step): ±d by the sign of its real part (E19)."""
+    if np.iscomplexobj(d):
+        return xp.where(xp.less(np.real(d), 0), xp.negative(d), d)
+    return xp.abs(d)
+
+
+def _signed(xp, d, g):
+    """sign(d) g as selects (E14b, E19): 0 at d = 0 and at NaN, and an inf g there gives 0."""
+    re = np.real(d) if np.iscomplexobj(d) else d
+    return xp.where(xp.greater(re, 0), g, xp.where(xp.less(re, 0), xp.negative(g), 0))
+
+
 @ieee
 class MSELoss(Function):
     """ℓ = (x - y)²;  dx = 2 (x - y) dℓ,  dy = -dx  (E14). With a weight w of x's shape
@@ -163,54 +242,30 @@ class MSELoss(Function):
 
     @staticmethod
     def forward(ctx, x, y, w, reduction):
-        xp = xp_of(x, y, w)
-        x, y = (v if isinstance(v, numbers.Number) else xp.asarray(v) for v in (x, y))
-        x, y = promoted_as_torch(xp, x, y)      # an int64 target leaves float32 as float32
-        try:
-            diff = xp.subtract(x, y)
-        except ValueError:
-            raise broadcast_error("mse_loss", x, y) from None
-        except TypeError as err:    # e.g. NumPy's bool subtract: named by the op
-            raise TypeError(f"mse_loss: {err}") from None
-        ctx.shapes, ctx.reduction = (np.shape(x), np.shape(y)), reduction
-        sq = xp.multiply(diff, diff)
-        if w is None:
-            ctx.save_for_backward(diff, None, None)
-            return _reduce(sq, reduction, diff.size)
-        sq, w = promoted_as_torch(xp, sq, xp.asarray(w))   # a bool or int w takes sq's dtype
-        loss = xp.multiply(w, sq)
-        ctx.save_for_backward(diff, w, sq)
-        if reduction != "mean":
-            return _reduce(loss, reduction, loss.size)
-        total, weights = xp.sum(_wide(xp, loss)), xp.sum(_wide(xp, w))
-        nothing = xp.equal(weights, 0)
-        # NOTE: D and ℓ̄ stay 0-d device arrays: a Python number would copy Σ w to the host
-        ctx.divisor = xp.where(nothing, 1, weights)                           # E14a
-        mean = xp.divide(total, ctx.divisor)
-        ctx.mean = xp.where(nothing, 0, mean)
-        return xp.astype(mean, loss.dtype)
+        return _pointwise_forward(ctx, x, y, w, reduction, "mse_loss", _squared)
 
     @staticmethod
     def backward(ctx, dl):
-        diff, w, sq = ctx.saved
-        xp = xp_of(dl)
-        shape = diff.shape if w is None else np.broadcast_shapes(diff.shape, w.shape)
-        if w is not None and ctx.reduction == "mean":
-            g = xp.divide(dl, ctx.divisor)                                    # dℓ/D (E14a)
-            dl = xp.broadcast_to(xp.astype(g, dl.dtype), shape)
-        else:
-            dl = _reduce_grad(dl, ctx.reduction, diff.size, shape)
-        # NOTE: 2 (diff dℓ), not (2 diff) dℓ: the same value (×2 is exact) without the
-        # overflow of 2 diff for |diff| > max/2 where the mean's gradient is finite
-        dx = xp.multiply(2, xp.multiply(diff, dl if w is None else xp.multiply(w, dl)))
-        sx, sy = ctx.shapes                                        # broadcast operands (E1)
-        dw = None
-        if w is not None and ctx.needs_grad[2]:
-            dw = unbroadcast(xp.multiply(sq, dl), w.shape)                    # E14a
-            if ctx.reduction == "mean":
-                dw = xp.subtract(dw, xp.astype(xp.multiply(ctx.mean, g), dw.dtype))
-        return (unbroadcast(dx, sx) if ctx.needs_grad[0] else None,
-                unbroadcast(xp.negative(dx), sy) if ctx.needs_grad[1] else None, dw, None)
+        return _pointwise_backward(ctx, dl, _twice)
+
+
+@ieee
+class L1Loss(Function):
+    """ℓ = |x - y|;  dx = sign(x - y) dℓ (0 at x = y, as torch),  dy = -dx  (E14b). With a
+    weight w of x's shape, MSELoss's weighting and "mean" (E14a) with |x - y| for (x - y)²:
+    dx = sign(x - y) w dℓ, dw = Σ_broadcast |x - y| dℓ, less ℓ̄ dℓ̄ / D for "mean".
+
+    x, y broadcast (E1); w as MSELoss's. Complex x - y (a complex step) takes ±(x - y) by
+    the sign of its real part (E19). Saved: x - y, and w and |x - y| with a weight.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, w, reduction):
+        return _pointwise_forward(ctx, x, y, w, reduction, "l1_loss", _absolute)
+
+    @staticmethod
+    def backward(ctx, dl):
+        return _pointwise_backward(ctx, dl, _signed)
 
 
 def _is_array(v) -> bool:
@@ -228,15 +283,16 @@ def _arithmetic(xp):
             of(xp.multiply, operator.mul))
 
 
-def _on_device_of_logits(xp, v, what: str):
-    """An array ``v`` on the logits' device (``xp``): a host array is copied to the GPU, a
-    GPU array beside host logits refused (DeviceError, as for two tensors); a scalar as it
-    is."""
+def _on_device_of_logits(xp, v, what: str, op: str = "binary_cross_entropy_with_logits",
+                         of: str = "the logits"):
+    """An array ``v`` on the device of ``op``'s input (``xp``; ``of`` names that input): a
+    host array is copied to the GPU, a GPU array beside host input refused (DeviceError, as
+    for two tensors); a scalar as it is."""
     if not _is_array(v):
         return v
     if xp is NUMPY and xp_of(v) is not NUMPY:
-        raise DeviceError(f"binary_cross_entropy_with_logits: {what} is on cuda and the "
-                          f"logits on cpu; move it to one device with .to(...) first")
+        raise DeviceError(f"{op}: {what} is on cuda and {of} on cpu; move it to one device "
+                          f"with .to(...) first")
     return xp.asarray(v)
 
 
@@ -280,6 +336,79 @@ class BCEWithLogits(Function):
         if ctx.needs_grad[1]:
             dy = mul(add(xp.negative(z), mul(sub(p, 1), sp)), dl)
         return dz, dy, None, None, None
+
+
+_LOG_FLOOR = -100.0     # torch clamps each log of binary_cross_entropy at −100
+# NOTE: torch's floor of x (1 − x) in its gradient is the float32 constant 1e-12
+# (9.99999996e-13), in float64 too
+_EPS = float(np.float32(1e-12))
+
+
+def _log1p(xp, u):
+    """log(1 + u) from the array functions' log, to a few ulps where log(1 + u) alone loses
+    the digits of a small u.
+
+    NOTE: Goldberg's trick: with v = fl(1 + u), log(v) · u / (v − 1) divides out v's
+    rounding (v − 1 is exact); where v = 1, log(1 + u) = u to rounding."""
+    v = xp.add(1, u)
+    v1 = xp.subtract(v, 1)
+    exact = xp.equal(v1, 0)
+    # NOTE: the divisor 1 where v = 1, so the branch not taken holds no 0/0 either
+    ratio = xp.divide(u, xp.where(exact, 1, v1))
+    return xp.where(exact, u, xp.multiply(xp.log(v), ratio))
+
+
+def _at_least(xp, v, floor: float):
+    """max(v, floor), comparing the real part of a complex v (a complex step, E19)."""
+    re = np.real(v) if np.iscomplexobj(v) else v
+    return xp.where(xp.less(re, floor), floor, v)
+
+
+@ieee
+class BCELoss(Function):
+    """ℓ = ω [(y − 1) max(log(1 − x), −100) − y max(log x, −100)]  (E15a, torch's clamped
+    logs; ω the weight, 1 if None);  dx = ω (x − y) / max(x (1 − x), 1e-12) dℓ,
+    dy = ω [log(1 − x) − log x] dℓ, torch's backward (E15a): the unclamped loss's gradient,
+    its denominator floored.
+
+    x probabilities in [0, 1] (checked by the caller), y of x's shape, ω broadcast to it.
+    Runs on x's device through its array functions; a host target or weight is copied
+    there. Saved: x, y, ω, log x and log(1 − x).
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, weight, reduction):
+        xp = xp_of(x)
+        y = _on_device_of_logits(xp, y, "the target", "binary_cross_entropy", "the input")
+        omega = None if weight is None else _on_device_of_logits(
+            xp, weight, "weight", "binary_cross_entropy", "the input")
+        add, sub, mul = _arithmetic(xp)
+        log_x, log_1mx = xp.log(x), _log1p(xp, xp.negative(x))
+        # NOTE: torch's order of the terms: (y − 1) max(log1p(−x), −100) − y max(log x, −100)
+        loss = sub(mul(sub(y, 1), _at_least(xp, log_1mx, _LOG_FLOOR)),
+                   mul(y, _at_least(xp, log_x, _LOG_FLOOR)))
+        if omega is not None:
+            loss = mul(omega, loss)
+        ctx.save_for_backward(x, y, omega, log_x, log_1mx)
+        ctx.reduction, ctx.shape = reduction, loss.shape
+        return _reduce(loss, reduction, loss.size)
+
+    @staticmethod
+    def backward(ctx, dl):
+        x, y, omega, log_x, log_1mx = ctx.saved
+        xp = xp_of(dl)
+        dl = _reduce_grad(dl, ctx.reduction, int(np.prod(ctx.shape)), ctx.shape)
+        add, sub, mul = _arithmetic(xp)
+        if omega is not None:
+            dl = mul(omega, dl)
+        dx = dy = None
+        if ctx.needs_grad[0]:
+            # NOTE: x (1 − x) floored at 1e-12, as torch: finite (±1e12 dℓ) at x = 0 and 1
+            spread = _at_least(xp, mul(sub(1, x), x), _EPS)
+            dx = mul(xp.divide(sub(x, y), spread), dl)                         # E15a
+        if ctx.needs_grad[1]:
+            dy = mul(sub(log_1mx, log_x), dl)                                  # E15a
+        return dx, dy, None, None
 
 
 def _classes_last(x: Tensor) -> Tensor:
@@ -519,6 +648,33 @@ def _callers_stacklevel() -> int:
     return level
 
 
+def _regression_operands(input, target, weight, op: str):
+    """(x, y, weight) of mse_loss and l1_loss, checked as torch: a target that broadcasts the
+    input to a larger shape warns at the caller's line; bool input or target is a
+    TypeError, a weight of another shape than the input's a ValueError."""
+    x, y = operand(input, op), operand(target, op)
+    if np.shape(x) != np.shape(y):
+        try:
+            both = np.broadcast_shapes(np.shape(x), np.shape(y))
+        except ValueError:              # the Function names the shapes that do not broadcast
+            both = None
+        if both is not None and both != np.shape(x):
+            warnings.warn(f"{op}: the target has shape {np.shape(y)}, the input "
+                          f"{np.shape(x)}; they broadcast to {both}, which is likely not "
+                          f"what you meant (torch warns too): give both one shape",
+                          UserWarning, stacklevel=_callers_stacklevel())
+    for side in (x, y):                 # x − y of bools is not defined, as in torch
+        if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
+            raise TypeError(f"{op}: not defined for bool input; convert it first, e.g. "
+                            "x.astype(np.float32)")
+    if weight is not None:
+        weight = operand(weight, op)
+        if np.shape(weight) != np.shape(x):
+            raise ValueError(f"{op}: weight must have the input's shape {np.shape(x)} "
+                             f"(as torch), got {np.shape(weight)}")
+    return x, y, weight
+
+
 def mse_loss(input, target, reduction: str = "mean", *, weight=None) -> Tensor:
     """Mean squared error (x - y)², broadcasting; both sides may require gradients
     (docs/math.md E14). A target that broadcasts the input to a larger shape warns, at the
@@ -536,33 +692,35 @@ def mse_loss(input, target, reduction: str = "mean", *, weight=None) -> Tensor:
     another shape than the input's; TypeError for bool input or target.
     """
     _check_reduction(reduction, "mse_loss")
-    x, y = operand(input, "mse_loss"), operand(target, "mse_loss")
-    if np.shape(x) != np.shape(y):
-        try:
-            both = np.broadcast_shapes(np.shape(x), np.shape(y))
-        except ValueError:              # MSELoss names the shapes that do not broadcast
-            both = None
-        if both is not None and both != np.shape(x):
-            warnings.warn(f"mse_loss: the target has shape {np.shape(y)}, the input "
-                          f"{np.shape(x)}; they broadcast to {both}, which is likely not "
-                          f"what you meant (torch warns too): give both one shape",
-                          UserWarning, stacklevel=_callers_stacklevel())
-    for side in (x, y):                 # (x − y)² of bools is not defined, as in torch
-        if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
-            raise TypeError("mse_loss: not defined for bool input; convert it first, e.g. "
-                            "x.astype(np.float32)")
-    if weight is not None:
-        weight = operand(weight, "mse_loss")
-        if np.shape(weight) != np.shape(x):
-            raise ValueError(f"mse_loss: weight must have the input's shape {np.shape(x)} "
-                             f"(as torch), got {np.shape(weight)}")
+    x, y, weight = _regression_operands(input, target, weight, "mse_loss")
     return MSELoss.apply(x, y, weight, reduction)
 
 
-def _elementwise_weight(v, name: str, z: Tensor, precision):
-    """A weight of binary_cross_entropy_with_logits (``pos_weight``, ``weight``) as a
-    constant array of ``precision``, or None; ValueError naming it where its shape does not
-    broadcast to the logits' shape ``z.shape`` without widening it."""
+def l1_loss(input, target, reduction: str = "mean", *, weight=None) -> Tensor:
+    """Mean absolute error |x - y|, as ``torch.nn.functional.l1_loss``, broadcasting; both
+    sides may require gradients (docs/math.md E14b): sign(x - y), 0 where x = y (torch's
+    subgradient there). A target that broadcasts the input to a larger shape warns at the
+    caller's line, as :func:`mse_loss`.
+
+    ``weight`` (torch 2.13's), as :func:`mse_loss`'s: of the input's shape, ℓ = w |x - y|,
+    "mean" dividing by Σ w (by 1 where Σ w = 0: 0 for zero weights; torch: NaN); a Tensor
+    that requires a gradient gets it. Keyword-only: torch's third positional argument is
+    ``size_average``. An empty input's "mean" is 0 (torch: NaN).
+
+    Raises ValueError for an unknown reduction, shapes that do not broadcast or a weight of
+    another shape than the input's; TypeError for bool input or target.
+    """
+    _check_reduction(reduction, "l1_loss")
+    x, y, weight = _regression_operands(input, target, weight, "l1_loss")
+    return L1Loss.apply(x, y, weight, reduction)
+
+
+def _elementwise_weight(v, name: str, z: Tensor, precision,
+                        op: str = "binary_cross_entropy_with_logits", of: str = "the logits'"):
+    """A weight of binary_cross_entropy_with_logits (``pos_weight``, ``weight``) or of
+    binary_cross_entropy (``weight``; ``op`` names it, ``of`` its input) as a constant array
+    of ``precision``, or None; ValueError naming it where its shape does not broadcast to
+    the input's shape ``z.shape`` without widening it."""
     if v is None:
         return None
     v = as_array(v.data if isinstance(v, Tensor) else v, precision, what=name)
@@ -572,10 +730,9 @@ def _elementwise_weight(v, name: str, z: Tensor, precision):
         widened = True
     if widened:
         last = f"({z.shape[-1]},), one per class of the last axis, " if z.ndim else ""
-        raise ValueError(f"binary_cross_entropy_with_logits: {name} of shape {v.shape} does "
-                         f"not broadcast to the logits' shape {z.shape} (aligned from the "
-                         f"right, each dimension equal or 1, as torch: e.g. {last}or "
-                         f"{z.shape})")
+        raise ValueError(f"{op}: {name} of shape {v.shape} does not broadcast to {of} shape "
+                         f"{z.shape} (aligned from the right, each dimension equal or 1, as "
+                         f"torch: e.g. {last}or {z.shape})")
     return v
 
 
@@ -605,3 +762,61 @@ def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
     pos_weight = _elementwise_weight(pos_weight, "pos_weight", z, precision)
     weight = _elementwise_weight(weight, "weight", z, precision)
     return BCEWithLogits.apply(z, y, pos_weight, weight, reduction)
+
+
+def _outside_unit_interval(v) -> int:
+    """How many elements of ``v`` (a Tensor, array or scalar) lie outside [0, 1] or are NaN
+    (compared by the real part for a complex step); one sum, read back from v's device."""
+    data = v.data if isinstance(v, Tensor) else v
+    if not _is_array(data):
+        data = np.asarray(data)
+    xp = xp_of(data)
+    re = np.real(data) if np.iscomplexobj(data) else data
+    nonnegative = xp.greater_equal(re, 0)
+    # NOTE: where(x ≥ 0, x ≤ 1, x ≥ 0): False below 0 and at NaN (both comparisons fail)
+    inside = xp.where(nonnegative, xp.less_equal(re, 1), nonnegative)
+    return int(data.size) - int(xp.to_host(xp.sum(inside)))
+
+
+def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities, as ``torch.nn.functional.binary_cross_entropy``
+    (docs/math.md E15a): ℓ = −ω [y log x + (1 − y) log(1 − x)], each log clamped at −100 as
+    torch, so x = 0 or 1 gives a finite loss (at most 100 ω).
+
+    ``input`` x, probabilities in [0, 1] of any shape; ``target`` y, in [0, 1], of its shape
+    (it gets a gradient too, as torch's: ω [log(1 − x) − log x], ±inf at x = 0 or 1);
+    ``weight`` ω rescales each element's loss, broadcast to the input's shape without
+    widening it, a constant of the input's precision (torch: not differentiable); "mean"
+    divides by the number of elements, as torch, and is 0 for no element (torch: NaN). The
+    gradient is torch's: (x − y) / max(x (1 − x), 1e-12) ω dℓ, finite at x = 0 and 1.
+    Prefer :func:`binary_cross_entropy_with_logits` on logits: stable, and exact there.
+
+    Raises
+    ------
+    ValueError
+        An unknown reduction; an input or target element outside [0, 1] or NaN (torch:
+        RuntimeError); a target of another shape; a weight that does not broadcast to the
+        input's shape or that requires a gradient.
+    TypeError
+        A bool input.
+    """
+    op = "binary_cross_entropy"
+    _check_reduction(reduction, op)
+    x = numeric_arg(input, op)
+    y = operand(target, op)
+    if isinstance(y, np.ndarray) and y.dtype.kind in "biu":
+        y = y.astype(_real_dtype(x.dtype))     # 0/1 labels: the input's dtype, not float64
+    if np.shape(y) != x.shape:
+        raise ValueError(f"{op}: target has shape {np.shape(y)}, expected the input's shape "
+                         f"{x.shape} (as torch)")
+    for name, v in (("input", x), ("target", y)):
+        outside = _outside_unit_interval(v)
+        if outside:
+            raise ValueError(f"{op}: every element of the {name} must be a probability in "
+                             f"[0, 1] (as torch), got {outside} outside it or NaN; for "
+                             f"logits use binary_cross_entropy_with_logits")
+    if isinstance(weight, Tensor) and weight.requires_grad:
+        raise ValueError(f"{op}: not differentiable with respect to weight (as in torch); "
+                         f"pass weight.detach()")
+    weight = _elementwise_weight(weight, "weight", x, _real_dtype(x.dtype), op, "the input's")
+    return BCELoss.apply(x, y, weight, reduction)
