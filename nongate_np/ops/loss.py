@@ -720,9 +720,13 @@ def _elementwise_weight(v, name: str, z: Tensor, precision,
     """A weight of binary_cross_entropy_with_logits (``pos_weight``, ``weight``) or of
     binary_cross_entropy (``weight``; ``op`` names it, ``of`` its input) as a constant array
     of ``precision``, or None; ValueError naming it where its shape does not broadcast to
-    the input's shape ``z.shape`` without widening it."""
+    the input's shape ``z.shape`` without widening it, or that requires a gradient (a
+    constant: torch's is not differentiable with respect to it either)."""
     if v is None:
         return None
+    if isinstance(v, Tensor) and v.requires_grad:
+        raise ValueError(f"{op}: not differentiable with respect to {name} (as in torch); "
+                         f"pass {name}.detach()")
     v = as_array(v.data if isinstance(v, Tensor) else v, precision, what=name)
     try:
         widened = np.broadcast_shapes(v.shape, z.shape) != z.shape
@@ -748,7 +752,8 @@ def binary_cross_entropy_with_logits(logits, target, pos_weight=None,
     is keyword-only: torch's third positional argument is ``weight``, ours ``pos_weight``.
 
     Raises ValueError for an unknown reduction, a target of another shape or a
-    ``pos_weight`` or ``weight`` that does not broadcast to the logits' shape.
+    ``pos_weight`` or ``weight`` that does not broadcast to the logits' shape or that
+    requires a gradient (it was dropped from the graph without a word).
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     z = numeric_arg(logits, "binary_cross_entropy_with_logits")
@@ -815,8 +820,5 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
             raise ValueError(f"{op}: every element of the {name} must be a probability in "
                              f"[0, 1] (as torch), got {outside} outside it or NaN; for "
                              f"logits use binary_cross_entropy_with_logits")
-    if isinstance(weight, Tensor) and weight.requires_grad:
-        raise ValueError(f"{op}: not differentiable with respect to weight (as in torch); "
-                         f"pass weight.detach()")
     weight = _elementwise_weight(weight, "weight", x, _real_dtype(x.dtype), op, "the input's")
     return BCELoss.apply(x, y, weight, reduction)

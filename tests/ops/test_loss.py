@@ -165,6 +165,18 @@ def test_bce_with_logits_weight_errors():
         ng.binary_cross_entropy_with_logits(z, y, weight=np.ones(2))
 
 
+@pytest.mark.parametrize("name", ["weight", "pos_weight"])
+def test_bce_with_logits_weight_requiring_grad_is_refused(name):
+    """As torch: neither weight is differentiable, so one that requires a gradient is an
+    error, not dropped from the graph without a word."""
+    z = ng.Tensor(np.zeros((2, 3)), requires_grad=True)
+    w = ng.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=f"binary_cross_entropy_with_logits: not "
+                                         f"differentiable with respect to {name}"):
+        ng.binary_cross_entropy_with_logits(z, np.full((2, 3), 0.5), **{name: w})
+    ng.binary_cross_entropy_with_logits(z, np.full((2, 3), 0.5), **{name: w.detach()})
+
+
 @pytest.mark.parametrize("shape", [(2,), (4, 2, 3), (2, 2)])
 def test_bce_with_logits_pos_weight_of_a_wrong_shape_is_named(shape):
     """It raised NumPy's "operands could not be broadcast together" from inside the op."""
