@@ -13,8 +13,8 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   clamp, clip, maximum, minimum, where, cast, matmul, sum, mean, max, min,
                   amax, amin, argmax, argmin, var, std, norm, topk, gather, reshape,
                   transpose, permute, concat, cat, stack, getitem,
-                  embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, cross_entropy,
-                  nll_loss, mse_loss, l1_loss, binary_cross_entropy,
+                  embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, layer_norm,
+                  cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
                   binary_cross_entropy_with_logits, dropout)
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed

@@ -10,7 +10,7 @@ import nongate_np as ng
 import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
-RE_EXPORTED = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout"]
+RE_EXPORTED = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "layer_norm"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
           "binary_cross_entropy_with_logits"]
 

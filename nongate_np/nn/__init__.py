@@ -12,7 +12,19 @@ from . import functional, init, utils
 from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
-from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .layers import (
+    Dropout,
+    Embedding,
+    Flatten,
+    Identity,
+    LayerNorm,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
@@ -21,6 +33,7 @@ from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
-           "ReLU", "Tanh", "Sigmoid", "Identity", "MultiTaskSequenceModel", "init", "functional",
+           "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten",
+           "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]

@@ -12,11 +12,11 @@ refused (``reduction=`` says the same).
 from __future__ import annotations
 
 from .. import ops
-from ..ops import dropout, log_softmax, relu, sigmoid, softmax, tanh
+from ..ops import dropout, layer_norm, log_softmax, relu, sigmoid, softmax, tanh
 from ..tensor import Tensor, as_array
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
-           "dropout", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
+           "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
 

@@ -1,4 +1,5 @@
-"""Basic layers, as torch's: Linear, Embedding, Dropout and activation modules.
+"""Basic layers, as torch's: Linear, Embedding, Dropout, LayerNorm, Flatten and activation
+modules (Softmax, LogSoftmax among them).
 
 Parameters are created in the constructor's ``dtype`` (float32 by default, torch's default
 dtype) and initialised as torch initialises them by default, drawing from
@@ -14,6 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..arguments import check_count, check_flag
+from ..ops.normalization import check_eps, check_normalized_shape
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -21,7 +23,8 @@ from ._checks import check_features
 from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
-__all__ = ["Linear", "Embedding", "Dropout", "ReLU", "Tanh", "Sigmoid", "Identity"]
+__all__ = ["Linear", "Embedding", "Dropout", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax",
+           "LogSoftmax", "Flatten", "Identity"]
 
 
 @register_savable
@@ -213,3 +216,148 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+def _dim(value, name: str, where: str) -> int:
+    """An axis argument: an int (not a bool), TypeError naming ``where`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r:.60}")
+    return int(value)
+
+
+class _SoftmaxBase(Module):
+    """Softmax or log-softmax along ``dim``, which must be given (see :class:`Softmax`)."""
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        where = type(self).__name__
+        if dim is None:
+            # NOTE: torch picks dim 0 for 0-, 1- and 3-D input and 1 otherwise, warning that
+            # the choice is deprecated; a wrong guess (a batch of images) would pass silently
+            raise ValueError(f"{where}: pass dim, the axis to normalise over (e.g. "
+                             f"{where}(dim=-1)); torch's implicit choice for dim=None "
+                             f"(deprecated there) is not supported")
+        self.dim = _dim(dim, "dim", where)
+
+    def config(self) -> dict:
+        return {"dim": self.dim}
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+@register_savable
+class Softmax(_SoftmaxBase):
+    """y = e^{x} / Σ e^{x} along ``dim`` (max-shifted, docs/math.md E11), as
+    ``torch.nn.Softmax``. Shapes: x (*) -> y (*), x's dtype.
+
+    ``dim`` has torch's default None in the signature, but must be given: ``Softmax()``
+    raises ValueError (torch picks a dim from the input's number of dimensions with a
+    deprecation warning). TypeError for a dim that is not an int; ValueError on the call for
+    a dim out of range.
+    """
+
+    def forward(self, x) -> Tensor:
+        return ops.softmax(x, self.dim)
+
+
+@register_savable
+class LogSoftmax(_SoftmaxBase):
+    """y = log softmax(x) along ``dim``, without forming softmax (docs/math.md E12), as
+    ``torch.nn.LogSoftmax``. Shapes, ``dim`` and errors as :class:`Softmax`."""
+
+    def forward(self, x) -> Tensor:
+        return ops.log_softmax(x, self.dim)
+
+
+@register_savable
+class Flatten(Module):
+    """The axes ``start_dim`` to ``end_dim`` (both included) merged into one, as
+    ``torch.nn.Flatten`` (a reshape, docs/math.md E16): x (N, C, H, W) -> (N, C·H·W) with
+    the defaults. TypeError for a dim that is not an int; ValueError on the call for a dim
+    out of range or ``start_dim`` after ``end_dim``.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim = _dim(start_dim, "start_dim", "Flatten")
+        self.end_dim = _dim(end_dim, "end_dim", "Flatten")
+
+    def forward(self, x) -> Tensor:
+        return ops.flatten(x, self.start_dim, self.end_dim)
+
+    def config(self) -> dict:
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+@register_savable
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` axes, as
+    ``torch.nn.LayerNorm``: y = (x − μ)/√(σ² + eps) ⊙ weight + bias (docs/math.md E28).
+
+    Parameters
+    ----------
+    normalized_shape : int or sequence of ints
+        The input's trailing dimensions, normalised together (stored as a tuple).
+    eps : float, default 1e-5
+        Added to the variance; finite and >= 0.
+    elementwise_affine : bool, default True
+        Whether to learn ``weight`` (and ``bias``, unless ``bias=False``).
+    bias : bool, default True
+    dtype : floating dtype, default np.float32
+
+    Attributes
+    ----------
+    weight : Parameter normalized_shape, initialised to ones, or None
+    bias : Parameter normalized_shape, initialised to zeros, or None (also without
+        ``elementwise_affine``, as torch)
+
+    Shapes: x (*, *normalized_shape) of the parameters' dtype -> y of x's shape. Raises
+    ValueError for a normalized_shape that is empty or has a negative entry, or a bad eps,
+    at construction; on the call, ValueError for an input whose trailing dimensions are not
+    normalized_shape (naming both) and TypeError for an input of another dtype than the
+    parameters (torch refuses it too).
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype=np.float32):
+        super().__init__()
+        self.normalized_shape = check_normalized_shape(normalized_shape, "LayerNorm")
+        self.eps = check_eps(eps, "LayerNorm")
+        self.elementwise_affine = check_flag(elementwise_affine, "elementwise_affine",
+                                             "LayerNorm")
+        bias = check_flag(bias, "bias", "LayerNorm")
+        self._dtype = float_dtype(dtype, "LayerNorm")
+        if self.elementwise_affine:
+            self.weight = Parameter(np.empty(self.normalized_shape, self._dtype))
+            if bias:
+                self.bias = Parameter(np.empty(self.normalized_shape, self._dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Torch's default: weight ones, bias zeros."""
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, x) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def config(self) -> dict:
+        dtype = self._dtype if self.weight is None else self.weight.dtype
+        return {"normalized_shape": list(self.normalized_shape), "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine,
+                "bias": self.bias is not None, "dtype": str(dtype)}
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")

@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E27).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E28).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -36,6 +36,7 @@ from .loss import (
 )
 from .matmul import matmul
 from .methods import bind_tensor_methods
+from .normalization import layer_norm
 from .random import dropout
 from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import (
@@ -60,7 +61,7 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "norm", "topk", "gather", "reshape",
            "transpose", "permute",
            "concat", "cat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
-           "softmax", "log_softmax",
+           "softmax", "log_softmax", "layer_norm",
            "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "dropout"]
 
