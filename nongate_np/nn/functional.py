@@ -1,7 +1,7 @@
 """The functional ops, as ``torch.nn.functional``: ``import nongate_np.nn.functional as F``.
 
 The library's ops under torch's names and argument order. The activations, ``softmax``,
-``log_softmax`` and ``dropout`` are the ops themselves (the same functions as
+``log_softmax``, ``layer_norm`` and ``dropout`` are the ops themselves (the same functions as
 ``nongate_np.NAME``); the losses take torch's positional order (``cross_entropy(input,
 target, weight)``, where ``nongate_np.cross_entropy``'s third is ``ignore_index``) and call
 the library's; ``embedding`` takes torch's order (ids first); ``linear`` is the product a
