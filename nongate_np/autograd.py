@@ -267,7 +267,7 @@ def _save_tensor_for_output(tensor: Tensor, result: Tensor) -> None:
         return
     root = _root(array)
     if any(a is not out and _root(a) is root
-           for a in _held_arrays([ctx.saved, *vars(ctx).values()])):
+           for a in _ctx_arrays(ctx)):
         return
     ctx.saved = tuple(array if a is out else a for a in ctx.saved)
     for name in names:
@@ -283,6 +283,56 @@ def _producer(tensor: Tensor, epoch: int) -> tuple[Any, int]:
     if k < len(history):
         return history[k][1], history[k][2]
     return tensor._node, tensor._index
+
+
+def keep_view_source(ctx: "Context", x: Any, y: Any) -> None:
+    """In a view op's forward (reshape, permute, basic indexing): where ``y`` is a view of
+    ``x``'s memory, keep x (``ctx.view_source``) for :func:`_check_view_read`."""
+    if _root(y) is _root(x):
+        ctx.view_source = x
+
+
+def _check_view_read(view: "Node", reader: "Node") -> None:
+    """RuntimeError where ``reader`` may have read the output of the view op ``view`` after
+    an in-place change of the view's base: the values it read are then the new ones while
+    the view's graph routes its gradient to the old ones' producer (PyTorch rebuilds the
+    view's graph; this engine cannot, and raises rather than compute a wrong gradient).
+    A reader recorded with the view, no change between them, read the values the graph
+    describes (a transposed weight read by a product before an optimizer step); with a
+    change anywhere between, it is taken as having read the new values."""
+    source = getattr(view.ctx, "view_source", None)
+    if source is None or reader.epoch <= view.epoch:
+        return
+    root = _root(source)
+    entry = _Changes.roots.get(id(root))
+    if entry is not None and entry[0]() is root and entry[1] > view.epoch:
+        raise RuntimeError(
+            f"backward: '{reader.name}' read a view ('{view.name}') of an array of shape "
+            f"{source.shape} that was changed in place after the view was taken (by an "
+            f"in-place method such as mul_, an operator such as -=, an optimizer step or "
+            f"load_state_dict): the view holds the new values but its gradient would go to "
+            f"the old ones; take the view after the change, or clone() it before")
+
+
+def _ctx_arrays(ctx: "Context") -> list:
+    """The arrays a node's context holds for its backward (a view's source aside: a
+    change of it matters only to those who read the view afterwards, _check_view_read)."""
+    return _held_arrays([ctx.saved, *(v for k, v in vars(ctx).items() if k != "view_source")])
+
+
+def views_an_input(tensor: Tensor) -> bool:
+    """Whether ``tensor``'s array is a view of memory another tensor of the graph may own:
+    of an input of the op that made it (a slice, transpose or reshape), or, made outside the
+    graph, of any array (as PyTorch refuses an in-place op on a view made under no_grad). A
+    reshaped private result of an op (``norm(x, dim=1)``) is not one."""
+    data = tensor._data
+    if getattr(data, "base", None) is None:
+        return False
+    node = tensor._node
+    if node is None:
+        return True
+    root = _root(data)
+    return any(t is not None and _root(t._data) is root for t in node.inputs)
 
 
 def _changed_since(array: Any, epoch: int) -> bool:
@@ -311,7 +361,7 @@ def _check_saved(node: "Node") -> None:
     """RuntimeError where an array ``node`` saved for backward (in ``ctx.saved`` or as an
     attribute, alone or inside tuples, lists and dicts, as the fused kernels' caches hold
     their weights) was changed in place after its forward pass."""
-    held = _held_arrays([node.ctx.saved, *vars(node.ctx).values()])
+    held = _ctx_arrays(node.ctx)
     for array in held:
         if _changed_since(array, node.epoch):
             raise RuntimeError(
@@ -344,6 +394,9 @@ class Context:
     ``needs_grad[k]`` says whether input ``k`` needs a gradient; ``backward`` returns ``None``
     for the others and may skip computing them.
     """
+
+    #: a view op's input, whose memory its output shares (``keep_view_source``)
+    view_source: Any = None
 
     def __init__(self, needs_grad: tuple[bool, ...]):
         self.needs_grad = needs_grad
@@ -721,6 +774,8 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
                 g = t.device.xp.astype(g, data.dtype)
             produced, index = (t._node, t._index) if t._rebased is None else \
                 _producer(t, node.epoch)
+            if produced is not None and produced.epoch < _Changes.changed:
+                _check_view_read(produced, node)
             if produced is None:
                 _leaf_gradient(t, g, hooked, held)
             else:

@@ -569,7 +569,7 @@ class Tensor:
             isinstance(a, Tensor) and a._requires_grad for a in args))
         source = self
         if recorded:
-            if getattr(self._data, "base", None) is not None:
+            if autograd.views_an_input(self):
                 raise RuntimeError(f"{name} on a view of another tensor's array (a slice, "
                                    f"a transpose, a reshape) inside the graph: the other "
                                    f"tensor's graph would miss the change; "

@@ -419,3 +419,101 @@ def test_an_op_saving_its_output_and_a_view_of_the_tensor_keeps_its_copy():
     y._in_place("pow_", ng.pow, y[0])
     with pytest.raises(RuntimeError, match=r"'Pow' saved an array of shape \(3,\)"):
         y.sum().backward()
+
+
+VIEWS = {"slice": lambda a: a[0:1], "tail": lambda a: a[1:], "transpose": lambda a: a.T,
+         "reshape": lambda a: a.reshape(-1)}
+CHANGES = {"mul_": lambda a, w: a.mul_(w), "exp_": lambda a, w: a.exp_(),
+           "+=": lambda a, w: a.__iadd__(w), "zero_": lambda a, w: a.zero_()}
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_view_taken_before_its_base_changed_in_place_raises_at_backward(view, change):
+    """The view holds the base's new values while its graph reads the old ones, so its
+    gradient would be wrong (x.grad [1, 0], w none, where torch rebuilds the view's graph
+    and gives x.grad [3, 0], w.grad [1, 0]): a clear RuntimeError instead."""
+    x = ng.tensor(X, requires_grad=True)
+    w = ng.tensor(Y, requires_grad=True)
+    a = x * 1
+    b = VIEWS[view](a)
+    CHANGES[change](a, w)
+    with pytest.raises(RuntimeError, match=r"'Mul' read a view \('(GetItem|Permute|Reshape)'"
+                                           r"\) of an array of shape \(2, 3\) that was "
+                                           r"changed in place after the view was taken"):
+        (b * b).sum().backward()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("view", VIEWS)
+def test_a_view_taken_after_the_change_gets_torchs_gradients(view):
+    import torch
+    grads = []
+    for lib in (ng, torch):
+        x, w = Arg(X).make(lib, True), Arg(Y).make(lib, True)
+        a = x * 1
+        a.mul_(w)
+        b = VIEWS[view](a)          # the same code in both libraries
+        (b * b).sum().backward()
+        grads.append([np.asarray(x.grad), np.asarray(w.grad)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)
+
+
+OP_RESULTS = {
+    "norm": lambda lib, x: x.norm(dim=1),
+    "std": lambda lib, x: x.std(1),
+    "var": lambda lib, x: x.var(1),
+    "amax": lambda lib, x: lib.amax(x, 1) if lib is ng else x.amax(1),
+    "max_values": lambda lib, x: x.max(1).values,
+    "topk_values": lambda lib, x: x.topk(2).values,
+    "gather": lambda lib, x: x.gather(1, (np.array([[0, 2], [1, 1]]) if lib is ng else
+                                          __import__("torch").tensor([[0, 2], [1, 1]]))),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("op", OP_RESULTS)
+def test_an_in_place_method_on_an_ops_result_is_allowed_with_torchs_gradient(op):
+    """These ops return their result reshaped from an array of their own: not a view of
+    another tensor's array, so an in-place method on it is allowed, as torch's, with the
+    gradients of the out-of-place program (torch's, out of place: its norm, std and var
+    save their output and refuse the change at backward; ours do not need it)."""
+    import torch
+    grads = []
+    for lib in (ng, torch):
+        x, w = Arg(X).make(lib, True), Arg(1.5).make(lib, True)
+        y = OP_RESULTS[op](lib, x)
+        y = y.mul_(w) if lib is ng else y * w
+        (y * y).sum().backward()
+        grads.append([np.asarray(x.grad), np.asarray(w.grad)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+def test_an_in_place_method_on_a_view_made_under_no_grad_is_refused():
+    """As torch: the base's graph would miss the change."""
+    a = ng.tensor(X, requires_grad=True) * 1
+    with ng.no_grad():
+        v = a[0]
+    with pytest.raises(RuntimeError, match="mul_ on a view of another tensor's array"):
+        v.mul_(ng.tensor(ROW, requires_grad=True))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("view", VIEWS)
+def test_a_view_read_before_its_base_changed_routes_torchs_gradient(view):
+    """The reader read the values the view's graph describes: no error, torch's gradients
+    (a transposed weight read by a product before an optimizer step is this case)."""
+    import torch
+    grads = []
+    for lib in (ng, torch):
+        x, w = Arg(X).make(lib, True), Arg(Y).make(lib, True)
+        a = x * 1
+        b = VIEWS[view](a)          # the same code in both libraries
+        y = b.sum()
+        a.mul_(w)
+        (y + (a * a).sum()).backward()
+        grads.append([np.asarray(x.grad), np.asarray(w.grad)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)

@@ -359,3 +359,25 @@ def test_the_mse_broadcast_warning_names_the_callers_line():
     with pytest.warns(UserWarning, match="mse_loss: the target has shape") as caught:
         ng.nn.MSELoss()(ng.tensor(np.zeros(3)), np.zeros((2, 1)))
     assert [w.filename for w in caught] == [__file__]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ng.nn.CrossEntropyLoss(weight=[1.0, 2.0, 0.5]),
+    lambda: ng.nn.NLLLoss(weight=(1, 2, 3)),
+    lambda: ng.nn.BCEWithLogitsLoss(weight=[1.0, 2.0, 0.5], pos_weight=[2, 1, 1]),
+])
+def test_a_list_weight_is_float32_and_serves_a_float32_model(make):
+    """As torch.tensor([...]): float32, the modules' default dtype (as float64 it refused
+    every call with a float32 input); an array keeps its dtype."""
+    loss_fn = make()
+    for _, buf in loss_fn.named_buffers():
+        assert buf.dtype == np.float32
+    z = ng.tensor(np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32),
+                  requires_grad=True)
+    target = np.array([0, 2, 1, 1]) if not isinstance(loss_fn, ng.nn.BCEWithLogitsLoss) \
+        else np.full((4, 3), 0.5, np.float32)
+    x = ng.log_softmax(z, -1) if isinstance(loss_fn, ng.nn.NLLLoss) else z
+    loss = loss_fn(x, target)
+    loss.backward()
+    assert loss.dtype == np.float32 and z.grad.dtype == np.float32
+    assert ng.nn.CrossEntropyLoss(weight=np.ones(3)).weight.dtype == np.float64

@@ -8,7 +8,7 @@ import numbers
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, keep_view_source
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
 from ._util import normalize_axes, result_dtype_as_torch, tensor_arg, torch_alias, xp_of
@@ -24,10 +24,12 @@ class Reshape(Function):
     def forward(ctx, x, shape):
         ctx.shape = x.shape
         try:
-            return xp_of(x).reshape(x, shape)
+            y = xp_of(x).reshape(x, shape)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                              f"({x.size} elements) into shape {shape}") from None
+        keep_view_source(ctx, x, y)
+        return y
 
     @staticmethod
     def backward(ctx, dy):
@@ -40,7 +42,9 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))   # p⁻¹
-        return xp_of(x).transpose(x, dims)
+        y = xp_of(x).transpose(x, dims)
+        keep_view_source(ctx, x, y)
+        return y
 
     @staticmethod
     def backward(ctx, dy):
@@ -104,7 +108,9 @@ class GetItem(Function):
         xp = xp_of(x)
         try:
             if xp is NUMPY or _is_basic(index):
-                return xp.getitem(x, index)
+                y = xp.getitem(x, index)
+                keep_view_source(ctx, x, y)
+                return y
             return xp.take(xp.reshape(x, (-1,)), _flat_positions(x.shape, index))
         except IndexError as err:
             raise IndexError(f"getitem: index {_describe(index)} does not fit a tensor of "

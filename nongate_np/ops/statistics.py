@@ -25,15 +25,17 @@ def _real(x):
 
 
 def _scale(x, axes: tuple):
-    """A power of two within a factor 4 of m = max |Re x| over ``axes`` (kept as length
-    1), 1 where m is 0, inf or NaN (E24): x divided by it is exact (no rounding, short of
-    underflow of entries negligible beside m), and at most 4 in magnitude."""
+    """A power of two from m to 4m, m = max |Re x| over ``axes`` (kept as length 1), 1
+    where m is 0, inf or NaN (E24): x divided by it is exact (no rounding, short of
+    underflow of entries negligible beside m), and at most 1 in magnitude, so a power
+    |x/m|^p of any p cannot overflow (at most 2 within a factor 2 of the dtype's
+    maximum)."""
     xp = xp_of(x)
     m = xp.max(xp.abs(_real(x)), axis=axes, keepdims=True)
     m = xp.where(xp.greater(m, 0), xp.where(xp.less(m, np.inf), m, 1), 1)
-    # NOTE: 2^trunc(log2 m): the cast truncates, and log2 m may round across an integer,
-    # up to 2^maxexp (inf) for m near the dtype's maximum, hence min(e, maxexp − 1)
-    e = xp.astype(xp.divide(xp.log(m), float(np.log(2.0))), np.int64)
+    # NOTE: 2^(trunc(log2 m) + 1) ≥ m whichever way the cast truncates and log2 m rounds;
+    # up to 2^(maxexp + 1) (inf) for m near the dtype's maximum, hence min(e, maxexp − 1)
+    e = xp.add(xp.astype(xp.divide(xp.log(m), float(np.log(2.0))), np.int64), 1)
     e = xp.negative(xp.maximum(xp.negative(e), 1 - np.finfo(m.dtype).maxexp))
     return xp.astype(xp.power(2.0, e), m.dtype)
 

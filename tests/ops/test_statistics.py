@@ -240,6 +240,17 @@ def test_norm_near_the_float_range_is_finite():
     assert ng.norm(ng.tensor(np.array([1e308, 1e308, 1e308])), 1).item() == np.inf  # 3e308
 
 
+@pytest.mark.parametrize("dtype, p", [(np.float32, 150.0), (np.float64, 1100.0)])
+def test_norm_of_a_large_p_is_finite(dtype, p):
+    """|x/m|^p never overflows (m a power of two at least max |x|): ‖[1.9, 1]‖_p is 1.9 to
+    within (1 + 1.9^-p)^(1/p) - 1, far below an ulp (it was inf; torch's is inf)."""
+    x = ng.tensor(np.array([1.9, 1.0], dtype), requires_grad=True)
+    y = ng.norm(x, p)
+    assert y.item() == dtype(1.9)
+    y.backward()
+    assert np.all(np.isfinite(x.grad)) and x.grad[0] == 1.0
+
+
 @pytest.mark.torch
 def test_norm_of_empty_axes_as_torch():
     import torch
