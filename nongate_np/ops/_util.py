@@ -134,11 +134,14 @@ def promoted_as_torch(xp, a, b):
 def torch_alias(op: str, name: str, value, alias: str, alias_value, default):
     """``value``, or ``alias_value`` where only torch's name for the argument was given
     (``dim`` for ``axis``, ``keepdim`` for ``keepdims``); TypeError naming both when both
-    were."""
+    were. Where the default is None (every axis: the reductions), an empty ``dim`` is
+    torch's, every axis too, where NumPy's ``axis=()`` is none."""
     if alias_value is None:
         return default if value is None else value
     if value is not None:
         raise TypeError(f"{op}: give {name} or {alias} (torch's name for it), not both")
+    if default is None and isinstance(alias_value, (tuple, list)) and not alias_value:
+        return None
     return alias_value
 
 

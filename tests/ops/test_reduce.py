@@ -308,3 +308,26 @@ def test_min_max_of_wide_unsigned_integers_match_numpy(name, dtype):
     np.testing.assert_array_equal(getattr(ng, f"a{name}")(ours, 0).data, getattr(np, name)(x, 0),
                                   err_msg=f"a{name}(x, 0)")
     assert getattr(ng, f"arg{name}")(ours).item() == getattr(np, f"arg{name}")(x)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("empty", [(), []])
+@pytest.mark.parametrize("op", ["sum", "mean", "amax", "amin", "norm", "var", "std"])
+def test_an_empty_dim_reduces_every_axis_as_torch_and_axis_keeps_numpys_none(op, empty):
+    """torch's ``dim=()`` (or ``[]``) reduces over every dim; NumPy's ``axis=()`` over none
+    (it reduced over none, or refused var, for torch's spelling). The gradient is torch's
+    of the whole reduction (torch's var and std with ``dim=()`` give inf there)."""
+    import torch
+    values = np.random.default_rng(3).standard_normal((2, 3))
+    x = ng.tensor(values, requires_grad=True)
+    t = torch.tensor(values, requires_grad=True)
+    ours, theirs = getattr(x, op)(dim=empty), getattr(t, op)()
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-14)
+    np.testing.assert_allclose(ours.numpy(), getattr(t, op)(dim=empty).detach().numpy(),
+                               rtol=1e-14)
+    ours.backward()
+    theirs.backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-13, atol=1e-15)
+    if op not in ("var", "std"):           # one element per "slice": no degrees of freedom
+        np.testing.assert_array_equal(getattr(ng, op)(values, axis=()).numpy(),
+                                      np.abs(values) if op == "norm" else values)
