@@ -113,7 +113,8 @@ def copy_into(dest: Any, source: Any, casting: Casting = "same_kind") -> None:
     where = device_of(dest)
     if where is CPU:
         source = move(source, CPU)      # an explicit copy, not NumPy converting a GPU array
-    where.xp.copyto(dest, source, casting)
+    with np.errstate(over="ignore"):    # NOTE: a float beyond dest's range is ±inf, as torch
+        where.xp.copyto(dest, source, casting)
 
 
 def from_cuda_array(obj: Any) -> Any:

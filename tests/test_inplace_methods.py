@@ -517,3 +517,23 @@ def test_a_view_read_before_its_base_changed_routes_torchs_gradient(view):
         grads.append([np.asarray(x.grad), np.asarray(w.grad)])
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)
+
+
+def test_an_in_place_result_beyond_the_dtypes_range_is_inf_without_a_warning(recwarn):
+    """As torch: float64 values beyond float32's range written into a float32 tensor are
+    ±inf, with no NumPy RuntimeWarning (the library's promise, docs/reliability.md)."""
+    y = ng.tensor(np.array([1.0, 2.0], np.float32))
+    y.add_(ng.tensor([1e39, -1e39]))
+    assert list(y.numpy()) == [np.inf, -np.inf]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+@pytest.mark.parametrize("change", [lambda x: x + 300, lambda x: x.add_(300),
+                                    lambda x: x.__imul__(-200)])
+def test_a_python_int_an_integer_tensor_cannot_hold_is_a_clear_error(change):
+    """NumPy's raw OverflowError from deep inside the op was what the user got."""
+    x = ng.tensor(np.array([1, 2], np.int8))
+    with pytest.raises(ValueError, match=r"(add|mul): Python integer (300|-200) out of bounds "
+                                         r"for int8; the tensor's dtype cannot hold it"):
+        change(x)
+    np.testing.assert_array_equal(x.numpy(), [1, 2])

@@ -51,6 +51,9 @@ def _binary(ctx, op_name: str, forward, a, b, keep: bool = False):
         raise ValueError(f"{op_name}: {err}") from None
     except TypeError as err:        # e.g. NumPy's bool subtract: named by the op
         raise TypeError(f"{op_name}: {err}") from None
+    except OverflowError as err:    # a Python int beyond an integer tensor's dtype (NEP 50)
+        raise ValueError(f"{op_name}: {err}; the tensor's dtype cannot hold it (cast the "
+                         f"tensor first, e.g. .long())") from None
 
 
 def _operand_grads(ctx, da, db):
