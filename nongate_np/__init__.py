@@ -15,12 +15,13 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   transpose, permute, concat, cat, stack, getitem,
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, layer_norm,
                   cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
-                  binary_cross_entropy_with_logits, dropout)
+                  binary_cross_entropy_with_logits, dropout, logsumexp, leaky_relu, silu, gelu,
+                  bmm)
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
 from . import nn, optim
-from .factories import (zeros, ones, full, zeros_like, ones_like, randn, rand, arange,
-                        from_numpy)
+from .factories import (zeros, ones, full, zeros_like, ones_like, randn, rand, randint, arange,
+                        linspace, from_numpy)
 from .check import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 from .kernels.registry import available_backends, backend, get_backend, set_global_backend
 from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_safetensors,
@@ -29,7 +30,7 @@ from . import check, data, io, training
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "manual_seed", "zeros", "ones", "full", "zeros_like", "ones_like",
-           "randn", "rand", "arange", "from_numpy", "gradcheck", "numeric_gradient", "GradcheckError",
+           "randn", "rand", "randint", "arange", "linspace", "from_numpy", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",
            "load_safetensors", "backend", "detect_anomaly", "AnomalyError",

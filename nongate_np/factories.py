@@ -1,5 +1,5 @@
-"""Tensor factories, as torch's: zeros, ones, full, randn, rand and their ``_like`` forms,
-arange and from_numpy.
+"""Tensor factories, as torch's: zeros, ones, full, randn, rand, randint and the ``_like``
+forms, arange, linspace and from_numpy.
 
 A shape is given as separate ints (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``);
 a side that is not an int >= 0 and a dtype NumPy does not know raise TypeError or ValueError
@@ -16,8 +16,8 @@ from . import rng
 from .casting import fill_value
 from .tensor import Tensor
 
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "arange",
-           "from_numpy"]
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "randint",
+           "arange", "linspace", "from_numpy"]
 
 
 def _shape(shape: tuple, where: str) -> tuple:
@@ -77,6 +77,58 @@ def rand(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the library's generator (see ``seed``)."""
     data = rng.generator().random(_shape(shape, "rand"))
     return Tensor(data.astype(_dtype(dtype, "rand")), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=None, *, dtype=np.int64,
+            requires_grad: bool = False) -> Tensor:
+    """Integers drawn uniformly from [low, high) by the library's generator (see ``seed``:
+    ``manual_seed`` makes them reproducible), of shape ``size``, as ``torch.randint``:
+    ``randint(high, size)`` draws from [0, high). int64 unless ``dtype`` is given.
+
+    Raises TypeError for a bound that is not an int or a missing size, ValueError where
+    low >= high.
+    """
+    if size is None:        # torch's randint(high, size): low is optional, first
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), "
+                        "got no size")
+    for b in (low, high):
+        if isinstance(b, (bool, np.bool_)) or not isinstance(b, (numbers.Integral, np.integer)):
+            raise TypeError(f"randint: low and high must be ints, got {b!r:.40}")
+    if low >= high:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    shape = _shape((size,), "randint")
+    data = rng.generator().integers(int(low), int(high), shape, dtype=np.int64)
+    return Tensor(data.astype(_dtype(dtype, "randint"), copy=False),
+                  requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` values evenly spaced from ``start`` to ``end`` (both included), as
+    ``torch.linspace``: float64 (this library's default float; torch's is float32) unless
+    ``dtype`` is given, an integer dtype truncating the float values toward 0 as torch's.
+    ``steps`` 1 gives [start], 0 an empty tensor. Raises TypeError for a bound that is not
+    a real number or steps that is not an int, ValueError for steps < 0."""
+    for b in (start, end):
+        if isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real):
+            raise TypeError(f"linspace: start and end must be real numbers, got {b!r:.40}")
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (numbers.Integral,
+                                                                     np.integer)):
+        raise TypeError(f"linspace: steps must be an int, got {steps!r:.40}")
+    if steps < 0:
+        raise ValueError(f"linspace: steps must be >= 0, got {steps}")
+    kind = np.dtype(np.float64) if dtype is None else _dtype(dtype, "linspace")
+    # NOTE: torch's formula, not NumPy's: the first half stepped from start, the second back
+    # from end, in the dtype (float64 for integers, whose bounds are truncated first)
+    work = kind if kind.kind in "fc" else np.dtype(np.float64)
+    if kind.kind not in "fc":
+        start, end = int(start), int(end)
+    a, b = work.type(start), work.type(end)
+    step = (b - a) / work.type(max(steps - 1, 1))
+    k = np.arange(steps, dtype=work)
+    data = np.where(k < max(steps // 2, 1), a + step * k, b - step * (steps - 1 - k))
+    return Tensor(data.astype(kind), requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) -> Tensor:

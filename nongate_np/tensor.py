@@ -290,6 +290,33 @@ class Tensor:
             return np.array(self._data, dtype=dtype, copy=True)
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """The DLPack capsule of a tensor on the CPU (NumPy's ``ndarray.__dlpack__``), so
+        ``torch.as_tensor(t)`` shares its memory and ``torch.tensor(t)`` copies it, as for
+        an ndarray (torch 2.x reads ``__dlpack__`` before treating an object as a nested
+        sequence). TypeError on the GPU (torch reads ``__cuda_array_interface__`` there).
+
+        NOTE: a read-only array (a broadcast view) or one with negative strides is exported
+        as a copy: DLPack cannot say read-only, and torch aborts on negative strides."""
+        if self.device is not CPU:
+            raise TypeError(f"a tensor on {self.device} has no DLPack export on the host; "
+                            f"use .numpy() (a copy) or __cuda_array_interface__")
+        data = self._data
+        if not data.flags.writeable or any(s < 0 for s in data.strides):
+            data = np.array(data, copy=True)
+        kwargs = {} if max_version is None else {"max_version": max_version}
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return data.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        """NumPy's (CPU) device for DLPack; see :meth:`__dlpack__`."""
+        if self.device is not CPU:
+            raise TypeError(f"a tensor on {self.device} has no DLPack export on the host")
+        return self._data.__dlpack_device__()
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """NumPy ufuncs on a Tensor: ``ndarray (op) Tensor`` goes to the Tensor's reflected
         operator (``a + t`` is ``t.__radd__(a)``, recorded); every other ufunc raises

@@ -11,12 +11,17 @@ import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
 RE_EXPORTED = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "layer_norm"]
+# the ops of ops/activations.py behind torch's signatures (inplace refused), and the
+# compositions of tests/test_functional_more.py
+WRAPPED = ["leaky_relu", "silu", "gelu"]
+COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
           "binary_cross_entropy_with_logits"]
 
 
 def test_the_namespace():
-    assert sorted(F.__all__) == sorted(RE_EXPORTED + LOSSES + ["embedding", "linear"])
+    assert sorted(F.__all__) == sorted(RE_EXPORTED + LOSSES + WRAPPED + COMPOSED
+                                       + ["embedding", "linear"])
     assert ng.nn.functional is F
     for name in RE_EXPORTED:              # the library's op itself, not a second version
         assert getattr(F, name) is getattr(ng, name), name

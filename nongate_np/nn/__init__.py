@@ -13,15 +13,18 @@ from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
 from .layers import (
+    GELU,
     Dropout,
     Embedding,
     Flatten,
     Identity,
     LayerNorm,
+    LeakyReLU,
     Linear,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Tanh,
 )
@@ -33,7 +36,8 @@ from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
            "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
-           "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten",
+           "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten", "LeakyReLU",
+           "SiLU", "GELU",
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]

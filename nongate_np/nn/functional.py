@@ -6,10 +6,16 @@ The library's ops under torch's names and argument order. The activations, ``sof
 target, weight)``, where ``nongate_np.cross_entropy``'s third is ``ignore_index``) and call
 the library's; ``embedding`` takes torch's order (ids first); ``linear`` is the product a
 ``Linear`` layer computes. torch's long-deprecated ``size_average`` and ``reduce`` are
-refused (``reduction=`` says the same).
+refused (``reduction=`` says the same). ``leaky_relu``, ``silu`` and ``gelu`` are the ops of
+``ops/activations.py`` (their ``inplace=True`` refused); ``pad`` (constant mode),
+``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops.
 """
 
 from __future__ import annotations
+
+import numbers
+
+import numpy as np
 
 from .. import ops
 from ..ops import dropout, layer_norm, log_softmax, relu, sigmoid, softmax, tanh
@@ -17,7 +23,8 @@ from ..tensor import Tensor, as_array
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "leaky_relu", "silu",
+           "gelu", "pad", "one_hot", "normalize", "cosine_similarity"]
 
 
 def linear(input, weight, bias=None) -> Tensor:
@@ -115,3 +122,139 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _no_legacy("binary_cross_entropy_with_logits", size_average, reduce)
     return ops.binary_cross_entropy_with_logits(input, target, pos_weight, reduction,
                                                 weight=weight)
+
+
+def _not_inplace(where: str, inplace) -> None:
+    if inplace:
+        raise ValueError(f"{where}: inplace=True is not supported; use the result "
+                         f"(inplace=False, the default)")
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``nongate_np.leaky_relu`` (docs/math.md E7a), as torch's; ``inplace=True`` is a
+    ValueError."""
+    _not_inplace("leaky_relu", inplace)
+    return ops.leaky_relu(input, negative_slope)
+
+
+def silu(input, inplace: bool = False) -> Tensor:
+    """``nongate_np.silu``, x σ(x) (docs/math.md E6a), as torch's; ``inplace=True`` is a
+    ValueError."""
+    _not_inplace("silu", inplace)
+    return ops.silu(input)
+
+
+def gelu(input, approximate: str = "none") -> Tensor:
+    """``nongate_np.gelu``, x Φ(x) (docs/math.md E6b; ``approximate='tanh'`` torch's tanh
+    form), as torch's."""
+    return ops.gelu(input, approximate)
+
+
+def pad(input, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """``input`` padded with ``value`` (0 for None), as ``torch.nn.functional.pad`` in
+    constant mode: ``pad`` = (left, right) for the last axis, then (left, right) for the
+    one before, ...; a negative amount crops that side. Gradients by slicing and
+    concatenation (docs/math.md E16, E17). The dtype is the input's (a float value
+    truncated for an integer tensor, as torch).
+
+    Raises ValueError for another ``mode`` (reflect, replicate and circular are not
+    implemented), a ``pad`` of odd length or longer than 2 · input.ndim, or a crop that
+    leaves a negative size; TypeError for amounts that are not ints.
+    """
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r:.40} "
+                         f"(reflect, replicate and circular are not implemented)")
+    x = input if isinstance(input, Tensor) else Tensor(as_array(input, what="pad: input"))
+    amounts = tuple(pad)
+    if any(isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral)
+           for a in amounts):
+        raise TypeError(f"pad: pad must be a sequence of ints, got {pad!r:.60}")
+    if len(amounts) % 2:
+        raise ValueError(f"pad: pad must have an even length (left, right per axis), got "
+                         f"{len(amounts)}")
+    if len(amounts) > 2 * x.ndim:
+        raise ValueError(f"pad: pad of length {len(amounts)} covers more axes than the "
+                         f"input's {x.ndim} (at most {2 * x.ndim})")
+    fill = 0 if value is None else value
+    for k in range(len(amounts) // 2):
+        axis, left, right = x.ndim - 1 - k, int(amounts[2 * k]), int(amounts[2 * k + 1])
+        n = x.shape[axis]
+        if n + left + right < 0 or n + min(left, 0) + min(right, 0) < 0:
+            raise ValueError(f"pad: ({left}, {right}) on axis {axis} of size {n} leaves a "
+                             f"negative size")
+        if left < 0 or right < 0:           # a crop: a slice (E17)
+            index = [slice(None)] * x.ndim
+            index[axis] = slice(max(-left, 0), n - max(-right, 0))
+            x = x[tuple(index)]
+        parts = []
+        for amount in (left, right):
+            side = list(x.shape)
+            side[axis] = max(amount, 0)
+            parts.append(Tensor(x.device.xp.full(tuple(side), fill, x.dtype)))
+        if left > 0 or right > 0:           # constant blocks joined on (E16)
+            x = ops.concat([parts[0], x, parts[1]], axis)
+    return x
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """The int64 one-hot encoding of the class ids ``tensor`` (int64): shape tensor.shape +
+    (num_classes,), 1 at each id, as ``torch.nn.functional.one_hot``; ``num_classes`` -1
+    takes max id + 1. No gradient (an integer result).
+
+    Raises TypeError for ids that are not int64 (torch's rule); ValueError for a negative
+    id, an id >= num_classes, or num_classes -1 with no ids.
+    """
+    ids = tensor if isinstance(tensor, Tensor) else Tensor(as_array(tensor,
+                                                                    what="one_hot: tensor"))
+    if ids.dtype != np.int64:
+        raise TypeError(f"one_hot: expected int64 class ids, got dtype {ids.dtype}; "
+                        f"convert them with .long()")
+    xp, data = ids.device.xp, ids._data
+    host = xp.to_host(data)
+    if host.size and host.min() < 0:
+        raise ValueError("one_hot: class values must be non-negative")
+    if num_classes == -1:
+        if host.size == 0:
+            raise ValueError("one_hot: cannot infer the number of classes from an empty "
+                             "tensor; pass num_classes")
+        num_classes = int(host.max()) + 1
+    elif host.size and host.max() >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes="
+                         f"{num_classes}, got {int(host.max())}")
+    classes = xp.asarray(np.arange(num_classes, dtype=np.int64))
+    hit = xp.equal(xp.reshape(data, tuple(ids.shape) + (1,)), classes)
+    return Tensor(xp.astype(hit, np.int64))
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(‖input‖_p, eps) over ``dim``, as ``torch.nn.functional.normalize`` (the
+    norm of docs/math.md E25 and the clamp of E21, the gradient through both, as torch's).
+    Shapes: x (...) -> (...), x's dtype."""
+    x = input if isinstance(input, Tensor) else Tensor(as_array(input, what="normalize"))
+    n = ops.norm(x, p, dim, keepdim=True)
+    return x / ops.clamp(n, min=eps)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """Σ (x1/‖x1‖)(x2/‖x2‖) over ``dim``, each norm at least ``eps``, as
+    ``torch.nn.functional.cosine_similarity``: x1 and x2 broadcast together first, the
+    result has their shape without ``dim``. A composition of E25's norm, E21's clamp, E3
+    and E9.
+
+    NOTE: torch clamps the norms in place without recording it, so where a norm is below
+    eps its gradient still treats the norm as unclamped; this composition's clamp gives 0
+    there (the same values, a different gradient only for vectors shorter than eps).
+    """
+    a = x1 if isinstance(x1, Tensor) else Tensor(as_array(x1, what="cosine_similarity: x1"))
+    b = x2 if isinstance(x2, Tensor) else Tensor(as_array(x2, what="cosine_similarity: x2"))
+    if a.shape != b.shape:      # broadcast first: the norms are over the common shape
+        try:
+            shape = np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"cosine_similarity: x1 of shape {a.shape} and x2 of shape "
+                             f"{b.shape} do not broadcast") from None
+        zero = Tensor(a.device.xp.zeros(shape, a.dtype))
+        a, b = a + zero, b + zero
+    na = ops.clamp(ops.norm(a, 2, dim, keepdim=True), min=eps)
+    nb = ops.clamp(ops.norm(b, 2, dim, keepdim=True), min=eps)
+    return ops.sum((a / na) * (b / nb), dim)

@@ -24,7 +24,7 @@ from .module import Module, Parameter, float_dtype
 from .savable import register_savable
 
 __all__ = ["Linear", "Embedding", "Dropout", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax",
-           "LogSoftmax", "Flatten", "Identity"]
+           "LogSoftmax", "Flatten", "Identity", "LeakyReLU", "SiLU", "GELU"]
 
 
 @register_savable
@@ -208,6 +208,65 @@ class Sigmoid(Module):
 
     def forward(self, x) -> Tensor:
         return ops.sigmoid(x)
+
+
+@register_savable
+class LeakyReLU(Module):
+    """x where x > 0, else ``negative_slope`` · x, element-wise, as ``torch.nn.LeakyReLU``
+    (docs/math.md E7a). ``inplace=True`` is a ValueError."""
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
+        super().__init__()
+        if isinstance(negative_slope, (bool, np.bool_)) or \
+                not isinstance(negative_slope, numbers.Real):
+            raise TypeError(f"LeakyReLU: negative_slope must be a real number, got "
+                            f"{negative_slope!r:.40}")
+        F._not_inplace("LeakyReLU", inplace)
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x) -> Tensor:
+        return ops.leaky_relu(x, self.negative_slope)
+
+    def config(self) -> dict:
+        return {"negative_slope": self.negative_slope}
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+@register_savable
+class SiLU(Module):
+    """x σ(x), element-wise, as ``torch.nn.SiLU`` (docs/math.md E6a). ``inplace=True`` is a
+    ValueError."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        F._not_inplace("SiLU", inplace)
+
+    def forward(self, x) -> Tensor:
+        return ops.silu(x)
+
+
+@register_savable
+class GELU(Module):
+    """x Φ(x), element-wise, as ``torch.nn.GELU``: ``approximate`` 'none' (erf) or 'tanh'
+    (docs/math.md E6b). ValueError for another ``approximate``."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got "
+                             f"{approximate!r:.40}")
+        self.approximate = approximate
+
+    def forward(self, x) -> Tensor:
+        return ops.gelu(x, self.approximate)
+
+    def config(self) -> dict:
+        return {"approximate": self.approximate}
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 @register_savable

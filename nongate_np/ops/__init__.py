@@ -4,6 +4,7 @@ Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
+from .activations import gelu, leaky_relu, silu
 from .elementwise import (
     abs,
     add,
@@ -34,7 +35,7 @@ from .loss import (
     mse_loss,
     nll_loss,
 )
-from .matmul import matmul
+from .matmul import bmm, matmul
 from .methods import bind_tensor_methods
 from .normalization import layer_norm
 from .random import dropout
@@ -52,7 +53,7 @@ from .shape import (
     transpose,
     unsqueeze,
 )
-from .softmax import log_softmax, softmax
+from .softmax import log_softmax, logsumexp, softmax
 from .statistics import norm, std, var
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
@@ -61,7 +62,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "norm", "topk", "gather", "reshape",
            "transpose", "permute",
            "concat", "cat", "stack", "getitem", "embedding", "unsqueeze", "squeeze", "flatten",
-           "softmax", "log_softmax", "layer_norm",
+           "softmax", "log_softmax", "logsumexp", "layer_norm", "leaky_relu", "silu", "gelu",
+           "bmm",
            "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "dropout"]
 

@@ -8,7 +8,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import ieee, operand, unbroadcast, xp_of
 
-__all__ = ["matmul"]
+__all__ = ["matmul", "bmm"]
 
 
 def _mT(x: np.ndarray) -> np.ndarray:
@@ -79,3 +79,20 @@ def matmul(a, b) -> Tensor:
         raise TypeError(f"matmul: a is {da} and b is {db}; convert one to the other's dtype "
                         f"(.astype(np.{da})), as torch, which refuses mixed dtypes too")
     return MatMul.apply(a, b)
+
+
+def bmm(input, mat2) -> Tensor:
+    """Batched matrix product of two 3-D tensors, as ``torch.bmm``: input (B, N, M) @ mat2
+    (B, M, P) -> (B, N, P), no broadcasting (``matmul``, whose backward is docs/math.md
+    E10). Raises ValueError for an operand that is not 3-D or a batch or inner size that
+    differs; TypeError (from ``matmul``) for dtypes that differ."""
+    a, b = operand(input, "bmm"), operand(mat2, "bmm")
+    for name, x in (("input", a), ("mat2", b)):
+        if np.ndim(x) != 3:
+            raise ValueError(f"bmm: {name} must be a 3-D tensor (B, N, M), got shape "
+                             f"{np.shape(x)}")
+    sa, sb = np.shape(a), np.shape(b)
+    if sb[:2] != (sa[0], sa[2]):
+        raise ValueError(f"bmm: mat2 must have shape ({sa[0]}, {sa[2]}, P) for input of shape "
+                         f"{sa}, got {sb}")
+    return matmul(a, b)

@@ -1,4 +1,5 @@
-"""Softmax and log-softmax along one axis. Derivations: docs/math.md E11-E12."""
+"""Softmax and log-softmax along one axis, log-sum-exp over axes. Derivations: docs/math.md
+E11-E12, E11a."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ._util import ieee, normalize_axes, numeric_arg, torch_alias, xp_of
 
-__all__ = ["softmax", "log_softmax"]
+__all__ = ["softmax", "log_softmax", "logsumexp"]
 
 
 def _forward(ctx, x, axis, fn: str):
@@ -78,3 +79,57 @@ def log_softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor
     x = numeric_arg(x, "log_softmax")
     axis = torch_alias("log_softmax", "axis", axis, "dim", dim, -1)
     return LogSoftmax.apply(x, _axis(x, axis, "log_softmax"))
+
+
+@ieee
+class LogSumExp(Function):
+    """y = m + log Σ e^{x-m} over ``axes`` (m = max x, 0 where infinite);
+    dx = dy ⊙ e^{x - y}  (E11a). Saved: x and y (with the reduced axes kept)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        xp = xp_of(x)
+        if x.size == 0:             # an empty slice sums to 0: log 0 = -inf (torch's)
+            shape = tuple(1 if k in axes else n for k, n in enumerate(x.shape))
+            y = xp.full(shape, -np.inf, x.dtype)
+        else:
+            m = xp.max(x, axis=axes, keepdims=True)
+            # NOTE: an infinite max shifts by 0, so a slice of -inf is log 0, not NaN (E11a)
+            m = xp.where(xp.equal(xp.abs(m), np.inf), 0, m)
+            total = xp.sum(xp.exp(xp.subtract(x, m)), axis=axes, keepdims=True)
+            y = xp.add(xp.log(total), m)
+        ctx.save_for_backward(x, y)
+        ctx.axes = axes
+        return y if keepdim else xp.reshape(y, tuple(n for k, n in enumerate(y.shape)
+                                                     if k not in axes))
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, y = ctx.saved
+        xp = xp_of(dy)
+        dy = xp.reshape(dy, y.shape)        # the reduced axes back, as length 1
+        return xp.multiply(dy, xp.exp(xp.subtract(x, y))), None, None
+
+
+def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
+    """log Σ e^{x} over ``dim`` (an int or a tuple of ints), max-shifted so that nothing
+    overflows, as ``torch.logsumexp`` (docs/math.md E11a; the gradient is softmax(x)).
+
+    Shapes: x (...) -> x's shape without the ``dim`` axes (length 1 in their place with
+    ``keepdim``). A float input keeps its dtype, an integer one gives float64 (the
+    library's default float; torch's is float32). A slice of -inf, or an empty one, gives
+    -inf; one holding +inf gives +inf.
+
+    Raises TypeError for a dim that is not an int or a tuple of ints and for a bool input;
+    ValueError for a dim out of range or repeated, or an empty tuple (torch's own dim=()
+    fails).
+    """
+    x = numeric_arg(input, "logsumexp")
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        raise ValueError("logsumexp: dim must name at least one axis, got ()")
+    if dim is None:
+        raise TypeError("logsumexp: dim must be an int or a tuple of ints, got None")
+    axes = normalize_axes(dim, x.ndim, "logsumexp")
+    if x.dtype.kind in "iu":
+        x = x.double()
+    return LogSumExp.apply(x, axes, bool(keepdim))

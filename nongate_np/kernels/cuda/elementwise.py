@@ -5,7 +5,8 @@ views.
 
 Three kernels, one per arity, do all of it: ``unary`` (``negative``, ``exp``, ``log``,
 ``tanh``, ``sigmoid`` (docs/math.md E6, ``scalar.sigmoid``), ``softplus`` (E15, the form of
-``kernels.reference.softplus``), ``abs``, ``sqrt``, and the copy behind ``astype``,
+``kernels.reference.softplus``), ``abs``, ``sqrt``, ``erf`` (GELU's, docs/math.md E6b), and
+the copy behind ``astype``,
 ``broadcast_to`` and ``full``), ``binary`` (``add``, ``subtract``, ``multiply``,
 ``divide``, ``power``, ``maximum`` and the six comparisons) and ``ternary`` (``where``). The
 operation is an integer op code picked by a short if-chain in the kernel, so one compiled
@@ -51,7 +52,7 @@ from .scalar import sigmoid_dev
 
 __all__ = ["THREADS", "MAX_BLOCKS", "add", "subtract", "multiply", "divide", "power",
            "maximum", "negative", "exp", "log", "tanh", "sigmoid", "softplus", "abs", "sqrt",
-           "equal",
+           "erf", "equal",
            "not_equal", "less", "less_equal", "greater", "greater_equal", "where", "astype",
            "broadcast_to", "full"]
 
@@ -61,7 +62,7 @@ THREADS = 64                         # threads per block
 MAX_BLOCKS = 2 if numba.config.ENABLE_CUDASIM else 4096
 
 # the op codes of the unary kernel
-COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT = range(9)
+COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT, ERF = range(10)
 # the op codes of the binary kernel (INT_POWER: power of an integer loop)
 (ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, INT_POWER, MAXIMUM, EQUAL, NOT_EQUAL, LESS,
  LESS_EQUAL, GREATER, GREATER_EQUAL) = range(13)
@@ -121,6 +122,8 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
                     out[i] = ct(math.log1p(ct(math.exp(x))))
             elif op == ABS:
                 out[i] = _abs(x)
+            elif op == ERF:
+                out[i] = math.erf(x)
             else:                                      # SQRT
                 out[i] = math.sqrt(x) if x >= 0 else ct(math.nan)
 
@@ -491,6 +494,12 @@ def abs(a: Any, /) -> Any:
 def sqrt(a: Any, /) -> Any:
     """√a (NumPy's ``sqrt``: NaN below 0, −0 for −0); as ``exp``."""
     return _ufunc("sqrt", np.sqrt, SQRT, a)
+
+
+def erf(a: Any, /) -> Any:
+    """The error function erf a = (2/√π) ∫_0^a e^{−t²} dt (scipy.special's ``erf``; GELU's
+    Φ, docs/math.md E6b); dtypes as ``exp``."""
+    return _ufunc("erf", np.exp, ERF, a)
 
 
 def where(cond: Any, a: Any, b: Any, /) -> Any:

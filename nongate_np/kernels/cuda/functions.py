@@ -55,6 +55,7 @@ class CudaFunctions:
     softplus = staticmethod(elementwise.softplus)
     abs = staticmethod(elementwise.abs)
     sqrt = staticmethod(elementwise.sqrt)
+    erf = staticmethod(elementwise.erf)
     equal = staticmethod(elementwise.equal)
     not_equal = staticmethod(elementwise.not_equal)
     less = staticmethod(elementwise.less)
