@@ -19,6 +19,7 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   bmm)
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
+from .defaults import get_default_dtype, set_default_dtype
 from . import nn, optim
 from .factories import (zeros, ones, full, zeros_like, ones_like, randn, rand, randint, arange,
                         linspace, from_numpy)
@@ -29,7 +30,8 @@ from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_saf
 from . import check, data, io, training
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "seed", "manual_seed", "zeros", "ones", "full", "zeros_like", "ones_like",
+           "is_grad_enabled", "seed", "manual_seed", "set_default_dtype", "get_default_dtype",
+           "zeros", "ones", "full", "zeros_like", "ones_like",
            "randn", "rand", "randint", "arange", "linspace", "from_numpy", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",

@@ -1,6 +1,10 @@
 """Tensor factories, as torch's: zeros, ones, full, randn, rand, randint and the ``_like``
 forms, arange, linspace and from_numpy.
 
+Without a ``dtype``, ``zeros``, ``ones``, ``full``, ``randn``, ``rand`` and ``arange`` with a
+float bound make ``get_default_dtype()`` (float64, NumPy's, until ``set_default_dtype``; see
+``nongate_np.defaults``); ``zeros_like`` and ``ones_like`` keep their input's dtype.
+
 A shape is given as separate ints (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``);
 a side that is not an int >= 0 and a dtype NumPy does not know raise TypeError or ValueError
 naming the factory.
@@ -14,6 +18,7 @@ import numpy as np
 
 from . import rng
 from .casting import fill_value
+from .defaults import get_default_dtype
 from .tensor import Tensor
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "randint",
@@ -37,25 +42,29 @@ def _shape(shape: tuple, where: str) -> tuple:
 
 
 def _dtype(dtype, where: str) -> np.dtype:
+    if dtype is None:                   # NOTE: np.dtype(None) would be float64 whatever set
+        return np.dtype(get_default_dtype())
     try:
         return np.dtype(dtype)
     except TypeError:
         raise TypeError(f"{where}: unknown dtype {dtype!r:.40}") from None
 
 
-def zeros(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.zeros(_shape(shape, "zeros"), _dtype(dtype, "zeros")),
                   requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones(_shape(shape, "ones"), _dtype(dtype, "ones")),
                   requires_grad=requires_grad)
 
 
-def full(shape, value, dtype=np.float64, requires_grad: bool = False) -> Tensor:
-    """``shape`` filled with ``value`` (see :func:`fill_value`)."""
-    v = fill_value(value, dtype, "full")
+def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """``shape`` filled with ``value`` (see :func:`fill_value`), of ``dtype``: by default
+    ``get_default_dtype()`` whatever the value (torch makes an int value int64 and a bool
+    bool: pass ``dtype=np.int64`` for that)."""
+    v = fill_value(value, _dtype(dtype, "full"), "full")
     return Tensor(np.full(_shape((shape,), "full"), v, v.dtype), requires_grad=requires_grad)
 
 
@@ -67,13 +76,13 @@ def ones_like(x, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones_like(np.asarray(x)), requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the library's generator (see ``seed``)."""
     data = rng.generator().standard_normal(_shape(shape, "randn"))
     return Tensor(data.astype(_dtype(dtype, "randn")), requires_grad=requires_grad)
 
 
-def rand(*shape, dtype=np.float64, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the library's generator (see ``seed``)."""
     data = rng.generator().random(_shape(shape, "rand"))
     return Tensor(data.astype(_dtype(dtype, "rand")), requires_grad=requires_grad)
@@ -106,8 +115,8 @@ def randint(low, high=None, size=None, *, dtype=np.int64,
 
 def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """``steps`` values evenly spaced from ``start`` to ``end`` (both included), as
-    ``torch.linspace``: float64 (this library's default float; torch's is float32) unless
-    ``dtype`` is given, an integer dtype truncating the float values toward 0 as torch's.
+    ``torch.linspace``: ``get_default_dtype()`` (float64 until ``set_default_dtype``;
+    torch's default is float32) unless ``dtype`` is given, an integer dtype truncating the float values toward 0 as torch's.
     ``steps`` 1 gives [start], 0 an empty tensor. Raises TypeError for a bound that is not
     a real number or steps that is not an int, ValueError for steps < 0."""
     for b in (start, end):
@@ -118,7 +127,7 @@ def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> T
         raise TypeError(f"linspace: steps must be an int, got {steps!r:.40}")
     if steps < 0:
         raise ValueError(f"linspace: steps must be >= 0, got {steps}")
-    kind = np.dtype(np.float64) if dtype is None else _dtype(dtype, "linspace")
+    kind = _dtype(dtype, "linspace")
     # NOTE: torch's formula, not NumPy's: the first half stepped from start, the second back
     # from end, in the dtype (float64 for integers, whose bounds are truncated first)
     work = kind if kind.kind in "fc" else np.dtype(np.float64)
@@ -133,9 +142,9 @@ def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> T
 
 def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """``start, start + step, ...`` below ``end`` (``arange(n)``: 0 to n - 1), as torch's:
-    int64 when every bound is an int, else float64 (this library's default float; torch's is
-    float32), unless ``dtype`` is given. Raises TypeError for a bound that is not a real
-    number, ValueError for a step of 0."""
+    int64 when every bound is an int, else ``get_default_dtype()`` (float64 until
+    ``set_default_dtype``; torch's default is float32), unless ``dtype`` is given. Raises
+    TypeError for a bound that is not a real number, ValueError for a step of 0."""
     if end is None:
         start, end = 0, start
     bounds = (start, end, step)
@@ -146,7 +155,9 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
         raise ValueError("arange: step must be nonzero")
     integral = all(isinstance(b, (numbers.Integral, np.integer)) for b in bounds)
     kind = np.int64 if integral else np.float64
-    data = np.arange(start, end, step, dtype=kind)
+    data = np.arange(start, end, step, dtype=kind)     # the points in float64, then cast
+    if dtype is None and not integral:
+        dtype = get_default_dtype()
     if dtype is not None:
         data = data.astype(_dtype(dtype, "arange"))
     return Tensor(data, requires_grad=requires_grad)

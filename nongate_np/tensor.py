@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from .casting import check_cast
+from .defaults import from_python
 from .device import (
     CPU,
     Device,
@@ -40,9 +41,13 @@ def _autograd() -> Any:
     return autograd
 
 
-def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
+def as_array(data, dtype=None, *, what: str = "data", python_default: bool = False
+             ) -> np.ndarray:
     """Convert ``data`` to a numeric ndarray, refusing strings and Python objects. A GPU
     array (a numba.cuda device array) is returned as it is, cast to ``dtype`` if given.
+    With ``python_default`` and no ``dtype``, Python floats and complex numbers, and lists
+    and tuples (their items read as Python numbers), become the default dtype
+    (``nongate_np.get_default_dtype()``); ndarrays and NumPy scalars keep theirs.
 
     A value beyond a float ``dtype``'s range becomes ±inf, as in PyTorch (no warning).
 
@@ -95,7 +100,12 @@ def as_array(data, dtype=None, *, what: str = "data") -> np.ndarray:
             raise ValueError(f"{what}: the integer {data} does not fit in 64 bits")
         raise TypeError(f"{what}: expected a numeric array (bool, int, float or complex), got "
                         f"dtype {arr.dtype}; strings and Python objects are not tensors")
-    if target is None or arr.dtype == target:
+    if target is None:
+        if python_default and isinstance(data, (float, complex, list, tuple)) and \
+                not isinstance(data, np.generic):
+            return from_python(arr)
+        return arr
+    if arr.dtype == target:
         return arr
     check_cast(arr, target, what)
     # NOTE: overflow to ±inf (float64 → float32) is the IEEE result torch gives, not an error
@@ -166,8 +176,10 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Numbers, nested lists or an ndarray. The dtype follows NumPy's rules (Python floats
-        become float64); ndarrays are used without a copy when no ``dtype`` is given.
+        Numbers, nested lists or an ndarray. Without a ``dtype``, Python floats (and lists
+        of them) become ``nongate_np.get_default_dtype()`` (float64, NumPy's, unless
+        ``set_default_dtype`` changed it), ints int64 and bools bool, as NumPy's; ndarrays
+        keep their dtype and are used without a copy.
     requires_grad : bool
         Record ops on this tensor so ``backward`` can fill ``.grad``. Only floating and
         complex dtypes may require gradients.
@@ -181,7 +193,7 @@ class Tensor:
                  "_hooks", "_grad_hooks", "_rebased", "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None):
-        self._data = as_array(data, dtype, what="Tensor")
+        self._data = as_array(data, dtype, what="Tensor", python_default=True)
         if device is not None:
             self._data = move(self._data, device)
         self.grad: np.ndarray | None = None
@@ -708,8 +720,10 @@ def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
 
 def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
     """Create a Tensor (a copy of ``data``), as ``torch.tensor``; ``device`` "cpu" or
-    "cuda" (default: the CPU for host data, the GPU for a device array)."""
-    array = as_array(data, dtype, what="tensor")
+    "cuda" (default: the CPU for host data, the GPU for a device array). Without a
+    ``dtype``, Python floats and lists of them become ``nongate_np.get_default_dtype()``
+    (float64 until ``set_default_dtype``); an ndarray or NumPy scalar keeps its dtype."""
+    array = as_array(data, dtype, what="tensor", python_default=True)
     if device_of(array) is CPU:
         array = np.array(array, copy=True)
     elif device is None or device_of(array) == device:

@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from . import init
 from ._checks import check_features
 from .layers import Linear
-from .module import Module, Parameter, float_dtype
+from .module import Module, Parameter, module_dtype
 from .savable import register_savable
 
 __all__ = ["AttentionPooling"]
@@ -39,7 +39,8 @@ class AttentionPooling(Module):
         Pool v_t = W_v h_t + b_v instead of h_t.
     value_size : int, optional
         D', the size of v_t with a value projection (default D).
-    dtype : floating dtype, default np.float32
+    dtype : floating dtype, optional
+        Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
 
     Parameters (names fixed, so weights can be exchanged): ``proj.weight`` (A, D) and
     ``proj.bias`` (A) for V, b_V; ``gate.weight`` (A, D), ``gate.bias`` (A) for U, b_U
@@ -56,7 +57,7 @@ class AttentionPooling(Module):
 
     def __init__(self, input_size: int, attn_size: int, kind: str = "gated",
                  num_queries: int = 1, value_proj: bool = False, value_size: int | None = None,
-                 dtype=np.float32):
+                 dtype=None):
         super().__init__()
         where = "AttentionPooling"
         self.input_size = check_count(input_size, "input_size", where, 1)
@@ -72,7 +73,7 @@ class AttentionPooling(Module):
                                  f"(without a value projection the pooled size is "
                                  f"input_size={self.input_size})")
         self.value_size = value_size if value_size is not None else self.input_size
-        dt = float_dtype(dtype, where)
+        dt = module_dtype(dtype, where)
         D, A, Q = self.input_size, self.attn_size, self.num_queries
         self.proj = Linear(D, A, dtype=dt)
         if kind == "gated":

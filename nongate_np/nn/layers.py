@@ -2,8 +2,8 @@
 modules (Softmax, LogSoftmax among them).
 
 Parameters are created in the constructor's ``dtype`` (float32 by default, torch's default
-dtype) and initialised as torch initialises them by default, drawing from
-``nongate_np.rng.generator()``.
+dtype, or the dtype given to ``nongate_np.set_default_dtype``) and initialised as torch
+initialises them by default, drawing from ``nongate_np.rng.generator()``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from ._checks import check_features
-from .module import Module, Parameter, float_dtype
+from .module import Module, Parameter, module_dtype
 from .savable import register_savable
 
 __all__ = ["Linear", "Embedding", "Dropout", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax",
@@ -35,7 +35,8 @@ class Linear(Module):
     ----------
     in_features, out_features : int
     bias : bool, default True
-    dtype : floating dtype, default np.float32
+    dtype : floating dtype, optional
+        Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
 
     Attributes
     ----------
@@ -46,12 +47,12 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 dtype=np.float32):
+                 dtype=None):
         super().__init__()
         self.in_features = check_count(in_features, "in_features", "Linear")
         self.out_features = check_count(out_features, "out_features", "Linear")
         bias = check_flag(bias, "bias", "Linear")
-        dt = float_dtype(dtype, "Linear")
+        dt = module_dtype(dtype, "Linear")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dt))
         if bias:
             self.bias = Parameter(np.empty(self.out_features, dt))
@@ -101,7 +102,8 @@ class Embedding(Module):
     padding_idx : int, optional
         That row is initialised to zeros and never receives a gradient (negative values
         count from the end, as in torch).
-    dtype : floating dtype, default np.float32
+    dtype : floating dtype, optional
+        Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
 
     Attributes
     ----------
@@ -111,7 +113,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype=np.float32, _weight=None):
+                 dtype=None, _weight=None):
         super().__init__()
         self.num_embeddings = check_count(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = check_count(embedding_dim, "embedding_dim", "Embedding")
@@ -122,7 +124,7 @@ class Embedding(Module):
                                  f"for num_embeddings={n}, got {padding_idx!r}")
             padding_idx = int(padding_idx) % n
         self.padding_idx = padding_idx
-        dt = float_dtype(dtype, "Embedding")
+        dt = module_dtype(dtype, "Embedding")
         if _weight is None:
             self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt))
             self.reset_parameters()
@@ -366,7 +368,8 @@ class LayerNorm(Module):
     elementwise_affine : bool, default True
         Whether to learn ``weight`` (and ``bias``, unless ``bias=False``).
     bias : bool, default True
-    dtype : floating dtype, default np.float32
+    dtype : floating dtype, optional
+        Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
 
     Attributes
     ----------
@@ -382,14 +385,14 @@ class LayerNorm(Module):
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, dtype=np.float32):
+                 bias: bool = True, dtype=None):
         super().__init__()
         self.normalized_shape = check_normalized_shape(normalized_shape, "LayerNorm")
         self.eps = check_eps(eps, "LayerNorm")
         self.elementwise_affine = check_flag(elementwise_affine, "elementwise_affine",
                                              "LayerNorm")
         bias = check_flag(bias, "bias", "LayerNorm")
-        self._dtype = float_dtype(dtype, "LayerNorm")
+        self._dtype = module_dtype(dtype, "LayerNorm")
         if self.elementwise_affine:
             self.weight = Parameter(np.empty(self.normalized_shape, self._dtype))
             if bias:

@@ -17,8 +17,7 @@ attributes (``reduction``, ``ignore_index``, ``label_smoothing``) and buffers, a
 
 from __future__ import annotations
 
-import numpy as np
-
+from .. import defaults
 from ..ops.loss import _check_ignore_index, _check_label_smoothing, _check_reduction
 from ..tensor import Tensor, as_array
 from . import functional as F
@@ -46,10 +45,11 @@ class _Loss(Module):
         precision."""
         where = f"{type(self).__name__}: {name}"
         if array is not None:
-            # NOTE: a list or tuple becomes float32, as torch.tensor([...]) and the modules'
-            # default dtype (as float64 it refused every call with a float32 model's input)
-            array = as_array(array, None if hasattr(array, "dtype") else np.float32,
-                             what=where)
+            # NOTE: a list or tuple becomes the modules' default dtype (float32 unless
+            # set_default_dtype), as torch.tensor([...]) (as float64 it refused every call
+            # with a float32 model's input)
+            array = as_array(array, None if hasattr(array, "dtype") else
+                             defaults.module_dtype(), what=where)
         if class_weights and array is not None:
             if array.ndim != 1:
                 raise ValueError(f"{where} must have shape (C,) (one per class), got "
@@ -68,7 +68,8 @@ class CrossEntropyLoss(_Loss):
     ----------
     weight : array_like (C,), floating, optional
         Class weights, a buffer; of the input's dtype at the call (``.float()`` or
-        ``.double()`` converts it with the model; a list is float32, as torch's).
+        ``.double()`` converts it with the model; a list is float32, as torch's, or the
+        dtype given to ``nongate_np.set_default_dtype``).
     size_average, reduce : None
         torch's deprecated arguments; anything else is a ValueError.
     ignore_index : int, default -100

@@ -14,7 +14,7 @@ from ..ops.lstm import lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
 from ._checks import check_features, complex_step_pair
-from .module import Module, Parameter, float_dtype
+from .module import Module, Parameter, module_dtype
 from .savable import register_savable
 
 __all__ = ["LSTM"]
@@ -36,7 +36,8 @@ class LSTM(Module):
     bidirectional : bool, default False
     proj_size : int, default 0
         If > 0, h_t = W_hr (o ⊙ tanh c_t) has proj_size features (0 < proj_size < hidden_size).
-    dtype : floating dtype, default np.float32
+    dtype : floating dtype, optional
+        Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
 
     Parameters are PyTorch's: ``weight_ih_l{k}`` (4H, I_k), ``weight_hh_l{k}`` (4H, P),
     ``bias_ih_l{k}``, ``bias_hh_l{k}`` (4H), ``weight_hr_l{k}`` (P, H), with suffix
@@ -58,7 +59,7 @@ class LSTM(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, dtype=np.float32):
+                 bidirectional: bool = False, proj_size: int = 0, dtype=None):
         super().__init__()
         self.input_size = check_count(input_size, "input_size", "LSTM", 1)
         self.hidden_size = check_count(hidden_size, "hidden_size", "LSTM", 1)
@@ -75,7 +76,7 @@ class LSTM(Module):
         self.batch_first = check_flag(batch_first, "batch_first", "LSTM")
         self.bidirectional = check_flag(bidirectional, "bidirectional", "LSTM")
         self.dropout = float(dropout)
-        dt = float_dtype(dtype, "LSTM")
+        dt = module_dtype(dtype, "LSTM")
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         D = 2 if bidirectional else 1
         shapes = {"weight_ih": lambda k: (4 * H, input_size if k == 0 else D * P),

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .. import defaults
 from ..autograd import mark_changed
 from ..device import (
     CPU,
@@ -32,7 +33,7 @@ from ..device import (
 from ..tensor import Tensor, as_array
 
 __all__ = ["Parameter", "Module", "StateDictError", "IncompatibleKeys", "float_dtype",
-           "evaluating"]
+           "module_dtype", "evaluating"]
 
 
 # NOTE: while nongate_np.load rebuilds a model from a file's config, the bytes its parameters
@@ -118,6 +119,13 @@ def float_dtype(dtype, where: str) -> np.dtype:
     return dt
 
 
+def module_dtype(dtype, where: str) -> np.dtype:
+    """A module constructor's ``dtype``: None is the modules' default, float32 (torch's)
+    until ``nongate_np.set_default_dtype`` is called and the set dtype after it; anything
+    else as :func:`float_dtype` reads it."""
+    return defaults.module_dtype() if dtype is None else float_dtype(dtype, where)
+
+
 class Parameter(Tensor):
     """A Tensor that a :class:`Module` registers as one of its parameters.
 
@@ -125,7 +133,8 @@ class Parameter(Tensor):
     ----------
     data : array_like
         Floating-point values. An ndarray is used without a copy (as ``torch.nn.Parameter``
-        shares its tensor's storage); a Tensor's underlying array is shared.
+        shares its tensor's storage); a Tensor's underlying array is shared; Python floats
+        (a list) become ``nongate_np.get_default_dtype()``, as in ``tensor``.
     requires_grad : bool, default True
 
     Raises
@@ -138,7 +147,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data, requires_grad: bool = True):
-        arr = as_array(data, what="Parameter")
+        arr = as_array(data, what="Parameter", python_default=True)
         if arr.dtype.kind != "f":
             raise TypeError(f"Parameter: expected floating point data (float16/32/64), got "
                             f"dtype {arr.dtype}; convert it first, e.g. "

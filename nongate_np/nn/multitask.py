@@ -21,7 +21,7 @@ from .attention import AttentionPooling
 from .containers import ModuleList
 from .layers import Embedding, Linear
 from .lstm import LSTM
-from .module import Module, Parameter, float_dtype
+from .module import Module, Parameter, module_dtype
 from .savable import register_savable
 
 __all__ = ["MultiTaskSequenceModel", "TASK_KINDS"]
@@ -224,7 +224,7 @@ class MultiTaskSequenceModel(Module):
                  attention: str = "gated", value_proj: bool = False,
                  loss_weighting: str = "fixed", padding_idx: int | None = 0,
                  normalize_input: bool = False, normalize_targets: bool = False,
-                 dtype=np.float32):
+                 dtype=None):
         super().__init__()
         self.tasks = _check_tasks(tasks)
         if (vocab_size is None) == (input_size is None):
@@ -240,7 +240,7 @@ class MultiTaskSequenceModel(Module):
                           f"task's weight (docs/math.md M3), so the fixed weights of tasks "
                           f"{weighted} are not used; drop them or use loss_weighting='fixed'",
                           UserWarning, stacklevel=2)
-        dt = float_dtype(dtype, "MultiTaskSequenceModel")
+        dt = module_dtype(dtype, "MultiTaskSequenceModel")
         self._config = dict(tasks=self.tasks, vocab_size=vocab_size, input_size=input_size,
                             embed_size=embed_size, hidden_size=hidden_size,
                             num_layers=num_layers, bidirectional=bidirectional,
