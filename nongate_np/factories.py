@@ -116,9 +116,10 @@ def randint(low, high=None, size=None, *, dtype=np.int64,
 def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """``steps`` values evenly spaced from ``start`` to ``end`` (both included), as
     ``torch.linspace``: ``get_default_dtype()`` (float64 until ``set_default_dtype``;
-    torch's default is float32) unless ``dtype`` is given, an integer dtype truncating the float values toward 0 as torch's.
-    ``steps`` 1 gives [start], 0 an empty tensor. Raises TypeError for a bound that is not
-    a real number or steps that is not an int, ValueError for steps < 0."""
+    torch's default is float32) unless ``dtype`` is given, an integer dtype truncating the
+    float values toward 0 as torch's. ``steps`` 1 gives [start], 0 an empty tensor. Raises
+    TypeError for a bound that is not a real number or steps that is not an int, ValueError
+    for steps < 0."""
     for b in (start, end):
         if isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real):
             raise TypeError(f"linspace: start and end must be real numbers, got {b!r:.40}")
