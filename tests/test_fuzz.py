@@ -161,6 +161,7 @@ def _abs_sum(x):
 UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.neg, None), (ng.tanh, None), (ng.sigmoid, None), (ng.relu, None),
     (ng.abs, None), (ng.exp, np.exp), (ng.log, np.log), (ng.sqrt, np.sqrt),
+    (ng.silu, None), (ng.gelu, None), (ng.leaky_relu, None),
 ]
 
 
@@ -178,6 +179,7 @@ def test_unary_ops(x, axis, data):
                 if ref is None:         # bounded derivatives: finite for finite x
                     call(grad_of, t, finite=nt.all_finite(x))
     call(ng.softmax, x, axis=axis if isinstance(axis, int) else -1)
+    call(ng.logsumexp, x, axis if isinstance(axis, int) else -1, finite=False)  # empty: -inf
     call(ng.log_softmax, x, axis=axis if isinstance(axis, int) else -1,
          finite=finite_math(lambda a: a - np.max(a), x) if x.size else None)
     finite_sum = finite_math(_abs_sum, x)
