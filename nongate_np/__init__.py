@@ -16,7 +16,9 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, layer_norm,
                   cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,
                   binary_cross_entropy_with_logits, dropout, logsumexp, leaky_relu, silu, gelu,
-                  bmm)
+                  bmm, logical_not, logical_and, logical_or, logical_xor, bitwise_not,
+                  bitwise_and, bitwise_or, bitwise_xor, any, all, masked_fill, sign, expand,
+                  expand_as, repeat, chunk, split, t, flip, index_select, cumsum)
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
 from .defaults import get_default_dtype, set_default_dtype

@@ -696,7 +696,8 @@ class Tensor:
 _REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
               "divide": "__rtruediv__", "power": "__rpow__", "matmul": "__rmatmul__",
               "less": "__gt__", "less_equal": "__ge__", "greater": "__lt__",
-              "greater_equal": "__le__", "equal": "__eq__", "not_equal": "__ne__"}
+              "greater_equal": "__le__", "equal": "__eq__", "not_equal": "__ne__",
+              "bitwise_and": "__rand__", "bitwise_or": "__ror__", "bitwise_xor": "__rxor__"}
 # NumPy ufunc name -> nongate_np op name, where they differ
 _OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
              "negative": "neg", "power": "pow", "exp": "exp", "log": "log", "tanh": "tanh",

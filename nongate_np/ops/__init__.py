@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E28).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E29).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -27,6 +27,20 @@ from .elementwise import (
     where,
 )
 from .index import gather, topk
+from .logical import (
+    all,
+    any,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    masked_fill,
+    sign,
+)
 from .loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -55,6 +69,7 @@ from .shape import (
 )
 from .softmax import log_softmax, logsumexp, softmax
 from .statistics import norm, std, var
+from .tile import chunk, cumsum, expand, expand_as, flip, index_select, repeat, split, t
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
            "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast", "matmul",
@@ -65,6 +80,10 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "softmax", "log_softmax", "logsumexp", "layer_norm", "leaky_relu", "silu", "gelu",
            "bmm",
            "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-           "binary_cross_entropy_with_logits", "dropout"]
+           "binary_cross_entropy_with_logits", "dropout",
+           "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+           "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign",
+           "expand", "expand_as", "repeat", "chunk", "split", "t", "flip", "index_select",
+           "cumsum"]
 
 bind_tensor_methods()

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..casting import fill_value
 from ..device import Device, device_or_dtype
+from ..factories import _dtype as checked_dtype
+from ..factories import _shape
 from ..tensor import Tensor
+from ._util import xp_of
 from .device import to_device
 from .elementwise import (
     abs,
@@ -36,11 +40,26 @@ from .elementwise import (
 )
 from .index import gather, topk
 from .inplace import IN_PLACE
+from .logical import (
+    all,
+    any,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    masked_fill,
+    sign,
+)
 from .matmul import matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
 from .statistics import norm, std, var
+from .tile import chunk, cumsum, expand, expand_as, flip, index_select, repeat, split, t
 
 __all__ = ["SAME_AS_OP", "REFLECTED", "ADAPTED", "bind_tensor_methods"]
 
@@ -56,11 +75,19 @@ SAME_AS_OP = {
     "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm, "topk": topk,
     "gather": gather, "softmax": softmax, "log_softmax": log_softmax,
     "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze, "flatten": flatten,
+    "__invert__": bitwise_not, "__and__": bitwise_and, "__or__": bitwise_or,
+    "__xor__": bitwise_xor, "bitwise_not": bitwise_not, "bitwise_and": bitwise_and,
+    "bitwise_or": bitwise_or, "bitwise_xor": bitwise_xor, "logical_not": logical_not,
+    "logical_and": logical_and, "logical_or": logical_or, "logical_xor": logical_xor,
+    "any": any, "all": all, "masked_fill": masked_fill, "sign": sign,
+    "expand": expand, "expand_as": expand_as, "repeat": repeat, "chunk": chunk,
+    "split": split, "t": t, "index_select": index_select, "cumsum": cumsum,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
 REFLECTED = {"__radd__": add, "__rsub__": sub, "__rmul__": mul, "__rtruediv__": div,
-             "__rpow__": pow, "__rmatmul__": matmul}
+             "__rpow__": pow, "__rmatmul__": matmul, "__rand__": bitwise_and,
+             "__ror__": bitwise_or, "__rxor__": bitwise_xor}
 
 
 def _reflected(op):
@@ -173,6 +200,46 @@ def _numel(self):
     return self.size
 
 
+def _flip(self, *dims):
+    """``nongate_np.flip``; the dims as one tuple or as separate ints, as torch's."""
+    return flip(self, dims[0] if len(dims) == 1 else dims)
+
+
+def _contiguous(self):
+    """``self``, as torch's ``contiguous()`` of a contiguous tensor. Every op here accepts
+    any layout (a transposed or expanded array is read through its strides), so no copy is
+    needed; a ``view`` that needs a contiguous layout says so, and ``clone()`` copies."""
+    return self
+
+
+def _new(self, shape, value, dtype, requires_grad: bool, op: str) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``, on self's device, in ``dtype`` (self's
+    when None), with no graph (``requires_grad`` as given)."""
+    dt = self.dtype if dtype is None else checked_dtype(dtype, op)
+    v = fill_value(value, dt, op)
+    out = Tensor._wrap(xp_of(self._data).full(_shape(shape, op), v.item(), dt))
+    if requires_grad:
+        out.requires_grad = True
+    return out
+
+
+def _new_zeros(self, *size, dtype=None, requires_grad: bool = False):
+    """Zeros of ``size`` (separate ints or one tuple) in self's dtype and on its device, as
+    torch's ``new_zeros``; ``dtype`` overrides the dtype."""
+    return _new(self, size, 0, dtype, requires_grad, "new_zeros")
+
+
+def _new_ones(self, *size, dtype=None, requires_grad: bool = False):
+    """Ones, as :meth:`new_zeros`."""
+    return _new(self, size, 1, dtype, requires_grad, "new_ones")
+
+
+def _new_full(self, size, fill_value, *, dtype=None, requires_grad: bool = False):
+    """``size`` (a tuple) filled with ``fill_value`` converted to self's dtype (3.7 in an
+    int64 tensor is 3, as torch), on self's device, as torch's ``new_full``."""
+    return _new(self, (size,), fill_value, dtype, requires_grad, "new_full")
+
+
 def _dim(self):
     """The number of axes (torch's ``dim()``; NumPy's ``ndim`` property)."""
     return self.ndim
@@ -182,7 +249,9 @@ def _dim(self):
 ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _permute,
            "T": _T, "astype": _astype, "to": _to, "cpu": _cpu, "cuda": _cuda, "double": _double,
            "float": _float, "long": _long, "int": _int, "bool": _bool, "__pos__": _pos,
-           "clone": _clone, "numel": _numel, "dim": _dim}
+           "clone": _clone, "numel": _numel, "dim": _dim, "flip": _flip,
+           "contiguous": _contiguous, "new_zeros": _new_zeros, "new_ones": _new_ones,
+           "new_full": _new_full}
 
 
 def bind_tensor_methods() -> None:

@@ -1,0 +1,228 @@
+"""Boolean and mask ops, as torch's: ``~``, ``&``, ``|``, ``^``, ``logical_*``, ``any``,
+``all``, ``masked_fill``, ``sign``.
+
+The logical and bitwise ops and ``any``/``all`` give bool (or integer) tensors with no graph,
+as torch's; ``masked_fill`` is ``where`` (docs/math.md E8) and ``sign`` has gradient 0.
+On the GPU the bool ops run on the device's comparisons and selects; the bitwise ops of
+integer tensors, which have no device kernel, compute on the host.
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from ..autograd import Function
+from ..casting import fill_value
+from ..kernels.array_api import NUMPY
+from ..tensor import Tensor, as_array
+from ._util import (
+    broadcast_error,
+    ieee,
+    normalize_axes,
+    operand,
+    tensor_arg,
+    torch_alias,
+    xp_of,
+)
+from .elementwise import cast, where
+
+__all__ = ["logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+           "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign"]
+
+
+def _values(op: str, *args):
+    """The operands' arrays (Python scalars kept), on one device, and that device's xp."""
+    vals = [a._data if isinstance(a, Tensor) else a for a in (operand(v, op) for v in args)]
+    xp = xp_of(*vals)
+    if xp is not NUMPY:         # a host array constant joins the tensor on its device
+        vals = [xp.asarray(v) if isinstance(v, np.ndarray) else v for v in vals]
+    return xp, vals
+
+
+def _truth(xp, v):
+    """``v != 0`` as bool (``v`` itself for a bool array, ``bool(v)`` for a scalar)."""
+    if not hasattr(v, "dtype") or np.ndim(v) == 0 and not hasattr(v, "shape"):
+        return bool(v)
+    return v if v.dtype == np.bool_ else xp.not_equal(v, 0)
+
+
+def _logical(op: str, combine, a, b) -> Tensor:
+    xp, (a, b) = _values(op, a, b)
+    ta, tb = _truth(xp, a), _truth(xp, b)
+    try:
+        out = combine(xp, ta, tb)
+    except ValueError:
+        raise broadcast_error(op, a, b) from None
+    return Tensor._wrap(xp.asarray(out) if isinstance(out, bool) else out)
+
+
+def logical_not(x) -> Tensor:
+    """``x == 0``, element by element, as ``torch.logical_not``: bool, no gradient (NaN is
+    true, so gives False)."""
+    xp, (v,) = _values("logical_not", tensor_arg(x, "logical_not"))
+    return Tensor._wrap(xp.equal(v, False) if v.dtype == np.bool_ else xp.equal(v, 0))
+
+
+def logical_and(a, b) -> Tensor:
+    """``a != 0 and b != 0``, broadcast, as ``torch.logical_and``: bool, no gradient.
+    Raises ValueError where the shapes do not broadcast."""
+    return _logical("logical_and", lambda xp, p, q: xp.where(p, q, False), a, b)
+
+
+def logical_or(a, b) -> Tensor:
+    """``a != 0 or b != 0``, broadcast, as ``torch.logical_or``: bool, no gradient."""
+    return _logical("logical_or", lambda xp, p, q: xp.where(p, True, q), a, b)
+
+
+def logical_xor(a, b) -> Tensor:
+    """``(a != 0) != (b != 0)``, broadcast, as ``torch.logical_xor``: bool, no gradient."""
+    return _logical("logical_xor", lambda xp, p, q: xp.not_equal(p, q), a, b)
+
+
+def _integral(op: str, vals) -> None:
+    for v in vals:
+        kind = v.dtype.kind if hasattr(v, "dtype") else \
+            "b" if isinstance(v, bool) else "i" if isinstance(v, numbers.Integral) else "f"
+        if kind not in "biu":
+            raise TypeError(f"{op}: only defined for bool and integer tensors (torch's "
+                            f"bitwise ops), got {getattr(v, 'dtype', type(v).__name__)}")
+
+
+_BOOL_FORMS = {"bitwise_and": logical_and, "bitwise_or": logical_or,
+               "bitwise_xor": logical_xor}
+
+
+def _bitwise(op: str, ufunc, a, b) -> Tensor:
+    xp, vals = _values(op, a, b)
+    _integral(op, vals)
+    if builtins.all(isinstance(v, bool) or getattr(v, "dtype", None) == np.bool_
+                    for v in vals):
+        return _BOOL_FORMS[op](a, b)
+    # NOTE: integer bitwise ops have no device kernel: computed on the host, moved back
+    host = [xp.to_host(v) if hasattr(v, "dtype") else v for v in vals]
+    try:
+        out = ufunc(*host)
+    except ValueError:
+        raise broadcast_error(op, *host) from None
+    except OverflowError as err:    # a Python int beyond an integer tensor's dtype (NEP 50)
+        raise ValueError(f"{op}: {err}; the tensor's dtype cannot hold it") from None
+    return Tensor._wrap(xp.asarray(out))
+
+
+def bitwise_not(x) -> Tensor:
+    """``~x``, as ``torch.bitwise_not``: logical not of a bool tensor, the bits inverted of
+    an integer one (``-x - 1``); no gradient. TypeError for a floating tensor, as torch."""
+    x = tensor_arg(x, "bitwise_not")
+    _integral("bitwise_not", [x._data])
+    if x.dtype == np.bool_:
+        return logical_not(x)
+    xp = xp_of(x._data)
+    return Tensor._wrap(xp.asarray(np.invert(xp.to_host(x._data))))
+
+
+def bitwise_and(a, b) -> Tensor:
+    """``a & b``, broadcast, as ``torch.bitwise_and``: bool for bools, else the integer
+    dtype NumPy (and torch) promote to; no gradient. TypeError for a floating operand."""
+    return _bitwise("bitwise_and", np.bitwise_and, a, b)
+
+
+def bitwise_or(a, b) -> Tensor:
+    """``a | b``, as :func:`bitwise_and`."""
+    return _bitwise("bitwise_or", np.bitwise_or, a, b)
+
+
+def bitwise_xor(a, b) -> Tensor:
+    """``a ^ b``, as :func:`bitwise_and`."""
+    return _bitwise("bitwise_xor", np.bitwise_xor, a, b)
+
+
+def _any_all(op: str, x, axis, keepdims, dim, keepdim) -> Tensor:
+    x = tensor_arg(x, op)
+    axis = torch_alias(op, "axis", axis, "dim", dim, None)
+    keepdims = bool(torch_alias(op, "keepdims", keepdims, "keepdim", keepdim, False))
+    axes = normalize_axes(axis, x.ndim, op)
+    xp = xp_of(x._data)
+    # all(x) is not any(x == 0); any counts the nonzero elements
+    truth = xp.equal(x._data, 0) if op == "all" else _truth(xp, x._data)
+    if xp is NUMPY:
+        found = np.any(truth, axis=axes, keepdims=keepdims)
+    else:
+        found = xp.greater(xp.sum(xp.astype(truth, np.int64), axis=axes, keepdims=keepdims), 0)
+    out = xp.equal(found, False) if op == "all" else found
+    # torch: uint8 input gives a uint8 result (0 or 1)
+    return Tensor._wrap(xp.astype(out, np.uint8) if x.dtype == np.uint8 else xp.asarray(out))
+
+
+def any(x, axis=None, keepdims: bool | None = None, *, dim=None,
+        keepdim: bool | None = None) -> Tensor:
+    """Whether any element is nonzero (NaN counts), over ``dim`` (None or ``()``: every
+    dim; an int or a tuple), as ``torch.any``: bool (uint8 for a uint8 tensor, as torch),
+    False over no element, no gradient. ``axis``/``keepdims`` are NumPy's names. Errors as
+    the reductions' (ValueError for a dim out of range or repeated)."""
+    return _any_all("any", x, axis, keepdims, dim, keepdim)
+
+
+def all(x, axis=None, keepdims: bool | None = None, *, dim=None,
+        keepdim: bool | None = None) -> Tensor:
+    """Whether every element is nonzero, as ``torch.all``; True over no element; as
+    :func:`any` otherwise."""
+    return _any_all("all", x, axis, keepdims, dim, keepdim)
+
+
+def masked_fill(x, mask, value) -> Tensor:
+    """``x`` with ``value`` where ``mask`` is True, as ``torch.masked_fill``: ``where(mask,
+    value, x)``, so the gradient is ``dy`` where the mask is False and 0 where it is True,
+    and a 0-d tensor ``value`` gets the sum of ``dy`` where the mask is True (E8, then E1).
+
+    Shapes: ``mask`` (bool) broadcast with x, the result the broadcast shape (torch's
+    out-of-place rule); x's dtype, ``value`` converted to it (1.5 in an int64 tensor is 1,
+    as torch; a float beyond a float dtype's range is ±inf, as ``full``'s, where torch
+    raises). ``value``: a number or a 0-d tensor. Raises TypeError for a mask that is not
+    bool (torch: RuntimeError) or a value that is not a number or a tensor, ValueError for a
+    value tensor with dimensions, a value an integer dtype cannot hold, or shapes that do
+    not broadcast."""
+    x = tensor_arg(x, "masked_fill")
+    m = mask._data if isinstance(mask, Tensor) else as_array(mask, what="masked_fill: mask")
+    if m.dtype != np.bool_:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {m.dtype} "
+                        f"(compare first, e.g. mask != 0)")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got a "
+                             f"tensor of shape {value.shape}")
+        v = value if value.dtype == x.dtype else cast(value, x.dtype)
+    else:
+        v = fill_value(value, x.dtype, "masked_fill").item()
+    try:
+        return where(m, v, x)
+    except ValueError:
+        raise ValueError(f"masked_fill: mask of shape {m.shape} and x of shape {x.shape} "
+                         "cannot be broadcast together") from None
+
+
+@ieee
+class Sign(Function):
+    """y = sign(x) ∈ {-1, 0, 1} (0 at NaN, as torch);  dx = 0 (piecewise constant, as
+    torch's). Complex input (a complex step) by its real part."""
+
+    @staticmethod
+    def forward(ctx, x):
+        xp = xp_of(x)
+        if x.dtype == np.bool_:
+            return xp.copy(x)
+        real = np.real(x) if np.iscomplexobj(x) else x
+        return xp.subtract(xp.astype(xp.greater(real, 0), x.dtype),
+                           xp.astype(xp.less(real, 0), x.dtype))
+
+    @staticmethod
+    def backward(ctx, dy):
+        return xp_of(dy).zeros(dy.shape, dy.dtype)
+
+
+def sign(x) -> Tensor:
+    """The sign of each element, as ``torch.sign``: -1, 0 or 1 in x's dtype (0 at NaN; a
+    bool tensor as it is); the gradient is 0 everywhere."""
+    return Sign.apply(tensor_arg(x, "sign"))
