@@ -679,9 +679,12 @@ class Tensor:
             raise ValueError(f"{op}: shapes {self._data.shape} and {other.shape} cannot be "
                              "broadcast together (aligned from the right, each dimension "
                              "must be equal or 1)") from None
+        xp = self.device.xp
+        if isinstance(other, np.ndarray) and type(self._data) is not np.ndarray:
+            other = xp.asarray(other)     # a number or host array joins a GPU tensor there
         # NOTE: NaN compares unequal and unordered, IEEE's answer: no warning (complex ==)
         with np.errstate(invalid="ignore"):
-            return Tensor._wrap(getattr(self.device.xp, op)(self._data, other))
+            return Tensor._wrap(getattr(xp, op)(self._data, other))
 
     def __lt__(self, other): return self._compare(other, "less")
     def __le__(self, other): return self._compare(other, "less_equal")
