@@ -161,7 +161,7 @@ def _abs_sum(x):
 UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.neg, None), (ng.tanh, None), (ng.sigmoid, None), (ng.relu, None),
     (ng.abs, None), (ng.exp, np.exp), (ng.log, np.log), (ng.sqrt, np.sqrt),
-    (ng.silu, None), (ng.gelu, None), (ng.leaky_relu, None),
+    (ng.silu, None), (ng.gelu, None), (ng.leaky_relu, None), (ng.sign, None),
 ]
 
 
@@ -197,6 +197,27 @@ def test_unary_ops(x, axis, data):
         st.integers(-3, 3), max_size=4)))
     call(ng.cast, x, data.draw(st.sampled_from([np.float32, np.float64, np.int64, "foo"])),
          finite=False)
+    # the mask ops and the ops that move values (finite for finite input); cumsum as sum
+    call(ng.logical_not, x)
+    call(ng.bitwise_not, x)
+    call(ng.any, x, axis, keepdims)
+    call(ng.all, x, dim=axis, keepdim=keepdims)
+    dim = data.draw(st.one_of(st.integers(-4, 3), st.just(1.5), st.just((0, 1))))
+    call(ng.cumsum, x, dim, finite=finite_sum)
+    call(ng.flip, x, data.draw(st.one_of(axes, st.lists(st.integers(-3, 3), max_size=3))))
+    call(ng.t, x)
+    sizes = data.draw(st.lists(st.integers(-2, 3), max_size=4))
+    call(ng.expand, x, tuple(sizes))
+    call(ng.repeat, x, tuple(sizes))
+    call(ng.chunk, x, data.draw(st.integers(-1, 4)), dim)
+    call(ng.split, x, data.draw(st.one_of(st.integers(-1, 4), st.lists(st.integers(-1, 4),
+                                                                     max_size=3))), dim)
+    call(ng.index_select, x, dim, data.draw(st.one_of(
+        hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 4)),
+        st.just(np.zeros(2)), st.just([[0]]))), errors=INDEX_ERRORS)
+    call(ng.masked_fill, x, data.draw(hnp.arrays(st.sampled_from([np.bool_, np.int64]),
+                                                 nt.shapes())),
+         data.draw(st.sampled_from([0.0, -1e9, 2, True, np.nan, "a"])), finite=False)
     p = data.draw(st.sampled_from([0.0, 0.5, 1.0, -0.1, 2.0]))
     call(ng.dropout, x, p=p,        # kept values are scaled by 1/(1-p): that can overflow
          finite=finite_math(lambda a: a / (1 - p) if p < 1 else 0 * a, x))
@@ -337,6 +358,9 @@ def test_binary_ops(ab, data):
         lambda x, y: np.sum(np.abs(x)) * np.sum(np.abs(y)), a, b))
     cond = data.draw(st.one_of(hnp.arrays(np.bool_, st.just(a.shape)), st.just(a)))
     call(ng.where, cond, a, b)
+    for op in (ng.logical_and, ng.logical_or, ng.logical_xor, ng.bitwise_and, ng.bitwise_or,
+               ng.bitwise_xor):
+        call(op, a, b)
     axis = data.draw(st.integers(-3, 3))
     call(ng.concat, [a, b], axis=axis)
     call(ng.stack, [a, b], axis=axis)

@@ -23,6 +23,7 @@ from ._util import (
     ieee,
     normalize_axes,
     operand,
+    promoted_as_torch,
     tensor_arg,
     torch_alias,
     xp_of,
@@ -103,6 +104,7 @@ def _bitwise(op: str, ufunc, a, b) -> Tensor:
         return _BOOL_FORMS[op](a, b)
     # NOTE: integer bitwise ops have no device kernel: computed on the host, moved back
     host = [xp.to_host(v) if hasattr(v, "dtype") else v for v in vals]
+    host = promoted_as_torch(NUMPY, *host)  # torch's: a 0-d int64 beside int32 gives int32
     try:
         out = ufunc(*host)
     except ValueError:

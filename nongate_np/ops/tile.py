@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd import Function, keep_view_source
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor
-from ._util import normalize_axes, tensor_arg, unbroadcast, xp_of
+from ._util import ieee, normalize_axes, tensor_arg, unbroadcast, xp_of
 from .elementwise import cast
 from .index import _axis_of, _index_array
 from .shape import Permute, getitem, reshape, transpose
@@ -258,6 +258,7 @@ def _cumsum(xp, a, axis: int):
     return xp.asarray(np.cumsum(xp.to_host(a), axis=axis))
 
 
+@ieee
 class Cumsum(Function):
     """y_i = Σ_{j ≤ i} x_j along an axis;  dx_i = Σ_{j ≥ i} dy_j, the reversed running sum
     of dy  (E29)."""
@@ -274,7 +275,8 @@ class Cumsum(Function):
 
 def cumsum(x, dim: int, *, dtype=None) -> Tensor:
     """The running sum along ``dim``, as ``torch.cumsum``: y_i = x_0 + … + x_i; the gradient
-    is the running sum of dy from the end (E29). A bool or integer tensor sums in int64
+    is the running sum of dy from the end (E29). inf - inf is NaN without NumPy's warning,
+    as torch. A bool or integer tensor sums in int64
     (torch's), ``dtype`` converts x first (recorded, as ``cast``). On the GPU it sums on the
     host. Raises TypeError for a dim that is not an int, ValueError for one out of range."""
     x = tensor_arg(x, "cumsum")
