@@ -58,7 +58,8 @@ class Expand(Function):
 def expand(x, *sizes) -> Tensor:
     """``x`` broadcast to ``sizes`` (separate ints or one tuple), as torch's ``expand``: a
     size of -1 keeps that dim, new dims are added in front, and a dim of size 1 may take
-    any size; the result is a read-only view (torch's shares memory too). The gradient is
+    any size; the result is a read-only view (torch's shares memory too): an in-place
+    change of it raises ValueError (torch: RuntimeError), clone() it first. The gradient is
     summed over the expanded dims (E16a). Raises ValueError for fewer sizes than dims, a -1
     in a new leading dim, or a size that does not match a dim that is not 1."""
     x = tensor_arg(x, "expand")
