@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np.check import gradcheck
+from nongate_np.check import testing as nt
 
 CENTRAL_MAX_REL = 1e-6        # the issue's bound for central differences, float64
 COMPLEX_STEP_MAX_REL = 1e-12  # the issue's bound for complex-step, float64
@@ -52,3 +54,12 @@ def assert_matches_torch(fn, torch_fn, inputs, *, rtol: float = 1e-12, atol: flo
             got_g = a.grad if a.grad is not None else np.zeros(a.shape)
             np.testing.assert_allclose(got_g, want_g, rtol=rtol, atol=atol,
                                        err_msg=f"gradient of input {k}")
+
+
+@st.composite
+def shape_and_axis(draw):
+    """A shape, an axis spec (None, an int or a tuple) and keepdims, for the reductions."""
+    shape = draw(nt.shapes(min_dims=1))
+    axes = draw(st.lists(st.integers(0, len(shape) - 1), unique=True, max_size=len(shape)))
+    axis = None if not axes else (axes[0] - len(shape) if len(axes) == 1 else tuple(axes))
+    return shape, axis, draw(st.booleans())

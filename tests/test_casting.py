@@ -2,20 +2,13 @@
 and the review's cases: a value either converts as PyTorch converts it, or is refused with
 an error naming the argument, never with a NumPy warning."""
 
-import warnings
-
 import numpy as np
 import pytest
 
 import nongate_np as ng
 from nongate_np.data import DataError, pad_sequences
 
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+pytestmark = pytest.mark.filterwarnings("error")     # every warning fails the test
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -4,8 +4,6 @@ empty inner dimension, reductions and softmax over empty axes. Where PyTorch rai
 LSTM with no steps, the max over an empty axis) the library raises a ValueError naming the
 shape. No NumPy warning anywhere (warnings are errors here)."""
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -17,11 +15,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not gpu.probe().usable, reason="no GPU and not on the CUDA simulator"))]
 
 
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+pytestmark = pytest.mark.filterwarnings("error")     # every warning fails the test
 
 
 def host(a):

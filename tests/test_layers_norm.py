@@ -5,7 +5,6 @@ ways; torch's state_dict loads; shape errors name both shapes; constant rows sta
 inputs near the float range; the CUDA simulator."""
 
 import inspect
-import warnings
 
 import numpy as np
 import pytest
@@ -17,12 +16,7 @@ import nongate_np.nn.functional as F
 from nongate_np.check import testing as nt
 from tests.helpers import assert_gradients, assert_matches_torch
 
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+pytestmark = pytest.mark.filterwarnings("error")     # every warning fails the test
 
 
 NAMES = ["Softmax", "LogSoftmax", "Flatten", "LayerNorm"]

@@ -2,8 +2,6 @@
 shapes, dims and indices (repeats summing in the backward), topk's order among ties and
 NaN, empty tensors, and the errors for bad indices, dims and k."""
 
-import warnings
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,12 +11,7 @@ import nongate_np as ng
 from nongate_np.check import testing as nt
 from tests.helpers import assert_gradients, assert_matches_torch
 
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+pytestmark = pytest.mark.filterwarnings("error")     # every warning fails the test
 
 
 # -- gather (E26) ---------------------------------------------------------------------------

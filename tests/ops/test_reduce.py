@@ -8,15 +8,7 @@ from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np.check import testing as nt
-from tests.helpers import assert_gradients, assert_matches_torch
-
-
-@st.composite
-def shape_and_axis(draw):
-    shape = draw(nt.shapes(min_dims=1))
-    axes = draw(st.lists(st.integers(0, len(shape) - 1), unique=True, max_size=len(shape)))
-    axis = None if not axes else (axes[0] - len(shape) if len(axes) == 1 else tuple(axes))
-    return shape, axis, draw(st.booleans())
+from tests.helpers import assert_gradients, assert_matches_torch, shape_and_axis
 
 
 def _torch_dim(shape, axis):

@@ -2,8 +2,6 @@
 checks; their zero-spread and zero-vector gradients, magnitudes near the float range, too
 few elements, empty axes and bad arguments."""
 
-import warnings
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -11,23 +9,9 @@ from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np.check import testing as nt
-from tests.helpers import assert_gradients, assert_matches_torch
+from tests.helpers import assert_gradients, assert_matches_torch, shape_and_axis
 
-
-@pytest.fixture(autouse=True)
-def warnings_are_errors():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
-
-
-@st.composite
-def shape_and_axis(draw):
-    """A shape, an axis spec (None, an int or a tuple) and keepdims."""
-    shape = draw(nt.shapes(min_dims=1))
-    axes = draw(st.lists(st.integers(0, len(shape) - 1), unique=True, max_size=len(shape)))
-    axis = None if not axes else (axes[0] - len(shape) if len(axes) == 1 else tuple(axes))
-    return shape, axis, draw(st.booleans())
+pytestmark = pytest.mark.filterwarnings("error")     # every warning fails the test
 
 
 def _count(shape, axis):
