@@ -205,6 +205,11 @@ def _root(array: Any) -> Any:
         owner = getattr(getattr(array, "gpu_data", None), "owner", None)
         if owner is not None:
             return owner
+        # NOTE: numba's CUDA simulator wraps a host array (``_ary``), whose base its views
+        # pass on (the loop above): the root is that host array's, for a view and its base
+        inner = getattr(array, "_ary", None)
+        if isinstance(inner, np.ndarray):
+            return _root(inner)
     return array
 
 
@@ -288,7 +293,12 @@ def _producer(tensor: Tensor, epoch: int) -> tuple[Any, int]:
 def keep_view_source(ctx: "Context", x: Any, y: Any) -> None:
     """In a view op's forward (reshape, permute, basic indexing): where ``y`` is a view of
     ``x``'s memory, keep x (``ctx.view_source``) for :func:`_check_view_read`."""
-    if _root(y) is _root(x):
+    base = getattr(y, "base", None)
+    # NOTE: a NumPy view's base is x or x's own base (NumPy collapses the chain): tested
+    # first, as this runs at every view op; the walk is for the rest (a GPU array's view)
+    if base is x or (base is not None and base is getattr(x, "base", None)):
+        ctx.view_source = x
+    elif (base is not None or type(y) is not np.ndarray) and _root(y) is _root(x):
         ctx.view_source = x
 
 

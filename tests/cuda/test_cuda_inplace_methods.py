@@ -65,3 +65,15 @@ def test_exp_in_place_then_another_change_raises_at_backward_on_the_gpu():
     y = (x * 2.0).exp_().add_(1.0)
     with pytest.raises(RuntimeError, match=r"'Exp' saved an array of shape \(2, 3\)"):
         y.sum().backward()
+
+
+def test_a_view_read_after_its_base_changed_raises_on_the_gpu():
+    """As on the CPU (tests/test_inplace_methods.py): the view's gradient would go to the
+    old values' producer."""
+    x = ng.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True, device="cuda")
+    w = ng.tensor(np.ones((2, 3)), requires_grad=True, device="cuda")
+    a = x * 1
+    b = a[0:1]
+    a.mul_(w)
+    with pytest.raises(RuntimeError, match=r"read a view \('GetItem'\)"):
+        (b * b).sum().backward()
