@@ -327,6 +327,23 @@ def test_attention_kernels_agree_with_products_on_the_packed_kernel(
                                       value_proj, biases, time_major)
 
 
+@numba_only
+@settings(max_examples=20)
+@given(sizes=st.tuples(*(st.integers(1, 4) for _ in range(5))), data=st.data(),
+       dtype=st.sampled_from([np.float64, np.float32]),
+       kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
+       biases=st.booleans(), time_major=st.booleans())
+def test_attention_kernels_agree_without_the_one_call_path(sizes, data, dtype, kind,
+                                                          with_mask, biases, time_major):
+    """At these sizes the Numba kernels run as one compiled call each; with
+    ``tuning.ATTENTION_ONE_CALL_MAX_MACS`` 0 they take the general path's passes, which
+    larger inputs take."""
+    from nongate_np.kernels.cpu import tuning
+    with tuning.override(ATTENTION_ONE_CALL_MAX_MACS=0):
+        check_attention_kernels_agree("numba", sizes, data, dtype, kind, with_mask, False,
+                                      biases, time_major)
+
+
 @on_the_simulator
 @SIMULATOR_SETTINGS
 @given(sizes=st.tuples(*(st.integers(1, 2) for _ in range(5))), data=st.data(),

@@ -40,10 +40,10 @@ from numba.extending import overload
 
 from .. import reference as ref
 from ..contract import AttentionParams, OnlinePoolState, check_kind, for_kind, result_dtype
-from . import threads, workspace
+from . import threads, tuning, workspace
 from .activations import KERNEL_FLAGS, exp32, exp64
 from .blas import gemm
-from .gemm import matmul, matmuls
+from .gemm import matmul, matmuls, unsplit
 from .lstm import sigmoid, tanh
 
 __all__ = ["attention_forward", "attention_backward", "attention_online"]
@@ -206,6 +206,35 @@ def _activations_backward(du, r, s, grad):
                 g[j] = du[n, j] * (one - rj * rj)
 
 
+@njit(**_JIT)
+def _forward_one_call(h2, w_all, b_proj, b_gate, query, b_step, valid, col, sb, st, z, r, s, u,
+                      e, alpha, gamma, weights, pooled):
+    """A1-A5 without a value projection (v = h) in one call, for a call whose products
+    :func:`_one_call` keeps unsplit: the general path's passes with the products it makes
+    through ``gemm.matmul`` (the same ``blas.gemm`` calls on the same layouts), so the
+    same bits."""
+    gemm(h2, w_all.T, z)                                               # A1, A2, A4
+    _activations(z, b_proj, b_gate, r, s, u)                           # A1, A2
+    gemm(query, u.T, e)                                                # A1: Eᵀ
+    _softmax_gate(e, valid, z, col, b_step, sb, st, alpha, gamma, weights)   # A3, A4
+    _pool(weights, h2, sb, st, pooled)                                 # A5
+
+
+@njit(**_JIT)
+def _backward_one_call(dweights, dpooled, h2, sb, st, alpha, gamma, weights, col, query, w_all,
+                       r, s, u, ones, de, grad, du, dquery, dh2, dw_all, db_all):
+    """A6-A13 without a value projection (v = h) in one call, as :func:`_forward_one_call`
+    the forward: the general path's passes and products, so the same bits."""
+    _softmax_backward(dweights, dpooled, h2, sb, st, alpha, gamma, de, grad, col)   # A6-A8
+    gemm(de.T, query, du)                                              # A9
+    gemm(de, u, dquery)
+    _activations_backward(du, r, s, grad)                              # A10, A11
+    gemm(grad, w_all, dh2)                                             # A12
+    gemm(grad.T, h2, dw_all)                                           # A13
+    _value_backward(weights, dpooled, dh2, 0, sb, st, True)           # A6, A12: v = h
+    gemm(ones, grad, db_all)                                           # A13: Σ_rows
+
+
 # --------------------------------------------------------------------------------------------
 # The kernel contract
 # --------------------------------------------------------------------------------------------
@@ -241,20 +270,38 @@ def _cast(a, dtype):
     return None if a is None else np.ascontiguousarray(a, dtype=dtype)
 
 
-class _Scores(NamedTuple):
-    """What the forward and the online pooling share: the projections of h and the scores."""
+def _one_call(N: int, D: int, K: int, A: int, Q: int, w_value: np.ndarray | None) -> bool:
+    """Whether a forward or backward over N rows of width D (K stacked projections of
+    size A, Q queries) runs as one compiled call (:func:`_forward_one_call`,
+    :func:`_backward_one_call`): no value projection, and its largest product below
+    ``tuning.ATTENTION_ONE_CALL_MAX_MACS`` and unsplit (``gemm.unsplit``). At a small call
+    (S1) the general path's Python between its passes cost as much as the passes
+    (bench/KERNEL_NOTES.md, "Attention: one call at small sizes")."""
+    macs = N * max(D * K, Q * A)
+    return w_value is None and macs < tuning.ATTENTION_ONE_CALL_MAX_MACS and unsplit(macs)
+
+
+class _Operands(NamedTuple):
+    """What every pass over h reads, in the kernels' dtype and layout."""
 
     h2: np.ndarray                  # h as (B·T, D) rows, (b, t) at row b·sb + t·st
     rows: tuple[int, int]           # (sb, st) (:func:`_rows`)
     w_all: np.ndarray               # [w_proj; w_gate; w_step] stacked (K, D)
+    b_proj: np.ndarray              # (A,)
+    b_gate: np.ndarray              # (A,), gated; empty otherwise
+    b_step: np.ndarray              # (Q,), weight_gated; empty otherwise
+    query: np.ndarray               # (Q, A)
+    w_value: np.ndarray | None      # (D', D)
+
+
+class _Scores(NamedTuple):
+    """What the forward and the online pooling share: the projections of h and the scores."""
+
     z: np.ndarray                   # h2 w_allᵀ (B·T, K), before the biases
     r: np.ndarray                   # tanh(Z + b_V) (B·T, A)
     s: np.ndarray | None            # σ(Y + b_U) (B·T, A), gated; None otherwise
     u: np.ndarray                   # r ⊙ s, gated; r otherwise
     e: np.ndarray                   # scores Eᵀ (Q, B·T)
-    query: np.ndarray               # (Q, A)
-    b_step: np.ndarray              # (Q,), weight_gated; empty otherwise
-    w_value: np.ndarray | None      # (D', D)
     v: np.ndarray                   # values (B·T, D'), rows as h2's
 
 
@@ -274,11 +321,12 @@ def _rows(h: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, tuple[int, int]]:
     return workspace.ascontiguous(h, dtype).reshape(B * T, D), (T, 1)
 
 
-def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
-    """A1, A2, A4's projection and A5 for ``p`` (the fields of one kind, ``for_kind``)."""
+def _operands(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Operands:
+    """h's rows and ``p`` (the fields of one kind, ``for_kind``) as the kernels read them:
+    in ``dtype``, C-contiguous, the scoring and gating weights stacked, a missing bias as
+    zeros."""
     A, Q = p.w_proj.shape[0], p.query.shape[0]
     h2, rows = _rows(h, dtype)
-    N = h2.shape[0]
     w_proj, query = _cast(p.w_proj, dtype), _cast(p.query, dtype)
     zeros = np.zeros(max(A, Q), dtype)
 
@@ -290,21 +338,27 @@ def _scores(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Scores:
     _, b_proj = projection(w_proj, p.b_proj, A)
     w_gate, b_gate = projection(p.w_gate, p.b_gate, A)
     w_step, b_step = projection(p.w_step, p.b_step, Q)
-    gated = w_gate is not None
     parts = [w for w in (w_proj, w_gate, w_step) if w is not None]
     w_all = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    z = matmul(h2, w_all.T)                                            # A1, A2, A4 (B·T, K)
+    return _Operands(h2=h2, rows=rows, w_all=w_all, b_proj=b_proj, b_gate=b_gate,
+                     b_step=b_step, query=query, w_value=_cast(p.w_value, dtype))
+
+
+def _scores(op: _Operands, gated: bool, b_value: np.ndarray | None, dtype: np.dtype
+            ) -> _Scores:
+    """A1, A2, A4's projection and A5 (v = h, or H W_vᵀ + b_v), each product through
+    ``gemm.matmul``."""
+    N, A = op.h2.shape[0], op.query.shape[1]
+    z = matmul(op.h2, op.w_all.T)                                      # A1, A2, A4 (B·T, K)
     r = workspace.empty((N, A), dtype)
     s = workspace.empty((N, A), dtype) if gated else None
     u = workspace.empty((N, A), dtype) if gated else r
-    _activations(z, b_proj, b_gate, r, s, u)                           # A1, A2
-    e = matmul(query, u.T)                                             # A1: Eᵀ (Q, B·T)
-    w_value = _cast(p.w_value, dtype)
-    v = h2 if w_value is None else matmul(h2, w_value.T)               # A5: v = h, or H W_vᵀ
-    if w_value is not None and p.b_value is not None:
-        v += p.b_value.astype(dtype, copy=False)
-    return _Scores(h2=h2, rows=rows, w_all=w_all, z=z, r=r, s=s, u=u, e=e, query=query,
-                   b_step=b_step, w_value=w_value, v=v)
+    _activations(z, op.b_proj, op.b_gate, r, s, u)                     # A1, A2
+    e = matmul(op.query, u.T)                                          # A1: Eᵀ (Q, B·T)
+    v = op.h2 if op.w_value is None else matmul(op.h2, op.w_value.T)   # A5
+    if op.w_value is not None and b_value is not None:
+        v += b_value.astype(dtype, copy=False)
+    return _Scores(z=z, r=r, s=s, u=u, e=e, v=v)
 
 
 @threads.owns_cores
@@ -322,23 +376,33 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
         return ref.attention_forward(h, params, kind, mask, keep_cache)
     B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
-    sc = _scores(ref.zero_absent(h, mask, 2), p, dtype)   # the cache keeps h2, for dW, dh
+    op = _operands(ref.zero_absent(h, mask, 2), p, dtype)   # the cache keeps h2, for dW, dh
     valid = _filled((B, T), True, np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
     alpha = np.empty((B, Q, T), dtype)
     gamma = np.empty((B, Q, T), dtype) if step else None
     weights = np.empty((B, Q, T), dtype) if step else alpha
-    _softmax_gate(sc.e, valid, sc.z, 2 * A if gated else A, sc.b_step, *sc.rows, alpha,
-                  gamma, weights)                                      # A3, A4
-    pooled = np.empty((B, Q, sc.v.shape[1]), dtype)
-    _pool(weights, sc.v, *sc.rows, pooled)                             # A5
+    col = 2 * A if gated else A
+    if _one_call(op.h2.shape[0], D, op.w_all.shape[0], A, Q, op.w_value):
+        N = B * T
+        z, r, *gate = workspace.empty_many(
+            [(N, op.w_all.shape[0]), (N, A)] + [(N, A), (N, A)] * gated, dtype)
+        s, u = gate if gated else (None, r)
+        e, v = np.empty((Q, N), dtype), op.h2
+        pooled = np.empty((B, Q, D), dtype)
+        _forward_one_call(op.h2, op.w_all, op.b_proj, op.b_gate, op.query, op.b_step, valid,
+                          col, *op.rows, z, r, s, u, e, alpha, gamma, weights, pooled)
+    else:
+        z, r, s, u, e, v = _scores(op, gated, p.b_value, dtype)
+        _softmax_gate(e, valid, z, col, op.b_step, *op.rows, alpha, gamma, weights)  # A3, A4
+        pooled = np.empty((B, Q, v.shape[1]), dtype)
+        _pool(weights, v, *op.rows, pooled)                            # A5
     cache = None
     if keep_cache:
-        cache = AttentionCache(shape=(B, T, D), h2=sc.h2, rows=sc.rows,
+        cache = AttentionCache(shape=(B, T, D), h2=op.h2, rows=op.rows,
                                mask=None if mask is None else valid,
-                               w_all=sc.w_all, query=sc.query, w_value=sc.w_value, r=sc.r,
-                               s=sc.s, u=sc.u, alpha=alpha, gamma=gamma, weights=weights,
-                               v=sc.v)
+                               w_all=op.w_all, query=op.query, w_value=op.w_value, r=r,
+                               s=s, u=u, alpha=alpha, gamma=gamma, weights=weights, v=v)
     return pooled, weights, cache
 
 
@@ -356,11 +420,12 @@ def attention_online(state: OnlinePoolState | None, h: np.ndarray, params: Atten
     B, T, _ = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
     # NOTE: batch-major rows whatever h's layout: the fold reads e and v per sequence
-    sc = _scores(workspace.ascontiguous(ref.zero_absent(h, mask, 2), dtype), p, dtype)
+    op = _operands(workspace.ascontiguous(ref.zero_absent(h, mask, 2), dtype), p, dtype)
+    sc = _scores(op, kind == "gated", p.b_value, dtype)
     e = sc.e.reshape(Q, B, T).transpose(1, 0, 2)                       # (B, Q, T)
     gamma = None
     if kind == "weight_gated":                                         # A4
-        gamma = ref.sigmoid(sc.z[:, A:A + Q] + sc.b_step).reshape(B, T, Q).transpose(0, 2, 1)
+        gamma = ref.sigmoid(sc.z[:, A:A + Q] + op.b_step).reshape(B, T, Q).transpose(0, 2, 1)
     state = ref.online_pool_update(state, e, sc.v.reshape(B, T, -1), mask, gamma)   # A16
     return ref.online_pool_result(state), state                        # A17
 
@@ -387,6 +452,14 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     K = col_value + (Dv if proj_v else 0)
     grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_G | dv]
     de = np.empty((Q, N), dtype)
+    if _one_call(N, D, K, A, Q, cache.w_value):
+        du, dquery, dh2, dw_all = workspace.empty_many(((N, A), (Q, A), (N, D), (K, D)), dtype)
+        db_all = np.empty((1, K), dtype)
+        _backward_one_call(dweights, dpooled, cache.h2, sb, st, cache.alpha, cache.gamma,
+                           cache.weights, col_step, cache.query, cache.w_all, cache.r, cache.s,
+                           cache.u, _filled((1, N), 1, dtype), de, grad, du, dquery, dh2,
+                           dw_all, db_all)
+        return _backward_results(cache, dh2, dw_all, db_all[0], dquery, col_step, col_value)
     _softmax_backward(dweights, dpooled, cache.v, sb, st, cache.alpha, cache.gamma, de, grad,
                       col_step)                                        # A6-A8
     if proj_v:
@@ -402,13 +475,24 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     # the strided axis (bench/KERNEL_NOTES.md, "Attention: bias gradients as a product
     # with ones")
     db_all = matmul(_filled((1, N), 1, dtype), grad)[0]           # A13: Σ_rows
+    return _backward_results(cache, dh2, dw_all, db_all, dquery, col_step, col_value)
+
+
+def _backward_results(cache: AttentionCache, dh2: np.ndarray, dw_all: np.ndarray,
+                      db_all: np.ndarray, dquery: np.ndarray, col_step: int, col_value: int
+                      ) -> tuple[np.ndarray, AttentionParams]:
+    """dh in h's layout, and each parameter's gradient as its columns of Γ's products:
+    dw_all's rows and db_all's entries, the step gate's from ``col_step``, the value
+    projection's from ``col_value``."""
+    B, T, D = cache.shape
+    A = cache.r.shape[1]
     fields = dict(w_proj=dw_all[:A], b_proj=db_all[:A], query=dquery)
-    if gated:
+    if cache.s is not None:                                            # gated
         fields.update(w_gate=dw_all[A:2 * A], b_gate=db_all[A:2 * A])
-    if step:
+    if cache.gamma is not None:                                        # weight_gated
         fields.update(w_step=dw_all[col_step:col_value], b_step=db_all[col_step:col_value])
-    if proj_v:
+    if cache.w_value is not None:
         fields.update(w_value=dw_all[col_value:], b_value=db_all[col_value:])
     grads = AttentionParams(**fields)
-    dh = dh2.reshape(B, T, D) if st == 1 else dh2.reshape(T, B, D).transpose(1, 0, 2)
+    dh = dh2.reshape(B, T, D) if cache.rows[1] == 1 else dh2.reshape(T, B, D).transpose(1, 0, 2)
     return dh, grads                                                   # rows as h's

@@ -220,8 +220,13 @@ def _storage(context, builder, aty, arr):
     """(col, ld, ok) of a 2-D array (r, c) as BLAS reads it: with ``col`` (i1) true, a
     column-major r x c matrix (a transposed row-major array), else row-major, i.e. the
     column-major c x r matrix of its transpose; ld its leading dimension (i64); ok (i1)
-    false when it has no unit stride. Fixed by the type for 'C' and 'F' arrays, read from
-    the strides for 'A'."""
+    false when it has no unit stride. Fixed by the type for 'C' arrays, and for 'F' arrays
+    of more than one row and column; read from the strides for 'A'.
+
+    A single row or column is row-major whatever its type, as an 'A' array's strides make
+    it: a (K, 1) 'F' array (the transpose of a (1, K) C array) and the same memory as a
+    (K, 1) C array then make the same BLAS call, and so the same bits (a dot product is
+    one gemv with 'T' row-major, another with 'N' column-major, summed in another order)."""
     i1, i64 = ir.IntType(1), ir.IntType(64)
     r, c = cgutils.unpack_tuple(builder, arr.shape, 2)
     one = ir.Constant(i64, 1)
@@ -229,9 +234,12 @@ def _storage(context, builder, aty, arr):
     def at_least_1(v):
         return builder.select(builder.icmp_signed("<", v, one), one, v)
 
-    if aty.layout in "CF":                 # NOTE: Numba's 'C'/'F' types are contiguous
-        col = aty.layout == "F"
-        return ir.Constant(i1, col), at_least_1(r if col else c), ir.Constant(i1, 1)
+    if aty.layout == "C":                  # NOTE: Numba's 'C'/'F' types are contiguous
+        return ir.Constant(i1, 0), at_least_1(c), ir.Constant(i1, 1)
+    if aty.layout == "F":
+        vector = builder.or_(builder.icmp_signed("<=", r, one), builder.icmp_signed("<=", c, one))
+        col = builder.not_(vector)
+        return col, builder.select(col, at_least_1(r), at_least_1(c)), ir.Constant(i1, 1)
     s0, s1 = cgutils.unpack_tuple(builder, arr.strides, 2)
     size = ir.Constant(i64, context.get_abi_sizeof(context.get_data_type(aty.dtype)))
     zero = ir.Constant(i64, 0)

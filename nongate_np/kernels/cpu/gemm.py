@@ -96,7 +96,13 @@ def matmuls(*pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
 def _unsplit(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether a @ b is below every threshold of a split and of the packed kernel, so that
     :class:`_Plan` would make it one :func:`dot` call whatever the layouts."""
-    macs = a.shape[0] * a.shape[1] * b.shape[1]
+    return unsplit(a.shape[0] * a.shape[1] * b.shape[1])
+
+
+def unsplit(macs: int) -> bool:
+    """Whether a product of ``macs`` multiply-adds is below every threshold of a split and
+    of the packed kernel: :func:`matmul` makes it one BLAS call (``blas.gemm``), whatever
+    the layouts."""
     return macs < tuning.PRODUCT_SPLIT_MIN_MACS and macs < tuning.PACKED_PRODUCT_MIN_MACS \
         and macs < tuning.PACKED_TRANSPOSED_MIN_MACS
 

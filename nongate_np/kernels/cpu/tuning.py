@@ -67,6 +67,13 @@ PACKED_PRODUCT_MAX_BYTES = 1 << 20
 PACKED_TRANSPOSED_MIN_MACS = 2_000_000
 PACKED_TRANSPOSED_MAX_ELEMENTS = 1 << 20
 
+#: Multiply-adds of the attention pooling's largest product below which its forward and
+#: its backward (without a value projection) each run as one compiled call, every product
+#: unsplit, instead of a call per pass with Python between them (bench/KERNEL_NOTES.md,
+#: "Attention: one call at small sizes"); only where ``gemm.matmul`` would not split them
+#: either.
+ATTENTION_ONE_CALL_MAX_MACS = PRODUCT_SPLIT_MIN_MACS
+
 #: Bytes of W_hh in the kernels' dtype up to which each chunk of a step loop packs its
 #: weights itself, on the thread that reads them, instead of one copy packed by the caller
 #: and read by every thread: rewriting panels that another core read at the last call
@@ -116,7 +123,8 @@ _KNOBS = ("STEP_SPLIT_MIN_MACS", "STEP_PROJECTION_MAX_INPUTS", "STEP_PROJECTION_
           "STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS", "PRODUCT_SPLIT_MIN_MACS",
           "PRODUCT_ROWS_MIN_BYTES", "PACKED_PRODUCT_MIN_MACS",
           "PACKED_PRODUCT_MAX_BYTES", "PACKED_TRANSPOSED_MIN_MACS",
-          "PACKED_TRANSPOSED_MAX_ELEMENTS", "OWN_PANELS_MAX_BYTES",
+          "PACKED_TRANSPOSED_MAX_ELEMENTS", "ATTENTION_ONE_CALL_MAX_MACS",
+          "OWN_PANELS_MAX_BYTES",
           "POOL_MIN_BYTES", "POOL_LIMIT_BYTES", "WATCH_MICROSECONDS",
           "START_GRACE_MICROSECONDS")
 
