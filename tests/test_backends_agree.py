@@ -333,11 +333,11 @@ def test_attention_kernels_agree_with_products_on_the_packed_kernel(
        dtype=st.sampled_from([np.float64, np.float32]),
        kind=st.sampled_from(ATTENTION_KINDS), with_mask=st.booleans(),
        biases=st.booleans(), time_major=st.booleans())
-def test_attention_kernels_agree_without_the_one_call_path(sizes, data, dtype, kind,
+def test_attention_kernels_agree_with_the_products_between_calls(sizes, data, dtype, kind,
                                                           with_mask, biases, time_major):
-    """At these sizes the Numba kernels run as one compiled call each; with
-    ``tuning.ATTENTION_ONE_CALL_MAX_MACS`` 0 they take the general path's passes, which
-    larger inputs take."""
+    """At these sizes the Numba kernels make their projections inside their compiled call;
+    with ``tuning.ATTENTION_ONE_CALL_MAX_MACS`` 0 through ``gemm.matmul`` between calls,
+    as larger inputs do."""
     from nongate_np.kernels.cpu import tuning
     with tuning.override(ATTENTION_ONE_CALL_MAX_MACS=0):
         check_attention_kernels_agree("numba", sizes, data, dtype, kind, with_mask, False,

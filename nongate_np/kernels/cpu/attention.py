@@ -2,8 +2,9 @@
 results as ``kernels/reference.py`` (``attention_forward``, ``attention_backward``,
 ``attention_online``).
 
-Every product over the B·T rows is one large GEMM through ``gemm.matmul`` (``blas.gemm``
-split over the threads, never NumPy's own BLAS):
+Every product over the B·T rows is one GEMM through ``blas.gemm``, never NumPy's own
+BLAS; the large ones through ``gemm.matmul``, split over the threads, at sizes where it
+splits them:
 
 * forward: ``H [V; U; G]ᵀ`` (one GEMM for every projection that scores or gates: Z, Y
   and Y_G before their biases), ``Eᵀ = W uᵀ`` (Q, B·T, unit stride in t) and the value
@@ -12,6 +13,11 @@ split over the threads, never NumPy's own BLAS):
   ``Γ = [dZ | dY | dY_G | dv]`` (B·T, K), so that ``dH = Γ [V; U; G; W_v]`` and
   ``d[V; U; G; W_v] = Γᵀ H`` are two GEMMs, split over the threads together
   (``gemm.matmuls``), and the biases one column sum.
+
+The passes between them are one compiled call per forward (:func:`_forward_passes`) and
+two per backward (:func:`_backward_passes`, before and after its products); at sizes
+whose projections ``gemm.matmul`` would not split, those are made inside that call too
+(:func:`_one_call`), so a small call (S1) runs one compiled call each way.
 
 The element-wise math (tanh, σ, the masked softmax, the gates and their derivatives) is
 fused into ``@njit`` passes with the vectorisable activations of ``activations.py``: inner
@@ -64,7 +70,7 @@ def _exp_impl(x):
 # Fused element-wise passes
 # --------------------------------------------------------------------------------------------
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _activations(z, b_proj, b_gate, r, s, u):
     """A1-A2: r = tanh(Z), s = σ(Y), u = r ⊙ s, one pass over the B·T rows;
     Z = z[:, :A] + b_V, Y = z[:, A:2A] + b_U (z holds the products H Vᵀ, H Uᵀ without their
@@ -85,7 +91,7 @@ def _activations(z, b_proj, b_gate, r, s, u):
                 r[n, j] = tanh(zv[j] + b_proj[j])
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _softmax_gate(e, mask, z, col, b_step, sb, st, alpha, gamma, weights):
     """A3-A4 per (b, q): α = masked softmax over t of e (Q, B·T), zero on a row without a
     valid step; with the step gate, γ = σ(z[:, col + q] + b_g) and ω = γ ⊙ α, else (gamma
@@ -124,7 +130,7 @@ def _softmax_gate(e, mask, z, col, b_step, sb, st, alpha, gamma, weights):
                     w[t] = gt * p[t]
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _pool(weights, v, sb, st, pooled):
     """A5: pooled_b = ω_b v_b, one (Q×T)(T×D') GEMM per sequence; v_b is the rows b·sb +
     t·st of v (B·T, D') (:func:`_rows`)."""
@@ -133,7 +139,7 @@ def _pool(weights, v, sb, st, pooled):
         gemm(weights[b], v[b * sb:b * sb + T * st:st], pooled[b])
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _softmax_backward(dweights, dpooled, v, sb, st, alpha, gamma, de, grad, col):
     """A6-A8 per (b, q): dω = dweights + dpooled_b v_bᵀ; with the step gate, dα = dω ⊙ γ
     and dy_step = dω ⊙ α ⊙ γ(1 − γ) into grad[:, col + q], else (gamma None) dα = dω;
@@ -167,7 +173,7 @@ def _softmax_backward(dweights, dpooled, v, sb, st, alpha, gamma, de, grad, col)
                 out[base + t * st] = a[t] * (dalpha[t] - dot)          # A8
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _value_backward(weights, dpooled, out, col, sb, st, add):
     """A6: dv_{b,t} = Σ_q ω_{b,q,t} dpooled_{b,q} into out[b·sb + t·st, col:col + D']
     (:func:`_rows`), or with ``add`` added to what is there (A12's dh where v = h)."""
@@ -186,7 +192,7 @@ def _value_backward(weights, dpooled, out, col, sb, st, add):
                     row[d] += w * dp[d]
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _activations_backward(du, r, s, grad):
     """A10-A11: dZ = du ⊙ s ⊙ (1 − r²) into grad[:, :A] and, gated, dY = du ⊙ r ⊙ s(1 − s)
     into grad[:, A:2A] (without the gate, s None: s is 1)."""
@@ -206,33 +212,52 @@ def _activations_backward(du, r, s, grad):
                 g[j] = du[n, j] * (one - rj * rj)
 
 
+# --------------------------------------------------------------------------------------------
+# The passes of a forward and a backward, each one compiled call
+# --------------------------------------------------------------------------------------------
+
 @njit(**_JIT)
-def _forward_one_call(h2, w_all, b_proj, b_gate, query, b_step, valid, col, sb, st, z, r, s, u,
-                      e, alpha, gamma, weights, pooled):
-    """A1-A5 without a value projection (v = h) in one call, for a call whose products
-    :func:`_one_call` keeps unsplit: the general path's passes with the products it makes
-    through ``gemm.matmul`` (the same ``blas.gemm`` calls on the same layouts), so the
-    same bits."""
-    gemm(h2, w_all.T, z)                                               # A1, A2, A4
+def _forward_passes(project, h2, w_all, z, b_proj, b_gate, r, s, u, query, e, valid, col,
+                    b_step, sb, st, alpha, gamma, weights, v, pooled):
+    """A1-A5 from z = H w_allᵀ, the scoring and gating projections before their biases:
+    made here with ``project`` (:func:`_one_call`), else the caller's (``gemm.matmul``,
+    split over the threads). The scores' product Eᵀ = W uᵀ (Q·A·B·T multiply-adds, far
+    fewer than the projections') is one BLAS call here at every size."""
+    if project:
+        gemm(h2, w_all.T, z)                                           # A1, A2, A4
     _activations(z, b_proj, b_gate, r, s, u)                           # A1, A2
-    gemm(query, u.T, e)                                                # A1: Eᵀ
+    gemm(query, u.T, e)                                                # A1: Eᵀ (Q, B·T)
     _softmax_gate(e, valid, z, col, b_step, sb, st, alpha, gamma, weights)   # A3, A4
-    _pool(weights, h2, sb, st, pooled)                                 # A5
+    _pool(weights, v, sb, st, pooled)                                  # A5
 
 
 @njit(**_JIT)
-def _backward_one_call(dweights, dpooled, h2, sb, st, alpha, gamma, weights, col, query, w_all,
-                       r, s, u, ones, de, grad, du, dquery, dh2, dw_all, db_all):
-    """A6-A13 without a value projection (v = h) in one call, as :func:`_forward_one_call`
-    the forward: the general path's passes and products, so the same bits."""
-    _softmax_backward(dweights, dpooled, h2, sb, st, alpha, gamma, de, grad, col)   # A6-A8
-    gemm(de.T, query, du)                                              # A9
-    gemm(de, u, dquery)
-    _activations_backward(du, r, s, grad)                              # A10, A11
-    gemm(grad, w_all, dh2)                                             # A12
-    gemm(grad.T, h2, dw_all)                                           # A13
-    _value_backward(weights, dpooled, dh2, 0, sb, st, True)           # A6, A12: v = h
-    gemm(ones, grad, db_all)                                           # A13: Σ_rows
+def _backward_passes(head, products, tail, dweights, dpooled, v, sb, st, alpha, gamma,
+                     weights, col_step, col_value, project_v, query, u, r, s, de, grad, du,
+                     dquery, w_all, h2, dh2, dw_all, ones, db_all):
+    """The backward's parts (A6-A13), each where its flag says: ``head`` A6-A11 (the
+    adjoints of the scores and gates into Γ = grad, and dquery), ``products`` A12-A13's
+    products dH = Γ w_all and dw_all = Γᵀ H (:func:`_one_call`; else the caller makes them
+    between a head call and a tail call, split over the threads), ``tail`` the values'
+    share of dH where v = h (A6, A12) and the biases' Σ_rows Γ (A13)."""
+    if head:
+        _softmax_backward(dweights, dpooled, v, sb, st, alpha, gamma, de, grad,
+                          col_step)                                    # A6-A8
+        if project_v:
+            _value_backward(weights, dpooled, grad, col_value, sb, st, False)   # A6: dv
+        gemm(de.T, query, du)                                          # A9
+        gemm(de, u, dquery)
+        _activations_backward(du, r, s, grad)                          # A10, A11
+    if products:
+        gemm(grad, w_all, dh2)                                         # A12
+        gemm(grad.T, h2, dw_all)                                       # A13
+    if tail:
+        if not project_v:
+            _value_backward(weights, dpooled, dh2, 0, sb, st, True)   # A6, A12: v = h
+        # NOTE: the column sums as a product with ones, faster than NumPy's reduction over
+        # the strided axis (bench/KERNEL_NOTES.md, "Attention: bias gradients as a product
+        # with ones")
+        gemm(ones, grad, db_all)                                       # A13: Σ_rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,15 +295,15 @@ def _cast(a, dtype):
     return None if a is None else np.ascontiguousarray(a, dtype=dtype)
 
 
-def _one_call(N: int, D: int, K: int, A: int, Q: int, w_value: np.ndarray | None) -> bool:
-    """Whether a forward or backward over N rows of width D (K stacked projections of
-    size A, Q queries) runs as one compiled call (:func:`_forward_one_call`,
-    :func:`_backward_one_call`): no value projection, and its largest product below
-    ``tuning.ATTENTION_ONE_CALL_MAX_MACS`` and unsplit (``gemm.unsplit``). At a small call
-    (S1) the general path's Python between its passes cost as much as the passes
-    (bench/KERNEL_NOTES.md, "Attention: one call at small sizes")."""
-    macs = N * max(D * K, Q * A)
-    return w_value is None and macs < tuning.ATTENTION_ONE_CALL_MAX_MACS and unsplit(macs)
+def _one_call(rows: int, K: int, D: int) -> bool:
+    """Whether a forward or backward over ``rows`` = B·T rows of width D, with K stacked
+    projections (and the value projection's D' in the backward), makes its projections'
+    products inside its compiled call (:func:`_forward_passes`, :func:`_backward_passes`):
+    below ``tuning.ATTENTION_ONE_CALL_MAX_MACS`` and where ``gemm.matmul`` would not split
+    them either (``gemm.unsplit``). At a small call (S1) the Python around a product cost
+    more than the product (bench/KERNEL_NOTES.md, "Attention: one call at small sizes")."""
+    macs = rows * K * D
+    return macs < tuning.ATTENTION_ONE_CALL_MAX_MACS and unsplit(macs)
 
 
 class _Operands(NamedTuple):
@@ -295,7 +320,7 @@ class _Operands(NamedTuple):
 
 
 class _Scores(NamedTuple):
-    """What the forward and the online pooling share: the projections of h and the scores."""
+    """The online pooling's projections of h and scores (:func:`_scores`)."""
 
     z: np.ndarray                   # h2 w_allᵀ (B·T, K), before the biases
     r: np.ndarray                   # tanh(Z + b_V) (B·T, A)
@@ -346,8 +371,8 @@ def _operands(h: np.ndarray, p: AttentionParams, dtype: np.dtype) -> _Operands:
 
 def _scores(op: _Operands, gated: bool, b_value: np.ndarray | None, dtype: np.dtype
             ) -> _Scores:
-    """A1, A2, A4's projection and A5 (v = h, or H W_vᵀ + b_v), each product through
-    ``gemm.matmul``."""
+    """A1, A2, A4's projection and A5's values for the online pooling, each product
+    through ``gemm.matmul``."""
     N, A = op.h2.shape[0], op.query.shape[1]
     z = matmul(op.h2, op.w_all.T)                                      # A1, A2, A4 (B·T, K)
     r = workspace.empty((N, A), dtype)
@@ -355,10 +380,17 @@ def _scores(op: _Operands, gated: bool, b_value: np.ndarray | None, dtype: np.dt
     u = workspace.empty((N, A), dtype) if gated else r
     _activations(z, op.b_proj, op.b_gate, r, s, u)                     # A1, A2
     e = matmul(op.query, u.T)                                          # A1: Eᵀ (Q, B·T)
-    v = op.h2 if op.w_value is None else matmul(op.h2, op.w_value.T)   # A5
-    if op.w_value is not None and b_value is not None:
+    return _Scores(z=z, r=r, s=s, u=u, e=e, v=_values(op, b_value, dtype))
+
+
+def _values(op: _Operands, b_value: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """A5's values (B·T, D'), rows as h2's: h itself, or H W_vᵀ + b_v."""
+    if op.w_value is None:
+        return op.h2
+    v = matmul(op.h2, op.w_value.T)
+    if b_value is not None:
         v += b_value.astype(dtype, copy=False)
-    return _Scores(z=z, r=r, s=s, u=u, e=e, v=v)
+    return v
 
 
 @threads.owns_cores
@@ -377,26 +409,21 @@ def attention_forward(h: np.ndarray, params: AttentionParams, kind: str,
     B, T, D = h.shape
     A, Q = p.w_proj.shape[0], p.query.shape[0]
     op = _operands(ref.zero_absent(h, mask, 2), p, dtype)   # the cache keeps h2, for dW, dh
+    N, K = B * T, op.w_all.shape[0]
     valid = _filled((B, T), True, np.bool_) if mask is None else \
         np.ascontiguousarray(mask, dtype=np.bool_)
-    alpha = np.empty((B, Q, T), dtype)
+    project = _one_call(N, K, D)
+    z = workspace.empty((N, K), dtype) if project else matmul(op.h2, op.w_all.T)
+    r, *gate = workspace.empty_many([(N, A)] + [(N, A), (N, A)] * gated, dtype)
+    s, u = gate if gated else (None, r)
+    v = _values(op, p.b_value, dtype)
+    e, alpha = np.empty((Q, N), dtype), np.empty((B, Q, T), dtype)
     gamma = np.empty((B, Q, T), dtype) if step else None
     weights = np.empty((B, Q, T), dtype) if step else alpha
-    col = 2 * A if gated else A
-    if _one_call(op.h2.shape[0], D, op.w_all.shape[0], A, Q, op.w_value):
-        N = B * T
-        z, r, *gate = workspace.empty_many(
-            [(N, op.w_all.shape[0]), (N, A)] + [(N, A), (N, A)] * gated, dtype)
-        s, u = gate if gated else (None, r)
-        e, v = np.empty((Q, N), dtype), op.h2
-        pooled = np.empty((B, Q, D), dtype)
-        _forward_one_call(op.h2, op.w_all, op.b_proj, op.b_gate, op.query, op.b_step, valid,
-                          col, *op.rows, z, r, s, u, e, alpha, gamma, weights, pooled)
-    else:
-        z, r, s, u, e, v = _scores(op, gated, p.b_value, dtype)
-        _softmax_gate(e, valid, z, col, op.b_step, *op.rows, alpha, gamma, weights)  # A3, A4
-        pooled = np.empty((B, Q, v.shape[1]), dtype)
-        _pool(weights, v, *op.rows, pooled)                            # A5
+    pooled = np.empty((B, Q, v.shape[1]), dtype)
+    _forward_passes(project, op.h2, op.w_all, z, op.b_proj, op.b_gate, r, s, u, op.query, e,
+                    valid, 2 * A if gated else A, op.b_step, *op.rows, alpha, gamma, weights,
+                    v, pooled)                                         # A1-A5
     cache = None
     if keep_cache:
         cache = AttentionCache(shape=(B, T, D), h2=op.h2, rows=op.rows,
@@ -451,31 +478,22 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
     col_value = col_step + (Q if step else 0)
     K = col_value + (Dv if proj_v else 0)
     grad = workspace.empty((N, K), dtype)           # Γ = [dZ | dY | dY_G | dv]
-    de = np.empty((Q, N), dtype)
-    if _one_call(N, D, K, A, Q, cache.w_value):
-        du, dquery, dh2, dw_all = workspace.empty_many(((N, A), (Q, A), (N, D), (K, D)), dtype)
-        db_all = np.empty((1, K), dtype)
-        _backward_one_call(dweights, dpooled, cache.h2, sb, st, cache.alpha, cache.gamma,
-                           cache.weights, col_step, cache.query, cache.w_all, cache.r, cache.s,
-                           cache.u, _filled((1, N), 1, dtype), de, grad, du, dquery, dh2,
-                           dw_all, db_all)
-        return _backward_results(cache, dh2, dw_all, db_all[0], dquery, col_step, col_value)
-    _softmax_backward(dweights, dpooled, cache.v, sb, st, cache.alpha, cache.gamma, de, grad,
-                      col_step)                                        # A6-A8
-    if proj_v:
-        _value_backward(cache.weights, dpooled, grad, col_value, sb, st, False)   # A6
-    du = matmul(de.T, cache.query)                                     # A9
-    dquery = matmul(de, cache.u)
-    _activations_backward(du, cache.r, cache.s, grad)                  # A10, A11
     w_all = cache.w_all if not proj_v else np.concatenate([cache.w_all, cache.w_value])
-    dh2, dw_all = matmuls((grad, w_all), (grad.T, cache.h2))          # A12, A13 (one split)
-    if not proj_v:                                                     # A6, A12: v = h
-        _value_backward(cache.weights, dpooled, dh2, 0, sb, st, True)
-    # NOTE: the column sums as a product with ones, faster than NumPy's reduction over
-    # the strided axis (bench/KERNEL_NOTES.md, "Attention: bias gradients as a product
-    # with ones")
-    db_all = matmul(_filled((1, N), 1, dtype), grad)[0]           # A13: Σ_rows
-    return _backward_results(cache, dh2, dw_all, db_all, dquery, col_step, col_value)
+    ones, db_all = _filled((1, N), 1, dtype), np.empty((1, K), dtype)
+    de, dquery = np.empty((Q, N), dtype), np.empty((Q, A), dtype)
+    du = workspace.empty((N, A), dtype)
+    args = (dweights, dpooled, cache.v, sb, st, cache.alpha, cache.gamma, cache.weights,
+            col_step, col_value, proj_v, cache.query, cache.u, cache.r, cache.s, de, grad, du,
+            dquery, w_all, cache.h2)
+    if _one_call(N, K, D):
+        dh2, dw_all = workspace.empty_many(((N, D), (K, D)), dtype)
+        _backward_passes(True, True, True, *args, dh2, dw_all, ones, db_all)   # A6-A13
+    else:
+        none = np.empty((0, 0), dtype)
+        _backward_passes(True, False, False, *args, none, none, ones, db_all)  # A6-A11
+        dh2, dw_all = matmuls((grad, w_all), (grad.T, cache.h2))      # A12, A13 (one split)
+        _backward_passes(False, False, True, *args, dh2, dw_all, ones, db_all)  # A6, A13
+    return _backward_results(cache, dh2, dw_all, db_all[0], dquery, col_step, col_value)
 
 
 def _backward_results(cache: AttentionCache, dh2: np.ndarray, dw_all: np.ndarray,

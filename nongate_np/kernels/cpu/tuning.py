@@ -67,11 +67,10 @@ PACKED_PRODUCT_MAX_BYTES = 1 << 20
 PACKED_TRANSPOSED_MIN_MACS = 2_000_000
 PACKED_TRANSPOSED_MAX_ELEMENTS = 1 << 20
 
-#: Multiply-adds of the attention pooling's largest product below which its forward and
-#: its backward (without a value projection) each run as one compiled call, every product
-#: unsplit, instead of a call per pass with Python between them (bench/KERNEL_NOTES.md,
-#: "Attention: one call at small sizes"); only where ``gemm.matmul`` would not split them
-#: either.
+#: Multiply-adds of the attention pooling's projections (B·T·K·D) below which its forward
+#: and backward make them inside their compiled call, one call each way, rather than
+#: through ``gemm.matmul`` between calls (bench/KERNEL_NOTES.md, "Attention: one call at
+#: small sizes"); only where ``gemm.matmul`` would not split them either.
 ATTENTION_ONE_CALL_MAX_MACS = PRODUCT_SPLIT_MIN_MACS
 
 #: Bytes of W_hh in the kernels' dtype up to which each chunk of a step loop packs its
