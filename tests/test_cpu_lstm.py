@@ -146,6 +146,32 @@ def test_lean_serial_backward_gives_the_general_paths_bits(dtype, reverse, lengt
         np.testing.assert_allclose(got, want, **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse, T, B", [(False, 5, 3), (True, 4, 2), (False, 1, 1)])
+def test_weight_products_in_one_call_give_gemm_matmuls_bits(dtype, reverse, T, B):
+    """At sizes ``gemm.matmuls`` makes as one unsplit BLAS call each, the backward's three
+    products (dX, dW_ih, dW_hh, L13) run in one compiled call: the same bits as
+    ``gemm.matmuls`` on the same operands, one step and one row (vectors) included."""
+    from nongate_np.kernels.cpu import gemm
+    rng = np.random.default_rng(5)
+    I, H = 4, 6
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
+    x, state = u(T, B, I), LSTMState(u(B, H), u(B, H))
+    params = LSTMParams(u(4 * H, I), u(4 * H, H), u(4 * H), None)
+    _, _, cache = cpu_lstm.lstm_forward(x, state, params, None, reverse, True)
+    da = u(T, B, 4 * H)
+    assert gemm.unsplit(T * B * 4 * H * max(I, H)), "the one-call path is not taken"
+    got = cpu_lstm._weight_products(cache, da)
+    da2 = da.reshape(T * B, 4 * H)
+    h_prev = cache.h_prev if cache.h_prev is not None else cpu_lstm._h_prev(
+        cache.y, state.h, cache.active, reverse)
+    want = gemm.matmuls((da2, params.w_ih), (da2.T, x.reshape(T * B, I)),
+                        (da2.T, h_prev.reshape(T * B, H)))
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert g.dtype == dtype
+        np.testing.assert_array_equal(g.reshape(w.shape), w, err_msg=f"product {k}")
+
+
 def test_the_input_term_is_made_in_the_loop_on_chunks_of_enough_rows():
     """bench/KERNEL_NOTES.md, "Step loop: input term on few rows": one row per chunk, or
     inputs wider than STEP_PROJECTION_MAX_INPUTS, get one product before the loop; two rows

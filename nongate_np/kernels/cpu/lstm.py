@@ -30,7 +30,8 @@ from .. import reference as ref
 from ..contract import LSTMParams, LSTMState, result_dtype
 from . import activations, threads, tuning, workspace
 from .activations import KERNEL_FLAGS
-from .gemm import dot, matmul, matmuls
+from .blas import gemm
+from .gemm import dot, matmul, matmuls, unsplit
 from .packed import pack, packed_gemm, packed_weight, panel_width
 
 _JIT = KERNEL_FLAGS
@@ -585,19 +586,34 @@ def _weight_products(cache: ref.LSTMCache, da: np.ndarray
     """L13's products over all T·B rows: dX (T, B, I), dW_ih and dW_hh (against H_prev, the
     cache's view or built from the output, :func:`_h_prev`)."""
     x, h0, w_ih = cache.x, cache.state0.h, cache.params.w_ih
-    T, B, _ = x.shape
+    T, B, I = x.shape
     dtype = da.dtype
-    da2 = da.reshape(T * B, -1)
+    G, P = da.shape[2], h0.shape[1]
+    da2 = da.reshape(T * B, G)
     h_prev = _h_prev(cache.y, np.ascontiguousarray(h0, dtype=dtype), cache.active,
                      cache.reverse) if cache.h_prev is None else cache.h_prev
-    # NOTE: one split for all the products, not one each: at small sizes (S3) a split's
-    # start and end cost as much as a product (bench/KERNEL_NOTES.md, "Products: one split
-    # for several")
-    dx, dw_ih, dw_hh = matmuls(
-        (da2, w_ih.astype(dtype, copy=False)),                         # dX
-        (da2.T, workspace.ascontiguous(x, dtype).reshape(T * B, -1)),  # dW_ih
-        (da2.T, h_prev.reshape(T * B, h0.shape[1])))                   # dW_hh
+    w_ih = w_ih.astype(dtype, copy=False)
+    x2 = workspace.ascontiguous(x, dtype).reshape(T * B, I)
+    h_prev2 = h_prev.reshape(T * B, P)
+    if unsplit(T * B * G * max(I, P)) and w_ih.flags.c_contiguous:
+        dx, dw_ih, dw_hh = workspace.empty_many(((T * B, I), (G, I), (G, P)), dtype)
+        _weight_products_one_call(da2, w_ih, x2, h_prev2, dx, dw_ih, dw_hh)
+    else:
+        # NOTE: one split for all the products, not one each: at small sizes (S3) a split's
+        # start and end cost as much as a product (bench/KERNEL_NOTES.md, "Products: one
+        # split for several")
+        dx, dw_ih, dw_hh = matmuls((da2, w_ih), (da2.T, x2), (da2.T, h_prev2))
     return dx.reshape(x.shape), dw_ih, dw_hh
+
+
+@njit(**_JIT)
+def _weight_products_one_call(da2, w_ih, x2, h_prev2, dx, dw_ih, dw_hh):
+    """L13's three products where ``gemm.matmuls`` would make each one unsplit BLAS call
+    (``gemm.unsplit``): those calls in one compiled call, so the same bits, without the
+    Python around each (bench/KERNEL_NOTES.md, "Kernel calls: Python overhead")."""
+    gemm(da2, w_ih, dx)                                                # dX
+    gemm(da2.T, x2, dw_ih)                                             # dW_ih
+    gemm(da2.T, h_prev2, dw_hh)                                        # dW_hh
 
 
 @threads.owns_cores
