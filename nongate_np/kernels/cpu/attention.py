@@ -493,24 +493,14 @@ def attention_backward(cache: AttentionCache | ref.AttentionCache, dpooled: np.n
         _backward_passes(True, False, False, *args, none, none, ones, db_all)  # A6-A11
         dh2, dw_all = matmuls((grad, w_all), (grad.T, cache.h2))      # A12, A13 (one split)
         _backward_passes(False, False, True, *args, dh2, dw_all, ones, db_all)  # A6, A13
-    return _backward_results(cache, dh2, dw_all, db_all[0], dquery, col_step, col_value)
-
-
-def _backward_results(cache: AttentionCache, dh2: np.ndarray, dw_all: np.ndarray,
-                      db_all: np.ndarray, dquery: np.ndarray, col_step: int, col_value: int
-                      ) -> tuple[np.ndarray, AttentionParams]:
-    """dh in h's layout, and each parameter's gradient as its columns of Γ's products:
-    dw_all's rows and db_all's entries, the step gate's from ``col_step``, the value
-    projection's from ``col_value``."""
-    B, T, D = cache.shape
-    A = cache.r.shape[1]
+    db_all = db_all[0]
     fields = dict(w_proj=dw_all[:A], b_proj=db_all[:A], query=dquery)
-    if cache.s is not None:                                            # gated
+    if gated:
         fields.update(w_gate=dw_all[A:2 * A], b_gate=db_all[A:2 * A])
-    if cache.gamma is not None:                                        # weight_gated
+    if step:
         fields.update(w_step=dw_all[col_step:col_value], b_step=db_all[col_step:col_value])
-    if cache.w_value is not None:
+    if proj_v:
         fields.update(w_value=dw_all[col_value:], b_value=db_all[col_value:])
     grads = AttentionParams(**fields)
-    dh = dh2.reshape(B, T, D) if cache.rows[1] == 1 else dh2.reshape(T, B, D).transpose(1, 0, 2)
+    dh = dh2.reshape(B, T, D) if st == 1 else dh2.reshape(T, B, D).transpose(1, 0, 2)
     return dh, grads                                                   # rows as h's
