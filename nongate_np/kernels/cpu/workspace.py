@@ -39,6 +39,7 @@ buffer cannot return to the pool while any view of it exists.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import threading
@@ -140,17 +141,30 @@ def empty_apart(groups: Iterable[Iterable[tuple[int, ...]]], dtype: npt.DTypeLik
     all from a page on (bench/KERNEL_NOTES.md, "Step loop: each chunk's rows apart"). The
     block lives as long as any of the arrays."""
     dtype = np.dtype(dtype)
-    layout, total = [], 0
-    for shapes in groups:
-        shapes = [tuple(s) for s in shapes]
-        starts, total = _offsets(shapes, dtype, total)
-        total = -(-total // PAGE) * PAGE
-        layout.append((starts, shapes))
+    key = tuple(map(tuple, groups))
+    try:
+        layout, total = _layout_apart(key, dtype)
+    except TypeError:                   # a shape given as a list: unhashable
+        layout, total = _layout_apart(tuple(tuple(map(tuple, g)) for g in key), dtype)
     raw = empty(total + PAGE, np.uint8)
     first = -_address(raw) % PAGE
     block = raw[first:first + total]
-    return [[np.ndarray(s, dtype, block, o) for o, s in zip(starts, shapes)]
-            for starts, shapes in layout]
+    return [[np.ndarray(s, dtype, block, o) for s, o in group] for group in layout]
+
+
+@functools.lru_cache(maxsize=256)
+def _layout_apart(groups: tuple[tuple[tuple[int, ...], ...], ...], dtype: np.dtype
+                  ) -> tuple[tuple[tuple[tuple[int, ...], int], ...], int]:
+    """:func:`empty_apart`'s layout: each group's (shape, byte offset) pairs and the block's
+    bytes. Cached: a split kernel call asks for the same few layouts at every call, and
+    working them out took a third of the arrays' set-up at S3 (bench/KERNEL_NOTES.md,
+    "Workspace: small arrays from one block")."""
+    layout, total = [], 0
+    for shapes in groups:
+        starts, total = _offsets(list(shapes), dtype, total)
+        total = -(-total // PAGE) * PAGE
+        layout.append(tuple(zip(shapes, starts)))
+    return tuple(layout), total
 
 
 def ascontiguous(a: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
