@@ -154,12 +154,13 @@ def empty_apart(groups: Iterable[Iterable[tuple[int, ...]]], dtype: npt.DTypeLik
 
 @functools.lru_cache(maxsize=256)
 def _layout_apart(groups: tuple[tuple[tuple[int, ...], ...], ...], dtype: np.dtype
-                  ) -> tuple[tuple[tuple[tuple[int, ...], int], ...], int]:
+                  ) -> tuple[tuple[tuple[tuple[tuple[int, ...], int], ...], ...], int]:
     """:func:`empty_apart`'s layout: each group's (shape, byte offset) pairs and the block's
     bytes. Cached: a split kernel call asks for the same few layouts at every call, and
     working them out took a third of the arrays' set-up at S3 (bench/KERNEL_NOTES.md,
     "Workspace: small arrays from one block")."""
-    layout, total = [], 0
+    layout: list[tuple[tuple[tuple[int, ...], int], ...]] = []
+    total = 0
     for shapes in groups:
         starts, total = _offsets(list(shapes), dtype, total)
         total = -(-total // PAGE) * PAGE
