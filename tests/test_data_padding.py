@@ -52,6 +52,13 @@ def test_lists_and_a_given_dtype():
     assert x.dtype == np.float64
 
 
+def test_float32_sequences_stay_float32_as_in_torch():
+    seqs = [np.ones((3, 2), np.float32), np.zeros((1, 2), np.float32)]
+    assert pad_sequences(seqs)[0].dtype == np.float32
+    assert pad_sequences(seqs + [np.ones((2, 2))])[0].dtype == np.float64    # one float64
+    assert pad_sequences(seqs + [np.ones((2, 2), np.int64)])[0].dtype == np.float32
+
+
 @pytest.mark.torch
 def test_matches_torch_pad_sequence():
     torch = pytest.importorskip("torch")

@@ -77,7 +77,8 @@ def pad_sequences(sequences, *, dtype=None, padding_value=0) -> tuple[np.ndarray
         (F features per step, the same F for all), with T_i >= 1; lists work too.
     dtype : dtype, optional
         Of the result. Default: int64 when every sequence holds integers or booleans
-        (token ids), float64 otherwise.
+        (token ids), else the float sequences' common dtype (float32 arrays stay float32,
+        as torch's ``pad_sequence`` keeps its tensors' dtype; Python floats are float64).
     padding_value : scalar
         Written past each sequence's length (default 0, what the models expect).
 
@@ -108,8 +109,8 @@ def pad_sequences(sequences, *, dtype=None, padding_value=0) -> tuple[np.ndarray
             raise DataError(f"pad_sequences: sequence {k} has shape {a.shape} but sequence "
                             f"0 has {first.shape}; every sequence must be {want}")
     if dtype is None:
-        integral = all(a.dtype.kind in "biu" for a in arrays)
-        dtype = np.int64 if integral else np.float64
+        floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+        dtype = np.result_type(*floats) if floats else np.int64
     pad = fill_value(padding_value, dtype, "pad_sequences: padding_value", DataError)
     dtype = pad.dtype
     lengths = np.array([len(a) for a in arrays], np.int64)
