@@ -10,8 +10,8 @@ from .tensor import Tensor, tensor
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .anomaly import AnomalyError, detect_anomaly
 from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, abs, sqrt,
-                  clamp, clip, maximum, minimum, where, cast, matmul, sum, mean, max, min,
-                  amax, amin, argmax, argmin, var, std, norm, topk, gather, reshape,
+                  sin, cos, clamp, clip, maximum, minimum, where, cast, matmul, sum, mean, max,
+                  min, amax, amin, argmax, argmin, var, std, norm, topk, gather, reshape,
                   transpose, permute, concat, cat, stack, getitem,
                   embedding, unsqueeze, squeeze, flatten, softmax, log_softmax, layer_norm,
                   cross_entropy, nll_loss, mse_loss, l1_loss, binary_cross_entropy,

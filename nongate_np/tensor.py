@@ -339,6 +339,19 @@ class Tensor:
             return getattr(self, reflected)(inputs[0])
         raise TypeError(_ufunc_message(ufunc, method, kwargs))
 
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy's other functions on a Tensor (``np.sum``, ``np.dot``, ``np.concatenate``,
+        ...), as its ufuncs: TypeError naming the nongate_np op to use, or ``t.numpy()`` for
+        the raw values. Their result would be an ndarray that autograd does not record, so a
+        gradient through it would be lost without a word (``np.dot(t, t)`` gave a float),
+        and NumPy's reductions call the Tensor's own methods with arguments they do not
+        take (``np.sum(t)`` failed on ``out=``). Those whose result holds no value a
+        gradient could flow through (shape queries, comparisons to a bool, indices:
+        ``_VALUE_FREE``) take the Tensor's array."""
+        if func.__name__ in _VALUE_FREE:
+            return func(*_host_arrays(args), **_host_arrays(kwargs))
+        raise TypeError(_function_message(func))
+
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -704,7 +717,8 @@ _REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
 # NumPy ufunc name -> nongate_np op name, where they differ
 _OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
              "negative": "neg", "power": "pow", "exp": "exp", "log": "log", "tanh": "tanh",
-             "matmul": "matmul"}
+             "matmul": "matmul", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "absolute": "abs",
+             "maximum": "maximum", "minimum": "minimum", "sign": "sign"}
 
 
 def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
@@ -720,6 +734,40 @@ def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
     raw = f"{call}(t.numpy())" if ufunc.nin == 1 else f"{call} on each Tensor's t.numpy()"
     return (f"{call} does not take a nongate_np Tensor: use {recorded}{raw} for the raw "
             "values (not recorded for autograd)")
+
+
+#: NumPy functions a Tensor may go to as its array: their results hold no value a gradient
+#: could flow through (shapes, bools, indices)
+_VALUE_FREE = frozenset({
+    "shape", "ndim", "size", "iscomplexobj", "isrealobj", "result_type", "may_share_memory",
+    "shares_memory", "allclose", "isclose", "array_equal", "array_equiv", "any", "all",
+    "argmax", "argmin", "argsort", "argwhere", "nonzero", "flatnonzero", "count_nonzero",
+    "searchsorted", "isin"})
+
+
+def _host_arrays(value):
+    """``value`` with each Tensor in it (in lists, tuples and dicts too) as its host array."""
+    if isinstance(value, Tensor):
+        return np.asarray(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_host_arrays(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _host_arrays(v) for k, v in value.items()}
+    return value
+
+
+#: NumPy function name -> nongate_np op name, where they differ
+_FUNCTION_OPS = {"dot": "matmul", "concatenate": "concat", "transpose": "permute"}
+
+
+def _function_message(func) -> str:
+    from . import ops
+    name, module = func.__name__, func.__module__ or "numpy"
+    call = ("np" + module[len("numpy"):] if module.startswith("numpy") else module) + "." + name
+    op = _FUNCTION_OPS.get(name, name)
+    ours = f"ng.{op}, which autograd records, or " if op in ops.__all__ else ""
+    return (f"{call} does not take a nongate_np Tensor: use {ours}{call} on t.numpy() for "
+            f"the raw values (not recorded for autograd)")
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:

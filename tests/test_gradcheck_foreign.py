@@ -783,12 +783,40 @@ def test_a_numpy_ufunc_on_a_tensor_names_the_op_to_use():
                                         r"np.tanh\(t.numpy\(\)\) for the raw values"):
         np.tanh(t)
     with pytest.raises(TypeError, match=r"^np.sin does not take a nongate_np Tensor: use "
-                                        r"np.sin\(t.numpy\(\)\)"):
+                                        r"ng.sin\(t\)"):
         np.sin(t)
+    with pytest.raises(TypeError, match=r"^np.arctan does not take a nongate_np Tensor: use "
+                                        r"np.arctan\(t.numpy\(\)\)"):
+        np.arctan(t)
     a = np.array([1.0, 2.0])
     with pytest.raises(TypeError, match="write a = a \\+ t"):
         a += t
     np.testing.assert_array_equal(a, [1.0, 2.0])
+
+
+@pytest.mark.parametrize("call, op", [
+    (lambda t: np.sum(t), "ng.sum"), (lambda t: np.mean(t, axis=0), "ng.mean"),
+    (lambda t: np.dot(t, t), "ng.matmul"), (lambda t: np.concatenate([t, t]), "ng.concat"),
+    (lambda t: np.linalg.norm(t), "ng.norm"), (lambda t: np.fft.fft(t), None)])
+def test_a_numpy_function_on_a_tensor_names_the_op_to_use(call, op):
+    """Not an ndarray result without a gradient (np.dot gave a float), nor a failure inside
+    NumPy (np.sum called the Tensor's sum with out=)."""
+    t = ng.tensor([0.5, -1.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"^np\.[\w.]+ does not take a nongate_np Tensor: use "
+                                        + (re.escape(op) + ", which autograd records, or "
+                                           if op else "") + r"np\.[\w.]+ on t.numpy\(\)"):
+        call(t)
+    with pytest.raises(TypeError, match="does not take a nongate_np Tensor"):
+        ng.gradcheck(lambda a: call(a), [np.ones(2)])
+
+
+def test_numpy_functions_whose_result_carries_no_gradient_read_the_tensor():
+    t = ng.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    a = t.numpy()
+    assert np.shape(t) == (1, 3) and np.ndim(t) == 2 and np.size(t) == 3
+    assert np.allclose(t, a) and np.array_equal(t, a) and not np.any(np.isclose(t, a + 1))
+    assert np.argmax(t) == 2 and np.argsort(t, axis=None).tolist() == [1, 0, 2]
+    assert np.count_nonzero(t) == 3 and np.nonzero(t)[1].tolist() == [0, 1, 2]
 
 
 def test_ndarray_operators_with_a_tensor_still_record_the_graph():

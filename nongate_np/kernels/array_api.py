@@ -13,9 +13,9 @@ dimensions), so a reader who knows NumPy knows it:
 - element-wise with broadcasting (a Python scalar may stand for either operand):
   ``add``, ``subtract``, ``multiply``, ``divide``, ``power``, ``maximum``, ``negative``,
   ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``softplus`` (E15), ``abs``,
-  ``sqrt``, ``erf`` (scipy.special's; GELU's Φ, E6b); the comparisons ``equal``,
-  ``not_equal``, ``less``, ``less_equal``, ``greater``, ``greater_equal`` (bool results);
-  ``where``; ``astype``;
+  ``sqrt``, ``sin``, ``cos`` (E30), ``erf`` (scipy.special's; GELU's Φ, E6b); the
+  comparisons ``equal``, ``not_equal``, ``less``, ``less_equal``, ``greater``,
+  ``greater_equal`` (bool results); ``where``; ``astype``;
 - reductions over axes (a tuple of non-negative axes, or None for all): ``sum``, ``max``;
   ``softmax`` and ``log_softmax`` along one axis (E11-E12);
 - ``matmul`` (NumPy's, batch dimensions broadcast);
@@ -77,6 +77,8 @@ class ArrayFunctions(Protocol):
     def softplus(self, a: Any, /) -> Any: ...
     def abs(self, a: Any, /) -> Any: ...
     def sqrt(self, a: Any, /) -> Any: ...
+    def sin(self, a: Any, /) -> Any: ...
+    def cos(self, a: Any, /) -> Any: ...
     def erf(self, a: Any, /) -> Any: ...
     def equal(self, a: Any, b: Any, /) -> Any: ...
     def not_equal(self, a: Any, b: Any, /) -> Any: ...
@@ -151,6 +153,8 @@ class NumPyFunctions:
     softplus = staticmethod(_softplus)
     abs = staticmethod(np.abs)
     sqrt = staticmethod(np.sqrt)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
     erf = staticmethod(_erf)
     equal = staticmethod(np.equal)
     not_equal = staticmethod(np.not_equal)

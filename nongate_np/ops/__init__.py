@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E29).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E30).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -11,6 +11,7 @@ from .elementwise import (
     cast,
     clamp,
     clip,
+    cos,
     div,
     exp,
     log,
@@ -21,6 +22,7 @@ from .elementwise import (
     pow,
     relu,
     sigmoid,
+    sin,
     sqrt,
     sub,
     tanh,
@@ -72,7 +74,8 @@ from .statistics import norm, std, var
 from .tile import chunk, cumsum, expand, expand_as, flip, index_select, repeat, split, t
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
-           "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast", "matmul",
+           "abs", "sqrt", "sin", "cos", "clamp", "clip", "maximum", "minimum", "where", "cast",
+           "matmul",
            "sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
            "norm", "topk", "gather", "reshape",
            "transpose", "permute",

@@ -26,7 +26,8 @@ from ._util import (
 )
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
-           "relu", "abs", "sqrt", "clamp", "clip", "maximum", "minimum", "where", "cast"]
+           "relu", "abs", "sqrt", "sin", "cos", "clamp", "clip", "maximum", "minimum", "where",
+           "cast"]
 
 
 def _binary(ctx, op_name: str, forward, a, b, keep: bool = False):
@@ -319,6 +320,38 @@ class Sqrt(Function):
         return xp.divide(dy, xp.multiply(y, 2))
 
 
+@ieee
+class Sin(Function):
+    """y = sin x;  dx = dy ⊙ cos x  (E30)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).sin(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        return xp.multiply(dy, xp.cos(x))
+
+
+@ieee
+class Cos(Function):
+    """y = cos x;  dx = −dy ⊙ sin x  (E30)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).cos(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        return xp.negative(xp.multiply(dy, xp.sin(x)))
+
+
 def _beyond(xp, v, bound, compare):
     """Where ``v`` lies beyond the scalar ``bound`` (``compare``: ``xp.less`` for a lower,
     ``xp.greater`` for an upper one); everywhere for a NaN bound, which torch then gives."""
@@ -512,6 +545,22 @@ def sqrt(x) -> Tensor:
     a bool tensor."""
     x = numeric_arg(x, "sqrt")
     return Sqrt.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
+
+
+def sin(x) -> Tensor:
+    """sin x (x in radians), element by element, as ``torch.sin`` (NaN at ±inf, without a
+    warning); dx = dy·cos x (E30). An integer tensor gives float32, as torch. TypeError for
+    a bool tensor."""
+    x = numeric_arg(x, "sin")
+    return Sin.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
+
+
+def cos(x) -> Tensor:
+    """cos x (x in radians), element by element, as ``torch.cos`` (NaN at ±inf, without a
+    warning); dx = −dy·sin x (E30). An integer tensor gives float32, as torch. TypeError for
+    a bool tensor."""
+    x = numeric_arg(x, "cos")
+    return Cos.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
 
 
 def _bound(value, which: str, op: str):

@@ -21,7 +21,7 @@ RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-15}
 
 ARITHMETIC = ["add", "subtract", "multiply", "divide", "maximum"]
 COMPARISONS = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]
-TRANSCENDENTAL = ["exp", "log", "tanh", "sigmoid", "softplus", "sqrt"]
+TRANSCENDENTAL = ["exp", "log", "tanh", "sigmoid", "softplus", "sqrt", "sin", "cos"]
 
 # (shape of a, shape of b): broadcasting both ways, new axes, 0-d, empty axes
 SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (3,)),

@@ -94,6 +94,8 @@ UNARY = {
     # complex step holds away from 0 (the kink), as central differences do
     "abs": (ng.abs, lambda t: t.abs(), lambda s: nt.arrays(s, away_from=(0.0,))),
     "sqrt": (ng.sqrt, lambda t: t.sqrt(), nt.positive_arrays),
+    "sin": (ng.sin, lambda t: t.sin(), nt.arrays),
+    "cos": (ng.cos, lambda t: t.cos(), nt.arrays),
     "clamp": (lambda t: ng.clamp(t, -1.0, 0.5), lambda t: t.clamp(-1.0, 0.5),
               lambda s: nt.arrays(s, away_from=(-1.0, 0.5))),
     "clamp_min": (lambda t: t.clamp(min=0.25), lambda t: t.clamp(min=0.25),

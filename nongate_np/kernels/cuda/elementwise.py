@@ -5,8 +5,8 @@ views.
 
 Three kernels, one per arity, do all of it: ``unary`` (``negative``, ``exp``, ``log``,
 ``tanh``, ``sigmoid`` (docs/math.md E6, ``scalar.sigmoid``), ``softplus`` (E15, the form of
-``kernels.reference.softplus``), ``abs``, ``sqrt``, ``erf`` (GELU's, docs/math.md E6b), and
-the copy behind ``astype``,
+``kernels.reference.softplus``), ``abs``, ``sqrt``, ``sin``, ``cos``, ``erf`` (GELU's,
+docs/math.md E6b), and the copy behind ``astype``,
 ``broadcast_to`` and ``full``), ``binary`` (``add``, ``subtract``, ``multiply``,
 ``divide``, ``power``, ``maximum`` and the six comparisons) and ``ternary`` (``where``). The
 operation is an integer op code picked by a short if-chain in the kernel, so one compiled
@@ -52,7 +52,7 @@ from .scalar import sigmoid_dev
 
 __all__ = ["THREADS", "MAX_BLOCKS", "add", "subtract", "multiply", "divide", "power",
            "maximum", "negative", "exp", "log", "tanh", "sigmoid", "softplus", "abs", "sqrt",
-           "erf", "equal",
+           "sin", "cos", "erf", "equal",
            "not_equal", "less", "less_equal", "greater", "greater_equal", "where", "astype",
            "broadcast_to", "full"]
 
@@ -62,7 +62,7 @@ THREADS = 64                         # threads per block
 MAX_BLOCKS = 2 if numba.config.ENABLE_CUDASIM else 4096
 
 # the op codes of the unary kernel
-COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT, ERF = range(10)
+COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT, ERF, SIN, COS = range(12)
 # the op codes of the binary kernel (INT_POWER: power of an integer loop)
 (ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, INT_POWER, MAXIMUM, EQUAL, NOT_EQUAL, LESS,
  LESS_EQUAL, GREATER, GREATER_EQUAL) = range(13)
@@ -124,6 +124,10 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
                 out[i] = _abs(x)
             elif op == ERF:
                 out[i] = math.erf(x)
+            elif op == SIN:                            # E30; NaN at ±inf, NumPy's
+                out[i] = math.sin(x) if _abs(x) < ct(math.inf) else ct(math.nan)
+            elif op == COS:
+                out[i] = math.cos(x) if _abs(x) < ct(math.inf) else ct(math.nan)
             else:                                      # SQRT
                 out[i] = math.sqrt(x) if x >= 0 else ct(math.nan)
 
@@ -494,6 +498,16 @@ def abs(a: Any, /) -> Any:
 def sqrt(a: Any, /) -> Any:
     """√a (NumPy's ``sqrt``: NaN below 0, −0 for −0); as ``exp``."""
     return _ufunc("sqrt", np.sqrt, SQRT, a)
+
+
+def sin(a: Any, /) -> Any:
+    """sin a (NumPy's ``sin``: NaN at ±inf and NaN); as ``exp``."""
+    return _ufunc("sin", np.sin, SIN, a)
+
+
+def cos(a: Any, /) -> Any:
+    """cos a (NumPy's ``cos``: NaN at ±inf and NaN); as ``exp``."""
+    return _ufunc("cos", np.cos, COS, a)
 
 
 def erf(a: Any, /) -> Any:

@@ -55,6 +55,8 @@ class CudaFunctions:
     softplus = staticmethod(elementwise.softplus)
     abs = staticmethod(elementwise.abs)
     sqrt = staticmethod(elementwise.sqrt)
+    sin = staticmethod(elementwise.sin)
+    cos = staticmethod(elementwise.cos)
     erf = staticmethod(elementwise.erf)
     equal = staticmethod(elementwise.equal)
     not_equal = staticmethod(elementwise.not_equal)
