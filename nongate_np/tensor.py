@@ -348,7 +348,10 @@ class Tensor:
         take (``np.sum(t)`` failed on ``out=``). Those whose result holds no value a
         gradient could flow through (shape queries, comparisons to a bool, indices:
         ``_VALUE_FREE``) take the Tensor's array."""
-        if func.__name__ in _VALUE_FREE:
+        name = func.__name__
+        if name in _SHAPE_QUERIES:      # NumPy's own code: reads .shape, also on the GPU
+            return func._implementation(*args, **kwargs)
+        if name in _VALUE_FREE:
             return func(*_host_arrays(args), **_host_arrays(kwargs))
         raise TypeError(_function_message(func))
 
@@ -736,13 +739,15 @@ def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
             "values (not recorded for autograd)")
 
 
-#: NumPy functions a Tensor may go to as its array: their results hold no value a gradient
-#: could flow through (shapes, bools, indices)
+#: NumPy functions that read a Tensor's shape (``.shape``, ``.ndim``, ``.size``), on any
+#: device
+_SHAPE_QUERIES = frozenset({"shape", "ndim", "size"})
+#: NumPy functions a host Tensor may go to as its array: their results hold no value a
+#: gradient could flow through (bools, indices, dtypes)
 _VALUE_FREE = frozenset({
-    "shape", "ndim", "size", "iscomplexobj", "isrealobj", "result_type", "may_share_memory",
-    "shares_memory", "allclose", "isclose", "array_equal", "array_equiv", "any", "all",
-    "argmax", "argmin", "argsort", "argwhere", "nonzero", "flatnonzero", "count_nonzero",
-    "searchsorted", "isin"})
+    "iscomplexobj", "isrealobj", "result_type", "may_share_memory", "shares_memory",
+    "allclose", "isclose", "array_equal", "array_equiv", "any", "all", "argmax", "argmin",
+    "argsort", "argwhere", "nonzero", "flatnonzero", "count_nonzero", "searchsorted", "isin"})
 
 
 def _host_arrays(value):

@@ -95,7 +95,8 @@ def add_parser(sub) -> None:
     common.add_argument("--epochs", type=non_negative_int,
                         help=f"epochs (default {TEXT_DEFAULTS['epochs']} for text, "
                              f"{FILE_DEFAULTS['epochs']} for files; early stopping may end "
-                             "sooner)")
+                             "sooner; 0 trains nothing: the initial weights are evaluated "
+                             "and saved, a baseline)")
     common.add_argument("--seed", type=non_negative_int, default=0,
                         help="seeds the initial weights, the validation split and the "
                              "batches' order (default 0)")
