@@ -765,12 +765,22 @@ def _host_arrays(value):
 _FUNCTION_OPS = {"dot": "matmul", "concatenate": "concat", "transpose": "permute"}
 
 
+#: The names of nongate_np's ops (``nongate_np.ops``, the layer above, registers them when it
+#: loads: :func:`register_op_names`), which the messages above point to
+_OPS: frozenset[str] = frozenset()
+
+
+def register_op_names(names) -> None:
+    """Tell the messages of NumPy's functions on a Tensor which ``ng.NAME`` ops exist."""
+    global _OPS
+    _OPS = frozenset(names)
+
+
 def _function_message(func) -> str:
-    from . import ops
     name, module = func.__name__, func.__module__ or "numpy"
     call = ("np" + module[len("numpy"):] if module.startswith("numpy") else module) + "." + name
     op = _FUNCTION_OPS.get(name, name)
-    ours = f"ng.{op}, which autograd records, or " if op in ops.__all__ else ""
+    ours = f"ng.{op}, which autograd records, or " if op in _OPS else ""
     return (f"{call} does not take a nongate_np Tensor: use {ours}{call} on t.numpy() for "
             f"the raw values (not recorded for autograd)")
 

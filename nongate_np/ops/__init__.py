@@ -4,6 +4,7 @@ Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
+from ..tensor import register_op_names
 from .activations import gelu, leaky_relu, silu
 from .elementwise import (
     abs,
@@ -90,3 +91,4 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "cumsum"]
 
 bind_tensor_methods()
+register_op_names(__all__)
