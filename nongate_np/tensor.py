@@ -717,11 +717,25 @@ _REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
               "less": "__gt__", "less_equal": "__ge__", "greater": "__lt__",
               "greater_equal": "__le__", "equal": "__eq__", "not_equal": "__ne__",
               "bitwise_and": "__rand__", "bitwise_or": "__ror__", "bitwise_xor": "__rxor__"}
-# NumPy ufunc name -> nongate_np op name, where they differ
-_OP_NAMES = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
-             "negative": "neg", "power": "pow", "exp": "exp", "log": "log", "tanh": "tanh",
-             "matmul": "matmul", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "absolute": "abs",
-             "maximum": "maximum", "minimum": "minimum", "sign": "sign"}
+#: NumPy's name -> nongate_np op's name, where they differ
+_OP_NAMES = {"subtract": "sub", "multiply": "mul", "divide": "div", "negative": "neg",
+             "power": "pow", "absolute": "abs", "dot": "matmul", "concatenate": "concat",
+             "transpose": "permute"}
+#: The names of nongate_np's ops: ``nongate_np.ops``, the layer above, registers them when it
+#: loads (:func:`register_op_names`)
+_OPS: frozenset[str] = frozenset()
+
+
+def register_op_names(names) -> None:
+    """Tell the messages of NumPy's functions on a Tensor which ``ng.NAME`` ops exist."""
+    global _OPS
+    _OPS = frozenset(names)
+
+
+def _op_for(numpy_name: str) -> str | None:
+    """The nongate_np op that does what NumPy's function or ufunc of that name does, if any."""
+    op = _OP_NAMES.get(numpy_name, numpy_name)
+    return op if op in _OPS else None
 
 
 def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
@@ -731,7 +745,7 @@ def _ufunc_message(ufunc, method: str, kwargs: dict) -> str:
         return (f"{call} cannot write into an ndarray from a nongate_np Tensor (out=, or an "
                 "in-place operator such as a += t): write a = a + t, which gives a Tensor, or "
                 "use t.numpy() for the raw values")
-    op = _OP_NAMES.get(name) if method == "__call__" else None
+    op = _op_for(name) if method == "__call__" else None
     args = "t" if ufunc.nin == 1 else ", ".join("ab"[:ufunc.nin])
     recorded = f"ng.{op}({args}), which autograd records, or " if op else ""
     raw = f"{call}(t.numpy())" if ufunc.nin == 1 else f"{call} on each Tensor's t.numpy()"
@@ -761,26 +775,11 @@ def _host_arrays(value):
     return value
 
 
-#: NumPy function name -> nongate_np op name, where they differ
-_FUNCTION_OPS = {"dot": "matmul", "concatenate": "concat", "transpose": "permute"}
-
-
-#: The names of nongate_np's ops (``nongate_np.ops``, the layer above, registers them when it
-#: loads: :func:`register_op_names`), which the messages above point to
-_OPS: frozenset[str] = frozenset()
-
-
-def register_op_names(names) -> None:
-    """Tell the messages of NumPy's functions on a Tensor which ``ng.NAME`` ops exist."""
-    global _OPS
-    _OPS = frozenset(names)
-
-
 def _function_message(func) -> str:
     name, module = func.__name__, func.__module__ or "numpy"
     call = ("np" + module[len("numpy"):] if module.startswith("numpy") else module) + "." + name
-    op = _FUNCTION_OPS.get(name, name)
-    ours = f"ng.{op}, which autograd records, or " if op in _OPS else ""
+    op = _op_for(name)
+    ours = f"ng.{op}, which autograd records, or " if op else ""
     return (f"{call} does not take a nongate_np Tensor: use {ours}{call} on t.numpy() for "
             f"the raw values (not recorded for autograd)")
 
