@@ -539,28 +539,32 @@ def abs(x) -> Tensor:
     return Abs.apply(numeric_arg(x, "abs"))
 
 
+def _float_arg(x, op: str) -> Tensor:
+    """``x`` as :func:`numeric_arg` takes it, an integer tensor cast to float32: torch's
+    result dtype for the functions defined on the reals (sqrt, sin, cos)."""
+    x = numeric_arg(x, op)
+    return cast(x, np.float32) if x.dtype.kind in "iu" else x
+
+
 def sqrt(x) -> Tensor:
     """√x, element by element, as ``torch.sqrt`` (NaN for x < 0, without a warning); dx =
     dy / (2√x), inf at x = 0 (E20). An integer tensor gives float32, as torch. TypeError for
     a bool tensor."""
-    x = numeric_arg(x, "sqrt")
-    return Sqrt.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
+    return Sqrt.apply(_float_arg(x, "sqrt"))
 
 
 def sin(x) -> Tensor:
     """sin x (x in radians), element by element, as ``torch.sin`` (NaN at ±inf, without a
     warning); dx = dy·cos x (E30). An integer tensor gives float32, as torch. TypeError for
     a bool tensor."""
-    x = numeric_arg(x, "sin")
-    return Sin.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
+    return Sin.apply(_float_arg(x, "sin"))
 
 
 def cos(x) -> Tensor:
     """cos x (x in radians), element by element, as ``torch.cos`` (NaN at ±inf, without a
     warning); dx = −dy·sin x (E30). An integer tensor gives float32, as torch. TypeError for
     a bool tensor."""
-    x = numeric_arg(x, "cos")
-    return Cos.apply(cast(x, np.float32) if x.dtype.kind in "iu" else x)
+    return Cos.apply(_float_arg(x, "cos"))
 
 
 def _bound(value, which: str, op: str):
