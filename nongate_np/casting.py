@@ -1,6 +1,7 @@
 """The cast rules every entry point shares (``tensor``, ``cast``, ``full``,
-``pad_sequences``): a cast NumPy would do with a warning or into garbage is refused, and a
-float beyond a narrower float's range is ±inf, as in PyTorch. Stands below the engine so
+``pad_sequences``): a cast NumPy would do with a warning or into garbage is refused; an
+array's float beyond a narrower float's range is ±inf, and a fill value there an error, as
+in PyTorch. Stands below the engine so
 the data pipeline can use it too."""
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def check_cast(arr: np.ndarray, target: np.dtype, what: str) -> None:
 
 
 def fill_value(value, dtype, where: str, error: type[Exception] = ValueError) -> np.ndarray:
-    """``value`` (a number) as a 0-d array of ``dtype`` to fill with. A float beyond a float
-    dtype's range becomes ±inf (as torch); a value an integer dtype cannot hold (NaN, inf,
-    out of range) raises ``error``, complex values for a real dtype, a non-number or an
-    unknown dtype TypeError, each naming ``where``."""
+    """``value`` (a number) as a 0-d array of ``dtype`` to fill with. A value the dtype
+    cannot hold raises ``error``, as torch's "cannot be converted ... without overflow": a
+    finite float beyond a float dtype's range (±inf and NaN themselves are kept), and NaN,
+    inf or an out-of-range number for an integer dtype; complex values for a real dtype, a
+    non-number or an unknown dtype raise TypeError, each naming ``where``."""
     try:
         target = np.dtype(dtype)
     except TypeError:
@@ -51,11 +53,20 @@ def fill_value(value, dtype, where: str, error: type[Exception] = ValueError) ->
         raise TypeError(f"{where}: expected a number, got {type(value).__name__} "
                         f"{value!r:.40}")
     if isinstance(value, int) and not -2**63 <= value < 2**64:
-        value = float(value)            # beyond 64 bits: NumPy would make an object array
+        try:                            # beyond 64 bits: NumPy would make an object array
+            value = float(value)
+        except OverflowError:
+            raise error(f"{where}: an integer of {value.bit_length()} bits cannot be "
+                        f"converted to {target} without overflow") from None
     v = np.asarray(value)
     try:
         check_cast(v, target, where)
     except ValueError as err:
         raise error(str(err)) from None
-    with np.errstate(over="ignore"):    # NOTE: float overflow is ±inf, as in torch
-        return v.astype(target)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = v.astype(target)
+        if target.kind in "fc" and np.isfinite(v) and not np.isfinite(out):
+            raise error(f"{where}: {value!r} cannot be converted to {target} without "
+                        f"overflow; {target} holds magnitudes up to "
+                        f"{np.finfo(target).max:.4g} (pass inf for inf)")
+    return out

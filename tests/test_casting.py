@@ -33,8 +33,40 @@ def test_a_complex_fill_value_for_a_real_dtype_is_refused(fill):
 
 def test_fill_values_keep_their_rules():
     assert ng.full((2,), 1 + 2j, np.complex128).numpy().tolist() == [1 + 2j] * 2
-    assert np.isinf(ng.full((1,), 1e300, np.float32).numpy()).all()
+    assert np.isinf(ng.full((1,), np.inf, np.float32).numpy()).all()
+    assert np.isnan(ng.full((1,), np.nan, np.float32).numpy()).all()
     with pytest.raises(TypeError, match="full: expected a number, got str 'x'"):
         ng.full((2,), "x")
     with pytest.raises(DataError, match="padding_value.*cannot be converted to int64"):
         pad_sequences([[1, 2], [3]], padding_value=2**70)
+
+
+@pytest.mark.parametrize("fill", [
+    lambda v: ng.full((2,), v, np.float32),
+    lambda v: ng.zeros(2, dtype=np.float32).new_full((2,), v),
+    lambda v: ng.zeros(2, dtype=np.float32).masked_fill(ng.tensor([True, False]), v),
+    lambda v: ng.full((2,), v, np.float16),
+], ids=["full", "new_full", "masked_fill", "full-float16"])
+@pytest.mark.parametrize("value", [1e39, -1e300])
+def test_a_fill_value_beyond_a_float_dtypes_range_is_refused(fill, value):
+    """It was ±inf without a word; torch refuses it ("cannot be converted to type float
+    without overflow"), and an array's values beyond the range stay ±inf (above)."""
+    with pytest.raises(ValueError, match=r"cannot be converted to float(32|16) without "
+                                         r"overflow.*holds magnitudes up to.*pass inf"):
+        fill(value)
+
+
+def test_the_same_fill_values_are_refused_by_torch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.full((2,), 1e39, dtype=torch.float32)
+    with pytest.raises(RuntimeError, match="without overflow"):
+        torch.zeros(2).masked_fill(torch.tensor([True, False]), -1e300)
+
+
+def test_a_padding_value_beyond_the_dtypes_range_and_a_huge_int_are_clear_errors():
+    seqs = [np.zeros((2, 1), np.float32), np.zeros((1, 1), np.float32)]
+    with pytest.raises(DataError, match="padding_value: 1e.39 cannot be converted to float32"):
+        pad_sequences(seqs, padding_value=1e39)
+    with pytest.raises(ValueError, match="full: an integer of 1329 bits cannot be converted"):
+        ng.full((1,), 10**400)

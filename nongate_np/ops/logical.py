@@ -181,11 +181,11 @@ def masked_fill(x, mask, value) -> Tensor:
 
     Shapes: ``mask`` (bool) broadcast with x, the result the broadcast shape (torch's
     out-of-place rule); x's dtype, ``value`` converted to it (1.5 in an int64 tensor is 1,
-    as torch; a float beyond a float dtype's range is ±inf, as ``full``'s, where torch
-    raises). ``value``: a number or a 0-d tensor. Raises TypeError for a mask that is not
+    as torch). ``value``: a number or a 0-d tensor. Raises TypeError for a mask that is not
     bool (torch: RuntimeError) or a value that is not a number or a tensor, ValueError for a
-    value tensor with dimensions, a value an integer dtype cannot hold, or shapes that do
-    not broadcast."""
+    value tensor with dimensions, a value x's dtype cannot hold (NaN in an integer dtype, a
+    finite float beyond a float dtype's range: torch's "without overflow"), or shapes that
+    do not broadcast."""
     x = tensor_arg(x, "masked_fill")
     m = mask._data if isinstance(mask, Tensor) else as_array(mask, what="masked_fill: mask")
     if m.dtype != np.bool_:
@@ -195,6 +195,8 @@ def masked_fill(x, mask, value) -> Tensor:
         if value.ndim:
             raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got a "
                              f"tensor of shape {value.shape}")
+        if value.dtype != x.dtype and value.dtype.kind != "c":   # complex: cast's rules
+            fill_value(value.item(), x.dtype, "masked_fill")    # refused as a number is
         v = value if value.dtype == x.dtype else cast(value, x.dtype)
     else:
         v = fill_value(value, x.dtype, "masked_fill").item()

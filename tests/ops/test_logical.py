@@ -152,8 +152,13 @@ def test_masked_fill_dtype_and_errors_as_torch():
     with pytest.raises(ValueError, match="int32"):
         ng.masked_fill(np.zeros(2, np.int32), np.ones(2, bool), 2**40)
     assert x.masked_fill(np.ones(2, bool), ng.tensor(1.0)).dtype == np.float32
-    # beyond float32's range: inf, as ng.full (torch raises)
-    assert np.isposinf(x.masked_fill(np.ones(2, bool), 1e300).numpy()).all()
+    for value in (1e300, ng.tensor(1e300)):       # beyond float32's range, as torch
+        with pytest.raises(ValueError, match="1e.300 cannot be converted to float32"):
+            x.masked_fill(np.ones(2, bool), value)
+        with pytest.raises(RuntimeError, match="without overflow"):
+            _torch(x.numpy()).masked_fill(_torch(np.ones(2, bool)),
+                                          value if isinstance(value, float) else _torch(value.numpy()))
+    assert np.isposinf(x.masked_fill(np.ones(2, bool), np.inf).numpy()).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES + [np.float32])
