@@ -155,9 +155,9 @@ def test_masked_fill_dtype_and_errors_as_torch():
     for value in (1e300, ng.tensor(1e300)):       # beyond float32's range, as torch
         with pytest.raises(ValueError, match="1e.300 cannot be converted to float32"):
             x.masked_fill(np.ones(2, bool), value)
+        theirs = value if isinstance(value, float) else _torch(value.numpy())
         with pytest.raises(RuntimeError, match="without overflow"):
-            _torch(x.numpy()).masked_fill(_torch(np.ones(2, bool)),
-                                          value if isinstance(value, float) else _torch(value.numpy()))
+            _torch(x.numpy()).masked_fill(_torch(np.ones(2, bool)), theirs)
     assert np.isposinf(x.masked_fill(np.ones(2, bool), np.inf).numpy()).all()
 
 
