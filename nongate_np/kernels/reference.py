@@ -401,15 +401,19 @@ def attention_backward(cache: AttentionCache, dpooled: np.ndarray, dweights: np.
     else:
         dz = du * s * (1 - r * r)                                      # A11: dZ
         dy_gate = du * r * s * (1 - s)                                 # A11: dY
-    dh2 = dz @ p.w_proj                                                # A13
-    grads = AttentionParams(w_proj=dz.T @ h2, b_proj=dz.sum(axis=0), query=dquery)
+    # A13: each parameter's gradient over the R = B·T rows, and dH summed over the terms
+    dh2 = dz @ p.w_proj                                                # A13: dZ V
+    grads = AttentionParams(w_proj=dz.T @ h2, b_proj=dz.sum(axis=0),  # A13: dV, db_V
+                            query=dquery)
     if s is not None and p.w_gate is not None:     # both set by forward for "gated" alone
-        dh2 = dh2 + dy_gate @ p.w_gate
-        grads = grads._replace(w_gate=dy_gate.T @ h2, b_gate=dy_gate.sum(axis=0))
+        dh2 = dh2 + dy_gate @ p.w_gate                                 # A13: + dY U
+        grads = grads._replace(w_gate=dy_gate.T @ h2,                  # A13: dU, db_U
+                               b_gate=dy_gate.sum(axis=0))
     if gamma is not None and p.w_step is not None:  # both set for "weight_gated" alone
-        dh2 = dh2 + dy_step @ p.w_step
-        grads = grads._replace(w_step=dy_step.T @ h2, b_step=dy_step.sum(axis=0))
-    dv2 = dv.reshape(B * T, -1)
+        dh2 = dh2 + dy_step @ p.w_step                                 # A13: + dY_G G
+        grads = grads._replace(w_step=dy_step.T @ h2,                  # A13: dG, db_G
+                               b_step=dy_step.sum(axis=0))
+    dv2 = dv.reshape(B * T, -1)        # A12's term last, in A13's order of dH's terms
     if p.w_value is None:
         dh2 = dh2 + dv2                                                # A12: v = h
     else:

@@ -47,13 +47,13 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
         raise TypeError(f"{where}: {arg} is {data.dtype} and the module's parameters "
                         f"{dtype}: a complex-step check needs both of one precision, "
                         f"float64 for the steps to be exact; convert the module "
-                        f"(.to(np.float64)) and the {arg}")
+                        f"(.to(np.float64)) and {arg}")
     if data.dtype.kind != "f" and not accepted:
         raise TypeError(f"{where}: {arg} must be floating point ({dtype}), got dtype "
                         f"{data.dtype}; convert it, e.g. {arg}.astype(np.{dtype})")
     if not accepted:
         raise TypeError(f"{where}: {arg} is {data.dtype} but the module's parameters are "
-                        f"{dtype}; convert the {arg} ({arg}.astype(np.{dtype})) or the "
+                        f"{dtype}; convert {arg} ({arg}.astype(np.{dtype})) or the "
                         f"module (.to(np.{data.dtype}))")
     if data.ndim not in (ndims or range(1, 33)):
         raise ValueError(f"{where}: {arg} must be {layout}, got {data.ndim}-D shape "

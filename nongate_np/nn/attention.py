@@ -32,7 +32,8 @@ class AttentionPooling(Module):
     kind : {"additive", "gated", "weight_gated"}, default "gated"
         additive: u_t = tanh(V h_t + b_V); gated: u_t = tanh(V h_t + b_V) ⊙ σ(U h_t + b_U);
         weight_gated scores like additive and multiplies each softmax weight by a step gate
-        σ(g_qᵀ h_t + b_g), so its weights need not sum to one.
+        γ_t = σ(g_qᵀ h_t + b_G), so its weights ω_t = γ_t α_t need not sum to one
+        (docs/math.md A1-A4).
     num_queries : int, default 1
         Q queries pool at once, sharing V (and U); e_{q,t} = w_qᵀ u_t.
     value_proj : bool, default False

@@ -135,8 +135,10 @@ def attention_pool(h, w_proj, b_proj, query, *, kind: str = "gated", w_gate=None
 
     Arguments are Tensors (or arrays, taken as constants). ``mask`` (B, T) booleans or
     ``lengths`` (B,) ints (not both) mark the valid steps. Returns (pooled, weights).
-    Raises ValueError (TypeError for a mask or lengths of the wrong dtype) naming the
-    argument, what was expected and what was given.
+    Dtypes: float32 or float64, complex128 for a complex-step check (docs/math.md G2); the
+    outputs and gradients take NumPy's promotion of every argument's dtype (the module
+    ``nn.AttentionPooling`` refuses a mix). Raises ValueError (TypeError for a mask or
+    lengths of the wrong dtype) naming the argument, what was expected and what was given.
     """
     params = AttentionParams(w_proj, b_proj, query, w_gate=w_gate, b_gate=b_gate,
                              w_step=w_step, b_step=b_step, w_value=w_value,

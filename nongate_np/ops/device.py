@@ -10,7 +10,7 @@ __all__ = ["to_device"]
 
 
 class ToDevice(Function):
-    """y = x on another device;  dx = dy moved back to x's device."""
+    """y = x on another device;  dx = dy moved back to x's device  (E1a)."""
 
     @staticmethod
     def forward(ctx, x, target):

@@ -138,7 +138,7 @@ class Div(Function):
 
 @ieee
 class Neg(Function):
-    """y = -x;  dx = -dy."""
+    """y = -x;  dx = -dy  (E2)."""
 
     @staticmethod
     def forward(ctx, x):
@@ -176,8 +176,9 @@ class Pow(Function):
             return xp.where(xp.equal(b, 0), 0, grad)
 
         def db():
-            # NOTE: lim_{a→0+} a^b log a = 0 for b ≥ 0 (a^0 = 1 is constant); avoid
-            # 0·(-inf) = nan there. For b < 0 it is y log a = inf·(-inf) = -inf, as torch.
+            # NOTE: at a = 0, 0 for b > 0 (the limit of a^b log a) and for b = 0 (no
+            # derivative there: torch's convention), not 0·(-inf) = nan; for b < 0
+            # y log a = inf·(-inf) = -inf, as torch (E4).
             # (A complex b, CPU only, by its real part.)
             real_b = np.real(b) if np.iscomplexobj(b) else b
             non_negative = bool(real_b >= 0) if np.ndim(real_b) == 0 and \
@@ -450,7 +451,7 @@ class Where(Function):
 
 @ieee
 class Cast(Function):
-    """y = x as another dtype;  dx = dy as x's dtype.
+    """y = x as another dtype;  dx = dy as x's dtype  (E1a).
 
     NOTE: complex input cast to a real dtype stays complex at that precision, so a
     complex-step check can pass through ``.double()`` / ``.float()``.
@@ -475,22 +476,29 @@ class Cast(Function):
 
 
 def add(a, b) -> Tensor:
-    """a + b with broadcasting."""
+    """a + b; da = dy, db = dy, each summed back to its operand's shape (E2, E1).
+
+    Operands: tensors, arrays or numbers, broadcast by NumPy's rules (the result has the
+    broadcast shape) and promoted by NumPy's (a Python or NumPy scalar keeps a tensor's
+    dtype, as torch). The same for ``sub``, ``mul``, ``div`` and ``pow``. Raises ValueError
+    for shapes that do not broadcast, TypeError for an operand that is not numbers."""
     return Add.apply(operand(a, "add"), operand(b, "add"))
 
 
 def sub(a, b) -> Tensor:
-    """a - b with broadcasting."""
+    """a - b; da = dy, db = -dy (E2, E1). Operands and errors as :func:`add`'s."""
     return Sub.apply(operand(a, "sub"), operand(b, "sub"))
 
 
 def mul(a, b) -> Tensor:
-    """a * b (element-wise) with broadcasting."""
+    """a ⊙ b, element by element; da = dy ⊙ b, db = dy ⊙ a (E3, E1). Operands and errors as
+    :func:`add`'s."""
     return Mul.apply(operand(a, "mul"), operand(b, "mul"))
 
 
 def div(a, b) -> Tensor:
-    """a / b (true division) with broadcasting."""
+    """a / b, true division (integers give float64, as NumPy; torch: float32); da = dy / b,
+    db = -dy ⊙ y / b (E3, E1). Operands and errors as :func:`add`'s."""
     return Div.apply(operand(a, "div"), operand(b, "div"))
 
 
@@ -500,7 +508,8 @@ def neg(x) -> Tensor:
 
 
 def pow(a, b) -> Tensor:
-    """a ** b with broadcasting; either may be a tensor."""
+    """a ** b, either a tensor; da = dy ⊙ b a^{b-1}, db = dy ⊙ y log a, with torch's values
+    where a = 0 (0 where b = 0; see E4). Operands and errors as :func:`add`'s."""
     return Pow.apply(operand(a, "pow"), operand(b, "pow"))
 
 
@@ -522,7 +531,8 @@ def tanh(x) -> Tensor:
 
 
 def sigmoid(x) -> Tensor:
-    """σ(x) = 1/(1+e^{-x}), computed without overflow for any finite x."""
+    """σ(x) = 1/(1+e^{-x}), element by element, computed without overflow for any finite x;
+    dx = dy ⊙ y(1 − y) from the saved output (E6). TypeError for a bool tensor."""
     return Sigmoid.apply(numeric_arg(x, "sigmoid"))
 
 
@@ -622,7 +632,14 @@ def minimum(a, b) -> Tensor:
 
 
 def where(cond, a, b) -> Tensor:
-    """Element-wise choice: ``a`` where ``cond`` is true, else ``b`` (broadcasting)."""
+    """Element-wise choice: ``a`` where ``cond`` is true, else ``b``; da = dy where cond,
+    db = dy elsewhere, 0 on the side not taken (selects, so an infinite dy gives no NaN;
+    docs/math.md E8, then E1).
+
+    ``cond`` a bool array or tensor (it gets no gradient); the three broadcast by NumPy's
+    rules to the result's shape, ``a`` and ``b`` promoted as :func:`add`'s operands. Raises
+    TypeError for a ``cond`` that is not bool, ValueError for shapes that do not
+    broadcast."""
     cond = cond._data if isinstance(cond, Tensor) else cond
     cond = cond if hasattr(cond, "dtype") and not np.isscalar(cond) else np.asarray(cond)
     if cond.dtype != np.bool_:

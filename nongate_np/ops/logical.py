@@ -210,7 +210,7 @@ def masked_fill(x, mask, value) -> Tensor:
 @ieee
 class Sign(Function):
     """y = sign(x) ∈ {-1, 0, 1} (0 at NaN, as torch);  dx = 0 (piecewise constant, as
-    torch's). Complex input (a complex step) by its real part."""
+    torch's; E8). Complex input (a complex step) by its real part."""
 
     @staticmethod
     def forward(ctx, x):

@@ -35,7 +35,8 @@ class LSTMLayer(Function):
     have a leading axis of 1, as a one-layer :func:`lstm` takes and returns them.
 
     Forward  docs/math.md L1-L6: a_t = x_t W_ihᵀ + h_{t-1} W_hhᵀ + b;  i, f, o = σ(.), g = tanh(.)
-                                 c_t = f⊙c_{t-1} + i⊙g;  h_t = (o⊙tanh c_t) W_hrᵀ
+                                 c_t = f⊙c_{t-1} + i⊙g;  m_t = o⊙tanh c_t
+                                 h_t = m_t, or m_t W_hrᵀ with a projection (L4-L5)
     Backward docs/math.md L7-L14 (BPTT): the step loop carries δh and δc; dX, dW_ih, dW_hh
     and the biases are GEMMs over all T·B rows after the loop.
     Saved: activated gates (T, B, 4H), c and tanh c (T, B, H) each, and the output y, which
@@ -145,8 +146,11 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=N
     """Run one LSTM layer and direction over a (T, B, I) sequence; see :class:`LSTMLayer`.
 
     Arguments are Tensors (or arrays, taken as constants); lengths (B,) ints in [0, T] or
-    None. Raises ValueError (TypeError for lengths that are not integers) naming the
-    argument, what was expected and what was given.
+    None. Dtypes: float32 or float64, complex128 for a complex-step check (docs/math.md G2);
+    the outputs and gradients take NumPy's promotion of every argument's dtype, so a float32
+    x with float64 weights runs in float64 (``nn.LSTM`` refuses the mix, as torch). Raises
+    ValueError (TypeError for lengths that are not integers) naming the argument, what was
+    expected and what was given.
     """
     T, B = _check(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
     if lengths is not None:

@@ -69,9 +69,15 @@ class MatMul(Function):
 
 
 def matmul(a, b) -> Tensor:
-    """Matrix product ``a @ b`` (batched, broadcasting over leading axes, 1-D promoted).
-    Both of one dtype, as torch requires (TypeError otherwise: float32 @ float64 silently
-    gave float64), or complex and real of one precision (a complex-step check)."""
+    """Matrix product ``a @ b``; da = dy bᵀ, db = aᵀ dy, summed over broadcast leading axes
+    (docs/math.md E10, E1).
+
+    Shapes as NumPy's ``matmul``: (…, n, k) @ (…, k, m) -> (…, n, m), the leading axes
+    broadcast, a 1-D operand promoted to a row (a) or column (b) and its axis removed from
+    the result. Both of one dtype, as torch requires (TypeError otherwise: float32 @ float64
+    silently gave float64), or complex and real of one precision (a complex-step check).
+    Raises ValueError for inner dimensions that differ or leading axes that do not
+    broadcast."""
     a, b = operand(a, "matmul"), operand(b, "matmul")
     da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
     if da is not db and da is not None and db is not None and da != db and not (

@@ -203,13 +203,20 @@ def _reduction(fn, name, x, axis, keepdims, dim, keepdim, *args):
 def sum(x, axis=None, keepdims: bool | None = None, *, dim=None,
         keepdim: bool | None = None) -> Tensor:
     """Sum over ``axis`` (None: all axes; an int or a tuple of ints); ``dim`` and
-    ``keepdim`` are torch's names for ``axis`` and ``keepdims``."""
+    ``keepdim`` are torch's names for ``axis`` and ``keepdims``. dx = dy broadcast back over
+    the summed axes (docs/math.md E9).
+
+    The result drops the summed axes (keeps them as 1 with ``keepdims``); x's dtype (bools
+    and integers as NumPy's sum: int64). Raises TypeError for an axis that is not an int or
+    a tuple of ints, ValueError for one out of range or repeated."""
     return _reduction(Sum, "sum", x, axis, keepdims, dim, keepdim)
 
 
 def mean(x, axis=None, keepdims: bool | None = None, *, dim=None,
          keepdim: bool | None = None) -> Tensor:
-    """Arithmetic mean over ``axis`` (None: all axes); ``dim``, ``keepdim`` as in ``sum``."""
+    """Arithmetic mean over ``axis`` (None: all axes); ``dim``, ``keepdim`` as in ``sum``;
+    dx = dy / n broadcast back, n the number of elements averaged (docs/math.md E9). NaN
+    over an empty axis, without a warning (as torch). Shapes and errors as :func:`sum`'s."""
     return _reduction(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 

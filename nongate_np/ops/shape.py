@@ -166,7 +166,9 @@ def _describe(index) -> str:
 
 
 def reshape(x, shape) -> Tensor:
-    """``x`` with a new shape (one entry may be -1), as ``np.reshape``."""
+    """``x`` with a new shape (one entry may be -1), as ``np.reshape`` (C order); dx = dy
+    reshaped back (docs/math.md E16). Raises TypeError for a shape that is not an int or a
+    tuple of ints, ValueError for one of another number of elements."""
     x = tensor_arg(x, "reshape")
     if type(shape) is tuple and all(type(s) is int for s in shape):    # the common case, fast
         return Reshape.apply(x, shape)
@@ -217,7 +219,7 @@ def permute(x, dims) -> Tensor:
     [-ndim, ndim), negative ones counted from the end (torch's ``permute``). Raises
     ValueError for a dim out of that range (as every op's axis) or dims that are not a
     permutation (a repeat, or too few), TypeError for dims that are not a sequence of
-    ints."""
+    ints. dx = dy permuted back by the inverse permutation (docs/math.md E16)."""
     x = tensor_arg(x, "permute")
     if isinstance(dims, (int, np.integer)) or not hasattr(dims, "__iter__"):
         raise TypeError(f"permute: dims must be a sequence of {x.ndim} ints, got "
@@ -256,7 +258,12 @@ def _sequence_args(tensors, op: str) -> list[Tensor]:
 
 def concat(tensors, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Join tensors along an existing axis (torch.cat / np.concatenate); ``axis`` defaults
-    to 0, ``dim`` is torch's name for it (TypeError if both are given)."""
+    to 0, ``dim`` is torch's name for it (TypeError if both are given). Each input's
+    gradient is its slice of dy (docs/math.md E16).
+
+    The tensors: one number of dimensions, equal but along ``axis``; NumPy's promotion of
+    their dtypes. Raises ValueError for 0-d tensors, shapes that differ off the axis, or an
+    axis out of range."""
     axis = torch_alias("concat", "axis", axis, "dim", dim, 0)
     xs = _sequence_args(tensors, "concat")
     if xs[0].ndim == 0:
@@ -276,7 +283,9 @@ cat = concat
 
 def stack(tensors, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Join equally shaped tensors along a new axis (torch.stack / np.stack); ``axis``
-    defaults to 0, ``dim`` is torch's name for it (TypeError if both are given)."""
+    defaults to 0, ``dim`` is torch's name for it (TypeError if both are given). Each
+    input's gradient is its slice of dy (docs/math.md E16). Raises ValueError for shapes
+    that differ or an axis out of [-ndim-1, ndim]."""
     axis = torch_alias("stack", "axis", axis, "dim", dim, 0)
     xs = _sequence_args(tensors, "stack")
     for k, x in enumerate(xs):
@@ -309,9 +318,12 @@ def getitem(x, index) -> Tensor:
 
 
 def embedding(weight, ids, padding_idx: int | None = None) -> Tensor:
-    """Rows of ``weight`` (V, D) picked by the integer array ``ids``: shape ids.shape + (D,).
+    """Rows of ``weight`` (V, D) picked by the integer array ``ids``: shape ids.shape + (D,),
+    weight's dtype; dweight[v] = Σ of dy over the positions holding id v (docs/math.md E17).
 
     ``padding_idx``: that row receives no gradient (torch's ``nn.Embedding`` convention).
+    Raises ValueError for a weight that is not 2-D or a padding_idx out of range, TypeError
+    for ids that are not integers, IndexError for an id out of [0, V).
     """
     weight = tensor_arg(weight, "embedding")
     if weight.ndim != 2:

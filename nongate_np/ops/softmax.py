@@ -67,7 +67,11 @@ def _axis(x: Tensor, axis: int, op: str) -> int:
 
 def softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis`` (default -1; ``dim`` is torch's name for it), max-shifted, so
-    any finite input is safe."""
+    any finite input is safe; dx = y ⊙ (dy − Σ dy ⊙ y) along the axis (docs/math.md E11).
+
+    x: any shape with at least one axis, float (an integer tensor gives float64); the
+    result has x's shape and float dtype. Raises TypeError for an axis that is not one int
+    or a bool tensor, ValueError for an axis out of range or a 0-d tensor."""
     x = numeric_arg(x, "softmax")
     axis = torch_alias("softmax", "axis", axis, "dim", dim, -1)
     return Softmax.apply(x, _axis(x, axis, "softmax"))
@@ -75,7 +79,8 @@ def softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
 
 def log_softmax(x, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) along ``axis`` (default -1; ``dim`` as in ``softmax``), computed
-    without forming softmax (stable)."""
+    without forming softmax (stable); dx = dy − softmax(x) Σ dy (docs/math.md E12). Shapes,
+    dtypes and errors as :func:`softmax`'s."""
     x = numeric_arg(x, "log_softmax")
     axis = torch_alias("log_softmax", "axis", axis, "dim", dim, -1)
     return LogSoftmax.apply(x, _axis(x, axis, "log_softmax"))
