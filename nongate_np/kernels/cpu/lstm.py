@@ -357,7 +357,7 @@ def _output(h0: np.ndarray, T: int, reverse: bool, keep_cache: bool, align: bool
 
 def _project_in_loop(x: np.ndarray, rows: int, G: int) -> bool:
     """Whether the step loop makes the input term x_t W_ihᵀ itself, step by step (packed
-    W_ihᵀ, K5), rather than one product before the loop: for inputs up to
+    W_ihᵀ, K5; docs/math.md K6), rather than one product before the loop: for inputs up to
     ``tuning.STEP_PROJECTION_MAX_INPUTS`` wide, where the fewest ``rows`` of a chunk reuse
     each weight loaded enough (``tuning.STEP_PROJECTION_MIN_ROWS``; at that many rows,
     W_ihᵀ of G = 4H columns up to ``tuning.STEP_PROJECTION_MIN_ROWS_MAX_WEIGHTS``
