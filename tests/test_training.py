@@ -378,6 +378,44 @@ def test_evaluate_warns_when_a_task_seems_renamed():
         assert set(evaluate(model(), partial)) == {"loss", "c/loss", "c/accuracy"}
 
 
+def test_without_validation_data_model_npz_holds_the_last_epoch(tmp_path):
+    """As ModelCheckpoint's docstring says (no epoch is best where nothing is monitored);
+    model.npz was never written."""
+    from nongate_np.training import ModelCheckpoint
+    m = model()
+    history = fit(m, dataset(seed=1), epochs=2, callbacks=[ModelCheckpoint(tmp_path)])
+    assert history.best_epoch is None
+    kept = ng.load(tmp_path / "model.npz")
+    assert kept.extra["epoch"] == 2
+    for k, v in m.state_dict().items():
+        np.testing.assert_array_equal(kept.state_dict[k], v, err_msg=k)
+
+
+def test_a_new_run_into_an_earlier_runs_folder_is_refused_unless_overwrite(tmp_path):
+    """ModelCheckpoint replaced an earlier run's model.npz and last.npz without a word (the
+    command line refuses it without --overwrite): now fit raises before its first step and
+    both files stay as they were; overwrite=True replaces them, none of the earlier run
+    left."""
+    from nongate_np.training import ModelCheckpoint
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    fit(model(), train, val, epochs=2, callbacks=[ModelCheckpoint(tmp_path)])
+    before = {name: (tmp_path / name).read_bytes() for name in ("model.npz", "last.npz")}
+    other = model(seed=4)
+    weights = {k: v.copy() for k, v in other.state_dict().items()}
+    with pytest.raises(FileExistsError, match=r"holds an earlier run \(model.npz, last.npz\)"
+                                              r".*resume\(.*overwrite=True"):
+        fit(other, train, val, epochs=1, callbacks=[ModelCheckpoint(tmp_path)])
+    for k, v in other.state_dict().items():                 # no step was taken
+        np.testing.assert_array_equal(v, weights[k], err_msg=k)
+    for name, data in before.items():
+        assert (tmp_path / name).read_bytes() == data, name
+    fit(other, train, val, epochs=1, callbacks=[ModelCheckpoint(tmp_path, overwrite=True)])
+    last = ng.load(tmp_path / "last.npz")
+    assert [r["epoch"] for r in last.extra["history"]] == [1]      # the new run's only
+    for k, v in other.state_dict().items():
+        np.testing.assert_array_equal(last.state_dict[k], v, err_msg=k)
+
+
 def test_resuming_a_run_that_stopped_early_stays_stopped(tmp_path):
     """The uninterrupted run stopped at epoch 4 (patience 3, nothing learnt); the same run
     resumed from its files with more epochs runs none more (it ran one, then stopped

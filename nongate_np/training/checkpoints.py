@@ -34,6 +34,9 @@ from .loop import History
 
 __all__ = ["ModelCheckpoint", "resume"]
 
+#: what a ModelCheckpoint writes into its folder
+_FILES = ("model.npz", "last.npz")
+
 
 class ModelCheckpoint(Callback):
     """After every epoch, ``last.npz`` in ``folder`` (the model, its optimiser's state and the
@@ -52,18 +55,38 @@ class ModelCheckpoint(Callback):
         and ``metrics`` in ``model.npz``; ``history``, ``best_epoch``, ``best_value`` and,
         where fit has a learning-rate scheduler, ``scheduler`` in ``last.npz``): how the
         data was read, the options of the run.
+    overwrite : bool, default False
+        A new run (``fit`` without a resumed ``history``) into a folder that holds an
+        earlier run's ``model.npz`` or ``last.npz`` replaces them only with
+        ``overwrite=True``, which removes both before the first epoch, so that none of
+        the earlier run is left beside the new one's; without it ``fit`` raises
+        FileExistsError before its first step, as ``nongate-np train`` refuses without
+        ``--overwrite``. A run resumed from the folder (:func:`resume`) goes on into it.
     """
 
-    def __init__(self, folder, extra: dict | None = None):
+    def __init__(self, folder, extra: dict | None = None, *, overwrite: bool = False):
         self.folder = pathlib.Path(folder)
         self.extra = dict(extra or {})
+        self.overwrite = bool(overwrite)
 
     def on_train_begin(self, model, history) -> None:
+        earlier = [name for name in _FILES if (self.folder / name).is_file()]
+        if earlier and not history.epochs:          # a new run, not the folder's own resumed
+            if not self.overwrite:
+                raise FileExistsError(
+                    f"ModelCheckpoint: {self.folder} holds an earlier run "
+                    f"({', '.join(earlier)}); a new run would replace it. Continue it with "
+                    f"resume({str(self.folder)!r}, model) and fit(..., optimizer=optimizer, "
+                    f"history=history, initial_epoch=done), replace it with "
+                    f"ModelCheckpoint(..., overwrite=True), or give another folder")
+            for name in earlier:
+                (self.folder / name).unlink()
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def on_epoch_end(self, epoch, record, model, optimizer, history) -> None:
         with _interrupt_deferred():
-            if record["best"]:
+            # NOTE: nothing monitored (no validation data): no epoch is best, keep the last
+            if record["best"] or history.best_epoch is None:
                 save(model, self.folder / "model.npz",
                      extra={**self.extra, "epoch": epoch, "metrics": record})
             run = {"history": history.epochs, "best_epoch": history.best_epoch,
