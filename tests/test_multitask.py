@@ -519,3 +519,25 @@ def test_a_tensor_without_a_graph_is_cast_as_an_array_is():
     with pytest.raises(TypeError, match="input is float64 but the module's parameters are "
                                         "float32"):
         m(ng.tensor(x, requires_grad=True))
+
+
+def test_encode_and_stream_run_with_dropout_off_whatever_the_models_mode():
+    """After fit (training mode) encode applied dropout, so two calls on the same input gave
+    other vectors (0.04 apart at dropout 0.5), where predict switches it off: both now run
+    as in eval mode, equal to the eval-mode model's vectors, and leave the mode as it was."""
+    ng.seed(0)
+    m = MultiTaskSequenceModel([{"name": "c", "kind": "classification", "num_classes": 2}],
+                               input_size=3, hidden_size=8, num_layers=2, dropout=0.5,
+                               dtype=np.float64)
+    x = np.random.default_rng(0).normal(0, 1, (4, 6, 3))
+    assert m.training
+    first, second = m.encode(x), m.encode(x)
+    streamed = m.stream(4).update(x)
+    assert m.training
+    with ng.no_grad():                       # the forward in training mode does drop out
+        dropped = [m(x)["c"].numpy() for _ in range(2)]
+    assert not np.array_equal(*dropped)
+    m.eval()
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, m.encode(x))
+    np.testing.assert_allclose(streamed, first, rtol=0, atol=1e-12)

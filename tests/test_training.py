@@ -244,6 +244,34 @@ def test_fit_warns_when_input_statistics_were_never_set():
         fit(m, data, epochs=1)
 
 
+@pytest.mark.parametrize("scale, warned", [(3000.0, True), (-50.0, True), (3.0, False)])
+def test_fit_warns_of_large_regression_targets_not_standardised(scale, warned):
+    """Targets near 178 beside a classification task trained a model below the majority
+    class, without a word: their squared error swamped the cross-entropy. Targets of a few
+    units are not warned about."""
+    import warnings
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 2},
+             {"name": "amp", "kind": "regression", "output_size": 1}]
+    ng.seed(0)
+    m = MultiTaskSequenceModel(tasks, input_size=2, embed_size=3, hidden_size=4, attn_size=2,
+                               dtype=np.float64)
+    rng = np.random.default_rng(0)
+    y = scale + rng.normal(0, 1, (8, 1))
+    data = SequenceDataset(rng.normal(0, 1, (8, 5, 2)), np.full(8, 5),
+                           {"c": rng.integers(0, 2, 8), "amp": y}, tasks)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit(m, data, epochs=1)
+    ours = [str(w.message) for w in caught if "root mean square" in str(w.message)]
+    rms = float(np.sqrt(np.mean(y * y)))
+    assert ours == ([f"fit: regression task 'amp' has training targets of root mean square "
+                     f"{rms:.3g}; its squared error, about {rms * rms:.3g} from heads that "
+                     f"start near 0, will swamp the other tasks' losses and take many steps "
+                     f"to close. Build the model with normalize_targets=True and set "
+                     f"model.set_target_normalization('amp', y.mean(axis=0), y.std(axis=0)) "
+                     f"from the training targets y"] if warned else [])
+
+
 def test_fit_warns_when_the_target_statistics_were_never_set():
     """normalize_targets with the statistics at mean 0, std 1: the targets are learnt in
     their own units, silently, unless fit says so (as for normalize_input)."""

@@ -21,7 +21,7 @@ from .attention import AttentionPooling
 from .containers import ModuleList
 from .layers import Embedding, Linear
 from .lstm import LSTM
-from .module import Module, Parameter, module_dtype
+from .module import Module, Parameter, evaluating, module_dtype
 from .savable import register_savable
 
 __all__ = ["MultiTaskSequenceModel", "TASK_KINDS"]
@@ -550,9 +550,10 @@ class MultiTaskSequenceModel(Module):
         of x is read). Features (an array, or a tensor that does not require grad) are cast
         to the model's dtype and
         standardised with the saved statistics when the model was built with
-        ``normalize_input``. It runs in the module's mode, as every module: in training mode
-        (after ``fit``, or a checkpoint saved then) dropout is active and two calls differ;
-        call ``.eval()`` first.
+        ``normalize_input``. It runs in eval mode (dropout off), as ``predict``, whatever
+        mode the model is in (after ``fit``, or loaded from a checkpoint saved then, it is
+        in training mode), without changing it: two calls on the same input give the same
+        vectors, and another thread may train the model meanwhile.
 
         Arrays run in batches of ``batch_size`` sequences of similar lengths (sorted by
         length), each cut to its longest; the result is in x's order.
@@ -564,7 +565,7 @@ class MultiTaskSequenceModel(Module):
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         check_count(batch_size, "batch_size", "encode", 1)
-        with no_grad():
+        with evaluating(), no_grad():
             if isinstance(x, Tensor):           # on its device, as it is: one call
                 return self._pooled(*self._encode_steps(x, lengths, check="encode"))
             if isinstance(x, (list, tuple)) and len(x) == 0:    # no sequences, as predict

@@ -17,6 +17,7 @@ from ..autograd import no_grad
 from ..device import CPU, move
 from ..kernels.contract import AttentionParams
 from ..kernels.registry import kernels_for
+from .module import evaluating
 
 __all__ = ["StreamingEncoder"]
 
@@ -47,6 +48,14 @@ class StreamingEncoder:
         self.state = None              # OnlinePoolState (running max, sum, vector)
 
     def update(self, chunk, lengths=None) -> np.ndarray:
+        """The embeddings (B, Q, D') after the next steps of the B sequences, in eval mode
+        (dropout off, as ``encode``), a host array in the model's dtype.
+
+        ``chunk``: token ids (B, t) or features (B, t, F) of the model's kind; ``lengths``
+        (B,) ints in [0, t], how many of the chunk's steps are real for each sequence (0 for
+        one that has ended; default all t, or for tokens up to the last non-padding one).
+        Raises ValueError for a batch size other than the stream's, another shape or
+        lengths out of range; TypeError for another kind of input (as ``encode``)."""
         model, pool = self.model, self.model.pool
         chunk = model._check_input(chunk)
         B, t = chunk.shape[:2]
@@ -54,7 +63,7 @@ class StreamingEncoder:
             raise ValueError(f"stream.update: chunk has batch size {B}, expected "
                              f"{self.batch_size} (the stream's batch size)")
         lengths = model._infer_lengths(chunk, lengths, allow_empty=True)
-        with no_grad():
+        with evaluating(), no_grad():
             # padded feature steps are selected to 0 before the input layer (never read)
             h, self.hx = model.lstm(model.input_layer(chunk, lengths), self.hx,
                                     lengths=lengths)

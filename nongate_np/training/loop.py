@@ -238,7 +238,25 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
         if config.get(flag) and not np.any(move(getattr(model, mean), "cpu")) and \
                 np.all(move(getattr(model, std), "cpu") == 1):
             warnings.warn(f"fit: the model standardises {what}", UserWarning, stacklevel=4)
+    if not config.get("normalize_targets"):
+        for task in getattr(model, "tasks", ()):
+            if task["kind"] != "regression":
+                continue
+            y = np.asarray(train.targets[task["name"]], np.float64)
+            rms = float(np.sqrt(np.mean(np.square(y)))) if y.size else 0.0
+            if rms > _LARGE_TARGETS:
+                warnings.warn(
+                    f"fit: regression task {task['name']!r} has training targets of root "
+                    f"mean square {rms:.3g}; its squared error, about {rms * rms:.3g} from "
+                    f"heads that start near 0, will swamp the other tasks' losses and take "
+                    f"many steps to close. Build the model with normalize_targets=True and "
+                    f"set model.set_target_normalization({task['name']!r}, y.mean(axis=0), "
+                    f"y.std(axis=0)) from the training targets y", UserWarning, stacklevel=4)
 
+
+# regression targets beyond this root mean square, not standardised, are warned about: a
+# squared error of 100 against a cross-entropy near log(classes)
+_LARGE_TARGETS = 10.0
 
 # a model's standardisation flag -> (its mean and std buffers, what fit warns while they
 # are still mean 0 and std 1: never set)
