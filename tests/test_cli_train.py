@@ -315,6 +315,25 @@ def test_read_as_trained_gives_python_what_predict_reads(csv_run, tmp_path):
         read_as_trained({"nothing": 1}, folder / "test.csv")
 
 
+def test_read_as_trained_of_a_table_without_labels_names_labels_false(csv_run, tmp_path):
+    """An application's input has no label column: the error named the column only, not
+    the option that reads the table for predict and encode."""
+    import csv
+
+    from nongate_np.data.errors import UnknownLabelError
+    from nongate_np.training import read_as_trained
+    folder, out = csv_run
+    with open(folder / "test.csv", newline="") as f:
+        rows = [r[:4] for r in csv.reader(f)]                # id, step, f1, f2
+    with open(tmp_path / "unlabelled.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    with pytest.raises(UnknownLabelError, match=r"unlabelled.csv.*; to read the sequences "
+                                                r"without scoring labels.*labels=False"):
+        read_as_trained(out / "model.npz", tmp_path / "unlabelled.csv")
+    assert len(read_as_trained(out / "model.npz", tmp_path / "unlabelled.csv",
+                               labels=False)) == 12
+
+
 def test_read_as_trained_says_how_to_read_a_file_for_a_model_saved_in_python(csv_run,
                                                                            tmp_path):
     """A model saved by ng.save without the run's data description: the error says how to

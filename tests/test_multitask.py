@@ -541,3 +541,22 @@ def test_encode_and_stream_run_with_dropout_off_whatever_the_models_mode():
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, m.encode(x))
     np.testing.assert_allclose(streamed, first, rtol=0, atol=1e-12)
+
+
+def test_encode_takes_a_sequence_dataset_and_hints_at_a_time_major_array():
+    """read_as_trained's docstring offered its SequenceDataset to encode, which refused it
+    as an object array; a time-major x with its lengths was told only the count."""
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 2}]
+    ng.seed(0)
+    m = MultiTaskSequenceModel(tasks, input_size=3, hidden_size=8, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    lengths = np.array([7, 3, 5, 1, 2])
+    x = rng.normal(0, 1, (5, 7, 3))
+    x[np.arange(7)[None, :] >= lengths[:, None]] = 0
+    data = SequenceDataset(x, lengths, {"c": rng.integers(0, 2, 5)}, tasks)
+    np.testing.assert_array_equal(m.encode(data), m.encode(x, lengths=lengths))
+    with pytest.raises(TypeError, match="lengths is given by the SequenceDataset"):
+        m.encode(data, lengths=lengths)
+    with pytest.raises(ValueError, match=r"lengths must be 7 integers .* read batch-first "
+                                         r"\(B, T, \.\.\.\): if it is time-major.*swapaxes"):
+        m.encode(x.swapaxes(0, 1), lengths=lengths)

@@ -12,6 +12,7 @@ import numpy as np
 from .. import ops
 from ..arguments import check_count
 from ..autograd import mark_changed, no_grad
+from ..data.dataset import SequenceDataset
 from ..data.errors import DataError
 from ..device import DeviceError, copy_into, device_of, move
 from ..ops._util import check_lengths
@@ -379,9 +380,13 @@ class MultiTaskSequenceModel(Module):
                                what=f"{where}: lengths")
             lengths = move(lengths, "cpu")
             if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+                hint = ""
+                if lengths.shape == (T,) and T != B:
+                    hint = (f"; x of shape {tuple(x.shape)} is read batch-first (B, T, ...): "
+                            f"if it is time-major, (T, B, ...), pass x.swapaxes(0, 1)")
                 raise ValueError(f"{where}: lengths must be {B} integers (B,), one per "
                                  f"sequence, got shape {lengths.shape} and dtype "
-                                 f"{lengths.dtype}")
+                                 f"{lengths.dtype}{hint}")
             outside = np.flatnonzero((lengths < 1) | (lengths > T))
             if outside.size:
                 k = int(outside[0])
@@ -556,7 +561,10 @@ class MultiTaskSequenceModel(Module):
         vectors, and another thread may train the model meanwhile.
 
         Arrays run in batches of ``batch_size`` sequences of similar lengths (sorted by
-        length), each cut to its longest; the result is in x's order.
+        length), each cut to its longest; the result is in x's order. ``x`` may be a
+        :class:`~nongate_np.data.SequenceDataset` (``read_as_trained`` gives one), which
+        holds its lengths: its ``x`` and ``lengths`` are encoded (TypeError for ``lengths``
+        given beside it).
 
         Raises DataError (``nongate_np.data``) for a NaN or an infinity within a sequence's
         length, or a value beyond the model's dtype (1e39 for float32), a token id outside
@@ -565,6 +573,11 @@ class MultiTaskSequenceModel(Module):
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         check_count(batch_size, "batch_size", "encode", 1)
+        if isinstance(x, SequenceDataset):
+            if lengths is not None:
+                raise TypeError("encode: lengths is given by the SequenceDataset; pass lengths "
+                                "only with an array x")
+            x, lengths = x.x, x.lengths
         with evaluating(), no_grad():
             if isinstance(x, Tensor):           # on its device, as it is: one call
                 return self._pooled(*self._encode_steps(x, lengths, check="encode"))

@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import rng
 from ..data import IGNORE_INDEX, DataError, Standardizer, load_sequences, text
+from ..data.errors import UnknownLabelError
 from ..io import load, save
 from ..io.atomic import write_text_atomically
 from ..nn.multitask import MultiTaskSequenceModel
@@ -224,8 +225,10 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
 
     Raises DataError (``nongate_np.data``) for a missing file, a folder (but for a text
     model, which reads one), a file of another kind than the training data's, or another
-    count of features; ValueError for a checkpoint that ``nongate-np train`` did not write,
-    or a ``delimiter`` for a model that reads no csv tables.
+    count of features; UnknownLabelError (a DataError) with ``labels`` for a label the
+    model's classes lack or a table without its label columns, saying ``labels=False``;
+    ValueError for a checkpoint that ``nongate-np train`` did not write, or a ``delimiter``
+    for a model that reads no csv tables.
     """
     meta = checkpoint
     if not isinstance(checkpoint, dict):
@@ -268,7 +271,11 @@ def read_as_trained(checkpoint, path, input_size: int | None = None, *, labels: 
         options["delimiter"] = delimiter
     if not labels and meta["kind"] == "csv":
         options.update(label_cols=[], task_kinds=None)
-    data = load_sequences(path, classes=classes if labels else None, **options)
+    try:
+        data = load_sequences(path, classes=classes if labels else None, **options)
+    except UnknownLabelError as err:     # most often an application's input: no labels
+        raise UnknownLabelError(f"{err}; to read the sequences without scoring labels (for "
+                                f"predict or encode), pass labels=False") from None
     if input_size is not None and data.feature_size != input_size:
         raise DataError(f"{path}: {data.feature_size} feature(s) per step, but the model was "
                         f"trained on {input_size}")
