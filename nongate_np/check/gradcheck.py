@@ -46,13 +46,19 @@ and numeric values agree in size, so an estimate far off on one side cannot set 
 the others), and ν_i (the rounding noise of L
 over the step) is the resolution of a central difference; complex-step has no such noise
 (ν = 0). So a correct function scaled by 1e6 still passes; for O(1) outputs both terms are
-far below atol. The directional check's bound for ⟨a, u⟩ is the root of the summed
-squares of the elements' allowances, √(Σ_i (|u_i|·allowed_i)²) + 4·ε·Σ|v·f| / h: the spread
-of Σ_i u_i·e_i when each error e_i is within its allowance and independent of u's random
-signs (a correct gradient's errors are rounding, far inside). A gap beyond it sends the
-input to the full central check, which decides element by element, so the bound sets how
-often that check runs, never a verdict; the sum Σ_i |u_i|·allowed_i, which no correct
-gradient can exceed, let one element 1 % wrong in a 64 x 64 weight pass.
+far below atol. atol does not pass an element whose analytic value is off by ``GROSS_ERROR``
+(40 %: the sign, a factor of 2) or more where the estimate is resolved (those at 10h and
+h/10 within 10 % of it, the noise there below 10 % of it): atol stands for what differences
+cannot resolve (x³ at 0 reads c·h², which moves with h), not for a small gradient, and a
+sign-flipped gradient of 1e-9 passed under atol = 1e-8 (``_gross``; the directional check
+hands such a projection to the central check, ``_gross_projection``; complex-step keeps its
+atol of 1e-13). The directional check's bound for ⟨a, u⟩ is the root of the summed squares
+of the elements' allowances, √(Σ_i (|u_i|·allowed_i)²) + 4·ε·Σ|v·f| / h: the spread of Σ_i
+u_i·e_i when each error e_i is within its allowance and independent of u's random signs (a
+correct gradient's errors are rounding, far inside). A gap beyond it sends the input to the
+full central check, which decides element by element, so the bound sets how often that check
+runs, never a verdict; the sum Σ_i |u_i|·allowed_i, which no correct gradient can exceed,
+let one element 1 % wrong in a 64 x 64 weight pass.
 The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j
 min(|a_j|, |n_j|), tiny), so a near-zero entry does not read as 100 % wrong. The worst
 element is the one with the largest violation |a − n| / allowed_i (above 1 fails). A passing
@@ -129,7 +135,9 @@ from .numdiff import (
 )
 from .report import (
     BLIND_ERROR,
+    GROSS_ERROR,
     REL_FLOOR,
+    RESOLVED_SPREAD,
     TINY,
     UNRESOLVED_ERROR,
     BlockSummary,
@@ -599,8 +607,9 @@ def _allowed(numeric, atol, rtol, noise=0.0, floor=None):
     return atol + rtol * np.maximum(np.abs(numeric), floor) + noise
 
 
-def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
-    """G2a element by element, for the two gradients of one input; ``noise`` is ν_i."""
+def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Comparison:
+    """G2a element by element, for the two gradients of one input; ``noise`` is ν_i;
+    ``strict``: where atol is not applied (resolved estimates grossly off, ``_gross``)."""
     if analytic.size == 0:
         return Comparison(analytic, numeric)
     with np.errstate(all="ignore"):
@@ -608,6 +617,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
                        np.abs(analytic - numeric), np.inf)
         floor = relative_floor(numeric, analytic)
         allowed = _allowed(numeric, tol.atol, tol.rtol, noise, floor=floor)
+        if strict is not None:
+            allowed = np.where(strict, allowed - tol.atol, allowed)
         violation = np.where(err == 0, 0.0, np.where(allowed > 0, err / allowed, np.inf))
         size = np.abs(numeric)
         blind = (size >= floor) & (size > 0) & (allowed > BLIND_ERROR * size)
@@ -630,7 +641,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
                       max_rel_error=float(np.max(relative_error(analytic, numeric))),
                       n_failing=int(np.count_nonzero(violation > 1)), notes=notes,
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
-                      unresolved=unresolved)
+                      unresolved=unresolved,
+                      strict=strict if strict is not None and np.any(strict) else None)
 
 
 def _non_finite(arr: np.ndarray) -> int:
@@ -1000,6 +1012,8 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
                   f"cannot tell a right gradient from a wrong one; take large constant terms "
                   f"out of fn's outputs (a loss's constant offset), or use "
                   f"method='complex_step'",)
+    if comparison.n_strict:
+        notes += (_gross_note(subject, comparison, tol),)
     if not verdict(directional, comparison):
         if work != working_dtype(x):
             notes += (f"fn computes in {work} (its outputs are {work} values): {work} steps "
@@ -1015,6 +1029,22 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
                        block_summary=summary, notes=notes)
+
+
+def _gross_note(subject: Subject, c: Comparison, tol: Tolerance) -> str:
+    """Why elements that atol would pass fail (``_gross``, G2a), with the worst of them."""
+    assert c.strict is not None and c.violation is not None
+    flat = int(np.argmax(np.where(c.strict, c.violation, -1.0)))
+    idx = tuple(int(i) for i in np.unravel_index(flat, c.strict.shape))
+    a, n = c.analytic_grad[idx], c.numeric_grad[idx]
+    ratio = "" if np.iscomplexobj(a) or n == 0 else f", analytic/numeric = {a / n:+.2g}"
+    return (f"atol={tol.atol:g} alone would pass {c.n_strict} element(s) whose analytic value "
+            f"is off by {GROSS_ERROR:.0%} or more ({subject.element(idx)}: analytic "
+            f"{format_value(a)}, numeric {format_value(n)}{ratio}), but their numerical "
+            f"estimates are resolved (those at 10h and h/10 agree within "
+            f"{RESOLVED_SPREAD:.0%}, far above the rounding noise): atol stands for what "
+            f"central differences cannot resolve, not for a gradient that is merely small, so "
+            f"they are judged without it (docs/math.md G2a); atol=0 checks every element so")
 
 
 def _estimate(loss: ScalarLoss, k: int, grad, method: str, eps, progress) -> np.ndarray:
@@ -1047,7 +1077,48 @@ def _element_wise(loss: ScalarLoss, k: int, grad, numeric, method: str, eps, ato
         numeric, noise, steps = _step_ladder(loss, k, grad, comparison, tol, noise, rounding)
         tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
         comparison = _compare(grad, numeric, tol, noise)
+    if method == "central" and comparison.compared and tol.atol > 0:
+        assert steps is not None
+        strict = _gross(loss, k, comparison, tol, noise, steps, rounding)
+        if np.any(strict):
+            comparison = _compare(grad, comparison.numeric_grad, tol, noise, strict=strict)
     return comparison, tol, steps
+
+
+def _gross(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, noise, steps,
+           rounding: float) -> np.ndarray:
+    """G2a: the elements that atol alone passes although their analytic value is off the
+    numerical estimate by ``GROSS_ERROR`` or more (the sign, a factor of 2) and the estimate
+    is resolved: those at 10h and h/10 lie within ``RESOLVED_SPREAD`` of it (truncation
+    falls 100-fold per step, rounding grows 10-fold) and 10 ν_i is below that fraction of
+    it. atol stands for what central differences cannot resolve, a zero gradient read
+    through truncation (x³ at 0: c·h², which moves with h); a resolved estimate is the
+    derivative to about 20 %, so a correct backward is never among these, while a sign-
+    flipped gradient of 1e-9 passed under atol = 1e-8. Four evaluations per candidate."""
+    x = loss.arrays[k]
+    assert x is not None and c.violation is not None
+    a, n = c.analytic_grad, c.numeric_grad
+    with np.errstate(all="ignore"):
+        err = np.abs(a - n)
+        floor = relative_floor(n, a)
+        without = _allowed(n, 0.0, tol.rtol, noise, floor=floor)
+        rel = relative_error(a, n)
+        candidate = (c.violation <= 1) & (err > without) & (rel >= GROSS_ERROR) & \
+            (n != 0) & np.isfinite(n) & np.isfinite(a)
+    strict = np.zeros(x.shape, bool)
+    if not np.any(candidate):
+        return strict
+    flat = np.flatnonzero(candidate)
+    h = np.broadcast_to(steps, x.shape).reshape(-1)[flat]
+    here = n.reshape(-1)[flat]
+    coarse = central_differences_at(loss, loss.arrays, k, flat, 10 * h)
+    fine = central_differences_at(loss, loss.arrays, k, flat, h / 10)
+    with np.errstate(all="ignore"):
+        spread = RESOLVED_SPREAD * np.abs(here)
+        resolved = (np.abs(coarse - here) <= spread) & (np.abs(fine - here) <= spread) & \
+            (10 * rounding / h <= spread)
+    strict.reshape(-1)[flat[resolved]] = True
+    return strict
 
 
 def _against_central(loss: ScalarLoss, k: int, c: Comparison, rounding: float, progress
@@ -1250,23 +1321,42 @@ def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analyti
     return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
 
 
-# Where the worst element is a kink, up to KINK_SCAN more failing elements (the worst
-# first) are tried for one where fn is differentiable: a real error beside a kink is named.
+# Up to KINK_SCAN failing elements after the worst are examined too: each that is a kink is
+# named as one, and the worst where fn is differentiable gets the note on its step, so the
+# notes do not depend on which of them happens to be the worst.
 KINK_SCAN = 8
 
 
 def _step_notes(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                 rounding: float) -> tuple[str, ...]:
-    """The step note of the worst element (``_step_note``); where that element is a kink,
-    also the note of the worst failing element that is not one, if any."""
-    note, kink = _step_note(loss, k, c, tol, steps, rounding, c.worst_index)
-    if not kink:
-        return (note,)
-    for idx in _next_failing(c, KINK_SCAN):
-        other, other_kink = _step_note(loss, k, c, tol, steps, rounding, idx)
-        if not other_kink:
-            return note, _beside_kink(loss, k, idx) + other
-    return (note,)
+    """The notes on the failing elements (the worst and up to ``KINK_SCAN`` more, by
+    decreasing violation): one for the kinks among them (``_kink_note``), and the step note
+    (``_step_note``) of the worst one where fn is differentiable, after it."""
+    kinks: list = []
+    smooth = None
+    for idx in [c.worst_index] + _next_failing(c, KINK_SCAN):
+        note = _element_kink(loss, k, c, tol, rounding, idx, steps)
+        if note is not None:
+            kinks.append((idx, note))
+        elif smooth is None:
+            smooth = (idx, _step_note(loss, k, c, tol, steps, rounding, idx))
+    notes = []
+    if kinks:
+        notes.append(kinks[0][1] + _other_kinks(loss, k, kinks[1:]))
+    if smooth is not None and smooth[1] is not None:
+        prefix = _beside_kink(loss, k, smooth[0]) if kinks else ""
+        notes.append(prefix + smooth[1])
+    return tuple(notes)
+
+
+def _other_kinks(loss: ScalarLoss, k: int, others: list) -> str:
+    """"; so is fn at x[4] and x[7] ...": the further kinks among the scanned elements."""
+    if not others:
+        return ""
+    where = [_subject(loss, k).element(idx) for idx, _ in others]
+    listed = where[0] if len(where) == 1 else ", ".join(where[:-1]) + " and " + where[-1]
+    return (f"; fn is not differentiable at {listed} either (their one-sided slopes differ "
+            f"likewise)")
 
 
 def _next_failing(c: Comparison, n: int) -> list[tuple]:
@@ -1283,25 +1373,33 @@ def _beside_kink(loss: ScalarLoss, k: int, idx) -> str:
             f"differentiable (its one-sided slopes agree); ")
 
 
+def _plain(c: Comparison, tol: Tolerance, idx, value) -> float:
+    """The noise-free allowance of element ``idx`` at the estimate ``value``: without atol
+    where the element is judged without it (``_gross``)."""
+    strict = c.strict is not None and bool(c.strict[idx])
+    return float(_allowed(value, 0.0 if strict else tol.atol, tol.rtol,
+                          floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+
+
 def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
-               rounding: float, idx) -> tuple[str, bool]:
-    """(note, kink): whether the step could explain element ``idx``'s mismatch, from its
-    central difference at 10h, h and h/10 (h: the step its estimate came from), and
-    whether fn has a kink there (the note is then the kink's, :func:`_kink_note`). The
-    truncation error at h is about |n(10h) − n(h)| / 99 (``_truncation_may_explain``);
-    where it and the tolerance at h (its noise ν included) fall short of the gap to the
-    analytic value: the step is not the cause. Otherwise, with ν above the noise-free
-    tolerance: central differences cannot resolve the element. Otherwise the estimates
-    move with the step: it may be too large (or, for an explicit eps far below
-    ε^(1/3)·|x_i|, too small)."""
+               rounding: float, idx) -> str | None:
+    """Whether the step could explain element ``idx``'s mismatch, from its central
+    difference at 10h, h and h/10 (h: the step its estimate came from); the element is no
+    kink (``_element_kink``). The truncation error at h is about |n(10h) − n(h)| / 99
+    (``_truncation_may_explain``); where it and the tolerance at h (its noise ν included)
+    fall short of the gap to the analytic value, or the three estimates agree: the step is
+    not the cause. Otherwise, with ν above the noise-free tolerance: central differences
+    cannot resolve the element. Otherwise the estimates move with the step: it may be too
+    large (or, for an explicit eps far below ε^(1/3)·|x_i|, too small). None where the
+    analytic value is not finite and the estimates are: the note on non-finite values
+    says what is wrong, and no step is."""
     x = loss.arrays[k]
     assert x is not None
     h = float(steps[idx])
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
     n_big, n_mid, n_small = central_differences_at(loss, loss.arrays, k, [flat] * 3,
                                                    [10 * h, h, h / 10])
-    plain = float(_allowed(n_mid, tol.atol, tol.rtol,
-                           floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    plain = _plain(c, tol, idx, n_mid)
     noise = rounding / h
     first = float(central_steps(x, None, loss.precision)[idx])
     # NOTE: h < first where the ladder stepped down from the method's step
@@ -1310,24 +1408,26 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
               f"{format_value(n_big)} with 10h, {format_value(n_small)} with h/10")
     where = _subject(loss, k).element(idx)
     magnitude = float(np.abs(x[idx]))
+    analytic = c.analytic_grad[idx].item()
+    finite = bool(np.all(np.isfinite([n_big, n_mid, n_small])))
+    if finite and not np.isfinite(analytic):
+        return None
     with np.errstate(invalid="ignore"):
         truncation = abs(n_big - n_mid) / 99
-        analytic = c.analytic_grad[idx].item()
         gap = abs(analytic - n_mid)
         not_the_step = bool(truncation + plain + noise < gap)      # False for NaN
-    kink = _kink_note(loss, k, flat, h, plain, noise, where)
-    if kink is not None:
-        return kink, True
-    if not_the_step:
+        # NOTE: h/10 carries 10 times the noise of h
+        still = finite and max(abs(n_big - n_mid), abs(n_small - n_mid)) <= plain + 10 * noise
+    if not_the_step or still:
         return (f"the step is not the cause: the central difference at {where} is "
                 f"{values}; its truncation error at h, about 1/99 of the change from 10h "
                 f"({truncation:.1e}), cannot explain the gap ({gap:.1e}) to the analytic "
-                f"value {format_value(analytic)}"), False
+                f"value {format_value(analytic)}")
     if noise > plain:
         return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
                 f"the rounding noise of L over the step (ν={noise:.1e} at h) exceeds the "
                 f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
-                "check it with method='complex_step'"), False
+                "check it with method='complex_step'")
     relative = float(np.finfo(working_dtype(x, loss.precision)).eps) ** (1 / 3) * magnitude
     if 0 < h < relative / 10:
         way, better = "small", relative
@@ -1335,37 +1435,44 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
         way, better = "large", min(h / 100, relative) if relative > 0 else h / 100
     return (f"the finite-difference step may be too {way} for values of magnitude "
             f"{magnitude:.1e} at {where}: its central difference moves with the step "
-            f"({values}); try eps={better:.1e} or method='complex_step'"), False
+            f"({values}); try eps={better:.1e} or method='complex_step'")
 
 
 def _complex_step_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance,
                        rounding: float) -> tuple[str, ...]:
-    """The kink note (:func:`_kink_note`) for a complex-step failure's worst element, from
-    real one-sided differences at the central step: at relu's 0 or a tie of max the branch
-    the real part picks gives one slope, the backward may give another. Empty where the
-    worst element is no kink; with the worst failing element that is not one, if any."""
+    """The kink notes (:func:`_kink_note`) for a complex-step failure, from real one-sided
+    differences at the central step: at relu's 0 or a tie of max the branch the real part
+    picks gives one slope, the backward may give another. The worst element and up to
+    ``KINK_SCAN`` more failing ones are examined; empty where none is a kink, else the
+    kinks' note and, for the worst failing element that is not one, its values."""
+    kinks, smooth = [], None
     assert c.worst_index is not None
-    kink = _element_kink(loss, k, c, tol, rounding, c.worst_index)
-    if kink is None:
+    for idx in [c.worst_index] + _next_failing(c, KINK_SCAN):
+        note = _element_kink(loss, k, c, tol, rounding, idx)
+        if note is not None:
+            kinks.append((idx, note))
+        elif smooth is None:
+            smooth = idx
+    if not kinks:
         return ()
-    for idx in _next_failing(c, KINK_SCAN):
-        if _element_kink(loss, k, c, tol, rounding, idx) is None:
-            return kink, _beside_kink(loss, k, idx) + (
-                f"the analytic value is {format_value(c.analytic_grad[idx])}, complex-step's "
-                f"{format_value(c.numeric_grad[idx])}, and complex-step subtracts nothing, so "
-                f"its step is not the cause")
-    return (kink,)
+    notes = [kinks[0][1] + _other_kinks(loss, k, kinks[1:])]
+    if smooth is not None:
+        notes.append(_beside_kink(loss, k, smooth) + (
+            f"the analytic value is {format_value(c.analytic_grad[smooth])}, complex-step's "
+            f"{format_value(c.numeric_grad[smooth])}, and complex-step subtracts nothing, so "
+            f"its step is not the cause"))
+    return tuple(notes)
 
 
 def _element_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, rounding: float,
-                  idx) -> str | None:
-    """:func:`_kink_note` at element ``idx``, with one-sided steps of the central size."""
+                  idx, steps=None) -> str | None:
+    """:func:`_kink_note` at element ``idx``, with one-sided steps of the size ``steps``
+    gives there (the central steps where None)."""
     x = loss.arrays[k]
     assert x is not None
-    h = float(central_steps(x, None, loss.precision)[idx])
+    h = float((central_steps(x, None, loss.precision) if steps is None else steps)[idx])
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
-    plain = float(_allowed(c.numeric_grad[idx], tol.atol, tol.rtol,
-                           floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    plain = _plain(c, tol, idx, c.numeric_grad[idx])
     return _kink_note(loss, k, flat, h, plain, rounding / h, _subject(loss, k).element(idx))
 
 
@@ -1468,10 +1575,37 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     # hide that much error in it: the full central check then decides (and says whether it
     # is inconclusive)
     resolved = typical == 0.0 or tol.noise < UNRESOLVED_ERROR * typical
+    passed = bool(err <= bound) and resolved
+    if passed and tol.atol > 0:
+        passed = not _gross_projection(loss, k, u, grad, u_eff, numeric, err, tol)
     return Directional(analytic=analytic.item(), numeric=np.asarray(numeric).item(),
                        max_abs_error=err,
                        max_rel_error=err / max(abs(analytic), abs(numeric),
                                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))),
                                                TINY),
-                       passed=bool(err <= bound) and resolved, analytic_grad=grad,
+                       passed=passed, analytic_grad=grad,
                        sensitivity=bound / typical if typical > 0 else np.inf)
+
+
+def _gross_projection(loss: ScalarLoss, k: int, u, grad, u_eff, numeric, err: float,
+                      tol: Tolerance) -> bool:
+    """G2a for the directional check: whether atol alone passes a projection ⟨g, u⟩ off
+    the central difference by ``GROSS_ERROR`` or more whose estimate is resolved (those at
+    10h and h/10 within ``RESOLVED_SPREAD`` of it, 10 ν below that): the input then goes to
+    the full central check, which judges each element (``_gross``). Without it a sign-
+    flipped gradient of 1e-9 passed under atol = 1e-8 at every element."""
+    analytic = float(np.real(np.sum(grad * u_eff)))
+    value = float(np.real(numeric))
+    without = float(np.sqrt(np.sum((np.abs(u_eff) * _allowed(grad, 0.0, tol.rtol)) ** 2))) \
+        + tol.noise
+    scale = max(abs(analytic), abs(value))
+    if not (err > without and scale > 0 and err >= GROSS_ERROR * scale and value != 0):
+        return False
+    spread = RESOLVED_SPREAD * abs(value)
+    if 10 * tol.noise > spread:
+        return False
+    for h in (10 * tol.eps, tol.eps / 10):
+        other = float(np.real(directional_derivative(loss, loss.arrays, k, u, h)[0]))
+        if not abs(other - value) <= spread:
+            return False
+    return True

@@ -29,7 +29,8 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = ["GradcheckReport", "InputReport", "Subject", "Tolerance", "Defect", "Directional",
-           "Comparison", "BlockSummary", "verdict", "REL_FLOOR", "BLIND_ERROR"]
+           "Comparison", "BlockSummary", "verdict", "REL_FLOOR", "BLIND_ERROR",
+           "GROSS_ERROR", "RESOLVED_SPREAD"]
 
 REL_FLOOR = 1e-3       # entries are judged against at least 1e-3·max|n|
 TINY = np.finfo(np.float64).tiny
@@ -100,6 +101,15 @@ BLIND_ERROR = 0.1
 #: floor the rounding noise ν_i alone allows this relative error (``Comparison.unresolved``):
 #: a gradient that wrong would pass everywhere (an output with a large constant term)
 UNRESOLVED_ERROR = 0.5
+#: atol does not pass an element whose analytic value is off its numerical estimate by this
+#: relative error or more (the sign wrong: 2, a factor of 2: 0.5) where the estimate is
+#: resolved (G2a): atol is for estimates that cannot be (a zero gradient read through
+#: truncation), not for a gradient that is merely small
+GROSS_ERROR = 0.4
+#: an estimate is resolved where those at 10h and h/10 lie within this fraction of it and
+#: the rounding noise at h/10 (10 ν_i) below it: truncation and rounding then explain at most
+#: about a fifth of it, far below GROSS_ERROR
+RESOLVED_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,12 @@ class Comparison:
     blind_sizes: tuple[float, float] = (0.0, 0.0)
     blind_noise: float = 0.0
     unresolved: bool = False         # every element allows UNRESOLVED_ERROR: inconclusive
+    # the elements judged without atol: resolved estimates GROSS_ERROR off (G2a)
+    strict: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_strict(self) -> int:
+        return 0 if self.strict is None else int(np.count_nonzero(self.strict))
 
     @property
     def compared(self) -> bool:
