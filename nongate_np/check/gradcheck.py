@@ -84,9 +84,12 @@ exceeds the tolerance, says central differences cannot resolve the element.
 Complex-step subtracts nothing, so its step is never the cause; a mismatch there of a
 relative 1e-11..1e-8 is the size float64 rounding reaches when the backward subtracts
 nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4 ulps of such loss).
-Where the worst element is a kink of fn (its one-sided slopes differ at h and at h/10),
-the note says so, and the worst failing element where fn is smooth, if any among the next
-``KINK_SCAN``, gets its own note. Where fn has several outputs, the worst element's
+The worst failing element and up to ``KINK_SCAN`` more are examined: those that are kinks
+of fn (their one-sided slopes differ at h and at h/10) are named in one note, and the worst
+of them where fn is smooth gets the note on its step, whichever is the worst. A NaN or inf
+on one side where the other is finite is named with its element, and no step note is made
+for it; a checked input that is not finite is refused up front (ValueError). Where fn has
+several outputs, the worst element's
 analytic and numerical values are split into one part per output (L with the other
 cotangents zero), and the note names the outputs whose part fails. Without ``blocks=``,
 the failing line names the region the failures lie in where an axis narrows them down (a
@@ -258,7 +261,7 @@ def _moving_magnitude(loss: ScalarLoss, values: list, magnitude: float) -> float
 def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
     """fn gave two different outputs at the same inputs: where and by how much (every
     numerical derivative would then measure that noise, not fn's slope)."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         diff = np.abs(a - b)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), a.shape))
@@ -563,7 +566,7 @@ def _defect(loss: ScalarLoss, k: int, defect: Defect, label: str | None = None) 
 def _reentrancy(subject: Subject, g1, g2, claimed: bool) -> Defect:
     """Two backward passes (two calls of ``grad``) gave different gradients: where and by how
     much."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         diff = np.abs(g1 - g2)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), g1.shape))
@@ -632,17 +635,36 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
         unresolved = bool(np.any(judged)) and bool(np.all(
             np.broadcast_to(noise, scale.shape)[judged] >= UNRESOLVED_ERROR * scale[judged]))
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
-    notes = tuple(f"the {what} gradient has {bad} non-finite value(s)"
-                  for what, bad in (("analytic", _non_finite(analytic)),
-                                    ("numeric", _non_finite(numeric))) if bad)
     return Comparison(analytic, numeric, violation, worst_index=worst,
                       analytic=analytic[worst].item(), numeric=numeric[worst].item(),
                       max_abs_error=float(err.max()),
                       max_rel_error=float(np.max(relative_error(analytic, numeric))),
-                      n_failing=int(np.count_nonzero(violation > 1)), notes=notes,
+                      n_failing=int(np.count_nonzero(violation > 1)),
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
                       unresolved=unresolved,
                       strict=strict if strict is not None and np.any(strict) else None)
+
+
+def _non_finite_notes(subject: Subject, c: Comparison) -> tuple[str, ...]:
+    """The notes on non-finite values of either gradient, each naming the first such
+    element; where the other side is finite there, it says which side is the cause (a NaN
+    in a backward is no matter of the step)."""
+    if not c.compared:
+        return ()
+    notes = []
+    for what, bad, other, side in (("analytic", c.analytic_grad, c.numeric_grad, "numeric"),
+                                   ("numeric", c.numeric_grad, c.analytic_grad, "analytic")):
+        count = _non_finite(bad)
+        if not count:
+            continue
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(bad))[0])
+        where = f"{format_value(bad[idx]).lstrip('+')} at {subject.element(idx)}"
+        if np.isfinite(other[idx]):
+            cause = "the backward (or grad) gives it, whatever the step" if what == "analytic" \
+                else "fn's outputs are not finite at x ± h there (out of its domain, overflow)"
+            where += f", where the {side} value is {format_value(other[idx])}: {cause}"
+        notes.append(f"the {what} gradient has {count} non-finite value(s) ({where})")
+    return tuple(notes)
 
 
 def _non_finite(arr: np.ndarray) -> int:
@@ -867,7 +889,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         ``eps``, ``atol`` or ``rtol`` not a real number.
     ValueError
         An unknown ``method``; ``eps`` not finite and > 0, ``atol`` or ``rtol`` not finite
-        and >= 0 (NaN included).
+        and >= 0 (NaN included); a checked input holding NaN or inf (the message names the
+        first such element).
     """
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {', '.join(map(repr, METHODS))}, "
@@ -879,6 +902,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     rtol = check_option("gradcheck", "rtol", rtol, positive=False)
     loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, name=name) if grad is None \
         else ArrayLoss(fn, inputs, names=names, only=only, seed=seed, name=name)
+    loss.refuse_non_finite()
     blocks = blocks or {}
     unknown = [b for b in blocks if b not in loss.names]
     if unknown:
@@ -991,7 +1015,7 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         numeric = _estimate(loss, k, grad, full, eps, progress)
     comparison, tol, steps = _element_wise(loss, k, grad, numeric, full, eps, atol, rtol,
                                            rounding)
-    notes = comparison.notes
+    notes = _non_finite_notes(subject, comparison)
     if full == "complex_step" and not_finite is None and comparison.compared:
         central, agreement = _against_central(loss, k, comparison, rounding, progress)
         if agreement is not None and np.any(_off_central(agreement)):
@@ -1282,7 +1306,7 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
         # astronomically off (exp over a step 600 times its scale)
         plain = _allowed(estimate, tol.atol, tol.rtol,
                          floor=relative_floor(numeric[settled], analytic[settled]))
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             moved = np.abs(previous - estimate)
             off = np.abs(analytic[todo] - estimate)
             shifted = ~np.isfinite(default) | (np.abs(default - estimate) > default_allowed + nu)
@@ -1316,7 +1340,7 @@ def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analyti
     if not len(todo):
         return np.zeros(0, bool)
     coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         explained = np.abs(coarse - estimate) / 99 + allowed >= np.abs(analytic - estimate)
     return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
 
@@ -1339,11 +1363,13 @@ def _step_notes(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
         if note is not None:
             kinks.append((idx, note))
         elif smooth is None:
-            smooth = (idx, _step_note(loss, k, c, tol, steps, rounding, idx))
+            # NOTE: None at a non-finite analytic value: the next such element gets the note
+            step = _step_note(loss, k, c, tol, steps, rounding, idx)
+            smooth = None if step is None else (idx, step)
     notes = []
     if kinks:
         notes.append(kinks[0][1] + _other_kinks(loss, k, kinks[1:]))
-    if smooth is not None and smooth[1] is not None:
+    if smooth is not None:
         prefix = _beside_kink(loss, k, smooth[0]) if kinks else ""
         notes.append(prefix + smooth[1])
     return tuple(notes)
@@ -1412,7 +1438,7 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
     finite = bool(np.all(np.isfinite([n_big, n_mid, n_small])))
     if finite and not np.isfinite(analytic):
         return None
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         truncation = abs(n_big - n_mid) / 99
         gap = abs(analytic - n_mid)
         not_the_step = bool(truncation + plain + noise < gap)      # False for NaN
@@ -1565,8 +1591,7 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     u = rng.choice([-1.0, 1.0], size=x.shape) * rng.uniform(0.5, 1.0, size=x.shape)
     numeric, u_eff = directional_derivative(loss, loss.arrays, k, u, tol.eps)
     analytic = np.sum(grad * u_eff)
-    bound = float(np.sqrt(np.sum((np.abs(u_eff) * _allowed(grad, tol.atol, tol.rtol)) ** 2))) \
-        + tol.noise
+    bound = _root_sum_squares(np.abs(u_eff) * _allowed(grad, tol.atol, tol.rtol)) + tol.noise
     finite = bool(np.isfinite(analytic) and np.isfinite(numeric) and np.all(np.isfinite(grad)))
     err = float(abs(analytic - numeric)) if finite else np.inf
     weighted = np.abs(grad * u_eff)
@@ -1596,8 +1621,7 @@ def _gross_projection(loss: ScalarLoss, k: int, u, grad, u_eff, numeric, err: fl
     flipped gradient of 1e-9 passed under atol = 1e-8 at every element."""
     analytic = float(np.real(np.sum(grad * u_eff)))
     value = float(np.real(numeric))
-    without = float(np.sqrt(np.sum((np.abs(u_eff) * _allowed(grad, 0.0, tol.rtol)) ** 2))) \
-        + tol.noise
+    without = _root_sum_squares(np.abs(u_eff) * _allowed(grad, 0.0, tol.rtol)) + tol.noise
     scale = max(abs(analytic), abs(value))
     if not (err > without and scale > 0 and err >= GROSS_ERROR * scale and value != 0):
         return False
@@ -1609,3 +1633,12 @@ def _gross_projection(loss: ScalarLoss, k: int, u, grad, u_eff, numeric, err: fl
         if not abs(other - value) <= spread:
             return False
     return True
+
+
+def _root_sum_squares(terms: np.ndarray) -> float:
+    """√(Σ t_i²), scaled by the largest |t_i| so that no square overflows (allowances of a
+    gradient of 1e200) or underflows; inf or NaN where a term is."""
+    largest = float(np.max(np.abs(terms), initial=0.0))
+    if largest == 0 or not np.isfinite(largest):
+        return largest
+    return largest * float(np.sqrt(np.sum((terms / largest) ** 2)))

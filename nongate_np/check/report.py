@@ -126,7 +126,6 @@ class Comparison:
     max_abs_error: float = 0.0
     max_rel_error: float = 0.0
     n_failing: int = 0
-    notes: tuple[str, ...] = ()      # non-finite values on either side
     # the elements at or above the relative floor whose allowance exceeds BLIND_ERROR·|n|
     # (they could be that wrong and pass), the least and largest |n| among them, and their
     # largest ν_i
@@ -576,7 +575,7 @@ def relative_floor(numeric, analytic=None) -> float:
     large for the function) cannot lift the floor and hide the other elements' errors."""
     m = np.abs(np.asarray(numeric))
     if analytic is not None:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             m = np.minimum(m, np.abs(np.asarray(analytic)))
     return REL_FLOOR * float(np.max(m[np.isfinite(m)], initial=0.0))
 
