@@ -199,3 +199,47 @@ def test_no_numpy_warning_leaks_from_the_checker(method):
     assert _library_warnings(record) == []
     assert right.passed, str(right)
     assert not wrong.passed, str(wrong)
+
+
+# ---------------------------------------------------------------------------------------------
+# a gradient for an input held constant
+# ---------------------------------------------------------------------------------------------
+
+def _scaled_tanh(x, a):
+    return (np.tanh(x) * a).sum()
+
+
+def test_a_gradient_returned_for_a_scalar_held_constant_is_warned_about():
+    """A np.float64 scalar is held constant; grad's 123.0 for it was ignored without a word
+    unless names= was given. The warning names it from fn's parameters, once."""
+    x = np.random.default_rng(0).standard_normal(3)
+
+    def vjp(x, a, v):
+        return v * a * (1 - np.tanh(x) ** 2), 123.0 * v
+    for scalar in (np.float64(2.0), 2.0):
+        with pytest.warns(UserWarning, match=r"grad returned a gradient for input 1 'a', the "
+                                             r"scalar (float64|float) 2\.0, which is held "
+                                             r"constant and not checked: that gradient is "
+                                             r"ignored; pass np\.array\(2\.0\) to check it") \
+                as record:
+            report = gradcheck(_scaled_tanh, [x, scalar], grad=vjp)
+        assert report.passed and [r.name for r in report.inputs] == ["x"], str(report)
+        assert len([w for w in record if "held constant" in str(w.message)]) == 1
+        assert record[0].filename == __file__              # points at the caller's line
+    # as an array it is checked, and the wrong 123 fails
+    bad = gradcheck(_scaled_tanh, [x, np.array(2.0)], grad=vjp, raise_exception=False)
+    assert not bad["a"].passed, str(bad)
+
+
+def test_no_warning_where_grad_gives_a_constant_no_gradient():
+    """None, or zeros (how frameworks say 'none' for an integer input), is no gradient."""
+    x = np.random.default_rng(0).standard_normal(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gradcheck(_scaled_tanh, [x, np.float64(2.0)],
+                  grad=lambda x, a, v: (v * a * (1 - np.tanh(x) ** 2), None))
+        gradcheck(_scaled_tanh, [x, np.arange(3)],
+                  grad=lambda x, a, v: (v * a * (1 - np.tanh(x) ** 2), np.zeros(3)))
+        # a float array left out by only= is constant on purpose
+        gradcheck(_scaled_tanh, [x, np.full(3, 2.0)], only="x",
+                  grad=lambda x, a, v: (v * a * (1 - np.tanh(x) ** 2), np.tanh(x) * v))

@@ -336,6 +336,7 @@ def _claimed_once(loss: ArrayLoss, grad):
     missing: list[bool] = []
     for k, g in enumerate(result):
         if not loss.checked[k]:
+            _ignored_gradient(loss, k, g)
             grads.append(None)
             continue
         x = loss.arrays[k]
@@ -348,6 +349,36 @@ def _claimed_once(loss: ArrayLoss, grad):
                 f"  raised by   grad: its result {k} is the gradient of input {k}"))]))
         grads.append(g)
     return grads, missing, magnitude, values
+
+
+def _ignored_gradient(loss: ArrayLoss, k: int, g) -> None:
+    """A warning, once per input, where ``grad`` returns a nonzero gradient for an input
+    held constant for its type (a float or np.float64 scalar, an integer array; not a float
+    array that ``only=`` leaves out): the verdict ignores it,
+    and a scalar the caller meant to check would pass without a word. Zeros, and JAX's
+    float0, are how frameworks say there is none."""
+    value = loss.constants[k]
+    # NOTE: a floating array is constant only because only= left it out, on purpose
+    if g is None or k in loss.warned_constant or (
+            isinstance(value, np.ndarray) and value.dtype.kind in "fc"):
+        return
+    arr = np.asarray(g) if isinstance(g, (np.ndarray, np.generic, float, int)) else None
+    if arr is not None and (arr.dtype.kind == "V" or (arr.dtype.kind in "fciub" and
+                                                      not np.any(arr))):
+        return
+    loss.warned_constant.add(k)
+    if isinstance(value, (float, np.floating)):
+        what, fix = (f"the scalar {type(value).__name__} {float(value)!r}",
+                     f"pass np.array({float(value)!r}) to check it")
+    elif isinstance(value, np.ndarray):
+        article = "an" if value.dtype.name[0] in "aeiou" else "a"
+        what, fix = (f"{article} {value.dtype} array", "pass it as a float64 array to check it")
+    else:
+        what, fix = f"a {type(value).__name__}", "pass a float64 ndarray to check it"
+    # NOTE: stacklevel 5: the caller of gradcheck (← _claimed_once ← _analytic ← gradcheck)
+    warnings.warn(f"gradcheck: grad returned a gradient for {loss.labels[k]}, {what}, which "
+                  f"is held constant and not checked: that gradient is ignored; {fix}",
+                  UserWarning, stacklevel=5)
 
 
 _IGNORES_V = ("grad gave the same gradient for 2·v as for v, so it ignores the cotangent v "
@@ -835,7 +866,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         returns a tuple, with None in the place of an integer or bool output; for a
         one-element output it is 1, so the result is the gradient).
         It returns one ndarray per input, shaped like it (None for an input it gives no
-        gradient, or a bare ndarray when there is one input). It is called twice and must
+        gradient, or a bare ndarray when there is one input). A nonzero gradient for an
+        input held constant (a float scalar: pass ``np.array(2.0)`` to check it) is
+        ignored, with a warning naming the input. It is called twice and must
         give identical results.
     method : "directional" (default), "central" or "complex_step"
         "complex_step" decides where its estimate agrees with central differences; where

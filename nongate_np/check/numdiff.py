@@ -415,6 +415,8 @@ class ScalarLoss:
         self.positions: tuple[int, ...] = (0,)
         self.n_outputs = 1
         self.names, self.labels, self.displays = [], [], []
+        # the constant inputs already warned about (a scalar whose gradient is ignored)
+        self.warned_constant: set[int] = set()
         # the names= the caller gave positional inputs (a report's reproduce line repeats them)
         self.given_names = () if names is None or self.keyword else tuple(map(str, names))
         named_by_caller = names is not None
@@ -446,6 +448,7 @@ class ScalarLoss:
             if named_by_caller and isinstance(v, (float, np.floating)):
                 # a named scalar is one the caller means to check, but a scalar is held
                 # constant: its gradient would be ignored without a word in the verdict
+                self.warned_constant.add(k)
                 warnings.warn(f"{who}: {label} is a scalar ({type(v).__name__}), held "
                               f"constant and not checked; pass np.array({float(v)!r}) to "
                               f"check its gradient", UserWarning, stacklevel=4)
