@@ -812,7 +812,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         import torch
 
         def f(x, w):                      # float64 ndarrays in, an ndarray out
-            return torch.tanh(torch.from_numpy(x) @ torch.from_numpy(w)).numpy()
+            dt = np.result_type(x, w)     # complex128 while complex-stepping one of them
+            return torch.tanh(torch.from_numpy(x.astype(dt)) @
+                              torch.from_numpy(w.astype(dt))).numpy()
 
         def f_vjp(x, w, v):               # v: the cotangent, shaped like f's output
             xt = torch.tensor(x, requires_grad=True)
@@ -822,7 +824,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
             return gx.numpy(), gw.numpy()
 
         x, w = np.random.randn(4, 3), np.random.randn(3, 2)    # float64
-        print(gradcheck(f, [x, w], grad=f_vjp, names=["x", "w"], method="central"))
+        print(gradcheck(f, [x, w], grad=f_vjp, method="complex_step"))    # or any method
 
     With JAX (``jax_enable_x64`` on), for a function ``g`` written with ``jax.numpy`` and
     compiled with ``jax.jit`` (central differences call it twice per element)::
