@@ -243,3 +243,50 @@ def test_no_warning_where_grad_gives_a_constant_no_gradient():
         # a float array left out by only= is constant on purpose
         gradcheck(_scaled_tanh, [x, np.full(3, 2.0)], only="x",
                   grad=lambda x, a, v: (v * a * (1 - np.tanh(x) ** 2), np.tanh(x) * v))
+
+
+# ---------------------------------------------------------------------------------------------
+# the report's wording
+# ---------------------------------------------------------------------------------------------
+
+def test_an_inconclusive_failure_says_so_not_mismatch():
+    """L + 1e10: no element is beyond its allowance, the noise allows half of every one; the
+    header said 'mismatch' over 'failing 0 / 12', and the step note read the noise."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 3))
+    report = gradcheck(lambda x: (np.tanh(x) ** 2).sum() + 1e10, [x],
+                       grad=lambda x, v: v * 2 * np.tanh(x) * (1 - np.tanh(x) ** 2),
+                       method="central", raise_exception=False)
+    text = str(report)
+    assert report.inputs[0].n_failing == 0 and not report.passed, text
+    assert "d(input 0 'x') inconclusive" in text and " mismatch" not in text, text
+    assert re.search(r"FAIL \(inconclusive\)", text), text
+    assert "failing     0 / 12 elements (0.0%); the differences cannot judge any" in text, text
+    assert "step is not the cause" not in text and "step may be" not in text, text
+
+
+def test_a_scalar_outputs_non_finite_value_is_not_located_at_brackets():
+    with np.errstate(invalid="ignore"):         # fn's own log(-1), at x: fn's warning
+        report = gradcheck(lambda x: np.log(x).sum(), [np.array([-1.0, 2.0])],
+                           grad=lambda x, v: v / x, method="central", raise_exception=False)
+    text = str(report)
+    assert "fn's output 0 is not finite at these inputs (the scalar output, nan)" in text, text
+    assert "the first at []" not in text, text
+
+
+def test_the_worst_line_says_what_worst_means():
+    """The worst element is the largest |a − n| over its allowance, not the largest rel:
+    x[0]'s gradient (1e-5, judged against the floor of a thousandth of x[1]'s) has the larger
+    rel, x[1] (0.1 % off) is the further beyond its allowance and is the worst; the line says
+    so."""
+    scale = np.array([1e-5, 1.0])
+    report = gradcheck(lambda x: x * scale, [np.array([0.3, -1.2])],
+                       grad=lambda x, v: v * scale * [1.5, 1.001], method="central",
+                       raise_exception=False)
+    r = report.inputs[0]
+    worst_rel = abs(r.analytic - r.numeric) / abs(r.numeric)
+    assert r.worst_index == (1,) and r.max_rel_error > 4 * worst_rel, str(report)
+    ratio = r.violation[r.worst_index]
+    assert re.search(r"worst +x\[1\]: .* \(" + re.escape(f"{ratio:.1e}") + r"x its allowance; "
+                     r"worst = largest \|a-n\|/allowance, not largest rel\)", str(report)), \
+        str(report)

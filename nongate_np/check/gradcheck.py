@@ -1014,8 +1014,9 @@ def _non_finite_outputs(values) -> str | None:
         bad = ~np.isfinite(v)
         if np.any(bad):
             first = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
-            return (f"fn's output {j} is not finite at these inputs ({int(bad.sum())} of "
-                    f"{v.size} values NaN or infinite, the first at [{first}]), nor is L: "
+            where = f"(the scalar output, {v.item()})" if v.ndim == 0 else \
+                f"({int(bad.sum())} of {v.size} values NaN or infinite, the first at [{first}])"
+            return (f"fn's output {j} is not finite at these inputs {where}, nor is L: "
                     "its numerical derivatives mean nothing whatever the step or method, so "
                     "neither the step nor the backward is shown wrong; make fn finite there "
                     "(a log or sqrt outside its domain; or padding multiplied by zero, "
@@ -1079,7 +1080,8 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
                       f"and tolerances apply; run it in float64 for a precise check",)
         if not_finite is not None:
             notes += (not_finite,)
-        elif steps is not None and comparison.compared:
+        elif steps is not None and comparison.compared and not comparison.unresolved:
+            # NOTE: inconclusive: the estimates are rounding, and the note above says so
             notes += _step_notes(loss, k, comparison, tol, steps, rounding)
         if full == "complex_step" and not_finite is None and comparison.compared:
             kink = _complex_step_kink(loss, k, comparison, tol, rounding)
