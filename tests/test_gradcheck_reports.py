@@ -290,3 +290,21 @@ def test_the_worst_line_says_what_worst_means():
     assert re.search(r"worst +x\[1\]: .* \(" + re.escape(f"{ratio:.1e}") + r"x its allowance; "
                      r"worst = largest \|a-n\|/allowance, not largest rel\)", str(report)), \
         str(report)
+
+
+def test_complex_step_on_a_non_analytic_fn_is_as_the_readme_says():
+    """README: abs inside fn, on a complex value that stays complex, makes complex-step's
+    estimate disagree with central differences, which decide (G2b); np.abs as the output
+    comes back real, so there is no estimate: ComplexStepNotApplicable (a TypeError),
+    raise_exception=False or not."""
+    x = np.array([0.5, -1.2, 2.0])
+    report = gradcheck(lambda x: np.abs(x) * (x / x), [x], grad=lambda x, v: v * np.sign(x),
+                       method="complex_step", raise_exception=False)
+    assert report.passed and report.inputs[0].checked_by == "complex_step → central", report
+    wrong = gradcheck(lambda x: np.abs(x) * (x / x), [x], grad=lambda x, v: v * x,
+                      method="complex_step", raise_exception=False)
+    assert not wrong.passed, wrong
+    with pytest.raises(TypeError, match=r"complex-step is not applicable: every output is "
+                                        r"real .*use method='central'"):
+        gradcheck(np.abs, [x], grad=lambda x, v: v * np.sign(x), method="complex_step",
+                  raise_exception=False)
