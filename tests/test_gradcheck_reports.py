@@ -308,3 +308,75 @@ def test_complex_step_on_a_non_analytic_fn_is_as_the_readme_says():
                                         r"real .*use method='central'"):
         gradcheck(np.abs, [x], grad=lambda x, v: v * np.sign(x), method="complex_step",
                   raise_exception=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# hints for a hand-written backward's common bugs
+# ---------------------------------------------------------------------------------------------
+
+def _tanh_xw(x, w):
+    return np.tanh(x @ w)
+
+
+def _tanh_xw_vjp(x, w, v, factor=1.0, planted=None):
+    dz = v * (1 - np.tanh(x @ w) ** 2)
+    dx = factor * (dz @ w.T)
+    if planted is not None:
+        dx[planted] *= 1.3
+    return dx, x.T @ dz
+
+
+@pytest.mark.parametrize("factor, said", [(2.0, r"2\.0 × numeric at every element of x "
+                                                r"\(within the tolerance\): a constant factor"),
+                                          (-1.0, r"-1\.0 × numeric at every element of x "
+                                                 r"\(within the tolerance\): the sign is wrong"),
+                                          (0.5, r"0\.5 × numeric"), (1.001, r"1\.001 × numeric")])
+def test_a_constant_factor_in_the_backward_is_named(factor, said):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    for method in ("central", "directional"):
+        report = gradcheck(_tanh_xw, [x, w], grad=lambda x, w, v: _tanh_xw_vjp(x, w, v, factor),
+                           method=method, raise_exception=False)
+        assert re.search(r"note +analytic = " + said, str(report)), str(report)
+        assert report["w"].passed and not report["x"].passed
+
+
+def test_no_factor_is_claimed_where_one_element_is_wrong():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((3, 2))
+    report = gradcheck(_tanh_xw, [x, w], grad=lambda x, w, v: _tanh_xw_vjp(x, w, v,
+                                                                           planted=(1, 2)),
+                       method="central", raise_exception=False)
+    assert not report.passed and "× numeric" not in str(report), str(report)
+
+
+def test_a_transposed_gradient_of_a_square_input_is_named():
+    rng = np.random.default_rng(1)
+    a, m = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+
+    def vjp(a, v):
+        return ((v * (1 - np.tanh(a @ m) ** 2)) @ m.T).T
+    report = gradcheck(lambda a: np.tanh(a @ m), [a], grad=vjp, method="central",
+                       raise_exception=False)
+    assert re.search(r"note +analytic = numeric transposed at every element of a", str(report)), \
+        str(report)
+
+
+def test_a_wrongly_shaped_gradient_says_what_it_likely_is_without_zeros_or_a_backend():
+    """The row showed '0.0e+00 0.0e+00 FAIL' for values never compared, and the title the
+    active backend for grad= code that ran none of its kernels."""
+    x = np.random.default_rng(0).standard_normal((3, 2))
+    report = gradcheck(np.tanh, [x], grad=lambda x, v: (v * (1 - np.tanh(x) ** 2)).T,
+                       raise_exception=False)
+    text = str(report)
+    assert "has shape (2, 3), expected the input's shape (3, 2): (2, 3) is the transpose of " \
+        "(3, 2)" in text, text
+    row = next(line for line in text.splitlines() if line.startswith("  input 0"))
+    assert row.split()[-3:] == ["-", "-", "FAIL"], row
+    assert "backend=" not in text, text
+    b = np.ones(3)
+    report = gradcheck(lambda x, b: np.tanh(x + b), [np.ones((5, 3)), b],
+                       grad=lambda x, b, v: (v * (1 - np.tanh(x + b) ** 2),) * 2,
+                       raise_exception=False)
+    assert "has shape (5, 3), expected the input's shape (3,): (5, 3) for (3,), not summed " \
+        "over the leading axis" in str(report), str(report)

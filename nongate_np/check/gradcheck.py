@@ -95,6 +95,12 @@ cotangents zero), and the note names the outputs whose part fails. Without ``blo
 the failing line names the region the failures lie in where an axis narrows them down (a
 row, a column, a run or stride of them: ``_failing_region``).
 
+Where a failure fits a hand-written backward's common bug at every element within the
+tolerance, a note names it: the analytic gradient a constant multiple of the numeric one
+("analytic = 2.0 × numeric", -1.0: the sign), or a square input's gradient transposed
+(``_pattern_notes``); a gradient of the wrong shape, the transpose or a broadcast input's
+gradient not summed over the leading axes (``_shape_hint``).
+
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
 classes are in ``nongate_np.check.report``.
@@ -345,7 +351,8 @@ def _claimed_once(loss: ArrayLoss, grad):
         g = np.zeros(x.shape, x.dtype) if g is None else _claimed_array(loss, k, g)
         if g.shape != x.shape:
             raise GradcheckError(_report(loss, "shape", [_defect(loss, k, Defect(
-                f"has shape {g.shape}, expected the input's shape {x.shape}\n"
+                f"has shape {g.shape}, expected the input's shape {x.shape}"
+                f"{_shape_hint(g.shape, x.shape)}\n"
                 f"  raised by   grad: its result {k} is the gradient of input {k}"))]))
         grads.append(g)
     return grads, missing, magnitude, values
@@ -537,13 +544,35 @@ def _backward_once(loss: ScalarLoss):
         g = np.zeros(t.shape, t.dtype) if t.grad is None else np.asarray(t.grad)
         if g.shape != t.shape:
             raise GradcheckError(_report(loss, "shape", [_defect(loss, k, Defect(
-                f"has shape {g.shape}, expected the input's shape {t.shape}"))]))
+                f"has shape {g.shape}, expected the input's shape {t.shape}"
+                f"{_shape_hint(g.shape, t.shape)}"))]))
         grads.append(g)
     return grads, missing, magnitude, values
 
 
+def _shape_hint(got: tuple, want: tuple) -> str:
+    """What a wrongly shaped gradient likely is: the transpose, a broadcast input's
+    gradient not summed over the axes it was broadcast along, or the right elements in
+    another shape; "" where none fits."""
+    got, want = tuple(got), tuple(want)
+    if len(got) > 1 and got == want[::-1]:
+        return f": {got} is the transpose of {want}"
+    lead = len(got) - len(want)
+    if lead > 0 and got[lead:] == want:
+        axes = "axis" if lead == 1 else f"{lead} axes"
+        return (f": {got} for {want}, not summed over the leading {axes} (an input "
+                f"broadcast along {'it' if lead == 1 else 'them'} gets the sum of the "
+                f"gradient there)")
+    if int(np.prod(got, dtype=np.int64)) == int(np.prod(want, dtype=np.int64)):
+        return ": the same number of elements, in another shape (a reshape missing?)"
+    return ""
+
+
 def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
             options=None) -> GradcheckReport:
+    # NOTE: a gradient claimed through grad= ran none of this library's kernels, whatever
+    # the check (a wrong shape, reentrancy) that reports it
+    claimed = claimed or isinstance(loss, ArrayLoss)
     backend, device = _backend_that_ran(loss)
     return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
                            backend=backend, device=device, keyword=loss.keyword,
@@ -674,6 +703,43 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
                       unresolved=unresolved,
                       strict=strict if strict is not None and np.any(strict) else None)
+
+
+def _pattern_notes(subject: Subject, c: Comparison, tol: Tolerance) -> tuple[str, ...]:
+    """The hand-written backward's common bugs, where one explains the failure at every
+    element within the tolerance (the allowance with the largest ν, scaled by |factor|):
+    the analytic gradient is a constant multiple of the numeric one (a factor of 2, the
+    sign), or, for a square matrix input, the numeric one transposed. Nothing otherwise."""
+    a, n = c.analytic_grad, c.numeric_grad
+    if np.iscomplexobj(a) or np.iscomplexobj(n) or a.size < 2 or \
+            not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+        return ()
+    with np.errstate(all="ignore"):
+        allowed = _allowed(n, tol.atol, tol.rtol, tol.noise, floor=relative_floor(n, a))
+        square = float(np.sum(n * n))
+        # NOTE: two elements of the gradient's scale at least: one alone is a multiple
+        # of any other number
+        sized = int(np.count_nonzero(np.abs(n) > allowed))
+        if square > 0 and sized >= 2:
+            factor = float(np.sum(a * n)) / square
+            off_one = abs(factor - 1) * np.abs(n) > allowed
+            if np.any(off_one) and np.all(np.abs(a - factor * n) <= max(1.0, abs(factor))
+                                          * allowed):
+                # NOTE: 2.0, -1.0 where the factor is a whole number to 6 digits (a
+                # multiple of an estimate can be no closer), else 4 digits: 1.001
+                shown = f"{round(factor):.1f}" if abs(factor - round(factor)) < \
+                    1e-6 * max(1.0, abs(factor)) else f"{factor:.4g}"
+                what = "the sign is wrong" if shown == "-1.0" else \
+                    "a constant factor in the backward (a missing or extra scale, a 2 of a " \
+                    "square, a mean's 1/n)"
+                return (f"analytic = {shown} × numeric at every element of "
+                        f"{subject.display} (within the tolerance): {what}",)
+        if n.ndim == 2 and n.shape[0] == n.shape[1] and sized >= 2 and \
+                np.all(np.abs(a.T - n) <= allowed):
+            return (f"analytic = numeric transposed at every element of {subject.display} "
+                    f"(within the tolerance): the backward returns the gradient's transpose "
+                    f"(x.T @ d where d @ x.T was due, or the reverse)",)
+    return ()
 
 
 def _non_finite_notes(subject: Subject, c: Comparison) -> tuple[str, ...]:
@@ -1078,6 +1144,8 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         if work != working_dtype(x):
             notes += (f"fn computes in {work} (its outputs are {work} values): {work} steps "
                       f"and tolerances apply; run it in float64 for a precise check",)
+        if not_finite is None and comparison.compared and not comparison.unresolved:
+            notes += _pattern_notes(subject, comparison, tol)
         if not_finite is not None:
             notes += (not_finite,)
         elif steps is not None and comparison.compared and not comparison.unresolved:

@@ -446,8 +446,12 @@ class GradcheckReport:
                  f"  {'input':<{w}} {'shape':<14} {'dtype':<10} {'checked by':<22} "
                  f"{'max abs':>8} {'max rel':>8}  result"]
         for r in self.inputs:
+            # NOTE: a defect compared no values (a wrong shape): a dash, not a zero error
+            compared = r.defect is None or r.defect.worst_index is not None
+            abs_text = f"{r.max_abs_error:>8.1e}" if compared else f"{'-':>8}"
+            rel_text = f"{r.max_rel_error:>8.1e}" if r.defect is None else f"{'-':>8}"
             lines.append(f"  {r.label:<{w}} {str(r.shape):<14} {r.dtype:<10} "
-                         f"{r.checked_by:<22} {r.max_abs_error:>8.1e} {r.max_rel_error:>8.1e}"
+                         f"{r.checked_by:<22} {abs_text} {rel_text}"
                          f"  {_result(r)}{_sees(r)}")
         lines += [f"  {r.label}: directional failed → full central difference passed"
                   for r in self.inputs if r.fallback_ran and r.passed]
