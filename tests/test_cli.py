@@ -3,9 +3,11 @@
 import subprocess
 import sys
 
+import numpy as np
+
 from nongate_np import cli
 from nongate_np.autograd import Function
-from nongate_np.check import catalog
+from nongate_np.check import catalog, gradcheck
 from nongate_np.cli import tools
 
 
@@ -45,6 +47,15 @@ def test_gradcheck_command_fails_on_a_wrong_backward(capsys):
     assert out.count("FAIL") >= 3
     assert "0/3 checks passed" in out
     assert "worst" in out            # the verbose report names the worst element
+    # the columns in the order of gradcheck's own table (max abs, then max rel): the row's
+    # numbers are the report's, whose abs error (x³ against x²'s backward) is not its rel
+    rep = gradcheck(bad.fn, bad.inputs(np.random.default_rng(0)), method="central",
+                    raise_exception=False)
+    header = out.splitlines()[0].split()
+    assert header[2:] == ["max", "abs", "err", "max", "rel", "err", "result"], header
+    row = next(line for line in out.splitlines() if line.startswith("wrong_square") and
+               " central " in line).split()
+    assert row[2:4] == [f"{rep.max_abs_error:.1e}", f"{rep.max_rel_error:.1e}"], row
 
 
 def test_module_entry_point_runs_a_filtered_check():

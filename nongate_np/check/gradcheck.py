@@ -46,13 +46,19 @@ and numeric values agree in size, so an estimate far off on one side cannot set 
 the others), and ν_i (the rounding noise of L
 over the step) is the resolution of a central difference; complex-step has no such noise
 (ν = 0). So a correct function scaled by 1e6 still passes; for O(1) outputs both terms are
-far below atol. The directional check's bound for ⟨a, u⟩ is the root of the summed
-squares of the elements' allowances, √(Σ_i (|u_i|·allowed_i)²) + 4·ε·Σ|v·f| / h: the spread
-of Σ_i u_i·e_i when each error e_i is within its allowance and independent of u's random
-signs (a correct gradient's errors are rounding, far inside). A gap beyond it sends the
-input to the full central check, which decides element by element, so the bound sets how
-often that check runs, never a verdict; the sum Σ_i |u_i|·allowed_i, which no correct
-gradient can exceed, let one element 1 % wrong in a 64 x 64 weight pass.
+far below atol. atol does not pass an element whose analytic value is off by ``GROSS_ERROR``
+(40 %: the sign, a factor of 2) or more where the estimate is resolved (those at 10h and
+h/10 within 10 % of it, the noise there below 10 % of it): atol stands for what differences
+cannot resolve (x³ at 0 reads c·h², which moves with h), not for a small gradient, and a
+sign-flipped gradient of 1e-9 passed under atol = 1e-8 (``_gross``; the directional check
+hands such a projection to the central check, ``_gross_projection``; complex-step keeps its
+atol of 1e-13). The directional check's bound for ⟨a, u⟩ is the root of the summed squares
+of the elements' allowances, √(Σ_i (|u_i|·allowed_i)²) + 4·ε·Σ|v·f| / h: the spread of Σ_i
+u_i·e_i when each error e_i is within its allowance and independent of u's random signs (a
+correct gradient's errors are rounding, far inside). A gap beyond it sends the input to the
+full central check, which decides element by element, so the bound sets how often that check
+runs, never a verdict; the sum Σ_i |u_i|·allowed_i, which no correct gradient can exceed,
+let one element 1 % wrong in a 64 x 64 weight pass.
 The reported relative error of an element is |a − n| / max(|a|, |n|, 1e-3·max_j
 min(|a_j|, |n_j|), tiny), so a near-zero entry does not read as 100 % wrong. The worst
 element is the one with the largest violation |a − n| / allowed_i (above 1 fails). A passing
@@ -78,13 +84,22 @@ exceeds the tolerance, says central differences cannot resolve the element.
 Complex-step subtracts nothing, so its step is never the cause; a mismatch there of a
 relative 1e-11..1e-8 is the size float64 rounding reaches when the backward subtracts
 nearly equal terms, and the report says so (rtol 1e-11 allows ~5e4 ulps of such loss).
-Where the worst element is a kink of fn (its one-sided slopes differ at h and at h/10),
-the note says so, and the worst failing element where fn is smooth, if any among the next
-``KINK_SCAN``, gets its own note. Where fn has several outputs, the worst element's
+The worst failing element and up to ``KINK_SCAN`` more are examined: those that are kinks
+of fn (their one-sided slopes differ at h and at h/10) are named in one note, and the worst
+of them where fn is smooth gets the note on its step, whichever is the worst. A NaN or inf
+on one side where the other is finite is named with its element, and no step note is made
+for it; a checked input that is not finite is refused up front (ValueError). Where fn has
+several outputs, the worst element's
 analytic and numerical values are split into one part per output (L with the other
 cotangents zero), and the note names the outputs whose part fails. Without ``blocks=``,
 the failing line names the region the failures lie in where an axis narrows them down (a
 row, a column, a run or stride of them: ``_failing_region``).
+
+Where a failure fits a hand-written backward's common bug at every element within the
+tolerance, a note names it: the analytic gradient a constant multiple of the numeric one
+("analytic = 2.0 × numeric", -1.0: the sign), or a square input's gradient transposed
+(``_pattern_notes``); a gradient of the wrong shape, the transpose or a broadcast input's
+gradient not summed over the leading axes (``_shape_hint``).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
@@ -129,7 +144,9 @@ from .numdiff import (
 )
 from .report import (
     BLIND_ERROR,
+    GROSS_ERROR,
     REL_FLOOR,
+    RESOLVED_SPREAD,
     TINY,
     UNRESOLVED_ERROR,
     BlockSummary,
@@ -250,7 +267,7 @@ def _moving_magnitude(loss: ScalarLoss, values: list, magnitude: float) -> float
 def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
     """fn gave two different outputs at the same inputs: where and by how much (every
     numerical derivative would then measure that noise, not fn's slope)."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         diff = np.abs(a - b)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), a.shape))
@@ -325,6 +342,7 @@ def _claimed_once(loss: ArrayLoss, grad):
     missing: list[bool] = []
     for k, g in enumerate(result):
         if not loss.checked[k]:
+            _ignored_gradient(loss, k, g)
             grads.append(None)
             continue
         x = loss.arrays[k]
@@ -333,10 +351,41 @@ def _claimed_once(loss: ArrayLoss, grad):
         g = np.zeros(x.shape, x.dtype) if g is None else _claimed_array(loss, k, g)
         if g.shape != x.shape:
             raise GradcheckError(_report(loss, "shape", [_defect(loss, k, Defect(
-                f"has shape {g.shape}, expected the input's shape {x.shape}\n"
+                f"has shape {g.shape}, expected the input's shape {x.shape}"
+                f"{_shape_hint(g.shape, x.shape)}\n"
                 f"  raised by   grad: its result {k} is the gradient of input {k}"))]))
         grads.append(g)
     return grads, missing, magnitude, values
+
+
+def _ignored_gradient(loss: ArrayLoss, k: int, g) -> None:
+    """A warning, once per input, where ``grad`` returns a nonzero gradient for an input
+    held constant for its type (a float or np.float64 scalar, an integer array; not a float
+    array that ``only=`` leaves out): the verdict ignores it,
+    and a scalar the caller meant to check would pass without a word. Zeros, and JAX's
+    float0, are how frameworks say there is none."""
+    value = loss.constants[k]
+    # NOTE: a floating array is constant only because only= left it out, on purpose
+    if g is None or k in loss.warned_constant or (
+            isinstance(value, np.ndarray) and value.dtype.kind in "fc"):
+        return
+    arr = np.asarray(g) if isinstance(g, (np.ndarray, np.generic, float, int)) else None
+    if arr is not None and (arr.dtype.kind == "V" or (arr.dtype.kind in "fciub" and
+                                                      not np.any(arr))):
+        return
+    loss.warned_constant.add(k)
+    if isinstance(value, (float, np.floating)):
+        what, fix = (f"the scalar {type(value).__name__} {float(value)!r}",
+                     f"pass np.array({float(value)!r}) to check it")
+    elif isinstance(value, np.ndarray):
+        article = "an" if value.dtype.name[0] in "aeiou" else "a"
+        what, fix = (f"{article} {value.dtype} array", "pass it as a float64 array to check it")
+    else:
+        what, fix = f"a {type(value).__name__}", "pass a float64 ndarray to check it"
+    # NOTE: stacklevel 5: the caller of gradcheck (← _claimed_once ← _analytic ← gradcheck)
+    warnings.warn(f"gradcheck: grad returned a gradient for {loss.labels[k]}, {what}, which "
+                  f"is held constant and not checked: that gradient is ignored; {fix}",
+                  UserWarning, stacklevel=5)
 
 
 _IGNORES_V = ("grad gave the same gradient for 2·v as for v, so it ignores the cotangent v "
@@ -495,13 +544,35 @@ def _backward_once(loss: ScalarLoss):
         g = np.zeros(t.shape, t.dtype) if t.grad is None else np.asarray(t.grad)
         if g.shape != t.shape:
             raise GradcheckError(_report(loss, "shape", [_defect(loss, k, Defect(
-                f"has shape {g.shape}, expected the input's shape {t.shape}"))]))
+                f"has shape {g.shape}, expected the input's shape {t.shape}"
+                f"{_shape_hint(g.shape, t.shape)}"))]))
         grads.append(g)
     return grads, missing, magnitude, values
 
 
+def _shape_hint(got: tuple, want: tuple) -> str:
+    """What a wrongly shaped gradient likely is: the transpose, a broadcast input's
+    gradient not summed over the axes it was broadcast along, or the right elements in
+    another shape; "" where none fits."""
+    got, want = tuple(got), tuple(want)
+    if len(got) > 1 and got == want[::-1]:
+        return f": {got} is the transpose of {want}"
+    lead = len(got) - len(want)
+    if lead > 0 and got[lead:] == want:
+        axes = "axis" if lead == 1 else f"{lead} axes"
+        return (f": {got} for {want}, not summed over the leading {axes} (an input "
+                f"broadcast along {'it' if lead == 1 else 'them'} gets the sum of the "
+                f"gradient there)")
+    if int(np.prod(got, dtype=np.int64)) == int(np.prod(want, dtype=np.int64)):
+        return ": the same number of elements, in another shape (a reshape missing?)"
+    return ""
+
+
 def _report(loss: ScalarLoss, method: str, inputs=(), claimed: bool = False,
             options=None) -> GradcheckReport:
+    # NOTE: a gradient claimed through grad= ran none of this library's kernels, whatever
+    # the check (a wrong shape, reentrancy) that reports it
+    claimed = claimed or isinstance(loss, ArrayLoss)
     backend, device = _backend_that_ran(loss)
     return GradcheckReport(name=loss.name, method=method, inputs=tuple(inputs), seed=loss.seed,
                            backend=backend, device=device, keyword=loss.keyword,
@@ -555,7 +626,7 @@ def _defect(loss: ScalarLoss, k: int, defect: Defect, label: str | None = None) 
 def _reentrancy(subject: Subject, g1, g2, claimed: bool) -> Defect:
     """Two backward passes (two calls of ``grad``) gave different gradients: where and by how
     much."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         diff = np.abs(g1 - g2)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), g1.shape))
@@ -599,8 +670,9 @@ def _allowed(numeric, atol, rtol, noise=0.0, floor=None):
     return atol + rtol * np.maximum(np.abs(numeric), floor) + noise
 
 
-def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
-    """G2a element by element, for the two gradients of one input; ``noise`` is ν_i."""
+def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Comparison:
+    """G2a element by element, for the two gradients of one input; ``noise`` is ν_i;
+    ``strict``: where atol is not applied (resolved estimates grossly off, ``_gross``)."""
     if analytic.size == 0:
         return Comparison(analytic, numeric)
     with np.errstate(all="ignore"):
@@ -608,6 +680,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
                        np.abs(analytic - numeric), np.inf)
         floor = relative_floor(numeric, analytic)
         allowed = _allowed(numeric, tol.atol, tol.rtol, noise, floor=floor)
+        if strict is not None:
+            allowed = np.where(strict, allowed - tol.atol, allowed)
         violation = np.where(err == 0, 0.0, np.where(allowed > 0, err / allowed, np.inf))
         size = np.abs(numeric)
         blind = (size >= floor) & (size > 0) & (allowed > BLIND_ERROR * size)
@@ -621,16 +695,73 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0) -> Comparison:
         unresolved = bool(np.any(judged)) and bool(np.all(
             np.broadcast_to(noise, scale.shape)[judged] >= UNRESOLVED_ERROR * scale[judged]))
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
-    notes = tuple(f"the {what} gradient has {bad} non-finite value(s)"
-                  for what, bad in (("analytic", _non_finite(analytic)),
-                                    ("numeric", _non_finite(numeric))) if bad)
     return Comparison(analytic, numeric, violation, worst_index=worst,
                       analytic=analytic[worst].item(), numeric=numeric[worst].item(),
                       max_abs_error=float(err.max()),
                       max_rel_error=float(np.max(relative_error(analytic, numeric))),
-                      n_failing=int(np.count_nonzero(violation > 1)), notes=notes,
+                      n_failing=int(np.count_nonzero(violation > 1)),
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
-                      unresolved=unresolved)
+                      unresolved=unresolved,
+                      strict=strict if strict is not None and np.any(strict) else None)
+
+
+def _pattern_notes(subject: Subject, c: Comparison, tol: Tolerance) -> tuple[str, ...]:
+    """The hand-written backward's common bugs, where one explains the failure at every
+    element within the tolerance (the allowance with the largest ν, scaled by |factor|):
+    the analytic gradient is a constant multiple of the numeric one (a factor of 2, the
+    sign), or, for a square matrix input, the numeric one transposed. Nothing otherwise."""
+    a, n = c.analytic_grad, c.numeric_grad
+    if np.iscomplexobj(a) or np.iscomplexobj(n) or a.size < 2 or \
+            not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+        return ()
+    with np.errstate(all="ignore"):
+        allowed = _allowed(n, tol.atol, tol.rtol, tol.noise, floor=relative_floor(n, a))
+        square = float(np.sum(n * n))
+        # NOTE: two elements of the gradient's scale at least: one alone is a multiple
+        # of any other number
+        sized = int(np.count_nonzero(np.abs(n) > allowed))
+        if square > 0 and sized >= 2:
+            factor = float(np.sum(a * n)) / square
+            off_one = abs(factor - 1) * np.abs(n) > allowed
+            if np.any(off_one) and np.all(np.abs(a - factor * n) <= max(1.0, abs(factor))
+                                          * allowed):
+                # NOTE: 2.0, -1.0 where the factor is a whole number to 6 digits (a
+                # multiple of an estimate can be no closer), else 4 digits: 1.001
+                shown = f"{round(factor):.1f}" if abs(factor - round(factor)) < \
+                    1e-6 * max(1.0, abs(factor)) else f"{factor:.4g}"
+                what = "the sign is wrong" if shown == "-1.0" else \
+                    "a constant factor in the backward (a missing or extra scale, a 2 of a " \
+                    "square, a mean's 1/n)"
+                return (f"analytic = {shown} × numeric at every element of "
+                        f"{subject.display} (within the tolerance): {what}",)
+        if n.ndim == 2 and n.shape[0] == n.shape[1] and sized >= 2 and \
+                np.all(np.abs(a.T - n) <= allowed):
+            return (f"analytic = numeric transposed at every element of {subject.display} "
+                    f"(within the tolerance): the backward returns the gradient's transpose "
+                    f"(x.T @ d where d @ x.T was due, or the reverse)",)
+    return ()
+
+
+def _non_finite_notes(subject: Subject, c: Comparison) -> tuple[str, ...]:
+    """The notes on non-finite values of either gradient, each naming the first such
+    element; where the other side is finite there, it says which side is the cause (a NaN
+    in a backward is no matter of the step)."""
+    if not c.compared:
+        return ()
+    notes = []
+    for what, bad, other, side in (("analytic", c.analytic_grad, c.numeric_grad, "numeric"),
+                                   ("numeric", c.numeric_grad, c.analytic_grad, "analytic")):
+        count = _non_finite(bad)
+        if not count:
+            continue
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(bad))[0])
+        where = f"{format_value(bad[idx]).lstrip('+')} at {subject.element(idx)}"
+        if np.isfinite(other[idx]):
+            cause = "the backward (or grad) gives it, whatever the step" if what == "analytic" \
+                else "fn's outputs are not finite at x ± h there (out of its domain, overflow)"
+            where += f", where the {side} value is {format_value(other[idx])}: {cause}"
+        notes.append(f"the {what} gradient has {count} non-finite value(s) ({where})")
+    return tuple(notes)
 
 
 def _non_finite(arr: np.ndarray) -> int:
@@ -747,7 +878,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         import torch
 
         def f(x, w):                      # float64 ndarrays in, an ndarray out
-            return torch.tanh(torch.from_numpy(x) @ torch.from_numpy(w)).numpy()
+            dt = np.result_type(x, w)     # complex128 while complex-stepping one of them
+            return torch.tanh(torch.from_numpy(x.astype(dt)) @
+                              torch.from_numpy(w.astype(dt))).numpy()
 
         def f_vjp(x, w, v):               # v: the cotangent, shaped like f's output
             xt = torch.tensor(x, requires_grad=True)
@@ -757,7 +890,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
             return gx.numpy(), gw.numpy()
 
         x, w = np.random.randn(4, 3), np.random.randn(3, 2)    # float64
-        print(gradcheck(f, [x, w], grad=f_vjp, names=["x", "w"], method="central"))
+        print(gradcheck(f, [x, w], grad=f_vjp, method="complex_step"))    # or any method
 
     With JAX (``jax_enable_x64`` on), for a function ``g`` written with ``jax.numpy`` and
     compiled with ``jax.jit`` (central differences call it twice per element)::
@@ -801,7 +934,9 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         returns a tuple, with None in the place of an integer or bool output; for a
         one-element output it is 1, so the result is the gradient).
         It returns one ndarray per input, shaped like it (None for an input it gives no
-        gradient, or a bare ndarray when there is one input). It is called twice and must
+        gradient, or a bare ndarray when there is one input). A nonzero gradient for an
+        input held constant (a float scalar: pass ``np.array(2.0)`` to check it) is
+        ignored, with a warning naming the input. It is called twice and must
         give identical results.
     method : "directional" (default), "central" or "complex_step"
         "complex_step" decides where its estimate agrees with central differences; where
@@ -855,7 +990,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         ``eps``, ``atol`` or ``rtol`` not a real number.
     ValueError
         An unknown ``method``; ``eps`` not finite and > 0, ``atol`` or ``rtol`` not finite
-        and >= 0 (NaN included).
+        and >= 0 (NaN included); a checked input holding NaN or inf (the message names the
+        first such element).
     """
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {', '.join(map(repr, METHODS))}, "
@@ -867,6 +1003,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     rtol = check_option("gradcheck", "rtol", rtol, positive=False)
     loss = ScalarLoss(fn, inputs, names=names, only=only, seed=seed, name=name) if grad is None \
         else ArrayLoss(fn, inputs, names=names, only=only, seed=seed, name=name)
+    loss.refuse_non_finite()
     blocks = blocks or {}
     unknown = [b for b in blocks if b not in loss.names]
     if unknown:
@@ -943,8 +1080,9 @@ def _non_finite_outputs(values) -> str | None:
         bad = ~np.isfinite(v)
         if np.any(bad):
             first = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
-            return (f"fn's output {j} is not finite at these inputs ({int(bad.sum())} of "
-                    f"{v.size} values NaN or infinite, the first at [{first}]), nor is L: "
+            where = f"(the scalar output, {v.item()})" if v.ndim == 0 else \
+                f"({int(bad.sum())} of {v.size} values NaN or infinite, the first at [{first}])"
+            return (f"fn's output {j} is not finite at these inputs {where}, nor is L: "
                     "its numerical derivatives mean nothing whatever the step or method, so "
                     "neither the step nor the backward is shown wrong; make fn finite there "
                     "(a log or sqrt outside its domain; or padding multiplied by zero, "
@@ -979,7 +1117,7 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
         numeric = _estimate(loss, k, grad, full, eps, progress)
     comparison, tol, steps = _element_wise(loss, k, grad, numeric, full, eps, atol, rtol,
                                            rounding)
-    notes = comparison.notes
+    notes = _non_finite_notes(subject, comparison)
     if full == "complex_step" and not_finite is None and comparison.compared:
         central, agreement = _against_central(loss, k, comparison, rounding, progress)
         if agreement is not None and np.any(_off_central(agreement)):
@@ -1000,13 +1138,18 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
                   f"cannot tell a right gradient from a wrong one; take large constant terms "
                   f"out of fn's outputs (a loss's constant offset), or use "
                   f"method='complex_step'",)
+    if comparison.n_strict:
+        notes += (_gross_note(subject, comparison, tol),)
     if not verdict(directional, comparison):
         if work != working_dtype(x):
             notes += (f"fn computes in {work} (its outputs are {work} values): {work} steps "
                       f"and tolerances apply; run it in float64 for a precise check",)
+        if not_finite is None and comparison.compared and not comparison.unresolved:
+            notes += _pattern_notes(subject, comparison, tol)
         if not_finite is not None:
             notes += (not_finite,)
-        elif steps is not None and comparison.compared:
+        elif steps is not None and comparison.compared and not comparison.unresolved:
+            # NOTE: inconclusive: the estimates are rounding, and the note above says so
             notes += _step_notes(loss, k, comparison, tol, steps, rounding)
         if full == "complex_step" and not_finite is None and comparison.compared:
             kink = _complex_step_kink(loss, k, comparison, tol, rounding)
@@ -1015,6 +1158,22 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
             notes += (_NO_CLAIMED_GRADIENT if claimed else _NO_GRADIENT,)
     return InputReport(subject, method, tol, directional=directional, comparison=comparison,
                        block_summary=summary, notes=notes)
+
+
+def _gross_note(subject: Subject, c: Comparison, tol: Tolerance) -> str:
+    """Why elements that atol would pass fail (``_gross``, G2a), with the worst of them."""
+    assert c.strict is not None and c.violation is not None
+    flat = int(np.argmax(np.where(c.strict, c.violation, -1.0)))
+    idx = tuple(int(i) for i in np.unravel_index(flat, c.strict.shape))
+    a, n = c.analytic_grad[idx], c.numeric_grad[idx]
+    ratio = "" if np.iscomplexobj(a) or n == 0 else f", analytic/numeric = {a / n:+.2g}"
+    return (f"atol={tol.atol:g} alone would pass {c.n_strict} element(s) whose analytic value "
+            f"is off by {GROSS_ERROR:.0%} or more ({subject.element(idx)}: analytic "
+            f"{format_value(a)}, numeric {format_value(n)}{ratio}), but their numerical "
+            f"estimates are resolved (those at 10h and h/10 agree within "
+            f"{RESOLVED_SPREAD:.0%}, far above the rounding noise): atol stands for what "
+            f"central differences cannot resolve, not for a gradient that is merely small, so "
+            f"they are judged without it (docs/math.md G2a); atol=0 checks every element so")
 
 
 def _estimate(loss: ScalarLoss, k: int, grad, method: str, eps, progress) -> np.ndarray:
@@ -1047,7 +1206,48 @@ def _element_wise(loss: ScalarLoss, k: int, grad, numeric, method: str, eps, ato
         numeric, noise, steps = _step_ladder(loss, k, grad, comparison, tol, noise, rounding)
         tol = dataclasses.replace(tol, noise=float(np.max(noise, initial=0.0)))
         comparison = _compare(grad, numeric, tol, noise)
+    if method == "central" and comparison.compared and tol.atol > 0:
+        assert steps is not None
+        strict = _gross(loss, k, comparison, tol, noise, steps, rounding)
+        if np.any(strict):
+            comparison = _compare(grad, comparison.numeric_grad, tol, noise, strict=strict)
     return comparison, tol, steps
+
+
+def _gross(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, noise, steps,
+           rounding: float) -> np.ndarray:
+    """G2a: the elements that atol alone passes although their analytic value is off the
+    numerical estimate by ``GROSS_ERROR`` or more (the sign, a factor of 2) and the estimate
+    is resolved: those at 10h and h/10 lie within ``RESOLVED_SPREAD`` of it (truncation
+    falls 100-fold per step, rounding grows 10-fold) and 10 ν_i is below that fraction of
+    it. atol stands for what central differences cannot resolve, a zero gradient read
+    through truncation (x³ at 0: c·h², which moves with h); a resolved estimate is the
+    derivative to about 20 %, so a correct backward is never among these, while a sign-
+    flipped gradient of 1e-9 passed under atol = 1e-8. Four evaluations per candidate."""
+    x = loss.arrays[k]
+    assert x is not None and c.violation is not None
+    a, n = c.analytic_grad, c.numeric_grad
+    with np.errstate(all="ignore"):
+        err = np.abs(a - n)
+        floor = relative_floor(n, a)
+        without = _allowed(n, 0.0, tol.rtol, noise, floor=floor)
+        rel = relative_error(a, n)
+        candidate = (c.violation <= 1) & (err > without) & (rel >= GROSS_ERROR) & \
+            (n != 0) & np.isfinite(n) & np.isfinite(a)
+    strict = np.zeros(x.shape, bool)
+    if not np.any(candidate):
+        return strict
+    flat = np.flatnonzero(candidate)
+    h = np.broadcast_to(steps, x.shape).reshape(-1)[flat]
+    here = n.reshape(-1)[flat]
+    coarse = central_differences_at(loss, loss.arrays, k, flat, 10 * h)
+    fine = central_differences_at(loss, loss.arrays, k, flat, h / 10)
+    with np.errstate(all="ignore"):
+        spread = RESOLVED_SPREAD * np.abs(here)
+        resolved = (np.abs(coarse - here) <= spread) & (np.abs(fine - here) <= spread) & \
+            (10 * rounding / h <= spread)
+    strict.reshape(-1)[flat[resolved]] = True
+    return strict
 
 
 def _against_central(loss: ScalarLoss, k: int, c: Comparison, rounding: float, progress
@@ -1211,7 +1411,7 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
         # astronomically off (exp over a step 600 times its scale)
         plain = _allowed(estimate, tol.atol, tol.rtol,
                          floor=relative_floor(numeric[settled], analytic[settled]))
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             moved = np.abs(previous - estimate)
             off = np.abs(analytic[todo] - estimate)
             shifted = ~np.isfinite(default) | (np.abs(default - estimate) > default_allowed + nu)
@@ -1245,28 +1445,49 @@ def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analyti
     if not len(todo):
         return np.zeros(0, bool)
     coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         explained = np.abs(coarse - estimate) / 99 + allowed >= np.abs(analytic - estimate)
     return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
 
 
-# Where the worst element is a kink, up to KINK_SCAN more failing elements (the worst
-# first) are tried for one where fn is differentiable: a real error beside a kink is named.
+# Up to KINK_SCAN failing elements after the worst are examined too: each that is a kink is
+# named as one, and the worst where fn is differentiable gets the note on its step, so the
+# notes do not depend on which of them happens to be the worst.
 KINK_SCAN = 8
 
 
 def _step_notes(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
                 rounding: float) -> tuple[str, ...]:
-    """The step note of the worst element (``_step_note``); where that element is a kink,
-    also the note of the worst failing element that is not one, if any."""
-    note, kink = _step_note(loss, k, c, tol, steps, rounding, c.worst_index)
-    if not kink:
-        return (note,)
-    for idx in _next_failing(c, KINK_SCAN):
-        other, other_kink = _step_note(loss, k, c, tol, steps, rounding, idx)
-        if not other_kink:
-            return note, _beside_kink(loss, k, idx) + other
-    return (note,)
+    """The notes on the failing elements (the worst and up to ``KINK_SCAN`` more, by
+    decreasing violation): one for the kinks among them (``_kink_note``), and the step note
+    (``_step_note``) of the worst one where fn is differentiable, after it."""
+    kinks: list = []
+    smooth = None
+    for idx in [c.worst_index] + _next_failing(c, KINK_SCAN):
+        note = _element_kink(loss, k, c, tol, rounding, idx, steps)
+        if note is not None:
+            kinks.append((idx, note))
+        elif smooth is None:
+            # NOTE: None at a non-finite analytic value: the next such element gets the note
+            step = _step_note(loss, k, c, tol, steps, rounding, idx)
+            smooth = None if step is None else (idx, step)
+    notes = []
+    if kinks:
+        notes.append(kinks[0][1] + _other_kinks(loss, k, kinks[1:]))
+    if smooth is not None:
+        prefix = _beside_kink(loss, k, smooth[0]) if kinks else ""
+        notes.append(prefix + smooth[1])
+    return tuple(notes)
+
+
+def _other_kinks(loss: ScalarLoss, k: int, others: list) -> str:
+    """"; so is fn at x[4] and x[7] ...": the further kinks among the scanned elements."""
+    if not others:
+        return ""
+    where = [_subject(loss, k).element(idx) for idx, _ in others]
+    listed = where[0] if len(where) == 1 else ", ".join(where[:-1]) + " and " + where[-1]
+    return (f"; fn is not differentiable at {listed} either (their one-sided slopes differ "
+            f"likewise)")
 
 
 def _next_failing(c: Comparison, n: int) -> list[tuple]:
@@ -1283,25 +1504,33 @@ def _beside_kink(loss: ScalarLoss, k: int, idx) -> str:
             f"differentiable (its one-sided slopes agree); ")
 
 
+def _plain(c: Comparison, tol: Tolerance, idx, value) -> float:
+    """The noise-free allowance of element ``idx`` at the estimate ``value``: without atol
+    where the element is judged without it (``_gross``)."""
+    strict = c.strict is not None and bool(c.strict[idx])
+    return float(_allowed(value, 0.0 if strict else tol.atol, tol.rtol,
+                          floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+
+
 def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
-               rounding: float, idx) -> tuple[str, bool]:
-    """(note, kink): whether the step could explain element ``idx``'s mismatch, from its
-    central difference at 10h, h and h/10 (h: the step its estimate came from), and
-    whether fn has a kink there (the note is then the kink's, :func:`_kink_note`). The
-    truncation error at h is about |n(10h) − n(h)| / 99 (``_truncation_may_explain``);
-    where it and the tolerance at h (its noise ν included) fall short of the gap to the
-    analytic value: the step is not the cause. Otherwise, with ν above the noise-free
-    tolerance: central differences cannot resolve the element. Otherwise the estimates
-    move with the step: it may be too large (or, for an explicit eps far below
-    ε^(1/3)·|x_i|, too small)."""
+               rounding: float, idx) -> str | None:
+    """Whether the step could explain element ``idx``'s mismatch, from its central
+    difference at 10h, h and h/10 (h: the step its estimate came from); the element is no
+    kink (``_element_kink``). The truncation error at h is about |n(10h) − n(h)| / 99
+    (``_truncation_may_explain``); where it and the tolerance at h (its noise ν included)
+    fall short of the gap to the analytic value, or the three estimates agree: the step is
+    not the cause. Otherwise, with ν above the noise-free tolerance: central differences
+    cannot resolve the element. Otherwise the estimates move with the step: it may be too
+    large (or, for an explicit eps far below ε^(1/3)·|x_i|, too small). None where the
+    analytic value is not finite and the estimates are: the note on non-finite values
+    says what is wrong, and no step is."""
     x = loss.arrays[k]
     assert x is not None
     h = float(steps[idx])
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
     n_big, n_mid, n_small = central_differences_at(loss, loss.arrays, k, [flat] * 3,
                                                    [10 * h, h, h / 10])
-    plain = float(_allowed(n_mid, tol.atol, tol.rtol,
-                           floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    plain = _plain(c, tol, idx, n_mid)
     noise = rounding / h
     first = float(central_steps(x, None, loss.precision)[idx])
     # NOTE: h < first where the ladder stepped down from the method's step
@@ -1310,24 +1539,26 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
               f"{format_value(n_big)} with 10h, {format_value(n_small)} with h/10")
     where = _subject(loss, k).element(idx)
     magnitude = float(np.abs(x[idx]))
-    with np.errstate(invalid="ignore"):
+    analytic = c.analytic_grad[idx].item()
+    finite = bool(np.all(np.isfinite([n_big, n_mid, n_small])))
+    if finite and not np.isfinite(analytic):
+        return None
+    with np.errstate(all="ignore"):
         truncation = abs(n_big - n_mid) / 99
-        analytic = c.analytic_grad[idx].item()
         gap = abs(analytic - n_mid)
         not_the_step = bool(truncation + plain + noise < gap)      # False for NaN
-    kink = _kink_note(loss, k, flat, h, plain, noise, where)
-    if kink is not None:
-        return kink, True
-    if not_the_step:
+        # NOTE: h/10 carries 10 times the noise of h
+        still = finite and max(abs(n_big - n_mid), abs(n_small - n_mid)) <= plain + 10 * noise
+    if not_the_step or still:
         return (f"the step is not the cause: the central difference at {where} is "
                 f"{values}; its truncation error at h, about 1/99 of the change from 10h "
                 f"({truncation:.1e}), cannot explain the gap ({gap:.1e}) to the analytic "
-                f"value {format_value(analytic)}"), False
+                f"value {format_value(analytic)}")
     if noise > plain:
         return (f"central differences cannot resolve {where} (magnitude {magnitude:.1e}): "
                 f"the rounding noise of L over the step (ν={noise:.1e} at h) exceeds the "
                 f"tolerance ({plain:.1e}) before the truncation error is small ({values}); "
-                "check it with method='complex_step'"), False
+                "check it with method='complex_step'")
     relative = float(np.finfo(working_dtype(x, loss.precision)).eps) ** (1 / 3) * magnitude
     if 0 < h < relative / 10:
         way, better = "small", relative
@@ -1335,37 +1566,44 @@ def _step_note(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, steps,
         way, better = "large", min(h / 100, relative) if relative > 0 else h / 100
     return (f"the finite-difference step may be too {way} for values of magnitude "
             f"{magnitude:.1e} at {where}: its central difference moves with the step "
-            f"({values}); try eps={better:.1e} or method='complex_step'"), False
+            f"({values}); try eps={better:.1e} or method='complex_step'")
 
 
 def _complex_step_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance,
                        rounding: float) -> tuple[str, ...]:
-    """The kink note (:func:`_kink_note`) for a complex-step failure's worst element, from
-    real one-sided differences at the central step: at relu's 0 or a tie of max the branch
-    the real part picks gives one slope, the backward may give another. Empty where the
-    worst element is no kink; with the worst failing element that is not one, if any."""
+    """The kink notes (:func:`_kink_note`) for a complex-step failure, from real one-sided
+    differences at the central step: at relu's 0 or a tie of max the branch the real part
+    picks gives one slope, the backward may give another. The worst element and up to
+    ``KINK_SCAN`` more failing ones are examined; empty where none is a kink, else the
+    kinks' note and, for the worst failing element that is not one, its values."""
+    kinks, smooth = [], None
     assert c.worst_index is not None
-    kink = _element_kink(loss, k, c, tol, rounding, c.worst_index)
-    if kink is None:
+    for idx in [c.worst_index] + _next_failing(c, KINK_SCAN):
+        note = _element_kink(loss, k, c, tol, rounding, idx)
+        if note is not None:
+            kinks.append((idx, note))
+        elif smooth is None:
+            smooth = idx
+    if not kinks:
         return ()
-    for idx in _next_failing(c, KINK_SCAN):
-        if _element_kink(loss, k, c, tol, rounding, idx) is None:
-            return kink, _beside_kink(loss, k, idx) + (
-                f"the analytic value is {format_value(c.analytic_grad[idx])}, complex-step's "
-                f"{format_value(c.numeric_grad[idx])}, and complex-step subtracts nothing, so "
-                f"its step is not the cause")
-    return (kink,)
+    notes = [kinks[0][1] + _other_kinks(loss, k, kinks[1:])]
+    if smooth is not None:
+        notes.append(_beside_kink(loss, k, smooth) + (
+            f"the analytic value is {format_value(c.analytic_grad[smooth])}, complex-step's "
+            f"{format_value(c.numeric_grad[smooth])}, and complex-step subtracts nothing, so "
+            f"its step is not the cause"))
+    return tuple(notes)
 
 
 def _element_kink(loss: ScalarLoss, k: int, c: Comparison, tol: Tolerance, rounding: float,
-                  idx) -> str | None:
-    """:func:`_kink_note` at element ``idx``, with one-sided steps of the central size."""
+                  idx, steps=None) -> str | None:
+    """:func:`_kink_note` at element ``idx``, with one-sided steps of the size ``steps``
+    gives there (the central steps where None)."""
     x = loss.arrays[k]
     assert x is not None
-    h = float(central_steps(x, None, loss.precision)[idx])
+    h = float((central_steps(x, None, loss.precision) if steps is None else steps)[idx])
     flat = int(np.ravel_multi_index(idx, x.shape)) if x.ndim else 0
-    plain = float(_allowed(c.numeric_grad[idx], tol.atol, tol.rtol,
-                           floor=relative_floor(c.numeric_grad, c.analytic_grad)))
+    plain = _plain(c, tol, idx, c.numeric_grad[idx])
     return _kink_note(loss, k, flat, h, plain, rounding / h, _subject(loss, k).element(idx))
 
 
@@ -1458,8 +1696,7 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     u = rng.choice([-1.0, 1.0], size=x.shape) * rng.uniform(0.5, 1.0, size=x.shape)
     numeric, u_eff = directional_derivative(loss, loss.arrays, k, u, tol.eps)
     analytic = np.sum(grad * u_eff)
-    bound = float(np.sqrt(np.sum((np.abs(u_eff) * _allowed(grad, tol.atol, tol.rtol)) ** 2))) \
-        + tol.noise
+    bound = _root_sum_squares(np.abs(u_eff) * _allowed(grad, tol.atol, tol.rtol)) + tol.noise
     finite = bool(np.isfinite(analytic) and np.isfinite(numeric) and np.all(np.isfinite(grad)))
     err = float(abs(analytic - numeric)) if finite else np.inf
     weighted = np.abs(grad * u_eff)
@@ -1468,10 +1705,45 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     # hide that much error in it: the full central check then decides (and says whether it
     # is inconclusive)
     resolved = typical == 0.0 or tol.noise < UNRESOLVED_ERROR * typical
+    passed = bool(err <= bound) and resolved
+    if passed and tol.atol > 0:
+        passed = not _gross_projection(loss, k, u, grad, u_eff, numeric, err, tol)
     return Directional(analytic=analytic.item(), numeric=np.asarray(numeric).item(),
                        max_abs_error=err,
                        max_rel_error=err / max(abs(analytic), abs(numeric),
                                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))),
                                                TINY),
-                       passed=bool(err <= bound) and resolved, analytic_grad=grad,
+                       passed=passed, analytic_grad=grad,
                        sensitivity=bound / typical if typical > 0 else np.inf)
+
+
+def _gross_projection(loss: ScalarLoss, k: int, u, grad, u_eff, numeric, err: float,
+                      tol: Tolerance) -> bool:
+    """G2a for the directional check: whether atol alone passes a projection ⟨g, u⟩ off
+    the central difference by ``GROSS_ERROR`` or more whose estimate is resolved (those at
+    10h and h/10 within ``RESOLVED_SPREAD`` of it, 10 ν below that): the input then goes to
+    the full central check, which judges each element (``_gross``). Without it a sign-
+    flipped gradient of 1e-9 passed under atol = 1e-8 at every element."""
+    analytic = float(np.real(np.sum(grad * u_eff)))
+    value = float(np.real(numeric))
+    without = _root_sum_squares(np.abs(u_eff) * _allowed(grad, 0.0, tol.rtol)) + tol.noise
+    scale = max(abs(analytic), abs(value))
+    if not (err > without and scale > 0 and err >= GROSS_ERROR * scale and value != 0):
+        return False
+    spread = RESOLVED_SPREAD * abs(value)
+    if 10 * tol.noise > spread:
+        return False
+    for h in (10 * tol.eps, tol.eps / 10):
+        other = float(np.real(directional_derivative(loss, loss.arrays, k, u, h)[0]))
+        if not abs(other - value) <= spread:
+            return False
+    return True
+
+
+def _root_sum_squares(terms: np.ndarray) -> float:
+    """√(Σ t_i²), scaled by the largest |t_i| so that no square overflows (allowances of a
+    gradient of 1e200) or underflows; inf or NaN where a term is."""
+    largest = float(np.max(np.abs(terms), initial=0.0))
+    if largest == 0 or not np.isfinite(largest):
+        return largest
+    return largest * float(np.sqrt(np.sum((terms / largest) ** 2)))

@@ -18,6 +18,7 @@ each routine perturbs a private copy one element at a time and restores it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import sys
 import warnings
@@ -208,6 +209,18 @@ def _element_indices(shape: tuple, flat_indices) -> list:
     return list(zip(*(c.tolist() for c in coords)))
 
 
+def _quiet(function):
+    """``function`` under ``np.errstate(all="ignore")``: a step from a huge x_i may overflow
+    (x ± h, L(x + h) − L(x − h) of infinities), and the NaN or inf it gives is the estimate,
+    which the caller reports; NumPy's warning would only repeat it, once per element."""
+    @functools.wraps(function)
+    def quiet(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return function(*args, **kwargs)
+    return quiet
+
+
+@_quiet
 def central_differences_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarray:
     """(L(x + h e_i) − L(x − h e_i)) / (actual step up + down) for each flat index i of
     ``arrays[k]`` with its own step h (G1): 2 evaluations per index. The divisor is the
@@ -232,6 +245,7 @@ def central_differences_at(loss, arrays: list, k: int, flat_indices, steps) -> n
     return out
 
 
+@_quiet
 def one_sided_differences_at(loss, arrays: list, k: int, flat_index: int, h: float
                              ) -> tuple[float, float]:
     """The slopes of L left and right of element ``flat_index`` of ``arrays[k]``:
@@ -265,6 +279,7 @@ def complex_step_gradient(loss, arrays: list, k: int, eps=None) -> np.ndarray:
     return complex_step_at(loss, arrays, k, every, steps).reshape(x.shape)
 
 
+@_quiet
 def complex_step_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarray:
     """Im L(x + i h e_i) / h for each flat index i of ``arrays[k]`` with its own step h (G2):
     1 evaluation per index, with x cast to complex128. Raises
@@ -292,6 +307,7 @@ def complex_step_at(loss, arrays: list, k: int, flat_indices, steps) -> np.ndarr
     return out
 
 
+@_quiet
 def directional_derivative(loss, arrays: list, k: int, u: np.ndarray, h: float):
     """(L(x + h u) − L(x − h u)) / 2h, and the direction actually stepped.
 
@@ -399,6 +415,8 @@ class ScalarLoss:
         self.positions: tuple[int, ...] = (0,)
         self.n_outputs = 1
         self.names, self.labels, self.displays = [], [], []
+        # the constant inputs already warned about (a scalar whose gradient is ignored)
+        self.warned_constant: set[int] = set()
         # the names= the caller gave positional inputs (a report's reproduce line repeats them)
         self.given_names = () if names is None or self.keyword else tuple(map(str, names))
         named_by_caller = names is not None
@@ -430,6 +448,7 @@ class ScalarLoss:
             if named_by_caller and isinstance(v, (float, np.floating)):
                 # a named scalar is one the caller means to check, but a scalar is held
                 # constant: its gradient would be ignored without a word in the verdict
+                self.warned_constant.add(k)
                 warnings.warn(f"{who}: {label} is a scalar ({type(v).__name__}), held "
                               f"constant and not checked; pass np.array({float(v)!r}) to "
                               f"check its gradient", UserWarning, stacklevel=4)
@@ -445,6 +464,24 @@ class ScalarLoss:
                              "requires_grad=True; other inputs are held constant")
         self.cotangents = None if cotangents is None else \
             [np.asarray(c, dtype=np.float64) for c in cotangents]
+
+    def refuse_non_finite(self) -> None:
+        """ValueError naming the first checked input that holds NaN or inf, and where: a
+        derivative at a non-finite point is not defined, and x ± h stays where x is (inf) or
+        is NaN, so every estimate there would be NaN and no step or method could help."""
+        for k, x in enumerate(self.arrays):
+            if x is None or not self.checked[k]:
+                continue
+            bad = ~np.isfinite(x)
+            if np.any(bad):
+                idx = tuple(int(i) for i in np.argwhere(bad)[0])
+                at = f"{self.displays[k]}[{', '.join(map(str, idx))}]" if idx else \
+                    self.displays[k]
+                raise ValueError(
+                    f"{self.who}: {self.labels[k]} is not finite: {at} is {x[idx]} "
+                    f"({int(bad.sum())} of {x.size} elements NaN or infinite); derivatives "
+                    f"are checked at finite points only (x ± h cannot step from inf or NaN): "
+                    f"pass finite values, or hold the input constant (only= the others)")
 
     def _refuse_foreign(self, k: int, key, v) -> None:
         """A PyTorch/JAX array among the inputs: say how to convert it and how to check it."""
@@ -581,7 +618,10 @@ class ScalarLoss:
         ref = self.reference if self.reference is not None and \
             [np.shape(r) for r in self.reference] == [np.shape(d) for d in datas] \
             else [0.0] * len(datas)
-        return sum((np.sum(v * (d - r)) for v, d, r in zip(self.cotangents, datas, ref)), 0.0)
+        # NOTE: inf − inf where an output overflows: L is then NaN, which the checks report
+        with np.errstate(all="ignore"):
+            return sum((np.sum(v * (d - r)) for v, d, r in zip(self.cotangents, datas, ref)),
+                       0.0)
 
     def gradient(self, k: int, method: str, eps=None) -> np.ndarray:
         """Numerical ∂L/∂x_k by "central" or "complex_step"."""
@@ -740,6 +780,7 @@ def numeric_gradient(fn, inputs, *, method: str = "central", eps=None, seed: int
     if progress not in (None, True, False):
         raise TypeError(f"numeric_gradient: progress must be True, False or None, got "
                         f"{progress!r}")
+    loss.refuse_non_finite()
     grads = []
     for k, c in enumerate(loss.checked):
         with progress_bar(loss, k, method, progress if c else False):

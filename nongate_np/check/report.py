@@ -29,7 +29,8 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = ["GradcheckReport", "InputReport", "Subject", "Tolerance", "Defect", "Directional",
-           "Comparison", "BlockSummary", "verdict", "REL_FLOOR", "BLIND_ERROR"]
+           "Comparison", "BlockSummary", "verdict", "REL_FLOOR", "BLIND_ERROR",
+           "GROSS_ERROR", "RESOLVED_SPREAD"]
 
 REL_FLOOR = 1e-3       # entries are judged against at least 1e-3·max|n|
 TINY = np.finfo(np.float64).tiny
@@ -100,6 +101,15 @@ BLIND_ERROR = 0.1
 #: floor the rounding noise ν_i alone allows this relative error (``Comparison.unresolved``):
 #: a gradient that wrong would pass everywhere (an output with a large constant term)
 UNRESOLVED_ERROR = 0.5
+#: atol does not pass an element whose analytic value is off its numerical estimate by this
+#: relative error or more (the sign wrong: 2, a factor of 2: 0.5) where the estimate is
+#: resolved (G2a): atol is for estimates that cannot be (a zero gradient read through
+#: truncation), not for a gradient that is merely small
+GROSS_ERROR = 0.4
+#: an estimate is resolved where those at 10h and h/10 lie within this fraction of it and
+#: the rounding noise at h/10 (10 ν_i) below it: truncation and rounding then explain at most
+#: about a fifth of it, far below GROSS_ERROR
+RESOLVED_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,6 @@ class Comparison:
     max_abs_error: float = 0.0
     max_rel_error: float = 0.0
     n_failing: int = 0
-    notes: tuple[str, ...] = ()      # non-finite values on either side
     # the elements at or above the relative floor whose allowance exceeds BLIND_ERROR·|n|
     # (they could be that wrong and pass), the least and largest |n| among them, and their
     # largest ν_i
@@ -124,6 +133,12 @@ class Comparison:
     blind_sizes: tuple[float, float] = (0.0, 0.0)
     blind_noise: float = 0.0
     unresolved: bool = False         # every element allows UNRESOLVED_ERROR: inconclusive
+    # the elements judged without atol: resolved estimates GROSS_ERROR off (G2a)
+    strict: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_strict(self) -> int:
+        return 0 if self.strict is None else int(np.count_nonzero(self.strict))
 
     @property
     def compared(self) -> bool:
@@ -431,9 +446,13 @@ class GradcheckReport:
                  f"  {'input':<{w}} {'shape':<14} {'dtype':<10} {'checked by':<22} "
                  f"{'max abs':>8} {'max rel':>8}  result"]
         for r in self.inputs:
+            # NOTE: a defect compared no values (a wrong shape): a dash, not a zero error
+            compared = r.defect is None or r.defect.worst_index is not None
+            abs_text = f"{r.max_abs_error:>8.1e}" if compared else f"{'-':>8}"
+            rel_text = f"{r.max_rel_error:>8.1e}" if r.defect is None else f"{'-':>8}"
             lines.append(f"  {r.label:<{w}} {str(r.shape):<14} {r.dtype:<10} "
-                         f"{r.checked_by:<22} {r.max_abs_error:>8.1e} {r.max_rel_error:>8.1e}"
-                         f"  {'pass' if r.passed else 'FAIL'}{_sees(r)}")
+                         f"{r.checked_by:<22} {abs_text} {rel_text}"
+                         f"  {_result(r)}{_sees(r)}")
         lines += [f"  {r.label}: directional failed → full central difference passed"
                   for r in self.inputs if r.fallback_ran and r.passed]
         lines += [f"  {r.label}: {r.inapplicable}" for r in self.inputs
@@ -479,6 +498,16 @@ class GradcheckReport:
         return "\n".join(_failure_block(self, r) for r in self.inputs if not r.passed)
 
 
+def _result(r: InputReport) -> str:
+    """A row's result: pass, FAIL, or FAIL (inconclusive) where no element is beyond its
+    allowance but the rounding noise allows half of every one (G2a)."""
+    if r.passed:
+        return "pass"
+    c = r.comparison
+    return "FAIL (inconclusive)" if c is not None and c.unresolved and not c.n_failing \
+        else "FAIL"
+
+
 def _sees(r: InputReport) -> str:
     """A directional row's sensitivity (G3): the relative error one element of median size
     needs to fail the one projection the row bounds; "" for an element-wise row."""
@@ -522,7 +551,11 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     if r.defect is not None:
         return f"{head} {r.defect.text}"
     ran = "numpy reference: complex input" if rep._reference_kernels() else rep._ran()
-    lines = [f"{head} mismatch" + (f" [backend={ran}]" if not rep.claimed else "")]
+    c = r.comparison
+    # NOTE: an inconclusive comparison can fail with no element beyond its allowance
+    inconclusive = c is not None and c.unresolved and c.n_failing == 0
+    lines = [f"{head} {'inconclusive' if inconclusive else 'mismatch'}" +
+             (f" [backend={ran}]" if not rep.claimed else "")]
     method = r.method if not r.fallback_ran else "directional → full central difference " \
         + ("passed" if r.fallback_passed else "failed")
     # NOTE: a float32 model fed float64: the input's dtype, and whose steps apply
@@ -534,17 +567,21 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max min(|a|,|n|))"
                  f"{noise[0]}"
                  f"   atol={r.atol:g} rtol={r.rtol:g}{noise[1]}")
-    c = r.comparison
     if c is not None and c.compared:
         pct = 100.0 * c.n_failing / max(r.n_total, 1)
         lines.append(f"  failing     {c.n_failing} / {r.n_total} elements ({pct:.1f}%)"
-                     f"{r.blocks}")
+                     f"{r.blocks}" + ("; the differences cannot judge any (note)"
+                                      if inconclusive else ""))
         rel = relative_error(c.analytic_grad, c.numeric_grad)[c.worst_index]
         assert c.analytic is not None and c.numeric is not None     # set when it compared
         block = f" (block {r.worst_block!r})" if r.worst_block else ""
+        assert c.violation is not None
+        # NOTE: the worst is the largest |a - n| over its allowance, not the largest rel
         lines.append(f"  worst       {r.element(c.worst_index)}: "
                      f"analytic={format_value(c.analytic)} numeric={format_value(c.numeric)} "
-                     f"abs={abs(c.analytic - c.numeric):.1e} rel={rel:.1e}{block}")
+                     f"abs={abs(c.analytic - c.numeric):.1e} rel={rel:.1e}{block} "
+                     f"({c.violation[c.worst_index]:.1e}x its allowance; worst = largest "
+                     f"|a-n|/allowance, not largest rel)")
     if r.directional is not None:
         lines.append(f"  directional <u,J^T v>={format_value(r.directional.analytic)}  "
                      f"<Ju,v>={format_value(r.directional.numeric)}  (seed={rep.seed})")
@@ -560,7 +597,7 @@ def relative_floor(numeric, analytic=None) -> float:
     large for the function) cannot lift the floor and hide the other elements' errors."""
     m = np.abs(np.asarray(numeric))
     if analytic is not None:
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             m = np.minimum(m, np.abs(np.asarray(analytic)))
     return REL_FLOOR * float(np.max(m[np.isfinite(m)], initial=0.0))
 

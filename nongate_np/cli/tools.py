@@ -27,7 +27,8 @@ def _gradcheck(args, cases=None) -> int:
         raise CLIError(f"no op matches {args.op}; ops: {', '.join(c.name for c in every)}")
     methods = args.method or list(METHODS)
     width = max(len(c.name) for c in cases)
-    header = f"{'op':<{width}} {'method':<13} {'max rel err':>11} {'max abs err':>11}  result"
+    # NOTE: abs before rel, as gradcheck's own report orders them
+    header = f"{'op':<{width}} {'method':<13} {'max abs err':>11} {'max rel err':>11}  result"
     print(header)
     print("-" * len(header))
     failures, start = 0, time.perf_counter()
@@ -41,8 +42,8 @@ def _gradcheck(args, cases=None) -> int:
                 rep = gradcheck(case.fn, inputs, method=method, seed=args.seed,
                                 raise_exception=False, name=case.name)
             failures += not rep.passed
-            print(f"{case.name:<{width}} {method:<13} {rep.max_rel_error:>11.1e} "
-                  f"{rep.max_abs_error:>11.1e}  {'pass' if rep.passed else 'FAIL'}")
+            print(f"{case.name:<{width}} {method:<13} {rep.max_abs_error:>11.1e} "
+                  f"{rep.max_rel_error:>11.1e}  {'pass' if rep.passed else 'FAIL'}")
             if not rep.passed and args.verbose:
                 print(rep)
     total = sum(1 for c in cases for m in methods if m != "complex_step" or c.analytic)
