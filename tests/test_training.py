@@ -484,6 +484,32 @@ def test_resume_into_a_model_of_another_size_says_which_options_differ(tmp_path)
     assert ("lstm.weight_hh_l0", (28, 7), (20, 5)) in info.value.shape_mismatches
 
 
+def test_predict_refuses_outputs_that_are_not_finite_naming_the_weights():
+    """NaN weights (a checkpoint holding one loads, as in torch) gave probabilities of NaN
+    and the class 0, which the command line printed as a real class's name."""
+    data = dataset()
+    m = model()
+    sd = m.state_dict()
+    head = sd["heads.2.weight"].copy()            # the tagging task's head
+    head[1, 0] = np.nan
+    m.load_state_dict({**sd, "heads.2.weight": head})
+    with pytest.raises(ValueError, match=r"^predict: task 't': the model's outputs are not "
+                                         r"finite for 24 of 24 sequence\(s\) \(the first: 0\); "
+                                         r"its parameters hold non-finite values: "
+                                         r"heads.2.weight \(1 of 20\)\. Nothing is predicted"):
+        predict(m, data)
+    embed = sd["embed.weight"].copy()             # token 5's row: the sequences that read it
+    embed[5, 0] = np.nan
+    m.load_state_dict({**sd, "embed.weight": embed})
+    reads = (data.x == 5) & (np.arange(data.x.shape[1])[None, :] < data.lengths[:, None])
+    count = int(reads.any(axis=1).sum())
+    assert 0 < count < len(data)
+    with pytest.raises(ValueError, match=rf"task 'c': .* for {count} of 24 sequence\(s\) "
+                                         rf"\(the first: {int(np.argmax(reads.any(axis=1)))}\)"
+                                         rf".*embed.weight \(1 of 24\)"):
+        predict(m, data)
+
+
 def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
     """predict and evaluate ran model.eval() and restored the mode after: a thread training
     the same model lost its dropout meanwhile (its weights came out different), and two

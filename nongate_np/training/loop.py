@@ -659,6 +659,26 @@ def _evaluate(model, data, tasks, dp, batch_size: int = 256) -> dict:
 
 
 @_kernels_own_the_cores
+def _check_finite_outputs(model, nonfinite: dict) -> None:
+    """ValueError where a task's outputs are not finite (``nonfinite``: each task's (N,)
+    rows whose outputs hold NaN or inf): with finite inputs (checked before) the weights
+    hold NaN or inf, or a product overflowed; a NaN class would read as class 0, a
+    confident-looking prediction."""
+    for name, bad in nonfinite.items():
+        if not bad.any():
+            continue
+        broken = [f"{k} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
+                  for k, v in model.state_dict().items()
+                  if np.asarray(v).dtype.kind in "fc" and not np.isfinite(v).all()]
+        cause = ("its parameters hold non-finite values: " + ", ".join(broken[:4])
+                 + (", ..." if len(broken) > 4 else "")) if broken else \
+            "its parameters are finite, so a product overflowed the model's dtype"
+        raise ValueError(f"predict: task {name!r}: the model's outputs are not finite for "
+                         f"{int(bad.sum())} of {len(bad)} sequence(s) (the first: "
+                         f"{int(np.argmax(bad))}); {cause}. Nothing is predicted: a NaN "
+                         f"would read as class 0")
+
+
 def predict(model, data, lengths=None, *, batch_size: int = 256,
             attention: bool = False) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
@@ -681,7 +701,9 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
 
     Raises ValueError or TypeError (naming the expected layout) for arrays of another
     shape or dtype than the model reads, DataError for lengths outside [1, T] or values
-    that are not finite, and TypeError for ``lengths`` given with a SequenceDataset.
+    that are not finite, TypeError for ``lengths`` given with a SequenceDataset, and
+    ValueError for probabilities or values that are not finite (weights holding NaN or
+    inf: the message names them), not a NaN read as class 0.
     """
     if isinstance(data, SequenceDataset):
         if lengths is not None:
@@ -701,6 +723,7 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     probs: dict[str, list] = {t["name"]: [] for t in model.tasks
                               if t["kind"] == "classification"}
     weights: dict[str, list] = {t["name"]: [] for t in model.tasks if t["kind"] != "tagging"}
+    nonfinite: dict[str, list] = {t["name"]: [] for t in model.tasks}    # rows, per batch
     T = data.x.shape[1]
     order = _by_length(data, np.arange(len(data)))
     with evaluating(), no_grad():
@@ -712,6 +735,10 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
                 weights[name].append(padded)
             for task in model.tasks:
                 name, value = task["name"], out[task["name"]].numpy()
+                finite = np.isfinite(value)
+                if task["kind"] == "tagging":       # the steps past a length are not read
+                    finite |= (np.arange(value.shape[1])[None, :] >= lengths[:, None])[..., None]
+                nonfinite[name].append(~finite.reshape(len(x), -1).all(axis=1))
                 if task["kind"] == "classification":
                     z = np.exp(value - value.max(axis=1, keepdims=True))
                     probs[name].append(z / z.sum(axis=1, keepdims=True))
@@ -727,6 +754,7 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
 
     def joined(pieces: list) -> np.ndarray:
         return np.concatenate(pieces)[back]
+    _check_finite_outputs(model, {name: joined(rows) for name, rows in nonfinite.items()})
     result = {name: joined(p) for name, p in parts.items()}
     result["probabilities"] = {name: joined(p) for name, p in probs.items()}
     if attention:
