@@ -560,3 +560,23 @@ def test_encode_takes_a_sequence_dataset_and_hints_at_a_time_major_array():
     with pytest.raises(ValueError, match=r"lengths must be 7 integers .* read batch-first "
                                          r"\(B, T, \.\.\.\): if it is time-major.*swapaxes"):
         m.encode(x.swapaxes(0, 1), lengths=lengths)
+
+
+def test_features_without_lengths_that_look_zero_padded_warn_at_the_callers_line():
+    """pad_sequences' x given to encode or predict without its lengths read the zero padding
+    as data (accuracy 0.983 -> 0.967 in a newcomer's run), without a word."""
+    tasks = [{"name": "c", "kind": "classification", "num_classes": 2}]
+    ng.seed(0)
+    m = MultiTaskSequenceModel(tasks, input_size=3, hidden_size=8, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    x, lengths = ng.data.pad_sequences([rng.normal(0, 1, (n, 3)) for n in (5, 3, 4, 5)])
+    for call in (lambda: m.encode(x), lambda: predict(m, x)):
+        with pytest.warns(UserWarning, match=r"2 of 4 sequences end in all-zero steps, read "
+                                             r"as data: .* pass lengths=") as caught:
+            call()
+        assert [w.filename for w in caught] == [__file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.encode(x, lengths=lengths)
+        predict(m, x, lengths=lengths)
+        m.encode(x[[0, 3]])                  # no zero step: nothing to say

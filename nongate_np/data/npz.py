@@ -11,13 +11,11 @@ import numpy as np
 from .dataset import IGNORE_INDEX, TASK_KINDS, SequenceDataset
 from .errors import DataError, where
 from .labels import encode_labels, resolve_classes, sorted_labels
+from .padding import looks_zero_padded
 
 __all__ = ["load_npz"]
 
 _EXAMPLE = "np.savez(path, X=X, lengths=lengths, y_label=y)"
-#: the share of sequences ending in an all-zero step from which X without lengths is
-#: likely zero-padded
-_PADDED_SHARE = 0.1
 
 
 def _open(path):
@@ -55,8 +53,8 @@ def _read(archive, path, key: str) -> np.ndarray:
 def _warn_if_padded(path, x: np.ndarray) -> None:
     """A UserWarning where X, read without lengths, looks zero-padded: a noticeable share
     of its sequences end in an all-zero step. Not an error: zeros can be real data."""
-    ending = int(np.sum(np.all(x[:, -1] == 0, axis=-1)))
-    if ending and ending >= _PADDED_SHARE * len(x):
+    ending = looks_zero_padded(x)
+    if ending:
         warnings.warn(f"{path}: {ending} of {len(x)} sequences end in all-zero steps, read as "
                       f"data: without an array 'lengths' every sequence is T = {x.shape[1]} "
                       f"steps long; if the zeros are padding, save each sequence's length: "

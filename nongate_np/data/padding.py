@@ -7,7 +7,21 @@ import numpy as np
 from ..casting import fill_value
 from .errors import DataError
 
-__all__ = ["pad_sequences", "unpad_sequences", "ragged_error"]
+__all__ = ["pad_sequences", "unpad_sequences", "ragged_error", "looks_zero_padded"]
+
+#: the share of sequences ending in an all-zero step from which features read without
+#: lengths are likely zero-padded
+PADDED_SHARE = 0.1
+
+
+def looks_zero_padded(x: np.ndarray) -> int:
+    """The number of (N, T, F) feature sequences ending in an all-zero step where they are
+    a noticeable share (``PADDED_SHARE``) of them, else 0: read without lengths, x is then
+    likely zero-padded (zeros can be real data, so callers warn, never refuse)."""
+    if x.ndim != 3 or not len(x):
+        return 0
+    ending = int(np.count_nonzero(np.all(x[:, -1] == 0, axis=-1)))
+    return ending if ending >= PADDED_SHARE * len(x) else 0
 
 
 def ragged_error(data, what: str) -> ValueError | None:

@@ -14,6 +14,7 @@ from ..arguments import check_count
 from ..autograd import mark_changed, no_grad
 from ..data.dataset import SequenceDataset
 from ..data.errors import DataError
+from ..data.padding import looks_zero_padded
 from ..device import DeviceError, copy_into, device_of, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
@@ -367,11 +368,14 @@ class MultiTaskSequenceModel(Module):
                              "token")
         return lengths
 
-    def check_values(self, where: str, x, lengths, lengths_given: bool = True):
+    def check_values(self, where: str, x, lengths, lengths_given: bool = True,
+                     stacklevel: int = 3):
         """What ``encode`` and ``predict`` check before running: ``lengths`` (B,) integers
         in [1, T] (an empty sequence has nothing to encode), and within each length finite
         features or token ids in [0, vocab_size). DataError naming ``where`` and the first
-        value that is not, ValueError or TypeError for lengths of another count or dtype.
+        value that is not, ValueError or TypeError for lengths of another count or dtype;
+        a UserWarning (at ``stacklevel``, the user's call) where features without lengths
+        look zero-padded.
         ``x`` as ``_check_input`` returns it; returns the lengths as an int64 array (or
         None)."""
         B, T = x.shape[:2]
@@ -398,6 +402,13 @@ class MultiTaskSequenceModel(Module):
             check_ids(where, np.asarray(x), lengths, self.vocab_size, lengths_given)
         else:
             _check_finite(where, x, lengths, self.lstm.dtype)
+            ending = 0 if lengths_given or type(x) is not np.ndarray else looks_zero_padded(x)
+            if ending:
+                warnings.warn(f"{where}: {ending} of {B} sequences end in all-zero steps, read "
+                              f"as data: without lengths every sequence is T = {T} steps "
+                              f"long; if the zeros are padding, pass lengths= (x, lengths = "
+                              f"nongate_np.data.pad_sequences(sequences) gives them)",
+                              UserWarning, stacklevel=stacklevel)
         return lengths
 
     def pooling_mask(self, x, lengths) -> np.ndarray | None:
