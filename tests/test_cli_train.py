@@ -375,7 +375,9 @@ def test_predict_and_encode_read_a_table_with_another_separator(csv_run, tmp_pat
     assert want[0] == 0, want[2]
     assert run_cli("predict", model, semi, "--delimiter", ";") == want
     for path, options in ((folder / "test.csv", ()), (semi, ("--delimiter", ";"))):
-        code, _, err = run_cli("encode", model, path, *options, "--out", tmp_path / "e.npy")
+        # NOTE: --overwrite: the second encode replaces the first one's file
+        code, _, err = run_cli("encode", model, path, *options, "--out", tmp_path / "e.npy",
+                               "--overwrite")
         assert code == 0, err
         emb = np.load(tmp_path / "e.npy")
         if not options:
