@@ -251,6 +251,26 @@ def test_encode_and_predict_make_the_folder_of_their_out_file(ts_run, tmp_path):
     assert table.read_text().splitlines()[0] == "id,label,label_probability"
 
 
+@pytest.mark.parametrize("command, call", [
+    ("predict", "from nongate_np.training import predict; predict(ng.load(path).model, x, "
+                "lengths)"),
+    ("encode", "ng.load(path).model.encode(x, lengths)"),
+    ("sample", "from nongate_np.training import sample_text; sample_text(ng.load(path).model, "
+               "vocab, prompt)")])
+def test_a_model_saved_in_python_points_to_the_commands_python_counterpart(
+        ts_run, tmp_path, command, call):
+    """A checkpoint that ng.save wrote (no data description): the error names the Python
+    call that does what the command does (predict and sample pointed to encode)."""
+    ng.save(ng.load(ts_run / "model.npz").model, tmp_path / "api_model.npz")
+    args = {"predict": [GUNPOINT_TEST], "encode": [GUNPOINT_TEST, "--out",
+                                                   tmp_path / "emb.npy"], "sample": []}
+    code, out, err = run_cli(command, tmp_path / "api_model.npz", *args[command])
+    assert code == 2 and out == "", (out, err)
+    assert err.strip() == (f"nongate-np {command}: error: {tmp_path / 'api_model.npz'} was "
+                           f"not written by nongate-np train (it has no data description); "
+                           f"use the Python API: {call}")
+
+
 # -- --out never replaces what the command reads, nor a file without --overwrite -------------
 def _refused(args, phrase):
     code, out, err = run_cli(*args)

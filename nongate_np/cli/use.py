@@ -98,7 +98,19 @@ def _read_input(args, meta, model, *, labels: bool = True):
                            delimiter=args.delimiter)
 
 
-def _load(path):
+#: Each command's Python counterpart, for a checkpoint that nongate-np train did not write
+_PYTHON_API = {
+    "encode": "ng.load(path).model.encode(x, lengths)",
+    "predict": "from nongate_np.training import predict; predict(ng.load(path).model, x, "
+               "lengths)",
+    "sample": "from nongate_np.training import sample_text; "
+              "sample_text(ng.load(path).model, vocab, prompt)",
+}
+
+
+def _load(path, command: str):
+    """The model of the checkpoint at ``path`` (in eval mode) and its data description; a
+    CLIError where there is none, naming ``command``'s Python counterpart."""
     from ..io import load
     if os.path.isdir(path):             # the run's --out folder, most likely
         inside = os.path.join(path, "model.npz")
@@ -111,8 +123,7 @@ def _load(path):
     meta = ckpt.extra.get("data")
     if ckpt.model is None or not isinstance(meta, dict) or "kind" not in meta:
         raise CLIError(f"{path} was not written by nongate-np train (it has no data "
-                       "description); use the Python API: ng.load(path).model.encode(x, "
-                       "lengths)")
+                       f"description); use the Python API: {_PYTHON_API[command]}")
     return ckpt.model.eval(), meta
 
 
@@ -191,7 +202,7 @@ def encode(args) -> int:
     if shards:
         _check_shard_folder(args)
     _folder_for(args.out)
-    model, meta = _load(args.checkpoint)
+    model, meta = _load(args.checkpoint, args.command)
     model.to(args.device)
     data = _read_input(args, meta, model, labels=False)
     if model.pool is None:
@@ -289,7 +300,7 @@ def predict(args) -> int:
                            f"CSV file (e.g. {os.path.join(args.out, 'pred.csv')})")
         _check_out(args, args.out)
         _folder_for(args.out)
-    model, meta = _load(args.checkpoint)
+    model, meta = _load(args.checkpoint, args.command)
     model.to(args.device)
     from ..data.errors import UnknownLabelError
     scored = True
@@ -372,7 +383,7 @@ def _write_table(out, text: str) -> None:
 def sample(args) -> int:
     from ..data.text import CharVocab
     from ..training import sample_text
-    model, meta = _load(args.checkpoint)
+    model, meta = _load(args.checkpoint, args.command)
     if meta["kind"] != "text":
         raise CLIError(f"{args.checkpoint} was trained on {meta['kind']} data, not text; "
                        "sample needs a model from nongate-np train (text)")
