@@ -185,8 +185,10 @@ CASES = {
     # the whole input was encoded first, then replacing() found them
     "encode --out OUT, OUT.npy a folder": (["encode", TS_MODEL, T, "--out", "{bad}/shelf"],
                                            "{shelf.npy} is a folder"),
+    # found before the prediction (it was found when writing, after the whole prediction)
     "predict --out a folder": (["predict", TS_MODEL, T, "--out", "{empty}"],
-                               "--out {empty}: cannot write it"),
+                               "--out {empty}: a folder is there; expected the name of a CSV "
+                               "file"),
     "sample a ts model": (["sample", TS_MODEL], "not text"),
     # predict and encode read a csv INPUT with it; other files have no separator
     "delimiter with ts input": (["predict", TS_MODEL, T, "--delimiter", ";"],

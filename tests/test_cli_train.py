@@ -394,7 +394,9 @@ def test_predict_and_encode_read_a_table_with_another_separator(csv_run, tmp_pat
     assert want[0] == 0, want[2]
     assert run_cli("predict", model, semi, "--delimiter", ";") == want
     for path, options in ((folder / "test.csv", ()), (semi, ("--delimiter", ";"))):
-        code, _, err = run_cli("encode", model, path, *options, "--out", tmp_path / "e.npy")
+        # NOTE: --overwrite: the second encode replaces the first one's file
+        code, _, err = run_cli("encode", model, path, *options, "--out", tmp_path / "e.npy",
+                               "--overwrite")
         assert code == 0, err
         emb = np.load(tmp_path / "e.npy")
         if not options:
@@ -531,6 +533,63 @@ def test_a_task_of_one_class_is_noted_with_what_train_read(tmp_path):
     assert err.splitlines() == [f"note: {path}: task 'a' has one class only, '0': the model "
                                 f"learns to predict it always, and its accuracy of 1 says "
                                 f"nothing"]
+
+
+def _write_steps_csv(path, rows_in_order: bool = True) -> None:
+    """Six sequences of 1 to 5 steps (the first of one: the note's counts are not read from
+    it alone): a step counter t, an ordinary feature x, a count that is not a step index
+    (n: 0, 1, 2, ... from 3 on), a per-sequence float amp, an integer code constant per
+    sequence, and a label."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, steps in enumerate((1, 3, 4, 5, 3, 4)):
+        rows += [[f"s{i}", t, f"{rng.standard_normal():.4f}", 3 * (i % 2) + t,
+                  f"{0.5 + 0.25 * i:g}", i % 3, "ab"[i % 2]] for t in range(steps)]
+    if not rows_in_order:
+        rows = [rows[k] for k in rng.permutation(len(rows))]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "t", "x", "n", "amp", "code", "label"])
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_train_csv_notes_a_step_index_and_a_per_sequence_column_read_as_features(
+        tmp_path, in_order):
+    """Default columns: a column counting 0, 1, 2, ... in every sequence and a float column
+    constant within each sequence (varying across them) get a note with the option that
+    reads them otherwise, --quiet too; an ordinary feature (x), a count from another start
+    (n) and an integer code get none (both were read as features without a word)."""
+    path = tmp_path / "steps.csv"
+    _write_steps_csv(path, rows_in_order=in_order)
+    code, printed, err = run_cli("train", "csv", path, "--epochs", "1", "--hidden-size", "4",
+                                 "--quiet", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert "features per step: t, x, n, amp, code" in printed
+    order = "" if in_order else " (the rows not in its order)"
+    assert err.splitlines() == [
+        f"note: {path}: column 't' counts 0, 1, 2, ... within each sequence{order}: it looks "
+        f"like a step index, read here as a feature; --order-col t orders the steps by it "
+        f"instead",
+        f"note: {path}: column 'amp' is constant within each sequence and varies across "
+        f"them: a per-sequence target? read here as a feature; --label-cols "
+        f"label,amp:regression learns it as a task instead"]
+
+
+def test_train_csv_notes_nothing_about_columns_the_user_chose(tmp_path):
+    """--order-col t: no step-index note; --feature-cols: no note at all; following the
+    notes' advice leaves none."""
+    path = tmp_path / "steps.csv"
+    _write_steps_csv(path)
+    args = ("train", "csv", path, "--epochs", "1", "--hidden-size", "4", "--quiet")
+    code, _, err = run_cli(*args, "--order-col", "t", "--out", tmp_path / "a")
+    assert code == 0, err
+    assert [line.split(": column ")[1].split()[0] for line in err.splitlines()] == ["'amp'"]
+    for chosen in (["--feature-cols", "t,x,amp"],
+                   ["--order-col", "t", "--label-cols", "label,amp:regression"]):
+        code, _, err = run_cli(*args, *chosen, "--out", tmp_path / "b", "--overwrite")
+        assert code == 0, err
+        assert err == "", chosen
 
 
 def test_without_matplotlib_train_says_how_to_get_the_pictures(tmp_path, monkeypatch):

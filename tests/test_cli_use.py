@@ -3,6 +3,7 @@ settings: each prints or writes what the Python API gives for the same checkpoin
 installed console script runs them in a fresh process."""
 
 import json
+import os
 import re
 import subprocess
 
@@ -202,10 +203,19 @@ def test_encode_ts_equals_the_models_encoding_of_the_raw_series(ts_run, tmp_path
 
 def test_encode_names_the_file_it_writes_and_overwrites_an_older_one(ts_run, tmp_path):
     """--out without .npy: the file written is OUT.npy, as np.load reads it, and the message
-    names it (it named OUT, which did not exist); an older file there is overwritten."""
-    (tmp_path / "emb.npy").write_bytes(b"an older, longer file" * 1000)
+    names it (it named OUT, which did not exist); an older file there is refused, then
+    replaced with --overwrite (it was replaced without a word)."""
+    older = b"an older, longer file" * 1000
+    (tmp_path / "emb.npy").write_bytes(older)
     code, out, err = run_cli("encode", ts_run / "model.npz", GUNPOINT_TEST, "--out",
                              tmp_path / "emb")
+    assert code == 2 and out == "", (out, err)
+    assert err.strip() == (f"nongate-np encode: error: --out {tmp_path / 'emb'}: "
+                           f"{tmp_path / 'emb.npy'} exists; give --overwrite to replace it, "
+                           f"or another name")
+    assert (tmp_path / "emb.npy").read_bytes() == older
+    code, out, err = run_cli("encode", ts_run / "model.npz", GUNPOINT_TEST, "--out",
+                             tmp_path / "emb", "--overwrite")
     assert code == 0, err
     assert out.startswith(f"{tmp_path / 'emb.npy'}: 150 sequences"), out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.npy"]
@@ -239,6 +249,126 @@ def test_encode_and_predict_make_the_folder_of_their_out_file(ts_run, tmp_path):
     code, _, err = run_cli("predict", ts_run / "model.npz", GUNPOINT_TEST, "--out", table)
     assert code == 0, err
     assert table.read_text().splitlines()[0] == "id,label,label_probability"
+
+
+@pytest.mark.parametrize("command, call", [
+    ("predict", "from nongate_np.training import predict; predict(ng.load(path).model, x, "
+                "lengths)"),
+    ("encode", "ng.load(path).model.encode(x, lengths)"),
+    ("sample", "from nongate_np.training import sample_text; sample_text(ng.load(path).model, "
+               "vocab, prompt)")])
+def test_a_model_saved_in_python_points_to_the_commands_python_counterpart(
+        ts_run, tmp_path, command, call):
+    """A checkpoint that ng.save wrote (no data description): the error names the Python
+    call that does what the command does (predict and sample pointed to encode)."""
+    ng.save(ng.load(ts_run / "model.npz").model, tmp_path / "api_model.npz")
+    args = {"predict": [GUNPOINT_TEST], "encode": [GUNPOINT_TEST, "--out",
+                                                   tmp_path / "emb.npy"], "sample": []}
+    code, out, err = run_cli(command, tmp_path / "api_model.npz", *args[command])
+    assert code == 2 and out == "", (out, err)
+    assert err.strip() == (f"nongate-np {command}: error: {tmp_path / 'api_model.npz'} was "
+                           f"not written by nongate-np train (it has no data description); "
+                           f"use the Python API: {call}")
+
+
+# -- --out never replaces what the command reads, nor a file without --overwrite -------------
+def _refused(args, phrase):
+    code, out, err = run_cli(*args)
+    assert code == 2 and out == "", (code, out, err)
+    assert len(err.splitlines()) == 1 and phrase in err, err
+
+
+@pytest.mark.parametrize("command", ["predict", "encode"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_out_is_never_the_input_or_the_checkpoint(ts_run, tmp_path, command, overwrite):
+    """--out naming INPUT or the checkpoint, spelt another way, through a symbolic or a
+    hard link, is refused with --overwrite too, and both files are left as they were
+    (predict replaced them with its CSV; encode wrote model.npz.npy beside the model)."""
+    model, data = tmp_path / "m.npz", tmp_path / "t2.ts"
+    model.write_bytes((ts_run / "model.npz").read_bytes())
+    data.write_bytes(GUNPOINT_TEST.read_bytes())
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.ts").symlink_to(data)
+    os.link(model, tmp_path / "hard.npz")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for out, what, path in ((data, "INPUT", data), (model, "the checkpoint", model),
+                            (tmp_path / "sub" / ".." / "m.npz", "the checkpoint", model),
+                            (tmp_path / "link.ts", "INPUT", data),
+                            (tmp_path / "hard.npz", "the checkpoint", model)):
+        _refused([command, model, data, "--out", out, *overwrite],
+                 f"--out {out} is {what} {path}; the output never replaces a file it reads")
+    assert model.read_bytes() == (ts_run / "model.npz").read_bytes()
+    assert data.read_bytes() == GUNPOINT_TEST.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_encode_out_that_becomes_the_input_is_refused(ts_run, tmp_path):
+    """--out X where X.npy, the file written, is INPUT: named as the file it would be."""
+    data = tmp_path / "t.npy"
+    data.write_bytes(b"INPUT, whatever its suffix")
+    _refused(["encode", ts_run / "model.npz", data, "--out", tmp_path / "t", "--overwrite"],
+             f"--out {tmp_path / 't'} ({data}) is INPUT {data}")
+    assert data.read_bytes() == b"INPUT, whatever its suffix"
+
+
+def test_predict_out_of_an_existing_file_needs_overwrite(ts_run, tmp_path):
+    """An existing PRED.csv is refused, before the checkpoint is read (a damaged one is not
+    reported), and left as it was; --overwrite replaces it (it was replaced silently)."""
+    pred = tmp_path / "pred.csv"
+    pred.write_text("the user's file\n")
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes((ts_run / "model.npz").read_bytes()[:100])
+    for model in (ts_run / "model.npz", damaged):
+        _refused(["predict", model, GUNPOINT_TEST, "--out", pred],
+                 f"--out {pred}: {pred} exists; give --overwrite to replace it, or another "
+                 f"name")
+    assert pred.read_text() == "the user's file\n"
+    code, out, err = run_cli("predict", ts_run / "model.npz", GUNPOINT_TEST, "--out", pred,
+                             "--overwrite")
+    assert code == 0, err
+    assert pred.read_text().splitlines()[0] == "id,label,label_probability"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.npz", "pred.csv"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="a POSIX device")
+def test_predict_out_into_a_device_is_written_not_replaced(ts_run):
+    """/dev/null (as /dev/stdout) is written into: not refused as an existing file, nor
+    replaced by a regular file."""
+    code, out, err = run_cli("predict", ts_run / "model.npz", GUNPOINT_TEST, "--out",
+                             "/dev/null")
+    assert code == 0, err
+    assert out.strip() == "/dev/null: 150 predictions"
+    assert not os.path.isfile("/dev/null")
+
+
+def test_encode_shards_into_a_folder_of_shards_need_overwrite(ts_run, tmp_path):
+    """With Dask, --out DIR holding an earlier encode's shards is refused before anything is
+    read (Dask is not needed to see it); a file there is refused as one, not as Dask's
+    OSError under --workers."""
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "index.json").write_text("{}")
+    (shards / "part-00000.npy").write_bytes(b"old")
+    _refused(["encode", ts_run / "model.npz", GUNPOINT_TEST, "--workers", "2", "--out",
+              shards], f"--out {shards} holds shards (index.json, part-00000.npy); give "
+                       f"--overwrite to replace them, or another folder")
+    (tmp_path / "a_file").write_text("the user's file")
+    _refused(["encode", ts_run / "model.npz", GUNPOINT_TEST, "--workers", "2", "--out",
+              tmp_path / "a_file", "--overwrite"], f"--out {tmp_path / 'a_file'}: a file is "
+                                                    f"there; with --workers")
+    assert (shards / "part-00000.npy").read_bytes() == b"old"
+    assert (tmp_path / "a_file").read_text() == "the user's file"
+
+
+def test_an_overwritten_folder_of_shards_keeps_only_the_new_ones(tmp_path):
+    """A longer earlier encode's shards past the new index are removed; other files stay."""
+    from nongate_np.cli.use import _remove_stale_shards
+    for name in ("part-00000.npy", "part-00001.npy", "part-00002.npy", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    _remove_stale_shards(tmp_path, {"shards": [{"file": "part-00000.npy"},
+                                               {"file": "part-00001.npy"}]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "part-00000.npy",
+                                                          "part-00001.npy"]
 
 
 # -- sample -----------------------------------------------------------------------------------

@@ -141,8 +141,9 @@ def add_parser(sub) -> None:
     table.add_argument("--id-col", help="sequence-id column (default id)")
     table.add_argument("--order-col", help="column to order the steps by (default: file "
                                            "order)")
-    table.add_argument("--feature-cols", type=_columns, help="comma-separated (default: every "
-                                                             "other numeric column)")
+    table.add_argument("--feature-cols", type=_columns,
+                       help="comma-separated (default: every other numeric column; one that "
+                            "looks like a step index or a per-sequence target gets a note)")
     table.add_argument("--delimiter", type=one_character, metavar="CHAR",
                        help="field separator, one character (default ,; \\t: a tab)")
     table.add_argument("--label-cols", type=_labels,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import os
+import re
 import sys
 
 import numpy as np
@@ -29,9 +31,11 @@ def add_parsers(sub) -> None:
     e.add_argument("input", help="sequences in the format the model was trained on")
     e.add_argument("--out", required=True, metavar="EMB.npy",
                    help="the .npy file to write the (N, tasks, D) float array to (.npy "
-                        "is added to a name without it; the file is replaced whole); with "
-                        "Dask, a name not ending in .npy is a folder of .npy shards and "
-                        "index.json")
+                        "is added to a name without it); with Dask, a name not ending in "
+                        ".npy is a folder of .npy shards and index.json; never the "
+                        "checkpoint or INPUT")
+    _overwrite_option(e, "an existing .npy file, or the shards and index.json in an --out "
+                         "folder")
     _input_options(e)
     dask = e.add_mutually_exclusive_group()
     dask.add_argument("--dask-scheduler", metavar="ADDRESS",
@@ -51,7 +55,8 @@ def add_parsers(sub) -> None:
                    help="write a CSV (id, then per task its prediction and, for a "
                         "classification task, <task>_probability) instead of printing "
                         "every row; with labels in INPUT, each task's metrics (accuracy, "
-                        "mae) go to stderr either way")
+                        "mae) go to stderr either way; never the checkpoint or INPUT")
+    _overwrite_option(p, "an existing PRED.csv")
     _input_options(p)
     p.set_defaults(run=predict)
 
@@ -66,6 +71,12 @@ def add_parsers(sub) -> None:
     s.add_argument("--seed", type=int, default=0,
                    help="seeds the sampling (default 0)")
     s.set_defaults(run=sample)
+
+
+def _overwrite_option(parser, what: str) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace {what} (without it, an existing one is refused before "
+                             f"anything is read)")
 
 
 def _input_options(parser) -> None:
@@ -87,7 +98,19 @@ def _read_input(args, meta, model, *, labels: bool = True):
                            delimiter=args.delimiter)
 
 
-def _load(path):
+#: Each command's Python counterpart, for a checkpoint that nongate-np train did not write
+_PYTHON_API = {
+    "encode": "ng.load(path).model.encode(x, lengths)",
+    "predict": "from nongate_np.training import predict; predict(ng.load(path).model, x, "
+               "lengths)",
+    "sample": "from nongate_np.training import sample_text; "
+              "sample_text(ng.load(path).model, vocab, prompt)",
+}
+
+
+def _load(path, command: str):
+    """The model of the checkpoint at ``path`` (in eval mode) and its data description; a
+    CLIError where there is none, naming ``command``'s Python counterpart."""
     from ..io import load
     if os.path.isdir(path):             # the run's --out folder, most likely
         inside = os.path.join(path, "model.npz")
@@ -100,9 +123,54 @@ def _load(path):
     meta = ckpt.extra.get("data")
     if ckpt.model is None or not isinstance(meta, dict) or "kind" not in meta:
         raise CLIError(f"{path} was not written by nongate-np train (it has no data "
-                       "description); use the Python API: ng.load(path).model.encode(x, "
-                       "lengths)")
+                       f"description); use the Python API: {_PYTHON_API[command]}")
     return ckpt.model.eval(), meta
+
+
+def _same_file(a, b) -> bool:
+    """Whether ``a`` and ``b`` name one existing file or folder: the same path spelt
+    another way, a symbolic or a hard link."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:                     # either is missing: nothing there to lose
+        return False
+
+
+def _check_out(args, written: str) -> None:
+    """A CLIError where ``--out`` (or ``written``, the file it becomes) is the checkpoint or
+    INPUT, --overwrite or not, or an existing file without --overwrite. Called before the
+    checkpoint is loaded: the work before the write can be long."""
+    for path, what in ((args.checkpoint, "the checkpoint"), (args.input, "INPUT")):
+        for name in dict.fromkeys((args.out, written)):
+            if _same_file(name, path):
+                also = "" if name == args.out else f" ({name})"
+                raise CLIError(f"--out {args.out}{also} is {what} {path}; the output never "
+                               f"replaces a file it reads, --overwrite or not: give another "
+                               f"name")
+    if os.path.isfile(written) and not args.overwrite:
+        raise CLIError(f"--out {args.out}: {written} exists; give --overwrite to replace "
+                       f"it, or another name")
+
+
+#: The files of encode's folder of shards (nongate_np.dask.write_shards)
+_SHARD = re.compile(r"part-\d{5}\.npy")
+
+
+def _check_shard_folder(args) -> None:
+    """A CLIError where encode's folder of shards (``--out`` without .npy, with Dask) is a
+    file, or holds shards and index.json and --overwrite is not given."""
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out}: a file is there; with --workers or --dask-scheduler a "
+                       f"name not ending in .npy is a folder of shards (made if missing): "
+                       f"give a folder, or a name ending in .npy for one file")
+    if not os.path.isdir(out) or args.overwrite:
+        return
+    found = sorted(f for f in os.listdir(out) if f == "index.json" or _SHARD.fullmatch(f))
+    if found:
+        raise CLIError(f"--out {out} holds shards ({', '.join(found[:3])}"
+                       f"{', ...' if len(found) > 3 else ''}); give --overwrite to replace "
+                       f"them, or another folder")
 
 
 def _folder_for(out) -> None:
@@ -128,9 +196,13 @@ def encode(args) -> int:
     dask = bool(args.dask_scheduler or args.workers)
     # NOTE: checked before the encoding, which can take long; with Dask, an OUT without
     # .npy names a folder of shards
-    out = args.out if dask and not str(args.out).endswith(".npy") else _npy_file(args.out)
+    shards = dask and not str(args.out).endswith(".npy")
+    out = args.out if shards else _npy_file(args.out)
+    _check_out(args, out)
+    if shards:
+        _check_shard_folder(args)
     _folder_for(args.out)
-    model, meta = _load(args.checkpoint)
+    model, meta = _load(args.checkpoint, args.command)
     model.to(args.device)
     data = _read_input(args, meta, model, labels=False)
     if model.pool is None:
@@ -191,7 +263,12 @@ def _encode_on_dask(args, data):
             # an ndarray: encode cuts it into whole batches, about 4 per worker of this client
             emb = encode(args.checkpoint, data.x, data.lengths, batch_size=ENCODE_BATCH)
             if not str(args.out).endswith(".npy"):
-                write_shards(emb, args.out)
+                # NOTE: the old index goes first: a write that fails half way leaves no
+                #       index describing a mix of old and new shards
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(args.out, "index.json"))
+                index = write_shards(emb, args.out)
+                _remove_stale_shards(args.out, index)
                 return None
             emb = emb.compute()
     except OSError as err:               # no scheduler at that address, no cluster started
@@ -204,12 +281,26 @@ def _encode_on_dask(args, data):
     return emb
 
 
+def _remove_stale_shards(folder, index: dict) -> None:
+    """Remove the shards in ``folder`` that ``index`` does not list: an earlier, longer
+    encode's (replaced with --overwrite), which would otherwise lie beside the new ones."""
+    keep = {shard["file"] for shard in index["shards"]}
+    for name in os.listdir(folder):
+        if _SHARD.fullmatch(name) and name not in keep:
+            os.unlink(os.path.join(folder, name))
+
+
 def predict(args) -> int:
     from ..training import evaluate
     from ..training import predict as predict_all
     if args.out:
+        # NOTE: checked before the prediction, which can take long
+        if os.path.isdir(args.out):
+            raise CLIError(f"--out {args.out}: a folder is there; expected the name of a "
+                           f"CSV file (e.g. {os.path.join(args.out, 'pred.csv')})")
+        _check_out(args, args.out)
         _folder_for(args.out)
-    model, meta = _load(args.checkpoint)
+    model, meta = _load(args.checkpoint, args.command)
     model.to(args.device)
     from ..data.errors import UnknownLabelError
     scored = True
@@ -253,10 +344,11 @@ def predict(args) -> int:
                 row.append(" ".join(f"{v:.6g}" for v in np.ravel(value)))
         rows.append(row)
     if args.out:
-        with _writing(args.out), open(args.out, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(rows)
+        table = io.StringIO(newline="")
+        writer = csv.writer(table)
+        writer.writerow(header)
+        writer.writerows(rows)
+        _write_table(args.out, table.getvalue())
         print(f"{args.out}: {len(rows)} predictions")
     else:
         writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
@@ -274,10 +366,24 @@ def predict(args) -> int:
     return 0
 
 
+def _write_table(out, text: str) -> None:
+    """``text`` as the file ``out``, replaced whole (a crash leaves the old file or the new
+    one); a FIFO or a device (/dev/stdout) is written into, as replacing it would remove
+    it."""
+    from ..io.atomic import replacing
+    with _writing(out):
+        if os.path.exists(out) and not os.path.isfile(out):
+            with open(out, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        else:
+            with replacing(out, caller="predict") as f:
+                f.write(text.encode("utf-8"))
+
+
 def sample(args) -> int:
     from ..data.text import CharVocab
     from ..training import sample_text
-    model, meta = _load(args.checkpoint)
+    model, meta = _load(args.checkpoint, args.command)
     if meta["kind"] != "text":
         raise CLIError(f"{args.checkpoint} was trained on {meta['kind']} data, not text; "
                        "sample needs a model from nongate-np train (text)")

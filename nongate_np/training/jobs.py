@@ -602,6 +602,7 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     training file does not have (``--task-kinds``)."""
     loader_options = dict(loader_options or {})
     data = load_sequences(path, **loader_options)
+    notes = _column_notes(path, data, loader_options) if kind == "csv" else ""
     # the columns read: a test file, predict and encode then read them by name
     if data.feature_names is not None:
         loader_options["feature_cols"] = data.feature_names
@@ -636,7 +637,65 @@ def train_file(kind: str, path, opts: TrainOptions, *, test_path=None, val_fract
     intro = "".join(f"{split}: {d.describe()}\n" for split, d in (("train", data),
                                                                   ("test", test)) if d)
     return run(model, train, val, test, opts, meta, data_info=info, stream=stream,
-               intro=intro, notes=_one_class_notes(path, data), last=last)
+               intro=intro, notes=notes + _one_class_notes(path, data), last=last)
+
+
+def _column_notes(path, data, options: dict) -> str:
+    """A note for each feature column of a csv file that the loader chose itself (no
+    ``feature_cols``) and that looks like something else: a step index (no ``order_col``),
+    or a per-sequence target. Not an error: the run trains on it (it said nothing)."""
+    if options.get("feature_cols") is not None or data.feature_names is None:
+        return ""
+    lengths = np.asarray(data.lengths)
+    # NOTE: a pattern shows only in sequences of several steps, and only in several of them
+    if np.count_nonzero(lengths >= 2) < 2 or lengths.max() < 3:
+        return ""
+    x = np.asarray(data.x, dtype=np.float64)
+    inside = (np.arange(x.shape[1]) < lengths[:, None])[..., None]      # (N, T, 1)
+    notes = ""
+    if options.get("order_col") is None:
+        index, first, step = _step_index(x, inside)
+        for k in np.flatnonzero(index):
+            name = data.feature_names[k]
+            steps = ", ".join(f"{first[k] + i * step[k]:g}" for i in range(3))
+            ordered = np.all((np.diff(x[:, :, k], axis=1) > 0) | ~inside[:, 1:, 0])
+            notes += (f"note: {path}: column {name!r} counts {steps}, ... within each "
+                      f"sequence{'' if ordered else ' (the rows not in its order)'}: it "
+                      f"looks like a step index, read here as a feature; --order-col "
+                      f"{name} orders the steps by it instead\n")
+    for k in np.flatnonzero(_per_sequence(x, inside)):
+        name = data.feature_names[k]
+        labels = ",".join([t["name"] + ("" if t["kind"] == "classification" else
+                                        f":{t['kind']}") for t in data.tasks]
+                          + [f"{name}:regression"])
+        notes += (f"note: {path}: column {name!r} is constant within each sequence and "
+                  f"varies across them: a per-sequence target? read here as a feature; "
+                  f"--label-cols {labels} learns it as a task instead\n")
+    return notes
+
+
+def _step_index(x, inside) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(F,) bool: the feature's values in every sequence, sorted, are first, first + d,
+    first + 2d, ... with the same first and the same d > 0 in all: a step counter, or a
+    time from a common start; and (F,) each feature's first and d."""
+    ordered = np.sort(np.where(inside, x, np.inf), axis=1)       # padding sorts last
+    first = ordered[:, :1, :]                                    # (N, 1, F)
+    step = ordered[:, 1, :] - first[:, 0, :]                     # inf where one step only
+    d0 = np.where(np.isfinite(step), step, 0.0).max(axis=0)      # (F,); sorted: >= 0
+    t = np.arange(x.shape[1])[None, :, None]
+    want = first[:1] + t * d0                                    # sequence 0's start for all
+    same = np.isclose(ordered, want, rtol=1e-9, atol=1e-9 * np.abs(d0)) | ~inside
+    return (d0 > 0) & same.all(axis=(0, 1)), first[0, 0], d0
+
+
+def _per_sequence(x, inside) -> np.ndarray:
+    """(F,) bool: the feature is one value throughout each sequence, not the same one in
+    all, and not a whole number in some (integers: perhaps a class or an id)."""
+    first = x[:, :1, :]
+    constant = ((x == first) | ~inside).all(axis=(0, 1))
+    varies = np.ptp(first[:, 0, :], axis=0) > 0
+    fractional = (first[:, 0, :] != np.round(first[:, 0, :])).any(axis=0)
+    return constant & varies & fractional
 
 
 def _one_class_notes(path, data) -> str:
