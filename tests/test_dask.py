@@ -161,6 +161,20 @@ def test_the_command_line_on_two_workers_writes_the_one_process_array(tmp_path,
     index = json.loads((tmp_path / "shards" / "index.json").read_text())
     np.testing.assert_array_equal(np.concatenate([np.load(tmp_path / "shards" / s["file"])
                                                   for s in index["shards"]]), one)
+    # the folder of shards again: refused without --overwrite, replaced whole with it
+    code, _, err = run_cli("encode", "run/model.npz", "train.npz", "--out", "shards",
+                           "--workers", "2")
+    assert code == 2 and "--overwrite" in err, err
+    assert json.loads((tmp_path / "shards" / "index.json").read_text()) == index
+    code, _, err = run_cli("encode", "run/model.npz", "train.npz", "--out", "shards",
+                           "--workers", "2", "--overwrite")
+    assert code == 0, err
+    before, index = index, json.loads((tmp_path / "shards" / "index.json").read_text())
+    assert len(index["shards"]) < len(before["shards"])       # so some were left stale
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == \
+        sorted(["index.json"] + [s["file"] for s in index["shards"]])   # no stale shard
+    assert sum(np.load(tmp_path / "shards" / s["file"]).shape[0]
+               for s in index["shards"]) == 40
     code, _, err = run_cli("encode", "run/model.npz", "more.npz", "--out", "x.npy",
                            "--dask-scheduler", "tcp://127.0.0.1:1")
     assert code == 2 and "--dask-scheduler tcp://127.0.0.1:1" in err, err
