@@ -207,7 +207,7 @@ def _location_script() -> str:
             "    warnings.simplefilter('always')\n"
             "    from nongate_np.kernels.cpu import cache, lstm\n"
             "print(json.dumps([dataclasses.asdict(cache.cache_location()), lstm._JIT['cache'],"
-            " [[type(w.message).__name__, str(w.message)] for w in caught]]))")
+            " [[type(w.message).__name__, str(w.message), w.filename] for w in caught]]))")
 
 
 def test_numba_cache_dir_is_numbas_own(tmp_path):
@@ -233,6 +233,7 @@ def test_unusable_numba_cache_dir_disables_caching_with_one_warning(tmp_path):
     assert enabled is False
     assert len(caught) == 1 and caught[0][0] == "CacheDisabledWarning"
     assert "set NUMBA_CACHE_DIR to a writable folder" in caught[0][1]
+    assert caught[0][2] == "<string>"       # the user's import, not a kernel module's line
 
 
 def _run_location(env: dict[str, str], cwd: Path):

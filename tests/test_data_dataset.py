@@ -70,7 +70,8 @@ def test_tagging_targets_are_ignored_past_each_length():
      r"x\[1, 1, 0\] is nan \(sequence 1, step 1, feature 0; the first of 1\); expected "
      r"finite features$"),
     ({"x": np.where(np.arange(6).reshape(2, 3, 1) >= 2, -np.inf, 0.0), "lengths": [2, 3]},
-     r"x\[0, 2, 0\] is -inf .*the first of 4\)"),
+     r"x\[0, 2, 0\] is -inf .*the first of 4\); past its length 2, in the padding, which "
+     r"must hold zeros$"),
     ({"targets": {"c": np.array([0, 3])}}, r"target 'c' has class ids 0..3; expected ids in "
                                            r"\[0, 2\)"),
     ({"targets": {"c": np.array([0.0, 1.0])}}, r"target 'c' .* expected \(2,\) integer"),

@@ -71,6 +71,13 @@ class SequenceDataset:
         self.x = self._check_x(x)
         n, t = self.x.shape[:2]
         self.lengths = self._check_lengths(np.asarray(self.lengths), n, t)
+        if self.x.ndim == 3 and not np.all(np.isfinite(self.x)):
+            k, step, f = (int(i) for i in np.argwhere(~np.isfinite(self.x))[0])
+            where = (f"past its length {self.lengths[k]}, in the padding, which must hold "
+                     f"zeros" if step >= self.lengths[k] else "expected finite features")
+            self._fail(f"x[{k}, {step}, {f}] is {self.x[k, step, f]} (sequence {k}, step "
+                       f"{step}, feature {f}; the first of "
+                       f"{int(np.sum(~np.isfinite(self.x)))}); {where}")
         past = ~self.valid_mask()
         nonzero = np.argwhere(past & (self.x.any(axis=2) if self.x.ndim == 3 else self.x != 0))
         if nonzero.size:
@@ -113,11 +120,6 @@ class SequenceDataset:
                 self._fail(f"token ids must be >= 0, found {x.min()}")
         elif x.ndim == 3 and x.dtype.kind in "biuf":
             x = x.astype(np.float64, copy=False)
-            if not np.all(np.isfinite(x)):
-                n, t, f = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
-                self._fail(f"x[{n}, {t}, {f}] is {x[n, t, f]} (sequence {n}, step {t}, "
-                           f"feature {f}; the first of {int(np.sum(~np.isfinite(x)))}); "
-                           f"expected finite features")
         else:
             hint = " (one feature per step: add an axis, x[..., None])" if (
                 x.ndim == 2 and x.dtype.kind == "f") else ""

@@ -19,6 +19,7 @@ from ..device import DeviceError, copy_into, device_of, move
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
+from ..userline import callers_stacklevel
 from .attention import AttentionPooling
 from .containers import ModuleList
 from .layers import Embedding, Linear
@@ -368,14 +369,13 @@ class MultiTaskSequenceModel(Module):
                              "token")
         return lengths
 
-    def check_values(self, where: str, x, lengths, lengths_given: bool = True,
-                     stacklevel: int = 3):
+    def check_values(self, where: str, x, lengths, lengths_given: bool = True):
         """What ``encode`` and ``predict`` check before running: ``lengths`` (B,) integers
         in [1, T] (an empty sequence has nothing to encode), and within each length finite
         features or token ids in [0, vocab_size). DataError naming ``where`` and the first
         value that is not, ValueError or TypeError for lengths of another count or dtype;
-        a UserWarning (at ``stacklevel``, the user's call) where features without lengths
-        look zero-padded.
+        a UserWarning (at the user's call) where features without lengths look
+        zero-padded.
         ``x`` as ``_check_input`` returns it; returns the lengths as an int64 array (or
         None)."""
         B, T = x.shape[:2]
@@ -408,7 +408,7 @@ class MultiTaskSequenceModel(Module):
                               f"as data: without lengths every sequence is T = {T} steps "
                               f"long; if the zeros are padding, pass lengths= (x, lengths = "
                               f"nongate_np.data.pad_sequences(sequences) gives them)",
-                              UserWarning, stacklevel=stacklevel)
+                              UserWarning, stacklevel=callers_stacklevel())
         return lengths
 
     def pooling_mask(self, x, lengths) -> np.ndarray | None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import numbers
 import operator
-import os
-import sys
 import warnings
 
 import numpy as np
@@ -22,6 +20,7 @@ from ..autograd import Function
 from ..device import DeviceError
 from ..kernels.array_api import NUMPY
 from ..tensor import Tensor, as_array
+from ..userline import callers_stacklevel
 from ._util import (
     broadcast_error,
     ieee,
@@ -635,19 +634,6 @@ def nll_loss(log_probs, target, weight=None, ignore_index: int = -100,
     return loss.reshape(shape) if reduction == "none" else loss
 
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _callers_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning issued by the function calling this one name
-    the first line outside nongate_np: the user's call, whether it reached the op directly,
-    through ``nn.functional`` or through a module's forward."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1      # type: ignore[assignment]
-    return level
-
-
 def _regression_operands(input, target, weight, op: str):
     """(x, y, weight) of mse_loss and l1_loss, checked as torch: a target that broadcasts the
     input to a larger shape warns at the caller's line; bool input or target is a
@@ -662,7 +648,7 @@ def _regression_operands(input, target, weight, op: str):
             warnings.warn(f"{op}: the target has shape {np.shape(y)}, the input "
                           f"{np.shape(x)}; they broadcast to {both}, which is likely not "
                           f"what you meant (torch warns too): give both one shape",
-                          UserWarning, stacklevel=_callers_stacklevel())
+                          UserWarning, stacklevel=callers_stacklevel())
     for side in (x, y):                 # x − y of bools is not defined, as in torch
         if isinstance(side, (bool, np.bool_)) or getattr(side, "dtype", None) == np.bool_:
             raise TypeError(f"{op}: not defined for bool input; convert it first, e.g. "

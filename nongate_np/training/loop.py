@@ -176,8 +176,7 @@ def _as_dataset(model, x, lengths) -> SequenceDataset:
     zero past it (the dataset's padding)."""
     n, t = x.shape[:2]
     given = lengths is not None
-    lengths = model.check_values("predict", x, model._infer_lengths(x, lengths), given,
-                                 stacklevel=4)
+    lengths = model.check_values("predict", x, model._infer_lengths(x, lengths), given)
     lengths = np.full(n, t, np.int64) if lengths is None else lengths
     steps = lengths_to_mask(lengths, t)
     x = np.where(steps if x.ndim == 2 else steps[..., None], x, 0)

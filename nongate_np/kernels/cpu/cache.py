@@ -36,6 +36,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from ...userline import callers_stacklevel
+
 __all__ = ["CacheLocation", "CacheDisabledWarning", "cache_location"]
 
 #: The package whose source files the locator applies to (``nongate_np/``).
@@ -214,5 +216,5 @@ def cache_location() -> CacheLocation:
         warnings.warn(
             f"nongate_np: the Numba kernels' compiled code will not be cached, so they compile "
             f"again in every new process: {location.reason} To cache it, set NUMBA_CACHE_DIR "
-            f"to a writable folder.", CacheDisabledWarning, stacklevel=2)
+            f"to a writable folder.", CacheDisabledWarning, stacklevel=callers_stacklevel())
     return location
