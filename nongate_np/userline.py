@@ -20,7 +20,17 @@ def callers_stacklevel() -> int:
     name the first line outside nongate_np and Python's import machinery: the user's call
     or ``import``, however deep inside the package the warning is issued."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and (frame.f_code.co_filename.startswith(_PACKAGE)
-                                 or frame.f_code.co_filename.startswith("<frozen importlib")):
-        frame, level = frame.f_back, level + 1      # type: ignore[assignment]
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if _importing(name):
+            frame = frame.f_back        # not counted: warnings.warn skips these itself
+        elif name.startswith(_PACKAGE):
+            frame, level = frame.f_back, level + 1
+        else:
+            break
     return level
+
+
+def _importing(filename: str) -> bool:
+    """A frame of Python's import machinery, by the test ``warnings.warn`` uses to skip it."""
+    return "importlib" in filename and "_bootstrap" in filename
