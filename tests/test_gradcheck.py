@@ -956,3 +956,46 @@ def test_complex_step_says_it_checked_the_reference_kernels():
     with ng.backend("numba"):
         assert "reference path" not in str(gradcheck(lambda x: ng.tanh(x).sum(), [x],
                                                      method="complex_step"))
+
+
+def test_lstm_gate_blocks_name_the_gate_of_a_wrong_gradient():
+    """An LSTM's weights checked through functional_call, one gate's rows of d weight_hh
+    wrong in the claimed vjp: the blocks lstm_gate_blocks gives name that gate (they were
+    typed by hand)."""
+    from nongate_np.check import lstm_gate_blocks
+    H, rng = 3, np.random.default_rng(5)
+    ng.seed(0)
+    lstm = ng.nn.LSTM(2, H, dtype=np.float64)
+    x = rng.standard_normal((4, 2, 2))
+    state = {k: v.copy() for k, v in lstm.state_dict().items()}
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"]
+
+    def fn(*weights):
+        return ng.nn.functional_call(lstm, {**state, **dict(zip(names, weights))},
+                                     (x,))[0].numpy()
+
+    def vjp(*weights_and_v):
+        *weights, v = weights_and_v
+        ws = [ng.Tensor(w, requires_grad=True) for w in weights]
+        y = ng.nn.functional_call(lstm, {**state, **dict(zip(names, ws))}, (x,))[0]
+        y.backward(v)
+        grads = [np.array(w.grad) for w in ws]
+        grads[1][H:2 * H] *= -1                      # gate f of d weight_hh
+        return grads
+
+    blocks = lstm_gate_blocks({n: state[n] for n in names}, H)
+    assert list(blocks) == names and [g for g, _ in blocks["bias_hh_l0"]] == list("ifgo")
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(fn, [state[n] for n in names], grad=vjp, names=names, blocks=blocks,
+                  method="central")
+    failed = [r for r in info.value.report.inputs if not r.passed]
+    assert [r.name for r in failed] == ["weight_hh_l0"]
+    assert f"all in block 'f' (weight_hh_l0[{H}:{2 * H}])" in str(info.value), str(info.value)
+    assert lstm_gate_blocks(["lstm.weight_ih_l1_reverse", "lstm.weight_hr_l0"], 2) == \
+        {"lstm.weight_ih_l1_reverse": [("i", slice(0, 2)), ("f", slice(2, 4)),
+                                       ("g", slice(4, 6)), ("o", slice(6, 8))]}
+    with pytest.raises(ValueError, match=r"weight_hh_l0 has shape \(12, 3\); with "
+                                         r"hidden_size=4 .* 4H = 16 rows"):
+        lstm_gate_blocks({"weight_hh_l0": state["weight_hh_l0"]}, 4)
+    with pytest.raises(ValueError, match="none of .* is an LSTM weight or bias"):
+        lstm_gate_blocks(["proj.weight"], 3)

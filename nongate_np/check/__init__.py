@@ -7,12 +7,14 @@ module              holds
 ``gradcheck``       :func:`gradcheck`, the tolerance table, :class:`GradcheckError`
 ``numdiff``         numerical derivatives of L = Σ_k ⟨v_k, f_k(x)⟩ (docs/math.md G1-G3)
 ``report``          :class:`GradcheckReport`, :class:`InputReport`, their parts, their text
+``blocks``          ``blocks=`` from a layout: an LSTM's gates (:func:`lstm_gate_blocks`)
 ``catalog``         one seeded case per differentiable op, for ``nongate-np gradcheck``
 ``foreign``         recognises PyTorch/JAX/TensorFlow arrays and functions, for messages
 ``testing``         Hypothesis strategies (needs Hypothesis, so it is not imported here)
 ==================  ==========================================================================
 """
 
+from .blocks import lstm_gate_blocks
 from .catalog import CASES, Case
 from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
 from .gradcheck import (
@@ -53,4 +55,4 @@ __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
            "ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "central_steps",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
            "directional_derivative", "Case", "CASES", "library_of", "library_in_traceback",
-           "conversion_hint", "vjp_hint"]
+           "conversion_hint", "vjp_hint", "lstm_gate_blocks"]

@@ -960,6 +960,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         ``{input name: [(label, index), ...]}``, e.g. for an LSTM weight of shape (4H, I)
         ``{"W": [("i", np.s_[0:H]), ("f", np.s_[H:2*H]), ("g", ...), ("o", ...)]}``: the
         report says in which block the failing elements and the worst one lie.
+        :func:`~nongate_np.check.lstm_gate_blocks` gives an LSTM's, by PyTorch's names.
     name : str, optional
         The function's name in messages (default ``fn.__name__``).
     progress : bool or None
