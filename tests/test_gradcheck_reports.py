@@ -380,3 +380,32 @@ def test_a_wrongly_shaped_gradient_says_what_it_likely_is_without_zeros_or_a_bac
                        raise_exception=False)
     assert "has shape (5, 3), expected the input's shape (3,): (5, 3) for (3,), not summed " \
         "over the leading axis" in str(report), str(report)
+
+
+def test_a_passing_report_names_its_largest_relative_error_above_rtol():
+    """float32's atol passed a d w[2, 1] 5 % wrong (rel 4.8e-2 in the table) without naming
+    the element; a correct check, and a zero gradient read through truncation (x³ at 0,
+    whose estimate is below atol), get no such line."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    w = rng.standard_normal((4, 2)).astype(np.float32)
+
+    def vjp(x, w, v, wrong=1.05):
+        d = v * (1 - np.tanh(x @ w) ** 2)
+        dw = x.T @ d
+        dw[2, 1] *= wrong
+        return d @ w.T, dw
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                  # float32 inputs warn
+        rep = gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp, method="central")
+    assert rep.passed
+    line = [s for s in str(rep).splitlines() if "largest relative error" in s]
+    assert len(line) == 1 and line[0].startswith("  input 1 'w': the largest relative error")
+    assert "at w[2, 1]" in line[0] and "above rtol=0.01: atol=0.001" in line[0], line
+    assert line[0].endswith("a float64 check resolves it")
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    for fn, inputs, grad in (
+            (lambda x, w: np.tanh(x @ w), [x64, w64], lambda x, w, v: vjp(x, w, v, 1.0)),
+            (lambda x: x ** 3, [np.zeros(4)], lambda x, v: 3 * x ** 2 * v)):
+        rep = gradcheck(fn, inputs, grad=grad, method="central")
+        assert rep.passed and "largest relative error" not in str(rep), str(rep)

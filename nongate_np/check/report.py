@@ -459,6 +459,8 @@ class GradcheckReport:
                   if r.inapplicable and r.passed]
         lines += [_blind_line(r) for r in self.inputs
                   if r.passed and r.comparison is not None and r.comparison.n_blind]
+        lines += [line for r in self.inputs if r.passed for line in [_beyond_rtol_line(r)]
+                  if line]
         lines += [f"  {r.label}: the gradient is exactly zero at every element, analytic and "
                   f"numeric: the output does not depend on this input at x (is it read? a "
                   f"model's weights go in through ng.nn.functional_call)"
@@ -536,6 +538,28 @@ def _blind_line(r: InputReport) -> str:
     return (f"  {r.label}: {c.n_blind} of {r.n_total} elements (|n| from {lo:.1e} to "
             f"{hi:.1e}) could be {BLIND_ERROR:.0%} wrong and pass: atol={r.atol:g}{noise} "
             f"allow that much{remedy}")
+
+
+def _beyond_rtol_line(r: InputReport) -> str:   # docs/math.md G2a
+    """Where a passing element-wise check's largest relative error among the elements whose
+    estimate exceeds atol (a smaller one may be a zero gradient read through truncation)
+    exceeds rtol, atol or the rounding noise letting it pass: that element and its values,
+    so a suspicious one is named, not only counted; "" otherwise."""
+    c = r.comparison
+    if c is None or not c.compared or r.tolerance is None or c.max_rel_error <= r.rtol:
+        return ""
+    rel = relative_error(c.analytic_grad, c.numeric_grad)
+    with np.errstate(invalid="ignore"):
+        rel = np.where(np.abs(c.numeric_grad) > r.atol, rel, 0.0)
+    idx = np.unravel_index(int(np.argmax(rel)), rel.shape)
+    if not rel[idx] > r.rtol:
+        return ""
+    a, n = c.analytic_grad[idx], c.numeric_grad[idx]
+    remedy = "; a float64 check resolves it" if r.tolerance.dtype in ("float32", "float16") \
+        else ""
+    return (f"  {r.label}: the largest relative error, {rel[idx]:.1e} at {r.element(idx)} "
+            f"(analytic={format_value(a)} numeric={format_value(n)}), is above rtol="
+            f"{r.rtol:g}: atol={r.atol:g} or the rounding noise allowed it{remedy}")
 
 
 def format_value(value) -> str:
