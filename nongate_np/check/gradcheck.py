@@ -122,6 +122,7 @@ from ..kernels.registry import get_backend
 from ..ops.attention import AttentionPool
 from ..ops.lstm import LSTMLayer
 from ..tensor import Tensor
+from ..userline import callers_stacklevel
 from .foreign import conversion_hint, library_of
 from .numdiff import (
     COMPLEX_STEP,
@@ -382,10 +383,9 @@ def _ignored_gradient(loss: ArrayLoss, k: int, g) -> None:
         what, fix = (f"{article} {value.dtype} array", "pass it as a float64 array to check it")
     else:
         what, fix = f"a {type(value).__name__}", "pass a float64 ndarray to check it"
-    # NOTE: stacklevel 5: the caller of gradcheck (← _claimed_once ← _analytic ← gradcheck)
     warnings.warn(f"gradcheck: grad returned a gradient for {loss.labels[k]}, {what}, which "
                   f"is held constant and not checked: that gradient is ignored; {fix}",
-                  UserWarning, stacklevel=5)
+                  UserWarning, stacklevel=callers_stacklevel())
 
 
 _IGNORES_V = ("grad gave the same gradient for 2·v as for v, so it ignores the cotangent v "
