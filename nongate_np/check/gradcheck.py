@@ -980,9 +980,10 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     ------
     GradcheckError
         A gradient mismatch, a backward (or ``grad``) that is not reentrant (two passes
-        differ), or a gradient shaped unlike its input; ``str()`` is the report (its
-        ``reproduce`` line is the call that checks the failing input alone by the failing
-        method), ``.report`` the object.
+        differ), or a gradient shaped unlike its input; ``str()`` is one block per failing
+        input (its ``reproduce`` line is the call that checks that input alone by the
+        failing method), ``.report`` the whole report (``str(err.report)``: the table of
+        every input, the passing ones too).
     TypeError
         ``method="complex_step"`` on a function that drops the imaginary part or cannot take
         complex input; a PyTorch/JAX array among the inputs, or a function calling PyTorch/JAX
