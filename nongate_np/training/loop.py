@@ -338,6 +338,14 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     -------
     History
 
+    Warns
+    -----
+    UserWarning
+        Before the first step: a model built with ``normalize_input`` or
+        ``normalize_targets`` whose statistics were never set (still mean 0, std 1); a
+        regression task's training targets of root mean square above 10 in a model without
+        ``normalize_targets`` (their squared error swamps the other tasks' losses).
+
     Raises
     ------
     TypeError
