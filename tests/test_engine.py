@@ -337,6 +337,19 @@ def test_bad_dtype_and_complex_to_real_are_type_errors():
         ng.tensor([1 + 2j], dtype=np.float32)
 
 
+def test_a_real_weights_gradient_through_complex_input_is_its_real_part_without_a_warning():
+    """Complex input (a complex step) through a float64 Linear, backward with a complex
+    cotangent: the weight's gradient is cast to its dtype, its real part, and NumPy's
+    ComplexWarning leaked (found by the API fuzz's dev profile)."""
+    lin = ng.nn.Linear(1, 1, dtype=np.float64)
+    x, v = np.array([[0.5 + 0.25j]]), np.array([[0.9 + 0.1j]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lin(ng.tensor(x)).backward(v)
+    assert lin.weight.grad.dtype == np.float64
+    np.testing.assert_array_equal(lin.weight.grad, (v.T @ x).real)
+
+
 def test_comparisons_name_the_shapes_and_refuse_complex_order():
     with pytest.raises(ValueError, match=r"less: shapes \(2, 3\) and \(3, 2, 2\) cannot be "
                                          r"broadcast"):

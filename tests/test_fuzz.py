@@ -545,8 +545,10 @@ def test_multitask(tokens, kinds, attention, bidirectional, B, T, data):
         loss = call(model.loss, out, targets, finite=finite)
         if ok(loss):
             call(backward, loss[0], finite=False)
+    # features without lengths that look zero-padded: the documented warning
     call(model.encode, x, lengths=lengths, finite=finite,
-         errors=INDEX_ERRORS if tokens else nt.DOCUMENTED_ERRORS)
+         errors=INDEX_ERRORS if tokens else nt.DOCUMENTED_ERRORS,
+         allow_warnings=(r"encode: \d+ of \d+ sequences end in all-zero steps",))
 
 
 @settings(max_examples=_BASE * 4)

@@ -166,6 +166,10 @@ class NumPyFunctions:
 
     def astype(self, a: Any, dtype: Any) -> np.ndarray:
         a = np.asarray(a)
+        if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+            # NOTE: a real weight's gradient through a complex step (complex input, real
+            # weights) is its real part, as the cast gives it, without NumPy's ComplexWarning
+            a = a.real
         if a.dtype.kind == "f" and np.dtype(dtype).itemsize < a.dtype.itemsize:
             # a value beyond the narrower float's range becomes ±inf (IEEE, as torch's .to)
             with np.errstate(over="ignore"):
