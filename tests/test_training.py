@@ -1,5 +1,7 @@
 """fit, evaluate and predict on their own (the command line's tests cover the jobs)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -266,8 +268,8 @@ def test_fit_warns_of_large_regression_targets_not_standardised(scale, warned):
     rms = float(np.sqrt(np.mean(y * y)))
     assert ours == ([f"fit: regression task 'amp' has training targets of root mean square "
                      f"{rms:.3g}; its squared error, about {rms * rms:.3g} from heads that "
-                     f"start near 0, will swamp the other tasks' losses and take many steps "
-                     f"to close. Build the model with normalize_targets=True and set "
+                     f"start near 0, will swamp the other tasks' losses and will take many "
+                     f"steps to close. Build the model with normalize_targets=True and set "
                      f"model.set_target_normalization('amp', y.mean(axis=0), y.std(axis=0)) "
                      f"from the training targets y"] if warned else [])
 
@@ -484,9 +486,10 @@ def test_resume_into_a_model_of_another_size_says_which_options_differ(tmp_path)
     assert ("lstm.weight_hh_l0", (28, 7), (20, 5)) in info.value.shape_mismatches
 
 
-def test_predict_refuses_outputs_that_are_not_finite_naming_the_weights():
+def test_predict_and_encode_refuse_outputs_that_are_not_finite_naming_the_weights():
     """NaN weights (a checkpoint holding one loads, as in torch) gave probabilities of NaN
-    and the class 0, which the command line printed as a real class's name."""
+    and the class 0, which the command line printed as a real class's name, and encode NaN
+    vectors; an inf weight leaked NumPy's warning of inf - inf first."""
     data = dataset()
     m = model()
     sd = m.state_dict()
@@ -496,8 +499,22 @@ def test_predict_refuses_outputs_that_are_not_finite_naming_the_weights():
     with pytest.raises(ValueError, match=r"^predict: task 't': the model's outputs are not "
                                          r"finite for 24 of 24 sequence\(s\) \(the first: 0\); "
                                          r"its parameters hold non-finite values: "
-                                         r"heads.2.weight \(1 of 20\)\. Nothing is predicted"):
+                                         r"heads.2.weight \(1 of 20\); nothing is predicted "
+                                         r"\(a NaN would read as class 0\)$"):
         predict(m, data)
+    head = sd["heads.1.weight"].copy()            # the regression task's head: no class
+    head[0, 0] = np.inf
+    m.load_state_dict({**sd, "heads.1.weight": head})
+    with pytest.raises(ValueError, match=r"task 'r': .*heads.1.weight \(1 of 10\); nothing is "
+                                         r"predicted$"):
+        predict(m, data)
+    head = sd["heads.0.weight"].copy()            # inf - inf in the classification's softmax
+    head[1, 1] = np.inf
+    m.load_state_dict({**sd, "heads.0.weight": head})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                       # no NumPy warning first
+        with pytest.raises(ValueError, match=r"task 'c': .*heads.0.weight"):
+            predict(m, data)
     embed = sd["embed.weight"].copy()             # token 5's row: the sequences that read it
     embed[5, 0] = np.nan
     m.load_state_dict({**sd, "embed.weight": embed})
@@ -508,6 +525,11 @@ def test_predict_refuses_outputs_that_are_not_finite_naming_the_weights():
                                          rf"\(the first: {int(np.argmax(reads.any(axis=1)))}\)"
                                          rf".*embed.weight \(1 of 24\)"):
         predict(m, data)
+    with pytest.raises(ValueError, match=r"^encode: the pooled vectors are not finite for "
+                                         rf"{count} of 24 sequence\(s\).*embed.weight \(1 of "
+                                         r"24\); no vectors are returned$"):
+        m.load_state_dict({**sd, "embed.weight": embed})
+        m.encode(data)
 
 
 def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():

@@ -24,10 +24,11 @@ def lstm_gate_blocks(params, hidden_size: int) -> dict[str, list[tuple[str, slic
     """``{name: [("i", rows), ("f", rows), ("g", rows), ("o", rows)]}`` for every LSTM
     weight and bias among ``params``, each gate's H rows of its (4H, ...) first axis.
 
-    ``params``: the inputs' names (their last dotted part PyTorch's: ``weight_ih_l0``,
-    ``lstm.bias_hh_l1_reverse``), or a mapping of names to arrays (a state dict), whose
-    stacked parameters are then checked to have 4H rows. Other names (``weight_hr_l0``,
-    another layer's weights) are left out.
+    ``params``: the checked inputs' names (their last dotted part PyTorch's:
+    ``weight_ih_l0``, ``lstm.bias_hh_l1_reverse``), or a mapping of those names to their
+    arrays, whose stacked parameters are then checked to have 4H rows; gradcheck refuses
+    blocks for names that are not its inputs (a whole state dict where only some weights
+    are checked). Other names (``weight_hr_l0``, another layer's weights) are left out.
 
     Raises ValueError for no LSTM weight or bias among ``params``, or one whose first axis
     is not 4H long; ValueError for a ``hidden_size`` that is not an int >= 1.

@@ -1010,7 +1010,8 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     unknown = [b for b in blocks if b not in loss.names]
     if unknown:
         raise ValueError(f"gradcheck: blocks= names {unknown}, which are not inputs; the "
-                         "inputs are " + ", ".join(repr(n) for n in loss.names))
+                         "inputs are " + ", ".join(repr(n) for n in loss.names) +
+                         " (lstm_gate_blocks(names, H) takes the checked inputs' names)")
     for k, x in enumerate(loss.arrays):
         if loss.checked[k] and x is not None and x.dtype not in (np.float64, np.complex128):
             a_tol, r_tol = tolerance(method, x.dtype)

@@ -164,6 +164,27 @@ def check_ids(where: str, x: np.ndarray, lengths, vocab_size: int,
                         f"{int(bad.sum())}{hint}")
 
 
+def not_finite_error(where: str, model, bad: np.ndarray, task: dict | None = None
+                     ) -> ValueError:
+    """The error where finite inputs (checked before) gave outputs that are not finite for
+    the (N,) rows ``bad``: the model's parameters hold NaN or inf (named, with their counts),
+    or a product overflowed. ``task``: the task whose outputs they are (None: the pooled
+    vectors of ``encode``); a NaN class would have read as class 0."""
+    broken = [f"{k} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
+              for k, v in model.state_dict().items()
+              if np.asarray(v).dtype.kind in "fc" and not np.isfinite(v).all()]
+    cause = ("its parameters hold non-finite values: " + ", ".join(broken[:4])
+             + (", ..." if len(broken) > 4 else "")) if broken else \
+        "its parameters are finite, so a product overflowed the model's dtype"
+    what = "the pooled vectors" if task is None else \
+        f"task {task['name']!r}: the model's outputs"
+    result = "no vectors are returned" if task is None else \
+        "nothing is predicted" + ("" if task["kind"] == "regression" else
+                                  " (a NaN would read as class 0)")
+    return ValueError(f"{where}: {what} are not finite for {int(bad.sum())} of {len(bad)} "
+                      f"sequence(s) (the first: {int(np.argmax(bad))}); {cause}; {result}")
+
+
 @register_savable
 class MultiTaskSequenceModel(Module):
     """Shared encoder, per-task attention pooling and heads, and the multi-task loss.
@@ -580,7 +601,9 @@ class MultiTaskSequenceModel(Module):
         Raises DataError (``nongate_np.data``) for a NaN or an infinity within a sequence's
         length, or a value beyond the model's dtype (1e39 for float32), a token id outside
         the vocabulary there, or a length of 0, naming the first (not a NaN or zero
-        vector); ValueError or TypeError for another shape or kind of input."""
+        vector); ValueError or TypeError for another shape or kind of input; ValueError for
+        vectors that are not finite from arrays (weights holding NaN or inf: the message
+        names them)."""
         if self.pool is None:
             raise ValueError("encode: the model has no sequence-level task, so no pooling")
         check_count(batch_size, "batch_size", "encode", 1)
@@ -608,7 +631,11 @@ class MultiTaskSequenceModel(Module):
                 rows = order[start:start + batch_size]
                 T = int(lengths[rows].max())
                 pieces.append(self._pooled(*self._encode_steps(x[rows, :T], lengths[rows])))
-        return np.concatenate(pieces)[np.argsort(order)]
+        result = np.concatenate(pieces)[np.argsort(order)]
+        bad = ~np.isfinite(result).reshape(len(result), -1).all(axis=1)
+        if bad.any():
+            raise not_finite_error("encode", self, bad)
+        return result
 
     def _pooled(self, h, lengths, mask) -> np.ndarray:
         pooled, _ = self.pool(h, mask=mask)

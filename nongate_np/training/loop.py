@@ -35,7 +35,7 @@ from ..data.dataset import SequenceDataset
 from ..device import move
 from ..kernels.registry import get_backend
 from ..nn.module import evaluating
-from ..nn.multitask import check_ids
+from ..nn.multitask import check_ids, not_finite_error
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
 from ..optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
@@ -245,11 +245,13 @@ def _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epo
             y = np.asarray(train.targets[task["name"]], np.float64)
             rms = float(np.sqrt(np.mean(np.square(y)))) if y.size else 0.0
             if rms > _LARGE_TARGETS:
+                others = "will swamp the other tasks' losses and " if len(model.tasks) > 1 \
+                    else ""
                 warnings.warn(
                     f"fit: regression task {task['name']!r} has training targets of root "
                     f"mean square {rms:.3g}; its squared error, about {rms * rms:.3g} from "
-                    f"heads that start near 0, will swamp the other tasks' losses and take "
-                    f"many steps to close. Build the model with normalize_targets=True and "
+                    f"heads that start near 0, {others}will take many steps to close. "
+                    f"Build the model with normalize_targets=True and "
                     f"set model.set_target_normalization({task['name']!r}, y.mean(axis=0), "
                     f"y.std(axis=0)) from the training targets y", UserWarning, stacklevel=4)
 
@@ -667,26 +669,6 @@ def _evaluate(model, data, tasks, dp, batch_size: int = 256) -> dict:
 
 
 @_kernels_own_the_cores
-def _check_finite_outputs(model, nonfinite: dict) -> None:
-    """ValueError where a task's outputs are not finite (``nonfinite``: each task's (N,)
-    rows whose outputs hold NaN or inf): with finite inputs (checked before) the weights
-    hold NaN or inf, or a product overflowed; a NaN class would read as class 0, a
-    confident-looking prediction."""
-    for name, bad in nonfinite.items():
-        if not bad.any():
-            continue
-        broken = [f"{k} ({np.count_nonzero(~np.isfinite(v))} of {v.size})"
-                  for k, v in model.state_dict().items()
-                  if np.asarray(v).dtype.kind in "fc" and not np.isfinite(v).all()]
-        cause = ("its parameters hold non-finite values: " + ", ".join(broken[:4])
-                 + (", ..." if len(broken) > 4 else "")) if broken else \
-            "its parameters are finite, so a product overflowed the model's dtype"
-        raise ValueError(f"predict: task {name!r}: the model's outputs are not finite for "
-                         f"{int(bad.sum())} of {len(bad)} sequence(s) (the first: "
-                         f"{int(np.argmax(bad))}); {cause}. Nothing is predicted: a NaN "
-                         f"would read as class 0")
-
-
 def predict(model, data, lengths=None, *, batch_size: int = 256,
             attention: bool = False) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
@@ -748,8 +730,10 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
                     finite |= (np.arange(value.shape[1])[None, :] >= lengths[:, None])[..., None]
                 nonfinite[name].append(~finite.reshape(len(x), -1).all(axis=1))
                 if task["kind"] == "classification":
-                    z = np.exp(value - value.max(axis=1, keepdims=True))
-                    probs[name].append(z / z.sum(axis=1, keepdims=True))
+                    # NOTE: inf - inf where a weight is not finite: refused after the loop
+                    with np.errstate(invalid="ignore"):
+                        z = np.exp(value - value.max(axis=1, keepdims=True))
+                        probs[name].append(z / z.sum(axis=1, keepdims=True))
                     parts[name].append(value.argmax(axis=1))
                 elif task["kind"] == "tagging":
                     ids = np.full((len(x), T), -1, np.int64)
@@ -762,7 +746,10 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
 
     def joined(pieces: list) -> np.ndarray:
         return np.concatenate(pieces)[back]
-    _check_finite_outputs(model, {name: joined(rows) for name, rows in nonfinite.items()})
+    for task in model.tasks:
+        bad = joined(nonfinite[task["name"]])
+        if bad.any():
+            raise not_finite_error("predict", model, bad, task)
     result = {name: joined(p) for name, p in parts.items()}
     result["probabilities"] = {name: joined(p) for name, p in probs.items()}
     if attention:
