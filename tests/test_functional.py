@@ -10,10 +10,10 @@ import nongate_np as ng
 import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
-RE_EXPORTED = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "layer_norm"]
-# the ops of ops/activations.py behind torch's signatures (inplace refused), and the
-# compositions of tests/test_functional_more.py
-WRAPPED = ["leaky_relu", "silu", "gelu"]
+RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm"]
+# the ops of ops/activations.py behind torch's signatures (inplace refused; softmax's
+# implicit dim), and the compositions of tests/test_functional_more.py
+WRAPPED = ["leaky_relu", "silu", "gelu", "softmax", "log_softmax"]
 COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
           "binary_cross_entropy_with_logits"]
@@ -43,6 +43,24 @@ def test_softmax_takes_torchs_dim(name):
                         (lambda f, a: f(a, dim=0), lambda f, a: f(a, dim=0))):
         assert_matches_torch(lambda a: call(getattr(F, name), a),
                              lambda a: tcall(getattr(torch.nn.functional, name), a), [x])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 4), (2, 3, 2, 2)])
+def test_softmax_without_dim_is_torchs_implicit_choice_with_its_warning(name, shape):
+    """F.softmax(x) took the last axis without a word; torch warns and takes dim 0 for a
+    1- or 3-D input, 1 otherwise: a 3-D input gave other numbers."""
+    import torch
+    x = np.random.default_rng(1).standard_normal(shape)
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}") as ours:
+        got = getattr(F, name)(x)
+    assert [w.filename for w in ours] == [__file__]
+    with pytest.warns(UserWarning, match=f"Implicit dimension choice for {name}"):
+        want = getattr(torch.nn.functional, name)(torch.from_numpy(x))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(F.softmax(x.astype(np.float32), dim=-1, dtype=np.float64).numpy(),
+                               ng.softmax(x, axis=-1).numpy(), rtol=1e-6)
 
 
 @pytest.mark.torch

@@ -1,12 +1,14 @@
 """The functional ops, as ``torch.nn.functional``: ``import nongate_np.nn.functional as F``.
 
-The library's ops under torch's names and argument order. The activations, ``softmax``,
-``log_softmax``, ``layer_norm`` and ``dropout`` are the ops themselves (the same functions as
-``nongate_np.NAME``); the losses take torch's positional order (``cross_entropy(input,
-target, weight)``, where ``nongate_np.cross_entropy``'s third is ``ignore_index``) and call
-the library's; ``embedding`` takes torch's order (ids first); ``linear`` is the product a
-``Linear`` layer computes. torch's long-deprecated ``size_average`` and ``reduce`` are
-refused (``reduction=`` says the same). ``leaky_relu``, ``silu`` and ``gelu`` are the ops of
+The library's ops under torch's names and argument order. The activations, ``layer_norm``
+and ``dropout`` are the ops themselves (the same functions as ``nongate_np.NAME``);
+``softmax`` and ``log_softmax`` call the library's with torch's ``dim``, and without one
+make torch's deprecated implicit choice, with its warning; the losses take torch's
+positional order (``cross_entropy(input, target, weight)``, where
+``nongate_np.cross_entropy``'s third is ``ignore_index``) and call the library's;
+``embedding`` takes torch's order (ids first); ``linear`` is the product a ``Linear`` layer
+computes. torch's long-deprecated ``size_average`` and ``reduce`` are refused
+(``reduction=`` says the same). ``leaky_relu``, ``silu`` and ``gelu`` are the ops of
 ``ops/activations.py`` (their ``inplace=True`` refused); ``pad`` (constant mode),
 ``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops.
 """
@@ -14,12 +16,14 @@ refused (``reduction=`` says the same). ``leaky_relu``, ``silu`` and ``gelu`` ar
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import ops
-from ..ops import dropout, layer_norm, log_softmax, relu, sigmoid, softmax, tanh
+from ..ops import dropout, layer_norm, relu, sigmoid, tanh
 from ..tensor import Tensor, as_array
+from ..userline import callers_stacklevel
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
@@ -128,6 +132,35 @@ def _not_inplace(where: str, inplace) -> None:
     if inplace:
         raise ValueError(f"{where}: inplace=True is not supported; use the result "
                          f"(inplace=False, the default)")
+
+
+def _softmax_dim(name: str, x, dim) -> int:
+    """``dim``, or where it is None torch's deprecated implicit one, with torch's warning:
+    0 for a 0-, 1- or 3-D input, else 1 (``nongate_np.softmax`` takes the last axis)."""
+    if dim is not None:
+        return dim
+    ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
+    implicit = 0 if ndim in (0, 1, 3) else 1
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
+                  f"call to include dim=X as an argument (here, as torch: dim={implicit})",
+                  UserWarning, stacklevel=callers_stacklevel())
+    return implicit
+
+
+def softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``nongate_np.softmax`` along ``dim`` (docs/math.md E11), as torch's: ``dtype`` casts
+    the input first; without ``dim``, torch's deprecated implicit choice, warned about as
+    torch does (dim 0 for a 0-, 1- or 3-D input, else 1, where ``nongate_np.softmax``
+    takes the last axis). Errors as ``nongate_np.softmax``'s."""
+    x = input if dtype is None else ops.cast(input, dtype)
+    return ops.softmax(x, dim=_softmax_dim("softmax", x, dim))
+
+
+def log_softmax(input, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``nongate_np.log_softmax`` along ``dim`` (docs/math.md E12), as torch's; ``dtype``
+    and a missing ``dim`` as :func:`softmax`'s."""
+    x = input if dtype is None else ops.cast(input, dtype)
+    return ops.log_softmax(x, dim=_softmax_dim("log_softmax", x, dim))
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
