@@ -570,7 +570,7 @@ def test_features_without_lengths_that_look_zero_padded_warn_at_the_callers_line
     m = MultiTaskSequenceModel(tasks, input_size=3, hidden_size=8, dtype=np.float64)
     rng = np.random.default_rng(0)
     x, lengths = ng.data.pad_sequences([rng.normal(0, 1, (n, 3)) for n in (5, 3, 4, 5)])
-    for call in (lambda: m.encode(x), lambda: predict(m, x)):
+    for call in (lambda: m.encode(x), lambda: predict(m, x), lambda: m.encode(ng.tensor(x))):
         with pytest.warns(UserWarning, match=r"2 of 4 sequences end in all-zero steps, read "
                                              r"as data: .* pass lengths=") as caught:
             call()

@@ -423,7 +423,9 @@ class MultiTaskSequenceModel(Module):
             check_ids(where, np.asarray(x), lengths, self.vocab_size, lengths_given)
         else:
             _check_finite(where, x, lengths, self.lstm.dtype)
-            ending = 0 if lengths_given or type(x) is not np.ndarray else looks_zero_padded(x)
+            host = x.data if isinstance(x, Tensor) else x      # a GPU array is not read
+            ending = 0 if lengths_given or type(host) is not np.ndarray else \
+                looks_zero_padded(host)
             if ending:
                 warnings.warn(f"{where}: {ending} of {B} sequences end in all-zero steps, read "
                               f"as data: without lengths every sequence is T = {T} steps "
