@@ -348,6 +348,10 @@ def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
     return ckpt.array(parts)
 
 
+#: the names of :func:`write_shards`' files of rows, part-00000.npy, ...
+SHARD_FILE = re.compile(r"part-\d{5}\.npy")
+
+
 def write_shards(embeddings, folder) -> dict:
     """Compute ``embeddings`` (a Dask array) one chunk per ``.npy`` file in ``folder``
     (``part-00000.npy``, ...) and write ``index.json``: the shards in order with their

@@ -12,11 +12,11 @@ import csv
 import dataclasses
 import io
 import os
-import re
 import sys
 
 import numpy as np
 
+from ..dask import SHARD_FILE
 from ..extras import install_hint
 from . import CLIError, non_negative_int, one_character, positive
 
@@ -152,10 +152,6 @@ def _check_out(args, written: str) -> None:
                        f"it, or another name")
 
 
-#: The files of encode's folder of shards (nongate_np.dask.write_shards)
-_SHARD = re.compile(r"part-\d{5}\.npy")
-
-
 def _check_shard_folder(args) -> None:
     """A CLIError where encode's folder of shards (``--out`` without .npy, with Dask) is a
     file, or holds shards and index.json and --overwrite is not given."""
@@ -166,7 +162,7 @@ def _check_shard_folder(args) -> None:
                        f"give a folder, or a name ending in .npy for one file")
     if not os.path.isdir(out) or args.overwrite:
         return
-    found = sorted(f for f in os.listdir(out) if f == "index.json" or _SHARD.fullmatch(f))
+    found = sorted(f for f in os.listdir(out) if f == "index.json" or SHARD_FILE.fullmatch(f))
     if found:
         raise CLIError(f"--out {out} holds shards ({', '.join(found[:3])}"
                        f"{', ...' if len(found) > 3 else ''}); give --overwrite to replace "
@@ -286,7 +282,7 @@ def _remove_stale_shards(folder, index: dict) -> None:
     encode's (replaced with --overwrite), which would otherwise lie beside the new ones."""
     keep = {shard["file"] for shard in index["shards"]}
     for name in os.listdir(folder):
-        if _SHARD.fullmatch(name) and name not in keep:
+        if SHARD_FILE.fullmatch(name) and name not in keep:
             os.unlink(os.path.join(folder, name))
 
 
