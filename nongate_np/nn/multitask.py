@@ -108,12 +108,13 @@ def _check_statistic(where: str, name: str, arr: np.ndarray, shapes: list, expec
     raise ValueError(f"{where}: {name} must hold {expected}, got {given}")
 
 
-def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
+def _check_finite(where: str, x, lengths, dtype: np.dtype) -> np.ndarray:
     """DataError naming the first feature within a sequence's length that is not finite
-    in the model's dtype: a NaN in one step makes the whole sequence's vector NaN."""
-    data = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
-    if lengths is not None:
-        data = np.where(lengths_to_mask(lengths, data.shape[1])[..., None], data, 0)
+    in the model's dtype: a NaN in one step makes the whole sequence's vector NaN. Returns
+    x on the host (a GPU tensor's copy), as read."""
+    host = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
+    data = host if lengths is None else \
+        np.where(lengths_to_mask(lengths, host.shape[1])[..., None], host, 0)
     bad = ~np.isfinite(data)
     if bad.any():
         n, t, f = (int(i) for i in np.argwhere(bad)[0])
@@ -123,6 +124,7 @@ def _check_finite(where: str, x, lengths, dtype: np.dtype) -> None:
         raise DataError(f"{where}: features must be finite within each sequence's length: "
                         f"x[{n}, {t}, {f}] is {value}{what}, the first of {int(bad.sum())}"
                         + ("; if it is padding, pass lengths" if lengths is None else ""))
+    return host
 
 
 def _regression_target(task: dict, target: np.ndarray, shape: tuple) -> np.ndarray:
@@ -422,10 +424,8 @@ class MultiTaskSequenceModel(Module):
         if self.vocab_size is not None:
             check_ids(where, np.asarray(x), lengths, self.vocab_size, lengths_given)
         else:
-            _check_finite(where, x, lengths, self.lstm.dtype)
-            host = x.data if isinstance(x, Tensor) else x      # a GPU array is not read
-            ending = 0 if lengths_given or type(host) is not np.ndarray else \
-                looks_zero_padded(host)
+            host = _check_finite(where, x, lengths, self.lstm.dtype)
+            ending = 0 if lengths_given else looks_zero_padded(host)
             if ending:
                 warnings.warn(f"{where}: {ending} of {B} sequences end in all-zero steps, read "
                               f"as data: without lengths every sequence is T = {T} steps "

@@ -3,6 +3,8 @@ gives the loss and every gradient of the NumPy backend on the CPU, float64, to 1
 the model moved with ``.to("cuda")``, every op running on the device's array functions and
 the fused LSTM and attention on the CUDA kernels."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -407,3 +409,20 @@ def test_data_parallel_refuses_a_model_on_the_gpu():
                                           r"model's parameter weight is on cuda(:0)?: call "
                                           r"model\.cpu\(\) first"):
         DataParallel(model, _OneRank(), share_cores=False)
+
+
+def test_zero_padded_features_on_the_gpu_without_lengths_warn_as_on_the_host():
+    """encode of a zero-padded x without lengths warned for a host array only: a GPU
+    tensor's padding was read as data without a word."""
+    model = ng.nn.MultiTaskSequenceModel(TASKS[:1], input_size=3, hidden_size=3,
+                                         attn_size=3).to("cuda")
+    rng = np.random.default_rng(0)
+    x, lengths = ng.data.pad_sequences([rng.standard_normal((n, 3)).astype(np.float32)
+                                        for n in (5, 3, 4, 5)])
+    with pytest.warns(UserWarning, match=r"2 of 4 sequences end in all-zero steps, read as "
+                                         r"data: .* pass lengths=") as caught:
+        model.encode(ng.tensor(x, device="cuda"))
+    assert [w.filename for w in caught] == [__file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.encode(ng.tensor(x, device="cuda"), lengths=lengths)
