@@ -437,7 +437,9 @@ def write_shards(embeddings, folder, *, overwrite: bool = False) -> dict:
                               f"shards of an earlier run ({_listing(found)}); give "
                               f"overwrite=True to replace them, or another folder")
     from .io.atomic import write_text_atomically
-    folder = pathlib.Path(folder)
+    # NOTE: absolute: the workers write the shards, and a worker's working folder need not
+    #       be this process's
+    folder = pathlib.Path(folder).absolute()
     folder.mkdir(parents=True, exist_ok=True)
     if overwrite:
         # NOTE: the old index goes first: a write that fails half way leaves no index

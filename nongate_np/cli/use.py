@@ -261,7 +261,12 @@ def _encode_on_dask(args, data):
             if not str(args.out).endswith(".npy"):
                 # NOTE: write_shards refuses a folder of shards without --overwrite (said
                 #       earlier, by _check_shard_folder) and replaces them whole with it
-                write_shards(emb, args.out, overwrite=args.overwrite)
+                try:
+                    write_shards(emb, args.out, overwrite=args.overwrite)
+                except (FileExistsError, NotADirectoryError, PermissionError) as err:
+                    # the folder's (filled since the early check, not writable), not the
+                    # cluster's, which the OSError below names
+                    raise CLIError(f"--out {args.out}: {err}") from None
                 return None
             emb = emb.compute()
     except OSError as err:               # no scheduler at that address, no cluster started
