@@ -21,6 +21,7 @@ A worker that dies is replaced by Dask, which runs its tasks again: the result i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -348,30 +349,120 @@ def encode_files(checkpoint, paths: Sequence, *, batch_size: int = 256):
     return ckpt.array(parts)
 
 
-#: the names of :func:`write_shards`' files of rows, part-00000.npy, ...
-SHARD_FILE = re.compile(r"part-\d{5}\.npy")
+#: the names of :func:`write_shards`' files of rows, part-00000.npy, ... (more digits past
+#: part-99999.npy, as ``f"part-{k:05d}.npy"`` writes them)
+SHARD_FILE = re.compile(r"part-\d{5,}\.npy")
+#: the name of :func:`write_shards`' index of its shards
+INDEX_FILE = "index.json"
 
 
-def write_shards(embeddings, folder) -> dict:
-    """Compute ``embeddings`` (a Dask array) one chunk per ``.npy`` file in ``folder``
-    (``part-00000.npy``, ...) and write ``index.json``: the shards in order with their
-    first row and row count, the total shape and dtype. Returns the index."""
+def _existing_shards(folder) -> list[str]:
+    """The names of :func:`write_shards`' files in ``folder`` (``index.json`` and the
+    ``part-NNNNN.npy`` shards), sorted; none where ``folder`` does not exist. A
+    NotADirectoryError naming ``folder`` where something else is there (a file, a link to
+    nothing). Shared by :func:`write_shards` and ``nongate-np encode``'s check before it
+    loads the model, so that both see the same files."""
+    name = os.fspath(folder)
+    if os.path.lexists(name) and not os.path.isdir(name):
+        raise NotADirectoryError(f"nongate_np.dask.write_shards: {name} is not a folder (a "
+                                 f"file is there); give the folder to write the shards and "
+                                 f"{INDEX_FILE} into (made if missing)")
+    if not os.path.isdir(name):
+        return []
+    return sorted(f for f in os.listdir(name) if f == INDEX_FILE or SHARD_FILE.fullmatch(f))
+
+
+def _listing(found: list[str]) -> str:
+    """The first few of ``found``'s names, for an error message."""
+    return ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+
+
+def write_shards(embeddings, folder, *, overwrite: bool = False) -> dict:
+    """Compute ``embeddings`` one chunk at a time into ``.npy`` files in ``folder``, with
+    an ``index.json`` that lists them.
+
+    Parameters
+    ----------
+    embeddings : dask.array.Array
+        (N, ...) rows chunked along N, such as :func:`encode`'s result; each chunk along
+        the first axis becomes one file, written where its task runs (on a cluster,
+        ``folder`` must be a path the workers can write, a shared file system).
+    folder : str or os.PathLike
+        The folder of the shards, made (with its parents) if missing. Files of other
+        names in it are never touched.
+    overwrite : bool
+        Replace the shards and ``index.json`` of an earlier call in ``folder``. Without
+        it such a folder is refused.
+
+    Returns
+    -------
+    dict
+        The index, as written to ``index.json``.
+
+    Raises
+    ------
+    ImportError
+        Without Dask (``pip install 'dask[distributed]'``).
+    FileExistsError
+        ``folder`` holds an ``index.json`` or a ``part-NNNNN.npy`` file and ``overwrite``
+        is False: before anything is computed or written, naming the folder, the first
+        few files and ``overwrite=True``.
+    NotADirectoryError
+        ``folder`` is a file (or another non-folder): before anything is computed.
+    Exception
+        An error in computing ``embeddings`` (:func:`encode`'s ``DataError``, say) or in
+        writing a file, as raised; ``folder`` then holds no ``index.json``.
+
+    Notes
+    -----
+    The files in ``folder``:
+
+    - ``part-00000.npy``, ``part-00001.npy``, ...: the chunks in order, each an array
+      (rows, ...) of the embeddings' dtype (``np.load`` reads one);
+    - ``index.json``: ``{"shape": [N, ...], "dtype": "float32", "shards": [{"file":
+      "part-00000.npy", "start": 0, "rows": 256}, ...]}``, each shard with its first row
+      and row count, so that a reader loads any range without the rest.
+
+    ``index.json`` is written last, through :mod:`nongate_np.io.atomic` (a crash leaves
+    the whole file or none), and describes exactly the shards of this call. With
+    ``overwrite`` the old ``index.json`` is removed first, so a call that fails midway
+    leaves no index describing a mix of old and new shards, and the old shards the new
+    index does not list (an earlier call with more chunks) are removed after it is
+    written.
+    """
     dask = _dask()
-    folder = pathlib.Path(folder)
+    found = _existing_shards(folder)          # checked before anything is computed
+    if found and not overwrite:
+        raise FileExistsError(f"nongate_np.dask.write_shards: {os.fspath(folder)} holds "
+                              f"shards of an earlier run ({_listing(found)}); give "
+                              f"overwrite=True to replace them, or another folder")
+    from .io.atomic import write_text_atomically
+    # NOTE: absolute: the workers write the shards, and a worker's working folder need not
+    #       be this process's
+    folder = pathlib.Path(folder).absolute()
     folder.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        # NOTE: the old index goes first: a write that fails half way leaves no index
+        #       describing a mix of old and new shards
+        with contextlib.suppress(FileNotFoundError):
+            (folder / INDEX_FILE).unlink()
 
     def save(block, name):
         np.save(folder / name, block)
         return len(block)
 
-    names = [f"part-{k:05d}.npy" for k in range(len(embeddings.to_delayed().reshape(-1)))]
-    counts = dask.compute(*[dask.delayed(save)(b, n) for b, n in
-                            zip(embeddings.to_delayed().reshape(-1), names)])
+    blocks = embeddings.to_delayed().reshape(-1)
+    names = [f"part-{k:05d}.npy" for k in range(len(blocks))]
+    counts = dask.compute(*[dask.delayed(save)(b, n) for b, n in zip(blocks, names)])
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
     index = {"shape": [int(starts[-1]), *embeddings.shape[1:]], "dtype": str(embeddings.dtype),
              "shards": [{"file": n, "start": int(s), "rows": int(c)}
                         for n, s, c in zip(names, starts, counts)]}
-    (folder / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    write_text_atomically(folder / INDEX_FILE, json.dumps(index, indent=2) + "\n",
+                          caller="nongate_np.dask.write_shards")
+    # NOTE: only now: until the new index is in place the old shards are not in the way
+    keep = set(names)
+    for name in _existing_shards(folder):
+        if SHARD_FILE.fullmatch(name) and name not in keep:
+            (folder / name).unlink()
     return index
-
-

@@ -360,17 +360,6 @@ def test_encode_shards_into_a_folder_of_shards_need_overwrite(ts_run, tmp_path):
     assert (tmp_path / "a_file").read_text() == "the user's file"
 
 
-def test_an_overwritten_folder_of_shards_keeps_only_the_new_ones(tmp_path):
-    """A longer earlier encode's shards past the new index are removed; other files stay."""
-    from nongate_np.cli.use import _remove_stale_shards
-    for name in ("part-00000.npy", "part-00001.npy", "part-00002.npy", "notes.txt"):
-        (tmp_path / name).write_bytes(b"x")
-    _remove_stale_shards(tmp_path, {"shards": [{"file": "part-00000.npy"},
-                                               {"file": "part-00001.npy"}]})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "part-00000.npy",
-                                                          "part-00001.npy"]
-
-
 # -- sample -----------------------------------------------------------------------------------
 def test_sample_prints_the_prompt_and_the_models_text(text_run):
     args = ("sample", text_run / "model.npz", "--prompt", "def ", "--length", "60")

@@ -91,6 +91,111 @@ def test_array_bag_and_shards_equal_one_process_in_order(corpus, client, tmp_pat
     np.testing.assert_array_equal(np.concatenate(parts), want)
 
 
+@pytest.fixture
+def in_process():
+    """Dask's synchronous scheduler, even where the module's client is the default."""
+    with dask.config.set(scheduler="synchronous"):
+        yield
+
+
+def _never_computed(block):
+    raise AssertionError("write_shards computed a chunk of a folder it refuses")
+
+
+def _refusing(x, chunks):
+    """x as a Dask array whose chunks raise when computed."""
+    src = da.from_array(x, chunks=chunks)
+    return src.map_blocks(_never_computed, meta=src._meta)
+
+
+def _files(folder):
+    """Every file in ``folder`` by name, with its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _read_shards(folder):
+    index = json.loads((folder / "index.json").read_text())
+    return index, np.concatenate([np.load(folder / s["file"]) for s in index["shards"]])
+
+
+def test_write_shards_refuses_a_folder_of_shards_and_writes_nothing(in_process, tmp_path):
+    """A folder holding an earlier call's shards, or only its index or one shard, is
+    refused before anything is computed, naming the folder, its files and overwrite=True;
+    every file keeps its bytes. Other files alone are no reason to refuse."""
+    folder = tmp_path / "emb"
+    old = np.arange(60, dtype=np.float32).reshape(20, 3)
+    ngd.write_shards(da.from_array(old, chunks=4), folder)          # 5 shards
+    before = _files(folder)
+    assert sorted(before) == ["index.json"] + [f"part-0000{k}.npy" for k in range(5)]
+    new = _refusing(np.ones((6, 3), np.float32), 3)
+    with pytest.raises(FileExistsError) as caught:
+        ngd.write_shards(new, folder)
+    message = str(caught.value)
+    assert str(folder) in message and "overwrite=True" in message
+    assert "(index.json, part-00000.npy, part-00001.npy, ...)" in message
+    assert _files(folder) == before
+    np.testing.assert_array_equal(_read_shards(folder)[1], old)
+    for leftover in ("index.json", "part-00003.npy"):      # either one is an earlier run's
+        alone = tmp_path / f"only-{leftover}"
+        alone.mkdir()
+        (alone / leftover).write_bytes(b"old")
+        with pytest.raises(FileExistsError, match=rf"only-{leftover} holds shards of an "
+                                                  rf"earlier run \({leftover}\)"):
+            ngd.write_shards(new, alone)
+        assert _files(alone) == {leftover: b"old"}
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("the user's")
+    (other / "part-1.npy").write_bytes(b"not a shard's name")
+    index = ngd.write_shards(da.from_array(old, chunks=10), other)
+    assert [s["file"] for s in index["shards"]] == ["part-00000.npy", "part-00001.npy"]
+    assert (other / "notes.txt").read_text() == "the user's"
+    assert (other / "part-1.npy").read_bytes() == b"not a shard's name"
+
+
+@pytest.mark.parametrize("first, second", [(4, 10), (10, 4)])
+def test_write_shards_overwrite_leaves_exactly_the_new_shards(in_process, tmp_path, first, second):
+    """overwrite=True replaces the shards and index, removes the earlier call's shards the
+    new index does not list (it had more chunks) and leaves other files as they were."""
+    folder = tmp_path / "emb"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("the user's")
+    old = np.arange(60, dtype=np.float32).reshape(20, 3)
+    ngd.write_shards(da.from_array(old, chunks=first), folder)
+    new = -np.arange(42, dtype=np.float64).reshape(14, 3)
+    index = ngd.write_shards(da.from_array(new, chunks=second), folder, overwrite=True)
+    shards = [f"part-{k:05d}.npy" for k in range(-(-14 // second))]
+    assert [s["file"] for s in index["shards"]] == shards
+    assert sorted(_files(folder)) == sorted(["index.json", "notes.txt"] + shards)
+    assert (folder / "notes.txt").read_text() == "the user's"
+    written, got = _read_shards(folder)
+    assert written == index and index["shape"] == [14, 3] and index["dtype"] == "float64"
+    np.testing.assert_array_equal(got, new)
+
+
+def test_write_shards_overwrite_that_fails_leaves_no_index(in_process, tmp_path):
+    """The old index goes before anything is computed: a failed overwrite leaves no
+    index.json describing a mix of old and new shards."""
+    folder = tmp_path / "emb"
+    ngd.write_shards(da.from_array(np.zeros((8, 2)), chunks=4), folder)
+    broken = _refusing(np.ones((8, 2)), 4)
+    with pytest.raises(AssertionError, match="computed a chunk"):
+        ngd.write_shards(broken, folder, overwrite=True)
+    assert not (folder / "index.json").exists()
+
+
+def test_write_shards_into_a_file_is_refused_naming_it(in_process, tmp_path):
+    path = tmp_path / "emb"
+    path.write_text("the user's file")
+    for overwrite in (False, True):
+        with pytest.raises(NotADirectoryError, match=rf"{path} is not a folder \(a file is "
+                                                     rf"there\)"):
+            ngd.write_shards(da.from_array(np.zeros((4, 2)), chunks=2), path,
+                             overwrite=overwrite)
+    assert path.read_text() == "the user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emb"]
+
+
 def _gate(block, event_name):
     """The last chunk of the input waits until the test has killed a worker."""
     distributed.Event(event_name).wait(timeout=60)

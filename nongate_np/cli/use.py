@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from ..dask import SHARD_FILE
+from ..dask import _existing_shards, _listing
 from ..extras import install_hint
 from . import CLIError, non_negative_int, one_character, positive
 
@@ -154,19 +154,19 @@ def _check_out(args, written: str) -> None:
 
 def _check_shard_folder(args) -> None:
     """A CLIError where encode's folder of shards (``--out`` without .npy, with Dask) is a
-    file, or holds shards and index.json and --overwrite is not given."""
+    file, or holds shards and index.json and --overwrite is not given: what write_shards
+    refuses (the files it looks for are its own, ``_existing_shards``), said before the
+    model is loaded and INPUT encoded."""
     out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
+    try:
+        found = _existing_shards(out)
+    except NotADirectoryError:
         raise CLIError(f"--out {out}: a file is there; with --workers or --dask-scheduler a "
                        f"name not ending in .npy is a folder of shards (made if missing): "
-                       f"give a folder, or a name ending in .npy for one file")
-    if not os.path.isdir(out) or args.overwrite:
-        return
-    found = sorted(f for f in os.listdir(out) if f == "index.json" or SHARD_FILE.fullmatch(f))
-    if found:
-        raise CLIError(f"--out {out} holds shards ({', '.join(found[:3])}"
-                       f"{', ...' if len(found) > 3 else ''}); give --overwrite to replace "
-                       f"them, or another folder")
+                       f"give a folder, or a name ending in .npy for one file") from None
+    if found and not args.overwrite:
+        raise CLIError(f"--out {out} holds shards ({_listing(found)}); give --overwrite to "
+                       f"replace them, or another folder")
 
 
 def _folder_for(out) -> None:
@@ -259,12 +259,14 @@ def _encode_on_dask(args, data):
             # an ndarray: encode cuts it into whole batches, about 4 per worker of this client
             emb = encode(args.checkpoint, data.x, data.lengths, batch_size=ENCODE_BATCH)
             if not str(args.out).endswith(".npy"):
-                # NOTE: the old index goes first: a write that fails half way leaves no
-                #       index describing a mix of old and new shards
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(args.out, "index.json"))
-                index = write_shards(emb, args.out)
-                _remove_stale_shards(args.out, index)
+                # NOTE: write_shards refuses a folder of shards without --overwrite (said
+                #       earlier, by _check_shard_folder) and replaces them whole with it
+                try:
+                    write_shards(emb, args.out, overwrite=args.overwrite)
+                except (FileExistsError, NotADirectoryError, PermissionError) as err:
+                    # the folder's (filled since the early check, not writable), not the
+                    # cluster's, which the OSError below names
+                    raise CLIError(f"--out {args.out}: {err}") from None
                 return None
             emb = emb.compute()
     except OSError as err:               # no scheduler at that address, no cluster started
@@ -275,15 +277,6 @@ def _encode_on_dask(args, data):
         if cluster is not None:
             cluster.close()
     return emb
-
-
-def _remove_stale_shards(folder, index: dict) -> None:
-    """Remove the shards in ``folder`` that ``index`` does not list: an earlier, longer
-    encode's (replaced with --overwrite), which would otherwise lie beside the new ones."""
-    keep = {shard["file"] for shard in index["shards"]}
-    for name in os.listdir(folder):
-        if SHARD_FILE.fullmatch(name) and name not in keep:
-            os.unlink(os.path.join(folder, name))
 
 
 def predict(args) -> int:
