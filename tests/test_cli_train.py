@@ -695,6 +695,37 @@ def test_resume_with_other_data_options_names_each_that_changed(tmp_path, case):
         f"data options ({changes}); use another --out, or drop --resume"]
 
 
+def test_resume_with_other_batches_names_the_option_or_the_training_split(tmp_path):
+    """--resume with another --batch-size stops naming the option (the run's saved options
+    say it); a training file changed under the same name, to more sequences, gave another
+    split whose batches are not the run's, and it went on without a word: now it stops
+    naming the split's sizes (fit's record of the run's settings, History.settings)."""
+    path, run = tmp_path / "train.npz", tmp_path / "run"
+
+    def write(n):
+        x = np.random.default_rng(n).standard_normal((n, 4))
+        np.savez(path, X=x[:, :, None], y_year=2000 + np.arange(n) % 2)
+    write(10)
+    options = ["npz", path, "--hidden-size", "4", "--quiet"]
+    train(run, *options, "--epochs", "1", "--batch-size", "4")
+    code, out, err = run_cli("train", *options, "--epochs", "2", "--batch-size", "2",
+                             "--resume", "--out", run)
+    assert code == 2 and err.splitlines() == [
+        f"nongate-np train: error: --resume: the run in {run} used --batch-size 4, not 2; "
+        f"resume with the run's --batch-size, or use another --out for a new run"], (out, err)
+    write(15)
+    code, out, err = run_cli("train", *options, "--epochs", "2", "--batch-size", "4",
+                             "--resume", "--out", run)
+    assert code == 2 and err.splitlines() == [
+        f"nongate-np train: error: --resume: the run in {run} drew its batches from other "
+        f"data or options (sequences in the training split: 8 at the start, 12 now); use "
+        f"another --out, or drop --resume"], (out, err)
+    assert [r["epoch"] for r in read_metrics(run)] == [1]
+    write(10)
+    train(run, *options, "--epochs", "2", "--batch-size", "4", "--resume")
+    assert [r["epoch"] for r in read_metrics(run)] == [1, 2]
+
+
 def test_resume_after_an_epoch_interrupted_between_its_files(tmp_path):
     """An epoch whose metrics line and model.npz were written but not its last.npz (a run
     killed there): the resumed run lists each epoch once and ends as the uninterrupted

@@ -7,6 +7,7 @@ import pytest
 
 import nongate_np as ng
 from nongate_np.data import SequenceDataset
+from nongate_np.distributed import DataParallel
 from nongate_np.nn import MultiTaskSequenceModel
 from nongate_np.training import Callback, evaluate, fit, predict
 
@@ -309,6 +310,8 @@ def test_a_run_continued_with_resume_equals_one_never_stopped(tmp_path):
     again = model(seed=9)                  # other initial weights: resume replaces them
     optimizer, history, done = resume(tmp_path / "parts", again)
     assert done == 2 and [r["epoch"] for r in history.epochs] == [1, 2]
+    # what the batches came from, recorded at the first epoch and saved in last.npz
+    assert history.settings == ran.settings == {"batch_size": 5, "seed": 3, "train_items": 24}
     assert optimizer.param_groups[0]["lr"] == 1e-3          # fit's default, as saved
     rest = fit(again, train, val, epochs=4, batch_size=5, seed=3, optimizer=optimizer,
                history=history, initial_epoch=done,
@@ -317,6 +320,7 @@ def test_a_run_continued_with_resume_equals_one_never_stopped(tmp_path):
     def plain(h):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in h.epochs]
     assert plain(rest) == plain(ran) and rest.best_epoch == ran.best_epoch
+    assert rest.settings == ran.settings
     for k, v in whole.state_dict().items():
         np.testing.assert_array_equal(again.state_dict()[k], v, err_msg=k)
     for name in ("model.npz", "last.npz"):
@@ -325,6 +329,106 @@ def test_a_run_continued_with_resume_equals_one_never_stopped(tmp_path):
             np.testing.assert_array_equal(b.state_dict[k], v, err_msg=f"{name}: {k}")
     assert ng.load(tmp_path / "parts" / "model.npz").extra["epoch"] == ran.best_epoch
     assert ng.load(tmp_path / "parts" / "last.npz").extra["note"] == "mine"
+
+
+class _OneRank:
+    """A DataParallel of one rank, as fit's checks under data_parallel see it: the
+    agreement's allgather of this rank alone (an error of its own raised)."""
+    world_size, rank = 1, 0
+
+    class comm:
+        @staticmethod
+        def allgather(value):
+            return [value]
+
+    check_agreement = DataParallel.check_agreement
+
+
+@pytest.mark.parametrize("given, named", [
+    ({"batch_size": 6}, r"batch_size 5 in the run, 6 given"),
+    ({"seed": 4}, r"seed 3 in the run, 4 given"),
+    ({"batch_size": 4, "seed": 0}, r"batch_size 5 in the run, 4 given; seed 3 in the run, "
+                                   r"0 given"),
+    ({"train": 20}, r"len\(train\) 24 in the run, 20 given"),
+])
+def test_a_resumed_fit_given_other_batches_is_refused_before_anything_changes(tmp_path, given,
+                                                                              named):
+    """A run resumed with another batch_size, seed or training set would train other
+    batches than the run it claims to continue (History did not record them, so fit went
+    on without a word): ValueError naming each that differs, with the run's value and the
+    one given, before the model, the optimiser, the scheduler or the callbacks are
+    touched, under data_parallel too; the same settings resume, and a record set to None
+    resumes anyway (on purpose)."""
+    from nongate_np.optim.lr_scheduler import LambdaLR
+    from nongate_np.training import ModelCheckpoint, resume
+    train, val = dataset(seed=1), dataset(n=8, seed=2)
+    m = model()
+    opt = ng.optim.Adam(m.parameters(), lr=0.02)
+    fit(m, train, val, epochs=2, batch_size=5, seed=np.int64(3), optimizer=opt,
+        scheduler=LambdaLR(opt, lambda epoch: 0.5 ** epoch),
+        callbacks=[ModelCheckpoint(tmp_path)])
+    last = ng.load(tmp_path / "last.npz")
+    assert last.extra["fit_settings"] == {"batch_size": 5, "seed": 3, "train_items": 24}
+    assert type(last.extra["fit_settings"]["seed"]) is int      # plain data, as saved
+    before = (tmp_path / "last.npz").read_bytes()
+    again = model(seed=9)
+    optimizer, history, done = resume(tmp_path, again)
+    weights = {k: np.array(v) for k, v in again.state_dict().items()}
+    scheduler = LambdaLR(optimizer, lambda epoch: 0.5 ** epoch)
+    state = repr(optimizer.state_dict())
+    rates = [g["lr"] for g in optimizer.param_groups]
+    scheduled = repr(scheduler.state_dict())
+    began = []
+
+    class Began(Callback):
+        def on_train_begin(self, model, history):
+            began.append(True)
+    args = {"batch_size": 5, "seed": 3, **given}
+    data = train.subset(np.arange(args.pop("train"))) if "train" in given else train
+    for dp in (None, _OneRank()):
+        with pytest.raises(ValueError, match=rf"^fit: the history's run drew its batches with "
+                                             rf"other settings \({named}\): .* Pass the run's "
+                                             rf"values .* or start a new run"):
+            fit(again, data, val, epochs=4, optimizer=optimizer, history=history,
+                initial_epoch=done, scheduler=scheduler, data_parallel=dp,
+                callbacks=[Began(), ModelCheckpoint(tmp_path)], **args)
+        for k, v in again.state_dict().items():
+            np.testing.assert_array_equal(v, weights[k], err_msg=k)
+        assert repr(optimizer.state_dict()) == state
+        assert [g["lr"] for g in optimizer.param_groups] == rates
+        assert repr(scheduler.state_dict()) == scheduled
+        assert began == [] and [r["epoch"] for r in history.epochs] == [1, 2]
+        assert (tmp_path / "last.npz").read_bytes() == before
+    history.settings = None             # on purpose: the epochs no longer one run's
+    fit(again, data, val, epochs=3, optimizer=optimizer, history=history,
+        initial_epoch=done, scheduler=scheduler, **args)
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3] and history.settings is None
+
+
+def test_a_checkpoint_written_before_the_settings_were_recorded_resumes_unchecked(tmp_path):
+    """last.npz without fit_settings (as ModelCheckpoint wrote it before History.settings):
+    resume gives a history without a record, which resumes as before, with any settings;
+    a fit_settings that is not a dict is a damaged checkpoint."""
+    from nongate_np.training import ModelCheckpoint, resume
+    train = dataset(seed=1)
+    fit(model(), train, epochs=1, batch_size=5, seed=3, callbacks=[ModelCheckpoint(tmp_path)])
+    m = model()
+    first, _, _ = resume(tmp_path, m)
+    old = ng.load(tmp_path / "last.npz")
+    assert "fit_settings" in old.extra
+    extra = {k: v for k, v in old.extra.items() if k != "fit_settings"}
+    ng.save(m, tmp_path / "last.npz", optimizer=first, extra=extra)
+    again = model(seed=9)
+    optimizer, history, done = resume(tmp_path, again)
+    assert done == 1 and history.settings is None
+    later = fit(again, train, epochs=2, batch_size=7, seed=0, optimizer=optimizer,
+                history=history, initial_epoch=done, callbacks=[ModelCheckpoint(tmp_path)])
+    assert [r["epoch"] for r in later.epochs] == [1, 2] and later.settings is None
+    assert "fit_settings" not in ng.load(tmp_path / "last.npz").extra
+    ng.save(m, tmp_path / "last.npz", optimizer=first, extra={**extra, "fit_settings": 5})
+    with pytest.raises(ng.io.CheckpointError, match=r"last.npz: fit_settings must be a dict "
+                                                    r"of the run's settings, got int"):
+        resume(tmp_path, model())
 
 
 def test_resume_says_what_is_missing():

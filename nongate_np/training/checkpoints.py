@@ -6,7 +6,8 @@ In the run's folder, ``model.npz`` holds the best epoch's model, ``last.npz`` th
 epoch's model with its optimiser state and the run's :class:`~nongate_np.training.History`;
 both are ``nongate_np.save`` checkpoints (no pickle). A run continued from them goes on
 exactly as one never stopped: :func:`fit` draws each epoch's batches from ``(seed,
-epoch)``::
+epoch)``, and refuses a resumed run given another ``batch_size``, ``seed`` or training set
+than the history records (``History.settings``)::
 
     fit(model, train, val, epochs=10, callbacks=[ModelCheckpoint("runs/a")])
     ...                                       # stopped: Ctrl-C, a crash, a new process
@@ -52,9 +53,10 @@ class ModelCheckpoint(Callback):
         Made if missing.
     extra : dict, optional
         JSON-ready entries stored in both files' ``extra`` beside the run's own (``epoch``
-        and ``metrics`` in ``model.npz``; ``history``, ``best_epoch``, ``best_value`` and,
-        where fit has a learning-rate scheduler, ``scheduler`` in ``last.npz``): how the
-        data was read, the options of the run.
+        and ``metrics`` in ``model.npz``; ``history``, ``best_epoch``, ``best_value``,
+        ``fit_settings`` (``History.settings``) and, where fit has a learning-rate
+        scheduler, ``scheduler`` in ``last.npz``): how the data was read, the options of
+        the run.
     overwrite : bool, default False
         A new run (``fit`` without a resumed ``history``) into a folder that holds an
         earlier run's ``model.npz`` or ``last.npz`` replaces them only with
@@ -93,6 +95,8 @@ class ModelCheckpoint(Callback):
                    "best_value": history.best_value}
             if history.scheduler_state is not None:
                 run["scheduler"] = history.scheduler_state
+            if history.settings is not None:
+                run["fit_settings"] = history.settings
             save(model, self.folder / "last.npz", optimizer=optimizer,
                  extra={**self.extra, **run})
 
@@ -105,7 +109,9 @@ def resume(folder, model):
     epoch's weights; ``optimizer`` is the run's class with its state (learning rate
     included: set ``param_groups[k]["lr"]`` to change it) on ``model``'s parameters;
     ``history`` holds the run's epochs and, where ``model.npz`` is the best epoch's, its
-    weights, which ``fit`` restores at the end; ``initial_epoch`` is the last epoch done.
+    weights, which ``fit`` restores at the end, and the settings the run's batches came
+    from (``History.settings``, which ``fit`` checks; None in a checkpoint written before
+    they were recorded: it resumes unchecked); ``initial_epoch`` is the last epoch done.
 
     Raises
     ------
@@ -113,7 +119,7 @@ def resume(folder, model):
         No ``last.npz`` in ``folder``.
     CheckpointError
         ``last.npz`` is not a run's checkpoint (no optimiser state or history), or is
-        damaged.
+        damaged (a ``fit_settings`` that is not a dict, for one).
     StateDictError
         Its weights do not fit ``model`` (another architecture or size).
     """
@@ -132,6 +138,10 @@ def resume_from(ckpt, folder, model):
     if ckpt.optimizer_state is None or "history" not in ckpt.extra:
         raise CheckpointError(f"{path}: not a run's last epoch (no optimiser state or "
                               "history); ModelCheckpoint writes one")
+    settings = ckpt.extra.get("fit_settings")       # absent: written before it was kept
+    if settings is not None and not isinstance(settings, dict):
+        raise CheckpointError(f"{path}: fit_settings must be a dict of the run's settings, "
+                              f"got {type(settings).__name__}")
     try:
         model.load_state_dict(ckpt.state_dict)
     except StateDictError as err:
@@ -142,7 +152,7 @@ def resume_from(ckpt, folder, model):
                                    model)
     history = History(epochs=ckpt.extra["history"], best_epoch=ckpt.extra["best_epoch"],
                       best_value=ckpt.extra["best_value"],
-                      scheduler_state=ckpt.extra.get("scheduler"))
+                      scheduler_state=ckpt.extra.get("scheduler"), settings=settings)
     # NOTE: with no best epoch (no validation set) model.npz holds the last epoch, not
     #       weights to restore at the end; one of another epoch than the history's best
     #       (a run killed between the two saves) is not that epoch's either

@@ -37,7 +37,7 @@ from ..optim import Adam
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from .callbacks import JSONLines, ProgressBar
 from .checkpoints import ModelCheckpoint, resume_from
-from .loop import History, _data_digest, evaluate, fit, predict
+from .loop import History, _data_digest, _resume_differences, _run_settings, evaluate, fit, predict
 
 __all__ = ["TrainOptions", "TEXT_DEFAULTS", "FILE_DEFAULTS", "train_text", "train_file",
            "read_as_trained", "build_model", "run", "ResumeError"]
@@ -109,10 +109,16 @@ def _last_run(opts: TrainOptions):
 _RECORDED_LATER = ("max_chunks",)
 
 
-def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions):
+#: how a ResumeError names a setting of History.settings
+_SETTING_SHOWN = {"train_items": "sequences in the training split", "seed": "--seed",
+                  "batch_size": "--batch-size"}
+
+
+def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions, train):
     """(optimizer, history, initial_epoch, note, lr) of the run in ``out``, whose
-    ``last.npz`` is ``ckpt``; ``note`` says what changes from it (a new learning rate), or
-    is empty; ``lr`` is the run's ``--lr`` from here on (its rate before any schedule)."""
+    ``last.npz`` is ``ckpt``, trained on ``train`` from here on; ``note`` says what changes
+    from it (a new learning rate), or is empty; ``lr`` is the run's ``--lr`` from here on
+    (its rate before any schedule)."""
     saved_data = ckpt.extra.get("data")
     if saved_data is not None:      # a run from before a key was recorded resumes as it was
         data_meta = {k: v for k, v in data_meta.items()
@@ -123,12 +129,16 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions)
                           f"options{f' ({changes})' if changes else ''}; use another --out, "
                           "or drop --resume")
     saved = ckpt.extra.get("options", {})
+    # NOTE: --seed and --batch-size from the saved options, not the history's record that
+    #       fit checks (History.settings): before the weights are loaded, and for runs saved
+    #       before the history recorded them (the options always held them)
     for key in ("hidden_size", "embed_size", "attn_size", "attention", "seed", "batch_size",
                 "dtype"):
         if saved.get(key) != getattr(opts, key):
             raise ResumeError(f"--resume: the run in {out} used --{key.replace('_', '-')} "
                               f"{saved.get(key)}, not {getattr(opts, key)}; resume with the "
-                              "same model options")
+                              f"run's --{key.replace('_', '-')}, or use another --out for "
+                              f"a new run")
     schedule = saved.get("lr_schedule", "constant")     # not recorded before it existed
     if schedule != opts.lr_schedule:
         raise ResumeError(f"--resume: the run in {out} used --lr-schedule {schedule}, not "
@@ -139,6 +149,14 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions)
                           f"{saved.get('patience') or 0} with --lr-schedule plateau, whose "
                           f"wait follows it; resume with --patience {saved.get('patience') or 0}")
     optimizer, history, initial = resume_from(ckpt, out, model)
+    # what else fit would refuse (_check_resumed), named as the command line gives it: the
+    # training split's size, of a file changed under the same name and options
+    differ = _resume_differences(history, _run_settings(train, opts.batch_size, opts.seed))
+    if differ:
+        shown = "; ".join(f"{_SETTING_SHOWN.get(k, k)}: {run} at the start, {now} now"
+                          for k, run, now in differ)
+        raise ResumeError(f"--resume: the run in {out} drew its batches from other data or "
+                          f"options ({shown}); use another --out, or drop --resume")
     note = ""
     current = optimizer.param_groups[0]["lr"]
     # NOTE: against the run's --lr, not its current rate, which a schedule may have lowered
@@ -324,7 +342,7 @@ def run(model, train, val, test, opts: TrainOptions, data_meta: dict, *,
     note = ""
     if opts.resume:
         optimizer, history, initial, note, lr = _resume(
-            out, _last_run(opts) if last is None else last, model, data_meta, opts)
+            out, _last_run(opts) if last is None else last, model, data_meta, opts, train)
     else:
         optimizer, history, initial = Adam(model.parameters(), lr=opts.lr), None, 0
         lr = optimizer.param_groups[0]["lr"]

@@ -5,7 +5,8 @@ An epoch shuffles the training set, steps through it in mini-batches (each batch
 longest sequence), clips the gradient norm and steps the optimiser; then it evaluates the
 validation set and calls the callbacks. Every epoch draws its batch order and dropout masks
 from a generator seeded by ``(seed, epoch)``, so a run resumed at epoch k continues exactly
-as the uninterrupted run would have.
+as the uninterrupted run would have: given the run's ``batch_size``, ``seed`` and training
+set, which its :class:`History` records and fit checks.
 
 Early stopping watches ``monitor`` (lower is better, the validation loss by default): the
 best epoch's weights are kept in memory and restored at the end (``restore_best``), and
@@ -57,6 +58,11 @@ class History:
     saved with the history). ``stopped_early``: patience ran out. ``scheduler_state``:
     ``{"class": name, "state": state_dict}`` of fit's learning-rate scheduler after the
     last epoch (plain data, saved with the history), or None without one.
+    ``settings``: what decided the run's batches, recorded at its first epoch (plain data,
+    saved with the history): ``{"batch_size": ..., "seed": ..., "train_items":
+    len(train)}``. A resumed :func:`fit` given others raises ValueError before any step,
+    as it would not continue this run; None (a history from before it was recorded, or
+    set to None to change them on purpose) resumes unchecked.
     """
     epochs: list = field(default_factory=list)
     best_epoch: int | None = None
@@ -64,6 +70,7 @@ class History:
     best_state: dict | None = field(default=None, repr=False)
     stopped_early: bool = False
     scheduler_state: dict | None = None
+    settings: dict | None = None
 
     @property
     def last(self) -> dict:
@@ -115,6 +122,44 @@ def _kernels_own_the_cores(func):
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+def _run_settings(train, batch_size, seed) -> dict:
+    """What decides a run's batches, as :attr:`History.settings` records it: an epoch's
+    order is a permutation of ``len(train)`` rows drawn from ``(seed, epoch)``, cut into
+    batches of ``batch_size``, and its dropout masks are drawn from ``(seed, epoch)`` too.
+    Not ``epochs``, ``patience``, ``lr``, ``clip_grad_norm``, ``monitor``,
+    ``restore_best``, the callbacks or the scheduler, as a resumed run may change them on
+    purpose (more epochs, a longer patience, a lower rate) and none of them changes which
+    rows an epoch's batches hold."""
+    def plain(value):                   # np.int64 and the like: JSON-ready, as saved
+        return value.item() if isinstance(value, np.generic) else value
+    return {"batch_size": plain(batch_size), "seed": plain(seed), "train_items": len(train)}
+
+
+def _resume_differences(history, settings: dict) -> list[tuple[str, object, object]]:
+    """``(setting, the run's value, the value given)`` for each setting that ``history``
+    recorded at its run's first epoch and ``settings`` (this call's, :func:`_run_settings`)
+    gives otherwise; none for a new run (no epochs), a history without a record (from
+    before it was kept), or a setting the record lacks (recorded later)."""
+    recorded = history.settings if history is not None and history.epochs else None
+    return [(k, recorded[k], v) for k, v in settings.items()
+            if recorded and k in recorded and recorded[k] != v]
+
+
+def _check_resumed(history, settings: dict) -> None:
+    """ValueError naming each setting that differs from the resumed run's, with both
+    values (:func:`_resume_differences`)."""
+    differ = _resume_differences(history, settings)
+    if differ:
+        shown = "; ".join(f"{'len(train)' if k == 'train_items' else k} {run!r} in the run, "
+                          f"{given!r} given" for k, run, given in differ)
+        raise ValueError(
+            f"fit: the history's run drew its batches with other settings ({shown}): this "
+            f"call would train other batches than the run it continues. Pass the run's "
+            f"values to resume it exactly (for len(train): its training set), or start a "
+            f"new run (fit without history= and initial_epoch=); to change them on purpose, "
+            f"set history.settings = None first")
 
 
 def _check_data(where: str, name: str, data) -> None:
@@ -321,7 +366,10 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         Resume: the epochs already done and their :class:`History` (its ``best_state``
         set to the best weights, if they are to be restored), as
         :func:`~nongate_np.training.resume` reads them from a
-        :class:`~nongate_np.training.ModelCheckpoint`'s folder.
+        :class:`~nongate_np.training.ModelCheckpoint`'s folder. The run goes on exactly as
+        if never stopped given the settings its batches came from, which the history
+        records (``History.settings``: ``batch_size``, ``seed``, ``len(train)``) and fit
+        checks.
     data_parallel : nongate_np.distributed.DataParallel, optional
         Train over its MPI ranks: every rank calls ``fit`` with the same arguments and
         data; each runs forward and backward on its share of every batch, each task's loss
@@ -358,12 +406,17 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         optimiser than ``optimizer`` (or without ``optimizer``), a ``ReduceLROnPlateau``
         whose ``monitor`` the epochs do not record (no validation data), a history holding
         another kind of scheduler's state, or a loss that became NaN or infinite (the
-        message names the epoch and step). With ``data_parallel``, on every
+        message names the epoch and step). A resumed ``history`` whose run drew its
+        batches with another ``batch_size``, ``seed`` or ``len(train)``
+        (``History.settings``), before any step and before the model, the optimiser or the
+        scheduler change: each that differs named with the run's value and the one given.
+        With ``data_parallel``, on every
         rank before any step: ranks that disagree (each item that differs named, with its
         value on each rank), or another rank's arguments refused (its rank and error).
     """
     if data_parallel is None:
         _check_fit_args(model, train, val, epochs, batch_size, patience, initial_epoch)
+        _check_resumed(history, _run_settings(train, batch_size, seed))
         _check_scheduler(scheduler, optimizer, val, monitor)
         optimizer = optimizer or Adam(model.parameters(), lr=lr)
         history = history or History()
@@ -423,6 +476,8 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
             history.best_state = {k: np.array(v) for k, v in model.state_dict().items()}
         else:
             waited += 1
+        if not history.epochs:          # the run's first epoch: what its batches came from
+            history.settings = _run_settings(train, batch_size, seed)
         history.epochs.append(record)
         for cb in callbacks:
             cb.on_epoch_end(epoch, record, model, optimizer, history)
@@ -506,6 +561,7 @@ def _agree(model, train, val, dp, optimizer, history, scheduler, **options):
     try:
         _check_fit_args(model, train, val, options["epochs"], options["batch_size"],
                         options["patience"], options["initial_epoch"])
+        _check_resumed(history, _run_settings(train, options["batch_size"], options["seed"]))
         _check_scheduler(scheduler, optimizer, val, options["monitor"])
         optimizer = optimizer or Adam(model.parameters(), lr=options["lr"])
         history = history or History()
