@@ -70,6 +70,34 @@ def _check_number(where: str, name: str, value, low: float = 0.0, high: float | 
         raise ValueError(f"{where}: {name} must be {bound}, got {value!r}")
 
 
+def _check_implementation(where: str, hp: dict) -> None:
+    """torch's arguments that pick how an update is computed, not what it computes
+    (``foreach``, ``fused``), or a capability (``capturable``, ``differentiable``), as far
+    as they are in ``hp``: a TypeError unless None or a bool (``foreach``, ``fused``) or a
+    bool; a ValueError for ``foreach=True`` with ``fused=True`` (as torch refuses), and for
+    ``capturable=True`` or ``differentiable=True``, which are not supported."""
+    for key in ("foreach", "fused"):
+        value = hp.get(key)
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be None, True or False, got {value!r}")
+    if hp.get("foreach") and hp.get("fused"):
+        raise ValueError(f"{where}: fused and foreach cannot be True together (as in torch)")
+    unsupported = {
+        "capturable": "a step captured in a CUDA graph; the updates here read their step "
+                      "count on the host",
+        "differentiable": "autograd through the optimizer step; the updates here write "
+                          "into p.data in place and record nothing in the graph"}
+    for key, why in unsupported.items():
+        if key not in hp:
+            continue
+        value = hp[key]
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be True or False, got {value!r}")
+        if value:
+            raise ValueError(f"{where}: {key}=True is not supported ({why}); pass "
+                             f"{key}=False (torch's default)")
+
+
 def _plain(value):
     """A hyper-parameter as a Python scalar (or a tuple of them) for ``state_dict``."""
     if isinstance(value, np.generic):
@@ -228,7 +256,7 @@ class Optimizer:
                 if grad.shape != p.shape:
                     raise ValueError(f"{type(self).__name__}.step: a parameter of shape "
                                      f"{p.shape} has a gradient of shape {grad.shape}")
-                state = _follow(self.state.setdefault(p, {}), p)
+                state = _follow(self.state.get(p, {}), p)
                 if on_cpu:
                     # IEEE results for huge or non-finite gradients (inf, NaN), as torch's,
                     # without NumPy's warnings
@@ -236,6 +264,8 @@ class Optimizer:
                         self._update(p, grad, state, group)
                 else:
                     self._update_on_gpu(p, grad, state, group)
+                if state:                   # none kept for an update without state (as
+                    self.state[p] = state   # torch: SGD without momentum)
                 mark_changed(p.data)        # a graph that saved p can no longer backward
         return loss
 
@@ -371,18 +401,34 @@ class SGD(Optimizer):
         g ← g + μ b if nesterov else b
         θ ← θ − γ g                                        (lr γ)
 
-    State per parameter: ``momentum_buffer`` (when μ ≠ 0). The default ``lr`` is torch's,
-    1e-3.
+    State per parameter: ``momentum_buffer`` (when μ ≠ 0; a parameter has no state without
+    momentum, as in torch). The default ``lr`` is torch's, 1e-3.
+
+    The arguments are torch's, in its order. ``foreach`` and ``fused`` (None, True or False)
+    choose an implementation in torch; there is one here (a NumPy pass per parameter, one
+    fused kernel on the GPU), so they are kept in the groups, as torch keeps them, and
+    change nothing. ``differentiable=True`` (autograd through the update) is not supported.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`Optimizer`; a ValueError for a hyper-parameter out of range, nesterov
+        without momentum > 0 and dampening 0, ``foreach`` and ``fused`` both True, or
+        ``differentiable=True``; a TypeError for ``foreach``, ``fused`` or
+        ``differentiable`` not a bool (or None).
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 *, maximize: bool = False):
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _validate(self, hp: dict) -> None:
+        _check_implementation("SGD", hp)
         if "lr" in hp:
             _check_number("SGD", "lr", hp["lr"])
         _check_number("SGD", "momentum", hp["momentum"])
@@ -433,17 +479,35 @@ class Adam(Optimizer):
 
     State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
     ``max_exp_avg_sq``; the names are torch's.
+
+    The arguments are torch's, in its order. ``foreach`` and ``fused`` (None, True or False)
+    choose an implementation in torch; there is one here (a NumPy pass per parameter, one
+    fused kernel on the GPU), so they are kept in the groups, as torch keeps them, and
+    change nothing. ``capturable=True`` (CUDA graphs) and ``differentiable=True`` (autograd
+    through the update) are not supported.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`Optimizer`; a ValueError for a hyper-parameter out of range (``betas``
+        not a pair in [0, 1)), ``foreach`` and ``fused`` both True, ``capturable=True`` or
+        ``differentiable=True``; a TypeError for one of those four not a bool (or None).
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False):
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize,
+                                      amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable,
+                                      fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     def _validate(self, hp: dict) -> None:
         where = type(self).__name__
+        _check_implementation(where, hp)
         _check_number(where, "lr", hp["lr"])
         _check_number(where, "eps", hp["eps"])
         betas = hp["betas"]
@@ -510,13 +574,17 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``:
     the parameter is first shrunk, ``θ ← θ (1 − γλ)``, and λ never enters the moments.
-    Otherwise the update is :class:`Adam`'s; the default ``weight_decay`` is 1e-2.
+    Otherwise the update is :class:`Adam`'s, and so are the other arguments and errors;
+    the default ``weight_decay`` is 1e-2.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
 
 
