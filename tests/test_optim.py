@@ -702,3 +702,27 @@ def test_any_configuration_runs_as_torchs(run):
         results.append([p.data if lib is optim else p.detach().numpy() for p in ps])
     for k, (a, b) in enumerate(zip(*results)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, err_msg=f"parameter {k}")
+
+
+@pytest.mark.torch
+def test_the_state_of_a_parameter_that_never_stepped_reads_as_torchs():
+    """``opt.state[p]`` is {} for a parameter without state (a KeyError before), as torch's
+    defaultdict, after a load_state_dict, a pickle or a copy too; reading it adds the
+    empty entry to state_dict, as in torch."""
+    import copy
+    import pickle
+    torch = pytest.importorskip("torch")
+    ours = [nn.Parameter(np.ones(3)) for _ in range(2)]
+    theirs = [torch.ones(3, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    opt, topt = optim.Adam(ours), torch.optim.Adam(theirs)
+    ours[0].grad, theirs[0].grad = np.ones(3), torch.ones(3, dtype=torch.float64)
+    opt.step()
+    topt.step()
+    assert opt.state[ours[1]] == topt.state[theirs[1]] == {}
+    assert sorted(opt.state_dict()["state"]) == sorted(topt.state_dict()["state"]) == [0, 1]
+    again = optim.Adam([nn.Parameter(np.ones(3)) for _ in range(2)])
+    again.load_state_dict(opt.state_dict())
+    for other in (again, pickle.loads(pickle.dumps(opt)), copy.deepcopy(opt)):
+        p = other.param_groups[0]["params"][1]
+        assert other.state[p] == {}
+        assert other.state[other.param_groups[0]["params"][0]]["step"] == 1

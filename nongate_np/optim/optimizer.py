@@ -13,6 +13,7 @@ across the groups. It can therefore be stored as .npz + JSON without pickle.
 
 from __future__ import annotations
 
+import collections
 import copy
 import math
 import numbers
@@ -120,6 +121,14 @@ class Optimizer:
     defaults : dict
         Hyper-parameters used by groups that do not set them.
 
+    Attributes
+    ----------
+    param_groups : list of dict
+        The groups: ``"params"`` and every hyper-parameter (torch's keys).
+    state : collections.defaultdict
+        Parameter → its state (a dict of arrays and scalars), ``{}`` for a parameter that
+        has none yet, as torch's.
+
     Raises
     ------
     TypeError
@@ -146,7 +155,9 @@ class Optimizer:
                             f"(parameter groups), got {type(params).__name__}{hint}")
         self.defaults = dict(defaults)
         self._validate({k: v for k, v in self.defaults.items() if v is not required})
-        self.state: dict = {}               # Tensor -> dict of state arrays and scalars
+        # Tensor -> dict of state arrays and scalars; as torch's, a parameter without state
+        # reads as {} (opt.state[p] for one that has not stepped yet)
+        self.state: collections.defaultdict = collections.defaultdict(dict)
         self.param_groups: list[dict] = []
         groups = list(params)
         if not groups:
@@ -290,6 +301,9 @@ class Optimizer:
         naming ``.cpu()``, where no GPU is usable)."""
         fields = dict(fields)
         devices = fields.pop("_state_devices", [])
+        # NOTE: pickled with its state as a plain dict (on the GPU, or before it was torch's
+        # defaultdict)
+        fields["state"] = collections.defaultdict(dict, fields.get("state", {}))
         self.__dict__.update(fields)
         for entries, on_gpu in zip(self.state.values(), devices):
             for key, where in on_gpu.items():
@@ -374,7 +388,7 @@ class Optimizer:
                     group[k] = tuple(v) if isinstance(mine.get(k), tuple) else _plain(v)
             self._validate(group)
             new_groups.append(group)
-        self.param_groups, self.state = new_groups, new_state
+        self.param_groups, self.state = new_groups, collections.defaultdict(dict, new_state)
 
     def _restore(self, key: str, value, p: Tensor, idx: int, where: str):
         if key in self._scalar_state:
