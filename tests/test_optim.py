@@ -453,8 +453,11 @@ def test_clip_grad_norm_independent_formula_and_errors():
     ps[0].grad[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite|nan"):
         optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
-    with pytest.raises(ValueError, match="norm_type"):
-        optim.clip_grad_norm_(ps, 1.0, norm_type=0)
+    for order in (0, -1.0, -math.inf):
+        with pytest.raises(ValueError, match=r"clip_grad_norm_: norm_type must be > 0 or inf, "
+                                             r"got .* \(torch's 0, negative orders and -inf "
+                                             r"are not supported\)"):
+            optim.clip_grad_norm_(ps, 1.0, norm_type=order)
 
 
 def test_clip_grad_value():

@@ -683,11 +683,25 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         promoted one for mixed dtypes; a norm beyond its range is inf), on their device,
         outside any graph; ``float(total)`` gives the number. A float64 0 when no
         parameter has a gradient.
+
+    Raises
+    ------
+    ValueError
+        ``norm_type`` not > 0 (torch's 0, negative orders and -inf, which measure no size
+        to clip by, are not supported), or ``max_norm`` < 0 (torch would multiply the
+        gradients by a negative factor).
+    TypeError
+        ``max_norm`` is not a real number, or an item of ``parameters`` is not a Tensor.
+    RuntimeError
+        ``error_if_nonfinite`` and a non-finite total norm.
     """
     grads = _grads(parameters, "clip_grad_norm_")
     norm_type = float(norm_type)
     if not (norm_type > 0):
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+        # NOTE: torch takes these too: 0 counts the gradients with a non-zero entry, -inf
+        # and negative orders measure the smallest entries: no size to clip by
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type} "
+                         "(torch's 0, negative orders and -inf are not supported)")
     _check_number("clip_grad_norm_", "max_norm", max_norm)
     if not grads:
         return Tensor(np.array(0.0))
