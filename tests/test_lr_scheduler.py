@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np import nn, optim
@@ -304,3 +306,136 @@ def test_load_state_dict_refuses_another_schedulers_state():
         step.load_state_dict(bad)
     assert step.step_size == 2, "a refused state changed the scheduler"
     assert not math.isnan(step.get_last_lr()[0])
+
+
+# -- resuming, chaining, ReduceLROnPlateau over many settings: against torch ----------------
+
+def _both(make, lrs=LRS, initial=None):
+    """``make(optimizer, lib)`` for ours and torch's, on three groups of rates ``lrs`` (with
+    ``initial_lr`` set to ``initial`` when given, as a loaded optimiser state sets it)."""
+    import torch
+    built = []
+    for lib in (ng, torch):
+        opt = _optimizers(lib)
+        for group, lr, first in zip(opt.param_groups, lrs, initial or lrs):
+            group["lr"] = lr
+            if initial:
+                group["initial_lr"] = first
+        built.append((opt, make(opt, lib)))
+    return built
+
+
+RESUMABLE = [s for s in SCHEDULES if s[0] != "ReduceLROnPlateau"] + [
+    ("CosineAnnealingLR", dict(T_max=7.5, eta_min=0.01))]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("last_epoch", [0, 3, 9])
+@pytest.mark.parametrize("schedule", RESUMABLE, ids=_id)
+def test_built_at_a_last_epoch_goes_on_as_torch(schedule, last_epoch):
+    """A schedule built with ``last_epoch >= 0`` (resumed without its state dict: the
+    groups hold ``initial_lr`` and the current lr) sets torch's rates when built and at
+    every epoch after."""
+    pytest.importorskip("torch")
+    name, kw = schedule
+    (opt, sched), (topt, tsched) = _both(
+        lambda o, lib: getattr(lib.optim.lr_scheduler, name)(o, last_epoch=last_epoch, **kw),
+        lrs=(0.05, 0.01, 0.2), initial=LRS)
+    np.testing.assert_allclose(sched.get_last_lr(), tsched.get_last_lr(), rtol=1e-13, atol=0)
+    assert sched.last_epoch == tsched.last_epoch
+    ours, theirs = _epochs(opt, sched, 15), _epochs(topt, tsched, 15)
+    for e, (a, b) in enumerate(zip(ours, theirs), last_epoch + 2):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=0, err_msg=f"{name}: epoch {e}")
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("first, second", [(SCHEDULES[3], SCHEDULES[2]),
+                                           (SCHEDULES[0], SCHEDULES[4]),
+                                           (SCHEDULES[4], SCHEDULES[3]),
+                                           (SCHEDULES[6], SCHEDULES[1])],
+                         ids=lambda s: s[0])
+def test_two_schedulers_on_one_optimizer_chain_as_torchs(first, second):
+    """Both stepped every epoch: each multiplies the rate the other set (the recursive
+    forms), as torch's chaining; get_last_lr of each and the groups' rates agree."""
+    pytest.importorskip("torch")
+
+    def make(opt, lib):
+        mod = lib.optim.lr_scheduler
+        return [getattr(mod, first[0])(opt, **first[1]), getattr(mod, second[0])(opt,
+                                                                                 **second[1])]
+
+    rates = []
+    for opt, scheds in _both(make):
+        seen = [scheds[0].get_last_lr() + scheds[1].get_last_lr()]
+        for _ in range(25):
+            opt.step()
+            for s in scheds:
+                s.step()
+            seen.append(scheds[0].get_last_lr() + scheds[1].get_last_lr() +
+                        [g["lr"] for g in opt.param_groups])
+        rates.append(seen)
+    for e, (a, b) in enumerate(zip(*rates)):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=0, err_msg=f"epoch {e}")
+
+
+@st.composite
+def plateau_runs(draw):
+    """ReduceLROnPlateau's arguments and 25 metrics: a random walk, rounded so ties and
+    small changes near the threshold occur, with maybe a NaN or an infinity."""
+    kw = dict(mode=draw(st.sampled_from(["min", "max"])),
+              factor=draw(st.sampled_from([0.0, 0.1, 0.5, 0.9])),
+              patience=draw(st.integers(0, 3)),
+              threshold=draw(st.sampled_from([0.0, 1e-4, 0.05, 0.5])),
+              threshold_mode=draw(st.sampled_from(["rel", "abs"])),
+              cooldown=draw(st.integers(0, 3)),
+              min_lr=draw(st.one_of(st.sampled_from([0, 0.02]),
+                                    st.lists(st.sampled_from([0.0, 0.01, 0.05]), min_size=3,
+                                             max_size=3))),
+              eps=draw(st.sampled_from([1e-8, 1e-2])))
+    steps = draw(st.lists(st.sampled_from([-1.0, -0.5, -0.01, 0.0, 0.01, 0.5, 1.0]),
+                          min_size=25, max_size=25))
+    metrics = list(np.cumsum(steps) + draw(st.sampled_from([-3.0, 0.0, 3.0])))
+    for value in draw(st.lists(st.sampled_from([math.nan, math.inf, -math.inf]),
+                               max_size=2)):
+        metrics[draw(st.integers(0, 24))] = value
+    return kw, metrics
+
+
+@pytest.mark.torch
+@given(run=plateau_runs())
+def test_reduce_on_plateau_follows_torch_for_any_settings(run):
+    """Each epoch's rates, get_last_lr, best value, bad-epoch and cooldown counters equal
+    torch's, for either mode and threshold mode, any patience, cooldown, min_lr (one or per
+    group), eps, and metrics with ties, NaN and infinities."""
+    kw, metrics = run
+    seen = []
+    for opt, sched in _both(lambda o, lib: lib.optim.lr_scheduler.ReduceLROnPlateau(o, **kw)):
+        trace = []
+        for m in metrics:
+            opt.step()
+            sched.step(m)
+            trace.append(sched.get_last_lr() + [g["lr"] for g in opt.param_groups] +
+                         [sched.best, sched.num_bad_epochs, sched.cooldown_counter,
+                          sched.last_epoch])
+        seen.append(trace)
+    for e, (a, b) in enumerate(zip(*seen), 1):
+        np.testing.assert_allclose(a, b, rtol=1e-15, atol=0, equal_nan=True,
+                                   err_msg=f"epoch {e}, metrics {metrics[:e]}")
+
+
+@pytest.mark.parametrize("name, kw, call", [
+    ("StepLR", dict(step_size=2), lambda s: s.step(3)),
+    ("CosineAnnealingLR", dict(T_max=5), lambda s: s.step(epoch=3)),
+    ("ReduceLROnPlateau", dict(), lambda s: s.step(0.5, 3)),
+    ("ReduceLROnPlateau", dict(), lambda s: s.step(0.5, epoch=3)),
+])
+def test_the_deprecated_epoch_argument_is_refused_by_name(name, kw, call):
+    """torch's step(epoch) (deprecated there): a TypeError that says so, not Python's
+    "takes 1 positional argument", and nothing changes."""
+    opt, sched = _ours(name, kw)
+    before = sched.state_dict()
+    with pytest.raises(TypeError, match=rf"^{name}.step: the epoch argument \(deprecated in "
+                                        r"torch\) is not supported, got epoch=3; call step\(\) "
+                                        "once per epoch"):
+        call(sched)
+    assert sched.state_dict() == before

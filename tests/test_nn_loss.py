@@ -381,3 +381,26 @@ def test_a_list_weight_is_float32_and_serves_a_float32_model(make):
     loss.backward()
     assert loss.dtype == np.float32 and z.grad.dtype == np.float32
     assert ng.nn.CrossEntropyLoss(weight=np.ones(3)).weight.dtype == np.float64
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, kwargs", [
+    ("CrossEntropyLoss", {}), ("CrossEntropyLoss", dict(weight=W3, label_smoothing=0.2)),
+    ("NLLLoss", dict(weight=W3)), ("NLLLoss", dict(ignore_index=1))])
+def test_a_batch_whose_every_target_is_ignored(name, kwargs):
+    """"sum" and "none" are torch's (zeros); "mean" is 0 where torch's is NaN (the gradient
+    is zero in both): the documented, deliberate difference (a batch of ignored targets
+    adds nothing to a training loss instead of making it NaN)."""
+    import torch
+    ignored = np.full((5, 2), kwargs.get("ignore_index", -100))
+    for reduction in ("sum", "none"):
+        ours, theirs = modules(name, reduction=reduction, **kwargs)
+        assert_matches_torch(lambda x: ours(x, ignored),
+                             lambda x: theirs(x, torch.from_numpy(ignored)), [Z])
+    ours, theirs = modules(name, **kwargs)
+    z, tz = ng.tensor(Z, requires_grad=True), torch.tensor(Z, requires_grad=True)
+    loss, tloss = ours(z, ignored), theirs(tz, torch.from_numpy(ignored))
+    loss.backward()
+    tloss.backward()
+    assert loss.item() == 0.0 and np.all(z.grad == 0)
+    assert np.isnan(tloss.item()) and np.all(tz.grad.numpy() == 0)

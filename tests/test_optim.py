@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np import nn, optim
@@ -451,8 +453,11 @@ def test_clip_grad_norm_independent_formula_and_errors():
     ps[0].grad[0, 0] = np.nan
     with pytest.raises(RuntimeError, match="non-finite|nan"):
         optim.clip_grad_norm_(ps, 1.0, error_if_nonfinite=True)
-    with pytest.raises(ValueError, match="norm_type"):
-        optim.clip_grad_norm_(ps, 1.0, norm_type=0)
+    for order in (0, -1.0, -math.inf):
+        with pytest.raises(ValueError, match=r"clip_grad_norm_: norm_type must be > 0 or inf, "
+                                             r"got .* \(torch's 0, negative orders and -inf "
+                                             r"are not supported\)"):
+            optim.clip_grad_norm_(ps, 1.0, norm_type=order)
 
 
 def test_clip_grad_value():
@@ -523,3 +528,204 @@ def test_the_required_sentinel_stays_itself_through_pickles_and_copies():
     w.grad = np.ones(w.shape)
     again.step()
     np.testing.assert_allclose(w.numpy(), before - 0.1, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
+# torch's arguments, groups and state layout; a property over configurations
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_the_constructors_take_torchs_arguments(name):
+    """Names, order, defaults and kinds, so a torch call moves over as it is (``foreach``,
+    ``fused``, ``capturable`` and ``differentiable`` were a TypeError); the groups hold
+    the same keys and values as torch's, in state_dict too."""
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    def params(cls):
+        return [(p.name, p.default, p.kind)
+                for p in inspect.signature(cls).parameters.values()]
+    assert params(getattr(optim, name)) == params(getattr(torch.optim, name))
+    ours = getattr(optim, name)([nn.Parameter(np.zeros(2))], lr=0.1)
+    theirs = getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], lr=0.1)
+    assert ours.defaults == theirs.defaults
+    assert ours.state_dict()["param_groups"] == theirs.state_dict()["param_groups"]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, kw", [("SGD", dict()), ("SGD", dict(momentum=0.9)),
+                                      ("Adam", dict(amsgrad=True)), ("AdamW", dict())])
+def test_the_state_holds_what_torchs_holds(name, kw):
+    """The same parameters have state, under the same keys: none for SGD without momentum
+    (its empty entries made ``len(opt.state)`` and ``state_dict()["state"]`` differ), none
+    for a parameter that never had a gradient."""
+    torch = pytest.importorskip("torch")
+    ours = [nn.Parameter(np.ones(3)) for _ in range(2)]
+    theirs = [torch.ones(3, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    opt, topt = getattr(optim, name)(ours, **kw), getattr(torch.optim, name)(theirs, **kw)
+    ours[0].grad, theirs[0].grad = np.ones(3), torch.ones(3, dtype=torch.float64)
+    opt.step()
+    topt.step()
+    want = {i: sorted(e) for i, e in topt.state_dict()["state"].items()}
+    assert {i: sorted(e) for i, e in opt.state_dict()["state"].items()} == want
+    assert len(opt.state) == len(topt.state)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_foreach_and_fused_change_nothing(name):
+    """They choose an implementation in torch; there is one here: the same numbers, bit for
+    bit, and the choice kept in the groups (as torch keeps it) and in state_dict."""
+    init, grads = _initial(), _grad_sequence()
+    kw = dict(lr=0.05, momentum=0.9) if name == "SGD" else dict(lr=0.05)
+    plain, _ = _run_ours(name, kw, init, grads, N_STEPS)
+    for choice in (dict(foreach=True), dict(foreach=False), dict(fused=True),
+                   dict(fused=False, foreach=False)):
+        got, opt = _run_ours(name, {**kw, **choice}, init, grads, N_STEPS)
+        for k, (a, b) in enumerate(zip(got, plain)):
+            np.testing.assert_array_equal(a.data, b.data, err_msg=f"{choice}: parameter {k}")
+        for key, value in choice.items():
+            assert opt.param_groups[0][key] is value
+            assert opt.state_dict()["param_groups"][0][key] is value
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: optim.SGD(_p(), foreach=True, fused=True), ValueError,
+     "SGD: fused and foreach cannot be True together"),
+    (lambda: optim.AdamW([{"params": _p(), "fused": True}], foreach=True), ValueError,
+     "AdamW: fused and foreach cannot be True together"),
+    (lambda: optim.SGD(_p(), differentiable=True), ValueError,
+     r"SGD: differentiable=True is not supported \(autograd through the optimizer step"),
+    (lambda: optim.Adam(_p(), capturable=True), ValueError,
+     r"Adam: capturable=True is not supported \(a step captured in a CUDA graph"),
+    (lambda: optim.AdamW([{"params": _p(), "differentiable": True}]), ValueError,
+     "AdamW: differentiable=True is not supported"),
+    (lambda: optim.Adam(_p(), foreach="yes"), TypeError,
+     "Adam: foreach must be None, True or False, got 'yes'"),
+    (lambda: optim.SGD(_p(), fused=1), TypeError, "SGD: fused must be None, True or False"),
+    (lambda: optim.Adam(_p(), capturable=None), TypeError,
+     "Adam: capturable must be True or False, got None"),
+])
+def test_implementation_arguments_that_cannot_be_honoured_are_refused(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.torch
+def test_a_torch_state_with_foreach_or_fused_loads():
+    """A torch checkpoint's groups name torch's implementation choices: they load (and keep
+    their values); a group saved with capturable=True is refused by name."""
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    topt = torch.optim.AdamW([t], fused=True)
+    t.grad = torch.ones(2, dtype=torch.float64)
+    topt.step()
+    sd = topt.state_dict()
+    state = {i: {k: v.numpy() for k, v in e.items()} for i, e in sd["state"].items()}
+    opt = optim.AdamW([nn.Parameter(t.detach().numpy().copy())])
+    opt.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
+    assert opt.param_groups[0]["fused"] is True and opt.state_dict()["state"][0]["step"] == 1
+    groups = [{**g, "capturable": True} for g in sd["param_groups"]]
+    with pytest.raises(ValueError, match="capturable=True is not supported"):
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    assert opt.param_groups[0]["capturable"] is False, "a refused state changed the groups"
+
+
+@st.composite
+def optimizer_runs(draw):
+    """An optimiser and its arguments, two parameter groups (the second overriding some),
+    which parameters have no gradient at which step, a step at which group 0's lr and
+    weight_decay change, and a step at which the run is saved and resumed."""
+    name = draw(st.sampled_from(["SGD", "Adam", "AdamW"]))
+    rate = st.sampled_from([1e-3, 0.01, 0.1])
+    decay = st.sampled_from([0.0, 1e-2, 0.3])
+    kw = dict(lr=draw(rate), weight_decay=draw(decay), maximize=draw(st.booleans()))
+    if name == "SGD":
+        kw["momentum"] = draw(st.sampled_from([0.0, 0.5, 0.9]))
+        if kw["momentum"] and draw(st.booleans()):
+            kw["nesterov"] = True
+        else:
+            kw["dampening"] = draw(st.sampled_from([0.0, 0.1, 1.0]))
+    else:
+        kw["betas"] = (draw(st.sampled_from([0.0, 0.5, 0.9])),
+                       draw(st.sampled_from([0.5, 0.99, 0.999])))
+        kw["eps"] = draw(st.sampled_from([1e-8, 1e-3]))
+        kw["amsgrad"] = draw(st.booleans())
+        if name == "Adam":
+            kw["decoupled_weight_decay"] = draw(st.booleans())
+    second = draw(st.fixed_dictionaries({}, optional={"lr": rate, "weight_decay": decay}))
+    steps = draw(st.integers(2, 6))
+    missing = draw(st.lists(st.tuples(st.integers(0, steps - 1), st.integers(0, 2)),
+                            max_size=4))
+    change_at = draw(st.integers(0, steps))
+    resume_at = draw(st.integers(0, steps))
+    return name, kw, second, steps, set(missing), change_at, resume_at
+
+
+@pytest.mark.torch
+@given(run=optimizer_runs())
+def test_any_configuration_runs_as_torchs(run):
+    """Fixed gradients (some None at some steps: skipped), two groups, a change of group 0's
+    lr and weight_decay mid-run, and a save and resume mid-run (ours through an .npz and
+    JSON, torch's through its own state_dict): the parameters equal torch's (float64)."""
+    import torch
+    name, kw, second, steps, missing, change_at, resume_at = run
+    rng = np.random.default_rng(steps)
+    init = _initial()
+    grads = [[None if (s, k) in missing else rng.standard_normal(shape)
+              for k, shape in enumerate(SHAPES)] for s in range(steps)]
+
+    def build(lib, values):
+        ps = [nn.Parameter(v.copy()) if lib is optim else
+              torch.nn.Parameter(torch.tensor(v.copy())) for v in values]
+        return ps, getattr(lib, name)([{"params": ps[:2]}, {"params": ps[2:], **second}],
+                                      **kw)
+
+    results = []
+    for lib in (optim, torch.optim):
+        ps, opt = build(lib, init)
+        for s in range(steps):
+            if s == resume_at:
+                sd = opt.state_dict()
+                if lib is optim:
+                    sd = _npz_json_round_trip(sd)
+                    values = [p.data.copy() for p in ps]
+                else:
+                    values = [p.detach().numpy().copy() for p in ps]
+                ps, opt = build(lib, values)
+                opt.load_state_dict(sd)
+            if s == change_at:
+                opt.param_groups[0]["lr"] *= 3.0
+                opt.param_groups[0]["weight_decay"] = 0.05
+            opt.zero_grad()
+            for p, g in zip(ps, grads[s]):
+                if g is not None:
+                    p.grad = g.copy() if lib is optim else torch.tensor(g.copy())
+            opt.step()
+        results.append([p.data if lib is optim else p.detach().numpy() for p in ps])
+    for k, (a, b) in enumerate(zip(*results)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15, err_msg=f"parameter {k}")
+
+
+@pytest.mark.torch
+def test_the_state_of_a_parameter_that_never_stepped_reads_as_torchs():
+    """``opt.state[p]`` is {} for a parameter without state (a KeyError before), as torch's
+    defaultdict, after a load_state_dict, a pickle or a copy too; reading it adds the
+    empty entry to state_dict, as in torch."""
+    import copy
+    import pickle
+    torch = pytest.importorskip("torch")
+    ours = [nn.Parameter(np.ones(3)) for _ in range(2)]
+    theirs = [torch.ones(3, dtype=torch.float64, requires_grad=True) for _ in range(2)]
+    opt, topt = optim.Adam(ours), torch.optim.Adam(theirs)
+    ours[0].grad, theirs[0].grad = np.ones(3), torch.ones(3, dtype=torch.float64)
+    opt.step()
+    topt.step()
+    assert opt.state[ours[1]] == topt.state[theirs[1]] == {}
+    assert sorted(opt.state_dict()["state"]) == sorted(topt.state_dict()["state"]) == [0, 1]
+    again = optim.Adam([nn.Parameter(np.ones(3)) for _ in range(2)])
+    again.load_state_dict(opt.state_dict())
+    for other in (again, pickle.loads(pickle.dumps(opt)), copy.deepcopy(opt)):
+        p = other.param_groups[0]["params"][1]
+        assert other.state[p] == {}
+        assert other.state[other.param_groups[0]["params"][0]]["step"] == 1

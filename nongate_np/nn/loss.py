@@ -79,7 +79,9 @@ class CrossEntropyLoss(_Loss):
 
     Shapes: input (N, C) or (N, C, d1, …) or (C,); target class indices (N,) or
     (N, d1, …) or (), or probabilities of the input's shape. Returns a 0-d tensor, or the
-    target's (batch) shape with ``reduction="none"``.
+    target's (batch) shape with ``reduction="none"``. A "mean" over a batch whose every
+    target is ``ignore_index`` is 0 where torch gives NaN (the gradient is zero in both; a
+    deliberate difference: such a batch adds nothing to a training loss).
 
     Raises ValueError (an unknown reduction, ``label_smoothing`` outside [0, 1], a weight
     that is not 1-D, a deprecated argument) or TypeError (a non-int ``ignore_index``, a
@@ -109,7 +111,8 @@ class NLLLoss(_Loss):
 
     Parameters: ``weight``, ``size_average``, ``ignore_index``, ``reduce``, ``reduction``
     as :class:`CrossEntropyLoss`. Shapes: input log-probabilities (N, C) or (N, C, d1, …)
-    or (C,); target class indices (N,) or (N, d1, …) or (). Raises as
+    or (C,); target class indices (N,) or (N, d1, …) or (). A "mean" with every target
+    ignored is 0 (torch: NaN), as :class:`CrossEntropyLoss`'s. Raises as
     :class:`CrossEntropyLoss` at construction; at the call, the errors of ``F.nll_loss``.
     """
 

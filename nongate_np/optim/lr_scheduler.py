@@ -18,8 +18,9 @@ so it can go into ``nongate_np.save(..., extra={"scheduler": s.state_dict()})`` 
     sched = StepLR(opt, step_size=10, gamma=0.5); opt.load_state_dict(ckpt.optimizer_state)
     sched.load_state_dict(ckpt.extra["scheduler"])
 
-Differences from torch: ``step()`` takes no ``epoch`` argument (deprecated in torch), and
-there is no warning for a scheduler stepped before its optimiser.
+Differences from torch: ``step()`` refuses an ``epoch`` argument (deprecated in torch; a
+TypeError that says so), and there is no warning for a scheduler stepped before its
+optimiser.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class LRScheduler:
         """The learning rates the last ``step`` set, one per parameter group (a copy)."""
         return list(self._last_lr)
 
-    def step(self) -> None:
+    def step(self, epoch: None = None) -> None:
         """Advance one epoch and set every group's ``lr`` to the schedule's value.
 
         A group added to the optimiser since (``add_param_group``) is scheduled from its
@@ -146,10 +147,13 @@ class LRScheduler:
 
         Raises
         ------
+        TypeError
+            ``epoch`` is given: torch's deprecated ``step(epoch)`` is not supported.
         ValueError
             A schedule that needs each group's ``initial_lr`` (LambdaLR, CosineAnnealingLR
             at a trough) met a group added after the scheduler was built (as torch).
         """
+        _no_epoch(type(self).__name__, epoch)
         groups = self.optimizer.param_groups
         self._step_count += 1
         self.last_epoch += 1
@@ -209,6 +213,15 @@ class LRScheduler:
             for key, value in old.items():
                 setattr(self, key, value)
             raise
+
+
+def _no_epoch(where: str, epoch) -> None:
+    """torch's deprecated ``step(epoch)`` (it jumps the schedule to ``epoch``, with a
+    warning) is refused by name, not with Python's count of positional arguments."""
+    if epoch is not None:
+        raise TypeError(f"{where}.step: the epoch argument (deprecated in torch) is not "
+                        f"supported, got epoch={epoch!r}; call step() once per epoch, or "
+                        "build the scheduler with last_epoch= to resume at an epoch")
 
 
 #: keys of torch's scheduler states that hold its own call bookkeeping (torch 2.13)
@@ -497,17 +510,19 @@ class ReduceLROnPlateau(LRScheduler):
             return a > best * (self.threshold + 1.0)
         return a > best + self.threshold
 
-    def step(self, metrics) -> None:  # type: ignore[override]
+    def step(self, metrics, epoch: None = None) -> None:  # type: ignore[override]
         """Record one epoch's ``metrics`` (a real number, e.g. ``record["val/loss"]``) and
         reduce the rates if it has not improved for more than ``patience`` epochs.
 
         Raises
         ------
         TypeError, ValueError
-            ``metrics`` is not a real number (``float(metrics)`` fails).
+            ``metrics`` is not a real number (``float(metrics)`` fails); a TypeError for an
+            ``epoch`` given (torch's deprecated ``step(metrics, epoch)``: not supported).
         RuntimeError
             The optimiser gained parameter groups and ``min_lr`` was given per group.
         """
+        _no_epoch("ReduceLROnPlateau", epoch)
         try:
             current = float(metrics)
         except (TypeError, ValueError) as e:

@@ -13,6 +13,7 @@ across the groups. It can therefore be stored as .npz + JSON without pickle.
 
 from __future__ import annotations
 
+import collections
 import copy
 import math
 import numbers
@@ -70,6 +71,34 @@ def _check_number(where: str, name: str, value, low: float = 0.0, high: float | 
         raise ValueError(f"{where}: {name} must be {bound}, got {value!r}")
 
 
+def _check_implementation(where: str, hp: dict) -> None:
+    """torch's arguments that pick how an update is computed, not what it computes
+    (``foreach``, ``fused``), or a capability (``capturable``, ``differentiable``), as far
+    as they are in ``hp``: a TypeError unless None or a bool (``foreach``, ``fused``) or a
+    bool; a ValueError for ``foreach=True`` with ``fused=True`` (as torch refuses), and for
+    ``capturable=True`` or ``differentiable=True``, which are not supported."""
+    for key in ("foreach", "fused"):
+        value = hp.get(key)
+        if value is not None and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be None, True or False, got {value!r}")
+    if hp.get("foreach") and hp.get("fused"):
+        raise ValueError(f"{where}: fused and foreach cannot be True together (as in torch)")
+    unsupported = {
+        "capturable": "a step captured in a CUDA graph; the updates here read their step "
+                      "count on the host",
+        "differentiable": "autograd through the optimizer step; the updates here write "
+                          "into p.data in place and record nothing in the graph"}
+    for key, why in unsupported.items():
+        if key not in hp:
+            continue
+        value = hp[key]
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where}: {key} must be True or False, got {value!r}")
+        if value:
+            raise ValueError(f"{where}: {key}=True is not supported ({why}); pass "
+                             f"{key}=False (torch's default)")
+
+
 def _plain(value):
     """A hyper-parameter as a Python scalar (or a tuple of them) for ``state_dict``."""
     if isinstance(value, np.generic):
@@ -91,6 +120,14 @@ class Optimizer:
         dicts with a ``"params"`` entry and any hyper-parameters that override ``defaults``.
     defaults : dict
         Hyper-parameters used by groups that do not set them.
+
+    Attributes
+    ----------
+    param_groups : list of dict
+        The groups: ``"params"`` and every hyper-parameter (torch's keys).
+    state : collections.defaultdict
+        Parameter → its state (a dict of arrays and scalars), ``{}`` for a parameter that
+        has none yet, as torch's.
 
     Raises
     ------
@@ -118,7 +155,9 @@ class Optimizer:
                             f"(parameter groups), got {type(params).__name__}{hint}")
         self.defaults = dict(defaults)
         self._validate({k: v for k, v in self.defaults.items() if v is not required})
-        self.state: dict = {}               # Tensor -> dict of state arrays and scalars
+        # Tensor -> dict of state arrays and scalars; as torch's, a parameter without state
+        # reads as {} (opt.state[p] for one that has not stepped yet)
+        self.state: collections.defaultdict = collections.defaultdict(dict)
         self.param_groups: list[dict] = []
         groups = list(params)
         if not groups:
@@ -228,7 +267,7 @@ class Optimizer:
                 if grad.shape != p.shape:
                     raise ValueError(f"{type(self).__name__}.step: a parameter of shape "
                                      f"{p.shape} has a gradient of shape {grad.shape}")
-                state = _follow(self.state.setdefault(p, {}), p)
+                state = _follow(self.state.get(p, {}), p)
                 if on_cpu:
                     # IEEE results for huge or non-finite gradients (inf, NaN), as torch's,
                     # without NumPy's warnings
@@ -236,6 +275,8 @@ class Optimizer:
                         self._update(p, grad, state, group)
                 else:
                     self._update_on_gpu(p, grad, state, group)
+                if state:                   # none kept for an update without state (as
+                    self.state[p] = state   # torch: SGD without momentum)
                 mark_changed(p.data)        # a graph that saved p can no longer backward
         return loss
 
@@ -260,6 +301,9 @@ class Optimizer:
         naming ``.cpu()``, where no GPU is usable)."""
         fields = dict(fields)
         devices = fields.pop("_state_devices", [])
+        # NOTE: pickled with its state as a plain dict (on the GPU, or before it was torch's
+        # defaultdict)
+        fields["state"] = collections.defaultdict(dict, fields.get("state", {}))
         self.__dict__.update(fields)
         for entries, on_gpu in zip(self.state.values(), devices):
             for key, where in on_gpu.items():
@@ -344,7 +388,7 @@ class Optimizer:
                     group[k] = tuple(v) if isinstance(mine.get(k), tuple) else _plain(v)
             self._validate(group)
             new_groups.append(group)
-        self.param_groups, self.state = new_groups, new_state
+        self.param_groups, self.state = new_groups, collections.defaultdict(dict, new_state)
 
     def _restore(self, key: str, value, p: Tensor, idx: int, where: str):
         if key in self._scalar_state:
@@ -371,18 +415,34 @@ class SGD(Optimizer):
         g ← g + μ b if nesterov else b
         θ ← θ − γ g                                        (lr γ)
 
-    State per parameter: ``momentum_buffer`` (when μ ≠ 0). The default ``lr`` is torch's,
-    1e-3.
+    State per parameter: ``momentum_buffer`` (when μ ≠ 0; a parameter has no state without
+    momentum, as in torch). The default ``lr`` is torch's, 1e-3.
+
+    The arguments are torch's, in its order. ``foreach`` and ``fused`` (None, True or False)
+    choose an implementation in torch; there is one here (a NumPy pass per parameter, one
+    fused kernel on the GPU), so they are kept in the groups, as torch keeps them, and
+    change nothing. ``differentiable=True`` (autograd through the update) is not supported.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`Optimizer`; a ValueError for a hyper-parameter out of range, nesterov
+        without momentum > 0 and dampening 0, ``foreach`` and ``fused`` both True, or
+        ``differentiable=True``; a TypeError for ``foreach``, ``fused`` or
+        ``differentiable`` not a bool (or None).
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0,
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-                 *, maximize: bool = False):
+                 *, maximize: bool = False, foreach: bool | None = None,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def _validate(self, hp: dict) -> None:
+        _check_implementation("SGD", hp)
         if "lr" in hp:
             _check_number("SGD", "lr", hp["lr"])
         _check_number("SGD", "momentum", hp["momentum"])
@@ -433,17 +493,35 @@ class Adam(Optimizer):
 
     State per parameter: ``step`` (int), ``exp_avg``, ``exp_avg_sq`` and, with amsgrad,
     ``max_exp_avg_sq``; the names are torch's.
+
+    The arguments are torch's, in its order. ``foreach`` and ``fused`` (None, True or False)
+    choose an implementation in torch; there is one here (a NumPy pass per parameter, one
+    fused kernel on the GPU), so they are kept in the groups, as torch keeps them, and
+    change nothing. ``capturable=True`` (CUDA graphs) and ``differentiable=True`` (autograd
+    through the update) are not supported.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`Optimizer`; a ValueError for a hyper-parameter out of range (``betas``
+        not a pair in [0, 1)), ``foreach`` and ``fused`` both True, ``capturable=True`` or
+        ``differentiable=True``; a TypeError for one of those four not a bool (or None).
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False):
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize,
+                                      amsgrad=amsgrad, foreach=foreach, maximize=maximize,
+                                      capturable=capturable, differentiable=differentiable,
+                                      fused=fused,
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     def _validate(self, hp: dict) -> None:
         where = type(self).__name__
+        _check_implementation(where, hp)
         _check_number(where, "lr", hp["lr"])
         _check_number(where, "eps", hp["eps"])
         betas = hp["betas"]
@@ -510,13 +588,17 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``:
     the parameter is first shrunk, ``θ ← θ (1 − γλ)``, and λ never enters the moments.
-    Otherwise the update is :class:`Adam`'s; the default ``weight_decay`` is 1e-2.
+    Otherwise the update is :class:`Adam`'s, and so are the other arguments and errors;
+    the default ``weight_decay`` is 1e-2.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
 
 
@@ -601,11 +683,25 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         promoted one for mixed dtypes; a norm beyond its range is inf), on their device,
         outside any graph; ``float(total)`` gives the number. A float64 0 when no
         parameter has a gradient.
+
+    Raises
+    ------
+    ValueError
+        ``norm_type`` not > 0 (torch's 0, negative orders and -inf, which measure no size
+        to clip by, are not supported), or ``max_norm`` < 0 (torch would multiply the
+        gradients by a negative factor).
+    TypeError
+        ``max_norm`` is not a real number, or an item of ``parameters`` is not a Tensor.
+    RuntimeError
+        ``error_if_nonfinite`` and a non-finite total norm.
     """
     grads = _grads(parameters, "clip_grad_norm_")
     norm_type = float(norm_type)
     if not (norm_type > 0):
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
+        # NOTE: torch takes these too: 0 counts the gradients with a non-zero entry, -inf
+        # and negative orders measure the smallest entries: no size to clip by
+        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type} "
+                         "(torch's 0, negative orders and -inf are not supported)")
     _check_number("clip_grad_norm_", "max_norm", max_norm)
     if not grads:
         return Tensor(np.array(0.0))
