@@ -16,6 +16,7 @@ from ..data.dataset import SequenceDataset
 from ..data.errors import DataError
 from ..data.padding import looks_zero_padded
 from ..device import DeviceError, copy_into, device_of, move
+from ..kernels.registry import kernels_own_the_cores
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -581,6 +582,7 @@ class MultiTaskSequenceModel(Module):
             target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100
         return target
 
+    @kernels_own_the_cores
     def encode(self, x, lengths=None, *, batch_size: int = 256) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
         ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph

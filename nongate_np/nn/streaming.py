@@ -16,7 +16,7 @@ from ..arguments import check_count
 from ..autograd import no_grad
 from ..device import CPU, move
 from ..kernels.contract import AttentionParams
-from ..kernels.registry import kernels_for
+from ..kernels.registry import kernels_for, kernels_own_the_cores
 from .module import evaluating
 
 __all__ = ["StreamingEncoder"]
@@ -47,6 +47,7 @@ class StreamingEncoder:
         self.hx = None                 # LSTM (h, c) after the steps seen so far
         self.state = None              # OnlinePoolState (running max, sum, vector)
 
+    @kernels_own_the_cores
     def update(self, chunk, lengths=None) -> np.ndarray:
         """The embeddings (B, Q, D') after the next steps of the B sequences, in eval mode
         (dropout off, as ``encode``), a host array in the model's dtype.

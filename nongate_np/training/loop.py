@@ -20,7 +20,6 @@ split each step over the cores, and OpenBLAS's idle workers would spin on them
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import time
@@ -34,7 +33,7 @@ from ..arguments import check_count
 from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..device import move
-from ..kernels.registry import get_backend
+from ..kernels.registry import kernels_own_the_cores
 from ..nn.module import evaluating
 from ..nn.multitask import check_ids, not_finite_error
 from ..ops.attention import lengths_to_mask
@@ -106,18 +105,6 @@ def _by_length(data, rows: np.ndarray) -> np.ndarray:
     lengths, each cut to its longest, spend few steps on padding (for lengths spread
     evenly, about half the steps of batches in data's order)."""
     return rows[np.argsort(data.lengths[rows], kind="stable")]
-
-
-def _kernels_own_the_cores(func):
-    """Run ``func`` with every OpenBLAS on one thread when the Numba kernels are active."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        if get_backend() != "numba":
-            return func(*args, **kwargs)
-        from ..kernels.cpu.threads import single_threaded_blas
-        with single_threaded_blas():
-            return func(*args, **kwargs)
-    return wrapper
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -322,7 +309,7 @@ _STATISTICS = {
 }
 
 
-@_kernels_own_the_cores
+@kernels_own_the_cores
 def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optimizer=None,
         lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
         monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
@@ -650,7 +637,7 @@ def _train_step(model, data, idx, optimizer, meter, dp) -> float:
     return value
 
 
-@_kernels_own_the_cores
+@kernels_own_the_cores
 def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
@@ -724,7 +711,7 @@ def _evaluate(model, data, tasks, dp, batch_size: int = 256) -> dict:
     return meter.result()
 
 
-@_kernels_own_the_cores
+@kernels_own_the_cores
 def predict(model, data, lengths=None, *, batch_size: int = 256,
             attention: bool = False) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
