@@ -1,7 +1,8 @@
 """One model in a threaded application (a web server's request threads, a thread pool): the
 threads share the model for ``encode``, ``predict``, an ``nn.LSTM`` under ``no_grad`` and a
 ``stream()`` each, released together by a barrier, and every call gives the bits of the
-same call made alone; a thread's modes stay its own.
+same call made alone; a thread's modes stay its own; a thread training another model, or
+this one, changes nothing the others compute, and they change nothing it computes.
 
 Every join has a timeout (a hang fails, it does not block), and every thread's error is
 raised in the test. No timing is asserted."""
@@ -14,8 +15,9 @@ import pytest
 import nongate_np as ng
 from nongate_np import nn
 from nongate_np.anomaly import is_anomaly_enabled
+from nongate_np.data import SequenceDataset
 from nongate_np.nn import MultiTaskSequenceModel
-from nongate_np.training import predict
+from nongate_np.training import Callback, fit, predict
 
 pytest.importorskip("numba")
 from nongate_np.kernels.cpu import threads, tuning  # noqa: E402  (after the importorskip)
@@ -161,6 +163,129 @@ def test_each_threads_modes_stay_its_own():
              inside(lambda: ng.backend("numpy"), want_numpy))
     assert ng.is_grad_enabled() and not is_anomaly_enabled()
     assert ng.get_backend() == "numba" and model.training
+
+
+def dataset(input_size, n=48, T=9, seed=5):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, T + 1, n)
+    x = rng.standard_normal((n, T, input_size))
+    x[np.arange(T)[None, :] >= lengths[:, None]] = 0
+    return SequenceDataset(x=x, lengths=lengths, tasks=[dict(t) for t in TASKS],
+                           targets={"c": rng.integers(0, 3, n), "r": rng.normal(size=(n, 2)),
+                                    "t": rng.integers(0, 4, (n, T))})
+
+
+def trained(model, data, callbacks=()):
+    """The model's weights after a short fit (its dropout draws masks at every step)."""
+    fit(model, data, data, epochs=2, batch_size=16, seed=0, callbacks=callbacks)
+    return model.state_dict()
+
+
+def manual_training(dtype):
+    """A hand-written loop on an LSTM with dropout, seeded with ng.seed: its weights."""
+    ng.seed(11)
+    lstm = nn.LSTM(8, 8, num_layers=2, batch_first=True, dropout=0.4, dtype=dtype)
+    head = nn.Linear(8, 1, dtype=dtype)
+    opt = ng.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-2)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 10, 8)).astype(dtype), rng.standard_normal((16, 1))
+    for _ in range(4):
+        opt.zero_grad()
+        out, _ = lstm(ng.tensor(x))
+        ng.mse_loss(head(out[:, -1]), ng.tensor(y.astype(dtype))).backward()
+        opt.step()
+    return lstm.state_dict()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_training_beside_serving_changes_neither(dtype):
+    """A thread fitting one model, and a thread training another by hand, while two threads
+    serve a third: every thread's results are those of its calls made alone."""
+    served, lstm = build(dtype, 8, 8, 8)
+    requests = [request(4, 7, 8, seed) for seed in range(2)]
+    want = [serve(served, lstm, *r) for r in requests]
+    data = dataset(8)
+    want_fit = trained(build(dtype, 8, 8, 8, seed=3)[0], data)
+    want_manual = manual_training(dtype)
+
+    def serving(k):
+        return lambda: [assert_same(serve(served, lstm, *requests[k]), want[k], f"thread {k}")
+                        for _ in range(8)]
+    model = build(dtype, 8, 8, 8, seed=3)[0]        # built here: building draws from ng.seed's
+    fitted, manual, *_ = together(lambda: trained(model, data), lambda: manual_training(dtype),
+                                  serving(0), serving(1))
+    assert_same(fitted, want_fit, "fit")
+    assert_same(manual, want_manual, "manual loop")
+
+
+def test_serving_a_model_while_another_thread_fits_it():
+    """The serving threads draw nothing and change nothing: the fit ends with the weights
+    of a fit alone, and it ends in training mode, as fit leaves it."""
+    data = dataset(8)
+    want = trained(build(np.float64, 8, 8, 8, seed=3)[0], data)
+    model, lstm = build(np.float64, 8, 8, 8, seed=3)
+    x, lengths = request(4, 7, 8, 0)
+
+    def serving():
+        for _ in range(10):
+            got = serve(model, lstm, x, lengths)
+            assert np.isfinite(got["encode"]).all() and np.isfinite(got["stream"]).all()
+    fitted, *_ = together(lambda: trained(model, data), serving, serving)
+    assert_same(fitted, want, "fit")
+    assert model.training
+
+
+class Pause(Callback):
+    """At the start of each epoch, hands over to another thread and waits until it is done."""
+
+    def __init__(self):
+        self.go, self.done = threading.Event(), threading.Event()
+
+    def on_epoch_begin(self, epoch, steps):
+        self.done.clear()
+        self.go.set()
+        assert self.done.wait(JOIN_SECONDS)
+
+
+def test_fits_dropout_masks_are_its_own_whatever_other_threads_draw():
+    """fit drew its dropout masks from the library's one generator, which it reseeded at
+    every epoch: another thread drawing from it (a model built, ng.randn) or reseeding it
+    meanwhile changed the masks, so two fits running at once, or a fit beside a thread that
+    builds models, gave other weights than the same fit alone; and the fit reseeded the
+    generator under the other thread's own seeded draws. Each fit now draws from a
+    generator of its own (``rng.generator()`` in the fitting thread), seeded as before."""
+    data = dataset(8)
+    want = trained(build(np.float64, 8, 8, 8, seed=3)[0], data)
+    ng.seed(7)
+    seven = [ng.randn(3).numpy() for _ in range(2)]      # the other thread's stream
+    model = build(np.float64, 8, 8, 8, seed=3)[0]
+    pause = Pause()
+
+    def other():
+        """At each epoch's start: a draw from its own seeded stream, then a model built
+        and the generator reseeded; a last draw while the fit runs on."""
+        ng.seed(7)
+        draws = []
+        for _ in range(2):
+            assert pause.go.wait(JOIN_SECONDS)
+            pause.go.clear()
+            draws.append(ng.randn(3).numpy())
+            build(np.float64, 8, 8, 8, seed=9)
+            ng.seed(7)
+            ng.randn(3)
+            pause.done.set()
+        return draws + [ng.randn(3).numpy()]
+    fitted, draws = together(lambda: trained(model, data, [pause]), other)
+    assert_same(fitted, want, "fit")
+    for got, expected in zip(draws, seven + seven[1:]):     # fit reseeded nothing
+        np.testing.assert_array_equal(got, expected)
+
+    # two fits at once, on two models (built first: building draws from ng.seed's
+    # generator), each with the weights of the fit alone
+    models = [build(np.float64, 8, 8, 8, seed=3)[0] for _ in range(2)]
+    first, second = together(*(lambda m=m: trained(m, data) for m in models))
+    assert_same(first, want, "first fit")
+    assert_same(second, want, "second fit")
 
 
 def test_encode_and_stream_beside_a_thread_inside_predict():

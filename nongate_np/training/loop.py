@@ -6,7 +6,9 @@ longest sequence), clips the gradient norm and steps the optimiser; then it eval
 validation set and calls the callbacks. Every epoch draws its batch order and dropout masks
 from a generator seeded by ``(seed, epoch)``, so a run resumed at epoch k continues exactly
 as the uninterrupted run would have: given the run's ``batch_size``, ``seed`` and training
-set, which its :class:`History` records and fit checks.
+set, which its :class:`History` records and fit checks. The masks' generator is the fitting
+thread's own (``rng.own_generator``): other threads drawing or seeding meanwhile change
+none of them, and fit leaves the library's global generator as it found it.
 
 Early stopping watches ``monitor`` (lower is better, the validation loss by default): the
 best epoch's weights are kept in memory and restored at the end (``restore_best``), and
@@ -310,6 +312,7 @@ _STATISTICS = {
 
 
 @kernels_own_the_cores
+@rng.own_generator()
 def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optimizer=None,
         lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
         monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
@@ -347,7 +350,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     restore_best : bool
         Load the best epoch's weights into ``model`` at the end.
     seed : int
-        Seeds each epoch's batch order and dropout masks (with the epoch number).
+        Seeds each epoch's batch order and dropout masks (with the epoch number), drawn
+        from a generator of this call's own: ``ng.seed`` and draws on other threads do
+        not change them, and ``ng.seed``'s global generator is left as it was.
     callbacks : sequence of Callback
     initial_epoch, history
         Resume: the epochs already done and their :class:`History` (its ``best_state``
