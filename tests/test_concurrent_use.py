@@ -7,6 +7,9 @@ this one, changes nothing the others compute, and they change nothing it compute
 Every join has a timeout (a hang fails, it does not block), and every thread's error is
 raised in the test. No timing is asserted."""
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -313,3 +316,44 @@ def test_encode_and_stream_beside_a_thread_inside_predict():
         other.join(JOIN_SECONDS)
     np.testing.assert_array_equal(beside[0], alone[0])
     np.testing.assert_array_equal(beside[1], alone[1])
+
+
+_PER_THREAD_COUNT = """
+import concurrent.futures, threading, numba, numpy as np, nongate_np as ng
+from nongate_np.kernels.cpu import threads
+from nongate_np.nn import MultiTaskSequenceModel
+ng.seed(0)
+model = MultiTaskSequenceModel([{"name": "c", "kind": "classification", "num_classes": 3}],
+                               input_size=64, hidden_size=64, dtype=np.float32)
+x = np.random.default_rng(0).standard_normal((32, 60, 64))
+print("SPLITS", threads.parallel_chunks(1, 0))
+default = model.encode(x)
+numba.set_num_threads(1)                # in the main thread only: Numba's rule
+alone = model.encode(x)
+
+def request():
+    return threads.num_threads(), model.encode(x)
+with concurrent.futures.ThreadPoolExecutor(2) as plain:
+    count, got = plain.submit(request).result(60)
+print("PLAIN", count, np.array_equal(got, default))
+with concurrent.futures.ThreadPoolExecutor(2, initializer=numba.set_num_threads,
+                                           initargs=(1,)) as pool:
+    count, got = pool.submit(request).result(60)
+print("INITIALIZED", count, np.array_equal(got, alone))
+"""
+
+
+def test_numbas_thread_count_is_set_per_thread():
+    """What the README says of ``numba.set_num_threads`` in a server: it sets the split of
+    the calling thread's calls only (Numba keeps the count per thread), so request threads
+    keep the default split, and bits, unless each sets it too (an executor's initializer).
+    In a subprocess: ``numba.set_num_threads`` starts Numba's own pool, which the kernels
+    never start in this one."""
+    run = subprocess.run([sys.executable, "-c", _PER_THREAD_COUNT], capture_output=True,
+                         text=True, env={**os.environ, "NUMBA_NUM_THREADS": "2"},
+                         timeout=JOIN_SECONDS)
+    assert run.returncode == 0, run.stderr
+    if "SPLITS 1" in run.stdout:
+        pytest.skip("no BLAS thread control here: the kernels run serially")
+    assert "PLAIN 2 True" in run.stdout, run.stdout
+    assert "INITIALIZED 1 True" in run.stdout, run.stdout

@@ -30,6 +30,10 @@ class StreamingEncoder:
     host ndarray whatever the model's device (as ``encode``).
     ``lengths`` (B,) says how many of the chunk's t steps are real for each sequence
     (a sequence that has ended passes 0). ``reset()`` starts new sequences.
+
+    A stream holds its sequences' state, so one thread feeds it; streams of one model on
+    several threads at once each get the bits they get alone (NumPy's BLAS on one thread
+    during ``update``, as in ``predict``).
     """
 
     def __init__(self, model, batch_size: int):

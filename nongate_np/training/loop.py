@@ -729,7 +729,10 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     dataset's checks: a NaN or infinity within a sequence's length is a DataError, not a
     NaN prediction; what lies past a length is not read. The sequences run in batches of
     similar lengths (sorted by length); the results are in ``data``'s order. No sequences
-    (an empty array or list) give results with 0 rows.
+    (an empty array or list) give results with 0 rows. Many threads may call it on one
+    model at once, each getting the bits of its call made alone, and another thread may
+    train the model meanwhile (README, "From many threads"); on the Numba backend NumPy's
+    BLAS runs on one thread while it runs (process-wide).
 
     Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
     tagging (-1 past each length), values (N, k) for regression; ``"probabilities"``:
