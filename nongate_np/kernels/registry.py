@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import importlib.util
 import warnings
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import numpy as np
 
@@ -142,3 +143,28 @@ def kernels_for(array: Any) -> Backend:
 if TYPE_CHECKING:       # mypy checks each backend module against the protocol
     from . import cpu, cuda, reference
     _BACKEND_MODULES: tuple[Backend, ...] = (reference, cpu, cuda)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def kernels_own_the_cores(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` with every loaded OpenBLAS on one thread when the Numba kernels are
+    active (``kernels.cpu.threads.single_threaded_blas``): OpenBLAS's idle workers would
+    spin on the cores the threaded kernels split over (bench/RESULTS.md, "NumPy's BLAS
+    threads"). ``fit``, ``evaluate``, ``predict``, ``encode`` and a stream's ``update`` run
+    so.
+
+    NOTE: every entry point, not some: the count is process-wide, and NumPy's OpenBLAS
+    rounds some products (a long reduction over few rows and columns) differently on one
+    thread than on several, so an ``encode`` that left it alone computed other bits while
+    another thread was inside ``predict`` than alone."""
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if get_backend() != "numba":
+            return func(*args, **kwargs)
+        from .cpu.threads import single_threaded_blas
+        with single_threaded_blas():
+            return func(*args, **kwargs)
+    return wrapper

@@ -16,6 +16,7 @@ from ..data.dataset import SequenceDataset
 from ..data.errors import DataError
 from ..data.padding import looks_zero_padded
 from ..device import DeviceError, copy_into, device_of, move
+from ..kernels.registry import kernels_own_the_cores
 from ..ops._util import check_lengths
 from ..ops.attention import lengths_to_mask
 from ..tensor import Tensor, as_array
@@ -581,6 +582,7 @@ class MultiTaskSequenceModel(Module):
             target[~lengths_to_mask(outputs["lengths"], target.shape[1])] = -100
         return target
 
+    @kernels_own_the_cores
     def encode(self, x, lengths=None, *, batch_size: int = 256) -> np.ndarray:
         """The pooled representation of each sequence for each sequence-level task, as an
         ndarray (B, Q, D') in task order (a host array whatever the model's device); no graph
@@ -592,7 +594,9 @@ class MultiTaskSequenceModel(Module):
         ``normalize_input``. It runs in eval mode (dropout off), as ``predict``, whatever
         mode the model is in (after ``fit``, or loaded from a checkpoint saved then, it is
         in training mode), without changing it: two calls on the same input give the same
-        vectors, and another thread may train the model meanwhile.
+        vectors, and another thread may train the model meanwhile. Many threads may call it
+        on one model at once, each getting the bits of its call made alone (README, "From
+        many threads"); NumPy's BLAS runs on one thread meanwhile, as in ``predict``.
 
         Arrays run in batches of ``batch_size`` sequences of similar lengths (sorted by
         length), each cut to its longest; the result is in x's order. ``x`` may be a
@@ -646,7 +650,8 @@ class MultiTaskSequenceModel(Module):
     def stream(self, batch_size: int = 1):
         """A :class:`~nongate_np.nn.streaming.StreamingEncoder` over ``batch_size``
         sequences: feed chunks, read the current embedding (equal to ``encode`` on the
-        steps seen so far, in eval mode: see ``encode``)."""
+        steps seen so far, in eval mode: see ``encode``). The stream holds its sequences'
+        state: give each thread its own (the model itself may be shared)."""
         from .streaming import StreamingEncoder
         return StreamingEncoder(self, batch_size)
 

@@ -16,7 +16,7 @@ from ..arguments import check_count
 from ..autograd import no_grad
 from ..device import CPU, move
 from ..kernels.contract import AttentionParams
-from ..kernels.registry import kernels_for
+from ..kernels.registry import kernels_for, kernels_own_the_cores
 from .module import evaluating
 
 __all__ = ["StreamingEncoder"]
@@ -30,6 +30,10 @@ class StreamingEncoder:
     host ndarray whatever the model's device (as ``encode``).
     ``lengths`` (B,) says how many of the chunk's t steps are real for each sequence
     (a sequence that has ended passes 0). ``reset()`` starts new sequences.
+
+    A stream holds its sequences' state, so one thread feeds it; streams of one model on
+    several threads at once each get the bits they get alone (NumPy's BLAS on one thread
+    during ``update``, as in ``predict``).
     """
 
     def __init__(self, model, batch_size: int):
@@ -47,6 +51,7 @@ class StreamingEncoder:
         self.hx = None                 # LSTM (h, c) after the steps seen so far
         self.state = None              # OnlinePoolState (running max, sum, vector)
 
+    @kernels_own_the_cores
     def update(self, chunk, lengths=None) -> np.ndarray:
         """The embeddings (B, Q, D') after the next steps of the B sequences, in eval mode
         (dropout off, as ``encode``), a host array in the model's dtype.

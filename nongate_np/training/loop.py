@@ -6,7 +6,9 @@ longest sequence), clips the gradient norm and steps the optimiser; then it eval
 validation set and calls the callbacks. Every epoch draws its batch order and dropout masks
 from a generator seeded by ``(seed, epoch)``, so a run resumed at epoch k continues exactly
 as the uninterrupted run would have: given the run's ``batch_size``, ``seed`` and training
-set, which its :class:`History` records and fit checks.
+set, which its :class:`History` records and fit checks. The masks' generator is the fitting
+thread's own (``rng.own_generator``): other threads drawing or seeding meanwhile change
+none of them, and fit leaves the library's global generator as it found it.
 
 Early stopping watches ``monitor`` (lower is better, the validation loss by default): the
 best epoch's weights are kept in memory and restored at the end (``restore_best``), and
@@ -20,7 +22,6 @@ split each step over the cores, and OpenBLAS's idle workers would spin on them
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import time
@@ -34,7 +35,7 @@ from ..arguments import check_count
 from ..autograd import no_grad
 from ..data.dataset import SequenceDataset
 from ..device import move
-from ..kernels.registry import get_backend
+from ..kernels.registry import kernels_own_the_cores
 from ..nn.module import evaluating
 from ..nn.multitask import check_ids, not_finite_error
 from ..ops.attention import lengths_to_mask
@@ -106,18 +107,6 @@ def _by_length(data, rows: np.ndarray) -> np.ndarray:
     lengths, each cut to its longest, spend few steps on padding (for lengths spread
     evenly, about half the steps of batches in data's order)."""
     return rows[np.argsort(data.lengths[rows], kind="stable")]
-
-
-def _kernels_own_the_cores(func):
-    """Run ``func`` with every OpenBLAS on one thread when the Numba kernels are active."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        if get_backend() != "numba":
-            return func(*args, **kwargs)
-        from ..kernels.cpu.threads import single_threaded_blas
-        with single_threaded_blas():
-            return func(*args, **kwargs)
-    return wrapper
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -322,7 +311,8 @@ _STATISTICS = {
 }
 
 
-@_kernels_own_the_cores
+@kernels_own_the_cores
+@rng.own_generator()
 def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optimizer=None,
         lr: float = 1e-3, clip_grad_norm: float | None = 5.0, patience: int | None = None,
         monitor: str = "val/loss", restore_best: bool = True, seed: int = 0,
@@ -360,7 +350,9 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
     restore_best : bool
         Load the best epoch's weights into ``model`` at the end.
     seed : int
-        Seeds each epoch's batch order and dropout masks (with the epoch number).
+        Seeds each epoch's batch order and dropout masks (with the epoch number), drawn
+        from a generator of this call's own: ``ng.seed`` and draws on other threads do
+        not change them, and ``ng.seed``'s global generator is left as it was.
     callbacks : sequence of Callback
     initial_epoch, history
         Resume: the epochs already done and their :class:`History` (its ``best_state``
@@ -650,7 +642,7 @@ def _train_step(model, data, idx, optimizer, meter, dp) -> float:
     return value
 
 
-@_kernels_own_the_cores
+@kernels_own_the_cores
 def evaluate(model, data, *, batch_size: int = 256, data_parallel=None) -> dict:
     """The model's metrics on ``data`` (eval mode, no graph): ``"loss"`` and
     ``"<task>/<metric>"`` for every task that has targets in ``data`` (see
@@ -724,7 +716,7 @@ def _evaluate(model, data, tasks, dp, batch_size: int = 256) -> dict:
     return meter.result()
 
 
-@_kernels_own_the_cores
+@kernels_own_the_cores
 def predict(model, data, lengths=None, *, batch_size: int = 256,
             attention: bool = False) -> dict:
     """Per-task predictions for every sequence of ``data`` (eval mode, no graph).
@@ -737,7 +729,10 @@ def predict(model, data, lengths=None, *, batch_size: int = 256,
     dataset's checks: a NaN or infinity within a sequence's length is a DataError, not a
     NaN prediction; what lies past a length is not read. The sequences run in batches of
     similar lengths (sorted by length); the results are in ``data``'s order. No sequences
-    (an empty array or list) give results with 0 rows.
+    (an empty array or list) give results with 0 rows. Many threads may call it on one
+    model at once, each getting the bits of its call made alone, and another thread may
+    train the model meanwhile (README, "From many threads"); on the Numba backend NumPy's
+    BLAS runs on one thread while it runs (process-wide).
 
     Returns ``{task: array}``: class ids (N,) for classification, class ids (N, T) for
     tagging (-1 past each length), values (N, k) for regression; ``"probabilities"``:
