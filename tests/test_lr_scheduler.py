@@ -699,28 +699,28 @@ def one_cycles(draw):
 @pytest.mark.torch
 @given(case=one_cycles())
 def test_one_cycle_lr_follows_torch_for_any_settings(case):
-    """Every step of the cycle, to its last (a phase of no step that torch reaches divides
-    by 0 in both)."""
+    """Every step of the cycle, to its last (a last phase of no step, which torch reaches
+    at the last step with a ZeroDivisionError, is a ValueError here, at that step)."""
     import torch
     kw, kind = case
     traces = []
     for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
         opt = _groups(lib, kind)
         sched = module.OneCycleLR(opt, **kw)
-        trace = _trace(opt, sched, 0)
+        trace, failure = _trace(opt, sched, 0), ValueError if lib is ng else ZeroDivisionError
         for _ in range(kw["total_steps"]):
             opt.step()
             try:
                 sched.step()
-            except ZeroDivisionError:
-                trace.append("ZeroDivisionError")
+            except failure:
+                trace.append("fails")
                 break
             trace.append(_trace(opt, sched, 0)[0])
         traces.append(trace)
-    assert [t == "ZeroDivisionError" for t in traces[0]] == \
-        [t == "ZeroDivisionError" for t in traces[1]], "the same steps, ending alike"
-    _assert_traces([t for t in traces[0] if t != "ZeroDivisionError"],
-                   [t for t in traces[1] if t != "ZeroDivisionError"], f"OneCycleLR({kw})")
+    assert [t == "fails" for t in traces[0]] == [t == "fails" for t in traces[1]], \
+        "the same steps, ending alike"
+    _assert_traces([t for t in traces[0] if t != "fails"],
+                   [t for t in traces[1] if t != "fails"], f"OneCycleLR({kw})")
 
 
 # -- the new schedules' errors ----------------------------------------------------------------
@@ -745,7 +745,6 @@ AS_TORCH_NEW = [
     (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, pct_start=1), ValueError),
     (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, pct_start=1.5), ValueError),
     (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, anneal_strategy="exp"), ValueError),
-    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, pct_start=0.1), ZeroDivisionError),
     (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, last_epoch=3), KeyError),
     (lambda o, m: m.SequentialLR(o, [], []), ValueError),
     (lambda o, m: m.SequentialLR(o, [m.ExponentialLR(o, 0.9)], [2]), ValueError),
@@ -771,22 +770,25 @@ def test_new_schedules_bad_arguments_raise_as_torch(make, error):
 
 
 @pytest.mark.torch
-def test_a_combined_schedule_after_a_milestone_fails_as_torchs():
+def test_a_combined_schedule_after_a_milestone_is_refused_when_built():
     """torch's SequentialLR sets the scheduler of a milestone to its epoch 0, which a
-    SequentialLR or ChainedScheduler inside cannot do: NotImplementedError in both, at
-    that milestone; ours says why and changes nothing."""
+    SequentialLR or ChainedScheduler inside cannot do: torch fails at that milestone
+    (NotImplementedError); ours refuses it when built (ValueError)."""
     import torch
-    for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
-        opt = _groups(lib, "SGD")
-        sched = module.SequentialLR(opt, [module.ConstantLR(opt, 0.5, 2), module.ChainedScheduler(
-            [module.ExponentialLR(opt, 0.9)])], milestones=[2])
-        _trace(opt, sched, 1)
-        before = repr(sched.state_dict())
-        with pytest.raises(NotImplementedError, match="SequentialLR: a ChainedScheduler after "
-                                                      "a milestone" if lib is ng else None):
-            sched.step()
-        if lib is ng:
-            assert repr(sched.state_dict()) == before
+    opt = _groups(torch, "SGD")
+    m = torch.optim.lr_scheduler
+    sched = m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2),
+                                 m.ChainedScheduler([m.ExponentialLR(opt, 0.9)])], [2])
+    _trace(opt, sched, 1)
+    with pytest.raises(NotImplementedError):
+        sched.step()
+    opt, m = _groups(ng, "SGD"), lr_scheduler
+    for inner in (lambda: m.ChainedScheduler([m.ExponentialLR(opt, 0.9)]),
+                  lambda: m.SequentialLR(opt, [m.ExponentialLR(opt, 0.9)], [])):
+        with pytest.raises(ValueError, match=r"SequentialLR: the (ChainedScheduler|"
+                                             r"SequentialLR) at index 1 would be set to its "
+                                             "epoch 0 at its milestone"):
+            m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2), inner()], [2])
 
 
 @pytest.mark.parametrize("make, error, message", [
@@ -807,7 +809,8 @@ def test_a_combined_schedule_after_a_milestone_fails_as_torchs():
     (lambda o: lr_scheduler.OneCycleLR(o, 0.1, total_steps=5, div_factor=0), ValueError,
      "OneCycleLR: div_factor must be > 0 and finite, got 0"),
     (lambda o: lr_scheduler.OneCycleLR(o, 0.1, total_steps=10, pct_start=0.1),
-     ZeroDivisionError, r"OneCycleLR: pct_start · total_steps = 0.1 · 10 is 1"),
+     ValueError, r"OneCycleLR: pct_start · total_steps = 0.1 · 10 is 1: a rising phase of no "
+                 r"step, which torch divides by \(ZeroDivisionError\)"),
     (lambda o: lr_scheduler.OneCycleLR(o, 0.1, total_steps=10, last_epoch=3), KeyError,
      r"OneCycleLR: param 'initial_lr' is not specified in param_groups\[0\]"),
     (lambda o: [g.update(initial_lr=0.1) for g in o.param_groups] and
@@ -827,25 +830,35 @@ def test_new_schedules_error_messages(make, error, message):
 
 
 @pytest.mark.torch
-def test_a_failing_step_raises_as_torch_and_changes_nothing():
-    """OneCycleLR stepped past total_steps (ValueError) and ConstantLR(factor=0) at
-    total_iters (ZeroDivisionError: torch divides by the factor) raise as torch's; here
-    the scheduler's state and the rates are left as they were."""
+def test_a_failing_step_raises_and_changes_nothing():
+    """OneCycleLR built with a rising phase of no step, stepped past total_steps, or into
+    a last phase of no step, and ConstantLR(factor=0) at total_iters: torch raises
+    (ValueError, ZeroDivisionError); ours raises a ValueError and the scheduler's state
+    and the rates stay as they were."""
     import torch
-    cases = [(lambda o, m: m.OneCycleLR(o, 0.1, total_steps=3), 3, ValueError,
-              "OneCycleLR: tried to step 4 times; the specified number of total steps is 3"),
-             (lambda o, m: m.ConstantLR(o, factor=0.0, total_iters=2), 1, ZeroDivisionError,
-              "ConstantLR: factor=0 cannot be undone at epoch total_iters=2")]
+    cases = [  # (make, steps first, torch's error, our message)
+        (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=3), 3, ValueError,
+         "OneCycleLR: tried to step 4 times; the specified number of total steps is 3"),
+        (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=4, pct_start=1.0), 3,
+         ZeroDivisionError, "OneCycleLR: phase 2 of the schedule has no steps .* so step 4 "
+                            "would divide by 0"),
+        (lambda o, m: m.ConstantLR(o, factor=0.0, total_iters=2), 1, ZeroDivisionError,
+         r"ConstantLR: factor=0 cannot be undone at epoch total_iters=2 \(torch divides by "
+         r"it: ZeroDivisionError\)")]
     for make, steps, error, message in cases:
         for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
             opt = _groups(lib, "SGD")
             sched = make(opt, module)
             _trace(opt, sched, steps)
             before = (repr(sched.state_dict()), repr(opt.param_groups[0]))
-            with pytest.raises(error, match=message if lib is ng else None):
+            with pytest.raises(ValueError if lib is ng else error,
+                               match=message if lib is ng else None):
                 sched.step()
             if lib is ng:
                 assert (repr(sched.state_dict()), repr(opt.param_groups[0])) == before
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(_groups(torch, "SGD"), 0.1, total_steps=10,
+                                            pct_start=0.1)
 
 
 def test_a_state_refused_by_another_schedule_changes_nothing():

@@ -26,9 +26,11 @@ and ChainedScheduler (their ``state_dict`` nests their schedulers' states).
 
 Differences from torch: ``step()`` refuses an ``epoch`` argument (deprecated in torch; a
 TypeError that says so), and there is no warning for a scheduler stepped before its
-optimiser. Arguments torch takes but fails on later (a ZeroDivisionError some epochs on)
-are refused when the scheduler is built, and a step that fails (OneCycleLR past its
-``total_steps``) changes nothing. A state is refused by a scheduler of another class by
+optimiser. Arguments torch takes but fails on later (a ZeroDivisionError or
+NotImplementedError some epochs on) are refused when the scheduler is built, with a
+ValueError, or where they can serve some epochs (ConstantLR's factor 0) with a ValueError at
+the step torch fails at; a step that fails (OneCycleLR past its ``total_steps``) changes
+nothing. A state is refused by a scheduler of another class by
 its keys (torch's); LambdaLR's and MultiplicativeLR's hold the same keys, as torch's, so
 only ``fit``'s record of the class tells them apart.
 """
@@ -563,8 +565,9 @@ class ConstantLR(LRScheduler):
     ----------
     optimizer : Optimizer
     factor : float, default 1/3
-        In [0, 1]; 0 is refused at ``total_iters`` (a ZeroDivisionError, as torch's:
-        it cannot be undone), so it suits a schedule that SequentialLR ends before then.
+        In [0, 1]; 0 is refused at ``total_iters`` (a ValueError; torch's
+        ZeroDivisionError: it cannot be undone), so it suits a schedule that SequentialLR
+        ends before then.
     total_iters : int, default 5
         The epochs with the factor (>= 0).
     last_epoch : int, default -1
@@ -588,10 +591,10 @@ class ConstantLR(LRScheduler):
         if self.last_epoch != self.total_iters:
             return self._lrs()
         if self.factor == 0:
-            raise ZeroDivisionError(f"ConstantLR: factor=0 cannot be undone at epoch "
-                                    f"total_iters={self.total_iters} (torch divides by it "
-                                    "too); use a factor > 0, or end the schedule before "
-                                    "then (SequentialLR)")
+            raise ValueError(f"ConstantLR: factor=0 cannot be undone at epoch total_iters="
+                             f"{self.total_iters} (torch divides by it: ZeroDivisionError); "
+                             "use a factor > 0, or end the schedule before then "
+                             "(SequentialLR)")
         return [lr * (1.0 / self.factor) for lr in self._lrs()]
 
     def _get_closed_form_lr(self) -> list[float]:
@@ -1141,9 +1144,11 @@ class OneCycleLR(LRScheduler):
         schedule reads at every step and the optimiser's ``state_dict`` keeps; resumed
         (>= 0), the groups must hold them (the optimiser's saved state).
 
-    Raises ValueError for the arguments torch refuses (its messages' sense), and for
-    ``div_factor`` or ``final_div_factor`` <= 0; ZeroDivisionError where ``pct_start ·
-    total_steps`` is 1 (a rising phase of no step: torch divides by 0 too).
+    Raises ValueError for the arguments torch refuses (its messages' sense), for
+    ``div_factor`` or ``final_div_factor`` <= 0, and where ``pct_start · total_steps`` is 1
+    (a rising phase of no step: torch's ZeroDivisionError when built); a step into a last
+    phase of no step (``pct_start=1.0`` at step ``total_steps``) is a ValueError (torch's
+    ZeroDivisionError).
     """
 
     def __init__(self, optimizer: Optimizer, max_lr: float | list[float],
@@ -1205,9 +1210,9 @@ class OneCycleLR(LRScheduler):
             self._hyper += ("use_beta1",)
         self._check()
         if rise == 0:
-            raise ZeroDivisionError(f"{where}: pct_start · total_steps = {pct_start} · {T} "
-                                    f"is 1: a rising phase of no step, which torch divides "
-                                    "by (0 / 0); choose another pct_start")
+            raise ValueError(f"{where}: pct_start · total_steps = {pct_start} · {T} is 1: a "
+                             "rising phase of no step, which torch divides by "
+                             "(ZeroDivisionError); choose another pct_start")
         if last_epoch == -1:
             for group, peak in zip(optimizer.param_groups, max_lrs):
                 group["initial_lr"] = peak / div_factor
@@ -1263,10 +1268,11 @@ class OneCycleLR(LRScheduler):
                 end = phase["end_step"]
                 if step <= end or k == len(phases) - 1:
                     if end == start:
-                        raise ZeroDivisionError(
+                        raise ValueError(
                             f"OneCycleLR: phase {k + 1} of the schedule has no steps (it "
                             f"ends at step {end}, where the one before ends), so step {step}"
-                            f" divides by 0 (as in torch); choose another pct_start")
+                            f" would divide by 0 (torch: ZeroDivisionError); choose another "
+                            f"pct_start")
                     pct = (step - start) / (end - start)
                     lrs.append(self._anneal(_group_value(group, phase["start_lr"], i),
                                             _group_value(group, phase["end_lr"], i), pct))
@@ -1373,13 +1379,6 @@ def _nested_state(owner: LRScheduler, state: dict) -> dict:
     return state
 
 
-def _no_restart(sched: LRScheduler) -> None:
-    raise NotImplementedError(
-        f"SequentialLR: a {type(sched).__name__} after a milestone cannot be set to its "
-        f"epoch 0 there (torch's SequentialLR raises NotImplementedError too); make it the "
-        f"first scheduler, or list its schedulers in the SequentialLR itself")
-
-
 class SequentialLR(LRScheduler):
     """One scheduler after another: ``schedulers[i]`` is stepped from epoch
     ``milestones[i-1]`` (the first from epoch 0) until the next milestone; the others are
@@ -1396,8 +1395,8 @@ class SequentialLR(LRScheduler):
     rate times ``f(0)``; CyclicLR, OneCycleLR: their first rates;
     CosineAnnealingWarmRestarts: the rate of the T_cur it holds); so the rate restarts
     from the groups' ``initial_lr``, not from where the previous schedule left it. A
-    SequentialLR or ChainedScheduler inside may only come first (after a milestone torch
-    raises NotImplementedError, and so does this one, changing nothing).
+    SequentialLR or ChainedScheduler inside may only come first: after a milestone torch's
+    fails there (NotImplementedError), so this one refuses it when built (ValueError).
 
     Parameters
     ----------
@@ -1431,6 +1430,12 @@ class SequentialLR(LRScheduler):
                              f"schedulers {len(schedulers)} and the number of milestones "
                              f"to be equal to {len(milestones)}")
         _check_int(where, "last_epoch", last_epoch, -1)
+        for k, sched in enumerate(schedulers[1:], 1):
+            if isinstance(sched, (SequentialLR, ChainedScheduler)):
+                raise ValueError(f"{where}: the {type(sched).__name__} at index {k} would be "
+                                 f"set to its epoch 0 at its milestone, which it cannot be "
+                                 f"(torch's SequentialLR fails there: NotImplementedError); "
+                                 f"put it first, or list its schedulers in this one")
         self._schedulers, self._milestones = schedulers, list(milestones)
         self._check()
         self.optimizer, self.last_epoch = optimizer, last_epoch + 1
@@ -1477,9 +1482,6 @@ class SequentialLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return self.get_last_lr()
-
-    def _update_lr(self, epoch: int | None = None) -> None:
-        _no_restart(self)
 
     def state_dict(self) -> dict[str, Any]:
         return _nested_state(self, super().state_dict())
@@ -1536,9 +1538,6 @@ class ChainedScheduler(LRScheduler):
 
     def get_lr(self) -> list[float]:
         return self.get_last_lr()
-
-    def _update_lr(self, epoch: int | None = None) -> None:
-        _no_restart(self)
 
     def state_dict(self) -> dict[str, Any]:
         return _nested_state(self, {"_last_lr": list(self._last_lr)})
