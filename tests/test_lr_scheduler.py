@@ -514,6 +514,10 @@ NEW = [
     ("SequentialLR(sequence first)", lambda o, m: m.SequentialLR(
         o, [m.SequentialLR(o, [m.ConstantLR(o, 0.5, 2), m.LinearLR(o, 0.5)], [3]),
             m.ExponentialLR(o, 0.9)], milestones=[10])),
+    ("SequentialLR(chain at 0)", lambda o, m: m.SequentialLR(
+        o, [m.ExponentialLR(o, 0.5), m.ChainedScheduler([m.LinearLR(o, 0.5, total_iters=4),
+                                                          m.ExponentialLR(o, 0.95)])],
+        milestones=[0])),
     ("ChainedScheduler", lambda o, m: m.ChainedScheduler([m.ConstantLR(o, 0.1, 4),
                                                          m.ExponentialLR(o, 0.9)])),
     ("ChainedScheduler(three)", lambda o, m: m.ChainedScheduler(
@@ -787,8 +791,9 @@ def test_a_combined_schedule_after_a_milestone_is_refused_when_built():
                   lambda: m.SequentialLR(opt, [m.ExponentialLR(opt, 0.9)], [])):
         with pytest.raises(ValueError, match=r"SequentialLR: the (ChainedScheduler|"
                                              r"SequentialLR) at index 1 would be set to its "
-                                             "epoch 0 at its milestone"):
+                                             "epoch 0 at its milestone 2"):
             m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2), inner()], [2])
+        m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2), inner()], [0])     # at epoch 0: fine
 
 
 @pytest.mark.parametrize("make, error, message", [

@@ -1395,8 +1395,9 @@ class SequentialLR(LRScheduler):
     rate times ``f(0)``; CyclicLR, OneCycleLR: their first rates;
     CosineAnnealingWarmRestarts: the rate of the T_cur it holds); so the rate restarts
     from the groups' ``initial_lr``, not from where the previous schedule left it. A
-    SequentialLR or ChainedScheduler inside may only come first: after a milestone torch's
-    fails there (NotImplementedError), so this one refuses it when built (ValueError).
+    SequentialLR or ChainedScheduler inside may only start at epoch 0: at a later
+    milestone torch's fails (NotImplementedError), so this one refuses it when built
+    (ValueError).
 
     Parameters
     ----------
@@ -1430,14 +1431,15 @@ class SequentialLR(LRScheduler):
                              f"schedulers {len(schedulers)} and the number of milestones "
                              f"to be equal to {len(milestones)}")
         _check_int(where, "last_epoch", last_epoch, -1)
-        for k, sched in enumerate(schedulers[1:], 1):
-            if isinstance(sched, (SequentialLR, ChainedScheduler)):
-                raise ValueError(f"{where}: the {type(sched).__name__} at index {k} would be "
-                                 f"set to its epoch 0 at its milestone, which it cannot be "
-                                 f"(torch's SequentialLR fails there: NotImplementedError); "
-                                 f"put it first, or list its schedulers in this one")
         self._schedulers, self._milestones = schedulers, list(milestones)
         self._check()
+        for k, (sched, m) in enumerate(zip(schedulers[1:], self._milestones), 1):
+            if isinstance(sched, (SequentialLR, ChainedScheduler)) and m > 0:
+                raise ValueError(f"{where}: the {type(sched).__name__} at index {k} would be "
+                                 f"set to its epoch 0 at its milestone {m}, which it cannot "
+                                 f"be (torch's SequentialLR fails there: "
+                                 f"NotImplementedError); put it first, or list its "
+                                 f"schedulers in this one")
         self.optimizer, self.last_epoch = optimizer, last_epoch + 1
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
