@@ -16,7 +16,7 @@ RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm"]
 WRAPPED = ["leaky_relu", "silu", "gelu", "softmax", "log_softmax"]
 COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-          "binary_cross_entropy_with_logits"]
+          "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div"]
 
 
 def test_the_namespace():

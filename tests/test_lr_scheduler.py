@@ -5,12 +5,13 @@ as torch's do."""
 
 from __future__ import annotations
 
+import collections
 import json
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import nongate_np as ng
@@ -439,3 +440,477 @@ def test_the_deprecated_epoch_argument_is_refused_by_name(name, kw, call):
                                         "once per epoch"):
         call(sched)
     assert sched.state_dict() == before
+
+
+# -- torch's other schedules: warm-ups, polynomial decay, warm restarts, cycles, and the
+# -- two that combine schedules ------------------------------------------------------------
+
+STEPS = 40
+
+
+class Halving:
+    """A callable object as CyclicLR's scale_fn: its attributes are saved."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __call__(self, x):
+        return self.base ** x
+
+
+# (id, make(optimizer, module)): the same call on ours (module lr_scheduler) and torch's
+NEW = [
+    ("LinearLR()", lambda o, m: m.LinearLR(o)),
+    ("LinearLR(0.25,0.9,7)", lambda o, m: m.LinearLR(o, 0.25, 0.9, 7)),
+    ("LinearLR(decay)", lambda o, m: m.LinearLR(o, start_factor=1.0, end_factor=0.05,
+                                                total_iters=30)),
+    ("ConstantLR()", lambda o, m: m.ConstantLR(o)),
+    ("ConstantLR(0.5,12)", lambda o, m: m.ConstantLR(o, factor=0.5, total_iters=12)),
+    ("MultiplicativeLR", lambda o, m: m.MultiplicativeLR(o, lambda e: 0.95)),
+    ("MultiplicativeLR(list)", lambda o, m: m.MultiplicativeLR(
+        o, [lambda e: 0.9, lambda e: 1.0 + 0.01 * e, Warmup(3)])),
+    ("PolynomialLR()", lambda o, m: m.PolynomialLR(o)),
+    ("PolynomialLR(30,2)", lambda o, m: m.PolynomialLR(o, total_iters=30, power=2.0)),
+    ("PolynomialLR(10,0.5)", lambda o, m: m.PolynomialLR(o, 10, 0.5)),
+    ("CosineAnnealingWarmRestarts(5)", lambda o, m: m.CosineAnnealingWarmRestarts(o, 5)),
+    ("CosineAnnealingWarmRestarts(3,2)", lambda o, m: m.CosineAnnealingWarmRestarts(
+        o, T_0=3, T_mult=2, eta_min=1e-3)),
+    ("CyclicLR()", lambda o, m: m.CyclicLR(o, 0.01, 0.1, step_size_up=4)),
+    ("CyclicLR(triangular2)", lambda o, m: m.CyclicLR(
+        o, [0.01, 0.02, 0.001], [0.1, 0.2, 0.05], step_size_up=3, step_size_down=5,
+        mode="triangular2")),
+    ("CyclicLR(exp_range)", lambda o, m: m.CyclicLR(
+        o, 0.01, 0.1, step_size_up=5, mode="exp_range", gamma=0.97,
+        base_momentum=[0.7, 0.8, 0.85], max_momentum=0.95)),
+    ("CyclicLR(scale_fn)", lambda o, m: m.CyclicLR(
+        o, 0.01, 0.1, step_size_up=2.5, scale_fn=Halving(0.9), scale_mode="iterations",
+        cycle_momentum=False)),
+    ("OneCycleLR()", lambda o, m: m.OneCycleLR(o, 0.5, total_steps=STEPS)),
+    ("OneCycleLR(three_phase)", lambda o, m: m.OneCycleLR(
+        o, [0.5, 1.0, 0.2], epochs=4, steps_per_epoch=10, pct_start=0.25,
+        anneal_strategy="linear", three_phase=True, div_factor=10.0, final_div_factor=100.0,
+        base_momentum=0.8, max_momentum=[0.9, 0.95, 0.99])),
+    ("OneCycleLR(no momentum)", lambda o, m: m.OneCycleLR(
+        o, 0.5, total_steps=45, cycle_momentum=False, pct_start=0.5)),
+    ("SequentialLR(warm-up, decay)", lambda o, m: m.SequentialLR(
+        o, [m.LinearLR(o, 0.1, total_iters=5), m.ExponentialLR(o, 0.9)], milestones=[5])),
+    ("SequentialLR(three)", lambda o, m: m.SequentialLR(
+        o, [m.ConstantLR(o, 0.2, 3), m.CosineAnnealingLR(o, T_max=10), m.StepLR(o, 4, 0.5)],
+        milestones=[3, 20])),
+    ("SequentialLR(lambdas)", lambda o, m: m.SequentialLR(
+        o, [m.MultiplicativeLR(o, lambda e: 0.9), m.LambdaLR(o, lambda e: 1 / (e + 1)),
+            m.MultiStepLR(o, [0, 3, 5], 0.5)], milestones=[6, 15])),
+    ("SequentialLR(restarts)", lambda o, m: m.SequentialLR(
+        o, [m.LinearLR(o, 0.5, total_iters=4), m.CosineAnnealingWarmRestarts(o, 6)],
+        milestones=[4])),
+    ("SequentialLR(one cycle)", lambda o, m: m.SequentialLR(
+        o, [m.OneCycleLR(o, 0.5, total_steps=20), m.PolynomialLR(o, 10, 2.0)],
+        milestones=[18])),
+    ("SequentialLR(milestone 0)", lambda o, m: m.SequentialLR(
+        o, [m.ExponentialLR(o, 0.5), m.LinearLR(o, 0.3, total_iters=3)], milestones=[0])),
+    ("SequentialLR(chain first)", lambda o, m: m.SequentialLR(
+        o, [m.ChainedScheduler([m.ExponentialLR(o, 0.9), m.StepLR(o, 3, 0.5)]),
+            m.LinearLR(o, 0.5)], milestones=[10])),
+    ("SequentialLR(sequence first)", lambda o, m: m.SequentialLR(
+        o, [m.SequentialLR(o, [m.ConstantLR(o, 0.5, 2), m.LinearLR(o, 0.5)], [3]),
+            m.ExponentialLR(o, 0.9)], milestones=[10])),
+    ("SequentialLR(chain at 0)", lambda o, m: m.SequentialLR(
+        o, [m.ExponentialLR(o, 0.5), m.ChainedScheduler([m.LinearLR(o, 0.5, total_iters=4),
+                                                          m.ExponentialLR(o, 0.95)])],
+        milestones=[0])),
+    ("ChainedScheduler", lambda o, m: m.ChainedScheduler([m.ConstantLR(o, 0.1, 4),
+                                                         m.ExponentialLR(o, 0.9)])),
+    ("ChainedScheduler(three)", lambda o, m: m.ChainedScheduler(
+        [m.LinearLR(o, 0.2, total_iters=6), m.StepLR(o, 5, 0.7), m.PolynomialLR(o, 30)],
+        optimizer=o)),
+    ("ChainedScheduler(cyclic)", lambda o, m: m.ChainedScheduler(
+        [m.CyclicLR(o, 0.01, 0.1, 3), m.ExponentialLR(o, 0.99)])),
+]
+COMBINED = ("SequentialLR", "ChainedScheduler")
+
+
+def _groups(lib, kind, lrs=LRS):
+    """An optimiser of ``lib`` (nongate_np or torch) of ``kind`` over three groups."""
+    params = [nn.Parameter(np.zeros(2)) if lib is ng else lib.zeros(2, requires_grad=True)
+              for _ in lrs]
+    groups = [{"params": [p], "lr": lr} for p, lr in zip(params, lrs)]
+    extra = dict(momentum=0.5) if kind == "SGD" else {}
+    return getattr(lib.optim, kind)(groups, lr=1.0, **extra)
+
+
+def _momenta(opt):
+    return [g["betas"][0] if "betas" in g else g["momentum"] for g in opt.param_groups]
+
+
+def _trace(opt, sched, steps):
+    """get_last_lr, the groups' rates and momenta when built and after each step."""
+    seen = [(list(sched.get_last_lr()), [g["lr"] for g in opt.param_groups], _momenta(opt))]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        seen.append((list(sched.get_last_lr()), [g["lr"] for g in opt.param_groups],
+                     _momenta(opt)))
+    return seen
+
+
+def _assert_traces(ours, theirs, what):
+    for e, (a, b) in enumerate(zip(ours, theirs)):
+        for name, x, y in zip(("get_last_lr()", "lr", "momentum"), a, b):
+            np.testing.assert_allclose(x, y, rtol=1e-15, atol=0,
+                                       err_msg=f"{what}: {name} at step {e}")
+
+
+def _both_new(make, kind="SGD"):
+    import torch
+    built = []
+    for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
+        opt = _groups(lib, kind)
+        built.append((opt, make(opt, module)))
+    return built
+
+
+# torch warns when a SequentialLR gives a scheduler inside another its initial step
+QUIET = pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)` before")
+
+
+@pytest.mark.torch
+@QUIET
+@pytest.mark.parametrize("kind", ["SGD", "Adam"])
+@pytest.mark.parametrize("name, make", NEW, ids=[n for n, _ in NEW])
+def test_new_schedules_rates_and_momenta_equal_torchs(name, make, kind):
+    """40 steps over three groups: get_last_lr, every group's lr and its momentum (SGD's
+    momentum, Adam's betas[0], which CyclicLR and OneCycleLR cycle) equal torch's, bit for
+    bit in practice (1e-15 relative: torch's expressions in its order)."""
+    pytest.importorskip("torch")
+    (opt, sched), (topt, tsched) = _both_new(make, kind)
+    ours, theirs = _trace(opt, sched, STEPS), _trace(topt, tsched, STEPS)
+    _assert_traces(ours, theirs, name)
+    assert len({tuple(lrs) for _, lrs, _ in ours}) > 1, f"{name}: the rates never changed"
+
+
+def _plain_state(state):
+    """torch's state as ours holds it: MultiStepLR's Counter as a sorted list, torch's own
+    call bookkeeping left out."""
+    if isinstance(state, collections.Counter):
+        return sorted(state.elements())
+    if isinstance(state, dict):
+        return {k: _plain_state(v) for k, v in state.items()
+                if k not in ("_get_lr_called_within_step", "_is_initial")}
+    if isinstance(state, (list, tuple)):
+        return [_plain_state(v) for v in state]
+    return state
+
+
+@pytest.mark.torch
+@QUIET
+@pytest.mark.parametrize("name, make", NEW, ids=[n for n, _ in NEW])
+def test_new_schedules_state_round_trip_mid_run_goes_on_as_torch(name, make):
+    """After 13 steps: our state_dict is torch's (keys and values) and plain data; through
+    JSON, into a new scheduler on a new optimiser (torch's order: the scheduler built, then
+    the optimiser's state loaded, then the scheduler's), it goes on as torch's run goes
+    on; so does torch's state loaded into ours."""
+    pytest.importorskip("torch")
+    (opt, sched), (topt, tsched) = _both_new(make)
+    _trace(opt, sched, 13)
+    _trace(topt, tsched, 13)
+    state = json.loads(json.dumps(sched.state_dict()))
+    assert state == sched.state_dict() == _plain_state(tsched.state_dict())
+    resumed = []
+    for saved in (state, tsched.state_dict()):
+        fresh = _groups(ng, "SGD", lrs=(1.0, 2.0, 3.0))
+        again = make(fresh, lr_scheduler)
+        fresh.load_state_dict(opt.state_dict())
+        again.load_state_dict(saved)
+        resumed.append(_trace(fresh, again, STEPS - 13)[1:])
+    theirs = _trace(topt, tsched, STEPS - 13)[1:]
+    _assert_traces(resumed[0], theirs, f"{name} resumed from our state")
+    _assert_traces(resumed[1], theirs, f"{name} resumed from torch's state")
+
+
+RESUMABLE_NEW = [(n, make) for n, make in NEW if not n.startswith(COMBINED)]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("last_epoch", [0, 3, 9])
+@pytest.mark.parametrize("name, make", RESUMABLE_NEW, ids=[n for n, _ in RESUMABLE_NEW])
+def test_new_schedules_built_at_a_last_epoch_go_on_as_torch(name, make, last_epoch):
+    """Built with ``last_epoch >= 0`` on groups that hold what a saved optimiser state
+    holds (``initial_lr``; OneCycleLR's ``max_lr``, ``min_lr`` and momenta): torch's
+    rates and momenta when built and after."""
+    import torch
+    traces = []
+    for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
+        opt = _groups(lib, "SGD", lrs=(0.05, 0.01, 0.2))
+        for group, first in zip(opt.param_groups, LRS):
+            group.update(initial_lr=first, max_lr=5 * first, min_lr=first / 100,
+                         max_momentum=0.9, base_momentum=0.8)
+        sched = make(opt, _AtEpoch(module, last_epoch))
+        assert sched.last_epoch == last_epoch + 1
+        traces.append(_trace(opt, sched, 15))
+    _assert_traces(*traces, name)
+
+
+class _AtEpoch:
+    """A module whose classes are built with ``last_epoch=``."""
+
+    def __init__(self, module, last_epoch):
+        self.module, self.last_epoch = module, last_epoch
+
+    def __getattr__(self, name):
+        cls = getattr(self.module, name)
+        return lambda *args, **kw: cls(*args, last_epoch=self.last_epoch, **kw)
+
+
+@st.composite
+def cycles(draw):
+    """CyclicLR's arguments: any mode, step sizes (fractional too), amplitudes per group."""
+    kw = dict(base_lr=draw(st.sampled_from([0.001, [0.001, 0.01, 0.0]])),
+              max_lr=draw(st.sampled_from([0.1, [0.05, 0.2, 0.01]])),
+              step_size_up=draw(st.sampled_from([1, 2, 3.5, 7])),
+              step_size_down=draw(st.sampled_from([None, 0, 1, 4.5])),
+              mode=draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
+              gamma=draw(st.sampled_from([1.0, 0.9, 0.99])),
+              cycle_momentum=draw(st.booleans()),
+              base_momentum=draw(st.sampled_from([0.8, [0.5, 0.6, 0.7]])),
+              max_momentum=draw(st.sampled_from([0.9, 0.95])))
+    return kw, draw(st.sampled_from(["SGD", "Adam", "AdamW"]))
+
+
+@pytest.mark.torch
+@given(case=cycles())
+def test_cyclic_lr_follows_torch_for_any_settings(case):
+    kw, kind = case
+    (opt, sched), (topt, tsched) = _both_new(lambda o, m: m.CyclicLR(o, **kw), kind)
+    _assert_traces(_trace(opt, sched, 30), _trace(topt, tsched, 30), f"CyclicLR({kw})")
+
+
+@st.composite
+def one_cycles(draw):
+    """OneCycleLR's arguments: steps, the rising fraction (not one of no step, where torch
+    divides by 0), either annealing, two or three phases, factors, momenta."""
+    total = draw(st.integers(2, 30))
+    pct = draw(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.9, 1.0]))
+    assume(float(pct * total) - 1 != 0)
+    kw = dict(max_lr=draw(st.sampled_from([0.1, [0.05, 0.5, 1.0]])), total_steps=total,
+              pct_start=pct, anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+              three_phase=draw(st.booleans()), cycle_momentum=draw(st.booleans()),
+              div_factor=draw(st.sampled_from([25.0, 4.0])),
+              final_div_factor=draw(st.sampled_from([1e4, 10.0])),
+              base_momentum=draw(st.sampled_from([0.85, [0.5, 0.6, 0.7]])))
+    return kw, draw(st.sampled_from(["SGD", "Adam"]))
+
+
+@pytest.mark.torch
+@given(case=one_cycles())
+def test_one_cycle_lr_follows_torch_for_any_settings(case):
+    """Every step of the cycle, to its last (a last phase of no step, which torch reaches
+    at the last step with a ZeroDivisionError, is a ValueError here, at that step)."""
+    import torch
+    kw, kind = case
+    traces = []
+    for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
+        opt = _groups(lib, kind)
+        sched = module.OneCycleLR(opt, **kw)
+        trace, failure = _trace(opt, sched, 0), ValueError if lib is ng else ZeroDivisionError
+        for _ in range(kw["total_steps"]):
+            opt.step()
+            try:
+                sched.step()
+            except failure:
+                trace.append("fails")
+                break
+            trace.append(_trace(opt, sched, 0)[0])
+        traces.append(trace)
+    assert [t == "fails" for t in traces[0]] == [t == "fails" for t in traces[1]], \
+        "the same steps, ending alike"
+    _assert_traces([t for t in traces[0] if t != "fails"],
+                   [t for t in traces[1] if t != "fails"], f"OneCycleLR({kw})")
+
+
+# -- the new schedules' errors ----------------------------------------------------------------
+
+AS_TORCH_NEW = [
+    (lambda o, m: m.LinearLR(o, start_factor=0), ValueError),
+    (lambda o, m: m.LinearLR(o, start_factor=1.5), ValueError),
+    (lambda o, m: m.LinearLR(o, end_factor=-0.1), ValueError),
+    (lambda o, m: m.ConstantLR(o, factor=1.5), ValueError),
+    (lambda o, m: m.MultiplicativeLR(o, [abs]), ValueError),
+    (lambda o, m: m.MultiplicativeLR(o, 0.9), TypeError),
+    (lambda o, m: m.CosineAnnealingWarmRestarts(o, 0), ValueError),
+    (lambda o, m: m.CosineAnnealingWarmRestarts(o, 2.0), ValueError),
+    (lambda o, m: m.CosineAnnealingWarmRestarts(o, 2, T_mult=0), ValueError),
+    (lambda o, m: m.CosineAnnealingWarmRestarts(o, 2, eta_min="0"), ValueError),
+    (lambda o, m: m.CyclicLR(o, 0.01, 0.1, mode="sawtooth"), ValueError),
+    (lambda o, m: m.CyclicLR(o, [0.01, 0.02], 0.1), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=0), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=2.0), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, epochs=2, steps_per_epoch=-1), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, pct_start=1), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, pct_start=1.5), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, anneal_strategy="exp"), ValueError),
+    (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=10, last_epoch=3), KeyError),
+    (lambda o, m: m.SequentialLR(o, [], []), ValueError),
+    (lambda o, m: m.SequentialLR(o, [m.ExponentialLR(o, 0.9)], [2]), ValueError),
+    (lambda o, m: m.SequentialLR(o, [m.ExponentialLR(o, 0.9), m.ReduceLROnPlateau(o)], [2]),
+     ValueError),
+    (lambda o, m: m.ChainedScheduler([]), ValueError),
+    (lambda o, m: m.ChainedScheduler([m.ExponentialLR(o, 0.9), m.ReduceLROnPlateau(o)]),
+     ValueError),
+    (lambda o, m: m.ChainedScheduler([m.ExponentialLR(o, 0.9)],
+                                     optimizer=type(o)([p for g in o.param_groups
+                                                        for p in g["params"]], lr=0.1)),
+     ValueError),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("make, error", AS_TORCH_NEW)
+def test_new_schedules_bad_arguments_raise_as_torch(make, error):
+    import torch
+    for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
+        with pytest.raises(error):
+            make(_groups(lib, "SGD"), module)
+
+
+@pytest.mark.torch
+def test_a_combined_schedule_after_a_milestone_is_refused_when_built():
+    """torch's SequentialLR sets the scheduler of a milestone to its epoch 0, which a
+    SequentialLR or ChainedScheduler inside cannot do: torch fails at that milestone
+    (NotImplementedError); ours refuses it when built (ValueError)."""
+    import torch
+    opt = _groups(torch, "SGD")
+    m = torch.optim.lr_scheduler
+    sched = m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2),
+                                 m.ChainedScheduler([m.ExponentialLR(opt, 0.9)])], [2])
+    _trace(opt, sched, 1)
+    with pytest.raises(NotImplementedError):
+        sched.step()
+    opt, m = _groups(ng, "SGD"), lr_scheduler
+    for inner in (lambda: m.ChainedScheduler([m.ExponentialLR(opt, 0.9)]),
+                  lambda: m.SequentialLR(opt, [m.ExponentialLR(opt, 0.9)], [])):
+        with pytest.raises(ValueError, match=r"SequentialLR: the (ChainedScheduler|"
+                                             r"SequentialLR) at index 1 would be set to its "
+                                             "epoch 0 at its milestone 2"):
+            m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2), inner()], [2])
+        m.SequentialLR(opt, [m.ConstantLR(opt, 0.5, 2), inner()], [0])     # at epoch 0: fine
+
+
+@pytest.mark.parametrize("make, error, message", [
+    # torch accepts these and fails later (a ZeroDivisionError), or never uses them
+    (lambda o: lr_scheduler.LinearLR(o, total_iters=0), ValueError,
+     "LinearLR: total_iters must be >= 1, got 0"),
+    (lambda o: lr_scheduler.ConstantLR(o, total_iters=2.5), TypeError,
+     "ConstantLR: total_iters must be an int, got 2.5"),
+    (lambda o: lr_scheduler.PolynomialLR(o, power=-1.0), ValueError,
+     r"PolynomialLR: power must be >= 0.0, got -1.0"),
+    (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, step_size_up=0), ValueError,
+     "CyclicLR: step_size_up must be > 0 and finite, got 0"),
+    (lambda o: lr_scheduler.CyclicLR(o, 0.01, 0.1, scale_mode="epochs",
+                                     scale_fn=abs), ValueError,
+     "CyclicLR: scale_mode must be 'cycle' or 'iterations', got 'epochs'"),
+    (lambda o: lr_scheduler.CyclicLR(o, "0.01", 0.1), TypeError,
+     r"CyclicLR: base_lr\[0\] must be a real number, got '0.01'"),
+    (lambda o: lr_scheduler.OneCycleLR(o, 0.1, total_steps=5, div_factor=0), ValueError,
+     "OneCycleLR: div_factor must be > 0 and finite, got 0"),
+    (lambda o: lr_scheduler.OneCycleLR(o, 0.1, total_steps=10, pct_start=0.1),
+     ValueError, r"OneCycleLR: pct_start · total_steps = 0.1 · 10 is 1: a rising phase of no "
+                 r"step, which torch divides by \(ZeroDivisionError\)"),
+    (lambda o: lr_scheduler.OneCycleLR(o, 0.1, total_steps=10, last_epoch=3), KeyError,
+     r"OneCycleLR: param 'initial_lr' is not specified in param_groups\[0\]"),
+    (lambda o: [g.update(initial_lr=0.1) for g in o.param_groups] and
+     lr_scheduler.OneCycleLR(o, 0.1, total_steps=10, last_epoch=3), KeyError,
+     r"OneCycleLR: param_groups\[0\] has no 'max_lr', which building the scheduler with "
+     "last_epoch=-1 sets"),
+    (lambda o: lr_scheduler.SequentialLR(o, [lr_scheduler.StepLR(o, 2)] * 3, [5, 2]),
+     ValueError, r"SequentialLR: milestones must be in ascending order, got \[5, 2\]"),
+    (lambda o: lr_scheduler.SequentialLR(o, [o, lr_scheduler.StepLR(o, 2)], [2]), TypeError,
+     "SequentialLR: the scheduler at index 0 is a SGD, not a learning-rate scheduler"),
+    (lambda o: lr_scheduler.ChainedScheduler(lr_scheduler.StepLR(o, 2)), TypeError,
+     "ChainedScheduler: schedulers must be a list of schedulers, got StepLR"),
+])
+def test_new_schedules_error_messages(make, error, message):
+    with pytest.raises(error, match=message):
+        make(_groups(ng, "SGD"))
+
+
+@pytest.mark.torch
+def test_a_failing_step_raises_and_changes_nothing():
+    """OneCycleLR built with a rising phase of no step, stepped past total_steps, or into
+    a last phase of no step, and ConstantLR(factor=0) at total_iters: torch raises
+    (ValueError, ZeroDivisionError); ours raises a ValueError and the scheduler's state
+    and the rates stay as they were."""
+    import torch
+    cases = [  # (make, steps first, torch's error, our message)
+        (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=3), 3, ValueError,
+         "OneCycleLR: tried to step 4 times; the specified number of total steps is 3"),
+        (lambda o, m: m.OneCycleLR(o, 0.1, total_steps=4, pct_start=1.0), 3,
+         ZeroDivisionError, "OneCycleLR: phase 2 of the schedule has no steps .* so step 4 "
+                            "would divide by 0"),
+        (lambda o, m: m.ConstantLR(o, factor=0.0, total_iters=2), 1, ZeroDivisionError,
+         r"ConstantLR: factor=0 cannot be undone at epoch total_iters=2 \(torch divides by "
+         r"it: ZeroDivisionError\)")]
+    for make, steps, error, message in cases:
+        for lib, module in ((ng, lr_scheduler), (torch, torch.optim.lr_scheduler)):
+            opt = _groups(lib, "SGD")
+            sched = make(opt, module)
+            _trace(opt, sched, steps)
+            before = (repr(sched.state_dict()), repr(opt.param_groups[0]))
+            with pytest.raises(ValueError if lib is ng else error,
+                               match=message if lib is ng else None):
+                sched.step()
+            if lib is ng:
+                assert (repr(sched.state_dict()), repr(opt.param_groups[0])) == before
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(_groups(torch, "SGD"), 0.1, total_steps=10,
+                                            pct_start=0.1)
+
+
+def test_a_state_refused_by_another_schedule_changes_nothing():
+    """Another class's state (its keys), a SequentialLR's whose second scheduler is of
+    another class (refused by it, after the first loaded: rolled back), a chain of
+    another length."""
+    o = _groups(ng, "SGD")
+    linear = lr_scheduler.LinearLR(o)
+    with pytest.raises(ValueError, match=r"ConstantLR.load_state_dict: expected a dict with "
+                                         r"keys \['_last_lr', '_step_count', 'base_lrs', "
+                                         r"'factor', 'last_epoch', 'total_iters'\]"):
+        lr_scheduler.ConstantLR(o).load_state_dict(linear.state_dict())
+
+    def sequence(second):
+        opt = _groups(ng, "SGD")
+        return lr_scheduler.SequentialLR(opt, [lr_scheduler.ConstantLR(opt, 0.5, 2),
+                                               second(opt)], milestones=[3])
+    saved = sequence(lambda o: lr_scheduler.ExponentialLR(o, 0.9))
+    for _ in range(5):
+        saved.step()
+    target = sequence(lambda o: lr_scheduler.StepLR(o, 2))
+    before = target.state_dict()
+    with pytest.raises(ValueError, match="StepLR.load_state_dict: expected a dict with keys"):
+        target.load_state_dict(saved.state_dict())
+    assert target.state_dict() == before
+    chain = lr_scheduler.ChainedScheduler([lr_scheduler.ExponentialLR(o, 0.9)])
+    with pytest.raises(ValueError, match="ChainedScheduler.load_state_dict: the state holds "
+                                         "2 schedulers' states, this one has 1 schedulers"):
+        chain.load_state_dict({"_last_lr": [0.1] * 3,
+                               "_schedulers": [chain._schedulers[0].state_dict()] * 2})
+
+
+@pytest.mark.parametrize("name, kw, call", [
+    ("CosineAnnealingWarmRestarts", dict(T_0=3), lambda s: s.step(1.5)),
+    ("OneCycleLR", dict(max_lr=0.1, total_steps=10), lambda s: s.step(epoch=3)),
+    ("LinearLR", dict(), lambda s: s.step(3)),
+])
+def test_the_new_schedules_refuse_the_epoch_argument(name, kw, call):
+    opt = _groups(ng, "SGD")
+    sched = getattr(lr_scheduler, name)(opt, **kw)
+    before = sched.state_dict()
+    with pytest.raises(TypeError, match=rf"^{name}.step: the epoch argument \(deprecated in "
+                                        r"torch\) is not supported"):
+        call(sched)
+    assert sched.state_dict() == before
+    for combined in (lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(opt, 2)], []),
+                     lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(opt, 2)])):
+        with pytest.raises(TypeError, match=rf"^{type(combined).__name__}.step: the epoch "
+                                            "argument"):
+            combined.step(3)

@@ -1,5 +1,6 @@
 """The loss modules, as torch.nn's: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss,
-BCEWithLogitsLoss.
+BCEWithLogitsLoss, HuberLoss, SmoothL1Loss, KLDivLoss (the last three, compositions of the
+ops in nn.functional, also checked here with their functional forms and gradcheck).
 
 Each against torch's module of the same constructor arguments in float64 (values and
 gradients, every reduction, with and without weights, ignore_index, label smoothing); their
@@ -8,6 +9,7 @@ gradients equal the functional op's; ``weight`` and ``pos_weight`` are buffers u
 construction with the functional ops' messages, naming the class."""
 
 import inspect
+import warnings
 
 import numpy as np
 import pytest
@@ -20,7 +22,8 @@ from nongate_np.check import testing as nt
 from tests.helpers import assert_matches_torch
 
 REDUCTIONS = ["mean", "sum", "none"]
-NAMES = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
+NAMES = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+         "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
 
 
 def copies(kwargs):
@@ -189,6 +192,13 @@ THROUGH_F = [
     ("BCEWithLogitsLoss", dict(weight=E, reduction="sum", pos_weight=W3[:2]),
      lambda x, y: F.binary_cross_entropy_with_logits(x, y, E, reduction="sum",
                                                      pos_weight=W3[:2]), [Z, Y]),
+    ("HuberLoss", dict(reduction="sum", delta=0.4),
+     lambda x, y: F.huber_loss(x, y, "sum", 0.4), [Z, Y]),
+    ("SmoothL1Loss", dict(beta=0.3), lambda x, y: F.smooth_l1_loss(x, y, beta=0.3), [Z, Y]),
+    ("KLDivLoss", dict(reduction="batchmean"),
+     lambda x, y: F.kl_div(x, y, reduction="batchmean"), [Z - 2.0, Y]),
+    ("KLDivLoss", dict(reduction="none", log_target=True),
+     lambda x, y: F.kl_div(x, y, None, None, "none", True), [Z - 2.0, Z]),
 ]
 
 
@@ -223,6 +233,9 @@ BUFFERS = [
     ("BCEWithLogitsLoss", dict(weight=E)),
     ("BCEWithLogitsLoss", dict(pos_weight=W3)),
     ("BCEWithLogitsLoss", dict(weight=E, pos_weight=W3)),
+    ("HuberLoss", dict(delta=0.5)),
+    ("SmoothL1Loss", dict(reduction="sum", beta=0.0)),
+    ("KLDivLoss", dict(reduction="batchmean", log_target=True)),
 ]
 
 
@@ -243,7 +256,8 @@ def test_state_dict_and_repr_are_torchs(name, kwargs):
     assert ours.load_state_dict({k: 2 * v for k, v in state.items()}) is not None
     for key in state:
         np.testing.assert_array_equal(getattr(ours, key), 2 * state[key], err_msg=key)
-    for attr in ("reduction", "ignore_index", "label_smoothing"):
+    for attr in ("reduction", "ignore_index", "label_smoothing", "delta", "beta",
+                 "log_target"):
         if hasattr(theirs, attr):
             assert getattr(ours, attr) == getattr(theirs, attr), attr
 
@@ -329,6 +343,23 @@ BAD = [
      r"^CrossEntropyLoss: weight must be floating \(the input's dtype\), got int64"),
     ("NLLLoss", dict(weight="abc"), TypeError, r"NLLLoss: weight"),
     ("BCEWithLogitsLoss", dict(pos_weight="abc"), TypeError, r"BCEWithLogitsLoss: pos_weight"),
+    ("HuberLoss", dict(delta=0.0), ValueError, r"^HuberLoss: delta must be > 0 \(as torch\), "
+                                               r"got 0.0$"),
+    ("HuberLoss", dict(delta=-1), ValueError, r"^HuberLoss: delta must be > 0"),
+    ("HuberLoss", dict(delta=float("nan")), ValueError, r"^HuberLoss: delta must be > 0"),
+    ("HuberLoss", dict(delta="1"), TypeError, r"^HuberLoss: delta must be a real number"),
+    ("HuberLoss", dict(reduction="batchmean"), ValueError, r"^HuberLoss: reduction must be"),
+    ("SmoothL1Loss", dict(beta=-0.5), ValueError, r"^SmoothL1Loss: beta must be >= 0 "
+                                                  r"\(as torch\), got -0.5$"),
+    ("SmoothL1Loss", dict(beta=float("nan")), ValueError, r"^SmoothL1Loss: beta must be >= 0"),
+    ("SmoothL1Loss", dict(beta=True), TypeError, r"^SmoothL1Loss: beta must be a real number"),
+    ("SmoothL1Loss", dict(reduce=False), ValueError, "^SmoothL1Loss: " + LEGACY),
+    ("KLDivLoss", dict(reduction="avg"), ValueError,
+     r"^KLDivLoss: reduction must be one of \('mean', 'batchmean', 'sum', 'none'\), "
+     r"got 'avg'$"),
+    ("KLDivLoss", dict(log_target=1), TypeError, r"^KLDivLoss: log_target must be True or "
+                                                 r"False, got 1$"),
+    ("KLDivLoss", dict(size_average=True), ValueError, "^KLDivLoss: " + LEGACY),
 ]
 
 
@@ -404,3 +435,262 @@ def test_a_batch_whose_every_target_is_ignored(name, kwargs):
     tloss.backward()
     assert loss.item() == 0.0 and np.all(z.grad == 0)
     assert np.isnan(tloss.item()) and np.all(tz.grad.numpy() == 0)
+
+
+# -- HuberLoss, SmoothL1Loss, KLDivLoss: compositions of the ops ----------------------------
+
+def _quiet(fn):
+    """``fn`` with the broadcast and KL "mean" warnings silenced (checked on their own)."""
+    def call(*args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return fn(*args)
+    return call
+
+
+@st.composite
+def regression_cases(draw):
+    """Input and target of one shape (or a target broadcasting into it), differences on
+    both sides of the threshold, and the threshold."""
+    shape = draw(nt.shapes())
+    x = draw(nt.arrays(shape, low=-3, high=3))
+    y = draw(nt.arrays(draw(st.sampled_from([shape, shape[-1:], ()])), low=-3, high=3))
+    return x, y, draw(st.sampled_from([0.25, 1.0, 2.5]))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["HuberLoss", "SmoothL1Loss"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@given(case=regression_cases())
+def test_huber_and_smooth_l1_match_torch(name, reduction, case):
+    """Values and gradients of input and target, float64, to 1e-12 relative (torch's
+    expressions in its order give its values; its hand-written backward and autograd's
+    round the gradient differently, by an ulp or two)."""
+    x, y, threshold = case
+    key = "delta" if name == "HuberLoss" else "beta"
+    ours, theirs = modules(name, reduction=reduction, **{key: threshold})
+    assert_matches_torch(_quiet(ours), _quiet(theirs), [x, y])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum", "none"])
+@given(data=st.data(), shape=nt.shapes(), log_target=st.booleans())
+def test_kl_div_matches_torch(reduction, data, shape, log_target):
+    """Values and gradients of input and target; the target holds zeros (probabilities)
+    where torch's value is 0 and its gradient for the target NaN, as ours."""
+    x = data.draw(nt.arrays(shape, low=-4, high=0))
+    if log_target:
+        t = data.draw(nt.arrays(data.draw(st.sampled_from([shape, shape[-1:]])), low=-4,
+                                high=1))
+    else:
+        t = data.draw(nt.arrays(data.draw(st.sampled_from([shape, shape[-1:]])), low=0,
+                                high=1))
+        t.flat[0] = 0.0
+    ours, theirs = modules("KLDivLoss", reduction=reduction, log_target=log_target)
+    assert_matches_torch(_quiet(ours), _quiet(theirs), [x, t])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, kwargs", [
+    ("huber_loss", dict(delta=0.6)), ("huber_loss", dict(delta=2.0, reduction="sum")),
+    ("smooth_l1_loss", dict(beta=0.6, reduction="none")), ("smooth_l1_loss", dict(beta=0.0)),
+    ("kl_div", dict(reduction="batchmean")),
+    ("kl_div", dict(reduction="sum", log_target=True))])
+def test_the_functional_losses_in_float32_and_float64_as_torch(name, kwargs, dtype):
+    """float32 to float32's rounding (sums in another order), float64 to 1e-12."""
+    import torch
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-3, 3, (6, 4)).astype(dtype)
+    y = rng.uniform(0, 3, (6, 4)).astype(dtype)
+    if name == "kl_div":
+        x = x - 3
+    ours, theirs = ng.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    loss = getattr(F, name)(ours, y, **kwargs)
+    tloss = getattr(torch.nn.functional, name)(theirs, torch.tensor(y), **kwargs)
+    assert loss.dtype == dtype and tloss.dtype == getattr(torch, np.dtype(dtype).name)
+    v = rng.standard_normal(loss.shape).astype(dtype)
+    loss.backward(v)
+    tloss.backward(torch.tensor(v))
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss.numpy(), tloss.detach().numpy(), rtol=rtol, atol=0)
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=rtol, atol=1e-7 * rtol)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("x_dtype, y_dtype", [(np.float32, np.float64),
+                                              (np.float64, np.float32),
+                                              (np.float32, np.int64)])
+@pytest.mark.parametrize("name", ["huber_loss", "smooth_l1_loss", "kl_div"])
+def test_mixed_dtypes_give_torchs_dtype(name, x_dtype, y_dtype):
+    """huber_loss has the input's dtype (torch's kernel writes into a tensor like it),
+    smooth_l1_loss and kl_div the promoted one; kl_div refuses an integer target, as torch
+    (a TypeError here, a RuntimeError there)."""
+    import torch
+    x, y = np.linspace(-2, 2, 6).astype(x_dtype) - 2.5, np.arange(6).astype(y_dtype) / 5
+    if y_dtype == np.int64:
+        y = np.arange(6)
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y)
+    if name == "kl_div" and y_dtype == np.int64:
+        with pytest.raises(RuntimeError, match="Integral inputs not supported"):
+            torch.nn.functional.kl_div(tx, ty, reduction="sum")
+        with pytest.raises(TypeError, match="kl_div: the input and target must be real "
+                                            "floating .*got float32 and int64"):
+            F.kl_div(x, y, reduction="sum")
+        return
+    kw = dict(reduction="sum")
+    want = getattr(torch.nn.functional, name)(tx, ty, **kw)
+    got = getattr(F, name)(ng.tensor(x, requires_grad=True), y, **kw)
+    assert got.dtype == np.dtype(str(want.dtype).removeprefix("torch."))
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-6)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, kwargs", [("huber_loss", dict(delta=1.0)),
+                                          ("smooth_l1_loss", dict(beta=1.0)),
+                                          ("smooth_l1_loss", dict(beta=0.0))])
+def test_infinite_and_nan_differences_as_torch(name, kwargs):
+    """±inf: torch's inf loss and its finite gradient (no NaN from the branch not taken);
+    NaN: NaN, with a NaN gradient (beta 0: l1_loss's 0, as torch's)."""
+    import torch
+    x, y = np.array([np.inf, -np.inf, 0.3, np.nan, 2.0]), np.zeros(5)
+    assert_matches_torch(lambda a: getattr(F, name)(a, y, reduction="none", **kwargs),
+                         lambda a: getattr(torch.nn.functional, name)(
+                             a, torch.tensor(y), reduction="none", **kwargs), [x])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name, kwargs", [("huber_loss", {}), ("smooth_l1_loss", {}),
+                                          ("smooth_l1_loss", dict(beta=0.0)),
+                                          ("kl_div", dict(reduction="batchmean")),
+                                          ("kl_div", {})])
+def test_no_element(name, kwargs):
+    """"sum" and "none" as torch's (0, an empty loss); a "mean" (and kl_div's "batchmean")
+    over no element is 0 where torch's is NaN, as the library's other losses."""
+    import torch
+    x = np.zeros((0, 3))
+    fn, tfn = getattr(F, name), getattr(torch.nn.functional, name)
+    for reduction in ("sum", "none"):
+        assert_matches_torch(_quiet(lambda a, b: fn(a, b, reduction=reduction)),
+                             _quiet(lambda a, b: tfn(a, b, reduction=reduction)), [x, x])
+    got = _quiet(lambda: fn(ng.tensor(x, requires_grad=True), x, **kwargs))()
+    want = _quiet(lambda: tfn(torch.tensor(x), torch.tensor(x), **kwargs))()
+    assert got.item() == 0.0 and got.shape == () and np.isnan(want.item())
+    got.backward()
+
+
+@pytest.mark.torch
+def test_kl_div_batchmean_divides_by_the_inputs_first_dimension_as_torch():
+    """A 0-d input: the sum; a target broadcasting the input larger: still the input's
+    first dimension, as torch's."""
+    import torch
+    for x, t in ((np.array(-1.0), np.array(0.5)),
+                 (np.log(np.full(3, 1 / 3)), np.full((2, 3), 0.25))):
+        assert_matches_torch(lambda a, b: F.kl_div(a, b, reduction="batchmean"),
+                             lambda a, b: torch.nn.functional.kl_div(
+                                 a, b, reduction="batchmean"), [x, t])
+
+
+@pytest.mark.torch
+def test_huber_weight_as_torchs():
+    """torch 2.13's weight: of the input's shape, each loss multiplied, "mean" a plain
+    mean; the weight gets its gradient; another shape is a ValueError, as torch."""
+    import torch
+    rng = np.random.default_rng(7)
+    x, y, w = rng.normal(size=(4, 3)), rng.normal(size=(4, 3)), rng.uniform(0, 2, (4, 3))
+    for reduction in REDUCTIONS:
+        assert_matches_torch(
+            lambda a, b, c: F.huber_loss(a, b, reduction, 0.5, c),
+            lambda a, b, c: torch.nn.functional.huber_loss(a, b, reduction, 0.5, c), [x, y, w])
+    with pytest.raises(ValueError, match="Weights and input must have the same size"):
+        torch.nn.functional.huber_loss(torch.tensor(x), torch.tensor(y),
+                                       weight=torch.tensor(w[0]))
+    with pytest.raises(ValueError, match=r"huber_loss: weight must have the input's shape "
+                                         r"\(4, 3\) \(as torch\), got \(3,\)"):
+        F.huber_loss(x, y, weight=w[0])
+
+
+@pytest.mark.parametrize("fn, inputs", [
+    (lambda x, y: F.huber_loss(x, y, "sum", 0.7), "xy"),
+    (lambda x, y, w: F.huber_loss(x, y, "mean", 1.3, w), "xyw"),
+    (lambda x, y: F.smooth_l1_loss(x, y, reduction="none", beta=0.7), "xy"),
+    (lambda x, y: F.smooth_l1_loss(x, y, beta=2.0), "xy"),
+    (lambda x, p: F.kl_div(x, p, reduction="batchmean"), "xp"),
+    (lambda x, t: F.kl_div(x, t, reduction="none", log_target=True), "xy"),
+], ids=["huber", "huber-weight", "smooth-l1", "smooth-l1-mean", "kl", "kl-log-target"])
+def test_the_compositions_pass_gradcheck(fn, inputs):
+    """Every new composition's gradient, for every input, against central differences in
+    float64 (differences away from the thresholds, where the second derivative jumps)."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-3, 3, (3, 4))
+    y = x + rng.choice([-1, 1], (3, 4)) * rng.choice([0.2, 0.4, 1.0, 1.6, 3.0], (3, 4))
+    arrays = {"x": x, "y": y, "w": rng.uniform(0.5, 2, (3, 4)),
+              "p": rng.uniform(0.1, 1.0, (3, 4))}
+    if inputs.startswith("xp"):
+        arrays["x"] = x - 3
+    ng.gradcheck(fn, [arrays[k] for k in inputs], method="central")
+
+
+def test_the_broadcast_warnings_and_errors():
+    """A target that widens the input warns at the caller's line, as mse_loss (torch warns
+    for any other shape); kl_div does not (as torch); shapes that do not broadcast are a
+    ValueError naming the op; integer or bool input is a TypeError."""
+    x = ng.tensor(np.zeros(3))
+    for name in ("huber_loss", "smooth_l1_loss"):
+        with pytest.warns(UserWarning, match=f"{name}: the target has shape") as caught:
+            getattr(F, name)(x, np.zeros((2, 1)))
+        assert [w.filename for w in caught] == [__file__]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            getattr(F, name)(x, 0.5)
+            getattr(F, name)(x, np.zeros(1))
+        with pytest.raises(ValueError, match=rf"{name}: shapes \(3,\) and \(2,\) cannot be "
+                                             r"broadcast"):
+            getattr(F, name)(x, np.zeros(2))
+        with pytest.raises(TypeError, match=f"{name}: not defined for bool input"):
+            getattr(F, name)(np.zeros(3, bool), np.zeros(3))
+    with pytest.raises(TypeError, match="huber_loss: expected a real floating input"):
+        F.huber_loss(np.arange(3), np.zeros(3))
+    with pytest.raises(TypeError, match="smooth_l1_loss: expected a real floating input"):
+        F.smooth_l1_loss(np.arange(3), np.arange(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.kl_div(x, np.full((2, 3), 0.5), reduction="sum")
+    with pytest.raises(ValueError, match=r"kl_div: shapes \(3,\) and \(2,\) cannot be"):
+        F.kl_div(x, np.zeros(2), reduction="sum")
+
+
+def test_kl_div_mean_warns_as_torch():
+    """torch's warning that "mean" is not the KL divergence, at the caller's line, from the
+    module too; "batchmean" is silent."""
+    with pytest.warns(UserWarning, match="kl_div: reduction: 'mean' divides the total loss "
+                                         "by both the batch size and the support size") as w:
+        ng.nn.KLDivLoss()(ng.tensor(np.zeros((2, 3))), np.full((2, 3), 1 / 3))
+    assert [x.filename for x in w] == [__file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ng.nn.KLDivLoss(reduction="batchmean")(ng.tensor(np.zeros((2, 3))), np.ones((2, 3)))
+
+
+@pytest.mark.torch
+def test_huber_delta_and_smooth_l1_beta_bounds_as_torch():
+    """torch refuses delta <= 0 and beta < 0 (NaN too) at the call with a RuntimeError;
+    ours at the call with a ValueError (and the modules at construction); beta 0 is l1_loss
+    in both, delta and beta inf are allowed in both."""
+    import torch
+    x, y = np.array([0.5, -2.0, 4.0]), np.array([0.0, 1.0, 1.0])
+    for delta in (0.0, -1.0, float("nan")):
+        with pytest.raises(RuntimeError, match="non-positive values for delta"):
+            torch.nn.functional.huber_loss(torch.tensor(x), torch.tensor(y), delta=delta)
+        with pytest.raises(ValueError, match="huber_loss: delta must be > 0"):
+            F.huber_loss(x, y, delta=delta)
+    for beta in (-0.1, float("nan")):
+        with pytest.raises(RuntimeError, match="negative values for beta"):
+            torch.nn.functional.smooth_l1_loss(torch.tensor(x), torch.tensor(y), beta=beta)
+        with pytest.raises(ValueError, match="smooth_l1_loss: beta must be >= 0"):
+            F.smooth_l1_loss(x, y, beta=beta)
+    for name, kw in (("smooth_l1_loss", dict(beta=0.0)), ("smooth_l1_loss", dict(beta=np.inf)),
+                     ("huber_loss", dict(delta=np.inf)), ("huber_loss", dict(delta=1))):
+        assert_matches_torch(lambda a: getattr(F, name)(a, y, reduction="none", **kw),
+                             lambda a: getattr(torch.nn.functional, name)(
+                                 a, torch.tensor(y), reduction="none", **kw), [x])

@@ -460,6 +460,112 @@ def test_clip_grad_norm_independent_formula_and_errors():
             optim.clip_grad_norm_(ps, 1.0, norm_type=order)
 
 
+def _both_with_grads(grads):
+    """Parameters holding ``grads``: ours, and torch's."""
+    import torch
+    ps, ts = [], []
+    for g in grads:
+        ps.append(nn.Parameter(np.zeros(g.shape, g.dtype)))
+        ps[-1].grad = g.copy()
+        ts.append(torch.nn.Parameter(torch.zeros(g.shape, dtype=getattr(torch, g.dtype.name))))
+        ts[-1].grad = torch.tensor(g.copy())
+    return ps, ts
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
+@pytest.mark.parametrize("max_norm", [0.5, 1e3])
+def test_get_total_norm_and_clip_grads_with_norm_as_torch(norm_type, max_norm, dtype):
+    """torch 2.6's two halves of clip_grad_norm_: the total of the gradients (given as
+    arrays, or as one array) is clip_grad_norm_'s, torch's to rounding; clipping by a total
+    scales as torch's, bit for bit given torch's own total (its coefficient computed as
+    torch's, in the total's dtype), and then equals clip_grad_norm_'s."""
+    torch = pytest.importorskip("torch")
+    grads = [g.astype(dtype) for g in _grad_sequence()[0] if g is not None]
+    ps, ts = _both_with_grads(grads)
+    total = nn.utils.get_total_norm([p.grad for p in ps], norm_type)
+    ttotal = torch.nn.utils.get_total_norm([t.grad for t in ts], norm_type)
+    assert isinstance(total, ng.Tensor) and total.shape == () and total.dtype == dtype
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(total.item(), ttotal.item(), rtol=rtol)
+    one = nn.utils.get_total_norm(ps[0].grad, norm_type)
+    np.testing.assert_allclose(one.item(), torch.nn.utils.get_total_norm(ts[0].grad,
+                                                                         norm_type).item(),
+                               rtol=rtol)
+    nn.utils.clip_grads_with_norm_(ps, max_norm, ttotal.numpy())
+    torch.nn.utils.clip_grads_with_norm_(ts, max_norm, ttotal)
+    for k, (p, t) in enumerate(zip(ps, ts)):
+        np.testing.assert_array_equal(p.grad, t.grad.numpy(), err_msg=f"gradient {k}")
+    again, _ = _both_with_grads(grads)
+    whole, _ = _both_with_grads(grads)
+    nn.utils.clip_grads_with_norm_(again, max_norm,
+                                   nn.utils.get_total_norm([p.grad for p in again], norm_type))
+    assert nn.utils.clip_grad_norm_(whole, max_norm, norm_type).item() == total.item()
+    for a, b in zip(again, whole):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=1e-15 if dtype == np.float64 else
+                                   1e-7)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_get_total_norm_of_non_finite_entries_as_torch(bad):
+    """An inf or NaN entry: the total is torch's (inf, NaN), clipping by it scales as
+    torch's (by 0: NaN at the inf entry, 0 elsewhere; by NaN); with error_if_nonfinite a
+    RuntimeError, as torch."""
+    torch = pytest.importorskip("torch")
+    grads = [np.array([1.0, bad, 3.0]), np.array([[2.0, -1.0]])]
+    ps, ts = _both_with_grads(grads)
+    total = nn.utils.get_total_norm([p.grad for p in ps])
+    ttotal = torch.nn.utils.get_total_norm([t.grad for t in ts])
+    np.testing.assert_array_equal(total.numpy(), ttotal.numpy())
+    nn.utils.clip_grads_with_norm_(ps, 1.0, total)
+    torch.nn.utils.clip_grads_with_norm_(ts, 1.0, ttotal)
+    for p, t in zip(ps, ts):
+        np.testing.assert_array_equal(p.grad, t.grad.numpy())
+    with pytest.raises(RuntimeError, match=r"get_total_norm: the total norm of order 2.0 of "
+                                           r"the gradients is (inf|nan)"):
+        nn.utils.get_total_norm(grads, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError):
+        torch.nn.utils.get_total_norm([torch.tensor(g) for g in grads], error_if_nonfinite=True)
+
+
+def test_get_total_norm_and_clip_grads_with_norm_edges_and_errors():
+    """No tensors: a float64 0 (as clip_grad_norm_); no gradient: nothing scaled, no
+    warning; a total of 0 or below max_norm scales nothing; bad arguments name the
+    function."""
+    assert float(nn.utils.get_total_norm([])) == 0.0
+    assert nn.utils.get_total_norm([]).dtype == np.float64
+    p = nn.Parameter(np.array([3.0, 4.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nn.utils.clip_grads_with_norm_((q for q in []), 1.0, 5.0)
+        nn.utils.clip_grads_with_norm_([p], 1.0, 5.0)        # no grad: nothing to do
+        p.grad = np.array([3.0, 4.0])
+        nn.utils.clip_grads_with_norm_(p, 10.0, nn.utils.get_total_norm(p.grad))
+        np.testing.assert_array_equal(p.grad, [3.0, 4.0])
+        nn.utils.clip_grads_with_norm_(p, 1.0, 0.0)
+        np.testing.assert_array_equal(p.grad, [3.0, 4.0])
+        nn.utils.clip_grads_with_norm_(p, 1.0, ng.tensor(np.float32(5.0)))
+    np.testing.assert_allclose(p.grad, [0.6, 0.8], rtol=1e-6)
+    assert nn.utils.get_total_norm(ng.tensor(np.array([3.0, 4.0]))).item() == 5.0
+    for order in (0, -1.0, -math.inf):
+        with pytest.raises(ValueError, match=r"get_total_norm: norm_type must be > 0 or inf"):
+            nn.utils.get_total_norm([p.grad], norm_type=order)
+    with pytest.raises(TypeError, match="get_total_norm: expected Tensors or arrays of "
+                                        "floats .*item 1 is ndarray of dtype int64"):
+        nn.utils.get_total_norm([p.grad, np.array([1, 2])])
+    with pytest.raises(TypeError, match="get_total_norm: .* item 0 is str"):
+        nn.utils.get_total_norm(["a"])
+    with pytest.raises(TypeError, match="clip_grads_with_norm_: total_norm must be a real "
+                                        "number or a one-element Tensor"):
+        nn.utils.clip_grads_with_norm_([p], 1.0, "5")
+    with pytest.raises(ValueError, match="clip_grads_with_norm_: max_norm must be >= 0"):
+        nn.utils.clip_grads_with_norm_([p], -1.0, 5.0)
+    with pytest.raises(TypeError, match="clip_grads_with_norm_: expected Tensors"):
+        nn.utils.clip_grads_with_norm_([p.grad], 1.0, 5.0)
+
+
 def test_clip_grad_value():
     p = nn.Parameter(np.zeros(4))
     p.grad = np.array([-3.0, -0.5, 0.2, 9.0])

@@ -19,6 +19,14 @@ def test_the_aliases_are_the_library_functions():
 
 
 @pytest.mark.torch
+def test_every_nn_utils_name_is_torchs():
+    """torch 2.6's get_total_norm and clip_grads_with_norm_ beside clip_grad_norm_."""
+    import torch
+    assert {"get_total_norm", "clip_grads_with_norm_"} <= set(ng.nn.utils.__all__)
+    assert [n for n in ng.nn.utils.__all__ if not hasattr(torch.nn.utils, n)] == []
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("args", [(5,), (2, 9), (1, 2, 0.25), (3.5,), (5, 1, -2), (0,)])
 def test_arange_as_torch(args):
     import torch

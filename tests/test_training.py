@@ -683,13 +683,31 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
     lambda opt: ng.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.7 ** epoch),
     # mode="max" on a falling loss: no epoch improves, so each one cuts the rate
     lambda opt: ng.optim.lr_scheduler.ReduceLROnPlateau(opt, "max", factor=0.5, patience=0),
-], ids=["StepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau"])
+    lambda opt: ng.optim.lr_scheduler.LinearLR(opt, 0.2, total_iters=3),
+    lambda opt: ng.optim.lr_scheduler.ConstantLR(opt, 0.5, total_iters=3),
+    lambda opt: ng.optim.lr_scheduler.MultiplicativeLR(opt, lambda epoch: 0.8),
+    lambda opt: ng.optim.lr_scheduler.PolynomialLR(opt, total_iters=4, power=2.0),
+    lambda opt: ng.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3),
+    lambda opt: ng.optim.lr_scheduler.CyclicLR(opt, 0.005, 0.02, step_size_up=2),
+    lambda opt: ng.optim.lr_scheduler.OneCycleLR(opt, 0.05, total_steps=5),
+    lambda opt: ng.optim.lr_scheduler.SequentialLR(
+        opt, [ng.optim.lr_scheduler.LinearLR(opt, 0.5, total_iters=2),
+              ng.optim.lr_scheduler.ExponentialLR(opt, 0.8)], milestones=[2]),
+    lambda opt: ng.optim.lr_scheduler.ChainedScheduler(
+        [ng.optim.lr_scheduler.ConstantLR(opt, 0.5, 2),
+         ng.optim.lr_scheduler.ExponentialLR(opt, 0.9)]),
+], ids=["StepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau", "LinearLR",
+        "ConstantLR", "MultiplicativeLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
+        "CyclicLR", "OneCycleLR", "SequentialLR", "ChainedScheduler"])
 def test_fit_steps_a_scheduler_once_per_epoch_and_a_resumed_run_continues_it(tmp_path, build):
     """Each epoch trains with the rate the schedule gives it (torch's: the scheduler
     stepped by hand after each epoch of a run of fit's own steps), and a run stopped and
     resumed from its ModelCheckpoint, with the scheduler built again on the resumed
     optimiser, goes on with the same rates and the same weights as the run never stopped
-    (before, a resumed schedule started again from its first epoch)."""
+    (before, a resumed schedule started again from its first epoch). Where building the
+    scheduler on the resumed optimiser changes its rates (LinearLR, ConstantLR, ...) or its
+    momentum (CyclicLR and OneCycleLR cycle Adam's betas[0]), fit puts back the saved
+    state's."""
     from nongate_np.training import ModelCheckpoint, resume
     train, val = dataset(seed=1), dataset(n=8, seed=2)
 

@@ -28,7 +28,17 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
 from .multitask import MultiTaskSequenceModel
@@ -40,4 +50,5 @@ __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear"
            "SiLU", "GELU",
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
-           "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
+           "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
+           "SmoothL1Loss", "KLDivLoss"]

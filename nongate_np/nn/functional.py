@@ -10,7 +10,9 @@ positional order (``cross_entropy(input, target, weight)``, where
 computes. torch's long-deprecated ``size_average`` and ``reduce`` are refused
 (``reduction=`` says the same). ``leaky_relu``, ``silu`` and ``gelu`` are the ops of
 ``ops/activations.py`` (their ``inplace=True`` refused); ``pad`` (constant mode),
-``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops.
+``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops,
+as are the losses ``huber_loss``, ``smooth_l1_loss`` and ``kl_div`` (their gradients are
+autograd's through ``where``, ``abs``, ``log``, ``exp``: no equation of their own).
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import numpy as np
 
 from .. import ops
 from ..ops import dropout, layer_norm, relu, sigmoid, tanh
+from ..ops._util import broadcast_error, operand, result_dtype_as_torch
+from ..ops.loss import L1Loss, _check_reduction, _regression_operands
 from ..tensor import Tensor, as_array
 from ..userline import callers_stacklevel
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
-           "binary_cross_entropy", "binary_cross_entropy_with_logits", "leaky_relu", "silu",
-           "gelu", "pad", "one_hot", "normalize", "cosine_similarity"]
+           "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
+           "smooth_l1_loss", "kl_div", "leaky_relu", "silu", "gelu", "pad", "one_hot",
+           "normalize", "cosine_similarity"]
 
 
 def linear(input, weight, bias=None) -> Tensor:
@@ -126,6 +131,183 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _no_legacy("binary_cross_entropy_with_logits", size_average, reduce)
     return ops.binary_cross_entropy_with_logits(input, target, pos_weight, reduction,
                                                 weight=weight)
+
+
+def _check_threshold(where: str, name: str, value, positive: bool) -> None:
+    """huber_loss's ``delta`` (``positive``: > 0) or smooth_l1_loss's ``beta`` (>= 0): a
+    TypeError unless a real number, a ValueError (torch: RuntimeError) outside the range,
+    NaN included, as torch refuses it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r:.40}")
+    if not (value > 0 if positive else value >= 0):
+        raise ValueError(f"{where}: {name} must be {'> 0' if positive else '>= 0'} (as torch), "
+                         f"got {value!r}")
+
+
+def _real_operands(op: str, x, y, floating_input: bool):
+    """(x, y) of huber_loss and smooth_l1_loss as torch's kernels take them, broadcast
+    first: x a Tensor, both of the dtype torch promotes the two to (a 0-d target counts as
+    its broadcast shape; a Python number is weak); TypeError where that is not a real
+    floating dtype, or (``floating_input``, huber_loss) the input's is not; ValueError for
+    shapes that do not broadcast."""
+    x = x if isinstance(x, Tensor) else Tensor(as_array(x, what=f"{op}: input"))
+    number = isinstance(y, numbers.Number)
+    dtype = x.dtype if number else result_dtype_as_torch([x.dtype, y.dtype])
+    if dtype.kind != "f" or (floating_input and x.dtype.kind != "f"):
+        raise TypeError(f"{op}: expected a real floating input (float32 or float64), got "
+                        f"{x.dtype}{'' if number else f' and a target of {y.dtype}'}; "
+                        f"convert it, e.g. x.astype(np.float32)")
+    if not number:
+        try:
+            np.broadcast_shapes(x.shape, y.shape)
+        except ValueError:
+            raise broadcast_error(op, x, y) from None
+        if y.dtype != dtype:
+            y = ops.cast(y, dtype) if isinstance(y, Tensor) else y.astype(dtype)
+    return (ops.cast(x, dtype) if x.dtype != dtype else x), y
+
+
+def _reduced(loss: Tensor, reduction: str) -> Tensor:
+    """``loss`` as ``reduction`` asks; a "mean" of no element is 0, as the library's other
+    losses (torch: NaN)."""
+    if reduction == "none":
+        return loss
+    if reduction == "sum" or int(np.prod(loss.shape)) == 0:
+        return ops.sum(loss)
+    return ops.mean(loss)
+
+
+def _piecewise(d: Tensor, bound: float, far, near) -> Tensor:
+    """``far(|d|)`` where |d| >= bound, else ``near(d)``: torch's blend of its two branches
+    on ``|d| >= bound``, so a NaN d takes ``near`` and its gradient is NaN, as torch's.
+    Each branch sees 0 where it is not taken, and ``where`` selects its gradient there, so
+    neither sends a NaN back through the other (an infinite d, or an infinite bound)."""
+    z = ops.abs(d)
+    beyond = z >= bound
+    return ops.where(beyond, far(ops.where(beyond, z, 0.0)),
+                     near(ops.where(beyond, 0.0, d)))
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:
+    """Huber's loss, as ``torch.nn.functional.huber_loss`` (torch 2.13's arguments, ``weight``
+    included): with d = input − target,
+    ``ℓ = ½ d²`` where ``|d| < delta``, else ``delta·(|d| − ½ delta)``,
+    torch's expressions in its order (the same values). The gradient is autograd's through
+    ``where`` and ``abs``: d, or ±delta beyond delta (NaN at a NaN d, as torch).
+
+    The result has the input's dtype (as torch: a float64 target is promoted, then the loss
+    rounded to the input's float32). ``weight``, of the input's shape, multiplies each loss
+    before the reduction ("mean" is then a plain mean, as torch's); it promotes, and gets a
+    gradient if it requires one. A target that broadcasts the input to a larger shape warns
+    at the caller's line, as :func:`mse_loss` (torch warns for any other shape). A "mean"
+    over no element is 0 (torch: NaN), as the library's other losses.
+
+    Raises ValueError for an unknown reduction, ``delta`` <= 0 or NaN (torch: RuntimeError),
+    shapes that do not broadcast or a weight of another shape than the input's; TypeError
+    for a ``delta`` that is not a number, or an input that is not real floating.
+    """
+    _check_reduction(reduction, "huber_loss")
+    _check_threshold("huber_loss", "delta", delta, positive=True)
+    x, y, w = _regression_operands(input, target, weight, "huber_loss")
+    dtype = getattr(x, "dtype", None)
+    x, y = _real_operands("huber_loss", x, y, floating_input=True)
+    loss = _piecewise(x - y, delta, lambda z: delta * (z - 0.5 * delta),
+                      lambda q: 0.5 * q * q)
+    if loss.dtype != dtype:             # torch's kernel writes into a tensor like the input
+        loss = ops.cast(loss, dtype)
+    return _reduced(loss if w is None else loss * w, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """The smooth L1 loss, as ``torch.nn.functional.smooth_l1_loss``: with d = input −
+    target, ``ℓ = ½ d² / beta`` where ``|d| < beta``, else ``|d| − ½ beta`` (Huber's loss
+    divided by beta), torch's expressions in its order; ``beta = 0`` is :func:`l1_loss`, as
+    torch dispatches it. The gradient is autograd's: d / beta, or ±1 beyond beta (NaN at a
+    NaN d, as torch).
+
+    dtypes promote as torch's (float32 with a float64 target gives float64; an integer
+    input beside a floating target takes its dtype). Broadcasting, its warning and an
+    empty "mean" as :func:`huber_loss`; torch's deprecated ``size_average`` and ``reduce``
+    are refused.
+
+    Raises ValueError for an unknown reduction, a negative or NaN ``beta`` (torch:
+    RuntimeError) or shapes that do not broadcast; TypeError for a ``beta`` that is not a
+    number, or operands with no real floating dtype between them.
+    """
+    _no_legacy("smooth_l1_loss", size_average, reduce)
+    _check_reduction(reduction, "smooth_l1_loss")
+    _check_threshold("smooth_l1_loss", "beta", beta, positive=False)
+    x, y, _ = _regression_operands(input, target, None, "smooth_l1_loss")
+    x, y = _real_operands("smooth_l1_loss", x, y, floating_input=False)
+    if beta == 0:
+        return L1Loss.apply(x, y, None, reduction)      # torch's l1_loss: sign(d) (E14b)
+    loss = _piecewise(x - y, beta, lambda z: z - 0.5 * beta, lambda q: 0.5 * q * q / beta)
+    return _reduced(loss, reduction)
+
+
+_KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def _check_kl_reduction(reduction, where: str) -> None:
+    if reduction not in _KL_REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {_KL_REDUCTIONS}, got "
+                         f"{reduction!r}")
+
+
+def _check_log_target(log_target, where: str) -> None:
+    if not isinstance(log_target, (bool, np.bool_)):
+        raise TypeError(f"{where}: log_target must be True or False, got {log_target!r:.40}")
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """The pointwise Kullback-Leibler divergence, as ``torch.nn.functional.kl_div``: the
+    input holds log-probabilities log q; with ``log_target`` the target holds log p, else
+    p. ``ℓ = p (log p − log q)``: computed as torch's, ``xlogy(p, p) − p·input`` (0 where
+    p = 0) or ``exp(target)·(target − input)``. The gradient is autograd's: −p for the
+    input; the target's, where it requires one, is torch's too (NaN at p = 0, as torch's
+    xlogy).
+
+    ``reduction``: "batchmean" (the sum divided by the input's first dimension: the KL
+    divergence of each row's distribution, averaged), "sum", "none", or "mean" (over every
+    element: warned about, as torch warns). The two broadcast, without a warning, as
+    torch's; dtypes promote as torch's. A "mean" or "batchmean" over no element is 0
+    (torch: NaN), as the library's other losses. torch's deprecated ``size_average`` and
+    ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction or shapes that do not broadcast;
+    TypeError for an input or target that is not real floating (torch: RuntimeError), or
+    a ``log_target`` that is not a bool.
+    """
+    _no_legacy("kl_div", size_average, reduce)
+    _check_kl_reduction(reduction, "kl_div")
+    _check_log_target(log_target, "kl_div")
+    x = input if isinstance(input, Tensor) else Tensor(as_array(input, what="kl_div: input"))
+    t = operand(target, "kl_div")
+    t = t if isinstance(t, Tensor) else Tensor(as_array(t, what="kl_div: target"))
+    if x.dtype.kind != "f" or t.dtype.kind != "f":
+        raise TypeError(f"kl_div: the input and target must be real floating (float32 or "
+                        f"float64), got {x.dtype} and {t.dtype}")
+    try:
+        np.broadcast_shapes(x.shape, t.shape)
+    except ValueError:
+        raise broadcast_error("kl_div", x, t) from None
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction: 'mean' divides the total loss by both the batch "
+                      "size and the support size.'batchmean' divides only by the batch "
+                      "size, and aligns with the KL div math definition.'mean' will be "
+                      "changed to behave the same as 'batchmean' in the next major release "
+                      "(torch's warning)", UserWarning, stacklevel=callers_stacklevel())
+    if log_target:
+        loss = ops.exp(t) * (t - x)
+    else:
+        loss = ops.where(t == 0, 0.0, t * ops.log(t)) - t * x
+    if reduction != "batchmean":
+        return _reduced(loss, reduction)
+    total = ops.sum(loss)
+    return total / x.shape[0] if x.ndim and x.shape[0] else total
 
 
 def _not_inplace(where: str, inplace) -> None:

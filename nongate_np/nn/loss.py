@@ -1,18 +1,21 @@
 """The loss modules, as ``torch.nn``'s: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss,
-BCEWithLogitsLoss.
+BCEWithLogitsLoss, HuberLoss, SmoothL1Loss, KLDivLoss.
 
 Each keeps its constructor's arguments and, called as ``loss_fn(input, target)``, calls the
 functional op of its loss with them (``nongate_np.nn.functional``; equations docs/math.md
-E13-E15). The constructors take torch's arguments, names, order and defaults. ``weight`` and
-``pos_weight`` are buffers, as torch's: in ``state_dict`` under those keys when given (absent
-when None), moved by ``.to("cuda")`` and converted by ``.double()`` and ``.float()`` with the
-model that holds the loss; each shares the array it was given, as torch's buffer shares its
-tensor. The arguments are checked at construction by the functional ops' own checks, named
-by the class (``CrossEntropyLoss: reduction must be one of ...``); what needs the input (the
-weight's length, its dtype against the input's) is checked by the op at the call. torch's
-deprecated ``size_average`` and ``reduce`` are refused (torch maps them to ``reduction``
-with a warning). The ``repr`` is torch's (``CrossEntropyLoss()``): the arguments are
-attributes (``reduction``, ``ignore_index``, ``label_smoothing``) and buffers, as there.
+E13-E15; HuberLoss, SmoothL1Loss and KLDivLoss call compositions of the ops, whose
+gradients autograd derives). The constructors take torch's arguments, names, order and
+defaults. ``weight`` and ``pos_weight`` are buffers, as torch's: in ``state_dict`` under
+those keys when given (absent when None), moved by ``.to("cuda")`` and converted by
+``.double()`` and ``.float()`` with the model that holds the loss; each shares the array it
+was given, as torch's buffer shares its tensor. The arguments are checked at construction by
+the functional ops' own checks, named by the class (``CrossEntropyLoss: reduction must be
+one of ...``, ``HuberLoss: delta must be > 0``, which torch checks only at the call); what
+needs the input (the weight's length, its dtype against the input's) is checked by the op
+at the call. torch's deprecated ``size_average`` and ``reduce`` are refused (torch maps
+them to ``reduction`` with a warning). The ``repr`` is torch's (``CrossEntropyLoss()``):
+the arguments are attributes (``reduction``, ``ignore_index``, ``label_smoothing``,
+``delta``, ``beta``, ``log_target``) and buffers, as there.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from .. import defaults
 from ..ops.loss import _check_ignore_index, _check_label_smoothing, _check_reduction
 from ..tensor import Tensor, as_array
 from . import functional as F
-from .functional import _no_legacy
+from .functional import _check_kl_reduction, _check_log_target, _check_threshold, _no_legacy
 from .module import Module
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
+           "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
 
 
 class _Loss(Module):
@@ -34,8 +38,10 @@ class _Loss(Module):
         super().__init__()
         name = type(self).__name__
         _no_legacy(name, size_average, reduce)
-        _check_reduction(reduction, name)
+        self._check_reduction(reduction, name)
         self.reduction = reduction
+
+    _check_reduction = staticmethod(_check_reduction)
 
     def _weight_buffer(self, name: str, array, class_weights: bool) -> None:
         """Register ``array`` (array_like or None) as the buffer ``name``. Class weights
@@ -210,3 +216,90 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class HuberLoss(_Loss):
+    """Huber's loss, as ``torch.nn.HuberLoss``: ``F.huber_loss(input, target, reduction=,
+    delta=)``, with d = input − target, ``½ d²`` where ``|d| < delta``, else
+    ``delta·(|d| − ½ delta)``.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum", "none"}
+    delta : float, default 1.0
+        Where the loss turns from quadratic to linear (> 0).
+
+    Shapes: input (*), target (*) of the input's shape; the loss has the input's dtype.
+    Raises ValueError for an unknown reduction or ``delta`` <= 0 (torch: RuntimeError at
+    the call), TypeError for a ``delta`` that is not a number, at construction; at the
+    call, the errors of ``F.huber_loss``.
+    """
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        _check_threshold(type(self).__name__, "delta", delta, positive=True)
+        self.delta = delta
+
+    def forward(self, input, target) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """The smooth L1 loss, as ``torch.nn.SmoothL1Loss``: ``F.smooth_l1_loss(input, target,
+    reduction=, beta=)``, with d = input − target, ``½ d² / beta`` where ``|d| < beta``,
+    else ``|d| − ½ beta``; ``beta = 0`` is the L1 loss.
+
+    Parameters
+    ----------
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+    beta : float, default 1.0
+        Where the loss turns from quadratic to linear (>= 0).
+
+    Shapes: input (*), target (*) of the input's shape. Raises ValueError for an unknown
+    reduction, a negative ``beta`` (torch: RuntimeError at the call) or a deprecated
+    argument, TypeError for a ``beta`` that is not a number, at construction; at the call,
+    the errors of ``F.smooth_l1_loss``.
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        _check_threshold(type(self).__name__, "beta", beta, positive=False)
+        self.beta = beta
+
+    def forward(self, input, target) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class KLDivLoss(_Loss):
+    """The Kullback-Leibler divergence, as ``torch.nn.KLDivLoss``: ``F.kl_div(input, target,
+    reduction=, log_target=)``, ``p (log p − log q)`` per element for an input of
+    log-probabilities log q and a target p (log p with ``log_target``).
+
+    Parameters
+    ----------
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "batchmean", "sum", "none"}
+        "batchmean" (the sum over the input's first dimension's size) is the divergence of
+        each row's distribution, averaged; "mean" (the default, as torch's) averages over
+        every element and is warned about at each call, as torch warns.
+    log_target : bool, default False
+
+    Shapes: input (*), target broadcasting with it. Raises ValueError for an unknown
+    reduction or a deprecated argument, TypeError for a ``log_target`` that is not a bool,
+    at construction; at the call, the errors of ``F.kl_div``.
+    """
+
+    _check_reduction = staticmethod(_check_kl_reduction)
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        _check_log_target(log_target, type(self).__name__)
+        self.log_target = log_target
+
+    def forward(self, input, target) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -1,8 +1,12 @@
 """Optimisers and learning-rate schedules, as ``torch.optim``.
 
 ``optimizer``: SGD, Adam, AdamW and gradient clipping (their update formulas are torch's).
-``lr_scheduler``: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR and
-ReduceLROnPlateau, which set an optimiser's ``param_groups[k]["lr"]`` epoch by epoch.
+``lr_scheduler``: StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LambdaLR,
+MultiplicativeLR, LinearLR, ConstantLR, PolynomialLR, CosineAnnealingWarmRestarts,
+CyclicLR, OneCycleLR, SequentialLR, ChainedScheduler and ReduceLROnPlateau, which set an
+optimiser's ``param_groups[k]["lr"]`` epoch by epoch (CyclicLR and OneCycleLR its
+momentum too). torch 2.6's ``get_total_norm`` and ``clip_grads_with_norm_`` are in
+``nongate_np.nn.utils``, as in torch.
 """
 
 from . import lr_scheduler

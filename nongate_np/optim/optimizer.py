@@ -636,12 +636,12 @@ def cuda_optim() -> Any:
     return kernels
 
 
-def _grads(parameters, where: str) -> list[np.ndarray]:
+def _grads(parameters, where: str, warn_empty: bool = True) -> list[np.ndarray]:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
     elif isinstance(parameters, types.GeneratorType):
         parameters = list(parameters)
-        if not parameters:              # torch's warning: a used-up generator clips nothing
+        if not parameters and warn_empty:   # torch's warning: a used-up generator clips nothing
             warnings.warn("`parameters` is an empty generator, no gradient clipping will "
                           "occur.", UserWarning, stacklevel=3)
     grads = []
@@ -654,21 +654,75 @@ def _grads(parameters, where: str) -> list[np.ndarray]:
     return grads
 
 
+def _norm_type(where: str, norm_type) -> float:
+    norm_type = float(norm_type)
+    if not (norm_type > 0):
+        # NOTE: torch takes these too: 0 counts the gradients with a non-zero entry, -inf
+        # and negative orders measure the smallest entries: no size to clip by
+        raise ValueError(f"{where}: norm_type must be > 0 or inf, got {norm_type} "
+                         "(torch's 0, negative orders and -inf are not supported)")
+    return norm_type
+
+
+def _measure(arrays: list, norm_type: float, error_if_nonfinite: bool, where: str):
+    """The total ``norm_type``-norm of ``arrays`` (host or GPU arrays, at least one) as one
+    vector: ``(result, parts)``, result the 0-d Tensor that clip_grad_norm_ and
+    get_total_norm return (the arrays' promoted dtype, on their device), parts ``(m, r)``
+    of :func:`_total_norm` for host arrays, the (1,) float64 device total for GPU ones.
+    RuntimeError with ``error_if_nonfinite`` where an entry is inf or NaN."""
+    dtype = np.result_type(*(a.dtype for a in arrays))
+    if any(type(a) is not np.ndarray for a in arrays):
+        if any(type(a) is np.ndarray for a in arrays):
+            raise DeviceError(f"{where}: the gradients are on two devices, cpu and cuda; "
+                              "move the parameters to one with Module.to(...)")
+        total_on_gpu = cuda_optim().total_norm(arrays, norm_type)
+        if error_if_nonfinite:
+            total = float(total_on_gpu.copy_to_host()[0])
+            if not math.isfinite(total):
+                raise _nonfinite_norm(where, total, norm_type)
+        xp = device_of(total_on_gpu).xp
+        return Tensor(xp.astype(xp.reshape(total_on_gpu, ()), dtype)), total_on_gpu
+    biggest, relative = _total_norm(arrays, norm_type)
+    with np.errstate(over="ignore"):    # only when the norm itself exceeds the float64 max
+        total = biggest * relative
+        result = Tensor(np.array(total, dtype))     # and here the arrays' dtype's max
+    if error_if_nonfinite and not math.isfinite(biggest):
+        raise _nonfinite_norm(where, total, norm_type)
+    return result, (biggest, relative)
+
+
+def _scale_(grads: list, coefficient) -> None:
+    """Every gradient multiplied in place by ``coefficient``: a Python float for host
+    arrays (cast to each one's dtype, as torch casts its 0-d factor), a float device array
+    of one element for GPU ones."""
+    if any(type(g) is not np.ndarray for g in grads):
+        cuda_optim().scale_(grads, coefficient)
+        return
+    with np.errstate(invalid="ignore"):     # inf · 0 is NaN, as torch's
+        for g in grads:
+            g *= coefficient
+
+
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
                     norm_type: float = 2.0, error_if_nonfinite: bool = False,
                     foreach: bool | None = None) -> Tensor:
     """Scale the gradients in place so their joint norm is at most ``max_norm``, as
-    ``torch.nn.utils.clip_grad_norm_``.
+    ``torch.nn.utils.clip_grad_norm_`` (:func:`get_total_norm` of the gradients, then
+    :func:`clip_grads_with_norm_`, as torch's; one total norm computation serves all
+    three).
 
     The total norm is the ``norm_type``-norm of all gradients as one vector; ``norm_type``
     may be ``inf`` (largest absolute entry). It is computed in float64 and scaled by the
     largest entry, so it is finite for any finite gradients (torch's overflows to inf, e.g.
     for entries of 1e300, and then zeroes them). Each gradient is multiplied by
-    ``c = max_norm / (total + 1e-6)`` when ``c < 1``; a zero total leaves them as they are.
-    Parameters without a gradient are skipped; an empty generator warns, as torch's.
+    ``c = max_norm / (total + 1e-6)`` when ``c < 1``, computed as torch computes it (as
+    ``(total + 1e-6)⁻¹ · max_norm`` in the total's dtype, the total returned); a zero total
+    leaves them as they are. Parameters without a gradient are skipped; an empty generator
+    warns, as torch's.
 
-    Finite gradients whose norm exceeds the float64 maximum are clipped by the coefficient
-    computed from the scaled norm (a finite, non-zero result) and ``inf`` is returned.
+    Finite gradients whose norm exceeds their dtype's maximum are clipped by the coefficient
+    computed from the scaled float64 norm (a finite, non-zero result) and ``inf`` is
+    returned.
     A non-finite entry (inf or NaN): with ``error_if_nonfinite`` a RuntimeError
     naming the total, before anything is scaled; without it (the default, as torch 2.13)
     the gradients are scaled as torch scales them: by c = 0 for an inf total (an inf entry
@@ -696,37 +750,107 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
         ``error_if_nonfinite`` and a non-finite total norm.
     """
     grads = _grads(parameters, "clip_grad_norm_")
-    norm_type = float(norm_type)
-    if not (norm_type > 0):
-        # NOTE: torch takes these too: 0 counts the gradients with a non-zero entry, -inf
-        # and negative orders measure the smallest entries: no size to clip by
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type} "
-                         "(torch's 0, negative orders and -inf are not supported)")
+    norm_type = _norm_type("clip_grad_norm_", norm_type)
     _check_number("clip_grad_norm_", "max_norm", max_norm)
     if not grads:
         return Tensor(np.array(0.0))
-    dtype = np.result_type(*(g.dtype for g in grads))
-    if any(type(g) is not np.ndarray for g in grads):
-        return _clip_grad_norm_on_gpu(grads, max_norm, norm_type, error_if_nonfinite, dtype)
-    biggest, relative = _total_norm(grads, norm_type)
-    with np.errstate(over="ignore"):    # only when the norm itself exceeds the float64 max
-        total = biggest * relative
-        result = Tensor(np.array(total, dtype))     # and here the gradients' dtype's max
-    if error_if_nonfinite and not math.isfinite(biggest):
-        raise _nonfinite_norm(total, norm_type)
-    if total == 0.0:                    # nothing to scale (and no division by zero)
+    result, parts = _measure(grads, norm_type, error_if_nonfinite, "clip_grad_norm_")
+    if not isinstance(parts, tuple):    # on the GPU: the coefficient stays there too
+        _scale_(grads, cuda_optim().clip_coefficient(parts, max_norm))
         return result
-    if math.isinf(total) and math.isfinite(biggest):
-        # finite gradients whose norm exceeds the float range: the coefficient from the
+    biggest, relative = parts
+    if math.isinf(result.item()) and math.isfinite(biggest):
+        # finite gradients whose norm exceeds their dtype's range: the coefficient from the
         # scaled norm (torch's inf norm would zero them)
         clip_coef = max_norm / biggest / relative
     else:
-        clip_coef = max_norm / (total + 1e-6)
+        clip_coef = _clip_coefficient(max_norm, result.data)
     if not clip_coef >= 1.0:            # NOTE: also for a NaN total, as torch
-        with np.errstate(invalid="ignore"):     # inf · 0 is NaN, as torch's
-            for g in grads:
-                g *= clip_coef
+        _scale_(grads, clip_coef)
     return result
+
+
+def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The ``norm_type``-norm of ``tensors`` (Tensors or arrays, e.g. the gradients
+    ``[p.grad for p in model.parameters() if p.grad is not None]``, or one of them) as one
+    vector, as ``torch.nn.utils.get_total_norm`` (torch 2.6+): :func:`clip_grad_norm_`'s
+    total (the same computation: float64, scaled by the largest entry, so finite for any
+    finite entries), returned as it returns it.
+
+    Returns a 0-d Tensor of the promoted dtype, on the arrays' device, outside any graph;
+    a float64 0 for no tensors. ``foreach`` is accepted and changes nothing.
+
+    Raises ValueError for ``norm_type`` not > 0 (as clip_grad_norm_), TypeError for an item
+    that is not a Tensor or an array of floats, RuntimeError with ``error_if_nonfinite``
+    where an entry is inf or NaN (as torch, for a non-finite total).
+    """
+    items = [tensors] if isinstance(tensors, Tensor) or hasattr(tensors, "dtype") and \
+        hasattr(tensors, "shape") else list(tensors)
+    norm_type = _norm_type("get_total_norm", norm_type)
+    arrays = []
+    for k, t in enumerate(items):
+        data = t.data if isinstance(t, Tensor) else t
+        if not (hasattr(data, "dtype") and hasattr(data, "shape")) or \
+                np.dtype(data.dtype).kind != "f":
+            raise TypeError(f"get_total_norm: expected Tensors or arrays of floats (e.g. "
+                            f"the gradients p.grad), but item {k} is "
+                            f"{type(t).__name__}{_dtype_note(data)}")
+        arrays.append(data)
+    if not arrays:
+        return Tensor(np.array(0.0))
+    return _measure(arrays, norm_type, error_if_nonfinite, "get_total_norm")[0]
+
+
+def _dtype_note(data) -> str:
+    return f" of dtype {data.dtype}" if hasattr(data, "dtype") else ""
+
+
+def clip_grads_with_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float,
+                          total_norm, foreach: bool | None = None) -> None:
+    """Scale the gradients of ``parameters`` in place by ``min(max_norm / (total_norm +
+    1e-6), 1)`` given their total norm (:func:`get_total_norm`'s), as
+    ``torch.nn.utils.clip_grads_with_norm_`` (torch 2.6+): the coefficient is computed as
+    torch computes it, in ``total_norm``'s dtype (``(total_norm + 1e-6)⁻¹ · max_norm``),
+    NaN for a NaN total and 0 for an inf one (as torch: an inf entry becomes NaN).
+    Parameters without a gradient are skipped; ``foreach`` is accepted and changes nothing.
+
+    ``total_norm``: a 0-d (or one-element) Tensor or array, or a real number.
+
+    Raises TypeError for an item of ``parameters`` that is not a Tensor, a ``max_norm`` or
+    ``total_norm`` that is not a real number; ValueError for ``max_norm`` < 0.
+    """
+    grads = _grads(parameters, "clip_grads_with_norm_", warn_empty=False)
+    _check_number("clip_grads_with_norm_", "max_norm", max_norm)
+    total = total_norm.data if isinstance(total_norm, Tensor) else total_norm
+    if isinstance(total, (bool, np.bool_)) or not (
+            isinstance(total, numbers.Real) or getattr(total, "size", 0) == 1 and
+            np.dtype(getattr(total, "dtype", object)).kind in "fiu"):
+        raise TypeError(f"clip_grads_with_norm_: total_norm must be a real number or a "
+                        f"one-element Tensor (get_total_norm's result), got "
+                        f"{type(total_norm).__name__}")
+    if not grads:
+        return
+    total = np.asarray(total) if isinstance(total, numbers.Real) else total
+    if any(type(g) is not np.ndarray for g in grads):
+        where = device_of(grads[0])
+        on_device = where.xp.astype(where.xp.reshape(move(total, where), (1,)), np.float64)
+        _scale_(grads, cuda_optim().clip_coefficient(on_device, max_norm))
+        return
+    coefficient = _clip_coefficient(max_norm, np.asarray(move(total, CPU)).reshape(()))
+    if not coefficient >= 1.0:          # NOTE: also NaN, as torch
+        _scale_(grads, coefficient)
+
+
+def _clip_coefficient(max_norm: float, total: np.ndarray) -> float:
+    """torch's ``min((total + 1e-6)⁻¹ · max_norm, 1)``, computed as torch computes it, in
+    the dtype of the 0-d ``total`` (float64 for an integer one): NaN for a NaN total, 0
+    for an inf one."""
+    dtype = total.dtype if total.dtype.kind == "f" else np.dtype(np.float64)
+    one = dtype.type
+    with np.errstate(all="ignore"):
+        c = np.reciprocal(total.astype(dtype) + one(1e-6)) * one(max_norm)
+    return float(np.minimum(c, one(1.0)))
 
 
 def _total_norm(grads: list[np.ndarray], norm_type: float) -> tuple[float, float]:
@@ -741,30 +865,11 @@ def _total_norm(grads: list[np.ndarray], norm_type: float) -> tuple[float, float
     return biggest, float(np.linalg.norm(np.asarray(norms), norm_type))
 
 
-def _nonfinite_norm(total: float, norm_type: float) -> RuntimeError:
-    return RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+def _nonfinite_norm(where: str, total: float, norm_type: float) -> RuntimeError:
+    return RuntimeError(f"{where}: the total norm of order {norm_type} of the "
                         f"gradients is {total}, so they cannot be clipped; pass "
                         "error_if_nonfinite=False to scale them by it anyway (as torch: an "
                         "inf norm zeroes the finite entries, a NaN norm makes all NaN)")
-
-
-def _clip_grad_norm_on_gpu(grads: list, max_norm: float, norm_type: float,
-                           error_if_nonfinite: bool, dtype: np.dtype) -> Tensor:
-    """``clip_grad_norm_`` for gradients on the GPU: the total norm, the coefficient and the
-    scaling stay on the device (``kernels/cuda/optim.py``), and so does the total returned;
-    it is read back only to check it with ``error_if_nonfinite``, before scaling."""
-    if any(type(g) is np.ndarray for g in grads):
-        raise DeviceError("clip_grad_norm_: the gradients are on two devices, cpu and cuda; "
-                          "move the parameters to one with Module.to(...)")
-    kernels = cuda_optim()
-    total_on_gpu = kernels.total_norm(grads, norm_type)
-    if error_if_nonfinite:
-        total = float(total_on_gpu.copy_to_host()[0])
-        if not math.isfinite(total):
-            raise _nonfinite_norm(total, norm_type)
-    kernels.scale_(grads, kernels.clip_coefficient(total_on_gpu, max_norm))
-    xp = device_of(total_on_gpu).xp
-    return Tensor(xp.astype(xp.reshape(total_on_gpu, ()), dtype))
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float,

@@ -40,7 +40,7 @@ from ..nn.module import evaluating
 from ..nn.multitask import check_ids, not_finite_error
 from ..ops.attention import lengths_to_mask
 from ..optim import Adam, clip_grad_norm_
-from ..optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
+from ..optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from ..tensor import Tensor
 from .metrics import MetricsMeter
 
@@ -338,8 +338,11 @@ def fit(model, train, val=None, *, epochs: int = 10, batch_size: int = 32, optim
         :class:`~nongate_np.training.ModelCheckpoint` saves: resumed with that history and
         a scheduler built as before on the resumed optimiser, the schedule continues where
         it stopped, from the optimiser's resumed rates (the saved state, hyper-parameters
-        included, replaces the new scheduler's, as torch's ``load_state_dict``). A history
-        holding a scheduler's state resumed without one warns.
+        included, replaces the new scheduler's, as torch's ``load_state_dict``; where
+        building the scheduler changed the rates or momenta, as LinearLR, OneCycleLR or
+        SequentialLR do, the ones the saved state last set come back). A history holding
+        a scheduler's state resumed without one warns. OneCycleLR and CyclicLR, meant to
+        be stepped per batch, are stepped per epoch here too.
     clip_grad_norm : float or None
         Clip the global gradient norm to this before every step.
     patience : int or None
@@ -510,8 +513,11 @@ def _scheduler_state(scheduler) -> dict:
 def _resume_scheduler(scheduler, history: History) -> None:
     """A resumed run's schedule where it stopped: the history's scheduler state into
     ``scheduler``. The optimiser's rates stay as resumed (or as the caller then set them),
-    as torch's order of loading leaves them, except under a ``LambdaLR``: its rates do not
-    follow the optimiser's, and building it reset them to the first epoch's."""
+    as torch's order of loading leaves them, except where building the scheduler on the
+    resumed optimiser changed them (LambdaLR, LinearLR, ConstantLR,
+    CosineAnnealingWarmRestarts, CyclicLR and OneCycleLR, with their momenta,
+    SequentialLR, ChainedScheduler): there the rates the saved state last set come back
+    (``LRScheduler._restore_rates``)."""
     saved = history.scheduler_state
     if saved is not None and scheduler is None:
         warnings.warn(f"fit: the history holds a {saved.get('class')} scheduler's state and no "
@@ -526,9 +532,7 @@ def _resume_scheduler(scheduler, history: History) -> None:
                          f"{type(scheduler).__name__}; resume with the run's own kind of "
                          "scheduler")
     scheduler.load_state_dict(saved["state"])
-    if isinstance(scheduler, LambdaLR):
-        for group, lr in zip(scheduler.optimizer.param_groups, scheduler.get_last_lr()):
-            group["lr"] = lr
+    scheduler._restore_rates()
 
 
 def _step_scheduler(scheduler, value, monitor: str, record: dict) -> None:

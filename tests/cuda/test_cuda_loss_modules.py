@@ -97,3 +97,25 @@ def test_weighted_mse_loss_on_the_gpu_equals_the_cpu(reduction, weights):
         results.append([host(loss.data)] + [host(t.grad) for t in (x, y, w)])
     for name, g, v in zip(["loss", "dx", "dy", "dw"], *results[::-1]):
         np.testing.assert_allclose(g, v, rtol=0, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("make, target", [
+    (lambda: ng.nn.HuberLoss(delta=0.5), "real"),
+    (lambda: ng.nn.SmoothL1Loss(reduction="none", beta=0.7), "real"),
+    (lambda: ng.nn.SmoothL1Loss(reduction="sum", beta=0.0), "real"),
+    (lambda: ng.nn.KLDivLoss(reduction="batchmean"), "probabilities"),
+    (lambda: ng.nn.KLDivLoss(reduction="sum", log_target=True), "real"),
+], ids=["huber", "smooth-l1", "smooth-l1-beta-0", "kl", "kl-log-target"])
+def test_the_composed_losses_give_the_cpus_values_and_gradients(make, target):
+    """HuberLoss, SmoothL1Loss and KLDivLoss, compositions of the ops, on the GPU: the
+    CPU's loss and gradients, the target on the device too."""
+    rng = np.random.default_rng(4)
+    y = rng.uniform(0.05, 1.0, (5, 3)) if target == "probabilities" else \
+        rng.standard_normal((5, 3))
+    results = []
+    for device in ("cpu", "cuda"):
+        results.append(classifier_step(device, make(), ng.tensor(y, device=device)))
+    (want_loss, want), (got_loss, got) = results
+    np.testing.assert_allclose(got_loss, want_loss, rtol=0, atol=1e-12, err_msg="loss")
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12, err_msg=name)

@@ -362,3 +362,23 @@ def test_errors():
         gpu.sum_of_squares([f64], out=cuda.to_device(np.zeros(1, np.float32)))
     with pytest.raises(TypeError, match="factor must be a float device array"):
         gpu.scale_([f64], 0.5)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_get_total_norm_and_clip_grads_with_norm_on_the_device(dtype):
+    """nn.utils' halves of clip_grad_norm_ on GPU gradients: the total on the GPU, the
+    host's to rounding; clipping by it scales as the host does by the host's total."""
+    from nongate_np import nn
+    grads = grad_set(dtype, seed=6)
+    host, device = host_tensors(grads), host_tensors(grads)
+    for t in device:
+        t.grad = cuda.to_device(t.grad)
+    want = nn.utils.get_total_norm([t.grad for t in host])
+    got = nn.utils.get_total_norm([t.grad for t in device])
+    assert got.device == "cuda" and got.shape == () and got.dtype == dtype
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    nn.utils.clip_grads_with_norm_(host, 1e-3, want)
+    nn.utils.clip_grads_with_norm_(device, 1e-3, got)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    for d, h in zip(device, host):
+        np.testing.assert_allclose(d.grad.copy_to_host(), h.grad, rtol=rtol, atol=0)
