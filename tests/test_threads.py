@@ -456,22 +456,17 @@ def test_single_threaded_blas_scans_the_loaded_libraries_again_only_after_an_imp
         monkeypatch):
     """Reading /proc/self/maps took about 0.7 ms at every block, more than a small encode,
     predict or stream update computes; the copies found are kept until a module is
-    imported (NumPy's and SciPy's come with one)."""
+    imported (NumPy's and SciPy's come with one): the same scan's list comes back."""
     import types
-    scans = []
-    real = threads._loaded_libraries
-    monkeypatch.setattr(threads, "_loaded_libraries",
-                        lambda fragment: scans.append(fragment) or real(fragment))
-    threads._every_openblas()               # a scan, unless one was made since the last import
-    scans.clear()
+    scan = threads._every_openblas()        # a scan, unless one was made since the last import
     for _ in range(3):
         with threads.single_threaded_blas():
             pass
-    assert scans == []
+        assert threads._every_openblas() is scan
     monkeypatch.setitem(sys.modules, "nongate_np_test_new_module", types.ModuleType("new"))
-    with threads.single_threaded_blas():
-        pass
-    assert scans == ["openblas"]
+    again = threads._every_openblas()
+    assert again is not scan and len(again) == len(scan)
+    assert threads._every_openblas() is again
 
 
 def test_fit_runs_numpy_blas_on_one_thread():
