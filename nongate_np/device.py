@@ -18,7 +18,8 @@ import numpy as np
 from .kernels import gpu
 from .kernels.array_api import NUMPY, ArrayFunctions, Casting
 
-__all__ = ["Device", "DeviceError", "device", "device_or_dtype", "device_of", "move",
+__all__ = ["Device", "DeviceError", "device", "device_or_dtype", "to_arguments", "device_of",
+           "move",
            "copy_into", "from_cuda_array", "memo_device_copies", "move_unpickled",
            "CPU", "CUDA"]
 
@@ -82,6 +83,47 @@ def device_or_dtype(spec: Any, where: str) -> Device | np.dtype:
         raise ValueError(f"{where}: unknown device or dtype {spec!r}; devices are 'cpu' and "
                          f"'cuda' ('cuda:0'), dtypes such as np.float32 or 'float64'"
                          ) from None
+
+
+
+def to_arguments(args: tuple, device_: Any, dtype: Any,
+                 where: str) -> tuple[Device | None, np.dtype | None]:
+    """What torch's forms of ``to`` ask for, as (the device or None, the dtype or None):
+    ``to(device)`` or ``to(dtype)`` (read by :func:`device_or_dtype`), ``to(device,
+    dtype)``, ``to(other)`` (a tensor: its device and dtype) and the keywords ``device=``
+    and ``dtype=``. TypeError for more than two positional arguments or a device or dtype
+    given twice; ValueError for an unknown device or dtype (``device="gpu"``)."""
+    if len(args) > 2:
+        raise TypeError(f"{where}: takes a device and a dtype (to(device, dtype)), got "
+                        f"{len(args)} positional arguments")
+    found: dict[str, Any] = {}
+
+    def put(kind: str, value: Any) -> None:
+        if kind in found:
+            raise TypeError(f"{where}: the {kind} is given twice ({found[kind]} and {value})")
+        found[kind] = value
+
+    for arg in args:
+        if not isinstance(arg, (Device, str, np.dtype, type)) and hasattr(arg, "device") \
+                and hasattr(arg, "dtype"):             # to(other): a tensor's device, dtype
+            put("device", device(arg.device))
+            put("dtype", np.dtype(arg.dtype))
+            continue
+        target = device_or_dtype(arg, where)
+        put("device" if isinstance(target, Device) else "dtype", target)
+    if device_ is not None:
+        if not (isinstance(device_, Device) or (isinstance(device_, str)
+                                                and device_ in _DEVICES)):
+            raise ValueError(f"{where}: unknown device {device_!r} for device=; expected "
+                             f"'cpu' or 'cuda' ('cuda:0')")
+        put("device", device(device_))
+    if dtype is not None:
+        target = device_or_dtype(dtype, where)
+        if isinstance(target, Device):
+            raise ValueError(f"{where}: dtype= takes a dtype such as np.float32, got the "
+                             f"device {dtype!r} (device=)")
+        put("dtype", target)
+    return found.get("device"), found.get("dtype")
 
 
 def device_of(array: Any) -> Device:

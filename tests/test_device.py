@@ -34,6 +34,40 @@ def test_device_names():
             ng.nn.Linear(2, 3).to(wrong)
 
 
+
+def test_to_takes_torchs_forms():
+    """``Tensor.to`` and ``Module.to`` take torch's forms, not only one positional target:
+    ``to(device, dtype)``, ``to(dtype=...)``, ``to(device=...)``, ``to(other_tensor)`` and
+    ``non_blocking=`` (``xb.to(device, non_blocking=True)`` in a torch training loop, a
+    TypeError before); the gradient flows back through the cast as through ``to(dtype)``."""
+    t = ng.tensor([1.0, 2.0], requires_grad=True)                   # float64
+    assert t.to("cpu", non_blocking=True) is t and t.to(device="cpu") is t
+    for out in (t.to(dtype=np.float32), t.to("cpu", np.float32), t.to(ng.ones(1).float()),
+                t.to(device=CPU, dtype="float32", non_blocking=True)):
+        assert out.dtype == np.float32 and out.device is CPU
+    t.to(dtype=np.float32).sum().backward()
+    assert t.grad.dtype == np.float64 and np.array_equal(t.grad, [1.0, 1.0])
+    m = ng.nn.Linear(2, 1)
+    assert m.to(device="cpu", dtype=np.float64) is m and m.weight.dtype == np.float64
+    assert m.to("cpu", np.float32, non_blocking=True).weight.dtype == np.float32
+    assert m.to(dtype=np.float64).bias.dtype == np.float64
+    assert m.to(ng.ones(1).float()).weight.dtype == np.float32
+    with pytest.raises(TypeError, match="to: the dtype is given twice"):
+        t.to(np.float32, dtype=np.float64)
+    with pytest.raises(TypeError, match="to: the device is given twice"):
+        t.to("cpu", device="cpu")
+    with pytest.raises(ValueError, match="unknown device 'gpu' for device="):
+        m.to(device="gpu")
+    with pytest.raises(ValueError, match="dtype= takes a dtype such as np.float32, got the "
+                                         "device 'cpu'"):
+        t.to(dtype="cpu")
+    with pytest.raises(TypeError, match=r"takes a device and a dtype \(to\(device, dtype\)\), "
+                                        "got 3 positional arguments"):
+        m.to("cpu", np.float32, np.float64)
+    with pytest.raises(TypeError, match="Linear.to: expected a floating dtype"):
+        m.to(dtype=np.int64)
+
+
 def _in_fresh_process(code: str, env: dict) -> dict:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **env})

@@ -1,6 +1,8 @@
 """nn.LSTM: gradients of the whole stack by complex-step and central differences, streaming,
 unbatched input, and the errors bad input gets."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -160,6 +162,25 @@ def test_states_as_nested_lists_take_the_parameters_dtype(dtype, layers):
         for name, g, w in zip(("output", "h_n", "c_n"), (got[0], *got[1]), (want[0], *want[1])):
             assert g.dtype == dtype, name
             np.testing.assert_array_equal(g.data, w.data, err_msg=name)
+
+
+@pytest.mark.torch
+def test_dropout_on_one_layer_warns_as_torch():
+    """Dropout runs between layers only, so with one layer it does nothing: torch warns at
+    construction, and a porter's ``LSTM(..., num_layers=1, dropout=0.3)`` warns here too,
+    with torch's words; two layers, or no dropout, do not warn."""
+    torch = pytest.importorskip("torch")
+    for dropout in (0.3, 1.0):
+        with pytest.warns(UserWarning) as theirs:
+            torch.nn.LSTM(3, 4, num_layers=1, dropout=dropout)
+        with pytest.warns(UserWarning) as ours:
+            ng.nn.LSTM(3, 4, num_layers=1, dropout=dropout)
+        assert str(ours[0].message) == str(theirs[0].message)
+        assert ours[0].filename == __file__                 # the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ng.nn.LSTM(3, 4, num_layers=2, dropout=0.3)
+        ng.nn.LSTM(3, 4, num_layers=1, dropout=0.0)
 
 
 def test_constructor_errors():

@@ -362,6 +362,42 @@ def test_named_parameters_are_taken_as_torch(tmp_path):
             lib.SGD([{"params": named[:1]}, {"params": [named[1][1]]}], lr=0.1)
 
 
+
+@pytest.mark.torch
+def test_named_parameter_groups_survive_a_checkpoint(tmp_path):
+    """Several groups of (name, parameter) pairs (no weight decay on the biases, the usual
+    AdamW setup) save and load with their optimiser: ``ng.load`` rebuilds the groups with
+    their ``param_names``, which a group dict may carry itself, as torch's accepts it (its
+    check of named against unnamed groups reads the group's ``param_names`` key, not only
+    the pairs). A checkpoint of such an optimiser could be written but not read back."""
+    torch = pytest.importorskip("torch")
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    named = list(model.named_parameters())
+    opt = optim.AdamW([{"params": [(n, p) for n, p in named if n.endswith("weight")]},
+                       {"params": [(n, p) for n, p in named if n.endswith("bias")],
+                        "weight_decay": 0.0}], lr=0.1)
+    model(np.ones((2, 3), np.float32)).sum().backward()
+    opt.step()
+    ng.save(model, tmp_path / "m.npz", optimizer=opt)
+    loaded = ng.load(tmp_path / "m.npz").optimizer
+    assert [g["param_names"] for g in loaded.param_groups] == \
+        [["0.weight", "1.weight"], ["0.bias", "1.bias"]]
+    assert [g["weight_decay"] for g in loaded.param_groups] == [0.01, 0.0]
+    for a, b in zip(opt.state_dict()["state"].values(), loaded.state_dict()["state"].values()):
+        np.testing.assert_array_equal(a["exp_avg"], b["exp_avg"])
+    # a group dict carrying param_names itself, as torch's takes it
+    w, b = model[0].weight, model[0].bias
+    tw, tb = torch.nn.Parameter(torch.zeros(4, 3)), torch.nn.Parameter(torch.zeros(4))
+    for lib, (x, y) in ((optim, (w, b)), (torch.optim, (tw, tb))):
+        o = lib.SGD([{"params": [x], "param_names": ["w"]},
+                     {"params": [y], "param_names": ["b"]}], lr=0.1)
+        assert [g["param_names"] for g in o.param_groups] == [["w"], ["b"]]
+        with pytest.raises(ValueError, match="all optimizer param groups should be "
+                                             "with/without names. cannot add param group "
+                                             "without names to the optimizer"):
+            lib.SGD([{"params": [x], "param_names": ["w"]}, {"params": [y]}], lr=0.1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradient clipping
 # ---------------------------------------------------------------------------------------------

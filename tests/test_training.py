@@ -665,7 +665,7 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
 
     data = dataset()
     m = MultiTaskSequenceModel(TASKS, vocab_size=6, embed_size=4, hidden_size=5, attn_size=3,
-                               dtype=np.float64, dropout=0.5)
+                               num_layers=2, dtype=np.float64, dropout=0.5)  # dropout acts
     assert m.training
     got = predict(m, data)
     evaluated = evaluate(m, data)

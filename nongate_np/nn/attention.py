@@ -51,8 +51,16 @@ class AttentionPooling(Module):
     ``forward`` is not used: the fused op takes their weights.
 
     Forward: ``pool(h, mask=None, lengths=None) -> (pooled (B, Q, D'), weights (B, Q, T))``
-    with h (B, T, D), mask (B, T) booleans (True = a real step) or lengths (B,). A sequence
-    without a valid step pools to zeros with zero weights and zero gradient.
+    with h (B, T, D), mask (B, T) booleans (True = a real step; torch's
+    ``key_padding_mask`` is the opposite, True = padding) or lengths (B,). A sequence
+    without a valid step pools to zeros with zero weights and zero gradient. With one
+    query, ``pooled[:, 0]`` is the (B, D) vector a hand-written torch pooling returns.
+
+    Porting a hand-written additive pooling, ``softmax(score(tanh(proj(h))))`` over the
+    real steps: ``kind="additive"``, torch's ``proj`` weight and bias to ``proj.weight``,
+    ``proj.bias``, the score layer's ``Linear(A, 1, bias=False).weight`` (1, A) to
+    ``query``; a bias of the score layer adds the same number to every step's score and
+    cancels in the softmax, so drop it.
     The math: docs/math.md A1-A15; the whole pooling is one fused autograd node.
     """
 

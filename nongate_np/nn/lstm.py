@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -32,7 +33,8 @@ class LSTM(Module):
     batch_first : bool, default False
         Input and output are (B, T, ·) instead of (T, B, ·).
     dropout : float, default 0
-        Dropout on the outputs of every layer but the last, in training mode.
+        Dropout on the outputs of every layer but the last, in training mode (none with one
+        layer: a UserWarning says so, as torch's).
     bidirectional : bool, default False
     proj_size : int, default 0
         If > 0, h_t = W_hr (o ⊙ tanh c_t) has proj_size features (0 < proj_size < hidden_size).
@@ -76,6 +78,11 @@ class LSTM(Module):
         self.batch_first = check_flag(batch_first, "batch_first", "LSTM")
         self.bidirectional = check_flag(bidirectional, "bidirectional", "LSTM")
         self.dropout = float(dropout)
+        if self.dropout > 0 and self.num_layers == 1:     # torch's warning, word for word
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
+                          "non-zero dropout expects num_layers greater than 1, but got "
+                          f"dropout={dropout} and num_layers={num_layers}", UserWarning,
+                          stacklevel=2)
         dt = module_dtype(dtype, "LSTM")
         H, P = self.hidden_size, self.proj_size or self.hidden_size
         D = 2 if bidirectional else 1

@@ -22,13 +22,12 @@ from .. import defaults
 from ..autograd import mark_changed
 from ..device import (
     CPU,
-    Device,
     copy_into,
     device_of,
-    device_or_dtype,
     memo_device_copies,
     move,
     move_unpickled,
+    to_arguments,
 )
 from ..tensor import Tensor, as_array
 
@@ -573,28 +572,32 @@ class Module:
             elif p.grad is not None:
                 copy_into(p.grad, 0)
 
-    def to(self, target) -> "Module":
-        """Move parameters (and their grads) and buffers to a device ("cpu", "cuda"), or
-        convert the floating ones to a dtype, in place, as ``torch.nn.Module.to``.
+    def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> "Module":
+        """Move parameters (and their grads) and buffers to a device ("cpu", "cuda"), and/or
+        convert the floating ones to a dtype, in place, as ``torch.nn.Module.to``:
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` (its device and
+        dtype), ``to(device=..., dtype=...)``; ``non_blocking`` is accepted and changes
+        nothing (every copy here is synchronous).
 
         The Parameter objects stay the same, so an optimiser built before keeps working (its
         state follows its parameters to their device at its next step). Raises ValueError
         for an unknown device, DeviceError when "cuda" is not usable here, TypeError for a
         non-floating dtype. Returns self.
         """
-        target = device_or_dtype(target, f"{type(self).__name__}.to")
-        if isinstance(target, Device):
-            where = target
+        where = f"{type(self).__name__}.to"
+        target, kind = to_arguments(args, device, dtype, where)
+        if target is not None:
             for p in self.parameters():
-                p.data = move(p.data, where)
+                p.data = move(p.data, target)
                 if p.grad is not None:
-                    p.grad = move(p.grad, where)
+                    p.grad = move(p.grad, target)
             for m in self.modules():
                 for name, b in m._buffers.items():
                     if b is not None:
-                        m._buffers[name] = move(b, where)
+                        m._buffers[name] = move(b, target)
+        if kind is None:
             return self
-        dt = float_dtype(target, f"{type(self).__name__}.to")
+        dt = float_dtype(kind, where)
         for p in self.parameters():
             p.data = p.device.xp.astype(p.data, dt)
             if p.grad is not None:

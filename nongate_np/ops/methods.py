@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..casting import fill_value
-from ..device import Device, device_or_dtype
+from ..device import to_arguments
 from ..factories import _dtype as checked_dtype
 from ..factories import _shape
 from ..tensor import Tensor
@@ -139,14 +139,20 @@ def _astype(self, dtype):
     return cast(self, dtype)
 
 
-def _to(self, target):
-    """``self`` on a device ("cpu", "cuda", a Device) or in a dtype, as torch's ``to``;
-    recorded either way (the gradient goes back to self's device and dtype); ``self``
-    itself where it is there already, as torch's."""
-    target = device_or_dtype(target, "to")
-    if isinstance(target, Device):
-        return self if self.device == target else to_device(self, target)
-    return self if self.dtype == target else cast(self, target)
+def _to(self, *args, device=None, dtype=None, non_blocking: bool = False):
+    """``self`` on a device ("cpu", "cuda", a Device) and/or in a dtype, as torch's ``to``:
+    ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)`` (another tensor's
+    device and dtype), ``to(device=..., dtype=...)``; ``non_blocking`` is accepted and
+    changes nothing (every copy here is synchronous). Recorded either way (the gradient
+    goes back to self's device and dtype); ``self`` itself where it is there already, as
+    torch's."""
+    where, kind = to_arguments(args, device, dtype, "to")
+    out = self
+    if where is not None and out.device != where:
+        out = to_device(out, where)
+    if kind is not None and out.dtype != kind:
+        out = cast(out, kind)
+    return out
 
 
 def _cpu(self):

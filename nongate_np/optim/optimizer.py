@@ -186,8 +186,9 @@ class Optimizer:
 
         ``"params"`` holds Tensors, or (name, Tensor) pairs as ``named_parameters()`` yields
         them (torch 2.6+): the names are kept under ``"param_names"`` (and in
-        ``state_dict()``). ValueError, with torch's message, when some parameters have names
-        and others not, in this group or across the groups."""
+        ``state_dict()``); a group may also carry its ``"param_names"`` itself, as torch's.
+        ValueError, with torch's message, when some parameters have names and others not, in
+        this group or across the groups."""
         name = type(self).__name__
         if not isinstance(group, dict):
             raise TypeError(f"{name}: a parameter group must be a dict, got "
@@ -208,9 +209,12 @@ class Optimizer:
                 raise ValueError("all optimizer params should be with/without names. Some "
                                  "param names are missing")
             params = [p for _, p in params]
-        if self.param_groups and bool(names) != ("param_names" in self.param_groups[0]):
+        # torch's check reads the group's "param_names" key: the names of its pairs, or
+        # those the group dict carries itself (as a checkpoint's rebuilt groups do)
+        named = bool(names) or "param_names" in group
+        if self.param_groups and named != ("param_names" in self.param_groups[0]):
             raise ValueError("all optimizer param groups should be with/without names. "
-                             f"cannot add param group {'with' if names else 'without'} names "
+                             f"cannot add param group {'with' if named else 'without'} names "
                              "to the optimizer")
         for k, p in enumerate(params):
             if not isinstance(p, Tensor):
