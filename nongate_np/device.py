@@ -91,8 +91,9 @@ def to_arguments(args: tuple, device_: Any, dtype: Any,
     """What torch's forms of ``to`` ask for, as (the device or None, the dtype or None):
     ``to(device)`` or ``to(dtype)`` (read by :func:`device_or_dtype`), ``to(device,
     dtype)``, ``to(other)`` (a tensor: its device and dtype) and the keywords ``device=``
-    and ``dtype=``. TypeError for more than two positional arguments or a device or dtype
-    given twice; ValueError for an unknown device or dtype (``device="gpu"``)."""
+    and ``dtype=``; None asks for nothing, as torch's ``to(None)``. TypeError for more than
+    two positional arguments or a device or dtype given twice; ValueError for an unknown
+    device or dtype (``device="gpu"``)."""
     if len(args) > 2:
         raise TypeError(f"{where}: takes a device and a dtype (to(device, dtype)), got "
                         f"{len(args)} positional arguments")
@@ -104,6 +105,8 @@ def to_arguments(args: tuple, device_: Any, dtype: Any,
         found[kind] = value
 
     for arg in args:
+        if arg is None:             # torch's to(None): no change (np.dtype(None) is float64)
+            continue
         if not isinstance(arg, (Device, str, np.dtype, type)) and hasattr(arg, "device") \
                 and hasattr(arg, "dtype"):             # to(other): a tensor's device, dtype
             put("device", device(arg.device))

@@ -66,6 +66,10 @@ def test_to_takes_torchs_forms():
         m.to("cpu", np.float32, np.float64)
     with pytest.raises(TypeError, match="Linear.to: expected a floating dtype"):
         m.to(dtype=np.int64)
+    # to(None) asks for nothing, as torch's (np.dtype(None) is float64: a cast before)
+    f = ng.tensor([1.0, 2.0], dtype=np.float32)
+    assert f.to(None) is f and f.to(None, None).dtype == np.float32
+    assert m.to(None) is m and m.weight.dtype == np.float32
 
 
 def _in_fresh_process(code: str, env: dict) -> dict:
