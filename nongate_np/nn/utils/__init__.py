@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ..optim.optimizer import (
+from ...optim.optimizer import (
     clip_grad_norm_,
     clip_grad_value_,
     clip_grads_with_norm_,
