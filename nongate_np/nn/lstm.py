@@ -17,6 +17,7 @@ from . import init
 from ._checks import check_features, complex_step_pair
 from .module import Module, Parameter, module_dtype
 from .savable import register_savable
+from .utils.rnn import PackedSequence, _pack_like, _unpacked
 
 __all__ = ["LSTM"]
 
@@ -53,8 +54,16 @@ class LSTM(Module):
     nested lists take it. ``lengths`` (B,) gives each sequence's length: the result equals
     PyTorch's on a packed sequence (padded steps output zeros, states stop at each
     sequence's end, the reverse direction starts at each sequence's last step). Passing
-    the returned (h_n, c_n) to the next call continues the sequences exactly. An empty
-    batch (B = 0) gives empty results and zero weight gradients, as PyTorch; an input with
+    the returned (h_n, c_n) to the next call continues the sequences exactly.
+
+    ``x`` may be a :class:`~nongate_np.nn.utils.rnn.PackedSequence` (data (N, I), from
+    ``nn.utils.rnn.pack_padded_sequence``), as torch's: the output is then a
+    PackedSequence of data (N, D·P) with x's batch_sizes and indices, and hx, h_n, c_n
+    are in the original batch order (torch permutes hx by ``sorted_indices`` and h_n, c_n
+    by ``unsorted_indices``; this runs the batch in its original order, which is the same);
+    ``batch_first`` does not apply and ``lengths`` is refused (the packing holds them).
+
+    An empty batch (B = 0) gives empty results and zero weight gradients, as PyTorch; an input with
     no step (T = 0) is a ValueError naming its shape, as PyTorch refuses it too.
     The math: docs/math.md L1-L15; each layer and direction is one fused autograd node.
     """
@@ -119,6 +128,8 @@ class LSTM(Module):
         return 2 if self.bidirectional else 1
 
     def forward(self, x, hx=None, lengths=None):
+        if isinstance(x, PackedSequence):
+            return self._forward_packed(x, hx, lengths)
         x = self._check_input(x)
         unbatched = x.ndim == 2
         if unbatched:
@@ -128,15 +139,33 @@ class LSTM(Module):
         T, B = x.shape[:2]
         lengths = self._check_lengths(lengths, T, B)
         h0, c0 = self._check_hx(hx, B, unbatched)
-        weights = {name: p for name, p in self._parameters.items() if p is not None}
-        y, h_n, c_n = lstm(x, h0, c0, weights, num_layers=self.num_layers,
-                           bidirectional=self.bidirectional, lengths=lengths,
-                           dropout=self.dropout, training=self.training)
+        y, h_n, c_n = self._run(x, h0, c0, lengths)
         if unbatched:
             return ops.reshape(y, (T, y.shape[2])), (h_n[:, 0], c_n[:, 0])
         if self.batch_first:
             y = ops.transpose(y, 0, 1)
         return y, (h_n, c_n)
+
+    def _forward_packed(self, packed: PackedSequence, hx, lengths):
+        """``forward`` on a PackedSequence: padded back in the original batch order, run
+        with its lengths (the padded steps are never read), packed again as it came."""
+        if lengths is not None:
+            raise TypeError("LSTM: lengths given with a PackedSequence input, which holds "
+                            "its lengths; pass one or the other")
+        check_features("LSTM", "input.data", packed.data, self.dtype, self.input_size, (2,),
+                       "2-D (N, I) packed steps", device=self.device)
+        x, lengths, layout = _unpacked(packed, "LSTM")      # (T, B, I), original order
+        h0, c0 = self._check_hx(hx, x.shape[1], False)
+        y, h_n, c_n = self._run(x, h0, c0, lengths)
+        return PackedSequence(_pack_like(y, layout), packed.batch_sizes, packed.sorted_indices,
+                              packed.unsorted_indices), (h_n, c_n)
+
+    def _run(self, x: Tensor, h0, c0, lengths):
+        """The fused op on time-major x (T, B, I): y (T, B, D·P), h_n, c_n."""
+        weights = {name: p for name, p in self._parameters.items() if p is not None}
+        return lstm(x, h0, c0, weights, num_layers=self.num_layers,
+                    bidirectional=self.bidirectional, lengths=lengths, dropout=self.dropout,
+                    training=self.training)
 
     # -- validation: every error names the argument, what was expected and what was given ----
     def _check_input(self, x) -> Tensor:
