@@ -428,10 +428,10 @@ class GaussianNLLLoss(_Loss):
     ``½ (log v + (input − target)² / v)`` with v = max(var, eps) (the gradient passing to
     var below eps too, as torch's), ``+ ½ log 2π`` with ``full``.
 
-    Parameters (keyword-only, as torch's)
+    Parameters
     ----------
     full : bool, default False
-        Include the constant ½ log 2π.
+        Include the constant ½ log 2π. This and the others are keyword-only, as torch's.
     eps : float, default 1e-6
         The least variance the loss uses.
     reduction : {"mean", "sum", "none"}
