@@ -14,9 +14,12 @@ RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm"]
 # the ops of ops/activations.py behind torch's signatures (inplace refused; softmax's
 # implicit dim), and the compositions of tests/test_functional_more.py
 WRAPPED = ["leaky_relu", "silu", "gelu", "softmax", "log_softmax"]
-COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity"]
+COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity", "pairwise_distance"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
-          "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div"]
+          "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div",
+          "triplet_margin_loss", "cosine_embedding_loss", "margin_ranking_loss",
+          "gaussian_nll_loss", "poisson_nll_loss", "soft_margin_loss",
+          "multilabel_soft_margin_loss"]
 
 
 def test_the_namespace():

@@ -31,13 +31,20 @@ from .layers import (
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
+    CosineEmbeddingLoss,
     CrossEntropyLoss,
+    GaussianNLLLoss,
     HuberLoss,
     KLDivLoss,
     L1Loss,
+    MarginRankingLoss,
     MSELoss,
+    MultiLabelSoftMarginLoss,
     NLLLoss,
+    PoissonNLLLoss,
     SmoothL1Loss,
+    SoftMarginLoss,
+    TripletMarginLoss,
 )
 from .lstm import LSTM
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
@@ -51,4 +58,6 @@ __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear"
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
-           "SmoothL1Loss", "KLDivLoss"]
+           "SmoothL1Loss", "KLDivLoss", "TripletMarginLoss", "CosineEmbeddingLoss",
+           "MarginRankingLoss", "GaussianNLLLoss", "PoissonNLLLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss"]

@@ -12,11 +12,17 @@ computes. torch's long-deprecated ``size_average`` and ``reduce`` are refused
 ``ops/activations.py`` (their ``inplace=True`` refused); ``pad`` (constant mode),
 ``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops,
 as are the losses ``huber_loss``, ``smooth_l1_loss`` and ``kl_div`` (their gradients are
-autograd's through ``where``, ``abs``, ``log``, ``exp``: no equation of their own).
+autograd's through ``where``, ``abs``, ``log``, ``exp``: no equation of their own), and
+``pairwise_distance`` with the losses of embeddings and rankings (``triplet_margin_loss``,
+``cosine_embedding_loss``, ``margin_ranking_loss``, ``soft_margin_loss``,
+``multilabel_soft_margin_loss``) and of likelihoods (``gaussian_nll_loss``,
+``poisson_nll_loss``): torch's expressions in its order, so torch's values, with autograd's
+gradients (equal to torch's to rounding).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -25,7 +31,7 @@ import numpy as np
 from .. import ops
 from ..ops import dropout, layer_norm, relu, sigmoid, tanh
 from ..ops._util import broadcast_error, operand, result_dtype_as_torch
-from ..ops.loss import L1Loss, _check_reduction, _regression_operands
+from ..ops.loss import BCEWithLogits, L1Loss, _check_reduction, _regression_operands
 from ..tensor import Tensor, as_array
 from ..userline import callers_stacklevel
 
@@ -33,7 +39,9 @@ __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_sof
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "leaky_relu", "silu", "gelu", "pad", "one_hot",
-           "normalize", "cosine_similarity"]
+           "normalize", "cosine_similarity", "pairwise_distance", "triplet_margin_loss",
+           "cosine_embedding_loss", "margin_ranking_loss", "gaussian_nll_loss",
+           "poisson_nll_loss", "soft_margin_loss", "multilabel_soft_margin_loss"]
 
 
 def linear(input, weight, bias=None) -> Tensor:
@@ -133,12 +141,17 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                                 weight=weight)
 
 
+def _check_real(where: str, name: str, value) -> None:
+    """TypeError unless ``value`` is a real number (a bool is not)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r:.40}")
+
+
 def _check_threshold(where: str, name: str, value, positive: bool) -> None:
     """huber_loss's ``delta`` (``positive``: > 0) or smooth_l1_loss's ``beta`` (>= 0): a
     TypeError unless a real number, a ValueError (torch: RuntimeError) outside the range,
     NaN included, as torch refuses it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{where}: {name} must be a real number, got {value!r:.40}")
+    _check_real(where, name, value)
     if not (value > 0 if positive else value >= 0):
         raise ValueError(f"{where}: {name} must be {'> 0' if positive else '>= 0'} (as torch), "
                          f"got {value!r}")
@@ -473,3 +486,411 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     na = ops.clamp(ops.norm(a, 2, dim, keepdim=True), min=eps)
     nb = ops.clamp(ops.norm(b, 2, dim, keepdim=True), min=eps)
     return ops.sum((a / na) * (b / nb), dim)
+
+
+# -- pairwise_distance and the losses of embeddings, rankings and likelihoods ---------------
+
+def _floating_tensor(op: str, name: str, x) -> Tensor:
+    """``x`` (the argument ``name``) as a Tensor, an array as a constant; TypeError unless it
+    is real floating: these losses' inputs are predictions, computed in their dtype (torch
+    computes some of them for integer input too, in float32)."""
+    t = x if isinstance(x, Tensor) else Tensor(as_array(x, what=f"{op}: {name}"))
+    if t.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must be real floating (float32 or float64), got "
+                        f"{t.dtype}; convert it, e.g. x.astype(np.float32)")
+    return t
+
+
+def _target_tensor(op: str, name: str, y, like: Tensor) -> Tensor:
+    """``y`` as a Tensor; integer or bool values take ``like``'s floating dtype, as torch
+    promotes them beside it (a floating target promotes with it in the ops, as torch's);
+    TypeError for complex values."""
+    t = y if isinstance(y, Tensor) else Tensor(as_array(y, what=f"{op}: {name}"))
+    if t.dtype.kind in "biu":
+        return ops.cast(t, like.dtype)
+    if t.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must hold real numbers, got {t.dtype}")
+    return t
+
+
+def _broadcast(op: str, **shapes: tuple) -> tuple:
+    """The shape the arguments' ``shapes`` (by name) broadcast to; ValueError naming each
+    where they do not."""
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        named = [f"{name} {shape}" for name, shape in shapes.items()]
+        raise ValueError(f"{op}: {', '.join(named[:-1])} and {named[-1]} cannot be "
+                         f"broadcast together (aligned from the right, each dimension must be "
+                         f"equal or 1)") from None
+
+
+def _check_flag(where: str, name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r:.40}")
+
+
+def _check_p(where: str, p) -> None:
+    """The order of the distance's norm: a real number >= 0, or ±inf."""
+    _check_real(where, "p", p)
+    if not (p >= 0 or p == -math.inf):
+        raise ValueError(f"{where}: p must be >= 0 or -inf (the norm of x1 - x2), got {p!r}; "
+                         f"torch also takes a negative p, whose (Σ |d|^p)^(1/p) is no "
+                         f"distance")
+
+
+def _distance(x1: Tensor, x2: Tensor, p, eps, keepdim: bool) -> Tensor:
+    """‖x1 − x2 + eps‖_p over the last dimension of their broadcast shape, as torch's
+    pairwise_distance computes it (docs/math.md E25's norm: its gradient 0 where the
+    norm is 0, as torch's)."""
+    return ops.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm distance of each pair of vectors on the last dimension, as
+    ``torch.nn.functional.pairwise_distance``: ``‖x1 − x2 + eps‖_p`` (torch adds ``eps`` to
+    each difference, so equal vectors are ``eps · D^(1/p)`` apart, and the gradient is
+    defined there).
+
+    Shapes: x1 (*, D) and x2 broadcasting with it (e.g. (N, D) and (D,)); the result has
+    their broadcast shape without its last dimension (kept as 1 with ``keepdim``); 0-d
+    inputs give a 0-d result. The dtype promotes as torch's. ``p``: any real >= 0 (0
+    counts the non-zero differences, without a gradient), inf (the largest difference),
+    -inf (the smallest). The gradient is autograd's through the norm (0 where the distance
+    is 0, as torch's).
+
+    Raises TypeError for an input that is not real floating (torch computes integer input
+    in float32), a ``p`` or ``eps`` that is not a number or a ``keepdim`` that is not a
+    bool; ValueError for shapes that do not broadcast (torch: RuntimeError) or a negative
+    finite ``p`` (torch computes it).
+    """
+    op = "pairwise_distance"
+    a, b = _floating_tensor(op, "x1", x1), _floating_tensor(op, "x2", x2)
+    _check_p(op, p)
+    _check_real(op, "eps", eps)
+    _check_flag(op, "keepdim", keepdim)
+    _broadcast(op, x1=a.shape, x2=b.shape)
+    return _distance(a, b, p, eps, keepdim)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    """The triplet loss of metric learning, as ``torch.nn.functional.triplet_margin_loss``:
+    with d(a, b) = :func:`pairwise_distance` (a, b, p, eps),
+    ``ℓ = max(margin + d(anchor, positive) − d(anchor, negative), 0)``: the anchor is to be
+    nearer its positive than its negative by ``margin``. With ``swap`` (Balntas et al.,
+    2016), the negative's distance is the smaller of d(anchor, negative) and
+    d(positive, negative).
+
+    Shapes: anchor, positive, negative (N, D) or (D,), of one number of dimensions,
+    broadcasting together (as torch); ℓ (N,) or () before the reduction; the dtype promotes
+    as torch's. The gradient is autograd's: through the norms, the clamp (passing at
+    ℓ = 0, as torch's ``clamp_min``) and, with ``swap``, the minimum (halved between the two
+    at a tie, as torch's). A "mean" over no triplet is 0 (torch: NaN), as the library's
+    other losses; torch's deprecated ``size_average`` and ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction, ``margin`` <= 0 (as torch), a negative
+    finite ``p``, inputs with different numbers of dimensions (torch: RuntimeError) or
+    shapes that do not broadcast; TypeError for inputs that are not real floating, a
+    ``margin``, ``p`` or ``eps`` that is not a number, or a ``swap`` that is not a bool.
+    """
+    op = "triplet_margin_loss"
+    _no_legacy(op, size_average, reduce)
+    _check_reduction(reduction, op)
+    _check_threshold(op, "margin", margin, positive=True)
+    _check_p(op, p)
+    _check_real(op, "eps", eps)
+    _check_flag(op, "swap", swap)
+    a, pos, neg = (_floating_tensor(op, name, v) for name, v in
+                   (("anchor", anchor), ("positive", positive), ("negative", negative)))
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise ValueError(f"{op}: anchor, positive and negative must have the same number of "
+                         f"dimensions (as torch), got shapes {a.shape}, {pos.shape} and "
+                         f"{neg.shape}")
+    _broadcast(op, anchor=a.shape, positive=pos.shape, negative=neg.shape)
+    d_pos = _distance(a, pos, p, eps, False)
+    d_neg = _distance(a, neg, p, eps, False)
+    if swap:
+        d_neg = ops.minimum(d_neg, _distance(pos, neg, p, eps, False))
+    return _reduced(ops.clamp(margin + d_pos - d_neg, min=0), reduction)
+
+
+# NOTE: torch's cosine_embedding_loss adds its EPSILON, a C++ float: 1e-12 rounded to
+# float32 (9.99999996e-13), in float64 too
+_COSINE_EPS = float(np.float32(1e-12))
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0, size_average=None,
+                          reduce=None, reduction: str = "mean") -> Tensor:
+    """The cosine embedding loss, as ``torch.nn.functional.cosine_embedding_loss``: with
+    cos = Σ x1·x2 / sqrt((Σ x1² + ε)(Σ x2² + ε)) over the last dimension (ε = 1e-12 as a
+    float32, torch's), ``ℓ = 1 − cos`` where the target is 1 (a similar pair),
+    ``max(cos − margin, 0)`` where it is −1 (a dissimilar one), and 0 for any other target
+    value (as torch, which does not check them).
+
+    Shapes: input1, input2 (N, D) with a target (N,), or (D,) with a 0-d target; the
+    inputs broadcast together ((N, D) with (1, D)) and the target with their N (as
+    torch's); ℓ (N,) or () before the reduction, of the inputs' (promoted) dtype. The
+    target (±1, integer or floating) gets no gradient; the inputs' is autograd's (the
+    clamp passes it at cos = margin, as torch's ``clamp_min``). A "mean" over no pair is
+    0 (torch: NaN); torch's deprecated ``size_average`` and ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction, a target that is not 0-D or 1-D, inputs
+    that are not (D,) beside a 0-d target or (N, D) beside a 1-D one, or shapes that do not
+    broadcast (torch: RuntimeError for these three); TypeError for inputs that are not real
+    floating or a ``margin`` that is not a number.
+    """
+    op = "cosine_embedding_loss"
+    _no_legacy(op, size_average, reduce)
+    _check_reduction(reduction, op)
+    _check_real(op, "margin", margin)
+    x1, x2 = _floating_tensor(op, "input1", input1), _floating_tensor(op, "input2", input2)
+    y = _target_tensor(op, "target", target, x1)
+    if y.ndim not in (0, 1):
+        raise ValueError(f"{op}: target must be 0-D or 1-D (one ±1 per pair; torch supports "
+                         f"no multi-target), got shape {y.shape}")
+    if x1.ndim != y.ndim + 1 or x2.ndim != y.ndim + 1:
+        expected = "(N, D)" if y.ndim else "(D,)"
+        raise ValueError(f"{op}: a {y.ndim}-D target expects {y.ndim + 1}-D inputs "
+                         f"{expected}, got shapes {x1.shape} and {x2.shape}")
+    pairs = _broadcast(op, input1=x1.shape, input2=x2.shape)[:-1]
+    try:
+        np.broadcast_shapes(pairs, y.shape)
+    except ValueError:
+        raise ValueError(f"{op}: target of shape {y.shape} does not match the {pairs[0]} "
+                         f"pairs of input1 {x1.shape} and input2 {x2.shape}") from None
+    dim = y.ndim                                # the last dimension, as torch's targ_dim
+    prod_sum = ops.sum(x1 * x2, dim)
+    mag_square1 = ops.sum(x1 * x1, dim) + _COSINE_EPS
+    mag_square2 = ops.sum(x2 * x2, dim) + _COSINE_EPS
+    cos = prod_sum / ops.sqrt(mag_square1 * mag_square2)
+    loss = ops.where(y == 1, 1 - cos, 0.0) + ops.where(y == -1,
+                                                        ops.clamp(cos - margin, min=0), 0.0)
+    return _reduced(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    """The margin ranking loss, as ``torch.nn.functional.margin_ranking_loss``:
+    ``ℓ = max(−y (x1 − x2) + margin, 0)``, for a target y = 1 where x1 should rank above
+    x2 (by ``margin``), −1 where below.
+
+    Shapes: input1, input2 and target of one number of dimensions (as torch), broadcasting
+    together; ℓ of their broadcast shape before the reduction, the dtype promoted as
+    torch's (an integer target takes the inputs'). Every floating operand gets autograd's
+    gradient, the target's too (−(x1 − x2) where ℓ > 0), as torch's composition; the clamp
+    passes it at ℓ = 0, as torch's ``clamp_min``. A "mean" over no element is 0 (torch:
+    NaN); torch's deprecated ``size_average`` and ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction, operands with different numbers of
+    dimensions (torch: RuntimeError) or shapes that do not broadcast; TypeError for inputs
+    that are not real floating or a ``margin`` that is not a number.
+    """
+    op = "margin_ranking_loss"
+    _no_legacy(op, size_average, reduce)
+    _check_reduction(reduction, op)
+    _check_real(op, "margin", margin)
+    x1, x2 = _floating_tensor(op, "input1", input1), _floating_tensor(op, "input2", input2)
+    y = _target_tensor(op, "target", target, x1)
+    if not x1.ndim == x2.ndim == y.ndim:
+        raise ValueError(f"{op}: input1, input2 and target must have the same number of "
+                         f"dimensions (as torch), got shapes {x1.shape}, {x2.shape} and "
+                         f"{y.shape}")
+    _broadcast(op, input1=x1.shape, input2=x2.shape, target=y.shape)
+    return _reduced(ops.clamp(-y * (x1 - x2) + margin, min=0), reduction)
+
+
+def _variance(op: str, var, x: Tensor) -> Tensor:
+    """gaussian_nll_loss's ``var`` as torch takes it: a number becomes one of the input's
+    shape and dtype; a tensor of the input's shape stays, one of the input's shape without
+    its last dimension gets that dimension back as 1, and one of the input's number of
+    dimensions whose shape differs in one dimension, of size 1 there, is kept (torch's
+    test: the sizes of var's mismatched dimensions sum to 1). ValueError for a negative
+    entry or another shape, TypeError for a var that is not real floating."""
+    if isinstance(var, numbers.Real) and not isinstance(var, (bool, np.bool_)):
+        if var < 0:
+            raise ValueError(f"{op}: var must be >= 0 (a variance), got {var!r}")
+        return Tensor(x.device.xp.full(x.shape, var, x.dtype))
+    v = var if isinstance(var, Tensor) else Tensor(as_array(var, what=f"{op}: var"))
+    if v.dtype.kind != "f":
+        raise TypeError(f"{op}: var must be a number or real floating (float32 or "
+                        f"float64), got {v.dtype}")
+    if ops.any(v < 0).item():
+        raise ValueError(f"{op}: var must be >= 0 everywhere (variances), got an entry of "
+                         f"{ops.amin(v).item()!r}")
+    if v.shape == x.shape:
+        return v
+    if v.shape == x.shape[:-1]:
+        return ops.unsqueeze(v, -1)
+    if v.ndim == x.ndim and sum(m for n, m in zip(x.shape, v.shape) if n != m) == 1:
+        return v
+    raise ValueError(f"{op}: var of shape {v.shape} does not fit the input's {x.shape}: give "
+                     f"one variance per element {x.shape}, one per row {x.shape[:-1]}, or "
+                     f"the input's shape with one dimension 1 (as torch)")
+
+
+def _at_least_keeping_gradient(v: Tensor, eps) -> Tensor:
+    """max(v, eps) whose gradient reaches v everywhere: torch's gaussian_nll_loss clamps a
+    clone of var in place under no_grad, so the loss sees the clamped value and its
+    gradient for that value passes to var unmasked (no zero below eps).
+
+    NOTE: where v < eps, (v − v.detach()) + eps: exactly eps (v − v = 0), with derivative 1
+    from v; NaN stays NaN there (NaN >= eps is false, NaN − NaN is NaN), as torch's clamp.
+    """
+    return ops.where(v >= eps, v, (v - v.detach()) + eps)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """The Gaussian negative log-likelihood, as ``torch.nn.functional.gaussian_nll_loss``:
+    for a predicted mean ``input`` and variance ``var`` of each ``target``,
+    ``ℓ = ½ (log v + (input − target)² / v)``, ``+ ½ log 2π`` with ``full``, where
+    v = max(var, eps), clamped as torch's: the gradient for v passes to var also where
+    var < eps (torch clamps without recording it), so a variance below eps still learns.
+
+    Shapes: input (*); target broadcasting with it; ``var`` a number >= 0 (one variance for
+    all), or a tensor of the input's shape (one per element), of the input's shape without
+    its last dimension (one per row: (N,) for input (N, D)), or of its number of dimensions
+    with one dimension 1 where the input's is not ((N, 1) for (N, D); torch's test). ℓ has
+    the broadcast shape before the reduction, the dtype promoted as torch's. Every floating
+    operand gets autograd's gradient (input, target, var). A "mean" over no element is 0
+    (torch: NaN). torch's signature: no ``size_average`` or ``reduce`` here.
+
+    Raises ValueError for an unknown reduction, a negative var (a number, or any entry, as
+    torch; NaN passes, as there, and gives NaN), a var of another shape, or shapes that do
+    not broadcast; TypeError for an input or var that is not real floating (a number var may
+    be an int, which torch refuses), a ``full`` that is not a bool or an ``eps`` that is not
+    a number.
+    """
+    op = "gaussian_nll_loss"
+    _check_reduction(reduction, op)
+    _check_flag(op, "full", full)
+    _check_real(op, "eps", eps)
+    x = _floating_tensor(op, "input", input)
+    t = _target_tensor(op, "target", target, x)
+    v = _variance(op, var, x)
+    _broadcast(op, input=x.shape, target=t.shape, var=v.shape)
+    v = _at_least_keeping_gradient(v, eps)
+    d = x - t
+    loss = 0.5 * (ops.log(v) + d * d / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduced(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """The Poisson negative log-likelihood of counts, as
+    ``torch.nn.functional.poisson_nll_loss``: with ``log_input`` the input is the log-rate,
+    ``ℓ = exp(input) − target · input``; without, it is the rate λ,
+    ``ℓ = input − target · log(input + eps)``. ``full`` adds Stirling's approximation of
+    log(target!), ``target log target − target + ½ log(2π target)``, where target > 1 (0
+    elsewhere, as torch's ``masked_fill``).
+
+    Shapes: input (*), target (counts: integer or floating) broadcasting with it, as
+    torch's; ℓ of their broadcast shape before the reduction, the dtype promoted as
+    torch's (integer counts take the input's). Every floating operand gets autograd's
+    gradient, the target's too, as torch's composition (NaN at a target of 0 with
+    ``full``, as torch's: the masked term's log). A "mean" over no element is 0 (torch:
+    NaN); torch's deprecated ``size_average`` and ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction or shapes that do not broadcast (torch:
+    RuntimeError); TypeError for an input that is not real floating, a ``log_input`` or
+    ``full`` that is not a bool, or an ``eps`` that is not a number.
+    """
+    op = "poisson_nll_loss"
+    _no_legacy(op, size_average, reduce)
+    _check_reduction(reduction, op)
+    _check_flag(op, "log_input", log_input)
+    _check_flag(op, "full", full)
+    _check_real(op, "eps", eps)
+    x = _floating_tensor(op, "input", input)
+    t = _target_tensor(op, "target", target, x)
+    _broadcast(op, input=x.shape, target=t.shape)
+    if log_input:
+        loss = ops.exp(x) - t * x
+    else:
+        loss = x - t * ops.log(x + eps)
+    if full:
+        stirling = t * ops.log(t) - t + 0.5 * ops.log(2 * math.pi * t)
+        loss = loss + ops.where(t <= 1, 0.0, stirling)
+    return _reduced(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """The two-class logistic loss, as ``torch.nn.functional.soft_margin_loss``:
+    ``ℓ = log(1 + exp(−y x))`` for targets y = ±1, torch's expression (so an exponent
+    above ~709 in float64, 88 in float32, gives inf with a NaN gradient, as torch's).
+
+    Shapes: input (*), a target broadcasting to the input's shape (not beyond it: torch
+    writes the loss into a tensor like the input); ℓ has the input's shape and dtype (a
+    float64 target's product is rounded to a float32 input's dtype, as torch's). The
+    input's gradient is autograd's (torch's −y σ(−y x) to rounding); a target that requires
+    a gradient gets its own here, where torch refuses it. A "mean" over no element is 0
+    (torch: NaN); torch's deprecated ``size_average`` and ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction or a target that does not broadcast to the
+    input's shape (torch: RuntimeError); TypeError for an input that is not real floating.
+    """
+    op = "soft_margin_loss"
+    _no_legacy(op, size_average, reduce)
+    _check_reduction(reduction, op)
+    x = _floating_tensor(op, "input", input)
+    y = _target_tensor(op, "target", target, x)
+    if _broadcast(op, input=x.shape, target=y.shape) != x.shape:
+        raise ValueError(f"{op}: target of shape {y.shape} must broadcast to the input's "
+                         f"shape {x.shape} (as torch), not widen it")
+    z = -x * y
+    if z.dtype != x.dtype:          # torch multiplies into a tensor like the input
+        z = ops.cast(z, x.dtype)
+    return _reduced(ops.log(1 + ops.exp(z)), reduction)
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    """log σ(x) = −softplus(−x), stable as torch's logsigmoid: binary_cross_entropy_with_
+    logits's loss for target 1 (docs/math.md E15 with y = 1: softplus(−z), gradient
+    −σ(−z)), negated. NaN at x = ±inf (its (1 − y) z term is 0 · inf; torch's: 0, −inf)."""
+    return -BCEWithLogits.apply(x, 1.0, None, None, "none")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """The multi-label one-versus-all logistic loss, as
+    ``torch.nn.functional.multilabel_soft_margin_loss``: for each of C classes on the
+    input's last dimension, ``−(y log σ(x) + (1 − y) log σ(−x))``, times ``weight`` where
+    given, averaged over the C classes: one loss per sample.
+
+    Shapes: input (N, C) or (C,), or (*, C); target in [0, 1] (each class present or
+    not) broadcasting with it; ``weight`` (C,) (or anything broadcasting with the loss, as
+    torch); ℓ (N,) or () before the reduction, summed over the input's last dimension (its
+    index, as torch's) and divided by C; the dtype promoted as torch's (a float64 weight
+    widens a float32 input's loss, as torch's). log σ is stable (torch's logsigmoid formula,
+    docs/math.md E15); every floating operand gets autograd's gradient (input, target,
+    weight). A "mean" over no sample is 0 (torch: NaN); torch's deprecated
+    ``size_average`` and ``reduce`` are refused.
+
+    Raises ValueError for an unknown reduction, a 0-d input (torch: IndexError) or shapes
+    that do not broadcast; TypeError for an input or weight that is not real floating.
+    """
+    op = "multilabel_soft_margin_loss"
+    _no_legacy(op, size_average, reduce)
+    _check_reduction(reduction, op)
+    x = _floating_tensor(op, "input", input)
+    if x.ndim == 0:
+        raise ValueError(f"{op}: input must be (N, C) or (C,), the classes last, got a 0-d "
+                         f"tensor")
+    y = _target_tensor(op, "target", target, x)
+    shapes = dict(input=x.shape, target=y.shape)
+    if weight is not None:
+        weight = _floating_tensor(op, "weight", weight)
+        shapes["weight"] = weight.shape
+    _broadcast(op, **shapes)
+    loss = -(y * _log_sigmoid(x) + (1 - y) * _log_sigmoid(-x))
+    if weight is not None:
+        loss = loss * weight
+    classes = x.ndim - 1                # the input's last dimension, as torch's class_dim
+    return _reduced(ops.sum(loss, classes) / x.shape[classes], reduction)

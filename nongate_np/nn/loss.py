@@ -1,21 +1,26 @@
 """The loss modules, as ``torch.nn``'s: CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, BCELoss,
-BCEWithLogitsLoss, HuberLoss, SmoothL1Loss, KLDivLoss.
+BCEWithLogitsLoss, HuberLoss, SmoothL1Loss, KLDivLoss; TripletMarginLoss,
+CosineEmbeddingLoss, MarginRankingLoss, SoftMarginLoss, MultiLabelSoftMarginLoss (for
+embeddings, rankings and labels); GaussianNLLLoss, PoissonNLLLoss (likelihoods).
 
-Each keeps its constructor's arguments and, called as ``loss_fn(input, target)``, calls the
-functional op of its loss with them (``nongate_np.nn.functional``; equations docs/math.md
-E13-E15; HuberLoss, SmoothL1Loss and KLDivLoss call compositions of the ops, whose
-gradients autograd derives). The constructors take torch's arguments, names, order and
-defaults. ``weight`` and ``pos_weight`` are buffers, as torch's: in ``state_dict`` under
-those keys when given (absent when None), moved by ``.to("cuda")`` and converted by
-``.double()`` and ``.float()`` with the model that holds the loss; each shares the array it
-was given, as torch's buffer shares its tensor. The arguments are checked at construction by
+Each keeps its constructor's arguments and, called as ``loss_fn(input, target)`` (or with
+the operands its functional op takes: ``(anchor, positive, negative)``, ``(input1, input2,
+target)``, ``(input, target, var)``), calls the functional op of its loss with them
+(``nongate_np.nn.functional``; equations docs/math.md E13-E15; HuberLoss and the losses
+after it call compositions of the ops, whose gradients autograd derives). The
+constructors take torch's arguments, names, order and defaults. ``weight`` and
+``pos_weight`` are buffers, as torch's: in ``state_dict`` under those keys when given
+(absent when None), moved by ``.to("cuda")`` and converted by ``.double()`` and
+``.float()`` with the model that holds the loss; each shares the array it was given, as
+torch's buffer shares its tensor. The arguments are checked at construction by
 the functional ops' own checks, named by the class (``CrossEntropyLoss: reduction must be
 one of ...``, ``HuberLoss: delta must be > 0``, which torch checks only at the call); what
 needs the input (the weight's length, its dtype against the input's) is checked by the op
 at the call. torch's deprecated ``size_average`` and ``reduce`` are refused (torch maps
 them to ``reduction`` with a warning). The ``repr`` is torch's (``CrossEntropyLoss()``):
 the arguments are attributes (``reduction``, ``ignore_index``, ``label_smoothing``,
-``delta``, ``beta``, ``log_target``) and buffers, as there.
+``delta``, ``beta``, ``log_target``, ``margin``, ``p``, ``eps``, ``swap``, ``full``,
+``log_input``) and buffers, as there.
 """
 
 from __future__ import annotations
@@ -24,11 +29,21 @@ from .. import defaults
 from ..ops.loss import _check_ignore_index, _check_label_smoothing, _check_reduction
 from ..tensor import Tensor, as_array
 from . import functional as F
-from .functional import _check_kl_reduction, _check_log_target, _check_threshold, _no_legacy
+from .functional import (
+    _check_flag,
+    _check_kl_reduction,
+    _check_log_target,
+    _check_p,
+    _check_real,
+    _check_threshold,
+    _no_legacy,
+)
 from .module import Module
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss",
-           "HuberLoss", "SmoothL1Loss", "KLDivLoss"]
+           "HuberLoss", "SmoothL1Loss", "KLDivLoss", "TripletMarginLoss", "CosineEmbeddingLoss",
+           "MarginRankingLoss", "GaussianNLLLoss", "PoissonNLLLoss", "SoftMarginLoss",
+           "MultiLabelSoftMarginLoss"]
 
 
 class _Loss(Module):
@@ -303,3 +318,215 @@ class KLDivLoss(_Loss):
 
     def forward(self, input, target) -> Tensor:
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class TripletMarginLoss(_Loss):
+    """The triplet loss of metric learning, as ``torch.nn.TripletMarginLoss``:
+    ``F.triplet_margin_loss(anchor, positive, negative, margin=, p=, eps=, swap=,
+    reduction=)``, ``max(margin + d(anchor, positive) − d(anchor, negative), 0)`` with
+    d = ``F.pairwise_distance`` (‖a − b + eps‖_p).
+
+    Parameters
+    ----------
+    margin : float, default 1.0
+        How much nearer the positive is to be than the negative (> 0).
+    p : float, default 2.0
+        The distance's norm (>= 0, or ±inf).
+    eps : float, default 1e-6
+        Added to each difference, as torch.
+    swap : bool, default False
+        Take the negative's distance to the positive where that is smaller (Balntas et al.).
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: anchor, positive, negative (N, D) or (D,), broadcasting together; the loss
+    (N,) or () with ``reduction="none"``. Raises ValueError for ``margin`` <= 0 (as torch,
+    at construction), a negative finite ``p``, an unknown reduction or a deprecated
+    argument, TypeError for a ``margin``, ``p`` or ``eps`` that is not a number or a
+    ``swap`` that is not a bool, at construction; at the call, the errors of
+    ``F.triplet_margin_loss``.
+    """
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        name = type(self).__name__
+        _check_threshold(name, "margin", margin, positive=True)
+        _check_p(name, p)
+        _check_real(name, "eps", eps)
+        _check_flag(name, "swap", swap)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative) -> Tensor:
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
+                                     eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """The cosine embedding loss, as ``torch.nn.CosineEmbeddingLoss``:
+    ``F.cosine_embedding_loss(input1, input2, target, margin=, reduction=)``, ``1 − cos``
+    for a target 1, ``max(cos − margin, 0)`` for −1.
+
+    Parameters
+    ----------
+    margin : float, default 0.0
+        The cosine below which a dissimilar pair costs nothing (torch suggests 0 to 0.5).
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: input1, input2 (N, D) with a target (N,) of ±1, or (D,) with a 0-d target; the
+    loss (N,) or (). Raises ValueError for an unknown reduction or a deprecated argument,
+    TypeError for a ``margin`` that is not a number, at construction; at the call, the
+    errors of ``F.cosine_embedding_loss``.
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        _check_real(type(self).__name__, "margin", margin)
+        self.margin = margin
+
+    def forward(self, input1, input2, target) -> Tensor:
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """The margin ranking loss, as ``torch.nn.MarginRankingLoss``:
+    ``F.margin_ranking_loss(input1, input2, target, margin=, reduction=)``,
+    ``max(−y (x1 − x2) + margin, 0)``.
+
+    Parameters
+    ----------
+    margin : float, default 0.0
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: input1, input2, target (±1) of one number of dimensions, broadcasting together;
+    the loss of their broadcast shape. Raises ValueError for an unknown reduction or a
+    deprecated argument, TypeError for a ``margin`` that is not a number, at construction;
+    at the call, the errors of ``F.margin_ranking_loss``.
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        _check_real(type(self).__name__, "margin", margin)
+        self.margin = margin
+
+    def forward(self, input1, input2, target) -> Tensor:
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """The Gaussian negative log-likelihood, as ``torch.nn.GaussianNLLLoss``:
+    ``F.gaussian_nll_loss(input, target, var, full=, eps=, reduction=)``,
+    ``½ (log v + (input − target)² / v)`` with v = max(var, eps) (the gradient passing to
+    var below eps too, as torch's), ``+ ½ log 2π`` with ``full``.
+
+    Parameters
+    ----------
+    full : bool, default False
+        Include the constant ½ log 2π. This and the others are keyword-only, as torch's.
+    eps : float, default 1e-6
+        The least variance the loss uses.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: input (*), target broadcasting with it, ``var`` a number, or of the input's
+    shape, its shape without the last dimension, or its shape with one dimension 1.
+    Raises ValueError for an unknown reduction, TypeError for a ``full`` that is not a
+    bool or an ``eps`` that is not a number, at construction; at the call, the errors of
+    ``F.gaussian_nll_loss``.
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(reduction=reduction)
+        name = type(self).__name__
+        _check_flag(name, "full", full)
+        _check_real(name, "eps", eps)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var) -> Tensor:
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                   reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """The Poisson negative log-likelihood of counts, as ``torch.nn.PoissonNLLLoss``:
+    ``F.poisson_nll_loss(input, target, log_input=, full=, eps=, reduction=)``,
+    ``exp(input) − target · input`` for a log-rate input, ``input − target ·
+    log(input + eps)`` for a rate; ``full`` adds Stirling's term where target > 1.
+
+    Parameters
+    ----------
+    log_input : bool, default True
+    full : bool, default False
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    eps : float, default 1e-8
+        Keeps log(input) finite at a rate of 0 (``log_input=False``).
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: input (*), target (counts) broadcasting with it. Raises ValueError for an
+    unknown reduction (torch: at the call) or a deprecated argument, TypeError for a
+    ``log_input`` or ``full`` that is not a bool or an ``eps`` that is not a number, at
+    construction; at the call, the errors of ``F.poisson_nll_loss``.
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
+                 eps: float = 1e-8, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        name = type(self).__name__
+        _check_flag(name, "log_input", log_input)
+        _check_flag(name, "full", full)
+        _check_real(name, "eps", eps)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target) -> Tensor:
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
+                                  eps=self.eps, reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """The two-class logistic loss, as ``torch.nn.SoftMarginLoss``:
+    ``F.soft_margin_loss(input, target, reduction=)``, ``log(1 + exp(−y x))`` for y = ±1.
+    Shapes: input (*), a target broadcasting to it; the loss has the input's shape with
+    ``reduction="none"``. Raises ValueError for an unknown reduction or a deprecated
+    argument at construction; at the call, the errors of ``F.soft_margin_loss``."""
+
+    def forward(self, input, target) -> Tensor:
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """The multi-label one-versus-all logistic loss, as ``torch.nn.MultiLabelSoftMarginLoss``:
+    ``F.multilabel_soft_margin_loss(input, target, weight, reduction=)``,
+    ``−(y log σ(x) + (1 − y) log σ(−x))`` per class, times the class's weight, averaged
+    over the C classes.
+
+    Parameters
+    ----------
+    weight : array_like (C,), optional
+        Each class's weight, a buffer (in ``state_dict``, moved and converted with the model;
+        a list is float32, as the other losses' list weights).
+    size_average, reduce : None
+        torch's deprecated arguments; anything else is a ValueError.
+    reduction : {"mean", "sum", "none"}
+
+    Shapes: input (N, C) or (C,), target in [0, 1] of its shape; the loss (N,) or () with
+    ``reduction="none"``. Raises ValueError for an unknown reduction or a deprecated
+    argument, TypeError for a weight that is not numbers, at construction; at the call, the
+    errors of ``F.multilabel_soft_margin_loss``.
+    """
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self._weight_buffer("weight", weight, class_weights=False)
+
+    def forward(self, input, target) -> Tensor:
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight,
+                                             reduction=self.reduction)
