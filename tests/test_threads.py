@@ -635,7 +635,8 @@ def test_a_kernel_call_and_a_single_threaded_blas_block_share_the_saved_count(op
     thread each saved and restored it: the kernel, ending first, put it back to 2 inside
     the block, and the block, ending last, left it at 1."""
     get, set_ = openblas_at_two
-    kernel = threads._ownership.enter(lambda: [(get, set_)])    # as owns_cores does
+    kernel = threads._ownership.enter(                  # as owns_cores does
+        lambda: [(threads._address(set_), get, set_)])
     block = threads.single_threaded_blas()
     block.__enter__()
     threads._ownership.leave(kernel)

@@ -44,7 +44,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -91,8 +91,15 @@ def _loaded_libraries(fragment: str) -> list[str]:
         return []
 
 
-#: (len(sys.modules) at the scan, its controls): :func:`_every_openblas`'s last scan
-_openblas_scan: tuple[int, list[tuple]] | None = None
+#: (len(sys.modules) at the scan, its (get, set) controls, the same as (address, get, set)):
+#: :func:`_every_openblas`'s last scan
+_openblas_scan: tuple[int, list[tuple], list[tuple]] | None = None
+
+
+def _address(set_: Any) -> int:
+    """The address of a thread-count setter: one library opened twice (the kernels'
+    ``blas.library()`` and the scan's ``CDLL``) gives two function objects, one address."""
+    return ctypes.cast(set_, ctypes.c_void_p).value or id(set_)
 
 
 def _every_openblas() -> list[tuple]:
@@ -103,10 +110,23 @@ def _every_openblas() -> list[tuple]:
     SciPy's): reading /proc/self/maps took about 0.7 ms, which every ``single_threaded_blas``
     block paid (each ``predict`` call: 2.2 ms for one short sequence, 0.55 ms without it).
     A copy loaded otherwise (ctypes) is seen at the next scan."""
+    return _scan_openblas()[1]
+
+
+def _keyed_openblas() -> list[tuple]:
+    """:func:`_every_openblas`'s copies as (address, get, set), for ``_BlasOwnership``.
+
+    NOTE: the addresses are kept with the scan: ``ctypes.cast`` at every block cost each
+    ``encode`` of one short sequence several µs (bench/KERNEL_NOTES.md, "Kernel calls:
+    Python overhead")."""
+    return _scan_openblas()[2]
+
+
+def _scan_openblas() -> tuple[int, list[tuple], list[tuple]]:
     global _openblas_scan
     modules, scan = len(sys.modules), _openblas_scan
     if scan is not None and scan[0] == modules:
-        return scan[1]
+        return scan
     controls = []
     for path in _loaded_libraries("openblas"):
         try:
@@ -119,8 +139,8 @@ def _every_openblas() -> list[tuple]:
             get.restype, get.argtypes = ctypes.c_int, []
             set_.restype, set_.argtypes = None, [ctypes.c_int]
             controls.append((get, set_))
-    _openblas_scan = modules, controls
-    return controls
+    scan = _openblas_scan = modules, controls, [(_address(s), g, s) for g, s in controls]
+    return scan
 
 
 @contextlib.contextmanager
@@ -133,7 +153,7 @@ def single_threaded_blas():
     the threaded kernels: OpenBLAS's workers keep spinning after each product and take
     the cores the step loop's threads are waiting for (bench/RESULTS.md, "NumPy's BLAS
     threads"). ``owns_cores`` cannot help there: the spinning starts before a kernel."""
-    keys = _ownership.enter(_every_openblas)
+    keys = _ownership.enter(_keyed_openblas)
     try:
         yield
     finally:
@@ -159,11 +179,11 @@ class _BlasOwnership:
         self.held: dict[int, list] = {}     # setter address -> [depth, set, count found]
 
     def enter(self, controls: Callable[[], list[tuple]]) -> list[int]:
-        """Hold the (get, set) pairs ``controls()`` gives; returns the keys to leave."""
+        """Hold the copies ``controls()`` gives as (address, get, set) (:func:`_address`);
+        returns the keys to leave."""
         keys = []
         with self.lock:
-            for get, set_ in controls():
-                key = ctypes.cast(set_, ctypes.c_void_p).value or id(set_)
+            for key, get, set_ in controls():
                 entry = self.held.get(key)
                 if entry is None:
                     entry = self.held[key] = [0, set_, get()]
@@ -237,7 +257,7 @@ def owns_cores(kernel: Callable[_P, _R]) -> Callable[_P, _R]:
         control = _blas_thread_control()
         if control is None or _private_blas_on_one_thread(*control):
             return kernel(*args, **kwargs)
-        keys = _ownership.enter(lambda: [control])
+        keys = _ownership.enter(lambda: [(_address(control[1]), *control)])
         try:
             return kernel(*args, **kwargs)
         finally:
