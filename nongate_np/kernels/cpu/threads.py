@@ -117,8 +117,8 @@ def _keyed_openblas() -> list[tuple]:
     """:func:`_every_openblas`'s copies as (address, get, set), for ``_BlasOwnership``.
 
     NOTE: the addresses are kept with the scan: ``ctypes.cast`` at every block cost each
-    ``encode`` of one short sequence several µs (bench/KERNEL_NOTES.md, "Kernel calls:
-    Python overhead")."""
+    ``encode`` of one short sequence several µs (bench/RESULTS.md, "One sequence through
+    predict and encode")."""
     return _scan_openblas()[2]
 
 
