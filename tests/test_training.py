@@ -777,6 +777,8 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
 
 @pytest.mark.parametrize("build", [
     lambda opt: ng.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    # milestones past the resumed epoch, one listed twice: {3: 2, 4: 1} in the state
+    lambda opt: ng.optim.lr_scheduler.MultiStepLR(opt, [4, 3, 3], gamma=0.5),
     lambda opt: ng.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-4),
     lambda opt: ng.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.7 ** epoch),
     # mode="max" on a falling loss: no epoch improves, so each one cuts the rate
@@ -794,7 +796,7 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
     lambda opt: ng.optim.lr_scheduler.ChainedScheduler(
         [ng.optim.lr_scheduler.ConstantLR(opt, 0.5, 2),
          ng.optim.lr_scheduler.ExponentialLR(opt, 0.9)]),
-], ids=["StepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau", "LinearLR",
+], ids=["StepLR", "MultiStepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau", "LinearLR",
         "ConstantLR", "MultiplicativeLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
         "CyclicLR", "OneCycleLR", "SequentialLR", "ChainedScheduler"])
 def test_fit_steps_a_scheduler_once_per_epoch_and_a_resumed_run_continues_it(tmp_path, build):

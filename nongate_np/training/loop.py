@@ -22,6 +22,7 @@ split each step over the cores, and OpenBLAS's idle workers would spin on them
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import json
@@ -60,7 +61,8 @@ class History:
     the epoch with the lowest ``monitor`` and its value; ``best_state``: its weights (not
     saved with the history). ``stopped_early``: patience ran out. ``scheduler_state``:
     ``{"class": name, "state": state_dict}`` of fit's learning-rate scheduler after the
-    last epoch (plain data, saved with the history), or None without one.
+    last epoch (plain data, saved with the history: MultiStepLR's milestones with str
+    keys, as JSON holds them), or None without one.
     ``settings``: what decided the run's batches, recorded at its first epoch (plain data,
     saved with the history): ``{"batch_size": ..., "seed": ..., "train_items":
     len(train), "train_data": "<32 hex digits>"}``, the last a digest of the training
@@ -578,7 +580,20 @@ def _check_scheduler(scheduler, optimizer, val, monitor: str) -> None:
 
 
 def _scheduler_state(scheduler) -> dict:
-    return {"class": type(scheduler).__name__, "state": scheduler.state_dict()}
+    """:attr:`History.scheduler_state`: the scheduler's class and its state, MultiStepLR's
+    milestones (torch's Counter, in a SequentialLR's too) with str keys as a checkpoint's
+    JSON holds them (its ``load_state_dict`` reads them), so that the history equals
+    itself saved and loaded."""
+    return {"class": type(scheduler).__name__, "state": _str_keyed(scheduler.state_dict())}
+
+
+def _str_keyed(value):
+    """``value`` with each Counter in it (nested in dicts and lists) as a dict of str keys."""
+    if isinstance(value, collections.Counter):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, dict):
+        return {k: _str_keyed(v) for k, v in value.items()}
+    return [_str_keyed(v) for v in value] if isinstance(value, list) else value
 
 
 def _resume_scheduler(scheduler, history: History) -> None:
