@@ -13,6 +13,7 @@ EXTRAS = {"plot": ["matplotlib"],
           "dask": ["dask[distributed]"],
           "mpi": ["mpi4py", "mpich"],
           "cuda": ["numba-cuda[cu13]"],
+          "torch": ["torch==2.13.0"],
           "bench": ["torch==2.13.0", "onnx==1.23.1", "onnxruntime==1.30.0", "threadpoolctl"],
           "test": ["hypothesis"]}
 

@@ -5,6 +5,7 @@ the trained model did."""
 
 import csv
 import pathlib
+import re
 import shutil
 import sys
 
@@ -697,13 +698,14 @@ def test_resume_with_other_data_options_names_each_that_changed(tmp_path, case):
 
 def test_resume_with_other_batches_names_the_option_or_the_training_split(tmp_path):
     """--resume with another --batch-size stops naming the option (the run's saved options
-    say it); a training file changed under the same name, to more sequences, gave another
-    split whose batches are not the run's, and it went on without a word: now it stops
-    naming the split's sizes (fit's record of the run's settings, History.settings)."""
+    say it); a training file changed under the same name, to more sequences or to other
+    ones as many, gave another split whose batches are not the run's, and it went on
+    without a word: now it stops naming the split's sizes, or the digests of its contents
+    (fit's record of the run's settings, History.settings)."""
     path, run = tmp_path / "train.npz", tmp_path / "run"
 
-    def write(n):
-        x = np.random.default_rng(n).standard_normal((n, 4))
+    def write(n, seed=None):
+        x = np.random.default_rng(n if seed is None else seed).standard_normal((n, 4))
         np.savez(path, X=x[:, :, None], y_year=2000 + np.arange(n) % 2)
     write(10)
     options = ["npz", path, "--hidden-size", "4", "--quiet"]
@@ -720,6 +722,15 @@ def test_resume_with_other_batches_names_the_option_or_the_training_split(tmp_pa
         f"nongate-np train: error: --resume: the run in {run} drew its batches from other "
         f"data or options (sequences in the training split: 8 at the start, 12 now); use "
         f"another --out, or drop --resume"], (out, err)
+    write(10, seed=1)
+    code, out, err = run_cli("train", *options, "--epochs", "2", "--batch-size", "4",
+                             "--resume", "--out", run)
+    assert code == 2 and len(err.splitlines()) == 1, (out, err)
+    assert re.fullmatch(
+        rf"nongate-np train: error: --resume: the run in {re.escape(str(run))} drew its "
+        rf"batches from other data or options \(digest of the training split's sequences, "
+        rf"lengths and targets: [0-9a-f]{{12}}… at the start, [0-9a-f]{{12}}… now\); use "
+        rf"another --out, or drop --resume", err.strip()), (out, err)
     assert [r["epoch"] for r in read_metrics(run)] == [1]
     write(10)
     train(run, *options, "--epochs", "2", "--batch-size", "4", "--resume")

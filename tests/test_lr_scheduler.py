@@ -106,6 +106,16 @@ def test_rates_equal_torch(schedule):
     assert len({tuple(lrs) for _, lrs in ours}) > 1, f"{name}: the rates never changed"
 
 
+def _int_milestones(state):
+    """A scheduler's state after JSON with MultiStepLR's milestones' keys back as ints
+    (JSON writes int keys as str): all that JSON changes of a state (the test then loads
+    the JSON form itself)."""
+    if isinstance(state, dict):
+        return {k: {int(m): c for m, c in v.items()} if k == "milestones" and isinstance(
+            v, dict) else _int_milestones(v) for k, v in state.items()}
+    return [_int_milestones(v) for v in state] if isinstance(state, list) else state
+
+
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=_id)
 def test_state_dict_round_trip_resumes_identically(schedule):
     name, kw = schedule
@@ -116,7 +126,7 @@ def test_state_dict_round_trip_resumes_identically(schedule):
     _epochs(opt, sched, 12)
     opt_state = opt.state_dict()
     state = json.loads(json.dumps(sched.state_dict()))     # plain data: JSON holds it
-    assert state == sched.state_dict()
+    assert _int_milestones(state) == sched.state_dict()
     # resume as torch documents: a new scheduler on a fresh optimiser, then the
     # optimiser's state (the current lr, initial_lr), then the scheduler's
     opt2, sched2 = _ours(name, kw, lrs=(1.0, 2.0, 3.0))
@@ -589,10 +599,10 @@ def test_new_schedules_rates_and_momenta_equal_torchs(name, make, kind):
 
 
 def _plain_state(state):
-    """torch's state as ours holds it: MultiStepLR's Counter as a sorted list, torch's own
-    call bookkeeping left out."""
+    """torch's state as ours holds it: torch's own call bookkeeping left out (MultiStepLR's
+    Counter is ours too)."""
     if isinstance(state, collections.Counter):
-        return sorted(state.elements())
+        return collections.Counter(state)
     if isinstance(state, dict):
         return {k: _plain_state(v) for k, v in state.items()
                 if k not in ("_get_lr_called_within_step", "_is_initial")}
@@ -614,7 +624,7 @@ def test_new_schedules_state_round_trip_mid_run_goes_on_as_torch(name, make):
     _trace(opt, sched, 13)
     _trace(topt, tsched, 13)
     state = json.loads(json.dumps(sched.state_dict()))
-    assert state == sched.state_dict() == _plain_state(tsched.state_dict())
+    assert _int_milestones(state) == sched.state_dict() == _plain_state(tsched.state_dict())
     resumed = []
     for saved in (state, tsched.state_dict()):
         fresh = _groups(ng, "SGD", lrs=(1.0, 2.0, 3.0))
@@ -914,3 +924,122 @@ def test_the_new_schedules_refuse_the_epoch_argument(name, kw, call):
         with pytest.raises(TypeError, match=rf"^{type(combined).__name__}.step: the epoch "
                                             "argument"):
             combined.step(3)
+
+
+# -- torch reads what ours saves -----------------------------------------------------------
+
+def _by_name(name, kw):
+    return lambda o, m: getattr(m, name)(o, **kw)
+
+
+# every schedule, (id, make(optimizer, module)) as NEW's
+EVERY = [(_id(s), _by_name(*s)) for s in SCHEDULES] + NEW
+
+
+def _go_on(opt, sched, steps, first):
+    """The rates and momenta after each of ``steps`` more epochs (the plateau fed
+    METRICS from epoch ``first``)."""
+    seen = []
+    for e in range(first, first + steps):
+        opt.step()
+        if type(sched).__name__ == "ReduceLROnPlateau":     # ours or torch's
+            sched.step(METRICS[e % len(METRICS)])
+        else:
+            sched.step()
+        seen.append((list(sched.get_last_lr()), [g["lr"] for g in opt.param_groups],
+                     _momenta(opt)))
+    return seen
+
+
+@pytest.mark.torch
+@QUIET
+@pytest.mark.parametrize("through", ["memory", "checkpoint"])
+@pytest.mark.parametrize("name, make", EVERY, ids=[n for n, _ in EVERY])
+def test_torchs_scheduler_loads_our_state_and_goes_on_as_ours(tmp_path, name, make, through):
+    """After 13 epochs of ours: torch's scheduler of the same class, built on torch's
+    optimiser, then given our optimiser's groups and ``load_state_dict(ours.state_dict())``
+    (torch's order) goes on with our rates and momenta, bit for bit in practice; from
+    ``state_dict()`` as it is, and through a checkpoint (``ng.save``'s JSON, where
+    MultiStepLR's milestones lose their int keys) and ``to_torch_state_dict``. MultiStepLR's
+    milestones were a sorted list, which torch indexed as a count: other rates, silently."""
+    torch = pytest.importorskip("torch")
+    opt, sched = _groups(ng, "SGD"), None
+    sched = make(opt, lr_scheduler)
+    _go_on(opt, sched, 13, 0)
+    state, groups = sched.state_dict(), opt.state_dict()
+    if through == "checkpoint":
+        ng.save(nn.Linear(1, 1), tmp_path / "ckpt.npz",
+                extra={"scheduler": state, "groups": groups["param_groups"]})
+        extra = ng.load(tmp_path / "ckpt.npz").extra
+        state = optim.to_torch_state_dict(extra["scheduler"])
+        groups = optim.to_torch_state_dict({"state": {}, "param_groups": extra["groups"]})
+    topt = _groups(torch, "SGD")
+    tsched = make(topt, torch.optim.lr_scheduler)
+    topt.load_state_dict({"state": {}, "param_groups": groups["param_groups"]})
+    tsched.load_state_dict(state)
+    ours, theirs = _go_on(opt, sched, STEPS - 13, 13), _go_on(topt, tsched, STEPS - 13, 13)
+    _assert_traces(ours, theirs, f"{name}, torch from our state ({through})")
+
+
+def test_multistep_state_holds_torchs_counter_and_loads_every_form(tmp_path):
+    """MultiStepLR's state holds its milestones as torch's Counter {milestone: count}, in
+    ascending order; through ng.save and ng.load (JSON: str keys), as the sorted list
+    states held before, and as a Counter, it loads and goes on as the run never stopped
+    (a milestone after the load, one listed twice); keys or counts that are not
+    ints >= 0 / >= 1 are refused, naming the milestone, and change nothing."""
+    opt, sched = _ours("MultiStepLR", dict(milestones=[22, 3, 10, 10], gamma=0.3))
+    straight = _epochs(opt, sched, EPOCHS)
+    opt, sched = _ours("MultiStepLR", dict(milestones=[22, 3, 10, 10], gamma=0.3))
+    _epochs(opt, sched, 8)
+    state = sched.state_dict()
+    assert type(state["milestones"]) is collections.Counter
+    assert list(state["milestones"].items()) == [(3, 1), (10, 2), (22, 1)]
+    ng.save(nn.Linear(1, 1), tmp_path / "ckpt.npz", extra={"scheduler": state})
+    saved = ng.load(tmp_path / "ckpt.npz").extra["scheduler"]
+    assert saved["milestones"] == {"3": 1, "10": 2, "22": 1}
+    forms = {"checkpoint": saved, "list (before)": {**state, "milestones": [3, 10, 10, 22]},
+             "Counter": state, "dict": {**state, "milestones": {22: 1, 10: 2, 3: 1}}}
+    for form, loaded in forms.items():
+        opt2, sched2 = _ours("MultiStepLR", dict(milestones=[1], gamma=0.9),
+                             lrs=(1.0, 2.0, 3.0))
+        opt2.load_state_dict(opt.state_dict())
+        sched2.load_state_dict(loaded)
+        assert sched2.milestones == [3, 10, 10, 22] and sched2.gamma == 0.3, form
+        resumed = _epochs(opt2, sched2, EPOCHS - 8, first=8)
+        for e, (a, b) in enumerate(zip(straight[8:], resumed), 9):
+            np.testing.assert_allclose(b[1], a[1], rtol=1e-15, atol=0,
+                                       err_msg=f"MultiStepLR from {form}: lr at epoch {e}")
+    for bad, error, message in (({"x": 1}, TypeError, r"milestone 'x' must be an int"),
+                                ({"-1": 1}, TypeError, r"milestone '-1' must be an int"),
+                                ({3: 0}, ValueError, r"the count of milestone 3 must be >= 1"),
+                                ({3: 1.5}, TypeError, r"the count of milestone 3 must be an "
+                                                      r"int")):
+        with pytest.raises(error, match=rf"^MultiStepLR.load_state_dict: {message}"):
+            sched.load_state_dict({**state, "milestones": bad})
+        assert sched.state_dict() == state
+
+
+@pytest.mark.torch
+def test_torchs_multistep_computed_other_rates_from_our_former_list():
+    """Why the state holds a Counter: torch's MultiStepLR takes the state's attributes as
+    they are and reads milestones[last_epoch] as a count, so the sorted list the state
+    held before gave torch other rates at a milestone (here gamma^2 at epoch 1, listed
+    once), without a word; from the Counter, torch's rates are ours."""
+    torch = pytest.importorskip("torch")
+    opt, sched = _ours("MultiStepLR", dict(milestones=[1, 2, 2], gamma=0.5))
+    state, groups = sched.state_dict(), opt.state_dict()["param_groups"]
+
+    def torchs(milestones):
+        topt = _groups(torch, "SGD")
+        tsched = torch.optim.lr_scheduler.MultiStepLR(topt, [7], gamma=0.9)
+        topt.load_state_dict({"state": {}, "param_groups": groups})
+        tsched.load_state_dict({**state, "milestones": milestones})
+        return _epochs(topt, tsched, 3)
+    ours = np.array(_epochs(opt, sched, 3))           # (epoch, last_lr | lr, group)
+    np.testing.assert_allclose(ours[:, 1], [[lr * f for lr in LRS] for f in (0.5, 0.125,
+                                                                               0.125)],
+                               rtol=1e-15, atol=0, err_msg="ours, epochs 1-3")
+    np.testing.assert_allclose(np.array(torchs(state["milestones"])), ours, rtol=1e-15,
+                               atol=0, err_msg="torch's from the Counter")
+    np.testing.assert_allclose(np.array(torchs([1, 2, 2]))[0, 1], [lr * 0.25 for lr in LRS],
+                               rtol=1e-15, atol=0, err_msg="torch's from the list, epoch 1")

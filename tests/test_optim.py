@@ -7,6 +7,7 @@ import io
 import json
 import math
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -268,6 +269,127 @@ def test_torch_optimizer_state_loads_and_continues_like_torch():
     for k, (a, b) in enumerate(zip(ours, theirs)):
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-12, atol=1e-15,
                                    err_msg=f"parameter {k}")
+
+
+# optimisers with state of each kind (SGD's momentum buffer, Adam's step and moments, the
+# amsgrad maximum) and one without (plain SGD)
+ACROSS = [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.02)),
+    ("SGD", dict(lr=0.1)),
+    ("Adam", dict(lr=0.05)),
+    ("Adam", dict(lr=0.05, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True, betas=(0.5, 0.9))),
+]
+
+
+def _linear_run(name, kw, steps):
+    """A float64 Linear(3, 2) and ``name``'s optimiser on it after ``steps`` of the fixed
+    gradients ``_linear_grads()``."""
+    ng.seed(0)
+    model = nn.Linear(3, 2, dtype=np.float64)
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    for g in _linear_grads()[:steps]:
+        for p, gk in zip(model.parameters(), g):
+            p.grad = gk.copy()
+        opt.step()
+    return model, opt
+
+
+def _linear_grads(n=7):
+    rng = np.random.default_rng(1)
+    return [[rng.standard_normal((2, 3)), rng.standard_normal(2)] for _ in range(n)]
+
+
+def _go_on(lib, params, opt, grads):
+    """``grads`` stepped by ``opt`` (ours or torch's, ``lib``) on ``params``."""
+    for g in grads:
+        for p, gk in zip(params, g):
+            p.grad = gk.copy() if lib is None else lib.tensor(gk)
+        opt.step()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("through", ["state_dict", "checkpoint"])
+@pytest.mark.parametrize("cfg", ACROSS, ids=_config_id)
+def test_torchs_optimizer_loads_our_state_converted_and_goes_on_as_ours(tmp_path, cfg,
+                                                                          through):
+    """Our state after 3 steps, as state_dict() gives it and as a checkpoint holds it
+    (ng.load's optimizer_state: from .npz and JSON), given to torch's optimiser of the same
+    class through to_torch_state_dict: torch's next 4 steps are ours (float64, to
+    rounding). As it is, torch refuses it (its load casts each state value with .to,
+    which an ndarray lacks)."""
+    torch = pytest.importorskip("torch")
+    name, kw = cfg
+    model, opt = _linear_run(name, kw, 3)
+    state = opt.state_dict()
+    if through == "checkpoint":
+        ng.save(model, tmp_path / "m.npz", optimizer=opt)
+        state = ng.load(tmp_path / "m.npz").optimizer_state
+    theirs = [torch.nn.Parameter(torch.tensor(p.numpy().copy())) for p in model.parameters()]
+    topt = getattr(torch.optim, name)(theirs, **kw)
+    if state["state"]:
+        with pytest.raises(TypeError, match="expected a sequence of integers"):
+            topt.load_state_dict(state)
+    converted = optim.to_torch_state_dict(state)
+    topt.load_state_dict(converted)
+    if name != "SGD":       # torch's own form of the step count: a float32 0-d tensor
+        step = topt.state[theirs[0]]["step"]
+        assert torch.is_tensor(step) and step.dtype == torch.float32 and step.item() == 3
+        assert topt.param_groups[0]["betas"] == kw.get("betas", (0.9, 0.999))
+    rest = _linear_grads()[3:]
+    _go_on(None, list(model.parameters()), opt, rest)
+    _go_on(torch, theirs, topt, rest)
+    for k, (a, b) in enumerate(zip(model.parameters(), theirs)):
+        np.testing.assert_allclose(b.detach().numpy(), a.numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=f"{_config_id(cfg)} ({through}): parameter {k}")
+    for index, entries in state["state"].items():       # nothing of ours changed or shared
+        for key, value in entries.items():
+            assert converted["state"][int(index)][key] is not value, (index, key)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("cfg", ACROSS, ids=_config_id)
+def test_our_optimizer_loads_torchs_state_as_it_is_and_goes_on_as_torch(cfg):
+    """torch's state_dict (CPU tensors, a float step) into ours as it is, no conversion:
+    ours goes on as torch's does, its step count an int again."""
+    torch = pytest.importorskip("torch")
+    name, kw = cfg
+    model, _ = _linear_run(name, kw, 0)
+    theirs = [torch.nn.Parameter(torch.tensor(p.numpy().copy())) for p in model.parameters()]
+    topt = getattr(torch.optim, name)(theirs, **kw)
+    grads = _linear_grads()
+    _go_on(torch, theirs, topt, grads[:3])
+    for p, t in zip(model.parameters(), theirs):
+        p.data[...] = t.detach().numpy()
+    opt = getattr(optim, name)(model.parameters(), **kw)
+    opt.load_state_dict(topt.state_dict())
+    if name != "SGD":
+        assert all(type(s["step"]) is int and s["step"] == 3 for s in opt.state.values())
+    _go_on(None, list(model.parameters()), opt, grads[3:])
+    _go_on(torch, theirs, topt, grads[3:])
+    for k, (a, b) in enumerate(zip(model.parameters(), theirs)):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=f"{_config_id(cfg)}: parameter {k}")
+
+
+def test_to_torch_state_dict_says_what_it_needs(monkeypatch):
+    """Without torch: an ImportError with the install line of the torch extra; with it, a
+    TypeError for what is not a state_dict."""
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "torch", None)           # torch not installed
+        with pytest.raises(ImportError, match=r"^to_torch_state_dict: needs PyTorch, which "
+                                              r"is not installed: pip install torch==2\.13\.0 "
+                                              r"--extra-index-url https://download\.pytorch"
+                                              r"\.org/whl/cpu \(or, in the checkout, pip "
+                                              r"install -e '\.\[torch\]'\)$"):
+            optim.to_torch_state_dict({"state": {}, "param_groups": []})
+    pytest.importorskip("torch")
+    with pytest.raises(TypeError, match="expected an optimiser's or scheduler's state_dict "
+                                        r"\(a dict\), got list"):
+        optim.to_torch_state_dict([])
+    with pytest.raises(TypeError, match="state 'exp_avg' of parameter 0 is a str"):
+        optim.to_torch_state_dict({"state": {0: {"exp_avg": "x"}}, "param_groups": []})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from nongate_np.data import SequenceDataset
 from nongate_np.distributed import DataParallel
 from nongate_np.nn import MultiTaskSequenceModel
 from nongate_np.training import Callback, evaluate, fit, predict
+from nongate_np.training.loop import _train_fingerprint
 
 TASKS = [{"name": "c", "kind": "classification", "num_classes": 3},
          {"name": "r", "kind": "regression", "output_size": 2},
@@ -311,9 +312,15 @@ def test_a_run_continued_with_resume_equals_one_never_stopped(tmp_path):
     optimizer, history, done = resume(tmp_path / "parts", again)
     assert done == 2 and [r["epoch"] for r in history.epochs] == [1, 2]
     # what the batches came from, recorded at the first epoch and saved in last.npz
-    assert history.settings == ran.settings == {"batch_size": 5, "seed": 3, "train_items": 24}
+    assert history.settings == ran.settings == {"batch_size": 5, "seed": 3, "train_items": 24,
+                                                "train_data": _train_fingerprint(train)}
     assert optimizer.param_groups[0]["lr"] == 1e-3          # fit's default, as saved
-    rest = fit(again, train, val, epochs=4, batch_size=5, seed=3, optimizer=optimizer,
+    # the same sequences in new arrays, padded wider: the batches the run's were
+    copy = train.subset(np.arange(len(train)))
+    wider = SequenceDataset(np.pad(copy.x, ((0, 0), (0, 3))), copy.lengths,
+                            {**copy.targets, "t": np.pad(copy.targets["t"], ((0, 0), (0, 3)))},
+                            copy.tasks)
+    rest = fit(again, wider, val, epochs=4, batch_size=5, seed=3, optimizer=optimizer,
                history=history, initial_epoch=done,
                callbacks=[ModelCheckpoint(tmp_path / "parts", extra={"note": "mine"})])
 
@@ -344,21 +351,40 @@ class _OneRank:
     check_agreement = DataParallel.check_agreement
 
 
+def _relabelled(data, task, row):
+    """``data`` with one target of ``task`` changed, at ``row``: another class."""
+    y = data.targets[task].copy()
+    y[row] = (y[row] + 1) % 3
+    return SequenceDataset(data.x, data.lengths, {**data.targets, task: y}, data.tasks)
+
+
+_DIGESTS = r"train_data: the data differ from the run's \(digest [0-9a-f]{12}… in the run, " \
+           r"[0-9a-f]{12}… given\)"
+
+
 @pytest.mark.parametrize("given, named", [
     ({"batch_size": 6}, r"batch_size 5 in the run, 6 given"),
     ({"seed": 4}, r"seed 3 in the run, 4 given"),
     ({"batch_size": 4, "seed": 0}, r"batch_size 5 in the run, 4 given; seed 3 in the run, "
                                    r"0 given"),
-    ({"train": 20}, r"len\(train\) 24 in the run, 20 given"),
+    # another size: named alone (the contents then differ too, and are not digested)
+    ({"train": lambda d: d.subset(np.arange(20))}, r"len\(train\) 24 in the run, 20 given"),
+    # the same size, other contents: shuffled, one label changed, another file
+    ({"train": lambda d: d.subset(np.random.default_rng(0).permutation(len(d)))}, _DIGESTS),
+    ({"train": lambda d: _relabelled(d, "c", 17)}, _DIGESTS),
+    ({"train": lambda d: dataset(seed=5)}, _DIGESTS),
+    ({"train": lambda d: dataset(seed=5), "seed": 4}, r"seed 3 in the run, 4 given; "
+                                                      + _DIGESTS),
 ])
 def test_a_resumed_fit_given_other_batches_is_refused_before_anything_changes(tmp_path, given,
                                                                               named):
-    """A run resumed with another batch_size, seed or training set would train other
-    batches than the run it claims to continue (History did not record them, so fit went
-    on without a word): ValueError naming each that differs, with the run's value and the
-    one given, before the model, the optimiser, the scheduler or the callbacks are
-    touched, under data_parallel too; the same settings resume, and a record set to None
-    resumes anyway (on purpose)."""
+    """A run resumed with another batch_size, seed or training set (another size, or
+    the same size with other contents: shuffled, relabelled, another file) would train
+    other batches than the run it claims to continue (History did not record them, so fit
+    went on without a word): ValueError naming each that differs, with the run's value and
+    the one given (the data by their digests), before the model, the optimiser, the
+    scheduler or the callbacks are touched, under data_parallel too; the same settings
+    resume, and a record set to None resumes anyway (on purpose)."""
     from nongate_np.optim.lr_scheduler import LambdaLR
     from nongate_np.training import ModelCheckpoint, resume
     train, val = dataset(seed=1), dataset(n=8, seed=2)
@@ -368,7 +394,8 @@ def test_a_resumed_fit_given_other_batches_is_refused_before_anything_changes(tm
         scheduler=LambdaLR(opt, lambda epoch: 0.5 ** epoch),
         callbacks=[ModelCheckpoint(tmp_path)])
     last = ng.load(tmp_path / "last.npz")
-    assert last.extra["fit_settings"] == {"batch_size": 5, "seed": 3, "train_items": 24}
+    assert last.extra["fit_settings"] == {"batch_size": 5, "seed": 3, "train_items": 24,
+                                          "train_data": _train_fingerprint(train)}
     assert type(last.extra["fit_settings"]["seed"]) is int      # plain data, as saved
     before = (tmp_path / "last.npz").read_bytes()
     again = model(seed=9)
@@ -384,7 +411,7 @@ def test_a_resumed_fit_given_other_batches_is_refused_before_anything_changes(tm
         def on_train_begin(self, model, history):
             began.append(True)
     args = {"batch_size": 5, "seed": 3, **given}
-    data = train.subset(np.arange(args.pop("train"))) if "train" in given else train
+    data = args.pop("train", lambda d: d)(train)
     for dp in (None, _OneRank()):
         with pytest.raises(ValueError, match=rf"^fit: the history's run drew its batches with "
                                              rf"other settings \({named}\): .* Pass the run's "
@@ -429,6 +456,77 @@ def test_a_checkpoint_written_before_the_settings_were_recorded_resumes_unchecke
     with pytest.raises(ng.io.CheckpointError, match=r"last.npz: fit_settings must be a dict "
                                                     r"of the run's settings, got int"):
         resume(tmp_path, model())
+
+
+def test_a_record_without_the_data_digest_resumes_with_the_contents_unchecked(tmp_path):
+    """last.npz whose fit_settings lack train_data (as ModelCheckpoint wrote them before
+    the digest was recorded) resumes on data of the run's size with other contents, as
+    before, and the run's record stays as it was (not completed half way through); its
+    size is still checked."""
+    from nongate_np.training import ModelCheckpoint, resume
+    train = dataset(seed=1)
+    fit(model(), train, epochs=1, batch_size=5, seed=3, callbacks=[ModelCheckpoint(tmp_path)])
+    m = model()
+    first, _, _ = resume(tmp_path, m)
+    old = ng.load(tmp_path / "last.npz")
+    settings = {k: v for k, v in old.extra["fit_settings"].items() if k != "train_data"}
+    assert settings == {"batch_size": 5, "seed": 3, "train_items": 24}
+    ng.save(m, tmp_path / "last.npz", optimizer=first,
+            extra={**old.extra, "fit_settings": settings})
+    shuffled = train.subset(np.random.default_rng(0).permutation(len(train)))
+    again = model(seed=9)
+    optimizer, history, done = resume(tmp_path, again)
+    assert done == 1 and history.settings == settings
+    with pytest.raises(ValueError, match=r"\(len\(train\) 24 in the run, 20 given\)"):
+        fit(again, shuffled.subset(np.arange(20)), epochs=2, batch_size=5, seed=3,
+            optimizer=optimizer, history=history, initial_epoch=done)
+    later = fit(again, shuffled, epochs=2, batch_size=5, seed=3, optimizer=optimizer,
+                history=history, initial_epoch=done, callbacks=[ModelCheckpoint(tmp_path)])
+    assert [r["epoch"] for r in later.epochs] == [1, 2] and later.settings == settings
+    assert ng.load(tmp_path / "last.npz").extra["fit_settings"] == settings
+
+
+def test_the_data_digest_reads_what_the_batches_hold_and_nothing_else():
+    """train_data's digest: fixed for fixed data (a checkpoint's record must compare equal
+    in a later version: this value changes only with the digest's definition, which would
+    refuse every earlier run's resume), changed by one value of x, a length, a target of
+    each kind, or the rows' order; unchanged by padding past the longest sequence (no
+    batch holds it), a float32 copy of the features (the dataset holds float64), or what
+    no batch reads (class names, ids, source)."""
+    def features(x=None, lengths=None, **targets):
+        x = np.arange(48.0).reshape(6, 4, 2) / 8 if x is None else x
+        lengths = np.array([4, 1, 3, 2, 4, 3]) if lengths is None else lengths
+        x = np.where(np.arange(x.shape[1])[None, :, None] < lengths[:, None, None], x, 0)
+        tasks = [{"name": "c", "kind": "classification", "num_classes": 3},
+                 {"name": "r", "kind": "regression", "output_size": 1},
+                 {"name": "t", "kind": "tagging", "num_classes": 2}]
+        y = {"c": np.array([0, 1, 2, 0, 1, 2]), "r": np.arange(6.0)[:, None],
+             "t": np.ones((6, x.shape[1]), np.int64), **targets}
+        return SequenceDataset(x, lengths, y, tasks)
+    base = features()
+    digest = _train_fingerprint(base)
+    assert digest == "ad2f6e8ba44f1cfab4a7e37e4f265a36", digest
+    x = base.x.copy()
+    x[2, 1, 0] += 1e-12
+    lengths = base.lengths.copy()
+    lengths[3] = 1
+    changed = {"x": features(x=x), "lengths": features(lengths=lengths),
+               "c": features(c=np.array([0, 1, 2, 0, 1, 1])),
+               "r": features(r=np.arange(6.0)[:, None] * 2),
+               "t": features(t=np.where(np.arange(4) == 0, 0, 1)[None].repeat(6, 0)),
+               "order": base.subset([1, 0, 2, 3, 4, 5])}
+    for what, data in changed.items():
+        assert _train_fingerprint(data) != digest, what
+    wider = np.pad(base.x, ((0, 0), (0, 5), (0, 0)))
+    same = {"padded wider": features(x=wider, t=np.ones((6, 9), np.int64)),
+            "float32 input": features(x=base.x.astype(np.float32)),
+            "class names, ids, source": SequenceDataset(
+                base.x, base.lengths, base.targets,
+                [{**t, "classes": ["a", "b", "c"][:t.get("num_classes", 0)]}
+                 if t["kind"] == "classification" else t for t in base.tasks],
+                ids=np.arange(6) + 100, source="other.csv")}
+    for what, data in same.items():
+        assert _train_fingerprint(data) == digest, what
 
 
 def test_resume_says_what_is_missing():
@@ -679,6 +777,8 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
 
 @pytest.mark.parametrize("build", [
     lambda opt: ng.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5),
+    # milestones past the resumed epoch, one listed twice: {3: 2, 4: 1} in the state
+    lambda opt: ng.optim.lr_scheduler.MultiStepLR(opt, [4, 3, 3], gamma=0.5),
     lambda opt: ng.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=5, eta_min=1e-4),
     lambda opt: ng.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.7 ** epoch),
     # mode="max" on a falling loss: no epoch improves, so each one cuts the rate
@@ -696,7 +796,7 @@ def test_predict_leaves_the_models_mode_to_the_threads_that_train_it():
     lambda opt: ng.optim.lr_scheduler.ChainedScheduler(
         [ng.optim.lr_scheduler.ConstantLR(opt, 0.5, 2),
          ng.optim.lr_scheduler.ExponentialLR(opt, 0.9)]),
-], ids=["StepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau", "LinearLR",
+], ids=["StepLR", "MultiStepLR", "CosineAnnealingLR", "LambdaLR", "ReduceLROnPlateau", "LinearLR",
         "ConstantLR", "MultiplicativeLR", "PolynomialLR", "CosineAnnealingWarmRestarts",
         "CyclicLR", "OneCycleLR", "SequentialLR", "ChainedScheduler"])
 def test_fit_steps_a_scheduler_once_per_epoch_and_a_resumed_run_continues_it(tmp_path, build):

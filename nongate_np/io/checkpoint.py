@@ -62,6 +62,7 @@ metadata, so ``load`` rebuilds the model from it too (see ``nongate_np.io.safete
 
 from __future__ import annotations
 
+import collections
 import inspect
 import json
 import math
@@ -153,7 +154,11 @@ def save(obj, path, *, optimizer: optim.Optimizer | None = None,
         SGD, Adam or AdamW over parameters of ``obj`` (which must then be a Module).
     extra : dict, optional
         JSON-ready values to keep (epoch, metrics, ...): str keys; str, int, float, bool,
-        None, lists and dicts (NumPy scalars are converted, tuples become lists).
+        None, lists and dicts (NumPy scalars are converted, tuples become lists). A
+        ``collections.Counter`` of int keys (MultiStepLR's ``milestones`` in its
+        ``state_dict()``, torch's form) is written with its keys as str, as JSON writes
+        them, and comes back as a dict of str keys, which MultiStepLR's
+        ``load_state_dict`` reads.
 
     Raises
     ------
@@ -294,6 +299,10 @@ def _json_ready(value, where: str, caller: str = "save"):
         return int(value) if isinstance(value, int) else float(value)
     if isinstance(value, (list, tuple)):
         return [_json_ready(v, f"{where}[{k}]", caller) for k, v in enumerate(value)]
+    if isinstance(value, collections.Counter) and all(
+            isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in value):
+        # NOTE: MultiStepLR's milestones (torch's form): its load_state_dict takes str keys
+        value = {str(k): v for k, v in value.items()}
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():

@@ -6,8 +6,11 @@ Call ``scheduler.step()`` once per epoch, after the epoch's ``optimizer.step()``
 (``ReduceLROnPlateau.step(metric)`` with the monitored metric). Building a scheduler already
 sets the epoch-0 rates and records each group's starting rate as ``group["initial_lr"]``.
 
-``state_dict()`` holds plain data only (ints, floats, str, lists of them; torch's key names),
-so it can go into ``nongate_np.save(..., extra={"scheduler": s.state_dict()})`` or JSON::
+``state_dict()`` holds plain data only (ints, floats, str, lists of them; torch's key names;
+MultiStepLR's ``milestones`` is torch's Counter, a dict of int keys that JSON and
+``nongate_np.save`` write as str and ``load_state_dict`` reads back), so it can go into
+``nongate_np.save(..., extra={"scheduler": s.state_dict()})`` or JSON, and torch's
+scheduler of the same class loads it (``load_state_dict``) and goes on with the same rates::
 
     opt = Adam(model.parameters(), lr=1e-3)
     sched = StepLR(opt, step_size=10, gamma=0.5)
@@ -335,11 +338,18 @@ class MultiStepLR(LRScheduler):
     ----------
     optimizer : Optimizer
     milestones : iterable of int
-        Epoch indices (>= 0); kept sorted.
+        Epoch indices (>= 0); kept as a sorted list (``self.milestones``).
     gamma : float, default 0.1
         The factor (>= 0).
     last_epoch : int, default -1
         See :class:`LRScheduler`.
+
+    ``state_dict()["milestones"]`` is torch's form, a ``collections.Counter`` ``{milestone:
+    count}`` (a dict, in ascending order), so that torch's ``MultiStepLR.load_state_dict``,
+    which takes the state's attributes as they are and indexes them
+    (``milestones[last_epoch]``, ``milestones.elements()``), computes the same rates.
+    JSON and ``nongate_np.save`` write its keys as str; :meth:`load_state_dict` takes them
+    back, and the sorted list of ints that states held before.
     """
 
     _hyper = ("milestones", "gamma")
@@ -349,7 +359,7 @@ class MultiStepLR(LRScheduler):
         if not hasattr(milestones, "__iter__"):
             raise TypeError(f"MultiStepLR: milestones must be an iterable of ints, got "
                             f"{milestones!r}")
-        # NOTE: a sorted list, not torch's Counter, so state_dict is plain data
+        # NOTE: a sorted list here, for bisect; the state holds torch's Counter
         self.milestones, self.gamma = sorted(milestones), gamma
         super().__init__(optimizer, last_epoch)
 
@@ -368,11 +378,36 @@ class MultiStepLR(LRScheduler):
         return [base * self.gamma ** bisect.bisect_right(self.milestones, self.last_epoch)
                 for base in self.base_lrs]
 
+    def state_dict(self) -> dict[str, Any]:
+        """As :meth:`LRScheduler.state_dict`, with ``milestones`` as torch's
+        ``Counter({milestone: count})`` (ascending), not the sorted list kept here."""
+        state = super().state_dict()
+        state["milestones"] = collections.Counter(self.milestones)
+        return state
+
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """As :meth:`LRScheduler.load_state_dict`; ``milestones`` may be a dict or Counter
+        ``{milestone: count}`` (this class's and torch's state), its keys ints or, after
+        JSON, strings of digits, or the sorted list of ints of states saved before.
+        TypeError or ValueError for keys that are not ints >= 0 or counts that are not
+        ints >= 1, naming the milestone."""
         milestones = state_dict.get("milestones") if isinstance(state_dict, Mapping) else None
-        if isinstance(milestones, collections.Counter):     # torch's form: as ours
-            state_dict = {**state_dict, "milestones": sorted(milestones.elements())}
+        if isinstance(milestones, Mapping):
+            state_dict = {**state_dict, "milestones": _expand_counts(milestones)}
         super().load_state_dict(state_dict)
+
+
+def _expand_counts(counts: Mapping) -> list[int]:
+    """A state's ``{milestone: count}`` as the sorted list it stands for (each milestone
+    count times): keys ints or strings of digits (JSON's), counts ints >= 1."""
+    where = "MultiStepLR.load_state_dict"
+    listed = []
+    for key, count in counts.items():
+        milestone = int(key) if isinstance(key, str) and key.isdigit() else key
+        _check_int(where, f"milestone {key!r}", milestone, 0)
+        _check_int(where, f"the count of milestone {key!r}", count, 1)
+        listed += [int(milestone)] * int(count)
+    return sorted(listed)
 
 
 class ExponentialLR(LRScheduler):

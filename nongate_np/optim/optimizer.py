@@ -355,7 +355,9 @@ class Optimizer:
         The optimiser must hold the same number of groups, each with the same number of
         parameters as when it was saved; parameters are matched by position. State keys may
         be strings of digits (as after a JSON round trip); arrays are copied and cast to
-        their parameter's dtype, and must have its shape.
+        their parameter's dtype, and must have its shape. torch's optimiser of the same
+        class gives a state this takes as it is (its CPU tensors read as arrays, its float
+        ``step`` as an int); the other way, :func:`nongate_np.optim.to_torch_state_dict`.
         """
         name = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
@@ -396,7 +398,9 @@ class Optimizer:
 
     def _restore(self, key: str, value, p: Tensor, idx: int, where: str):
         if key in self._scalar_state:
-            return _plain(np.asarray(value).item())
+            value = _plain(np.asarray(value).item())
+            # NOTE: torch keeps Adam's step count as a float tensor; here it is an int
+            return int(value) if isinstance(value, float) and value.is_integer() else value
         arr = np.asarray(value)
         if arr.shape != p.shape:
             raise ValueError(f"{where}: state {key!r} of parameter {idx} has shape "

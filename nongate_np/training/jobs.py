@@ -111,7 +111,8 @@ _RECORDED_LATER = ("max_chunks",)
 
 #: how a ResumeError names a setting of History.settings
 _SETTING_SHOWN = {"train_items": "sequences in the training split", "seed": "--seed",
-                  "batch_size": "--batch-size"}
+                  "batch_size": "--batch-size",
+                  "train_data": "digest of the training split's sequences, lengths and targets"}
 
 
 def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions, train):
@@ -150,11 +151,14 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions,
                           f"wait follows it; resume with --patience {saved.get('patience') or 0}")
     optimizer, history, initial = resume_from(ckpt, out, model)
     # what else fit would refuse (_check_resumed), named as the command line gives it: the
-    # training split's size, of a file changed under the same name and options
-    differ = _resume_differences(history, _run_settings(train, opts.batch_size, opts.seed))
+    # training split's size or contents, of a file changed under the same name and options
+    # NOTE: fit digests the split again (_train_fingerprint: one pass, ~1 GB/s), a cost
+    #       small beside reading the file
+    differ = _resume_differences(history, _run_settings(train, opts.batch_size, opts.seed,
+                                                        history))
     if differ:
-        shown = "; ".join(f"{_SETTING_SHOWN.get(k, k)}: {run} at the start, {now} now"
-                          for k, run, now in differ)
+        shown = "; ".join(f"{_SETTING_SHOWN.get(k, k)}: {_shown_setting(k, run)} at the start, "
+                          f"{_shown_setting(k, now)} now" for k, run, now in differ)
         raise ResumeError(f"--resume: the run in {out} drew its batches from other data or "
                           f"options ({shown}); use another --out, or drop --resume")
     note = ""
@@ -171,6 +175,12 @@ def _resume(out: pathlib.Path, ckpt, model, data_meta: dict, opts: TrainOptions,
         raise ResumeError(f"--resume: the run in {out} has already trained {initial} "
                           f"epoch(s); give --epochs above {initial} to continue it")
     return optimizer, history, initial, note, lr
+
+
+def _shown_setting(key: str, value) -> str:
+    """A History.settings value as a ResumeError shows it: ``train_data``'s digest by its
+    first 12 hex digits ("0f1e2d3c4b5a…"), the others as they are."""
+    return f"{str(value)[:12]}…" if key == "train_data" else str(value)
 
 
 def _data_changes(saved: dict, now: dict) -> str:
