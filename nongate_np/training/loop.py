@@ -160,14 +160,12 @@ def _train_fingerprint(data) -> str:
     gives the same digest. Not read: ``tasks``' class names, ``ids``, ``vocab``,
     ``source``, which no batch holds.
 
-    Cost: one pass over the data, at about 1 GB/s (BLAKE2b, one core), copying at most
-    64 MiB at a time where ``x`` is cut; at most once per :func:`fit` call. Measured on a
-    shared 2-core AMD EPYC for 100k sequences x 100 steps x 8 float32 features (640 MB
-    as the float64 the dataset holds): 0.69 s, against 1.7 s to build the dataset and one
-    epoch of fit in 7.2 s (hidden_size 16, batch_size 256) to 29.6 s (hidden_size 64,
-    batch_size 32). A sample of the rows would cost less and miss what it did not read
-    (one relabelled sequence); and building a SequenceDataset reads every value already
-    (its finiteness and padding checks), so no dataset fit takes is lazily loaded."""
+    Cost: one pass over the data (BLAKE2b, one core), copying at most 64 MiB at a time
+    where ``x`` is cut; at most once per :func:`fit` call, a small part of one epoch
+    (bench/RESULTS.md, "The training data's digest"). A sample of the rows would cost less
+    and miss what it did not read (one relabelled sequence); and building a
+    SequenceDataset reads every value already (its finiteness and padding checks), so no
+    dataset fit takes is lazily loaded."""
     h = hashlib.blake2b(digest_size=16)
     steps = int(data.lengths.max())
     tagging = {t["name"] for t in data.tasks if t["kind"] == "tagging"}
