@@ -18,13 +18,14 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   binary_cross_entropy_with_logits, dropout, logsumexp, leaky_relu, silu, gelu,
                   bmm, logical_not, logical_and, logical_or, logical_xor, bitwise_not,
                   bitwise_and, bitwise_or, bitwise_xor, any, all, masked_fill, sign, expand,
-                  expand_as, repeat, chunk, split, t, flip, index_select, cumsum)
+                  expand_as, repeat, chunk, split, t, flip, index_select, cumsum, sort,
+                  argsort, eq, ne, lt, le, gt, ge, isfinite, isnan, isinf)
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
 from .defaults import get_default_dtype, set_default_dtype
 from . import nn, optim
-from .factories import (zeros, ones, full, zeros_like, ones_like, randn, rand, randint, arange,
-                        linspace, from_numpy)
+from .factories import (zeros, ones, full, zeros_like, ones_like, full_like, randn_like,
+                        rand_like, randn, rand, randint, arange, linspace, from_numpy)
 from .check import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 from .kernels.registry import available_backends, backend, get_backend, set_global_backend
 from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_safetensors,
@@ -33,7 +34,8 @@ from . import check, data, io, training
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "manual_seed", "set_default_dtype", "get_default_dtype",
-           "zeros", "ones", "full", "zeros_like", "ones_like",
+           "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn_like",
+           "rand_like",
            "randn", "rand", "randint", "arange", "linspace", "from_numpy", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",

@@ -1,9 +1,11 @@
 """Tensor factories, as torch's: zeros, ones, full, randn, rand, randint and the ``_like``
-forms, arange, linspace and from_numpy.
+forms (``zeros_like``, ``ones_like``, ``full_like``, ``randn_like``, ``rand_like``), arange,
+linspace and from_numpy.
 
 Without a ``dtype``, ``zeros``, ``ones``, ``full``, ``randn``, ``rand`` and ``arange`` with a
 float bound make ``get_default_dtype()`` (float64, NumPy's, until ``set_default_dtype``; see
-``nongate_np.defaults``); ``zeros_like`` and ``ones_like`` keep their input's dtype.
+``nongate_np.defaults``); the ``_like`` forms keep their input's dtype (and ``full_like``,
+``randn_like``, ``rand_like`` its device) unless given a ``dtype``.
 
 A shape is given as separate ints (``zeros(2, 3)``) or one sequence (``zeros((2, 3))``);
 a side that is not an int >= 0 and a dtype NumPy does not know raise TypeError or ValueError
@@ -16,13 +18,14 @@ import numbers
 
 import numpy as np
 
-from . import rng
+from . import casting, rng
 from .casting import fill_value
 from .defaults import get_default_dtype
-from .tensor import Tensor
+from .device import CPU, device_of, move
+from .tensor import Tensor, as_array
 
-__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "randint",
-           "arange", "linspace", "from_numpy"]
+__all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn_like",
+           "rand_like", "randn", "rand", "randint", "arange", "linspace", "from_numpy"]
 
 
 def _shape(shape: tuple, where: str) -> tuple:
@@ -74,6 +77,65 @@ def zeros_like(x, requires_grad: bool = False) -> Tensor:
 
 def ones_like(x, requires_grad: bool = False) -> Tensor:
     return Tensor(np.ones_like(np.asarray(x)), requires_grad=requires_grad)
+
+
+def _like(x, where: str):
+    """``x``'s array (a Tensor's, host or device; an array or nested list as NumPy reads
+    it), refusing strings and objects (TypeError naming ``where``)."""
+    return x._data if isinstance(x, Tensor) else as_array(x, what=f"{where}: input")
+
+
+def _made(data: np.ndarray, like, requires_grad: bool) -> Tensor:
+    """A host array as a tensor on the device of ``like`` (an array)."""
+    device = device_of(like)
+    out = Tensor._wrap(data if device is CPU else move(data, device))
+    if requires_grad:
+        out.requires_grad = True
+    return out
+
+
+def full_like(input, fill_value, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``input``'s shape filled with ``fill_value``, in input's dtype (or
+    ``dtype``) and on its device, as ``torch.full_like``: the value converted to the dtype
+    as :func:`full` does (3.7 in an int64 tensor is 3, as torch). No graph: a new leaf.
+
+    Raises TypeError for a value that is not a number, an unknown dtype or an input that
+    is not numeric; ValueError for a value the dtype cannot hold (NaN in an integer dtype,
+    a finite float beyond a float dtype's range), as torch's "without overflow"."""
+    like = _like(input, "full_like")
+    dt = like.dtype if dtype is None else _dtype(dtype, "full_like")
+    v = casting.fill_value(fill_value, dt, "full_like")   # NOTE: torch's argument name hides it
+    return _made(np.full(like.shape, v, v.dtype), like, requires_grad)
+
+
+def _random_like(draw: str, input, generator, dtype, requires_grad: bool) -> Tensor:
+    where = f"{draw}_like"
+    like = _like(input, where)
+    dt = like.dtype if dtype is None else _dtype(dtype, where)
+    if dt.kind != "f":
+        raise TypeError(f"{where}: samples need a floating dtype (float32 or float64), got "
+                        f"{dt}; pass dtype=np.float64 for an input of another dtype (torch "
+                        f"refuses integer dtypes too)")
+    gen = rng.generator_arg(generator, where)
+    data = gen.standard_normal(like.shape) if draw == "randn" else gen.random(like.shape)
+    return _made(data.astype(dt), like, requires_grad)
+
+
+def randn_like(input, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of ``input``'s shape, in its dtype (or ``dtype``) and on its
+    device, as ``torch.randn_like``: :func:`randn`'s draw (the same numbers after the same
+    ``seed``) from the library's generator, or from ``generator``, a
+    ``numpy.random.Generator`` (torch's argument; nn.init takes one too). No graph.
+
+    Raises TypeError for a dtype that is not floating (an integer input needs ``dtype=``,
+    as torch refuses it too) or a ``generator`` that is not None or a Generator."""
+    return _random_like("randn", input, generator, dtype, requires_grad)
+
+
+def rand_like(input, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of ``input``'s shape, as :func:`randn_like` otherwise
+    (``torch.rand_like``; :func:`rand`'s draw)."""
+    return _random_like("rand", input, generator, dtype, requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["seed", "manual_seed", "generator", "own_generator"]
+__all__ = ["seed", "manual_seed", "generator", "generator_arg", "own_generator"]
 
 _generator = np.random.default_rng()
 # inside own_generator: [the calling thread's generator, None until seed() is called there]
@@ -54,6 +54,19 @@ def generator() -> np.random.Generator:
     inside :func:`own_generator`, once seeded there, the calling thread's."""
     own = _own.get()
     return _generator if own is None or own[0] is None else own[0]
+
+
+def generator_arg(given, where: str) -> np.random.Generator:
+    """The generator a ``generator=`` argument (torch's name) asks for: None is
+    :func:`generator`'s, a ``numpy.random.Generator`` itself; TypeError naming ``where``
+    for anything else."""
+    if given is None:
+        return generator()
+    if isinstance(given, np.random.Generator):
+        return given
+    raise TypeError(f"{where}: generator must be None (the library's generator, seeded by "
+                    f"nongate_np.manual_seed) or a numpy.random.Generator, got "
+                    f"{type(given).__name__}")
 
 
 @contextlib.contextmanager

@@ -46,13 +46,14 @@ from .loss import (
     SoftMarginLoss,
     TripletMarginLoss,
 )
-from .lstm import LSTM
+from .lstm import LSTM, LSTMCell
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
 from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
-           "Dropout", "LSTM", "AttentionPooling", "Sequential", "ModuleList", "ModuleDict",
+           "Dropout", "LSTM", "LSTMCell", "AttentionPooling", "Sequential", "ModuleList",
+           "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten", "LeakyReLU",
            "SiLU", "GELU",
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",

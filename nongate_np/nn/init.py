@@ -48,13 +48,7 @@ def _checked(tensor, where: str) -> Tensor:
 
 
 def _generator(generator, where: str) -> np.random.Generator:
-    if generator is None:
-        return rng.generator()
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(f"{where}: generator must be None (the library's generator, seeded by "
-                    f"nongate_np.manual_seed) or a numpy.random.Generator, got "
-                    f"{type(generator).__name__}")
+    return rng.generator_arg(generator, where)
 
 
 def _real(value, name: str, where: str) -> float:

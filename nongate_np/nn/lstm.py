@@ -1,4 +1,4 @@
-"""``nn.LSTM``: a drop-in for ``torch.nn.LSTM`` on the fused, hand-derived LSTM op."""
+"""``nn.LSTM`` and ``nn.LSTMCell``: drop-ins for torch's on the fused, hand-derived LSTM op."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from .. import ops
 from ..arguments import check_count, check_flag
 from ..ops._util import check_lengths, xp_of
-from ..ops.lstm import lstm, lstm_weight_names
+from ..ops.lstm import LSTMCellStep, lstm, lstm_weight_names
 from ..tensor import Tensor, as_array
 from . import init
 from ._checks import check_features, complex_step_pair
@@ -19,7 +19,7 @@ from .module import Module, Parameter, module_dtype
 from .savable import register_savable
 from .utils.rnn import PackedSequence, _pack_like, _unpacked
 
-__all__ = ["LSTM"]
+__all__ = ["LSTM", "LSTMCell"]
 
 
 @register_savable
@@ -231,3 +231,110 @@ class LSTM(Module):
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)}"
         return s
+
+
+@register_savable
+class LSTMCell(Module):
+    """One LSTM step, for loops written step by step (decoders, autoregressive generation):
+    ``torch.nn.LSTMCell``'s interface and weight layout.
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+    bias : bool, default True
+    device : "cpu" or "cuda", optional
+        Where the parameters live (made on the host, so a seed gives the same weights on
+        either, then moved). Not in ``config()``: a checkpoint loads on the host.
+    dtype : floating dtype, optional
+        Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
+
+    Parameters are torch's: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias_ih``,
+    ``bias_hh`` (4H,), gate order i, f, g, o, all initialised U(-1/√H, 1/√H) in that
+    order; ``state_dict()`` loads into ``torch.nn.LSTMCell`` and back, and into
+    ``nn.LSTM``'s one layer under the names with ``_l0``.
+
+    Forward: ``cell(input, hx=None) -> (h', c')`` with input (B, I) and hx = (h, c) each
+    (B, H), or unbatched input (I,) and h, c (H,); hx None is zeros. input, h and c have the
+    parameters' dtype (else a TypeError; nested lists take it), h' and c' too.
+    Raises ValueError for a shape that does not fit (naming the argument, what was
+    expected and what was given), TypeError for hx that is not a pair, DeviceError for a
+    tensor on another device than the parameters.
+
+    The math is nn.LSTM's: one fused node per step (``ops.lstm.LSTMCellStep``), the same
+    kernels and hand-derived backward on a one-step sequence (docs/math.md L1-L13), so a
+    loop of steps equals ``nn.LSTM`` on the sequence with the same weights. An empty batch
+    (B = 0) gives empty results and zero weight gradients.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.input_size = check_count(input_size, "input_size", "LSTMCell", 1)
+        self.hidden_size = check_count(hidden_size, "hidden_size", "LSTMCell", 1)
+        self.bias = check_flag(bias, "bias", "LSTMCell")
+        dt = module_dtype(dtype, "LSTMCell")
+        H = self.hidden_size
+        self.weight_ih = Parameter(np.empty((4 * H, self.input_size), dt))
+        self.weight_hh = Parameter(np.empty((4 * H, H), dt))
+        if self.bias:
+            self.bias_ih = Parameter(np.empty(4 * H, dt))
+            self.bias_hh = Parameter(np.empty(4 * H, dt))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        """Every parameter U(-1/√H, 1/√H), in registration order (torch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (follows ``to()``)."""
+        return self._parameters["weight_ih"].dtype
+
+    @property
+    def device(self):
+        """Where the parameters are (follows ``to()``)."""
+        return self._parameters["weight_ih"].device
+
+    def forward(self, input, hx=None):
+        params = self._parameters
+        dtype, device = params["weight_ih"].dtype, params["weight_ih"].device
+        x = check_features("LSTMCell", "input", input, dtype, self.input_size, (1, 2),
+                           "2-D (B, I) or 1-D (I,) unbatched", device=device)
+        h, c = self._check_hx(hx, x.shape, dtype, device)
+        return LSTMCellStep.apply(x, h, c, params["weight_ih"], params["weight_hh"],
+                                  params["bias_ih"], params["bias_hh"])
+
+    def _check_hx(self, hx, shape: tuple, dtype: np.dtype, device):
+        """(h, c) for input of ``shape``: zeros on the parameters' device for None, else
+        each checked for its shape, dtype and device."""
+        H = self.hidden_size
+        expected = shape[:-1] + (H,)
+        if hx is None:
+            zeros = xp_of(self._parameters["weight_ih"].data).zeros
+            return zeros(expected, dtype), zeros(expected, dtype)
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise TypeError(f"LSTMCell: hx must be a tuple (h, c), got {type(hx).__name__}")
+        layout = "(H,) for unbatched input" if len(shape) == 1 else "(B, H)"
+        states = []
+        for name, state in (("hx[0]", hx[0]), ("hx[1]", hx[1])):
+            state = check_features("LSTMCell", name, state, dtype, H, (len(shape),),
+                                   f"{layout} = {expected}", "hidden_size", device=device)
+            if state.shape != expected:
+                raise ValueError(f"LSTMCell: {name} has shape {state.shape}, expected "
+                                 f"{layout} = {expected} from input {shape}")
+            states.append(state)
+        return states
+
+    def config(self) -> dict:
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size,
+                "bias": self.bias, "dtype": str(self.dtype)}
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")

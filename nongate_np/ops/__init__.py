@@ -29,7 +29,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .index import gather, topk
+from .index import argsort, gather, sort, topk
 from .logical import (
     all,
     any,
@@ -37,11 +37,20 @@ from .logical import (
     bitwise_not,
     bitwise_or,
     bitwise_xor,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
     logical_and,
     logical_not,
     logical_or,
     logical_xor,
+    lt,
     masked_fill,
+    ne,
     sign,
 )
 from .loss import (
@@ -88,7 +97,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
            "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign",
            "expand", "expand_as", "repeat", "chunk", "split", "t", "flip", "index_select",
-           "cumsum"]
+           "cumsum", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "isfinite",
+           "isnan", "isinf"]
 
 bind_tensor_methods()
 register_op_names(__all__)

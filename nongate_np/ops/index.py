@@ -1,7 +1,7 @@
-"""Selection by integer indices along one axis: torch's ``gather`` (E26) and ``topk``
-(E27), whose values are a gather at the indices it finds. The backward is a scatter-add of
-the gradient to the elements read. (Indexing with ``[]`` and embedding lookups are in
-shape.py, E17.) Derivations: docs/math.md E26-E27."""
+"""Selection by integer indices along one axis: torch's ``gather`` (E26), ``topk`` (E27)
+and ``sort``, whose values are a gather at the indices they find, and ``argsort``. The
+backward is a scatter-add of the gradient to the elements read. (Indexing with ``[]`` and
+embedding lookups are in shape.py, E17.) Derivations: docs/math.md E26-E27."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ._util import ieee, normalize_axes, numeric_arg, tensor_arg, xp_of
 from .reduce import _reversed
 from .shape import reshape
 
-__all__ = ["gather", "topk", "TopKResult"]
+__all__ = ["gather", "topk", "TopKResult", "sort", "argsort", "SortResult"]
 
 
 @ieee
@@ -180,3 +180,68 @@ def topk(x, k, dim=-1, largest: bool = True, sorted: bool = True) -> TopKResult:
     if zero_d:
         values, indices = reshape(values, ()), Tensor._wrap(xp.reshape(indices.data, ()))
     return TopKResult(values, indices)
+
+
+class SortResult(NamedTuple):
+    """``sort``'s result, as ``torch.return_types.sort``: ``values`` (x's dtype, with a
+    gradient) and ``indices`` (int64, none); unpacks and indexes as a pair."""
+
+    values: Tensor
+    indices: Tensor
+
+
+SortResult.__name__ = "sort"        # torch's type name: the repr reads "sort(values=..."
+
+
+def _sorted_order(op: str, x, dim, descending, stable
+                  ) -> tuple[Tensor, int, np.ndarray, bool]:
+    """x (as a Tensor, a 0-d one as one element), its axis, the host int64 order of its
+    elements along the axis (E27 with k the axis's length), and whether x was 0-d."""
+    x = tensor_arg(x, op)
+    descending = check_flag(descending, "descending", op)
+    check_flag(stable, "stable", op)
+    axis = _axis_of(op, dim, x.ndim)
+    zero_d = x.ndim == 0
+    if zero_d:
+        x = reshape(x, (1,))
+    key = xp_of(x.data).to_host(x.data)
+    key = np.real(key) if np.iscomplexobj(key) else key
+    return x, axis, _topk_order(key, x.shape[axis], axis, descending), zero_d
+
+
+def sort(input, dim=-1, descending: bool = False, *, stable: bool = False) -> SortResult:
+    """``input``'s elements sorted along ``dim``, as ``torch.sort``: a named tuple
+    ``(values, indices)`` (:class:`SortResult`), ``values[..., j, ...] =
+    input[..., indices[..., j, ...], ...]``, indices int64 without a gradient; the gradient
+    of the values goes back to the elements they came from (E27 with k the axis's length:
+    a gather at a permutation, E26).
+
+    Order: ascending, or descending with ``descending=True``; NaN larger than every number
+    (last ascending, first descending), as torch's. Always stable, equal elements in their
+    index order, what torch gives with ``stable=True`` (and ``stable=False`` too, where
+    torch's order of ties is unspecified). Bool and integer tensors sort too (no gradient);
+    complex input (a complex step) is ordered by its real part.
+
+    Shapes: input (..., n, ...) → values, indices of its shape; a 0-d input gives 0-d
+    results. On the GPU the order is found on the host (the keys copied there, the indices
+    back), as ``topk``'s; values and gradients stay on the device.
+
+    Raises TypeError for a ``dim`` that is not one int or ``descending``/``stable`` not
+    True or False; ValueError for a dim out of range.
+    """
+    x, axis, idx, zero_d = _sorted_order("sort", input, dim, descending, stable)
+    xp = xp_of(x.data)
+    values, indices = Gather.apply(x, axis, idx), Tensor._wrap(xp.asarray(idx))
+    if zero_d:
+        values, indices = reshape(values, ()), Tensor._wrap(xp.reshape(indices.data, ()))
+    return SortResult(values, indices)
+
+
+def argsort(input, dim=-1, descending: bool = False, *, stable: bool = False) -> Tensor:
+    """The indices that sort ``input`` along ``dim``, as ``torch.argsort``: int64, no
+    gradient, :func:`sort`'s ``indices`` (its order, ties and NaN; its errors)."""
+    x, axis, idx, zero_d = _sorted_order("argsort", input, dim, descending, stable)
+    if zero_d:
+        idx = idx.reshape(())
+    xp = xp_of(x.data)
+    return Tensor._wrap(xp.asarray(idx))

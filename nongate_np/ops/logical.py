@@ -1,10 +1,12 @@
 """Boolean and mask ops, as torch's: ``~``, ``&``, ``|``, ``^``, ``logical_*``, ``any``,
-``all``, ``masked_fill``, ``sign``.
+``all``, the comparisons ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge`` (the operators'
+functions), ``isfinite``, ``isnan``, ``isinf``, ``masked_fill``, ``sign``.
 
-The logical and bitwise ops and ``any``/``all`` give bool (or integer) tensors with no graph,
-as torch's; ``masked_fill`` is ``where`` (docs/math.md E8) and ``sign`` has gradient 0.
-On the GPU the bool ops run on the device's comparisons and selects; the bitwise ops of
-integer tensors, which have no device kernel, compute on the host.
+The logical, bitwise, comparison and ``is*`` ops and ``any``/``all`` give bool (or integer)
+tensors with no graph, as torch's; ``masked_fill`` is ``where`` (docs/math.md E8) and
+``sign`` has gradient 0. On the GPU the bool ops run on the device's comparisons and
+selects; the bitwise ops of integer tensors, which have no device kernel, compute on the
+host.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from ._util import (
 from .elementwise import cast, where
 
 __all__ = ["logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
-           "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign"]
+           "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign",
+           "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan", "isinf"]
 
 
 def _values(op: str, *args):
@@ -172,6 +175,87 @@ def all(x, axis=None, keepdims: bool | None = None, *, dim=None,
     """Whether every element is nonzero, as ``torch.all``; True over no element; as
     :func:`any` otherwise."""
     return _any_all("all", x, axis, keepdims, dim, keepdim)
+
+
+def _comparison(op: str, ufunc: str, x, other) -> Tensor:
+    """``x (ufunc) other`` as the operator computes it (``Tensor._compare``), TypeError
+    naming ``op`` for an ``other`` that is not a tensor, an array or a number."""
+    out = tensor_arg(x, op)._compare(other, ufunc)
+    if out is NotImplemented:
+        raise TypeError(f"{op}: other must be a tensor, an array or a number, got "
+                        f"{type(other).__name__}")
+    return out
+
+
+def eq(input, other) -> Tensor:
+    """``input == other``, broadcast, as ``torch.eq``: bool, no gradient (NaN equals
+    nothing). ``other`` a tensor, an array or a number. Raises ValueError for shapes that
+    do not broadcast, TypeError for another kind of ``other``."""
+    return _comparison("eq", "equal", input, other)
+
+
+def ne(input, other) -> Tensor:
+    """``input != other``, as ``torch.ne`` (NaN differs from everything); as :func:`eq`."""
+    return _comparison("ne", "not_equal", input, other)
+
+
+def lt(input, other) -> Tensor:
+    """``input < other``, as ``torch.lt`` (False beside NaN); as :func:`eq`, and TypeError
+    for complex operands (no order, as torch)."""
+    return _comparison("lt", "less", input, other)
+
+
+def le(input, other) -> Tensor:
+    """``input <= other``, as ``torch.le``; as :func:`lt`."""
+    return _comparison("le", "less_equal", input, other)
+
+
+def gt(input, other) -> Tensor:
+    """``input > other``, as ``torch.gt``; as :func:`lt`."""
+    return _comparison("gt", "greater", input, other)
+
+
+def ge(input, other) -> Tensor:
+    """``input >= other``, as ``torch.ge``; as :func:`lt`."""
+    return _comparison("ge", "greater_equal", input, other)
+
+
+def _classify(op: str, x, integers: bool) -> Tensor:
+    """isfinite, isnan or isinf of x: bool, x's shape and device; ``integers`` for a bool
+    or integer x, which holds no NaN or inf."""
+    x = tensor_arg(x, op)
+    v = x._data
+    xp = xp_of(v)
+    if v.dtype.kind in "biu":
+        return Tensor._wrap(xp.full(v.shape, integers, np.bool_))
+    if xp is NUMPY:     # complex too (a complex step): NaN or inf in either part, as torch
+        return Tensor._wrap(getattr(np, op)(v))
+    # NOTE: the device namespace has comparisons, not these ufuncs: NaN is the one value
+    # unequal to itself, and |v| < inf is false at ±inf and at NaN (so inf: neither)
+    if op == "isnan":
+        return Tensor._wrap(xp.not_equal(v, v))
+    finite = xp.less(xp.abs(v), np.inf)
+    return Tensor._wrap(finite if op == "isfinite" else xp.where(finite, False,
+                                                                 xp.equal(v, v)))
+
+
+def isfinite(input) -> Tensor:
+    """Whether each element is finite (neither ±inf nor NaN), as ``torch.isfinite``: bool,
+    input's shape and device, no gradient; True everywhere for bool and integer input,
+    and for complex input where both parts are finite."""
+    return _classify("isfinite", input, True)
+
+
+def isnan(input) -> Tensor:
+    """Whether each element is NaN (for complex input, either part), as ``torch.isnan``:
+    bool, no gradient; False everywhere for bool and integer input."""
+    return _classify("isnan", input, False)
+
+
+def isinf(input) -> Tensor:
+    """Whether each element is +inf or -inf (for complex input, either part), as
+    ``torch.isinf``: bool, no gradient; False everywhere for bool and integer input."""
+    return _classify("isinf", input, False)
 
 
 def masked_fill(x, mask, value) -> Tensor:

@@ -15,7 +15,7 @@ from ._util import check_lengths, xp_of
 from .random import dropout as dropout_op
 from .shape import concat, stack
 
-__all__ = ["lstm_layer", "lstm", "lstm_weight_names", "shape_of", "zero_grads"]
+__all__ = ["lstm_layer", "lstm_cell", "lstm", "lstm_weight_names", "shape_of", "zero_grads"]
 
 
 def zero_grads(ctx, inputs) -> tuple:
@@ -77,6 +77,63 @@ class LSTMLayer(Function):
         return tuple(g if n else None for g, n in zip(
             (dx, dh0, dc0, grads.w_ih, grads.w_hh, grads.b, grads.b, grads.w_hr, None, None,
              None), ctx.needs_grad))
+
+
+class LSTMCellStep(Function):
+    """One step of one LSTM layer (``nn.LSTMCell``): :class:`LSTMLayer`'s kernels on a
+    sequence of one step (T = 1), giving the new state only.
+
+    Shapes: x (B, I), h, c (B, H), or unbatched x (I,), h, c (H,); w_ih (4H, I),
+    w_hh (4H, H), b_ih, b_hh (4H,) or None. Returns h', c', shaped like h and c.
+    Forward  docs/math.md L1-L5 with T = 1 and no projection (h' = m = o ⊙ tanh c').
+    Backward docs/math.md L7-L13 with T = 1: δy = 0 and (δh', δc') as the adjoint of the
+    final state, so the cell's gradients are the layer's on a one-step sequence.
+    Saved: the kernels' cache of one step (L15): 6·B·H values besides h'.
+    An empty batch (B = 0) runs no kernel: empty results and zero gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):
+        ctx.unbatched = x.ndim == 1
+        ctx.empty = x.shape[0] == 0 and not ctx.unbatched
+        if ctx.empty:
+            ctx.inputs = (x, h, c, w_ih, w_hh, b_ih, b_hh)
+            xp, dtype = xp_of(x, w_hh), result_dtype(x, h, c, w_ih, w_hh)
+            return xp.zeros(h.shape, dtype), xp.zeros(c.shape, dtype)
+        backend: Backend = kernels_for(x)
+        ctx.kernels = backend       # NOTE: backward must use the backend that made the cache
+        # NOTE: views as the kernels take them, (1, B, I) and (B, ·), not reshape nodes:
+        # each node costs a small call (B = 1) a few µs
+        x = _view(x, (1, 1, x.shape[0]) if ctx.unbatched else (1,) + x.shape)
+        if ctx.unbatched:
+            h, c = _view(h, (1,) + h.shape), _view(c, (1,) + c.shape)
+        params = LSTMParams(w_ih, w_hh, _bias(b_ih, b_hh, w_hh), None)
+        _, (h_n, c_n), ctx.cache = backend.lstm_forward(
+            x, LSTMState(h, c), params, None, False, any(ctx.needs_grad))
+        if ctx.unbatched:
+            return _view(h_n, h_n.shape[1:]), _view(c_n, c_n.shape[1:])
+        return h_n, c_n
+
+    @staticmethod
+    def backward(ctx, dh, dc):
+        if ctx.empty:
+            return zero_grads(ctx, ctx.inputs)
+        if ctx.unbatched:
+            dh, dc = _view(dh, (1,) + dh.shape), _view(dc, (1,) + dc.shape)
+        dy = xp_of(dh).zeros((1,) + dh.shape, dh.dtype)        # L7: h' is no output y here
+        dx, (dh0, dc0), grads = ctx.kernels.lstm_backward(ctx.cache, dy, LSTMState(dh, dc))
+        dx = _view(dx, dx.shape[2:] if ctx.unbatched else dx.shape[1:])
+        if ctx.unbatched:
+            dh0, dc0 = _view(dh0, dh0.shape[1:]), _view(dc0, dc0.shape[1:])
+        return tuple(g if n else None for g, n in zip(
+            (dx, dh0, dc0, grads.w_ih, grads.w_hh, grads.b, grads.b), ctx.needs_grad))
+
+
+def _view(a, shape: tuple):
+    """``a`` reshaped to ``shape``, a host or device array (a view where it can be)."""
+    if type(a) is np.ndarray:
+        return a.reshape(shape)
+    return xp_of(a).reshape(a, shape)
 
 
 def _state_axis(a, add: bool):
@@ -156,6 +213,31 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None, lengths=N
     if lengths is not None:
         lengths = check_lengths("lstm_layer", lengths, T, B)
     return LSTMLayer.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr, lengths, bool(reverse))
+
+
+def lstm_cell(x, h, c, w_ih, w_hh, b_ih=None, b_hh=None) -> tuple[Tensor, Tensor]:
+    """One LSTM step from the state (h, c); see :class:`LSTMCellStep` (``nn.LSTMCell``'s
+    op; torch's ``torch.lstm_cell`` with the state as two arguments).
+
+    x (B, I), h, c (B, H) and the returned (h', c') (B, H); or unbatched x (I,), h, c and
+    (h', c') (H,). w_ih (4H, I), w_hh (4H, H), b_ih, b_hh (4H,) or None. Arguments are
+    Tensors (or arrays, taken as constants); dtypes as :func:`lstm_layer`'s. Raises
+    ValueError naming the argument whose shape does not fit, what was expected and given.
+    """
+    sx, sh, sc, s_ih, s_hh, sb_ih, sb_hh = map(shape_of, (x, h, c, w_ih, w_hh, b_ih, b_hh))
+    if s_ih is None or len(s_ih) != 2 or s_ih[0] % 4 or s_ih[0] == 0:
+        raise ValueError(f"lstm_cell: w_ih must be 2-D (4H, I) with H >= 1, got shape {s_ih}")
+    H, I = s_ih[0] // 4, s_ih[1]
+    if sx is None or len(sx) not in (1, 2) or sx[-1] != I:
+        raise ValueError(f"lstm_cell: x must be (B, I) or unbatched (I,) with I = {I} (from "
+                         f"w_ih's shape {s_ih}), got shape {sx}")
+    state = sx[:-1] + (H,)
+    for name, want, got in (("h", state, sh), ("c", state, sc), ("w_hh", (4 * H, H), s_hh),
+                            ("b_ih", (4 * H,), sb_ih), ("b_hh", (4 * H,), sb_hh)):
+        if got != want and not (got is None and name.startswith("b")):
+            raise ValueError(f"lstm_cell: {name} has shape {got}, expected {want} "
+                             f"(x {sx}, H = {H} from w_ih's 4H rows)")
+    return LSTMCellStep.apply(x, h, c, w_ih, w_hh, b_ih, b_hh)
 
 
 def lstm_weight_names(layer: int, reverse: bool, bias: bool, proj: bool) -> list[str]:

@@ -40,7 +40,7 @@ from .elementwise import (
     tanh,
     where,
 )
-from .index import gather, topk
+from .index import argsort, gather, sort, topk
 from .inplace import IN_PLACE
 from .logical import (
     all,
@@ -49,11 +49,20 @@ from .logical import (
     bitwise_not,
     bitwise_or,
     bitwise_xor,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
     logical_and,
     logical_not,
     logical_or,
     logical_xor,
+    lt,
     masked_fill,
+    ne,
     sign,
 )
 from .matmul import matmul
@@ -85,6 +94,8 @@ SAME_AS_OP = {
     "any": any, "all": all, "masked_fill": masked_fill, "sign": sign,
     "expand": expand, "expand_as": expand_as, "repeat": repeat, "chunk": chunk,
     "split": split, "t": t, "index_select": index_select, "cumsum": cumsum,
+    "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "isfinite": isfinite,
+    "isnan": isnan, "isinf": isinf, "sort": sort, "argsort": argsort,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
@@ -132,6 +143,47 @@ def _permute(self, *dims):
 def _T(self):
     """All axes reversed (NumPy's ``.T``)."""
     return permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+
+def _mT(self):
+    """The last two axes swapped (torch's ``mT``: a batch of matrices, each transposed),
+    recorded as ``transpose``. ValueError for fewer than two axes (torch: RuntimeError)."""
+    if self.ndim < 2:
+        raise ValueError(f"mT: only defined for matrices or batches of matrices, got a "
+                         f"{self.ndim}-D tensor of shape {self.shape}; use .T or reshape")
+    return transpose(self, -2, -1)
+
+
+# torch's type strings, by dtype (``x.type()``)
+_TORCH_TYPES = {np.dtype(k): v for k, v in (
+    (np.float32, "FloatTensor"), (np.float64, "DoubleTensor"), (np.float16, "HalfTensor"),
+    (np.uint8, "ByteTensor"), (np.int8, "CharTensor"), (np.int16, "ShortTensor"),
+    (np.int32, "IntTensor"), (np.int64, "LongTensor"), (np.bool_, "BoolTensor"),
+    (np.complex64, "ComplexFloatTensor"), (np.complex128, "ComplexDoubleTensor"),
+    (np.uint16, "UInt16Tensor"), (np.uint32, "UInt32Tensor"), (np.uint64, "UInt64Tensor"))}
+
+
+def _type(self, dtype=None, non_blocking: bool = False):
+    """torch's ``type``: with no ``dtype``, the name torch gives a tensor of self's dtype
+    and device ("torch.FloatTensor", "torch.cuda.DoubleTensor", ...), so code that compares
+    with it ports; with one, ``self`` in that dtype, recorded as ``cast`` (E1a; ``self``
+    itself where it has it, as torch). ``dtype`` is a NumPy dtype or one of those names
+    (a "torch.cuda." one moves self to the GPU too, as torch's). ``non_blocking`` is
+    accepted and changes nothing. Raises TypeError for another ``dtype``."""
+    if dtype is None:
+        cuda = ".cuda" if self.device != "cpu" else ""
+        return f"torch{cuda}.{_TORCH_TYPES.get(self.dtype, f'{self.dtype}Tensor')}"
+    if isinstance(dtype, str) and dtype.startswith("torch."):
+        name, device = dtype[len("torch."):], "cpu"
+        if name.startswith("cuda."):
+            name, device = name[len("cuda."):], "cuda"
+        kinds = [k for k, v in _TORCH_TYPES.items() if v == name]
+        if not kinds:
+            raise TypeError(f"type: unknown type name {dtype!r:.60}; expected a NumPy dtype "
+                            f"or torch's names, e.g. 'torch.FloatTensor'")
+        return _to(self, device, kinds[0])
+    kind = checked_dtype(dtype, "type")
+    return self if self.dtype == kind else cast(self, kind)
 
 
 def _astype(self, dtype):
@@ -254,13 +306,13 @@ def _dim(self):
     return self.ndim
 
 
-# The methods written out above, by name (T is bound as a property).
+# The methods written out above, by name (T and mT are bound as properties).
 ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _permute,
            "T": _T, "astype": _astype, "to": _to, "cpu": _cpu, "cuda": _cuda, "double": _double,
            "float": _float, "long": _long, "int": _int, "bool": _bool, "__pos__": _pos,
            "clone": _clone, "numel": _numel, "dim": _dim, "flip": _flip,
            "contiguous": _contiguous, "new_zeros": _new_zeros, "new_ones": _new_ones,
-           "new_full": _new_full}
+           "new_full": _new_full, "mT": _mT, "type": _type}
 
 
 def bind_tensor_methods() -> None:
@@ -273,4 +325,4 @@ def bind_tensor_methods() -> None:
     for name, function in written.items():
         if not function.__qualname__.startswith("Tensor."):   # aliases keep the first name
             function.__name__, function.__qualname__ = name, f"Tensor.{name}"
-        setattr(Tensor, name, property(function) if name == "T" else function)
+        setattr(Tensor, name, property(function) if name in ("T", "mT") else function)
