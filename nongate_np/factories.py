@@ -71,14 +71,6 @@ def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.full(_shape((shape,), "full"), v, v.dtype), requires_grad=requires_grad)
 
 
-def zeros_like(x, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.zeros_like(np.asarray(x)), requires_grad=requires_grad)
-
-
-def ones_like(x, requires_grad: bool = False) -> Tensor:
-    return Tensor(np.ones_like(np.asarray(x)), requires_grad=requires_grad)
-
-
 def _like(x, where: str):
     """``x``'s array (a Tensor's, host or device; an array or nested list as NumPy reads
     it), refusing strings and objects (TypeError naming ``where``)."""
@@ -106,6 +98,17 @@ def full_like(input, fill_value, *, dtype=None, requires_grad: bool = False) -> 
     dt = like.dtype if dtype is None else _dtype(dtype, "full_like")
     v = casting.fill_value(fill_value, dt, "full_like")   # NOTE: torch's argument name hides it
     return _made(np.full(like.shape, v, v.dtype), like, requires_grad)
+
+
+def zeros_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``input``'s shape, in its dtype (or ``dtype``) and on its device, as
+    ``torch.zeros_like``: :func:`full_like` with 0. Raises as :func:`full_like` does."""
+    return full_like(input, 0, dtype=dtype, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``input``'s shape, as :func:`zeros_like` otherwise (``torch.ones_like``)."""
+    return full_like(input, 1, dtype=dtype, requires_grad=requires_grad)
 
 
 def _random_like(draw: str, input, generator, dtype, requires_grad: bool) -> Tensor:

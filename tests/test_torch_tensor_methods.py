@@ -118,6 +118,28 @@ def test_full_like_as_torch(dtype, value, given):
     assert ng.full_like(ng.tensor(x), 1.0, dtype=np.float64, requires_grad=True).requires_grad
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("name, value", [("zeros_like", 0), ("ones_like", 1)])
+@pytest.mark.parametrize("dtype, given", [(np.float32, None), (np.int64, None),
+                                          (np.bool_, None), (np.float32, np.float64)])
+def test_zeros_and_ones_like_as_torch(name, value, dtype, given):
+    import inspect
+
+    import torch
+    x = np.full((2, 3), 7, dtype)
+    tdtype = None if given is None else torch.from_numpy(np.zeros(0, given)).dtype
+    want = getattr(torch, name)(torch.from_numpy(x), dtype=tdtype).numpy()
+    got = getattr(ng, name)(ng.tensor(x), dtype=given)
+    assert got.dtype == want.dtype and got.shape == want.shape and not got.requires_grad
+    np.testing.assert_array_equal(got.numpy(), want)
+    assert (got.numpy() == value).all()
+    assert getattr(ng, name)(x.tolist(), requires_grad=False).shape == (2, 3)  # a list too
+    ours = inspect.signature(getattr(ng, name)).parameters
+    assert list(ours) == ["input", "dtype", "requires_grad"]
+    assert all(ours[k].kind is inspect.Parameter.KEYWORD_ONLY for k in ("dtype",
+                                                                        "requires_grad"))
+
+
 def test_full_like_errors():
     x = ng.zeros(2, dtype=np.int32)
     with pytest.raises(ValueError, match=r"full_like: .*nan.*int32"):

@@ -60,6 +60,10 @@ def test_mT_type_and_like_factories_stay_on_the_device():
     assert ng.tensor([1.0]).type("torch.cuda.FloatTensor").device == "cuda"
     full = ng.full_like(t, 2.5)
     assert full.device == "cuda" and full.to("cpu").tolist() == [[2.5] * 3] * 2
+    for name, value in (("zeros_like", 0.0), ("ones_like", 1.0)):
+        made = getattr(ng, name)(t, dtype=np.float32)
+        assert made.device == "cuda" and made.dtype == np.float32, name
+        assert made.to("cpu").tolist() == [[value] * 3] * 2, name
     for name in ("randn_like", "rand_like"):
         ng.seed(1)
         got = getattr(ng, name)(t, dtype=np.float32)
