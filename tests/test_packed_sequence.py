@@ -419,3 +419,26 @@ def test_pack_lstm_pad_equals_torch_with_every_gradient(dtype, rtol, atol, case,
 def test_module_exports_torchs_names():
     torch = pytest.importorskip("torch")
     assert sorted(rnn.__all__) == sorted(torch.nn.utils.rnn.__all__)
+
+
+@pytest.mark.parametrize("call", [
+    lambda p: ng.nn.Linear(4, 3)(p), lambda p: ng.nn.LSTMCell(4, 3)(p), lambda p: ng.tensor(p),
+    lambda p: ng.relu(p)])
+def test_a_packed_sequence_where_a_tensor_goes_says_what_to_use(call):
+    """Read as an array, a PackedSequence was a ragged list of its fields, and the error
+    said to pad sequences: it names the PackedSequence and the two ways on instead."""
+    x = ng.tensor(np.ones((2, 5, 4), np.float32))
+    packed = pack_padded_sequence(x, [5, 3], batch_first=True)
+    with pytest.raises(TypeError, match=r"got a PackedSequence; only nn.LSTM takes one\. Use "
+                                        r"its \.data .*pad_packed_sequence"):
+        call(packed)
+
+
+@pytest.mark.parametrize("lengths", [np.array([5, 3]), [5, 3], (5, 3), np.array([5.0, 3.0])])
+def test_lengths_given_in_hxs_place_are_named(lengths):
+    """lstm(x, lengths) as a positional call puts the lengths where hx goes."""
+    lstm = ng.nn.LSTM(4, 3)
+    with pytest.raises(TypeError, match=r"LSTM: hx must be a tuple \(h0, c0\) of states, "
+                                        r"got a .*; to give the sequences' lengths, pass "
+                                        r"lengths=\.\.\."):
+        lstm(np.zeros((5, 2, 4), np.float32), lengths)

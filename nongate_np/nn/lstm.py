@@ -191,6 +191,13 @@ class LSTM(Module):
             w = self._parameters["weight_ih_l0"].data
             xp = xp_of(w)
             return xp.zeros((L, B, P), w.dtype), xp.zeros((L, B, H), w.dtype)
+        if getattr(hx, "ndim", None) == 1 or isinstance(hx, (tuple, list)) and all(
+                isinstance(v, (int, np.integer)) for v in hx):
+            # NOTE: lstm(x, lengths) puts the lengths in hx's place
+            given = f"a 1-D {type(hx).__name__}" if getattr(hx, "ndim", None) == 1 else \
+                f"a {type(hx).__name__} of integers"
+            raise TypeError(f"LSTM: hx must be a tuple (h0, c0) of states, got {given}; to "
+                            f"give the sequences' lengths, pass lengths=...")
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise TypeError(f"LSTM: hx must be a tuple (h0, c0), got {type(hx).__name__}")
         checked = []
