@@ -906,3 +906,57 @@ def test_a_path_that_is_not_a_file_name_is_a_type_error_naming_the_function(call
     with pytest.raises(TypeError, match=rf"^{where}: path must be a file name \(str or "
                                         rf"os.PathLike\), got {given}$"):
         call()
+
+
+_DEFINE_AND_SAVE = """
+import sys, numpy as np, nongate_np as ng
+@ng.nn.register_savable
+class Tiny(ng.nn.Module):
+    def __init__(self, n=3):
+        super().__init__()
+        self.n = n
+        self.w = ng.nn.Parameter(np.arange(n, dtype=np.float64))
+    def config(self):
+        return {"n": self.n}
+model = Tiny()
+opt = ng.optim.Adam(model.parameters(), lr=0.1)
+(model.w * model.w).sum().backward()
+opt.step()
+ng.save(model, sys.argv[1], optimizer=opt, extra={"epoch": 4})
+"""
+
+_READ_ELSEWHERE = """
+import sys, json, numpy as np, nongate_np as ng
+try:
+    ng.load(sys.argv[1])
+except ng.CheckpointError as e:
+    print("REFUSED", "Tiny" in str(e))
+ckpt = ng.load(sys.argv[1], rebuild=False)
+state = ckpt.optimizer_state["state"]
+print(json.dumps({"model": ckpt.model is None, "optimizer": ckpt.optimizer is None,
+                  "w": ckpt.state_dict["w"].tolist(), "extra": ckpt.extra,
+                  "steps": [int(np.asarray(s["step"])) for s in state.values()]}))
+"""
+
+
+def test_load_without_rebuilding_reads_the_states_in_a_process_without_the_class(tmp_path):
+    """A process that only moves the states on (to torch, say) need not have the model's
+    class: load(rebuild=False) gives the weights, the optimiser's state and extra."""
+    path = str(tmp_path / "tiny.npz")
+    subprocess.run([sys.executable, "-c", _DEFINE_AND_SAVE, path], check=True)
+    run = subprocess.run([sys.executable, "-c", _READ_ELSEWHERE, path], check=True,
+                         capture_output=True, text=True)
+    refused, read = run.stdout.strip().splitlines()
+    assert refused == "REFUSED True"                  # the default still rebuilds
+    got = json.loads(read)
+    assert got["model"] and got["optimizer"]          # nothing rebuilt
+    # Adam's first step moves each weight by lr against its gradient's sign (2w: 0 stays)
+    np.testing.assert_allclose(got["w"], [0.0, 0.9, 1.9], atol=1e-6)
+    assert got["extra"] == {"epoch": 4} and got["steps"] == [1]
+
+
+def test_load_rebuild_must_be_a_flag(tmp_path):
+    ng.save(nn.Linear(2, 2), tmp_path / "m.npz")
+    with pytest.raises(TypeError, match="load: rebuild must be True or False"):
+        ng.load(tmp_path / "m.npz", rebuild="no")
+    assert ng.load(tmp_path / "m.npz", rebuild=False).model is None

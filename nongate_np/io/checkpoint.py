@@ -74,6 +74,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import __version__, optim
+from ..arguments import check_flag
 from ..nn.module import BuildBudgetError, Module, StateDictError, build_budget
 from ..nn.savable import build_module, module_spec
 from ..tensor import Tensor
@@ -319,9 +320,13 @@ def _json_ready(value, where: str, caller: str = "save"):
 
 
 # -- load ------------------------------------------------------------------------------------
-def load(path) -> Checkpoint:
+def load(path, *, rebuild: bool = True) -> Checkpoint:
     """Read a checkpoint written by :func:`save` (or a ``.safetensors`` file written by
     ``safetensors.save_safetensors``) and rebuild what it holds.
+
+    ``rebuild=False`` reads it without rebuilding the model or the optimiser (no class
+    needs to be registered: a process that only reads the states, such as one moving them
+    to torch): ``.model`` and ``.optimizer`` are None, everything else as saved.
 
     Returns
     -------
@@ -350,13 +355,15 @@ def load(path) -> Checkpoint:
         The weights do not fit the model the config builds (message prefixed by the path).
     """
     path = fspath("load", path)
+    check_flag(rebuild, "rebuild", "load")
     config, arrays = _read_any(path)
     weights = {key: arrays[_MODEL + key] for key in config["weights"]}
     ckpt = Checkpoint(model=None, optimizer=None, extra=config.get("extra") or {},
                       config=config, version=config.get("library_version", "?"),
                       state_dict=weights, path=path)
     if config["kind"] == "module":
-        ckpt.model = _rebuild_model(path, config, weights)
+        if rebuild:
+            ckpt.model = _rebuild_model(path, config, weights)
     elif config["kind"] != "state_dict":
         raise CheckpointError(f"{path}: unknown checkpoint kind {config['kind']!r}; expected "
                               "'module' or 'state_dict'")
