@@ -25,8 +25,11 @@ from .elementwise import (
     clip,
     cos,
     div,
+    erf,
     exp,
+    expm1,
     log,
+    log1p,
     maximum,
     minimum,
     mul,
@@ -36,6 +39,7 @@ from .elementwise import (
     sigmoid,
     sin,
     sqrt,
+    square,
     sub,
     tanh,
     where,
@@ -64,9 +68,11 @@ from .logical import (
     masked_fill,
     ne,
     sign,
+    tril,
+    triu,
 )
 from .matmul import matmul
-from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
+from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
 from .statistics import norm, std, var
@@ -81,7 +87,8 @@ SAME_AS_OP = {
     "__matmul__": matmul, "__neg__": neg, "__getitem__": getitem,
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
     "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "abs": abs,
-    "sqrt": sqrt, "sin": sin, "cos": cos, "clamp": clamp, "clip": clip, "maximum": maximum,
+    "sqrt": sqrt, "sin": sin, "cos": cos, "log1p": log1p, "expm1": expm1, "square": square,
+    "erf": erf, "clamp": clamp, "clip": clip, "maximum": maximum,
     "minimum": minimum,
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm, "topk": topk,
@@ -95,7 +102,8 @@ SAME_AS_OP = {
     "expand": expand, "expand_as": expand_as, "repeat": repeat, "chunk": chunk,
     "split": split, "t": t, "index_select": index_select, "cumsum": cumsum,
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "isfinite": isfinite,
-    "isnan": isnan, "isinf": isinf, "sort": sort, "argsort": argsort,
+    "isnan": isnan, "isinf": isinf, "sort": sort, "argsort": argsort, "tril": tril,
+    "triu": triu, "prod": prod,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
