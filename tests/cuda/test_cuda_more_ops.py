@@ -1,6 +1,7 @@
 """log1p, expm1 (the unary kernel's new op codes), square, erf, softplus, elu, tril, triu and
 prod (its products on the host) on the GPU (the simulator without one): values and
-gradients equal the CPU's, the results and gradients stay on the device."""
+gradients equal the CPU's, the results and gradients stay on the device; type_as and
+as_tensor move to the other tensor's device."""
 
 import numpy as np
 import pytest
@@ -59,3 +60,14 @@ def test_prod_with_zeros_on_the_gpu():
     ng.prod(leaf.to("cuda"), 1).sum().backward()
     np.testing.assert_array_equal(leaf.grad, [[0.0, 3.0, 0.0], [0.0, 0.0, 0.0]])
 
+
+def test_type_as_and_as_tensor_take_the_device():
+    other = ng.zeros(1, dtype=np.float32).to("cuda")
+    x = ng.tensor([1.5, -2.0], requires_grad=True)
+    y = x.type_as(other)
+    assert y.device == "cuda" and y.dtype == np.float32 and y.type() == "torch.cuda.FloatTensor"
+    (y * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    t = ng.as_tensor(np.arange(3.0), device="cuda")
+    assert t.device == "cuda" and t.to("cpu").tolist() == [0.0, 1.0, 2.0]
+    assert ng.as_tensor(t) is t and ng.as_tensor(t, device="cuda") is t
