@@ -1,6 +1,6 @@
 """Tensor factories, as torch's: zeros, ones, full, randn, rand, randint and the ``_like``
 forms (``zeros_like``, ``ones_like``, ``full_like``, ``randn_like``, ``rand_like``), arange,
-linspace and from_numpy.
+linspace, from_numpy and as_tensor.
 
 Without a ``dtype``, ``zeros``, ``ones``, ``full``, ``randn``, ``rand`` and ``arange`` with a
 float bound make ``get_default_dtype()`` (float64, NumPy's, until ``set_default_dtype``; see
@@ -25,7 +25,8 @@ from .device import CPU, device_of, move
 from .tensor import Tensor, as_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn_like",
-           "rand_like", "randn", "rand", "randint", "arange", "linspace", "from_numpy"]
+           "rand_like", "randn", "rand", "randint", "arange", "linspace", "from_numpy",
+           "as_tensor"]
 
 
 def _shape(shape: tuple, where: str) -> tuple:
@@ -239,3 +240,27 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy: expected an array of numbers or bools, got dtype "
                         f"{array.dtype}")
     return Tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a tensor, sharing its memory where it can, as ``torch.as_tensor``.
+
+    - a Tensor: itself where it has the ``dtype`` and ``device`` asked for (or none is
+      asked), its graph kept; else ``data.to(device, dtype)``, recorded (the gradient goes
+      back to ``data``, as torch's);
+    - an ndarray (or a GPU array) of the ``dtype`` asked for, or with none asked: a tensor
+      sharing its memory (a change to one shows in the other), as :func:`from_numpy`; of
+      another dtype, a converted copy;
+    - anything else (numbers, nested lists): a new tensor, Python floats in
+      ``get_default_dtype()`` as :func:`nongate_np.tensor` makes them.
+
+    A ``device`` other than the data's moves it (a copy). The three ways in: ``tensor``
+    always copies (a new leaf, as ``torch.tensor``); ``from_numpy`` shares and takes only an
+    ndarray; ``as_tensor`` shares where it can and takes anything. Raises TypeError for
+    strings, objects or an unknown ``dtype``, ValueError for an unknown ``device`` and for
+    values an integer ``dtype`` cannot hold (as ``tensor``)."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    kind = None if dtype is None else _dtype(dtype, "as_tensor")
+    array = as_array(data, kind, what="as_tensor", python_default=True)
+    return Tensor(array, device=device)

@@ -10,10 +10,10 @@ import nongate_np as ng
 import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
-RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm"]
+RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm", "softplus"]
 # the ops of ops/activations.py behind torch's signatures (inplace refused; softmax's
 # implicit dim), and the compositions of tests/test_functional_more.py
-WRAPPED = ["leaky_relu", "silu", "gelu", "softmax", "log_softmax"]
+WRAPPED = ["leaky_relu", "silu", "gelu", "elu", "softmax", "log_softmax"]
 COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity", "pairwise_distance"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div",

@@ -166,14 +166,30 @@ UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.neg, None), (ng.tanh, None), (ng.sigmoid, None), (ng.relu, None),
     (ng.abs, None), (ng.exp, np.exp), (ng.log, np.log), (ng.sqrt, np.sqrt),
     (ng.silu, None), (ng.gelu, None), (ng.leaky_relu, None), (ng.sign, None),
+    (ng.log1p, np.log1p), (ng.expm1, np.expm1), (ng.square, np.square),
+    (ng.erf, np.zeros_like),        # bounded by 1 for real x (complex x: erf(27j) overflows)
+    (ng.softplus, None), (ng.elu, None),
 ]
+# ops that give float32 for an integer tensor (torch's): their bound there is float32's
+TO_FLOAT32 = (ng.log1p, ng.expm1)
+
+
+def _finite_unary(op, ref, x) -> bool | None:
+    if ref is None:
+        return None
+    if not finite_math(ref, x):
+        return False
+    if op in TO_FLOAT32 and x.dtype.kind != "f":
+        with np.errstate(all="ignore"):
+            return fits(ref(_ld(x)), np.float32)
+    return True
 
 
 @settings(max_examples=_BASE * 16)
 @given(x=any_arrays, axis=axes, data=st.data())
 def test_unary_ops(x, axis, data):
     for op, ref in UNARY:
-        finite = None if ref is None else finite_math(ref, x)
+        finite = _finite_unary(op, ref, x)
         y = call(op, x, finite=finite)
         if ok(y) and x.dtype.kind == "f" and x.size:
             t = ng.tensor(x, requires_grad=True)
@@ -208,6 +224,11 @@ def test_unary_ops(x, axis, data):
     call(ng.all, x, dim=axis, keepdim=keepdims)
     dim = data.draw(st.one_of(st.integers(-4, 3), st.just(1.5), st.just((0, 1))))
     call(ng.cumsum, x, dim, finite=finite_sum)
+    # a bound on every running product: Π max(|x|, 1)
+    call(ng.prod, x, axis, keepdims,
+         finite=finite_math(lambda a: np.prod(np.maximum(np.abs(a), 1)), x))
+    for triangle in (ng.tril, ng.triu):
+        call(triangle, x, data.draw(st.one_of(st.integers(-3, 3), st.just(1.5))))
     call(ng.flip, x, data.draw(st.one_of(axes, st.lists(st.integers(-3, 3), max_size=3))))
     call(ng.t, x)
     sizes = data.draw(st.lists(st.integers(-2, 3), max_size=4))

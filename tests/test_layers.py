@@ -17,7 +17,7 @@ LAYERS = [
     # stand-alone helpers and the data pipeline: they import nothing of the engine
     ["rng", "arguments", "extras", "casting", "io.atomic", "check.foreign",
      "training.progress", "training.plot", "check.testing", "check.report", "data",
-     "sharedlib", "cores", "defaults", "userline"],
+     "sharedlib", "cores", "defaults", "userline", "dtypes", "torch_names"],
     ["kernels"],
     ["device", "tensor", "anomaly", "autograd", "factories"],
     ["ops"],

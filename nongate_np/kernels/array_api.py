@@ -12,8 +12,9 @@ dimensions), so a reader who knows NumPy knows it:
   place: the one way to overwrite one, as a GPU's device arrays refuse ``a[...] = v``);
 - element-wise with broadcasting (a Python scalar may stand for either operand):
   ``add``, ``subtract``, ``multiply``, ``divide``, ``power``, ``maximum``, ``negative``,
-  ``exp``, ``log``, ``tanh``, ``sigmoid`` (docs/math.md E6), ``softplus`` (E15), ``abs``,
-  ``sqrt``, ``sin``, ``cos`` (E30), ``erf`` (scipy.special's; GELU's Φ, E6b); the
+  ``exp``, ``log``, ``log1p``, ``expm1`` (E5a), ``tanh``, ``sigmoid`` (docs/math.md E6),
+  ``softplus`` (E15), ``abs``, ``sqrt``, ``sin``, ``cos`` (E30), ``erf`` (scipy.special's;
+  GELU's Φ, E6b, E31); the
   comparisons ``equal``, ``not_equal``, ``less``, ``less_equal``, ``greater``,
   ``greater_equal`` (bool results); ``where``; ``astype``;
 - reductions over axes (a tuple of non-negative axes, or None for all): ``sum``, ``max``;
@@ -72,6 +73,8 @@ class ArrayFunctions(Protocol):
     def negative(self, a: Any, /) -> Any: ...
     def exp(self, a: Any, /) -> Any: ...
     def log(self, a: Any, /) -> Any: ...
+    def log1p(self, a: Any, /) -> Any: ...
+    def expm1(self, a: Any, /) -> Any: ...
     def tanh(self, a: Any, /) -> Any: ...
     def sigmoid(self, a: Any, /) -> Any: ...
     def softplus(self, a: Any, /) -> Any: ...
@@ -148,6 +151,8 @@ class NumPyFunctions:
     negative = staticmethod(np.negative)
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
+    log1p = staticmethod(np.log1p)
+    expm1 = staticmethod(np.expm1)
     tanh = staticmethod(np.tanh)
     sigmoid = staticmethod(_sigmoid)
     softplus = staticmethod(_softplus)

@@ -13,6 +13,7 @@ from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
 from .layers import (
+    ELU,
     GELU,
     Dropout,
     Embedding,
@@ -26,6 +27,7 @@ from .layers import (
     Sigmoid,
     SiLU,
     Softmax,
+    Softplus,
     Tanh,
 )
 from .loss import (
@@ -55,7 +57,7 @@ __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear"
            "Dropout", "LSTM", "LSTMCell", "AttentionPooling", "Sequential", "ModuleList",
            "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten", "LeakyReLU",
-           "SiLU", "GELU",
+           "SiLU", "GELU", "Softplus", "ELU",
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",

@@ -8,8 +8,9 @@ positional order (``cross_entropy(input, target, weight)``, where
 ``nongate_np.cross_entropy``'s third is ``ignore_index``) and call the library's;
 ``embedding`` takes torch's order (ids first); ``linear`` is the product a ``Linear`` layer
 computes. torch's long-deprecated ``size_average`` and ``reduce`` are refused
-(``reduction=`` says the same). ``leaky_relu``, ``silu`` and ``gelu`` are the ops of
-``ops/activations.py`` (their ``inplace=True`` refused); ``pad`` (constant mode),
+(``reduction=`` says the same). ``leaky_relu``, ``silu``, ``gelu``, ``softplus`` and
+``elu`` are the ops of ``ops/activations.py`` (their ``inplace=True`` refused); ``pad``
+(constant mode),
 ``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops,
 as are the losses ``huber_loss``, ``smooth_l1_loss`` and ``kl_div`` (their gradients are
 autograd's through ``where``, ``abs``, ``log``, ``exp``: no equation of their own), and
@@ -29,7 +30,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..ops import dropout, layer_norm, relu, sigmoid, tanh
+from ..ops import dropout, layer_norm, relu, sigmoid, softplus, tanh
 from ..ops._util import broadcast_error, operand, result_dtype_as_torch
 from ..ops.loss import BCEWithLogits, L1Loss, _check_reduction, _regression_operands
 from ..tensor import Tensor, as_array
@@ -38,7 +39,8 @@ from ..userline import callers_stacklevel
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
-           "smooth_l1_loss", "kl_div", "leaky_relu", "silu", "gelu", "pad", "one_hot",
+           "smooth_l1_loss", "kl_div", "leaky_relu", "silu", "gelu", "softplus", "elu",
+           "pad", "one_hot",
            "normalize", "cosine_similarity", "pairwise_distance", "triplet_margin_loss",
            "cosine_embedding_loss", "margin_ranking_loss", "gaussian_nll_loss",
            "poisson_nll_loss", "soft_margin_loss", "multilabel_soft_margin_loss"]
@@ -370,6 +372,13 @@ def silu(input, inplace: bool = False) -> Tensor:
     ValueError."""
     _not_inplace("silu", inplace)
     return ops.silu(input)
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``nongate_np.elu``, x where x > 0, else α(e^x − 1) (docs/math.md E7b), as torch's;
+    ``inplace=True`` is a ValueError."""
+    _not_inplace("elu", inplace)
+    return ops.elu(input, alpha)
 
 
 def gelu(input, approximate: str = "none") -> Tensor:

@@ -24,7 +24,8 @@ from .module import Module, Parameter, module_dtype
 from .savable import register_savable
 
 __all__ = ["Linear", "Embedding", "Dropout", "LayerNorm", "ReLU", "Tanh", "Sigmoid", "Softmax",
-           "LogSoftmax", "Flatten", "Identity", "LeakyReLU", "SiLU", "GELU"]
+           "LogSoftmax", "Flatten", "Identity", "LeakyReLU", "SiLU", "GELU", "Softplus",
+           "ELU"]
 
 
 @register_savable
@@ -269,6 +270,57 @@ class GELU(Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
+
+
+def _real_number(value, name: str, where: str):
+    """A real-number argument (not a bool) as given, a NumPy scalar as a Python number (a
+    module's repr then reads as torch's: ``Softplus(beta=2, threshold=10)``); TypeError
+    naming ``where`` otherwise."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a real number, got {value!r:.40}")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@register_savable
+class Softplus(Module):
+    """(1/β) log(1 + e^{βx}), element-wise, reverting to x where βx > ``threshold``, as
+    ``torch.nn.Softplus`` (docs/math.md E6c; ``nongate_np.softplus``). TypeError for a
+    ``beta`` or ``threshold`` that is not a real number."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = _real_number(beta, "beta", "Softplus")
+        self.threshold = _real_number(threshold, "threshold", "Softplus")
+
+    def forward(self, x) -> Tensor:
+        return ops.softplus(x, self.beta, self.threshold)
+
+    def config(self) -> dict:
+        return {"beta": self.beta, "threshold": self.threshold}
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+@register_savable
+class ELU(Module):
+    """x where x > 0, else α(e^x − 1), element-wise, as ``torch.nn.ELU`` (docs/math.md E7b;
+    ``nongate_np.elu``). ``inplace=True`` is a ValueError; TypeError for an ``alpha`` that
+    is not a real number."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = _real_number(alpha, "alpha", "ELU")
+        F._not_inplace("ELU", inplace)
+
+    def forward(self, x) -> Tensor:
+        return ops.elu(x, self.alpha)
+
+    def config(self) -> dict:
+        return {"alpha": self.alpha}
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
 
 
 @register_savable

@@ -1,11 +1,11 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E30).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E31).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
 from ..tensor import register_op_names
-from .activations import gelu, leaky_relu, silu
+from .activations import elu, gelu, leaky_relu, silu, softplus
 from .elementwise import (
     abs,
     add,
@@ -14,8 +14,11 @@ from .elementwise import (
     clip,
     cos,
     div,
+    erf,
     exp,
+    expm1,
     log,
+    log1p,
     maximum,
     minimum,
     mul,
@@ -25,6 +28,7 @@ from .elementwise import (
     sigmoid,
     sin,
     sqrt,
+    square,
     sub,
     tanh,
     where,
@@ -52,6 +56,8 @@ from .logical import (
     masked_fill,
     ne,
     sign,
+    tril,
+    triu,
 )
 from .loss import (
     binary_cross_entropy,
@@ -65,7 +71,7 @@ from .matmul import bmm, matmul
 from .methods import bind_tensor_methods
 from .normalization import layer_norm
 from .random import dropout
-from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
+from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .shape import (
     cat,
     concat,
@@ -98,7 +104,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign",
            "expand", "expand_as", "repeat", "chunk", "split", "t", "flip", "index_select",
            "cumsum", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "isfinite",
-           "isnan", "isinf"]
+           "isnan", "isinf", "log1p", "expm1", "square", "erf", "softplus", "elu", "tril",
+           "triu", "prod"]
 
 bind_tensor_methods()
 register_op_names(__all__)

@@ -1,4 +1,5 @@
-"""Element-wise ops with NumPy broadcasting. Derivations: docs/math.md E1-E8, E19-E22.
+"""Element-wise ops with NumPy broadcasting. Derivations: docs/math.md E1-E8, E19-E22, E30,
+E31.
 
 Binary ops reduce the gradient of a broadcast operand back to its own shape (E1).
 """
@@ -27,7 +28,9 @@ from ._util import (
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
            "relu", "abs", "sqrt", "sin", "cos", "clamp", "clip", "maximum", "minimum", "where",
-           "cast"]
+           "cast", "log1p", "expm1", "square", "erf"]
+
+_TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
 
 def _binary(ctx, op_name: str, forward, a, b, keep: bool = False):
@@ -218,6 +221,72 @@ class Log(Function):
     def backward(ctx, dy):
         (x,) = ctx.saved
         return xp_of(dy).divide(dy, x)
+
+
+@ieee
+class Log1p(Function):
+    """y = log(1 + x);  dx = dy / (1 + x)  (E5a)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).log1p(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        return xp.divide(dy, xp.add(x, 1))
+
+
+@ieee
+class Expm1(Function):
+    """y = e^x − 1;  dx = dy ⊙ (y + 1)  (E5a; torch's, from the saved output)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = xp_of(x).expm1(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved
+        xp = xp_of(dy)
+        return xp.multiply(dy, xp.add(y, 1))
+
+
+@ieee
+class Square(Function):
+    """y = x ⊙ x;  dx = 2 dy ⊙ x  (E3a)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).multiply(x, x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        return xp.multiply(xp.multiply(dy, x), 2)
+
+
+@ieee
+class Erf(Function):
+    """y = erf x;  dx = dy ⊙ (2/√π) e^{−x²}  (E31). Saved: x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return xp_of(x).erf(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        density = xp.multiply(xp.exp(xp.negative(xp.multiply(x, x))), _TWO_OVER_SQRT_PI)
+        return xp.multiply(dy, density)
 
 
 @ieee
@@ -575,6 +644,40 @@ def cos(x) -> Tensor:
     warning); dx = −dy·sin x (E30). An integer tensor gives float32, as torch. TypeError for
     a bool tensor."""
     return Cos.apply(_float_arg(x, "cos"))
+
+
+def log1p(x) -> Tensor:
+    """log(1 + x), element by element, as ``torch.log1p``: accurate where x is near 0 (where
+    ``log(1 + x)`` loses x's digits to the rounding of 1 + x); −inf at −1, NaN below it,
+    without a warning; dx = dy / (1 + x) (E5a). An integer tensor gives float32, as torch.
+    TypeError for a bool tensor."""
+    return Log1p.apply(_float_arg(x, "log1p"))
+
+
+def expm1(x) -> Tensor:
+    """e^x − 1, element by element, as ``torch.expm1``: accurate where x is near 0; −1 at
+    −inf, inf beyond the dtype's range, without a warning; dx = dy ⊙ (y + 1), from the saved
+    output as torch's (E5a). An integer tensor gives float32, as torch. TypeError for a bool
+    tensor."""
+    return Expm1.apply(_float_arg(x, "expm1"))
+
+
+def square(x) -> Tensor:
+    """x ⊙ x, element by element, as ``torch.square``; dx = 2 dy ⊙ x (E3a). The dtype is x's
+    (an integer tensor stays integer, wrapping around as NumPy's products do; torch's
+    too); a bool tensor gives int64, as torch."""
+    x = tensor_arg(x, "square")
+    if x.dtype == np.bool_:
+        x = cast(x, np.int64)
+    return Square.apply(x)
+
+
+def erf(x) -> Tensor:
+    """The error function erf x = (2/√π) ∫_0^x e^{−t²} dt, element by element, as
+    ``torch.erf`` (scipy.special's on the CPU, complex input included; the GPU's ``math.erf``
+    on the device); dx = dy ⊙ (2/√π) e^{−x²} (E31). ±1 at ±inf, NaN at NaN. An integer tensor
+    gives float32, as torch. TypeError for a bool tensor."""
+    return Erf.apply(_float_arg(x, "erf"))
 
 
 def _bound(value, which: str, op: str):

@@ -1,12 +1,13 @@
 """Boolean and mask ops, as torch's: ``~``, ``&``, ``|``, ``^``, ``logical_*``, ``any``,
 ``all``, the comparisons ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge`` (the operators'
-functions), ``isfinite``, ``isnan``, ``isinf``, ``masked_fill``, ``sign``.
+functions), ``isfinite``, ``isnan``, ``isinf``, ``masked_fill``, ``tril``, ``triu``,
+``sign``.
 
 The logical, bitwise, comparison and ``is*`` ops and ``any``/``all`` give bool (or integer)
-tensors with no graph, as torch's; ``masked_fill`` is ``where`` (docs/math.md E8) and
-``sign`` has gradient 0. On the GPU the bool ops run on the device's comparisons and
-selects; the bitwise ops of integer tensors, which have no device kernel, compute on the
-host.
+tensors with no graph, as torch's; ``masked_fill``, ``tril`` and ``triu`` are ``where``
+(docs/math.md E8, E8a) and ``sign`` has gradient 0. On the GPU the bool ops run on the
+device's comparisons and selects; the bitwise ops of integer tensors, which have no device
+kernel, compute on the host.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from .elementwise import cast, where
 
 __all__ = ["logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
            "bitwise_and", "bitwise_or", "bitwise_xor", "any", "all", "masked_fill", "sign",
-           "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan", "isinf"]
+           "eq", "ne", "lt", "le", "gt", "ge", "isfinite", "isnan", "isinf", "tril", "triu"]
 
 
 def _values(op: str, *args):
@@ -289,6 +290,39 @@ def masked_fill(x, mask, value) -> Tensor:
     except ValueError:
         raise ValueError(f"masked_fill: mask of shape {m.shape} and x of shape {x.shape} "
                          "cannot be broadcast together") from None
+
+
+def _triangle(op: str, x, diagonal, upper: bool) -> Tensor:
+    """``x`` with 0 outside the triangle of its last two dims (E8a): ``where`` with the
+    triangle (made on the host, moved to x's device by ``where``) as the condition."""
+    x = tensor_arg(x, op)
+    if isinstance(diagonal, (bool, np.bool_)) or not isinstance(diagonal, numbers.Integral):
+        raise TypeError(f"{op}: diagonal must be an int, got {diagonal!r:.40}")
+    if x.ndim < 2:
+        raise ValueError(f"{op}: input must have at least 2 dimensions (a matrix or a batch "
+                         f"of them), got shape {x.shape}")
+    n, m = x.shape[-2:]
+    k = int(diagonal)
+    # NOTE: np.tri(n, m, k) is True where j ≤ i + k: tril's; triu keeps j ≥ i + k, its
+    # complement one diagonal down
+    keep = ~np.tri(n, m, k - 1, dtype=np.bool_) if upper else np.tri(n, m, k, dtype=np.bool_)
+    return where(keep, x, fill_value(0, x.dtype, op).item())
+
+
+def tril(input, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the matrices in ``input``'s last two dims, as ``torch.tril``:
+    y[..., i, j] = x[..., i, j] where j ≤ i + ``diagonal``, else 0; the gradient is dy masked
+    the same way (``where``, docs/math.md E8a). ``diagonal`` 0 is the main diagonal, > 0
+    above it, < 0 below. Shapes: x (*, n, m) -> (*, n, m), x's dtype (bool and integers
+    too). Raises ValueError for fewer than 2 dims (torch: RuntimeError), TypeError for a
+    ``diagonal`` that is not an int."""
+    return _triangle("tril", input, diagonal, upper=False)
+
+
+def triu(input, diagonal: int = 0) -> Tensor:
+    """The upper triangle, as ``torch.triu``: x[..., i, j] where j ≥ i + ``diagonal``, else
+    0; as :func:`tril` (E8a)."""
+    return _triangle("triu", input, diagonal, upper=True)
 
 
 @ieee

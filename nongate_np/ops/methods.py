@@ -25,8 +25,11 @@ from .elementwise import (
     clip,
     cos,
     div,
+    erf,
     exp,
+    expm1,
     log,
+    log1p,
     maximum,
     minimum,
     mul,
@@ -36,6 +39,7 @@ from .elementwise import (
     sigmoid,
     sin,
     sqrt,
+    square,
     sub,
     tanh,
     where,
@@ -64,9 +68,11 @@ from .logical import (
     masked_fill,
     ne,
     sign,
+    tril,
+    triu,
 )
-from .matmul import matmul
-from .reduce import amax, amin, argmax, argmin, max, mean, min, sum
+from .matmul import bmm, matmul
+from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
 from .statistics import norm, std, var
@@ -81,7 +87,8 @@ SAME_AS_OP = {
     "__matmul__": matmul, "__neg__": neg, "__getitem__": getitem,
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
     "exp": exp, "log": log, "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "abs": abs,
-    "sqrt": sqrt, "sin": sin, "cos": cos, "clamp": clamp, "clip": clip, "maximum": maximum,
+    "sqrt": sqrt, "sin": sin, "cos": cos, "log1p": log1p, "expm1": expm1, "square": square,
+    "erf": erf, "clamp": clamp, "clip": clip, "maximum": maximum,
     "minimum": minimum,
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin, "var": var, "std": std, "norm": norm, "topk": topk,
@@ -95,7 +102,8 @@ SAME_AS_OP = {
     "expand": expand, "expand_as": expand_as, "repeat": repeat, "chunk": chunk,
     "split": split, "t": t, "index_select": index_select, "cumsum": cumsum,
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "isfinite": isfinite,
-    "isnan": isnan, "isinf": isinf, "sort": sort, "argsort": argsort,
+    "isnan": isnan, "isinf": isinf, "sort": sort, "argsort": argsort, "tril": tril,
+    "triu": triu, "prod": prod, "bmm": bmm,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
@@ -133,6 +141,25 @@ def _view(self, *shape):
                          f"{self.data.strides} cannot be viewed as shape {out.shape} "
                          f"without a copy; use reshape (a copy) or clone() first")
     return out
+
+
+def _view_as(self, other):
+    """``self.view(other.shape)``, as torch's ``view_as`` (a view or, where the layout needs
+    a copy, ValueError as :meth:`view`). TypeError for an ``other`` that is not a Tensor."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"view_as: other must be a Tensor, got {type(other).__name__}; for a "
+                        f"shape use view(shape)")
+    return _view(self, other.shape)
+
+
+def _type_as(self, other):
+    """``self`` in ``other``'s dtype and on its device, as torch's ``type_as``
+    (``self.type(other.type())``): recorded, as ``to`` (E1a); ``self`` itself where it has
+    both already. TypeError for an ``other`` that is not a Tensor."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"type_as: other must be a Tensor, got {type(other).__name__}; for a "
+                        f"dtype use type(dtype) or to(dtype)")
+    return _to(self, other.device, other.dtype)
 
 
 def _permute(self, *dims):
@@ -312,7 +339,8 @@ ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _perm
            "float": _float, "long": _long, "int": _int, "bool": _bool, "__pos__": _pos,
            "clone": _clone, "numel": _numel, "dim": _dim, "flip": _flip,
            "contiguous": _contiguous, "new_zeros": _new_zeros, "new_ones": _new_ones,
-           "new_full": _new_full, "mT": _mT, "type": _type}
+           "new_full": _new_full, "mT": _mT, "type": _type, "view_as": _view_as,
+           "type_as": _type_as}
 
 
 def bind_tensor_methods() -> None:

@@ -1,6 +1,6 @@
-"""Reductions: sum, mean, amax and amin over axes (E9); max and min, along one axis with the
-index they select (E18), or of two tensors (elementwise.py, E22); argmax and argmin.
-Derivations: docs/math.md E9, E18."""
+"""Reductions: sum, mean, amax and amin over axes (E9); the product prod (E9a); max and min,
+along one axis with the index they select (E18), or of two tensors (elementwise.py, E22);
+argmax and argmin. Derivations: docs/math.md E9, E9a, E18."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import NamedTuple
 import numpy as np
 
 from ..autograd import Function
+from ..kernels.array_api import NUMPY
 from ..tensor import Tensor
 from ._util import ieee, normalize_axes, tensor_arg, torch_alias, xp_of
-from .elementwise import maximum, minimum
+from .elementwise import cast, maximum, minimum
 from .shape import reshape
 
-__all__ = ["sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin"]
+__all__ = ["sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "prod"]
 
 
 def _kept(shape: tuple, axes: tuple) -> tuple:
@@ -70,6 +71,76 @@ class Mean(Function):
         dx = xp.broadcast_to(xp.divide(_expand(dy, ctx.shape, ctx.axes, ctx.keepdims), ctx.n),
                              ctx.shape)
         return dx, None, None
+
+
+def _exclusive_products(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """Π_{j ≠ k} x_j over the reduced ``axes``, for each element k of x (E9a): the product
+    of the elements before k times that of those after it, in the flattened order of the
+    reduced axes, with no division (exact where x holds zeros). Host arrays."""
+    rest = tuple(a for a in range(x.ndim) if a not in axes)
+    moved = np.transpose(x, rest + axes)
+    lead = moved.shape[:len(rest)]
+    k = int(np.prod(moved.shape[len(rest):], dtype=np.int64))
+    if x.size == 0:
+        return np.zeros(x.shape, x.dtype)
+    flat = moved.reshape(lead + (k,))                   # (..., K), K the reduced elements
+    ones = np.ones(lead + (1,), x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    out = (before * after).reshape(moved.shape)
+    return np.transpose(out, np.argsort(rest + axes))
+
+
+@ieee
+class Prod(Function):
+    """y = Π_axes x;  dx_k = dy ⊙ Π_{j ≠ k} x_j, over the elements j reduced with k  (E9a).
+
+    The products of the others are the running products before and after k, so one zero in
+    a slice gives its position the product of the rest and the others 0, two zeros 0
+    everywhere, as torch's. Saved: x. On the GPU both directions compute on the host (no
+    device product or running-product kernel), as ``cumsum``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        xp = xp_of(x)
+        if xp is NUMPY:
+            return np.prod(x, axis=axes, keepdims=keepdims)
+        # NOTE: no device product kernel: computed on the host, moved back (as cumsum)
+        return xp.asarray(np.prod(xp.to_host(x), axis=axes, keepdims=keepdims))
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved
+        xp = xp_of(dy)
+        others = _exclusive_products(xp.to_host(x), ctx.axes)
+        if xp is not NUMPY:
+            others = xp.asarray(others)
+        dy = _expand(dy, x.shape, ctx.axes, ctx.keepdims)
+        return xp.multiply(dy, others), None, None
+
+
+def prod(x, axis=None, keepdims: bool | None = None, *, dim=None, keepdim: bool | None = None,
+         dtype=None) -> Tensor:
+    """The product over ``axis`` (None: all axes), as ``torch.prod``; ``dim`` and ``keepdim``
+    are torch's names for ``axis`` and ``keepdims`` (torch takes one int; a tuple, NumPy's,
+    is taken too). dx_k = dy ⊙ the product of the other elements of k's slice, computed
+    without division: with one zero in a slice its position gets the product of the rest,
+    with several every gradient there is 0, as torch's (docs/math.md E9a).
+
+    The result drops the reduced axes (keeps them as 1 with ``keepdims``); 1 over an empty
+    axis. A bool or integer tensor multiplies in int64, as torch (wrapping around as
+    NumPy's), ``dtype`` converts x first (recorded, as ``cast``). On the GPU it multiplies
+    on the host. Raises TypeError for an axis that is not an int or a tuple of ints,
+    ValueError for one out of range or repeated."""
+    x = tensor_arg(x, "prod")
+    target = np.dtype(dtype) if dtype is not None else \
+        np.dtype(np.int64) if x.dtype.kind in "biu" else x.dtype
+    if target != x.dtype:
+        x = cast(x, target)
+    return _reduction(Prod, "prod", x, axis, keepdims, dim, keepdim)
 
 
 def _reversed(a):

@@ -21,7 +21,8 @@ RTOL = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-15}
 
 ARITHMETIC = ["add", "subtract", "multiply", "divide", "maximum"]
 COMPARISONS = ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]
-TRANSCENDENTAL = ["exp", "log", "tanh", "sigmoid", "softplus", "sqrt", "sin", "cos"]
+TRANSCENDENTAL = ["exp", "log", "log1p", "expm1", "tanh", "sigmoid", "softplus", "sqrt", "sin",
+                  "cos"]
 
 # (shape of a, shape of b): broadcasting both ways, new axes, 0-d, empty axes
 SHAPE_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (3,)),
@@ -79,7 +80,7 @@ def test_unary_functions_equal_numpy(dtype, shape):
     for name in ["negative", "abs"]:
         assert_same(*call(name, signed), what=name)
     for name in TRANSCENDENTAL:
-        arg = positive if name in ("log", "sqrt") else signed
+        arg = positive if name in ("log", "log1p", "sqrt") else signed
         assert_same(*call(name, arg), rtol=RTOL[np.dtype(dtype)], what=name)
 
 
@@ -293,3 +294,25 @@ def test_scalars_alone_give_0d_device_arrays():
                        ("negative", (3,)), ("where", (True, 1, 2.5)), ("maximum", (np.nan, 1.0)),
                        ("astype", (2.7, np.int64))]:
         assert_same(*call(name, *args), what=name)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_log1p_and_expm1_near_their_edges_as_numpy(dtype):
+    """E5a: log1p −inf at −1 and NaN below it, accurate near 0 (where log(1 + x) would give
+    0); expm1 −1 at −inf and inf past exp's largest finite argument, accurate near 0."""
+    tiny, eps = np.finfo(dtype).tiny, np.finfo(dtype).eps
+    largest = dtype(ew.EXP_MAX[np.dtype(dtype)])
+    x = np.array([-1.0, np.nextafter(dtype(-1), dtype(0)), -1.0 - 4 * eps, -2.0, 1e-10,
+                  -1e-10, tiny, -tiny, 0.0, -0.0, 1e-30, 0.5, -0.5, np.nan, np.inf, -np.inf,
+                  largest, np.nextafter(largest, dtype(1e3)), -50.0], dtype)
+    for name in ("log1p", "expm1"):
+        got, want = call(name, cuda.to_device(x))
+        assert_same(got, want, rtol=RTOL[np.dtype(dtype)], what=name)
+    got, _ = call("log1p", cuda.to_device(x[:4]))
+    assert got[0] == -np.inf and np.isfinite(got[1]) and np.isnan(got[2]) and np.isnan(got[3])
+    got, _ = call("log1p", cuda.to_device(x[4:6]))
+    small = x[4:6].astype(np.float64)                       # the series' first two terms
+    np.testing.assert_allclose(got, small - small**2 / 2, rtol=RTOL[np.dtype(dtype)])
+    got, _ = call("expm1", cuda.to_device(x[[4, 15, 17]]))
+    np.testing.assert_allclose(got[0], small[0] + small[0]**2 / 2, rtol=RTOL[np.dtype(dtype)])
+    assert got[1] == -1 and got[2] == np.inf

@@ -4,10 +4,10 @@ Python scalar takes the array's dtype where its kind allows), empty and 0-d arra
 views.
 
 Three kernels, one per arity, do all of it: ``unary`` (``negative``, ``exp``, ``log``,
-``tanh``, ``sigmoid`` (docs/math.md E6, ``scalar.sigmoid``), ``softplus`` (E15, the form of
-``kernels.reference.softplus``), ``abs``, ``sqrt``, ``sin``, ``cos``, ``erf`` (GELU's,
-docs/math.md E6b), and the copy behind ``astype``,
-``broadcast_to`` and ``full``), ``binary`` (``add``, ``subtract``, ``multiply``,
+``log1p``, ``expm1`` (docs/math.md E5a), ``tanh``, ``sigmoid`` (E6, ``scalar.sigmoid``),
+``softplus`` (E15, the form of ``kernels.reference.softplus``), ``abs``, ``sqrt``, ``sin``,
+``cos``, ``erf`` (GELU's, E6b; E31), and the copy behind ``astype``, ``broadcast_to`` and
+``full``), ``binary`` (``add``, ``subtract``, ``multiply``,
 ``divide``, ``power``, ``maximum`` and the six comparisons) and ``ternary`` (``where``). The
 operation is an integer op code picked by a short if-chain in the kernel, so one compiled
 kernel serves every op of its arity.
@@ -51,8 +51,8 @@ from . import arrays
 from .scalar import sigmoid_dev
 
 __all__ = ["THREADS", "MAX_BLOCKS", "add", "subtract", "multiply", "divide", "power",
-           "maximum", "negative", "exp", "log", "tanh", "sigmoid", "softplus", "abs", "sqrt",
-           "sin", "cos", "erf", "equal",
+           "maximum", "negative", "exp", "log", "log1p", "expm1", "tanh", "sigmoid",
+           "softplus", "abs", "sqrt", "sin", "cos", "erf", "equal",
            "not_equal", "less", "less_equal", "greater", "greater_equal", "where", "astype",
            "broadcast_to", "full"]
 
@@ -62,7 +62,8 @@ THREADS = 64                         # threads per block
 MAX_BLOCKS = 2 if numba.config.ENABLE_CUDASIM else 4096
 
 # the op codes of the unary kernel
-COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT, ERF, SIN, COS = range(12)
+(COPY, NEGATIVE, EXP, LOG, TANH, SIGMOID, SOFTPLUS, ABS, SQRT, ERF, SIN, COS, LOG1P,
+ EXPM1) = range(14)
 # the op codes of the binary kernel (INT_POWER: power of an integer loop)
 (ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, INT_POWER, MAXIMUM, EQUAL, NOT_EQUAL, LESS,
  LESS_EQUAL, GREATER, GREATER_EQUAL) = range(13)
@@ -111,6 +112,15 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
                     out[i] = -ct(math.inf)
                 else:                                  # x < 0 or NaN
                     out[i] = ct(math.nan)
+            elif op == LOG1P:                          # E5a; the guards as LOG's
+                if x > ct(-1):
+                    out[i] = math.log1p(x)
+                elif x == ct(-1):
+                    out[i] = -ct(math.inf)
+                else:                                  # x < -1 or NaN
+                    out[i] = ct(math.nan)
+            elif op == EXPM1:                          # E5a; -1 at -inf, as NumPy's
+                out[i] = ct(math.inf) if x > ct(exp_max) else math.expm1(x)
             elif op == TANH:
                 out[i] = math.tanh(x)
             elif op == SIGMOID:
@@ -468,6 +478,18 @@ def exp(a: Any, /) -> Any:
 def log(a: Any, /) -> Any:
     """ln a (NumPy's ``log``: log 0 = −inf, log of a negative number NaN); as ``exp``."""
     return _ufunc("log", np.log, LOG, a)
+
+
+def log1p(a: Any, /) -> Any:
+    """ln(1 + a), accurate for small a (NumPy's ``log1p``: −inf at −1, NaN below; docs/math.md
+    E5a); as ``exp``."""
+    return _ufunc("log1p", np.log1p, LOG1P, a)
+
+
+def expm1(a: Any, /) -> Any:
+    """e^a − 1, accurate for small a (NumPy's ``expm1``: −1 at −inf, inf above the dtype's
+    largest finite result; E5a); as ``exp``."""
+    return _ufunc("expm1", np.expm1, EXPM1, a)
 
 
 def tanh(a: Any, /) -> Any:

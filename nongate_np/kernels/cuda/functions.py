@@ -50,6 +50,8 @@ class CudaFunctions:
     negative = staticmethod(elementwise.negative)
     exp = staticmethod(elementwise.exp)
     log = staticmethod(elementwise.log)
+    log1p = staticmethod(elementwise.log1p)
+    expm1 = staticmethod(elementwise.expm1)
     tanh = staticmethod(elementwise.tanh)
     sigmoid = staticmethod(elementwise.sigmoid)
     softplus = staticmethod(elementwise.softplus)

@@ -1,0 +1,83 @@
+"""What ``nongate_np.X`` says for a name of torch's that is not here.
+
+Python asks the package's module ``__getattr__`` (``nongate_np/__init__.py``) for a name it
+lacks; that calls :func:`missing_name_error`, whose AttributeError carries a hint for the
+names in :data:`HINTS` (each one of torch's top-level names that a porter types, with what
+to write here) and Python's own message for every other name, so ``hasattr`` and tools
+see the usual error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["HINTS", "missing_name_error"]
+
+_NUMPY_VALUES = ("np.{name}(t.numpy()) computes it on the values (its gradient is 0 almost "
+                 "everywhere; ng.tensor(...) makes the result a tensor)")
+_NO_GRADIENT = "np.{name}(t.numpy()) computes it on the values (it has no gradient)"
+
+#: torch's name -> what to write in nongate_np (``{name}`` stands for the name)
+HINTS: dict[str, str] = {
+    # under nn.functional here (torch has them in both places)
+    **{name: "use nn.functional.{name} (torch has it in both places)" for name in (
+        "cosine_similarity", "pairwise_distance", "kl_div", "cosine_embedding_loss",
+        "margin_ranking_loss", "poisson_nll_loss", "triplet_margin_loss")},
+    # compositions of ops that are here (autograd records them)
+    "rsqrt": "write 1 / ng.sqrt(x)",
+    "reciprocal": "write 1 / x",
+    "tan": "write ng.sin(x) / ng.cos(x)",
+    "sinh": "write (ng.exp(x) - ng.exp(-x)) / 2",
+    "cosh": "write (ng.exp(x) + ng.exp(-x)) / 2",
+    "log2": "write ng.log(x) / math.log(2)",
+    "log10": "write ng.log(x) / math.log(10)",
+    "exp2": "write 2 ** x",
+    "erfc": "write 1 - ng.erf(x) (which loses erfc's digits where erf(x) is near 1)",
+    "logit": "write ng.log(p) - ng.log1p(-p)",
+    "logaddexp": "write ng.logsumexp(ng.stack([a, b]), 0)",
+    "mm": "write ng.matmul(a, b)",
+    "mv": "write ng.matmul(a, v)",
+    "dot": "write (a * b).sum() (or ng.matmul(a, b) for 1-D a, b)",
+    "outer": "write a[:, None] * b",
+    "clamp_min": "write ng.clamp(x, min=value)",
+    "clamp_max": "write ng.clamp(x, max=value)",
+    "nan_to_num": "write ng.where(ng.isnan(x), 0.0, x) (and clamp the infinities)",
+    "narrow": "slice: x.narrow(0, start, length) is x[start:start + length]",
+    "unbind": "index: [x[i] for i in range(x.shape[0])] (or ng.chunk(x, x.shape[0]))",
+    "movedim": "write ng.permute(x, dims) with the dims in their new order",
+    "swapaxes": "write ng.transpose(x, dim0, dim1)",
+    "tile": "write x.repeat(...) (torch's repeat, which tiles)",
+    "std_mean": "write (ng.std(x, dim), ng.mean(x, dim))",
+    "var_mean": "write (ng.var(x, dim), ng.mean(x, dim))",
+    "cumprod": ("there is none here; for positive x write ng.exp(ng.cumsum(ng.log(x), dim)) "
+                "(ng.prod gives the whole product)"),
+    "einsum": "there is none here; compose ng.matmul, ng.permute, broadcasting and ng.sum",
+    # factories and queries
+    "empty": "write ng.zeros(...) (there is no uninitialised tensor)",
+    "empty_like": "write ng.zeros_like(x)",
+    "eye": "write ng.tensor(np.eye(n))",
+    "randperm": "write ng.tensor(np.random.default_rng(seed).permutation(n))",
+    "asarray": "use ng.as_tensor",
+    "FloatTensor": "write ng.tensor(data, dtype=ng.float32)",
+    "DoubleTensor": "write ng.tensor(data, dtype=ng.float64)",
+    "LongTensor": "write ng.tensor(data, dtype=ng.long)",
+    "is_tensor": "write isinstance(x, ng.Tensor)",
+    "numel": "write x.numel()",
+    "clone": "write x.clone()",
+    "detach": "write x.detach()",
+    "inference_mode": "write ng.no_grad() (a context manager or a decorator)",
+    "bfloat16": "NumPy has none: use ng.float32 (or ng.float16)",
+    # values without a gradient: NumPy's function on the tensor's values
+    **{name: _NUMPY_VALUES for name in ("floor", "ceil", "round", "trunc")},
+    **{name: _NO_GRADIENT for name in ("unique", "bincount", "histogram")},
+}
+
+
+def missing_name_error(name: str) -> AttributeError:
+    """The AttributeError for ``nongate_np.<name>``: Python's message, followed by the hint
+    where :data:`HINTS` has one for the name."""
+    message = f"module 'nongate_np' has no attribute {name!r}"
+    hint = HINTS.get(name)
+    if hint is not None:
+        message = f"{message}; for torch.{name}, {hint.format(name=name)}"
+    return AttributeError(message, name=name, obj=sys.modules.get("nongate_np"))
