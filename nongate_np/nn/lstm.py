@@ -22,8 +22,33 @@ from .utils.rnn import PackedSequence, _pack_like, _unpacked
 __all__ = ["LSTM", "LSTMCell"]
 
 
+class _LSTMWeights(Module):
+    """What ``LSTM`` and ``LSTMCell`` share: torch's initialisation, and the dtype and
+    device read from their first weight (``_first``)."""
+
+    _first: str
+
+    def reset_parameters(self) -> None:
+        """Every parameter U(-1/√H, 1/√H), in registration order (torch's default)."""
+        k = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -k, k)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The parameters' dtype (follows ``to()``)."""
+        # NOTE: from the registry: attribute access to a parameter goes through a failed
+        # lookup first (Module.__getattr__), slow next to a small call
+        return self._parameters[self._first].dtype
+
+    @property
+    def device(self):
+        """Where the parameters are (follows ``to()``)."""
+        return self._parameters[self._first].device
+
+
 @register_savable
-class LSTM(Module):
+class LSTM(_LSTMWeights):
     """Multi-layer, optionally bidirectional LSTM with PyTorch's interface and weight layout.
 
     Parameters
@@ -68,6 +93,8 @@ class LSTM(Module):
     The math: docs/math.md L1-L15; each layer and direction is one fused autograd node.
     """
 
+    _first = "weight_ih_l0"
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, dtype=None):
@@ -104,24 +131,6 @@ class LSTM(Module):
                     shape = shapes[name.split("_l")[0]](k)
                     setattr(self, name, Parameter(np.empty(shape, dt)))
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Every parameter U(-1/√H, 1/√H), in registration order (torch's default)."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -k, k)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The parameters' dtype (follows ``to()``)."""
-        # NOTE: from the registry: attribute access to a parameter goes through a failed
-        # lookup first (Module.__getattr__), slow next to a small call
-        return self._parameters["weight_ih_l0"].dtype
-
-    @property
-    def device(self):
-        """Where the parameters are (follows ``to()``)."""
-        return self._parameters["weight_ih_l0"].device
 
     @property
     def num_directions(self) -> int:
@@ -241,7 +250,7 @@ class LSTM(Module):
 
 
 @register_savable
-class LSTMCell(Module):
+class LSTMCell(_LSTMWeights):
     """One LSTM step, for loops written step by step (decoders, autoregressive generation):
     ``torch.nn.LSTMCell``'s interface and weight layout.
 
@@ -273,6 +282,8 @@ class LSTMCell(Module):
     (B = 0) gives empty results and zero weight gradients.
     """
 
+    _first = "weight_ih"
+
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
                  dtype=None):
         super().__init__()
@@ -292,22 +303,6 @@ class LSTMCell(Module):
         self.reset_parameters()
         if device is not None:
             self.to(device)
-
-    def reset_parameters(self) -> None:
-        """Every parameter U(-1/√H, 1/√H), in registration order (torch's default)."""
-        k = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -k, k)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The parameters' dtype (follows ``to()``)."""
-        return self._parameters["weight_ih"].dtype
-
-    @property
-    def device(self):
-        """Where the parameters are (follows ``to()``)."""
-        return self._parameters["weight_ih"].device
 
     def forward(self, input, hx=None):
         params = self._parameters
