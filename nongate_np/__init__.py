@@ -39,7 +39,6 @@ from .kernels.registry import available_backends, backend, get_backend, set_glob
 from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_safetensors,
                  save_safetensors)
 from . import check, data, io, training
-from .torch_names import missing_name_error as _missing_name_error
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "manual_seed", "set_default_dtype", "get_default_dtype",
@@ -56,4 +55,5 @@ if not TYPE_CHECKING:       # NOTE: hidden from type checkers, which would type 
     def __getattr__(name: str):
         """``nongate_np.<name>`` for a name not here: AttributeError, with a hint for torch's
         names a porter types (``torch_names.HINTS``), Python's message otherwise."""
-        raise _missing_name_error(name)
+        from .torch_names import missing_name_error     # NOTE: on use, not at import
+        raise missing_name_error(name)
