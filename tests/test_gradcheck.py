@@ -999,3 +999,31 @@ def test_lstm_gate_blocks_name_the_gate_of_a_wrong_gradient():
         lstm_gate_blocks({"weight_hh_l0": state["weight_hh_l0"]}, 4)
     with pytest.raises(ValueError, match="none of .* is an LSTM weight or bias"):
         lstm_gate_blocks(["proj.weight"], 3)
+
+
+@pytest.mark.parametrize("wrong_h", [2, 4])
+def test_lstm_gate_blocks_of_the_wrong_hidden_size_are_refused(wrong_h):
+    """A newcomer's lstm_gate_blocks(names, H) with H one off was taken: with H + 1 the
+    blocks ran past the rows (the last gate shorter), with H - 1 a phantom part of no gate
+    was left, and the swapped-gate bug was labelled with the wrong gates. gradcheck now
+    refuses both before running, naming the hidden size that fits; a hand-written block
+    past the end is refused too."""
+    from nongate_np.check import lstm_gate_blocks
+    H, rng = 3, np.random.default_rng(2)
+    w = rng.standard_normal((4 * H, 2))
+    x = rng.standard_normal((5, 2))
+    fn = lambda w: np.tanh(x @ w.T)                                    # noqa: E731
+    vjp = lambda w, v: (v * (1 - np.tanh(x @ w.T) ** 2)).T @ x         # noqa: E731
+    assert gradcheck(fn, [w], grad=vjp, names=["weight_hh_l0"],
+                     blocks=lstm_gate_blocks(["weight_hh_l0"], H), method="central").passed
+    with pytest.raises(ValueError, match=rf"hidden_size={wrong_h}\) for input 0 "
+                                         rf"'weight_hh_l0' of shape \(12, 2\): .* 4H = "
+                                         rf"{4 * wrong_h} rows; hidden_size=3 fits it"):
+        gradcheck(fn, [w], grad=vjp, names=["weight_hh_l0"],
+                  blocks=lstm_gate_blocks(["weight_hh_l0"], wrong_h), method="central")
+    for index in (np.s_[9:13], np.s_[12], np.s_[:, 2], np.s_[[0, 12]]):
+        with pytest.raises(ValueError, match=r"block 'o' of input 0 'w' \(shape \(12, 2\)\) "
+                                             r"reaches past the end of axis"):
+            gradcheck(fn, [w], grad=vjp, names=["w"], blocks={"w": [("o", index)]})
+    assert gradcheck(fn, [w], grad=vjp, names=["w"],
+                     blocks={"w": [("o", np.s_[9:12]), ("last", np.s_[-1, ...])]}).passed

@@ -900,8 +900,32 @@ def test_an_error_inside_grad_says_how_gradcheck_called_it():
         return f_vjp(v, x, w)
     with pytest.raises(ValueError) as info:
         gradcheck(f, [x, w], grad=swapped)
-    assert info.value.__notes__ == ["gradcheck called grad(*inputs, v) with inputs of shapes "
-                                    "(4, 3), (3, 2) and v shaped like fn's output ((4, 2))"]
+    assert info.value.__notes__ == ["gradcheck called grad(*inputs, v) with the inputs "
+                                    "float64 (4, 3), float64 (3, 2) and v, one array of shape "
+                                    "(4, 2)"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes are Python 3.11's")
+def test_an_error_inside_grad_says_v_is_a_tuple_and_which_inputs_are_integers():
+    """A newcomer's vjp for two outputs took v as one array and failed inside torch with
+    'expected np.ndarray (got tuple)'; another made an integer input require grad. The note
+    says v is a tuple, one per output, and that integer inputs are passed as they are."""
+    x = np.random.default_rng(1).standard_normal((3, 2))
+    k = np.arange(3)
+
+    def two_outputs(x, k):
+        return np.tanh(x) * k[:, None], np.sin(x)
+
+    def one_array_vjp(x, k, v):
+        d = np.zeros(v.shape)                  # a tuple has no shape: AttributeError
+        return d + v * (1 - np.tanh(x) ** 2) * k[:, None] + np.cos(x) * v, None
+    with pytest.raises(AttributeError) as info:
+        gradcheck(two_outputs, [x, k], grad=one_array_vjp)
+    assert info.value.__notes__ == ["gradcheck called grad(*inputs, v) with the inputs "
+                                    "float64 (3, 2), int64 (3,) and v, a tuple of 2 (one per "
+                                    "output of fn: (3, 2), (3, 2)); integer and bool inputs "
+                                    "are passed as they are and not checked: grad may return "
+                                    "None for them"]
 
 
 def test_complex_step_through_abs_lets_the_central_difference_decide_both_ways():

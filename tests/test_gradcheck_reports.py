@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import nongate_np as ng
 from nongate_np.check import METHODS, gradcheck, numeric_gradient
-from nongate_np.check.report import GROSS_ERROR
+from nongate_np.check.report import GROSS_ERROR, format_pair
 
 FINITE_DIFFERENCES = ["central", "directional"]
 
@@ -409,3 +409,28 @@ def test_a_passing_report_names_its_largest_relative_error_above_rtol():
             (lambda x: x ** 3, [np.zeros(4)], lambda x, v: 3 * x ** 2 * v)):
         rep = gradcheck(fn, inputs, grad=grad, method="central")
         assert rep.passed and "largest relative error" not in str(rep), str(rep)
+
+
+def test_a_small_error_shows_in_the_printed_values_not_only_in_rel():
+    """A newcomer's 1e-7 error read ``analytic=-1.3396e-02 numeric=-1.3396e-02``: the two
+    values are printed with the digits that tell them apart (and parse back to within a
+    unit of their last digit), a negative zero as +0."""
+    x = np.random.default_rng(3).standard_normal((2, 3))
+
+    def vjp(x, v):
+        d = v * (1 - np.tanh(x) ** 2)
+        d[1, 2] *= 1 + 1e-7
+        return d
+    report = gradcheck(np.tanh, [x], grad=vjp, method="complex_step", raise_exception=False)
+    assert not report.passed, str(report)
+    r = report.inputs[0]
+    worst = re.search(r"worst +x\[1, 2\]: analytic=(\S+) numeric=(\S+) ", str(report))
+    assert worst is not None, str(report)
+    shown_a, shown_n = worst.groups()
+    assert shown_a != shown_n, worst.group(0)
+    digits = len(shown_a.split("e")[0].split(".")[1])
+    assert digits > 4 and len(shown_n.split("e")[0].split(".")[1]) == digits
+    for shown, value in ((shown_a, r.analytic), (shown_n, r.numeric)):
+        assert abs(float(shown) - value) <= 10.0 ** -digits * abs(value)
+    assert format_pair(-0.0, 0.0) == ("+0.0000e+00", "+0.0000e+00")
+    assert format_pair(1.5, 2.5) == ("+1.5000e+00", "+2.5000e+00")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..arguments import check_count
 
-__all__ = ["GATES", "lstm_gate_blocks"]
+__all__ = ["GATES", "GateBlocks", "lstm_gate_blocks"]
 
 #: The gates of an LSTM's stacked rows, in PyTorch's order (docs/math.md L2)
 GATES = ("i", "f", "g", "o")
@@ -20,7 +20,17 @@ GATES = ("i", "f", "g", "o")
 _STACKED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-def lstm_gate_blocks(params, hidden_size: int) -> dict[str, list[tuple[str, slice]]]:
+class GateBlocks(dict):
+    """:func:`lstm_gate_blocks`'s result: a dict ``{name: [(gate, rows), ...]}``, and the
+    ``hidden_size`` it was made for, so that gradcheck refuses it for an input whose first
+    axis is not 4·hidden_size long (the gates would be mislabelled)."""
+
+    def __init__(self, blocks: dict, hidden_size: int):
+        super().__init__(blocks)
+        self.hidden_size = hidden_size
+
+
+def lstm_gate_blocks(params, hidden_size: int) -> GateBlocks:
     """``{name: [("i", rows), ("f", rows), ("g", rows), ("o", rows)]}`` for every LSTM
     weight and bias among ``params``, each gate's H rows of its (4H, ...) first axis.
 
@@ -47,5 +57,5 @@ def lstm_gate_blocks(params, hidden_size: int) -> dict[str, list[tuple[str, slic
                 raise ValueError(f"lstm_gate_blocks: {name} has shape "
                                  f"{np.shape(params[name])}; with hidden_size={H} its first "
                                  f"axis stacks the four gates, 4H = {4 * H} rows")
-    return {name: [(gate, slice(k * H, (k + 1) * H)) for k, gate in enumerate(GATES)]
-            for name in stacked}
+    return GateBlocks({name: [(gate, slice(k * H, (k + 1) * H)) for k, gate in enumerate(GATES)]
+                       for name in stacked}, H)

@@ -158,6 +158,7 @@ from .report import (
     InputReport,
     Subject,
     Tolerance,
+    format_pair,
     format_value,
     relative_error,
     relative_floor,
@@ -273,10 +274,11 @@ def _unrepeatable(j: int, a: np.ndarray, b: np.ndarray) -> Defect:
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), a.shape))
     at = f"output {j}" + (f"[{', '.join(map(str, idx))}]" if idx else "")
+    first, second = format_pair(a[idx], b[idx])
     text = (
         f"cannot be checked: fn is not deterministic\n"
         f"  differ      two calls at the same inputs gave {at}: "
-        f"first={format_value(a[idx])} second={format_value(b[idx])} abs={diff[idx]:.1e} "
+        f"first={first} second={second} abs={diff[idx]:.1e} "
         f"({int(np.count_nonzero(diff))} / {a.size} elements differ)\n"
         f"  cause       random numbers, np.empty, state kept between calls or a race in fn; "
         f"seed any randomness inside it at its start (ng.rng.seed(0) for nongate_np, "
@@ -303,6 +305,21 @@ def _check_signature(grad, n_inputs: int) -> None:
                         f"grad{signature} cannot take them ({err})") from None
 
 
+def _grad_call_text(call: list, v: list) -> str:
+    """What gradcheck passed to a ``grad`` that raised: each input's dtype and shape, and
+    v's form (one array, or a tuple with one array per output), for the note on its error."""
+    def described(a) -> str:
+        return f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
+    inputs = ", ".join(described(a) for a in call[:-1])
+    shapes = ", ".join(str(c.shape) for c in v)
+    form = f"v, one array of shape {shapes}" if len(v) == 1 and not isinstance(call[-1], tuple) \
+        else f"v, a tuple of {len(call[-1])} (one per output of fn: {shapes})"
+    integral = any(isinstance(a, np.ndarray) and a.dtype.kind in "iub" for a in call[:-1])
+    return (f"gradcheck called grad(*inputs, v) with the inputs {inputs} and {form}" +
+            ("; integer and bool inputs are passed as they are and not checked: grad may "
+             "return None for them" if integral else ""))
+
+
 def _claimed_once(loss: ArrayLoss, grad):
     """The gradient ``grad(*inputs, v)`` claims for L = Σ_k ⟨v_k, f_k⟩: Jᵀv per input."""
     args, outs = loss.invoke([None if a is None else layout_copy(a) for a in loss.arrays])
@@ -327,10 +344,7 @@ def _claimed_once(loss: ArrayLoss, grad):
         result = grad(*call)
     except Exception as err:
         if hasattr(err, "add_note"):        # Python 3.11 on: the error says what was called
-            shapes = ", ".join(str(np.shape(a)) for a in call[:-1])
-            err.add_note(f"gradcheck called grad(*inputs, v) with inputs of shapes {shapes} "
-                         f"and v shaped like fn's output{'s' if len(v) > 1 else ''} "
-                         f"({', '.join(str(c.shape) for c in v)})")
+            err.add_note(_grad_call_text(call, v))
         raise
     if len(args) == 1 and not isinstance(result, (tuple, list)):
         result = (result,)
@@ -475,7 +489,8 @@ def _output_note(r: InputReport, parts: list, loss: ScalarLoss) -> tuple[str, ..
 
     def values(j):
         a, n, _ = parts[j]
-        return f"analytic {format_value(a)}, numerical {format_value(n)}"
+        analytic, numerical = format_pair(a, n)
+        return f"analytic {analytic}, numerical {numerical}"
     number = loss.positions
     good = [str(number[j]) for j in range(len(parts)) if j not in bad]
     lies = "; ".join(f"output {number[j]}'s part ({values(j)})" for j in bad)
@@ -632,10 +647,11 @@ def _reentrancy(subject: Subject, g1, g2, claimed: bool) -> Defect:
     idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), g1.shape))
     passes, which = ("calls of grad", "fn or grad") if claimed else \
         ("backward passes", "fn's forward or backward")
+    first, second = format_pair(g1[idx], g2[idx])
     text = (
         f"is not reentrant: two {passes} differ\n"
         f"  differ      {int(np.count_nonzero(diff))} / {g1.size} elements; the largest at "
-        f"{subject.element(idx)}: first={format_value(g1[idx])} second={format_value(g2[idx])} "
+        f"{subject.element(idx)}: first={first} second={second} "
         f"abs={diff[idx]:.1e}\n"
         f"  cause       {which} is not deterministic (random numbers, np.empty, state kept "
         "between calls, a race); seed any randomness inside it")
@@ -777,6 +793,44 @@ def _index_text(index) -> str:
             return "..."
         return str(int(p)) if isinstance(p, (int, np.integer)) else "[...]"
     return ", ".join(one(p) for p in (index if isinstance(index, tuple) else (index,)))
+
+
+def _check_blocks(loss: ScalarLoss, blocks) -> None:
+    """ValueError for ``blocks=`` that do not fit their input's shape, before anything runs:
+    an index past the end of an axis (a slice running past it would quietly label fewer
+    elements), or :func:`lstm_gate_blocks`'s blocks for an input whose first axis is not 4H
+    (each gate's rows would be another gate's)."""
+    hidden = getattr(blocks, "hidden_size", None)
+    for name, entries in blocks.items():
+        k = loss.names.index(name)
+        x = loss.arrays[k]
+        if x is None:                           # a constant: never compared
+            continue
+        shape, label = x.shape, loss.labels[k]
+        if hidden is not None and shape[:1] != (4 * hidden,):
+            fits = f"; hidden_size={shape[0] // 4} fits it" if shape and shape[0] % 4 == 0 \
+                and shape[0] else ""
+            raise ValueError(f"gradcheck: blocks= made by lstm_gate_blocks(..., hidden_size="
+                             f"{hidden}) for {label} of shape {shape}: its first axis stacks "
+                             f"the four gates, 4H = {4 * hidden} rows{fits}")
+        for block, index in entries:
+            parts = index if isinstance(index, tuple) else (index,)
+            if any(p is Ellipsis or p is None for p in parts):
+                continue                        # axes not known without NumPy's rules
+            for axis, (part, n) in enumerate(zip(parts, shape)):
+                if isinstance(part, slice):
+                    past = any(v is not None and v > n for v in (part.start, part.stop))
+                elif isinstance(part, (int, np.integer)):
+                    past = not -n <= part < n
+                else:
+                    ends = np.asarray(part)
+                    past = ends.dtype.kind in "iu" and ends.size > 0 and \
+                        (ends.max() >= n or ends.min() < -n)
+                if past:
+                    raise ValueError(f"gradcheck: block {block!r} of {label} (shape {shape}) "
+                                     f"reaches past the end of axis {axis}, of length {n}: "
+                                     f"{_index_text(index)}; blocks must lie inside the "
+                                     f"input (a wrong hidden size?)")
 
 
 def _block_summary(subject: Subject, blocks, c: Comparison) -> BlockSummary:
@@ -1012,6 +1066,7 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
         raise ValueError(f"gradcheck: blocks= names {unknown}, which are not inputs; the "
                          "inputs are " + ", ".join(repr(n) for n in loss.names) +
                          " (lstm_gate_blocks(names, H) takes the checked inputs' names)")
+    _check_blocks(loss, blocks)
     for k, x in enumerate(loss.arrays):
         if loss.checked[k] and x is not None and x.dtype not in (np.float64, np.complex128):
             a_tol, r_tol = tolerance(method, x.dtype)
@@ -1170,9 +1225,10 @@ def _gross_note(subject: Subject, c: Comparison, tol: Tolerance) -> str:
     idx = tuple(int(i) for i in np.unravel_index(flat, c.strict.shape))
     a, n = c.analytic_grad[idx], c.numeric_grad[idx]
     ratio = "" if np.iscomplexobj(a) or n == 0 else f", analytic/numeric = {a / n:+.2g}"
+    analytic, numeric = format_pair(a, n)
     return (f"atol={tol.atol:g} alone would pass {c.n_strict} element(s) whose analytic value "
             f"is off by {GROSS_ERROR:.0%} or more ({subject.element(idx)}: analytic "
-            f"{format_value(a)}, numeric {format_value(n)}{ratio}), but their numerical "
+            f"{analytic}, numeric {numeric}{ratio}), but their numerical "
             f"estimates are resolved (those at 10h and h/10 agree within "
             f"{RESOLVED_SPREAD:.0%}, far above the rounding noise): atol stands for what "
             f"central differences cannot resolve, not for a gradient that is merely small, so "
@@ -1303,14 +1359,15 @@ def _central_decides(loss: ScalarLoss, k: int, grad, central: np.ndarray | None,
     shown = [tuple(int(i) for i in np.unravel_index(f, off.shape))
              for f in order[:min(3, int(np.count_nonzero(off)))]]
     first = shown[0]
+    stepped_text, central_text = format_pair(agreement.analytic_grad[first],
+                                             agreement.numeric_grad[first])
     also = [report.element(idx) for idx in shown[1:]] + \
         (["..."] if np.count_nonzero(off) > len(shown) else [])
     inapplicable = (
         f"complex-step does not apply: its estimate is off the central difference by more "
         f"than central's error bound at {int(np.count_nonzero(off))} / {off.size} elements "
         f"({report.element(first)}: complex-step "
-        f"{format_value(agreement.analytic_grad[first])}, central "
-        f"{format_value(agreement.numeric_grad[first])}"
+        f"{stepped_text}, central {central_text}"
         + (f"; also {', '.join(also)}" if also else "") +
         "), so fn is likely not complex-analytic (abs, a conjugate, max or relu, or a norm or "
         "variance of a complex value: np.abs, torch.abs, jnp.abs, x.var()) and complex-step "

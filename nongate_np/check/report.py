@@ -557,16 +557,28 @@ def _beyond_rtol_line(r: InputReport) -> str:   # docs/math.md G2a
     a, n = c.analytic_grad[idx], c.numeric_grad[idx]
     remedy = "; a float64 check resolves it" if r.tolerance.dtype in ("float32", "float16") \
         else ""
+    analytic, numeric = format_pair(a, n)
     return (f"  {r.label}: the largest relative error, {rel[idx]:.1e} at {r.element(idx)} "
-            f"(analytic={format_value(a)} numeric={format_value(n)}), is above rtol="
+            f"(analytic={analytic} numeric={numeric}), is above rtol="
             f"{r.rtol:g}: atol={r.atol:g} or the rounding noise allowed it{remedy}")
 
 
-def format_value(value) -> str:
+def format_value(value, digits: int = 4) -> str:
+    """``value`` in scientific notation with ``digits`` decimals (a negative zero as +0)."""
     if np.iscomplexobj(value):
         value = complex(value)
-        return f"({value.real:+.4e}{value.imag:+.4e}j)"
-    return f"{float(value):+.4e}"
+        return f"({value.real + 0.0:+.{digits}e}{value.imag + 0.0:+.{digits}e}j)"
+    return f"{float(value) + 0.0:+.{digits}e}"
+
+
+def format_pair(a, b) -> tuple[str, str]:
+    """Two values side by side, each with as many digits as it takes (4 decimals at the
+    least, 16 at the most) for two different values to read differently: an error of 1e-7
+    shows in the values, not only in abs= and rel=."""
+    digits = 4
+    while digits < 16 and a != b and format_value(a, digits) == format_value(b, digits):
+        digits += 1
+    return format_value(a, digits), format_value(b, digits)
 
 
 def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
@@ -600,15 +612,16 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
         assert c.analytic is not None and c.numeric is not None     # set when it compared
         block = f" (block {r.worst_block!r})" if r.worst_block else ""
         assert c.violation is not None
+        analytic, numeric = format_pair(c.analytic, c.numeric)
         # NOTE: the worst is the largest |a - n| over its allowance, not the largest rel
         lines.append(f"  worst       {r.element(c.worst_index)}: "
-                     f"analytic={format_value(c.analytic)} numeric={format_value(c.numeric)} "
+                     f"analytic={analytic} numeric={numeric} "
                      f"abs={abs(c.analytic - c.numeric):.1e} rel={rel:.1e}{block} "
                      f"({c.violation[c.worst_index]:.1e}x its allowance; worst = largest "
                      f"|a-n|/allowance, not largest rel)")
     if r.directional is not None:
-        lines.append(f"  directional <u,J^T v>={format_value(r.directional.analytic)}  "
-                     f"<Ju,v>={format_value(r.directional.numeric)}  (seed={rep.seed})")
+        analytic, numeric = format_pair(r.directional.analytic, r.directional.numeric)
+        lines.append(f"  directional <u,J^T v>={analytic}  <Ju,v>={numeric}  (seed={rep.seed})")
     lines += [f"  note        {note}" for note in (r.inapplicable, *r.notes) if note]
     lines.append(f"  reproduce   {rep.reproduce(r)}")
     return "\n".join(lines)
