@@ -23,6 +23,7 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   expand_as, repeat, chunk, split, t, flip, index_select, cumsum, sort,
                   argsort, eq, ne, lt, le, gt, ge, isfinite, isnan, isinf, log1p, expm1,
                   square, erf, softplus, elu, tril, triu, prod)
+from .ops import einsum
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
 from .defaults import get_default_dtype, set_default_dtype

@@ -51,7 +51,6 @@ HINTS: dict[str, str] = {
     "var_mean": "write (ng.var(x, dim), ng.mean(x, dim))",
     "cumprod": ("there is none here; for positive x write ng.exp(ng.cumsum(ng.log(x), dim)) "
                 "(ng.prod gives the whole product)"),
-    "einsum": "there is none here; compose ng.matmul, ng.permute, broadcasting and ng.sum",
     # factories and queries
     "empty": "write ng.zeros(...) (there is no uninitialised tensor)",
     "empty_like": "write ng.zeros_like(x)",

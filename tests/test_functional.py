@@ -14,7 +14,8 @@ RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm", "softplus"]
 # the ops of ops/activations.py behind torch's signatures (inplace refused; softmax's
 # implicit dim), and the compositions of tests/test_functional_more.py
 WRAPPED = ["leaky_relu", "silu", "gelu", "elu", "softmax", "log_softmax"]
-COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity", "pairwise_distance"]
+COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity", "pairwise_distance",
+            "scaled_dot_product_attention"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
           "binary_cross_entropy_with_logits", "huber_loss", "smooth_l1_loss", "kl_div",
           "triplet_margin_loss", "cosine_embedding_loss", "margin_ranking_loss",

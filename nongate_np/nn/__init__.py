@@ -50,6 +50,7 @@ from .loss import (
 )
 from .lstm import LSTM, LSTMCell
 from .module import IncompatibleKeys, Module, Parameter, StateDictError, evaluating
+from .multihead_attention import MultiheadAttention
 from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
@@ -63,4 +64,4 @@ __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear"
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",
            "SmoothL1Loss", "KLDivLoss", "TripletMarginLoss", "CosineEmbeddingLoss",
            "MarginRankingLoss", "GaussianNLLLoss", "PoissonNLLLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss"]
+           "MultiLabelSoftMarginLoss", "MultiheadAttention"]

@@ -18,7 +18,8 @@ autograd's through ``where``, ``abs``, ``log``, ``exp``: no equation of their ow
 ``cosine_embedding_loss``, ``margin_ranking_loss``, ``soft_margin_loss``,
 ``multilabel_soft_margin_loss``) and of likelihoods (``gaussian_nll_loss``,
 ``poisson_nll_loss``): torch's expressions in its order, so torch's values, with autograd's
-gradients (equal to torch's to rounding).
+gradients (equal to torch's to rounding). ``scaled_dot_product_attention`` is a composition
+too (``dot_product_attention.py``, docs/math.md E41).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..ops._util import broadcast_error, operand, result_dtype_as_torch
 from ..ops.loss import BCEWithLogits, L1Loss, _check_reduction, _regression_operands
 from ..tensor import Tensor, as_array
 from ..userline import callers_stacklevel
+from .dot_product_attention import scaled_dot_product_attention
 
 __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
@@ -43,7 +45,8 @@ __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_sof
            "pad", "one_hot",
            "normalize", "cosine_similarity", "pairwise_distance", "triplet_margin_loss",
            "cosine_embedding_loss", "margin_ranking_loss", "gaussian_nll_loss",
-           "poisson_nll_loss", "soft_margin_loss", "multilabel_soft_margin_loss"]
+           "poisson_nll_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+           "scaled_dot_product_attention"]
 
 
 def linear(input, weight, bias=None) -> Tensor:
