@@ -338,6 +338,10 @@ def test_torch_tensors_are_read_detached_in_their_dtype():
     assert r.worst_index == (2 * H, 1) and r.block == "g" and r.n_failing == 1
     assert report["f"].passed and report["f"].dtypes == ("float32", "float64")
     assert w.requires_grad                                  # the caller's tensor untouched
+    # lazily conjugated and negated views (torch's .numpy() refuses them) read as values
+    z = torch.tensor([1 + 2j, 3 - 1j], requires_grad=True)
+    assert compare_arrays(z.conj(), np.array([1 - 2j, 3 + 1j])).passed
+    assert compare_arrays(z.detach().conj().imag, np.array([-2.0, 1.0])).passed
     with pytest.raises(TypeError, match="bfloat16 tensor.*t.float\\(\\)"):
         compare_arrays(torch.ones(2, dtype=torch.bfloat16), np.ones(2))
 
