@@ -4,10 +4,12 @@ What it shows, in two parts:
 
 1. ``torch.nn.LSTM`` (float64) and ``nongate_np.nn.LSTM`` with the same weights (the state
    dict is exported as ``{k: v.detach().numpy()}``: same names, same layout, gates i|f|g|o)
-   run on the same input, and every number is compared element by element: the outputs
-   (output, h_n, c_n) and, for the same cotangents, the gradient of every weight and of the
-   input. One line per array gives the maximum absolute and relative error and the worst
-   element with both values (its gate for a weight's rows).
+   run on the same input, and every number is compared element by element by
+   ``nongate_np.check.compare_arrays``: the outputs (output, h_n, c_n) and, for the same
+   cotangents, the gradient of every weight and of the input. One line per array gives the
+   maximum absolute and relative error and the worst element with both values (its gate,
+   "block 'f'", for a weight's rows), in float64's default tolerance (|a-b| <= 1e-13 +
+   1e-11·|b|: the same math summed in another order differs by rounding, ~1e-15 relative).
 2. ``gradcheck(f, inputs, grad=vjp)`` checks PyTorch's own autograd of a small LSTM
    numerically by all three methods: ``f`` runs torch on NumPy arrays (in complex128 when
    gradcheck complex-steps: torch's LSTM runs with complex weights) and ``vjp`` is
@@ -26,11 +28,7 @@ import sys
 import numpy as np
 
 import nongate_np as ng
-
-# float64 on both sides: the same math in a different summation order differs by rounding
-# (~1e-15 relative), far below these bounds, and any real difference is far above them
-RTOL, ATOL = 1e-10, 1e-13
-GATES = "ifgo"
+from nongate_np.check import compare_arrays, lstm_gate_blocks
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,25 +48,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     return args
-
-
-def compare(name: str, ours: np.ndarray, theirs: np.ndarray, hidden_size: int) -> bool:
-    """Print one line: max abs and rel error, the worst element, pass/FAIL."""
-    err = np.abs(ours - theirs)
-    violation = err / (ATOL + RTOL * np.abs(theirs))
-    # relative to the larger value, floored at 1e-3 of the array's scale so that an entry
-    # near zero does not read as 100 % wrong
-    floor = 1e-3 * np.max(np.abs(theirs), initial=0.0)
-    rel = err / np.maximum(np.maximum(np.abs(ours), np.abs(theirs)), max(floor, 1e-300))
-    idx = np.unravel_index(np.argmax(violation), ours.shape)
-    gate = ""
-    if name.startswith(("d weight_ih", "d weight_hh", "d bias")):
-        gate = f" (gate {GATES[idx[0] // hidden_size]})"
-    where = f"{name.removeprefix('d ')}[{', '.join(map(str, idx))}]{gate}"
-    ok = bool(np.all(violation <= 1))
-    print(f"  {name:<24} {str(ours.shape):<12} {err.max():>8.1e} {rel.max():>8.1e}  "
-          f"{where:<38} {ours[idx]:+.15e} {theirs[idx]:+.15e}  {'pass' if ok else 'FAIL'}")
-    return ok
 
 
 def compare_with_torch(torch, args) -> bool:
@@ -94,22 +73,27 @@ def compare_with_torch(torch, args) -> bool:
     sum((o * v).sum() for o, v in zip(outs_ours, vs)).backward()
     sum((o * torch.from_numpy(v)).sum() for o, v in zip(outs_theirs, vs)).backward()
 
-    grads_theirs = {name: p.grad.numpy().copy() for name, p in theirs.named_parameters()}
+    grads_ours = {"input": x_ours.grad, **{k: p.grad for k, p in ours.named_parameters()}}
+    # torch's tensors go in as they are: compare_arrays reads their values
+    grads_theirs = {"input": x_theirs.grad, **{k: p.grad for k, p in theirs.named_parameters()}}
     if args.plant_bug:
-        grads_theirs["weight_hh_l0"][H + 1, 0] *= 1 + 1e-6      # row H+1: gate f
+        planted = grads_theirs["weight_hh_l0"] = grads_theirs["weight_hh_l0"].clone()
+        planted[H + 1, 0] *= 1 + 1e-6                           # row H+1: gate f
 
     print(f"nongate_np (reference) vs torch {torch.__version__}, float64, "
           f"T={T} B={B} I={I} H={H} layers={args.num_layers} "
-          f"bidirectional={args.bidirectional}; |a-b| <= {ATOL:g} + {RTOL:g}*|b|")
-    print(f"  {'array':<24} {'shape':<12} {'max abs':>8} {'max rel':>8}  {'worst':<38} "
-          f"{'nongate_np':>22} {'torch':>22}  result")
-    ok = True
-    for name, a, b in zip(("output", "h_n", "c_n"), outs_ours, outs_theirs):
-        ok &= compare(name, a.data, b.detach().numpy(), H)
-    ok &= compare("d input", x_ours.grad, x_theirs.grad.numpy(), H)
-    for name, p in ours.named_parameters():
-        ok &= compare(f"d {name}", p.grad, grads_theirs[name], H)
-    return ok
+          f"bidirectional={args.bidirectional}")
+    labels = ("nongate_np", "torch")
+    # torch's outputs are tensors in the graph: compare_arrays detaches them
+    outputs = compare_arrays(dict(zip(("output", "h_n", "c_n"), outs_ours)),
+                             dict(zip(("output", "h_n", "c_n"), outs_theirs)), labels=labels)
+    print(f"\nthe outputs:\n{outputs}")
+    # each weight's rows stack the gates i|f|g|o: a mismatch there is named with its gate
+    grads = compare_arrays(grads_ours, grads_theirs, labels=labels,
+                           blocks=lstm_gate_blocks(grads_ours, H))
+    print(f"\nthe gradients of L = <v0, output> + <v1, h_n> + <v2, c_n>, the same v on both "
+          f"sides:\n{grads}")
+    return outputs.passed and grads.passed
 
 
 def gradcheck_torch(torch, args) -> bool:

@@ -84,8 +84,16 @@ def test_custom_op_example_exits_nonzero_when_the_correct_op_is_wrong(monkeypatc
 # examples/torch_lstm_gradients.py
 # ---------------------------------------------------------------------------------------------
 
-ROW = re.compile(r"^  (output|h_n|c_n|d \w+)\s+\(([\d, ]+)\)\s+(\S+)\s+(\S+)\s+(.+?)\s+"
-                 r"([+-]\S+) ([+-]\S+)  (pass|FAIL)$", re.M)
+# a row of compare_arrays' table: name, shape, dtype, max abs, max rel, worst element (and its
+# block), the two values there, failing/total, result
+ROW = re.compile(r"^  (\w+)\s+\(([\d, ]+)\)\s+float64\s+(\S+)\s+(\S+)\s+(.+?)\s+"
+                 r"([+-]\S+)\s+([+-]\S+)\s+(\d+)/(\d+) (pass|FAIL)$", re.M)
+
+
+def _printed_ulp(text: str) -> float:
+    """One unit in the last printed digit of a value printed as +d.ddde±xx."""
+    mantissa, exponent = text.lstrip("+-").split("e")
+    return 10.0 ** (int(exponent) - len(mantissa.split(".")[1]))
 
 
 def test_torch_example_says_how_to_install_torch_when_it_is_missing():
@@ -108,14 +116,19 @@ def test_torch_example_compares_every_array_and_checks_torch_numerically():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = ROW.findall(proc.stdout)
     names = [r[0] for r in rows]
-    # 2 layers × 2 directions × 4 weights, the input, and the three outputs
-    assert names[:4] == ["output", "h_n", "c_n", "d input"] and len(rows) == 20, proc.stdout
-    assert "d weight_hh_l1_reverse" in names
-    for name, _shape, max_abs, max_rel, _worst, ours, theirs, verdict in rows:
-        assert verdict == "pass", name
+    # the three outputs; then the input and 2 layers × 2 directions × 4 weights
+    assert names[:4] == ["output", "h_n", "c_n", "input"] and len(rows) == 20, proc.stdout
+    assert "weight_hh_l1_reverse" in names
+    for name, _shape, max_abs, max_rel, worst, ours, theirs, failing, _n, verdict in rows:
+        assert verdict == "pass" and failing == "0", name
         assert float(max_rel) <= 1e-10, name
-        # the worst element's two printed values differ by at most the array's max abs error
-        assert abs(float(ours) - float(theirs)) <= float(max_abs) * (1 + 1e-6) + 1e-30, name
+        assert worst.startswith(f"{name}["), name
+        if name.startswith(("weight_ih", "weight_hh", "bias")):
+            assert re.search(r" \(block '[ifgo]'\)$", worst), (name, worst)
+        # the worst element's two printed values differ by at most the array's max abs
+        # error and their rounding to the digits printed
+        bound = float(max_abs) * (1 + 1e-6) + _printed_ulp(ours) + _printed_ulp(theirs)
+        assert abs(float(ours) - float(theirs)) <= bound, name
     for method in ("central", "complex_step", "directional"):
         assert re.search(rf"gradcheck torch.nn.LSTM \[{method}, seed=0\]: passed",
                          proc.stdout), method
@@ -130,9 +143,14 @@ def test_torch_example_catches_a_one_in_a_million_error_in_torchs_gradient():
     assert proc.returncode == 1, proc.stdout + proc.stderr
     failing = [r for r in ROW.findall(proc.stdout) if r[-1] == "FAIL"]
     assert len(failing) == 1, proc.stdout
-    name, _, _, max_rel, worst, ours, theirs, _ = failing[0]
+    name, _, _, max_rel, worst, ours, theirs, n_failing, n_total, _ = failing[0]
     H = 6                                           # the example's default hidden size
-    assert name == "d weight_hh_l0" and worst == f"weight_hh_l0[{H + 1}, 0] (gate f)"
-    assert float(theirs) == pytest.approx(float(ours) * (1 + 1e-6), rel=1e-9)
+    assert name == "weight_hh_l0" and worst == f"weight_hh_l0[{H + 1}, 0] (block 'f')"
+    assert (n_failing, n_total) == ("1", str(4 * H * H))
+    # the two values are printed with the digits that show their ratio, 1 + 1e-6
+    assert float(theirs) != float(ours)
+    assert abs(float(theirs) - float(ours) * (1 + 1e-6)) <= \
+        _printed_ulp(ours) + _printed_ulp(theirs), (ours, theirs)
     assert float(max_rel) == pytest.approx(1e-6, rel=1e-2)
+    assert f"all in block 'f' (weight_hh_l0[{H}:{2 * H}])" in proc.stdout
     assert "MISMATCH" in proc.stdout
