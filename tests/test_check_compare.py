@@ -280,7 +280,7 @@ def test_the_table_prints_the_two_values_so_that_they_differ(rel):
 
 def test_equal_values_print_short():
     line = _row_line(compare_arrays({"w": np.array([0.25])}, {"w": np.array([0.25])}), "w")
-    assert "+2.500e-01 +2.500e-01" in re.sub(r"\s+", " ", line)
+    assert "+2.5000e-01 +2.5000e-01" in re.sub(r"\s+", " ", line)
 
 
 def test_raise_exception_gives_the_table_failing_rows_first():

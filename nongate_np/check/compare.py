@@ -33,17 +33,11 @@ import numpy as np
 from ..device import CPU, move
 from ..tensor import as_array
 from .foreign import library_of
-from .gradcheck import tolerance
+from .gradcheck import _index_text, tolerance
 from .numdiff import check_option
-from .report import relative_error
+from .report import format_pair, relative_error
 
 __all__ = ["compare_arrays", "ComparisonReport", "ArrayReport", "ComparisonError"]
-
-# the digits of a printed value: at least this many, more until the two values differ
-# visibly (their difference to about 2 digits), at most float64's 17 (which tell any two
-# float64 values apart)
-MIN_DIGITS, MAX_DIGITS = 4, 17
-
 
 class ComparisonError(AssertionError):
     """Two sets of arrays differ; ``.report`` holds the whole :class:`ComparisonReport`."""
@@ -200,7 +194,7 @@ def _cells(r: ArrayReport) -> tuple[str, ...]:
     else:
         block = f" (block {r.block!r})" if r.block is not None else ""
         worst = r.element(r.worst_index) + block
-        a, e = _value_pair(r.actual, r.expected)
+        a, e = format_pair(r.actual, r.expected)
     return (r.name, str(r.shape), dtype, f"{r.max_abs_error:.1e}", f"{r.max_rel_error:.1e}",
             worst, a, e, f"{r.n_failing}/{r.n_total}", "pass" if r.passed else "FAIL")
 
@@ -229,7 +223,7 @@ def _failure_line(r: ArrayReport) -> str:
             (f", outside every block: {r.n_outside_blocks}" if r.n_outside_blocks else "")
     where = r.element(r.worst_index)
     if r.n_non_finite:
-        a, e = _value_pair(r.actual, r.expected)
+        a, e = format_pair(r.actual, r.expected)
         return text + (f"; {r.n_non_finite} of them NaN or inf on one side only or "
                        f"different ones (worst {where}: {a} vs {e})")
     allowed = r.atol + r.rtol * abs(r.expected)
@@ -237,35 +231,6 @@ def _failure_line(r: ArrayReport) -> str:
     ratio = err / allowed if allowed else math.inf
     return text + (f"; worst {where}: |a-e|={err:.2e} > atol + rtol*|e| = {allowed:.2e}" +
                    (f" ({ratio:.1e}x)" if math.isfinite(ratio) else ""))
-
-
-def _value_pair(a, e) -> tuple[str, str]:
-    """a and e with as many significant digits as show their difference to about two digits
-    (MIN_DIGITS to MAX_DIGITS), so that two different values never read the same."""
-    digits = MIN_DIGITS
-    differ = not _same(a, e)
-    scale, diff = max(abs(a), abs(e)), abs(a - e)
-    if differ and math.isfinite(scale) and math.isfinite(diff):
-        # NOTE: by the two exponents: the last digit printed is a tenth of the difference's
-        # leading one, or finer
-        shown = math.floor(math.log10(scale)) - math.floor(math.log10(diff)) + 2
-        digits = min(max(shown, MIN_DIGITS), MAX_DIGITS)
-    while True:
-        pair = _format(a, digits), _format(e, digits)
-        if pair[0] != pair[1] or not differ or digits >= MAX_DIGITS:
-            return pair
-        digits += 1
-
-
-def _same(a, e) -> bool:
-    """a == e, NaN equal to NaN (each part of a complex number apart)."""
-    return bool(_matches(np.asarray(a), np.asarray(e)))
-
-
-def _format(value, digits: int) -> str:
-    if isinstance(value, complex):
-        return f"({value.real:+.{digits - 1}e}{value.imag:+.{digits - 1}e}j)"
-    return f"{float(value):+.{digits - 1}e}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +281,7 @@ def compare_arrays(actual, expected, *, atol=None, rtol=None, blocks=None,
         of the array's scale so an entry near zero does not read as 100 % wrong),
         ``worst_index`` (the largest |a − e| / (atol + rtol·|e|)), ``actual`` and
         ``expected`` there, ``n_failing``, ``block``; ``worst(k)``. ``str(report)`` is a
-        table, its values printed with the digits (up to 17) that show where they differ.
+        table, its values printed with the digits that show where they differ (report.format_pair).
 
     Raises
     ------
@@ -452,19 +417,6 @@ def _shape_hint(a: tuple, e: tuple) -> str:
     return ""
 
 
-def _region_text(name: str, index) -> str:
-    """``weight_hh_l0[6:12]``: a block's index as a subscript of its array."""
-    def one(p) -> str:
-        if isinstance(p, slice):
-            text = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
-            return text + ("" if p.step in (None, 1) else f":{p.step}")
-        if p is Ellipsis:
-            return "..."
-        return str(int(p)) if isinstance(p, (int, np.integer)) else "[...]"
-    parts = index if isinstance(index, tuple) else (index,)
-    return f"{name}[{', '.join(one(p) for p in parts)}]"
-
-
 def _matches(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Element by element: a == e, NaN equal to NaN, each part of a complex number apart."""
     if np.iscomplexobj(a) or np.iscomplexobj(e):
@@ -545,5 +497,5 @@ def _regions(name: str, blocks, shape: tuple) -> list[tuple[str, str, np.ndarray
         except (IndexError, TypeError, ValueError) as err:
             raise ValueError(f"compare_arrays: block {label!r} of {name!r}: {index!r} does "
                              f"not index an array of shape {shape} ({err})") from None
-        regions.append((str(label), _region_text(name, index), mask))
+        regions.append((str(label), f"{name}[{_index_text(index)}]", mask))
     return regions

@@ -22,6 +22,7 @@ InputReports once.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -572,13 +573,21 @@ def format_value(value, digits: int = 4) -> str:
 
 
 def format_pair(a, b) -> tuple[str, str]:
-    """Two values side by side, each with as many digits as it takes (4 decimals at the
-    least, 16 at the most) for two different values to read differently: an error of 1e-7
-    shows in the values, not only in abs= and rel=."""
-    digits = 4
-    while digits < 16 and a != b and format_value(a, digits) == format_value(b, digits):
-        digits += 1
-    return format_value(a, digits), format_value(b, digits)
+    """Two values side by side, with as many decimals as show their difference to about two
+    digits (4 at the least, 16 at the most), so that two different values never read the
+    same: an error of 1e-7 shows in the values, not only in abs= and rel=."""
+    differ = not bool(np.all((np.asarray(a) == np.asarray(b)) |
+                             (np.isnan(np.asarray(a)) & np.isnan(np.asarray(b)))))
+    scale, gap = max(abs(a), abs(b)), abs(a - b)
+    decimals = 4
+    if differ and math.isfinite(scale) and math.isfinite(gap) and gap > 0:
+        # NOTE: by the two exponents: the last decimal shown is a tenth of the gap's
+        # leading digit, or finer
+        decimals = min(max(math.floor(math.log10(scale)) - math.floor(math.log10(gap)) + 1,
+                           decimals), 16)
+    while differ and decimals < 16 and format_value(a, decimals) == format_value(b, decimals):
+        decimals += 1
+    return format_value(a, decimals), format_value(b, decimals)
 
 
 def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
