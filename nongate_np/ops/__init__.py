@@ -6,6 +6,7 @@ Importing this package gives ``Tensor`` its operators and math methods (``ops/me
 
 from ..tensor import register_op_names
 from .activations import elu, gelu, leaky_relu, silu, softplus
+from .activations_piecewise import celu, hardshrink, prelu, rrelu, selu, threshold
 from .elementwise import (
     abs,
     add,
@@ -105,7 +106,7 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "expand", "expand_as", "repeat", "chunk", "split", "t", "flip", "index_select",
            "cumsum", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "isfinite",
            "isnan", "isinf", "log1p", "expm1", "square", "erf", "softplus", "elu", "tril",
-           "triu", "prod"]
+           "triu", "prod", "selu", "celu", "hardshrink", "threshold", "prelu", "rrelu"]
 
 bind_tensor_methods()
 register_op_names(__all__)
