@@ -40,7 +40,7 @@ from ..ops import dropout, hardshrink, layer_norm, prelu, relu, sigmoid, softplu
 from ..ops._util import broadcast_error, operand, result_dtype_as_torch
 from ..ops.activations_piecewise import softshrink
 from ..ops.activations_smooth import glu, logsigmoid, softsign, tanhshrink
-from ..ops.loss import BCEWithLogits, L1Loss, _check_reduction, _regression_operands
+from ..ops.loss import L1Loss, _check_reduction, _regression_operands
 from ..tensor import Tensor, as_array
 from ..userline import callers_stacklevel
 
@@ -938,13 +938,6 @@ def soft_margin_loss(input, target, size_average=None, reduce=None,
     return _reduced(ops.log(1 + ops.exp(z)), reduction)
 
 
-def _log_sigmoid(x: Tensor) -> Tensor:
-    """log σ(x) = −softplus(−x), stable as torch's logsigmoid: binary_cross_entropy_with_
-    logits's loss for target 1 (docs/math.md E15 with y = 1: softplus(−z), gradient
-    −σ(−z)), negated. NaN at x = ±inf (its (1 − y) z term is 0 · inf; torch's: 0, −inf)."""
-    return -BCEWithLogits.apply(x, 1.0, None, None, "none")
-
-
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction: str = "mean") -> Tensor:
     """The multi-label one-versus-all logistic loss, as
@@ -956,10 +949,12 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     not) broadcasting with it; ``weight`` (C,) (or anything broadcasting with the loss, as
     torch); ℓ (N,) or () before the reduction, summed over the input's last dimension (its
     index, as torch's) and divided by C; the dtype promoted as torch's (a float64 weight
-    widens a float32 input's loss, as torch's). log σ is stable (torch's logsigmoid formula,
-    docs/math.md E15); every floating operand gets autograd's gradient (input, target,
-    weight). A "mean" over no sample is 0 (torch: NaN); torch's deprecated
-    ``size_average`` and ``reduce`` are refused.
+    widens a float32 input's loss, as torch's). log σ is :func:`logsigmoid` (docs/math.md
+    E6d), torch's stable formula: at x = ±∞ it is 0 and −∞, so the loss is torch's there
+    too (∞ where the target gives the −∞ a weight, NaN where it gives it 0, 0 · ∞, as
+    torch's; the input's gradient finite, as torch's); every floating operand gets
+    autograd's gradient (input, target, weight). A "mean" over no sample is 0 (torch:
+    NaN); torch's deprecated ``size_average`` and ``reduce`` are refused.
 
     Raises ValueError for an unknown reduction, a 0-d input (torch: IndexError) or shapes
     that do not broadcast; TypeError for an input or weight that is not real floating.
@@ -977,7 +972,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         weight = _floating_tensor(op, "weight", weight)
         shapes["weight"] = weight.shape
     _broadcast(op, **shapes)
-    loss = -(y * _log_sigmoid(x) + (1 - y) * _log_sigmoid(-x))
+    loss = -(y * logsigmoid(x) + (1 - y) * logsigmoid(-x))
     if weight is not None:
         loss = loss * weight
     classes = x.ndim - 1                # the input's last dimension, as torch's class_dim
