@@ -22,7 +22,8 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   bitwise_and, bitwise_or, bitwise_xor, any, all, masked_fill, sign, expand,
                   expand_as, repeat, chunk, split, t, flip, index_select, cumsum, sort,
                   argsort, eq, ne, lt, le, gt, ge, isfinite, isnan, isinf, log1p, expm1,
-                  square, erf, softplus, elu, tril, triu, prod)
+                  square, erf, softplus, elu, tril, triu, prod, selu, celu, hardshrink,
+                  threshold, prelu, rrelu)
 from .ops import einsum
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed

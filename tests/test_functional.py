@@ -10,10 +10,15 @@ import nongate_np as ng
 import nongate_np.nn.functional as F
 from tests.helpers import assert_gradients, assert_matches_torch
 
-RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm", "softplus"]
-# the ops of ops/activations.py behind torch's signatures (inplace refused; softmax's
+RE_EXPORTED = ["relu", "sigmoid", "tanh", "dropout", "layer_norm", "softplus", "hardshrink",
+               "prelu"]
+# ops that torch has under nn.functional only: the ops of ops/activations_smooth.py and
+# ops/activations_piecewise.py themselves, not in nongate_np's namespace
+FUNCTIONAL_ONLY = ["logsigmoid", "softsign", "tanhshrink", "softshrink", "glu"]
+# the ops of ops/activations*.py behind torch's signatures (inplace refused; softmax's
 # implicit dim), and the compositions of tests/test_functional_more.py
-WRAPPED = ["leaky_relu", "silu", "gelu", "elu", "softmax", "log_softmax"]
+WRAPPED = ["leaky_relu", "silu", "gelu", "elu", "softmax", "log_softmax", "selu", "celu",
+           "hardtanh", "relu6", "mish", "hardsigmoid", "hardswish", "threshold", "rrelu"]
 COMPOSED = ["pad", "one_hot", "normalize", "cosine_similarity", "pairwise_distance",
             "scaled_dot_product_attention"]
 LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
@@ -25,10 +30,13 @@ LOSSES = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entr
 
 def test_the_namespace():
     assert sorted(F.__all__) == sorted(RE_EXPORTED + LOSSES + WRAPPED + COMPOSED
-                                       + ["embedding", "linear"])
+                                       + FUNCTIONAL_ONLY + ["embedding", "linear"])
     assert ng.nn.functional is F
     for name in RE_EXPORTED:              # the library's op itself, not a second version
         assert getattr(F, name) is getattr(ng, name), name
+    for name in FUNCTIONAL_ONLY:
+        assert getattr(F, name).__module__.startswith("nongate_np.ops."), name
+        assert name not in ng.__all__, name
 
 
 @pytest.mark.torch

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import nongate_np as ng
+import nongate_np.nn.functional as F
 from nongate_np import data as nd
 from nongate_np import testing as nt
 from nongate_np import training
@@ -169,6 +170,12 @@ UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.log1p, np.log1p), (ng.expm1, np.expm1), (ng.square, np.square),
     (ng.erf, np.zeros_like),        # bounded by 1 for real x (complex x: erf(27j) overflows)
     (ng.softplus, None), (ng.elu, None),
+    # the activations of ops/activations_smooth.py and activations_piecewise.py: bounded by
+    # |x| (and their slopes by 1.76) but selu, whose λx overflows past max/1.0507
+    (F.logsigmoid, None), (F.mish, None), (F.softsign, None), (F.tanhshrink, None),
+    (ng.selu, lambda a: a * 1.0507009873554805), (ng.celu, None), (F.hardtanh, None),
+    (F.relu6, None), (F.hardsigmoid, None), (F.hardswish, None), (F.softshrink, None),
+    (ng.hardshrink, None), (ng.rrelu, None),
 ]
 # ops that give float32 for an integer tensor (torch's): their bound there is float32's
 TO_FLOAT32 = (ng.log1p, ng.expm1)
@@ -231,6 +238,11 @@ def test_unary_ops(x, axis, data):
         call(triangle, x, data.draw(st.one_of(st.integers(-3, 3), st.just(1.5))))
     call(ng.flip, x, data.draw(st.one_of(axes, st.lists(st.integers(-3, 3), max_size=3))))
     call(ng.t, x)
+    call(ng.threshold, x, data.draw(st.sampled_from([0.5, -1e300, np.nan, "a"])), -2.0)
+    call(F.glu, x, data.draw(st.one_of(st.integers(-4, 3), st.just(1.5))))
+    call(ng.prelu, x, data.draw(st.sampled_from([np.array([0.25]), np.array(-0.5),
+                                                 np.array([0.1, 0.2]), np.ones((1, 1)),
+                                                 np.array([0.25], np.float32)])))
     sizes = data.draw(st.lists(st.integers(-2, 3), max_size=4))
     call(ng.expand, x, tuple(sizes))
     call(ng.repeat, x, tuple(sizes))

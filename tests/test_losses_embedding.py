@@ -401,6 +401,52 @@ def test_multilabel_log_sigmoid_is_stable_as_torchs():
                          [x, y], atol=0)
 
 
+INF_LOGITS = np.array([[np.inf, -np.inf, 3.0, np.inf], [np.inf, -np.inf, 0.0, -np.inf],
+                       [np.inf, -np.inf, -2.0, 1.0]])
+INF_TARGETS = np.array([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 0.5, 0.0], [0.25, 0.75, 0.0, 1.0]])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_at_infinite_logits_as_torchs(reduction):
+    """log σ(±inf) is 0 and −inf, as torch's logsigmoid (docs/math.md E6d), where a
+    composition through binary_cross_entropy_with_logits gave 0 · inf = NaN for every
+    infinite logit: the loss is torch's (NaN where a target of 0 or 1 multiplies the −inf
+    by 0, inf where it weighs it, finite in a row without infinity), and the input's
+    gradient torch's, finite."""
+    torch = pytest.importorskip("torch")
+    w = np.array([1.0, 2.0, 0.5, 1.5])
+    for args in ([INF_LOGITS, INF_TARGETS], [INF_LOGITS, INF_TARGETS, w]):
+        a, b = ng.tensor(args[0], requires_grad=True), torch.tensor(args[0], requires_grad=True)
+        rest = [ng.tensor(v) for v in args[1:]]
+        y = F.multilabel_soft_margin_loss(a, *rest, reduction=reduction)
+        z = tf().multilabel_soft_margin_loss(b, *map(torch.tensor, args[1:]),
+                                             reduction=reduction)
+        np.testing.assert_array_equal(np.isnan(y.numpy()), np.isnan(z.detach().numpy()))
+        np.testing.assert_allclose(y.numpy(), z.detach().numpy(), rtol=1e-12)
+        ng.sum(y).backward() if reduction == "none" else y.backward()
+        (z.sum() if reduction == "none" else z).backward()
+        assert np.isfinite(a.grad).all()
+        np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-12, atol=1e-300)
+
+
+def test_multilabel_at_infinite_logits_by_hand():
+    """Without torch: each class's −(y log σ(x) + (1 − y) log σ(−x)) at x = ±inf has a
+    −inf term (log σ(−inf)); its weight (y at −inf, 1 − y at +inf) makes the loss inf where
+    it is positive and 0 · inf = NaN where it is 0, as torch's; a row of finite logits keeps
+    its finite loss, and the input's gradient −(y σ(−x) − (1 − y) σ(x)) / C is finite."""
+    x = np.array([[np.inf, 2.0], [-np.inf, 2.0], [np.inf, -1.0], [2.0, -1.0]])
+    y = np.array([[0.0, 1.0], [0.0, 0.0], [1.0, 1.0], [0.5, 1.0]])
+    t = ng.tensor(x, requires_grad=True)
+    loss = F.multilabel_soft_margin_loss(t, ng.tensor(y), reduction="none")
+    assert loss.numpy()[0] == np.inf and np.isnan(loss.numpy()[1:3]).all()
+    want = (np.logaddexp(0, -2.0) * 0.5 + np.logaddexp(0, 2.0) * 0.5 + np.logaddexp(0, 1.0)) / 2
+    np.testing.assert_allclose(loss.numpy()[3], want, rtol=1e-15)
+    loss.sum().backward()
+    s = 1 / (1 + np.exp(-x))
+    np.testing.assert_allclose(t.grad, -(y * (1 - s) - (1 - y) * s) / 2, rtol=1e-14)
+
+
 # -- dtypes, empty input --------------------------------------------------------------------
 
 def _operands(name, dtype, other=np.float64):

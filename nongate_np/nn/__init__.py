@@ -9,8 +9,26 @@ any of them after ``import nongate_np`` alone.
 """
 
 from . import functional, init, utils
+from .activation import (
+    CELU,
+    GLU,
+    SELU,
+    Hardshrink,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PReLU,
+    ReLU6,
+    Softshrink,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+)
 from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
+from .distance import CosineSimilarity, PairwiseDistance
 from .functional_call import functional_call
 from .layers import (
     ELU,
@@ -58,7 +76,9 @@ __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear"
            "Dropout", "LSTM", "LSTMCell", "AttentionPooling", "Sequential", "ModuleList",
            "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten", "LeakyReLU",
-           "SiLU", "GELU", "Softplus", "ELU",
+           "SiLU", "GELU", "Softplus", "ELU", "LogSigmoid", "SELU", "CELU", "Hardtanh", "ReLU6",
+           "Mish", "Softsign", "Hardsigmoid", "Hardswish", "Tanhshrink", "Softshrink",
+           "Hardshrink", "Threshold", "GLU", "PReLU", "PairwiseDistance", "CosineSimilarity",
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
            "utils", "register_savable", "functional_call", "evaluating", "CrossEntropyLoss",
            "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss",

@@ -9,7 +9,11 @@ positional order (``cross_entropy(input, target, weight)``, where
 ``embedding`` takes torch's order (ids first); ``linear`` is the product a ``Linear`` layer
 computes. torch's long-deprecated ``size_average`` and ``reduce`` are refused
 (``reduction=`` says the same). ``leaky_relu``, ``silu``, ``gelu``, ``softplus`` and
-``elu`` are the ops of ``ops/activations.py`` (their ``inplace=True`` refused); ``pad``
+``elu`` are the ops of ``ops/activations.py``, ``logsigmoid``, ``mish``, ``softsign``,
+``tanhshrink`` and ``glu`` those of ``ops/activations_smooth.py``, ``selu``, ``celu``,
+``hardtanh``, ``relu6``, ``hardsigmoid``, ``hardswish``, ``softshrink``, ``hardshrink``,
+``threshold``, ``prelu`` and ``rrelu`` (evaluation mode) those of
+``ops/activations_piecewise.py`` (their ``inplace=True`` refused); ``pad``
 (constant mode),
 ``one_hot``, ``normalize`` and ``cosine_similarity`` are compositions of the library's ops,
 as are the losses ``huber_loss``, ``smooth_l1_loss`` and ``kl_div`` (their gradients are
@@ -31,9 +35,13 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..ops import dropout, layer_norm, relu, sigmoid, softplus, tanh
+from ..ops import activations_piecewise as _piecewise_ops
+from ..ops import activations_smooth as _smooth_ops
+from ..ops import dropout, hardshrink, layer_norm, prelu, relu, sigmoid, softplus, tanh
 from ..ops._util import broadcast_error, operand, result_dtype_as_torch
-from ..ops.loss import BCEWithLogits, L1Loss, _check_reduction, _regression_operands
+from ..ops.activations_piecewise import softshrink
+from ..ops.activations_smooth import glu, logsigmoid, softsign, tanhshrink
+from ..ops.loss import L1Loss, _check_reduction, _regression_operands
 from ..tensor import Tensor, as_array
 from ..userline import callers_stacklevel
 from .dot_product_attention import scaled_dot_product_attention
@@ -42,6 +50,9 @@ __all__ = ["linear", "embedding", "relu", "sigmoid", "tanh", "softmax", "log_sof
            "dropout", "layer_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss",
            "smooth_l1_loss", "kl_div", "leaky_relu", "silu", "gelu", "softplus", "elu",
+           "logsigmoid", "selu", "celu", "hardtanh", "relu6", "mish", "softsign",
+           "hardsigmoid", "hardswish", "tanhshrink", "softshrink", "hardshrink", "threshold",
+           "glu", "prelu", "rrelu",
            "pad", "one_hot",
            "normalize", "cosine_similarity", "pairwise_distance", "triplet_margin_loss",
            "cosine_embedding_loss", "margin_ranking_loss", "gaussian_nll_loss",
@@ -388,6 +399,74 @@ def gelu(input, approximate: str = "none") -> Tensor:
     """``nongate_np.gelu``, x Φ(x) (docs/math.md E6b; ``approximate='tanh'`` torch's tanh
     form), as torch's."""
     return ops.gelu(input, approximate)
+
+
+def selu(input, inplace: bool = False) -> Tensor:
+    """``nongate_np.selu``, λx where x > 0, else λα(e^x − 1) (docs/math.md E7c), as torch's;
+    ``inplace=True`` is a ValueError."""
+    _not_inplace("selu", inplace)
+    return ops.selu(input)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``nongate_np.celu``, x where x > 0, else α(e^{x/α} − 1) (docs/math.md E7c), as
+    torch's; ``inplace=True`` is a ValueError."""
+    _not_inplace("celu", inplace)
+    return ops.celu(input, alpha)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clamped to [min_val, max_val] (docs/math.md E7d; the gradient 0 at both ends), as
+    torch's (``ops/activations_piecewise.py: hardtanh``); ``inplace=True`` is a
+    ValueError."""
+    _not_inplace("hardtanh", inplace)
+    return _piecewise_ops.hardtanh(input, min_val, max_val)
+
+
+def relu6(input, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6), torch's hardtanh(x, 0, 6) (docs/math.md E7d; the gradient 0 at 0
+    and 6), as torch's; ``inplace=True`` is a ValueError."""
+    _not_inplace("relu6", inplace)
+    return _piecewise_ops.relu6(input)
+
+
+def mish(input, inplace: bool = False) -> Tensor:
+    """x tanh(softplus(x)) (docs/math.md E6e), as torch's
+    (``ops/activations_smooth.py: mish``); ``inplace=True`` is a ValueError."""
+    _not_inplace("mish", inplace)
+    return _smooth_ops.mish(input)
+
+
+def hardsigmoid(input, inplace: bool = False) -> Tensor:
+    """min(max(x + 3, 0), 6) / 6 (docs/math.md E7e), as torch's
+    (``ops/activations_piecewise.py: hardsigmoid``, whose docstring says where its float64
+    gradient differs); ``inplace=True`` is a ValueError."""
+    _not_inplace("hardsigmoid", inplace)
+    return _piecewise_ops.hardsigmoid(input)
+
+
+def hardswish(input, inplace: bool = False) -> Tensor:
+    """x · min(max(x + 3, 0), 6) / 6 (docs/math.md E7e), as torch's
+    (``ops/activations_piecewise.py: hardswish``); ``inplace=True`` is a ValueError."""
+    _not_inplace("hardswish", inplace)
+    return _piecewise_ops.hardswish(input)
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``nongate_np.threshold``, ``value`` where x ≤ ``threshold``, else x (docs/math.md
+    E7g), as torch's; ``inplace=True`` is a ValueError."""
+    _not_inplace("threshold", inplace)
+    return ops.threshold(input, threshold, value)
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """``nongate_np.rrelu``: evaluation mode only, a leaky relu with the slope
+    (lower + upper)/2 (docs/math.md E7a), as torch's; ``training=True`` and
+    ``inplace=True`` are ValueErrors."""
+    _not_inplace("rrelu", inplace)
+    return ops.rrelu(input, lower, upper, training)
 
 
 def pad(input, pad, mode: str = "constant", value: float | None = None) -> Tensor:
@@ -862,13 +941,6 @@ def soft_margin_loss(input, target, size_average=None, reduce=None,
     return _reduced(ops.log(1 + ops.exp(z)), reduction)
 
 
-def _log_sigmoid(x: Tensor) -> Tensor:
-    """log σ(x) = −softplus(−x), stable as torch's logsigmoid: binary_cross_entropy_with_
-    logits's loss for target 1 (docs/math.md E15 with y = 1: softplus(−z), gradient
-    −σ(−z)), negated. NaN at x = ±inf (its (1 − y) z term is 0 · inf; torch's: 0, −inf)."""
-    return -BCEWithLogits.apply(x, 1.0, None, None, "none")
-
-
 def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
                                 reduction: str = "mean") -> Tensor:
     """The multi-label one-versus-all logistic loss, as
@@ -880,10 +952,12 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     not) broadcasting with it; ``weight`` (C,) (or anything broadcasting with the loss, as
     torch); ℓ (N,) or () before the reduction, summed over the input's last dimension (its
     index, as torch's) and divided by C; the dtype promoted as torch's (a float64 weight
-    widens a float32 input's loss, as torch's). log σ is stable (torch's logsigmoid formula,
-    docs/math.md E15); every floating operand gets autograd's gradient (input, target,
-    weight). A "mean" over no sample is 0 (torch: NaN); torch's deprecated
-    ``size_average`` and ``reduce`` are refused.
+    widens a float32 input's loss, as torch's). log σ is :func:`logsigmoid` (docs/math.md
+    E6d), torch's stable formula: at x = ±∞ it is 0 and −∞, so the loss is torch's there
+    too (∞ where the target gives the −∞ a weight, NaN where it gives it 0, 0 · ∞, as
+    torch's; the input's gradient finite, as torch's); every floating operand gets
+    autograd's gradient (input, target, weight). A "mean" over no sample is 0 (torch:
+    NaN); torch's deprecated ``size_average`` and ``reduce`` are refused.
 
     Raises ValueError for an unknown reduction, a 0-d input (torch: IndexError) or shapes
     that do not broadcast; TypeError for an input or weight that is not real floating.
@@ -901,7 +975,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         weight = _floating_tensor(op, "weight", weight)
         shapes["weight"] = weight.shape
     _broadcast(op, **shapes)
-    loss = -(y * _log_sigmoid(x) + (1 - y) * _log_sigmoid(-x))
+    loss = -(y * logsigmoid(x) + (1 - y) * logsigmoid(-x))
     if weight is not None:
         loss = loss * weight
     classes = x.ndim - 1                # the input's last dimension, as torch's class_dim

@@ -1,11 +1,12 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E31, E40).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E31, E40-E42).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
 from ..tensor import register_op_names
 from .activations import elu, gelu, leaky_relu, silu, softplus
+from .activations_piecewise import celu, hardshrink, prelu, rrelu, selu, threshold
 from .einsum import einsum
 from .elementwise import (
     abs,
@@ -106,7 +107,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "expand", "expand_as", "repeat", "chunk", "split", "t", "flip", "index_select",
            "cumsum", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "isfinite",
            "isnan", "isinf", "log1p", "expm1", "square", "erf", "softplus", "elu", "tril",
-           "triu", "prod", "einsum"]
+           "triu", "prod", "einsum", "selu", "celu", "hardshrink", "threshold", "prelu",
+           "rrelu"]
 
 bind_tensor_methods()
 register_op_names(__all__)
