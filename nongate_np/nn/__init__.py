@@ -12,6 +12,7 @@ from . import functional, init, utils
 from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .functional_call import functional_call
+from .gru import GRU, GRUCell
 from .layers import (
     ELU,
     GELU,
@@ -54,8 +55,8 @@ from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
-           "Dropout", "LSTM", "LSTMCell", "AttentionPooling", "Sequential", "ModuleList",
-           "ModuleDict",
+           "Dropout", "LSTM", "LSTMCell", "GRU", "GRUCell", "AttentionPooling", "Sequential",
+           "ModuleList", "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten", "LeakyReLU",
            "SiLU", "GELU", "Softplus", "ELU",
            "LayerNorm", "MultiTaskSequenceModel", "init", "functional",
