@@ -81,8 +81,8 @@ def as_array(data, dtype=None, *, what: str = "data", python_default: bool = Fal
     if isinstance(data, tuple) and hasattr(data, "batch_sizes"):
         # NOTE: by its fields: nn.utils.rnn sits above this layer; a NamedTuple would
         # otherwise be read as a ragged list of its fields
-        raise TypeError(f"{what}: got a PackedSequence; only nn.LSTM takes one. Use its "
-                        f".data (N, *) for a per-step op, as torch does, or "
+        raise TypeError(f"{what}: got a PackedSequence; only nn.LSTM and nn.GRU take one. "
+                        f"Use its .data (N, *) for a per-step op, as torch does, or "
                         f"nn.utils.rnn.pad_packed_sequence(...) for the padded batch")
     try:
         target = None if dtype is None else np.dtype(dtype)

@@ -17,15 +17,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "nongate_np"
 # A citation: "docs/math.md E3", "(E3)", "(E3; ...)", "# E3", a label with a letter ("G2a"),
 # ranges such as "E13-E15" or "E13-15", and lists such as "(A10, A11)" or "(L3 and L4)".
-LABEL = r"[ELAGKM]\d+[a-z]?"
+LABEL = r"[ELAGKMR]\d+[a-z]?"
 CITATION = re.compile(rf"(?:math\.md\s+|\(|#\s*)({LABEL}(?:\s*,\s*{LABEL}|\s+and\s+{LABEL}"
-                      rf"|-[ELAGKM]?\d+\b)*)")
+                      rf"|-[ELAGKMR]?\d+\b)*)")
 
 
 def _labels(citation: str) -> list[str]:
     """The labels of one citation, its ranges expanded: "E13-15, A2" -> E13, E14, E15, A2."""
     labels, letter, previous = [], "", 0
-    for dash, part, number, suffix in re.findall(r"(-)?([ELAGKM]?)(\d+)([a-z]?)", citation):
+    for dash, part, number, suffix in re.findall(r"(-)?([ELAGKMR]?)(\d+)([a-z]?)", citation):
         letter = part or letter
         first = previous + 1 if dash else int(number)
         labels += [f"{letter}{k}" for k in range(first, int(number))]
@@ -36,7 +36,7 @@ def _labels(citation: str) -> list[str]:
 
 def _defined_numbers() -> set[str]:
     text = (ROOT / "docs" / "math.md").read_text(encoding="utf-8")
-    return set(re.findall(r"\*\*([ELAGKM]\d{1,2}[a-z]?)[ .*]", text))
+    return set(re.findall(r"\*\*([ELAGKMR]\d{1,2}[a-z]?)[ .*]", text))
 
 
 def _cited_numbers() -> dict[str, set[str]]:

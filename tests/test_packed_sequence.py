@@ -423,14 +423,14 @@ def test_module_exports_torchs_names():
 
 @pytest.mark.parametrize("call", [
     lambda p: ng.nn.Linear(4, 3)(p), lambda p: ng.nn.LSTMCell(4, 3)(p), lambda p: ng.tensor(p),
-    lambda p: ng.relu(p)])
+    lambda p: ng.relu(p), lambda p: ng.nn.GRUCell(4, 3)(p)])
 def test_a_packed_sequence_where_a_tensor_goes_says_what_to_use(call):
     """Read as an array, a PackedSequence was a ragged list of its fields, and the error
     said to pad sequences: it names the PackedSequence and the two ways on instead."""
     x = ng.tensor(np.ones((2, 5, 4), np.float32))
     packed = pack_padded_sequence(x, [5, 3], batch_first=True)
-    with pytest.raises(TypeError, match=r"got a PackedSequence; only nn.LSTM takes one\. Use "
-                                        r"its \.data .*pad_packed_sequence"):
+    with pytest.raises(TypeError, match=r"got a PackedSequence; only nn.LSTM and nn.GRU take "
+                                        r"one\. Use its \.data .*pad_packed_sequence"):
         call(packed)
 
 

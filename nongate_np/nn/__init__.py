@@ -30,6 +30,7 @@ from .attention import AttentionPooling
 from .containers import ModuleDict, ModuleList, Sequential
 from .distance import CosineSimilarity, PairwiseDistance
 from .functional_call import functional_call
+from .gru import GRU, GRUCell
 from .layers import (
     ELU,
     GELU,
@@ -73,8 +74,8 @@ from .multitask import MultiTaskSequenceModel
 from .savable import register_savable
 
 __all__ = ["Module", "Parameter", "StateDictError", "IncompatibleKeys", "Linear", "Embedding",
-           "Dropout", "LSTM", "LSTMCell", "AttentionPooling", "Sequential", "ModuleList",
-           "ModuleDict",
+           "Dropout", "LSTM", "LSTMCell", "GRU", "GRUCell", "AttentionPooling", "Sequential",
+           "ModuleList", "ModuleDict",
            "ReLU", "Tanh", "Sigmoid", "Identity", "Softmax", "LogSoftmax", "Flatten", "LeakyReLU",
            "SiLU", "GELU", "Softplus", "ELU", "LogSigmoid", "SELU", "CELU", "Hardtanh", "ReLU6",
            "Mish", "Softsign", "Hardsigmoid", "Hardswish", "Tanhshrink", "Softshrink",

@@ -1,5 +1,5 @@
 """``torch.nn.utils.rnn``: packed sequences, so torch code that packs its batches ports as it
-is (``pack_padded_sequence`` → ``nn.LSTM`` → ``pad_packed_sequence``).
+is (``pack_padded_sequence`` → ``nn.LSTM`` or ``nn.GRU`` → ``pad_packed_sequence``).
 
 A :class:`PackedSequence` holds B sequences of different lengths without padding, in
 torch's layout: ``data`` (N, *) is every sequence's steps, step by step (time-major), the
@@ -181,12 +181,13 @@ class PackedSequence(_PackedSequenceFields):
         ``sorted_indices`` when not given.
 
     Made by :func:`pack_padded_sequence` and :func:`pack_sequence` (torch's advice: never
-    by hand); ``nn.LSTM`` takes one and returns one. Index arguments may be lists or arrays
-    (kept as int64 host tensors); data may be an array (a constant). As torch's, the older
-    form ``PackedSequence((data, batch_sizes), sorted_indices=...)`` is accepted. Raises
-    TypeError for index fields that are not integers or 1-D, ValueError for
-    ``sorted_indices`` that are not a permutation; the rest is checked where the fields
-    are used (``pad_packed_sequence``, ``nn.LSTM``: the data's rows, the batch sizes).
+    by hand); ``nn.LSTM`` and ``nn.GRU`` take one and return one. Index arguments may be
+    lists or arrays (kept as int64 host tensors); data may be an array (a constant). As
+    torch's, the older form ``PackedSequence((data, batch_sizes), sorted_indices=...)`` is
+    accepted. Raises TypeError for index fields that are not integers or 1-D, ValueError
+    for ``sorted_indices`` that are not a permutation; the rest is checked where the fields
+    are used (``pad_packed_sequence``, ``nn.LSTM``, ``nn.GRU``: the data's rows, the batch
+    sizes).
     """
 
     def __new__(cls, data, batch_sizes=None, sorted_indices=None, unsorted_indices=None):
