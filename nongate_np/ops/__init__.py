@@ -1,6 +1,7 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E31, E40-E42).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E31,
+E40-E42).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
