@@ -9,6 +9,7 @@ the choice is made here, before anything imports numba.cuda (which fixes its tar
 import), unless NUMBA_ENABLE_CUDASIM is set already."""
 
 import os
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -21,6 +22,11 @@ if not os.environ.get("NUMBA_NUM_THREADS", "").strip() and usable_cores() < len(
 
 if "NUMBA_ENABLE_CUDASIM" not in os.environ and not gpu.probe().usable:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+# NOTE: a shell starts a background job (`pytest &`) with SIGINT ignored, and Python then
+# raises no KeyboardInterrupt: the Ctrl-C tests (and the processes they start) need it
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config):
