@@ -22,7 +22,11 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   bitwise_and, bitwise_or, bitwise_xor, any, all, masked_fill, sign, expand,
                   expand_as, repeat, chunk, split, t, flip, index_select, cumsum, sort,
                   argsort, eq, ne, lt, le, gt, ge, isfinite, isnan, isinf, log1p, expm1,
-                  square, erf, softplus, elu, tril, triu, prod)
+                  square, erf, softplus, elu, tril, triu, prod, tan, atan, asin, acos, sinh,
+                  cosh, asinh, acosh, atanh, atan2, hypot, arctan, arcsin, arccos, arcsinh,
+                  arccosh, arctanh, arctan2, log2, log10, exp2, rsqrt, reciprocal, erfc, logit,
+                  logaddexp, floor, ceil, trunc, fix, round, frac, cumprod, roll, diag,
+                  diagonal, diag_embed, trace)
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
 from .defaults import get_default_dtype, set_default_dtype

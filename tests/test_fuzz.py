@@ -169,9 +169,19 @@ UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.log1p, np.log1p), (ng.expm1, np.expm1), (ng.square, np.square),
     (ng.erf, np.zeros_like),        # bounded by 1 for real x (complex x: erf(27j) overflows)
     (ng.softplus, None), (ng.elu, None),
+    # tan, atan, asinh, erfc: bounded derivatives for real x, poles (atan(±i)) or overflow
+    # (erfc(27j)) for complex x, which np.zeros_like makes no finiteness claim for, as erf's
+    (ng.tan, np.zeros_like), (ng.atan, np.zeros_like), (ng.asin, np.arcsin),
+    (ng.acos, np.arccos), (ng.sinh, np.sinh), (ng.cosh, np.cosh), (ng.asinh, np.zeros_like),
+    (ng.acosh, np.arccosh),
+    (ng.atanh, np.arctanh), (ng.log2, np.log2), (ng.log10, np.log10), (ng.exp2, np.exp2),
+    (ng.rsqrt, lambda a: 1 / np.sqrt(a)), (ng.reciprocal, lambda a: 1 / a),
+    (ng.erfc, np.zeros_like), (ng.logit, lambda a: np.log(a / (1 - a))),
+    (ng.floor, None), (ng.ceil, None), (ng.trunc, None), (ng.round, None), (ng.frac, None),
 ]
 # ops that give float32 for an integer tensor (torch's): their bound there is float32's
-TO_FLOAT32 = (ng.log1p, ng.expm1)
+TO_FLOAT32 = (ng.log1p, ng.expm1, ng.asin, ng.acos, ng.sinh, ng.cosh, ng.acosh, ng.atanh,
+              ng.log2, ng.log10, ng.exp2, ng.rsqrt, ng.reciprocal, ng.logit)
 
 
 def _finite_unary(op, ref, x) -> bool | None:
@@ -229,6 +239,16 @@ def test_unary_ops(x, axis, data):
          finite=finite_math(lambda a: np.prod(np.maximum(np.abs(a), 1)), x))
     for triangle in (ng.tril, ng.triu):
         call(triangle, x, data.draw(st.one_of(st.integers(-3, 3), st.just(1.5))))
+    call(ng.cumprod, x, dim, finite=finite_math(lambda a: np.prod(np.maximum(np.abs(a), 1)), x))
+    offset = data.draw(st.one_of(st.integers(-3, 3), st.just(1.5)))
+    call(ng.diag, x, offset)
+    call(ng.diagonal, x, offset, data.draw(st.integers(-3, 3)), data.draw(st.integers(-3, 3)))
+    call(ng.diag_embed, x, offset, data.draw(st.integers(-4, 3)), data.draw(st.integers(-4, 3)))
+    call(ng.trace, x, finite=finite_sum)
+    call(ng.roll, x, data.draw(st.one_of(st.integers(-5, 5), st.lists(st.integers(-5, 5),
+                                                                      max_size=3))),
+         data.draw(st.one_of(st.none(), st.integers(-3, 3), st.lists(st.integers(-3, 3),
+                                                                      max_size=3))))
     call(ng.flip, x, data.draw(st.one_of(axes, st.lists(st.integers(-3, 3), max_size=3))))
     call(ng.t, x)
     sizes = data.draw(st.lists(st.integers(-2, 3), max_size=4))
@@ -359,7 +379,8 @@ def test_indexing(x, data):
 # -- ops on two tensors --------------------------------------------------------------------
 
 BINARY = [(ng.add, np.add), (ng.sub, np.subtract), (ng.mul, np.multiply),
-          (ng.div, np.divide), (ng.pow, np.power)]
+          (ng.div, np.divide), (ng.pow, np.power), (ng.atan2, np.arctan2),
+          (ng.hypot, np.hypot), (ng.logaddexp, np.logaddexp)]
 
 
 @st.composite
