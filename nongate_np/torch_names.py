@@ -38,10 +38,6 @@ HINTS: dict[str, str] = {
     "var_mean": "write (ng.var(x, dim), ng.mean(x, dim))",
     "einsum": "there is none here; compose ng.matmul, ng.permute, broadcasting and ng.sum",
     # factories and queries
-    "empty": "write ng.zeros(...) (there is no uninitialised tensor)",
-    "empty_like": "write ng.zeros_like(x)",
-    "eye": "write ng.tensor(np.eye(n))",
-    "randperm": "write ng.tensor(np.random.default_rng(seed).permutation(n))",
     "asarray": "use ng.as_tensor",
     "FloatTensor": "write ng.tensor(data, dtype=ng.float32)",
     "DoubleTensor": "write ng.tensor(data, dtype=ng.float64)",
@@ -53,7 +49,7 @@ HINTS: dict[str, str] = {
     "inference_mode": "write ng.no_grad() (a context manager or a decorator)",
     "bfloat16": "NumPy has none: use ng.float32 (or ng.float16)",
     # values without a gradient: NumPy's function on the tensor's values
-    **{name: _NO_GRADIENT for name in ("unique", "bincount", "histogram")},
+    **{name: _NO_GRADIENT for name in ("bincount", "histogram")},
 }
 
 

@@ -249,6 +249,9 @@ def test_unary_ops(x, axis, data):
                                                                       max_size=3))),
          data.draw(st.one_of(st.none(), st.integers(-3, 3), st.lists(st.integers(-3, 3),
                                                                       max_size=3))))
+    call(ng.unique, x, return_inverse=data.draw(st.booleans()),
+         return_counts=data.draw(st.booleans()), dim=data.draw(st.one_of(
+             st.none(), st.integers(-3, 3))))
     call(ng.flip, x, data.draw(st.one_of(axes, st.lists(st.integers(-3, 3), max_size=3))))
     call(ng.t, x)
     sizes = data.draw(st.lists(st.integers(-2, 3), max_size=4))
@@ -461,8 +464,10 @@ def test_embedding(dtype, ids, n, d, data):
 @given(shape=st.one_of(nt.shapes(), st.just((-1,)), st.just(("a",)), st.just((1.5,))),
        dtype=nt.dtypes() | st.just("foo"), value=nt.values())
 def test_factories(shape, dtype, value):
-    for make in (ng.zeros, ng.ones, ng.randn, ng.rand):
+    for make in (ng.zeros, ng.ones, ng.randn, ng.rand, ng.empty):
         call(make, *shape, dtype=dtype)
+    call(ng.eye, *(shape[:2] or (2,)), dtype=dtype)
+    call(ng.randperm, *(shape[:1] or (3,)), dtype=dtype)
     call(ng.full, shape, value, dtype=dtype, finite=False)
     call(ng.tensor, value, dtype=dtype, finite=False)
 

@@ -35,7 +35,7 @@ from .elementwise import (
     where,
 )
 from .exponential import erfc, exp2, log2, log10, logaddexp, logit, reciprocal, rsqrt
-from .index import argsort, gather, sort, topk
+from .index import argsort, gather, sort, topk, unique
 from .logical import (
     all,
     any,
@@ -145,7 +145,7 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "hypot", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh", "arctan2",
            "log2", "log10", "exp2", "rsqrt", "reciprocal", "erfc", "logit", "logaddexp",
            "floor", "ceil", "trunc", "fix", "round", "frac", "cumprod", "roll", "diag",
-           "diagonal", "diag_embed", "trace"]
+           "diagonal", "diag_embed", "trace", "unique"]
 
 bind_tensor_methods()
 register_op_names(__all__)

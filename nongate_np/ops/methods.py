@@ -46,7 +46,7 @@ from .elementwise import (
     where,
 )
 from .exponential import erfc, exp2, log2, log10, logaddexp, logit, reciprocal, rsqrt
-from .index import argsort, gather, sort, topk
+from .index import argsort, gather, sort, topk, unique
 from .inplace import IN_PLACE
 from .logical import (
     all,
@@ -146,7 +146,7 @@ SAME_AS_OP = {
     "log10": log10, "exp2": exp2, "rsqrt": rsqrt, "reciprocal": reciprocal, "erfc": erfc,
     "logit": logit, "logaddexp": logaddexp, "floor": floor, "ceil": ceil, "trunc": trunc,
     "fix": fix, "round": round, "frac": frac, "cumprod": cumprod, "diag": diag,
-    "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace,
+    "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace, "unique": unique,
     "roll": roll,
 }
 

@@ -1,7 +1,8 @@
 """The ops of docs/math.md E32-E39 on the GPU (the simulator without one): tan … logaddexp,
 atan2, hypot (the device kernels of elementwise_math), floor … frac, cumprod (on the host,
 as cumsum), diagonal, diag_embed, diag, trace and roll (gathers on the device); values and
-gradients equal the CPU's, results and gradients stay on the device."""
+gradients equal the CPU's, results and gradients stay on the device; unique and the
+factories' device= put their results there."""
 
 import numpy as np
 import pytest
@@ -72,3 +73,15 @@ def test_cumprod_with_zeros_on_the_gpu():
     ng.cumprod(leaf.to("cuda"), 1).backward(ng.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]]).to("cuda"))
     np.testing.assert_array_equal(leaf.grad, [[1.0, 22.0, 0.0, 0.0, 0.0]])
 
+
+def test_unique_and_factories_on_the_gpu():
+    x = ng.tensor([3.0, 1.0, 3.0, np.nan]).to("cuda")
+    values, inverse, counts = ng.unique(x, return_inverse=True, return_counts=True)
+    assert values.device == inverse.device == counts.device == "cuda"
+    np.testing.assert_array_equal(values.to("cpu").numpy(), [1.0, 3.0, np.nan])
+    assert inverse.to("cpu").tolist() == [1, 0, 1, 2] and counts.to("cpu").tolist() == [1, 2, 1]
+    for t in (ng.eye(2, 3, device="cuda"), ng.empty(2, device="cuda"),
+              ng.randperm(4, device="cuda"), ng.empty_like(x)):
+        assert t.device == "cuda"
+    assert ng.empty_like(x, device="cpu").device == "cpu"
+    np.testing.assert_array_equal(ng.eye(2, device="cuda").to("cpu").numpy(), np.eye(2))
