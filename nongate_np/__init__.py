@@ -23,7 +23,11 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   expand_as, repeat, chunk, split, t, flip, index_select, cumsum, sort,
                   argsort, eq, ne, lt, le, gt, ge, isfinite, isnan, isinf, log1p, expm1,
                   square, erf, softplus, elu, tril, triu, prod, selu, celu, hardshrink,
-                  threshold, prelu, rrelu)
+                  threshold, prelu, rrelu, tan, atan, asin, acos, sinh, cosh, asinh, acosh,
+                  atanh, atan2, hypot, arctan, arcsin, arccos, arcsinh, arccosh, arctanh,
+                  arctan2, log2, log10, exp2, rsqrt, reciprocal, erfc, logit, logaddexp, floor,
+                  ceil, trunc, fix, round, frac, cumprod, roll, diag, diagonal, diag_embed,
+                  trace, unique)
 from .ops import einsum
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
@@ -31,7 +35,7 @@ from .defaults import get_default_dtype, set_default_dtype
 from . import nn, optim
 from .factories import (zeros, ones, full, zeros_like, ones_like, full_like, randn_like,
                         rand_like, randn, rand, randint, arange, linspace, from_numpy,
-                        as_tensor)
+                        as_tensor, empty, empty_like, eye, randperm)
 from .dtypes import (float16, half, float32, float64, double, int8, int16, short, int32,
                      int64, long, uint8, uint16, uint32, uint64, complex64, cfloat, complex128,
                      cdouble, float, int, bool)
@@ -45,7 +49,7 @@ from . import check, data, io, training
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "manual_seed", "set_default_dtype", "get_default_dtype",
            "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn_like",
-           "rand_like", "as_tensor", *_dtypes_all,
+           "rand_like", "as_tensor", "empty", "empty_like", "eye", "randperm", *_dtypes_all,
            "randn", "rand", "randint", "arange", "linspace", "from_numpy", "gradcheck", "numeric_gradient", "GradcheckError",
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",

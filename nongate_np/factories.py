@@ -1,6 +1,6 @@
-"""Tensor factories, as torch's: zeros, ones, full, randn, rand, randint and the ``_like``
-forms (``zeros_like``, ``ones_like``, ``full_like``, ``randn_like``, ``rand_like``), arange,
-linspace, from_numpy and as_tensor.
+"""Tensor factories, as torch's: zeros, ones, full, empty, eye, randn, rand, randint,
+randperm and the ``_like`` forms (``zeros_like``, ``ones_like``, ``full_like``,
+``empty_like``, ``randn_like``, ``rand_like``), arange, linspace, from_numpy and as_tensor.
 
 Without a ``dtype``, ``zeros``, ``ones``, ``full``, ``randn``, ``rand`` and ``arange`` with a
 float bound make ``get_default_dtype()`` (float64, NumPy's, until ``set_default_dtype``; see
@@ -26,7 +26,7 @@ from .tensor import Tensor, as_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn_like",
            "rand_like", "randn", "rand", "randint", "arange", "linspace", "from_numpy",
-           "as_tensor"]
+           "as_tensor", "empty", "empty_like", "eye", "randperm"]
 
 
 def _shape(shape: tuple, where: str) -> tuple:
@@ -72,6 +72,54 @@ def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
     return Tensor(np.full(_shape((shape,), "full"), v, v.dtype), requires_grad=requires_grad)
 
 
+def _count(value, name: str, where: str) -> int:
+    """A count (an int >= 0): TypeError for anything but an int, ValueError below 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r:.40}")
+    if value < 0:
+        raise ValueError(f"{where}: {name} must be >= 0, got {value}")
+    return int(value)
+
+
+def _placed(data: np.ndarray, device, requires_grad: bool) -> Tensor:
+    """A new host array as a leaf tensor on ``device`` (None: the CPU)."""
+    return Tensor(data, requires_grad=requires_grad, device=device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` (separate ints or one tuple), as ``torch.empty``, but filled with
+    zeros: torch leaves the values uninitialised (whatever the memory held), so no code may
+    read them before writing, and zeros here make a mistake reproducible. ``dtype`` as
+    :func:`zeros` (``get_default_dtype()`` when None), ``device`` "cpu" (None) or "cuda".
+    Raises as :func:`zeros` does, and for an unknown device."""
+    data = np.zeros(_shape(size, "empty"), _dtype(dtype, "empty"))
+    return _placed(data, device, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The (n, m) matrix with ones on its main diagonal and zeros elsewhere (m = n when
+    None), as ``torch.eye``, of ``dtype`` (``get_default_dtype()`` when None: float64 until
+    ``set_default_dtype``; torch's default is float32) on ``device``. Raises TypeError for
+    n or m that is not an int, ValueError for a negative one."""
+    rows = _count(n, "n", "eye")
+    cols = rows if m is None else _count(m, "m", "eye")
+    return _placed(np.eye(rows, cols, dtype=_dtype(dtype, "eye")), device, requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=np.int64, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0, …, n − 1, as ``torch.randperm``: int64 unless ``dtype``
+    is given, drawn by the library's generator (see ``seed``; ``manual_seed`` makes it
+    reproducible), or by ``generator``, a ``numpy.random.Generator`` (torch's argument,
+    as :func:`randn_like`'s). The numbers are NumPy's ``Generator.permutation``, not
+    torch's for the same seed. Raises TypeError for an n that is not an int or a
+    ``generator`` that is not None or a Generator, ValueError for a negative n."""
+    count = _count(n, "n", "randperm")
+    gen = rng.generator_arg(generator, "randperm")
+    data = gen.permutation(count).astype(_dtype(dtype, "randperm"), copy=False)
+    return _placed(data, device, requires_grad)
+
+
 def _like(x, where: str):
     """``x``'s array (a Tensor's, host or device; an array or nested list as NumPy reads
     it), refusing strings and objects (TypeError naming ``where``)."""
@@ -105,6 +153,18 @@ def zeros_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:
     """Zeros of ``input``'s shape, in its dtype (or ``dtype``) and on its device, as
     ``torch.zeros_like``: :func:`full_like` with 0. Raises as :func:`full_like` does."""
     return full_like(input, 0, dtype=dtype, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``input``'s shape, in its dtype (or ``dtype``) and on its device (or
+    ``device``), as ``torch.empty_like``, but filled with zeros (torch's values are
+    uninitialised: see :func:`empty`). Raises as :func:`zeros_like` does."""
+    out = full_like(input, 0, dtype=dtype, requires_grad=False)
+    if device is not None:
+        out = Tensor(out.data, device=device)
+    if requires_grad:
+        out.requires_grad = True
+    return out
 
 
 def ones_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -726,7 +726,7 @@ _REFLECTED = {"add": "__radd__", "subtract": "__rsub__", "multiply": "__rmul__",
 #: NumPy's name -> nongate_np op's name, where they differ
 _OP_NAMES = {"subtract": "sub", "multiply": "mul", "divide": "div", "negative": "neg",
              "power": "pow", "absolute": "abs", "dot": "matmul", "concatenate": "concat",
-             "transpose": "permute"}
+             "transpose": "permute", "rint": "round"}
 #: The names of nongate_np's ops: ``nongate_np.ops``, the layer above, registers them when it
 #: loads (:func:`register_op_names`)
 _OPS: frozenset[str] = frozenset()

@@ -13,8 +13,6 @@ import sys
 
 __all__ = ["HINTS", "missing_name_error"]
 
-_NUMPY_VALUES = ("np.{name}(t.numpy()) computes it on the values (its gradient is 0 almost "
-                 "everywhere; ng.tensor(...) makes the result a tensor)")
 _NO_GRADIENT = "np.{name}(t.numpy()) computes it on the values (it has no gradient)"
 
 #: torch's name -> what to write in nongate_np (``{name}`` stands for the name)
@@ -24,17 +22,6 @@ HINTS: dict[str, str] = {
         "cosine_similarity", "pairwise_distance", "kl_div", "cosine_embedding_loss",
         "margin_ranking_loss", "poisson_nll_loss", "triplet_margin_loss")},
     # compositions of ops that are here (autograd records them)
-    "rsqrt": "write 1 / ng.sqrt(x)",
-    "reciprocal": "write 1 / x",
-    "tan": "write ng.sin(x) / ng.cos(x)",
-    "sinh": "write (ng.exp(x) - ng.exp(-x)) / 2",
-    "cosh": "write (ng.exp(x) + ng.exp(-x)) / 2",
-    "log2": "write ng.log(x) / math.log(2)",
-    "log10": "write ng.log(x) / math.log(10)",
-    "exp2": "write 2 ** x",
-    "erfc": "write 1 - ng.erf(x) (which loses erfc's digits where erf(x) is near 1)",
-    "logit": "write ng.log(p) - ng.log1p(-p)",
-    "logaddexp": "write ng.logsumexp(ng.stack([a, b]), 0)",
     "mm": "write ng.matmul(a, b)",
     "mv": "write ng.matmul(a, v)",
     "dot": "write (a * b).sum() (or ng.matmul(a, b) for 1-D a, b)",
@@ -49,13 +36,7 @@ HINTS: dict[str, str] = {
     "tile": "write x.repeat(...) (torch's repeat, which tiles)",
     "std_mean": "write (ng.std(x, dim), ng.mean(x, dim))",
     "var_mean": "write (ng.var(x, dim), ng.mean(x, dim))",
-    "cumprod": ("there is none here; for positive x write ng.exp(ng.cumsum(ng.log(x), dim)) "
-                "(ng.prod gives the whole product)"),
     # factories and queries
-    "empty": "write ng.zeros(...) (there is no uninitialised tensor)",
-    "empty_like": "write ng.zeros_like(x)",
-    "eye": "write ng.tensor(np.eye(n))",
-    "randperm": "write ng.tensor(np.random.default_rng(seed).permutation(n))",
     "asarray": "use ng.as_tensor",
     "FloatTensor": "write ng.tensor(data, dtype=ng.float32)",
     "DoubleTensor": "write ng.tensor(data, dtype=ng.float64)",
@@ -67,8 +48,7 @@ HINTS: dict[str, str] = {
     "inference_mode": "write ng.no_grad() (a context manager or a decorator)",
     "bfloat16": "NumPy has none: use ng.float32 (or ng.float16)",
     # values without a gradient: NumPy's function on the tensor's values
-    **{name: _NUMPY_VALUES for name in ("floor", "ceil", "round", "trunc")},
-    **{name: _NO_GRADIENT for name in ("unique", "bincount", "histogram")},
+    **{name: _NO_GRADIENT for name in ("bincount", "histogram")},
 }
 
 

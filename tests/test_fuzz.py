@@ -176,9 +176,19 @@ UNARY = [  # (op, reference of the math or None when the op is bounded)
     (ng.selu, lambda a: a * 1.0507009873554805), (ng.celu, None), (F.hardtanh, None),
     (F.relu6, None), (F.hardsigmoid, None), (F.hardswish, None), (F.softshrink, None),
     (ng.hardshrink, None), (ng.rrelu, None),
+    # tan, atan, asinh, erfc: bounded derivatives for real x, poles (atan(±i)) or overflow
+    # (erfc(27j)) for complex x, which np.zeros_like makes no finiteness claim for, as erf's
+    (ng.tan, np.zeros_like), (ng.atan, np.zeros_like), (ng.asin, np.arcsin),
+    (ng.acos, np.arccos), (ng.sinh, np.sinh), (ng.cosh, np.cosh), (ng.asinh, np.zeros_like),
+    (ng.acosh, np.arccosh),
+    (ng.atanh, np.arctanh), (ng.log2, np.log2), (ng.log10, np.log10), (ng.exp2, np.exp2),
+    (ng.rsqrt, lambda a: 1 / np.sqrt(a)), (ng.reciprocal, lambda a: 1 / a),
+    (ng.erfc, np.zeros_like), (ng.logit, lambda a: np.log(a / (1 - a))),
+    (ng.floor, None), (ng.ceil, None), (ng.trunc, None), (ng.round, None), (ng.frac, None),
 ]
 # ops that give float32 for an integer tensor (torch's): their bound there is float32's
-TO_FLOAT32 = (ng.log1p, ng.expm1)
+TO_FLOAT32 = (ng.log1p, ng.expm1, ng.asin, ng.acos, ng.sinh, ng.cosh, ng.acosh, ng.atanh,
+              ng.log2, ng.log10, ng.exp2, ng.rsqrt, ng.reciprocal, ng.logit)
 
 
 def _finite_unary(op, ref, x) -> bool | None:
@@ -236,6 +246,19 @@ def test_unary_ops(x, axis, data):
          finite=finite_math(lambda a: np.prod(np.maximum(np.abs(a), 1)), x))
     for triangle in (ng.tril, ng.triu):
         call(triangle, x, data.draw(st.one_of(st.integers(-3, 3), st.just(1.5))))
+    call(ng.cumprod, x, dim, finite=finite_math(lambda a: np.prod(np.maximum(np.abs(a), 1)), x))
+    offset = data.draw(st.one_of(st.integers(-3, 3), st.just(1.5)))
+    call(ng.diag, x, offset)
+    call(ng.diagonal, x, offset, data.draw(st.integers(-3, 3)), data.draw(st.integers(-3, 3)))
+    call(ng.diag_embed, x, offset, data.draw(st.integers(-4, 3)), data.draw(st.integers(-4, 3)))
+    call(ng.trace, x, finite=finite_sum)
+    call(ng.roll, x, data.draw(st.one_of(st.integers(-5, 5), st.lists(st.integers(-5, 5),
+                                                                      max_size=3))),
+         data.draw(st.one_of(st.none(), st.integers(-3, 3), st.lists(st.integers(-3, 3),
+                                                                      max_size=3))))
+    call(ng.unique, x, return_inverse=data.draw(st.booleans()),
+         return_counts=data.draw(st.booleans()), dim=data.draw(st.one_of(
+             st.none(), st.integers(-3, 3))))
     call(ng.flip, x, data.draw(st.one_of(axes, st.lists(st.integers(-3, 3), max_size=3))))
     call(ng.t, x)
     call(ng.threshold, x, data.draw(st.sampled_from([0.5, -1e300, np.nan, "a"])), -2.0)
@@ -371,7 +394,8 @@ def test_indexing(x, data):
 # -- ops on two tensors --------------------------------------------------------------------
 
 BINARY = [(ng.add, np.add), (ng.sub, np.subtract), (ng.mul, np.multiply),
-          (ng.div, np.divide), (ng.pow, np.power)]
+          (ng.div, np.divide), (ng.pow, np.power), (ng.atan2, np.arctan2),
+          (ng.hypot, np.hypot), (ng.logaddexp, np.logaddexp)]
 
 
 @st.composite
@@ -452,8 +476,10 @@ def test_embedding(dtype, ids, n, d, data):
 @given(shape=st.one_of(nt.shapes(), st.just((-1,)), st.just(("a",)), st.just((1.5,))),
        dtype=nt.dtypes() | st.just("foo"), value=nt.values())
 def test_factories(shape, dtype, value):
-    for make in (ng.zeros, ng.ones, ng.randn, ng.rand):
+    for make in (ng.zeros, ng.ones, ng.randn, ng.rand, ng.empty):
         call(make, *shape, dtype=dtype)
+    call(ng.eye, *(shape[:2] or (2,)), dtype=dtype)
+    call(ng.randperm, *(shape[:1] or (3,)), dtype=dtype)
     call(ng.full, shape, value, dtype=dtype, finite=False)
     call(ng.tensor, value, dtype=dtype, finite=False)
 

@@ -1,13 +1,13 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E31,
-E40-E42).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E42).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
 from ..tensor import register_op_names
 from .activations import elu, gelu, leaky_relu, silu, softplus
 from .activations_piecewise import celu, hardshrink, prelu, rrelu, selu, threshold
+from .diagonal import diag, diag_embed, diagonal, trace
 from .einsum import einsum
 from .elementwise import (
     abs,
@@ -36,7 +36,8 @@ from .elementwise import (
     tanh,
     where,
 )
-from .index import argsort, gather, sort, topk
+from .exponential import erfc, exp2, log2, log10, logaddexp, logit, reciprocal, rsqrt
+from .index import argsort, gather, sort, topk, unique
 from .logical import (
     all,
     any,
@@ -75,6 +76,7 @@ from .methods import bind_tensor_methods
 from .normalization import layer_norm
 from .random import dropout
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
+from .rounding import ceil, fix, floor, frac, round, trunc
 from .shape import (
     cat,
     concat,
@@ -90,7 +92,39 @@ from .shape import (
 )
 from .softmax import log_softmax, logsumexp, softmax
 from .statistics import norm, std, var
-from .tile import chunk, cumsum, expand, expand_as, flip, index_select, repeat, split, t
+from .tile import (
+    chunk,
+    cumprod,
+    cumsum,
+    expand,
+    expand_as,
+    flip,
+    index_select,
+    repeat,
+    roll,
+    split,
+    t,
+)
+from .trigonometric import (
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    hypot,
+    sinh,
+    tan,
+)
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid", "relu",
            "abs", "sqrt", "sin", "cos", "clamp", "clip", "maximum", "minimum", "where", "cast",
@@ -109,7 +143,12 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "cumsum", "sort", "argsort", "eq", "ne", "lt", "le", "gt", "ge", "isfinite",
            "isnan", "isinf", "log1p", "expm1", "square", "erf", "softplus", "elu", "tril",
            "triu", "prod", "einsum", "selu", "celu", "hardshrink", "threshold", "prelu",
-           "rrelu"]
+           "rrelu",
+           "tan", "atan", "asin", "acos", "sinh", "cosh", "asinh", "acosh", "atanh", "atan2",
+           "hypot", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh", "arctan2",
+           "log2", "log10", "exp2", "rsqrt", "reciprocal", "erfc", "logit", "logaddexp",
+           "floor", "ceil", "trunc", "fix", "round", "frac", "cumprod", "roll", "diag",
+           "diagonal", "diag_embed", "trace", "unique"]
 
 bind_tensor_methods()
 register_op_names(__all__)

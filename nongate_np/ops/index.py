@@ -1,7 +1,8 @@
 """Selection by integer indices along one axis: torch's ``gather`` (E26), ``topk`` (E27)
 and ``sort``, whose values are a gather at the indices they find, and ``argsort``. The
 backward is a scatter-add of the gradient to the elements read. (Indexing with ``[]`` and
-embedding lookups are in shape.py, E17.) Derivations: docs/math.md E26-E27."""
+embedding lookups are in shape.py, E17.) Also ``unique``, whose results take no gradient.
+Derivations: docs/math.md E26-E27."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ._util import ieee, normalize_axes, numeric_arg, tensor_arg, xp_of
 from .reduce import _reversed
 from .shape import reshape
 
-__all__ = ["gather", "topk", "TopKResult", "sort", "argsort", "SortResult"]
+__all__ = ["gather", "topk", "TopKResult", "sort", "argsort", "SortResult", "unique"]
 
 
 @ieee
@@ -245,3 +246,70 @@ def argsort(input, dim=-1, descending: bool = False, *, stable: bool = False) ->
         idx = idx.reshape(())
     xp = xp_of(x.data)
     return Tensor._wrap(xp.asarray(idx))
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the first row of each group of equal rows in sorted order, each row's group, the
+    groups' sizes) of a 2-D host array: rows ordered lexicographically (NaN last, as
+    ``np.sort``), neighbours compared with ``!=``, so a NaN equals nothing and each row
+    holding one is a group of its own, as torch's."""
+    n = rows.shape[0]
+    if n == 0:
+        return rows, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # NOTE: lexsort's last key is the primary one: the columns from the last to the first
+    order = np.lexsort(rows.T[::-1]) if rows.shape[1] else np.arange(n)
+    ordered = rows[order]
+    starts = np.ones(n, bool)
+    starts[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    group = np.cumsum(starts) - 1
+    inverse = np.empty(n, np.int64)
+    inverse[order] = group
+    counts = np.diff(np.append(np.flatnonzero(starts), n))
+    return ordered[starts], inverse, counts.astype(np.int64)
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    """The distinct elements of ``input`` (its distinct slices along ``dim``), in ascending
+    order, as ``torch.unique``: a tensor, or with ``return_inverse`` / ``return_counts`` a
+    tuple (values, inverse, counts) of those asked for, inverse giving each element's
+    (slice's) position in values and counts how many each value has, both int64.
+
+    Without ``dim``: values 1-d (a 0-d input gives one element), inverse of input's shape.
+    With ``dim``: the slices compared whole, ordered lexicographically; values keep the
+    other dims, inverse has input.shape[dim] entries. -0 and 0 are one value; NaN equals
+    nothing, so each NaN (each slice with a NaN) is a value of its own, as torch's, sorted
+    last (torch's order of slices with a NaN follows its sort's comparisons with NaN).
+    ``sorted=False`` gives the sorted order too (torch's order is then unspecified; its
+    CPU's is sorted as well).
+
+    No gradient: the results are new tensors without a graph (torch's values keep
+    ``requires_grad`` but cannot be differentiated either). On the GPU the values are found
+    on the host, the results moved back. Raises TypeError for flags that are not True or
+    False or a dim that is not an int, ValueError for a dim out of range or a 0-d input
+    with a dim (torch: IndexError)."""
+    x = tensor_arg(input, "unique")
+    check_flag(sorted, "sorted", "unique")
+    inverse_asked = check_flag(return_inverse, "return_inverse", "unique")
+    counts_asked = check_flag(return_counts, "return_counts", "unique")
+    xp = xp_of(x.data)
+    values = xp.to_host(x.data)
+    if dim is None:
+        found, inverse, counts = _unique_rows(values.reshape(-1, 1))
+        found, inverse = found.reshape(-1), inverse.reshape(x.shape)
+    else:
+        if x.ndim == 0:
+            raise ValueError(f"unique: dim={dim!r} given for a 0-d tensor, which has no "
+                             f"dims; leave dim=None")
+        axis = _axis_of("unique", dim, x.ndim)
+        moved = np.moveaxis(values, axis, 0)
+        # NOTE: the sizes written out, not -1: a slice may have no element
+        width = int(np.prod(moved.shape[1:], dtype=np.int64))
+        found, inverse, counts = _unique_rows(moved.reshape(moved.shape[0], width))
+        found = np.moveaxis(found.reshape(found.shape[:1] + moved.shape[1:]), 0, axis)
+    results = [Tensor._wrap(xp.asarray(np.ascontiguousarray(found)))]
+    if inverse_asked:
+        results.append(Tensor._wrap(xp.asarray(inverse)))
+    if counts_asked:
+        results.append(Tensor._wrap(xp.asarray(counts)))
+    return results[0] if len(results) == 1 else tuple(results)

@@ -17,6 +17,7 @@ from ..factories import _shape
 from ..tensor import Tensor
 from ._util import xp_of
 from .device import to_device
+from .diagonal import diag, diag_embed, diagonal, trace
 from .elementwise import (
     abs,
     add,
@@ -44,7 +45,8 @@ from .elementwise import (
     tanh,
     where,
 )
-from .index import argsort, gather, sort, topk
+from .exponential import erfc, exp2, log2, log10, logaddexp, logit, reciprocal, rsqrt
+from .index import argsort, gather, sort, topk, unique
 from .inplace import IN_PLACE
 from .logical import (
     all,
@@ -73,10 +75,43 @@ from .logical import (
 )
 from .matmul import bmm, matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
+from .rounding import ceil, fix, floor, frac, round, trunc
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, softmax
 from .statistics import norm, std, var
-from .tile import chunk, cumsum, expand, expand_as, flip, index_select, repeat, split, t
+from .tile import (
+    chunk,
+    cumprod,
+    cumsum,
+    expand,
+    expand_as,
+    flip,
+    index_select,
+    repeat,
+    roll,
+    split,
+    t,
+)
+from .trigonometric import (
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    hypot,
+    sinh,
+    tan,
+)
 
 __all__ = ["SAME_AS_OP", "REFLECTED", "ADAPTED", "bind_tensor_methods"]
 
@@ -104,6 +139,15 @@ SAME_AS_OP = {
     "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "isfinite": isfinite,
     "isnan": isnan, "isinf": isinf, "sort": sort, "argsort": argsort, "tril": tril,
     "triu": triu, "prod": prod, "bmm": bmm,
+    "tan": tan, "atan": atan, "asin": asin, "acos": acos, "sinh": sinh, "cosh": cosh,
+    "asinh": asinh, "acosh": acosh, "atanh": atanh, "atan2": atan2, "hypot": hypot,
+    "arctan": arctan, "arcsin": arcsin, "arccos": arccos, "arcsinh": arcsinh,
+    "arccosh": arccosh, "arctanh": arctanh, "arctan2": arctan2, "log2": log2,
+    "log10": log10, "exp2": exp2, "rsqrt": rsqrt, "reciprocal": reciprocal, "erfc": erfc,
+    "logit": logit, "logaddexp": logaddexp, "floor": floor, "ceil": ceil, "trunc": trunc,
+    "fix": fix, "round": round, "frac": frac, "cumprod": cumprod, "diag": diag,
+    "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace, "unique": unique,
+    "roll": roll,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).

@@ -1,7 +1,7 @@
 """The GPU's :class:`~nongate_np.kernels.array_api.ArrayFunctions`: the array functions the
 primitive ops call on tensors that live on the GPU, gathered from the modules that
-implement them (``elementwise``, ``reduction``, ``layout``, ``arrays``), each as NumPy's
-function of that name on numba.cuda device arrays."""
+implement them (``elementwise``, ``elementwise_math``, ``reduction``, ``layout``,
+``arrays``), each as NumPy's function of that name on numba.cuda device arrays."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from numba import cuda
 
 from ..array_api import ArrayFunctions
-from . import arrays, elementwise, layout, reduction
+from . import arrays, elementwise, elementwise_math, layout, reduction
 
 __all__ = ["CudaFunctions", "CUDA_FUNCTIONS"]
 
@@ -60,6 +60,26 @@ class CudaFunctions:
     sin = staticmethod(elementwise.sin)
     cos = staticmethod(elementwise.cos)
     erf = staticmethod(elementwise.erf)
+    tan = staticmethod(elementwise_math.tan)
+    arctan = staticmethod(elementwise_math.arctan)
+    arcsin = staticmethod(elementwise_math.arcsin)
+    arccos = staticmethod(elementwise_math.arccos)
+    sinh = staticmethod(elementwise_math.sinh)
+    cosh = staticmethod(elementwise_math.cosh)
+    arcsinh = staticmethod(elementwise_math.arcsinh)
+    arccosh = staticmethod(elementwise_math.arccosh)
+    arctanh = staticmethod(elementwise_math.arctanh)
+    log2 = staticmethod(elementwise_math.log2)
+    log10 = staticmethod(elementwise_math.log10)
+    exp2 = staticmethod(elementwise_math.exp2)
+    erfc = staticmethod(elementwise_math.erfc)
+    floor = staticmethod(elementwise_math.floor)
+    ceil = staticmethod(elementwise_math.ceil)
+    trunc = staticmethod(elementwise_math.trunc)
+    rint = staticmethod(elementwise_math.rint)
+    arctan2 = staticmethod(elementwise_math.arctan2)
+    hypot = staticmethod(elementwise_math.hypot)
+    logaddexp = staticmethod(elementwise_math.logaddexp)
     equal = staticmethod(elementwise.equal)
     not_equal = staticmethod(elementwise.not_equal)
     less = staticmethod(elementwise.less)
