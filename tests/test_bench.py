@@ -34,7 +34,9 @@ def without_torch(tmp_path_factory):
     hidden = folder / "hide_torch" / "torch"
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ImportError('torch hidden by test_bench')\n")
-    return (folder, *_bench(TINY, folder, PYTHONPATH=str(hidden.parent)))
+    # NOTE: before the caller's PYTHONPATH, which may hold the checkout under test
+    path = os.pathsep.join(p for p in (str(hidden.parent), os.environ.get("PYTHONPATH")) if p)
+    return (folder, *_bench(TINY, folder, PYTHONPATH=path))
 
 
 @pytest.mark.torch
