@@ -1,7 +1,8 @@
 """The benchmark (``nongate-np bench``, ``bench/run.py``): a quick run end to end on one small
-config, with and without torch; the ratios it stores; bad options."""
+config, with and without torch, and with the GRU's tasks; the ratios it stores; bad options."""
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -11,7 +12,10 @@ import sys
 import pytest
 
 from nongate_np import benchmark
-from nongate_np.benchmark.report import add_ratios
+from nongate_np.benchmark import configs, workers
+from nongate_np.benchmark.report import add_ratios, goal_values, report
+
+run_module = importlib.import_module("nongate_np.benchmark.run")   # the package's run() shadows it
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--quick", "--configs", "S1", "--repeats", "1"]
@@ -34,7 +38,9 @@ def without_torch(tmp_path_factory):
     hidden = folder / "hide_torch" / "torch"
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ImportError('torch hidden by test_bench')\n")
-    return (folder, *_bench(TINY, folder, PYTHONPATH=str(hidden.parent)))
+    # NOTE: before the caller's PYTHONPATH, which may hold the checkout under test
+    path = os.pathsep.join(p for p in (str(hidden.parent), os.environ.get("PYTHONPATH")) if p)
+    return (folder, *_bench(TINY, folder, PYTHONPATH=path))
 
 
 @pytest.mark.torch
@@ -161,3 +167,161 @@ def test_options_are_the_same_for_the_cli_and_bench_run():
     assert set(re.findall(r"--[a-z]+", script.stdout)) == options
     assert "bench/results/latest.json" in script.stdout   # the checkout's default --out
     assert "DESIGN.md" not in script.stdout
+
+
+# -- the GRU's tasks ----------------------------------------------------------------------------
+GRU_KEYS = ("float32/gru_infer", "float32/gru_train")
+
+
+@pytest.fixture(scope="module")
+def gru_run(tmp_path_factory):
+    """A quick S1 run of the GRU's two tasks, ours on Numba against torch."""
+    pytest.importorskip("torch")
+    folder = tmp_path_factory.mktemp("bench_gru")
+    return (folder, *_bench(TINY + ["--tasks", "gru_infer,gru_train"], folder))
+
+
+@pytest.mark.torch
+def test_gru_tasks_are_timed_checked_against_torch_and_get_ratios(gru_run):
+    _, proc, res = gru_run
+    assert res["tasks"] == ["gru_infer", "gru_train"] and not res["skipped"]
+    assert set(res["timings"]["S1"]) == set(GRU_KEYS)          # no LSTM task
+    main = proc.stdout.split("\n### ")[0].splitlines()          # the times and ratios
+    table = {ln.split(" | ")[2]: ln for ln in main if ln.startswith("| S1 | float32 | gru_")}
+    hdr = next(ln for ln in main if ln.startswith("| cfg | dtype | task |"))
+    col = hdr.split(" | ").index("torch/numba")
+    for key in GRU_KEYS:
+        times = res["timings"]["S1"][key]
+        assert times["numba"]["ms"] > 0 and times["torch"]["ms"] > 0, key
+        gate = res["validation"]["S1"]["numba"][key]
+        assert gate["ok"] and gate["max_abs_diff"] is not None, f"{key}: {gate}"
+        ratio = res["ratios"]["S1"][key]["numba"]
+        assert ratio["checked"] and ratio["ok"]
+        assert ratio["ratio"] == pytest.approx(times["torch"]["ms"] / times["numba"]["ms"])
+        row = table[key.split("/")[1]].split(" | ")
+        assert float(row[col]) == pytest.approx(ratio["ratio"], rel=1e-2), row
+        assert row[-1].endswith("(ok) |"), row
+    assert "ours' GRU runs its NumPy kernels" in proc.stdout   # said, not hidden
+    assert "| S1 | float32 | gru_train | " in proc.stdout.split("GFLOP/s")[-1]
+    assert "### The speed goals" not in proc.stdout            # the GRU has none
+
+
+@pytest.mark.torch
+def test_saved_gru_run_reprints_the_same_report(gru_run):
+    folder, proc, _ = gru_run
+    again = subprocess.run([sys.executable, "-m", "nongate_np.benchmark", "--report",
+                            str(folder / "bench.json")], capture_output=True, text=True,
+                           timeout=60, cwd=folder)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == proc.stdout.strip()
+
+
+@pytest.mark.torch
+def test_onnx_worker_times_gru_inference_and_skips_gru_training_with_its_reason():
+    pytest.importorskip("onnxruntime")
+    got = workers.w_time({"contender": "onnx", "configs": ["S1"], "dtypes": ["float32"],
+                          "tasks": ["gru_infer", "gru_train"], "threads": 1, "samples": 1,
+                          "min_time": 0.0})
+    assert got["S1"]["float32/gru_infer"]["ms"] > 0 and "float32/gru_train" not in got["S1"]
+    assert got["skipped"] == {"S1": {"float32/gru_train": "ONNX Runtime runs inference only"}}
+
+
+@pytest.mark.torch
+def test_a_gru_export_that_fails_skips_its_task_with_the_reason(monkeypatch):
+    pytest.importorskip("onnxruntime")
+
+    def refuse(model, x, outputs, threads):
+        raise RuntimeError(f"no {type(model).__name__} today")
+    monkeypatch.setattr(workers, "_onnx_session", refuse)
+    steps, skipped = workers.onnx_steps("S1", "float32", ("gru_infer", "gru_train"))
+    assert steps == {}
+    assert skipped == {"gru_infer": "torch.onnx could not export GRU: RuntimeError: no GRU "
+                                    "today", "gru_train": "ONNX Runtime runs inference only"}
+    steps, skipped = workers.onnx_steps("S1", "float64", ("gru_infer",))
+    assert steps == {} and "float32 only" in skipped["gru_infer"]
+
+
+def test_a_skipped_cell_reaches_the_json_and_the_report(monkeypatch, tmp_path):
+    """The parent keeps a worker's skipped cells with their reasons (workers faked here;
+    the real ones are run above)."""
+    pytest.importorskip("onnxruntime")                  # else the run drops the onnx contender
+    cell = {"ms": 1.0, "min": 1.0, "max": 1.0, "inner": 1, "first_ms": 2.0}
+    gate = {"max_abs_diff": 0.0, "worst": "y", "scale": 1.0, "ok": True}
+
+    def worker(kind, args, timeout, cwd, **env):
+        if kind == "gemm":
+            return {"float32": {"ms": 1.0, "gflops": 100.0}}
+        if kind == "validate":
+            return {"S1": {"numba": {key: gate for key in GRU_KEYS}}}
+        if args["contender"] == "onnx":
+            return {"S1": {"float32/gru_infer": cell}, "skipped": {"S1": {
+                "float32/gru_train": "ONNX Runtime runs inference only"}}}
+        return {"S1": {key: cell for key in GRU_KEYS}}
+    monkeypatch.setattr(run_module, "run_worker", worker)
+    monkeypatch.setattr(run_module, "import_time", lambda n, threads, cwd: {})
+    monkeypatch.setattr(run_module, "machine_info", lambda: {
+        "cpu": "x", "cpus": 2, "platform": "p", "python": "3", "versions": {},
+        "OPENBLAS_CORETYPE": None})
+    args = benchmark.build_parser().parse_args(
+        TINY + ["--tasks", "gru_infer,gru_train", "--contenders", "numba,torch,onnx"])
+    res = json.loads(json.dumps(run_module.measure_all(args, str(tmp_path))))
+    assert res["skipped"] == {"S1": {"onnx": {"float32/gru_train":
+                                              "ONNX Runtime runs inference only"}}}
+    assert res["ratios"]["S1"]["float32/gru_train"]["numba"]["ratio"] == 1.0
+    text = report(res, ["S1"], res["tasks"], res["dtypes"], res["contenders"])
+    assert "* onnx skipped gru_train (float32; every config): ONNX Runtime runs inference " \
+        "only" in text
+    assert "| S1 | float32 | gru_infer | 1 | 1 | 1 | 1 | 1 | 1 | 0 (ok) |" in text
+
+
+def test_gru_tasks_are_opt_in_and_quick_is_unchanged():
+    assert configs.GRU_TASKS == ("gru_infer", "gru_train")
+    assert set(configs.GRU_TASKS) <= set(configs.TASKS)
+    assert not set(configs.GRU_TASKS) & set(configs.FULL["tasks"])
+    assert configs.QUICK["tasks"] == ("infer", "train")
+    assert not any(task.startswith("gru") for _, task in configs.GOALS)
+    parser = argparse.ArgumentParser()
+    benchmark.add_arguments(parser)
+    assert "--tasks gru_infer,gru_train" in " ".join(parser.format_help().split())
+
+
+def test_gru_gflop_is_three_gates():
+    T, B, I, H = configs.CONFIGS["M1"]
+    assert configs.task_gflop("M1", "gru_infer") == pytest.approx(
+        2 * T * B * 3 * H * (I + H) / 1e9)
+    assert configs.task_gflop("M1", "gru_train") == pytest.approx(
+        3 * configs.task_gflop("M1", "gru_infer"))
+    assert configs.task_gflop("M1", "gru_infer") == pytest.approx(
+        0.75 * configs.task_gflop("M1", "infer"))
+
+
+def test_the_gru_runs_numpy_kernels_on_every_backend_as_the_report_says():
+    """If the GRU gains backend kernels, configs.NUMPY_KERNELS_ONLY and the report's note
+    must change with it."""
+    from nongate_np.kernels import gru_reference
+    from nongate_np.ops import gru
+    assert gru.gru_forward is gru_reference.gru_forward
+    assert gru.gru_backward is gru_reference.gru_backward
+    assert set(configs.NUMPY_KERNELS_ONLY) == set(configs.GRU_TASKS)
+
+
+def test_the_numpy_backend_goal_leaves_out_the_gru():
+    ms = {"numba": {"ms": 1.0, "min_ms": 1.0}, "numpy": {"ms": 1.1, "min_ms": 1.1}}
+    res = add_ratios({"timings": {"M1": {"float32/gru_train": ms, "float32/train": ms}}})
+    names = [name for name, _, _ in goal_values(res, ["M1"])]
+    assert names == ["numpy backend/ours float32 train M1"]
+
+
+def test_report_groups_skipped_cells_by_contender_and_reason():
+    res = {"machine": {"cpu": "x", "cpus": 2, "platform": "p", "python": "3", "versions": {},
+                       "OPENBLAS_CORETYPE": None},
+           "threads": 2, "quick": True, "repeats": 1, "samples": 1, "min_time_s": 0.01,
+           "configs": {"S1": {}, "M1": {}}, "unavailable": {}, "validation": {},
+           "timings": {}, "skipped": {
+               cfg: {"onnx": {"float32/train": "inference only",
+                              "float32/gru_train": "inference only",
+                              "float64/gru_infer": "float32 only"}} for cfg in ("S1", "M1")}}
+    text = report(add_ratios(res), ["S1", "M1"], ["gru_infer", "gru_train"], ["float32"],
+                  ["numba", "onnx"])
+    assert "* onnx skipped train, gru_train (float32; every config): inference only" in text
+    assert "* onnx skipped gru_infer (float64; every config): float32 only" in text

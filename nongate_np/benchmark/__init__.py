@@ -1,4 +1,5 @@
-"""The benchmark: nongate_np's LSTM against PyTorch CPU (and ONNX Runtime), side by side.
+"""The benchmark: nongate_np's LSTM against PyTorch CPU (and ONNX Runtime), side by side;
+its GRU too when asked (``--tasks gru_infer,gru_train``: not in a full run's default tasks).
 
 Run it as ``nongate-np bench [--quick]``, ``python -m nongate_np.benchmark`` or, from a
 checkout, ``python bench/run.py``; each contender runs in its own worker process

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ..extras import install_hint
-from .configs import COMPILE_GOAL_S, GOALS, NUMPY_GOALS, ONNX_GOALS, task_gflop
+from .configs import (
+    COMPILE_GOAL_S,
+    GOALS,
+    NUMPY_GOALS,
+    NUMPY_KERNELS_ONLY,
+    ONNX_GOALS,
+    TASKS,
+    task_gflop,
+)
 from .host import describe_record
 
 OURS = ("numba", "numpy")
@@ -82,6 +90,14 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
         for c, why in d.items():
             if c != "torch":
                 out.append(f"* **{c} unavailable for {cfg}**: {why}")
+    out += _skipped_lines(res)
+    numpy_only = [t for t in tasks if t in NUMPY_KERNELS_ONLY]
+    if numpy_only and any(c in OURS for c in contenders):
+        out.append(f"* **{', '.join(numpy_only)}: ours' GRU runs its NumPy kernels "
+                   "(kernels/gru_reference.py) on every backend** (no Numba kernels yet): "
+                   "the numba and numpy columns time the same GRU kernels (their "
+                   "difference is noise), and torch/ours there is the NumPy GRU's. No goals "
+                   "for the GRU.")
     out += ["", "Times in ms; ratio = torch ms / ours ms (> 1: we are faster); best = the same "
             "ratio of each contender's fastest repeat (less sensitive to the machine's slow "
             "phases, which hit every contender); onnx/ours = "
@@ -146,6 +162,27 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
         for c, e in errs.items():
             out.append(f"\n**error** {cfg}/{c}: {e[-400:]}")
     return "\n".join(out)
+
+
+def _skipped_lines(res) -> list[str]:
+    """One line per contender and reason: the cells it did not run (``res["skipped"]``:
+    {config: {contender: {"dtype/task": reason}}}), e.g. ONNX Runtime's training tasks."""
+    groups: dict = {}
+    for cfg, per in res.get("skipped", {}).items():
+        for c, why in per.items():
+            for key, reason in why.items():
+                dtype, task = key.split("/")
+                g = groups.setdefault((c, reason), ({}, {}, {}))
+                for d, v in zip(g, (task, dtype, cfg)):
+                    d[v] = None
+    out = []
+    order = {t: i for i, t in enumerate(TASKS)}
+    for (c, reason), (tasks, dtypes, cfgs) in groups.items():
+        every = set(cfgs) >= set(res.get("configs", {}))
+        out.append(f"* {c} skipped {', '.join(sorted(tasks, key=lambda t: order.get(t, 99)))}"
+                   f" ({', '.join(sorted(dtypes))}; "
+                   + ("every config" if every else ", ".join(cfgs)) + f"): {reason}")
+    return out
 
 
 def _jit_lines(res) -> list[str]:
@@ -215,6 +252,8 @@ def goal_values(res, configs) -> list[tuple[str, float | None, float]]:
                              t["onnx"]["ms"] / t["numba"]["ms"], goals[cfg]))
     for cfg, goal in NUMPY_GOALS.items():
         for key, t in timings.get(cfg, {}).items():
+            if key.split("/")[1] in NUMPY_KERNELS_ONLY:
+                continue                   # the same NumPy kernels on both backends
             if t.get("numpy", {}).get("ms") and t.get("numba", {}).get("ms"):
                 rows.append((f"numpy backend/ours {key.replace('/', ' ')} {cfg}",
                              t["numpy"]["ms"] / t["numba"]["ms"], goal))
@@ -268,12 +307,13 @@ def _gflops(res, configs, tasks, dtypes, ours) -> list[str]:
         return out + [f"GEMM peak failed: {g}"]
     out.append("Peak: " + ", ".join(f"{d} {g[d]['gflops']:.0f} GFLOP/s" for d in peaks) + ".")
     who = ours + ["torch"]
-    out += ["", "GFLOP/s (% of the peak of that dtype); FLOPs = 3 x LSTM GEMMs (+ attention "
-            "projections).", "", "| cfg | dtype | task | " + " | ".join(who) + " |",
+    out += ["", "GFLOP/s (% of the peak of that dtype); FLOPs = 3 x the LSTM's GEMMs (+ "
+            "attention projections), or the GRU's (3H gates, gru_train).", "",
+            "| cfg | dtype | task | " + " | ".join(who) + " |",
             "|---|---|---|" + "---|" * len(who)]
     for cfg in configs:
         for dtype in peaks:
-            for task in ("train", "train_attn"):
+            for task in ("train", "train_attn", "gru_train"):
                 if task not in tasks:
                     continue
                 row = [cfg, dtype, task]

@@ -6,13 +6,20 @@ What is measured, per configuration (``configs.CONFIGS``: T, B, I, H) and dtype:
 * ``train``      zero grads + LSTM forward + ``out.sum().backward()`` (gradients of the
                  parameters and of the input);
 * ``train_attn`` the same through LSTM + gated attention pooling (attention size H/2, one
-                 query, loss = ``pooled.sum()``),
+                 query, loss = ``pooled.sum()``);
+* ``gru_infer``, ``gru_train``: ``infer`` and ``train`` with a GRU (``nn.GRU``, one layer,
+                 one direction) in the LSTM's place. Only when ``--tasks`` names them (a
+                 full run's default is the LSTM's three). Ours' GRU runs its NumPy kernels
+                 whatever the backend, so "numba" and "numpy" time the same kernels there;
+                 no goals,
 
 for the contenders ``numba`` (ours, backend "numba"), ``numpy`` (ours, backend "numpy"),
 ``torch`` (PyTorch CPU, same weights and data; the gated attention in torch ops) and
-``onnx`` (ONNX Runtime, float32 inference only, torch's LSTM exported with
+``onnx`` (ONNX Runtime, float32 inference only, torch's LSTM and GRU exported with
 ``dynamo=False``; skipped when onnxruntime is not installed). A contender that cannot run
-here (no torch, a backend raising BackendUnavailable) is reported as unavailable.
+here (no torch, a backend raising BackendUnavailable) is reported as unavailable; a task
+one does not run (ONNX Runtime's training, float64, an export that fails) is recorded
+with its reason under ``skipped``.
 
 Method:
 
@@ -29,9 +36,9 @@ Method:
   contenders **alternately** (the order rotates each repeat) and reports the **median over
   repeats**. Differences under ~15 % are noise on a shared 2-core machine.
 * Correctness gate: a separate process compares ours (each backend measured) with torch on
-  torch's own weights: outputs and every gradient; the max abs diff (relative to
-  max(1, |ref|)) must be <= 2e-3 (float32) / 1e-9 (float64). A failing cell is flagged and
-  gets no ratio. Without torch there is no gate and no ratio.
+  torch's own weights: outputs and every gradient, the LSTM's and the GRU's; the max abs
+  diff (relative to max(1, |ref|)) must be <= 2e-3 (float32) / 1e-9 (float64). A failing
+  cell is flagged and gets no ratio. Without torch there is no gate and no ratio.
 * Full run only: the peak RSS (ru_maxrss delta) of one L1 float32 training step, the cold
   Numba compile of every kernel per dtype (each in a new process with its own fresh
   NUMBA_CACHE_DIR; an S1 training + attention step for the serial paths, then an M1 one
@@ -66,7 +73,7 @@ import time
 
 from . import load
 from .compare import compare
-from .configs import CONFIGS, CONTENDERS, DTYPES, FULL, QUICK, TASKS, THREAD_VARS
+from .configs import CONFIGS, CONTENDERS, DTYPES, FULL, GRU_TASKS, QUICK, TASKS, THREAD_VARS
 from .host import machine_info
 from .report import BENCH_HINT, add_ratios, report
 
@@ -122,7 +129,11 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
                         help=f"of {','.join(CONTENDERS)} (default all, quick "
                              f"{','.join(q['contenders'])})")
     parser.add_argument("--tasks", type=name_list(TASKS), metavar="LIST",
-                        help=f"of {','.join(TASKS)} (default all, quick {','.join(q['tasks'])})")
+                        help=f"of {','.join(TASKS)} (default {','.join(FULL['tasks'])}, "
+                             f"quick {','.join(q['tasks'])}; the GRU's "
+                             f"{','.join(GRU_TASKS)} run only when named here, e.g. "
+                             f"--tasks {','.join(GRU_TASKS)}: ours' GRU runs NumPy kernels "
+                             "on every backend)")
     parser.add_argument("--dtypes", type=name_list(DTYPES), metavar="LIST",
                         help=f"of {','.join(DTYPES)} "
                              f"(default both, quick {','.join(q['dtypes'])})")
@@ -155,8 +166,9 @@ def build_parser(default_out: str | None = None, prog: str | None = None
     """The benchmark's own parser (``python -m nongate_np.benchmark``, ``bench/run.py``)."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Time nongate_np's LSTM against PyTorch CPU (and ONNX Runtime) on the "
-                    "same model, weights and data, each contender in its own process.")
+        description="Time nongate_np's LSTM (and, with --tasks gru_infer,gru_train, its GRU) "
+                    "against PyTorch CPU (and ONNX Runtime) on the same model, weights and "
+                    "data, each contender in its own process.")
     add_arguments(parser, default_out)
     return parser
 
@@ -275,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
     if args.report:
         r = _read_run("--report", args.report)
         configs = list(r["configs"])
-        tasks, dtypes = r.get("tasks", TASKS), r.get("dtypes", DTYPES)
+        tasks, dtypes = r.get("tasks", FULL["tasks"]), r.get("dtypes", DTYPES)
         cols = r.get("contenders") or [c for c in CONTENDERS
                                        if c != "onnx" or "onnx" not in r["unavailable"]]
         print(report(r, configs, tasks, dtypes, cols))
@@ -329,7 +341,7 @@ def measure_all(args: argparse.Namespace, cwd: str, busy: dict | None = None) ->
     res = {"machine": machine_info(), "threads": args.threads, "quick": args.quick,
            "repeats": repeats, "samples": samples, "min_time_s": min_time,
            "configs": {c: dict(zip("TBIH", CONFIGS[c])) for c in configs},
-           "tasks": tasks, "dtypes": dtypes, "unavailable": {}, "timings": {},
+           "tasks": tasks, "dtypes": dtypes, "unavailable": {}, "skipped": {}, "timings": {},
            "validation": {}, "loadavg": {"start": os.getloadavg()},
            "load": busy or {"kind": "none"}, "compile_only": compile_only, "host": {}}
     if "onnx" in contenders and importlib.util.find_spec("onnxruntime") is None:
@@ -379,6 +391,9 @@ def measure_all(args: argparse.Namespace, cwd: str, busy: dict | None = None) ->
                     log(f"  {c}: unavailable: {r['unavailable']}"
                         + (f" (for the comparison: {BENCH_HINT})" if c == "torch" else ""))
                     continue
+                for cfg, why in r.pop("skipped", {}).items():
+                    for key, reason in why.items():
+                        res["skipped"].setdefault(cfg, {}).setdefault(c, {})[key] = reason
                 if "error" in r:
                     log(f"  {c}: ERROR {r['error'][-300:]}")
                 elif c not in res["host"]:

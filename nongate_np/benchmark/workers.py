@@ -1,5 +1,8 @@
 """Subprocess workers of the benchmark: one contender (or one measurement) per process.
 
+Each contender builds only the models its tasks need: the LSTM (and its gated attention
+pooling) for ``infer``, ``train``, ``train_attn``; the GRU for ``gru_infer``, ``gru_train``.
+
 Started by :mod:`nongate_np.benchmark.run` as ``python -m nongate_np.benchmark --worker KIND
 ARGS_JSON``; each prints one JSON object on its last stdout line. The parent puts the thread
 counts (``configs.THREAD_VARS``) in the worker's environment, so they hold before numpy is
@@ -17,7 +20,7 @@ import resource
 import sys
 import time
 
-from .configs import CONFIGS
+from .configs import CONFIGS, GRU_TASKS, LSTM_TASKS, ONNX_TASKS
 
 
 # -- shared weights and data (numpy only; torch's layout and initialisation) ----------------
@@ -36,6 +39,18 @@ def make_state(cfg: str, dtype: str, seed: int = 0):
             "query": u((1, A), 1 / math.sqrt(A))}
     x = rng.standard_normal((T, B, I)).astype(dtype)
     return lstm, attn, x
+
+
+def make_gru_state(cfg: str, dtype: str, seed: int = 0):
+    """The GRU tasks' weights (torch's names and U(-1/√H, 1/√H)) and input x (T, B, I)."""
+    import numpy as np
+    T, B, I, H = CONFIGS[cfg]
+    rng = np.random.default_rng(seed)
+    u = lambda shape, k: rng.uniform(-k, k, shape).astype(dtype)  # noqa: E731
+    k = 1 / math.sqrt(H)
+    gru = {"weight_ih_l0": u((3 * H, I), k), "weight_hh_l0": u((3 * H, H), k),
+           "bias_ih_l0": u((3 * H,), k), "bias_hh_l0": u((3 * H,), k)}
+    return gru, rng.standard_normal((T, B, I)).astype(dtype)
 
 
 # -- contenders: each returns {task: step()} ------------------------------------------------
@@ -126,27 +141,137 @@ def torch_steps(cfg, dtype, lstm_sd=None, attn_sd=None, x=None, threads=2):
     return {"infer": infer, "train": train, "train_attn": train_attn}, lstm
 
 
-def onnx_steps(cfg, dtype, threads=2):
-    import tempfile
+def ours_gru_steps(cfg, dtype, gru_sd=None, x=None):
+    """Ours' GRU tasks: ({"gru_infer": step, "gru_train": step}, the nn.GRU). The GRU runs
+    its NumPy kernels (kernels/gru_reference.py) whatever the active backend."""
+    import numpy as np
 
+    import nongate_np as ng
+    T, B, I, H = CONFIGS[cfg]
+    if gru_sd is None:
+        gru_sd, x = make_gru_state(cfg, dtype)
+    gru = ng.nn.GRU(I, H, dtype=np.dtype(dtype).type)
+    gru.load_state_dict(gru_sd)
+
+    def gru_infer():
+        with ng.no_grad():
+            y, h = gru(x)
+        return {"y": y, "h": h}
+
+    def gru_train():
+        gru.zero_grad()
+        xt = ng.Tensor(x, requires_grad=True)
+        y, _ = gru(xt)
+        y.sum().backward()
+        return {"y": y, "x.grad": xt.grad,
+                **{"gru." + n: p.grad for n, p in gru.named_parameters()}}
+    return {"gru_infer": gru_infer, "gru_train": gru_train}, gru
+
+
+def torch_gru_steps(cfg, dtype, gru_sd=None, x=None, threads=2):
+    """torch's GRU tasks on the same weights and data: ({task: step}, the torch.nn.GRU)."""
+    import torch
+    torch.set_num_threads(threads)
+    T, B, I, H = CONFIGS[cfg]
+    if gru_sd is None:
+        gru_sd, x = make_gru_state(cfg, dtype)
+    gru = torch.nn.GRU(I, H, dtype=getattr(torch, dtype))
+    gru.load_state_dict({k: torch.from_numpy(v) for k, v in gru_sd.items()})
+    xt0 = torch.from_numpy(x)
+
+    def gru_infer():
+        with torch.no_grad():
+            y, h = gru(xt0)
+        return {"y": y, "h": h}
+
+    def gru_train():
+        for p in gru.parameters():
+            p.grad = None
+        xt = xt0.clone().requires_grad_(True)
+        y, _ = gru(xt)
+        y.sum().backward()
+        return {"y": y, "x.grad": xt.grad,
+                **{"gru." + n: p.grad for n, p in gru.named_parameters()}}
+    return {"gru_infer": gru_infer, "gru_train": gru_train}, gru
+
+
+def onnx_steps(cfg, dtype, tasks=("infer",), threads=2):
+    """ONNX Runtime on torch's exported LSTM (``infer``) and GRU (``gru_infer``), float32:
+    ({task: step}, {task: why it is skipped}) for ``tasks``. An export that fails skips
+    its task with torch's error as the reason."""
     import onnxruntime as ort  # noqa: F401  (ImportError -> unavailable)
     import torch
     torch.set_num_threads(1)
     T, B, I, H = CONFIGS[cfg]
-    lstm_sd, _, x = make_state(cfg, dtype)
-    lstm = torch.nn.LSTM(I, H, dtype=getattr(torch, dtype))
-    lstm.load_state_dict({k: torch.from_numpy(v) for k, v in lstm_sd.items()})
-    path = os.path.join(tempfile.mkdtemp(prefix="nongate_onnx_"), "lstm.onnx")
-    torch.onnx.export(lstm, (torch.from_numpy(x),), path, input_names=["x"],
-                      output_names=["y", "h", "c"], dynamo=False)
+    steps, skipped = {}, {}
+    for task in tasks:
+        if dtype != "float32":
+            skipped[task] = "the ONNX Runtime contender runs float32 only"
+        elif task not in ONNX_TASKS:
+            skipped[task] = "ONNX Runtime runs inference only"
+        else:
+            if task == "infer":
+                sd, _, x = make_state(cfg, dtype)
+                model, outputs = torch.nn.LSTM(I, H, dtype=torch.float32), ["y", "h", "c"]
+            else:
+                sd, x = make_gru_state(cfg, dtype)
+                model, outputs = torch.nn.GRU(I, H, dtype=torch.float32), ["y", "h"]
+            model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})
+            try:
+                sess = _onnx_session(model, x, outputs, threads)
+            except Exception as err:  # reported: the skip's reason
+                skipped[task] = (f"torch.onnx could not export {type(model).__name__}: "
+                                 f"{type(err).__name__}: {str(err)[:300]}")
+                continue
+            steps[task] = _onnx_step(sess, x, outputs)
+    return steps, skipped
+
+
+def _onnx_session(model, x, outputs, threads):
+    """An ONNX Runtime session (``threads`` intra-op threads) of torch's export of
+    ``model`` called on ``x`` (the legacy TorchScript exporter, ``dynamo=False``)."""
+    import tempfile
+    import warnings
+
+    import onnxruntime as ort
+    import torch
+    path = os.path.join(tempfile.mkdtemp(prefix="nongate_onnx_"), "model.onnx")
+    with warnings.catch_warnings():
+        # NOTE: the legacy exporter's deprecation and tracer warnings, about a fixed model
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.from_numpy(x),), path, input_names=["x"],
+                          output_names=outputs, dynamo=False)
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
+
+def _onnx_step(sess, x, outputs):
     def infer():
-        y, h, c = sess.run(None, {"x": x})
-        return {"y": y, "h": h, "c": c}
-    return {"infer": infer}
+        return dict(zip(outputs, sess.run(None, {"x": x})))
+    return infer
+
+
+def contender_steps(contender, cfg, dtype, tasks, threads=2):
+    """One contender's ``({task: step}, {task: why it is skipped})`` for ``tasks`` at one
+    config and dtype, building only the models those tasks need (the LSTM and its pooling,
+    the GRU). ImportError when the contender's package is missing."""
+    steps: dict = {}
+    skipped: dict = {}
+    lstm, gru = (any(t in family for t in tasks) for family in (LSTM_TASKS, GRU_TASKS))
+    if contender == "onnx":
+        steps, skipped = onnx_steps(cfg, dtype, tasks, threads=threads)
+    elif contender == "torch":
+        if lstm:
+            steps.update(torch_steps(cfg, dtype, threads=threads)[0])
+        if gru:
+            steps.update(torch_gru_steps(cfg, dtype, threads=threads)[0])
+    else:
+        if lstm:
+            steps.update(ours_steps(cfg, dtype)[0])
+        if gru:
+            steps.update(ours_gru_steps(cfg, dtype)[0])
+    return {t: steps[t] for t in tasks if t in steps}, skipped
 
 
 # -- timing ---------------------------------------------------------------------------------
@@ -174,7 +299,8 @@ def measure(fn, min_time: float, samples: int) -> dict:
 
 
 def w_time(a) -> dict:
-    """{config: {"dtype/task": measure(...)}} of one contender over ``a["configs"]``."""
+    """{config: {"dtype/task": measure(...)}} of one contender over ``a["configs"]``, and
+    under ``"skipped"`` {config: {"dtype/task": reason}} for the cells it does not run."""
     contender, out = a["contender"], {}
     if contender in ("numba", "numpy"):
         from nongate_np.kernels.registry import BackendUnavailable, set_global_backend
@@ -182,23 +308,20 @@ def w_time(a) -> dict:
             set_global_backend(contender)
         except BackendUnavailable as err:
             return {"unavailable": str(err)}
+    skipped: dict = {}
     for cfg in a["configs"]:
         cell = out[cfg] = {}
         for dtype in a["dtypes"]:
             try:
-                if contender == "torch":
-                    steps, _ = torch_steps(cfg, dtype, threads=a["threads"])
-                elif contender == "onnx":
-                    if dtype != "float32":
-                        continue
-                    steps = onnx_steps(cfg, dtype, threads=a["threads"])
-                else:
-                    steps, _ = ours_steps(cfg, dtype)
+                steps, why = contender_steps(contender, cfg, dtype, a["tasks"], a["threads"])
             except ImportError as err:
                 return {"unavailable": f"{type(err).__name__}: {err}"}
-            for task in a["tasks"]:
-                if task in steps:
-                    cell[f"{dtype}/{task}"] = measure(steps[task], a["min_time"], a["samples"])
+            for task, reason in why.items():
+                skipped.setdefault(cfg, {})[f"{dtype}/{task}"] = reason
+            for task, step in steps.items():
+                cell[f"{dtype}/{task}"] = measure(step, a["min_time"], a["samples"])
+    if skipped:
+        out["skipped"] = skipped
     return out
 
 
@@ -213,7 +336,8 @@ def _np(v):
 
 
 def w_validate(a) -> dict:
-    """Ours vs torch on the same weights (torch's state_dict loaded into ours) and data:
+    """Ours vs torch on the same weights (torch's state_dict loaded into ours) and data, for
+    the LSTM's tasks and the GRU's (each model built only when its tasks are asked for):
     {config: {backend: {"dtype/task": {"max_abs_diff", "worst", "scale", "ok"}}}}."""
     try:
         import torch
@@ -221,18 +345,29 @@ def w_validate(a) -> dict:
         return {"unavailable": f"the check against PyTorch needs torch ({err})"}
     from nongate_np.kernels.registry import BackendUnavailable, backend
     out = {}
+    lstm, gru = (any(t in family for t in a["tasks"]) for family in (LSTM_TASKS, GRU_TASKS))
     for cfg in a["configs"]:
         for dtype in a["dtypes"]:
-            torch.manual_seed(0)
-            _, tlstm = torch_steps(cfg, dtype, threads=a["threads"])
-            lstm_sd = {k: v.detach().numpy().copy() for k, v in tlstm.state_dict().items()}
-            _, attn_sd, x = make_state(cfg, dtype)
-            tsteps, _ = torch_steps(cfg, dtype, lstm_sd, attn_sd, x, threads=a["threads"])
+            tsteps = {}
+            if lstm:
+                torch.manual_seed(0)
+                _, tlstm = torch_steps(cfg, dtype, threads=a["threads"])
+                lstm_sd = {k: v.detach().numpy().copy() for k, v in tlstm.state_dict().items()}
+                _, attn_sd, x = make_state(cfg, dtype)
+                tsteps.update(torch_steps(cfg, dtype, lstm_sd, attn_sd, x,
+                                          threads=a["threads"])[0])
+            if gru:
+                gru_sd, xg = make_gru_state(cfg, dtype)
+                tsteps.update(torch_gru_steps(cfg, dtype, gru_sd, xg, threads=a["threads"])[0])
             ref = {task: {k: _np(v) for k, v in tsteps[task]().items()} for task in a["tasks"]}
             for name in a["backends"]:
                 try:
                     with backend(name):
-                        steps, _ = ours_steps(cfg, dtype, lstm_sd, attn_sd, x)
+                        steps = {}
+                        if lstm:
+                            steps.update(ours_steps(cfg, dtype, lstm_sd, attn_sd, x)[0])
+                        if gru:
+                            steps.update(ours_gru_steps(cfg, dtype, gru_sd, xg)[0])
                         got = {task: {k: _np(v) for k, v in steps[task]().items()}
                                for task in a["tasks"]}
                 except BackendUnavailable as err:
