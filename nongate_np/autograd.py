@@ -11,6 +11,8 @@ is fine) and accumulates ``.grad`` on the leaves. Inside ``detect_anomaly`` both
 that made it, a leaf's once the graph is walked, before it is added to ``.grad``. At its end a
 backward runs the leaves' post-accumulate-grad hooks, then the callbacks they queued
 (:func:`queue_callback`): how data parallelism reduces the gradients once per backward.
+:func:`grad` walks the same graph for the gradients of given inputs, returned instead of
+accumulated, running only the nodes on a path to them.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from .device import CPU, DeviceError, device_of
 from .tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "set_grad_enabled",
-           "is_grad_enabled", "backward", "queue_callback", "GradientShapeError",
+           "is_grad_enabled", "backward", "grad", "queue_callback", "GradientShapeError",
            "mark_changed", "recorded_ops"]
 
 
@@ -557,26 +559,33 @@ class Function:
 # Backward
 # ---------------------------------------------------------------------------------------------
 
-def _topological_order(root: Node) -> list[Node]:
-    """Nodes reachable from ``root``, each after every node that consumes its outputs.
+def _topological_order(*roots: Node) -> list[Node]:
+    """Nodes reachable from ``roots``, each after every node that consumes its outputs.
 
-    Iterative depth-first search; the order is deterministic (inputs visited in order).
+    Iterative depth-first search, one root after the other (a search from a later root
+    finds the earlier ones' nodes finished); the order is deterministic (inputs visited in
+    order).
     """
-    order, visited = [], {id(root)}
-    stack = [(root, iter(root.inputs))]
-    while stack:
-        node, it = stack[-1]
-        for t in it:
-            if t is None:
-                continue
-            child = t._node if t._rebased is None else _producer(t, node.epoch)[0]
-            if child is not None and id(child) not in visited:
-                visited.add(id(child))
-                stack.append((child, iter(child.inputs)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    order: list[Node] = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, it = stack[-1]
+            for t in it:
+                if t is None:
+                    continue
+                child = t._node if t._rebased is None else _producer(t, node.epoch)[0]
+                if child is not None and id(child) not in visited:
+                    visited.add(id(child))
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()         # post-order reversed: consumers before producers
     return order
 
@@ -608,7 +617,7 @@ def _add(a: Any, b: Any) -> Any:
     return a + b if type(a) is np.ndarray else device_of(a).xp.add(a, b)
 
 
-def _accumulate(store: dict[tuple[int, int], Any], key: tuple[int, int], grad: Any) -> None:
+def _accumulate(store: dict, key: Any, grad: Any) -> None:
     prev = store.get(key)
     store[key] = grad if prev is None else _add(prev, grad)
 
@@ -646,32 +655,11 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
     if not tensor.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no graph; "
                            "create its inputs with requires_grad=True")
-    seed: Any                                     # d(tensor), on the tensor's device
-    if grad is None:
-        if tensor.size != 1:
-            raise RuntimeError(
-                f"backward: grad can be implicitly created only for a scalar output, but this "
-                f"tensor has shape {tensor.shape}; pass grad= an array of that shape")
-        seed = tensor.device.xp.full(tensor.shape, 1, tensor.dtype)
-    else:
-        seed = _as_array(grad._data if isinstance(grad, Tensor) else grad)
-        # a real tensor's gradient is real: casting would drop an imaginary part or fail
-        allowed = "fiubc" if tensor.dtype.kind == "c" else "fiub"
-        if seed.dtype.kind not in allowed:
-            raise TypeError(f"backward: grad must be an array of numbers castable to the "
-                            f"tensor's dtype {tensor.dtype}, got dtype {seed.dtype}")
-        if seed.shape != tensor.shape:
-            raise ValueError(f"backward: grad has shape {seed.shape}, expected the tensor's "
-                             f"shape {tensor.shape}")
-        if device_of(seed) != tensor.device:
-            raise DeviceError(f"backward: grad is on {device_of(seed)}, the tensor on "
-                              f"{tensor.device}")
-        seed = tensor.device.xp.astype(seed, tensor.dtype)
-
+    seed = _seed(tensor, grad, "backward", "grad")
     outer, _grad_mode.callbacks = _grad_mode.callbacks, []
     try:
         hooked: dict[int, Tensor] = {}            # leaves with hooks this backward reached
-        _run_backward(tensor, seed, retain_graph, hooked)
+        _run_backward([(tensor, seed)], retain_graph, hooked)
         for leaf in hooked.values():              # once per leaf, its gradient complete
             for hook in list(leaf._hooks or ()):
                 hook(leaf)
@@ -679,6 +667,109 @@ def backward(tensor: Tensor, grad: npt.ArrayLike | None = None,
             callback(tensor)
     finally:
         _grad_mode.callbacks = outer
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned rather than added
+    to ``.grad``, as ``torch.autograd.grad``: Σ_k J_kᵀ v_k for each input, J_k the Jacobian
+    of output k and v_k its ``grad_outputs`` (ones for a one-element output).
+
+    ``outputs``: a Tensor or a sequence of them, each with a graph; ``inputs``: a Tensor or
+    a sequence of them that require grad, leaves or not (a non-leaf's gradient is the one
+    that reaches it, before its ``register_hook`` hooks, as torch's); ``grad_outputs``: an
+    array or Tensor per output, shaped like it (None for a one-element output).
+
+    Returns a tuple with one Tensor (no graph) per input, or None for an input the outputs
+    do not depend on when ``allow_unused=True`` (zeros with ``materialize_grads=True``).
+    Nothing is added to any leaf's ``.grad`` and no post-accumulate-grad hook runs; the
+    hooks of the tensors on the way run, and a tensor that ``retain_grad()``s gets its
+    ``.grad``, as in torch. Only the nodes on a path to an input run their backward; the
+    graph is freed afterwards unless ``retain_graph=True``.
+
+    Raises RuntimeError for an output without a graph, an input that does not require grad,
+    an input the outputs do not depend on (without ``allow_unused``), or a graph freed by an
+    earlier backward; NotImplementedError for ``create_graph=True`` (a backward here computes
+    on arrays and records no graph, so there are no gradients of gradients) and
+    ``is_grads_batched=True``; TypeError, ValueError as :meth:`Tensor.backward` for a
+    ``grad_outputs`` of the wrong dtype or shape, or the wrong count.
+    """
+    if create_graph:
+        raise NotImplementedError("grad: create_graph=True is not supported: a backward here "
+                                  "computes on arrays and records no graph, so there are no "
+                                  "gradients of gradients (a gradient penalty needs them)")
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True is not supported; call grad "
+                                  "once per row of grad_outputs")
+    outs = _tensor_list(outputs, "outputs")
+    ins = _tensor_list(inputs, "inputs")
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outs)} outputs; "
+                         f"give one per output (None for a one-element output)")
+    for k, t in enumerate(outs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: output {k} does not require grad and has no graph; "
+                               f"compute it from tensors created with requires_grad=True")
+    for k, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {k} does not require grad; create it with "
+                               f"requires_grad=True (or call .requires_grad_())")
+    roots = [(t, _seed(t, g, "grad", f"grad_outputs[{k}]"))
+             for k, (t, g) in enumerate(zip(outs, grad_outputs))]
+    captured = {id(t): None for t in ins if t._node is None}
+    reached = {(id(t._node), t._index): None for t in ins if t._node is not None}
+    _run_backward(roots, bool(retain_graph), {}, captured, reached)
+    results = []
+    for k, t in enumerate(ins):
+        g = captured[id(t)] if t._node is None else reached[(id(t._node), t._index)]
+        if g is None:
+            if not (allow_unused or materialize_grads):
+                raise RuntimeError(f"grad: input {k} was not used to compute the outputs; "
+                                   f"pass allow_unused=True to get None for it "
+                                   f"(materialize_grads=True: zeros)")
+            results.append(Tensor._wrap(t.device.xp.zeros(t.shape, t.dtype))
+                           if materialize_grads else None)
+        else:
+            results.append(Tensor._wrap(g))
+    return tuple(results)
+
+
+def _tensor_list(value: Any, name: str) -> list[Tensor]:
+    """A Tensor or a sequence of Tensors as a list; TypeError naming ``name`` otherwise."""
+    items = [value] if isinstance(value, Tensor) else value
+    if not isinstance(items, (list, tuple)) or not items or \
+            not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(f"grad: {name} must be a Tensor or a non-empty sequence of Tensors, "
+                        f"got {type(value).__name__}")
+    return list(items)
+
+
+def _seed(tensor: Tensor, grad: Any, where: str, name: str) -> Any:
+    """d(tensor) as an array of the tensor's dtype on its device: ``grad`` checked (its
+    dtype castable, its shape and device the tensor's), or ones for a one-element tensor."""
+    if grad is None:
+        if tensor.size != 1:
+            raise RuntimeError(
+                f"{where}: grad can be implicitly created only for a scalar output, but this "
+                f"tensor has shape {tensor.shape}; pass {name}= an array of that shape")
+        return tensor.device.xp.full(tensor.shape, 1, tensor.dtype)
+    seed = _as_array(grad._data if isinstance(grad, Tensor) else grad)
+    # a real tensor's gradient is real: casting would drop an imaginary part or fail
+    allowed = "fiubc" if tensor.dtype.kind == "c" else "fiub"
+    if seed.dtype.kind not in allowed:
+        raise TypeError(f"{where}: {name} must be an array of numbers castable to the "
+                        f"tensor's dtype {tensor.dtype}, got dtype {seed.dtype}")
+    if seed.shape != tensor.shape:
+        raise ValueError(f"{where}: {name} has shape {seed.shape}, expected the tensor's "
+                         f"shape {tensor.shape}")
+    if device_of(seed) != tensor.device:
+        raise DeviceError(f"{where}: {name} is on {device_of(seed)}, the tensor on "
+                          f"{tensor.device}")
+    return tensor.device.xp.astype(seed, tensor.dtype)
 
 
 def queue_callback(callback: Callable[[Tensor], Any]) -> None:
@@ -696,7 +787,12 @@ def queue_callback(callback: Callable[[Tensor], Any]) -> None:
         _grad_mode.callbacks.append(callback)
 
 
-def _leaf_gradient(t: Tensor, g: Any, hooked: dict[int, Tensor], held: dict[int, list]) -> None:
+def _leaf_gradient(t: Tensor, g: Any, hooked: dict[int, Tensor], held: dict[int, list],
+                   captured: dict | None) -> None:
+    """A leaf's part ``g`` of its gradient: into its ``.grad``, or with ``captured`` (grad())
+    into ``captured[id(t)]`` where t is asked for and nowhere otherwise."""
+    if captured is not None and id(t) not in captured:
+        return
     if t._grad_hooks:           # its hooks get the sum over all its uses: held to the end
         entry = held.get(id(t))
         if entry is None:
@@ -704,15 +800,24 @@ def _leaf_gradient(t: Tensor, g: Any, hooked: dict[int, Tensor], held: dict[int,
         else:
             entry[1] = _add(entry[1], g)
         return
+    if captured is not None:
+        _accumulate(captured, id(t), g)
+        return
     t._accumulate_grad(g)
     if t._hooks:
         hooked[id(t)] = t
 
 
-def _release_held(held: dict[int, list], hooked: dict[int, Tensor]) -> None:
-    """Each leaf's held gradient through its hooks, then into its ``.grad``."""
+def _release_held(held: dict[int, list], hooked: dict[int, Tensor],
+                  captured: dict | None) -> None:
+    """Each leaf's held gradient through its hooks, then into its ``.grad`` (or
+    ``captured``)."""
     for t, g in held.values():
-        t._accumulate_grad(_run_grad_hooks(t._grad_hooks or [], g))
+        g = _run_grad_hooks(t._grad_hooks or [], g)
+        if captured is not None:
+            captured[id(t)] = g
+            continue
+        t._accumulate_grad(g)
         if t._hooks:
             hooked[id(t)] = t
 
@@ -726,31 +831,37 @@ def _retain(t: Tensor, g: Any, node: Node, index: int, retained: dict) -> None:
         t._accumulate_grad(g)
 
 
-def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
-                  hooked: dict[int, Tensor]) -> None:
+def _run_backward(roots: list[tuple[Tensor, Any]], retain_graph: bool,
+                  hooked: dict[int, Tensor], captured: dict | None = None,
+                  outputs: dict | None = None) -> None:
+    """The gradient of Σ ⟨seed, root⟩ over ``roots`` ((tensor, seed) pairs), into the
+    leaves' ``.grad``; or, for :func:`grad`, only into ``captured`` (id(leaf) -> its
+    gradient) and ``outputs`` ((id(node), output index) of a non-leaf asked for -> its
+    gradient, as it reaches the node), running only the nodes on a path to those."""
     held: dict[int, list] = {}                    # id(leaf) -> [leaf, gradient], hooked leaves
-    if tensor._node is None:                      # backward on a leaf
-        _leaf_gradient(tensor, seed, hooked, held)
-        _release_held(held, hooked)
-        return
-
     checked = _anomaly.enabled                    # read once: the mode at backward's start
     grads: dict = {}                              # (id(node), output index) -> array
     retained: dict = {}                           # (id(node), output index) -> tensor, see _retain
-    _accumulate(grads, (id(tensor._node), tensor._index), seed)
-    if tensor._retains_grad:                      # its gradient is the seed, as torch's
-        _retain(tensor, seed, tensor._node, tensor._index, retained)
-    for node in _topological_order(tensor._node):
+    for tensor, seed in roots:
+        if tensor._node is None:                  # a leaf as a root: the seed is its gradient
+            _leaf_gradient(tensor, seed, hooked, held, captured)
+            continue
+        _accumulate(grads, (id(tensor._node), tensor._index), seed)
+        if tensor._retains_grad:                  # its gradient is the seed, as torch's
+            _retain(tensor, seed, tensor._node, tensor._index, retained)
+    order = _topological_order(*[t._node for t, _ in roots if t._node is not None])
+    needed = None if captured is None else _leading_to(order, captured, outputs or {})
+    for node in order:
         if node.freed:
             raise RuntimeError(
                 f"backward: the graph through '{node.name}' was already freed by an earlier "
                 "backward; pass retain_graph=True to the first backward to go through it twice")
-        if node.epoch < _Changes.changed:
-            _check_saved(node)
         outs = []
         hooks = node.hooks
         for k, (shape, dtype, xp) in enumerate(node.out_meta):
             g = grads.pop((id(node), k), None)
+            if outputs and g is not None and (id(node), k) in outputs:
+                outputs[(id(node), k)] = g        # before its hooks, as torch's grad()
             if hooks is not None and g is not None:
                 # the total gradient of output k is known here, before it flows on
                 g = _run_grad_hooks(hooks.get(k, ()), g)
@@ -758,6 +869,11 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
                 if t is not None:
                     t._accumulate_grad(g)
             outs.append(xp.zeros(shape, dtype) if g is None else g)
+        if needed is not None and id(node) not in needed:
+            _free(node, retain_graph)
+            continue
+        if node.epoch < _Changes.changed:
+            _check_saved(node)
         if checked:
             in_grads = anomaly.run_backward(node.fn, node.ctx, outs, node.site, node.inputs)
         else:
@@ -787,14 +903,36 @@ def _run_backward(tensor: Tensor, seed: Any, retain_graph: bool,
             if produced is not None and produced.epoch < _Changes.changed:
                 _check_view_read(produced, node)
             if produced is None:
-                _leaf_gradient(t, g, hooked, held)
+                _leaf_gradient(t, g, hooked, held, captured)
             else:
                 if t._retains_grad and produced is t._node:
                     _retain(t, g, produced, index, retained)
                 _accumulate(grads, (id(produced), index), g)
-        if not retain_graph:
-            # NOTE: the inputs too: an in-place op leaves a cycle (the tensor, its new node,
-            # an older node reading it) that would wait for the cycle collector
-            node.ctx, node.inputs = None, ()
-            node.freed = True
-    _release_held(held, hooked)
+        _free(node, retain_graph)
+    _release_held(held, hooked, captured)
+
+
+def _free(node: Node, retain_graph: bool) -> None:
+    """The node's saved values dropped after its backward, unless ``retain_graph``."""
+    if not retain_graph:
+        # NOTE: the inputs too: an in-place op leaves a cycle (the tensor, its new node,
+        # an older node reading it) that would wait for the cycle collector
+        node.ctx, node.inputs = None, ()
+        node.freed = True
+
+
+def _leading_to(order: list[Node], captured: dict, outputs: dict) -> set[int]:
+    """The ids of the nodes in ``order`` whose backward reaches a leaf in ``captured`` or
+    an output in ``outputs``: those :func:`grad` runs (producers before consumers here)."""
+    needed: set[int] = set()
+    for node in reversed(order):
+        for t in node.inputs:
+            if t is None:
+                continue
+            produced, index = (t._node, t._index) if t._rebased is None else \
+                _producer(t, node.epoch)
+            if (id(t) in captured if produced is None else
+                    id(produced) in needed or (id(produced), index) in outputs):
+                needed.add(id(node))
+                break
+    return needed

@@ -203,7 +203,7 @@ class Tensor:
         if device is not None:
             self._data = move(self._data, device)
         self.grad: np.ndarray | None = None
-        self._node = None          # the autograd Node that produced this tensor, if any
+        self._node: Any = None     # the autograd Node that produced this tensor, if any
         self._index = 0            # which output of that node
         self._retains_grad = False
         self._hooks: list | None = None     # post-accumulate-grad hooks, see register_...
