@@ -788,8 +788,11 @@ def test_a_numpy_ufunc_on_a_tensor_names_the_op_to_use():
     with pytest.raises(TypeError, match=r"^np.sin does not take a nongate_np Tensor: use "
                                         r"ng.sin\(t\)"):
         np.sin(t)
+    with pytest.raises(TypeError, match=r"^np.cbrt does not take a nongate_np Tensor: use "
+                                        r"np.cbrt\(t.numpy\(\)\)"):
+        np.cbrt(t)                          # no ng.cbrt: only NumPy's, on the values
     with pytest.raises(TypeError, match=r"^np.arctan does not take a nongate_np Tensor: use "
-                                        r"np.arctan\(t.numpy\(\)\)"):
+                                        r"ng.arctan\(t\)"):
         np.arctan(t)
     a = np.array([1.0, 2.0])
     with pytest.raises(TypeError, match="write a = a \\+ t"):
