@@ -27,7 +27,8 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   atanh, atan2, hypot, arctan, arcsin, arccos, arcsinh, arccosh, arctanh,
                   arctan2, log2, log10, exp2, rsqrt, reciprocal, erfc, logit, logaddexp, floor,
                   ceil, trunc, fix, round, frac, cumprod, roll, diag, diagonal, diag_embed,
-                  trace, unique)
+                  trace, unique, clamp_min, clamp_max, unbind, repeat_interleave, scatter_add,
+                  cdist)
 from .ops import einsum
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
