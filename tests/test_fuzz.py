@@ -276,7 +276,7 @@ def test_unary_ops(x, axis, data):
         hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 4)),
         st.just(np.zeros(2)), st.just([[0]]))), errors=INDEX_ERRORS)
     # torch's names a porter types: unbind, repeat_interleave, scatter_add, clamp_min/max,
-    # cdist (its differences can overflow: no finiteness claim)
+    # cdist (its differences can overflow: no finiteness claim), linalg.vector_norm
     call(ng.unbind, x, dim)
     call(ng.repeat_interleave, x, data.draw(st.one_of(
         st.integers(-1, 3), st.just(1.5), hnp.arrays(np.int64, st.integers(0, 4),
@@ -293,6 +293,8 @@ def test_unary_ops(x, axis, data):
     call(ng.clamp_max, x, bound, finite=fits_bound and nt.all_finite(x))
     call(ng.cdist, x, x, data.draw(st.sampled_from([2.0, 1.0, np.inf, 0.0, -1.0])),
          finite=False)
+    call(ng.linalg.vector_norm, x, data.draw(st.sampled_from([2, 1, np.inf, 0, -1, "fro"])),
+         axis, finite=False)
     call(ng.masked_fill, x, data.draw(hnp.arrays(st.sampled_from([np.bool_, np.int64]),
                                                  nt.shapes())),
          data.draw(st.sampled_from([0.0, -1e9, 2, True, np.nan, "a"])), finite=False)

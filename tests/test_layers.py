@@ -20,7 +20,7 @@ LAYERS = [
      "sharedlib", "cores", "defaults", "userline", "dtypes", "torch_names"],
     ["kernels"],
     ["device", "tensor", "anomaly", "autograd", "factories"],
-    ["ops"],
+    ["ops", "linalg"],
     # data parallelism hooks into the backward of a module's parameters
     ["nn", "optim", "distributed"],
     # checking, persistence and the API fuzz strategies, built on the modules and the ops

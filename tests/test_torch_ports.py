@@ -3,7 +3,7 @@
 ``unbind``, ``clamp_min``/``clamp_max`` (and ``_``), ``is_floating_point``, ``is_complex``,
 ``half``/``short``/``cfloat``/``cdouble``, ``new_tensor``/``new_zeros``/``new_ones``/
 ``new_full``/``new_empty``, ``masked_fill_``, ``repeat_interleave`` (E43), ``scatter_add``
-and ``scatter_add_`` (E44), ``cdist``."""
+and ``scatter_add_`` (E44), ``cdist``, ``ng.linalg``."""
 
 import re
 
@@ -294,7 +294,7 @@ def test_scatter_add_errors(args, error, message):
         ng.scatter_add(*args)
 
 
-# -- cdist ------------------------------------------------------------------------
+# -- cdist, linalg ---------------------------------------------------------------------
 
 @pytest.mark.torch
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 2.0, 3.0, np.inf])
@@ -329,6 +329,43 @@ def test_cdist_of_equal_rows_has_gradient_zero_as_torch():
 def test_cdist_errors(args, kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):
         ng.cdist(*args, **kwargs)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("ord", [2, 1, 3.5, 0, np.inf, -np.inf])
+@pytest.mark.parametrize("dim, keepdim", [(None, False), (1, True), ((0, 1), False),
+                                          (-1, False)])
+def test_linalg_vector_norm_as_torch(ord, dim, keepdim):
+    import torch
+    x = X.copy()
+    if ord == 0:            # no gradient: values only
+        np.testing.assert_array_equal(
+            ng.linalg.vector_norm(ng.tensor(x), ord, dim, keepdim).numpy(),
+            torch.linalg.vector_norm(torch.tensor(x), ord, dim, keepdim).numpy())
+        return
+    _both(lambda t: ng.linalg.vector_norm(t, ord, dim, keepdim),
+          lambda t: torch.linalg.vector_norm(t, ord, dim, keepdim), x)
+
+
+@pytest.mark.torch
+def test_linalg_norm_of_vectors_as_torch():
+    import torch
+    x = X.copy()
+    for args, kwargs in (((), {}), ((None, 1), {}), ((3.0,), {"dim": 0}),
+                         (("fro",), {}), ((None, (0, 1), True), {})):
+        _both(lambda t: ng.linalg.norm(t, *args, **kwargs),
+              lambda t: torch.linalg.norm(t, *args, **kwargs), x)
+    _both(lambda t: ng.linalg.norm(t, 1), lambda t: torch.linalg.norm(t, 1), x[0].copy())
+    got = ng.linalg.vector_norm(ng.tensor(x, dtype=np.float32), dtype=np.float64)
+    assert got.dtype == np.float64
+    for args, message in (((x, 2), "is a matrix norm"), ((x, "nuc"), "is a matrix norm"),
+                          ((x, 1, (0, 1)), "is a matrix norm"),
+                          ((np.ones((2, 2, 2)), 2), "must be 1-d"),
+                          ((x[0], "fro"), "ord='fro' is a matrix norm")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            ng.linalg.norm(*args)
+    with pytest.raises(TypeError, match="ord must be a number"):
+        ng.linalg.vector_norm(x, "fro")
 
 
 # -- the module's hints for these names are gone ------------------------------------------

@@ -1,7 +1,7 @@
 """torch's names a porter types, on the GPU (the simulator without one): ``scatter_add``
 (E44) and ``scatter_add_``, ``repeat_interleave`` (E43), ``unbind``, ``cdist``,
-``clamp_min``, ``masked_fill_`` and the ``new_*`` methods: values and gradients equal the
-CPU's, results and gradients on the device."""
+``clamp_min``, ``masked_fill_``, ``linalg.vector_norm`` and the ``new_*`` methods: values
+and gradients equal the CPU's, results and gradients on the device."""
 
 import numpy as np
 import pytest
@@ -34,6 +34,7 @@ OPS = {
     "clamp_min": lambda t, s: t.clamp_min(0.1) + s.sum(),
     "masked_fill_": _in_place("masked_fill_", lambda s: (ng.tensor(MASK).to(s.device),
                                                          s.sum())),
+    "vector_norm": lambda t, s: ng.linalg.vector_norm(t, 3, 1) + s.sum(),
 }
 
 
