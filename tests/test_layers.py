@@ -19,7 +19,7 @@ LAYERS = [
      "training.progress", "training.plot", "check.testing", "check.report", "data",
      "sharedlib", "cores", "defaults", "userline", "dtypes", "torch_names"],
     ["kernels"],
-    ["device", "tensor", "anomaly", "autograd", "factories"],
+    ["device", "tensor", "anomaly", "autograd", "factories", "cuda"],
     ["ops", "linalg"],
     # data parallelism hooks into the backward of a module's parameters
     ["nn", "optim", "distributed"],

@@ -129,7 +129,7 @@ def test_new_tensor_and_friends_take_selfs_dtype_and_device_as_torch():
                                       tx.new_full((2,), 3.7).numpy())
     x = ng.zeros(2, dtype=np.float32)
     src = ng.tensor([1.0, 2.0], requires_grad=True)
-    copy = x.new_tensor(src, dtype=np.float64, device="cpu", requires_grad=True)
+    copy = x.new_tensor(src, dtype=np.float64, device=ng.device("cpu"), requires_grad=True)
     assert copy.dtype == np.float64 and copy.is_leaf and copy.requires_grad
     copy.data[0] = 7.0
     assert src.numpy()[0] == 1.0                                    # a copy
