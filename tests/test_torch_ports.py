@@ -3,14 +3,17 @@
 ``unbind``, ``clamp_min``/``clamp_max`` (and ``_``), ``is_floating_point``, ``is_complex``,
 ``half``/``short``/``cfloat``/``cdouble``, ``new_tensor``/``new_zeros``/``new_ones``/
 ``new_full``/``new_empty``, ``masked_fill_``, ``repeat_interleave`` (E43), ``scatter_add``
-and ``scatter_add_`` (E44), ``cdist``, ``ng.linalg``."""
+and ``scatter_add_`` (E44), ``cdist``, ``ng.linalg``; and what a tensor says for a torch
+attribute that is not here (``TENSOR_HINTS``)."""
 
+import inspect
 import re
 
 import numpy as np
 import pytest
 
 import nongate_np as ng
+from nongate_np.torch_names import TENSOR_HINTS, MissingAttribute
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -294,7 +297,7 @@ def test_scatter_add_errors(args, error, message):
         ng.scatter_add(*args)
 
 
-# -- cdist, linalg ---------------------------------------------------------------------
+# -- cdist, linalg ------------------------------------------------------------------------
 
 @pytest.mark.torch
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 2.0, 3.0, np.inf])
@@ -368,7 +371,54 @@ def test_linalg_norm_of_vectors_as_torch():
         ng.linalg.vector_norm(x, "fro")
 
 
-# -- the module's hints for these names are gone ------------------------------------------
+# -- what a tensor says for a torch attribute that is not here ----------------------------
+
+@pytest.mark.torch
+def test_every_tensor_hint_is_a_torch_attribute_and_not_here():
+    import torch
+    assert [n for n in TENSOR_HINTS if not hasattr(torch.Tensor, n)] == []
+    installed = {n: inspect.getattr_static(ng.Tensor, n, None) for n in TENSOR_HINTS}
+    assert [n for n, v in installed.items() if not isinstance(v, MissingAttribute)] == []
+    x = ng.zeros(2)
+    assert [n for n in TENSOR_HINTS if hasattr(x, n) or hasattr(ng.Tensor, n)] == []
+    # what the hints name exists
+    text = " ".join(h.format(name="x", base="unsqueeze") for h in TENSOR_HINTS.values())
+    assert [m for m in re.findall(r"\bx\.(\w+)\(", text) if not hasattr(ng.Tensor, m)] == []
+    assert [m for m in re.findall(r"\bng\.(\w+)", text) if not hasattr(ng, m)] == []
+    assert [m for m in re.findall(r"nn\.init\.(\w+)", text) if not hasattr(ng.nn.init, m)
+            ] == []
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("index_add_", "x.scatter_add_(dim, idx, source)"), ("storage", "x.numpy() is the array"),
+    ("unsqueeze_", "write x = x.unsqueeze(...)"), ("element_size", "x.dtype.itemsize"),
+    ("pin_memory", "there is no pinned memory here")])
+def test_a_torch_tensor_attribute_that_is_not_here_says_what_to_write(name, hint):
+    x = ng.zeros(2)
+    assert not hasattr(x, name) and getattr(x, name, 7) == 7
+    with pytest.raises(AttributeError, match=rf"^'Tensor' object has no attribute '{name}'; "
+                                             rf"for torch's Tensor\.{name}, .*"
+                                             rf"{re.escape(hint)}") as info:
+        getattr(x, name)
+    assert info.value.name == name and info.value.obj is x
+    with pytest.raises(AttributeError, match=rf"^type object 'Tensor' has no attribute "
+                                             rf"'{name}'; for torch's"):
+        getattr(ng.Tensor, name)
+    p = ng.nn.Parameter(np.zeros(2))
+    with pytest.raises(AttributeError, match=rf"^'Parameter' object has no attribute "
+                                             rf"'{name}'"):
+        getattr(p, name)
+
+
+def test_other_missing_attributes_keep_pythons_message():
+    x = ng.zeros(2)
+    with pytest.raises(AttributeError, match=r"^'Tensor' object has no attribute "
+                                             r"'no_such_thing'$"):
+        x.no_such_thing  # noqa: B018  (the attribute access is the test)
+    with pytest.raises(AttributeError, match="a tensor on the CPU has no "
+                                             "__cuda_array_interface__"):
+        x.__cuda_array_interface__  # noqa: B018
+
 
 def test_the_module_hints_for_the_new_names_are_gone():
     from nongate_np.torch_names import HINTS
