@@ -1,7 +1,8 @@
 """torch's names a porter types, on the GPU (the simulator without one): ``scatter_add``
 (E44) and ``scatter_add_``, ``repeat_interleave`` (E43), ``unbind``, ``cdist``,
-``clamp_min``, ``masked_fill_``, ``linalg.vector_norm`` and the ``new_*`` methods: values
-and gradients equal the CPU's, results and gradients on the device."""
+``clamp_min``, ``masked_fill_``, ``linalg.vector_norm``, the ``new_*`` methods and
+``nn.Embedding(max_norm=...)``: values and gradients equal the CPU's, results and gradients
+on the device."""
 
 import numpy as np
 import pytest
@@ -62,3 +63,15 @@ def test_new_methods_on_the_gpu():
         assert made.device == "cuda"
     assert x.new_ones(2, device="cpu").device == "cpu"
 
+
+def test_embedding_max_norm_on_the_gpu():
+    """The rows renormalised on the host, the table copied back (E17's lookup after)."""
+    w = np.random.default_rng(1).normal(size=(5, 3)) * 3
+    tables = []
+    for device in ("cuda", "cpu"):
+        emb = ng.nn.Embedding(5, 3, max_norm=1.0, _weight=w, dtype=np.float64).to(device)
+        y = emb(ng.tensor([[0, 3, 3]], device=device))
+        assert y.device == device
+        tables.append((emb.weight.to("cpu").numpy(), y.to("cpu").numpy()))
+    for g, w_ in zip(*tables):
+        np.testing.assert_allclose(g, w_, rtol=1e-14)
