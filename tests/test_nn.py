@@ -362,6 +362,39 @@ def test_embedding_max_norm_change_is_seen_by_a_graph_that_saved_the_weight():
         (tied.sum() + out.sum()).backward()
 
 
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_flatten_parameters_is_a_no_op(cls):
+    """torch's packs cuDNN's weights; ported code calls it after .to(device) or in forward."""
+    ng.seed(0)
+    m = cls(3, 4, dtype=np.float64)
+    before = {k: v.copy() for k, v in m.state_dict().items()}
+    x = np.random.default_rng(0).normal(size=(5, 2, 3))
+    y0 = m(x)[0].numpy()
+    assert m.flatten_parameters() is None
+    np.testing.assert_array_equal(m(x)[0].numpy(), y0)
+    assert all(np.array_equal(before[k], v) for k, v in m.state_dict().items())
+    assert "cuDNN" in cls.flatten_parameters.__doc__
+
+
+@pytest.mark.torch
+def test_a_torch_tensor_of_another_dtype_is_told_torchs_conversion():
+    """A torch tensor has no astype: the message names .float() / .to(torch.float32)."""
+    import re
+
+    import torch
+    lin = nn.Linear(3, 2)
+    for x, fix in ((torch.zeros(2, 3, dtype=torch.float64), "input.float() or "
+                    "input.to(torch.float32)"),
+                   (torch.zeros(2, 3, dtype=torch.int64), "input.float() or "
+                    "input.to(torch.float32)")):
+        with pytest.raises(TypeError, match=re.escape(fix)):
+            lin(x)
+    with pytest.raises(TypeError, match=re.escape("input.double() or input.to(torch.float64)")):
+        nn.Linear(3, 2, dtype=np.float64)(torch.zeros(2, 3))
+    with pytest.raises(TypeError, match=re.escape("convert input (input.astype(np.float32))")):
+        lin(np.zeros((2, 3)))
+
+
 def test_same_seed_same_init_different_seed_different_init():
     def build(s):
         ng.seed(s)
