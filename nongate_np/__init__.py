@@ -27,7 +27,8 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   atanh, atan2, hypot, arctan, arcsin, arccos, arcsinh, arccosh, arctanh,
                   arctan2, log2, log10, exp2, rsqrt, reciprocal, erfc, logit, logaddexp, floor,
                   ceil, trunc, fix, round, frac, cumprod, roll, diag, diagonal, diag_embed,
-                  trace, unique)
+                  trace, unique, clamp_min, clamp_max, unbind, repeat_interleave, scatter_add,
+                  cdist)
 from .ops import einsum
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed
@@ -44,7 +45,7 @@ from .check import GradcheckError, GradcheckReport, gradcheck, numeric_gradient
 from .kernels.registry import available_backends, backend, get_backend, set_global_backend
 from .io import (Checkpoint, CheckpointError, load, load_weights, save, load_safetensors,
                  save_safetensors)
-from . import check, data, io, training
+from . import check, cuda, data, device, io, linalg, training
 
 __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_enabled",
            "is_grad_enabled", "seed", "manual_seed", "set_default_dtype", "get_default_dtype",
@@ -54,7 +55,8 @@ __all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "set_grad_e
            "GradcheckReport", "check", "nn", "optim", "io", "data", "training", "save", "load",
            "load_weights", "Checkpoint", "CheckpointError", "save_safetensors",
            "load_safetensors", "backend", "detect_anomaly", "AnomalyError",
-           "set_global_backend", "get_backend", "available_backends", *_ops_all]
+           "set_global_backend", "get_backend", "available_backends", "device", "cuda", "linalg",
+           *_ops_all]
 
 
 if not TYPE_CHECKING:       # NOTE: hidden from type checkers, which would type every name

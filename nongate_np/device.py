@@ -6,11 +6,18 @@ arguments' device for its :class:`~nongate_np.kernels.array_api.ArrayFunctions` 
 NumPy on the CPU, the CUDA kernels on the GPU. Moving between devices is explicit
 (``Tensor.to``, ``Module.to``, ``Tensor.numpy`` copies to the host); an op given tensors on
 two devices raises :class:`DeviceError` naming both.
+
+The module is callable as torch's ``torch.device``: ``nongate_np.device("cuda")`` is
+:func:`device` (``import nongate_np.device`` and ``from nongate_np.device import ...`` work
+as for any module), and ``isinstance(d, nongate_np.device)`` asks whether ``d`` is a
+:class:`Device`.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -51,6 +58,12 @@ class Device:
         return hash(self.type)
 
     @property
+    def index(self) -> int | None:
+        """torch's device index: 0 for the GPU (one GPU, the current one), None for the
+        CPU."""
+        return 0 if self.type == "cuda" else None
+
+    @property
     def xp(self) -> ArrayFunctions:
         """The array functions of this device (:mod:`nongate_np.kernels.array_api`);
         for "cuda" the first use checks that a GPU is usable (:class:`DeviceError`)."""
@@ -62,14 +75,25 @@ CUDA = Device("cuda")
 _DEVICES = {"cpu": CPU, "cuda": CUDA, "cuda:0": CUDA}
 
 
-def device(spec: Device | str) -> Device:
-    """``spec`` ("cpu", "cuda", "cuda:0" or a Device) as a Device; ValueError otherwise."""
-    if isinstance(spec, Device):
-        return spec
-    if isinstance(spec, str) and spec in _DEVICES:
-        return _DEVICES[spec]
-    raise ValueError(f"unknown device {spec!r}; expected 'cpu' or 'cuda' (one GPU: 'cuda' "
-                     f"or 'cuda:0')")
+def device(spec: Device | str, index: int | None = None) -> Device:
+    """``spec`` ("cpu", "cuda", "cuda:0" or a Device) as a Device, as ``torch.device``
+    (also ``device("cuda", 0)``; ``index`` 0 or None, "cpu" None or 0: torch's forms).
+    "cuda" names the GPU whether or not one is usable here (a move there says so).
+    ValueError for another name or index (one GPU: index 0), TypeError for a spec that is
+    not a string or a Device."""
+    if index is None:
+        if isinstance(spec, Device):
+            return spec
+        if isinstance(spec, str) and spec in _DEVICES:
+            return _DEVICES[spec]
+    elif str(spec) in ("cpu", "cuda") and type(index) is int and index == 0:
+        return _DEVICES[str(spec)]
+    if not isinstance(spec, (str, Device)):
+        raise TypeError(f"device: expected a device name such as 'cpu' or 'cuda' (or a "
+                        f"Device), got {type(spec).__name__}")
+    given = repr(spec) if index is None else f"{str(spec)!r} with index {index!r}"
+    raise ValueError(f"unknown device {given}; expected 'cpu' or 'cuda' (one GPU: 'cuda', "
+                     f"'cuda:0' or ('cuda', 0), the current one)")
 
 
 def device_or_dtype(spec: Any, where: str) -> Device | np.dtype:
@@ -210,3 +234,17 @@ def _cuda_functions() -> ArrayFunctions:
                           f"load ({err})") from err
     _cuda.append(module.CUDA_FUNCTIONS)
     return _cuda[0]
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as ``torch.device``: ``nongate_np.device("cuda")`` is
+    :func:`device`, and ``isinstance(d, nongate_np.device)`` asks for a :class:`Device`."""
+
+    def __call__(self, type: Device | str, index: int | None = None) -> Device:
+        return device(type, index)
+
+    def __instancecheck__(self, obj: object) -> bool:
+        return isinstance(obj, Device)
+
+
+sys.modules[__name__].__class__ = _CallableModule

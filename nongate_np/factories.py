@@ -22,6 +22,7 @@ from . import casting, rng
 from .casting import fill_value
 from .defaults import get_default_dtype
 from .device import CPU, device_of, move
+from .device import device as device_named
 from .tensor import Tensor, as_array
 
 __all__ = ["zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "randn_like",
@@ -54,22 +55,27 @@ def _dtype(dtype, where: str) -> np.dtype:
         raise TypeError(f"{where}: unknown dtype {dtype!r:.40}") from None
 
 
-def zeros(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``shape`` (separate ints or one tuple), as ``torch.zeros``: ``dtype``
+    ``get_default_dtype()`` when None, ``device`` "cpu" (None) or "cuda" (every factory
+    here takes torch's ``device=``; DeviceError where "cuda" is not usable)."""
     return Tensor(np.zeros(_shape(shape, "zeros"), _dtype(dtype, "zeros")),
-                  requires_grad=requires_grad)
+                  requires_grad=requires_grad, device=device)
 
 
-def ones(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones, as :func:`zeros` (``torch.ones``)."""
     return Tensor(np.ones(_shape(shape, "ones"), _dtype(dtype, "ones")),
-                  requires_grad=requires_grad)
+                  requires_grad=requires_grad, device=device)
 
 
-def full(shape, value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(shape, value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """``shape`` filled with ``value`` (see :func:`fill_value`), of ``dtype``: by default
     ``get_default_dtype()`` whatever the value (torch makes an int value int64 and a bool
-    bool: pass ``dtype=np.int64`` for that)."""
+    bool: pass ``dtype=np.int64`` for that); on ``device``."""
     v = fill_value(value, _dtype(dtype, "full"), "full")
-    return Tensor(np.full(_shape((shape,), "full"), v, v.dtype), requires_grad=requires_grad)
+    return Tensor(np.full(_shape((shape,), "full"), v, v.dtype), requires_grad=requires_grad,
+                  device=device)
 
 
 def _count(value, name: str, where: str) -> int:
@@ -126,19 +132,22 @@ def _like(x, where: str):
     return x._data if isinstance(x, Tensor) else as_array(x, what=f"{where}: input")
 
 
-def _made(data: np.ndarray, like, requires_grad: bool) -> Tensor:
-    """A host array as a tensor on the device of ``like`` (an array)."""
-    device = device_of(like)
+def _made(data: np.ndarray, like, requires_grad: bool, device=None) -> Tensor:
+    """A host array as a tensor on ``device``, or (None) the device of ``like`` (an
+    array)."""
+    device = device_of(like) if device is None else device_named(device)
     out = Tensor._wrap(data if device is CPU else move(data, device))
     if requires_grad:
         out.requires_grad = True
     return out
 
 
-def full_like(input, fill_value, *, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(input, fill_value, *, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
     """A tensor of ``input``'s shape filled with ``fill_value``, in input's dtype (or
-    ``dtype``) and on its device, as ``torch.full_like``: the value converted to the dtype
-    as :func:`full` does (3.7 in an int64 tensor is 3, as torch). No graph: a new leaf.
+    ``dtype``) and on its device (or ``device``), as ``torch.full_like``: the value
+    converted to the dtype as :func:`full` does (3.7 in an int64 tensor is 3, as torch). No
+    graph: a new leaf.
 
     Raises TypeError for a value that is not a number, an unknown dtype or an input that
     is not numeric; ValueError for a value the dtype cannot hold (NaN in an integer dtype,
@@ -146,33 +155,29 @@ def full_like(input, fill_value, *, dtype=None, requires_grad: bool = False) -> 
     like = _like(input, "full_like")
     dt = like.dtype if dtype is None else _dtype(dtype, "full_like")
     v = casting.fill_value(fill_value, dt, "full_like")   # NOTE: torch's argument name hides it
-    return _made(np.full(like.shape, v, v.dtype), like, requires_grad)
+    return _made(np.full(like.shape, v, v.dtype), like, requires_grad, device)
 
 
-def zeros_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Zeros of ``input``'s shape, in its dtype (or ``dtype``) and on its device, as
-    ``torch.zeros_like``: :func:`full_like` with 0. Raises as :func:`full_like` does."""
-    return full_like(input, 0, dtype=dtype, requires_grad=requires_grad)
+def zeros_like(input, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``input``'s shape, in its dtype (or ``dtype``) and on its device (or
+    ``device``), as ``torch.zeros_like``: :func:`full_like` with 0. Raises as
+    :func:`full_like` does."""
+    return full_like(input, 0, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``input``'s shape, in its dtype (or ``dtype``) and on its device (or
     ``device``), as ``torch.empty_like``, but filled with zeros (torch's values are
     uninitialised: see :func:`empty`). Raises as :func:`zeros_like` does."""
-    out = full_like(input, 0, dtype=dtype, requires_grad=False)
-    if device is not None:
-        out = Tensor(out.data, device=device)
-    if requires_grad:
-        out.requires_grad = True
-    return out
+    return full_like(input, 0, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(input, *, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(input, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Ones of ``input``'s shape, as :func:`zeros_like` otherwise (``torch.ones_like``)."""
-    return full_like(input, 1, dtype=dtype, requires_grad=requires_grad)
+    return full_like(input, 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def _random_like(draw: str, input, generator, dtype, requires_grad: bool) -> Tensor:
+def _random_like(draw: str, input, generator, dtype, device, requires_grad: bool) -> Tensor:
     where = f"{draw}_like"
     like = _like(input, where)
     dt = like.dtype if dtype is None else _dtype(dtype, where)
@@ -182,39 +187,45 @@ def _random_like(draw: str, input, generator, dtype, requires_grad: bool) -> Ten
                         f"refuses integer dtypes too)")
     gen = rng.generator_arg(generator, where)
     data = gen.standard_normal(like.shape) if draw == "randn" else gen.random(like.shape)
-    return _made(data.astype(dt), like, requires_grad)
+    return _made(data.astype(dt), like, requires_grad, device)
 
 
-def randn_like(input, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def randn_like(input, *, generator=None, dtype=None, device=None,
+               requires_grad: bool = False) -> Tensor:
     """Standard normal samples of ``input``'s shape, in its dtype (or ``dtype``) and on its
-    device, as ``torch.randn_like``: :func:`randn`'s draw (the same numbers after the same
-    ``seed``) from the library's generator, or from ``generator``, a
+    device (or ``device``), as ``torch.randn_like``: :func:`randn`'s draw (the same numbers
+    after the same ``seed``) from the library's generator, or from ``generator``, a
     ``numpy.random.Generator`` (torch's argument; nn.init takes one too). No graph.
 
     Raises TypeError for a dtype that is not floating (an integer input needs ``dtype=``,
     as torch refuses it too) or a ``generator`` that is not None or a Generator."""
-    return _random_like("randn", input, generator, dtype, requires_grad)
+    return _random_like("randn", input, generator, dtype, device, requires_grad)
 
 
-def rand_like(input, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+def rand_like(input, *, generator=None, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) of ``input``'s shape, as :func:`randn_like` otherwise
     (``torch.rand_like``; :func:`rand`'s draw)."""
-    return _random_like("rand", input, generator, dtype, requires_grad)
+    return _random_like("rand", input, generator, dtype, device, requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the library's generator (see ``seed``)."""
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the library's generator (see ``seed``), drawn on the
+    host, on ``device``."""
     data = rng.generator().standard_normal(_shape(shape, "randn"))
-    return Tensor(data.astype(_dtype(dtype, "randn")), requires_grad=requires_grad)
+    return Tensor(data.astype(_dtype(dtype, "randn")), requires_grad=requires_grad,
+                  device=device)
 
 
-def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) from the library's generator (see ``seed``)."""
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) from the library's generator (see ``seed``), drawn on the
+    host, on ``device``."""
     data = rng.generator().random(_shape(shape, "rand"))
-    return Tensor(data.astype(_dtype(dtype, "rand")), requires_grad=requires_grad)
+    return Tensor(data.astype(_dtype(dtype, "rand")), requires_grad=requires_grad,
+                  device=device)
 
 
-def randint(low, high=None, size=None, *, dtype=np.int64,
+def randint(low, high=None, size=None, *, dtype=np.int64, device=None,
             requires_grad: bool = False) -> Tensor:
     """Integers drawn uniformly from [low, high) by the library's generator (see ``seed``:
     ``manual_seed`` makes them reproducible), of shape ``size``, as ``torch.randint``:
@@ -236,10 +247,11 @@ def randint(low, high=None, size=None, *, dtype=np.int64,
     shape = _shape((size,), "randint")
     data = rng.generator().integers(int(low), int(high), shape, dtype=np.int64)
     return Tensor(data.astype(_dtype(dtype, "randint"), copy=False),
-                  requires_grad=requires_grad)
+                  requires_grad=requires_grad, device=device)
 
 
-def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(start, end, steps, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
     """``steps`` values evenly spaced from ``start`` to ``end`` (both included), as
     ``torch.linspace``: ``get_default_dtype()`` (float64 until ``set_default_dtype``;
     torch's default is float32) unless ``dtype`` is given, an integer dtype truncating the
@@ -264,10 +276,11 @@ def linspace(start, end, steps, *, dtype=None, requires_grad: bool = False) -> T
     step = (b - a) / work.type(max(steps - 1, 1))
     k = np.arange(steps, dtype=work)
     data = np.where(k < max(steps // 2, 1), a + step * k, b - step * (steps - 1 - k))
-    return Tensor(data.astype(kind), requires_grad=requires_grad)
+    return Tensor(data.astype(kind), requires_grad=requires_grad, device=device)
 
 
-def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) -> Tensor:
+def arange(start, end=None, step=1, *, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
     """``start, start + step, ...`` below ``end`` (``arange(n)``: 0 to n - 1), as torch's:
     int64 when every bound is an int, else ``get_default_dtype()`` (float64 until
     ``set_default_dtype``; torch's default is float32), unless ``dtype`` is given. Raises
@@ -287,7 +300,7 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
         dtype = get_default_dtype()
     if dtype is not None:
         data = data.astype(_dtype(dtype, "arange"))
-    return Tensor(data, requires_grad=requires_grad)
+    return Tensor(data, requires_grad=requires_grad, device=device)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -27,6 +27,7 @@ from .device import (
     move,
     move_unpickled,
 )
+from .torch_names import install_tensor_hints
 
 __all__ = ["Tensor", "tensor", "as_array"]
 
@@ -714,6 +715,10 @@ class Tensor:
     def __ge__(self, other): return self._compare(other, "greater_equal")
     def __eq__(self, other): return self._compare(other, "equal")
     def __ne__(self, other): return self._compare(other, "not_equal")
+
+
+# torch's Tensor names that are not here: reading one raises AttributeError with a hint
+install_tensor_hints(Tensor)
 
 
 # The ufuncs behind ndarray's binary operators, and the Tensor method that computes

@@ -147,3 +147,89 @@ def test_an_op_on_two_devices_names_both():
     with pytest.raises(TypeError, match="does not convert to a NumPy array implicitly"):
         np.asarray(on_gpu)
     np.testing.assert_array_equal(on_gpu.numpy(), [1.0, 1.0])   # an explicit copy
+
+
+# -- torch's spelling: ng.device(...), ng.cuda ---------------------------------------------
+
+def test_ng_device_is_callable_as_torch_device_and_still_the_module():
+    """``device = torch.device("cuda" if torch.cuda.is_available() else "cpu")`` ports."""
+    import nongate_np.device as module
+    from nongate_np.device import Device
+    assert ng.device is module and module.device is device
+    assert ng.device("cpu") is CPU and ng.device("cuda") is CUDA
+    assert ng.device("cuda:0") is CUDA and ng.device("cuda", 0) is CUDA
+    assert ng.device("cpu", 0) is CPU and ng.device(CUDA) is CUDA
+    assert isinstance(ng.device("cpu"), ng.device) and not isinstance("cpu", ng.device)
+    assert isinstance(CPU, Device) and CPU.index is None and CUDA.index == 0
+    chosen = ng.device("cuda" if ng.cuda.is_available() else "cpu")
+    t = ng.tensor([1.0, 2.0], requires_grad=True)
+    assert t.to(ng.device("cpu")) is t and t.device == ng.device("cpu")
+    assert ng.tensor([1.0], device=ng.device("cpu")).device is CPU
+    assert ng.zeros(2, device=ng.device("cpu")).device is CPU
+    assert ng.nn.Linear(2, 2).to(ng.device("cpu")).weight.device is CPU
+    if ng.cuda.is_available():                  # the simulator in the suite
+        moved = t.to(chosen)
+        assert moved.device == chosen == ng.device("cuda:0") and moved.device is CUDA
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (("tpu",), ValueError, "unknown device 'tpu'; expected 'cpu' or 'cuda' (one GPU: 'cuda', "
+                           "'cuda:0' or ('cuda', 0), the current one)"),
+    (("cuda:1",), ValueError, "unknown device 'cuda:1'"),
+    (("cuda", 1), ValueError, "unknown device 'cuda' with index 1"),
+    (("cuda:0", 0), ValueError, "unknown device 'cuda:0' with index 0"),
+    (("mps",), ValueError, "unknown device 'mps'"),
+    ((0,), TypeError, "device: expected a device name such as 'cpu' or 'cuda' (or a Device), "
+                      "got int"),
+])
+def test_a_bad_device_string_says_what_is_accepted(args, error, message):
+    import re
+    with pytest.raises(error, match=re.escape(message)):
+        ng.device(*args)
+
+
+@pytest.mark.torch
+def test_device_compares_as_torchs():
+    import torch
+    for name in ("cpu", "cuda", "cuda:0"):
+        assert str(ng.device(name).type) == torch.device(name).type
+        assert ng.device(name) == name
+    assert ng.device("cuda") == ng.device("cuda:0") and ng.device("cpu") != ng.device("cuda")
+
+
+def test_ng_cuda_answers_from_the_librarys_probe():
+    from nongate_np.kernels import gpu
+    usable = gpu.probe().usable
+    assert ng.cuda.is_available() is usable
+    assert ng.cuda.device_count() == (1 if usable else 0)
+    out = _in_fresh_process("import nongate_np as ng\nimport json\nprint(json.dumps("
+                            "[ng.cuda.is_available(), ng.cuda.device_count()]))",
+                            {"NUMBA_ENABLE_CUDASIM": "0"})
+    assert out in ([False, 0], [True, 1]) and out[0] == bool(gpu.probe().devices)
+
+
+FACTORIES = {
+    "zeros": lambda **kw: ng.zeros(2, 3, **kw), "ones": lambda **kw: ng.ones((2,), **kw),
+    "full": lambda **kw: ng.full((2,), 1.5, **kw), "empty": lambda **kw: ng.empty(2, **kw),
+    "eye": lambda **kw: ng.eye(2, **kw), "randn": lambda **kw: ng.randn(2, **kw),
+    "rand": lambda **kw: ng.rand(2, **kw), "randint": lambda **kw: ng.randint(5, (2,), **kw),
+    "randperm": lambda **kw: ng.randperm(3, **kw), "arange": lambda **kw: ng.arange(3, **kw),
+    "linspace": lambda **kw: ng.linspace(0, 1, 3, **kw),
+    **{f"{name}_like": (lambda name: lambda **kw: getattr(ng, f"{name}_like")(
+        ng.ones(2), **kw))(name) for name in ("zeros", "ones", "empty", "randn", "rand")},
+    "full_like": lambda **kw: ng.full_like(ng.ones(2), 3.0, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+def test_every_factory_takes_torchs_device_argument(name):
+    """``torch.zeros(B, H, device=device)`` ports: each factory takes ``device=`` (a name or
+    ``ng.device(...)``); "cuda" puts it on the GPU (the simulator in the suite)."""
+    make = FACTORIES[name]
+    assert make(device=ng.device("cpu")).device is CPU and make(device="cpu").device is CPU
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        make(device="gpu")
+    if ng.cuda.is_available():
+        on_gpu = make(device=ng.device("cuda"))
+        assert on_gpu.device is CUDA
+        np.testing.assert_array_equal(on_gpu.numpy().shape, make().shape)

@@ -275,6 +275,26 @@ def test_unary_ops(x, axis, data):
     call(ng.index_select, x, dim, data.draw(st.one_of(
         hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 4)),
         st.just(np.zeros(2)), st.just([[0]]))), errors=INDEX_ERRORS)
+    # torch's names a porter types: unbind, repeat_interleave, scatter_add, clamp_min/max,
+    # cdist (its differences can overflow: no finiteness claim), linalg.vector_norm
+    call(ng.unbind, x, dim)
+    call(ng.repeat_interleave, x, data.draw(st.one_of(
+        st.integers(-1, 3), st.just(1.5), hnp.arrays(np.int64, st.integers(0, 4),
+                                                    elements=st.integers(-1, 3)))),
+         data.draw(st.one_of(st.none(), st.integers(-3, 3))))
+    index = data.draw(hnp.arrays(np.int64, nt.shapes(), elements=st.integers(-1, 3)))
+    call(ng.scatter_add, x, dim, index, x, errors=INDEX_ERRORS,
+         finite=finite_math(lambda a: 2 * _abs_sum(a), x))
+    bound = data.draw(st.sampled_from([0.5, -1e300, np.nan, "a", None]))
+    # finite where the bound is in the result's dtype (float32 for an integer x, torch's)
+    target = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    fits_bound = not isinstance(bound, float) or fits(_ld(bound), target)
+    call(ng.clamp_min, x, bound, finite=fits_bound and nt.all_finite(x))
+    call(ng.clamp_max, x, bound, finite=fits_bound and nt.all_finite(x))
+    call(ng.cdist, x, x, data.draw(st.sampled_from([2.0, 1.0, np.inf, 0.0, -1.0])),
+         finite=False)
+    call(ng.linalg.vector_norm, x, data.draw(st.sampled_from([2, 1, np.inf, 0, -1, "fro"])),
+         axis, finite=False)
     call(ng.masked_fill, x, data.draw(hnp.arrays(st.sampled_from([np.bool_, np.int64]),
                                                  nt.shapes())),
          data.draw(st.sampled_from([0.0, -1e9, 2, True, np.nan, "a"])), finite=False)

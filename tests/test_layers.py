@@ -19,8 +19,8 @@ LAYERS = [
      "training.progress", "training.plot", "check.testing", "check.report", "data",
      "sharedlib", "cores", "defaults", "userline", "dtypes", "torch_names"],
     ["kernels"],
-    ["device", "tensor", "anomaly", "autograd", "factories"],
-    ["ops"],
+    ["device", "tensor", "anomaly", "autograd", "factories", "cuda"],
+    ["ops", "linalg"],
     # data parallelism hooks into the backward of a module's parameters
     ["nn", "optim", "distributed"],
     # checking, persistence and the API fuzz strategies, built on the modules and the ops

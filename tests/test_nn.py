@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 import nongate_np as ng
+import nongate_np.nn.functional as F
 from nongate_np import nn
 
 # ---------------------------------------------------------------------------------------------
@@ -288,6 +289,110 @@ def test_embedding_from_pretrained():
     np.testing.assert_array_equal(emb(np.array([3, 0])).data, table[[3, 0]])
     table[0, 0] = 99.0
     assert emb.weight.data[0, 0] == 0.0, "from_pretrained must copy"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_embedding_max_norm_renormalises_the_rows_looked_up_as_torch(norm_type):
+    """torch's embedding_renorm_: each distinct row looked up whose norm exceeds max_norm is
+    scaled in place by max_norm / (norm + 1e-7) first; the others, and rows not looked
+    up, unchanged; the gradient is the lookup's."""
+    import torch
+    w = np.random.default_rng(0).normal(size=(6, 3)) * 2
+    w[4] *= 0.1                                                     # under the norm
+    ours = nn.Embedding(6, 3, max_norm=1.0, norm_type=norm_type, _weight=w,
+                        dtype=np.float64)
+    theirs = torch.nn.Embedding(6, 3, max_norm=1.0, norm_type=norm_type,
+                                _weight=torch.tensor(w))
+    for ids in ([[0, 2, 2], [5, 4, 0]], [1, 2]):                    # renormed twice: a no-op
+        y, ty = ours(np.array(ids)), theirs(torch.tensor(ids))
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.detach().numpy(),
+                                   rtol=1e-12)
+        v = np.random.default_rng(1).normal(size=y.shape)
+        y.backward(ng.tensor(v))
+        ty.backward(torch.tensor(v))
+        np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(ours.weight.numpy()[3], w[3])      # never looked up
+    f = F.embedding(ng.tensor([3]), ng.tensor(w.copy()), max_norm=0.5, norm_type=norm_type)
+    tf = torch.nn.functional.embedding(torch.tensor([3]), torch.tensor(w), max_norm=0.5,
+                                       norm_type=norm_type)
+    np.testing.assert_allclose(f.numpy(), tf.numpy(), rtol=1e-12)
+    assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.torch
+def test_embedding_takes_torchs_arguments():
+    import torch
+    assert repr(nn.Embedding(5, 2, 1, None, 2.0, False, False)) == repr(
+        torch.nn.Embedding(5, 2, 1, None, 2.0, False, False))
+    frozen = nn.Embedding(3, 2, _weight=np.ones((3, 2)), _freeze=True)
+    assert not frozen.weight.requires_grad and frozen.weight.dtype == np.float32
+    emb = nn.Embedding.from_pretrained(np.ones((3, 2)) * 4, max_norm=2.0)
+    np.testing.assert_allclose(emb(np.array([1])).numpy(), [[np.sqrt(2), np.sqrt(2)]],
+                               rtol=1e-7)
+    assert nn.Embedding(4, 2, max_norm=1.5).config()["max_norm"] == 1.5
+    assert nn.Embedding(4, 2, device="cpu").weight.device == "cpu"
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"scale_grad_by_freq": True}, ValueError, "Embedding: scale_grad_by_freq=True (each "
+                                               "row's gradient divided by"),
+    ({"sparse": True}, ValueError, "Embedding: sparse=True (sparse gradients) is not "
+                                   "supported here"),
+    ({"max_norm": 0.0}, ValueError, "Embedding: max_norm must be positive, got 0.0"),
+    ({"max_norm": "1"}, TypeError, "Embedding: max_norm must be a real number"),
+    ({"norm_type": None}, TypeError, "Embedding: norm_type must be a real number"),
+    ({"sparse": 1}, TypeError, "sparse"),
+])
+def test_embedding_refuses_what_is_not_here(kwargs, error, message):
+    import re
+    with pytest.raises(error, match=re.escape(message)):
+        nn.Embedding(4, 2, **kwargs)
+
+
+def test_embedding_max_norm_change_is_seen_by_a_graph_that_saved_the_weight():
+    """As torch's: the renorm changes the weight in place, so a node that saved it
+    before (a tied output layer) raises at backward instead of a wrong gradient."""
+    emb = nn.Embedding(4, 3, max_norm=0.1, _weight=np.ones((4, 3)), dtype=np.float64)
+    x = ng.tensor(np.ones((1, 3)), requires_grad=True)
+    tied = ng.matmul(x, emb.weight.T)                  # saves the weight
+    out = emb(np.array([0]))
+    with pytest.raises(RuntimeError, match="changed in place after the forward pass"):
+        (tied.sum() + out.sum()).backward()
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_flatten_parameters_is_a_no_op(cls):
+    """torch's packs cuDNN's weights; ported code calls it after .to(device) or in forward."""
+    ng.seed(0)
+    m = cls(3, 4, dtype=np.float64)
+    before = {k: v.copy() for k, v in m.state_dict().items()}
+    x = np.random.default_rng(0).normal(size=(5, 2, 3))
+    y0 = m(x)[0].numpy()
+    assert m.flatten_parameters() is None
+    np.testing.assert_array_equal(m(x)[0].numpy(), y0)
+    assert all(np.array_equal(before[k], v) for k, v in m.state_dict().items())
+    assert "cuDNN" in cls.flatten_parameters.__doc__
+
+
+@pytest.mark.torch
+def test_a_torch_tensor_of_another_dtype_is_told_torchs_conversion():
+    """A torch tensor has no astype: the message names .float() / .to(torch.float32)."""
+    import re
+
+    import torch
+    lin = nn.Linear(3, 2)
+    for x, fix in ((torch.zeros(2, 3, dtype=torch.float64), "input.float() or "
+                    "input.to(torch.float32)"),
+                   (torch.zeros(2, 3, dtype=torch.int64), "input.float() or "
+                    "input.to(torch.float32)")):
+        with pytest.raises(TypeError, match=re.escape(fix)):
+            lin(x)
+    with pytest.raises(TypeError, match=re.escape("input.double() or input.to(torch.float64)")):
+        nn.Linear(3, 2, dtype=np.float64)(torch.zeros(2, 3))
+    with pytest.raises(TypeError, match=re.escape("convert input (input.astype(np.float32))")):
+        lin(np.zeros((2, 3)))
 
 
 def test_same_seed_same_init_different_seed_different_init():

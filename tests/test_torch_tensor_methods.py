@@ -135,8 +135,8 @@ def test_zeros_and_ones_like_as_torch(name, value, dtype, given):
     assert (got.numpy() == value).all()
     assert getattr(ng, name)(x.tolist(), requires_grad=False).shape == (2, 3)  # a list too
     ours = inspect.signature(getattr(ng, name)).parameters
-    assert list(ours) == ["input", "dtype", "requires_grad"]
-    assert all(ours[k].kind is inspect.Parameter.KEYWORD_ONLY for k in ("dtype",
+    assert list(ours) == ["input", "dtype", "device", "requires_grad"]
+    assert all(ours[k].kind is inspect.Parameter.KEYWORD_ONLY for k in ("dtype", "device",
                                                                         "requires_grad"))
 
 
@@ -178,7 +178,7 @@ def test_random_like_takes_torchs_arguments_and_refuses_integers_as_torch(name):
 
     import torch
     ours = inspect.signature(getattr(ng, name)).parameters
-    assert list(ours) == ["input", "generator", "dtype", "requires_grad"]
+    assert list(ours) == ["input", "generator", "dtype", "device", "requires_grad"]
     assert all(ours[k].kind is inspect.Parameter.KEYWORD_ONLY for k in list(ours)[1:])
     with pytest.raises(RuntimeError):
         getattr(torch, name)(torch.zeros(2, dtype=torch.int64))

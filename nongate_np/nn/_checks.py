@@ -17,6 +17,22 @@ def complex_step_pair(given: np.dtype, expected: np.dtype) -> bool:
         and np.result_type(given, 1j) == np.result_type(expected, 1j)
 
 
+# torch's method that converts a tensor to a dtype, by dtype (``x.float()``)
+_TORCH_CONVERSIONS = {"float32": "float", "float64": "double", "float16": "half",
+                      "complex64": "cfloat", "complex128": "cdouble"}
+
+
+def _conversion(x, arg: str, dtype: np.dtype) -> str:
+    """The code that converts ``x`` (the argument ``arg``) to ``dtype``: for a torch tensor
+    torch's method and ``.to(torch.<dtype>)`` (a torch tensor has no ``astype``), for a
+    Tensor of this library or an array ``astype``."""
+    if type(x).__module__.partition(".")[0] == "torch":
+        method = _TORCH_CONVERSIONS.get(dtype.name)
+        to = f"{arg}.to(torch.{dtype.name})"
+        return f"{arg}.{method}() or {to}" if method else to
+    return f"{arg}.astype(np.{dtype})"
+
+
 def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: tuple | None,
                    layout: str, size_name: str = "input_size", device=None) -> Tensor:
     """``x`` (the argument ``arg``) as a Tensor with the module's floating dtype, ``ndims``
@@ -50,10 +66,10 @@ def check_features(where: str, arg: str, x, dtype: np.dtype, size: int, ndims: t
                         f"(.to(np.float64)) and {arg}")
     if data.dtype.kind != "f" and not accepted:
         raise TypeError(f"{where}: {arg} must be floating point ({dtype}), got dtype "
-                        f"{data.dtype}; convert it, e.g. {arg}.astype(np.{dtype})")
+                        f"{data.dtype}; convert it, e.g. {_conversion(x, arg, dtype)}")
     if not accepted:
         raise TypeError(f"{where}: {arg} is {data.dtype} but the module's parameters are "
-                        f"{dtype}; convert {arg} ({arg}.astype(np.{dtype})) or the "
+                        f"{dtype}; convert {arg} ({_conversion(x, arg, dtype)}) or the "
                         f"module (.to(np.{data.dtype}))")
     if data.ndim not in (ndims or range(1, 33)):
         raise ValueError(f"{where}: {arg} must be {layout}, got {data.ndim}-D shape "

@@ -104,6 +104,12 @@ class _StackedRecurrent(_RecurrentWeights):
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    def flatten_parameters(self) -> None:
+        """Nothing, as torch's on the CPU: torch's packs the weights into one buffer for
+        cuDNN; the fused kernels here read the parameters where they are (the Numba
+        backend packs them itself: docs/math.md Part K). Kept so torch code that calls it
+        (after ``.to(device)``, in ``forward``) ports unchanged."""
+
     def _forward(self, x, hx, lengths):
         """``forward``: x (T, B, I), (B, T, I) when batch_first, (T, I) unbatched, or a
         PackedSequence; returns the output and ``_hx_out`` of the final states."""

@@ -35,6 +35,9 @@ import warnings
 import numpy as np
 
 from .. import ops
+from ..arguments import check_flag
+from ..autograd import mark_changed
+from ..device import CPU, copy_into, device_of
 from ..ops import activations_piecewise as _piecewise_ops
 from ..ops import activations_smooth as _smooth_ops
 from ..ops import dropout, hardshrink, layer_norm, prelu, relu, sigmoid, softplus, tanh
@@ -95,11 +98,78 @@ def linear(input, weight, bias=None) -> Tensor:
     return y + bias
 
 
-def embedding(input, weight, padding_idx: int | None = None) -> Tensor:
+def embedding(input, weight, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
     """Rows of ``weight`` (V, D) picked by the integer ids ``input``: shape input.shape + (D,),
     as ``torch.nn.functional.embedding`` (ids first; ``nongate_np.embedding`` takes the
-    weight first). The ``padding_idx`` row gets no gradient (docs/math.md E17)."""
+    weight first). The ``padding_idx`` row gets no gradient (docs/math.md E17).
+
+    ``max_norm``: as torch's, each row the ids name whose ``norm_type``-norm exceeds it is
+    first scaled in place to norm ``max_norm`` (by ``max_norm / (norm + 1e-7)``, not
+    recorded in the graph, marked as a change of ``weight``: a node that saved ``weight`` before
+    then raises at backward, as torch's). ``scale_grad_by_freq`` and ``sparse`` are accepted
+    at torch's defaults only (ValueError otherwise: see :func:`check_embedding_options`)."""
+    max_norm, norm_type = check_embedding_options("embedding", max_norm, norm_type,
+                                                  scale_grad_by_freq, sparse)
+    if max_norm is not None:
+        renorm_embedding_rows(weight, input, max_norm, norm_type)
     return ops.embedding(weight, input, padding_idx)
+
+
+def check_embedding_options(where: str, max_norm, norm_type, scale_grad_by_freq,
+                            sparse) -> tuple[float | None, float]:
+    """(max_norm, norm_type) as floats, checked; ValueError for torch's options that are
+    not here: ``scale_grad_by_freq=True`` (each row's gradient divided by its count in the
+    batch) and ``sparse=True`` (sparse gradients: every gradient here is dense)."""
+    if check_flag(scale_grad_by_freq, "scale_grad_by_freq", where):
+        raise ValueError(f"{where}: scale_grad_by_freq=True (each row's gradient divided by "
+                         f"how often its id occurs in the batch) is not supported here; "
+                         f"leave it False")
+    if check_flag(sparse, "sparse", where):
+        raise ValueError(f"{where}: sparse=True (sparse gradients) is not supported here: "
+                         f"every gradient is a dense array, which any optimizer here takes; "
+                         f"leave it False")
+    for name, value in (("max_norm", max_norm), ("norm_type", norm_type)):
+        if value is None and name == "max_norm":
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or \
+                math.isnan(value):
+            raise TypeError(f"{where}: {name} must be a real number, got {value!r:.40}")
+    if max_norm is not None and not max_norm > 0:
+        raise ValueError(f"{where}: max_norm must be positive, got {max_norm!r}")
+    return (None if max_norm is None else float(max_norm)), float(norm_type)
+
+
+def renorm_embedding_rows(weight: Tensor, ids, max_norm: float, norm_type: float) -> None:
+    """torch's ``embedding_renorm_``: each distinct row of ``weight`` that ``ids`` names
+    (ids out of range are left to the lookup to refuse) whose ``norm_type``-norm exceeds
+    ``max_norm`` multiplied in place by ``max_norm / (norm + 1e-7)``, not recorded (torch's
+    ``no_grad``); the change marked (``autograd.mark_changed``). On the GPU the table is
+    changed on the host and copied back."""
+    data = weight.data if isinstance(weight, Tensor) else None
+    if data is None or data.ndim != 2:
+        return                                  # the lookup says what is wrong
+    raw = ids.data if isinstance(ids, Tensor) else ids
+    host_ids = device_of(raw).xp.to_host(raw) if device_of(raw) is not CPU else np.asarray(raw)
+    if host_ids.dtype.kind not in "iu":
+        return
+    n = data.shape[0]
+    rows = np.unique(host_ids[(host_ids >= 0) & (host_ids < n)])
+    on_host = device_of(data) is CPU
+    table = data if on_host else device_of(data).xp.to_host(data)
+    with np.errstate(all="ignore"):             # NOTE: a negative order's 0^p is inf, as torch
+        norms = np.linalg.norm(table[rows], ord=norm_type, axis=1)
+    big = norms > max_norm
+    if not big.any():
+        return
+    # NOTE: the arrays themselves are written (nothing recorded, torch's no_grad), the
+    # scale in float64 and applied in the table's dtype, as torch's row *= scale
+    scale = max_norm / (norms[big].astype(np.float64) + 1e-7)
+    table[rows[big]] *= scale.astype(table.dtype)[:, None]
+    if not on_host:
+        copy_into(data, table)
+    mark_changed(data)
 
 
 def _no_legacy(where: str, size_average, reduce) -> None:

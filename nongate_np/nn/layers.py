@@ -103,6 +103,15 @@ class Embedding(Module):
     padding_idx : int, optional
         That row is initialised to zeros and never receives a gradient (negative values
         count from the end, as in torch).
+    max_norm : float, optional
+        As torch's: at each lookup, the rows looked up whose ``norm_type``-norm exceeds it
+        are first scaled in place to norm ``max_norm`` (``nn.functional.embedding``).
+    norm_type : float, default 2.0
+    scale_grad_by_freq, sparse : bool, default False
+        torch's defaults only: True raises ValueError (not supported here).
+    _weight : array, optional
+        The initial table (copied), as torch's; ``_freeze`` makes it not require grad.
+    device : "cpu" or "cuda", optional
     dtype : floating dtype, optional
         Default float32 (torch's), or the dtype given to ``nongate_np.set_default_dtype``.
 
@@ -114,7 +123,9 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 dtype=None, _weight=None):
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
+                 _freeze: bool = False, device=None, dtype=None):
         super().__init__()
         self.num_embeddings = check_count(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = check_count(embedding_dim, "embedding_dim", "Embedding")
@@ -125,12 +136,18 @@ class Embedding(Module):
                                  f"for num_embeddings={n}, got {padding_idx!r}")
             padding_idx = int(padding_idx) % n
         self.padding_idx = padding_idx
+        self.max_norm, self.norm_type = F.check_embedding_options(
+            "Embedding", max_norm, norm_type, scale_grad_by_freq, sparse)
+        self.scale_grad_by_freq, self.sparse = False, False
         dt = module_dtype(dtype, "Embedding")
         if _weight is None:
             self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dt))
             self.reset_parameters()
         else:
             self.weight = Parameter(np.array(_weight, dtype=dt, copy=True))
+        self.weight.requires_grad = not check_flag(_freeze, "_freeze", "Embedding")
+        if device is not None:
+            self.to(device)
 
     def reset_parameters(self) -> None:
         """Torch's default: N(0, 1), the padding row zero."""
@@ -140,28 +157,39 @@ class Embedding(Module):
 
     @classmethod
     def from_pretrained(cls, embeddings, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0,
+                        scale_grad_by_freq: bool = False, sparse: bool = False,
                         dtype=None) -> "Embedding":
         """An Embedding holding a copy of the 2-D array ``embeddings`` (rows are vectors);
-        ``freeze`` makes its weight not require grad. ``dtype`` defaults to the array's."""
+        ``freeze`` makes its weight not require grad. ``dtype`` defaults to the array's;
+        the other arguments are the constructor's, in torch's order."""
         arr = np.asarray(embeddings.data if isinstance(embeddings, Tensor) else embeddings)
         if arr.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: expected a 2-D array "
                              f"(num_embeddings, embedding_dim), got shape {arr.shape}")
-        emb = cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx,
-                  dtype=arr.dtype if dtype is None else dtype, _weight=arr)
-        emb.weight.requires_grad = not freeze
-        return emb
+        return cls(arr.shape[0], arr.shape[1], padding_idx=padding_idx, max_norm=max_norm,
+                   norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq,
+                   sparse=sparse, dtype=arr.dtype if dtype is None else dtype, _weight=arr,
+                   _freeze=freeze)
 
     def forward(self, ids) -> Tensor:
-        return ops.embedding(self.weight, ids, self.padding_idx)
+        return F.embedding(ids, self.weight, self.padding_idx, self.max_norm, self.norm_type)
 
     def config(self) -> dict:
+        extra = {} if self.max_norm is None else {"max_norm": self.max_norm,
+                                                  "norm_type": self.norm_type}
         return {"num_embeddings": self.num_embeddings, "embedding_dim": self.embedding_dim,
-                "padding_idx": self.padding_idx, "dtype": str(self.weight.dtype)}
+                "padding_idx": self.padding_idx, **extra, "dtype": str(self.weight.dtype)}
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"
-        return s if self.padding_idx is None else s + f", padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            s += f", norm_type={self.norm_type}"
+        return s
 
 
 @register_savable

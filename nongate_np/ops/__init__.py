@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E42).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E44).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 
@@ -14,6 +14,8 @@ from .elementwise import (
     add,
     cast,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
     div,
@@ -77,6 +79,7 @@ from .normalization import layer_norm
 from .random import dropout
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .rounding import ceil, fix, floor, frac, round, trunc
+from .scatter import repeat_interleave, scatter_add
 from .shape import (
     cat,
     concat,
@@ -91,7 +94,7 @@ from .shape import (
     unsqueeze,
 )
 from .softmax import log_softmax, logsumexp, softmax
-from .statistics import norm, std, var
+from .statistics import cdist, norm, std, var
 from .tile import (
     chunk,
     cumprod,
@@ -104,6 +107,7 @@ from .tile import (
     roll,
     split,
     t,
+    unbind,
 )
 from .trigonometric import (
     acos,
@@ -148,7 +152,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "hypot", "arctan", "arcsin", "arccos", "arcsinh", "arccosh", "arctanh", "arctan2",
            "log2", "log10", "exp2", "rsqrt", "reciprocal", "erfc", "logit", "logaddexp",
            "floor", "ceil", "trunc", "fix", "round", "frac", "cumprod", "roll", "diag",
-           "diagonal", "diag_embed", "trace", "unique"]
+           "diagonal", "diag_embed", "trace", "unique", "clamp_min", "clamp_max", "unbind",
+           "repeat_interleave", "scatter_add", "cdist"]
 
 bind_tensor_methods()
 register_op_names(__all__)

@@ -28,7 +28,7 @@ from ._util import (
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigmoid",
            "relu", "abs", "sqrt", "sin", "cos", "clamp", "clip", "maximum", "minimum", "where",
-           "cast", "log1p", "expm1", "square", "erf"]
+           "cast", "log1p", "expm1", "square", "erf", "clamp_min", "clamp_max"]
 
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
@@ -718,6 +718,23 @@ def _clamp(op: str, x, lo, hi) -> Tensor:
 def clip(x, min=None, max=None) -> Tensor:
     """``clamp``, under NumPy's and torch's other name (errors name ``clip``)."""
     return _clamp("clip", x, min, max)
+
+
+def clamp_min(input, min) -> Tensor:
+    """``clamp(input, min=min)``, as ``torch.clamp_min``: x limited from below; dx = dy
+    where x ≥ min (E21). ``min``: a real number (torch's may also be a tensor; not here).
+    Raises TypeError for a bound that is None or not a real number, and for a bool tensor."""
+    if min is None:
+        raise TypeError("clamp_min: min must be a real number, got None")
+    return _clamp("clamp_min", input, min, None)
+
+
+def clamp_max(input, max) -> Tensor:
+    """``clamp(input, max=max)``, as ``torch.clamp_max``: x limited from above; dx = dy
+    where x ≤ max (E21). As :func:`clamp_min`."""
+    if max is None:
+        raise TypeError("clamp_max: max must be a real number, got None")
+    return _clamp("clamp_max", input, None, max)
 
 
 def maximum(a, b) -> Tensor:

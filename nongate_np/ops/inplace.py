@@ -1,6 +1,6 @@
 """Tensor's named in-place methods, as PyTorch's: ``add_``, ``sub_``, ``mul_``, ``div_``,
-``zero_``, ``fill_``, ``copy_``, ``clamp_`` (``clip_``), ``neg_``, ``exp_``, ``tanh_``,
-``sigmoid_``, ``relu_``.
+``zero_``, ``fill_``, ``copy_``, ``clamp_`` (``clip_``, ``clamp_min_``, ``clamp_max_``),
+``masked_fill_``, ``scatter_add_``, ``neg_``, ``exp_``, ``tanh_``, ``sigmoid_``, ``relu_``.
 
 Each is ``Tensor._in_place``, the path of ``x += y`` too, given the ops that compute the new
 value: x's array takes it in place (x's dtype and shape kept; the argument broadcast), x is
@@ -16,7 +16,24 @@ import numpy as np
 
 from ..tensor import Tensor
 from ._util import tensor_arg
-from .elementwise import add, clamp, clip, div, exp, mul, neg, relu, sigmoid, sub, tanh, where
+from .elementwise import (
+    add,
+    clamp,
+    clamp_max,
+    clamp_min,
+    clip,
+    div,
+    exp,
+    mul,
+    neg,
+    relu,
+    sigmoid,
+    sub,
+    tanh,
+    where,
+)
+from .logical import masked_fill
+from .scatter import scatter_add
 
 __all__ = ["IN_PLACE"]
 
@@ -127,6 +144,38 @@ def _clip_(self, min=None, max=None):
     return self._in_place("clip_", lambda x: clip(x, min, max), instead="x = x.clip(...)")
 
 
+def _clamp_min_(self, min):
+    """``clamp_(min=min)``, as torch's ``clamp_min_``; returns self."""
+    return self._in_place("clamp_min_", lambda x: clamp_min(x, min),
+                          instead="x = x.clamp_min(...)")
+
+
+def _clamp_max_(self, max):
+    """``clamp_(max=max)``, as torch's ``clamp_max_``; returns self."""
+    return self._in_place("clamp_max_", lambda x: clamp_max(x, max),
+                          instead="x = x.clamp_max(...)")
+
+
+def _masked_fill_(self, mask, value):
+    """``value`` written into self where ``mask`` is True, as torch's ``masked_fill_``;
+    returns self. :func:`masked_fill`'s value and gradient (E8, E1) recorded in place (E23):
+    self's old value gets dy where the mask is False, a 0-d tensor ``value`` the sum of dy
+    where it is True. ``mask`` broadcasts to self's shape, never the reverse (ValueError).
+    Raises RuntimeError on a leaf requiring grad outside ``no_grad``, and what
+    :func:`masked_fill` raises."""
+    return self._in_place("masked_fill_", lambda x, v: masked_fill(x, mask, v), value,
+                          instead="x = x.masked_fill(mask, value)")
+
+
+def _scatter_add_(self, dim, index, src):
+    """:func:`scatter_add` written into self, as torch's ``scatter_add_``; returns self.
+    Recorded in place (E23, E44): self's old value gets dy, ``src`` dy gathered at the
+    positions it went to. Raises RuntimeError on a leaf requiring grad outside
+    ``no_grad``, and what :func:`scatter_add` raises."""
+    return self._in_place("scatter_add_", lambda x, s: scatter_add(x, dim, index, s), src,
+                          instead="x = x.scatter_add(dim, index, src)")
+
+
 def _unary(op):
     """The in-place method of the element-wise op ``op``: ``self.NAME_()`` writes
     ``op(self)`` into self."""
@@ -144,4 +193,6 @@ def _unary(op):
 # The methods, by name (ops/methods.py binds them onto Tensor).
 IN_PLACE = {"add_": _add_, "sub_": _sub_, "mul_": _mul_, "div_": _div_, "zero_": _zero_,
             "fill_": _fill_, "copy_": _copy_, "clamp_": _clamp_, "clip_": _clip_,
+            "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_,
+            "masked_fill_": _masked_fill_, "scatter_add_": _scatter_add_,
             **{f"{op.__name__}_": _unary(op) for op in (neg, exp, tanh, sigmoid, relu)}}

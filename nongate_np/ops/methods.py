@@ -11,11 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..casting import fill_value
+from ..device import device as device_named
 from ..device import to_arguments
 from ..factories import _dtype as checked_dtype
 from ..factories import _shape
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from ._util import xp_of
+from .activations_piecewise import hardshrink, prelu
 from .device import to_device
 from .diagonal import diag, diag_embed, diagonal, trace
 from .elementwise import (
@@ -23,6 +25,8 @@ from .elementwise import (
     add,
     cast,
     clamp,
+    clamp_max,
+    clamp_min,
     clip,
     cos,
     div,
@@ -76,8 +80,9 @@ from .logical import (
 from .matmul import bmm, matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .rounding import ceil, fix, floor, frac, round, trunc
+from .scatter import repeat_interleave, scatter_add
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
-from .softmax import log_softmax, softmax
+from .softmax import log_softmax, logsumexp, softmax
 from .statistics import norm, std, var
 from .tile import (
     chunk,
@@ -91,6 +96,7 @@ from .tile import (
     roll,
     split,
     t,
+    unbind,
 )
 from .trigonometric import (
     acos,
@@ -147,7 +153,9 @@ SAME_AS_OP = {
     "logit": logit, "logaddexp": logaddexp, "floor": floor, "ceil": ceil, "trunc": trunc,
     "fix": fix, "round": round, "frac": frac, "cumprod": cumprod, "diag": diag,
     "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace, "unique": unique,
-    "roll": roll,
+    "roll": roll, "logsumexp": logsumexp, "hardshrink": hardshrink, "prelu": prelu,
+    "clamp_min": clamp_min, "clamp_max": clamp_max, "unbind": unbind,
+    "repeat_interleave": repeat_interleave, "scatter_add": scatter_add,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).
@@ -300,6 +308,37 @@ def _float(self):
     return self if self.dtype == np.float32 else cast(self, np.float32)
 
 
+def _half(self):
+    """``self`` as float16 (torch's ``half()``; recorded, as :meth:`float`)."""
+    return self if self.dtype == np.float16 else cast(self, np.float16)
+
+
+def _short(self):
+    """``self`` as int16 (torch's ``short()``; no gradient flows through an integer
+    result)."""
+    return self if self.dtype == np.int16 else cast(self, np.int16)
+
+
+def _cfloat(self):
+    """``self`` as complex64 (torch's ``cfloat()``; recorded, as :meth:`float`)."""
+    return self if self.dtype == np.complex64 else cast(self, np.complex64)
+
+
+def _cdouble(self):
+    """``self`` as complex128 (torch's ``cdouble()``; recorded, as :meth:`float`)."""
+    return self if self.dtype == np.complex128 else cast(self, np.complex128)
+
+
+def _is_floating_point(self) -> bool:
+    """Whether self's dtype is a floating one (float16, float32, float64), as torch's."""
+    return self.dtype.kind == "f"
+
+
+def _is_complex(self) -> bool:
+    """Whether self's dtype is a complex one (complex64, complex128), as torch's."""
+    return self.dtype.kind == "c"
+
+
 def _long(self):
     """``self`` as int64 (torch's ``long()``; no gradient flows through an integer result;
     ``self`` itself where it is int64 already)."""
@@ -344,32 +383,53 @@ def _contiguous(self):
     return self
 
 
-def _new(self, shape, value, dtype, requires_grad: bool, op: str) -> Tensor:
-    """A tensor of ``shape`` filled with ``value``, on self's device, in ``dtype`` (self's
-    when None), with no graph (``requires_grad`` as given)."""
+def _new(self, shape, value, dtype, device, requires_grad: bool, op: str) -> Tensor:
+    """A tensor of ``shape`` filled with ``value``, on self's device (``device`` where
+    given), in ``dtype`` (self's when None), with no graph (``requires_grad`` as given)."""
     dt = self.dtype if dtype is None else checked_dtype(dtype, op)
     v = fill_value(value, dt, op)
-    out = Tensor._wrap(xp_of(self._data).full(_shape(shape, op), v.item(), dt))
+    xp = xp_of(self._data) if device is None else device_named(device).xp
+    out = Tensor._wrap(xp.full(_shape(shape, op), v.item(), dt))
     if requires_grad:
         out.requires_grad = True
     return out
 
 
-def _new_zeros(self, *size, dtype=None, requires_grad: bool = False):
+def _new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
     """Zeros of ``size`` (separate ints or one tuple) in self's dtype and on its device, as
-    torch's ``new_zeros``; ``dtype`` overrides the dtype."""
-    return _new(self, size, 0, dtype, requires_grad, "new_zeros")
+    torch's ``new_zeros``; ``dtype`` and ``device`` override them."""
+    return _new(self, size, 0, dtype, device, requires_grad, "new_zeros")
 
 
-def _new_ones(self, *size, dtype=None, requires_grad: bool = False):
+def _new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
     """Ones, as :meth:`new_zeros`."""
-    return _new(self, size, 1, dtype, requires_grad, "new_ones")
+    return _new(self, size, 1, dtype, device, requires_grad, "new_ones")
 
 
-def _new_full(self, size, fill_value, *, dtype=None, requires_grad: bool = False):
+def _new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+    """A tensor of ``size`` as :meth:`new_zeros`, as torch's ``new_empty``: zeros here
+    (torch's values are uninitialised; as ``nongate_np.empty``)."""
+    return _new(self, size, 0, dtype, device, requires_grad, "new_empty")
+
+
+def _new_full(self, size, fill_value, *, dtype=None, device=None,
+              requires_grad: bool = False):
     """``size`` (a tuple) filled with ``fill_value`` converted to self's dtype (3.7 in an
-    int64 tensor is 3, as torch), on self's device, as torch's ``new_full``."""
-    return _new(self, (size,), fill_value, dtype, requires_grad, "new_full")
+    int64 tensor is 3, as torch), on self's device, as torch's ``new_full``; ``dtype`` and
+    ``device`` override them."""
+    return _new(self, (size,), fill_value, dtype, device, requires_grad, "new_full")
+
+
+def _new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False):
+    """A copy of ``data`` (numbers, lists, an array, a tensor: its values, no graph) in
+    self's dtype and on its device, as torch's ``new_tensor`` (whatever dtype ``data`` has
+    of its own); ``dtype`` and ``device`` override them. As ``nongate_np.tensor``'s
+    conversion: TypeError for complex values into a real dtype, ValueError for NaN into an
+    integer one."""
+    dt = self.dtype if dtype is None else checked_dtype(dtype, "new_tensor")
+    where = self.device if device is None else device_named(device)
+    values = data.detach() if isinstance(data, Tensor) else data
+    return tensor(values, dtype=dt, device=where, requires_grad=requires_grad)
 
 
 def _dim(self):
@@ -383,8 +443,10 @@ ADAPTED = {"where": _where, "reshape": _reshape, "view": _view, "permute": _perm
            "float": _float, "long": _long, "int": _int, "bool": _bool, "__pos__": _pos,
            "clone": _clone, "numel": _numel, "dim": _dim, "flip": _flip,
            "contiguous": _contiguous, "new_zeros": _new_zeros, "new_ones": _new_ones,
-           "new_full": _new_full, "mT": _mT, "type": _type, "view_as": _view_as,
-           "type_as": _type_as}
+           "new_full": _new_full, "new_empty": _new_empty, "new_tensor": _new_tensor,
+           "mT": _mT, "type": _type, "view_as": _view_as, "type_as": _type_as,
+           "half": _half, "short": _short, "cfloat": _cfloat, "cdouble": _cdouble,
+           "is_floating_point": _is_floating_point, "is_complex": _is_complex}
 
 
 def bind_tensor_methods() -> None:

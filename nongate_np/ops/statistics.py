@@ -1,7 +1,7 @@
 """Spread and size over axes: var and std (E24), vector norms (E25), as torch's ``var``,
-``std`` and ``norm`` / ``linalg.vector_norm``. Each is computed on x divided by its
-largest |x| over the reduced axes, so it is finite wherever its result is (torch's overflow
-near the float range). Derivations: docs/math.md E24-E25."""
+``std`` and ``norm`` / ``linalg.vector_norm``, and ``cdist`` (norms of differences). Each
+is computed on x divided by its largest |x| over the reduced axes, so it is finite wherever
+its result is (torch's overflow near the float range). Derivations: docs/math.md E24-E25."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from ..arguments import check_flag
 from ..autograd import Function
 from ..tensor import Tensor
 from ._util import ieee, normalize_axes, tensor_arg, torch_alias, xp_of
+from .elementwise import sub
 from .reduce import _check_nonempty, _expand, _kept
+from .shape import unsqueeze
 
-__all__ = ["var", "std", "norm"]
+__all__ = ["var", "std", "norm", "cdist"]
 
 
 def _real(x):
@@ -297,3 +299,46 @@ def norm(x, p="fro", dim=None, keepdim: bool | None = None, *, axis=None,
     if math.isinf(order):
         _check_nonempty("norm", x, axes)
     return Norm.apply(x, axes, keepdims, order)
+
+
+_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+                "donot_use_mm_for_euclid_dist")
+
+
+def cdist(x1, x2, p: float = 2.0, compute_mode: str = _CDIST_MODES[0]) -> Tensor:
+    """The ``p``-norm distance between each row of ``x1`` and each row of ``x2``, as
+    ``torch.cdist``: y[..., i, j] = ‖x1[..., i, :] − x2[..., j, :]‖_p. A composition:
+    ``norm(unsqueeze(x1, -2) − unsqueeze(x2, -3), p, dim=-1)``, so the gradient is E2's
+    and E25's (autograd records both; 0 where two rows are equal, as torch's), and the
+    difference (..., P, R, M) is held in memory. ``compute_mode`` is accepted and checked;
+    the differences are always formed directly (torch's matrix-product form for p = 2,
+    its default beyond 25 rows, is faster and less accurate).
+
+    Shapes: x1 (*, P, M), x2 (*, R, M), the batch dims broadcast → (*, P, R), the inputs'
+    dtype. ``p``: a number ≥ 0 or inf (0 counts the differing entries: no gradient).
+    Raises TypeError for inputs that are not floating or of two dtypes; ValueError for
+    fewer than 2 dims, numbers of columns that differ, batch dims that do not broadcast, a
+    negative p or an unknown compute_mode."""
+    a, b = _float_tensor(x1, "cdist"), _float_tensor(x2, "cdist")
+    if compute_mode not in _CDIST_MODES:
+        raise ValueError(f"cdist: unknown compute_mode {compute_mode!r}; expected one of "
+                         f"{', '.join(map(repr, _CDIST_MODES))}")
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"cdist: x1 and x2 must have at least 2 dims (*, rows, columns), "
+                         f"got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"cdist: x1 and x2 must have the same number of columns, got "
+                         f"shapes {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"cdist: x1 is {a.dtype} and x2 {b.dtype}; convert one (torch "
+                        f"refuses two dtypes too)")
+    try:
+        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"cdist: the batch dims of x1 {a.shape} and x2 {b.shape} do not "
+                         f"broadcast") from None
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"cdist: p must be a number >= 0 or inf, got {p!r:.40}")
+    if not p >= 0:
+        raise ValueError(f"cdist: p must be a number >= 0 or inf, got {p!r}")
+    return norm(sub(unsqueeze(a, -2), unsqueeze(b, -3)), float(p), dim=-1)

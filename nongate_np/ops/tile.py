@@ -20,8 +20,8 @@ from .elementwise import cast
 from .index import _axis_of, _index_array
 from .shape import Permute, getitem, reshape, transpose
 
-__all__ = ["expand", "expand_as", "repeat", "chunk", "split", "t", "flip", "index_select",
-           "cumsum", "cumprod", "roll"]
+__all__ = ["expand", "expand_as", "repeat", "chunk", "split", "unbind", "t", "flip",
+           "index_select", "cumsum", "cumprod", "roll"]
 
 
 def _sizes(sizes, op: str) -> tuple[int, ...]:
@@ -158,6 +158,17 @@ def split(x, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
         raise ValueError(f"split: sizes {list(sizes)} must be non-negative and sum to the "
                          f"length {n} of dim {axis} (shape {x.shape})")
     return _pieces(x, axis, sizes)
+
+
+def unbind(input, dim: int = 0) -> tuple[Tensor, ...]:
+    """The slices of ``input`` along ``dim``, that dim removed, as ``torch.unbind``: a tuple
+    of ``input.shape[dim]`` views (basic indexing), each gradient routed back (E17). Raises
+    ValueError for a 0-d tensor or a dim out of range (torch: IndexError), TypeError for a
+    dim that is not an int."""
+    x = tensor_arg(input, "unbind")
+    axis = _split_axis(x, dim, "unbind")
+    lead = (slice(None),) * axis
+    return tuple(getitem(x, lead + (k,)) for k in range(x.shape[axis]))
 
 
 def t(x) -> Tensor:
