@@ -76,19 +76,12 @@ _NO_STORAGE = ("tensors here hold NumPy arrays: x.numpy() is the array on the CP
 #: ``{base}`` for it without its trailing underscore)
 TENSOR_HINTS: dict[str, str] = {
     # writes at positions an index names
-    **{name: "write x.scatter_add_(dim, idx, source) (or x.scatter_add) with idx = index "
-             "reshaped to -1 at dim and 1 elsewhere, then .expand_as(source)"
-       for name in ("index_add_", "index_add")},
-    **{name: "an overwriting scatter is not here: x.scatter_add(dim, index, src) adds; "
-             "ng.where(mask, values, x) replaces where a mask is set"
-       for name in ("scatter_", "scatter")},
     "scatter_reduce": "write x.scatter_add(dim, index, src) for reduce='sum'; the other "
                       "reductions are not here",
-    "index_put_": "assign x[indices] = values under ng.no_grad() (not recorded), or build the "
-                  "result with ng.where",
-    "index_fill_": "write x.masked_fill_(mask, value) with a mask that is True at the indices",
-    "put_": "assign x.view(-1)[index] = source under ng.no_grad() (not recorded), or build "
-            "the result with ng.where",
+    "index_put_": "write x.index_copy_(dim, index, source) for whole slices, or assign "
+                  "x[indices] = values under ng.no_grad() (not recorded)",
+    "put_": "write x.reshape(-1).scatter(0, index.reshape(-1), source.reshape(-1))"
+            ".reshape(x.shape) (recorded)",
     "masked_scatter_": "write ng.where(mask, values, x) with the values laid out as x",
     "masked_select": "index with the mask: x[mask] (recorded; 1-d)",
     "nonzero": "np.argwhere(x.numpy()) gives the indices (no gradient)",

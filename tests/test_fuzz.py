@@ -275,7 +275,8 @@ def test_unary_ops(x, axis, data):
     call(ng.index_select, x, dim, data.draw(st.one_of(
         hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 4)),
         st.just(np.zeros(2)), st.just([[0]]))), errors=INDEX_ERRORS)
-    # torch's names a porter types: unbind, repeat_interleave, scatter_add, clamp_min/max,
+    # torch's names a porter types: unbind, repeat_interleave, scatter_add, scatter,
+    # index_add, index_copy, index_fill, clamp_min/max,
     # cdist (its differences can overflow: no finiteness claim), linalg.vector_norm
     call(ng.unbind, x, dim)
     call(ng.repeat_interleave, x, data.draw(st.one_of(
@@ -285,6 +286,14 @@ def test_unary_ops(x, axis, data):
     index = data.draw(hnp.arrays(np.int64, nt.shapes(), elements=st.integers(-1, 3)))
     call(ng.scatter_add, x, dim, index, x, errors=INDEX_ERRORS,
          finite=finite_math(lambda a: 2 * _abs_sum(a), x))
+    call(ng.scatter, x, dim, index, data.draw(st.sampled_from([x, 1.5, np.nan, "a"])),
+         errors=INDEX_ERRORS, finite=False)
+    vector = data.draw(hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 3)))
+    call(ng.index_add, x, dim, vector, x, alpha=data.draw(st.sampled_from([1, -2.5])),
+         errors=INDEX_ERRORS, finite=finite_math(lambda a: 4 * _abs_sum(a), x))
+    call(ng.index_copy, x, dim, vector, x, errors=INDEX_ERRORS, finite=nt.all_finite(x))
+    call(ng.index_fill, x, dim, vector, data.draw(st.sampled_from([0.5, np.inf, "a"])),
+         errors=INDEX_ERRORS, finite=False)
     bound = data.draw(st.sampled_from([0.5, -1e300, np.nan, "a", None]))
     # finite where the bound is in the result's dtype (float32 for an integer x, torch's)
     target = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)

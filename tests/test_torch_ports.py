@@ -390,7 +390,7 @@ def test_every_tensor_hint_is_a_torch_attribute_and_not_here():
 
 
 @pytest.mark.parametrize("name, hint", [
-    ("index_add_", "x.scatter_add_(dim, idx, source)"), ("storage", "x.numpy() is the array"),
+    ("index_put_", "x.index_copy_(dim, index, source)"), ("storage", "x.numpy() is the array"),
     ("unsqueeze_", "write x = x.unsqueeze(...)"), ("element_size", "x.dtype.itemsize"),
     ("pin_memory", "there is no pinned memory here")])
 def test_a_torch_tensor_attribute_that_is_not_here_says_what_to_write(name, hint):

@@ -1,6 +1,7 @@
 """Tensor's named in-place methods, as PyTorch's: ``add_``, ``sub_``, ``mul_``, ``div_``,
 ``zero_``, ``fill_``, ``copy_``, ``clamp_`` (``clip_``, ``clamp_min_``, ``clamp_max_``),
-``masked_fill_``, ``scatter_add_``, ``neg_``, ``exp_``, ``tanh_``, ``sigmoid_``, ``relu_``.
+``masked_fill_``, ``scatter_add_``, ``scatter_``, ``index_add_``, ``index_copy_``,
+``index_fill_``, ``neg_``, ``exp_``, ``tanh_``, ``sigmoid_``, ``relu_``.
 
 Each is ``Tensor._in_place``, the path of ``x += y`` too, given the ops that compute the new
 value: x's array takes it in place (x's dtype and shape kept; the argument broadcast), x is
@@ -33,7 +34,7 @@ from .elementwise import (
     where,
 )
 from .logical import masked_fill
-from .scatter import scatter_add
+from .scatter import index_add, index_copy, index_fill, scatter, scatter_add
 
 __all__ = ["IN_PLACE"]
 
@@ -176,6 +177,43 @@ def _scatter_add_(self, dim, index, src):
                           instead="x = x.scatter_add(dim, index, src)")
 
 
+def _scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+    """:func:`scatter` written into self, as torch's ``scatter_``; returns self. Recorded in
+    place (E23, E45): self's old value gets dy off the positions written, ``src`` dy where
+    each kept value went. Raises RuntimeError on a leaf requiring grad outside
+    ``no_grad``, and what :func:`scatter` raises."""
+    if isinstance(src, Tensor):
+        return self._in_place("scatter_", lambda x, s: scatter(x, dim, index, s), src,
+                              instead="x = x.scatter(dim, index, src)")
+    return self._in_place("scatter_", lambda x: scatter(x, dim, index, src, value=value,
+                                                        reduce=reduce),
+                          instead="x = x.scatter(dim, index, src)")
+
+
+def _index_add_(self, dim, index, source, *, alpha=1):
+    """:func:`index_add` written into self, as torch's ``index_add_``; returns self (E23,
+    E46). Raises RuntimeError on a leaf requiring grad outside ``no_grad``, and what
+    :func:`index_add` raises."""
+    return self._in_place("index_add_", lambda x, s: index_add(x, dim, index, s, alpha=alpha),
+                          source, instead="x = x.index_add(dim, index, source)")
+
+
+def _index_copy_(self, dim, index, source):
+    """:func:`index_copy` written into self, as torch's ``index_copy_``; returns self (E23,
+    E46). Raises RuntimeError on a leaf requiring grad outside ``no_grad``, and what
+    :func:`index_copy` raises."""
+    return self._in_place("index_copy_", lambda x, s: index_copy(x, dim, index, s), source,
+                          instead="x = x.index_copy(dim, index, source)")
+
+
+def _index_fill_(self, dim, index, value):
+    """:func:`index_fill` written into self, as torch's ``index_fill_``; returns self (E23,
+    E46). Raises RuntimeError on a leaf requiring grad outside ``no_grad``, and what
+    :func:`index_fill` raises."""
+    return self._in_place("index_fill_", lambda x: index_fill(x, dim, index, value),
+                          instead="x = x.index_fill(dim, index, value)")
+
+
 def _unary(op):
     """The in-place method of the element-wise op ``op``: ``self.NAME_()`` writes
     ``op(self)`` into self."""
@@ -195,4 +233,6 @@ IN_PLACE = {"add_": _add_, "sub_": _sub_, "mul_": _mul_, "div_": _div_, "zero_":
             "fill_": _fill_, "copy_": _copy_, "clamp_": _clamp_, "clip_": _clip_,
             "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_,
             "masked_fill_": _masked_fill_, "scatter_add_": _scatter_add_,
+            "scatter_": _scatter_, "index_add_": _index_add_, "index_copy_": _index_copy_,
+            "index_fill_": _index_fill_,
             **{f"{op.__name__}_": _unary(op) for op in (neg, exp, tanh, sigmoid, relu)}}

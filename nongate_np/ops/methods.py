@@ -80,7 +80,7 @@ from .logical import (
 from .matmul import bmm, matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .rounding import ceil, fix, floor, frac, round, trunc
-from .scatter import repeat_interleave, scatter_add
+from .scatter import index_add, index_copy, index_fill, repeat_interleave, scatter, scatter_add
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, logsumexp, softmax
 from .statistics import norm, std, var
@@ -155,7 +155,8 @@ SAME_AS_OP = {
     "diagonal": diagonal, "diag_embed": diag_embed, "trace": trace, "unique": unique,
     "roll": roll, "logsumexp": logsumexp, "hardshrink": hardshrink, "prelu": prelu,
     "clamp_min": clamp_min, "clamp_max": clamp_max, "unbind": unbind,
-    "repeat_interleave": repeat_interleave, "scatter_add": scatter_add,
+    "repeat_interleave": repeat_interleave, "scatter_add": scatter_add, "scatter": scatter,
+    "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
 }
 
 # Reflected operators: ``t.__rNAME__(other)`` is ``op(other, t)`` (``2 - t``, ``a @ t``).

@@ -1,7 +1,9 @@
 """Ops that write or repeat values at positions an index names, as torch's: ``scatter_add``
-(E44: its gradient is a gather, E26 read backwards) and ``repeat_interleave`` (E43: an
-``index_select`` with each index repeated, so its gradient sums each repeated block).
-Derivations: docs/math.md E43-E44."""
+(E44: its gradient is a gather, E26 read backwards), ``scatter`` (E45: it overwrites, so
+the overwritten values get no gradient), ``index_add``, ``index_copy`` and ``index_fill``
+(E46: the two scatters with an index laid out along one dim), and ``repeat_interleave``
+(E43: an ``index_select`` with each index repeated, so its gradient sums each repeated
+block). Derivations: docs/math.md E43-E46."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..casting import fill_value
 from ..tensor import Tensor
 from ._util import tensor_arg, xp_of
 from .elementwise import cast
@@ -17,7 +20,8 @@ from .index import _axis_of, _index_array
 from .shape import reshape
 from .tile import IndexSelect
 
-__all__ = ["scatter_add", "repeat_interleave"]
+__all__ = ["scatter_add", "scatter", "index_add", "index_copy", "index_fill",
+           "repeat_interleave"]
 
 
 def _flat_positions(index_shape: tuple, shape: tuple, axis: int | None,
@@ -87,37 +91,251 @@ def scatter_add(input, dim, index, src) -> Tensor:
     differ, an index longer than src or input, or a dim out of range; IndexError for an
     index out of range.
     """
-    x = tensor_arg(input, "scatter_add")
+    x, s, axis, idx = _operands("scatter_add", input, dim, index, src)
+    return ScatterAdd.apply(x, s, axis, idx)
+
+
+def _operands(name: str, input, dim, index, src) -> tuple[Tensor, Tensor, int, np.ndarray]:
+    """The arguments of a scatter (:func:`scatter_add`, :func:`scatter`) checked: input
+    and src as tensors of one dtype (a real and a complex one of its precision, a complex
+    step, both made complex), dim as a non-negative axis, index as host int64 in range;
+    errors name ``name``."""
+    x = tensor_arg(input, name)
     if not isinstance(src, (Tensor, np.ndarray)) and not hasattr(src, "__array__"):
-        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__} "
+        raise TypeError(f"{name}: src must be a tensor, got {type(src).__name__} "
                         f"(torch's takes a tensor; for one number use "
                         f"x.new_full(index.shape, value))")
-    s = tensor_arg(src, "scatter_add")
-    idx = _index_array(index, "scatter_add")
-    axis = _axis_of("scatter_add", dim, x.ndim)
-    if s.dtype != x.dtype and {s.dtype.kind, x.dtype.kind} == {"f", "c"} and \
-            np.result_type(s.dtype, 1j) == np.result_type(x.dtype, 1j):
-        # NOTE: a complex step (docs/math.md G2) in one of them: both complex, recorded
-        wide = np.result_type(s.dtype, x.dtype)
-        x, s = cast(x, wide), cast(s, wide)
-    if s.dtype != x.dtype:
-        raise TypeError(f"scatter_add: src is {s.dtype} and input {x.dtype}; they must be "
-                        f"equal (as torch): convert src, e.g. src.to(input.dtype)")
+    s = tensor_arg(src, name)
+    idx = _index_array(index, name)
+    axis = _axis_of(name, dim, x.ndim)
+    x, s = _one_dtype(name, x, s, "src")
     if not idx.ndim == s.ndim == x.ndim:
-        raise ValueError(f"scatter_add: index ({idx.ndim}-d, shape {idx.shape}), src "
+        raise ValueError(f"{name}: index ({idx.ndim}-d, shape {idx.shape}), src "
                          f"({s.ndim}-d) and input ({x.ndim}-d) must have one number of "
                          f"dimensions")
     for k, m in enumerate(idx.shape):
         if m > s.shape[k] or (k != axis and m > x.shape[k]):
-            raise ValueError(f"scatter_add: index of shape {idx.shape} must be no longer "
+            raise ValueError(f"{name}: index of shape {idx.shape} must be no longer "
                              f"than src {s.shape} along every axis and than input "
                              f"{x.shape} off dim={axis}; axis {k} is longer")
-    n = x.shape[axis] if x.ndim else 1
+    _check_range(name, idx, x.shape[axis] if x.ndim else 1, axis)
+    return x, s, axis, idx
+
+
+def _one_dtype(name: str, x: Tensor, s: Tensor, what: str) -> tuple[Tensor, Tensor]:
+    """x and s (``what``) of one dtype: as given where equal; both complex where one is
+    the complex dtype of the other's precision (a complex step, docs/math.md G2; the cast
+    recorded); TypeError otherwise, as torch."""
+    if s.dtype != x.dtype and {s.dtype.kind, x.dtype.kind} == {"f", "c"} and \
+            np.result_type(s.dtype, 1j) == np.result_type(x.dtype, 1j):
+        wide = np.result_type(s.dtype, x.dtype)
+        x, s = cast(x, wide), cast(s, wide)
+    if s.dtype != x.dtype:
+        raise TypeError(f"{name}: {what} is {s.dtype} and input {x.dtype}; they must be "
+                        f"equal (as torch): convert {what}, e.g. {what}.to(input.dtype)")
+    return x, s
+
+
+def _check_range(name: str, idx: np.ndarray, n: int, axis: int) -> None:
+    """IndexError naming the first index outside [0, n) along ``axis``."""
     bad = idx[(idx < 0) | (idx >= n)]
     if bad.size:
-        raise IndexError(f"scatter_add: index {bad.flat[0]} is out of range for dim {axis} "
+        raise IndexError(f"{name}: index {bad.flat[0]} is out of range for dim {axis} "
                          f"of size {n}; expected indices in [0, {n - 1}]")
-    return ScatterAdd.apply(x, s, axis, idx)
+
+
+def _last_writes(to: np.ndarray) -> np.ndarray:
+    """The positions in ``to`` (flat targets, in the index's row-major order) that a
+    sequential loop leaves written: of a repeated target, its last write, as torch's CPU
+    loop (torch leaves the order undefined). Ascending, host int64."""
+    _, first_from_end = np.unique(to[::-1], return_index=True)
+    return np.sort(to.size - 1 - first_from_end)
+
+
+class Scatter(Function):
+    """y = x, then y[i with coordinate ``axis`` replaced by index[i]] = src[i] for every
+    position i of index;  dx = dy where nothing was written, 0 where something was;
+    dsrc[i] = dy[that position] for the value kept there, 0 for a value overwritten by a
+    later one and beyond index's shape  (E45).
+
+    Shapes: x (..., n, ...), src of x's number of axes (for :func:`index_fill` and a
+    scatter of one number, a tensor of that constant, needing no gradient), index (host int64, x's number of axes,
+    no longer than src anywhere and than x off ``axis``, values in [0, n)) → y of x's
+    shape and dtype. Of a target written more than once the last write in index's
+    row-major order is kept (torch's CPU loop; torch leaves it undefined). Saved: the
+    written flat positions in y and the read ones in src (host int64, one each per
+    target), and the written mask (x's shape, booleans on x's device); no values.
+    """
+
+    @staticmethod
+    def forward(ctx, x, src, axis, index):
+        xp = xp_of(x)
+        to = _flat_positions(index.shape, x.shape, axis, index)
+        frm = _flat_positions(index.shape, src.shape, None, None)
+        kept = _last_writes(to)
+        ctx.to, ctx.frm, ctx.src_shape = to[kept], frm[kept], src.shape
+        written = np.zeros(x.size, np.bool_)
+        written[ctx.to] = True
+        ctx.written = xp.asarray(np.reshape(written, x.shape))
+        # NOTE: -0.0 + v is v exactly (-0.0, inf, NaN included), so an add_at into -0.0
+        # writes the values on either device, whose array functions have no assignment
+        values = xp.full((x.size,), -0.0, x.dtype)
+        xp.add_at(values, ctx.to, xp.take(xp.reshape(src, (-1,)), ctx.frm))
+        return xp.where(ctx.written, xp.reshape(values, x.shape), x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = xp_of(dy)
+        dx = xp.where(ctx.written, xp.zeros((), dy.dtype), dy) if ctx.needs_grad[0] else None
+        dsrc = None
+        if ctx.needs_grad[1]:
+            flat = xp.zeros((int(np.prod(ctx.src_shape)),), dy.dtype)
+            # NOTE: the kept positions are distinct: this writes each value once
+            xp.add_at(flat, ctx.frm, xp.take(xp.reshape(dy, (-1,)), ctx.to))     # E45
+            dsrc = xp.reshape(flat, ctx.src_shape)
+        return dx, dsrc, None, None
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None) -> Tensor:
+    """``input`` with ``src``'s values (or one ``value``) written at the positions ``index``
+    names along ``dim``, as ``torch.scatter``: for dim 0, y[index[i][j][k]][j][k] =
+    src[i][j][k] over every position (i, j, k) of ``index``. The gradient: dy for
+    ``input`` where nothing was written (0 where something was), and for ``src`` dy read
+    back where each value went (E45).
+
+    Of a position written more than once the last write in index's row-major order is kept
+    and only its value gets a gradient (torch leaves which undefined, and its backward
+    gives every value dy there); the result is the same at every run.
+
+    Shapes: ``index`` and ``src`` have input's number of axes; index is no longer than
+    ``src`` along every axis and than ``input`` off ``dim`` (their leading parts are used);
+    y has input's shape and dtype, which src's must equal (as torch; a complex step in one
+    of them makes both complex). ``index``: integers (a tensor, an array, a list), in
+    [0, input.shape[dim]). ``src`` a number, or ``value=``, writes that number (no
+    gradient, as torch's). ``reduce``: only None (torch's reduce="add" is
+    :func:`scatter_add`; its "multiply" has no backward in torch and is not here).
+
+    Raises TypeError for a non-integer index, a ``src`` that is neither a tensor, an array
+    nor a number, src and value both given, dtypes that differ, or a dim that is not an
+    int; ValueError for numbers of axes that differ, an index longer than src or input, a
+    dim out of range, a reduce, or a value input's dtype cannot hold (NaN or inf in an
+    integer dtype; 1.5 in one is 1, as torch); IndexError for an index out of range.
+    """
+    if reduce is not None:
+        hint = "use scatter_add" if reduce == "add" else "it is not here (torch's has no " \
+                                                         "backward for it)"
+        raise ValueError(f"scatter: reduce={reduce!r} is not supported: {hint}")
+    if src is not None and value is not None:
+        raise TypeError("scatter: give src or value, not both")
+    if src is None and value is None:
+        raise TypeError("scatter: give src (a tensor) or value (a number)")
+    if isinstance(src, numbers.Number):         # torch's scatter(dim, index, value)
+        src, value = None, src
+    if value is not None:
+        return _fill("scatter", input, dim, index, value)
+    return Scatter.apply(*_operands("scatter", input, dim, index, src))
+
+
+def _fill(name: str, input, dim, index, value) -> Tensor:
+    """:class:`Scatter` of one number ``value`` (a constant: no gradient)."""
+    x = tensor_arg(input, name)
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"{name}: value must be a number or a 0-d tensor, got shape "
+                             f"{value.shape}")
+        value = value.item()
+    if not isinstance(value, (numbers.Number, np.number)):
+        raise TypeError(f"{name}: value must be a number, got {type(value).__name__}")
+    idx = _index_array(index, name)
+    constants = xp_of(x.data).full(idx.shape, fill_value(value, x.dtype, name).item(),
+                                   x.dtype)
+    return Scatter.apply(*_operands(name, x, dim, idx, constants))
+
+
+def index_add(input, dim, index, source, *, alpha=1) -> Tensor:
+    """``input`` with ``alpha · source``'s slices along ``dim`` added to the slices
+    ``index`` names, as ``torch.index_add``: for dim 0, y[index[j]] += alpha · source[j],
+    repeated indices summing. A :func:`scatter_add` of the index laid out along dim (E46):
+    dy for input, ``alpha`` times dy's slices at the index for source.
+
+    Shapes: input (..., n, ...), index (m,) integers in [0, n) (a tensor, an array, a
+    list; 0-d as (1,)), source input's shape with m at dim → y of input's shape and dtype
+    (a 0-d input: index of one element, 0-d source). Raises TypeError for a non-integer
+    index, dtypes that differ, or a dim that is not an int; ValueError for a source of
+    another shape or a dim out of range; IndexError for an index with more than 1 dim or
+    out of range (torch: RuntimeError).
+    """
+    x, s, axis, idx = _along_dim("index_add", input, dim, index, source)
+    return ScatterAdd.apply(x, s if alpha == 1 else s * alpha, axis, idx)
+
+
+def index_copy(input, dim, index, source) -> Tensor:
+    """``input`` with the slices along ``dim`` that ``index`` names replaced by
+    ``source``'s, as ``torch.index_copy``: for dim 0, y[index[j]] = source[j]. A
+    :func:`scatter` of the index laid out along dim (E46): dy for input off the replaced
+    slices (0 on them), dy's slices at the index for source. Of an index repeated the
+    last slice is kept and only it gets a gradient (torch leaves it undefined).
+
+    Shapes and errors as :func:`index_add`.
+    """
+    return Scatter.apply(*_along_dim("index_copy", input, dim, index, source))
+
+
+def index_fill(input, dim, index, value) -> Tensor:
+    """``input`` with the slices along ``dim`` that ``index`` names set to ``value``, as
+    ``torch.index_fill``: for dim 0, y[index[j]] = value. A :func:`scatter` of a constant
+    (E46): dy for input off the filled slices, 0 on them; ``value`` (a number, or a 0-d
+    tensor read as one) gets no gradient.
+
+    Shapes: input (..., n, ...), index (m,) integers in [0, n) → y of input's shape and
+    dtype. Raises TypeError for a non-integer index or a value that is not a number,
+    ValueError for a value tensor that is not 0-d, a value input's dtype cannot hold (as
+    :func:`scatter`) or a dim out of range, IndexError for an index with more than 1 dim
+    or out of range.
+    """
+    x = tensor_arg(input, "index_fill")
+    idx, axis = _index_vector("index_fill", index, dim, x)
+    return _fill("index_fill", x, dim, _laid_out(idx, axis, x.shape, x.ndim), value)
+
+
+def _index_vector(name: str, index, dim, x: Tensor) -> tuple[np.ndarray, int]:
+    """``index`` as 1-d host int64 in range along ``dim`` of x (a 0-d x: one index, 0),
+    and dim as an axis."""
+    idx = _index_array(index, name)
+    axis = _axis_of(name, dim, x.ndim)
+    if idx.ndim > 1:
+        raise IndexError(f"{name}: index must be a vector (1-d), got shape {idx.shape}")
+    idx = idx.reshape(-1)
+    if x.ndim == 0 and idx.size != 1:
+        raise IndexError(f"{name}: a 0-d tensor takes 1 index, got {idx.size}")
+    _check_range(name, idx, x.shape[axis] if x.ndim else 1, axis)
+    return idx, axis
+
+
+def _laid_out(idx: np.ndarray, axis: int, shape: tuple, ndim: int) -> np.ndarray:
+    """A scatter's index of ``ndim`` axes (0: idx's one element) holding the 1-d ``idx``
+    along ``axis`` and the same at every other coordinate: len(idx) at axis, ``shape``
+    elsewhere (E46)."""
+    if ndim == 0:
+        return idx.reshape(())
+    along = [1] * ndim
+    along[axis] = -1
+    return np.broadcast_to(idx.reshape(along), shape[:axis] + (idx.size,) + shape[axis + 1:])
+
+
+def _along_dim(name: str, input, dim, index,
+               source) -> tuple[Tensor, Tensor, int, np.ndarray]:
+    """index_add's and index_copy's arguments as a scatter's: input, source (one dtype),
+    the axis, and the index laid out over source's shape; errors name ``name``."""
+    x = tensor_arg(input, name)
+    s = tensor_arg(source, name)
+    idx, axis = _index_vector(name, index, dim, x)
+    x, s = _one_dtype(name, x, s, "source")
+    want = x.shape[:axis] + (idx.size,) + x.shape[axis + 1:] if x.ndim else ()
+    if s.shape != want:
+        raise ValueError(f"{name}: source has shape {s.shape}; expected input's shape "
+                         f"{x.shape} with dim {axis} of len(index) = {idx.size}: {want}")
+    return x, s, axis, _laid_out(idx, axis, x.shape, x.ndim)
 
 
 def _counts(repeats, n: int | None, op: str) -> np.ndarray:

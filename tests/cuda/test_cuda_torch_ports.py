@@ -1,5 +1,6 @@
 """torch's names a porter types, on the GPU (the simulator without one): ``scatter_add``
-(E44) and ``scatter_add_``, ``repeat_interleave`` (E43), ``unbind``, ``cdist``,
+(E44) and ``scatter_add_``, ``scatter`` and ``scatter_`` (E45), ``index_add``,
+``index_copy``, ``index_fill`` (E46), ``repeat_interleave`` (E43), ``unbind``, ``cdist``,
 ``clamp_min``, ``masked_fill_``, ``linalg.vector_norm``, the ``new_*`` methods and
 ``nn.Embedding(max_norm=...)``: values and gradients equal the CPU's, results and gradients
 on the device."""
@@ -29,6 +30,13 @@ def _in_place(name, args):
 OPS = {
     "scatter_add": lambda t, s: ng.scatter_add(t, 0, INDEX, s),
     "scatter_add_": _in_place("scatter_add_", lambda s: (0, ng.tensor(INDEX), s)),
+    "scatter": lambda t, s: ng.scatter(t, 0, INDEX, s),
+    "scatter value": lambda t, s: t.scatter(1, INDEX[:, :2] + 1, -2.0) + s.sum(),
+    "scatter_": _in_place("scatter_", lambda s: (0, ng.tensor(INDEX), s)),
+    "index_add": lambda t, s: ng.index_add(t, 0, [2, 0], s, alpha=1.5),
+    "index_add_": _in_place("index_add_", lambda s: (0, ng.tensor([1, 1]), s)),
+    "index_copy": lambda t, s: t.index_copy(0, ng.tensor([2, 0]), s),
+    "index_fill": lambda t, s: t.index_fill(1, [0, 2], 1.5) * s.sum(),
     "repeat_interleave": lambda t, s: t.repeat_interleave(ng.tensor([2, 0, 1]), 0) * s.sum(),
     "unbind": lambda t, s: ng.stack(t.unbind(1), 0) + s.sum(),
     "cdist": lambda t, s: ng.cdist(t, s),
