@@ -1,8 +1,13 @@
 """Compiling to PTX, without a GPU, kernels that call device functions (those of
 kernels/cuda/blocks.py, or a module's own).
 
-numba compiles a call to a device-function dispatcher only with a GPU: it asks the driver
-for the compute capability (the notes on the simulator, §6). So each device function is
+numba compiles a call to a device-function dispatcher for the current device's compute
+capability, which it asks the driver for (the notes on the simulator, §6); ``without_gpu``,
+which tests.cuda.ptx.compile_in_subprocess calls first, has it take a given one instead, so
+a kernel compiles whole, its callees with it.
+
+To compile a device function apart from its callers (its own PTX, its return type) and
+check that a kernel calls it rather than inlining another body, each device function is
 compiled alone (``device=True``, an explicit ``cc``), and each caller's body is compiled
 from a copy of its function whose globals name, in place of each callee, an external
 declaration of the callee's real signature (``cuda.declare_device``), as
@@ -14,7 +19,20 @@ import re
 import types
 from typing import Any
 
+import numba.cuda.dispatcher
 from numba import cuda
+
+
+def without_gpu(cc: tuple[int, int]) -> None:
+    """Make numba compile the device functions a kernel calls for compute capability ``cc``,
+    without asking a driver: its dispatcher takes the capability from ``get_current_device``
+    (numba-cuda 0.30), which answers ``cc`` from here on in this interpreter."""
+    dispatcher = numba.cuda.dispatcher
+    if not hasattr(dispatcher, "get_current_device"):     # a numba-cuda that looks elsewhere
+        raise RuntimeError("numba.cuda.dispatcher.get_current_device is gone: update "
+                           "tests/cuda/ptx_blocks.without_gpu for this numba-cuda")
+    device = types.SimpleNamespace(compute_capability=cc)
+    dispatcher.get_current_device = lambda: device
 
 
 def body(fn: Any, callees: dict[str, Any]) -> Any:

@@ -1,6 +1,8 @@
-"""Device functions the reduction kernels share (kernels/cuda/reduction.py, optim.py): a
-block's sum and NaN-propagating max by a tree in shared memory, and the memory offset of an
-element of a strided index space.
+"""Device functions the kernels share: a block's sum and NaN-propagating max by a tree in
+shared memory (the reductions, kernels/cuda/reduction.py and optim.py), and the memory
+offset of an element of a strided index space (the reductions' ``offset_of``, the
+element-wise kernels' ``strided_offsets``: kernels/cuda/elementwise.py and
+elementwise_math.py).
 
 The trees. Each of the block's ``TREE_THREADS`` threads brings one value; the values go
 into a shared array the kernel declares (of the kernel's accumulator type, its length
@@ -11,8 +13,8 @@ TREE_THREADS alone, so a result is the same on every run. Every thread of the bl
 call the function (it synchronises the block), and every thread gets the result. The
 simulator has no warp shuffles, so the tree stays in shared memory.
 
-A kernel calling these cannot be compiled to PTX without a GPU through numba's dispatcher;
-tests/cuda/ptx_blocks.py compiles them alone and each kernel against their declarations.
+tests/cuda/ptx_blocks.py compiles these to PTX without a GPU, alone or with the kernels that
+call them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numba
 from numba import cuda
 
-__all__ = ["TREE_THREADS", "block_sum", "block_max", "offset_of"]
+__all__ = ["TREE_THREADS", "block_sum", "block_max", "offset_of", "strided_offsets"]
 
 _SIM = bool(numba.config.ENABLE_CUDASIM)
 # threads per block of a tree reduction; a power of two (few in the simulator, which runs
@@ -75,3 +77,26 @@ def offset_of(index, table, n, lengths, strides):
         position += (rest % length) * table[strides + d]
         rest //= length
     return position
+
+
+@cuda.jit(device=True)
+def strided_offsets(index, shape, sa, sb, sc):
+    """The memory offsets (in elements) of element ``index`` of the index space ``shape`` in
+    C order, in three operands whose element strides over those axes are ``sa``, ``sb``,
+    ``sc`` (0 along an axis one is broadcast on): Σ_d i_d · s_d with index = Σ_d i_d Π_{e>d}
+    shape_e. Each i_d is found once for the three (an integer division per axis, the costly
+    part); a kernel with fewer operands passes one's strides again and leaves the extra
+    offsets unused, which the compiler then drops.
+
+    index: an int; shape, sa, sb, sc: tuples of ints, one per axis. Returns three int64s."""
+    oa = 0
+    ob = 0
+    oc = 0
+    rest = index
+    for d in range(len(shape) - 1, -1, -1):
+        k = rest % shape[d]
+        oa += k * sa[d]
+        ob += k * sb[d]
+        oc += k * sc[d]
+        rest //= shape[d]
+    return oa, ob, oc

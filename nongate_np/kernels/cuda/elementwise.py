@@ -16,10 +16,11 @@ Layout: the output is C-contiguous, one flat index per element, visited by a gri
 loop (``THREADS`` per block, at most ``MAX_BLOCKS`` blocks). Each operand is passed as a 1-D
 view of its memory (from its first element, ``_flat``) with one element stride per output
 axis, 0 on an axis it is broadcast along; the kernel unravels the flat output index over
-the output's shape and adds index × stride per axis. The shape and strides travel as
-tuples, kernel arguments by value (no transfer), after ``_layout`` has dropped the axes of
-length 1 and merged neighbouring axes that every operand steps through contiguously (same
-shapes and C-contiguous operands make one axis: one division per element).
+the output's shape and adds index × stride per axis (``blocks.strided_offsets``, one
+division per axis for all operands). The shape and strides travel as tuples, kernel
+arguments by value (no transfer), after ``_layout`` has dropped the axes of length 1 and
+merged neighbouring axes that every operand steps through contiguously (same shapes and
+C-contiguous operands make one axis: one division per element).
 
 Dtypes: NumPy chooses the computation (its ufunc loop, ``ufunc.resolve_dtypes``) and the
 result; each operand is converted to the loop's dtype in the kernel (``ct``), so the kernels
@@ -48,6 +49,7 @@ from numba import cuda
 from numba.cuda.cudadrv import devicearray
 
 from . import arrays
+from .blocks import strided_offsets
 from .scalar import sigmoid_dev
 
 __all__ = ["THREADS", "MAX_BLOCKS", "add", "subtract", "multiply", "divide", "power",
@@ -93,11 +95,7 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
     def unary(op, n, shape, a, sa, out):
         """out[i] = op(a at output index i), for the n elements of out (grid-stride)."""
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            ia = 0
-            rest = i
-            for d in range(len(shape) - 1, -1, -1):
-                ia += (rest % shape[d]) * sa[d]
-                rest //= shape[d]
+            ia, _, _ = strided_offsets(i, shape, sa, sa, sa)
             x = ct(a[ia])
             if op == COPY:
                 out[i] = x
@@ -145,14 +143,7 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
     def binary(op, n, shape, a, sa, b, sb, out):
         """out[i] = op(a, b at output index i), for the n elements of out (grid-stride)."""
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            ia = 0
-            ib = 0
-            rest = i
-            for d in range(len(shape) - 1, -1, -1):
-                k = rest % shape[d]
-                ia += k * sa[d]
-                ib += k * sb[d]
-                rest //= shape[d]
+            ia, ib, _ = strided_offsets(i, shape, sa, sb, sb)
             x = ct(a[ia])
             y = ct(b[ib])
             if op == ADD:
@@ -203,16 +194,7 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
 def _ternary(n, shape, c, sc, a, sa, b, sb, out):
     """where: out = a if c else b, each read through its strides; stored as out's dtype."""
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        ic = 0
-        ia = 0
-        ib = 0
-        rest = i
-        for d in range(len(shape) - 1, -1, -1):
-            k = rest % shape[d]
-            ic += k * sc[d]
-            ia += k * sa[d]
-            ib += k * sb[d]
-            rest //= shape[d]
+        ic, ia, ib = strided_offsets(i, shape, sc, sa, sb)
         if c[ic]:
             out[i] = a[ia]
         else:

@@ -31,6 +31,7 @@ import numpy as np
 from numba import cuda
 
 from . import elementwise as ew
+from .blocks import strided_offsets
 
 __all__ = ["tan", "arctan", "arcsin", "arccos", "sinh", "cosh", "arcsinh", "arccosh",
            "arctanh", "log2", "log10", "exp2", "erfc", "floor", "ceil", "trunc", "rint",
@@ -83,11 +84,7 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
     def unary(op, n, shape, a, sa, out):
         """out[i] = op(a at output index i), for the n elements of out (grid-stride)."""
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            ia = 0
-            rest = i
-            for d in range(len(shape) - 1, -1, -1):
-                ia += (rest % shape[d]) * sa[d]
-                rest //= shape[d]
+            ia, _, _ = strided_offsets(i, shape, sa, sa, sa)
             x = ct(a[ia])
             inf = ct(math.inf)
             nan = ct(math.nan)
@@ -146,14 +143,7 @@ def _make_kernels(loop: np.dtype) -> _Kernels:
     def binary(op, n, shape, a, sa, b, sb, out):
         """out[i] = op(a, b at output index i), for the n elements of out (grid-stride)."""
         for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-            ia = 0
-            ib = 0
-            rest = i
-            for d in range(len(shape) - 1, -1, -1):
-                k = rest % shape[d]
-                ia += k * sa[d]
-                ib += k * sb[d]
-                rest //= shape[d]
+            ia, ib, _ = strided_offsets(i, shape, sa, sb, sb)
             x = ct(a[ia])
             y = ct(b[ib])
             if op == ARCTAN2:                          # E35
