@@ -159,12 +159,13 @@ class Scatter(Function):
     later one and beyond index's shape  (E45).
 
     Shapes: x (..., n, ...), src of x's number of axes (for :func:`index_fill` and a
-    scatter of one number, a tensor of that constant, needing no gradient), index (host int64, x's number of axes,
-    no longer than src anywhere and than x off ``axis``, values in [0, n)) → y of x's
-    shape and dtype. Of a target written more than once the last write in index's
-    row-major order is kept (torch's CPU loop; torch leaves it undefined). Saved: the
-    written flat positions in y and the read ones in src (host int64, one each per
-    target), and the written mask (x's shape, booleans on x's device); no values.
+    scatter of one number, a tensor of that constant, needing no gradient), index (host
+    int64, x's number of axes, no longer than src anywhere and than x off ``axis``, values
+    in [0, n)) → y of x's shape and dtype. Of a target written more than once the last
+    write in index's row-major order is kept (torch's CPU loop; torch leaves it
+    undefined). Saved: the written flat positions in y and the read ones in src (host
+    int64, one each per target), and the written mask (x's shape, booleans on x's
+    device); no values.
     """
 
     @staticmethod
