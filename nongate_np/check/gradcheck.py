@@ -74,7 +74,11 @@ truncation then is below about 1 % of the tolerance, so a correct backward passe
 wrong value fails against the converged estimate (``_step_ladder``). It counts only where
 the default step can be the cause (its truncation, about |n(10h) − n(h)|/99, could explain
 the gap, or the smaller step moved the estimate beyond both steps' rounding): elsewhere
-the smaller step's larger noise would pass an error the default step resolves. An explicit
+the smaller step's larger noise would pass an error the default step resolves. An element
+whose analytic value is off by ``GROSS_ERROR`` or more where the estimates at 10h and h
+agree within the tolerance skips the descent: no smaller step comes near the analytic
+value, so a sign-flipped block costs one more step per element, not the whole ladder
+(``_resolved_mismatch``). An explicit
 ``eps`` is used as given. On failure the report says whether the step could be the cause:
 the worst element's central difference at 10h, h and h/10 either shows a truncation at h
 (about 1/99 of the change from 10h) too small to explain the gap ("the step is not the
@@ -1428,7 +1432,8 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     fails at every level, while an agreement only within the finer step's noise allowance
     (by chance, truncation still large) does not stop the descent. An element whose steps
     never agree so is not resolved by central differences; it passes only within the noise
-    ν, as at the default step.
+    ν, as at the default step. A gross mismatch the default step resolves (n(10h) and
+    n(h) agree, ``_resolved_mismatch``) keeps n(h) without the descent.
     The numeric value kept is the matching estimate, else the first converged one, else the
     default-step one. Returns the numeric gradient, ν_i and the step of each element's
     estimate."""
@@ -1453,8 +1458,14 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     default = numeric[todo]
     default_allowed = _allowed(default, tol.atol, tol.rtol, noise[todo],
                                floor=relative_floor(c.numeric_grad, c.analytic_grad))
-    explained = _truncation_may_explain(loss, k, todo, h, default, analytic[todo],
-                                        default_allowed)
+    coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
+    explained = _truncation_may_explain(coarse, default, analytic[todo], default_allowed)
+    # NOTE: a gross mismatch the default step resolves keeps its estimate without the descent
+    gross = _resolved_mismatch(c, tol, todo, coarse, noise[todo]) & ~explained
+    settled[todo[gross]] = True
+    todo, h, depth, smallest, previous, default, default_allowed, explained = (
+        v[~gross] for v in (todo, h, depth, smallest, previous, default, default_allowed,
+                            explained))
     gap = np.full(len(todo), np.inf)               # until a converged estimate mismatches
     recorded = np.zeros(x.size, bool)
     for level in range(1, LADDER_MAX + 1):
@@ -1495,19 +1506,33 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     return numeric.reshape(x.shape), noise.reshape(x.shape), steps.reshape(x.shape)
 
 
-def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analytic,
-                            allowed) -> np.ndarray:
+def _truncation_may_explain(coarse, estimate, analytic, allowed) -> np.ndarray:
     """Which failing elements' gap |a − n| the truncation error of their step h could
-    explain, read from the estimate at 10h (noise 10 times smaller than at h): n(h) = g +
-    c₂h² + …, so the truncation at h is about |n(10h) − n(h)| / 99. ``allowed``: the
-    allowance at h. Not finite at either step: the step may be the cause (a pole within
+    explain, read from the estimate ``coarse`` at 10h (noise 10 times smaller than at h):
+    n(h) = g + c₂h² + …, so the truncation at h is about |n(10h) − n(h)| / 99. ``allowed``:
+    the allowance at h. Not finite at either step: the step may be the cause (a pole within
     10h)."""
-    if not len(todo):
-        return np.zeros(0, bool)
-    coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
     with np.errstate(all="ignore"):
         explained = np.abs(coarse - estimate) / 99 + allowed >= np.abs(analytic - estimate)
     return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
+
+
+def _resolved_mismatch(c: Comparison, tol: Tolerance, todo, coarse, noise) -> np.ndarray:
+    """Which failing elements ``todo`` are grossly wrong where the default step h resolves
+    them: the analytic value is off the estimate n(h) by ``GROSS_ERROR`` or more (the sign,
+    a factor of 2) and ``coarse``, n(10h), agrees with n(h) within the tolerance at 10h
+    (noise ν/10), so both are the derivative to within it and no smaller step can come near
+    the analytic value: the step ladder would keep n(h) at every level. Its purpose, a
+    correct element not accused for one bad step, needs no descent for these, which spares
+    a gross failure its 2 evaluations per level (one sign-flipped block cost 3-5 times a
+    passing check). Only structure of fn finer than h/10 that n(10h) and n(h) both miss
+    could move a finer step's estimate; that is not what the ladder is for."""
+    n = c.numeric_grad.reshape(-1)[todo]
+    plain = _allowed(n, tol.atol, tol.rtol,
+                     floor=relative_floor(c.numeric_grad, c.analytic_grad))
+    rel = relative_error(c.analytic_grad, c.numeric_grad).reshape(-1)[todo]
+    with np.errstate(all="ignore"):
+        return (np.abs(coarse - n) <= plain + noise / 10) & (rel >= GROSS_ERROR)
 
 
 # Up to KINK_SCAN failing elements after the worst are examined too: each that is a kink is
