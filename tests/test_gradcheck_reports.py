@@ -136,6 +136,31 @@ def test_a_nan_in_the_claimed_gradient_is_named_not_blamed_on_the_step():
         assert not any("step may be" in n or "try eps" in n for n in notes), notes
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_max_abs_and_rel_beside_a_non_finite_gradient_are_the_finite_elements(bad):
+    """A NaN (or inf) in the claimed gradient beside one element 1.5 times too large: the
+    table's max abs and rel are the finite elements' (|a - n| of that element, computed
+    here), not inf; the worst line names the NaN without an abs or rel of it. The
+    directional check passed an inf: its bound, from the allowances of grad, was inf too."""
+    x = np.array([0.1, 0.4, 0.7, 1.0])
+    wrong = np.array([1.0, bad, 1.5, 1.0])
+    for method in METHODS:
+        report = gradcheck(lambda x: np.sum(np.sin(x)), [x],
+                           grad=lambda x, v: v * np.cos(x) * wrong, method=method,
+                           raise_exception=False)
+        r = report.inputs[0]
+        size, rel = 0.5 * np.cos(0.7), 0.5 / 1.5
+        assert r.n_failing == 2 and r.worst_index == (1,), str(report)
+        assert r.max_abs_error == pytest.approx(size, rel=1e-6), str(report)
+        assert r.max_rel_error == pytest.approx(rel, rel=1e-6), str(report)
+        assert re.search(rf"input 0 'x' .* {size:.1e} +{rel:.1e} +FAIL", str(report)), \
+            str(report)
+        worst = next(line for line in str(report).splitlines() if "worst " in line)
+        assert "abs=" not in worst and "not finite on one side" in worst, worst
+        assert re.search(rf"the analytic gradient has 1 non-finite value\(s\) \({bad}".lower(),
+                         str(report)), str(report)
+
+
 def test_every_kink_among_the_failing_elements_is_named_whichever_is_the_worst():
     """relu at x = [-1, 0, 2, 0.5] with the gradient at x[3] doubled: the worst element is
     x[3], and x[1] (relu's kink) was failing without a word. Now both are named, with

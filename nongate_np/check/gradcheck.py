@@ -696,8 +696,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
     if analytic.size == 0:
         return Comparison(analytic, numeric)
     with np.errstate(all="ignore"):
-        err = np.where(np.isfinite(analytic) & np.isfinite(numeric),
-                       np.abs(analytic - numeric), np.inf)
+        finite = np.isfinite(analytic) & np.isfinite(numeric)
+        err = np.where(finite, np.abs(analytic - numeric), np.inf)
         floor = relative_floor(numeric, analytic)
         allowed = _allowed(numeric, tol.atol, tol.rtol, noise, floor=floor)
         if strict is not None:
@@ -717,8 +717,10 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
     return Comparison(analytic, numeric, violation, worst_index=worst,
                       analytic=analytic[worst].item(), numeric=numeric[worst].item(),
-                      max_abs_error=float(err.max()),
-                      max_rel_error=float(np.max(relative_error(analytic, numeric))),
+                      # NOTE: sizes of the finite pairs: a NaN has none, the notes name it
+                      max_abs_error=float(np.max(err[finite], initial=0.0)),
+                      max_rel_error=float(np.max(relative_error(analytic, numeric)[finite],
+                                                 initial=0.0)),
                       n_failing=int(np.count_nonzero(violation > 1)),
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
                       unresolved=unresolved,
@@ -1757,7 +1759,8 @@ def _complex_step_notes(loss: ScalarLoss, grad, numeric, c: Comparison) -> tuple
     the backward."""
     notes: tuple[str, ...] = ("complex-step subtracts nothing, so its step (1e-20·max(1,"
                               "|x_i|)) is not the cause",)
-    if c.compared and c.max_rel_error < _ROUNDING_SIZED:
+    if c.compared and c.max_rel_error < _ROUNDING_SIZED and \
+            not (_non_finite(c.analytic_grad) or _non_finite(c.numeric_grad)):
         notes += (f"the mismatch (rel {c.max_rel_error:.1e}) is of the size float64 rounding "
                   "reaches when the backward subtracts nearly equal terms (cancellation); a "
                   "wrong formula is usually far larger: compare method='central'",)
@@ -1790,14 +1793,16 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     # hide that much error in it: the full central check then decides (and says whether it
     # is inconclusive)
     resolved = typical == 0.0 or tol.noise < UNRESOLVED_ERROR * typical
-    passed = bool(err <= bound) and resolved
+    # NOTE: finite first: an inf in grad makes the bound inf too, and inf <= inf
+    passed = finite and bool(err <= bound) and resolved
     if passed and tol.atol > 0:
         passed = not _gross_projection(loss, k, u, grad, u_eff, numeric, err, tol)
     return Directional(analytic=analytic.item(), numeric=np.asarray(numeric).item(),
                        max_abs_error=err,
+                       # NOTE: not finite: inf, not inf/inf (a NaN and a RuntimeWarning)
                        max_rel_error=err / max(abs(analytic), abs(numeric),
                                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))),
-                                               TINY),
+                                               TINY) if finite else np.inf,
                        passed=passed, analytic_grad=grad,
                        sensitivity=bound / typical if typical > 0 else np.inf)
 
