@@ -177,15 +177,62 @@ def test_nan_matches_only_nan_and_inf_only_the_same_inf():
     a = np.array([np.nan, np.inf, -np.inf, 1.0, np.nan, np.inf, np.inf, 2.0])
     e = np.array([np.nan, np.inf, -np.inf, 1.0, 0.0, -np.inf, 1e308, np.nan])
     r = compare_arrays(a, e)["array"]
-    assert r.n_failing == 4 and r.n_non_finite == 4
-    assert r.max_abs_error == np.inf
+    assert r.n_failing == 4 and r.n_non_finite == 4 and r.first_non_finite == (4,)
+    assert r.max_abs_error == 0 and r.max_rel_error == 0    # the one finite pair agrees
     assert r.worst_index == (4,)            # the first of the equally infinite violations
     assert compare_arrays(a[:4], e[:4], raise_exception=True).passed
-    assert "4 of them NaN or inf on one side only" in str(compare_arrays(a, e))
+    text = str(compare_arrays(a, e))
+    assert "; 2 NaN or inf in actual only (first array[4]: +nan vs +0.0000e+00)" in text, text
+    assert "; 1 NaN or inf in expected only (first array[7]: +2.0000e+00 vs +nan)" in text
+    assert "; 1 different NaN or inf on both sides (first array[5]: +inf vs -inf)" in text
     # complex: each part apart
     assert compare_arrays(np.array([complex(np.nan, 1)]), np.array([complex(np.nan, 1)])).passed
     assert not compare_arrays(np.array([complex(np.nan, 1)]),
                               np.array([complex(1, np.nan)])).passed
+
+
+@pytest.mark.parametrize("bad, other", [(np.nan, 0.0), (np.inf, 0.0), (-np.inf, 2.5),
+                                        (np.nan, np.inf), (np.inf, -np.inf), (np.inf, np.inf),
+                                        (-np.inf, -np.inf), (np.nan, np.nan)])
+@pytest.mark.parametrize("side", ["actual", "expected"])
+def test_a_nan_or_inf_on_one_side_is_counted_and_named_and_the_sizes_are_the_finite_ones(
+        bad, other, side):
+    """A NaN against 0 has no size: max abs and rel are those of the finite pairs (here one
+    element 1e-3 off, computed again below), the non-finite elements are counted and the
+    first named. The verdict is numpy.testing.assert_allclose's with equal_nan=True: NaN
+    equals NaN at the same place and inf the same inf."""
+    rng = np.random.default_rng(0)
+    e = rng.standard_normal((4, 5))
+    a = e.copy()
+    a[1, 2] += 1e-3
+    where = [(2, 3), (3, 0)]
+    for idx in where:
+        a[idx], e[idx] = (bad, other) if side == "actual" else (other, bad)
+    r = compare_arrays(a, e, atol=1e-8, rtol=1e-6)["array"]
+    finite = np.isfinite(a) & np.isfinite(e)
+    gap = np.abs(a[finite] - e[finite])
+    assert r.max_abs_error == np.max(gap), str(r)
+    assert r.max_rel_error == pytest.approx(np.max(
+        gap / np.maximum(np.abs(a[finite]), np.abs(e[finite]))), rel=1e-12)
+    try:
+        np.testing.assert_allclose(a[2:], e[2:], atol=1e-8, rtol=1e-6, equal_nan=True)
+        equal = True
+    except AssertionError:
+        equal = False
+    text = str(compare_arrays(a, e, atol=1e-8, rtol=1e-6))
+    assert "inf" not in re.search(r"array +\(4, 5\) +float64 +(\S+) +(\S+)", text).group(0)
+    if equal:
+        assert r.n_failing == 1 and r.n_non_finite == 0 and r.first_non_finite is None, text
+        assert "NaN or inf" not in text and "; worst array[1, 2]: |a-e|=1.00e-03" in text
+        return
+    assert r.n_failing == 3 and r.n_non_finite == 2 and r.first_non_finite == where[0], text
+    assert r.worst_index == where[0]          # an infinite violation, the first of them
+    kind = "different NaN or inf on both sides" if not (np.isfinite(bad) or np.isfinite(other)) \
+        else f"NaN or inf in {side} only"
+    shown = (bad, other) if side == "actual" else (other, bad)
+    assert f"; 2 {kind} (first array[2, 3]: {ng.check.report.format_value(shown[0])} vs " \
+        f"{ng.check.report.format_value(shown[1])})" in text, text
+    assert "; worst finite array[1, 2]: |a-e|=1.00e-03" in text, text
 
 
 # ---------------------------------------------------------------------------------------------

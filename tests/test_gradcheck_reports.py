@@ -136,6 +136,31 @@ def test_a_nan_in_the_claimed_gradient_is_named_not_blamed_on_the_step():
         assert not any("step may be" in n or "try eps" in n for n in notes), notes
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_max_abs_and_rel_beside_a_non_finite_gradient_are_the_finite_elements(bad):
+    """A NaN (or inf) in the claimed gradient beside one element 1.5 times too large: the
+    table's max abs and rel are the finite elements' (|a - n| of that element, computed
+    here), not inf; the worst line names the NaN without an abs or rel of it. The
+    directional check passed an inf: its bound, from the allowances of grad, was inf too."""
+    x = np.array([0.1, 0.4, 0.7, 1.0])
+    wrong = np.array([1.0, bad, 1.5, 1.0])
+    for method in METHODS:
+        report = gradcheck(lambda x: np.sum(np.sin(x)), [x],
+                           grad=lambda x, v: v * np.cos(x) * wrong, method=method,
+                           raise_exception=False)
+        r = report.inputs[0]
+        size, rel = 0.5 * np.cos(0.7), 0.5 / 1.5
+        assert r.n_failing == 2 and r.worst_index == (1,), str(report)
+        assert r.max_abs_error == pytest.approx(size, rel=1e-6), str(report)
+        assert r.max_rel_error == pytest.approx(rel, rel=1e-6), str(report)
+        assert re.search(rf"input 0 'x' .* {size:.1e} +{rel:.1e} +FAIL", str(report)), \
+            str(report)
+        worst = next(line for line in str(report).splitlines() if "worst " in line)
+        assert "abs=" not in worst and "not finite on one side" in worst, worst
+        assert re.search(rf"the analytic gradient has 1 non-finite value\(s\) \({bad}".lower(),
+                         str(report)), str(report)
+
+
 def test_every_kink_among_the_failing_elements_is_named_whichever_is_the_worst():
     """relu at x = [-1, 0, 2, 0.5] with the gradient at x[3] doubled: the worst element is
     x[3], and x[1] (relu's kink) was failing without a word. Now both are named, with
@@ -434,3 +459,87 @@ def test_a_small_error_shows_in_the_printed_values_not_only_in_rel():
         assert abs(float(shown) - value) <= 10.0 ** -digits * abs(value)
     assert format_pair(-0.0, 0.0) == ("+0.0000e+00", "+0.0000e+00")
     assert format_pair(1.5, 2.5) == ("+1.5000e+00", "+2.5000e+00")
+
+
+# ---------------------------------------------------------------------------------------------
+# a gross failure resolved by the default step does not climb the step ladder
+# ---------------------------------------------------------------------------------------------
+
+def _weighted_tanh(c):
+    """L(x, w) = Σ c ⊙ tanh(x w), a scalar (so the checker's cotangent is 1), and its claimed
+    gradient with respect to w, columns ``flipped`` of it with the sign wrong."""
+    def f(x, w):
+        return np.sum(c * np.tanh(x @ w))
+
+    def vjp(x, w, v, flipped=slice(0, 0)):
+        dz = v * c * (1 - np.tanh(x @ w) ** 2)
+        dw = x.T @ dz
+        dw[:, flipped] *= -1
+        return dz @ w.T, dw
+    return f, vjp
+
+
+def _central_by_hand(f, x, w):
+    """(L(w + h e_i) − L(w − h e_i)) / 2h with the documented step h = ε^(1/3)·max(1, |w_i|)."""
+    n = np.zeros_like(w)
+    for i in np.ndindex(w.shape):
+        h = np.finfo(np.float64).eps ** (1 / 3) * max(1.0, abs(w[i]))
+        up, down = w.copy(), w.copy()
+        up[i] += h
+        down[i] -= h
+        n[i] = (f(x, up) - f(x, down)) / (up[i] - down[i])
+    return n
+
+
+def test_a_sign_flipped_block_is_reported_at_the_default_steps_estimates():
+    """A block of w with the wrong sign: every failing element, the worst one and its values,
+    max abs and rel are those of the central difference at the default step computed here
+    by hand, which is what the step ladder keeps where the steps 10h and h agree (the fast
+    exit for a resolved gross mismatch must not change a reported number)."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((6, 5)), rng.uniform(-0.9, 0.9, (5, 8))
+    c = rng.standard_normal((6, 8))
+    f, vjp = _weighted_tanh(c)
+    report = gradcheck(f, [x, w], grad=lambda x, w, v: vjp(x, w, v, slice(2, 5)),
+                       names=["x", "w"], method="central", raise_exception=False)["w"]
+    numeric = _central_by_hand(f, x, w)
+    analytic = vjp(x, w, 1.0, slice(2, 5))[1]
+    assert np.min(np.abs(numeric[:, 2:5])) > 1e3 * report.atol      # every flip is gross
+    np.testing.assert_allclose(report.numeric_grad, numeric, rtol=1e-9, atol=1e-12,
+                               err_msg="the report's estimates of dw")
+    failing = np.abs(analytic - numeric) > report.atol + report.rtol * np.abs(numeric) + \
+        report.noise
+    assert failing[:, 2:5].all() and not failing[:, [0, 1, 5, 6, 7]].any()
+    assert report.n_failing == np.count_nonzero(failing), str(report)
+    violation = np.abs(analytic - numeric) / (report.atol + report.rtol * np.abs(numeric)
+                                              + report.noise)
+    worst = np.unravel_index(np.argmax(violation), w.shape)
+    assert report.worst_index == worst, str(report)
+    assert report.analytic == pytest.approx(analytic[worst], rel=1e-12)
+    assert report.numeric == pytest.approx(numeric[worst], rel=1e-9)
+    assert report.max_abs_error == pytest.approx(np.max(np.abs(analytic - numeric)), rel=1e-9)
+    assert report.max_rel_error == pytest.approx(2.0, rel=1e-9)     # the sign: |2n| / |n|
+
+
+def test_a_gross_failure_costs_one_more_step_per_failing_element_not_the_ladder():
+    """The step ladder tried 3 or more smaller steps (2 evaluations each) after the one at
+    10h for every failing element; a sign-flipped block, which 10h and h resolve alike,
+    now costs that one step: under 3 more evaluations per failing element than the passing
+    check of the same function, the notes on the worst elements (about 60) included."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((6, 10)), rng.uniform(-0.9, 0.9, (10, 12))
+    f, vjp = _weighted_tanh(rng.standard_normal((6, 12)))
+    calls = [0]
+
+    def counted(x, w):
+        calls[0] += 1
+        return f(x, w)
+    for flipped in (slice(0, 0), slice(0, 12)):
+        calls[0] = 0
+        report = gradcheck(counted, [x, w], grad=lambda x, w, v: vjp(x, w, v, flipped),
+                           names=["x", "w"], method="central", raise_exception=False)
+        if flipped.stop == 0:
+            assert report.passed, str(report)
+            passing = calls[0]
+    assert report["w"].n_failing == w.size, str(report)
+    assert calls[0] - passing < 3 * w.size, (calls[0], passing)

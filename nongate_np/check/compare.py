@@ -13,8 +13,11 @@ The verdict per element, a actual, e expected, both in float64 (complex128)::
     |a − e| ≤ atol + rtol·|e|
 
 NumPy's ``allclose`` rule: not symmetric, e is the reference. NaN passes only where the
-other side is NaN too (at the same place, in the same part of a complex number), ±inf only
-against the same infinity. The defaults, by the coarser precision of the two arrays, are
+other side is NaN too (at the same place, in the same part of a complex number: numpy.testing's
+``equal_nan=True``), ±inf only against the same infinity. The largest absolute and relative
+errors are over the pairs where both values are finite (a NaN against 0 has no size); the
+elements with NaN or inf on one side only, or different ones on both, are counted apart and
+the first of each kind named. The defaults, by the coarser precision of the two arrays, are
 gradcheck's row for a comparison exact to rounding, ``TOLERANCES[("complex_step", ·)]``:
 float64 atol=1e-13 rtol=1e-11 (the same math summed in another order differs by rounding,
 ~1e-15 relative, and long sums by ~1e-13; a stray float32 step, 1e-7, or any real bug is far
@@ -51,8 +54,10 @@ class ComparisonError(AssertionError):
 @dataclass(frozen=True)
 class ArrayReport:
     """One name's comparison. ``actual``/``expected`` are the values at ``worst_index``, the
-    element with the largest |a − e| / (atol + rtol·|e|) (None for an empty array); the whole
-    arrays, in float64 or complex128, are ``actual_array``/``expected_array``."""
+    element with the largest |a − e| / (atol + rtol·|e|), a failing NaN or inf first (None
+    for an empty array); ``max_abs_error`` and ``max_rel_error`` are over the elements
+    where both values are finite (0 where there is none). The whole arrays, in float64 or
+    complex128, are ``actual_array``/``expected_array``."""
     name: str
     shape: tuple
     dtypes: tuple[str, str]          # the two arrays' own dtypes, before the float64 cast
@@ -69,6 +74,7 @@ class ArrayReport:
     block_failing: tuple[tuple[str, str, int], ...] = ()
     n_outside_blocks: int = 0        # failing elements in no block (with blocks= only)
     n_non_finite: int = 0            # failing elements where either side is NaN or inf
+    first_non_finite: tuple | None = None    # the first of them (row-major order)
     actual_array: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     expected_array: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     violation: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -182,7 +188,7 @@ class ComparisonReport:
                                    for j, (v, w) in enumerate(zip(values, widths))).rstrip()
         lines.append(line(head))
         lines += [line(c) for c in cells]
-        lines += [_failure_line(r) for r in rows if not r.passed]
+        lines += [_failure_line(r, self.labels) for r in rows if not r.passed]
         return "\n".join(lines)
 
 
@@ -210,8 +216,9 @@ def _tolerances(rows) -> str:
     return "; ".join(f"atol={a:g} rtol={r:g} ({', '.join(d)})" for (a, r), d in used.items())
 
 
-def _failure_line(r: ArrayReport) -> str:
-    """Below the table, per failing array: how many elements fail, where, and by how much."""
+def _failure_line(r: ArrayReport, labels: tuple[str, str]) -> str:
+    """Below the table, per failing array: how many elements fail, where, and by how much;
+    the NaN and inf on one side only counted by side, each kind with its first element."""
     assert r.worst_index is not None and r.actual is not None and r.expected is not None
     pct = 100.0 * r.n_failing / max(r.n_total, 1)
     text = f"  {r.name}: {r.n_failing} of {r.n_total} elements fail ({pct:.1f}%)"
@@ -221,16 +228,36 @@ def _failure_line(r: ArrayReport) -> str:
     elif counted or r.n_outside_blocks:
         text += ", by block " + ", ".join(f"{label!r}: {n}" for label, _, n in counted) + \
             (f", outside every block: {r.n_outside_blocks}" if r.n_outside_blocks else "")
-    where = r.element(r.worst_index)
-    if r.n_non_finite:
-        a, e = format_pair(r.actual, r.expected)
-        return text + (f"; {r.n_non_finite} of them NaN or inf on one side only or "
-                       f"different ones (worst {where}: {a} vs {e})")
-    allowed = r.atol + r.rtol * abs(r.expected)
-    err = abs(r.actual - r.expected)
+    a, e = r.actual_array, r.expected_array
+    for what, mask in _non_finite_kinds(a, e, labels):
+        idx = tuple(int(i) for i in np.argwhere(mask)[0])
+        shown = format_pair(a[idx].item(), e[idx].item())
+        text += (f"; {int(np.count_nonzero(mask))} {what} (first {r.element(idx)}: "
+                 f"{shown[0]} vs {shown[1]})")
+    finite = np.isfinite(a) & np.isfinite(e)
+    failing_finite = finite & (r.violation > 1)
+    if not np.any(failing_finite):
+        return text
+    flat = int(np.argmax(np.where(failing_finite, r.violation, -1.0)))
+    where = tuple(int(i) for i in np.unravel_index(flat, r.shape))
+    actual, expected = a[where].item(), e[where].item()
+    allowed = r.atol + r.rtol * abs(expected)
+    err = abs(actual - expected)
     ratio = err / allowed if allowed else math.inf
-    return text + (f"; worst {where}: |a-e|={err:.2e} > atol + rtol*|e| = {allowed:.2e}" +
-                   (f" ({ratio:.1e}x)" if math.isfinite(ratio) else ""))
+    worst = "worst finite" if r.n_non_finite else "worst"
+    return text + (f"; {worst} {r.element(where)}: |a-e|={err:.2e} > atol + rtol*|e| = "
+                   f"{allowed:.2e}" + (f" ({ratio:.1e}x)" if math.isfinite(ratio) else ""))
+
+
+def _non_finite_kinds(a: np.ndarray, e: np.ndarray, labels: tuple[str, str]) -> list:
+    """(what, mask) for each kind of non-finite mismatch present: NaN or inf in one array
+    where the other is finite, and different non-finite values in both (inf vs -inf, NaN
+    vs inf)."""
+    bad_a, bad_e = ~np.isfinite(a), ~np.isfinite(e)
+    kinds = [(f"NaN or inf in {labels[0]} only", bad_a & ~bad_e),
+             (f"NaN or inf in {labels[1]} only", ~bad_a & bad_e),
+             ("different NaN or inf on both sides", bad_a & bad_e & ~_matches(a, e))]
+    return [(what, mask) for what, mask in kinds if np.any(mask)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,13 +500,19 @@ def _compare(name: str, a_in: np.ndarray, e_in: np.ndarray, atol, rtol, blocks
                    for label, text, mask in regions)
     outside = int(np.count_nonzero(failing & ~np.any([m for *_, m in regions], axis=0))) \
         if regions else 0
+    non_finite = failing & ~finite
+    first = np.argwhere(non_finite)
+    # NOTE: sizes over the finite pairs only: a NaN against 0 is counted and named, not inf
     return ArrayReport(
-        name, a.shape, dtypes, atol, rtol, max_abs_error=float(err.max()),
-        max_rel_error=float(_relative(a, e).max()), n_failing=int(np.count_nonzero(failing)),
+        name, a.shape, dtypes, atol, rtol, max_abs_error=float(np.max(err[finite], initial=0.0)),
+        max_rel_error=float(np.max(_relative(a, e)[finite], initial=0.0)),
+        n_failing=int(np.count_nonzero(failing)),
         worst_index=worst, actual=a[worst].item(), expected=e[worst].item(),
         block=next((label for label, _, mask in regions if mask[worst]), None),
         block_failing=counts, n_outside_blocks=outside,
-        n_non_finite=int(np.count_nonzero(failing & ~finite)), actual_array=a,
+        n_non_finite=int(np.count_nonzero(non_finite)),
+        first_non_finite=tuple(int(i) for i in first[0]) if len(first) else None,
+        actual_array=a,
         expected_array=e, violation=violation, blocks=base.blocks)
 
 

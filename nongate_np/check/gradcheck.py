@@ -74,7 +74,11 @@ truncation then is below about 1 % of the tolerance, so a correct backward passe
 wrong value fails against the converged estimate (``_step_ladder``). It counts only where
 the default step can be the cause (its truncation, about |n(10h) − n(h)|/99, could explain
 the gap, or the smaller step moved the estimate beyond both steps' rounding): elsewhere
-the smaller step's larger noise would pass an error the default step resolves. An explicit
+the smaller step's larger noise would pass an error the default step resolves. An element
+whose analytic value is off by ``GROSS_ERROR`` or more where the estimates at 10h and h
+agree within the tolerance skips the descent: no smaller step comes near the analytic
+value, so a sign-flipped block costs one more step per element, not the whole ladder
+(``_resolved_mismatch``). An explicit
 ``eps`` is used as given. On failure the report says whether the step could be the cause:
 the worst element's central difference at 10h, h and h/10 either shows a truncation at h
 (about 1/99 of the change from 10h) too small to explain the gap ("the step is not the
@@ -692,8 +696,8 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
     if analytic.size == 0:
         return Comparison(analytic, numeric)
     with np.errstate(all="ignore"):
-        err = np.where(np.isfinite(analytic) & np.isfinite(numeric),
-                       np.abs(analytic - numeric), np.inf)
+        finite = np.isfinite(analytic) & np.isfinite(numeric)
+        err = np.where(finite, np.abs(analytic - numeric), np.inf)
         floor = relative_floor(numeric, analytic)
         allowed = _allowed(numeric, tol.atol, tol.rtol, noise, floor=floor)
         if strict is not None:
@@ -713,8 +717,10 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
     worst = tuple(int(i) for i in np.unravel_index(np.argmax(violation), analytic.shape))
     return Comparison(analytic, numeric, violation, worst_index=worst,
                       analytic=analytic[worst].item(), numeric=numeric[worst].item(),
-                      max_abs_error=float(err.max()),
-                      max_rel_error=float(np.max(relative_error(analytic, numeric))),
+                      # NOTE: sizes of the finite pairs: a NaN has none, the notes name it
+                      max_abs_error=float(np.max(err[finite], initial=0.0)),
+                      max_rel_error=float(np.max(relative_error(analytic, numeric)[finite],
+                                                 initial=0.0)),
                       n_failing=int(np.count_nonzero(violation > 1)),
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
                       unresolved=unresolved,
@@ -1428,7 +1434,8 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     fails at every level, while an agreement only within the finer step's noise allowance
     (by chance, truncation still large) does not stop the descent. An element whose steps
     never agree so is not resolved by central differences; it passes only within the noise
-    ν, as at the default step.
+    ν, as at the default step. A gross mismatch the default step resolves (n(10h) and
+    n(h) agree, ``_resolved_mismatch``) keeps n(h) without the descent.
     The numeric value kept is the matching estimate, else the first converged one, else the
     default-step one. Returns the numeric gradient, ν_i and the step of each element's
     estimate."""
@@ -1453,8 +1460,14 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     default = numeric[todo]
     default_allowed = _allowed(default, tol.atol, tol.rtol, noise[todo],
                                floor=relative_floor(c.numeric_grad, c.analytic_grad))
-    explained = _truncation_may_explain(loss, k, todo, h, default, analytic[todo],
-                                        default_allowed)
+    coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
+    explained = _truncation_may_explain(coarse, default, analytic[todo], default_allowed)
+    # NOTE: a gross mismatch the default step resolves keeps its estimate without the descent
+    gross = _resolved_mismatch(c, tol, todo, coarse, noise[todo]) & ~explained
+    settled[todo[gross]] = True
+    todo, h, depth, smallest, previous, default, default_allowed, explained = (
+        v[~gross] for v in (todo, h, depth, smallest, previous, default, default_allowed,
+                            explained))
     gap = np.full(len(todo), np.inf)               # until a converged estimate mismatches
     recorded = np.zeros(x.size, bool)
     for level in range(1, LADDER_MAX + 1):
@@ -1495,19 +1508,33 @@ def _step_ladder(loss: ScalarLoss, k: int, grad, c: Comparison, tol: Tolerance, 
     return numeric.reshape(x.shape), noise.reshape(x.shape), steps.reshape(x.shape)
 
 
-def _truncation_may_explain(loss: ScalarLoss, k: int, todo, h, estimate, analytic,
-                            allowed) -> np.ndarray:
+def _truncation_may_explain(coarse, estimate, analytic, allowed) -> np.ndarray:
     """Which failing elements' gap |a − n| the truncation error of their step h could
-    explain, read from the estimate at 10h (noise 10 times smaller than at h): n(h) = g +
-    c₂h² + …, so the truncation at h is about |n(10h) − n(h)| / 99. ``allowed``: the
-    allowance at h. Not finite at either step: the step may be the cause (a pole within
+    explain, read from the estimate ``coarse`` at 10h (noise 10 times smaller than at h):
+    n(h) = g + c₂h² + …, so the truncation at h is about |n(10h) − n(h)| / 99. ``allowed``:
+    the allowance at h. Not finite at either step: the step may be the cause (a pole within
     10h)."""
-    if not len(todo):
-        return np.zeros(0, bool)
-    coarse = central_differences_at(loss, loss.arrays, k, todo, 10 * h)
     with np.errstate(all="ignore"):
         explained = np.abs(coarse - estimate) / 99 + allowed >= np.abs(analytic - estimate)
     return explained | ~np.isfinite(coarse) | ~np.isfinite(estimate)
+
+
+def _resolved_mismatch(c: Comparison, tol: Tolerance, todo, coarse, noise) -> np.ndarray:
+    """Which failing elements ``todo`` are grossly wrong where the default step h resolves
+    them: the analytic value is off the estimate n(h) by ``GROSS_ERROR`` or more (the sign,
+    a factor of 2) and ``coarse``, n(10h), agrees with n(h) within the tolerance at 10h
+    (noise ν/10), so both are the derivative to within it and no smaller step can come near
+    the analytic value: the step ladder would keep n(h) at every level. Its purpose, a
+    correct element not accused for one bad step, needs no descent for these, which spares
+    a gross failure its 2 evaluations per level (one sign-flipped block cost 3-5 times a
+    passing check). Only structure of fn finer than h/10 that n(10h) and n(h) both miss
+    could move a finer step's estimate; that is not what the ladder is for."""
+    n = c.numeric_grad.reshape(-1)[todo]
+    plain = _allowed(n, tol.atol, tol.rtol,
+                     floor=relative_floor(c.numeric_grad, c.analytic_grad))
+    rel = relative_error(c.analytic_grad, c.numeric_grad).reshape(-1)[todo]
+    with np.errstate(all="ignore"):
+        return (np.abs(coarse - n) <= plain + noise / 10) & (rel >= GROSS_ERROR)
 
 
 # Up to KINK_SCAN failing elements after the worst are examined too: each that is a kink is
@@ -1732,7 +1759,8 @@ def _complex_step_notes(loss: ScalarLoss, grad, numeric, c: Comparison) -> tuple
     the backward."""
     notes: tuple[str, ...] = ("complex-step subtracts nothing, so its step (1e-20·max(1,"
                               "|x_i|)) is not the cause",)
-    if c.compared and c.max_rel_error < _ROUNDING_SIZED:
+    if c.compared and c.max_rel_error < _ROUNDING_SIZED and \
+            not (_non_finite(c.analytic_grad) or _non_finite(c.numeric_grad)):
         notes += (f"the mismatch (rel {c.max_rel_error:.1e}) is of the size float64 rounding "
                   "reaches when the backward subtracts nearly equal terms (cancellation); a "
                   "wrong formula is usually far larger: compare method='central'",)
@@ -1765,14 +1793,16 @@ def _directional(loss: ScalarLoss, k: int, grad, tol: Tolerance) -> Directional:
     # hide that much error in it: the full central check then decides (and says whether it
     # is inconclusive)
     resolved = typical == 0.0 or tol.noise < UNRESOLVED_ERROR * typical
-    passed = bool(err <= bound) and resolved
+    # NOTE: finite first: an inf in grad makes the bound inf too, and inf <= inf
+    passed = finite and bool(err <= bound) and resolved
     if passed and tol.atol > 0:
         passed = not _gross_projection(loss, k, u, grad, u_eff, numeric, err, tol)
     return Directional(analytic=analytic.item(), numeric=np.asarray(numeric).item(),
                        max_abs_error=err,
+                       # NOTE: not finite: inf, not inf/inf (a NaN and a RuntimeWarning)
                        max_rel_error=err / max(abs(analytic), abs(numeric),
                                                REL_FLOOR * float(np.sum(np.abs(grad * u_eff))),
-                                               TINY),
+                                               TINY) if finite else np.inf,
                        passed=passed, analytic_grad=grad,
                        sensitivity=bound / typical if typical > 0 else np.inf)
 

@@ -124,6 +124,8 @@ class Comparison:
     worst_index: tuple | None = None
     analytic: float | complex | None = None      # the values at worst_index
     numeric: float | complex | None = None
+    # over the elements where both values are finite (0 where none is): NaN and inf are
+    # counted and named in the notes, they have no size
     max_abs_error: float = 0.0
     max_rel_error: float = 0.0
     n_failing: int = 0
@@ -623,11 +625,16 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
         assert c.violation is not None
         analytic, numeric = format_pair(c.analytic, c.numeric)
         # NOTE: the worst is the largest |a - n| over its allowance, not the largest rel
+        if np.isfinite(rel):
+            size = (f" abs={abs(c.analytic - c.numeric):.1e} rel={rel:.1e}{block} "
+                    f"({c.violation[c.worst_index]:.1e}x its allowance; worst = largest "
+                    f"|a-n|/allowance, not largest rel)")
+        else:
+            # NOTE: a NaN has no size: the notes say which side is not finite
+            size = (f"{block} (not finite on one side, or different infinities; max abs "
+                    f"and rel are over the finite pairs)")
         lines.append(f"  worst       {r.element(c.worst_index)}: "
-                     f"analytic={analytic} numeric={numeric} "
-                     f"abs={abs(c.analytic - c.numeric):.1e} rel={rel:.1e}{block} "
-                     f"({c.violation[c.worst_index]:.1e}x its allowance; worst = largest "
-                     f"|a-n|/allowance, not largest rel)")
+                     f"analytic={analytic} numeric={numeric}{size}")
     if r.directional is not None:
         analytic, numeric = format_pair(r.directional.analytic, r.directional.numeric)
         lines.append(f"  directional <u,J^T v>={analytic}  <Ju,v>={numeric}  (seed={rep.seed})")
