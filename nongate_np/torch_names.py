@@ -42,6 +42,12 @@ HINTS: dict[str, str] = {
     "tile": "write x.repeat(...) (torch's repeat, which tiles)",
     "std_mean": "write (ng.std(x, dim), ng.mean(x, dim))",
     "var_mean": "write (ng.var(x, dim), ng.mean(x, dim))",
+    "take_along_dim": "write ng.gather(x, dim, indices) (indices with x's number of dims)",
+    "diff": "write x[1:] - x[:-1] along dim 0 (x[..., 1:] - x[..., :-1] along the last)",
+    "kron": "write (a[:, None, :, None] * b[None, :, None, :]).reshape(m * p, n * q) for "
+            "a (m, n) and b (p, q)",
+    "scatter_reduce": "write ng.scatter_add(x, dim, index, src) for reduce='sum'; the other "
+                      "reductions are not here",
     # factories and queries
     "asarray": "use ng.as_tensor",
     "FloatTensor": "write ng.tensor(data, dtype=ng.float32)",
@@ -55,6 +61,10 @@ HINTS: dict[str, str] = {
     "bfloat16": "NumPy has none: use ng.float32 (or ng.float16)",
     # values without a gradient: NumPy's function on the tensor's values
     **{name: _NO_GRADIENT for name in ("bincount", "histogram")},
+    "searchsorted": "np.searchsorted(sorted.numpy(), values.numpy()) gives the indices (no "
+                    "gradient)",
+    "bucketize": "np.searchsorted(boundaries.numpy(), x.numpy()) gives the indices (torch's "
+                 "right=False; no gradient)",
 }
 
 
@@ -82,7 +92,12 @@ TENSOR_HINTS: dict[str, str] = {
                   "x[indices] = values under ng.no_grad() (not recorded)",
     "put_": "write x.reshape(-1).scatter(0, index.reshape(-1), source.reshape(-1))"
             ".reshape(x.shape) (recorded)",
-    "masked_scatter_": "write ng.where(mask, values, x) with the values laid out as x",
+    **{name: "write ng.where(mask, values, x) with the values laid out as x"
+       for name in ("masked_scatter_", "masked_scatter")},
+    "take_along_dim": "write x.gather(dim, indices) (indices with x's number of dims)",
+    "diff": "write x[1:] - x[:-1] along dim 0 (x[..., 1:] - x[..., :-1] along the last)",
+    "unfold": "for the last dim write ng.stack([x[..., i:i + size] for i in range(0, "
+              "x.shape[-1] - size + 1, step)], -2) (recorded; a copy, not a view)",
     "masked_select": "index with the mask: x[mask] (recorded; 1-d)",
     "nonzero": "np.argwhere(x.numpy()) gives the indices (no gradient)",
     # memory, storage and layout

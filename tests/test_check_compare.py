@@ -191,6 +191,21 @@ def test_nan_matches_only_nan_and_inf_only_the_same_inf():
                               np.array([complex(1, np.nan)])).passed
 
 
+def test_no_finite_pair_shows_no_size_and_a_matching_nan_is_no_ones_worst():
+    """A newcomer's row with NaN everywhere on one side read 'max abs 0.0e+00 ... 15/15
+    FAIL'; a passing row named its NaN matching NaN as the worst element."""
+    a = np.arange(15.0).reshape(3, 5)
+    r = compare_arrays({"x": a}, {"x": np.full_like(a, np.nan)})["x"]
+    assert r.n_finite == 0 and r.n_failing == 15
+    assert re.search(r"x +\(3, 5\) +float64 +- +- +x\[0, 0\]",
+                     str(compare_arrays({"x": a}, {"x": np.full_like(a, np.nan)})))
+    b = a.copy()
+    b[0, 0] = np.nan
+    r = compare_arrays({"dh": b}, {"dh": b.copy()})["dh"]
+    assert r.passed and r.n_finite == 14 and r.worst_index == (0, 1)
+    assert np.isfinite(r.actual) and np.isfinite(r.expected)
+
+
 @pytest.mark.parametrize("bad, other", [(np.nan, 0.0), (np.inf, 0.0), (-np.inf, 2.5),
                                         (np.nan, np.inf), (np.inf, -np.inf), (np.inf, np.inf),
                                         (-np.inf, -np.inf), (np.nan, np.nan)])

@@ -555,6 +555,27 @@ def test_complex_step_refuses_a_numpy_cast_to_a_real_dtype():
         gradcheck(f, [np.ones(3)], method="complex_step")
 
 
+def test_complex_step_refusing_an_in_place_op_says_to_write_it_out_of_place():
+    """A newcomer's fn wrote input s into y = 2x in place: complex-stepping s made the
+    value complex and y, from the real x, refused it; the error listed Numba kernels and
+    scipy as the causes. It now names the in-place op, and the out-of-place form passes."""
+    rng = np.random.default_rng(3)
+    x, s, j = rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), np.array([1, 3, 1])
+
+    def in_place(x, s):
+        y = x * 2
+        y.index_copy_(0, j, s)
+        return y.sin().sum()
+
+    with pytest.raises(TypeError, match=r"index_copy_: the result's dtype complex128 cannot "
+                                        r"be cast .* an in-place op wrote a complex value "
+                                        r"into a real tensor.* write that op out of place"):
+        gradcheck(in_place, [x, s], method="complex_step")
+    rep = gradcheck(lambda x, s: (x * 2).index_copy(0, j, s).sin().sum(), [x, s],
+                    method="complex_step")
+    assert rep.passed and rep.max_rel_error <= 1e-12
+
+
 @pytest.mark.parametrize("kernel", ["numba", "scipy"])
 def test_complex_step_through_a_forward_that_cannot_take_complex_says_so(kernel):
     """A Function whose forward calls a Numba kernel compiled for float64 (or a scipy.special
@@ -999,6 +1020,49 @@ def test_lstm_gate_blocks_name_the_gate_of_a_wrong_gradient():
         lstm_gate_blocks({"weight_hh_l0": state["weight_hh_l0"]}, 4)
     with pytest.raises(ValueError, match="none of .* is an LSTM weight or bias"):
         lstm_gate_blocks(["proj.weight"], 3)
+
+
+def test_gru_gate_blocks_name_the_gate_of_a_wrong_gradient():
+    """A GRU's weights checked through functional_call, its candidate block n of d
+    weight_hh with the wrong sign in the claimed vjp: gru_gate_blocks names block 'n'
+    (rows 2H..3H, docs/math.md R1); an LSTM's blocks on a GRU's weights are refused,
+    naming gru_gate_blocks."""
+    from nongate_np.check import gru_gate_blocks, lstm_gate_blocks
+    H, rng = 3, np.random.default_rng(6)
+    ng.seed(1)
+    gru = ng.nn.GRU(2, H, dtype=np.float64)
+    x = rng.standard_normal((4, 2, 2))
+    state = {k: v.copy() for k, v in gru.state_dict().items()}
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"]
+
+    def fn(*weights):
+        return ng.nn.functional_call(gru, {**state, **dict(zip(names, weights))},
+                                     (x,))[0].numpy()
+
+    def vjp(*weights_and_v):
+        *weights, v = weights_and_v
+        ws = [ng.Tensor(w, requires_grad=True) for w in weights]
+        ng.nn.functional_call(gru, {**state, **dict(zip(names, ws))}, (x,))[0].backward(v)
+        grads = [np.array(w.grad) for w in ws]
+        grads[1][2 * H:] *= -1                       # gate n of d weight_hh
+        return grads
+
+    blocks = gru_gate_blocks({n: state[n] for n in names}, H)
+    assert [g for g, _ in blocks["weight_hh_l0"]] == list("rzn")
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(fn, [state[n] for n in names], grad=vjp, names=names, blocks=blocks,
+                  method="central")
+    assert [r.name for r in info.value.report.inputs if not r.passed] == ["weight_hh_l0"]
+    assert f"all in block 'n' (weight_hh_l0[{2 * H}:{3 * H}])" in str(info.value)
+    with pytest.raises(ValueError, match=r"4H = 12 rows; 3H rows are a GRU's: use "
+                                         r"gru_gate_blocks"):
+        lstm_gate_blocks({"weight_hh_l0": state["weight_hh_l0"]}, H)
+    with pytest.raises(ValueError, match=r"made by lstm_gate_blocks\(..., hidden_size=3\) "
+                                         r".* 4H = 12 rows; 3H rows are a GRU's"):
+        gradcheck(fn, [state[n] for n in names], grad=vjp, names=names,
+                  blocks=lstm_gate_blocks(names, H), method="central")
+    with pytest.raises(ValueError, match="none of .* is a GRU weight or bias"):
+        gru_gate_blocks(["proj.weight"], 3)
 
 
 @pytest.mark.parametrize("wrong_h", [2, 4])

@@ -392,7 +392,8 @@ def test_every_tensor_hint_is_a_torch_attribute_and_not_here():
 @pytest.mark.parametrize("name, hint", [
     ("index_put_", "x.index_copy_(dim, index, source)"), ("storage", "x.numpy() is the array"),
     ("unsqueeze_", "write x = x.unsqueeze(...)"), ("element_size", "x.dtype.itemsize"),
-    ("pin_memory", "there is no pinned memory here")])
+    ("pin_memory", "there is no pinned memory here"),
+    ("unfold", "ng.stack([x[..., i:i + size]"), ("masked_scatter", "ng.where(mask, values, x)")])
 def test_a_torch_tensor_attribute_that_is_not_here_says_what_to_write(name, hint):
     x = ng.zeros(2)
     assert not hasattr(x, name) and getattr(x, name, 7) == 7

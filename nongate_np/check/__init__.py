@@ -7,7 +7,8 @@ module              holds
 ``gradcheck``       :func:`gradcheck`, the tolerance table, :class:`GradcheckError`
 ``numdiff``         numerical derivatives of L = Σ_k ⟨v_k, f_k(x)⟩ (docs/math.md G1-G3)
 ``report``          :class:`GradcheckReport`, :class:`InputReport`, their parts, their text
-``blocks``          ``blocks=`` from a layout: an LSTM's gates (:func:`lstm_gate_blocks`)
+``blocks``          ``blocks=`` from a layout: an LSTM's gates (:func:`lstm_gate_blocks`),
+                    a GRU's (:func:`gru_gate_blocks`)
 ``compare``         :func:`compare_arrays`: two sets of arrays (ours and torch's), element by
                     element, with :class:`ComparisonReport` and :class:`ComparisonError`
 ``catalog``         one seeded case per differentiable op, for ``nongate-np gradcheck``
@@ -16,7 +17,7 @@ module              holds
 ==================  ==========================================================================
 """
 
-from .blocks import lstm_gate_blocks
+from .blocks import gru_gate_blocks, lstm_gate_blocks
 from .catalog import CASES, Case
 from .compare import ArrayReport, ComparisonError, ComparisonReport, compare_arrays
 from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
@@ -58,5 +59,5 @@ __all__ = ["gradcheck", "numeric_gradient", "GradcheckError", "GradcheckReport",
            "ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "central_steps",
            "complex_steps", "directional_step", "central_gradient", "complex_step_gradient",
            "directional_derivative", "Case", "CASES", "library_of", "library_in_traceback",
-           "conversion_hint", "vjp_hint", "lstm_gate_blocks", "compare_arrays",
+           "conversion_hint", "vjp_hint", "lstm_gate_blocks", "gru_gate_blocks", "compare_arrays",
            "ComparisonReport", "ArrayReport", "ComparisonError"]

@@ -55,8 +55,9 @@ class ComparisonError(AssertionError):
 class ArrayReport:
     """One name's comparison. ``actual``/``expected`` are the values at ``worst_index``, the
     element with the largest |a − e| / (atol + rtol·|e|), a failing NaN or inf first (None
-    for an empty array); ``max_abs_error`` and ``max_rel_error`` are over the elements
-    where both values are finite (0 where there is none). The whole arrays, in float64 or
+    for an empty array; among equal ones a finite pair first); ``max_abs_error`` and
+    ``max_rel_error`` are over the ``n_finite`` elements where both values are finite (0,
+    and "-" in the table, where there is none). The whole arrays, in float64 or
     complex128, are ``actual_array``/``expected_array``."""
     name: str
     shape: tuple
@@ -74,6 +75,7 @@ class ArrayReport:
     block_failing: tuple[tuple[str, str, int], ...] = ()
     n_outside_blocks: int = 0        # failing elements in no block (with blocks= only)
     n_non_finite: int = 0            # failing elements where either side is NaN or inf
+    n_finite: int = 0                # pairs finite on both sides: the errors' sizes are theirs
     first_non_finite: tuple | None = None    # the first of them (row-major order)
     actual_array: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     expected_array: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
@@ -201,8 +203,10 @@ def _cells(r: ArrayReport) -> tuple[str, ...]:
         block = f" (block {r.block!r})" if r.block is not None else ""
         worst = r.element(r.worst_index) + block
         a, e = format_pair(r.actual, r.expected)
-    return (r.name, str(r.shape), dtype, f"{r.max_abs_error:.1e}", f"{r.max_rel_error:.1e}",
-            worst, a, e, f"{r.n_failing}/{r.n_total}", "pass" if r.passed else "FAIL")
+    sized = r.n_finite or not r.n_total         # no finite pair: no size to show
+    return (r.name, str(r.shape), dtype, f"{r.max_abs_error:.1e}" if sized else "-",
+            f"{r.max_rel_error:.1e}" if sized else "-", worst, a, e,
+            f"{r.n_failing}/{r.n_total}", "pass" if r.passed else "FAIL")
 
 
 def _tolerances(rows) -> str:
@@ -494,6 +498,8 @@ def _compare(name: str, a_in: np.ndarray, e_in: np.ndarray, atol, rtol, blocks
                                                       np.inf))
     # the worst: the largest violation, among equal ones the largest error, then the first
     top = np.flatnonzero(violation == violation.max())
+    if finite.ravel()[top].any():               # a NaN matching NaN is no one's worst
+        top = top[finite.ravel()[top]]
     flat = int(top[np.argmax(err.ravel()[top])])
     worst = tuple(int(i) for i in np.unravel_index(flat, a.shape))
     counts = tuple((label, text, int(np.count_nonzero(failing & mask)))
@@ -510,7 +516,7 @@ def _compare(name: str, a_in: np.ndarray, e_in: np.ndarray, atol, rtol, blocks
         worst_index=worst, actual=a[worst].item(), expected=e[worst].item(),
         block=next((label for label, _, mask in regions if mask[worst]), None),
         block_failing=counts, n_outside_blocks=outside,
-        n_non_finite=int(np.count_nonzero(non_finite)),
+        n_non_finite=int(np.count_nonzero(non_finite)), n_finite=int(np.count_nonzero(finite)),
         first_non_finite=tuple(int(i) for i in first[0]) if len(first) else None,
         actual_array=a,
         expected_array=e, violation=violation, blocks=base.blocks)

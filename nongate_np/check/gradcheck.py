@@ -127,6 +127,7 @@ from ..ops.attention import AttentionPool
 from ..ops.lstm import LSTMLayer
 from ..tensor import Tensor
 from ..userline import callers_stacklevel
+from .blocks import other_cell
 from .foreign import conversion_hint, library_of
 from .numdiff import (
     COMPLEX_STEP,
@@ -804,8 +805,8 @@ def _index_text(index) -> str:
 def _check_blocks(loss: ScalarLoss, blocks) -> None:
     """ValueError for ``blocks=`` that do not fit their input's shape, before anything runs:
     an index past the end of an axis (a slice running past it would quietly label fewer
-    elements), or :func:`lstm_gate_blocks`'s blocks for an input whose first axis is not 4H
-    (each gate's rows would be another gate's)."""
+    elements), or :func:`lstm_gate_blocks`'s (:func:`gru_gate_blocks`'s) blocks for an input
+    whose first axis is not 4H (3H) (each gate's rows would be another gate's)."""
     hidden = getattr(blocks, "hidden_size", None)
     for name, entries in blocks.items():
         k = loss.names.index(name)
@@ -813,12 +814,13 @@ def _check_blocks(loss: ScalarLoss, blocks) -> None:
         if x is None:                           # a constant: never compared
             continue
         shape, label = x.shape, loss.labels[k]
-        if hidden is not None and shape[:1] != (4 * hidden,):
-            fits = f"; hidden_size={shape[0] // 4} fits it" if shape and shape[0] % 4 == 0 \
-                and shape[0] else ""
-            raise ValueError(f"gradcheck: blocks= made by lstm_gate_blocks(..., hidden_size="
+        if hidden is not None and shape[:1] != (len(blocks.gates) * hidden,):
+            n = len(blocks.gates)
+            fits = (f"; hidden_size={shape[0] // n} fits it" if shape and shape[0] % n == 0
+                    and shape[0] else "") + other_cell(shape[:1], hidden, blocks.gates)
+            raise ValueError(f"gradcheck: blocks= made by {blocks.made_by}(..., hidden_size="
                              f"{hidden}) for {label} of shape {shape}: its first axis stacks "
-                             f"the four gates, 4H = {4 * hidden} rows{fits}")
+                             f"the {n} gates, {n}H = {n * hidden} rows{fits}")
         for block, index in entries:
             parts = index if isinstance(index, tuple) else (index,)
             if any(p is Ellipsis or p is None for p in parts):

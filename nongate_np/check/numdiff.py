@@ -365,6 +365,18 @@ def _kind_of(value) -> str:
     return f"a {type(value).__name__}"
 
 
+def _in_place_advice(err: Exception) -> str:
+    """What to do where fn's in-place op refused a complex value (Tensor._in_place's cast
+    error), else ""."""
+    text = str(err)
+    if "cannot be cast to the tensor's" not in text or "in place" not in text:
+        return ""
+    return ("an in-place op wrote a complex value into a real tensor, which keeps its dtype; "
+            "complex-step perturbs one input at a time, so a tensor fn made from another "
+            "input stays real: write that op out of place (y = y.index_copy(...), not "
+            "y.index_copy_(...)) or make the tensor from the perturbed input")
+
+
 class ScalarLoss:
     """``fn`` and its inputs as the callable scalar L(arrays) = Σ_k ⟨v_k, f_k⟩.
 
@@ -596,7 +608,8 @@ class ScalarLoss:
                     f"{self.who}: {self.name}: complex-step is not applicable: fn raised "
                     f"{type(err).__name__} ({_first_line(err)}) on a complex128 input. "
                     f"Complex-step needs fn to compute in complex arithmetic: "
-                    f"{self._complex_advice}; use method='central' or 'directional'") from err
+                    f"{_in_place_advice(err) or self._complex_advice}; use "
+                    f"method='central' or 'directional'") from err
         datas = [o.data if isinstance(o, Tensor) else o for o in outs]
         if complex_step:
             # An output that does not depend on the perturbed input may stay real; if every
