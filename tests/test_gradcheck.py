@@ -1012,6 +1012,17 @@ def test_lstm_gate_blocks_name_the_gate_of_a_wrong_gradient():
     failed = [r for r in info.value.report.inputs if not r.passed]
     assert [r.name for r in failed] == ["weight_hh_l0"]
     assert f"all in block 'f' (weight_hh_l0[{H}:{2 * H}])" in str(info.value), str(info.value)
+    assert f"analytic = -1.0 × numeric at every element of block 'f' (weight_hh_l0[{H}:" \
+           f"{2 * H}]; within the tolerance), and the rest agrees: the sign is wrong in " \
+           f"that block" in str(info.value)
+
+    def one_row_wrong(*weights_and_v):
+        grads = vjp(*weights_and_v)
+        grads[1][H + 1:2 * H] *= -1                  # back: only row H of gate f flipped
+        return grads
+    report = gradcheck(fn, [state[n] for n in names], grad=one_row_wrong, names=names,
+                       blocks=blocks, method="central", raise_exception=False)
+    assert not report.passed and "× numeric" not in str(report), str(report)
     assert lstm_gate_blocks(["lstm.weight_ih_l1_reverse", "lstm.weight_hr_l0"], 2) == \
         {"lstm.weight_ih_l1_reverse": [("i", slice(0, 2)), ("f", slice(2, 4)),
                                        ("g", slice(4, 6)), ("o", slice(6, 8))]}
@@ -1054,6 +1065,7 @@ def test_gru_gate_blocks_name_the_gate_of_a_wrong_gradient():
                   method="central")
     assert [r.name for r in info.value.report.inputs if not r.passed] == ["weight_hh_l0"]
     assert f"all in block 'n' (weight_hh_l0[{2 * H}:{3 * H}])" in str(info.value)
+    assert "= -1.0 × numeric at every element of block 'n'" in str(info.value)
     with pytest.raises(ValueError, match=r"4H = 12 rows; 3H rows are a GRU's: use "
                                          r"gru_gate_blocks"):
         lstm_gate_blocks({"weight_hh_l0": state["weight_hh_l0"]}, H)

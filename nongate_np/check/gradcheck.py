@@ -728,41 +728,64 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
                       strict=strict if strict is not None and np.any(strict) else None)
 
 
-def _pattern_notes(subject: Subject, c: Comparison, tol: Tolerance) -> tuple[str, ...]:
+def _pattern_notes(subject: Subject, c: Comparison, tol: Tolerance,
+                   regions: tuple = ()) -> tuple[str, ...]:
     """The hand-written backward's common bugs, where one explains the failure at every
     element within the tolerance (the allowance with the largest ν, scaled by |factor|):
     the analytic gradient is a constant multiple of the numeric one (a factor of 2, the
-    sign), or, for a square matrix input, the numeric one transposed. Nothing otherwise."""
+    sign), over the whole input or over the one block of ``regions`` ((label, text, mask)
+    per block, ``blocks=``) that holds every failing element; or, for a square matrix
+    input, the numeric one transposed. Nothing otherwise."""
     a, n = c.analytic_grad, c.numeric_grad
     if np.iscomplexobj(a) or np.iscomplexobj(n) or a.size < 2 or \
             not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
         return ()
     with np.errstate(all="ignore"):
         allowed = _allowed(n, tol.atol, tol.rtol, tol.noise, floor=relative_floor(n, a))
-        square = float(np.sum(n * n))
-        # NOTE: two elements of the gradient's scale at least: one alone is a multiple
-        # of any other number
+        factor = _constant_factor(a, n, allowed)
+        if factor is not None:
+            return (f"analytic = {factor} × numeric at every element of {subject.display} "
+                    f"(within the tolerance): {_factor_meaning(factor)}",)
+        failing = c.violation > 1 if c.violation is not None else np.zeros(a.shape, bool)
+        for label, text, mask in regions:
+            if np.any(failing) and not np.any(failing & ~mask):
+                factor = _constant_factor(a[mask], n[mask], allowed[mask])
+                if factor is not None:
+                    return (f"analytic = {factor} × numeric at every element of block "
+                            f"{label!r} ({text}; within the tolerance), and the rest agrees: "
+                            f"{_factor_meaning(factor)} in that block",)
         sized = int(np.count_nonzero(np.abs(n) > allowed))
-        if square > 0 and sized >= 2:
-            factor = float(np.sum(a * n)) / square
-            off_one = abs(factor - 1) * np.abs(n) > allowed
-            if np.any(off_one) and np.all(np.abs(a - factor * n) <= max(1.0, abs(factor))
-                                          * allowed):
-                # NOTE: 2.0, -1.0 where the factor is a whole number to 6 digits (a
-                # multiple of an estimate can be no closer), else 4 digits: 1.001
-                shown = f"{round(factor):.1f}" if abs(factor - round(factor)) < \
-                    1e-6 * max(1.0, abs(factor)) else f"{factor:.4g}"
-                what = "the sign is wrong" if shown == "-1.0" else \
-                    "a constant factor in the backward (a missing or extra scale, a 2 of a " \
-                    "square, a mean's 1/n)"
-                return (f"analytic = {shown} × numeric at every element of "
-                        f"{subject.display} (within the tolerance): {what}",)
         if n.ndim == 2 and n.shape[0] == n.shape[1] and sized >= 2 and \
                 np.all(np.abs(a.T - n) <= allowed):
             return (f"analytic = numeric transposed at every element of {subject.display} "
                     f"(within the tolerance): the backward returns the gradient's transpose "
                     f"(x.T @ d where d @ x.T was due, or the reverse)",)
     return ()
+
+
+def _constant_factor(a: np.ndarray, n: np.ndarray, allowed: np.ndarray) -> str | None:
+    """The factor f, as the notes show it, where a = f·n within ``allowed`` (scaled by |f|)
+    at every element and f is not 1 there; None otherwise."""
+    square = float(np.sum(n * n))
+    # NOTE: two elements of the gradient's scale at least: one alone is a multiple of any
+    # other number
+    if square == 0 or int(np.count_nonzero(np.abs(n) > allowed)) < 2:
+        return None
+    factor = float(np.sum(a * n)) / square
+    off_one = abs(factor - 1) * np.abs(n) > allowed
+    if not (np.any(off_one) and np.all(np.abs(a - factor * n) <= max(1.0, abs(factor))
+                                       * allowed)):
+        return None
+    # NOTE: 2.0, -1.0 where the factor is a whole number to 6 digits (a multiple of an
+    # estimate can be no closer), else 4 digits: 1.001
+    return f"{round(factor):.1f}" if abs(factor - round(factor)) < \
+        1e-6 * max(1.0, abs(factor)) else f"{factor:.4g}"
+
+
+def _factor_meaning(shown: str) -> str:
+    return "the sign is wrong" if shown == "-1.0" else \
+        "a constant factor in the backward (a missing or extra scale, a 2 of a square, a " \
+        "mean's 1/n)"
 
 
 def _non_finite_notes(subject: Subject, c: Comparison) -> tuple[str, ...]:
@@ -1211,7 +1234,8 @@ def _check_input(loss: ScalarLoss, k: int, grad, method: str, *, eps, atol, rtol
             notes += (f"fn computes in {work} (its outputs are {work} values): {work} steps "
                       f"and tolerances apply; run it in float64 for a precise check",)
         if not_finite is None and comparison.compared and not comparison.unresolved:
-            notes += _pattern_notes(subject, comparison, tol)
+            notes += _pattern_notes(subject, comparison, tol,
+                                    summary.regions if summary is not None else ())
         if not_finite is not None:
             notes += (not_finite,)
         elif steps is not None and comparison.compared and not comparison.unresolved:
