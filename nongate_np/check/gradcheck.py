@@ -101,8 +101,8 @@ row, a column, a run or stride of them: ``_failing_region``).
 
 Where a failure fits a hand-written backward's common bug at every element within the
 tolerance, a note names it: the analytic gradient a constant multiple of the numeric one
-("analytic = 2.0 × numeric", -1.0: the sign), or a square input's gradient transposed
-(``_pattern_notes``); a gradient of the wrong shape, the transpose or a broadcast input's
+("analytic = 2.0 × numeric", -1.0: the sign), over the input or over the one block that
+holds every failing element, or a square input's gradient transposed (``_pattern_notes``); a gradient of the wrong shape, the transpose or a broadcast input's
 gradient not summed over the leading axes (``_shape_hint``).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
