@@ -801,6 +801,7 @@ def test_a_directional_pass_table_says_what_it_bounded():
     assert "projection" not in str(gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp,
                                              method="complex_step", raise_exception=False))
 
+
 def test_an_element_wise_pass_names_the_elements_it_cannot_resolve():
     """A float32 central check allows atol and float32's rounding noise: an element of
     small size 10 % wrong passes it. The report must name such elements (how many, their
@@ -827,7 +828,12 @@ def test_an_element_wise_pass_names_the_elements_it_cannot_resolve():
     c = blind.inputs[1].comparison
     assert blind.passed and c.n_blind > 0
     assert c.blind_sizes[0] <= abs(c.numeric_grad[target]) <= c.blind_sizes[1]
-    assert re.search(r"input 1 'w': \d+ of 512 elements \(\|n\| from \S+ to \S+\) could be "
+    first = [tuple(i) for i in np.argwhere(c.blind)[:3]]
+    assert c.blind[target] and c.n_blind == np.count_nonzero(c.blind)
+    assert f"to {c.blind_sizes[1]:.1e}: " + ", ".join(f"w[{i}, {j}]" for i, j in first) in \
+        str(blind), str(blind)
+    assert re.search(r"input 1 'w': \d+ of 512 elements \(\|n\| from \S+ to \S+: w\[.*\]"
+                     r"(, \.\.\.)?\) could be "
                      r"10% wrong and pass: atol=0.001 and the rounding noise of L over the step "
                      r"\(up to \S+\) allow that much; a float64 check resolves them, as "
                      r'does method="complex_step" where fn computes in complex arithmetic',

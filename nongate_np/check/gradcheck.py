@@ -102,8 +102,9 @@ row, a column, a run or stride of them: ``_failing_region``).
 Where a failure fits a hand-written backward's common bug at every element within the
 tolerance, a note names it: the analytic gradient a constant multiple of the numeric one
 ("analytic = 2.0 × numeric", -1.0: the sign), over the input or over the one block that
-holds every failing element, or a square input's gradient transposed (``_pattern_notes``); a gradient of the wrong shape, the transpose or a broadcast input's
-gradient not summed over the leading axes (``_shape_hint``).
+holds every failing element, or a square input's gradient transposed (``_pattern_notes``);
+a gradient of the wrong shape, the transpose or a broadcast input's gradient not summed over
+the leading axes (``_shape_hint``).
 
 Before any numerical work backward (or ``grad``) runs twice from fresh forwards and must
 give bit-identical gradients (reentrancy), each shaped like its input. The report's
@@ -724,6 +725,7 @@ def _compare(analytic, numeric, tol: Tolerance, noise=0.0, strict=None) -> Compa
                                                  initial=0.0)),
                       n_failing=int(np.count_nonzero(violation > 1)),
                       n_blind=n_blind, blind_sizes=blind_sizes, blind_noise=blind_noise,
+                      blind=blind if n_blind else None,
                       unresolved=unresolved,
                       strict=strict if strict is not None and np.any(strict) else None)
 

@@ -98,6 +98,8 @@ class Directional:
 #: An element-wise pass names the elements that could be wrong by this relative error and
 #: still pass (``Comparison.n_blind``): atol and the rounding noise ν_i allow that much
 BLIND_ERROR = 0.1
+# how many of them a passing report names (the first, in row-major order)
+BLIND_NAMED = 3
 #: A comparison is inconclusive, and fails, when at every element at or above the relative
 #: floor the rounding noise ν_i alone allows this relative error (``Comparison.unresolved``):
 #: a gradient that wrong would pass everywhere (an output with a large constant term)
@@ -135,6 +137,7 @@ class Comparison:
     n_blind: int = 0
     blind_sizes: tuple[float, float] = (0.0, 0.0)
     blind_noise: float = 0.0
+    blind: np.ndarray | None = field(default=None, repr=False)     # which they are (mask)
     unresolved: bool = False         # every element allows UNRESOLVED_ERROR: inconclusive
     # the elements judged without atol: resolved estimates GROSS_ERROR off (G2a)
     strict: np.ndarray | None = field(default=None, repr=False)
@@ -538,9 +541,14 @@ def _blind_line(r: InputReport) -> str:
     else:
         remedy = ""
     lo, hi = c.blind_sizes
+    named = ""
+    if c.blind is not None:
+        where = [tuple(int(i) for i in idx) for idx in np.argwhere(c.blind)[:BLIND_NAMED]]
+        named = ": " + ", ".join(r.element(idx) for idx in where) + \
+            (", ..." if c.n_blind > BLIND_NAMED else "")
     return (f"  {r.label}: {c.n_blind} of {r.n_total} elements (|n| from {lo:.1e} to "
-            f"{hi:.1e}) could be {BLIND_ERROR:.0%} wrong and pass: atol={r.atol:g}{noise} "
-            f"allow that much{remedy}")
+            f"{hi:.1e}{named}) could be {BLIND_ERROR:.0%} wrong and pass: atol={r.atol:g}"
+            f"{noise} allow that much{remedy}")
 
 
 def _beyond_rtol_line(r: InputReport) -> str:   # docs/math.md G2a
