@@ -212,3 +212,12 @@ def test_in_place_forms_refuse_a_leaf_requiring_grad():
                        ("index_copy_", (0, [0], X[:1])), ("index_fill_", (0, [0], 1.0))):
         with pytest.raises(RuntimeError, match=re.escape(f"{name} on a leaf tensor")):
             getattr(x, name)(*args)
+
+
+def test_adding_inf_to_minus_inf_gives_nan_without_a_warning():
+    """IEEE's inf + (-inf) = NaN, as torch's, without NumPy's RuntimeWarning (the module
+    turns warnings into errors); a fuzz run found index_add warning."""
+    x = ng.tensor(np.array([np.inf, 1.0], np.float32))
+    s = ng.tensor(np.array([-np.inf], np.float32))
+    for y in (ng.index_add(x, 0, [0], s), ng.scatter_add(x, 0, np.array([0]), s)):
+        assert np.isnan(y.numpy()[0]) and y.numpy()[1] == 1.0

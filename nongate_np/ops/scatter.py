@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd import Function
 from ..casting import fill_value
 from ..tensor import Tensor
-from ._util import tensor_arg, xp_of
+from ._util import ieee, tensor_arg, xp_of
 from .elementwise import cast
 from .index import _axis_of, _index_array
 from .shape import reshape
@@ -37,6 +37,7 @@ def _flat_positions(index_shape: tuple, shape: tuple, axis: int | None,
     return np.reshape(np.ravel_multi_index(coordinates, shape), -1).astype(np.int64)
 
 
+@ieee
 class ScatterAdd(Function):
     """y = x, then y[i with coordinate ``axis`` replaced by index[i]] += src[i] for every
     position i of index;  dx = dy,  dsrc[i] = dy[that position] (0 where index does not
@@ -152,6 +153,7 @@ def _last_writes(to: np.ndarray) -> np.ndarray:
     return np.sort(to.size - 1 - first_from_end)
 
 
+@ieee
 class Scatter(Function):
     """y = x, then y[i with coordinate ``axis`` replaced by index[i]] = src[i] for every
     position i of index;  dx = dy where nothing was written, 0 where something was;
