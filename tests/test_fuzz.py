@@ -361,14 +361,16 @@ def test_statistics_and_selection(x, axis, data):
                 call(grad_of, t, finite=nt.all_finite(x))
     p = data.draw(st.sampled_from([2, 1, 3, 0.5, np.inf, -np.inf, 0, "fro", -1, "nuc"]))
     order = 2 if p == "fro" else p
-    finite = finite_math(_quiet(_norm_ref(order, axis)), x) if p not in (-1, "nuc") else None
+    finite = finite_math(_abs_sum, x) if p == "nuc" else None if p == -1 else \
+        finite_math(_quiet(_norm_ref(order, axis)), x)          # the nuclear norm <= Σ|x|
     y = call(ng.norm, x, p, axis, keepdim, finite=finite)
     if ok(y) and x.dtype.kind == "f" and x.size:
         t = ng.tensor(x, requires_grad=True)
         out = call(ng.norm, t, p, axis, finite=finite)
         if ok(out):
             call(backward, out, finite=False)
-            bounded = order in (np.inf, -np.inf, 0) or order >= 1   # (|x|/y)^(p-1) <= 1
+            # (|x|/y)^(p-1) <= 1; the nuclear norm's U Vᵀ has entries of at most 1 (E47)
+            bounded = p == "nuc" or order in (np.inf, -np.inf, 0) or order >= 1
             call(grad_of, t, finite=bounded and nt.all_finite(x))
     dim = data.draw(st.one_of(st.integers(-4, 3), st.just((0, 1)), st.just(1.5)))
     k = data.draw(st.one_of(st.integers(-1, 5), st.just(1.0)))
@@ -387,6 +389,29 @@ def test_statistics_and_selection(x, axis, data):
         t = ng.tensor(x, requires_grad=True)
         call(backward, call(ng.gather, t, dim, index, errors=INDEX_ERRORS), finite=False)
         call(grad_of, t, finite=nt.all_finite(x))
+
+
+@settings(max_examples=_BASE * 4)
+@given(x=any_arrays, data=st.data())
+def test_matrix_norms(x, data):
+    """linalg.matrix_norm, linalg.norm, linalg.svdvals and norm(p='nuc') (E47), bad orders
+    and dims among the drawn: each is at most Σ|x| (so finite where that is), and the
+    gradient (entries of sign(x), x/‖x‖ or u_k v_kᵀ) is finite for finite x."""
+    finite_sum = finite_math(_abs_sum, x)
+    ord = data.draw(st.sampled_from(["fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf, 3, "x",
+                                     None]))
+    dims = data.draw(st.one_of(st.just((-2, -1)), st.tuples(st.integers(-3, 2),
+                                                            st.integers(-3, 2)), axes))
+    keepdim = data.draw(st.booleans())
+    t = ng.tensor(x, requires_grad=True) if x.dtype.kind == "f" else x
+    y = call(ng.linalg.matrix_norm, t, ord, dims, keepdim, finite=finite_sum)
+    if ok(y) and y.requires_grad:
+        call(backward, y, finite=False)
+        call(grad_of, t, finite=nt.all_finite(x))
+    call(ng.linalg.norm, x, ord, data.draw(st.one_of(axes, st.just((0, 1)))), keepdim,
+         finite=finite_sum)
+    call(ng.linalg.svdvals, x, finite=finite_sum)
+    call(ng.norm, x, "nuc", dims, keepdim, finite=finite_sum)
 
 
 # Under detect_anomaly a NaN or inf result is an AnomalyError; from finite input where the

@@ -1,6 +1,6 @@
 """Autograd ops: one Function per op, forward and hand-derived backward side by side.
 
-Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E44).
+Each op is also a function ``nongate_np.NAME``; the derivations are in docs/math.md (E1-E47).
 Importing this package gives ``Tensor`` its operators and math methods (``ops/methods.py``).
 """
 

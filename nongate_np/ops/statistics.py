@@ -1,7 +1,8 @@
 """Spread and size over axes: var and std (E24), vector norms (E25), as torch's ``var``,
-``std`` and ``norm`` / ``linalg.vector_norm``, and ``cdist`` (norms of differences). Each
-is computed on x divided by its largest |x| over the reduced axes, so it is finite wherever
-its result is (torch's overflow near the float range). Derivations: docs/math.md E24-E25."""
+``std`` and ``norm`` / ``linalg.vector_norm`` (``norm``'s 'nuc' from ops/svd.py, E47), and
+``cdist`` (norms of differences). Each is computed on x divided by its largest |x| over the
+reduced axes, so it is finite wherever its result is (torch's overflow near the float
+range). Derivations: docs/math.md E24-E25."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ._util import ieee, normalize_axes, tensor_arg, torch_alias, xp_of
 from .elementwise import sub
 from .reduce import _check_nonempty, _expand, _kept
 from .shape import unsqueeze
+from .svd import matrix_axes, singular_value_norm
 
 __all__ = ["var", "std", "norm", "cdist"]
 
@@ -253,22 +255,17 @@ class Norm(Function):
 
 
 def _order(p) -> float:
-    """torch's ``p`` as a number: 'fro' is 2; TypeError for a non-number, ValueError for a
-    matrix norm's name or an order below 0 (NaN included)."""
-    if isinstance(p, str):
-        if p == "fro":
-            return 2.0
-        if p == "nuc":
-            raise ValueError("norm: p='nuc' is a matrix norm (the sum of singular values), "
-                             "not here; the vector norms are p = 'fro', inf, -inf or a "
-                             "number >= 0")
-    if isinstance(p, str) or isinstance(p, (bool, np.bool_)) or \
-            not isinstance(p, numbers.Real):
-        raise TypeError(f"norm: p must be 'fro', inf, -inf or a number >= 0, got {p!r:.40}")
+    """torch's ``p`` of a vector norm as a number: 'fro' is 2; TypeError for a non-number,
+    ValueError for an order below 0 (NaN included)."""
+    if isinstance(p, str) and p == "fro":
+        return 2.0
+    if isinstance(p, (str, bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"norm: p must be 'fro', 'nuc', inf, -inf or a number >= 0, got "
+                        f"{p!r:.40}")
     p = float(p)
     if not (p >= 0 or p == -math.inf):
-        raise ValueError(f"norm: p must be 'fro', inf, -inf or a number >= 0, got {p!r} "
-                         "(negative orders are not here)")
+        raise ValueError(f"norm: p must be 'fro', 'nuc', inf, -inf or a number >= 0, got "
+                         f"{p!r} (negative orders are not here)")
     return p
 
 
@@ -277,8 +274,11 @@ def norm(x, p="fro", dim=None, keepdim: bool | None = None, *, axis=None,
     """The vector ``p``-norm over ``dim`` (None: all axes, as one vector; an int or a tuple
     of ints), as ``torch.norm`` and ``torch.linalg.vector_norm`` (E25):
     (Σ |x|^p)^{1/p} for p > 0 ('fro', the default, is 2, over any number of axes), max |x|
-    for inf, min |x| for -inf, the count of non-zero entries for 0 (no gradient).
-    ``axis`` and ``keepdims`` are NumPy's names for ``dim`` and ``keepdim``.
+    for inf, min |x| for -inf, the count of non-zero entries for 0 (no gradient); or, for
+    p = 'nuc', the nuclear norm (the sum of the singular values, E47) of the matrices along
+    ``dim``, two dims (None: x must be 2-d), as ``torch.norm`` and
+    ``linalg.matrix_norm(x, 'nuc', dim)``. ``axis`` and ``keepdims`` are NumPy's names for
+    ``dim`` and ``keepdim``.
 
     Shapes: x (...) → the kept axes (length 1 in place of the reduced ones with
     ``keepdim``), x's dtype (float32, float64; complex for a complex step). The gradient at
@@ -286,14 +286,18 @@ def norm(x, p="fro", dim=None, keepdim: bool | None = None, *, axis=None,
     Computed on x / max|x| per slice: finite wherever the norm is (torch's overflows for
     entries near 1e155 in float64).
 
-    Raises TypeError for an integer or bool tensor (as torch) or a ``p`` that is not a
-    number or 'fro', ValueError for 'nuc' (a matrix norm), a negative finite ``p``, an axis
-    out of range, or p = ±inf over an empty axis (no maximum, as torch); over an empty axis
-    a finite-p norm is 0, as torch.
+    Raises TypeError for an integer or bool tensor (as torch), a ``p`` that is not a number,
+    'fro' or 'nuc', or 'nuc' of another dtype than float32 or float64; ValueError for a
+    negative finite ``p``, an axis out of range, p = ±inf over an empty axis (no maximum, as
+    torch), or 'nuc' over other than two distinct dims; over an empty axis a finite-p norm
+    (and 'nuc' of an empty matrix) is 0, as torch.
     """
     x = _float_tensor(x, "norm")
     axis = torch_alias("norm", "axis", axis, "dim", dim, None)
     keepdims = bool(torch_alias("norm", "keepdims", keepdims, "keepdim", keepdim, False))
+    if isinstance(p, str) and p == "nuc":   # torch.norm's one matrix norm (E47)
+        dims = tuple(range(x.ndim)) if axis is None else axis
+        return singular_value_norm(x, matrix_axes(x, dims, "norm"), "nuc", keepdims, "norm")
     order = _order(p)
     axes = normalize_axes(axis, x.ndim, "norm")
     if math.isinf(order):

@@ -1,7 +1,8 @@
 """torch's names a porter types, on the GPU (the simulator without one): ``scatter_add``
 (E44) and ``scatter_add_``, ``scatter`` and ``scatter_`` (E45), ``index_add``,
 ``index_copy``, ``index_fill`` (E46), ``repeat_interleave`` (E43), ``unbind``, ``cdist``,
-``clamp_min``, ``masked_fill_``, ``linalg.vector_norm``, the ``new_*`` methods and
+``clamp_min``, ``masked_fill_``, ``linalg.vector_norm``, ``linalg.matrix_norm``,
+``linalg.svdvals`` (E47, the SVD on the host), the ``new_*`` methods and
 ``nn.Embedding(max_norm=...)``: values and gradients equal the CPU's, results and gradients
 on the device."""
 
@@ -44,6 +45,14 @@ OPS = {
     "masked_fill_": _in_place("masked_fill_", lambda s: (ng.tensor(MASK).to(s.device),
                                                          s.sum())),
     "vector_norm": lambda t, s: ng.linalg.vector_norm(t, 3, 1) + s.sum(),
+    # the SVD on the host (E47), the compositions on the device
+    "svdvals": lambda t, s: ng.linalg.svdvals(t) * s.sum(),
+    "matrix_norm nuc": lambda t, s: ng.linalg.matrix_norm(t, "nuc") + s.sum(),
+    "matrix_norm 2": lambda t, s: ng.linalg.matrix_norm(s, 2, (1, 0), True) * t.sum(),
+    "matrix_norm -2": lambda t, s: ng.linalg.norm(t, -2) + s.sum(),
+    "matrix_norm 1": lambda t, s: ng.linalg.matrix_norm(t, 1) + s.sum(),
+    "matrix_norm -inf": lambda t, s: ng.linalg.norm(t, -np.inf, (0, 1), True) + s.sum(),
+    "norm nuc": lambda t, s: t.norm("nuc") * s.sum(),
 }
 
 

@@ -251,14 +251,13 @@ def test_norm_of_empty_axes_as_torch():
 
 def test_norm_argument_errors():
     x = ng.tensor(np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"norm: p='nuc' is a matrix norm"):
-        ng.norm(x, "nuc")
     for p in (-1, -0.5, float("nan")):
-        with pytest.raises(ValueError, match=r"norm: p must be 'fro', inf, -inf or a number "
-                                             r">= 0, got"):
+        with pytest.raises(ValueError, match=r"norm: p must be 'fro', 'nuc', inf, -inf or a "
+                                             r"number >= 0, got"):
             ng.norm(x, p)
     for p in ("x", None, True):
-        with pytest.raises(TypeError, match=r"norm: p must be 'fro', inf, -inf or a number"):
+        with pytest.raises(TypeError, match=r"norm: p must be 'fro', 'nuc', inf, -inf or a "
+                                            r"number"):
             ng.norm(x, p)
     with pytest.raises(TypeError, match=r"norm: .*floating-point tensor, got dtype int64"):
         ng.norm(ng.tensor(np.ones(3, np.int64)))
