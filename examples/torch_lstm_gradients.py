@@ -17,9 +17,10 @@ What it shows, in two parts:
 
 Run it with ``python examples/torch_lstm_gradients.py`` (``--help`` lists the sizes;
 ``--plant-bug`` perturbs one of torch's gradients in part 1 by one part in a million to
-show the mismatch line and its gate; part 2 checks torch's own autograd, which stays
-right). It exits 0 when everything agrees, 1 on any mismatch, and 2 without
-PyTorch (``pip install torch==2.13.0``).
+show the mismatch line and its gate, and in part 2, after torch's own autograd passes,
+flips the sign of gate f in a claimed d weight_hh, as a hand-written backward might, to
+show gradcheck naming the gate and the sign). It exits 0 when everything agrees, 1 on any
+mismatch, and 2 without PyTorch (``pip install torch==2.13.0``).
 """
 
 import argparse
@@ -42,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="one direction only (default: both)")
     p.add_argument("--seed", type=int, default=0, help="weights, input and cotangents")
     p.add_argument("--plant-bug", action="store_true",
-                   help="scale torch's d weight_hh_l0 at one element of gate f by 1 + 1e-6")
+                   help="scale torch's d weight_hh_l0 at one element of gate f by 1 + 1e-6 "
+                        "(part 1), and check a vjp with gate f's sign flipped (part 2)")
     args = p.parse_args(argv)
     for name in ("seq_len", "batch", "input_size", "hidden_size", "num_layers"):
         if getattr(args, name) < 1:
@@ -126,6 +128,17 @@ def gradcheck_torch(torch, args) -> bool:
     for method in ("central", "complex_step", "directional"):
         report = ng.gradcheck(f, inputs, grad=f_vjp, names=["x", "weight_hh_l0"],
                               method=method, name="torch.nn.LSTM", raise_exception=False)
+        print(report)
+        ok &= report.passed
+    if args.plant_bug:
+        def flipped_vjp(x, w_hh, v):          # a hand-written backward's bug: gate f's sign
+            gx, gw = f_vjp(x, w_hh, v)
+            gw[3:6] *= -1                     # rows H..2H of d weight_hh: gate f (H = 3)
+            return gx, gw
+        print("\nthe same with gate f's sign flipped in the claimed d weight_hh_l0:")
+        report = ng.gradcheck(f, inputs, grad=flipped_vjp, names=["x", "weight_hh_l0"],
+                              blocks=lstm_gate_blocks(["weight_hh_l0"], 3),
+                              name="torch.nn.LSTM, planted", raise_exception=False)
         print(report)
         ok &= report.passed
     return ok

@@ -154,3 +154,10 @@ def test_torch_example_catches_a_one_in_a_million_error_in_torchs_gradient():
     assert float(max_rel) == pytest.approx(1e-6, rel=1e-2)
     assert f"all in block 'f' (weight_hh_l0[{H}:{2 * H}])" in proc.stdout
     assert "MISMATCH" in proc.stdout
+    # part 2: torch's own autograd passes, a claimed vjp with gate f's sign flipped fails
+    for method in ("central", "complex_step", "directional"):
+        assert f"gradcheck torch.nn.LSTM [{method}, seed=0]: passed" in proc.stdout, method
+    planted = proc.stdout[proc.stdout.index("gradcheck torch.nn.LSTM, planted"):]
+    assert "FAILED" in planted.splitlines()[0], planted
+    assert "all in block 'f' (weight_hh_l0[3:6])" in planted, planted
+    assert "analytic = -1.0 × numeric at every element of block 'f'" in planted, planted
