@@ -515,7 +515,8 @@ def test_an_empty_batch_gives_empty_results_and_zero_weight_gradients():
      r"GRU: batch_first must be True or False, got 'no'"),
     (lambda: ng.nn.GRU(3, 4, dtype=np.int32), TypeError, r"GRU"),
     (lambda: ng.nn.GRU(3, 4, device="cuda"), DeviceError,
-     r"GRU: runs on the CPU only \(NumPy kernels.*got device 'cuda'; leave device out"),
+     r"GRU: runs on the CPU only \(NumPy and Numba CPU kernels.*got device 'cuda'; "
+     r"leave device out"),
     (lambda: ng.nn.GRUCell(3, 4, device="cuda"), DeviceError, r"GRUCell: runs on the CPU"),
     (lambda: ng.nn.GRUCell(2, 2.5), ValueError, r"GRUCell: hidden_size must be an int >= 1"),
     (lambda: ng.nn.GRUCell(2, 3, bias="no"), TypeError, r"GRUCell: bias must be True or"),

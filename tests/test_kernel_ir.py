@@ -6,8 +6,8 @@ views").
 * float32 kernels do their arithmetic in float32 (a literal ``1`` in ``1 - x`` is int64
   to Numba, and float32 with int64 gives float64).
 * The step functions that run once per batch row and step (``_cell_forward``,
-  ``_cell_backward``) hold no reference counting (a view made before a branch keeps
-  Numba's atomic count updates in every row).
+  ``_cell_backward``, the LSTM's and the GRU's) hold no reference counting (a view made
+  before a branch keeps Numba's atomic count updates in every row).
 
 The first check compiles every kernel a float32 model meets in a subprocess with a fresh
 cache folder (Numba cannot show the IR of code loaded from its cache); the second compiles
@@ -30,6 +30,7 @@ pytest.importorskip("numba")
 from numba import njit  # noqa: E402  (after the importorskip)
 from numba.core import config  # noqa: E402
 
+from nongate_np.kernels.cpu import gru as cpu_gru  # noqa: E402
 from nongate_np.kernels.cpu import lstm  # noqa: E402
 from nongate_np.kernels.cpu.activations import KERNEL_FLAGS  # noqa: E402
 
@@ -41,7 +42,8 @@ _DOUBLE_OP = r"= (?:fadd|fsub|fmul|fdiv)\b[^=\n]*\bdouble\b|@llvm\.fmuladd\.(?:v
              r"@llvm\.fma\.(?:v\d+)?f64"
 
 #: Every path of the LSTM (projection, lengths, both directions, two layers, the serial
-#: inference of a small batch) and every attention kind, float32, forward and backward;
+#: inference of a small batch), every attention kind and the GRU's (lengths, both
+#: directions, two layers, inference), float32, forward and backward;
 #: then, per compiled float32 kernel, how many float64 operations its IR holds.
 SCAN_SCRIPT = textwrap.dedent("""
     import importlib, json, pkgutil, re, sys, warnings
@@ -66,6 +68,11 @@ SCAN_SCRIPT = textwrap.dedent("""
                           requires_grad=True)
             pooled, _ = pool(h, lengths=np.array([7, 5, 3, 7]))
             pooled.sum().backward()
+        gru = ng.nn.GRU(5, 8, num_layers=2, bidirectional=True, dtype=np.float32)
+        y, _ = gru(x, lengths=np.array([7, 5, 3, 7]))
+        (y * y).sum().backward()
+        with ng.no_grad():
+            gru(x[:, :1])
 
     found = {}
     for info in pkgutil.iter_modules(cpu.__path__):
@@ -95,7 +102,8 @@ def test_float32_kernels_compute_in_float32(tmp_path):
     # the scan saw the kernels that matter, so an empty result cannot pass it
     assert {"lstm._forward_steps", "lstm._backward_steps", "lstm._emit_projected",
             "lstm._adjoint_projected", "attention._forward_passes",
-            "attention._backward_passes"} <= set(found), sorted(found)
+            "attention._backward_passes", "gru._forward_steps",
+            "gru._backward_steps"} <= set(found), sorted(found)
     assert {k: n for k, n in found.items() if n} == {}
 
 
@@ -126,6 +134,20 @@ def _cell_forward_rows(T, xw, bias, h, h_next, c, a, active, gates, cs, tcs, m, 
                                tcs, m, y, True)
 
 
+def _gru_cell_backward_rows(T, dy, dh, gates, gh_n, h_prev, active, dgi, dgh, direct):
+    for t in range(T):
+        for b in range(dh.shape[0]):
+            cpu_gru._cell_backward(t, b, b, dy, dh, gates, gh_n, h_prev, active, dgi, dgh,
+                                   direct)
+
+
+def _gru_cell_forward_rows(T, gi, b_ih, b_hh, gh, h, h_next, active, gates, gh_n, y):
+    for t in range(T):
+        for b in range(h.shape[0]):
+            cpu_gru._cell_forward(t, b, b, t, b, gi, b_ih, b_hh, gh, h, h_next, active, gates,
+                                  gh_n, y)
+
+
 def _increfs(fn, *args) -> int:
     compiled = njit(**_UNCACHED)(fn)
     compiled(*args)
@@ -145,3 +167,9 @@ def test_step_functions_hold_no_reference_counting(dtype):
     assert _increfs(_cell_forward_rows, T, z(T, B, 4 * H), z(4 * H), z(B, H), z(B, H),
                     z(B, H), z(B, 4 * H), active, z(T, B, 4 * H), z(T, B, H), z(T, B, H),
                     z(B, H), z(T, B, H)) == 0
+    assert _increfs(_gru_cell_backward_rows, T, z(T, B, H), z(B, H), z(T, B, 3 * H),
+                    z(T, B, H), z(T, B, H), active, z(T, B, 3 * H), z(T, B, 3 * H),
+                    z(B, H)) == 0
+    assert _increfs(_gru_cell_forward_rows, T, z(T, B, 3 * H), z(3 * H), z(3 * H),
+                    z(B, 3 * H), z(B, H), z(B, H), active, z(T, B, 3 * H), z(T, B, H),
+                    z(T, B, H)) == 0

@@ -30,10 +30,6 @@ LSTM_TASKS = ("infer", "train", "train_attn")
 #: Run only when ``--tasks`` names them (not in FULL: a full run stays the LSTM's)
 GRU_TASKS = ("gru_infer", "gru_train")
 TASKS = LSTM_TASKS + GRU_TASKS
-#: the tasks whose model runs NumPy kernels on every backend (ops/gru.py calls
-#: kernels/gru_reference.py whatever the backend): there the "numba" and "numpy" contenders
-#: time the same kernels, and NUMPY_GOALS do not apply
-NUMPY_KERNELS_ONLY = GRU_TASKS
 #: the tasks ONNX Runtime runs (it has no training): the others are skipped, with this reason
 ONNX_TASKS = ("infer", "gru_infer")
 DTYPES = ("float32", "float64")
@@ -57,7 +53,7 @@ GOALS = {("float32", "train_attn"): dict(S1=3, S3=1.2, M1=1.2, M2=1.2, L1=1.05, 
 #: ours at least ONNX Runtime's speed (ONNX Runtime time / ours at least this)
 ONNX_GOALS = {("float32", "infer"): dict(S3=1.0, M1=1.0)}
 #: the Numba backend at least this many times the NumPy backend's speed, every task timed
-#: but NUMPY_KERNELS_ONLY
+#: but the GRU's (which has no goals)
 NUMPY_GOALS = {"M1": 5.0}
 #: a cold compile (fresh cache) of every kernel a model uses, per dtype, at most (s)
 COMPILE_GOAL_S = 10.0

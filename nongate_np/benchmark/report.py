@@ -6,8 +6,8 @@ from ..extras import install_hint
 from .configs import (
     COMPILE_GOAL_S,
     GOALS,
+    GRU_TASKS,
     NUMPY_GOALS,
-    NUMPY_KERNELS_ONLY,
     ONNX_GOALS,
     TASKS,
     task_gflop,
@@ -91,13 +91,6 @@ def report(res, configs, tasks, dtypes, contenders) -> str:
             if c != "torch":
                 out.append(f"* **{c} unavailable for {cfg}**: {why}")
     out += _skipped_lines(res)
-    numpy_only = [t for t in tasks if t in NUMPY_KERNELS_ONLY]
-    if numpy_only and any(c in OURS for c in contenders):
-        out.append(f"* **{', '.join(numpy_only)}: ours' GRU runs its NumPy kernels "
-                   "(kernels/gru_reference.py) on every backend** (no Numba kernels yet): "
-                   "the numba and numpy columns time the same GRU kernels (their "
-                   "difference is noise), and torch/ours there is the NumPy GRU's. No goals "
-                   "for the GRU.")
     out += ["", "Times in ms; ratio = torch ms / ours ms (> 1: we are faster); best = the same "
             "ratio of each contender's fastest repeat (less sensitive to the machine's slow "
             "phases, which hit every contender); onnx/ours = "
@@ -252,8 +245,8 @@ def goal_values(res, configs) -> list[tuple[str, float | None, float]]:
                              t["onnx"]["ms"] / t["numba"]["ms"], goals[cfg]))
     for cfg, goal in NUMPY_GOALS.items():
         for key, t in timings.get(cfg, {}).items():
-            if key.split("/")[1] in NUMPY_KERNELS_ONLY:
-                continue                   # the same NumPy kernels on both backends
+            if key.split("/")[1] in GRU_TASKS:
+                continue                   # no goals for the GRU
             if t.get("numpy", {}).get("ms") and t.get("numba", {}).get("ms"):
                 rows.append((f"numpy backend/ours {key.replace('/', ' ')} {cfg}",
                              t["numpy"]["ms"] / t["numba"]["ms"], goal))

@@ -9,9 +9,8 @@ What is measured, per configuration (``configs.CONFIGS``: T, B, I, H) and dtype:
                  query, loss = ``pooled.sum()``);
 * ``gru_infer``, ``gru_train``: ``infer`` and ``train`` with a GRU (``nn.GRU``, one layer,
                  one direction) in the LSTM's place. Only when ``--tasks`` names them (a
-                 full run's default is the LSTM's three). Ours' GRU runs its NumPy kernels
-                 whatever the backend, so "numba" and "numpy" time the same kernels there;
-                 no goals,
+                 full run's default is the LSTM's three). Ours' GRU runs its Numba kernels
+                 on "numba" and its NumPy reference kernels on "numpy"; no goals,
 
 for the contenders ``numba`` (ours, backend "numba"), ``numpy`` (ours, backend "numpy"),
 ``torch`` (PyTorch CPU, same weights and data; the gated attention in torch ops) and
@@ -132,8 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser, default_out: str | None = Non
                         help=f"of {','.join(TASKS)} (default {','.join(FULL['tasks'])}, "
                              f"quick {','.join(q['tasks'])}; the GRU's "
                              f"{','.join(GRU_TASKS)} run only when named here, e.g. "
-                             f"--tasks {','.join(GRU_TASKS)}: ours' GRU runs NumPy kernels "
-                             "on every backend)")
+                             f"--tasks {','.join(GRU_TASKS)}; no goals for the GRU)")
     parser.add_argument("--dtypes", type=name_list(DTYPES), metavar="LIST",
                         help=f"of {','.join(DTYPES)} "
                              f"(default both, quick {','.join(q['dtypes'])})")

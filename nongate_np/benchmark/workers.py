@@ -143,7 +143,8 @@ def torch_steps(cfg, dtype, lstm_sd=None, attn_sd=None, x=None, threads=2):
 
 def ours_gru_steps(cfg, dtype, gru_sd=None, x=None):
     """Ours' GRU tasks: ({"gru_infer": step, "gru_train": step}, the nn.GRU). The GRU runs
-    its NumPy kernels (kernels/gru_reference.py) whatever the active backend."""
+    the active backend's kernels (kernels/cpu/gru.py on "numba", kernels/gru_reference.py
+    on "numpy")."""
     import numpy as np
 
     import nongate_np as ng

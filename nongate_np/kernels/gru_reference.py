@@ -1,11 +1,11 @@
 """NumPy kernels of the GRU, one layer and one direction over a whole sequence
 (docs/math.md R1-R14): the specification, written to be read against the math.
 
-The GRU's only kernels: ``ops/gru.py`` calls them whatever backend is active (they are not
-part of ``contract.Backend``; a backend that adds GRU kernels implements this pair of
-functions with the same arguments and results). Like ``reference.py``'s, they accept
-float32, float64 and complex128 arrays (the complex path for complex-step gradient checks:
-the formulas are analytic), on the host only.
+The reference for the Numba kernels (``cpu/gru.py``, the same pair of functions with the
+same arguments, results and cache), and the kernels ``ops/gru.py`` runs on every backend
+but "numba" (``registry.gru_kernels``; they are not part of ``contract.Backend``). Like
+``reference.py``'s, they accept float32, float64 and complex128 arrays (the complex path
+for complex-step gradient checks: the formulas are analytic), on the host only.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import warnings
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import numpy as np
@@ -23,7 +24,7 @@ from .contract import Backend, backend_members
 
 __all__ = ["BackendUnavailable", "backend", "set_global_backend",
            "get_backend", "known_backends", "available_backends", "kernels",
-           "kernels_for"]
+           "kernels_for", "gru_kernels"]
 
 _BACKENDS = {"numpy": "nongate_np.kernels.reference",
              "numba": "nongate_np.kernels.cpu",
@@ -138,6 +139,19 @@ def kernels_for(array: Any) -> Backend:
     if not isinstance(array, np.ndarray) and hasattr(array, "copy_to_host"):
         return _load("cuda")
     return kernels()
+
+
+def gru_kernels() -> ModuleType:
+    """The GRU's kernels for host arrays (``gru_forward``, ``gru_backward``; not in the
+    protocol, kernels/README.md): the Numba CPU ones (``cpu/gru.py``) when "numba" is the
+    active backend, else the NumPy reference (``gru_reference.py``), which the other
+    backends run (the GRU has no numba.cuda kernels)."""
+    if get_backend() == "numba":
+        _load("numba")
+        from .cpu import gru
+        return gru
+    from . import gru_reference
+    return gru_reference
 
 
 if TYPE_CHECKING:       # mypy checks each backend module against the protocol

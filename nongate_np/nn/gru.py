@@ -15,10 +15,11 @@ __all__ = ["GRU", "GRUCell"]
 
 
 def _on_cpu(where: str, device, fix: str) -> None:
-    """DeviceError for a device other than the CPU: the GRU has NumPy kernels only."""
+    """DeviceError for a device other than the CPU: the GRU has CPU kernels only."""
     if device is not None and as_device(device) is not CPU:
-        raise DeviceError(f"{where}: runs on the CPU only (NumPy kernels, "
-                          f"kernels/gru_reference.py; no numba.cuda kernels yet), got "
+        raise DeviceError(f"{where}: runs on the CPU only (NumPy and Numba CPU kernels, "
+                          f"kernels/gru_reference.py, kernels/cpu/gru.py; no numba.cuda "
+                          f"kernels yet), got "
                           f"device {str(device)!r}; {fix}")
 
 
@@ -70,8 +71,8 @@ class GRU(_StackedRecurrent):
     with no step (T = 0) is a ValueError, as PyTorch refuses it; a length of 0 keeps h0
     (torch's packing refuses it).
     The math: docs/math.md R1-R14; each layer and direction is one fused autograd node,
-    its forward and hand-derived backward NumPy kernels on every backend (no Numba or
-    CUDA kernels).
+    its forward and hand-derived backward the Numba CPU kernels on the "numba" backend,
+    the NumPy reference kernels on the others (no CUDA kernels).
     """
 
     _name, _gates = "GRU", 3

@@ -2,8 +2,9 @@
 
 Cho et al., "Learning Phrase Representations using RNN Encoder-Decoder for Statistical
 Machine Translation" (EMNLP 2014), in PyTorch's variant (docs/math.md Part R). The kernels
-are NumPy (``kernels/gru_reference.py``) whatever the active backend; GPU tensors are
-refused with a DeviceError.
+are the Numba CPU ones (``kernels/cpu/gru.py``) when "numba" is the active backend, else
+the NumPy reference (``kernels/gru_reference.py``), ``registry.gru_kernels``; GPU tensors
+are refused with a DeviceError.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 from ..autograd import Function
 from ..device import DeviceError
 from ..kernels.contract import result_dtype
-from ..kernels.gru_reference import GRUParams, gru_backward, gru_forward
+from ..kernels.gru_reference import GRUParams
+from ..kernels.registry import gru_kernels
 from ..tensor import Tensor
 from ._util import check_lengths, xp_of
 from .lstm import lstm_weight_names, shape_of, zero_grads
@@ -24,10 +26,11 @@ __all__ = ["gru_layer", "gru_cell", "gru", "gru_weight_names"]
 
 
 def _host_only(op: str, *arrays) -> None:
-    """DeviceError when one of ``arrays`` is a GPU array: the GRU has NumPy kernels only."""
+    """DeviceError when one of ``arrays`` is a GPU array: the GRU has CPU kernels only."""
     if xp_of(*arrays) is not xp_of():
-        raise DeviceError(f"{op}: the GRU runs on the CPU only (NumPy kernels, "
-                          f"kernels/gru_reference.py; no numba.cuda kernels yet), got "
+        raise DeviceError(f"{op}: the GRU runs on the CPU only (NumPy and Numba CPU kernels, "
+                          f"kernels/gru_reference.py, kernels/cpu/gru.py; no numba.cuda "
+                          f"kernels yet), got "
                           f"tensors on cuda; move the module and its inputs with .to('cpu')")
 
 
@@ -50,8 +53,9 @@ class GRULayer(Function):
     both biases are products over all T·B rows after the loop.
     Saved: activated gates (T, B, 3H) and gh^n (T, B, H), 4·B·H values per step besides
     the output y, which is shared with the caller (R14).
-    NumPy kernels on every backend; GPU arrays are a DeviceError. An empty batch (B = 0)
-    runs no kernel: empty results and zero gradients, as PyTorch.
+    The active backend's GRU kernels (``registry.gru_kernels``: Numba's on "numba", else
+    NumPy's); GPU arrays are a DeviceError. An empty batch (B = 0) runs no kernel: empty
+    results and zero gradients, as PyTorch.
     """
 
     @staticmethod
@@ -63,14 +67,16 @@ class GRULayer(Function):
             ctx.inputs = (x, h0, w_ih, w_hh, b_ih, b_hh)
             dtype = result_dtype(x, h0, params)
             return np.zeros((x.shape[0], 0, h0.shape[-1]), dtype), np.zeros(h0.shape, dtype)
-        y, h_n, ctx.cache = gru_forward(x, h0, params, lengths, reverse, any(ctx.needs_grad))
+        ctx.kernels = gru_kernels()   # NOTE: backward must use the kernels that made the cache
+        y, h_n, ctx.cache = ctx.kernels.gru_forward(x, h0, params, lengths, reverse,
+                                                    any(ctx.needs_grad))
         return y, h_n
 
     @staticmethod
     def backward(ctx, dy, dh_n):
         if ctx.empty:
             return zero_grads(ctx, ctx.inputs) + (None, None)
-        dx, dh0, grads = gru_backward(ctx.cache, dy, dh_n)
+        dx, dh0, grads = ctx.kernels.gru_backward(ctx.cache, dy, dh_n)
         return tuple(g if n else None for g, n in zip(
             (dx, dh0, grads.w_ih, grads.w_hh, grads.b_ih, grads.b_hh, None, None),
             ctx.needs_grad))
@@ -86,8 +92,9 @@ class GRUCellStep(Function):
     Backward docs/math.md R7-R12 with T = 1: dy = 0 and dh' as the adjoint of the final
     state, so the cell's gradients are the layer's on a one-step sequence.
     Saved: the kernels' cache of one step (R14), 4·B·H values besides h'.
-    NumPy kernels on every backend; GPU arrays are a DeviceError. An empty batch (B = 0)
-    runs no kernel: an empty result and zero gradients.
+    The active backend's GRU kernels, as :class:`GRULayer`'s; GPU arrays are a
+    DeviceError. An empty batch (B = 0) runs no kernel: an empty result and zero
+    gradients.
     """
 
     @staticmethod
@@ -100,8 +107,9 @@ class GRUCellStep(Function):
             ctx.inputs = (x, h, w_ih, w_hh, b_ih, b_hh)
             return np.zeros(h.shape, result_dtype(x, h, params))
         x = x.reshape((1, 1, -1) if ctx.unbatched else (1,) + x.shape)
-        _, h_n, ctx.cache = gru_forward(x, h.reshape(-1, h.shape[-1]), params, None, False,
-                                        any(ctx.needs_grad))
+        ctx.kernels = gru_kernels()   # NOTE: backward must use the kernels that made the cache
+        _, h_n, ctx.cache = ctx.kernels.gru_forward(x, h.reshape(-1, h.shape[-1]), params,
+                                                    None, False, any(ctx.needs_grad))
         return h_n.reshape(h.shape)
 
     @staticmethod
@@ -110,7 +118,7 @@ class GRUCellStep(Function):
             return zero_grads(ctx, ctx.inputs)
         dh_n = dh.reshape(-1, dh.shape[-1])
         dy = np.zeros((1,) + dh_n.shape, dh.dtype)                      # R7: h' is no output y
-        dx, dh0, grads = gru_backward(ctx.cache, dy, dh_n)
+        dx, dh0, grads = ctx.kernels.gru_backward(ctx.cache, dy, dh_n)
         dx = dx.reshape(dx.shape[2:] if ctx.unbatched else dx.shape[1:])
         return tuple(g if n else None for g, n in zip(
             (dx, dh0.reshape(dh.shape), grads.w_ih, grads.w_hh, grads.b_ih, grads.b_hh),

@@ -14,7 +14,8 @@ from nongate_np.ops.gru import gru_cell, gru_layer  # noqa: E402
 if not gpu.probe().usable:
     pytest.skip("no GPU and not on the CUDA simulator", allow_module_level=True)
 
-CPU_ONLY = r"runs on the CPU only \(NumPy kernels, kernels/gru_reference.py; no numba.cuda"
+CPU_ONLY = (r"runs on the CPU only \(NumPy and Numba CPU kernels, kernels/gru_reference.py, "
+            r"kernels/cpu/gru.py; no numba.cuda")
 
 
 def test_modules_moved_to_the_gpu_are_refused_with_the_fix():
