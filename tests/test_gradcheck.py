@@ -197,7 +197,8 @@ def test_positional_inputs_are_named_by_fns_parameters():
         gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp)
     msg = str(info.value)
     assert "d(output)/d(input 0 'x') mismatch" in msg and "worst       x[" in msg, msg
-    assert 'reproduce   gradcheck(fn, inputs, grad=grad, only="x", seed=0, ' \
+    # fn a lambda: called fn; grad by its name
+    assert 'reproduce   gradcheck(fn, inputs, grad=vjp, only="x", seed=0, ' \
         'method="central")' in msg, msg
     assert not gradcheck(lambda x, w: np.tanh(x @ w), [x, w], grad=vjp, only="x",
                          raise_exception=False).passed
@@ -403,10 +404,11 @@ def test_reproduce_names_the_failing_method_and_reruns_the_failure():
         gradcheck(fn, inputs, names=["x", "w"], method="complex_step", seed=3, rtol=1e-12)
     line = _reproduce_line(str(info.value))
     # names= repeated, so the rerun labels the elements as the first run did; rtol kept
-    assert line == 'gradcheck(fn, inputs, names=["x", "w"], only="x", seed=3, ' \
-        'method="complex_step", rtol=1e-12)'
+    assert line == 'gradcheck(Float32Backward.apply, inputs, names=["x", "w"], only="x", ' \
+        'seed=3, method="complex_step", rtol=1e-12)'
     with pytest.raises(GradcheckError) as again:
-        eval(line, {"gradcheck": gradcheck, "fn": fn, "inputs": inputs})
+        eval(line, {"gradcheck": gradcheck, "Float32Backward": Float32Backward,
+                    "inputs": inputs})
     assert "worst       x[" in str(again.value)
     first, second = info.value.report["x"], again.value.report[0]
     assert second.method == "complex_step" and second.worst_index == first.worst_index

@@ -401,10 +401,10 @@ def test_a_wrong_vjp_fails_naming_the_input_the_element_and_both_values(method):
     # the reproduce line carries grad= and reruns the same failure
     line = re.search(r"reproduce   (gradcheck\(.*\))", msg).group(1)
     failed_by = "complex_step" if method == "complex_step" else "central"
-    assert line == f'gradcheck(fn, inputs, grad=grad, names=["x", "w"], only="w", seed=0, ' \
+    assert line == f'gradcheck(f, inputs, grad=vjp_bug, names=["x", "w"], only="w", seed=0, ' \
         f'method="{failed_by}")'
     with pytest.raises(GradcheckError) as again:
-        eval(line, {"gradcheck": gradcheck, "fn": f, "inputs": [x, w], "grad": vjp_bug})
+        eval(line, {"gradcheck": gradcheck, "f": f, "inputs": [x, w], "vjp_bug": vjp_bug})
     assert again.value.report.inputs[0].worst_index == (2, 1)
 
 

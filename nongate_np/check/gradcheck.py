@@ -135,6 +135,7 @@ from .numdiff import (
     ArrayLoss,
     ComplexStepNotApplicable,
     ScalarLoss,
+    _function_name,
     central_differences_at,
     central_steps,
     check_option,
@@ -1130,10 +1131,20 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
     options = {key: value for key, value in (("eps", eps), ("atol", atol), ("rtol", rtol))
                if value is not None}
     report = dataclasses.replace(_report(loss, method, inputs, claimed=claimed,
-                                         options=options), constants=_constants(loss))
+                                         options=options), constants=_constants(loss),
+                                 call_names=(_callable_name(loss.fn, "fn"),
+                                             _callable_name(grad, "grad")))
     if raise_exception and not report.passed:
         raise GradcheckError(report)
     return report
+
+
+def _callable_name(f, fallback: str) -> str:
+    """How a reproduce line calls ``f``: its name where that is a (dotted) Python name
+    (``f_vjp``, ``MyOp.apply``), else ``fallback`` (a lambda, a callable object, None)."""
+    name = _function_name(f) if f is not None else ""
+    return name if name and all(part.isidentifier() for part in name.split(".")) \
+        else fallback
 
 
 def _coarser_outputs(loss: ScalarLoss, method: str, values) -> None:

@@ -385,6 +385,9 @@ class GradcheckReport:
     constants: tuple = ()
     names: tuple = ()                # the names= given to positional inputs, if any
     named: bool = False              # every input has a name (names=, a key, fn's parameter)
+    # how the reproduce line calls fn and grad: their own names where Python can call them
+    # so (not a lambda's), else "fn" and "grad"
+    call_names: tuple[str, str] = ("fn", "grad")
 
     def __getitem__(self, key: int | str) -> InputReport:
         """The report of one checked input, by its name (``names=``, a dict input's key, or
@@ -403,14 +406,15 @@ class GradcheckReport:
                        + ", ".join(r.label for r in self.inputs))
 
     def reproduce(self, r: "InputReport") -> str:
-        """The call that checks input ``r`` alone by the method whose verdict failed (fn,
-        inputs and grad stand for the caller's own)."""
+        """The call that checks input ``r`` alone by the method whose verdict failed: fn and
+        grad by their own names (``call_names``), ``inputs`` standing for the caller's."""
         # NOTE: after a failed directional check the full central check decided
         method = "central" if r.fallback_ran else r.method
         # NOTE: by name where a rerun names the input the same: a key, names= repeated, or
         # fn's own parameter
         only = json.dumps(r.name) if self.named else r.index
-        args = ["fn", "inputs"] + (["grad=grad"] if self.claimed else [])
+        fn, grad = self.call_names
+        args = [fn, "inputs"] + ([f"grad={grad}"] if self.claimed else [])
         args += [f"names={json.dumps(list(self.names))}"] if self.names else []
         args += [f"only={only}", f"seed={self.seed}", f"method={json.dumps(method)}"]
         args += [f"{key}={value!r}" for key, value in self.options.items()]
