@@ -660,6 +660,14 @@ def test_float32_inputs_warn_naming_the_input():
     assert rep.passed
     assert (rep.inputs[1].atol, rep.inputs[1].rtol) == TOLERANCES[("central", "float32")]
     assert tolerance("complex_step", np.complex128) == TOLERANCES[("complex_step", "float64")]
+    # several float32 inputs: one warning naming them all (a newcomer saw three alike)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        gradcheck(lambda a, w, b: (a * w * b).sum(), [np.ones(3, np.float32)] * 3,
+                  names=["a", "w", "b"], method="central")
+    texts = [str(w.message) for w in seen if "use float64" in str(w.message)]
+    assert texts == ["gradcheck: input 0 'a', input 1 'w', input 2 'b' are float32; use "
+                     "float64 (float32 tolerances apply: atol=0.001, rtol=0.01)"], texts
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         gradcheck(lambda a: (a * a).sum(), [np.ones(3)])          # float64: no warning

@@ -1101,13 +1101,16 @@ def gradcheck(fn, inputs, *, grad=None, method: str = "directional", eps=None, a
                          "inputs are " + ", ".join(repr(n) for n in loss.names) +
                          " (lstm_gate_blocks(names, H) takes the checked inputs' names)")
     _check_blocks(loss, blocks)
+    coarse: dict = {}                           # dtype -> the inputs of it, labelled
     for k, x in enumerate(loss.arrays):
         if loss.checked[k] and x is not None and x.dtype not in (np.float64, np.complex128):
-            a_tol, r_tol = tolerance(method, x.dtype)
             named = "" if loss.displays[k].startswith("inputs[") else f" {loss.names[k]!r}"
-            warnings.warn(f"gradcheck: input {k}{named} is {x.dtype}; use float64 "
-                          f"({x.dtype} tolerances apply: atol={a_tol:g}, rtol={r_tol:g})",
-                          UserWarning, stacklevel=2)
+            coarse.setdefault(x.dtype, []).append(f"input {k}{named}")
+    for dtype, labels in coarse.items():        # one warning per dtype, naming its inputs
+        a_tol, r_tol = tolerance(method, dtype)
+        warnings.warn(f"gradcheck: {', '.join(labels)} {'is' if len(labels) == 1 else 'are'} "
+                      f"{dtype}; use float64 ({dtype} tolerances apply: atol={a_tol:g}, "
+                      f"rtol={r_tol:g})", UserWarning, stacklevel=2)
     try:
         grads, missing, magnitude, values = _analytic(loss, grad)
     except GradcheckError as err:
