@@ -623,9 +623,9 @@ def _failure_block(rep: GradcheckReport, r: InputReport) -> str:
     dtype = f"{r.dtype} input, {work} steps and tolerances" if coarser else r.dtype
     lines.append(f"  method      {method} (eps={r.eps:.1e}{r.eps_rule}, {dtype})")
     noise = (" + noise", f" noise={r.noise:.1e}") if r.noise else ("", "")
-    lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*max min(|a|,|n|))"
-                 f"{noise[0]}"
-                 f"   atol={r.atol:g} rtol={r.rtol:g}{noise[1]}")
+    lines.append(f"  tolerance   |a-n| <= atol + rtol*max(|n|, {REL_FLOOR:g}*M){noise[0]}"
+                 f"   atol={r.atol:g} rtol={r.rtol:g}{noise[1]}"
+                 f" (M: the input's largest min(|a|,|n|))")
     if c is not None and c.compared:
         pct = 100.0 * c.n_failing / max(r.n_total, 1)
         lines.append(f"  failing     {c.n_failing} / {r.n_total} elements ({pct:.1f}%)"
