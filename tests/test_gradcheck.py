@@ -995,30 +995,37 @@ def test_complex_step_says_it_checked_the_reference_kernels():
                                                      method="complex_step"))
 
 
-def test_lstm_gate_blocks_name_the_gate_of_a_wrong_gradient():
-    """An LSTM's weights checked through functional_call, one gate's rows of d weight_hh
-    wrong in the claimed vjp: the blocks lstm_gate_blocks gives name that gate (they were
-    typed by hand)."""
-    from nongate_np.check import lstm_gate_blocks
-    H, rng = 3, np.random.default_rng(5)
-    ng.seed(0)
-    lstm = ng.nn.LSTM(2, H, dtype=np.float64)
-    x = rng.standard_normal((4, 2, 2))
-    state = {k: v.copy() for k, v in lstm.state_dict().items()}
+def _weights_fn_and_vjp(module, seed: int, flipped):
+    """A recurrent module's weight_ih_l0, weight_hh_l0 and bias_hh_l0 as gradcheck inputs
+    through functional_call on a fixed input: (its state dict, the names, fn, and a vjp
+    claiming d weight_hh_l0 with the sign of its rows ``flipped`` wrong)."""
+    x = np.random.default_rng(seed).standard_normal((4, 2, 2))
+    state = {k: v.copy() for k, v in module.state_dict().items()}
     names = ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"]
 
     def fn(*weights):
-        return ng.nn.functional_call(lstm, {**state, **dict(zip(names, weights))},
+        return ng.nn.functional_call(module, {**state, **dict(zip(names, weights))},
                                      (x,))[0].numpy()
 
     def vjp(*weights_and_v):
         *weights, v = weights_and_v
         ws = [ng.Tensor(w, requires_grad=True) for w in weights]
-        y = ng.nn.functional_call(lstm, {**state, **dict(zip(names, ws))}, (x,))[0]
-        y.backward(v)
+        ng.nn.functional_call(module, {**state, **dict(zip(names, ws))}, (x,))[0].backward(v)
         grads = [np.array(w.grad) for w in ws]
-        grads[1][H:2 * H] *= -1                      # gate f of d weight_hh
+        grads[1][flipped] *= -1
         return grads
+    return state, names, fn, vjp
+
+
+def test_lstm_gate_blocks_name_the_gate_of_a_wrong_gradient():
+    """An LSTM's weights checked through functional_call, one gate's rows of d weight_hh
+    wrong in the claimed vjp: the blocks lstm_gate_blocks gives name that gate (they were
+    typed by hand)."""
+    from nongate_np.check import lstm_gate_blocks
+    H = 3
+    ng.seed(0)
+    state, names, fn, vjp = _weights_fn_and_vjp(ng.nn.LSTM(2, H, dtype=np.float64), 5,
+                                                np.s_[H:2 * H])      # gate f of d weight_hh
 
     blocks = lstm_gate_blocks({n: state[n] for n in names}, H)
     assert list(blocks) == names and [g for g, _ in blocks["bias_hh_l0"]] == list("ifgo")
@@ -1055,24 +1062,10 @@ def test_gru_gate_blocks_name_the_gate_of_a_wrong_gradient():
     (rows 2H..3H, docs/math.md R1); an LSTM's blocks on a GRU's weights are refused,
     naming gru_gate_blocks."""
     from nongate_np.check import gru_gate_blocks, lstm_gate_blocks
-    H, rng = 3, np.random.default_rng(6)
+    H = 3
     ng.seed(1)
-    gru = ng.nn.GRU(2, H, dtype=np.float64)
-    x = rng.standard_normal((4, 2, 2))
-    state = {k: v.copy() for k, v in gru.state_dict().items()}
-    names = ["weight_ih_l0", "weight_hh_l0", "bias_hh_l0"]
-
-    def fn(*weights):
-        return ng.nn.functional_call(gru, {**state, **dict(zip(names, weights))},
-                                     (x,))[0].numpy()
-
-    def vjp(*weights_and_v):
-        *weights, v = weights_and_v
-        ws = [ng.Tensor(w, requires_grad=True) for w in weights]
-        ng.nn.functional_call(gru, {**state, **dict(zip(names, ws))}, (x,))[0].backward(v)
-        grads = [np.array(w.grad) for w in ws]
-        grads[1][2 * H:] *= -1                       # gate n of d weight_hh
-        return grads
+    state, names, fn, vjp = _weights_fn_and_vjp(ng.nn.GRU(2, H, dtype=np.float64), 6,
+                                                np.s_[2 * H:])       # gate n of d weight_hh
 
     blocks = gru_gate_blocks({n: state[n] for n in names}, H)
     assert [g for g, _ in blocks["weight_hh_l0"]] == list("rzn")
