@@ -28,7 +28,7 @@ from .ops import (add, sub, mul, div, neg, pow, exp, log, tanh, sigmoid, relu, a
                   arctan2, log2, log10, exp2, rsqrt, reciprocal, erfc, logit, logaddexp, floor,
                   ceil, trunc, fix, round, frac, cumprod, roll, diag, diagonal, diag_embed,
                   trace, unique, clamp_min, clamp_max, unbind, repeat_interleave, scatter_add,
-                  scatter, index_add, index_copy, index_fill, cdist)
+                  scatter, scatter_reduce, index_add, index_copy, index_fill, cdist)
 from .ops import einsum
 from .ops import __all__ as _ops_all
 from .rng import manual_seed, seed

@@ -46,8 +46,6 @@ HINTS: dict[str, str] = {
     "diff": "write x[1:] - x[:-1] along dim 0 (x[..., 1:] - x[..., :-1] along the last)",
     "kron": "write (a[:, None, :, None] * b[None, :, None, :]).reshape(m * p, n * q) for "
             "a (m, n) and b (p, q)",
-    "scatter_reduce": "write ng.scatter_add(x, dim, index, src) for reduce='sum'; the other "
-                      "reductions are not here",
     # factories and queries
     "asarray": "use ng.as_tensor",
     "FloatTensor": "write ng.tensor(data, dtype=ng.float32)",
@@ -86,8 +84,6 @@ _NO_STORAGE = ("tensors here hold NumPy arrays: x.numpy() is the array on the CP
 #: ``{base}`` for it without its trailing underscore)
 TENSOR_HINTS: dict[str, str] = {
     # writes at positions an index names
-    "scatter_reduce": "write x.scatter_add(dim, index, src) for reduce='sum'; the other "
-                      "reductions are not here",
     "index_put_": "write x.index_copy_(dim, index, source) for whole slices, or assign "
                   "x[indices] = values under ng.no_grad() (not recorded)",
     "put_": "write x.reshape(-1).scatter(0, index.reshape(-1), source.reshape(-1))"

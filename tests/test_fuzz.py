@@ -276,6 +276,7 @@ def test_unary_ops(x, axis, data):
         hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 4)),
         st.just(np.zeros(2)), st.just([[0]]))), errors=INDEX_ERRORS)
     # torch's names a porter types: unbind, repeat_interleave, scatter_add, scatter,
+    # scatter_reduce,
     # index_add, index_copy, index_fill, clamp_min/max,
     # cdist (its differences can overflow: no finiteness claim), linalg.vector_norm
     call(ng.unbind, x, dim)
@@ -288,6 +289,9 @@ def test_unary_ops(x, axis, data):
          finite=finite_math(lambda a: 2 * _abs_sum(a), x))
     call(ng.scatter, x, dim, index, data.draw(st.sampled_from([x, 1.5, np.nan, "a"])),
          errors=INDEX_ERRORS, finite=False)
+    call(ng.scatter_reduce, x, dim, index, x, data.draw(st.sampled_from(
+        ["sum", "prod", "mean", "amax", "amin", "max"])),
+        include_self=data.draw(st.booleans()), errors=INDEX_ERRORS, finite=False)
     vector = data.draw(hnp.arrays(np.int64, st.integers(0, 3), elements=st.integers(-1, 3)))
     call(ng.index_add, x, dim, vector, x, alpha=data.draw(st.sampled_from([1, -2.5])),
          errors=INDEX_ERRORS, finite=finite_math(lambda a: 4 * _abs_sum(a), x))

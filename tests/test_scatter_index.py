@@ -1,8 +1,9 @@
-"""The overwriting scatter (docs/math.md E45) and the ops on slices by a 1-d index (E46):
-``scatter`` / ``scatter_``, ``index_add``, ``index_copy``, ``index_fill`` and their ``_``
-forms. Against torch (values and gradients, 1e-12) where no target repeats; where one
-does, against a sequential loop (the last write kept) and finite differences (only the
-kept value has a gradient); and the errors each names."""
+"""The overwriting scatter (docs/math.md E45), the ops on slices by a 1-d index (E46) and
+the reducing scatter (E48): ``scatter`` / ``scatter_``, ``index_add``, ``index_copy``,
+``index_fill``, ``scatter_reduce`` and their ``_`` forms. Against torch (values and
+gradients, 1e-12) where no target repeats or torch's rule is the same; where not, against a
+sequential loop (the last write kept), finite differences (only the kept value has a
+gradient) or the even split of a tie; and the errors each names."""
 
 import re
 
@@ -221,3 +222,96 @@ def test_adding_inf_to_minus_inf_gives_nan_without_a_warning():
     s = ng.tensor(np.array([-np.inf], np.float32))
     for y in (ng.index_add(x, 0, [0], s), ng.scatter_add(x, 0, np.array([0]), s)):
         assert np.isnan(y.numpy()[0]) and y.numpy()[1] == 1.0
+
+
+# -- scatter_reduce (E48) -----------------------------------------------------------------
+
+@pytest.mark.torch
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("dim, index", [(0, REPEATED), (1, REPEATED[:, :3] % 4)])
+def test_scatter_reduce_as_torch(reduce, include_self, dim, index):
+    """Values and gradients against torch's, targets repeated; random values, so no two
+    tie (where torch's amax/amin split differs, below)."""
+    import torch
+    src = RNG.standard_normal(index.shape)
+    assert_matches_torch(
+        lambda x, i, s: ng.scatter_reduce(x, dim, i, s, reduce, include_self=include_self),
+        lambda x, i, s: torch.scatter_reduce(x, dim, i, s, reduce, include_self=include_self),
+        [X.copy(), index, src])
+
+    def in_place(x, i, s):
+        u = x * 1.0
+        assert u.scatter_reduce_(dim, i, s, reduce, include_self=include_self) is u
+        return u
+    assert_matches_torch(in_place, in_place, [X.copy(), index, src])
+
+
+@pytest.mark.torch
+def test_scatter_reduce_prod_with_zeros_and_an_integer_mean_as_torch():
+    import torch
+    x = np.array([1.0, 0.0, 3.0, 2.0, 4.0])
+    for src in (np.array([0.0, 2.0, 7.0, 0.0, 5.0]), np.array([3.0, 0.0, 7.0, 5.0, 0.5]),
+                np.array([3.0, 2.0, 7.0, 5.0, 0.5])):
+        for include_self in (True, False):
+            assert_matches_torch(
+                lambda x, i, s: ng.scatter_reduce(x, 0, i, s, "prod",
+                                                  include_self=include_self),
+                lambda x, i, s: torch.scatter_reduce(x, 0, i, s, "prod",
+                                                     include_self=include_self),
+                [x, np.array([1, 1, 2, 1, 4]), src])
+    xi, si, j = np.array([-1, 5, 3, 2]), np.array([-5, 2, 7, 4]), np.array([1, 1, 2, 1])
+    for include_self in (True, False):
+        for s in (si, -si):
+            got = ng.scatter_reduce(ng.tensor(xi), 0, j, ng.tensor(s), "mean",
+                                    include_self=include_self).numpy()
+            want = torch.scatter_reduce(torch.tensor(xi), 0, torch.tensor(j), torch.tensor(s),
+                                        "mean", include_self=include_self).numpy()
+            np.testing.assert_array_equal(got, want)
+
+
+def test_scatter_reduce_passes_gradcheck():
+    src = RNG.standard_normal(REPEATED.shape)
+    for reduce in ("sum", "prod", "mean"):
+        for include_self in (True, False):
+            assert_gradients(lambda x, s: ng.scatter_reduce(x, 0, REPEATED, s, reduce,
+                                                            include_self=include_self),
+                             [X.copy(), src.copy()])
+    for reduce in ("amax", "amin"):             # no complex step: max has no continuation
+        for include_self in (True, False):
+            assert ng.gradcheck(lambda x, s: ng.scatter_reduce(
+                x, 0, REPEATED, s, reduce, include_self=include_self), [X.copy(), src.copy()],
+                method="central").passed
+
+
+def test_scatter_reduce_amax_splits_dy_evenly_among_the_values_reduced():
+    """At a tie every value equal to the result gets dy / k; without include_self input's
+    own value is not one of them (torch counts it, and its shares then sum to less than
+    dy); the shares always sum to dy."""
+    x = np.array([1.0, 5.0, 3.0, 2.0])
+    src, j = np.array([5.0, 2.0, 7.0, 5.0]), np.array([1, 1, 2, 1])
+    dy = np.array([1.0, 2.0, 3.0, 4.0])
+    for include_self, want_x, want_src in ((True, [1.0, 2 / 3, 0.0, 4.0], [2 / 3, 0, 3, 2 / 3]),
+                                           (False, [1.0, 0.0, 0.0, 4.0], [1.0, 0, 3, 1.0])):
+        xt, st = ng.tensor(x, requires_grad=True), ng.tensor(src, requires_grad=True)
+        y = ng.scatter_reduce(xt, 0, j, st, "amax", include_self=include_self)
+        np.testing.assert_array_equal(y.numpy(), [1.0, 5.0, 7.0, 2.0])
+        y.backward(ng.tensor(dy))
+        np.testing.assert_allclose(xt.grad, want_x, rtol=1e-15)
+        np.testing.assert_allclose(st.grad, want_src, rtol=1e-15)
+        assert xt.grad[1] + st.grad[[0, 1, 3]].sum() == pytest.approx(dy[1], rel=1e-15)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: ng.scatter_reduce(X, 0, DISTINCT, np.ones((2, 4)), "max"), ValueError,
+     "scatter_reduce: reduce must be one of sum, prod, mean, amax, amin, got 'max'"),
+    (lambda: ng.scatter_reduce(X.astype(complex), 0, DISTINCT, np.ones((2, 4), complex),
+                               "amax"), TypeError, "reduce='amax' of complex values"),
+    (lambda: ng.scatter_reduce(X, 0, DISTINCT + 1, np.ones((2, 4)), "sum"), IndexError,
+     "scatter_reduce: index 3 is out of range for dim 0 of size 3"),
+    (lambda: ng.scatter_reduce(X, 0, DISTINCT, np.ones((2, 4), np.float32), "sum"),
+     TypeError, "scatter_reduce: src is float32 and input float64"),
+])
+def test_scatter_reduce_errors(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()

@@ -208,7 +208,7 @@ def test_a_missing_name_raises_pythons_attribute_error():
     ("FloatTensor", "dtype=ng.float32"), ("mm", "write ng.matmul(a, b)"),
     ("kl_div", "use nn.functional.kl_div"), ("bincount", "np.bincount(t.numpy())"),
     ("asarray", "use ng.as_tensor"), ("bfloat16", "NumPy has none"),
-    ("take_along_dim", "ng.gather(x, dim, indices)"), ("scatter_reduce", "ng.scatter_add"),
+    ("take_along_dim", "ng.gather(x, dim, indices)"), ("kron", "(a[:, None, :, None] * b"),
     ("searchsorted", "np.searchsorted(sorted.numpy(), values.numpy())")])
 def test_a_torch_name_that_is_not_here_says_what_to_write(name, hint):
     assert not hasattr(ng, name)

@@ -79,7 +79,15 @@ from .normalization import layer_norm
 from .random import dropout
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .rounding import ceil, fix, floor, frac, round, trunc
-from .scatter import index_add, index_copy, index_fill, repeat_interleave, scatter, scatter_add
+from .scatter import (
+    index_add,
+    index_copy,
+    index_fill,
+    repeat_interleave,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+)
 from .shape import (
     cat,
     concat,
@@ -153,8 +161,8 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "exp", "log", "tanh", "sigm
            "log2", "log10", "exp2", "rsqrt", "reciprocal", "erfc", "logit", "logaddexp",
            "floor", "ceil", "trunc", "fix", "round", "frac", "cumprod", "roll", "diag",
            "diagonal", "diag_embed", "trace", "unique", "clamp_min", "clamp_max", "unbind",
-           "repeat_interleave", "scatter_add", "scatter", "index_add", "index_copy",
-           "index_fill", "cdist"]
+           "repeat_interleave", "scatter_add", "scatter", "scatter_reduce", "index_add",
+           "index_copy", "index_fill", "cdist"]
 
 bind_tensor_methods()
 register_op_names(__all__)

@@ -1,7 +1,7 @@
 """Tensor's named in-place methods, as PyTorch's: ``add_``, ``sub_``, ``mul_``, ``div_``,
 ``zero_``, ``fill_``, ``copy_``, ``clamp_`` (``clip_``, ``clamp_min_``, ``clamp_max_``),
-``masked_fill_``, ``scatter_add_``, ``scatter_``, ``index_add_``, ``index_copy_``,
-``index_fill_``, ``neg_``, ``exp_``, ``tanh_``, ``sigmoid_``, ``relu_``.
+``masked_fill_``, ``scatter_add_``, ``scatter_``, ``scatter_reduce_``, ``index_add_``,
+``index_copy_``, ``index_fill_``, ``neg_``, ``exp_``, ``tanh_``, ``sigmoid_``, ``relu_``.
 
 Each is ``Tensor._in_place``, the path of ``x += y`` too, given the ops that compute the new
 value: x's array takes it in place (x's dtype and shape kept; the argument broadcast), x is
@@ -34,7 +34,7 @@ from .elementwise import (
     where,
 )
 from .logical import masked_fill
-from .scatter import index_add, index_copy, index_fill, scatter, scatter_add
+from .scatter import index_add, index_copy, index_fill, scatter, scatter_add, scatter_reduce
 
 __all__ = ["IN_PLACE"]
 
@@ -190,6 +190,15 @@ def _scatter_(self, dim, index, src=None, *, value=None, reduce=None):
                           instead="x = x.scatter(dim, index, src)")
 
 
+def _scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+    """:func:`scatter_reduce` written into self, as torch's ``scatter_reduce_``; returns
+    self (E23, E48). Raises RuntimeError on a leaf requiring grad outside ``no_grad``, and
+    what :func:`scatter_reduce` raises."""
+    return self._in_place("scatter_reduce_", lambda x, s: scatter_reduce(
+        x, dim, index, s, reduce, include_self=include_self), src,
+        instead="x = x.scatter_reduce(dim, index, src, reduce)")
+
+
 def _index_add_(self, dim, index, source, *, alpha=1):
     """:func:`index_add` written into self, as torch's ``index_add_``; returns self (E23,
     E46). Raises RuntimeError on a leaf requiring grad outside ``no_grad``, and what
@@ -233,6 +242,6 @@ IN_PLACE = {"add_": _add_, "sub_": _sub_, "mul_": _mul_, "div_": _div_, "zero_":
             "fill_": _fill_, "copy_": _copy_, "clamp_": _clamp_, "clip_": _clip_,
             "clamp_min_": _clamp_min_, "clamp_max_": _clamp_max_,
             "masked_fill_": _masked_fill_, "scatter_add_": _scatter_add_,
-            "scatter_": _scatter_, "index_add_": _index_add_, "index_copy_": _index_copy_,
-            "index_fill_": _index_fill_,
+            "scatter_": _scatter_, "scatter_reduce_": _scatter_reduce_,
+            "index_add_": _index_add_, "index_copy_": _index_copy_, "index_fill_": _index_fill_,
             **{f"{op.__name__}_": _unary(op) for op in (neg, exp, tanh, sigmoid, relu)}}

@@ -80,7 +80,15 @@ from .logical import (
 from .matmul import bmm, matmul
 from .reduce import amax, amin, argmax, argmin, max, mean, min, prod, sum
 from .rounding import ceil, fix, floor, frac, round, trunc
-from .scatter import index_add, index_copy, index_fill, repeat_interleave, scatter, scatter_add
+from .scatter import (
+    index_add,
+    index_copy,
+    index_fill,
+    repeat_interleave,
+    scatter,
+    scatter_add,
+    scatter_reduce,
+)
 from .shape import flatten, getitem, permute, reshape, squeeze, transpose, unsqueeze
 from .softmax import log_softmax, logsumexp, softmax
 from .statistics import norm, std, var
@@ -156,6 +164,7 @@ SAME_AS_OP = {
     "roll": roll, "logsumexp": logsumexp, "hardshrink": hardshrink, "prelu": prelu,
     "clamp_min": clamp_min, "clamp_max": clamp_max, "unbind": unbind,
     "repeat_interleave": repeat_interleave, "scatter_add": scatter_add, "scatter": scatter,
+    "scatter_reduce": scatter_reduce,
     "index_add": index_add, "index_copy": index_copy, "index_fill": index_fill,
 }
 

@@ -1,9 +1,10 @@
 """Ops that write or repeat values at positions an index names, as torch's: ``scatter_add``
 (E44: its gradient is a gather, E26 read backwards), ``scatter`` (E45: it overwrites, so
 the overwritten values get no gradient), ``index_add``, ``index_copy`` and ``index_fill``
-(E46: the two scatters with an index laid out along one dim), and ``repeat_interleave``
+(E46: the two scatters with an index laid out along one dim), ``scatter_reduce`` (E48:
+each target's sum, product, mean, max or min of what reaches it), and ``repeat_interleave``
 (E43: an ``index_select`` with each index repeated, so its gradient sums each repeated
-block). Derivations: docs/math.md E43-E46."""
+block). Derivations: docs/math.md E43-E48."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from .index import _axis_of, _index_array
 from .shape import reshape
 from .tile import IndexSelect
 
-__all__ = ["scatter_add", "scatter", "index_add", "index_copy", "index_fill",
-           "repeat_interleave"]
+__all__ = ["scatter_add", "scatter", "scatter_reduce", "index_add", "index_copy",
+           "index_fill", "repeat_interleave"]
 
 
 def _flat_positions(index_shape: tuple, shape: tuple, axis: int | None,
@@ -237,6 +238,153 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None) -> Tensor:
     if value is not None:
         return _fill("scatter", input, dim, index, value)
     return Scatter.apply(*_operands("scatter", input, dim, index, src))
+
+
+REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+
+
+@ieee
+class ScatterReduce(Function):
+    """y = x, then at each position p that index names along ``axis`` the reduction of the
+    values that reach it: src[i] for every i with i' = p (E44's i'), and x[p] with
+    ``include_self``;  dx, dsrc the reduction's own gradient per target (E48):
+
+    - sum: 1 for each value; mean: 1/n_p (n_p the values reaching p);
+    - prod: the product of the other values of p (exact with zeros: no division by one);
+    - amax, amin: 1/k_p for each of the k_p values equal to y[p], 0 for the others (torch's
+      even split among ties).
+
+    x off the targets gets dy; with ``include_self`` False, x at a target gets 0. Shapes:
+    x (..., n, ...), src and index as :func:`scatter_add`'s → y of x's shape and dtype (an
+    integer mean divides by floor, as torch's). Computed on the host (a GPU tensor's arrays
+    are copied there and back). Saved: the flat positions, and x, src and y (host).
+    """
+
+    @staticmethod
+    def forward(ctx, x, src, axis, index, reduce, include_self):
+        xp = xp_of(x)
+        host_x, host_src = xp.to_host(x), xp.to_host(src)
+        to = _flat_positions(index.shape, x.shape, axis, index)
+        frm = _flat_positions(index.shape, src.shape, None, None)
+        values = np.reshape(host_src, -1)[frm]
+        y = np.array(host_x, copy=True).reshape(-1)
+        hits = np.zeros(y.size, np.int64)
+        np.add.at(hits, to, 1)
+        target = hits > 0
+        count = hits + (1 if include_self else 0)          # the values reaching each p
+        if not include_self:
+            y[target] = _identity(reduce, y.dtype)
+        if reduce in ("sum", "mean"):
+            np.add.at(y, to, values)
+            if reduce == "mean":
+                divide = np.floor_divide if y.dtype.kind in "iub" else np.true_divide
+                y[target] = divide(y[target], count[target].astype(y.dtype))
+        elif reduce == "prod":
+            np.multiply.at(y, to, values)
+        else:
+            (np.maximum if reduce == "amax" else np.minimum).at(y, to, values)
+        ctx.to, ctx.frm, ctx.reduce, ctx.include_self = to, frm, reduce, include_self
+        ctx.count, ctx.target, ctx.src_shape = count, target, src.shape
+        ctx.x, ctx.values, ctx.y = np.reshape(host_x, -1), values, y
+        return xp.asarray(y.reshape(x.shape))
+
+    @staticmethod
+    def backward(ctx, dy):
+        xp = xp_of(dy)
+        g = np.reshape(xp.to_host(dy), -1)
+        self_factor, src_factor = _reduce_factors(ctx)     # ∂y[p]/∂x[p], ∂y[i']/∂src[i]
+        dx = np.where(ctx.target, g * self_factor if ctx.include_self else 0, g)
+        dsrc = np.zeros(int(np.prod(ctx.src_shape)), g.dtype)
+        dsrc[ctx.frm] = g[ctx.to] * src_factor             # E48; each src element read once
+        return (xp.asarray(dx.astype(g.dtype).reshape(dy.shape)) if ctx.needs_grad[0] else None,
+                xp.asarray(dsrc.reshape(ctx.src_shape)) if ctx.needs_grad[1] else None,
+                None, None, None, None)
+
+
+def _identity(reduce: str, dtype: np.dtype):
+    """The value a reduction starts from where x does not take part (include_self=False)."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if dtype.kind == "b":
+        return reduce != "amax"
+    info = np.iinfo(dtype)
+    return info.min if reduce == "amax" else info.max
+
+
+def _reduce_factors(ctx) -> tuple[np.ndarray, np.ndarray]:
+    """∂y[p]/∂x[p] at every position (used at the targets) and ∂y[i']/∂src[i] for each
+    value read, of the reduction ``ctx.reduce`` (E48)."""
+    to, count, values, x, y = ctx.to, ctx.count, ctx.values, ctx.x, ctx.y
+    if ctx.reduce == "sum":
+        return np.ones(x.size, y.dtype), np.ones(values.size, y.dtype)
+    if ctx.reduce == "mean":
+        share = 1 / np.maximum(count, 1)
+        return share.astype(y.dtype), share[to].astype(y.dtype)
+    if ctx.reduce == "prod":
+        # the product of the other values of p: from the count of zeros and the product of
+        # the nonzero values at p, so a zero among them is exact (no 0/0)
+        zeros = np.zeros(x.size, np.int64)
+        np.add.at(zeros, to, values == 0)
+        nonzero = np.ones(x.size, y.dtype)
+        np.multiply.at(nonzero, to, np.where(values == 0, 1, values))
+        if ctx.include_self:
+            zeros += x == 0
+            nonzero *= np.where(x == 0, 1, x)
+        return (_others(x, zeros, nonzero),
+                _others(values, zeros[to], nonzero[to]))
+    # amax, amin: y's gradient split evenly among the values equal to it
+    equal_src = values == y[to]
+    ties = np.zeros(x.size, np.int64)
+    np.add.at(ties, to, equal_src)
+    equal_self = (x == y) if ctx.include_self else np.zeros(x.size, bool)
+    ties += equal_self
+    share = 1 / np.maximum(ties, 1)
+    return (equal_self * share).astype(y.dtype), (equal_src * share[to]).astype(y.dtype)
+
+
+def _others(v: np.ndarray, zeros: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
+    """The product of the other values of each value v's target, from its target's count
+    of zeros and product of nonzero values: 0 where another value is 0, the nonzero
+    product where v is the one zero, else that product over v."""
+    with np.errstate(all="ignore"):
+        return np.where(zeros - (v == 0) > 0, 0,
+                        np.where(v == 0, nonzero, nonzero / np.where(v == 0, 1, v)))
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True) -> Tensor:
+    """``input`` with, at each position ``index`` names along ``dim``, the reduction of
+    the ``src`` values that reach it (and input's own value with ``include_self``), as
+    ``torch.scatter_reduce``: ``reduce`` "sum", "prod", "mean", "amax" or "amin". For dim
+    0, position (index[i][j][k], j, k) reduces src[i][j][k] over every (i, j, k) of
+    index. Positions no index names keep input's value. The gradient is each reduction's
+    own per target (E48): sum 1, mean 1/n, prod the product of the other values (exact with
+    zeros), amax/amin dy split evenly among the values equal to the result (torch's rule,
+    but where ``include_self`` is False input's own value is not among them: torch counts
+    it, so its shares sum to less than dy there); input gets 0 at the targets without
+    ``include_self``.
+
+    Shapes: ``index`` and ``src`` have input's number of axes; index is no longer than
+    ``src`` along every axis and than ``input`` off ``dim``; y has input's shape and dtype,
+    which src's must equal (an integer mean divides by floor, as torch's). ``index``:
+    integers in [0, input.shape[dim]). On the GPU the reduction runs on the host.
+
+    Raises TypeError for a non-integer index, a ``src`` that is not a tensor or an array,
+    dtypes that differ, a dim that is not an int, or amax/amin of complex values;
+    ValueError for an unknown ``reduce``, numbers of axes that differ, an index longer than
+    src or input, or a dim out of range; IndexError for an index out of range.
+    """
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"scatter_reduce: reduce must be one of {', '.join(REDUCTIONS)}, got "
+                         f"{reduce!r:.40}")
+    x, s, axis, idx = _operands("scatter_reduce", input, dim, index, src)
+    if reduce in ("amax", "amin") and x.dtype.kind == "c":
+        raise TypeError(f"scatter_reduce: reduce={reduce!r} of complex values has no order "
+                        f"(torch refuses it too); check its gradient with method='central'")
+    return ScatterReduce.apply(x, s, axis, idx, reduce, bool(include_self))
 
 
 def _fill(name: str, input, dim, index, value) -> Tensor:

@@ -1,10 +1,10 @@
 """torch's names a porter types, on the GPU (the simulator without one): ``scatter_add``
 (E44) and ``scatter_add_``, ``scatter`` and ``scatter_`` (E45), ``index_add``,
-``index_copy``, ``index_fill`` (E46), ``repeat_interleave`` (E43), ``unbind``, ``cdist``,
-``clamp_min``, ``masked_fill_``, ``linalg.vector_norm``, ``linalg.matrix_norm``,
-``linalg.svdvals`` (E47, the SVD on the host), the ``new_*`` methods and
-``nn.Embedding(max_norm=...)``: values and gradients equal the CPU's, results and gradients
-on the device."""
+``index_copy``, ``index_fill`` (E46), ``scatter_reduce`` (E48), ``repeat_interleave``
+(E43), ``unbind``, ``cdist``, ``clamp_min``, ``masked_fill_``, ``linalg.vector_norm``,
+``linalg.matrix_norm``, ``linalg.svdvals`` (E47, the SVD on the host), the ``new_*``
+methods and ``nn.Embedding(max_norm=...)``: values and gradients equal the CPU's, results
+and gradients on the device."""
 
 import numpy as np
 import pytest
@@ -34,6 +34,8 @@ OPS = {
     "scatter": lambda t, s: ng.scatter(t, 0, INDEX, s),
     "scatter value": lambda t, s: t.scatter(1, INDEX[:, :2] + 1, -2.0) + s.sum(),
     "scatter_": _in_place("scatter_", lambda s: (0, ng.tensor(INDEX), s)),
+    "scatter_reduce": lambda t, s: ng.scatter_reduce(t, 0, INDEX, s, "prod") +
+    ng.scatter_reduce(t, 0, INDEX, s, "amax", include_self=False),
     "index_add": lambda t, s: ng.index_add(t, 0, [2, 0], s, alpha=1.5),
     "index_add_": _in_place("index_add_", lambda s: (0, ng.tensor([1, 1]), s)),
     "index_copy": lambda t, s: t.index_copy(0, ng.tensor([2, 0]), s),
