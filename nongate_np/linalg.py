@@ -63,16 +63,18 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None
     ``dim``, in that order), as ``torch.linalg.matrix_norm`` (docs/math.md E47):
 
     - 'fro': √(Σ |a_ij|²), E25's 2-norm over both dims;
-    - 1 (-1): the largest (smallest) column sum max_j Σ_i |a_ij|, E25's 1-norm along the
-      rows then E9's max (min) over the columns; inf (-inf): the same for the row sums;
+    - 1 (-1): the largest (smallest) column sum max_j Σ_i |a_ij|, E25's 1-norm over the
+      row index i, then E9's max (min) over the columns; inf (-inf): the same for the row
+      sums;
     - 2 (-2): the largest (smallest) singular value, 'nuc': their sum (E47, then E9).
 
     ``dtype`` converts A first (recorded). Shapes: A (*, m, n) (the matrices along ``dim``,
     any other dims a batch) → the batch dims (with ``keepdim``, A's shape with 1 at both
     dims), A's dtype. Ties share the gradient (E9, as torch's); a zero entry or singular
-    value gives 0 (E19, E47: at A = 0 every gradient is 0; torch's 'nuc', ±2 there are its
-    LAPACK's U Vᵀ). The norms of an empty matrix are 0 ('fro', 'nuc', 1, 2, inf, as torch).
-    'nuc' and ±2 take float32 or float64 and compute NumPy's SVD (on the host on the GPU);
+    value gives 0 (E19, E47: at A = 0 every gradient is 0; torch's 'nuc' there is its
+    LAPACK's U Vᵀ, its ±2 that split among the k tied zero singular values, U Vᵀ / k).
+    The norms of an empty matrix are 0 ('fro', 'nuc', 1, 2, inf, as torch). 'nuc' and ±2
+    take float32 or float64 and compute NumPy's SVD (on the host on the GPU);
     the others take complex input as the analytic continuation of a complex step (E19, E25),
     not torch's |z|.
 

@@ -302,6 +302,24 @@ def test_scatter_reduce_amax_splits_dy_evenly_among_the_values_reduced():
         assert xt.grad[1] + st.grad[[0, 1, 3]].sum() == pytest.approx(dy[1], rel=1e-15)
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_amax_of_a_nan_gives_nan_gradients_as_torch(reduce, include_self):
+    """A NaN result equals none of its values: each gets a NaN gradient (it got 0, which
+    hid the NaN), as torch's; the other targets keep theirs."""
+    import torch
+    x = np.array([1.0, 5.0, 3.0])
+    src, j = np.array([np.nan, 2.0, 7.0]), np.array([1, 1, 2])
+    assert_matches_torch(
+        lambda x, i, s: ng.scatter_reduce(x, 0, i, s, reduce, include_self=include_self),
+        lambda x, i, s: torch.scatter_reduce(x, 0, i, s, reduce, include_self=include_self),
+        [x, j, src])
+    xt, st = ng.tensor(x, requires_grad=True), ng.tensor(src, requires_grad=True)
+    ng.scatter_reduce(xt, 0, j, st, reduce, include_self=include_self).sum().backward()
+    assert np.isnan(st.grad[:2]).all() and np.isfinite(st.grad[2])
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: ng.scatter_reduce(X, 0, DISTINCT, np.ones((2, 4)), "max"), ValueError,
      "scatter_reduce: reduce must be one of sum, prod, mean, amax, amin, got 'max'"),

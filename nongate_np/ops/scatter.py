@@ -181,8 +181,9 @@ class Scatter(Function):
         written = np.zeros(x.size, np.bool_)
         written[ctx.to] = True
         ctx.written = xp.asarray(np.reshape(written, x.shape))
-        # NOTE: -0.0 + v is v exactly (-0.0, inf, NaN included), so an add_at into -0.0
-        # writes the values on either device, whose array functions have no assignment
+        # NOTE: -0.0 + v is v exactly for a real v (-0.0, inf, NaN included; a complex zero
+        # imaginary part may lose its sign), so an add_at into -0.0 writes the values on
+        # either device, whose array functions have no assignment
         values = xp.full((x.size,), -0.0, x.dtype)
         xp.add_at(values, ctx.to, xp.take(xp.reshape(src, (-1,)), ctx.frm))
         return xp.where(ctx.written, xp.reshape(values, x.shape), x)
@@ -252,7 +253,7 @@ class ScatterReduce(Function):
     - sum: 1 for each value; mean: 1/n_p (n_p the values reaching p);
     - prod: the product of the other values of p (exact with zeros: no division by one);
     - amax, amin: 1/k_p for each of the k_p values equal to y[p], 0 for the others (torch's
-      even split among ties).
+      even split among ties); NaN for all where y[p] is NaN (torch's).
 
     x off the targets gets dy; with ``include_self`` False, x at a target gets 0. Shapes:
     x (..., n, ...), src and index as :func:`scatter_add`'s → y of x's shape and dtype (an
@@ -336,14 +337,17 @@ def _reduce_factors(ctx) -> tuple[np.ndarray, np.ndarray]:
             nonzero *= np.where(x == 0, 1, x)
         return (_others(x, zeros, nonzero),
                 _others(values, zeros[to], nonzero[to]))
-    # amax, amin: y's gradient split evenly among the values equal to it
+    # amax, amin: y's gradient split evenly among the values equal to it; a NaN result
+    # equals none of them (no ties): NaN for all, as torch's
     equal_src = values == y[to]
     ties = np.zeros(x.size, np.int64)
     np.add.at(ties, to, equal_src)
     equal_self = (x == y) if ctx.include_self else np.zeros(x.size, bool)
     ties += equal_self
-    share = 1 / np.maximum(ties, 1)
-    return (equal_self * share).astype(y.dtype), (equal_src * share[to]).astype(y.dtype)
+    with np.errstate(divide="ignore"):
+        share = np.where(ties > 0, 1 / np.maximum(ties, 1), np.nan)
+    return (np.where(ties > 0, equal_self * share, share).astype(y.dtype),
+            np.where(ties[to] > 0, equal_src * share[to], np.nan).astype(y.dtype))
 
 
 def _others(v: np.ndarray, zeros: np.ndarray, nonzero: np.ndarray) -> np.ndarray:
