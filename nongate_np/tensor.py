@@ -29,7 +29,14 @@ from .device import (
 )
 from .torch_names import install_tensor_hints
 
-__all__ = ["Tensor", "tensor", "as_array"]
+__all__ = ["Tensor", "tensor", "as_array", "InPlaceCastError"]
+
+
+class InPlaceCastError(TypeError):
+    """An in-place op whose result's dtype does not cast ``same_kind`` to the tensor's (a
+    complex value into a real tensor, a float into an integer one): the tensor keeps its
+    dtype, so the op is refused (``Tensor._in_place``)."""
+
 
 _DIFFERENTIABLE_KINDS = "fc"      # floating and complex dtypes can carry gradients
 
@@ -650,8 +657,8 @@ class Tensor:
                              f"{self._data.shape}; an in-place operation cannot broadcast "
                              f"the tensor it changes")
         if not np.can_cast(data.dtype, self._data.dtype, "same_kind"):
-            raise TypeError(f"{name}: the result's dtype {data.dtype} cannot be cast to the "
-                            f"tensor's {self._data.dtype} in place")
+            raise InPlaceCastError(f"{name}: the result's dtype {data.dtype} cannot be cast to "
+                                   f"the tensor's {self._data.dtype} in place")
         if recorded and data.dtype != self._data.dtype:
             result = result.astype(self._data.dtype)
             data = result._data

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor import InPlaceCastError, Tensor
 from .foreign import conversion_hint, library_in_traceback, library_of, vjp_hint
 
 __all__ = ["ComplexStepNotApplicable", "ScalarLoss", "ArrayLoss", "numeric_gradient",
@@ -368,8 +368,7 @@ def _kind_of(value) -> str:
 def _in_place_advice(err: Exception) -> str:
     """What to do where fn's in-place op refused a complex value (Tensor._in_place's cast
     error), else ""."""
-    text = str(err)
-    if "cannot be cast to the tensor's" not in text or "in place" not in text:
+    if not isinstance(err, InPlaceCastError):
         return ""
     return ("an in-place op wrote a complex value into a real tensor, which keeps its dtype; "
             "complex-step perturbs one input at a time, so a tensor fn made from another "
