@@ -96,11 +96,13 @@ numba_only = pytest.mark.skipif("numba" not in FULL, reason="the Numba backend d
 def test_lstm_kernels_agree_with_products_on_the_packed_kernel(path, sizes, data, dtype,
                                                                reverse, proj, with_lengths):
     """32 inputs and 4H of 16 or 32: with ``tuning.PACKED_PRODUCT_MIN_MACS`` and
-    ``PACKED_TRANSPOSED_MIN_MACS`` 0, dX, the input term before the loop and dW_ih = δAᵀX
-    run on the packed kernel (docs/math.md K5), as at M1."""
+    ``PACKED_TRANSPOSED_MIN_MACS`` 0 (its parts' bound as on a Zen core), dX, the input
+    term before the loop and dW_ih = δAᵀX run on the packed kernel (docs/math.md K5), as at
+    M1."""
     from nongate_np.kernels.cpu import tuning
     with kernels_on("numba", path) as fast, \
-            tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_TRANSPOSED_MIN_MACS=0):
+            tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_TRANSPOSED_MIN_MACS=0,
+                            PACKED_TRANSPOSED_MAX_ELEMENTS=1 << 20):
         check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
@@ -319,10 +321,12 @@ def test_attention_kernels_agree(name, sizes, data, dtype, kind, with_mask, valu
 def test_attention_kernels_agree_with_products_on_the_packed_kernel(
         sizes, data, dtype, kind, with_mask, value_proj, biases, time_major):
     """D = 32 and A = 16: with ``tuning.PACKED_PRODUCT_MIN_MACS`` and
-    ``PACKED_TRANSPOSED_MIN_MACS`` 0, the projections' product (where 2A or A is whole panel
-    groups), dh and the weights' gradient ΓᵀH run on the packed kernel (K5)."""
+    ``PACKED_TRANSPOSED_MIN_MACS`` 0 (its parts' bound as on a Zen core), the projections'
+    product (where 2A or A is whole panel groups), dh and the weights' gradient ΓᵀH run on
+    the packed kernel (K5)."""
     from nongate_np.kernels.cpu import tuning
-    with tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_TRANSPOSED_MIN_MACS=0):
+    with tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_TRANSPOSED_MIN_MACS=0,
+                         PACKED_TRANSPOSED_MAX_ELEMENTS=1 << 20):
         check_attention_kernels_agree("numba", sizes, data, dtype, kind, with_mask,
                                       value_proj, biases, time_major)
 

@@ -46,7 +46,7 @@ def _check(got, a, w, dtype):
 
 @pytest.mark.parametrize("product", sorted(PRODUCTS))
 @settings(max_examples=60, deadline=None)
-@given(M=st.integers(0, 20), K=st.integers(0, 40), N=st.integers(1, 60),
+@given(M=st.integers(0, 30), K=st.integers(0, 40), N=st.integers(1, 60),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 32 - 1))
 def test_packed_product_equals_numpy(product, M, K, N, dtype, seed):
     rng = np.random.default_rng(seed)

@@ -84,17 +84,19 @@ def test_the_packed_kernel_takes_only_small_right_operands():
        split=st.booleans(), seed=st.integers(0, 2 ** 16))
 def test_weight_gradients_on_the_packed_kernel_equal_numpy(m, k, groups, extra, dtype, split,
                                                            seed):
-    """From ``tuning.PACKED_TRANSPOSED_MIN_MACS`` (0 here) a product with a transposed left
-    operand (δᵀX) and a width of whole panel groups runs on the packed kernel, which reads
-    a's C array in place, unsplit or split by the reduction index: the product to
-    rounding, the same bits at every call. Split by rows (a large result), or with a part
-    above ``tuning.PACKED_TRANSPOSED_MAX_ELEMENTS``, it stays on the BLAS."""
+    """From ``tuning.PACKED_TRANSPOSED_MIN_MACS`` (0 here; the parts' bound set as on a Zen
+    core) a product with a transposed left operand (δᵀX) and a width of whole panel groups
+    runs on the packed kernel, which reads a's C array in place, unsplit or split by the
+    reduction index: the product to rounding, the same bits at every call. Split by rows (a
+    large result), or with a part above ``tuning.PACKED_TRANSPOSED_MAX_ELEMENTS``, it stays
+    on the BLAS."""
     from nongate_np.kernels.cpu.packed import panel_width
     n = panel_width(1, dtype) * groups + extra
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((k, m)).astype(dtype).T    # the transpose of a C array (m, k > 1)
     b = rng.standard_normal((k, n)).astype(dtype)
-    with tuning.override(PACKED_TRANSPOSED_MIN_MACS=0), \
+    with tuning.override(PACKED_TRANSPOSED_MIN_MACS=0,
+                         PACKED_TRANSPOSED_MAX_ELEMENTS=1 << 20), \
             tuning.force_split() if split else tuning.force_serial():
         plan = gemm._Plan(a, b)
         assert (plan.kernel is gemm.packed_dot) == (extra == 0)

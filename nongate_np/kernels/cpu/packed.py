@@ -32,19 +32,20 @@ from .activations import KERNEL_FLAGS
 __all__ = ["MR", "NR", "PANELS", "pack", "pack_into", "packed_gemm", "packed_weight",
            "panel_width", "products", "wide_registers"]
 
-#: Rows of the result per block: MR accumulators of one panel, plus the panel's vector and
-#: one broadcast, fit AVX2's 16 vector registers (two registers per 64-byte vector); two
-#: panels' (AVX-512) take 15 of its 32
-MR = 6
-#: Columns per panel, by dtype: one 64-byte vector
-NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
-
-
 def wide_registers() -> bool:
     """Whether Numba compiles for a CPU with AVX-512, where one register holds 64 bytes."""
     if config.CPU_NAME in (None, "host"):        # Numba's default target: this CPU
         return bool(ll.get_host_cpu_features().get("avx512f", False))
     return "+avx512f" in (config.CPU_FEATURES or "")
+
+
+#: Rows of the result per block. AVX2: 6 rows of one panel, 12 of its 16 vector registers
+#: (two per 64-byte vector), with the panel's vector and one broadcast. AVX-512: 12 rows of
+#: two panels, 24 of its 32 (one per vector): each k loads 14 operands for 24 FMAs, where 6
+#: rows loaded 8 for 12 (bench/KERNEL_NOTES.md, "Step loop: packed recurrent weight")
+MR = 12 if wide_registers() else 6
+#: Columns per panel, by dtype: one 64-byte vector
+NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
 
 
 #: Panels per block, by the products' build: 1 (AVX2: a 64-byte vector is two registers,
