@@ -1,8 +1,9 @@
 """``packed.packed_gemm``, the step loops' product with a weight packed once (docs/math.md
 K5), in blocks one and two panels wide whatever this CPU's choice: NumPy's product to
-rounding for every block shape (whole blocks of 6 rows, each shorter last block, a single
+rounding for every block shape (whole blocks of ``MR`` rows, the tail's blocks, a single
 row, an odd panel count), the padding columns zero, row slices as the chunks pass
-them, the same bits every call, and a clear error for operands that do not match."""
+them, the same bits every call and for every block height, and a clear error for operands
+that do not match."""
 
 import numpy as np
 import pytest
@@ -64,6 +65,32 @@ def test_packed_product_equals_numpy(product, M, K, N, dtype, seed):
     again = np.empty_like(out)
     whole(a, wp, again)
     np.testing.assert_array_equal(again, out)                   # same bits every call
+
+
+@pytest.mark.parametrize("product", sorted(PRODUCTS))
+@settings(max_examples=40, deadline=None)
+@given(M=st.integers(1, 40), K=st.integers(1, 40), dtype=st.sampled_from([np.float32,
+                                                                          np.float64]),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_the_bits_of_blocks_of_six_rows(product, M, K, dtype, seed):
+    """Whatever ``MR`` this CPU's blocks have (12 on AVX-512), each row gets the bits that
+    AVX2's blocks of 6 rows give (every row's sum in k order; partial sums only in a last
+    block of fewer than 4 rows, which M mod 6 rows make either way, ``TAIL_MR``): the
+    product of M rows equals the products of its slices of 6 rows and of its last M mod
+    6, bit for bit."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    w = rng.standard_normal((K, 40)).astype(dtype)
+    whole, _, panels = PRODUCTS[product]
+    wp = packed.pack(w, dtype, panels)
+    out = np.empty((M, packed.panel_width(40, dtype, panels)), dtype)
+    whole(a, wp, out)
+    last = M - M % 6
+    bounds = list(range(0, last + 1, 6)) + ([M] if M > last else [])
+    for r0, r1 in zip(bounds, bounds[1:]):
+        part = np.empty((r1 - r0, out.shape[1]), dtype)
+        whole(np.ascontiguousarray(a[r0:r1]), wp, part)
+        np.testing.assert_array_equal(out[r0:r1], part)
 
 
 @pytest.mark.parametrize("product", sorted(PRODUCTS))

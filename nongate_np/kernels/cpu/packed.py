@@ -29,7 +29,7 @@ from numba.extending import intrinsic
 
 from .activations import KERNEL_FLAGS
 
-__all__ = ["MR", "NR", "PANELS", "pack", "pack_into", "packed_gemm", "packed_weight",
+__all__ = ["MR", "NR", "PANELS", "TAIL_MR", "pack", "pack_into", "packed_gemm", "packed_weight",
            "panel_width", "products", "wide_registers"]
 
 def wide_registers() -> bool:
@@ -44,6 +44,10 @@ def wide_registers() -> bool:
 #: two panels, 24 of its 32 (one per vector): each k loads 14 operands for 24 FMAs, where 6
 #: rows loaded 8 for 12 (bench/KERNEL_NOTES.md, "Step loop: packed recurrent weight")
 MR = 12 if wide_registers() else 6
+#: The most rows of a block after the last of MR rows: AVX2's MR. Each row's sum runs in k
+#: order whatever block it is in (in partial sums below 4 rows), so AVX-512's results are
+#: the bits that blocks of 6 gave; and fewer tail shapes are compiled
+TAIL_MR = 6
 #: Columns per panel, by dtype: one 64-byte vector
 NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
 
@@ -165,8 +169,9 @@ packed_gemm = products[PANELS]
 
 def _emit(context, builder, sig, args, panels):
     """The loops of :func:`packed_gemm`: groups of ``panels`` panels, then blocks of MR
-    rows, then the last M mod MR rows one block of their own size (:meth:`_Kernel.block`).
-    NP must be a multiple of ``panels``: :func:`pack` pads it so."""
+    rows, then the last M mod MR rows: one block of :data:`TAIL_MR` rows where that many
+    are left, then one block of the rest's own size (:meth:`_Kernel.block`). NP must be a
+    multiple of ``panels``: :func:`pack` pads it so."""
     i64 = ir.IntType(64)
     nr = 16 if sig.args[0].dtype == types.float32 else 8
     a, wp, out = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args))
@@ -185,22 +190,28 @@ def _emit(context, builder, sig, args, panels):
              f"or NP is not a multiple of {panels} (pack with panels={panels})",))
     kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels,
                      sig.args[0].layout)
-    mr = ir.Constant(i64, MR)
+    mr, tail_mr = ir.Constant(i64, MR), ir.Constant(i64, TAIL_MR)
     full = builder.sdiv(M, mr)
-    tail = builder.srem(M, mr)
     i0 = builder.mul(full, mr)
+    # with MR > TAIL_MR, a tail of TAIL_MR rows or more starts with one block of TAIL_MR
+    half = builder.icmp_signed(">=", builder.sub(M, i0), tail_mr) if MR > TAIL_MR else None
+    i1 = i0 if half is None else builder.select(half, builder.add(i0, tail_mr), i0)
+    tail = builder.sub(M, i1)
     with cgutils.for_range(builder, builder.sdiv(NP, width)) as g:
         group = [builder.add(builder.mul(g.index, width), ir.Constant(i64, p))
                  for p in range(panels)]
         with cgutils.for_range(builder, full) as blk:
             kernel.block(MR, builder.mul(blk.index, mr), group)
+        if half is not None:
+            with builder.if_then(half):
+                kernel.block(TAIL_MR, i0, group)
         switch_end = builder.append_basic_block("packed.tail.end")
         switch = builder.switch(tail, switch_end)
-        for rows in range(1, MR):
+        for rows in range(1, TAIL_MR):
             case = builder.append_basic_block(f"packed.tail.{rows}")
             switch.add_case(ir.Constant(i64, rows), case)
             builder.position_at_end(case)
-            kernel.block(rows, i0, group)
+            kernel.block(rows, i1, group)
             builder.branch(switch_end)
         builder.position_at_end(switch_end)
 
