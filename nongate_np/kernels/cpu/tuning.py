@@ -28,6 +28,7 @@ def _amd_zen() -> bool:
     the hardware's own, whatever target Numba compiles for."""
     return ll.get_host_cpu_name().startswith("znver")
 
+
 #: Multiply-adds of the recurrent products of one step-loop call (T·B·P·4H) from which its
 #: batch rows are split over the threads (``threads.batch_chunks``); below it the threads'
 #: start and join and the smaller products cost more than the split saves
@@ -71,9 +72,9 @@ PACKED_PRODUCT_MAX_BYTES = 1 << 20
 #: or split by the reduction index: its multiply-adds, and the most elements of each
 #: operand's part (its rows of the reduction index): one part packs its rows of the right
 #: operand and streams its rows of the left one's C array once per panel group. On AMD's
-#: Zen cores only, where it measured faster than the BLAS; elsewhere (0) the BLAS, which
-#: an Intel Xeon ran 1.5-2.3x faster (bench/KERNEL_NOTES.md, "Products: the packed kernel
-#: for the weight gradients").
+#: Zen cores only, where it measured faster than the BLAS; elsewhere (0) the BLAS, faster
+#: on an Intel Xeon and the safe choice on a CPU not measured (bench/KERNEL_NOTES.md,
+#: "Products: the packed kernel for the weight gradients").
 PACKED_TRANSPOSED_MIN_MACS = 2_000_000
 PACKED_TRANSPOSED_MAX_ELEMENTS = 1 << 20 if _amd_zen() else 0
 
