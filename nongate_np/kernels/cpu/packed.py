@@ -12,8 +12,9 @@ The kernel is written in LLVM IR through an intrinsic, with vectors of 64 bytes
 (``<16 x float>``, ``<8 x double>``): Numba's loop vectoriser keeps no accumulator in a
 register across a reduction (bench/KERNEL_NOTES.md, "Step loop: packed recurrent weight"),
 and LLVM splits each vector into the target's registers (two on AVX2, one on AVX-512).
-The sums run in k order (in interleaved partial sums for a block of fewer than 4 rows),
-with FMA where the CPU has it: the same bits every call.
+The sums run in k order (in interleaved partial sums only in a product of 1 or 2 rows),
+with FMA where the CPU has it: the same bits every call, and from 3 rows up each row the
+same bits whatever the other rows.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from numba.extending import intrinsic
 
 from .activations import KERNEL_FLAGS
 
-__all__ = ["MR", "NR", "PANELS", "TAIL_MR", "pack", "pack_into", "packed_gemm", "packed_weight",
+__all__ = ["MR", "NR", "PANELS", "pack", "pack_into", "packed_gemm", "packed_weight",
            "panel_width", "products", "wide_registers"]
 
 def wide_registers() -> bool:
@@ -44,10 +45,6 @@ def wide_registers() -> bool:
 #: two panels, 24 of its 32 (one per vector): each k loads 14 operands for 24 FMAs, where 6
 #: rows loaded 8 for 12 (bench/KERNEL_NOTES.md, "Step loop: packed recurrent weight")
 MR = 12 if wide_registers() else 6
-#: The most rows of a block after the last of MR rows: AVX2's MR. Each row's sum runs in k
-#: order whatever block it is in (in partial sums below 4 rows), so AVX-512's results are
-#: the bits that blocks of 6 gave; and fewer tail shapes are compiled
-TAIL_MR = 6
 #: Columns per panel, by dtype: one 64-byte vector
 NR = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
 
@@ -169,9 +166,12 @@ packed_gemm = products[PANELS]
 
 def _emit(context, builder, sig, args, panels):
     """The loops of :func:`packed_gemm`: groups of ``panels`` panels, then blocks of MR
-    rows, then the last M mod MR rows: one block of :data:`TAIL_MR` rows where that many
-    are left, then one block of the rest's own size (:meth:`_Kernel.block`). NP must be a
-    multiple of ``panels``: :func:`pack` pads it so."""
+    rows, then the last M mod MR rows as one block of their own size
+    (:meth:`_Kernel.block`), except 1 or 2 rows after a whole block: then the last MR + 1 or
+    MR + 2 rows go as two blocks of about half that. So from 3 rows up every row is in a
+    block of at least 3, where its sum runs in k order alone: its bits do not depend on M,
+    on which rows a chunk of the threads' split holds, or on MR (AVX2's or AVX-512's). NP
+    must be a multiple of ``panels``: :func:`pack` pads it so."""
     i64 = ir.IntType(64)
     nr = 16 if sig.args[0].dtype == types.float32 else 8
     a, wp, out = (context.make_array(t)(context, builder, v) for t, v in zip(sig.args, args))
@@ -190,36 +190,43 @@ def _emit(context, builder, sig, args, panels):
              f"or NP is not a multiple of {panels} (pack with panels={panels})",))
     kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels,
                      sig.args[0].layout)
-    mr, tail_mr = ir.Constant(i64, MR), ir.Constant(i64, TAIL_MR)
-    full = builder.sdiv(M, mr)
+    one, two, mr, most = (ir.Constant(i64, v) for v in (1, 2, MR, MR - 1))
+    full, tail = builder.sdiv(M, mr), builder.srem(M, mr)
+    # 1 or 2 rows left after a whole block: that block's rows join them in the tail
+    short = builder.and_(builder.icmp_unsigned("<", builder.sub(tail, one), two),
+                         builder.icmp_signed(">=", full, one))
+    full = builder.sub(full, builder.zext(short, i64))
     i0 = builder.mul(full, mr)
-    # with MR > TAIL_MR, a tail of TAIL_MR rows or more starts with one block of TAIL_MR
-    half = builder.icmp_signed(">=", builder.sub(M, i0), tail_mr) if MR > TAIL_MR else None
-    i1 = i0 if half is None else builder.select(half, builder.add(i0, tail_mr), i0)
-    tail = builder.sub(M, i1)
+    rest = builder.sub(M, i0)
+    # the tail in n blocks (0, 1, or 2 where short) of at most MR - 1 rows, their heights
+    # differing by at most one
+    n = builder.sdiv(builder.add(rest, builder.sub(most, one)), most)
+    start = cgutils.alloca_once(builder, i64)
     with cgutils.for_range(builder, builder.sdiv(NP, width)) as g:
         group = [builder.add(builder.mul(g.index, width), ir.Constant(i64, p))
                  for p in range(panels)]
         with cgutils.for_range(builder, full) as blk:
             kernel.block(MR, builder.mul(blk.index, mr), group)
-        if half is not None:
-            with builder.if_then(half):
-                kernel.block(TAIL_MR, i0, group)
-        switch_end = builder.append_basic_block("packed.tail.end")
-        switch = builder.switch(tail, switch_end)
-        for rows in range(1, TAIL_MR):
-            case = builder.append_basic_block(f"packed.tail.{rows}")
-            switch.add_case(ir.Constant(i64, rows), case)
-            builder.position_at_end(case)
-            kernel.block(rows, i1, group)
-            builder.branch(switch_end)
-        builder.position_at_end(switch_end)
+        builder.store(i0, start)
+        with cgutils.for_range(builder, n) as j:
+            height = builder.sdiv(builder.add(rest, j.index), n)
+            at = builder.load(start)
+            switch_end = builder.append_basic_block("packed.tail.end")
+            switch = builder.switch(height, switch_end)
+            for rows in range(1, MR):
+                case = builder.append_basic_block(f"packed.tail.{rows}")
+                switch.add_case(ir.Constant(i64, rows), case)
+                builder.position_at_end(case)
+                kernel.block(rows, at, group)
+                builder.branch(switch_end)
+            builder.position_at_end(switch_end)
+            builder.store(builder.add(at, height), start)
 
 
 class _Kernel:
     """Emits the block kernel: ``rows`` rows from i0 times a group of panels,
     out[i0:i0+rows, the panels' columns] = Σ_k a[i0:i0+rows, k] ⊗ panel[k], the accumulators
-    allocas of vectors that LLVM keeps in registers. With fewer than 4 rows, each row's sum
+    allocas of vectors that LLVM keeps in registers. With 1 or 2 rows, each row's sum
     over k is split into U = 4 // rows interleaved partial sums (k mod U), added at the
     end, so that 4 · panels chains of FMAs are in flight instead of rows · panels: a single
     row would otherwise wait on the FMA latency at every k."""
