@@ -102,7 +102,7 @@ def test_lstm_kernels_agree_with_products_on_the_packed_kernel(path, sizes, data
     from nongate_np.kernels.cpu import tuning
     with kernels_on("numba", path) as fast, \
             tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_TRANSPOSED_MIN_MACS=0,
-                            PACKED_TRANSPOSED_MAX_ELEMENTS=1 << 20):
+                            PACKED_TRANSPOSED_MAX_ELEMENTS=tuning.ZEN_TRANSPOSED_MAX_ELEMENTS):
         check_lstm_kernels_agree(fast, sizes, data, dtype, reverse, proj, with_lengths)
 
 
@@ -326,7 +326,7 @@ def test_attention_kernels_agree_with_products_on_the_packed_kernel(
     the packed kernel (K5)."""
     from nongate_np.kernels.cpu import tuning
     with tuning.override(PACKED_PRODUCT_MIN_MACS=0, PACKED_TRANSPOSED_MIN_MACS=0,
-                         PACKED_TRANSPOSED_MAX_ELEMENTS=1 << 20):
+                         PACKED_TRANSPOSED_MAX_ELEMENTS=tuning.ZEN_TRANSPOSED_MAX_ELEMENTS):
         check_attention_kernels_agree("numba", sizes, data, dtype, kind, with_mask,
                                       value_proj, biases, time_major)
 

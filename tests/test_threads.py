@@ -96,7 +96,7 @@ def test_weight_gradients_on_the_packed_kernel_equal_numpy(m, k, groups, extra, 
     a = rng.standard_normal((k, m)).astype(dtype).T    # the transpose of a C array (m, k > 1)
     b = rng.standard_normal((k, n)).astype(dtype)
     with tuning.override(PACKED_TRANSPOSED_MIN_MACS=0,
-                         PACKED_TRANSPOSED_MAX_ELEMENTS=1 << 20), \
+                         PACKED_TRANSPOSED_MAX_ELEMENTS=tuning.ZEN_TRANSPOSED_MAX_ELEMENTS), \
             tuning.force_split() if split else tuning.force_serial():
         plan = gemm._Plan(a, b)
         assert (plan.kernel is gemm.packed_dot) == (extra == 0)

@@ -74,9 +74,11 @@ PACKED_PRODUCT_MAX_BYTES = 1 << 20
 #: operand and streams its rows of the left one's C array once per panel group. On AMD's
 #: Zen cores only, where it measured faster than the BLAS; elsewhere (0) the BLAS, faster
 #: on an Intel Xeon and the safe choice on a CPU not measured (bench/KERNEL_NOTES.md,
-#: "Products: the packed kernel for the weight gradients").
+#: "Products: the packed kernel for the weight gradients"). The bound on those cores is
+#: ``ZEN_TRANSPOSED_MAX_ELEMENTS`` (tests set it to take that route on any CPU).
 PACKED_TRANSPOSED_MIN_MACS = 2_000_000
-PACKED_TRANSPOSED_MAX_ELEMENTS = 1 << 20 if _amd_zen() else 0
+ZEN_TRANSPOSED_MAX_ELEMENTS = 1 << 20
+PACKED_TRANSPOSED_MAX_ELEMENTS = ZEN_TRANSPOSED_MAX_ELEMENTS if _amd_zen() else 0
 
 #: Multiply-adds of the attention pooling's projections (B·T·K·D) below which its forward
 #: and backward make them inside their compiled call, one call each way, rather than
