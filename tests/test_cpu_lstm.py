@@ -1,5 +1,5 @@
-"""The Numba LSTM kernels' own pieces: the step loop's split of the batch over threads,
-the lean serial forward and H_prev from the shifted output (their agreement with the
+"""The Numba LSTM kernels' own pieces: the step loop's split of the batch over threads
+(the forward's bits the same split or not), the lean serial forward and H_prev from the shifted output (their agreement with the
 reference is tests/test_backends_agree.py's)."""
 
 from unittest import mock
@@ -24,6 +24,35 @@ def test_the_step_loop_can_split():
     if len(bounds) < 3:
         pytest.skip("one thread, or no BLAS thread control here")
     assert bounds[0] == 0 and bounds[-1] == 5 and np.all(np.diff(bounds) > 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("keep_cache", [False, True])
+def test_forward_bits_whatever_the_split(dtype, keep_cache):
+    """With the input term made in the step loop (docs/math.md K6) and chunks of at least 3
+    rows, each row of every product in the forward is summed alone in k order (K5): split
+    over the threads or not, the same output, final state and cache, bit for bit."""
+    with tuning.force_split():
+        n = len(threads.batch_chunks(1 << 20, 1)) - 1
+    if n < 2:
+        pytest.skip("one thread, or no BLAS thread control here")
+    rng = np.random.default_rng(6)
+    T, B, I, H = 5, 3 * n + 2, 9, 21
+    u = lambda *shape: rng.uniform(-0.5, 0.5, shape).astype(dtype)  # noqa: E731
+    x, state = u(T, B, I), LSTMState(u(B, H), u(B, H))
+    params = LSTMParams(u(4 * H, I), u(4 * H, H), u(4 * H), None)
+    results = []
+    for split in (tuning.force_split, tuning.force_serial):
+        with split(), tuning.force_projection("loop"):
+            rows = np.diff(threads.batch_chunks(B, 1))
+            assert (len(rows) > 1 and rows.min() >= 3) if split is tuning.force_split \
+                else len(rows) == 1
+            y, (h, c), cache = cpu_lstm.lstm_forward(x, state, params, None, False,
+                                                     keep_cache)
+        results.append([y, h, c] + ([cache.gates, cache.c, cache.tanh_c] if keep_cache
+                                    else []))
+    for k, (got, want) in enumerate(zip(*results)):
+        np.testing.assert_array_equal(got, want, err_msg=f"output {k}")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
