@@ -1,6 +1,6 @@
 """The Numba LSTM kernels' own pieces: the step loop's split of the batch over threads
-(the forward's bits the same split or not), the lean serial forward and H_prev from the shifted output (their agreement with the
-reference is tests/test_backends_agree.py's)."""
+(the forward's bits the same split or not), the lean serial forward and H_prev from the
+shifted output (their agreement with the reference is tests/test_backends_agree.py's)."""
 
 from unittest import mock
 

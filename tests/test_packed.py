@@ -2,9 +2,14 @@
 K5), in blocks one and two panels wide whatever this CPU's choice: NumPy's product to
 rounding for every block shape (whole blocks of ``MR`` rows, the tail's blocks, a single
 row, an odd panel count), the padding columns zero, row slices as the chunks pass
-them, the same bits every call and for every block height, and a clear error for operands
-that do not match."""
+them, the same bits every call, for every block height and in the AVX2 build, and a clear
+error for operands that do not match."""
 
+import os
+import subprocess
+import sys
+
+import llvmlite.binding as ll
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -87,6 +92,50 @@ def test_each_rows_bits_whatever_the_other_rows(product, dtype):
             r0 = min(i, M - 3)
             whole(np.ascontiguousarray(a[r0:r0 + 3]), wp, three)
             np.testing.assert_array_equal(out[i], three[i - r0], err_msg=f"row {i} of {M}")
+
+
+_DIGEST = """
+import hashlib, numpy as np
+from numba import njit
+from nongate_np.kernels.cpu import packed
+@njit
+def product(a, wp, out):
+    packed.packed_gemm(a, wp, out)
+parts = []
+for dtype in (np.float32, np.float64):
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((77, 100)).astype(dtype)
+    wp = packed.pack(w, dtype)
+    for M in range(3, 40):
+        a = rng.standard_normal((M, 77)).astype(dtype)
+        out = np.empty((M, packed.panel_width(100, dtype)), dtype)
+        product(a, wp, out)
+        parts.append(out[:, :100].tobytes())
+print(packed.MR, hashlib.sha256(b"".join(parts)).hexdigest())
+"""
+
+
+def test_the_avx2_build_gives_the_same_bits(tmp_path):
+    """From 3 rows up a row's sum runs in k order alone whatever ``MR``: the product that
+    Numba compiles for AVX2 (blocks of 6 rows by one panel) gives the bits of this CPU's
+    (12 rows by two panels on AVX-512), float32 and float64, M from 3 to 39 (docs/math.md
+    K5). Each in a process of its own, the AVX2 one with ``NUMBA_CPU_NAME=haswell``."""
+    features = ll.get_host_cpu_features()
+    if not (features.get("avx2") and features.get("fma")):
+        pytest.skip("this CPU cannot run code compiled for AVX2 and FMA")
+    avx2 = {"NUMBA_CPU_NAME": "haswell",
+            "NUMBA_CPU_FEATURES": "+avx,+avx2,+fma,+sse4.2,+popcnt,+f16c"}
+    host = {k: v for k, v in os.environ.items()
+            if k not in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
+    runs = []
+    for extra in ({}, avx2):
+        env = dict(host, NUMBA_CACHE_DIR=str(tmp_path / str(len(runs))), **extra)
+        proc = subprocess.run([sys.executable, "-c", _DIGEST], env=env, text=True,
+                              capture_output=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(proc.stdout.split())
+    assert runs[1][0] == "6"
+    assert runs[0][1] == runs[1][1], f"MR {runs[0][0]} and MR 6 differ"
 
 
 @pytest.mark.parametrize("product", sorted(PRODUCTS))
