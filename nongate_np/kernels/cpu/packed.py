@@ -190,7 +190,7 @@ def _emit(context, builder, sig, args, panels):
              f"or NP is not a multiple of {panels} (pack with panels={panels})",))
     kernel = _Kernel(context, builder, sig.args[0].dtype, nr, a, wp, out, K, panels,
                      sig.args[0].layout)
-    one, two, mr, most = (ir.Constant(i64, v) for v in (1, 2, MR, MR - 1))
+    one, two, mr = (ir.Constant(i64, v) for v in (1, 2, MR))
     full, tail = builder.sdiv(M, mr), builder.srem(M, mr)
     # 1 or 2 rows left after a whole block: that block's rows join them in the tail
     short = builder.and_(builder.icmp_unsigned("<", builder.sub(tail, one), two),
@@ -198,19 +198,16 @@ def _emit(context, builder, sig, args, panels):
     full = builder.sub(full, builder.zext(short, i64))
     i0 = builder.mul(full, mr)
     rest = builder.sub(M, i0)
-    # the tail in n blocks (0, 1, or 2 where short) of at most MR - 1 rows, their heights
-    # differing by at most one
-    n = builder.sdiv(builder.add(rest, builder.sub(most, one)), most)
-    start = cgutils.alloca_once(builder, i64)
+    # the tail's blocks: one (of no rows where none are left), or two halves where short
+    n = builder.add(one, builder.zext(short, i64))
     with cgutils.for_range(builder, builder.sdiv(NP, width)) as g:
         group = [builder.add(builder.mul(g.index, width), ir.Constant(i64, p))
                  for p in range(panels)]
         with cgutils.for_range(builder, full) as blk:
             kernel.block(MR, builder.mul(blk.index, mr), group)
-        builder.store(i0, start)
         with cgutils.for_range(builder, n) as j:
             height = builder.sdiv(builder.add(rest, j.index), n)
-            at = builder.load(start)
+            at = builder.add(i0, builder.mul(j.index, builder.sdiv(rest, n)))
             switch_end = builder.append_basic_block("packed.tail.end")
             switch = builder.switch(height, switch_end)
             for rows in range(1, MR):
@@ -220,7 +217,6 @@ def _emit(context, builder, sig, args, panels):
                 kernel.block(rows, at, group)
                 builder.branch(switch_end)
             builder.position_at_end(switch_end)
-            builder.store(builder.add(at, height), start)
 
 
 class _Kernel:
